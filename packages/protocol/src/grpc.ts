@@ -1,0 +1,184 @@
+// Glue between protobuf-es service descriptors and @grpc/grpc-js: the
+// descriptor is the single source of method names, paths and message types,
+// so a change to the .proto shows up as a type error in every handler.
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  type MessageInitShape,
+  type MessageShape,
+} from "@bufbuild/protobuf";
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import * as grpc from "@grpc/grpc-js";
+
+type Methods<S> = S extends GenService<infer M> ? M : never;
+type In<M extends Pick<DescMethod, "input">> = MessageShape<M["input"]>;
+type Out<M extends Pick<DescMethod, "output">> = MessageShape<M["output"]>;
+type OutInit<M extends Pick<DescMethod, "output">> = MessageInitShape<M["output"]>;
+
+/** What a server implements for one service: one function per method. */
+export type ServiceImpl<S extends GenService<GenServiceMethods>> = {
+  [K in keyof Methods<S>]: Methods<S>[K]["methodKind"] extends "unary"
+    ? (request: In<Methods<S>[K]>, call: grpc.ServerUnaryCall<In<Methods<S>[K]>, Out<Methods<S>[K]>>) => Promise<OutInit<Methods<S>[K]>>
+    : Methods<S>[K]["methodKind"] extends "bidi_streaming"
+      ? (call: grpc.ServerDuplexStream<In<Methods<S>[K]>, OutInit<Methods<S>[K]>>) => void
+      : never;
+};
+
+/** Per-call options a client may pass. */
+export interface CallOptions {
+  /** Absolute deadline, or milliseconds from now. */
+  deadline?: Date | number;
+  metadata?: grpc.Metadata;
+  signal?: AbortSignal;
+}
+
+/** A typed client for one service. */
+export type ServiceClient<S extends GenService<GenServiceMethods>> = {
+  [K in keyof Methods<S>]: Methods<S>[K]["methodKind"] extends "unary"
+    ? (request: MessageInitShape<Methods<S>[K]["input"]>, options?: CallOptions) => Promise<Out<Methods<S>[K]>>
+    : Methods<S>[K]["methodKind"] extends "bidi_streaming"
+      ? (options?: CallOptions) => grpc.ClientDuplexStream<MessageInitShape<Methods<S>[K]["input"]>, Out<Methods<S>[K]>>
+      : never;
+};
+
+function path(service: DescService, method: DescMethod): string {
+  return `/${service.typeName}/${method.name}`;
+}
+
+function codec(schema: DescMessage) {
+  return {
+    serialize: (value: MessageInitShape<DescMessage>) => Buffer.from(toBinary(schema, create(schema, value))),
+    deserialize: (bytes: Buffer) => fromBinary(schema, bytes),
+  };
+}
+
+/** The grpc-js service definition for a protobuf-es service descriptor. */
+export function serviceDefinition(service: DescService): grpc.ServiceDefinition {
+  const definition: grpc.ServiceDefinition = {};
+  for (const method of service.methods) {
+    const input = codec(method.input);
+    const output = codec(method.output);
+    definition[method.localName] = {
+      path: path(service, method),
+      requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
+      responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
+      requestSerialize: input.serialize,
+      requestDeserialize: input.deserialize,
+      responseSerialize: output.serialize,
+      responseDeserialize: output.deserialize,
+    };
+  }
+  return definition;
+}
+
+/** An error carrying a gRPC status code, for handlers to throw. */
+export class RpcError extends Error {
+  constructor(
+    readonly code: grpc.status,
+    message: string,
+    readonly metadata?: grpc.Metadata,
+  ) {
+    super(message);
+    this.name = "RpcError";
+  }
+}
+
+function toServiceError(error: unknown): Partial<grpc.ServiceError> {
+  if (error instanceof RpcError) {
+    return { code: error.code, details: error.message, ...(error.metadata ? { metadata: error.metadata } : {}) };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: grpc.status.INTERNAL, details: message };
+}
+
+/**
+ * Adapts a typed implementation to grpc-js handlers. Unary handlers are async
+ * functions; what they throw becomes the call's status (RpcError keeps its
+ * code, anything else is INTERNAL).
+ */
+export function serviceHandlers<S extends GenService<GenServiceMethods>>(
+  service: S,
+  impl: ServiceImpl<S>,
+  onError?: (method: string, error: unknown) => void,
+): grpc.UntypedServiceImplementation {
+  const handlers: grpc.UntypedServiceImplementation = {};
+  const table = impl as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const method of service.methods) {
+    const fn = table[method.localName];
+    if (!fn) throw new Error(`missing handler for ${service.typeName}.${method.name}`);
+    if (method.methodKind === "unary") {
+      handlers[method.localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        Promise.resolve()
+          .then(() => fn(call.request, call))
+          .then(
+            (response) => callback(null, response),
+            (error: unknown) => {
+              if (!(error instanceof RpcError)) onError?.(method.name, error);
+              callback(toServiceError(error));
+            },
+          );
+      };
+    } else {
+      handlers[method.localName] = (call: unknown) => fn(call);
+    }
+  }
+  return handlers;
+}
+
+function callArgs(options: CallOptions | undefined): [grpc.Metadata, grpc.CallOptions] {
+  const callOptions: grpc.CallOptions = {};
+  if (options?.deadline !== undefined) {
+    callOptions.deadline = typeof options.deadline === "number" ? Date.now() + options.deadline : options.deadline;
+  }
+  return [options?.metadata ?? new grpc.Metadata(), callOptions];
+}
+
+/** A typed client for `service` over a grpc-js channel. */
+export function createClient<S extends GenService<GenServiceMethods>>(
+  service: S,
+  client: grpc.Client,
+  defaults: { metadata?: () => grpc.Metadata } = {},
+): ServiceClient<S> {
+  const result: Record<string, unknown> = {};
+  for (const method of service.methods) {
+    const input = codec(method.input);
+    const output = codec(method.output);
+    const methodPath = path(service, method);
+    const withDefaults = (options: CallOptions | undefined): [grpc.Metadata, grpc.CallOptions] => {
+      const [metadata, callOptions] = callArgs(options);
+      const base = defaults.metadata?.();
+      if (base) metadata.merge(base);
+      return [metadata, callOptions];
+    };
+    if (method.methodKind === "unary") {
+      result[method.localName] = (request: MessageInitShape<DescMessage>, options?: CallOptions) =>
+        new Promise((resolve, reject) => {
+          const [metadata, callOptions] = withDefaults(options);
+          const call = client.makeUnaryRequest(
+            methodPath,
+            input.serialize,
+            output.deserialize,
+            request,
+            metadata,
+            callOptions,
+            (error, response) => (error ? reject(error) : resolve(response)),
+          );
+          options?.signal?.addEventListener("abort", () => call.cancel(), { once: true });
+        });
+    } else if (method.methodKind === "bidi_streaming") {
+      result[method.localName] = (options?: CallOptions) => {
+        const [metadata, callOptions] = withDefaults(options);
+        const call = client.makeBidiStreamRequest(methodPath, input.serialize, output.deserialize, metadata, callOptions);
+        options?.signal?.addEventListener("abort", () => call.cancel(), { once: true });
+        return call;
+      };
+    }
+  }
+  return result as ServiceClient<S>;
+}
+
+export { grpc };

@@ -1,0 +1,165 @@
+// Conductor's definition format (WorkflowDef schemaVersion 2, TaskDef), field
+// for field. These types are the JSON DAG that builders compile to and the
+// server runs; fields Baton does not act on are still carried unchanged.
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export type TimeoutPolicy = "RETRY" | "TIME_OUT_WF" | "ALERT_ONLY";
+export type RetryLogic = "FIXED" | "LINEAR_BACKOFF" | "EXPONENTIAL_BACKOFF";
+
+export interface TaskDef {
+  name: string;
+  description?: string;
+  retryCount?: number;
+  timeoutSeconds?: number;
+  inputKeys?: string[];
+  outputKeys?: string[];
+  timeoutPolicy?: TimeoutPolicy;
+  retryLogic?: RetryLogic;
+  retryDelaySeconds?: number;
+  maxRetryDelaySeconds?: number;
+  responseTimeoutSeconds?: number;
+  concurrentExecLimit?: number;
+  inputTemplate?: JsonObject;
+  rateLimitPerFrequency?: number;
+  rateLimitFrequencyInSeconds?: number;
+  isolationGroupId?: string;
+  executionNameSpace?: string;
+  ownerEmail?: string;
+  pollTimeoutSeconds?: number;
+  backoffScaleFactor?: number;
+  baseType?: string;
+  totalTimeoutSeconds?: number;
+  inputSchema?: JsonObject;
+  outputSchema?: JsonObject;
+  enforceSchema?: boolean;
+  ownerApp?: string;
+  createTime?: number;
+  updateTime?: number;
+  createdBy?: string;
+  updatedBy?: string;
+  [extra: string]: unknown;
+}
+
+/** Conductor's system task types, plus SIMPLE for worker tasks. */
+export const TASK_TYPES = [
+  "SIMPLE",
+  "DYNAMIC",
+  "FORK_JOIN",
+  "FORK_JOIN_DYNAMIC",
+  "DECISION",
+  "SWITCH",
+  "JOIN",
+  "EXCLUSIVE_JOIN",
+  "DO_WHILE",
+  "SUB_WORKFLOW",
+  "START_WORKFLOW",
+  "EVENT",
+  "WAIT",
+  "HUMAN",
+  "USER_DEFINED",
+  "HTTP",
+  "LAMBDA",
+  "INLINE",
+  "TERMINATE",
+  "KAFKA_PUBLISH",
+  "JSON_JQ_TRANSFORM",
+  "SET_VARIABLE",
+  "NOOP",
+] as const;
+export type TaskType = (typeof TASK_TYPES)[number];
+
+export interface SubWorkflowParams {
+  name?: string;
+  version?: number | string;
+  taskToDomain?: Record<string, string>;
+  workflowDefinition?: WorkflowDef | string | null;
+  idempotencyKey?: string;
+  idempotencyStrategy?: "RETURN_EXISTING" | "FAIL";
+  priority?: number | string;
+  [extra: string]: unknown;
+}
+
+export interface WorkflowTask {
+  name: string;
+  taskReferenceName: string;
+  description?: string;
+  inputParameters?: JsonObject;
+  /** A TaskType, or any other string for a worker task (treated as SIMPLE). */
+  type?: string;
+  dynamicTaskNameParam?: string;
+  caseValueParam?: string;
+  caseExpression?: string;
+  scriptExpression?: string;
+  decisionCases?: Record<string, WorkflowTask[]>;
+  dynamicForkJoinTasksParam?: string;
+  dynamicForkTasksParam?: string;
+  dynamicForkTasksInputParamName?: string;
+  defaultCase?: WorkflowTask[];
+  forkTasks?: WorkflowTask[][];
+  startDelay?: number;
+  subWorkflowParam?: SubWorkflowParams;
+  joinOn?: string[];
+  sink?: string;
+  optional?: boolean;
+  taskDefinition?: TaskDef;
+  rateLimited?: boolean;
+  defaultExclusiveJoinTask?: string[];
+  asyncComplete?: boolean;
+  loopCondition?: string;
+  loopOver?: WorkflowTask[];
+  retryCount?: number;
+  evaluatorType?: string;
+  expression?: string;
+  joinMode?: string;
+  joinStatus?: string;
+  permissive?: boolean;
+  onStateChange?: JsonObject;
+  cacheConfig?: JsonObject;
+  [extra: string]: unknown;
+}
+
+export interface WorkflowDef {
+  name: string;
+  description?: string;
+  version?: number;
+  tasks: WorkflowTask[];
+  inputParameters?: string[];
+  outputParameters?: JsonObject;
+  failureWorkflow?: string;
+  failureWorkflowVersion?: number;
+  schemaVersion?: number;
+  restartable?: boolean;
+  workflowStatusListenerEnabled?: boolean;
+  workflowStatusListenerSink?: string;
+  ownerEmail?: string;
+  ownerApp?: string;
+  timeoutPolicy?: "TIME_OUT_WF" | "ALERT_ONLY";
+  timeoutSeconds?: number;
+  variables?: JsonObject;
+  inputTemplate?: JsonObject;
+  inputSchema?: JsonObject;
+  outputSchema?: JsonObject;
+  enforceSchema?: boolean;
+  rateLimitConfig?: JsonObject;
+  metadata?: JsonObject;
+  maskedFields?: string[];
+  createTime?: number;
+  updateTime?: number;
+  createdBy?: string;
+  updatedBy?: string;
+  [extra: string]: unknown;
+}
+
+/** TaskDef defaults when a field is absent (Conductor's). */
+export const TASK_DEF_DEFAULTS = {
+  retryCount: 3,
+  retryLogic: "FIXED",
+  retryDelaySeconds: 60,
+  timeoutSeconds: 0,
+  timeoutPolicy: "TIME_OUT_WF",
+  responseTimeoutSeconds: 3600,
+  backoffScaleFactor: 1,
+  pollTimeoutSeconds: 0,
+} as const satisfies Partial<TaskDef>;
