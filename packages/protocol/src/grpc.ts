@@ -58,7 +58,7 @@ function codec(schema: DescMessage) {
 
 /** The grpc-js service definition for a protobuf-es service descriptor. */
 export function serviceDefinition(service: DescService): grpc.ServiceDefinition {
-  const definition: grpc.ServiceDefinition = {};
+  const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   for (const method of service.methods) {
     const input = codec(method.input);
     const output = codec(method.output);
@@ -66,9 +66,9 @@ export function serviceDefinition(service: DescService): grpc.ServiceDefinition 
       path: path(service, method),
       requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
       responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
-      requestSerialize: input.serialize,
+      requestSerialize: input.serialize as (value: unknown) => Buffer,
       requestDeserialize: input.deserialize,
-      responseSerialize: output.serialize,
+      responseSerialize: output.serialize as (value: unknown) => Buffer,
       responseDeserialize: output.deserialize,
     };
   }
