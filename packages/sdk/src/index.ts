@@ -1,0 +1,3 @@
+// @baton/sdk: Conductor's definition types, their validation, and the typed flow builder.
+export * from "./def.js";
+export * from "./validate.js";

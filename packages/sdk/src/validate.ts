@@ -1,0 +1,38 @@
+// Validation of Conductor definitions before they reach a server: the schema's
+// shape checks, then Baton's semantic rules. Every problem is collected; nothing throws.
+import type { ValidationIssue, ValidationResult } from "./validation/issue.js";
+import { duplicateRefIssues, missingTaskDefWarnings, unknownRefWarnings } from "./validation/references.js";
+import { taskDefShapeIssues, workflowDefShapeIssues } from "./validation/shape.js";
+import { systemTaskIssues } from "./validation/system-tasks.js";
+import { isObj, walkTasks } from "./validation/tree.js";
+
+export type { ValidationIssue, ValidationResult } from "./validation/issue.js";
+
+export function validateWorkflowDef(
+  def: unknown,
+  options?: { hasTaskDef?: (name: string) => boolean },
+): ValidationResult {
+  const errors = workflowDefShapeIssues(def);
+  const warnings: ValidationIssue[] = [];
+  if (!isObj(def)) return { errors, warnings };
+  const sites = walkTasks(def["tasks"], "/tasks");
+  errors.push(...duplicateRefIssues(sites), ...systemTaskIssues(sites));
+  warnings.push(...unknownRefWarnings(def, sites));
+  if (options?.hasTaskDef) warnings.push(...missingTaskDefWarnings(sites, options.hasTaskDef));
+  return { errors, warnings };
+}
+
+export function validateTaskDef(def: unknown): ValidationIssue[] {
+  const errors = taskDefShapeIssues(def);
+  if (!isObj(def)) return errors;
+  // Conductor refuses a response timeout longer than the task's own timeout.
+  const timeout = def["timeoutSeconds"];
+  const response = def["responseTimeoutSeconds"];
+  if (typeof timeout === "number" && timeout > 0 && typeof response === "number" && response > timeout) {
+    errors.push({
+      path: "/responseTimeoutSeconds",
+      message: `responseTimeoutSeconds (${response}) must not exceed timeoutSeconds (${timeout})`,
+    });
+  }
+  return errors;
+}
