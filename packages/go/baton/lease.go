@@ -31,10 +31,13 @@ func (l *lane) keepLease(base context.Context, t *batonv1.LeasedTask, lost conte
 		retry := backoff{min: l.w.cfg.minBackoff, max: l.w.cfg.maxBackoff}
 		wait := max(time.Until(expires)/2, minLeaseWait)
 		for sleep(ctx, wait) {
-			resp, err := l.w.tasks.ExtendLease(ctx, &batonv1.ExtendLeaseRequest{
+			// A call that outlives the lease is pointless; give it at least 1s.
+			cctx, cancelCall := context.WithTimeout(ctx, max(time.Until(expires), time.Second))
+			resp, err := l.w.tasks.ExtendLease(cctx, &batonv1.ExtendLeaseRequest{
 				TaskId:     t.GetTaskId(),
 				LeaseToken: t.GetLeaseToken(),
 			})
+			cancelCall()
 			switch code := status.Code(err); {
 			case err == nil:
 				retry.reset()

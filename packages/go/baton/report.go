@@ -2,11 +2,14 @@ package baton
 
 import (
 	"context"
+	"time"
 
 	batonv1 "github.com/batonhq/baton/packages/go/gen/batonv1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
+
+const updateCallTimeout = 30 * time.Second
 
 // report delivers a task's outcome, retrying while the server is
 // unreachable (up to the result timeout): a result lost here would only come
@@ -26,7 +29,10 @@ func (l *lane) report(base context.Context, t *batonv1.LeasedTask, out outcome) 
 	log := l.log.With("task_id", t.GetTaskId(), "status", out.status.String())
 	retry := backoff{min: l.w.cfg.minBackoff, max: l.w.cfg.maxBackoff}
 	for {
-		resp, err := l.w.tasks.UpdateTask(ctx, req)
+		// A hung call must not eat the whole retry budget.
+		cctx, cancelCall := context.WithTimeout(ctx, updateCallTimeout)
+		resp, err := l.w.tasks.UpdateTask(cctx, req)
+		cancelCall()
 		switch status.Code(err) {
 		case codes.OK:
 			if !resp.GetApplied() {
