@@ -34,6 +34,8 @@ type fakeTasks struct {
 	maxSeen   map[string]int
 	violation []string
 	nextID    int
+	failNext  int // UpdateTask calls still to refuse with UNAVAILABLE
+	refused   int
 
 	results    chan *batonv1.TaskResult
 	extends    chan *batonv1.ExtendLeaseRequest
@@ -191,6 +193,19 @@ func (f *fakeTasks) revoke(taskID string) {
 	}
 }
 
+// failUpdates makes the next n UpdateTask calls fail with UNAVAILABLE.
+func (f *fakeTasks) failUpdates(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failNext = n
+}
+
+func (f *fakeTasks) refusedUpdates() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.refused
+}
+
 func (f *fakeTasks) readyCount(taskType string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -201,6 +216,11 @@ func (f *fakeTasks) UpdateTask(_ context.Context, req *batonv1.UpdateTaskRequest
 	r := req.GetResult()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.failNext > 0 {
+		f.failNext--
+		f.refused++
+		return nil, status.Error(codes.Unavailable, "try again")
+	}
 	t, ok := f.leased[r.GetTaskId()]
 	if !ok {
 		return &batonv1.UpdateTaskResponse{Applied: false}, nil

@@ -243,6 +243,53 @@ func TestReconnectsAndDeliversResultAfterServerRestart(t *testing.T) {
 	}
 }
 
+func TestResultRetriedWhileUnavailable(t *testing.T) {
+	f := newFakeTasks(30 * time.Second)
+	f.failUpdates(3)
+	srv := startServer(t, f, nil)
+	w := newWorker(t, srv.addr)
+	baton.Handle(w, "retry", func(ctx context.Context, in flakyIn) (flakyOut, error) {
+		return flakyOut{Mode: in.Mode}, nil
+	})
+	runWorker(t, w)
+	id := f.enqueue("retry", `{"mode":"eventually"}`)
+	r := recv(t, f.results, "the result")
+	if r.GetTaskId() != id || r.GetOutputJson() != `{"mode":"eventually"}` {
+		t.Errorf("result = %v", r)
+	}
+	if n := f.refusedUpdates(); n != 3 {
+		t.Errorf("refused updates = %d, want 3", n)
+	}
+}
+
+func TestStaleLeaseResultIsDroppedAndSlotFreed(t *testing.T) {
+	f := newFakeTasks(30 * time.Second)
+	srv := startServer(t, f, nil)
+	w := newWorker(t, srv.addr)
+	started := make(chan string, 2)
+	release := make(chan struct{})
+	baton.Handle(w, "stale", func(ctx context.Context, in flakyIn) (flakyOut, error) {
+		task, _ := baton.TaskFromContext(ctx)
+		started <- task.ID
+		if in.Mode == "wait" {
+			<-release
+		}
+		return flakyOut{Mode: in.Mode}, nil
+	}) // concurrency 1: the second task runs only once the first slot is free
+	runWorker(t, w)
+
+	f.enqueue("stale", `{"mode":"wait"}`)
+	f.revoke(recv(t, started, "the first task"))
+	close(release) // its UpdateTask now gets FAILED_PRECONDITION
+	second := f.enqueue("stale", `{"mode":"next"}`)
+	if got := recv(t, started, "the second task"); got != second {
+		t.Fatalf("started %s, want %s", got, second)
+	}
+	if r := recv(t, f.results, "the second result"); r.GetTaskId() != second {
+		t.Errorf("result = %v (the stale one must not be applied)", r)
+	}
+}
+
 func TestGracefulDrainOnCancel(t *testing.T) {
 	f := newFakeTasks(30 * time.Second)
 	srv := startServer(t, f, nil)
