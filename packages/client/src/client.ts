@@ -1,0 +1,219 @@
+// The admin client: every metadata and workflow operation, with JSON payloads
+// as plain values and runs in Conductor's shape.
+import {
+  MetadataService,
+  TaskService,
+  TaskStatus,
+  VersionPolicy,
+  WorkflowService,
+  WorkflowStatus,
+  createClient,
+  grpc,
+  type ServiceClient,
+} from "@baton/protocol";
+import { toConductorWorkflow, type ConductorWorkflow } from "./conductor.js";
+
+export const DEFAULT_ADDRESS = "127.0.0.1:7233";
+
+export interface ClientOptions {
+  /** host:port; BATON_ADDRESS, else 127.0.0.1:7233. */
+  address?: string;
+  /** Sent as `authorization: Bearer <token>`; BATON_TOKEN by default. */
+  token?: string;
+  /** TLS for the channel (insecure by default, for loopback). */
+  credentials?: grpc.ChannelCredentials;
+}
+
+export interface StartOptions {
+  version?: number;
+  correlationId?: string;
+  idempotencyKey?: string;
+  priority?: number;
+}
+
+export interface SearchOptions {
+  name?: string;
+  statuses?: string[];
+  correlationId?: string;
+  from?: Date | number;
+  to?: Date | number;
+  pageSize?: number;
+  pageToken?: string;
+}
+
+const json = (value: unknown): string => (value === undefined ? "" : JSON.stringify(value));
+const ms = (value: Date | number | undefined): bigint => BigInt(value === undefined ? 0 : typeof value === "number" ? value : value.getTime());
+
+export class BatonClient {
+  readonly address: string;
+  readonly channel: grpc.Client;
+  readonly metadata: ServiceClient<typeof MetadataService>;
+  readonly workflows: ServiceClient<typeof WorkflowService>;
+  readonly tasks: ServiceClient<typeof TaskService>;
+
+  constructor(options: ClientOptions = {}) {
+    this.address = options.address ?? process.env["BATON_ADDRESS"] ?? DEFAULT_ADDRESS;
+    const token = options.token ?? process.env["BATON_TOKEN"];
+    this.channel = new grpc.Client(this.address, options.credentials ?? grpc.credentials.createInsecure(), {
+      "grpc.keepalive_time_ms": 30_000,
+      "grpc.max_receive_message_length": 64 * 1024 * 1024,
+      "grpc.max_send_message_length": 64 * 1024 * 1024,
+    });
+    const metadata = token
+      ? () => {
+          const m = new grpc.Metadata();
+          m.set("authorization", `Bearer ${token}`);
+          return m;
+        }
+      : undefined;
+    const defaults = metadata ? { metadata } : {};
+    this.metadata = createClient(MetadataService, this.channel, defaults);
+    this.workflows = createClient(WorkflowService, this.channel, defaults);
+    this.tasks = createClient(TaskService, this.channel, defaults);
+  }
+
+  close(): void {
+    this.channel.close();
+  }
+
+  // ---- definitions ------------------------------------------------------------
+
+  /** Registers a WorkflowDef; `nextIfChanged` makes a new version only when the content changed. */
+  async registerWorkflowDef(def: object, options: { nextIfChanged?: boolean } = {}) {
+    return this.metadata.registerWorkflowDef({
+      definitionJson: JSON.stringify(def),
+      versionPolicy: options.nextIfChanged ? VersionPolicy.NEXT_IF_CHANGED : VersionPolicy.UNSPECIFIED,
+    });
+  }
+
+  async registerTaskDefs(defs: object[]) {
+    return this.metadata.registerTaskDefs({ taskDefJson: defs.map((d) => JSON.stringify(d)) });
+  }
+
+  async getWorkflowDef(name: string, version?: number): Promise<Record<string, unknown>> {
+    const response = await this.metadata.getWorkflowDef({ name, ...(version !== undefined ? { version } : {}) });
+    return JSON.parse(response.definitionJson) as Record<string, unknown>;
+  }
+
+  async validateWorkflowDef(def: object) {
+    return this.metadata.validateWorkflowDef({ definitionJson: JSON.stringify(def) });
+  }
+
+  // ---- runs -------------------------------------------------------------------
+
+  async startWorkflow(name: string, input: object = {}, options: StartOptions = {}): Promise<string> {
+    const response = await this.workflows.startWorkflow({ name, inputJson: json(input), ...startFields(options) });
+    return response.workflowId;
+  }
+
+  /** Starts a run and waits up to `waitMs` for it to end. */
+  async executeWorkflow(name: string, input: object = {}, options: StartOptions & { waitMs?: number } = {}): Promise<ConductorWorkflow> {
+    const waitMs = options.waitMs ?? 30_000;
+    const response = await this.workflows.executeWorkflow(
+      { start: { name, inputJson: json(input), ...startFields(options) }, waitMs: BigInt(waitMs) },
+      { deadline: waitMs + 10_000 },
+    );
+    return toConductorWorkflow(response.workflow!);
+  }
+
+  /** Waits up to `waitMs` for a run to end; returns it as it is then. */
+  async waitWorkflow(workflowId: string, waitMs = 30_000, includeTasks = true): Promise<ConductorWorkflow> {
+    const response = await this.workflows.waitWorkflow({ workflowId, waitMs: BigInt(waitMs), includeTasks }, { deadline: waitMs + 10_000 });
+    return toConductorWorkflow(response.workflow!);
+  }
+
+  async getWorkflow(workflowId: string, options: { includeTasks?: boolean } = {}): Promise<ConductorWorkflow> {
+    const response = await this.workflows.getWorkflow({ workflowId, includeTasks: options.includeTasks ?? true });
+    return toConductorWorkflow(response.workflow!);
+  }
+
+  async searchWorkflows(options: SearchOptions = {}): Promise<{ workflows: ConductorWorkflow[]; nextPageToken: string }> {
+    const response = await this.workflows.searchWorkflows({
+      name: options.name ?? "",
+      statuses: (options.statuses ?? []).map((s) => {
+        const value = WorkflowStatus[s as keyof typeof WorkflowStatus];
+        if (value === undefined) throw new Error(`unknown status ${s}`);
+        return value;
+      }),
+      correlationId: options.correlationId ?? "",
+      startTimeFromMs: ms(options.from),
+      startTimeToMs: ms(options.to),
+      pageSize: options.pageSize ?? 100,
+      pageToken: options.pageToken ?? "",
+    });
+    return { workflows: response.workflows.map(toConductorWorkflow), nextPageToken: response.nextPageToken };
+  }
+
+  async pauseWorkflow(workflowId: string): Promise<void> {
+    await this.workflows.pauseWorkflow({ workflowId });
+  }
+
+  async resumeWorkflow(workflowId: string): Promise<void> {
+    await this.workflows.resumeWorkflow({ workflowId });
+  }
+
+  async terminateWorkflow(workflowId: string, reason = ""): Promise<void> {
+    await this.workflows.terminateWorkflow({ workflowId, reason });
+  }
+
+  async retryWorkflow(workflowId: string, options: { resumeSubworkflowTasks?: boolean } = {}): Promise<void> {
+    await this.workflows.retryWorkflow({ workflowId, resumeSubworkflowTasks: options.resumeSubworkflowTasks ?? false });
+  }
+
+  async restartWorkflow(workflowId: string, options: { useLatestDefinition?: boolean } = {}): Promise<void> {
+    await this.workflows.restartWorkflow({ workflowId, useLatestDefinition: options.useLatestDefinition ?? false });
+  }
+
+  async rerunWorkflow(
+    workflowId: string,
+    from: { taskReferenceName?: string; taskId?: string },
+    options: { taskInput?: object; workflowInput?: object } = {},
+  ): Promise<void> {
+    await this.workflows.rerunWorkflow({
+      workflowId,
+      taskReferenceName: from.taskReferenceName ?? "",
+      taskId: from.taskId ?? "",
+      taskInputJson: json(options.taskInput),
+      workflowInputJson: json(options.workflowInput),
+    });
+  }
+
+  async skipTask(workflowId: string, taskReferenceName: string, output: object = {}): Promise<void> {
+    await this.workflows.skipTask({ workflowId, taskReferenceName, outputJson: json(output) });
+  }
+
+  /** Completes (or fails) a task waiting for the outside: WAIT, HUMAN, ... */
+  async signalTask(
+    workflowId: string,
+    task: { taskReferenceName?: string; taskId?: string },
+    options: { status?: "COMPLETED" | "FAILED" | "FAILED_WITH_TERMINAL_ERROR"; output?: object; reason?: string } = {},
+  ): Promise<string> {
+    const response = await this.workflows.signalTask({
+      workflowId,
+      taskReferenceName: task.taskReferenceName ?? "",
+      taskId: task.taskId ?? "",
+      status: TaskStatus[options.status ?? "COMPLETED"],
+      outputJson: json(options.output),
+      reason: options.reason ?? "",
+    });
+    return response.taskId;
+  }
+
+  async queues() {
+    return (await this.tasks.listQueues({})).queues.map((q) => ({
+      taskType: q.taskType,
+      ready: Number(q.ready),
+      delayed: Number(q.delayed),
+      inProgress: Number(q.inProgress),
+    }));
+  }
+}
+
+function startFields(options: StartOptions) {
+  return {
+    ...(options.version !== undefined ? { version: options.version } : {}),
+    correlationId: options.correlationId ?? "",
+    idempotencyKey: options.idempotencyKey ?? "",
+    priority: options.priority ?? 0,
+  };
+}

@@ -1,0 +1,258 @@
+// The TypeScript worker runtime. One dispatch stream per task type: the
+// worker grants one credit per free slot, so it never holds more tasks than
+// its concurrency; the server pushes a task the moment it is ready.
+import { hostname } from "node:os";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { grpc, TaskStatus, type DispatchRequestSchema, type DispatchResponse, type LeasedTask } from "@baton/protocol";
+import { BatonClient, type ClientOptions } from "./client.js";
+
+/** Thrown by a handler: the task fails for good, with no retry. */
+export class TerminalError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TerminalError";
+  }
+}
+
+const IN_PROGRESS = Symbol("baton.inProgress");
+
+/** Returned by a handler: the task stays running and comes back after `callbackAfterSeconds`. */
+export interface InProgress {
+  [IN_PROGRESS]: true;
+  callbackAfterSeconds: number;
+  output: object;
+}
+
+export function inProgress(callbackAfterSeconds: number, output: object = {}): InProgress {
+  return { [IN_PROGRESS]: true, callbackAfterSeconds, output };
+}
+
+export interface TaskContext {
+  taskId: string;
+  workflowId: string;
+  referenceTaskName: string;
+  retryCount: number;
+  pollCount: number;
+  /** Aborted when the worker stops or the lease is lost. */
+  signal: AbortSignal;
+  /** Appends a line to the task's log on the server. */
+  log(message: string): Promise<void>;
+}
+
+export type Handler<I = Record<string, unknown>, O = Record<string, unknown>> = (input: I, context: TaskContext) => Promise<O | InProgress> | O | InProgress;
+
+export interface HandlerOptions {
+  /** Tasks of this type run at most this many at a time (default 1). */
+  concurrency?: number;
+}
+
+export interface WorkerOptions extends ClientOptions {
+  workerId?: string;
+  client?: BatonClient;
+  /** Called on transport problems the worker recovers from. */
+  onError?: (error: unknown) => void;
+  /** Reconnect backoff, milliseconds. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+interface Lane {
+  taskType: string;
+  handler: Handler<never, unknown>;
+  concurrency: number;
+  running: number;
+  stream: grpc.ClientDuplexStream<MessageInitShape<typeof DispatchRequestSchema>, DispatchResponse> | undefined;
+  backoffMs: number;
+}
+
+export class Worker {
+  readonly client: BatonClient;
+  readonly workerId: string;
+  private readonly lanes = new Map<string, Lane>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly ownsClient: boolean;
+  private readonly abort = new AbortController();
+  private running = false;
+  private draining = false;
+
+  constructor(private readonly options: WorkerOptions = {}) {
+    this.client = options.client ?? new BatonClient(options);
+    this.ownsClient = !options.client;
+    this.workerId = options.workerId ?? `${hostname()}-${process.pid}`;
+  }
+
+  /** Registers the handler for one task type. */
+  handle<I = Record<string, unknown>, O = Record<string, unknown>>(taskType: string, handler: Handler<I, O>, options: HandlerOptions = {}): this {
+    if (this.lanes.has(taskType)) throw new Error(`a handler for ${taskType} is registered already`);
+    this.lanes.set(taskType, {
+      taskType,
+      handler: handler as Handler<never, unknown>,
+      concurrency: Math.max(1, options.concurrency ?? 1),
+      running: 0,
+      stream: undefined,
+      backoffMs: this.options.minBackoffMs ?? 100,
+    });
+    if (this.running) this.connect(this.lanes.get(taskType)!);
+    return this;
+  }
+
+  /** Opens the streams; returns at once. */
+  start(): this {
+    if (this.running) return this;
+    this.running = true;
+    for (const lane of this.lanes.values()) this.connect(lane);
+    return this;
+  }
+
+  /** Stops taking tasks, lets running ones finish and report, then closes. */
+  async stop(): Promise<void> {
+    this.draining = true;
+    this.running = false;
+    for (const lane of this.lanes.values()) lane.stream?.end();
+    await Promise.allSettled([...this.inFlight]);
+    for (const lane of this.lanes.values()) {
+      lane.stream?.cancel();
+      lane.stream = undefined;
+    }
+    this.abort.abort();
+    if (this.ownsClient) this.client.close();
+  }
+
+  private connect(lane: Lane): void {
+    if (!this.running || this.draining) return;
+    const stream = this.client.tasks.dispatch();
+    lane.stream = stream;
+    let healthy = false;
+    stream.on("data", (message: DispatchResponse) => {
+      if (!healthy) {
+        healthy = true;
+        lane.backoffMs = this.options.minBackoffMs ?? 100;
+      }
+      if (message.task) this.run(lane, message.task);
+    });
+    const reconnect = (error?: unknown) => {
+      if (lane.stream !== stream) return;
+      lane.stream = undefined;
+      if (error && !this.draining) this.options.onError?.(error);
+      if (!this.running || this.draining) return;
+      const delay = lane.backoffMs * (0.5 + Math.random());
+      lane.backoffMs = Math.min(lane.backoffMs * 2, this.options.maxBackoffMs ?? 5000);
+      setTimeout(() => this.connect(lane), delay).unref();
+    };
+    stream.on("error", (error) => reconnect(error));
+    stream.on("end", () => reconnect());
+    stream.write({ kind: { case: "subscribe", value: { taskTypes: [lane.taskType], workerId: this.workerId, domain: "" } } });
+    const free = lane.concurrency - lane.running;
+    if (free > 0) stream.write({ kind: { case: "credits", value: free } });
+  }
+
+  private run(lane: Lane, task: LeasedTask): void {
+    lane.running++;
+    const done = this.execute(lane, task).finally(() => {
+      lane.running--;
+      this.inFlight.delete(done);
+      // The slot is free again: one more credit on the current stream.
+      if (lane.stream && !this.draining) lane.stream.write({ kind: { case: "credits", value: 1 } });
+    });
+    this.inFlight.add(done);
+  }
+
+  private async execute(lane: Lane, task: LeasedTask): Promise<void> {
+    const lease = new AbortController();
+    const stopLease = this.keepLease(task, lease);
+    const signal = AbortSignal.any([lease.signal, this.abort.signal]);
+    const context: TaskContext = {
+      taskId: task.taskId,
+      workflowId: task.workflowId,
+      referenceTaskName: task.referenceTaskName,
+      retryCount: task.retryCount,
+      pollCount: task.pollCount,
+      signal,
+      log: async (message) => {
+        await this.client.tasks.addTaskLog({ taskId: task.taskId, message });
+      },
+    };
+    let result: { status: TaskStatus; output: unknown; reason: string; callbackAfterSeconds: number };
+    try {
+      const input = task.inputJson ? (JSON.parse(task.inputJson) as never) : ({} as never);
+      const value = await lane.handler(input, context);
+      if (value && typeof value === "object" && IN_PROGRESS in value) {
+        const ip = value as InProgress;
+        result = { status: TaskStatus.IN_PROGRESS, output: ip.output, reason: "", callbackAfterSeconds: ip.callbackAfterSeconds };
+      } else {
+        result = { status: TaskStatus.COMPLETED, output: value ?? {}, reason: "", callbackAfterSeconds: 0 };
+      }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const terminal = error instanceof TerminalError || (error instanceof Error && error.name === "TerminalError");
+      result = {
+        status: terminal ? TaskStatus.FAILED_WITH_TERMINAL_ERROR : TaskStatus.FAILED,
+        output: { error: message },
+        reason: message,
+        callbackAfterSeconds: 0,
+      };
+    } finally {
+      stopLease();
+    }
+    if (lease.signal.aborted) return; // the lease is gone: another worker owns the task now
+    await this.report(task, result);
+  }
+
+  /** Extends the lease before it runs out, for as long as the handler runs. */
+  private keepLease(task: LeasedTask, lease: AbortController): () => void {
+    let expires = Number(task.leaseExpiresMs);
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const schedule = () => {
+      if (stopped) return;
+      const wait = Math.max(50, (expires - Date.now()) / 2);
+      timer = setTimeout(async () => {
+        try {
+          const response = await this.client.tasks.extendLease({ taskId: task.taskId, leaseToken: task.leaseToken, extendSeconds: 0n });
+          expires = Number(response.leaseExpiresMs);
+        } catch (error) {
+          if ((error as grpc.ServiceError).code === grpc.status.FAILED_PRECONDITION) {
+            lease.abort(error);
+            return;
+          }
+          this.options.onError?.(error);
+        }
+        schedule();
+      }, wait);
+      timer.unref();
+    };
+    schedule();
+    return () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    };
+  }
+
+  /** Delivers a result, retrying while the server is unreachable. */
+  private async report(task: LeasedTask, result: { status: TaskStatus; output: unknown; reason: string; callbackAfterSeconds: number }): Promise<void> {
+    let delay = 100;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.client.tasks.updateTask({
+          result: {
+            taskId: task.taskId,
+            leaseToken: task.leaseToken,
+            status: result.status,
+            outputJson: JSON.stringify(result.output),
+            reasonForIncompletion: result.reason,
+            callbackAfterSeconds: BigInt(result.callbackAfterSeconds),
+            workerId: this.workerId,
+          },
+        });
+        return;
+      } catch (error) {
+        const code = (error as grpc.ServiceError).code;
+        const transient = code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED || code === grpc.status.RESOURCE_EXHAUSTED;
+        this.options.onError?.(error);
+        if (!transient || attempt >= 50) return;
+        await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+}

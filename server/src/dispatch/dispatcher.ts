@@ -1,0 +1,122 @@
+// Hands ready tasks to waiting workers the moment they are ready. Workers wait
+// on a stream with credits (or a long poll); when tasks of a type become ready
+// (a local commit, or NOTIFY from another replica) the dispatcher claims at
+// most as many as the waiting workers have credits for, and pushes them.
+import { randomUUID } from "node:crypto";
+import type { Clock } from "../clock.js";
+import type { TaskState } from "../engine/model.js";
+import type { Store } from "../store/store.js";
+import type { Logger } from "../logger.js";
+
+export interface Waiter {
+  taskTypes: string[];
+  workerId: string;
+  /** How many more tasks this waiter accepts. */
+  credits: number;
+  deliver(tasks: TaskState[]): void;
+}
+
+export class Dispatcher {
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  /** Task types with a claim pass running, and whether another pass is owed. */
+  private readonly running = new Map<string, boolean>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    /** Safety net for missed wake-ups and delayed tasks becoming visible. */
+    private readonly sweepMs = 250,
+  ) {}
+
+  start(): void {
+    const tick = () => {
+      if (this.stopped) return;
+      for (const type of this.waiters.keys()) this.wake(type);
+      this.timer = setTimeout(tick, this.sweepMs);
+      this.timer.unref();
+    };
+    tick();
+    this.clock.onAdvance(() => {
+      for (const type of this.waiters.keys()) this.wake(type);
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  add(waiter: Waiter): void {
+    for (const type of waiter.taskTypes) {
+      let set = this.waiters.get(type);
+      if (!set) this.waiters.set(type, (set = new Set()));
+      set.add(waiter);
+      this.wake(type);
+    }
+  }
+
+  remove(waiter: Waiter): void {
+    for (const type of waiter.taskTypes) {
+      const set = this.waiters.get(type);
+      set?.delete(waiter);
+      if (set?.size === 0) this.waiters.delete(type);
+    }
+  }
+
+  /** More credits for a waiter. */
+  credit(waiter: Waiter, n: number): void {
+    waiter.credits += n;
+    for (const type of waiter.taskTypes) this.wake(type);
+  }
+
+  /** Tasks of these types may be ready: claim for whoever waits. */
+  wake(type: string): void {
+    if (!this.waiters.get(type)?.size || this.stopped) return;
+    if (this.running.has(type)) {
+      this.running.set(type, true);
+      return;
+    }
+    this.running.set(type, false);
+    void this.pass(type).finally(() => {
+      const again = this.running.get(type);
+      this.running.delete(type);
+      if (again) this.wake(type);
+    });
+  }
+
+  private async pass(type: string): Promise<void> {
+    for (;;) {
+      const waiters = [...(this.waiters.get(type) ?? [])].filter((w) => w.credits > 0);
+      if (waiters.length === 0) return;
+      let claimedAny = false;
+      for (const waiter of waiters) {
+        if (waiter.credits <= 0) continue;
+        let tasks: TaskState[];
+        try {
+          tasks = await this.store.claim(type, Math.min(waiter.credits, 64), waiter.workerId, this.clock.now(), randomUUID);
+        } catch (error) {
+          this.log.warn({ err: error, taskType: type }, "claim failed");
+          return;
+        }
+        if (tasks.length === 0) return;
+        claimedAny = true;
+        if (!this.isWaiting(waiter)) {
+          // The waiter went away while we claimed: the lease expires and the
+          // task is handed out again. Rare; never silent.
+          this.log.warn({ taskType: type, tasks: tasks.length }, "claimed tasks for a worker that left; they return after their lease");
+          continue;
+        }
+        waiter.credits -= tasks.length;
+        waiter.deliver(tasks);
+      }
+      if (!claimedAny) return;
+    }
+  }
+
+  private isWaiting(waiter: Waiter): boolean {
+    return waiter.taskTypes.some((t) => this.waiters.get(t)?.has(waiter));
+  }
+}

@@ -1,0 +1,878 @@
+// The decider: given a definition, a run's state, an event and the time, it
+// returns the new state and the effects. No I/O and no clock of its own, so
+// every rule here is unit-tested without a database, with time as an input.
+import type { TaskDef, WorkflowDef, WorkflowTask } from "@baton/sdk";
+import type { Graph } from "./graph.js";
+import {
+  SUCCESSFUL_TASK,
+  TERMINAL_TASK,
+  TERMINAL_WORKFLOW,
+  type Json,
+  type JsonObject,
+  type RunState,
+  type TaskState,
+  type TaskStatus,
+  type WorkflowStatus,
+} from "./model.js";
+import { retryDelaySeconds } from "./retry.js";
+import { SYSTEM_TASKS, isWorkerTask, type SystemTaskServices } from "./system-tasks.js";
+import { Resolver } from "./resolver.js";
+
+export type RunEvent =
+  | { kind: "start" }
+  | {
+      kind: "taskResult";
+      taskId: string;
+      leaseToken: string;
+      status: TaskStatus;
+      output: JsonObject;
+      reason: string;
+      callbackAfterSeconds: number;
+      workerId: string;
+    }
+  | { kind: "tick" }
+  | { kind: "pause" }
+  | { kind: "resume" }
+  | { kind: "terminate"; reason: string }
+  | { kind: "retry"; resumeSubworkflowTasks: boolean }
+  | { kind: "restart"; useLatest: boolean; def?: { def: WorkflowDef; hash: string; version: number; graph: Graph } }
+  | { kind: "rerun"; taskId: string; taskInput?: JsonObject; workflowInput?: JsonObject }
+  | { kind: "skip"; ref: string; output: JsonObject }
+  | { kind: "signal"; taskId: string; status: TaskStatus; output: JsonObject; reason: string }
+  | { kind: "childEnded"; taskId: string; childId: string; status: WorkflowStatus; output: JsonObject; reason: string };
+
+export type Effect =
+  /** A worker task is ready from `task.visibleAt` on. */
+  | { kind: "enqueue"; task: TaskState }
+  | { kind: "dequeue"; taskId: string }
+  /** The run reached a terminal status: wake waiters, tell a parent. */
+  | { kind: "runEnded" }
+  /** Start a child run for a SUB_WORKFLOW / START_WORKFLOW task, or the failure workflow. */
+  | { kind: "startRun"; request: StartRunRequest }
+  /** Terminate a child run (its parent ended or canceled the task). */
+  | { kind: "terminateRun"; runId: string; reason: string }
+  /** Retry a failed child run in place (the parent was retried). */
+  | { kind: "retryRun"; runId: string; resumeSubworkflowTasks: boolean }
+  /** Hand a task to the asynchronous system-task runner (HTTP, EVENT). */
+  | { kind: "runAsync"; task: TaskState }
+  | { kind: "publishEvent"; sink: string; payload: JsonObject };
+
+export interface StartRunRequest {
+  /** The new run's id, chosen by the decider so the parent can record it. */
+  runId: string;
+  /** The task that waits for the child (empty for fire-and-forget starts). */
+  parentTaskId: string;
+  name: string;
+  version?: number;
+  definition?: WorkflowDef;
+  input: JsonObject;
+  correlationId: string;
+  priority: number;
+  /** Whether the new run reports back to this run when it ends. */
+  linked: boolean;
+  /** Sub-workflow nesting depth of the new run. */
+  depth: number;
+  /** START_WORKFLOW: fail this task of the parent when the child cannot be started. */
+  failTaskIfMissing?: string;
+}
+
+/** A request the run's state does not allow (e.g. restarting a running run). */
+export class Refusal extends Error {
+  constructor(
+    readonly code: "FAILED_PRECONDITION" | "NOT_FOUND" | "INVALID_ARGUMENT",
+    message: string,
+  ) {
+    super(message);
+    this.name = "Refusal";
+  }
+}
+
+export interface DeciderInput {
+  def: WorkflowDef;
+  graph: Graph;
+  run: RunState;
+  tasks: TaskState[];
+  taskDefs: ReadonlyMap<string, TaskDef>;
+  now: number;
+  newId: () => string;
+  services?: SystemTaskServices;
+}
+
+export interface Decision {
+  run: RunState;
+  tasks: TaskState[];
+  /** Tasks created or modified by this decision. */
+  changed: Set<TaskState>;
+  /** Ids of tasks removed (restart, rerun). */
+  removed: string[];
+  effects: Effect[];
+  /** False when the event changed nothing (e.g. an update to an ended task). */
+  applied: boolean;
+}
+
+/** Decides one event. Throws Refusal when the event is not allowed now. */
+export function decide(input: DeciderInput, event: RunEvent): Decision {
+  const decider = new Decider(input);
+  decider.apply(event);
+  return decider.result();
+}
+
+const clone = <T>(value: T): T => structuredClone(value);
+
+export class Decider {
+  def: WorkflowDef;
+  graph: Graph;
+  readonly run: RunState;
+  tasks: TaskState[];
+  readonly taskDefs: ReadonlyMap<string, TaskDef>;
+  readonly now: number;
+  readonly newId: () => string;
+  readonly services: SystemTaskServices | undefined;
+  readonly changed = new Set<TaskState>();
+  readonly removed: string[] = [];
+  readonly effects: Effect[] = [];
+  private applied = true;
+  private resolver: Resolver;
+  private readonly runBefore: string;
+
+  constructor(input: DeciderInput) {
+    this.def = input.def;
+    this.graph = input.graph;
+    this.run = clone(input.run);
+    this.tasks = input.tasks.map((task) => ({ ...task }));
+    this.taskDefs = input.taskDefs;
+    this.now = input.now;
+    this.newId = input.newId;
+    this.services = input.services;
+    this.runBefore = JSON.stringify(this.run);
+    this.resolver = new Resolver(this.run, this.tasks);
+  }
+
+  result(): Decision {
+    this.run.wakeAt = this.nextWake();
+    if (this.changed.size > 0 || this.removed.length > 0 || JSON.stringify(this.run) !== this.runBefore) {
+      this.run.updatedAt = this.now;
+    }
+    return { run: this.run, tasks: this.tasks, changed: this.changed, removed: this.removed, effects: this.effects, applied: this.applied };
+  }
+
+  // ---- events ---------------------------------------------------------------
+
+  apply(event: RunEvent): void {
+    switch (event.kind) {
+      case "start":
+        return this.start();
+      case "taskResult":
+        return this.taskResult(event);
+      case "tick":
+        return this.reconcile();
+      case "pause":
+        return this.pause();
+      case "resume":
+        return this.resume();
+      case "terminate":
+        return this.terminate(event.reason);
+      case "retry":
+        return this.retryRun(event.resumeSubworkflowTasks);
+      case "restart":
+        return this.restart(event.def);
+      case "rerun":
+        return this.rerun(event);
+      case "skip":
+        return this.skip(event.ref, event.output);
+      case "signal":
+        return this.signal(event);
+      case "childEnded":
+        return this.childEnded(event);
+    }
+  }
+
+  private start(): void {
+    const first = this.def.tasks[0];
+    if (first) this.schedule(first, { iteration: 0 });
+    this.reconcile();
+  }
+
+  private taskResult(event: Extract<RunEvent, { kind: "taskResult" }>): void {
+    const task = this.taskById(event.taskId);
+    if (TERMINAL_TASK.has(task.status)) {
+      this.applied = false;
+      return;
+    }
+    if (task.status !== "IN_PROGRESS" || task.leaseToken !== event.leaseToken) {
+      throw new Refusal(
+        "FAILED_PRECONDITION",
+        `stale lease for task ${task.id}: the task was handed to another worker or put back (status ${task.status})`,
+      );
+    }
+    if (event.workerId) task.workerId = event.workerId;
+    task.output = event.output;
+    task.updatedAt = this.now;
+    switch (event.status) {
+      case "IN_PROGRESS":
+        if (event.callbackAfterSeconds > 0) {
+          task.status = "SCHEDULED";
+          task.callbackAfterSeconds = event.callbackAfterSeconds;
+          task.visibleAt = this.now + event.callbackAfterSeconds * 1000;
+          task.leaseToken = "";
+          task.leaseExpiresAt = 0;
+          this.effects.push({ kind: "enqueue", task });
+        } else {
+          task.leaseExpiresAt = this.leaseDeadline(task);
+        }
+        break;
+      case "COMPLETED":
+      case "FAILED":
+      case "FAILED_WITH_TERMINAL_ERROR":
+        this.endTask(task, event.status, event.reason);
+        break;
+      default:
+        throw new Refusal("INVALID_ARGUMENT", `a worker cannot set status ${event.status}; use IN_PROGRESS, COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR`);
+    }
+    this.touch(task);
+    this.reconcile();
+  }
+
+  private pause(): void {
+    if (this.run.status === "PAUSED") return;
+    this.requireStatus(["RUNNING"], "pause");
+    this.run.status = "PAUSED";
+    this.reconcile();
+  }
+
+  private resume(): void {
+    if (this.run.status === "RUNNING") return;
+    this.requireStatus(["PAUSED"], "resume");
+    this.run.status = "RUNNING";
+    this.reconcile();
+  }
+
+  private terminate(reason: string): void {
+    this.requireStatus(["RUNNING", "PAUSED"], "terminate");
+    this.endRun("TERMINATED", reason);
+  }
+
+  private retryRun(resumeSubworkflowTasks: boolean): void {
+    this.requireStatus(["FAILED", "TIMED_OUT", "TERMINATED"], "retry");
+    const latest = this.latestByRef();
+    let retried = 0;
+    for (const task of latest.values()) {
+      if (!["FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED"].includes(task.status)) continue;
+      if (task.type === "SUB_WORKFLOW" && task.subWorkflowId && task.status !== "CANCELED" && resumeSubworkflowTasks) {
+        // The child resumes where it failed and reports back to this task.
+        task.status = "IN_PROGRESS";
+        task.executed = false;
+        task.endedAt = 0;
+        task.reason = "";
+        this.touch(task);
+        this.effects.push({ kind: "retryRun", runId: task.subWorkflowId, resumeSubworkflowTasks });
+        retried++;
+        continue;
+      }
+      const system = SYSTEM_TASKS[task.type];
+      if (system?.reopen) {
+        // Joins and loops wait again instead of being copied.
+        task.status = "IN_PROGRESS";
+        task.executed = false;
+        task.endedAt = 0;
+        task.reason = "";
+        this.touch(task);
+        retried++;
+        continue;
+      }
+      this.createRetry(task, { countsAsRetry: false });
+      retried++;
+    }
+    this.run.status = "RUNNING";
+    this.run.reason = "";
+    this.run.endedAt = 0;
+    this.run.failedTaskId = "";
+    delete this.run.extra["permissiveFailure"];
+    if (retried === 0 && this.tasks.length === 0) this.start();
+    else this.reconcile();
+  }
+
+  private restart(latest: Extract<RunEvent, { kind: "restart" }>["def"]): void {
+    if (!TERMINAL_WORKFLOW.has(this.run.status)) {
+      throw new Refusal("FAILED_PRECONDITION", `run ${this.run.id} is ${this.run.status}; only an ended run can be restarted`);
+    }
+    if (latest) {
+      this.def = latest.def;
+      this.graph = latest.graph;
+      this.run.defHash = latest.hash;
+      this.run.version = latest.version;
+    }
+    if (this.def.restartable === false) {
+      throw new Refusal("FAILED_PRECONDITION", `workflow ${this.def.name} is not restartable (restartable: false)`);
+    }
+    for (const task of this.tasks) {
+      this.removed.push(task.id);
+      if (task.subWorkflowId && !TERMINAL_TASK.has(task.status)) {
+        this.effects.push({ kind: "terminateRun", runId: task.subWorkflowId, reason: "parent restarted" });
+      }
+    }
+    this.tasks = [];
+    this.changed.clear();
+    this.resolver = new Resolver(this.run, this.tasks);
+    Object.assign(this.run, {
+      status: "RUNNING",
+      output: {},
+      variables: clone(this.def.variables ?? {}),
+      reason: "",
+      failedRefs: [],
+      failedTaskId: "",
+      createdAt: this.now,
+      endedAt: 0,
+      nextSeq: 1,
+      extra: {},
+    } satisfies Partial<RunState>);
+    this.start();
+  }
+
+  private rerun(event: Extract<RunEvent, { kind: "rerun" }>): void {
+    const target = this.taskById(event.taskId);
+    if (this.run.status === "RUNNING" || this.run.status === "PAUSED") {
+      throw new Refusal("FAILED_PRECONDITION", `run ${this.run.id} is ${this.run.status}; rerun applies to an ended run`);
+    }
+    const wt = this.workflowTaskOf(target);
+    if (!wt) throw new Refusal("INVALID_ARGUMENT", `task ${target.ref} cannot be rerun: it is not in the definition`);
+    // Everything from the target on is dropped and the flow resumes there.
+    const keep: TaskState[] = [];
+    for (const task of this.tasks) {
+      if (task.seq >= target.seq) {
+        this.removed.push(task.id);
+        this.changed.delete(task);
+        if (task.subWorkflowId && !TERMINAL_TASK.has(task.status)) {
+          this.effects.push({ kind: "terminateRun", runId: task.subWorkflowId, reason: "rerun" });
+        }
+      } else keep.push(task);
+    }
+    this.tasks = keep;
+    if (event.workflowInput) this.run.input = event.workflowInput;
+    this.resolver = new Resolver(this.run, this.tasks);
+    Object.assign(this.run, { status: "RUNNING", reason: "", endedAt: 0, failedRefs: [], failedTaskId: "" } satisfies Partial<RunState>);
+    delete this.run.extra["permissiveFailure"];
+    // Reopen containers the target sits in (a join or loop that ended with the run).
+    for (const task of this.tasks) {
+      if (SYSTEM_TASKS[task.type]?.reopen && task.status !== "COMPLETED") {
+        task.status = "IN_PROGRESS";
+        task.executed = false;
+        task.endedAt = 0;
+        this.touch(task);
+      }
+    }
+    this.schedule(wt, { iteration: target.iteration, ...(event.taskInput ? { input: event.taskInput } : {}) });
+    this.reconcile();
+  }
+
+  private skip(ref: string, output: JsonObject): void {
+    this.requireStatus(["RUNNING", "PAUSED"], "skip a task of");
+    const existing = this.latestByRef().get(ref);
+    if (existing && !TERMINAL_TASK.has(existing.status)) {
+      if (existing.status === "IN_PROGRESS" && isWorkerTask(existing.type)) {
+        throw new Refusal("FAILED_PRECONDITION", `task ${ref} is already running; only a task not yet started can be skipped`);
+      }
+      existing.output = output;
+      this.endTask(existing, "SKIPPED", "skipped by an operator");
+      this.effects.push({ kind: "dequeue", taskId: existing.id });
+    } else if (existing) {
+      throw new Refusal("FAILED_PRECONDITION", `task ${ref} has already ended (${existing.status})`);
+    } else {
+      const wt = this.graph.task(ref);
+      if (!wt) throw new Refusal("NOT_FOUND", `no task ${ref} in workflow ${this.def.name}`);
+      // A placeholder: when the flow reaches this task it jumps over it.
+      const placeholder = this.newTask(wt, { iteration: 0 });
+      placeholder.status = "SKIPPED";
+      placeholder.output = output;
+      placeholder.executed = true;
+      placeholder.endedAt = this.now;
+      placeholder.reason = "skipped by an operator";
+    }
+    this.reconcile();
+  }
+
+  private signal(event: Extract<RunEvent, { kind: "signal" }>): void {
+    const task = this.taskById(event.taskId);
+    if (TERMINAL_WORKFLOW.has(this.run.status)) {
+      throw new Refusal("FAILED_PRECONDITION", `run ${this.run.id} has ended (${this.run.status})`);
+    }
+    if (TERMINAL_TASK.has(task.status)) {
+      throw new Refusal("FAILED_PRECONDITION", `task ${task.ref} has already ended (${task.status})`);
+    }
+    if (!["COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "COMPLETED_WITH_ERRORS"].includes(event.status)) {
+      throw new Refusal("INVALID_ARGUMENT", `a signal sets COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR, not ${event.status}`);
+    }
+    task.output = { ...task.output, ...event.output };
+    this.endTask(task, event.status, event.reason);
+    this.effects.push({ kind: "dequeue", taskId: task.id });
+    this.reconcile();
+  }
+
+  private childEnded(event: Extract<RunEvent, { kind: "childEnded" }>): void {
+    const task = this.taskById(event.taskId);
+    if (TERMINAL_TASK.has(task.status) || task.subWorkflowId !== event.childId) {
+      this.applied = false;
+      return;
+    }
+    task.output = { ...task.output, ...event.output };
+    if (event.status === "COMPLETED") this.endTask(task, "COMPLETED", "");
+    else {
+      const status: TaskStatus = event.status === "TIMED_OUT" ? "TIMED_OUT" : event.status === "TERMINATED" ? "CANCELED" : "FAILED";
+      this.endTask(task, status, event.reason || `sub-workflow ${event.childId} ended ${event.status}`);
+      if (event.status === "TERMINATED") {
+        // A child terminated from outside takes its parent with it (Conductor).
+        task.executed = true;
+        this.run.failedRefs = addUnique(this.run.failedRefs, task.ref);
+        this.endRun("TERMINATED", event.reason || `sub-workflow ${event.childId} was terminated`);
+        return;
+      }
+    }
+    this.reconcile();
+  }
+
+  // ---- the decision loop ------------------------------------------------------
+
+  /** Applies timeouts, then acts on every task that ended, until nothing moves. */
+  reconcile(): void {
+    if (TERMINAL_WORKFLOW.has(this.run.status)) return;
+    this.checkTimeouts();
+    if (this.run.status !== "RUNNING") return;
+    for (let progressed = true; progressed && this.run.status === "RUNNING"; ) {
+      progressed = false;
+      for (let i = 0; i < this.tasks.length && this.run.status === "RUNNING"; i++) {
+        const task = this.tasks[i]!;
+        if (TERMINAL_TASK.has(task.status) && !task.executed) {
+          task.executed = true;
+          this.touch(task);
+          this.onTaskEnded(task);
+          progressed = true;
+        }
+      }
+    }
+    if (this.run.status === "RUNNING" && this.tasks.every((t) => TERMINAL_TASK.has(t.status))) this.complete();
+  }
+
+  private checkTimeouts(): void {
+    const now = this.now;
+    const timeout = this.def.timeoutSeconds ?? 0;
+    if (timeout > 0 && (this.def.timeoutPolicy ?? "ALERT_ONLY") === "TIME_OUT_WF" && now >= this.run.createdAt + timeout * 1000) {
+      this.endRun("TIMED_OUT", `Workflow timed out after ${timeout} seconds (timeoutPolicy TIME_OUT_WF)`);
+      return;
+    }
+    if (this.run.status === "PAUSED") return;
+    for (const task of [...this.tasks]) {
+      if (TERMINAL_TASK.has(task.status)) continue;
+      const taskDef = this.taskDefOf(task);
+      if (task.status === "IN_PROGRESS" && isWorkerTask(task.type)) {
+        if (task.timeoutSeconds > 0 && task.startedAt > 0 && now >= task.startedAt + task.timeoutSeconds * 1000) {
+          const policy = taskDef?.timeoutPolicy ?? "TIME_OUT_WF";
+          if (policy === "ALERT_ONLY") continue;
+          this.endTask(task, "TIMED_OUT", `Task timed out after ${task.timeoutSeconds} seconds (timeoutPolicy ${policy})`);
+          if (policy === "TIME_OUT_WF") {
+            task.executed = true;
+            this.run.failedRefs = addUnique(this.run.failedRefs, task.ref);
+            this.run.failedTaskId = task.id;
+            this.endRun("TIMED_OUT", `Task ${task.id} timed out after ${task.timeoutSeconds} seconds`);
+            return;
+          }
+        } else if (task.leaseExpiresAt > 0 && now >= task.leaseExpiresAt) {
+          this.endTask(task, "TIMED_OUT", `responseTimeout: no update from the worker for ${task.responseTimeoutSeconds} seconds`);
+        }
+      } else if (task.status === "SCHEDULED" && isWorkerTask(task.type)) {
+        const pollTimeout = taskDef?.pollTimeoutSeconds ?? 0;
+        if (pollTimeout > 0 && now >= task.visibleAt + pollTimeout * 1000) {
+          this.endTask(task, "TIMED_OUT", `pollTimeout: not polled within ${pollTimeout} seconds`);
+          this.effects.push({ kind: "dequeue", taskId: task.id });
+        }
+      } else {
+        SYSTEM_TASKS[task.type]?.onTick?.(this, task);
+      }
+    }
+  }
+
+  /** What the flow does with a task that just ended. */
+  private onTaskEnded(task: TaskState): void {
+    if (task.status === "CANCELED" && this.run.extra["canceling"]) return;
+    if (SUCCESSFUL_TASK.has(task.status)) return this.proceedAfter(task);
+    if (task.retried) return;
+    if (this.isRetriable(task)) {
+      this.createRetry(task, { countsAsRetry: true });
+      return;
+    }
+    const wt = this.workflowTaskOf(task);
+    if (wt?.optional) {
+      task.status = "COMPLETED_WITH_ERRORS";
+      this.touch(task);
+      return this.proceedAfter(task);
+    }
+    if (wt?.permissive) {
+      if (!this.run.extra["permissiveFailure"]) {
+        this.run.extra["permissiveFailure"] = { taskId: task.id, ref: task.ref, status: task.status, reason: task.reason };
+      }
+      this.run.failedRefs = addUnique(this.run.failedRefs, task.ref);
+      return this.proceedAfter(task);
+    }
+    this.failBy(task);
+  }
+
+  /** Ends the run because `task` failed for good. */
+  failBy(task: TaskState): void {
+    this.run.failedRefs = addUnique(this.run.failedRefs, task.ref);
+    this.run.failedTaskId = task.id;
+    const status: WorkflowStatus = task.status === "TIMED_OUT" ? "TIMED_OUT" : task.status === "CANCELED" ? "TERMINATED" : "FAILED";
+    this.endRun(status, `Task ${task.id} failed with status: ${task.status} and reason: '${task.reason}'`);
+  }
+
+  private isRetriable(task: TaskState): boolean {
+    if (task.status !== "FAILED" && task.status !== "TIMED_OUT") return false;
+    return task.retryCount < this.maxRetries(task);
+  }
+
+  maxRetries(task: TaskState): number {
+    const wt = this.workflowTaskOf(task);
+    if (wt?.retryCount !== undefined) return wt.retryCount;
+    const def = this.taskDefOf(task);
+    // A task with no registered definition (system tasks too) is not retried.
+    return def ? (def.retryCount ?? 3) : 0;
+  }
+
+  private createRetry(failed: TaskState, options: { countsAsRetry: boolean }): TaskState {
+    failed.retried = true;
+    failed.executed = true;
+    this.touch(failed);
+    const def = this.taskDefOf(failed);
+    const delay = options.countsAsRetry && def ? retryDelaySeconds(def, failed.retryCount) : 0;
+    const retry: TaskState = {
+      ...failed,
+      id: this.newId(),
+      seq: this.run.nextSeq++,
+      status: "SCHEDULED",
+      output: {},
+      reason: "",
+      retryCount: failed.retryCount + 1,
+      retriedTaskId: failed.id,
+      retried: false,
+      executed: false,
+      pollCount: 0,
+      workerId: "",
+      leaseToken: "",
+      leaseExpiresAt: 0,
+      scheduledAt: this.now,
+      startedAt: 0,
+      endedAt: 0,
+      updatedAt: this.now,
+      visibleAt: this.now + delay * 1000,
+      callbackAfterSeconds: 0,
+      subWorkflowId: "",
+      rev: 0,
+      extra: { ...failed.extra },
+    };
+    this.addTask(retry);
+    this.dispatch(retry);
+    return retry;
+  }
+
+  /** Schedules what follows `task` in the definition. */
+  proceedAfter(task: TaskState): void {
+    const dynamicJoin = task.extra["dynamicJoin"];
+    if (typeof dynamicJoin === "string") return this.branchEnded(dynamicJoin);
+    const next = this.graph.next(this.defRef(task));
+    const iteration = task.type === "DO_WHILE" ? Number(task.extra["outerIteration"] ?? 0) : task.iteration;
+    switch (next.kind) {
+      case "task":
+        this.scheduleOrJump(next.task, iteration);
+        return;
+      case "end":
+        return;
+      case "branchEnd":
+        return this.branchEnded(next.fork);
+      case "loopEnd": {
+        const loop = this.latestByRef().get(next.loop);
+        if (loop && !TERMINAL_TASK.has(loop.status)) SYSTEM_TASKS["DO_WHILE"]!.onChildEnded?.(this, loop, task);
+        return;
+      }
+    }
+  }
+
+  /** A fork branch ended: wake the join that follows the fork. */
+  private branchEnded(forkRef: string): void {
+    const forkNode = this.graph.nodes.get(forkRef);
+    const joinRef = forkNode?.list[forkNode.index + 1]?.taskReferenceName ?? forkRef;
+    const join = this.latestByRef().get(joinRef);
+    if (join && !TERMINAL_TASK.has(join.status)) SYSTEM_TASKS[join.type]?.onChildEnded?.(this, join);
+  }
+
+  /** Schedules `wt`, or jumps over it when an operator skipped it in advance. */
+  scheduleOrJump(wt: WorkflowTask, iteration: number): void {
+    const ref = instanceRef(wt.taskReferenceName, iteration);
+    const placeholder = this.tasks.find((t) => t.ref === ref && t.status === "SKIPPED" && t.extra["placeholder"] !== false);
+    if (placeholder && placeholder.executed && placeholder.extra["jumped"] !== true) {
+      placeholder.extra["jumped"] = true;
+      this.touch(placeholder);
+      return this.proceedAfter(placeholder);
+    }
+    this.schedule(wt, { iteration });
+  }
+
+  /** Creates and starts a task instance for `wt`. */
+  schedule(wt: WorkflowTask, options: { iteration: number; input?: JsonObject; extra?: JsonObject }): TaskState {
+    const task = this.newTask(wt, options);
+    this.dispatch(task);
+    return task;
+  }
+
+  /** Hands a scheduled task to its executor: the queue for workers, or the system task. */
+  dispatch(task: TaskState): void {
+    if (isWorkerTask(task.type)) {
+      this.effects.push({ kind: "enqueue", task });
+      return;
+    }
+    const system = SYSTEM_TASKS[task.type];
+    if (!system) {
+      this.endTask(task, "FAILED_WITH_TERMINAL_ERROR", `unknown task type ${task.type}`);
+      return;
+    }
+    system.start(this, task);
+  }
+
+  newTask(wt: WorkflowTask, options: { iteration: number; input?: JsonObject; extra?: JsonObject }): TaskState {
+    const id = this.newId();
+    const type = wt.type ?? "SIMPLE";
+    const taskDef = wt.taskDefinition ?? this.taskDefs.get(wt.name);
+    const input = options.input ?? this.resolveInput(wt, taskDef, id);
+    const task: TaskState = {
+      id,
+      runId: this.run.id,
+      seq: this.run.nextSeq++,
+      ref: instanceRef(wt.taskReferenceName, options.iteration),
+      type,
+      defName: wt.name,
+      status: "SCHEDULED",
+      iteration: options.iteration,
+      input,
+      output: {},
+      reason: "",
+      retryCount: 0,
+      retriedTaskId: "",
+      retried: false,
+      executed: false,
+      pollCount: 0,
+      workerId: "",
+      leaseToken: "",
+      leaseExpiresAt: 0,
+      scheduledAt: this.now,
+      startedAt: 0,
+      endedAt: 0,
+      updatedAt: this.now,
+      visibleAt: this.now + (wt.startDelay ?? 0) * 1000,
+      callbackAfterSeconds: 0,
+      responseTimeoutSeconds: taskDef?.responseTimeoutSeconds ?? 3600,
+      timeoutSeconds: taskDef?.timeoutSeconds ?? 0,
+      subWorkflowId: "",
+      rev: 0,
+      extra: options.extra ?? {},
+    };
+    if (!this.graph.task(wt.taskReferenceName)) task.extra["workflowTask"] = wt as unknown as Json;
+    this.addTask(task);
+    return task;
+  }
+
+  private resolveInput(wt: WorkflowTask, taskDef: TaskDef | undefined, taskId: string): JsonObject {
+    const resolved = this.resolver.resolve(wt.inputParameters ?? {}, taskId);
+    const template = taskDef?.inputTemplate;
+    return template ? { ...(this.resolver.resolve(template, taskId) as JsonObject), ...resolved } : resolved;
+  }
+
+  /** Resolves `${...}` parameters against the run's current state. */
+  resolve(template: JsonObject, taskId?: string): JsonObject {
+    return this.resolver.resolve(template, taskId);
+  }
+
+  resolveValue(value: unknown, taskId?: string): Json {
+    return this.resolver.resolveValue(value, taskId);
+  }
+
+  private addTask(task: TaskState): void {
+    this.tasks.push(task);
+    this.resolver.taskAdded(task);
+    this.touch(task);
+  }
+
+  /** Marks a task ended with `status`; the decision loop acts on it. */
+  endTask(task: TaskState, status: TaskStatus, reason: string): void {
+    task.status = status;
+    task.reason = reason;
+    task.endedAt = this.now;
+    task.updatedAt = this.now;
+    task.leaseExpiresAt = 0;
+    if (!task.startedAt) task.startedAt = this.now;
+    this.touch(task);
+  }
+
+  touch(task: TaskState): void {
+    task.updatedAt = this.now;
+    this.changed.add(task);
+  }
+
+  leaseDeadline(task: TaskState): number {
+    const response = this.now + task.responseTimeoutSeconds * 1000;
+    if (task.timeoutSeconds > 0 && task.startedAt > 0) return Math.min(response, task.startedAt + task.timeoutSeconds * 1000);
+    return response;
+  }
+
+  // ---- ending the run ---------------------------------------------------------
+
+  private complete(): void {
+    const permissive = this.run.extra["permissiveFailure"] as { taskId: string; status: string; reason: string } | undefined;
+    if (permissive) {
+      this.run.failedTaskId = permissive.taskId;
+      this.endRun("FAILED", `Task ${permissive.taskId} failed with status: ${permissive.status} and reason: '${permissive.reason}'`);
+      return;
+    }
+    this.endRun("COMPLETED", "");
+  }
+
+  /** Ends the run: cancels what is open, evaluates the output, tells whoever waits. */
+  endRun(status: WorkflowStatus, reason: string, output?: JsonObject): void {
+    this.run.extra["canceling"] = true;
+    for (const task of this.tasks) {
+      if (TERMINAL_TASK.has(task.status)) continue;
+      this.endTask(task, "CANCELED", reason || `workflow ${status}`);
+      task.executed = true;
+      if (isWorkerTask(task.type)) this.effects.push({ kind: "dequeue", taskId: task.id });
+      if (task.subWorkflowId) this.effects.push({ kind: "terminateRun", runId: task.subWorkflowId, reason: `parent workflow ${status}` });
+    }
+    delete this.run.extra["canceling"];
+    this.run.status = status;
+    this.run.reason = reason;
+    this.run.endedAt = this.now;
+    this.run.output = output ?? this.workflowOutput();
+    if (status !== "COMPLETED" && this.def.failureWorkflow && !this.run.extra["failureWorkflowStarted"]) {
+      this.run.extra["failureWorkflowStarted"] = true;
+      const failureRunId = this.newId();
+      this.run.output = { ...this.run.output, "conductor.failure_workflow": failureRunId };
+      this.effects.push({
+        kind: "startRun",
+        request: {
+          runId: failureRunId,
+          parentTaskId: "",
+          name: this.def.failureWorkflow,
+          ...(this.def.failureWorkflowVersion !== undefined ? { version: this.def.failureWorkflowVersion } : {}),
+          input: {
+            ...this.run.input,
+            workflowId: this.run.id,
+            reason,
+            failureStatus: status,
+            failureTaskId: this.run.failedTaskId,
+            failedWorkflow: this.snapshot(),
+          } as JsonObject,
+          correlationId: this.run.correlationId,
+          priority: this.run.priority,
+          linked: false,
+          depth: Number(this.run.extra["depth"] ?? 0) + 1,
+        },
+      });
+    }
+    this.effects.push({ kind: "runEnded" });
+  }
+
+  private workflowOutput(): JsonObject {
+    const params = this.def.outputParameters;
+    if (params && Object.keys(params).length > 0) return this.resolver.resolve(params);
+    // Conductor: without outputParameters the output is the last task's output.
+    const last = [...this.tasks].reverse().find((t) => SUCCESSFUL_TASK.has(t.status));
+    return last ? { ...last.output } : {};
+  }
+
+  private snapshot(): JsonObject {
+    return {
+      workflowId: this.run.id,
+      workflowName: this.run.name,
+      workflowVersion: this.run.version,
+      status: this.run.status,
+      input: this.run.input,
+      output: this.run.output,
+      reasonForIncompletion: this.run.reason,
+      correlationId: this.run.correlationId,
+      failedReferenceTaskNames: this.run.failedRefs,
+      tasks: this.tasks.map((t) => ({
+        taskId: t.id,
+        referenceTaskName: t.ref,
+        taskType: t.type,
+        status: t.status,
+        reasonForIncompletion: t.reason,
+      })),
+    };
+  }
+
+  private nextWake(): number {
+    if (TERMINAL_WORKFLOW.has(this.run.status)) return 0;
+    let wake = Infinity;
+    const timeout = this.def.timeoutSeconds ?? 0;
+    if (timeout > 0 && (this.def.timeoutPolicy ?? "ALERT_ONLY") === "TIME_OUT_WF") wake = this.run.createdAt + timeout * 1000;
+    if (this.run.status === "RUNNING") {
+      for (const task of this.tasks) {
+        if (TERMINAL_TASK.has(task.status)) continue;
+        if (task.status === "SCHEDULED" && isWorkerTask(task.type)) {
+          const poll = this.taskDefOf(task)?.pollTimeoutSeconds ?? 0;
+          if (poll > 0) wake = Math.min(wake, task.visibleAt + poll * 1000);
+        } else if (task.status === "IN_PROGRESS" && isWorkerTask(task.type)) {
+          if (task.leaseExpiresAt > 0) wake = Math.min(wake, task.leaseExpiresAt);
+          if (task.timeoutSeconds > 0 && task.startedAt > 0) wake = Math.min(wake, task.startedAt + task.timeoutSeconds * 1000);
+        } else {
+          const due = SYSTEM_TASKS[task.type]?.dueAt?.(this, task);
+          if (due) wake = Math.min(wake, due);
+        }
+      }
+    }
+    return Number.isFinite(wake) ? wake : 0;
+  }
+
+  // ---- lookups --------------------------------------------------------------
+
+  taskById(id: string): TaskState {
+    const task = this.tasks.find((t) => t.id === id);
+    if (!task) throw new Refusal("NOT_FOUND", `no task ${id} in run ${this.run.id}`);
+    return task;
+  }
+
+  /** The latest instance of each reference name. */
+  latestByRef(): Map<string, TaskState> {
+    const latest = new Map<string, TaskState>();
+    for (const task of this.tasks) latest.set(task.ref, task);
+    return latest;
+  }
+
+  /** The reference name in the definition (without the loop's `__N`). */
+  defRef(task: TaskState): string {
+    return defRefOf(task);
+  }
+
+  workflowTaskOf(task: TaskState): WorkflowTask | undefined {
+    return this.graph.task(this.defRef(task)) ?? (task.extra["workflowTask"] as WorkflowTask | undefined);
+  }
+
+  taskDefOf(task: TaskState): TaskDef | undefined {
+    return this.workflowTaskOf(task)?.taskDefinition ?? this.taskDefs.get(task.defName);
+  }
+
+  private requireStatus(allowed: WorkflowStatus[], action: string): void {
+    if (!allowed.includes(this.run.status)) {
+      throw new Refusal("FAILED_PRECONDITION", `cannot ${action} run ${this.run.id}: it is ${this.run.status}`);
+    }
+  }
+}
+
+export function instanceRef(ref: string, iteration: number): string {
+  return iteration > 0 ? `${ref}__${iteration}` : ref;
+}
+
+/** A task's reference name in the definition: its instance name without the loop's `__N`. */
+export function defRefOf(task: Pick<TaskState, "ref" | "iteration">): string {
+  const suffix = `__${task.iteration}`;
+  return task.iteration > 0 && task.ref.endsWith(suffix) ? task.ref.slice(0, -suffix.length) : task.ref;
+}
+
+function addUnique(list: string[], item: string): string[] {
+  return list.includes(item) ? list : [...list, item];
+}

@@ -1,0 +1,68 @@
+// The `${...}` context of a run: `workflow` plus one entry per task reference
+// name (its latest instance). Views read the live task objects, so the context
+// is built once per decision and stays current as tasks change.
+import { resolveParameters, resolveValue } from "../expressions/index.js";
+import type { Json, JsonObject, RunState, TaskState } from "./model.js";
+
+function taskView(task: TaskState): Record<string, unknown> {
+  return {
+    get input() { return task.input; },
+    get output() { return task.output; },
+    get status() { return task.status; },
+    get taskId() { return task.id; },
+    get referenceTaskName() { return task.ref; },
+    get taskType() { return task.type; },
+    get retryCount() { return task.retryCount; },
+    get pollCount() { return task.pollCount; },
+    get iteration() { return task.iteration; },
+    get reasonForIncompletion() { return task.reason; },
+    get workerId() { return task.workerId; },
+    get scheduledTime() { return task.scheduledAt; },
+    get startTime() { return task.startedAt; },
+    get endTime() { return task.endedAt; },
+    get subWorkflowId() { return task.subWorkflowId; },
+  };
+}
+
+function workflowView(run: RunState): Record<string, unknown> {
+  return {
+    get input() { return run.input; },
+    get output() { return run.output; },
+    get variables() { return run.variables; },
+    get workflowId() { return run.id; },
+    get correlationId() { return run.correlationId; },
+    get workflowType() { return run.name; },
+    get version() { return run.version; },
+    get status() { return run.status; },
+    get priority() { return run.priority; },
+    get parentWorkflowId() { return run.parentRunId; },
+    get parentWorkflowTaskId() { return run.parentTaskId; },
+    get createTime() { return run.createdAt; },
+    get reasonForIncompletion() { return run.reason; },
+  };
+}
+
+export class Resolver {
+  private readonly context: Record<string, unknown>;
+
+  constructor(run: RunState, tasks: readonly TaskState[]) {
+    this.context = { workflow: workflowView(run) };
+    for (const task of tasks) this.taskAdded(task);
+  }
+
+  taskAdded(task: TaskState): void {
+    const view = taskView(task);
+    this.context[task.ref] = view;
+    const suffix = `__${task.iteration}`;
+    // Inside a loop, the plain name means the latest iteration (Conductor).
+    if (task.iteration > 0 && task.ref.endsWith(suffix)) this.context[task.ref.slice(0, -suffix.length)] = view;
+  }
+
+  resolve(template: JsonObject, taskId?: string): JsonObject {
+    return resolveParameters(template, this.context, taskId ? { taskId } : {}) as JsonObject;
+  }
+
+  resolveValue(value: unknown, taskId?: string): Json {
+    return resolveValue(value, this.context, taskId ? { taskId } : {}) as Json;
+  }
+}

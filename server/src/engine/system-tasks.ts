@@ -1,0 +1,541 @@
+// System tasks: the task types the engine itself carries out, with Conductor's
+// semantics. Each is a few hooks the decider calls; none does I/O (scripts and
+// jq are pure computations handed in as services; HTTP and child runs are effects).
+import { TASK_TYPES, type WorkflowTask } from "@baton/sdk";
+import type { Decider } from "./decider.js";
+import { TERMINAL_TASK, SUCCESSFUL_TASK, type Json, type JsonObject, type TaskState, type WorkflowStatus } from "./model.js";
+import { parseDuration, parseUntil } from "./time.js";
+
+/** Pure computations system tasks need, created once per process. */
+export interface SystemTaskServices {
+  /** Evaluates JavaScript with `$` bound to `bindings`; throws with a clear reason. */
+  evaluateScript(source: string, bindings: Json): Json;
+  /** Runs a jq filter; throws with jq's message. */
+  jq(filter: string, input: Json): { result: Json; resultList: Json[] };
+  /** Largest SET_VARIABLE payload, in bytes of JSON. */
+  maxVariablesBytes: number;
+}
+
+export interface SystemTask {
+  start(d: Decider, task: TaskState): void;
+  /** A task this one waits on ended (a join's branch, a loop's body). */
+  onChildEnded?(d: Decider, task: TaskState, child?: TaskState): void;
+  onTick?(d: Decider, task: TaskState): void;
+  /** When this task next needs a tick. */
+  dueAt?(d: Decider, task: TaskState): number | undefined;
+  /** A retried run reopens this task instead of copying it. */
+  reopen?: boolean;
+}
+
+const SYSTEM_TYPE_NAMES: ReadonlySet<string> = new Set(TASK_TYPES.filter((t) => t !== "SIMPLE"));
+
+/** Worker tasks are handed to workers: SIMPLE, and any type Conductor does not define. */
+export function isWorkerTask(type: string): boolean {
+  return type === "SIMPLE" || !SYSTEM_TYPE_NAMES.has(type);
+}
+
+function complete(d: Decider, task: TaskState, output: JsonObject = task.output): void {
+  task.output = output;
+  d.endTask(task, "COMPLETED", "");
+}
+
+function fail(d: Decider, task: TaskState, reason: string, terminal = false): void {
+  d.endTask(task, terminal ? "FAILED_WITH_TERMINAL_ERROR" : "FAILED", reason);
+}
+
+function inProgress(d: Decider, task: TaskState): void {
+  task.status = "IN_PROGRESS";
+  task.startedAt = d.now;
+  d.touch(task);
+}
+
+function services(d: Decider): SystemTaskServices {
+  if (!d.services) throw new Error("system task services are not configured");
+  return d.services;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Ends a task that chose a path itself and schedules that path's first task. */
+function completeAndEnter(d: Decider, task: TaskState, first: WorkflowTask | undefined, iteration: number): void {
+  d.endTask(task, "COMPLETED", "");
+  if (first) {
+    task.executed = true;
+    d.scheduleOrJump(first, iteration);
+  }
+}
+
+function caseValue(value: unknown): string {
+  if (value === undefined || value === null) return "null";
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+const decision: SystemTask = {
+  start(d, task) {
+    const wt = d.workflowTaskOf(task)!;
+    let value: unknown;
+    try {
+      if (task.type === "SWITCH") {
+        const evaluator = wt.evaluatorType ?? "value-param";
+        value =
+          evaluator === "value-param"
+            ? task.input[wt.expression ?? ""]
+            : services(d).evaluateScript(wt.expression ?? "", task.input);
+      } else if (wt.caseExpression) {
+        value = services(d).evaluateScript(wt.caseExpression, task.input);
+      } else {
+        value = task.input[wt.caseValueParam ?? ""];
+      }
+    } catch (error) {
+      fail(d, task, `evaluating the ${task.type} expression failed: ${errorMessage(error)}`, true);
+      return;
+    }
+    const key = caseValue(value);
+    const cases = wt.decisionCases ?? {};
+    const branch = Object.prototype.hasOwnProperty.call(cases, key) ? cases[key] : wt.defaultCase;
+    task.output = task.type === "SWITCH" ? { evaluationResult: [key], selectedCase: key } : { caseOutput: [key] };
+    completeAndEnter(d, task, branch?.[0], task.iteration);
+  },
+};
+
+const fork: SystemTask = {
+  start(d, task) {
+    const wt = d.workflowTaskOf(task)!;
+    d.endTask(task, "COMPLETED", "");
+    task.executed = true;
+    for (const branch of wt.forkTasks ?? []) if (branch[0]) d.scheduleOrJump(branch[0], task.iteration);
+    scheduleJoinAfter(d, task);
+  },
+};
+
+/** Schedules the JOIN that follows a fork in the definition. */
+function scheduleJoinAfter(d: Decider, forkTask: TaskState, joinOn?: string[]): void {
+  const next = d.graph.next(d.defRef(forkTask));
+  if (next.kind !== "task") return;
+  d.schedule(next.task, { iteration: forkTask.iteration, ...(joinOn ? { extra: { joinOn } } : {}) });
+}
+
+function joinRefs(d: Decider, task: TaskState): string[] {
+  const dynamic = task.extra["joinOn"];
+  const refs = Array.isArray(dynamic) ? (dynamic as string[]) : (d.workflowTaskOf(task)?.joinOn ?? []);
+  const suffix = task.iteration > 0 ? `__${task.iteration}` : "";
+  return refs.map((ref) => (suffix && !ref.endsWith(suffix) ? ref + suffix : ref));
+}
+
+const join: SystemTask = {
+  reopen: true,
+  start(d, task) {
+    inProgress(d, task);
+    join.onChildEnded!(d, task);
+  },
+  onChildEnded(d, task) {
+    const latest = d.latestByRef();
+    const output: JsonObject = {};
+    const failed: TaskState[] = [];
+    for (const ref of joinRefs(d, task)) {
+      const branchTask = latest.get(ref);
+      if (!branchTask || !TERMINAL_TASK.has(branchTask.status) || !branchTask.executed) return;
+      if (!SUCCESSFUL_TASK.has(branchTask.status)) failed.push(branchTask);
+      output[ref] = branchTask.output;
+    }
+    task.output = output;
+    const wt = d.workflowTaskOf(task);
+    if (failed.length > 0 && !wt?.optional) {
+      const first = failed[0]!;
+      d.endTask(task, "FAILED", `join failed: task ${first.ref} ended ${first.status}`);
+    } else d.endTask(task, "COMPLETED", "");
+  },
+};
+
+const exclusiveJoin: SystemTask = {
+  reopen: true,
+  start(d, task) {
+    inProgress(d, task);
+    exclusiveJoin.onChildEnded!(d, task);
+  },
+  onChildEnded(d, task) {
+    const latest = d.latestByRef();
+    const wt = d.workflowTaskOf(task);
+    for (const ref of [...joinRefs(d, task), ...(wt?.defaultExclusiveJoinTask ?? [])]) {
+      const done = latest.get(ref);
+      if (done && SUCCESSFUL_TASK.has(done.status) && done.status !== "SKIPPED") {
+        complete(d, task, { ...done.output });
+        return;
+      }
+    }
+  },
+};
+
+const dynamicFork: SystemTask = {
+  start(d, task) {
+    const wt = d.workflowTaskOf(task)!;
+    let tasks: WorkflowTask[];
+    let inputs: Record<string, JsonObject>;
+    const listParam = wt.dynamicForkTasksParam ?? wt.dynamicForkJoinTasksParam;
+    if (listParam) {
+      tasks = (task.input[listParam] ?? []) as unknown as WorkflowTask[];
+      inputs = (task.input[wt.dynamicForkTasksInputParamName ?? ""] ?? {}) as Record<string, JsonObject>;
+    } else {
+      const name = task.input["forkTaskName"];
+      const list = task.input["forkTaskInputs"];
+      if (typeof name !== "string" || !Array.isArray(list)) {
+        fail(d, task, "FORK_JOIN_DYNAMIC needs dynamicForkTasksParam, or forkTaskName and forkTaskInputs in its input", true);
+        return;
+      }
+      const type = typeof task.input["forkTaskType"] === "string" ? (task.input["forkTaskType"] as string) : "SIMPLE";
+      tasks = list.map((_, i) => ({ name, taskReferenceName: `${name}_${i}`, type }));
+      inputs = Object.fromEntries(list.map((input, i) => [`${name}_${i}`, input as JsonObject]));
+    }
+    if (!Array.isArray(tasks) || tasks.some((t) => !t || typeof t.taskReferenceName !== "string" || typeof t.name !== "string")) {
+      fail(d, task, "the dynamic fork's task list must be a list of tasks with name and taskReferenceName", true);
+      return;
+    }
+    const refs = tasks.map((t) => t.taskReferenceName);
+    const taken = new Set(d.tasks.map((t) => t.ref));
+    const clash = refs.find((ref, i) => taken.has(ref) || refs.indexOf(ref) !== i);
+    if (clash) {
+      fail(d, task, `the dynamic fork's reference name ${clash} is already used in this run`, true);
+      return;
+    }
+    d.endTask(task, "COMPLETED", "");
+    task.executed = true;
+    task.output = { forkedTasks: refs };
+    for (const t of tasks) {
+      const input = inputs[t.taskReferenceName] ?? {};
+      const forked = d.newTask({ ...t, type: t.type ?? "SIMPLE" }, { iteration: 0, input, extra: { dynamicJoin: d.defRef(task) } });
+      d.dispatch(forked);
+    }
+    scheduleJoinAfter(d, task, refs);
+  },
+};
+
+const doWhile: SystemTask = {
+  reopen: true,
+  start(d, task) {
+    task.extra["outerIteration"] = task.iteration;
+    const items = task.input["items"];
+    if (items !== undefined && !Array.isArray(items)) {
+      fail(d, task, "DO_WHILE items must be a list", true);
+      return;
+    }
+    if (Array.isArray(items) && items.length === 0) {
+      complete(d, task, { iteration: 0 });
+      return;
+    }
+    inProgress(d, task);
+    startIteration(d, task, 1);
+  },
+  onChildEnded(d, task) {
+    const wt = d.workflowTaskOf(task)!;
+    const n = Number(task.output["iteration"] ?? 1);
+    // Collect this iteration's outputs under output[n] (Conductor's shape).
+    const bodyRefs = new Set(d.graph.descendants(d.defRef(task)));
+    const iterationOutput: JsonObject = {};
+    for (const t of d.tasks) {
+      const ref = d.defRef(t);
+      if (t.iteration === n && bodyRefs.has(ref)) iterationOutput[ref] = t.output;
+    }
+    const output: JsonObject = { ...task.output, [String(n)]: iterationOutput };
+    const keep = Number(task.input["keepLastN"] ?? (wt.inputParameters?.["keepLastN"] as number | undefined) ?? 0);
+    if (keep > 0) for (const key of Object.keys(output)) if (/^\d+$/.test(key) && Number(key) <= n - keep) delete output[key];
+    task.output = output;
+    d.touch(task);
+    const items = task.input["items"];
+    let again: boolean;
+    if (Array.isArray(items)) again = n < items.length;
+    else {
+      const bindings: JsonObject = { ...task.input, [d.defRef(task)]: output };
+      for (const [ref, out] of Object.entries(iterationOutput)) bindings[ref] = out;
+      try {
+        again = Boolean(services(d).evaluateScript(wt.loopCondition ?? "false", bindings));
+      } catch (error) {
+        fail(d, task, `evaluating the loopCondition failed: ${errorMessage(error)}`, true);
+        return;
+      }
+    }
+    if (again) startIteration(d, task, n + 1);
+    else d.endTask(task, "COMPLETED", "");
+  },
+};
+
+function startIteration(d: Decider, task: TaskState, n: number): void {
+  const wt = d.workflowTaskOf(task)!;
+  const items = task.input["items"];
+  task.output = { ...task.output, iteration: n, ...(Array.isArray(items) ? { item: items[n - 1] ?? null, index: n - 1 } : {}) };
+  d.touch(task);
+  const first = wt.loopOver?.[0];
+  if (first) d.scheduleOrJump(first, n);
+  else d.endTask(task, "COMPLETED", "");
+}
+
+const setVariable: SystemTask = {
+  start(d, task) {
+    const variables = { ...d.run.variables, ...task.input };
+    const size = Buffer.byteLength(JSON.stringify(variables));
+    const limit = d.services?.maxVariablesBytes ?? 256 * 1024;
+    if (size > limit) {
+      fail(d, task, `variables would be ${size} bytes; the limit is ${limit} bytes`, true);
+      return;
+    }
+    d.run.variables = variables;
+    complete(d, task, {});
+  },
+};
+
+const terminate: SystemTask = {
+  start(d, task) {
+    const status = task.input["terminationStatus"];
+    if (status !== "COMPLETED" && status !== "FAILED" && status !== "TERMINATED") {
+      fail(d, task, `terminationStatus must be COMPLETED, FAILED or TERMINATED, not ${JSON.stringify(status ?? null)}`, true);
+      return;
+    }
+    const reason = typeof task.input["terminationReason"] === "string" ? (task.input["terminationReason"] as string) : "";
+    const workflowOutput = task.input["workflowOutput"];
+    complete(d, task, { ...task.input });
+    task.executed = true;
+    if (status !== "COMPLETED") {
+      d.run.failedTaskId = task.id;
+    }
+    const output = workflowOutput && typeof workflowOutput === "object" && !Array.isArray(workflowOutput) ? (workflowOutput as JsonObject) : undefined;
+    d.endRun(status as WorkflowStatus, reason, output);
+  },
+};
+
+const waitTask: SystemTask = {
+  start(d, task) {
+    inProgress(d, task);
+    const duration = task.input["duration"];
+    const until = task.input["until"];
+    try {
+      if (typeof duration === "string" && duration) task.extra["waitUntil"] = d.now + parseDuration(duration);
+      else if (typeof until === "string" && until) task.extra["waitUntil"] = parseUntil(until);
+    } catch (error) {
+      fail(d, task, errorMessage(error), true);
+      return;
+    }
+    waitTask.onTick!(d, task);
+  },
+  onTick(d, task) {
+    const until = task.extra["waitUntil"];
+    if (typeof until === "number" && d.now >= until) complete(d, task);
+  },
+  dueAt(_d, task) {
+    const until = task.extra["waitUntil"];
+    return typeof until === "number" ? until : undefined;
+  },
+};
+
+const human: SystemTask = {
+  start(d, task) {
+    inProgress(d, task);
+  },
+};
+
+const noop: SystemTask = {
+  start(d, task) {
+    complete(d, task, {});
+  },
+};
+
+const inline: SystemTask = {
+  start(d, task) {
+    const wt = d.workflowTaskOf(task);
+    const evaluator = (task.input["evaluatorType"] as string | undefined) ?? wt?.evaluatorType ?? "javascript";
+    const expression = task.input["expression"];
+    if (typeof expression !== "string") {
+      fail(d, task, "INLINE needs an `expression` input", true);
+      return;
+    }
+    try {
+      const result = evaluator === "value-param" ? (task.input[expression] ?? null) : services(d).evaluateScript(expression, task.input);
+      complete(d, task, { result });
+    } catch (error) {
+      fail(d, task, errorMessage(error));
+    }
+  },
+};
+
+const lambda: SystemTask = {
+  start(d, task) {
+    const script = task.input["scriptExpression"];
+    if (typeof script !== "string") {
+      fail(d, task, "LAMBDA needs a `scriptExpression` input", true);
+      return;
+    }
+    try {
+      complete(d, task, { result: services(d).evaluateScript(script, task.input) });
+    } catch (error) {
+      fail(d, task, errorMessage(error));
+    }
+  },
+};
+
+const jqTransform: SystemTask = {
+  start(d, task) {
+    const { queryExpression, ...input } = task.input;
+    if (typeof queryExpression !== "string") {
+      fail(d, task, "JSON_JQ_TRANSFORM needs a `queryExpression` input", true);
+      return;
+    }
+    try {
+      const { result, resultList } = services(d).jq(queryExpression, input);
+      complete(d, task, { result, resultList });
+    } catch (error) {
+      task.output = { error: errorMessage(error) };
+      fail(d, task, errorMessage(error));
+    }
+  },
+};
+
+const dynamic: SystemTask = {
+  start(d, task) {
+    const wt = d.workflowTaskOf(task)!;
+    const name = task.input[wt.dynamicTaskNameParam ?? "taskToExecute"];
+    if (typeof name !== "string" || !name) {
+      fail(d, task, `DYNAMIC needs the task name in input ${wt.dynamicTaskNameParam ?? "taskToExecute"}`, true);
+      return;
+    }
+    // The dynamic task becomes the named task in place (Conductor).
+    const def = d.taskDefs.get(name);
+    task.type = "SIMPLE";
+    task.defName = name;
+    task.responseTimeoutSeconds = def?.responseTimeoutSeconds ?? 3600;
+    task.timeoutSeconds = def?.timeoutSeconds ?? 0;
+    task.extra["workflowTask"] = { ...wt, name, type: "SIMPLE" } as unknown as Json;
+    d.touch(task);
+    d.dispatch(task);
+  },
+};
+
+const subWorkflow: SystemTask = {
+  start(d, task) {
+    const wt = d.workflowTaskOf(task)!;
+    const params = wt.subWorkflowParam ?? {};
+    const resolved = d.resolveValue(params, task.id) as JsonObject;
+    const name = typeof resolved["name"] === "string" ? resolved["name"] : "";
+    const inline = resolved["workflowDefinition"];
+    if (!name && !(inline && typeof inline === "object")) {
+      fail(d, task, "SUB_WORKFLOW needs subWorkflowParam.name or an inline workflowDefinition", true);
+      return;
+    }
+    const depth = Number(d.run.extra["depth"] ?? 0);
+    if (depth >= 32) {
+      fail(d, task, `sub-workflow nesting deeper than 32 levels (a workflow that starts itself?)`, true);
+      return;
+    }
+    const childId = d.newId();
+    task.subWorkflowId = childId;
+    task.output = { subWorkflowId: childId };
+    inProgress(d, task);
+    const version = resolved["version"];
+    d.effects.push({
+      kind: "startRun",
+      request: {
+        runId: childId,
+        parentTaskId: task.id,
+        name: name || String((inline as JsonObject)["name"] ?? ""),
+        ...(typeof version === "number" || (typeof version === "string" && version !== "") ? { version: Number(version) } : {}),
+        ...(inline && typeof inline === "object" ? { definition: inline as never } : {}),
+        input: task.input,
+        correlationId: d.run.correlationId,
+        priority: d.run.priority,
+        linked: true,
+        depth: depth + 1,
+      },
+    });
+  },
+};
+
+const startWorkflow: SystemTask = {
+  start(d, task) {
+    const request = task.input["startWorkflow"];
+    if (!request || typeof request !== "object" || Array.isArray(request) || typeof (request as JsonObject)["name"] !== "string") {
+      fail(d, task, "START_WORKFLOW needs input startWorkflow: {name, version?, input?, correlationId?}", true);
+      return;
+    }
+    const r = request as JsonObject;
+    const childId = d.newId();
+    d.effects.push({
+      kind: "startRun",
+      request: {
+        runId: childId,
+        parentTaskId: "",
+        name: r["name"] as string,
+        ...(typeof r["version"] === "number" ? { version: r["version"] } : {}),
+        input: (r["input"] ?? {}) as JsonObject,
+        correlationId: typeof r["correlationId"] === "string" ? r["correlationId"] : d.run.correlationId,
+        priority: d.run.priority,
+        linked: false,
+        depth: Number(d.run.extra["depth"] ?? 0) + 1,
+        failTaskIfMissing: task.id,
+      },
+    });
+    complete(d, task, { workflowId: childId });
+  },
+};
+
+const event: SystemTask = {
+  start(d, task) {
+    const wt = d.workflowTaskOf(task)!;
+    const sink = wt.sink ?? (task.input["sink"] as string | undefined) ?? "";
+    if (!sink) {
+      fail(d, task, "EVENT needs a sink", true);
+      return;
+    }
+    const payload: JsonObject = {
+      ...task.input,
+      workflowInstanceId: d.run.id,
+      workflowType: d.run.name,
+      workflowVersion: d.run.version,
+      correlationId: d.run.correlationId,
+    };
+    d.effects.push({ kind: "publishEvent", sink, payload });
+    task.output = { event_produced: sink, ...payload };
+    if (wt.asyncComplete) inProgress(d, task);
+    else d.endTask(task, "COMPLETED", "");
+  },
+};
+
+const http: SystemTask = {
+  start(d, task) {
+    inProgress(d, task);
+    task.leaseToken = d.newId();
+    task.leaseExpiresAt = d.now + Math.max(task.responseTimeoutSeconds, 1) * 1000;
+    d.effects.push({ kind: "runAsync", task });
+  },
+  onTick(d, task) {
+    // The process that ran the call died before it answered: call again.
+    if (task.leaseExpiresAt > 0 && d.now >= task.leaseExpiresAt) {
+      d.endTask(task, "TIMED_OUT", "HTTP call got no answer in time");
+    }
+  },
+  dueAt(_d, task) {
+    return task.leaseExpiresAt || undefined;
+  },
+};
+
+export const SYSTEM_TASKS: Record<string, SystemTask> = {
+  DECISION: decision,
+  SWITCH: decision,
+  FORK_JOIN: fork,
+  FORK: fork,
+  JOIN: join,
+  EXCLUSIVE_JOIN: exclusiveJoin,
+  FORK_JOIN_DYNAMIC: dynamicFork,
+  DO_WHILE: doWhile,
+  SET_VARIABLE: setVariable,
+  TERMINATE: terminate,
+  WAIT: waitTask,
+  HUMAN: human,
+  NOOP: noop,
+  INLINE: inline,
+  LAMBDA: lambda,
+  JSON_JQ_TRANSFORM: jqTransform,
+  DYNAMIC: dynamic,
+  SUB_WORKFLOW: subWorkflow,
+  START_WORKFLOW: startWorkflow,
+  EVENT: event,
+  HTTP: http,
+};

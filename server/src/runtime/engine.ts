@@ -1,0 +1,385 @@
+// Carries events through: lock the run, decide, write, commit, then wake
+// whoever waits. The only place where the pure decider meets the store.
+import { createHash, randomUUID } from "node:crypto";
+import type { TaskDef, WorkflowDef } from "@baton/sdk";
+import { decide, Refusal, type Decision, type Effect, type RunEvent, type StartRunRequest } from "../engine/decider.js";
+import { graphFor, type Graph } from "../engine/graph.js";
+import { TERMINAL_WORKFLOW, type JsonObject, type RunState, type TaskState } from "../engine/model.js";
+import { isWorkerTask, type SystemTaskServices } from "../engine/system-tasks.js";
+import type { Clock } from "../clock.js";
+import { Store, WriteConflict, type Tx } from "../store/store.js";
+import type { Logger } from "../logger.js";
+
+export interface EngineHooks {
+  /** Worker tasks became ready (after commit). */
+  tasksReady(taskTypes: Set<string>, at: number): void;
+  /** A run reached a terminal status (after commit). */
+  runEnded(runId: string): void;
+  /** An HTTP (or other asynchronous) system task must be carried out. */
+  runAsync(task: TaskState): void;
+}
+
+export interface StartOptions {
+  name: string;
+  version?: number;
+  definition?: WorkflowDef;
+  input: JsonObject;
+  correlationId?: string;
+  idempotencyKey?: string;
+  priority?: number;
+  /** Set for child runs: chosen by the parent's decider. */
+  runId?: string;
+  parentRunId?: string;
+  parentTaskId?: string;
+  depth?: number;
+}
+
+const RETRYABLE_PG_CODES = new Set(["40001", "40P01"]);
+
+export function definitionHash(def: WorkflowDef): string {
+  return sha256(canonicalJson(def));
+}
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** JSON with object keys sorted, so equal definitions hash equally. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+export class Engine {
+  private readonly defs = new Map<string, WorkflowDef>();
+  hooks: EngineHooks = { tasksReady: () => {}, runEnded: () => {}, runAsync: () => {} };
+
+  constructor(
+    readonly store: Store,
+    readonly clock: Clock,
+    readonly services: SystemTaskServices,
+    private readonly log: Logger,
+  ) {}
+
+  /** A definition by content hash; immutable, so cached forever. */
+  async definition(hash: string): Promise<{ def: WorkflowDef; graph: Graph }> {
+    let def = this.defs.get(hash);
+    if (!def) {
+      def = await this.store.defByHash(hash);
+      if (!def) throw new Error(`definition ${hash} is missing`);
+      this.defs.set(hash, def);
+    }
+    return { def, graph: graphFor(hash, def) };
+  }
+
+  private async taskDefsFor(tx: Tx, def: WorkflowDef, tasks: TaskState[]): Promise<Map<string, TaskDef>> {
+    const names = new Set<string>(tasks.map((t) => t.defName));
+    const walk = (list: WorkflowDef["tasks"]) => {
+      for (const t of list) {
+        names.add(t.name);
+        t.forkTasks?.forEach(walk);
+        Object.values(t.decisionCases ?? {}).forEach(walk);
+        if (t.defaultCase) walk(t.defaultCase);
+        if (t.loopOver) walk(t.loopOver);
+      }
+    };
+    walk(def.tasks);
+    return this.store.taskDefs(tx, [...names]);
+  }
+
+  /** Retries a transaction that lost a race (write conflict, deadlock, serialization). */
+  private async withRetry<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        const retryable = error instanceof WriteConflict || (code !== undefined && RETRYABLE_PG_CODES.has(code));
+        if (!retryable || attempt >= 20) throw error;
+        await new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)));
+      }
+    }
+  }
+
+  /** Applies one event to one run, atomically. */
+  async handle(runId: string, event: RunEvent, options: { skipLocked?: boolean; dueOnly?: boolean } = {}): Promise<Decision | undefined> {
+    const outcome = await this.withRetry(() =>
+      this.store.tx(async (tx) => {
+        const now = this.clock.now();
+        const loaded = await this.store.lockRun(tx, runId, {
+          ...(options.skipLocked ? { skipLocked: true } : {}),
+          ...(options.dueOnly ? { dueBy: now } : {}),
+        });
+        if (!loaded) {
+          if (options.skipLocked || options.dueOnly) return undefined;
+          throw new Refusal("NOT_FOUND", `no run ${runId}`);
+        }
+        const { def, graph } = await this.definition(loaded.run.defHash);
+        let restartDef: Extract<RunEvent, { kind: "restart" }>["def"];
+        if (event.kind === "restart" && event.def === undefined && event.useLatest) {
+          const latest = await this.store.workflowDef(tx, loaded.run.name);
+          if (latest) restartDef = { def: latest.def, hash: latest.hash, version: latest.version, graph: graphFor(latest.hash, latest.def) };
+        }
+        const decision = decide(
+          {
+            def,
+            graph,
+            run: loaded.run,
+            tasks: loaded.tasks,
+            taskDefs: await this.taskDefsFor(tx, restartDef?.def ?? def, loaded.tasks),
+            now,
+            newId: randomUUID,
+            services: this.services,
+          },
+          restartDef ? { kind: "restart", useLatest: true, def: restartDef } : event,
+        );
+        const after = await this.write(tx, decision, new Set(loaded.tasks.map((t) => t.id)), false, now);
+        return { decision, after };
+      }),
+    );
+    if (!outcome) return undefined;
+    await this.afterCommit(outcome.decision, outcome.after);
+    return outcome.decision;
+  }
+
+  /** Starts a run; with an idempotency key (or a preset id) twice is once. */
+  async start(options: StartOptions): Promise<{ runId: string; created: boolean }> {
+    const resolved = await this.resolveDefinition(options);
+    const outcome = await this.withRetry(() =>
+      this.store.tx(async (tx) => {
+        const now = this.clock.now();
+        if (options.definition) await this.store.putDef(tx, resolved.hash, resolved.def);
+        const def = resolved.def;
+        const run: RunState = {
+          id: options.runId ?? randomUUID(),
+          name: def.name,
+          version: resolved.version,
+          defHash: resolved.hash,
+          status: "RUNNING",
+          input: { ...(def.inputTemplate ?? {}), ...options.input },
+          output: {},
+          variables: structuredClone(def.variables ?? {}),
+          correlationId: options.correlationId ?? "",
+          idempotencyKey: options.idempotencyKey ?? "",
+          priority: options.priority ?? 0,
+          reason: "",
+          failedRefs: [],
+          failedTaskId: "",
+          parentRunId: options.parentRunId ?? "",
+          parentTaskId: options.parentTaskId ?? "",
+          createdAt: now,
+          updatedAt: now,
+          endedAt: 0,
+          wakeAt: 0,
+          nextSeq: 1,
+          extra: options.depth ? { depth: options.depth } : {},
+        };
+        const inserted = await this.store.insertRun(tx, run);
+        if (!inserted) {
+          const existing = options.idempotencyKey ? await this.store.runIdByIdempotencyKey(tx, options.idempotencyKey) : run.id;
+          if (!existing) throw new Refusal("FAILED_PRECONDITION", "the run exists already");
+          return { runId: existing, created: false, decision: undefined, after: undefined };
+        }
+        const decision = decide(
+          { def, graph: graphFor(resolved.hash, def), run, tasks: [], taskDefs: await this.taskDefsFor(tx, def, []), now, newId: randomUUID, services: this.services },
+          { kind: "start" },
+        );
+        const after = await this.write(tx, decision, new Set(), true, now);
+        return { runId: run.id, created: true, decision, after };
+      }),
+    );
+    if (outcome.decision && outcome.after) await this.afterCommit(outcome.decision, outcome.after);
+    return { runId: outcome.runId, created: outcome.created };
+  }
+
+  private async resolveDefinition(options: StartOptions): Promise<{ def: WorkflowDef; hash: string; version: number }> {
+    if (options.definition) {
+      const def = options.definition;
+      const { validateWorkflowDef } = await import("@baton/sdk");
+      const { errors } = validateWorkflowDef(def);
+      if (errors.length > 0) {
+        throw new Refusal("INVALID_ARGUMENT", `invalid inline definition: ${errors.map((e) => `${e.path || "/"}: ${e.message}`).join("; ")}`);
+      }
+      return { def, hash: definitionHash(def), version: def.version ?? 1 };
+    }
+    const found = await this.store.workflowDef(this.store.pool, options.name, options.version);
+    if (!found) {
+      throw new Refusal("NOT_FOUND", `no workflow definition ${options.name}${options.version !== undefined ? ` version ${options.version}` : ""}`);
+    }
+    return found;
+  }
+
+  /** Writes a decision inside its transaction; returns what to do after commit. */
+  private async write(tx: Tx, decision: Decision, existing: Set<string>, isNew: boolean, now: number) {
+    const { run, changed, removed, effects } = decision;
+    if (!isNew) await this.store.updateRun(tx, run);
+    else if (run.wakeAt !== 0 || run.status !== "RUNNING") await this.store.updateRun(tx, run);
+    const inserts: TaskState[] = [];
+    const updates: TaskState[] = [];
+    for (const task of changed) (existing.has(task.id) && !removed.includes(task.id) ? updates : inserts).push(task);
+    await this.store.deleteTasks(tx, removed);
+    await this.store.insertTasks(tx, inserts);
+    await this.store.updateTasks(tx, updates);
+
+    const ready = new Set<string>();
+    const enqueue = new Map<string, TaskState>();
+    const dequeue = new Set<string>();
+    const outbox: { kind: string; payload: unknown }[] = [];
+    const asyncTasks: TaskState[] = [];
+    for (const effect of effects) {
+      switch (effect.kind) {
+        case "enqueue":
+          enqueue.set(effect.task.id, effect.task);
+          break;
+        case "dequeue":
+          dequeue.add(effect.taskId);
+          break;
+        case "startRun":
+          outbox.push({ kind: "startRun", payload: { ...effect.request, parentRunId: effect.request.linked ? run.id : "" } });
+          break;
+        case "terminateRun":
+          outbox.push({ kind: "terminateRun", payload: effect });
+          break;
+        case "retryRun":
+          outbox.push({ kind: "retryRun", payload: effect });
+          break;
+        case "runEnded":
+          if (run.parentRunId && run.parentTaskId) {
+            outbox.push({
+              kind: "childEnded",
+              payload: { parentRunId: run.parentRunId, taskId: run.parentTaskId, childId: run.id, status: run.status, output: run.output, reason: run.reason },
+            });
+          }
+          break;
+        case "publishEvent":
+          await this.store.publishEvent(tx, effect.sink, effect.payload, now);
+          break;
+        case "runAsync":
+          asyncTasks.push(effect.task);
+          break;
+      }
+    }
+    // Only tasks still waiting for a worker go to the queue.
+    const entries = [...enqueue.values()]
+      .filter((t) => t.status === "SCHEDULED" && isWorkerTask(t.type) && !removed.includes(t.id))
+      .map((t) => {
+        if (t.visibleAt <= now) ready.add(t.defName);
+        return { taskId: t.id, taskType: t.defName, runId: t.runId, priority: run.priority, visibleAt: t.visibleAt };
+      });
+    for (const id of dequeue) if (!enqueue.has(id) || enqueue.get(id)!.status !== "SCHEDULED") enqueue.delete(id);
+    await this.store.dequeue(tx, [...dequeue].filter((id) => !entries.some((e) => e.taskId === id)));
+    await this.store.enqueue(tx, entries);
+    const outboxIds = await this.store.addOutbox(tx, outbox, now);
+    const ended = effects.some((e) => e.kind === "runEnded");
+    // Delivered at commit: wakes dispatchers and waiters on other replicas.
+    if (ready.size > 0) await tx.query("SELECT pg_notify('baton_tasks', $1)", [[...ready].join("\n")]);
+    if (ended) await tx.query("SELECT pg_notify('baton_runs', $1)", [run.id]);
+    if (outboxIds.length > 0) await tx.query("SELECT pg_notify('baton_outbox', '')");
+    return { ready, ended, outboxIds, asyncTasks, now };
+  }
+
+  private async afterCommit(decision: Decision, after: { ready: Set<string>; ended: boolean; outboxIds: number[]; asyncTasks: TaskState[]; now: number }): Promise<void> {
+    if (after.ready.size > 0) this.hooks.tasksReady(after.ready, after.now);
+    if (after.ended) this.hooks.runEnded(decision.run.id);
+    for (const task of after.asyncTasks) this.hooks.runAsync(task);
+    for (const id of after.outboxIds) await this.processOutbox(id).catch((error: unknown) => this.log.warn({ err: error, outbox: id }, "outbox item failed; it will be retried"));
+  }
+
+  /**
+   * Carries out one outbox item (or the oldest, when no id is given) in its
+   * own transaction: the item is deleted in the same transaction that applies
+   * it, so it takes effect once.
+   */
+  async processOutbox(id?: number): Promise<boolean> {
+    const client = await this.store.pool.connect();
+    let item;
+    try {
+      await client.query("BEGIN");
+      item = await this.store.takeOutbox(client, id);
+      if (!item) {
+        await client.query("ROLLBACK");
+        return false;
+      }
+      await this.applyOutbox(item.kind, item.payload);
+      await client.query("COMMIT");
+      return true;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  // The outbox row stays locked (and undeleted) until the effect below has
+  // committed in its own transaction; a crash in between repeats the effect,
+  // which is idempotent: starts are keyed by run id, and ended tasks ignore
+  // late events.
+  private async applyOutbox(kind: string, payload: JsonObject): Promise<void> {
+    switch (kind) {
+      case "startRun": {
+        const request = payload as unknown as StartRunRequest & { parentRunId: string };
+        try {
+          await this.start({
+            name: request.name,
+            ...(request.version !== undefined ? { version: request.version } : {}),
+            ...(request.definition ? { definition: request.definition } : {}),
+            input: request.input,
+            correlationId: request.correlationId,
+            priority: request.priority,
+            runId: request.runId,
+            parentRunId: request.parentRunId,
+            parentTaskId: request.linked ? request.parentTaskId : "",
+            depth: request.depth,
+          });
+        } catch (error) {
+          if (!(error instanceof Refusal)) throw error;
+          // The child cannot start (no such definition): the waiting task fails.
+          if (request.linked && request.parentRunId) {
+            await this.handle(request.parentRunId, {
+              kind: "childEnded",
+              taskId: request.parentTaskId,
+              childId: request.runId,
+              status: "FAILED",
+              output: {},
+              reason: error.message,
+            }).catch(() => undefined);
+          }
+          this.log.warn({ err: error, name: request.name }, "could not start a run requested by another run");
+        }
+        return;
+      }
+      case "childEnded": {
+        const p = payload as { parentRunId: string; taskId: string; childId: string; status: RunState["status"]; output: JsonObject; reason: string };
+        await this.handle(p.parentRunId, { kind: "childEnded", taskId: p.taskId, childId: p.childId, status: p.status, output: p.output, reason: p.reason }).catch(
+          ignoreRefusal,
+        );
+        return;
+      }
+      case "terminateRun": {
+        const p = payload as { runId: string; reason: string };
+        await this.handle(p.runId, { kind: "terminate", reason: p.reason }).catch(ignoreRefusal);
+        return;
+      }
+      case "retryRun": {
+        const p = payload as { runId: string; resumeSubworkflowTasks: boolean };
+        await this.handle(p.runId, { kind: "retry", resumeSubworkflowTasks: p.resumeSubworkflowTasks }).catch(ignoreRefusal);
+        return;
+      }
+    }
+  }
+
+  /** Whether a run has ended. */
+  static ended(run: RunState): boolean {
+    return TERMINAL_WORKFLOW.has(run.status);
+  }
+}
+
+function ignoreRefusal(error: unknown): void {
+  if (!(error instanceof Refusal)) throw error;
+}
+
+export type { Effect };

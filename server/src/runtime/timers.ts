@@ -1,0 +1,70 @@
+// Fires due timers: any replica sweeps runs whose wake time has come (or whose
+// running task's lease ran out) and gives each a "tick" event. A run another
+// replica is busy with is skipped, not waited for. Also carries out outbox
+// items a crashed process left behind.
+import type { Clock } from "../clock.js";
+import type { Logger } from "../logger.js";
+import type { Engine } from "./engine.js";
+
+export class Timers {
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly intervalMs = 200,
+  ) {}
+
+  start(): void {
+    const loop = () => {
+      if (this.stopped) return;
+      void this.sweep().finally(() => {
+        if (this.stopped) return;
+        this.timer = setTimeout(loop, this.intervalMs);
+        this.timer.unref();
+      });
+    };
+    loop();
+    this.clock.onAdvance(() => void this.sweep());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  /** One pass over everything due now; concurrent calls share a pass and queue one more. */
+  sweep(): Promise<void> {
+    if (this.sweeping) {
+      this.again = true;
+      return this.sweeping.then(() => this.sweep());
+    }
+    this.sweeping = this.pass()
+      .catch((error: unknown) => this.log.warn({ err: error }, "timer sweep failed"))
+      .finally(() => {
+        this.sweeping = undefined;
+      });
+    const current = this.sweeping;
+    if (this.again) {
+      this.again = false;
+    }
+    return current;
+  }
+
+  private async pass(): Promise<void> {
+    for (let round = 0; round < 100; round++) {
+      const due = await this.engine.store.dueRuns(this.clock.now(), 200);
+      let handled = 0;
+      for (const runId of due) {
+        const decision = await this.engine.handle(runId, { kind: "tick" }, { skipLocked: true });
+        if (decision) handled++;
+      }
+      while (await this.engine.processOutbox()) handled++;
+      if (handled === 0 || due.length < 200) return;
+    }
+  }
+}

@@ -1,0 +1,96 @@
+// Engine state -> wire messages, and wire enums <-> Conductor status names.
+import { create } from "@bufbuild/protobuf";
+import {
+  TaskSchema,
+  TaskStatus,
+  WorkflowSchema,
+  WorkflowStatus,
+  LeasedTaskSchema,
+  type LeasedTask,
+  type Task,
+  type Workflow,
+} from "@baton/protocol";
+import type { WorkflowDef } from "@baton/sdk";
+import type { RunState, TaskState } from "../engine/model.js";
+
+export function taskStatusName(status: TaskStatus): TaskState["status"] | undefined {
+  const name = TaskStatus[status];
+  return name && name !== "UNSPECIFIED" ? (name as TaskState["status"]) : undefined;
+}
+
+export function workflowStatusName(status: WorkflowStatus): RunState["status"] | undefined {
+  const name = WorkflowStatus[status];
+  return name && name !== "UNSPECIFIED" ? (name as RunState["status"]) : undefined;
+}
+
+export function toTask(task: TaskState, run: RunState): Task {
+  return create(TaskSchema, {
+    taskId: task.id,
+    workflowId: task.runId,
+    taskType: task.type,
+    taskDefName: task.defName,
+    referenceTaskName: task.ref,
+    status: TaskStatus[task.status],
+    inputJson: JSON.stringify(task.input),
+    outputJson: JSON.stringify(task.output),
+    reasonForIncompletion: task.reason,
+    retryCount: task.retryCount,
+    retriedTaskId: task.retriedTaskId,
+    pollCount: task.pollCount,
+    seq: task.seq,
+    iteration: task.iteration,
+    workerId: task.workerId,
+    scheduledTimeMs: BigInt(task.scheduledAt),
+    startTimeMs: BigInt(task.startedAt),
+    endTimeMs: BigInt(task.endedAt),
+    updateTimeMs: BigInt(task.updatedAt),
+    callbackAfterSeconds: BigInt(task.callbackAfterSeconds),
+    subWorkflowId: task.subWorkflowId,
+    workflowName: run.name,
+    workflowPriority: run.priority,
+    correlationId: run.correlationId,
+    optional: false,
+    retried: task.retried,
+    executed: task.executed,
+  });
+}
+
+export function toWorkflow(run: RunState, tasks: TaskState[], def?: WorkflowDef): Workflow {
+  return create(WorkflowSchema, {
+    workflowId: run.id,
+    workflowName: run.name,
+    workflowVersion: run.version,
+    status: WorkflowStatus[run.status],
+    correlationId: run.correlationId,
+    inputJson: JSON.stringify(run.input),
+    outputJson: JSON.stringify(run.output),
+    variablesJson: JSON.stringify(run.variables),
+    reasonForIncompletion: run.reason,
+    failedReferenceTaskNames: run.failedRefs,
+    createTimeMs: BigInt(run.createdAt),
+    updateTimeMs: BigInt(run.updatedAt),
+    endTimeMs: BigInt(run.endedAt),
+    priority: run.priority,
+    parentWorkflowId: run.parentRunId,
+    parentWorkflowTaskId: run.parentTaskId,
+    idempotencyKey: run.idempotencyKey,
+    tasks: tasks.map((t) => toTask(t, run)),
+    workflowDefinitionJson: def ? JSON.stringify(def) : "",
+    failedTaskId: run.failedTaskId,
+  });
+}
+
+export function toLeasedTask(task: TaskState): LeasedTask {
+  return create(LeasedTaskSchema, {
+    taskId: task.id,
+    workflowId: task.runId,
+    taskType: task.defName,
+    referenceTaskName: task.ref,
+    inputJson: JSON.stringify(task.input),
+    leaseToken: task.leaseToken,
+    leaseExpiresMs: BigInt(task.leaseExpiresAt),
+    retryCount: task.retryCount,
+    pollCount: task.pollCount,
+    responseTimeoutSeconds: BigInt(task.responseTimeoutSeconds),
+  });
+}

@@ -1,0 +1,108 @@
+// MetadataService: definitions in, validated, versioned, content-addressed.
+import { MetadataService, type ServiceImpl, VersionPolicy } from "@baton/protocol";
+import { validateTaskDef, validateWorkflowDef, type TaskDef, type WorkflowDef } from "@baton/sdk";
+import type { Engine } from "../runtime/engine.js";
+import { canonicalJson, definitionHash } from "../runtime/engine.js";
+import { invalid, notFound, parsePayload, rpc } from "./errors.js";
+import type { Limits } from "../limits.js";
+import { createHash } from "node:crypto";
+
+/** Hash of what a definition does: its version and bookkeeping fields left out. */
+export function contentHash(def: WorkflowDef): string {
+  const { version: _v, createTime: _c, updateTime: _u, createdBy: _cb, updatedBy: _ub, ...rest } = def;
+  return createHash("sha256").update(canonicalJson(rest)).digest("hex");
+}
+
+function issues(list: { path: string; message: string }[]) {
+  return list.map((i) => ({ path: i.path, message: i.message }));
+}
+
+function describe(list: { path: string; message: string }[]): string {
+  return list.map((i) => `${i.path || "/"}: ${i.message}`).join("; ");
+}
+
+export function metadataService(engine: Engine, limits: Limits): ServiceImpl<typeof MetadataService> {
+  const store = engine.store;
+  const hasTaskDef = async () => {
+    const defs = await store.taskDefs(store.pool);
+    return (name: string) => defs.has(name);
+  };
+  const parseDef = (text: string): WorkflowDef => {
+    if (Buffer.byteLength(text) > limits.definitionBytes) {
+      throw invalid(`definition_json is ${Buffer.byteLength(text)} bytes; the limit is ${limits.definitionBytes} bytes`);
+    }
+    return parsePayload("definition_json", text, limits.definitionBytes) as unknown as WorkflowDef;
+  };
+  return {
+    registerWorkflowDef: rpc(async (req) => {
+      const def = parseDef(req.definitionJson);
+      const { errors, warnings } = validateWorkflowDef(def, { hasTaskDef: await hasTaskDef() });
+      if (errors.length > 0) throw invalid(`invalid workflow definition (${errors.length} error${errors.length > 1 ? "s" : ""}): ${describe(errors)}`);
+      const now = engine.clock.now();
+      const result = await store.tx(async (tx) => {
+        await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`workflow:${def.name}`]);
+        const latest = await store.workflowDef(tx, def.name);
+        let version = def.version ?? 1;
+        if (req.versionPolicy === VersionPolicy.NEXT_IF_CHANGED) {
+          if (latest && contentHash(latest.def) === contentHash(def)) {
+            return { version: latest.version, changed: false, hash: contentHash(latest.def) };
+          }
+          version = latest ? latest.version + 1 : (def.version ?? 1);
+        }
+        const stored: WorkflowDef = { ...def, version };
+        const hash = definitionHash(stored);
+        await store.putDef(tx, hash, stored);
+        const changed = await store.putWorkflowVersion(tx, def.name, version, hash, now);
+        return { version, changed, hash: contentHash(stored) };
+      });
+      return { name: def.name, version: result.version, changed: result.changed, contentHash: result.hash, warnings: issues(warnings) };
+    }),
+
+    getWorkflowDef: rpc(async (req) => {
+      const found = await store.workflowDef(store.pool, req.name, req.version);
+      if (!found) throw notFound(`no workflow definition ${req.name}${req.version !== undefined ? ` version ${req.version}` : ""}`);
+      return { definitionJson: JSON.stringify(found.def), contentHash: contentHash(found.def) };
+    }),
+
+    listWorkflowDefs: rpc(async (req) => {
+      const rows = await store.listWorkflowDefs(req.name, req.allVersions);
+      const out = [];
+      for (const row of rows) {
+        const def = await store.defByHash(row.hash);
+        out.push({ name: row.name, version: row.version, contentHash: def ? contentHash(def) : row.hash, createTimeMs: BigInt(row.createdAt), description: row.description });
+      }
+      return { definitions: out };
+    }),
+
+    validateWorkflowDef: rpc(async (req) => {
+      const def = parseDef(req.definitionJson);
+      const { errors, warnings } = validateWorkflowDef(def, { hasTaskDef: await hasTaskDef() });
+      return { valid: errors.length === 0, errors: issues(errors), warnings: issues(warnings) };
+    }),
+
+    registerTaskDefs: rpc(async (req) => {
+      const defs: TaskDef[] = [];
+      const problems: string[] = [];
+      req.taskDefJson.forEach((text, i) => {
+        const def = parsePayload(`task_def_json[${i}]`, text, limits.definitionBytes) as unknown as TaskDef;
+        const errors = validateTaskDef(def);
+        if (errors.length > 0) problems.push(`task_def_json[${i}] ${describe(errors)}`);
+        defs.push(def);
+      });
+      if (problems.length > 0) throw invalid(`invalid task definition: ${problems.join("; ")}`);
+      const changed = await store.putTaskDefs(defs, engine.clock.now());
+      return { names: defs.map((d) => d.name), changed };
+    }),
+
+    getTaskDef: rpc(async (req) => {
+      const def = (await store.taskDefs(store.pool, [req.name])).get(req.name);
+      if (!def) throw notFound(`no task definition ${req.name}`);
+      return { taskDefJson: JSON.stringify(def) };
+    }),
+
+    listTaskDefs: rpc(async () => {
+      const defs = await store.taskDefs(store.pool);
+      return { taskDefJson: [...defs.values()].map((d) => JSON.stringify(d)) };
+    }),
+  };
+}

@@ -1,0 +1,144 @@
+// TaskService: what workers use. Streams and long polls register as waiters
+// with the dispatcher; results become task-result events on their run.
+import { TaskService, grpc, RpcError, type ServiceImpl, type TaskResult } from "@baton/protocol";
+import type { JsonObject } from "../engine/model.js";
+import type { Engine } from "../runtime/engine.js";
+import type { Dispatcher, Waiter } from "../dispatch/dispatcher.js";
+import type { Limits } from "../limits.js";
+import { taskStatusName, toLeasedTask } from "./convert.js";
+import { invalid, notFound, parsePayload, rpc, toRpcError } from "./errors.js";
+
+export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limits): ServiceImpl<typeof TaskService> {
+  const store = engine.store;
+
+  const update = async (result: TaskResult | undefined): Promise<boolean> => {
+    if (!result?.taskId) throw invalid("result.task_id is required");
+    const status = taskStatusName(result.status);
+    if (!status) throw invalid("result.status is required");
+    const output = parsePayload("output_json", result.outputJson, limits.payloadBytes) as JsonObject;
+    const runId = await store.runIdOfTask(result.taskId);
+    if (!runId) throw notFound(`no task ${result.taskId}`);
+    if (result.logs.length > 0) for (const line of result.logs) await store.addTaskLog(result.taskId, line, engine.clock.now());
+    const decision = await engine.handle(runId, {
+      kind: "taskResult",
+      taskId: result.taskId,
+      leaseToken: result.leaseToken,
+      status,
+      output,
+      reason: result.reasonForIncompletion,
+      callbackAfterSeconds: Number(result.callbackAfterSeconds),
+      workerId: result.workerId,
+    });
+    return decision?.applied ?? false;
+  };
+
+  return {
+    dispatch(call) {
+      let waiter: Waiter | undefined;
+      const close = () => {
+        if (waiter) dispatcher.remove(waiter);
+        waiter = undefined;
+      };
+      call.on("data", (message: { kind: { case: string | undefined; value?: unknown } }) => {
+        const { kind } = message;
+        if (kind.case === "subscribe") {
+          const sub = kind.value as { taskTypes: string[]; workerId: string };
+          if (waiter || sub.taskTypes.length === 0) {
+            call.destroy(new RpcError(grpc.status.INVALID_ARGUMENT, waiter ? "subscribe only once per stream" : "subscribe needs task_types") as Error);
+            return;
+          }
+          waiter = {
+            taskTypes: [...new Set(sub.taskTypes)],
+            workerId: sub.workerId,
+            credits: 0,
+            deliver: (tasks) => {
+              for (const task of tasks) call.write({ task: toLeasedTask(task) });
+            },
+          };
+          dispatcher.add(waiter);
+        } else if (kind.case === "credits") {
+          if (!waiter) {
+            call.destroy(new RpcError(grpc.status.FAILED_PRECONDITION, "send subscribe before credits") as Error);
+            return;
+          }
+          const n = Number(kind.value);
+          if (n > 0) dispatcher.credit(waiter, n);
+        }
+      });
+      call.on("end", () => {
+        close();
+        call.end();
+      });
+      call.on("cancelled", close);
+      call.on("error", close);
+      call.on("close", close);
+    },
+
+    poll: rpc(async (req, call) => {
+      if (!req.taskType) throw invalid("task_type is required");
+      const count = Math.min(Math.max(req.count || 1, 1), 1000);
+      const waitMs = Math.min(Number(req.waitMs), limits.maxWaitMs);
+      return new Promise((resolve) => {
+        let timer: NodeJS.Timeout | undefined;
+        const waiter: Waiter = {
+          taskTypes: [req.taskType],
+          workerId: req.workerId,
+          credits: count,
+          deliver: (tasks) => finish(tasks.map(toLeasedTask)),
+        };
+        const finish = (tasks: ReturnType<typeof toLeasedTask>[]) => {
+          if (timer) clearTimeout(timer);
+          dispatcher.remove(waiter);
+          waiter.credits = 0;
+          resolve({ tasks });
+        };
+        timer = setTimeout(() => finish([]), waitMs);
+        call.on("cancelled", () => finish([]));
+        dispatcher.add(waiter);
+      });
+    }),
+
+    updateTask: rpc(async (req) => ({ applied: await update(req.result) })),
+
+    updateTasks: rpc(async (req) => {
+      const outcomes = [];
+      for (const result of req.results) {
+        try {
+          outcomes.push({ taskId: result.taskId, applied: await update(result), code: 0, message: "" });
+        } catch (error) {
+          const rpcError = toRpcError(error);
+          const code = rpcError instanceof RpcError ? rpcError.code : grpc.status.INTERNAL;
+          outcomes.push({ taskId: result.taskId, applied: false, code, message: (rpcError as Error).message });
+        }
+      }
+      return { outcomes };
+    }),
+
+    extendLease: rpc(async (req) => {
+      const expires = await store.extendLease(req.taskId, req.leaseToken, Number(req.extendSeconds), engine.clock.now());
+      if (expires === undefined) {
+        throw new RpcError(grpc.status.FAILED_PRECONDITION, `stale lease for task ${req.taskId}: it ended or was handed to another worker`);
+      }
+      return { leaseExpiresMs: BigInt(expires) };
+    }),
+
+    addTaskLog: rpc(async (req) => {
+      if (Buffer.byteLength(req.message) > limits.payloadBytes) throw invalid(`message is over the ${limits.payloadBytes}-byte limit`);
+      await store.addTaskLog(req.taskId, req.message, engine.clock.now());
+      return {};
+    }),
+
+    getTaskLogs: rpc(async (req) => ({
+      logs: (await store.taskLogs(req.taskId)).map((l) => ({ message: l.message, createdTimeMs: BigInt(l.createdAt) })),
+    })),
+
+    listQueues: rpc(async () => ({
+      queues: (await store.queueDepths(engine.clock.now())).map((q) => ({
+        taskType: q.taskType,
+        ready: BigInt(q.ready),
+        delayed: BigInt(q.delayed),
+        inProgress: BigInt(q.inProgress),
+      })),
+    })),
+  };
+}

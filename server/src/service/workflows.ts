@@ -1,0 +1,154 @@
+// WorkflowService: start, observe and operate runs. Each operation is one event.
+import { WorkflowService, type ServiceImpl, type StartWorkflowRequest } from "@baton/protocol";
+import type { WorkflowDef } from "@baton/sdk";
+import type { RunEvent } from "../engine/decider.js";
+import { TERMINAL_WORKFLOW, type JsonObject, type TaskState } from "../engine/model.js";
+import type { Engine } from "../runtime/engine.js";
+import type { RunWaiters } from "../dispatch/run-waiters.js";
+import type { Limits } from "../limits.js";
+import { toWorkflow, workflowStatusName } from "./convert.js";
+import { invalid, notFound, parsePayload, rpc } from "./errors.js";
+
+export function workflowService(engine: Engine, waiters: RunWaiters, limits: Limits): ServiceImpl<typeof WorkflowService> {
+  const store = engine.store;
+
+  const start = async (req: StartWorkflowRequest) => {
+    if (!req.name && !req.definitionJson) throw invalid("name is required");
+    const input = parsePayload("input_json", req.inputJson, limits.payloadBytes) as JsonObject;
+    const definition = req.definitionJson ? (parsePayload("definition_json", req.definitionJson, limits.definitionBytes) as unknown as WorkflowDef) : undefined;
+    return engine.start({
+      name: req.name || definition?.name || "",
+      ...(req.version !== undefined ? { version: req.version } : {}),
+      ...(definition ? { definition } : {}),
+      input,
+      correlationId: req.correlationId,
+      ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
+      priority: req.priority,
+    });
+  };
+
+  const load = async (id: string, withTasks: boolean) => {
+    const found = await store.getRun(id, withTasks);
+    if (!found) throw notFound(`no run ${id}`);
+    return found;
+  };
+
+  /** Waits for a run to end (or the wait to run out) and returns it. */
+  const waitFor = async (id: string, waitMs: bigint, withTasks: boolean, signal?: AbortSignal) => {
+    const ms = Math.min(Number(waitMs), limits.maxWaitMs);
+    const deadline = Date.now() + ms;
+    for (;;) {
+      // Register before reading, so an end between the read and the wait is not missed.
+      const wait = waiters.wait(id, deadline - Date.now(), signal);
+      const found = await load(id, withTasks);
+      if (TERMINAL_WORKFLOW.has(found.run.status) || Date.now() >= deadline || signal?.aborted) {
+        wait.cancel();
+        return { workflow: toWorkflow(found.run, found.tasks), finished: TERMINAL_WORKFLOW.has(found.run.status) };
+      }
+      await wait.promise;
+    }
+  };
+
+  const operate = (event: (req: { workflowId: string }) => RunEvent) =>
+    rpc(async (req: { workflowId: string } & Record<string, unknown>) => {
+      if (!req.workflowId) throw invalid("workflow_id is required");
+      await engine.handle(req.workflowId, event(req));
+      return {};
+    });
+
+  /** The task a request names, by id or by reference name (latest instance). */
+  const findTask = async (workflowId: string, ref: string, taskId: string): Promise<TaskState> => {
+    const { tasks } = await load(workflowId, true);
+    const task = taskId ? tasks.find((t) => t.id === taskId) : [...tasks].reverse().find((t) => t.ref === ref);
+    if (!task) throw notFound(`no task ${taskId || ref} in run ${workflowId}`);
+    return task;
+  };
+
+  return {
+    startWorkflow: rpc(async (req) => {
+      const { runId, created } = await start(req);
+      return { workflowId: runId, created };
+    }),
+
+    executeWorkflow: rpc(async (req, call) => {
+      if (!req.start) throw invalid("start is required");
+      const { runId, created } = await start(req.start);
+      const signal = abortOnCancel(call);
+      const result = await waitFor(runId, req.waitMs, true, signal);
+      return { ...result, created };
+    }),
+
+    waitWorkflow: rpc(async (req, call) => waitFor(req.workflowId, req.waitMs, req.includeTasks, abortOnCancel(call))),
+
+    getWorkflow: rpc(async (req) => {
+      const found = await load(req.workflowId, req.includeTasks);
+      const def = await engine.definition(found.run.defHash);
+      return { workflow: toWorkflow(found.run, found.tasks, def.def) };
+    }),
+
+    searchWorkflows: rpc(async (req) => {
+      const limit = Math.min(Math.max(req.pageSize || 100, 1), 1000);
+      let after: { createdAt: number; id: string } | undefined;
+      if (req.pageToken) {
+        const [createdAt, id] = Buffer.from(req.pageToken, "base64url").toString().split("/");
+        if (!createdAt || !id) throw invalid("page_token is not one this server issued");
+        after = { createdAt: Number(createdAt), id };
+      }
+      const statuses = req.statuses.map((s) => workflowStatusName(s)).filter((s): s is NonNullable<typeof s> => s !== undefined);
+      const runs = await store.search({
+        ...(req.name ? { name: req.name } : {}),
+        statuses,
+        ...(req.correlationId ? { correlationId: req.correlationId } : {}),
+        ...(req.startTimeFromMs ? { from: Number(req.startTimeFromMs) } : {}),
+        ...(req.startTimeToMs ? { to: Number(req.startTimeToMs) } : {}),
+        limit,
+        ...(after ? { after } : {}),
+      });
+      const last = runs[runs.length - 1];
+      return {
+        workflows: runs.map((r) => toWorkflow(r, [])),
+        nextPageToken: runs.length === limit && last ? Buffer.from(`${last.createdAt}/${last.id}`).toString("base64url") : "",
+      };
+    }),
+
+    pauseWorkflow: operate(() => ({ kind: "pause" })),
+    resumeWorkflow: operate(() => ({ kind: "resume" })),
+    terminateWorkflow: operate((req) => ({ kind: "terminate", reason: String((req as { reason?: string }).reason || "terminated by an operator") })),
+    retryWorkflow: operate((req) => ({ kind: "retry", resumeSubworkflowTasks: Boolean((req as { resumeSubworkflowTasks?: boolean }).resumeSubworkflowTasks) })),
+    restartWorkflow: operate((req) => ({ kind: "restart", useLatest: Boolean((req as { useLatestDefinition?: boolean }).useLatestDefinition) })),
+
+    rerunWorkflow: rpc(async (req) => {
+      if (!req.taskReferenceName && !req.taskId) throw invalid("task_reference_name or task_id is required");
+      const task = await findTask(req.workflowId, req.taskReferenceName, req.taskId);
+      await engine.handle(req.workflowId, {
+        kind: "rerun",
+        taskId: task.id,
+        ...(req.taskInputJson ? { taskInput: parsePayload("task_input_json", req.taskInputJson, limits.payloadBytes) as JsonObject } : {}),
+        ...(req.workflowInputJson ? { workflowInput: parsePayload("workflow_input_json", req.workflowInputJson, limits.payloadBytes) as JsonObject } : {}),
+      });
+      return {};
+    }),
+
+    skipTask: rpc(async (req) => {
+      if (!req.taskReferenceName) throw invalid("task_reference_name is required");
+      const output = parsePayload("output_json", req.outputJson, limits.payloadBytes) as JsonObject;
+      await engine.handle(req.workflowId, { kind: "skip", ref: req.taskReferenceName, output });
+      return {};
+    }),
+
+    signalTask: rpc(async (req) => {
+      if (!req.taskReferenceName && !req.taskId) throw invalid("task_reference_name or task_id is required");
+      const task = await findTask(req.workflowId, req.taskReferenceName, req.taskId);
+      const output = parsePayload("output_json", req.outputJson, limits.payloadBytes) as JsonObject;
+      const { taskStatusName } = await import("./convert.js");
+      await engine.handle(req.workflowId, { kind: "signal", taskId: task.id, status: taskStatusName(req.status) ?? "COMPLETED", output, reason: req.reason });
+      return { taskId: task.id };
+    }),
+  };
+}
+
+function abortOnCancel(call: { on(event: "cancelled", listener: () => void): unknown }): AbortSignal {
+  const controller = new AbortController();
+  call.on("cancelled", () => controller.abort());
+  return controller.signal;
+}

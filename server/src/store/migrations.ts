@@ -1,0 +1,156 @@
+// Schema changes, in order. Each runs once, in a transaction, under an
+// advisory lock so replicas starting together do not race; never edit a
+// shipped migration, add a new one.
+import type pg from "pg";
+
+export const MIGRATIONS: { name: string; sql: string }[] = [
+  {
+    name: "initial schema",
+    sql: `
+      -- Definitions are content-addressed: runs pin a hash, names/versions point at hashes.
+      CREATE TABLE baton.defs (
+        hash text PRIMARY KEY,
+        body jsonb NOT NULL
+      );
+      CREATE TABLE baton.workflow_defs (
+        name text NOT NULL,
+        version int NOT NULL,
+        hash text NOT NULL REFERENCES baton.defs(hash),
+        created_at bigint NOT NULL,
+        PRIMARY KEY (name, version)
+      );
+      CREATE TABLE baton.task_defs (
+        name text PRIMARY KEY,
+        body jsonb NOT NULL,
+        updated_at bigint NOT NULL
+      );
+      CREATE TABLE baton.runs (
+        id uuid PRIMARY KEY,
+        name text NOT NULL,
+        version int NOT NULL,
+        def_hash text NOT NULL REFERENCES baton.defs(hash),
+        status text NOT NULL,
+        correlation_id text NOT NULL DEFAULT '',
+        idempotency_key text,
+        priority int NOT NULL DEFAULT 0,
+        input jsonb NOT NULL,
+        output jsonb NOT NULL,
+        variables jsonb NOT NULL,
+        reason text NOT NULL DEFAULT '',
+        failed_refs text[] NOT NULL DEFAULT '{}',
+        failed_task_id text NOT NULL DEFAULT '',
+        parent_run_id text NOT NULL DEFAULT '',
+        parent_task_id text NOT NULL DEFAULT '',
+        created_at bigint NOT NULL,
+        updated_at bigint NOT NULL,
+        ended_at bigint NOT NULL DEFAULT 0,
+        wake_at bigint NOT NULL DEFAULT 0,
+        next_seq int NOT NULL,
+        extra jsonb NOT NULL DEFAULT '{}'
+      );
+      CREATE UNIQUE INDEX runs_idempotency_key ON baton.runs (idempotency_key) WHERE idempotency_key IS NOT NULL;
+      CREATE INDEX runs_wake ON baton.runs (wake_at) WHERE wake_at > 0;
+      CREATE INDEX runs_name_created ON baton.runs (name, created_at DESC);
+      CREATE INDEX runs_status_created ON baton.runs (status, created_at DESC);
+      CREATE INDEX runs_created ON baton.runs (created_at DESC, id);
+      CREATE INDEX runs_correlation ON baton.runs (correlation_id) WHERE correlation_id <> '';
+
+      CREATE TABLE baton.tasks (
+        id uuid PRIMARY KEY,
+        run_id uuid NOT NULL,
+        seq int NOT NULL,
+        ref text NOT NULL,
+        type text NOT NULL,
+        def_name text NOT NULL,
+        status text NOT NULL,
+        iteration int NOT NULL,
+        input jsonb NOT NULL,
+        output jsonb NOT NULL,
+        reason text NOT NULL,
+        retry_count int NOT NULL,
+        retried_task_id text NOT NULL,
+        retried boolean NOT NULL,
+        executed boolean NOT NULL,
+        poll_count int NOT NULL,
+        worker_id text NOT NULL,
+        lease_token text NOT NULL,
+        lease_expires_at bigint NOT NULL,
+        scheduled_at bigint NOT NULL,
+        started_at bigint NOT NULL,
+        ended_at bigint NOT NULL,
+        updated_at bigint NOT NULL,
+        visible_at bigint NOT NULL,
+        callback_after_seconds int NOT NULL,
+        response_timeout_seconds int NOT NULL,
+        timeout_seconds int NOT NULL,
+        sub_workflow_id text NOT NULL,
+        rev int NOT NULL,
+        extra jsonb NOT NULL
+      );
+      CREATE INDEX tasks_run ON baton.tasks (run_id, seq);
+      CREATE INDEX tasks_lease ON baton.tasks (lease_expires_at) WHERE status = 'IN_PROGRESS' AND lease_expires_at > 0;
+
+      -- The hot queue: only tasks waiting for a worker, so claims stay cheap.
+      CREATE TABLE baton.queue (
+        task_id uuid PRIMARY KEY,
+        task_type text NOT NULL,
+        run_id uuid NOT NULL,
+        priority int NOT NULL,
+        visible_at bigint NOT NULL,
+        seq bigint GENERATED ALWAYS AS IDENTITY
+      );
+      CREATE INDEX queue_claim ON baton.queue (task_type, priority DESC, visible_at, seq);
+
+      -- Cross-run effects (start a child, tell a parent, ...), written in the
+      -- event's transaction and carried out after it by any replica.
+      CREATE TABLE baton.outbox (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        kind text NOT NULL,
+        payload jsonb NOT NULL,
+        created_at bigint NOT NULL
+      );
+
+      CREATE TABLE baton.task_logs (
+        task_id uuid NOT NULL,
+        created_at bigint NOT NULL,
+        message text NOT NULL
+      );
+      CREATE INDEX task_logs_task ON baton.task_logs (task_id, created_at);
+
+      CREATE TABLE baton.events (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        sink text NOT NULL,
+        payload jsonb NOT NULL,
+        created_at bigint NOT NULL
+      );
+    `,
+  },
+];
+
+const LOCK_KEY = 0x6261746f6e; // "baton"
+
+/** Applies every migration not yet applied. Safe to call from several processes at once. */
+export async function migrate(client: pg.ClientBase): Promise<number> {
+  await client.query("BEGIN");
+  try {
+    await client.query("SELECT pg_advisory_xact_lock($1)", [LOCK_KEY]);
+    await client.query("CREATE SCHEMA IF NOT EXISTS baton");
+    await client.query(
+      "CREATE TABLE IF NOT EXISTS baton.migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+    );
+    const { rows } = await client.query<{ version: number }>("SELECT coalesce(max(version), 0) AS version FROM baton.migrations");
+    const current = rows[0]?.version ?? 0;
+    let applied = 0;
+    for (let i = current; i < MIGRATIONS.length; i++) {
+      const migration = MIGRATIONS[i]!;
+      await client.query(migration.sql);
+      await client.query("INSERT INTO baton.migrations (version, name) VALUES ($1, $2)", [i + 1, migration.name]);
+      applied++;
+    }
+    await client.query("COMMIT");
+    return applied;
+  } catch (error) {
+    await client.query("ROLLBACK");
+    throw error;
+  }
+}

@@ -1,0 +1,550 @@
+// The PostgreSQL store: the only place that knows SQL. Every event is one
+// transaction that locks its run row; claims take queue rows with SKIP LOCKED.
+import pg from "pg";
+import type { TaskDef, WorkflowDef } from "@baton/sdk";
+import type { JsonObject, RunState, TaskState, WorkflowStatus } from "../engine/model.js";
+import { migrate } from "./migrations.js";
+
+const { Pool, types } = pg;
+
+// bigint columns hold epoch milliseconds: well inside the safe integer range.
+const typeParsers = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === 20 ? (value: string) => Number(value) : types.getTypeParser(oid, format as "text")) as typeof types.getTypeParser,
+};
+
+export type Tx = pg.PoolClient;
+
+/** An optimistic write found a row changed under it; the event is retried. */
+export class WriteConflict extends Error {}
+
+const TASK_COLUMNS = {
+  id: "uuid",
+  run_id: "uuid",
+  seq: "int",
+  ref: "text",
+  type: "text",
+  def_name: "text",
+  status: "text",
+  iteration: "int",
+  input: "jsonb",
+  output: "jsonb",
+  reason: "text",
+  retry_count: "int",
+  retried_task_id: "text",
+  retried: "boolean",
+  executed: "boolean",
+  poll_count: "int",
+  worker_id: "text",
+  lease_token: "text",
+  lease_expires_at: "bigint",
+  scheduled_at: "bigint",
+  started_at: "bigint",
+  ended_at: "bigint",
+  updated_at: "bigint",
+  visible_at: "bigint",
+  callback_after_seconds: "int",
+  response_timeout_seconds: "int",
+  timeout_seconds: "int",
+  sub_workflow_id: "text",
+  rev: "int",
+  extra: "jsonb",
+} as const;
+type TaskRow = { [K in keyof typeof TASK_COLUMNS]: unknown };
+const TASK_COLUMN_NAMES = Object.keys(TASK_COLUMNS);
+const RECORDSET = TASK_COLUMN_NAMES.map((c) => `${c} ${TASK_COLUMNS[c as keyof typeof TASK_COLUMNS]}`).join(", ");
+
+function taskToRow(t: TaskState): TaskRow {
+  return {
+    id: t.id,
+    run_id: t.runId,
+    seq: t.seq,
+    ref: t.ref,
+    type: t.type,
+    def_name: t.defName,
+    status: t.status,
+    iteration: t.iteration,
+    input: t.input,
+    output: t.output,
+    reason: t.reason,
+    retry_count: t.retryCount,
+    retried_task_id: t.retriedTaskId,
+    retried: t.retried,
+    executed: t.executed,
+    poll_count: t.pollCount,
+    worker_id: t.workerId,
+    lease_token: t.leaseToken,
+    lease_expires_at: t.leaseExpiresAt,
+    scheduled_at: t.scheduledAt,
+    started_at: t.startedAt,
+    ended_at: t.endedAt,
+    updated_at: t.updatedAt,
+    visible_at: t.visibleAt,
+    callback_after_seconds: t.callbackAfterSeconds,
+    response_timeout_seconds: t.responseTimeoutSeconds,
+    timeout_seconds: t.timeoutSeconds,
+    sub_workflow_id: t.subWorkflowId,
+    rev: t.rev,
+    extra: t.extra,
+  };
+}
+
+export function rowToTask(r: Record<string, unknown>): TaskState {
+  return {
+    id: r["id"] as string,
+    runId: r["run_id"] as string,
+    seq: r["seq"] as number,
+    ref: r["ref"] as string,
+    type: r["type"] as string,
+    defName: r["def_name"] as string,
+    status: r["status"] as TaskState["status"],
+    iteration: r["iteration"] as number,
+    input: r["input"] as JsonObject,
+    output: r["output"] as JsonObject,
+    reason: r["reason"] as string,
+    retryCount: r["retry_count"] as number,
+    retriedTaskId: r["retried_task_id"] as string,
+    retried: r["retried"] as boolean,
+    executed: r["executed"] as boolean,
+    pollCount: r["poll_count"] as number,
+    workerId: r["worker_id"] as string,
+    leaseToken: r["lease_token"] as string,
+    leaseExpiresAt: r["lease_expires_at"] as number,
+    scheduledAt: r["scheduled_at"] as number,
+    startedAt: r["started_at"] as number,
+    endedAt: r["ended_at"] as number,
+    updatedAt: r["updated_at"] as number,
+    visibleAt: r["visible_at"] as number,
+    callbackAfterSeconds: r["callback_after_seconds"] as number,
+    responseTimeoutSeconds: r["response_timeout_seconds"] as number,
+    timeoutSeconds: r["timeout_seconds"] as number,
+    subWorkflowId: r["sub_workflow_id"] as string,
+    rev: r["rev"] as number,
+    extra: r["extra"] as JsonObject,
+  };
+}
+
+export function rowToRun(r: Record<string, unknown>): RunState {
+  return {
+    id: r["id"] as string,
+    name: r["name"] as string,
+    version: r["version"] as number,
+    defHash: r["def_hash"] as string,
+    status: r["status"] as WorkflowStatus,
+    input: r["input"] as JsonObject,
+    output: r["output"] as JsonObject,
+    variables: r["variables"] as JsonObject,
+    correlationId: r["correlation_id"] as string,
+    idempotencyKey: (r["idempotency_key"] as string | null) ?? "",
+    priority: r["priority"] as number,
+    reason: r["reason"] as string,
+    failedRefs: r["failed_refs"] as string[],
+    failedTaskId: r["failed_task_id"] as string,
+    parentRunId: r["parent_run_id"] as string,
+    parentTaskId: r["parent_task_id"] as string,
+    createdAt: r["created_at"] as number,
+    updatedAt: r["updated_at"] as number,
+    endedAt: r["ended_at"] as number,
+    wakeAt: r["wake_at"] as number,
+    nextSeq: r["next_seq"] as number,
+    extra: r["extra"] as JsonObject,
+  };
+}
+
+const RUN_PARAMS = (run: RunState) => [
+  run.id,
+  run.name,
+  run.version,
+  run.defHash,
+  run.status,
+  run.correlationId,
+  run.idempotencyKey || null,
+  run.priority,
+  JSON.stringify(run.input),
+  JSON.stringify(run.output),
+  JSON.stringify(run.variables),
+  run.reason,
+  run.failedRefs,
+  run.failedTaskId,
+  run.parentRunId,
+  run.parentTaskId,
+  run.createdAt,
+  run.updatedAt,
+  run.endedAt,
+  run.wakeAt,
+  run.nextSeq,
+  JSON.stringify(run.extra),
+];
+
+export interface QueueEntry {
+  taskId: string;
+  taskType: string;
+  runId: string;
+  priority: number;
+  visibleAt: number;
+}
+
+export interface OutboxItem {
+  id: number;
+  kind: string;
+  payload: JsonObject;
+}
+
+export interface SearchQuery {
+  name?: string;
+  statuses?: string[];
+  correlationId?: string;
+  from?: number;
+  to?: number;
+  limit: number;
+  /** Continue after this (created_at, id). */
+  after?: { createdAt: number; id: string };
+}
+
+export class Store {
+  readonly pool: pg.Pool;
+
+  constructor(connectionString: string, poolSize = 10) {
+    this.pool = new Pool({ connectionString, max: poolSize, types: typeParsers, application_name: "baton" });
+    // An idle client dying (database restart) must not crash the process.
+    this.pool.on("error", () => {});
+  }
+
+  async migrate(): Promise<number> {
+    const client = await this.pool.connect();
+    try {
+      return await migrate(client);
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  /** Runs `fn` in a transaction. */
+  async tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const result = await fn(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  // ---- definitions ------------------------------------------------------------
+
+  async putDef(q: pg.ClientBase, hash: string, def: WorkflowDef): Promise<void> {
+    await q.query("INSERT INTO baton.defs (hash, body) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING", [hash, JSON.stringify(def)]);
+  }
+
+  async defByHash(hash: string): Promise<WorkflowDef | undefined> {
+    const { rows } = await this.pool.query("SELECT body FROM baton.defs WHERE hash = $1", [hash]);
+    return rows[0]?.body as WorkflowDef | undefined;
+  }
+
+  async workflowDef(q: pg.ClientBase | pg.Pool, name: string, version?: number): Promise<{ def: WorkflowDef; hash: string; version: number; createdAt: number } | undefined> {
+    const { rows } = await q.query(
+      `SELECT w.version, w.hash, w.created_at, d.body FROM baton.workflow_defs w JOIN baton.defs d ON d.hash = w.hash
+       WHERE w.name = $1 ${version === undefined ? "" : "AND w.version = $2"} ORDER BY w.version DESC LIMIT 1`,
+      version === undefined ? [name] : [name, version],
+    );
+    const row = rows[0];
+    return row ? { def: row.body as WorkflowDef, hash: row.hash as string, version: row.version as number, createdAt: row.created_at as number } : undefined;
+  }
+
+  /** Points name/version at `hash`; returns whether anything changed. */
+  async putWorkflowVersion(q: pg.ClientBase, name: string, version: number, hash: string, now: number): Promise<boolean> {
+    const { rowCount } = await q.query(
+      `INSERT INTO baton.workflow_defs (name, version, hash, created_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (name, version) DO UPDATE SET hash = excluded.hash WHERE baton.workflow_defs.hash <> excluded.hash`,
+      [name, version, hash, now],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
+  async listWorkflowDefs(name: string, allVersions: boolean): Promise<{ name: string; version: number; hash: string; createdAt: number; description: string }[]> {
+    const { rows } = await this.pool.query(
+      `SELECT ${allVersions ? "" : "DISTINCT ON (w.name)"} w.name, w.version, w.hash, w.created_at, coalesce(d.body->>'description', '') AS description
+       FROM baton.workflow_defs w JOIN baton.defs d ON d.hash = w.hash
+       WHERE ($1 = '' OR w.name = $1) ORDER BY w.name, w.version DESC`,
+      [name],
+    );
+    return rows.map((r) => ({ name: r.name, version: r.version, hash: r.hash, createdAt: r.created_at, description: r.description }));
+  }
+
+  async putTaskDefs(defs: TaskDef[], now: number): Promise<string[]> {
+    return this.tx(async (tx) => {
+      const changed: string[] = [];
+      for (const def of defs) {
+        const { rowCount } = await tx.query(
+          `INSERT INTO baton.task_defs (name, body, updated_at) VALUES ($1, $2, $3)
+           ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at WHERE baton.task_defs.body <> excluded.body`,
+          [def.name, JSON.stringify(def), now],
+        );
+        if ((rowCount ?? 0) > 0) changed.push(def.name);
+      }
+      return changed;
+    });
+  }
+
+  async taskDefs(q: pg.ClientBase | pg.Pool, names?: string[]): Promise<Map<string, TaskDef>> {
+    const { rows } = names
+      ? await q.query("SELECT body FROM baton.task_defs WHERE name = ANY($1)", [names])
+      : await q.query("SELECT body FROM baton.task_defs ORDER BY name");
+    return new Map(rows.map((r) => [(r.body as TaskDef).name, r.body as TaskDef]));
+  }
+
+  // ---- runs -----------------------------------------------------------------
+
+  /** Inserts a new run; returns false when its id or idempotency key exists already. */
+  async insertRun(tx: Tx, run: RunState): Promise<boolean> {
+    const { rowCount } = await tx.query(
+      `INSERT INTO baton.runs (id, name, version, def_hash, status, correlation_id, idempotency_key, priority, input, output, variables,
+         reason, failed_refs, failed_task_id, parent_run_id, parent_task_id, created_at, updated_at, ended_at, wake_at, next_seq, extra)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22)
+       ON CONFLICT DO NOTHING`,
+      RUN_PARAMS(run),
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
+  async runIdByIdempotencyKey(q: pg.ClientBase, key: string): Promise<string | undefined> {
+    const { rows } = await q.query("SELECT id FROM baton.runs WHERE idempotency_key = $1", [key]);
+    return rows[0]?.id as string | undefined;
+  }
+
+  async updateRun(tx: Tx, run: RunState): Promise<void> {
+    await tx.query(
+      `UPDATE baton.runs SET name=$2, version=$3, def_hash=$4, status=$5, correlation_id=$6, idempotency_key=$7, priority=$8, input=$9,
+         output=$10, variables=$11, reason=$12, failed_refs=$13, failed_task_id=$14, parent_run_id=$15, parent_task_id=$16,
+         created_at=$17, updated_at=$18, ended_at=$19, wake_at=$20, next_seq=$21, extra=$22
+       WHERE id = $1`,
+      RUN_PARAMS(run),
+    );
+  }
+
+  /**
+   * Locks a run for one event and loads it with its tasks. With `skipLocked`,
+   * returns undefined instead of waiting when another event holds it.
+   */
+  async lockRun(tx: Tx, runId: string, options: { skipLocked?: boolean; dueBy?: number } = {}): Promise<{ run: RunState; tasks: TaskState[] } | undefined> {
+    const { rows } = await tx.query(
+      `SELECT * FROM baton.runs WHERE id = $1 ${options.dueBy !== undefined ? "AND wake_at > 0 AND wake_at <= $2" : ""}
+       FOR UPDATE ${options.skipLocked ? "SKIP LOCKED" : ""}`,
+      options.dueBy !== undefined ? [runId, options.dueBy] : [runId],
+    );
+    if (!rows[0]) return undefined;
+    const tasks = await tx.query("SELECT * FROM baton.tasks WHERE run_id = $1 ORDER BY seq", [runId]);
+    return { run: rowToRun(rows[0]), tasks: tasks.rows.map(rowToTask) };
+  }
+
+  async getRun(runId: string, withTasks: boolean): Promise<{ run: RunState; tasks: TaskState[] } | undefined> {
+    const { rows } = await this.pool.query("SELECT * FROM baton.runs WHERE id = $1", [runId]);
+    if (!rows[0]) return undefined;
+    const tasks = withTasks ? (await this.pool.query("SELECT * FROM baton.tasks WHERE run_id = $1 ORDER BY seq", [runId])).rows.map(rowToTask) : [];
+    return { run: rowToRun(rows[0]), tasks };
+  }
+
+  async runIdOfTask(taskId: string): Promise<string | undefined> {
+    const { rows } = await this.pool.query("SELECT run_id FROM baton.tasks WHERE id = $1", [taskId]);
+    return rows[0]?.run_id as string | undefined;
+  }
+
+  async search(q: SearchQuery): Promise<RunState[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: string, value: unknown) => {
+      params.push(value);
+      where.push(sql.replace("?", `$${params.length}`));
+    };
+    if (q.name) add("name = ?", q.name);
+    if (q.statuses && q.statuses.length > 0) add("status = ANY(?)", q.statuses);
+    if (q.correlationId) add("correlation_id = ?", q.correlationId);
+    if (q.from) add("created_at >= ?", q.from);
+    if (q.to) add("created_at < ?", q.to);
+    if (q.after) {
+      params.push(q.after.createdAt, q.after.id);
+      where.push(`(created_at, id) < ($${params.length - 1}, $${params.length}::uuid)`);
+    }
+    params.push(q.limit);
+    const { rows } = await this.pool.query(
+      `SELECT * FROM baton.runs ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map(rowToRun);
+  }
+
+  // ---- tasks ----------------------------------------------------------------
+
+  async insertTasks(tx: Tx, tasks: TaskState[]): Promise<void> {
+    if (tasks.length === 0) return;
+    await tx.query(
+      `INSERT INTO baton.tasks (${TASK_COLUMN_NAMES.join(", ")})
+       SELECT ${TASK_COLUMN_NAMES.join(", ")} FROM jsonb_to_recordset($1::jsonb) AS r(${RECORDSET})`,
+      [JSON.stringify(tasks.map(taskToRow))],
+    );
+  }
+
+  /** Writes changed tasks; each must still be at the revision the event read. */
+  async updateTasks(tx: Tx, tasks: TaskState[]): Promise<void> {
+    if (tasks.length === 0) return;
+    const sets = TASK_COLUMN_NAMES.filter((c) => c !== "id" && c !== "rev").map((c) => `${c} = r.${c}`);
+    const { rowCount } = await tx.query(
+      `UPDATE baton.tasks t SET ${sets.join(", ")}, rev = t.rev + 1
+       FROM jsonb_to_recordset($1::jsonb) AS r(${RECORDSET})
+       WHERE t.id = r.id AND t.rev = r.rev`,
+      [JSON.stringify(tasks.map(taskToRow))],
+    );
+    if (rowCount !== tasks.length) throw new WriteConflict(`${tasks.length - (rowCount ?? 0)} task(s) changed concurrently`);
+  }
+
+  async deleteTasks(tx: Tx, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await tx.query("DELETE FROM baton.queue WHERE task_id = ANY($1::uuid[])", [ids]);
+    await tx.query("DELETE FROM baton.tasks WHERE id = ANY($1::uuid[])", [ids]);
+  }
+
+  // ---- the queue ------------------------------------------------------------
+
+  async enqueue(tx: Tx, entries: QueueEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await tx.query(
+      `INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at)
+       SELECT task_id, task_type, run_id, priority, visible_at
+       FROM jsonb_to_recordset($1::jsonb) AS r(task_id uuid, task_type text, run_id uuid, priority int, visible_at bigint)
+       ON CONFLICT (task_id) DO UPDATE SET visible_at = excluded.visible_at`,
+      [JSON.stringify(entries.map((e) => ({ task_id: e.taskId, task_type: e.taskType, run_id: e.runId, priority: e.priority, visible_at: e.visibleAt })))],
+    );
+  }
+
+  async dequeue(tx: Tx, taskIds: string[]): Promise<void> {
+    if (taskIds.length === 0) return;
+    await tx.query("DELETE FROM baton.queue WHERE task_id = ANY($1::uuid[])", [taskIds]);
+  }
+
+  /**
+   * Hands up to `count` ready tasks of `taskType` to a worker: takes their
+   * queue rows (SKIP LOCKED, so claimers never wait on each other) and marks
+   * the tasks IN_PROGRESS under a fresh lease, in one statement.
+   */
+  async claim(taskType: string, count: number, workerId: string, now: number, newToken: () => string): Promise<TaskState[]> {
+    const tokens = Array.from({ length: count }, newToken);
+    const { rows } = await this.pool.query(
+      `WITH picked AS (
+         DELETE FROM baton.queue WHERE task_id IN (
+           SELECT task_id FROM baton.queue
+           WHERE task_type = $1 AND visible_at <= $2
+           ORDER BY priority DESC, visible_at, seq
+           LIMIT $3 FOR UPDATE SKIP LOCKED)
+         RETURNING task_id),
+       numbered AS (SELECT task_id, row_number() OVER () AS n FROM picked)
+       UPDATE baton.tasks t SET
+         status = 'IN_PROGRESS',
+         poll_count = t.poll_count + 1,
+         worker_id = $4,
+         lease_token = ($5::text[])[numbered.n],
+         started_at = CASE WHEN t.started_at = 0 THEN $2 ELSE t.started_at END,
+         lease_expires_at = CASE WHEN t.timeout_seconds > 0
+           THEN least($2 + t.response_timeout_seconds * 1000::bigint,
+                      (CASE WHEN t.started_at = 0 THEN $2 ELSE t.started_at END) + t.timeout_seconds * 1000::bigint)
+           ELSE $2 + t.response_timeout_seconds * 1000::bigint END,
+         updated_at = $2,
+         rev = t.rev + 1
+       FROM numbered
+       WHERE t.id = numbered.task_id AND t.status = 'SCHEDULED'
+       RETURNING t.*`,
+      [taskType, now, count, workerId, tokens],
+    );
+    return rows.map(rowToTask);
+  }
+
+  /** Pushes the lease of a running task; undefined when the token is stale. */
+  async extendLease(taskId: string, token: string, seconds: number, now: number): Promise<number | undefined> {
+    const { rows } = await this.pool.query(
+      `UPDATE baton.tasks SET
+         lease_expires_at = CASE WHEN timeout_seconds > 0
+           THEN least($3 + (CASE WHEN $4 > 0 THEN $4 ELSE response_timeout_seconds END) * 1000::bigint, started_at + timeout_seconds * 1000::bigint)
+           ELSE $3 + (CASE WHEN $4 > 0 THEN $4 ELSE response_timeout_seconds END) * 1000::bigint END,
+         updated_at = $3, rev = rev + 1
+       WHERE id = $1 AND lease_token = $2 AND status = 'IN_PROGRESS'
+       RETURNING lease_expires_at`,
+      [taskId, token, now, seconds],
+    );
+    return rows[0]?.lease_expires_at as number | undefined;
+  }
+
+  async queueDepths(now: number): Promise<{ taskType: string; ready: number; delayed: number; inProgress: number }[]> {
+    const { rows } = await this.pool.query(
+      `WITH q AS (
+         SELECT task_type, count(*) FILTER (WHERE visible_at <= $1) AS ready, count(*) FILTER (WHERE visible_at > $1) AS delayed
+         FROM baton.queue GROUP BY task_type),
+       p AS (SELECT def_name AS task_type, count(*) AS in_progress FROM baton.tasks
+             WHERE status = 'IN_PROGRESS' AND lease_expires_at > 0 GROUP BY def_name)
+       SELECT coalesce(q.task_type, p.task_type) AS task_type, coalesce(ready, 0) AS ready, coalesce(delayed, 0) AS delayed,
+              coalesce(in_progress, 0) AS in_progress
+       FROM q FULL JOIN p ON p.task_type = q.task_type ORDER BY 1`,
+      [now],
+    );
+    return rows.map((r) => ({ taskType: r.task_type, ready: r.ready, delayed: r.delayed, inProgress: r.in_progress }));
+  }
+
+  // ---- timers -----------------------------------------------------------------
+
+  /** Runs with a timer due, or a running task whose lease ran out. */
+  async dueRuns(now: number, limit: number): Promise<string[]> {
+    const { rows } = await this.pool.query(
+      `(SELECT id FROM baton.runs WHERE wake_at > 0 AND wake_at <= $1 ORDER BY wake_at LIMIT $2)
+       UNION
+       (SELECT run_id FROM baton.tasks WHERE status = 'IN_PROGRESS' AND lease_expires_at > 0 AND lease_expires_at <= $1
+        ORDER BY lease_expires_at LIMIT $2)`,
+      [now, limit],
+    );
+    return rows.map((r) => r.id as string);
+  }
+
+  // ---- outbox ---------------------------------------------------------------
+
+  async addOutbox(tx: Tx, items: { kind: string; payload: unknown }[], now: number): Promise<number[]> {
+    if (items.length === 0) return [];
+    const { rows } = await tx.query(
+      `INSERT INTO baton.outbox (kind, payload, created_at)
+       SELECT kind, payload, $2 FROM jsonb_to_recordset($1::jsonb) AS r(kind text, payload jsonb) RETURNING id`,
+      [JSON.stringify(items), now],
+    );
+    return rows.map((r) => r.id as number);
+  }
+
+  /** Takes one outbox item for processing inside `tx`; it is deleted when `tx` commits. */
+  async takeOutbox(tx: Tx, id?: number): Promise<OutboxItem | undefined> {
+    const { rows } = await tx.query(
+      `DELETE FROM baton.outbox WHERE id = (
+         SELECT id FROM baton.outbox ${id === undefined ? "" : "WHERE id = $1"} ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+       RETURNING id, kind, payload`,
+      id === undefined ? [] : [id],
+    );
+    return rows[0] as OutboxItem | undefined;
+  }
+
+  // ---- logs and events ----------------------------------------------------------
+
+  async addTaskLog(taskId: string, message: string, now: number): Promise<void> {
+    await this.pool.query("INSERT INTO baton.task_logs (task_id, created_at, message) VALUES ($1, $2, $3)", [taskId, now, message]);
+  }
+
+  async taskLogs(taskId: string): Promise<{ message: string; createdAt: number }[]> {
+    const { rows } = await this.pool.query("SELECT message, created_at FROM baton.task_logs WHERE task_id = $1 ORDER BY created_at", [taskId]);
+    return rows.map((r) => ({ message: r.message, createdAt: r.created_at }));
+  }
+
+  async publishEvent(tx: Tx, sink: string, payload: JsonObject, now: number): Promise<void> {
+    await tx.query("INSERT INTO baton.events (sink, payload, created_at) VALUES ($1, $2, $3)", [sink, JSON.stringify(payload), now]);
+  }
+}
