@@ -1,0 +1,58 @@
+package dev.baton.internal;
+
+import io.grpc.ConnectivityState;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+/** Opens and closes the gRPC channels the worker and the client share a shape for. */
+public final class Channels {
+    /** Payloads are JSON text; allow more than gRPC's 4 MiB default. */
+    private static final int MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
+
+    private Channels() {}
+
+    /**
+     * A channel to {@code address} ("host:port" or any gRPC target). Plaintext unless
+     * {@code tls}; {@code keepAlive} null leaves keepalive pings off, since a server
+     * may refuse pings more frequent than it allows.
+     */
+    public static ManagedChannel open(String address, boolean tls, Duration keepAlive) {
+        NettyChannelBuilder builder = NettyChannelBuilder.forTarget(address)
+                .maxInboundMessageSize(MAX_MESSAGE_BYTES)
+                .userAgent("baton-java/0.1.0");
+        if (tls) {
+            builder.useTransportSecurity();
+        } else {
+            builder.usePlaintext();
+        }
+        if (keepAlive != null) {
+            builder.keepAliveTime(keepAlive.toMillis(), TimeUnit.MILLISECONDS).keepAliveWithoutCalls(false);
+        }
+        return builder.build();
+    }
+
+    /**
+     * Makes the channel try to connect now rather than after its own backoff (which
+     * grows to two minutes): our callers already pace their retries.
+     */
+    public static void nudge(ManagedChannel channel) {
+        if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
+            channel.resetConnectBackoff();
+        }
+    }
+
+    /** Graceful close with a bound, then forced. */
+    public static void close(ManagedChannel channel, Duration grace) {
+        channel.shutdown();
+        try {
+            if (!channel.awaitTermination(grace.toMillis(), TimeUnit.MILLISECONDS)) {
+                channel.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            channel.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+    }
+}
