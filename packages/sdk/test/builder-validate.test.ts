@@ -165,3 +165,13 @@ test("BATON100: Conductor's own rules still apply", () => {
   const d = only(bad.validate(), "BATON100");
   assert.equal(d.path, "/ownerEmail");
 });
+
+test("BATON109: two task types under one name with different settings", () => {
+  const a = taskType<{ x: string }>("same", { retryCount: 1 });
+  const b = taskType<{ x: string }>("same", { retryCount: 2 });
+  const flow = workflow("conflict").steps(() => {
+    a.step({ x: "1" });
+    b.step({ x: "2" });
+  });
+  assert.deepEqual(codes(flow.validate()), ["BATON109"]);
+});

@@ -21,6 +21,8 @@ export const DIAGNOSTIC_CODES = {
   BATON107: "step-placed-twice",
   /** The flow body threw or returned a promise. */
   BATON108: "bad-flow-body",
+  /** Two task types declared under one name with different settings. */
+  BATON109: "conflicting-task-defs",
 } as const;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;

@@ -32,7 +32,7 @@ export function validateFlow(state: FlowState, compiled: CompiledFlow, options?:
   }
 
   for (const name of compiled.conflictingTaskDefs) {
-    out.push(withLocation({ code: "BATON100", severity: "error", path: "", message: `two different task definitions are declared under the name "${name}"` }, state.location));
+    out.push(withLocation({ code: "BATON109", severity: "error", path: "", message: `two different task definitions are declared under the name "${name}"` }, state.location));
   }
 
   // Conductor's own rules, as a safety net: skip steps a precise rule already reported.
