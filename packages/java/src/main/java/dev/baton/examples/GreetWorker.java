@@ -1,6 +1,7 @@
 package dev.baton.examples;
 
 import dev.baton.worker.BatonWorker;
+import java.time.Duration;
 import dev.baton.worker.TaskHandler;
 
 /**
@@ -26,7 +27,11 @@ public final class GreetWorker {
         }
         BatonWorker worker = BatonWorker.builder().address(address).build();
         worker.register(new GreetWorker());
-        Runtime.getRuntime().addShutdownHook(new Thread(worker::close, "baton-shutdown"));
+        // SIGTERM / Ctrl-C: stop taking tasks, let running ones finish and report, then exit.
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            boolean clean = worker.shutdown(Duration.ofSeconds(30));
+            System.err.println("GreetWorker stopped" + (clean ? "" : " (tasks were interrupted)"));
+        }, "baton-shutdown"));
         worker.start();
         System.err.println("GreetWorker " + worker.workerId() + " serving java_greet at " + address);
         worker.awaitTermination();

@@ -242,7 +242,7 @@ final class DispatchLoop {
                 delay = backoff.delayMillis(failed);
             }
             LOG.log(failed > 1 ? Level.WARNING : Level.INFO, "dispatch stream for {0} ended ({1}); reconnecting in {2} ms",
-                    registration.taskType(), describe(status), delay);
+                    registration.taskType(), describe(status), Long.toString(delay));
             try {
                 timers.schedule(DispatchLoop.this::connect, delay, TimeUnit.MILLISECONDS);
             } catch (RejectedExecutionException e) {
