@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -23,6 +24,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -88,7 +90,7 @@ public final class BatonWorker implements AutoCloseable {
 
     /** The task types registered so far. */
     public synchronized Set<String> taskTypes() {
-        return Collections.unmodifiableSet(new java.util.LinkedHashSet<>(loops.keySet()));
+        return Collections.unmodifiableSet(new LinkedHashSet<>(loops.keySet()));
     }
 
     /** Serves {@code taskType} with the worker's default concurrency. */
@@ -283,11 +285,11 @@ public final class BatonWorker implements AutoCloseable {
         }
     }
 
-    private static java.util.concurrent.ThreadFactory daemonThreads(String name) {
+    private static ThreadFactory daemonThreads(String name) {
         return threads(name, true);
     }
 
-    private static java.util.concurrent.ThreadFactory threads(String prefix, boolean daemon) {
+    private static ThreadFactory threads(String prefix, boolean daemon) {
         AtomicInteger count = new AtomicInteger();
         return runnable -> {
             Thread thread = new Thread(runnable, prefix + "-" + count.incrementAndGet());

@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class LeaseKeeper {
     private static final System.Logger LOG = System.getLogger(LeaseKeeper.class.getName());
-    /** Retry pace when an extension failed and no lease time is left to halve. */
+    /** Pace of extensions when no lease time is left to halve. */
     private static final long RETRY_AFTER_EXPIRY_MILLIS = 1000;
 
     private final TaskServiceGrpc.TaskServiceStub stub;
@@ -39,7 +39,7 @@ final class LeaseKeeper {
     /** Starts extending the lease of {@code context}'s task; cancel the result when the handler ends. */
     Lease keep(TaskContext context) {
         Lease lease = new Lease(context);
-        lease.scheduleNext(false);
+        lease.scheduleNext();
         return lease;
     }
 
@@ -49,6 +49,7 @@ final class LeaseKeeper {
         private long expiresMillis; // guarded by this
         private boolean done; // guarded by this
         private ScheduledFuture<?> next; // guarded by this
+        private boolean attempted; // an extension was sent; guarded by this
 
         private Lease(TaskContext context) {
             this.context = context;
@@ -69,12 +70,19 @@ final class LeaseKeeper {
             return seconds > 0 ? System.currentTimeMillis() + seconds * 1000 : 0;
         }
 
-        private synchronized void scheduleNext(boolean afterFailure) {
+        private synchronized void scheduleNext() {
             if (done || expiresMillis == 0) {
                 return; // no lease deadline known: nothing to extend
             }
             long left = expiresMillis - System.currentTimeMillis();
-            long delay = left <= 0 && afterFailure ? RETRY_AFTER_EXPIRY_MILLIS : Math.max(minDelayMillis, left / 2);
+            long leaseMillis = task.getResponseTimeoutSeconds() * 1000;
+            if (leaseMillis > 0) {
+                left = Math.min(left, leaseMillis); // a clock behind the server's must not wait past the lease
+            }
+            // No time left (expired, or a clock ahead of the server's): try at once the
+            // first time, then at most once a second rather than in a tight loop.
+            long delay = left > 0 ? Math.max(minDelayMillis, left / 2)
+                    : attempted ? RETRY_AFTER_EXPIRY_MILLIS : minDelayMillis;
             try {
                 next = timers.schedule(this::extend, delay, TimeUnit.MILLISECONDS);
             } catch (RejectedExecutionException e) {
@@ -87,6 +95,7 @@ final class LeaseKeeper {
                 if (done) {
                     return;
                 }
+                attempted = true;
             }
             ExtendLeaseRequest request = ExtendLeaseRequest.newBuilder()
                     .setTaskId(task.getTaskId())
@@ -114,12 +123,12 @@ final class LeaseKeeper {
                                 return;
                             }
                             LOG.log(Level.DEBUG, "ExtendLease for {0} failed ({1}); retrying", task.getTaskId(), status);
-                            scheduleNext(true);
+                            scheduleNext();
                         }
 
                         @Override
                         public void onCompleted() {
-                            scheduleNext(false);
+                            scheduleNext();
                         }
                     });
         }

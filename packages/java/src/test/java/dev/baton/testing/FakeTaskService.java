@@ -14,6 +14,7 @@ import dev.baton.v1.UpdateTaskResponse;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -281,7 +282,7 @@ public final class FakeTaskService extends TaskServiceGrpc.TaskServiceImplBase {
                     response.onError(failUpdatesWith.asRuntimeException());
                     return;
                 }
-                int size = result.getOutputJson().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+                int size = result.getOutputJson().getBytes(StandardCharsets.UTF_8).length;
                 if (size > maxOutputBytes) {
                     updateReplies.add(Status.Code.INVALID_ARGUMENT);
                     response.onError(Status.INVALID_ARGUMENT

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.baton.v1.TaskResult;
 import dev.baton.v1.TaskStatus;
+import io.grpc.Status;
 import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -78,7 +79,7 @@ class OutcomeTest extends WorkerTestBase {
         tasks.enqueue(task("stale", "s1", "{}"));
         tasks.revokeLease("s1"); // as if it timed out and went to another worker
         worker.start();
-        await("refused update", () -> tasks.updateReplies().contains(io.grpc.Status.Code.FAILED_PRECONDITION));
+        await("refused update", () -> tasks.updateReplies().contains(Status.Code.FAILED_PRECONDITION));
         // Not retried, and the slot came back: the next task runs.
         tasks.enqueue(task("stale", "s2", "{}"));
         await("next result", () -> tasks.result("s2") != null);
@@ -98,7 +99,7 @@ class OutcomeTest extends WorkerTestBase {
 
     @Test
     void updateTaskIsRetriedWhileTheServerIsUnavailable() throws Exception {
-        tasks.failNextUpdates(3, io.grpc.Status.UNAVAILABLE.withDescription("restarting"));
+        tasks.failNextUpdates(3, Status.UNAVAILABLE.withDescription("restarting"));
         worker().handle("retry", JsonNode.class, in -> Map.of("done", true)).start();
         TaskResult result = run("retry", "{}");
         assertEquals(TaskStatus.TASK_STATUS_COMPLETED, result.getStatus());
