@@ -1,0 +1,107 @@
+// What every command gets: the global options, the output, and a client made
+// on first use (commands that never talk to a server never open a channel).
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { BatonClient, DEFAULT_ADDRESS } from "@baton/client";
+import { describeError, usage } from "./exit.js";
+import { Output, type OutputMode } from "./output.js";
+
+export interface GlobalOptions {
+  output: OutputMode;
+  address?: string;
+  token?: string;
+}
+
+export class Context {
+  readonly out: Output;
+  readonly address: string;
+  private readonly token: string | undefined;
+  private client: BatonClient | undefined;
+
+  constructor(options: GlobalOptions) {
+    this.out = new Output(options.output);
+    this.address = options.address ?? process.env["BATON_ADDRESS"] ?? DEFAULT_ADDRESS;
+    this.token = options.token ?? process.env["BATON_TOKEN"];
+  }
+
+  /** The command's own global flags win over the ones given before it. */
+  static of(command: Command): Context {
+    let output: OutputMode | undefined;
+    let address: string | undefined;
+    let token: string | undefined;
+    for (let c: Command | null = command; c; c = c.parent) {
+      const o = c.opts<{ output?: unknown; format?: OutputMode; address?: string; token?: string }>();
+      // On signal/skip, --output is the task's output and the format is --format.
+      output ??= o.format ?? (o.output === "text" || o.output === "json" ? o.output : undefined);
+      address ??= o.address;
+      token ??= o.token;
+    }
+    return new Context({
+      output: output ?? "text",
+      ...(address !== undefined ? { address } : {}),
+      ...(token !== undefined ? { token } : {}),
+    });
+  }
+
+  get baton(): BatonClient {
+    this.client ??= new BatonClient({ address: this.address, ...(this.token ? { token: this.token } : {}) });
+    return this.client;
+  }
+
+  /** Runs a server call; its error becomes a message a user can act on. */
+  async call<T>(fn: (client: BatonClient) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.baton);
+    } catch (error) {
+      throw describeError(error, this.address);
+    }
+  }
+
+  close(): void {
+    this.client?.close();
+    this.client = undefined;
+  }
+}
+
+/** A JSON argument given inline, as @file, or as @- (stdin). */
+export function jsonArg(flag: string, text: string): unknown {
+  let source = text;
+  if (text.startsWith("@")) {
+    const file = text.slice(1);
+    try {
+      source = readFileSync(file === "-" ? 0 : file, "utf8");
+    } catch (error) {
+      throw usage(`${flag}: cannot read ${file === "-" ? "stdin" : file}: ${(error as Error).message}`);
+    }
+  }
+  try {
+    return JSON.parse(source) as unknown;
+  } catch (error) {
+    throw usage(`${flag} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** A JSON object argument (run input, task output, ...). */
+export function jsonObjectArg(flag: string, text: string): Record<string, unknown> {
+  const value = jsonArg(flag, text);
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw usage(`${flag} must be a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+/** A commander argument parser for whole numbers in [min, max]. */
+export function intArg(name: string, min = 0, max = Number.MAX_SAFE_INTEGER) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) throw usage(`${name} must be a whole number between ${min} and ${max}, not "${text}"`);
+    return n;
+  };
+}
+
+/** Seconds, possibly fractional, >= 0. */
+export function secondsArg(name: string) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isFinite(n) || n < 0) throw usage(`${name} must be a number of seconds, not "${text}"`);
+    return n;
+  };
+}

@@ -1,0 +1,40 @@
+// baton defs [name]: workflow definitions (latest of each, or every version of
+// one); -o json prints Conductor WorkflowDefs. --version N prints one definition.
+import type { Command } from "commander";
+import { action } from "../cli/action.js";
+import { intArg } from "../cli/context.js";
+import { table, time } from "../cli/output.js";
+
+export function defsCommand(program: Command): void {
+  program
+    .command("defs")
+    .description("list workflow definitions: the latest of each, or every version of <name> (-o json: WorkflowDefs)")
+    .argument("[name]", "one workflow's versions")
+    .option("--version <n>", "with <name>: print that version's definition (JSON)", intArg("--version", 1))
+    .action(
+      action(async (ctx, name: string | undefined, opts: { version?: number }) => {
+        if (opts.version !== undefined) {
+          if (name === undefined) throw new Error("--version needs a <name>");
+          const version = opts.version;
+          ctx.out.value(await ctx.call((c) => c.getWorkflowDef(name, version)));
+          return;
+        }
+        const { definitions } = await ctx.call((c) => c.metadata.listWorkflowDefs({ name: name ?? "", allVersions: name !== undefined }));
+        const sorted = [...definitions].sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version);
+        if (ctx.out.json) {
+          ctx.out.value(await Promise.all(sorted.map((d) => ctx.call((c) => c.getWorkflowDef(d.name, d.version)))));
+          return;
+        }
+        if (sorted.length === 0) {
+          ctx.out.line(name ? `no definition named ${name}` : "no workflow definitions");
+          return;
+        }
+        ctx.out.emit(null, () =>
+          table(
+            ["NAME", "VERSION", "REGISTERED", "HASH", "DESCRIPTION"],
+            sorted.map((d) => [d.name, String(d.version), time(Number(d.createTimeMs)), d.contentHash.slice(0, 12), d.description]),
+          ),
+        );
+      }),
+    );
+}

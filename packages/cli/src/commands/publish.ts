@@ -1,0 +1,121 @@
+// baton publish <paths...>: validate locally, then register task definitions
+// and each workflow as a new version only where its content changed.
+import type { Command } from "commander";
+import { action } from "../cli/action.js";
+import type { Context } from "../cli/context.js";
+import { CliError, Exit, describeError, grpcCode, type ExitCode } from "../cli/exit.js";
+import { grpc } from "@baton/protocol";
+import { compileExitCode } from "./compile.js";
+import { formatCompileDiagnostic, relative } from "../compiler/diagnostic.js";
+import { collect, type Collected } from "../defs/collect.js";
+import { planTaskDef, planWorkflow, type Planned } from "../defs/plan.js";
+import type { LoadProblem } from "../defs/load.js";
+
+interface PublishOptions {
+  dryRun?: boolean;
+  exitCode?: boolean;
+}
+
+const where = (p: LoadProblem) => `${p.file}${p.line !== undefined ? `:${p.line}:${p.column ?? 1}` : ""}`;
+
+export function publishCommand(program: Command): void {
+  program
+    .command("publish")
+    .description("validate and register definitions: a new version only where something changed")
+    .argument("<paths...>", "Conductor JSON files, TypeScript flow files, or directories of them")
+    .option("--dry-run", "show what would change (diff against the server's latest), register nothing")
+    .option("--exit-code", "exit 3 when something changed (with --dry-run: would change)")
+    .action(
+      action(async (ctx, paths: string[], opts: PublishOptions) => {
+        const found = await collect(paths);
+        const invalid = report(ctx, found);
+        if (invalid !== undefined) return invalid;
+        if (found.workflows.length === 0 && found.taskDefs.length === 0) {
+          ctx.out.warn(`no definitions found in ${paths.join(", ")}`);
+          if (ctx.out.json) ctx.out.value({ ok: true, workflows: [], taskDefs: [] });
+          return;
+        }
+        ctx.out.progress(
+          `${opts.dryRun ? "checking" : "publishing"} ${found.workflows.length} workflow${found.workflows.length === 1 ? "" : "s"} and ${found.taskDefs.length} task definition${found.taskDefs.length === 1 ? "" : "s"} against ${ctx.address}…`,
+        );
+        const changed = opts.dryRun ? await dryRun(ctx, found) : await register(ctx, found);
+        return changed && opts.exitCode ? Exit.CHANGES : Exit.OK;
+      }),
+    );
+}
+
+/** Prints every local problem; returns the exit code when there is one. */
+function report(ctx: Context, found: Collected): ExitCode | undefined {
+  const compileCode = compileExitCode(found.compileDiagnostics);
+  if (found.problems.length === 0 && compileCode === Exit.OK) {
+    for (const d of found.compileDiagnostics) process.stderr.write(formatCompileDiagnostic(d) + "\n");
+    return undefined;
+  }
+  if (ctx.out.json) {
+    ctx.out.value({
+      ok: false,
+      errors: found.problems,
+      diagnostics: found.compileDiagnostics.map((d) => ({ ...d, ...(d.file ? { file: relative(d.file) } : {}) })),
+    });
+  } else {
+    for (const d of found.compileDiagnostics) process.stderr.write(formatCompileDiagnostic(d) + "\n");
+    for (const p of found.problems) process.stderr.write(`${where(p)}: ${p.path || "/"}: ${p.message}\n`);
+    const n = found.problems.length + found.compileDiagnostics.filter((d) => d.severity === "error").length;
+    ctx.out.progress(`${n} error${n === 1 ? "" : "s"}; nothing was sent to the server`);
+  }
+  return compileCode === Exit.ERROR ? Exit.ERROR : Exit.VALIDATION;
+}
+
+async function dryRun(ctx: Context, found: Collected): Promise<boolean> {
+  const plans: Planned[] = [];
+  for (const t of found.taskDefs) plans.push(await ctx.call((c) => planTaskDef(c, t)));
+  for (const w of found.workflows) plans.push(await ctx.call((c) => planWorkflow(c, w)));
+  if (ctx.out.json) ctx.out.value({ ok: true, dryRun: true, workflows: plans.filter((p) => p.kind === "workflow"), taskDefs: plans.filter((p) => p.kind === "taskDef") });
+  else {
+    for (const p of plans) {
+      const label = p.kind === "taskDef" ? `task ${p.name}` : p.name;
+      if (p.status === "new") ctx.out.line(`${label}: new`);
+      else if (p.status === "unchanged") ctx.out.line(`${label}: unchanged${p.version !== undefined ? ` (version ${p.version})` : ""}`);
+      else {
+        ctx.out.line(`${label}: changed${p.version !== undefined ? ` (would register version ${p.version + 1})` : ""}`);
+        for (const line of p.diff ?? []) ctx.out.line(`  ${line}`);
+      }
+    }
+  }
+  return plans.some((p) => p.status !== "unchanged");
+}
+
+async function register(ctx: Context, found: Collected): Promise<boolean> {
+  let changed = false;
+  const taskResults: { name: string; source: string; status: "registered" | "unchanged" }[] = [];
+  if (found.taskDefs.length > 0) {
+    const response = await ctx.call((c) => c.registerTaskDefs(found.taskDefs.map((t) => t.def)));
+    const updated = new Set(response.changed);
+    for (const t of found.taskDefs) {
+      const name = String(t.def["name"]);
+      taskResults.push({ name, source: t.source, status: updated.has(name) ? "registered" : "unchanged" });
+      if (updated.has(name)) changed = true;
+    }
+    if (!ctx.out.json) for (const r of taskResults) if (r.status === "registered") ctx.out.line(`task ${r.name}: registered`);
+  }
+  const results: { name: string; source: string; status: "registered" | "unchanged"; version: number }[] = [];
+  for (const w of found.workflows) {
+    let response;
+    try {
+      response = await ctx.baton.registerWorkflowDef(w.def, { nextIfChanged: true });
+    } catch (error) {
+      if (grpcCode(error) === grpc.status.INVALID_ARGUMENT) {
+        const details = (error as { details?: string }).details ?? String(error);
+        throw new CliError(`${w.source}: the server refused ${String(w.def["name"])}: ${details}`, Exit.VALIDATION, results.length ? [`already registered in this run: ${results.map((r) => r.name).join(", ")}`] : []);
+      }
+      throw describeError(error, ctx.address);
+    }
+    for (const warning of response.warnings) ctx.out.warn(`${response.name}: ${warning.path || "/"}: ${warning.message}`);
+    const status = response.changed ? "registered" : "unchanged";
+    if (response.changed) changed = true;
+    results.push({ name: response.name, source: w.source, status, version: response.version });
+    if (!ctx.out.json) ctx.out.line(response.changed ? `${response.name}: registered version ${response.version}` : `${response.name}: unchanged (version ${response.version})`);
+  }
+  if (ctx.out.json) ctx.out.value({ ok: true, workflows: results, taskDefs: taskResults });
+  return changed;
+}

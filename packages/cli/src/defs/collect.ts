@@ -1,0 +1,82 @@
+// Everything `baton publish` was pointed at, as definitions with their sources:
+// JSON files read as they are, TypeScript flows compiled. Then checked locally.
+import { statSync } from "node:fs";
+import { validateTaskDef, validateWorkflowDef } from "@baton/sdk";
+import { usage } from "../cli/exit.js";
+import { expand, isFlowSource } from "../compiler/files.js";
+import type { CompileDiagnostic } from "../compiler/diagnostic.js";
+import { relative } from "../compiler/diagnostic.js";
+import { canonicalJson } from "./canonical.js";
+import { emptyLoad, isDefinitionFile, loadFile, type LoadProblem, type Loaded } from "./load.js";
+
+export interface Collected {
+  workflows: Loaded[];
+  taskDefs: Loaded[];
+  problems: LoadProblem[];
+  compileDiagnostics: CompileDiagnostic[];
+  skipped: string[];
+}
+
+export async function collect(paths: string[]): Promise<Collected> {
+  const loaded = emptyLoad();
+  const tsFiles: string[] = [];
+  for (const p of paths) {
+    const explicit = !isDirectory(p);
+    for (const file of expand([p], (f) => isDefinitionFile(f) || isFlowSource(f))) {
+      if (isFlowSource(file)) tsFiles.push(file);
+      else if (file.endsWith(".json")) loadFile(file, explicit, loaded);
+      else throw usage(`${p}: publish reads Conductor JSON (*.json) and TypeScript flows (*.ts)`);
+    }
+  }
+  const compileDiagnostics: CompileDiagnostic[] = [];
+  if (tsFiles.length > 0) {
+    const { compileFlows } = await import("../compiler/index.js");
+    const compiled = await compileFlows(tsFiles);
+    compileDiagnostics.push(...compiled.diagnostics);
+    for (const flow of compiled.flows) {
+      const source = `${relative(flow.source.file)} (export ${flow.source.exportName})`;
+      loaded.workflows.push({ def: flow.def as unknown as Record<string, unknown>, source, file: relative(flow.source.file), pointer: "" });
+      for (const t of flow.taskDefs) loaded.taskDefs.push({ def: t as unknown as Record<string, unknown>, source, file: relative(flow.source.file), pointer: "" });
+    }
+  }
+  return { ...loaded, compileDiagnostics, ...check(loaded.workflows, loaded.taskDefs, loaded.problems) };
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Local validation, and one definition per name: nothing goes to the server unless all of it is valid. */
+function check(workflows: Loaded[], taskDefs: Loaded[], problems: LoadProblem[]) {
+  const out = [...problems];
+  for (const w of workflows) {
+    for (const issue of validateWorkflowDef(w.def).errors) out.push({ file: w.file, path: w.pointer + issue.path, message: issue.message });
+  }
+  for (const t of taskDefs) {
+    for (const issue of validateTaskDef(t.def)) out.push({ file: t.file, path: t.pointer + issue.path, message: issue.message });
+  }
+  return {
+    workflows: unique(workflows, "workflow", out),
+    taskDefs: unique(taskDefs, "task definition", out),
+    problems: out,
+  };
+}
+
+/** Drops exact duplicates; two different definitions under one name are a problem. */
+function unique(list: Loaded[], what: string, problems: LoadProblem[]): Loaded[] {
+  const byName = new Map<string, Loaded>();
+  for (const item of list) {
+    const name = item.def["name"];
+    if (typeof name !== "string") continue;
+    const other = byName.get(name);
+    if (!other) byName.set(name, item);
+    else if (canonicalJson(other.def) !== canonicalJson(item.def)) {
+      problems.push({ file: item.file, path: item.pointer, message: `${what} "${name}" is also defined, differently, in ${other.source}; publish one definition per name` });
+    }
+  }
+  return [...byName.values()];
+}
