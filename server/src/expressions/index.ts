@@ -1,0 +1,7 @@
+// Conductor's `${...}` parameter resolution: JsonPath into the run's context
+// (`workflow` and one entry per task reference), with Conductor's typing rules.
+export type { Json } from "./json.js";
+export { toJson } from "./json.js";
+export { resolveParameters, resolveValue, type ResolveOptions } from "./resolve.js";
+export { listExpressions, type ExpressionSite } from "./list.js";
+export { compilePath, type CompiledPath, type ReadResult } from "./path.js";

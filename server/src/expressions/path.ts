@@ -1,0 +1,185 @@
+// JsonPath reads with Jayway's results (what Conductor uses): a definite path
+// (names and single indexes only) gives one value or "missing"; an indefinite
+// one (wildcards, filters, deep scan, slices, unions) gives a list. Definite
+// paths, nearly all of them in practice, are walked here directly; the rest go
+// to jsonpath-plus with its safe evaluator for filters (never JavaScript eval).
+import { JSONPath } from "jsonpath-plus";
+
+export type ReadResult = { readonly found: true; readonly value: unknown } | { readonly found: false };
+
+export interface CompiledPath {
+  read(root: unknown): ReadResult;
+}
+
+type Step = string | number; // a property name, or an array index (negative counts from the end)
+
+const MISSING: ReadResult = { found: false };
+const MAX_CACHED = 10_000;
+const cache = new Map<string, CompiledPath>();
+
+/** Compiles a Conductor `${...}` path (Jayway syntax; a leading `$.` is optional), cached. */
+export function compilePath(path: string): CompiledPath {
+  let compiled = cache.get(path);
+  if (compiled === undefined) {
+    compiled = compile(path);
+    if (cache.size >= MAX_CACHED) cache.clear();
+    cache.set(path, compiled);
+  }
+  return compiled;
+}
+
+function compile(raw: string): CompiledPath {
+  let path = raw.trim();
+  let fn: PathFunction | undefined;
+  const call = /\.([a-z]+)\(\)$/.exec(path);
+  if (call && call[1]! in FUNCTIONS) {
+    fn = FUNCTIONS[call[1]!];
+    path = path.slice(0, call.index);
+  }
+  if (!path.startsWith("$")) path = path.startsWith("[") ? `$${path}` : `$.${path}`;
+  const steps = definiteSteps(path);
+  const base: CompiledPath = steps
+    ? { read: (root) => walk(root, steps) }
+    : wellFormed(path)
+      ? { read: (root) => query(root, path) }
+      : { read: () => MISSING };
+  if (!fn) return base;
+  const apply = fn;
+  return {
+    read(root) {
+      const got = base.read(root);
+      return got.found ? apply(got.value) : MISSING;
+    },
+  };
+}
+
+function walk(root: unknown, steps: readonly Step[]): ReadResult {
+  let current = root;
+  for (const step of steps) {
+    if (typeof step === "number") {
+      if (!Array.isArray(current)) return MISSING;
+      const i = step < 0 ? current.length + step : step;
+      if (i < 0 || i >= current.length) return MISSING;
+      current = current[i];
+    } else {
+      // Own properties of plain objects only: no `length` of arrays, no `__proto__`.
+      if (current === null || typeof current !== "object" || Array.isArray(current)) return MISSING;
+      if (!Object.prototype.hasOwnProperty.call(current, step)) return MISSING;
+      current = (current as Record<string, unknown>)[step];
+    }
+  }
+  return current === undefined ? MISSING : { found: true, value: current };
+}
+
+function query(root: unknown, path: string): ReadResult {
+  try {
+    const list: unknown = JSONPath({ path, json: root as object, wrap: true, eval: "safe", ignoreEvalErrors: true });
+    return { found: true, value: Array.isArray(list) ? list : [] };
+  } catch {
+    return MISSING; // an invalid path reads as missing, as with Jayway under SUPPRESS_EXCEPTIONS
+  }
+}
+
+/**
+ * Brackets, parentheses and quotes balance, and the path does not end in a dot.
+ * jsonpath-plus reads `$.a[` as `$.a`; Jayway rejects it, and so do we.
+ */
+function wellFormed(path: string): boolean {
+  const open: string[] = [];
+  let quote: string | undefined;
+  for (let i = 0; i < path.length; i++) {
+    const c = path[i]!;
+    if (quote) {
+      if (c === "\\") i++;
+      else if (c === quote) quote = undefined;
+    } else if (c === "'" || c === '"') quote = c;
+    else if (c === "[" || c === "(") open.push(c === "[" ? "]" : ")");
+    else if ((c === "]" || c === ")") && open.pop() !== c) return false;
+  }
+  return quote === undefined && open.length === 0 && !path.endsWith(".");
+}
+
+/** The steps of `$`-rooted path made only of `.name`, `['name']` and `[n]`, or undefined. */
+function definiteSteps(path: string): Step[] | undefined {
+  const steps: Step[] = [];
+  let i = 1;
+  while (i < path.length) {
+    const c = path[i];
+    if (c === ".") {
+      if (path[i + 1] === "[") {
+        i++; // Jayway accepts `$.['a']`
+        continue;
+      }
+      let end = i + 1;
+      while (end < path.length && path[end] !== "." && path[end] !== "[") end++;
+      const name = path.slice(i + 1, end);
+      if (name === "" || /[\s*()'"@?,:]/.test(name)) return undefined;
+      steps.push(name);
+      i = end;
+    } else if (c === "[") {
+      const q = path[i + 1];
+      if (q === "'" || q === '"') {
+        let name = "";
+        let j = i + 2;
+        for (; j < path.length && path[j] !== q; j++) {
+          if (path[j] === "\\" && j + 1 < path.length) j++;
+          name += path[j];
+        }
+        if (path[j + 1] !== "]") return undefined; // unterminated, or a union like ['a','b']
+        steps.push(name);
+        i = j + 2;
+      } else {
+        const m = /^\[\s*(-?\d+)\s*\]/.exec(path.slice(i));
+        if (!m) return undefined; // *, filters, slices, unions
+        steps.push(Number(m[1]));
+        i += m[0].length;
+      }
+    } else {
+      return undefined;
+    }
+  }
+  return steps;
+}
+
+// Jayway's functions that take no argument, appended as `.name()`.
+type PathFunction = (value: unknown) => ReadResult;
+
+const found = (value: unknown): ReadResult => ({ found: true, value });
+
+function numbers(value: unknown): number[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const list = value.filter((v): v is number => typeof v === "number");
+  return list.length > 0 ? list : undefined; // Jayway fails on an empty aggregation
+}
+
+function aggregate(reduce: (list: number[]) => number): PathFunction {
+  return (value) => {
+    const list = numbers(value);
+    return list ? found(reduce(list)) : MISSING;
+  };
+}
+
+const sum = (list: number[]): number => list.reduce((a, b) => a + b, 0);
+
+const length: PathFunction = (value) => {
+  if (Array.isArray(value) || typeof value === "string") return found(value.length);
+  if (value !== null && typeof value === "object") return found(Object.keys(value).length);
+  return MISSING;
+};
+
+const FUNCTIONS: Record<string, PathFunction> = {
+  length,
+  size: length,
+  sum: aggregate(sum),
+  min: aggregate((l) => Math.min(...l)),
+  max: aggregate((l) => Math.max(...l)),
+  avg: aggregate((l) => sum(l) / l.length),
+  stddev: aggregate((l) => {
+    const mean = sum(l) / l.length;
+    return Math.sqrt(sum(l.map((x) => x * x)) / l.length - mean * mean);
+  }),
+  keys: (value) =>
+    value !== null && typeof value === "object" && !Array.isArray(value) ? found(Object.keys(value)) : MISSING,
+  first: (value) => (Array.isArray(value) && value.length > 0 ? found(value[0]) : MISSING),
+  last: (value) => (Array.isArray(value) && value.length > 0 ? found(value[value.length - 1]) : MISSING),
+};
