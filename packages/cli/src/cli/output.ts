@@ -24,6 +24,11 @@ export class Output {
     this.stdout.write(JSON.stringify(value, null, 2) + "\n");
   }
 
+  /** A result as one line of JSON (for streams of events, e.g. `baton dev -o json`). */
+  jsonLine(value: unknown): void {
+    this.stdout.write(JSON.stringify(value) + "\n");
+  }
+
   /** Text mode prints `text()`, JSON mode prints `value()`. */
   emit(value: unknown, text: () => string | string[]): void {
     if (this.json) this.value(value);

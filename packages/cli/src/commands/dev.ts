@@ -65,7 +65,7 @@ async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
     throw new CliError(`could not start the server on ${opts.host}:${opts.port}: ${message}${hint}`);
   }
   const database = db ? `embedded, data in ${opts.dataDir}` : redactUrl(databaseUrl ?? "");
-  if (ctx.out.json) ctx.out.value({ address: server.address, database: db ? "embedded" : redactUrl(databaseUrl ?? ""), ...(db ? { dataDir } : {}) });
+  if (ctx.out.json) ctx.out.jsonLine({ address: server.address, database: db ? "embedded" : redactUrl(databaseUrl ?? ""), ...(db ? { dataDir } : {}) });
   ctx.out.progress(`baton listening on ${server.address} (PostgreSQL: ${database})`);
   ctx.out.progress(
     LOOPBACK.has(opts.host)
@@ -90,9 +90,10 @@ async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
     worker = demo.demoWorker(server.address).start();
     try {
       const run = await demo.runDemo(server.address);
-      if (ctx.out.json) ctx.out.value(run);
+      if (ctx.out.json) ctx.out.jsonLine(run);
       else {
         ctx.out.line(`demo run ${run.workflowId} ${run.status} in ${duration(runDuration(run))}: ${brief(run.output, 400)}`);
+        if (run.reasonForIncompletion) ctx.out.line(`  reason: ${run.reasonForIncompletion}`);
         for (const line of taskTable(run)) ctx.out.line(`  ${line}`);
       }
       if (run.status !== "COMPLETED") code = Exit.ERROR;

@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { tsImport } from "tsx/esm/api";
 import { Flow, type Diagnostic, type TaskDef, type WorkflowDef } from "@baton/sdk";
 import type { CompileDiagnostic } from "./diagnostic.js";
+import { withUserStacks } from "./stack.js";
 import type { FlowExport } from "./typecheck.js";
 
 export interface EvaluatedFlow {
@@ -44,6 +45,10 @@ function userFrame(error: unknown, files: Set<string>): { file: string; line: nu
 }
 
 export async function evaluate(exports: FlowExport[], userFiles: string[], tsconfig: string | undefined): Promise<{ flows: EvaluatedFlow[]; diagnostics: CompileDiagnostic[] }> {
+  return withUserStacks(() => evaluateAll(exports, userFiles, tsconfig));
+}
+
+async function evaluateAll(exports: FlowExport[], userFiles: string[], tsconfig: string | undefined): Promise<{ flows: EvaluatedFlow[]; diagnostics: CompileDiagnostic[] }> {
   const flows: EvaluatedFlow[] = [];
   const diagnostics: CompileDiagnostic[] = [];
   const seen = new Set<object>();

@@ -2,10 +2,11 @@
 // compiler (their tsconfig when there is one) and find the exported flows by
 // TYPE: an export whose type is @baton/sdk's Flow class, however it is named,
 // aliased or re-exported.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { Node, Project, ts, type Diagnostic, type SourceFile, type Type } from "ts-morph";
 import type { CompileDiagnostic } from "./diagnostic.js";
+import { SDK_PACKAGE, packageOf } from "./packages.js";
 
 export interface FlowExport {
   /** The module to import (the user's file that exports it). */
@@ -20,8 +21,6 @@ export interface TypecheckResult {
   exports: FlowExport[];
   tsconfig: string | undefined;
 }
-
-const SDK_PACKAGE = "@baton/sdk";
 
 // Options that would make a check-only program report errors about emit or
 // project layout (rootDir, composite file lists) rather than about the code.
@@ -48,27 +47,6 @@ export function findTsconfig(files: string[]): string | undefined {
   const first = files[0];
   if (!first) return undefined;
   return ts.findConfigFile(path.dirname(first), (f) => existsSync(f), "tsconfig.json");
-}
-
-const packageNames = new Map<string, string | undefined>();
-
-/** The name in the nearest package.json above `file`. */
-function packageOf(file: string): string | undefined {
-  const dir = path.dirname(file);
-  if (packageNames.has(dir)) return packageNames.get(dir);
-  let name: string | undefined;
-  const manifest = path.join(dir, "package.json");
-  if (existsSync(manifest)) {
-    try {
-      name = (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name;
-    } catch {
-      name = undefined;
-    }
-  } else if (path.dirname(dir) !== dir) {
-    name = packageOf(dir);
-  }
-  packageNames.set(dir, name);
-  return name;
 }
 
 /** True when `type` is (an instance of) the SDK's Flow class. */

@@ -29,10 +29,10 @@ function lcsOps(a: string[], b: string[]): Op[] {
     if (i < n && j < m && mid.a[i] === mid.b[j]) {
       ops.push({ kind: " ", line: mid.a[i++] ?? "" });
       j++;
-    } else if (j < m && (i >= n || (table[at(i, j + 1)] ?? 0) >= (table[at(i + 1, j)] ?? 0))) {
-      ops.push({ kind: "+", line: mid.b[j++] ?? "" });
-    } else {
+    } else if (i < n && (j >= m || (table[at(i + 1, j)] ?? 0) >= (table[at(i, j + 1)] ?? 0))) {
       ops.push({ kind: "-", line: mid.a[i++] ?? "" });
+    } else {
+      ops.push({ kind: "+", line: mid.b[j++] ?? "" });
     }
   }
   ops.push(...a.slice(endA).map((line): Op => ({ kind: " ", line })));

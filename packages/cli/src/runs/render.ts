@@ -43,7 +43,7 @@ export function taskTable(run: ConductorWorkflow, now = Date.now()): string[] {
     .map((t) => [
       String(t.seq),
       t.referenceTaskName,
-      t.taskType,
+      t.taskType === "SIMPLE" && t.taskDefName ? t.taskDefName : t.taskType,
       t.status,
       String(t.retryCount),
       taskDuration(t, now),

@@ -1,0 +1,193 @@
+// Runs from the command line against a real server, with a real TS worker
+// in this process: start --wait, get (Conductor's Workflow), search, the
+// operations, exit codes and error messages, and a run's graph.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { TerminalError, Worker } from "@baton/client";
+import { json, removeDir, startTestServer, tempProject, type TestServer } from "./support.js";
+
+const greet = {
+  name: "cli_greet",
+  version: 1,
+  tasks: [{ name: "cli_hello", taskReferenceName: "hello", type: "SIMPLE", inputParameters: { name: "${workflow.input.name}" } }],
+  outputParameters: { greeting: "${hello.output.greeting}" },
+  schemaVersion: 2,
+};
+
+const stuck = {
+  name: "cli_stuck",
+  version: 1,
+  tasks: [{ name: "cli_never", taskReferenceName: "never", type: "SIMPLE" }],
+  schemaVersion: 2,
+};
+
+interface Workflow {
+  workflowId: string;
+  workflowName: string;
+  workflowVersion: number;
+  status: string;
+  input: Record<string, unknown>;
+  output: Record<string, unknown>;
+  reasonForIncompletion?: string;
+  createTime: number;
+  tasks: { taskId: string; taskType: string; taskDefName: string; referenceTaskName: string; status: string; inputData: unknown; outputData: unknown; workflowInstanceId: string; seq: number }[];
+}
+
+describe("runs from the command line", () => {
+  let s: TestServer;
+  let worker: Worker;
+  let dir: string;
+  let failNext = false;
+
+  before(async () => {
+    s = await startTestServer();
+    dir = tempProject({
+      "defs/all.json": JSON.stringify({
+        taskDefs: [
+          { name: "cli_hello", retryCount: 0, timeoutSeconds: 60, responseTimeoutSeconds: 30 },
+          { name: "cli_never", retryCount: 0, timeoutSeconds: 600, responseTimeoutSeconds: 300 },
+        ],
+        workflowDefs: [greet, stuck],
+      }),
+    });
+    const published = await s.cli(["publish", `${dir}/defs`]);
+    assert.equal(published.code, 0, published.stderr);
+    worker = new Worker({ address: s.address })
+      .handle<{ name: string }, { greeting: string }>("cli_hello", (input) => {
+        if (failNext) throw new TerminalError("no greeting today");
+        return { greeting: `Hello, ${input.name}` };
+      })
+      .start();
+  });
+
+  after(async () => {
+    await worker?.stop();
+    await s?.close();
+    if (dir) removeDir(dir);
+  });
+
+  test("start --wait prints the status and the output", async () => {
+    const r = await s.cli(["start", "cli_greet", "--input", '{"name":"Ada"}', "--wait", "--timeout", "30"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^[0-9a-f-]{36} {2}cli_greet v1 {2}COMPLETED in /m);
+    assert.match(r.stdout, /"greeting": "Hello, Ada"/);
+    assert.match(r.stderr, /^started [0-9a-f-]{36}/m);
+  });
+
+  test("get -o json is Conductor's Workflow, get prints a summary and a task table", async () => {
+    const started = await s.cli(["start", "cli_greet", "-i", '{"name":"Grace"}', "--correlation-id", "order-7", "--wait", "-o", "json"]);
+    assert.equal(started.code, 0, started.stderr);
+    const id = json<Workflow>(started.stdout).workflowId;
+
+    const got = await s.cli(["get", id, "-o", "json"]);
+    assert.equal(got.code, 0, got.stderr);
+    const run = json<Workflow & Record<string, unknown>>(got.stdout);
+    assert.equal(run.workflowId, id);
+    assert.equal(run.workflowName, "cli_greet");
+    assert.equal(run.workflowVersion, 1);
+    assert.equal(run.status, "COMPLETED");
+    assert.equal(run["correlationId"], "order-7");
+    assert.deepEqual(run.input, { name: "Grace" });
+    assert.deepEqual(run.output, { greeting: "Hello, Grace" });
+    for (const key of ["createTime", "updateTime", "endTime", "priority", "variables", "failedReferenceTaskNames"]) assert.ok(key in run, `Workflow has ${key}`);
+    const [task] = run.tasks;
+    assert.ok(task);
+    // Conductor reports a SIMPLE task's taskType as its task name; Baton's server says "SIMPLE" (see report).
+    assert.equal(task.taskDefName, "cli_hello");
+    assert.equal(task.referenceTaskName, "hello");
+    assert.equal(task.status, "COMPLETED");
+    assert.equal(task.workflowInstanceId, id);
+    assert.deepEqual(task.outputData, { greeting: "Hello, Grace" });
+
+    const text = await s.cli(["get", id]);
+    assert.match(text.stdout, /cli_greet v1 {2}COMPLETED/);
+    assert.match(text.stdout, /^SEQ +REF +TYPE +STATUS/m);
+    assert.match(text.stdout, /^1 +hello +\S+ +COMPLETED/m);
+
+    const found = json<{ results: Workflow[] }>((await s.cli(["search", "--name", "cli_greet", "--status", "COMPLETED", "--correlation-id", "order-7", "-o", "json"])).stdout);
+    assert.deepEqual(found.results.map((r) => r.workflowId), [id]);
+    const listed = await s.cli(["list", "--name", "cli_greet", "--since", "1h"]);
+    assert.match(listed.stdout, new RegExp(id));
+  });
+
+  test("a run that fails: --wait exits 1 with the reason; retry and get --watch bring it to COMPLETED", async () => {
+    failNext = true;
+    const r = await s.cli(["start", "cli_greet", "--input", '{"name":"Lin"}', "--wait", "-o", "json"]);
+    assert.equal(r.code, 1);
+    const run = json<Workflow>(r.stdout);
+    assert.equal(run.status, "FAILED");
+    assert.match(r.stderr, /ended FAILED: .*no greeting today/);
+
+    failNext = false;
+    const retried = await s.cli(["retry", run.workflowId]);
+    assert.equal(retried.code, 0, retried.stderr);
+    assert.match(retried.stdout, new RegExp(`^retried ${run.workflowId}$`, "m"));
+    const watched = await s.cli(["get", run.workflowId, "--watch", "--interval", "0.2"]);
+    assert.equal(watched.code, 0, watched.stderr);
+    assert.match(watched.stdout, /COMPLETED/);
+  });
+
+  test("operations: pause, resume, terminate; --wait --timeout gives up with exit 1", async () => {
+    const id = (await s.cli(["start", "cli_stuck"])).stdout.trim();
+    assert.match(id, /^[0-9a-f-]{36}$/);
+
+    const waited = await s.cli(["start", "cli_stuck", "--wait", "--timeout", "0.5"]);
+    assert.equal(waited.code, 1);
+    assert.match(waited.stderr, /still RUNNING/);
+    await s.cli(["terminate", waited.stdout.split(/\s+/)[0] ?? ""]);
+
+    const paused = await s.cli(["pause", id, "-o", "json"]);
+    assert.equal(paused.code, 0, paused.stderr);
+    assert.equal(json<Workflow>(paused.stdout).status, "PAUSED");
+    const resumed = await s.cli(["resume", id]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal(json<Workflow>((await s.cli(["get", id, "-o", "json"])).stdout).status, "RUNNING");
+
+    const queues = json<{ taskType: string; ready: number }[]>((await s.cli(["tasks", "-o", "json"])).stdout);
+    assert.ok(queues.some((q) => q.taskType === "cli_never" && q.ready >= 1), JSON.stringify(queues));
+
+    const terminated = await s.cli(["terminate", id, "--reason", "test over"]);
+    assert.equal(terminated.code, 0, terminated.stderr);
+    const after = json<Workflow>((await s.cli(["get", id, "-o", "json"])).stdout);
+    assert.equal(after.status, "TERMINATED");
+    assert.match(after.reasonForIncompletion ?? "", /test over/);
+
+    const again = await s.cli(["pause", id]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /^error: /m);
+  });
+
+  test("clear errors: not found, unreachable server, bad input", async () => {
+    const missing = await s.cli(["get", "00000000-0000-4000-8000-000000000000"]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^error: not found: /m);
+
+    const unknown = await s.cli(["start", "cli_no_such_flow"]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /not found/);
+
+    const badInput = await s.cli(["start", "cli_greet", "--input", "{bad"]);
+    assert.equal(badInput.code, 2);
+    assert.match(badInput.stderr, /--input is not valid JSON/);
+
+    const down = await s.cli(["get", "x", "--address", "127.0.0.1:1"]);
+    assert.equal(down.code, 1);
+    assert.match(down.stderr, /cannot reach a Baton server at 127\.0\.0\.1:1/);
+
+    const unknownFlag = await s.cli(["get", "x", "--frobnicate"]);
+    assert.equal(unknownFlag.code, 2);
+  });
+
+  test("graph of a run marks the path taken", async () => {
+    const r = await s.cli(["start", "cli_greet", "--input", '{"name":"Ada"}', "--wait", "-o", "json"]);
+    const id = json<Workflow>(r.stdout).workflowId;
+    const graph = await s.cli(["graph", id]);
+    assert.equal(graph.code, 0, graph.stderr);
+    assert.match(graph.stdout, /^flowchart TD$/m);
+    assert.match(graph.stdout, /^ {2}class start_,t_hello,end_ completed$/m);
+
+    const byName = await s.cli(["graph", "cli_greet"]);
+    assert.equal(byName.code, 0, byName.stderr);
+    assert.doesNotMatch(byName.stdout, /classDef/);
+  });
+});
