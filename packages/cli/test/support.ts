@@ -31,8 +31,14 @@ export function ensureBuilt(): void {
   } catch {
     built = 0;
   }
-  if (built < newest(path.join(CLI_DIR, "src"))) {
-    execFileSync(process.execPath, [path.join(REPO, "node_modules/typescript/bin/tsc"), "--build", "packages/cli"], { cwd: REPO, stdio: "inherit" });
+  if (built >= newest(path.join(CLI_DIR, "src"))) return;
+  const tsc = (args: string[]) => execFileSync(process.execPath, [path.join(REPO, "node_modules/typescript/bin/tsc"), ...args], { cwd: REPO, stdio: "pipe" });
+  try {
+    tsc(["--build", "packages/cli"]);
+  } catch {
+    // A referenced package that does not compile right now: build the CLI alone
+    // against the references' last outputs.
+    tsc(["-p", "packages/cli"]);
   }
 }
 

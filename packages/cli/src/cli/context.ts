@@ -20,8 +20,8 @@ export class Context {
 
   constructor(options: GlobalOptions) {
     this.out = new Output(options.output);
-    this.address = options.address ?? process.env["BATON_ADDRESS"] ?? DEFAULT_ADDRESS;
-    this.token = options.token ?? process.env["BATON_TOKEN"];
+    this.address = options.address || process.env["BATON_ADDRESS"] || DEFAULT_ADDRESS;
+    this.token = options.token || process.env["BATON_TOKEN"] || undefined;
   }
 
   /** The command's own global flags win over the ones given before it. */

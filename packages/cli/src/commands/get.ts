@@ -6,7 +6,7 @@ import { action } from "../cli/action.js";
 import { secondsArg, type Context } from "../cli/context.js";
 import { Exit } from "../cli/exit.js";
 import { time } from "../cli/output.js";
-import { headline, isEnded, runReport } from "../runs/render.js";
+import { isEnded, runReport } from "../runs/render.js";
 
 interface GetOptions {
   watch?: boolean;
@@ -38,6 +38,7 @@ async function watch(ctx: Context, id: string, intervalMs: number): Promise<Cond
   const tty = !ctx.out.json && process.stdout.isTTY === true;
   const seen = new Map<string, string>();
   let last = "";
+  let lastStatus = "";
   for (;;) {
     const run = await ctx.call((c) => c.getWorkflow(id));
     if (tty) {
@@ -61,8 +62,8 @@ async function watch(ctx: Context, id: string, intervalMs: number): Promise<Cond
       if (!tty && !ctx.out.json) ctx.out.line(["", ...runReport(run)].join("\n"));
       return run;
     }
-    if (ctx.out.json && headline(run).split("  ")[2] !== last) {
-      last = headline(run).split("  ")[2] ?? "";
+    if (ctx.out.json && run.status !== lastStatus) {
+      lastStatus = run.status;
       ctx.out.progress(`${id} ${run.status}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));

@@ -28,6 +28,7 @@ export function publishCommand(program: Command): void {
     .action(
       action(async (ctx, paths: string[], opts: PublishOptions) => {
         const found = await collect(paths);
+        for (const file of found.skipped) ctx.out.progress(`skipped ${file}: not a workflow or task definition`);
         const invalid = report(ctx, found);
         if (invalid !== undefined) return invalid;
         if (found.workflows.length === 0 && found.taskDefs.length === 0) {
