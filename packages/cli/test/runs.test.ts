@@ -157,6 +157,35 @@ describe("runs from the command line", () => {
     assert.match(again.stderr, /^error: /m);
   });
 
+  test("signal, restart, rerun and skip", async () => {
+    const id = (await s.cli(["start", "cli_stuck"])).stdout.trim();
+    const signalled = await s.cli(["signal", id, "--task", "never", "--output", '{"answer":42}', "-o", "json"]);
+    assert.equal(signalled.code, 0, signalled.stderr);
+    const watched = await s.cli(["get", id, "--watch", "--interval", "0.2", "-o", "json"]);
+    assert.equal(watched.code, 0, watched.stderr);
+    const done = json<Workflow>(watched.stdout);
+    assert.equal(done.status, "COMPLETED");
+    assert.deepEqual(done.tasks.find((t) => t.referenceTaskName === "never")?.outputData, { answer: 42 });
+
+    const restarted = await s.cli(["restart", id, "-o", "json"]);
+    assert.equal(restarted.code, 0, restarted.stderr);
+    assert.equal(json<Workflow>(restarted.stdout).status, "RUNNING");
+    assert.equal((await s.cli(["signal", id, "-t", "never", "--status", "FAILED", "--reason", "said no"])).code, 0);
+    const failed = json<Workflow>((await s.cli(["get", id, "-o", "json"])).stdout);
+    assert.equal(failed.status, "FAILED");
+
+    const rerun = await s.cli(["rerun", id, "--task", "never", "--task-input", '{"again":true}']);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.match(rerun.stdout, /rerunning from never/);
+    assert.equal(json<Workflow>((await s.cli(["get", id, "-o", "json"])).stdout).status, "RUNNING");
+
+    const skipped = await s.cli(["skip", id, "--task", "never", "-o", "json"]);
+    assert.equal(skipped.code, 0, skipped.stderr);
+    const afterSkip = json<Workflow>((await s.cli(["get", id, "--watch", "--interval", "0.2", "-o", "json"])).stdout);
+    assert.equal(afterSkip.status, "COMPLETED");
+    assert.equal(afterSkip.tasks.filter((t) => t.referenceTaskName === "never").at(-1)?.status, "SKIPPED");
+  });
+
   test("clear errors: not found, unreachable server, bad input", async () => {
     const missing = await s.cli(["get", "00000000-0000-4000-8000-000000000000"]);
     assert.equal(missing.code, 1);
