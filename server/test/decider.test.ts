@@ -272,7 +272,7 @@ describe("decider: operations", () => {
     sim.claim("t1");
     sim.answer("t1", "COMPLETED");
     assert.equal(sim.run.status, "COMPLETED");
-    assert.deepEqual(sim.statuses(), ["t2:SKIPPED", "t1:COMPLETED"]);
+    assert.deepEqual(sim.statuses(), ["t1:COMPLETED", "t2:SKIPPED"]);
   });
 
   it("terminates, cancelling open tasks", () => {

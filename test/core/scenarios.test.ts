@@ -152,8 +152,8 @@ describe("scenario 5: response timeout and callback", () => {
     await h.advance(10_000);
     let run = await h.client.getWorkflow(id);
     assert.deepEqual(taskList(run), [
-      ["task_rt", "TIMED_OUT"],
-      ["task_rt", "SCHEDULED"],
+      ["t1", "TIMED_OUT"],
+      ["t1", "SCHEDULED"],
     ]);
     // The silent worker's late answer is ignored.
     assert.equal(await answer(h, first, "COMPLETED"), false);

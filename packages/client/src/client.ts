@@ -9,6 +9,8 @@ import {
   WorkflowStatus,
   createClient,
   grpc,
+  parseJson,
+  stringifyJson,
   type ServiceClient,
 } from "@baton/protocol";
 import { toConductorWorkflow, type ConductorWorkflow } from "./conductor.js";
@@ -41,7 +43,7 @@ export interface SearchOptions {
   pageToken?: string;
 }
 
-const json = (value: unknown): string => (value === undefined ? "" : JSON.stringify(value));
+const json = (value: unknown): string => (value === undefined ? "" : stringifyJson(value));
 const ms = (value: Date | number | undefined): bigint => BigInt(value === undefined ? 0 : typeof value === "number" ? value : value.getTime());
 
 export class BatonClient {
@@ -81,22 +83,22 @@ export class BatonClient {
   /** Registers a WorkflowDef; `nextIfChanged` makes a new version only when the content changed. */
   async registerWorkflowDef(def: object, options: { nextIfChanged?: boolean } = {}) {
     return this.metadata.registerWorkflowDef({
-      definitionJson: JSON.stringify(def),
+      definitionJson: stringifyJson(def),
       versionPolicy: options.nextIfChanged ? VersionPolicy.NEXT_IF_CHANGED : VersionPolicy.UNSPECIFIED,
     });
   }
 
   async registerTaskDefs(defs: object[]) {
-    return this.metadata.registerTaskDefs({ taskDefJson: defs.map((d) => JSON.stringify(d)) });
+    return this.metadata.registerTaskDefs({ taskDefJson: defs.map((d) => stringifyJson(d)) });
   }
 
   async getWorkflowDef(name: string, version?: number): Promise<Record<string, unknown>> {
     const response = await this.metadata.getWorkflowDef({ name, ...(version !== undefined ? { version } : {}) });
-    return JSON.parse(response.definitionJson) as Record<string, unknown>;
+    return parseJson(response.definitionJson) as Record<string, unknown>;
   }
 
   async validateWorkflowDef(def: object) {
-    return this.metadata.validateWorkflowDef({ definitionJson: JSON.stringify(def) });
+    return this.metadata.validateWorkflowDef({ definitionJson: stringifyJson(def) });
   }
 
   // ---- runs -------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // Conductor's JSON shapes for runs and tasks, from the wire messages: what
 // `baton get -o json` prints and what Conductor users already parse.
-import { TaskStatus, WorkflowStatus, type Task, type Workflow } from "@baton/protocol";
+import { parseJson, TaskStatus, WorkflowStatus, type Task, type Workflow } from "@baton/protocol";
 
 export interface ConductorTask {
   taskId: string;
@@ -53,7 +53,7 @@ export interface ConductorWorkflow {
   workflowDefinition?: unknown;
 }
 
-const parse = (text: string, fallback: unknown): unknown => (text ? JSON.parse(text) : fallback);
+const parse = (text: string, fallback: unknown): unknown => (text ? parseJson(text) : fallback);
 const optional = <K extends string>(key: K, value: string): { [P in K]?: string } => (value ? ({ [key]: value } as { [P in K]: string }) : {});
 
 export function taskStatusName(status: TaskStatus): string {
@@ -115,6 +115,6 @@ export function toConductorWorkflow(workflow: Workflow): ConductorWorkflow {
     ...optional("parentWorkflowTaskId", workflow.parentWorkflowTaskId),
     ...optional("idempotencyKey", workflow.idempotencyKey),
     tasks: workflow.tasks.map(toConductorTask),
-    ...(workflow.workflowDefinitionJson ? { workflowDefinition: JSON.parse(workflow.workflowDefinitionJson) as unknown } : {}),
+    ...(workflow.workflowDefinitionJson ? { workflowDefinition: parseJson(workflow.workflowDefinitionJson) } : {}),
   };
 }

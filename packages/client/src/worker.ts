@@ -3,7 +3,7 @@
 // its concurrency; the server pushes a task the moment it is ready.
 import { hostname } from "node:os";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { grpc, TaskStatus, type DispatchRequestSchema, type DispatchResponse, type LeasedTask } from "@baton/protocol";
+import { grpc, parseJson, stringifyJson, TaskStatus, type DispatchRequestSchema, type DispatchResponse, type LeasedTask } from "@baton/protocol";
 import { BatonClient, type ClientOptions } from "./client.js";
 
 /** Thrown by a handler: the task fails for good, with no retry. */
@@ -174,7 +174,7 @@ export class Worker {
     };
     let result: { status: TaskStatus; output: unknown; reason: string; callbackAfterSeconds: number };
     try {
-      const input = task.inputJson ? (JSON.parse(task.inputJson) as never) : ({} as never);
+      const input = task.inputJson ? (parseJson(task.inputJson) as never) : ({} as never);
       const value = await lane.handler(input, context);
       if (value && typeof value === "object" && IN_PROGRESS in value) {
         const ip = value as InProgress;
@@ -238,7 +238,7 @@ export class Worker {
             taskId: task.taskId,
             leaseToken: task.leaseToken,
             status: result.status,
-            outputJson: JSON.stringify(result.output),
+            outputJson: stringifyJson(result.output),
             reasonForIncompletion: result.reason,
             callbackAfterSeconds: BigInt(result.callbackAfterSeconds),
             workerId: this.workerId,

@@ -1,12 +1,52 @@
-// JSON payload helpers shared by server and clients. Payload fields are JSON
-// text on the wire; an empty string means "nothing" (null / {}).
+// JSON payloads keep every integer exact: integers beyond 2^53 become BigInt
+// when parsed and are written back digit for digit. Uses the native parser
+// (with a cheap pre-pass only when a long integer is present), so ordinary
+// payloads pay nothing. Decimals keep IEEE-754 double precision.
+
+const LONG_INT_OR_STRING = /"(?:[^"\\]|\\.)*"|-?\d{16,}(?![.eE\d])/g;
+// A marker no real payload string starts with: NUL, spelled as a JSON escape.
+const MARK = "\u0000bigint:";
+const MARK_IN_JSON = "\\u0000bigint:";
+
+/** Parses JSON text; integers outside the safe range become BigInt. */
+export function parseJson(text: string): unknown {
+  if (!/\d{16}/.test(text)) return JSON.parse(text);
+  const marked = text.replace(LONG_INT_OR_STRING, (token) => (token.startsWith('"') ? token : `"${MARK_IN_JSON}${token}"`));
+  return JSON.parse(marked, (_key, value: unknown) => {
+    if (typeof value === "string" && value.startsWith(MARK)) {
+      const digits = value.slice(MARK.length);
+      const big = BigInt(digits);
+      return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(digits) : big;
+    }
+    return value;
+  });
+}
+
+const BIGINT_MARKED = /"\\u0000bigint:(-?\d+)"/g;
+
+/** Serialises to JSON text; BigInt values are written as plain integers. */
+export function stringifyJson(value: unknown, indent?: number): string {
+  let sawBigInt = false;
+  const text = JSON.stringify(
+    value,
+    (_key, v: unknown) => {
+      if (typeof v === "bigint") {
+        sawBigInt = true;
+        return `${MARK}${v.toString()}`;
+      }
+      return v;
+    },
+    indent,
+  );
+  return sawBigInt ? text.replace(BIGINT_MARKED, "$1") : text;
+}
 
 /** Parses a JSON payload field; "" gives `fallback`. Throws SyntaxError on bad JSON. */
-export function parseJsonField<T>(text: string, fallback: T): unknown {
-  return text === "" ? fallback : (JSON.parse(text) as unknown);
+export function parseJsonField(text: string, fallback: unknown): unknown {
+  return text === "" ? fallback : parseJson(text);
 }
 
 /** Serialises a value for a JSON payload field; undefined gives "". */
 export function jsonField(value: unknown): string {
-  return value === undefined ? "" : JSON.stringify(value);
+  return value === undefined ? "" : stringifyJson(value);
 }

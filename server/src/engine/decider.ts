@@ -1,6 +1,7 @@
 // The decider: given a definition, a run's state, an event and the time, it
 // returns the new state and the effects. No I/O and no clock of its own, so
 // every rule here is unit-tested without a database, with time as an input.
+import { stringifyJson } from "@baton/protocol";
 import type { TaskDef, WorkflowDef, WorkflowTask } from "@baton/sdk";
 import type { Graph } from "./graph.js";
 import {
@@ -144,13 +145,13 @@ export class Decider {
     this.now = input.now;
     this.newId = input.newId;
     this.services = input.services;
-    this.runBefore = JSON.stringify(this.run);
+    this.runBefore = stringifyJson(this.run);
     this.resolver = new Resolver(this.run, this.tasks);
   }
 
   result(): Decision {
     this.run.wakeAt = this.nextWake();
-    if (this.changed.size > 0 || this.removed.length > 0 || JSON.stringify(this.run) !== this.runBefore) {
+    if (this.changed.size > 0 || this.removed.length > 0 || stringifyJson(this.run) !== this.runBefore) {
       this.run.updatedAt = this.now;
     }
     return { run: this.run, tasks: this.tasks, changed: this.changed, removed: this.removed, effects: this.effects, applied: this.applied };
@@ -495,6 +496,8 @@ export class Decider {
     if (task.status === "CANCELED" && this.run.extra["canceling"]) return;
     if (SUCCESSFUL_TASK.has(task.status)) return this.proceedAfter(task);
     if (task.retried) return;
+    // Conductor lists every reference that failed, even when a retry then succeeded.
+    this.run.failedRefs = addUnique(this.run.failedRefs, task.ref);
     if (this.isRetriable(task)) {
       this.createRetry(task, { countsAsRetry: true });
       return;

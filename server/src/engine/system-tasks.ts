@@ -1,6 +1,7 @@
 // System tasks: the task types the engine itself carries out, with Conductor's
 // semantics. Each is a few hooks the decider calls; none does I/O (scripts and
 // jq are pure computations handed in as services; HTTP and child runs are effects).
+import { stringifyJson } from "@baton/protocol";
 import { TASK_TYPES, type WorkflowTask } from "@baton/sdk";
 import type { Decider } from "./decider.js";
 import { TERMINAL_TASK, SUCCESSFUL_TASK, type Json, type JsonObject, type TaskState, type WorkflowStatus } from "./model.js";
@@ -69,7 +70,7 @@ function completeAndEnter(d: Decider, task: TaskState, first: WorkflowTask | und
 
 function caseValue(value: unknown): string {
   if (value === undefined || value === null) return "null";
-  return typeof value === "string" ? value : JSON.stringify(value);
+  return typeof value === "string" ? value : stringifyJson(value);
 }
 
 const decision: SystemTask = {
@@ -273,7 +274,7 @@ function startIteration(d: Decider, task: TaskState, n: number): void {
 const setVariable: SystemTask = {
   start(d, task) {
     const variables = { ...d.run.variables, ...task.input };
-    const size = Buffer.byteLength(JSON.stringify(variables));
+    const size = Buffer.byteLength(stringifyJson(variables));
     const limit = d.services?.maxVariablesBytes ?? 256 * 1024;
     if (size > limit) {
       fail(d, task, `variables would be ${size} bytes; the limit is ${limit} bytes`, true);

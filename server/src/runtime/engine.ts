@@ -1,6 +1,7 @@
 // Carries events through: lock the run, decide, write, commit, then wake
 // whoever waits. The only place where the pure decider meets the store.
 import { createHash, randomUUID } from "node:crypto";
+import { stringifyJson } from "@baton/protocol";
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import { decide, Refusal, type Decision, type Effect, type RunEvent, type StartRunRequest } from "../engine/decider.js";
 import { graphFor, type Graph } from "../engine/graph.js";
@@ -46,10 +47,16 @@ function sha256(text: string): string {
 
 /** JSON with object keys sorted, so equal definitions hash equally. */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
+  return stringifyJson(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (!value || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => [k, sortKeys(v)]),
   );
 }
 
@@ -177,16 +184,18 @@ export class Engine {
           nextSeq: 1,
           extra: options.depth ? { depth: options.depth } : {},
         };
-        const inserted = await this.store.insertRun(tx, run);
+        // Decide first, then insert the run as decided: one row write, and the
+        // unique keys (id, idempotency key) make a second start a no-op.
+        const decision = decide(
+          { def, graph: graphFor(resolved.hash, def), run, tasks: [], taskDefs: await this.taskDefsFor(tx, def, []), now, newId: randomUUID, services: this.services },
+          { kind: "start" },
+        );
+        const inserted = await this.store.insertRun(tx, decision.run);
         if (!inserted) {
           const existing = options.idempotencyKey ? await this.store.runIdByIdempotencyKey(tx, options.idempotencyKey) : run.id;
           if (!existing) throw new Refusal("FAILED_PRECONDITION", "the run exists already");
           return { runId: existing, created: false, decision: undefined, after: undefined };
         }
-        const decision = decide(
-          { def, graph: graphFor(resolved.hash, def), run, tasks: [], taskDefs: await this.taskDefsFor(tx, def, []), now, newId: randomUUID, services: this.services },
-          { kind: "start" },
-        );
         const after = await this.write(tx, decision, new Set(), true, now);
         return { runId: run.id, created: true, decision, after };
       }),
@@ -216,7 +225,6 @@ export class Engine {
   private async write(tx: Tx, decision: Decision, existing: Set<string>, isNew: boolean, now: number) {
     const { run, changed, removed, effects } = decision;
     if (!isNew) await this.store.updateRun(tx, run);
-    else if (run.wakeAt !== 0 || run.status !== "RUNNING") await this.store.updateRun(tx, run);
     const inserts: TaskState[] = [];
     const updates: TaskState[] = [];
     for (const task of changed) (existing.has(task.id) && !removed.includes(task.id) ? updates : inserts).push(task);

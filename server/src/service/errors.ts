@@ -1,5 +1,5 @@
 // Maps engine refusals and bad input to gRPC statuses.
-import { grpc, RpcError } from "@baton/protocol";
+import { grpc, parseJson, RpcError } from "@baton/protocol";
 import { Refusal } from "../engine/decider.js";
 
 export function toRpcError(error: unknown): unknown {
@@ -22,7 +22,7 @@ export function parsePayload(field: string, text: string, limitBytes: number, ki
   if (size > limitBytes) throw invalid(`${field} is ${size} bytes; the limit is ${limitBytes} bytes`);
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJson(text);
   } catch (error) {
     throw invalid(`${field} is not valid JSON: ${(error as Error).message}`);
   }

@@ -1,5 +1,5 @@
 // MetadataService: definitions in, validated, versioned, content-addressed.
-import { MetadataService, type ServiceImpl, VersionPolicy } from "@baton/protocol";
+import { MetadataService, stringifyJson, type ServiceImpl, VersionPolicy } from "@baton/protocol";
 import { validateTaskDef, validateWorkflowDef, type TaskDef, type WorkflowDef } from "@baton/sdk";
 import type { Engine } from "../runtime/engine.js";
 import { canonicalJson, definitionHash } from "../runtime/engine.js";
@@ -61,7 +61,7 @@ export function metadataService(engine: Engine, limits: Limits): ServiceImpl<typ
     getWorkflowDef: rpc(async (req) => {
       const found = await store.workflowDef(store.pool, req.name, req.version);
       if (!found) throw notFound(`no workflow definition ${req.name}${req.version !== undefined ? ` version ${req.version}` : ""}`);
-      return { definitionJson: JSON.stringify(found.def), contentHash: contentHash(found.def) };
+      return { definitionJson: stringifyJson(found.def), contentHash: contentHash(found.def) };
     }),
 
     listWorkflowDefs: rpc(async (req) => {
@@ -97,12 +97,12 @@ export function metadataService(engine: Engine, limits: Limits): ServiceImpl<typ
     getTaskDef: rpc(async (req) => {
       const def = (await store.taskDefs(store.pool, [req.name])).get(req.name);
       if (!def) throw notFound(`no task definition ${req.name}`);
-      return { taskDefJson: JSON.stringify(def) };
+      return { taskDefJson: stringifyJson(def) };
     }),
 
     listTaskDefs: rpc(async () => {
       const defs = await store.taskDefs(store.pool);
-      return { taskDefJson: [...defs.values()].map((d) => JSON.stringify(d)) };
+      return { taskDefJson: [...defs.values()].map((d) => stringifyJson(d)) };
     }),
   };
 }

@@ -1,5 +1,6 @@
 // The PostgreSQL store: the only place that knows SQL. Every event is one
 // transaction that locks its run row; claims take queue rows with SKIP LOCKED.
+import { parseJson, stringifyJson } from "@baton/protocol";
 import pg from "pg";
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import type { JsonObject, RunState, TaskState, WorkflowStatus } from "../engine/model.js";
@@ -10,7 +11,7 @@ const { Pool, types } = pg;
 // bigint columns hold epoch milliseconds: well inside the safe integer range.
 const typeParsers = {
   getTypeParser: ((oid: number, format?: string) =>
-    oid === 20 ? (value: string) => Number(value) : types.getTypeParser(oid, format as "text")) as typeof types.getTypeParser,
+    oid === 20 ? (value: string) => Number(value) : oid === 114 || oid === 3802 ? parseJson : types.getTypeParser(oid, format as "text")) as typeof types.getTypeParser,
 };
 
 export type Tx = pg.PoolClient;
@@ -160,9 +161,9 @@ const RUN_PARAMS = (run: RunState) => [
   run.correlationId,
   run.idempotencyKey || null,
   run.priority,
-  JSON.stringify(run.input),
-  JSON.stringify(run.output),
-  JSON.stringify(run.variables),
+  stringifyJson(run.input),
+  stringifyJson(run.output),
+  stringifyJson(run.variables),
   run.reason,
   run.failedRefs,
   run.failedTaskId,
@@ -173,7 +174,7 @@ const RUN_PARAMS = (run: RunState) => [
   run.endedAt,
   run.wakeAt,
   run.nextSeq,
-  JSON.stringify(run.extra),
+  stringifyJson(run.extra),
 ];
 
 export interface QueueEntry {
@@ -242,7 +243,7 @@ export class Store {
   // ---- definitions ------------------------------------------------------------
 
   async putDef(q: pg.ClientBase, hash: string, def: WorkflowDef): Promise<void> {
-    await q.query("INSERT INTO baton.defs (hash, body) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING", [hash, JSON.stringify(def)]);
+    await q.query("INSERT INTO baton.defs (hash, body) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING", [hash, stringifyJson(def)]);
   }
 
   async defByHash(hash: string): Promise<WorkflowDef | undefined> {
@@ -287,7 +288,7 @@ export class Store {
         const { rowCount } = await tx.query(
           `INSERT INTO baton.task_defs (name, body, updated_at) VALUES ($1, $2, $3)
            ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at WHERE baton.task_defs.body <> excluded.body`,
-          [def.name, JSON.stringify(def), now],
+          [def.name, stringifyJson(def), now],
         );
         if ((rowCount ?? 0) > 0) changed.push(def.name);
       }
@@ -389,7 +390,7 @@ export class Store {
     await tx.query(
       `INSERT INTO baton.tasks (${TASK_COLUMN_NAMES.join(", ")})
        SELECT ${TASK_COLUMN_NAMES.join(", ")} FROM jsonb_to_recordset($1::jsonb) AS r(${RECORDSET})`,
-      [JSON.stringify(tasks.map(taskToRow))],
+      [stringifyJson(tasks.map(taskToRow))],
     );
   }
 
@@ -401,7 +402,7 @@ export class Store {
       `UPDATE baton.tasks t SET ${sets.join(", ")}, rev = t.rev + 1
        FROM jsonb_to_recordset($1::jsonb) AS r(${RECORDSET})
        WHERE t.id = r.id AND t.rev = r.rev`,
-      [JSON.stringify(tasks.map(taskToRow))],
+      [stringifyJson(tasks.map(taskToRow))],
     );
     if (rowCount !== tasks.length) throw new WriteConflict(`${tasks.length - (rowCount ?? 0)} task(s) changed concurrently`);
   }
@@ -517,7 +518,7 @@ export class Store {
     const { rows } = await tx.query(
       `INSERT INTO baton.outbox (kind, payload, created_at)
        SELECT kind, payload, $2 FROM jsonb_to_recordset($1::jsonb) AS r(kind text, payload jsonb) RETURNING id`,
-      [JSON.stringify(items), now],
+      [stringifyJson(items), now],
     );
     return rows.map((r) => r.id as number);
   }
@@ -545,6 +546,6 @@ export class Store {
   }
 
   async publishEvent(tx: Tx, sink: string, payload: JsonObject, now: number): Promise<void> {
-    await tx.query("INSERT INTO baton.events (sink, payload, created_at) VALUES ($1, $2, $3)", [sink, JSON.stringify(payload), now]);
+    await tx.query("INSERT INTO baton.events (sink, payload, created_at) VALUES ($1, $2, $3)", [sink, stringifyJson(payload), now]);
   }
 }

@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// `baton-server`: one server process on the PostgreSQL at BATON_DATABASE_URL.
+// For deployments and tests that run several replicas; `baton dev` adds the
+// embedded database on top.
+import { startServer } from "./server.js";
+import { createLogger } from "./logger.js";
+
+const url = process.env["BATON_DATABASE_URL"];
+if (!url) {
+  console.error("BATON_DATABASE_URL is required");
+  process.exit(2);
+}
+const log = createLogger();
+const server = await startServer({
+  databaseUrl: url,
+  host: process.env["BATON_HOST"] ?? "127.0.0.1",
+  port: Number(process.env["BATON_PORT"] ?? 7233),
+  logger: log,
+});
+// One line on stdout for supervisors and tests to wait on.
+console.log(`listening ${server.address}`);
+let closing = false;
+const shutdown = () => {
+  if (closing) return;
+  closing = true;
+  void server.close().then(() => process.exit(0));
+};
+process.on("SIGINT", shutdown);
+process.on("SIGTERM", shutdown);

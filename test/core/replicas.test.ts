@@ -1,0 +1,144 @@
+// Several server processes on one database, and a server killed mid-run:
+// nothing is lost and no run is left stuck.
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { BatonClient, Worker } from "@baton/client";
+import { freshDatabase, stopCluster } from "../support/database.js";
+
+const serverMain = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../server/dist/main.js");
+
+interface Proc {
+  child: ChildProcess;
+  address: string;
+}
+
+async function startProcess(databaseUrl: string, port = 0): Promise<Proc> {
+  const child = spawn(process.execPath, [serverMain], {
+    env: { ...process.env, BATON_DATABASE_URL: databaseUrl, BATON_PORT: String(port), BATON_LOG_LEVEL: "warn" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const address = await new Promise<string>((resolve, reject) => {
+    let buffer = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const match = /listening (\S+)/.exec(buffer);
+      if (match) resolve(match[1]!);
+    });
+    child.on("exit", (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  return { child, address };
+}
+
+function kill(proc: Proc, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+  return new Promise((resolve) => {
+    if (proc.child.exitCode !== null) return resolve();
+    proc.child.once("exit", () => resolve());
+    proc.child.kill(signal);
+  });
+}
+
+const flow = {
+  name: "three_steps",
+  version: 1,
+  schemaVersion: 2,
+  tasks: [
+    { name: "step_a", taskReferenceName: "a", type: "SIMPLE", inputParameters: { n: "${workflow.input.n}" } },
+    { name: "step_b", taskReferenceName: "b", type: "SIMPLE", inputParameters: { n: "${a.output.n}" } },
+    { name: "step_c", taskReferenceName: "c", type: "SIMPLE", inputParameters: { n: "${b.output.n}" } },
+  ],
+  outputParameters: { n: "${c.output.n}", servedBy: ["${a.output.by}", "${b.output.by}", "${c.output.by}"] },
+};
+
+let databaseUrl: string;
+before(async () => {
+  databaseUrl = await freshDatabase();
+});
+after(() => stopCluster());
+
+/** Retries a call while the server is coming back. */
+async function untilReachable<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if ((error as { code?: number }).code !== 14 || attempt > 100) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function workerFor(address: string, id: string, delayMs = 0): Worker {
+  const worker = new Worker({ address, workerId: id, minBackoffMs: 50, maxBackoffMs: 500 });
+  for (const type of ["step_a", "step_b", "step_c"]) {
+    worker.handle<{ n: number }>(
+      type,
+      async ({ n }) => {
+        if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+        return { n: n + 1, by: id };
+      },
+      { concurrency: 8 },
+    );
+  }
+  return worker.start();
+}
+
+describe("two server processes on one database", () => {
+  it("share the work: runs started on one finish through workers on the other", async () => {
+    const a = await startProcess(databaseUrl);
+    const b = await startProcess(databaseUrl);
+    const clientA = new BatonClient({ address: a.address });
+    const clientB = new BatonClient({ address: b.address });
+    const workerA = workerFor(a.address, "worker-on-a");
+    const workerB = workerFor(b.address, "worker-on-b");
+    try {
+      await clientA.registerTaskDefs(["step_a", "step_b", "step_c"].map((name) => ({ name, retryCount: 2, retryDelaySeconds: 0, responseTimeoutSeconds: 5 })));
+      await clientA.registerWorkflowDef(flow);
+      const ids = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? clientA : clientB).startWorkflow("three_steps", { n: i })));
+      const runs = await Promise.all(ids.map((id, i) => (i % 2 ? clientB : clientA).waitWorkflow(id, 60_000)));
+      const servedBy = new Set<string>();
+      runs.forEach((run, i) => {
+        assert.equal(run.status, "COMPLETED", run.reasonForIncompletion);
+        assert.equal(run.output["n"], i + 3);
+        for (const by of run.output["servedBy"] as string[]) servedBy.add(by);
+      });
+      assert.deepEqual([...servedBy].sort(), ["worker-on-a", "worker-on-b"]);
+    } finally {
+      await Promise.all([workerA.stop(), workerB.stop()]);
+      clientA.close();
+      clientB.close();
+      await Promise.all([kill(a, "SIGTERM"), kill(b, "SIGTERM")]);
+    }
+  });
+});
+
+describe("a server killed mid-run", () => {
+  it("loses nothing: after a restart every run completes", async () => {
+    let server = await startProcess(databaseUrl);
+    const port = Number(server.address.split(":").pop());
+    const client = new BatonClient({ address: server.address });
+    const worker = workerFor(server.address, "survivor", 20);
+    try {
+      await client.registerTaskDefs(["step_a", "step_b", "step_c"].map((name) => ({ name, retryCount: 2, retryDelaySeconds: 0, responseTimeoutSeconds: 3 })));
+      await client.registerWorkflowDef(flow);
+      const ids: string[] = [];
+      for (let i = 0; i < 30; i++) ids.push(await client.startWorkflow("three_steps", { n: i }));
+      // Let work get under way, then kill -9 with tasks in flight.
+      await new Promise((r) => setTimeout(r, 150));
+      await kill(server);
+      server = await startProcess(databaseUrl, port);
+      const runs = await Promise.all(ids.map((id) => untilReachable(() => client.waitWorkflow(id, 60_000))));
+      runs.forEach((run, i) => {
+        assert.equal(run.status, "COMPLETED", `${run.workflowId}: ${run.status} ${run.reasonForIncompletion ?? ""}`);
+        assert.equal(run.output["n"], i + 3);
+      });
+    } finally {
+      await worker.stop();
+      client.close();
+      await kill(server, "SIGTERM");
+    }
+  });
+});
+
