@@ -6,6 +6,7 @@ import { TASK_TYPES, type WorkflowTask } from "@baton/sdk";
 import type { Decider } from "./decider.js";
 import { TERMINAL_TASK, SUCCESSFUL_TASK, type Json, type JsonObject, type TaskState, type WorkflowStatus } from "./model.js";
 import { parseDuration, parseUntil } from "./time.js";
+import { lambdaSource, scriptTruth } from "../scripts/conductor.js";
 
 /** Pure computations system tasks need, created once per process. */
 export interface SystemTaskServices {
@@ -250,7 +251,7 @@ const doWhile: SystemTask = {
       const bindings: JsonObject = { ...task.input, [d.defRef(task)]: output };
       for (const [ref, out] of Object.entries(iterationOutput)) bindings[ref] = out;
       try {
-        again = Boolean(services(d).evaluateScript(wt.loopCondition ?? "false", bindings));
+        again = scriptTruth(services(d).evaluateScript(wt.loopCondition ?? "false", bindings));
       } catch (error) {
         fail(d, task, `evaluating the loopCondition failed: ${errorMessage(error)}`, true);
         return;
@@ -366,7 +367,7 @@ const lambda: SystemTask = {
       return;
     }
     try {
-      complete(d, task, { result: services(d).evaluateScript(script, task.input) });
+      complete(d, task, { result: services(d).evaluateScript(lambdaSource(script), task.input) });
     } catch (error) {
       fail(d, task, errorMessage(error));
     }
