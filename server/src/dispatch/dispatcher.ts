@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
 import type { TaskState } from "../engine/model.js";
-import type { Store } from "../store/store.js";
+import type { ClaimLimits, Store } from "../store/store.js";
 import type { Logger } from "../logger.js";
 
 export interface Waiter {
@@ -20,6 +20,7 @@ export class Dispatcher {
   private readonly waiters = new Map<string, Set<Waiter>>();
   /** Task types with a claim pass running, and whether another pass is owed. */
   private readonly running = new Map<string, boolean>();
+  private readonly limitCache = new Map<string, { limits: ClaimLimits; until: number }>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -96,7 +97,7 @@ export class Dispatcher {
         if (waiter.credits <= 0) continue;
         let tasks: TaskState[];
         try {
-          tasks = await this.store.claim(type, Math.min(waiter.credits, 64), waiter.workerId, this.clock.now(), randomUUID);
+          tasks = await this.store.claim(type, Math.min(waiter.credits, 64), waiter.workerId, this.clock.now(), randomUUID, await this.limits(type));
         } catch (error) {
           this.log.warn({ err: error, taskType: type }, "claim failed");
           return;
@@ -114,6 +115,25 @@ export class Dispatcher {
       }
       if (!claimedAny) return;
     }
+  }
+
+  /** Claim-side limits of a task type, from its definition; cached for a second. */
+  private async limits(type: string): Promise<ClaimLimits> {
+    const cached = this.limitCache.get(type);
+    if (cached && cached.until > Date.now()) return cached.limits;
+    const def = (await this.store.taskDefs(this.store.pool, [type])).get(type);
+    const limits: ClaimLimits = {
+      ...(def?.concurrentExecLimit ? { concurrentExecLimit: def.concurrentExecLimit } : {}),
+      ...(def?.rateLimitPerFrequency ? { rateLimitPerFrequency: def.rateLimitPerFrequency } : {}),
+      ...(def?.rateLimitFrequencyInSeconds ? { rateLimitFrequencyInSeconds: def.rateLimitFrequencyInSeconds } : {}),
+    };
+    this.limitCache.set(type, { limits, until: Date.now() + 1000 });
+    return limits;
+  }
+
+  /** Forgets cached limits (a task definition changed). */
+  forgetLimits(): void {
+    this.limitCache.clear();
   }
 
   private isWaiting(waiter: Waiter): boolean {

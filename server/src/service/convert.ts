@@ -28,7 +28,8 @@ export function toTask(task: TaskState, run: RunState): Task {
   return create(TaskSchema, {
     taskId: task.id,
     workflowId: task.runId,
-    taskType: task.type,
+    // Conductor reports a worker task's type as its name.
+    taskType: task.type === "SIMPLE" ? task.defName : task.type,
     taskDefName: task.defName,
     referenceTaskName: task.ref,
     status: TaskStatus[task.status],

@@ -125,6 +125,36 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    name: "claim-side limits: running tasks by type, rate windows",
+    sql: `
+      -- concurrentExecLimit counts running tasks of a type at claim time.
+      CREATE INDEX tasks_running_by_type ON baton.tasks (def_name) WHERE status = 'IN_PROGRESS';
+      -- rateLimitPerFrequency: claims per task type per fixed window.
+      CREATE TABLE baton.rate_windows (
+        task_type text NOT NULL,
+        window_start bigint NOT NULL,
+        used int NOT NULL,
+        PRIMARY KEY (task_type, window_start)
+      );
+    `,
+  },
+  {
+    name: "api keys",
+    sql: `
+      -- API keys: only a SHA-256 of each key is kept; revoked keys stay listed.
+      CREATE TABLE baton.api_keys (
+        id text PRIMARY KEY,
+        name text NOT NULL DEFAULT '',
+        role text NOT NULL CHECK (role IN ('admin', 'publisher', 'operator', 'worker', 'reader')),
+        task_types text[] NOT NULL DEFAULT '{}',
+        secret_hash text NOT NULL,
+        created_at bigint NOT NULL,
+        created_by text NOT NULL DEFAULT '',
+        revoked_at bigint NOT NULL DEFAULT 0
+      );
+    `,
+  },
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"

@@ -185,6 +185,13 @@ export interface QueueEntry {
   visibleAt: number;
 }
 
+/** A task type's claim-side limits (from its TaskDef). */
+export interface ClaimLimits {
+  concurrentExecLimit?: number;
+  rateLimitPerFrequency?: number;
+  rateLimitFrequencyInSeconds?: number;
+}
+
 export interface OutboxItem {
   id: number;
   kind: string;
@@ -434,11 +441,44 @@ export class Store {
   /**
    * Hands up to `count` ready tasks of `taskType` to a worker: takes their
    * queue rows (SKIP LOCKED, so claimers never wait on each other) and marks
-   * the tasks IN_PROGRESS under a fresh lease, in one statement.
+   * the tasks IN_PROGRESS under a fresh lease, in one statement. A type with
+   * a concurrency or rate limit is claimed under a per-type lock so replicas
+   * cannot overshoot the limit together.
    */
-  async claim(taskType: string, count: number, workerId: string, now: number, newToken: () => string): Promise<TaskState[]> {
+  async claim(taskType: string, count: number, workerId: string, now: number, newToken: () => string, limits: ClaimLimits = {}): Promise<TaskState[]> {
+    const limited = (limits.concurrentExecLimit ?? 0) > 0 || ((limits.rateLimitPerFrequency ?? 0) > 0 && (limits.rateLimitFrequencyInSeconds ?? 0) > 0);
+    if (!limited) return this.claimRows(this.pool, taskType, count, workerId, now, newToken);
+    return this.tx(async (tx) => {
+      await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`baton-claim:${taskType}`]);
+      let allowed = count;
+      if ((limits.concurrentExecLimit ?? 0) > 0) {
+        const { rows } = await tx.query("SELECT count(*)::int AS n FROM baton.tasks WHERE def_name = $1 AND status = 'IN_PROGRESS'", [taskType]);
+        allowed = Math.min(allowed, limits.concurrentExecLimit! - (rows[0]?.n as number));
+      }
+      const per = limits.rateLimitPerFrequency ?? 0;
+      const windowMs = (limits.rateLimitFrequencyInSeconds ?? 0) * 1000;
+      const windowStart = per > 0 && windowMs > 0 ? Math.floor(now / windowMs) * windowMs : 0;
+      if (windowStart) {
+        const { rows } = await tx.query(
+          `INSERT INTO baton.rate_windows (task_type, window_start, used) VALUES ($1, $2, 0)
+           ON CONFLICT (task_type, window_start) DO UPDATE SET used = baton.rate_windows.used RETURNING used`,
+          [taskType, windowStart],
+        );
+        allowed = Math.min(allowed, per - (rows[0]?.used as number));
+      }
+      if (allowed <= 0) return [];
+      const claimed = await this.claimRows(tx, taskType, allowed, workerId, now, newToken);
+      if (windowStart && claimed.length > 0) {
+        await tx.query("UPDATE baton.rate_windows SET used = used + $3 WHERE task_type = $1 AND window_start = $2", [taskType, windowStart, claimed.length]);
+        await tx.query("DELETE FROM baton.rate_windows WHERE task_type = $1 AND window_start < $2", [taskType, windowStart]);
+      }
+      return claimed;
+    });
+  }
+
+  private async claimRows(q: pg.Pool | pg.ClientBase, taskType: string, count: number, workerId: string, now: number, newToken: () => string): Promise<TaskState[]> {
     const tokens = Array.from({ length: count }, newToken);
-    const { rows } = await this.pool.query(
+    const { rows } = await q.query(
       `WITH picked AS (
          DELETE FROM baton.queue WHERE task_id IN (
            SELECT task_id FROM baton.queue
