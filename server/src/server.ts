@@ -15,6 +15,16 @@ import { metadataService } from "./service/metadata.js";
 import { taskService } from "./service/tasks.js";
 import { workflowService } from "./service/workflows.js";
 import { Store } from "./store/store.js";
+import { Authenticator } from "./auth/authenticator.js";
+import { guard, methodsOf } from "./auth/guard.js";
+import { keyServiceDefinition, keyServiceHandlers, keyServiceMethods } from "./auth/key-service.js";
+import { KeyRegistry } from "./auth/keys.js";
+import { TaskTypes } from "./auth/task-types.js";
+import { serverCredentials, type TlsOptions } from "./auth/tls.js";
+import { startOpsServer, type OpsServer } from "./observability/http.js";
+import { instrumentEngine } from "./observability/instrument.js";
+import { Metrics } from "./observability/metrics.js";
+import { ReadinessProbe } from "./observability/readiness.js";
 
 export interface ServerOptions {
   databaseUrl: string;
@@ -30,6 +40,15 @@ export interface ServerOptions {
   poolSize?: number;
   /** Real-time period of the timer sweep and the dispatch safety net. */
   sweepMs?: number;
+  /**
+   * "required": every call needs an API key (`authorization: Bearer <key>`).
+   * Default: disabled on a loopback address, required on any other.
+   */
+  auth?: { mode: "required" | "disabled"; /** How long a key lookup is trusted (default 1000 ms). */ cacheMs?: number };
+  /** TLS for the gRPC port (plaintext when absent). */
+  tls?: TlsOptions;
+  /** The HTTP port for /metrics, /healthz, /readyz (none when absent; host defaults to loopback). */
+  metrics?: { port: number; host?: string };
 }
 
 export interface BatonServer {
@@ -38,6 +57,13 @@ export interface BatonServer {
   port: number;
   engine: Engine;
   clock: Clock;
+  /** Whether calls need an API key. */
+  auth: "required" | "disabled";
+  tls: boolean;
+  /** This process's metrics (also served on the metrics port when one is set). */
+  metrics: Metrics;
+  /** host:port of the /metrics, /healthz, /readyz listener, when started. */
+  metricsAddress?: string;
   /** Fires every due timer and pending cross-run effect now (for tests that move the clock). */
   settle(): Promise<void>;
   close(): Promise<void>;
@@ -47,23 +73,41 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   const log = options.logger ?? createLogger();
   const clock = options.clock ?? systemClock;
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const host = options.host ?? "127.0.0.1";
+  const authMode = options.auth?.mode ?? (isLoopback(host) ? "disabled" : "required");
+  // Read certificates before anything starts: a bad path fails fast.
+  const credentials = serverCredentials(options.tls);
   const store = new Store(options.databaseUrl, options.poolSize ?? 10);
+  const metrics = new Metrics(() => sampleDatabase(store, clock));
   await store.migrate();
 
   const engine = new Engine(store, clock, await createSystemTaskServices(), log);
+  const observer = instrumentEngine(engine, metrics);
   const dispatcher = new Dispatcher(store, clock, log, options.sweepMs ?? 250);
   const waiters = new RunWaiters();
   const timers = new Timers(engine, clock, log, options.sweepMs ?? 200);
   const http = new HttpTasks(engine, { allowedHosts: options.httpAllowedHosts ?? LOOPBACK_HOSTS, timeoutMs: 30_000 }, log);
   engine.hooks = {
     tasksReady: (types) => types.forEach((t) => dispatcher.wake(t)),
-    runEnded: (runId) => waiters.ended(runId),
+    runEnded: (runId) => {
+      waiters.ended(runId);
+      observer.runEnded(runId);
+    },
     runAsync: (task) => http.run(task),
+    taskDefsChanged: () => dispatcher.forgetLimits(),
   };
+  const keys = new KeyRegistry(store.pool);
+  const authenticator = new Authenticator(keys, options.auth?.cacheMs ?? 1000);
   const listener = new Listener(options.databaseUrl, log, (channel, payload) => {
+    if (channel === "baton_keys") authenticator.invalidate(payload || undefined);
     if (channel === "baton_tasks") payload.split("\n").forEach((t) => dispatcher.wake(t));
     else if (channel === "baton_runs") waiters.ended(payload);
     else if (channel === "baton_outbox") void timers.sweep();
+    else if (channel === "baton_taskdefs") engine.taskDefsChanged();
+  }, () => {
+    metrics.dbErrors.inc({ code: "connection" });
+    // Revocations may have been missed while disconnected.
+    authenticator.invalidate();
   });
   await listener.start();
 
@@ -73,34 +117,120 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     "grpc.keepalive_permit_without_calls": 1,
   });
   const onError = (method: string, error: unknown) => log.error({ err: error, method }, "request failed");
-  server.addService(serviceDefinition(MetadataService), serviceHandlers(MetadataService, metadataService(engine, limits), onError));
-  server.addService(serviceDefinition(WorkflowService), serviceHandlers(WorkflowService, workflowService(engine, waiters, limits), onError));
-  server.addService(serviceDefinition(TaskService), serviceHandlers(TaskService, taskService(engine, dispatcher, limits), onError));
-  const host = options.host ?? "127.0.0.1";
+  // Every call passes one gate: authentication, role, task-type scope, metrics.
+  const taskTypes = new TaskTypes(store.pool);
+  const gate = {
+    ...(authMode === "required" ? { authenticate: (metadata: grpc.Metadata) => authenticator.authenticate(metadata) } : {}),
+    taskTypeOf: (taskId: string) => taskTypes.of(taskId),
+    observe: (method: string, code: grpc.status, seconds: number) => metrics.observeRpc(method, grpc.status[code] ?? String(code), seconds),
+    log,
+  };
+  server.addService(serviceDefinition(MetadataService), guard(methodsOf(MetadataService), serviceHandlers(MetadataService, metadataService(engine, limits), onError), gate));
+  server.addService(serviceDefinition(WorkflowService), guard(methodsOf(WorkflowService), serviceHandlers(WorkflowService, workflowService(engine, waiters, limits), onError), gate));
+  server.addService(serviceDefinition(TaskService), guard(methodsOf(TaskService), serviceHandlers(TaskService, taskService(engine, dispatcher, limits), onError), gate));
+  server.addService(keyServiceDefinition, guard(keyServiceMethods, keyServiceHandlers(keys, (id) => authenticator.invalidate(id)), gate));
+  let bound = false;
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound),
+    server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${options.port ?? 0}`, credentials, (error, port) =>
+      error ? reject(error) : resolve(port),
     ),
   );
+  bound = true;
+  const readiness = new ReadinessProbe(options.databaseUrl, () => bound, metrics);
+  let ops: OpsServer | undefined;
+  if (options.metrics) {
+    ops = await startOpsServer({ host: options.metrics.host ?? "127.0.0.1", port: options.metrics.port, metrics, readiness: () => readiness.check() });
+  }
   dispatcher.start();
   timers.start();
-  log.info({ host, port }, "baton server listening");
+  log.info({ host, port, auth: authMode, tls: options.tls !== undefined, ...(ops ? { metrics: ops.address } : {}) }, "baton server listening");
+  if (authMode === "disabled" && !isLoopback(host)) {
+    log.warn({ host, port }, "AUTHENTICATION IS DISABLED on a non-loopback address: anyone who can reach this port can run and change flows");
+  }
 
   return {
     address: `${host.includes(":") ? `[${host}]` : host}:${port}`,
     port,
     engine,
     clock,
+    auth: authMode,
+    tls: options.tls !== undefined,
+    metrics,
+    ...(ops ? { metricsAddress: ops.address } : {}),
     settle: () => timers.sweep(),
     async close() {
       timers.stop();
       dispatcher.stop();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       server.forceShutdown();
+      bound = false;
+      await ops?.close();
+      await readiness.close();
       await listener.stop();
       await store.close();
     },
   };
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost", "[::1]"]);
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Runs in flight and queue depths, for the gauges; bounded in time so a dead database cannot hang a scrape. */
+async function sampleDatabase(store: Store, clock: Clock) {
+  const work = (async () => {
+    const { rows } = await store.pool.query<{ status: string; count: number }>(
+      "SELECT status, count(*)::int AS count FROM baton.runs WHERE status IN ('RUNNING', 'PAUSED') GROUP BY status",
+    );
+    return { runs: rows, queues: await store.queueDepths(clock.now()) };
+  })();
+  work.catch(() => {});
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("database sample timed out")), 2000);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Server options from the environment (what `baton-server` reads):
+ * BATON_HOST, BATON_PORT, BATON_TLS_CERT / BATON_TLS_KEY / BATON_TLS_CA (file
+ * paths) and BATON_TLS_REQUIRE_CLIENT_CERT=1, BATON_METRICS_PORT /
+ * BATON_METRICS_HOST, BATON_AUTH=required|disabled (BATON_INSECURE_NO_AUTH=1
+ * is the same as disabled).
+ */
+export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<ServerOptions, "databaseUrl"> {
+  const get = (name: string) => env[name] || undefined;
+  const truthy = (name: string) => /^(1|true|yes)$/i.test(get(name) ?? "");
+  const options: Omit<ServerOptions, "databaseUrl"> = {};
+  const host = get("BATON_HOST");
+  if (host) options.host = host;
+  const port = get("BATON_PORT");
+  if (port) options.port = Number(port);
+  const cert = get("BATON_TLS_CERT");
+  const key = get("BATON_TLS_KEY");
+  const ca = get("BATON_TLS_CA");
+  if (cert || key) {
+    if (!cert || !key) throw new Error("TLS needs both BATON_TLS_CERT and BATON_TLS_KEY");
+    options.tls = { cert, key, ...(ca ? { ca } : {}), ...(truthy("BATON_TLS_REQUIRE_CLIENT_CERT") ? { requireClientCert: true } : {}) };
+  }
+  const metricsPort = get("BATON_METRICS_PORT");
+  if (metricsPort) {
+    const metricsHost = get("BATON_METRICS_HOST");
+    options.metrics = { port: Number(metricsPort), ...(metricsHost ? { host: metricsHost } : {}) };
+  }
+  const auth = get("BATON_AUTH");
+  if (truthy("BATON_INSECURE_NO_AUTH")) options.auth = { mode: "disabled" };
+  else if (auth === "required" || auth === "disabled") options.auth = { mode: auth };
+  else if (auth) throw new Error(`BATON_AUTH must be "required" or "disabled", not "${auth}"`);
+  return options;
 }
 
 /** LISTEN on a dedicated connection, reconnecting with backoff when it drops. */
@@ -113,6 +243,7 @@ class Listener {
     private readonly url: string,
     private readonly log: Logger,
     private readonly onNotify: (channel: string, payload: string) => void,
+    private readonly onLost: () => void = () => {},
   ) {}
 
   async start(): Promise<void> {
@@ -120,11 +251,12 @@ class Listener {
     client.on("notification", (n) => this.onNotify(n.channel, n.payload ?? ""));
     client.on("error", (error) => {
       this.log.warn({ err: error }, "notification connection lost; reconnecting");
+      this.onLost();
       void client.end().catch(() => {});
       this.reconnect();
     });
     await client.connect();
-    await client.query("LISTEN baton_tasks; LISTEN baton_runs; LISTEN baton_outbox");
+    await client.query("LISTEN baton_tasks; LISTEN baton_runs; LISTEN baton_outbox; LISTEN baton_taskdefs; LISTEN baton_keys");
     this.client = client;
     this.delay = 100;
   }

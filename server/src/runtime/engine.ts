@@ -8,7 +8,7 @@ import { graphFor, type Graph } from "../engine/graph.js";
 import { TERMINAL_WORKFLOW, type JsonObject, type RunState, type TaskState } from "../engine/model.js";
 import { isWorkerTask, type SystemTaskServices } from "../engine/system-tasks.js";
 import type { Clock } from "../clock.js";
-import { Store, WriteConflict, type Tx } from "../store/store.js";
+import { Store, WriteConflict, type OutboxEntry, type Tx } from "../store/store.js";
 import type { Logger } from "../logger.js";
 
 export interface EngineHooks {
@@ -18,6 +18,8 @@ export interface EngineHooks {
   runEnded(runId: string): void;
   /** An HTTP (or other asynchronous) system task must be carried out. */
   runAsync(task: TaskState): void;
+  /** Task definitions changed: drop what was derived from them. */
+  taskDefsChanged?(): void;
 }
 
 export interface StartOptions {
@@ -62,6 +64,8 @@ function sortKeys(value: unknown): unknown {
 
 export class Engine {
   private readonly defs = new Map<string, WorkflowDef>();
+  private readonly taskDefCache = new Map<string, TaskDef | undefined>();
+  private taskDefGeneration = 0;
   hooks: EngineHooks = { tasksReady: () => {}, runEnded: () => {}, runAsync: () => {} };
 
   constructor(
@@ -82,6 +86,10 @@ export class Engine {
     return { def, graph: graphFor(hash, def) };
   }
 
+  /**
+   * Task definitions a run may need. Cached in memory: a change is announced
+   * with NOTIFY baton_taskdefs and clears the cache on every replica.
+   */
   private async taskDefsFor(tx: Tx, def: WorkflowDef, tasks: TaskState[]): Promise<Map<string, TaskDef>> {
     const names = new Set<string>(tasks.map((t) => t.defName));
     const walk = (list: WorkflowDef["tasks"]) => {
@@ -94,7 +102,31 @@ export class Engine {
       }
     };
     walk(def.tasks);
-    return this.store.taskDefs(tx, [...names]);
+    const missing = [...names].filter((n) => !this.taskDefCache.has(n));
+    if (missing.length > 0) {
+      const generation = this.taskDefGeneration;
+      const found = await this.store.taskDefs(tx, missing);
+      if (generation === this.taskDefGeneration) for (const name of missing) this.taskDefCache.set(name, found.get(name));
+      const result = new Map<string, TaskDef>();
+      for (const name of names) {
+        const d = found.get(name) ?? this.taskDefCache.get(name);
+        if (d) result.set(name, d);
+      }
+      return result;
+    }
+    const result = new Map<string, TaskDef>();
+    for (const name of names) {
+      const d = this.taskDefCache.get(name);
+      if (d) result.set(name, d);
+    }
+    return result;
+  }
+
+  /** Forgets cached task definitions (one changed here or on another replica). */
+  taskDefsChanged(): void {
+    this.taskDefCache.clear();
+    this.taskDefGeneration++;
+    this.hooks.taskDefsChanged?.();
   }
 
   /** Retries a transaction that lost a race (write conflict, deadlock, serialization). */
@@ -224,18 +256,15 @@ export class Engine {
   /** Writes a decision inside its transaction; returns what to do after commit. */
   private async write(tx: Tx, decision: Decision, existing: Set<string>, isNew: boolean, now: number) {
     const { run, changed, removed, effects } = decision;
-    if (!isNew) await this.store.updateRun(tx, run);
+    const removedIds = new Set(removed);
     const inserts: TaskState[] = [];
     const updates: TaskState[] = [];
-    for (const task of changed) (existing.has(task.id) && !removed.includes(task.id) ? updates : inserts).push(task);
-    await this.store.deleteTasks(tx, removed);
-    await this.store.insertTasks(tx, inserts);
-    await this.store.updateTasks(tx, updates);
+    for (const task of changed) (existing.has(task.id) && !removedIds.has(task.id) ? updates : inserts).push(task);
 
-    const ready = new Set<string>();
     const enqueue = new Map<string, TaskState>();
     const dequeue = new Set<string>();
-    const outbox: { kind: string; payload: unknown }[] = [];
+    const outbox: OutboxEntry[] = [];
+    const events: { sink: string; payload: JsonObject }[] = [];
     const asyncTasks: TaskState[] = [];
     for (const effect of effects) {
       switch (effect.kind) {
@@ -263,7 +292,7 @@ export class Engine {
           }
           break;
         case "publishEvent":
-          await this.store.publishEvent(tx, effect.sink, effect.payload, now);
+          events.push({ sink: effect.sink, payload: effect.payload });
           break;
         case "runAsync":
           asyncTasks.push(effect.task);
@@ -271,21 +300,29 @@ export class Engine {
       }
     }
     // Only tasks still waiting for a worker go to the queue.
+    const ready = new Set<string>();
     const entries = [...enqueue.values()]
-      .filter((t) => t.status === "SCHEDULED" && isWorkerTask(t.type) && !removed.includes(t.id))
+      .filter((t) => t.status === "SCHEDULED" && isWorkerTask(t.type) && !removedIds.has(t.id))
       .map((t) => {
         if (t.visibleAt <= now) ready.add(t.defName);
         return { taskId: t.id, taskType: t.defName, runId: t.runId, priority: run.priority, visibleAt: t.visibleAt };
       });
-    for (const id of dequeue) if (!enqueue.has(id) || enqueue.get(id)!.status !== "SCHEDULED") enqueue.delete(id);
-    await this.store.dequeue(tx, [...dequeue].filter((id) => !entries.some((e) => e.taskId === id)));
-    await this.store.enqueue(tx, entries);
-    const outboxIds = await this.store.addOutbox(tx, outbox, now);
+    const queued = new Set(entries.map((e) => e.taskId));
     const ended = effects.some((e) => e.kind === "runEnded");
-    // Delivered at commit: wakes dispatchers and waiters on other replicas.
-    if (ready.size > 0) await tx.query("SELECT pg_notify('baton_tasks', $1)", [[...ready].join("\n")]);
-    if (ended) await tx.query("SELECT pg_notify('baton_runs', $1)", [run.id]);
-    if (outboxIds.length > 0) await tx.query("SELECT pg_notify('baton_outbox', '')");
+    const outboxIds = await this.store.writeEvent(tx, {
+      run: isNew ? undefined : run,
+      removed,
+      inserts,
+      updates,
+      dequeue: [...dequeue].filter((id) => !queued.has(id)),
+      enqueue: entries,
+      outbox,
+      events,
+      now,
+      // Delivered at commit: wakes dispatchers and waiters on other replicas.
+      notifyTaskTypes: [...ready],
+      notifyRunEnded: ended ? run.id : "",
+    });
     return { ready, ended, outboxIds, asyncTasks, now };
   }
 

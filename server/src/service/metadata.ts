@@ -91,6 +91,7 @@ export function metadataService(engine: Engine, limits: Limits): ServiceImpl<typ
       });
       if (problems.length > 0) throw invalid(`invalid task definition: ${problems.join("; ")}`);
       const changed = await store.putTaskDefs(defs, engine.clock.now());
+      if (changed.length > 0) engine.taskDefsChanged();
       return { names: defs.map((d) => d.name), changed };
     }),
 

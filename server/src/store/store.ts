@@ -192,6 +192,27 @@ export interface ClaimLimits {
   rateLimitFrequencyInSeconds?: number;
 }
 
+export interface OutboxEntry {
+  kind: string;
+  payload: unknown;
+}
+
+/** Everything one event writes, in one round trip. */
+export interface EventWrite {
+  /** The run's new state (absent for a run inserted in this transaction). */
+  run: RunState | undefined;
+  removed: string[];
+  inserts: TaskState[];
+  updates: TaskState[];
+  dequeue: string[];
+  enqueue: QueueEntry[];
+  outbox: OutboxEntry[];
+  events: { sink: string; payload: JsonObject }[];
+  now: number;
+  notifyTaskTypes: string[];
+  notifyRunEnded: string;
+}
+
 export interface OutboxItem {
   id: number;
   kind: string;
@@ -299,6 +320,7 @@ export class Store {
         );
         if ((rowCount ?? 0) > 0) changed.push(def.name);
       }
+      if (changed.length > 0) await tx.query("SELECT pg_notify('baton_taskdefs', '')");
       return changed;
     });
   }
@@ -344,14 +366,17 @@ export class Store {
    * returns undefined instead of waiting when another event holds it.
    */
   async lockRun(tx: Tx, runId: string, options: { skipLocked?: boolean; dueBy?: number } = {}): Promise<{ run: RunState; tasks: TaskState[] } | undefined> {
-    const { rows } = await tx.query(
-      `SELECT * FROM baton.runs WHERE id = $1 ${options.dueBy !== undefined ? "AND wake_at > 0 AND wake_at <= $2" : ""}
-       FOR UPDATE ${options.skipLocked ? "SKIP LOCKED" : ""}`,
-      options.dueBy !== undefined ? [runId, options.dueBy] : [runId],
-    );
-    if (!rows[0]) return undefined;
-    const tasks = await tx.query("SELECT * FROM baton.tasks WHERE run_id = $1 ORDER BY seq", [runId]);
-    return { run: rowToRun(rows[0]), tasks: tasks.rows.map(rowToTask) };
+    // The run row is locked; its tasks come along in the same round trip.
+    const { rows } = await tx.query({
+      name: `baton-lock-run${options.skipLocked ? "-skip" : ""}${options.dueBy !== undefined ? "-due" : ""}`,
+      text: `SELECT r.*, (SELECT coalesce(json_agg(t ORDER BY t.seq), '[]'::json) FROM baton.tasks t WHERE t.run_id = r.id) AS tasks
+       FROM baton.runs r WHERE r.id = $1 ${options.dueBy !== undefined ? "AND r.wake_at > 0 AND r.wake_at <= $2" : ""}
+       FOR UPDATE OF r ${options.skipLocked ? "SKIP LOCKED" : ""}`,
+      values: options.dueBy !== undefined ? [runId, options.dueBy] : [runId],
+    });
+    const row = rows[0];
+    if (!row) return undefined;
+    return { run: rowToRun(row), tasks: (row.tasks as Record<string, unknown>[]).map(rowToTask) };
   }
 
   async getRun(runId: string, withTasks: boolean): Promise<{ run: RunState; tasks: TaskState[] } | undefined> {
@@ -388,6 +413,73 @@ export class Store {
       params,
     );
     return rows.map(rowToRun);
+  }
+
+  /**
+   * Writes one event's changes as a single statement (data-modifying CTEs),
+   * so an event costs one round trip to write whatever it changed. Task
+   * updates are optimistic: a row whose revision moved (a concurrent claim)
+   * makes the event retry. Returns the ids of new outbox items.
+   */
+  async writeEvent(tx: Tx, w: EventWrite): Promise<number[]> {
+    if (w.removed.length > 0) await this.deleteTasks(tx, w.removed);
+    const sets = TASK_COLUMN_NAMES.filter((c) => c !== "id" && c !== "rev").map((c) => `${c} = r.${c}`);
+    const run = w.run;
+    const params: unknown[] = [
+      stringifyJson(w.inserts.map(taskToRow)),
+      stringifyJson(w.updates.map(taskToRow)),
+      w.dequeue,
+      stringifyJson(w.enqueue.map((e) => ({ task_id: e.taskId, task_type: e.taskType, run_id: e.runId, priority: e.priority, visible_at: e.visibleAt }))),
+      stringifyJson(w.outbox),
+      stringifyJson(w.events),
+      w.now,
+      w.notifyTaskTypes.join("\n"),
+      w.notifyRunEnded,
+      ...(run ? RUN_PARAMS(run) : []),
+    ];
+    const runUpdate = run
+      ? `run_update AS (
+           UPDATE baton.runs SET name=$11, version=$12, def_hash=$13, status=$14, correlation_id=$15, idempotency_key=$16, priority=$17,
+             input=$18, output=$19, variables=$20, reason=$21, failed_refs=$22, failed_task_id=$23, parent_run_id=$24,
+             parent_task_id=$25, created_at=$26, updated_at=$27, ended_at=$28, wake_at=$29, next_seq=$30, extra=$31
+           WHERE id = $10 RETURNING 1),`
+      : "";
+    const { rows } = await tx.query({
+      name: run ? "baton-write-event" : "baton-write-event-new",
+      text: `WITH ${runUpdate}
+        inserted AS (
+          INSERT INTO baton.tasks (${TASK_COLUMN_NAMES.join(", ")})
+          SELECT ${TASK_COLUMN_NAMES.join(", ")} FROM jsonb_to_recordset($1::jsonb) AS r(${RECORDSET}) RETURNING 1),
+        updated AS (
+          UPDATE baton.tasks t SET ${sets.join(", ")}, rev = t.rev + 1
+          FROM jsonb_to_recordset($2::jsonb) AS r(${RECORDSET})
+          WHERE t.id = r.id AND t.rev = r.rev RETURNING 1),
+        dequeued AS (DELETE FROM baton.queue WHERE task_id = ANY($3::uuid[]) RETURNING 1),
+        enqueued AS (
+          INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at)
+          SELECT task_id, task_type, run_id, priority, visible_at
+          FROM jsonb_to_recordset($4::jsonb) AS r(task_id uuid, task_type text, run_id uuid, priority int, visible_at bigint)
+          ON CONFLICT (task_id) DO UPDATE SET visible_at = excluded.visible_at RETURNING 1),
+        outboxed AS (
+          INSERT INTO baton.outbox (kind, payload, created_at)
+          SELECT kind, payload, $7 FROM jsonb_to_recordset($5::jsonb) AS r(kind text, payload jsonb) RETURNING id),
+        published AS (
+          INSERT INTO baton.events (sink, payload, created_at)
+          SELECT sink, payload, $7 FROM jsonb_to_recordset($6::jsonb) AS r(sink text, payload jsonb) RETURNING 1),
+        notified AS (
+          SELECT pg_notify('baton_tasks', $8) WHERE $8 <> ''
+          UNION ALL SELECT pg_notify('baton_runs', $9) WHERE $9 <> ''
+          UNION ALL SELECT pg_notify('baton_outbox', '') WHERE jsonb_array_length($5::jsonb) > 0)
+      SELECT (SELECT count(*) FROM updated)::int AS updated,
+             (SELECT coalesce(array_agg(id), '{}') FROM outboxed) AS outbox_ids,
+             (SELECT count(*) FROM notified)::int AS notified,
+             (SELECT count(*) FROM inserted)::int + (SELECT count(*) FROM dequeued)::int + (SELECT count(*) FROM enqueued)::int
+               + (SELECT count(*) FROM published)::int AS written`,
+      values: params,
+    });
+    const row = rows[0] as { updated: number; outbox_ids: number[] };
+    if (row.updated !== w.updates.length) throw new WriteConflict(`${w.updates.length - row.updated} task(s) changed concurrently`);
+    return row.outbox_ids.map(Number);
   }
 
   // ---- tasks ----------------------------------------------------------------
