@@ -22,7 +22,7 @@ export class JqError extends Error {
 
 export interface JqLimits {
   timeoutMs: number;
-  /** The most WebAssembly memory jq may grow to (it starts at 16 MiB). */
+  /** The most WebAssembly memory jq may grow its heap to. */
   memoryBytes: number;
 }
 
