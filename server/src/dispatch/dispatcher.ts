@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
 import type { TaskState } from "../engine/model.js";
 import type { ClaimLimits, Store } from "../store/store.js";
+import type { Reservation } from "../runtime/engine.js";
 import type { Logger } from "../logger.js";
 
 export interface Waiter {
@@ -71,6 +72,31 @@ export class Dispatcher {
   credit(waiter: Waiter, n: number): void {
     waiter.credits += n;
     for (const type of waiter.taskTypes) this.wake(type);
+  }
+
+  /** Takes one credit of a waiting worker of `type`, for a task handed over at commit. */
+  reserve(type: string): Reservation | undefined {
+    const set = this.waiters.get(type);
+    if (!set || this.stopped) return undefined;
+    for (const waiter of set) {
+      if (waiter.credits <= 0) continue;
+      waiter.credits--;
+      // Round-robin: the next reservation starts with another waiter.
+      set.delete(waiter);
+      set.add(waiter);
+      return {
+        workerId: waiter.workerId,
+        deliver: (task) => {
+          if (!this.isWaiting(waiter)) return false;
+          waiter.deliver([task]);
+          return true;
+        },
+        release: () => {
+          waiter.credits++;
+        },
+      };
+    }
+    return undefined;
   }
 
   /** Tasks of these types may be ready: claim for whoever waits. */

@@ -20,6 +20,25 @@ export interface EngineHooks {
   runAsync(task: TaskState): void;
   /** Task definitions changed: drop what was derived from them. */
   taskDefsChanged?(): void;
+  /**
+   * A worker of this type waiting here with a free credit, reserved for a task
+   * this event makes ready: the task is handed over at commit without going
+   * through the queue table.
+   */
+  reserveWorker?(taskType: string): Reservation | undefined;
+}
+
+export interface Reservation {
+  workerId: string;
+  /** Pushes the task; false when the worker left meanwhile. */
+  deliver(task: TaskState): boolean;
+  /** Gives the credit back (the event did not commit). */
+  release(): void;
+}
+
+interface HandOff {
+  task: TaskState;
+  reservation: Reservation;
 }
 
 export interface StartOptions {
@@ -130,11 +149,13 @@ export class Engine {
   }
 
   /** Retries a transaction that lost a race (write conflict, deadlock, serialization). */
-  private async withRetry<T>(fn: () => Promise<T>): Promise<T> {
+  private async withRetry<T>(fn: () => Promise<T>, handOffs: HandOff[] = []): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await fn();
       } catch (error) {
+        // The attempt did not commit: its reserved workers get their credit back.
+        for (const h of handOffs.splice(0)) h.reservation.release();
         const code = (error as { code?: string }).code;
         const retryable = error instanceof WriteConflict || (code !== undefined && RETRYABLE_PG_CODES.has(code));
         if (!retryable || attempt >= 20) throw error;
@@ -145,6 +166,7 @@ export class Engine {
 
   /** Applies one event to one run, atomically. */
   async handle(runId: string, event: RunEvent, options: { skipLocked?: boolean; dueOnly?: boolean } = {}): Promise<Decision | undefined> {
+    const handOffs: HandOff[] = [];
     const outcome = await this.withRetry(() =>
       this.store.tx(async (tx) => {
         const now = this.clock.now();
@@ -162,22 +184,15 @@ export class Engine {
           const latest = await this.store.workflowDef(tx, loaded.run.name);
           if (latest) restartDef = { def: latest.def, hash: latest.hash, version: latest.version, graph: graphFor(latest.hash, latest.def) };
         }
+        const taskDefs = await this.taskDefsFor(tx, restartDef?.def ?? def, loaded.tasks);
         const decision = decide(
-          {
-            def,
-            graph,
-            run: loaded.run,
-            tasks: loaded.tasks,
-            taskDefs: await this.taskDefsFor(tx, restartDef?.def ?? def, loaded.tasks),
-            now,
-            newId: randomUUID,
-            services: this.services,
-          },
+          { def, graph, run: loaded.run, tasks: loaded.tasks, taskDefs, now, newId: randomUUID, services: this.services },
           restartDef ? { kind: "restart", useLatest: true, def: restartDef } : event,
         );
-        const after = await this.write(tx, decision, new Set(loaded.tasks.map((t) => t.id)), false, now);
+        const after = await this.write(tx, decision, new Set(loaded.tasks.map((t) => t.id)), false, now, taskDefs, handOffs);
         return { decision, after };
       }),
+      handOffs,
     );
     if (!outcome) return undefined;
     await this.afterCommit(outcome.decision, outcome.after);
@@ -187,6 +202,7 @@ export class Engine {
   /** Starts a run; with an idempotency key (or a preset id) twice is once. */
   async start(options: StartOptions): Promise<{ runId: string; created: boolean }> {
     const resolved = await this.resolveDefinition(options);
+    const handOffs: HandOff[] = [];
     const outcome = await this.withRetry(() =>
       this.store.tx(async (tx) => {
         const now = this.clock.now();
@@ -218,8 +234,9 @@ export class Engine {
         };
         // Decide first, then insert the run as decided: one row write, and the
         // unique keys (id, idempotency key) make a second start a no-op.
+        const taskDefs = await this.taskDefsFor(tx, def, []);
         const decision = decide(
-          { def, graph: graphFor(resolved.hash, def), run, tasks: [], taskDefs: await this.taskDefsFor(tx, def, []), now, newId: randomUUID, services: this.services },
+          { def, graph: graphFor(resolved.hash, def), run, tasks: [], taskDefs, now, newId: randomUUID, services: this.services },
           { kind: "start" },
         );
         const inserted = await this.store.insertRun(tx, decision.run);
@@ -228,9 +245,10 @@ export class Engine {
           if (!existing) throw new Refusal("FAILED_PRECONDITION", "the run exists already");
           return { runId: existing, created: false, decision: undefined, after: undefined };
         }
-        const after = await this.write(tx, decision, new Set(), true, now);
+        const after = await this.write(tx, decision, new Set(), true, now, taskDefs, handOffs);
         return { runId: run.id, created: true, decision, after };
       }),
+      handOffs,
     );
     if (outcome.decision && outcome.after) await this.afterCommit(outcome.decision, outcome.after);
     return { runId: outcome.runId, created: outcome.created };
@@ -254,7 +272,7 @@ export class Engine {
   }
 
   /** Writes a decision inside its transaction; returns what to do after commit. */
-  private async write(tx: Tx, decision: Decision, existing: Set<string>, isNew: boolean, now: number) {
+  private async write(tx: Tx, decision: Decision, existing: Set<string>, isNew: boolean, now: number, taskDefs: Map<string, TaskDef>, handOffs: HandOff[]) {
     const { run, changed, removed, effects } = decision;
     const removedIds = new Set(removed);
     const inserts: TaskState[] = [];
@@ -299,10 +317,19 @@ export class Engine {
           break;
       }
     }
-    // Only tasks still waiting for a worker go to the queue.
+    // Only tasks still waiting for a worker go to the queue; one a worker
+    // here can take at once is leased to it directly.
     const ready = new Set<string>();
-    const entries = [...enqueue.values()]
-      .filter((t) => t.status === "SCHEDULED" && isWorkerTask(t.type) && !removedIds.has(t.id))
+    const waiting = [...enqueue.values()].filter((t) => t.status === "SCHEDULED" && isWorkerTask(t.type) && !removedIds.has(t.id));
+    for (const t of waiting) {
+      if (t.visibleAt > now || hasClaimLimits(taskDefs.get(t.defName))) continue;
+      const reservation = this.hooks.reserveWorker?.(t.defName);
+      if (!reservation) continue;
+      leaseTo(t, reservation.workerId, now);
+      handOffs.push({ task: t, reservation });
+    }
+    const entries = waiting
+      .filter((t) => t.status === "SCHEDULED")
       .map((t) => {
         if (t.visibleAt <= now) ready.add(t.defName);
         return { taskId: t.id, taskType: t.defName, runId: t.runId, priority: run.priority, visibleAt: t.visibleAt };
@@ -323,10 +350,19 @@ export class Engine {
       notifyTaskTypes: [...ready],
       notifyRunEnded: ended ? run.id : "",
     });
-    return { ready, ended, outboxIds, asyncTasks, now };
+    return { ready, ended, outboxIds, asyncTasks, now, handOffs: [...handOffs] };
   }
 
-  private async afterCommit(decision: Decision, after: { ready: Set<string>; ended: boolean; outboxIds: number[]; asyncTasks: TaskState[]; now: number }): Promise<void> {
+  private async afterCommit(
+    decision: Decision,
+    after: { ready: Set<string>; ended: boolean; outboxIds: number[]; asyncTasks: TaskState[]; now: number; handOffs: HandOff[] },
+  ): Promise<void> {
+    for (const { task, reservation } of after.handOffs) {
+      if (reservation.deliver(task)) continue;
+      // The worker left between reservation and commit: back to the queue.
+      await this.store.requeue(task.id, task.leaseToken).catch((error: unknown) => this.log.warn({ err: error, taskId: task.id }, "requeue failed; the lease will expire"));
+      after.ready.add(task.defName);
+    }
     if (after.ready.size > 0) this.hooks.tasksReady(after.ready, after.now);
     if (after.ended) this.hooks.runEnded(decision.run.id);
     for (const task of after.asyncTasks) this.hooks.runAsync(task);
@@ -421,6 +457,22 @@ export class Engine {
   static ended(run: RunState): boolean {
     return TERMINAL_WORKFLOW.has(run.status);
   }
+}
+
+function hasClaimLimits(def: TaskDef | undefined): boolean {
+  return Boolean(def && ((def.concurrentExecLimit ?? 0) > 0 || (def.rateLimitPerFrequency ?? 0) > 0));
+}
+
+/** Marks a task handed to a worker, exactly as a claim from the queue would. */
+function leaseTo(task: TaskState, workerId: string, now: number): void {
+  task.status = "IN_PROGRESS";
+  task.pollCount += 1;
+  task.workerId = workerId;
+  task.leaseToken = randomUUID();
+  if (!task.startedAt) task.startedAt = now;
+  const response = now + task.responseTimeoutSeconds * 1000;
+  task.leaseExpiresAt = task.timeoutSeconds > 0 ? Math.min(response, task.startedAt + task.timeoutSeconds * 1000) : response;
+  task.updatedAt = now;
 }
 
 function ignoreRefusal(error: unknown): void {

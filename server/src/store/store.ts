@@ -599,6 +599,20 @@ export class Store {
     return rows.map(rowToTask);
   }
 
+  /** Puts a task handed to a worker that left back in the queue, if its lease is still that one. */
+  async requeue(taskId: string, token: string): Promise<void> {
+    await this.pool.query(
+      `WITH t AS (
+         UPDATE baton.tasks SET status = 'SCHEDULED', lease_token = '', lease_expires_at = 0, worker_id = '', rev = rev + 1
+         WHERE id = $1 AND lease_token = $2 AND status = 'IN_PROGRESS'
+         RETURNING id, def_name, run_id, visible_at)
+       INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at)
+       SELECT t.id, t.def_name, t.run_id, r.priority, t.visible_at FROM t JOIN baton.runs r ON r.id = t.run_id
+       ON CONFLICT (task_id) DO NOTHING`,
+      [taskId, token],
+    );
+  }
+
   /** Pushes the lease of a running task; undefined when the token is stale. */
   async extendLease(taskId: string, token: string, seconds: number, now: number): Promise<number | undefined> {
     const { rows } = await this.pool.query(
