@@ -1,4 +1,7 @@
-export { startServer, type BatonServer, type ServerOptions } from "./server.js";
+export { startServer, serverOptionsFromEnv, isLoopback, type BatonServer, type ServerOptions } from "./server.js";
+export * from "./auth/index.js";
+export type { TlsOptions } from "./auth/tls.js";
+export { Metrics } from "./observability/metrics.js";
 export { startEmbeddedPostgres, type EmbeddedDatabase } from "./embedded.js";
 export { ManualClock, systemClock, type Clock } from "./clock.js";
 export { createLogger, type Logger } from "./logger.js";

@@ -2,7 +2,7 @@
 // `baton-server`: one server process on the PostgreSQL at BATON_DATABASE_URL.
 // For deployments and tests that run several replicas; `baton dev` adds the
 // embedded database on top.
-import { startServer } from "./server.js";
+import { serverOptionsFromEnv, startServer } from "./server.js";
 import { createLogger } from "./logger.js";
 
 const url = process.env["BATON_DATABASE_URL"];
@@ -11,10 +11,19 @@ if (!url) {
   process.exit(2);
 }
 const log = createLogger();
+let fromEnv;
+try {
+  // BATON_HOST/PORT, BATON_TLS_*, BATON_METRICS_PORT, BATON_AUTH (see serverOptionsFromEnv).
+  fromEnv = serverOptionsFromEnv(process.env);
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(2);
+}
 const server = await startServer({
+  host: "127.0.0.1",
+  port: 7233,
+  ...fromEnv,
   databaseUrl: url,
-  host: process.env["BATON_HOST"] ?? "127.0.0.1",
-  port: Number(process.env["BATON_PORT"] ?? 7233),
   logger: log,
 });
 // One line on stdout for supervisors and tests to wait on.

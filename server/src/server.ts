@@ -95,7 +95,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     },
     runAsync: (task) => http.run(task),
     taskDefsChanged: () => dispatcher.forgetLimits(),
-    reserveWorker: (type) => dispatcher.reserve(type),
+    reserveWorker: (type) => observer.reserved(dispatcher.reserve(type)),
   };
   const keys = new KeyRegistry(store.pool);
   const authenticator = new Authenticator(keys, options.auth?.cacheMs ?? 1000);

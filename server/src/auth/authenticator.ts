@@ -1,0 +1,105 @@
+// Turns a request's `authorization: Bearer <key>` into a principal. Keys are
+// read from the database by id and kept for at most `cacheMs` (1 s by
+// default), so a revocation made anywhere takes effect on every replica within
+// that bound; a `baton_keys` notification drops the cached copy sooner.
+import { grpc, RpcError } from "@baton/protocol";
+import { keyId, matchesHash, type KeyRecord, type KeyRegistry } from "./keys.js";
+import { principalOf, type Principal } from "./policy.js";
+
+interface Entry {
+  found: { record: KeyRecord; hash: string } | undefined;
+  at: number;
+}
+
+/** Why a request was refused before reaching its handler (for logs and metrics; never the key). */
+export type AuthFailure = "missing" | "malformed" | "unknown" | "revoked";
+
+export class AuthError extends RpcError {
+  constructor(
+    readonly reason: AuthFailure,
+    message: string,
+    readonly keyId?: string,
+  ) {
+    super(grpc.status.UNAUTHENTICATED, message);
+  }
+}
+
+export class Authenticator {
+  private readonly cache = new Map<string, Entry>();
+  private readonly loading = new Map<string, Promise<Entry>>();
+  /** Bumped by invalidate(): a lookup that started before it must not refill the cache. */
+  private generation = 0;
+
+  constructor(
+    private readonly registry: KeyRegistry,
+    private readonly cacheMs = 1000,
+    private readonly maxEntries = 10_000,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** The principal for a request's metadata; throws AuthError (UNAUTHENTICATED) or UNAVAILABLE. */
+  async authenticate(metadata: grpc.Metadata): Promise<Principal> {
+    const values = metadata.get("authorization");
+    if (values.length === 0) throw new AuthError("missing", "no API key: send `authorization: Bearer <key>`");
+    const header = values.length === 1 && typeof values[0] === "string" ? values[0] : "";
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const key = match?.[1] ?? "";
+    const id = keyId(key);
+    if (!id) throw new AuthError("malformed", "the authorization header is not `Bearer bk_<id>_<secret>`");
+    const entry = await this.lookup(id);
+    // Hash compared even for unknown ids would not hide more: the id is not secret.
+    if (!entry.found || !matchesHash(key, entry.found.hash)) throw new AuthError("unknown", "unknown API key", id);
+    if (entry.found.record.revokedAt !== 0) throw new AuthError("revoked", `API key ${id} has been revoked`, id);
+    return principalOf(entry.found.record);
+  }
+
+  /** Forgets a key so the next request reads it again (after a revocation). */
+  invalidate(id?: string): void {
+    this.generation++;
+    if (id === undefined) {
+      this.cache.clear();
+      this.loading.clear();
+    } else {
+      this.cache.delete(id);
+      this.loading.delete(id);
+    }
+  }
+
+  private async lookup(id: string): Promise<Entry> {
+    const cached = this.cache.get(id);
+    if (cached && this.now() - cached.at < this.cacheMs) return cached;
+    let pending = this.loading.get(id);
+    if (!pending) {
+      const generation = this.generation;
+      const at = this.now();
+      pending = this.registry
+        .find(id)
+        .then(
+          (found) => {
+            const entry = { found, at };
+            if (generation === this.generation) this.remember(id, entry);
+            return entry;
+          },
+          (error: unknown) => {
+            throw new RpcError(grpc.status.UNAVAILABLE, `cannot check the API key now: ${(error as Error).message}`);
+          },
+        )
+        .finally(() => {
+          if (this.loading.get(id) === pending) this.loading.delete(id);
+        });
+      this.loading.set(id, pending);
+    }
+    return pending;
+  }
+
+  private remember(id: string, entry: Entry): void {
+    this.cache.delete(id);
+    this.cache.set(id, entry);
+    // Oldest first (insertion order): unknown ids sprayed at the server cannot grow it without bound.
+    while (this.cache.size > this.maxEntries) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest === undefined) break;
+      this.cache.delete(oldest);
+    }
+  }
+}

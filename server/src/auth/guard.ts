@@ -1,0 +1,179 @@
+// The one place where requests are admitted: every handler of every service is
+// wrapped here, keyed by its full method name. A request is authenticated
+// (unless auth is disabled), its role checked against the policy table, and a
+// worker key's task-type scope checked against what the request names, before
+// the service implementation sees it. Also where each call's outcome is
+// counted for metrics. Keys and metadata are never logged.
+import { grpc, RpcError } from "@baton/protocol";
+import type { DescService } from "@bufbuild/protobuf";
+import type { Logger } from "../logger.js";
+import { AuthError } from "./authenticator.js";
+import { ANONYMOUS, inScope, mayCall, scopeOf, type Principal } from "./policy.js";
+
+export interface MethodInfo {
+  /** Key in the grpc-js handler table. */
+  localName: string;
+  /** Full name: "baton.v1.TaskService/Poll". */
+  name: string;
+  streaming: boolean;
+}
+
+export function methodsOf(service: DescService): MethodInfo[] {
+  return service.methods.map((m) => ({ localName: m.localName, name: `${service.typeName}/${m.name}`, streaming: m.methodKind !== "unary" }));
+}
+
+export interface GuardOptions {
+  /** Undefined when authentication is disabled: every call runs as an anonymous admin. */
+  authenticate?: (metadata: grpc.Metadata) => Promise<Principal>;
+  /** A task id's type, for worker scope checks (undefined: no such task). */
+  taskTypeOf: (taskId: string) => Promise<string | undefined>;
+  /** Called once per call with its final status. */
+  observe?: (method: string, code: grpc.status, seconds: number) => void;
+  log: Logger;
+}
+
+const principals = new WeakMap<object, Principal>();
+
+/** The principal a call was admitted as (set before the handler runs). */
+export function principalOfCall(call: object): Principal | undefined {
+  return principals.get(call);
+}
+
+function denied(message: string): RpcError {
+  return new RpcError(grpc.status.PERMISSION_DENIED, message);
+}
+
+function status(error: unknown): { code: grpc.status; details: string } {
+  if (error instanceof RpcError) return { code: error.code, details: error.message };
+  return { code: grpc.status.INTERNAL, details: error instanceof Error ? error.message : String(error) };
+}
+
+/** Task ids a unary task-scoped request names. */
+function taskIdsOf(method: string, request: unknown): string[] {
+  const r = request as { taskId?: string; result?: { taskId?: string }; results?: { taskId?: string }[] };
+  if (method.endsWith("/UpdateTask")) return r.result?.taskId ? [r.result.taskId] : [];
+  if (method.endsWith("/UpdateTasks")) return (r.results ?? []).map((x) => x.taskId ?? "").filter((id) => id !== "");
+  return r.taskId ? [r.taskId] : [];
+}
+
+/** Task types a request names directly (Poll; Dispatch names them in its subscribe message). */
+function taskTypesOf(request: unknown): string[] {
+  const r = request as { taskType?: string; kind?: { case?: string; value?: { taskTypes?: string[] } } };
+  if (r.kind) return r.kind.case === "subscribe" ? (r.kind.value?.taskTypes ?? []) : [];
+  return r.taskType !== undefined ? [r.taskType] : [];
+}
+
+export function guard(methods: MethodInfo[], handlers: grpc.UntypedServiceImplementation, options: GuardOptions): grpc.UntypedServiceImplementation {
+  const { log } = options;
+  const wrapped: grpc.UntypedServiceImplementation = {};
+
+  const refuse = (method: string, principal: Principal | undefined, error: RpcError, peer: string) => {
+    const fields = { method, peer, code: grpc.status[error.code], ...(principal ? { keyId: principal.id, role: principal.role } : {}) };
+    if (error instanceof AuthError) log.info({ ...fields, reason: error.reason, ...(error.keyId ? { keyId: error.keyId } : {}) }, "request not authenticated");
+    else if (error.code === grpc.status.PERMISSION_DENIED) log.warn({ ...fields, reason: error.message }, "request not permitted");
+  };
+
+  const authenticate = async (metadata: grpc.Metadata): Promise<Principal> => (options.authenticate ? options.authenticate(metadata) : ANONYMOUS);
+
+  const checkRole = (method: string, principal: Principal) => {
+    if (!mayCall(principal, method)) throw denied(`role ${principal.role} may not call ${method}`);
+  };
+
+  const checkTypes = (principal: Principal, types: string[]) => {
+    const outside = types.filter((t) => !inScope(principal, t));
+    if (outside.length > 0) throw denied(`this key may not work on task type${outside.length > 1 ? "s" : ""} ${outside.join(", ")}`);
+  };
+
+  const checkRequest = async (method: string, principal: Principal, request: unknown) => {
+    const scope = scopeOf(principal, method);
+    if (scope === "request") checkTypes(principal, taskTypesOf(request));
+    else if (scope === "task") {
+      for (const id of new Set(taskIdsOf(method, request))) {
+        const type = await options.taskTypeOf(id);
+        if (type !== undefined && !inScope(principal, type)) throw denied(`this key may not work on task ${id} (type ${type})`);
+      }
+    }
+  };
+
+  for (const { localName, name, streaming } of methods) {
+    const inner = handlers[localName] as ((...args: unknown[]) => void) | undefined;
+    if (!inner) throw new Error(`no handler for ${name}`);
+
+    if (!streaming) {
+      wrapped[localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        const started = performance.now();
+        let principal: Principal | undefined;
+        const finish: grpc.sendUnaryData<unknown> = (error, value, trailer, flags) => {
+          options.observe?.(name, error ? (error.code ?? grpc.status.UNKNOWN) : grpc.status.OK, (performance.now() - started) / 1000);
+          callback(error, value, trailer, flags);
+        };
+        authenticate(call.metadata)
+          .then(async (p) => {
+            principal = p;
+            checkRole(name, p);
+            await checkRequest(name, p, call.request);
+            principals.set(call, p);
+          })
+          .then(
+            () => inner(call, finish),
+            (error: unknown) => {
+              if (error instanceof RpcError) refuse(name, principal, error, call.getPeer());
+              else log.error({ err: error, method: name }, "admission failed");
+              finish(status(error));
+            },
+          );
+      };
+      continue;
+    }
+
+    wrapped[localName] = (call: grpc.ServerDuplexStream<unknown, unknown>) => {
+      const started = performance.now();
+      let recorded = false;
+      const record = (code: grpc.status) => {
+        if (recorded) return;
+        recorded = true;
+        options.observe?.(name, code, (performance.now() - started) / 1000);
+      };
+      call.on("error", (error: { code?: number }) => record(error.code ?? grpc.status.UNKNOWN));
+      call.on("cancelled", () => record(grpc.status.CANCELLED));
+      call.on("finish", () => record(grpc.status.OK));
+      const fail = (principal: Principal | undefined, error: unknown) => {
+        if (error instanceof RpcError) refuse(name, principal, error, call.getPeer());
+        call.emit("error", status(error));
+      };
+      authenticate(call.metadata).then(
+        (principal) => {
+          try {
+            checkRole(name, principal);
+          } catch (error) {
+            fail(principal, error);
+            return;
+          }
+          principals.set(call, principal);
+          if (scopeOf(principal, name) === "request") {
+            // Check each message before the handler sees it (the subscribe names the types).
+            let refused = false;
+            const on = call.on.bind(call) as (event: string, listener: (...args: unknown[]) => void) => typeof call;
+            (call as { on: unknown }).on = (event: string, listener: (...args: unknown[]) => void) => {
+              if (event !== "data") return on(event, listener);
+              return on("data", (message: unknown) => {
+                if (refused) return;
+                try {
+                  checkTypes(principal, taskTypesOf(message));
+                } catch (error) {
+                  refused = true;
+                  fail(principal, error);
+                  return;
+                }
+                listener(message);
+              });
+            };
+          }
+          inner(call);
+        },
+        (error: unknown) => fail(undefined, error),
+      );
+    };
+  }
+  return wrapped;
+}

@@ -1,0 +1,96 @@
+// Who may call what: one table, keyed by full method name
+// ("baton.v1.TaskService/Poll"). A method missing from the table is refused
+// to everyone but admin, so a new RPC is closed until someone decides.
+import type { KeyRecord, Role } from "./keys.js";
+
+/** The principal a request runs as. */
+export interface Principal {
+  /** Key id, or "anonymous" when authentication is disabled. */
+  id: string;
+  name: string;
+  role: Role;
+  /** Worker scope; ["*"] (or any role but worker) means every task type. */
+  taskTypes: string[];
+}
+
+export const ANONYMOUS: Principal = { id: "anonymous", name: "", role: "admin", taskTypes: ["*"] };
+
+export function principalOf(key: KeyRecord): Principal {
+  return { id: key.id, name: key.name, role: key.role, taskTypes: key.taskTypes };
+}
+
+/**
+ * How a worker method names the task types it touches:
+ * - "request": the request names them (Poll's task_type, Dispatch's subscribe),
+ * - "task": it names a task id, whose type is looked up.
+ */
+export type Scope = "request" | "task";
+
+interface Rule {
+  roles: readonly Role[];
+  /** Set for methods a worker key may call only for its task types. */
+  scope?: Scope;
+}
+
+const READ: readonly Role[] = ["reader", "operator", "publisher", "admin"];
+const RUNS_READ: readonly Role[] = ["reader", "operator", "admin"];
+const PUBLISH: readonly Role[] = ["publisher", "admin"];
+const OPERATE: readonly Role[] = ["operator", "admin"];
+const WORK: readonly Role[] = ["worker", "admin"];
+
+export const RULES: Readonly<Record<string, Rule>> = {
+  // Definitions: publishers write, everyone who reads may read.
+  "baton.v1.MetadataService/RegisterWorkflowDef": { roles: PUBLISH },
+  "baton.v1.MetadataService/ValidateWorkflowDef": { roles: PUBLISH },
+  "baton.v1.MetadataService/RegisterTaskDefs": { roles: PUBLISH },
+  "baton.v1.MetadataService/GetWorkflowDef": { roles: READ },
+  "baton.v1.MetadataService/ListWorkflowDefs": { roles: READ },
+  "baton.v1.MetadataService/GetTaskDef": { roles: READ },
+  "baton.v1.MetadataService/ListTaskDefs": { roles: READ },
+
+  // Runs: operators start and operate, readers look.
+  "baton.v1.WorkflowService/StartWorkflow": { roles: OPERATE },
+  "baton.v1.WorkflowService/ExecuteWorkflow": { roles: OPERATE },
+  "baton.v1.WorkflowService/PauseWorkflow": { roles: OPERATE },
+  "baton.v1.WorkflowService/ResumeWorkflow": { roles: OPERATE },
+  "baton.v1.WorkflowService/TerminateWorkflow": { roles: OPERATE },
+  "baton.v1.WorkflowService/RetryWorkflow": { roles: OPERATE },
+  "baton.v1.WorkflowService/RestartWorkflow": { roles: OPERATE },
+  "baton.v1.WorkflowService/RerunWorkflow": { roles: OPERATE },
+  "baton.v1.WorkflowService/SkipTask": { roles: OPERATE },
+  "baton.v1.WorkflowService/SignalTask": { roles: OPERATE },
+  "baton.v1.WorkflowService/GetWorkflow": { roles: RUNS_READ },
+  "baton.v1.WorkflowService/SearchWorkflows": { roles: RUNS_READ },
+  "baton.v1.WorkflowService/WaitWorkflow": { roles: RUNS_READ },
+
+  // Tasks: workers, for their own task types only.
+  "baton.v1.TaskService/Dispatch": { roles: WORK, scope: "request" },
+  "baton.v1.TaskService/Poll": { roles: WORK, scope: "request" },
+  "baton.v1.TaskService/UpdateTask": { roles: WORK, scope: "task" },
+  "baton.v1.TaskService/UpdateTasks": { roles: WORK, scope: "task" },
+  "baton.v1.TaskService/ExtendLease": { roles: WORK, scope: "task" },
+  "baton.v1.TaskService/AddTaskLog": { roles: WORK, scope: "task" },
+  "baton.v1.TaskService/GetTaskLogs": { roles: [...RUNS_READ, "worker"], scope: "task" },
+  "baton.v1.TaskService/ListQueues": { roles: RUNS_READ },
+
+  // Key management.
+  "baton.admin.v1.KeyService/CreateKey": { roles: ["admin"] },
+  "baton.admin.v1.KeyService/ListKeys": { roles: ["admin"] },
+  "baton.admin.v1.KeyService/RevokeKey": { roles: ["admin"] },
+};
+
+/** Whether `principal`'s role may call `method` at all (task scope is checked separately). */
+export function mayCall(principal: Principal, method: string): boolean {
+  if (principal.role === "admin") return true;
+  return RULES[method]?.roles.includes(principal.role) ?? false;
+}
+
+/** The scope check a method needs for this principal, if any. */
+export function scopeOf(principal: Principal, method: string): Scope | undefined {
+  if (principal.role !== "worker" || principal.taskTypes.includes("*")) return undefined;
+  return RULES[method]?.scope;
+}
+
+export function inScope(principal: Principal, taskType: string): boolean {
+  return principal.taskTypes.includes("*") || principal.taskTypes.includes(taskType);
+}

@@ -1,0 +1,33 @@
+// The task type (definition name, what workers subscribe to) of a task id,
+// for scope checks on worker calls that name a task. A task's type never
+// changes, so answers are kept (bounded, oldest out first).
+import type pg from "pg";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class TaskTypes {
+  private readonly known = new Map<string, string>();
+
+  constructor(
+    private readonly db: Pick<pg.Pool, "query">,
+    private readonly maxEntries = 50_000,
+  ) {}
+
+  /** The task's type; undefined when there is no such task (the handler then says so). */
+  async of(taskId: string): Promise<string | undefined> {
+    const id = taskId.toLowerCase();
+    const hit = this.known.get(id);
+    if (hit !== undefined) return hit;
+    if (!UUID.test(id)) return undefined;
+    const { rows } = await this.db.query("SELECT def_name FROM baton.tasks WHERE id = $1", [id]);
+    const type = (rows[0] as { def_name: string } | undefined)?.def_name;
+    if (type !== undefined) {
+      this.known.set(id, type);
+      if (this.known.size > this.maxEntries) {
+        const oldest = this.known.keys().next().value;
+        if (oldest !== undefined) this.known.delete(oldest);
+      }
+    }
+    return type;
+  }
+}

@@ -1,0 +1,70 @@
+// The operations port (plain HTTP, loopback by default, apart from gRPC):
+//   GET /metrics  Prometheus text format
+//   GET /healthz  200 while the process serves (liveness)
+//   GET /readyz   200 when the database answers, every migration is applied
+//                 and the gRPC port is bound; 503 with the failing checks otherwise
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Metrics } from "./metrics.js";
+
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, { ok: boolean; detail?: string }>;
+}
+
+export interface OpsServer {
+  /** host:port */
+  address: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startOpsServer(options: {
+  host: string;
+  port: number;
+  metrics: Metrics;
+  readiness: () => Promise<Readiness>;
+}): Promise<OpsServer> {
+  const server: Server = createServer((req, res) => {
+    const url = (req.url ?? "/").split("?")[0];
+    const send = (code: number, type: string, body: string) => {
+      res.writeHead(code, { "content-type": type, "cache-control": "no-store" });
+      res.end(req.method === "HEAD" ? undefined : body);
+    };
+    if (req.method !== "GET" && req.method !== "HEAD") return send(405, "text/plain", "method not allowed\n");
+    if (url === "/healthz") return send(200, "application/json", JSON.stringify({ status: "ok" }) + "\n");
+    if (url === "/readyz") {
+      void options.readiness().then(
+        (r) => send(r.ready ? 200 : 503, "application/json", JSON.stringify({ status: r.ready ? "ready" : "not ready", checks: r.checks }) + "\n"),
+        (error: unknown) => send(503, "application/json", JSON.stringify({ status: "not ready", error: (error as Error).message }) + "\n"),
+      );
+      return;
+    }
+    if (url === "/metrics") {
+      void options.metrics.text().then(
+        (text) => send(200, options.metrics.registry.contentType, text),
+        (error: unknown) => send(500, "text/plain", `metrics failed: ${(error as Error).message}\n`),
+      );
+      return;
+    }
+    send(404, "text/plain", "not found: try /metrics, /healthz or /readyz\n");
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    address: `${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

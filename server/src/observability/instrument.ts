@@ -1,0 +1,150 @@
+// Feeds the metrics from the engine without the engine knowing: the engine's
+// and store's entry points are wrapped on their instances (the engine calls
+// them through `this`, so its internal calls — child runs, outbox effects,
+// timer ticks — are seen too). Everything recorded here happens after the
+// event's transaction committed, except `insertRun`, which only notes a
+// status that the (post-commit) runEnded hook then counts.
+import type pg from "pg";
+import type { RunEvent } from "../engine/decider.js";
+import { TERMINAL_TASK, TERMINAL_WORKFLOW, type TaskState, type WorkflowStatus } from "../engine/model.js";
+import { isWorkerTask } from "../engine/system-tasks.js";
+import type { Engine, Reservation } from "../runtime/engine.js";
+import type { Metrics } from "./metrics.js";
+
+/** What the decider writes when a running task's worker went silent past its lease. */
+const LEASE_EXPIRED = "responseTimeout";
+
+export interface EngineObserver {
+  /** To call from the engine's runEnded hook (runs that end in the same event that started them). */
+  runEnded(runId: string): void;
+  /** Wraps a worker reservation (engine hook reserveWorker) so direct hand-offs count as claims. */
+  reserved(reservation: Reservation | undefined): Reservation | undefined;
+}
+
+export function instrumentEngine(engine: Engine, metrics: Metrics): EngineObserver {
+  const store = engine.store;
+  // Runs whose first decision already ended them (all system tasks): counted when runEnded fires.
+  const endedAtStart = new Map<string, WorkflowStatus>();
+
+  const insertRun = store.insertRun.bind(store);
+  store.insertRun = async (tx, run) => {
+    const inserted = await insertRun(tx, run);
+    if (inserted && TERMINAL_WORKFLOW.has(run.status)) {
+      endedAtStart.set(run.id, run.status);
+      // A transaction rolled back after the insert leaves an entry behind: keep the map small.
+      if (endedAtStart.size > 10_000) endedAtStart.delete(endedAtStart.keys().next().value as string);
+    }
+    return inserted;
+  };
+
+  const start = engine.start.bind(engine);
+  engine.start = async (options) => {
+    const result = await start(options);
+    if (result.created) metrics.runsStarted.inc();
+    return result;
+  };
+
+  const handle = engine.handle.bind(engine);
+  engine.handle = async (runId: string, event: RunEvent, options?: { skipLocked?: boolean; dueOnly?: boolean }) => {
+    const decision = await handle(runId, event, options);
+    if (!decision?.applied) return decision;
+    if (decision.effects.some((e) => e.kind === "runEnded")) metrics.runsEnded.inc({ status: decision.run.status });
+    const ended = (task: TaskState) => {
+      if (!isWorkerTask(task.type) || !TERMINAL_TASK.has(task.status) || task.startedAt <= 0) return;
+      const end = task.endedAt > 0 ? task.endedAt : task.updatedAt;
+      metrics.execution.observe({ task_type: task.defName, status: task.status }, Math.max(0, end - task.startedAt) / 1000);
+    };
+    if (event.kind === "taskResult") {
+      for (const task of decision.changed) if (task.id === event.taskId) ended(task);
+    } else if (event.kind === "tick") {
+      for (const task of decision.changed) {
+        if (task.status !== "TIMED_OUT" || !isWorkerTask(task.type)) continue;
+        if (task.reason.startsWith(LEASE_EXPIRED)) metrics.leaseExpiries.inc({ task_type: task.defName });
+        ended(task);
+      }
+    }
+    return decision;
+  };
+
+  const queueWait = (task: TaskState, claimedAt: number) => {
+    const ready = Math.max(task.scheduledAt, task.visibleAt);
+    metrics.queueWait.observe({ task_type: task.defName }, Math.max(0, claimedAt - ready) / 1000);
+  };
+  const claim = store.claim.bind(store);
+  store.claim = async (...args: Parameters<typeof claim>) => {
+    const tasks = await claim(...args);
+    for (const task of tasks) queueWait(task, args[3]);
+    return tasks;
+  };
+
+  instrumentPool(store.pool, metrics);
+
+  return {
+    reserved(reservation) {
+      if (!reservation) return undefined;
+      return {
+        ...reservation,
+        deliver(task) {
+          const delivered = reservation.deliver(task);
+          // Handed over at commit, without the queue: the wait is from ready to that commit.
+          if (delivered) queueWait(task, task.updatedAt);
+          return delivered;
+        },
+      };
+    },
+    runEnded(runId) {
+      const status = endedAtStart.get(runId);
+      if (status === undefined) return;
+      endedAtStart.delete(runId);
+      metrics.runsEnded.inc({ status });
+    },
+  };
+}
+
+type Callback = (error: Error | null | undefined, ...rest: unknown[]) => void;
+
+/** Counts every failed connect and query of `pool` (by SQLSTATE, or "connection"). */
+export function instrumentPool(pool: pg.Pool, metrics: Pick<Metrics, "dbError">): void {
+  const seen = new WeakSet<object>();
+  const instrumentClient = (client: pg.PoolClient) => {
+    if (seen.has(client)) return;
+    seen.add(client);
+    const query = client.query as unknown as (...args: unknown[]) => unknown;
+    (client as unknown as { query: unknown }).query = function (this: unknown, ...args: unknown[]) {
+      const last = args[args.length - 1];
+      if (typeof last === "function") {
+        args[args.length - 1] = (error: Error | null | undefined, ...rest: unknown[]) => {
+          if (error) metrics.dbError(error);
+          (last as Callback)(error, ...rest);
+        };
+        return query.apply(this, args);
+      }
+      const result = query.apply(this, args);
+      if (result && typeof (result as Promise<unknown>).then === "function") {
+        (result as Promise<unknown>).then(undefined, (error: unknown) => metrics.dbError(error));
+      }
+      return result;
+    };
+  };
+  const connect = pool.connect.bind(pool) as (cb?: Callback) => unknown;
+  (pool as unknown as { connect: unknown }).connect = (cb?: Callback) => {
+    if (typeof cb === "function") {
+      return connect((error, client, ...rest) => {
+        if (error) metrics.dbError(error);
+        else instrumentClient(client as pg.PoolClient);
+        cb(error, client, ...rest);
+      });
+    }
+    return (connect() as Promise<pg.PoolClient>).then(
+      (client) => {
+        instrumentClient(client);
+        return client;
+      },
+      (error: unknown) => {
+        metrics.dbError(error);
+        throw error;
+      },
+    );
+  };
+  pool.on("error", (error) => metrics.dbError(error));
+}
