@@ -13,6 +13,7 @@ import {
   stringifyJson,
   type ServiceClient,
 } from "@baton/protocol";
+import { readFileSync } from "node:fs";
 import { toConductorWorkflow, type ConductorWorkflow } from "./conductor.js";
 
 export const DEFAULT_ADDRESS = "127.0.0.1:7233";
@@ -22,8 +23,55 @@ export interface ClientOptions {
   address?: string;
   /** Sent as `authorization: Bearer <token>`; BATON_TOKEN by default. */
   token?: string;
-  /** TLS for the channel (insecure by default, for loopback). */
+  /** Channel credentials, taking precedence over `tls` (insecure by default, for loopback). */
   credentials?: grpc.ChannelCredentials;
+  /**
+   * TLS to the server. `true`: the system's trusted CAs. Each field is PEM
+   * text or a file path: `ca` to trust (a private CA), `cert` + `key` for mutual TLS,
+   * `serverName` to check the certificate against instead of the address's host.
+   * Default from BATON_TLS_CA, BATON_TLS_CLIENT_CERT, BATON_TLS_CLIENT_KEY,
+   * BATON_TLS_SERVER_NAME, or BATON_TLS=1 (system CAs); plaintext when none is set.
+   */
+  tls?: boolean | TlsClientOptions;
+}
+
+export interface TlsClientOptions {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  serverName?: string;
+}
+
+/** PEM given inline, or the contents of the file it names. */
+function pem(value: string | Buffer): Buffer {
+  if (Buffer.isBuffer(value)) return value;
+  return value.includes("-----BEGIN") ? Buffer.from(value) : readFileSync(value);
+}
+
+/** TLS settings from BATON_TLS_* (undefined: plaintext). */
+export function tlsFromEnv(env: NodeJS.ProcessEnv = process.env): TlsClientOptions | undefined {
+  const get = (name: string) => env[name] || undefined;
+  const ca = get("BATON_TLS_CA");
+  const cert = get("BATON_TLS_CLIENT_CERT");
+  const key = get("BATON_TLS_CLIENT_KEY");
+  const serverName = get("BATON_TLS_SERVER_NAME");
+  if (!ca && !cert && !key && !serverName && !/^(1|true|yes)$/i.test(get("BATON_TLS") ?? "")) return undefined;
+  return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(serverName ? { serverName } : {}) };
+}
+
+function channelSecurity(options: ClientOptions): { credentials: grpc.ChannelCredentials; channelOptions: Record<string, string> } {
+  if (options.credentials) return { credentials: options.credentials, channelOptions: {} };
+  const tls = options.tls === true ? {} : options.tls === false ? undefined : (options.tls ?? tlsFromEnv());
+  if (!tls) return { credentials: grpc.credentials.createInsecure(), channelOptions: {} };
+  if ((tls.cert === undefined) !== (tls.key === undefined)) throw new Error("TLS: a client certificate needs its key, and a key its certificate");
+  return {
+    credentials: grpc.credentials.createSsl(
+      tls.ca !== undefined ? pem(tls.ca) : null,
+      tls.key !== undefined ? pem(tls.key) : null,
+      tls.cert !== undefined ? pem(tls.cert) : null,
+    ),
+    channelOptions: tls.serverName ? { "grpc.ssl_target_name_override": tls.serverName, "grpc.default_authority": tls.serverName } : {},
+  };
 }
 
 export interface StartOptions {
@@ -56,7 +104,9 @@ export class BatonClient {
   constructor(options: ClientOptions = {}) {
     this.address = options.address ?? process.env["BATON_ADDRESS"] ?? DEFAULT_ADDRESS;
     const token = options.token ?? process.env["BATON_TOKEN"];
-    this.channel = new grpc.Client(this.address, options.credentials ?? grpc.credentials.createInsecure(), {
+    const security = channelSecurity(options);
+    this.channel = new grpc.Client(this.address, security.credentials, {
+      ...security.channelOptions,
       "grpc.keepalive_time_ms": 30_000,
       "grpc.max_receive_message_length": 64 * 1024 * 1024,
       "grpc.max_send_message_length": 64 * 1024 * 1024,
