@@ -106,10 +106,26 @@ export class Worker {
 
   /** Stops taking tasks, lets running ones finish and report, then closes. */
   async stop(): Promise<void> {
+    if (this.draining) return;
     this.draining = true;
     this.running = false;
-    for (const lane of this.lanes.values()) lane.stream?.end();
-    await Promise.allSettled([...this.inFlight]);
+    // Half-close each stream; the server ends its side once it has stopped
+    // pushing, so a task already on the wire still arrives and is run.
+    await Promise.all(
+      [...this.lanes.values()].map((lane) => {
+        const stream = lane.stream;
+        if (!stream) return undefined;
+        return new Promise<void>((resolve) => {
+          const done = () => resolve();
+          stream.once("end", done);
+          stream.once("error", done);
+          stream.once("close", done);
+          setTimeout(done, 5000).unref();
+          stream.end();
+        });
+      }),
+    );
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     for (const lane of this.lanes.values()) {
       lane.stream?.cancel();
       lane.stream = undefined;
