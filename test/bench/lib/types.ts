@@ -1,0 +1,83 @@
+// What every scenario reports, for Baton and each peer alike.
+
+export const SCENARIOS = ["throughput", "dispatch", "startAndWait", "fanout", "backlog", "replicas", "memory", "polyglot"] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export const SYSTEMS = ["baton", "conductor", "temporal", "graphile-worker"] as const;
+export type SystemName = (typeof SYSTEMS)[number];
+
+export type Status = "ok" | "partial" | "failed" | "not run" | "not applicable";
+
+export interface ScenarioResult {
+  scenario: ScenarioName;
+  system: SystemName;
+  status: Status;
+  /** Why it failed, was not run, or only partly ran. */
+  reason?: string;
+  /** Headline numbers (see HEADLINES for which one the ratios use). */
+  metrics: Record<string, number>;
+  /** Anything else worth keeping: counts, settings, cost breakdowns. */
+  details?: Record<string, unknown>;
+  /** Wall time the scenario took, seconds. */
+  seconds: number;
+}
+
+/** Which metric stands for a scenario in ratios and charts, and which way is better. */
+export const HEADLINES: Record<ScenarioName, { metric: string; label: string; unit: string; better: "higher" | "lower" }[]> = {
+  throughput: [
+    { metric: "tasksPerSecond", label: "task completions/s", unit: "/s", better: "higher" },
+    { metric: "runsPerSecond", label: "runs/s", unit: "/s", better: "higher" },
+  ],
+  dispatch: [
+    { metric: "p50Ms", label: "dispatch p50", unit: "ms", better: "lower" },
+    { metric: "p99Ms", label: "dispatch p99", unit: "ms", better: "lower" },
+  ],
+  startAndWait: [
+    { metric: "p50Ms", label: "start-and-wait p50", unit: "ms", better: "lower" },
+    { metric: "p99Ms", label: "start-and-wait p99", unit: "ms", better: "lower" },
+  ],
+  fanout: [
+    { metric: "smallSeconds", label: "fan-out small", unit: "s", better: "lower" },
+    { metric: "largeSeconds", label: "fan-out large", unit: "s", better: "lower" },
+  ],
+  backlog: [
+    { metric: "backlogP50Ms", label: "dispatch p50 with backlog", unit: "ms", better: "lower" },
+    { metric: "backlogP99Ms", label: "dispatch p99 with backlog", unit: "ms", better: "lower" },
+  ],
+  replicas: [{ metric: "tasksPerSecond", label: "2 replicas task completions/s", unit: "/s", better: "higher" }],
+  memory: [{ metric: "rssMb", label: "RSS with waiting runs", unit: "MB", better: "lower" }],
+  polyglot: [{ metric: "tasksPerSecond", label: "polyglot task completions/s (best worker)", unit: "/s", better: "higher" }],
+};
+
+export interface Counts {
+  throughputRuns: number;
+  dispatchRuns: number;
+  startAndWaitRuns: number;
+  fanoutSmall: number;
+  fanoutLarge: number;
+  backlogQueued: number;
+  backlogFinished: number;
+  backlogSamples: number;
+  replicaRuns: number;
+  memoryRuns: number;
+  /** Worker concurrency per task type. */
+  concurrency: number;
+  /** Starts in flight at once. */
+  startConcurrency: number;
+}
+
+export interface BenchOptions {
+  quick: boolean;
+  only: ScenarioName[];
+  peers: SystemName[];
+  counts: Counts;
+  backlogScale: number;
+  profile: boolean;
+  /** Run Baton's scenarios (off with --no-baton, to rerun peers alone). */
+  baton: boolean;
+  outDir: string;
+  databaseUrl?: string;
+  /** Longest any one scenario may take, seconds. */
+  scenarioTimeoutS: number;
+  log: (line: string) => void;
+}

@@ -1,0 +1,134 @@
+// The common frame of a peer's driver: a child process of the bench that
+// loads the peer's client libraries from the install cache, runs the
+// scenarios it was asked for with the same shapes and counts as Baton's, and
+// prints its results as one `RESULT <json>` line on stdout.
+import { createRequire } from "node:module";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Counts, ScenarioName, ScenarioResult, SystemName } from "../lib/types.js";
+import { cpuMeter, errorText, nowMs, round } from "../lib/util.js";
+
+export interface DriverConfig {
+  system: SystemName;
+  scenarios: ScenarioName[];
+  counts: Counts;
+  quick: boolean;
+  timeoutS: number;
+  /** Directory whose node_modules holds the peer's npm packages. */
+  modulesDir: string;
+  /** Whatever the peer needs to connect: URLs, addresses. */
+  endpoint: Record<string, string>;
+  /** Processes whose CPU counts as the peer's server (and whose RSS the memory scenario reads). */
+  serverPids: number[];
+  postgresPid?: number;
+}
+
+export type ScenarioBody = (config: DriverConfig) => Promise<{ metrics: Record<string, number>; details?: Record<string, unknown>; status?: ScenarioResult["status"]; reason?: string }>;
+
+/** Imports a package installed under `dir` (the peer's cache), ESM or CommonJS. */
+export async function importFrom<T>(dir: string, name: string): Promise<T> {
+  const require = createRequire(path.join(dir, "package.json"));
+  const resolved = require.resolve(name);
+  return (await import(pathToFileURL(resolved).href)) as T;
+}
+
+export function notApplicable(reason: string): ScenarioBody {
+  return async () => ({ metrics: {}, status: "not applicable", reason });
+}
+
+export async function runDriver(bodies: Partial<Record<ScenarioName, ScenarioBody>>, setup?: (config: DriverConfig) => Promise<() => Promise<void>>): Promise<void> {
+  const config = JSON.parse(process.argv[2] ?? "{}") as DriverConfig;
+  const results: ScenarioResult[] = [];
+  let teardown: (() => Promise<void>) | undefined;
+  try {
+    teardown = await setup?.(config);
+    for (const scenario of config.scenarios) {
+      const body = bodies[scenario];
+      const t0 = nowMs();
+      if (!body) {
+        results.push({ scenario, system: config.system, status: "not applicable", reason: "no equivalent in this peer", metrics: {}, seconds: 0 });
+        continue;
+      }
+      console.error(`  ${config.system}: ${scenario} ...`);
+      const meter = cpuMeter(config.serverPids, config.postgresPid);
+      try {
+        const out = await withTimeout(body(config), config.timeoutS * 1000, `${config.system} ${scenario}`);
+        results.push({
+          scenario,
+          system: config.system,
+          status: out.status ?? "ok",
+          ...(out.reason ? { reason: out.reason } : {}),
+          metrics: out.metrics,
+          details: { ...out.details, cpuWholeScenario: meter() },
+          seconds: round((nowMs() - t0) / 1000, 1),
+        });
+      } catch (error) {
+        results.push({ scenario, system: config.system, status: "failed", reason: errorText(error), metrics: {}, seconds: round((nowMs() - t0) / 1000, 1) });
+      }
+      console.error(`  ${config.system}: ${scenario}: ${results[results.length - 1]!.status} ${JSON.stringify(results[results.length - 1]!.metrics)}`);
+    }
+  } catch (error) {
+    for (const scenario of config.scenarios.filter((s) => !results.some((r) => r.scenario === s))) {
+      results.push({ scenario, system: config.system, status: "failed", reason: errorText(error), metrics: {}, seconds: 0 });
+    }
+  } finally {
+    await teardown?.().catch(() => {});
+  }
+  process.stdout.write(`RESULT ${JSON.stringify(results)}\n`);
+  process.exit(0);
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not finish within ${Math.round(ms / 1000)} s`)), ms);
+    }),
+  ]);
+}
+
+/**
+ * The throughput measurement every peer shares: a warm-up (not counted),
+ * then `runs` starts with `startConcurrency` in flight while workers run;
+ * ends when `finished()` reaches the count.
+ */
+export async function measureThroughput(
+  config: DriverConfig,
+  runs: number,
+  start: (i: number) => Promise<unknown>,
+  finished: () => number | Promise<number>,
+): Promise<{ metrics: Record<string, number>; details: Record<string, unknown>; status?: ScenarioResult["status"]; reason?: string }> {
+  const { pool, until } = await import("../lib/util.js");
+  const warm = Math.max(20, Math.round(runs * 0.02));
+  await pool(warm, config.counts.startConcurrency, (i) => start(-1 - i));
+  await until(async () => (await finished()) >= warm, 180_000, 20);
+  const base = await finished();
+  const cpu = cpuMeter(config.serverPids, config.postgresPid);
+  const t0 = nowMs();
+  let startedAt = 0;
+  await pool(runs, config.counts.startConcurrency, (i) => start(i));
+  startedAt = nowMs();
+  const ok = await until(async () => (await finished()) - base >= runs, config.timeoutS * 1000, 10);
+  const elapsed = (nowMs() - t0) / 1000;
+  const cpuUse = cpu();
+  const tasks = 3 * runs;
+  return {
+    metrics: {
+      tasksPerSecond: round(tasks / elapsed, 0),
+      runsPerSecond: round(runs / elapsed, 0),
+      seconds: round(elapsed, 2),
+      startsPerSecond: round(runs / ((startedAt - t0) / 1000), 0),
+    },
+    details: {
+      runs,
+      tasks,
+      workerConcurrencyPerType: config.counts.concurrency,
+      cpu: cpuUse,
+      serverCpuMsPerTask: round((1000 * cpuUse.serverCpuSeconds) / tasks, 3),
+      postgresCpuMsPerTask: round((1000 * cpuUse.postgresCpuSeconds) / tasks, 3),
+      benchProcessCpuMsPerTask: round((1000 * cpuUse.benchProcessCpuSeconds) / tasks, 3),
+    },
+    ...(ok ? {} : { status: "partial" as const, reason: `only ${(await finished()) - base} of ${runs} runs finished` }),
+  };
+}

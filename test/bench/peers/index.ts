@@ -1,0 +1,102 @@
+// Peers: each is brought up (installed into the cache on first use, its
+// services started on loopback), runs the scenarios it can in a driver child
+// process, and is torn down. A peer that cannot be brought up reports every
+// scenario as not run, with the reason.
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Cluster } from "../lib/postgres.js";
+import type { BenchOptions, ScenarioResult, SystemName } from "../lib/types.js";
+import { ROOT, errorText, stopChild } from "../lib/util.js";
+import type { DriverConfig } from "./driver.js";
+import { npmInstall } from "./install.js";
+import { bringUpConductor } from "./conductor.js";
+import { bringUpTemporal } from "./temporal.js";
+
+export interface PeerContext {
+  options: BenchOptions;
+  cluster: Cluster;
+}
+
+/** What a peer's bring-up hands to its driver, and how to take it down again. */
+export interface PeerUp {
+  modulesDir: string;
+  endpoint: Record<string, string>;
+  serverPids: number[];
+  /** Extra facts for the report (versions, durability). */
+  facts: Record<string, unknown>;
+  down(): Promise<void>;
+}
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+export const GRAPHILE_VERSION = "0.17.3";
+
+async function bringUpGraphile(ctx: PeerContext): Promise<PeerUp> {
+  const modulesDir = await npmInstall("npm-graphile", { "graphile-worker": GRAPHILE_VERSION }, ctx.options.log);
+  const databaseUrl = await ctx.cluster.createDatabase("bench_peer_graphile");
+  return {
+    modulesDir,
+    endpoint: { databaseUrl },
+    serverPids: [],
+    facts: { version: `graphile-worker ${GRAPHILE_VERSION}`, store: "the bench's PostgreSQL (same cluster and settings as Baton's)" },
+    down: () => ctx.cluster.dropDatabase("bench_peer_graphile"),
+  };
+}
+
+const BRING_UP: Record<Exclude<SystemName, "baton">, (ctx: PeerContext) => Promise<PeerUp>> = {
+  "graphile-worker": bringUpGraphile,
+  temporal: bringUpTemporal,
+  conductor: bringUpConductor,
+};
+
+export async function runPeer(peer: SystemName, ctx: PeerContext): Promise<ScenarioResult[]> {
+  if (peer === "baton") throw new Error("baton is not a peer");
+  const scenarios = ctx.options.only;
+  let up: PeerUp;
+  try {
+    up = await BRING_UP[peer](ctx);
+  } catch (error) {
+    return scenarios.map((scenario) => ({ scenario, system: peer, status: "not run" as const, reason: `could not be brought up: ${errorText(error)}`, metrics: {}, seconds: 0 }));
+  }
+  try {
+    const config: DriverConfig = {
+      system: peer,
+      scenarios,
+      counts: ctx.options.counts,
+      quick: ctx.options.quick,
+      timeoutS: ctx.options.scenarioTimeoutS,
+      modulesDir: up.modulesDir,
+      endpoint: up.endpoint,
+      serverPids: up.serverPids,
+      ...(ctx.cluster.postmasterPid && peer === "graphile-worker" ? { postgresPid: ctx.cluster.postmasterPid } : {}),
+    };
+    const results = await runDriverProcess(path.join(HERE, `${peer === "graphile-worker" ? "graphile" : peer}-driver.ts`), config, ctx.options.log, scenarios.length * ctx.options.scenarioTimeoutS * 1000 + 120_000);
+    for (const r of results) r.details = { ...r.details, peer: up.facts };
+    return results;
+  } catch (error) {
+    return scenarios.map((scenario) => ({ scenario, system: peer, status: "failed" as const, reason: errorText(error), metrics: {}, seconds: 0 }));
+  } finally {
+    await up.down().catch(() => {});
+  }
+}
+
+function runDriverProcess(file: string, config: DriverConfig, log: (line: string) => void, timeoutMs: number): Promise<ScenarioResult[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", file, JSON.stringify(config)], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-20_000);
+      for (const line of d.toString().split("\n")) if (line.trim()) log(line);
+    });
+    const timer = setTimeout(() => void stopChild(child, "SIGKILL"), timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      const line = stdout.split("\n").find((l) => l.startsWith("RESULT "));
+      if (!line) return reject(new Error(`driver exited with ${code} and no result: ${stderr.slice(-1500)}`));
+      resolve(JSON.parse(line.slice(7)) as ScenarioResult[]);
+    });
+  });
+}
