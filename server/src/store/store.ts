@@ -570,8 +570,9 @@ export class Store {
 
   private async claimRows(q: pg.Pool | pg.ClientBase, taskType: string, count: number, workerId: string, now: number, newToken: () => string): Promise<TaskState[]> {
     const tokens = Array.from({ length: count }, newToken);
-    const { rows } = await q.query(
-      `WITH picked AS (
+    const { rows } = await q.query({
+      name: "baton-claim",
+      text: `WITH picked AS (
          DELETE FROM baton.queue WHERE task_id IN (
            SELECT task_id FROM baton.queue
            WHERE task_type = $1 AND visible_at <= $2
@@ -594,8 +595,8 @@ export class Store {
        FROM numbered
        WHERE t.id = numbered.task_id AND t.status = 'SCHEDULED'
        RETURNING t.*`,
-      [taskType, now, count, workerId, tokens],
-    );
+      values: [taskType, now, count, workerId, tokens],
+    });
     return rows.map(rowToTask);
   }
 
