@@ -242,8 +242,12 @@ export class TestEnvironment {
     let skips = 0;
     let fingerprint = "";
     let changedAt = Date.now();
+    // The server fires timers and carries out cross-run effects by itself; a
+    // sweep is awaited only when something is due or pending (each costs queries).
+    let sweep = true;
     for (;;) {
-      await this.server.settle();
+      if (sweep) await this.server.settle();
+      sweep = false;
       const s = await snapshot(pool, runId);
       const root = s.runs.find((r) => r.id === runId);
       if (!root) throw new Error(`no run ${runId}`);
@@ -265,6 +269,7 @@ export class TestEnvironment {
         ...(s.outbox > 0 ? [`${s.outbox} cross-run effects pending`] : []),
         ...(this.#running > 0 ? [`${this.#running} mock handlers running`] : []),
       ];
+      if (s.outbox > 0 || s.runs.some((r) => r.wakeAt > 0 && r.wakeAt <= now)) sweep = true;
       if (busy.length > 0) {
         const next = JSON.stringify(s);
         if (next !== fingerprint) {
@@ -283,12 +288,14 @@ export class TestEnvironment {
       const outside = s.running.some((t) => waitsOnOutside(t.type, t.waitUntil));
       if (due.timeoutOnly && outside) return this.getRun<O>(runId);
       if (due.at <= now) {
-        // Due already, but the sweep skipped it (the run was busy with another event): sweep again.
+        // Due already, but not fired yet (or the sweep skipped the run while it was busy with another event).
+        sweep = true;
         await sleep(1);
         continue;
       }
       if (++skips > maxSkips) throw new Error(`run ${runId} still running after ${maxSkips} clock moves (maxTimeSkips)`);
       this.clock.advance(due.at - now);
+      sweep = true;
     }
   }
 
