@@ -1,0 +1,60 @@
+// Found by the polyglot test: when a fork's branches report at the same
+// instant, the JOIN can stay IN_PROGRESS for ever, though both branches
+// COMPLETED.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { startHarness, type Harness } from "../support/harness.js";
+import { answer, mustPoll } from "../support/worker.js";
+
+let h: Harness;
+
+const flow = {
+  name: "join_race",
+  version: 1,
+  schemaVersion: 2,
+  tasks: [
+    {
+      name: "fork",
+      taskReferenceName: "fork",
+      type: "FORK_JOIN",
+      forkTasks: [
+        [{ name: "race_left", taskReferenceName: "left", type: "SIMPLE" }],
+        [{ name: "race_right", taskReferenceName: "right", type: "SIMPLE" }],
+      ],
+    },
+    { name: "join", taskReferenceName: "join", type: "JOIN", joinOn: ["left", "right"] },
+  ],
+};
+
+before(async () => {
+  h = await startHarness({ manualClock: false });
+  await h.client.registerTaskDefs([
+    { name: "race_left", retryCount: 0, timeoutSeconds: 300, responseTimeoutSeconds: 60 },
+    { name: "race_right", retryCount: 0, timeoutSeconds: 300, responseTimeoutSeconds: 60 },
+  ]);
+  await h.client.registerWorkflowDef(flow);
+});
+after(() => h.close());
+
+describe("a fork whose branches report at the same instant", () => {
+  it(
+    "completes its join",
+    {
+      todo:
+        "server/src/store/store.ts:370 lockRun reads the run's tasks in a subquery of the SELECT ... FOR UPDATE: after waiting for the lock, " +
+        "PostgreSQL rechecks the run row but the tasks come from the statement's older snapshot, so the second branch's event decides on a " +
+        "stale task list (the first branch still IN_PROGRESS) and the join never completes",
+    },
+    async () => {
+      const stuck: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        const id = await h.client.startWorkflow("join_race", {});
+        const [left, right] = await Promise.all([mustPoll(h, "race_left"), mustPoll(h, "race_right")]);
+        await Promise.all([answer(h, left, "COMPLETED", { side: "left" }), answer(h, right, "COMPLETED", { side: "right" })]);
+        const run = await h.client.waitWorkflow(id, 2000);
+        if (run.status !== "COMPLETED") stuck.push(`${id}: ${run.status}, ${run.tasks.map((t) => `${t.referenceTaskName}=${t.status}`).join(" ")}`);
+      }
+      assert.deepEqual(stuck, []);
+    },
+  );
+});
