@@ -26,13 +26,8 @@ const DAY = 24 * 3600 * 1000;
 
 const input = { src: "s3://in/cat.png", formats: ["webp", "avif"], channel: "#media", embargo: "3 days" };
 
-// TODO(server): two branch results committed at the same instant leave the
-// dynamic fork's JOIN IN_PROGRESS forever (server/src/store/store.ts lockRun:
-// the tasks are read in the same statement as `FOR UPDATE OF r`, so an event
-// that waited for the lock decides on the tasks as they were before the other
-// event committed). Until that is fixed, encodes run one at a time here; the
-// "parallel encodes" test below shows the bug and is marked todo.
-const ENCODE_CONCURRENCY = 1;
+// Encodes run in parallel: the fork's join must see both branch results.
+const ENCODE_CONCURRENCY = 4;
 
 /** "s3://in/cat.png" -> "cat" */
 const stem = (src: string) => path.basename(src).replace(/\.[^.]*$/, "");
@@ -133,7 +128,6 @@ describe("image pipeline with @baton/testing (mocked steps, test clock)", () => 
 describe("image pipeline: parallel encodes", () => {
   test(
     "two encode results committed at the same instant complete the join",
-    { todo: "server bug: concurrent branch results can leave the dynamic fork's JOIN IN_PROGRESS (store.ts lockRun reads tasks in the locking statement)" },
     async () => {
       const env = await TestEnvironment.create();
       try {

@@ -39,12 +39,6 @@ after(() => h.close());
 describe("a fork whose branches report at the same instant", () => {
   it(
     "completes its join",
-    {
-      todo:
-        "server/src/store/store.ts:370 lockRun reads the run's tasks in a subquery of the SELECT ... FOR UPDATE: after waiting for the lock, " +
-        "PostgreSQL rechecks the run row but the tasks come from the statement's older snapshot, so the second branch's event decides on a " +
-        "stale task list (the first branch still IN_PROGRESS) and the join never completes",
-    },
     async () => {
       const stuck: string[] = [];
       for (let i = 0; i < 20; i++) {

@@ -3,7 +3,9 @@
 // (with a cheap pre-pass only when a long integer is present), so ordinary
 // payloads pay nothing. Decimals keep IEEE-754 double precision.
 
-const LONG_INT_OR_STRING = /"(?:[^"\\]|\\.)*"|-?\d{16,}(?![.eE\d])/g;
+// A string (skipped), or an integer token of 16+ digits: it starts a value
+// (after "[", ",", ":" or white space) and has no fraction or exponent.
+const LONG_INT_OR_STRING = /"(?:[^"\\]|\\.)*"|(?<=^|[[,:\s])-?\d{16,}(?![.eE\d])/g;
 // A marker no real payload string starts with: NUL, spelled as a JSON escape.
 const MARK = "\u0000bigint:";
 const MARK_IN_JSON = "\\u0000bigint:";

@@ -11,7 +11,8 @@ export function toJson(value: unknown): Json {
     case "number":
       return Number.isFinite(value) ? value : null;
     case "bigint":
-      return value.toString();
+      // Integers beyond 2^53 travel as BigInt (see @baton/protocol's parseJson) and stay exact.
+      return value as unknown as Json;
     case "object":
       break;
     default:

@@ -366,17 +366,18 @@ export class Store {
    * returns undefined instead of waiting when another event holds it.
    */
   async lockRun(tx: Tx, runId: string, options: { skipLocked?: boolean; dueBy?: number } = {}): Promise<{ run: RunState; tasks: TaskState[] } | undefined> {
-    // The run row is locked; its tasks come along in the same round trip.
     const { rows } = await tx.query({
       name: `baton-lock-run${options.skipLocked ? "-skip" : ""}${options.dueBy !== undefined ? "-due" : ""}`,
-      text: `SELECT r.*, (SELECT coalesce(json_agg(t ORDER BY t.seq), '[]'::json) FROM baton.tasks t WHERE t.run_id = r.id) AS tasks
-       FROM baton.runs r WHERE r.id = $1 ${options.dueBy !== undefined ? "AND r.wake_at > 0 AND r.wake_at <= $2" : ""}
-       FOR UPDATE OF r ${options.skipLocked ? "SKIP LOCKED" : ""}`,
+      text: `SELECT * FROM baton.runs WHERE id = $1 ${options.dueBy !== undefined ? "AND wake_at > 0 AND wake_at <= $2" : ""}
+       FOR UPDATE ${options.skipLocked ? "SKIP LOCKED" : ""}`,
       values: options.dueBy !== undefined ? [runId, options.dueBy] : [runId],
     });
-    const row = rows[0];
-    if (!row) return undefined;
-    return { run: rowToRun(row), tasks: (row.tasks as Record<string, unknown>[]).map(rowToTask) };
+    if (!rows[0]) return undefined;
+    // A separate statement, so the tasks are read after the lock was granted:
+    // under READ COMMITTED a subquery of the locking statement would see the
+    // snapshot from before the wait, i.e. miss the previous event's writes.
+    const tasks = await tx.query({ name: "baton-run-tasks", text: "SELECT * FROM baton.tasks WHERE run_id = $1 ORDER BY seq", values: [runId] });
+    return { run: rowToRun(rows[0]), tasks: tasks.rows.map(rowToTask) };
   }
 
   async getRun(runId: string, withTasks: boolean): Promise<{ run: RunState; tasks: TaskState[] } | undefined> {
