@@ -7,6 +7,7 @@ import { defsCommand } from "./commands/defs.js";
 import { devCommand } from "./commands/dev.js";
 import { getCommand } from "./commands/get.js";
 import { graphCommand } from "./commands/graph.js";
+import { keysCommand } from "./commands/keys.js";
 import { pauseCommand } from "./commands/pause.js";
 import { publishCommand } from "./commands/publish.js";
 import { rerunCommand } from "./commands/rerun.js";
@@ -71,6 +72,7 @@ Exit codes:
   defsCommand(program);
   tasksCommand(program);
   graphCommand(program);
+  keysCommand(program);
   // Every command takes the global options, before or after its own arguments.
   for (const command of [program, ...program.commands]) {
     for (const option of globalOptions(command)) command.addOption(option);

