@@ -214,34 +214,21 @@ export class Worker {
     await this.report(task, result);
   }
 
-  /** Extends the lease before it runs out, for as long as the handler runs. */
+  /**
+   * Extends the lease before it runs out, for as long as the handler runs.
+   * Paced by the lease's length, not its end time: the server's clock need not
+   * agree with ours (a test clock may be days ahead).
+   */
   private keepLease(task: LeasedTask, lease: AbortController): () => void {
-    let expires = Number(task.leaseExpiresMs);
-    let timer: NodeJS.Timeout | undefined;
-    let stopped = false;
-    const schedule = () => {
-      if (stopped) return;
-      const wait = Math.max(50, (expires - Date.now()) / 2);
-      timer = setTimeout(async () => {
-        try {
-          const response = await this.client.tasks.extendLease({ taskId: task.taskId, leaseToken: task.leaseToken, extendSeconds: 0n });
-          expires = Number(response.leaseExpiresMs);
-        } catch (error) {
-          if ((error as grpc.ServiceError).code === grpc.status.FAILED_PRECONDITION) {
-            lease.abort(error);
-            return;
-          }
-          this.options.onError?.(error);
-        }
-        schedule();
-      }, wait);
-      timer.unref();
-    };
-    schedule();
-    return () => {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-    };
+    const every = Math.max(100, (Number(task.responseTimeoutSeconds) * 1000) / 2);
+    const timer = setInterval(() => {
+      this.client.tasks.extendLease({ taskId: task.taskId, leaseToken: task.leaseToken, extendSeconds: 0n }).catch((error: unknown) => {
+        if ((error as grpc.ServiceError).code === grpc.status.FAILED_PRECONDITION) lease.abort(error);
+        else this.options.onError?.(error);
+      });
+    }, every);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   /** Delivers a result, retrying while the server is unreachable. */
