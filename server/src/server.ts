@@ -78,11 +78,14 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   // Read certificates before anything starts: a bad path fails fast.
   const credentials = serverCredentials(options.tls);
   const store = new Store(options.databaseUrl, options.poolSize ?? 10);
-  const metrics = new Metrics(() => sampleDatabase(store, clock));
+  // Process metrics (CPU, memory, event loop, GC) only where they are served: they install observers.
+  const metrics = new Metrics(() => sampleDatabase(store, clock), 1000, { processMetrics: options.metrics !== undefined });
   await store.migrate();
 
   const engine = new Engine(store, clock, await createSystemTaskServices(), log);
-  const observer = instrumentEngine(engine, metrics);
+  // Tasks handed out here are remembered by type, so a scoped worker's updates need no lookup.
+  const taskTypes = new TaskTypes(store.pool);
+  const observer = instrumentEngine(engine, metrics, authMode === "required" ? (task) => taskTypes.remember(task.id, task.defName) : undefined);
   const dispatcher = new Dispatcher(store, clock, log, options.sweepMs ?? 250);
   const waiters = new RunWaiters();
   const timers = new Timers(engine, clock, log, options.sweepMs ?? 200);
@@ -119,7 +122,6 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   });
   const onError = (method: string, error: unknown) => log.error({ err: error, method }, "request failed");
   // Every call passes one gate: authentication, role, task-type scope, metrics.
-  const taskTypes = new TaskTypes(store.pool);
   const gate = {
     ...(authMode === "required" ? { authenticate: (metadata: grpc.Metadata) => authenticator.authenticate(metadata) } : {}),
     taskTypeOf: (taskId: string) => taskTypes.of(taskId),

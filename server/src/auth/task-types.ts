@@ -13,6 +13,16 @@ export class TaskTypes {
     private readonly maxEntries = 50_000,
   ) {}
 
+  /** Notes a task's type learnt elsewhere (a task handed to a worker here). */
+  remember(taskId: string, type: string): void {
+    this.known.delete(taskId);
+    this.known.set(taskId, type);
+    if (this.known.size > this.maxEntries) {
+      const oldest = this.known.keys().next().value;
+      if (oldest !== undefined) this.known.delete(oldest);
+    }
+  }
+
   /** The task's type; undefined when there is no such task (the handler then says so). */
   async of(taskId: string): Promise<string | undefined> {
     const id = taskId.toLowerCase();
@@ -21,13 +31,7 @@ export class TaskTypes {
     if (!UUID.test(id)) return undefined;
     const { rows } = await this.db.query("SELECT def_name FROM baton.tasks WHERE id = $1", [id]);
     const type = (rows[0] as { def_name: string } | undefined)?.def_name;
-    if (type !== undefined) {
-      this.known.set(id, type);
-      if (this.known.size > this.maxEntries) {
-        const oldest = this.known.keys().next().value;
-        if (oldest !== undefined) this.known.delete(oldest);
-      }
-    }
+    if (type !== undefined) this.remember(id, type);
     return type;
   }
 }

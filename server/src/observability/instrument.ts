@@ -21,7 +21,12 @@ export interface EngineObserver {
   reserved(reservation: Reservation | undefined): Reservation | undefined;
 }
 
-export function instrumentEngine(engine: Engine, metrics: Metrics): EngineObserver {
+/**
+ * `handedOut` sees every task given to a worker on this replica (claimed from
+ * the queue or handed over at commit), e.g. to remember its type for the
+ * scope check of the worker's next update.
+ */
+export function instrumentEngine(engine: Engine, metrics: Metrics, handedOut: (task: TaskState) => void = () => {}): EngineObserver {
   const store = engine.store;
   // Runs whose first decision already ended them (all system tasks): counted when runEnded fires.
   const endedAtStart = new Map<string, WorkflowStatus>();
@@ -67,6 +72,7 @@ export function instrumentEngine(engine: Engine, metrics: Metrics): EngineObserv
   };
 
   const queueWait = (task: TaskState, claimedAt: number) => {
+    handedOut(task);
     const ready = Math.max(task.scheduledAt, task.visibleAt);
     metrics.queueWait.observe({ task_type: task.defName }, Math.max(0, claimedAt - ready) / 1000);
   };
