@@ -38,7 +38,7 @@ export class Metrics {
     options: { processMetrics?: boolean } = {},
   ) {
     const registers = [this.registry];
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "baton_process_" });
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
     this.runsStarted = new Counter({ name: "baton_runs_started_total", help: "Runs started by this process", registers });
     this.runsEnded = new Counter({ name: "baton_runs_ended_total", help: "Runs ended by this process, by final status", labelNames: ["status"], registers });
     const self = this;
