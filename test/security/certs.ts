@@ -25,7 +25,14 @@ export interface Certs {
 export function makeCerts(): Certs {
   const dir = mkdtempSync(path.join(tmpdir(), "baton-certs-"));
   const file = (name: string) => path.join(dir, name);
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  const openssl = (...args: string[]) => {
+    try {
+      return execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new Error("the TLS tests need the openssl command (Debian: apt-get install -y openssl)");
+      throw error;
+    }
+  };
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
 
   const ca = (name: string) => openssl("req", "-x509", ...ec, "-keyout", file(`${name}.key`), "-out", file(`${name}.pem`), "-days", "2", "-subj", `/CN=${name}`);
