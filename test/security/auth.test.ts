@@ -24,7 +24,7 @@ const flow = {
   ],
 };
 
-async function newKey(role: "admin" | "publisher" | "operator" | "worker" | "reader", taskTypes: string[] = [], name = role): Promise<string> {
+async function newKey(role: "admin" | "publisher" | "operator" | "worker" | "reader", taskTypes: string[] = [], name: string = role): Promise<string> {
   return (await s.registry.create({ role, taskTypes, name })).key;
 }
 
