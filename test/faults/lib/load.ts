@@ -41,7 +41,7 @@ export async function startAll(
         try {
           const response = await client.workflows.startWorkflow(
             { name: p.name, inputJson: JSON.stringify(p.input), idempotencyKey: p.key, correlationId: p.key, priority: 0 },
-            { deadline: Date.now() + 10_000 },
+            { deadline: 10_000 },
           );
           id = response.workflowId;
         } catch (error) {

@@ -21,6 +21,17 @@ export class Ledger {
   readonly updates: UpdateRecord[] = [];
   handlerRuns = 0;
 
+  /** One ledger holding what several workers saw. */
+  static merge(...ledgers: Ledger[]): Ledger {
+    const out = new Ledger();
+    for (const l of ledgers) {
+      for (const [id, n] of l.received) out.received.set(id, (out.received.get(id) ?? 0) + n);
+      out.updates.push(...l.updates);
+      out.handlerRuns += l.handlerRuns;
+    }
+    return out;
+  }
+
   /** Task ids a handler received more than once (the same task row handed out twice). */
   duplicateDeliveries(): string[] {
     return [...this.received].filter(([, n]) => n > 1).map(([id]) => id);
