@@ -14,7 +14,7 @@ import path from "node:path";
 import { startCluster } from "./lib/postgres.js";
 import { computeRatios, renderTable, writeReport, type Report } from "./lib/report.js";
 import { SCENARIOS, SYSTEMS, type BenchOptions, type Counts, type ScenarioName, type ScenarioResult, type SystemName } from "./lib/types.js";
-import { ROOT, errorText, nowMs, round } from "./lib/util.js";
+import { ROOT, errorText, killTracked, nowMs, round } from "./lib/util.js";
 import { BATON_SCENARIOS } from "./scenarios/baton.js";
 import { runPeer } from "./peers/index.js";
 
@@ -87,6 +87,13 @@ export async function runBench(options: BenchOptions): Promise<Report> {
   const log = options.log;
   log(`bench: ${options.quick ? "quick" : "full"} run of ${options.only.join(", ")}; peers: ${options.peers.join(", ") || "none"}`);
   const cluster = await startCluster(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {});
+  // Interrupted: take down what the bench started (servers, peers, PostgreSQL).
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      killTracked();
+      void cluster.stop().finally(() => process.exit(130));
+    });
+  }
   const results: ScenarioResult[] = [];
   const notes: string[] = [];
   try {

@@ -1,10 +1,10 @@
 // Baton under test: server processes (server/dist/main.js, the shipped
 // binary), the bench's flows, and no-op workers built on the shipped Worker.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { createWriteStream, mkdirSync } from "node:fs";
 import path from "node:path";
 import { BatonClient, Worker } from "@baton/client";
-import { ROOT, rssMb, stopChild, wallMs } from "./util.js";
+import { ROOT, rssMb, stopChild, track, wallMs } from "./util.js";
 
 export const SERVER_MAIN = path.join(ROOT, "server/dist/main.js");
 
@@ -21,6 +21,8 @@ export interface ServerStartOptions {
   databaseUrl: string;
   /** Write a V8 CPU profile of the server to this directory under this name. */
   profile?: { dir: string; name: string };
+  /** Append the server's stderr (its warn/error logs) to this file. */
+  logFile?: string;
   env?: Record<string, string>;
 }
 
@@ -32,7 +34,7 @@ export async function startServerProcess(options: ServerStartOptions): Promise<S
     profilePath = path.join(options.profile.dir, `${options.profile.name}.cpuprofile`);
     args.push("--cpu-prof", `--cpu-prof-dir=${options.profile.dir}`, `--cpu-prof-name=${options.profile.name}.cpuprofile`);
   }
-  const child = spawn(process.execPath, [...args, SERVER_MAIN], {
+  const child = track(spawn(process.execPath, [...args, SERVER_MAIN], {
     env: {
       ...process.env,
       BATON_DATABASE_URL: options.databaseUrl,
@@ -42,9 +44,13 @@ export async function startServerProcess(options: ServerStartOptions): Promise<S
       ...options.env,
     },
     stdio: ["ignore", "pipe", "pipe"],
-  });
+  }));
   let stderr = "";
+  if (options.logFile) mkdirSync(path.dirname(options.logFile), { recursive: true });
+  const logStream = options.logFile ? createWriteStream(options.logFile, { flags: "a" }) : undefined;
+  child.once("exit", () => logStream?.end());
   child.stderr!.on("data", (d: Buffer) => {
+    logStream?.write(d);
     stderr = (stderr + d.toString()).slice(-20_000);
     if (process.env["BATON_BENCH_VERBOSE"]) process.stderr.write(d);
   });

@@ -85,6 +85,17 @@ export interface CommandResult {
   timedOut: boolean;
 }
 
+/** Child processes the bench started, so an interrupted bench can take them down. */
+const tracked = new Set<ChildProcess>();
+export function track<T extends ChildProcess>(child: T): T {
+  tracked.add(child);
+  child.once("exit", () => tracked.delete(child));
+  return child;
+}
+export function killTracked(): void {
+  for (const child of tracked) child.kill("SIGKILL");
+}
+
 /** Runs a command to completion, capturing (the tail of) its output. */
 export function runCommand(command: string, args: string[], options: SpawnOptions & { timeoutMs?: number; log?: (line: string) => void } = {}): Promise<CommandResult> {
   return new Promise((resolve) => {

@@ -7,16 +7,16 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { cacheDir, freePort, runCommand, stopChild, until, which } from "../lib/util.js";
+import { cacheDir, freePort, runCommand, stopChild, track, until, which } from "../lib/util.js";
 import type { PeerContext, PeerUp } from "./index.js";
 import { aptBinary, mavenArtifact } from "./install.js";
 
 export const CONDUCTOR = { coordinates: "com.netflix.conductor:conductor-server:3.15.0:jar:boot", file: "conductor-server-3.15.0-boot.jar", version: "3.15.0" };
 
 function startRedis(binary: string, port: number, dir: string): ChildProcess {
-  return spawn(binary, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dir, "--protected-mode", "yes"], {
+  return track(spawn(binary, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dir, "--protected-mode", "yes"], {
     stdio: ["ignore", "pipe", "pipe"],
-  });
+  }));
 }
 
 function startConductor(jar: string, httpPort: number, redisPort: number, logDir: string): { child: ChildProcess; output: () => string } {
@@ -38,7 +38,7 @@ function startConductor(jar: string, httpPort: number, redisPort: number, logDir
     "conductor.app.ownerEmailMandatory": "false",
     "logging.level.root": "WARN",
   };
-  const child = spawn("java", ["-Xms512m", "-Xmx2g", ...Object.entries(props).map(([k, v]) => `-D${k}=${v}`), "-jar", jar], { cwd: logDir, stdio: ["ignore", "pipe", "pipe"] });
+  const child = track(spawn("java", ["-Xms512m", "-Xmx2g", ...Object.entries(props).map(([k, v]) => `-D${k}=${v}`), "-jar", jar], { cwd: logDir, stdio: ["ignore", "pipe", "pipe"] }));
   let output = "";
   const keep = (d: Buffer) => (output = (output + d.toString()).slice(-8000));
   child.stdout!.on("data", keep);

@@ -100,16 +100,18 @@ export async function measureThroughput(
   finished: () => number | Promise<number>,
 ): Promise<{ metrics: Record<string, number>; details: Record<string, unknown>; status?: ScenarioResult["status"]; reason?: string }> {
   const { pool, until } = await import("../lib/util.js");
+  const deadline = nowMs() + (config.timeoutS - 20) * 1000;
+  const left = () => Math.max(1000, deadline - nowMs());
   const warm = Math.max(20, Math.round(runs * 0.02));
   await pool(warm, config.counts.startConcurrency, (i) => start(-1 - i));
-  await until(async () => (await finished()) >= warm, 180_000, 20);
+  if (!(await until(async () => (await finished()) >= warm, Math.min(180_000, left()), 20))) throw new Error(`warm-up stuck: ${await finished()} of ${warm} runs finished`);
   const base = await finished();
   const cpu = cpuMeter(config.serverPids, config.postgresPid);
   const t0 = nowMs();
   let startedAt = 0;
   await pool(runs, config.counts.startConcurrency, (i) => start(i));
   startedAt = nowMs();
-  const ok = await until(async () => (await finished()) - base >= runs, config.timeoutS * 1000, 10);
+  const ok = await until(async () => (await finished()) - base >= runs, left(), 10);
   const elapsed = (nowMs() - t0) / 1000;
   const cpuUse = cpu();
   const tasks = 3 * runs;

@@ -7,7 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Cluster } from "../lib/postgres.js";
 import type { BenchOptions, ScenarioResult, SystemName } from "../lib/types.js";
-import { ROOT, errorText, stopChild } from "../lib/util.js";
+import { ROOT, errorText, stopChild, track } from "../lib/util.js";
 import type { DriverConfig } from "./driver.js";
 import { npmInstall } from "./install.js";
 import { bringUpConductor } from "./conductor.js";
@@ -34,13 +34,13 @@ export const GRAPHILE_VERSION = "0.17.3";
 
 async function bringUpGraphile(ctx: PeerContext): Promise<PeerUp> {
   const modulesDir = await npmInstall("npm-graphile", { "graphile-worker": GRAPHILE_VERSION }, ctx.options.log);
-  const databaseUrl = await ctx.cluster.createDatabase("bench_peer_graphile");
+  const databaseUrl = await ctx.cluster.createDatabase(`bench_peer_graphile_${process.pid}`);
   return {
     modulesDir,
     endpoint: { databaseUrl },
     serverPids: [],
     facts: { version: `graphile-worker ${GRAPHILE_VERSION}`, store: "the bench's PostgreSQL (same cluster and settings as Baton's)" },
-    down: () => ctx.cluster.dropDatabase("bench_peer_graphile"),
+    down: () => ctx.cluster.dropDatabase(`bench_peer_graphile_${process.pid}`),
   };
 }
 
@@ -83,7 +83,7 @@ export async function runPeer(peer: SystemName, ctx: PeerContext): Promise<Scena
 
 function runDriverProcess(file: string, config: DriverConfig, log: (line: string) => void, timeoutMs: number): Promise<ScenarioResult[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", file, JSON.stringify(config)], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = track(spawn(process.execPath, ["--import", "tsx", file, JSON.stringify(config)], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] }));
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

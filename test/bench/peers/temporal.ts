@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { freePort, sleep, stopChild, until } from "../lib/util.js";
+import { freePort, sleep, stopChild, track, until } from "../lib/util.js";
 import type { PeerContext, PeerUp } from "./index.js";
 import { goInstall, npmInstall } from "./install.js";
 
@@ -63,7 +63,7 @@ export async function bringUpTemporal(ctx: PeerContext): Promise<PeerUp> {
   writeFileSync(path.join(modulesDir, "workflows.js"), WORKFLOWS);
   const dataDir = mkdtempSync(path.join(tmpdir(), "baton-bench-temporal-"));
   const [port, uiPort, httpPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const child = spawn(
+  const child = track(spawn(
     binary,
     [
       "server", "start-dev",
@@ -77,7 +77,7 @@ export async function bringUpTemporal(ctx: PeerContext): Promise<PeerUp> {
       "--log-level", "error",
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
-  );
+  ));
   let output = "";
   child.stdout.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-5000)));
   child.stderr.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-5000)));

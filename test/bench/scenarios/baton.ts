@@ -9,7 +9,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import pg from "pg";
 import { BatonClient } from "@baton/client";
-import { FANOUT, SEQ3, WAITING, fanoutInput, noopWorkers, registerFlows, startServerProcess, type ServerProcess } from "../lib/baton.js";
+import { FANOUT, SEQ3, TASK_TYPES, WAITING, fanoutInput, noopWorkers, registerFlows, startServerProcess, type ServerProcess } from "../lib/baton.js";
 import { resetStatements, topStatements, walCounters, type Cluster } from "../lib/postgres.js";
 import { summarizeProfile } from "../lib/profile.js";
 import type { BenchOptions, ScenarioName, ScenarioResult } from "../lib/types.js";
@@ -21,6 +21,8 @@ export interface BatonContext {
 }
 
 interface Env {
+  /** nowMs() by which the body must be done (a little before the scenario's timeout). */
+  deadline: number;
   databaseUrl: string;
   postgresPid: number | undefined;
   servers: ServerProcess[];
@@ -32,7 +34,7 @@ type Body = (env: Env) => Promise<{ metrics: Record<string, number>; details?: R
 
 async function withBaton(ctx: BatonContext, scenario: ScenarioName, replicas: number, body: Body): Promise<ScenarioResult> {
   const t0 = nowMs();
-  const dbName = `bench_${scenario.toLowerCase()}`;
+  const dbName = `bench_${scenario.toLowerCase()}_${process.pid}`;
   const servers: ServerProcess[] = [];
   const clients: BatonClient[] = [];
   let profiles: (string | undefined)[] = [];
@@ -42,15 +44,18 @@ async function withBaton(ctx: BatonContext, scenario: ScenarioName, replicas: nu
       servers.push(
         await startServerProcess({
           databaseUrl,
+          logFile: path.join(ctx.options.outDir, "logs", `${scenario}-server${i + 1}.log`),
           ...(ctx.options.profile ? { profile: { dir: path.join(ctx.options.outDir, "profiles"), name: `${scenario}-server${i + 1}` } } : {}),
         }),
       );
     }
     for (const s of servers) clients.push(new BatonClient({ address: s.address }));
     await registerFlows(clients[0]!);
+    await warmDefinitions(servers);
     await resetStatements(databaseUrl);
     const meter = cpuMeter(servers.map((s) => s.pid), ctx.cluster.postmasterPid);
-    const out = await withTimeout(body({ databaseUrl, servers, clients, postgresPid: ctx.cluster.postmasterPid }), ctx.options.scenarioTimeoutS * 1000, scenario);
+    const deadline = t0 + ctx.options.scenarioTimeoutS * 1000 - 15_000;
+    const out = await withTimeout(body({ deadline, databaseUrl, servers, clients, postgresPid: ctx.cluster.postmasterPid }), ctx.options.scenarioTimeoutS * 1000, scenario);
     const cpuWholeScenario = meter();
     const statements = await topStatements(databaseUrl);
     for (const c of clients) c.close();
@@ -75,6 +80,29 @@ async function withBaton(ctx: BatonContext, scenario: ScenarioName, replicas: nu
   }
 }
 
+/**
+ * One run of each worker flow through each server, one task at a time, before
+ * any load: each server then holds the definitions in its cache. Without it a
+ * burst of results for runs whose definition a server has not loaded yet can
+ * exhaust its connection pool: the engine loads a definition through the pool
+ * while its event transaction holds a connection (server/src/runtime/engine.ts,
+ * `this.definition(...)` inside `store.tx`), so with as many such events as
+ * pooled connections every one waits for a connection none will release.
+ */
+async function warmDefinitions(servers: ServerProcess[]): Promise<void> {
+  for (const server of servers) {
+    const workers = noopWorkers(server.address, { concurrency: 1, workerId: "bench-warm", types: [...TASK_TYPES, "bench_item"] });
+    const client = new BatonClient({ address: server.address });
+    try {
+      await client.executeWorkflow(SEQ3.name, { n: 0 }, { waitMs: 60_000 });
+      await client.executeWorkflow(FANOUT.name, fanoutInput(1), { waitMs: 60_000 });
+    } finally {
+      client.close();
+      await workers.stop();
+    }
+  }
+}
+
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
@@ -96,6 +124,13 @@ async function countNotCompleted(client: BatonClient, name: string): Promise<num
   return workflows.length;
 }
 
+/** What is left when a run is stuck: handler counts and the server's queue depths. */
+async function stuck(env: Env, workers: { counts: Map<string, number> }[]): Promise<string> {
+  const counts = workers.map((w) => [...w.counts].map(([t, n]) => `${t}=${n}`).join(" ")).join("; ");
+  const queues = await env.clients[0]!.queues().catch((e: unknown) => errorText(e));
+  return `handled ${counts}; queues ${JSON.stringify(queues)}`;
+}
+
 // ---- throughput (and replicas) ---------------------------------------------------
 
 async function runThroughput(ctx: BatonContext, env: Env, runs: number) {
@@ -106,10 +141,13 @@ async function runThroughput(ctx: BatonContext, env: Env, runs: number) {
   try {
     // Warm-up (JIT, connections, plans): not counted.
     const warm = Math.max(20, Math.round(runs * 0.02));
+    ctx.options.log(`  warm-up: ${warm} runs`);
     await pool(warm, counts.startConcurrency, (i) => env.clients[i % env.clients.length]!.startWorkflow(SEQ3.name, { n: i }));
-    await until(() => done() >= warm, 120_000, 20);
-    await until(async () => !(await anyRunning(env.clients[0]!, SEQ3.name)), 60_000, 20);
+    const left = () => Math.max(1000, env.deadline - nowMs());
+    if (!(await until(() => done() >= warm, Math.min(120_000, left()), 20))) throw new Error(`warm-up stuck: ${await stuck(env, workers)}`);
+    await until(async () => !(await anyRunning(env.clients[0]!, SEQ3.name)), Math.min(60_000, left()), 20);
     const base = done();
+    ctx.options.log(`  measuring: ${runs} runs`);
 
     const wal0 = await walCounters(env.databaseUrl);
     const cpu = cpuMeter(env.servers.map((s) => s.pid), env.postgresPid);
@@ -119,8 +157,9 @@ async function runThroughput(ctx: BatonContext, env: Env, runs: number) {
       startedAt = nowMs();
     });
     await starting;
-    const finished = await until(() => done() - base >= runs, ctx.options.scenarioTimeoutS * 1000, 10);
-    await until(async () => !(await anyRunning(env.clients[0]!, SEQ3.name)), 60_000, 10);
+    ctx.options.log(`  all ${runs} started; waiting for them to end`);
+    const finished = await until(() => done() - base >= runs, left(), 10);
+    const settled = finished && (await until(async () => !(await anyRunning(env.clients[0]!, SEQ3.name)), Math.min(60_000, left()), 10));
     const elapsed = (nowMs() - t0) / 1000;
     const cpuUse = cpu();
     const wal1 = await walCounters(env.databaseUrl);
@@ -146,7 +185,9 @@ async function runThroughput(ctx: BatonContext, env: Env, runs: number) {
         walBytesPerTask: Math.round((wal1.walBytes - wal0.walBytes) / tasks),
         serverRssMb: env.servers.map((s) => s.rss()?.rssMb),
       },
-      ...(finished && failed === 0 ? {} : { status: "partial" as const, reason: finished ? `${failed}+ runs did not complete` : `only ${done() - base} of ${runs} runs finished` }),
+      ...(settled && failed === 0
+        ? {}
+        : { status: "partial" as const, reason: settled ? `${failed}+ runs did not complete` : `only ${done() - base} of ${runs} runs finished in time: ${await stuck(env, workers)}` }),
     };
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
@@ -242,7 +283,7 @@ export const fanout = (ctx: BatonContext) =>
     const client = env.clients[0]!;
     const metrics: Record<string, number> = {};
     const details: Record<string, unknown> = {};
-    const deadline = nowMs() + ctx.options.scenarioTimeoutS * 1000 - 10_000;
+    const deadline = env.deadline;
     let reason: string | undefined;
     try {
       await client.executeWorkflow(FANOUT.name, fanoutInput(10), { waitMs: 60_000 }); // warm-up
