@@ -135,6 +135,9 @@ export class Decider {
   private applied = true;
   private resolver: Resolver;
   private readonly runBefore: string;
+  /** The latest instance of each reference name, and every task by id. */
+  private byRef = new Map<string, TaskState>();
+  private byId = new Map<string, TaskState>();
 
   constructor(input: DeciderInput) {
     this.def = input.def;
@@ -147,6 +150,17 @@ export class Decider {
     this.services = input.services;
     this.runBefore = stringifyJson(this.run);
     this.resolver = new Resolver(this.run, this.tasks);
+    this.reindex();
+  }
+
+  /** Rebuilds the lookups after tasks were removed. */
+  private reindex(): void {
+    this.byRef = new Map();
+    this.byId = new Map();
+    for (const task of this.tasks) {
+      this.byRef.set(task.ref, task);
+      this.byId.set(task.id, task);
+    }
   }
 
   result(): Decision {
@@ -255,9 +269,8 @@ export class Decider {
 
   private retryRun(resumeSubworkflowTasks: boolean): void {
     this.requireStatus(["FAILED", "TIMED_OUT", "TERMINATED"], "retry");
-    const latest = this.latestByRef();
     let retried = 0;
-    for (const task of latest.values()) {
+    for (const task of [...this.latestByRef().values()]) {
       if (!["FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED"].includes(task.status)) continue;
       if (task.type === "SUB_WORKFLOW" && task.subWorkflowId && task.status !== "CANCELED" && resumeSubworkflowTasks) {
         // The child resumes where it failed and reports back to this task.
@@ -314,6 +327,7 @@ export class Decider {
     }
     this.tasks = [];
     this.changed.clear();
+    this.reindex();
     this.resolver = new Resolver(this.run, this.tasks);
     Object.assign(this.run, {
       status: "RUNNING",
@@ -349,6 +363,7 @@ export class Decider {
       } else keep.push(task);
     }
     this.tasks = keep;
+    this.reindex();
     if (event.workflowInput) this.run.input = event.workflowInput;
     this.resolver = new Resolver(this.run, this.tasks);
     Object.assign(this.run, { status: "RUNNING", reason: "", endedAt: 0, failedRefs: [], failedTaskId: "" } satisfies Partial<RunState>);
@@ -578,7 +593,7 @@ export class Decider {
   /** Schedules what follows `task` in the definition. */
   proceedAfter(task: TaskState): void {
     const dynamicJoin = task.extra["dynamicJoin"];
-    if (typeof dynamicJoin === "string") return this.branchEnded(dynamicJoin);
+    if (typeof dynamicJoin === "string") return this.branchEnded(dynamicJoin, task.iteration);
     const next = this.graph.next(this.defRef(task));
     const iteration = task.type === "DO_WHILE" ? Number(task.extra["outerIteration"] ?? 0) : task.iteration;
     switch (next.kind) {
@@ -588,27 +603,34 @@ export class Decider {
       case "end":
         return;
       case "branchEnd":
-        return this.branchEnded(next.fork);
+        return this.branchEnded(next.fork, iteration);
       case "loopEnd": {
-        const loop = this.latestByRef().get(next.loop);
-        if (loop && !TERMINAL_TASK.has(loop.status)) SYSTEM_TASKS["DO_WHILE"]!.onChildEnded?.(this, loop, task);
+        const loop = this.openLoop(next.loop);
+        if (loop) SYSTEM_TASKS["DO_WHILE"]!.onChildEnded?.(this, loop, task);
         return;
       }
     }
   }
 
-  /** A fork branch ended: wake the join that follows the fork. */
-  private branchEnded(forkRef: string): void {
+  /** A fork branch ended: wake the join that follows the fork (in the same loop iteration). */
+  private branchEnded(forkRef: string, iteration = 0): void {
     const forkNode = this.graph.nodes.get(forkRef);
     const joinRef = forkNode?.list[forkNode.index + 1]?.taskReferenceName ?? forkRef;
-    const join = this.latestByRef().get(joinRef);
+    const join = this.latest(instanceRef(joinRef, iteration));
     if (join && !TERMINAL_TASK.has(join.status)) SYSTEM_TASKS[join.type]?.onChildEnded?.(this, join);
+  }
+
+  /** The running instance of the DO_WHILE `ref`. */
+  private openLoop(ref: string): TaskState | undefined {
+    const loop = this.latest(ref);
+    return loop && loop.type === "DO_WHILE" && !TERMINAL_TASK.has(loop.status) ? loop : undefined;
   }
 
   /** Schedules `wt`, or jumps over it when an operator skipped it in advance. */
   scheduleOrJump(wt: WorkflowTask, iteration: number): void {
     const ref = instanceRef(wt.taskReferenceName, iteration);
-    const placeholder = this.tasks.find((t) => t.ref === ref && t.status === "SKIPPED" && t.extra["placeholder"] !== false);
+    const existing = this.latest(ref);
+    const placeholder = existing?.status === "SKIPPED" && existing.extra["placeholder"] !== false ? existing : undefined;
     if (placeholder && placeholder.executed && placeholder.extra["jumped"] !== true) {
       placeholder.extra["jumped"] = true;
       this.touch(placeholder);
@@ -697,6 +719,8 @@ export class Decider {
 
   private addTask(task: TaskState): void {
     this.tasks.push(task);
+    this.byRef.set(task.ref, task);
+    this.byId.set(task.id, task);
     this.resolver.taskAdded(task);
     this.touch(task);
   }
@@ -834,16 +858,19 @@ export class Decider {
   // ---- lookups --------------------------------------------------------------
 
   taskById(id: string): TaskState {
-    const task = this.tasks.find((t) => t.id === id);
+    const task = this.byId.get(id);
     if (!task) throw new Refusal("NOT_FOUND", `no task ${id} in run ${this.run.id}`);
     return task;
   }
 
-  /** The latest instance of each reference name. */
-  latestByRef(): Map<string, TaskState> {
-    const latest = new Map<string, TaskState>();
-    for (const task of this.tasks) latest.set(task.ref, task);
-    return latest;
+  /** The latest instance of each reference name (read only). */
+  latestByRef(): ReadonlyMap<string, TaskState> {
+    return this.byRef;
+  }
+
+  /** The latest instance of a reference name (with its loop suffix, if any). */
+  latest(ref: string): TaskState | undefined {
+    return this.byRef.get(ref);
   }
 
   /** The reference name in the definition (without the loop's `__N`). */

@@ -116,7 +116,10 @@ const fork: SystemTask = {
 function scheduleJoinAfter(d: Decider, forkTask: TaskState, joinOn?: string[]): void {
   const next = d.graph.next(d.defRef(forkTask));
   if (next.kind !== "task") return;
-  d.schedule(next.task, { iteration: forkTask.iteration, ...(joinOn ? { extra: { joinOn } } : {}) });
+  const join = d.newTask(next.task, { iteration: forkTask.iteration, ...(joinOn ? { extra: { joinOn } } : {}) });
+  // Conductor shows a dynamic join's references in its input.
+  if (joinOn) join.input = { ...join.input, joinOn };
+  d.dispatch(join);
 }
 
 function joinRefs(d: Decider, task: TaskState): string[] {
@@ -248,7 +251,8 @@ const doWhile: SystemTask = {
     let again: boolean;
     if (Array.isArray(items)) again = n < items.length;
     else {
-      const bindings: JsonObject = { ...task.input, [d.defRef(task)]: output };
+      // Conductor resolves the loop's inputs afresh for each evaluation (variables may have changed).
+      const bindings: JsonObject = { ...d.resolve(wt.inputParameters ?? {}, task.id), [d.defRef(task)]: output };
       for (const [ref, out] of Object.entries(iterationOutput)) bindings[ref] = out;
       try {
         again = scriptTruth(services(d).evaluateScript(wt.loopCondition ?? "false", bindings));
@@ -266,6 +270,8 @@ function startIteration(d: Decider, task: TaskState, n: number): void {
   const wt = d.workflowTaskOf(task)!;
   const items = task.input["items"];
   task.output = { ...task.output, iteration: n, ...(Array.isArray(items) ? { item: items[n - 1] ?? null, index: n - 1 } : {}) };
+  // Conductor: the loop task's own `iteration` counts its iterations (`${loop['iteration']}`).
+  task.iteration = n;
   d.touch(task);
   const first = wt.loopOver?.[0];
   if (first) d.scheduleOrJump(first, n);
