@@ -1,6 +1,7 @@
-// Found by the polyglot test: when a fork's branches report at the same
-// instant, the JOIN can stay IN_PROGRESS for ever, though both branches
-// COMPLETED.
+// Found by the polyglot test: when a fork's branches reported at the same
+// instant, the JOIN could stay IN_PROGRESS for ever, though both branches
+// COMPLETED (the second event decided on a task list read before the first
+// one committed). Twenty forks whose branches answer at once.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startHarness, type Harness } from "../support/harness.js";

@@ -106,10 +106,7 @@ const flow = {
       type: "FORK_JOIN",
       forkTasks: [
         [{ name: "poly_go_branch", taskReferenceName: "go_branch", type: "SIMPLE", inputParameters: fromStep("java_step") }],
-        // The Java branch answers half a second after the Go branch: two results
-        // of one run at the same instant can leave the join stuck (the server
-        // bug that join-race.test.ts shows). Drop the delay once that is fixed.
-        [{ name: "poly_java_branch", taskReferenceName: "java_branch", type: "SIMPLE", inputParameters: { ...fromStep("java_step"), delayMs: 500 } }],
+        [{ name: "poly_java_branch", taskReferenceName: "java_branch", type: "SIMPLE", inputParameters: fromStep("java_step") }],
       ],
     },
     { name: "join", taskReferenceName: "join", type: "JOIN", joinOn: ["go_branch", "java_branch"] },

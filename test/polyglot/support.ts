@@ -4,7 +4,7 @@
 // in one Maven reactor with a copy of packages/java, cached in the temp dir
 // under a hash of every input, so only a change rebuilds it. Every process
 // started here is killed when this process exits, whatever happens.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -121,7 +121,7 @@ export function buildJavaWorker(): Promise<string> {
   return javaClasspath;
 }
 
-export type Lang = "go" | "java";
+export type Lang = "go" | "java" | "ts";
 
 export interface WorkerEvent {
   event: string;
@@ -244,16 +244,21 @@ export async function startJavaWorker(options: StartOptions & { jvmArgs?: string
   return new WorkerProcess("java", options.workerId, child);
 }
 
+/** The TypeScript worker program (test/polyglot/ts/worker.ts, the benchmark's) in its own process. */
+export async function startTsWorker(options: StartOptions): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "ts/worker.ts")], {
+    cwd: repoRoot,
+    env: workerEnv(options),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return new WorkerProcess("ts", options.workerId, child);
+}
+
 export function startWorker(lang: Lang, options: StartOptions & { jvmArgs?: string[] }): Promise<WorkerProcess> {
-  return lang === "go" ? startGoWorker(options) : startJavaWorker(options);
+  return lang === "go" ? startGoWorker(options) : lang === "java" ? startJavaWorker(options) : startTsWorker(options);
 }
 
 /** Stops every worker process still running. */
 export async function stopAllWorkers(): Promise<void> {
   await Promise.all([...live].map((w) => w.stop()));
-}
-
-/** Whether a toolchain command is on PATH (for a clear failure message). */
-export function haveCommand(command: string, args: string[] = ["-version"]): boolean {
-  return spawnSync(command, args, { stdio: "ignore" }).error === undefined;
 }
