@@ -40,7 +40,9 @@ export type RunEvent =
   | { kind: "rerun"; taskId: string; taskInput?: JsonObject; workflowInput?: JsonObject }
   | { kind: "skip"; ref: string; output: JsonObject }
   | { kind: "signal"; taskId: string; status: TaskStatus; output: JsonObject; reason: string }
-  | { kind: "childEnded"; taskId: string; childId: string; status: WorkflowStatus; output: JsonObject; reason: string };
+  | { kind: "childEnded"; taskId: string; childId: string; status: WorkflowStatus; output: JsonObject; reason: string }
+  /** A child that had ended runs again (it was retried, rerun or restarted). */
+  | { kind: "childRevived"; taskId: string; childId: string };
 
 export type Effect =
   /** A worker task is ready from `task.visibleAt` on. */
@@ -48,6 +50,8 @@ export type Effect =
   | { kind: "dequeue"; taskId: string }
   /** The run reached a terminal status: wake waiters, tell a parent. */
   | { kind: "runEnded" }
+  /** An ended run runs again: tell a parent waiting on it. */
+  | { kind: "runRevived" }
   /** Start a child run for a SUB_WORKFLOW / START_WORKFLOW task, or the failure workflow. */
   | { kind: "startRun"; request: StartRunRequest }
   /** Terminate a child run (its parent ended or canceled the task). */
@@ -135,6 +139,7 @@ export class Decider {
   private applied = true;
   private resolver: Resolver;
   private readonly runBefore: string;
+  private readonly statusBefore: WorkflowStatus;
   /** The latest instance of each reference name, and every task by id. */
   private byRef = new Map<string, TaskState>();
   private byId = new Map<string, TaskState>();
@@ -149,6 +154,7 @@ export class Decider {
     this.newId = input.newId;
     this.services = input.services;
     this.runBefore = stringifyJson(this.run);
+    this.statusBefore = this.run.status;
     this.resolver = new Resolver(this.run, this.tasks);
     this.reindex();
   }
@@ -164,6 +170,7 @@ export class Decider {
   }
 
   result(): Decision {
+    if (TERMINAL_WORKFLOW.has(this.statusBefore) && !TERMINAL_WORKFLOW.has(this.run.status)) this.effects.push({ kind: "runRevived" });
     this.run.wakeAt = this.nextWake();
     if (this.changed.size > 0 || this.removed.length > 0 || stringifyJson(this.run) !== this.runBefore) {
       this.run.updatedAt = this.now;
@@ -199,6 +206,8 @@ export class Decider {
         return this.signal(event);
       case "childEnded":
         return this.childEnded(event);
+      case "childRevived":
+        return this.childRevived(event);
     }
   }
 
@@ -269,41 +278,68 @@ export class Decider {
 
   private retryRun(resumeSubworkflowTasks: boolean): void {
     this.requireStatus(["FAILED", "TIMED_OUT", "TERMINATED"], "retry");
+    const retried = this.reopenFailed(resumeSubworkflowTasks);
+    this.revive();
+    if (retried === 0 && this.tasks.length === 0) this.start();
+    else this.reconcile();
+  }
+
+  /**
+   * Gives every reference whose latest instance failed another go: a new
+   * attempt, or (joins, loops, resumed children) the same instance waiting again.
+   */
+  private reopenFailed(resumeSubworkflowTasks: boolean, except?: TaskState): number {
     let retried = 0;
     for (const task of [...this.latestByRef().values()]) {
-      if (!["FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED"].includes(task.status)) continue;
-      if (task.type === "SUB_WORKFLOW" && task.subWorkflowId && task.status !== "CANCELED" && resumeSubworkflowTasks) {
+      if (task === except || !["FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED"].includes(task.status)) continue;
+      if (task.type === "SUB_WORKFLOW" && task.subWorkflowId && resumeSubworkflowTasks) {
         // The child resumes where it failed and reports back to this task.
-        task.status = "IN_PROGRESS";
-        task.executed = false;
-        task.endedAt = 0;
-        task.reason = "";
-        this.touch(task);
+        this.reopen(task);
         this.effects.push({ kind: "retryRun", runId: task.subWorkflowId, resumeSubworkflowTasks });
-        retried++;
-        continue;
-      }
-      const system = SYSTEM_TASKS[task.type];
-      if (system?.reopen) {
+      } else if (SYSTEM_TASKS[task.type]?.reopen) {
         // Joins and loops wait again instead of being copied.
-        task.status = "IN_PROGRESS";
-        task.executed = false;
-        task.endedAt = 0;
-        task.reason = "";
-        this.touch(task);
-        retried++;
-        continue;
+        this.reopen(task);
+      } else {
+        this.createRetry(task, { countsAsRetry: false });
       }
-      this.createRetry(task, { countsAsRetry: false });
       retried++;
     }
+    return retried;
+  }
+
+  /** The same task instance waits again (a join, a loop, a resumed child). */
+  private reopen(task: TaskState): void {
+    task.status = "IN_PROGRESS";
+    task.executed = false;
+    task.endedAt = 0;
+    task.reason = "";
+    this.touch(task);
+  }
+
+  /** An ended run runs again; its timeout counts from now (Conductor's lastRetriedTime). */
+  private revive(): void {
     this.run.status = "RUNNING";
     this.run.reason = "";
     this.run.endedAt = 0;
     this.run.failedTaskId = "";
+    this.run.extra["lastRetriedAt"] = this.now;
     delete this.run.extra["permissiveFailure"];
-    if (retried === 0 && this.tasks.length === 0) this.start();
-    else this.reconcile();
+    delete this.run.extra["failureWorkflowStarted"];
+  }
+
+  /** A child that had ended runs again (retried, rerun, restarted): its task, and this run, wait for it again. */
+  private childRevived(event: Extract<RunEvent, { kind: "childRevived" }>): void {
+    const task = this.byId.get(event.taskId);
+    if (!task || task.subWorkflowId !== event.childId || !TERMINAL_TASK.has(task.status) || this.latest(task.ref) !== task) {
+      this.applied = false;
+      return;
+    }
+    this.reopen(task);
+    if (TERMINAL_WORKFLOW.has(this.run.status)) {
+      this.reopenFailed(false, task);
+      this.revive();
+    }
+    this.reconcile();
   }
 
   private restart(latest: Extract<RunEvent, { kind: "restart" }>["def"]): void {
@@ -471,7 +507,7 @@ export class Decider {
   private checkTimeouts(): void {
     const now = this.now;
     const timeout = this.def.timeoutSeconds ?? 0;
-    if (timeout > 0 && (this.def.timeoutPolicy ?? "ALERT_ONLY") === "TIME_OUT_WF" && now >= this.run.createdAt + timeout * 1000) {
+    if (timeout > 0 && (this.def.timeoutPolicy ?? "ALERT_ONLY") === "TIME_OUT_WF" && now >= this.timeoutBase() + timeout * 1000) {
       this.endRun("TIMED_OUT", `Workflow timed out after ${timeout} seconds (timeoutPolicy TIME_OUT_WF)`);
       return;
     }
@@ -479,19 +515,23 @@ export class Decider {
     for (const task of [...this.tasks]) {
       if (TERMINAL_TASK.has(task.status)) continue;
       const taskDef = this.taskDefOf(task);
-      if (task.status === "IN_PROGRESS" && isWorkerTask(task.type)) {
-        if (task.timeoutSeconds > 0 && task.startedAt > 0 && now >= task.startedAt + task.timeoutSeconds * 1000) {
-          const policy = taskDef?.timeoutPolicy ?? "TIME_OUT_WF";
-          if (policy === "ALERT_ONLY") continue;
-          this.endTask(task, "TIMED_OUT", `Task timed out after ${task.timeoutSeconds} seconds (timeoutPolicy ${policy})`);
-          if (policy === "TIME_OUT_WF") {
-            task.executed = true;
-            this.run.failedRefs = addUnique(this.run.failedRefs, task.ref);
-            this.run.failedTaskId = task.id;
-            this.endRun("TIMED_OUT", `Task ${task.id} timed out after ${task.timeoutSeconds} seconds`);
-            return;
-          }
-        } else if (task.leaseExpiresAt > 0 && now >= task.leaseExpiresAt) {
+      const timedOut = task.status === "IN_PROGRESS" && task.timeoutSeconds > 0 && task.startedAt > 0 && now >= task.startedAt + task.timeoutSeconds * 1000;
+      if (timedOut && (isWorkerTask(task.type) || (taskDef?.timeoutPolicy ?? "TIME_OUT_WF") !== "ALERT_ONLY")) {
+        // The task definition's timeoutSeconds holds for system tasks too (a WAIT, a HUMAN, a child run).
+        const policy = taskDef?.timeoutPolicy ?? "TIME_OUT_WF";
+        if (policy === "ALERT_ONLY") continue;
+        this.endTask(task, "TIMED_OUT", `Task timed out after ${task.timeoutSeconds} seconds (timeoutPolicy ${policy})`);
+        if (isWorkerTask(task.type)) this.effects.push({ kind: "dequeue", taskId: task.id });
+        if (task.subWorkflowId) this.effects.push({ kind: "terminateRun", runId: task.subWorkflowId, reason: `task ${task.ref} of the parent timed out` });
+        if (policy === "TIME_OUT_WF") {
+          task.executed = true;
+          this.run.failedRefs = addUnique(this.run.failedRefs, task.ref);
+          this.run.failedTaskId = task.id;
+          this.endRun("TIMED_OUT", `Task ${task.id} timed out after ${task.timeoutSeconds} seconds`);
+          return;
+        }
+      } else if (task.status === "IN_PROGRESS" && isWorkerTask(task.type)) {
+        if (task.leaseExpiresAt > 0 && now >= task.leaseExpiresAt) {
           this.endTask(task, "TIMED_OUT", `responseTimeout: no update from the worker for ${task.responseTimeoutSeconds} seconds`);
         }
       } else if (task.status === "SCHEDULED" && isWorkerTask(task.type)) {
@@ -500,6 +540,8 @@ export class Decider {
           this.endTask(task, "TIMED_OUT", `pollTimeout: not polled within ${pollTimeout} seconds`);
           this.effects.push({ kind: "dequeue", taskId: task.id });
         }
+      } else if (task.status === "SCHEDULED" && !isWorkerTask(task.type)) {
+        if (task.visibleAt <= now) SYSTEM_TASKS[task.type]?.start(this, task);
       } else {
         SYSTEM_TASKS[task.type]?.onTick?.(this, task);
       }
@@ -657,6 +699,8 @@ export class Decider {
       this.endTask(task, "FAILED_WITH_TERMINAL_ERROR", `unknown task type ${task.type}`);
       return;
     }
+    // A retry delay or startDelay holds a system task SCHEDULED until a tick starts it.
+    if (task.visibleAt > this.now) return;
     system.start(this, task);
   }
 
@@ -774,7 +818,8 @@ export class Decider {
     this.run.reason = reason;
     this.run.endedAt = this.now;
     this.run.output = output ?? this.workflowOutput();
-    if (status !== "COMPLETED" && this.def.failureWorkflow && !this.run.extra["failureWorkflowStarted"]) {
+    const failureWorkflow = status !== "COMPLETED" ? this.failureWorkflowName() : "";
+    if (failureWorkflow && !this.run.extra["failureWorkflowStarted"]) {
       this.run.extra["failureWorkflowStarted"] = true;
       const failureRunId = this.newId();
       this.run.output = { ...this.run.output, "conductor.failure_workflow": failureRunId };
@@ -783,7 +828,7 @@ export class Decider {
         request: {
           runId: failureRunId,
           parentTaskId: "",
-          name: this.def.failureWorkflow,
+          name: failureWorkflow,
           ...(this.def.failureWorkflowVersion !== undefined ? { version: this.def.failureWorkflowVersion } : {}),
           input: {
             ...this.run.input,
@@ -801,6 +846,24 @@ export class Decider {
       });
     }
     this.effects.push({ kind: "runEnded" });
+  }
+
+  /**
+   * The failure workflow's name: as written, or taken from the run's input when
+   * written `$workflow.input.<name>` (Conductor) or as a `${...}` expression.
+   */
+  private failureWorkflowName(): string {
+    const name = this.def.failureWorkflow ?? "";
+    if (name.startsWith("${")) {
+      const value = this.resolver.resolveValue(name);
+      return typeof value === "string" ? value : "";
+    }
+    if (name.startsWith("$")) {
+      const key = name.split(".")[2];
+      const value = key !== undefined ? this.run.input[key] : undefined;
+      return typeof value === "string" ? value : "";
+    }
+    return name;
   }
 
   private workflowOutput(): JsonObject {
@@ -836,7 +899,7 @@ export class Decider {
     if (TERMINAL_WORKFLOW.has(this.run.status)) return 0;
     let wake = Infinity;
     const timeout = this.def.timeoutSeconds ?? 0;
-    if (timeout > 0 && (this.def.timeoutPolicy ?? "ALERT_ONLY") === "TIME_OUT_WF") wake = this.run.createdAt + timeout * 1000;
+    if (timeout > 0 && (this.def.timeoutPolicy ?? "ALERT_ONLY") === "TIME_OUT_WF") wake = this.timeoutBase() + timeout * 1000;
     if (this.run.status === "RUNNING") {
       for (const task of this.tasks) {
         if (TERMINAL_TASK.has(task.status)) continue;
@@ -846,13 +909,21 @@ export class Decider {
         } else if (task.status === "IN_PROGRESS" && isWorkerTask(task.type)) {
           if (task.leaseExpiresAt > 0) wake = Math.min(wake, task.leaseExpiresAt);
           if (task.timeoutSeconds > 0 && task.startedAt > 0) wake = Math.min(wake, task.startedAt + task.timeoutSeconds * 1000);
+        } else if (task.status === "SCHEDULED") {
+          wake = Math.min(wake, task.visibleAt);
         } else {
+          if (task.timeoutSeconds > 0 && task.startedAt > 0) wake = Math.min(wake, task.startedAt + task.timeoutSeconds * 1000);
           const due = SYSTEM_TASKS[task.type]?.dueAt?.(this, task);
           if (due) wake = Math.min(wake, due);
         }
       }
     }
     return Number.isFinite(wake) ? wake : 0;
+  }
+
+  /** The workflow timeout counts from the start, or from the last retry. */
+  private timeoutBase(): number {
+    return Math.max(this.run.createdAt, Number(this.run.extra["lastRetriedAt"] ?? 0));
   }
 
   // ---- lookups --------------------------------------------------------------

@@ -301,12 +301,18 @@ const terminate: SystemTask = {
     }
     const reason = typeof task.input["terminationReason"] === "string" ? (task.input["terminationReason"] as string) : "";
     const workflowOutput = task.input["workflowOutput"];
-    complete(d, task, { ...task.input });
+    // Conductor: an object becomes the output as it is, any other value is wrapped as {output: value}.
+    const output: JsonObject | undefined =
+      workflowOutput === undefined || workflowOutput === null
+        ? undefined
+        : typeof workflowOutput === "object" && !Array.isArray(workflowOutput)
+          ? { ...(workflowOutput as JsonObject) }
+          : { output: workflowOutput };
+    complete(d, task, output ?? {});
     task.executed = true;
     if (status !== "COMPLETED") {
       d.run.failedTaskId = task.id;
     }
-    const output = workflowOutput && typeof workflowOutput === "object" && !Array.isArray(workflowOutput) ? (workflowOutput as JsonObject) : undefined;
     d.endRun(status as WorkflowStatus, reason, output);
   },
 };
@@ -420,10 +426,11 @@ const dynamic: SystemTask = {
 const subWorkflow: SystemTask = {
   start(d, task) {
     const wt = d.workflowTaskOf(task)!;
-    const params = wt.subWorkflowParam ?? {};
+    const { workflowDefinition, ...params } = (wt.subWorkflowParam ?? {}) as JsonObject;
     const resolved = d.resolveValue(params, task.id) as JsonObject;
     const name = typeof resolved["name"] === "string" ? resolved["name"] : "";
-    const inline = resolved["workflowDefinition"];
+    // An inline definition's own `${...}` belong to the child: only a whole-expression reference is resolved here.
+    const inline = typeof workflowDefinition === "string" ? d.resolveValue(workflowDefinition, task.id) : workflowDefinition;
     if (!name && !(inline && typeof inline === "object")) {
       fail(d, task, "SUB_WORKFLOW needs subWorkflowParam.name or an inline workflowDefinition", true);
       return;

@@ -8,7 +8,7 @@ import { graphFor, type Graph } from "../engine/graph.js";
 import { TERMINAL_WORKFLOW, type JsonObject, type RunState, type TaskState } from "../engine/model.js";
 import { isWorkerTask, type SystemTaskServices } from "../engine/system-tasks.js";
 import type { Clock } from "../clock.js";
-import { Store, WriteConflict, type OutboxEntry, type Tx } from "../store/store.js";
+import { Store, WriteConflict, type OutboxEntry, type RunTarget, type Tx } from "../store/store.js";
 import type { Logger } from "../logger.js";
 
 export interface EngineHooks {
@@ -165,36 +165,32 @@ export class Engine {
   }
 
   /** Applies one event to one run, atomically. */
-  async handle(runId: string, event: RunEvent, options: { skipLocked?: boolean; dueOnly?: boolean } = {}): Promise<Decision | undefined> {
+  async handle(target: RunTarget, event: RunEvent, options: { skipLocked?: boolean } = {}): Promise<Decision | undefined> {
     const handOffs: HandOff[] = [];
-    const outcome = await this.withRetry(() =>
-      this.store.tx(async (tx) => {
-        const now = this.clock.now();
-        const loaded = await this.store.lockRun(tx, runId, {
-          ...(options.skipLocked ? { skipLocked: true } : {}),
-          ...(options.dueOnly ? { dueBy: now } : {}),
-        });
-        if (!loaded) {
-          if (options.skipLocked || options.dueOnly) return undefined;
-          throw new Refusal("NOT_FOUND", `no run ${runId}`);
-        }
-        const { def, graph } = await this.definition(loaded.run.defHash);
-        let restartDef: Extract<RunEvent, { kind: "restart" }>["def"];
-        if (event.kind === "restart" && event.def === undefined && event.useLatest) {
-          const latest = await this.store.workflowDef(tx, loaded.run.name);
-          if (latest) restartDef = { def: latest.def, hash: latest.hash, version: latest.version, graph: graphFor(latest.hash, latest.def) };
-        }
-        const taskDefs = await this.taskDefsFor(tx, restartDef?.def ?? def, loaded.tasks);
-        const decision = decide(
-          { def, graph, run: loaded.run, tasks: loaded.tasks, taskDefs, now, newId: randomUUID, services: this.services },
-          restartDef ? { kind: "restart", useLatest: true, def: restartDef } : event,
-        );
-        const after = await this.write(tx, decision, new Set(loaded.tasks.map((t) => t.id)), false, now, taskDefs, handOffs);
-        return { decision, after };
-      }),
+    const outcome = await this.withRetry(
+      () =>
+        this.store.event(target, options, async (tx, loaded) => {
+          const now = this.clock.now();
+          const { def, graph } = await this.definition(loaded.run.defHash);
+          let restartDef: Extract<RunEvent, { kind: "restart" }>["def"];
+          if (event.kind === "restart" && event.def === undefined && event.useLatest) {
+            const latest = await this.store.workflowDef(tx, loaded.run.name);
+            if (latest) restartDef = { def: latest.def, hash: latest.hash, version: latest.version, graph: graphFor(latest.hash, latest.def) };
+          }
+          const taskDefs = await this.taskDefsFor(tx, restartDef?.def ?? def, loaded.tasks);
+          const decision = decide(
+            { def, graph, run: loaded.run, tasks: loaded.tasks, taskDefs, now, newId: randomUUID, services: this.services },
+            restartDef ? { kind: "restart", useLatest: true, def: restartDef } : event,
+          );
+          const after = await this.write(tx, decision, new Set(loaded.tasks.map((t) => t.id)), false, now, taskDefs, handOffs);
+          return { decision, after };
+        }),
       handOffs,
     );
-    if (!outcome) return undefined;
+    if (!outcome) {
+      if (options.skipLocked) return undefined;
+      throw new Refusal("NOT_FOUND", typeof target === "string" ? `no run ${target}` : `no task ${target.taskId}`);
+    }
     await this.afterCommit(outcome.decision, outcome.after);
     return outcome.decision;
   }
@@ -307,6 +303,11 @@ export class Engine {
               kind: "childEnded",
               payload: { parentRunId: run.parentRunId, taskId: run.parentTaskId, childId: run.id, status: run.status, output: run.output, reason: run.reason },
             });
+          }
+          break;
+        case "runRevived":
+          if (run.parentRunId && run.parentTaskId) {
+            outbox.push({ kind: "childRevived", payload: { parentRunId: run.parentRunId, taskId: run.parentTaskId, childId: run.id } });
           }
           break;
         case "publishEvent":
@@ -447,7 +448,22 @@ export class Engine {
       }
       case "retryRun": {
         const p = payload as { runId: string; resumeSubworkflowTasks: boolean };
-        await this.handle(p.runId, { kind: "retry", resumeSubworkflowTasks: p.resumeSubworkflowTasks }).catch(ignoreRefusal);
+        try {
+          await this.handle(p.runId, { kind: "retry", resumeSubworkflowTasks: p.resumeSubworkflowTasks });
+        } catch (error) {
+          if (!(error instanceof Refusal)) throw error;
+          // The child cannot be retried (it completed, or is gone): its parent must not wait for it forever.
+          const child = await this.store.getRun(p.runId, false);
+          if (child && TERMINAL_WORKFLOW.has(child.run.status) && child.run.parentRunId && child.run.parentTaskId) {
+            const { run } = child;
+            await this.handle(run.parentRunId, { kind: "childEnded", taskId: run.parentTaskId, childId: run.id, status: run.status, output: run.output, reason: run.reason }).catch(ignoreRefusal);
+          }
+        }
+        return;
+      }
+      case "childRevived": {
+        const p = payload as { parentRunId: string; taskId: string; childId: string };
+        await this.handle(p.parentRunId, { kind: "childRevived", taskId: p.taskId, childId: p.childId }).catch(ignoreRefusal);
         return;
       }
     }

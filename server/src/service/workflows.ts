@@ -2,7 +2,7 @@
 import { WorkflowService, type ServiceImpl, type StartWorkflowRequest } from "@baton/protocol";
 import type { WorkflowDef } from "@baton/sdk";
 import type { RunEvent } from "../engine/decider.js";
-import { TERMINAL_WORKFLOW, type JsonObject, type TaskState } from "../engine/model.js";
+import { TERMINAL_TASK, TERMINAL_WORKFLOW, type JsonObject, type TaskState } from "../engine/model.js";
 import type { Engine } from "../runtime/engine.js";
 import type { RunWaiters } from "../dispatch/run-waiters.js";
 import type { Limits } from "../limits.js";
@@ -62,6 +62,19 @@ export function workflowService(engine: Engine, waiters: RunWaiters, limits: Lim
     const task = taskId ? tasks.find((t) => t.id === taskId) : [...tasks].reverse().find((t) => t.ref === ref);
     if (!task) throw notFound(`no task ${taskId || ref} in run ${workflowId}`);
     return task;
+  };
+
+  /** Like findTask, and also looks into the run's running sub-workflows (a signal may name a task of a child). */
+  const findTaskDeep = async (workflowId: string, ref: string, taskId: string, depth = 0): Promise<TaskState | undefined> => {
+    const { tasks } = await load(workflowId, true);
+    const task = taskId ? tasks.find((t) => t.id === taskId) : [...tasks].reverse().find((t) => t.ref === ref);
+    if (task || depth >= 32) return task;
+    for (const t of tasks) {
+      if (t.type !== "SUB_WORKFLOW" || !t.subWorkflowId || TERMINAL_TASK.has(t.status)) continue;
+      const found = await findTaskDeep(t.subWorkflowId, ref, taskId, depth + 1).catch(() => undefined);
+      if (found) return found;
+    }
+    return undefined;
   };
 
   return {
@@ -138,10 +151,11 @@ export function workflowService(engine: Engine, waiters: RunWaiters, limits: Lim
 
     signalTask: rpc(async (req) => {
       if (!req.taskReferenceName && !req.taskId) throw invalid("task_reference_name or task_id is required");
-      const task = await findTask(req.workflowId, req.taskReferenceName, req.taskId);
+      const task = await findTaskDeep(req.workflowId, req.taskReferenceName, req.taskId);
+      if (!task) throw notFound(`no task ${req.taskId || req.taskReferenceName} in run ${req.workflowId} or its sub-workflows`);
       const output = parsePayload("output_json", req.outputJson, limits.payloadBytes) as JsonObject;
       const { taskStatusName } = await import("./convert.js");
-      await engine.handle(req.workflowId, { kind: "signal", taskId: task.id, status: taskStatusName(req.status) ?? "COMPLETED", output, reason: req.reason });
+      await engine.handle(task.runId, { kind: "signal", taskId: task.id, status: taskStatusName(req.status) ?? "COMPLETED", output, reason: req.reason });
       return { taskId: task.id };
     }),
   };
