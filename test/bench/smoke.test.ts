@@ -26,8 +26,14 @@ test("the quick bench writes a report with every Baton scenario", { timeout: 600
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));
     child.on("close", (code) => resolve({ code, output }));
   });
-  assert.equal(code, 0, output.slice(-4000));
-  const report = JSON.parse(readFileSync(path.join(out, "report.json"), "utf8")) as Report;
+  let report: Report;
+  try {
+    report = JSON.parse(readFileSync(path.join(out, "report.json"), "utf8")) as Report;
+  } catch {
+    assert.fail(`no report (exit ${code}): ${output.slice(-4000)}`);
+  }
+  const failures = report.results.filter((r) => r.status === "failed").map((r) => `${r.system} ${r.scenario}: ${r.reason}`);
+  assert.equal(code, 0, `exit ${code}; failed: ${failures.join("; ")}\n${output.slice(-2000)}`);
   for (const scenario of SCENARIOS) {
     const result = report.results.find((r) => r.system === "baton" && r.scenario === scenario);
     assert.ok(result, `no result for ${scenario}`);
