@@ -126,7 +126,7 @@ const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replac
 export function renderSvg(report: Report): string {
   const width = 960;
   const labelW = 150;
-  const barMax = width - labelW - 120;
+  const barMax = width - labelW - 230;
   const parts: string[] = [];
   let y = 56;
   for (const scenario of SCENARIOS) {
@@ -143,7 +143,9 @@ export function renderSvg(report: Report): string {
         if (v !== undefined && Number.isFinite(v)) {
           const w = Math.max(1, (barMax * v) / max);
           parts.push(`<rect x="${labelW}" y="${y}" width="${w.toFixed(1)}" height="17" fill="${COLORS[s]}"/>`);
-          parts.push(`<text x="${(labelW + w + 6).toFixed(1)}" y="${y + 13}">${esc(fmt(v) + (r!.status === "partial" ? " (partial)" : ""))}</text>`);
+          const ratio = report.ratios.find((x) => x.scenario === scenario && x.metric === h.metric && x.peer === s);
+          const note = (r!.status === "partial" ? " (partial)" : "") + (ratio ? `  — Baton ${ratio.batonAhead.toFixed(2)}x` : "");
+          parts.push(`<text x="${(labelW + w + 6).toFixed(1)}" y="${y + 13}">${esc(fmt(v) + note)}</text>`);
         } else {
           parts.push(`<text x="${labelW + 4}" y="${y + 13}" fill="#888">${esc(r!.status === "not applicable" ? "n/a" : r!.status)}</text>`);
         }
