@@ -289,7 +289,7 @@ export class Engine {
           dequeue.add(effect.taskId);
           break;
         case "startRun":
-          outbox.push({ kind: "startRun", payload: { ...effect.request, parentRunId: effect.request.linked ? run.id : "" } });
+          outbox.push({ kind: "startRun", payload: { ...effect.request, parentRunId: effect.request.linked ? run.id : "", requesterRunId: run.id } });
           break;
         case "terminateRun":
           outbox.push({ kind: "terminateRun", payload: effect });
@@ -403,7 +403,12 @@ export class Engine {
   private async applyOutbox(kind: string, payload: JsonObject): Promise<void> {
     switch (kind) {
       case "startRun": {
-        const request = payload as unknown as StartRunRequest & { parentRunId: string };
+        const request = payload as unknown as StartRunRequest & { parentRunId: string; requesterRunId?: string };
+        // START_WORKFLOW waits to hear whether its run could be started.
+        const reportStart = async (error: string) => {
+          if (request.linked || !request.failTaskIfMissing || !request.requesterRunId) return;
+          await this.handle(request.requesterRunId, { kind: "runStarted", taskId: request.failTaskIfMissing, childId: request.runId, error }).catch(ignoreRefusal);
+        };
         try {
           await this.start({
             name: request.name,
@@ -419,6 +424,7 @@ export class Engine {
           });
         } catch (error) {
           if (!(error instanceof Refusal)) throw error;
+          await reportStart(error.message);
           // The child cannot start (no such definition): the waiting task fails.
           if (request.linked && request.parentRunId) {
             await this.handle(request.parentRunId, {
@@ -431,7 +437,9 @@ export class Engine {
             }).catch(() => undefined);
           }
           this.log.warn({ err: error, name: request.name }, "could not start a run requested by another run");
+          return;
         }
+        await reportStart("");
         return;
       }
       case "childEnded": {

@@ -6,7 +6,7 @@ import type { Engine } from "../runtime/engine.js";
 import type { Dispatcher, Waiter } from "../dispatch/dispatcher.js";
 import type { Limits } from "../limits.js";
 import { taskStatusName, toLeasedTask } from "./convert.js";
-import { invalid, notFound, parsePayload, rpc, toRpcError } from "./errors.js";
+import { invalid, parsePayload, rpc, toRpcError } from "./errors.js";
 
 export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limits): ServiceImpl<typeof TaskService> {
   const store = engine.store;
@@ -16,10 +16,8 @@ export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limi
     const status = taskStatusName(result.status);
     if (!status) throw invalid("result.status is required");
     const output = parsePayload("output_json", result.outputJson, limits.payloadBytes) as JsonObject;
-    const runId = await store.runIdOfTask(result.taskId);
-    if (!runId) throw notFound(`no task ${result.taskId}`);
     if (result.logs.length > 0) for (const line of result.logs) await store.addTaskLog(result.taskId, line, engine.clock.now());
-    const decision = await engine.handle(runId, {
+    const decision = await engine.handle({ taskId: result.taskId }, {
       kind: "taskResult",
       taskId: result.taskId,
       leaseToken: result.leaseToken,

@@ -16,6 +16,11 @@ const typeParsers = {
 
 export type Tx = pg.PoolClient;
 
+/** A run, by its id or by the id of one of its tasks. */
+export type RunTarget = string | { taskId: string };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** An optimistic write found a row changed under it; the event is retried. */
 export class WriteConflict extends Error {}
 
@@ -268,6 +273,44 @@ export class Store {
     }
   }
 
+  /**
+   * Runs one event: begins a transaction, locks the run (found by its id or
+   * by one of its tasks) and loads its tasks, all in one round trip — the
+   * statements of a simple query each take a fresh snapshot, so the tasks are
+   * read after the lock is granted. Then `fn`, then COMMIT. Undefined when the
+   * run does not exist (or, with skipLocked, is busy).
+   */
+  async event<T>(
+    target: RunTarget,
+    options: { skipLocked?: boolean },
+    fn: (tx: Tx, loaded: { run: RunState; tasks: TaskState[] }) => Promise<T>,
+  ): Promise<T | undefined> {
+    const id = typeof target === "string" ? target : target.taskId;
+    // Inlined into SQL text (the simple protocol takes no parameters): only a UUID passes.
+    if (!UUID.test(id)) return undefined;
+    const runId = typeof target === "string" ? `'${id}'::uuid` : `(SELECT run_id FROM baton.tasks WHERE id = '${id}'::uuid)`;
+    const client = await this.pool.connect();
+    try {
+      const results = (await client.query(
+        `BEGIN; SELECT * FROM baton.runs WHERE id = ${runId} FOR UPDATE${options.skipLocked ? " SKIP LOCKED" : ""};
+         SELECT * FROM baton.tasks WHERE run_id = ${runId} ORDER BY seq`,
+      )) as unknown as pg.QueryResult[];
+      const runRow = results[1]?.rows[0];
+      if (!runRow) {
+        await client.query("ROLLBACK");
+        return undefined;
+      }
+      const result = await fn(client, { run: rowToRun(runRow), tasks: results[2]!.rows.map(rowToTask) });
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
   // ---- definitions ------------------------------------------------------------
 
   async putDef(q: pg.ClientBase, hash: string, def: WorkflowDef): Promise<void> {
@@ -361,35 +404,11 @@ export class Store {
     );
   }
 
-  /**
-   * Locks a run for one event and loads it with its tasks. With `skipLocked`,
-   * returns undefined instead of waiting when another event holds it.
-   */
-  async lockRun(tx: Tx, runId: string, options: { skipLocked?: boolean; dueBy?: number } = {}): Promise<{ run: RunState; tasks: TaskState[] } | undefined> {
-    const { rows } = await tx.query({
-      name: `baton-lock-run${options.skipLocked ? "-skip" : ""}${options.dueBy !== undefined ? "-due" : ""}`,
-      text: `SELECT * FROM baton.runs WHERE id = $1 ${options.dueBy !== undefined ? "AND wake_at > 0 AND wake_at <= $2" : ""}
-       FOR UPDATE ${options.skipLocked ? "SKIP LOCKED" : ""}`,
-      values: options.dueBy !== undefined ? [runId, options.dueBy] : [runId],
-    });
-    if (!rows[0]) return undefined;
-    // A separate statement, so the tasks are read after the lock was granted:
-    // under READ COMMITTED a subquery of the locking statement would see the
-    // snapshot from before the wait, i.e. miss the previous event's writes.
-    const tasks = await tx.query({ name: "baton-run-tasks", text: "SELECT * FROM baton.tasks WHERE run_id = $1 ORDER BY seq", values: [runId] });
-    return { run: rowToRun(rows[0]), tasks: tasks.rows.map(rowToTask) };
-  }
-
   async getRun(runId: string, withTasks: boolean): Promise<{ run: RunState; tasks: TaskState[] } | undefined> {
     const { rows } = await this.pool.query("SELECT * FROM baton.runs WHERE id = $1", [runId]);
     if (!rows[0]) return undefined;
     const tasks = withTasks ? (await this.pool.query("SELECT * FROM baton.tasks WHERE run_id = $1 ORDER BY seq", [runId])).rows.map(rowToTask) : [];
     return { run: rowToRun(rows[0]), tasks };
-  }
-
-  async runIdOfTask(taskId: string): Promise<string | undefined> {
-    const { rows } = await this.pool.query("SELECT run_id FROM baton.tasks WHERE id = $1", [taskId]);
-    return rows[0]?.run_id as string | undefined;
   }
 
   async search(q: SearchQuery): Promise<RunState[]> {
