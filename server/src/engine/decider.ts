@@ -42,7 +42,9 @@ export type RunEvent =
   | { kind: "signal"; taskId: string; status: TaskStatus; output: JsonObject; reason: string }
   | { kind: "childEnded"; taskId: string; childId: string; status: WorkflowStatus; output: JsonObject; reason: string }
   /** A child that had ended runs again (it was retried, rerun or restarted). */
-  | { kind: "childRevived"; taskId: string; childId: string };
+  | { kind: "childRevived"; taskId: string; childId: string }
+  /** A START_WORKFLOW task's run was started (error empty) or could not be. */
+  | { kind: "runStarted"; taskId: string; childId: string; error: string };
 
 export type Effect =
   /** A worker task is ready from `task.visibleAt` on. */
@@ -208,6 +210,8 @@ export class Decider {
         return this.childEnded(event);
       case "childRevived":
         return this.childRevived(event);
+      case "runStarted":
+        return this.runStarted(event);
     }
   }
 
@@ -327,6 +331,17 @@ export class Decider {
     delete this.run.extra["failureWorkflowStarted"];
   }
 
+  private runStarted(event: Extract<RunEvent, { kind: "runStarted" }>): void {
+    const task = this.byId.get(event.taskId);
+    if (!task || TERMINAL_TASK.has(task.status) || task.output["workflowId"] !== event.childId) {
+      this.applied = false;
+      return;
+    }
+    if (event.error) this.endTask(task, "FAILED", event.error);
+    else this.endTask(task, "COMPLETED", "");
+    this.reconcile();
+  }
+
   /** A child that had ended runs again (retried, rerun, restarted): its task, and this run, wait for it again. */
   private childRevived(event: Extract<RunEvent, { kind: "childRevived" }>): void {
     const task = this.byId.get(event.taskId);
@@ -404,17 +419,48 @@ export class Decider {
     this.resolver = new Resolver(this.run, this.tasks);
     Object.assign(this.run, { status: "RUNNING", reason: "", endedAt: 0, failedRefs: [], failedTaskId: "" } satisfies Partial<RunState>);
     delete this.run.extra["permissiveFailure"];
-    // Reopen containers the target sits in (a join or loop that ended with the run).
+    // Reopen the joins and loops the target sits in (they ended, or ended with the run).
+    const targetRef = this.defRef(target);
     for (const task of this.tasks) {
-      if (SYSTEM_TASKS[task.type]?.reopen && task.status !== "COMPLETED") {
-        task.status = "IN_PROGRESS";
-        task.executed = false;
-        task.endedAt = 0;
-        this.touch(task);
+      if (SYSTEM_TASKS[task.type]?.reopen && this.encloses(task, target, targetRef)) {
+        this.reopen(task);
+        if (task.type === "DO_WHILE") {
+          task.iteration = target.iteration;
+          task.output = { ...task.output, iteration: target.iteration };
+        }
       }
     }
     this.schedule(wt, { iteration: target.iteration, ...(event.taskInput ? { input: event.taskInput } : {}) });
+    // Parallel paths cut off by the removal (a fork's other branches, what followed their tasks) resume.
+    for (const task of [...this.tasks]) {
+      if (!SUCCESSFUL_TASK.has(task.status) || !task.executed || task === target) continue;
+      if (task.type === "FORK_JOIN" || task.type === "FORK") {
+        for (const branch of this.workflowTaskOf(task)?.forkTasks ?? []) {
+          if (branch[0] && !this.latest(instanceRef(branch[0].taskReferenceName, task.iteration))) this.scheduleOrJump(branch[0], task.iteration);
+        }
+        const join = this.graph.next(this.defRef(task));
+        if (join.kind === "task" && !this.latest(instanceRef(join.task.taskReferenceName, task.iteration))) this.schedule(join.task, { iteration: task.iteration });
+        continue;
+      }
+      if (["SWITCH", "DECISION", "FORK_JOIN_DYNAMIC", "DO_WHILE", "TERMINATE"].includes(task.type)) continue;
+      const next = this.graph.next(this.defRef(task));
+      if (next.kind === "task" && !this.latest(instanceRef(next.task.taskReferenceName, task.iteration))) {
+        task.executed = false;
+        this.touch(task);
+      }
+    }
     this.reconcile();
+  }
+
+  /** Whether the join or loop `container` waits on `target` (the target is in its loop body, or in its fork). */
+  private encloses(container: TaskState, target: TaskState, targetRef: string): boolean {
+    const ref = this.defRef(container);
+    if (container.type === "DO_WHILE") return this.graph.descendants(ref).includes(targetRef);
+    if (container.iteration !== target.iteration && container.type !== "DO_WHILE") return false;
+    const node = this.graph.nodes.get(ref);
+    const fork = node?.list[node.index - 1];
+    if (!fork) return false;
+    return target.extra["dynamicJoin"] === fork.taskReferenceName || this.graph.descendants(fork.taskReferenceName).includes(targetRef);
   }
 
   private skip(ref: string, output: JsonObject): void {

@@ -466,11 +466,19 @@ const subWorkflow: SystemTask = {
 const startWorkflow: SystemTask = {
   start(d, task) {
     const request = task.input["startWorkflow"];
-    if (!request || typeof request !== "object" || Array.isArray(request) || typeof (request as JsonObject)["name"] !== "string") {
-      fail(d, task, "START_WORKFLOW needs input startWorkflow: {name, version?, input?, correlationId?}", true);
+    const r = (request && typeof request === "object" && !Array.isArray(request) ? request : {}) as JsonObject;
+    const malformed =
+      typeof r["name"] !== "string" || !r["name"]
+        ? "a name"
+        : r["version"] !== undefined && r["version"] !== null && typeof r["version"] !== "number"
+          ? "a numeric version"
+          : r["input"] !== undefined && r["input"] !== null && (typeof r["input"] !== "object" || Array.isArray(r["input"]))
+            ? "an object input"
+            : "";
+    if (malformed) {
+      fail(d, task, `START_WORKFLOW needs input startWorkflow: {name, version?, input?, correlationId?} with ${malformed}`);
       return;
     }
-    const r = request as JsonObject;
     const childId = d.newId();
     d.effects.push({
       kind: "startRun",
@@ -487,7 +495,9 @@ const startWorkflow: SystemTask = {
         failTaskIfMissing: task.id,
       },
     });
-    complete(d, task, { workflowId: childId });
+    // Completes (or fails, when the run cannot be started) once the start has happened: see runStarted.
+    task.output = { workflowId: childId };
+    inProgress(d, task);
   },
 };
 
