@@ -2,6 +2,8 @@ package dev.baton.internal;
 
 import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.stub.MetadataUtils;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
@@ -11,6 +13,9 @@ public final class Channels {
     /** Payloads are JSON text; allow more than gRPC's 4 MiB default. */
     private static final int MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
 
+    private static final Metadata.Key<String> AUTHORIZATION =
+            Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+
     private Channels() {}
 
     /**
@@ -19,6 +24,14 @@ public final class Channels {
      * may refuse pings more frequent than it allows.
      */
     public static ManagedChannel open(String address, boolean tls, Duration keepAlive) {
+        return open(address, tls, keepAlive, System.getenv("BATON_TOKEN"));
+    }
+
+    /**
+     * As {@link #open(String, boolean, Duration)}, sending {@code token} (an API key)
+     * as {@code authorization: Bearer <token>} on every call; null or empty sends none.
+     */
+    public static ManagedChannel open(String address, boolean tls, Duration keepAlive, String token) {
         NettyChannelBuilder builder = NettyChannelBuilder.forTarget(address)
                 .maxInboundMessageSize(MAX_MESSAGE_BYTES)
                 .userAgent("baton-java/0.1.0");
@@ -29,6 +42,11 @@ public final class Channels {
         }
         if (keepAlive != null) {
             builder.keepAliveTime(keepAlive.toMillis(), TimeUnit.MILLISECONDS).keepAliveWithoutCalls(false);
+        }
+        if (token != null && !token.isEmpty()) {
+            Metadata headers = new Metadata();
+            headers.put(AUTHORIZATION, "Bearer " + token);
+            builder.intercept(MetadataUtils.newAttachHeadersInterceptor(headers));
         }
         return builder.build();
     }

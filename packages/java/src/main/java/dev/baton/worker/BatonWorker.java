@@ -70,7 +70,7 @@ public final class BatonWorker implements AutoCloseable {
     BatonWorker(BatonWorkerBuilder config) {
         this.config = config;
         this.ownsChannel = config.channel == null;
-        this.channel = ownsChannel ? Channels.open(config.address, config.tls, config.keepAlive) : config.channel;
+        this.channel = ownsChannel ? Channels.open(config.address, config.tls, config.keepAlive, config.token) : config.channel;
         this.asyncStub = TaskServiceGrpc.newStub(channel);
         ScheduledThreadPoolExecutor scheduler = new ScheduledThreadPoolExecutor(1, daemonThreads("baton-timer"));
         scheduler.setRemoveOnCancelPolicy(true);

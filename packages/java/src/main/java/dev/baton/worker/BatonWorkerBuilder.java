@@ -14,6 +14,7 @@ public final class BatonWorkerBuilder {
     ManagedChannel channel;
     boolean tls;
     Duration keepAlive;
+    String token = System.getenv("BATON_TOKEN");
     ExecutorService executor;
     Duration reconnectInitial = Duration.ofMillis(200);
     Duration reconnectMax = Duration.ofSeconds(15);
@@ -62,6 +63,12 @@ public final class BatonWorkerBuilder {
     /** TLS instead of plaintext. */
     public BatonWorkerBuilder tls(boolean tls) {
         this.tls = tls;
+        return this;
+    }
+
+    /** An API key sent with every call ({@code authorization: Bearer <key>}); BATON_TOKEN by default. */
+    public BatonWorkerBuilder token(String token) {
+        this.token = token;
         return this;
     }
 
