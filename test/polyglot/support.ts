@@ -3,7 +3,8 @@
 // work tree: Go into a temp dir (its build cache makes rebuilds quick), Java
 // in one Maven reactor with a copy of packages/java, cached in the temp dir
 // under a hash of every input, so only a change rebuilds it. Every process
-// started here is killed when this process exits, whatever happens.
+// started here is killed when this process exits, and exits by itself when
+// this process dies without a word (its stdin, a pipe from us, closes).
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -223,6 +224,8 @@ function workerEnv(options: StartOptions): NodeJS.ProcessEnv {
     ...process.env,
     BATON_ADDRESS: options.address,
     POLY_WORKER_ID: options.workerId,
+    // Their stdin is a pipe from us: when we die, however, they exit.
+    POLY_EXIT_WITH_PARENT: "1",
     ...(options.concurrency ? { POLY_CONCURRENCY: String(options.concurrency) } : {}),
     ...options.env,
   };
@@ -230,7 +233,7 @@ function workerEnv(options: StartOptions): NodeJS.ProcessEnv {
 
 export async function startGoWorker(options: StartOptions): Promise<WorkerProcess> {
   const binary = await buildGoWorker();
-  const child = spawn(binary, [], { env: workerEnv(options), stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(binary, [], { env: workerEnv(options), stdio: ["pipe", "pipe", "pipe"] });
   return new WorkerProcess("go", options.workerId, child);
 }
 
@@ -239,7 +242,7 @@ export async function startJavaWorker(options: StartOptions & { jvmArgs?: string
   const java = process.env["JAVA_HOME"] ? path.join(process.env["JAVA_HOME"], "bin", "java") : "java";
   const child = spawn(java, [...(options.jvmArgs ?? []), "-cp", classpath, "dev.baton.polyglot.PolyglotWorker"], {
     env: workerEnv(options),
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe"],
   });
   return new WorkerProcess("java", options.workerId, child);
 }
@@ -249,7 +252,7 @@ export async function startTsWorker(options: StartOptions): Promise<WorkerProces
   const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "ts/worker.ts")], {
     cwd: repoRoot,
     env: workerEnv(options),
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe"],
   });
   return new WorkerProcess("ts", options.workerId, child);
 }

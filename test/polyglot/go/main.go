@@ -6,7 +6,9 @@
 // data survived the trip through Go.
 //
 // Environment: BATON_ADDRESS (required), POLY_WORKER_ID (default go-<pid>),
-// POLY_CONCURRENCY (the no-op task's concurrency, default 32).
+// POLY_CONCURRENCY (the no-op task's concurrency, default 32),
+// POLY_EXIT_WITH_PARENT=1 (exit when stdin closes: the parent, holding its
+// other end, is gone, even if it was SIGKILLed and could not stop us).
 // It prints one JSON line per event on stdout: {"event":"ready"} once its
 // handlers are registered, {"event":"hang","taskId":...} when a step was told
 // to hang on this worker (the fault test kills it then).
@@ -16,6 +18,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log"
 	"log/slog"
 	"math/big"
@@ -124,6 +127,12 @@ func noop(ctx context.Context, _ map[string]any) (noopOutput, error) {
 }
 
 func main() {
+	if os.Getenv("POLY_EXIT_WITH_PARENT") == "1" {
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			os.Exit(3)
+		}()
+	}
 	address := os.Getenv("BATON_ADDRESS")
 	if address == "" {
 		log.Fatal("BATON_ADDRESS is not set")

@@ -4,8 +4,15 @@
 // the machine's wall clock, with sub-millisecond resolution.
 //
 // Environment: BATON_ADDRESS (required), POLY_WORKER_ID (default ts-<pid>),
-// POLY_CONCURRENCY (default 32). Prints {"event":"ready"} once started.
+// POLY_CONCURRENCY (default 32), POLY_EXIT_WITH_PARENT=1 (exit when stdin
+// closes: the parent is gone). Prints {"event":"ready"} once started.
 import { Worker } from "@baton/client";
+
+if (process.env["POLY_EXIT_WITH_PARENT"] === "1") {
+  process.stdin.on("end", () => process.exit(3));
+  process.stdin.on("error", () => process.exit(3));
+  process.stdin.resume();
+}
 
 const address = process.env["BATON_ADDRESS"];
 if (!address) {

@@ -5,6 +5,7 @@ import dev.baton.json.BatonJson;
 import dev.baton.worker.BatonWorker;
 import dev.baton.worker.TaskContext;
 import dev.baton.worker.TerminalException;
+import java.io.IOException;
 import java.math.BigInteger;
 import java.time.Duration;
 import java.time.Instant;
@@ -21,7 +22,8 @@ import java.util.Map;
  * on.
  *
  * <p>Environment: BATON_ADDRESS (required), POLY_WORKER_ID (default java-&lt;pid&gt;),
- * POLY_CONCURRENCY (the no-op task's concurrency, default 32). Prints one JSON line
+ * POLY_CONCURRENCY (the no-op task's concurrency, default 32), POLY_EXIT_WITH_PARENT=1
+ * (exit when stdin closes: the parent, holding its other end, is gone). Prints one JSON line
  * per event on stdout: {"event":"ready"} once started, {"event":"hang","taskId":...}
  * when a step was told to hang on this worker.
  */
@@ -72,6 +74,20 @@ public final class PolyglotWorker {
     }
 
     public static void main(String[] args) throws InterruptedException {
+        if ("1".equals(System.getenv("POLY_EXIT_WITH_PARENT"))) {
+            Thread watch = new Thread(() -> {
+                try {
+                    while (System.in.read() != -1) {
+                        // discard
+                    }
+                } catch (IOException e) {
+                    // the pipe broke: the parent is gone too
+                }
+                Runtime.getRuntime().halt(3);
+            }, "poly-parent-watch");
+            watch.setDaemon(true);
+            watch.start();
+        }
         String address = System.getenv("BATON_ADDRESS");
         if (address == null || address.isBlank()) {
             System.err.println("BATON_ADDRESS is not set");
