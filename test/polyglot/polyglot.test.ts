@@ -143,7 +143,26 @@ const taskDefs = [
   { name: "poly_go_branch", retryCount: 0, timeoutSeconds: 300, responseTimeoutSeconds: 60 },
   { name: "poly_java_branch", retryCount: 0, timeoutSeconds: 300, responseTimeoutSeconds: 60 },
   { name: "poly_ts_last", retryCount: 0, timeoutSeconds: 300, responseTimeoutSeconds: 60 },
+  // Leases of 4 s for handlers that run 9 s: the workers must extend them.
+  { name: "poly_go_slow", retryCount: 1, retryDelaySeconds: 0, timeoutSeconds: 300, responseTimeoutSeconds: 4 },
+  { name: "poly_java_slow", retryCount: 1, retryDelaySeconds: 0, timeoutSeconds: 300, responseTimeoutSeconds: 4 },
 ];
+
+/** One slow step, for the lease test. */
+const slowFlow = (lang: "go" | "java") => ({
+  name: `polyglot_slow_${lang}`,
+  version: 1,
+  schemaVersion: 2,
+  tasks: [
+    {
+      name: `poly_${lang}_slow`,
+      taskReferenceName: "slow",
+      type: "SIMPLE",
+      inputParameters: { payload: "${workflow.input.payload}", counter: 1, exact: 1, trail: [], delayMs: 9000 },
+    },
+  ],
+  outputParameters: { by: "${slow.output.by}", payload: "${slow.output.payload}" },
+});
 
 // ---- the TS worker -----------------------------------------------------------------
 
@@ -280,6 +299,8 @@ before(
     client = new BatonClient({ address: server.address });
     await client.registerTaskDefs(taskDefs);
     await client.registerWorkflowDef(flow);
+    await client.registerWorkflowDef(slowFlow("go"));
+    await client.registerWorkflowDef(slowFlow("java"));
     ts = tsWorker(server.address);
     await builds;
     go.push(await startGoWorker({ address: server.address, workerId: "go-1" }));
@@ -335,6 +356,25 @@ describe("a flow across TypeScript, Go and Java workers", () => {
       assertIntact(await runFlow(data, 30_000), { go: ["go-1"], java: ["java-1"] }, data);
     },
   );
+
+  it("keeps the leases of Go and Java handlers that run longer than their responseTimeout", { timeout: RUN_TIMEOUT }, async () => {
+    const runs = await Promise.all(
+      (["go", "java"] as const).map(async (lang) => {
+        const id = await client.startWorkflow(`polyglot_slow_${lang}`, { payload: portable });
+        return client.waitWorkflow(id, 60_000);
+      }),
+    );
+    for (const run of runs) {
+      assert.equal(run.status, "COMPLETED", `${run.workflowName}: ${run.reasonForIncompletion ?? ""}`);
+      assert.deepEqual(
+        run.tasks.map((t) => [t.status, t.retryCount]),
+        [["COMPLETED", 0]],
+        `${run.workflowName} ran once, its lease extended all along`,
+      );
+      assert.ok(run.tasks[0]!.endTime - run.tasks[0]!.startTime >= 9000);
+      assert.deepEqual(run.output["payload"], portable);
+    }
+  });
 
   it("hands a task to another Go worker when the one holding it is killed", { timeout: RUN_TIMEOUT }, async () => {
     const data = { payload: portable, start: 1234567n };

@@ -161,6 +161,7 @@ func main() {
 		baton.WithBackoff(50*time.Millisecond, time.Second))
 	baton.Handle(worker, "poly_go_step", step(workerID), baton.Concurrency(4))
 	baton.Handle(worker, "poly_go_branch", step(workerID), baton.Concurrency(4))
+	baton.Handle(worker, "poly_go_slow", step(workerID), baton.Concurrency(4))
 	baton.Handle(worker, "bench_noop_go", noop, baton.Concurrency(concurrency))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -105,6 +105,7 @@ public final class PolyglotWorker {
                 .build();
         worker.handle("poly_java_step", StepInput.class, (StepInput in, TaskContext ctx) -> step(in, ctx, workerId), 4);
         worker.handle("poly_java_branch", StepInput.class, (StepInput in, TaskContext ctx) -> step(in, ctx, workerId), 4);
+        worker.handle("poly_java_slow", StepInput.class, (StepInput in, TaskContext ctx) -> step(in, ctx, workerId), 4);
         worker.handle("bench_noop_java", JsonNode.class, in -> {
             Instant now = Instant.now();
             return new NoopOutput(now.getEpochSecond() * 1000.0 + now.getNano() / 1e6);
