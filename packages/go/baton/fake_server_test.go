@@ -24,6 +24,7 @@ type fakeTasks struct {
 	batonv1.UnimplementedTaskServiceServer
 
 	lease time.Duration // how long a lease lasts when handed out or extended
+	skew  time.Duration // the fake's clock minus ours, for the lease times it sends
 
 	mu        sync.Mutex
 	changed   chan struct{} // closed and replaced on every state change
@@ -157,7 +158,7 @@ func (f *fakeTasks) Dispatch(stream batonv1.TaskService_DispatchServer) error {
 			s.credits--
 			t.LeaseToken = fmt.Sprintf("%s-lease-%d", t.TaskId, t.PollCount)
 			t.PollCount++
-			t.LeaseExpiresMs = time.Now().Add(f.lease).UnixMilli()
+			t.LeaseExpiresMs = time.Now().Add(f.skew + f.lease).UnixMilli()
 			f.leased[t.TaskId] = t
 			f.inFlight[s.taskType]++
 			f.maxSeen[s.taskType] = max(f.maxSeen[s.taskType], f.inFlight[s.taskType])
@@ -243,7 +244,7 @@ func (f *fakeTasks) ExtendLease(_ context.Context, req *batonv1.ExtendLeaseReque
 		return nil, status.Error(codes.FailedPrecondition, "stale lease")
 	}
 	f.extends <- req
-	t.LeaseExpiresMs = time.Now().Add(f.lease).UnixMilli()
+	t.LeaseExpiresMs = time.Now().Add(f.skew + f.lease).UnixMilli()
 	return &batonv1.ExtendLeaseResponse{LeaseExpiresMs: t.LeaseExpiresMs}, nil
 }
 

@@ -185,6 +185,51 @@ func TestLeaseIsExtendedWhileHandlerRuns(t *testing.T) {
 	}
 }
 
+// A server whose clock is ahead of ours: its lease times are far in our
+// future, yet the lease lasts only its responseTimeout. The worker must pace
+// extensions by the lease's length, not by the server's expiry time.
+func TestLeaseIsExtendedWhenServerClockIsAhead(t *testing.T) {
+	f := newFakeTasks(time.Second)
+	f.skew = time.Hour
+	srv := startServer(t, f, nil)
+	w := newWorker(t, srv.addr)
+	baton.Handle(w, "slow", func(ctx context.Context, _ empty) (empty, error) {
+		for range 2 {
+			select {
+			case <-f.extends:
+			case <-time.After(patience):
+				return empty{}, errors.New("lease never extended")
+			}
+		}
+		return empty{}, nil
+	})
+	runWorker(t, w)
+	f.enqueue("slow", "{}")
+	r := recv(t, f.results, "the slow task's result")
+	if r.GetStatus() != batonv1.TaskStatus_TASK_STATUS_COMPLETED {
+		t.Fatalf("status %v: %s", r.GetStatus(), r.GetReasonForIncompletion())
+	}
+}
+
+// A server whose clock is behind ours: every lease it hands out looks
+// expired already. The worker must not call ExtendLease in a tight loop.
+func TestLeaseExtensionDoesNotSpinWhenServerClockIsBehind(t *testing.T) {
+	f := newFakeTasks(2 * time.Second)
+	f.skew = -time.Hour
+	srv := startServer(t, f, nil)
+	w := newWorker(t, srv.addr)
+	baton.Handle(w, "slow", func(ctx context.Context, _ empty) (empty, error) {
+		time.Sleep(700 * time.Millisecond) // less than half the 2s lease
+		return empty{}, nil
+	})
+	runWorker(t, w)
+	f.enqueue("slow", "{}")
+	recv(t, f.results, "the slow task's result")
+	if n := len(f.extends); n > 1 {
+		t.Errorf("%d ExtendLease calls during a 700ms task with a 2s lease; want at most 1", n)
+	}
+}
+
 func TestLostLeaseCancelsHandler(t *testing.T) {
 	f := newFakeTasks(600 * time.Millisecond)
 	srv := startServer(t, f, nil)
