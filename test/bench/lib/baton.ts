@@ -21,7 +21,7 @@ export interface ServerStartOptions {
   databaseUrl: string;
   /** Write a V8 CPU profile of the server to this directory under this name. */
   profile?: { dir: string; name: string };
-  /** Append the server's stderr (its warn/error logs) to this file. */
+  /** Write the server's stderr (its warn/error logs) to this file. */
   logFile?: string;
   env?: Record<string, string>;
 }
@@ -47,7 +47,7 @@ export async function startServerProcess(options: ServerStartOptions): Promise<S
   }));
   let stderr = "";
   if (options.logFile) mkdirSync(path.dirname(options.logFile), { recursive: true });
-  const logStream = options.logFile ? createWriteStream(options.logFile, { flags: "a" }) : undefined;
+  const logStream = options.logFile ? createWriteStream(options.logFile, { flags: "w" }) : undefined;
   child.once("exit", () => logStream?.end());
   child.stderr!.on("data", (d: Buffer) => {
     logStream?.write(d);
