@@ -9,6 +9,7 @@
 // gets a fresh database and its own server process(es). Peers are installed
 // into ~/.cache/baton-bench on first use. Writes bench-results/report.json and
 // bench-results/chart.svg and prints the table.
+import { readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import path from "node:path";
 import { startCluster } from "./lib/postgres.js";
@@ -19,7 +20,7 @@ import { BATON_SCENARIOS } from "./scenarios/baton.js";
 import { runPeer } from "./peers/index.js";
 
 const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.join(",")}] [--peers conductor,temporal,graphile-worker | --no-peers]
-                      [--backlog-scale F] [--scale F] [--profile] [--out DIR] [--database-url URL] [--timeout SECONDS] [--no-baton]`;
+                      [--backlog-scale F] [--scale F] [--profile] [--out DIR] [--database-url URL] [--timeout SECONDS] [--no-baton] [--merge]`;
 
 export function parseArgs(argv: string[]): BenchOptions {
   const get = (name: string): string | undefined => {
@@ -30,7 +31,7 @@ export function parseArgs(argv: string[]): BenchOptions {
     const next = argv[i + 1];
     return next !== undefined && !next.startsWith("--") ? next : "";
   };
-  const known = ["--quick", "--only", "--peers", "--no-peers", "--backlog-scale", "--scale", "--profile", "--out", "--database-url", "--timeout", "--no-baton", "--help"];
+  const known = ["--quick", "--only", "--peers", "--no-peers", "--backlog-scale", "--scale", "--profile", "--out", "--database-url", "--timeout", "--no-baton", "--merge", "--help"];
   for (const a of argv) {
     if (a.startsWith("--") && !known.includes(a.split("=")[0]!)) throw new Error(`unknown option ${a}\n${USAGE}`);
   }
@@ -75,6 +76,7 @@ export function parseArgs(argv: string[]): BenchOptions {
     backlogScale,
     profile: argv.includes("--profile"),
     baton: !argv.includes("--no-baton"),
+    merge: argv.includes("--merge"),
     outDir: path.resolve(get("--out") || path.join(ROOT, "bench-results")),
     ...(databaseUrl ? { databaseUrl } : {}),
     scenarioTimeoutS: Number(get("--timeout") ?? (quick ? 120 : 900)),
@@ -143,6 +145,34 @@ export async function runBench(options: BenchOptions): Promise<Report> {
   return report;
 }
 
+/**
+ * --merge: the results of this run replace the same (system, scenario) results
+ * of the report already in the output directory; the rest are kept, marked
+ * with the run they came from.
+ */
+function mergeInto(report: Report, file: string): Report {
+  let previous: Report;
+  try {
+    previous = JSON.parse(readFileSync(file, "utf8")) as Report;
+  } catch {
+    return report;
+  }
+  const fresh = new Set(report.results.map((r) => `${r.system}/${r.scenario}`));
+  const kept = previous.results
+    .filter((r) => !fresh.has(`${r.system}/${r.scenario}`))
+    .map((r) => ({ ...r, details: { ...r.details, fromRun: (r.details?.["fromRun"] as string | undefined) ?? previous.startedAt } }));
+  const results = [...kept, ...report.results].sort((a, b) => SCENARIOS.indexOf(a.scenario) - SCENARIOS.indexOf(b.scenario) || SYSTEMS.indexOf(a.system) - SYSTEMS.indexOf(b.system));
+  const keptNotes = previous.notes.filter((n) => !report.notes.includes(n) && ![...fresh].some((k) => n.startsWith(k.replace("/", " "))));
+  return {
+    ...report,
+    mode: previous.mode === report.mode ? report.mode : previous.mode,
+    options: { ...report.options, mergedWith: previous.startedAt },
+    results,
+    ratios: computeRatios(results),
+    notes: [...report.notes, ...keptNotes, `Merged: ${kept.length} results kept from the run started ${previous.startedAt}; ${report.results.length} from this run.`],
+  };
+}
+
 /** Flags scenarios during which other work on the machine took a large share of the CPU. */
 function busyNotes(results: ScenarioResult[]): string[] {
   const out: string[] = [];
@@ -181,7 +211,8 @@ if (isMain) {
     console.error(errorText(error));
     process.exit(2);
   }
-  const report = await runBench(options);
+  let report = await runBench(options);
+  if (options.merge) report = mergeInto(report, path.join(options.outDir, "report.json"));
   const files = writeReport(report, options.outDir);
   console.log(renderTable(report));
   console.log(whereTimeGoes(report));

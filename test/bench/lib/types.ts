@@ -75,6 +75,8 @@ export interface BenchOptions {
   profile: boolean;
   /** Run Baton's scenarios (off with --no-baton, to rerun peers alone). */
   baton: boolean;
+  /** Replace only this run's (system, scenario) results in the report already in outDir. */
+  merge: boolean;
   outDir: string;
   databaseUrl?: string;
   /** Longest any one scenario may take, seconds. */
