@@ -1,0 +1,159 @@
+// Overload: starts at ten times the rate the server sustains, with thousands
+// of idle worker streams open. What should happen: early refusals
+// (RESOURCE_EXHAUSTED with a retry hint), memory flat, and recovery on its
+// own. What does happen is measured and printed; missing behaviour is a todo.
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { BatonClient } from "@baton/client";
+import { grpc } from "@baton/protocol";
+import { freshDatabase, stopCluster } from "../support/database.js";
+import { percentile, scale, sleep } from "./lib/config.js";
+import { registerFlows } from "./lib/flows.js";
+import { figures, report } from "./lib/report.js";
+import { startServerProcess, stopServer } from "./lib/server.js";
+
+after(() => stopCluster());
+
+interface Outcome {
+  codes: Map<string, number>;
+  latencies: number[];
+  retryHints: number;
+}
+
+let measured: { exhausted: number; retryHints: number; rssBaseKb: number; rssPeakKb: number; rssAfterKb: number } | undefined;
+
+/** Closed loop: as fast as `concurrency` callers go, for `ms`; returns acknowledged starts per second. */
+async function sustainable(client: BatonClient, ms: number, concurrency: number): Promise<number> {
+  let ok = 0;
+  const end = Date.now() + ms;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < end) {
+        try {
+          await client.workflows.startWorkflow({ name: "fault_child", inputJson: '{"x":1}' }, { deadline: 10_000 });
+          ok++;
+        } catch {
+          // counted as not acknowledged
+        }
+      }
+    }),
+  );
+  return ok / (ms / 1000);
+}
+
+/** Open loop: fires starts at `rate` per second for `ms`, not waiting for answers. */
+async function openLoop(clients: BatonClient[], rate: number, ms: number, maxInFlight: number): Promise<Outcome & { skipped: number }> {
+  const out: Outcome & { skipped: number } = { codes: new Map(), latencies: [], retryHints: 0, skipped: 0 };
+  const pending = new Set<Promise<void>>();
+  const began = Date.now();
+  let sent = 0;
+  while (Date.now() - began < ms) {
+    const due = Math.floor(((Date.now() - began) / 1000) * rate);
+    for (; sent < due; sent++) {
+      if (pending.size >= maxInFlight) {
+        out.skipped++;
+        continue;
+      }
+      const t0 = Date.now();
+      const p = clients[sent % clients.length]!.workflows.startWorkflow({ name: "fault_child", inputJson: '{"x":1}' }, { deadline: 5000 }).then(
+        () => {
+          out.codes.set("OK", (out.codes.get("OK") ?? 0) + 1);
+          out.latencies.push(Date.now() - t0);
+        },
+        (error: grpc.ServiceError) => {
+          const name = grpc.status[error.code] ?? String(error.code);
+          out.codes.set(name, (out.codes.get(name) ?? 0) + 1);
+          const hint = error.metadata?.get("grpc-retry-pushback-ms")?.length || /retry/i.test(error.details ?? "");
+          if (hint) out.retryHints++;
+        },
+      );
+      const tracked: Promise<void> = p.finally(() => pending.delete(tracked));
+      pending.add(tracked);
+    }
+    await sleep(10);
+  }
+  await Promise.allSettled([...pending]);
+  return out;
+}
+
+describe("overload: ten times the sustainable start rate, thousands of idle streams", () => {
+  it("the server stays up and recovers by itself (figures printed)", async () => {
+    const streams = scale(1000, 5000);
+    const overloadMs = scale(8000, 60_000);
+    const databaseUrl = await freshDatabase();
+    const server = await startServerProcess({ databaseUrl });
+    const clients = Array.from({ length: 8 }, () => new BatonClient({ address: server.address }));
+    const open: grpc.ClientDuplexStream<unknown, unknown>[] = [];
+    const rss: number[] = [];
+    const sampler = setInterval(() => rss.push(server.rssKb()), 250);
+    try {
+      await registerFlows(clients[0]!);
+      // Thousands of idle worker streams, each waiting with one credit for a type nobody starts.
+      for (let i = 0; i < streams; i++) {
+        const s = clients[i % clients.length]!.tasks.dispatch() as unknown as grpc.ClientDuplexStream<unknown, unknown>;
+        s.on("error", () => {});
+        s.on("data", () => {});
+        s.write({ kind: { case: "subscribe", value: { taskTypes: ["idle_type"], workerId: `idle-${i}`, domain: "" } } });
+        s.write({ kind: { case: "credits", value: 1 } });
+        open.push(s);
+      }
+      await sleep(1000);
+      const rssBase = server.rssKb();
+      const rate = await sustainable(clients[0]!, 4000, 8);
+      const target = Math.max(50, Math.round(rate * 10));
+      const overload = await openLoop(clients, target, overloadMs, 20_000);
+      const rssPeak = Math.max(...rss);
+      // Recovery: no manual repair, just time.
+      let recoveredAfterS = -1;
+      const t0 = Date.now();
+      for (let i = 0; i < 60; i++) {
+        try {
+          await clients[0]!.workflows.startWorkflow({ name: "fault_child", inputJson: '{"x":2}' }, { deadline: 5000 });
+          recoveredAfterS = (Date.now() - t0) / 1000;
+          break;
+        } catch {
+          await sleep(1000);
+        }
+      }
+      const rateAfter = await sustainable(clients[0]!, 4000, 8);
+      const rssAfter = server.rssKb();
+      const exhausted = overload.codes.get("RESOURCE_EXHAUSTED") ?? 0;
+      measured = { exhausted, retryHints: overload.retryHints, rssBaseKb: rssBase, rssPeakKb: rssPeak, rssAfterKb: rssAfter };
+      report(
+        figures("overload 10x start rate", `${streams} idle streams; ${target}/s starts for ${overloadMs / 1000} s (sustainable ${Math.round(rate)}/s)`, "overload", undefined, {
+          outcomes: Object.fromEntries(overload.codes),
+          clientSkipped: overload.skipped,
+          okLatencyP50ms: percentile(overload.latencies, 50),
+          okLatencyP99ms: percentile(overload.latencies, 99),
+          retryHints: overload.retryHints,
+          rssBaseMB: rssBase / 1024,
+          rssPeakMB: rssPeak / 1024,
+          rssAfterMB: rssAfter / 1024,
+          recoveredAfterS,
+          rateAfter: Math.round(rateAfter),
+        }),
+      );
+      assert.equal(server.child.exitCode, null, "the server process died under overload");
+      assert.ok(recoveredAfterS >= 0, "the server did not take a start again within 60 s");
+      assert.ok(rateAfter > 0, "no start went through after the overload");
+    } finally {
+      clearInterval(sampler);
+      for (const s of open) s.cancel();
+      clients.forEach((c) => c.close());
+      await stopServer(server, "SIGKILL");
+    }
+  });
+
+  it(
+    "sheds load early with RESOURCE_EXHAUSTED and a retry hint, keeping memory flat",
+    {
+      todo: "no admission control: under 10x the sustainable start rate the server queues every call (answers turn into DEADLINE_EXCEEDED on the client, see the figures) instead of refusing early with RESOURCE_EXHAUSTED + grpc-retry-pushback-ms; nothing in server/src/service or server.ts bounds in-flight calls or pool waiters",
+    },
+    () => {
+      assert.ok(measured, "runs after the test above");
+      assert.ok(measured.exhausted > 0, "no RESOURCE_EXHAUSTED answers under overload");
+      assert.ok(measured.retryHints > 0, "no retry hint with the refusals");
+      assert.ok(measured.rssPeakKb < measured.rssBaseKb * 2, `memory grew from ${measured.rssBaseKb} kB to ${measured.rssPeakKb} kB`);
+    },
+  );
+});
