@@ -56,18 +56,47 @@ function codec(schema: DescMessage) {
   };
 }
 
+/** Stands for a unary request whose bytes did not decode: the handler refuses it. */
+class Undecodable {
+  constructor(readonly reason: string) {}
+}
+
+function decodeRequest(schema: DescMessage) {
+  return (bytes: Buffer): unknown => {
+    try {
+      return fromBinary(schema, bytes);
+    } catch (error) {
+      return new Undecodable(error instanceof Error ? error.message : String(error));
+    }
+  };
+}
+
+/** The first string field holding a NUL character, if any (nothing downstream can store one). */
+function findNul(value: unknown, path: string, depth = 0): string | undefined {
+  if (typeof value === "string") return value.includes("\u0000") ? path : undefined;
+  if (!value || typeof value !== "object" || depth > 32 || value instanceof Uint8Array) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    if (key === "$typeName") continue;
+    const found = findNul(item, path ? `${path}.${key}` : key, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 /** The grpc-js service definition for a protobuf-es service descriptor. */
 export function serviceDefinition(service: DescService): grpc.ServiceDefinition {
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   for (const method of service.methods) {
     const input = codec(method.input);
     const output = codec(method.output);
+    const unary = method.methodKind === "unary";
     definition[method.localName] = {
       path: path(service, method),
       requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
       responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
       requestSerialize: input.serialize as (value: unknown) => Buffer,
-      requestDeserialize: input.deserialize,
+      // A malformed unary request is the caller's error (INVALID_ARGUMENT), not INTERNAL.
+      requestDeserialize: unary ? decodeRequest(method.input) : input.deserialize,
       responseSerialize: output.serialize as (value: unknown) => Buffer,
       responseDeserialize: output.deserialize,
     };
@@ -112,6 +141,15 @@ export function serviceHandlers<S extends GenService<GenServiceMethods>>(
     if (!fn) throw new Error(`missing handler for ${service.typeName}.${method.name}`);
     if (method.methodKind === "unary") {
       handlers[method.localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        if (call.request instanceof Undecodable) {
+          callback({ code: grpc.status.INVALID_ARGUMENT, details: `the request could not be decoded as ${method.input.typeName}: ${call.request.reason}` });
+          return;
+        }
+        const nul = findNul(call.request, "");
+        if (nul) {
+          callback({ code: grpc.status.INVALID_ARGUMENT, details: `${nul} holds a NUL character` });
+          return;
+        }
         Promise.resolve()
           .then(() => fn(call.request, call))
           .then(

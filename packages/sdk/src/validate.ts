@@ -12,6 +12,11 @@ export function validateWorkflowDef(
   def: unknown,
   options?: { hasTaskDef?: (name: string) => boolean },
 ): ValidationResult {
+  // The checks below recurse; refuse absurd nesting before they can overflow the stack.
+  const depth = nestingDepth(def, MAX_DEFINITION_DEPTH);
+  if (depth > MAX_DEFINITION_DEPTH) {
+    return { errors: [{ path: "", message: `the definition nests deeper than ${MAX_DEFINITION_DEPTH} levels` }], warnings: [] };
+  }
   const errors = workflowDefShapeIssues(def);
   const warnings: ValidationIssue[] = [];
   if (!isObj(def)) return { errors, warnings };
@@ -35,4 +40,21 @@ export function validateTaskDef(def: unknown): ValidationIssue[] {
     });
   }
   return errors;
+}
+
+/** How deep a definition's JSON may nest. */
+export const MAX_DEFINITION_DEPTH = 100;
+
+/** The JSON nesting depth of `value`, counted iteratively and stopping past `limit`. */
+function nestingDepth(value: unknown, limit: number): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    max = Math.max(max, depth);
+    if (max > limit) return max;
+    for (const item of Object.values(v)) stack.push([item, depth + 1]);
+  }
+  return max;
 }

@@ -50,8 +50,8 @@ export function instrumentEngine(engine: Engine, metrics: Metrics, handedOut: (t
   };
 
   const handle = engine.handle.bind(engine);
-  engine.handle = async (runId: string, event: RunEvent, options?: { skipLocked?: boolean; dueOnly?: boolean }) => {
-    const decision = await handle(runId, event, options);
+  engine.handle = async (target: Parameters<Engine["handle"]>[0], event: RunEvent, options?: Parameters<Engine["handle"]>[2]) => {
+    const decision = await handle(target, event, options);
     if (!decision?.applied) return decision;
     if (decision.effects.some((e) => e.kind === "runEnded")) metrics.runsEnded.inc({ status: decision.run.status });
     const ended = (task: TaskState) => {

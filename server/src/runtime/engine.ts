@@ -56,6 +56,9 @@ export interface StartOptions {
   depth?: number;
 }
 
+/** How long a taken outbox item stays invisible to other replicas. */
+const OUTBOX_LEASE_MS = 30_000;
+
 const RETRYABLE_PG_CODES = new Set(["40001", "40P01"]);
 
 export function definitionHash(def: WorkflowDef): string {
@@ -95,10 +98,12 @@ export class Engine {
   ) {}
 
   /** A definition by content hash; immutable, so cached forever. */
-  async definition(hash: string): Promise<{ def: WorkflowDef; graph: Graph }> {
+  async definition(hash: string, q?: Tx): Promise<{ def: WorkflowDef; graph: Graph }> {
     let def = this.defs.get(hash);
     if (!def) {
-      def = await this.store.defByHash(hash);
+      // Inside an event, through its own connection: a second one from the
+      // pool could wait forever while every connection holds a run lock.
+      def = await this.store.defByHash(hash, q);
       if (!def) throw new Error(`definition ${hash} is missing`);
       this.defs.set(hash, def);
     }
@@ -171,7 +176,7 @@ export class Engine {
       () =>
         this.store.event(target, options, async (tx, loaded) => {
           const now = this.clock.now();
-          const { def, graph } = await this.definition(loaded.run.defHash);
+          const { def, graph } = await this.definition(loaded.run.defHash, tx);
           let restartDef: Extract<RunEvent, { kind: "restart" }>["def"];
           if (event.kind === "restart" && event.def === undefined && event.useLatest) {
             const latest = await this.store.workflowDef(tx, loaded.run.name);
@@ -376,30 +381,17 @@ export class Engine {
    * it, so it takes effect once.
    */
   async processOutbox(id?: number): Promise<boolean> {
-    const client = await this.store.pool.connect();
-    let item;
-    try {
-      await client.query("BEGIN");
-      item = await this.store.takeOutbox(client, id);
-      if (!item) {
-        await client.query("ROLLBACK");
-        return false;
-      }
-      await this.applyOutbox(item.kind, item.payload);
-      await client.query("COMMIT");
-      return true;
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    const item = await this.store.takeOutbox(this.clock.now(), OUTBOX_LEASE_MS, id);
+    if (!item) return false;
+    await this.applyOutbox(item.kind, item.payload);
+    await this.store.finishOutbox(item.id);
+    return true;
   }
 
-  // The outbox row stays locked (and undeleted) until the effect below has
-  // committed in its own transaction; a crash in between repeats the effect,
-  // which is idempotent: starts are keyed by run id, and ended tasks ignore
-  // late events.
+  // The item is deleted only after the effect below has committed in its own
+  // transaction; a crash in between repeats the effect once the item's lease
+  // runs out, which is harmless: starts are keyed by run id, and ended tasks
+  // ignore late events.
   private async applyOutbox(kind: string, payload: JsonObject): Promise<void> {
     switch (kind) {
       case "startRun": {

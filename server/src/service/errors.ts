@@ -4,7 +4,40 @@ import { Refusal } from "../engine/decider.js";
 
 export function toRpcError(error: unknown): unknown {
   if (error instanceof Refusal) return new RpcError(grpc.status[error.code], error.message);
+  // PostgreSQL "data exception" (class 22): a value the database cannot hold,
+  // e.g. a malformed id or a NUL byte. The caller's input, not our fault.
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && code.startsWith("22")) return invalid(`the request holds a value the store cannot take: ${(error as Error).message}`);
   return error;
+}
+
+/** How deep JSON payloads and definitions may nest. */
+export const MAX_JSON_DEPTH = 100;
+
+/** Refuses JSON nested deeper than MAX_JSON_DEPTH or holding a NUL character (PostgreSQL's jsonb cannot). Iterative: no stack to overflow. */
+export function checkJson(field: string, value: unknown): void {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v === "string") {
+      if (v.includes("\u0000")) throw invalid(`${field} holds a NUL character, which cannot be stored`);
+      continue;
+    }
+    if (v === null || typeof v !== "object") continue;
+    if (depth > MAX_JSON_DEPTH) throw invalid(`${field} nests deeper than ${MAX_JSON_DEPTH} levels`);
+    for (const [key, item] of Object.entries(v)) {
+      if (key.includes("\u0000")) throw invalid(`${field} holds a NUL character, which cannot be stored`);
+      stack.push([item, depth + 1]);
+    }
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Run and task ids are UUIDs: anything else names nothing. */
+export function requireId(kind: "run" | "task", id: string): void {
+  if (!id) throw invalid(`${kind === "run" ? "workflow_id" : "task_id"} is required`);
+  if (!UUID.test(id)) throw notFound(`no ${kind} ${JSON.stringify(id.slice(0, 64))}`);
 }
 
 export function invalid(message: string): RpcError {
@@ -29,6 +62,7 @@ export function parsePayload(field: string, text: string, limitBytes: number, ki
   if (kind === "object" && (value === null || typeof value !== "object" || Array.isArray(value))) {
     throw invalid(`${field} must be a JSON object`);
   }
+  checkJson(field, value);
   return value as Record<string, unknown>;
 }
 

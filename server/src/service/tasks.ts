@@ -6,13 +6,14 @@ import type { Engine } from "../runtime/engine.js";
 import type { Dispatcher, Waiter } from "../dispatch/dispatcher.js";
 import type { Limits } from "../limits.js";
 import { taskStatusName, toLeasedTask } from "./convert.js";
-import { invalid, parsePayload, rpc, toRpcError } from "./errors.js";
+import { invalid, parsePayload, requireId, rpc, toRpcError } from "./errors.js";
 
 export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limits): ServiceImpl<typeof TaskService> {
   const store = engine.store;
 
   const update = async (result: TaskResult | undefined): Promise<boolean> => {
     if (!result?.taskId) throw invalid("result.task_id is required");
+    requireId("task", result.taskId);
     const status = taskStatusName(result.status);
     if (!status) throw invalid("result.status is required");
     const output = parsePayload("output_json", result.outputJson, limits.payloadBytes) as JsonObject;
@@ -113,6 +114,7 @@ export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limi
     }),
 
     extendLease: rpc(async (req) => {
+      requireId("task", req.taskId);
       const expires = await store.extendLease(req.taskId, req.leaseToken, Number(req.extendSeconds), engine.clock.now());
       if (expires === undefined) {
         throw new RpcError(grpc.status.FAILED_PRECONDITION, `stale lease for task ${req.taskId}: it ended or was handed to another worker`);
@@ -121,14 +123,18 @@ export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limi
     }),
 
     addTaskLog: rpc(async (req) => {
+      requireId("task", req.taskId);
       if (Buffer.byteLength(req.message) > limits.payloadBytes) throw invalid(`message is over the ${limits.payloadBytes}-byte limit`);
       await store.addTaskLog(req.taskId, req.message, engine.clock.now());
       return {};
     }),
 
-    getTaskLogs: rpc(async (req) => ({
+    getTaskLogs: rpc(async (req) => {
+      requireId("task", req.taskId);
+      return {
       logs: (await store.taskLogs(req.taskId)).map((l) => ({ message: l.message, createdTimeMs: BigInt(l.createdAt) })),
-    })),
+      };
+    }),
 
     listQueues: rpc(async () => ({
       queues: (await store.queueDepths(engine.clock.now())).map((q) => ({

@@ -7,7 +7,7 @@ import type { Engine } from "../runtime/engine.js";
 import type { RunWaiters } from "../dispatch/run-waiters.js";
 import type { Limits } from "../limits.js";
 import { toWorkflow, workflowStatusName } from "./convert.js";
-import { invalid, notFound, parsePayload, rpc } from "./errors.js";
+import { invalid, notFound, parsePayload, requireId, rpc } from "./errors.js";
 
 export function workflowService(engine: Engine, waiters: RunWaiters, limits: Limits): ServiceImpl<typeof WorkflowService> {
   const store = engine.store;
@@ -28,6 +28,7 @@ export function workflowService(engine: Engine, waiters: RunWaiters, limits: Lim
   };
 
   const load = async (id: string, withTasks: boolean) => {
+    requireId("run", id);
     const found = await store.getRun(id, withTasks);
     if (!found) throw notFound(`no run ${id}`);
     return found;
@@ -51,7 +52,7 @@ export function workflowService(engine: Engine, waiters: RunWaiters, limits: Lim
 
   const operate = (event: (req: { workflowId: string }) => RunEvent) =>
     rpc(async (req: { workflowId: string } & Record<string, unknown>) => {
-      if (!req.workflowId) throw invalid("workflow_id is required");
+      requireId("run", req.workflowId);
       await engine.handle(req.workflowId, event(req));
       return {};
     });

@@ -155,6 +155,14 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    name: "outbox items are taken with a lease, not held locked",
+    sql: `
+      -- An item being carried out is invisible until this instant; a process
+      -- that dies mid-way leaves it to be taken again after it.
+      ALTER TABLE baton.outbox ADD COLUMN taken_until bigint NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"

@@ -239,9 +239,20 @@ export class Store {
   readonly pool: pg.Pool;
 
   constructor(connectionString: string, poolSize = 10) {
-    this.pool = new Pool({ connectionString, max: poolSize, types: typeParsers, application_name: "baton" });
-    // An idle client dying (database restart) must not crash the process.
+    this.pool = new Pool({
+      connectionString,
+      max: poolSize,
+      types: typeParsers,
+      application_name: "baton",
+      // A pool that cannot hand out a connection fails the call rather than
+      // leaving it waiting forever.
+      connectionTimeoutMillis: 30_000,
+    });
+    // A client dying (database restart, terminated backend) must not crash the
+    // process: idle ones report to the pool, checked-out ones to their own
+    // listener; the query in flight fails and the event is retried or refused.
     this.pool.on("error", () => {});
+    this.pool.on("connect", (client) => client.on("error", () => {}));
   }
 
   async migrate(): Promise<number> {
@@ -317,8 +328,8 @@ export class Store {
     await q.query("INSERT INTO baton.defs (hash, body) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING", [hash, stringifyJson(def)]);
   }
 
-  async defByHash(hash: string): Promise<WorkflowDef | undefined> {
-    const { rows } = await this.pool.query("SELECT body FROM baton.defs WHERE hash = $1", [hash]);
+  async defByHash(hash: string, q: pg.ClientBase | pg.Pool = this.pool): Promise<WorkflowDef | undefined> {
+    const { rows } = await q.query("SELECT body FROM baton.defs WHERE hash = $1", [hash]);
     return rows[0]?.body as WorkflowDef | undefined;
   }
 
@@ -690,15 +701,24 @@ export class Store {
     return rows.map((r) => r.id as number);
   }
 
-  /** Takes one outbox item for processing inside `tx`; it is deleted when `tx` commits. */
-  async takeOutbox(tx: Tx, id?: number): Promise<OutboxItem | undefined> {
-    const { rows } = await tx.query(
-      `DELETE FROM baton.outbox WHERE id = (
-         SELECT id FROM baton.outbox ${id === undefined ? "" : "WHERE id = $1"} ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+  /**
+   * Takes one outbox item (the given one, or the oldest due) for `leaseMs`:
+   * no other replica takes it meanwhile. No connection is held while the
+   * effect is carried out; `finishOutbox` deletes it afterwards.
+   */
+  async takeOutbox(now: number, leaseMs: number, id?: number): Promise<OutboxItem | undefined> {
+    const { rows } = await this.pool.query(
+      `UPDATE baton.outbox SET taken_until = $1 + $2::bigint WHERE id = (
+         SELECT id FROM baton.outbox WHERE taken_until <= $1 ${id === undefined ? "" : "AND id = $3"}
+         ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
        RETURNING id, kind, payload`,
-      id === undefined ? [] : [id],
+      id === undefined ? [now, leaseMs] : [now, leaseMs, id],
     );
     return rows[0] as OutboxItem | undefined;
+  }
+
+  async finishOutbox(id: number): Promise<void> {
+    await this.pool.query("DELETE FROM baton.outbox WHERE id = $1", [id]);
   }
 
   // ---- logs and events ----------------------------------------------------------
