@@ -22,7 +22,6 @@ describe("PostgreSQL restarted and its backends terminated under load", { skip }
   it(
     "the server reconnects and loses nothing acknowledged",
     {
-      todo: "the server process dies: a pooled pg client that is checked out between two queries (inside Store.tx, store.ts:257, or Engine.processOutbox, engine.ts:378) gets PostgreSQL's FATAL 57P01 on shutdown/pg_terminate_backend and emits 'error' with no listener (pg-pool drops its idle listener on checkout) -> uncaught exception; the Pool (store.ts:237) needs a per-client error handler, e.g. pool.on('connect', c => c.on('error', ...))",
     },
     async () => {
     const runs = scale(150, 3000);

@@ -16,7 +16,6 @@ describe("concurrent events on a fresh server", () => {
   it(
     "30 task results for 30 runs, right after a restart, are all answered",
     {
-      todo: "pool deadlock: Engine.handle loads an uncached definition with store.defByHash (store.ts:278, pool.query) while holding a pooled connection and the run lock (engine.ts:181); with >= poolSize (10) concurrent events the pool is exhausted and every event waits forever (no connectionTimeoutMillis)",
     },
     async () => {
       const databaseUrl = await freshDatabase();
