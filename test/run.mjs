@@ -53,7 +53,7 @@ try {
     ...findTests(path.join(root, "test")),
   ].filter((f) => only.length === 0 || only.some((o) => f.includes(o)));
   if (files.length > 0) {
-    const node = await run(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=300000", ...files]);
+    const node = await run(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=900000", ...files]);
     passed += count(node.output, /^# pass (\d+)/gm);
     failed += count(node.output, /^# fail (\d+)/gm) + count(node.output, /^# cancelled (\d+)/gm);
     if (node.code !== 0 && failed === 0) failed++;
