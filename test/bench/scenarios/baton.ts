@@ -54,8 +54,8 @@ async function withBaton(ctx: BatonContext, scenario: ScenarioName, replicas: nu
     await warmDefinitions(servers);
     await resetStatements(databaseUrl);
     const meter = cpuMeter(servers.map((s) => s.pid), ctx.cluster.postmasterPid);
-    // The backlog scenario fills millions of rows besides measuring: twice the time.
-    const timeoutMs = ctx.options.scenarioTimeoutS * 1000 * (scenario === "backlog" ? 2 : 1);
+    // The backlog scenario fills millions of rows besides measuring: twice the time; polyglot measures three languages.
+    const timeoutMs = ctx.options.scenarioTimeoutS * 1000 * (scenario === "backlog" ? 2 : scenario === "polyglot" ? 3 : 1);
     const deadline = t0 + timeoutMs - 15_000;
     const out = await withTimeout(body({ deadline, databaseUrl, servers, clients, postgresPid: ctx.cluster.postmasterPid }), timeoutMs, scenario);
     const cpuWholeScenario = meter();
