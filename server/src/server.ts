@@ -10,11 +10,13 @@ import { createLogger, type Logger } from "./logger.js";
 import { Engine } from "./runtime/engine.js";
 import { HttpTasks, LOOPBACK_HOSTS } from "./runtime/http-tasks.js";
 import { Timers } from "./runtime/timers.js";
+import { DbWatch } from "./observability/db-watch.js";
 import { createSystemTaskServices } from "./runtime/services.js";
 import { metadataService } from "./service/metadata.js";
 import { taskService } from "./service/tasks.js";
 import { workflowService } from "./service/workflows.js";
 import { Store } from "./store/store.js";
+import type { PrimaryLocator } from "./store/hosts.js";
 import { Authenticator } from "./auth/authenticator.js";
 import { guard, methodsOf } from "./auth/guard.js";
 import { keyServiceDefinition, keyServiceHandlers, keyServiceMethods } from "./auth/key-service.js";
@@ -38,6 +40,8 @@ export interface ServerOptions {
   /** Hosts HTTP tasks may call (default: loopback only). */
   httpAllowedHosts?: string[];
   poolSize?: number;
+  /** Starts in progress at once beyond which new starts are refused (RESOURCE_EXHAUSTED with a retry hint). */
+  maxConcurrentStarts?: number;
   /** Real-time period of the timer sweep and the dispatch safety net. */
   sweepMs?: number;
   /**
@@ -82,7 +86,8 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   const metrics = new Metrics(() => sampleDatabase(store, clock), 1000, { processMetrics: options.metrics !== undefined });
   await store.migrate();
 
-  const engine = new Engine(store, clock, await createSystemTaskServices(), log);
+  const engine = new Engine(store, clock, await createSystemTaskServices(), log, { maxConcurrentStarts: options.maxConcurrentStarts ?? 256 });
+  const dbWatch = new DbWatch(store.pool, log, metrics.registry);
   // Tasks handed out here are remembered by type, so a scoped worker's updates need no lookup.
   const taskTypes = new TaskTypes(store.pool);
   const observer = instrumentEngine(engine, metrics, authMode === "required" ? (task) => taskTypes.remember(task.id, task.defName) : undefined);
@@ -102,7 +107,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   };
   const keys = new KeyRegistry(store.pool);
   const authenticator = new Authenticator(keys, options.auth?.cacheMs ?? 1000);
-  const listener = new Listener(options.databaseUrl, log, (channel, payload) => {
+  const listener = new Listener(store.locator, log, (channel, payload) => {
     if (channel === "baton_keys") authenticator.invalidate(payload || undefined);
     if (channel === "baton_tasks") payload.split("\n").forEach((t) => dispatcher.wake(t));
     else if (channel === "baton_runs") waiters.ended(payload);
@@ -139,13 +144,14 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     ),
   );
   bound = true;
-  const readiness = new ReadinessProbe(options.databaseUrl, () => bound, metrics);
+  const readiness = new ReadinessProbe(store.locator, () => bound, metrics);
   let ops: OpsServer | undefined;
   if (options.metrics) {
     ops = await startOpsServer({ host: options.metrics.host ?? "127.0.0.1", port: options.metrics.port, metrics, readiness: () => readiness.check() });
   }
   dispatcher.start();
   timers.start();
+  dbWatch.start();
   log.info({ host, port, auth: authMode, tls: options.tls !== undefined, ...(ops ? { metrics: ops.address } : {}) }, "baton server listening");
   if (authMode === "disabled" && !isLoopback(host)) {
     log.warn({ host, port }, "AUTHENTICATION IS DISABLED on a non-loopback address: anyone who can reach this port can run and change flows");
@@ -163,6 +169,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     settle: () => timers.sweep(),
     async close() {
       timers.stop();
+      dbWatch.stop();
       dispatcher.stop();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       server.forceShutdown();
@@ -243,17 +250,18 @@ class Listener {
   private delay = 100;
 
   constructor(
-    private readonly url: string,
+    private readonly locator: PrimaryLocator,
     private readonly log: Logger,
     private readonly onNotify: (channel: string, payload: string) => void,
-    private readonly onLost: () => void = () => {},
+    private readonly onLost: () => void,
   ) {}
 
   async start(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url, application_name: "baton-listener" });
+    const client = new pg.Client({ connectionString: this.locator.current, application_name: "baton-listener" });
     client.on("notification", (n) => this.onNotify(n.channel, n.payload ?? ""));
     client.on("error", (error) => {
       this.log.warn({ err: error }, "notification connection lost; reconnecting");
+      this.locator.trouble();
       this.onLost();
       void client.end().catch(() => {});
       this.reconnect();

@@ -29,7 +29,6 @@ describe("PostgreSQL primary killed, standby promoted (pg_auto_failover)", { ski
   it(
     "the server follows the new primary through a multi-host URL and loses nothing acknowledged",
     {
-      todo: "the server cannot use a multi-host connection string: node-postgres (pg 8 / pg-connection-string) throws 'Invalid URL' on postgresql://h1:p1,h2:p2/db and has no target_session_attrs, so startServer fails before listening (server/src/store/store.ts:237 new Pool({ connectionString }), and the Listener in server/src/server.ts); it needs its own host list: try each host, keep the one where pg_is_in_recovery() is false, and go round again when a connection fails",
     },
     async () => {
       const runs = scale(60, 1000);

@@ -3,6 +3,7 @@
 // 503 rather than a hung probe), the schema to be at least at the version this
 // build expects, and its gRPC port bound.
 import pg from "pg";
+import { routedClient, type PrimaryLocator } from "../store/hosts.js";
 import { MIGRATIONS } from "../store/migrations.js";
 import type { Readiness } from "./http.js";
 import { instrumentPool } from "./instrument.js";
@@ -12,13 +13,14 @@ export class ReadinessProbe {
   private readonly pool: pg.Pool;
 
   constructor(
-    url: string,
+    locator: PrimaryLocator,
     private readonly bound: () => boolean,
     metrics?: Pick<Metrics, "dbError">,
     timeoutMs = 2000,
   ) {
     this.pool = new pg.Pool({
-      connectionString: url,
+      // Wherever the server's own connections go (the primary, after a failover too).
+      Client: routedClient(locator),
       max: 1,
       idleTimeoutMillis: 30_000,
       connectionTimeoutMillis: timeoutMs,

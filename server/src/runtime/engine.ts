@@ -56,6 +56,17 @@ export interface StartOptions {
   depth?: number;
 }
 
+/** More work than the server takes on at once: the caller should retry after `retryAfterMs`. */
+export class Overloaded extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+    this.name = "Overloaded";
+  }
+}
+
 /** How long a taken outbox item stays invisible to other replicas. */
 const OUTBOX_LEASE_MS = 30_000;
 
@@ -90,11 +101,15 @@ export class Engine {
   private taskDefGeneration = 0;
   hooks: EngineHooks = { tasksReady: () => {}, runEnded: () => {}, runAsync: () => {} };
 
+  /** Starts in progress now; beyond the limit new ones are refused, so overload sheds early instead of queueing. */
+  private startsInFlight = 0;
+
   constructor(
     readonly store: Store,
     readonly clock: Clock,
     readonly services: SystemTaskServices,
     private readonly log: Logger,
+    private readonly limits: { maxConcurrentStarts: number } = { maxConcurrentStarts: 256 },
   ) {}
 
   /** A definition by content hash; immutable, so cached forever. */
@@ -183,11 +198,13 @@ export class Engine {
             if (latest) restartDef = { def: latest.def, hash: latest.hash, version: latest.version, graph: graphFor(latest.hash, latest.def) };
           }
           const taskDefs = await this.taskDefsFor(tx, restartDef?.def ?? def, loaded.tasks);
+          const existing = new Set(loaded.tasks.map((t) => t.id));
           const decision = decide(
-            { def, graph, run: loaded.run, tasks: loaded.tasks, taskDefs, now, newId: randomUUID, services: this.services },
+            // The tasks were loaded for this event alone: the decider may change them in place.
+            { def, graph, run: loaded.run, tasks: loaded.tasks, taskDefs, now, newId: randomUUID, services: this.services, ownsTasks: true },
             restartDef ? { kind: "restart", useLatest: true, def: restartDef } : event,
           );
-          const after = await this.write(tx, decision, new Set(loaded.tasks.map((t) => t.id)), false, now, taskDefs, handOffs);
+          const after = await this.write(tx, decision, existing, false, now, taskDefs, handOffs);
           return { decision, after };
         }),
       handOffs,
@@ -202,6 +219,19 @@ export class Engine {
 
   /** Starts a run; with an idempotency key (or a preset id) twice is once. */
   async start(options: StartOptions): Promise<{ runId: string; created: boolean }> {
+    // Child runs (from the outbox) are work already accepted: never shed them.
+    if (!options.parentRunId && this.startsInFlight >= this.limits.maxConcurrentStarts) {
+      throw new Overloaded(`the server is busy (${this.startsInFlight} starts in progress); retry shortly`, 200);
+    }
+    this.startsInFlight++;
+    try {
+      return await this.startAccepted(options);
+    } finally {
+      this.startsInFlight--;
+    }
+  }
+
+  private async startAccepted(options: StartOptions): Promise<{ runId: string; created: boolean }> {
     const resolved = await this.resolveDefinition(options);
     const handOffs: HandOff[] = [];
     const outcome = await this.withRetry(() =>

@@ -1,9 +1,18 @@
 // Maps engine refusals and bad input to gRPC statuses.
 import { grpc, parseJson, RpcError } from "@baton/protocol";
 import { Refusal } from "../engine/decider.js";
+import { Overloaded } from "../runtime/engine.js";
+import { isConnectionError } from "../store/store.js";
 
 export function toRpcError(error: unknown): unknown {
   if (error instanceof Refusal) return new RpcError(grpc.status[error.code], error.message);
+  if (error instanceof Overloaded) {
+    // gRPC's own retry hint, understood by clients with retry policies.
+    const metadata = new grpc.Metadata();
+    metadata.set("grpc-retry-pushback-ms", String(error.retryAfterMs));
+    return new RpcError(grpc.status.RESOURCE_EXHAUSTED, `${error.message} (retry after ${error.retryAfterMs} ms)`, metadata);
+  }
+  if (isConnectionError(error)) return new RpcError(grpc.status.UNAVAILABLE, `the database is unavailable right now; retry: ${(error as Error).message}`);
   // PostgreSQL "data exception" (class 22): a value the database cannot hold,
   // e.g. a malformed id or a NUL byte. The caller's input, not our fault.
   const code = (error as { code?: unknown }).code;

@@ -5,6 +5,7 @@ import pg from "pg";
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import type { JsonObject, RunState, TaskState, WorkflowStatus } from "../engine/model.js";
 import { migrate } from "./migrations.js";
+import { PrimaryLocator, routedClient } from "./hosts.js";
 
 const { Pool, types } = pg;
 
@@ -15,6 +16,21 @@ const typeParsers = {
 };
 
 export type Tx = pg.PoolClient;
+
+/**
+ * An error that says the connection (or the node behind it) is unusable: the
+ * database went away, the session was terminated, or the node became a
+ * standby. Such a client is dropped from the pool, and the call may be retried.
+ */
+export function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string") {
+    if (code.startsWith("08") || code.startsWith("57P") || code === "25006" || code === "53300") return true;
+    if (code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EPIPE" || code === "ETIMEDOUT") return true;
+  }
+  const message = error instanceof Error ? error.message : "";
+  return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(message);
+}
 
 /** A run, by its id or by the id of one of its tasks. */
 export type RunTarget = string | { taskId: string };
@@ -237,10 +253,13 @@ export interface SearchQuery {
 
 export class Store {
   readonly pool: pg.Pool;
+  readonly locator: PrimaryLocator;
 
   constructor(connectionString: string, poolSize = 10) {
+    this.locator = new PrimaryLocator(connectionString);
     this.pool = new Pool({
-      connectionString,
+      // Each new connection goes to the node the locator picked (several hosts: the primary).
+      Client: routedClient(this.locator),
       max: poolSize,
       types: typeParsers,
       application_name: "baton",
@@ -256,6 +275,7 @@ export class Store {
   }
 
   async migrate(): Promise<number> {
+    await this.locator.refresh();
     const client = await this.pool.connect();
     try {
       return await migrate(client);
@@ -275,12 +295,12 @@ export class Store {
       await client.query("BEGIN");
       const result = await fn(client);
       await client.query("COMMIT");
+      client.release();
       return result;
     } catch (error) {
       await client.query("ROLLBACK").catch(() => {});
+      client.release(isConnectionError(error) ? (error as Error) : undefined);
       throw error;
-    } finally {
-      client.release();
     }
   }
 
@@ -309,16 +329,17 @@ export class Store {
       const runRow = results[1]?.rows[0];
       if (!runRow) {
         await client.query("ROLLBACK");
+        client.release();
         return undefined;
       }
       const result = await fn(client, { run: rowToRun(runRow), tasks: results[2]!.rows.map(rowToTask) });
       await client.query("COMMIT");
+      client.release();
       return result;
     } catch (error) {
       await client.query("ROLLBACK").catch(() => {});
+      client.release(isConnectionError(error) ? (error as Error) : undefined);
       throw error;
-    } finally {
-      client.release();
     }
   }
 
