@@ -104,7 +104,6 @@ describe("a transaction held open under load", () => {
   it(
     "the server reports a transaction that blocks it (a log line and a metric)",
     {
-      todo: "the server says nothing while a foreign transaction holds a run's row for minutes: no warning log and no metric (server/src/observability/metrics.ts has none for blocked/long transactions; sampleDatabase could read pg_stat_activity for xact_start age and wait_event_type = 'Lock')",
     },
     () => {
       assert.ok(reported, "runs after the test above");
