@@ -114,8 +114,12 @@ export async function measureThroughput(
   const t0 = nowMs();
   let startedAt = 0;
   // Starts stop short of the deadline, so a slow machine still yields figures (marked partial).
+  // Closed loop: at most `window` runs in flight, so the figure is the steady state and a run cut
+  // short by the deadline leaves little behind to drain.
   let started = 0;
+  const window = config.counts.startConcurrency * 4;
   await pool(runs, config.counts.startConcurrency, async (i) => {
+    while (!(nowMs() > deadline() - 60_000) && started - ((await finished()) - base) >= window) await new Promise((r) => setTimeout(r, 2));
     if (nowMs() > deadline() - 60_000) return;
     await start(i);
     started++;
@@ -127,6 +131,8 @@ export async function measureThroughput(
   const cpuUse = cpu();
   // Cut short by the deadline: rates from what did finish.
   const completedRuns = ok ? runs : Math.min(started, (await finished()) - base);
+  // Whatever is left must not slow the scenarios after this one (they share this peer's queues): drain, untimed.
+  const drained = await until(async () => (await finished()) - base >= started, 300_000, 20);
   const tasks = 3 * completedRuns;
   return {
     metrics: {
@@ -145,6 +151,8 @@ export async function measureThroughput(
       serverCpuMsPerTask: round((1000 * cpuUse.serverCpuSeconds) / tasks, 3),
       postgresCpuMsPerTask: round((1000 * cpuUse.postgresCpuSeconds) / tasks, 3),
       benchProcessCpuMsPerTask: round((1000 * cpuUse.benchProcessCpuSeconds) / tasks, 3),
+      inFlightWindow: window,
+      ...(drained ? {} : { leftover: "runs started here had not all finished 5 minutes after the measurement; later scenarios may be slowed" }),
     },
     ...(ok ? {} : { status: "partial" as const, reason: `cut short by the deadline: ${started} of ${runs} runs started, ${completedRuns} finished; rates are over those` }),
   };

@@ -156,8 +156,12 @@ async function runThroughput(ctx: BatonContext, env: Env, runs: number) {
     const t0 = nowMs();
     let startedAt = 0;
     // Starts stop short of the deadline, so a slow machine still yields figures (marked partial).
+    // Closed loop: at most `window` runs in flight, so the figure is the steady state, not a queue
+    // growing as fast as starts go in.
     let started = 0;
+    const window = counts.startConcurrency * 4;
     await pool(runs, counts.startConcurrency, async (i) => {
+      while (nowMs() <= env.deadline - 60_000 && started - (done() - base) >= window) await sleep(2);
       if (nowMs() > env.deadline - 60_000) return;
       await env.clients[i % env.clients.length]!.startWorkflow(SEQ3.name, { n: i });
       started++;
@@ -188,6 +192,7 @@ async function runThroughput(ctx: BatonContext, env: Env, runs: number) {
         tasks,
         workerConcurrencyPerType: perServer * env.servers.length,
         startsInFlight: counts.startConcurrency,
+        runsInFlightWindow: window,
         cpu: cpuUse,
         serverCpuMsPerTask: round((1000 * cpuUse.serverCpuSeconds) / tasks, 3),
         postgresCpuMsPerTask: round((1000 * cpuUse.postgresCpuSeconds) / tasks, 3),
