@@ -16,7 +16,7 @@ afterEach(() => terminateOpenRuns(h));
 after(() => h.close());
 
 describe("claim-side limits", () => {
-  it("concurrentExecLimit 1: a second run's task is not handed out until the first completes", { todo: "claim-side limits pending" }, async () => {
+  it("concurrentExecLimit 1: a second run's task is not handed out until the first completes", async () => {
     const a = await h.client.startWorkflow("test_concurrency_limits_workflow", {});
     const b = await h.client.startWorkflow("test_concurrency_limits_workflow", {});
     const first = await mustPoll(h, "test_task_with_concurrency_limit");
@@ -27,7 +27,7 @@ describe("claim-side limits", () => {
     assert.equal((await h.client.getWorkflow(b)).status, "COMPLETED");
   });
 
-  it("rateLimitPerFrequency 1 per 10 s: the second task waits for the next window", { todo: "claim-side limits pending" }, async () => {
+  it("rateLimitPerFrequency 1 per 10 s: the second task waits for the next window", async () => {
     await h.client.startWorkflow("test_rate_limit_simple_task_workflow", {});
     await h.client.startWorkflow("test_rate_limit_simple_task_workflow", {});
     await completeNext(h, "test_simple_task_with_rateLimits");

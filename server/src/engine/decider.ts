@@ -103,6 +103,12 @@ export interface DeciderInput {
   now: number;
   newId: () => string;
   services?: SystemTaskServices;
+  /**
+   * The caller hands its task objects over (it loaded them for this decision
+   * alone): they are changed in place instead of copied, which keeps an event
+   * on a run with thousands of tasks cheap. Omit to get copies.
+   */
+  ownsTasks?: boolean;
 }
 
 export interface Decision {
@@ -139,8 +145,12 @@ export class Decider {
   readonly removed: string[] = [];
   readonly effects: Effect[] = [];
   private applied = true;
+  /** A timer fired: every due time is checked, not only the one the run recorded. */
+  private tick: boolean;
   private resolver: Resolver;
   private readonly runBefore: string;
+  private readonly inputBefore: JsonObject;
+  private readonly outputBefore: JsonObject;
   private readonly statusBefore: WorkflowStatus;
   /** The latest instance of each reference name, and every task by id. */
   private byRef = new Map<string, TaskState>();
@@ -149,13 +159,17 @@ export class Decider {
   constructor(input: DeciderInput) {
     this.def = input.def;
     this.graph = input.graph;
-    this.run = clone(input.run);
-    this.tasks = input.tasks.map((task) => ({ ...task }));
+    // Input, output and variables are replaced, never changed in place, so they are shared, not copied (a run's input may be large).
+    this.run = { ...input.run, extra: clone(input.run.extra), failedRefs: [...input.run.failedRefs] };
+    this.tasks = input.ownsTasks ? input.tasks : input.tasks.map((task) => ({ ...task }));
+    this.tick = false;
     this.taskDefs = input.taskDefs;
     this.now = input.now;
     this.newId = input.newId;
     this.services = input.services;
-    this.runBefore = stringifyJson(this.run);
+    this.runBefore = runFingerprint(this.run);
+    this.inputBefore = this.run.input;
+    this.outputBefore = this.run.output;
     this.statusBefore = this.run.status;
     this.resolver = new Resolver(this.run, this.tasks);
     this.reindex();
@@ -174,10 +188,15 @@ export class Decider {
   result(): Decision {
     if (TERMINAL_WORKFLOW.has(this.statusBefore) && !TERMINAL_WORKFLOW.has(this.run.status)) this.effects.push({ kind: "runRevived" });
     this.run.wakeAt = this.nextWake();
-    if (this.changed.size > 0 || this.removed.length > 0 || stringifyJson(this.run) !== this.runBefore) {
+    if (this.changed.size > 0 || this.removed.length > 0 || this.runChanged()) {
       this.run.updatedAt = this.now;
     }
     return { run: this.run, tasks: this.tasks, changed: this.changed, removed: this.removed, effects: this.effects, applied: this.applied };
+  }
+
+  /** Input and output are replaced, never changed in place: compared by reference, they are not serialized per event. */
+  private runChanged(): boolean {
+    return this.run.input !== this.inputBefore || this.run.output !== this.outputBefore || runFingerprint(this.run) !== this.runBefore;
   }
 
   // ---- events ---------------------------------------------------------------
@@ -189,6 +208,7 @@ export class Decider {
       case "taskResult":
         return this.taskResult(event);
       case "tick":
+        this.tick = true;
         return this.reconcile();
       case "pause":
         return this.pause();
@@ -558,6 +578,9 @@ export class Decider {
       return;
     }
     if (this.run.status === "PAUSED") return;
+    // Nothing is due before the run's recorded wake time: other events skip the scan of every open task
+    // (a timer's tick always scans: a lease taken by a claim since the last decision is not in wakeAt).
+    if (!this.tick && (this.run.wakeAt === 0 || now < this.run.wakeAt)) return;
     for (const task of [...this.tasks]) {
       if (TERMINAL_TASK.has(task.status)) continue;
       const taskDef = this.taskDefOf(task);
@@ -1008,6 +1031,11 @@ export class Decider {
       throw new Refusal("FAILED_PRECONDITION", `cannot ${action} run ${this.run.id}: it is ${this.run.status}`);
     }
   }
+}
+
+function runFingerprint(run: RunState): string {
+  const { input: _input, output: _output, ...rest } = run;
+  return stringifyJson(rest);
 }
 
 export function instanceRef(ref: string, iteration: number): string {

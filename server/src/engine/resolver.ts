@@ -42,20 +42,49 @@ function workflowView(run: RunState): Record<string, unknown> {
   };
 }
 
+/**
+ * The `${...}` context. Task entries are views made on first use: a run with
+ * 10,000 tasks does not build 10,000 views for an event that reads two.
+ */
 export class Resolver {
   private readonly context: Record<string, unknown>;
+  private readonly tasks = new Map<string, TaskState>();
+  private readonly views = new Map<string, Record<string, unknown>>();
 
   constructor(run: RunState, tasks: readonly TaskState[]) {
-    this.context = { workflow: workflowView(run) };
     for (const task of tasks) this.taskAdded(task);
+    const workflow = workflowView(run);
+    const lookup = (key: string | symbol): unknown => (key === "workflow" ? workflow : typeof key === "string" ? this.view(key) : undefined);
+    const has = (key: string | symbol): boolean => key === "workflow" || (typeof key === "string" && this.tasks.has(key));
+    this.context = new Proxy({} as Record<string, unknown>, {
+      get: (_target, key) => lookup(key),
+      has: (_target, key) => has(key),
+      ownKeys: () => ["workflow", ...this.tasks.keys()],
+      getOwnPropertyDescriptor: (_target, key) => (has(key) ? { value: lookup(key), enumerable: true, configurable: true, writable: false } : undefined),
+    });
   }
 
   taskAdded(task: TaskState): void {
-    const view = taskView(task);
-    this.context[task.ref] = view;
+    this.tasks.set(task.ref, task);
+    this.views.delete(task.ref);
     const suffix = `__${task.iteration}`;
     // Inside a loop, the plain name means the latest iteration (Conductor).
-    if (task.iteration > 0 && task.ref.endsWith(suffix)) this.context[task.ref.slice(0, -suffix.length)] = view;
+    if (task.iteration > 0 && task.ref.endsWith(suffix)) {
+      const plain = task.ref.slice(0, -suffix.length);
+      this.tasks.set(plain, task);
+      this.views.delete(plain);
+    }
+  }
+
+  private view(ref: string): Record<string, unknown> | undefined {
+    let view = this.views.get(ref);
+    if (!view) {
+      const task = this.tasks.get(ref);
+      if (!task) return undefined;
+      view = taskView(task);
+      this.views.set(ref, view);
+    }
+    return view;
   }
 
   resolve(template: JsonObject, taskId?: string): JsonObject {

@@ -137,11 +137,18 @@ const join: SystemTask = {
   },
   onChildEnded(d, task) {
     const latest = d.latestByRef();
+    const refs = joinRefs(d, task);
+    const done = (ref: string) => {
+      const branchTask = latest.get(ref);
+      return branchTask !== undefined && TERMINAL_TASK.has(branchTask.status) && branchTask.executed;
+    };
+    // Branches tend to end in the order they were forked: looking from the last
+    // one finds a pending branch at once, so a wide fork's join costs O(1) per branch.
+    for (let i = refs.length - 1; i >= 0; i--) if (!done(refs[i]!)) return;
     const output: JsonObject = {};
     const failed: TaskState[] = [];
-    for (const ref of joinRefs(d, task)) {
-      const branchTask = latest.get(ref);
-      if (!branchTask || !TERMINAL_TASK.has(branchTask.status) || !branchTask.executed) return;
+    for (const ref of refs) {
+      const branchTask = latest.get(ref)!;
       if (!SUCCESSFUL_TASK.has(branchTask.status)) failed.push(branchTask);
       output[ref] = branchTask.output;
     }

@@ -1,0 +1,51 @@
+// A FORK_JOIN_DYNAMIC of many branches completed by a no-op worker, on the
+// real clock: each branch's completion must cost the same whatever the width.
+// Timings are printed, never asserted. BATON_FANOUT_WIDTHS (e.g. "1000,10000")
+// widens it; the default keeps the suite quick on a 2-core machine.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { Worker } from "@baton/client";
+import { startHarness, type Harness } from "../support/harness.js";
+
+let h: Harness;
+before(async () => {
+  h = await startHarness({ manualClock: false });
+  await h.client.registerTaskDefs([{ name: "fanout_noop", retryCount: 0, responseTimeoutSeconds: 600 }]);
+  await h.client.registerWorkflowDef({
+    name: "fanout",
+    version: 1,
+    schemaVersion: 2,
+    tasks: [
+      { name: "fork", taskReferenceName: "fork", type: "FORK_JOIN_DYNAMIC", inputParameters: { forkTaskName: "fanout_noop", forkTaskInputs: "${workflow.input.items}" } },
+      { name: "join", taskReferenceName: "join", type: "JOIN" },
+      { name: "count", taskReferenceName: "count", type: "INLINE", inputParameters: { evaluatorType: "javascript", joined: "${join.output}", expression: "Object.keys($.joined).length" } },
+    ],
+    outputParameters: { branches: "${count.output.result}" },
+  });
+});
+after(() => h.close());
+
+const widths = (process.env["BATON_FANOUT_WIDTHS"] ?? "1000").split(",").map(Number);
+
+describe("wide dynamic fork", () => {
+  for (const width of widths) {
+    it(`${width} branches complete with a no-op worker`, { timeout: 30 * 60_000 }, async () => {
+      const worker = new Worker({ address: h.server.address });
+      worker.handle("fanout_noop", async (input: { i: number }) => ({ i: input.i }), { concurrency: 64 });
+      worker.start();
+      try {
+        const started = performance.now();
+        const id = await h.client.startWorkflow("fanout", { items: Array.from({ length: width }, (_, i) => ({ i })) });
+        const scheduled = performance.now();
+        const run = await h.client.waitWorkflow(id, 30 * 60_000, false);
+        const ended = performance.now();
+        assert.equal(run.status, "COMPLETED", run.reasonForIncompletion);
+        assert.equal(run.output["branches"], width);
+        const perBranch = (ended - scheduled) / width;
+        console.log(`fan-out ${width}: start+schedule ${(scheduled - started).toFixed(0)} ms, branches done in ${(ended - scheduled).toFixed(0)} ms (${perBranch.toFixed(2)} ms per branch)`);
+      } finally {
+        await worker.stop();
+      }
+    });
+  }
+});
