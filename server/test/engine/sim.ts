@@ -1,0 +1,103 @@
+// A run driven by the pure decider alone: state in, state out, time as an input.
+import type { TaskDef, WorkflowDef } from "@baton/sdk";
+import { decide, type Decision, type RunEvent } from "../../src/engine/decider.js";
+import { Graph } from "../../src/engine/graph.js";
+import type { JsonObject, RunState, TaskState, TaskStatus } from "../../src/engine/model.js";
+import type { SystemTaskServices } from "../../src/engine/system-tasks.js";
+
+export const T0 = Date.UTC(2030, 0, 1);
+
+/** Scripts as plain JavaScript functions: enough for unit tests of the decider (the sandbox is tested elsewhere). */
+export const testServices: SystemTaskServices = {
+  evaluateScript(source, bindings) {
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    return new Function("$", `return eval(${JSON.stringify(source)});`)(bindings) as never;
+  },
+  jq() {
+    throw new Error("jq is not used in these tests");
+  },
+  maxVariablesBytes: 1024,
+};
+
+export class Sim {
+  run: RunState;
+  tasks: TaskState[] = [];
+  now = T0;
+  last!: Decision;
+  private ids = 0;
+  readonly graph: Graph;
+
+  constructor(
+    readonly def: WorkflowDef,
+    readonly taskDefs: Map<string, TaskDef> = new Map(),
+    input: JsonObject = {},
+    run: Partial<RunState> = {},
+  ) {
+    this.graph = new Graph(def);
+    this.run = {
+      id: "run-1",
+      name: def.name,
+      version: 1,
+      defHash: "h",
+      status: "RUNNING",
+      input,
+      output: {},
+      variables: {},
+      correlationId: "",
+      idempotencyKey: "",
+      priority: 0,
+      reason: "",
+      failedRefs: [],
+      failedTaskId: "",
+      parentRunId: "",
+      parentTaskId: "",
+      createdAt: T0,
+      updatedAt: T0,
+      endedAt: 0,
+      wakeAt: 0,
+      nextSeq: 1,
+      extra: {},
+      ...run,
+    };
+    this.apply({ kind: "start" });
+  }
+
+  apply(event: RunEvent): Decision {
+    this.last = decide(
+      { def: this.def, graph: this.graph, run: this.run, tasks: this.tasks, taskDefs: this.taskDefs, now: this.now, newId: () => `id-${++this.ids}`, services: testServices, ownsTasks: true },
+      event,
+    );
+    this.run = this.last.run;
+    this.tasks = this.last.tasks;
+    for (const t of this.last.changed) t.rev++;
+    return this.last;
+  }
+
+  latest(ref: string): TaskState {
+    const task = [...this.tasks].reverse().find((t) => t.ref === ref);
+    if (!task) throw new Error(`no task ${ref} in ${this.tasks.map((t) => t.ref).join(", ")}`);
+    return task;
+  }
+
+  /** Hands the latest scheduled instance of `ref` to a worker, like a claim does. */
+  claim(ref: string): TaskState {
+    const task = this.latest(ref);
+    if (task.status !== "SCHEDULED") throw new Error(`${ref} is ${task.status}`);
+    task.status = "IN_PROGRESS";
+    task.leaseToken = `lease-${task.id}`;
+    task.startedAt = this.now;
+    task.pollCount++;
+    task.leaseExpiresAt = this.now + task.responseTimeoutSeconds * 1000;
+    return task;
+  }
+
+  /** Claims `ref` and reports `status` for it. */
+  finish(ref: string, status: TaskStatus = "COMPLETED", output: JsonObject = {}, reason = ""): Decision {
+    const task = this.claim(ref);
+    return this.apply({ kind: "taskResult", taskId: task.id, leaseToken: task.leaseToken, status, output, reason, callbackAfterSeconds: 0, workerId: "w" });
+  }
+
+  statuses(): [string, string][] {
+    return this.tasks.map((t) => [t.ref, t.status]);
+  }
+}
