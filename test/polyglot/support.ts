@@ -35,7 +35,9 @@ let goBinary: Promise<string> | undefined;
 /** `go build` of test/polyglot/go into a temp dir; the path of the binary. */
 export function buildGoWorker(): Promise<string> {
   goBinary ??= (async () => {
-    const out = path.join(mkdtempSync(path.join(tmpdir(), "baton-polyglot-go-")), "polyglot-worker");
+    const dir = mkdtempSync(path.join(tmpdir(), "baton-polyglot-go-"));
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+    const out = path.join(dir, "polyglot-worker");
     await run("go", ["build", "-buildvcs=false", "-o", out, "."], { cwd: path.join(here, "go") });
     return out;
   })();
@@ -81,6 +83,20 @@ const AGGREGATOR = `<?xml version="1.0" encoding="UTF-8"?>
 
 let javaClasspath: Promise<string> | undefined;
 
+/** Removes Java builds of other inputs left from earlier days (about 60 MB each). */
+function pruneJavaBuilds(): void {
+  const dayAgo = Date.now() - 24 * 3600_000;
+  for (const entry of readdirSync(tmpdir())) {
+    if (!entry.startsWith("baton-polyglot-java-")) continue;
+    const full = path.join(tmpdir(), entry);
+    try {
+      if (statSync(full).mtimeMs < dayAgo) rmSync(full, { recursive: true, force: true });
+    } catch {
+      // gone already
+    }
+  }
+}
+
 /**
  * Builds packages/java and test/polyglot/java in one Maven reactor (so
  * nothing needs installing into ~/.m2 first) from a copy of their sources in
@@ -106,6 +122,7 @@ export function buildJavaWorker(): Promise<string> {
       writeFileSync(path.join(work, "pom.xml"), AGGREGATOR);
       await run("mvn", ["-B", "-q", "-ntp", "-Dstyle.color=never", "-f", path.join(work, "pom.xml"), "package", "-DskipTests"], { cwd: work });
       writeFileSync(path.join(work, "built"), new Date().toISOString());
+      pruneJavaBuilds();
       try {
         renameSync(work, dir);
       } catch (error) {
