@@ -31,7 +31,7 @@ describe("PostgreSQL primary killed, standby promoted (pg_auto_failover)", { ski
     {
     },
     async () => {
-      const runs = scale(60, 1000);
+      const runs = scale(30, 1000);
       const t0 = Date.now();
       formation = await startFormation();
       const formedS = (Date.now() - t0) / 1000;

@@ -19,7 +19,7 @@ after(() => stopCluster());
 
 describe("server SIGKILLed under load", () => {
   it("every run ends right, nothing acknowledged is lost, nothing happens twice", async () => {
-    const runs = scale(200, 10_000);
+    const runs = scale(120, 10_000);
     const kills = Number(process.env["BATON_FAULTS_KILLS"] ?? scale(3, 20));
     const random = rng();
     const databaseUrl = await freshDatabase();

@@ -22,8 +22,8 @@ let reported: { logs: string[]; metrics: string } | undefined;
 
 describe("a transaction held open under load", () => {
   it("claim latency stays bounded and the held run finishes after the lock goes", async () => {
-    const holdMs = scale(15_000, 180_000);
-    const runs = scale(120, 2000);
+    const holdMs = scale(8000, 180_000);
+    const runs = scale(60, 2000);
     const databaseUrl = await freshDatabase();
     const metricsPort = await freePort();
     const server = await startServerProcess({ databaseUrl, env: { BATON_METRICS_PORT: String(metricsPort) } });

@@ -82,7 +82,7 @@ after(async () => {
 
 describe("network faults between workers and the server", { skip }, () => {
   it("loss and a hanging stream: streams recover, leases expire as they should, nothing runs twice", async () => {
-    const runs = scale(80, 1000);
+    const runs = scale(50, 1000);
     setUp();
     const databaseUrl = await freshDatabase();
     // Off loopback the server wants API keys by default; this address exists only inside the test.

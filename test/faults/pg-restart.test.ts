@@ -24,7 +24,7 @@ describe("PostgreSQL restarted and its backends terminated under load", { skip }
     {
     },
     async () => {
-    const runs = scale(150, 3000);
+    const runs = scale(100, 3000);
     const cycles = scale(1, 5);
     const random = rng();
     cluster = await startCluster();
@@ -54,13 +54,13 @@ describe("PostgreSQL restarted and its backends terminated under load", { skip }
       const began = Date.now();
       const starting = startAll([client], planned, starts, { concurrency: 8, deadlineMs: 3_600_000 });
       for (let cycle = 0; cycle < cycles; cycle++) {
-        await sleep(random.int(1000, 3000));
+        await sleep(random.int(500, 2000));
         c.restart("fast");
         faults.push("restart fast");
-        await sleep(random.int(1000, 3000));
+        await sleep(random.int(500, 2000));
         c.restart("immediate");
         faults.push("restart immediate");
-        await sleep(random.int(1000, 3000));
+        await sleep(random.int(500, 2000));
         const n = await c.terminateBackends();
         faults.push(`terminate ${n} backends`);
       }

@@ -16,7 +16,7 @@ after(() => stopCluster());
 
 describe("two replicas, one killed repeatedly", () => {
   it("the survivor carries on and nothing is lost or doubled", async () => {
-    const runs = scale(150, 3000);
+    const runs = scale(100, 3000);
     const kills = scale(3, 15);
     const random = rng();
     const databaseUrl = await freshDatabase();

@@ -120,7 +120,7 @@ async function alive(): Promise<void> {
 
 describe("gRPC methods on hostile requests", () => {
   it("random bytes: no crash, no UNKNOWN/UNAVAILABLE, and the server keeps answering (INTERNALs: see the todo tests)", async () => {
-    let undecodable = 0;
+    const undecodable = new Map<string, number>();
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...METHODS),
@@ -139,7 +139,7 @@ describe("gRPC methods on hostile requests", () => {
         async (m, bytes) => {
           const { code, details } = await rawCall(m.path, m.method.methodKind === "bidi_streaming", Buffer.from(bytes));
           if (code === S.INTERNAL && /deserializ/i.test(details)) {
-            undecodable++;
+            undecodable.set(m.method.name, (undecodable.get(m.method.name) ?? 0) + 1);
             cases++;
             return;
           }
@@ -149,7 +149,7 @@ describe("gRPC methods on hostile requests", () => {
       { numRuns: fuzzRuns(400) },
     );
     await alive();
-    console.log(`[fuzz] undecodable request bodies answered INTERNAL by grpc-js: ${undecodable}`);
+    console.log(`[fuzz] undecodable request bodies answered INTERNAL by grpc-js: ${JSON.stringify(Object.fromEntries(undecodable))}`);
     assert.deepEqual(fatal, []);
   });
 
@@ -239,6 +239,17 @@ describe("gRPC methods on hostile requests", () => {
     async () => {
       const { code } = await rawCall("/baton.v1.WorkflowService/GetWorkflow", false, Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]));
       assert.equal(S[code], "INVALID_ARGUMENT");
+    },
+  );
+
+  it(
+    "an undecodable message on the Dispatch stream ends it with INVALID_ARGUMENT, not INTERNAL",
+    {
+      todo: "streams still use the throwing decoder: packages/protocol/src/grpc.ts:99 sets requestDeserialize to decodeRequest only for unary methods (input.deserialize = fromBinary for Dispatch), so grpc-js ends the stream with INTERNAL 'Error deserializing request'",
+    },
+    async () => {
+      const { code, details } = await rawCall("/baton.v1.TaskService/Dispatch", true, Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]));
+      assert.equal(S[code], "INVALID_ARGUMENT", details);
     },
   );
 
