@@ -37,15 +37,17 @@ describe("two replicas, one killed repeatedly", () => {
       const planned = Array.from({ length: runs }, (_, i) => plan(i, "replica"));
       const starts = newStartLog();
       const began = Date.now();
-      const starting = startAll([clientA, clientB], planned, starts, { concurrency: 8, deadlineMs: 3_600_000 });
+      // Starts spread over the kills, so there is work while A is down.
+      const starting = startAll([clientA, clientB], planned, starts, { concurrency: 8, deadlineMs: 3_600_000, ratePerSecond: runs > 1000 ? 0 : runs / 12 });
       const survivorWork: number[] = [];
       for (let k = 0; k < kills; k++) {
         await sleep(random.int(500, runs > 1000 ? 8000 : 2500));
         await stopServer(a, "SIGKILL");
+        const openNow = starts.acknowledged.size < runs || (await waitForEnd(databaseUrl, planned.map((p) => p.key), 0)).length > 0;
         const before = ledgerB.updates.filter((u) => u.ok).length;
         // A stays down a while: B alone must make progress meanwhile.
         await sleep(random.int(800, 2000));
-        survivorWork.push(ledgerB.updates.filter((u) => u.ok).length - before);
+        if (openNow) survivorWork.push(ledgerB.updates.filter((u) => u.ok).length - before);
         a = await startServerProcess({ databaseUrl, port: portA });
       }
       await starting;
@@ -66,7 +68,8 @@ describe("two replicas, one killed repeatedly", () => {
       report(f);
       assert.deepEqual(check.violations, [], check.violations.slice(0, 20).join("\n"));
       assert.equal(f.runsLost + f.stuck + f.duplicateTransitions, 0);
-      assert.ok(survivorWork.some((n) => n > 0), `replica B did no work while A was down: ${survivorWork.join(",")}`);
+      // Only windows with work left count (a fast machine may finish early).
+      if (survivorWork.length > 0) assert.ok(survivorWork.some((n) => n > 0), `replica B did no work while A was down: ${survivorWork.join(",")}`);
     } finally {
       await Promise.all(workers.map((w) => w.stop()));
       clientA.close();
