@@ -106,7 +106,7 @@ export async function measureThroughput(
 ): Promise<{ metrics: Record<string, number>; details: Record<string, unknown>; status?: ScenarioResult["status"]; reason?: string }> {
   const { pool, until } = await import("../lib/util.js");
   const left = () => Math.max(1000, deadline() - nowMs());
-  const warm = Math.max(20, Math.round(runs * 0.02));
+  const warm = Math.min(100, Math.max(20, Math.round(runs * 0.02)));
   await pool(warm, config.counts.startConcurrency, (i) => start(-1 - i));
   if (!(await until(async () => (await finished()) >= warm, Math.min(180_000, left()), 20))) throw new Error(`warm-up stuck: ${await finished()} of ${warm} runs finished`);
   const base = await finished();

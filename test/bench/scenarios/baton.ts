@@ -142,7 +142,7 @@ async function runThroughput(ctx: BatonContext, env: Env, runs: number) {
   const done = () => workers.reduce((n, w) => n + (w.counts.get("bench_c") ?? 0), 0);
   try {
     // Warm-up (JIT, connections, plans): not counted.
-    const warm = Math.max(20, Math.round(runs * 0.02));
+    const warm = Math.min(100, Math.max(20, Math.round(runs * 0.02)));
     ctx.options.log(`  warm-up: ${warm} runs`);
     await pool(warm, counts.startConcurrency, (i) => env.clients[i % env.clients.length]!.startWorkflow(SEQ3.name, { n: i }));
     const left = () => Math.max(1000, env.deadline - nowMs());
