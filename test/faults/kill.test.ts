@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { BatonClient } from "@baton/client";
+import pg from "pg";
 import { freshDatabase, stopCluster } from "../support/database.js";
 import { rng, scale, sleep } from "./lib/config.js";
 import { plan, registerFlows } from "./lib/flows.js";
@@ -63,16 +64,9 @@ describe("server SIGKILLed under load", () => {
       const check = await checkHistory(databaseUrl, planned, ledger);
       // An acknowledged start names the run that exists.
       let startsLost = 0;
-      const { rows } = await (async () => {
-        const pg = (await import("pg")).default;
-        const c = new pg.Client({ connectionString: databaseUrl });
-        await c.connect();
-        try {
-          return await c.query("SELECT idempotency_key, id FROM baton.runs WHERE idempotency_key IS NOT NULL");
-        } finally {
-          await c.end();
-        }
-      })();
+      const db = new pg.Client({ connectionString: databaseUrl });
+      await db.connect();
+      const { rows } = await db.query("SELECT idempotency_key, id FROM baton.runs WHERE idempotency_key IS NOT NULL").finally(() => db.end());
       const stored = new Map(rows.map((r) => [r.idempotency_key as string, r.id as string]));
       for (const [key, id] of starts.acknowledged) if (stored.get(key) !== id) startsLost++;
       const f = figures(`SIGKILL server (${kills}x)`, `${runs} runs, ${check.taskRows} task rows`, `${kills} SIGKILLs`, { ...check, runsLost: check.runsLost + startsLost }, {

@@ -277,7 +277,14 @@ export async function checkHistory(databaseUrl: string, planned: Planned[], ledg
       }
     }
 
-    // 6. Nothing left behind: no queue rows or outbox items for ended runs.
+    // 6. Nothing left behind: no queue rows or outbox items for ended runs. An outbox item
+    // taken by a process that was then killed waits out its lease before another takes it
+    // again (its effects are idempotent): give that a minute.
+    for (let i = 0; i < 120; i++) {
+      const { rows } = await client.query("SELECT count(*)::int AS n FROM baton.outbox");
+      if (rows[0].n === 0) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
     const { rows: leftovers } = await client.query(
       `SELECT (SELECT count(*) FROM baton.queue q JOIN baton.runs r ON r.id = q.run_id WHERE r.status IN ('COMPLETED','FAILED','TIMED_OUT','TERMINATED'))::int AS queue,
               (SELECT count(*) FROM baton.outbox)::int AS outbox`,
