@@ -15,7 +15,7 @@ export class DbWatch {
     private readonly pool: pg.Pool,
     private readonly log: Logger,
     registry: Registry,
-    private readonly options: { thresholdMs: number; everyMs: number } = { thresholdMs: 10_000, everyMs: 2_000 },
+    private readonly options: { thresholdMs: number; everyMs: number } = { thresholdMs: 5_000, everyMs: 1_000 },
   ) {
     this.oldest = new Gauge({
       name: "baton_db_oldest_transaction_seconds",
