@@ -22,7 +22,7 @@ let reported: { logs: string[]; metrics: string } | undefined;
 
 describe("a transaction held open under load", () => {
   it("claim latency stays bounded and the held run finishes after the lock goes", async () => {
-    const holdMs = scale(8000, 180_000);
+    const holdMs = scale(15_000, 180_000);
     const runs = scale(60, 2000);
     const databaseUrl = await freshDatabase();
     const metricsPort = await freePort();
@@ -39,14 +39,25 @@ describe("a transaction held open under load", () => {
     await db.connect();
     try {
       await registerFlows(client);
-      // One run to hold: a fork, so several of its events pile up behind the lock.
-      const held = plan(0, "held");
+      // One run to hold, waiting at a HUMAN gate: the signal that opens the gate queues
+      // behind the lock, so the run cannot end while the lock is held.
+      await client.registerWorkflowDef({
+        name: "longtx_held",
+        version: 1,
+        schemaVersion: 2,
+        tasks: [
+          { name: "gate", taskReferenceName: "gate", type: "HUMAN" },
+          { name: "f_add", taskReferenceName: "after", type: "SIMPLE", inputParameters: { v: 1, d: 1 } },
+        ],
+        outputParameters: { r: "${after.output.v}" },
+      });
+      const held = { key: "held-0", name: "longtx_held", input: { x: 0 }, expect: { status: "COMPLETED", output: { r: 2 } } };
       const heldStarts = newStartLog();
       await startAll([client], [held], heldStarts);
       const heldId = heldStarts.acknowledged.get(held.key)!;
-      await sleep(300);
       await holder.query("BEGIN");
       await holder.query("SELECT id FROM baton.runs WHERE id = $1 FOR UPDATE", [heldId]);
+      const signalled = client.signalTask(heldId, { taskReferenceName: "gate" }).catch((e: Error) => e);
       await idler.query("BEGIN ISOLATION LEVEL REPEATABLE READ");
       await idler.query("SELECT count(*) FROM baton.queue");
       const lockedAt = Date.now();
@@ -61,6 +72,8 @@ describe("a transaction held open under load", () => {
       await holder.query("COMMIT");
       await idler.query("COMMIT");
       const releasedAt = Date.now();
+      const signal = await signalled;
+      assert.ok(!(signal instanceof Error), `the signal queued behind the lock failed: ${String(signal)}`);
       const open = await waitForEnd(databaseUrl, [held.key, ...planned.map((p) => p.key)], 180_000);
       const heldDoneIn = (Date.now() - releasedAt) / 1000;
       // Claim latency of the other runs' tasks while the lock was held: ready -> handed out.
