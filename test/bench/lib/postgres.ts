@@ -179,3 +179,48 @@ export async function walCounters(url: string): Promise<{ xactCommit: number; wa
     await c.end();
   }
 }
+
+/**
+ * Samples what this database's client backends are doing (pg_stat_activity)
+ * every `everyMs` until stopped: the share of samples per state and wait event
+ * says whether time goes to CPU, locks, WAL/fsync or waiting for the server.
+ */
+export async function sampleWaits(url: string, everyMs = 50): Promise<() => Promise<{ samples: number; busyBackendsMean: number; top: { what: string; percent: number }[] }>> {
+  const c = new pg.Client({ connectionString: url, application_name: "bench-sampler" });
+  await c.connect();
+  const counts = new Map<string, number>();
+  let samples = 0;
+  let busy = 0;
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    c.query<{ what: string; n: string }>(
+      `SELECT CASE WHEN state = 'active' THEN 'active: ' || coalesce(wait_event_type || ':' || wait_event, 'on CPU')
+                   ELSE coalesce(state, '?') || coalesce(' (' || wait_event || ')', '') END AS what, count(*) AS n
+       FROM pg_stat_activity
+       WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()
+         AND application_name <> 'bench-sampler' AND state <> 'idle'
+       GROUP BY 1`,
+    )
+      .then(({ rows }) => {
+        samples++;
+        for (const r of rows) {
+          counts.set(r.what, (counts.get(r.what) ?? 0) + Number(r.n));
+          busy += Number(r.n);
+        }
+      })
+      .catch(() => {})
+      .finally(() => (running = false));
+  }, everyMs);
+  return async () => {
+    clearInterval(timer);
+    await c.end().catch(() => {});
+    const total = [...counts.values()].reduce((a, b) => a + b, 0) || 1;
+    return {
+      samples,
+      busyBackendsMean: Number((busy / (samples || 1)).toFixed(2)),
+      top: [...counts].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([what, n]) => ({ what, percent: Number(((100 * n) / total).toFixed(1)) })),
+    };
+  };
+}

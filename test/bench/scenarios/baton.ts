@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 import pg from "pg";
 import { BatonClient } from "@baton/client";
 import { FANOUT, SEQ3, TASK_TYPES, WAITING, fanoutInput, noopWorkers, registerFlows, startServerProcess, type ServerProcess } from "../lib/baton.js";
-import { resetStatements, topStatements, walCounters, type Cluster } from "../lib/postgres.js";
+import { resetStatements, sampleWaits, topStatements, walCounters, type Cluster } from "../lib/postgres.js";
 import { summarizeProfile } from "../lib/profile.js";
 import type { BenchOptions, ScenarioName, ScenarioResult } from "../lib/types.js";
 import { anchorWallClock, cpuMeter, distribution, errorText, nowMs, pool, round, sleep, until } from "../lib/util.js";
@@ -152,6 +152,7 @@ async function runThroughput(ctx: BatonContext, env: Env, runs: number) {
     ctx.options.log(`  measuring: ${runs} runs`);
 
     const wal0 = await walCounters(env.databaseUrl);
+    const stopSampling = await sampleWaits(env.databaseUrl);
     const cpu = cpuMeter(env.servers.map((s) => s.pid), env.postgresPid);
     const t0 = nowMs();
     let startedAt = 0;
@@ -172,6 +173,7 @@ async function runThroughput(ctx: BatonContext, env: Env, runs: number) {
     const settled = finished && (await until(async () => !(await anyRunning(env.clients[0]!, SEQ3.name)), Math.min(60_000, left()), 10));
     const elapsed = (nowMs() - t0) / 1000;
     const cpuUse = cpu();
+    const backendStates = await stopSampling();
     const wal1 = await walCounters(env.databaseUrl);
     const failed = await countNotCompleted(env.clients[0]!, SEQ3.name);
     // Cut short by the deadline: rates from what did finish (waiting a little for the ones started).
@@ -193,6 +195,7 @@ async function runThroughput(ctx: BatonContext, env: Env, runs: number) {
         workerConcurrencyPerType: perServer * env.servers.length,
         startsInFlight: counts.startConcurrency,
         runsInFlightWindow: window,
+        backendStates,
         cpu: cpuUse,
         serverCpuMsPerTask: round((1000 * cpuUse.serverCpuSeconds) / tasks, 3),
         postgresCpuMsPerTask: round((1000 * cpuUse.postgresCpuSeconds) / tasks, 3),
