@@ -189,13 +189,15 @@ function whereTimeGoes(report: Report): string {
   const out: string[] = [];
   for (const r of report.results.filter((x) => x.system === "baton" && x.details)) {
     const d = r.details!;
-    const statements = (d["topStatements"] ?? []) as { query: string; calls: number; totalMs: number; meanMs: number }[];
+    const statements = (d["topStatements"] ?? []) as { query: string; calls: number; totalMs: number; meanMs: number; planMs?: number }[];
     const profiles = (d["serverProfile"] ?? []) as { areas: { area: string; percent: number }[]; functions: { fn: string; percent: number }[] }[];
     const states = d["backendStates"] as { busyBackendsMean: number; top: { what: string; percent: number }[] } | undefined;
     if (!statements.length && !profiles.length) continue;
     out.push(`-- ${r.scenario}`);
     if (states) out.push(`   backends busy on average ${states.busyBackendsMean}: ${states.top.slice(0, 6).map((t) => `${t.what} ${t.percent}%`).join(", ")}`);
-    for (const s of statements.slice(0, 5)) out.push(`   db ${String(s.totalMs).padStart(7)} ms ${String(s.calls).padStart(8)} calls ${s.meanMs.toFixed(3).padStart(8)} ms/call  ${s.query.slice(0, 110)}`);
+    for (const s of statements.slice(0, 5)) {
+      out.push(`   db ${String(s.totalMs).padStart(7)} ms ${String(s.calls).padStart(8)} calls ${s.meanMs.toFixed(3).padStart(8)} ms/call ${String(s.planMs ?? 0).padStart(6)} ms planning  ${s.query.slice(0, 100)}`);
+    }
     for (const p of profiles.slice(0, 1)) {
       out.push(`   server CPU by area: ${p.areas.slice(0, 8).map((a) => `${a.area} ${a.percent}%`).join(", ")}`);
       for (const f of p.functions.slice(0, 8)) out.push(`   ${String(f.percent).padStart(5)}%  ${f.fn}`);

@@ -52,6 +52,7 @@ export async function startCluster(options: { databaseUrl?: string; log?: (line:
         "-c", "shared_buffers=256MB",
         "-c", "shared_preload_libraries=pg_stat_statements",
         "-c", "pg_stat_statements.track=all",
+        "-c", "pg_stat_statements.track_planning=on",
         "-c", "max_wal_size=4GB",
       ],
     });
@@ -124,6 +125,8 @@ export interface StatementCost {
   calls: number;
   totalMs: number;
   meanMs: number;
+  /** Planning time of all calls (track_planning), ms. */
+  planMs: number;
   rows: number;
 }
 
@@ -145,8 +148,8 @@ export async function topStatements(url: string, limit = 8): Promise<StatementCo
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    const { rows } = await c.query<{ query: string; calls: string; total: number; mean: number; rows: string }>(
-      `SELECT regexp_replace(query, '\\s+', ' ', 'g') AS query, calls, total_exec_time AS total, mean_exec_time AS mean, rows
+    const { rows } = await c.query<{ query: string; calls: string; total: number; mean: number; plan: number; rows: string }>(
+      `SELECT regexp_replace(query, '\\s+', ' ', 'g') AS query, calls, total_exec_time AS total, mean_exec_time AS mean, total_plan_time AS plan, rows
        FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
        ORDER BY total_exec_time DESC LIMIT $1`,
       [limit],
@@ -156,6 +159,7 @@ export async function topStatements(url: string, limit = 8): Promise<StatementCo
       calls: Number(r.calls),
       totalMs: Math.round(r.total),
       meanMs: Number(r.mean.toFixed(3)),
+      planMs: Math.round(r.plan ?? 0),
       rows: Number(r.rows),
     }));
   } catch {
