@@ -17,14 +17,14 @@ interface CTask {
 const acked = new Map<string, number>();
 let stamps: number[] | undefined;
 
-async function call<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
+async function call<T>(base: string, method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       const r = await fetch(`${base}${path}`, {
         method,
         headers: body === undefined ? {} : { "content-type": "application/json" },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(60_000),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       const text = await r.text();
       if (!r.ok) throw new Error(`${method} ${path}: HTTP ${r.status} ${text.slice(0, 300)}`);
@@ -87,7 +87,8 @@ const startRun = (base: string, name: string, input: unknown) => call<string>(ba
 async function waitEnded(base: string, id: string, everyMs: number, timeoutMs: number): Promise<string> {
   const deadline = nowMs() + timeoutMs;
   for (;;) {
-    const wf = await call<{ status: string }>(base, "GET", `/api/workflow/${id}?includeTasks=false`);
+    // A server too busy to answer in 10 s counts as "still running".
+    const wf = await call<{ status: string }>(base, "GET", `/api/workflow/${id}?includeTasks=false`, undefined, 10_000).catch(() => ({ status: "RUNNING" }));
     if (wf.status !== "RUNNING" && wf.status !== "PAUSED") return wf.status;
     if (nowMs() > deadline) return wf.status;
     if (everyMs > 0) await sleep(everyMs);
