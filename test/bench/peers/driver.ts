@@ -132,7 +132,7 @@ export async function measureThroughput(
   // Cut short by the deadline: rates from what did finish.
   const completedRuns = ok ? runs : Math.min(started, (await finished()) - base);
   // Whatever is left must not slow the scenarios after this one (they share this peer's queues): drain, untimed.
-  const drained = await until(async () => (await finished()) - base >= started, 300_000, 20);
+  const drained = await until(async () => (await finished()) - base >= started, Math.max(0, deadline() + 15_000 - nowMs()), 20);
   const tasks = 3 * completedRuns;
   return {
     metrics: {
@@ -152,7 +152,7 @@ export async function measureThroughput(
       postgresCpuMsPerTask: round((1000 * cpuUse.postgresCpuSeconds) / tasks, 3),
       benchProcessCpuMsPerTask: round((1000 * cpuUse.benchProcessCpuSeconds) / tasks, 3),
       inFlightWindow: window,
-      ...(drained ? {} : { leftover: "runs started here had not all finished 5 minutes after the measurement; later scenarios may be slowed" }),
+      ...(drained ? {} : { leftover: "runs started here had not all finished by the scenario's deadline; later scenarios may be slowed" }),
     },
     ...(ok ? {} : { status: "partial" as const, reason: `cut short by the deadline: ${started} of ${runs} runs started, ${completedRuns} finished; rates are over those` }),
   };
