@@ -84,12 +84,10 @@ async function withBaton(ctx: BatonContext, scenario: ScenarioName, replicas: nu
 
 /**
  * One run of each worker flow through each server, one task at a time, before
- * any load: each server then holds the definitions in its cache. Without it a
- * burst of results for runs whose definition a server has not loaded yet can
- * exhaust its connection pool: the engine loads a definition through the pool
- * while its event transaction holds a connection (server/src/runtime/engine.ts,
- * `this.definition(...)` inside `store.tx`), so with as many such events as
- * pooled connections every one waits for a connection none will release.
+ * any load: each server then holds the definitions in its caches, so the
+ * figures are not about a cold start. (It also kept the bench clear of a pool
+ * deadlock the server had — a definition loaded through the pool while an
+ * event's transaction held a connection — since fixed in 343f530.)
  */
 async function warmDefinitions(servers: ServerProcess[]): Promise<void> {
   for (const server of servers) {
