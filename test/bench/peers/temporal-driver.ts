@@ -85,8 +85,9 @@ await runDriver(
   {
     throughput: async (config) => {
       const out = await measureThroughput(config, config.counts.throughputRuns, (i) => start("seq3", [i]), () => done.get("bench_c") ?? 0);
-      // The runs end one workflow task after their last activity: wait for that too (not timed; visibility lags).
-      await until(async () => (await running()) === 0, 60_000, 200);
+      // The runs end one workflow task after their last activity: wait for that too (not timed; visibility lags),
+      // but not past the scenario's deadline.
+      await until(async () => (await running()) === 0, Math.max(0, deadline() + 10_000 - nowMs()), 200);
       return out;
     },
     dispatch: async (config) => {
