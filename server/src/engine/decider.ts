@@ -675,25 +675,9 @@ export class Decider {
       ...failed,
       id: this.newId(),
       seq: this.run.nextSeq++,
-      status: "SCHEDULED",
-      output: {},
-      reason: "",
+      ...this.freshAttempt(this.now + delay * 1000),
       retryCount: failed.retryCount + 1,
       retriedTaskId: failed.id,
-      retried: false,
-      executed: false,
-      pollCount: 0,
-      workerId: "",
-      leaseToken: "",
-      leaseExpiresAt: 0,
-      scheduledAt: this.now,
-      startedAt: 0,
-      endedAt: 0,
-      updatedAt: this.now,
-      visibleAt: this.now + delay * 1000,
-      callbackAfterSeconds: 0,
-      subWorkflowId: "",
-      rev: 0,
       extra: { ...failed.extra },
     };
     this.addTask(retry);
@@ -773,6 +757,29 @@ export class Decider {
     system.start(this, task);
   }
 
+  /** The fields of a task instance that has not run yet: scheduled now, visible from `visibleAt`. */
+  private freshAttempt(visibleAt: number) {
+    return {
+      status: "SCHEDULED",
+      output: {},
+      reason: "",
+      retried: false,
+      executed: false,
+      pollCount: 0,
+      workerId: "",
+      leaseToken: "",
+      leaseExpiresAt: 0,
+      scheduledAt: this.now,
+      startedAt: 0,
+      endedAt: 0,
+      updatedAt: this.now,
+      visibleAt,
+      callbackAfterSeconds: 0,
+      subWorkflowId: "",
+      rev: 0,
+    } satisfies Partial<TaskState>;
+  }
+
   newTask(wt: WorkflowTask, options: { iteration: number; input?: JsonObject; extra?: JsonObject }): TaskState {
     const id = this.newId();
     const type = wt.type ?? "SIMPLE";
@@ -785,29 +792,13 @@ export class Decider {
       ref: instanceRef(wt.taskReferenceName, options.iteration),
       type,
       defName: wt.name,
-      status: "SCHEDULED",
       iteration: options.iteration,
       input,
-      output: {},
-      reason: "",
+      ...this.freshAttempt(this.now + (wt.startDelay ?? 0) * 1000),
       retryCount: 0,
       retriedTaskId: "",
-      retried: false,
-      executed: false,
-      pollCount: 0,
-      workerId: "",
-      leaseToken: "",
-      leaseExpiresAt: 0,
-      scheduledAt: this.now,
-      startedAt: 0,
-      endedAt: 0,
-      updatedAt: this.now,
-      visibleAt: this.now + (wt.startDelay ?? 0) * 1000,
-      callbackAfterSeconds: 0,
       responseTimeoutSeconds: taskDef?.responseTimeoutSeconds ?? 3600,
       timeoutSeconds: taskDef?.timeoutSeconds ?? 0,
-      subWorkflowId: "",
-      rev: 0,
       extra: options.extra ?? {},
     };
     if (!this.graph.task(wt.taskReferenceName)) task.extra["workflowTask"] = wt as unknown as Json;
