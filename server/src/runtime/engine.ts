@@ -498,11 +498,6 @@ export class Engine {
       }
     }
   }
-
-  /** Whether a run has ended. */
-  static ended(run: RunState): boolean {
-    return TERMINAL_WORKFLOW.has(run.status);
-  }
 }
 
 function hasClaimLimits(def: TaskDef | undefined): boolean {

@@ -426,15 +426,6 @@ export class Store {
     return rows[0]?.id as string | undefined;
   }
 
-  async updateRun(tx: Tx, run: RunState): Promise<void> {
-    await tx.query(
-      `UPDATE baton.runs SET name=$2, version=$3, def_hash=$4, status=$5, correlation_id=$6, idempotency_key=$7, priority=$8, input=$9,
-         output=$10, variables=$11, reason=$12, failed_refs=$13, failed_task_id=$14, parent_run_id=$15, parent_task_id=$16,
-         created_at=$17, updated_at=$18, ended_at=$19, wake_at=$20, next_seq=$21, extra=$22
-       WHERE id = $1`,
-      RUN_PARAMS(run),
-    );
-  }
 
   async getRun(runId: string, withTasks: boolean): Promise<{ run: RunState; tasks: TaskState[] } | undefined> {
     const { rows } = await this.pool.query("SELECT * FROM baton.runs WHERE id = $1", [runId]);
@@ -536,27 +527,7 @@ export class Store {
 
   // ---- tasks ----------------------------------------------------------------
 
-  async insertTasks(tx: Tx, tasks: TaskState[]): Promise<void> {
-    if (tasks.length === 0) return;
-    await tx.query(
-      `INSERT INTO baton.tasks (${TASK_COLUMN_NAMES.join(", ")})
-       SELECT ${TASK_COLUMN_NAMES.join(", ")} FROM jsonb_to_recordset($1::jsonb) AS r(${RECORDSET})`,
-      [stringifyJson(tasks.map(taskToRow))],
-    );
-  }
 
-  /** Writes changed tasks; each must still be at the revision the event read. */
-  async updateTasks(tx: Tx, tasks: TaskState[]): Promise<void> {
-    if (tasks.length === 0) return;
-    const sets = TASK_COLUMN_NAMES.filter((c) => c !== "id" && c !== "rev").map((c) => `${c} = r.${c}`);
-    const { rowCount } = await tx.query(
-      `UPDATE baton.tasks t SET ${sets.join(", ")}, rev = t.rev + 1
-       FROM jsonb_to_recordset($1::jsonb) AS r(${RECORDSET})
-       WHERE t.id = r.id AND t.rev = r.rev`,
-      [stringifyJson(tasks.map(taskToRow))],
-    );
-    if (rowCount !== tasks.length) throw new WriteConflict(`${tasks.length - (rowCount ?? 0)} task(s) changed concurrently`);
-  }
 
   async deleteTasks(tx: Tx, ids: string[]): Promise<void> {
     if (ids.length === 0) return;
@@ -566,21 +537,7 @@ export class Store {
 
   // ---- the queue ------------------------------------------------------------
 
-  async enqueue(tx: Tx, entries: QueueEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    await tx.query(
-      `INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at)
-       SELECT task_id, task_type, run_id, priority, visible_at
-       FROM jsonb_to_recordset($1::jsonb) AS r(task_id uuid, task_type text, run_id uuid, priority int, visible_at bigint)
-       ON CONFLICT (task_id) DO UPDATE SET visible_at = excluded.visible_at`,
-      [JSON.stringify(entries.map((e) => ({ task_id: e.taskId, task_type: e.taskType, run_id: e.runId, priority: e.priority, visible_at: e.visibleAt })))],
-    );
-  }
 
-  async dequeue(tx: Tx, taskIds: string[]): Promise<void> {
-    if (taskIds.length === 0) return;
-    await tx.query("DELETE FROM baton.queue WHERE task_id = ANY($1::uuid[])", [taskIds]);
-  }
 
   /**
    * Hands up to `count` ready tasks of `taskType` to a worker: takes their
@@ -712,15 +669,6 @@ export class Store {
 
   // ---- outbox ---------------------------------------------------------------
 
-  async addOutbox(tx: Tx, items: { kind: string; payload: unknown }[], now: number): Promise<number[]> {
-    if (items.length === 0) return [];
-    const { rows } = await tx.query(
-      `INSERT INTO baton.outbox (kind, payload, created_at)
-       SELECT kind, payload, $2 FROM jsonb_to_recordset($1::jsonb) AS r(kind text, payload jsonb) RETURNING id`,
-      [stringifyJson(items), now],
-    );
-    return rows.map((r) => r.id as number);
-  }
 
   /**
    * Takes one outbox item (the given one, or the oldest due) for `leaseMs`:
@@ -753,7 +701,4 @@ export class Store {
     return rows.map((r) => ({ message: r.message, createdAt: r.created_at }));
   }
 
-  async publishEvent(tx: Tx, sink: string, payload: JsonObject, now: number): Promise<void> {
-    await tx.query("INSERT INTO baton.events (sink, payload, created_at) VALUES ($1, $2, $3)", [sink, stringifyJson(payload), now]);
-  }
 }
