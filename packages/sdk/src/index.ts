@@ -1,4 +1,5 @@
 // @baton/sdk: Conductor's definition types, their validation, and the typed flow builder.
 export * from "./def.js";
 export * from "./validate.js";
+export * from "./event-handler.js";
 export * from "./builder/index.js";
