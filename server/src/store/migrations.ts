@@ -163,6 +163,28 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
       ALTER TABLE baton.outbox ADD COLUMN taken_until bigint NOT NULL DEFAULT 0;
     `,
   },
+  {
+    name: "event handlers, and events taken once with a lease",
+    sql: `
+      -- Conductor EventHandlers, kept as the JSON they were registered with.
+      CREATE TABLE baton.event_handlers (
+        name text PRIMARY KEY,
+        event text NOT NULL,
+        active boolean NOT NULL,
+        body text NOT NULL,
+        created_at bigint NOT NULL,
+        updated_at bigint NOT NULL
+      );
+      CREATE INDEX event_handlers_by_event ON baton.event_handlers (event) WHERE active;
+      -- name: the event's name when it was given (PublishEvent); NULL when it
+      -- follows from the sink of the EVENT task that wrote it. An event being
+      -- handled is invisible until taken_until; it is deleted once handled, so
+      -- a process that dies mid-way leaves it to be taken again after its lease.
+      ALTER TABLE baton.events ADD COLUMN name text;
+      ALTER TABLE baton.events ADD COLUMN taken_until bigint NOT NULL DEFAULT 0;
+      ALTER TABLE baton.events ADD COLUMN attempts int NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"
