@@ -1,7 +1,7 @@
 // Wires one server process: store -> engine -> dispatcher/timers -> gRPC.
 import * as grpc from "@grpc/grpc-js";
 import pg from "pg";
-import { MetadataService, TaskService, WorkflowService, serviceDefinition, serviceHandlers } from "@baton/protocol";
+import { EventService, MetadataService, TaskService, WorkflowService, serviceDefinition, serviceHandlers } from "@baton/protocol";
 import { systemClock, type Clock } from "./clock.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
 import { RunWaiters } from "./dispatch/run-waiters.js";
@@ -12,9 +12,12 @@ import { HttpTasks, LOOPBACK_HOSTS } from "./runtime/http-tasks.js";
 import { Timers } from "./runtime/timers.js";
 import { DbWatch } from "./observability/db-watch.js";
 import { createSystemTaskServices } from "./runtime/services.js";
+import { EventConsumer } from "./events/consumer.js";
+import { eventService } from "./service/events.js";
 import { metadataService } from "./service/metadata.js";
 import { taskService } from "./service/tasks.js";
 import { workflowService } from "./service/workflows.js";
+import { EventStore } from "./store/event-store.js";
 import { Store } from "./store/store.js";
 import type { PrimaryLocator } from "./store/hosts.js";
 import { Authenticator } from "./auth/authenticator.js";
@@ -68,7 +71,7 @@ export interface BatonServer {
   metrics: Metrics;
   /** host:port of the /metrics, /healthz, /readyz listener, when started. */
   metricsAddress?: string;
-  /** Fires every due timer and pending cross-run effect now (for tests that move the clock). */
+  /** Fires every due timer, pending cross-run effect and event now (for tests that move the clock). */
   settle(): Promise<void>;
   close(): Promise<void>;
 }
@@ -94,6 +97,9 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   const dispatcher = new Dispatcher(store, clock, log, options.sweepMs ?? 250);
   const waiters = new RunWaiters();
   const timers = new Timers(engine, clock, log, options.sweepMs ?? 200);
+  // Event handlers: any replica takes events off the bus (baton.events) and runs their actions.
+  const eventStore = new EventStore(store.pool);
+  const events = new EventConsumer(engine, eventStore, clock, log, { pollMs: options.sweepMs ?? 250 });
   const http = new HttpTasks(engine, { allowedHosts: options.httpAllowedHosts ?? LOOPBACK_HOSTS, timeoutMs: 30_000 }, log);
   engine.hooks = {
     tasksReady: (types) => types.forEach((t) => dispatcher.wake(t)),
@@ -113,6 +119,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     else if (channel === "baton_runs") waiters.ended(payload);
     else if (channel === "baton_outbox") void timers.sweep();
     else if (channel === "baton_taskdefs") engine.taskDefsChanged();
+    else if (channel === "baton_events") void events.drain();
   }, () => {
     metrics.dbErrors.inc({ code: "connection" });
     // Revocations may have been missed while disconnected.
@@ -136,6 +143,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   server.addService(serviceDefinition(MetadataService), guard(methodsOf(MetadataService), serviceHandlers(MetadataService, metadataService(engine, limits), onError), gate));
   server.addService(serviceDefinition(WorkflowService), guard(methodsOf(WorkflowService), serviceHandlers(WorkflowService, workflowService(engine, waiters, limits), onError), gate));
   server.addService(serviceDefinition(TaskService), guard(methodsOf(TaskService), serviceHandlers(TaskService, taskService(engine, dispatcher, limits), onError), gate));
+  server.addService(serviceDefinition(EventService), guard(methodsOf(EventService), serviceHandlers(EventService, eventService(eventStore, clock, limits, () => void events.drain()), onError), gate));
   server.addService(keyServiceDefinition, guard(keyServiceMethods, keyServiceHandlers(keys, (id) => authenticator.invalidate(id)), gate));
   let bound = false;
   const port = await new Promise<number>((resolve, reject) =>
@@ -151,6 +159,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   }
   dispatcher.start();
   timers.start();
+  events.start();
   dbWatch.start();
   log.info({ host, port, auth: authMode, tls: options.tls !== undefined, ...(ops ? { metrics: ops.address } : {}) }, "baton server listening");
   if (authMode === "disabled" && !isLoopback(host)) {
@@ -166,9 +175,13 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     tls: options.tls !== undefined,
     metrics,
     ...(ops ? { metricsAddress: ops.address } : {}),
-    settle: () => timers.sweep(),
+    async settle() {
+      await timers.sweep();
+      await events.drain();
+    },
     async close() {
       timers.stop();
+      await events.stop();
       dbWatch.stop();
       dispatcher.stop();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
@@ -267,7 +280,7 @@ class Listener {
       this.reconnect();
     });
     await client.connect();
-    await client.query("LISTEN baton_tasks; LISTEN baton_runs; LISTEN baton_outbox; LISTEN baton_taskdefs; LISTEN baton_keys");
+    await client.query("LISTEN baton_tasks; LISTEN baton_runs; LISTEN baton_outbox; LISTEN baton_taskdefs; LISTEN baton_keys; LISTEN baton_events");
     this.client = client;
     this.delay = 100;
   }

@@ -48,6 +48,13 @@ export const RULES: Readonly<Record<string, Rule>> = {
   "baton.v1.MetadataService/GetTaskDef": { roles: READ },
   "baton.v1.MetadataService/ListTaskDefs": { roles: READ },
 
+  // Event handlers are definitions; putting an event on the bus acts on runs.
+  "baton.v1.EventService/RegisterEventHandler": { roles: PUBLISH },
+  "baton.v1.EventService/DeleteEventHandler": { roles: PUBLISH },
+  "baton.v1.EventService/GetEventHandler": { roles: READ },
+  "baton.v1.EventService/ListEventHandlers": { roles: READ },
+  "baton.v1.EventService/PublishEvent": { roles: OPERATE },
+
   // Runs: operators start and operate, readers look.
   "baton.v1.WorkflowService/StartWorkflow": { roles: OPERATE },
   "baton.v1.WorkflowService/ExecuteWorkflow": { roles: OPERATE },

@@ -1,0 +1,144 @@
+// What an event handler's actions do, through the Engine's public API: each
+// action is its own event on its own run (one transaction), so one that fails
+// leaves the others done.
+import type { EventHandlerAction } from "@baton/sdk";
+import type { Json } from "../expressions/json.js";
+import { Refusal } from "../engine/decider.js";
+import { TERMINAL_TASK, type TaskState } from "../engine/model.js";
+import { Overloaded, type Engine } from "../runtime/engine.js";
+import type { EventStore } from "../store/event-store.js";
+import { substitute } from "./payload.js";
+
+/** Where an action comes from: its event and handler. */
+export interface ActionContext {
+  engine: Engine;
+  events: EventStore;
+  eventId: number;
+  eventName: string;
+  handlerName: string;
+  /** The action's index in its handler. */
+  index: number;
+  /** The server clock's now, for `${$.currentTimeMillis()}`. */
+  now: number;
+}
+
+/** What an action did, for the log. */
+export type ActionOutcome =
+  | { done: "completed" | "failed"; runId: string; taskId: string }
+  | { done: "started"; runId: string; created: boolean }
+  | { done: "terminated"; runId: string }
+  | { ignored: string };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Carries out one action with the payload; throws when it cannot (the caller logs and goes on). */
+export async function runAction(ctx: ActionContext, action: EventHandlerAction, payload: Json): Promise<ActionOutcome> {
+  switch (action.action) {
+    case "complete_task":
+    case "fail_task":
+      return updateTask(ctx, action.action, (action[action.action] ?? {}) as Record<string, unknown>, payload);
+    case "start_workflow":
+      return startWorkflow(ctx, (action.start_workflow ?? {}) as unknown as Record<string, unknown>, payload);
+    case "terminate_workflow":
+      return terminateWorkflow(ctx, (action.terminate_workflow ?? {}) as unknown as Record<string, unknown>, payload);
+    case "update_workflow_variables":
+      throw new Error("update_workflow_variables is not carried out by Baton yet (no engine event sets a run's variables from outside)");
+    default:
+      throw new Error(`unknown action ${JSON.stringify((action as { action?: unknown }).action)}`);
+  }
+}
+
+function text(value: Json | undefined): string {
+  if (value === undefined || value === null) return "";
+  return typeof value === "string" ? value : typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+
+function eventFields(ctx: ActionContext): Record<string, Json> {
+  return { "conductor.event.messageId": String(ctx.eventId), "conductor.event.name": ctx.eventName };
+}
+
+async function updateTask(ctx: ActionContext, kind: "complete_task" | "fail_task", details: Record<string, unknown>, payload: Json): Promise<ActionOutcome> {
+  const resolved = substitute(details, payload, ctx.now) as Record<string, Json>;
+  const workflowId = text(resolved["workflowId"]);
+  const taskRefName = text(resolved["taskRefName"]);
+  const taskId = text(resolved["taskId"]);
+  const given = resolved["output"];
+  // As in Conductor, the task's output is the resolved details (ids and output fields) and the event's id and name.
+  const output: Record<string, Json> = {
+    ...(workflowId ? { workflowId } : {}),
+    ...(taskRefName ? { taskRefName } : {}),
+    ...(taskId ? { taskId } : {}),
+    ...(given !== null && typeof given === "object" && !Array.isArray(given) ? given : {}),
+    ...eventFields(ctx),
+  };
+  let task: TaskState | undefined;
+  let runId = workflowId;
+  if (taskId) {
+    const owner = UUID.test(taskId) ? await ctx.events.runIdOfTask(taskId) : undefined;
+    const found = owner ? (await ctx.engine.store.getRun(owner, true))?.tasks.find((t) => t.id === taskId) : undefined;
+    if (!found) throw new Error(`no task ${taskId}`);
+    task = found;
+    runId = found.runId;
+  } else {
+    if (!UUID.test(workflowId)) throw new Error(`no run ${JSON.stringify(workflowId)}`);
+    const loaded = await ctx.engine.store.getRun(workflowId, true);
+    if (!loaded) throw new Error(`no run ${workflowId}`);
+    // The latest instance with that reference (a loop's iterations carry `__<n>`), preferring one still open.
+    const instances = loaded.tasks.filter((t) => t.ref === taskRefName || t.ref.replace(/__\d+$/, "") === taskRefName).sort((a, b) => a.seq - b.seq);
+    if (instances.length === 0) throw new Error(`no task with reference ${taskRefName} in run ${workflowId}`);
+    task = [...instances].reverse().find((t) => !TERMINAL_TASK.has(t.status)) ?? instances[instances.length - 1]!;
+  }
+  if (TERMINAL_TASK.has(task.status)) return { ignored: `task ${task.ref} has already ended (${task.status})` };
+  const status = kind === "complete_task" ? "COMPLETED" : "FAILED";
+  const reason = kind === "fail_task" ? text(resolved["reasonForIncompletion"]) || `failed by event handler ${ctx.handlerName} on ${ctx.eventName}` : "";
+  try {
+    await ctx.engine.handle(runId, { kind: "signal", taskId: task.id, status, output, reason });
+  } catch (error) {
+    // Ended between the read and the signal (another handler, a worker, a redelivery): nothing to do.
+    if (error instanceof Refusal && error.code === "FAILED_PRECONDITION") return { ignored: error.message };
+    throw error;
+  }
+  return { done: kind === "complete_task" ? "completed" : "failed", runId, taskId: task.id };
+}
+
+async function startWorkflow(ctx: ActionContext, details: Record<string, unknown>, payload: Json): Promise<ActionOutcome> {
+  const resolved = substitute(details, payload, ctx.now) as Record<string, Json>;
+  const name = text(resolved["name"]);
+  if (!name) throw new Error("start_workflow has no name");
+  const rawVersion = resolved["version"];
+  const version = rawVersion === null || rawVersion === undefined || rawVersion === "" ? undefined : Number(rawVersion);
+  if (version !== undefined && !Number.isInteger(version)) throw new Error(`start_workflow version ${JSON.stringify(rawVersion)} is not an integer`);
+  const input = resolved["input"];
+  const correlationId = text(resolved["correlationId"]);
+  const options = {
+    name,
+    ...(version !== undefined ? { version } : {}),
+    input: { ...(input !== null && typeof input === "object" && !Array.isArray(input) ? input : {}), ...eventFields(ctx) },
+    ...(correlationId ? { correlationId } : {}),
+    // A redelivered event starts nothing twice.
+    idempotencyKey: `event:${ctx.eventId}:${ctx.handlerName}:${ctx.index}`,
+  };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const started = await ctx.engine.start(options);
+      return { done: "started", runId: started.runId, created: started.created };
+    } catch (error) {
+      if (!(error instanceof Overloaded) || attempt >= 20) throw error;
+      await new Promise((r) => setTimeout(r, error.retryAfterMs));
+    }
+  }
+}
+
+async function terminateWorkflow(ctx: ActionContext, details: Record<string, unknown>, payload: Json): Promise<ActionOutcome> {
+  const resolved = substitute(details, payload, ctx.now) as Record<string, Json>;
+  const workflowId = text(resolved["workflowId"]);
+  if (!UUID.test(workflowId)) throw new Error(`no run ${JSON.stringify(workflowId)}`);
+  const reason = text(resolved["terminationReason"]) || `terminated by event handler ${ctx.handlerName} on ${ctx.eventName}`;
+  try {
+    await ctx.engine.handle(workflowId, { kind: "terminate", reason });
+  } catch (error) {
+    if (error instanceof Refusal && error.code === "FAILED_PRECONDITION") return { ignored: error.message };
+    throw error;
+  }
+  return { done: "terminated", runId: workflowId };
+}

@@ -1,0 +1,194 @@
+// Consumes Baton's event bus: any replica takes events with a lease, runs the
+// actions of every active handler listening to each event's name, then deletes
+// the event. A process that dies mid-event leaves it to be taken again once the
+// lease runs out (actions tolerate that: an ended task ignores a second
+// completion, a start is keyed by event, handler and action). It wakes on
+// NOTIFY baton_events, when the clock is moved, and every `pollMs` otherwise.
+import { parseJson } from "@baton/protocol";
+import type { EventHandler } from "@baton/sdk";
+import type { Clock } from "../clock.js";
+import type { Json } from "../expressions/json.js";
+import type { Logger } from "../logger.js";
+import type { Engine } from "../runtime/engine.js";
+import type { EventStore, TakenEvent } from "../store/event-store.js";
+import { runAction } from "./actions.js";
+import { conditionHolds, expandInlineJson } from "./payload.js";
+
+export interface EventConsumerOptions {
+  /** Real-time period of the safety-net poll (events written without a NOTIFY). */
+  pollMs?: number;
+  /** How long a taken event stays invisible to other replicas (server clock). */
+  leaseMs?: number;
+  /** Events taken per round trip. */
+  batch?: number;
+  /** Takes after which an event that keeps crashing its consumer is dropped (logged). */
+  maxAttempts?: number;
+}
+
+export class EventConsumer {
+  private timer: NodeJS.Timeout | undefined;
+  private draining: Promise<void> | undefined;
+  private stopped = false;
+  private unsubscribe: (() => void) | undefined;
+  private readonly pollMs: number;
+  private readonly leaseMs: number;
+  private readonly batch: number;
+  private readonly maxAttempts: number;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly events: EventStore,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    options: EventConsumerOptions = {},
+  ) {
+    this.pollMs = options.pollMs ?? 500;
+    this.leaseMs = options.leaseMs ?? 60_000;
+    this.batch = options.batch ?? 50;
+    this.maxAttempts = options.maxAttempts ?? 5;
+  }
+
+  start(): void {
+    const loop = () => {
+      if (this.stopped) return;
+      void this.drain().finally(() => {
+        if (this.stopped) return;
+        this.timer = setTimeout(loop, this.pollMs);
+        this.timer.unref();
+      });
+    };
+    loop();
+    this.unsubscribe = this.clock.onAdvance(() => void this.drain());
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.unsubscribe?.();
+    await this.draining;
+  }
+
+  /** Handles every event that can be taken now; concurrent calls share a pass and queue one more. */
+  drain(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.draining) return this.draining.then(() => this.drain());
+    const current = this.pass()
+      .catch((error: unknown) => this.log.warn({ err: error }, "event consumer pass failed; its events will be taken again after their lease"))
+      .finally(() => {
+        this.draining = undefined;
+      });
+    this.draining = current;
+    return current;
+  }
+
+  private async pass(): Promise<void> {
+    for (;;) {
+      if (this.stopped) return;
+      const taken = await this.events.take(this.clock.now(), this.leaseMs, this.batch);
+      for (const event of taken) {
+        if (this.stopped) return; // the rest come back after their lease
+        await this.handle(event);
+        await this.events.finish(event.id);
+      }
+      if (taken.length < this.batch) return;
+    }
+  }
+
+  private async handle(event: TakenEvent): Promise<void> {
+    if (event.attempts > this.maxAttempts) {
+      this.log.error({ eventId: event.id, sink: event.sink, attempts: event.attempts }, "event dropped: its handling did not finish in as many attempts");
+      return;
+    }
+    let payload: Json;
+    try {
+      payload = parseJson(event.payload) as Json;
+    } catch (error) {
+      this.log.warn({ err: error, eventId: event.id }, "event dropped: its payload is not JSON");
+      return;
+    }
+    const name = await this.nameOf(event, payload);
+    if (name === undefined) return;
+    const handlers = await this.events.activeHandlers(name);
+    for (const stored of handlers) {
+      let handler: EventHandler;
+      try {
+        handler = parseJson(stored.body) as unknown as EventHandler;
+      } catch (error) {
+        this.log.warn({ err: error, handler: stored.name }, "event handler skipped: its stored JSON does not parse");
+        continue;
+      }
+      await this.apply(handler, event, name, payload);
+    }
+  }
+
+  private async apply(handler: EventHandler, event: TakenEvent, name: string, payload: Json): Promise<void> {
+    const where = { eventId: event.id, event: name, handler: handler.name };
+    let passes: boolean;
+    try {
+      passes = conditionHolds(handler.condition, handler.evaluatorType, payload, (source, bindings) => this.engine.services.evaluateScript(source, bindings));
+    } catch (error) {
+      this.log.warn({ ...where, err: error }, "event handler condition failed; no action taken");
+      return;
+    }
+    if (!passes) {
+      this.log.debug(where, "event handler condition is false; no action taken");
+      return;
+    }
+    const now = this.clock.now();
+    for (const [index, action] of (handler.actions ?? []).entries()) {
+      const input = action.expandInlineJSON ? expandInlineJson(payload) : payload;
+      try {
+        const outcome = await runAction({ engine: this.engine, events: this.events, eventId: event.id, eventName: name, handlerName: handler.name, index, now }, action, input);
+        this.log.info({ ...where, action: action.action, index, ...outcome }, "event handler action carried out");
+      } catch (error) {
+        this.log.warn({ ...where, action: action.action, index, err: error }, "event handler action failed");
+      }
+    }
+  }
+
+  /**
+   * The name handlers listen to. A published event carries it; an EVENT
+   * task's follows Conductor: sink `conductor` is
+   * `conductor:<workflow name>:<task reference>`, any other sink
+   * (`conductor:<name>`, `sqs:<queue>`, ...) is the name as written.
+   */
+  private async nameOf(event: TakenEvent, payload: Json): Promise<string | undefined> {
+    if (event.name !== null) return event.name;
+    if (event.sink !== "conductor") return event.sink;
+    const fields = (payload !== null && typeof payload === "object" && !Array.isArray(payload) ? payload : {}) as Record<string, Json>;
+    const runId = typeof fields["workflowInstanceId"] === "string" ? fields["workflowInstanceId"] : "";
+    const workflow = typeof fields["workflowType"] === "string" ? fields["workflowType"] : "";
+    const ref = runId ? await this.eventTaskRef(runId, event, fields) : undefined;
+    if (!workflow || ref === undefined) {
+      this.log.warn({ eventId: event.id, runId }, "event dropped: no EVENT task found for its conductor sink");
+      return undefined;
+    }
+    return `conductor:${workflow}:${ref}`;
+  }
+
+  // The events table holds the sink and payload, not the task: find the run's
+  // EVENT task that produced this payload (the latest, when several did).
+  private async eventTaskRef(runId: string, event: TakenEvent, payload: Record<string, Json>): Promise<string | undefined> {
+    if (!/^[0-9a-f-]{36}$/i.test(runId)) return undefined;
+    const loaded = await this.engine.store.getRun(runId, true);
+    if (!loaded) return undefined;
+    const candidates = loaded.tasks
+      .filter((t) => t.type === "EVENT" && t.output["event_produced"] === event.sink && t.scheduledAt <= event.createdAt)
+      .sort((a, b) => b.seq - a.seq);
+    const expected = canonical(payload);
+    const exact = candidates.find((t) => {
+      const { event_produced: _sink, ...rest } = t.output;
+      return canonical(rest as Json) === expected;
+    });
+    return (exact ?? candidates[0])?.ref;
+  }
+}
+
+function canonical(value: Json): string {
+  if (value === null || typeof value !== "object") return typeof value === "bigint" ? String(value) : JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  return `{${Object.keys(value)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonical(value[k]!)}`)
+    .join(",")}}`;
+}

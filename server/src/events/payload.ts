@@ -1,0 +1,82 @@
+// How an event handler reads its event: the condition (a sandboxed script or a
+// payload field), `expandInlineJSON`, and `${...}` substitution from the payload.
+import type { Json } from "../expressions/json.js";
+import { compilePath, resolveValue } from "../expressions/index.js";
+import { scriptTruth } from "../scripts/index.js";
+
+export type EvaluateScript = (source: string, bindings: Json) => Json;
+
+/**
+ * Whether the payload passes a handler's condition. Empty passes. `javascript`
+ * (the default, and `graaljs`): the condition is a script with the payload as
+ * `$`, true when it yields true or a number above 0 (Conductor's
+ * ScriptEvaluator). `value-param`: the condition is a path into the payload,
+ * true when the value there is true, a number above 0 or the text "true".
+ * A script that fails counts as false; the error is thrown for the caller to log.
+ */
+export function conditionHolds(condition: string | undefined, evaluatorType: string | undefined, payload: Json, evaluate: EvaluateScript): boolean {
+  if (condition === undefined || condition.trim() === "") return true;
+  if (evaluatorType === "value-param") {
+    const got = compilePath(condition.trim()).read(payload);
+    if (!got.found) return false;
+    const value = got.value;
+    return typeof value === "string" ? value.toLowerCase() === "true" : scriptTruth(value as Json);
+  }
+  return scriptTruth(evaluate(condition, payload));
+}
+
+/**
+ * Conductor's JsonUtils.expand: string values holding a JSON object or array
+ * become that object or array, at any depth. Text that does not parse stays text.
+ */
+export function expandInlineJson(value: Json): Json {
+  if (typeof value === "string") {
+    const text = value.trim();
+    if ((text.startsWith("{") && text.endsWith("}")) || (text.startsWith("[") && text.endsWith("]"))) {
+      try {
+        return expandInlineJson(JSON.parse(text) as Json);
+      } catch {
+        return value;
+      }
+    }
+    return value;
+  }
+  if (Array.isArray(value)) return value.map(expandInlineJson);
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, Json> = {};
+    for (const [key, item] of Object.entries(value)) out[key] = expandInlineJson(item as Json);
+    return out;
+  }
+  return value;
+}
+
+// `${$.currentTimeMillis()}` (or `${currentTimeMillis()}`): not JsonPath, but
+// what handlers write for "now". Baton gives the server clock's milliseconds.
+const NOW = /(?<!\$)\$\{\s*(?:\$\.)?currentTimeMillis\(\)\s*\}/g;
+const ONLY_NOW = /^\$\{\s*(?:\$\.)?currentTimeMillis\(\)\s*\}$/;
+
+/**
+ * Resolves every `${...}` in `template` against the payload (JsonPath, a
+ * leading `$.` optional; a string that is one expression keeps the value's
+ * type; a path that finds nothing gives null), with the rules of workflow
+ * parameters, plus `${$.currentTimeMillis()}` = `now`.
+ */
+export function substitute(template: unknown, payload: Json, now: number): Json {
+  const context = (payload !== null && typeof payload === "object" && !Array.isArray(payload) ? payload : { $: payload }) as Record<string, unknown>;
+  return resolveValue(withNow(template, now), context);
+}
+
+function withNow(value: unknown, now: number): unknown {
+  if (typeof value === "string") {
+    if (!value.includes("currentTimeMillis")) return value;
+    if (ONLY_NOW.test(value)) return now;
+    return value.replace(NOW, String(now));
+  }
+  if (Array.isArray(value)) return value.map((v) => withNow(v, now));
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) out[key] = withNow(item, now);
+    return out;
+  }
+  return value;
+}
