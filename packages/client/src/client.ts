@@ -1,6 +1,7 @@
 // The admin client: every metadata and workflow operation, with JSON payloads
 // as plain values and runs in Conductor's shape.
 import {
+  EventService,
   MetadataService,
   TaskService,
   TaskStatus,
@@ -100,6 +101,7 @@ export class BatonClient {
   readonly metadata: ServiceClient<typeof MetadataService>;
   readonly workflows: ServiceClient<typeof WorkflowService>;
   readonly tasks: ServiceClient<typeof TaskService>;
+  readonly events: ServiceClient<typeof EventService>;
 
   constructor(options: ClientOptions = {}) {
     this.address = options.address ?? process.env["BATON_ADDRESS"] ?? DEFAULT_ADDRESS;
@@ -122,6 +124,7 @@ export class BatonClient {
     this.metadata = createClient(MetadataService, this.channel, defaults);
     this.workflows = createClient(WorkflowService, this.channel, defaults);
     this.tasks = createClient(TaskService, this.channel, defaults);
+    this.events = createClient(EventService, this.channel, defaults);
   }
 
   close(): void {
@@ -149,6 +152,35 @@ export class BatonClient {
 
   async validateWorkflowDef(def: object) {
     return this.metadata.validateWorkflowDef({ definitionJson: stringifyJson(def) });
+  }
+
+  // ---- event handlers and events ------------------------------------------------
+
+  /** Creates or replaces (by name) a Conductor EventHandler; invalid JSON is refused with every error's JSON path. */
+  async registerEventHandler(handler: object): Promise<{ name: string; changed: boolean; warnings: { path: string; message: string }[] }> {
+    const response = await this.events.registerEventHandler({ handlerJson: stringifyJson(handler) });
+    return { name: response.name, changed: response.changed, warnings: response.warnings.map((w) => ({ path: w.path, message: w.message })) };
+  }
+
+  async getEventHandler(name: string): Promise<Record<string, unknown>> {
+    const response = await this.events.getEventHandler({ name });
+    return parseJson(response.handlerJson) as Record<string, unknown>;
+  }
+
+  /** Every handler by name; only those listening to `event`, or only active ones, when asked. */
+  async listEventHandlers(options: { event?: string; activeOnly?: boolean } = {}): Promise<Record<string, unknown>[]> {
+    const response = await this.events.listEventHandlers({ event: options.event ?? "", activeOnly: options.activeOnly ?? false });
+    return response.handlerJson.map((text) => parseJson(text) as Record<string, unknown>);
+  }
+
+  async deleteEventHandler(name: string): Promise<void> {
+    await this.events.deleteEventHandler({ name });
+  }
+
+  /** Puts an event on the bus; the handlers listening to `event` run after this returns. */
+  async publishEvent(event: string, payload: object = {}): Promise<{ eventId: number; activeHandlers: number }> {
+    const response = await this.events.publishEvent({ event, payloadJson: stringifyJson(payload) });
+    return { eventId: Number(response.eventId), activeHandlers: response.activeHandlers };
   }
 
   // ---- runs -------------------------------------------------------------------
