@@ -32,6 +32,22 @@ describe("Conductor's fixtures", () => {
     }
   });
 
+  it("registers every fixture file: 76 as workflows, the event handler as an event handler (77)", async () => {
+    const { workflows, eventHandlers } = fixtureFiles();
+    const { registered, failed } = await registerAll(h);
+    assert.deepEqual(failed, []);
+    const handlers: string[] = [];
+    for (const file of eventHandlers) {
+      const sent = fixture(file);
+      const result = await h.client.registerEventHandler(sent);
+      assert.deepEqual(result.warnings, [], file);
+      assert.deepEqual(await h.client.getEventHandler(sent.name), sent, `${file} reads back unchanged`);
+      handlers.push(file);
+    }
+    assert.equal(registered.length + handlers.length, 77);
+    assert.equal(workflows.length + eventHandlers.length, 77);
+  });
+
   it("starts a run of every registered workflow", async () => {
     const names = new Set(fixtureFiles().workflows.map((f) => fixture(f).name));
     for (const name of names) {
