@@ -7,6 +7,7 @@ import { defsCommand } from "./commands/defs.js";
 import { devCommand } from "./commands/dev.js";
 import { getCommand } from "./commands/get.js";
 import { graphCommand } from "./commands/graph.js";
+import { handlersCommand } from "./commands/handlers.js";
 import { keysCommand } from "./commands/keys.js";
 import { pauseCommand } from "./commands/pause.js";
 import { publishCommand } from "./commands/publish.js";
@@ -70,6 +71,7 @@ Exit codes:
   skipCommand(program);
   signalCommand(program);
   defsCommand(program);
+  handlersCommand(program);
   tasksCommand(program);
   graphCommand(program);
   keysCommand(program);

@@ -8,7 +8,7 @@ import { grpc } from "@baton/protocol";
 import { compileExitCode } from "./compile.js";
 import { formatCompileDiagnostic, relative } from "../compiler/diagnostic.js";
 import { collect, type Collected } from "../defs/collect.js";
-import { planTaskDef, planWorkflow, type Planned } from "../defs/plan.js";
+import { planEventHandler, planTaskDef, planWorkflow, type Planned } from "../defs/plan.js";
 import type { LoadProblem } from "../defs/load.js";
 
 interface PublishOptions {
@@ -22,27 +22,32 @@ export function publishCommand(program: Command): void {
   program
     .command("publish")
     .description("validate and register definitions: a new version only where something changed")
-    .argument("<paths...>", "Conductor JSON files, TypeScript flow files, or directories of them")
+    .argument("<paths...>", "Conductor JSON files (workflows, task definitions, event handlers), TypeScript flow files, or directories of them")
     .option("--dry-run", "show what would change (diff against the server's latest), register nothing")
     .option("--exit-code", "exit 3 when something changed (with --dry-run: would change)")
     .action(
       action(async (ctx, paths: string[], opts: PublishOptions) => {
         const found = await collect(paths);
-        for (const file of found.skipped) ctx.out.progress(`skipped ${file}: not a workflow or task definition`);
+        for (const file of found.skipped) ctx.out.progress(`skipped ${file}: not a workflow, task definition or event handler`);
         const invalid = report(ctx, found);
         if (invalid !== undefined) return invalid;
-        if (found.workflows.length === 0 && found.taskDefs.length === 0) {
+        if (found.workflows.length === 0 && found.taskDefs.length === 0 && found.eventHandlers.length === 0) {
           ctx.out.warn(`no definitions found in ${paths.join(", ")}`);
           if (ctx.out.json) ctx.out.value({ ok: true, workflows: [], taskDefs: [] });
           return;
         }
         ctx.out.progress(
-          `${opts.dryRun ? "checking" : "publishing"} ${found.workflows.length} workflow${found.workflows.length === 1 ? "" : "s"} and ${found.taskDefs.length} task definition${found.taskDefs.length === 1 ? "" : "s"} against ${ctx.address}…`,
+          `${opts.dryRun ? "checking" : "publishing"} ${found.workflows.length} workflow${found.workflows.length === 1 ? "" : "s"} and ${found.taskDefs.length} task definition${found.taskDefs.length === 1 ? "" : "s"}${handlerCount(found)} against ${ctx.address}…`,
         );
         const changed = opts.dryRun ? await dryRun(ctx, found) : await register(ctx, found);
         return changed && opts.exitCode ? Exit.CHANGES : Exit.OK;
       }),
     );
+}
+
+function handlerCount(found: Collected): string {
+  const n = found.eventHandlers.length;
+  return n === 0 ? "" : ` (and ${n} event handler${n === 1 ? "" : "s"})`;
 }
 
 /** Prints every local problem; returns the exit code when there is one. */
@@ -71,10 +76,20 @@ async function dryRun(ctx: Context, found: Collected): Promise<boolean> {
   const plans: Planned[] = [];
   for (const t of found.taskDefs) plans.push(await ctx.call((c) => planTaskDef(c, t)));
   for (const w of found.workflows) plans.push(await ctx.call((c) => planWorkflow(c, w)));
-  if (ctx.out.json) ctx.out.value({ ok: true, dryRun: true, workflows: plans.filter((p) => p.kind === "workflow"), taskDefs: plans.filter((p) => p.kind === "taskDef") });
+  for (const e of found.eventHandlers) plans.push(await ctx.call((c) => planEventHandler(c, e)));
+  const handlers = plans.filter((p) => p.kind === "eventHandler");
+  if (ctx.out.json) {
+    ctx.out.value({
+      ok: true,
+      dryRun: true,
+      workflows: plans.filter((p) => p.kind === "workflow"),
+      taskDefs: plans.filter((p) => p.kind === "taskDef"),
+      ...(handlers.length > 0 ? { eventHandlers: handlers } : {}),
+    });
+  }
   else {
     for (const p of plans) {
-      const label = p.kind === "taskDef" ? `task ${p.name}` : p.name;
+      const label = p.kind === "taskDef" ? `task ${p.name}` : p.kind === "eventHandler" ? `handler ${p.name}` : p.name;
       if (p.status === "new") ctx.out.line(`${label}: new`);
       else if (p.status === "unchanged") ctx.out.line(`${label}: unchanged${p.version !== undefined ? ` (version ${p.version})` : ""}`);
       else {
@@ -117,6 +132,23 @@ async function register(ctx: Context, found: Collected): Promise<boolean> {
     results.push({ name: response.name, source: w.source, status, version: response.version });
     if (!ctx.out.json) ctx.out.line(response.changed ? `${response.name}: registered version ${response.version}` : `${response.name}: unchanged (version ${response.version})`);
   }
-  if (ctx.out.json) ctx.out.value({ ok: true, workflows: results, taskDefs: taskResults });
+  const handlerResults: { name: string; source: string; status: "registered" | "unchanged" }[] = [];
+  for (const e of found.eventHandlers) {
+    let response;
+    try {
+      response = await ctx.baton.registerEventHandler(e.def);
+    } catch (error) {
+      if (grpcCode(error) === grpc.status.INVALID_ARGUMENT) {
+        const details = (error as { details?: string }).details ?? String(error);
+        throw new CliError(`${e.source}: the server refused event handler ${String(e.def["name"])}: ${details}`, Exit.VALIDATION);
+      }
+      throw describeError(error, ctx.address);
+    }
+    for (const warning of response.warnings) ctx.out.warn(`handler ${response.name}: ${warning.path || "/"}: ${warning.message}`);
+    if (response.changed) changed = true;
+    handlerResults.push({ name: response.name, source: e.source, status: response.changed ? "registered" : "unchanged" });
+    if (!ctx.out.json) ctx.out.line(`handler ${response.name}: ${response.changed ? "registered" : "unchanged"}`);
+  }
+  if (ctx.out.json) ctx.out.value({ ok: true, workflows: results, taskDefs: taskResults, ...(handlerResults.length > 0 ? { eventHandlers: handlerResults } : {}) });
   return changed;
 }

@@ -1,7 +1,7 @@
 // Everything `baton publish` was pointed at, as definitions with their sources:
 // JSON files read as they are, TypeScript flows compiled. Then checked locally.
 import { statSync } from "node:fs";
-import { validateTaskDef, validateWorkflowDef } from "@baton/sdk";
+import { validateEventHandler, validateTaskDef, validateWorkflowDef } from "@baton/sdk";
 import { usage } from "../cli/exit.js";
 import { expand, isFlowSource } from "../compiler/files.js";
 import type { CompileDiagnostic } from "../compiler/diagnostic.js";
@@ -12,6 +12,7 @@ import { emptyLoad, isDefinitionFile, loadFile, type LoadProblem, type Loaded } 
 export interface Collected {
   workflows: Loaded[];
   taskDefs: Loaded[];
+  eventHandlers: Loaded[];
   problems: LoadProblem[];
   compileDiagnostics: CompileDiagnostic[];
   skipped: string[];
@@ -39,7 +40,7 @@ export async function collect(paths: string[]): Promise<Collected> {
       for (const t of flow.taskDefs) loaded.taskDefs.push({ def: t as unknown as Record<string, unknown>, source, file: relative(flow.source.file), pointer: "" });
     }
   }
-  return { ...loaded, compileDiagnostics, ...check(loaded.workflows, loaded.taskDefs, loaded.problems) };
+  return { ...loaded, compileDiagnostics, ...check(loaded.workflows, loaded.taskDefs, loaded.eventHandlers, loaded.problems) };
 }
 
 function isDirectory(p: string): boolean {
@@ -51,7 +52,7 @@ function isDirectory(p: string): boolean {
 }
 
 /** Local validation, and one definition per name: nothing goes to the server unless all of it is valid. */
-function check(workflows: Loaded[], taskDefs: Loaded[], problems: LoadProblem[]) {
+function check(workflows: Loaded[], taskDefs: Loaded[], eventHandlers: Loaded[], problems: LoadProblem[]) {
   const out = [...problems];
   for (const w of workflows) {
     for (const issue of validateWorkflowDef(w.def).errors) out.push({ file: w.file, path: w.pointer + issue.path, message: issue.message });
@@ -59,9 +60,13 @@ function check(workflows: Loaded[], taskDefs: Loaded[], problems: LoadProblem[])
   for (const t of taskDefs) {
     for (const issue of validateTaskDef(t.def)) out.push({ file: t.file, path: t.pointer + issue.path, message: issue.message });
   }
+  for (const e of eventHandlers) {
+    for (const issue of validateEventHandler(e.def).errors) out.push({ file: e.file, path: e.pointer + issue.path, message: issue.message });
+  }
   return {
     workflows: unique(workflows, "workflow", out),
     taskDefs: unique(taskDefs, "task definition", out),
+    eventHandlers: unique(eventHandlers, "event handler", out),
     problems: out,
   };
 }

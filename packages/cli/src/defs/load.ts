@@ -1,5 +1,5 @@
 // Reading Conductor JSON for publish: a WorkflowDef, a list of them, a list of
-// TaskDefs, or {taskDefs: [...], workflowDefs: [...]}. Every problem is kept
+// TaskDefs, {taskDefs: [...], workflowDefs: [...]}, or an EventHandler (or a list of them). Every problem is kept
 // with its file and JSON path; nothing throws for bad content.
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -27,6 +27,7 @@ export interface LoadProblem {
 export interface LoadResult {
   workflows: Loaded[];
   taskDefs: Loaded[];
+  eventHandlers: Loaded[];
   problems: LoadProblem[];
   /** Files found in directories and skipped (not a definition). */
   skipped: string[];
@@ -50,6 +51,7 @@ const TASK_DEF_KEYS = [
 ];
 const looksLikeTaskDef = (v: unknown): boolean => isObj(v) && !("tasks" in v) && TASK_DEF_KEYS.some((k) => k in v);
 const looksLikeWorkflow = (v: unknown): boolean => isObj(v) && ("tasks" in v || "schemaVersion" in v);
+const looksLikeEventHandler = (v: unknown): boolean => isObj(v) && "event" in v && "actions" in v && !("tasks" in v);
 
 const IGNORED = /^(package(-lock)?|tsconfig(\..*)?|jsconfig|\..*)\.json$/;
 
@@ -101,7 +103,9 @@ export function loadFile(file: string, explicit: boolean, into: LoadResult, cwd 
     list.push({ def, file: name, pointer, source: pointer ? `${name}#${pointer}` : name });
   };
 
-  if (Array.isArray(value)) {
+  if (Array.isArray(value) && value.length > 0 && value.every(looksLikeEventHandler)) {
+    value.forEach((d, i) => add(into.eventHandlers, d, `/${i}`));
+  } else if (Array.isArray(value)) {
     const asTasks = value.length > 0 && value.every(looksLikeTaskDef);
     if (!explicit && !asTasks && !value.some(looksLikeWorkflow)) return void into.skipped.push(name);
     value.forEach((d, i) => add(asTasks ? into.taskDefs : into.workflows, d, `/${i}`));
@@ -115,6 +119,8 @@ export function loadFile(file: string, explicit: boolean, into: LoadResult, cwd 
       }
       list.forEach((d, i) => add(key === "taskDefs" ? into.taskDefs : into.workflows, d, `/${key}/${i}`));
     }
+  } else if (looksLikeEventHandler(value)) {
+    add(into.eventHandlers, value, "");
   } else if (looksLikeTaskDef(value)) {
     add(into.taskDefs, value, "");
   } else if (explicit || looksLikeWorkflow(value)) {
@@ -124,4 +130,4 @@ export function loadFile(file: string, explicit: boolean, into: LoadResult, cwd 
   }
 }
 
-export const emptyLoad = (): LoadResult => ({ workflows: [], taskDefs: [], problems: [], skipped: [] });
+export const emptyLoad = (): LoadResult => ({ workflows: [], taskDefs: [], eventHandlers: [], problems: [], skipped: [] });

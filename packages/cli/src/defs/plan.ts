@@ -8,7 +8,7 @@ import { unifiedDiff } from "./diff.js";
 import type { Loaded } from "./load.js";
 
 export interface Planned {
-  kind: "workflow" | "taskDef";
+  kind: "workflow" | "taskDef" | "eventHandler";
   name: string;
   source: string;
   status: "new" | "changed" | "unchanged";
@@ -47,4 +47,9 @@ export async function planWorkflow(client: BatonClient, item: Loaded): Promise<P
 export async function planTaskDef(client: BatonClient, item: Loaded): Promise<Planned> {
   const server = await orMissing(async () => JSON.parse((await client.metadata.getTaskDef({ name: String(item.def["name"]) })).taskDefJson) as Record<string, unknown>);
   return compare("taskDef", item, server, "current");
+}
+
+export async function planEventHandler(client: BatonClient, item: Loaded): Promise<Planned> {
+  const server = await orMissing(() => client.getEventHandler(String(item.def["name"])));
+  return compare("eventHandler", item, server, "current");
 }
