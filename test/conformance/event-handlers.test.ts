@@ -4,6 +4,7 @@
 // after every earlier event has been handled, not after a sleep.
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, it } from "node:test";
+import pg from "pg";
 import { grpc } from "@baton/protocol";
 import type { Harness } from "../support/harness.js";
 import { conformanceHarness, fixture, task, terminateOpenRuns, waitForRun, waitForStatus } from "./support.js";
@@ -217,5 +218,34 @@ describe("event handlers", () => {
     await h.client.publishEvent("test:inline", { body: JSON.stringify({ runId: id, items: [1, 2] }) });
     const run = await waitForStatus(h, id, "COMPLETED");
     assert.deepEqual((task(run, "hold").outputData as Record<string, unknown>)["items"], [1, 2]);
+  });
+
+  it("an event taken by a consumer that died is handled once its lease has run out", async () => {
+    await h.client.registerEventHandler({
+      name: "after_lease",
+      event: "test:leased",
+      actions: [{ action: "complete_task", complete_task: { workflowId: "${runId}", taskRefName: "hold" } }],
+      active: true,
+    });
+    const id = await h.client.startWorkflow("event_target_flow", {});
+    // As a replica that took the event and died would leave it: taken, leased for a minute, not deleted.
+    const db = new pg.Client({ connectionString: h.databaseUrl });
+    await db.connect();
+    try {
+      await db.query("INSERT INTO baton.events (name, sink, payload, created_at, taken_until, attempts) VALUES ($1, $1, $2, $3, $4, 1)", [
+        "test:leased",
+        JSON.stringify({ runId: id }),
+        h.clock.now(),
+        h.clock.now() + 60_000,
+      ]);
+      await h.settle();
+      assert.equal((await h.client.getWorkflow(id)).status, "RUNNING");
+      await h.advance(60_000);
+      await waitForStatus(h, id, "COMPLETED");
+      const { rows } = await db.query("SELECT count(*)::int AS n FROM baton.events WHERE name = 'test:leased'");
+      assert.equal(rows[0].n, 0);
+    } finally {
+      await db.end();
+    }
   });
 });
