@@ -56,7 +56,11 @@ function codec(schema: DescMessage) {
   };
 }
 
-/** Stands for a unary request whose bytes did not decode: the handler refuses it. */
+/**
+ * Stands for a request message whose bytes did not decode. grpc-js answers a
+ * deserializer that throws with INTERNAL; decoding into this instead lets the
+ * handler refuse the message as the caller's error (INVALID_ARGUMENT).
+ */
 class Undecodable {
   constructor(readonly reason: string) {}
 }
@@ -89,14 +93,14 @@ export function serviceDefinition(service: DescService): grpc.ServiceDefinition 
   for (const method of service.methods) {
     const input = codec(method.input);
     const output = codec(method.output);
-    const unary = method.methodKind === "unary";
     definition[method.localName] = {
       path: path(service, method),
       requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
       responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
       requestSerialize: input.serialize as (value: unknown) => Buffer,
-      // A malformed unary request is the caller's error (INVALID_ARGUMENT), not INTERNAL.
-      requestDeserialize: unary ? decodeRequest(method.input) : input.deserialize,
+      // A malformed request is the caller's error (INVALID_ARGUMENT), not INTERNAL:
+      // serviceHandlers refuses the Undecodable this yields, for unary calls and streams.
+      requestDeserialize: decodeRequest(method.input),
       responseSerialize: output.serialize as (value: unknown) => Buffer,
       responseDeserialize: output.deserialize,
     };
@@ -122,6 +126,35 @@ function toServiceError(error: unknown): Partial<grpc.ServiceError> {
   }
   const message = error instanceof Error ? error.message : String(error);
   return { code: grpc.status.INTERNAL, details: message };
+}
+
+/**
+ * Ends a server stream with `error`'s status. grpc-js sends a stream's status
+ * when the handler emits "error" on it; `call.destroy(error)` would tear the
+ * stream down without any status, leaving the client waiting for its deadline.
+ */
+export function failStream<I, O>(call: grpc.ServerDuplexStream<I, O>, error: RpcError): void {
+  call.emit("error", error);
+}
+
+/**
+ * Keeps undecodable messages away from a stream's handler: grpc-js hands each
+ * decoded message to the stream through push(), so the first Undecodable ends
+ * the call with INVALID_ARGUMENT instead of reaching a "data" listener.
+ */
+function refuseUndecodable(call: grpc.ServerDuplexStream<unknown, unknown>, typeName: string): void {
+  const push = call.push.bind(call);
+  let index = 0;
+  let refused = false;
+  call.push = (chunk: unknown, encoding?: BufferEncoding) => {
+    if (refused) return false;
+    if (chunk === null) return push(chunk, encoding);
+    index++;
+    if (!(chunk instanceof Undecodable)) return push(chunk, encoding);
+    refused = true;
+    failStream(call, new RpcError(grpc.status.INVALID_ARGUMENT, `message ${index} on the stream could not be decoded as ${typeName}: ${chunk.reason}`));
+    return false;
+  };
 }
 
 /**
@@ -161,7 +194,10 @@ export function serviceHandlers<S extends GenService<GenServiceMethods>>(
           );
       };
     } else {
-      handlers[method.localName] = (call: unknown) => fn(call);
+      handlers[method.localName] = (call: grpc.ServerDuplexStream<unknown, unknown>) => {
+        refuseUndecodable(call, method.input.typeName);
+        fn(call);
+      };
     }
   }
   return handlers;

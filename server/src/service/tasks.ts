@@ -1,6 +1,6 @@
 // TaskService: what workers use. Streams and long polls register as waiters
 // with the dispatcher; results become task-result events on their run.
-import { TaskService, grpc, RpcError, type ServiceImpl, type TaskResult } from "@baton/protocol";
+import { TaskService, failStream, grpc, RpcError, type ServiceImpl, type TaskResult } from "@baton/protocol";
 import type { JsonObject } from "../engine/model.js";
 import type { Engine } from "../runtime/engine.js";
 import type { Dispatcher, Waiter } from "../dispatch/dispatcher.js";
@@ -43,7 +43,7 @@ export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limi
         if (kind.case === "subscribe") {
           const sub = kind.value as { taskTypes: string[]; workerId: string };
           if (waiter || sub.taskTypes.length === 0) {
-            call.destroy(new RpcError(grpc.status.INVALID_ARGUMENT, waiter ? "subscribe only once per stream" : "subscribe needs task_types") as Error);
+            failStream(call, new RpcError(grpc.status.INVALID_ARGUMENT, waiter ? "subscribe only once per stream" : "subscribe needs task_types"));
             return;
           }
           waiter = {
@@ -57,7 +57,7 @@ export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limi
           dispatcher.add(waiter);
         } else if (kind.case === "credits") {
           if (!waiter) {
-            call.destroy(new RpcError(grpc.status.FAILED_PRECONDITION, "send subscribe before credits") as Error);
+            failStream(call, new RpcError(grpc.status.FAILED_PRECONDITION, "send subscribe before credits"));
             return;
           }
           const n = Number(kind.value);
