@@ -103,10 +103,8 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   const http = new HttpTasks(engine, { allowedHosts: options.httpAllowedHosts ?? LOOPBACK_HOSTS, timeoutMs: 30_000 }, log);
   engine.hooks = {
     tasksReady: (types) => types.forEach((t) => dispatcher.wake(t)),
-    runEnded: (runId) => {
-      waiters.ended(runId);
-      observer.runEnded(runId);
-    },
+    runEnded: (runId) => waiters.ended(runId),
+    decided: (decision, events) => observer.decided(decision, events),
     runAsync: (task) => http.run(task),
     taskDefsChanged: () => dispatcher.forgetLimits(),
     reserveWorker: (type) => observer.reserved(dispatcher.reserve(type)),

@@ -5,6 +5,7 @@ import { hostname } from "node:os";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { grpc, parseJson, stringifyJson, TaskStatus, type DispatchRequestSchema, type DispatchResponse, type LeasedTask } from "@baton/protocol";
 import { BatonClient, type ClientOptions } from "./client.js";
+import { ResultRefused, ResultSender } from "./results.js";
 
 /** Thrown by a handler: the task fails for good, with no retry. */
 export class TerminalError extends Error {
@@ -63,6 +64,8 @@ interface Lane {
   running: number;
   stream: grpc.ClientDuplexStream<MessageInitShape<typeof DispatchRequestSchema>, DispatchResponse> | undefined;
   backoffMs: number;
+  /** Slots freed since credits were last sent. */
+  owed: number;
 }
 
 export class Worker {
@@ -74,11 +77,13 @@ export class Worker {
   private readonly abort = new AbortController();
   private running = false;
   private draining = false;
+  private readonly results: ResultSender;
 
   constructor(private readonly options: WorkerOptions = {}) {
     this.client = options.client ?? new BatonClient(options);
     this.ownsClient = !options.client;
     this.workerId = options.workerId ?? `${hostname()}-${process.pid}`;
+    this.results = new ResultSender((results) => this.client.tasks.updateTasks({ results }));
   }
 
   /** Registers the handler for one task type. */
@@ -91,6 +96,7 @@ export class Worker {
       running: 0,
       stream: undefined,
       backoffMs: this.options.minBackoffMs ?? 100,
+      owed: 0,
     });
     if (this.running) this.connect(this.lanes.get(taskType)!);
     return this;
@@ -168,9 +174,20 @@ export class Worker {
       lane.running--;
       this.inFlight.delete(done);
       // The slot is free again: one more credit on the current stream.
-      if (lane.stream && !this.draining) lane.stream.write({ kind: { case: "credits", value: 1 } });
+      this.credit(lane);
     });
     this.inFlight.add(done);
+  }
+
+  /** Grants credits for freed slots, one message for all the slots freed in the same turn. */
+  private credit(lane: Lane): void {
+    lane.owed++;
+    if (lane.owed > 1) return;
+    setImmediate(() => {
+      const owed = lane.owed;
+      lane.owed = 0;
+      if (lane.stream && !this.draining) lane.stream.write({ kind: { case: "credits", value: owed } });
+    });
   }
 
   private async execute(lane: Lane, task: LeasedTask): Promise<void> {
@@ -231,25 +248,24 @@ export class Worker {
     return () => clearInterval(timer);
   }
 
-  /** Delivers a result, retrying while the server is unreachable. */
+  /** Delivers a result (batched with others finishing meanwhile), retrying while the server is unreachable. */
   private async report(task: LeasedTask, result: { status: TaskStatus; output: unknown; reason: string; callbackAfterSeconds: number }): Promise<void> {
+    const message = {
+      taskId: task.taskId,
+      leaseToken: task.leaseToken,
+      status: result.status,
+      outputJson: stringifyJson(result.output),
+      reasonForIncompletion: result.reason,
+      callbackAfterSeconds: BigInt(result.callbackAfterSeconds),
+      workerId: this.workerId,
+    };
     let delay = 100;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.client.tasks.updateTask({
-          result: {
-            taskId: task.taskId,
-            leaseToken: task.leaseToken,
-            status: result.status,
-            outputJson: stringifyJson(result.output),
-            reasonForIncompletion: result.reason,
-            callbackAfterSeconds: BigInt(result.callbackAfterSeconds),
-            workerId: this.workerId,
-          },
-        });
+        await this.results.report(message);
         return;
       } catch (error) {
-        const code = (error as grpc.ServiceError).code;
+        const code = error instanceof ResultRefused ? error.code : (error as grpc.ServiceError).code;
         const transient = code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED || code === grpc.status.RESOURCE_EXHAUSTED;
         this.options.onError?.(error);
         if (!transient || attempt >= 50) return;

@@ -201,6 +201,18 @@ export class Decider {
 
   // ---- events ---------------------------------------------------------------
 
+  /**
+   * Applies one more event to the state so far (several events of one run are
+   * decided together when they arrive together); returns whether it changed
+   * anything. A Refusal may leave the state partly changed: the caller starts
+   * over from the stored state without the refused event.
+   */
+  applyNext(event: RunEvent): boolean {
+    this.applied = true;
+    this.apply(event);
+    return this.applied;
+  }
+
   apply(event: RunEvent): void {
     switch (event.kind) {
       case "start":
@@ -253,6 +265,9 @@ export class Decider {
         `stale lease for task ${task.id}: the task was handed to another worker or put back (status ${task.status})`,
       );
     }
+    if (!["IN_PROGRESS", "COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR"].includes(event.status)) {
+      throw new Refusal("INVALID_ARGUMENT", `a worker cannot set status ${event.status}; use IN_PROGRESS, COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR`);
+    }
     if (event.workerId) task.workerId = event.workerId;
     task.output = event.output;
     task.updatedAt = this.now;
@@ -274,8 +289,6 @@ export class Decider {
       case "FAILED_WITH_TERMINAL_ERROR":
         this.endTask(task, event.status, event.reason);
         break;
-      default:
-        throw new Refusal("INVALID_ARGUMENT", `a worker cannot set status ${event.status}; use IN_PROGRESS, COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR`);
     }
     this.touch(task);
     this.reconcile();

@@ -1,12 +1,11 @@
 // Feeds the metrics from the engine without the engine knowing: the engine's
 // and store's entry points are wrapped on their instances (the engine calls
 // them through `this`, so its internal calls — child runs, outbox effects,
-// timer ticks — are seen too). Everything recorded here happens after the
-// event's transaction committed, except `insertRun`, which only notes a
-// status that the (post-commit) runEnded hook then counts.
+// timer ticks — are seen too), and the engine's decided hook reports every
+// committed decision. Everything recorded here happens after commit.
 import type pg from "pg";
-import type { RunEvent } from "../engine/decider.js";
-import { TERMINAL_TASK, TERMINAL_WORKFLOW, type TaskState, type WorkflowStatus } from "../engine/model.js";
+import type { Decision, RunEvent } from "../engine/decider.js";
+import { TERMINAL_TASK, type TaskState } from "../engine/model.js";
 import { isWorkerTask } from "../engine/system-tasks.js";
 import type { Engine, Reservation } from "../runtime/engine.js";
 import type { Metrics } from "./metrics.js";
@@ -15,8 +14,8 @@ import type { Metrics } from "./metrics.js";
 const LEASE_EXPIRED = "responseTimeout";
 
 export interface EngineObserver {
-  /** To call from the engine's runEnded hook (runs that end in the same event that started them). */
-  runEnded(runId: string): void;
+  /** To call from the engine's decided hook: counts ended runs and tasks. */
+  decided(decision: Decision, events: RunEvent[]): void;
   /** Wraps a worker reservation (engine hook reserveWorker) so direct hand-offs count as claims. */
   reserved(reservation: Reservation | undefined): Reservation | undefined;
 }
@@ -28,20 +27,6 @@ export interface EngineObserver {
  */
 export function instrumentEngine(engine: Engine, metrics: Metrics, handedOut: (task: TaskState) => void = () => {}): EngineObserver {
   const store = engine.store;
-  // Runs whose first decision already ended them (all system tasks): counted when runEnded fires.
-  const endedAtStart = new Map<string, WorkflowStatus>();
-
-  const insertRun = store.insertRun.bind(store);
-  store.insertRun = async (tx, run) => {
-    const inserted = await insertRun(tx, run);
-    if (inserted && TERMINAL_WORKFLOW.has(run.status)) {
-      endedAtStart.set(run.id, run.status);
-      // A transaction rolled back after the insert leaves an entry behind: keep the map small.
-      if (endedAtStart.size > 10_000) endedAtStart.delete(endedAtStart.keys().next().value as string);
-    }
-    return inserted;
-  };
-
   const start = engine.start.bind(engine);
   engine.start = async (options) => {
     const result = await start(options);
@@ -49,26 +34,22 @@ export function instrumentEngine(engine: Engine, metrics: Metrics, handedOut: (t
     return result;
   };
 
-  const handle = engine.handle.bind(engine);
-  engine.handle = async (target: Parameters<Engine["handle"]>[0], event: RunEvent, options?: Parameters<Engine["handle"]>[2]) => {
-    const decision = await handle(target, event, options);
-    if (!decision?.applied) return decision;
+  const decided = (decision: Decision, events: RunEvent[]) => {
     if (decision.effects.some((e) => e.kind === "runEnded")) metrics.runsEnded.inc({ status: decision.run.status });
     const ended = (task: TaskState) => {
       if (!isWorkerTask(task.type) || !TERMINAL_TASK.has(task.status) || task.startedAt <= 0) return;
       const end = task.endedAt > 0 ? task.endedAt : task.updatedAt;
       metrics.execution.observe({ task_type: task.defName, status: task.status }, Math.max(0, end - task.startedAt) / 1000);
     };
-    if (event.kind === "taskResult") {
-      for (const task of decision.changed) if (task.id === event.taskId) ended(task);
-    } else if (event.kind === "tick") {
-      for (const task of decision.changed) {
-        if (task.status !== "TIMED_OUT" || !isWorkerTask(task.type)) continue;
+    const reported = new Set(events.flatMap((e) => (e.kind === "taskResult" ? [e.taskId] : [])));
+    const ticked = events.some((e) => e.kind === "tick");
+    for (const task of decision.changed) {
+      if (reported.has(task.id)) ended(task);
+      else if (ticked && task.status === "TIMED_OUT" && isWorkerTask(task.type)) {
         if (task.reason.startsWith(LEASE_EXPIRED)) metrics.leaseExpiries.inc({ task_type: task.defName });
         ended(task);
       }
     }
-    return decision;
   };
 
   const queueWait = (task: TaskState, claimedAt: number) => {
@@ -98,12 +79,7 @@ export function instrumentEngine(engine: Engine, metrics: Metrics, handedOut: (t
         },
       };
     },
-    runEnded(runId) {
-      const status = endedAtStart.get(runId);
-      if (status === undefined) return;
-      endedAtStart.delete(runId);
-      metrics.runsEnded.inc({ status });
-    },
+    decided,
   };
 }
 

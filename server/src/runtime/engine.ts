@@ -3,12 +3,13 @@
 import { createHash, randomUUID } from "node:crypto";
 import { stringifyJson } from "@baton/protocol";
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
-import { decide, Refusal, type Decision, type Effect, type RunEvent, type StartRunRequest } from "../engine/decider.js";
+import { decide, Decider, Refusal, type Decision, type Effect, type RunEvent, type StartRunRequest } from "../engine/decider.js";
 import { graphFor, type Graph } from "../engine/graph.js";
 import { TERMINAL_WORKFLOW, type JsonObject, type RunState, type TaskState } from "../engine/model.js";
 import { isWorkerTask, type SystemTaskServices } from "../engine/system-tasks.js";
 import type { Clock } from "../clock.js";
-import { Store, WriteConflict, type OutboxEntry, type RunTarget, type Tx } from "../store/store.js";
+import { isConnectionError, Store, WriteConflict, type BatchWrite, type LoadedRuns, type RunTarget, type Tx } from "../store/store.js";
+import { BatchQueue } from "./batches.js";
 import type { Logger } from "../logger.js";
 
 export interface EngineHooks {
@@ -26,6 +27,16 @@ export interface EngineHooks {
    * through the queue table.
    */
   reserveWorker?(taskType: string): Reservation | undefined;
+  /** A run's events were decided and committed (after commit; `events` in the order applied). */
+  decided?(decision: Decision, events: RunEvent[]): void;
+}
+
+/** What one event did to its run. */
+export interface EventOutcome {
+  /** False when the event changed nothing (e.g. a result for a task that had ended). */
+  applied: boolean;
+  /** The run after the event (and any decided with it). */
+  run: RunState;
 }
 
 export interface Reservation {
@@ -109,8 +120,14 @@ export class Engine {
     readonly clock: Clock,
     readonly services: SystemTaskServices,
     private readonly log: Logger,
-    private readonly limits: { maxConcurrentStarts: number } = { maxConcurrentStarts: 256 },
-  ) {}
+    private readonly limits: { maxConcurrentStarts: number; maxBatchesInFlight?: number; maxBatchEvents?: number } = { maxConcurrentStarts: 256 },
+  ) {
+    this.queue = new BatchQueue<BatchItem>(
+      (items) => this.writeBatch(items),
+      (item) => (item.kind === "start" ? undefined : typeof item.target === "string" ? item.target : this.runOfTask.get(item.target.taskId)),
+      { maxInFlight: limits.maxBatchesInFlight ?? 4, maxItems: limits.maxBatchEvents ?? 500 },
+    );
+  }
 
   /** A definition by content hash; immutable, so cached forever. */
   async definition(hash: string, q?: Tx): Promise<{ def: WorkflowDef; graph: Graph }> {
@@ -184,37 +201,16 @@ export class Engine {
     }
   }
 
-  /** Applies one event to one run, atomically. */
-  async handle(target: RunTarget, event: RunEvent, options: { skipLocked?: boolean } = {}): Promise<Decision | undefined> {
-    const handOffs: HandOff[] = [];
-    const outcome = await this.withRetry(
-      () =>
-        this.store.event(target, options, async (tx, loaded) => {
-          const now = this.clock.now();
-          const { def, graph } = await this.definition(loaded.run.defHash, tx);
-          let restartDef: Extract<RunEvent, { kind: "restart" }>["def"];
-          if (event.kind === "restart" && event.def === undefined && event.useLatest) {
-            const latest = await this.store.workflowDef(tx, loaded.run.name);
-            if (latest) restartDef = { def: latest.def, hash: latest.hash, version: latest.version, graph: graphFor(latest.hash, latest.def) };
-          }
-          const taskDefs = await this.taskDefsFor(tx, restartDef?.def ?? def, loaded.tasks);
-          const existing = new Set(loaded.tasks.map((t) => t.id));
-          const decision = decide(
-            // The tasks were loaded for this event alone: the decider may change them in place.
-            { def, graph, run: loaded.run, tasks: loaded.tasks, taskDefs, now, newId: randomUUID, services: this.services, ownsTasks: true },
-            restartDef ? { kind: "restart", useLatest: true, def: restartDef } : event,
-          );
-          const after = await this.write(tx, decision, existing, false, now, taskDefs, handOffs);
-          return { decision, after };
-        }),
-      handOffs,
-    );
-    if (!outcome) {
-      if (options.skipLocked) return undefined;
-      throw new Refusal("NOT_FOUND", typeof target === "string" ? `no run ${target}` : `no task ${target.taskId}`);
-    }
-    await this.afterCommit(outcome.decision, outcome.after);
-    return outcome.decision;
+  /**
+   * Applies one event to one run, atomically. Events that arrive together
+   * are decided and written together (see BatchQueue); each is still all or
+   * nothing, and a refused one changes nothing. Undefined with skipLocked
+   * when another transaction holds the run.
+   */
+  handle(target: RunTarget, event: RunEvent, options: { skipLocked?: boolean } = {}): Promise<EventOutcome | undefined> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ kind: "event", lane: options.skipLocked ? "skip-locked" : "wait", target, event, skipLocked: Boolean(options.skipLocked), resolve, reject });
+    });
   }
 
   /** Starts a run; with an idempotency key (or a preset id) twice is once. */
@@ -225,64 +221,238 @@ export class Engine {
     }
     this.startsInFlight++;
     try {
-      return await this.startAccepted(options);
+      const resolved = await this.resolveDefinition(options);
+      return await new Promise((resolve, reject) => {
+        this.queue.push({ kind: "start", lane: "wait", options, resolved, resolve, reject });
+      });
     } finally {
       this.startsInFlight--;
     }
   }
 
-  private async startAccepted(options: StartOptions): Promise<{ runId: string; created: boolean }> {
-    const resolved = await this.resolveDefinition(options);
-    const handOffs: HandOff[] = [];
-    const outcome = await this.withRetry(() =>
-      this.store.tx(async (tx) => {
-        const now = this.clock.now();
-        if (options.definition) await this.store.putDef(tx, resolved.hash, resolved.def);
-        const def = resolved.def;
-        const run: RunState = {
-          id: options.runId ?? randomUUID(),
-          name: def.name,
-          version: resolved.version,
-          defHash: resolved.hash,
-          status: "RUNNING",
-          input: { ...(def.inputTemplate ?? {}), ...options.input },
-          output: {},
-          variables: structuredClone(def.variables ?? {}),
-          correlationId: options.correlationId ?? "",
-          idempotencyKey: options.idempotencyKey ?? "",
-          priority: options.priority ?? 0,
-          reason: "",
-          failedRefs: [],
-          failedTaskId: "",
-          parentRunId: options.parentRunId ?? "",
-          parentTaskId: options.parentTaskId ?? "",
-          createdAt: now,
-          updatedAt: now,
-          endedAt: 0,
-          wakeAt: 0,
-          nextSeq: 1,
-          extra: options.depth ? { depth: options.depth } : {},
-        };
-        // Decide first, then insert the run as decided: one row write, and the
-        // unique keys (id, idempotency key) make a second start a no-op.
-        const taskDefs = await this.taskDefsFor(tx, def, []);
-        const decision = decide(
-          { def, graph: graphFor(resolved.hash, def), run, tasks: [], taskDefs, now, newId: randomUUID, services: this.services },
-          { kind: "start" },
-        );
-        const inserted = await this.store.insertRun(tx, decision.run);
-        if (!inserted) {
-          const existing = options.idempotencyKey ? await this.store.runIdByIdempotencyKey(tx, options.idempotencyKey) : run.id;
-          if (!existing) throw new Refusal("FAILED_PRECONDITION", "the run exists already");
-          return { runId: existing, created: false, decision: undefined, after: undefined };
-        }
-        const after = await this.write(tx, decision, new Set(), true, now, taskDefs, handOffs);
-        return { runId: run.id, created: true, decision, after };
-      }),
-      handOffs,
+  private readonly queue: BatchQueue<BatchItem>;
+
+  /** Which run a task belongs to (never changes), for tasks seen lately: groups a run's results into one batch. */
+  private readonly runOfTask = new Map<string, string>();
+
+  private rememberTasks(entries: Iterable<[string, string]>): void {
+    for (const [taskId, runId] of entries) this.runOfTask.set(taskId, runId);
+    for (const taskId of this.runOfTask.keys()) {
+      if (this.runOfTask.size <= 50_000) break;
+      this.runOfTask.delete(taskId);
+    }
+  }
+
+  /**
+   * Writes a batch and settles its items. Resolves once its transaction has
+   * ended, before the effects after commit run: those may start events of
+   * their own, which must not wait for this batch's slot.
+   */
+  private async writeBatch(items: BatchItem[]): Promise<void> {
+    let done: Awaited<ReturnType<Engine["decideBatch"]>>;
+    try {
+      done = await this.decideBatch(items);
+    } catch (error) {
+      if (items.length > 1 && !isConnectionError(error)) {
+        // One bad event must not fail the others: halve until it stands alone.
+        const half = Math.ceil(items.length / 2);
+        await this.writeBatch(items.slice(0, half));
+        await this.writeBatch(items.slice(half));
+      } else {
+        for (const item of items) item.reject(error);
+      }
+      return;
+    }
+    void this.afterCommit(done.after).then(
+      () => done.settle(),
+      (error: unknown) => {
+        this.log.warn({ err: error }, "work after commit failed");
+        done.settle();
+      },
     );
-    if (outcome.decision && outcome.after) await this.afterCommit(outcome.decision, outcome.after);
-    return { runId: outcome.runId, created: outcome.created };
+  }
+
+  /** Decides and writes a batch in one transaction (retried when it lost a race). */
+  private async decideBatch(items: BatchItem[]): Promise<{ after: AfterCommit; settle: () => void }> {
+    const starts = items.filter((i): i is StartItem => i.kind === "start");
+    const events = items.filter((i): i is EventItem => i.kind === "event");
+    // Starts found to exist already (idempotency key, preset id): answered without a write.
+    const existing = new Map<StartItem, string>();
+    for (;;) {
+      const handOffs: HandOff[] = [];
+      try {
+        const outcome = await this.withRetry(
+          () =>
+            this.store.events(
+              {
+                runIds: events.flatMap((e) => (typeof e.target === "string" ? [e.target] : [])),
+                taskIds: events.flatMap((e) => (typeof e.target === "string" ? [] : [e.target.taskId])),
+              },
+              { skipLocked: events.some((e) => e.skipLocked) },
+              (tx, loaded) => this.decideInTx(tx, loaded, events, starts.filter((s) => !existing.has(s)), handOffs),
+            ),
+          handOffs,
+        );
+        return {
+          after: outcome.after,
+          settle: () => {
+            for (const [item, result] of outcome.results) {
+              if (result instanceof Error) item.reject(result);
+              else item.resolve(result as never);
+            }
+            for (const [item, runId] of existing) item.resolve({ runId, created: false });
+          },
+        };
+      } catch (error) {
+        if (!(error instanceof StartConflict)) throw error;
+        for (const item of error.starts) {
+          const key = item.options.idempotencyKey;
+          const found = key ? await this.store.runIdByIdempotencyKey(this.store.pool, key) : item.options.runId;
+          // The run that holds the key may have been rolled back meanwhile: then this start tries again.
+          if (found) existing.set(item, found);
+        }
+      }
+    }
+  }
+
+  private async decideInTx(tx: Tx, loaded: LoadedRuns, events: EventItem[], starts: StartItem[], handOffs: HandOff[]) {
+    this.rememberTasks(loaded.runOfTask);
+    const now = this.clock.now();
+    const write: BatchWrite = {
+      runs: [],
+      newRuns: [],
+      removed: [],
+      inserts: [],
+      updates: [],
+      dequeue: [],
+      enqueue: [],
+      outbox: [],
+      events: [],
+      now,
+      notifyTaskTypes: [],
+      notifyRunsEnded: [],
+    };
+    const after: AfterCommit = { ready: new Set(), ended: [], outboxIds: [], asyncTasks: [], handOffs, decided: [] };
+    const results = new Map<BatchItem, EventOutcome | { runId: string; created: boolean } | undefined | Error>();
+
+    const groups = new Map<string, EventItem[]>();
+    for (const item of events) {
+      const runId = typeof item.target === "string" ? item.target : loaded.runOfTask.get(item.target.taskId);
+      if (runId === undefined || !loaded.runs.has(runId)) {
+        results.set(
+          item,
+          item.skipLocked ? undefined : new Refusal("NOT_FOUND", typeof item.target === "string" ? `no run ${item.target}` : `no task ${item.target.taskId}`),
+        );
+        continue;
+      }
+      const group = groups.get(runId);
+      if (group) group.push(item);
+      else groups.set(runId, [item]);
+    }
+    for (const [runId, group] of groups) await this.decideRun(tx, runId, loaded.runs.get(runId)!, group, now, write, after, results);
+
+    for (const item of starts) {
+      const { def, hash, version } = item.resolved;
+      const { options } = item;
+      if (options.definition) await this.store.putDef(tx, hash, def);
+      const run: RunState = {
+        id: options.runId ?? randomUUID(),
+        name: def.name,
+        version,
+        defHash: hash,
+        status: "RUNNING",
+        input: { ...(def.inputTemplate ?? {}), ...options.input },
+        output: {},
+        variables: structuredClone(def.variables ?? {}),
+        correlationId: options.correlationId ?? "",
+        idempotencyKey: options.idempotencyKey ?? "",
+        priority: options.priority ?? 0,
+        reason: "",
+        failedRefs: [],
+        failedTaskId: "",
+        parentRunId: options.parentRunId ?? "",
+        parentTaskId: options.parentTaskId ?? "",
+        createdAt: now,
+        updatedAt: now,
+        endedAt: 0,
+        wakeAt: 0,
+        nextSeq: 1,
+        extra: options.depth ? { depth: options.depth } : {},
+      };
+      const taskDefs = await this.taskDefsFor(tx, def, []);
+      const decision = decide(
+        { def, graph: graphFor(hash, def), run, tasks: [], taskDefs, now, newId: randomUUID, services: this.services },
+        { kind: "start" },
+      );
+      this.collect(decision, new Set(), true, now, taskDefs, write, after);
+      after.decided.push({ decision, events: [{ kind: "start" }] });
+      results.set(item, { runId: run.id, created: true });
+    }
+
+    const { outboxIds, insertedRuns } = await this.store.writeBatch(tx, write);
+    // Inserted nothing for a start whose id or idempotency key exists: its tasks must not stay either.
+    const conflicts = starts.filter((item) => !insertedRuns.has((results.get(item) as { runId: string }).runId));
+    if (conflicts.length > 0) throw new StartConflict(conflicts);
+    after.outboxIds = outboxIds;
+    return { results, after };
+  }
+
+  /**
+   * Decides one run's events in order on one decider. A refused event may
+   * have changed the state half way: the run is read again and the events
+   * decided once more without it.
+   */
+  private async decideRun(
+    tx: Tx,
+    runId: string,
+    loaded: { run: RunState; tasks: TaskState[] },
+    group: EventItem[],
+    now: number,
+    write: BatchWrite,
+    after: AfterCommit,
+    results: Map<BatchItem, unknown>,
+  ): Promise<void> {
+    let state = loaded;
+    for (;;) {
+      const live = group.filter((item) => !results.has(item));
+      if (live.length === 0) return;
+      const { def, graph } = await this.definition(state.run.defHash, tx);
+      const applied: RunEvent[] = [];
+      let restartDef: Extract<RunEvent, { kind: "restart" }>["def"];
+      for (const { event } of live) {
+        if (event.kind === "restart" && event.def === undefined && event.useLatest && !restartDef) {
+          const latest = await this.store.workflowDef(tx, state.run.name);
+          if (latest) restartDef = { def: latest.def, hash: latest.hash, version: latest.version, graph: graphFor(latest.hash, latest.def) };
+        }
+      }
+      const taskDefs = await this.taskDefsFor(tx, restartDef?.def ?? def, state.tasks);
+      const existing = new Set(state.tasks.map((t) => t.id));
+      // The tasks were loaded for this batch alone: the decider may change them in place.
+      const decider = new Decider({ def, graph, run: state.run, tasks: state.tasks, taskDefs, now, newId: randomUUID, services: this.services, ownsTasks: true });
+      const outcomes = new Map<EventItem, boolean>();
+      let refused = false;
+      for (const item of live) {
+        const event = item.event.kind === "restart" && restartDef && item.event.useLatest && !item.event.def ? { ...item.event, def: restartDef } : item.event;
+        try {
+          outcomes.set(item, decider.applyNext(event));
+          applied.push(event);
+        } catch (error) {
+          if (!(error instanceof Refusal)) throw error;
+          results.set(item, error);
+          refused = true;
+          break;
+        }
+      }
+      if (refused) {
+        state = (await this.store.reloadRun(tx, runId))!;
+        continue;
+      }
+      const decision = decider.result();
+      this.collect(decision, existing, false, now, taskDefs, write, after);
+      after.decided.push({ decision, events: applied });
+      for (const [item, ok] of outcomes) results.set(item, { applied: ok, run: decision.run });
+      return;
+    }
   }
 
   private async resolveDefinition(options: StartOptions): Promise<{ def: WorkflowDef; hash: string; version: number }> {
@@ -302,19 +472,17 @@ export class Engine {
     return found;
   }
 
-  /** Writes a decision inside its transaction; returns what to do after commit. */
-  private async write(tx: Tx, decision: Decision, existing: Set<string>, isNew: boolean, now: number, taskDefs: Map<string, TaskDef>, handOffs: HandOff[]) {
+  /** Adds a decision's writes to its batch, and what to do after commit. */
+  private collect(decision: Decision, existing: Set<string>, isNew: boolean, now: number, taskDefs: Map<string, TaskDef>, write: BatchWrite, after: AfterCommit): void {
     const { run, changed, removed, effects } = decision;
     const removedIds = new Set(removed);
-    const inserts: TaskState[] = [];
-    const updates: TaskState[] = [];
-    for (const task of changed) (existing.has(task.id) && !removedIds.has(task.id) ? updates : inserts).push(task);
+    write.removed.push(...removed);
+    for (const task of changed) (existing.has(task.id) && !removedIds.has(task.id) ? write.updates : write.inserts).push(task);
+    if (decision.changed.size > 0) this.rememberTasks([...changed].map((t) => [t.id, t.runId] as [string, string]));
+    (isNew ? write.newRuns : write.runs).push(run);
 
     const enqueue = new Map<string, TaskState>();
     const dequeue = new Set<string>();
-    const outbox: OutboxEntry[] = [];
-    const events: { sink: string; payload: JsonObject }[] = [];
-    const asyncTasks: TaskState[] = [];
     for (const effect of effects) {
       switch (effect.kind) {
         case "enqueue":
@@ -324,17 +492,19 @@ export class Engine {
           dequeue.add(effect.taskId);
           break;
         case "startRun":
-          outbox.push({ kind: "startRun", payload: { ...effect.request, parentRunId: effect.request.linked ? run.id : "", requesterRunId: run.id } });
+          write.outbox.push({ kind: "startRun", payload: { ...effect.request, parentRunId: effect.request.linked ? run.id : "", requesterRunId: run.id } });
           break;
         case "terminateRun":
-          outbox.push({ kind: "terminateRun", payload: effect });
+          write.outbox.push({ kind: "terminateRun", payload: effect });
           break;
         case "retryRun":
-          outbox.push({ kind: "retryRun", payload: effect });
+          write.outbox.push({ kind: "retryRun", payload: effect });
           break;
         case "runEnded":
+          write.notifyRunsEnded.push(run.id);
+          after.ended.push(run.id);
           if (run.parentRunId && run.parentTaskId) {
-            outbox.push({
+            write.outbox.push({
               kind: "childEnded",
               payload: { parentRunId: run.parentRunId, taskId: run.parentTaskId, childId: run.id, status: run.status, output: run.output, reason: run.reason },
             });
@@ -342,66 +512,51 @@ export class Engine {
           break;
         case "runRevived":
           if (run.parentRunId && run.parentTaskId) {
-            outbox.push({ kind: "childRevived", payload: { parentRunId: run.parentRunId, taskId: run.parentTaskId, childId: run.id } });
+            write.outbox.push({ kind: "childRevived", payload: { parentRunId: run.parentRunId, taskId: run.parentTaskId, childId: run.id } });
           }
           break;
         case "publishEvent":
-          events.push({ sink: effect.sink, payload: effect.payload });
+          write.events.push({ sink: effect.sink, payload: effect.payload });
           break;
         case "runAsync":
-          asyncTasks.push(effect.task);
+          after.asyncTasks.push(effect.task);
           break;
       }
     }
     // Only tasks still waiting for a worker go to the queue; one a worker
     // here can take at once is leased to it directly.
-    const ready = new Set<string>();
     const waiting = [...enqueue.values()].filter((t) => t.status === "SCHEDULED" && isWorkerTask(t.type) && !removedIds.has(t.id));
     for (const t of waiting) {
       if (t.visibleAt > now || hasClaimLimits(taskDefs.get(t.defName))) continue;
       const reservation = this.hooks.reserveWorker?.(t.defName);
       if (!reservation) continue;
       leaseTo(t, reservation.workerId, now);
-      handOffs.push({ task: t, reservation });
+      after.handOffs.push({ task: t, reservation });
     }
-    const entries = waiting
-      .filter((t) => t.status === "SCHEDULED")
-      .map((t) => {
-        if (t.visibleAt <= now) ready.add(t.defName);
-        return { taskId: t.id, taskType: t.defName, runId: t.runId, priority: run.priority, visibleAt: t.visibleAt };
-      });
-    const queued = new Set(entries.map((e) => e.taskId));
-    const ended = effects.some((e) => e.kind === "runEnded");
-    const outboxIds = await this.store.writeEvent(tx, {
-      run: isNew ? undefined : run,
-      removed,
-      inserts,
-      updates,
-      dequeue: [...dequeue].filter((id) => !queued.has(id)),
-      enqueue: entries,
-      outbox,
-      events,
-      now,
-      // Delivered at commit: wakes dispatchers and waiters on other replicas.
-      notifyTaskTypes: [...ready],
-      notifyRunEnded: ended ? run.id : "",
-    });
-    return { ready, ended, outboxIds, asyncTasks, now, handOffs: [...handOffs] };
+    const queued = new Set<string>();
+    for (const t of waiting) {
+      if (t.status !== "SCHEDULED") continue;
+      if (t.visibleAt <= now && !after.ready.has(t.defName)) {
+        after.ready.add(t.defName);
+        write.notifyTaskTypes.push(t.defName);
+      }
+      queued.add(t.id);
+      write.enqueue.push({ taskId: t.id, taskType: t.defName, runId: t.runId, priority: run.priority, visibleAt: t.visibleAt });
+    }
+    for (const id of dequeue) if (!queued.has(id)) write.dequeue.push(id);
   }
 
-  private async afterCommit(
-    decision: Decision,
-    after: { ready: Set<string>; ended: boolean; outboxIds: number[]; asyncTasks: TaskState[]; now: number; handOffs: HandOff[] },
-  ): Promise<void> {
+  private async afterCommit(after: AfterCommit): Promise<void> {
     for (const { task, reservation } of after.handOffs) {
       if (reservation.deliver(task)) continue;
       // The worker left between reservation and commit: back to the queue.
       await this.store.requeue(task.id, task.leaseToken).catch((error: unknown) => this.log.warn({ err: error, taskId: task.id }, "requeue failed; the lease will expire"));
       after.ready.add(task.defName);
     }
-    if (after.ready.size > 0) this.hooks.tasksReady(after.ready, after.now);
-    if (after.ended) this.hooks.runEnded(decision.run.id);
+    if (after.ready.size > 0) this.hooks.tasksReady(after.ready, this.clock.now());
+    for (const runId of after.ended) this.hooks.runEnded(runId);
     for (const task of after.asyncTasks) this.hooks.runAsync(task);
+    for (const { decision, events } of after.decided) this.hooks.decided?.(decision, events);
     for (const id of after.outboxIds) await this.processOutbox(id).catch((error: unknown) => this.log.warn({ err: error, outbox: id }, "outbox item failed; it will be retried"));
   }
 
@@ -497,6 +652,43 @@ export class Engine {
         return;
       }
     }
+  }
+}
+
+interface AfterCommit {
+  ready: Set<string>;
+  ended: string[];
+  outboxIds: number[];
+  asyncTasks: TaskState[];
+  handOffs: HandOff[];
+  decided: { decision: Decision; events: RunEvent[] }[];
+}
+
+interface EventItem {
+  kind: "event";
+  lane: string;
+  target: RunTarget;
+  event: RunEvent;
+  skipLocked: boolean;
+  resolve(outcome: EventOutcome | undefined): void;
+  reject(error: unknown): void;
+}
+
+interface StartItem {
+  kind: "start";
+  lane: string;
+  options: StartOptions;
+  resolved: { def: WorkflowDef; hash: string; version: number };
+  resolve(result: { runId: string; created: boolean }): void;
+  reject(error: unknown): void;
+}
+
+type BatchItem = EventItem | StartItem;
+
+/** Starts in a batch found their run id or idempotency key taken: the batch rolls back and they are answered apart. */
+class StartConflict extends Error {
+  constructor(readonly starts: StartItem[]) {
+    super("run exists already");
   }
 }
 

@@ -99,19 +99,20 @@ export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limi
 
     updateTask: rpc(async (req) => ({ applied: await update(req.result) })),
 
-    updateTasks: rpc(async (req) => {
-      const outcomes = [];
-      for (const result of req.results) {
-        try {
-          outcomes.push({ taskId: result.taskId, applied: await update(result), code: 0, message: "" });
-        } catch (error) {
-          const rpcError = toRpcError(error);
-          const code = rpcError instanceof RpcError ? rpcError.code : grpc.status.INTERNAL;
-          outcomes.push({ taskId: result.taskId, applied: false, code, message: (rpcError as Error).message });
-        }
-      }
-      return { outcomes };
-    }),
+    // All at once: results that arrive together are decided and written together.
+    updateTasks: rpc(async (req) => ({
+      outcomes: await Promise.all(
+        req.results.map(async (result) => {
+          try {
+            return { taskId: result.taskId, applied: await update(result), code: 0, message: "" };
+          } catch (error) {
+            const rpcError = toRpcError(error);
+            const code = rpcError instanceof RpcError ? rpcError.code : grpc.status.INTERNAL;
+            return { taskId: result.taskId, applied: false, code, message: (rpcError as Error).message };
+          }
+        }),
+      ),
+    })),
 
     extendLease: rpc(async (req) => {
       requireId("task", req.taskId);

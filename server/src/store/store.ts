@@ -173,30 +173,59 @@ export function rowToRun(r: Record<string, unknown>): RunState {
   };
 }
 
-const RUN_PARAMS = (run: RunState) => [
-  run.id,
-  run.name,
-  run.version,
-  run.defHash,
-  run.status,
-  run.correlationId,
-  run.idempotencyKey || null,
-  run.priority,
-  stringifyJson(run.input),
-  stringifyJson(run.output),
-  stringifyJson(run.variables),
-  run.reason,
-  run.failedRefs,
-  run.failedTaskId,
-  run.parentRunId,
-  run.parentTaskId,
-  run.createdAt,
-  run.updatedAt,
-  run.endedAt,
-  run.wakeAt,
-  run.nextSeq,
-  stringifyJson(run.extra),
-];
+const RUN_COLUMNS = {
+  id: "uuid",
+  name: "text",
+  version: "int",
+  def_hash: "text",
+  status: "text",
+  correlation_id: "text",
+  idempotency_key: "text",
+  priority: "int",
+  input: "jsonb",
+  output: "jsonb",
+  variables: "jsonb",
+  reason: "text",
+  failed_refs: "text[]",
+  failed_task_id: "text",
+  parent_run_id: "text",
+  parent_task_id: "text",
+  created_at: "bigint",
+  updated_at: "bigint",
+  ended_at: "bigint",
+  wake_at: "bigint",
+  next_seq: "int",
+  extra: "jsonb",
+} as const;
+const RUN_COLUMN_NAMES = Object.keys(RUN_COLUMNS);
+const RUN_RECORDSET = RUN_COLUMN_NAMES.map((c) => `${c} ${RUN_COLUMNS[c as keyof typeof RUN_COLUMNS]}`).join(", ");
+
+function runToRow(run: RunState): { [K in keyof typeof RUN_COLUMNS]: unknown } {
+  return {
+    id: run.id,
+    name: run.name,
+    version: run.version,
+    def_hash: run.defHash,
+    status: run.status,
+    correlation_id: run.correlationId,
+    idempotency_key: run.idempotencyKey || null,
+    priority: run.priority,
+    input: run.input,
+    output: run.output,
+    variables: run.variables,
+    reason: run.reason,
+    failed_refs: run.failedRefs,
+    failed_task_id: run.failedTaskId,
+    parent_run_id: run.parentRunId,
+    parent_task_id: run.parentTaskId,
+    created_at: run.createdAt,
+    updated_at: run.updatedAt,
+    ended_at: run.endedAt,
+    wake_at: run.wakeAt,
+    next_seq: run.nextSeq,
+    extra: run.extra,
+  };
+}
 
 export interface QueueEntry {
   taskId: string;
@@ -218,10 +247,12 @@ export interface OutboxEntry {
   payload: unknown;
 }
 
-/** Everything one event writes, in one round trip. */
-export interface EventWrite {
-  /** The run's new state (absent for a run inserted in this transaction). */
-  run: RunState | undefined;
+/** Everything a batch of events writes, in one round trip. */
+export interface BatchWrite {
+  /** New states of runs locked by the batch. */
+  runs: RunState[];
+  /** Runs the batch starts (ON CONFLICT DO NOTHING: see `insertedRuns`). */
+  newRuns: RunState[];
   removed: string[];
   inserts: TaskState[];
   updates: TaskState[];
@@ -231,7 +262,13 @@ export interface EventWrite {
   events: { sink: string; payload: JsonObject }[];
   now: number;
   notifyTaskTypes: string[];
-  notifyRunEnded: string;
+  notifyRunsEnded: string[];
+}
+
+/** The runs a batch locked, with their tasks; and which run each loaded task belongs to. */
+export interface LoadedRuns {
+  runs: Map<string, { run: RunState; tasks: TaskState[] }>;
+  runOfTask: Map<string, string>;
 }
 
 export interface OutboxItem {
@@ -305,34 +342,43 @@ export class Store {
   }
 
   /**
-   * Runs one event: begins a transaction, locks the run (found by its id or
-   * by one of its tasks) and loads its tasks, all in one round trip — the
-   * statements of a simple query each take a fresh snapshot, so the tasks are
-   * read after the lock is granted. Then `fn`, then COMMIT. Undefined when the
-   * run does not exist (or, with skipLocked, is busy).
+   * Runs a batch of events: begins a transaction, locks the runs they target
+   * (by run id, or by the id of one of their tasks) in id order, so batches
+   * never deadlock one another, and loads the locked runs with all their
+   * tasks, in one round trip: the statements of a simple query each take a
+   * fresh snapshot, so the tasks are read after the locks are granted. Then
+   * `fn`, then COMMIT. With skipLocked, a run another transaction holds is
+   * left out instead of waited for.
    */
-  async event<T>(
-    target: RunTarget,
+  async events<T>(
+    targets: { runIds: string[]; taskIds: string[] },
     options: { skipLocked?: boolean },
-    fn: (tx: Tx, loaded: { run: RunState; tasks: TaskState[] }) => Promise<T>,
-  ): Promise<T | undefined> {
-    const id = typeof target === "string" ? target : target.taskId;
-    // Inlined into SQL text (the simple protocol takes no parameters): only a UUID passes.
-    if (!UUID.test(id)) return undefined;
-    const runId = typeof target === "string" ? `'${id}'::uuid` : `(SELECT run_id FROM baton.tasks WHERE id = '${id}'::uuid)`;
+    fn: (tx: Tx, loaded: LoadedRuns) => Promise<T>,
+  ): Promise<T> {
+    // Inlined into SQL text (the simple protocol takes no parameters): only UUIDs pass.
+    const runIds = targets.runIds.filter((id) => UUID.test(id));
+    const taskIds = targets.taskIds.filter((id) => UUID.test(id));
+    const array = (ids: string[]) => `'{${ids.join(",")}}'::uuid[]`;
+    const wanted = `(${array(runIds)} || ARRAY(SELECT run_id FROM baton.tasks WHERE id = ANY(${array(taskIds)})))`;
     const client = await this.pool.connect();
     try {
       const results = (await client.query(
-        `BEGIN; SELECT * FROM baton.runs WHERE id = ${runId} FOR UPDATE${options.skipLocked ? " SKIP LOCKED" : ""};
-         SELECT * FROM baton.tasks WHERE run_id = ${runId} ORDER BY seq`,
-      )) as unknown as pg.QueryResult[];
-      const runRow = results[1]?.rows[0];
-      if (!runRow) {
-        await client.query("ROLLBACK");
-        client.release();
-        return undefined;
+        runIds.length + taskIds.length === 0
+          ? "BEGIN"
+          : `BEGIN; SELECT * FROM baton.runs WHERE id = ANY${wanted} ORDER BY id FOR UPDATE${options.skipLocked ? " SKIP LOCKED" : ""};
+             SELECT * FROM baton.tasks WHERE run_id = ANY${wanted} ORDER BY run_id, seq`,
+      )) as unknown as pg.QueryResult[] | pg.QueryResult;
+      const loaded: LoadedRuns = { runs: new Map(), runOfTask: new Map() };
+      if (Array.isArray(results)) {
+        for (const row of results[1]!.rows) loaded.runs.set(row.id as string, { run: rowToRun(row), tasks: [] });
+        for (const row of results[2]!.rows) {
+          const entry = loaded.runs.get(row.run_id as string);
+          if (!entry) continue; // skipped: another transaction holds it
+          entry.tasks.push(rowToTask(row));
+          loaded.runOfTask.set(row.id as string, row.run_id as string);
+        }
       }
-      const result = await fn(client, { run: rowToRun(runRow), tasks: results[2]!.rows.map(rowToTask) });
+      const result = await fn(client, loaded);
       await client.query("COMMIT");
       client.release();
       return result;
@@ -341,6 +387,14 @@ export class Store {
       client.release(isConnectionError(error) ? (error as Error) : undefined);
       throw error;
     }
+  }
+
+  /** One run and its tasks, read again inside the transaction that holds its lock. */
+  async reloadRun(tx: Tx, runId: string): Promise<{ run: RunState; tasks: TaskState[] } | undefined> {
+    const { rows } = await tx.query("SELECT * FROM baton.runs WHERE id = $1", [runId]);
+    if (!rows[0]) return undefined;
+    const tasks = await tx.query("SELECT * FROM baton.tasks WHERE run_id = $1 ORDER BY seq", [runId]);
+    return { run: rowToRun(rows[0]), tasks: tasks.rows.map(rowToTask) };
   }
 
   // ---- definitions ------------------------------------------------------------
@@ -409,19 +463,7 @@ export class Store {
 
   // ---- runs -----------------------------------------------------------------
 
-  /** Inserts a new run; returns false when its id or idempotency key exists already. */
-  async insertRun(tx: Tx, run: RunState): Promise<boolean> {
-    const { rowCount } = await tx.query(
-      `INSERT INTO baton.runs (id, name, version, def_hash, status, correlation_id, idempotency_key, priority, input, output, variables,
-         reason, failed_refs, failed_task_id, parent_run_id, parent_task_id, created_at, updated_at, ended_at, wake_at, next_seq, extra)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22)
-       ON CONFLICT DO NOTHING`,
-      RUN_PARAMS(run),
-    );
-    return (rowCount ?? 0) > 0;
-  }
-
-  async runIdByIdempotencyKey(q: pg.ClientBase, key: string): Promise<string | undefined> {
+  async runIdByIdempotencyKey(q: pg.ClientBase | pg.Pool, key: string): Promise<string | undefined> {
     const { rows } = await q.query("SELECT id FROM baton.runs WHERE idempotency_key = $1", [key]);
     return rows[0]?.id as string | undefined;
   }
@@ -459,44 +501,34 @@ export class Store {
   }
 
   /**
-   * Writes one event's changes as a single statement (data-modifying CTEs),
-   * so an event costs one round trip to write whatever it changed. Task
-   * updates are optimistic: a row whose revision moved (a concurrent claim)
-   * makes the event retry. Returns the ids of new outbox items.
+   * Writes a batch's changes as a single statement (data-modifying CTEs), so
+   * a batch costs one round trip to write whatever it changed. Task updates
+   * are optimistic: a row whose revision moved (a concurrent claim) makes the
+   * batch retry. New runs whose id or idempotency key exists already are not
+   * inserted: the caller checks `insertedRuns` and rolls back when one is missing.
    */
-  async writeEvent(tx: Tx, w: EventWrite): Promise<number[]> {
+  async writeBatch(tx: Tx, w: BatchWrite): Promise<{ outboxIds: number[]; insertedRuns: Set<string> }> {
     if (w.removed.length > 0) await this.deleteTasks(tx, w.removed);
-    const sets = TASK_COLUMN_NAMES.filter((c) => c !== "id" && c !== "rev").map((c) => `${c} = r.${c}`);
-    const run = w.run;
-    const params: unknown[] = [
-      stringifyJson(w.inserts.map(taskToRow)),
-      stringifyJson(w.updates.map(taskToRow)),
-      w.dequeue,
-      stringifyJson(w.enqueue.map((e) => ({ task_id: e.taskId, task_type: e.taskType, run_id: e.runId, priority: e.priority, visible_at: e.visibleAt }))),
-      stringifyJson(w.outbox),
-      stringifyJson(w.events),
-      w.now,
-      w.notifyTaskTypes.join("\n"),
-      w.notifyRunEnded,
-      ...(run ? RUN_PARAMS(run) : []),
-    ];
-    const runUpdate = run
-      ? `run_update AS (
-           UPDATE baton.runs SET name=$11, version=$12, def_hash=$13, status=$14, correlation_id=$15, idempotency_key=$16, priority=$17,
-             input=$18, output=$19, variables=$20, reason=$21, failed_refs=$22, failed_task_id=$23, parent_run_id=$24,
-             parent_task_id=$25, created_at=$26, updated_at=$27, ended_at=$28, wake_at=$29, next_seq=$30, extra=$31
-           WHERE id = $10 RETURNING 1),`
-      : "";
+    const taskSets = TASK_COLUMN_NAMES.filter((c) => c !== "id" && c !== "rev").map((c) => `${c} = r.${c}`);
+    const runSets = RUN_COLUMN_NAMES.filter((c) => c !== "id").map((c) => `${c} = r.${c}`);
     const { rows } = await tx.query({
-      name: run ? "baton-write-event" : "baton-write-event-new",
-      text: `WITH ${runUpdate}
+      name: "baton-write-batch",
+      text: `WITH
+        run_inserted AS (
+          INSERT INTO baton.runs (${RUN_COLUMN_NAMES.join(", ")})
+          SELECT ${RUN_COLUMN_NAMES.join(", ")} FROM jsonb_to_recordset($10::jsonb) AS r(${RUN_RECORDSET})
+          ON CONFLICT DO NOTHING RETURNING id),
+        run_updated AS (
+          UPDATE baton.runs t SET ${runSets.join(", ")}
+          FROM jsonb_to_recordset($11::jsonb) AS r(${RUN_RECORDSET})
+          WHERE t.id = r.id AND t.id = ANY($12::uuid[]) RETURNING 1),
         inserted AS (
           INSERT INTO baton.tasks (${TASK_COLUMN_NAMES.join(", ")})
           SELECT ${TASK_COLUMN_NAMES.join(", ")} FROM jsonb_to_recordset($1::jsonb) AS r(${RECORDSET}) RETURNING 1),
         updated AS (
-          UPDATE baton.tasks t SET ${sets.join(", ")}, rev = t.rev + 1
+          UPDATE baton.tasks t SET ${taskSets.join(", ")}, rev = t.rev + 1
           FROM jsonb_to_recordset($2::jsonb) AS r(${RECORDSET})
-          WHERE t.id = r.id AND t.rev = r.rev RETURNING 1),
+          WHERE t.id = r.id AND t.id = ANY($13::uuid[]) AND t.rev = r.rev RETURNING 1),
         dequeued AS (DELETE FROM baton.queue WHERE task_id = ANY($3::uuid[]) RETURNING 1),
         enqueued AS (
           INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at)
@@ -511,18 +543,37 @@ export class Store {
           SELECT sink, payload, $7 FROM jsonb_to_recordset($6::jsonb) AS r(sink text, payload jsonb) RETURNING 1),
         notified AS (
           SELECT pg_notify('baton_tasks', $8) WHERE $8 <> ''
-          UNION ALL SELECT pg_notify('baton_runs', $9) WHERE $9 <> ''
+          UNION ALL SELECT pg_notify('baton_runs', id) FROM unnest($9::text[]) AS id
           UNION ALL SELECT pg_notify('baton_outbox', '') WHERE jsonb_array_length($5::jsonb) > 0)
       SELECT (SELECT count(*) FROM updated)::int AS updated,
+             (SELECT count(*) FROM run_updated)::int AS runs_updated,
+             (SELECT coalesce(array_agg(id), '{}') FROM run_inserted) AS runs_inserted,
              (SELECT coalesce(array_agg(id), '{}') FROM outboxed) AS outbox_ids,
              (SELECT count(*) FROM notified)::int AS notified,
              (SELECT count(*) FROM inserted)::int + (SELECT count(*) FROM dequeued)::int + (SELECT count(*) FROM enqueued)::int
                + (SELECT count(*) FROM published)::int AS written`,
-      values: params,
+      values: [
+        stringifyJson(w.inserts.map(taskToRow)),
+        stringifyJson(w.updates.map(taskToRow)),
+        w.dequeue,
+        stringifyJson(w.enqueue.map((e) => ({ task_id: e.taskId, task_type: e.taskType, run_id: e.runId, priority: e.priority, visible_at: e.visibleAt }))),
+        stringifyJson(w.outbox),
+        stringifyJson(w.events),
+        w.now,
+        w.notifyTaskTypes.join("\n"),
+        w.notifyRunsEnded,
+        stringifyJson(w.newRuns.map(runToRow)),
+        stringifyJson(w.runs.map(runToRow)),
+        // The ids again as arrays: the planner then finds the rows by index
+        // whatever it guesses about the size of the JSON record sets.
+        w.runs.map((r) => r.id),
+        w.updates.map((t) => t.id),
+      ],
     });
-    const row = rows[0] as { updated: number; outbox_ids: number[] };
+    const row = rows[0] as { updated: number; runs_updated: number; runs_inserted: string[]; outbox_ids: number[] };
     if (row.updated !== w.updates.length) throw new WriteConflict(`${w.updates.length - row.updated} task(s) changed concurrently`);
-    return row.outbox_ids.map(Number);
+    if (row.runs_updated !== w.runs.length) throw new Error(`${w.runs.length - row.runs_updated} locked run(s) were not updated`);
+    return { outboxIds: row.outbox_ids.map(Number), insertedRuns: new Set(row.runs_inserted) };
   }
 
   // ---- tasks ----------------------------------------------------------------

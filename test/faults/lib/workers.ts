@@ -1,5 +1,5 @@
 // Real @baton/client workers with a worker-side ledger: every task a handler
-// received, and every UpdateTask the worker sent with what came back. The
+// received, and every result (UpdateTask or UpdateTasks) the worker sent with what came back. The
 // ledger is the client's view of what the server acknowledged.
 import { BatonClient, TerminalError, Worker } from "@baton/client";
 import { parseJson, TaskStatus } from "@baton/protocol";
@@ -50,31 +50,53 @@ export class Ledger {
   }
 }
 
-/** A BatonClient whose UpdateTask calls are written down in `ledger`. */
+/** A BatonClient whose UpdateTask and UpdateTasks calls are written down in `ledger`, one record per result. */
 export function ledgerClient(address: string, ledger: Ledger): BatonClient {
   const client = new BatonClient({ address });
   const tasks = client.tasks as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-  const original = tasks["updateTask"]!.bind(client.tasks);
+  type Result = { taskId: string; status: TaskStatus; outputJson: string };
+  const record = (result: Result): UpdateRecord => ({
+    taskId: result.taskId,
+    status: TaskStatus[result.status] ?? String(result.status),
+    output: result.outputJson,
+    ok: false,
+    applied: false,
+    at: Date.now(),
+  });
+  const updateTask = tasks["updateTask"]!.bind(client.tasks);
   tasks["updateTask"] = async (...args: unknown[]) => {
-    const request = args[0] as { result: { taskId: string; status: TaskStatus; outputJson: string } };
-    const record: UpdateRecord = {
-      taskId: request.result.taskId,
-      status: TaskStatus[request.result.status] ?? String(request.result.status),
-      output: request.result.outputJson,
-      ok: false,
-      applied: false,
-      at: Date.now(),
-    };
+    const entry = record((args[0] as { result: Result }).result);
     try {
-      const response = (await original(...args)) as { applied: boolean };
-      record.ok = true;
-      record.applied = response.applied;
+      const response = (await updateTask(...args)) as { applied: boolean };
+      entry.ok = true;
+      entry.applied = response.applied;
       return response;
     } catch (error) {
-      record.code = (error as { code?: number }).code;
+      entry.code = (error as { code?: number }).code;
       throw error;
     } finally {
-      ledger.updates.push(record);
+      ledger.updates.push(entry);
+    }
+  };
+  const updateTasks = tasks["updateTasks"]!.bind(client.tasks);
+  tasks["updateTasks"] = async (...args: unknown[]) => {
+    const entries = (args[0] as { results: Result[] }).results.map(record);
+    try {
+      const response = (await updateTasks(...args)) as { outcomes: { applied: boolean; code: number }[] };
+      response.outcomes.forEach((outcome, i) => {
+        const entry = entries[i];
+        if (!entry) return;
+        // A result the server refused on its own is an error reply, as UpdateTask would have given.
+        entry.ok = outcome.code === 0;
+        entry.applied = outcome.applied;
+        if (outcome.code !== 0) entry.code = outcome.code;
+      });
+      return response;
+    } catch (error) {
+      for (const entry of entries) entry.code = (error as { code?: number }).code;
+      throw error;
+    } finally {
+      ledger.updates.push(...entries);
     }
   };
   return client;
