@@ -79,22 +79,48 @@ export class Sim {
     return task;
   }
 
-  /** Hands the latest scheduled instance of `ref` to a worker, like a claim does. */
+  /**
+   * Hands the latest scheduled instance of `ref` to a worker, like the store's
+   * claim does: only once it is visible, a new lease token each time, the
+   * first start time kept.
+   */
   claim(ref: string): TaskState {
     const task = this.latest(ref);
-    if (task.status !== "SCHEDULED") throw new Error(`${ref} is ${task.status}`);
+    if (task.status !== "SCHEDULED") throw new Error(`${ref} is ${task.status}, not SCHEDULED`);
+    if (task.visibleAt > this.now) throw new Error(`${ref} is not visible until ${task.visibleAt - this.now} ms from now`);
     task.status = "IN_PROGRESS";
-    task.leaseToken = `lease-${task.id}`;
-    task.startedAt = this.now;
     task.pollCount++;
+    task.startedAt ||= this.now;
+    task.leaseToken = `lease-${task.id}-${task.pollCount}`;
     task.leaseExpiresAt = this.now + task.responseTimeoutSeconds * 1000;
     return task;
   }
 
+  /** Reports `status` for the latest instance of `ref`, with the lease it holds (claim it first). */
+  answer(ref: string, status: TaskStatus, output: JsonObject = {}, extra: { reason?: string; callbackAfterSeconds?: number } = {}): Decision {
+    const task = this.latest(ref);
+    return this.apply({
+      kind: "taskResult",
+      taskId: task.id,
+      leaseToken: task.leaseToken,
+      status,
+      output,
+      reason: extra.reason ?? "",
+      callbackAfterSeconds: extra.callbackAfterSeconds ?? 0,
+      workerId: "w",
+    });
+  }
+
   /** Claims `ref` and reports `status` for it. */
   finish(ref: string, status: TaskStatus = "COMPLETED", output: JsonObject = {}, reason = ""): Decision {
-    const task = this.claim(ref);
-    return this.apply({ kind: "taskResult", taskId: task.id, leaseToken: task.leaseToken, status, output, reason, callbackAfterSeconds: 0, workerId: "w" });
+    this.claim(ref);
+    return this.answer(ref, status, output, { reason });
+  }
+
+  /** Moves time on by `ms` and lets the decider see it. */
+  advance(ms: number): Decision {
+    this.now += ms;
+    return this.apply({ kind: "tick" });
   }
 
   statuses(): [string, string][] {
