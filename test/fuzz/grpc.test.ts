@@ -133,7 +133,7 @@ function dispatchStatus(messages: Buffer[]): Promise<{ code: number; details: st
   });
 }
 
-const dispatchRequest = (kind: MessageInitShape<typeof DispatchRequestSchema>["kind"]) => Buffer.from(toBinary(DispatchRequestSchema, create(DispatchRequestSchema, { kind })));
+const dispatchRequest = (kind: NonNullable<MessageInitShape<typeof DispatchRequestSchema>["kind"]>) => Buffer.from(toBinary(DispatchRequestSchema, create(DispatchRequestSchema, { kind })));
 
 /** Is the server still there? */
 async function alive(): Promise<void> {
@@ -153,7 +153,8 @@ describe("gRPC methods on hostile requests", () => {
             message(m.method.input).map((init) => {
               const bytes = toBinary(m.method.input, create(m.method.input, init as never));
               const out = bytes.slice(0, bytes.length ? cut % (bytes.length + 1) : 0);
-              if (out.length) out[flip % out.length] ^= 0xff;
+              const at = flip % (out.length || 1);
+              if (out.length) out[at] = out[at]! ^ 0xff;
               return out;
             }),
           ),
