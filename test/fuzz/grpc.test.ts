@@ -89,36 +89,21 @@ const identity = (b: Buffer) => b;
 
 /** One raw call with `bytes` as the request body; resolves with the status code. */
 function rawCall(path: string, bidi: boolean, bytes: Buffer): Promise<{ code: number; details: string }> {
+  if (bidi) return streamStatus(path, [bytes], { deadlineMs: 3000, cancelAfterMs: 100 });
   return new Promise((resolve) => {
-    if (!bidi) {
-      raw.makeUnaryRequest(path, identity, identity, bytes, new grpc.Metadata(), { deadline: Date.now() + 3000 }, (error) =>
-        resolve({ code: error?.code ?? S.OK, details: error?.details ?? "" }),
-      );
-      return;
-    }
-    const call = raw.makeBidiStreamRequest(path, identity, identity, new grpc.Metadata(), { deadline: Date.now() + 3000 });
-    let settled = false;
-    const done = (code: number, details: string) => {
-      if (!settled) {
-        settled = true;
-        resolve({ code, details });
-      }
-    };
-    call.on("data", () => {});
-    call.on("error", (e: grpc.ServiceError) => done(e.code, e.details));
-    call.on("status", (s: grpc.StatusObject) => done(s.code, s.details));
-    call.write(bytes);
-    setTimeout(() => call.cancel(), 100);
+    raw.makeUnaryRequest(path, identity, identity, bytes, new grpc.Metadata(), { deadline: Date.now() + 3000 }, (error) =>
+      resolve({ code: error?.code ?? S.OK, details: error?.details ?? "" }),
+    );
   });
 }
 
 /**
- * The status a Dispatch stream ends with after `messages` (raw bodies), the
- * stream left open: no cancel, so a status that never comes is a deadline.
+ * The status a bidi stream ends with after `messages` (raw bodies). Without
+ * cancelAfterMs the stream is left open, so a status that never comes is a deadline.
  */
-function dispatchStatus(messages: Buffer[]): Promise<{ code: number; details: string }> {
+function streamStatus(path: string, messages: Buffer[], opts: { deadlineMs: number; cancelAfterMs?: number }): Promise<{ code: number; details: string }> {
   return new Promise((resolve) => {
-    const call = raw.makeBidiStreamRequest("/baton.v1.TaskService/Dispatch", identity, identity, new grpc.Metadata(), { deadline: Date.now() + 20_000 });
+    const call = raw.makeBidiStreamRequest(path, identity, identity, new grpc.Metadata(), { deadline: Date.now() + opts.deadlineMs });
     let settled = false;
     const done = (code: number, details: string) => {
       if (!settled) {
@@ -130,8 +115,11 @@ function dispatchStatus(messages: Buffer[]): Promise<{ code: number; details: st
     call.on("error", (e: grpc.ServiceError) => done(e.code, e.details));
     call.on("status", (s: grpc.StatusObject) => done(s.code, s.details));
     for (const bytes of messages) call.write(bytes);
+    if (opts.cancelAfterMs !== undefined) setTimeout(() => call.cancel(), opts.cancelAfterMs);
   });
 }
+
+const dispatchStatus = (messages: Buffer[]) => streamStatus("/baton.v1.TaskService/Dispatch", messages, { deadlineMs: 20_000 });
 
 const dispatchRequest = (kind: NonNullable<MessageInitShape<typeof DispatchRequestSchema>["kind"]>) => Buffer.from(toBinary(DispatchRequestSchema, create(DispatchRequestSchema, { kind })));
 
