@@ -4,7 +4,7 @@
 // problem with its JSON pointer and never throws.
 import type { ValidationIssue, ValidationResult } from "./validation/issue.js";
 import { pointer } from "./validation/pointer.js";
-import { isObj } from "./validation/tree.js";
+import { isObj, nestingDepth } from "./validation/tree.js";
 import { MAX_DEFINITION_DEPTH } from "./validate.js";
 
 export const EVENT_HANDLER_ACTIONS = ["complete_task", "fail_task", "start_workflow", "terminate_workflow", "update_workflow_variables"] as const;
@@ -187,17 +187,4 @@ function optionalType(obj: Record<string, unknown>, base: string, key: string, t
   if (value === undefined || value === null) return;
   const ok = type === "object" ? isObj(value) : typeof value === type;
   if (!ok) error(pointer(base, key), `${key} must be ${type === "object" ? "a JSON object" : `a ${type}`}`);
-}
-
-function nestingDepth(value: unknown, limit: number): number {
-  let max = 0;
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (v === null || typeof v !== "object") continue;
-    max = Math.max(max, depth);
-    if (max > limit) return max;
-    for (const item of Object.values(v)) stack.push([item, depth + 1]);
-  }
-  return max;
 }

@@ -4,7 +4,7 @@ import type { ValidationIssue, ValidationResult } from "./validation/issue.js";
 import { duplicateRefIssues, missingTaskDefWarnings, unknownRefWarnings } from "./validation/references.js";
 import { taskDefShapeIssues, workflowDefShapeIssues } from "./validation/shape.js";
 import { systemTaskIssues } from "./validation/system-tasks.js";
-import { isObj, walkTasks } from "./validation/tree.js";
+import { isObj, nestingDepth, walkTasks } from "./validation/tree.js";
 
 export type { ValidationIssue, ValidationResult } from "./validation/issue.js";
 
@@ -44,17 +44,3 @@ export function validateTaskDef(def: unknown): ValidationIssue[] {
 
 /** How deep a definition's JSON may nest. */
 export const MAX_DEFINITION_DEPTH = 100;
-
-/** The JSON nesting depth of `value`, counted iteratively and stopping past `limit`. */
-function nestingDepth(value: unknown, limit: number): number {
-  let max = 0;
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (v === null || typeof v !== "object") continue;
-    max = Math.max(max, depth);
-    if (max > limit) return max;
-    for (const item of Object.values(v)) stack.push([item, depth + 1]);
-  }
-  return max;
-}

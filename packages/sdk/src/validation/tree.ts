@@ -11,6 +11,20 @@ export function str(v: unknown): string | undefined {
   return typeof v === "string" && v.length > 0 ? v : undefined;
 }
 
+/** The JSON nesting depth of `value`, counted iteratively (no stack overflow) and stopping past `limit`. */
+export function nestingDepth(value: unknown, limit: number): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    max = Math.max(max, depth);
+    if (max > limit) return max;
+    for (const item of Object.values(v)) stack.push([item, depth + 1]);
+  }
+  return max;
+}
+
 /** A task seen during the walk: where it is and the list that holds it. */
 export interface TaskSite {
   task: Obj;
