@@ -3,8 +3,8 @@
 // no-op workers batch-polling its REST API (long poll, as Conductor's own
 // clients do) and posting results.
 import { FANOUT, SEQ3, WAITING, fanoutInput, taskDefs } from "../lib/baton.js";
-import { anchorWallClock, distribution, nowMs, pool, rssMb, round, sleep, wallMs } from "../lib/util.js";
-import { deadline, measureThroughput, notApplicable, runDriver, type DriverConfig } from "./driver.js";
+import { anchorWallClock, distribution, nowMs, round, sleep, wallMs } from "../lib/util.js";
+import { deadline, measureThroughput, measureWaitingMemory, notApplicable, runDriver, type DriverConfig } from "./driver.js";
 
 interface CTask {
   taskId: string;
@@ -189,29 +189,13 @@ await runDriver(
       if (metrics["smallSeconds"] && metrics["largeSeconds"]) metrics["timeRatio"] = round(metrics["largeSeconds"] / metrics["smallSeconds"], 2);
       return { metrics, details: { how: "the same FORK_JOIN_DYNAMIC + JOIN definition as Baton's" }, ...(reason ? { status: "partial" as const, reason } : {}) };
     },
-    memory: async (config) => {
-      const base = config.endpoint["base"]!;
-      const pid = config.serverPids[0]!;
-      await sleep(500);
-      const baseline = rssMb(pid);
-      const runs = config.counts.memoryRuns;
-      let started = 0;
-      const t0 = nowMs();
-      await pool(runs, config.counts.startConcurrency, async (i) => {
-        if (nowMs() > deadline() - 20_000) return; // out of time: measure what was reached
-        await startRun(base, WAITING.name, { i });
-        started++;
-      });
-      const startSeconds = (nowMs() - t0) / 1000;
-      await sleep(2000);
-      const after = rssMb(pid);
-      if (!after || !baseline) throw new Error("cannot read the Conductor JVM's RSS");
-      return {
-        ...(started < runs ? { status: "partial" as const, reason: `reached ${started} of ${runs} waiting runs before the scenario's deadline` } : {}),
-        metrics: { rssMb: after.rssMb, peakRssMb: after.peakMb, baselineRssMb: baseline.rssMb, waitingRuns: started, startsPerSecond: round(started / startSeconds, 0) },
-        details: { process: "the Conductor JVM (-Xms512m -Xmx2g); Redis holds the state and is not counted, as PostgreSQL is not for Baton" },
-      };
-    },
+    memory: (config) =>
+      measureWaitingMemory(
+        config,
+        "the Conductor JVM",
+        "the Conductor JVM (-Xms512m -Xmx2g); Redis holds the state and is not counted, as PostgreSQL is not for Baton",
+        (i) => startRun(config.endpoint["base"]!, WAITING.name, { i }),
+      ),
     backlog: notApplicable("Conductor's Redis store was not filled by this bench (Baton's filler writes Baton's schema)"),
     polyglot: notApplicable("Baton-only scenario"),
   },

@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Counts, ScenarioName, ScenarioResult, SystemName } from "../lib/types.js";
-import { cpuMeter, errorText, nowMs, round } from "../lib/util.js";
+import { cpuMeter, errorText, nowMs, pool, rssMb, round, sleep } from "../lib/util.js";
 
 export interface DriverConfig {
   system: SystemName;
@@ -155,5 +155,34 @@ export async function measureThroughput(
       ...(drained ? {} : { leftover: "runs started here had not all finished by the scenario's deadline; later scenarios may be slowed" }),
     },
     ...(ok ? {} : { status: "partial" as const, reason: `cut short by the deadline: ${started} of ${runs} runs started, ${completedRuns} finished; rates are over those` }),
+  };
+}
+
+/**
+ * The memory measurement every peer with a server shares: the server's RSS
+ * before and after `memoryRuns` runs that wait (started with
+ * `startConcurrency` in flight, stopping 20 s before the scenario's deadline).
+ * `name` says whose RSS it is (for errors), `holds` what that process holds.
+ */
+export async function measureWaitingMemory(config: DriverConfig, name: string, holds: string, start: (i: number) => Promise<unknown>): ReturnType<ScenarioBody> {
+  const pid = config.serverPids[0]!;
+  await sleep(500);
+  const baseline = rssMb(pid);
+  const runs = config.counts.memoryRuns;
+  let started = 0;
+  const t0 = nowMs();
+  await pool(runs, config.counts.startConcurrency, async (i) => {
+    if (nowMs() > deadline() - 20_000) return; // out of time: measure what was reached
+    await start(i);
+    started++;
+  });
+  const startSeconds = (nowMs() - t0) / 1000;
+  await sleep(2000);
+  const after = rssMb(pid);
+  if (!after || !baseline) throw new Error(`cannot read ${name}'s RSS`);
+  return {
+    ...(started < runs ? { status: "partial" as const, reason: `reached ${started} of ${runs} waiting runs before the scenario's deadline` } : {}),
+    metrics: { rssMb: after.rssMb, peakRssMb: after.peakMb, baselineRssMb: baseline.rssMb, waitingRuns: started, startsPerSecond: round(started / startSeconds, 0) },
+    details: { process: holds },
   };
 }

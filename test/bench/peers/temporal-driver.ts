@@ -2,8 +2,8 @@
 // activities on one task queue, with a worker of the TS SDK in this process.
 import { randomUUID } from "node:crypto";
 import type { Counts } from "../lib/types.js";
-import { anchorWallClock, distribution, nowMs, pool, rssMb, round, sleep, until, wallMs } from "../lib/util.js";
-import { deadline, importFrom, measureThroughput, notApplicable, runDriver, type DriverConfig } from "./driver.js";
+import { anchorWallClock, distribution, nowMs, round, until, wallMs } from "../lib/util.js";
+import { deadline, importFrom, measureThroughput, measureWaitingMemory, notApplicable, runDriver, type DriverConfig } from "./driver.js";
 
 interface Handle {
   workflowId: string;
@@ -126,28 +126,8 @@ await runDriver(
       metrics["timeRatio"] = round(metrics["largeSeconds"]! / metrics["smallSeconds"]!, 2);
       return { metrics, details: { how: "one workflow runs N activities, at most 1,000 pending at once (Temporal refuses more than 2,000), and awaits them all" } };
     },
-    memory: async (config) => {
-      const pid = config.serverPids[0]!;
-      await sleep(500);
-      const baseline = rssMb(pid);
-      const runs = config.counts.memoryRuns;
-      let started = 0;
-      const t0 = nowMs();
-      await pool(runs, config.counts.startConcurrency, async () => {
-        if (nowMs() > deadline() - 20_000) return; // out of time: measure what was reached
-        await start("waiting", []);
-        started++;
-      });
-      const startSeconds = (nowMs() - t0) / 1000;
-      await sleep(2000);
-      const after = rssMb(pid);
-      if (!after || !baseline) throw new Error("cannot read the Temporal server's RSS");
-      return {
-        ...(started < runs ? { status: "partial" as const, reason: `reached ${started} of ${runs} waiting runs before the scenario's deadline` } : {}),
-        metrics: { rssMb: after.rssMb, peakRssMb: after.peakMb, baselineRssMb: baseline.rssMb, waitingRuns: started, startsPerSecond: round(started / startSeconds, 0) },
-        details: { process: "temporal server start-dev (one process: frontend, history, matching, SQLite)" },
-      };
-    },
+    memory: (config) =>
+      measureWaitingMemory(config, "the Temporal server", "temporal server start-dev (one process: frontend, history, matching, SQLite)", () => start("waiting", [])),
     backlog: notApplicable("Temporal's SQLite store was not filled by this bench (Baton's filler writes Baton's schema)"),
     replicas: notApplicable("the dev server is one process; a multi-node Temporal cluster (Cassandra/MySQL/PostgreSQL and four services) is not set up by this bench"),
     polyglot: notApplicable("Baton-only scenario"),
