@@ -3,28 +3,18 @@
 // and starts it again on the same port and data.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { createLogger, startEmbeddedPostgres, startServer, type BatonServer, type EmbeddedDatabase } from "@baton/server";
+import { freePort } from "../faults/lib/server.js";
 import { eventually } from "../support/harness.js";
 
 let dataDir: string;
 let port: number;
 let db: EmbeddedDatabase | undefined;
 let server: BatonServer;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      srv.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 async function get(p: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`http://${server.metricsAddress}${p}`);
