@@ -57,6 +57,13 @@ export interface WorkerOptions extends ClientOptions {
   maxBackoffMs?: number;
 }
 
+interface Result {
+  status: TaskStatus;
+  output: unknown;
+  reason: string;
+  callbackAfterSeconds: number;
+}
+
 interface Lane {
   taskType: string;
   handler: Handler<never, unknown>;
@@ -66,6 +73,9 @@ interface Lane {
   backoffMs: number;
   /** Slots freed since credits were last sent. */
   owed: number;
+  /** Results being delivered, and credits held back until fewer are. */
+  reporting: number;
+  withheld: number;
 }
 
 export class Worker {
@@ -97,6 +107,8 @@ export class Worker {
       stream: undefined,
       backoffMs: this.options.minBackoffMs ?? 100,
       owed: 0,
+      reporting: 0,
+      withheld: 0,
     });
     if (this.running) this.connect(this.lanes.get(taskType)!);
     return this;
@@ -170,17 +182,37 @@ export class Worker {
 
   private run(lane: Lane, task: LeasedTask): void {
     lane.running++;
-    const done = this.execute(lane, task).finally(() => {
-      lane.running--;
-      this.inFlight.delete(done);
-      // The slot is free again: one more credit on the current stream.
-      this.credit(lane);
-    });
+    const done = (async () => {
+      let result: Awaited<ReturnType<Worker["execute"]>>;
+      try {
+        result = await this.execute(lane, task);
+      } finally {
+        // The slot is free once the handler has returned: the next task runs
+        // while this result is delivered (in a batch with others).
+        lane.running--;
+        lane.reporting++;
+        this.credit(lane);
+      }
+      try {
+        if (result) await this.report(task, result);
+      } finally {
+        lane.reporting--;
+        if (lane.withheld > 0) {
+          lane.withheld--;
+          this.credit(lane);
+        }
+      }
+    })().finally(() => this.inFlight.delete(done));
     this.inFlight.add(done);
   }
 
   /** Grants credits for freed slots, one message for all the slots freed in the same turn. */
   private credit(lane: Lane): void {
+    // Results the server has not taken yet hold their slots back beyond a point.
+    if (lane.reporting > lane.concurrency * 4) {
+      lane.withheld++;
+      return;
+    }
     lane.owed++;
     if (lane.owed > 1) return;
     setImmediate(() => {
@@ -190,7 +222,8 @@ export class Worker {
     });
   }
 
-  private async execute(lane: Lane, task: LeasedTask): Promise<void> {
+  /** Runs the handler; the result to report, or undefined when the lease was lost meanwhile. */
+  private async execute(lane: Lane, task: LeasedTask): Promise<Result | undefined> {
     const lease = new AbortController();
     const stopLease = this.keepLease(task, lease);
     const signal = AbortSignal.any([lease.signal, this.abort.signal]);
@@ -205,7 +238,7 @@ export class Worker {
         await this.client.tasks.addTaskLog({ taskId: task.taskId, message });
       },
     };
-    let result: { status: TaskStatus; output: unknown; reason: string; callbackAfterSeconds: number };
+    let result: Result;
     try {
       const input = task.inputJson ? (parseJson(task.inputJson) as never) : ({} as never);
       const value = await lane.handler(input, context);
@@ -227,8 +260,8 @@ export class Worker {
     } finally {
       stopLease();
     }
-    if (lease.signal.aborted) return; // the lease is gone: another worker owns the task now
-    await this.report(task, result);
+    if (lease.signal.aborted) return undefined; // the lease is gone: another worker owns the task now
+    return result;
   }
 
   /**
@@ -249,7 +282,7 @@ export class Worker {
   }
 
   /** Delivers a result (batched with others finishing meanwhile), retrying while the server is unreachable. */
-  private async report(task: LeasedTask, result: { status: TaskStatus; output: unknown; reason: string; callbackAfterSeconds: number }): Promise<void> {
+  private async report(task: LeasedTask, result: Result): Promise<void> {
     const message = {
       taskId: task.taskId,
       leaseToken: task.leaseToken,

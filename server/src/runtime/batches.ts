@@ -11,6 +11,7 @@ export interface Batchable {
 export class BatchQueue<T extends Batchable> {
   private pending: T[] = [];
   private inFlight = 0;
+  private scheduled = false;
   /** Runs with events in a batch being written. */
   private readonly busy = new Set<string>();
 
@@ -24,7 +25,14 @@ export class BatchQueue<T extends Batchable> {
 
   push(item: T): void {
     this.pending.push(item);
-    this.pump();
+    // Items pushed in the same turn (the results of one UpdateTasks call,
+    // one sweep's ticks) go in one batch: pump once they are all in.
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.pump();
+    });
   }
 
   get size(): number {
