@@ -7,6 +7,7 @@ import { Dispatcher } from "./dispatch/dispatcher.js";
 import { RunWaiters } from "./dispatch/run-waiters.js";
 import { DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { createLogger, type Logger } from "./logger.js";
+import { LoopLag } from "./runtime/loop-lag.js";
 import { Engine } from "./runtime/engine.js";
 import { HttpTasks, LOOPBACK_HOSTS } from "./runtime/http-tasks.js";
 import { Timers } from "./runtime/timers.js";
@@ -89,7 +90,8 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   const metrics = new Metrics(() => sampleDatabase(store, clock), 1000, { processMetrics: options.metrics !== undefined });
   await store.migrate();
 
-  const engine = new Engine(store, clock, await createSystemTaskServices(), log, { maxConcurrentStarts: options.maxConcurrentStarts ?? 256 });
+  const loopLag = new LoopLag().start();
+  const engine = new Engine(store, clock, await createSystemTaskServices(), log, { maxConcurrentStarts: options.maxConcurrentStarts ?? 256, loopLag });
   const dbWatch = new DbWatch(store.pool, log, metrics.registry);
   // Tasks handed out here are remembered by type, so a scoped worker's updates need no lookup.
   const taskTypes = new TaskTypes(store.pool);
@@ -115,13 +117,15 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     if (channel === "baton_keys") authenticator.invalidate(payload || undefined);
     if (channel === "baton_tasks") payload.split("\n").forEach((t) => dispatcher.wake(t));
     else if (channel === "baton_runs") waiters.ended(payload);
-    else if (channel === "baton_outbox") void timers.sweep();
     else if (channel === "baton_taskdefs") engine.taskDefsChanged();
+    else if (channel === "baton_workflow_defs") engine.workflowDefsChanged(payload || undefined);
     else if (channel === "baton_events") void events.drain();
   }, () => {
     metrics.dbErrors.inc({ code: "connection" });
-    // Revocations may have been missed while disconnected.
+    // Revocations and definition changes may have been missed while disconnected.
     authenticator.invalidate();
+    engine.taskDefsChanged();
+    engine.workflowDefsChanged();
   });
   await listener.start();
 
@@ -178,6 +182,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       await events.drain();
     },
     async close() {
+      loopLag.stop();
       timers.stop();
       await events.stop();
       dbWatch.stop();
@@ -278,7 +283,7 @@ class Listener {
       this.reconnect();
     });
     await client.connect();
-    await client.query("LISTEN baton_tasks; LISTEN baton_runs; LISTEN baton_outbox; LISTEN baton_taskdefs; LISTEN baton_keys; LISTEN baton_events");
+    await client.query("LISTEN baton_tasks; LISTEN baton_runs; LISTEN baton_taskdefs; LISTEN baton_workflow_defs; LISTEN baton_keys; LISTEN baton_events");
     this.client = client;
     this.delay = 100;
   }

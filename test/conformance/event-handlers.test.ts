@@ -201,6 +201,25 @@ describe("event handlers", () => {
     assert.equal(rpcCode(gone), grpc.status.NOT_FOUND);
   });
 
+  it("update_workflow_variables merges into a running run's variables, appending lists on request", async () => {
+    await h.client.registerEventHandler({
+      name: "set_vars",
+      event: "test:vars",
+      actions: [
+        { action: "update_workflow_variables", update_workflow_variables: { workflowId: "${id}", variables: { stage: "${stage}", seen: ["${stage}"] }, appendArray: true } },
+      ],
+      active: true,
+    });
+    const id = await h.client.startWorkflow("event_target_flow", {});
+    await h.client.publishEvent("test:vars", { id, stage: "one" });
+    await h.client.publishEvent("test:vars", { id, stage: "two" });
+    await h.settle();
+    const run = await h.client.getWorkflow(id);
+    assert.equal(run.status, "RUNNING");
+    assert.deepEqual(run.variables, { stage: "two", seen: ["one", "two"] });
+    await h.client.deleteEventHandler("set_vars");
+  });
+
   it("expandInlineJSON reads JSON held in a string field of the payload", async () => {
     await h.client.registerEventHandler({
       name: "inline_json",

@@ -166,7 +166,6 @@ function actionIssues(action: unknown, path: string, error: Report, warnings: Va
       requiredString(details, detailsPath, "workflowId", error);
       optionalType(details, detailsPath, "variables", "object", error);
       optionalType(details, detailsPath, "appendArray", "boolean", error);
-      warnings.push({ path: pointer(path, "action"), message: "update_workflow_variables is accepted but not carried out yet: Baton logs and skips it" });
       break;
   }
 }

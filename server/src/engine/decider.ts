@@ -44,7 +44,9 @@ export type RunEvent =
   /** A child that had ended runs again (it was retried, rerun or restarted). */
   | { kind: "childRevived"; taskId: string; childId: string }
   /** A START_WORKFLOW task's run was started (error empty) or could not be. */
-  | { kind: "runStarted"; taskId: string; childId: string; error: string };
+  | { kind: "runStarted"; taskId: string; childId: string; error: string }
+  /** Variables set from outside (an event handler's update_workflow_variables); with appendArray, lists grow instead of being replaced. */
+  | { kind: "updateVariables"; variables: JsonObject; appendArray: boolean };
 
 export type Effect =
   /** A worker task is ready from `task.visibleAt` on. */
@@ -62,7 +64,8 @@ export type Effect =
   | { kind: "retryRun"; runId: string; resumeSubworkflowTasks: boolean }
   /** Hand a task to the asynchronous system-task runner (HTTP, EVENT). */
   | { kind: "runAsync"; task: TaskState }
-  | { kind: "publishEvent"; sink: string; payload: JsonObject };
+  /** An EVENT task's message on Baton's event bus; `name` is what handlers listen to. */
+  | { kind: "publishEvent"; sink: string; name: string; payload: JsonObject };
 
 export interface StartRunRequest {
   /** The new run's id, chosen by the decider so the parent can record it. */
@@ -264,7 +267,25 @@ export class Decider {
         return this.childRevived(event);
       case "runStarted":
         return this.runStarted(event);
+      case "updateVariables":
+        return this.updateVariables(event);
     }
+  }
+
+  private updateVariables(event: Extract<RunEvent, { kind: "updateVariables" }>): void {
+    if (TERMINAL_WORKFLOW.has(this.run.status)) {
+      throw new Refusal("FAILED_PRECONDITION", `run ${this.run.id} has ended (${this.run.status}); its variables stay as they were`);
+    }
+    const variables: JsonObject = { ...this.run.variables };
+    for (const [key, value] of Object.entries(event.variables)) {
+      const current = variables[key];
+      variables[key] = event.appendArray && Array.isArray(current) ? [...current, ...(Array.isArray(value) ? value : [value])] : value;
+    }
+    const size = Buffer.byteLength(stringifyJson(variables));
+    const limit = this.services?.maxVariablesBytes ?? 256 * 1024;
+    if (size > limit) throw new Refusal("INVALID_ARGUMENT", `variables would be ${size} bytes; the limit is ${limit} bytes`);
+    this.run.variables = variables;
+    this.reconcile();
   }
 
   private start(): void {

@@ -516,6 +516,15 @@ const event: SystemTask = {
       fail(d, task, "EVENT needs a sink", true);
       return;
     }
+    // Conductor's queue names: "conductor" alone is this task's own queue,
+    // "conductor:<name>" is scoped to the workflow, any other sink is as written.
+    let name = sink;
+    if (sink === "conductor") name = `conductor:${d.run.name}:${task.ref}`;
+    else if (sink.startsWith("conductor:")) name = `conductor:${d.run.name}:${sink.slice("conductor:".length)}`;
+    else if (sink.startsWith("conductor")) {
+      fail(d, task, `Invalid / Unsupported sink specified: ${sink}`, true);
+      return;
+    }
     const payload: JsonObject = {
       ...task.input,
       workflowInstanceId: d.run.id,
@@ -523,8 +532,8 @@ const event: SystemTask = {
       workflowVersion: d.run.version,
       correlationId: d.run.correlationId,
     };
-    d.effects.push({ kind: "publishEvent", sink, payload });
-    task.output = { event_produced: sink, ...payload };
+    d.effects.push({ kind: "publishEvent", sink, name, payload });
+    task.output = { ...payload, event_produced: name };
     if (wt.asyncComplete) inProgress(d, task);
     else d.endTask(task, "COMPLETED", "");
   },

@@ -26,7 +26,7 @@ export interface ActionContext {
 export type ActionOutcome =
   | { done: "completed" | "failed"; runId: string; taskId: string }
   | { done: "started"; runId: string; created: boolean }
-  | { done: "terminated"; runId: string }
+  | { done: "terminated" | "variables updated"; runId: string }
   | { ignored: string };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -42,7 +42,7 @@ export async function runAction(ctx: ActionContext, action: EventHandlerAction, 
     case "terminate_workflow":
       return terminateWorkflow(ctx, (action.terminate_workflow ?? {}) as unknown as Record<string, unknown>, payload);
     case "update_workflow_variables":
-      throw new Error("update_workflow_variables is not carried out by Baton yet (no engine event sets a run's variables from outside)");
+      return updateVariables(ctx, (action.update_workflow_variables ?? {}) as unknown as Record<string, unknown>, payload);
     default:
       throw new Error(`unknown action ${JSON.stringify((action as { action?: unknown }).action)}`);
   }
@@ -127,6 +127,21 @@ async function startWorkflow(ctx: ActionContext, details: Record<string, unknown
       await new Promise((r) => setTimeout(r, error.retryAfterMs));
     }
   }
+}
+
+async function updateVariables(ctx: ActionContext, details: Record<string, unknown>, payload: Json): Promise<ActionOutcome> {
+  const resolved = substitute(details, payload, ctx.now) as Record<string, Json>;
+  const workflowId = text(resolved["workflowId"]);
+  if (!UUID.test(workflowId)) throw new Error(`no run ${JSON.stringify(workflowId)}`);
+  const variables = resolved["variables"];
+  if (variables === null || typeof variables !== "object" || Array.isArray(variables)) throw new Error("update_workflow_variables needs an object of variables");
+  try {
+    await ctx.engine.handle(workflowId, { kind: "updateVariables", variables, appendArray: resolved["appendArray"] === true });
+  } catch (error) {
+    if (error instanceof Refusal && error.code === "FAILED_PRECONDITION") return { ignored: error.message };
+    throw error;
+  }
+  return { done: "variables updated", runId: workflowId };
 }
 
 async function terminateWorkflow(ctx: ActionContext, details: Record<string, unknown>, payload: Json): Promise<ActionOutcome> {

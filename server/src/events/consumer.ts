@@ -106,8 +106,7 @@ export class EventConsumer {
       this.log.warn({ err: error, eventId: event.id }, "event dropped: its payload is not JSON");
       return;
     }
-    const name = await this.nameOf(event, payload);
-    if (name === undefined) return;
+    const name = this.nameOf(event);
     const handlers = await this.events.activeHandlers(name);
     for (const stored of handlers) {
       let handler: EventHandler;
@@ -146,49 +145,8 @@ export class EventConsumer {
     }
   }
 
-  /**
-   * The name handlers listen to. A published event carries it; an EVENT
-   * task's follows Conductor: sink `conductor` is
-   * `conductor:<workflow name>:<task reference>`, any other sink
-   * (`conductor:<name>`, `sqs:<queue>`, ...) is the name as written.
-   */
-  private async nameOf(event: TakenEvent, payload: Json): Promise<string | undefined> {
-    if (event.name !== null) return event.name;
-    if (event.sink !== "conductor") return event.sink;
-    const fields = (payload !== null && typeof payload === "object" && !Array.isArray(payload) ? payload : {}) as Record<string, Json>;
-    const runId = typeof fields["workflowInstanceId"] === "string" ? fields["workflowInstanceId"] : "";
-    const workflow = typeof fields["workflowType"] === "string" ? fields["workflowType"] : "";
-    const ref = runId ? await this.eventTaskRef(runId, event, fields) : undefined;
-    if (!workflow || ref === undefined) {
-      this.log.warn({ eventId: event.id, runId }, "event dropped: no EVENT task found for its conductor sink");
-      return undefined;
-    }
-    return `conductor:${workflow}:${ref}`;
+  /** The name handlers listen to: a published event's, or the queue name its EVENT task computed (see system-tasks). */
+  private nameOf(event: TakenEvent): string {
+    return event.name ?? event.sink;
   }
-
-  // The events table holds the sink and payload, not the task: find the run's
-  // EVENT task that produced this payload (the latest, when several did).
-  private async eventTaskRef(runId: string, event: TakenEvent, payload: Record<string, Json>): Promise<string | undefined> {
-    if (!/^[0-9a-f-]{36}$/i.test(runId)) return undefined;
-    const loaded = await this.engine.store.getRun(runId, true);
-    if (!loaded) return undefined;
-    const candidates = loaded.tasks
-      .filter((t) => t.type === "EVENT" && t.output["event_produced"] === event.sink && t.scheduledAt <= event.createdAt)
-      .sort((a, b) => b.seq - a.seq);
-    const expected = canonical(payload);
-    const exact = candidates.find((t) => {
-      const { event_produced: _sink, ...rest } = t.output;
-      return canonical(rest as Json) === expected;
-    });
-    return (exact ?? candidates[0])?.ref;
-  }
-}
-
-function canonical(value: Json): string {
-  if (value === null || typeof value !== "object") return typeof value === "bigint" ? String(value) : JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  return `{${Object.keys(value)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonical(value[k]!)}`)
-    .join(",")}}`;
 }

@@ -8,8 +8,9 @@ import { graphFor, type Graph } from "../engine/graph.js";
 import { TERMINAL_WORKFLOW, type JsonObject, type RunState, type TaskState } from "../engine/model.js";
 import { isWorkerTask, type SystemTaskServices } from "../engine/system-tasks.js";
 import type { Clock } from "../clock.js";
-import { isConnectionError, Store, WriteConflict, type BatchWrite, type LoadedRuns, type RunTarget, type Tx } from "../store/store.js";
+import { isConnectionError, Store, WriteConflict, type BatchWrite, type LoadedRun, type LoadedRuns, type RunTarget, type Tx } from "../store/store.js";
 import { BatchQueue } from "./batches.js";
+import type { LoopLag } from "./loop-lag.js";
 import type { Logger } from "../logger.js";
 
 export interface EngineHooks {
@@ -80,6 +81,12 @@ export class Overloaded extends Error {
 
 /** How long a taken outbox item stays invisible to other replicas. */
 const OUTBOX_LEASE_MS = 30_000;
+/**
+ * How long other replicas leave a new outbox item to the process that wrote
+ * it (it carries the item out right after commit); after that, one that died
+ * meanwhile has its items taken over.
+ */
+const OUTBOX_HOLD_MS = 5_000;
 
 const RETRYABLE_PG_CODES = new Set(["40001", "40P01"]);
 
@@ -109,6 +116,8 @@ function sortKeys(value: unknown): unknown {
 export class Engine {
   private readonly defs = new Map<string, WorkflowDef>();
   private readonly taskDefCache = new Map<string, TaskDef | undefined>();
+  private readonly latestDefs = new Map<string, { def: WorkflowDef; hash: string; version: number }>();
+  private workflowDefGeneration = 0;
   private taskDefGeneration = 0;
   hooks: EngineHooks = { tasksReady: () => {}, runEnded: () => {}, runAsync: () => {} };
 
@@ -120,7 +129,14 @@ export class Engine {
     readonly clock: Clock,
     readonly services: SystemTaskServices,
     private readonly log: Logger,
-    private readonly limits: { maxConcurrentStarts: number; maxBatchesInFlight?: number; maxBatchEvents?: number } = { maxConcurrentStarts: 256 },
+    private readonly limits: {
+      maxConcurrentStarts: number;
+      /** Starts are shed while the event loop runs later than this (see LoopLag). */
+      loopLag?: LoopLag;
+      maxLoopLagMs?: number;
+      maxBatchesInFlight?: number;
+      maxBatchEvents?: number;
+    } = { maxConcurrentStarts: 256 },
   ) {
     this.queue = new BatchQueue<BatchItem>(
       (items) => this.writeBatch(items),
@@ -178,6 +194,30 @@ export class Engine {
     return result;
   }
 
+  /**
+   * The latest version of a workflow, cached: a new version is announced
+   * with NOTIFY baton_workflow_defs at its commit and clears the entry on
+   * every replica, so starts by name cost no query.
+   */
+  private async latestDefinition(name: string): Promise<{ def: WorkflowDef; hash: string; version: number } | undefined> {
+    const cached = this.latestDefs.get(name);
+    if (cached) return cached;
+    const generation = this.workflowDefGeneration;
+    const found = await this.store.workflowDef(this.store.pool, name);
+    if (found && generation === this.workflowDefGeneration) {
+      this.latestDefs.set(name, found);
+      if (this.latestDefs.size > 10_000) this.latestDefs.delete(this.latestDefs.keys().next().value as string);
+    }
+    return found;
+  }
+
+  /** Forgets the cached latest version of a workflow (all, without a name): it changed here or on another replica. */
+  workflowDefsChanged(name?: string): void {
+    if (name) this.latestDefs.delete(name);
+    else this.latestDefs.clear();
+    this.workflowDefGeneration++;
+  }
+
   /** Forgets cached task definitions (one changed here or on another replica). */
   taskDefsChanged(): void {
     this.taskDefCache.clear();
@@ -219,6 +259,10 @@ export class Engine {
     if (!options.parentRunId && this.startsInFlight >= this.limits.maxConcurrentStarts) {
       throw new Overloaded(`the server is busy (${this.startsInFlight} starts in progress); retry shortly`, 200);
     }
+    const lag = this.limits.loopLag?.lagMs ?? 0;
+    if (!options.parentRunId && lag > (this.limits.maxLoopLagMs ?? 100)) {
+      throw new Overloaded(`the server is busy (its event loop runs ${Math.round(lag)} ms late); retry shortly`, 200);
+    }
     this.startsInFlight++;
     try {
       const resolved = await this.resolveDefinition(options);
@@ -231,6 +275,10 @@ export class Engine {
   }
 
   private readonly queue: BatchQueue<BatchItem>;
+
+  /** Tasks of wide runs as this replica last wrote them, by run: see stateOf. */
+  private readonly runCache = new Map<string, { rev: number; tasks: TaskState[] }>();
+  private cachedTasks = 0;
 
   /** Which run a task belongs to (never changes), for tasks seen lately: groups a run's results into one batch. */
   private readonly runOfTask = new Map<string, string>();
@@ -287,12 +335,15 @@ export class Engine {
               {
                 runIds: events.flatMap((e) => (typeof e.target === "string" ? [e.target] : [])),
                 taskIds: events.flatMap((e) => (typeof e.target === "string" ? [] : [e.target.taskId])),
+                cachedRunIds: this.cachedRunsFor(events),
               },
               { skipLocked: events.some((e) => e.skipLocked) },
               (tx, loaded) => this.decideInTx(tx, loaded, events, starts.filter((s) => !existing.has(s)), handOffs),
             ),
           handOffs,
         );
+        // Committed: the runs decided here are current in memory as written.
+        for (const kept of outcome.after.keep) this.keepRun(kept);
         return {
           after: outcome.after,
           settle: () => {
@@ -327,12 +378,13 @@ export class Engine {
       dequeue: [],
       enqueue: [],
       outbox: [],
+      outboxHeldUntil: now + OUTBOX_HOLD_MS,
       events: [],
       now,
       notifyTaskTypes: [],
       notifyRunsEnded: [],
     };
-    const after: AfterCommit = { ready: new Set(), ended: [], outboxIds: [], asyncTasks: [], handOffs, decided: [] };
+    const after: AfterCommit = { ready: new Set(), ended: [], outboxIds: [], asyncTasks: [], handOffs, decided: [], keep: [] };
     const results = new Map<BatchItem, EventOutcome | { runId: string; created: boolean } | undefined | Error>();
 
     const groups = new Map<string, EventItem[]>();
@@ -349,7 +401,7 @@ export class Engine {
       if (group) group.push(item);
       else groups.set(runId, [item]);
     }
-    for (const [runId, group] of groups) await this.decideRun(tx, runId, loaded.runs.get(runId)!, group, now, write, after, results);
+    for (const [runId, group] of groups) await this.decideRun(tx, runId, await this.stateOf(tx, runId, loaded.runs.get(runId)!), group, now, write, after, results);
 
     for (const item of starts) {
       const { def, hash, version } = item.resolved;
@@ -397,6 +449,63 @@ export class Engine {
     return { results, after };
   }
 
+  /** Runs whose tasks this batch may take from memory: kept ones, with task results only. */
+  private cachedRunsFor(events: EventItem[]): string[] {
+    const eligible = new Map<string, boolean>();
+    for (const item of events) {
+      const runId = typeof item.target === "string" ? item.target : this.runOfTask.get(item.target.taskId);
+      if (runId === undefined || !this.runCache.has(runId)) continue;
+      eligible.set(runId, (eligible.get(runId) ?? true) && item.event.kind === "taskResult");
+    }
+    return [...eligible].filter(([, ok]) => ok).map(([id]) => id);
+  }
+
+  /**
+   * A locked run's tasks: as loaded, or kept in memory since this replica last
+   * wrote it. Kept tasks are current when the run's revision has not moved:
+   * only events change a finished task, and every event bumps the revision.
+   * Open tasks also change by claims and lease extensions, which leave the
+   * revision alone, so the tasks the events name come fresh from the
+   * database; any other open task the decision writes is checked against
+   * its stored revision (a stale one makes the batch retry from the database).
+   */
+  private async stateOf(tx: Tx, runId: string, loaded: LoadedRun): Promise<{ run: RunState; rev: number; tasks: TaskState[] }> {
+    if (loaded.tasks) return { run: loaded.run, rev: loaded.rev, tasks: loaded.tasks };
+    const kept = this.runCache.get(runId);
+    // Taken out while in use: the decider changes these objects in place, and a rollback would leave them wrong.
+    this.runCache.delete(runId);
+    if (kept) this.cachedTasks -= kept.tasks.length;
+    const fresh = new Map(loaded.fresh.map((t) => [t.id, t]));
+    if (kept && kept.rev === loaded.rev) {
+      const tasks = kept.tasks.map((t) => {
+        const row = fresh.get(t.id);
+        fresh.delete(t.id);
+        return row ?? t;
+      });
+      if (fresh.size === 0) return { run: loaded.run, rev: loaded.rev, tasks };
+    }
+    return { ...(await this.store.reloadRun(tx, runId))!, rev: loaded.rev };
+  }
+
+  /** Keeps a run's tasks after commit, as written, when it is wide enough to be worth it. */
+  private keepRun({ runId, rev, decision, existing }: KeptRun): void {
+    const old = this.runCache.get(runId);
+    if (old) {
+      this.runCache.delete(runId);
+      this.cachedTasks -= old.tasks.length;
+    }
+    if (TERMINAL_WORKFLOW.has(decision.run.status) || decision.tasks.length < KEEP_MIN_TASKS) return;
+    // The store bumped the revision of every task it updated.
+    for (const task of decision.changed) if (existing.has(task.id)) task.rev += 1;
+    this.runCache.set(runId, { rev, tasks: decision.tasks });
+    this.cachedTasks += decision.tasks.length;
+    for (const [id, entry] of this.runCache) {
+      if (this.cachedTasks <= KEEP_MAX_TASKS) break;
+      this.runCache.delete(id);
+      this.cachedTasks -= entry.tasks.length;
+    }
+  }
+
   /**
    * Decides one run's events in order on one decider. A refused event may
    * have changed the state half way: the run is read again and the events
@@ -405,7 +514,7 @@ export class Engine {
   private async decideRun(
     tx: Tx,
     runId: string,
-    loaded: { run: RunState; tasks: TaskState[] },
+    loaded: { run: RunState; rev: number; tasks: TaskState[] },
     group: EventItem[],
     now: number,
     write: BatchWrite,
@@ -444,12 +553,13 @@ export class Engine {
         }
       }
       if (refused) {
-        state = (await this.store.reloadRun(tx, runId))!;
+        state = { ...(await this.store.reloadRun(tx, runId))!, rev: state.rev };
         continue;
       }
       const decision = decider.result();
       this.collect(decision, existing, false, now, taskDefs, write, after);
       after.decided.push({ decision, events: applied });
+      after.keep.push({ runId, rev: state.rev + 1, decision, existing });
       for (const [item, ok] of outcomes) results.set(item, { applied: ok, run: decision.run });
       return;
     }
@@ -465,7 +575,7 @@ export class Engine {
       }
       return { def, hash: definitionHash(def), version: def.version ?? 1 };
     }
-    const found = await this.store.workflowDef(this.store.pool, options.name, options.version);
+    const found = options.version === undefined ? await this.latestDefinition(options.name) : await this.store.workflowDef(this.store.pool, options.name, options.version);
     if (!found) {
       throw new Refusal("NOT_FOUND", `no workflow definition ${options.name}${options.version !== undefined ? ` version ${options.version}` : ""}`);
     }
@@ -516,7 +626,7 @@ export class Engine {
           }
           break;
         case "publishEvent":
-          write.events.push({ sink: effect.sink, payload: effect.payload });
+          write.events.push({ sink: effect.sink, name: effect.name, payload: effect.payload });
           break;
         case "runAsync":
           after.asyncTasks.push(effect.task);
@@ -662,7 +772,23 @@ interface AfterCommit {
   asyncTasks: TaskState[];
   handOffs: HandOff[];
   decided: { decision: Decision; events: RunEvent[] }[];
+  /** Runs to keep in memory once committed. */
+  keep: KeptRun[];
 }
+
+interface KeptRun {
+  runId: string;
+  /** The run's revision after this write. */
+  rev: number;
+  decision: Decision;
+  /** Ids of the tasks that existed before (updated, not inserted). */
+  existing: Set<string>;
+}
+
+/** Runs with fewer tasks are read whole each time: cheap, and memory stays small. */
+const KEEP_MIN_TASKS = 64;
+/** At most this many tasks kept in memory over all runs; the least recently written go first. */
+const KEEP_MAX_TASKS = 200_000;
 
 interface EventItem {
   kind: "event";

@@ -55,6 +55,8 @@ export function metadataService(engine: Engine, limits: Limits): ServiceImpl<typ
         const changed = await store.putWorkflowVersion(tx, def.name, version, hash, now);
         return { version, changed, hash: contentHash(stored) };
       });
+      // Here at once; other replicas on the NOTIFY sent at commit.
+      if (result.changed) engine.workflowDefsChanged(def.name);
       return { name: def.name, version: result.version, changed: result.changed, contentHash: result.hash, warnings: issues(warnings) };
     }),
 

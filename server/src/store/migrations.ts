@@ -185,6 +185,14 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
       ALTER TABLE baton.events ADD COLUMN attempts int NOT NULL DEFAULT 0;
     `,
   },
+  {
+    name: "runs carry a revision",
+    sql: `
+      -- Bumped by every event written to the run: a replica that kept the
+      -- run's finished tasks in memory knows whether they are still current.
+      ALTER TABLE baton.runs ADD COLUMN rev bigint NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"

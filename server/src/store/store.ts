@@ -259,7 +259,9 @@ export interface BatchWrite {
   dequeue: string[];
   enqueue: QueueEntry[];
   outbox: OutboxEntry[];
-  events: { sink: string; payload: JsonObject }[];
+  /** The writer carries its outbox items out itself after commit: other replicas leave them alone until then. */
+  outboxHeldUntil: number;
+  events: { sink: string; name: string; payload: JsonObject }[];
   now: number;
   notifyTaskTypes: string[];
   notifyRunsEnded: string[];
@@ -267,8 +269,18 @@ export interface BatchWrite {
 
 /** The runs a batch locked, with their tasks; and which run each loaded task belongs to. */
 export interface LoadedRuns {
-  runs: Map<string, { run: RunState; tasks: TaskState[] }>;
+  runs: Map<string, LoadedRun>;
   runOfTask: Map<string, string>;
+}
+
+export interface LoadedRun {
+  run: RunState;
+  /** The run's revision as stored. */
+  rev: number;
+  /** Every task of the run; undefined for a run the caller keeps in memory (it asked with cachedRunIds). */
+  tasks: TaskState[] | undefined;
+  /** For a run kept in memory: the rows of the tasks the events name, as stored now. */
+  fresh: TaskState[];
 }
 
 export interface OutboxItem {
@@ -351,31 +363,39 @@ export class Store {
    * left out instead of waited for.
    */
   async events<T>(
-    targets: { runIds: string[]; taskIds: string[] },
+    targets: { runIds: string[]; taskIds: string[]; cachedRunIds: string[] },
     options: { skipLocked?: boolean },
     fn: (tx: Tx, loaded: LoadedRuns) => Promise<T>,
   ): Promise<T> {
     // Inlined into SQL text (the simple protocol takes no parameters): only UUIDs pass.
     const runIds = targets.runIds.filter((id) => UUID.test(id));
     const taskIds = targets.taskIds.filter((id) => UUID.test(id));
-    const array = (ids: string[]) => `'{${ids.join(",")}}'::uuid[]`;
+    const array = (ids: string[]) => `'{${ids.filter((id) => UUID.test(id)).join(",")}}'::uuid[]`;
     const wanted = `(${array(runIds)} || ARRAY(SELECT run_id FROM baton.tasks WHERE id = ANY(${array(taskIds)})))`;
+    const cached = array(targets.cachedRunIds);
     const client = await this.pool.connect();
     try {
       const results = (await client.query(
         runIds.length + taskIds.length === 0
           ? "BEGIN"
           : `BEGIN; SELECT * FROM baton.runs WHERE id = ANY${wanted} ORDER BY id FOR UPDATE${options.skipLocked ? " SKIP LOCKED" : ""};
-             SELECT * FROM baton.tasks WHERE run_id = ANY${wanted} ORDER BY run_id, seq`,
+             SELECT * FROM baton.tasks WHERE run_id = ANY${wanted} AND NOT run_id = ANY(${cached}) ORDER BY run_id, seq;
+             SELECT * FROM baton.tasks WHERE id = ANY(${array(taskIds)}) AND run_id = ANY(${cached})`,
       )) as unknown as pg.QueryResult[] | pg.QueryResult;
       const loaded: LoadedRuns = { runs: new Map(), runOfTask: new Map() };
       if (Array.isArray(results)) {
-        for (const row of results[1]!.rows) loaded.runs.set(row.id as string, { run: rowToRun(row), tasks: [] });
-        for (const row of results[2]!.rows) {
-          const entry = loaded.runs.get(row.run_id as string);
-          if (!entry) continue; // skipped: another transaction holds it
-          entry.tasks.push(rowToTask(row));
-          loaded.runOfTask.set(row.id as string, row.run_id as string);
+        const cachedIds = new Set(targets.cachedRunIds);
+        for (const row of results[1]!.rows) {
+          const id = row.id as string;
+          loaded.runs.set(id, { run: rowToRun(row), rev: Number(row.rev), tasks: cachedIds.has(id) ? undefined : [], fresh: [] });
+        }
+        for (const [index, field] of [[2, "tasks"], [3, "fresh"]] as const) {
+          for (const row of results[index]!.rows) {
+            const entry = loaded.runs.get(row.run_id as string);
+            if (!entry) continue; // skipped: another transaction holds it
+            entry[field]?.push(rowToTask(row));
+            loaded.runOfTask.set(row.id as string, row.run_id as string);
+          }
         }
       }
       const result = await fn(client, loaded);
@@ -409,11 +429,12 @@ export class Store {
   }
 
   async workflowDef(q: pg.ClientBase | pg.Pool, name: string, version?: number): Promise<{ def: WorkflowDef; hash: string; version: number; createdAt: number } | undefined> {
-    const { rows } = await q.query(
-      `SELECT w.version, w.hash, w.created_at, d.body FROM baton.workflow_defs w JOIN baton.defs d ON d.hash = w.hash
+    const { rows } = await q.query({
+      name: version === undefined ? "baton-workflow-def-latest" : "baton-workflow-def",
+      text: `SELECT w.version, w.hash, w.created_at, d.body FROM baton.workflow_defs w JOIN baton.defs d ON d.hash = w.hash
        WHERE w.name = $1 ${version === undefined ? "" : "AND w.version = $2"} ORDER BY w.version DESC LIMIT 1`,
-      version === undefined ? [name] : [name, version],
-    );
+      values: version === undefined ? [name] : [name, version],
+    });
     const row = rows[0];
     return row ? { def: row.body as WorkflowDef, hash: row.hash as string, version: row.version as number, createdAt: row.created_at as number } : undefined;
   }
@@ -425,7 +446,10 @@ export class Store {
        ON CONFLICT (name, version) DO UPDATE SET hash = excluded.hash WHERE baton.workflow_defs.hash <> excluded.hash`,
       [name, version, hash, now],
     );
-    return (rowCount ?? 0) > 0;
+    const changed = (rowCount ?? 0) > 0;
+    // Every replica forgets its cached latest version of the name (at commit).
+    if (changed) await q.query("SELECT pg_notify('baton_workflow_defs', $1)", [name]);
+    return changed;
   }
 
   async listWorkflowDefs(name: string, allVersions: boolean): Promise<{ name: string; version: number; hash: string; createdAt: number; description: string }[]> {
@@ -519,7 +543,7 @@ export class Store {
           SELECT ${RUN_COLUMN_NAMES.join(", ")} FROM jsonb_to_recordset($10::jsonb) AS r(${RUN_RECORDSET})
           ON CONFLICT DO NOTHING RETURNING id),
         run_updated AS (
-          UPDATE baton.runs t SET ${runSets.join(", ")}
+          UPDATE baton.runs t SET ${runSets.join(", ")}, rev = t.rev + 1
           FROM jsonb_to_recordset($11::jsonb) AS r(${RUN_RECORDSET})
           WHERE t.id = r.id AND t.id = ANY($12::uuid[]) RETURNING 1),
         inserted AS (
@@ -536,15 +560,15 @@ export class Store {
           FROM jsonb_to_recordset($4::jsonb) AS r(task_id uuid, task_type text, run_id uuid, priority int, visible_at bigint)
           ON CONFLICT (task_id) DO UPDATE SET visible_at = excluded.visible_at RETURNING 1),
         outboxed AS (
-          INSERT INTO baton.outbox (kind, payload, created_at)
-          SELECT kind, payload, $7 FROM jsonb_to_recordset($5::jsonb) AS r(kind text, payload jsonb) RETURNING id),
+          INSERT INTO baton.outbox (kind, payload, created_at, taken_until)
+          SELECT kind, payload, $7, $14 FROM jsonb_to_recordset($5::jsonb) AS r(kind text, payload jsonb) RETURNING id),
         published AS (
-          INSERT INTO baton.events (sink, payload, created_at)
-          SELECT sink, payload, $7 FROM jsonb_to_recordset($6::jsonb) AS r(sink text, payload jsonb) RETURNING 1),
+          INSERT INTO baton.events (sink, name, payload, created_at)
+          SELECT sink, name, payload, $7 FROM jsonb_to_recordset($6::jsonb) AS r(sink text, name text, payload jsonb) RETURNING 1),
         notified AS (
           SELECT pg_notify('baton_tasks', $8) WHERE $8 <> ''
           UNION ALL SELECT pg_notify('baton_runs', id) FROM unnest($9::text[]) AS id
-          UNION ALL SELECT pg_notify('baton_outbox', '') WHERE jsonb_array_length($5::jsonb) > 0)
+          UNION ALL SELECT pg_notify('baton_events', '') WHERE jsonb_array_length($6::jsonb) > 0)
       SELECT (SELECT count(*) FROM updated)::int AS updated,
              (SELECT count(*) FROM run_updated)::int AS runs_updated,
              (SELECT coalesce(array_agg(id), '{}') FROM run_inserted) AS runs_inserted,
@@ -568,6 +592,7 @@ export class Store {
         // whatever it guesses about the size of the JSON record sets.
         w.runs.map((r) => r.id),
         w.updates.map((t) => t.id),
+        w.outboxHeldUntil,
       ],
     });
     const row = rows[0] as { updated: number; runs_updated: number; runs_inserted: string[]; outbox_ids: number[] };
@@ -727,9 +752,10 @@ export class Store {
    * effect is carried out; `finishOutbox` deletes it afterwards.
    */
   async takeOutbox(now: number, leaseMs: number, id?: number): Promise<OutboxItem | undefined> {
+    // An item given by id is the caller's own (it wrote it and holds it); any other must be free.
     const { rows } = await this.pool.query(
       `UPDATE baton.outbox SET taken_until = $1 + $2::bigint WHERE id = (
-         SELECT id FROM baton.outbox WHERE taken_until <= $1 ${id === undefined ? "" : "AND id = $3"}
+         SELECT id FROM baton.outbox WHERE ${id === undefined ? "taken_until <= $1" : "id = $3"}
          ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
        RETURNING id, kind, payload`,
       id === undefined ? [now, leaseMs] : [now, leaseMs, id],

@@ -1,0 +1,95 @@
+// Wide runs: a replica keeps the tasks of a run with many tasks in memory
+// between events, and must never decide on a copy that went stale — through a
+// claim or lease change it did not see, or a write by another replica.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { TaskStatus, type LeasedTask } from "@baton/protocol";
+import { startHarness, type Harness } from "../support/harness.js";
+import { answer } from "../support/worker.js";
+
+const WIDTH = 100;
+let a: Harness;
+let b: Harness;
+
+before(async () => {
+  a = await startHarness();
+  // A second replica on the same database.
+  b = await startHarness({ databaseUrl: a.databaseUrl });
+  await a.client.registerTaskDefs([{ name: "wide_branch", retryCount: 0, responseTimeoutSeconds: 600 }]);
+  await a.client.registerWorkflowDef({
+    name: "wide",
+    version: 1,
+    schemaVersion: 2,
+    tasks: [
+      { name: "fork", taskReferenceName: "fork", type: "FORK_JOIN_DYNAMIC", inputParameters: { forkTaskName: "wide_branch", forkTaskInputs: "${workflow.input.items}" } },
+      { name: "join", taskReferenceName: "join", type: "JOIN" },
+    ],
+  });
+});
+after(async () => {
+  await b.close();
+  await a.close();
+});
+
+async function pollMany(h: Harness, count: number): Promise<LeasedTask[]> {
+  const tasks: LeasedTask[] = [];
+  while (tasks.length < count) {
+    const { tasks: got } = await h.client.tasks.poll({ taskType: "wide_branch", workerId: "w", count: count - tasks.length, waitMs: 2000n });
+    assert.ok(got.length > 0, `only ${tasks.length} of ${count} branches could be polled`);
+    tasks.push(...got);
+  }
+  return tasks;
+}
+
+const start = (h: Harness) => h.client.startWorkflow("wide", { items: Array.from({ length: WIDTH }, (_, i) => ({ i })) });
+
+describe("a wide run kept in memory", () => {
+  it("completes when results arrive through both replicas in turn", async () => {
+    const id = await start(a);
+    const tasks = await pollMany(a, WIDTH);
+    for (let i = 0; i < tasks.length; i += 10) {
+      const via = (i / 10) % 2 === 0 ? a : b;
+      const applied = await Promise.all(tasks.slice(i, i + 10).map((t) => answer(via, t, "COMPLETED", { i })));
+      assert.ok(applied.every(Boolean));
+    }
+    const run = await a.client.getWorkflow(id, true);
+    assert.equal(run.status, "COMPLETED");
+    assert.equal(run.tasks.filter((t) => t.taskType === "wide_branch" && t.status === "COMPLETED").length, WIDTH);
+  });
+
+  it("a failure cancels branches claimed after the run was last written, without losing a result", async () => {
+    const id = await start(a);
+    // The first results make replica A keep the run; the rest are claimed afterwards.
+    const first = await pollMany(a, 20);
+    await Promise.all(first.map((t) => answer(a, t, "COMPLETED")));
+    const later = await pollMany(a, 30);
+    // A result for a branch claimed after the run was kept: its lease token is only in the database.
+    assert.equal(await answer(a, later[0]!, "COMPLETED"), true);
+    // One branch fails: the run fails and cancels every open branch, including the claimed ones.
+    assert.equal(await answer(a, later[1]!, "FAILED", {}, { reason: "boom" }), true);
+    const run = await a.client.getWorkflow(id, true);
+    assert.equal(run.status, "FAILED");
+    const branches = run.tasks.filter((t) => t.taskType === "wide_branch");
+    assert.equal(branches.filter((t) => t.status === "COMPLETED").length, 21);
+    assert.equal(branches.filter((t) => t.status === "FAILED").length, 1);
+    assert.equal(branches.filter((t) => t.status === "CANCELED").length, WIDTH - 22);
+    // A claimed branch's late answer is not applied to the ended run.
+    assert.equal(await answer(a, later[2]!, "COMPLETED"), false);
+  });
+
+  it("a stale lease is refused even when the kept copy still shows the old one", async () => {
+    await start(a);
+    const first = await pollMany(a, 10);
+    await Promise.all(first.map((t) => answer(a, t, "COMPLETED")));
+    const [task] = await pollMany(a, 1);
+    // Another lease for the same task (extended through replica B) does not make a wrong token right.
+    await b.client.tasks.extendLease({ taskId: task!.taskId, leaseToken: task!.leaseToken, extendSeconds: 0n });
+    await assert.rejects(
+      a.client.tasks.updateTask({
+        result: { taskId: task!.taskId, leaseToken: "not-the-lease", status: TaskStatus.COMPLETED, outputJson: "{}", workerId: "w" },
+      }),
+      /stale lease/,
+    );
+    assert.equal(await answer(a, task!, "COMPLETED"), true);
+  });
+});
