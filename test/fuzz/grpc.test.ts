@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import { BatonClient } from "@baton/client";
 import { create, toBinary, type DescMethod, type DescService, type MessageInitShape } from "@bufbuild/protobuf";
-import { DispatchRequestSchema, grpc, MetadataService, TaskService, WorkflowService } from "@baton/protocol";
+import { DispatchRequestSchema, EventService, grpc, MetadataService, TaskService, WorkflowService } from "@baton/protocol";
 import pg from "pg";
 import { freshDatabase, stopCluster } from "../support/database.js";
 import { startServerProcess, stopServer, type ServerProc } from "../faults/lib/server.js";
@@ -15,7 +15,7 @@ import { figures, report } from "../faults/lib/report.js";
 import { fuzzRuns, taskDef, workflowDef } from "./arbitraries.js";
 import { message } from "./messages.js";
 
-const SERVICES: DescService[] = [MetadataService, WorkflowService, TaskService];
+const SERVICES: DescService[] = [MetadataService, WorkflowService, TaskService, EventService];
 const METHODS = SERVICES.flatMap((s) => s.methods.map((m) => ({ service: s, method: m as DescMethod, path: `/${s.typeName}/${m.name}` })));
 /** Methods that may block by design (a long poll or a wait): a deadline there is no fault. */
 const WAITING = new Set(["Poll", "WaitWorkflow", "ExecuteWorkflow", "Dispatch"]);

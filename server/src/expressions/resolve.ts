@@ -19,8 +19,14 @@ export function resolveParameters(
   options: ResolveOptions = {},
 ): Record<string, Json> {
   const out: Record<string, Json> = {};
-  for (const key of Object.keys(template)) out[key] = resolveValue(template[key], context, options);
+  for (const key of Object.keys(template)) setKey(out, key, resolveValue(template[key], context, options));
   return out;
+}
+
+/** Adds a key as an own data property: a template key "__proto__" is data, never the object's prototype. */
+function setKey(out: Record<string, Json>, key: string, value: Json): void {
+  if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
 }
 
 /** Resolves one template value: strings are resolved, objects and arrays recursively, other leaves copied. */
@@ -31,7 +37,7 @@ export function resolveValue(value: unknown, context: Record<string, unknown>, o
     const out: Record<string, Json> = {};
     for (const key of Object.keys(value)) {
       const item = (value as Record<string, unknown>)[key];
-      if (item !== undefined) out[key] = resolveValue(item, context, options);
+      if (item !== undefined) setKey(out, key, resolveValue(item, context, options));
     }
     return out;
   }

@@ -72,7 +72,8 @@ export function ledgerClient(address: string, ledger: Ledger): BatonClient {
       entry.applied = response.applied;
       return response;
     } catch (error) {
-      entry.code = (error as { code?: number }).code;
+      const code = (error as { code?: number }).code;
+      if (code !== undefined) entry.code = code;
       throw error;
     } finally {
       ledger.updates.push(entry);
@@ -93,7 +94,8 @@ export function ledgerClient(address: string, ledger: Ledger): BatonClient {
       });
       return response;
     } catch (error) {
-      for (const entry of entries) entry.code = (error as { code?: number }).code;
+      const code = (error as { code?: number }).code;
+      if (code !== undefined) for (const entry of entries) entry.code = code;
       throw error;
     } finally {
       ledger.updates.push(...entries);
