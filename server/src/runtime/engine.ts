@@ -367,7 +367,8 @@ export class Engine {
   }
 
   private async decideInTx(tx: Tx, loaded: LoadedRuns, events: EventItem[], starts: StartItem[], handOffs: HandOff[]) {
-    this.rememberTasks(loaded.runOfTask);
+    // Only wide runs: their results arrive together and are worth grouping.
+    for (const { tasks } of loaded.runs.values()) if (tasks && tasks.length >= KEEP_MIN_TASKS) this.rememberTasks(tasks.map((t) => [t.id, t.runId] as [string, string]));
     const now = this.clock.now();
     const write: BatchWrite = {
       runs: [],
@@ -588,7 +589,7 @@ export class Engine {
     const removedIds = new Set(removed);
     write.removed.push(...removed);
     for (const task of changed) (existing.has(task.id) && !removedIds.has(task.id) ? write.updates : write.inserts).push(task);
-    if (decision.changed.size > 0) this.rememberTasks([...changed].map((t) => [t.id, t.runId] as [string, string]));
+    if (decision.tasks.length >= KEEP_MIN_TASKS) this.rememberTasks([...changed].map((t) => [t.id, t.runId] as [string, string]));
     (isNew ? write.newRuns : write.runs).push(run);
 
     const enqueue = new Map<string, TaskState>();

@@ -379,7 +379,7 @@ export class Store {
         runIds.length + taskIds.length === 0
           ? "BEGIN"
           : `BEGIN; SELECT * FROM baton.runs WHERE id = ANY${wanted} ORDER BY id FOR UPDATE${options.skipLocked ? " SKIP LOCKED" : ""};
-             SELECT * FROM baton.tasks WHERE run_id = ANY${wanted} AND NOT run_id = ANY(${cached}) ORDER BY run_id, seq;
+             SELECT * FROM baton.tasks WHERE run_id = ANY(ARRAY(SELECT unnest${wanted} EXCEPT SELECT unnest(${cached}))) ORDER BY run_id, seq;
              SELECT * FROM baton.tasks WHERE id = ANY(${array(taskIds)}) AND run_id = ANY(${cached})`,
       )) as unknown as pg.QueryResult[] | pg.QueryResult;
       const loaded: LoadedRuns = { runs: new Map(), runOfTask: new Map() };
