@@ -7,7 +7,6 @@ import { Dispatcher } from "./dispatch/dispatcher.js";
 import { RunWaiters } from "./dispatch/run-waiters.js";
 import { DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { createLogger, type Logger } from "./logger.js";
-import { LoopLag } from "./runtime/loop-lag.js";
 import { Engine } from "./runtime/engine.js";
 import { HttpTasks, LOOPBACK_HOSTS } from "./runtime/http-tasks.js";
 import { Timers } from "./runtime/timers.js";
@@ -90,8 +89,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   const metrics = new Metrics(() => sampleDatabase(store, clock), 1000, { processMetrics: options.metrics !== undefined });
   await store.migrate();
 
-  const loopLag = new LoopLag().start();
-  const engine = new Engine(store, clock, await createSystemTaskServices(), log, { maxConcurrentStarts: options.maxConcurrentStarts ?? 256, loopLag });
+  const engine = new Engine(store, clock, await createSystemTaskServices(), log, { maxConcurrentStarts: options.maxConcurrentStarts ?? 256 });
   const dbWatch = new DbWatch(store.pool, log, metrics.registry);
   // Tasks handed out here are remembered by type, so a scoped worker's updates need no lookup.
   const taskTypes = new TaskTypes(store.pool);
@@ -182,7 +180,6 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       await events.drain();
     },
     async close() {
-      loopLag.stop();
       timers.stop();
       await events.stop();
       dbWatch.stop();

@@ -10,7 +10,6 @@ import { isWorkerTask, type SystemTaskServices } from "../engine/system-tasks.js
 import type { Clock } from "../clock.js";
 import { isConnectionError, Store, WriteConflict, type BatchWrite, type LoadedRun, type LoadedRuns, type RunTarget, type Tx } from "../store/store.js";
 import { BatchQueue } from "./batches.js";
-import type { LoopLag } from "./loop-lag.js";
 import type { Logger } from "../logger.js";
 
 export interface EngineHooks {
@@ -131,9 +130,6 @@ export class Engine {
     private readonly log: Logger,
     private readonly limits: {
       maxConcurrentStarts: number;
-      /** Starts are shed while the event loop runs later than this (see LoopLag). */
-      loopLag?: LoopLag;
-      maxLoopLagMs?: number;
       maxBatchesInFlight?: number;
       maxBatchEvents?: number;
     } = { maxConcurrentStarts: 256 },
@@ -258,10 +254,6 @@ export class Engine {
     // Child runs (from the outbox) are work already accepted: never shed them.
     if (!options.parentRunId && this.startsInFlight >= this.limits.maxConcurrentStarts) {
       throw new Overloaded(`the server is busy (${this.startsInFlight} starts in progress); retry shortly`, 200);
-    }
-    const lag = this.limits.loopLag?.lagMs ?? 0;
-    if (!options.parentRunId && lag > (this.limits.maxLoopLagMs ?? 100)) {
-      throw new Overloaded(`the server is busy (its event loop runs ${Math.round(lag)} ms late); retry shortly`, 200);
     }
     this.startsInFlight++;
     try {
