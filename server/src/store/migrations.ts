@@ -193,6 +193,17 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
       ALTER TABLE baton.runs ADD COLUMN rev bigint NOT NULL DEFAULT 0;
     `,
   },
+  {
+    name: "the hot queue and the outbox are vacuumed as they churn",
+    sql: `
+      -- Every task passes through the queue once (insert, then delete): left
+      -- to the default thresholds, dead index entries pile up between vacuums
+      -- and every claim walks them. Vacuum after a fixed number of changes.
+      ALTER TABLE baton.queue SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,
+        autovacuum_vacuum_cost_delay = 0, autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 1000);
+      ALTER TABLE baton.outbox SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_cost_delay = 0);
+    `,
+  },
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"
