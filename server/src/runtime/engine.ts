@@ -477,7 +477,7 @@ export class Engine {
       });
       if (fresh.size === 0) return { run: loaded.run, rev: loaded.rev, tasks };
     }
-    return { ...(await this.store.reloadRun(tx, runId))!, rev: loaded.rev };
+    return { ...(await this.store.getRun(runId, true, tx))!, rev: loaded.rev };
   }
 
   /** Keeps a run's tasks after commit, as written, when it is wide enough to be worth it. */
@@ -546,7 +546,7 @@ export class Engine {
         }
       }
       if (refused) {
-        state = { ...(await this.store.reloadRun(tx, runId))!, rev: state.rev };
+        state = { ...(await this.store.getRun(runId, true, tx))!, rev: state.rev };
         continue;
       }
       const decision = decider.result();

@@ -409,14 +409,6 @@ export class Store {
     }
   }
 
-  /** One run and its tasks, read again inside the transaction that holds its lock. */
-  async reloadRun(tx: Tx, runId: string): Promise<{ run: RunState; tasks: TaskState[] } | undefined> {
-    const { rows } = await tx.query("SELECT * FROM baton.runs WHERE id = $1", [runId]);
-    if (!rows[0]) return undefined;
-    const tasks = await tx.query("SELECT * FROM baton.tasks WHERE run_id = $1 ORDER BY seq", [runId]);
-    return { run: rowToRun(rows[0]), tasks: tasks.rows.map(rowToTask) };
-  }
-
   // ---- definitions ------------------------------------------------------------
 
   async putDef(q: pg.ClientBase, hash: string, def: WorkflowDef): Promise<void> {
@@ -493,10 +485,11 @@ export class Store {
   }
 
 
-  async getRun(runId: string, withTasks: boolean): Promise<{ run: RunState; tasks: TaskState[] } | undefined> {
-    const { rows } = await this.pool.query("SELECT * FROM baton.runs WHERE id = $1", [runId]);
+  /** A run (with its tasks); pass the transaction to read it again under the lock it holds. */
+  async getRun(runId: string, withTasks: boolean, q: pg.ClientBase | pg.Pool = this.pool): Promise<{ run: RunState; tasks: TaskState[] } | undefined> {
+    const { rows } = await q.query("SELECT * FROM baton.runs WHERE id = $1", [runId]);
     if (!rows[0]) return undefined;
-    const tasks = withTasks ? (await this.pool.query("SELECT * FROM baton.tasks WHERE run_id = $1 ORDER BY seq", [runId])).rows.map(rowToTask) : [];
+    const tasks = withTasks ? (await q.query("SELECT * FROM baton.tasks WHERE run_id = $1 ORDER BY seq", [runId])).rows.map(rowToTask) : [];
     return { run: rowToRun(rows[0]), tasks };
   }
 
