@@ -131,9 +131,11 @@ export class Dispatcher {
         if (tasks.length === 0) return;
         claimedAny = true;
         if (!this.isWaiting(waiter)) {
-          // The waiter went away while we claimed: the lease expires and the
-          // task is handed out again. Rare; never silent.
-          this.log.warn({ taskType: type, tasks: tasks.length }, "claimed tasks for a worker that left; they return after their lease");
+          // The waiter went away while we claimed (a long poll timed out, a
+          // stream closed): the tasks go back to the queue for the next one.
+          for (const task of tasks) {
+            await this.store.requeue(task.id, task.leaseToken).catch((error: unknown) => this.log.warn({ err: error, taskId: task.id }, "requeue failed; the task returns after its lease"));
+          }
           continue;
         }
         waiter.credits -= tasks.length;
