@@ -19,7 +19,10 @@ const files = ["test/faults", "test/fuzz"]
 // The HA and network tests need pg_auto_failover and nft: the full run installs them (Debian), the reduced one skips.
 if (process.getuid?.() === 0 && !process.env["BATON_FAULTS_NO_INSTALL"] && spawnSync("sh", ["-c", "command -v pg_autoctl && command -v nft"]).status !== 0) {
   console.log("== installing postgresql-15-auto-failover and nftables (apt-get)");
-  spawnSync("apt-get", ["install", "-y", "-q", "postgresql-15-auto-failover", "nftables"], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  const apt = (...args: string[]) => spawnSync("apt-get", args, { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } }).status === 0;
+  const install = () => apt("install", "-y", "-q", "postgresql-15-auto-failover", "nftables");
+  // A fresh machine may have no package lists yet (or stale ones): fetch them and try again.
+  if (!install() && !(apt("update", "-q") && install())) console.log("== apt-get could not install them: the HA and network tests will say so");
 }
 
 const work = mkdtempSync(path.join(tmpdir(), "baton-faults-"));
