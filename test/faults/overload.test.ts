@@ -16,6 +16,8 @@ after(() => stopCluster());
 
 interface Outcome {
   codes: Map<string, number>;
+  /** What the answers other than OK and RESOURCE_EXHAUSTED said, by message. */
+  details: Map<string, number>;
   latencies: number[];
   retryHints: number;
 }
@@ -43,7 +45,7 @@ async function sustainable(client: BatonClient, ms: number, concurrency: number)
 
 /** Open loop: fires starts at `rate` per second for `ms`, not waiting for answers. */
 async function openLoop(clients: BatonClient[], rate: number, ms: number, maxInFlight: number): Promise<Outcome & { skipped: number }> {
-  const out: Outcome & { skipped: number } = { codes: new Map(), latencies: [], retryHints: 0, skipped: 0 };
+  const out: Outcome & { skipped: number } = { codes: new Map(), details: new Map(), latencies: [], retryHints: 0, skipped: 0 };
   const pending = new Set<Promise<void>>();
   const began = Date.now();
   let sent = 0;
@@ -63,6 +65,10 @@ async function openLoop(clients: BatonClient[], rate: number, ms: number, maxInF
         (error: grpc.ServiceError) => {
           const name = grpc.status[error.code] ?? String(error.code);
           out.codes.set(name, (out.codes.get(name) ?? 0) + 1);
+          if (error.code !== grpc.status.RESOURCE_EXHAUSTED) {
+            const said = `${name}: ${(error.details ?? "").replace(/\d+/g, "N").slice(0, 120)}`;
+            if (out.details.size < 20 || out.details.has(said)) out.details.set(said, (out.details.get(said) ?? 0) + 1);
+          }
           const hint = error.metadata?.get("grpc-retry-pushback-ms")?.length || /retry/i.test(error.details ?? "");
           if (hint) out.retryHints++;
         },
@@ -126,6 +132,7 @@ describe("overload: ten times the sustainable start rate, thousands of idle stre
       report(
         figures("overload 10x start rate", `${streams} idle streams; ${target}/s starts for ${overloadMs / 1000} s (sustainable ${Math.round(rate)}/s)`, "overload", undefined, {
           outcomes: Object.fromEntries(overload.codes),
+          refusals: Object.fromEntries(overload.details),
           clientSkipped: overload.skipped,
           okLatencyP50ms: percentile(overload.latencies, 50),
           okLatencyP99ms: percentile(overload.latencies, 99),
