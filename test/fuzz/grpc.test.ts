@@ -227,14 +227,14 @@ describe("gRPC methods on hostile requests", () => {
           const defs = value.map((d, i) => ({ ...d, name: `${id}_${i}` }));
           try {
             await client.metadata.registerTaskDefs({ taskDefJson: defs.map((d) => JSON.stringify(d)) }, { deadline: 5000 });
-            const { rows } = await db.query("SELECT name FROM baton.task_defs WHERE name LIKE $1", [`${id}\\_%`]);
+            const { rows } = await db.query("SELECT name FROM baton.task_defs WHERE name = ANY($1)", [defs.map((d) => d.name)]);
             assert.equal(rows.length, defs.length, "an accepted batch is stored whole");
           } catch (error) {
             const e = error as grpc.ServiceError;
             if (e.code === undefined) throw error;
             count("RegisterTaskDefs", e.code, e.details, JSON.stringify(defs));
             refused++;
-            const { rows } = await db.query("SELECT name FROM baton.task_defs WHERE name LIKE $1", [`${id}\\_%`]);
+            const { rows } = await db.query("SELECT name FROM baton.task_defs WHERE name = ANY($1)", [defs.map((d) => d.name)]);
             assert.equal(rows.length, 0, "a refused batch left rows");
           }
         }
