@@ -269,7 +269,7 @@ export class TestEnvironment {
         ...(s.outbox > 0 ? [`${s.outbox} cross-run effects pending`] : []),
         ...(this.#running > 0 ? [`${this.#running} mock handlers running`] : []),
       ];
-      if (s.outbox > 0 || s.runs.some((r) => r.wakeAt > 0 && r.wakeAt <= now)) sweep = true;
+      if (s.outbox > 0 || s.runs.some((r) => r.wakeAt > 0 && r.wakeAt <= now) || s.running.some((t) => t.leaseExpiresAt > 0 && t.leaseExpiresAt <= now)) sweep = true;
       if (busy.length > 0) {
         const next = JSON.stringify(s);
         if (next !== fingerprint) {
@@ -370,6 +370,7 @@ function nextDue(s: Snapshot, now: number): { at: number; timeoutOnly: boolean }
   const candidates: { at: number; timeout: boolean }[] = [];
   for (const r of s.runs) if (r.wakeAt > 0) candidates.push({ at: r.wakeAt, timeout: r.wakeAt === r.deadline });
   for (const q of s.queue) if (q.visibleAt > now) candidates.push({ at: q.visibleAt, timeout: false });
+  for (const t of s.running) if (t.leaseExpiresAt > now) candidates.push({ at: t.leaseExpiresAt, timeout: false });
   if (candidates.length === 0) return undefined;
   const at = Math.min(...candidates.map((c) => c.at));
   return { at, timeoutOnly: candidates.every((c) => c.at !== at || c.timeout) };

@@ -5,7 +5,8 @@
 // server/src/store/migrations.ts (baton.runs.wake_at / parent_run_id /
 // def_hash, baton.defs.body, baton.tasks.status / type / def_name / extra,
 // baton.queue.visible_at / task_type, baton.outbox) and to the decider's rule
-// that a run's wake_at is the earliest of its timers and its workflow timeout.
+// that a run's wake_at is the earliest of its timers and its workflow timeout
+// (leases are not in it: the server's sweeper finds them by baton.tasks.lease_expires_at).
 import type pg from "pg";
 
 /** Conductor system task types: everything else is done by a worker. */
@@ -40,6 +41,8 @@ export interface RunningTask {
   defName: string;
   /** A timed WAIT's due time. */
   waitUntil: number | null;
+  /** When its lease (a worker's, an HTTP call's) runs out; 0 when it has none. Not part of the run's wake_at. */
+  leaseExpiresAt: number;
 }
 
 export interface Snapshot {
@@ -65,7 +68,7 @@ const SNAPSHOT = `
     (SELECT coalesce(json_agg(json_build_object('taskId', q.task_id, 'taskType', q.task_type, 'visibleAt', q.visible_at)), '[]'::json)
        FROM baton.queue q WHERE q.run_id IN (SELECT id FROM tree)) AS queue,
     (SELECT coalesce(json_agg(json_build_object(
-        'id', t.id, 'runId', t.run_id, 'ref', t.ref, 'type', t.type, 'defName', t.def_name,
+        'id', t.id, 'runId', t.run_id, 'ref', t.ref, 'type', t.type, 'defName', t.def_name, 'leaseExpiresAt', t.lease_expires_at,
         'waitUntil', CASE WHEN jsonb_typeof(t.extra->'waitUntil') = 'number' THEN (t.extra->>'waitUntil')::float8 END) ORDER BY t.seq), '[]'::json)
        FROM baton.tasks t WHERE t.run_id IN (SELECT id FROM tree) AND t.status = 'IN_PROGRESS') AS running,
     (SELECT count(*)::int FROM baton.outbox) AS outbox`;
@@ -77,7 +80,7 @@ export async function snapshot(pool: pg.Pool, runId: string): Promise<Snapshot> 
   return {
     runs: row.runs.map((r) => ({ ...r, wakeAt: num(r.wakeAt), deadline: num(r.deadline) })),
     queue: row.queue.map((q) => ({ ...q, visibleAt: num(q.visibleAt) })),
-    running: row.running.map((t) => ({ ...t, waitUntil: t.waitUntil === null ? null : num(t.waitUntil) })),
+    running: row.running.map((t) => ({ ...t, waitUntil: t.waitUntil === null ? null : num(t.waitUntil), leaseExpiresAt: num(t.leaseExpiresAt) })),
     outbox: row.outbox,
   };
 }
