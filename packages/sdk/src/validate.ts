@@ -27,6 +27,17 @@ export function validateWorkflowDef(
   return { errors, warnings };
 }
 
+/**
+ * The task names a workflow definition lists, wherever they sit (forks,
+ * cases, loops): the task definitions `hasTaskDef` will be asked about.
+ * None for a definition validation refuses for its nesting.
+ */
+export function taskNamesOf(def: unknown): string[] {
+  if (!isObj(def) || nestingDepth(def, MAX_DEFINITION_DEPTH) > MAX_DEFINITION_DEPTH) return [];
+  const names = walkTasks(def["tasks"], "/tasks").map(({ task }) => task["name"]);
+  return [...new Set(names.filter((name): name is string => typeof name === "string"))];
+}
+
 export function validateTaskDef(def: unknown): ValidationIssue[] {
   const errors = taskDefShapeIssues(def);
   if (!isObj(def)) return errors;

@@ -1,6 +1,6 @@
 // MetadataService: definitions in, validated, versioned, content-addressed.
 import { MetadataService, stringifyJson, type ServiceImpl, VersionPolicy } from "@baton/protocol";
-import { validateTaskDef, validateWorkflowDef, type TaskDef, type WorkflowDef } from "@baton/sdk";
+import { taskNamesOf, validateTaskDef, validateWorkflowDef, type TaskDef, type WorkflowDef } from "@baton/sdk";
 import type { Engine } from "../runtime/engine.js";
 import { canonicalJson, definitionHash } from "../runtime/engine.js";
 import { invalid, notFound, parsePayload, rpc } from "./errors.js";
@@ -24,23 +24,12 @@ function describe(list: { path: string; message: string }[]): string {
 export function metadataService(engine: Engine, limits: Limits): ServiceImpl<typeof MetadataService> {
   const store = engine.store;
   /**
-   * Which task definitions exist, of those a workflow definition may name:
-   * only those names are looked up, so registering a flow costs the same
-   * with ten task definitions stored as with a hundred thousand.
+   * Which task definitions exist, of those a workflow definition names: only
+   * those are looked up, so registering a flow costs the same with ten task
+   * definitions stored as with a hundred thousand.
    */
   const hasTaskDef = async (def: unknown) => {
-    const names = new Set<string>();
-    const walk = (value: unknown): void => {
-      if (Array.isArray(value)) value.forEach(walk);
-      else if (value !== null && typeof value === "object") {
-        for (const [key, inner] of Object.entries(value)) {
-          if (key === "name" && typeof inner === "string") names.add(inner);
-          else walk(inner);
-        }
-      }
-    };
-    walk(def);
-    const defs = await store.taskDefs(store.pool, [...names]);
+    const defs = await store.taskDefs(store.pool, taskNamesOf(def));
     return (name: string) => defs.has(name);
   };
   const parseDef = (text: string): WorkflowDef => {
