@@ -320,7 +320,15 @@ export class Store {
     // process: idle ones report to the pool, checked-out ones to their own
     // listener; the query in flight fails and the event is retried or refused.
     this.pool.on("error", () => {});
-    this.pool.on("connect", (client) => client.on("error", () => {}));
+    this.pool.on("connect", (client) => {
+      client.on("error", () => {});
+      // Every statement here looks rows up by key. A prepared statement keeps
+      // the plan it got while its tables were small (a fresh database), and a
+      // sequential scan chosen then stays until the next ANALYZE while the
+      // table grows: measured, it had batches and claims scan all tasks and
+      // doubled PostgreSQL's CPU per task. Queued before any other query.
+      client.query("SET enable_seqscan = off").catch(() => {});
+    });
   }
 
   async migrate(): Promise<number> {
