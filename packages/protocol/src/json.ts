@@ -28,6 +28,13 @@ const BIGINT_MARKED = /"\\u0000bigint:(-?\d+)"/g;
 
 /** Serialises to JSON text; BigInt values are written as plain integers. */
 export function stringifyJson(value: unknown, indent?: number): string {
+  // The native writer without a replacer is several times faster, and it
+  // throws on a BigInt: only payloads holding one take the slow path.
+  try {
+    return JSON.stringify(value, undefined, indent);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+  }
   let sawBigInt = false;
   const text = JSON.stringify(
     value,
