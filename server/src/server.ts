@@ -95,6 +95,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   const taskTypes = new TaskTypes(store.pool);
   const observer = instrumentEngine(engine, metrics, authMode === "required" ? (task) => taskTypes.remember(task.id, task.defName) : undefined);
   const dispatcher = new Dispatcher(store, clock, log, options.sweepMs ?? 250);
+  dispatcher.onClaimed = (tasks) => engine.claimed(tasks);
   const waiters = new RunWaiters();
   const timers = new Timers(engine, clock, log, options.sweepMs ?? 200);
   // Event handlers: any replica takes events off the bus (baton.events) and runs their actions.

@@ -114,6 +114,62 @@ describe("two server processes on one database", () => {
   });
 });
 
+describe("a run written by two replicas", () => {
+  // Server A keeps the run in memory after starting it and decides A's task
+  // result from there, without reading the run; B has meanwhile written the
+  // other branch's result. A's write must find the run moved and decide again
+  // from the database, or the join would never see B's branch.
+  it("decides a result again from the database when another replica wrote the run meanwhile", async () => {
+    const a = await startProcess(databaseUrl);
+    const b = await startProcess(databaseUrl);
+    const clientA = new BatonClient({ address: a.address });
+    const clientB = new BatonClient({ address: b.address });
+    const workerA = new Worker({ address: a.address, workerId: "worker-on-a", minBackoffMs: 50, maxBackoffMs: 500 });
+    const workerB = new Worker({ address: b.address, workerId: "worker-on-b", minBackoffMs: 50, maxBackoffMs: 500 });
+    try {
+      await clientA.registerTaskDefs(["left", "right"].map((name) => ({ name, retryCount: 0, responseTimeoutSeconds: 30 })));
+      await clientA.registerWorkflowDef({
+        name: "two_branches",
+        version: 1,
+        schemaVersion: 2,
+        tasks: [
+          {
+            name: "fork",
+            taskReferenceName: "fork",
+            type: "FORK_JOIN",
+            forkTasks: [
+              [{ name: "left", taskReferenceName: "left", type: "SIMPLE" }],
+              [{ name: "right", taskReferenceName: "right", type: "SIMPLE" }],
+            ],
+          },
+          { name: "join", taskReferenceName: "join", type: "JOIN", joinOn: ["left", "right"] },
+        ],
+        outputParameters: { left: "${left.output.by}", right: "${right.output.by}" },
+      });
+      workerB.handle("right", async () => ({ by: "b" })).start();
+      // Left answers only once right's result is written (through B).
+      workerA
+        .handle("left", async (_input, context) => {
+          for (;;) {
+            const run = await clientA.getWorkflow(context.workflowId);
+            if (run.tasks.some((t) => t.referenceTaskName === "right" && t.status === "COMPLETED")) return { by: "a" };
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        })
+        .start();
+      const id = await clientA.startWorkflow("two_branches", {});
+      const run = await clientA.waitWorkflow(id, 30_000);
+      assert.equal(run.status, "COMPLETED", run.reasonForIncompletion);
+      assert.deepEqual(run.output, { left: "a", right: "b" });
+    } finally {
+      await Promise.all([workerA.stop(), workerB.stop()]);
+      clientA.close();
+      clientB.close();
+      await Promise.all([kill(a, "SIGTERM"), kill(b, "SIGTERM")]);
+    }
+  });
+});
+
 describe("a server killed mid-run", () => {
   it("loses nothing: after a restart every run completes", async () => {
     let server = await startProcess(databaseUrl);

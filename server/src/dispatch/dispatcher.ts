@@ -24,6 +24,8 @@ export class Dispatcher {
   private readonly limitCache = new Map<string, { limits: ClaimLimits; until: number }>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Tasks this dispatcher claimed from the queue, as claimed (the engine keeps its memory of their runs current). */
+  onClaimed: (tasks: TaskState[]) => void = () => {};
 
   constructor(
     private readonly store: Store,
@@ -129,6 +131,7 @@ export class Dispatcher {
           return;
         }
         if (tasks.length === 0) return;
+        this.onClaimed(tasks);
         claimedAny = true;
         if (!this.isWaiting(waiter)) {
           // The waiter went away while we claimed (a long poll timed out, a

@@ -5,10 +5,10 @@ import { stringifyJson } from "@baton/protocol";
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import { decide, Decider, Refusal, type Decision, type Effect, type RunEvent, type StartRunRequest } from "../engine/decider.js";
 import { graphFor, type Graph } from "../engine/graph.js";
-import { TERMINAL_WORKFLOW, type JsonObject, type RunState, type TaskState } from "../engine/model.js";
+import { TERMINAL_TASK, TERMINAL_WORKFLOW, type JsonObject, type RunState, type TaskState } from "../engine/model.js";
 import { isWorkerTask, type SystemTaskServices } from "../engine/system-tasks.js";
 import type { Clock } from "../clock.js";
-import { isConnectionError, Store, WriteConflict, type BatchWrite, type LoadedRun, type LoadedRuns, type RunTarget, type Tx } from "../store/store.js";
+import { isConnectionError, Store, type BatchWrite, type LoadedRun, type LoadedRuns, type Queryable, type RunTarget, type Tx } from "../store/store.js";
 import { BatchQueue } from "./batches.js";
 import type { Logger } from "../logger.js";
 
@@ -142,7 +142,7 @@ export class Engine {
   }
 
   /** A definition by content hash; immutable, so cached forever. */
-  async definition(hash: string, q?: Tx): Promise<{ def: WorkflowDef; graph: Graph }> {
+  async definition(hash: string, q?: Queryable): Promise<{ def: WorkflowDef; graph: Graph }> {
     let def = this.defs.get(hash);
     if (!def) {
       // Inside an event, through its own connection: a second one from the
@@ -158,7 +158,7 @@ export class Engine {
    * Task definitions a run may need. Cached in memory: a change is announced
    * with NOTIFY baton_taskdefs and clears the cache on every replica.
    */
-  private async taskDefsFor(tx: Tx, def: WorkflowDef, tasks: TaskState[]): Promise<Map<string, TaskDef>> {
+  private async taskDefsFor(tx: Queryable, def: WorkflowDef, tasks: TaskState[]): Promise<Map<string, TaskDef>> {
     const names = new Set<string>(tasks.map((t) => t.defName));
     const walk = (list: WorkflowDef["tasks"]) => {
       for (const t of list) {
@@ -230,7 +230,7 @@ export class Engine {
         // The attempt did not commit: its reserved workers get their credit back.
         for (const h of handOffs.splice(0)) h.reservation.release();
         const code = (error as { code?: string }).code;
-        const retryable = error instanceof WriteConflict || (code !== undefined && RETRYABLE_PG_CODES.has(code));
+        const retryable = code !== undefined && RETRYABLE_PG_CODES.has(code);
         if (!retryable || attempt >= 20) throw error;
         await new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)));
       }
@@ -268,8 +268,8 @@ export class Engine {
 
   private readonly queue: BatchQueue<BatchItem>;
 
-  /** Tasks of wide runs as this replica last wrote them, by run: see stateOf. */
-  private readonly runCache = new Map<string, { rev: number; tasks: TaskState[] }>();
+  /** Runs as this replica last wrote them (row, revision, tasks): see stateOf and decideFromMemory. */
+  private readonly runCache = new Map<string, { run: RunState; rev: number; tasks: TaskState[] }>();
   private cachedTasks = 0;
 
   /** Which run a task belongs to (never changes), for tasks seen lately: groups a run's results into one batch. */
@@ -312,10 +312,12 @@ export class Engine {
     );
   }
 
-  /** Decides and writes a batch in one transaction (retried when it lost a race). */
-  private async decideBatch(items: BatchItem[]): Promise<{ after: AfterCommit; settle: () => void }> {
+  /** Decides and writes a batch: from memory when it can, else in one transaction (retried when it lost a race). */
+  private async decideBatch(items: BatchItem[]): Promise<Settled> {
     const starts = items.filter((i): i is StartItem => i.kind === "start");
     const events = items.filter((i): i is EventItem => i.kind === "event");
+    const fromMemory = await this.decideFromMemory(events, starts);
+    if (fromMemory) return fromMemory;
     // Starts found to exist already (idempotency key, preset id): answered without a write.
     const existing = new Map<StartItem, string>();
     for (;;) {
@@ -334,18 +336,7 @@ export class Engine {
             ),
           handOffs,
         );
-        // Committed: the runs decided here are current in memory as written.
-        for (const kept of outcome.after.keep) this.keepRun(kept);
-        return {
-          after: outcome.after,
-          settle: () => {
-            for (const [item, result] of outcome.results) {
-              if (result instanceof Error) item.reject(result);
-              else item.resolve(result as never);
-            }
-            for (const [item, runId] of existing) item.resolve({ runId, created: false });
-          },
-        };
+        return this.committed(outcome, existing);
       } catch (error) {
         if (!(error instanceof StartConflict)) throw error;
         for (const item of error.starts) {
@@ -358,7 +349,81 @@ export class Engine {
     }
   }
 
-  private async decideInTx(tx: Tx, loaded: LoadedRuns, events: EventItem[], starts: StartItem[], handOffs: HandOff[]) {
+  /** Committed: the runs decided are current in memory as written; the items are answered once the work after commit is done. */
+  private committed(outcome: { results: Map<BatchItem, unknown>; after: AfterCommit }, existing = new Map<StartItem, string>()): Settled {
+    for (const kept of outcome.after.keep) this.keepRun(kept);
+    return {
+      after: outcome.after,
+      settle: () => {
+        for (const [item, result] of outcome.results) {
+          if (result instanceof Error) item.reject(result);
+          else item.resolve(result as never);
+        }
+        for (const [item, runId] of existing) item.resolve({ runId, created: false });
+      },
+    };
+  }
+
+  /**
+   * The fast path, for task results on runs kept in memory and for starts:
+   * decided without reading or locking anything, and written as one
+   * statement outside a transaction, one round trip instead of three. The
+   * statement checks the revision of every run and task it updates and fails
+   * whole when one moved (another replica's event, a claim, a lease
+   * extension), or when a new run's id or idempotency key is taken; the batch
+   * is then decided again from locked rows. Undefined when it does not apply.
+   */
+  private async decideFromMemory(events: EventItem[], starts: StartItem[]): Promise<Settled | undefined> {
+    if (starts.some((s) => s.options.definition)) return undefined;
+    const loaded: LoadedRuns = { runs: new Map(), runOfTask: new Map() };
+    for (const item of events) {
+      const { event, target } = item;
+      if (event.kind !== "taskResult" || item.skipLocked || typeof target === "string") return undefined;
+      const runId = this.runOfTask.get(target.taskId);
+      const kept = runId === undefined ? undefined : this.runCache.get(runId);
+      const task = kept?.tasks.find((t) => t.id === target.taskId);
+      // What memory holds of the task must be what the worker was given.
+      if (!kept || kept.tasks.length >= KEEP_MIN_TASKS || task?.status !== "IN_PROGRESS" || task.leaseToken !== event.leaseToken) return undefined;
+      loaded.runs.set(runId!, { run: kept.run, rev: kept.rev, tasks: kept.tasks, fresh: [] });
+      loaded.runOfTask.set(target.taskId, runId!);
+    }
+    // Taken out while in use: the decider changes these objects in place, and a failed write leaves them wrong.
+    for (const runId of loaded.runs.keys()) this.forget(runId);
+    const handOffs: HandOff[] = [];
+    try {
+      return this.committed(await this.decideInTx(this.store.pool, loaded, events, starts, handOffs, true));
+    } catch (error) {
+      for (const h of handOffs) h.reservation.release();
+      if (error instanceof NotFromMemory || (error as { code?: unknown }).code === "40001") return undefined;
+      throw error;
+    }
+  }
+
+  private forget(runId: string): void {
+    const kept = this.runCache.get(runId);
+    if (!kept) return;
+    this.runCache.delete(runId);
+    this.cachedTasks -= kept.tasks.length;
+  }
+
+  /** Tasks claimed here from the queue: a narrow run kept in memory takes their new rows, so its next result is decided from memory. */
+  claimed(tasks: TaskState[]): void {
+    for (const task of tasks) {
+      const kept = this.runCache.get(task.runId);
+      if (!kept || kept.tasks.length >= KEEP_MIN_TASKS) continue;
+      const index = kept.tasks.findIndex((t) => t.id === task.id);
+      // The claim bumped the row's revision once; any other difference means memory is behind.
+      if (index >= 0 && kept.tasks[index]!.rev + 1 === task.rev) kept.tasks[index] = task;
+      else this.forget(task.runId);
+    }
+  }
+
+  /**
+   * Decides a batch on the runs in `loaded` and writes it through `q`: a
+   * transaction holding their locks, or (fromMemory) the pool, when they
+   * come from memory and the write alone must find out whether they moved.
+   */
+  private async decideInTx(q: Queryable, loaded: LoadedRuns, events: EventItem[], starts: StartItem[], handOffs: HandOff[], fromMemory = false) {
     // Only wide runs: their results arrive together and are worth grouping.
     for (const { tasks } of loaded.runs.values()) if (tasks && tasks.length >= KEEP_MIN_TASKS) this.rememberTasks(tasks.map((t) => [t.id, t.runId] as [string, string]));
     const now = this.clock.now();
@@ -394,12 +459,14 @@ export class Engine {
       if (group) group.push(item);
       else groups.set(runId, [item]);
     }
-    for (const [runId, group] of groups) await this.decideRun(tx, runId, await this.stateOf(tx, runId, loaded.runs.get(runId)!), group, now, write, after, results);
+    for (const [runId, group] of groups) {
+      await this.decideRun(q, runId, await this.stateOf(q, runId, loaded.runs.get(runId)!), group, now, write, after, results, fromMemory);
+    }
 
     for (const item of starts) {
       const { def, hash, version } = item.resolved;
       const { options } = item;
-      if (options.definition) await this.store.putDef(tx, hash, def);
+      if (options.definition) await this.store.putDef(q, hash, def);
       const run: RunState = {
         id: options.runId ?? randomUUID(),
         name: def.name,
@@ -424,17 +491,21 @@ export class Engine {
         nextSeq: 1,
         extra: options.depth ? { depth: options.depth } : {},
       };
-      const taskDefs = await this.taskDefsFor(tx, def, []);
+      const taskDefs = await this.taskDefsFor(q, def, []);
       const decision = decide(
         { def, graph: graphFor(hash, def), run, tasks: [], taskDefs, now, newId: randomUUID, services: this.services },
         { kind: "start" },
       );
-      this.collect(decision, new Set(), true, now, taskDefs, write, after);
+      this.collect(decision, new Set(), undefined, now, taskDefs, write, after);
       after.decided.push({ decision, events: [{ kind: "start" }] });
+      // A new run's row starts at revision 0.
+      after.keep.push({ runId: run.id, rev: 0, decision, existing: new Set() });
       results.set(item, { runId: run.id, created: true });
     }
 
-    const { outboxIds, insertedRuns } = await this.store.writeBatch(tx, write);
+    // Removing tasks takes statements of their own: only a transaction keeps the batch one change.
+    if (fromMemory && write.removed.length > 0) throw new NotFromMemory();
+    const { outboxIds, insertedRuns } = await this.store.writeBatch(q, write, { allRunsNew: fromMemory });
     // Inserted nothing for a start whose id or idempotency key exists: its tasks must not stay either.
     const conflicts = starts.filter((item) => !insertedRuns.has((results.get(item) as { runId: string }).runId));
     if (conflicts.length > 0) throw new StartConflict(conflicts);
@@ -462,7 +533,7 @@ export class Engine {
    * database; any other open task the decision writes is checked against
    * its stored revision (a stale one makes the batch retry from the database).
    */
-  private async stateOf(tx: Tx, runId: string, loaded: LoadedRun): Promise<{ run: RunState; rev: number; tasks: TaskState[] }> {
+  private async stateOf(tx: Queryable, runId: string, loaded: LoadedRun): Promise<{ run: RunState; rev: number; tasks: TaskState[] }> {
     if (loaded.tasks) return { run: loaded.run, rev: loaded.rev, tasks: loaded.tasks };
     const kept = this.runCache.get(runId);
     // Taken out while in use: the decider changes these objects in place, and a rollback would leave them wrong.
@@ -480,22 +551,25 @@ export class Engine {
     return { ...(await this.store.getRun(runId, true, tx))!, rev: loaded.rev };
   }
 
-  /** Keeps a run's tasks after commit, as written, when it is wide enough to be worth it. */
+  /**
+   * Keeps a run after commit, as written: a wide one, whose tasks are then
+   * not read whole again; a narrow one with a worker task open, whose result
+   * can then be decided from memory. Not runs that only wait (timers,
+   * signals): memory stays small with many of those.
+   */
   private keepRun({ runId, rev, decision, existing }: KeptRun): void {
-    const old = this.runCache.get(runId);
-    if (old) {
-      this.runCache.delete(runId);
-      this.cachedTasks -= old.tasks.length;
-    }
-    if (TERMINAL_WORKFLOW.has(decision.run.status) || decision.tasks.length < KEEP_MIN_TASKS) return;
+    this.forget(runId);
+    if (TERMINAL_WORKFLOW.has(decision.run.status)) return;
+    const wide = decision.tasks.length >= KEEP_MIN_TASKS;
+    if (!wide && !decision.tasks.some((t) => !TERMINAL_TASK.has(t.status) && isWorkerTask(t.type))) return;
     // The store bumped the revision of every task it updated.
     for (const task of decision.changed) if (existing.has(task.id)) task.rev += 1;
-    this.runCache.set(runId, { rev, tasks: decision.tasks });
+    this.runCache.set(runId, { run: decision.run, rev, tasks: decision.tasks });
     this.cachedTasks += decision.tasks.length;
-    for (const [id, entry] of this.runCache) {
-      if (this.cachedTasks <= KEEP_MAX_TASKS) break;
-      this.runCache.delete(id);
-      this.cachedTasks -= entry.tasks.length;
+    if (!wide) this.rememberTasks([...decision.changed].map((t) => [t.id, runId] as [string, string]));
+    for (const id of this.runCache.keys()) {
+      if (this.cachedTasks <= KEEP_MAX_TASKS && this.runCache.size <= KEEP_MAX_RUNS) break;
+      this.forget(id);
     }
   }
 
@@ -505,7 +579,7 @@ export class Engine {
    * decided once more without it.
    */
   private async decideRun(
-    tx: Tx,
+    tx: Queryable,
     runId: string,
     loaded: { run: RunState; rev: number; tasks: TaskState[] },
     group: EventItem[],
@@ -513,6 +587,7 @@ export class Engine {
     write: BatchWrite,
     after: AfterCommit,
     results: Map<BatchItem, unknown>,
+    fromMemory: boolean,
   ): Promise<void> {
     let state = loaded;
     for (;;) {
@@ -546,11 +621,13 @@ export class Engine {
         }
       }
       if (refused) {
+        // Memory may be what is behind: answer only from the database.
+        if (fromMemory) throw new NotFromMemory();
         state = { ...(await this.store.getRun(runId, true, tx))!, rev: state.rev };
         continue;
       }
       const decision = decider.result();
-      this.collect(decision, existing, false, now, taskDefs, write, after);
+      this.collect(decision, existing, state.rev, now, taskDefs, write, after);
       after.decided.push({ decision, events: applied });
       after.keep.push({ runId, rev: state.rev + 1, decision, existing });
       for (const [item, ok] of outcomes) results.set(item, { applied: ok, run: decision.run });
@@ -575,14 +652,15 @@ export class Engine {
     return found;
   }
 
-  /** Adds a decision's writes to its batch, and what to do after commit. */
-  private collect(decision: Decision, existing: Set<string>, isNew: boolean, now: number, taskDefs: Map<string, TaskDef>, write: BatchWrite, after: AfterCommit): void {
+  /** Adds a decision's writes to its batch, and what to do after commit. `readRev`: the revision the run was decided from; undefined for a new run. */
+  private collect(decision: Decision, existing: Set<string>, readRev: number | undefined, now: number, taskDefs: Map<string, TaskDef>, write: BatchWrite, after: AfterCommit): void {
     const { run, changed, removed, effects } = decision;
     const removedIds = new Set(removed);
     write.removed.push(...removed);
     for (const task of changed) (existing.has(task.id) && !removedIds.has(task.id) ? write.updates : write.inserts).push(task);
     if (decision.tasks.length >= KEEP_MIN_TASKS) this.rememberTasks([...changed].map((t) => [t.id, t.runId] as [string, string]));
-    (isNew ? write.newRuns : write.runs).push(run);
+    if (readRev === undefined) write.newRuns.push(run);
+    else write.runs.push({ run, rev: readRev });
 
     const enqueue = new Map<string, TaskState>();
     const dequeue = new Set<string>();
@@ -780,8 +858,9 @@ interface KeptRun {
 
 /** Runs with fewer tasks are read whole each time: cheap, and memory stays small. */
 const KEEP_MIN_TASKS = 64;
-/** At most this many tasks kept in memory over all runs; the least recently written go first. */
+/** At most this many tasks, and runs, kept in memory; the least recently written go first. */
 const KEEP_MAX_TASKS = 200_000;
+const KEEP_MAX_RUNS = 10_000;
 
 interface EventItem {
   kind: "event";
@@ -803,6 +882,14 @@ interface StartItem {
 }
 
 type BatchItem = EventItem | StartItem;
+
+/** A batch decided from memory found memory behind (a refusal, a task to remove): it is decided again from the database. */
+class NotFromMemory extends Error {}
+
+interface Settled {
+  after: AfterCommit;
+  settle: () => void;
+}
 
 /** Starts in a batch found their run id or idempotency key taken: the batch rolls back and they are answered apart. */
 class StartConflict extends Error {

@@ -214,6 +214,19 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
       ALTER TABLE baton.runs SET (fillfactor = 80);
     `,
   },
+  {
+    name: "a batch write that finds its rows moved fails whole",
+    sql: `
+      -- Called by a batch write when a run or task it updates was changed by
+      -- someone else since it was read: the statement, and so the batch, fails
+      -- as a serialization failure and is decided again from the database.
+      CREATE FUNCTION baton.write_conflict(detail text) RETURNS int LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'write conflict: %', detail USING ERRCODE = 'serialization_failure';
+      END
+      $$;
+    `,
+  },
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"

@@ -16,6 +16,8 @@ const typeParsers = {
 };
 
 export type Tx = pg.PoolClient;
+/** A transaction's client, or the pool for a statement on its own. */
+export type Queryable = pg.ClientBase | pg.Pool;
 
 /**
  * An error that says the connection (or the node behind it) is unusable: the
@@ -36,9 +38,6 @@ export function isConnectionError(error: unknown): boolean {
 export type RunTarget = string | { taskId: string };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** An optimistic write found a row changed under it; the event is retried. */
-export class WriteConflict extends Error {}
 
 const TASK_COLUMNS = {
   id: "uuid",
@@ -249,8 +248,8 @@ export interface OutboxEntry {
 
 /** Everything a batch of events writes, in one round trip. */
 export interface BatchWrite {
-  /** New states of runs locked by the batch. */
-  runs: RunState[];
+  /** New states of runs the batch decided, with the revision each was decided from. */
+  runs: { run: RunState; rev: number }[];
   /** Runs the batch starts (ON CONFLICT DO NOTHING: see `insertedRuns`). */
   newRuns: RunState[];
   removed: string[];
@@ -312,6 +311,13 @@ export class Store {
       max: poolSize,
       types: typeParsers,
       application_name: "baton",
+      // Every statement here looks rows up by key. A prepared statement keeps
+      // the plan it got while its tables were small (a fresh database), and a
+      // sequential scan chosen then stays until the next ANALYZE while the
+      // table grows: measured, it had batches and claims scan all tasks and
+      // doubled PostgreSQL's CPU per task. (A connection string's own
+      // `options` parameter takes precedence over this.)
+      options: "-c enable_seqscan=off",
       // A pool that cannot hand out a connection fails the call rather than
       // leaving it waiting forever.
       connectionTimeoutMillis: 30_000,
@@ -320,15 +326,7 @@ export class Store {
     // process: idle ones report to the pool, checked-out ones to their own
     // listener; the query in flight fails and the event is retried or refused.
     this.pool.on("error", () => {});
-    this.pool.on("connect", (client) => {
-      client.on("error", () => {});
-      // Every statement here looks rows up by key. A prepared statement keeps
-      // the plan it got while its tables were small (a fresh database), and a
-      // sequential scan chosen then stays until the next ANALYZE while the
-      // table grows: measured, it had batches and claims scan all tasks and
-      // doubled PostgreSQL's CPU per task. Queued before any other query.
-      client.query("SET enable_seqscan = off").catch(() => {});
-    });
+    this.pool.on("connect", (client) => client.on("error", () => {}));
   }
 
   async migrate(): Promise<number> {
@@ -419,7 +417,7 @@ export class Store {
 
   // ---- definitions ------------------------------------------------------------
 
-  async putDef(q: pg.ClientBase, hash: string, def: WorkflowDef): Promise<void> {
+  async putDef(q: Queryable, hash: string, def: WorkflowDef): Promise<void> {
     await q.query("INSERT INTO baton.defs (hash, body) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING", [hash, stringifyJson(def)]);
   }
 
@@ -527,86 +525,120 @@ export class Store {
 
   /**
    * Writes a batch's changes as a single statement (data-modifying CTEs), so
-   * a batch costs one round trip to write whatever it changed. Task updates
-   * are optimistic: a row whose revision moved (a concurrent claim) makes the
-   * batch retry. New runs whose id or idempotency key exists already are not
-   * inserted: the caller checks `insertedRuns` and rolls back when one is missing.
+   * a batch costs one round trip to write whatever it changed. Updates are
+   * optimistic: a run or task whose revision moved since it was read (another
+   * replica's event, a claim) fails the whole statement with a serialization
+   * failure (40001), so the batch is decided again. That makes the statement
+   * safe on its own, outside a transaction (`q` a pool), for runs decided
+   * from memory. New runs whose id or idempotency key exists already are not
+   * inserted: in a transaction the caller checks `insertedRuns` and rolls
+   * back when one is missing; with `allRunsNew`, the statement fails instead.
    */
-  async writeBatch(tx: Tx, w: BatchWrite): Promise<{ outboxIds: number[]; insertedRuns: Set<string> }> {
-    if (w.removed.length > 0) await this.deleteTasks(tx, w.removed);
-    const taskSets = TASK_COLUMN_NAMES.filter((c) => c !== "id" && c !== "rev").map((c) => `${c} = r.${c}`);
-    const runSets = RUN_COLUMN_NAMES.filter((c) => c !== "id").map((c) => `${c} = r.${c}`);
-    const { rows } = await tx.query({
-      name: "baton-write-batch",
-      text: `WITH
-        run_inserted AS (
-          INSERT INTO baton.runs (${RUN_COLUMN_NAMES.join(", ")})
-          SELECT ${RUN_COLUMN_NAMES.join(", ")} FROM jsonb_to_recordset($10::jsonb) AS r(${RUN_RECORDSET})
-          ON CONFLICT DO NOTHING RETURNING id),
-        run_updated AS (
-          UPDATE baton.runs t SET ${runSets.join(", ")}, rev = t.rev + 1
-          FROM jsonb_to_recordset($11::jsonb) AS r(${RUN_RECORDSET})
-          WHERE t.id = r.id AND t.id = ANY($12::uuid[]) RETURNING 1),
-        inserted AS (
-          INSERT INTO baton.tasks (${TASK_COLUMN_NAMES.join(", ")})
-          SELECT ${TASK_COLUMN_NAMES.join(", ")} FROM jsonb_to_recordset($1::jsonb) AS r(${RECORDSET}) RETURNING 1),
-        updated AS (
-          UPDATE baton.tasks t SET ${taskSets.join(", ")}, rev = t.rev + 1
-          FROM jsonb_to_recordset($2::jsonb) AS r(${RECORDSET})
-          WHERE t.id = r.id AND t.id = ANY($13::uuid[]) AND t.rev = r.rev RETURNING 1),
-        dequeued AS (DELETE FROM baton.queue WHERE task_id = ANY($3::uuid[]) RETURNING 1),
-        enqueued AS (
-          INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at)
-          SELECT task_id, task_type, run_id, priority, visible_at
-          FROM jsonb_to_recordset($4::jsonb) AS r(task_id uuid, task_type text, run_id uuid, priority int, visible_at bigint)
-          ON CONFLICT (task_id) DO UPDATE SET visible_at = excluded.visible_at RETURNING 1),
-        outboxed AS (
-          INSERT INTO baton.outbox (kind, payload, created_at, taken_until)
-          SELECT kind, payload, $7, $14 FROM jsonb_to_recordset($5::jsonb) AS r(kind text, payload jsonb) RETURNING id),
-        published AS (
-          INSERT INTO baton.events (sink, name, payload, created_at)
-          SELECT sink, name, payload, $7 FROM jsonb_to_recordset($6::jsonb) AS r(sink text, name text, payload jsonb) RETURNING 1),
-        notified AS (
-          SELECT pg_notify('baton_tasks', $8) WHERE $8 <> ''
-          UNION ALL SELECT pg_notify('baton_runs', id) FROM unnest($9::text[]) AS id
-          UNION ALL SELECT pg_notify('baton_events', '') WHERE jsonb_array_length($6::jsonb) > 0)
-      SELECT (SELECT count(*) FROM updated)::int AS updated,
-             (SELECT count(*) FROM run_updated)::int AS runs_updated,
-             (SELECT coalesce(array_agg(id), '{}') FROM run_inserted) AS runs_inserted,
-             (SELECT coalesce(array_agg(id), '{}') FROM outboxed) AS outbox_ids,
-             (SELECT count(*) FROM notified)::int AS notified,
-             (SELECT count(*) FROM inserted)::int + (SELECT count(*) FROM dequeued)::int + (SELECT count(*) FROM enqueued)::int
-               + (SELECT count(*) FROM published)::int AS written`,
-      values: [
-        stringifyJson(w.inserts.map(taskToRow)),
-        stringifyJson(w.updates.map(taskToRow)),
-        w.dequeue,
-        stringifyJson(w.enqueue.map((e) => ({ task_id: e.taskId, task_type: e.taskType, run_id: e.runId, priority: e.priority, visible_at: e.visibleAt }))),
-        stringifyJson(w.outbox),
-        stringifyJson(w.events),
-        w.now,
-        w.notifyTaskTypes.join("\n"),
-        w.notifyRunsEnded,
-        stringifyJson(w.newRuns.map(runToRow)),
-        stringifyJson(w.runs.map(runToRow)),
-        // The ids again as arrays: the planner then finds the rows by index
-        // whatever it guesses about the size of the JSON record sets.
-        w.runs.map((r) => r.id),
-        w.updates.map((t) => t.id),
-        w.outboxHeldUntil,
-      ],
-    });
-    const row = rows[0] as { updated: number; runs_updated: number; runs_inserted: string[]; outbox_ids: number[] };
-    if (row.updated !== w.updates.length) throw new WriteConflict(`${w.updates.length - row.updated} task(s) changed concurrently`);
-    if (row.runs_updated !== w.runs.length) throw new Error(`${w.runs.length - row.runs_updated} locked run(s) were not updated`);
-    return { outboxIds: row.outbox_ids.map(Number), insertedRuns: new Set(row.runs_inserted) };
+  async writeBatch(q: Queryable, w: BatchWrite, options: { allRunsNew?: boolean } = {}): Promise<{ outboxIds: number[]; insertedRuns: Set<string> }> {
+    if (w.removed.length > 0) {
+      // Deleting takes statements of its own: only inside a transaction is the batch still one change.
+      if (q instanceof Pool) throw new Error("a batch that removes tasks must be written in a transaction");
+      await this.deleteTasks(q, w.removed);
+    }
+    // Only the parts this batch has: the statement's cost grows with its parts, empty or not.
+    // Each combination is its own prepared statement, named by the parts it has.
+    const values: unknown[] = [];
+    const param = (value: unknown) => `$${values.push(value)}`;
+    let name = "baton-write-";
+    const parts: string[] = [];
+    const notices: string[] = [];
+    const conflicts: string[] = [];
+    const outputs: string[] = [];
+    if (w.newRuns.length > 0) {
+      name += "r";
+      parts.push(`run_inserted AS (
+        INSERT INTO baton.runs (${RUN_COLUMN_NAMES.join(", ")})
+        SELECT ${RUN_COLUMN_NAMES.join(", ")} FROM jsonb_to_recordset(${param(stringifyJson(w.newRuns.map(runToRow)))}::jsonb) AS r(${RUN_RECORDSET})
+        ON CONFLICT DO NOTHING RETURNING id)`);
+      outputs.push(`(SELECT coalesce(array_agg(id), '{}') FROM run_inserted) AS runs_inserted`);
+      if (options.allRunsNew) {
+        name += "!";
+        conflicts.push(`(SELECT count(*) FROM run_inserted) <> ${param(w.newRuns.length)} THEN baton.write_conflict('a run exists already')`);
+      }
+    }
+    if (w.runs.length > 0) {
+      name += "u";
+      const sets = RUN_COLUMN_NAMES.filter((c) => c !== "id").map((c) => `${c} = r.${c}`);
+      // The ids again as an array: the planner then finds the rows by index
+      // whatever it guesses about the size of the JSON record set.
+      parts.push(`run_updated AS (
+        UPDATE baton.runs t SET ${sets.join(", ")}, rev = t.rev + 1
+        FROM jsonb_to_recordset(${param(stringifyJson(w.runs.map(({ run, rev }) => ({ ...runToRow(run), read_rev: rev }))))}::jsonb) AS r(${RUN_RECORDSET}, read_rev bigint)
+        WHERE t.id = r.id AND t.id = ANY(${param(w.runs.map(({ run }) => run.id))}::uuid[]) AND t.rev = r.read_rev RETURNING 1)`);
+      conflicts.push(`(SELECT count(*) FROM run_updated) <> ${param(w.runs.length)} THEN baton.write_conflict('a run changed since it was read')`);
+    }
+    if (w.inserts.length > 0) {
+      name += "i";
+      parts.push(`inserted AS (
+        INSERT INTO baton.tasks (${TASK_COLUMN_NAMES.join(", ")})
+        SELECT ${TASK_COLUMN_NAMES.join(", ")} FROM jsonb_to_recordset(${param(stringifyJson(w.inserts.map(taskToRow)))}::jsonb) AS r(${RECORDSET}) RETURNING 1)`);
+    }
+    if (w.updates.length > 0) {
+      name += "t";
+      const sets = TASK_COLUMN_NAMES.filter((c) => c !== "id" && c !== "rev").map((c) => `${c} = r.${c}`);
+      parts.push(`updated AS (
+        UPDATE baton.tasks t SET ${sets.join(", ")}, rev = t.rev + 1
+        FROM jsonb_to_recordset(${param(stringifyJson(w.updates.map(taskToRow)))}::jsonb) AS r(${RECORDSET})
+        WHERE t.id = r.id AND t.id = ANY(${param(w.updates.map((t) => t.id))}::uuid[]) AND t.rev = r.rev RETURNING 1)`);
+      conflicts.push(`(SELECT count(*) FROM updated) <> ${param(w.updates.length)} THEN baton.write_conflict('a task changed since it was read')`);
+    }
+    if (w.dequeue.length > 0) {
+      name += "d";
+      parts.push(`dequeued AS (DELETE FROM baton.queue WHERE task_id = ANY(${param(w.dequeue)}::uuid[]) RETURNING 1)`);
+    }
+    if (w.enqueue.length > 0) {
+      name += "e";
+      const rows = w.enqueue.map((e) => ({ task_id: e.taskId, task_type: e.taskType, run_id: e.runId, priority: e.priority, visible_at: e.visibleAt }));
+      parts.push(`enqueued AS (
+        INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at)
+        SELECT task_id, task_type, run_id, priority, visible_at
+        FROM jsonb_to_recordset(${param(stringifyJson(rows))}::jsonb) AS r(task_id uuid, task_type text, run_id uuid, priority int, visible_at bigint)
+        ON CONFLICT (task_id) DO UPDATE SET visible_at = excluded.visible_at RETURNING 1)`);
+    }
+    if (w.outbox.length > 0) {
+      name += "o";
+      parts.push(`outboxed AS (
+        INSERT INTO baton.outbox (kind, payload, created_at, taken_until)
+        SELECT kind, payload, ${param(w.now)}, ${param(w.outboxHeldUntil)} FROM jsonb_to_recordset(${param(stringifyJson(w.outbox))}::jsonb) AS r(kind text, payload jsonb) RETURNING id)`);
+      outputs.push(`(SELECT coalesce(array_agg(id), '{}') FROM outboxed) AS outbox_ids`);
+    }
+    if (w.events.length > 0) {
+      name += "p";
+      parts.push(`published AS (
+        INSERT INTO baton.events (sink, name, payload, created_at)
+        SELECT sink, name, payload, ${param(w.now)} FROM jsonb_to_recordset(${param(stringifyJson(w.events))}::jsonb) AS r(sink text, name text, payload jsonb) RETURNING 1)`);
+      notices.push(`SELECT pg_notify('baton_events', '')`);
+    }
+    if (w.notifyTaskTypes.length > 0) {
+      name += "n";
+      notices.push(`SELECT pg_notify('baton_tasks', ${param(w.notifyTaskTypes.join("\n"))})`);
+    }
+    if (w.notifyRunsEnded.length > 0) {
+      name += "x";
+      notices.push(`SELECT pg_notify('baton_runs', id) FROM unnest(${param(w.notifyRunsEnded)}::text[]) AS id`);
+    }
+    // A SELECT in a WITH runs only when read: the notices are counted.
+    if (notices.length > 0) {
+      parts.push(`notified AS (${notices.join(" UNION ALL ")})`);
+      outputs.push(`(SELECT count(*) FROM notified) AS notified`);
+    }
+    if (parts.length === 0) return { outboxIds: [], insertedRuns: new Set() };
+    if (conflicts.length > 0) outputs.push(`CASE ${conflicts.map((c) => `WHEN ${c}`).join(" ")} END AS conflict`);
+    const { rows } = await q.query({ name, text: `WITH ${parts.join(",\n")}\nSELECT ${outputs.length > 0 ? outputs.join(", ") : "1"}`, values });
+    const row = rows[0] as { runs_inserted?: string[]; outbox_ids?: number[] };
+    return { outboxIds: (row.outbox_ids ?? []).map(Number), insertedRuns: new Set(row.runs_inserted ?? []) };
   }
 
   // ---- tasks ----------------------------------------------------------------
 
 
 
-  async deleteTasks(tx: Tx, ids: string[]): Promise<void> {
+  async deleteTasks(tx: pg.ClientBase, ids: string[]): Promise<void> {
     if (ids.length === 0) return;
     await tx.query("DELETE FROM baton.queue WHERE task_id = ANY($1::uuid[])", [ids]);
     await tx.query("DELETE FROM baton.tasks WHERE id = ANY($1::uuid[])", [ids]);
