@@ -123,6 +123,37 @@ describe("lease extension", () => {
   });
 });
 
+describe("lease lost", () => {
+  it("aborts the handler's signal when the lease cannot be extended, and reports nothing", async () => {
+    await client.registerTaskDefs([{ name: "doomed_task", retryCount: 0, responseTimeoutSeconds: 1 }]);
+    await client.registerWorkflowDef(oneStep("doomed", "doomed_task"));
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    let aborted!: (reason: unknown) => void;
+    const abort = new Promise<unknown>((resolve) => (aborted = resolve));
+    const worker = new Worker({ address: server.address }).handle("doomed_task", async (_input, context) => {
+      context.signal.addEventListener("abort", () => aborted(context.signal.reason));
+      started();
+      await abort;
+      return { late: true };
+    });
+    worker.start();
+    try {
+      const id = await client.startWorkflow("doomed", {});
+      await running;
+      // Terminating the run cancels the task: the next lease extension is refused.
+      await client.terminateWorkflow(id, "stop it");
+      const reason = await abort;
+      assert.match(String(reason), /FAILED_PRECONDITION|lease|task/i);
+      const run = await client.getWorkflow(id);
+      assert.equal(run.status, "TERMINATED");
+      assert.notEqual(run.tasks[0]!.status, "COMPLETED", "the late result was not applied");
+    } finally {
+      await worker.stop();
+    }
+  });
+});
+
 describe("reconnect and drain", () => {
   it("reconnects after the server restarts, and drains running tasks on stop", async () => {
     await client.registerWorkflowDef(oneStep("resilient", "resilient_task"));

@@ -224,16 +224,29 @@ export class Worker {
 
   /** Runs the handler; the result to report, or undefined when the lease was lost meanwhile. */
   private async execute(lane: Lane, task: LeasedTask): Promise<Result | undefined> {
-    const lease = new AbortController();
-    const stopLease = this.keepLease(task, lease);
-    const signal = AbortSignal.any([lease.signal, this.abort.signal]);
+    // The signal is made only for a handler that reads it: AbortSignal.any
+    // costs more than a short handler, and most never look.
+    const lease = { lost: false, controller: undefined as AbortController | undefined };
+    const stopLease = this.keepLease(task, (reason) => {
+      lease.lost = true;
+      lease.controller?.abort(reason);
+    });
+    let signal: AbortSignal | undefined;
+    const stopping = this.abort.signal;
     const context: TaskContext = {
       taskId: task.taskId,
       workflowId: task.workflowId,
       referenceTaskName: task.referenceTaskName,
       retryCount: task.retryCount,
       pollCount: task.pollCount,
-      signal,
+      get signal() {
+        if (!signal) {
+          lease.controller = new AbortController();
+          if (lease.lost) lease.controller.abort();
+          signal = AbortSignal.any([lease.controller.signal, stopping]);
+        }
+        return signal;
+      },
       log: async (message) => {
         await this.client.tasks.addTaskLog({ taskId: task.taskId, message });
       },
@@ -260,7 +273,7 @@ export class Worker {
     } finally {
       stopLease();
     }
-    if (lease.signal.aborted) return undefined; // the lease is gone: another worker owns the task now
+    if (lease.lost) return undefined; // the lease is gone: another worker owns the task now
     return result;
   }
 
@@ -269,11 +282,11 @@ export class Worker {
    * Paced by the lease's length, not its end time: the server's clock need not
    * agree with ours (a test clock may be days ahead).
    */
-  private keepLease(task: LeasedTask, lease: AbortController): () => void {
+  private keepLease(task: LeasedTask, lost: (reason: unknown) => void): () => void {
     const every = Math.max(100, (Number(task.responseTimeoutSeconds) * 1000) / 2);
     const timer = setInterval(() => {
       this.client.tasks.extendLease({ taskId: task.taskId, leaseToken: task.leaseToken, extendSeconds: 0n }).catch((error: unknown) => {
-        if ((error as grpc.ServiceError).code === grpc.status.FAILED_PRECONDITION) lease.abort(error);
+        if ((error as grpc.ServiceError).code === grpc.status.FAILED_PRECONDITION) lost(error);
         else this.options.onError?.(error);
       });
     }, every);
