@@ -260,6 +260,37 @@ describe("idempotent start", () => {
   });
 });
 
+describe("start and wait", () => {
+  it("answers a run that ends as it starts, with its output", async () => {
+    const name = `ends_at_start_${++counter}`;
+    await h.client.registerWorkflowDef({
+      name,
+      version: 1,
+      schemaVersion: 2,
+      tasks: [{ name: "set", taskReferenceName: "set", type: "SET_VARIABLE", inputParameters: { copied: "${workflow.input.n}" } }],
+      outputParameters: { n: "${workflow.variables.copied}" },
+    });
+    const run = await h.client.executeWorkflow(name, { n: 21 }, { waitMs: 10_000 });
+    assert.equal(run.status, "COMPLETED");
+    assert.deepEqual(run.output, { n: 21 });
+    assert.deepEqual(taskList(run), [["set", "COMPLETED"]]);
+  });
+
+  it("waits for the run an idempotency key names when it was started before", async () => {
+    const name = await register("simple_workflow_1_integration_test.json");
+    const first = await h.client.workflows.startWorkflow({ name, inputJson: "{}", idempotencyKey: `wait-${counter}` });
+    const waiting = h.client.workflows.executeWorkflow({ start: { name, inputJson: "{}", idempotencyKey: `wait-${counter}` }, waitMs: 30_000n });
+    const t1 = await mustPoll(h, "integration_task_1");
+    await answer(h, t1, "COMPLETED", { op: "done" });
+    const t2 = await mustPoll(h, "integration_task_2");
+    await answer(h, t2, "COMPLETED", { uuid: "x" });
+    const response = await waiting;
+    assert.equal(response.created, false);
+    assert.equal(response.finished, true);
+    assert.equal(response.workflow?.workflowId, first.workflowId);
+  });
+});
+
 describe("bad input", () => {
   it("refuses an invalid definition with every error and its path, storing nothing", async () => {
     const bad = { name: "bad_flow", tasks: [{ name: "a", type: "SIMPLE" }, { taskReferenceName: "b", type: "FORK_JOIN", forkTasks: [] }] };
