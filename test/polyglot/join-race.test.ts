@@ -6,26 +6,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startHarness, type Harness } from "../support/harness.js";
 import { answer, mustPoll } from "../support/worker.js";
+import { twoBranches } from "../support/flows.js";
 
 let h: Harness;
 
-const flow = {
-  name: "join_race",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [
-    {
-      name: "fork",
-      taskReferenceName: "fork",
-      type: "FORK_JOIN",
-      forkTasks: [
-        [{ name: "race_left", taskReferenceName: "left", type: "SIMPLE" }],
-        [{ name: "race_right", taskReferenceName: "right", type: "SIMPLE" }],
-      ],
-    },
-    { name: "join", taskReferenceName: "join", type: "JOIN", joinOn: ["left", "right"] },
-  ],
-};
+const flow = twoBranches("join_race", ["race_left", "race_right"]);
 
 before(async () => {
   h = await startHarness({ manualClock: false });

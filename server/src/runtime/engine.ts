@@ -394,7 +394,9 @@ export class Engine {
       return this.committed(await this.decideInTx(this.store.pool, loaded, events, starts, handOffs, true));
     } catch (error) {
       for (const h of handOffs) h.reservation.release();
-      if (error instanceof NotFromMemory || (error as { code?: unknown }).code === "40001") return undefined;
+      // Memory was behind, or the write lost a race (a moved row, a deadlock): the slow path decides.
+      const code = (error as { code?: unknown }).code;
+      if (error instanceof NotFromMemory || (typeof code === "string" && RETRYABLE_PG_CODES.has(code))) return undefined;
       throw error;
     }
   }

@@ -1,0 +1,20 @@
+// Flow definitions more than one test uses.
+
+/** A fork of two worker tasks, references "left" and "right", joined. */
+export function twoBranches(name: string, [left, right]: [string, string], outputParameters?: Record<string, string>) {
+  return {
+    name,
+    version: 1,
+    schemaVersion: 2,
+    tasks: [
+      {
+        name: "fork",
+        taskReferenceName: "fork",
+        type: "FORK_JOIN",
+        forkTasks: [[{ name: left, taskReferenceName: "left", type: "SIMPLE" }], [{ name: right, taskReferenceName: "right", type: "SIMPLE" }]],
+      },
+      { name: "join", taskReferenceName: "join", type: "JOIN", joinOn: ["left", "right"] },
+    ],
+    ...(outputParameters ? { outputParameters } : {}),
+  };
+}
