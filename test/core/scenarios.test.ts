@@ -277,13 +277,14 @@ describe("start and wait", () => {
   });
 
   it("waits for the run an idempotency key names when it was started before", async () => {
-    const name = await register("simple_workflow_1_integration_test.json");
-    const first = await h.client.workflows.startWorkflow({ name, inputJson: "{}", idempotencyKey: `wait-${counter}` });
-    const waiting = h.client.workflows.executeWorkflow({ start: { name, inputJson: "{}", idempotencyKey: `wait-${counter}` }, waitMs: 30_000n });
-    const t1 = await mustPoll(h, "integration_task_1");
-    await answer(h, t1, "COMPLETED", { op: "done" });
-    const t2 = await mustPoll(h, "integration_task_2");
-    await answer(h, t2, "COMPLETED", { uuid: "x" });
+    // A task type of its own: another test's run may leave integration tasks in the queue.
+    const type = `keyed_task_${++counter}`;
+    await taskDefs([{ name: type, retryCount: 0, responseTimeoutSeconds: 60 }]);
+    const name = `keyed_${counter}`;
+    await h.client.registerWorkflowDef({ name, version: 1, schemaVersion: 2, tasks: [{ name: type, taskReferenceName: "only", type: "SIMPLE" }] });
+    const first = await h.client.workflows.startWorkflow({ name, inputJson: "{}", idempotencyKey: name });
+    const waiting = h.client.workflows.executeWorkflow({ start: { name, inputJson: "{}", idempotencyKey: name }, waitMs: 30_000n });
+    await answer(h, await mustPoll(h, type), "COMPLETED", { done: true });
     const response = await waiting;
     assert.equal(response.created, false);
     assert.equal(response.finished, true);

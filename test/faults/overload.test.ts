@@ -125,8 +125,11 @@ describe("overload: ten times the sustainable start rate, thousands of idle stre
           await sleep(1000);
         }
       }
-      const rateAfter = await sustainable(clients[0]!, 3000, 8);
+      // Memory once the flood has stopped, before the rate is measured again
+      // (that measurement starts runs of its own, and they take memory too).
+      await sleep(1000);
       const rssAfter = server.rssKb();
+      const rateAfter = await sustainable(clients[0]!, 3000, 8);
       const exhausted = overload.codes.get("RESOURCE_EXHAUSTED") ?? 0;
       measured = { overloadMs, exhausted, retryHints: overload.retryHints, rssBaseKb: rssBase, rssPeakKb: rssPeak, rssFirstHalfKb: rssFirstHalf, rssSecondHalfKb: rssSecondHalf, rssAfterKb: rssAfter };
       report(

@@ -862,7 +862,7 @@ interface KeptRun {
 const KEEP_MIN_TASKS = 64;
 /** At most this many tasks, and runs, kept in memory; the least recently written go first. */
 const KEEP_MAX_TASKS = 200_000;
-const KEEP_MAX_RUNS = 10_000;
+const KEEP_MAX_RUNS = 5_000;
 
 interface EventItem {
   kind: "event";
