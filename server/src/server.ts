@@ -132,6 +132,11 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     "grpc.max_receive_message_length": limits.definitionBytes + 1024 * 1024,
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_permit_without_calls": 1,
+    // Calls a connection may have open at once. Under a flood, calls the
+    // server has not read yet wait in its HTTP/2 session's memory; beyond this
+    // they wait in the client instead (measured at 10x the sustainable start
+    // rate: peak RSS 699 -> 322 MB). Far above what workers and clients use.
+    "grpc.max_concurrent_streams": 10_000,
   });
   const onError = (method: string, error: unknown) => log.error({ err: error, method }, "request failed");
   // Every call passes one gate: authentication, role, task-type scope, metrics.
