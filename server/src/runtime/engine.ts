@@ -8,7 +8,7 @@ import { graphFor, type Graph } from "../engine/graph.js";
 import { TERMINAL_TASK, TERMINAL_WORKFLOW, type JsonObject, type RunState, type TaskState } from "../engine/model.js";
 import { isWorkerTask, type SystemTaskServices } from "../engine/system-tasks.js";
 import type { Clock } from "../clock.js";
-import { isConnectionError, Store, type BatchWrite, type LoadedRun, type LoadedRuns, type Queryable, type RunTarget, type Tx } from "../store/store.js";
+import { isConnectionError, Store, type BatchWrite, type LoadedRun, type LoadedRuns, type Queryable, type RunTarget } from "../store/store.js";
 import { BatchQueue } from "./batches.js";
 import type { Logger } from "../logger.js";
 
@@ -332,7 +332,7 @@ export class Engine {
                 cachedRunIds: this.cachedRunsFor(events),
               },
               { skipLocked: events.some((e) => e.skipLocked) },
-              (tx, loaded) => this.decideInTx(tx, loaded, events, starts.filter((s) => !existing.has(s)), handOffs),
+              (tx, loaded) => this.decideAndWrite(tx, loaded, events, starts.filter((s) => !existing.has(s)), handOffs),
             ),
           handOffs,
         );
@@ -391,7 +391,7 @@ export class Engine {
     for (const runId of loaded.runs.keys()) this.forget(runId);
     const handOffs: HandOff[] = [];
     try {
-      return this.committed(await this.decideInTx(this.store.pool, loaded, events, starts, handOffs, true));
+      return this.committed(await this.decideAndWrite(this.store.pool, loaded, events, starts, handOffs, true));
     } catch (error) {
       for (const h of handOffs) h.reservation.release();
       // Memory was behind, or the write lost a race (a moved row, a deadlock): the slow path decides.
@@ -425,7 +425,7 @@ export class Engine {
    * transaction holding their locks, or (fromMemory) the pool, when they
    * come from memory and the write alone must find out whether they moved.
    */
-  private async decideInTx(q: Queryable, loaded: LoadedRuns, events: EventItem[], starts: StartItem[], handOffs: HandOff[], fromMemory = false) {
+  private async decideAndWrite(q: Queryable, loaded: LoadedRuns, events: EventItem[], starts: StartItem[], handOffs: HandOff[], fromMemory = false) {
     // Only wide runs: their results arrive together and are worth grouping.
     for (const { tasks } of loaded.runs.values()) if (tasks && tasks.length >= KEEP_MIN_TASKS) this.rememberTasks(tasks.map((t) => [t.id, t.runId] as [string, string]));
     const now = this.clock.now();
@@ -568,7 +568,7 @@ export class Engine {
     for (const task of decision.changed) if (existing.has(task.id)) task.rev += 1;
     this.runCache.set(runId, { run: decision.run, rev, tasks: decision.tasks });
     this.cachedTasks += decision.tasks.length;
-    if (!wide) this.rememberTasks([...decision.changed].map((t) => [t.id, runId] as [string, string]));
+    this.rememberTasks([...decision.changed].map((t) => [t.id, runId] as [string, string]));
     for (const id of this.runCache.keys()) {
       if (this.cachedTasks <= KEEP_MAX_TASKS && this.runCache.size <= KEEP_MAX_RUNS) break;
       this.forget(id);
@@ -660,7 +660,6 @@ export class Engine {
     const removedIds = new Set(removed);
     write.removed.push(...removed);
     for (const task of changed) (existing.has(task.id) && !removedIds.has(task.id) ? write.updates : write.inserts).push(task);
-    if (decision.tasks.length >= KEEP_MIN_TASKS) this.rememberTasks([...changed].map((t) => [t.id, t.runId] as [string, string]));
     if (readRev === undefined) write.newRuns.push(run);
     else write.runs.push({ run, rev: readRev });
 
