@@ -30,6 +30,7 @@ import { startOpsServer, type OpsServer } from "./observability/http.js";
 import { instrumentEngine } from "./observability/instrument.js";
 import { Metrics } from "./observability/metrics.js";
 import { ReadinessProbe } from "./observability/readiness.js";
+import { startConductorApi } from "./conductor-api/index.js";
 
 export interface ServerOptions {
   databaseUrl: string;
@@ -56,6 +57,8 @@ export interface ServerOptions {
   tls?: TlsOptions;
   /** The HTTP port for /metrics, /healthz, /readyz (none when absent; host defaults to loopback). */
   metrics?: { port: number; host?: string };
+  /** The HTTP port for Conductor's REST API under /api (none when absent; 0 picks a free port; host defaults to `host`). */
+  conductor?: { port: number; host?: string };
 }
 
 export interface BatonServer {
@@ -71,6 +74,8 @@ export interface BatonServer {
   metrics: Metrics;
   /** host:port of the /metrics, /healthz, /readyz listener, when started. */
   metricsAddress?: string;
+  /** host:port of Conductor's REST API, when started. */
+  conductorAddress?: string;
   /** Fires every due timer, pending cross-run effect and event now (for tests that move the clock). */
   settle(): Promise<void>;
   close(): Promise<void>;
@@ -163,11 +168,21 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   if (options.metrics) {
     ops = await startOpsServer({ host: options.metrics.host ?? "127.0.0.1", port: options.metrics.port, metrics, readiness: () => readiness.check() });
   }
+  const conductor = options.conductor
+    ? await startConductorApi({
+        host: options.conductor.host ?? host,
+        port: options.conductor.port,
+        engine, dispatcher, waiters, eventStore, clock, limits, log, db: store.pool,
+        ...(gate.authenticate ? { authenticate: gate.authenticate } : {}),
+        taskTypeOf: gate.taskTypeOf,
+        onEventPublished: () => void events.drain(),
+      })
+    : undefined;
   dispatcher.start();
   timers.start();
   events.start();
   dbWatch.start();
-  log.info({ host, port, auth: authMode, tls: options.tls !== undefined, ...(ops ? { metrics: ops.address } : {}) }, "baton server listening");
+  log.info({ host, port, auth: authMode, tls: options.tls !== undefined, ...(ops ? { metrics: ops.address } : {}), ...(conductor ? { conductor: conductor.address } : {}) }, "baton server listening");
   if (authMode === "disabled" && !isLoopback(host)) {
     log.warn({ host, port }, "AUTHENTICATION IS DISABLED on a non-loopback address: anyone who can reach this port can run and change flows");
   }
@@ -181,6 +196,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     tls: options.tls !== undefined,
     metrics,
     ...(ops ? { metricsAddress: ops.address } : {}),
+    ...(conductor ? { conductorAddress: conductor.address } : {}),
     async settle() {
       await timers.sweep();
       await events.drain();
@@ -190,6 +206,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       await events.stop();
       dbWatch.stop();
       dispatcher.stop();
+      await conductor?.close();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       server.forceShutdown();
       bound = false;
@@ -230,7 +247,7 @@ async function sampleDatabase(store: Store, clock: Clock) {
 
 /**
  * Server options from the environment (what `baton-server` reads):
- * BATON_HOST, BATON_PORT, BATON_TLS_CERT / BATON_TLS_KEY / BATON_TLS_CA (file
+ * BATON_HOST, BATON_PORT, BATON_CONDUCTOR_PORT / BATON_CONDUCTOR_HOST, BATON_TLS_CERT / BATON_TLS_KEY / BATON_TLS_CA (file
  * paths) and BATON_TLS_REQUIRE_CLIENT_CERT=1, BATON_METRICS_PORT /
  * BATON_METRICS_HOST, BATON_AUTH=required|disabled (BATON_INSECURE_NO_AUTH=1
  * is the same as disabled).
@@ -254,6 +271,11 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit
   if (metricsPort) {
     const metricsHost = get("BATON_METRICS_HOST");
     options.metrics = { port: Number(metricsPort), ...(metricsHost ? { host: metricsHost } : {}) };
+  }
+  const conductorPort = get("BATON_CONDUCTOR_PORT");
+  if (conductorPort) {
+    const conductorHost = get("BATON_CONDUCTOR_HOST");
+    options.conductor = { port: Number(conductorPort), ...(conductorHost ? { host: conductorHost } : {}) };
   }
   const auth = get("BATON_AUTH");
   if (truthy("BATON_INSECURE_NO_AUTH")) options.auth = { mode: "disabled" };

@@ -25,6 +25,7 @@ interface DevOptions {
   tlsRequireClientCert?: boolean;
   metricsPort?: number;
   metricsHost?: string;
+  conductorPort?: number;
 }
 
 /** postgres://user:secret@host/db -> postgres://user:***@host/db */
@@ -50,7 +51,16 @@ export function devCommand(program: Command): void {
     .option("--tls-require-client-cert", "mutual TLS: refuse clients without a certificate from --tls-ca")
     .option("--metrics-port <n>", "serve /metrics, /healthz, /readyz over HTTP on this port (env: BATON_METRICS_PORT)", intArg("--metrics-port", 0, 65535))
     .option("--metrics-host <host>", "address for the metrics port (default 127.0.0.1)")
+    .option("--conductor-port <n>", "port of Conductor's REST API (/api) for Conductor's SDKs (env: BATON_CONDUCTOR_PORT; default 8080, or a free one with --port 0)", intArg("--conductor-port", 0, 65535))
     .action(action(async (ctx, opts: DevOptions) => dev(ctx, opts)));
+}
+
+/** Conductor's REST port: the flag, BATON_CONDUCTOR_PORT, else 8080 (a free port when the gRPC port is picked free). */
+function conductorPort(opts: DevOptions): number {
+  if (opts.conductorPort !== undefined) return opts.conductorPort;
+  const env = process.env["BATON_CONDUCTOR_PORT"];
+  if (env) return Number(env);
+  return opts.port === 0 ? 0 : 8080;
 }
 
 /** Auth, TLS and metrics options: flags first, then BATON_TLS_*, BATON_METRICS_*, BATON_AUTH. */
@@ -115,11 +125,11 @@ async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
   }
   let server: BatonServer;
   try {
-    server = await startServer({ databaseUrl: databaseUrl ?? db!.url, host: opts.host, port: opts.port, logger, ...security });
+    server = await startServer({ databaseUrl: databaseUrl ?? db!.url, host: opts.host, port: opts.port, logger, ...security, conductor: { port: conductorPort(opts) } });
   } catch (error) {
     await db?.stop();
     const message = (error as Error).message;
-    const hint = /address|EADDRINUSE|bind/i.test(message) ? ` (port ${opts.port} in use? try --port)` : "";
+    const hint = /address|EADDRINUSE|bind/i.test(message) ? ` (port ${opts.port} or ${conductorPort(opts)} in use? try --port / --conductor-port)` : "";
     throw new CliError(`could not start the server on ${opts.host}:${opts.port}: ${message}${hint}`);
   }
   const database = db ? `embedded, data in ${opts.dataDir}` : redactUrl(databaseUrl ?? "");
@@ -150,6 +160,7 @@ async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
       auth: server.auth,
       tls: server.tls,
       ...(server.metricsAddress ? { metrics: `http://${server.metricsAddress}/metrics` } : {}),
+      ...(server.conductorAddress ? { conductor: `http://${server.conductorAddress}/api` } : {}),
       ...(adminKey ? { adminKey: adminKey.key } : {}),
     });
   }
@@ -164,6 +175,7 @@ async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
         : `WARNING: authentication is disabled (--insecure-no-auth) and listening on ${opts.host}: anyone who can reach this port can run and change flows`,
     );
   }
+  if (server.conductorAddress) ctx.out.progress(`Conductor REST API: http://${server.conductorAddress}/api (for Conductor's SDKs; same keys as X-Authorization)`);
   if (server.metricsAddress) ctx.out.progress(`metrics: http://${server.metricsAddress}/metrics (health: /healthz, /readyz)`);
   // The in-process demo is a client like any other: give it the key and the CA.
   if (adminKey && !process.env["BATON_TOKEN"]) process.env["BATON_TOKEN"] = adminKey.key;

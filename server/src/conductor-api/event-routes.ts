@@ -1,0 +1,85 @@
+// /api/event: Conductor's event handlers, through the same event service
+// (and validation) as `baton handlers put`.
+import { create } from "@bufbuild/protobuf";
+import {
+  DeleteEventHandlerRequestSchema,
+  GetEventHandlerRequestSchema,
+  ListEventHandlersRequestSchema,
+  RegisterEventHandlerRequestSchema,
+  grpc,
+  parseJson,
+  RpcError,
+  stringifyJson,
+} from "@baton/protocol";
+import { HttpError } from "./errors.js";
+import type { Route } from "./http.js";
+import { EVENT_HANDLER } from "./schemas.js";
+import { boolParam, callOf, type Services } from "./services.js";
+
+const EVENTS = "baton.v1.EventService";
+
+export function eventRoutes(s: Services): Route[] {
+  const exists = async (name: string, signal: AbortSignal) => {
+    try {
+      await s.events.getEventHandler(create(GetEventHandlerRequestSchema, { name }), callOf(signal));
+      return true;
+    } catch (error) {
+      if (error instanceof RpcError && error.code === grpc.status.NOT_FOUND) return false;
+      throw error;
+    }
+  };
+  const put = (handler: unknown, signal: AbortSignal) =>
+    s.events.registerEventHandler(create(RegisterEventHandlerRequestSchema, { handlerJson: stringifyJson(handler) }), callOf(signal));
+  const list = async (event: string, activeOnly: boolean, signal: AbortSignal) => {
+    const { handlerJson } = await s.events.listEventHandlers(create(ListEventHandlersRequestSchema, { event, activeOnly }), callOf(signal));
+    return handlerJson.map((h) => parseJson(h));
+  };
+
+  return [
+    {
+      method: "POST",
+      path: "/api/event",
+      rights: `${EVENTS}/RegisterEventHandler`,
+      schema: EVENT_HANDLER,
+      handle: async (r) => {
+        const { name } = r.body as { name: string };
+        if (await exists(name, r.signal)) throw new HttpError(409, `EventHandler with name ${name} already exists!`);
+        await put(r.body, r.signal);
+        return undefined;
+      },
+    },
+    {
+      method: "PUT",
+      path: "/api/event",
+      rights: `${EVENTS}/RegisterEventHandler`,
+      schema: EVENT_HANDLER,
+      handle: async (r) => {
+        const { name } = r.body as { name: string };
+        if (!(await exists(name, r.signal))) throw new HttpError(404, `EventHandler with name ${name} not found!`);
+        await put(r.body, r.signal);
+        return undefined;
+      },
+    },
+    {
+      method: "GET",
+      path: "/api/event",
+      rights: `${EVENTS}/ListEventHandlers`,
+      handle: async (r) => ({ json: await list("", false, r.signal) }),
+    },
+    {
+      method: "GET",
+      path: "/api/event/:event",
+      rights: `${EVENTS}/ListEventHandlers`,
+      handle: async (r) => ({ json: await list(r.params["event"] ?? "", boolParam(r.query, "activeOnly", true), r.signal) }),
+    },
+    {
+      method: "DELETE",
+      path: "/api/event/:name",
+      rights: `${EVENTS}/DeleteEventHandler`,
+      handle: async (r) => {
+        await s.events.deleteEventHandler(create(DeleteEventHandlerRequestSchema, { name: r.params["name"] ?? "" }), callOf(r.signal));
+        return undefined;
+      },
+    },
+  ];
+}

@@ -1,0 +1,209 @@
+// The HTTP listener of Conductor's REST API: routing (find-my-way), body
+// reading and validation (ajv), admission, and Conductor's answers (JSON,
+// text/plain ids, 204 for "nothing", its error body for every refusal).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import Router from "find-my-way";
+import { Ajv, type ValidateFunction, type ErrorObject } from "ajv";
+import { parseJson, stringifyJson } from "@baton/protocol";
+import type { Logger } from "../logger.js";
+import type { Principal } from "../auth/policy.js";
+import type { Admission, Touches } from "./admission.js";
+import { badRequest, errorBody, HttpError, notFound, toHttpError, type ValidationError } from "./errors.js";
+
+export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
+
+export interface Request {
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** The parsed (and, when the route has a schema, validated) body. */
+  body: unknown;
+  /** The body as sent (for routes that take text). */
+  text: string;
+  principal: Principal;
+  /** Aborted when the client goes away (a long poll given up). */
+  signal: AbortSignal;
+}
+
+/** What a handler answers: JSON, text/plain, or nothing (200 with no body, or 204). */
+export type Reply = { json: unknown; status?: number } | { text: string } | { status: 200 | 204 } | undefined;
+
+export interface Route {
+  method: HttpMethod;
+  path: string;
+  /** The gRPC method whose rights this endpoint needs (the one policy table). */
+  rights: string;
+  /** "json" (default for POST/PUT): parse the body as JSON; "text": keep it as text; "none". */
+  body?: "json" | "text" | "none";
+  /** JSON schema the body must satisfy. */
+  schema?: object;
+  /** Open to anyone (the health check, the token exchange that authenticates by itself). */
+  public?: boolean;
+  /** What the request touches, for scoped worker keys. */
+  touches?: (request: Omit<Request, "principal">) => Touches;
+  handle: (request: Request) => Promise<Reply>;
+}
+
+/** Endpoints of Conductor that Baton knows and does not serve: answered 501 with the reason. */
+export interface Unserved {
+  method: HttpMethod | "*";
+  path: string;
+  reason: string;
+}
+
+export interface HttpApiOptions {
+  host: string;
+  port: number;
+  routes: Route[];
+  unserved: Unserved[];
+  admission: Admission;
+  log: Logger;
+  /** Largest body accepted, in bytes. */
+  maxBodyBytes: number;
+}
+
+export interface HttpApi {
+  address: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const NOBODY: Principal = { id: "", name: "", role: "reader", taskTypes: [] };
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+
+interface Stored {
+  route?: Route;
+  validate?: ValidateFunction;
+  unserved?: Unserved;
+}
+
+export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
+  const router = Router({ ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1000 });
+  for (const route of options.routes) {
+    const stored: Stored = { route, ...(route.schema ? { validate: ajv.compile(route.schema) } : {}) };
+    router.on(route.method, route.path, () => {}, stored);
+  }
+  for (const unserved of options.unserved) {
+    const methods: HttpMethod[] = unserved.method === "*" ? ["GET", "POST", "PUT", "DELETE"] : [unserved.method];
+    for (const method of methods) if (!router.hasRoute(method, unserved.path)) router.on(method, unserved.path, () => {}, { unserved } satisfies Stored);
+  }
+
+  const server: Server = createServer((req, res) => {
+    void serve(req, res).catch((error: unknown) => {
+      options.log.error({ err: error, url: req.url }, "REST request failed");
+      if (!res.headersSent) send(res, toHttpError(error));
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const method = (req.method ?? "GET").toUpperCase();
+    const found = router.find(method as HttpMethod, url.pathname);
+    const stored = found?.store as Stored | undefined;
+    if (!found || !stored) {
+      req.resume();
+      throw notFound(`no endpoint ${method} ${url.pathname}: Baton serves Conductor's REST API under /api (see the README's list of endpoints)`);
+    }
+    if (stored.unserved) {
+      req.resume();
+      throw new HttpError(501, `${method} ${url.pathname} is a Conductor endpoint Baton does not serve: ${stored.unserved.reason}`);
+    }
+    const route = stored.route!;
+    const principal = route.public ? NOBODY : await options.admission.principal(req.headers).catch((error: unknown) => {
+      req.resume();
+      throw toHttpError(error);
+    });
+    const text = await readBody(req, options.maxBodyBytes);
+    const kind = route.body ?? (method === "POST" || method === "PUT" ? "json" : "none");
+    let body: unknown;
+    if (kind === "json" && text.trim() !== "") {
+      try {
+        body = parseJson(text);
+      } catch (error) {
+        throw badRequest(`the request body is not valid JSON: ${(error as Error).message}`);
+      }
+    }
+    if (stored.validate && !stored.validate(body ?? null)) throw invalidBody(stored.validate.errors ?? [], body);
+    const controller = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    const params: Record<string, string> = {};
+    for (const [key, value] of Object.entries(found.params)) if (value !== undefined) params[key] = value;
+    const partial = { params, query: url.searchParams, body, text, signal: controller.signal };
+    if (!route.public) await options.admission.check(principal, route.rights, route.touches?.(partial));
+    const reply = await route.handle({ ...partial, principal });
+    if (res.destroyed) return;
+    if (reply === undefined) {
+      res.writeHead(200, { "content-length": 0 }).end();
+    } else if ("json" in reply) {
+      const payload = stringifyJson(reply.json);
+      res.writeHead(reply.status ?? 200, { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }).end(payload);
+    } else if ("text" in reply) {
+      res.writeHead(200, { "content-type": "text/plain", "content-length": Buffer.byteLength(reply.text) }).end(reply.text);
+    } else {
+      res.writeHead(reply.status, reply.status === 204 ? {} : { "content-length": 0 }).end();
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  return {
+    address: `${host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function send(res: ServerResponse, error: HttpError): void {
+  const payload = stringifyJson(errorBody(error));
+  res.writeHead(error.status, { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }).end(payload);
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new HttpError(413, `the request body is over the ${limit}-byte limit`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+/** A 400 naming each field that is wrong, with Conductor's validationErrors. */
+function invalidBody(errors: ErrorObject[], body: unknown): HttpError {
+  const list: ValidationError[] = errors.map((e) => {
+    const missing = e.keyword === "required" ? `/${(e.params as { missingProperty: string }).missingProperty}` : "";
+    const path = `${e.instancePath}${missing}`.replace(/^\//, "").replace(/\//g, ".") || "body";
+    return { path, message: missing ? "is required" : (e.message ?? "is invalid"), ...(missing ? {} : { invalidValue: valueAt(body, e.instancePath) }) };
+  });
+  return badRequest(`invalid request body: ${list.map((v) => `${v.path} ${v.message}`).join("; ")}`, list);
+}
+
+function valueAt(body: unknown, pointer: string): unknown {
+  let value = body;
+  for (const part of pointer.split("/").slice(1)) value = (value as Record<string, unknown> | undefined)?.[part];
+  return value;
+}

@@ -1,0 +1,120 @@
+// Conductor's REST API on its own HTTP port of the server process: a thin
+// adapter over the same service implementations, keys and policy as gRPC.
+import type pg from "pg";
+import { EventService, MetadataService, TaskService, WorkflowService, type grpc } from "@baton/protocol";
+import type { Clock } from "../clock.js";
+import type { Dispatcher } from "../dispatch/dispatcher.js";
+import type { RunWaiters } from "../dispatch/run-waiters.js";
+import type { Limits } from "../limits.js";
+import type { Logger } from "../logger.js";
+import type { Engine } from "../runtime/engine.js";
+import type { EventStore } from "../store/event-store.js";
+import type { Principal } from "../auth/policy.js";
+import { eventService } from "../service/events.js";
+import { metadataService } from "../service/metadata.js";
+import { taskService } from "../service/tasks.js";
+import { workflowService } from "../service/workflows.js";
+import { Admission } from "./admission.js";
+import { toHttpError } from "./errors.js";
+import { eventRoutes } from "./event-routes.js";
+import { startHttpApi, type HttpApi, type Route, type Unserved } from "./http.js";
+import { RestLeases } from "./leases.js";
+import { metadataRoutes } from "./metadata-routes.js";
+import { TOKEN_REQUEST } from "./schemas.js";
+import { called, type Services } from "./services.js";
+import { taskRoutes } from "./task-routes.js";
+import { workflowRoutes } from "./workflow-routes.js";
+
+export interface ConductorApiOptions {
+  host: string;
+  port: number;
+  engine: Engine;
+  dispatcher: Dispatcher;
+  waiters: RunWaiters;
+  eventStore: EventStore;
+  clock: Clock;
+  limits: Limits;
+  log: Logger;
+  db: Pick<pg.Pool, "query">;
+  /** Undefined when authentication is disabled. */
+  authenticate?: (metadata: grpc.Metadata) => Promise<Principal>;
+  taskTypeOf: (taskId: string) => Promise<string | undefined>;
+  /** Called after an event is put on the bus. */
+  onEventPublished: () => void;
+}
+
+/** Conductor endpoints Baton knows and does not serve, with why. */
+const UNSERVED: Unserved[] = [
+  { method: "*", path: "/api/tasks/queue/polldata", reason: "Baton keeps no poll data; see the metrics port for queue waits" },
+  { method: "*", path: "/api/tasks/queue/polldata/all", reason: "Baton keeps no poll data; see the metrics port for queue waits" },
+  { method: "*", path: "/api/tasks/queue/requeue/:taskType", reason: "Baton's queue needs no requeue: expired leases return tasks by themselves" },
+  { method: "*", path: "/api/tasks/search", reason: "task search is not served; search workflows instead" },
+  { method: "*", path: "/api/tasks/search-v2", reason: "task search is not served; search workflows instead" },
+  { method: "*", path: "/api/tasks/externalstoragelocation", reason: "Baton has no external payload storage" },
+  { method: "*", path: "/api/tasks/external-storage-location", reason: "Baton has no external payload storage" },
+  { method: "*", path: "/api/workflow/externalstoragelocation", reason: "Baton has no external payload storage" },
+  { method: "*", path: "/api/workflow/external-storage-location", reason: "Baton has no external payload storage" },
+  { method: "*", path: "/api/workflow/search-by-tasks", reason: "search by task fields is not served" },
+  { method: "*", path: "/api/workflow/search-by-tasks-v2", reason: "search by task fields is not served" },
+  { method: "*", path: "/api/workflow/test", reason: "test runs with mocked tasks are @baton/testing's job" },
+  { method: "*", path: "/api/workflow/decide/:workflowId", reason: "Baton decides on every event; there is nothing to trigger" },
+  { method: "*", path: "/api/workflow/:workflowId/remove", reason: "runs are not deleted over the API" },
+  { method: "*", path: "/api/workflow/:workflowId/resetcallbacks", reason: "not served" },
+  { method: "DELETE", path: "/api/metadata/workflow/:name/:version", reason: "definitions are immutable versions in Baton; register a new version instead" },
+  { method: "DELETE", path: "/api/metadata/taskdefs/:tasktype", reason: "task definitions are not deleted over the API" },
+  { method: "*", path: "/api/metadata/tags", reason: "tags are an Orkes feature" },
+  { method: "*", path: "/api/event/queue/*", reason: "Baton reads no external queues; events come through its own bus" },
+  { method: "*", path: "/api/event/execution/*", reason: "Baton keeps no record of event executions" },
+  { method: "*", path: "/api/queue/*", reason: "Conductor's queue admin is not served" },
+  { method: "*", path: "/api/admin/*", reason: "Conductor's admin endpoints are not served" },
+  { method: "*", path: "/api/scheduler/*", reason: "schedules are an Orkes feature here" },
+  { method: "*", path: "/api/secrets/*", reason: "secrets are an Orkes feature" },
+  { method: "*", path: "/api/applications/*", reason: "applications are an Orkes feature; Baton has API keys (baton keys)" },
+  { method: "*", path: "/api/human/*", reason: "human tasks are an Orkes feature; use HUMAN tasks and complete them by reference" },
+  { method: "*", path: "/api/integrations/*", reason: "integrations are an Orkes feature" },
+  { method: "*", path: "/api/prompts/*", reason: "prompts are an Orkes feature" },
+  { method: "*", path: "/api/schema/*", reason: "schemas are an Orkes feature" },
+];
+
+export async function startConductorApi(options: ConductorApiOptions): Promise<HttpApi> {
+  const services: Services = {
+    tasks: called(TaskService, taskService(options.engine, options.dispatcher, options.limits)),
+    workflows: called(WorkflowService, workflowService(options.engine, options.waiters, options.limits)),
+    metadata: called(MetadataService, metadataService(options.engine, options.limits)),
+    events: called(EventService, eventService(options.eventStore, options.clock, options.limits, options.onEventPublished)),
+    leases: new RestLeases(options.db),
+    db: options.db,
+    limits: options.limits,
+  };
+  const admission = new Admission({ ...(options.authenticate ? { authenticate: options.authenticate } : {}), taskTypeOf: options.taskTypeOf });
+  const open: Route[] = [
+    { method: "GET", path: "/health", rights: "", public: true, handle: async () => ({ json: { healthy: true } }) },
+    {
+      // Conductor's SDKs trade a key id and secret for a token sent as X-Authorization; Baton's token is the key itself.
+      method: "POST",
+      path: "/api/token",
+      rights: "",
+      public: true,
+      schema: TOKEN_REQUEST,
+      handle: async (r) => {
+        const { keyId, keySecret } = r.body as { keyId: string; keySecret: string };
+        const key = keyId.startsWith("bk_") && (keySecret === "" || keyId.endsWith(`_${keySecret}`)) ? keyId : `bk_${keyId.replace(/^bk_/, "")}_${keySecret}`;
+        await admission.verifyKey(key).catch((error: unknown) => {
+          throw toHttpError(error);
+        });
+        return { json: { token: key } };
+      },
+    },
+  ];
+  return startHttpApi({
+    host: options.host,
+    port: options.port,
+    routes: [...open, ...taskRoutes(services), ...workflowRoutes(services), ...metadataRoutes(services), ...eventRoutes(services)],
+    unserved: UNSERVED,
+    admission,
+    log: options.log,
+    maxBodyBytes: options.limits.definitionBytes + 1024 * 1024,
+  });
+}
+
+export type { HttpApi } from "./http.js";

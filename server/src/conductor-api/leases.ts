@@ -1,0 +1,54 @@
+// Conductor's TaskResult carries no lease token: a worker names a task by id.
+// The token of each task handed out over REST is kept here, with the worker
+// it went to, so an update is fenced exactly as a gRPC worker's is: a task
+// since put back and handed to someone else refuses the old holder's result.
+// A task handed out by another replica (or before a restart) is looked up.
+import type pg from "pg";
+import { taskLease } from "../store/task-lookup.js";
+
+interface Lease {
+  token: string;
+  workerId: string;
+  taskType: string;
+}
+
+export class RestLeases {
+  private readonly known = new Map<string, Lease>();
+
+  constructor(
+    private readonly db: Pick<pg.Pool, "query">,
+    private readonly maxEntries = 200_000,
+  ) {}
+
+  remember(taskId: string, lease: Lease): void {
+    this.known.delete(taskId);
+    this.known.set(taskId, lease);
+    if (this.known.size > this.maxEntries) {
+      const oldest = this.known.keys().next().value;
+      if (oldest !== undefined) this.known.delete(oldest);
+    }
+  }
+
+  forget(taskId: string): void {
+    this.known.delete(taskId);
+  }
+
+  /**
+   * The lease token an update from `workerId` holds, and the task's type.
+   * "" when the task has no live lease (it ended, or waits in the queue): the
+   * service then ignores the result (ended) or refuses it (stale).
+   */
+  async resolve(taskId: string, workerId: string): Promise<{ token: string; taskType: string } | undefined> {
+    const known = this.known.get(taskId);
+    if (known) return { token: sameWorker(known.workerId, workerId) ? known.token : "", taskType: known.taskType };
+    const found = await taskLease(this.db, taskId);
+    if (!found) return undefined;
+    const live = found.status === "IN_PROGRESS" && found.leaseToken !== "" && sameWorker(found.workerId, workerId);
+    return { token: live ? found.leaseToken : "", taskType: found.defName };
+  }
+}
+
+/** A result from another worker than the lease holder is stale (either side unnamed: no evidence either way). */
+function sameWorker(holder: string, sender: string): boolean {
+  return holder === "" || sender === "" || holder === sender;
+}

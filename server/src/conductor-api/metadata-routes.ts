@@ -1,0 +1,141 @@
+// /api/metadata: workflow and task definitions, registered through the same
+// metadata service (and its validation) as `baton publish`.
+import { create } from "@bufbuild/protobuf";
+import {
+  GetTaskDefRequestSchema,
+  GetWorkflowDefRequestSchema,
+  ListTaskDefsRequestSchema,
+  ListWorkflowDefsRequestSchema,
+  RegisterTaskDefsRequestSchema,
+  RegisterWorkflowDefRequestSchema,
+  grpc,
+  parseJson,
+  RpcError,
+  stringifyJson,
+} from "@baton/protocol";
+import { HttpError } from "./errors.js";
+import type { Route } from "./http.js";
+import { TASK_DEF, TASK_DEFS, WORKFLOW_DEF, WORKFLOW_DEFS } from "./schemas.js";
+import { boolParam, callOf, intParam, type Services } from "./services.js";
+
+const META = "baton.v1.MetadataService";
+type Def = { name: string; version?: number };
+
+export function metadataRoutes(s: Services): Route[] {
+  const getDef = async (name: string, version: number | undefined, signal: AbortSignal) => {
+    try {
+      const found = await s.metadata.getWorkflowDef(create(GetWorkflowDefRequestSchema, { name, ...(version ? { version } : {}) }), callOf(signal));
+      return parseJson(found.definitionJson) as Record<string, unknown>;
+    } catch (error) {
+      if (error instanceof RpcError && error.code === grpc.status.NOT_FOUND) return undefined;
+      throw error;
+    }
+  };
+
+  const register = (def: Def, signal: AbortSignal) =>
+    s.metadata.registerWorkflowDef(create(RegisterWorkflowDefRequestSchema, { definitionJson: stringifyJson(def) }), callOf(signal));
+
+  const registerTaskDefs = (defs: unknown[], signal: AbortSignal) =>
+    s.metadata.registerTaskDefs(create(RegisterTaskDefsRequestSchema, { taskDefJson: defs.map((d) => stringifyJson(d)) }), callOf(signal));
+
+  return [
+    {
+      method: "POST",
+      path: "/api/metadata/workflow",
+      rights: `${META}/RegisterWorkflowDef`,
+      schema: WORKFLOW_DEF,
+      handle: async (r) => {
+        const def = r.body as Def;
+        // Conductor refuses to create a version that exists, unless asked to overwrite it.
+        if (!boolParam(r.query, "overwrite", false) && (await getDef(def.name, def.version ?? 1, r.signal))) {
+          throw new HttpError(409, `Workflow with ${def.name}.${def.version ?? 1} already exists!`);
+        }
+        await register(def, r.signal);
+        return undefined;
+      },
+    },
+    {
+      method: "PUT",
+      path: "/api/metadata/workflow",
+      rights: `${META}/RegisterWorkflowDef`,
+      schema: WORKFLOW_DEFS,
+      handle: async (r) => {
+        for (const def of r.body as Def[]) await register(def, r.signal);
+        return undefined;
+      },
+    },
+    {
+      method: "GET",
+      path: "/api/metadata/workflow",
+      rights: `${META}/ListWorkflowDefs`,
+      handle: async (r) => {
+        const { definitions } = await s.metadata.listWorkflowDefs(create(ListWorkflowDefsRequestSchema, { allVersions: true }), callOf(r.signal));
+        const defs = [];
+        for (const d of definitions) {
+          const def = await getDef(d.name, d.version, r.signal);
+          if (def) defs.push(def);
+        }
+        return { json: defs };
+      },
+    },
+    {
+      method: "GET",
+      path: "/api/metadata/workflow/names-and-versions",
+      rights: `${META}/ListWorkflowDefs`,
+      handle: async (r) => {
+        const { definitions } = await s.metadata.listWorkflowDefs(create(ListWorkflowDefsRequestSchema, { allVersions: true }), callOf(r.signal));
+        const out: Record<string, { name: string; version: number; createTime: number }[]> = {};
+        for (const d of definitions) (out[d.name] ??= []).push({ name: d.name, version: d.version, createTime: Number(d.createTimeMs) });
+        return { json: out };
+      },
+    },
+    {
+      method: "GET",
+      path: "/api/metadata/workflow/:name",
+      rights: `${META}/GetWorkflowDef`,
+      handle: async (r) => {
+        const version = intParam(r.query, "version", 0);
+        const found = await s.metadata.getWorkflowDef(create(GetWorkflowDefRequestSchema, { name: r.params["name"] ?? "", ...(version ? { version } : {}) }), callOf(r.signal));
+        return { json: parseJson(found.definitionJson) };
+      },
+    },
+    {
+      method: "POST",
+      path: "/api/metadata/taskdefs",
+      rights: `${META}/RegisterTaskDefs`,
+      schema: TASK_DEFS,
+      handle: async (r) => {
+        await registerTaskDefs(r.body as unknown[], r.signal);
+        return undefined;
+      },
+    },
+    {
+      method: "PUT",
+      path: "/api/metadata/taskdefs",
+      rights: `${META}/RegisterTaskDefs`,
+      schema: TASK_DEF,
+      handle: async (r) => {
+        await registerTaskDefs([r.body], r.signal);
+        return undefined;
+      },
+    },
+    {
+      method: "GET",
+      path: "/api/metadata/taskdefs",
+      rights: `${META}/ListTaskDefs`,
+      handle: async (r) => {
+        const { taskDefJson } = await s.metadata.listTaskDefs(create(ListTaskDefsRequestSchema, {}), callOf(r.signal));
+        return { json: taskDefJson.map((t) => parseJson(t)) };
+      },
+    },
+    {
+      method: "GET",
+      path: "/api/metadata/taskdefs/:tasktype",
+      rights: `${META}/GetTaskDef`,
+      handle: async (r) => {
+        const { taskDefJson } = await s.metadata.getTaskDef(create(GetTaskDefRequestSchema, { name: r.params["tasktype"] ?? "" }), callOf(r.signal));
+        return { json: parseJson(taskDefJson) };
+      },
+    },
+  ];
+}

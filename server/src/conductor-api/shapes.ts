@@ -1,0 +1,137 @@
+// Baton's wire messages -> Conductor's JSON shapes (Task, Workflow,
+// WorkflowSummary, TaskExecLog), field for field as Conductor's SDKs read them.
+import { parseJson, TaskStatus, WorkflowStatus, type LeasedTask, type Task, type TaskLog, type Workflow } from "@baton/protocol";
+
+type Json = Record<string, unknown>;
+
+const parse = (text: string): unknown => (text ? parseJson(text) : {});
+/** Conductor leaves unset strings out of its JSON (Jackson NON_NULL): so do we. */
+const optional = (key: string, value: string): Json => (value ? { [key]: value } : {});
+const ms = (value: bigint): number => Number(value);
+
+/** A task as handed to a worker by a poll (status IN_PROGRESS). */
+export function leasedToTask(task: LeasedTask, workerId: string): Json {
+  return {
+    taskType: task.taskType,
+    status: "IN_PROGRESS",
+    inputData: parse(task.inputJson),
+    referenceTaskName: task.referenceTaskName,
+    retryCount: task.retryCount,
+    seq: 0,
+    ...optional("correlationId", task.correlationId),
+    pollCount: task.pollCount,
+    taskDefName: task.taskType,
+    scheduledTime: 0,
+    startTime: Date.now(),
+    endTime: 0,
+    updateTime: Date.now(),
+    startDelayInSeconds: 0,
+    retried: false,
+    executed: false,
+    callbackFromWorker: true,
+    responseTimeoutSeconds: ms(task.responseTimeoutSeconds),
+    workflowInstanceId: task.workflowId,
+    ...optional("workflowType", task.workflowName),
+    taskId: task.taskId,
+    callbackAfterSeconds: 0,
+    ...optional("workerId", workerId),
+    outputData: {},
+    workflowPriority: 0,
+    iteration: 0,
+  };
+}
+
+export function toTask(task: Task): Json {
+  return {
+    taskType: task.taskType,
+    status: TaskStatus[task.status] ?? "SCHEDULED",
+    inputData: parse(task.inputJson),
+    referenceTaskName: task.referenceTaskName,
+    retryCount: task.retryCount,
+    seq: task.seq,
+    ...optional("correlationId", task.correlationId),
+    pollCount: task.pollCount,
+    taskDefName: task.taskDefName,
+    scheduledTime: ms(task.scheduledTimeMs),
+    startTime: ms(task.startTimeMs),
+    endTime: ms(task.endTimeMs),
+    updateTime: ms(task.updateTimeMs),
+    startDelayInSeconds: 0,
+    ...optional("retriedTaskId", task.retriedTaskId),
+    retried: task.retried,
+    executed: task.executed,
+    callbackFromWorker: true,
+    responseTimeoutSeconds: 0,
+    workflowInstanceId: task.workflowId,
+    workflowType: task.workflowName,
+    taskId: task.taskId,
+    ...optional("reasonForIncompletion", task.reasonForIncompletion),
+    callbackAfterSeconds: ms(task.callbackAfterSeconds),
+    ...optional("workerId", task.workerId),
+    outputData: parse(task.outputJson),
+    workflowPriority: task.workflowPriority,
+    iteration: task.iteration,
+    ...optional("subWorkflowId", task.subWorkflowId),
+  };
+}
+
+export function toWorkflow(workflow: Workflow): Json {
+  const createTime = ms(workflow.createTimeMs);
+  return {
+    createTime,
+    updateTime: ms(workflow.updateTimeMs),
+    status: WorkflowStatus[workflow.status] ?? "RUNNING",
+    endTime: ms(workflow.endTimeMs),
+    workflowId: workflow.workflowId,
+    ...optional("parentWorkflowId", workflow.parentWorkflowId),
+    ...optional("parentWorkflowTaskId", workflow.parentWorkflowTaskId),
+    tasks: workflow.tasks.map(toTask),
+    input: parse(workflow.inputJson),
+    output: parse(workflow.outputJson),
+    ...optional("correlationId", workflow.correlationId),
+    ...optional("reasonForIncompletion", workflow.reasonForIncompletion),
+    taskToDomain: {},
+    failedReferenceTaskNames: workflow.failedReferenceTaskNames,
+    failedTaskNames: workflow.failedReferenceTaskNames,
+    ...(workflow.workflowDefinitionJson ? { workflowDefinition: parseJson(workflow.workflowDefinitionJson) } : {}),
+    priority: workflow.priority,
+    variables: parse(workflow.variablesJson),
+    lastRetriedTime: 0,
+    ...optional("failedTaskId", workflow.failedTaskId),
+    ...optional("idempotencyKey", workflow.idempotencyKey),
+    startTime: createTime,
+    workflowName: workflow.workflowName,
+    workflowVersion: workflow.workflowVersion,
+  };
+}
+
+const isoTime = (value: bigint): string => (value > 0n ? new Date(Number(value)).toISOString() : "");
+
+/** The summary Conductor's /workflow/search answers with: times as ISO strings, input and output as JSON text. */
+export function toWorkflowSummary(workflow: Workflow): Json {
+  const start = ms(workflow.createTimeMs);
+  const end = ms(workflow.endTimeMs);
+  return {
+    workflowType: workflow.workflowName,
+    version: workflow.workflowVersion,
+    workflowId: workflow.workflowId,
+    ...optional("correlationId", workflow.correlationId),
+    startTime: isoTime(workflow.createTimeMs),
+    updateTime: isoTime(workflow.updateTimeMs),
+    endTime: isoTime(workflow.endTimeMs),
+    status: WorkflowStatus[workflow.status] ?? "RUNNING",
+    input: workflow.inputJson || "{}",
+    output: workflow.outputJson || "{}",
+    ...optional("reasonForIncompletion", workflow.reasonForIncompletion),
+    executionTime: end > 0 ? end - start : 0,
+    event: "",
+    failedReferenceTaskNames: workflow.failedReferenceTaskNames.join(","),
+    priority: workflow.priority,
+    failedTaskNames: workflow.failedReferenceTaskNames,
+    ...optional("idempotencyKey", workflow.idempotencyKey),
+  };
+}
+
+export function toTaskLog(taskId: string, log: TaskLog): Json {
+  return { log: log.message, taskId, createdTime: ms(log.createdTimeMs) };
+}

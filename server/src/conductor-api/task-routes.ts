@@ -1,0 +1,263 @@
+// /api/tasks: what Conductor's workers call (poll, batch poll, update,
+// update-v2, logs) and the task lookups and queue sizes beside them.
+import { create } from "@bufbuild/protobuf";
+import {
+  AddTaskLogRequestSchema,
+  ExtendLeaseRequestSchema,
+  GetTaskLogsRequestSchema,
+  GetWorkflowRequestSchema,
+  ListQueuesRequestSchema,
+  PollRequestSchema,
+  SignalTaskRequestSchema,
+  TaskResultSchema,
+  TaskStatus,
+  UpdateTaskRequestSchema,
+  stringifyJson,
+  grpc,
+  RpcError,
+} from "@baton/protocol";
+import { requireId } from "../service/errors.js";
+import { taskLease } from "../store/task-lookup.js";
+import { badRequest, notFound } from "./errors.js";
+import type { Reply, Route } from "./http.js";
+import { TASK_RESULT } from "./schemas.js";
+import { callOf, intParam, type Services } from "./services.js";
+import { leasedToTask, toTask, toTaskLog, toWorkflow } from "./shapes.js";
+
+interface TaskResultBody {
+  workflowInstanceId?: string;
+  taskId: string;
+  reasonForIncompletion?: string | null;
+  callbackAfterSeconds?: number | null;
+  workerId?: string | null;
+  status: "IN_PROGRESS" | "FAILED" | "FAILED_WITH_TERMINAL_ERROR" | "COMPLETED";
+  outputData?: Record<string, unknown> | null;
+  logs?: { log?: string | null }[] | null;
+  extendLease?: boolean | null;
+}
+
+/** How long a single (non-batch) poll waits for a task, as Conductor's does. */
+const SINGLE_POLL_MS = 100;
+/** How long update-v2 waits for the worker's next task before answering "none". */
+const NEXT_TASK_MS = 10;
+
+const TASK = "baton.v1.TaskService";
+
+export function taskRoutes(s: Services): Route[] {
+  /** Tasks of `type` handed to `workerId`, waiting at most `waitMs` for the first. */
+  const poll = async (type: string, workerId: string, count: number, waitMs: number, signal: AbortSignal) => {
+    const { tasks } = await s.tasks.poll(create(PollRequestSchema, { taskType: type, workerId, count, waitMs: BigInt(waitMs) }), callOf(signal));
+    return tasks.map((task) => {
+      s.leases.remember(task.taskId, { token: task.leaseToken, workerId, taskType: task.taskType });
+      return leasedToTask(task, workerId);
+    });
+  };
+
+  /** Applies a worker's TaskResult; returns the task's type (for update-v2). */
+  const update = async (result: TaskResultBody): Promise<string> => {
+    requireId("task", result.taskId);
+    const workerId = result.workerId ?? "";
+    const lease = await s.leases.resolve(result.taskId, workerId);
+    if (!lease) throw notFound(`no task ${result.taskId}`);
+    if (result.extendLease) {
+      // A heartbeat: the lease runs on, nothing else changes.
+      await s.tasks.extendLease(create(ExtendLeaseRequestSchema, { taskId: result.taskId, leaseToken: lease.token, extendSeconds: 0n }), callOf(new AbortController().signal));
+      return lease.taskType;
+    }
+    const { applied } = await s.tasks.updateTask(
+      create(UpdateTaskRequestSchema, {
+        result: create(TaskResultSchema, {
+          taskId: result.taskId,
+          leaseToken: lease.token,
+          status: TaskStatus[result.status],
+          outputJson: result.outputData ? stringifyJson(result.outputData) : "",
+          reasonForIncompletion: result.reasonForIncompletion ?? "",
+          callbackAfterSeconds: BigInt(result.callbackAfterSeconds ?? 0),
+          logs: (result.logs ?? []).map((l) => l.log ?? "").filter((l) => l !== ""),
+          workerId,
+        }),
+      }),
+      callOf(new AbortController().signal),
+    );
+    if (applied && (result.status !== "IN_PROGRESS" || (result.callbackAfterSeconds ?? 0) > 0)) s.leases.forget(result.taskId);
+    return lease.taskType;
+  };
+
+  /** The run a task belongs to, with its tasks, and the task (undefined: no such task). */
+  const findTask = async (taskId: string, signal: AbortSignal) => {
+    requireId("task", taskId);
+    const runId = (await taskLease(s.db, taskId))?.runId;
+    if (!runId) return undefined;
+    const { workflow } = await s.workflows.getWorkflow(create(GetWorkflowRequestSchema, { workflowId: runId, includeTasks: true }), callOf(signal));
+    return workflow?.tasks.find((t) => t.taskId === taskId);
+  };
+
+  const bySignal = async (params: Record<string, string>, query: URLSearchParams, body: unknown, signal: AbortSignal) => {
+    const status = params["status"] ?? "";
+    if (!["IN_PROGRESS", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "COMPLETED"].includes(status)) {
+      throw badRequest(`status must be IN_PROGRESS, FAILED, FAILED_WITH_TERMINAL_ERROR or COMPLETED, not ${status}`);
+    }
+    const { taskId } = await s.workflows.signalTask(
+      create(SignalTaskRequestSchema, {
+        workflowId: params["workflowId"] ?? "",
+        taskReferenceName: params["taskRefName"] ?? "",
+        status: TaskStatus[status as "COMPLETED"],
+        outputJson: body ? stringifyJson(body) : "",
+        reason: query.get("reason") ?? "",
+      }),
+      callOf(signal),
+    );
+    return taskId;
+  };
+
+  const queueSizes = async (signal: AbortSignal): Promise<Map<string, number>> => {
+    const { queues } = await s.tasks.listQueues(create(ListQueuesRequestSchema, {}), callOf(signal));
+    return new Map(queues.map((q) => [q.taskType, Number(q.ready)]));
+  };
+
+  return [
+    {
+      method: "GET",
+      path: "/api/tasks/poll/batch/:tasktype",
+      rights: `${TASK}/Poll`,
+      touches: (r) => ({ taskTypes: [r.params["tasktype"] ?? ""] }),
+      handle: async (r) => {
+        const count = intParam(r.query, "count", 1);
+        const timeout = intParam(r.query, "timeout", 100);
+        if (count < 1) throw badRequest("count must be at least 1");
+        if (timeout < 0) throw badRequest("timeout must not be negative");
+        const tasks = await poll(r.params["tasktype"] ?? "", r.query.get("workerid") ?? "", Math.min(count, 1000), Math.min(timeout, s.limits.maxWaitMs), r.signal);
+        return { json: tasks };
+      },
+    },
+    {
+      method: "GET",
+      path: "/api/tasks/poll/:tasktype",
+      rights: `${TASK}/Poll`,
+      touches: (r) => ({ taskTypes: [r.params["tasktype"] ?? ""] }),
+      handle: async (r): Promise<Reply> => {
+        const [task] = await poll(r.params["tasktype"] ?? "", r.query.get("workerid") ?? "", 1, SINGLE_POLL_MS, r.signal);
+        return task ? { json: task } : { status: 204 };
+      },
+    },
+    {
+      method: "POST",
+      path: "/api/tasks",
+      rights: `${TASK}/UpdateTask`,
+      schema: TASK_RESULT,
+      touches: (r) => ({ taskIds: [(r.body as TaskResultBody).taskId] }),
+      handle: async (r) => {
+        const result = r.body as TaskResultBody;
+        await update(result);
+        return { text: result.taskId };
+      },
+    },
+    {
+      method: "POST",
+      path: "/api/tasks/update-v2",
+      rights: `${TASK}/UpdateTask`,
+      schema: TASK_RESULT,
+      touches: (r) => ({ taskIds: [(r.body as TaskResultBody).taskId] }),
+      handle: async (r): Promise<Reply> => {
+        const result = r.body as TaskResultBody;
+        const taskType = await update(result);
+        // The next task of the same type for this worker, if one is ready now (a scoped key may take only its own types, as this one).
+        const [next] = await poll(taskType, result.workerId ?? "", 1, NEXT_TASK_MS, r.signal);
+        return next ? { json: next } : { status: 204 };
+      },
+    },
+    {
+      method: "POST",
+      path: "/api/tasks/:workflowId/:taskRefName/:status",
+      rights: "baton.v1.WorkflowService/SignalTask",
+      handle: async (r) => ({ text: await bySignal(r.params, r.query, r.body, r.signal) }),
+    },
+    {
+      method: "POST",
+      path: "/api/tasks/:workflowId/:taskRefName/:status/sync",
+      rights: "baton.v1.WorkflowService/SignalTask",
+      handle: async (r) => {
+        await bySignal(r.params, r.query, r.body, r.signal);
+        const { workflow } = await s.workflows.getWorkflow(create(GetWorkflowRequestSchema, { workflowId: r.params["workflowId"] ?? "", includeTasks: true }), callOf(r.signal));
+        return { json: toWorkflow(workflow!) };
+      },
+    },
+    {
+      method: "POST",
+      path: "/api/tasks/:taskId/log",
+      rights: `${TASK}/AddTaskLog`,
+      body: "text",
+      touches: (r) => ({ taskIds: [r.params["taskId"] ?? ""] }),
+      handle: async (r) => {
+        // Conductor's SDKs send the line as a JSON string; plain text is taken as it is.
+        let message = r.text;
+        try {
+          const parsed: unknown = JSON.parse(r.text);
+          if (typeof parsed === "string") message = parsed;
+        } catch {
+          // plain text
+        }
+        await s.tasks.addTaskLog(create(AddTaskLogRequestSchema, { taskId: r.params["taskId"] ?? "", message }), callOf(r.signal));
+        return undefined;
+      },
+    },
+    {
+      method: "GET",
+      path: "/api/tasks/:taskId/log",
+      rights: `${TASK}/GetTaskLogs`,
+      touches: (r) => ({ taskIds: [r.params["taskId"] ?? ""] }),
+      handle: async (r) => {
+        const taskId = r.params["taskId"] ?? "";
+        const { logs } = await s.tasks.getTaskLogs(create(GetTaskLogsRequestSchema, { taskId }), callOf(r.signal));
+        return { json: logs.map((l) => toTaskLog(taskId, l)) };
+      },
+    },
+    {
+      method: "GET",
+      path: "/api/tasks/:taskId",
+      rights: "baton.v1.WorkflowService/GetWorkflow",
+      handle: async (r): Promise<Reply> => {
+        const task = await findTask(r.params["taskId"] ?? "", r.signal).catch((error: unknown) => {
+          if (error instanceof RpcError && error.code === grpc.status.NOT_FOUND) return undefined;
+          throw error;
+        });
+        return task ? { json: toTask(task) } : { status: 204 };
+      },
+    },
+    {
+      method: "GET",
+      path: "/api/tasks/queue/sizes",
+      rights: `${TASK}/ListQueues`,
+      handle: async (r) => {
+        const sizes = await queueSizes(r.signal);
+        const types = r.query.getAll("taskType").flatMap((t) => t.split(",")).filter((t) => t !== "");
+        return { json: Object.fromEntries((types.length > 0 ? types : [...sizes.keys()]).map((t) => [t, sizes.get(t) ?? 0])) };
+      },
+    },
+    {
+      method: "GET",
+      path: "/api/tasks/queue/size",
+      rights: `${TASK}/ListQueues`,
+      handle: async (r) => {
+        const type = r.query.get("taskType");
+        if (!type) throw badRequest("query parameter taskType is required");
+        return { json: (await queueSizes(r.signal)).get(type) ?? 0 };
+      },
+    },
+    {
+      method: "GET",
+      path: "/api/tasks/queue/all",
+      rights: `${TASK}/ListQueues`,
+      handle: async (r) => ({ json: Object.fromEntries(await queueSizes(r.signal)) }),
+    },
+    {
+      method: "GET",
+      path: "/api/tasks/queue/all/verbose",
+      rights: `${TASK}/ListQueues`,
+      handle: async (r) => {
+        const { queues } = await s.tasks.listQueues(create(ListQueuesRequestSchema, {}), callOf(r.signal));
+        return { json: Object.fromEntries(queues.map((q) => [q.taskType, { a: { size: Number(q.ready), uacked: Number(q.inProgress) } }])) };
+      },
+    },
+  ];
+}

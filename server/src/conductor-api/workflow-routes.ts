@@ -1,0 +1,352 @@
+// /api/workflow: starts (plain, by name, start-and-wait), reads, search, the
+// operator's actions, correlation and running-id lists, and the bulk forms.
+import { create } from "@bufbuild/protobuf";
+import {
+  ExecuteWorkflowRequestSchema,
+  GetWorkflowRequestSchema,
+  PauseWorkflowRequestSchema,
+  RerunWorkflowRequestSchema,
+  RestartWorkflowRequestSchema,
+  ResumeWorkflowRequestSchema,
+  RetryWorkflowRequestSchema,
+  SearchWorkflowsRequestSchema,
+  SkipTaskRequestSchema,
+  StartWorkflowRequestSchema,
+  TerminateWorkflowRequestSchema,
+  WorkflowStatus,
+  stringifyJson,
+  type Workflow,
+} from "@baton/protocol";
+import { badRequest, toHttpError } from "./errors.js";
+import type { Reply, Route } from "./http.js";
+import { parseWorkflowQuery, type WorkflowQuery } from "./query.js";
+import { IDS, INPUT, RERUN_REQUEST, SKIP_REQUEST, START_WORKFLOW_REQUEST } from "./schemas.js";
+import { boolParam, callOf, intParam, type Services } from "./services.js";
+import { toWorkflow, toWorkflowSummary } from "./shapes.js";
+
+interface StartBody {
+  name: string;
+  version?: number | null;
+  correlationId?: string | null;
+  input?: Record<string, unknown> | null;
+  workflowDef?: Record<string, unknown> | null;
+  priority?: number | null;
+  idempotencyKey?: string | null;
+}
+
+const WF = "baton.v1.WorkflowService";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const OPEN = ["RUNNING", "PAUSED"];
+
+export function workflowRoutes(s: Services): Route[] {
+  const startRequest = (body: StartBody) =>
+    create(StartWorkflowRequestSchema, {
+      name: body.name,
+      ...(body.version ? { version: body.version } : {}),
+      inputJson: body.input ? stringifyJson(body.input) : "",
+      correlationId: body.correlationId ?? "",
+      idempotencyKey: body.idempotencyKey ?? "",
+      priority: body.priority ?? 0,
+      definitionJson: body.workflowDef ? stringifyJson({ ...body.workflowDef, name: body.workflowDef["name"] ?? body.name }) : "",
+    });
+
+  const start = async (body: StartBody, signal: AbortSignal) => (await s.workflows.startWorkflow(startRequest(body), callOf(signal))).workflowId;
+
+  const get = async (workflowId: string, includeTasks: boolean, signal: AbortSignal): Promise<Workflow> =>
+    (await s.workflows.getWorkflow(create(GetWorkflowRequestSchema, { workflowId, includeTasks }), callOf(signal))).workflow!;
+
+  /** Runs matching a query, newest first, at most `limit` (paging through the service). */
+  const find = async (q: WorkflowQuery, limit: number, signal: AbortSignal): Promise<Workflow[]> => {
+    const statuses = q.statuses.map((name) => {
+      const value = WorkflowStatus[name.toUpperCase() as keyof typeof WorkflowStatus];
+      if (value === undefined || name.toUpperCase() === "UNSPECIFIED") throw badRequest(`query: no workflow status ${name}; use RUNNING, COMPLETED, FAILED, TIMED_OUT, TERMINATED or PAUSED`);
+      return value;
+    });
+    if (q.workflowIds.length > 0) {
+      const runs: Workflow[] = [];
+      for (const id of q.workflowIds) {
+        const run = UUID.test(id) ? await get(id, false, signal).catch(() => undefined) : undefined;
+        if (run && matches(run, q, statuses)) runs.push(run);
+      }
+      return runs.slice(0, limit);
+    }
+    const out: Workflow[] = [];
+    for (const name of q.names.length > 0 ? q.names : [""]) {
+      for (const correlationId of q.correlationIds.length > 0 ? q.correlationIds : [""]) {
+        let pageToken = "";
+        do {
+          const page = await s.workflows.searchWorkflows(
+            create(SearchWorkflowsRequestSchema, {
+              name,
+              statuses,
+              correlationId,
+              startTimeFromMs: BigInt(q.from ?? 0),
+              startTimeToMs: BigInt(q.to === undefined || !Number.isFinite(q.to) ? 0 : q.to),
+              pageSize: Math.min(limit - out.length, 1000),
+              pageToken,
+            }),
+            callOf(signal),
+          );
+          out.push(...page.workflows);
+          pageToken = page.nextPageToken;
+        } while (pageToken && out.length < limit);
+      }
+    }
+    return out.sort((a, b) => Number(b.createTimeMs - a.createTimeMs)).slice(0, limit);
+  };
+
+  /** Conductor's search: query grammar, free text (a run id, or a correlation id), start + size paging. */
+  const search = async (query: URLSearchParams, signal: AbortSignal) => {
+    const start = intParam(query, "start", 0);
+    const size = intParam(query, "size", 100);
+    if (start < 0 || size < 0) throw badRequest("start and size must not be negative");
+    if (start + size > 10_000) throw badRequest("start + size is at most 10000; narrow the query (status, workflowType, startTime)");
+    const q = parseWorkflowQuery(query.get("query") ?? "");
+    const freeText = (query.get("freeText") ?? "*").trim();
+    if (freeText !== "" && freeText !== "*") {
+      if (UUID.test(freeText)) q.workflowIds.push(freeText);
+      else q.correlationIds.push(freeText);
+    }
+    const found = await find(q, start + size + 1, signal);
+    const results = found.slice(start, start + size);
+    return { totalHits: found.length, results };
+  };
+
+  const operate = (path: string, method: "PUT" | "POST", rpc: string, act: (id: string, query: URLSearchParams, signal: AbortSignal) => Promise<unknown>, status: 200 | 204): Route => ({
+    method,
+    path,
+    rights: `${WF}/${rpc}`,
+    body: "none",
+    handle: async (r) => {
+      await act(r.params["workflowId"] ?? "", r.query, r.signal);
+      return { status };
+    },
+  });
+
+  const pause = (id: string, _q: URLSearchParams, signal: AbortSignal) => s.workflows.pauseWorkflow(create(PauseWorkflowRequestSchema, { workflowId: id }), callOf(signal));
+  const resume = (id: string, _q: URLSearchParams, signal: AbortSignal) => s.workflows.resumeWorkflow(create(ResumeWorkflowRequestSchema, { workflowId: id }), callOf(signal));
+  const retry = (id: string, q: URLSearchParams, signal: AbortSignal) =>
+    s.workflows.retryWorkflow(create(RetryWorkflowRequestSchema, { workflowId: id, resumeSubworkflowTasks: boolParam(q, "resumeSubworkflowTasks", false) }), callOf(signal));
+  const restart = (id: string, q: URLSearchParams, signal: AbortSignal) =>
+    s.workflows.restartWorkflow(create(RestartWorkflowRequestSchema, { workflowId: id, useLatestDefinition: boolParam(q, "useLatestDefinitions", false) }), callOf(signal));
+  const terminate = (id: string, q: URLSearchParams, signal: AbortSignal) =>
+    s.workflows.terminateWorkflow(create(TerminateWorkflowRequestSchema, { workflowId: id, reason: q.get("reason") ?? "" }), callOf(signal));
+
+  /** Conductor's bulk form: each id on its own, successes and errors listed. */
+  const bulk = (path: string, method: "PUT" | "POST", rpc: string, act: (id: string, query: URLSearchParams, signal: AbortSignal) => Promise<unknown>): Route => ({
+    method,
+    path,
+    rights: `${WF}/${rpc}`,
+    schema: IDS,
+    handle: async (r) => {
+      const ids = r.body as string[];
+      if (ids.length > 1000) throw badRequest("a bulk request takes at most 1000 workflow ids");
+      const bulkErrorResults: Record<string, string> = {};
+      const bulkSuccessfulResults: string[] = [];
+      for (const id of ids) {
+        try {
+          await act(id, r.query, r.signal);
+          bulkSuccessfulResults.push(id);
+        } catch (error) {
+          bulkErrorResults[id] = toHttpError(error).message;
+        }
+      }
+      return { json: { bulkErrorResults, bulkSuccessfulResults } };
+    },
+  });
+
+  const correlated = async (name: string, correlationId: string, query: URLSearchParams, signal: AbortSignal) => {
+    const includeClosed = boolParam(query, "includeClosed", false);
+    const includeTasks = boolParam(query, "includeTasks", false);
+    const runs = await find({ names: [name], statuses: includeClosed ? [] : OPEN, correlationIds: [correlationId], workflowIds: [] }, 1000, signal);
+    const out = [];
+    for (const run of runs) out.push(toWorkflow(includeTasks ? await get(run.workflowId, true, signal) : run));
+    return out;
+  };
+
+  return [
+    {
+      method: "POST",
+      path: "/api/workflow",
+      rights: `${WF}/StartWorkflow`,
+      schema: START_WORKFLOW_REQUEST,
+      handle: async (r) => ({ text: await start(r.body as StartBody, r.signal) }),
+    },
+    {
+      method: "POST",
+      path: "/api/workflow/:name",
+      rights: `${WF}/StartWorkflow`,
+      schema: INPUT,
+      handle: async (r) => {
+        const version = intParam(r.query, "version", 0);
+        const priority = intParam(r.query, "priority", 0);
+        if (priority < 0 || priority > 99) throw badRequest("priority must be between 0 and 99");
+        const body: StartBody = {
+          name: r.params["name"] ?? "",
+          ...(version ? { version } : {}),
+          correlationId: r.query.get("correlationId") ?? "",
+          input: (r.body as Record<string, unknown> | undefined) ?? {},
+          priority,
+        };
+        return { text: await start(body, r.signal) };
+      },
+    },
+    {
+      method: "POST",
+      path: "/api/workflow/execute/:name/:version",
+      rights: `${WF}/ExecuteWorkflow`,
+      schema: { ...START_WORKFLOW_REQUEST, required: [] },
+      handle: async (r) => {
+        const body = (r.body ?? {}) as Partial<StartBody>;
+        const version = Number(r.params["version"]);
+        if (!Number.isInteger(version) || version < 1) throw badRequest(`version must be a positive integer, not ${r.params["version"]}`);
+        const waitForSeconds = intParam(r.query, "waitForSeconds", 10);
+        const { workflow } = await s.workflows.executeWorkflow(
+          create(ExecuteWorkflowRequestSchema, { start: startRequest({ ...body, name: r.params["name"] ?? "", version }), waitMs: BigInt(Math.max(waitForSeconds, 0) * 1000) }),
+          callOf(r.signal),
+        );
+        return { json: { ...toWorkflow(workflow!), requestId: r.query.get("requestId") ?? "" } };
+      },
+    },
+    {
+      method: "GET",
+      path: "/api/workflow/search",
+      rights: `${WF}/SearchWorkflows`,
+      handle: async (r) => {
+        const { totalHits, results } = await search(r.query, r.signal);
+        return { json: { totalHits, results: results.map(toWorkflowSummary) } };
+      },
+    },
+    {
+      method: "GET",
+      path: "/api/workflow/search-v2",
+      rights: `${WF}/SearchWorkflows`,
+      handle: async (r) => {
+        const { totalHits, results } = await search(r.query, r.signal);
+        return { json: { totalHits, results: results.map(toWorkflow) } };
+      },
+    },
+    {
+      method: "GET",
+      path: "/api/workflow/running/:name",
+      rights: `${WF}/SearchWorkflows`,
+      handle: async (r) => {
+        const version = intParam(r.query, "version", 0);
+        const from = intParam(r.query, "startTime", 0);
+        const to = intParam(r.query, "endTime", 0);
+        const runs = await find({ names: [r.params["name"] ?? ""], statuses: ["RUNNING"], correlationIds: [], workflowIds: [], ...(from ? { from } : {}), ...(to ? { to } : {}) }, 10_000, r.signal);
+        return { json: runs.filter((w) => !version || w.workflowVersion === version).map((w) => w.workflowId) };
+      },
+    },
+    {
+      method: "GET",
+      path: "/api/workflow/:name/correlated/:correlationId",
+      rights: `${WF}/SearchWorkflows`,
+      handle: async (r) => ({ json: await correlated(r.params["name"] ?? "", r.params["correlationId"] ?? "", r.query, r.signal) }),
+    },
+    {
+      method: "POST",
+      path: "/api/workflow/:name/correlated",
+      rights: `${WF}/SearchWorkflows`,
+      schema: IDS,
+      handle: async (r) => {
+        const out: Record<string, unknown> = {};
+        for (const id of r.body as string[]) out[id] = await correlated(r.params["name"] ?? "", id, r.query, r.signal);
+        return { json: out };
+      },
+    },
+    {
+      method: "GET",
+      path: "/api/workflow/:workflowId",
+      rights: `${WF}/GetWorkflow`,
+      handle: async (r) => ({ json: toWorkflow(await get(r.params["workflowId"] ?? "", boolParam(r.query, "includeTasks", true), r.signal)) }),
+    },
+    {
+      method: "GET",
+      path: "/api/workflow/:workflowId/status",
+      rights: `${WF}/GetWorkflow`,
+      handle: async (r) => {
+        const run = toWorkflow(await get(r.params["workflowId"] ?? "", false, r.signal));
+        return {
+          json: {
+            workflowId: run["workflowId"],
+            ...(run["correlationId"] ? { correlationId: run["correlationId"] } : {}),
+            ...(boolParam(r.query, "includeOutput", false) ? { output: run["output"] } : {}),
+            ...(boolParam(r.query, "includeVariables", false) ? { variables: run["variables"] } : {}),
+            status: run["status"],
+          },
+        };
+      },
+    },
+    {
+      method: "DELETE",
+      path: "/api/workflow/:workflowId",
+      rights: `${WF}/TerminateWorkflow`,
+      handle: async (r): Promise<Reply> => {
+        await terminate(r.params["workflowId"] ?? "", r.query, r.signal);
+        return undefined;
+      },
+    },
+    operate("/api/workflow/:workflowId/pause", "PUT", "PauseWorkflow", pause, 200),
+    operate("/api/workflow/:workflowId/resume", "PUT", "ResumeWorkflow", resume, 200),
+    operate("/api/workflow/:workflowId/retry", "POST", "RetryWorkflow", retry, 204),
+    operate("/api/workflow/:workflowId/restart", "POST", "RestartWorkflow", restart, 204),
+    {
+      method: "PUT",
+      path: "/api/workflow/:workflowId/skiptask/:taskReferenceName",
+      rights: `${WF}/SkipTask`,
+      schema: SKIP_REQUEST,
+      handle: async (r) => {
+        const output = (r.body as { taskOutput?: Record<string, unknown> | null } | undefined)?.taskOutput;
+        await s.workflows.skipTask(
+          create(SkipTaskRequestSchema, { workflowId: r.params["workflowId"] ?? "", taskReferenceName: r.params["taskReferenceName"] ?? "", outputJson: output ? stringifyJson(output) : "" }),
+          callOf(r.signal),
+        );
+        return undefined;
+      },
+    },
+    {
+      method: "POST",
+      path: "/api/workflow/:workflowId/rerun",
+      rights: `${WF}/RerunWorkflow`,
+      schema: RERUN_REQUEST,
+      handle: async (r) => {
+        const workflowId = r.params["workflowId"] ?? "";
+        const body = r.body as { reRunFromTaskId?: string | null; taskInput?: object | null; workflowInput?: object | null };
+        // No task named: Conductor reruns the whole run, i.e. from its first task.
+        let taskId = body.reRunFromTaskId ?? "";
+        if (!taskId) {
+          const run = await get(workflowId, true, r.signal);
+          taskId = run.tasks[0]?.taskId ?? "";
+          if (!taskId) throw badRequest(`run ${workflowId} has no task to rerun from`);
+        }
+        await s.workflows.rerunWorkflow(
+          create(RerunWorkflowRequestSchema, {
+            workflowId,
+            taskId,
+            taskInputJson: body.taskInput ? stringifyJson(body.taskInput) : "",
+            workflowInputJson: body.workflowInput ? stringifyJson(body.workflowInput) : "",
+          }),
+          callOf(r.signal),
+        );
+        return { text: workflowId };
+      },
+    },
+    bulk("/api/workflow/bulk/pause", "PUT", "PauseWorkflow", pause),
+    bulk("/api/workflow/bulk/resume", "PUT", "ResumeWorkflow", resume),
+    bulk("/api/workflow/bulk/retry", "POST", "RetryWorkflow", retry),
+    bulk("/api/workflow/bulk/restart", "POST", "RestartWorkflow", restart),
+    bulk("/api/workflow/bulk/terminate", "POST", "TerminateWorkflow", terminate),
+  ];
+}
+
+function matches(run: Workflow, q: WorkflowQuery, statuses: WorkflowStatus[]): boolean {
+  const created = Number(run.createTimeMs);
+  return (
+    (q.names.length === 0 || q.names.includes(run.workflowName)) &&
+    (statuses.length === 0 || statuses.includes(run.status)) &&
+    (q.correlationIds.length === 0 || q.correlationIds.includes(run.correlationId)) &&
+    (q.from === undefined || created >= q.from) &&
+    (q.to === undefined || created < q.to)
+  );
+}

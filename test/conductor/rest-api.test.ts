@@ -1,0 +1,262 @@
+// Conductor's REST API, called as Conductor's SDKs call it: the worker
+// endpoints on the same queue, leases and fencing as gRPC; the client
+// endpoints on the same services; Conductor's answers for bad input.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { ManualClock } from "@baton/server";
+import { call, conductorFixture, INTEGRATION_TASK_DEFS, startRestServer, type RestServer } from "./support.js";
+
+const clock = new ManualClock();
+let s: RestServer;
+let api: (method: string, route: string, body?: unknown, headers?: Record<string, string>) => ReturnType<typeof call>;
+
+before(async () => {
+  s = await startRestServer({ clock });
+  api = (method, route, body, headers) => call(s.base, method, route, body, headers);
+  assert.equal((await api("POST", "/api/metadata/taskdefs", INTEGRATION_TASK_DEFS)).status, 200);
+  assert.equal((await api("POST", "/api/metadata/workflow", conductorFixture("simple_workflow_1_integration_test.json"))).status, 200);
+});
+after(() => s.close());
+
+/** Polls one task of `type` over REST (a long poll). */
+async function pollOne(type: string, workerId = "rest-worker"): Promise<any> {
+  const polled = await api("GET", `/api/tasks/poll/batch/${type}?workerid=${workerId}&count=1&timeout=5000`);
+  assert.equal(polled.status, 200, polled.text);
+  assert.equal(polled.json.length, 1, `no ${type} task: ${polled.text}`);
+  return polled.json[0];
+}
+
+describe("metadata", () => {
+  test("definitions round-trip; creating an existing version is a conflict unless overwrite", async () => {
+    const def = await api("GET", "/api/metadata/workflow/integration_test_wf?version=1");
+    assert.equal(def.status, 200);
+    assert.equal(def.json.name, "integration_test_wf");
+    assert.deepEqual(def.json.tasks.map((t: any) => t.taskReferenceName), ["t1", "t2"]);
+    const again = await api("POST", "/api/metadata/workflow", conductorFixture("simple_workflow_1_integration_test.json"));
+    assert.equal(again.status, 409);
+    assert.match(again.json.message, /already exists/);
+    assert.equal((await api("POST", "/api/metadata/workflow?overwrite=true", conductorFixture("simple_workflow_1_integration_test.json"))).status, 200);
+    assert.equal((await api("PUT", "/api/metadata/workflow", [conductorFixture("simple_workflow_3_integration_test.json")])).status, 200);
+    const all = await api("GET", "/api/metadata/workflow");
+    assert.deepEqual(all.json.map((d: any) => d.name).sort(), ["integration_test_wf", "integration_test_wf3"]);
+    const names = await api("GET", "/api/metadata/workflow/names-and-versions");
+    assert.deepEqual(names.json["integration_test_wf"].map((v: any) => v.version), [1]);
+    const task = await api("GET", "/api/metadata/taskdefs/integration_task_1");
+    assert.equal(task.json.retryCount, 1);
+    assert.equal((await api("PUT", "/api/metadata/taskdefs", { ...task.json, description: "changed" })).status, 200);
+    assert.equal((await api("GET", "/api/metadata/taskdefs/integration_task_1")).json.description, "changed");
+    assert.equal((await api("GET", "/api/metadata/taskdefs")).json.length, INTEGRATION_TASK_DEFS.length);
+    assert.equal((await api("GET", "/api/metadata/taskdefs/no_such_task")).status, 404);
+  });
+
+  test("an invalid definition is refused with its path and stores nothing", async () => {
+    const bad = await api("POST", "/api/metadata/workflow", { name: "bad_flow", version: 1, tasks: [{ name: "x", type: "SIMPLE" }] });
+    assert.equal(bad.status, 400);
+    assert.match(bad.json.message, /tasks/);
+    assert.equal((await api("GET", "/api/metadata/workflow/bad_flow")).status, 404);
+  });
+});
+
+describe("workers", () => {
+  test("a started run's tasks are polled, updated (text answer) and the run completes, visible over gRPC", async () => {
+    const started = await api("POST", "/api/workflow/integration_test_wf?correlationId=c-1", { param1: "p1", param2: "p2" });
+    assert.equal(started.status, 200);
+    assert.match(started.type, /text\/plain/);
+    const id = started.text;
+    const t1 = await pollOne("integration_task_1");
+    assert.equal(t1.workflowInstanceId, id);
+    assert.equal(t1.status, "IN_PROGRESS");
+    assert.equal(t1.inputData.p1, "p1");
+    assert.equal(t1.inputData.p2, "p2");
+    const log = await api("POST", `/api/tasks/${t1.taskId}/log`, JSON.stringify("working on it"));
+    assert.equal(log.status, 200);
+    const updated = await api("POST", "/api/tasks", { taskId: t1.taskId, workflowInstanceId: id, status: "COMPLETED", outputData: { op: "done" }, workerId: "rest-worker" });
+    assert.equal(updated.status, 200);
+    assert.equal(updated.text, t1.taskId);
+    const logs = await api("GET", `/api/tasks/${t1.taskId}/log`);
+    assert.deepEqual(logs.json.map((l: any) => l.log), ["working on it"]);
+    // update-v2 answers with the worker's next task when one is ready, else 204.
+    const t2 = await pollOne("integration_task_2");
+    const v2 = await api("POST", "/api/tasks/update-v2", { taskId: t2.taskId, workflowInstanceId: id, status: "COMPLETED", outputData: { uuid: "u" }, workerId: "rest-worker" });
+    assert.equal(v2.status, 204);
+    const run = await api("GET", `/api/workflow/${id}`);
+    assert.equal(run.json.status, "COMPLETED");
+    assert.deepEqual(run.json.output, { o1: "p1", o2: "u", o3: "done" });
+    assert.equal(run.json.correlationId, "c-1");
+    assert.equal(run.json.tasks[0].workerId, "rest-worker");
+    const task = await api("GET", `/api/tasks/${t1.taskId}`);
+    assert.equal(task.json.status, "COMPLETED");
+    assert.deepEqual(task.json.outputData, { op: "done" });
+    const viaGrpc = await s.grpc.getWorkflow(id);
+    assert.equal(viaGrpc.status, "COMPLETED");
+    const status = await api("GET", `/api/workflow/${id}/status?includeOutput=true`);
+    assert.deepEqual(status.json, { workflowId: id, correlationId: "c-1", output: { o1: "p1", o2: "u", o3: "done" }, status: "COMPLETED" });
+  });
+
+  test("a batch long poll answers as soon as a task is ready, and [] when none comes", async () => {
+    const empty = await api("GET", "/api/tasks/poll/batch/integration_task_4?count=2&timeout=50");
+    assert.deepEqual(empty.json, []);
+    assert.equal((await api("GET", "/api/tasks/poll/integration_task_4")).status, 204);
+    const began = Date.now();
+    const waiting = api("GET", "/api/tasks/poll/batch/integration_task_1?workerid=w&count=5&timeout=30000");
+    await new Promise((r) => setTimeout(r, 100));
+    const id = await s.grpc.startWorkflow("integration_test_wf", { param1: "x" });
+    const polled = await waiting;
+    assert.equal(polled.json.length, 1);
+    assert.equal(polled.json[0].workflowInstanceId, id);
+    assert.ok(Date.now() - began < 30_000, "the long poll waited out its timeout instead of answering when the task was ready");
+    await s.grpc.terminateWorkflow(id, "done with it");
+  });
+
+  test("REST and gRPC workers share one queue, leases and fencing: a stale REST update is refused", async () => {
+    const id = await s.grpc.startWorkflow("integration_test_wf", {});
+    const t1 = await pollOne("integration_task_1", "rest-a");
+    // Come back in 1 s: the task returns to the queue, its lease given up.
+    const later = await api("POST", "/api/tasks", { taskId: t1.taskId, workflowInstanceId: id, status: "IN_PROGRESS", callbackAfterSeconds: 1, workerId: "rest-a" });
+    assert.equal(later.status, 200);
+    clock.advance(1000);
+    await s.server.settle();
+    const { tasks } = await s.grpc.tasks.poll({ taskType: "integration_task_1", workerId: "grpc-b", count: 1, waitMs: 5000n });
+    assert.equal(tasks[0]?.taskId, t1.taskId, "the gRPC worker got the same task from the same queue");
+    const stale = await api("POST", "/api/tasks", { taskId: t1.taskId, workflowInstanceId: id, status: "COMPLETED", outputData: { from: "a" }, workerId: "rest-a" });
+    assert.equal(stale.status, 409);
+    assert.match(stale.json.message, /stale lease/);
+    assert.equal((await s.grpc.getWorkflow(id)).tasks[0]!.status, "IN_PROGRESS");
+    await s.grpc.tasks.updateTask({ result: { taskId: t1.taskId, leaseToken: tasks[0]!.leaseToken, status: 3, outputJson: '{"from":"b"}' } });
+    assert.equal((await api("GET", `/api/tasks/${t1.taskId}`)).json.status, "COMPLETED");
+    await api("DELETE", `/api/workflow/${id}?reason=test`);
+  });
+
+  test("IN_PROGRESS heartbeats extend the lease; FAILED retries, FAILED_WITH_TERMINAL_ERROR does not", async () => {
+    const id = (await api("POST", "/api/workflow", { name: "integration_test_wf", input: { param1: "a" } })).text;
+    const t1 = await pollOne("integration_task_1");
+    const beat = await api("POST", "/api/tasks", { taskId: t1.taskId, workflowInstanceId: id, status: "IN_PROGRESS", extendLease: true, workerId: "rest-worker" });
+    assert.equal(beat.status, 200);
+    const failed = await api("POST", "/api/tasks", { taskId: t1.taskId, workflowInstanceId: id, status: "FAILED", reasonForIncompletion: "flaky", workerId: "rest-worker" });
+    assert.equal(failed.status, 200);
+    const retry = await pollOne("integration_task_1");
+    assert.notEqual(retry.taskId, t1.taskId);
+    assert.equal(retry.retryCount, 1);
+    await api("POST", "/api/tasks", { taskId: retry.taskId, workflowInstanceId: id, status: "FAILED_WITH_TERMINAL_ERROR", reasonForIncompletion: "broken input", workerId: "rest-worker" });
+    const run = await api("GET", `/api/workflow/${id}`);
+    assert.equal(run.json.status, "FAILED");
+    assert.deepEqual(run.json.tasks.map((t: any) => t.status), ["FAILED", "FAILED_WITH_TERMINAL_ERROR"]);
+    // An update to an ended task changes nothing (and is not an error).
+    assert.equal((await api("POST", "/api/tasks", { taskId: retry.taskId, workflowInstanceId: id, status: "COMPLETED", workerId: "rest-worker" })).status, 200);
+    assert.equal((await api("GET", `/api/workflow/${id}`)).json.status, "FAILED");
+  });
+});
+
+describe("clients", () => {
+  test("pause, resume, terminate, retry, restart, rerun, skip and complete by reference", async () => {
+    const id = (await api("POST", "/api/workflow/integration_test_wf", { param1: "a" })).text;
+    assert.equal((await api("PUT", `/api/workflow/${id}/pause`)).status, 200);
+    assert.equal((await api("GET", `/api/workflow/${id}?includeTasks=false`)).json.status, "PAUSED");
+    assert.equal((await api("PUT", `/api/workflow/${id}/resume`)).status, 200);
+    const byRef = await api("POST", `/api/tasks/${id}/t1/COMPLETED`, { op: "by-ref" });
+    assert.equal(byRef.status, 200);
+    assert.match(byRef.type, /text\/plain/);
+    const synced = await api("POST", `/api/tasks/${id}/t2/FAILED/sync`, {});
+    assert.equal(synced.json.workflowId, id);
+    // integration_task_2 retries once: fail the retry too, then retry the run.
+    await api("POST", `/api/tasks/${id}/t2/FAILED`, {});
+    assert.equal((await api("GET", `/api/workflow/${id}`)).json.status, "FAILED");
+    assert.equal((await api("POST", `/api/workflow/${id}/retry`)).status, 204);
+    assert.equal((await api("GET", `/api/workflow/${id}`)).json.status, "RUNNING");
+    assert.equal((await api("PUT", `/api/workflow/${id}/skiptask/t2`, { taskOutput: { uuid: "skipped" } })).status, 200);
+    const done = await api("GET", `/api/workflow/${id}`);
+    assert.equal(done.json.status, "COMPLETED");
+    assert.equal(done.json.output.o2, "skipped");
+    const rerun = await api("POST", `/api/workflow/${id}/rerun`, { reRunFromTaskId: done.json.tasks[0].taskId, taskInput: { p1: "again" } });
+    assert.equal(rerun.text, id);
+    assert.equal((await pollOne("integration_task_1")).inputData.p1, "again");
+    assert.equal((await api("DELETE", `/api/workflow/${id}?reason=enough`)).status, 200);
+    const ended = await api("GET", `/api/workflow/${id}`);
+    assert.equal(ended.json.status, "TERMINATED");
+    assert.equal(ended.json.reasonForIncompletion, "enough");
+    assert.equal((await api("POST", `/api/workflow/${id}/restart`)).status, 204);
+    assert.equal((await api("GET", `/api/workflow/${id}`)).json.status, "RUNNING");
+    const bulk = await api("POST", "/api/workflow/bulk/terminate?reason=bulk", [id, "00000000-0000-0000-0000-000000000000"]);
+    assert.deepEqual(bulk.json.bulkSuccessfulResults, [id]);
+    assert.deepEqual(Object.keys(bulk.json.bulkErrorResults), ["00000000-0000-0000-0000-000000000000"]);
+  });
+
+  test("start-and-wait, correlated runs, running ids and search with Conductor's query grammar", async () => {
+    const waited = await api("POST", "/api/workflow/execute/integration_test_wf/1?requestId=r1&waitForSeconds=1", { input: { param1: "w" }, correlationId: "corr-9" });
+    assert.equal(waited.status, 200);
+    assert.equal(waited.json.status, "RUNNING");
+    assert.equal(waited.json.requestId, "r1");
+    const id = waited.json.workflowId;
+    const correlated = await api("GET", "/api/workflow/integration_test_wf/correlated/corr-9?includeTasks=true");
+    assert.deepEqual(correlated.json.map((w: any) => w.workflowId), [id]);
+    assert.equal(correlated.json[0].tasks.length, 1);
+    const running = await api("GET", "/api/workflow/running/integration_test_wf?version=1");
+    assert.ok(running.json.includes(id));
+    const q = encodeURIComponent(`workflowType = 'integration_test_wf' AND status IN (RUNNING, PAUSED) AND correlationId = "corr-9" AND startTime > 0`);
+    const found = await api("GET", `/api/workflow/search?query=${q}&size=10`);
+    assert.equal(found.status, 200, found.text);
+    assert.deepEqual(found.json.results.map((w: any) => w.workflowId), [id]);
+    assert.equal(found.json.results[0].workflowType, "integration_test_wf");
+    assert.match(found.json.results[0].startTime, /^\d{4}-\d\d-\d\dT/);
+    const v2 = await api("GET", `/api/workflow/search-v2?freeText=${id}`);
+    assert.deepEqual(v2.json.results.map((w: any) => w.workflowId), [id]);
+    const none = await api("GET", `/api/workflow/search?query=${encodeURIComponent("status = COMPLETED AND correlationId = 'corr-9'")}`);
+    assert.deepEqual(none.json, { totalHits: 0, results: [] });
+    const bad = await api("GET", `/api/workflow/search?query=${encodeURIComponent("status = RUNNING OR status = FAILED")}`);
+    assert.equal(bad.status, 400);
+    assert.match(bad.json.message, /AND/);
+    await api("DELETE", `/api/workflow/${id}`);
+  });
+
+  test("event handlers", async () => {
+    const handler = { name: "rest_handler", event: "conductor:rest", active: true, actions: [{ action: "complete_task", complete_task: { workflowId: "${workflowId}", taskRefName: "t1" } }] };
+    assert.equal((await api("POST", "/api/event", handler)).status, 200);
+    assert.equal((await api("POST", "/api/event", handler)).status, 409);
+    assert.equal((await api("PUT", "/api/event", { ...handler, active: false })).status, 200);
+    assert.deepEqual((await api("GET", "/api/event")).json.map((h: any) => [h.name, h.active]), [["rest_handler", false]]);
+    assert.deepEqual((await api("GET", "/api/event/conductor:rest?activeOnly=false")).json.map((h: any) => h.name), ["rest_handler"]);
+    assert.equal((await api("DELETE", "/api/event/rest_handler")).status, 200);
+    assert.deepEqual((await api("GET", "/api/event")).json, []);
+  });
+});
+
+describe("bad input", () => {
+  test("unknown paths are 404 with Conductor's error body; unserved endpoints say so", async () => {
+    const unknown = await api("GET", "/api/nothing/here");
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.json.status, 404);
+    assert.equal(typeof unknown.json.message, "string");
+    assert.equal(typeof unknown.json.instance, "string");
+    assert.equal(unknown.json.retryable, false);
+    const unserved = await api("GET", "/api/tasks/queue/polldata?taskType=x");
+    assert.equal(unserved.status, 501);
+    assert.match(unserved.json.message, /polldata.*does not serve/);
+    assert.equal((await api("GET", "/api/workflow/00000000-0000-0000-0000-000000000000")).status, 404);
+  });
+
+  test("a malformed TaskResult is refused naming the field, and changes nothing", async () => {
+    const id = await s.grpc.startWorkflow("integration_test_wf", {});
+    const t1 = await pollOne("integration_task_1");
+    const badStatus = await api("POST", "/api/tasks", { taskId: t1.taskId, workflowInstanceId: id, status: "DONE" });
+    assert.equal(badStatus.status, 400);
+    assert.equal(badStatus.json.validationErrors[0].path, "status");
+    const badOutput = await api("POST", "/api/tasks", { taskId: t1.taskId, workflowInstanceId: id, status: "COMPLETED", outputData: "not an object" });
+    assert.equal(badOutput.status, 400);
+    assert.match(badOutput.json.message, /outputData/);
+    const noId = await api("POST", "/api/tasks", { status: "COMPLETED" });
+    assert.equal(noId.status, 400);
+    assert.match(noId.json.message, /taskId is required/);
+    const notJson = await api("POST", "/api/tasks", "{not json");
+    assert.equal(notJson.status, 400);
+    const badCount = await api("GET", "/api/tasks/poll/batch/integration_task_1?count=many");
+    assert.equal(badCount.status, 400);
+    assert.match(badCount.json.message, /count/);
+    const task = (await s.grpc.getWorkflow(id)).tasks[0]!;
+    assert.equal(task.status, "IN_PROGRESS");
+    assert.deepEqual(task.outputData, {});
+    const badStart = await api("POST", "/api/workflow", { name: "integration_test_wf", priority: 500 });
+    assert.equal(badStart.status, 400);
+    assert.equal(badStart.json.validationErrors[0].path, "priority");
+    await s.grpc.terminateWorkflow(id, "done");
+  });
+});
