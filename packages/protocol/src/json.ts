@@ -1,7 +1,13 @@
 // JSON payloads keep every integer exact: integers beyond 2^53 become BigInt
 // when parsed and are written back digit for digit. Uses the native parser
-// (with a cheap pre-pass only when a long integer is present), so ordinary
-// payloads pay nothing. Decimals keep IEEE-754 double precision.
+// (with a pre-pass only when a long integer is present), so ordinary payloads
+// pay nothing. Decimals keep IEEE-754 double precision.
+//
+// Parsing is linear in the text's length for any input: the native parser
+// validates first, so the pre-pass only ever sees valid JSON. On valid JSON
+// every string is matched once, from its opening quote; on invalid text (an
+// unterminated run of `\"` pairs) the pre-pass would retry at every quote,
+// which is quadratic.
 
 // A string (skipped), or an integer token of 16+ digits: it starts a value
 // (after "[", ",", ":" or white space) and has no fraction or exponent.
@@ -12,7 +18,8 @@ const MARK_IN_JSON = "\\u0000bigint:";
 
 /** Parses JSON text; integers outside the safe range become BigInt. */
 export function parseJson(text: string): unknown {
-  if (!/\d{16}/.test(text)) return JSON.parse(text);
+  const plain: unknown = JSON.parse(text); // throws on invalid JSON before the pre-pass runs
+  if (!/\d{16}/.test(text)) return plain;
   const marked = text.replace(LONG_INT_OR_STRING, (token) => (token.startsWith('"') ? token : `"${MARK_IN_JSON}${token}"`));
   return JSON.parse(marked, (_key, value: unknown) => {
     if (typeof value === "string" && value.startsWith(MARK)) {
