@@ -1,7 +1,7 @@
 // Wires one server process: store -> engine -> dispatcher/timers -> gRPC.
 import * as grpc from "@grpc/grpc-js";
 import pg from "pg";
-import { EventService, MetadataService, TaskService, WorkflowService, serviceDefinition, serviceHandlers } from "@baton/protocol";
+import { EventService, MetadataService, SessionService, TaskService, WorkflowService, serviceDefinition, serviceHandlers } from "@baton/protocol";
 import { systemClock, type Clock } from "./clock.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
 import { RunWaiters } from "./dispatch/run-waiters.js";
@@ -17,6 +17,10 @@ import { eventService } from "./service/events.js";
 import { metadataService } from "./service/metadata.js";
 import { taskService } from "./service/tasks.js";
 import { workflowService } from "./service/workflows.js";
+import { sessionService } from "./service/session.js";
+import { RunChanges } from "./console/run-changes.js";
+import { startConsoleServer, type ConsoleServer } from "./console/console-server.js";
+import { ConnectedWorkers } from "./dispatch/workers.js";
 import { EventStore } from "./store/event-store.js";
 import { Store } from "./store/store.js";
 import type { PrimaryLocator } from "./store/hosts.js";
@@ -59,6 +63,8 @@ export interface ServerOptions {
   metrics?: { port: number; host?: string };
   /** The HTTP port for Conductor's REST API under /api (none when absent; 0 picks a free port; host defaults to `host`). */
   conductor?: { port: number; host?: string };
+  /** The console's HTTP port (web pages and the Connect protocol; none when absent; host defaults to `host`). */
+  console?: { port: number; host?: string };
 }
 
 export interface BatonServer {
@@ -76,6 +82,8 @@ export interface BatonServer {
   metricsAddress?: string;
   /** host:port of Conductor's REST API, when started. */
   conductorAddress?: string;
+  /** http://host:port of the console, when started. */
+  consoleUrl?: string;
   /** Fires every due timer, pending cross-run effect and event now (for tests that move the clock). */
   settle(): Promise<void>;
   close(): Promise<void>;
@@ -86,7 +94,9 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   const clock = options.clock ?? systemClock;
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const host = options.host ?? "127.0.0.1";
-  const authMode = options.auth?.mode ?? (isLoopback(host) ? "disabled" : "required");
+  const consoleHost = options.console?.host ?? host;
+  // Open only when every port is reachable from this machine alone.
+  const authMode = options.auth?.mode ?? (isLoopback(host) && (!options.console || isLoopback(consoleHost)) ? "disabled" : "required");
   // Read certificates before anything starts: a bad path fails fast.
   const credentials = serverCredentials(options.tls);
   const store = new Store(options.databaseUrl, options.poolSize ?? 10);
@@ -100,7 +110,12 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   const taskTypes = new TaskTypes(store.pool);
   const observer = instrumentEngine(engine, metrics, authMode === "required" ? (task) => taskTypes.remember(task.id, task.defName) : undefined);
   const dispatcher = new Dispatcher(store, clock, log, options.sweepMs ?? 250);
-  dispatcher.onClaimed = (tasks) => engine.claimed(tasks);
+  // Console viewers wait on these; with none watching each is one lookup.
+  const changes = new RunChanges();
+  dispatcher.onClaimed = (tasks) => {
+    engine.claimed(tasks);
+    if (changes.watching > 0) for (const task of tasks) changes.moved(task.runId);
+  };
   const waiters = new RunWaiters();
   const timers = new Timers(engine, clock, log, options.sweepMs ?? 200);
   // Event handlers: any replica takes events off the bus (baton.events) and runs their actions.
@@ -110,7 +125,10 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   engine.hooks = {
     tasksReady: (types) => types.forEach((t) => dispatcher.wake(t)),
     runEnded: (runId) => waiters.ended(runId),
-    decided: (decision, events) => observer.decided(decision, events),
+    decided: (decision, events) => {
+      observer.decided(decision, events);
+      changes.moved(decision.run.id);
+    },
     runAsync: (task) => http.run(task),
     taskDefsChanged: () => dispatcher.forgetLimits(),
     reserveWorker: (type) => observer.reserved(dispatcher.reserve(type)),
@@ -151,10 +169,15 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     observe: (method: string, code: grpc.status, seconds: number) => metrics.observeRpc(method, grpc.status[code] ?? String(code), seconds),
     log,
   };
-  server.addService(serviceDefinition(MetadataService), guard(methodsOf(MetadataService), serviceHandlers(MetadataService, metadataService(engine, limits), onError), gate));
-  server.addService(serviceDefinition(WorkflowService), guard(methodsOf(WorkflowService), serviceHandlers(WorkflowService, workflowService(engine, waiters, limits), onError), gate));
-  server.addService(serviceDefinition(TaskService), guard(methodsOf(TaskService), serviceHandlers(TaskService, taskService(engine, dispatcher, limits), onError), gate));
-  server.addService(serviceDefinition(EventService), guard(methodsOf(EventService), serviceHandlers(EventService, eventService(eventStore, clock, limits, () => void events.drain()), onError), gate));
+  // The gated handlers, served over gRPC here and over Connect on the console port.
+  const services = [
+    { service: MetadataService, handlers: guard(methodsOf(MetadataService), serviceHandlers(MetadataService, metadataService(engine, limits), onError), gate) },
+    { service: WorkflowService, handlers: guard(methodsOf(WorkflowService), serviceHandlers(WorkflowService, workflowService(engine, waiters, limits, changes), onError), gate) },
+    { service: TaskService, handlers: guard(methodsOf(TaskService), serviceHandlers(TaskService, taskService(engine, dispatcher, limits, new ConnectedWorkers(() => clock.now())), onError), gate) },
+    { service: EventService, handlers: guard(methodsOf(EventService), serviceHandlers(EventService, eventService(eventStore, clock, limits, () => void events.drain()), onError), gate) },
+    { service: SessionService, handlers: guard(methodsOf(SessionService), serviceHandlers(SessionService, sessionService(authMode === "required"), onError), gate) },
+  ];
+  for (const { service, handlers } of services) server.addService(serviceDefinition(service), handlers);
   server.addService(keyServiceDefinition, guard(keyServiceMethods, keyServiceHandlers(keys, (id) => authenticator.invalidate(id)), gate));
   let bound = false;
   const port = await new Promise<number>((resolve, reject) =>
@@ -178,11 +201,18 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
         onEventPublished: () => void events.drain(),
       })
     : undefined;
+  let consoleServer: ConsoleServer | undefined;
+  if (options.console) {
+    consoleServer = await startConsoleServer({ host: consoleHost, port: options.console.port, services, authRequired: authMode === "required", log });
+  }
   dispatcher.start();
   timers.start();
   events.start();
   dbWatch.start();
-  log.info({ host, port, auth: authMode, tls: options.tls !== undefined, ...(ops ? { metrics: ops.address } : {}), ...(conductor ? { conductor: conductor.address } : {}) }, "baton server listening");
+  log.info(
+    { host, port, auth: authMode, tls: options.tls !== undefined, ...(ops ? { metrics: ops.address } : {}), ...(conductor ? { conductor: conductor.address } : {}), ...(consoleServer ? { console: consoleServer.url } : {}) },
+    "baton server listening",
+  );
   if (authMode === "disabled" && !isLoopback(host)) {
     log.warn({ host, port }, "AUTHENTICATION IS DISABLED on a non-loopback address: anyone who can reach this port can run and change flows");
   }
@@ -197,6 +227,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     metrics,
     ...(ops ? { metricsAddress: ops.address } : {}),
     ...(conductor ? { conductorAddress: conductor.address } : {}),
+    ...(consoleServer ? { consoleUrl: consoleServer.url } : {}),
     async settle() {
       await timers.sweep();
       await events.drain();
@@ -207,6 +238,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       dbWatch.stop();
       dispatcher.stop();
       await conductor?.close();
+      await consoleServer?.close();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       server.forceShutdown();
       bound = false;
@@ -250,7 +282,7 @@ async function sampleDatabase(store: Store, clock: Clock) {
  * BATON_HOST, BATON_PORT, BATON_CONDUCTOR_PORT / BATON_CONDUCTOR_HOST, BATON_TLS_CERT / BATON_TLS_KEY / BATON_TLS_CA (file
  * paths) and BATON_TLS_REQUIRE_CLIENT_CERT=1, BATON_METRICS_PORT /
  * BATON_METRICS_HOST, BATON_AUTH=required|disabled (BATON_INSECURE_NO_AUTH=1
- * is the same as disabled).
+ * is the same as disabled), BATON_CONSOLE_PORT / BATON_CONSOLE_HOST.
  */
 export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<ServerOptions, "databaseUrl"> {
   const get = (name: string) => env[name] || undefined;
@@ -276,6 +308,12 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit
   if (conductorPort) {
     const conductorHost = get("BATON_CONDUCTOR_HOST");
     options.conductor = { port: Number(conductorPort), ...(conductorHost ? { host: conductorHost } : {}) };
+  }
+  const consolePort = get("BATON_CONSOLE_PORT");
+  if (consolePort) {
+    if (!/^\d+$/.test(consolePort) || Number(consolePort) > 65535) throw new Error(`BATON_CONSOLE_PORT must be a port number (0-65535), not "${consolePort}"`);
+    const consoleHost = get("BATON_CONSOLE_HOST");
+    options.console = { port: Number(consolePort), ...(consoleHost ? { host: consoleHost } : {}) };
   }
   const auth = get("BATON_AUTH");
   if (truthy("BATON_INSECURE_NO_AUTH")) options.auth = { mode: "disabled" };

@@ -69,6 +69,9 @@ export const RULES: Readonly<Record<string, Rule>> = {
   "baton.v1.WorkflowService/GetWorkflow": { roles: RUNS_READ },
   "baton.v1.WorkflowService/SearchWorkflows": { roles: RUNS_READ },
   "baton.v1.WorkflowService/WaitWorkflow": { roles: RUNS_READ },
+  "baton.v1.WorkflowService/CountWorkflows": { roles: RUNS_READ },
+  "baton.v1.WorkflowService/WatchWorkflow": { roles: RUNS_READ },
+  "baton.v1.WorkflowService/WatchWorkflows": { roles: RUNS_READ },
 
   // Tasks: workers, for their own task types only.
   "baton.v1.TaskService/Dispatch": { roles: WORK, scope: "request" },
@@ -79,6 +82,10 @@ export const RULES: Readonly<Record<string, Rule>> = {
   "baton.v1.TaskService/AddTaskLog": { roles: WORK, scope: "task" },
   "baton.v1.TaskService/GetTaskLogs": { roles: [...RUNS_READ, "worker"], scope: "task" },
   "baton.v1.TaskService/ListQueues": { roles: RUNS_READ },
+  "baton.v1.TaskService/ListWorkers": { roles: RUNS_READ },
+
+  // Who the caller is (any key).
+  "baton.v1.SessionService/WhoAmI": { roles: [...READ, "worker"] },
 
   // Key management.
   "baton.admin.v1.KeyService/CreateKey": { roles: ["admin"] },

@@ -48,6 +48,7 @@ export function toTask(task: TaskState, run: RunState): Task {
     updateTimeMs: BigInt(task.updatedAt),
     callbackAfterSeconds: BigInt(task.callbackAfterSeconds),
     subWorkflowId: task.subWorkflowId,
+    leaseExpiresMs: BigInt(task.status === "IN_PROGRESS" ? task.leaseExpiresAt : 0),
     workflowName: run.name,
     workflowPriority: run.priority,
     correlationId: run.correlationId,

@@ -4,11 +4,12 @@ import { TaskService, failStream, grpc, RpcError, type ServiceImpl, type TaskRes
 import type { JsonObject } from "../engine/model.js";
 import type { Engine } from "../runtime/engine.js";
 import type { Dispatcher, Waiter } from "../dispatch/dispatcher.js";
+import { ConnectedWorkers, type ConnectedWorker } from "../dispatch/workers.js";
 import type { Limits } from "../limits.js";
 import { taskStatusName, toLeasedTask } from "./convert.js";
 import { invalid, parsePayload, requireId, rpc, toRpcError } from "./errors.js";
 
-export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limits): ServiceImpl<typeof TaskService> {
+export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limits, workers = new ConnectedWorkers()): ServiceImpl<typeof TaskService> {
   const store = engine.store;
 
   const update = async (result: TaskResult | undefined): Promise<boolean> => {
@@ -34,9 +35,12 @@ export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limi
   return {
     dispatch(call) {
       let waiter: Waiter | undefined;
+      let connected: ConnectedWorker | undefined;
       const close = () => {
         if (waiter) dispatcher.remove(waiter);
+        if (connected) workers.closed(connected);
         waiter = undefined;
+        connected = undefined;
       };
       call.on("data", (message: { kind: { case: string | undefined; value?: unknown } }) => {
         const { kind } = message;
@@ -51,9 +55,11 @@ export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limi
             workerId: sub.workerId,
             credits: 0,
             deliver: (tasks) => {
+              if (connected && waiter) workers.streamed(connected, waiter.credits, tasks.length);
               for (const task of tasks) call.write({ task: toLeasedTask(task) });
             },
           };
+          connected = workers.stream(sub.workerId, waiter.taskTypes);
           dispatcher.add(waiter);
         } else if (kind.case === "credits") {
           if (!waiter) {
@@ -62,6 +68,7 @@ export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limi
           }
           const n = Number(kind.value);
           if (n > 0) dispatcher.credit(waiter, n);
+          if (connected) workers.streamed(connected, waiter.credits);
         }
       });
       call.on("end", () => {
@@ -85,8 +92,10 @@ export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limi
           credits: count,
           deliver: (tasks) => finish(tasks.map(toLeasedTask)),
         };
+        workers.polled(req.workerId, req.taskType, count);
         const finish = (tasks: ReturnType<typeof toLeasedTask>[]) => {
           if (timer) clearTimeout(timer);
+          workers.polled(req.workerId, req.taskType, 0, tasks.length);
           dispatcher.remove(waiter);
           waiter.credits = 0;
           resolve({ tasks });
@@ -143,6 +152,18 @@ export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limi
         ready: BigInt(q.ready),
         delayed: BigInt(q.delayed),
         inProgress: BigInt(q.inProgress),
+      })),
+    })),
+
+    listWorkers: rpc(async (req) => ({
+      workers: workers.list(req.taskType || undefined).map((w) => ({
+        workerId: w.workerId,
+        taskTypes: w.taskTypes,
+        kind: w.kind,
+        freeSlots: BigInt(w.freeSlots),
+        connectedAtMs: BigInt(w.connectedAt),
+        lastSeenMs: BigInt(w.lastSeenAt),
+        tasksDelivered: BigInt(w.delivered),
       })),
     })),
   };

@@ -1,5 +1,5 @@
 // WorkflowService: start, observe and operate runs. Each operation is one event.
-import { WorkflowService, type ServiceImpl, type StartWorkflowRequest } from "@baton/protocol";
+import { WorkflowService, WorkflowStatus, type ServiceImpl, type StartWorkflowRequest } from "@baton/protocol";
 import type { WorkflowDef } from "@baton/sdk";
 import type { RunEvent } from "../engine/decider.js";
 import { TERMINAL_TASK, TERMINAL_WORKFLOW, type JsonObject, type TaskState } from "../engine/model.js";
@@ -8,8 +8,11 @@ import type { RunWaiters } from "../dispatch/run-waiters.js";
 import type { Limits } from "../limits.js";
 import { toWorkflow, workflowStatusName } from "./convert.js";
 import { invalid, notFound, parsePayload, requireId, rpc } from "./errors.js";
+import { RunChanges } from "../console/run-changes.js";
+import { checkRunFilter, runState, STATUS_NAMES, WATCH_RECHECK_MS } from "./run-filters.js";
+import { countRunsByStatus } from "../store/run-counts.js";
 
-export function workflowService(engine: Engine, waiters: RunWaiters, limits: Limits): ServiceImpl<typeof WorkflowService> {
+export function workflowService(engine: Engine, waiters: RunWaiters, limits: Limits, changes = new RunChanges()): ServiceImpl<typeof WorkflowService> {
   const store = engine.store;
 
   const start = async (req: StartWorkflowRequest) => {
@@ -101,6 +104,7 @@ export function workflowService(engine: Engine, waiters: RunWaiters, limits: Lim
     }),
 
     searchWorkflows: rpc(async (req) => {
+      checkRunFilter(req);
       const limit = Math.min(Math.max(req.pageSize || 100, 1), 1000);
       let after: { createdAt: number; id: string } | undefined;
       if (req.pageToken) {
@@ -113,16 +117,65 @@ export function workflowService(engine: Engine, waiters: RunWaiters, limits: Lim
         ...(req.name ? { name: req.name } : {}),
         statuses,
         ...(req.correlationId ? { correlationId: req.correlationId } : {}),
+        ...(req.version !== undefined ? { version: req.version } : {}),
+        ...(req.workflowId ? { id: req.workflowId } : {}),
         ...(req.startTimeFromMs ? { from: Number(req.startTimeFromMs) } : {}),
         ...(req.startTimeToMs ? { to: Number(req.startTimeToMs) } : {}),
         limit,
         ...(after ? { after } : {}),
+        ...(req.oldestFirst ? { ascending: true } : {}),
       });
       const last = runs[runs.length - 1];
       return {
         workflows: runs.map((r) => toWorkflow(r, [])),
         nextPageToken: runs.length === limit && last ? Buffer.from(`${last.createdAt}/${last.id}`).toString("base64url") : "",
       };
+    }),
+
+    countWorkflows: rpc(async (req) => {
+      checkRunFilter(req);
+      if (req.cap < 0n) throw invalid("cap must be 0 (the default) or more");
+      const cap = Math.min(Number(req.cap) || 10_000, 10_000);
+      const counts = await countRunsByStatus(store.pool, STATUS_NAMES, {
+        ...(req.name ? { name: req.name } : {}),
+        ...(req.version !== undefined ? { version: req.version } : {}),
+        ...(req.correlationId ? { correlationId: req.correlationId } : {}),
+        ...(req.startTimeFromMs ? { from: Number(req.startTimeFromMs) } : {}),
+        ...(req.startTimeToMs ? { to: Number(req.startTimeToMs) } : {}),
+      }, cap);
+      return {
+        counts: STATUS_NAMES.map((name) => {
+          const n = counts.get(name) ?? 0;
+          return { status: WorkflowStatus[name as keyof typeof WorkflowStatus], count: BigInt(n), capped: n >= cap };
+        }),
+      };
+    }),
+
+    // Long poll: read, compare with what the caller has, else wait for this
+    // replica to move the run (rechecking now and then for other replicas).
+    watchWorkflow: rpc(async (req, call) => {
+      requireId("run", req.workflowId);
+      const signal = abortOnCancel(call);
+      const deadline = Date.now() + Math.min(Math.max(Number(req.waitMs), 0), limits.maxWaitMs);
+      for (;;) {
+        const wait = changes.wait(req.workflowId, Math.min(WATCH_RECHECK_MS, deadline - Date.now()), signal);
+        const found = await load(req.workflowId, true);
+        const state = runState(found.run, found.tasks);
+        if (state !== req.knownState || Date.now() >= deadline || signal.aborted) {
+          wait.cancel();
+          if (state === req.knownState) return { state, changed: false };
+          const def = await engine.definition(found.run.defHash);
+          return { workflow: toWorkflow(found.run, found.tasks, def.def), state, changed: true };
+        }
+        await wait.promise;
+      }
+    }),
+
+    watchWorkflows: rpc(async (req, call) => {
+      const ms = Math.min(Math.max(Number(req.waitMs), 0), limits.maxWaitMs);
+      const before = Date.now();
+      await changes.wait(undefined, ms, abortOnCancel(call)).promise;
+      return { changed: Date.now() - before < ms };
     }),
 
     pauseWorkflow: operate(() => ({ kind: "pause" })),

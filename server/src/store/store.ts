@@ -292,11 +292,15 @@ export interface SearchQuery {
   name?: string;
   statuses?: string[];
   correlationId?: string;
+  version?: number;
+  id?: string;
   from?: number;
   to?: number;
   limit: number;
   /** Continue after this (created_at, id). */
   after?: { createdAt: number; id: string };
+  /** Oldest first (keyset forward) instead of newest first. */
+  ascending?: boolean;
 }
 
 export class Store {
@@ -509,15 +513,18 @@ export class Store {
     if (q.name) add("name = ?", q.name);
     if (q.statuses && q.statuses.length > 0) add("status = ANY(?)", q.statuses);
     if (q.correlationId) add("correlation_id = ?", q.correlationId);
+    if (q.version !== undefined) add("version = ?", q.version);
+    if (q.id) add("id = ?::uuid", q.id);
     if (q.from) add("created_at >= ?", q.from);
     if (q.to) add("created_at < ?", q.to);
     if (q.after) {
       params.push(q.after.createdAt, q.after.id);
-      where.push(`(created_at, id) < ($${params.length - 1}, $${params.length}::uuid)`);
+      where.push(`(created_at, id) ${q.ascending ? ">" : "<"} ($${params.length - 1}, $${params.length}::uuid)`);
     }
     params.push(q.limit);
+    const order = q.ascending ? "ASC" : "DESC";
     const { rows } = await this.pool.query(
-      `SELECT * FROM baton.runs ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+      `SELECT * FROM baton.runs ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY created_at ${order}, id ${order} LIMIT $${params.length}`,
       params,
     );
     return rows.map(rowToRun);

@@ -9,6 +9,7 @@ import { intArg, type Context } from "../cli/context.js";
 import { CliError, Exit, usage, type ExitCode } from "../cli/exit.js";
 import { brief, duration } from "../cli/output.js";
 import { runDuration, taskTable } from "../runs/render.js";
+import { DEFAULT_CONSOLE_PORT } from "../cli/console-link.js";
 
 interface DevOptions {
   port: number;
@@ -26,6 +27,9 @@ interface DevOptions {
   metricsPort?: number;
   metricsHost?: string;
   conductorPort?: number;
+  consolePort?: number;
+  consoleHost?: string;
+  console: boolean;
 }
 
 /** postgres://user:secret@host/db -> postgres://user:***@host/db */
@@ -52,6 +56,9 @@ export function devCommand(program: Command): void {
     .option("--metrics-port <n>", "serve /metrics, /healthz, /readyz over HTTP on this port (env: BATON_METRICS_PORT)", intArg("--metrics-port", 0, 65535))
     .option("--metrics-host <host>", "address for the metrics port (default 127.0.0.1)")
     .option("--conductor-port <n>", "port of Conductor's REST API (/api) for Conductor's SDKs (env: BATON_CONDUCTOR_PORT; default 8080, or a free one with --port 0)", intArg("--conductor-port", 0, 65535))
+    .option("--console-port <n>", `web console port (env: BATON_CONSOLE_PORT; default ${DEFAULT_CONSOLE_PORT}, or a free one with --port 0)`, intArg("--console-port", 0, 65535))
+    .option("--console-host <host>", "address for the console port (env: BATON_CONSOLE_HOST; default: --host)")
+    .option("--no-console", "do not serve the web console")
     .action(action(async (ctx, opts: DevOptions) => dev(ctx, opts)));
 }
 
@@ -123,13 +130,20 @@ async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
       throw new CliError(`could not start the embedded PostgreSQL in ${opts.dataDir}: ${(error as Error).message} (is another \`baton dev\` using it?)`);
     }
   }
+  const envConsole = serverOptionsFromEnv(process.env).console;
+  const consolePort = opts.consolePort ?? envConsole?.port ?? (opts.port === 0 ? 0 : DEFAULT_CONSOLE_PORT);
+  const consoleOption = opts.console ? { console: { port: consolePort, host: opts.consoleHost ?? envConsole?.host ?? opts.host } } : {};
   let server: BatonServer;
   try {
-    server = await startServer({ databaseUrl: databaseUrl ?? db!.url, host: opts.host, port: opts.port, logger, ...security, conductor: { port: conductorPort(opts) } });
+    server = await startServer({ databaseUrl: databaseUrl ?? db!.url, host: opts.host, port: opts.port, logger, ...security, conductor: { port: conductorPort(opts) }, ...consoleOption });
   } catch (error) {
     await db?.stop();
     const message = (error as Error).message;
-    const hint = /address|EADDRINUSE|bind/i.test(message) ? ` (port ${opts.port} or ${conductorPort(opts)} in use? try --port / --conductor-port)` : "";
+    const hint = !/address|EADDRINUSE|bind/i.test(message)
+      ? ""
+      : opts.console && message.includes(`:${consolePort}`)
+        ? ` (console port ${consolePort} in use? try --console-port, or --no-console)`
+        : ` (port ${opts.port} or ${conductorPort(opts)} in use? try --port / --conductor-port)`;
     throw new CliError(`could not start the server on ${opts.host}:${opts.port}: ${message}${hint}`);
   }
   const database = db ? `embedded, data in ${opts.dataDir}` : redactUrl(databaseUrl ?? "");
@@ -161,6 +175,7 @@ async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
       tls: server.tls,
       ...(server.metricsAddress ? { metrics: `http://${server.metricsAddress}/metrics` } : {}),
       ...(server.conductorAddress ? { conductor: `http://${server.conductorAddress}/api` } : {}),
+      ...(server.consoleUrl ? { console: server.consoleUrl } : {}),
       ...(adminKey ? { adminKey: adminKey.key } : {}),
     });
   }
@@ -176,6 +191,7 @@ async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
     );
   }
   if (server.conductorAddress) ctx.out.progress(`Conductor REST API: http://${server.conductorAddress}/api (for Conductor's SDKs; same keys as X-Authorization)`);
+  if (server.consoleUrl) ctx.out.progress(`console: ${server.consoleUrl}${server.auth === "required" ? " (sign in with an API key)" : ""}`);
   if (server.metricsAddress) ctx.out.progress(`metrics: http://${server.metricsAddress}/metrics (health: /healthz, /readyz)`);
   // The in-process demo is a client like any other: give it the key and the CA.
   if (adminKey && !process.env["BATON_TOKEN"]) process.env["BATON_TOKEN"] = adminKey.key;
@@ -203,6 +219,7 @@ async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
         ctx.out.line(`demo run ${run.workflowId} ${run.status} in ${duration(runDuration(run))}: ${brief(run.output, 400)}`);
         if (run.reasonForIncompletion) ctx.out.line(`  reason: ${run.reasonForIncompletion}`);
         for (const line of taskTable(run)) ctx.out.line(`  ${line}`);
+        if (server.consoleUrl && !opts.exit) ctx.out.line(`  see it in the console: ${server.consoleUrl}/runs/${run.workflowId}`);
       }
       if (run.status !== "COMPLETED") code = Exit.ERROR;
     } catch (error) {

@@ -7,6 +7,7 @@ import { secondsArg, type Context } from "../cli/context.js";
 import { Exit } from "../cli/exit.js";
 import { time } from "../cli/output.js";
 import { isEnded, runReport } from "../runs/render.js";
+import { runConsoleLink } from "../cli/console-link.js";
 
 interface GetOptions {
   watch?: boolean;
@@ -24,7 +25,7 @@ export function getCommand(program: Command): void {
       action(async (ctx, id: string, opts: GetOptions) => {
         if (!opts.watch) {
           const run = await ctx.call((c) => c.getWorkflow(id));
-          ctx.out.emit(run, () => runReport(run));
+          ctx.out.emit(run, () => [...runReport(run), "", `console: ${runConsoleLink(ctx.address, run.workflowId)}`]);
           return;
         }
         const run = await watch(ctx, id, Math.max(0.1, opts.interval) * 1000);

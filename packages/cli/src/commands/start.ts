@@ -6,6 +6,7 @@ import { Exit } from "../cli/exit.js";
 import { duration } from "../cli/output.js";
 import { headline, runDuration } from "../runs/render.js";
 import { waitForEnd } from "../runs/wait.js";
+import { runConsoleLink } from "../cli/console-link.js";
 
 interface StartOptions {
   version?: number;
@@ -42,9 +43,10 @@ export function startCommand(program: Command): void {
         );
         if (!opts.wait) {
           ctx.out.emit({ workflowId: id }, () => id);
+          ctx.out.progress(`console: ${runConsoleLink(ctx.address, id)}`);
           return;
         }
-        ctx.out.progress(`started ${id}; waiting${opts.timeout !== undefined ? ` up to ${opts.timeout} s` : ""}…`);
+        ctx.out.progress(`started ${id} (console: ${runConsoleLink(ctx.address, id)}); waiting${opts.timeout !== undefined ? ` up to ${opts.timeout} s` : ""}…`);
         const run = await ctx.call((c) => waitForEnd(c, id, opts.timeout !== undefined ? opts.timeout * 1000 : undefined));
         ctx.out.emit(run, () => [headline(run), JSON.stringify(run.output, null, 2)]);
         if (run.status === "COMPLETED") return;

@@ -184,8 +184,11 @@ type Task struct {
 	Optional              bool                   `protobuf:"varint,25,opt,name=optional,proto3" json:"optional,omitempty"`
 	Retried               bool                   `protobuf:"varint,26,opt,name=retried,proto3" json:"retried,omitempty"`
 	Executed              bool                   `protobuf:"varint,27,opt,name=executed,proto3" json:"executed,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// When the running attempt's lease runs out unless the worker answers or
+	// extends it (0: no lease).
+	LeaseExpiresMs int64 `protobuf:"varint,28,opt,name=lease_expires_ms,json=leaseExpiresMs,proto3" json:"lease_expires_ms,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Task) Reset() {
@@ -407,6 +410,13 @@ func (x *Task) GetExecuted() bool {
 	return false
 }
 
+func (x *Task) GetLeaseExpiresMs() int64 {
+	if x != nil {
+		return x.LeaseExpiresMs
+	}
+	return 0
+}
+
 // A run (Conductor's Workflow).
 type Workflow struct {
 	state                    protoimpl.MessageState `protogen:"open.v1"`
@@ -610,7 +620,7 @@ var File_baton_v1_run_proto protoreflect.FileDescriptor
 
 const file_baton_v1_run_proto_rawDesc = "" +
 	"\n" +
-	"\x12baton/v1/run.proto\x12\bbaton.v1\"\xcb\a\n" +
+	"\x12baton/v1/run.proto\x12\bbaton.v1\"\xf5\a\n" +
 	"\x04Task\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
@@ -644,7 +654,8 @@ const file_baton_v1_run_proto_rawDesc = "" +
 	"\x0ecorrelation_id\x18\x18 \x01(\tR\rcorrelationId\x12\x1a\n" +
 	"\boptional\x18\x19 \x01(\bR\boptional\x12\x18\n" +
 	"\aretried\x18\x1a \x01(\bR\aretried\x12\x1a\n" +
-	"\bexecuted\x18\x1b \x01(\bR\bexecuted\"\xce\x06\n" +
+	"\bexecuted\x18\x1b \x01(\bR\bexecuted\x12(\n" +
+	"\x10lease_expires_ms\x18\x1c \x01(\x03R\x0eleaseExpiresMs\"\xce\x06\n" +
 	"\bWorkflow\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12#\n" +

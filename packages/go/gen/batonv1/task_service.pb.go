@@ -1296,6 +1296,191 @@ func (x *ListQueuesResponse) GetQueues() []*QueueDepth {
 	return nil
 }
 
+type ListWorkersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only workers serving this task type.
+	TaskType      string `protobuf:"bytes,1,opt,name=task_type,json=taskType,proto3" json:"task_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWorkersRequest) Reset() {
+	*x = ListWorkersRequest{}
+	mi := &file_baton_v1_task_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWorkersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWorkersRequest) ProtoMessage() {}
+
+func (x *ListWorkersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_task_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWorkersRequest.ProtoReflect.Descriptor instead.
+func (*ListWorkersRequest) Descriptor() ([]byte, []int) {
+	return file_baton_v1_task_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListWorkersRequest) GetTaskType() string {
+	if x != nil {
+		return x.TaskType
+	}
+	return ""
+}
+
+type ConnectedWorker struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	WorkerId  string                 `protobuf:"bytes,1,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
+	TaskTypes []string               `protobuf:"bytes,2,rep,name=task_types,json=taskTypes,proto3" json:"task_types,omitempty"`
+	// "dispatch" (a stream) or "poll" (a long poll).
+	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	// Tasks the worker has room for now (credits not yet used).
+	FreeSlots     int64 `protobuf:"varint,4,opt,name=free_slots,json=freeSlots,proto3" json:"free_slots,omitempty"`
+	ConnectedAtMs int64 `protobuf:"varint,5,opt,name=connected_at_ms,json=connectedAtMs,proto3" json:"connected_at_ms,omitempty"`
+	// Last time the worker granted credits, polled or was handed a task.
+	LastSeenMs int64 `protobuf:"varint,6,opt,name=last_seen_ms,json=lastSeenMs,proto3" json:"last_seen_ms,omitempty"`
+	// Tasks handed to it on this connection.
+	TasksDelivered int64 `protobuf:"varint,7,opt,name=tasks_delivered,json=tasksDelivered,proto3" json:"tasks_delivered,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ConnectedWorker) Reset() {
+	*x = ConnectedWorker{}
+	mi := &file_baton_v1_task_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectedWorker) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectedWorker) ProtoMessage() {}
+
+func (x *ConnectedWorker) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_task_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectedWorker.ProtoReflect.Descriptor instead.
+func (*ConnectedWorker) Descriptor() ([]byte, []int) {
+	return file_baton_v1_task_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ConnectedWorker) GetWorkerId() string {
+	if x != nil {
+		return x.WorkerId
+	}
+	return ""
+}
+
+func (x *ConnectedWorker) GetTaskTypes() []string {
+	if x != nil {
+		return x.TaskTypes
+	}
+	return nil
+}
+
+func (x *ConnectedWorker) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ConnectedWorker) GetFreeSlots() int64 {
+	if x != nil {
+		return x.FreeSlots
+	}
+	return 0
+}
+
+func (x *ConnectedWorker) GetConnectedAtMs() int64 {
+	if x != nil {
+		return x.ConnectedAtMs
+	}
+	return 0
+}
+
+func (x *ConnectedWorker) GetLastSeenMs() int64 {
+	if x != nil {
+		return x.LastSeenMs
+	}
+	return 0
+}
+
+func (x *ConnectedWorker) GetTasksDelivered() int64 {
+	if x != nil {
+		return x.TasksDelivered
+	}
+	return 0
+}
+
+type ListWorkersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Workers       []*ConnectedWorker     `protobuf:"bytes,1,rep,name=workers,proto3" json:"workers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWorkersResponse) Reset() {
+	*x = ListWorkersResponse{}
+	mi := &file_baton_v1_task_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWorkersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWorkersResponse) ProtoMessage() {}
+
+func (x *ListWorkersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_task_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWorkersResponse.ProtoReflect.Descriptor instead.
+func (*ListWorkersResponse) Descriptor() ([]byte, []int) {
+	return file_baton_v1_task_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListWorkersResponse) GetWorkers() []*ConnectedWorker {
+	if x != nil {
+		return x.Workers
+	}
+	return nil
+}
+
 var File_baton_v1_task_service_proto protoreflect.FileDescriptor
 
 const file_baton_v1_task_service_proto_rawDesc = "" +
@@ -1392,7 +1577,22 @@ const file_baton_v1_task_service_proto_rawDesc = "" +
 	"\vin_progress\x18\x04 \x01(\x03R\n" +
 	"inProgress\"B\n" +
 	"\x12ListQueuesResponse\x12,\n" +
-	"\x06queues\x18\x01 \x03(\v2\x14.baton.v1.QueueDepthR\x06queues2\xca\x04\n" +
+	"\x06queues\x18\x01 \x03(\v2\x14.baton.v1.QueueDepthR\x06queues\"1\n" +
+	"\x12ListWorkersRequest\x12\x1b\n" +
+	"\ttask_type\x18\x01 \x01(\tR\btaskType\"\xf3\x01\n" +
+	"\x0fConnectedWorker\x12\x1b\n" +
+	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x1d\n" +
+	"\n" +
+	"task_types\x18\x02 \x03(\tR\ttaskTypes\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x1d\n" +
+	"\n" +
+	"free_slots\x18\x04 \x01(\x03R\tfreeSlots\x12&\n" +
+	"\x0fconnected_at_ms\x18\x05 \x01(\x03R\rconnectedAtMs\x12 \n" +
+	"\flast_seen_ms\x18\x06 \x01(\x03R\n" +
+	"lastSeenMs\x12'\n" +
+	"\x0ftasks_delivered\x18\a \x01(\x03R\x0etasksDelivered\"J\n" +
+	"\x13ListWorkersResponse\x123\n" +
+	"\aworkers\x18\x01 \x03(\v2\x19.baton.v1.ConnectedWorkerR\aworkers2\x96\x05\n" +
 	"\vTaskService\x12E\n" +
 	"\bDispatch\x12\x19.baton.v1.DispatchRequest\x1a\x1a.baton.v1.DispatchResponse(\x010\x01\x125\n" +
 	"\x04Poll\x12\x15.baton.v1.PollRequest\x1a\x16.baton.v1.PollResponse\x12G\n" +
@@ -1404,7 +1604,8 @@ const file_baton_v1_task_service_proto_rawDesc = "" +
 	"AddTaskLog\x12\x1b.baton.v1.AddTaskLogRequest\x1a\x1c.baton.v1.AddTaskLogResponse\x12J\n" +
 	"\vGetTaskLogs\x12\x1c.baton.v1.GetTaskLogsRequest\x1a\x1d.baton.v1.GetTaskLogsResponse\x12G\n" +
 	"\n" +
-	"ListQueues\x12\x1b.baton.v1.ListQueuesRequest\x1a\x1c.baton.v1.ListQueuesResponseB\\\n" +
+	"ListQueues\x12\x1b.baton.v1.ListQueuesRequest\x1a\x1c.baton.v1.ListQueuesResponse\x12J\n" +
+	"\vListWorkers\x12\x1c.baton.v1.ListWorkersRequest\x1a\x1d.baton.v1.ListWorkersResponseB\\\n" +
 	"\fdev.baton.v1B\x10TaskServiceProtoP\x01Z8github.com/batonhq/baton/packages/go/gen/batonv1;batonv1b\x06proto3"
 
 var (
@@ -1419,7 +1620,7 @@ func file_baton_v1_task_service_proto_rawDescGZIP() []byte {
 	return file_baton_v1_task_service_proto_rawDescData
 }
 
-var file_baton_v1_task_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_baton_v1_task_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_baton_v1_task_service_proto_goTypes = []any{
 	(*LeasedTask)(nil),          // 0: baton.v1.LeasedTask
 	(*Subscribe)(nil),           // 1: baton.v1.Subscribe
@@ -1443,39 +1644,45 @@ var file_baton_v1_task_service_proto_goTypes = []any{
 	(*ListQueuesRequest)(nil),   // 19: baton.v1.ListQueuesRequest
 	(*QueueDepth)(nil),          // 20: baton.v1.QueueDepth
 	(*ListQueuesResponse)(nil),  // 21: baton.v1.ListQueuesResponse
-	(TaskStatus)(0),             // 22: baton.v1.TaskStatus
+	(*ListWorkersRequest)(nil),  // 22: baton.v1.ListWorkersRequest
+	(*ConnectedWorker)(nil),     // 23: baton.v1.ConnectedWorker
+	(*ListWorkersResponse)(nil), // 24: baton.v1.ListWorkersResponse
+	(TaskStatus)(0),             // 25: baton.v1.TaskStatus
 }
 var file_baton_v1_task_service_proto_depIdxs = []int32{
 	1,  // 0: baton.v1.DispatchRequest.subscribe:type_name -> baton.v1.Subscribe
 	0,  // 1: baton.v1.DispatchResponse.task:type_name -> baton.v1.LeasedTask
 	0,  // 2: baton.v1.PollResponse.tasks:type_name -> baton.v1.LeasedTask
-	22, // 3: baton.v1.TaskResult.status:type_name -> baton.v1.TaskStatus
+	25, // 3: baton.v1.TaskResult.status:type_name -> baton.v1.TaskStatus
 	6,  // 4: baton.v1.UpdateTaskRequest.result:type_name -> baton.v1.TaskResult
 	6,  // 5: baton.v1.UpdateTasksRequest.results:type_name -> baton.v1.TaskResult
 	10, // 6: baton.v1.UpdateTasksResponse.outcomes:type_name -> baton.v1.UpdateTaskOutcome
 	16, // 7: baton.v1.GetTaskLogsResponse.logs:type_name -> baton.v1.TaskLog
 	20, // 8: baton.v1.ListQueuesResponse.queues:type_name -> baton.v1.QueueDepth
-	2,  // 9: baton.v1.TaskService.Dispatch:input_type -> baton.v1.DispatchRequest
-	4,  // 10: baton.v1.TaskService.Poll:input_type -> baton.v1.PollRequest
-	7,  // 11: baton.v1.TaskService.UpdateTask:input_type -> baton.v1.UpdateTaskRequest
-	9,  // 12: baton.v1.TaskService.UpdateTasks:input_type -> baton.v1.UpdateTasksRequest
-	12, // 13: baton.v1.TaskService.ExtendLease:input_type -> baton.v1.ExtendLeaseRequest
-	14, // 14: baton.v1.TaskService.AddTaskLog:input_type -> baton.v1.AddTaskLogRequest
-	17, // 15: baton.v1.TaskService.GetTaskLogs:input_type -> baton.v1.GetTaskLogsRequest
-	19, // 16: baton.v1.TaskService.ListQueues:input_type -> baton.v1.ListQueuesRequest
-	3,  // 17: baton.v1.TaskService.Dispatch:output_type -> baton.v1.DispatchResponse
-	5,  // 18: baton.v1.TaskService.Poll:output_type -> baton.v1.PollResponse
-	8,  // 19: baton.v1.TaskService.UpdateTask:output_type -> baton.v1.UpdateTaskResponse
-	11, // 20: baton.v1.TaskService.UpdateTasks:output_type -> baton.v1.UpdateTasksResponse
-	13, // 21: baton.v1.TaskService.ExtendLease:output_type -> baton.v1.ExtendLeaseResponse
-	15, // 22: baton.v1.TaskService.AddTaskLog:output_type -> baton.v1.AddTaskLogResponse
-	18, // 23: baton.v1.TaskService.GetTaskLogs:output_type -> baton.v1.GetTaskLogsResponse
-	21, // 24: baton.v1.TaskService.ListQueues:output_type -> baton.v1.ListQueuesResponse
-	17, // [17:25] is the sub-list for method output_type
-	9,  // [9:17] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	23, // 9: baton.v1.ListWorkersResponse.workers:type_name -> baton.v1.ConnectedWorker
+	2,  // 10: baton.v1.TaskService.Dispatch:input_type -> baton.v1.DispatchRequest
+	4,  // 11: baton.v1.TaskService.Poll:input_type -> baton.v1.PollRequest
+	7,  // 12: baton.v1.TaskService.UpdateTask:input_type -> baton.v1.UpdateTaskRequest
+	9,  // 13: baton.v1.TaskService.UpdateTasks:input_type -> baton.v1.UpdateTasksRequest
+	12, // 14: baton.v1.TaskService.ExtendLease:input_type -> baton.v1.ExtendLeaseRequest
+	14, // 15: baton.v1.TaskService.AddTaskLog:input_type -> baton.v1.AddTaskLogRequest
+	17, // 16: baton.v1.TaskService.GetTaskLogs:input_type -> baton.v1.GetTaskLogsRequest
+	19, // 17: baton.v1.TaskService.ListQueues:input_type -> baton.v1.ListQueuesRequest
+	22, // 18: baton.v1.TaskService.ListWorkers:input_type -> baton.v1.ListWorkersRequest
+	3,  // 19: baton.v1.TaskService.Dispatch:output_type -> baton.v1.DispatchResponse
+	5,  // 20: baton.v1.TaskService.Poll:output_type -> baton.v1.PollResponse
+	8,  // 21: baton.v1.TaskService.UpdateTask:output_type -> baton.v1.UpdateTaskResponse
+	11, // 22: baton.v1.TaskService.UpdateTasks:output_type -> baton.v1.UpdateTasksResponse
+	13, // 23: baton.v1.TaskService.ExtendLease:output_type -> baton.v1.ExtendLeaseResponse
+	15, // 24: baton.v1.TaskService.AddTaskLog:output_type -> baton.v1.AddTaskLogResponse
+	18, // 25: baton.v1.TaskService.GetTaskLogs:output_type -> baton.v1.GetTaskLogsResponse
+	21, // 26: baton.v1.TaskService.ListQueues:output_type -> baton.v1.ListQueuesResponse
+	24, // 27: baton.v1.TaskService.ListWorkers:output_type -> baton.v1.ListWorkersResponse
+	19, // [19:28] is the sub-list for method output_type
+	10, // [10:19] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_baton_v1_task_service_proto_init() }
@@ -1494,7 +1701,7 @@ func file_baton_v1_task_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_v1_task_service_proto_rawDesc), len(file_baton_v1_task_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const (
 	TaskService_AddTaskLog_FullMethodName  = "/baton.v1.TaskService/AddTaskLog"
 	TaskService_GetTaskLogs_FullMethodName = "/baton.v1.TaskService/GetTaskLogs"
 	TaskService_ListQueues_FullMethodName  = "/baton.v1.TaskService/ListQueues"
+	TaskService_ListWorkers_FullMethodName = "/baton.v1.TaskService/ListWorkers"
 )
 
 // TaskServiceClient is the client API for TaskService service.
@@ -55,6 +56,9 @@ type TaskServiceClient interface {
 	GetTaskLogs(ctx context.Context, in *GetTaskLogsRequest, opts ...grpc.CallOption) (*GetTaskLogsResponse, error)
 	// Queue depth per task type.
 	ListQueues(ctx context.Context, in *ListQueuesRequest, opts ...grpc.CallOption) (*ListQueuesResponse, error)
+	// Workers connected to this server now (dispatch streams and long polls),
+	// with the task types they serve.
+	ListWorkers(ctx context.Context, in *ListWorkersRequest, opts ...grpc.CallOption) (*ListWorkersResponse, error)
 }
 
 type taskServiceClient struct {
@@ -148,6 +152,16 @@ func (c *taskServiceClient) ListQueues(ctx context.Context, in *ListQueuesReques
 	return out, nil
 }
 
+func (c *taskServiceClient) ListWorkers(ctx context.Context, in *ListWorkersRequest, opts ...grpc.CallOption) (*ListWorkersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWorkersResponse)
+	err := c.cc.Invoke(ctx, TaskService_ListWorkers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TaskServiceServer is the server API for TaskService service.
 // All implementations must embed UnimplementedTaskServiceServer
 // for forward compatibility.
@@ -174,6 +188,9 @@ type TaskServiceServer interface {
 	GetTaskLogs(context.Context, *GetTaskLogsRequest) (*GetTaskLogsResponse, error)
 	// Queue depth per task type.
 	ListQueues(context.Context, *ListQueuesRequest) (*ListQueuesResponse, error)
+	// Workers connected to this server now (dispatch streams and long polls),
+	// with the task types they serve.
+	ListWorkers(context.Context, *ListWorkersRequest) (*ListWorkersResponse, error)
 	mustEmbedUnimplementedTaskServiceServer()
 }
 
@@ -207,6 +224,9 @@ func (UnimplementedTaskServiceServer) GetTaskLogs(context.Context, *GetTaskLogsR
 }
 func (UnimplementedTaskServiceServer) ListQueues(context.Context, *ListQueuesRequest) (*ListQueuesResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListQueues not implemented")
+}
+func (UnimplementedTaskServiceServer) ListWorkers(context.Context, *ListWorkersRequest) (*ListWorkersResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListWorkers not implemented")
 }
 func (UnimplementedTaskServiceServer) mustEmbedUnimplementedTaskServiceServer() {}
 func (UnimplementedTaskServiceServer) testEmbeddedByValue()                     {}
@@ -362,6 +382,24 @@ func _TaskService_ListQueues_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TaskService_ListWorkers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWorkersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).ListWorkers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_ListWorkers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).ListWorkers(ctx, req.(*ListWorkersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TaskService_ServiceDesc is the grpc.ServiceDesc for TaskService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -396,6 +434,10 @@ var TaskService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListQueues",
 			Handler:    _TaskService_ListQueues_Handler,
+		},
+		{
+			MethodName: "ListWorkers",
+			Handler:    _TaskService_ListWorkers_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -499,7 +499,13 @@ type SearchWorkflowsRequest struct {
 	StartTimeToMs   int64 `protobuf:"varint,5,opt,name=start_time_to_ms,json=startTimeToMs,proto3" json:"start_time_to_ms,omitempty"`
 	PageSize        int32 `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// Opaque, from a previous response.
-	PageToken     string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only runs of this definition version (needs name).
+	Version *int32 `protobuf:"varint,8,opt,name=version,proto3,oneof" json:"version,omitempty"`
+	// Only this run (a run id).
+	WorkflowId string `protobuf:"bytes,9,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// Oldest first instead of newest first.
+	OldestFirst   bool `protobuf:"varint,10,opt,name=oldest_first,json=oldestFirst,proto3" json:"oldest_first,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -583,9 +589,30 @@ func (x *SearchWorkflowsRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *SearchWorkflowsRequest) GetVersion() int32 {
+	if x != nil && x.Version != nil {
+		return *x.Version
+	}
+	return 0
+}
+
+func (x *SearchWorkflowsRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *SearchWorkflowsRequest) GetOldestFirst() bool {
+	if x != nil {
+		return x.OldestFirst
+	}
+	return false
+}
+
 type SearchWorkflowsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Runs without their tasks, newest first.
+	// Runs without their tasks, newest first (oldest first when asked).
 	Workflows     []*Workflow `protobuf:"bytes,1,rep,name=workflows,proto3" json:"workflows,omitempty"`
 	NextPageToken string      `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1404,6 +1431,408 @@ func (x *SignalTaskResponse) GetTaskId() string {
 	return ""
 }
 
+type CountWorkflowsRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Name            string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version         *int32                 `protobuf:"varint,2,opt,name=version,proto3,oneof" json:"version,omitempty"`
+	CorrelationId   string                 `protobuf:"bytes,3,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
+	StartTimeFromMs int64                  `protobuf:"varint,4,opt,name=start_time_from_ms,json=startTimeFromMs,proto3" json:"start_time_from_ms,omitempty"`
+	StartTimeToMs   int64                  `protobuf:"varint,5,opt,name=start_time_to_ms,json=startTimeToMs,proto3" json:"start_time_to_ms,omitempty"`
+	// Counting stops here (default and maximum 10,000).
+	Cap           int64 `protobuf:"varint,6,opt,name=cap,proto3" json:"cap,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CountWorkflowsRequest) Reset() {
+	*x = CountWorkflowsRequest{}
+	mi := &file_baton_v1_workflow_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CountWorkflowsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CountWorkflowsRequest) ProtoMessage() {}
+
+func (x *CountWorkflowsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_workflow_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CountWorkflowsRequest.ProtoReflect.Descriptor instead.
+func (*CountWorkflowsRequest) Descriptor() ([]byte, []int) {
+	return file_baton_v1_workflow_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CountWorkflowsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CountWorkflowsRequest) GetVersion() int32 {
+	if x != nil && x.Version != nil {
+		return *x.Version
+	}
+	return 0
+}
+
+func (x *CountWorkflowsRequest) GetCorrelationId() string {
+	if x != nil {
+		return x.CorrelationId
+	}
+	return ""
+}
+
+func (x *CountWorkflowsRequest) GetStartTimeFromMs() int64 {
+	if x != nil {
+		return x.StartTimeFromMs
+	}
+	return 0
+}
+
+func (x *CountWorkflowsRequest) GetStartTimeToMs() int64 {
+	if x != nil {
+		return x.StartTimeToMs
+	}
+	return 0
+}
+
+func (x *CountWorkflowsRequest) GetCap() int64 {
+	if x != nil {
+		return x.Cap
+	}
+	return 0
+}
+
+type WorkflowStatusCount struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Status WorkflowStatus         `protobuf:"varint,1,opt,name=status,proto3,enum=baton.v1.WorkflowStatus" json:"status,omitempty"`
+	Count  int64                  `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// True when there are at least `count` such runs (the cap was reached).
+	Capped        bool `protobuf:"varint,3,opt,name=capped,proto3" json:"capped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkflowStatusCount) Reset() {
+	*x = WorkflowStatusCount{}
+	mi := &file_baton_v1_workflow_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkflowStatusCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkflowStatusCount) ProtoMessage() {}
+
+func (x *WorkflowStatusCount) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_workflow_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkflowStatusCount.ProtoReflect.Descriptor instead.
+func (*WorkflowStatusCount) Descriptor() ([]byte, []int) {
+	return file_baton_v1_workflow_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *WorkflowStatusCount) GetStatus() WorkflowStatus {
+	if x != nil {
+		return x.Status
+	}
+	return WorkflowStatus_WORKFLOW_STATUS_UNSPECIFIED
+}
+
+func (x *WorkflowStatusCount) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *WorkflowStatusCount) GetCapped() bool {
+	if x != nil {
+		return x.Capped
+	}
+	return false
+}
+
+type CountWorkflowsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Counts        []*WorkflowStatusCount `protobuf:"bytes,1,rep,name=counts,proto3" json:"counts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CountWorkflowsResponse) Reset() {
+	*x = CountWorkflowsResponse{}
+	mi := &file_baton_v1_workflow_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CountWorkflowsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CountWorkflowsResponse) ProtoMessage() {}
+
+func (x *CountWorkflowsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_workflow_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CountWorkflowsResponse.ProtoReflect.Descriptor instead.
+func (*CountWorkflowsResponse) Descriptor() ([]byte, []int) {
+	return file_baton_v1_workflow_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *CountWorkflowsResponse) GetCounts() []*WorkflowStatusCount {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+type WatchWorkflowRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// The state token of the run as the caller has it (empty: answer at once).
+	KnownState string `protobuf:"bytes,2,opt,name=known_state,json=knownState,proto3" json:"known_state,omitempty"`
+	// How long to wait for a change, in milliseconds (capped by the server).
+	WaitMs        int64 `protobuf:"varint,3,opt,name=wait_ms,json=waitMs,proto3" json:"wait_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchWorkflowRequest) Reset() {
+	*x = WatchWorkflowRequest{}
+	mi := &file_baton_v1_workflow_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchWorkflowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchWorkflowRequest) ProtoMessage() {}
+
+func (x *WatchWorkflowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_workflow_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchWorkflowRequest.ProtoReflect.Descriptor instead.
+func (*WatchWorkflowRequest) Descriptor() ([]byte, []int) {
+	return file_baton_v1_workflow_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *WatchWorkflowRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *WatchWorkflowRequest) GetKnownState() string {
+	if x != nil {
+		return x.KnownState
+	}
+	return ""
+}
+
+func (x *WatchWorkflowRequest) GetWaitMs() int64 {
+	if x != nil {
+		return x.WaitMs
+	}
+	return 0
+}
+
+type WatchWorkflowResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run with its tasks and definition.
+	Workflow *Workflow `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	// Pass back as known_state to wait for the next change.
+	State         string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	Changed       bool   `protobuf:"varint,3,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchWorkflowResponse) Reset() {
+	*x = WatchWorkflowResponse{}
+	mi := &file_baton_v1_workflow_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchWorkflowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchWorkflowResponse) ProtoMessage() {}
+
+func (x *WatchWorkflowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_workflow_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchWorkflowResponse.ProtoReflect.Descriptor instead.
+func (*WatchWorkflowResponse) Descriptor() ([]byte, []int) {
+	return file_baton_v1_workflow_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *WatchWorkflowResponse) GetWorkflow() *Workflow {
+	if x != nil {
+		return x.Workflow
+	}
+	return nil
+}
+
+func (x *WatchWorkflowResponse) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *WatchWorkflowResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+type WatchWorkflowsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WaitMs        int64                  `protobuf:"varint,1,opt,name=wait_ms,json=waitMs,proto3" json:"wait_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchWorkflowsRequest) Reset() {
+	*x = WatchWorkflowsRequest{}
+	mi := &file_baton_v1_workflow_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchWorkflowsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchWorkflowsRequest) ProtoMessage() {}
+
+func (x *WatchWorkflowsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_workflow_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchWorkflowsRequest.ProtoReflect.Descriptor instead.
+func (*WatchWorkflowsRequest) Descriptor() ([]byte, []int) {
+	return file_baton_v1_workflow_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *WatchWorkflowsRequest) GetWaitMs() int64 {
+	if x != nil {
+		return x.WaitMs
+	}
+	return 0
+}
+
+type WatchWorkflowsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Changed       bool                   `protobuf:"varint,1,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchWorkflowsResponse) Reset() {
+	*x = WatchWorkflowsResponse{}
+	mi := &file_baton_v1_workflow_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchWorkflowsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchWorkflowsResponse) ProtoMessage() {}
+
+func (x *WatchWorkflowsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_workflow_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchWorkflowsResponse.ProtoReflect.Descriptor instead.
+func (*WatchWorkflowsResponse) Descriptor() ([]byte, []int) {
+	return file_baton_v1_workflow_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *WatchWorkflowsResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
 var File_baton_v1_workflow_service_proto protoreflect.FileDescriptor
 
 const file_baton_v1_workflow_service_proto_rawDesc = "" +
@@ -1444,7 +1873,7 @@ const file_baton_v1_workflow_service_proto_rawDesc = "" +
 	"workflowId\x12#\n" +
 	"\rinclude_tasks\x18\x02 \x01(\bR\fincludeTasks\"E\n" +
 	"\x13GetWorkflowResponse\x12.\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x12.baton.v1.WorkflowR\bworkflow\"\x9b\x02\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x12.baton.v1.WorkflowR\bworkflow\"\x8a\x03\n" +
 	"\x16SearchWorkflowsRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
 	"\bstatuses\x18\x02 \x03(\x0e2\x18.baton.v1.WorkflowStatusR\bstatuses\x12%\n" +
@@ -1453,7 +1882,14 @@ const file_baton_v1_workflow_service_proto_rawDesc = "" +
 	"\x10start_time_to_ms\x18\x05 \x01(\x03R\rstartTimeToMs\x12\x1b\n" +
 	"\tpage_size\x18\x06 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\a \x01(\tR\tpageToken\"s\n" +
+	"page_token\x18\a \x01(\tR\tpageToken\x12\x1d\n" +
+	"\aversion\x18\b \x01(\x05H\x00R\aversion\x88\x01\x01\x12\x1f\n" +
+	"\vworkflow_id\x18\t \x01(\tR\n" +
+	"workflowId\x12!\n" +
+	"\foldest_first\x18\n" +
+	" \x01(\bR\voldestFirstB\n" +
+	"\n" +
+	"\b_version\"s\n" +
 	"\x17SearchWorkflowsResponse\x120\n" +
 	"\tworkflows\x18\x01 \x03(\v2\x12.baton.v1.WorkflowR\tworkflows\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"7\n" +
@@ -1505,7 +1941,37 @@ const file_baton_v1_workflow_service_proto_rawDesc = "" +
 	"outputJson\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\"-\n" +
 	"\x12SignalTaskResponse\x12\x17\n" +
-	"\atask_id\x18\x01 \x01(\tR\x06taskId2\xbb\b\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\"\xe5\x01\n" +
+	"\x15CountWorkflowsRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\aversion\x18\x02 \x01(\x05H\x00R\aversion\x88\x01\x01\x12%\n" +
+	"\x0ecorrelation_id\x18\x03 \x01(\tR\rcorrelationId\x12+\n" +
+	"\x12start_time_from_ms\x18\x04 \x01(\x03R\x0fstartTimeFromMs\x12'\n" +
+	"\x10start_time_to_ms\x18\x05 \x01(\x03R\rstartTimeToMs\x12\x10\n" +
+	"\x03cap\x18\x06 \x01(\x03R\x03capB\n" +
+	"\n" +
+	"\b_version\"u\n" +
+	"\x13WorkflowStatusCount\x120\n" +
+	"\x06status\x18\x01 \x01(\x0e2\x18.baton.v1.WorkflowStatusR\x06status\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\x12\x16\n" +
+	"\x06capped\x18\x03 \x01(\bR\x06capped\"O\n" +
+	"\x16CountWorkflowsResponse\x125\n" +
+	"\x06counts\x18\x01 \x03(\v2\x1d.baton.v1.WorkflowStatusCountR\x06counts\"q\n" +
+	"\x14WatchWorkflowRequest\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x1f\n" +
+	"\vknown_state\x18\x02 \x01(\tR\n" +
+	"knownState\x12\x17\n" +
+	"\await_ms\x18\x03 \x01(\x03R\x06waitMs\"w\n" +
+	"\x15WatchWorkflowResponse\x12.\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x12.baton.v1.WorkflowR\bworkflow\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x18\n" +
+	"\achanged\x18\x03 \x01(\bR\achanged\"0\n" +
+	"\x15WatchWorkflowsRequest\x12\x17\n" +
+	"\await_ms\x18\x01 \x01(\x03R\x06waitMs\"2\n" +
+	"\x16WatchWorkflowsResponse\x12\x18\n" +
+	"\achanged\x18\x01 \x01(\bR\achanged2\xb7\n" +
+	"\n" +
 	"\x0fWorkflowService\x12P\n" +
 	"\rStartWorkflow\x12\x1e.baton.v1.StartWorkflowRequest\x1a\x1f.baton.v1.StartWorkflowResponse\x12V\n" +
 	"\x0fExecuteWorkflow\x12 .baton.v1.ExecuteWorkflowRequest\x1a!.baton.v1.ExecuteWorkflowResponse\x12M\n" +
@@ -1520,7 +1986,10 @@ const file_baton_v1_workflow_service_proto_rawDesc = "" +
 	"\rRerunWorkflow\x12\x1e.baton.v1.RerunWorkflowRequest\x1a\x1f.baton.v1.RerunWorkflowResponse\x12A\n" +
 	"\bSkipTask\x12\x19.baton.v1.SkipTaskRequest\x1a\x1a.baton.v1.SkipTaskResponse\x12G\n" +
 	"\n" +
-	"SignalTask\x12\x1b.baton.v1.SignalTaskRequest\x1a\x1c.baton.v1.SignalTaskResponseB`\n" +
+	"SignalTask\x12\x1b.baton.v1.SignalTaskRequest\x1a\x1c.baton.v1.SignalTaskResponse\x12S\n" +
+	"\x0eCountWorkflows\x12\x1f.baton.v1.CountWorkflowsRequest\x1a .baton.v1.CountWorkflowsResponse\x12P\n" +
+	"\rWatchWorkflow\x12\x1e.baton.v1.WatchWorkflowRequest\x1a\x1f.baton.v1.WatchWorkflowResponse\x12S\n" +
+	"\x0eWatchWorkflows\x12\x1f.baton.v1.WatchWorkflowsRequest\x1a .baton.v1.WatchWorkflowsResponseB`\n" +
 	"\fdev.baton.v1B\x14WorkflowServiceProtoP\x01Z8github.com/batonhq/baton/packages/go/gen/batonv1;batonv1b\x06proto3"
 
 var (
@@ -1535,7 +2004,7 @@ func file_baton_v1_workflow_service_proto_rawDescGZIP() []byte {
 	return file_baton_v1_workflow_service_proto_rawDescData
 }
 
-var file_baton_v1_workflow_service_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_baton_v1_workflow_service_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_baton_v1_workflow_service_proto_goTypes = []any{
 	(*StartWorkflowRequest)(nil),      // 0: baton.v1.StartWorkflowRequest
 	(*StartWorkflowResponse)(nil),     // 1: baton.v1.StartWorkflowResponse
@@ -1563,49 +2032,65 @@ var file_baton_v1_workflow_service_proto_goTypes = []any{
 	(*SkipTaskResponse)(nil),          // 23: baton.v1.SkipTaskResponse
 	(*SignalTaskRequest)(nil),         // 24: baton.v1.SignalTaskRequest
 	(*SignalTaskResponse)(nil),        // 25: baton.v1.SignalTaskResponse
-	(*Workflow)(nil),                  // 26: baton.v1.Workflow
-	(WorkflowStatus)(0),               // 27: baton.v1.WorkflowStatus
-	(TaskStatus)(0),                   // 28: baton.v1.TaskStatus
+	(*CountWorkflowsRequest)(nil),     // 26: baton.v1.CountWorkflowsRequest
+	(*WorkflowStatusCount)(nil),       // 27: baton.v1.WorkflowStatusCount
+	(*CountWorkflowsResponse)(nil),    // 28: baton.v1.CountWorkflowsResponse
+	(*WatchWorkflowRequest)(nil),      // 29: baton.v1.WatchWorkflowRequest
+	(*WatchWorkflowResponse)(nil),     // 30: baton.v1.WatchWorkflowResponse
+	(*WatchWorkflowsRequest)(nil),     // 31: baton.v1.WatchWorkflowsRequest
+	(*WatchWorkflowsResponse)(nil),    // 32: baton.v1.WatchWorkflowsResponse
+	(*Workflow)(nil),                  // 33: baton.v1.Workflow
+	(WorkflowStatus)(0),               // 34: baton.v1.WorkflowStatus
+	(TaskStatus)(0),                   // 35: baton.v1.TaskStatus
 }
 var file_baton_v1_workflow_service_proto_depIdxs = []int32{
 	0,  // 0: baton.v1.ExecuteWorkflowRequest.start:type_name -> baton.v1.StartWorkflowRequest
-	26, // 1: baton.v1.ExecuteWorkflowResponse.workflow:type_name -> baton.v1.Workflow
-	26, // 2: baton.v1.WaitWorkflowResponse.workflow:type_name -> baton.v1.Workflow
-	26, // 3: baton.v1.GetWorkflowResponse.workflow:type_name -> baton.v1.Workflow
-	27, // 4: baton.v1.SearchWorkflowsRequest.statuses:type_name -> baton.v1.WorkflowStatus
-	26, // 5: baton.v1.SearchWorkflowsResponse.workflows:type_name -> baton.v1.Workflow
-	28, // 6: baton.v1.SignalTaskRequest.status:type_name -> baton.v1.TaskStatus
-	0,  // 7: baton.v1.WorkflowService.StartWorkflow:input_type -> baton.v1.StartWorkflowRequest
-	2,  // 8: baton.v1.WorkflowService.ExecuteWorkflow:input_type -> baton.v1.ExecuteWorkflowRequest
-	4,  // 9: baton.v1.WorkflowService.WaitWorkflow:input_type -> baton.v1.WaitWorkflowRequest
-	6,  // 10: baton.v1.WorkflowService.GetWorkflow:input_type -> baton.v1.GetWorkflowRequest
-	8,  // 11: baton.v1.WorkflowService.SearchWorkflows:input_type -> baton.v1.SearchWorkflowsRequest
-	10, // 12: baton.v1.WorkflowService.PauseWorkflow:input_type -> baton.v1.PauseWorkflowRequest
-	12, // 13: baton.v1.WorkflowService.ResumeWorkflow:input_type -> baton.v1.ResumeWorkflowRequest
-	14, // 14: baton.v1.WorkflowService.TerminateWorkflow:input_type -> baton.v1.TerminateWorkflowRequest
-	16, // 15: baton.v1.WorkflowService.RetryWorkflow:input_type -> baton.v1.RetryWorkflowRequest
-	18, // 16: baton.v1.WorkflowService.RestartWorkflow:input_type -> baton.v1.RestartWorkflowRequest
-	20, // 17: baton.v1.WorkflowService.RerunWorkflow:input_type -> baton.v1.RerunWorkflowRequest
-	22, // 18: baton.v1.WorkflowService.SkipTask:input_type -> baton.v1.SkipTaskRequest
-	24, // 19: baton.v1.WorkflowService.SignalTask:input_type -> baton.v1.SignalTaskRequest
-	1,  // 20: baton.v1.WorkflowService.StartWorkflow:output_type -> baton.v1.StartWorkflowResponse
-	3,  // 21: baton.v1.WorkflowService.ExecuteWorkflow:output_type -> baton.v1.ExecuteWorkflowResponse
-	5,  // 22: baton.v1.WorkflowService.WaitWorkflow:output_type -> baton.v1.WaitWorkflowResponse
-	7,  // 23: baton.v1.WorkflowService.GetWorkflow:output_type -> baton.v1.GetWorkflowResponse
-	9,  // 24: baton.v1.WorkflowService.SearchWorkflows:output_type -> baton.v1.SearchWorkflowsResponse
-	11, // 25: baton.v1.WorkflowService.PauseWorkflow:output_type -> baton.v1.PauseWorkflowResponse
-	13, // 26: baton.v1.WorkflowService.ResumeWorkflow:output_type -> baton.v1.ResumeWorkflowResponse
-	15, // 27: baton.v1.WorkflowService.TerminateWorkflow:output_type -> baton.v1.TerminateWorkflowResponse
-	17, // 28: baton.v1.WorkflowService.RetryWorkflow:output_type -> baton.v1.RetryWorkflowResponse
-	19, // 29: baton.v1.WorkflowService.RestartWorkflow:output_type -> baton.v1.RestartWorkflowResponse
-	21, // 30: baton.v1.WorkflowService.RerunWorkflow:output_type -> baton.v1.RerunWorkflowResponse
-	23, // 31: baton.v1.WorkflowService.SkipTask:output_type -> baton.v1.SkipTaskResponse
-	25, // 32: baton.v1.WorkflowService.SignalTask:output_type -> baton.v1.SignalTaskResponse
-	20, // [20:33] is the sub-list for method output_type
-	7,  // [7:20] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	33, // 1: baton.v1.ExecuteWorkflowResponse.workflow:type_name -> baton.v1.Workflow
+	33, // 2: baton.v1.WaitWorkflowResponse.workflow:type_name -> baton.v1.Workflow
+	33, // 3: baton.v1.GetWorkflowResponse.workflow:type_name -> baton.v1.Workflow
+	34, // 4: baton.v1.SearchWorkflowsRequest.statuses:type_name -> baton.v1.WorkflowStatus
+	33, // 5: baton.v1.SearchWorkflowsResponse.workflows:type_name -> baton.v1.Workflow
+	35, // 6: baton.v1.SignalTaskRequest.status:type_name -> baton.v1.TaskStatus
+	34, // 7: baton.v1.WorkflowStatusCount.status:type_name -> baton.v1.WorkflowStatus
+	27, // 8: baton.v1.CountWorkflowsResponse.counts:type_name -> baton.v1.WorkflowStatusCount
+	33, // 9: baton.v1.WatchWorkflowResponse.workflow:type_name -> baton.v1.Workflow
+	0,  // 10: baton.v1.WorkflowService.StartWorkflow:input_type -> baton.v1.StartWorkflowRequest
+	2,  // 11: baton.v1.WorkflowService.ExecuteWorkflow:input_type -> baton.v1.ExecuteWorkflowRequest
+	4,  // 12: baton.v1.WorkflowService.WaitWorkflow:input_type -> baton.v1.WaitWorkflowRequest
+	6,  // 13: baton.v1.WorkflowService.GetWorkflow:input_type -> baton.v1.GetWorkflowRequest
+	8,  // 14: baton.v1.WorkflowService.SearchWorkflows:input_type -> baton.v1.SearchWorkflowsRequest
+	10, // 15: baton.v1.WorkflowService.PauseWorkflow:input_type -> baton.v1.PauseWorkflowRequest
+	12, // 16: baton.v1.WorkflowService.ResumeWorkflow:input_type -> baton.v1.ResumeWorkflowRequest
+	14, // 17: baton.v1.WorkflowService.TerminateWorkflow:input_type -> baton.v1.TerminateWorkflowRequest
+	16, // 18: baton.v1.WorkflowService.RetryWorkflow:input_type -> baton.v1.RetryWorkflowRequest
+	18, // 19: baton.v1.WorkflowService.RestartWorkflow:input_type -> baton.v1.RestartWorkflowRequest
+	20, // 20: baton.v1.WorkflowService.RerunWorkflow:input_type -> baton.v1.RerunWorkflowRequest
+	22, // 21: baton.v1.WorkflowService.SkipTask:input_type -> baton.v1.SkipTaskRequest
+	24, // 22: baton.v1.WorkflowService.SignalTask:input_type -> baton.v1.SignalTaskRequest
+	26, // 23: baton.v1.WorkflowService.CountWorkflows:input_type -> baton.v1.CountWorkflowsRequest
+	29, // 24: baton.v1.WorkflowService.WatchWorkflow:input_type -> baton.v1.WatchWorkflowRequest
+	31, // 25: baton.v1.WorkflowService.WatchWorkflows:input_type -> baton.v1.WatchWorkflowsRequest
+	1,  // 26: baton.v1.WorkflowService.StartWorkflow:output_type -> baton.v1.StartWorkflowResponse
+	3,  // 27: baton.v1.WorkflowService.ExecuteWorkflow:output_type -> baton.v1.ExecuteWorkflowResponse
+	5,  // 28: baton.v1.WorkflowService.WaitWorkflow:output_type -> baton.v1.WaitWorkflowResponse
+	7,  // 29: baton.v1.WorkflowService.GetWorkflow:output_type -> baton.v1.GetWorkflowResponse
+	9,  // 30: baton.v1.WorkflowService.SearchWorkflows:output_type -> baton.v1.SearchWorkflowsResponse
+	11, // 31: baton.v1.WorkflowService.PauseWorkflow:output_type -> baton.v1.PauseWorkflowResponse
+	13, // 32: baton.v1.WorkflowService.ResumeWorkflow:output_type -> baton.v1.ResumeWorkflowResponse
+	15, // 33: baton.v1.WorkflowService.TerminateWorkflow:output_type -> baton.v1.TerminateWorkflowResponse
+	17, // 34: baton.v1.WorkflowService.RetryWorkflow:output_type -> baton.v1.RetryWorkflowResponse
+	19, // 35: baton.v1.WorkflowService.RestartWorkflow:output_type -> baton.v1.RestartWorkflowResponse
+	21, // 36: baton.v1.WorkflowService.RerunWorkflow:output_type -> baton.v1.RerunWorkflowResponse
+	23, // 37: baton.v1.WorkflowService.SkipTask:output_type -> baton.v1.SkipTaskResponse
+	25, // 38: baton.v1.WorkflowService.SignalTask:output_type -> baton.v1.SignalTaskResponse
+	28, // 39: baton.v1.WorkflowService.CountWorkflows:output_type -> baton.v1.CountWorkflowsResponse
+	30, // 40: baton.v1.WorkflowService.WatchWorkflow:output_type -> baton.v1.WatchWorkflowResponse
+	32, // 41: baton.v1.WorkflowService.WatchWorkflows:output_type -> baton.v1.WatchWorkflowsResponse
+	26, // [26:42] is the sub-list for method output_type
+	10, // [10:26] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_baton_v1_workflow_service_proto_init() }
@@ -1615,13 +2100,15 @@ func file_baton_v1_workflow_service_proto_init() {
 	}
 	file_baton_v1_run_proto_init()
 	file_baton_v1_workflow_service_proto_msgTypes[0].OneofWrappers = []any{}
+	file_baton_v1_workflow_service_proto_msgTypes[8].OneofWrappers = []any{}
+	file_baton_v1_workflow_service_proto_msgTypes[26].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_v1_workflow_service_proto_rawDesc), len(file_baton_v1_workflow_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

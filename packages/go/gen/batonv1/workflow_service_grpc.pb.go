@@ -32,6 +32,9 @@ const (
 	WorkflowService_RerunWorkflow_FullMethodName     = "/baton.v1.WorkflowService/RerunWorkflow"
 	WorkflowService_SkipTask_FullMethodName          = "/baton.v1.WorkflowService/SkipTask"
 	WorkflowService_SignalTask_FullMethodName        = "/baton.v1.WorkflowService/SignalTask"
+	WorkflowService_CountWorkflows_FullMethodName    = "/baton.v1.WorkflowService/CountWorkflows"
+	WorkflowService_WatchWorkflow_FullMethodName     = "/baton.v1.WorkflowService/WatchWorkflow"
+	WorkflowService_WatchWorkflows_FullMethodName    = "/baton.v1.WorkflowService/WatchWorkflows"
 )
 
 // WorkflowServiceClient is the client API for WorkflowService service.
@@ -65,6 +68,15 @@ type WorkflowServiceClient interface {
 	// Completes or fails a task that waits for the outside (WAIT, HUMAN, or any
 	// non-terminal task an operator settles by hand).
 	SignalTask(ctx context.Context, in *SignalTaskRequest, opts ...grpc.CallOption) (*SignalTaskResponse, error)
+	// How many runs match a filter, per status; each count stops at `cap`
+	// (reported as capped) so counting stays cheap over millions of runs.
+	CountWorkflows(ctx context.Context, in *CountWorkflowsRequest, opts ...grpc.CallOption) (*CountWorkflowsResponse, error)
+	// Long poll on one run: answers with the run (and its tasks) as soon as its
+	// state differs from `known_state`, or unchanged when the wait runs out.
+	WatchWorkflow(ctx context.Context, in *WatchWorkflowRequest, opts ...grpc.CallOption) (*WatchWorkflowResponse, error)
+	// Long poll on all runs: answers as soon as any run started or moved after
+	// the call began, or when the wait runs out.
+	WatchWorkflows(ctx context.Context, in *WatchWorkflowsRequest, opts ...grpc.CallOption) (*WatchWorkflowsResponse, error)
 }
 
 type workflowServiceClient struct {
@@ -205,6 +217,36 @@ func (c *workflowServiceClient) SignalTask(ctx context.Context, in *SignalTaskRe
 	return out, nil
 }
 
+func (c *workflowServiceClient) CountWorkflows(ctx context.Context, in *CountWorkflowsRequest, opts ...grpc.CallOption) (*CountWorkflowsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CountWorkflowsResponse)
+	err := c.cc.Invoke(ctx, WorkflowService_CountWorkflows_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *workflowServiceClient) WatchWorkflow(ctx context.Context, in *WatchWorkflowRequest, opts ...grpc.CallOption) (*WatchWorkflowResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WatchWorkflowResponse)
+	err := c.cc.Invoke(ctx, WorkflowService_WatchWorkflow_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *workflowServiceClient) WatchWorkflows(ctx context.Context, in *WatchWorkflowsRequest, opts ...grpc.CallOption) (*WatchWorkflowsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WatchWorkflowsResponse)
+	err := c.cc.Invoke(ctx, WorkflowService_WatchWorkflows_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkflowServiceServer is the server API for WorkflowService service.
 // All implementations must embed UnimplementedWorkflowServiceServer
 // for forward compatibility.
@@ -236,6 +278,15 @@ type WorkflowServiceServer interface {
 	// Completes or fails a task that waits for the outside (WAIT, HUMAN, or any
 	// non-terminal task an operator settles by hand).
 	SignalTask(context.Context, *SignalTaskRequest) (*SignalTaskResponse, error)
+	// How many runs match a filter, per status; each count stops at `cap`
+	// (reported as capped) so counting stays cheap over millions of runs.
+	CountWorkflows(context.Context, *CountWorkflowsRequest) (*CountWorkflowsResponse, error)
+	// Long poll on one run: answers with the run (and its tasks) as soon as its
+	// state differs from `known_state`, or unchanged when the wait runs out.
+	WatchWorkflow(context.Context, *WatchWorkflowRequest) (*WatchWorkflowResponse, error)
+	// Long poll on all runs: answers as soon as any run started or moved after
+	// the call began, or when the wait runs out.
+	WatchWorkflows(context.Context, *WatchWorkflowsRequest) (*WatchWorkflowsResponse, error)
 	mustEmbedUnimplementedWorkflowServiceServer()
 }
 
@@ -284,6 +335,15 @@ func (UnimplementedWorkflowServiceServer) SkipTask(context.Context, *SkipTaskReq
 }
 func (UnimplementedWorkflowServiceServer) SignalTask(context.Context, *SignalTaskRequest) (*SignalTaskResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SignalTask not implemented")
+}
+func (UnimplementedWorkflowServiceServer) CountWorkflows(context.Context, *CountWorkflowsRequest) (*CountWorkflowsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CountWorkflows not implemented")
+}
+func (UnimplementedWorkflowServiceServer) WatchWorkflow(context.Context, *WatchWorkflowRequest) (*WatchWorkflowResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method WatchWorkflow not implemented")
+}
+func (UnimplementedWorkflowServiceServer) WatchWorkflows(context.Context, *WatchWorkflowsRequest) (*WatchWorkflowsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method WatchWorkflows not implemented")
 }
 func (UnimplementedWorkflowServiceServer) mustEmbedUnimplementedWorkflowServiceServer() {}
 func (UnimplementedWorkflowServiceServer) testEmbeddedByValue()                         {}
@@ -540,6 +600,60 @@ func _WorkflowService_SignalTask_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _WorkflowService_CountWorkflows_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CountWorkflowsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowServiceServer).CountWorkflows(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowService_CountWorkflows_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowServiceServer).CountWorkflows(ctx, req.(*CountWorkflowsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _WorkflowService_WatchWorkflow_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WatchWorkflowRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowServiceServer).WatchWorkflow(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowService_WatchWorkflow_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowServiceServer).WatchWorkflow(ctx, req.(*WatchWorkflowRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _WorkflowService_WatchWorkflows_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WatchWorkflowsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowServiceServer).WatchWorkflows(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowService_WatchWorkflows_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowServiceServer).WatchWorkflows(ctx, req.(*WatchWorkflowsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // WorkflowService_ServiceDesc is the grpc.ServiceDesc for WorkflowService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -598,6 +712,18 @@ var WorkflowService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SignalTask",
 			Handler:    _WorkflowService_SignalTask_Handler,
+		},
+		{
+			MethodName: "CountWorkflows",
+			Handler:    _WorkflowService_CountWorkflows_Handler,
+		},
+		{
+			MethodName: "WatchWorkflow",
+			Handler:    _WorkflowService_WatchWorkflow_Handler,
+		},
+		{
+			MethodName: "WatchWorkflows",
+			Handler:    _WorkflowService_WatchWorkflows_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file baton/v1/task_service.proto.
  */
 export const file_baton_v1_task_service: GenFile = /*@__PURE__*/
-  fileDesc("ChtiYXRvbi92MS90YXNrX3NlcnZpY2UucHJvdG8SCGJhdG9uLnYxIp8CCgpMZWFzZWRUYXNrEg8KB3Rhc2tfaWQYASABKAkSEwoLd29ya2Zsb3dfaWQYAiABKAkSEQoJdGFza190eXBlGAMgASgJEhsKE3JlZmVyZW5jZV90YXNrX25hbWUYBCABKAkSEgoKaW5wdXRfanNvbhgFIAEoCRITCgtsZWFzZV90b2tlbhgGIAEoCRIYChBsZWFzZV9leHBpcmVzX21zGAcgASgDEhMKC3JldHJ5X2NvdW50GAggASgFEhIKCnBvbGxfY291bnQYCSABKAUSFQoNd29ya2Zsb3dfbmFtZRgKIAEoCRIWCg5jb3JyZWxhdGlvbl9pZBgLIAEoCRIgChhyZXNwb25zZV90aW1lb3V0X3NlY29uZHMYDCABKAMiQgoJU3Vic2NyaWJlEhIKCnRhc2tfdHlwZXMYASADKAkSEQoJd29ya2VyX2lkGAIgASgJEg4KBmRvbWFpbhgDIAEoCSJWCg9EaXNwYXRjaFJlcXVlc3QSKAoJc3Vic2NyaWJlGAEgASgLMhMuYmF0b24udjEuU3Vic2NyaWJlSAASEQoHY3JlZGl0cxgCIAEoBUgAQgYKBGtpbmQiNgoQRGlzcGF0Y2hSZXNwb25zZRIiCgR0YXNrGAEgASgLMhQuYmF0b24udjEuTGVhc2VkVGFzayJjCgtQb2xsUmVxdWVzdBIRCgl0YXNrX3R5cGUYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEg4KBmRvbWFpbhgDIAEoCRINCgVjb3VudBgEIAEoBRIPCgd3YWl0X21zGAUgASgDIjMKDFBvbGxSZXNwb25zZRIjCgV0YXNrcxgBIAMoCzIULmJhdG9uLnYxLkxlYXNlZFRhc2sizwEKClRhc2tSZXN1bHQSDwoHdGFza19pZBgBIAEoCRITCgtsZWFzZV90b2tlbhgCIAEoCRIkCgZzdGF0dXMYAyABKA4yFC5iYXRvbi52MS5UYXNrU3RhdHVzEhMKC291dHB1dF9qc29uGAQgASgJEh8KF3JlYXNvbl9mb3JfaW5jb21wbGV0aW9uGAUgASgJEh4KFmNhbGxiYWNrX2FmdGVyX3NlY29uZHMYBiABKAMSDAoEbG9ncxgHIAMoCRIRCgl3b3JrZXJfaWQYCCABKAkiOQoRVXBkYXRlVGFza1JlcXVlc3QSJAoGcmVzdWx0GAEgASgLMhQuYmF0b24udjEuVGFza1Jlc3VsdCIlChJVcGRhdGVUYXNrUmVzcG9uc2USDwoHYXBwbGllZBgBIAEoCCI7ChJVcGRhdGVUYXNrc1JlcXVlc3QSJQoHcmVzdWx0cxgBIAMoCzIULmJhdG9uLnYxLlRhc2tSZXN1bHQiVAoRVXBkYXRlVGFza091dGNvbWUSDwoHdGFza19pZBgBIAEoCRIPCgdhcHBsaWVkGAIgASgIEgwKBGNvZGUYAyABKAUSDwoHbWVzc2FnZRgEIAEoCSJEChNVcGRhdGVUYXNrc1Jlc3BvbnNlEi0KCG91dGNvbWVzGAEgAygLMhsuYmF0b24udjEuVXBkYXRlVGFza091dGNvbWUiUgoSRXh0ZW5kTGVhc2VSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAkSFgoOZXh0ZW5kX3NlY29uZHMYAyABKAMiLwoTRXh0ZW5kTGVhc2VSZXNwb25zZRIYChBsZWFzZV9leHBpcmVzX21zGAEgASgDIjUKEUFkZFRhc2tMb2dSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDwoHbWVzc2FnZRgCIAEoCSIUChJBZGRUYXNrTG9nUmVzcG9uc2UiMwoHVGFza0xvZxIPCgdtZXNzYWdlGAEgASgJEhcKD2NyZWF0ZWRfdGltZV9tcxgCIAEoAyIlChJHZXRUYXNrTG9nc1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSI2ChNHZXRUYXNrTG9nc1Jlc3BvbnNlEh8KBGxvZ3MYASADKAsyES5iYXRvbi52MS5UYXNrTG9nIhMKEUxpc3RRdWV1ZXNSZXF1ZXN0IlQKClF1ZXVlRGVwdGgSEQoJdGFza190eXBlGAEgASgJEg0KBXJlYWR5GAIgASgDEg8KB2RlbGF5ZWQYAyABKAMSEwoLaW5fcHJvZ3Jlc3MYBCABKAMiOgoSTGlzdFF1ZXVlc1Jlc3BvbnNlEiQKBnF1ZXVlcxgBIAMoCzIULmJhdG9uLnYxLlF1ZXVlRGVwdGgyygQKC1Rhc2tTZXJ2aWNlEkUKCERpc3BhdGNoEhkuYmF0b24udjEuRGlzcGF0Y2hSZXF1ZXN0GhouYmF0b24udjEuRGlzcGF0Y2hSZXNwb25zZSgBMAESNQoEUG9sbBIVLmJhdG9uLnYxLlBvbGxSZXF1ZXN0GhYuYmF0b24udjEuUG9sbFJlc3BvbnNlEkcKClVwZGF0ZVRhc2sSGy5iYXRvbi52MS5VcGRhdGVUYXNrUmVxdWVzdBocLmJhdG9uLnYxLlVwZGF0ZVRhc2tSZXNwb25zZRJKCgtVcGRhdGVUYXNrcxIcLmJhdG9uLnYxLlVwZGF0ZVRhc2tzUmVxdWVzdBodLmJhdG9uLnYxLlVwZGF0ZVRhc2tzUmVzcG9uc2USSgoLRXh0ZW5kTGVhc2USHC5iYXRvbi52MS5FeHRlbmRMZWFzZVJlcXVlc3QaHS5iYXRvbi52MS5FeHRlbmRMZWFzZVJlc3BvbnNlEkcKCkFkZFRhc2tMb2cSGy5iYXRvbi52MS5BZGRUYXNrTG9nUmVxdWVzdBocLmJhdG9uLnYxLkFkZFRhc2tMb2dSZXNwb25zZRJKCgtHZXRUYXNrTG9ncxIcLmJhdG9uLnYxLkdldFRhc2tMb2dzUmVxdWVzdBodLmJhdG9uLnYxLkdldFRhc2tMb2dzUmVzcG9uc2USRwoKTGlzdFF1ZXVlcxIbLmJhdG9uLnYxLkxpc3RRdWV1ZXNSZXF1ZXN0GhwuYmF0b24udjEuTGlzdFF1ZXVlc1Jlc3BvbnNlQlwKDGRldi5iYXRvbi52MUIQVGFza1NlcnZpY2VQcm90b1ABWjhnaXRodWIuY29tL2JhdG9uaHEvYmF0b24vcGFja2FnZXMvZ28vZ2VuL2JhdG9udjE7YmF0b252MWIGcHJvdG8z", [file_baton_v1_run]);
+  fileDesc("ChtiYXRvbi92MS90YXNrX3NlcnZpY2UucHJvdG8SCGJhdG9uLnYxIp8CCgpMZWFzZWRUYXNrEg8KB3Rhc2tfaWQYASABKAkSEwoLd29ya2Zsb3dfaWQYAiABKAkSEQoJdGFza190eXBlGAMgASgJEhsKE3JlZmVyZW5jZV90YXNrX25hbWUYBCABKAkSEgoKaW5wdXRfanNvbhgFIAEoCRITCgtsZWFzZV90b2tlbhgGIAEoCRIYChBsZWFzZV9leHBpcmVzX21zGAcgASgDEhMKC3JldHJ5X2NvdW50GAggASgFEhIKCnBvbGxfY291bnQYCSABKAUSFQoNd29ya2Zsb3dfbmFtZRgKIAEoCRIWCg5jb3JyZWxhdGlvbl9pZBgLIAEoCRIgChhyZXNwb25zZV90aW1lb3V0X3NlY29uZHMYDCABKAMiQgoJU3Vic2NyaWJlEhIKCnRhc2tfdHlwZXMYASADKAkSEQoJd29ya2VyX2lkGAIgASgJEg4KBmRvbWFpbhgDIAEoCSJWCg9EaXNwYXRjaFJlcXVlc3QSKAoJc3Vic2NyaWJlGAEgASgLMhMuYmF0b24udjEuU3Vic2NyaWJlSAASEQoHY3JlZGl0cxgCIAEoBUgAQgYKBGtpbmQiNgoQRGlzcGF0Y2hSZXNwb25zZRIiCgR0YXNrGAEgASgLMhQuYmF0b24udjEuTGVhc2VkVGFzayJjCgtQb2xsUmVxdWVzdBIRCgl0YXNrX3R5cGUYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEg4KBmRvbWFpbhgDIAEoCRINCgVjb3VudBgEIAEoBRIPCgd3YWl0X21zGAUgASgDIjMKDFBvbGxSZXNwb25zZRIjCgV0YXNrcxgBIAMoCzIULmJhdG9uLnYxLkxlYXNlZFRhc2sizwEKClRhc2tSZXN1bHQSDwoHdGFza19pZBgBIAEoCRITCgtsZWFzZV90b2tlbhgCIAEoCRIkCgZzdGF0dXMYAyABKA4yFC5iYXRvbi52MS5UYXNrU3RhdHVzEhMKC291dHB1dF9qc29uGAQgASgJEh8KF3JlYXNvbl9mb3JfaW5jb21wbGV0aW9uGAUgASgJEh4KFmNhbGxiYWNrX2FmdGVyX3NlY29uZHMYBiABKAMSDAoEbG9ncxgHIAMoCRIRCgl3b3JrZXJfaWQYCCABKAkiOQoRVXBkYXRlVGFza1JlcXVlc3QSJAoGcmVzdWx0GAEgASgLMhQuYmF0b24udjEuVGFza1Jlc3VsdCIlChJVcGRhdGVUYXNrUmVzcG9uc2USDwoHYXBwbGllZBgBIAEoCCI7ChJVcGRhdGVUYXNrc1JlcXVlc3QSJQoHcmVzdWx0cxgBIAMoCzIULmJhdG9uLnYxLlRhc2tSZXN1bHQiVAoRVXBkYXRlVGFza091dGNvbWUSDwoHdGFza19pZBgBIAEoCRIPCgdhcHBsaWVkGAIgASgIEgwKBGNvZGUYAyABKAUSDwoHbWVzc2FnZRgEIAEoCSJEChNVcGRhdGVUYXNrc1Jlc3BvbnNlEi0KCG91dGNvbWVzGAEgAygLMhsuYmF0b24udjEuVXBkYXRlVGFza091dGNvbWUiUgoSRXh0ZW5kTGVhc2VSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAkSFgoOZXh0ZW5kX3NlY29uZHMYAyABKAMiLwoTRXh0ZW5kTGVhc2VSZXNwb25zZRIYChBsZWFzZV9leHBpcmVzX21zGAEgASgDIjUKEUFkZFRhc2tMb2dSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDwoHbWVzc2FnZRgCIAEoCSIUChJBZGRUYXNrTG9nUmVzcG9uc2UiMwoHVGFza0xvZxIPCgdtZXNzYWdlGAEgASgJEhcKD2NyZWF0ZWRfdGltZV9tcxgCIAEoAyIlChJHZXRUYXNrTG9nc1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSI2ChNHZXRUYXNrTG9nc1Jlc3BvbnNlEh8KBGxvZ3MYASADKAsyES5iYXRvbi52MS5UYXNrTG9nIhMKEUxpc3RRdWV1ZXNSZXF1ZXN0IlQKClF1ZXVlRGVwdGgSEQoJdGFza190eXBlGAEgASgJEg0KBXJlYWR5GAIgASgDEg8KB2RlbGF5ZWQYAyABKAMSEwoLaW5fcHJvZ3Jlc3MYBCABKAMiOgoSTGlzdFF1ZXVlc1Jlc3BvbnNlEiQKBnF1ZXVlcxgBIAMoCzIULmJhdG9uLnYxLlF1ZXVlRGVwdGgiJwoSTGlzdFdvcmtlcnNSZXF1ZXN0EhEKCXRhc2tfdHlwZRgBIAEoCSKiAQoPQ29ubmVjdGVkV29ya2VyEhEKCXdvcmtlcl9pZBgBIAEoCRISCgp0YXNrX3R5cGVzGAIgAygJEgwKBGtpbmQYAyABKAkSEgoKZnJlZV9zbG90cxgEIAEoAxIXCg9jb25uZWN0ZWRfYXRfbXMYBSABKAMSFAoMbGFzdF9zZWVuX21zGAYgASgDEhcKD3Rhc2tzX2RlbGl2ZXJlZBgHIAEoAyJBChNMaXN0V29ya2Vyc1Jlc3BvbnNlEioKB3dvcmtlcnMYASADKAsyGS5iYXRvbi52MS5Db25uZWN0ZWRXb3JrZXIylgUKC1Rhc2tTZXJ2aWNlEkUKCERpc3BhdGNoEhkuYmF0b24udjEuRGlzcGF0Y2hSZXF1ZXN0GhouYmF0b24udjEuRGlzcGF0Y2hSZXNwb25zZSgBMAESNQoEUG9sbBIVLmJhdG9uLnYxLlBvbGxSZXF1ZXN0GhYuYmF0b24udjEuUG9sbFJlc3BvbnNlEkcKClVwZGF0ZVRhc2sSGy5iYXRvbi52MS5VcGRhdGVUYXNrUmVxdWVzdBocLmJhdG9uLnYxLlVwZGF0ZVRhc2tSZXNwb25zZRJKCgtVcGRhdGVUYXNrcxIcLmJhdG9uLnYxLlVwZGF0ZVRhc2tzUmVxdWVzdBodLmJhdG9uLnYxLlVwZGF0ZVRhc2tzUmVzcG9uc2USSgoLRXh0ZW5kTGVhc2USHC5iYXRvbi52MS5FeHRlbmRMZWFzZVJlcXVlc3QaHS5iYXRvbi52MS5FeHRlbmRMZWFzZVJlc3BvbnNlEkcKCkFkZFRhc2tMb2cSGy5iYXRvbi52MS5BZGRUYXNrTG9nUmVxdWVzdBocLmJhdG9uLnYxLkFkZFRhc2tMb2dSZXNwb25zZRJKCgtHZXRUYXNrTG9ncxIcLmJhdG9uLnYxLkdldFRhc2tMb2dzUmVxdWVzdBodLmJhdG9uLnYxLkdldFRhc2tMb2dzUmVzcG9uc2USRwoKTGlzdFF1ZXVlcxIbLmJhdG9uLnYxLkxpc3RRdWV1ZXNSZXF1ZXN0GhwuYmF0b24udjEuTGlzdFF1ZXVlc1Jlc3BvbnNlEkoKC0xpc3RXb3JrZXJzEhwuYmF0b24udjEuTGlzdFdvcmtlcnNSZXF1ZXN0Gh0uYmF0b24udjEuTGlzdFdvcmtlcnNSZXNwb25zZUJcCgxkZXYuYmF0b24udjFCEFRhc2tTZXJ2aWNlUHJvdG9QAVo4Z2l0aHViLmNvbS9iYXRvbmhxL2JhdG9uL3BhY2thZ2VzL2dvL2dlbi9iYXRvbnYxO2JhdG9udjFiBnByb3RvMw", [file_baton_v1_run]);
 
 /**
  * A task handed to a worker.
@@ -588,6 +588,97 @@ export const ListQueuesResponseSchema: GenMessage<ListQueuesResponse> = /*@__PUR
   messageDesc(file_baton_v1_task_service, 21);
 
 /**
+ * @generated from message baton.v1.ListWorkersRequest
+ */
+export type ListWorkersRequest = Message<"baton.v1.ListWorkersRequest"> & {
+  /**
+   * Only workers serving this task type.
+   *
+   * @generated from field: string task_type = 1;
+   */
+  taskType: string;
+};
+
+/**
+ * Describes the message baton.v1.ListWorkersRequest.
+ * Use `create(ListWorkersRequestSchema)` to create a new message.
+ */
+export const ListWorkersRequestSchema: GenMessage<ListWorkersRequest> = /*@__PURE__*/
+  messageDesc(file_baton_v1_task_service, 22);
+
+/**
+ * @generated from message baton.v1.ConnectedWorker
+ */
+export type ConnectedWorker = Message<"baton.v1.ConnectedWorker"> & {
+  /**
+   * @generated from field: string worker_id = 1;
+   */
+  workerId: string;
+
+  /**
+   * @generated from field: repeated string task_types = 2;
+   */
+  taskTypes: string[];
+
+  /**
+   * "dispatch" (a stream) or "poll" (a long poll).
+   *
+   * @generated from field: string kind = 3;
+   */
+  kind: string;
+
+  /**
+   * Tasks the worker has room for now (credits not yet used).
+   *
+   * @generated from field: int64 free_slots = 4;
+   */
+  freeSlots: bigint;
+
+  /**
+   * @generated from field: int64 connected_at_ms = 5;
+   */
+  connectedAtMs: bigint;
+
+  /**
+   * Last time the worker granted credits, polled or was handed a task.
+   *
+   * @generated from field: int64 last_seen_ms = 6;
+   */
+  lastSeenMs: bigint;
+
+  /**
+   * Tasks handed to it on this connection.
+   *
+   * @generated from field: int64 tasks_delivered = 7;
+   */
+  tasksDelivered: bigint;
+};
+
+/**
+ * Describes the message baton.v1.ConnectedWorker.
+ * Use `create(ConnectedWorkerSchema)` to create a new message.
+ */
+export const ConnectedWorkerSchema: GenMessage<ConnectedWorker> = /*@__PURE__*/
+  messageDesc(file_baton_v1_task_service, 23);
+
+/**
+ * @generated from message baton.v1.ListWorkersResponse
+ */
+export type ListWorkersResponse = Message<"baton.v1.ListWorkersResponse"> & {
+  /**
+   * @generated from field: repeated baton.v1.ConnectedWorker workers = 1;
+   */
+  workers: ConnectedWorker[];
+};
+
+/**
+ * Describes the message baton.v1.ListWorkersResponse.
+ * Use `create(ListWorkersResponseSchema)` to create a new message.
+ */
+export const ListWorkersResponseSchema: GenMessage<ListWorkersResponse> = /*@__PURE__*/
+  messageDesc(file_baton_v1_task_service, 24);
+
+/**
  * What workers use. A task handed to a worker holds a lease: its updates must
  * carry the lease token they got; an update with a stale token (the task was
  * timed out and handed to another worker) is refused with FAILED_PRECONDITION;
@@ -673,6 +764,17 @@ export const TaskService: GenService<{
     methodKind: "unary";
     input: typeof ListQueuesRequestSchema;
     output: typeof ListQueuesResponseSchema;
+  },
+  /**
+   * Workers connected to this server now (dispatch streams and long polls),
+   * with the task types they serve.
+   *
+   * @generated from rpc baton.v1.TaskService.ListWorkers
+   */
+  listWorkers: {
+    methodKind: "unary";
+    input: typeof ListWorkersRequestSchema;
+    output: typeof ListWorkersResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_baton_v1_task_service, 0);

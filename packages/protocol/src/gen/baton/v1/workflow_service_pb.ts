@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file baton/v1/workflow_service.proto.
  */
 export const file_baton_v1_workflow_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch9iYXRvbi92MS93b3JrZmxvd19zZXJ2aWNlLnByb3RvEghiYXRvbi52MSK2AQoUU3RhcnRXb3JrZmxvd1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIUCgd2ZXJzaW9uGAIgASgFSACIAQESEgoKaW5wdXRfanNvbhgDIAEoCRIWCg5jb3JyZWxhdGlvbl9pZBgEIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkSEAoIcHJpb3JpdHkYBiABKAUSFwoPZGVmaW5pdGlvbl9qc29uGAcgASgJQgoKCF92ZXJzaW9uIj0KFVN0YXJ0V29ya2Zsb3dSZXNwb25zZRITCgt3b3JrZmxvd19pZBgBIAEoCRIPCgdjcmVhdGVkGAIgASgIIlgKFkV4ZWN1dGVXb3JrZmxvd1JlcXVlc3QSLQoFc3RhcnQYASABKAsyHi5iYXRvbi52MS5TdGFydFdvcmtmbG93UmVxdWVzdBIPCgd3YWl0X21zGAIgASgDImIKF0V4ZWN1dGVXb3JrZmxvd1Jlc3BvbnNlEiQKCHdvcmtmbG93GAEgASgLMhIuYmF0b24udjEuV29ya2Zsb3cSDwoHY3JlYXRlZBgCIAEoCBIQCghmaW5pc2hlZBgDIAEoCCJSChNXYWl0V29ya2Zsb3dSZXF1ZXN0EhMKC3dvcmtmbG93X2lkGAEgASgJEg8KB3dhaXRfbXMYAiABKAMSFQoNaW5jbHVkZV90YXNrcxgDIAEoCCJOChRXYWl0V29ya2Zsb3dSZXNwb25zZRIkCgh3b3JrZmxvdxgBIAEoCzISLmJhdG9uLnYxLldvcmtmbG93EhAKCGZpbmlzaGVkGAIgASgIIkAKEkdldFdvcmtmbG93UmVxdWVzdBITCgt3b3JrZmxvd19pZBgBIAEoCRIVCg1pbmNsdWRlX3Rhc2tzGAIgASgIIjsKE0dldFdvcmtmbG93UmVzcG9uc2USJAoId29ya2Zsb3cYASABKAsyEi5iYXRvbi52MS5Xb3JrZmxvdyLHAQoWU2VhcmNoV29ya2Zsb3dzUmVxdWVzdBIMCgRuYW1lGAEgASgJEioKCHN0YXR1c2VzGAIgAygOMhguYmF0b24udjEuV29ya2Zsb3dTdGF0dXMSFgoOY29ycmVsYXRpb25faWQYAyABKAkSGgoSc3RhcnRfdGltZV9mcm9tX21zGAQgASgDEhgKEHN0YXJ0X3RpbWVfdG9fbXMYBSABKAMSEQoJcGFnZV9zaXplGAYgASgFEhIKCnBhZ2VfdG9rZW4YByABKAkiWQoXU2VhcmNoV29ya2Zsb3dzUmVzcG9uc2USJQoJd29ya2Zsb3dzGAEgAygLMhIuYmF0b24udjEuV29ya2Zsb3cSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIisKFFBhdXNlV29ya2Zsb3dSZXF1ZXN0EhMKC3dvcmtmbG93X2lkGAEgASgJIhcKFVBhdXNlV29ya2Zsb3dSZXNwb25zZSIsChVSZXN1bWVXb3JrZmxvd1JlcXVlc3QSEwoLd29ya2Zsb3dfaWQYASABKAkiGAoWUmVzdW1lV29ya2Zsb3dSZXNwb25zZSI/ChhUZXJtaW5hdGVXb3JrZmxvd1JlcXVlc3QSEwoLd29ya2Zsb3dfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhsKGVRlcm1pbmF0ZVdvcmtmbG93UmVzcG9uc2UiTQoUUmV0cnlXb3JrZmxvd1JlcXVlc3QSEwoLd29ya2Zsb3dfaWQYASABKAkSIAoYcmVzdW1lX3N1YndvcmtmbG93X3Rhc2tzGAIgASgIIhcKFVJldHJ5V29ya2Zsb3dSZXNwb25zZSJMChZSZXN0YXJ0V29ya2Zsb3dSZXF1ZXN0EhMKC3dvcmtmbG93X2lkGAEgASgJEh0KFXVzZV9sYXRlc3RfZGVmaW5pdGlvbhgCIAEoCCIZChdSZXN0YXJ0V29ya2Zsb3dSZXNwb25zZSKPAQoUUmVydW5Xb3JrZmxvd1JlcXVlc3QSEwoLd29ya2Zsb3dfaWQYASABKAkSGwoTdGFza19yZWZlcmVuY2VfbmFtZRgCIAEoCRIPCgd0YXNrX2lkGAMgASgJEhcKD3Rhc2tfaW5wdXRfanNvbhgEIAEoCRIbChN3b3JrZmxvd19pbnB1dF9qc29uGAUgASgJIhcKFVJlcnVuV29ya2Zsb3dSZXNwb25zZSJYCg9Ta2lwVGFza1JlcXVlc3QSEwoLd29ya2Zsb3dfaWQYASABKAkSGwoTdGFza19yZWZlcmVuY2VfbmFtZRgCIAEoCRITCgtvdXRwdXRfanNvbhgDIAEoCSISChBTa2lwVGFza1Jlc3BvbnNlIqEBChFTaWduYWxUYXNrUmVxdWVzdBITCgt3b3JrZmxvd19pZBgBIAEoCRIbChN0YXNrX3JlZmVyZW5jZV9uYW1lGAIgASgJEg8KB3Rhc2tfaWQYAyABKAkSJAoGc3RhdHVzGAQgASgOMhQuYmF0b24udjEuVGFza1N0YXR1cxITCgtvdXRwdXRfanNvbhgFIAEoCRIOCgZyZWFzb24YBiABKAkiJQoSU2lnbmFsVGFza1Jlc3BvbnNlEg8KB3Rhc2tfaWQYASABKAkyuwgKD1dvcmtmbG93U2VydmljZRJQCg1TdGFydFdvcmtmbG93Eh4uYmF0b24udjEuU3RhcnRXb3JrZmxvd1JlcXVlc3QaHy5iYXRvbi52MS5TdGFydFdvcmtmbG93UmVzcG9uc2USVgoPRXhlY3V0ZVdvcmtmbG93EiAuYmF0b24udjEuRXhlY3V0ZVdvcmtmbG93UmVxdWVzdBohLmJhdG9uLnYxLkV4ZWN1dGVXb3JrZmxvd1Jlc3BvbnNlEk0KDFdhaXRXb3JrZmxvdxIdLmJhdG9uLnYxLldhaXRXb3JrZmxvd1JlcXVlc3QaHi5iYXRvbi52MS5XYWl0V29ya2Zsb3dSZXNwb25zZRJKCgtHZXRXb3JrZmxvdxIcLmJhdG9uLnYxLkdldFdvcmtmbG93UmVxdWVzdBodLmJhdG9uLnYxLkdldFdvcmtmbG93UmVzcG9uc2USVgoPU2VhcmNoV29ya2Zsb3dzEiAuYmF0b24udjEuU2VhcmNoV29ya2Zsb3dzUmVxdWVzdBohLmJhdG9uLnYxLlNlYXJjaFdvcmtmbG93c1Jlc3BvbnNlElAKDVBhdXNlV29ya2Zsb3cSHi5iYXRvbi52MS5QYXVzZVdvcmtmbG93UmVxdWVzdBofLmJhdG9uLnYxLlBhdXNlV29ya2Zsb3dSZXNwb25zZRJTCg5SZXN1bWVXb3JrZmxvdxIfLmJhdG9uLnYxLlJlc3VtZVdvcmtmbG93UmVxdWVzdBogLmJhdG9uLnYxLlJlc3VtZVdvcmtmbG93UmVzcG9uc2USXAoRVGVybWluYXRlV29ya2Zsb3cSIi5iYXRvbi52MS5UZXJtaW5hdGVXb3JrZmxvd1JlcXVlc3QaIy5iYXRvbi52MS5UZXJtaW5hdGVXb3JrZmxvd1Jlc3BvbnNlElAKDVJldHJ5V29ya2Zsb3cSHi5iYXRvbi52MS5SZXRyeVdvcmtmbG93UmVxdWVzdBofLmJhdG9uLnYxLlJldHJ5V29ya2Zsb3dSZXNwb25zZRJWCg9SZXN0YXJ0V29ya2Zsb3cSIC5iYXRvbi52MS5SZXN0YXJ0V29ya2Zsb3dSZXF1ZXN0GiEuYmF0b24udjEuUmVzdGFydFdvcmtmbG93UmVzcG9uc2USUAoNUmVydW5Xb3JrZmxvdxIeLmJhdG9uLnYxLlJlcnVuV29ya2Zsb3dSZXF1ZXN0Gh8uYmF0b24udjEuUmVydW5Xb3JrZmxvd1Jlc3BvbnNlEkEKCFNraXBUYXNrEhkuYmF0b24udjEuU2tpcFRhc2tSZXF1ZXN0GhouYmF0b24udjEuU2tpcFRhc2tSZXNwb25zZRJHCgpTaWduYWxUYXNrEhsuYmF0b24udjEuU2lnbmFsVGFza1JlcXVlc3QaHC5iYXRvbi52MS5TaWduYWxUYXNrUmVzcG9uc2VCYAoMZGV2LmJhdG9uLnYxQhRXb3JrZmxvd1NlcnZpY2VQcm90b1ABWjhnaXRodWIuY29tL2JhdG9uaHEvYmF0b24vcGFja2FnZXMvZ28vZ2VuL2JhdG9udjE7YmF0b252MWIGcHJvdG8z", [file_baton_v1_run]);
+  fileDesc("Ch9iYXRvbi92MS93b3JrZmxvd19zZXJ2aWNlLnByb3RvEghiYXRvbi52MSK2AQoUU3RhcnRXb3JrZmxvd1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIUCgd2ZXJzaW9uGAIgASgFSACIAQESEgoKaW5wdXRfanNvbhgDIAEoCRIWCg5jb3JyZWxhdGlvbl9pZBgEIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkSEAoIcHJpb3JpdHkYBiABKAUSFwoPZGVmaW5pdGlvbl9qc29uGAcgASgJQgoKCF92ZXJzaW9uIj0KFVN0YXJ0V29ya2Zsb3dSZXNwb25zZRITCgt3b3JrZmxvd19pZBgBIAEoCRIPCgdjcmVhdGVkGAIgASgIIlgKFkV4ZWN1dGVXb3JrZmxvd1JlcXVlc3QSLQoFc3RhcnQYASABKAsyHi5iYXRvbi52MS5TdGFydFdvcmtmbG93UmVxdWVzdBIPCgd3YWl0X21zGAIgASgDImIKF0V4ZWN1dGVXb3JrZmxvd1Jlc3BvbnNlEiQKCHdvcmtmbG93GAEgASgLMhIuYmF0b24udjEuV29ya2Zsb3cSDwoHY3JlYXRlZBgCIAEoCBIQCghmaW5pc2hlZBgDIAEoCCJSChNXYWl0V29ya2Zsb3dSZXF1ZXN0EhMKC3dvcmtmbG93X2lkGAEgASgJEg8KB3dhaXRfbXMYAiABKAMSFQoNaW5jbHVkZV90YXNrcxgDIAEoCCJOChRXYWl0V29ya2Zsb3dSZXNwb25zZRIkCgh3b3JrZmxvdxgBIAEoCzISLmJhdG9uLnYxLldvcmtmbG93EhAKCGZpbmlzaGVkGAIgASgIIkAKEkdldFdvcmtmbG93UmVxdWVzdBITCgt3b3JrZmxvd19pZBgBIAEoCRIVCg1pbmNsdWRlX3Rhc2tzGAIgASgIIjsKE0dldFdvcmtmbG93UmVzcG9uc2USJAoId29ya2Zsb3cYASABKAsyEi5iYXRvbi52MS5Xb3JrZmxvdyKUAgoWU2VhcmNoV29ya2Zsb3dzUmVxdWVzdBIMCgRuYW1lGAEgASgJEioKCHN0YXR1c2VzGAIgAygOMhguYmF0b24udjEuV29ya2Zsb3dTdGF0dXMSFgoOY29ycmVsYXRpb25faWQYAyABKAkSGgoSc3RhcnRfdGltZV9mcm9tX21zGAQgASgDEhgKEHN0YXJ0X3RpbWVfdG9fbXMYBSABKAMSEQoJcGFnZV9zaXplGAYgASgFEhIKCnBhZ2VfdG9rZW4YByABKAkSFAoHdmVyc2lvbhgIIAEoBUgAiAEBEhMKC3dvcmtmbG93X2lkGAkgASgJEhQKDG9sZGVzdF9maXJzdBgKIAEoCEIKCghfdmVyc2lvbiJZChdTZWFyY2hXb3JrZmxvd3NSZXNwb25zZRIlCgl3b3JrZmxvd3MYASADKAsyEi5iYXRvbi52MS5Xb3JrZmxvdxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKwoUUGF1c2VXb3JrZmxvd1JlcXVlc3QSEwoLd29ya2Zsb3dfaWQYASABKAkiFwoVUGF1c2VXb3JrZmxvd1Jlc3BvbnNlIiwKFVJlc3VtZVdvcmtmbG93UmVxdWVzdBITCgt3b3JrZmxvd19pZBgBIAEoCSIYChZSZXN1bWVXb3JrZmxvd1Jlc3BvbnNlIj8KGFRlcm1pbmF0ZVdvcmtmbG93UmVxdWVzdBITCgt3b3JrZmxvd19pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiGwoZVGVybWluYXRlV29ya2Zsb3dSZXNwb25zZSJNChRSZXRyeVdvcmtmbG93UmVxdWVzdBITCgt3b3JrZmxvd19pZBgBIAEoCRIgChhyZXN1bWVfc3Vid29ya2Zsb3dfdGFza3MYAiABKAgiFwoVUmV0cnlXb3JrZmxvd1Jlc3BvbnNlIkwKFlJlc3RhcnRXb3JrZmxvd1JlcXVlc3QSEwoLd29ya2Zsb3dfaWQYASABKAkSHQoVdXNlX2xhdGVzdF9kZWZpbml0aW9uGAIgASgIIhkKF1Jlc3RhcnRXb3JrZmxvd1Jlc3BvbnNlIo8BChRSZXJ1bldvcmtmbG93UmVxdWVzdBITCgt3b3JrZmxvd19pZBgBIAEoCRIbChN0YXNrX3JlZmVyZW5jZV9uYW1lGAIgASgJEg8KB3Rhc2tfaWQYAyABKAkSFwoPdGFza19pbnB1dF9qc29uGAQgASgJEhsKE3dvcmtmbG93X2lucHV0X2pzb24YBSABKAkiFwoVUmVydW5Xb3JrZmxvd1Jlc3BvbnNlIlgKD1NraXBUYXNrUmVxdWVzdBITCgt3b3JrZmxvd19pZBgBIAEoCRIbChN0YXNrX3JlZmVyZW5jZV9uYW1lGAIgASgJEhMKC291dHB1dF9qc29uGAMgASgJIhIKEFNraXBUYXNrUmVzcG9uc2UioQEKEVNpZ25hbFRhc2tSZXF1ZXN0EhMKC3dvcmtmbG93X2lkGAEgASgJEhsKE3Rhc2tfcmVmZXJlbmNlX25hbWUYAiABKAkSDwoHdGFza19pZBgDIAEoCRIkCgZzdGF0dXMYBCABKA4yFC5iYXRvbi52MS5UYXNrU3RhdHVzEhMKC291dHB1dF9qc29uGAUgASgJEg4KBnJlYXNvbhgGIAEoCSIlChJTaWduYWxUYXNrUmVzcG9uc2USDwoHdGFza19pZBgBIAEoCSKiAQoVQ291bnRXb3JrZmxvd3NSZXF1ZXN0EgwKBG5hbWUYASABKAkSFAoHdmVyc2lvbhgCIAEoBUgAiAEBEhYKDmNvcnJlbGF0aW9uX2lkGAMgASgJEhoKEnN0YXJ0X3RpbWVfZnJvbV9tcxgEIAEoAxIYChBzdGFydF90aW1lX3RvX21zGAUgASgDEgsKA2NhcBgGIAEoA0IKCghfdmVyc2lvbiJeChNXb3JrZmxvd1N0YXR1c0NvdW50EigKBnN0YXR1cxgBIAEoDjIYLmJhdG9uLnYxLldvcmtmbG93U3RhdHVzEg0KBWNvdW50GAIgASgDEg4KBmNhcHBlZBgDIAEoCCJHChZDb3VudFdvcmtmbG93c1Jlc3BvbnNlEi0KBmNvdW50cxgBIAMoCzIdLmJhdG9uLnYxLldvcmtmbG93U3RhdHVzQ291bnQiUQoUV2F0Y2hXb3JrZmxvd1JlcXVlc3QSEwoLd29ya2Zsb3dfaWQYASABKAkSEwoLa25vd25fc3RhdGUYAiABKAkSDwoHd2FpdF9tcxgDIAEoAyJdChVXYXRjaFdvcmtmbG93UmVzcG9uc2USJAoId29ya2Zsb3cYASABKAsyEi5iYXRvbi52MS5Xb3JrZmxvdxINCgVzdGF0ZRgCIAEoCRIPCgdjaGFuZ2VkGAMgASgIIigKFVdhdGNoV29ya2Zsb3dzUmVxdWVzdBIPCgd3YWl0X21zGAEgASgDIikKFldhdGNoV29ya2Zsb3dzUmVzcG9uc2USDwoHY2hhbmdlZBgBIAEoCDK3CgoPV29ya2Zsb3dTZXJ2aWNlElAKDVN0YXJ0V29ya2Zsb3cSHi5iYXRvbi52MS5TdGFydFdvcmtmbG93UmVxdWVzdBofLmJhdG9uLnYxLlN0YXJ0V29ya2Zsb3dSZXNwb25zZRJWCg9FeGVjdXRlV29ya2Zsb3cSIC5iYXRvbi52MS5FeGVjdXRlV29ya2Zsb3dSZXF1ZXN0GiEuYmF0b24udjEuRXhlY3V0ZVdvcmtmbG93UmVzcG9uc2USTQoMV2FpdFdvcmtmbG93Eh0uYmF0b24udjEuV2FpdFdvcmtmbG93UmVxdWVzdBoeLmJhdG9uLnYxLldhaXRXb3JrZmxvd1Jlc3BvbnNlEkoKC0dldFdvcmtmbG93EhwuYmF0b24udjEuR2V0V29ya2Zsb3dSZXF1ZXN0Gh0uYmF0b24udjEuR2V0V29ya2Zsb3dSZXNwb25zZRJWCg9TZWFyY2hXb3JrZmxvd3MSIC5iYXRvbi52MS5TZWFyY2hXb3JrZmxvd3NSZXF1ZXN0GiEuYmF0b24udjEuU2VhcmNoV29ya2Zsb3dzUmVzcG9uc2USUAoNUGF1c2VXb3JrZmxvdxIeLmJhdG9uLnYxLlBhdXNlV29ya2Zsb3dSZXF1ZXN0Gh8uYmF0b24udjEuUGF1c2VXb3JrZmxvd1Jlc3BvbnNlElMKDlJlc3VtZVdvcmtmbG93Eh8uYmF0b24udjEuUmVzdW1lV29ya2Zsb3dSZXF1ZXN0GiAuYmF0b24udjEuUmVzdW1lV29ya2Zsb3dSZXNwb25zZRJcChFUZXJtaW5hdGVXb3JrZmxvdxIiLmJhdG9uLnYxLlRlcm1pbmF0ZVdvcmtmbG93UmVxdWVzdBojLmJhdG9uLnYxLlRlcm1pbmF0ZVdvcmtmbG93UmVzcG9uc2USUAoNUmV0cnlXb3JrZmxvdxIeLmJhdG9uLnYxLlJldHJ5V29ya2Zsb3dSZXF1ZXN0Gh8uYmF0b24udjEuUmV0cnlXb3JrZmxvd1Jlc3BvbnNlElYKD1Jlc3RhcnRXb3JrZmxvdxIgLmJhdG9uLnYxLlJlc3RhcnRXb3JrZmxvd1JlcXVlc3QaIS5iYXRvbi52MS5SZXN0YXJ0V29ya2Zsb3dSZXNwb25zZRJQCg1SZXJ1bldvcmtmbG93Eh4uYmF0b24udjEuUmVydW5Xb3JrZmxvd1JlcXVlc3QaHy5iYXRvbi52MS5SZXJ1bldvcmtmbG93UmVzcG9uc2USQQoIU2tpcFRhc2sSGS5iYXRvbi52MS5Ta2lwVGFza1JlcXVlc3QaGi5iYXRvbi52MS5Ta2lwVGFza1Jlc3BvbnNlEkcKClNpZ25hbFRhc2sSGy5iYXRvbi52MS5TaWduYWxUYXNrUmVxdWVzdBocLmJhdG9uLnYxLlNpZ25hbFRhc2tSZXNwb25zZRJTCg5Db3VudFdvcmtmbG93cxIfLmJhdG9uLnYxLkNvdW50V29ya2Zsb3dzUmVxdWVzdBogLmJhdG9uLnYxLkNvdW50V29ya2Zsb3dzUmVzcG9uc2USUAoNV2F0Y2hXb3JrZmxvdxIeLmJhdG9uLnYxLldhdGNoV29ya2Zsb3dSZXF1ZXN0Gh8uYmF0b24udjEuV2F0Y2hXb3JrZmxvd1Jlc3BvbnNlElMKDldhdGNoV29ya2Zsb3dzEh8uYmF0b24udjEuV2F0Y2hXb3JrZmxvd3NSZXF1ZXN0GiAuYmF0b24udjEuV2F0Y2hXb3JrZmxvd3NSZXNwb25zZUJgCgxkZXYuYmF0b24udjFCFFdvcmtmbG93U2VydmljZVByb3RvUAFaOGdpdGh1Yi5jb20vYmF0b25ocS9iYXRvbi9wYWNrYWdlcy9nby9nZW4vYmF0b252MTtiYXRvbnYxYgZwcm90bzM", [file_baton_v1_run]);
 
 /**
  * @generated from message baton.v1.StartWorkflowRequest
@@ -270,6 +270,27 @@ export type SearchWorkflowsRequest = Message<"baton.v1.SearchWorkflowsRequest"> 
    * @generated from field: string page_token = 7;
    */
   pageToken: string;
+
+  /**
+   * Only runs of this definition version (needs name).
+   *
+   * @generated from field: optional int32 version = 8;
+   */
+  version?: number | undefined;
+
+  /**
+   * Only this run (a run id).
+   *
+   * @generated from field: string workflow_id = 9;
+   */
+  workflowId: string;
+
+  /**
+   * Oldest first instead of newest first.
+   *
+   * @generated from field: bool oldest_first = 10;
+   */
+  oldestFirst: boolean;
 };
 
 /**
@@ -284,7 +305,7 @@ export const SearchWorkflowsRequestSchema: GenMessage<SearchWorkflowsRequest> = 
  */
 export type SearchWorkflowsResponse = Message<"baton.v1.SearchWorkflowsResponse"> & {
   /**
-   * Runs without their tasks, newest first.
+   * Runs without their tasks, newest first (oldest first when asked).
    *
    * @generated from field: repeated baton.v1.Workflow workflows = 1;
    */
@@ -633,6 +654,192 @@ export const SignalTaskResponseSchema: GenMessage<SignalTaskResponse> = /*@__PUR
   messageDesc(file_baton_v1_workflow_service, 25);
 
 /**
+ * @generated from message baton.v1.CountWorkflowsRequest
+ */
+export type CountWorkflowsRequest = Message<"baton.v1.CountWorkflowsRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: optional int32 version = 2;
+   */
+  version?: number | undefined;
+
+  /**
+   * @generated from field: string correlation_id = 3;
+   */
+  correlationId: string;
+
+  /**
+   * @generated from field: int64 start_time_from_ms = 4;
+   */
+  startTimeFromMs: bigint;
+
+  /**
+   * @generated from field: int64 start_time_to_ms = 5;
+   */
+  startTimeToMs: bigint;
+
+  /**
+   * Counting stops here (default and maximum 10,000).
+   *
+   * @generated from field: int64 cap = 6;
+   */
+  cap: bigint;
+};
+
+/**
+ * Describes the message baton.v1.CountWorkflowsRequest.
+ * Use `create(CountWorkflowsRequestSchema)` to create a new message.
+ */
+export const CountWorkflowsRequestSchema: GenMessage<CountWorkflowsRequest> = /*@__PURE__*/
+  messageDesc(file_baton_v1_workflow_service, 26);
+
+/**
+ * @generated from message baton.v1.WorkflowStatusCount
+ */
+export type WorkflowStatusCount = Message<"baton.v1.WorkflowStatusCount"> & {
+  /**
+   * @generated from field: baton.v1.WorkflowStatus status = 1;
+   */
+  status: WorkflowStatus;
+
+  /**
+   * @generated from field: int64 count = 2;
+   */
+  count: bigint;
+
+  /**
+   * True when there are at least `count` such runs (the cap was reached).
+   *
+   * @generated from field: bool capped = 3;
+   */
+  capped: boolean;
+};
+
+/**
+ * Describes the message baton.v1.WorkflowStatusCount.
+ * Use `create(WorkflowStatusCountSchema)` to create a new message.
+ */
+export const WorkflowStatusCountSchema: GenMessage<WorkflowStatusCount> = /*@__PURE__*/
+  messageDesc(file_baton_v1_workflow_service, 27);
+
+/**
+ * @generated from message baton.v1.CountWorkflowsResponse
+ */
+export type CountWorkflowsResponse = Message<"baton.v1.CountWorkflowsResponse"> & {
+  /**
+   * @generated from field: repeated baton.v1.WorkflowStatusCount counts = 1;
+   */
+  counts: WorkflowStatusCount[];
+};
+
+/**
+ * Describes the message baton.v1.CountWorkflowsResponse.
+ * Use `create(CountWorkflowsResponseSchema)` to create a new message.
+ */
+export const CountWorkflowsResponseSchema: GenMessage<CountWorkflowsResponse> = /*@__PURE__*/
+  messageDesc(file_baton_v1_workflow_service, 28);
+
+/**
+ * @generated from message baton.v1.WatchWorkflowRequest
+ */
+export type WatchWorkflowRequest = Message<"baton.v1.WatchWorkflowRequest"> & {
+  /**
+   * @generated from field: string workflow_id = 1;
+   */
+  workflowId: string;
+
+  /**
+   * The state token of the run as the caller has it (empty: answer at once).
+   *
+   * @generated from field: string known_state = 2;
+   */
+  knownState: string;
+
+  /**
+   * How long to wait for a change, in milliseconds (capped by the server).
+   *
+   * @generated from field: int64 wait_ms = 3;
+   */
+  waitMs: bigint;
+};
+
+/**
+ * Describes the message baton.v1.WatchWorkflowRequest.
+ * Use `create(WatchWorkflowRequestSchema)` to create a new message.
+ */
+export const WatchWorkflowRequestSchema: GenMessage<WatchWorkflowRequest> = /*@__PURE__*/
+  messageDesc(file_baton_v1_workflow_service, 29);
+
+/**
+ * @generated from message baton.v1.WatchWorkflowResponse
+ */
+export type WatchWorkflowResponse = Message<"baton.v1.WatchWorkflowResponse"> & {
+  /**
+   * The run with its tasks and definition.
+   *
+   * @generated from field: baton.v1.Workflow workflow = 1;
+   */
+  workflow?: Workflow | undefined;
+
+  /**
+   * Pass back as known_state to wait for the next change.
+   *
+   * @generated from field: string state = 2;
+   */
+  state: string;
+
+  /**
+   * @generated from field: bool changed = 3;
+   */
+  changed: boolean;
+};
+
+/**
+ * Describes the message baton.v1.WatchWorkflowResponse.
+ * Use `create(WatchWorkflowResponseSchema)` to create a new message.
+ */
+export const WatchWorkflowResponseSchema: GenMessage<WatchWorkflowResponse> = /*@__PURE__*/
+  messageDesc(file_baton_v1_workflow_service, 30);
+
+/**
+ * @generated from message baton.v1.WatchWorkflowsRequest
+ */
+export type WatchWorkflowsRequest = Message<"baton.v1.WatchWorkflowsRequest"> & {
+  /**
+   * @generated from field: int64 wait_ms = 1;
+   */
+  waitMs: bigint;
+};
+
+/**
+ * Describes the message baton.v1.WatchWorkflowsRequest.
+ * Use `create(WatchWorkflowsRequestSchema)` to create a new message.
+ */
+export const WatchWorkflowsRequestSchema: GenMessage<WatchWorkflowsRequest> = /*@__PURE__*/
+  messageDesc(file_baton_v1_workflow_service, 31);
+
+/**
+ * @generated from message baton.v1.WatchWorkflowsResponse
+ */
+export type WatchWorkflowsResponse = Message<"baton.v1.WatchWorkflowsResponse"> & {
+  /**
+   * @generated from field: bool changed = 1;
+   */
+  changed: boolean;
+};
+
+/**
+ * Describes the message baton.v1.WatchWorkflowsResponse.
+ * Use `create(WatchWorkflowsResponseSchema)` to create a new message.
+ */
+export const WatchWorkflowsResponseSchema: GenMessage<WatchWorkflowsResponse> = /*@__PURE__*/
+  messageDesc(file_baton_v1_workflow_service, 32);
+
+/**
  * Runs: start, observe and operate. Unknown ids give NOT_FOUND; an operation
  * that does not apply to the run's state gives FAILED_PRECONDITION.
  *
@@ -761,6 +968,39 @@ export const WorkflowService: GenService<{
     methodKind: "unary";
     input: typeof SignalTaskRequestSchema;
     output: typeof SignalTaskResponseSchema;
+  },
+  /**
+   * How many runs match a filter, per status; each count stops at `cap`
+   * (reported as capped) so counting stays cheap over millions of runs.
+   *
+   * @generated from rpc baton.v1.WorkflowService.CountWorkflows
+   */
+  countWorkflows: {
+    methodKind: "unary";
+    input: typeof CountWorkflowsRequestSchema;
+    output: typeof CountWorkflowsResponseSchema;
+  },
+  /**
+   * Long poll on one run: answers with the run (and its tasks) as soon as its
+   * state differs from `known_state`, or unchanged when the wait runs out.
+   *
+   * @generated from rpc baton.v1.WorkflowService.WatchWorkflow
+   */
+  watchWorkflow: {
+    methodKind: "unary";
+    input: typeof WatchWorkflowRequestSchema;
+    output: typeof WatchWorkflowResponseSchema;
+  },
+  /**
+   * Long poll on all runs: answers as soon as any run started or moved after
+   * the call began, or when the wait runs out.
+   *
+   * @generated from rpc baton.v1.WorkflowService.WatchWorkflows
+   */
+  watchWorkflows: {
+    methodKind: "unary";
+    input: typeof WatchWorkflowsRequestSchema;
+    output: typeof WatchWorkflowsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_baton_v1_workflow_service, 0);

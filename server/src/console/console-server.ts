@@ -1,0 +1,93 @@
+// The console's HTTP port: the Connect protocol for the browser (the same
+// gated services as the gRPC port) and the static bundle, on one origin.
+import http from "node:http";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createContextValues } from "@connectrpc/connect";
+import type { Logger } from "../logger.js";
+import { connectRoutes, peerKey, type GatedService } from "./connect.js";
+import { SECURITY_HEADERS, staticFiles } from "./static-files.js";
+
+export interface ConsoleServerOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  services: GatedService[];
+  /** Without authentication only loopback names may be used to reach the port (no DNS rebinding). */
+  authRequired: boolean;
+  log: Logger;
+  /** The built bundle (default: @baton/console's dist). */
+  bundleDir?: string;
+}
+
+export interface ConsoleServer {
+  /** http://host:port */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Where @baton/console's build put the bundle, if the package is installed. */
+export function defaultBundleDir(): string | undefined {
+  try {
+    return path.join(path.dirname(createRequire(import.meta.url).resolve("@baton/console/package.json")), "dist");
+  } catch {
+    return undefined;
+  }
+}
+
+const LOOPBACK_NAMES = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
+
+function hostName(hostHeader: string): string {
+  return hostHeader.startsWith("[") ? hostHeader.slice(0, hostHeader.indexOf("]") + 1) : hostHeader.split(":")[0]!;
+}
+
+export async function startConsoleServer(options: ConsoleServerOptions): Promise<ConsoleServer> {
+  const files = staticFiles(options.bundleDir ?? defaultBundleDir());
+  const rpc = connectNodeAdapter({
+    routes: connectRoutes(options.services),
+    // Only the HTTP/1.1 server below calls this adapter.
+    fallback: (req, res) => files(req as http.IncomingMessage, res as http.ServerResponse),
+    contextValues: (req) => createContextValues().set(peerKey, `${req.socket.remoteAddress ?? "unknown"}:${req.socket.remotePort ?? 0}`),
+    // Requests carry JSON definitions and payloads: the gRPC port's own bound applies downstream.
+    readMaxBytes: 16 * 1024 * 1024,
+  });
+  const server = http.createServer((req, res) => {
+    const host = req.headers.host ?? "";
+    // Open (no keys) means loopback only: a page of another site that renames
+    // itself to 127.0.0.1 must not reach the services through the browser.
+    if (!options.authRequired && !LOOPBACK_NAMES.has(hostName(host)) && hostName(host) !== options.host) {
+      res.writeHead(421, { ...SECURITY_HEADERS, "content-type": "text/plain" }).end(`this console answers to 127.0.0.1 or localhost, not ${host.slice(0, 100)}\n`);
+      return;
+    }
+    // Calls come from the console's own pages; a cross-site form or fetch is refused.
+    const origin = req.headers.origin;
+    if (req.method === "POST" && origin && origin !== "null" && new URL(origin).host !== host) {
+      res.writeHead(403, { ...SECURITY_HEADERS, "content-type": "text/plain" }).end("cross-origin calls are refused\n");
+      return;
+    }
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    rpc(req, res);
+  });
+  server.keepAliveTimeout = 65_000;
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve((server.address() as { port: number }).port);
+    });
+  });
+  const url = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`;
+  options.log.info({ url }, "console listening");
+  return {
+    url,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Long polls end now rather than when they run out.
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,40 @@
+// Who is watching which run (the console's long polls), woken when this
+// replica decides an event on the run or hands one of its tasks to a worker.
+// With nobody watching, `moved` is one map lookup: the console costs the
+// engine nothing while no one has it open.
+export class RunChanges {
+  private readonly byRun = new Map<string, Set<() => void>>();
+  private readonly anyRun = new Set<() => void>();
+
+  /** A run changed here (decided, or a task of it claimed). */
+  moved(runId: string): void {
+    if (this.anyRun.size > 0) for (const wake of [...this.anyRun]) wake();
+    const set = this.byRun.get(runId);
+    if (set) for (const wake of [...set]) wake();
+  }
+
+  /** Resolves when `runId` (any run when undefined) moves here, after `ms`, or on abort. */
+  wait(runId: string | undefined, ms: number, signal?: AbortSignal): { promise: Promise<void>; cancel: () => void } {
+    let done!: () => void;
+    const promise = new Promise<void>((resolve) => (done = resolve));
+    let set = runId === undefined ? this.anyRun : this.byRun.get(runId);
+    if (!set) this.byRun.set(runId!, (set = new Set()));
+    const watchers = set;
+    const finish = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", finish);
+      watchers.delete(finish);
+      if (runId !== undefined && watchers.size === 0) this.byRun.delete(runId);
+      done();
+    };
+    const timer = setTimeout(finish, Math.max(0, ms));
+    watchers.add(finish);
+    if (signal?.aborted) finish();
+    else signal?.addEventListener("abort", finish, { once: true });
+    return { promise, cancel: finish };
+  }
+
+  get watching(): number {
+    return this.byRun.size + this.anyRun.size;
+  }
+}

@@ -1,0 +1,44 @@
+// What the runs list and its counts accept, checked before any query so a
+// bad filter is refused naming its field; and a run's state token for
+// WatchWorkflow (changes whenever anything a viewer sees changes).
+import { createHash } from "node:crypto";
+import type { RunState, TaskState } from "../engine/model.js";
+import { invalid } from "./errors.js";
+
+/** Statuses counted per filter, in the order the console shows them. */
+export const STATUS_NAMES = ["RUNNING", "PAUSED", "COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED"];
+
+/** A watch rereads the run this often when this replica saw no change (another replica may have moved it). */
+export const WATCH_RECHECK_MS = 5000;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface RunFilter {
+  name: string;
+  version?: number | undefined;
+  correlationId: string;
+  startTimeFromMs: bigint;
+  startTimeToMs: bigint;
+  workflowId?: string;
+}
+
+export function checkRunFilter(f: RunFilter): void {
+  if (f.version !== undefined) {
+    if (!f.name) throw invalid("version filters one workflow's versions: give name too");
+    if (f.version < 1) throw invalid(`version must be 1 or more, not ${f.version}`);
+  }
+  if (f.workflowId && !UUID.test(f.workflowId)) throw invalid(`workflow_id ${JSON.stringify(f.workflowId.slice(0, 64))} is not a run id (a UUID)`);
+  if (f.startTimeFromMs < 0n) throw invalid("start_time_from_ms must be 0 (open) or a time in ms since the epoch");
+  if (f.startTimeToMs < 0n) throw invalid("start_time_to_ms must be 0 (open) or a time in ms since the epoch");
+  if (f.startTimeFromMs > 0n && f.startTimeToMs > 0n && f.startTimeFromMs >= f.startTimeToMs) {
+    throw invalid("start_time_from_ms must be before start_time_to_ms (the window is empty)");
+  }
+}
+
+/** A digest of everything the console shows of a run and its tasks. */
+export function runState(run: RunState, tasks: TaskState[]): string {
+  const hash = createHash("sha1");
+  hash.update(`${run.status}|${run.updatedAt}|${run.endedAt}|`);
+  for (const t of tasks) hash.update(`${t.id}:${t.status}:${t.updatedAt}:${t.startedAt}:${t.pollCount}:${t.retryCount};`);
+  return hash.digest("base64url");
+}
