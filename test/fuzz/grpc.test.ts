@@ -18,7 +18,7 @@ import { message } from "./messages.js";
 const SERVICES: DescService[] = [MetadataService, WorkflowService, TaskService, EventService];
 const METHODS = SERVICES.flatMap((s) => s.methods.map((m) => ({ service: s, method: m as DescMethod, path: `/${s.typeName}/${m.name}` })));
 /** Methods that may block by design (a long poll or a wait): a deadline there is no fault. */
-const WAITING = new Set(["Poll", "WaitWorkflow", "ExecuteWorkflow", "Dispatch"]);
+const WAITING = new Set(["Poll", "WaitWorkflow", "ExecuteWorkflow", "Dispatch", "WatchWorkflow", "WatchWorkflows"]);
 const S = grpc.status;
 const TYPED = new Set([S.OK, S.INVALID_ARGUMENT, S.NOT_FOUND, S.FAILED_PRECONDITION, S.ALREADY_EXISTS, S.OUT_OF_RANGE, S.UNAUTHENTICATED, S.PERMISSION_DENIED, S.RESOURCE_EXHAUSTED, S.ABORTED]);
 
