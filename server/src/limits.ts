@@ -6,10 +6,13 @@ export interface Limits {
   definitionBytes: number;
   /** The longest a start-and-wait or wait call may block. */
   maxWaitMs: number;
+  /** The longest a stream (Dispatch) stays open, on the server's clock; workers then open a new one. */
+  maxStreamAgeMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
   payloadBytes: 2 * 1024 * 1024,
   definitionBytes: 4 * 1024 * 1024,
   maxWaitMs: 5 * 60 * 1000,
+  maxStreamAgeMs: 60 * 60 * 1000,
 };

@@ -28,6 +28,7 @@ import { Authenticator } from "./auth/authenticator.js";
 import { guard, methodsOf } from "./auth/guard.js";
 import { keyServiceDefinition, keyServiceHandlers, keyServiceMethods } from "./auth/key-service.js";
 import { KeyRegistry } from "./auth/keys.js";
+import { OpenCalls } from "./auth/open-calls.js";
 import { TaskTypes } from "./auth/task-types.js";
 import { serverCredentials, type TlsOptions } from "./auth/tls.js";
 import { startOpsServer, type OpsServer } from "./observability/http.js";
@@ -135,8 +136,17 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   };
   const keys = new KeyRegistry(store.pool);
   const authenticator = new Authenticator(keys, options.auth?.cacheMs ?? 1000);
+  // Calls open under each key: a revocation (here or on another replica) ends them.
+  const calls = new OpenCalls(clock, limits.maxStreamAgeMs);
+  const endRevoked = (id?: string) => {
+    if (authMode === "required") void calls.recheck((keyId) => authenticator.refusalFor(keyId), id ? [id] : undefined);
+  };
+  const stopAging = calls.watchAge();
   const listener = new Listener(store.locator, log, (channel, payload) => {
-    if (channel === "baton_keys") authenticator.invalidate(payload || undefined);
+    if (channel === "baton_keys") {
+      authenticator.invalidate(payload || undefined);
+      endRevoked(payload || undefined);
+    }
     if (channel === "baton_tasks") payload.split("\n").forEach((t) => dispatcher.wake(t));
     else if (channel === "baton_runs") waiters.ended(payload);
     else if (channel === "baton_taskdefs") engine.taskDefsChanged();
@@ -146,6 +156,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     metrics.dbErrors.inc({ code: "connection" });
     // Revocations and definition changes may have been missed while disconnected.
     authenticator.invalidate();
+    endRevoked();
     engine.taskDefsChanged();
     engine.workflowDefsChanged();
   });
@@ -166,6 +177,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   const gate = {
     ...(authMode === "required" ? { authenticate: (metadata: grpc.Metadata) => authenticator.authenticate(metadata) } : {}),
     taskTypeOf: (taskId: string) => taskTypes.of(taskId),
+    calls,
     observe: (method: string, code: grpc.status, seconds: number) => metrics.observeRpc(method, grpc.status[code] ?? String(code), seconds),
     log,
   };
@@ -178,7 +190,10 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     { service: SessionService, handlers: guard(methodsOf(SessionService), serviceHandlers(SessionService, sessionService(authMode === "required"), onError), gate) },
   ];
   for (const { service, handlers } of services) server.addService(serviceDefinition(service), handlers);
-  server.addService(keyServiceDefinition, guard(keyServiceMethods, keyServiceHandlers(keys, (id) => authenticator.invalidate(id)), gate));
+  server.addService(keyServiceDefinition, guard(keyServiceMethods, keyServiceHandlers(keys, (id) => {
+    authenticator.invalidate(id);
+    endRevoked(id);
+  }), gate));
   let bound = false;
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${options.port ?? 0}`, credentials, (error, port) =>
@@ -233,6 +248,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       await events.drain();
     },
     async close() {
+      stopAging();
       timers.stop();
       await events.stop();
       dbWatch.stop();

@@ -53,6 +53,19 @@ export class Authenticator {
     return principalOf(entry.found.record);
   }
 
+  /**
+   * The refusal a request with key `id` would get once the key is read afresh
+   * (revoked or deleted), or undefined while it is active: for calls admitted
+   * earlier under that key. Rejects when the database cannot answer.
+   */
+  async refusalFor(id: string): Promise<AuthError | undefined> {
+    this.invalidate(id);
+    const entry = await this.lookup(id);
+    if (!entry.found) return new AuthError("unknown", "unknown API key", id);
+    if (entry.found.record.revokedAt !== 0) return new AuthError("revoked", `API key ${id} has been revoked`, id);
+    return undefined;
+  }
+
   /** Forgets a key so the next request reads it again (after a revocation). */
   invalidate(id?: string): void {
     this.generation++;

@@ -8,6 +8,7 @@ import { grpc, RpcError } from "@baton/protocol";
 import type { DescService } from "@bufbuild/protobuf";
 import type { Logger } from "../logger.js";
 import { AuthError } from "./authenticator.js";
+import type { OpenCalls } from "./open-calls.js";
 import { ANONYMOUS, inScope, mayCall, scopeOf, type Principal } from "./policy.js";
 
 export interface MethodInfo {
@@ -27,6 +28,8 @@ export interface GuardOptions {
   authenticate?: (metadata: grpc.Metadata) => Promise<Principal>;
   /** A task id's type, for worker scope checks (undefined: no such task). */
   taskTypeOf: (taskId: string) => Promise<string | undefined>;
+  /** Where admitted calls are registered, so revoking a key (or a stream's age) ends them. */
+  calls?: OpenCalls;
   /** Called once per call with its final status. */
   observe?: (method: string, code: grpc.status, seconds: number) => void;
   log: Logger;
@@ -103,7 +106,13 @@ export function guard(methods: MethodInfo[], handlers: grpc.UntypedServiceImplem
       wrapped[localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         const started = performance.now();
         let principal: Principal | undefined;
+        let forget: (() => void) | undefined;
+        let answered = false;
         const finish: grpc.sendUnaryData<unknown> = (error, value, trailer, flags) => {
+          // A call ended by its key's revocation has answered already; the handler's late answer is dropped.
+          if (answered) return;
+          answered = true;
+          forget?.();
           options.observe?.(name, error ? (error.code ?? grpc.status.UNKNOWN) : grpc.status.OK, (performance.now() - started) / 1000);
           callback(error, value, trailer, flags);
         };
@@ -115,7 +124,20 @@ export function guard(methods: MethodInfo[], handlers: grpc.UntypedServiceImplem
             principals.set(call, p);
           })
           .then(
-            () => inner(call, finish),
+            () => {
+              if (options.calls && principal && options.authenticate) {
+                forget = options.calls.open({
+                  keyId: principal.id,
+                  streaming: false,
+                  end: (error) => {
+                    refuse(name, principal, error, call.getPeer());
+                    finish(status(error));
+                    call.emit("cancelled"); // a long poll or wait stops waiting
+                  },
+                });
+              }
+              inner(call, finish);
+            },
             (error: unknown) => {
               if (error instanceof RpcError) refuse(name, principal, error, call.getPeer());
               else log.error({ err: error, method: name }, "admission failed");
@@ -150,22 +172,43 @@ export function guard(methods: MethodInfo[], handlers: grpc.UntypedServiceImplem
             return;
           }
           principals.set(call, principal);
-          if (scopeOf(principal, name) === "request") {
-            // Check each message before the handler sees it (the subscribe names the types).
+          if (options.calls) {
+            const forget = options.calls.open({ keyId: principal.id, streaming: true, end: (error) => fail(principal, error) });
+            for (const event of ["error", "cancelled", "finish", "close"]) call.on(event, forget);
+          }
+          const scoped = scopeOf(principal, name) === "request";
+          if (scoped || options.authenticate) {
+            // Each message is checked before the handler sees it, in order: the
+            // key again (a stream outlives a revocation; the read is cached) and,
+            // for a scoped worker, the task types a subscribe names.
             let refused = false;
+            let checked = Promise.resolve();
+            const check = async (message: unknown) => {
+              if (options.authenticate) {
+                // Only a refusal ends the stream: a database that cannot answer right now proves nothing.
+                await options.authenticate(call.metadata).catch((error: unknown) => {
+                  if (error instanceof AuthError) throw error;
+                });
+              }
+              if (scoped) checkTypes(principal, taskTypesOf(message));
+            };
             const on = call.on.bind(call) as (event: string, listener: (...args: unknown[]) => void) => typeof call;
             (call as { on: unknown }).on = (event: string, listener: (...args: unknown[]) => void) => {
+              // The client's half-close waits for the messages before it.
+              if (event === "end") return on("end", (...args: unknown[]) => void checked.then(() => listener(...args)));
               if (event !== "data") return on(event, listener);
               return on("data", (message: unknown) => {
-                if (refused) return;
-                try {
-                  checkTypes(principal, taskTypesOf(message));
-                } catch (error) {
-                  refused = true;
-                  fail(principal, error);
-                  return;
-                }
-                listener(message);
+                checked = checked.then(async () => {
+                  if (refused) return;
+                  try {
+                    await check(message);
+                  } catch (error) {
+                    refused = true;
+                    fail(principal, error);
+                    return;
+                  }
+                  listener(message);
+                });
               });
             };
           }
