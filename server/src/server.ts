@@ -1,7 +1,7 @@
 // Wires one server process: store -> engine -> dispatcher/timers -> gRPC.
 import * as grpc from "@grpc/grpc-js";
 import pg from "pg";
-import { EventService, MetadataService, SessionService, TaskService, WorkflowService, serviceDefinition, serviceHandlers } from "@baton/protocol";
+import { EventService, MetadataService, RetentionService, ScheduleService, SessionService, TaskService, WorkflowService, serviceDefinition, serviceHandlers } from "@baton/protocol";
 import { systemClock, type Clock } from "./clock.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
 import { RunWaiters } from "./dispatch/run-waiters.js";
@@ -36,6 +36,12 @@ import { instrumentEngine } from "./observability/instrument.js";
 import { Metrics } from "./observability/metrics.js";
 import { ReadinessProbe } from "./observability/readiness.js";
 import { startConductorApi } from "./conductor-api/index.js";
+import { Reaper, parseRetention, type RetentionOptions } from "./retention/reaper.js";
+import { retentionService } from "./retention/service.js";
+import { ScheduleFirer } from "./schedules/firer.js";
+import { scheduleService } from "./schedules/service.js";
+import { RetentionStore } from "./store/retention.js";
+import { ScheduleStore } from "./store/schedules.js";
 
 export interface ServerOptions {
   databaseUrl: string;
@@ -66,6 +72,8 @@ export interface ServerOptions {
   conductor?: { port: number; host?: string };
   /** The console's HTTP port (web pages and the Connect protocol; none when absent; host defaults to `host`). */
   console?: { port: number; host?: string };
+  /** Removing ended runs: the default period, an export directory (none: runs are kept unless their workflow sets retentionSeconds). */
+  retention?: RetentionOptions;
 }
 
 export interface BatonServer {
@@ -122,6 +130,12 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   // Event handlers: any replica takes events off the bus (baton.events) and runs their actions.
   const eventStore = new EventStore(store.pool);
   const events = new EventConsumer(engine, eventStore, clock, log, { pollMs: options.sweepMs ?? 250 });
+  // Schedules: due rows any replica fires, like timers.
+  const scheduleStore = new ScheduleStore(store.pool);
+  const schedules = new ScheduleFirer(scheduleStore, engine, clock, log, options.sweepMs ?? 250);
+  // Retention: ended runs past their period, removed in small batches by any replica.
+  const retentionStore = new RetentionStore(store.pool);
+  const reaper = new Reaper(retentionStore, clock, log, options.retention ?? {}, metrics.registry);
   const http = new HttpTasks(engine, { allowedHosts: options.httpAllowedHosts ?? LOOPBACK_HOSTS, timeoutMs: 30_000 }, log);
   engine.hooks = {
     tasksReady: (types) => types.forEach((t) => dispatcher.wake(t)),
@@ -187,6 +201,8 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     { service: WorkflowService, handlers: guard(methodsOf(WorkflowService), serviceHandlers(WorkflowService, workflowService(engine, waiters, limits, changes), onError), gate) },
     { service: TaskService, handlers: guard(methodsOf(TaskService), serviceHandlers(TaskService, taskService(engine, dispatcher, limits, new ConnectedWorkers(() => clock.now())), onError), gate) },
     { service: EventService, handlers: guard(methodsOf(EventService), serviceHandlers(EventService, eventService(eventStore, clock, limits, () => void events.drain()), onError), gate) },
+    { service: ScheduleService, handlers: guard(methodsOf(ScheduleService), serviceHandlers(ScheduleService, scheduleService(scheduleStore, store, schedules, clock, limits), onError), gate) },
+    { service: RetentionService, handlers: guard(methodsOf(RetentionService), serviceHandlers(RetentionService, retentionService(retentionStore, reaper), onError), gate) },
     { service: SessionService, handlers: guard(methodsOf(SessionService), serviceHandlers(SessionService, sessionService(authMode === "required"), onError), gate) },
   ];
   for (const { service, handlers } of services) server.addService(serviceDefinition(service), handlers);
@@ -222,6 +238,8 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   }
   dispatcher.start();
   timers.start();
+  schedules.start();
+  reaper.start();
   events.start();
   dbWatch.start();
   log.info(
@@ -244,12 +262,15 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     ...(conductor ? { conductorAddress: conductor.address } : {}),
     ...(consoleServer ? { consoleUrl: consoleServer.url } : {}),
     async settle() {
+      await schedules.sweep();
       await timers.sweep();
       await events.drain();
     },
     async close() {
       stopAging();
       timers.stop();
+      await schedules.stop();
+      await reaper.stop();
       await events.stop();
       dbWatch.stop();
       dispatcher.stop();
@@ -298,7 +319,8 @@ async function sampleDatabase(store: Store, clock: Clock) {
  * BATON_HOST, BATON_PORT, BATON_CONDUCTOR_PORT / BATON_CONDUCTOR_HOST, BATON_TLS_CERT / BATON_TLS_KEY / BATON_TLS_CA (file
  * paths) and BATON_TLS_REQUIRE_CLIENT_CERT=1, BATON_METRICS_PORT /
  * BATON_METRICS_HOST, BATON_AUTH=required|disabled (BATON_INSECURE_NO_AUTH=1
- * is the same as disabled), BATON_CONSOLE_PORT / BATON_CONSOLE_HOST.
+ * is the same as disabled), BATON_CONSOLE_PORT / BATON_CONSOLE_HOST, BATON_RETENTION (how long ended runs are kept:
+ * "30d" by default, "off" to keep them) and BATON_RETENTION_EXPORT_DIR.
  */
 export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<ServerOptions, "databaseUrl"> {
   const get = (name: string) => env[name] || undefined;
@@ -331,6 +353,9 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit
     const consoleHost = get("BATON_CONSOLE_HOST");
     options.console = { port: Number(consolePort), ...(consoleHost ? { host: consoleHost } : {}) };
   }
+  const retention = parseRetention(get("BATON_RETENTION") ?? "30d");
+  const exportDir = get("BATON_RETENTION_EXPORT_DIR");
+  if (retention !== undefined || exportDir) options.retention = { ...(retention !== undefined ? { defaultSeconds: retention } : {}), ...(exportDir ? { exportDir } : {}) };
   const auth = get("BATON_AUTH");
   if (truthy("BATON_INSECURE_NO_AUTH")) options.auth = { mode: "disabled" };
   else if (auth === "required" || auth === "disabled") options.auth = { mode: auth };

@@ -12,6 +12,8 @@ import { keysCommand } from "./commands/keys.js";
 import { pauseCommand } from "./commands/pause.js";
 import { publishCommand } from "./commands/publish.js";
 import { rerunCommand } from "./commands/rerun.js";
+import { runsCommand } from "./commands/runs.js";
+import { schedulesCommand } from "./commands/schedules.js";
 import { restartCommand } from "./commands/restart.js";
 import { resumeCommand } from "./commands/resume.js";
 import { retryCommand } from "./commands/retry.js";
@@ -72,6 +74,8 @@ Exit codes:
   signalCommand(program);
   defsCommand(program);
   handlersCommand(program);
+  schedulesCommand(program);
+  runsCommand(program);
   tasksCommand(program);
   graphCommand(program);
   keysCommand(program);

@@ -3,6 +3,8 @@
 import {
   EventService,
   MetadataService,
+  RetentionService,
+  ScheduleService,
   TaskService,
   TaskStatus,
   VersionPolicy,
@@ -12,6 +14,7 @@ import {
   grpc,
   parseJson,
   stringifyJson,
+  type ScheduleInfo,
   type ServiceClient,
 } from "@baton/protocol";
 import { readFileSync } from "node:fs";
@@ -95,6 +98,37 @@ export interface SearchOptions {
 const json = (value: unknown): string => (value === undefined ? "" : stringifyJson(value));
 const ms = (value: Date | number | undefined): bigint => BigInt(value === undefined ? 0 : typeof value === "number" ? value : value.getTime());
 
+/** A schedule as stored, with where it stands. */
+export interface ScheduleState {
+  schedule: Record<string, unknown>;
+  paused: boolean;
+  /** Epoch ms; 0 when paused or past its end. */
+  nextFireTime: number;
+  nextDueTime: number;
+  lastFireTime: number;
+  lastRunId: string;
+  bufferedFireTime: number;
+  skippedFires: number;
+  createTime: number;
+  updateTime: number;
+}
+
+function scheduleState(info: ScheduleInfo | undefined): ScheduleState {
+  if (!info) throw new Error("the server sent no schedule");
+  return {
+    schedule: parseJson(info.scheduleJson) as Record<string, unknown>,
+    paused: info.paused,
+    nextFireTime: Number(info.nextFireTimeMs),
+    nextDueTime: Number(info.nextDueTimeMs),
+    lastFireTime: Number(info.lastFireTimeMs),
+    lastRunId: info.lastRunId,
+    bufferedFireTime: Number(info.bufferedFireTimeMs),
+    skippedFires: Number(info.skippedFires),
+    createTime: Number(info.createTimeMs),
+    updateTime: Number(info.updateTimeMs),
+  };
+}
+
 export class BatonClient {
   readonly address: string;
   readonly channel: grpc.Client;
@@ -102,6 +136,8 @@ export class BatonClient {
   readonly workflows: ServiceClient<typeof WorkflowService>;
   readonly tasks: ServiceClient<typeof TaskService>;
   readonly events: ServiceClient<typeof EventService>;
+  readonly schedules: ServiceClient<typeof ScheduleService>;
+  readonly retention: ServiceClient<typeof RetentionService>;
 
   constructor(options: ClientOptions = {}) {
     this.address = options.address ?? process.env["BATON_ADDRESS"] ?? DEFAULT_ADDRESS;
@@ -125,6 +161,8 @@ export class BatonClient {
     this.workflows = createClient(WorkflowService, this.channel, defaults);
     this.tasks = createClient(TaskService, this.channel, defaults);
     this.events = createClient(EventService, this.channel, defaults);
+    this.schedules = createClient(ScheduleService, this.channel, defaults);
+    this.retention = createClient(RetentionService, this.channel, defaults);
   }
 
   close(): void {
@@ -152,6 +190,69 @@ export class BatonClient {
 
   async validateWorkflowDef(def: object) {
     return this.metadata.validateWorkflowDef({ definitionJson: stringifyJson(def) });
+  }
+
+  // ---- schedules ------------------------------------------------------------------
+
+  /** Creates a schedule (WorkflowSchedule JSON); refused when the name is taken. */
+  async createSchedule(schedule: object): Promise<ScheduleState> {
+    return scheduleState((await this.schedules.createSchedule({ scheduleJson: stringifyJson(schedule) })).schedule);
+  }
+
+  /** Replaces a schedule by name (with allowMissing, creates it); `changed` is false when it was identical. */
+  async updateSchedule(schedule: object, options: { allowMissing?: boolean } = {}): Promise<{ schedule: ScheduleState; changed: boolean; created: boolean }> {
+    const r = await this.schedules.updateSchedule({ scheduleJson: stringifyJson(schedule), allowMissing: options.allowMissing ?? false });
+    return { schedule: scheduleState(r.schedule), changed: r.changed, created: r.created };
+  }
+
+  async getSchedule(name: string): Promise<ScheduleState> {
+    return scheduleState((await this.schedules.getSchedule({ name })).schedule);
+  }
+
+  async listSchedules(workflowName = ""): Promise<ScheduleState[]> {
+    return (await this.schedules.listSchedules({ workflowName })).schedules.map(scheduleState);
+  }
+
+  async deleteSchedule(name: string): Promise<void> {
+    await this.schedules.deleteSchedule({ name });
+  }
+
+  async pauseSchedule(name: string): Promise<ScheduleState> {
+    return scheduleState((await this.schedules.pauseSchedule({ name })).schedule);
+  }
+
+  async resumeSchedule(name: string): Promise<ScheduleState> {
+    return scheduleState((await this.schedules.resumeSchedule({ name })).schedule);
+  }
+
+  /** Starts one run of the schedule now. */
+  async triggerSchedule(name: string): Promise<{ runId: string; fireTime: number }> {
+    const r = await this.schedules.triggerSchedule({ name });
+    return { runId: r.runId, fireTime: Number(r.fireTimeMs) };
+  }
+
+  /** Starts a run for each fire time in [from, to) that has none. */
+  async backfillSchedule(name: string, from: Date | number, to: Date | number): Promise<{ runIds: string[]; existing: number }> {
+    const r = await this.schedules.backfillSchedule({ name, fromTimeMs: ms(from), toTimeMs: ms(to) });
+    return { runIds: r.runIds, existing: r.existing };
+  }
+
+  /** The next fire times of a stored schedule (by name) or of a schedule object (not stored). */
+  async previewSchedule(schedule: string | object, options: { count?: number; from?: Date | number } = {}): Promise<{ fireTimes: number[]; dueTimes: number[] }> {
+    const r = await this.schedules.previewSchedule({
+      ...(typeof schedule === "string" ? { name: schedule } : { scheduleJson: stringifyJson(schedule) }),
+      count: options.count ?? 10,
+      fromTimeMs: ms(options.from),
+    });
+    return { fireTimes: r.fireTimesMs.map(Number), dueTimes: r.dueTimesMs.map(Number) };
+  }
+
+  // ---- retention ------------------------------------------------------------------
+
+  /** Removes runs that ended before `before` (only those of `workflow`, when given); dryRun counts them. */
+  async purgeRuns(before: Date | number, options: { workflow?: string; dryRun?: boolean } = {}): Promise<{ runs: number; tasks: number; oldestEndedTime: number }> {
+    const r = await this.retention.purgeRuns({ beforeTimeMs: ms(before), workflowName: options.workflow ?? "", dryRun: options.dryRun ?? false });
+    return { runs: Number(r.runs), tasks: Number(r.tasks), oldestEndedTime: Number(r.oldestEndedTimeMs) };
   }
 
   // ---- event handlers and events ------------------------------------------------

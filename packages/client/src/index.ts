@@ -1,3 +1,3 @@
-export { BatonClient, DEFAULT_ADDRESS, tlsFromEnv, type ClientOptions, type TlsClientOptions, type StartOptions, type SearchOptions } from "./client.js";
+export { BatonClient, DEFAULT_ADDRESS, tlsFromEnv, type ClientOptions, type TlsClientOptions, type StartOptions, type SearchOptions, type ScheduleState } from "./client.js";
 export { Worker, TerminalError, inProgress, type Handler, type HandlerOptions, type TaskContext, type WorkerOptions, type InProgress } from "./worker.js";
 export { toConductorWorkflow, toConductorTask, type ConductorWorkflow, type ConductorTask } from "./conductor.js";

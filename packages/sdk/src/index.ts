@@ -3,3 +3,4 @@ export * from "./def.js";
 export * from "./validate.js";
 export * from "./event-handler.js";
 export * from "./builder/index.js";
+export * from "./schedule.js";

@@ -87,6 +87,20 @@ export const RULES: Readonly<Record<string, Rule>> = {
   // Who the caller is (any key).
   "baton.v1.SessionService/WhoAmI": { roles: [...READ, "worker"] },
 
+  // Schedules: publishers define them, operators act on them.
+  "baton.v1.ScheduleService/CreateSchedule": { roles: PUBLISH },
+  "baton.v1.ScheduleService/UpdateSchedule": { roles: PUBLISH },
+  "baton.v1.ScheduleService/DeleteSchedule": { roles: PUBLISH },
+  "baton.v1.ScheduleService/GetSchedule": { roles: READ },
+  "baton.v1.ScheduleService/ListSchedules": { roles: READ },
+  "baton.v1.ScheduleService/PreviewSchedule": { roles: READ },
+  "baton.v1.ScheduleService/PauseSchedule": { roles: [...OPERATE, "publisher"] },
+  "baton.v1.ScheduleService/ResumeSchedule": { roles: [...OPERATE, "publisher"] },
+  "baton.v1.ScheduleService/TriggerSchedule": { roles: OPERATE },
+  "baton.v1.ScheduleService/BackfillSchedule": { roles: OPERATE },
+  // Removing ended runs.
+  "baton.v1.RetentionService/PurgeRuns": { roles: ["admin"] },
+
   // Key management.
   "baton.admin.v1.KeyService/CreateKey": { roles: ["admin"] },
   "baton.admin.v1.KeyService/ListKeys": { roles: ["admin"] },

@@ -2,6 +2,8 @@
 // advisory lock so replicas starting together do not race; never edit a
 // shipped migration, add a new one.
 import type pg from "pg";
+import { RETENTION_MIGRATION } from "./retention.js";
+import { SCHEDULES_MIGRATION } from "./schedules.js";
 
 export const MIGRATIONS: { name: string; sql: string }[] = [
   {
@@ -227,6 +229,8 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
       $$;
     `,
   },
+  SCHEDULES_MIGRATION,
+  RETENTION_MIGRATION,
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"

@@ -8,7 +8,7 @@ import { grpc } from "@baton/protocol";
 import { compileExitCode } from "./compile.js";
 import { formatCompileDiagnostic, relative } from "../compiler/diagnostic.js";
 import { collect, type Collected } from "../defs/collect.js";
-import { planEventHandler, planTaskDef, planWorkflow, type Planned } from "../defs/plan.js";
+import { planEventHandler, planSchedule, planTaskDef, planWorkflow, type Planned } from "../defs/plan.js";
 import type { LoadProblem } from "../defs/load.js";
 
 interface PublishOptions {
@@ -22,7 +22,7 @@ export function publishCommand(program: Command): void {
   program
     .command("publish")
     .description("validate and register definitions: a new version only where something changed")
-    .argument("<paths...>", "Conductor JSON files (workflows, task definitions, event handlers), TypeScript flow files, or directories of them")
+    .argument("<paths...>", "Conductor JSON files (workflows, task definitions, event handlers, schedules), TypeScript flow files, or directories of them")
     .option("--dry-run", "show what would change (diff against the server's latest), register nothing")
     .option("--exit-code", "exit 3 when something changed (with --dry-run: would change)")
     .action(
@@ -31,7 +31,7 @@ export function publishCommand(program: Command): void {
         for (const file of found.skipped) ctx.out.progress(`skipped ${file}: not a workflow, task definition or event handler`);
         const invalid = report(ctx, found);
         if (invalid !== undefined) return invalid;
-        if (found.workflows.length === 0 && found.taskDefs.length === 0 && found.eventHandlers.length === 0) {
+        if (found.workflows.length === 0 && found.taskDefs.length === 0 && found.eventHandlers.length === 0 && found.schedules.length === 0) {
           ctx.out.warn(`no definitions found in ${paths.join(", ")}`);
           if (ctx.out.json) ctx.out.value({ ok: true, workflows: [], taskDefs: [] });
           return;
@@ -47,7 +47,8 @@ export function publishCommand(program: Command): void {
 
 function handlerCount(found: Collected): string {
   const n = found.eventHandlers.length;
-  return n === 0 ? "" : ` (and ${n} event handler${n === 1 ? "" : "s"})`;
+  const s = found.schedules.length;
+  return (n === 0 ? "" : ` (and ${n} event handler${n === 1 ? "" : "s"})`) + (s === 0 ? "" : ` (and ${s} schedule${s === 1 ? "" : "s"})`);
 }
 
 /** Prints every local problem; returns the exit code when there is one. */
@@ -77,7 +78,9 @@ async function dryRun(ctx: Context, found: Collected): Promise<boolean> {
   for (const t of found.taskDefs) plans.push(await ctx.call((c) => planTaskDef(c, t)));
   for (const w of found.workflows) plans.push(await ctx.call((c) => planWorkflow(c, w)));
   for (const e of found.eventHandlers) plans.push(await ctx.call((c) => planEventHandler(c, e)));
+  for (const s of found.schedules) plans.push(await ctx.call((c) => planSchedule(c, s)));
   const handlers = plans.filter((p) => p.kind === "eventHandler");
+  const schedules = plans.filter((p) => p.kind === "schedule");
   if (ctx.out.json) {
     ctx.out.value({
       ok: true,
@@ -85,11 +88,12 @@ async function dryRun(ctx: Context, found: Collected): Promise<boolean> {
       workflows: plans.filter((p) => p.kind === "workflow"),
       taskDefs: plans.filter((p) => p.kind === "taskDef"),
       ...(handlers.length > 0 ? { eventHandlers: handlers } : {}),
+      ...(schedules.length > 0 ? { schedules } : {}),
     });
   }
   else {
     for (const p of plans) {
-      const label = p.kind === "taskDef" ? `task ${p.name}` : p.kind === "eventHandler" ? `handler ${p.name}` : p.name;
+      const label = p.kind === "taskDef" ? `task ${p.name}` : p.kind === "eventHandler" ? `handler ${p.name}` : p.kind === "schedule" ? `schedule ${p.name}` : p.name;
       if (p.status === "new") ctx.out.line(`${label}: new`);
       else if (p.status === "unchanged") ctx.out.line(`${label}: unchanged${p.version !== undefined ? ` (version ${p.version})` : ""}`);
       else {
@@ -149,6 +153,32 @@ async function register(ctx: Context, found: Collected): Promise<boolean> {
     handlerResults.push({ name: response.name, source: e.source, status: response.changed ? "registered" : "unchanged" });
     if (!ctx.out.json) ctx.out.line(`handler ${response.name}: ${response.changed ? "registered" : "unchanged"}`);
   }
-  if (ctx.out.json) ctx.out.value({ ok: true, workflows: results, taskDefs: taskResults, ...(handlerResults.length > 0 ? { eventHandlers: handlerResults } : {}) });
+  // Schedules last: they name workflows registered above.
+  const scheduleResults: { name: string; source: string; status: "created" | "updated" | "unchanged" }[] = [];
+  for (const s of found.schedules) {
+    let response;
+    try {
+      response = await ctx.baton.updateSchedule(s.def, { allowMissing: true });
+    } catch (error) {
+      if (grpcCode(error) === grpc.status.INVALID_ARGUMENT) {
+        const details = (error as { details?: string }).details ?? String(error);
+        throw new CliError(`${s.source}: the server refused schedule ${String(s.def["name"])}: ${details}`, Exit.VALIDATION);
+      }
+      throw describeError(error, ctx.address);
+    }
+    const status = response.created ? "created" : response.changed ? "updated" : "unchanged";
+    if (response.changed) changed = true;
+    scheduleResults.push({ name: String(s.def["name"]), source: s.source, status });
+    if (!ctx.out.json) ctx.out.line(`schedule ${String(s.def["name"])}: ${status}`);
+  }
+  if (ctx.out.json) {
+    ctx.out.value({
+      ok: true,
+      workflows: results,
+      taskDefs: taskResults,
+      ...(handlerResults.length > 0 ? { eventHandlers: handlerResults } : {}),
+      ...(scheduleResults.length > 0 ? { schedules: scheduleResults } : {}),
+    });
+  }
   return changed;
 }

@@ -3,7 +3,7 @@
 // lines) and ask each flow for its JSON, its task definitions and its diagnostics.
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { tsImport } from "tsx/esm/api";
-import { Flow, type Diagnostic, type TaskDef, type WorkflowDef } from "@baton/sdk";
+import { Flow, Schedule, type Diagnostic, type TaskDef, type WorkflowDef, type WorkflowSchedule } from "@baton/sdk";
 import type { CompileDiagnostic } from "./diagnostic.js";
 import { withUserStacks } from "./stack.js";
 import type { FlowExport } from "./typecheck.js";
@@ -14,6 +14,12 @@ export interface EvaluatedFlow {
   def: WorkflowDef;
   taskDefs: TaskDef[];
   /** `file` and export name it came from. */
+  source: { file: string; exportName: string };
+}
+
+export interface EvaluatedSchedule {
+  name: string;
+  def: WorkflowSchedule;
   source: { file: string; exportName: string };
 }
 
@@ -44,12 +50,13 @@ function userFrame(error: unknown, files: Set<string>): { file: string; line: nu
   return undefined;
 }
 
-export async function evaluate(exports: FlowExport[], userFiles: string[], tsconfig: string | undefined): Promise<{ flows: EvaluatedFlow[]; diagnostics: CompileDiagnostic[] }> {
+export async function evaluate(exports: FlowExport[], userFiles: string[], tsconfig: string | undefined): Promise<{ flows: EvaluatedFlow[]; schedules: EvaluatedSchedule[]; diagnostics: CompileDiagnostic[] }> {
   return withUserStacks(() => evaluateAll(exports, userFiles, tsconfig));
 }
 
-async function evaluateAll(exports: FlowExport[], userFiles: string[], tsconfig: string | undefined): Promise<{ flows: EvaluatedFlow[]; diagnostics: CompileDiagnostic[] }> {
+async function evaluateAll(exports: FlowExport[], userFiles: string[], tsconfig: string | undefined): Promise<{ flows: EvaluatedFlow[]; schedules: EvaluatedSchedule[]; diagnostics: CompileDiagnostic[] }> {
   const flows: EvaluatedFlow[] = [];
+  const schedules: EvaluatedSchedule[] = [];
   const diagnostics: CompileDiagnostic[] = [];
   const seen = new Set<object>();
   const files = new Set(userFiles);
@@ -70,6 +77,18 @@ async function evaluateAll(exports: FlowExport[], userFiles: string[], tsconfig:
       modules.set(e.file, mod);
     }
     const value = mod[e.exportName];
+    if (e.schedule) {
+      if (!Schedule.is(value)) {
+        diagnostics.push({ severity: "error", code: "BATON002", message: `export ${e.exportName} has the type Schedule but its value is not a schedule`, ...e.declaredAt });
+        continue;
+      }
+      if (seen.has(value)) continue;
+      seen.add(value);
+      const problems = value.validate().errors;
+      for (const p of problems) diagnostics.push({ severity: "error", code: "BATON005", message: `schedule ${value.name}: ${p.path || "/"}: ${p.message}`, ...e.declaredAt });
+      if (problems.length === 0) schedules.push({ name: value.name, def: value.toJSON(), source: { file: e.file, exportName: e.exportName } });
+      continue;
+    }
     if (!Flow.is(value)) {
       diagnostics.push({ severity: "error", code: "BATON002", message: `export ${e.exportName} has the type Flow but its value is not a flow`, ...e.declaredAt });
       continue;
@@ -81,5 +100,5 @@ async function evaluateAll(exports: FlowExport[], userFiles: string[], tsconfig:
     if (found.some((d) => d.severity === "error")) continue;
     flows.push({ name: value.name, version: value.version, def: value.toJSON(), taskDefs: value.taskDefs(), source: { file: e.file, exportName: e.exportName } });
   }
-  return { flows, diagnostics };
+  return { flows, schedules, diagnostics };
 }

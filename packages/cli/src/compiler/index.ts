@@ -3,7 +3,7 @@
 import type { TaskDef } from "@baton/sdk";
 import { canonicalJson } from "../defs/canonical.js";
 import { hasErrors, relative, type CompileDiagnostic } from "./diagnostic.js";
-import { evaluate, type EvaluatedFlow } from "./evaluate.js";
+import { evaluate, type EvaluatedFlow, type EvaluatedSchedule } from "./evaluate.js";
 import { typecheck } from "./typecheck.js";
 
 export interface CompileResult {
@@ -11,6 +11,8 @@ export interface CompileResult {
   /** Task definitions of every flow, one per name, sorted by name. */
   taskDefs: TaskDef[];
   diagnostics: CompileDiagnostic[];
+  /** Schedules exported beside the flows (schedule(...)). */
+  schedules: EvaluatedSchedule[];
   /** Files that were type-checked. */
   files: string[];
 }
@@ -19,7 +21,7 @@ export async function compileFlows(files: string[]): Promise<CompileResult> {
   const checked = typecheck(files);
   const diagnostics = [...checked.diagnostics];
   // Type errors first: evaluating code that does not type-check would only add noise.
-  if (hasErrors(diagnostics)) return { flows: [], taskDefs: [], diagnostics, files };
+  if (hasErrors(diagnostics)) return { flows: [], taskDefs: [], schedules: [], diagnostics, files };
 
   const evaluated = await evaluate(checked.exports, files, checked.tsconfig);
   diagnostics.push(...evaluated.diagnostics);
@@ -65,9 +67,10 @@ export async function compileFlows(files: string[]): Promise<CompileResult> {
     flows: flows.sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version),
     taskDefs: [...taskDefs.values()].map((t) => t.def).sort((a, b) => a.name.localeCompare(b.name)),
     diagnostics,
+    schedules: evaluated.schedules.sort((a, b) => a.name.localeCompare(b.name)),
     files,
   };
 }
 
 export { formatCompileDiagnostic, hasErrors, type CompileDiagnostic } from "./diagnostic.js";
-export type { EvaluatedFlow } from "./evaluate.js";
+export type { EvaluatedFlow, EvaluatedSchedule } from "./evaluate.js";

@@ -14,6 +14,8 @@ export interface FlowExport {
   exportName: string;
   /** Where the flow is declared. */
   declaredAt: { file: string; line: number; column: number };
+  /** A schedule (schedule(...)) rather than a flow. */
+  schedule?: boolean;
 }
 
 export interface TypecheckResult {
@@ -49,10 +51,10 @@ export function findTsconfig(files: string[]): string | undefined {
   return ts.findConfigFile(path.dirname(first), (f) => existsSync(f), "tsconfig.json");
 }
 
-/** True when `type` is (an instance of) the SDK's Flow class. */
-export function isFlowType(type: Type): boolean {
+/** True when `type` is (an instance of) the SDK's Flow class (or, given "Schedule", its Schedule class). */
+export function isFlowType(type: Type, className: "Flow" | "Schedule" = "Flow"): boolean {
   const symbol = type.getSymbol() ?? type.getAliasSymbol();
-  if (!symbol || symbol.getName() !== "Flow") return false;
+  if (!symbol || symbol.getName() !== className) return false;
   return symbol.getDeclarations().some((d) => Node.isClassDeclaration(d) && packageOf(d.getSourceFile().getFilePath()) === SDK_PACKAGE);
 }
 
@@ -97,11 +99,12 @@ export function typecheck(files: string[]): TypecheckResult {
   for (const sf of sources) {
     for (const [exportName, decls] of sf.getExportedDeclarations()) {
       for (const decl of decls) {
-        if (seen.has(decl) || !isFlowType(decl.getType())) continue;
+        const schedule = !isFlowType(decl.getType()) && isFlowType(decl.getType(), "Schedule");
+        if (seen.has(decl) || (!schedule && !isFlowType(decl.getType()))) continue;
         seen.add(decl);
         const declFile = decl.getSourceFile();
         const at = declFile.getLineAndColumnAtPos(decl.getStart());
-        exports.push({ file: sf.getFilePath(), exportName, declaredAt: { file: declFile.getFilePath(), line: at.line, column: at.column } });
+        exports.push({ file: sf.getFilePath(), exportName, declaredAt: { file: declFile.getFilePath(), line: at.line, column: at.column }, ...(schedule ? { schedule } : {}) });
       }
     }
   }

@@ -1,7 +1,7 @@
 // Everything `baton publish` was pointed at, as definitions with their sources:
 // JSON files read as they are, TypeScript flows compiled. Then checked locally.
 import { statSync } from "node:fs";
-import { validateEventHandler, validateTaskDef, validateWorkflowDef } from "@baton/sdk";
+import { validateEventHandler, validateSchedule, validateTaskDef, validateWorkflowDef } from "@baton/sdk";
 import { usage } from "../cli/exit.js";
 import { expand, isFlowSource } from "../compiler/files.js";
 import type { CompileDiagnostic } from "../compiler/diagnostic.js";
@@ -13,6 +13,7 @@ export interface Collected {
   workflows: Loaded[];
   taskDefs: Loaded[];
   eventHandlers: Loaded[];
+  schedules: Loaded[];
   problems: LoadProblem[];
   compileDiagnostics: CompileDiagnostic[];
   skipped: string[];
@@ -39,8 +40,12 @@ export async function collect(paths: string[]): Promise<Collected> {
       loaded.workflows.push({ def: flow.def as unknown as Record<string, unknown>, source, file: relative(flow.source.file), pointer: "" });
       for (const t of flow.taskDefs) loaded.taskDefs.push({ def: t as unknown as Record<string, unknown>, source, file: relative(flow.source.file), pointer: "" });
     }
+    for (const s of compiled.schedules) {
+      const source = `${relative(s.source.file)} (export ${s.source.exportName})`;
+      loaded.schedules.push({ def: s.def as unknown as Record<string, unknown>, source, file: relative(s.source.file), pointer: "" });
+    }
   }
-  return { ...loaded, compileDiagnostics, ...check(loaded.workflows, loaded.taskDefs, loaded.eventHandlers, loaded.problems) };
+  return { ...loaded, compileDiagnostics, ...check(loaded.workflows, loaded.taskDefs, loaded.eventHandlers, loaded.schedules, loaded.problems) };
 }
 
 function isDirectory(p: string): boolean {
@@ -52,7 +57,7 @@ function isDirectory(p: string): boolean {
 }
 
 /** Local validation, and one definition per name: nothing goes to the server unless all of it is valid. */
-function check(workflows: Loaded[], taskDefs: Loaded[], eventHandlers: Loaded[], problems: LoadProblem[]) {
+function check(workflows: Loaded[], taskDefs: Loaded[], eventHandlers: Loaded[], schedules: Loaded[], problems: LoadProblem[]) {
   const out = [...problems];
   for (const w of workflows) {
     for (const issue of validateWorkflowDef(w.def).errors) out.push({ file: w.file, path: w.pointer + issue.path, message: issue.message });
@@ -63,8 +68,12 @@ function check(workflows: Loaded[], taskDefs: Loaded[], eventHandlers: Loaded[],
   for (const e of eventHandlers) {
     for (const issue of validateEventHandler(e.def).errors) out.push({ file: e.file, path: e.pointer + issue.path, message: issue.message });
   }
+  for (const s of schedules) {
+    for (const issue of validateSchedule(s.def).errors) out.push({ file: s.file, path: s.pointer + issue.path, message: issue.message });
+  }
   return {
     workflows: unique(workflows, "workflow", out),
+    schedules: unique(schedules, "schedule", out),
     taskDefs: unique(taskDefs, "task definition", out),
     eventHandlers: unique(eventHandlers, "event handler", out),
     problems: out,

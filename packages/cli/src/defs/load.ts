@@ -1,5 +1,5 @@
 // Reading Conductor JSON for publish: a WorkflowDef, a list of them, a list of
-// TaskDefs, {taskDefs: [...], workflowDefs: [...]}, or an EventHandler (or a list of them). Every problem is kept
+// TaskDefs, {taskDefs: [...], workflowDefs: [...]}, an EventHandler or a WorkflowSchedule (or a list of them). Every problem is kept
 // with its file and JSON path; nothing throws for bad content.
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -28,6 +28,7 @@ export interface LoadResult {
   workflows: Loaded[];
   taskDefs: Loaded[];
   eventHandlers: Loaded[];
+  schedules: Loaded[];
   problems: LoadProblem[];
   /** Files found in directories and skipped (not a definition). */
   skipped: string[];
@@ -52,6 +53,7 @@ const TASK_DEF_KEYS = [
 const looksLikeTaskDef = (v: unknown): boolean => isObj(v) && !("tasks" in v) && TASK_DEF_KEYS.some((k) => k in v);
 const looksLikeWorkflow = (v: unknown): boolean => isObj(v) && ("tasks" in v || "schemaVersion" in v);
 const looksLikeEventHandler = (v: unknown): boolean => isObj(v) && "event" in v && "actions" in v && !("tasks" in v);
+const looksLikeSchedule = (v: unknown): boolean => isObj(v) && "startWorkflowRequest" in v && !("tasks" in v);
 
 const IGNORED = /^(package(-lock)?|tsconfig(\..*)?|jsconfig|\..*)\.json$/;
 
@@ -103,7 +105,11 @@ export function loadFile(file: string, explicit: boolean, into: LoadResult, cwd 
     list.push({ def, file: name, pointer, source: pointer ? `${name}#${pointer}` : name });
   };
 
-  if (Array.isArray(value) && value.length > 0 && value.every(looksLikeEventHandler)) {
+  if (Array.isArray(value) && value.length > 0 && value.every(looksLikeSchedule)) {
+    value.forEach((d, i) => add(into.schedules, d, `/${i}`));
+  } else if (looksLikeSchedule(value)) {
+    add(into.schedules, value, "");
+  } else if (Array.isArray(value) && value.length > 0 && value.every(looksLikeEventHandler)) {
     value.forEach((d, i) => add(into.eventHandlers, d, `/${i}`));
   } else if (Array.isArray(value)) {
     const asTasks = value.length > 0 && value.every(looksLikeTaskDef);
@@ -130,4 +136,4 @@ export function loadFile(file: string, explicit: boolean, into: LoadResult, cwd 
   }
 }
 
-export const emptyLoad = (): LoadResult => ({ workflows: [], taskDefs: [], eventHandlers: [], problems: [], skipped: [] });
+export const emptyLoad = (): LoadResult => ({ workflows: [], taskDefs: [], eventHandlers: [], schedules: [], problems: [], skipped: [] });

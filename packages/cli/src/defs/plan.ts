@@ -8,7 +8,7 @@ import { unifiedDiff } from "./diff.js";
 import type { Loaded } from "./load.js";
 
 export interface Planned {
-  kind: "workflow" | "taskDef" | "eventHandler";
+  kind: "workflow" | "taskDef" | "eventHandler" | "schedule";
   name: string;
   source: string;
   status: "new" | "changed" | "unchanged";
@@ -52,4 +52,9 @@ export async function planTaskDef(client: BatonClient, item: Loaded): Promise<Pl
 export async function planEventHandler(client: BatonClient, item: Loaded): Promise<Planned> {
   const server = await orMissing(() => client.getEventHandler(String(item.def["name"])));
   return compare("eventHandler", item, server, "current");
+}
+
+export async function planSchedule(client: BatonClient, item: Loaded): Promise<Planned> {
+  const server = await orMissing(async () => (await client.getSchedule(String(item.def["name"]))).schedule);
+  return compare("schedule", item, server, "current");
 }

@@ -1,0 +1,29 @@
+// baton runs purge: remove ended runs (with their tasks and logs) that ended
+// before a time, for operators; --dry-run counts them. Runs not ended are
+// never removed.
+import { Command, Option } from "commander";
+import { action } from "../cli/action.js";
+import { time } from "../cli/output.js";
+import { parseTime } from "./schedules.js";
+
+export function runsCommand(program: Command): void {
+  const runs = program.command("runs").description("operations on many runs at once: purge");
+  runs
+    .command("purge")
+    .description("remove ended runs that ended before --before (with their tasks and logs); running and paused runs stay")
+    .requiredOption("--before <time>", "ended before: ISO time, or a duration ago (30d)")
+    .option("--workflow <name>", "only the runs of this workflow")
+    .option("--dry-run", "count what would be removed, remove nothing")
+    .addOption(new Option("-o, --output <format>", "result format: text or json (default: text)").choices(["text", "json"]))
+    .addOption(new Option("--address <host:port>", "Baton server address (env: BATON_ADDRESS, default 127.0.0.1:7233)"))
+    .addOption(new Option("--token <token>", "bearer token sent to the server (env: BATON_TOKEN)"))
+    .action(
+      action(async (ctx, opts: { before: string; workflow?: string; dryRun?: boolean }) => {
+        const before = parseTime("--before", opts.before);
+        const r = await ctx.call((c) => c.purgeRuns(before, { ...(opts.workflow ? { workflow: opts.workflow } : {}), dryRun: opts.dryRun === true }));
+        ctx.out.emit({ ...r, before: new Date(before).toISOString(), dryRun: opts.dryRun === true }, () =>
+          `${opts.dryRun ? "would remove" : "removed"} ${r.runs} run${r.runs === 1 ? "" : "s"} (${r.tasks} task${r.tasks === 1 ? "" : "s"}) ended before ${time(before)}${opts.workflow ? ` of ${opts.workflow}` : ""}; oldest ended run left: ${r.oldestEndedTime ? time(r.oldestEndedTime) : "none"}`,
+        );
+      }),
+    );
+}

@@ -1,0 +1,140 @@
+// Retention: any replica removes ended runs past their retention period (the
+// server's default, or the workflow's own `retentionSeconds`), in small
+// batches of short transactions, oldest first; optionally each run is first
+// appended to a JSON-lines export file. Replicas share the work through
+// SKIP LOCKED: two reapers never wait on each other or on an event.
+import { open } from "node:fs/promises";
+import path from "node:path";
+import { Counter, Gauge, type Registry } from "prom-client";
+import type { Clock } from "../clock.js";
+import type { Logger } from "../logger.js";
+import { exportLine, type PurgeFilter, type RemovedRun, type RetentionStore } from "../store/retention.js";
+
+/** No retention period may be shorter: a run must stay long enough to be looked at. */
+export const MIN_RETENTION_SECONDS = 3600;
+
+export interface RetentionOptions {
+  /** Ended runs older than this are removed (undefined or 0: kept, unless their workflow sets retentionSeconds). */
+  defaultSeconds?: number;
+  /** Each removed run is appended to `<dir>/runs-<YYYY-MM-DD>.jsonl` (the removal's date) before it goes. */
+  exportDir?: string;
+  /** Runs per transaction (default 500). */
+  batch?: number;
+  /** Real time between passes (default 60 s); moving a test clock also starts one. */
+  intervalMs?: number;
+}
+
+export function checkRetention(seconds: number, what: string): void {
+  if (!Number.isSafeInteger(seconds) || seconds < MIN_RETENTION_SECONDS) {
+    throw new Error(`${what} must be a whole number of seconds, at least ${MIN_RETENTION_SECONDS} (one hour); got ${seconds}`);
+  }
+}
+
+/** Parses BATON_RETENTION: "30d", "12h", "3600" (seconds), or "off". */
+export function parseRetention(text: string): number | undefined {
+  if (/^(off|0|none)$/i.test(text)) return undefined;
+  const m = /^(\d+)\s*([smhd]?)$/i.exec(text.trim());
+  if (!m) throw new Error(`BATON_RETENTION must be a duration such as "30d", "12h" or "3600" (seconds), or "off"; got "${text}"`);
+  const unit = { "": 1, s: 1, m: 60, h: 3600, d: 86_400 }[m[2]!.toLowerCase() as "" | "s" | "m" | "h" | "d"];
+  const seconds = Number(m[1]) * unit;
+  checkRetention(seconds, "BATON_RETENTION");
+  return seconds;
+}
+
+export class Reaper {
+  readonly runsRemoved: Counter;
+  readonly tasksRemoved: Counter;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly store: RetentionStore,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly options: RetentionOptions,
+    registry: Registry,
+  ) {
+    if (options.defaultSeconds) checkRetention(options.defaultSeconds, "the default retention");
+    const registers = [registry];
+    this.runsRemoved = new Counter({ name: "baton_retention_runs_removed_total", help: "Ended runs removed by retention or purge, by this process", registers });
+    this.tasksRemoved = new Counter({ name: "baton_retention_tasks_removed_total", help: "Tasks of removed runs, by this process", registers });
+    new Gauge({
+      name: "baton_oldest_ended_run_timestamp_seconds",
+      help: "End time of the oldest ended run still stored (0: none)",
+      registers,
+      collect: async function (this: Gauge) {
+        this.set((await store.oldestEnded()) / 1000);
+      },
+    });
+  }
+
+  start(): void {
+    const loop = () => {
+      if (this.stopped) return;
+      void this.pass().finally(() => {
+        if (this.stopped) return;
+        this.timer = setTimeout(loop, this.options.intervalMs ?? 60_000);
+        this.timer.unref();
+      });
+    };
+    loop();
+    this.unsubscribe = this.clock.onAdvance(() => void this.pass());
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** One pass: every workflow with its own period, then the rest under the default. Concurrent calls share it. */
+  pass(): Promise<void> {
+    this.running ??= this.reap()
+      .catch((error: unknown) => this.log.warn({ err: error }, "retention pass failed"))
+      .finally(() => {
+        this.running = undefined;
+      });
+    return this.running;
+  }
+
+  private async reap(): Promise<void> {
+    const now = this.clock.now();
+    const overrides = await this.store.retentionOverrides();
+    for (const [workflow, seconds] of overrides) await this.purge({ before: now - seconds * 1000, workflow });
+    if (this.options.defaultSeconds) await this.purge({ before: now - this.options.defaultSeconds * 1000, except: [...overrides.keys()] });
+  }
+
+  /** Removes everything `f` matches, batch by batch; returns the totals. */
+  async purge(f: PurgeFilter): Promise<{ runs: number; tasks: number }> {
+    const batch = this.options.batch ?? 500;
+    const total = { runs: 0, tasks: 0 };
+    for (;;) {
+      if (this.stopped) break;
+      const removed = await this.store.removeBatch(f, batch, this.options.exportDir ? (runs) => this.export(runs) : undefined);
+      total.runs += removed.runs;
+      total.tasks += removed.tasks;
+      this.runsRemoved.inc(removed.runs);
+      this.tasksRemoved.inc(removed.tasks);
+      if (removed.runs < batch) break;
+      // Let the serving work in between batches.
+      await new Promise((r) => setImmediate(r));
+    }
+    if (total.runs > 0) this.log.info({ ...total, before: f.before, ...(f.workflow ? { workflow: f.workflow } : {}) }, "retention: ended runs removed");
+    return total;
+  }
+
+  /** Appends the runs to today's export file and flushes it to disk before their rows are deleted. */
+  private async export(runs: RemovedRun[]): Promise<void> {
+    const day = new Date(this.clock.now()).toISOString().slice(0, 10);
+    const file = await open(path.join(this.options.exportDir!, `runs-${day}.jsonl`), "a");
+    try {
+      await file.write(runs.map(exportLine).join(""));
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+  }
+}

@@ -1,0 +1,166 @@
+// Fires due schedules. Time is a due row any replica takes (as timers are):
+// the sweeper locks due schedule rows (SKIP LOCKED), starts each fire time's
+// run with the idempotency key "schedule:<name>@<fire ms>", and moves the row
+// on in the same transaction. A crash before commit leaves the row due; the
+// next sweeper starts the same keys again, which starts nothing new. So each
+// fire time starts exactly one run, across replicas, restarts and crashes.
+import { DEFAULT_CATCHUP_WINDOW_SECONDS, ON_TIME_MS, type WorkflowSchedule } from "@baton/sdk";
+import type pg from "pg";
+import type { Clock } from "../clock.js";
+import { Refusal } from "../engine/decider.js";
+import type { Logger } from "../logger.js";
+import type { Engine } from "../runtime/engine.js";
+import type { ScheduleProgress, ScheduleRow, ScheduleStore } from "../store/schedules.js";
+import { fireTimesOf } from "./fire-times.js";
+
+/** At most this many fire times of one schedule are started per pass (the rest on the next). */
+const MAX_FIRES_PER_PASS = 100;
+/** Missed fire times counted one by one, at most (beyond it the count is a floor). */
+const MAX_COUNTED_MISSES = 100_000;
+
+export function idempotencyKeyOf(name: string, fireMs: number): string {
+  return `schedule:${name}@${fireMs}`;
+}
+
+const ACTIVE = new Set(["RUNNING", "PAUSED"]);
+
+export class ScheduleFirer {
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+  private stopped = false;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly store: ScheduleStore,
+    private readonly engine: Engine,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly intervalMs = 250,
+  ) {}
+
+  start(): void {
+    const loop = () => {
+      if (this.stopped) return;
+      void this.sweep().finally(() => {
+        if (this.stopped) return;
+        this.timer = setTimeout(loop, this.intervalMs);
+        this.timer.unref();
+      });
+    };
+    loop();
+    this.unsubscribe = this.clock.onAdvance(() => void this.sweep());
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    if (this.timer) clearTimeout(this.timer);
+    await this.sweeping;
+  }
+
+  /** Fires everything due now; a call during a pass waits for it and runs one more. */
+  async sweep(): Promise<void> {
+    while (this.sweeping) await this.sweeping;
+    this.sweeping = this.pass()
+      .catch((error: unknown) => this.log.warn({ err: error }, "schedule sweep failed"))
+      .finally(() => {
+        this.sweeping = undefined;
+      });
+    return this.sweeping;
+  }
+
+  private async pass(): Promise<void> {
+    for (let round = 0; round < 50; round++) {
+      const now = this.clock.now();
+      const taken = await this.store.fireDue(now, 20, (row, q) => this.fire(row, q, now));
+      if (taken < 20) return;
+    }
+  }
+
+  /** Starts what is due of one schedule; returns its new progress. */
+  private async fire(row: ScheduleRow, q: pg.ClientBase, now: number): Promise<ScheduleProgress> {
+    const s = row.body;
+    const times = fireTimesOf(s);
+    const policy = s.overlapPolicy ?? "ALLOW_ALL";
+    const progress: ScheduleProgress = {
+      nextFireAt: row.nextFireAt,
+      dueAt: 0,
+      bufferedFireAt: row.bufferedFireAt,
+      lastFireAt: row.lastFireAt,
+      lastRunId: row.lastRunId,
+      skippedFires: row.skippedFires,
+    };
+    const previousActive = async () => policy !== "ALLOW_ALL" && ACTIVE.has((await this.store.runStatus(q, progress.lastRunId)) ?? "");
+
+    // A fire held back (BUFFER_ONE) starts once the run before it has ended.
+    if (progress.bufferedFireAt > 0 && !(await previousActive())) {
+      const runId = await this.startRun(s, progress.bufferedFireAt, now);
+      if (runId) progress.lastRunId = runId;
+      progress.bufferedFireAt = 0;
+    }
+
+    // Fire times missed beyond the catch-up window are skipped, counted.
+    const windowMs = s.runCatchupScheduleInstances ? Math.max(ON_TIME_MS, (s.catchupWindowSeconds ?? DEFAULT_CATCHUP_WINDOW_SECONDS) * 1000) : ON_TIME_MS;
+    let t: number | undefined = progress.nextFireAt || undefined;
+    let counted = 0;
+    while (t !== undefined && now - times.dueAt(t) > windowMs && counted < MAX_COUNTED_MISSES) {
+      progress.skippedFires++;
+      counted++;
+      t = times.after(t);
+    }
+    if (counted >= MAX_COUNTED_MISSES && t !== undefined) t = times.after(now - windowMs);
+    if (counted > 0) this.log.info({ schedule: row.name, missed: counted }, "schedule: fire times missed beyond the catch-up window were skipped");
+
+    for (let fired = 0; t !== undefined && times.dueAt(t) <= now && fired < MAX_FIRES_PER_PASS; fired++) {
+      progress.lastFireAt = t;
+      if (await previousActive()) {
+        if (policy === "SKIP") {
+          progress.skippedFires++;
+        } else if (policy === "BUFFER_ONE") {
+          if (progress.bufferedFireAt === 0) progress.bufferedFireAt = t;
+          else progress.skippedFires++;
+        } else if (policy === "TERMINATE_PREVIOUS") {
+          await this.engine.handle(progress.lastRunId, { kind: "terminate", reason: `schedule ${row.name}: terminated for the run of ${new Date(t).toISOString()}` }).catch((error: unknown) => {
+            // Already ended meanwhile: nothing to terminate.
+            if (!(error instanceof Refusal)) throw error;
+          });
+          const runId = await this.startRun(s, t, now);
+          if (runId) progress.lastRunId = runId;
+        }
+      } else {
+        const runId = await this.startRun(s, t, now);
+        if (runId) progress.lastRunId = runId;
+        else progress.skippedFires++;
+      }
+      t = times.after(t);
+    }
+    progress.nextFireAt = t ?? 0;
+    const nextDue = t === undefined ? 0 : times.dueAt(t);
+    // A buffered fire is looked at on every sweep until the run before it ends.
+    progress.dueAt = progress.bufferedFireAt > 0 ? (nextDue === 0 ? now : Math.min(nextDue, now)) : nextDue;
+    return progress;
+  }
+
+  /** Starts the run of fire time `fireMs` (or finds the one started already); undefined when the workflow is gone. */
+  async startRun(s: WorkflowSchedule, fireMs: number, now: number, key = idempotencyKeyOf(s.name, fireMs)): Promise<string | undefined> {
+    const request = s.startWorkflowRequest;
+    try {
+      const started = await this.engine.start({
+        name: request.name,
+        ...(request.version !== undefined ? { version: request.version } : {}),
+        input: { ...(request.input ?? {}), _scheduledTime: fireMs, _executedTime: now, _scheduleName: s.name } as never,
+        ...(request.correlationId ? { correlationId: request.correlationId } : {}),
+        ...(request.priority !== undefined ? { priority: request.priority } : {}),
+        idempotencyKey: key,
+      });
+      return started.runId;
+    } catch (error) {
+      // The workflow (or its version) no longer exists: this fire starts nothing; later ones try again.
+      if (error instanceof Refusal && (error.code === "NOT_FOUND" || error.code === "INVALID_ARGUMENT")) {
+        this.log.warn({ schedule: s.name, fireTime: fireMs, err: error }, "schedule: the run could not be started");
+        return undefined;
+      }
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,176 @@
+// Schedules in PostgreSQL: one row per schedule, holding its JSON and when it
+// is next due. Any replica takes due rows with FOR UPDATE SKIP LOCKED, fires
+// them, and moves them on in the same transaction.
+import { stringifyJson } from "@baton/protocol";
+import type { WorkflowSchedule } from "@baton/sdk";
+import type pg from "pg";
+
+export interface ScheduleRow {
+  name: string;
+  workflowName: string;
+  body: WorkflowSchedule;
+  paused: boolean;
+  /** The next fire time (epoch ms); 0 when none (past its end). */
+  nextFireAt: number;
+  /** When the sweeper must look at the row next; 0 while paused or done. */
+  dueAt: number;
+  bufferedFireAt: number;
+  lastFireAt: number;
+  lastRunId: string;
+  skippedFires: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What firing changes on a row. */
+export type ScheduleProgress = Pick<ScheduleRow, "nextFireAt" | "dueAt" | "bufferedFireAt" | "lastFireAt" | "lastRunId" | "skippedFires">;
+
+function toRow(r: Record<string, unknown>): ScheduleRow {
+  return {
+    name: r["name"] as string,
+    workflowName: r["workflow_name"] as string,
+    body: r["body"] as WorkflowSchedule,
+    paused: r["paused"] as boolean,
+    nextFireAt: r["next_fire_at"] as number,
+    dueAt: r["due_at"] as number,
+    bufferedFireAt: r["buffered_fire_at"] as number,
+    lastFireAt: r["last_fire_at"] as number,
+    lastRunId: r["last_run_id"] as string,
+    skippedFires: r["skipped_fires"] as number,
+    createdAt: r["created_at"] as number,
+    updatedAt: r["updated_at"] as number,
+  };
+}
+
+export class ScheduleStore {
+  constructor(readonly pool: pg.Pool) {}
+
+  async get(name: string, q: pg.ClientBase | pg.Pool = this.pool): Promise<ScheduleRow | undefined> {
+    const { rows } = await q.query("SELECT * FROM baton.schedules WHERE name = $1", [name]);
+    return rows[0] ? toRow(rows[0]) : undefined;
+  }
+
+  async list(workflowName: string): Promise<ScheduleRow[]> {
+    const { rows } = workflowName
+      ? await this.pool.query("SELECT * FROM baton.schedules WHERE workflow_name = $1 ORDER BY name", [workflowName])
+      : await this.pool.query("SELECT * FROM baton.schedules ORDER BY name");
+    return rows.map(toRow);
+  }
+
+  /** Inserts a schedule; false when the name is taken. */
+  async insert(row: Omit<ScheduleRow, "bufferedFireAt" | "lastFireAt" | "lastRunId" | "skippedFires">): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `INSERT INTO baton.schedules (name, workflow_name, body, paused, next_fire_at, due_at, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (name) DO NOTHING`,
+      [row.name, row.workflowName, stringifyJson(row.body), row.paused, row.nextFireAt, row.dueAt, row.createdAt],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
+  /** Runs `fn` on a schedule's row, locked; its result is written back. Undefined when there is no such schedule. */
+  async change(name: string, fn: (row: ScheduleRow) => Partial<ScheduleRow> | undefined, now: number): Promise<ScheduleRow | undefined> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const { rows } = await client.query("SELECT * FROM baton.schedules WHERE name = $1 FOR UPDATE", [name]);
+      if (!rows[0]) {
+        await client.query("ROLLBACK");
+        return undefined;
+      }
+      const row = toRow(rows[0]);
+      const patch = fn(row);
+      if (!patch) {
+        await client.query("ROLLBACK");
+        return row;
+      }
+      const next = { ...row, ...patch, updatedAt: now };
+      await client.query(
+        `UPDATE baton.schedules SET workflow_name = $2, body = $3, paused = $4, next_fire_at = $5, due_at = $6,
+           buffered_fire_at = $7, last_fire_at = $8, last_run_id = $9, skipped_fires = $10, updated_at = $11 WHERE name = $1`,
+        [name, next.workflowName, stringifyJson(next.body), next.paused, next.nextFireAt, next.dueAt, next.bufferedFireAt, next.lastFireAt, next.lastRunId, next.skippedFires, now],
+      );
+      await client.query("COMMIT");
+      return next;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async delete(name: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query("DELETE FROM baton.schedules WHERE name = $1", [name]);
+    return (rowCount ?? 0) > 0;
+  }
+
+  /**
+   * Takes up to `limit` due schedules, locked (others' locked rows skipped),
+   * hands them to `fire` one by one, and writes each one's progress; all in
+   * one transaction, so a crash before commit leaves them due for another
+   * replica (which starts the same runs again: their idempotency keys make
+   * that a no-op).
+   */
+  async fireDue(
+    now: number,
+    limit: number,
+    fire: (row: ScheduleRow, q: pg.ClientBase) => Promise<ScheduleProgress>,
+  ): Promise<number> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const { rows } = await client.query(
+        "SELECT * FROM baton.schedules WHERE due_at > 0 AND due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        [now, limit],
+      );
+      for (const raw of rows) {
+        const row = toRow(raw);
+        const p = await fire(row, client);
+        await client.query(
+          `UPDATE baton.schedules SET next_fire_at = $2, due_at = $3, buffered_fire_at = $4, last_fire_at = $5, last_run_id = $6, skipped_fires = $7
+           WHERE name = $1`,
+          [row.name, p.nextFireAt, p.dueAt, p.bufferedFireAt, p.lastFireAt, p.lastRunId, p.skippedFires],
+        );
+      }
+      await client.query("COMMIT");
+      return rows.length;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** A run's status, or undefined when it is gone. */
+  async runStatus(q: pg.ClientBase | pg.Pool, runId: string): Promise<string | undefined> {
+    if (!runId) return undefined;
+    const { rows } = await q.query("SELECT status FROM baton.runs WHERE id = $1", [runId]);
+    return rows[0]?.status as string | undefined;
+  }
+}
+
+export const SCHEDULES_MIGRATION = {
+  name: "schedules",
+  sql: `
+    -- One row per schedule. due_at is when a sweeper must look at it next (the
+    -- next fire time plus its jitter, or now while a buffered fire waits);
+    -- 0 while paused or past its end, so the due index holds only live rows.
+    CREATE TABLE baton.schedules (
+      name text PRIMARY KEY,
+      workflow_name text NOT NULL,
+      body jsonb NOT NULL,
+      paused boolean NOT NULL DEFAULT false,
+      next_fire_at bigint NOT NULL DEFAULT 0,
+      due_at bigint NOT NULL DEFAULT 0,
+      buffered_fire_at bigint NOT NULL DEFAULT 0,
+      last_fire_at bigint NOT NULL DEFAULT 0,
+      last_run_id text NOT NULL DEFAULT '',
+      skipped_fires bigint NOT NULL DEFAULT 0,
+      created_at bigint NOT NULL,
+      updated_at bigint NOT NULL
+    );
+    CREATE INDEX schedules_due ON baton.schedules (due_at) WHERE due_at > 0;
+    CREATE INDEX schedules_workflow ON baton.schedules (workflow_name);
+  `,
+};
