@@ -1,7 +1,7 @@
 // A real server on loopback over a real PostgreSQL, a client, and a clock the
 // test moves. `advance` moves time and fires everything that became due.
 import { BatonClient, type ConductorWorkflow } from "@baton/client";
-import { ManualClock, startServer, createLogger, type BatonServer } from "@baton/server";
+import { ManualClock, startServer, createLogger, type BatonServer, type ServerOptions } from "@baton/server";
 import { freshDatabase, stopCluster } from "./database.js";
 
 export interface Harness {
@@ -16,7 +16,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: { manualClock?: boolean; databaseUrl?: string } = {}): Promise<Harness> {
+export async function startHarness(options: { manualClock?: boolean; databaseUrl?: string; server?: Partial<ServerOptions> } = {}): Promise<Harness> {
   const databaseUrl = options.databaseUrl ?? (await freshDatabase());
   const clock = new ManualClock();
   const server = await startServer({
@@ -24,6 +24,7 @@ export async function startHarness(options: { manualClock?: boolean; databaseUrl
     port: 0,
     ...(options.manualClock === false ? {} : { clock }),
     logger: createLogger(process.env["BATON_LOG_LEVEL"] ?? "silent"),
+    ...options.server,
   });
   const client = new BatonClient({ address: server.address });
   return {

@@ -145,6 +145,8 @@ export interface WorkflowDef {
   rateLimitConfig?: JsonObject;
   metadata?: JsonObject;
   maskedFields?: string[];
+  /** Baton: ended runs are removed this many seconds after they end (at least 3600). */
+  retentionSeconds?: number;
   createTime?: number;
   updateTime?: number;
   createdBy?: string;

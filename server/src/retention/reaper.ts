@@ -90,9 +90,10 @@ export class Reaper {
     await this.running;
   }
 
-  /** One pass: every workflow with its own period, then the rest under the default. Concurrent calls share it. */
-  pass(): Promise<void> {
-    this.running ??= this.reap()
+  /** One pass: every workflow with its own period, then the rest under the default. A call during a pass waits for it and runs one more (time may have moved). */
+  async pass(): Promise<void> {
+    while (this.running) await this.running;
+    this.running = this.reap()
       .catch((error: unknown) => this.log.warn({ err: error }, "retention pass failed"))
       .finally(() => {
         this.running = undefined;

@@ -29,6 +29,8 @@ export interface FlowSettings {
   rateLimitConfig?: { rateLimitKey?: string; concurrentExecLimit?: number };
   metadata?: JsonObject;
   maskedFields?: string[];
+  /** Baton: ended runs are removed this many seconds after they end (overrides the server's default; at least 3600). */
+  retentionSeconds?: number;
 }
 
 /** What a body's return value becomes: the flow's typed output. */

@@ -1,6 +1,6 @@
 // Copied from Conductor (conductor-oss/conductor) WorkflowDef.json, Apache License 2.0
 // (see packages/sdk/LICENSE-conductor.txt).
-// The schema lags Conductor's Java model, so Baton adds: failureWorkflowVersion; WorkflowTask.joinMode, items, dynamicForkJoinTasksParam; TaskDef.maxRetryDelaySeconds.
+// The schema lags Conductor's Java model, so Baton adds: failureWorkflowVersion; retentionSeconds (Baton's own); WorkflowTask.joinMode, items, dynamicForkJoinTasksParam; TaskDef.maxRetryDelaySeconds.
 // Additions are marked "baton:" in their description.
 import type { SchemaObject } from "ajv";
 
@@ -164,6 +164,11 @@ export const workflowDefSchema: SchemaObject = {
       "type": "integer",
       "minimum": 1,
       "description": "baton: version of failureWorkflow (Java model field)"
+    },
+    "retentionSeconds": {
+      "type": "integer",
+      "minimum": 3600,
+      "description": "baton: ended runs of this workflow are removed this many seconds after they end (overrides the server's default; at least one hour)"
     }
   },
   "definitions": {

@@ -1,0 +1,159 @@
+// Retention on a real server and PostgreSQL, with the test's clock: ended runs
+// past the server's default or their workflow's own period are removed with
+// their tasks and logs, exported first when asked; running runs never go;
+// `PurgeRuns` for operators; bad retention refused; and under sustained load
+// with time moving, the tables stay bounded.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import pg from "pg";
+import { grpc } from "@baton/protocol";
+import { createLogger, startServer } from "@baton/server";
+import { startHarness, type Harness } from "../support/harness.js";
+import { freshDatabase } from "../support/database.js";
+import { answer, mustPoll } from "../support/worker.js";
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+let h: Harness;
+let db: pg.Client;
+const exportDir = mkdtempSync(path.join(tmpdir(), "baton-export-"));
+
+// One worker task (so there are tasks and logs to remove), then done.
+const workFlow = (name: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  version: 1,
+  schemaVersion: 2,
+  tasks: [{ name: "ret_work", taskReferenceName: "work", type: "SIMPLE" }],
+  ...extra,
+});
+// Ends at once: a SET_VARIABLE only.
+const quickFlow = (name: string) => ({ name, version: 1, schemaVersion: 2, tasks: [{ name: "set", taskReferenceName: "set", type: "SET_VARIABLE", inputParameters: { x: 1 } }] });
+// Runs until terminated.
+const waitFlow = (name: string) => ({ name, version: 1, schemaVersion: 2, tasks: [{ name: "hold", taskReferenceName: "hold", type: "WAIT" }] });
+
+async function count(sql: string, params: unknown[] = []): Promise<number> {
+  return Number((await db.query(sql, params)).rows[0].n);
+}
+
+/** Starts a run of `name` and does its one worker task, with a log line. */
+async function runToEnd(name: string): Promise<string> {
+  const id = await h.client.startWorkflow(name, {});
+  const task = await mustPoll(h, "ret_work");
+  await h.client.tasks.addTaskLog({ taskId: task.taskId, message: "working" });
+  assert.equal(await answer(h, task, "COMPLETED", { ok: true }), true);
+  return id;
+}
+
+before(async () => {
+  h = await startHarness({ server: { retention: { defaultSeconds: DAY / 1000, exportDir, batch: 3, intervalMs: 3_600_000 } } });
+  db = new pg.Client({ connectionString: h.databaseUrl });
+  await db.connect();
+  await h.client.registerTaskDefs([{ name: "ret_work", retryCount: 0, responseTimeoutSeconds: 3600 }]);
+});
+after(async () => {
+  await db.end();
+  await h.close();
+});
+
+describe("retention", () => {
+  it("removes ended runs past their period with their tasks and logs, exports them first, and keeps running runs", async () => {
+    await h.client.registerWorkflowDef(workFlow("ret_default"));
+    await h.client.registerWorkflowDef(workFlow("ret_short", { retentionSeconds: 7200 }));
+    await h.client.registerWorkflowDef(waitFlow("ret_wait"));
+    const kept = await Promise.all([1, 2].map(() => h.client.startWorkflow("ret_wait", {})));
+    const ended: string[] = [];
+    for (let i = 0; i < 4; i++) ended.push(await runToEnd("ret_default"));
+    const short: string[] = [];
+    for (let i = 0; i < 4; i++) short.push(await runToEnd("ret_short"));
+    const ids = [...ended, ...short];
+    assert.equal(await count("SELECT count(*) AS n FROM baton.task_logs l JOIN baton.tasks t ON t.id = l.task_id WHERE t.run_id = ANY($1::uuid[])", [ids]), 8);
+
+    // Three hours on: the short workflow's runs are past their two hours, the others not.
+    await h.advance(3 * HOUR);
+    await h.server.settle();
+    await waitFor(async () => (await count("SELECT count(*) AS n FROM baton.runs WHERE name = 'ret_short'")) === 0);
+    assert.equal(await count("SELECT count(*) AS n FROM baton.runs WHERE name = 'ret_default'"), 4, "the default (a day) keeps the others");
+    assert.equal(await count("SELECT count(*) AS n FROM baton.tasks WHERE run_id = ANY($1::uuid[])", [short]), 0, "tasks gone with their runs");
+
+    // A day on: the rest of the ended runs go; the running ones stay.
+    await h.advance(DAY);
+    await waitFor(async () => (await count("SELECT count(*) AS n FROM baton.runs WHERE name = 'ret_default'")) === 0);
+    assert.equal(await count("SELECT count(*) AS n FROM baton.task_logs l WHERE l.message = 'working'"), 0, "logs gone");
+    assert.deepEqual((await Promise.all(kept.map((id) => h.client.getWorkflow(id)))).map((r) => r.status), ["RUNNING", "RUNNING"]);
+    assert.equal((await h.client.getWorkflow(ended[0]!).catch((e: { code: number }) => e)).code, grpc.status.NOT_FOUND);
+
+    // Each removed run was written to the export, with its tasks, before it went.
+    const lines = readdirSync(exportDir).flatMap((f) => readFileSync(path.join(exportDir, f), "utf8").trim().split("\n")).map((l) => JSON.parse(l) as { id: string; tasks: unknown[] });
+    for (const id of ids) {
+      const line = lines.find((l) => l.id === id);
+      assert.ok(line, `run ${id} exported`);
+      assert.equal(line.tasks.length, 1);
+    }
+    const metrics = await h.server.metrics.registry.getSingleMetricAsString("baton_retention_runs_removed_total");
+    assert.match(metrics, /baton_retention_runs_removed_total \d+/);
+    assert.ok(Number(/ (\d+)$/m.exec(metrics)![1]) >= 8);
+    for (const id of kept) await h.client.terminateWorkflow(id, "done");
+  });
+
+  it("purges for operators: a dry run counts, a purge removes, by workflow and time", async () => {
+    await h.client.registerWorkflowDef(quickFlow("ret_quick_a"));
+    await h.client.registerWorkflowDef(quickFlow("ret_quick_b"));
+    for (let i = 0; i < 5; i++) await h.client.startWorkflow("ret_quick_a", {});
+    for (let i = 0; i < 2; i++) await h.client.startWorkflow("ret_quick_b", {});
+    const endedBy = h.clock.now() + 1;
+    const dry = await h.client.purgeRuns(endedBy, { workflow: "ret_quick_a", dryRun: true });
+    assert.equal(dry.runs, 5);
+    assert.equal(await count("SELECT count(*) AS n FROM baton.runs WHERE name = 'ret_quick_a'"), 5, "a dry run removes nothing");
+    const done = await h.client.purgeRuns(endedBy, { workflow: "ret_quick_a" });
+    assert.deepEqual([done.runs, done.tasks], [5, 5]);
+    assert.equal(await count("SELECT count(*) AS n FROM baton.runs WHERE name = 'ret_quick_b'"), 2, "another workflow's runs stay");
+    assert.equal((await h.client.purgeRuns(h.clock.now() - DAY)).runs, 0, "nothing ended that long ago");
+    const refused = await h.client.purgeRuns(0).catch((e: { code: number; details: string }) => e);
+    assert.equal((refused as { code: number }).code, grpc.status.INVALID_ARGUMENT);
+    assert.match((refused as { details: string }).details, /before_time_ms is required/);
+  });
+
+  it("refuses a retention below the minimum, storing nothing", async () => {
+    const refused = await h.client.registerWorkflowDef(workFlow("ret_too_short", { retentionSeconds: 60 })).catch((e: { code: number; details: string }) => e);
+    assert.equal((refused as { code: number }).code, grpc.status.INVALID_ARGUMENT);
+    assert.match((refused as { details: string }).details, /retentionSeconds/);
+    const missing = await h.client.getWorkflowDef("ret_too_short").catch((e: { code: number }) => e);
+    assert.equal((missing as { code: number }).code, grpc.status.NOT_FOUND);
+    await assert.rejects(
+      startServer({ databaseUrl: await freshDatabase(), port: 0, logger: createLogger("silent"), retention: { defaultSeconds: 60 } }),
+      /default retention must be .* at least 3600/,
+    );
+  });
+
+  it("keeps the tables bounded under sustained load with time moving, and never removes a running run", async () => {
+    await h.client.registerWorkflowDef(quickFlow("ret_load"));
+    await h.client.registerWorkflowDef(waitFlow("ret_load_wait"));
+    const running = await Promise.all([1, 2, 3].map(() => h.client.startWorkflow("ret_load_wait", {})));
+    const sizes: number[] = [];
+    // Twelve "days" of 40 runs a day; retention is one day.
+    for (let day = 0; day < 12; day++) {
+      await Promise.all(Array.from({ length: 40 }, () => h.client.startWorkflow("ret_load", {})));
+      await h.advance(DAY / 2);
+      await h.advance(DAY / 2);
+      await waitFor(async () => (await count("SELECT count(*) AS n FROM baton.runs WHERE name = 'ret_load' AND ended_at < $1", [h.clock.now() - DAY])) === 0);
+      sizes.push(await count("SELECT count(*) AS n FROM baton.runs WHERE name = 'ret_load'"));
+    }
+    assert.ok(Math.max(...sizes) <= 80, `at most two days of runs are stored at any time: ${sizes.join(", ")}`);
+    assert.ok(sizes.slice(-4).every((n) => n === sizes.at(-1)), `steady: ${sizes.join(", ")}`);
+    assert.equal(await count("SELECT count(*) AS n FROM baton.tasks t JOIN baton.runs r ON r.id = t.run_id WHERE r.name = 'ret_load'"), sizes.at(-1), "one task per stored run, no leftovers");
+    assert.equal(await count("SELECT count(*) AS n FROM baton.tasks t WHERE NOT EXISTS (SELECT 1 FROM baton.runs r WHERE r.id = t.run_id)"), 0, "no orphaned tasks");
+    assert.deepEqual((await Promise.all(running.map((id) => h.client.getWorkflow(id)))).map((r) => r.status), ["RUNNING", "RUNNING", "RUNNING"]);
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
