@@ -64,8 +64,16 @@ export class Reaper {
       name: "baton_oldest_ended_run_timestamp_seconds",
       help: "End time of the oldest ended run still stored (0: none)",
       registers,
+      // Read when scraped, bounded in time; a database that is down keeps the last value (and /metrics still answers).
       collect: async function (this: Gauge) {
-        this.set((await store.oldestEnded()) / 1000);
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<undefined>((resolve) => {
+          timer = setTimeout(() => resolve(undefined), 2000);
+          timer.unref();
+        });
+        const oldest = await Promise.race([store.oldestEnded().catch(() => undefined), timeout]);
+        clearTimeout(timer);
+        if (oldest !== undefined) this.set(oldest / 1000);
       },
     });
   }

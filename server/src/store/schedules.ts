@@ -116,6 +116,9 @@ export class ScheduleStore {
     limit: number,
     fire: (row: ScheduleRow, q: pg.ClientBase) => Promise<ScheduleProgress>,
   ): Promise<number> {
+    // Nothing due (the usual case): one indexed probe, no transaction.
+    const probe = await this.pool.query({ name: "baton-schedules-due", text: "SELECT 1 FROM baton.schedules WHERE due_at > 0 AND due_at <= $1 LIMIT 1", values: [now] });
+    if (probe.rows.length === 0) return 0;
     const client = await this.pool.connect();
     try {
       await client.query("BEGIN");
