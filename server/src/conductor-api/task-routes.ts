@@ -38,8 +38,8 @@ interface TaskResultBody {
 
 /** How long a single (non-batch) poll waits for a task, as Conductor's does. */
 const SINGLE_POLL_MS = 100;
-/** How long update-v2 waits for the worker's next task before answering "none". */
-const NEXT_TASK_MS = 10;
+/** How long update-v2 waits for the worker's next task before answering "none" (Conductor's poll wait). */
+const NEXT_TASK_MS = 100;
 
 const TASK = "baton.v1.TaskService";
 
