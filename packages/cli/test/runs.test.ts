@@ -135,6 +135,10 @@ describe("runs from the command line", () => {
     assert.equal(waited.code, 1);
     assert.match(waited.stderr, /still RUNNING/);
     await s.cli(["terminate", waited.stdout.split(/\s+/)[0] ?? ""]);
+    const stalled = await s.cli(["start", "cli_stuck", "--wait", "--timeout", "4"]);
+    assert.equal(stalled.code, 1);
+    assert.match(stalled.stderr, /warning: the run waits on task type cli_never, which no connected worker serves/);
+    await s.cli(["terminate", stalled.stdout.split(/\s+/)[0] ?? ""]);
 
     const paused = await s.cli(["pause", id, "-o", "json"]);
     assert.equal(paused.code, 0, paused.stderr);
@@ -143,8 +147,12 @@ describe("runs from the command line", () => {
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.equal(json<Workflow>((await s.cli(["get", id, "-o", "json"])).stdout).status, "RUNNING");
 
-    const queues = json<{ taskType: string; ready: number }[]>((await s.cli(["tasks", "-o", "json"])).stdout);
-    assert.ok(queues.some((q) => q.taskType === "cli_never" && q.ready >= 1), JSON.stringify(queues));
+    const queues = json<{ taskType: string; ready: number; workers: number }[]>((await s.cli(["tasks", "-o", "json"])).stdout);
+    assert.ok(queues.some((q) => q.taskType === "cli_never" && q.ready >= 1 && q.workers === 0), JSON.stringify(queues));
+    assert.match((await s.cli(["tasks"])).stdout, /^cli_never +\d+ +\d+ +\d+ +none \(tasks wait\)$/m);
+    const got = await s.cli(["get", id]);
+    assert.match(got.stderr, /waits on task type cli_never, which no connected worker serves/);
+    assert.match(got.stdout, new RegExp(`^console: http://127\\.0\\.0\\.1:7234/runs/${id}$`, "m"));
 
     const terminated = await s.cli(["terminate", id, "--reason", "test over"]);
     assert.equal(terminated.code, 0, terminated.stderr);

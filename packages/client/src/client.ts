@@ -384,6 +384,19 @@ export class BatonClient {
     return response.taskId;
   }
 
+  /** Workers connected to the server now (dispatch streams and long polls), optionally only those serving `taskType`. */
+  async workers(taskType = "") {
+    return (await this.tasks.listWorkers({ taskType })).workers.map((w) => ({
+      workerId: w.workerId,
+      taskTypes: w.taskTypes,
+      kind: w.kind,
+      freeSlots: Number(w.freeSlots),
+      connectedAt: Number(w.connectedAtMs),
+      lastSeen: Number(w.lastSeenMs),
+      tasksDelivered: Number(w.tasksDelivered),
+    }));
+  }
+
   async queues() {
     return (await this.tasks.listQueues({})).queues.map((q) => ({
       taskType: q.taskType,

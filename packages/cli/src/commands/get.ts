@@ -8,6 +8,7 @@ import { Exit } from "../cli/exit.js";
 import { time } from "../cli/output.js";
 import { isEnded, runReport } from "../runs/render.js";
 import { runConsoleLink } from "../cli/console-link.js";
+import { unservedNotice, unservedTaskTypes } from "../runs/unserved.js";
 
 interface GetOptions {
   watch?: boolean;
@@ -26,6 +27,8 @@ export function getCommand(program: Command): void {
         if (!opts.watch) {
           const run = await ctx.call((c) => c.getWorkflow(id));
           ctx.out.emit(run, () => [...runReport(run), "", `console: ${runConsoleLink(ctx.address, run.workflowId)}`]);
+          const types = await ctx.call((c) => unservedTaskTypes(c, run)).catch(() => []);
+          if (types.length > 0) ctx.out.warn(unservedNotice(types));
           return;
         }
         const run = await watch(ctx, id, Math.max(0.1, opts.interval) * 1000);

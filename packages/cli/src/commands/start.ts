@@ -7,6 +7,7 @@ import { duration } from "../cli/output.js";
 import { headline, runDuration } from "../runs/render.js";
 import { waitForEnd } from "../runs/wait.js";
 import { runConsoleLink } from "../cli/console-link.js";
+import { unservedNotice, unservedTaskTypes } from "../runs/unserved.js";
 
 interface StartOptions {
   version?: number;
@@ -47,7 +48,12 @@ export function startCommand(program: Command): void {
           return;
         }
         ctx.out.progress(`started ${id} (console: ${runConsoleLink(ctx.address, id)}); waiting${opts.timeout !== undefined ? ` up to ${opts.timeout} s` : ""}…`);
-        const run = await ctx.call((c) => waitForEnd(c, id, opts.timeout !== undefined ? opts.timeout * 1000 : undefined));
+        const run = await ctx.call((c) =>
+          waitForEnd(c, id, opts.timeout !== undefined ? opts.timeout * 1000 : undefined, async (now) => {
+            const types = await unservedTaskTypes(c, now).catch(() => []);
+            if (types.length > 0) ctx.out.warn(unservedNotice(types));
+          }),
+        );
         ctx.out.emit(run, () => [headline(run), JSON.stringify(run.output, null, 2)]);
         if (run.status === "COMPLETED") return;
         if (run.status === "RUNNING" || run.status === "PAUSED") {

@@ -20,6 +20,12 @@ interface Props {
 
 const COUNT_ORDER = ["COMPLETED", "IN_PROGRESS", "SCHEDULED", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED", "SKIPPED", "COMPLETED_WITH_ERRORS"];
 
+/** Cuts text to about `chars` characters. */
+function fit(text: string, chars: number): string {
+  const n = Math.max(4, Math.floor(chars));
+  return text.length > n ? text.slice(0, n - 1) + "…" : text;
+}
+
 function path(edge: PlacedEdge): string {
   const [first, ...rest] = edge.points;
   if (!first) return "";
@@ -100,24 +106,21 @@ function Node({ node, selected, onSelect, childRun }: { node: PlacedNode; select
       <title>{`${node.label} (${node.type}): ${statusWord(node.state)}${attempts > 1 && node.kind === "task" ? `, ${attempts} attempts` : ""}`}</title>
       <rect x={x} y={y} width={node.width} height={node.height} rx={8} class="box" />
       <rect x={x} y={y} width={5} height={node.height} rx={2} class="bar" />
-      <text x={x + 14} y={y + 21} class="label">
-        {node.label.length > 28 ? node.label.slice(0, 27) + "…" : node.label}
+      <text x={x + 14} y={y + 20} class="label">
+        {fit(node.label, (node.width - 24) / 7.8)}
       </text>
-      <text x={x + 14} y={y + 39} class="sublabel">
-        {node.sublabel.length > 30 ? node.sublabel.slice(0, 29) + "…" : node.sublabel}
-        {node.taken !== undefined ? ` → ${node.taken}` : ""}
+      <text x={x + 14} y={y + 38} class="sublabel">
+        {fit(`${node.sublabel}${node.taken !== undefined ? ` → ${node.taken}` : ""}`, (node.width - 110) / 6.2)}
       </text>
-      <text x={x + node.width - 10} y={y + 21} text-anchor="end" class="state">
-        {statusWord(node.state)}
-      </text>
-      {attempts > 1 && node.kind === "task" ? (
-        <text x={x + node.width - 10} y={y + 39} text-anchor="end" class="attempts">
-          ×{attempts}
+      {childRun ? null : (
+        <text x={x + node.width - 10} y={y + 38} text-anchor="end" class="state">
+          {statusWord(node.state)}
+          {attempts > 1 && node.kind === "task" ? ` ×${attempts}` : ""}
         </text>
-      ) : null}
+      )}
       {childRun ? (
         <a href={runLink(childRun)} class="child-link" onClick={(e) => e.stopPropagation()}>
-          <text x={x + node.width - 10} y={y + 39} text-anchor="end">
+          <text x={x + node.width - 10} y={y + 38} text-anchor="end">
             child run ↗
           </text>
         </a>
@@ -145,6 +148,7 @@ export function GraphView(props: Props) {
   const drag = useRef<{ x: number; y: number; vx: number; vy: number } | undefined>(undefined);
   const { layout } = props;
 
+  /** The whole graph in view (the "fit" button). */
   const fit = () => {
     const el = box.current;
     if (!el) return;
@@ -153,17 +157,33 @@ export function GraphView(props: Props) {
     const k = Math.min(1.1, (w - 20) / Math.max(layout.width, 1), (h - 20) / Math.max(layout.height, 1));
     setView({ k, x: (w - layout.width * k) / 2, y: Math.max(10, (h - layout.height * k) / 2) });
   };
-  useLayoutEffect(fit, [props.fitKey]);
+  /** First view: readable text, the top of the graph; the rest is a scroll away. */
+  const readable = () => {
+    const el = box.current;
+    if (!el) return;
+    const w = el.clientWidth || 800;
+    const h = el.clientHeight || 500;
+    const whole = Math.min(1, (w - 20) / Math.max(layout.width, 1), (h - 20) / Math.max(layout.height, 1));
+    const k = whole >= 0.8 ? whole : Math.max(0.8, Math.min(1, (w - 40) / Math.max(layout.width, 1)));
+    const x = layout.width * k <= w ? (w - layout.width * k) / 2 : 20;
+    setView({ k, x, y: layout.height * k <= h ? (h - layout.height * k) / 2 : 8 });
+  };
+  useLayoutEffect(readable, [props.fitKey]);
   useEffect(() => {
     const el = box.current;
     if (!el) return;
+    // The wheel pans (the graph is often taller than its pane); with Ctrl or Cmd it zooms.
     const wheel = (e: WheelEvent) => {
       e.preventDefault();
+      if (!e.ctrlKey && !e.metaKey) {
+        setView((v) => ({ ...v, x: v.x - e.deltaX, y: v.y - e.deltaY }));
+        return;
+      }
       const r = el.getBoundingClientRect();
       const px = e.clientX - r.left;
       const py = e.clientY - r.top;
       setView((v) => {
-        const k = Math.min(3, Math.max(0.1, v.k * Math.exp(-e.deltaY / 500)));
+        const k = Math.min(3, Math.max(0.1, v.k * Math.exp(-e.deltaY / 300)));
         return { k, x: px - ((px - v.x) * k) / v.k, y: py - ((py - v.y) * k) / v.k };
       });
     };
@@ -176,7 +196,7 @@ export function GraphView(props: Props) {
       class="graph"
       ref={box}
       onPointerDown={(e) => {
-        if ((e.target as Element).closest(".node, select, a")) return;
+        if ((e.target as Element).closest(".node, select, a, button")) return;
         drag.current = { x: e.clientX, y: e.clientY, vx: view.x, vy: view.y };
         (e.currentTarget as HTMLElement).setPointerCapture(e.pointerId);
       }}
@@ -187,7 +207,7 @@ export function GraphView(props: Props) {
       onPointerUp={() => (drag.current = undefined)}
     >
       <div class="graph-tools">
-        <button type="button" class="ghost small" onClick={fit} title="Fit the graph to the view">
+        <button type="button" class="ghost small" onClick={fit} title="The whole graph in view (drag or scroll to move; Ctrl+scroll to zoom)">
           fit
         </button>
         <button type="button" class="ghost small" onClick={() => setView((v) => ({ ...v, k: Math.min(3, v.k * 1.25) }))} aria-label="zoom in">
@@ -215,7 +235,7 @@ export function GraphView(props: Props) {
               <path d={path(e)} marker-end={e.taken ? "url(#arrow-taken)" : "url(#arrow)"} />
               {e.label && e.labelAt ? (
                 <g class="edge-label" data-case={e.label} data-chosen={e.chosen ? "true" : "false"}>
-                  <rect x={e.labelAt.x - (7 * e.label.length + 14) / 2} y={e.labelAt.y - 10} width={7 * e.label.length + 14} height={20} rx={10} />
+                  <rect x={e.labelAt.x - (7 * (e.label.length + (e.chosen ? 2 : 0)) + 14) / 2} y={e.labelAt.y - 10} width={7 * (e.label.length + (e.chosen ? 2 : 0)) + 14} height={20} rx={10} />
                   <text x={e.labelAt.x} y={e.labelAt.y + 4} text-anchor="middle">
                     {e.chosen ? "✓ " : ""}
                     {e.label}

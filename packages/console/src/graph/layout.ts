@@ -39,15 +39,18 @@ export interface Layout {
 /** Space above a frame's contents for its title and iteration picker. */
 export const FRAME_HEADER = 30;
 
+/** Room for the name on the first line, the type and the status on the second. */
 function size(node: GraphNode): { width: number; height: number } {
   if (node.kind === "start" || node.kind === "end") return { width: 72, height: 30 };
-  if (node.kind === "dynamic") return { width: 220, height: 74 };
-  return { width: Math.min(260, Math.max(170, 8 * Math.max(node.label.length, node.sublabel.length) + 32)), height: 54 };
+  if (node.kind === "dynamic") return { width: 240, height: 74 };
+  const second = 6.2 * (node.sublabel.length + (node.taken !== undefined ? node.taken.length + 3 : 0)) + 6.5 * 12 + 36;
+  return { width: Math.round(Math.min(300, Math.max(170, 7.8 * node.label.length + 34, second))), height: 50 };
 }
 
 function run(graph: RunGraph, compound: boolean): Layout {
   const g = new dagre.graphlib.Graph({ compound, multigraph: true });
-  g.setGraph({ rankdir: "TB", nodesep: 28, ranksep: 46, edgesep: 14, marginx: 24, marginy: 24 });
+  // dagre doubles the ranks of a graph with clusters (border nodes between them): halve the gap.
+  g.setGraph({ rankdir: "TB", nodesep: 28, ranksep: compound ? 26 : 36, edgesep: 14, marginx: 24, marginy: 24 });
   g.setDefaultEdgeLabel(() => ({}));
   for (const frame of graph.loops) if (compound) g.setNode(frame.id, { paddingTop: FRAME_HEADER });
   for (const frame of graph.loops) if (compound && frame.parent) g.setParent(frame.id, frame.parent);
@@ -55,9 +58,12 @@ function run(graph: RunGraph, compound: boolean): Layout {
     g.setNode(node.id, size(node));
     if (compound && node.loop) g.setParent(node.id, node.loop);
   }
+  const kind = new Map(graph.nodes.map((n) => [n.id, n.type]));
   graph.edges.forEach((edge, i) => {
     const label = edge.label ? { width: Math.min(140, 7 * edge.label.length + 14), height: 20, labelpos: "c" } : {};
-    g.setEdge(edge.from, edge.to, { ...label, minlen: edge.label ? 2 : 1 }, String(i));
+    // Edges out of a fork or switch pull hardest, so every branch starts on the row below it.
+    const fans = ["FORK_JOIN", "FORK_JOIN_DYNAMIC", "SWITCH", "DECISION"].includes(kind.get(edge.from) ?? "");
+    g.setEdge(edge.from, edge.to, { ...label, minlen: edge.label ? 2 : 1, weight: fans ? 8 : 1 }, String(i));
   });
   dagre.layout(g);
   const nodes = graph.nodes.map((node) => {

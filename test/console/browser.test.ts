@@ -1,0 +1,321 @@
+// The console in a real browser (Debian's chromium, driven by playwright-core)
+// against a real server on real PostgreSQL with real workers: what a person
+// sees of a fork / switch / loop / dynamic fork / sub-workflow run, the path
+// not taken greyed, a retry and a signal changing a run live, a reader's
+// controls disabled and refused by the server, an unknown run "not found",
+// a bad filter refused naming its field. Screenshots go to test/.tmp/console/
+// (BATON_CONSOLE_DOCS=1 also refreshes docs/console-run.png).
+import assert from "node:assert/strict";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, it } from "node:test";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { BatonClient, Worker } from "@baton/client";
+import { createLogger, openKeyRegistry, startServer, type BatonServer } from "@baton/server";
+import { freshDatabase, stopCluster } from "../support/database.js";
+import { eventually } from "../support/harness.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const shots = path.join(root, "test/.tmp/console");
+const CHROMIUM = process.env["BATON_CHROMIUM"] ?? "/usr/bin/chromium";
+
+let server: BatonServer;
+let url: string;
+let admin: BatonClient;
+let worker: Worker;
+let browser: BrowserContext;
+let profile: string;
+let closeKeys: () => Promise<void>;
+const keys: Record<string, string> = {};
+let flakyFailures = 1;
+
+const shapes = {
+  name: "console_shapes",
+  version: 1,
+  schemaVersion: 2,
+  description: "fork, switch, loop, dynamic fork and a sub-workflow",
+  tasks: [
+    {
+      name: "fork",
+      taskReferenceName: "fork",
+      type: "FORK_JOIN",
+      forkTasks: [
+        [{ name: "console_work", taskReferenceName: "fetch_profile", type: "SIMPLE" }],
+        [
+          { name: "console_work", taskReferenceName: "fetch_orders", type: "SIMPLE" },
+          { name: "console_work", taskReferenceName: "score_orders", type: "SIMPLE" },
+        ],
+      ],
+    },
+    { name: "join", taskReferenceName: "join", type: "JOIN", joinOn: ["fetch_profile", "score_orders"] },
+    {
+      name: "route",
+      taskReferenceName: "route",
+      type: "SWITCH",
+      evaluatorType: "value-param",
+      expression: "tier",
+      inputParameters: { tier: "${workflow.input.tier}" },
+      decisionCases: {
+        gold: [{ name: "console_work", taskReferenceName: "gold_offer", type: "SIMPLE" }],
+        silver: [{ name: "console_work", taskReferenceName: "silver_offer", type: "SIMPLE" }],
+      },
+      defaultCase: [{ name: "console_work", taskReferenceName: "no_offer", type: "SIMPLE" }],
+    },
+    {
+      name: "retry_loop",
+      taskReferenceName: "poll_loop",
+      type: "DO_WHILE",
+      loopCondition: "if ($.poll_loop['iteration'] < 3) { true; } else { false; }",
+      loopOver: [{ name: "console_work", taskReferenceName: "check_status", type: "SIMPLE" }],
+    },
+    {
+      name: "fanout",
+      taskReferenceName: "fanout",
+      type: "FORK_JOIN_DYNAMIC",
+      inputParameters: { forkTaskName: "console_work", forkTaskInputs: "${workflow.input.items}" },
+    },
+    { name: "fanout_join", taskReferenceName: "fanout_join", type: "JOIN" },
+    { name: "notify", taskReferenceName: "notify", type: "SUB_WORKFLOW", subWorkflowParam: { name: "console_child", version: 1 } },
+  ],
+};
+
+const child = { name: "console_child", version: 1, schemaVersion: 2, tasks: [{ name: "console_work", taskReferenceName: "send_email", type: "SIMPLE" }] };
+const flaky = { name: "console_flaky", version: 1, schemaVersion: 2, tasks: [{ name: "console_flaky", taskReferenceName: "charge", type: "SIMPLE" }] };
+const approval = {
+  name: "console_approval",
+  version: 1,
+  schemaVersion: 2,
+  tasks: [
+    { name: "approve", taskReferenceName: "approve", type: "WAIT" },
+    { name: "console_work", taskReferenceName: "ship", type: "SIMPLE" },
+  ],
+};
+
+async function signedIn(key: string): Promise<Page> {
+  const page = await browser.newPage();
+  await page.goto(`${url}/runs`);
+  await page.getByLabel("API key").fill(key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Runs" }).waitFor();
+  return page;
+}
+
+async function finished(id: string, status = "COMPLETED") {
+  return eventually(() => admin.getWorkflow(id), (r) => r.status === status, 30_000);
+}
+
+const node = (page: Page, ref: string) => page.locator(`g.node[data-ref="${ref}"]`).first();
+
+before(async () => {
+  const databaseUrl = await freshDatabase();
+  server = await startServer({ databaseUrl, port: 0, auth: { mode: "required" }, console: { port: 0 }, logger: createLogger(process.env["BATON_LOG_LEVEL"] ?? "silent") });
+  url = server.consoleUrl!;
+  const opened = await openKeyRegistry(databaseUrl);
+  closeKeys = opened.close;
+  for (const role of ["admin", "operator", "reader"] as const) keys[role] = (await opened.registry.create({ role, taskTypes: [], name: `console ${role}` })).key;
+  admin = new BatonClient({ address: server.address, token: keys["admin"]!, tls: false });
+  await admin.registerTaskDefs([
+    { name: "console_work", retryCount: 0, responseTimeoutSeconds: 60 },
+    { name: "console_flaky", retryCount: 0, responseTimeoutSeconds: 60 },
+  ]);
+  for (const def of [child, shapes, flaky, approval]) await admin.registerWorkflowDef(def);
+  worker = new Worker({ address: server.address, token: keys["admin"]!, tls: false, workerId: "console-test-worker" })
+    .handle("console_work", async (input: Record<string, unknown>, ctx) => {
+      await ctx.log(`working on ${ctx.referenceTaskName}`);
+      return { done: ctx.referenceTaskName, ...input };
+    }, { concurrency: 8 })
+    .handle("console_flaky", () => {
+      if (flakyFailures-- > 0) throw new Error("card declined by the test");
+      return { charged: true };
+    })
+    .start();
+  mkdirSync(shots, { recursive: true });
+  profile = mkdtempSync(path.join(tmpdir(), "baton-console-chromium-"));
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1440, height: 900 },
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+  await worker?.stop();
+  admin?.close();
+  await closeKeys?.();
+  await server?.close();
+  if (!process.env["BATON_TEST_DATABASE_URL"]) await stopCluster();
+});
+
+describe("the console in a browser", () => {
+  it("asks for a key, then lists runs with counts per status", async () => {
+    const id = await admin.startWorkflow(child.name, {}, { correlationId: "console-list" });
+    await finished(id);
+    const page = await browser.newPage();
+    await page.goto(url);
+    await page.getByText("This server requires an API key").waitFor();
+    await page.getByLabel("API key").fill("baton_not_a_key");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("alert").waitFor();
+    await page.getByLabel("API key").fill(keys["operator"]!);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Runs" }).waitFor();
+    await page.locator(`tr[data-run="${id}"]`).waitFor();
+    assert.match(await page.locator(`tr[data-run="${id}"]`).innerText(), /console_child[\s\S]*completed/);
+    const completed = await page.locator('[data-count="COMPLETED"] strong').innerText();
+    assert.ok(Number(completed.replace(/\D/g, "")) >= 1, `completed count: ${completed}`);
+    assert.match(await page.locator(".who").innerText(), /operator/);
+    await page.close();
+  });
+
+  it("draws a fork / switch / loop / dynamic fork run: statuses, the taken case, the path not taken greyed", async () => {
+    const id = await admin.startWorkflow(shapes.name, { tier: "gold", items: [{ n: 1 }, { n: 2 }, { n: 3 }] });
+    await finished(id);
+    const page = await signedIn(keys["operator"]!);
+    await page.goto(`${url}/runs/${id}`);
+    await node(page, "fetch_profile").waitFor();
+    await page.screenshot({ path: path.join(shots, "run-graph.png") });
+    for (const ref of ["fork", "fetch_profile", "fetch_orders", "score_orders", "join", "route", "gold_offer", "poll_loop", "check_status", "notify"]) {
+      assert.equal(await node(page, ref).getAttribute("data-state"), "COMPLETED", `${ref} is drawn completed`);
+    }
+    for (const ref of ["silver_offer", "no_offer"]) assert.equal(await node(page, ref).getAttribute("data-state"), "NOT_TAKEN", `${ref} is greyed as not taken`);
+    assert.equal(await page.locator('.edge-label[data-case="gold"]').getAttribute("data-chosen"), "true");
+    assert.equal(await page.locator('.edge-label[data-case="silver"]').getAttribute("data-chosen"), "false");
+    // Fork branches side by side: same row, different columns.
+    const [a, b] = [await node(page, "fetch_profile").boundingBox(), await node(page, "fetch_orders").boundingBox()];
+    assert.ok(a && b && Math.abs(a.y - b.y) < 2 && Math.abs(a.x - b.x) > 50, "the fork's branches sit side by side");
+    // The whole graph in view, to reach every step.
+    await page.getByRole("button", { name: "fit" }).click();
+    await page.screenshot({ path: path.join(shots, "run-fit.png") });
+    // The loop: a frame with its iteration count and a picker.
+    assert.equal(await page.locator('.frame[data-loop="poll_loop"] .loop-count').innerText(), "3");
+    await page.getByLabel("iteration of poll_loop").selectOption("1");
+    await node(page, "check_status").click();
+    await page.locator('[data-panel="check_status"]').waitFor();
+    assert.match(await page.locator('[data-panel="check_status"]').innerText(), /check_status__1/);
+    // The dynamic fork: one group with per-status counts.
+    const group = page.locator('g.node.kind-dynamic[data-ref="fanout"]');
+    assert.match((await group.textContent()) ?? "", /3 branches[\s\S]*3 completed/);
+    // The task panel: input, output, worker identity, logs.
+    await node(page, "gold_offer").click();
+    const panel = page.locator('[data-panel="gold_offer"]');
+    await panel.getByText("working on gold_offer").waitFor();
+    assert.match(await panel.innerText(), /console-test-worker/);
+    // The picture for the README: readable zoom, a step of the taken case open.
+    await page.setViewportSize({ width: 1440, height: 1250 });
+    await page.reload();
+    await node(page, "gold_offer").waitFor();
+    await node(page, "gold_offer").click();
+    await page.locator('[data-panel="gold_offer"]').getByText("working on gold_offer").waitFor();
+    await page.screenshot({ path: path.join(shots, "run.png") });
+    if (process.env["BATON_CONSOLE_DOCS"] === "1") copyFileSync(path.join(shots, "run.png"), path.join(root, "docs/console-run.png"));
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await page.getByRole("button", { name: "fit" }).click();
+    // The sub-workflow links to its child run.
+    await page.locator('g.node[data-ref="notify"] a.child-link').click();
+    await page.getByRole("heading", { name: /console_child/ }).waitFor();
+    assert.match(await node(page, "send_email").getAttribute("data-state") ?? "", /COMPLETED/);
+    await page.screenshot({ path: path.join(shots, "child-run.png") });
+    await page.close();
+  });
+
+  it("retries a failed run from the page, which then follows the run live to COMPLETED", async () => {
+    flakyFailures = 1;
+    const id = await admin.startWorkflow(flaky.name, {});
+    await finished(id, "FAILED");
+    const page = await signedIn(keys["operator"]!);
+    await page.goto(`${url}/runs/${id}`);
+    await node(page, "charge").waitFor();
+    assert.equal(await node(page, "charge").getAttribute("data-state"), "FAILED");
+    assert.match(await page.locator(".run-head").innerText(), /card declined by the test/);
+    await page.screenshot({ path: path.join(shots, "failed-run.png") });
+    await page.getByRole("button", { name: "Retry" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Retry" }).click();
+    await page.locator('.run-head .badge[data-status="COMPLETED"]').waitFor({ timeout: 20_000 });
+    assert.equal(await node(page, "charge").getAttribute("data-state"), "COMPLETED");
+    assert.equal((await admin.getWorkflow(id)).status, "COMPLETED");
+    await node(page, "charge").click();
+    assert.match(await page.locator('[data-panel="charge"]').innerText(), /attempt 1[\s\S]*attempt 2/);
+    await page.close();
+  });
+
+  it("completes a WAIT task with an output typed into the form", async () => {
+    const id = await admin.startWorkflow(approval.name, {});
+    const page = await signedIn(keys["operator"]!);
+    await page.goto(`${url}/runs/${id}`);
+    await node(page, "approve").waitFor();
+    assert.equal(await node(page, "approve").getAttribute("data-state"), "IN_PROGRESS");
+    assert.equal(await node(page, "ship").getAttribute("data-state"), "PENDING");
+    await node(page, "approve").click();
+    await page.locator('[data-panel="approve"]').getByRole("button", { name: "Complete" }).click();
+    await page.getByRole("dialog").getByLabel("Output (JSON object)").fill('{"approved": "yes, by the test"}');
+    await page.getByRole("dialog").getByRole("button", { name: "Complete" }).click();
+    await page.locator('.run-head .badge[data-status="COMPLETED"]').waitFor({ timeout: 20_000 });
+    const run = await admin.getWorkflow(id);
+    assert.equal(run.status, "COMPLETED");
+    assert.deepEqual(run.tasks.find((t) => t.referenceTaskName === "approve")?.outputData, { approved: "yes, by the test" });
+    await page.close();
+  });
+
+  it("shows a reader its controls disabled, and the server refuses the reader anyway", async () => {
+    const id = await admin.startWorkflow(approval.name, {});
+    const page = await signedIn(keys["reader"]!);
+    await page.goto(`${url}/runs/${id}`);
+    await node(page, "approve").waitFor();
+    const terminate = page.getByRole("button", { name: "Terminate" });
+    assert.equal(await terminate.isDisabled(), true);
+    assert.match((await terminate.getAttribute("title")) ?? "", /role \(reader\) may not operate runs/);
+    // Force the button as a crafted page would: the server's gate refuses, in its words.
+    await terminate.evaluate((b) => b.removeAttribute("disabled"));
+    await terminate.click();
+    await page.getByRole("dialog").getByRole("button", { name: "Terminate" }).click();
+    const notice = page.locator(".notice.error");
+    await notice.waitFor();
+    assert.match(await notice.innerText(), /Terminate refused: role reader may not call baton\.v1\.WorkflowService\/TerminateWorkflow/);
+    assert.equal((await admin.getWorkflow(id)).status, "RUNNING", "nothing reached the run");
+    await page.screenshot({ path: path.join(shots, "reader-refused.png") });
+    await admin.terminateWorkflow(id, "test cleanup");
+    await page.close();
+  });
+
+  it("says not found for an unknown run, and refuses a bad filter naming the field", async () => {
+    const page = await signedIn(keys["reader"]!);
+    await page.goto(`${url}/runs/00000000-0000-4000-8000-00000000beef`);
+    await page.getByText("Not found.").waitFor();
+    assert.match(await page.locator(".not-found").innerText(), /no run 00000000-0000-4000-8000-00000000beef/);
+    await page.goto(`${url}/runs?from=2026-03-02T10:00:00&to=2026-03-01T10:00:00`);
+    const error = page.locator(".error");
+    await error.waitFor();
+    assert.match(await error.innerText(), /start_time_from_ms must be before start_time_to_ms/);
+    await page.close();
+  });
+
+  it("shows definitions with a version diff, queues with their workers, and event handlers", async () => {
+    await admin.registerWorkflowDef({ ...child, version: 2, tasks: [...child.tasks, { name: "console_work", taskReferenceName: "log_sent", type: "SIMPLE" }] });
+    const page = await signedIn(keys["reader"]!);
+    await page.goto(`${url}/definitions/console_child?version=2&diff=1`);
+    await page.locator('g.node[data-ref="log_sent"]').first().waitFor();
+    assert.equal(await page.locator('g.node[data-ref="log_sent"]').first().getAttribute("data-state"), "ADDED");
+    assert.equal(await page.locator('g.node[data-ref="send_email"]').first().getAttribute("data-state"), "UNCHANGED");
+    await page.getByRole("button", { name: "JSON" }).click();
+    assert.match(await page.locator("pre.diff .add").first().innerText(), /log_sent/);
+    await page.screenshot({ path: path.join(shots, "definition-diff.png") });
+    await page.goto(`${url}/queues`);
+    const row = page.locator('tr[data-worker="console-test-worker"]').first();
+    await row.waitFor();
+    assert.match(await row.innerText(), /console_work|console_flaky/);
+    await page.locator('tr[data-queue="console_work"]').waitFor();
+    await page.screenshot({ path: path.join(shots, "queues.png") });
+    await admin.events.registerEventHandler({
+      handlerJson: JSON.stringify({ name: "console_handler", event: "console:approved", actions: [{ action: "complete_task", complete_task: { workflowId: "${workflowId}", taskRefName: "approve" } }], active: true }),
+    });
+    await page.goto(`${url}/handlers/console_handler`);
+    await page.locator('tr[data-handler="console_handler"]').waitFor();
+    assert.match(await page.locator("pre.json").innerText(), /console:approved/);
+    await page.close();
+  });
+});
