@@ -143,7 +143,7 @@ describe("scenario 10: dynamic fork", () => {
   it("do_while_timeline_ui_demo: an INLINE reading a loop's output it was not given fails, as in Conductor", async () => {
     const run = await h.client.executeWorkflow("do_while_timeline_ui_demo", {}, { waitMs: 20_000 });
     assert.equal(run.status, "FAILED");
-    assert.equal(task(run, "default_case_ref__1").status, "FAILED");
+    assert.equal(task(run, "default_case_ref__1").status, "FAILED_WITH_TERMINAL_ERROR");
     assert.match(run.reasonForIncompletion ?? "", /TypeError/);
   });
 });

@@ -40,7 +40,8 @@ export type RunEvent =
   | { kind: "rerun"; taskId: string; taskInput?: JsonObject; workflowInput?: JsonObject }
   | { kind: "skip"; ref: string; output: JsonObject }
   | { kind: "signal"; taskId: string; status: TaskStatus; output: JsonObject; reason: string }
-  | { kind: "childEnded"; taskId: string; childId: string; status: WorkflowStatus; output: JsonObject; reason: string }
+  /** `name` and `version` are the child's (absent when it never started). */
+  | { kind: "childEnded"; taskId: string; childId: string; status: WorkflowStatus; output: JsonObject; reason: string; name?: string; version?: number }
   /** A child that had ended runs again (it was retried, rerun or restarted). */
   | { kind: "childRevived"; taskId: string; childId: string }
   /** A START_WORKFLOW task's run was started (error empty) or could not be. */
@@ -177,7 +178,7 @@ export class Decider {
     this.inputBefore = this.run.input;
     this.outputBefore = this.run.output;
     this.statusBefore = this.run.status;
-    this.resolver = new Resolver(this.run, this.tasks);
+    this.resolver = new Resolver(this.run, this.tasks, this.def);
     this.reindex();
   }
 
@@ -453,7 +454,7 @@ export class Decider {
     this.tasks = [];
     this.changed.clear();
     this.reindex();
-    this.resolver = new Resolver(this.run, this.tasks);
+    this.resolver = new Resolver(this.run, this.tasks, this.def);
     Object.assign(this.run, {
       status: "RUNNING",
       output: {},
@@ -490,7 +491,7 @@ export class Decider {
     this.tasks = keep;
     this.reindex();
     if (event.workflowInput) this.run.input = event.workflowInput;
-    this.resolver = new Resolver(this.run, this.tasks);
+    this.resolver = new Resolver(this.run, this.tasks, this.def);
     Object.assign(this.run, { status: "RUNNING", reason: "", endedAt: 0, failedRefs: [], failedTaskId: "" } satisfies Partial<RunState>);
     delete this.run.extra["permissiveFailure"];
     // Reopen the joins and loops the target sits in (they ended, or ended with the run).
@@ -590,7 +591,9 @@ export class Decider {
     if (event.status === "COMPLETED") this.endTask(task, "COMPLETED", "");
     else {
       const status: TaskStatus = event.status === "TIMED_OUT" ? "TIMED_OUT" : event.status === "TERMINATED" ? "CANCELED" : "FAILED";
-      this.endTask(task, status, event.reason || `sub-workflow ${event.childId} ended ${event.status}`);
+      // Conductor's wording, which the run's reason and a failure workflow's `reason` then carry.
+      const reason = event.name ? `Sub workflow ${event.name}.${event.version ?? 1}/${event.childId} failure reason: ${event.reason}` : event.reason;
+      this.endTask(task, status, reason || `sub-workflow ${event.childId} ended ${event.status}`);
       if (event.status === "TERMINATED") {
         // A child terminated from outside takes its parent with it (Conductor).
         task.executed = true;
@@ -926,12 +929,15 @@ export class Decider {
     this.run.extra["canceling"] = true;
     for (const task of this.tasks) {
       if (TERMINAL_TASK.has(task.status)) continue;
-      this.endTask(task, "CANCELED", reason || `workflow ${status}`);
+      // Conductor gives a task canceled with its run no reason of its own (the run's says why).
+      this.endTask(task, "CANCELED", "");
       task.executed = true;
       if (isWorkerTask(task.type)) this.effects.push({ kind: "dequeue", taskId: task.id });
       if (task.subWorkflowId) this.effects.push({ kind: "terminateRun", runId: task.subWorkflowId, reason: `parent workflow ${status}` });
     }
     delete this.run.extra["canceling"];
+    // Conductor evaluates outputParameters before a completing run ends: `${workflow.status}` reads RUNNING.
+    if (status === "COMPLETED") output ??= this.workflowOutput();
     this.run.status = status;
     this.run.reason = reason;
     this.run.endedAt = this.now;
@@ -987,8 +993,8 @@ export class Decider {
   private workflowOutput(): JsonObject {
     const params = this.def.outputParameters;
     if (params && Object.keys(params).length > 0) return this.resolver.resolve(params);
-    // Conductor: without outputParameters the output is the last task's output.
-    const last = [...this.tasks].reverse().find((t) => SUCCESSFUL_TASK.has(t.status));
+    // Conductor: without outputParameters the output is the last task's output, whatever its status.
+    const last = this.tasks[this.tasks.length - 1];
     return last ? { ...last.output } : {};
   }
 

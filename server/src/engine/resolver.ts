@@ -2,7 +2,7 @@
 // name (its latest instance). Views read the live task objects, so the context
 // is built once per decision and stays current as tasks change.
 import { resolveParameters, resolveValue } from "../expressions/index.js";
-import type { Json, JsonObject, RunState, TaskState } from "./model.js";
+import type { Json, JsonObject, RunState, TaskState, WorkflowDef } from "./model.js";
 
 function taskView(task: TaskState): Record<string, unknown> {
   return {
@@ -24,15 +24,18 @@ function taskView(task: TaskState): Record<string, unknown> {
   };
 }
 
-function workflowView(run: RunState): Record<string, unknown> {
+function workflowView(run: RunState, def: WorkflowDef | undefined): Record<string, unknown> {
   return {
     get input() { return run.input; },
     get output() { return run.output; },
     get variables() { return run.variables; },
     get workflowId() { return run.id; },
-    get correlationId() { return run.correlationId; },
+    // Conductor: null when the run was started without one.
+    get correlationId() { return run.correlationId || null; },
     get workflowType() { return run.name; },
     get version() { return run.version; },
+    // Conductor stores every definition as schema version 2.
+    get schemaVersion() { return def?.schemaVersion ?? 2; },
     get status() { return run.status; },
     get priority() { return run.priority; },
     get parentWorkflowId() { return run.parentRunId; },
@@ -51,9 +54,9 @@ export class Resolver {
   private readonly tasks = new Map<string, TaskState>();
   private readonly views = new Map<string, Record<string, unknown>>();
 
-  constructor(run: RunState, tasks: readonly TaskState[]) {
+  constructor(run: RunState, tasks: readonly TaskState[], def?: WorkflowDef) {
     for (const task of tasks) this.taskAdded(task);
-    const workflow = workflowView(run);
+    const workflow = workflowView(run, def);
     const lookup = (key: string | symbol): unknown => (key === "workflow" ? workflow : typeof key === "string" ? this.view(key) : undefined);
     const has = (key: string | symbol): boolean => key === "workflow" || (typeof key === "string" && this.tasks.has(key));
     this.context = new Proxy({} as Record<string, unknown>, {

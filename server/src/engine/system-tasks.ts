@@ -4,7 +4,7 @@
 import { stringifyJson } from "@baton/protocol";
 import { TASK_TYPES, type WorkflowTask } from "@baton/sdk";
 import type { Decider } from "./decider.js";
-import { TERMINAL_TASK, SUCCESSFUL_TASK, type Json, type JsonObject, type TaskState, type WorkflowStatus } from "./model.js";
+import { TERMINAL_TASK, TERMINAL_WORKFLOW, SUCCESSFUL_TASK, type Json, type JsonObject, type TaskState, type WorkflowStatus } from "./model.js";
 import { parseDuration, parseUntil } from "./time.js";
 import { lambdaSource, scriptTruth } from "../scripts/conductor.js";
 
@@ -96,7 +96,8 @@ const decision: SystemTask = {
     }
     const key = caseValue(value);
     const cases = wt.decisionCases ?? {};
-    const branch = Object.prototype.hasOwnProperty.call(cases, key) ? cases[key] : wt.defaultCase;
+    // Conductor: a case with no tasks is no case, the default case runs.
+    const branch = Object.prototype.hasOwnProperty.call(cases, key) && cases[key]!.length > 0 ? cases[key] : wt.defaultCase;
     task.output = task.type === "SWITCH" ? { evaluationResult: [key], selectedCase: key } : { caseOutput: [key] };
     completeAndEnter(d, task, branch?.[0], task.iteration);
   },
@@ -107,7 +108,11 @@ const fork: SystemTask = {
     const wt = d.workflowTaskOf(task)!;
     d.endTask(task, "COMPLETED", "");
     task.executed = true;
-    for (const branch of wt.forkTasks ?? []) if (branch[0]) d.scheduleOrJump(branch[0], task.iteration);
+    for (const branch of wt.forkTasks ?? []) {
+      if (branch[0]) d.scheduleOrJump(branch[0], task.iteration);
+      // A branch's first task ended the run (a TERMINATE): nothing more is scheduled.
+      if (TERMINAL_WORKFLOW.has(d.run.status)) return;
+    }
     scheduleJoinAfter(d, task);
   },
 };
@@ -147,16 +152,22 @@ const join: SystemTask = {
     for (let i = refs.length - 1; i >= 0; i--) if (!done(refs[i]!)) return;
     const output: JsonObject = {};
     const failed: TaskState[] = [];
+    const withErrors: TaskState[] = [];
     for (const ref of refs) {
       const branchTask = latest.get(ref)!;
       if (!SUCCESSFUL_TASK.has(branchTask.status)) failed.push(branchTask);
-      output[ref] = branchTask.output;
+      if (branchTask.status === "COMPLETED_WITH_ERRORS") withErrors.push(branchTask);
+      // Conductor leaves out branches whose output is empty.
+      if (Object.keys(branchTask.output).length > 0) output[ref] = branchTask.output;
     }
     task.output = output;
     const wt = d.workflowTaskOf(task);
     if (failed.length > 0 && !wt?.optional) {
       const first = failed[0]!;
       d.endTask(task, "FAILED", `join failed: task ${first.ref} ended ${first.status}`);
+    } else if (withErrors.length > 0) {
+      // An optional branch failed: the join says so, as Conductor's does (its reason names each one).
+      d.endTask(task, "COMPLETED_WITH_ERRORS", `${withErrors.map((t) => `${t.defName}/${t.id}`).join(" ")} completed with errors`);
     } else d.endTask(task, "COMPLETED", "");
   },
 };
@@ -213,11 +224,13 @@ const dynamicFork: SystemTask = {
     }
     d.endTask(task, "COMPLETED", "");
     task.executed = true;
-    task.output = { forkedTasks: refs };
+    // Conductor: the forked tasks are in the fork's input, its output is empty.
+    task.input = { ...task.input, forkedTasks: refs, forkedTaskDefs: tasks as unknown as Json };
     for (const t of tasks) {
       const input = inputs[t.taskReferenceName] ?? {};
       const forked = d.newTask({ ...t, type: t.type ?? "SIMPLE" }, { iteration: 0, input, extra: { dynamicJoin: d.defRef(task) } });
       d.dispatch(forked);
+      if (TERMINAL_WORKFLOW.has(d.run.status)) return;
     }
     scheduleJoinAfter(d, task, refs);
   },
@@ -242,14 +255,8 @@ const doWhile: SystemTask = {
   onChildEnded(d, task) {
     const wt = d.workflowTaskOf(task)!;
     const n = Number(task.output["iteration"] ?? 1);
-    // Collect this iteration's outputs under output[n] (Conductor's shape).
-    const bodyRefs = new Set(d.graph.descendants(d.defRef(task)));
-    const iterationOutput: JsonObject = {};
-    for (const t of d.tasks) {
-      const ref = d.defRef(t);
-      if (t.iteration === n && bodyRefs.has(ref)) iterationOutput[ref] = t.output;
-    }
-    const output: JsonObject = { ...task.output, [String(n)]: iterationOutput };
+    const iterationOutput = collectIteration(d, task);
+    const output = task.output;
     const keep = Number(task.input["keepLastN"] ?? (wt.inputParameters?.["keepLastN"] as number | undefined) ?? 0);
     if (keep > 0) for (const key of Object.keys(output)) if (/^\d+$/.test(key) && Number(key) <= n - keep) delete output[key];
     task.output = output;
@@ -272,6 +279,19 @@ const doWhile: SystemTask = {
     else d.endTask(task, "COMPLETED", "");
   },
 };
+
+/** Records the current iteration's task outputs under the loop's output[n] (Conductor's shape); returns them. */
+function collectIteration(d: Decider, loop: TaskState): JsonObject {
+  const n = Number(loop.output["iteration"] ?? 1);
+  const bodyRefs = new Set(d.graph.descendants(d.defRef(loop)));
+  const iterationOutput: JsonObject = {};
+  for (const t of d.tasks) {
+    const ref = d.defRef(t);
+    if (t.iteration === n && bodyRefs.has(ref)) iterationOutput[ref] = t.output;
+  }
+  loop.output = { ...loop.output, [String(n)]: iterationOutput };
+  return iterationOutput;
+}
 
 function startIteration(d: Decider, task: TaskState, n: number): void {
   const wt = d.workflowTaskOf(task)!;
@@ -315,12 +335,22 @@ const terminate: SystemTask = {
         : typeof workflowOutput === "object" && !Array.isArray(workflowOutput)
           ? { ...(workflowOutput as JsonObject) }
           : { output: workflowOutput };
+    // Conductor: the loops this TERMINATE sits in keep the ending iteration's outputs (taken before
+    // the TERMINATE's own output is set) and end CANCELED with no reason of their own.
+    const ref = d.defRef(task);
+    for (const loop of d.tasks) {
+      if (loop.type !== "DO_WHILE" || TERMINAL_TASK.has(loop.status) || !d.graph.descendants(d.defRef(loop)).includes(ref)) continue;
+      collectIteration(d, loop);
+      d.endTask(loop, "CANCELED", "");
+      loop.executed = true;
+    }
     complete(d, task, output ?? {});
     task.executed = true;
     if (status !== "COMPLETED") {
       d.run.failedTaskId = task.id;
     }
-    d.endRun(status as WorkflowStatus, reason, output);
+    // Conductor: without workflowOutput the output is empty (outputParameters are not evaluated).
+    d.endRun(status as WorkflowStatus, reason || `Workflow is ${status} by TERMINATE task: ${task.id}`, output ?? {});
   },
 };
 
@@ -373,7 +403,9 @@ const inline: SystemTask = {
       const result = evaluator === "value-param" ? (task.input[expression] ?? null) : services(d).evaluateScript(expression, task.input);
       complete(d, task, { result });
     } catch (error) {
-      fail(d, task, errorMessage(error));
+      // Conductor: a script that throws is a terminal failure, its message in output.error for `${ref.output.error}`.
+      task.output = { error: errorMessage(error) };
+      fail(d, task, errorMessage(error), true);
     }
   },
 };
@@ -404,8 +436,10 @@ const jqTransform: SystemTask = {
       const { result, resultList } = services(d).jq(queryExpression, input);
       complete(d, task, { result, resultList });
     } catch (error) {
-      task.output = { error: errorMessage(error) };
-      fail(d, task, errorMessage(error));
+      // The message as jq's error() gave it, without the jq CLI's prefix (Conductor's jq gives it bare).
+      const message = errorMessage(error).replace(/^jq: error \(at [^)]*\): /, "");
+      task.output = { error: message };
+      fail(d, task, message);
     }
   },
 };

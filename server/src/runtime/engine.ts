@@ -688,7 +688,7 @@ export class Engine {
           if (run.parentRunId && run.parentTaskId) {
             write.outbox.push({
               kind: "childEnded",
-              payload: { parentRunId: run.parentRunId, taskId: run.parentTaskId, childId: run.id, status: run.status, output: run.output, reason: run.reason },
+              payload: { parentRunId: run.parentRunId, taskId: run.parentTaskId, childId: run.id, status: run.status, output: run.output, reason: run.reason, name: run.name, version: run.version },
             });
           }
           break;
@@ -802,8 +802,9 @@ export class Engine {
         return;
       }
       case "childEnded": {
-        const p = payload as { parentRunId: string; taskId: string; childId: string; status: RunState["status"]; output: JsonObject; reason: string };
-        await this.handle(p.parentRunId, { kind: "childEnded", taskId: p.taskId, childId: p.childId, status: p.status, output: p.output, reason: p.reason }).catch(
+        const p = payload as { parentRunId: string; taskId: string; childId: string; status: RunState["status"]; output: JsonObject; reason: string; name?: string; version?: number };
+        const child = p.name !== undefined ? { name: p.name, ...(p.version !== undefined ? { version: p.version } : {}) } : {};
+        await this.handle(p.parentRunId, { kind: "childEnded", taskId: p.taskId, childId: p.childId, status: p.status, output: p.output, reason: p.reason, ...child }).catch(
           ignoreRefusal,
         );
         return;
@@ -823,7 +824,7 @@ export class Engine {
           const child = await this.store.getRun(p.runId, false);
           if (child && TERMINAL_WORKFLOW.has(child.run.status) && child.run.parentRunId && child.run.parentTaskId) {
             const { run } = child;
-            await this.handle(run.parentRunId, { kind: "childEnded", taskId: run.parentTaskId, childId: run.id, status: run.status, output: run.output, reason: run.reason }).catch(ignoreRefusal);
+            await this.handle(run.parentRunId, { kind: "childEnded", taskId: run.parentTaskId, childId: run.id, status: run.status, output: run.output, reason: run.reason, name: run.name, version: run.version }).catch(ignoreRefusal);
           }
         }
         return;

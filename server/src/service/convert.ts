@@ -24,12 +24,21 @@ export function workflowStatusName(status: WorkflowStatus): RunState["status"] |
   return name && name !== "UNSPECIFIED" ? (name as RunState["status"]) : undefined;
 }
 
+/**
+ * The task type a run reports, as Conductor's does: a worker task's name, and
+ * `FORK` for static and dynamic forks (their definitions say FORK_JOIN / FORK_JOIN_DYNAMIC).
+ */
+export function reportedType(task: Pick<TaskState, "type" | "defName">): string {
+  if (task.type === "SIMPLE") return task.defName;
+  if (task.type === "FORK_JOIN" || task.type === "FORK_JOIN_DYNAMIC") return "FORK";
+  return task.type;
+}
+
 export function toTask(task: TaskState, run: RunState): Task {
   return create(TaskSchema, {
     taskId: task.id,
     workflowId: task.runId,
-    // Conductor reports a worker task's type as its name.
-    taskType: task.type === "SIMPLE" ? task.defName : task.type,
+    taskType: reportedType(task),
     taskDefName: task.defName,
     referenceTaskName: task.ref,
     status: TaskStatus[task.status],

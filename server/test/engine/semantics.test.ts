@@ -82,7 +82,7 @@ describe("dynamic fork", () => {
 
   it("1,000 branches: each completion is cheap (no per-branch rescans of every task's views)", () => {
     const sim = new Sim(dyn, new Map(), { items: Array.from({ length: 1000 }, (_, i) => ({ i })) });
-    for (let i = 0; i < 1000; i++) sim.finish(`w_${i}`);
+    for (let i = 0; i < 1000; i++) sim.finish(`w_${i}`, "COMPLETED", { i });
     assert.equal(sim.run.status, "COMPLETED");
     assert.equal(Object.keys(sim.latest("join").output).length, 1000);
   });
