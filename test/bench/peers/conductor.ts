@@ -13,13 +13,14 @@ import { aptBinary, mavenArtifact } from "./install.js";
 
 export const CONDUCTOR = { coordinates: "com.netflix.conductor:conductor-server:3.15.0:jar:boot", file: "conductor-server-3.15.0-boot.jar", version: "3.15.0" };
 
-function startRedis(binary: string, port: number, dir: string): ChildProcess {
+export function startRedis(binary: string, port: number, dir: string): ChildProcess {
   return track(spawn(binary, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dir, "--protected-mode", "yes"], {
     stdio: ["ignore", "pipe", "pipe"],
   }));
 }
 
-function startConductor(jar: string, httpPort: number, redisPort: number, logDir: string): { child: ChildProcess; output: () => string } {
+/** A Conductor server (any 3.x boot jar) on a loopback port, its data and queues in the Redis on `redisPort`. */
+export function startConductor(jar: string, httpPort: number, redisPort: number, logDir: string, stack = "bench"): { child: ChildProcess; output: () => string } {
   const props: Record<string, string> = {
     loadSample: "false",
     "server.port": String(httpPort),
@@ -34,7 +35,7 @@ function startConductor(jar: string, httpPort: number, redisPort: number, logDir
     "conductor.redis.queueNamespacePrefix": "conductor_queues",
     "conductor.indexing.enabled": "false",
     "conductor.grpc-server.enabled": "false",
-    "conductor.app.stack": "bench",
+    "conductor.app.stack": stack,
     "conductor.app.ownerEmailMandatory": "false",
     "logging.level.root": "WARN",
   };
@@ -46,7 +47,7 @@ function startConductor(jar: string, httpPort: number, redisPort: number, logDir
   return { child, output: () => output };
 }
 
-async function healthy(base: string): Promise<boolean> {
+export async function healthy(base: string): Promise<boolean> {
   try {
     const r = await fetch(`${base}/api/metadata/taskdefs`, { signal: AbortSignal.timeout(2000) });
     return r.ok;
