@@ -1,14 +1,16 @@
-// The two engines the differential suite runs each case on: a real Conductor
-// 3.21.14 (its boot jar from Maven Central on Java 17, Redis from Debian, both
-// on loopback; started as the bench starts its Conductor) over Conductor's REST
-// API, and Baton (a real server over a real PostgreSQL) over Baton's TS client.
+// The two engines the differential suite runs each case on, both driven by the
+// same client over Conductor's REST API: a real Conductor 3.21.14 (its boot jar
+// from Maven Central on Java 17, Redis from Debian, both on loopback; started as
+// the bench starts its Conductor), and Baton (a real server over a real
+// PostgreSQL) serving Conductor's REST API.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { aptBinary, mavenArtifact } from "../../bench/peers/install.js";
 import { healthy, startConductor, startRedis } from "../../bench/peers/conductor.js";
 import { freePort, runCommand, stopChild, until, which } from "../../bench/lib/util.js";
-import { startHarness } from "../../support/harness.js";
+import { createLogger, startServer } from "@baton/server";
+import { freshDatabase, stopCluster } from "../../support/database.js";
 
 export const CONDUCTOR_VERSION = "3.21.14";
 const COORDINATES = `org.conductoross:conductor-server:${CONDUCTOR_VERSION}:jar:boot`;
@@ -36,7 +38,7 @@ const TERMINAL = new Set(["COMPLETED", "FAILED", "TERMINATED", "TIMED_OUT"]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Conductor's REST API at `base` (".../api"), with `down` to stop whatever serves it. */
-function conductorEngine(base: string, down: () => Promise<void>): Engine {
+function conductorEngine(name: Engine["name"], base: string, down: () => Promise<void>): Engine {
   async function call<T>(method: string, p: string, body?: unknown): Promise<T> {
     const r = await fetch(base + p, {
       method,
@@ -45,7 +47,7 @@ function conductorEngine(base: string, down: () => Promise<void>): Engine {
       signal: AbortSignal.timeout(30_000),
     });
     const text = await r.text();
-    if (!r.ok) throw new Error(`Conductor ${method} ${p}: HTTP ${r.status} ${text.slice(0, 500)}`);
+    if (!r.ok) throw new Error(`${name} ${method} ${p}: HTTP ${r.status} ${text.slice(0, 500)}`);
     try {
       return JSON.parse(text) as T;
     } catch {
@@ -53,7 +55,7 @@ function conductorEngine(base: string, down: () => Promise<void>): Engine {
     }
   }
   return {
-    name: "conductor",
+    name,
     async register(defs, taskDefs) {
       if (taskDefs.length > 0) await call("POST", "/metadata/taskdefs", taskDefs);
       await call("PUT", "/metadata/workflow", defs);
@@ -75,7 +77,7 @@ function conductorEngine(base: string, down: () => Promise<void>): Engine {
 
 /** A Conductor already running (BATON_DIFF_CONDUCTOR=http://127.0.0.1:port), for working on cases. */
 export function runningConductor(url: string): Engine {
-  return conductorEngine(`${url.replace(/\/$/, "")}/api`, async () => {});
+  return conductorEngine("conductor", `${url.replace(/\/$/, "")}/api`, async () => {});
 }
 
 export async function startConductorEngine(log: (line: string) => void): Promise<Engine> {
@@ -99,28 +101,23 @@ export async function startConductorEngine(log: (line: string) => void): Promise
     throw new Error(`Conductor did not answer on ${base}: ${server.output().slice(-2000)}`);
   }
   log(`conductor ${CONDUCTOR_VERSION}: up in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  return conductorEngine(base, down);
+  return conductorEngine("conductor", base, down);
 }
 
+/** Baton (a real server over a real PostgreSQL) serving Conductor's REST API on loopback: driven by the same client as Conductor. */
 export async function startBatonEngine(): Promise<Engine> {
-  const h = await startHarness({ manualClock: false });
-  return {
-    name: "baton",
-    async register(defs, taskDefs) {
-      if (taskDefs.length > 0) await h.client.registerTaskDefs(taskDefs);
-      for (const def of defs) await h.client.registerWorkflowDef(def);
-    },
-    start: (name, input, correlationId) => h.client.startWorkflow(name, input, correlationId ? { correlationId } : {}),
-    async ended(id, timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const run = await h.client.getWorkflow(id);
-        if (TERMINAL.has(run.status) || Date.now() > deadline) return run as unknown as RawRun;
-        await sleep(20);
-      }
-    },
-    close: () => h.close(),
-  };
+  const server = await startServer({
+    databaseUrl: await freshDatabase(),
+    port: 0,
+    host: "127.0.0.1",
+    conductor: { port: 0, host: "127.0.0.1" },
+    logger: createLogger(process.env["BATON_LOG_LEVEL"] ?? "silent"),
+  });
+  if (!server.conductorAddress) throw new Error("the Baton server did not start its Conductor REST API");
+  return conductorEngine("baton", `http://${server.conductorAddress}/api`, async () => {
+    await server.close();
+    await stopCluster();
+  });
 }
 
 /** The Java version, for the report ("?" when it cannot be read). */

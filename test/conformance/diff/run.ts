@@ -75,7 +75,7 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
 }
 
 const cases = loadCases();
-log(`${cases.length} cases; Conductor ${CONDUCTOR_VERSION} (Java ${await javaVersion()}) over its REST API, Baton over its TS client`);
+log(`${cases.length} cases; Conductor ${CONDUCTOR_VERSION} (Java ${await javaVersion()}) and Baton, both over Conductor's REST API with the same client`);
 const began = Date.now();
 const running = process.env["BATON_DIFF_CONDUCTOR"];
 const [conductor, baton] = await Promise.all([running ? runningConductor(running) : startConductorEngine(log), startBatonEngine()]);
