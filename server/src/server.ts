@@ -1,7 +1,7 @@
 // Wires one server process: store -> engine -> dispatcher/timers -> gRPC.
 import * as grpc from "@grpc/grpc-js";
 import pg from "pg";
-import { EventService, MetadataService, RetentionService, ScheduleService, SessionService, TaskService, WorkflowService, serviceDefinition, serviceHandlers } from "@baton/protocol";
+import { EventService, MetadataService, RetentionService, RouteService, ScheduleService, SessionService, TaskService, WorkflowService, serviceDefinition, serviceHandlers } from "@baton/protocol";
 import { systemClock, type Clock } from "./clock.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
 import { RunWaiters } from "./dispatch/run-waiters.js";
@@ -22,6 +22,11 @@ import { RunChanges } from "./console/run-changes.js";
 import { startConsoleServer, type ConsoleServer } from "./console/console-server.js";
 import { ConnectedWorkers } from "./dispatch/workers.js";
 import { EventStore } from "./store/event-store.js";
+import { RouteStore } from "./store/routes.js";
+import { RouteControl } from "./routes/control.js";
+import { registerRouteMetrics } from "./routes/metrics.js";
+import { VersionRouter } from "./routes/router.js";
+import { routeService } from "./service/routes.js";
 import { Store } from "./store/store.js";
 import type { PrimaryLocator } from "./store/hosts.js";
 import { Authenticator } from "./auth/authenticator.js";
@@ -113,7 +118,10 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   const metrics = new Metrics(() => sampleDatabase(store, clock), 1000, { processMetrics: options.metrics !== undefined });
   await store.migrate();
 
-  const engine = new Engine(store, clock, await createSystemTaskServices(), log, { maxConcurrentStarts: options.maxConcurrentStarts ?? 256 });
+  // Routes: which version a start without one gets (weights, sticky keys, a guard that rolls back).
+  const routeStore = new RouteStore(store.pool);
+  const router = new VersionRouter(routeStore);
+  const engine = new Engine(store, clock, await createSystemTaskServices(), log, { maxConcurrentStarts: options.maxConcurrentStarts ?? 256 }, router);
   const dbWatch = new DbWatch(store.pool, log, metrics.registry);
   // Tasks handed out here are remembered by type, so a scoped worker's updates need no lookup.
   const taskTypes = new TaskTypes(store.pool);
@@ -148,6 +156,11 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     taskDefsChanged: () => dispatcher.forgetLimits(),
     reserveWorker: (type) => observer.reserved(dispatcher.reserve(type)),
   };
+  const routeControl = new RouteControl(routeStore, clock, log, {
+    changed: (name) => router.changed(name),
+    rolledBack: (name) => routeMetrics.rollbacks.inc({ workflow: name }),
+  });
+  const routeMetrics = registerRouteMetrics(metrics.registry, () => routeStore.list(), routeControl);
   const keys = new KeyRegistry(store.pool);
   const authenticator = new Authenticator(keys, options.auth?.cacheMs ?? 1000);
   // Calls open under each key: a revocation (here or on another replica) ends them.
@@ -166,6 +179,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     else if (channel === "baton_taskdefs") engine.taskDefsChanged();
     else if (channel === "baton_workflow_defs") engine.workflowDefsChanged(payload || undefined);
     else if (channel === "baton_events") void events.drain();
+    else if (channel === "baton_routes") router.changed(payload || undefined);
   }, () => {
     metrics.dbErrors.inc({ code: "connection" });
     // Revocations and definition changes may have been missed while disconnected.
@@ -173,6 +187,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     endRevoked();
     engine.taskDefsChanged();
     engine.workflowDefsChanged();
+    router.changed();
   });
   await listener.start();
 
@@ -203,6 +218,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     { service: EventService, handlers: guard(methodsOf(EventService), serviceHandlers(EventService, eventService(eventStore, clock, limits, () => void events.drain()), onError), gate) },
     { service: ScheduleService, handlers: guard(methodsOf(ScheduleService), serviceHandlers(ScheduleService, scheduleService(scheduleStore, store, schedules, clock, limits), onError), gate) },
     { service: RetentionService, handlers: guard(methodsOf(RetentionService), serviceHandlers(RetentionService, retentionService(retentionStore, reaper), onError), gate) },
+    { service: RouteService, handlers: guard(methodsOf(RouteService), serviceHandlers(RouteService, routeService(routeControl), onError), gate) },
     { service: SessionService, handlers: guard(methodsOf(SessionService), serviceHandlers(SessionService, sessionService(authMode === "required"), onError), gate) },
   ];
   for (const { service, handlers } of services) server.addService(serviceDefinition(service), handlers);
@@ -240,6 +256,9 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   timers.start();
   schedules.start();
   reaper.start();
+  // The route guard looks at canaries every few seconds on any replica; a rollback happens once (it is conditional on the route's revision).
+  const guardTimer = setInterval(() => void routeControl.guard().catch((error: unknown) => log.warn({ err: error }, "route guard check failed")), options.sweepMs ? options.sweepMs * 20 : 5000);
+  guardTimer.unref();
   events.start();
   dbWatch.start();
   log.info(
@@ -265,9 +284,11 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       await schedules.sweep();
       await timers.sweep();
       await events.drain();
+      await routeControl.guard();
     },
     async close() {
       stopAging();
+      clearInterval(guardTimer);
       timers.stop();
       await schedules.stop();
       await reaper.stop();
@@ -387,7 +408,7 @@ class Listener {
       this.reconnect();
     });
     await client.connect();
-    await client.query("LISTEN baton_tasks; LISTEN baton_runs; LISTEN baton_taskdefs; LISTEN baton_workflow_defs; LISTEN baton_keys; LISTEN baton_events");
+    await client.query("LISTEN baton_tasks; LISTEN baton_runs; LISTEN baton_taskdefs; LISTEN baton_workflow_defs; LISTEN baton_keys; LISTEN baton_events; LISTEN baton_routes");
     this.client = client;
     this.delay = 100;
   }

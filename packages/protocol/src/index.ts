@@ -6,5 +6,6 @@ export * from "./gen/baton/v1/event_service_pb.js";
 export * from "./gen/baton/v1/session_service_pb.js";
 export * from "./gen/baton/v1/schedule_service_pb.js";
 export * from "./gen/baton/v1/retention_service_pb.js";
+export * from "./gen/baton/v1/route_service_pb.js";
 export * from "./grpc.js";
 export * from "./json.js";

@@ -37,6 +37,8 @@ const RUNS_READ: readonly Role[] = ["reader", "operator", "admin"];
 const PUBLISH: readonly Role[] = ["publisher", "admin"];
 const OPERATE: readonly Role[] = ["operator", "admin"];
 const WORK: readonly Role[] = ["worker", "admin"];
+// Routes decide which definition runs: publishers roll versions out, operators roll them back in an incident.
+const ROUTE: readonly Role[] = ["publisher", "operator", "admin"];
 
 export const RULES: Readonly<Record<string, Rule>> = {
   // Definitions: publishers write, everyone who reads may read.
@@ -72,6 +74,15 @@ export const RULES: Readonly<Record<string, Rule>> = {
   "baton.v1.WorkflowService/CountWorkflows": { roles: RUNS_READ },
   "baton.v1.WorkflowService/WatchWorkflow": { roles: RUNS_READ },
   "baton.v1.WorkflowService/WatchWorkflows": { roles: RUNS_READ },
+
+  // Routes: who ships a version and who answers for runs may change them; everyone who reads may look.
+  "baton.v1.RouteService/GetRoute": { roles: READ },
+  "baton.v1.RouteService/ListRouteHistory": { roles: READ },
+  "baton.v1.RouteService/GetRouteStatus": { roles: READ },
+  "baton.v1.RouteService/SetRoute": { roles: ROUTE },
+  "baton.v1.RouteService/PromoteRoute": { roles: ROUTE },
+  "baton.v1.RouteService/RollbackRoute": { roles: ROUTE },
+  "baton.v1.RouteService/DeleteRoute": { roles: ROUTE },
 
   // Tasks: workers, for their own task types only.
   "baton.v1.TaskService/Dispatch": { roles: WORK, scope: "request" },

@@ -56,6 +56,20 @@ export interface RunState {
   nextSeq: number;
   /** Decider bookkeeping that has no column of its own. */
   extra: JsonObject;
+  /** How a route chose this run's version (absent: the version was named, or no route applied). */
+  route?: RouteChoice;
+}
+
+/** A route's choice of version for one start. */
+export interface RouteChoice {
+  /** The route revision that chose. */
+  revision: number;
+  /** The chosen version's weight in that route, in percent. */
+  weight: number;
+  /** "weight": drawn by weight; "sticky": the sticky key's version. */
+  reason: "weight" | "sticky";
+  /** The sticky key's value, when the route is sticky and the start had one. */
+  stickyKey?: string;
 }
 
 export interface TaskState {

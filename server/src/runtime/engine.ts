@@ -5,7 +5,7 @@ import { stringifyJson } from "@baton/protocol";
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import { decide, Decider, Refusal, type Decision, type Effect, type RunEvent, type StartRunRequest } from "../engine/decider.js";
 import { graphFor, type Graph } from "../engine/graph.js";
-import { TERMINAL_TASK, TERMINAL_WORKFLOW, type JsonObject, type RunState, type TaskState } from "../engine/model.js";
+import { TERMINAL_TASK, TERMINAL_WORKFLOW, type JsonObject, type RouteChoice, type RunState, type TaskState } from "../engine/model.js";
 import { isWorkerTask, type SystemTaskServices } from "../engine/system-tasks.js";
 import type { Clock } from "../clock.js";
 import { isConnectionError, Store, type BatchWrite, type LoadedRun, type LoadedRuns, type Queryable, type RunTarget } from "../store/store.js";
@@ -65,6 +65,11 @@ export interface StartOptions {
   parentRunId?: string;
   parentTaskId?: string;
   depth?: number;
+}
+
+/** Picks the version for a start without one (see routes/router.ts). */
+export interface VersionChooser {
+  choose(start: { name: string; input: JsonObject; correlationId: string }): Promise<{ version: number; choice: RouteChoice } | undefined>;
 }
 
 /** More work than the server takes on at once: the caller should retry after `retryAfterMs`. */
@@ -133,6 +138,8 @@ export class Engine {
       maxBatchesInFlight?: number;
       maxBatchEvents?: number;
     } = { maxConcurrentStarts: 256 },
+    /** Chooses the version of a start that names none, when its workflow has a route. */
+    private readonly router?: VersionChooser,
   ) {
     this.queue = new BatchQueue<BatchItem>(
       (items) => this.writeBatch(items),
@@ -466,7 +473,7 @@ export class Engine {
     }
 
     for (const item of starts) {
-      const { def, hash, version } = item.resolved;
+      const { def, hash, version, route } = item.resolved;
       const { options } = item;
       if (options.definition) await this.store.putDef(q, hash, def);
       const run: RunState = {
@@ -492,6 +499,7 @@ export class Engine {
         wakeAt: 0,
         nextSeq: 1,
         extra: options.depth ? { depth: options.depth } : {},
+        ...(route ? { route } : {}),
       };
       const taskDefs = await this.taskDefsFor(q, def, []);
       const decision = decide(
@@ -637,7 +645,7 @@ export class Engine {
     }
   }
 
-  private async resolveDefinition(options: StartOptions): Promise<{ def: WorkflowDef; hash: string; version: number }> {
+  private async resolveDefinition(options: StartOptions): Promise<{ def: WorkflowDef; hash: string; version: number; route?: RouteChoice }> {
     if (options.definition) {
       const def = options.definition;
       const { validateWorkflowDef } = await import("@baton/sdk");
@@ -647,11 +655,16 @@ export class Engine {
       }
       return { def, hash: definitionHash(def), version: def.version ?? 1 };
     }
-    const found = options.version === undefined ? await this.latestDefinition(options.name) : await this.store.workflowDef(this.store.pool, options.name, options.version);
+    const routed =
+      options.version === undefined
+        ? await this.router?.choose({ name: options.name, input: options.input, correlationId: options.correlationId ?? "" })
+        : undefined;
+    const version = routed?.version ?? options.version;
+    const found = version === undefined ? await this.latestDefinition(options.name) : await this.store.workflowDef(this.store.pool, options.name, version);
     if (!found) {
-      throw new Refusal("NOT_FOUND", `no workflow definition ${options.name}${options.version !== undefined ? ` version ${options.version}` : ""}`);
+      throw new Refusal("NOT_FOUND", `no workflow definition ${options.name}${version !== undefined ? ` version ${version}` : ""}`);
     }
-    return found;
+    return routed ? { ...found, route: routed.choice } : found;
   }
 
   /** Adds a decision's writes to its batch, and what to do after commit. `readRev`: the revision the run was decided from; undefined for a new run. */
@@ -878,7 +891,7 @@ interface StartItem {
   kind: "start";
   lane: string;
   options: StartOptions;
-  resolved: { def: WorkflowDef; hash: string; version: number };
+  resolved: { def: WorkflowDef; hash: string; version: number; route?: RouteChoice };
   resolve(result: { runId: string; created: boolean }): void;
   reject(error: unknown): void;
 }

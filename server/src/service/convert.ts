@@ -89,6 +89,9 @@ export function toWorkflow(run: RunState, tasks: TaskState[], def?: WorkflowDef)
     tasks: tasks.map((t) => toTask(t, run)),
     workflowDefinitionJson: def ? stringifyJson(def) : "",
     failedTaskId: run.failedTaskId,
+    ...(run.route
+      ? { route: { routeRevision: BigInt(run.route.revision), weight: run.route.weight, reason: run.route.reason, stickyKey: run.route.stickyKey ?? "" } }
+      : {}),
   });
 }
 

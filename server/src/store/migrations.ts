@@ -231,6 +231,43 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
   },
   SCHEDULES_MIGRATION,
   RETENTION_MIGRATION,
+  {
+    name: "routes: weights over a workflow's versions, their history, sticky keys, and each run's choice",
+    sql: `
+      CREATE TABLE baton.routes (
+        name text PRIMARY KEY,
+        weights jsonb NOT NULL,
+        sticky text NOT NULL DEFAULT '',
+        guard jsonb,
+        stable_version int NOT NULL,
+        revision bigint NOT NULL,
+        updated_at bigint NOT NULL,
+        updated_by text NOT NULL
+      );
+      CREATE TABLE baton.route_history (
+        name text NOT NULL,
+        revision bigint NOT NULL,
+        at bigint NOT NULL,
+        action text NOT NULL,
+        actor text NOT NULL,
+        note text NOT NULL,
+        weights jsonb NOT NULL,
+        sticky text NOT NULL,
+        stable_version int NOT NULL,
+        PRIMARY KEY (name, revision)
+      );
+      -- A sticky key keeps its version while that version stays routed; keys
+      -- are stored hashed, so any length fits the index.
+      CREATE TABLE baton.route_assignments (
+        name text NOT NULL,
+        key_hash text NOT NULL,
+        version int NOT NULL,
+        PRIMARY KEY (name, key_hash)
+      );
+      -- How a start without a version got its version (null: no route chose).
+      ALTER TABLE baton.runs ADD COLUMN route jsonb;
+    `,
+  },
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"

@@ -3,7 +3,7 @@
 import { parseJson, stringifyJson } from "@baton/protocol";
 import pg from "pg";
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
-import type { JsonObject, RunState, TaskState, WorkflowStatus } from "../engine/model.js";
+import type { JsonObject, RouteChoice, RunState, TaskState, WorkflowStatus } from "../engine/model.js";
 import { migrate } from "./migrations.js";
 import { PrimaryLocator, routedClient } from "./hosts.js";
 
@@ -169,6 +169,7 @@ export function rowToRun(r: Record<string, unknown>): RunState {
     wakeAt: r["wake_at"] as number,
     nextSeq: r["next_seq"] as number,
     extra: r["extra"] as JsonObject,
+    ...(r["route"] ? { route: r["route"] as RouteChoice } : {}),
   };
 }
 
@@ -195,6 +196,7 @@ const RUN_COLUMNS = {
   wake_at: "bigint",
   next_seq: "int",
   extra: "jsonb",
+  route: "jsonb",
 } as const;
 const RUN_COLUMN_NAMES = Object.keys(RUN_COLUMNS);
 const RUN_RECORDSET = RUN_COLUMN_NAMES.map((c) => `${c} ${RUN_COLUMNS[c as keyof typeof RUN_COLUMNS]}`).join(", ");
@@ -223,6 +225,7 @@ function runToRow(run: RunState): { [K in keyof typeof RUN_COLUMNS]: unknown } {
     wake_at: run.wakeAt,
     next_seq: run.nextSeq,
     extra: run.extra,
+    route: run.route ?? null,
   };
 }
 

@@ -442,8 +442,10 @@ type Workflow struct {
 	// The definition the run is pinned to, as WorkflowDef JSON.
 	WorkflowDefinitionJson string `protobuf:"bytes,19,opt,name=workflow_definition_json,json=workflowDefinitionJson,proto3" json:"workflow_definition_json,omitempty"`
 	FailedTaskId           string `protobuf:"bytes,20,opt,name=failed_task_id,json=failedTaskId,proto3" json:"failed_task_id,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// How a start without a version got its version, when a route chose it.
+	Route         *RouteDecision `protobuf:"bytes,21,opt,name=route,proto3,oneof" json:"route,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Workflow) Reset() {
@@ -616,6 +618,86 @@ func (x *Workflow) GetFailedTaskId() string {
 	return ""
 }
 
+func (x *Workflow) GetRoute() *RouteDecision {
+	if x != nil {
+		return x.Route
+	}
+	return nil
+}
+
+// A route's choice for one run (see RouteService).
+type RouteDecision struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The route revision that chose.
+	RouteRevision int64 `protobuf:"varint,1,opt,name=route_revision,json=routeRevision,proto3" json:"route_revision,omitempty"`
+	// The chosen version's weight in that route, in percent.
+	Weight int32 `protobuf:"varint,2,opt,name=weight,proto3" json:"weight,omitempty"`
+	// "weight": drawn by weight; "sticky": the sticky key's version.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The sticky key's value, when the route is sticky.
+	StickyKey     string `protobuf:"bytes,4,opt,name=sticky_key,json=stickyKey,proto3" json:"sticky_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RouteDecision) Reset() {
+	*x = RouteDecision{}
+	mi := &file_baton_v1_run_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RouteDecision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RouteDecision) ProtoMessage() {}
+
+func (x *RouteDecision) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_run_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RouteDecision.ProtoReflect.Descriptor instead.
+func (*RouteDecision) Descriptor() ([]byte, []int) {
+	return file_baton_v1_run_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RouteDecision) GetRouteRevision() int64 {
+	if x != nil {
+		return x.RouteRevision
+	}
+	return 0
+}
+
+func (x *RouteDecision) GetWeight() int32 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
+func (x *RouteDecision) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RouteDecision) GetStickyKey() string {
+	if x != nil {
+		return x.StickyKey
+	}
+	return ""
+}
+
 var File_baton_v1_run_proto protoreflect.FileDescriptor
 
 const file_baton_v1_run_proto_rawDesc = "" +
@@ -655,7 +737,7 @@ const file_baton_v1_run_proto_rawDesc = "" +
 	"\boptional\x18\x19 \x01(\bR\boptional\x12\x18\n" +
 	"\aretried\x18\x1a \x01(\bR\aretried\x12\x1a\n" +
 	"\bexecuted\x18\x1b \x01(\bR\bexecuted\x12(\n" +
-	"\x10lease_expires_ms\x18\x1c \x01(\x03R\x0eleaseExpiresMs\"\xce\x06\n" +
+	"\x10lease_expires_ms\x18\x1c \x01(\x03R\x0eleaseExpiresMs\"\x8c\a\n" +
 	"\bWorkflow\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12#\n" +
@@ -680,7 +762,15 @@ const file_baton_v1_run_proto_rawDesc = "" +
 	"\x0fidempotency_key\x18\x11 \x01(\tR\x0eidempotencyKey\x12$\n" +
 	"\x05tasks\x18\x12 \x03(\v2\x0e.baton.v1.TaskR\x05tasks\x128\n" +
 	"\x18workflow_definition_json\x18\x13 \x01(\tR\x16workflowDefinitionJson\x12$\n" +
-	"\x0efailed_task_id\x18\x14 \x01(\tR\ffailedTaskId*\xe4\x01\n" +
+	"\x0efailed_task_id\x18\x14 \x01(\tR\ffailedTaskId\x122\n" +
+	"\x05route\x18\x15 \x01(\v2\x17.baton.v1.RouteDecisionH\x00R\x05route\x88\x01\x01B\b\n" +
+	"\x06_route\"\x85\x01\n" +
+	"\rRouteDecision\x12%\n" +
+	"\x0eroute_revision\x18\x01 \x01(\x03R\rrouteRevision\x12\x16\n" +
+	"\x06weight\x18\x02 \x01(\x05R\x06weight\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"sticky_key\x18\x04 \x01(\tR\tstickyKey*\xe4\x01\n" +
 	"\x0eWorkflowStatus\x12\x1f\n" +
 	"\x1bWORKFLOW_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17WORKFLOW_STATUS_RUNNING\x10\x01\x12\x1d\n" +
@@ -716,22 +806,24 @@ func file_baton_v1_run_proto_rawDescGZIP() []byte {
 }
 
 var file_baton_v1_run_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_baton_v1_run_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_baton_v1_run_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_baton_v1_run_proto_goTypes = []any{
-	(WorkflowStatus)(0), // 0: baton.v1.WorkflowStatus
-	(TaskStatus)(0),     // 1: baton.v1.TaskStatus
-	(*Task)(nil),        // 2: baton.v1.Task
-	(*Workflow)(nil),    // 3: baton.v1.Workflow
+	(WorkflowStatus)(0),   // 0: baton.v1.WorkflowStatus
+	(TaskStatus)(0),       // 1: baton.v1.TaskStatus
+	(*Task)(nil),          // 2: baton.v1.Task
+	(*Workflow)(nil),      // 3: baton.v1.Workflow
+	(*RouteDecision)(nil), // 4: baton.v1.RouteDecision
 }
 var file_baton_v1_run_proto_depIdxs = []int32{
 	1, // 0: baton.v1.Task.status:type_name -> baton.v1.TaskStatus
 	0, // 1: baton.v1.Workflow.status:type_name -> baton.v1.WorkflowStatus
 	2, // 2: baton.v1.Workflow.tasks:type_name -> baton.v1.Task
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	4, // 3: baton.v1.Workflow.route:type_name -> baton.v1.RouteDecision
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_baton_v1_run_proto_init() }
@@ -739,13 +831,14 @@ func file_baton_v1_run_proto_init() {
 	if File_baton_v1_run_proto != nil {
 		return
 	}
+	file_baton_v1_run_proto_msgTypes[1].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_v1_run_proto_rawDesc), len(file_baton_v1_run_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

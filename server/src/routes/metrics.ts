@@ -1,0 +1,68 @@
+// Prometheus series of routes, labelled by workflow and version: the weights
+// in force and each version's health over the last hour, read from the
+// database when scraped (at most once a second), and the guard's rollbacks.
+import { Counter, Gauge, type Registry } from "prom-client";
+import type { RouteControl, VersionHealth } from "./control.js";
+import type { Route } from "./route.js";
+
+export interface RouteMetrics {
+  rollbacks: Counter<"workflow">;
+}
+
+export function registerRouteMetrics(registry: Registry, list: () => Promise<Route[]>, control: RouteControl): RouteMetrics {
+  const registers = [registry];
+  let sample: Promise<{ route: Route; versions: VersionHealth[] }[]> | undefined;
+  let sampledAt = -Infinity;
+  const fresh = () => {
+    if (!sample || performance.now() - sampledAt > 1000) {
+      sampledAt = performance.now();
+      sample = list().then((routes) => Promise.all(routes.map(async (route) => ({ route, versions: (await control.status(route.name, 3600)).versions }))));
+      sample.catch(() => {});
+    }
+    return sample.catch(() => []);
+  };
+  const gauge = (name: string, help: string, value: (v: VersionHealth) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["workflow", "version"],
+      registers,
+      async collect() {
+        this.reset();
+        for (const { route, versions } of await fresh()) {
+          for (const v of versions) this.set({ workflow: route.name, version: String(v.version) }, value(v));
+        }
+      },
+    });
+  new Gauge({
+    name: "baton_route_weight_percent",
+    help: "Percent of starts without a version that a route sends to each version",
+    labelNames: ["workflow", "version"],
+    registers,
+    async collect() {
+      this.reset();
+      for (const { route } of await fresh()) for (const w of route.weights) this.set({ workflow: route.name, version: String(w.version) }, w.weight);
+    },
+  });
+  new Gauge({
+    name: "baton_route_version_runs",
+    help: "Runs of a routed workflow started in the last hour, by version and status",
+    labelNames: ["workflow", "version", "status"],
+    registers,
+    async collect() {
+      this.reset();
+      for (const { route, versions } of await fresh()) {
+        for (const v of versions) {
+          const counts = { RUNNING: v.running, COMPLETED: v.completed, FAILED: v.failed, TIMED_OUT: v.timedOut, TERMINATED: v.terminated };
+          for (const [status, n] of Object.entries(counts)) this.set({ workflow: route.name, version: String(v.version), status }, n);
+        }
+      }
+    },
+  });
+  gauge("baton_route_version_failure_ratio", "Failed and timed-out runs over ended runs, last hour, per version of a routed workflow", (v) => v.failureRate);
+  gauge("baton_route_version_duration_p50_seconds", "Median duration of ended runs, last hour, per version of a routed workflow", (v) => v.p50 / 1000);
+  gauge("baton_route_version_duration_p99_seconds", "99th percentile duration of ended runs, last hour, per version of a routed workflow", (v) => v.p99 / 1000);
+  return {
+    rollbacks: new Counter({ name: "baton_route_rollbacks_total", help: "Routes rolled back by their guard", labelNames: ["workflow"], registers }),
+  };
+}
