@@ -16,6 +16,7 @@ import { runsCommand } from "./commands/runs.js";
 import { schedulesCommand } from "./commands/schedules.js";
 import { restartCommand } from "./commands/restart.js";
 import { resumeCommand } from "./commands/resume.js";
+import { routeCommand } from "./commands/route.js";
 import { retryCommand } from "./commands/retry.js";
 import { searchCommand } from "./commands/search.js";
 import { signalCommand } from "./commands/signal.js";
@@ -76,6 +77,7 @@ Exit codes:
   handlersCommand(program);
   schedulesCommand(program);
   runsCommand(program);
+  routeCommand(program);
   tasksCommand(program);
   graphCommand(program);
   keysCommand(program);

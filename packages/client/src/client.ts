@@ -2,6 +2,7 @@
 // as plain values and runs in Conductor's shape.
 import {
   EventService,
+  RouteService,
   MetadataService,
   RetentionService,
   ScheduleService,
@@ -15,6 +16,7 @@ import {
   parseJson,
   stringifyJson,
   type ScheduleInfo,
+  type Route,
   type ServiceClient,
 } from "@baton/protocol";
 import { readFileSync } from "node:fs";
@@ -87,6 +89,8 @@ export interface StartOptions {
 
 export interface SearchOptions {
   name?: string;
+  /** Only runs of this version (needs name). */
+  version?: number;
   statuses?: string[];
   correlationId?: string;
   from?: Date | number;
@@ -138,6 +142,7 @@ export class BatonClient {
   readonly events: ServiceClient<typeof EventService>;
   readonly schedules: ServiceClient<typeof ScheduleService>;
   readonly retention: ServiceClient<typeof RetentionService>;
+  readonly routes: ServiceClient<typeof RouteService>;
 
   constructor(options: ClientOptions = {}) {
     this.address = options.address ?? process.env["BATON_ADDRESS"] ?? DEFAULT_ADDRESS;
@@ -163,6 +168,7 @@ export class BatonClient {
     this.events = createClient(EventService, this.channel, defaults);
     this.schedules = createClient(ScheduleService, this.channel, defaults);
     this.retention = createClient(RetentionService, this.channel, defaults);
+    this.routes = createClient(RouteService, this.channel, defaults);
   }
 
   close(): void {
@@ -321,6 +327,7 @@ export class BatonClient {
         return value;
       }),
       correlationId: options.correlationId ?? "",
+      ...(options.version !== undefined ? { version: options.version } : {}),
       startTimeFromMs: ms(options.from),
       startTimeToMs: ms(options.to),
       pageSize: options.pageSize ?? 100,
@@ -397,6 +404,81 @@ export class BatonClient {
     }));
   }
 
+  // ---- routes -------------------------------------------------------------
+
+  /** The route of a workflow name, or undefined when it has none (starts get the latest version). */
+  async getRoute(workflowName: string): Promise<RouteView | undefined> {
+    try {
+      return toRouteView((await this.routes.getRoute({ workflowName })).route!);
+    } catch (error) {
+      if ((error as { code?: number }).code === grpc.status.NOT_FOUND) return undefined;
+      throw error;
+    }
+  }
+
+  /** Replaces a route: weights in percent summing to 100, optionally sticky by a `${...}` key and guarded. */
+  async setRoute(
+    workflowName: string,
+    route: { weights: RouteWeightView[]; sticky?: string; guard?: RouteGuardView; expectedRevision?: number; note?: string },
+  ): Promise<{ route: RouteView; changed: boolean }> {
+    const response = await this.routes.setRoute({
+      workflowName,
+      weights: route.weights,
+      sticky: route.sticky ?? "",
+      ...(route.guard ? { guard: route.guard } : {}),
+      expectedRevision: BigInt(route.expectedRevision ?? 0),
+      note: route.note ?? "",
+    });
+    return { route: toRouteView(response.route!), changed: response.changed };
+  }
+
+  async promoteRoute(workflowName: string, version: number, note = ""): Promise<RouteView> {
+    return toRouteView((await this.routes.promoteRoute({ workflowName, version, note })).route!);
+  }
+
+  async rollbackRoute(workflowName: string, note = ""): Promise<RouteView> {
+    return toRouteView((await this.routes.rollbackRoute({ workflowName, note })).route!);
+  }
+
+  async deleteRoute(workflowName: string): Promise<void> {
+    await this.routes.deleteRoute({ workflowName });
+  }
+
+  async routeHistory(workflowName: string, limit = 50) {
+    const { changes } = await this.routes.listRouteHistory({ workflowName, limit });
+    return changes.map((c) => ({
+      revision: Number(c.revision),
+      time: Number(c.timeMs),
+      action: c.action,
+      actor: c.actor,
+      note: c.note,
+      weights: c.weights.map((w) => ({ version: w.version, weight: w.weight })),
+      sticky: c.sticky,
+    }));
+  }
+
+  /** Health per version over the last `windowSeconds` (default an hour). */
+  async routeStatus(workflowName: string, windowSeconds = 0) {
+    const response = await this.routes.getRouteStatus({ workflowName, windowSeconds });
+    return {
+      route: response.route ? toRouteView(response.route) : undefined,
+      windowStart: Number(response.windowStartMs),
+      versions: response.versions.map((v) => ({
+        version: v.version,
+        weight: v.weight,
+        started: Number(v.started),
+        running: Number(v.running),
+        completed: Number(v.completed),
+        failed: Number(v.failed),
+        timedOut: Number(v.timedOut),
+        terminated: Number(v.terminated),
+        failureRate: v.failureRate,
+        durationP50Ms: v.durationP50Ms,
+        durationP99Ms: v.durationP99Ms,
+      })),
+    };
+  }
+
   async queues() {
     return (await this.tasks.listQueues({})).queues.map((q) => ({
       taskType: q.taskType,
@@ -413,5 +495,45 @@ function startFields(options: StartOptions) {
     correlationId: options.correlationId ?? "",
     idempotencyKey: options.idempotencyKey ?? "",
     priority: options.priority ?? 0,
+  };
+}
+
+export interface RouteWeightView {
+  version: number;
+  /** Percent of starts. */
+  weight: number;
+}
+
+export interface RouteGuardView {
+  /** Percentage points by which the canary's failure rate may exceed the stable version's. */
+  maxFailureRateIncrease: number;
+  minEndedRuns: number;
+  /** 0: since the route was set. */
+  windowSeconds: number;
+}
+
+export interface RouteView {
+  workflowName: string;
+  weights: RouteWeightView[];
+  sticky: string;
+  guard?: RouteGuardView;
+  revision: number;
+  updateTime: number;
+  updatedBy: string;
+  stableVersion: number;
+}
+
+function toRouteView(route: Route): RouteView {
+  return {
+    workflowName: route.workflowName,
+    weights: route.weights.map((w) => ({ version: w.version, weight: w.weight })),
+    sticky: route.sticky,
+    ...(route.guard
+      ? { guard: { maxFailureRateIncrease: route.guard.maxFailureRateIncrease, minEndedRuns: route.guard.minEndedRuns, windowSeconds: route.guard.windowSeconds } }
+      : {}),
+    revision: Number(route.revision),
+    updateTime: Number(route.updateTimeMs),
+    updatedBy: route.updatedBy,
+    stableVersion: route.stableVersion,
   };
 }

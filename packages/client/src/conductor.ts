@@ -51,6 +51,8 @@ export interface ConductorWorkflow {
   idempotencyKey?: string;
   tasks: ConductorTask[];
   workflowDefinition?: unknown;
+  /** Baton's: how a route chose the version of a start that named none. */
+  route?: { revision: number; weight: number; reason: string; stickyKey?: string };
 }
 
 const parse = (text: string, fallback: unknown): unknown => (text ? parseJson(text) : fallback);
@@ -116,5 +118,15 @@ export function toConductorWorkflow(workflow: Workflow): ConductorWorkflow {
     ...optional("idempotencyKey", workflow.idempotencyKey),
     tasks: workflow.tasks.map(toConductorTask),
     ...(workflow.workflowDefinitionJson ? { workflowDefinition: parseJson(workflow.workflowDefinitionJson) } : {}),
+    ...(workflow.route
+      ? {
+          route: {
+            revision: Number(workflow.route.routeRevision),
+            weight: workflow.route.weight,
+            reason: workflow.route.reason,
+            ...optional("stickyKey", workflow.route.stickyKey),
+          },
+        }
+      : {}),
   };
 }

@@ -39,7 +39,30 @@ export interface TaskDef {
   updateTime?: number;
   createdBy?: string;
   updatedBy?: string;
+  /** Baton's: how `baton publish` rolls a changed version out (read by publish, never registered). */
+  rollout?: Rollout;
   [extra: string]: unknown;
+}
+
+/**
+ * How a new version of a flow reaches traffic when `baton publish` registers
+ * it: `canary` percent of starts without a version go to it, the rest to the
+ * stable version, until `baton route promote` or `rollback`.
+ */
+export interface Rollout {
+  /** Percent of starts (1-100) the new version gets. */
+  canary: number;
+  /** Keep each key on its version: `${workflow.input.<field>}` or `${workflow.correlationId}`. */
+  sticky?: string;
+  /** Roll back by itself when the canary fails more than the stable version. */
+  guard?: {
+    /** Percentage points by which the canary's failure rate may exceed the stable version's. */
+    maxFailureRateIncrease: number;
+    /** Ended canary runs needed before judging. */
+    minEndedRuns: number;
+    /** Runs started in this many seconds (0 or absent: since the route was set). */
+    windowSeconds?: number;
+  };
 }
 
 /** Conductor's system task types, plus SIMPLE for worker tasks. */

@@ -9,11 +9,14 @@ import { compileExitCode } from "./compile.js";
 import { formatCompileDiagnostic, relative } from "../compiler/diagnostic.js";
 import { collect, type Collected } from "../defs/collect.js";
 import { planEventHandler, planSchedule, planTaskDef, planWorkflow, type Planned } from "../defs/plan.js";
-import type { LoadProblem } from "../defs/load.js";
+import type { LoadProblem, Loaded } from "../defs/load.js";
+import { intArg } from "../cli/context.js";
+import { describeWeights, routeCanary } from "./route.js";
 
 interface PublishOptions {
   dryRun?: boolean;
   exitCode?: boolean;
+  canary?: number;
 }
 
 const where = (p: LoadProblem) => `${p.file}${p.line !== undefined ? `:${p.line}:${p.column ?? 1}` : ""}`;
@@ -25,6 +28,7 @@ export function publishCommand(program: Command): void {
     .argument("<paths...>", "Conductor JSON files (workflows, task definitions, event handlers, schedules), TypeScript flow files, or directories of them")
     .option("--dry-run", "show what would change (diff against the server's latest), register nothing")
     .option("--exit-code", "exit 3 when something changed (with --dry-run: would change)")
+    .option("--canary <percent>", "route this percent of starts to each newly registered version, the rest to the stable one (overrides a flow's rollout)", intArg("--canary", 1, 100))
     .action(
       action(async (ctx, paths: string[], opts: PublishOptions) => {
         const found = await collect(paths);
@@ -39,7 +43,7 @@ export function publishCommand(program: Command): void {
         ctx.out.progress(
           `${opts.dryRun ? "checking" : "publishing"} ${found.workflows.length} workflow${found.workflows.length === 1 ? "" : "s"} and ${found.taskDefs.length} task definition${found.taskDefs.length === 1 ? "" : "s"}${handlerCount(found)} against ${ctx.address}…`,
         );
-        const changed = opts.dryRun ? await dryRun(ctx, found) : await register(ctx, found);
+        const changed = opts.dryRun ? await dryRun(ctx, found) : await register(ctx, found, opts.canary);
         return changed && opts.exitCode ? Exit.CHANGES : Exit.OK;
       }),
     );
@@ -105,7 +109,7 @@ async function dryRun(ctx: Context, found: Collected): Promise<boolean> {
   return plans.some((p) => p.status !== "unchanged");
 }
 
-async function register(ctx: Context, found: Collected): Promise<boolean> {
+async function register(ctx: Context, found: Collected, canary: number | undefined): Promise<boolean> {
   let changed = false;
   const taskResults: { name: string; source: string; status: "registered" | "unchanged" }[] = [];
   if (found.taskDefs.length > 0) {
@@ -118,7 +122,7 @@ async function register(ctx: Context, found: Collected): Promise<boolean> {
     }
     if (!ctx.out.json) for (const r of taskResults) if (r.status === "registered") ctx.out.line(`task ${r.name}: registered`);
   }
-  const results: { name: string; source: string; status: "registered" | "unchanged"; version: number }[] = [];
+  const results: { name: string; source: string; status: "registered" | "unchanged"; version: number; route?: string }[] = [];
   for (const w of found.workflows) {
     let response;
     try {
@@ -133,8 +137,11 @@ async function register(ctx: Context, found: Collected): Promise<boolean> {
     for (const warning of response.warnings) ctx.out.warn(`${response.name}: ${warning.path || "/"}: ${warning.message}`);
     const status = response.changed ? "registered" : "unchanged";
     if (response.changed) changed = true;
-    results.push({ name: response.name, source: w.source, status, version: response.version });
-    if (!ctx.out.json) ctx.out.line(response.changed ? `${response.name}: registered version ${response.version}` : `${response.name}: unchanged (version ${response.version})`);
+    const route = response.changed ? await rollOut(ctx, w, response.name, response.version, canary) : undefined;
+    results.push({ name: response.name, source: w.source, status, version: response.version, ...(route ? { route } : {}) });
+    if (!ctx.out.json) {
+      ctx.out.line(response.changed ? `${response.name}: registered version ${response.version}${route ? `; route ${route}` : ""}` : `${response.name}: unchanged (version ${response.version})`);
+    }
   }
   const handlerResults: { name: string; source: string; status: "registered" | "unchanged" }[] = [];
   for (const e of found.eventHandlers) {
@@ -181,4 +188,20 @@ async function register(ctx: Context, found: Collected): Promise<boolean> {
     });
   }
   return changed;
+}
+
+/** Routes a canary share to a newly registered version when asked (--canary, or the flow's rollout); the route as text. */
+async function rollOut(ctx: Context, w: Loaded, name: string, version: number, canary: number | undefined): Promise<string | undefined> {
+  const rollout = w.rollout as { canary: number; sticky?: string; guard?: { maxFailureRateIncrease: number; minEndedRuns: number; windowSeconds?: number } } | undefined;
+  const percent = canary ?? rollout?.canary;
+  if (percent === undefined) return undefined;
+  const route = await routeCanary(ctx, name, version, percent, {
+    ...(rollout?.sticky ? { sticky: rollout.sticky } : {}),
+    ...(rollout?.guard ? { guard: { ...rollout.guard, windowSeconds: rollout.guard.windowSeconds ?? 0 } } : {}),
+  });
+  if (!route) {
+    ctx.out.warn(`${name}: version ${version} is the first: it takes every start, no canary`);
+    return undefined;
+  }
+  return describeWeights(route.weights);
 }

@@ -11,6 +11,7 @@ interface SearchFlags {
   name?: string;
   status?: string[];
   correlationId?: string;
+  version?: number;
   since?: string;
   until?: string;
   limit: number;
@@ -35,6 +36,7 @@ export function searchCommand(program: Command): void {
     .option("-n, --name <name>", "workflow name")
     .option("-s, --status <status...>", `statuses: ${RUN_STATUSES.join(", ")} (several, or comma-separated)`)
     .option("--correlation-id <id>", "correlation id")
+    .option("--version <n>", "with --name: only runs of this version", intArg("--version", 1))
     .option("--since <time>", "started at or after: ISO time or 15m / 2h / 7d ago")
     .option("--until <time>", "started before: ISO time or a duration ago")
     .option("-l, --limit <n>", "at most this many runs", intArg("--limit", 1, 10_000), 20)
@@ -48,6 +50,7 @@ export function searchCommand(program: Command): void {
           ...(opts.name !== undefined ? { name: opts.name } : {}),
           ...(statuses.length ? { statuses } : {}),
           ...(opts.correlationId !== undefined ? { correlationId: opts.correlationId } : {}),
+          ...(opts.version !== undefined ? { version: opts.version } : {}),
           ...(opts.since !== undefined ? { from: parseSince("--since", opts.since) } : {}),
           ...(opts.until !== undefined ? { to: parseSince("--until", opts.until) } : {}),
         };

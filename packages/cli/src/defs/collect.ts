@@ -59,6 +59,7 @@ function isDirectory(p: string): boolean {
 /** Local validation, and one definition per name: nothing goes to the server unless all of it is valid. */
 function check(workflows: Loaded[], taskDefs: Loaded[], eventHandlers: Loaded[], schedules: Loaded[], problems: LoadProblem[]) {
   const out = [...problems];
+  for (const w of workflows) takeRollout(w, out);
   for (const w of workflows) {
     for (const issue of validateWorkflowDef(w.def).errors) out.push({ file: w.file, path: w.pointer + issue.path, message: issue.message });
   }
@@ -78,6 +79,30 @@ function check(workflows: Loaded[], taskDefs: Loaded[], eventHandlers: Loaded[],
     eventHandlers: unique(eventHandlers, "event handler", out),
     problems: out,
   };
+}
+
+/** Moves a workflow's `rollout` out of its definition (publish applies it; it is not registered), checking its fields. */
+function takeRollout(w: Loaded, problems: LoadProblem[]): void {
+  if (!("rollout" in w.def)) return;
+  const { rollout, ...def } = w.def;
+  w.def = def;
+  const at = (field: string, message: string): void => {
+    problems.push({ file: w.file, path: `${w.pointer}/rollout${field}`, message });
+  };
+  if (typeof rollout !== "object" || rollout === null || Array.isArray(rollout)) return at("", "must be an object: {canary, sticky?, guard?}");
+  const r = rollout as Record<string, unknown>;
+  if (!Number.isInteger(r["canary"]) || (r["canary"] as number) < 1 || (r["canary"] as number) > 100) at("/canary", "must be a whole percent from 1 to 100");
+  if (r["sticky"] !== undefined && typeof r["sticky"] !== "string") at("/sticky", "must be a ${...} expression string");
+  const guard = r["guard"] as Record<string, unknown> | undefined;
+  if (guard !== undefined) {
+    if (typeof guard !== "object" || guard === null) at("/guard", "must be an object: {maxFailureRateIncrease, minEndedRuns, windowSeconds?}");
+    else {
+      if (typeof guard["maxFailureRateIncrease"] !== "number") at("/guard/maxFailureRateIncrease", "must be a number of percentage points");
+      if (!Number.isInteger(guard["minEndedRuns"])) at("/guard/minEndedRuns", "must be a whole number");
+      if (guard["windowSeconds"] !== undefined && !Number.isInteger(guard["windowSeconds"])) at("/guard/windowSeconds", "must be a whole number of seconds");
+    }
+  }
+  w.rollout = r;
 }
 
 /** Drops exact duplicates; two different definitions under one name are a problem. */

@@ -13,6 +13,8 @@ export interface Loaded {
   file: string;
   /** JSON pointer of the definition inside its file ("" for the whole file). */
   pointer: string;
+  /** A workflow's `rollout` (taken out of `def`: publish reads it, the server never sees it). */
+  rollout?: Record<string, unknown>;
 }
 
 export interface LoadProblem {

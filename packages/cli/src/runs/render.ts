@@ -22,6 +22,10 @@ export function headline(run: ConductorWorkflow): string {
 export function summary(run: ConductorWorkflow): string[] {
   const lines = [headline(run)];
   lines.push(`  started   ${time(run.createTime)}${run.endTime ? `   ended ${time(run.endTime)}` : ""}`);
+  if (run.route) {
+    const why = run.route.reason === "sticky" ? `sticky key ${JSON.stringify(run.route.stickyKey ?? "")}` : "by weight";
+    lines.push(`  version   ${run.workflowVersion} (route revision ${run.route.revision}: ${run.route.weight}% ${why})`);
+  }
   if (run.correlationId) lines.push(`  correlation ${run.correlationId}`);
   if (run.parentWorkflowId) lines.push(`  parent    ${run.parentWorkflowId}`);
   if (run.reasonForIncompletion) lines.push(`  reason    ${run.reasonForIncompletion}`);

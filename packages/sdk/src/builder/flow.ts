@@ -1,6 +1,6 @@
 // Flows: a fluent builder that collects a WorkflowDef's settings and runs the body
 // once, and the Flow it returns, which compiles to Conductor JSON.
-import type { JsonObject, TaskDef, WorkflowDef } from "../def.js";
+import type { JsonObject, Rollout, TaskDef, WorkflowDef } from "../def.js";
 import { compileFlow, type FlowState } from "./compile-flow.js";
 import { FlowContext } from "./context.js";
 import { errorAt, type Diagnostic } from "./diagnostics.js";
@@ -31,6 +31,8 @@ export interface FlowSettings {
   maskedFields?: string[];
   /** Baton: ended runs are removed this many seconds after they end (overrides the server's default; at least 3600). */
   retentionSeconds?: number;
+  /** How `baton publish` rolls a changed version out (a canary share, sticky key, guard); not part of the definition. */
+  rollout?: Rollout;
 }
 
 /** What a body's return value becomes: the flow's typed output. */
