@@ -169,6 +169,10 @@ describe("the console in a browser", () => {
     const completed = await page.locator('[data-count="COMPLETED"] strong').innerText();
     assert.ok(Number(completed.replace(/\D/g, "")) >= 1, `completed count: ${completed}`);
     assert.match(await page.locator(".who").innerText(), /operator/);
+    // Live: a run started elsewhere shows up without a reload.
+    const later = await admin.startWorkflow(child.name, {}, { correlationId: "console-list" });
+    await page.locator(`tr[data-run="${later}"]`).waitFor({ timeout: 15_000 });
+    await page.screenshot({ path: path.join(shots, "runs.png") });
     await page.close();
   });
 

@@ -86,6 +86,13 @@ describe("baton dev", () => {
     const listening = await dev.waitFor(/baton listening on (\S+) /);
     const address = listening[1] ?? "";
     await dev.waitFor(/^demo run \S+ \w+ in /m);
+    // The console: its address on stderr, the demo run's page on stdout, served.
+    const consoleUrl = (await dev.waitFor(/^console: (http:\/\/127\.0\.0\.1:\d+)$/m))[1] ?? "";
+    const runPage = (await dev.waitFor(/see it in the console: (http:\/\/\S+\/runs\/[0-9a-f-]{36})$/m))[1] ?? "";
+    assert.ok(runPage.startsWith(consoleUrl), `${runPage} is on ${consoleUrl}`);
+    const page = await fetch(runPage);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<div id="app">/);
 
     const defs = await baton(["defs"], { env: { BATON_ADDRESS: address } });
     assert.match(defs.stdout, /^cli_dev_hello +1 /m, "kept across the restart");

@@ -114,6 +114,12 @@ function extraLines(r: ScenarioResult | undefined): string[] {
       const rows = (d["rows"] ?? []) as { worker: string; tasksPerSecond: number; dispatchP50Ms: number; dispatchP99Ms: number }[];
       return rows.map((x) => `${x.worker}: ${fmt(x.tasksPerSecond)} tasks/s, dispatch p50 ${fmt(x.dispatchP50Ms)} ms p99 ${fmt(x.dispatchP99Ms)} ms`);
     }
+    case "console":
+      return [
+        `baton: runs list p50 ${fmt(m["listP50Ms"])} / p99 ${fmt(m["listP99Ms"])} ms, counts p99 ${fmt(m["countsP99Ms"])} ms over ${fmt(m["storedRuns"])} runs; ` +
+          `${fmt(m["wideRunTasks"])}-task run drawn ${fmt(m["wideRunDrawnMs"])} ms, interactive ${fmt(m["wideRunInteractiveMs"])} ms; ` +
+          `unwatched console: ${fmt(m["consoleOnTasksPerSecond"])} vs ${fmt(m["consoleOffTasksPerSecond"])} tasks/s without (${fmt(m["consoleOnOffRatio"])}x)`,
+      ];
     default:
       return [];
   }

@@ -1,6 +1,6 @@
 // What every scenario reports, for Baton and each peer alike.
 
-export const SCENARIOS = ["throughput", "dispatch", "startAndWait", "fanout", "backlog", "replicas", "memory", "polyglot"] as const;
+export const SCENARIOS = ["throughput", "dispatch", "startAndWait", "fanout", "backlog", "replicas", "memory", "polyglot", "console"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export const SYSTEMS = ["baton", "conductor", "temporal", "graphile-worker"] as const;
@@ -47,6 +47,10 @@ export const HEADLINES: Record<ScenarioName, { metric: string; label: string; un
   replicas: [{ metric: "tasksPerSecond", label: "2 replicas task completions/s", unit: "/s", better: "higher" }],
   memory: [{ metric: "rssMb", label: "RSS with waiting runs", unit: "MB", better: "lower" }],
   polyglot: [{ metric: "tasksPerSecond", label: "polyglot task completions/s (best worker)", unit: "/s", better: "higher" }],
+  console: [
+    { metric: "listP99Ms", label: "runs list p99 (1,000,000 runs stored)", unit: "ms", better: "lower" },
+    { metric: "wideRunInteractiveMs", label: "10,000-task run drawn and interactive", unit: "ms", better: "lower" },
+  ],
 };
 
 export interface Counts {

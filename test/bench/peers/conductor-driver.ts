@@ -198,6 +198,7 @@ await runDriver(
       ),
     backlog: notApplicable("Conductor's Redis store was not filled by this bench (Baton's filler writes Baton's schema)"),
     polyglot: notApplicable("Baton-only scenario"),
+    console: notApplicable("Baton-only scenario"),
   },
   setup,
 );

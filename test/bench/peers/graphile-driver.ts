@@ -172,6 +172,7 @@ await runDriver(
     replicas: notApplicable("graphile-worker has no server to replicate (its workers are the scale-out unit)"),
     memory: notApplicable("graphile-worker has no long-running runs to hold in memory"),
     polyglot: notApplicable("Baton-only scenario"),
+    console: notApplicable("Baton-only scenario"),
   },
   setup,
 );

@@ -131,6 +131,7 @@ await runDriver(
     backlog: notApplicable("Temporal's SQLite store was not filled by this bench (Baton's filler writes Baton's schema)"),
     replicas: notApplicable("the dev server is one process; a multi-node Temporal cluster (Cassandra/MySQL/PostgreSQL and four services) is not set up by this bench"),
     polyglot: notApplicable("Baton-only scenario"),
+    console: notApplicable("Baton-only scenario"),
   },
   setup,
 );

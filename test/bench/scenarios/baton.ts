@@ -517,6 +517,31 @@ export async function polyglot(ctx: BatonContext): Promise<ScenarioResult> {
   });
 }
 
+// ---- console (test/bench/console.ts) -----------------------------------------------------
+
+/** The console's figures: it starts its own servers (console port on and off). */
+export async function consoleScenario(ctx: BatonContext): Promise<ScenarioResult> {
+  const t0 = nowMs();
+  const { runConsoleBench } = await import("../console.js");
+  const { counts, backlogScale } = ctx.options;
+  const { metrics, failures } = await runConsoleBench({
+    quick: ctx.options.quick,
+    storedRuns: Math.max(1_000, Math.round(1_000_000 * backlogScale)),
+    branches: counts.fanoutLarge,
+    idleRuns: Math.max(20, Math.round(counts.throughputRuns / 2)),
+    cluster: ctx.cluster,
+    log: ctx.options.log,
+  });
+  return {
+    scenario: "console",
+    system: "baton",
+    status: failures.length === 0 ? "ok" : Object.keys(metrics).length > 0 ? "partial" : "failed",
+    ...(failures.length ? { reason: failures.join("; ") } : {}),
+    metrics,
+    seconds: round((nowMs() - t0) / 1000, 1),
+  };
+}
+
 export const BATON_SCENARIOS: Record<ScenarioName, (ctx: BatonContext) => Promise<ScenarioResult>> = {
   throughput,
   dispatch,
@@ -526,5 +551,6 @@ export const BATON_SCENARIOS: Record<ScenarioName, (ctx: BatonContext) => Promis
   replicas,
   memory,
   polyglot,
+  console: consoleScenario,
 };
 
