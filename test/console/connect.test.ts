@@ -8,6 +8,7 @@ import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { SessionService, TaskService, TaskStatus, WorkflowService, WorkflowStatus } from "@baton/protocol";
 import { startSecureServer, type SecureServer } from "../security/support.js";
+import { eventually } from "../support/harness.js";
 
 let s: SecureServer;
 let url: string;
@@ -162,8 +163,9 @@ describe("the console port", () => {
 
   it("lists the workers connected now, with the task types they serve", async () => {
     const admin = s.client(keys["admin"]);
-    const polling = admin.tasks.poll({ taskType: "console_idle_type", workerId: "console-idle-worker", count: 3, waitMs: 1500n });
-    const listed = await clients(keys["reader"]).tasks.listWorkers({ taskType: "console_idle_type" });
+    const polling = admin.tasks.poll({ taskType: "console_idle_type", workerId: "console-idle-worker", count: 3, waitMs: 5000n });
+    // The poll and the listing travel on different connections: wait for the poll to be in.
+    const listed = await eventually(() => clients(keys["reader"]).tasks.listWorkers({ taskType: "console_idle_type" }), (r) => r.workers.length > 0, 4500);
     assert.deepEqual(
       listed.workers.map((w) => [w.workerId, w.taskTypes, w.kind, Number(w.freeSlots)]),
       [["console-idle-worker", ["console_idle_type"], "poll", 3]],
