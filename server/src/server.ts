@@ -59,6 +59,12 @@ export interface ServerOptions {
   limits?: Partial<Limits>;
   /** Hosts HTTP tasks may call (default: loopback only). */
   httpAllowedHosts?: string[];
+  /**
+   * Whether keys that may start runs (operators) may run definitions sent
+   * with the request, and SUB_WORKFLOWs definitions taken from run data.
+   * Off by default where keys are required: only admin keys may then.
+   */
+  inlineDefinitions?: boolean;
   poolSize?: number;
   /** Starts in progress at once beyond which new starts are refused (RESOURCE_EXHAUSTED with a retry hint). */
   maxConcurrentStarts?: number;
@@ -121,7 +127,8 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   // Routes: which version a start without one gets (weights, sticky keys, a guard that rolls back).
   const routeStore = new RouteStore(store.pool);
   const router = new VersionRouter(routeStore);
-  const engine = new Engine(store, clock, await createSystemTaskServices(), log, { maxConcurrentStarts: options.maxConcurrentStarts ?? 256 }, router);
+  const systemTasks = { ...(await createSystemTaskServices()), inlineDefinitionsFromData: authMode === "disabled" || options.inlineDefinitions === true };
+  const engine = new Engine(store, clock, systemTasks, log, { maxConcurrentStarts: options.maxConcurrentStarts ?? 256 }, router);
   const dbWatch = new DbWatch(store.pool, log, metrics.registry);
   // Tasks handed out here are remembered by type, so a scoped worker's updates need no lookup.
   const taskTypes = new TaskTypes(store.pool);
@@ -207,6 +214,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     ...(authMode === "required" ? { authenticate: (metadata: grpc.Metadata) => authenticator.authenticate(metadata) } : {}),
     taskTypeOf: (taskId: string) => taskTypes.of(taskId),
     calls,
+    inlineDefinitions: options.inlineDefinitions === true,
     observe: (method: string, code: grpc.status, seconds: number) => metrics.observeRpc(method, grpc.status[code] ?? String(code), seconds),
     log,
   };
@@ -245,6 +253,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
         engine, dispatcher, waiters, eventStore, clock, limits, log, db: store.pool,
         ...(gate.authenticate ? { authenticate: gate.authenticate } : {}),
         taskTypeOf: gate.taskTypeOf,
+        inlineDefinitions: gate.inlineDefinitions,
         onEventPublished: () => void events.drain(),
       })
     : undefined;
@@ -342,6 +351,8 @@ async function sampleDatabase(store: Store, clock: Clock) {
  * BATON_METRICS_HOST, BATON_AUTH=required|disabled (BATON_INSECURE_NO_AUTH=1
  * is the same as disabled), BATON_CONSOLE_PORT / BATON_CONSOLE_HOST, BATON_RETENTION (how long ended runs are kept:
  * "30d" by default, "off" to keep them) and BATON_RETENTION_EXPORT_DIR.
+ * is the same as disabled), BATON_CONSOLE_PORT / BATON_CONSOLE_HOST,
+ * BATON_ALLOW_INLINE_DEFINITIONS=1.
  */
 export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<ServerOptions, "databaseUrl"> {
   const get = (name: string) => env[name] || undefined;
@@ -377,6 +388,7 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit
   const retention = parseRetention(get("BATON_RETENTION") ?? "30d");
   const exportDir = get("BATON_RETENTION_EXPORT_DIR");
   if (retention !== undefined || exportDir) options.retention = { ...(retention !== undefined ? { defaultSeconds: retention } : {}), ...(exportDir ? { exportDir } : {}) };
+  if (truthy("BATON_ALLOW_INLINE_DEFINITIONS")) options.inlineDefinitions = true;
   const auth = get("BATON_AUTH");
   if (truthy("BATON_INSECURE_NO_AUTH")) options.auth = { mode: "disabled" };
   else if (auth === "required" || auth === "disabled") options.auth = { mode: auth };

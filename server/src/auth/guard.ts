@@ -9,7 +9,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { Logger } from "../logger.js";
 import { AuthError } from "./authenticator.js";
 import type { OpenCalls } from "./open-calls.js";
-import { ANONYMOUS, inScope, mayCall, scopeOf, type Principal } from "./policy.js";
+import { ANONYMOUS, carriesDefinition, extraRights, INLINE_DEFINITION_DENIED, inScope, lacksRights, mayCall, mayRunInlineDefinition, scopeOf, type Principal } from "./policy.js";
 
 export interface MethodInfo {
   /** Key in the grpc-js handler table. */
@@ -28,6 +28,8 @@ export interface GuardOptions {
   authenticate?: (metadata: grpc.Metadata) => Promise<Principal>;
   /** A task id's type, for worker scope checks (undefined: no such task). */
   taskTypeOf: (taskId: string) => Promise<string | undefined>;
+  /** Whether keys that may start runs (operators) may also run definitions sent with the request; else only admin keys may. */
+  inlineDefinitions?: boolean;
   /** Where admitted calls are registered, so revoking a key (or a stream's age) ends them. */
   calls?: OpenCalls;
   /** Called once per call with its final status. */
@@ -88,6 +90,9 @@ export function guard(methods: MethodInfo[], handlers: grpc.UntypedServiceImplem
   };
 
   const checkRequest = async (method: string, principal: Principal, request: unknown) => {
+    if (carriesDefinition(method, request) && !mayRunInlineDefinition(principal, options.inlineDefinitions ?? false)) throw denied(INLINE_DEFINITION_DENIED);
+    const lacking = lacksRights(principal, extraRights(method, request));
+    if (lacking) throw denied(lacking);
     const scope = scopeOf(principal, method);
     if (scope === "request") checkTypes(principal, taskTypesOf(request));
     else if (scope === "task") {

@@ -133,3 +133,72 @@ export function scopeOf(principal: Principal, method: string): Scope | undefined
 export function inScope(principal: Principal, taskType: string): boolean {
   return principal.taskTypes.includes("*") || principal.taskTypes.includes(taskType);
 }
+
+const REGISTER_DEFINITIONS = "baton.v1.MetadataService/RegisterWorkflowDef";
+const START_RUNS = "baton.v1.WorkflowService/StartWorkflow";
+
+/** Whether a request carries a workflow definition of its own to run (StartWorkflow's and ExecuteWorkflow's definition_json). */
+export function carriesDefinition(method: string, request: unknown): boolean {
+  const r = request as { definitionJson?: string; start?: { definitionJson?: string } } | undefined;
+  if (method === START_RUNS) return !!r?.definitionJson;
+  if (method === "baton.v1.WorkflowService/ExecuteWorkflow") return !!r?.start?.definitionJson;
+  return false;
+}
+
+/**
+ * Running a definition sent with a request publishes it: it needs the rights
+ * to register definitions and to start runs (so, of the roles, admin), unless
+ * the server lets every key that may start runs do it (`operatorsMay`).
+ */
+export function mayRunInlineDefinition(principal: Principal, operatorsMay: boolean): boolean {
+  if (!mayCall(principal, START_RUNS)) return false;
+  return operatorsMay || mayCall(principal, REGISTER_DEFINITIONS);
+}
+
+export const INLINE_DEFINITION_DENIED =
+  "running a definition sent with the request needs a key that may both register definitions and start runs (an admin key); " +
+  "register the definition (publisher) and start it by name (operator), or start the server with --allow-inline-definitions (BATON_ALLOW_INLINE_DEFINITIONS=1)";
+
+/** The operator method whose rights each event handler action needs: every action changes runs. */
+const ACTION_RIGHTS: Readonly<Record<string, string>> = {
+  start_workflow: START_RUNS,
+  complete_task: "baton.v1.WorkflowService/SignalTask",
+  fail_task: "baton.v1.WorkflowService/SignalTask",
+  terminate_workflow: "baton.v1.WorkflowService/TerminateWorkflow",
+  update_workflow_variables: "baton.v1.WorkflowService/SignalTask",
+};
+
+/**
+ * The rights an event handler's actions need beyond registering it: a handler
+ * acts on runs with its owner's rights, so whoever registers it must hold
+ * them (a publisher alone may not make a handler that signals a run). An
+ * unknown action needs admin; text that does not parse needs nothing here
+ * (the service refuses it).
+ */
+export function eventHandlerRights(handler: unknown): string[] {
+  const actions = (handler as { actions?: unknown } | null)?.actions;
+  if (!Array.isArray(actions)) return [];
+  const out = new Set<string>();
+  for (const a of actions) {
+    const kind = (a as { action?: unknown } | null)?.action;
+    out.add(ACTION_RIGHTS[String(kind)] ?? "baton.admin.v1.KeyService/CreateKey");
+  }
+  return [...out];
+}
+
+/** The rights a request needs beyond its method's (a RegisterEventHandler's actions). */
+export function extraRights(method: string, request: unknown): string[] {
+  if (method !== "baton.v1.EventService/RegisterEventHandler") return [];
+  try {
+    return eventHandlerRights(JSON.parse((request as { handlerJson?: string }).handlerJson ?? ""));
+  } catch {
+    return [];
+  }
+}
+
+export function lacksRights(principal: Principal, methods: string[]): string | undefined {
+  const missing = methods.filter((m) => !mayCall(principal, m));
+  return missing.length === 0
+    ? undefined
+    : `this event handler's actions change runs: registering it needs the rights of ${missing.join(", ")} too, which role ${principal.role} does not have (use a key that may also operate runs, e.g. admin)`;
+}

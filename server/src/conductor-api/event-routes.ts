@@ -1,5 +1,6 @@
 // /api/event: Conductor's event handlers, through the same event service
 // (and validation) as `baton handlers put`.
+import { eventHandlerRights } from "../auth/policy.js";
 import { create } from "@bufbuild/protobuf";
 import {
   DeleteEventHandlerRequestSchema,
@@ -40,6 +41,7 @@ export function eventRoutes(s: Services): Route[] {
       method: "POST",
       path: "/api/event",
       rights: `${EVENTS}/RegisterEventHandler`,
+      touches: (r) => ({ also: eventHandlerRights(r.body) }),
       schema: EVENT_HANDLER,
       handle: async (r) => {
         const { name } = r.body as { name: string };
@@ -52,6 +54,7 @@ export function eventRoutes(s: Services): Route[] {
       method: "PUT",
       path: "/api/event",
       rights: `${EVENTS}/RegisterEventHandler`,
+      touches: (r) => ({ also: eventHandlerRights(r.body) }),
       schema: EVENT_HANDLER,
       handle: async (r) => {
         const { name } = r.body as { name: string };

@@ -38,6 +38,8 @@ export interface ConductorApiOptions {
   db: Pick<pg.Pool, "query">;
   /** Undefined when authentication is disabled. */
   authenticate?: (metadata: grpc.Metadata) => Promise<Principal>;
+  /** Whether operators may run definitions sent with the request. */
+  inlineDefinitions?: boolean;
   taskTypeOf: (taskId: string) => Promise<string | undefined>;
   /** Called after an event is put on the bus. */
   onEventPublished: () => void;
@@ -86,7 +88,7 @@ export async function startConductorApi(options: ConductorApiOptions): Promise<H
     db: options.db,
     limits: options.limits,
   };
-  const admission = new Admission({ ...(options.authenticate ? { authenticate: options.authenticate } : {}), taskTypeOf: options.taskTypeOf });
+  const admission = new Admission({ ...(options.authenticate ? { authenticate: options.authenticate } : {}), taskTypeOf: options.taskTypeOf, inlineDefinitions: options.inlineDefinitions ?? false });
   const open: Route[] = [
     { method: "GET", path: "/health", rights: "", public: true, handle: async () => ({ json: { healthy: true } }) },
     {

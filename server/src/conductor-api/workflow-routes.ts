@@ -169,6 +169,7 @@ export function workflowRoutes(s: Services): Route[] {
       method: "POST",
       path: "/api/workflow",
       rights: `${WF}/StartWorkflow`,
+      touches: (r) => ({ definition: !!(r.body as Partial<StartBody> | undefined)?.workflowDef }),
       schema: START_WORKFLOW_REQUEST,
       handle: async (r) => ({ text: await start(r.body as StartBody, r.signal) }),
     },
@@ -195,6 +196,7 @@ export function workflowRoutes(s: Services): Route[] {
       method: "POST",
       path: "/api/workflow/execute/:name/:version",
       rights: `${WF}/ExecuteWorkflow`,
+      touches: (r) => ({ definition: !!(r.body as Partial<StartBody> | undefined)?.workflowDef }),
       schema: { ...START_WORKFLOW_REQUEST, required: [] },
       handle: async (r) => {
         const body = (r.body ?? {}) as Partial<StartBody>;

@@ -16,6 +16,13 @@ export interface SystemTaskServices {
   jq(filter: string, input: Json): { result: Json; resultList: Json[] };
   /** Largest SET_VARIABLE payload, in bytes of JSON. */
   maxVariablesBytes: number;
+  /**
+   * Whether a SUB_WORKFLOW may run a definition taken from run data (an
+   * expression, or a dynamic fork's task list) rather than written in the
+   * run's definition: that would let whoever starts runs run any definition.
+   * Allowed when absent.
+   */
+  inlineDefinitionsFromData?: boolean;
 }
 
 export interface SystemTask {
@@ -472,6 +479,11 @@ const subWorkflow: SystemTask = {
     const name = typeof resolved["name"] === "string" ? resolved["name"] : "";
     // An inline definition's own `${...}` belong to the child: only a whole-expression reference is resolved here.
     const inline = typeof workflowDefinition === "string" ? d.resolveValue(workflowDefinition, task.id) : workflowDefinition;
+    const written = typeof workflowDefinition === "object" && d.graph.task(d.defRef(task)) !== undefined;
+    if (inline !== undefined && inline !== null && !written && d.services?.inlineDefinitionsFromData === false) {
+      fail(d, task, "SUB_WORKFLOW takes its definition from run data, which this server refuses: register the definition and name it in subWorkflowParam.name, or start the server with --allow-inline-definitions", true);
+      return;
+    }
     if (!name && !(inline && typeof inline === "object")) {
       fail(d, task, "SUB_WORKFLOW needs subWorkflowParam.name or an inline workflowDefinition", true);
       return;

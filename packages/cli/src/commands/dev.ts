@@ -20,6 +20,7 @@ interface DevOptions {
   exit?: boolean;
   auth?: boolean;
   insecureNoAuth?: boolean;
+  allowInlineDefinitions?: boolean;
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
@@ -49,6 +50,7 @@ export function devCommand(program: Command): void {
     .option("--exit", "with --demo: stop after the demo run (exit 1 unless it COMPLETED)")
     .option("--auth", "require API keys even on loopback (always required on other addresses); creates the first admin key if none exists")
     .option("--insecure-no-auth", "serve without authentication on a non-loopback address (anyone who can reach the port can run and change flows)")
+    .option("--allow-inline-definitions", "let operator keys run definitions they send with a start, and SUB_WORKFLOWs run definitions from run data (env: BATON_ALLOW_INLINE_DEFINITIONS=1; otherwise admin keys only)")
     .option("--tls-cert <file>", "TLS certificate (PEM) for the gRPC port (env: BATON_TLS_CERT)")
     .option("--tls-key <file>", "its private key (PEM) (env: BATON_TLS_KEY)")
     .option("--tls-ca <file>", "CA (PEM) that client certificates must chain to (env: BATON_TLS_CA)")
@@ -71,7 +73,7 @@ function conductorPort(opts: DevOptions): number {
 }
 
 /** Auth, TLS and metrics options: flags first, then BATON_TLS_*, BATON_METRICS_*, BATON_AUTH. */
-function securityOptions(opts: DevOptions, fromEnv: (env: NodeJS.ProcessEnv) => Omit<ServerOptions, "databaseUrl">): Pick<ServerOptions, "auth" | "tls" | "metrics"> {
+function securityOptions(opts: DevOptions, fromEnv: (env: NodeJS.ProcessEnv) => Omit<ServerOptions, "databaseUrl">): Pick<ServerOptions, "auth" | "tls" | "metrics" | "inlineDefinitions"> {
   let env: Omit<ServerOptions, "databaseUrl">;
   try {
     env = fromEnv(process.env);
@@ -79,9 +81,10 @@ function securityOptions(opts: DevOptions, fromEnv: (env: NodeJS.ProcessEnv) => 
     throw usage((error as Error).message);
   }
   if (opts.auth && opts.insecureNoAuth) throw usage("--auth and --insecure-no-auth contradict each other");
-  const options: Pick<ServerOptions, "auth" | "tls" | "metrics"> = {};
+  const options: Pick<ServerOptions, "auth" | "tls" | "metrics" | "inlineDefinitions"> = {};
   const auth = opts.auth ? "required" : opts.insecureNoAuth ? "disabled" : env.auth?.mode;
   if (auth) options.auth = { mode: auth };
+  if (opts.allowInlineDefinitions || env.inlineDefinitions) options.inlineDefinitions = true;
   if (opts.tlsCert || opts.tlsKey) {
     if (!opts.tlsCert || !opts.tlsKey) throw usage("TLS needs both --tls-cert and --tls-key");
     const ca = opts.tlsCa ?? env.tls?.ca;
