@@ -99,7 +99,7 @@ describe("baton dev", () => {
     assert.match(defs.stdout, /^baton_demo +1 /m);
     assert.equal(await dev.stop(), 0);
 
-    assert.match(dev.stdout(), /^demo run [0-9a-f-]{36} COMPLETED in \d+ ms: \{"message":"HELLO, WORLD!"\}$/m);
+    assert.match(dev.stdout(), /^demo run [0-9a-f-]{36} COMPLETED in [\d.]+ m?s: \{"message":"HELLO, WORLD!"\}$/m);
     assert.match(dev.stdout(), /^ {2}1 +greet +demo_greet +COMPLETED/m);
   });
 });
