@@ -64,6 +64,8 @@ export function parseArgs(argv: string[]): BenchOptions {
     backlogSamples: n(200, 50),
     replicaRuns: n(20_000, 2_000, 20),
     memoryRuns: n(100_000, 5_000, 20),
+    fairnessFlood: n(100_000, 2_000, 50),
+    fairnessSmall: n(100, 100, 5),
     concurrency: 64,
     startConcurrency: 64,
   };

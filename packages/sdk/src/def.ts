@@ -168,6 +168,8 @@ export interface WorkflowDef {
   rateLimitConfig?: JsonObject;
   metadata?: JsonObject;
   maskedFields?: string[];
+  /** Baton: `${workflow.input.<path>}` or `${workflow.correlationId}`: tasks are claimed round-robin across its values. */
+  fairnessKey?: string;
   /** Baton: ended runs are removed this many seconds after they end (at least 3600). */
   retentionSeconds?: number;
   createTime?: number;

@@ -10,6 +10,7 @@ import { isWorkerTask, type SystemTaskServices } from "../engine/system-tasks.js
 import type { Clock } from "../clock.js";
 import { isConnectionError, Store, type BatchWrite, type LoadedRun, type LoadedRuns, type Queryable, type RunTarget } from "../store/store.js";
 import { BatchQueue } from "./batches.js";
+import { fairKeyOf, fairKeyOfRun } from "../fairness/key.js";
 import type { Logger } from "../logger.js";
 
 export interface EngineHooks {
@@ -476,13 +477,15 @@ export class Engine {
       const { def, hash, version, route } = item.resolved;
       const { options } = item;
       if (options.definition) await this.store.putDef(q, hash, def);
+      const input = { ...(def.inputTemplate ?? {}), ...options.input };
+      const fairKey = fairKeyOf(def["fairnessKey"], input, options.correlationId ?? "");
       const run: RunState = {
         id: options.runId ?? randomUUID(),
         name: def.name,
         version,
         defHash: hash,
         status: "RUNNING",
-        input: { ...(def.inputTemplate ?? {}), ...options.input },
+        input,
         output: {},
         variables: structuredClone(def.variables ?? {}),
         correlationId: options.correlationId ?? "",
@@ -498,7 +501,7 @@ export class Engine {
         endedAt: 0,
         wakeAt: 0,
         nextSeq: 1,
-        extra: options.depth ? { depth: options.depth } : {},
+        extra: { ...(options.depth ? { depth: options.depth } : {}), ...(fairKey ? { fairKey } : {}) },
         ...(route ? { route } : {}),
       };
       const taskDefs = await this.taskDefsFor(q, def, []);
@@ -736,7 +739,7 @@ export class Engine {
         write.notifyTaskTypes.push(t.defName);
       }
       queued.add(t.id);
-      write.enqueue.push({ taskId: t.id, taskType: t.defName, runId: t.runId, priority: run.priority, visibleAt: t.visibleAt });
+      write.enqueue.push({ taskId: t.id, taskType: t.defName, runId: t.runId, priority: run.priority, visibleAt: t.visibleAt, fairKey: fairKeyOfRun(run, this.defs.get(run.defHash)) });
     }
     for (const id of dequeue) if (!queued.has(id)) write.dequeue.push(id);
   }

@@ -2,6 +2,7 @@
 // advisory lock so replicas starting together do not race; never edit a
 // shipped migration, add a new one.
 import type pg from "pg";
+import { FAIR_CLAIM_MIGRATION } from "./fair-claim.js";
 import { RETENTION_MIGRATION } from "./retention.js";
 import { SCHEDULES_MIGRATION } from "./schedules.js";
 
@@ -268,6 +269,7 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
       ALTER TABLE baton.runs ADD COLUMN route jsonb;
     `,
   },
+  FAIR_CLAIM_MIGRATION,
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"

@@ -4,6 +4,7 @@ import { parseJson, stringifyJson } from "@baton/protocol";
 import pg from "pg";
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import type { JsonObject, RouteChoice, RunState, TaskState, WorkflowStatus } from "../engine/model.js";
+import { FairClaims } from "./fair-claim.js";
 import { migrate } from "./migrations.js";
 import { PrimaryLocator, routedClient } from "./hosts.js";
 
@@ -235,6 +236,8 @@ export interface QueueEntry {
   runId: string;
   priority: number;
   visibleAt: number;
+  /** The run's fairness key ("" or absent: none). */
+  fairKey?: string;
 }
 
 /** A task type's claim-side limits (from its TaskDef). */
@@ -306,9 +309,31 @@ export interface SearchQuery {
   ascending?: boolean;
 }
 
+/**
+ * The second half of a claim: given \`picked\` (queue rows taken), marks their
+ * tasks IN_PROGRESS under fresh leases ($2 now, $4 worker, $5 tokens).
+ */
+const CLAIM_UPDATE = `numbered AS (SELECT task_id, row_number() OVER () AS n FROM picked)
+       UPDATE baton.tasks t SET
+         status = 'IN_PROGRESS',
+         poll_count = t.poll_count + 1,
+         worker_id = $4,
+         lease_token = ($5::text[])[numbered.n],
+         started_at = CASE WHEN t.started_at = 0 THEN $2 ELSE t.started_at END,
+         lease_expires_at = CASE WHEN t.timeout_seconds > 0
+           THEN least($2 + t.response_timeout_seconds * 1000::bigint,
+                      (CASE WHEN t.started_at = 0 THEN $2 ELSE t.started_at END) + t.timeout_seconds * 1000::bigint)
+           ELSE $2 + t.response_timeout_seconds * 1000::bigint END,
+         updated_at = $2,
+         rev = t.rev + 1
+       FROM numbered
+       WHERE t.id = numbered.task_id AND t.status = 'SCHEDULED'`;
+
 export class Store {
   readonly pool: pg.Pool;
   readonly locator: PrimaryLocator;
+  /** Which task types have keyed queue rows, and where each one's round robin stands. */
+  readonly fair = new FairClaims();
 
   constructor(connectionString: string, poolSize = 10) {
     this.locator = new PrimaryLocator(connectionString);
@@ -603,11 +628,12 @@ export class Store {
     }
     if (w.enqueue.length > 0) {
       name += "e";
-      const rows = w.enqueue.map((e) => ({ task_id: e.taskId, task_type: e.taskType, run_id: e.runId, priority: e.priority, visible_at: e.visibleAt }));
+      const rows = w.enqueue.map((e) => ({ task_id: e.taskId, task_type: e.taskType, run_id: e.runId, priority: e.priority, visible_at: e.visibleAt, fair_key: e.fairKey ?? "" }));
+      for (const e of w.enqueue) if (e.fairKey) this.fair.noteKeyed(e.taskType);
       parts.push(`enqueued AS (
-        INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at)
-        SELECT task_id, task_type, run_id, priority, visible_at
-        FROM jsonb_to_recordset(${param(stringifyJson(rows))}::jsonb) AS r(task_id uuid, task_type text, run_id uuid, priority int, visible_at bigint)
+        INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at, fair_key)
+        SELECT task_id, task_type, run_id, priority, visible_at, fair_key
+        FROM jsonb_to_recordset(${param(stringifyJson(rows))}::jsonb) AS r(task_id uuid, task_type text, run_id uuid, priority int, visible_at bigint, fair_key text)
         ON CONFLICT (task_id) DO UPDATE SET visible_at = excluded.visible_at RETURNING 1)`);
     }
     if (w.outbox.length > 0) {
@@ -698,6 +724,8 @@ export class Store {
 
   private async claimRows(q: pg.Pool | pg.ClientBase, taskType: string, count: number, workerId: string, now: number, newToken: () => string): Promise<TaskState[]> {
     const tokens = Array.from({ length: count }, newToken);
+    // A type with rows of keyed runs is claimed round-robin across keys (see fair-claim.ts).
+    if (await this.fair.isKeyed(q, taskType)) return this.claimFairRows(q, taskType, count, workerId, now, tokens);
     const { rows } = await q.query({
       name: "baton-claim",
       text: `WITH picked AS (
@@ -707,24 +735,22 @@ export class Store {
            ORDER BY priority DESC, visible_at, seq
            LIMIT $3 FOR UPDATE SKIP LOCKED)
          RETURNING task_id),
-       numbered AS (SELECT task_id, row_number() OVER () AS n FROM picked)
-       UPDATE baton.tasks t SET
-         status = 'IN_PROGRESS',
-         poll_count = t.poll_count + 1,
-         worker_id = $4,
-         lease_token = ($5::text[])[numbered.n],
-         started_at = CASE WHEN t.started_at = 0 THEN $2 ELSE t.started_at END,
-         lease_expires_at = CASE WHEN t.timeout_seconds > 0
-           THEN least($2 + t.response_timeout_seconds * 1000::bigint,
-                      (CASE WHEN t.started_at = 0 THEN $2 ELSE t.started_at END) + t.timeout_seconds * 1000::bigint)
-           ELSE $2 + t.response_timeout_seconds * 1000::bigint END,
-         updated_at = $2,
-         rev = t.rev + 1
-       FROM numbered
-       WHERE t.id = numbered.task_id AND t.status = 'SCHEDULED'
+       ${CLAIM_UPDATE}
        RETURNING t.*`,
       values: [taskType, now, count, workerId, tokens],
     });
+    return rows.map(rowToTask);
+  }
+
+  private async claimFairRows(q: pg.Pool | pg.ClientBase, taskType: string, count: number, workerId: string, now: number, tokens: string[]): Promise<TaskState[]> {
+    const { rows } = await q.query({
+      name: "baton-claim-fair",
+      text: `WITH RECURSIVE ${this.fair.pickStatement("$6", "$7")},
+       ${CLAIM_UPDATE}
+       RETURNING t.*, (SELECT last FROM window_end) AS window_last, (SELECT n FROM window_end) AS window_n`,
+      values: [taskType, now, count, workerId, tokens, this.fair.cursor(taskType), String(Math.random())],
+    });
+    this.fair.advance(taskType, (rows[0]?.window_last as string | null) ?? null, Number(rows[0]?.window_n ?? 0));
     return rows.map(rowToTask);
   }
 
@@ -735,8 +761,8 @@ export class Store {
          UPDATE baton.tasks SET status = 'SCHEDULED', lease_token = '', lease_expires_at = 0, worker_id = '', rev = rev + 1
          WHERE id = $1 AND lease_token = $2 AND status = 'IN_PROGRESS'
          RETURNING id, def_name, run_id, visible_at)
-       INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at)
-       SELECT t.id, t.def_name, t.run_id, r.priority, t.visible_at FROM t JOIN baton.runs r ON r.id = t.run_id
+       INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at, fair_key)
+       SELECT t.id, t.def_name, t.run_id, r.priority, t.visible_at, coalesce(r.extra->>'fairKey', '') FROM t JOIN baton.runs r ON r.id = t.run_id
        ON CONFLICT (task_id) DO NOTHING`,
       [taskId, token],
     );

@@ -1,6 +1,6 @@
 // What every scenario reports, for Baton and each peer alike.
 
-export const SCENARIOS = ["throughput", "dispatch", "startAndWait", "fanout", "backlog", "replicas", "memory", "polyglot", "console"] as const;
+export const SCENARIOS = ["throughput", "dispatch", "startAndWait", "fanout", "backlog", "replicas", "memory", "polyglot", "console", "fairness"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export const SYSTEMS = ["baton", "conductor", "temporal", "graphile-worker"] as const;
@@ -51,6 +51,10 @@ export const HEADLINES: Record<ScenarioName, { metric: string; label: string; un
     { metric: "listP99Ms", label: "runs list p99 (1,000,000 runs stored)", unit: "ms", better: "lower" },
     { metric: "wideRunInteractiveMs", label: "10,000-task run drawn and interactive", unit: "ms", better: "lower" },
   ],
+  fairness: [
+    { metric: "smallUnderFloodP99Ms", label: "small key dispatch p99 under another key's flood", unit: "ms", better: "lower" },
+    { metric: "floodKeyedTasksPerSecond", label: "keyed flood task completions/s", unit: "/s", better: "higher" },
+  ],
 };
 
 export interface Counts {
@@ -64,6 +68,9 @@ export interface Counts {
   backlogSamples: number;
   replicaRuns: number;
   memoryRuns: number;
+  /** Runs one key queues at once in the fairness scenario, and runs the small key starts. */
+  fairnessFlood: number;
+  fairnessSmall: number;
   /** Worker concurrency per task type. */
   concurrency: number;
   /** Starts in flight at once. */

@@ -12,6 +12,7 @@ import { BatonClient } from "@baton/client";
 import { FANOUT, SEQ3, TASK_TYPES, WAITING, fanoutInput, noopWorkers, registerFlows, startServerProcess, type ServerProcess } from "../lib/baton.js";
 import { resetStatements, sampleWaits, topStatements, walCounters, type Cluster } from "../lib/postgres.js";
 import { summarizeProfile } from "../lib/profile.js";
+import { fairnessBody } from "./fairness.js";
 import type { BenchOptions, ScenarioName, ScenarioResult } from "../lib/types.js";
 import { anchorWallClock, cpuMeter, distribution, errorText, nowMs, pool, round, sleep, until } from "../lib/util.js";
 
@@ -552,5 +553,6 @@ export const BATON_SCENARIOS: Record<ScenarioName, (ctx: BatonContext) => Promis
   memory,
   polyglot,
   console: consoleScenario,
+  fairness: (ctx) => withBaton(ctx, "fairness", 1, fairnessBody(ctx.options)),
 };
 

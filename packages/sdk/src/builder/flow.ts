@@ -29,6 +29,8 @@ export interface FlowSettings {
   rateLimitConfig?: { rateLimitKey?: string; concurrentExecLimit?: number };
   metadata?: JsonObject;
   maskedFields?: string[];
+  /** Baton: `${workflow.input.<path>}` or `${workflow.correlationId}`: tasks are claimed round-robin across its values. */
+  fairnessKey?: string;
   /** Baton: ended runs are removed this many seconds after they end (overrides the server's default; at least 3600). */
   retentionSeconds?: number;
   /** How `baton publish` rolls a changed version out (a canary share, sticky key, guard); not part of the definition. */

@@ -6,7 +6,7 @@ export const WORKFLOW_DEF_KEYS = [
   "failureWorkflow", "failureWorkflowVersion", "schemaVersion", "restartable",
   "workflowStatusListenerEnabled", "workflowStatusListenerSink", "ownerEmail", "ownerApp",
   "timeoutPolicy", "timeoutSeconds", "variables", "inputTemplate", "inputSchema", "outputSchema",
-  "enforceSchema", "rateLimitConfig", "metadata", "maskedFields", "retentionSeconds",
+  "enforceSchema", "rateLimitConfig", "metadata", "maskedFields", "fairnessKey", "retentionSeconds",
 ] as const;
 
 export const WORKFLOW_TASK_KEYS = [

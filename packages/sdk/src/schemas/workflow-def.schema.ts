@@ -1,6 +1,6 @@
 // Copied from Conductor (conductor-oss/conductor) WorkflowDef.json, Apache License 2.0
 // (see packages/sdk/LICENSE-conductor.txt).
-// The schema lags Conductor's Java model, so Baton adds: failureWorkflowVersion; retentionSeconds (Baton's own); WorkflowTask.joinMode, items, dynamicForkJoinTasksParam; TaskDef.maxRetryDelaySeconds.
+// The schema lags Conductor's Java model, so Baton adds: failureWorkflowVersion; fairnessKey and retentionSeconds (Baton's own); WorkflowTask.joinMode, items, dynamicForkJoinTasksParam; TaskDef.maxRetryDelaySeconds.
 // Additions are marked "baton:" in their description.
 import type { SchemaObject } from "ajv";
 
@@ -164,6 +164,11 @@ export const workflowDefSchema: SchemaObject = {
       "type": "integer",
       "minimum": 1,
       "description": "baton: version of failureWorkflow (Java model field)"
+    },
+    "fairnessKey": {
+      "type": "string",
+      "pattern": "^\\$\\{workflow\\.(correlationId|input(\\.[A-Za-z_$][\\w$-]*)+)\\}$",
+      "description": "baton: ${workflow.input.<path>} or ${workflow.correlationId}; the tasks of this workflow's runs are claimed round-robin across the values of this key"
     },
     "retentionSeconds": {
       "type": "integer",

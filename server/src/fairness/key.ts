@@ -1,0 +1,40 @@
+// A run's fairness key: the value of its workflow's `fairnessKey` expression
+// (`${workflow.input.customerId}`, `${workflow.correlationId}`) when it
+// starts. Queue rows carry it, and claims take tasks round-robin across the
+// keys waiting, so a key with 100,000 queued tasks does not starve one with 10.
+import type { WorkflowDef } from "@baton/sdk";
+import type { JsonObject, RunState } from "../engine/model.js";
+
+const EXPRESSION = /^\$\{workflow\.(correlationId|input((?:\.[A-Za-z_$][\w$-]*)+))\}$/;
+const paths = new Map<string, string[] | "correlationId" | undefined>();
+
+function parse(expression: string): string[] | "correlationId" | undefined {
+  if (!paths.has(expression)) {
+    const m = EXPRESSION.exec(expression);
+    paths.set(expression, !m ? undefined : m[1] === "correlationId" ? "correlationId" : m[2]!.slice(1).split("."));
+  }
+  return paths.get(expression);
+}
+
+/** The key of a run starting with this input ("" when the workflow names none, or the value is absent). */
+export function fairKeyOf(expression: unknown, input: JsonObject, correlationId: string): string {
+  if (typeof expression !== "string") return "";
+  const path = parse(expression);
+  if (path === undefined) return "";
+  if (path === "correlationId") return correlationId;
+  let value: unknown = input;
+  for (const segment of path) {
+    if (value === null || typeof value !== "object") return "";
+    value = (value as Record<string, unknown>)[segment];
+  }
+  if (value === undefined || value === null) return "";
+  // At most 200 characters: a key names a tenant, not a payload.
+  return (typeof value === "string" ? value : JSON.stringify(value)).slice(0, 200);
+}
+
+/** The key a run was started with ("" for none); computed again from its definition when its state was reset (a restart). */
+export function fairKeyOfRun(run: RunState, def: WorkflowDef | undefined): string {
+  const key = run.extra["fairKey"];
+  if (typeof key === "string") return key;
+  return def ? fairKeyOf(def["fairnessKey"], run.input, run.correlationId) : "";
+}
