@@ -1,7 +1,8 @@
 // `npm run conformance:diff`: runs every case of cases/ on a real Conductor
 // 3.21.14 and on Baton and compares them (see compare.ts). Prints each
 // difference that was not expected, and the count: cases, same, different on
-// purpose, different by mistake. Exits 1 when any case differs by mistake.
+// purpose, different by mistake. Exits 1 when any case differs by mistake, 3
+// when Conductor cannot be installed or started.
 //   --only <substring>   run only the cases whose name contains it
 //   --show               print every case's two snapshots
 // BATON_DIFF_CONDUCTOR=http://127.0.0.1:<port> uses a Conductor already running.
@@ -25,6 +26,8 @@ interface Case {
   correlationId?: string;
   /** Paths where Baton differs on purpose, each with the reason (see README "Differences from Conductor"). */
   differences?: Record<string, string>;
+  /** Paths where Conductor's own result depends on timing (a race of its own), each with the reason: not compared. */
+  varies?: Record<string, string>;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -78,7 +81,15 @@ const cases = loadCases();
 log(`${cases.length} cases; Conductor ${CONDUCTOR_VERSION} (Java ${await javaVersion()}) and Baton, both over Conductor's REST API with the same client`);
 const began = Date.now();
 const running = process.env["BATON_DIFF_CONDUCTOR"];
-const [conductor, baton] = await Promise.all([running ? runningConductor(running) : startConductorEngine(log), startBatonEngine()]);
+let conductor: Engine;
+try {
+  conductor = running ? runningConductor(running) : await startConductorEngine(log);
+} catch (error) {
+  // Not a finding about Baton: exit 3 (no jar, no Java, no network, or a JVM that did not come up).
+  console.error(`Conductor ${CONDUCTOR_VERSION} could not be installed or started: ${(error as Error).message}`);
+  process.exit(3);
+}
+const baton = await startBatonEngine();
 const counts = { same: 0, onPurpose: 0, mistake: 0 };
 try {
   const defs = [...new Map(cases.flatMap((c) => c.defs).map((d) => [d.name, d])).values()];
@@ -100,9 +111,15 @@ try {
     const authored = authoredTexts([c.defs, c.input ?? {}]);
     let line: string;
     try {
-      const [onConductor, onBaton] = await Promise.all([runOn(conductor, c, authored), runOn(baton, c, authored)]);
+      let [onConductor, onBaton] = await Promise.all([runOn(conductor, c, authored), runOn(baton, c, authored)]);
+      if (onConductor.status === "RUNNING" && onBaton.status !== "RUNNING") {
+        // Conductor sometimes leaves a run RUNNING after every task ended (its asynchronous JOIN not
+        // evaluated again): such a run says nothing about semantics, so the case runs once more on both.
+        log(`again        ${c.name}: Conductor's run was still RUNNING after 60 s`);
+        [onConductor, onBaton] = await Promise.all([runOn(conductor, c, authored), runOn(baton, c, authored)]);
+      }
       const found = differences(onConductor, onBaton);
-      const v = verdict(found, c.differences);
+      const v = verdict(found, c.differences, c.varies);
       if (show) log(`--- ${c.name}\n  conductor: ${JSON.stringify(onConductor)}\n  baton:     ${JSON.stringify(onBaton)}`);
       if (v.kind === "same") {
         counts.same++;
