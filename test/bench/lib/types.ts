@@ -1,6 +1,6 @@
 // What every scenario reports, for Baton and each peer alike.
 
-export const SCENARIOS = ["throughput", "dispatch", "startAndWait", "fanout", "backlog", "replicas", "memory", "polyglot", "console", "fairness"] as const;
+export const SCENARIOS = ["throughput", "dispatch", "startAndWait", "fanout", "backlog", "replicas", "memory", "polyglot", "console", "fairness", "conductorSdk"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export const SYSTEMS = ["baton", "conductor", "temporal", "graphile-worker"] as const;
@@ -54,6 +54,10 @@ export const HEADLINES: Record<ScenarioName, { metric: string; label: string; un
   fairness: [
     { metric: "smallUnderFloodP99Ms", label: "small key dispatch p99 under another key's flood", unit: "ms", better: "lower" },
     { metric: "floodKeyedTasksPerSecond", label: "keyed flood task completions/s", unit: "/s", better: "higher" },
+  ],
+  conductorSdk: [
+    { metric: "tasksPerSecond", label: "Conductor JS SDK worker over REST: task completions/s", unit: "/s", better: "higher" },
+    { metric: "p50Ms", label: "Conductor JS SDK worker over REST: dispatch p50", unit: "ms", better: "lower" },
   ],
 };
 

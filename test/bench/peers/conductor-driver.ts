@@ -199,6 +199,18 @@ await runDriver(
     backlog: notApplicable("Conductor's Redis store was not filled by this bench (Baton's filler writes Baton's schema)"),
     polyglot: notApplicable("Baton-only scenario"),
     console: notApplicable("Baton-only scenario"),
+    conductorSdk: async (config) => {
+      const { runConductorSdkBench } = await import("../conductor-sdk.js");
+      return runConductorSdkBench({
+        base: config.endpoint["base"]!,
+        runs: config.counts.throughputRuns,
+        dispatchRuns: config.counts.dispatchRuns,
+        concurrency: config.counts.concurrency,
+        startConcurrency: config.counts.startConcurrency,
+        deadline: deadline(),
+        log: (line) => console.error(`  conductor sdk: ${line}`),
+      });
+    },
   },
   setup,
 );

@@ -14,7 +14,7 @@ import { resetStatements, sampleWaits, topStatements, walCounters, type Cluster 
 import { summarizeProfile } from "../lib/profile.js";
 import { fairnessBody } from "./fairness.js";
 import type { BenchOptions, ScenarioName, ScenarioResult } from "../lib/types.js";
-import { anchorWallClock, cpuMeter, distribution, errorText, nowMs, pool, round, sleep, until } from "../lib/util.js";
+import { anchorWallClock, cpuMeter, distribution, errorText, freePort, nowMs, pool, round, sleep, until } from "../lib/util.js";
 
 export interface BatonContext {
   options: BenchOptions;
@@ -28,6 +28,8 @@ interface Env {
   postgresPid: number | undefined;
   servers: ServerProcess[];
   clients: BatonClient[];
+  /** http://host:port of each server's Conductor REST API (conductorSdk only). */
+  conductorBases: string[];
 }
 
 /** A scenario body: returns its metrics, details, and optionally a status other than ok. */
@@ -38,13 +40,18 @@ async function withBaton(ctx: BatonContext, scenario: ScenarioName, replicas: nu
   const dbName = `bench_${scenario.toLowerCase()}_${process.pid}`;
   const servers: ServerProcess[] = [];
   const clients: BatonClient[] = [];
+  const conductorBases: string[] = [];
   let profiles: (string | undefined)[] = [];
   try {
     const databaseUrl = await ctx.cluster.createDatabase(dbName);
     for (let i = 0; i < replicas; i++) {
+      // Conductor's REST API only where a scenario drives it.
+      const conductorPort = scenario === "conductorSdk" ? await freePort() : undefined;
+      if (conductorPort) conductorBases.push(`http://127.0.0.1:${conductorPort}`);
       servers.push(
         await startServerProcess({
           databaseUrl,
+          ...(conductorPort ? { env: { BATON_CONDUCTOR_PORT: String(conductorPort) } } : {}),
           logFile: path.join(ctx.options.outDir, "logs", `${scenario}-server${i + 1}.log`),
           ...(ctx.options.profile ? { profile: { dir: path.join(ctx.options.outDir, "profiles"), name: `${scenario}-server${i + 1}` } } : {}),
         }),
@@ -58,7 +65,7 @@ async function withBaton(ctx: BatonContext, scenario: ScenarioName, replicas: nu
     // The backlog scenario fills millions of rows besides measuring: twice the time; polyglot measures three languages.
     const timeoutMs = ctx.options.scenarioTimeoutS * 1000 * (scenario === "backlog" ? 2 : scenario === "polyglot" ? 3 : 1);
     const deadline = t0 + timeoutMs - 15_000;
-    const out = await withTimeout(body({ deadline, databaseUrl, servers, clients, postgresPid: ctx.cluster.postmasterPid }), timeoutMs, scenario);
+    const out = await withTimeout(body({ deadline, databaseUrl, servers, clients, conductorBases, postgresPid: ctx.cluster.postmasterPid }), timeoutMs, scenario);
     const cpuWholeScenario = meter();
     const statements = await topStatements(databaseUrl);
     for (const c of clients) c.close();
@@ -543,6 +550,24 @@ export async function consoleScenario(ctx: BatonContext): Promise<ScenarioResult
   };
 }
 
+// ---- the same Conductor SDK worker as against Conductor, on Baton's REST API ----
+
+function conductorSdk(ctx: BatonContext): Promise<ScenarioResult> {
+  return withBaton(ctx, "conductorSdk", 1, async (env) => {
+    const { runConductorSdkBench } = await import("../conductor-sdk.js");
+    const c = ctx.options.counts;
+    return runConductorSdkBench({
+      base: env.conductorBases[0]!,
+      runs: c.throughputRuns,
+      dispatchRuns: c.dispatchRuns,
+      concurrency: c.concurrency,
+      startConcurrency: c.startConcurrency,
+      deadline: env.deadline,
+      log: (line) => ctx.options.log(`  conductorSdk: ${line}`),
+    });
+  });
+}
+
 export const BATON_SCENARIOS: Record<ScenarioName, (ctx: BatonContext) => Promise<ScenarioResult>> = {
   throughput,
   dispatch,
@@ -554,5 +579,6 @@ export const BATON_SCENARIOS: Record<ScenarioName, (ctx: BatonContext) => Promis
   polyglot,
   console: consoleScenario,
   fairness: (ctx) => withBaton(ctx, "fairness", 1, fairnessBody(ctx.options)),
+  conductorSdk,
 };
 
