@@ -8,7 +8,7 @@ import { RunWaiters } from "./dispatch/run-waiters.js";
 import { DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { createLogger, type Logger } from "./logger.js";
 import { Engine } from "./runtime/engine.js";
-import { HttpTasks, LOOPBACK_HOSTS } from "./runtime/http-tasks.js";
+import { HttpTasks } from "./runtime/http-tasks.js";
 import { Timers } from "./runtime/timers.js";
 import { DbWatch } from "./observability/db-watch.js";
 import { createSystemTaskServices } from "./runtime/services.js";
@@ -57,7 +57,7 @@ export interface ServerOptions {
   clock?: Clock;
   logger?: Logger;
   limits?: Partial<Limits>;
-  /** Hosts HTTP tasks may call (default: loopback only). */
+  /** Hosts HTTP tasks may call (default: none, HTTP tasks are refused). */
   httpAllowedHosts?: string[];
   /**
    * Whether keys that may start runs (operators) may run definitions sent
@@ -151,7 +151,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   // Retention: ended runs past their period, removed in small batches by any replica.
   const retentionStore = new RetentionStore(store.pool);
   const reaper = new Reaper(retentionStore, clock, log, options.retention ?? {}, metrics.registry);
-  const http = new HttpTasks(engine, { allowedHosts: options.httpAllowedHosts ?? LOOPBACK_HOSTS, timeoutMs: 30_000 }, log);
+  const http = new HttpTasks(engine, { allowedHosts: options.httpAllowedHosts ?? [], timeoutMs: 30_000, maxResponseBytes: limits.payloadBytes }, log);
   engine.hooks = {
     tasksReady: (types) => types.forEach((t) => dispatcher.wake(t)),
     runEnded: (runId) => waiters.ended(runId),
@@ -352,7 +352,7 @@ async function sampleDatabase(store: Store, clock: Clock) {
  * is the same as disabled), BATON_CONSOLE_PORT / BATON_CONSOLE_HOST, BATON_RETENTION (how long ended runs are kept:
  * "30d" by default, "off" to keep them) and BATON_RETENTION_EXPORT_DIR.
  * is the same as disabled), BATON_CONSOLE_PORT / BATON_CONSOLE_HOST,
- * BATON_ALLOW_INLINE_DEFINITIONS=1.
+ * BATON_ALLOW_INLINE_DEFINITIONS=1, BATON_HTTP_ALLOWED_HOSTS=host,host….
  */
 export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<ServerOptions, "databaseUrl"> {
   const get = (name: string) => env[name] || undefined;
@@ -389,6 +389,8 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit
   const exportDir = get("BATON_RETENTION_EXPORT_DIR");
   if (retention !== undefined || exportDir) options.retention = { ...(retention !== undefined ? { defaultSeconds: retention } : {}), ...(exportDir ? { exportDir } : {}) };
   if (truthy("BATON_ALLOW_INLINE_DEFINITIONS")) options.inlineDefinitions = true;
+  const httpHosts = get("BATON_HTTP_ALLOWED_HOSTS");
+  if (httpHosts) options.httpAllowedHosts = httpHosts.split(",").map((h) => h.trim()).filter((h) => h !== "");
   const auth = get("BATON_AUTH");
   if (truthy("BATON_INSECURE_NO_AUTH")) options.auth = { mode: "disabled" };
   else if (auth === "required" || auth === "disabled") options.auth = { mode: auth };

@@ -1,16 +1,41 @@
 // Carries out HTTP system tasks outside the event transaction, then reports
-// the outcome as the task's result. Only hosts on the allowlist are called.
+// the outcome as the task's result. Only hosts on the allowlist are called,
+// and none until an allowlist is configured: a flow's author must not reach
+// the server's own network (admin endpoints on loopback, metadata services).
 import type { JsonObject, TaskState } from "../engine/model.js";
 import type { Logger } from "../logger.js";
 import type { Engine } from "./engine.js";
 
 export interface HttpPolicy {
-  /** Host names (or "*") tasks may call. Loopback only by default. */
+  /** Host names (or "*") tasks may call; empty: HTTP tasks are refused. */
   allowedHosts: string[];
+  /** The longest a call may take (a task's own readTimeOut may only shorten it). */
   timeoutMs: number;
+  /** The largest response body kept; a longer one fails the task. */
+  maxResponseBytes: number;
 }
 
-export const LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "::1", "[::1]"];
+export const NO_ALLOWLIST =
+  "HTTP tasks are off: no allowlist is configured (set BATON_HTTP_ALLOWED_HOSTS=host,host… or `baton dev --http-allowed-hosts host,host…`)";
+
+/** The body as text, or undefined when it is longer than `limit` bytes (the rest is not read). */
+async function readCapped(response: Response, limit: number): Promise<string | undefined> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
 
 export class HttpTasks {
   constructor(
@@ -43,6 +68,7 @@ export class HttpTasks {
     } catch {
       return { status: "FAILED", output: {}, reason: `invalid uri ${JSON.stringify(uri)}` };
     }
+    if (this.policy.allowedHosts.length === 0) return { status: "FAILED", output: {}, reason: NO_ALLOWLIST };
     const host = url.hostname;
     const allowed = this.policy.allowedHosts.includes("*") || this.policy.allowedHosts.includes(host);
     if (!allowed) return { status: "FAILED", output: {}, reason: `host ${host} is not on the HTTP allowlist (BATON_HTTP_ALLOWED_HOSTS)` };
@@ -50,7 +76,8 @@ export class HttpTasks {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries((request["headers"] ?? {}) as JsonObject)) headers[k] = String(v);
     const body = request["body"];
-    const timeoutMs = Number(request["readTimeOut"] ?? request["connectionTimeOut"] ?? this.policy.timeoutMs) || this.policy.timeoutMs;
+    const requested = Number(request["readTimeOut"] ?? request["connectionTimeOut"] ?? this.policy.timeoutMs) || this.policy.timeoutMs;
+    const timeoutMs = Math.min(requested, this.policy.timeoutMs);
     try {
       const response = await fetch(url, {
         method,
@@ -59,7 +86,8 @@ export class HttpTasks {
         signal: AbortSignal.timeout(timeoutMs),
         redirect: "manual",
       });
-      const text = await response.text();
+      const text = await readCapped(response, this.policy.maxResponseBytes);
+      if (text === undefined) return { status: "FAILED", output: {}, reason: `the response body is over the ${this.policy.maxResponseBytes}-byte limit` };
       let parsed: unknown = text;
       try {
         parsed = text ? JSON.parse(text) : null;
