@@ -27,8 +27,8 @@ const terminalOnce = new Set<string>();
 const TASK_DEFS = [
   { name: "integration_task_1", retryCount: 1, retryLogic: "FIXED", retryDelaySeconds: 0, timeoutSeconds: 120, responseTimeoutSeconds: 60 },
   { name: "integration_task_2", retryCount: 0, timeoutSeconds: 120, responseTimeoutSeconds: 60 },
-  // Lease of 3 s: the 4 s task of run "long" lives only through its heartbeats.
-  { name: "integration_task_3", retryCount: 0, timeoutSeconds: 120, responseTimeoutSeconds: 3, timeoutPolicy: "TIME_OUT_WF" },
+  // Lease of 5 s: the 7 s task of run "long" lives only through its heartbeats (sent every 4 s, 80% of the lease).
+  { name: "integration_task_3", retryCount: 0, timeoutSeconds: 120, responseTimeoutSeconds: 5, timeoutPolicy: "TIME_OUT_WF" },
   // No worker polls this one: its runs stay RUNNING for the operator's actions.
   { name: "integration_task_4", retryCount: 0, timeoutSeconds: 120, responseTimeoutSeconds: 60 },
 ];
@@ -57,7 +57,7 @@ const workers: ConductorWorker[] = [
     taskDefName: "integration_task_3",
     leaseExtendEnabled: true,
     execute: async (task) => {
-      if (task.inputData?.["tp1"] === "long") await new Promise((r) => setTimeout(r, 4000));
+      if (task.inputData?.["tp1"] === "long") await new Promise((r) => setTimeout(r, 7000));
       return { status: "COMPLETED", outputData: { done: true } };
     },
   },
