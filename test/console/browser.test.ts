@@ -244,6 +244,15 @@ describe("the console in a browser", () => {
     assert.equal((await admin.getWorkflow(id)).status, "COMPLETED");
     await node(page, "charge").click();
     assert.match(await page.locator('[data-panel="charge"]').innerText(), /attempt 1[\s\S]*attempt 2/);
+    // Rerun from the step with its input edited: the run runs it again with that input.
+    await page.locator('[data-panel="charge"]').getByRole("button", { name: "Rerun from here" }).click();
+    await page.getByRole("dialog").getByLabel("Task input (edit to change it)").fill('{"amount": 7}');
+    await page.getByRole("dialog").getByRole("button", { name: "Rerun" }).click();
+    await page.locator(".notice.ok").waitFor();
+    // (getWorkflow reads the run and its tasks in two statements: wait for a read where both agree.)
+    const lastCharge = (r: Awaited<ReturnType<typeof admin.getWorkflow>>) => r.tasks.filter((t) => t.referenceTaskName === "charge").at(-1);
+    const rerun = await eventually(() => admin.getWorkflow(id), (r) => r.status === "COMPLETED" && lastCharge(r)?.status === "COMPLETED", 20_000);
+    assert.deepEqual(lastCharge(rerun)?.inputData, { amount: 7 });
     await page.close();
   });
 
@@ -262,6 +271,23 @@ describe("the console in a browser", () => {
     const run = await admin.getWorkflow(id);
     assert.equal(run.status, "COMPLETED");
     assert.deepEqual(run.tasks.find((t) => t.referenceTaskName === "approve")?.outputData, { approved: "yes, by the test" });
+    await page.close();
+  });
+
+  it("acting on a run that moved meanwhile shows the server's refusal and the run as it is now", async () => {
+    const id = await admin.startWorkflow(approval.name, {});
+    const page = await signedIn(keys["operator"]!);
+    await page.goto(`${url}/runs/${id}`);
+    await node(page, "approve").click();
+    await page.locator('[data-panel="approve"]').getByRole("button", { name: "Complete" }).click();
+    // While the dialog is open, someone else completes the step and the run ends.
+    await admin.signalTask(id, { taskReferenceName: "approve" }, { output: { by: "someone else" } });
+    await finished(id);
+    await page.getByRole("dialog").getByRole("button", { name: "Complete" }).click();
+    const notice = page.locator(".notice.error");
+    await notice.waitFor();
+    assert.match(await notice.innerText(), /Complete approve refused: (run \S+ has ended \(COMPLETED\)|task approve has already ended)/);
+    await page.locator('.run-head .badge[data-status="COMPLETED"]').waitFor();
     await page.close();
   });
 

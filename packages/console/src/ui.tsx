@@ -20,6 +20,8 @@ const WORDS: Record<string, string> = {
   FAILED_WITH_TERMINAL_ERROR: "failed (terminal)",
   COMPLETED_WITH_ERRORS: "completed with errors",
   TIMED_OUT: "timed out",
+  DEFINED: "",
+  UNCHANGED: "",
 };
 
 export function statusWord(status: string): string {

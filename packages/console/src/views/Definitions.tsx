@@ -153,7 +153,11 @@ function stepsOf(def: WorkflowDefJson): Map<string, string> {
 /** The definition's graph with each step marked against the other version. */
 function marked(def: WorkflowDefJson, other: WorkflowDefJson | undefined, side: "old" | "new"): RunGraph {
   const graph = buildGraph(def, [], "RUNNING");
-  if (!other) return graph;
+  if (!other) {
+    // A definition alone: no status to show.
+    for (const node of graph.nodes) if (node.kind === "task" || node.kind === "dynamic") node.state = "DEFINED";
+    return graph;
+  }
   const mine = stepsOf(def);
   const theirs = stepsOf(other);
   for (const node of graph.nodes) {
