@@ -2,7 +2,7 @@ export { startServer, serverOptionsFromEnv, isLoopback, type BatonServer, type S
 export * from "./auth/index.js";
 export type { TlsOptions } from "./auth/tls.js";
 export { Metrics } from "./observability/metrics.js";
-export { startEmbeddedPostgres, type EmbeddedDatabase } from "./embedded.js";
+export { startEmbeddedPostgres, EmbeddedPostgresError, type EmbeddedDatabase } from "./embedded.js";
 export { ManualClock, systemClock, type Clock } from "./clock.js";
 export { createLogger, type Logger } from "./logger.js";
 export { decide, Refusal, type RunEvent, type Decision, type DeciderInput } from "./engine/decider.js";

@@ -2,6 +2,7 @@
 // commander's usage errors mapped to exit code 2.
 import { Command, CommanderError, Option } from "commander";
 import { CliError, Exit } from "./cli/exit.js";
+import { writeFailure } from "./cli/output.js";
 import { compileCommand } from "./commands/compile.js";
 import { defsCommand } from "./commands/defs.js";
 import { devCommand } from "./commands/dev.js";
@@ -37,6 +38,7 @@ function globalOptions(command: Command): Option[] {
     new Option(taken ? "-o, --format <format>" : "-o, --output <format>", "result format: text or json (default: text)").choices(["text", "json"]),
     new Option("--address <host:port>", "Baton server address (env: BATON_ADDRESS, default 127.0.0.1:7233)"),
     new Option("--token <token>", "bearer token sent to the server (env: BATON_TOKEN)"),
+    new Option("--verbose", "print stack traces and the server's own logs (env: BATON_LOG_LEVEL=debug)"),
   ];
 }
 
@@ -88,17 +90,39 @@ Exit codes:
   return program;
 }
 
+/** `-o json` (or --output/--format json) anywhere on the line: errors are JSON too, even usage errors. */
+function wantsJson(argv: string[]): boolean {
+  return argv.some((a, i) => ((a === "-o" || a === "--output" || a === "--format") && argv[i + 1] === "json") || /^(-o|--output|--format)=?json$/.test(a));
+}
+
+function everyCommand(command: Command): Command[] {
+  return [command, ...command.commands.flatMap(everyCommand)];
+}
+
 /** Parses argv and runs the command; returns the exit code. */
 export async function run(argv: string[]): Promise<number> {
   const program = buildProgram();
+  const json = wantsJson(argv.slice(2));
+  let usageText = "";
+  if (json) {
+    // commander's own messages ("error: unknown option ...") are gathered and sent as one JSON error.
+    for (const c of everyCommand(program)) c.configureOutput({ writeErr: (text) => (usageText += text), outputError: (text) => (usageText += text) });
+  }
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : Exit.OK;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? Exit.OK : Exit.USAGE;
+    if (error instanceof CommanderError) {
+      const code = error.exitCode === 0 ? Exit.OK : Exit.USAGE;
+      if (json && code !== Exit.OK) {
+        const message = (usageText.split("\n").find((l) => l.startsWith("error: ")) ?? error.message).replace(/^error: /, "");
+        writeFailure(process.stderr, true, { message, exitCode: code });
+      }
+      return code;
+    }
     // An argument parser's refusal (e.g. --limit abc) surfaces before any action runs.
     if (error instanceof CliError) {
-      process.stderr.write(`error: ${error.message}\n`);
+      writeFailure(process.stderr, json, error);
       return error.exitCode;
     }
     throw error;

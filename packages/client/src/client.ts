@@ -87,6 +87,19 @@ export interface StartOptions {
   priority?: number;
 }
 
+/** A flow made with @baton/sdk's workflow(): its name, version, and input type. */
+export interface DeclaredFlow<I> {
+  readonly name: string;
+  readonly version: number;
+  readonly types?: { input: I; output: unknown };
+}
+
+/** The name to start and the options, with a flow's version unless one is given. */
+function target(flow: string | DeclaredFlow<unknown>, options: StartOptions): [string, StartOptions] {
+  if (typeof flow === "string") return [flow, options];
+  return [flow.name, options.version === undefined ? { ...options, version: flow.version } : options];
+}
+
 export interface SearchOptions {
   name?: string;
   /** Only runs of this version (needs name). */
@@ -292,16 +305,26 @@ export class BatonClient {
 
   // ---- runs -------------------------------------------------------------------
 
-  async startWorkflow(name: string, input: object = {}, options: StartOptions = {}): Promise<string> {
-    const response = await this.workflows.startWorkflow({ name, inputJson: json(input), ...startFields(options) });
+  /**
+   * Starts a run; returns its id. Given a Flow from @baton/sdk, the input is
+   * typed by the flow's declaration and the run uses the flow's version.
+   */
+  async startWorkflow<I>(flow: DeclaredFlow<I>, input: I, options?: StartOptions): Promise<string>;
+  async startWorkflow(name: string, input?: object, options?: StartOptions): Promise<string>;
+  async startWorkflow(flow: string | DeclaredFlow<unknown>, input: unknown = {}, options: StartOptions = {}): Promise<string> {
+    const [name, start] = target(flow, options);
+    const response = await this.workflows.startWorkflow({ name, inputJson: json(input), ...startFields(start) });
     return response.workflowId;
   }
 
-  /** Starts a run and waits up to `waitMs` for it to end. */
-  async executeWorkflow(name: string, input: object = {}, options: StartOptions & { waitMs?: number } = {}): Promise<ConductorWorkflow> {
+  /** Starts a run and waits up to `waitMs` for it to end (typed by a Flow, as startWorkflow). */
+  async executeWorkflow<I>(flow: DeclaredFlow<I>, input: I, options?: StartOptions & { waitMs?: number }): Promise<ConductorWorkflow>;
+  async executeWorkflow(name: string, input?: object, options?: StartOptions & { waitMs?: number }): Promise<ConductorWorkflow>;
+  async executeWorkflow(flow: string | DeclaredFlow<unknown>, input: unknown = {}, options: StartOptions & { waitMs?: number } = {}): Promise<ConductorWorkflow> {
     const waitMs = options.waitMs ?? 30_000;
+    const [name, start] = target(flow, options);
     const response = await this.workflows.executeWorkflow(
-      { start: { name, inputJson: json(input), ...startFields(options) }, waitMs: BigInt(waitMs) },
+      { start: { name, inputJson: json(input), ...startFields(start) }, waitMs: BigInt(waitMs) },
       { deadline: waitMs + 10_000 },
     );
     return toConductorWorkflow(response.workflow!);

@@ -6,6 +6,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { grpc, parseJson, stringifyJson, TaskStatus, type DispatchRequestSchema, type DispatchResponse, type LeasedTask } from "@baton/protocol";
 import { BatonClient, type ClientOptions } from "./client.js";
 import { ResultRefused, ResultSender } from "./results.js";
+import { stderrReporter } from "./worker-errors.js";
 
 /** Thrown by a handler: the task fails for good, with no retry. */
 export class TerminalError extends Error {
@@ -42,6 +43,12 @@ export interface TaskContext {
 
 export type Handler<I = Record<string, unknown>, O = Record<string, unknown>> = (input: I, context: TaskContext) => Promise<O | InProgress> | O | InProgress;
 
+/** A task type declared with @baton/sdk's taskType(): its name, and its input and output types. */
+export interface DeclaredTaskType<I, O> {
+  readonly name: string;
+  readonly types?: { input: I; output: O };
+}
+
 export interface HandlerOptions {
   /** Tasks of this type run at most this many at a time (default 1). */
   concurrency?: number;
@@ -50,7 +57,11 @@ export interface HandlerOptions {
 export interface WorkerOptions extends ClientOptions {
   workerId?: string;
   client?: BatonClient;
-  /** Called on transport problems the worker recovers from. */
+  /**
+   * Called on problems the worker recovers from (the server unreachable, a
+   * refused result). Default: one line on stderr per distinct problem, at most
+   * once a minute, naming the server; pass `() => {}` to silence it.
+   */
   onError?: (error: unknown) => void;
   /** Reconnect backoff, milliseconds. */
   minBackoffMs?: number;
@@ -88,20 +99,28 @@ export class Worker {
   private running = false;
   private draining = false;
   private readonly results: ResultSender;
+  private readonly onError: (error: unknown) => void;
 
   constructor(private readonly options: WorkerOptions = {}) {
     this.client = options.client ?? new BatonClient(options);
+    this.onError = options.onError ?? stderrReporter(this.client.address);
     this.ownsClient = !options.client;
     this.workerId = options.workerId ?? `${hostname()}-${process.pid}`;
     this.results = new ResultSender((results) => this.client.tasks.updateTasks({ results }));
   }
 
-  /** Registers the handler for one task type. */
-  handle<I = Record<string, unknown>, O = Record<string, unknown>>(taskType: string, handler: Handler<I, O>, options: HandlerOptions = {}): this {
+  /**
+   * Registers the handler for one task type: a declaration from @baton/sdk's
+   * taskType() (the handler is typed by it), or a task type's name.
+   */
+  handle<I, O>(taskType: DeclaredTaskType<I, O>, handler: Handler<I, O>, options?: HandlerOptions): this;
+  handle<I = Record<string, unknown>, O = Record<string, unknown>>(taskType: string, handler: Handler<I, O>, options?: HandlerOptions): this;
+  handle(declared: string | DeclaredTaskType<unknown, unknown>, handler: Handler<never, unknown>, options: HandlerOptions = {}): this {
+    const taskType = typeof declared === "string" ? declared : declared.name;
     if (this.lanes.has(taskType)) throw new Error(`a handler for ${taskType} is registered already`);
     this.lanes.set(taskType, {
       taskType,
-      handler: handler as Handler<never, unknown>,
+      handler,
       concurrency: Math.max(1, options.concurrency ?? 1),
       running: 0,
       stream: undefined,
@@ -167,7 +186,7 @@ export class Worker {
     const reconnect = (error?: unknown) => {
       if (lane.stream !== stream) return;
       lane.stream = undefined;
-      if (error && !this.draining) this.options.onError?.(error);
+      if (error && !this.draining) this.onError(error);
       if (!this.running || this.draining) return;
       const delay = lane.backoffMs * (0.5 + Math.random());
       lane.backoffMs = Math.min(lane.backoffMs * 2, this.options.maxBackoffMs ?? 5000);
@@ -287,7 +306,7 @@ export class Worker {
     const timer = setInterval(() => {
       this.client.tasks.extendLease({ taskId: task.taskId, leaseToken: task.leaseToken, extendSeconds: 0n }).catch((error: unknown) => {
         if ((error as grpc.ServiceError).code === grpc.status.FAILED_PRECONDITION) lost(error);
-        else this.options.onError?.(error);
+        else this.onError(error);
       });
     }, every);
     timer.unref();
@@ -313,7 +332,7 @@ export class Worker {
       } catch (error) {
         const code = error instanceof ResultRefused ? error.code : (error as grpc.ServiceError).code;
         const transient = code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED || code === grpc.status.RESOURCE_EXHAUSTED;
-        this.options.onError?.(error);
+        this.onError(error);
         if (!transient || attempt >= 50) return;
         await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
         delay = Math.min(delay * 2, 5000);

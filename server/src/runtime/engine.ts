@@ -61,6 +61,8 @@ export interface StartOptions {
   correlationId?: string;
   idempotencyKey?: string;
   priority?: number;
+  /** Checks the resolved definition against the request before anything is written (throws to refuse). */
+  admit?: (def: WorkflowDef) => void;
   /** Set for child runs: chosen by the parent's decider. */
   runId?: string;
   parentRunId?: string;
@@ -266,6 +268,7 @@ export class Engine {
     this.startsInFlight++;
     try {
       const resolved = await this.resolveDefinition(options);
+      options.admit?.(resolved.def);
       return await new Promise((resolve, reject) => {
         this.queue.push({ kind: "start", lane: "wait", options, resolved, resolve, reject });
       });

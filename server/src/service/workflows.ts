@@ -11,6 +11,7 @@ import { invalid, notFound, parsePayload, requireId, rpc } from "./errors.js";
 import { RunChanges } from "../console/run-changes.js";
 import { checkRunFilter, runState, STATUS_NAMES, WATCH_RECHECK_MS } from "./run-filters.js";
 import { countRunsByStatus } from "../store/run-counts.js";
+import { checkRunInput } from "./run-input.js";
 
 export function workflowService(engine: Engine, waiters: RunWaiters, limits: Limits, changes = new RunChanges()): ServiceImpl<typeof WorkflowService> {
   const store = engine.store;
@@ -27,6 +28,7 @@ export function workflowService(engine: Engine, waiters: RunWaiters, limits: Lim
       correlationId: req.correlationId,
       ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
       priority: req.priority,
+      admit: (def) => checkRunInput(def, input),
     });
   };
 

@@ -16,9 +16,8 @@ export function action<A extends unknown[]>(fn: Action<A>) {
       process.exitCode = code ?? Exit.OK;
     } catch (error) {
       const e = error instanceof CliError ? error : new CliError(error instanceof Error ? error.message : String(error));
-      if (process.env["BATON_DEBUG"] && error instanceof Error && error.stack) process.stderr.write(error.stack + "\n");
-      ctx.out.error(e.message);
-      for (const line of e.details) process.stderr.write(`  ${line}\n`);
+      if (ctx.verbose && error instanceof Error && error.stack) process.stderr.write(error.stack + "\n");
+      ctx.out.failure(e);
       process.exitCode = e.exitCode;
     } finally {
       ctx.close();

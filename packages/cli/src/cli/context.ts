@@ -10,10 +10,13 @@ export interface GlobalOptions {
   output: OutputMode;
   address?: string;
   token?: string;
+  verbose?: boolean;
 }
 
 export class Context {
   readonly out: Output;
+  /** --verbose or BATON_LOG_LEVEL=debug: stack traces and the server's own logs. */
+  readonly verbose: boolean;
   readonly address: string;
   private readonly token: string | undefined;
   private client: BatonClient | undefined;
@@ -22,6 +25,7 @@ export class Context {
     this.out = new Output(options.output);
     this.address = options.address || process.env["BATON_ADDRESS"] || DEFAULT_ADDRESS;
     this.token = options.token || process.env["BATON_TOKEN"] || undefined;
+    this.verbose = options.verbose === true || process.env["BATON_LOG_LEVEL"] === "debug" || Boolean(process.env["BATON_DEBUG"]);
   }
 
   /** The command's own global flags win over the ones given before it. */
@@ -29,8 +33,10 @@ export class Context {
     let output: OutputMode | undefined;
     let address: string | undefined;
     let token: string | undefined;
+    let verbose = false;
     for (let c: Command | null = command; c; c = c.parent) {
-      const o = c.opts<{ output?: unknown; format?: OutputMode; address?: string; token?: string }>();
+      const o = c.opts<{ output?: unknown; format?: OutputMode; address?: string; token?: string; verbose?: boolean }>();
+      verbose ||= o.verbose === true;
       // On signal/skip, --output is the task's output and the format is --format.
       output ??= o.format ?? (o.output === "text" || o.output === "json" ? o.output : undefined);
       address ??= o.address;
@@ -38,6 +44,7 @@ export class Context {
     }
     return new Context({
       output: output ?? "text",
+      verbose,
       ...(address !== undefined ? { address } : {}),
       ...(token !== undefined ? { token } : {}),
     });

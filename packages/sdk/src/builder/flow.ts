@@ -37,6 +37,9 @@ export interface FlowSettings {
   rollout?: Rollout;
 }
 
+/** The keys of T that are not optional. */
+export type RequiredKeys<T> = { [K in keyof T]-?: {} extends Pick<T, K> ? never : K }[keyof T] & string;
+
 /** What a body's return value becomes: the flow's typed output. */
 export type FlowOutput<R> = [R] extends [void | undefined] ? Record<string, never> : Resolved<R>;
 
@@ -92,8 +95,13 @@ export class FlowBuilder<I = Record<string, never>, V = Record<string, never>> {
     this.#variables = variables;
   }
 
-  /** Declares the input type; the names, if given, become the WorkflowDef's inputParameters. */
-  input<I2 extends object>(...names: (keyof I2 & string)[]): FlowBuilder<I2, V> {
+  /**
+   * Declares the input type. The names, if given, are the required inputs: they
+   * become the WorkflowDef's inputParameters and its inputSchema's `required`
+   * (enforced: a start without one of them is refused). Only keys the type
+   * requires may be named; list them all.
+   */
+  input<I2 extends object>(...names: RequiredKeys<I2>[]): FlowBuilder<I2, V> {
     return new FlowBuilder<I2, V>(this.#name, this.#settings, names.length ? names : undefined, this.#inputTemplate, this.#variables);
   }
 

@@ -1,0 +1,34 @@
+// With -o json, a failure is one JSON object on stderr ({"error":{message,
+// exitCode}}) and the exit code is the documented one; text mode is unchanged.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { baton, ensureBuilt } from "./support.js";
+
+const parse = (stderr: string) => (JSON.parse(stderr) as { error: { message: string; exitCode: number } }).error;
+
+test("a server that is not there: the message and exit 1, as JSON", async () => {
+  ensureBuilt();
+  const r = await baton(["get", "some-id", "-o", "json"], { env: { BATON_ADDRESS: "127.0.0.1:1" } });
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, "");
+  assert.deepEqual(parse(r.stderr), {
+    message: "cannot reach a Baton server at 127.0.0.1:1 (connection refused); start one with `baton dev` or set BATON_ADDRESS / --address",
+    exitCode: 1,
+  });
+  const text = await baton(["get", "some-id"], { env: { BATON_ADDRESS: "127.0.0.1:1" } });
+  assert.match(text.stderr, /^error: cannot reach a Baton server at 127\.0\.0\.1:1/);
+});
+
+test("usage errors (commander's and our own) are JSON with exit 2", async () => {
+  const unknown = await baton(["get", "--bogus", "-o", "json"]);
+  assert.equal(unknown.code, 2);
+  assert.deepEqual(parse(unknown.stderr), { message: "unknown option '--bogus'", exitCode: 2 });
+
+  const badInput = await baton(["start", "flow", "--input", "{nope", "--output", "json"], { env: { BATON_ADDRESS: "127.0.0.1:1" } });
+  assert.equal(badInput.code, 2);
+  assert.match(parse(badInput.stderr).message, /^--input is not valid JSON: /);
+
+  const badNumber = await baton(["search", "--limit", "abc", "-o", "json"]);
+  assert.equal(badNumber.code, 2);
+  assert.equal(parse(badNumber.stderr).message, '--limit must be a whole number between 1 and 10000, not "abc"');
+});

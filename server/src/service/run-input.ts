@@ -1,0 +1,55 @@
+// A run's input checked against its flow's declared inputs before it starts:
+// the definition's `inputSchema` (Orkes Conductor's field: a SchemaDef whose
+// `data` is a JSON Schema), enforced unless `enforceSchema` is false. A start
+// missing a required input is refused with the missing names, instead of
+// failing later in a worker. Definitions without an inputSchema start as before.
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+import type { WorkflowDef } from "@baton/sdk";
+import type { JsonObject } from "../engine/model.js";
+import { invalid } from "./errors.js";
+
+const draft7 = addFormats.default(new Ajv({ allErrors: true, strict: false }));
+const draft2020 = addFormats.default(new Ajv2020({ allErrors: true, strict: false }));
+
+/** Compiled schemas by their text: definitions are few, starts are many. */
+const compiled = new Map<string, ValidateFunction | string>();
+
+function validatorFor(schema: JsonObject): ValidateFunction | string {
+  const key = JSON.stringify(schema);
+  let found = compiled.get(key);
+  if (found === undefined) {
+    const ajv = String(schema["$schema"] ?? "").includes("2020-12") ? draft2020 : draft7;
+    try {
+      found = ajv.compile(schema);
+    } catch (error) {
+      found = (error as Error).message;
+    }
+    if (compiled.size >= 1000) compiled.delete(compiled.keys().next().value!);
+    compiled.set(key, found);
+  }
+  return found;
+}
+
+function describe(errors: ErrorObject[]): string {
+  const missing = errors.filter((e) => e.keyword === "required" && e.instancePath === "").map((e) => String(e.params["missingProperty"]));
+  const other = errors.filter((e) => !(e.keyword === "required" && e.instancePath === "")).map((e) => `input${e.instancePath.replaceAll("/", ".")} ${e.message ?? "is not valid"}`);
+  return [missing.length ? `missing required input${missing.length > 1 ? "s" : ""}: ${missing.join(", ")}` : "", ...other].filter(Boolean).join("; ");
+}
+
+/** Refuses (INVALID_ARGUMENT) an input that does not satisfy the definition's enforced inputSchema. */
+export function checkRunInput(def: WorkflowDef, input: JsonObject): void {
+  const schemaDef = def.inputSchema as { type?: unknown; data?: unknown } | undefined;
+  if (!schemaDef || def.enforceSchema === false) return;
+  if (schemaDef.type !== undefined && schemaDef.type !== "JSON") return;
+  if (typeof schemaDef.data !== "object" || schemaDef.data === null || Array.isArray(schemaDef.data)) return;
+  const validate = validatorFor(schemaDef.data as JsonObject);
+  const label = `${def.name} version ${def.version ?? 1}`;
+  if (typeof validate === "string") throw invalid(`${label} has an inputSchema that is not a valid JSON Schema (${validate}): fix the definition and register it again`);
+  // Conductor merges inputTemplate's defaults under the input: a default satisfies a required input.
+  const template = (def as { inputTemplate?: unknown }).inputTemplate;
+  const merged = template && typeof template === "object" ? { ...(template as JsonObject), ...input } : input;
+  if (validate(merged)) return;
+  throw invalid(`${label} refused the input: ${describe(validate.errors ?? [])} (its inputSchema; enforceSchema: false in the definition turns the check off)`);
+}
