@@ -9,6 +9,7 @@ import { devCommand } from "./commands/dev.js";
 import { getCommand } from "./commands/get.js";
 import { graphCommand } from "./commands/graph.js";
 import { handlersCommand } from "./commands/handlers.js";
+import { initCommand } from "./commands/init.js";
 import { keysCommand } from "./commands/keys.js";
 import { pauseCommand } from "./commands/pause.js";
 import { publishCommand } from "./commands/publish.js";
@@ -61,6 +62,7 @@ Exit codes:
   0 ok   1 error (server/runtime)   2 usage   3 changes found (publish --exit-code)   4 validation failed`,
     );
 
+  initCommand(program);
   devCommand(program);
   compileCommand(program);
   publishCommand(program);
