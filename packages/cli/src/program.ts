@@ -11,6 +11,7 @@ import { graphCommand } from "./commands/graph.js";
 import { handlersCommand } from "./commands/handlers.js";
 import { initCommand } from "./commands/init.js";
 import { keysCommand } from "./commands/keys.js";
+import { logsCommand } from "./commands/logs.js";
 import { pauseCommand } from "./commands/pause.js";
 import { publishCommand } from "./commands/publish.js";
 import { rerunCommand } from "./commands/rerun.js";
@@ -68,6 +69,7 @@ Exit codes:
   publishCommand(program);
   startCommand(program);
   getCommand(program);
+  logsCommand(program);
   searchCommand(program);
   pauseCommand(program);
   resumeCommand(program);

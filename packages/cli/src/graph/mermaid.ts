@@ -30,7 +30,8 @@ const STATUS_CLASS: Record<string, string> = {
   FAILED: "failed",
   FAILED_WITH_TERMINAL_ERROR: "failed",
   TIMED_OUT: "failed",
-  CANCELED: "skipped",
+  // Stopped before it finished (its run ended, or a join whose branch failed): not a step skipped on purpose.
+  CANCELED: "canceled",
   SKIPPED: "skipped",
   SCHEDULED: "running",
   IN_PROGRESS: "running",
@@ -40,6 +41,7 @@ const CLASS_DEFS = [
   "classDef completed fill:#dcfce7,stroke:#16a34a,color:#14532d",
   "classDef failed fill:#fee2e2,stroke:#dc2626,color:#7f1d1d",
   "classDef skipped fill:#f3f4f6,stroke:#9ca3af,color:#6b7280,stroke-dasharray:4 2",
+  "classDef canceled fill:#ffedd5,stroke:#ea580c,color:#7c2d12",
   "classDef running fill:#fef9c3,stroke:#ca8a04,color:#713f12",
   "classDef nottaken fill:#fafafa,stroke:#d4d4d4,color:#a3a3a3,stroke-dasharray:3 3",
 ];
