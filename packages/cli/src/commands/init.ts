@@ -17,7 +17,7 @@ interface InitOptions {
 /** The packages a project needs, as dependencies or dev dependencies. */
 const PACKAGES = {
   dependencies: ["protocol", "sdk", "client"],
-  devDependencies: ["cli", "server", "testing"],
+  devDependencies: ["cli", "console", "server", "testing"],
 } as const;
 
 /** Tools the project's scripts run, at the versions Baton is built and tested with. */

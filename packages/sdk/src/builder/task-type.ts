@@ -29,9 +29,8 @@ export class TaskStub<I extends object = Record<string, unknown>, O = unknown> {
   }
 
   /** A step of this type: `encode.step("encode_mp4", { src, format: "mp4" })`, or without a ref to derive one. */
-  step(ref: string, input: Inputs<I>, options?: Omit<StepOptions, "ref">): Step<O, I>;
-  step(input: Inputs<I>, options?: StepOptions): Step<O, I>;
-  step(a: string | Inputs<I>, b?: Inputs<I> | StepOptions, c?: StepOptions): Step<O, I> {
+  step<const A extends string | Inputs<I>>(first: A, ...rest: A extends string ? [input: Inputs<I>, options?: Omit<StepOptions, "ref">] : [options?: StepOptions]): Step<O, I> {
+    const [a, b, c] = [first, ...rest] as unknown as [string | Inputs<I>, unknown, StepOptions | undefined];
     const [ref, input, options] = typeof a === "string" ? [a, b as Inputs<I>, c] : [undefined, a, b as StepOptions | undefined];
     return createStep<O, I>(
       {
