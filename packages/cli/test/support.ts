@@ -63,7 +63,7 @@ export function baton(args: string[], options: RunOptions = {}): Promise<CliResu
       {
         cwd: options.cwd ?? REPO,
         env: { ...process.env, BATON_DEBUG: "", ...options.env },
-        timeout: options.timeoutMs ?? 60_000,
+        timeout: options.timeoutMs ?? 300_000, // a loaded machine compiles slowly: a bound on hangs, not a speed check
         maxBuffer: 16 * 1024 * 1024,
       },
       (error, stdout, stderr) => {

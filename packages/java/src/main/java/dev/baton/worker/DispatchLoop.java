@@ -241,8 +241,16 @@ final class DispatchLoop {
                 failed = failures;
                 delay = backoff.delayMillis(failed);
             }
-            LOG.log(failed > 1 ? Level.WARNING : Level.INFO, "dispatch stream for {0} ended ({1}); reconnecting in {2} ms",
-                    registration.taskType(), describe(status), Long.toString(delay));
+            if (status.getCode() == Status.Code.UNAVAILABLE) {
+                // Name the address: "io exception" alone does not say which server, nor what to check.
+                LOG.log(failed > 1 ? Level.WARNING : Level.INFO,
+                        "cannot reach the Baton server at {0} for {1} ({2}); is it running (baton dev) and is the address"
+                                + " (BATON_ADDRESS) right? reconnecting in {3} ms",
+                        channel.authority(), registration.taskType(), describe(status), Long.toString(delay));
+            } else {
+                LOG.log(failed > 1 ? Level.WARNING : Level.INFO, "dispatch stream for {0} to {1} ended ({2}); reconnecting in {3} ms",
+                        registration.taskType(), channel.authority(), describe(status), Long.toString(delay));
+            }
             try {
                 timers.schedule(DispatchLoop.this::connect, delay, TimeUnit.MILLISECONDS);
             } catch (RejectedExecutionException e) {
