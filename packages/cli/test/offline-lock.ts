@@ -34,7 +34,12 @@ export function offlineLock(repo: string, projectDir: string): object {
   const repoLock = JSON.parse(readFileSync(path.join(repo, "package-lock.json"), "utf8")) as { packages: Record<string, LockEntry> };
   const project = JSON.parse(readFileSync(path.join(projectDir, "package.json"), "utf8")) as Manifest;
   const packages: Record<string, LockEntry> = {
-    "": { name: project.name, version: project.version, dependencies: project.dependencies, devDependencies: project.devDependencies },
+    "": {
+      name: project.name,
+      version: project.version,
+      ...(project.dependencies ? { dependencies: project.dependencies } : {}),
+      ...(project.devDependencies ? { devDependencies: project.devDependencies } : {}),
+    },
   };
   // Where each @baton package lives in the repository (its workspace folder).
   const workspaceOf = new Map<string, string>();
@@ -42,16 +47,14 @@ export function offlineLock(repo: string, projectDir: string): object {
     if (entry.link && loc.startsWith("node_modules/@baton/") && entry.resolved) workspaceOf.set(loc.slice("node_modules/".length), entry.resolved);
   }
 
-  /** The lock location npm's resolution finds `name` at, looking up from `from` (a repository location). */
+  /** Where npm's lookup finds `name` from `from` (a lock location): its own node_modules, then each enclosing one, then the root's. */
   const resolve = (name: string, from: string): string | undefined => {
-    for (let dir = from; ; dir = dir.includes("/node_modules/") ? dir.slice(0, dir.lastIndexOf("/node_modules/")) : "") {
+    for (let dir = from; ; ) {
       const loc = dir ? `${dir}/node_modules/${name}` : `node_modules/${name}`;
       if (repoLock.packages[loc] && !repoLock.packages[loc]!.link) return loc;
       if (!dir) return undefined;
-      if (!dir.includes("/node_modules/") && dir !== "") {
-        const root = `node_modules/${name}`;
-        return repoLock.packages[root] && !repoLock.packages[root]!.link ? root : undefined;
-      }
+      const up = dir.lastIndexOf("/node_modules/");
+      dir = up >= 0 ? dir.slice(0, up) : "";
     }
   };
   /** A repository location as it sits in the project: a workspace's folder becomes node_modules/@baton/<name>. */
