@@ -116,7 +116,7 @@ describe("baton compile", () => {
     const r = await baton(["compile", "src/bad/type-error.ts"], { cwd: dir });
     assert.equal(r.code, 4);
     // At the field that is wrong, in one message: not at `.step(` with a list of overloads.
-    assert.match(r.stderr, /^src\/bad\/type-error\.ts:7:29 - error TS2322: Type 'string' is not assignable to type 'Value<number>'/m);
+    assert.match(r.stderr, /^src\/bad\/type-error\.ts:7:29 - error TS2322: Type 'RefOf<string>' is not assignable to type 'Value<number>'/m);
     assert.doesNotMatch(r.stderr, /overload/i);
     assert.match(r.stderr, /nothing written/);
   });
