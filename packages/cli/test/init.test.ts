@@ -40,11 +40,16 @@ describe("baton init: your own project, outside the repository, offline", () => 
   });
 
   after(async () => {
+    // npx and npm run start their own children: stop each whole process group (baton dev then stops PostgreSQL).
     for (const child of [worker, dev]) {
-      if (child && child.exitCode === null) {
-        child.kill("SIGTERM");
-        await new Promise((r) => child.once("exit", r));
+      if (child?.pid === undefined) continue;
+      const exited = child.exitCode === null ? new Promise((r) => child.once("exit", r)) : Promise.resolve();
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {
+        // the group is gone already
       }
+      await exited;
     }
     removeDir(base);
   });
@@ -88,7 +93,7 @@ describe("baton init: your own project, outside the repository, offline", () => 
   });
 
   test("then baton dev, the worker, publish and start, as the README says", async () => {
-    dev = spawn("npx", ["baton", "dev", "--port", "0"], { cwd: project, stdio: ["ignore", "pipe", "pipe"] });
+    dev = spawn("npx", ["baton", "dev", "--port", "0"], { cwd: project, stdio: ["ignore", "pipe", "pipe"], detached: true });
     let devErr = "";
     dev.stderr!.on("data", (d: Buffer) => (devErr += d.toString()));
     dev.stdout!.resume();
@@ -100,7 +105,7 @@ describe("baton init: your own project, outside the repository, offline", () => 
       }, 100);
       dev!.once("exit", () => setTimeout(() => clearInterval(timer), 200));
     });
-    worker = spawn("npm", ["run", "worker"], { cwd: project, env: { ...process.env, BATON_ADDRESS: address }, stdio: "ignore" });
+    worker = spawn("npm", ["run", "worker"], { cwd: project, env: { ...process.env, BATON_ADDRESS: address }, stdio: "ignore", detached: true });
     const env = { BATON_ADDRESS: address };
     ok(await sh("npx", ["baton", "publish", "src/flows"], project, env), "publish");
     const started = await sh("npx", ["baton", "start", "hello", "--input", '{"name":"you"}', "--wait", "-o", "json"], project, env);
