@@ -11,7 +11,7 @@ import { Engine } from "./runtime/engine.js";
 import { HttpTasks } from "./runtime/http-tasks.js";
 import { Timers } from "./runtime/timers.js";
 import { DbWatch } from "./observability/db-watch.js";
-import { createSystemTaskServices } from "./runtime/services.js";
+import { createEngineServices } from "./runtime/services.js";
 import { EventConsumer } from "./events/consumer.js";
 import { eventService } from "./service/events.js";
 import { metadataService } from "./service/metadata.js";
@@ -127,8 +127,8 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   // Routes: which version a start without one gets (weights, sticky keys, a guard that rolls back).
   const routeStore = new RouteStore(store.pool);
   const router = new VersionRouter(routeStore);
-  const systemTasks = { ...(await createSystemTaskServices()), inlineDefinitionsFromData: authMode === "disabled" || options.inlineDefinitions === true };
-  const engine = new Engine(store, clock, systemTasks, log, { maxConcurrentStarts: options.maxConcurrentStarts ?? 256 }, router);
+  const services = { ...(await createEngineServices()), inlineDefinitionsFromData: authMode === "disabled" || options.inlineDefinitions === true };
+  const engine = new Engine(store, clock, services, log, { maxConcurrentStarts: options.maxConcurrentStarts ?? 256 }, router);
   const dbWatch = new DbWatch(store.pool, log, metrics.registry);
   // Tasks handed out here are remembered by type, so a scoped worker's updates need no lookup.
   const taskTypes = new TaskTypes(store.pool);
@@ -313,6 +313,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       await readiness.close();
       await listener.stop();
       await store.close();
+      await services.evaluator.close();
     },
   };
 }

@@ -15,6 +15,7 @@ import {
   type TaskStatus,
   type WorkflowStatus,
 } from "./model.js";
+import { CONTINUE_LEASE_MS, EVALUATION_LEASE_MS, ITERATION_BUDGET, type EvaluationOutcome, type EvaluationRequest } from "./evaluation.js";
 import { retryDelaySeconds } from "./retry.js";
 import { SYSTEM_TASKS, isWorkerTask, type SystemTaskServices } from "./system-tasks.js";
 import { Resolver } from "./resolver.js";
@@ -47,7 +48,9 @@ export type RunEvent =
   /** A START_WORKFLOW task's run was started (error empty) or could not be. */
   | { kind: "runStarted"; taskId: string; childId: string; error: string }
   /** Variables set from outside (an event handler's update_workflow_variables); with appendArray, lists grow instead of being replaced. */
-  | { kind: "updateVariables"; variables: JsonObject; appendArray: boolean };
+  | { kind: "updateVariables"; variables: JsonObject; appendArray: boolean }
+  /** The outcome of an evaluation a task asked for (see evaluation.ts); `leaseToken` names the request. */
+  | { kind: "evaluated"; taskId: string; leaseToken: string; outcome: EvaluationOutcome };
 
 export type Effect =
   /** A worker task is ready from `task.visibleAt` on. */
@@ -66,7 +69,9 @@ export type Effect =
   /** Hand a task to the asynchronous system-task runner (HTTP, EVENT). */
   | { kind: "runAsync"; task: TaskState }
   /** An EVENT task's message on Baton's event bus; `name` is what handlers listen to. */
-  | { kind: "publishEvent"; sink: string; name: string; payload: JsonObject };
+  | { kind: "publishEvent"; sink: string; name: string; payload: JsonObject }
+  /** Evaluate user code for `task` off the serving thread, after commit; answer with an `evaluated` event carrying `leaseToken`. */
+  | { kind: "evaluate"; task: TaskState; leaseToken: string; request: EvaluationRequest };
 
 export interface StartRunRequest {
   /** The new run's id, chosen by the decider so the parent can record it. */
@@ -162,6 +167,22 @@ export class Decider {
   /** The latest instance of each reference name, and every task by id. */
   private byRef = new Map<string, TaskState>();
   private byId = new Map<string, TaskState>();
+  /** Each task's place in `tasks`, and the tasks created in each loop iteration (in order). */
+  private position = new Map<TaskState, number>();
+  private byIteration = new Map<number, TaskState[]>();
+  /**
+   * Tasks that ended and wait to be acted on, by place: those after the one
+   * being acted on now (this pass) and those before it (the next pass), so the
+   * decision loop visits them in the order a scan of every task would, without
+   * scanning every task per step.
+   */
+  private endedNow = new PlaceHeap();
+  private endedNext = new PlaceHeap();
+  private cursor = -1;
+  /** Loop iterations this decision may still start (see ITERATION_BUDGET). */
+  private iterationsLeft = ITERATION_BUDGET;
+  /** Task outputs already copied in this decision, so later changes may be made in place. */
+  private readonly ownedOutputs = new Set<TaskState>();
 
   constructor(input: DeciderInput) {
     this.def = input.def;
@@ -182,13 +203,49 @@ export class Decider {
     this.reindex();
   }
 
-  /** Rebuilds the lookups after tasks were removed. */
+  /** Rebuilds the lookups after tasks were removed (and at the start: tasks may have ended while the run was paused). */
   private reindex(): void {
     this.byRef = new Map();
     this.byId = new Map();
-    for (const task of this.tasks) {
-      this.byRef.set(task.ref, task);
-      this.byId.set(task.id, task);
+    this.position = new Map();
+    this.byIteration = new Map();
+    this.endedNow = new PlaceHeap();
+    this.endedNext = new PlaceHeap();
+    this.cursor = -1;
+    for (const task of this.tasks) this.index(task);
+  }
+
+  private index(task: TaskState): void {
+    this.byRef.set(task.ref, task);
+    this.byId.set(task.id, task);
+    this.position.set(task, this.position.size);
+    const list = this.byIteration.get(task.iteration);
+    if (list) list.push(task);
+    else this.byIteration.set(task.iteration, [task]);
+    this.noteEnded(task);
+  }
+
+  /** Queues a task that ended and was not acted on yet for the decision loop. */
+  private noteEnded(task: TaskState): void {
+    if (task.executed || !TERMINAL_TASK.has(task.status)) return;
+    const place = this.position.get(task);
+    if (place === undefined) return;
+    (place > this.cursor ? this.endedNow : this.endedNext).add(place);
+  }
+
+  /** The next ended task in scan order: later in this pass, else from the start again. */
+  private nextEnded(): TaskState | undefined {
+    for (;;) {
+      let place = this.endedNow.pop();
+      if (place === undefined) {
+        if (this.endedNext.size === 0) return undefined;
+        [this.endedNow, this.endedNext] = [this.endedNext, this.endedNow];
+        this.cursor = -1;
+        place = this.endedNow.pop()!;
+      }
+      this.cursor = place;
+      const task = this.tasks[place];
+      if (task && TERMINAL_TASK.has(task.status) && !task.executed) return task;
     }
   }
 
@@ -270,7 +327,77 @@ export class Decider {
         return this.runStarted(event);
       case "updateVariables":
         return this.updateVariables(event);
+      case "evaluated":
+        return this.evaluated(event);
     }
+  }
+
+  // ---- evaluations (user code run outside the decision: see evaluation.ts) ----
+
+  private evaluated(event: Extract<RunEvent, { kind: "evaluated" }>): void {
+    const task = this.byId.get(event.taskId);
+    // A late answer: the task ended, was asked again (a new lease), or the run ended.
+    if (!task || !this.awaitingEvaluation(task) || task.leaseToken !== event.leaseToken || TERMINAL_WORKFLOW.has(this.run.status)) {
+      this.applied = false;
+      return;
+    }
+    // A paused run starts no loop iteration: the loop asks again when the run resumes.
+    if (this.run.status === "PAUSED" && task.type === "DO_WHILE") {
+      this.applied = false;
+      return;
+    }
+    task.leaseToken = "";
+    task.leaseExpiresAt = 0;
+    this.touch(task);
+    SYSTEM_TASKS[task.type]!.onEvaluated!(this, task, event.outcome);
+    this.reconcile();
+  }
+
+  /**
+   * Asks for user code to be evaluated for `task` after this decision: the
+   * task waits IN_PROGRESS under a lease until its `evaluated` event.
+   */
+  requestEvaluation(task: TaskState, request: EvaluationRequest): void {
+    if (task.status === "SCHEDULED") {
+      task.status = "IN_PROGRESS";
+      task.startedAt = this.now;
+    }
+    task.leaseToken = this.newId();
+    task.leaseExpiresAt = this.now + (request.kind === "continue" ? CONTINUE_LEASE_MS : EVALUATION_LEASE_MS);
+    this.touch(task);
+    this.effects.push({ kind: "evaluate", task, leaseToken: task.leaseToken, request });
+  }
+
+  /** Whether a system task waits for an evaluation it asked for. */
+  awaitingEvaluation(task: TaskState): boolean {
+    return task.status === "IN_PROGRESS" && task.leaseExpiresAt > 0 && SYSTEM_TASKS[task.type]?.onEvaluated !== undefined && !isWorkerTask(task.type);
+  }
+
+  /** Asks again for an evaluation whose answer never came (its lease ran out, or the run was paused meanwhile). */
+  private askAgain(task: TaskState): void {
+    const request = SYSTEM_TASKS[task.type]?.evaluation?.(this, task);
+    if (request) this.requestEvaluation(task, request);
+  }
+
+  /** Takes one loop iteration from this decision's budget; false when it is spent. */
+  spendIteration(): boolean {
+    if (this.iterationsLeft <= 0) return false;
+    this.iterationsLeft--;
+    return true;
+  }
+
+  /** Tasks created in loop iteration `n`, in order (a loop task's own iteration moves on: check it). */
+  tasksOfIteration(n: number): readonly TaskState[] {
+    return this.byIteration.get(n) ?? [];
+  }
+
+  /** The task's output, copied once in this decision, so that it may then be changed in place. */
+  ownOutput(task: TaskState): JsonObject {
+    if (!this.ownedOutputs.has(task)) {
+      task.output = { ...task.output };
+      this.ownedOutputs.add(task);
+    }
+    return task.output;
   }
 
   private updateVariables(event: Extract<RunEvent, { kind: "updateVariables" }>): void {
@@ -347,6 +474,8 @@ export class Decider {
     if (this.run.status === "RUNNING") return;
     this.requireStatus(["PAUSED"], "resume");
     this.run.status = "RUNNING";
+    // A loop's answer that came while paused was set aside: ask again now.
+    for (const task of this.tasks) if (task.type === "DO_WHILE" && this.awaitingEvaluation(task)) this.askAgain(task);
     this.reconcile();
   }
 
@@ -616,17 +745,15 @@ export class Decider {
     if (TERMINAL_WORKFLOW.has(this.run.status)) return;
     this.checkTimeouts();
     if (this.run.status !== "RUNNING") return;
-    for (let progressed = true; progressed && this.run.status === "RUNNING"; ) {
-      progressed = false;
-      for (let i = 0; i < this.tasks.length && this.run.status === "RUNNING"; i++) {
-        const task = this.tasks[i]!;
-        if (TERMINAL_TASK.has(task.status) && !task.executed) {
-          task.executed = true;
-          this.touch(task);
-          this.onTaskEnded(task);
-          progressed = true;
-        }
-      }
+    // In scan order: passes over the tasks until none ended unhandled (see nextEnded).
+    for (const place of this.endedNext.drain()) this.endedNow.add(place);
+    this.cursor = -1;
+    while (this.run.status === "RUNNING") {
+      const task = this.nextEnded();
+      if (!task) break;
+      task.executed = true;
+      this.touch(task);
+      this.onTaskEnded(task);
     }
     if (this.run.status === "RUNNING" && this.tasks.every((t) => TERMINAL_TASK.has(t.status))) this.complete();
   }
@@ -672,6 +799,8 @@ export class Decider {
         }
       } else if (task.status === "SCHEDULED" && !isWorkerTask(task.type)) {
         if (task.visibleAt <= now) SYSTEM_TASKS[task.type]?.start(this, task);
+      } else if (this.awaitingEvaluation(task)) {
+        if (now >= task.leaseExpiresAt) this.askAgain(task);
       } else {
         SYSTEM_TASKS[task.type]?.onTick?.(this, task);
       }
@@ -884,8 +1013,7 @@ export class Decider {
 
   private addTask(task: TaskState): void {
     this.tasks.push(task);
-    this.byRef.set(task.ref, task);
-    this.byId.set(task.id, task);
+    this.index(task);
     this.resolver.taskAdded(task);
     this.touch(task);
   }
@@ -904,6 +1032,7 @@ export class Decider {
   touch(task: TaskState): void {
     task.updatedAt = this.now;
     this.changed.add(task);
+    this.noteEnded(task);
   }
 
   leaseDeadline(task: TaskState): number {
@@ -1040,6 +1169,7 @@ export class Decider {
           wake = Math.min(wake, task.visibleAt);
         } else {
           if (task.timeoutSeconds > 0 && task.startedAt > 0) wake = Math.min(wake, task.startedAt + task.timeoutSeconds * 1000);
+          if (this.awaitingEvaluation(task)) wake = Math.min(wake, task.leaseExpiresAt);
           const due = SYSTEM_TASKS[task.type]?.dueAt?.(this, task);
           if (due) wake = Math.min(wake, due);
         }
@@ -1108,4 +1238,58 @@ export function defRefOf(task: Pick<TaskState, "ref" | "iteration">): string {
 
 function addUnique(list: string[], item: string): string[] {
   return list.includes(item) ? list : [...list, item];
+}
+
+/** A min-heap of task places, each held once. */
+class PlaceHeap {
+  private readonly items: number[] = [];
+  private readonly held = new Set<number>();
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  add(place: number): void {
+    if (this.held.has(place)) return;
+    this.held.add(place);
+    const items = this.items;
+    let i = items.push(place) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (items[parent]! <= place) break;
+      items[i] = items[parent]!;
+      i = parent;
+    }
+    items[i] = place;
+  }
+
+  pop(): number | undefined {
+    const items = this.items;
+    if (items.length === 0) return undefined;
+    const top = items[0]!;
+    const last = items.pop()!;
+    if (items.length > 0) {
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        if (left >= items.length) break;
+        const right = left + 1;
+        const child = right < items.length && items[right]! < items[left]! ? right : left;
+        if (items[child]! >= last) break;
+        items[i] = items[child]!;
+        i = child;
+      }
+      items[i] = last;
+    }
+    this.held.delete(top);
+    return top;
+  }
+
+  /** Takes every place out. */
+  drain(): number[] {
+    const all = [...this.items];
+    this.items.length = 0;
+    this.held.clear();
+    return all;
+  }
 }

@@ -1,19 +1,17 @@
 // System tasks: the task types the engine itself carries out, with Conductor's
-// semantics. Each is a few hooks the decider calls; none does I/O (scripts and
-// jq are pure computations handed in as services; HTTP and child runs are effects).
+// semantics. Each is a few hooks the decider calls; none does I/O or runs user
+// code: scripts and jq are asked for as evaluations (evaluation.ts) and answered
+// by an event; HTTP and child runs are effects.
 import { stringifyJson } from "@baton/protocol";
 import { TASK_TYPES, type WorkflowTask } from "@baton/sdk";
 import type { Decider } from "./decider.js";
+import type { EvaluationOutcome, EvaluationRequest } from "./evaluation.js";
 import { TERMINAL_TASK, TERMINAL_WORKFLOW, SUCCESSFUL_TASK, type Json, type JsonObject, type TaskState, type WorkflowStatus } from "./model.js";
 import { parseDuration, parseUntil } from "./time.js";
 import { lambdaSource, scriptTruth } from "../scripts/conductor.js";
 
-/** Pure computations system tasks need, created once per process. */
+/** Settings system tasks need, fixed per process. */
 export interface SystemTaskServices {
-  /** Evaluates JavaScript with `$` bound to `bindings`; throws with a clear reason. */
-  evaluateScript(source: string, bindings: Json): Json;
-  /** Runs a jq filter; throws with jq's message. */
-  jq(filter: string, input: Json): { result: Json; resultList: Json[] };
   /** Largest SET_VARIABLE payload, in bytes of JSON. */
   maxVariablesBytes: number;
   /**
@@ -34,6 +32,10 @@ export interface SystemTask {
   dueAt?(d: Decider, task: TaskState): number | undefined;
   /** A retried run reopens this task instead of copying it. */
   reopen?: boolean;
+  /** The evaluation this task waits for, asked again when its lease ran out. */
+  evaluation?(d: Decider, task: TaskState): EvaluationRequest | undefined;
+  /** The answer to the evaluation this task asked for. */
+  onEvaluated?(d: Decider, task: TaskState, outcome: EvaluationOutcome): void;
 }
 
 const SYSTEM_TYPE_NAMES: ReadonlySet<string> = new Set(TASK_TYPES.filter((t) => t !== "SIMPLE"));
@@ -58,11 +60,6 @@ function inProgress(d: Decider, task: TaskState): void {
   d.touch(task);
 }
 
-function services(d: Decider): SystemTaskServices {
-  if (!d.services) throw new Error("system task services are not configured");
-  return d.services;
-}
-
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -81,34 +78,40 @@ function caseValue(value: unknown): string {
   return typeof value === "string" ? value : stringifyJson(value);
 }
 
+/** The script that picks a SWITCH's (or DECISION's) case, when it is not a plain input value. */
+function caseScript(d: Decider, task: TaskState): EvaluationRequest | undefined {
+  const wt = d.workflowTaskOf(task)!;
+  if (task.type === "SWITCH") {
+    return (wt.evaluatorType ?? "value-param") === "value-param" ? undefined : { kind: "script", source: wt.expression ?? "", bindings: task.input };
+  }
+  return wt.caseExpression ? { kind: "script", source: wt.caseExpression, bindings: task.input } : undefined;
+}
+
 const decision: SystemTask = {
   start(d, task) {
+    const script = caseScript(d, task);
+    if (script) return d.requestEvaluation(task, script);
     const wt = d.workflowTaskOf(task)!;
-    let value: unknown;
-    try {
-      if (task.type === "SWITCH") {
-        const evaluator = wt.evaluatorType ?? "value-param";
-        value =
-          evaluator === "value-param"
-            ? task.input[wt.expression ?? ""]
-            : services(d).evaluateScript(wt.expression ?? "", task.input);
-      } else if (wt.caseExpression) {
-        value = services(d).evaluateScript(wt.caseExpression, task.input);
-      } else {
-        value = task.input[wt.caseValueParam ?? ""];
-      }
-    } catch (error) {
-      fail(d, task, `evaluating the ${task.type} expression failed: ${errorMessage(error)}`, true);
-      return;
-    }
+    enterCase(d, task, task.type === "SWITCH" ? task.input[wt.expression ?? ""] : task.input[wt.caseValueParam ?? ""]);
+  },
+  evaluation: caseScript,
+  onEvaluated(d, task, outcome) {
+    if (!outcome.ok) fail(d, task, `evaluating the ${task.type} expression failed: ${outcome.message}`, true);
+    else enterCase(d, task, outcome.value);
+  },
+};
+
+function enterCase(d: Decider, task: TaskState, value: unknown): void {
+  const wt = d.workflowTaskOf(task)!;
+  {
     const key = caseValue(value);
     const cases = wt.decisionCases ?? {};
     // Conductor: a case with no tasks is no case, the default case runs.
     const branch = Object.prototype.hasOwnProperty.call(cases, key) && cases[key]!.length > 0 ? cases[key] : wt.defaultCase;
     task.output = task.type === "SWITCH" ? { evaluationResult: [key], selectedCase: key } : { caseOutput: [key] };
     completeAndEnter(d, task, branch?.[0], task.iteration);
-  },
-};
+  }
+}
 
 const fork: SystemTask = {
   start(d, task) {
@@ -257,53 +260,77 @@ const doWhile: SystemTask = {
       return;
     }
     inProgress(d, task);
-    startIteration(d, task, 1);
+    nextIteration(d, task, 1);
   },
   onChildEnded(d, task) {
     const wt = d.workflowTaskOf(task)!;
     const n = Number(task.output["iteration"] ?? 1);
-    const iterationOutput = collectIteration(d, task);
+    collectIteration(d, task);
     const output = task.output;
     const keep = Number(task.input["keepLastN"] ?? (wt.inputParameters?.["keepLastN"] as number | undefined) ?? 0);
     if (keep > 0) for (const key of Object.keys(output)) if (/^\d+$/.test(key) && Number(key) <= n - keep) delete output[key];
-    task.output = output;
     d.touch(task);
     const items = task.input["items"];
-    let again: boolean;
-    if (Array.isArray(items)) again = n < items.length;
-    else {
-      // Conductor resolves the loop's inputs afresh for each evaluation (variables may have changed).
-      const bindings: JsonObject = { ...d.resolve(wt.inputParameters ?? {}, task.id), [d.defRef(task)]: output };
-      for (const [ref, out] of Object.entries(iterationOutput)) bindings[ref] = out;
-      try {
-        again = scriptTruth(services(d).evaluateScript(wt.loopCondition ?? "false", bindings));
-      } catch (error) {
-        fail(d, task, `evaluating the loopCondition failed: ${errorMessage(error)}`, true);
-        return;
-      }
+    if (!Array.isArray(items)) return d.requestEvaluation(task, loopCondition(d, task));
+    if (n < items.length) nextIteration(d, task, n + 1);
+    else d.endTask(task, "COMPLETED", "");
+  },
+  evaluation(d, task) {
+    return task.extra["continueAt"] !== undefined ? { kind: "continue" } : loopCondition(d, task);
+  },
+  onEvaluated(d, task, outcome) {
+    const continueAt = task.extra["continueAt"];
+    if (continueAt !== undefined) {
+      delete task.extra["continueAt"];
+      return nextIteration(d, task, Number(continueAt));
     }
-    if (again) startIteration(d, task, n + 1);
+    if (!outcome.ok) fail(d, task, `evaluating the loopCondition failed: ${outcome.message}`, true);
+    else if (scriptTruth(outcome.value)) nextIteration(d, task, Number(task.output["iteration"] ?? 1) + 1);
     else d.endTask(task, "COMPLETED", "");
   },
 };
 
-/** Records the current iteration's task outputs under the loop's output[n] (Conductor's shape); returns them. */
+/** Records the current iteration's task outputs under the loop's output[n] (Conductor's shape), from that iteration's tasks only. */
 function collectIteration(d: Decider, loop: TaskState): JsonObject {
   const n = Number(loop.output["iteration"] ?? 1);
   const bodyRefs = new Set(d.graph.descendants(d.defRef(loop)));
   const iterationOutput: JsonObject = {};
-  for (const t of d.tasks) {
+  for (const t of d.tasksOfIteration(n)) {
     const ref = d.defRef(t);
     if (t.iteration === n && bodyRefs.has(ref)) iterationOutput[ref] = t.output;
   }
-  loop.output = { ...loop.output, [String(n)]: iterationOutput };
+  d.ownOutput(loop)[String(n)] = iterationOutput;
   return iterationOutput;
+}
+
+/** The loopCondition with its bindings: the loop's inputs resolved afresh (variables may have changed), its output, and the iteration's outputs. */
+function loopCondition(d: Decider, task: TaskState): EvaluationRequest {
+  const wt = d.workflowTaskOf(task)!;
+  const n = Number(task.output["iteration"] ?? 1);
+  const bindings: JsonObject = { ...d.resolve(wt.inputParameters ?? {}, task.id), [d.defRef(task)]: task.output };
+  const iterationOutput = task.output[String(n)];
+  if (iterationOutput && typeof iterationOutput === "object" && !Array.isArray(iterationOutput)) {
+    for (const [ref, out] of Object.entries(iterationOutput)) bindings[ref] = out;
+  }
+  return { kind: "script", source: wt.loopCondition ?? "false", bindings };
+}
+
+/** Starts iteration `n` if this decision's budget allows; otherwise the loop goes on in the next event. */
+function nextIteration(d: Decider, task: TaskState, n: number): void {
+  if (d.spendIteration()) return startIteration(d, task, n);
+  task.extra["continueAt"] = n;
+  d.requestEvaluation(task, { kind: "continue" });
 }
 
 function startIteration(d: Decider, task: TaskState, n: number): void {
   const wt = d.workflowTaskOf(task)!;
   const items = task.input["items"];
-  task.output = { ...task.output, iteration: n, ...(Array.isArray(items) ? { item: items[n - 1] ?? null, index: n - 1 } : {}) };
+  const output = d.ownOutput(task);
+  output["iteration"] = n;
+  if (Array.isArray(items)) {
+    output["item"] = items[n - 1] ?? null;
+    output["index"] = n - 1;
+  }
   // Conductor: the loop task's own `iteration` counts its iterations (`${loop['iteration']}`).
   task.iteration = n;
   d.touch(task);
@@ -397,6 +424,11 @@ const noop: SystemTask = {
   },
 };
 
+function inlineScript(d: Decider, task: TaskState): EvaluationRequest | undefined {
+  const expression = task.input["expression"];
+  return typeof expression === "string" ? { kind: "script", source: expression, bindings: task.input } : undefined;
+}
+
 const inline: SystemTask = {
   start(d, task) {
     const wt = d.workflowTaskOf(task);
@@ -406,45 +438,61 @@ const inline: SystemTask = {
       fail(d, task, "INLINE needs an `expression` input", true);
       return;
     }
-    try {
-      const result = evaluator === "value-param" ? (task.input[expression] ?? null) : services(d).evaluateScript(expression, task.input);
-      complete(d, task, { result });
-    } catch (error) {
-      // Conductor: a script that throws is a terminal failure, its message in output.error for `${ref.output.error}`.
-      task.output = { error: errorMessage(error) };
-      fail(d, task, errorMessage(error), true);
-    }
+    if (evaluator === "value-param") complete(d, task, { result: task.input[expression] ?? null });
+    else d.requestEvaluation(task, inlineScript(d, task)!);
+  },
+  evaluation: inlineScript,
+  onEvaluated(d, task, outcome) {
+    if (outcome.ok) return complete(d, task, { result: outcome.value });
+    // Conductor: a script that throws is a terminal failure, its message in output.error for `${ref.output.error}`.
+    task.output = { error: outcome.message };
+    fail(d, task, outcome.message, true);
   },
 };
+
+function lambdaScript(_d: Decider, task: TaskState): EvaluationRequest | undefined {
+  const script = task.input["scriptExpression"];
+  return typeof script === "string" ? { kind: "script", source: lambdaSource(script), bindings: task.input } : undefined;
+}
 
 const lambda: SystemTask = {
   start(d, task) {
-    const script = task.input["scriptExpression"];
-    if (typeof script !== "string") {
+    const request = lambdaScript(d, task);
+    if (!request) {
       fail(d, task, "LAMBDA needs a `scriptExpression` input", true);
       return;
     }
-    try {
-      complete(d, task, { result: services(d).evaluateScript(lambdaSource(script), task.input) });
-    } catch (error) {
-      fail(d, task, errorMessage(error));
-    }
+    d.requestEvaluation(task, request);
+  },
+  evaluation: lambdaScript,
+  onEvaluated(d, task, outcome) {
+    if (outcome.ok) complete(d, task, { result: outcome.value });
+    else fail(d, task, outcome.message);
   },
 };
 
+function jqFilter(_d: Decider, task: TaskState): EvaluationRequest | undefined {
+  const { queryExpression, ...input } = task.input;
+  return typeof queryExpression === "string" ? { kind: "jq", filter: queryExpression, input } : undefined;
+}
+
 const jqTransform: SystemTask = {
   start(d, task) {
-    const { queryExpression, ...input } = task.input;
-    if (typeof queryExpression !== "string") {
+    const request = jqFilter(d, task);
+    if (!request) {
       fail(d, task, "JSON_JQ_TRANSFORM needs a `queryExpression` input", true);
       return;
     }
-    try {
-      const { result, resultList } = services(d).jq(queryExpression, input);
+    d.requestEvaluation(task, request);
+  },
+  evaluation: jqFilter,
+  onEvaluated(d, task, outcome) {
+    if (outcome.ok) {
+      const { result, resultList } = outcome.value as { result: Json; resultList: Json[] };
       complete(d, task, { result, resultList });
-    } catch (error) {
+    } else {
       // The message as jq's error() gave it, without the jq CLI's prefix (Conductor's jq gives it bare).
-      const message = errorMessage(error).replace(/^jq: error \(at [^)]*\): /, "");
+      const message = outcome.message.replace(/^jq: error \(at [^)]*\): /, "");
       task.output = { error: message };
       fail(d, task, message);
     }

@@ -124,7 +124,7 @@ export class EventConsumer {
     const where = { eventId: event.id, event: name, handler: handler.name };
     let passes: boolean;
     try {
-      passes = conditionHolds(handler.condition, handler.evaluatorType, payload, (source, bindings) => this.engine.services.evaluateScript(source, bindings));
+      passes = await conditionHolds(handler.condition, handler.evaluatorType, payload, (source, bindings) => this.engine.services.evaluator.evaluateScript(source, bindings));
     } catch (error) {
       this.log.warn({ ...where, err: error }, "event handler condition failed; no action taken");
       return;

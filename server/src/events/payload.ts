@@ -4,7 +4,7 @@ import type { Json } from "../expressions/json.js";
 import { compilePath, resolveValue } from "../expressions/index.js";
 import { scriptTruth } from "../scripts/index.js";
 
-export type EvaluateScript = (source: string, bindings: Json) => Json;
+export type EvaluateScript = (source: string, bindings: Json) => Promise<Json>;
 
 /**
  * Whether the payload passes a handler's condition. Empty passes. `javascript`
@@ -14,7 +14,7 @@ export type EvaluateScript = (source: string, bindings: Json) => Json;
  * true when the value there is true, a number above 0 or the text "true".
  * A script that fails counts as false; the error is thrown for the caller to log.
  */
-export function conditionHolds(condition: string | undefined, evaluatorType: string | undefined, payload: Json, evaluate: EvaluateScript): boolean {
+export async function conditionHolds(condition: string | undefined, evaluatorType: string | undefined, payload: Json, evaluate: EvaluateScript): Promise<boolean> {
   if (condition === undefined || condition.trim() === "") return true;
   if (evaluatorType === "value-param") {
     const got = compilePath(condition.trim()).read(payload);
@@ -22,7 +22,7 @@ export function conditionHolds(condition: string | undefined, evaluatorType: str
     const value = got.value;
     return typeof value === "string" ? value.toLowerCase() === "true" : scriptTruth(value as Json);
   }
-  return scriptTruth(evaluate(condition, payload));
+  return scriptTruth(await evaluate(condition, payload));
 }
 
 /**

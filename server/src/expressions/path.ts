@@ -2,8 +2,10 @@
 // (names and single indexes only) gives one value or "missing"; an indefinite
 // one (wildcards, filters, deep scan, slices, unions) gives a list. Definite
 // paths, nearly all of them in practice, are walked here directly; the rest go
-// to jsonpath-plus with its safe evaluator for filters (never JavaScript eval).
+// to jsonpath-plus, with filters evaluated by filter.ts (never JavaScript eval,
+// regular expressions on RE2, a time limit per query).
 import { JSONPath } from "jsonpath-plus";
+import { BoundedFilter, bounded, countResult } from "./filter.js";
 
 export type ReadResult = { readonly found: true; readonly value: unknown } | { readonly found: false };
 
@@ -73,10 +75,11 @@ function walk(root: unknown, steps: readonly Step[]): ReadResult {
 
 function query(root: unknown, path: string): ReadResult {
   try {
-    const list: unknown = JSONPath({ path, json: root as object, wrap: true, eval: "safe", ignoreEvalErrors: true });
+    // Filters go to our bounded evaluator (filter.ts), which handles their errors itself; the query as a whole has a time limit.
+    const list: unknown = bounded(() => JSONPath({ path, json: root as object, wrap: true, eval: BoundedFilter, ignoreEvalErrors: false, callback: countResult }));
     return { found: true, value: Array.isArray(list) ? list : [] };
   } catch {
-    return MISSING; // an invalid path reads as missing, as with Jayway under SUPPRESS_EXCEPTIONS
+    return MISSING; // an invalid path, or one over its limits, reads as missing, as with Jayway under SUPPRESS_EXCEPTIONS
   }
 }
 

@@ -6,11 +6,13 @@ import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import { decide, Decider, Refusal, type Decision, type Effect, type RunEvent, type StartRunRequest } from "../engine/decider.js";
 import { graphFor, type Graph } from "../engine/graph.js";
 import { TERMINAL_TASK, TERMINAL_WORKFLOW, type JsonObject, type RouteChoice, type RunState, type TaskState } from "../engine/model.js";
-import { isWorkerTask, type SystemTaskServices } from "../engine/system-tasks.js";
+import { isWorkerTask } from "../engine/system-tasks.js";
 import type { Clock } from "../clock.js";
 import { isConnectionError, Store, type BatchWrite, type LoadedRun, type LoadedRuns, type Queryable, type RunTarget } from "../store/store.js";
 import { BatchQueue } from "./batches.js";
 import { fairKeyOf, fairKeyOfRun } from "../fairness/key.js";
+import { awaitFollowUps, carryOut, type Evaluation } from "./evaluations.js";
+import type { EngineServices } from "./services.js";
 import type { Logger } from "../logger.js";
 
 export interface EngineHooks {
@@ -134,7 +136,7 @@ export class Engine {
   constructor(
     readonly store: Store,
     readonly clock: Clock,
-    readonly services: SystemTaskServices,
+    readonly services: EngineServices,
     private readonly log: Logger,
     private readonly limits: {
       maxConcurrentStarts: number;
@@ -455,7 +457,7 @@ export class Engine {
       notifyTaskTypes: [],
       notifyRunsEnded: [],
     };
-    const after: AfterCommit = { ready: new Set(), ended: [], outboxIds: [], asyncTasks: [], handOffs, decided: [], keep: [] };
+    const after: AfterCommit = { ready: new Set(), ended: [], outboxIds: [], asyncTasks: [], evaluations: [], handOffs, decided: [], keep: [] };
     const results = new Map<BatchItem, EventOutcome | { runId: string; created: boolean } | undefined | Error>();
 
     const groups = new Map<string, EventItem[]>();
@@ -722,6 +724,12 @@ export class Engine {
         case "runAsync":
           after.asyncTasks.push(effect.task);
           break;
+        case "evaluate":
+          // Asked for and answered in this decision already (a newer lease), or the task ended: nothing to run.
+          if (effect.task.status === "IN_PROGRESS" && effect.task.leaseToken === effect.leaseToken && !removedIds.has(effect.task.id)) {
+            after.evaluations.push({ runId: run.id, taskId: effect.task.id, leaseToken: effect.leaseToken, request: effect.request });
+          }
+          break;
       }
     }
     // Only tasks still waiting for a worker go to the queue; one a worker
@@ -757,8 +765,11 @@ export class Engine {
     if (after.ready.size > 0) this.hooks.tasksReady(after.ready, this.clock.now());
     for (const runId of after.ended) this.hooks.runEnded(runId);
     for (const task of after.asyncTasks) this.hooks.runAsync(task);
+    // Each answer is an event of its own; the caller is answered once they are decided (see awaitFollowUps).
+    const followUps = after.evaluations.map((evaluation) => carryOut(evaluation, this.services.evaluator, (runId, event) => this.handle(runId, event), this.log));
     for (const { decision, events } of after.decided) this.hooks.decided?.(decision, events);
     for (const id of after.outboxIds) await this.processOutbox(id).catch((error: unknown) => this.log.warn({ err: error, outbox: id }, "outbox item failed; it will be retried"));
+    await awaitFollowUps(followUps);
   }
 
   /**
@@ -862,6 +873,8 @@ interface AfterCommit {
   ended: string[];
   outboxIds: number[];
   asyncTasks: TaskState[];
+  /** User code to run off this thread, each answered by an `evaluated` event. */
+  evaluations: Evaluation[];
   handOffs: HandOff[];
   decided: { decision: Decision; events: RunEvent[] }[];
   /** Runs to keep in memory once committed. */

@@ -1,13 +1,51 @@
-// The pure computations system tasks need: a sandboxed JavaScript engine and jq.
+// What the engine needs beyond the store: the settings system tasks read, and
+// the evaluator that runs user code (the JavaScript sandbox and jq, each in a
+// pool of worker threads) off the thread that serves calls.
+import type { EvaluationOutcome, EvaluationRequest } from "../engine/evaluation.js";
+import type { Json } from "../engine/model.js";
 import type { SystemTaskServices } from "../engine/system-tasks.js";
-import { createScriptEngine } from "../scripts/index.js";
-import { createJq } from "../scripts/jq.js";
+import { createScriptEngine, type ScriptEngine } from "../scripts/index.js";
+import { createJq, type Jq } from "../scripts/jq.js";
 
-export async function createSystemTaskServices(): Promise<SystemTaskServices> {
-  const [scripts, jq] = await Promise.all([createScriptEngine({ timeoutMs: 1000, memoryBytes: 32 * 1024 * 1024 }), createJq()]);
+export interface Evaluator {
+  /** Carries out an evaluation a decision asked for. Never rejects: a failure is an outcome. */
+  evaluate(request: EvaluationRequest): Promise<EvaluationOutcome>;
+  /** Runs a script (an event handler's condition); rejects with the reason it failed. */
+  evaluateScript(source: string, bindings: Json): Promise<Json>;
+  close(): Promise<void>;
+}
+
+export interface EngineServices extends SystemTaskServices {
+  evaluator: Evaluator;
+}
+
+export async function createEngineServices(options: { scriptThreads?: number; jqThreads?: number } = {}): Promise<EngineServices> {
+  const [scripts, jq] = await Promise.all([
+    createScriptEngine({ timeoutMs: 1000, memoryBytes: 32 * 1024 * 1024 }, options.scriptThreads ?? 2),
+    createJq({}, options.jqThreads ?? 1),
+  ]);
+  return { evaluator: evaluatorOf(scripts, jq), maxVariablesBytes: 256 * 1024 };
+}
+
+function evaluatorOf(scripts: ScriptEngine, jq: Jq): Evaluator {
   return {
+    async evaluate(request) {
+      try {
+        switch (request.kind) {
+          case "script":
+            return { ok: true, value: await scripts.evaluate(request.source, request.bindings) };
+          case "jq":
+            return { ok: true, value: (await jq.transform(request.filter, request.input)) as unknown as Json };
+          case "continue":
+            return { ok: true, value: true };
+        }
+      } catch (error) {
+        return { ok: false, message: error instanceof Error ? error.message : String(error) };
+      }
+    },
     evaluateScript: (source, bindings) => scripts.evaluate(source, bindings),
-    jq: (filter, input) => jq.transform(filter, input),
-    maxVariablesBytes: 256 * 1024,
+    close: async () => {
+      await Promise.all([scripts.close(), jq.close()]);
+    },
   };
 }

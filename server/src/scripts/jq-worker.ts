@@ -1,11 +1,9 @@
 // The part of JSON_JQ_TRANSFORM that runs inside its worker: jq 1.7 compiled
 // to WebAssembly (the jq-web package), with a cap on its memory. jq cannot be
-// interrupted, so its time limit is the worker being terminated (sync-worker.ts).
+// interrupted, so its time limit is its thread being terminated (pool.ts).
 // jq-web keeps its files in memory (no host file system: `import`/`include`
 // find nothing) and shows jq a made-up environment for `$ENV`.
-//
-// `jqWorker` is serialised with toString(): it may use its parameters, globals
-// and type-only imports, nothing else from this file.
+// Runs in a pool thread (pool-worker.ts); `load` is that thread's require.
 
 export interface JqConfig {
   jqWebPath: string;

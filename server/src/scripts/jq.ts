@@ -1,11 +1,12 @@
-// JSON_JQ_TRANSFORM through a real jq (1.7, WebAssembly) in a worker, called
-// synchronously: `result` is the filter's first output, `resultList` all of
-// them. A filter that runs too long is stopped by terminating the worker. A
+// JSON_JQ_TRANSFORM through a real jq (1.7, WebAssembly) in a pool of worker
+// threads, awaited: `result` is the filter's first output, `resultList` all of
+// them. A filter that runs too long is stopped by terminating its thread. A
 // filter jq rejects is retried once in jackson-jq's reading (jq-compat.ts).
+import { createRequire } from "node:module";
 import type { Json } from "../expressions/json.js";
 import { parenthesizeObjectValues } from "./jq-compat.js";
-import { jqWorker, type JqConfig, type JqReply, type JqRequest } from "./jq-worker.js";
-import { SyncWorker } from "./sync-worker.js";
+import type { JqReply, JqRequest } from "./jq-worker.js";
+import { EvaluationPool } from "./pool.js";
 
 export type JqErrorKind = "compile" | "runtime" | "timeout" | "memory";
 
@@ -27,9 +28,9 @@ export interface JqLimits {
 }
 
 export interface Jq {
-  /** Runs `filter` on `input`. Throws JqError. */
-  transform(filter: string, input: Json): { result: Json; resultList: Json[] };
-  /** How many times the worker was replaced (timeouts, memory). */
+  /** Runs `filter` on `input`. Rejects with JqError. */
+  transform(filter: string, input: Json): Promise<{ result: Json; resultList: Json[] }>;
+  /** How many times jq was replaced (timeouts, memory). */
   stats(): { workerRestarts: number };
   close(): Promise<void>;
 }
@@ -43,19 +44,21 @@ function finite(_key: string, value: unknown): unknown {
   return value > 0 ? Number.MAX_VALUE : -Number.MAX_VALUE;
 }
 
-/** Loads jq's WebAssembly module once, in its worker. */
-export async function createJq(limits: Partial<JqLimits> = {}): Promise<Jq> {
+const require = createRequire(import.meta.url);
+
+/** Loads jq's WebAssembly module once per thread. */
+export async function createJq(limits: Partial<JqLimits> = {}, threads = 1): Promise<Jq> {
   const { timeoutMs, memoryBytes } = { ...DEFAULT_JQ_LIMITS, ...limits };
-  const worker = new SyncWorker<JqConfig, JqRequest, JqReply>(jqWorker, {
-    config: { jqWebPath: SyncWorker.resolve("jq-web"), memoryBytes },
-    // jq-web collects output as a JS array of bytes: a runaway output ends the worker, not the server.
+  const pool = new EvaluationPool<JqRequest, JqReply>({
+    boot: { engine: "jq", config: { jqWebPath: require.resolve("jq-web"), memoryBytes } },
+    threads,
+    // jq-web collects output as a JS array of bytes: a runaway output ends the thread, not the server.
     resourceLimits: { maxOldGenerationSizeMb: 512 },
   });
-  await worker.start();
   const rewritten = new Map<string, string>();
 
-  function run(filter: string, input: string): JqReply {
-    const answer = worker.call({ filter, input }, timeoutMs);
+  async function run(filter: string, input: string): Promise<JqReply> {
+    const answer = await pool.run({ filter, input }, timeoutMs);
     if (answer.ok) return answer.reply;
     throw answer.reason === "timeout"
       ? new JqError("timeout", `jq ran longer than its ${timeoutMs} ms limit and was stopped`)
@@ -63,19 +66,19 @@ export async function createJq(limits: Partial<JqLimits> = {}): Promise<Jq> {
   }
 
   return {
-    transform(filter, input) {
+    async transform(filter, input) {
       let text: string;
       try {
         text = JSON.stringify(input ?? null);
       } catch (error) {
         throw new JqError("runtime", `the input is not JSON: ${(error as Error).message}`);
       }
-      let reply = run(rewritten.get(filter) ?? filter, text);
+      let reply = await run(rewritten.get(filter) ?? filter, text);
       if (!reply.ok && reply.kind === "compile" && !rewritten.has(filter)) {
         // Perhaps a jackson-jq filter (see jq-compat.ts); jq's own error stands if the rewrite does not compile either.
         const compat = parenthesizeObjectValues(filter);
         if (compat !== undefined) {
-          const retry = run(compat, text);
+          const retry = await run(compat, text);
           if (retry.ok || retry.kind !== "compile") {
             if (rewritten.size >= 1_000) rewritten.clear();
             rewritten.set(filter, compat);
@@ -88,7 +91,7 @@ export async function createJq(limits: Partial<JqLimits> = {}): Promise<Jq> {
       const resultList = reply.output.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line, finite) as Json);
       return { result: resultList[0] ?? null, resultList };
     },
-    stats: () => ({ workerRestarts: worker.restarts }),
-    close: () => worker.close(),
+    stats: () => ({ workerRestarts: pool.restarts }),
+    close: () => pool.close(),
   };
 }

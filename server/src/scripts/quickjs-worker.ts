@@ -2,9 +2,7 @@
 // sync WebAssembly build), one fresh runtime per evaluation with a memory
 // limit, a stack limit and an interrupt at the deadline. The context has only
 // the language's built-ins: no process, require, import, fetch or timers.
-//
-// `quickjsWorker` is serialised with toString() (see sync-worker.ts): it may use
-// its parameters, globals and type-only imports, nothing else from this file.
+// Runs in a pool thread (pool-worker.ts); `load` is that thread's require.
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule } from "quickjs-emscripten";
 import type { ScriptErrorKind } from "./errors.js";
 

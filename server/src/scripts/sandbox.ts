@@ -1,13 +1,13 @@
 // The JavaScript sandbox for INLINE, LAMBDA, SWITCH's `javascript` evaluator
-// and DO_WHILE's loopCondition: QuickJS (WebAssembly) in a worker thread,
-// called synchronously. Limits hold twice: QuickJS interrupts the script at
-// its deadline and caps its memory and stack; if it still does not answer
-// (a native builtin that cannot be interrupted), the worker is terminated.
+// and DO_WHILE's loopCondition: QuickJS (WebAssembly) in a pool of worker
+// threads, awaited. Limits hold twice: QuickJS interrupts the script at its
+// deadline and caps its memory and stack; if it still does not answer (a
+// native builtin that cannot be interrupted), its thread is terminated.
 import type { Json } from "../expressions/json.js";
 import { ScriptError } from "./errors.js";
 import type { SandboxConfig, SandboxReply, SandboxRequest } from "./quickjs-worker.js";
-import { quickjsWorker } from "./quickjs-worker.js";
-import { SyncWorker } from "./sync-worker.js";
+import { EvaluationPool } from "./pool.js";
+import { createRequire } from "node:module";
 
 export interface ScriptLimits {
   timeoutMs: number;
@@ -16,11 +16,11 @@ export interface ScriptLimits {
 }
 
 export interface ScriptEngine {
-  /** Evaluates `source` with `$` bound to `bindings` (a JSON value); returns the JSON result. Throws ScriptError with a clear reason. */
-  evaluate(source: string, bindings: Json, limits?: Partial<ScriptLimits>): Json;
-  /** For tests and metrics: the sandbox's WebAssembly memory and how many times its worker was replaced. */
+  /** Evaluates `source` with `$` bound to `bindings` (a JSON value); resolves to the JSON result. Rejects with ScriptError with a clear reason. */
+  evaluate(source: string, bindings: Json, limits?: Partial<ScriptLimits>): Promise<Json>;
+  /** For tests and metrics: the sandbox's WebAssembly memory and how many times an engine was replaced. */
   stats(): { wasmMemoryBytes: number; workerRestarts: number };
-  /** Stops the worker (it does not keep the process alive anyway). */
+  /** Stops the pool's threads. */
   close(): Promise<void>;
 }
 
@@ -37,18 +37,21 @@ export const DEFAULT_SCRIPT_LIMITS: Readonly<Required<ScriptLimits>> = {
 const WORKER_STACK_MB = 32;
 const MAX_STACK_BYTES = 1024 * 1024;
 
-/** Loads the WebAssembly module once (in its worker); each evaluation then gets a fresh QuickJS runtime. */
-export async function createScriptEngine(defaults: Partial<ScriptLimits> = {}): Promise<ScriptEngine> {
+const require = createRequire(import.meta.url);
+
+/** Loads the WebAssembly module once per thread; each evaluation then gets a fresh QuickJS runtime. */
+export async function createScriptEngine(defaults: Partial<ScriptLimits> = {}, threads = 1): Promise<ScriptEngine> {
   const base = { ...DEFAULT_SCRIPT_LIMITS, ...defined(defaults) };
-  const worker = new SyncWorker<SandboxConfig, SandboxRequest, SandboxReply>(quickjsWorker, {
-    config: { quickjsPath: SyncWorker.resolve("quickjs-emscripten") },
+  const config: SandboxConfig = { quickjsPath: require.resolve("quickjs-emscripten") };
+  const pool = new EvaluationPool<SandboxRequest, SandboxReply>({
+    boot: { engine: "quickjs", config },
+    threads,
     resourceLimits: { stackSizeMb: WORKER_STACK_MB, maxOldGenerationSizeMb: 512 },
   });
-  await worker.start();
   let wasmMemoryBytes = 0;
 
   return {
-    evaluate(source, bindings, limits = {}) {
+    async evaluate(source, bindings, limits = {}) {
       const l = { ...base, ...defined(limits) };
       const request: SandboxRequest = {
         source,
@@ -58,7 +61,7 @@ export async function createScriptEngine(defaults: Partial<ScriptLimits> = {}): 
         maxStackBytes: Math.min(positive(l.maxStackBytes, "maxStackBytes"), MAX_STACK_BYTES),
       };
       // The worker's own deadline is the interrupt; this one is the backstop.
-      const answer = worker.call(request, request.timeoutMs * 2 + 250);
+      const answer = await pool.run(request, request.timeoutMs * 2 + 250);
       if (!answer.ok) {
         throw answer.reason === "timeout"
           ? new ScriptError("timeout", `the script ran longer than its ${request.timeoutMs} ms limit and was stopped`)
@@ -69,8 +72,8 @@ export async function createScriptEngine(defaults: Partial<ScriptLimits> = {}): 
       if (!reply.ok) throw new ScriptError(reply.kind, reply.message);
       return JSON.parse(reply.json) as Json;
     },
-    stats: () => ({ wasmMemoryBytes, workerRestarts: worker.restarts }),
-    close: () => worker.close(),
+    stats: () => ({ wasmMemoryBytes, workerRestarts: pool.restarts }),
+    close: () => pool.close(),
   };
 }
 

@@ -1,23 +1,35 @@
 // A run driven by the pure decider alone: state in, state out, time as an input.
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import { decide, type Decision, type RunEvent } from "../../src/engine/decider.js";
+import type { EvaluationOutcome, EvaluationRequest } from "../../src/engine/evaluation.js";
 import { Graph } from "../../src/engine/graph.js";
 import type { JsonObject, RunState, TaskState, TaskStatus } from "../../src/engine/model.js";
 import type { SystemTaskServices } from "../../src/engine/system-tasks.js";
 
 export const T0 = Date.UTC(2030, 0, 1);
 
+export const testServices: SystemTaskServices = { maxVariablesBytes: 1024 };
+
 /** Scripts as plain JavaScript functions: enough for unit tests of the decider (the sandbox is tested elsewhere). */
-export const testServices: SystemTaskServices = {
-  evaluateScript(source, bindings) {
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    return new Function("$", `return eval(${JSON.stringify(source)});`)(bindings) as never;
-  },
-  jq() {
-    throw new Error("jq is not used in these tests");
-  },
-  maxVariablesBytes: 1024,
-};
+function evaluate(request: EvaluationRequest): EvaluationOutcome {
+  try {
+    switch (request.kind) {
+      case "script":
+        // eslint-disable-next-line @typescript-eslint/no-implied-eval
+        return { ok: true, value: new Function("$", `return eval(${JSON.stringify(request.source)});`)(request.bindings) as never };
+      case "jq":
+        throw new Error("jq is not used in these tests");
+      case "continue":
+        return { ok: true, value: true };
+    }
+  } catch (error) {
+    return { ok: false, message: (error as Error).message };
+  }
+}
+
+function pendingEvaluations(decision: Decision) {
+  return decision.effects.flatMap((e) => (e.kind === "evaluate" && e.task.status === "IN_PROGRESS" && e.task.leaseToken === e.leaseToken ? [e] : []));
+}
 
 export class Sim {
   run: RunState;
@@ -62,7 +74,26 @@ export class Sim {
     this.apply({ kind: "start" });
   }
 
+  /**
+   * Decides `event`, then answers every evaluation it asks for at once, as the
+   * engine does after commit; `last` holds the effects and changes of them all.
+   */
   apply(event: RunEvent): Decision {
+    let decision = this.decideOne(event);
+    const effects = [...decision.effects];
+    const changed = new Set(decision.changed);
+    for (let asked = pendingEvaluations(decision); asked.length > 0; asked = pendingEvaluations(decision)) {
+      for (const e of asked) {
+        decision = this.decideOne({ kind: "evaluated", taskId: e.task.id, leaseToken: e.leaseToken, outcome: evaluate(e.request) });
+        effects.push(...decision.effects);
+        for (const t of decision.changed) changed.add(t);
+      }
+    }
+    this.last = { ...decision, effects, changed };
+    return this.last;
+  }
+
+  private decideOne(event: RunEvent): Decision {
     this.last = decide(
       { def: this.def, graph: this.graph, run: this.run, tasks: this.tasks, taskDefs: this.taskDefs, now: this.now, newId: () => `id-${++this.ids}`, services: testServices, ownsTasks: true },
       event,

@@ -15,9 +15,9 @@ after(async () => {
   await engine.close();
 });
 
-function fails(source: string, kind: ScriptErrorKind, message?: RegExp, limits: Partial<ScriptLimits> = {}): void {
-  assert.throws(
-    () => engine.evaluate(source, {}, limits),
+async function fails(source: string, kind: ScriptErrorKind, message?: RegExp, limits: Partial<ScriptLimits> = {}): Promise<void> {
+  await assert.rejects(
+    engine.evaluate(source, {}, limits),
     (error: unknown) => {
       assert.ok(error instanceof ScriptError, `not a ScriptError: ${String(error)}`);
       assert.equal(error.kind, kind, error.message);
@@ -28,8 +28,8 @@ function fails(source: string, kind: ScriptErrorKind, message?: RegExp, limits: 
 }
 
 /** A plain script right after a bad one still works. */
-function stillWorks(): void {
-  assert.equal(engine.evaluate("$.n + 1", { n: 41 }), 42);
+async function stillWorks(): Promise<void> {
+  assert.equal(await engine.evaluate("$.n + 1", { n: 41 }), 42);
 }
 
 describe("Conductor's script styles", () => {
@@ -55,17 +55,17 @@ describe("Conductor's script styles", () => {
     ["'\\u00e9\\u4e2d\\ud83d\\ude00'", {}, "é中😀"],
   ];
   for (const [source, bindings, expected] of cases) {
-    it(source, () => assert.deepEqual(engine.evaluate(source, bindings), expected));
+    it(source, async () => assert.deepEqual(await engine.evaluate(source, bindings), expected));
   }
 
-  it("LAMBDA bodies may `return` (Conductor wraps them in a function)", () => {
+  it("LAMBDA bodies may `return` (Conductor wraps them in a function)", async () => {
     const body = "if ($.input.a==1){return {testvalue: true}} else{return {testvalue: false}}";
-    assert.deepEqual(engine.evaluate(lambdaSource(body), { input: { a: 1 } }), { testvalue: true });
-    assert.deepEqual(engine.evaluate(lambdaSource("return {};"), {}), {});
-    assert.equal(engine.evaluate(lambdaSource("var i = 1; // a comment at the end"), {}), null);
+    assert.deepEqual(await engine.evaluate(lambdaSource(body), { input: { a: 1 } }), { testvalue: true });
+    assert.deepEqual(await engine.evaluate(lambdaSource("return {};"), {}), {});
+    assert.equal(await engine.evaluate(lambdaSource("var i = 1; // a comment at the end"), {}), null);
   });
 
-  it("Conductor's truth for loop conditions", () => {
+  it("Conductor's truth for loop conditions", async () => {
     assert.equal(scriptTruth(true), true);
     assert.equal(scriptTruth(false), false);
     assert.equal(scriptTruth(2), true);
@@ -76,81 +76,81 @@ describe("Conductor's script styles", () => {
     assert.equal(scriptTruth(null), false);
   });
 
-  it("the script gets a copy: changing `$` changes nothing outside", () => {
+  it("the script gets a copy: changing `$` changes nothing outside", async () => {
     const bindings = { list: [1, 2] };
-    assert.deepEqual(engine.evaluate("$.list.push(3); $.list", bindings), [1, 2, 3]);
+    assert.deepEqual(await engine.evaluate("$.list.push(3); $.list", bindings), [1, 2, 3]);
     assert.deepEqual(bindings, { list: [1, 2] });
   });
 });
 
 describe("errors say what went wrong", () => {
-  it("a syntax error", () => fails("syntax error here", "syntax", /SyntaxError: expecting ';' \(line 1, column 8\)/));
-  it("a thrown Error", () => fails("throw new Error('boom')", "runtime", /^Error: boom/));
-  it("a thrown value", () => fails("throw 'str'", "runtime", /the script threw "str"/));
-  it("a SyntaxError thrown at run time is a runtime error", () => fails("JSON.parse('{')", "runtime", /SyntaxError/));
-  it("a rejected promise", () => fails("Promise.reject(new Error('no'))", "runtime", /Error: no/));
-  it("a promise that never settles", () => fails("new Promise(() => {})", "result", /never settled/));
-  it("a BigInt result", () => fails("10n", "result", /not JSON.*BigInt/));
-  it("a cyclic result", () => fails("var o = {}; o.o = o; o", "result", /not JSON.*circular/));
-  it("the caller's limits are checked", () => {
-    assert.throws(() => engine.evaluate("1", {}, { timeoutMs: 0 }), RangeError);
-    assert.throws(() => engine.evaluate("1", {}, { memoryBytes: Number.NaN }), RangeError);
+  it("a syntax error", async () => await fails("syntax error here", "syntax", /SyntaxError: expecting ';' \(line 1, column 8\)/));
+  it("a thrown Error", async () => await fails("throw new Error('boom')", "runtime", /^Error: boom/));
+  it("a thrown value", async () => await fails("throw 'str'", "runtime", /the script threw "str"/));
+  it("a SyntaxError thrown at run time is a runtime error", async () => await fails("JSON.parse('{')", "runtime", /SyntaxError/));
+  it("a rejected promise", async () => await fails("Promise.reject(new Error('no'))", "runtime", /Error: no/));
+  it("a promise that never settles", async () => await fails("new Promise(() => {})", "result", /never settled/));
+  it("a BigInt result", async () => await fails("10n", "result", /not JSON.*BigInt/));
+  it("a cyclic result", async () => await fails("var o = {}; o.o = o; o", "result", /not JSON.*circular/));
+  it("the caller's limits are checked", async () => {
+    await assert.rejects(engine.evaluate("1", {}, { timeoutMs: 0 }), RangeError);
+    await assert.rejects(engine.evaluate("1", {}, { memoryBytes: Number.NaN }), RangeError);
   });
 });
 
 describe("limits", () => {
-  it("an infinite loop times out", () => {
+  it("an infinite loop times out", async () => {
     const start = performance.now();
-    fails("while (true) {}", "timeout", /100 ms/, { timeoutMs: 100 });
+    await fails("while (true) {}", "timeout", /100 ms/, { timeoutMs: 100 });
     assert.ok(performance.now() - start < 1000);
-    stillWorks();
+    await stillWorks();
   });
 
-  it("a script cannot catch its own timeout", () => {
-    assert.throws(() => engine.evaluate("for (;;) { try { while (true) {} } catch (e) {} }", {}, { timeoutMs: 100 }), (e: unknown) => e instanceof ScriptError && e.kind === "timeout");
-    stillWorks();
+  it("a script cannot catch its own timeout", async () => {
+    await assert.rejects(engine.evaluate("for (;;) { try { while (true) {} } catch (e) {} }", {}, { timeoutMs: 100 }), (e: unknown) => e instanceof ScriptError && e.kind === "timeout");
+    await stillWorks();
   });
 
-  it("a growing array runs out of memory", () => {
+  it("a growing array runs out of memory", async () => {
     // A long deadline, so that the memory limit is what stops it even on a busy machine.
-    fails("var a = []; while (true) a.push({ n: a.length, s: 'x' + a.length });", "memory", /memory limit/, { timeoutMs: 10_000, memoryBytes: 4 * 1024 * 1024 });
-    stillWorks();
+    await fails("var a = []; while (true) a.push({ n: a.length, s: 'x' + a.length });", "memory", /memory limit/, { timeoutMs: 10_000, memoryBytes: 4 * 1024 * 1024 });
+    await stillWorks();
   });
 
-  it("a growing string runs out of memory", () => {
-    fails("var s = 'x'; while (true) s += s;", "memory", undefined, { timeoutMs: 10_000 });
-    fails("'x'.repeat(1e9)", "memory", undefined, { timeoutMs: 10_000 });
-    stillWorks();
+  it("a growing string runs out of memory", async () => {
+    await fails("var s = 'x'; while (true) s += s;", "memory", undefined, { timeoutMs: 10_000 });
+    await fails("'x'.repeat(1e9)", "memory", undefined, { timeoutMs: 10_000 });
+    await stillWorks();
   });
 
-  it("unbounded recursion hits the stack limit", () => {
-    fails("function f() { return f() + 1; } f()", "memory", /stack limit/, { timeoutMs: 10_000 });
-    fails("JSON.stringify(JSON.parse('['.repeat(200000) + ']'.repeat(200000)))", "memory", /stack limit/, { timeoutMs: 10_000 });
-    stillWorks();
+  it("unbounded recursion hits the stack limit", async () => {
+    await fails("function f() { return f() + 1; } f()", "memory", /stack limit/, { timeoutMs: 10_000 });
+    await fails("JSON.stringify(JSON.parse('['.repeat(200000) + ']'.repeat(200000)))", "memory", /stack limit/, { timeoutMs: 10_000 });
+    await stillWorks();
   });
 
-  it("moderate recursion is fine", () => {
-    assert.equal(engine.evaluate("function g(n) { return n === 0 ? 0 : 1 + g(n - 1); } g(1000)", {}), 1000);
+  it("moderate recursion is fine", async () => {
+    assert.equal(await engine.evaluate("function g(n) { return n === 0 ? 0 : 1 + g(n - 1); } g(1000)", {}), 1000);
   });
 
-  it("a native builtin that cannot be interrupted is stopped all the same, and the sandbox comes back", () => {
+  it("a native builtin that cannot be interrupted is stopped all the same, and the sandbox comes back", async () => {
     const restarts = engine.stats().workerRestarts;
     const start = performance.now();
-    assert.throws(
-      () => engine.evaluate("new Array(1e9).indexOf(1)", {}, { timeoutMs: 100 }),
+    await assert.rejects(
+      engine.evaluate("new Array(1e9).indexOf(1)", {}, { timeoutMs: 100 }),
       (e: unknown) => e instanceof ScriptError && e.kind === "timeout",
     );
     assert.ok(performance.now() - start < 2000);
     assert.equal(engine.stats().workerRestarts, restarts + 1);
-    stillWorks();
+    await stillWorks();
   });
 
-  it("an input larger than the memory limit is refused before it is sent", () => {
-    assert.throws(() => engine.evaluate("1", { big: "x".repeat(2048) }, { memoryBytes: 1024 }), (e: unknown) => e instanceof ScriptError && e.kind === "memory");
+  it("an input larger than the memory limit is refused before it is sent", async () => {
+    await assert.rejects(engine.evaluate("1", { big: "x".repeat(2048) }, { memoryBytes: 1024 }), (e: unknown) => e instanceof ScriptError && e.kind === "memory");
   });
 
-  it("limits can be raised per call", () => {
-    assert.equal(engine.evaluate("var a = []; for (var i = 0; i < 300000; i++) a.push(i); a.length", {}, { memoryBytes: 64 * 1024 * 1024, timeoutMs: 10_000 }), 300000);
+  it("limits can be raised per call", async () => {
+    assert.equal(await engine.evaluate("var a = []; for (var i = 0; i < 300000; i++) a.push(i); a.length", {}, { memoryBytes: 64 * 1024 * 1024, timeoutMs: 10_000 }), 300000);
   });
 });
 
@@ -167,20 +167,20 @@ describe("no way out to the host", () => {
     ["Buffer.from('x')", /'Buffer' is not defined/],
   ];
   for (const [source, message] of escapes) {
-    it(source, () => {
+    it(source, async () => {
       const exitCode = process.exitCode;
-      fails(source, "runtime", message);
+      await fails(source, "runtime", message);
       assert.equal(process.exitCode, exitCode);
-      stillWorks();
+      await stillWorks();
     });
   }
 
-  it("static import is a syntax error, not a module load", () => {
-    fails("import fs from 'fs'; fs", "syntax");
+  it("static import is a syntax error, not a module load", async () => {
+    await fails("import fs from 'fs'; fs", "syntax");
   });
 
-  it("the global object holds only the language's built-ins", () => {
-    const names = engine.evaluate("Object.getOwnPropertyNames(globalThis)", {}) as string[];
+  it("the global object holds only the language's built-ins", async () => {
+    const names = (await engine.evaluate("Object.getOwnPropertyNames(globalThis)", {})) as string[];
     for (const name of ["process", "require", "module", "fetch", "Buffer", "setTimeout", "queueMicrotask", "__batonInput", "std", "os"]) {
       assert.ok(!names.includes(name), `${name} is visible`);
     }
@@ -188,24 +188,24 @@ describe("no way out to the host", () => {
 });
 
 describe("no harm carried between scripts", () => {
-  it("globals and prototypes start fresh each time", () => {
-    engine.evaluate("globalThis.leak = 1; Array.prototype.map = null; Object.prototype.polluted = true; $ = 5; 0", {});
-    assert.equal(engine.evaluate("typeof leak", {}), "undefined");
-    assert.deepEqual(engine.evaluate("[1, 2].map(function (x) { return x * 2; })", {}), [2, 4]);
-    assert.equal(engine.evaluate("({}).polluted === undefined", {}), true);
-    assert.equal(engine.evaluate("$.n", { n: 3 }), 3);
+  it("globals and prototypes start fresh each time", async () => {
+    await engine.evaluate("globalThis.leak = 1; Array.prototype.map = null; Object.prototype.polluted = true; $ = 5; 0", {});
+    assert.equal(await engine.evaluate("typeof leak", {}), "undefined");
+    assert.deepEqual(await engine.evaluate("[1, 2].map(function (x) { return x * 2; })", {}), [2, 4]);
+    assert.equal(await engine.evaluate("({}).polluted === undefined", {}), true);
+    assert.equal(await engine.evaluate("$.n", { n: 3 }), 3);
   });
 
-  it("a script replacing JSON.stringify cannot forge its result", () => {
-    assert.deepEqual(engine.evaluate("JSON.stringify = function () { return 'forged'; }; ({ real: true })", {}), { real: true });
+  it("a script replacing JSON.stringify cannot forge its result", async () => {
+    assert.deepEqual(await engine.evaluate("JSON.stringify = function () { return 'forged'; }; ({ real: true })", {}), { real: true });
   });
 
-  it("10,000 evaluations leave the sandbox's memory bounded", () => {
+  it("10,000 evaluations leave the sandbox's memory bounded", async () => {
     const bindings = { items: Array.from({ length: 50 }, (_, i) => ({ id: i, name: `item-${i}` })) };
-    for (let i = 0; i < 500; i++) engine.evaluate("$.items.length", bindings);
+    for (let i = 0; i < 500; i++) await engine.evaluate("$.items.length", bindings);
     const warm = engine.stats();
     for (let i = 0; i < 10_000; i++) {
-      const result = engine.evaluate("(function () { var out = []; for (var j = 0; j < $.items.length; j++) out.push($.items[j].name); return out.length + $.i; })()", { ...bindings, i });
+      const result = await engine.evaluate("(function () { var out = []; for (var j = 0; j < $.items.length; j++) out.push($.items[j].name); return out.length + $.i; })()", { ...bindings, i });
       if (result !== 50 + i) assert.fail(`wrong result ${String(result)} at ${i}`);
     }
     const end = engine.stats();

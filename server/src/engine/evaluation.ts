@@ -1,0 +1,25 @@
+// User code a decision needs run (a script, a jq filter): the decider never
+// runs it. It asks for it as an effect and leaves the task waiting under a
+// lease; after commit the engine has it evaluated off the serving thread and
+// feeds the outcome back as an `evaluated` event, decided in its own
+// transaction. A lease that runs out (the process that held the evaluation
+// died) makes any replica's timer ask again, so nothing waits forever.
+import type { Json } from "./model.js";
+
+export type EvaluationRequest =
+  /** JavaScript with `$` bound to `bindings`. */
+  | { kind: "script"; source: string; bindings: Json }
+  /** A jq filter; the value is `{result, resultList}`. */
+  | { kind: "jq"; filter: string; input: Json }
+  /** No code: the decision's budget ran out, and the engine answers at once so the run goes on in a new event. */
+  | { kind: "continue" };
+
+/** The value, or why there is none (the message the task's reason is made of). */
+export type EvaluationOutcome = { ok: true; value: Json } | { ok: false; message: string };
+
+/** How long an evaluation may take, queue included, before any replica asks for it again. */
+export const EVALUATION_LEASE_MS = 60_000;
+/** A continuation is answered right after commit: past this its process is taken to have died. */
+export const CONTINUE_LEASE_MS = 5_000;
+/** Loop iterations one decision starts; the rest go on in the next event. */
+export const ITERATION_BUDGET = 100;

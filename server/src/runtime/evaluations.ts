@@ -1,0 +1,43 @@
+// Carries out an evaluation a decision asked for, after its commit: the user
+// code runs in the evaluator's worker threads, and its outcome is fed back to
+// the run as an `evaluated` event, decided in a transaction of its own. If this
+// process dies first, the task's lease runs out and any replica's timer asks again.
+import type { RunEvent } from "../engine/decider.js";
+import type { EvaluationRequest } from "../engine/evaluation.js";
+import type { Logger } from "../logger.js";
+import type { Evaluator } from "./services.js";
+
+export interface Evaluation {
+  runId: string;
+  taskId: string;
+  leaseToken: string;
+  request: EvaluationRequest;
+}
+
+/** Resolves once the outcome was decided (or could not be: the lease then runs out and any replica asks again). Never rejects. */
+export function carryOut(evaluation: Evaluation, evaluator: Evaluator, handle: (runId: string, event: RunEvent) => Promise<unknown>, log: Logger): Promise<void> {
+  const { runId, taskId, leaseToken, request } = evaluation;
+  return evaluator
+    .evaluate(request)
+    .then((outcome) => handle(runId, { kind: "evaluated", taskId, leaseToken, outcome }))
+    .then(
+      () => undefined,
+      (error: unknown) => log.debug({ err: error, runId, taskId }, "evaluation answer not applied; its lease will run out and it is asked again"),
+    );
+}
+
+/**
+ * How long the caller of an event waits for the evaluations it caused (and
+ * theirs) before it is answered: a call that completes a task sees the
+ * scripts after it done, as when they ran inside the decision, but a long
+ * chain (a loop of thousands of scripted iterations) goes on without it.
+ * Only that caller waits: no thread and no transaction is held meanwhile.
+ */
+export const FOLLOW_UP_WAIT_MS = 10_000;
+
+export async function awaitFollowUps(followUps: Promise<void>[]): Promise<void> {
+  if (followUps.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(followUps), new Promise<void>((resolve) => (timer = setTimeout(resolve, FOLLOW_UP_WAIT_MS)))]);
+  clearTimeout(timer);
+}

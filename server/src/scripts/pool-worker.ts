@@ -1,0 +1,41 @@
+// One thread of an evaluation pool (pool.ts): loads its engine (the QuickJS
+// sandbox or jq) once, then answers one request at a time. A reply that says
+// the engine can no longer be trusted (a WebAssembly abort) makes the thread
+// load a fresh instance before the next request; a request that runs past its
+// deadline has the whole thread terminated by the pool.
+import { createRequire } from "node:module";
+import { workerData } from "node:worker_threads";
+import { jqWorker, type JqConfig, type JqReply, type JqRequest } from "./jq-worker.js";
+import { quickjsWorker, type SandboxConfig, type SandboxReply, type SandboxRequest } from "./quickjs-worker.js";
+
+export type PoolBoot = { engine: "quickjs"; config: SandboxConfig } | { engine: "jq"; config: JqConfig };
+
+type Handler = (request: SandboxRequest | JqRequest) => SandboxReply | JqReply;
+
+const require = createRequire(import.meta.url);
+const boot = workerData as PoolBoot;
+
+function load(): Promise<Handler> {
+  if (boot.engine === "quickjs") return quickjsWorker(boot.config, require) as Promise<Handler>;
+  // jq-web's module is one Emscripten instance: a fresh one needs a fresh load.
+  delete require.cache[boot.config.jqWebPath];
+  return jqWorker(boot.config, require) as Promise<Handler>;
+}
+
+// Loaded before the thread reports ready, so no request's deadline pays for it.
+let current = load();
+await current;
+
+/** One request, and shared memory where the thread notes when it started it (its deadline counts from then). */
+export interface PoolTask<Request> {
+  request: Request;
+  startedAt: Float64Array;
+}
+
+export default async function answer({ request, startedAt }: PoolTask<SandboxRequest | JqRequest>): Promise<SandboxReply | JqReply> {
+  const handle = await current;
+  startedAt[0] = performance.timeOrigin + performance.now();
+  const reply = handle(request);
+  if (!reply.ok && reply.restart) current = load();
+  return reply;
+}

@@ -1,0 +1,135 @@
+// User code is never run inside a decision: the decider asks for it as an
+// effect, the task waits under a lease, and the answer is an event of its own.
+// A lost answer is asked for again once the lease runs out; a long loop goes
+// on in later events once a decision's budget is spent.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { WorkflowDef } from "@baton/sdk";
+import { decide, type Decision, type Effect } from "../../src/engine/decider.js";
+import { EVALUATION_LEASE_MS, ITERATION_BUDGET } from "../../src/engine/evaluation.js";
+import { Graph } from "../../src/engine/graph.js";
+import type { RunState, TaskState } from "../../src/engine/model.js";
+import { T0 } from "./sim.js";
+
+const def = (tasks: unknown[]): WorkflowDef => ({ name: "w", version: 1, schemaVersion: 2, tasks }) as WorkflowDef;
+
+/** A run driven event by event, with evaluations answered only when the test says so. */
+class Manual {
+  run: RunState;
+  tasks: TaskState[] = [];
+  now = T0;
+  last!: Decision;
+  decisions = 0;
+  private ids = 0;
+  private readonly graph: Graph;
+
+  constructor(
+    private readonly def: WorkflowDef,
+    input: Record<string, unknown> = {},
+  ) {
+    this.graph = new Graph(def);
+    this.run = {
+      id: "run-1", name: def.name, version: 1, defHash: "h", status: "RUNNING", input: input as never, output: {}, variables: {},
+      correlationId: "", idempotencyKey: "", priority: 0, reason: "", failedRefs: [], failedTaskId: "", parentRunId: "", parentTaskId: "",
+      createdAt: T0, updatedAt: T0, endedAt: 0, wakeAt: 0, nextSeq: 1, extra: {},
+    };
+    this.apply({ kind: "start" });
+  }
+
+  apply(event: Parameters<typeof decide>[1]): Decision {
+    this.decisions++;
+    this.last = decide(
+      { def: this.def, graph: this.graph, run: this.run, tasks: this.tasks, taskDefs: new Map(), now: this.now, newId: () => `id-${++this.ids}`, services: { maxVariablesBytes: 1024 }, ownsTasks: true },
+      event,
+    );
+    this.run = this.last.run;
+    this.tasks = this.last.tasks;
+    return this.last;
+  }
+
+  asked(): Extract<Effect, { kind: "evaluate" }>[] {
+    return this.last.effects.filter((e): e is Extract<Effect, { kind: "evaluate" }> => e.kind === "evaluate");
+  }
+
+  answer(e: Extract<Effect, { kind: "evaluate" }>, value: unknown): Decision {
+    return this.apply({ kind: "evaluated", taskId: e.task.id, leaseToken: e.leaseToken, outcome: { ok: true, value: value as never } });
+  }
+}
+
+describe("evaluations", () => {
+  const inline = def([{ name: "s", taskReferenceName: "s", type: "INLINE", inputParameters: { expression: "$.a + 1", a: 1 } }]);
+
+  it("a script is asked for, not run: the task waits IN_PROGRESS under a lease, and the answer completes it", () => {
+    const m = new Manual(inline);
+    const [asked] = m.asked();
+    assert.deepEqual(asked?.request, { kind: "script", source: "$.a + 1", bindings: { expression: "$.a + 1", a: 1 } });
+    const task = m.tasks[0]!;
+    assert.equal(task.status, "IN_PROGRESS");
+    assert.equal(task.leaseExpiresAt, T0 + EVALUATION_LEASE_MS);
+    assert.equal(m.run.wakeAt, T0 + EVALUATION_LEASE_MS, "the lease is the run's due time: any replica's timer finds it");
+    m.answer(asked!, 2);
+    assert.equal(m.run.status, "COMPLETED");
+    assert.deepEqual(m.tasks[0]!.output, { result: 2 });
+  });
+
+  it("an answer that never came is asked for again once the lease runs out; the lost one is then ignored", () => {
+    const m = new Manual(inline);
+    const [lost] = m.asked();
+    m.now += EVALUATION_LEASE_MS - 1;
+    m.apply({ kind: "tick" });
+    assert.equal(m.asked().length, 0, "not before the lease runs out");
+    m.now += 1;
+    m.apply({ kind: "tick" });
+    const [again] = m.asked();
+    assert.ok(again);
+    assert.notEqual(again.leaseToken, lost!.leaseToken);
+    assert.equal(m.answer(lost!, 99).applied, false, "a late answer to the old lease changes nothing");
+    assert.equal(m.run.status, "RUNNING");
+    m.answer(again, 2);
+    assert.equal(m.run.status, "COMPLETED");
+    assert.deepEqual(m.tasks[0]!.output, { result: 2 });
+  });
+
+  it("a failure is the task's failure, with the evaluator's message", () => {
+    const m = new Manual(inline);
+    const [asked] = m.asked();
+    m.apply({ kind: "evaluated", taskId: asked!.task.id, leaseToken: asked!.leaseToken, outcome: { ok: false, message: "the script ran longer than its 1000 ms limit and was stopped" } });
+    assert.equal(m.tasks[0]!.status, "FAILED");
+    assert.equal(m.tasks[0]!.reason, "the script ran longer than its 1000 ms limit and was stopped");
+  });
+
+  it("a loop condition answered while the run is paused is asked again on resume", () => {
+    const m = new Manual(def([{ name: "loop", taskReferenceName: "loop", type: "DO_WHILE", loopCondition: "false", loopOver: [{ name: "n", taskReferenceName: "n", type: "NOOP" }] }]));
+    const [asked] = m.asked();
+    assert.equal(asked?.request.kind, "script");
+    m.apply({ kind: "pause" });
+    assert.equal(m.answer(asked!, false).applied, false);
+    m.apply({ kind: "resume" });
+    const [again] = m.asked();
+    assert.ok(again, "asked again on resume");
+    m.answer(again, false);
+    assert.equal(m.run.status, "COMPLETED");
+  });
+});
+
+describe("a decision's budget", () => {
+  it(`5,000 NOOP iterations: at most ${ITERATION_BUDGET} per decision, the rest in later events`, () => {
+    const n = 5_000;
+    const m = new Manual(
+      def([{ name: "loop", taskReferenceName: "loop", type: "DO_WHILE", inputParameters: { items: "${workflow.input.items}" }, loopOver: [{ name: "n", taskReferenceName: "n", type: "NOOP" }] }]),
+      { items: Array.from({ length: n }, (_, i) => i) },
+    );
+    for (let asked = m.asked(); asked.length > 0; asked = m.asked()) {
+      assert.deepEqual(asked.map((e) => e.request), [{ kind: "continue" }]);
+      const before = m.tasks.length;
+      m.answer(asked[0]!, true);
+      assert.ok(m.tasks.length - before <= ITERATION_BUDGET, `one decision started ${m.tasks.length - before} iterations`);
+    }
+    assert.equal(m.run.status, "COMPLETED");
+    assert.equal(m.tasks.length, n + 1);
+    assert.equal(m.decisions, 1 + Math.ceil(n / ITERATION_BUDGET) - 1);
+    const loop = m.tasks[0]!;
+    assert.equal(loop.output["iteration"], n);
+    assert.deepEqual(loop.output[String(n)], { n: {} });
+  });
+});

@@ -1,0 +1,66 @@
+// User code runs off the serving thread, outside the run's transaction, and its
+// answer comes back as an event. An evaluation asked for and committed whose
+// answer never came (its server was killed) is asked for again by another
+// replica once its lease has run out: no run waits forever.
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { BatonClient } from "@baton/client";
+import { startHarness, type Harness } from "../support/harness.js";
+import { freshDatabase } from "../support/database.js";
+import { startServerProcess, stopServer, type ServerProc } from "../faults/lib/server.js";
+
+const flow = {
+  name: "gate_then_script",
+  version: 1,
+  schemaVersion: 2,
+  tasks: [
+    { name: "gate", taskReferenceName: "gate", type: "HUMAN" },
+    { name: "spin", taskReferenceName: "spin", type: "INLINE", inputParameters: { evaluatorType: "javascript", expression: "while (true) {}" } },
+  ],
+};
+
+let proc: ServerProc | undefined;
+let replica: Harness | undefined;
+after(async () => {
+  if (proc) await stopServer(proc);
+  await replica?.close();
+});
+
+describe("evaluations survive their server", () => {
+  it("a script whose server was killed while it ran is evaluated again by another replica once its lease runs out", async () => {
+    const databaseUrl = await freshDatabase();
+    proc = await startServerProcess({ databaseUrl });
+    const client = new BatonClient({ address: proc.address });
+    await client.registerWorkflowDef(flow);
+    const id = await client.startWorkflow("gate_then_script");
+    // Answered only once the script after the gate is decided: not awaited.
+    const signal = client.signalTask(id, { taskReferenceName: "gate" }).catch(() => undefined);
+    for (;;) {
+      const run = await client.getWorkflow(id);
+      const spin = run.tasks.find((t) => t.referenceTaskName === "spin");
+      if (spin?.status === "IN_PROGRESS") break;
+      assert.ok(!spin || spin.status === "SCHEDULED", `the script ended before the kill: ${spin?.status}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await stopServer(proc);
+    await signal;
+    client.close();
+
+    // Another replica, whose clock stands past the lease (a manual clock in 2030).
+    replica = await startHarness({ databaseUrl });
+    const before = (await replica.client.getWorkflow(id)).tasks.find((t) => t.referenceTaskName === "spin")!;
+    assert.equal(before.status, "IN_PROGRESS", "the killed server's evaluation never answered");
+    await replica.advance(1);
+    let run = await replica.client.getWorkflow(id);
+    for (let i = 0; i < 500 && run.status === "RUNNING"; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      await replica.settle();
+      run = await replica.client.getWorkflow(id);
+    }
+    const spin = run.tasks.find((t) => t.referenceTaskName === "spin")!;
+    assert.equal(spin.status, "FAILED");
+    assert.match(spin.reasonForIncompletion ?? "", /ran longer than its 1000 ms limit/);
+    assert.ok(Number(spin.endTime) >= Date.UTC(2030, 0, 1), "ended by the replica (its clock), not by the killed server");
+    assert.equal(run.status, "FAILED");
+  });
+});
