@@ -127,8 +127,8 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   // Routes: which version a start without one gets (weights, sticky keys, a guard that rolls back).
   const routeStore = new RouteStore(store.pool);
   const router = new VersionRouter(routeStore);
-  const services = { ...(await createEngineServices()), inlineDefinitionsFromData: authMode === "disabled" || options.inlineDefinitions === true };
-  const engine = new Engine(store, clock, services, log, { maxConcurrentStarts: options.maxConcurrentStarts ?? 256 }, router);
+  const engineServices = { ...(await createEngineServices()), inlineDefinitionsFromData: authMode === "disabled" || options.inlineDefinitions === true };
+  const engine = new Engine(store, clock, engineServices, log, { maxConcurrentStarts: options.maxConcurrentStarts ?? 256 }, router);
   const dbWatch = new DbWatch(store.pool, log, metrics.registry);
   // Tasks handed out here are remembered by type, so a scoped worker's updates need no lookup.
   const taskTypes = new TaskTypes(store.pool);
@@ -313,7 +313,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       await readiness.close();
       await listener.stop();
       await store.close();
-      await services.evaluator.close();
+      await engineServices.evaluator.close();
     },
   };
 }
