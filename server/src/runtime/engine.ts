@@ -391,7 +391,7 @@ export class Engine {
     const loaded: LoadedRuns = { runs: new Map(), runOfTask: new Map() };
     for (const item of events) {
       const { event, target } = item;
-      if (event.kind !== "taskResult" || item.skipLocked || typeof target === "string") return undefined;
+      if ((event.kind !== "taskResult" && event.kind !== "evaluated") || item.skipLocked || typeof target === "string") return undefined;
       const runId = this.runOfTask.get(target.taskId);
       const kept = runId === undefined ? undefined : this.runCache.get(runId);
       const task = kept?.tasks.find((t) => t.id === target.taskId);
@@ -537,7 +537,7 @@ export class Engine {
     for (const item of events) {
       const runId = typeof item.target === "string" ? item.target : this.runOfTask.get(item.target.taskId);
       if (runId === undefined || !this.runCache.has(runId)) continue;
-      eligible.set(runId, (eligible.get(runId) ?? true) && item.event.kind === "taskResult");
+      eligible.set(runId, (eligible.get(runId) ?? true) && (item.event.kind === "taskResult" || item.event.kind === "evaluated"));
     }
     return [...eligible].filter(([, ok]) => ok).map(([id]) => id);
   }
@@ -579,7 +579,8 @@ export class Engine {
     this.forget(runId);
     if (TERMINAL_WORKFLOW.has(decision.run.status)) return;
     const wide = decision.tasks.length >= KEEP_MIN_TASKS;
-    if (!wide && !decision.tasks.some((t) => !TERMINAL_TASK.has(t.status) && isWorkerTask(t.type))) return;
+    // A leased system task (an evaluation, an HTTP call) is answered by this replica: its answer is decided from memory too.
+    if (!wide && !decision.tasks.some((t) => !TERMINAL_TASK.has(t.status) && (isWorkerTask(t.type) || t.leaseToken !== ""))) return;
     // The store bumped the revision of every task it updated.
     for (const task of decision.changed) if (existing.has(task.id)) task.rev += 1;
     this.runCache.set(runId, { run: decision.run, rev, tasks: decision.tasks });
@@ -766,7 +767,7 @@ export class Engine {
     for (const runId of after.ended) this.hooks.runEnded(runId);
     for (const task of after.asyncTasks) this.hooks.runAsync(task);
     // Each answer is an event of its own; the caller is answered once they are decided (see awaitFollowUps).
-    const followUps = after.evaluations.map((evaluation) => carryOut(evaluation, this.services.evaluator, (runId, event) => this.handle(runId, event), this.log));
+    const followUps = after.evaluations.map((evaluation) => carryOut(evaluation, this.services.evaluator, (taskId, event) => this.handle({ taskId }, event), this.log));
     for (const { decision, events } of after.decided) this.hooks.decided?.(decision, events);
     for (const id of after.outboxIds) await this.processOutbox(id).catch((error: unknown) => this.log.warn({ err: error, outbox: id }, "outbox item failed; it will be retried"));
     await awaitFollowUps(followUps);

@@ -15,11 +15,12 @@ export interface Evaluation {
 }
 
 /** Resolves once the outcome was decided (or could not be: the lease then runs out and any replica asks again). Never rejects. */
-export function carryOut(evaluation: Evaluation, evaluator: Evaluator, handle: (runId: string, event: RunEvent) => Promise<unknown>, log: Logger): Promise<void> {
+/** `handle` takes the task the answer is for: the engine finds its run (from memory, when it holds it). */
+export function carryOut(evaluation: Evaluation, evaluator: Evaluator, handle: (taskId: string, event: RunEvent) => Promise<unknown>, log: Logger): Promise<void> {
   const { runId, taskId, leaseToken, request } = evaluation;
   return evaluator
     .evaluate(request)
-    .then((outcome) => handle(runId, { kind: "evaluated", taskId, leaseToken, outcome }))
+    .then((outcome) => handle(taskId, { kind: "evaluated", taskId, leaseToken, outcome }))
     .then(
       () => undefined,
       (error: unknown) => log.debug({ err: error, runId, taskId }, "evaluation answer not applied; its lease will run out and it is asked again"),
