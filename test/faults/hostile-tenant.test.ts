@@ -193,10 +193,11 @@ describe("a hostile tenant", () => {
         jsonUpdateMaxMs: Math.max(...jsonMs),
       }),
     );
-    // Scripts alone kept the pool busy for seconds: had one run on the serving thread, a health answer would have
-    // waited for it, a whole script's limit (1 s) longer than the slowest answer without hostile runs.
-    const quietMax = Math.max(...quietHealth);
-    assert.ok(max < quietMax + 1000, `a health answer took ${max.toFixed(0)} ms (${quietMax.toFixed(0)} ms at most before): something ran on the serving thread as long as a script's limit`);
+    // Had the spinning loop's scripts run on the serving thread, one decision would have held it for their three
+    // 1 s limits, and a health answer would have waited that long beyond the slowest one without hostile runs
+    // (generous margin: on a busy machine any answer may wait for the CPU).
+    const quietMax = Math.max(500, ...quietHealth);
+    assert.ok(max < quietMax + 2000, `a health answer took ${max.toFixed(0)} ms (${quietMax.toFixed(0)} ms at most before): user code ran on the serving thread`);
     assert.ok(loudRuns > 0, "the well-behaved flow made no progress while the hostile runs ran");
     if (FULL) assert.ok(p99 < 100, `health p99 ${p99.toFixed(1)} ms while hostile runs ran`);
   });

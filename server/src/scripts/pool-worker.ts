@@ -15,11 +15,18 @@ type Handler = (request: SandboxRequest | JqRequest) => SandboxReply | JqReply;
 const require = createRequire(import.meta.url);
 const boot = workerData as PoolBoot;
 
-function load(): Promise<Handler> {
-  if (boot.engine === "quickjs") return quickjsWorker(boot.config, require) as Promise<Handler>;
-  // jq-web's module is one Emscripten instance: a fresh one needs a fresh load.
-  delete require.cache[boot.config.jqWebPath];
-  return jqWorker(boot.config, require) as Promise<Handler>;
+async function load(): Promise<Handler> {
+  let handle: Handler;
+  if (boot.engine === "quickjs") handle = (await quickjsWorker(boot.config, require)) as Handler;
+  else {
+    // jq-web's module is one Emscripten instance: a fresh one needs a fresh load.
+    delete require.cache[boot.config.jqWebPath];
+    handle = (await jqWorker(boot.config, require)) as Handler;
+  }
+  // V8 compiles WebAssembly functions on their first call: one trivial request
+  // now, so that the first user's code is not charged for it against its limit.
+  handle(boot.engine === "quickjs" ? { source: "1", input: "null", timeoutMs: 60_000, memoryBytes: 32 * 1024 * 1024, maxStackBytes: 512 * 1024 } : { filter: ".", input: "null" });
+  return handle;
 }
 
 // Loaded before the thread reports ready, so no request's deadline pays for it.
