@@ -58,7 +58,7 @@ describe("evaluations survive their server", () => {
       run = await replica.client.getWorkflow(id);
     }
     const spin = run.tasks.find((t) => t.referenceTaskName === "spin")!;
-    assert.equal(spin.status, "FAILED");
+    assert.equal(spin.status, "FAILED_WITH_TERMINAL_ERROR");
     assert.match(spin.reasonForIncompletion ?? "", /ran longer than its 1000 ms limit/);
     assert.ok(Number(spin.endTime) >= Date.UTC(2030, 0, 1), "ended by the replica (its clock), not by the killed server");
     assert.equal(run.status, "FAILED");
