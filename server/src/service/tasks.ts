@@ -9,6 +9,9 @@ import type { Limits } from "../limits.js";
 import { taskStatusName, toLeasedTask } from "./convert.js";
 import { invalid, parsePayload, requireId, rpc, toRpcError } from "./errors.js";
 
+/** The longest one ExtendLease may extend a lease by. */
+const MAX_EXTEND_SECONDS = 24 * 60 * 60;
+
 export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limits, workers = new ConnectedWorkers()): ServiceImpl<typeof TaskService> {
   const store = engine.store;
 
@@ -125,6 +128,10 @@ export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limi
 
     extendLease: rpc(async (req) => {
       requireId("task", req.taskId);
+      // A lease is a heartbeat, not a claim: a worker asking for years would hold a task past every timeout.
+      if (req.extendSeconds < 0n || req.extendSeconds > BigInt(MAX_EXTEND_SECONDS)) {
+        throw invalid(`extend_seconds must be between 0 and ${MAX_EXTEND_SECONDS} (a day); extend again before the lease runs out instead`);
+      }
       const expires = await store.extendLease(req.taskId, req.leaseToken, Number(req.extendSeconds), engine.clock.now());
       if (expires === undefined) {
         throw new RpcError(grpc.status.FAILED_PRECONDITION, `stale lease for task ${req.taskId}: it ended or was handed to another worker`);
