@@ -83,7 +83,7 @@ describe("baton route", () => {
     await s.cli(["route", "set", "cli_checkout", "1=0", "2=100"]);
     const started = await s.cli(["start", "cli_checkout", "--wait", "-o", "json"]);
     assert.equal(started.code, 0, started.stderr);
-    const run = json(started.stdout);
+    const run = json<{ workflowId: string; workflowVersion: number; route: { reason: string } }>(started.stdout);
     assert.equal(run.workflowVersion, 2);
     assert.equal(run.route.reason, "weight");
     const text = await s.cli(["get", run.workflowId]);
@@ -93,7 +93,7 @@ describe("baton route", () => {
     assert.equal(json(found.stdout).totalHits, 0);
     const v2 = await s.cli(["search", "--name", "cli_checkout", "--version", "2", "-o", "json"]);
     assert.deepEqual(
-      json(v2.stdout).results.map((r: { workflowId: string }) => r.workflowId),
+      json<{ results: { workflowId: string }[] }>(v2.stdout).results.map((r) => r.workflowId),
       [run.workflowId],
     );
   });
@@ -114,8 +114,8 @@ describe("baton route", () => {
     assert.match(history.stdout, /rollback\s+anonymous\s+v1=100%\s+paging/);
     const status = await s.cli(["route", "status", "cli_checkout", "-o", "json"]);
     assert.equal(status.code, 0, status.stderr);
-    const v2 = json(status.stdout).versions.find((v: { version: number }) => v.version === 2);
-    assert.ok(v2.completed >= 1);
+    const v2 = json<{ versions: { version: number; completed: number }[] }>(status.stdout).versions.find((v) => v.version === 2);
+    assert.ok(v2 && v2.completed >= 1);
     const table = await s.cli(["route", "status", "cli_checkout"]);
     assert.match(table.stdout, /^VERSION\s+WEIGHT\s+STARTED\s+RUNNING\s+COMPLETED\s+FAILED/m);
   });
