@@ -1,0 +1,120 @@
+// What the decider takes and gives: the events a run can receive, the effects
+// a decision asks for, its input and its result. The engine and the system
+// tasks program against these; the decider implements them.
+import type { TaskDef, WorkflowDef } from "@baton/sdk";
+import type { EvaluationOutcome, EvaluationRequest } from "./evaluation.js";
+import type { Graph } from "./graph.js";
+import type { JsonObject, RunState, TaskState, TaskStatus, WorkflowStatus } from "./model.js";
+import type { SystemTaskServices } from "./system-tasks.js";
+
+export type RunEvent =
+  | { kind: "start" }
+  | {
+      kind: "taskResult";
+      taskId: string;
+      leaseToken: string;
+      status: TaskStatus;
+      output: JsonObject;
+      reason: string;
+      callbackAfterSeconds: number;
+      workerId: string;
+    }
+  | { kind: "tick" }
+  | { kind: "pause" }
+  | { kind: "resume" }
+  | { kind: "terminate"; reason: string }
+  | { kind: "retry"; resumeSubworkflowTasks: boolean }
+  | { kind: "restart"; useLatest: boolean; def?: { def: WorkflowDef; hash: string; version: number; graph: Graph } }
+  | { kind: "rerun"; taskId: string; taskInput?: JsonObject; workflowInput?: JsonObject }
+  | { kind: "skip"; ref: string; output: JsonObject }
+  | { kind: "signal"; taskId: string; status: TaskStatus; output: JsonObject; reason: string }
+  /** `name` and `version` are the child's (absent when it never started). */
+  | { kind: "childEnded"; taskId: string; childId: string; status: WorkflowStatus; output: JsonObject; reason: string; name?: string; version?: number }
+  /** A child that had ended runs again (it was retried, rerun or restarted). */
+  | { kind: "childRevived"; taskId: string; childId: string }
+  /** A START_WORKFLOW task's run was started (error empty) or could not be. */
+  | { kind: "runStarted"; taskId: string; childId: string; error: string }
+  /** Variables set from outside (an event handler's update_workflow_variables); with appendArray, lists grow instead of being replaced. */
+  | { kind: "updateVariables"; variables: JsonObject; appendArray: boolean }
+  /** The outcome of an evaluation a task asked for (see evaluation.ts); `leaseToken` names the request. */
+  | { kind: "evaluated"; taskId: string; leaseToken: string; outcome: EvaluationOutcome };
+
+export type Effect =
+  /** A worker task is ready from `task.visibleAt` on. */
+  | { kind: "enqueue"; task: TaskState }
+  | { kind: "dequeue"; taskId: string }
+  /** The run reached a terminal status: wake waiters, tell a parent. */
+  | { kind: "runEnded" }
+  /** An ended run runs again: tell a parent waiting on it. */
+  | { kind: "runRevived" }
+  /** Start a child run for a SUB_WORKFLOW / START_WORKFLOW task, or the failure workflow. */
+  | { kind: "startRun"; request: StartRunRequest }
+  /** Terminate a child run (its parent ended or canceled the task). */
+  | { kind: "terminateRun"; runId: string; reason: string }
+  /** Retry a failed child run in place (the parent was retried). */
+  | { kind: "retryRun"; runId: string; resumeSubworkflowTasks: boolean }
+  /** Hand a task to the asynchronous system-task runner (HTTP, EVENT). */
+  | { kind: "runAsync"; task: TaskState }
+  /** An EVENT task's message on Baton's event bus; `name` is what handlers listen to. */
+  | { kind: "publishEvent"; sink: string; name: string; payload: JsonObject }
+  /** Evaluate user code for `task` off the serving thread, after commit; answer with an `evaluated` event carrying `leaseToken`. */
+  | { kind: "evaluate"; task: TaskState; leaseToken: string; request: EvaluationRequest };
+
+export interface StartRunRequest {
+  /** The new run's id, chosen by the decider so the parent can record it. */
+  runId: string;
+  /** The task that waits for the child (empty for fire-and-forget starts). */
+  parentTaskId: string;
+  name: string;
+  version?: number;
+  definition?: WorkflowDef;
+  input: JsonObject;
+  correlationId: string;
+  priority: number;
+  /** Whether the new run reports back to this run when it ends. */
+  linked: boolean;
+  /** Sub-workflow nesting depth of the new run. */
+  depth: number;
+  /** START_WORKFLOW: fail this task of the parent when the child cannot be started. */
+  failTaskIfMissing?: string;
+}
+
+/** A request the run's state does not allow (e.g. restarting a running run). */
+export class Refusal extends Error {
+  constructor(
+    readonly code: "FAILED_PRECONDITION" | "NOT_FOUND" | "INVALID_ARGUMENT",
+    message: string,
+  ) {
+    super(message);
+    this.name = "Refusal";
+  }
+}
+
+export interface DeciderInput {
+  def: WorkflowDef;
+  graph: Graph;
+  run: RunState;
+  tasks: TaskState[];
+  taskDefs: ReadonlyMap<string, TaskDef>;
+  now: number;
+  newId: () => string;
+  services?: SystemTaskServices;
+  /**
+   * The caller hands its task objects over (it loaded them for this decision
+   * alone): they are changed in place instead of copied, which keeps an event
+   * on a run with thousands of tasks cheap. Omit to get copies.
+   */
+  ownsTasks?: boolean;
+}
+
+export interface Decision {
+  run: RunState;
+  tasks: TaskState[];
+  /** Tasks created or modified by this decision. */
+  changed: Set<TaskState>;
+  /** Ids of tasks removed (restart, rerun). */
+  removed: string[];
+  effects: Effect[];
+  /** False when the event changed nothing (e.g. an update to an ended task). */
+  applied: boolean;
+}
