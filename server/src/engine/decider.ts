@@ -20,6 +20,7 @@ import { retryDelaySeconds } from "./retry.js";
 import { SYSTEM_TASKS, isWorkerTask, type SystemTaskServices } from "./system-tasks.js";
 import { Resolver } from "./resolver.js";
 import { PlaceHeap } from "./place-heap.js";
+import type { TaskContext } from "./task-context.js";
 import { Refusal, type Decision, type DeciderInput, type Effect, type RunEvent } from "./contract.js";
 
 export { Refusal, type Decision, type DeciderInput, type Effect, type RunEvent, type StartRunRequest } from "./contract.js";
@@ -33,7 +34,7 @@ export function decide(input: DeciderInput, event: RunEvent): Decision {
 
 const clone = <T>(value: T): T => structuredClone(value);
 
-export class Decider {
+export class Decider implements TaskContext {
   def: WorkflowDef;
   graph: Graph;
   readonly run: RunState;

@@ -4,7 +4,7 @@
 // by an event; HTTP and child runs are effects.
 import { stringifyJson } from "@baton/protocol";
 import { TASK_TYPES, type WorkflowTask } from "@baton/sdk";
-import type { Decider } from "./decider.js";
+import type { TaskContext } from "./task-context.js";
 import type { EvaluationOutcome, EvaluationRequest } from "./evaluation.js";
 import { TERMINAL_TASK, TERMINAL_WORKFLOW, SUCCESSFUL_TASK, type Json, type JsonObject, type TaskState, type WorkflowStatus } from "./model.js";
 import { parseDuration, parseUntil } from "./time.js";
@@ -24,18 +24,18 @@ export interface SystemTaskServices {
 }
 
 export interface SystemTask {
-  start(d: Decider, task: TaskState): void;
+  start(d: TaskContext, task: TaskState): void;
   /** A task this one waits on ended (a join's branch, a loop's body). */
-  onChildEnded?(d: Decider, task: TaskState, child?: TaskState): void;
-  onTick?(d: Decider, task: TaskState): void;
+  onChildEnded?(d: TaskContext, task: TaskState, child?: TaskState): void;
+  onTick?(d: TaskContext, task: TaskState): void;
   /** When this task next needs a tick. */
-  dueAt?(d: Decider, task: TaskState): number | undefined;
+  dueAt?(d: TaskContext, task: TaskState): number | undefined;
   /** A retried run reopens this task instead of copying it. */
   reopen?: boolean;
   /** The evaluation this task waits for, asked again when its lease ran out. */
-  evaluation?(d: Decider, task: TaskState): EvaluationRequest | undefined;
+  evaluation?(d: TaskContext, task: TaskState): EvaluationRequest | undefined;
   /** The answer to the evaluation this task asked for. */
-  onEvaluated?(d: Decider, task: TaskState, outcome: EvaluationOutcome): void;
+  onEvaluated?(d: TaskContext, task: TaskState, outcome: EvaluationOutcome): void;
 }
 
 const SYSTEM_TYPE_NAMES: ReadonlySet<string> = new Set(TASK_TYPES.filter((t) => t !== "SIMPLE"));
@@ -45,16 +45,16 @@ export function isWorkerTask(type: string): boolean {
   return type === "SIMPLE" || !SYSTEM_TYPE_NAMES.has(type);
 }
 
-function complete(d: Decider, task: TaskState, output: JsonObject = task.output): void {
+function complete(d: TaskContext, task: TaskState, output: JsonObject = task.output): void {
   task.output = output;
   d.endTask(task, "COMPLETED", "");
 }
 
-function fail(d: Decider, task: TaskState, reason: string, terminal = false): void {
+function fail(d: TaskContext, task: TaskState, reason: string, terminal = false): void {
   d.endTask(task, terminal ? "FAILED_WITH_TERMINAL_ERROR" : "FAILED", reason);
 }
 
-function inProgress(d: Decider, task: TaskState): void {
+function inProgress(d: TaskContext, task: TaskState): void {
   task.status = "IN_PROGRESS";
   task.startedAt = d.now;
   d.touch(task);
@@ -65,7 +65,7 @@ function errorMessage(error: unknown): string {
 }
 
 /** Ends a task that chose a path itself and schedules that path's first task. */
-function completeAndEnter(d: Decider, task: TaskState, first: WorkflowTask | undefined, iteration: number): void {
+function completeAndEnter(d: TaskContext, task: TaskState, first: WorkflowTask | undefined, iteration: number): void {
   d.endTask(task, "COMPLETED", "");
   if (first) {
     task.executed = true;
@@ -79,7 +79,7 @@ function caseValue(value: unknown): string {
 }
 
 /** The script that picks a SWITCH's (or DECISION's) case, when it is not a plain input value. */
-function caseScript(d: Decider, task: TaskState): EvaluationRequest | undefined {
+function caseScript(d: TaskContext, task: TaskState): EvaluationRequest | undefined {
   const wt = d.workflowTaskOf(task)!;
   if (task.type === "SWITCH") {
     return (wt.evaluatorType ?? "value-param") === "value-param" ? undefined : { kind: "script", source: wt.expression ?? "", bindings: task.input };
@@ -101,7 +101,7 @@ const decision: SystemTask = {
   },
 };
 
-function enterCase(d: Decider, task: TaskState, value: unknown): void {
+function enterCase(d: TaskContext, task: TaskState, value: unknown): void {
   const wt = d.workflowTaskOf(task)!;
   {
     const key = caseValue(value);
@@ -128,7 +128,7 @@ const fork: SystemTask = {
 };
 
 /** Schedules the JOIN that follows a fork in the definition. */
-function scheduleJoinAfter(d: Decider, forkTask: TaskState, joinOn?: string[]): void {
+function scheduleJoinAfter(d: TaskContext, forkTask: TaskState, joinOn?: string[]): void {
   const next = d.graph.next(d.defRef(forkTask));
   if (next.kind !== "task") return;
   const join = d.newTask(next.task, { iteration: forkTask.iteration, ...(joinOn ? { extra: { joinOn } } : {}) });
@@ -137,7 +137,7 @@ function scheduleJoinAfter(d: Decider, forkTask: TaskState, joinOn?: string[]): 
   d.dispatch(join);
 }
 
-function joinRefs(d: Decider, task: TaskState): string[] {
+function joinRefs(d: TaskContext, task: TaskState): string[] {
   const dynamic = task.extra["joinOn"];
   const refs = Array.isArray(dynamic) ? (dynamic as string[]) : (d.workflowTaskOf(task)?.joinOn ?? []);
   const suffix = task.iteration > 0 ? `__${task.iteration}` : "";
@@ -291,7 +291,7 @@ const doWhile: SystemTask = {
 };
 
 /** Records the current iteration's task outputs under the loop's output[n] (Conductor's shape), from that iteration's tasks only. */
-function collectIteration(d: Decider, loop: TaskState): JsonObject {
+function collectIteration(d: TaskContext, loop: TaskState): JsonObject {
   const n = Number(loop.output["iteration"] ?? 1);
   const bodyRefs = new Set(d.graph.descendants(d.defRef(loop)));
   const iterationOutput: JsonObject = {};
@@ -304,7 +304,7 @@ function collectIteration(d: Decider, loop: TaskState): JsonObject {
 }
 
 /** The loopCondition with its bindings: the loop's inputs resolved afresh (variables may have changed), its output, and the iteration's outputs. */
-function loopCondition(d: Decider, task: TaskState): EvaluationRequest {
+function loopCondition(d: TaskContext, task: TaskState): EvaluationRequest {
   const wt = d.workflowTaskOf(task)!;
   const n = Number(task.output["iteration"] ?? 1);
   const bindings: JsonObject = { ...d.resolve(wt.inputParameters ?? {}, task.id), [d.defRef(task)]: task.output };
@@ -316,13 +316,13 @@ function loopCondition(d: Decider, task: TaskState): EvaluationRequest {
 }
 
 /** Starts iteration `n` if this decision's budget allows; otherwise the loop goes on in the next event. */
-function nextIteration(d: Decider, task: TaskState, n: number): void {
+function nextIteration(d: TaskContext, task: TaskState, n: number): void {
   if (d.spendIteration()) return startIteration(d, task, n);
   task.extra["continueAt"] = n;
   d.requestEvaluation(task, { kind: "continue" });
 }
 
-function startIteration(d: Decider, task: TaskState, n: number): void {
+function startIteration(d: TaskContext, task: TaskState, n: number): void {
   const wt = d.workflowTaskOf(task)!;
   const items = task.input["items"];
   const output = d.ownOutput(task);
@@ -424,7 +424,7 @@ const noop: SystemTask = {
   },
 };
 
-function inlineScript(d: Decider, task: TaskState): EvaluationRequest | undefined {
+function inlineScript(d: TaskContext, task: TaskState): EvaluationRequest | undefined {
   const expression = task.input["expression"];
   return typeof expression === "string" ? { kind: "script", source: expression, bindings: task.input } : undefined;
 }
@@ -450,7 +450,7 @@ const inline: SystemTask = {
   },
 };
 
-function lambdaScript(_d: Decider, task: TaskState): EvaluationRequest | undefined {
+function lambdaScript(_d: TaskContext, task: TaskState): EvaluationRequest | undefined {
   const script = task.input["scriptExpression"];
   return typeof script === "string" ? { kind: "script", source: lambdaSource(script), bindings: task.input } : undefined;
 }
@@ -471,7 +471,7 @@ const lambda: SystemTask = {
   },
 };
 
-function jqFilter(_d: Decider, task: TaskState): EvaluationRequest | undefined {
+function jqFilter(_d: TaskContext, task: TaskState): EvaluationRequest | undefined {
   const { queryExpression, ...input } = task.input;
   return typeof queryExpression === "string" ? { kind: "jq", filter: queryExpression, input } : undefined;
 }
