@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: every test of the project against one real PostgreSQL.
+// `npm test`: the linter, then every test of the project against one real PostgreSQL.
 // Node tests (TS packages, server, conformance, end to end), then the Go and
 // Java workers' own tests. Prints one closing line: "N passed, N failed".
 import { spawn } from "node:child_process";
@@ -47,6 +47,12 @@ let failed = 0;
 const count = (output, re) => [...output.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0);
 
 try {
+  if (only.length === 0) {
+    // The linter is one more check of the whole tree: its errors fail the run like a failed test.
+    const lint = await run("npm", ["run", "--silent", "lint"]);
+    if (lint.code === 0) passed++;
+    else failed++;
+  }
   const files = [
     ...findTests(path.join(root, "packages")),
     ...findTests(path.join(root, "server")),

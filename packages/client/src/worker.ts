@@ -151,7 +151,7 @@ export class Worker {
     await Promise.all(
       [...this.lanes.values()].map((lane) => {
         const stream = lane.stream;
-        if (!stream) return undefined;
+        if (!stream) return Promise.resolve();
         return new Promise<void>((resolve) => {
           const done = () => resolve();
           stream.once("end", done);

@@ -111,7 +111,7 @@ export function validateEventHandler(handler: unknown): ValidationResult {
 
 type Report = (path: string, message: string) => void;
 
-function actionIssues(action: unknown, path: string, error: Report, warnings: ValidationIssue[]): void {
+function actionIssues(action: unknown, path: string, error: Report, _warnings: ValidationIssue[]): void {
   if (!isObj(action)) {
     error(path, "an action must be a JSON object");
     return;

@@ -29,7 +29,7 @@ export interface KeyRecord {
 const ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789";
 const KEY_PATTERN = /^bk_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
 /** Task type names a scope may list: what task definitions use, or "*". */
-const TASK_TYPE_PATTERN = /^(\*|[A-Za-z0-9_.:\-]{1,255})$/;
+const TASK_TYPE_PATTERN = /^(\*|[A-Za-z0-9_.:-]{1,255})$/;
 
 function newId(): string {
   const bytes = randomBytes(12);

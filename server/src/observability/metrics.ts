@@ -41,14 +41,15 @@ export class Metrics {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
     this.runsStarted = new Counter({ name: "baton_runs_started_total", help: "Runs started by this process", registers });
     this.runsEnded = new Counter({ name: "baton_runs_ended_total", help: "Runs ended by this process, by final status", labelNames: ["status"], registers });
-    const self = this;
+    // prom-client calls collect() with the gauge as `this`.
+    const fresh = () => this.fresh();
     this.runs = new Gauge({
       name: "baton_runs",
       help: "Runs not yet ended, by status (RUNNING, PAUSED), in the whole database",
       labelNames: ["status"],
       registers,
       async collect() {
-        const sample = await self.fresh();
+        const sample = await fresh();
         this.reset();
         for (const status of ["RUNNING", "PAUSED"]) this.set({ status }, 0);
         for (const r of sample?.runs ?? []) this.set({ status: r.status }, r.count);
@@ -60,7 +61,7 @@ export class Metrics {
       labelNames: ["task_type", "state"],
       registers,
       async collect() {
-        const sample = await self.fresh();
+        const sample = await fresh();
         if (!sample) return;
         this.reset();
         for (const q of sample.queues) {
