@@ -1,6 +1,7 @@
 // What an event handler's actions do, through the Engine's public API: each
 // action is its own event on its own run (one transaction), so one that fails
 // leaves the others done.
+import { stringifyJson } from "@baton/protocol";
 import type { EventHandlerAction } from "@baton/sdk";
 import type { Json } from "../expressions/json.js";
 import { Refusal } from "../engine/decider.js";
@@ -44,13 +45,13 @@ export async function runAction(ctx: ActionContext, action: EventHandlerAction, 
     case "update_workflow_variables":
       return updateVariables(ctx, (action.update_workflow_variables ?? {}) as unknown as Record<string, unknown>, payload);
     default:
-      throw new Error(`unknown action ${JSON.stringify((action as { action?: unknown }).action)}`);
+      throw new Error(`unknown action ${stringifyJson((action as { action?: unknown }).action)}`);
   }
 }
 
 function text(value: Json | undefined): string {
   if (value === undefined || value === null) return "";
-  return typeof value === "string" ? value : typeof value === "object" ? JSON.stringify(value) : String(value);
+  return typeof value === "string" ? value : typeof value === "object" ? stringifyJson(value) : String(value);
 }
 
 function eventFields(ctx: ActionContext): Record<string, Json> {
@@ -107,7 +108,7 @@ async function startWorkflow(ctx: ActionContext, details: Record<string, unknown
   if (!name) throw new Error("start_workflow has no name");
   const rawVersion = resolved["version"];
   const version = rawVersion === null || rawVersion === undefined || rawVersion === "" ? undefined : Number(rawVersion);
-  if (version !== undefined && !Number.isInteger(version)) throw new Error(`start_workflow version ${JSON.stringify(rawVersion)} is not an integer`);
+  if (version !== undefined && !Number.isInteger(version)) throw new Error(`start_workflow version ${stringifyJson(rawVersion)} is not an integer`);
   const input = resolved["input"];
   const correlationId = text(resolved["correlationId"]);
   const options = {

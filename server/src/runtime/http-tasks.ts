@@ -2,6 +2,7 @@
 // the outcome as the task's result. Only hosts on the allowlist are called,
 // and none until an allowlist is configured: a flow's author must not reach
 // the server's own network (admin endpoints on loopback, metadata services).
+import { parseJson, stringifyJson } from "@baton/protocol";
 import type { JsonObject, TaskState } from "../engine/model.js";
 import type { Logger } from "../logger.js";
 import type { Engine } from "./engine.js";
@@ -82,7 +83,7 @@ export class HttpTasks {
       const response = await fetch(url, {
         method,
         headers: body !== undefined && !headers["Content-Type"] ? { ...headers, "Content-Type": String(request["contentType"] ?? "application/json") } : headers,
-        ...(body !== undefined && method !== "GET" && method !== "HEAD" ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
+        ...(body !== undefined && method !== "GET" && method !== "HEAD" ? { body: typeof body === "string" ? body : stringifyJson(body) } : {}),
         signal: AbortSignal.timeout(timeoutMs),
         redirect: "manual",
       });
@@ -90,7 +91,7 @@ export class HttpTasks {
       if (text === undefined) return { status: "FAILED", output: {}, reason: `the response body is over the ${this.policy.maxResponseBytes}-byte limit` };
       let parsed: unknown = text;
       try {
-        parsed = text ? JSON.parse(text) : null;
+        parsed = text ? parseJson(text) : null;
       } catch {
         // not JSON: keep the text
       }
