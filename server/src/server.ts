@@ -1,34 +1,17 @@
 // Wires one server process: store -> engine -> dispatcher/timers -> gRPC.
 import * as grpc from "@grpc/grpc-js";
-import pg from "pg";
-import { EventService, MetadataService, RetentionService, RouteService, ScheduleService, SessionService, TaskService, WorkflowService, serviceDefinition, serviceHandlers } from "@baton/protocol";
-import { systemClock, type Clock } from "./clock.js";
-import { Dispatcher } from "./dispatch/dispatcher.js";
-import { RunWaiters } from "./dispatch/run-waiters.js";
-import { DEFAULT_LIMITS, type Limits } from "./limits.js";
-import { createLogger, type Logger } from "./logger.js";
-import { Engine } from "./runtime/engine.js";
-import { HttpTasks } from "./runtime/http-tasks.js";
-import { Timers } from "./runtime/timers.js";
-import { DbWatch } from "./observability/db-watch.js";
-import { createEngineServices } from "./runtime/services.js";
-import { EventConsumer } from "./events/consumer.js";
-import { eventService } from "./service/events.js";
-import { metadataService } from "./service/metadata.js";
-import { taskService } from "./service/tasks.js";
-import { workflowService } from "./service/workflows.js";
-import { sessionService } from "./service/session.js";
-import { RunChanges } from "./console/run-changes.js";
-import { startConsoleServer, type ConsoleServer } from "./console/console-server.js";
-import { ConnectedWorkers } from "./dispatch/workers.js";
-import { EventStore } from "./store/event-store.js";
-import { RouteStore } from "./store/routes.js";
-import { RouteControl } from "./routes/control.js";
-import { registerRouteMetrics } from "./routes/metrics.js";
-import { VersionRouter } from "./routes/router.js";
-import { routeService } from "./service/routes.js";
-import { Store } from "./store/store.js";
-import type { PrimaryLocator } from "./store/hosts.js";
+import {
+  EventService,
+  MetadataService,
+  RetentionService,
+  RouteService,
+  ScheduleService,
+  SessionService,
+  TaskService,
+  WorkflowService,
+  serviceDefinition,
+  serviceHandlers,
+} from "@baton/protocol";
 import { Authenticator } from "./auth/authenticator.js";
 import { guard, methodsOf } from "./auth/guard.js";
 import { keyServiceDefinition, keyServiceHandlers, keyServiceMethods } from "./auth/key-service.js";
@@ -36,17 +19,41 @@ import { KeyRegistry } from "./auth/keys.js";
 import { OpenCalls } from "./auth/open-calls.js";
 import { TaskTypes } from "./auth/task-types.js";
 import { serverCredentials, type TlsOptions } from "./auth/tls.js";
+import { systemClock, type Clock } from "./clock.js";
+import { startConductorApi } from "./conductor-api/index.js";
+import { startConsoleServer, type ConsoleServer } from "./console/console-server.js";
+import { RunChanges } from "./console/run-changes.js";
+import { Dispatcher } from "./dispatch/dispatcher.js";
+import { RunWaiters } from "./dispatch/run-waiters.js";
+import { ConnectedWorkers } from "./dispatch/workers.js";
+import { EventConsumer } from "./events/consumer.js";
+import { DEFAULT_LIMITS, type Limits } from "./limits.js";
+import { createLogger, type Logger } from "./logger.js";
+import { sampleDatabase } from "./observability/database-sample.js";
+import { DbWatch } from "./observability/db-watch.js";
 import { startOpsServer, type OpsServer } from "./observability/http.js";
-import { instrumentEngine } from "./observability/instrument.js";
+import { engineObserver } from "./observability/instrument.js";
 import { Metrics } from "./observability/metrics.js";
 import { ReadinessProbe } from "./observability/readiness.js";
-import { startConductorApi } from "./conductor-api/index.js";
 import { Reaper, parseRetention, type RetentionOptions } from "./retention/reaper.js";
 import { retentionService } from "./retention/service.js";
+import { RouteControl } from "./routes/control.js";
+import { registerRouteMetrics } from "./routes/metrics.js";
+import { VersionRouter } from "./routes/router.js";
+import { Engine } from "./runtime/engine.js";
+import { HttpTasks } from "./runtime/http-tasks.js";
+import { createEngineServices } from "./runtime/services.js";
+import { Timers } from "./runtime/timers.js";
 import { ScheduleFirer } from "./schedules/firer.js";
 import { scheduleService } from "./schedules/service.js";
+import { createServices } from "./service/index.js";
+import { routeService } from "./service/routes.js";
+import { sessionService } from "./service/session.js";
+import { NotificationListener } from "./store/notifications.js";
 import { RetentionStore } from "./store/retention.js";
+import { RouteStore } from "./store/routes.js";
 import { ScheduleStore } from "./store/schedules.js";
+import { openStore } from "./store/store.js";
 
 export interface ServerOptions {
   databaseUrl: string;
@@ -119,40 +126,38 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   const authMode = options.auth?.mode ?? (isLoopback(host) && (!options.console || isLoopback(consoleHost)) ? "disabled" : "required");
   // Read certificates before anything starts: a bad path fails fast.
   const credentials = serverCredentials(options.tls);
-  const store = new Store(options.databaseUrl, options.poolSize ?? 10);
   // Process metrics (CPU, memory, event loop, GC) only where they are served: they install observers.
   const metrics = new Metrics(() => sampleDatabase(store, clock), 1000, { processMetrics: options.metrics !== undefined });
+  const store = openStore(options.databaseUrl, { poolSize: options.poolSize ?? 10, onDbError: (error) => metrics.dbError(error) });
   await store.migrate();
 
+  // Built in the order they are needed; a hook refers to a part built after
+  // it only through a closure, called once the server serves.
+  const engineServices = { ...(await createEngineServices()), inlineDefinitionsFromData: authMode === "disabled" || options.inlineDefinitions === true };
   // Routes: which version a start without one gets (weights, sticky keys, a guard that rolls back).
   const routeStore = new RouteStore(store.pool);
   const router = new VersionRouter(routeStore);
-  const engineServices = { ...(await createEngineServices()), inlineDefinitionsFromData: authMode === "disabled" || options.inlineDefinitions === true };
-  const engine = new Engine(store, clock, engineServices, log, { maxConcurrentStarts: options.maxConcurrentStarts ?? 256 }, router);
-  const dbWatch = new DbWatch(store.pool, log, metrics.registry);
   // Tasks handed out here are remembered by type, so a scoped worker's updates need no lookup.
-  const taskTypes = new TaskTypes(store.pool);
-  const observer = instrumentEngine(engine, metrics, authMode === "required" ? (task) => taskTypes.remember(task.id, task.defName) : undefined);
-  const dispatcher = new Dispatcher(store, clock, log, options.sweepMs ?? 250);
+  const taskTypes = new TaskTypes(store);
+  const observer = engineObserver(metrics, authMode === "required" ? (task) => taskTypes.remember(task.id, task.defName) : undefined);
   // Console viewers wait on these; with none watching each is one lookup.
   const changes = new RunChanges();
-  dispatcher.onClaimed = (tasks) => {
-    engine.claimed(tasks);
-    if (changes.watching > 0) for (const task of tasks) changes.moved(task.runId);
-  };
   const waiters = new RunWaiters();
-  const timers = new Timers(engine, clock, log, options.sweepMs ?? 200);
-  // Event handlers: any replica takes events off the bus (baton.events) and runs their actions.
-  const eventStore = new EventStore(store.pool);
-  const events = new EventConsumer(engine, eventStore, clock, log, { pollMs: options.sweepMs ?? 250 });
-  // Schedules: due rows any replica fires, like timers.
-  const scheduleStore = new ScheduleStore(store.pool);
-  const schedules = new ScheduleFirer(scheduleStore, engine, clock, log, options.sweepMs ?? 250);
-  // Retention: ended runs past their period, removed in small batches by any replica.
-  const retentionStore = new RetentionStore(store.pool);
-  const reaper = new Reaper(retentionStore, clock, log, options.retention ?? {}, metrics.registry);
-  const http = new HttpTasks(engine, { allowedHosts: options.httpAllowedHosts ?? [], timeoutMs: 30_000, maxResponseBytes: limits.payloadBytes }, log);
-  engine.hooks = {
+  const dispatcher = new Dispatcher(
+    store,
+    clock,
+    log,
+    {
+      claimed: (tasks, at) => {
+        engine.claimed(tasks);
+        observer.claimed(tasks, at);
+        if (changes.watching > 0) for (const task of tasks) changes.moved(task.runId);
+      },
+    },
+    options.sweepMs ?? 250,
+  );
+  const http = new HttpTasks({ handle: (target, event) => engine.handle(target, event) }, { allowedHosts: options.httpAllowedHosts ?? [], timeoutMs: 30_000, maxResponseBytes: limits.payloadBytes }, log);
+  const engine = new Engine(store, clock, engineServices, log, { maxConcurrentStarts: options.maxConcurrentStarts ?? 256 }, router, {
     tasksReady: (types) => types.forEach((t) => dispatcher.wake(t)),
     runEnded: (runId) => waiters.ended(runId),
     decided: (decision, events) => {
@@ -162,13 +167,26 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     runAsync: (task) => http.run(task),
     taskDefsChanged: () => dispatcher.forgetLimits(),
     reserveWorker: (type) => observer.reserved(dispatcher.reserve(type)),
-  };
+  });
+  const timers = new Timers(engine, store, clock, log, options.sweepMs ?? 200);
+  // Event handlers: any replica takes events off the bus and runs their actions.
+  const eventHandlers = new EventConsumer(
+    { store, engine, evaluateScript: (source, bindings) => engineServices.evaluator.evaluateScript(source, bindings), clock, log },
+    { pollMs: options.sweepMs ?? 250 },
+  );
+  // Schedules: due rows any replica fires, like timers.
+  const scheduleStore = new ScheduleStore(store.pool);
+  const schedules = new ScheduleFirer(scheduleStore, engine, clock, log, options.sweepMs ?? 250);
+  // Retention: ended runs past their period, removed in small batches by any replica.
+  const retentionStore = new RetentionStore(store.pool);
+  const reaper = new Reaper(retentionStore, clock, log, options.retention ?? {}, metrics.registry);
+  const dbWatch = new DbWatch(store, log, metrics.registry);
   const routeControl = new RouteControl(routeStore, clock, log, {
     changed: (name) => router.changed(name),
     rolledBack: (name) => routeMetrics.rollbacks.inc({ workflow: name }),
   });
   const routeMetrics = registerRouteMetrics(metrics.registry, () => routeStore.list(), routeControl);
-  const keys = new KeyRegistry(store.pool);
+  const keys = new KeyRegistry(store);
   const authenticator = new Authenticator(keys, options.auth?.cacheMs ?? 1000);
   // Calls open under each key: a revocation (here or on another replica) ends them.
   const calls = new OpenCalls(clock, limits.maxStreamAgeMs);
@@ -176,25 +194,26 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     if (authMode === "required") void calls.recheck((keyId) => authenticator.refusalFor(keyId), id ? [id] : undefined);
   };
   const stopAging = calls.watchAge();
-  const listener = new Listener(store.locator, log, (channel, payload) => {
-    if (channel === "baton_keys") {
-      authenticator.invalidate(payload || undefined);
-      endRevoked(payload || undefined);
-    }
-    if (channel === "baton_tasks") payload.split("\n").forEach((t) => dispatcher.wake(t));
-    else if (channel === "baton_runs") waiters.ended(payload);
-    else if (channel === "baton_taskdefs") engine.taskDefsChanged();
-    else if (channel === "baton_workflow_defs") engine.workflowDefsChanged(payload || undefined);
-    else if (channel === "baton_events") void events.drain();
-    else if (channel === "baton_routes") router.changed(payload || undefined);
-  }, () => {
-    metrics.dbErrors.inc({ code: "connection" });
-    // Revocations and definition changes may have been missed while disconnected.
-    authenticator.invalidate();
-    endRevoked();
-    engine.taskDefsChanged();
-    engine.workflowDefsChanged();
-    router.changed();
+  const listener = new NotificationListener(store.locator, log, {
+    keyRevoked: (id) => {
+      authenticator.invalidate(id);
+      endRevoked(id);
+    },
+    tasksReady: (types) => types.forEach((t) => dispatcher.wake(t)),
+    runEnded: (runId) => waiters.ended(runId),
+    taskDefsChanged: () => engine.taskDefsChanged(),
+    workflowDefsChanged: (name) => engine.workflowDefsChanged(name),
+    eventPublished: () => void eventHandlers.drain(),
+    routesChanged: (name) => router.changed(name),
+    lost: () => {
+      metrics.dbErrors.inc({ code: "connection" });
+      // Revocations and definition changes may have been missed while disconnected.
+      authenticator.invalidate();
+      endRevoked();
+      engine.taskDefsChanged();
+      engine.workflowDefsChanged();
+      router.changed();
+    },
   });
   await listener.start();
 
@@ -218,12 +237,23 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     observe: (method: string, code: grpc.status, seconds: number) => metrics.observeRpc(method, grpc.status[code] ?? String(code), seconds),
     log,
   };
+  const impls = createServices({
+    engine,
+    store,
+    dispatcher,
+    waiters,
+    clock,
+    limits,
+    changes,
+    workers: new ConnectedWorkers(() => clock.now()),
+    eventPublished: () => void eventHandlers.drain(),
+  });
   // The gated handlers, served over gRPC here and over Connect on the console port.
   const services = [
-    { service: MetadataService, handlers: guard(methodsOf(MetadataService), serviceHandlers(MetadataService, metadataService(engine, limits), onError), gate) },
-    { service: WorkflowService, handlers: guard(methodsOf(WorkflowService), serviceHandlers(WorkflowService, workflowService(engine, waiters, limits, changes), onError), gate) },
-    { service: TaskService, handlers: guard(methodsOf(TaskService), serviceHandlers(TaskService, taskService(engine, dispatcher, limits, new ConnectedWorkers(() => clock.now())), onError), gate) },
-    { service: EventService, handlers: guard(methodsOf(EventService), serviceHandlers(EventService, eventService(eventStore, clock, limits, () => void events.drain()), onError), gate) },
+    { service: MetadataService, handlers: guard(methodsOf(MetadataService), serviceHandlers(MetadataService, impls.metadata, onError), gate) },
+    { service: WorkflowService, handlers: guard(methodsOf(WorkflowService), serviceHandlers(WorkflowService, impls.workflows, onError), gate) },
+    { service: TaskService, handlers: guard(methodsOf(TaskService), serviceHandlers(TaskService, impls.tasks, onError), gate) },
+    { service: EventService, handlers: guard(methodsOf(EventService), serviceHandlers(EventService, impls.events, onError), gate) },
     { service: ScheduleService, handlers: guard(methodsOf(ScheduleService), serviceHandlers(ScheduleService, scheduleService(scheduleStore, store, schedules, clock, limits), onError), gate) },
     { service: RetentionService, handlers: guard(methodsOf(RetentionService), serviceHandlers(RetentionService, retentionService(retentionStore, reaper), onError), gate) },
     { service: RouteService, handlers: guard(methodsOf(RouteService), serviceHandlers(RouteService, routeService(routeControl), onError), gate) },
@@ -241,7 +271,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     ),
   );
   bound = true;
-  const readiness = new ReadinessProbe(store.locator, () => bound, metrics);
+  const readiness = new ReadinessProbe(store, () => bound);
   let ops: OpsServer | undefined;
   if (options.metrics) {
     ops = await startOpsServer({ host: options.metrics.host ?? "127.0.0.1", port: options.metrics.port, metrics, readiness: () => readiness.check() });
@@ -250,11 +280,13 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     ? await startConductorApi({
         host: options.conductor.host ?? host,
         port: options.conductor.port,
-        engine, dispatcher, waiters, eventStore, clock, limits, log, db: store.pool,
+        services: impls,
+        store,
+        limits,
+        log,
         ...(gate.authenticate ? { authenticate: gate.authenticate } : {}),
         taskTypeOf: gate.taskTypeOf,
         inlineDefinitions: gate.inlineDefinitions,
-        onEventPublished: () => void events.drain(),
       })
     : undefined;
   let consoleServer: ConsoleServer | undefined;
@@ -268,7 +300,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   // The route guard looks at canaries every few seconds on any replica; a rollback happens once (it is conditional on the route's revision).
   const guardTimer = setInterval(() => void routeControl.guard().catch((error: unknown) => log.warn({ err: error }, "route guard check failed")), options.sweepMs ? options.sweepMs * 20 : 5000);
   guardTimer.unref();
-  events.start();
+  eventHandlers.start();
   dbWatch.start();
   log.info(
     { host, port, auth: authMode, tls: options.tls !== undefined, ...(ops ? { metrics: ops.address } : {}), ...(conductor ? { conductor: conductor.address } : {}), ...(consoleServer ? { console: consoleServer.url } : {}) },
@@ -292,7 +324,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     async settle() {
       await schedules.sweep();
       await timers.sweep();
-      await events.drain();
+      await eventHandlers.drain();
       await routeControl.guard();
     },
     async close() {
@@ -301,7 +333,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       timers.stop();
       await schedules.stop();
       await reaper.stop();
-      await events.stop();
+      await eventHandlers.stop();
       dbWatch.stop();
       dispatcher.stop();
       await conductor?.close();
@@ -310,7 +342,6 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       server.forceShutdown();
       bound = false;
       await ops?.close();
-      await readiness.close();
       await listener.stop();
       await store.close();
       await engineServices.evaluator.close();
@@ -324,35 +355,13 @@ export function isLoopback(host: string): boolean {
   return LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-/** Runs in flight and queue depths, for the gauges; bounded in time so a dead database cannot hang a scrape. */
-async function sampleDatabase(store: Store, clock: Clock) {
-  const work = (async () => {
-    const { rows } = await store.pool.query<{ status: string; count: number }>(
-      "SELECT status, count(*)::int AS count FROM baton.runs WHERE status IN ('RUNNING', 'PAUSED') GROUP BY status",
-    );
-    return { runs: rows, queues: await store.queueDepths(clock.now()) };
-  })();
-  work.catch(() => {});
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("database sample timed out")), 2000);
-    timer.unref();
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * Server options from the environment (what `baton-server` reads):
  * BATON_HOST, BATON_PORT, BATON_CONDUCTOR_PORT / BATON_CONDUCTOR_HOST, BATON_TLS_CERT / BATON_TLS_KEY / BATON_TLS_CA (file
  * paths) and BATON_TLS_REQUIRE_CLIENT_CERT=1, BATON_METRICS_PORT /
  * BATON_METRICS_HOST, BATON_AUTH=required|disabled (BATON_INSECURE_NO_AUTH=1
  * is the same as disabled), BATON_CONSOLE_PORT / BATON_CONSOLE_HOST, BATON_RETENTION (how long ended runs are kept:
- * "30d" by default, "off" to keep them) and BATON_RETENTION_EXPORT_DIR.
- * is the same as disabled), BATON_CONSOLE_PORT / BATON_CONSOLE_HOST,
+ * "30d" by default, "off" to keep them) and BATON_RETENTION_EXPORT_DIR,
  * BATON_ALLOW_INLINE_DEFINITIONS=1, BATON_HTTP_ALLOWED_HOSTS=host,host….
  */
 export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<ServerOptions, "databaseUrl"> {
@@ -397,51 +406,4 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit
   else if (auth === "required" || auth === "disabled") options.auth = { mode: auth };
   else if (auth) throw new Error(`BATON_AUTH must be "required" or "disabled", not "${auth}"`);
   return options;
-}
-
-/** LISTEN on a dedicated connection, reconnecting with backoff when it drops. */
-class Listener {
-  private client: pg.Client | undefined;
-  private stopped = false;
-  private delay = 100;
-
-  constructor(
-    private readonly locator: PrimaryLocator,
-    private readonly log: Logger,
-    private readonly onNotify: (channel: string, payload: string) => void,
-    private readonly onLost: () => void,
-  ) {}
-
-  async start(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.locator.current, application_name: "baton-listener" });
-    client.on("notification", (n) => this.onNotify(n.channel, n.payload ?? ""));
-    client.on("error", (error) => {
-      this.log.warn({ err: error }, "notification connection lost; reconnecting");
-      this.locator.trouble();
-      this.onLost();
-      void client.end().catch(() => {});
-      this.reconnect();
-    });
-    await client.connect();
-    await client.query("LISTEN baton_tasks; LISTEN baton_runs; LISTEN baton_taskdefs; LISTEN baton_workflow_defs; LISTEN baton_keys; LISTEN baton_events; LISTEN baton_routes");
-    this.client = client;
-    this.delay = 100;
-  }
-
-  private reconnect(): void {
-    if (this.stopped) return;
-    this.client = undefined;
-    setTimeout(() => {
-      if (this.stopped) return;
-      this.start().catch(() => {
-        this.delay = Math.min(this.delay * 2, 5000);
-        this.reconnect();
-      });
-    }, this.delay).unref();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.client?.end().catch(() => {});
-  }
 }

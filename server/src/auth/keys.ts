@@ -4,8 +4,7 @@
 // table gives nothing to replay. Keys are looked up by id and compared in
 // constant time.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import pg from "pg";
-import { migrate } from "../store/migrations.js";
+import { openStore, type ApiKeyRow, type Store } from "../store/store.js";
 
 export const ROLES = ["admin", "publisher", "operator", "worker", "reader"] as const;
 export type Role = (typeof ROLES)[number];
@@ -86,69 +85,46 @@ export class KeyError extends Error {
   }
 }
 
-type Queryable = Pick<pg.Pool, "query">;
-
-function rowToKey(r: Record<string, unknown>): KeyRecord {
-  return {
-    id: r["id"] as string,
-    name: r["name"] as string,
-    role: r["role"] as Role,
-    taskTypes: r["task_types"] as string[],
-    createdAt: Number(r["created_at"]),
-    createdBy: r["created_by"] as string,
-    revokedAt: Number(r["revoked_at"]),
-  };
+function toRecord(r: ApiKeyRow): KeyRecord {
+  return { id: r.id, name: r.name, role: r.role as Role, taskTypes: r.taskTypes, createdAt: r.createdAt, createdBy: r.createdBy, revokedAt: r.revokedAt };
 }
 
-/** The keys table. Every write notifies `baton_keys` so replicas drop their cached copy at once. */
+/** The operations on stored keys a registry needs. */
+export type KeyStore = Pick<Store, "insertApiKey" | "listApiKeys" | "findApiKey" | "revokeApiKey" | "hasActiveAdmin">;
+
+/** API keys: made here, stored hashed. A revocation notifies every replica so they drop their cached copy at once. */
 export class KeyRegistry {
-  constructor(private readonly db: Queryable) {}
+  constructor(private readonly store: KeyStore) {}
 
   /** Creates a key; the returned `key` is the only time its secret exists outside the caller. */
   async create(input: NewKey, now = Date.now()): Promise<{ key: string; record: KeyRecord }> {
     const { role, taskTypes } = normalizeNewKey(input);
     const id = newId();
     const key = `bk_${id}_${randomBytes(32).toString("base64url")}`;
-    const { rows } = await this.db.query(
-      `INSERT INTO baton.api_keys (id, name, role, task_types, secret_hash, created_at, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
-      [id, input.name ?? "", role, taskTypes, hashKey(key), now, input.createdBy ?? ""],
-    );
-    return { key, record: rowToKey(rows[0] as Record<string, unknown>) };
+    const row = await this.store.insertApiKey({ id, name: input.name ?? "", role, taskTypes, secretHash: hashKey(key), createdAt: now, createdBy: input.createdBy ?? "" });
+    return { key, record: toRecord(row) };
   }
 
   async list(options: { includeRevoked?: boolean } = {}): Promise<KeyRecord[]> {
-    const { rows } = await this.db.query(
-      `SELECT * FROM baton.api_keys ${options.includeRevoked ? "" : "WHERE revoked_at = 0"} ORDER BY created_at, id`,
-    );
-    return rows.map(rowToKey);
+    return (await this.store.listApiKeys(options.includeRevoked ?? false)).map(toRecord);
   }
 
   /** The record and stored hash of a key id (revoked or not), for authentication. */
   async find(id: string): Promise<{ record: KeyRecord; hash: string } | undefined> {
-    const { rows } = await this.db.query("SELECT * FROM baton.api_keys WHERE id = $1", [id]);
-    const row = rows[0] as Record<string, unknown> | undefined;
-    return row ? { record: rowToKey(row), hash: row["secret_hash"] as string } : undefined;
+    const row = await this.store.findApiKey(id);
+    return row ? { record: toRecord(row), hash: row.secretHash } : undefined;
   }
 
   /** Revokes a key; true when it was active. Unknown ids throw NOT_FOUND. */
   async revoke(id: string, now = Date.now()): Promise<boolean> {
-    const { rows } = await this.db.query(
-      `WITH target AS (SELECT id, revoked_at FROM baton.api_keys WHERE id = $1 FOR UPDATE),
-       changed AS (UPDATE baton.api_keys k SET revoked_at = $2 FROM target WHERE k.id = target.id AND target.revoked_at = 0 RETURNING k.id),
-       notified AS (SELECT pg_notify('baton_keys', $1) FROM changed)
-       SELECT (SELECT count(*) FROM target) AS found, (SELECT count(*) FROM changed) AS changed, (SELECT count(*) FROM notified) AS n`,
-      [id, now],
-    );
-    const row = rows[0] as { found: string | number; changed: string | number } | undefined;
-    if (!row || Number(row.found) === 0) throw new KeyError("NOT_FOUND", `no API key ${id}`);
-    return Number(row.changed) > 0;
+    const { found, revoked } = await this.store.revokeApiKey(id, now);
+    if (!found) throw new KeyError("NOT_FOUND", `no API key ${id}`);
+    return revoked;
   }
 
   /** Whether an active admin key exists (for bootstrapping). */
   async hasActiveAdmin(): Promise<boolean> {
-    const { rows } = await this.db.query("SELECT 1 FROM baton.api_keys WHERE role = 'admin' AND revoked_at = 0 LIMIT 1");
-    return rows.length > 0;
+    return this.store.hasActiveAdmin();
   }
 }
 
@@ -157,18 +133,12 @@ export class KeyRegistry {
  * migrations first: how the first admin key is made, before any key exists.
  */
 export async function openKeyRegistry(url: string): Promise<{ registry: KeyRegistry; close(): Promise<void> }> {
-  const pool = new pg.Pool({ connectionString: url, max: 2, application_name: "baton-keys" });
-  pool.on("error", () => {});
+  const store = openStore(url, { poolSize: 2, applicationName: "baton-keys" });
   try {
-    const client = await pool.connect();
-    try {
-      await migrate(client);
-    } finally {
-      client.release();
-    }
+    await store.migrate();
   } catch (error) {
-    await pool.end().catch(() => {});
+    await store.close().catch(() => {});
     throw error;
   }
-  return { registry: new KeyRegistry(pool), close: () => pool.end() };
+  return { registry: new KeyRegistry(store), close: () => store.close() };
 }

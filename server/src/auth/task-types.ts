@@ -1,15 +1,13 @@
 // The task type (definition name, what workers subscribe to) of a task id,
 // for scope checks on worker calls that name a task. A task's type never
 // changes, so answers are kept (bounded, oldest out first).
-import type pg from "pg";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import type { Store } from "../store/store.js";
 
 export class TaskTypes {
   private readonly known = new Map<string, string>();
 
   constructor(
-    private readonly db: Pick<pg.Pool, "query">,
+    private readonly store: Pick<Store, "taskTypeOf">,
     private readonly maxEntries = 50_000,
   ) {}
 
@@ -28,9 +26,7 @@ export class TaskTypes {
     const id = taskId.toLowerCase();
     const hit = this.known.get(id);
     if (hit !== undefined) return hit;
-    if (!UUID.test(id)) return undefined;
-    const { rows } = await this.db.query("SELECT def_name FROM baton.tasks WHERE id = $1", [id]);
-    const type = (rows[0] as { def_name: string } | undefined)?.def_name;
+    const type = await this.store.taskTypeOf(id);
     if (type !== undefined) this.remember(id, type);
     return type;
   }

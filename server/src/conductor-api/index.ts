@@ -1,19 +1,11 @@
 // Conductor's REST API on its own HTTP port of the server process: a thin
 // adapter over the same service implementations, keys and policy as gRPC.
-import type pg from "pg";
 import { EventService, MetadataService, TaskService, WorkflowService, type grpc } from "@baton/protocol";
-import type { Clock } from "../clock.js";
-import type { Dispatcher } from "../dispatch/dispatcher.js";
-import type { RunWaiters } from "../dispatch/run-waiters.js";
 import type { Limits } from "../limits.js";
 import type { Logger } from "../logger.js";
-import type { Engine } from "../runtime/engine.js";
-import type { EventStore } from "../store/event-store.js";
 import type { Principal } from "../auth/policy.js";
-import { eventService } from "../service/events.js";
-import { metadataService } from "../service/metadata.js";
-import { taskService } from "../service/tasks.js";
-import { workflowService } from "../service/workflows.js";
+import type { Services as ServiceImpls } from "../service/index.js";
+import type { Store } from "../store/store.js";
 import { Admission } from "./admission.js";
 import { toHttpError } from "./errors.js";
 import { eventRoutes } from "./event-routes.js";
@@ -28,21 +20,16 @@ import { workflowRoutes } from "./workflow-routes.js";
 export interface ConductorApiOptions {
   host: string;
   port: number;
-  engine: Engine;
-  dispatcher: Dispatcher;
-  waiters: RunWaiters;
-  eventStore: EventStore;
-  clock: Clock;
+  /** The same service implementations gRPC serves. */
+  services: ServiceImpls;
+  store: Pick<Store, "taskLease">;
   limits: Limits;
   log: Logger;
-  db: Pick<pg.Pool, "query">;
   /** Undefined when authentication is disabled. */
   authenticate?: (metadata: grpc.Metadata) => Promise<Principal>;
   /** Whether operators may run definitions sent with the request. */
   inlineDefinitions?: boolean;
   taskTypeOf: (taskId: string) => Promise<string | undefined>;
-  /** Called after an event is put on the bus. */
-  onEventPublished: () => void;
 }
 
 /** Conductor endpoints Baton knows and does not serve, with why. */
@@ -80,12 +67,12 @@ const UNSERVED: Unserved[] = [
 
 export async function startConductorApi(options: ConductorApiOptions): Promise<HttpApi> {
   const services: Services = {
-    tasks: called(TaskService, taskService(options.engine, options.dispatcher, options.limits)),
-    workflows: called(WorkflowService, workflowService(options.engine, options.waiters, options.limits)),
-    metadata: called(MetadataService, metadataService(options.engine, options.limits)),
-    events: called(EventService, eventService(options.eventStore, options.clock, options.limits, options.onEventPublished)),
-    leases: new RestLeases(options.db),
-    db: options.db,
+    tasks: called(TaskService, options.services.tasks),
+    workflows: called(WorkflowService, options.services.workflows),
+    metadata: called(MetadataService, options.services.metadata),
+    events: called(EventService, options.services.events),
+    leases: new RestLeases(options.store),
+    store: options.store,
     limits: options.limits,
   };
   const admission = new Admission({ ...(options.authenticate ? { authenticate: options.authenticate } : {}), taskTypeOf: options.taskTypeOf, inlineDefinitions: options.inlineDefinitions ?? false });

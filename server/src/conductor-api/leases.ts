@@ -3,8 +3,7 @@
 // it went to, so an update is fenced exactly as a gRPC worker's is: a task
 // since put back and handed to someone else refuses the old holder's result.
 // A task handed out by another replica (or before a restart) is looked up.
-import type pg from "pg";
-import { taskLease } from "../store/task-lookup.js";
+import type { Store } from "../store/store.js";
 
 interface Lease {
   token: string;
@@ -16,7 +15,7 @@ export class RestLeases {
   private readonly known = new Map<string, Lease>();
 
   constructor(
-    private readonly db: Pick<pg.Pool, "query">,
+    private readonly store: Pick<Store, "taskLease">,
     private readonly maxEntries = 200_000,
   ) {}
 
@@ -41,7 +40,7 @@ export class RestLeases {
   async resolve(taskId: string, workerId: string): Promise<{ token: string; taskType: string } | undefined> {
     const known = this.known.get(taskId);
     if (known) return { token: sameWorker(known.workerId, workerId) ? known.token : "", taskType: known.taskType };
-    const found = await taskLease(this.db, taskId);
+    const found = await this.store.taskLease(taskId);
     if (!found) return undefined;
     const live = found.status === "IN_PROGRESS" && found.leaseToken !== "" && sameWorker(found.workerId, workerId);
     return { token: live ? found.leaseToken : "", taskType: found.defName };

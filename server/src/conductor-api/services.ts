@@ -1,6 +1,6 @@
 // The services both doors use, and how a REST request calls them: the very
 // implementations gRPC serves (server/src/service), called in process.
-import type pg from "pg";
+import type { Store } from "../store/store.js";
 import { create, type DescMethod, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import type { EventService, MetadataService, ServiceImpl, TaskService, WorkflowService } from "@baton/protocol";
@@ -36,7 +36,7 @@ export interface Services {
   metadata: Called<typeof MetadataService>;
   events: Called<typeof EventService>;
   leases: RestLeases;
-  db: Pick<pg.Pool, "query">;
+  store: Pick<Store, "taskLease">;
   limits: Limits;
 }
 

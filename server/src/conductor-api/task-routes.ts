@@ -17,7 +17,6 @@ import {
   RpcError,
 } from "@baton/protocol";
 import { requireId } from "../service/errors.js";
-import { taskLease } from "../store/task-lookup.js";
 import { badRequest, notFound } from "./errors.js";
 import type { Reply, Route } from "./http.js";
 import { TASK_RESULT } from "./schemas.js";
@@ -86,7 +85,7 @@ export function taskRoutes(s: Services): Route[] {
   /** The run a task belongs to, with its tasks, and the task (undefined: no such task). */
   const findTask = async (taskId: string, signal: AbortSignal) => {
     requireId("task", taskId);
-    const runId = (await taskLease(s.db, taskId))?.runId;
+    const runId = (await s.store.taskLease(taskId))?.runId;
     if (!runId) return undefined;
     const { workflow } = await s.workflows.getWorkflow(create(GetWorkflowRequestSchema, { workflowId: runId, includeTasks: true }), callOf(signal));
     return workflow?.tasks.find((t) => t.taskId === taskId);

@@ -17,6 +17,11 @@ export interface Waiter {
   deliver(tasks: TaskState[]): void;
 }
 
+export interface DispatcherHooks {
+  /** Tasks claimed from the queue here, as claimed, at `claimedAt` (the engine keeps its memory of their runs current; metrics). */
+  claimed?(tasks: TaskState[], claimedAt: number): void;
+}
+
 export class Dispatcher {
   private readonly waiters = new Map<string, Set<Waiter>>();
   /** Task types with a claim pass running, and whether another pass is owed. */
@@ -24,13 +29,12 @@ export class Dispatcher {
   private readonly limitCache = new Map<string, { limits: ClaimLimits; until: number }>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  /** Tasks this dispatcher claimed from the queue, as claimed (the engine keeps its memory of their runs current). */
-  onClaimed: (tasks: TaskState[]) => void = () => {};
 
   constructor(
-    private readonly store: Store,
+    private readonly store: Pick<Store, "claim" | "requeue" | "findTaskDefs">,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly hooks: DispatcherHooks = {},
     /** Safety net for missed wake-ups and delayed tasks becoming visible. */
     private readonly sweepMs = 250,
   ) {}
@@ -124,14 +128,15 @@ export class Dispatcher {
       for (const waiter of waiters) {
         if (waiter.credits <= 0) continue;
         let tasks: TaskState[];
+        const now = this.clock.now();
         try {
-          tasks = await this.store.claim(type, Math.min(waiter.credits, 64), waiter.workerId, this.clock.now(), randomUUID, await this.limits(type));
+          tasks = await this.store.claim(type, Math.min(waiter.credits, 64), waiter.workerId, now, randomUUID, await this.limits(type));
         } catch (error) {
           this.log.warn({ err: error, taskType: type }, "claim failed");
           return;
         }
         if (tasks.length === 0) return;
-        this.onClaimed(tasks);
+        this.hooks.claimed?.(tasks, now);
         claimedAny = true;
         if (!this.isWaiting(waiter)) {
           // The waiter went away while we claimed (a long poll timed out, a
@@ -152,7 +157,7 @@ export class Dispatcher {
   private async limits(type: string): Promise<ClaimLimits> {
     const cached = this.limitCache.get(type);
     if (cached && cached.until > Date.now()) return cached.limits;
-    const def = (await this.store.taskDefs(this.store.pool, [type])).get(type);
+    const def = (await this.store.findTaskDefs([type])).get(type);
     const limits: ClaimLimits = {
       ...(def?.concurrentExecLimit ? { concurrentExecLimit: def.concurrentExecLimit } : {}),
       ...(def?.rateLimitPerFrequency ? { rateLimitPerFrequency: def.rateLimitPerFrequency } : {}),

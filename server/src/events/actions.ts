@@ -6,14 +6,17 @@ import type { EventHandlerAction } from "@baton/sdk";
 import type { Json } from "../expressions/json.js";
 import { Refusal } from "../engine/decider.js";
 import { TERMINAL_TASK, type TaskState } from "../engine/model.js";
+import { isUuid } from "../rules/ids.js";
 import { Overloaded, type Engine } from "../runtime/engine.js";
-import type { EventStore } from "../store/event-store.js";
+import type { Store } from "../store/store.js";
 import { substitute } from "./payload.js";
 
 /** Where an action comes from: its event and handler. */
 export interface ActionContext {
-  engine: Engine;
-  events: EventStore;
+  /** Actions are events on runs, or starts. */
+  engine: Pick<Engine, "handle" | "start">;
+  /** Finding the task an action names. */
+  store: Pick<Store, "getRun" | "runIdOfTask">;
   eventId: number;
   eventName: string;
   handlerName: string;
@@ -29,8 +32,6 @@ export type ActionOutcome =
   | { done: "started"; runId: string; created: boolean }
   | { done: "terminated" | "variables updated"; runId: string }
   | { ignored: string };
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Carries out one action with the payload; throws when it cannot (the caller logs and goes on). */
 export async function runAction(ctx: ActionContext, action: EventHandlerAction, payload: Json): Promise<ActionOutcome> {
@@ -75,14 +76,14 @@ async function updateTask(ctx: ActionContext, kind: "complete_task" | "fail_task
   let task: TaskState | undefined;
   let runId = workflowId;
   if (taskId) {
-    const owner = UUID.test(taskId) ? await ctx.events.runIdOfTask(taskId) : undefined;
-    const found = owner ? (await ctx.engine.store.getRun(owner, true))?.tasks.find((t) => t.id === taskId) : undefined;
+    const owner = await ctx.store.runIdOfTask(taskId);
+    const found = owner ? (await ctx.store.getRun(owner, true))?.tasks.find((t) => t.id === taskId) : undefined;
     if (!found) throw new Error(`no task ${taskId}`);
     task = found;
     runId = found.runId;
   } else {
-    if (!UUID.test(workflowId)) throw new Error(`no run ${JSON.stringify(workflowId)}`);
-    const loaded = await ctx.engine.store.getRun(workflowId, true);
+    if (!isUuid(workflowId)) throw new Error(`no run ${JSON.stringify(workflowId)}`);
+    const loaded = await ctx.store.getRun(workflowId, true);
     if (!loaded) throw new Error(`no run ${workflowId}`);
     // The latest instance with that reference (a loop's iterations carry `__<n>`), preferring one still open.
     const instances = loaded.tasks.filter((t) => t.ref === taskRefName || t.ref.replace(/__\d+$/, "") === taskRefName).sort((a, b) => a.seq - b.seq);
@@ -133,7 +134,7 @@ async function startWorkflow(ctx: ActionContext, details: Record<string, unknown
 async function updateVariables(ctx: ActionContext, details: Record<string, unknown>, payload: Json): Promise<ActionOutcome> {
   const resolved = substitute(details, payload, ctx.now) as Record<string, Json>;
   const workflowId = text(resolved["workflowId"]);
-  if (!UUID.test(workflowId)) throw new Error(`no run ${JSON.stringify(workflowId)}`);
+  if (!isUuid(workflowId)) throw new Error(`no run ${JSON.stringify(workflowId)}`);
   const variables = resolved["variables"];
   if (variables === null || typeof variables !== "object" || Array.isArray(variables)) throw new Error("update_workflow_variables needs an object of variables");
   try {
@@ -148,7 +149,7 @@ async function updateVariables(ctx: ActionContext, details: Record<string, unkno
 async function terminateWorkflow(ctx: ActionContext, details: Record<string, unknown>, payload: Json): Promise<ActionOutcome> {
   const resolved = substitute(details, payload, ctx.now) as Record<string, Json>;
   const workflowId = text(resolved["workflowId"]);
-  if (!UUID.test(workflowId)) throw new Error(`no run ${JSON.stringify(workflowId)}`);
+  if (!isUuid(workflowId)) throw new Error(`no run ${JSON.stringify(workflowId)}`);
   const reason = text(resolved["terminationReason"]) || `terminated by event handler ${ctx.handlerName} on ${ctx.eventName}`;
   try {
     await ctx.engine.handle(workflowId, { kind: "terminate", reason });

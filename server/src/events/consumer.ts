@@ -10,7 +10,7 @@ import type { Clock } from "../clock.js";
 import type { Json } from "../expressions/json.js";
 import type { Logger } from "../logger.js";
 import type { Engine } from "../runtime/engine.js";
-import type { EventStore, TakenEvent } from "../store/event-store.js";
+import type { Store, TakenEvent } from "../store/store.js";
 import { runAction } from "./actions.js";
 import { conditionHolds, expandInlineJson } from "./payload.js";
 
@@ -25,6 +25,16 @@ export interface EventConsumerOptions {
   maxAttempts?: number;
 }
 
+/** What the consumer needs: the bus and handlers from the store, the engine for actions, the sandbox for conditions. */
+export interface EventConsumerDeps {
+  store: Pick<Store, "takeEvents" | "finishEvent" | "listEventHandlers" | "getRun" | "runIdOfTask">;
+  engine: Pick<Engine, "handle" | "start">;
+  /** Runs a handler's `javascript` condition in the sandbox. */
+  evaluateScript: Parameters<typeof conditionHolds>[3];
+  clock: Clock;
+  log: Logger;
+}
+
 export class EventConsumer {
   private timer: NodeJS.Timeout | undefined;
   private draining: Promise<void> | undefined;
@@ -34,14 +44,15 @@ export class EventConsumer {
   private readonly leaseMs: number;
   private readonly batch: number;
   private readonly maxAttempts: number;
+  private readonly clock: Clock;
+  private readonly log: Logger;
 
   constructor(
-    private readonly engine: Engine,
-    private readonly events: EventStore,
-    private readonly clock: Clock,
-    private readonly log: Logger,
+    private readonly deps: EventConsumerDeps,
     options: EventConsumerOptions = {},
   ) {
+    this.clock = deps.clock;
+    this.log = deps.log;
     this.pollMs = options.pollMs ?? 500;
     this.leaseMs = options.leaseMs ?? 60_000;
     this.batch = options.batch ?? 50;
@@ -84,11 +95,11 @@ export class EventConsumer {
   private async pass(): Promise<void> {
     for (;;) {
       if (this.stopped) return;
-      const taken = await this.events.take(this.clock.now(), this.leaseMs, this.batch);
+      const taken = await this.deps.store.takeEvents(this.clock.now(), this.leaseMs, this.batch);
       for (const event of taken) {
         if (this.stopped) return; // the rest come back after their lease
         await this.handle(event);
-        await this.events.finish(event.id);
+        await this.deps.store.finishEvent(event.id);
       }
       if (taken.length < this.batch) return;
     }
@@ -107,7 +118,7 @@ export class EventConsumer {
       return;
     }
     const name = this.nameOf(event);
-    const handlers = await this.events.activeHandlers(name);
+    const handlers = await this.deps.store.listEventHandlers({ event: name, activeOnly: true });
     for (const stored of handlers) {
       let handler: EventHandler;
       try {
@@ -124,7 +135,7 @@ export class EventConsumer {
     const where = { eventId: event.id, event: name, handler: handler.name };
     let passes: boolean;
     try {
-      passes = await conditionHolds(handler.condition, handler.evaluatorType, payload, (source, bindings) => this.engine.services.evaluator.evaluateScript(source, bindings));
+      passes = await conditionHolds(handler.condition, handler.evaluatorType, payload, this.deps.evaluateScript);
     } catch (error) {
       this.log.warn({ ...where, err: error }, "event handler condition failed; no action taken");
       return;
@@ -137,7 +148,7 @@ export class EventConsumer {
     for (const [index, action] of (handler.actions ?? []).entries()) {
       const input = action.expandInlineJSON ? expandInlineJson(payload) : payload;
       try {
-        const outcome = await runAction({ engine: this.engine, events: this.events, eventId: event.id, eventName: name, handlerName: handler.name, index, now }, action, input);
+        const outcome = await runAction({ engine: this.deps.engine, store: this.deps.store, eventId: event.id, eventName: name, handlerName: handler.name, index, now }, action, input);
         this.log.info({ ...where, action: action.action, index, ...outcome }, "event handler action carried out");
       } catch (error) {
         this.log.warn({ ...where, action: action.action, index, err: error }, "event handler action failed");

@@ -1,9 +1,9 @@
 // Watches the database for transactions that stay open long enough to block
 // runs and claims (a forgotten psql session, a stuck migration): logs each one
 // and exposes the oldest transaction's age and the number of blocked backends.
-import type pg from "pg";
 import { Gauge, type Registry } from "prom-client";
 import type { Logger } from "../logger.js";
+import type { Store } from "../store/store.js";
 
 export class DbWatch {
   private timer: NodeJS.Timeout | undefined;
@@ -12,7 +12,7 @@ export class DbWatch {
   private readonly warned = new Set<number>();
 
   constructor(
-    private readonly pool: pg.Pool,
+    private readonly store: Pick<Store, "openTransactions">,
     private readonly log: Logger,
     registry: Registry,
     private readonly options: { thresholdMs: number; everyMs: number } = { thresholdMs: 5_000, everyMs: 1_000 },
@@ -46,24 +46,17 @@ export class DbWatch {
   }
 
   private async check(): Promise<void> {
-    const { rows } = await this.pool.query<{ pid: number; age_ms: number; state: string; application: string; blocked: number }>(
-      `SELECT pid, (extract(epoch FROM now() - xact_start) * 1000)::bigint AS age_ms, coalesce(state, '') AS state,
-              coalesce(application_name, '') AS application,
-              (SELECT count(*)::int FROM pg_stat_activity b WHERE b.datname = current_database() AND b.wait_event_type = 'Lock') AS blocked
-       FROM pg_stat_activity
-       WHERE datname = current_database() AND xact_start IS NOT NULL AND pid <> pg_backend_pid()
-       ORDER BY xact_start LIMIT 10`,
-    );
-    this.oldest.set(rows.length > 0 ? Number(rows[0]!.age_ms) / 1000 : 0);
+    const rows = await this.store.openTransactions(10);
+    this.oldest.set(rows.length > 0 ? rows[0]!.ageMs / 1000 : 0);
     this.blocked.set(rows[0]?.blocked ?? 0);
     const open = new Set<number>();
     for (const row of rows) {
-      if (Number(row.age_ms) < this.options.thresholdMs) continue;
+      if (row.ageMs < this.options.thresholdMs) continue;
       open.add(row.pid);
       if (this.warned.has(row.pid)) continue;
       this.warned.add(row.pid);
       this.log.warn(
-        { pid: row.pid, ageSeconds: Math.round(Number(row.age_ms) / 1000), state: row.state, application: row.application, blockedBackends: row.blocked },
+        { pid: row.pid, ageSeconds: Math.round(row.ageMs / 1000), state: row.state, application: row.application, blockedBackends: row.blocked },
         "a database transaction has been open for a long time: it can block runs and claims, and holds back vacuum",
       );
     }

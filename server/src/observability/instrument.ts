@@ -1,21 +1,23 @@
-// Feeds the metrics from the engine without the engine knowing: the engine's
-// and store's entry points are wrapped on their instances (the engine calls
-// them through `this`, so its internal calls — child runs, outbox effects,
-// timer ticks — are seen too), and the engine's decided hook reports every
-// committed decision. Everything recorded here happens after commit.
-import type pg from "pg";
+// Feeds the metrics from hooks the server wires at construction: the
+// engine's `decided` (every committed decision: runs started and ended, tasks
+// ended, leases expired), the dispatcher's `claimed` (tasks claimed from the
+// queue) and the engine's `reserveWorker` (tasks handed over at commit).
+// Failed database calls are counted by the store's onDbError hook.
+// Everything recorded here happens after commit.
 import type { Decision, RunEvent } from "../engine/decider.js";
 import { TERMINAL_TASK, type TaskState } from "../engine/model.js";
 import { isWorkerTask } from "../engine/system-tasks.js";
-import type { Engine, Reservation } from "../runtime/engine.js";
+import type { Reservation } from "../runtime/engine.js";
 import type { Metrics } from "./metrics.js";
 
 /** What the decider writes when a running task's worker went silent past its lease. */
 const LEASE_EXPIRED = "responseTimeout";
 
 export interface EngineObserver {
-  /** To call from the engine's decided hook: counts ended runs and tasks. */
+  /** The engine's decided hook: counts started and ended runs and tasks. */
   decided(decision: Decision, events: RunEvent[]): void;
+  /** The dispatcher's claimed hook: tasks claimed from the queue at `claimedAt`. */
+  claimed(tasks: TaskState[], claimedAt: number): void;
   /** Wraps a worker reservation (engine hook reserveWorker) so direct hand-offs count as claims. */
   reserved(reservation: Reservation | undefined): Reservation | undefined;
 }
@@ -25,48 +27,35 @@ export interface EngineObserver {
  * the queue or handed over at commit), e.g. to remember its type for the
  * scope check of the worker's next update.
  */
-export function instrumentEngine(engine: Engine, metrics: Metrics, handedOut: (task: TaskState) => void = () => {}): EngineObserver {
-  const store = engine.store;
-  const start = engine.start.bind(engine);
-  engine.start = async (options) => {
-    const result = await start(options);
-    if (result.created) metrics.runsStarted.inc();
-    return result;
+export function engineObserver(metrics: Metrics, handedOut: (task: TaskState) => void = () => {}): EngineObserver {
+  const ended = (task: TaskState) => {
+    if (!isWorkerTask(task.type) || !TERMINAL_TASK.has(task.status) || task.startedAt <= 0) return;
+    const end = task.endedAt > 0 ? task.endedAt : task.updatedAt;
+    metrics.execution.observe({ task_type: task.defName, status: task.status }, Math.max(0, end - task.startedAt) / 1000);
   };
-
-  const decided = (decision: Decision, events: RunEvent[]) => {
-    if (decision.effects.some((e) => e.kind === "runEnded")) metrics.runsEnded.inc({ status: decision.run.status });
-    const ended = (task: TaskState) => {
-      if (!isWorkerTask(task.type) || !TERMINAL_TASK.has(task.status) || task.startedAt <= 0) return;
-      const end = task.endedAt > 0 ? task.endedAt : task.updatedAt;
-      metrics.execution.observe({ task_type: task.defName, status: task.status }, Math.max(0, end - task.startedAt) / 1000);
-    };
-    const reported = new Set(events.flatMap((e) => (e.kind === "taskResult" ? [e.taskId] : [])));
-    const ticked = events.some((e) => e.kind === "tick");
-    for (const task of decision.changed) {
-      if (reported.has(task.id)) ended(task);
-      else if (ticked && task.status === "TIMED_OUT" && isWorkerTask(task.type)) {
-        if (task.reason.startsWith(LEASE_EXPIRED)) metrics.leaseExpiries.inc({ task_type: task.defName });
-        ended(task);
-      }
-    }
-  };
-
   const queueWait = (task: TaskState, claimedAt: number) => {
     handedOut(task);
     const ready = Math.max(task.scheduledAt, task.visibleAt);
     metrics.queueWait.observe({ task_type: task.defName }, Math.max(0, claimedAt - ready) / 1000);
   };
-  const claim = store.claim.bind(store);
-  store.claim = async (...args: Parameters<typeof claim>) => {
-    const tasks = await claim(...args);
-    for (const task of tasks) queueWait(task, args[3]);
-    return tasks;
-  };
-
-  instrumentPool(store.pool, metrics);
-
   return {
+    decided(decision, events) {
+      // A new run is decided once, from its start event, when its row is written.
+      if (events.some((e) => e.kind === "start")) metrics.runsStarted.inc();
+      if (decision.effects.some((e) => e.kind === "runEnded")) metrics.runsEnded.inc({ status: decision.run.status });
+      const reported = new Set(events.flatMap((e) => (e.kind === "taskResult" ? [e.taskId] : [])));
+      const ticked = events.some((e) => e.kind === "tick");
+      for (const task of decision.changed) {
+        if (reported.has(task.id)) ended(task);
+        else if (ticked && task.status === "TIMED_OUT" && isWorkerTask(task.type)) {
+          if (task.reason.startsWith(LEASE_EXPIRED)) metrics.leaseExpiries.inc({ task_type: task.defName });
+          ended(task);
+        }
+      }
+    },
+    claimed(tasks, claimedAt) {
+      for (const task of tasks) queueWait(task, claimedAt);
+    },
     reserved(reservation) {
       if (!reservation) return undefined;
       return {
@@ -79,54 +68,5 @@ export function instrumentEngine(engine: Engine, metrics: Metrics, handedOut: (t
         },
       };
     },
-    decided,
   };
-}
-
-type Callback = (error: Error | null | undefined, ...rest: unknown[]) => void;
-
-/** Counts every failed connect and query of `pool` (by SQLSTATE, or "connection"). */
-export function instrumentPool(pool: pg.Pool, metrics: Pick<Metrics, "dbError">): void {
-  const seen = new WeakSet<object>();
-  const instrumentClient = (client: pg.PoolClient) => {
-    if (seen.has(client)) return;
-    seen.add(client);
-    const query = client.query as unknown as (...args: unknown[]) => unknown;
-    (client as unknown as { query: unknown }).query = function (this: unknown, ...args: unknown[]) {
-      const last = args[args.length - 1];
-      if (typeof last === "function") {
-        args[args.length - 1] = (error: Error | null | undefined, ...rest: unknown[]) => {
-          if (error) metrics.dbError(error);
-          (last as Callback)(error, ...rest);
-        };
-        return query.apply(this, args);
-      }
-      const result = query.apply(this, args);
-      if (result && typeof (result as Promise<unknown>).then === "function") {
-        (result as Promise<unknown>).then(undefined, (error: unknown) => metrics.dbError(error));
-      }
-      return result;
-    };
-  };
-  const connect = pool.connect.bind(pool) as (cb?: Callback) => unknown;
-  (pool as unknown as { connect: unknown }).connect = (cb?: Callback) => {
-    if (typeof cb === "function") {
-      return connect((error, client, ...rest) => {
-        if (error) metrics.dbError(error);
-        else instrumentClient(client as pg.PoolClient);
-        cb(error, client, ...rest);
-      });
-    }
-    return (connect() as Promise<pg.PoolClient>).then(
-      (client) => {
-        instrumentClient(client);
-        return client;
-      },
-      (error: unknown) => {
-        metrics.dbError(error);
-        throw error;
-      },
-    );
-  };
-  pool.on("error", (error) => metrics.dbError(error));
 }

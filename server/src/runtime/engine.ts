@@ -128,7 +128,6 @@ export class Engine {
   private readonly latestDefs = new Map<string, { def: WorkflowDef; hash: string; version: number }>();
   private workflowDefGeneration = 0;
   private taskDefGeneration = 0;
-  hooks: EngineHooks = { tasksReady: () => {}, runEnded: () => {}, runAsync: () => {} };
 
   /** Starts in progress now; beyond the limit new ones are refused, so overload sheds early instead of queueing. */
   private startsInFlight = 0;
@@ -145,6 +144,8 @@ export class Engine {
     } = { maxConcurrentStarts: 256 },
     /** Chooses the version of a start that names none, when its workflow has a route. */
     private readonly router?: VersionChooser,
+    /** What the engine tells the rest of the server (after commit, mostly): given at construction. */
+    private readonly hooks: EngineHooks = { tasksReady: () => {}, runEnded: () => {}, runAsync: () => {} },
   ) {
     this.queue = new BatchQueue<BatchItem>(
       (items) => this.writeBatch(items),

@@ -40,7 +40,7 @@ async function readCapped(response: Response, limit: number): Promise<string | u
 
 export class HttpTasks {
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: Pick<Engine, "handle">,
     private readonly policy: HttpPolicy,
     private readonly log: Logger,
   ) {}

@@ -4,6 +4,7 @@
 // items a crashed process left behind.
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
+import type { Store } from "../store/store.js";
 import type { Engine } from "./engine.js";
 
 export class Timers {
@@ -13,7 +14,8 @@ export class Timers {
   private stopped = false;
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: Pick<Engine, "handle" | "processOutbox">,
+    private readonly store: Pick<Store, "dueRuns">,
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly intervalMs = 200,
@@ -57,7 +59,7 @@ export class Timers {
 
   private async pass(): Promise<void> {
     for (let round = 0; round < 100; round++) {
-      const due = await this.engine.store.dueRuns(this.clock.now(), 200);
+      const due = await this.store.dueRuns(this.clock.now(), 200);
       // All at once: the engine decides them in as few transactions as it can.
       const ticked = await Promise.all(due.map((runId) => this.engine.handle(runId, { kind: "tick" }, { skipLocked: true })));
       let handled = ticked.filter(Boolean).length;

@@ -4,21 +4,29 @@ import { EventService, stringifyJson, type ServiceImpl } from "@baton/protocol";
 import { validateEventHandler, type EventHandler } from "@baton/sdk";
 import type { Clock } from "../clock.js";
 import type { Limits } from "../limits.js";
-import type { EventStore } from "../store/event-store.js";
+import type { Store } from "../store/store.js";
 import { invalid, notFound, parsePayload, rpc } from "./errors.js";
 
 function describe(list: { path: string; message: string }[]): string {
   return list.map((i) => `${i.path || "/"}: ${i.message}`).join("; ");
 }
 
-export function eventService(events: EventStore, clock: Clock, limits: Limits, onPublished?: () => void): ServiceImpl<typeof EventService> {
+/** What the event service needs: handlers and the bus are store operations; `published` wakes this replica's consumer at once. */
+export interface EventServiceDeps {
+  store: Pick<Store, "putEventHandler" | "getEventHandler" | "listEventHandlers" | "deleteEventHandler" | "publishEvent">;
+  clock: Clock;
+  limits: Limits;
+  published?: () => void;
+}
+
+export function eventService({ store, clock, limits, published: onPublished }: EventServiceDeps): ServiceImpl<typeof EventService> {
   return {
     registerEventHandler: rpc(async (req) => {
       if (req.handlerJson.trim() === "") throw invalid("handler_json is required");
       const handler = parsePayload("handler_json", req.handlerJson, limits.definitionBytes) as unknown as EventHandler;
       const { errors, warnings } = validateEventHandler(handler);
       if (errors.length > 0) throw invalid(`invalid event handler (${errors.length} error${errors.length > 1 ? "s" : ""}): ${describe(errors)}`);
-      const changed = await events.putHandler(
+      const changed = await store.putEventHandler(
         { name: handler.name, event: handler.event, active: handler.active === true, body: stringifyJson(handler) },
         clock.now(),
       );
@@ -26,18 +34,18 @@ export function eventService(events: EventStore, clock: Clock, limits: Limits, o
     }),
 
     getEventHandler: rpc(async (req) => {
-      const found = await events.getHandler(req.name);
+      const found = await store.getEventHandler(req.name);
       if (!found) throw notFound(`no event handler ${req.name}`);
       return { handlerJson: found.body };
     }),
 
     listEventHandlers: rpc(async (req) => {
-      const rows = await events.listHandlers({ event: req.event, activeOnly: req.activeOnly });
+      const rows = await store.listEventHandlers({ event: req.event, activeOnly: req.activeOnly });
       return { handlerJson: rows.map((r) => r.body) };
     }),
 
     deleteEventHandler: rpc(async (req) => {
-      if (!(await events.deleteHandler(req.name))) throw notFound(`no event handler ${req.name}`);
+      if (!(await store.deleteEventHandler(req.name))) throw notFound(`no event handler ${req.name}`);
       return {};
     }),
 
@@ -45,7 +53,7 @@ export function eventService(events: EventStore, clock: Clock, limits: Limits, o
       if (req.event.trim() === "") throw invalid("event is required");
       if (Buffer.byteLength(req.event) > 1024) throw invalid("event names are at most 1024 bytes");
       const payload = parsePayload("payload_json", req.payloadJson, limits.payloadBytes);
-      const published = await events.publish(req.event, stringifyJson(payload), clock.now());
+      const published = await store.publishEvent(req.event, stringifyJson(payload), clock.now());
       onPublished?.();
       return { eventId: BigInt(published.id), activeHandlers: published.activeHandlers };
     }),

@@ -1,11 +1,12 @@
 // MetadataService: definitions in, validated, versioned, content-addressed.
 import { MetadataService, stringifyJson, type ServiceImpl, VersionPolicy } from "@baton/protocol";
 import { taskNamesOf, validateTaskDef, validateWorkflowDef, type TaskDef, type WorkflowDef } from "@baton/sdk";
-import type { Engine } from "../runtime/engine.js";
-import { canonicalJson, definitionHash } from "../runtime/engine.js";
-import { invalid, notFound, parsePayload, rpc } from "./errors.js";
-import type { Limits } from "../limits.js";
 import { createHash } from "node:crypto";
+import type { Clock } from "../clock.js";
+import { canonicalJson, definitionHash } from "../runtime/engine.js";
+import type { Limits } from "../limits.js";
+import type { Store } from "../store/store.js";
+import { invalid, notFound, parsePayload, rpc } from "./errors.js";
 
 /** Hash of what a definition does: its version and bookkeeping fields left out. */
 export function contentHash(def: WorkflowDef): string {
@@ -21,15 +22,22 @@ function describe(list: { path: string; message: string }[]): string {
   return list.map((i) => `${i.path || "/"}: ${i.message}`).join("; ");
 }
 
-export function metadataService(engine: Engine, limits: Limits): ServiceImpl<typeof MetadataService> {
-  const store = engine.store;
+/** What the metadata service needs: definitions are store operations; `changed` drops this replica's caches at once (others hear the NOTIFY). */
+export interface MetadataServiceDeps {
+  store: Pick<Store, "findTaskDefs" | "findWorkflowDef" | "registerWorkflowVersion" | "listWorkflowDefs" | "defByHash" | "putTaskDefs">;
+  clock: Clock;
+  limits: Limits;
+  changed: { workflowDef(name: string): void; taskDefs(): void };
+}
+
+export function metadataService({ store, clock, limits, changed: forget }: MetadataServiceDeps): ServiceImpl<typeof MetadataService> {
   /**
    * Which task definitions exist, of those a workflow definition names: only
    * those are looked up, so registering a flow costs the same with ten task
    * definitions stored as with a hundred thousand.
    */
   const hasTaskDef = async (def: unknown) => {
-    const defs = await store.taskDefs(store.pool, taskNamesOf(def));
+    const defs = await store.findTaskDefs(taskNamesOf(def));
     return (name: string) => defs.has(name);
   };
   const parseDef = (text: string): WorkflowDef => {
@@ -43,30 +51,22 @@ export function metadataService(engine: Engine, limits: Limits): ServiceImpl<typ
       const def = parseDef(req.definitionJson);
       const { errors, warnings } = validateWorkflowDef(def, { hasTaskDef: await hasTaskDef(def) });
       if (errors.length > 0) throw invalid(`invalid workflow definition (${errors.length} error${errors.length > 1 ? "s" : ""}): ${describe(errors)}`);
-      const now = engine.clock.now();
-      const result = await store.tx(async (tx) => {
-        await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`workflow:${def.name}`]);
-        const latest = await store.workflowDef(tx, def.name);
-        let version = def.version ?? 1;
-        if (req.versionPolicy === VersionPolicy.NEXT_IF_CHANGED) {
-          if (latest && contentHash(latest.def) === contentHash(def)) {
-            return { version: latest.version, changed: false, hash: contentHash(latest.def) };
-          }
-          version = latest ? latest.version + 1 : (def.version ?? 1);
-        }
+      // The content hash leaves the version out: the same whichever version is written.
+      const hash = contentHash(def);
+      const nextIfChanged = req.versionPolicy === VersionPolicy.NEXT_IF_CHANGED;
+      const result = await store.registerWorkflowVersion(def.name, clock.now(), (latest) => {
+        if (nextIfChanged && latest && contentHash(latest.def) === hash) return { unchanged: latest.version };
+        const version = nextIfChanged && latest ? latest.version + 1 : (def.version ?? 1);
         const stored: WorkflowDef = { ...def, version };
-        const hash = definitionHash(stored);
-        await store.putDef(tx, hash, stored);
-        const changed = await store.putWorkflowVersion(tx, def.name, version, hash, now);
-        return { version, changed, hash: contentHash(stored) };
+        return { def: stored, version, hash: definitionHash(stored) };
       });
       // Here at once; other replicas on the NOTIFY sent at commit.
-      if (result.changed) engine.workflowDefsChanged(def.name);
-      return { name: def.name, version: result.version, changed: result.changed, contentHash: result.hash, warnings: issues(warnings) };
+      if (result.changed) forget.workflowDef(def.name);
+      return { name: def.name, version: result.version, changed: result.changed, contentHash: hash, warnings: issues(warnings) };
     }),
 
     getWorkflowDef: rpc(async (req) => {
-      const found = await store.workflowDef(store.pool, req.name, req.version);
+      const found = await store.findWorkflowDef(req.name, req.version);
       if (!found) throw notFound(`no workflow definition ${req.name}${req.version !== undefined ? ` version ${req.version}` : ""}`);
       return { definitionJson: stringifyJson(found.def), contentHash: contentHash(found.def) };
     }),
@@ -97,19 +97,19 @@ export function metadataService(engine: Engine, limits: Limits): ServiceImpl<typ
         defs.push(def);
       });
       if (problems.length > 0) throw invalid(`invalid task definition: ${problems.join("; ")}`);
-      const changed = await store.putTaskDefs(defs, engine.clock.now());
-      if (changed.length > 0) engine.taskDefsChanged();
+      const changed = await store.putTaskDefs(defs, clock.now());
+      if (changed.length > 0) forget.taskDefs();
       return { names: defs.map((d) => d.name), changed };
     }),
 
     getTaskDef: rpc(async (req) => {
-      const def = (await store.taskDefs(store.pool, [req.name])).get(req.name);
+      const def = (await store.findTaskDefs([req.name])).get(req.name);
       if (!def) throw notFound(`no task definition ${req.name}`);
       return { taskDefJson: stringifyJson(def) };
     }),
 
     listTaskDefs: rpc(async () => {
-      const defs = await store.taskDefs(store.pool);
+      const defs = await store.findTaskDefs();
       return { taskDefJson: [...defs.values()].map((d) => stringifyJson(d)) };
     }),
   };

@@ -1,19 +1,31 @@
 // TaskService: what workers use. Streams and long polls register as waiters
 // with the dispatcher; results become task-result events on their run.
 import { TaskService, failStream, grpc, RpcError, type ServiceImpl, type TaskResult } from "@baton/protocol";
+import type { Clock } from "../clock.js";
 import type { JsonObject } from "../engine/model.js";
 import type { Engine } from "../runtime/engine.js";
 import type { Dispatcher, Waiter } from "../dispatch/dispatcher.js";
 import { ConnectedWorkers, type ConnectedWorker } from "../dispatch/workers.js";
 import type { Limits } from "../limits.js";
+import type { Store } from "../store/store.js";
 import { taskStatusName, toLeasedTask } from "./convert.js";
 import { invalid, parsePayload, requireId, rpc, toRpcError } from "./errors.js";
 
 /** The longest one ExtendLease may extend a lease by. */
 const MAX_EXTEND_SECONDS = 24 * 60 * 60;
 
-export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limits, workers = new ConnectedWorkers()): ServiceImpl<typeof TaskService> {
-  const store = engine.store;
+/** What the task service needs: results go to the engine as events; leases, logs and queue depths are store operations. */
+export interface TaskServiceDeps {
+  engine: Pick<Engine, "handle">;
+  store: Pick<Store, "extendLease" | "addTaskLog" | "taskLogs" | "queueDepths">;
+  dispatcher: Pick<Dispatcher, "add" | "remove" | "credit">;
+  clock: Clock;
+  limits: Limits;
+  /** The workers connected here (the console lists them). */
+  workers?: ConnectedWorkers;
+}
+
+export function taskService({ engine, store, dispatcher, clock, limits, workers = new ConnectedWorkers() }: TaskServiceDeps): ServiceImpl<typeof TaskService> {
 
   const update = async (result: TaskResult | undefined): Promise<boolean> => {
     if (!result?.taskId) throw invalid("result.task_id is required");
@@ -21,7 +33,7 @@ export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limi
     const status = taskStatusName(result.status);
     if (!status) throw invalid("result.status is required");
     const output = parsePayload("output_json", result.outputJson, limits.payloadBytes) as JsonObject;
-    if (result.logs.length > 0) for (const line of result.logs) await store.addTaskLog(result.taskId, line, engine.clock.now());
+    if (result.logs.length > 0) for (const line of result.logs) await store.addTaskLog(result.taskId, line, clock.now());
     const decision = await engine.handle({ taskId: result.taskId }, {
       kind: "taskResult",
       taskId: result.taskId,
@@ -132,7 +144,7 @@ export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limi
       if (req.extendSeconds < 0n || req.extendSeconds > BigInt(MAX_EXTEND_SECONDS)) {
         throw invalid(`extend_seconds must be between 0 and ${MAX_EXTEND_SECONDS} (a day); extend again before the lease runs out instead`);
       }
-      const expires = await store.extendLease(req.taskId, req.leaseToken, Number(req.extendSeconds), engine.clock.now());
+      const expires = await store.extendLease(req.taskId, req.leaseToken, Number(req.extendSeconds), clock.now());
       if (expires === undefined) {
         throw new RpcError(grpc.status.FAILED_PRECONDITION, `stale lease for task ${req.taskId}: it ended or was handed to another worker`);
       }
@@ -142,7 +154,7 @@ export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limi
     addTaskLog: rpc(async (req) => {
       requireId("task", req.taskId);
       if (Buffer.byteLength(req.message) > limits.payloadBytes) throw invalid(`message is over the ${limits.payloadBytes}-byte limit`);
-      await store.addTaskLog(req.taskId, req.message, engine.clock.now());
+      await store.addTaskLog(req.taskId, req.message, clock.now());
       return {};
     }),
 
@@ -154,7 +166,7 @@ export function taskService(engine: Engine, dispatcher: Dispatcher, limits: Limi
     }),
 
     listQueues: rpc(async () => ({
-      queues: (await store.queueDepths(engine.clock.now())).map((q) => ({
+      queues: (await store.queueDepths(clock.now())).map((q) => ({
         taskType: q.taskType,
         ready: BigInt(q.ready),
         delayed: BigInt(q.delayed),

@@ -6,15 +6,24 @@ import { TERMINAL_TASK, TERMINAL_WORKFLOW, type JsonObject, type TaskState } fro
 import type { Engine } from "../runtime/engine.js";
 import type { RunWaiters } from "../dispatch/run-waiters.js";
 import type { Limits } from "../limits.js";
+import type { Store } from "../store/store.js";
 import { toWorkflow, workflowStatusName } from "./convert.js";
 import { invalid, notFound, parsePayload, requireId, rpc } from "./errors.js";
 import { RunChanges } from "../console/run-changes.js";
 import { checkRunFilter, runState, STATUS_NAMES, WATCH_RECHECK_MS } from "./run-filters.js";
-import { countRunsByStatus } from "../store/run-counts.js";
 import { checkRunInput } from "./run-input.js";
 
-export function workflowService(engine: Engine, waiters: RunWaiters, limits: Limits, changes = new RunChanges()): ServiceImpl<typeof WorkflowService> {
-  const store = engine.store;
+/** What the workflow service needs: operations are events on the engine; reads come from the store. */
+export interface WorkflowServiceDeps {
+  engine: Pick<Engine, "start" | "handle" | "definition">;
+  store: Pick<Store, "getRun" | "search" | "countRunsByStatus">;
+  waiters: Pick<RunWaiters, "wait">;
+  limits: Limits;
+  /** Runs this replica moved (the console's watch calls wait on it). */
+  changes?: RunChanges;
+}
+
+export function workflowService({ engine, store, waiters, limits, changes = new RunChanges() }: WorkflowServiceDeps): ServiceImpl<typeof WorkflowService> {
 
   const start = async (req: StartWorkflowRequest) => {
     if (!req.name && !req.definitionJson) throw invalid("name is required");
@@ -138,7 +147,7 @@ export function workflowService(engine: Engine, waiters: RunWaiters, limits: Lim
       checkRunFilter(req);
       if (req.cap < 0n) throw invalid("cap must be 0 (the default) or more");
       const cap = Math.min(Number(req.cap) || 10_000, 10_000);
-      const counts = await countRunsByStatus(store.pool, STATUS_NAMES, {
+      const counts = await store.countRunsByStatus(STATUS_NAMES, {
         ...(req.name ? { name: req.name } : {}),
         ...(req.version !== undefined ? { version: req.version } : {}),
         ...(req.correlationId ? { correlationId: req.correlationId } : {}),

@@ -5,7 +5,7 @@
 // claim to claim), each key's tasks in priority then age order, and the
 // claim takes the first of every key, then the second, and so on. A type
 // with no keyed rows is claimed exactly as before (see `Store.claim`).
-import type pg from "pg";
+import type { Queryable } from "./db.js";
 
 /** Keys looked at per claim; the next claim starts after the last one. */
 const KEY_WINDOW = 64;
@@ -22,7 +22,7 @@ export class FairClaims {
   }
 
   /** Whether `taskType` has keyed rows waiting (one index probe, at most every 2 s per type). */
-  async isKeyed(q: pg.Pool | pg.ClientBase, taskType: string): Promise<boolean> {
+  async isKeyed(q: Queryable, taskType: string): Promise<boolean> {
     const known = this.keyed.get(taskType);
     if (known && known.until > Date.now()) return known.keyed;
     const { rows } = await q.query({

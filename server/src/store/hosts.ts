@@ -87,8 +87,16 @@ function hostOf(url: string): string {
   return /@([^/?]*)/.exec(url)?.[1] ?? /\/\/([^/?]*)/.exec(url)?.[1] ?? url;
 }
 
-/** A pg Client class whose connections go wherever the locator says, and that reports failed connects. */
-export function routedClient(locator: PrimaryLocator): typeof pg.Client {
+/**
+ * A pg Client class whose connections go wherever the locator says, and that
+ * reports failed connects (to the locator, which looks for the primary again)
+ * and, to `onError`, failed connects and statements.
+ */
+export function routedClient(locator: PrimaryLocator, onError?: (error: unknown) => void): typeof pg.Client {
+  const failed = (error: unknown) => {
+    locator.trouble();
+    onError?.(error);
+  };
   return class RoutedClient extends pg.Client {
     constructor(config?: string | pg.ClientConfig) {
       const base = typeof config === "string" ? {} : { ...(config ?? {}) };
@@ -101,15 +109,31 @@ export function routedClient(locator: PrimaryLocator): typeof pg.Client {
     override connect(callback?: (err: Error) => void): Promise<pg.Client> | void {
       if (callback) {
         super.connect((err: Error) => {
-          if (err) locator.trouble();
+          if (err) failed(err);
           callback(err);
         });
         return;
       }
       return super.connect().catch((err: unknown) => {
-        locator.trouble();
+        failed(err);
         throw err;
       });
+    }
+
+    // Both forms pg has: a callback last (what the pool uses), or a promise.
+    override query(...args: any[]): any {
+      if (!onError) return (super.query as (...a: unknown[]) => unknown)(...args);
+      const last = args[args.length - 1];
+      if (typeof last === "function") {
+        args[args.length - 1] = (error: Error | null | undefined, ...rest: unknown[]) => {
+          if (error) onError(error);
+          (last as (...a: unknown[]) => void)(error, ...rest);
+        };
+        return (super.query as (...a: unknown[]) => unknown)(...args);
+      }
+      const result = (super.query as (...a: unknown[]) => unknown)(...args);
+      if (result && typeof (result as Promise<unknown>).then === "function") (result as Promise<unknown>).then(undefined, onError);
+      return result;
     }
   };
 }

@@ -6,6 +6,7 @@
 // cached copy.
 import type pg from "pg";
 import type { Route, RouteGuard, RouteWeight } from "../routes/route.js";
+import { notifySql } from "./notifications.js";
 
 export interface RouteChangeRecord {
   revision: number;
@@ -87,7 +88,7 @@ export class RouteStore {
         name,
         route.weights.filter((w) => w.weight > 0).map((w) => w.version),
       ]);
-      await client.query("SELECT pg_notify('baton_routes', $1)", [name]);
+      await client.query(notifySql("routesChanged", "$1"), [name]);
       await client.query("COMMIT");
       return { route, changed: true };
     } catch (error) {
@@ -112,7 +113,7 @@ export class RouteStore {
       const removed = rowToRoute(rows[0]);
       await this.recordChange(client, { ...removed, weights: [], sticky: "", revision: removed.revision + 1, updatedAt: now, updatedBy: actor }, "delete", "");
       await client.query("DELETE FROM baton.route_assignments WHERE name = $1", [name]);
-      await client.query("SELECT pg_notify('baton_routes', $1)", [name]);
+      await client.query(notifySql("routesChanged", "$1"), [name]);
       await client.query("COMMIT");
       return true;
     } catch (error) {

@@ -1,7 +1,7 @@
 // Runs per status for a filter, each count stopping at a cap: an index range
 // per status read at most `cap` rows deep, so counts stay cheap however many
 // runs are stored (the console shows "10,000+").
-import type pg from "pg";
+import type { Queryable } from "./db.js";
 
 export interface CountFilter {
   name?: string;
@@ -11,7 +11,7 @@ export interface CountFilter {
   to?: number;
 }
 
-export async function countRunsByStatus(pool: pg.Pool, statuses: string[], filter: CountFilter, cap: number): Promise<Map<string, number>> {
+export async function countRunsByStatus(pool: Queryable, statuses: string[], filter: CountFilter, cap: number): Promise<Map<string, number>> {
   const where: string[] = ["r.status = s.status"];
   const params: unknown[] = [statuses, cap];
   const add = (sql: string, value: unknown) => {

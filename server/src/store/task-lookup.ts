@@ -1,6 +1,6 @@
 // One task by id: its run and its current lease. What an API that names tasks
 // by id alone (Conductor's REST API) needs to find the run and fence an update.
-import type pg from "pg";
+import type { Queryable } from "./db.js";
 
 export interface TaskLease {
   runId: string;
@@ -11,7 +11,7 @@ export interface TaskLease {
   workerId: string;
 }
 
-export async function taskLease(db: Pick<pg.Pool, "query">, taskId: string): Promise<TaskLease | undefined> {
+export async function taskLease(db: Queryable, taskId: string): Promise<TaskLease | undefined> {
   const { rows } = await db.query<{ run_id: string; def_name: string; status: string; lease_token: string; worker_id: string }>(
     "SELECT run_id, def_name, status, lease_token, worker_id FROM baton.tasks WHERE id = $1",
     [taskId],

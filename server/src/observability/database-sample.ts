@@ -1,0 +1,20 @@
+// The gauges' view of the database (runs in flight, queue depths), read when
+// scraped; bounded in time so a dead database cannot hang a scrape.
+import type { Clock } from "../clock.js";
+import type { Store } from "../store/store.js";
+import type { DatabaseSample } from "./metrics.js";
+
+export async function sampleDatabase(store: Pick<Store, "runsInFlight" | "queueDepths">, clock: Clock, timeoutMs = 2000): Promise<DatabaseSample> {
+  const work = (async () => ({ runs: await store.runsInFlight(), queues: await store.queueDepths(clock.now()) }))();
+  work.catch(() => {});
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("database sample timed out")), timeoutMs);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,52 @@
+// The services every door serves (gRPC here; other protocols adapt the same
+// implementations): built once from narrow dependencies, so no service
+// reaches the store or the clock through the engine.
+import type { EventService, MetadataService, ServiceImpl, TaskService, WorkflowService } from "@baton/protocol";
+import type { Clock } from "../clock.js";
+import type { RunChanges } from "../console/run-changes.js";
+import type { Dispatcher } from "../dispatch/dispatcher.js";
+import type { RunWaiters } from "../dispatch/run-waiters.js";
+import type { ConnectedWorkers } from "../dispatch/workers.js";
+import type { Limits } from "../limits.js";
+import type { Engine } from "../runtime/engine.js";
+import type { Store } from "../store/store.js";
+import { eventService } from "./events.js";
+import { metadataService } from "./metadata.js";
+import { taskService } from "./tasks.js";
+import { workflowService } from "./workflows.js";
+
+export interface ServiceDeps {
+  engine: Pick<Engine, "start" | "handle" | "definition" | "workflowDefsChanged" | "taskDefsChanged">;
+  store: Store;
+  dispatcher: Pick<Dispatcher, "add" | "remove" | "credit">;
+  waiters: Pick<RunWaiters, "wait">;
+  clock: Clock;
+  limits: Limits;
+  /** Runs this replica moved (the console's watch calls wait on it). */
+  changes?: RunChanges;
+  /** Workers connected here (the console lists them). */
+  workers?: ConnectedWorkers;
+  /** An event was published here: this replica's consumer looks at once. */
+  eventPublished?: () => void;
+}
+
+export interface Services {
+  metadata: ServiceImpl<typeof MetadataService>;
+  workflows: ServiceImpl<typeof WorkflowService>;
+  tasks: ServiceImpl<typeof TaskService>;
+  events: ServiceImpl<typeof EventService>;
+}
+
+export function createServices({ engine, store, dispatcher, waiters, clock, limits, changes, workers, eventPublished }: ServiceDeps): Services {
+  return {
+    metadata: metadataService({
+      store,
+      clock,
+      limits,
+      changed: { workflowDef: (name) => engine.workflowDefsChanged(name), taskDefs: () => engine.taskDefsChanged() },
+    }),
+    workflows: workflowService({ engine, store, waiters, limits, ...(changes ? { changes } : {}) }),
+    tasks: taskService({ engine, store, dispatcher, clock, limits, ...(workers ? { workers } : {}) }),
+    events: eventService({ store, clock, limits, ...(eventPublished ? { published: eventPublished } : {}) }),
+  };
+}

@@ -1,0 +1,116 @@
+// Workflow definitions (content-addressed bodies; names and versions point at
+// hashes) and task definitions. A change notifies every replica at commit so
+// they drop what they cached.
+import { stringifyJson } from "@baton/protocol";
+import type { TaskDef, WorkflowDef } from "@baton/sdk";
+import type pg from "pg";
+import { transaction, type Queryable } from "./db.js";
+import { notifySql } from "./notifications.js";
+
+export interface StoredWorkflowDef {
+  def: WorkflowDef;
+  hash: string;
+  version: number;
+  createdAt: number;
+}
+
+export interface WorkflowDefListing {
+  name: string;
+  version: number;
+  hash: string;
+  createdAt: number;
+  description: string;
+}
+
+export async function putDef(q: Queryable, hash: string, def: WorkflowDef): Promise<void> {
+  await q.query("INSERT INTO baton.defs (hash, body) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING", [hash, stringifyJson(def)]);
+}
+
+export async function defByHash(q: Queryable, hash: string): Promise<WorkflowDef | undefined> {
+  const { rows } = await q.query("SELECT body FROM baton.defs WHERE hash = $1", [hash]);
+  return rows[0]?.body as WorkflowDef | undefined;
+}
+
+/** A version of a workflow, or its latest when `version` is undefined. */
+export async function workflowDef(q: Queryable, name: string, version?: number): Promise<StoredWorkflowDef | undefined> {
+  const { rows } = await q.query({
+    name: version === undefined ? "baton-workflow-def-latest" : "baton-workflow-def",
+    text: `SELECT w.version, w.hash, w.created_at, d.body FROM baton.workflow_defs w JOIN baton.defs d ON d.hash = w.hash
+     WHERE w.name = $1 ${version === undefined ? "" : "AND w.version = $2"} ORDER BY w.version DESC LIMIT 1`,
+    values: version === undefined ? [name] : [name, version],
+  });
+  const row = rows[0];
+  return row ? { def: row.body as WorkflowDef, hash: row.hash as string, version: row.version as number, createdAt: row.created_at as number } : undefined;
+}
+
+/** Points name/version at `hash`; returns whether anything changed. */
+export async function putWorkflowVersion(q: pg.ClientBase, name: string, version: number, hash: string, now: number): Promise<boolean> {
+  const { rowCount } = await q.query(
+    `INSERT INTO baton.workflow_defs (name, version, hash, created_at) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (name, version) DO UPDATE SET hash = excluded.hash WHERE baton.workflow_defs.hash <> excluded.hash`,
+    [name, version, hash, now],
+  );
+  const changed = (rowCount ?? 0) > 0;
+  // Every replica forgets its cached latest version of the name (at commit).
+  if (changed) await q.query(notifySql("workflowDefsChanged", "$1"), [name]);
+  return changed;
+}
+
+/** What to register, given the latest stored version (undefined: the name is new); `unchanged` to write nothing. */
+export type VersionChoice = { unchanged: number } | { def: WorkflowDef; version: number; hash: string };
+
+/**
+ * Registers a version of a workflow: under a lock on its name (two
+ * registrations of one name do not pick the same next version), reads the
+ * latest version, lets `choose` say what to write, and writes it.
+ */
+export async function registerWorkflowVersion(
+  pool: pg.Pool,
+  name: string,
+  now: number,
+  choose: (latest: StoredWorkflowDef | undefined) => VersionChoice,
+): Promise<{ version: number; changed: boolean }> {
+  return transaction(pool, async (tx) => {
+    await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`workflow:${name}`]);
+    const choice = choose(await workflowDef(tx, name));
+    if ("unchanged" in choice) return { version: choice.unchanged, changed: false };
+    await putDef(tx, choice.hash, choice.def);
+    const changed = await putWorkflowVersion(tx, name, choice.version, choice.hash, now);
+    return { version: choice.version, changed };
+  });
+}
+
+export async function listWorkflowDefs(q: Queryable, name: string, allVersions: boolean): Promise<WorkflowDefListing[]> {
+  const { rows } = await q.query(
+    `SELECT ${allVersions ? "" : "DISTINCT ON (w.name)"} w.name, w.version, w.hash, w.created_at, coalesce(d.body->>'description', '') AS description
+     FROM baton.workflow_defs w JOIN baton.defs d ON d.hash = w.hash
+     WHERE ($1 = '' OR w.name = $1) ORDER BY w.name, w.version DESC`,
+    [name],
+  );
+  return rows.map((r) => ({ name: r.name, version: r.version, hash: r.hash, createdAt: r.created_at, description: r.description }));
+}
+
+/** Creates or replaces task definitions; returns the names whose body changed. */
+export async function putTaskDefs(pool: pg.Pool, defs: TaskDef[], now: number): Promise<string[]> {
+  return transaction(pool, async (tx) => {
+    const changed: string[] = [];
+    for (const def of defs) {
+      const { rowCount } = await tx.query(
+        `INSERT INTO baton.task_defs (name, body, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at WHERE baton.task_defs.body <> excluded.body`,
+        [def.name, stringifyJson(def), now],
+      );
+      if ((rowCount ?? 0) > 0) changed.push(def.name);
+    }
+    if (changed.length > 0) await tx.query(notifySql("taskDefsChanged"));
+    return changed;
+  });
+}
+
+/** Task definitions by name (every one when `names` is undefined). */
+export async function taskDefs(q: Queryable, names?: string[]): Promise<Map<string, TaskDef>> {
+  const { rows } = names
+    ? await q.query("SELECT body FROM baton.task_defs WHERE name = ANY($1)", [names])
+    : await q.query("SELECT body FROM baton.task_defs ORDER BY name");
+  return new Map(rows.map((r) => [(r.body as TaskDef).name, r.body as TaskDef]));
+}

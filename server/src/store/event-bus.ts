@@ -1,0 +1,53 @@
+// Baton's event bus: events are rows any replica takes with a lease
+// (FOR UPDATE SKIP LOCKED) and deletes once handled. EVENT tasks put theirs
+// on it in the deciding statement (write-batch.ts), PublishEvent here.
+import type { Queryable } from "./db.js";
+import { notifySql } from "./notifications.js";
+
+/** One event taken off the bus. */
+export interface TakenEvent {
+  id: number;
+  /** The event's name when it was given (PublishEvent); null when it follows from `sink`. */
+  name: string | null;
+  /** The EVENT task's sink ("conductor", "sqs:queue", ...), or the name for a published event. */
+  sink: string;
+  /** The payload as JSON text (big integers kept exact). */
+  payload: string;
+  createdAt: number;
+  /** How many times the event has been taken, this time included. */
+  attempts: number;
+}
+
+/** Stores an event and wakes every replica's consumer, in one statement. */
+export async function publishEvent(q: Queryable, name: string, payloadJson: string, now: number): Promise<{ id: number; activeHandlers: number }> {
+  const { rows } = await q.query(
+    `WITH inserted AS (
+       INSERT INTO baton.events (name, sink, payload, created_at) VALUES ($1, $1, $2::jsonb, $3) RETURNING id),
+     notified AS (${notifySql("eventPublished")} FROM inserted)
+     SELECT (SELECT id FROM inserted) AS id,
+            (SELECT count(*) FROM notified)::int AS notified,
+            (SELECT count(*) FROM baton.event_handlers WHERE event = $1 AND active)::int AS handlers`,
+    [name, payloadJson, now],
+  );
+  const row = rows[0] as { id: string; handlers: number };
+  return { id: Number(row.id), activeHandlers: row.handlers };
+}
+
+/** Takes up to `limit` events no other process holds, oldest first, making them invisible until `now + leaseMs`. */
+export async function takeEvents(q: Queryable, now: number, leaseMs: number, limit: number): Promise<TakenEvent[]> {
+  const { rows } = await q.query(
+    `UPDATE baton.events e SET taken_until = $1 + $2::bigint, attempts = e.attempts + 1
+     FROM (SELECT id FROM baton.events WHERE taken_until <= $1 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) due
+     WHERE e.id = due.id
+     RETURNING e.id, e.name, e.sink, e.payload::text AS payload, e.created_at, e.attempts`,
+    [now, leaseMs, limit],
+  );
+  return rows
+    .map((r) => ({ id: Number(r.id), name: r.name, sink: r.sink, payload: r.payload, createdAt: Number(r.created_at), attempts: r.attempts }))
+    .sort((a, b) => a.id - b.id);
+}
+
+/** An event handled (or given up on): it is gone. */
+export async function finishEvent(q: Queryable, id: number): Promise<void> {
+  await q.query("DELETE FROM baton.events WHERE id = $1", [id]);
+}

@@ -1,0 +1,31 @@
+// Effects on other runs, written in the deciding transaction (see
+// write-batch.ts) and carried out after commit by whoever takes them.
+import type { JsonObject } from "../engine/model.js";
+import type { Queryable } from "./db.js";
+
+export interface OutboxItem {
+  id: number;
+  kind: string;
+  payload: JsonObject;
+}
+
+/**
+ * Takes one outbox item (the given one, or the oldest due) for `leaseMs`:
+ * no other replica takes it meanwhile. No connection is held while the
+ * effect is carried out; `finishOutbox` deletes it afterwards.
+ */
+export async function takeOutbox(q: Queryable, now: number, leaseMs: number, id?: number): Promise<OutboxItem | undefined> {
+  // An item given by id is the caller's own (it wrote it and holds it); any other must be free.
+  const { rows } = await q.query(
+    `UPDATE baton.outbox SET taken_until = $1 + $2::bigint WHERE id = (
+       SELECT id FROM baton.outbox WHERE ${id === undefined ? "taken_until <= $1" : "id = $3"}
+       ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+     RETURNING id, kind, payload`,
+    id === undefined ? [now, leaseMs] : [now, leaseMs, id],
+  );
+  return rows[0] as OutboxItem | undefined;
+}
+
+export async function finishOutbox(q: Queryable, id: number): Promise<void> {
+  await q.query("DELETE FROM baton.outbox WHERE id = $1", [id]);
+}

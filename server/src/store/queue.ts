@@ -1,0 +1,162 @@
+// The queue of worker tasks: claims (FOR UPDATE SKIP LOCKED, under a per-type
+// lock when the type has limits), putting a task back, extending a lease, and
+// the depth of each type's queue.
+import type pg from "pg";
+import type { TaskState } from "../engine/model.js";
+import { leaseDeadlineSql } from "../rules/lease.js";
+import { transaction, type Queryable } from "./db.js";
+import type { FairClaims } from "./fair-claim.js";
+import { rowToTask } from "./rows.js";
+
+/** A task type's claim-side limits (from its TaskDef). */
+export interface ClaimLimits {
+  concurrentExecLimit?: number;
+  rateLimitPerFrequency?: number;
+  rateLimitFrequencyInSeconds?: number;
+}
+
+export interface QueueDepth {
+  taskType: string;
+  ready: number;
+  delayed: number;
+  inProgress: number;
+}
+
+/**
+ * Hands up to `count` ready tasks of `taskType` to a worker: takes their
+ * queue rows (SKIP LOCKED, so claimers never wait on each other) and marks
+ * the tasks IN_PROGRESS under a fresh lease, in one statement. A type with
+ * a concurrency or rate limit is claimed under a per-type lock so replicas
+ * cannot overshoot the limit together.
+ */
+export async function claim(
+  pool: pg.Pool,
+  taskType: string,
+  count: number,
+  workerId: string,
+  now: number,
+  newToken: () => string,
+  limits: ClaimLimits,
+  fair: FairClaims,
+): Promise<TaskState[]> {
+  const limited = (limits.concurrentExecLimit ?? 0) > 0 || ((limits.rateLimitPerFrequency ?? 0) > 0 && (limits.rateLimitFrequencyInSeconds ?? 0) > 0);
+  if (!limited) return claimRows(pool, fair, taskType, count, workerId, now, newToken);
+  return transaction(pool, async (tx) => {
+    await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`baton-claim:${taskType}`]);
+    let allowed = count;
+    if ((limits.concurrentExecLimit ?? 0) > 0) {
+      const { rows } = await tx.query("SELECT count(*)::int AS n FROM baton.tasks WHERE def_name = $1 AND status = 'IN_PROGRESS'", [taskType]);
+      allowed = Math.min(allowed, limits.concurrentExecLimit! - (rows[0]?.n as number));
+    }
+    const per = limits.rateLimitPerFrequency ?? 0;
+    const windowMs = (limits.rateLimitFrequencyInSeconds ?? 0) * 1000;
+    const windowStart = per > 0 && windowMs > 0 ? Math.floor(now / windowMs) * windowMs : 0;
+    if (windowStart) {
+      const { rows } = await tx.query(
+        `INSERT INTO baton.rate_windows (task_type, window_start, used) VALUES ($1, $2, 0)
+         ON CONFLICT (task_type, window_start) DO UPDATE SET used = baton.rate_windows.used RETURNING used`,
+        [taskType, windowStart],
+      );
+      allowed = Math.min(allowed, per - (rows[0]?.used as number));
+    }
+    if (allowed <= 0) return [];
+    const claimed = await claimRows(tx, fair, taskType, allowed, workerId, now, newToken);
+    if (windowStart && claimed.length > 0) {
+      await tx.query("UPDATE baton.rate_windows SET used = used + $3 WHERE task_type = $1 AND window_start = $2", [taskType, windowStart, claimed.length]);
+      await tx.query("DELETE FROM baton.rate_windows WHERE task_type = $1 AND window_start < $2", [taskType, windowStart]);
+    }
+    return claimed;
+  });
+}
+
+const STARTED_AT = "(CASE WHEN t.started_at = 0 THEN $2 ELSE t.started_at END)";
+
+/**
+ * The second half of a claim: given `picked` (queue rows taken), marks their
+ * tasks IN_PROGRESS under fresh leases ($2 now, $4 worker, $5 tokens).
+ */
+const CLAIM_UPDATE = `numbered AS (SELECT task_id, row_number() OVER () AS n FROM picked)
+     UPDATE baton.tasks t SET
+       status = 'IN_PROGRESS',
+       poll_count = t.poll_count + 1,
+       worker_id = $4,
+       lease_token = ($5::text[])[numbered.n],
+       started_at = ${STARTED_AT},
+       lease_expires_at = ${leaseDeadlineSql({ now: "$2", startedAt: STARTED_AT, leaseSeconds: "t.response_timeout_seconds", timeoutSeconds: "t.timeout_seconds" })},
+       updated_at = $2,
+       rev = t.rev + 1
+     FROM numbered
+     WHERE t.id = numbered.task_id AND t.status = 'SCHEDULED'`;
+
+async function claimRows(q: Queryable, fair: FairClaims, taskType: string, count: number, workerId: string, now: number, newToken: () => string): Promise<TaskState[]> {
+  const tokens = Array.from({ length: count }, newToken);
+  // A type with rows of keyed runs is claimed round-robin across keys (see fair-claim.ts).
+  if (await fair.isKeyed(q, taskType)) {
+    const { rows } = await q.query({
+      name: "baton-claim-fair",
+      text: `WITH RECURSIVE ${fair.pickStatement("$6", "$7")},
+     ${CLAIM_UPDATE}
+     RETURNING t.*, (SELECT last FROM window_end) AS window_last, (SELECT n FROM window_end) AS window_n`,
+      values: [taskType, now, count, workerId, tokens, fair.cursor(taskType), String(Math.random())],
+    });
+    fair.advance(taskType, (rows[0]?.window_last as string | null) ?? null, Number(rows[0]?.window_n ?? 0));
+    return rows.map(rowToTask);
+  }
+  const { rows } = await q.query({
+    name: "baton-claim",
+    text: `WITH picked AS (
+       DELETE FROM baton.queue WHERE task_id IN (
+         SELECT task_id FROM baton.queue
+         WHERE task_type = $1 AND visible_at <= $2
+         ORDER BY priority DESC, visible_at, seq
+         LIMIT $3 FOR UPDATE SKIP LOCKED)
+       RETURNING task_id),
+     ${CLAIM_UPDATE}
+     RETURNING t.*`,
+    values: [taskType, now, count, workerId, tokens],
+  });
+  return rows.map(rowToTask);
+}
+
+/** Puts a task handed to a worker that left back in the queue, if its lease is still that one. */
+export async function requeue(q: Queryable, taskId: string, token: string): Promise<void> {
+  await q.query(
+    `WITH t AS (
+       UPDATE baton.tasks SET status = 'SCHEDULED', lease_token = '', lease_expires_at = 0, worker_id = '', rev = rev + 1
+       WHERE id = $1 AND lease_token = $2 AND status = 'IN_PROGRESS'
+       RETURNING id, def_name, run_id, visible_at)
+     INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at, fair_key)
+     SELECT t.id, t.def_name, t.run_id, r.priority, t.visible_at, coalesce(r.extra->>'fairKey', '') FROM t JOIN baton.runs r ON r.id = t.run_id
+     ON CONFLICT (task_id) DO NOTHING`,
+    [taskId, token],
+  );
+}
+
+/** Pushes the lease of a running task (by `seconds`, or its response timeout when 0); undefined when the token is stale. */
+export async function extendLease(q: Queryable, taskId: string, token: string, seconds: number, now: number): Promise<number | undefined> {
+  const { rows } = await q.query(
+    `UPDATE baton.tasks SET
+       lease_expires_at = ${leaseDeadlineSql({ now: "$3", startedAt: "started_at", leaseSeconds: "CASE WHEN $4 > 0 THEN $4 ELSE response_timeout_seconds END", timeoutSeconds: "timeout_seconds" })},
+       updated_at = $3, rev = rev + 1
+     WHERE id = $1 AND lease_token = $2 AND status = 'IN_PROGRESS'
+     RETURNING lease_expires_at`,
+    [taskId, token, now, seconds],
+  );
+  return rows[0]?.lease_expires_at as number | undefined;
+}
+
+/** Per task type: tasks ready, delayed (not visible yet) and leased. */
+export async function queueDepths(q: Queryable, now: number): Promise<QueueDepth[]> {
+  const { rows } = await q.query(
+    `WITH q AS (
+       SELECT task_type, count(*) FILTER (WHERE visible_at <= $1) AS ready, count(*) FILTER (WHERE visible_at > $1) AS delayed
+       FROM baton.queue GROUP BY task_type),
+     p AS (SELECT def_name AS task_type, count(*) AS in_progress FROM baton.tasks
+           WHERE status = 'IN_PROGRESS' AND lease_expires_at > 0 GROUP BY def_name)
+     SELECT coalesce(q.task_type, p.task_type) AS task_type, coalesce(ready, 0) AS ready, coalesce(delayed, 0) AS delayed,
+            coalesce(in_progress, 0) AS in_progress
+     FROM q FULL JOIN p ON p.task_type = q.task_type ORDER BY 1`,
+    [now],
+  );
+  return rows.map((r) => ({ taskType: r.task_type, ready: r.ready, delayed: r.delayed, inProgress: r.in_progress }));
+}

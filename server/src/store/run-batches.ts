@@ -1,0 +1,87 @@
+// Locking and loading the runs a batch of events targets, in one round trip.
+import type pg from "pg";
+import type { RunState, TaskState } from "../engine/model.js";
+import { isUuid } from "../rules/ids.js";
+import { isConnectionError, type Tx } from "./db.js";
+import { rowToRun, rowToTask } from "./rows.js";
+
+/** A run, by its id or by the id of one of its tasks. */
+export type RunTarget = string | { taskId: string };
+
+/** The runs a batch locked, with their tasks; and which run each loaded task belongs to. */
+export interface LoadedRuns {
+  runs: Map<string, LoadedRun>;
+  runOfTask: Map<string, string>;
+}
+
+export interface LoadedRun {
+  run: RunState;
+  /** The run's revision as stored. */
+  rev: number;
+  /** Every task of the run; undefined for a run the caller keeps in memory (it asked with cachedRunIds). */
+  tasks: TaskState[] | undefined;
+  /** For a run kept in memory: the rows of the tasks the events name, as stored now. */
+  fresh: TaskState[];
+}
+
+export interface BatchTargets {
+  runIds: string[];
+  taskIds: string[];
+  /** Runs whose tasks the caller keeps in memory: only the named tasks are read. */
+  cachedRunIds: string[];
+}
+
+/**
+ * Runs a batch of events: begins a transaction, locks the runs they target
+ * (by run id, or by the id of one of their tasks) in id order, so batches
+ * never deadlock one another, and loads the locked runs with all their
+ * tasks, in one round trip: the statements of a simple query each take a
+ * fresh snapshot, so the tasks are read after the locks are granted. Then
+ * `fn`, then COMMIT. With skipLocked, a run another transaction holds is
+ * left out instead of waited for.
+ */
+export async function inRunBatch<T>(pool: pg.Pool, targets: BatchTargets, options: { skipLocked?: boolean }, fn: (tx: Tx, loaded: LoadedRuns) => Promise<T>): Promise<T> {
+  // Inlined into SQL text (the simple protocol takes no parameters): only UUIDs pass.
+  const runIds = targets.runIds.filter(isUuid);
+  const taskIds = targets.taskIds.filter(isUuid);
+  const array = (ids: string[]) => `'{${ids.filter(isUuid).join(",")}}'::uuid[]`;
+  const wanted = `(${array(runIds)} || ARRAY(SELECT run_id FROM baton.tasks WHERE id = ANY(${array(taskIds)})))`;
+  const cached = array(targets.cachedRunIds);
+  const client = await pool.connect();
+  try {
+    const results = (await client.query(
+      runIds.length + taskIds.length === 0
+        ? "BEGIN"
+        : `BEGIN; SELECT * FROM baton.runs WHERE id = ANY${wanted} ORDER BY id FOR UPDATE${options.skipLocked ? " SKIP LOCKED" : ""};
+           SELECT * FROM baton.tasks WHERE run_id = ANY(ARRAY(SELECT unnest${wanted} EXCEPT SELECT unnest(${cached}))) ORDER BY run_id, seq;
+           SELECT * FROM baton.tasks WHERE id = ANY(${array(taskIds)}) AND run_id = ANY(${cached})`,
+    )) as unknown as pg.QueryResult[] | pg.QueryResult;
+    const loaded: LoadedRuns = { runs: new Map(), runOfTask: new Map() };
+    if (Array.isArray(results)) {
+      const cachedIds = new Set(targets.cachedRunIds);
+      for (const row of results[1]!.rows) {
+        const id = row.id as string;
+        loaded.runs.set(id, { run: rowToRun(row), rev: Number(row.rev), tasks: cachedIds.has(id) ? undefined : [], fresh: [] });
+      }
+      for (const [index, field] of [
+        [2, "tasks"],
+        [3, "fresh"],
+      ] as const) {
+        for (const row of results[index]!.rows) {
+          const entry = loaded.runs.get(row.run_id as string);
+          if (!entry) continue; // skipped: another transaction holds it
+          entry[field]?.push(rowToTask(row));
+          loaded.runOfTask.set(row.id as string, row.run_id as string);
+        }
+      }
+    }
+    const result = await fn(client, loaded);
+    await client.query("COMMIT");
+    client.release();
+    return result;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    client.release(isConnectionError(error) ? (error as Error) : undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,69 @@
+// Reading runs: one with its tasks, by idempotency key, a search page, and
+// how many are in flight.
+import type { RunState, TaskState, WorkflowStatus } from "../engine/model.js";
+import type { Queryable } from "./db.js";
+import { rowToRun, rowToTask } from "./rows.js";
+
+export interface SearchQuery {
+  name?: string;
+  statuses?: string[];
+  correlationId?: string;
+  version?: number;
+  id?: string;
+  from?: number;
+  to?: number;
+  limit: number;
+  /** Continue after this (created_at, id). */
+  after?: { createdAt: number; id: string };
+  /** Oldest first (keyset forward) instead of newest first. */
+  ascending?: boolean;
+}
+
+export async function runIdByIdempotencyKey(q: Queryable, key: string): Promise<string | undefined> {
+  const { rows } = await q.query("SELECT id FROM baton.runs WHERE idempotency_key = $1", [key]);
+  return rows[0]?.id as string | undefined;
+}
+
+/** A run (with its tasks); through a transaction to read it again under the lock it holds. */
+export async function getRun(q: Queryable, runId: string, withTasks: boolean): Promise<{ run: RunState; tasks: TaskState[] } | undefined> {
+  const { rows } = await q.query("SELECT * FROM baton.runs WHERE id = $1", [runId]);
+  if (!rows[0]) return undefined;
+  const tasks = withTasks ? (await q.query("SELECT * FROM baton.tasks WHERE run_id = $1 ORDER BY seq", [runId])).rows.map(rowToTask) : [];
+  return { run: rowToRun(rows[0]), tasks };
+}
+
+/** Runs newest first, filtered, one page. */
+export async function searchRuns(q: Queryable, query: SearchQuery): Promise<RunState[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, value: unknown) => {
+    params.push(value);
+    where.push(sql.replace("?", `$${params.length}`));
+  };
+  if (query.name) add("name = ?", query.name);
+  if (query.statuses && query.statuses.length > 0) add("status = ANY(?)", query.statuses);
+  if (query.correlationId) add("correlation_id = ?", query.correlationId);
+  if (query.version !== undefined) add("version = ?", query.version);
+  if (query.id) add("id = ?::uuid", query.id);
+  if (query.from) add("created_at >= ?", query.from);
+  if (query.to) add("created_at < ?", query.to);
+  if (query.after) {
+    params.push(query.after.createdAt, query.after.id);
+    where.push(`(created_at, id) ${query.ascending ? ">" : "<"} ($${params.length - 1}, $${params.length}::uuid)`);
+  }
+  params.push(query.limit);
+  const order = query.ascending ? "ASC" : "DESC";
+  const { rows } = await q.query(
+    `SELECT * FROM baton.runs ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY created_at ${order}, id ${order} LIMIT $${params.length}`,
+    params,
+  );
+  return rows.map(rowToRun);
+}
+
+/** Runs not yet ended, by status (RUNNING, PAUSED), in the whole database. */
+export async function runsInFlight(q: Queryable): Promise<{ status: WorkflowStatus; count: number }[]> {
+  const { rows } = await q.query<{ status: WorkflowStatus; count: number }>(
+    "SELECT status, count(*)::int AS count FROM baton.runs WHERE status IN ('RUNNING', 'PAUSED') GROUP BY status",
+  );
+  return rows;
+}

@@ -1,0 +1,25 @@
+// Single tasks: which run and which type a task id belongs to, and removing tasks.
+import type pg from "pg";
+import { isUuid } from "../rules/ids.js";
+import type { Queryable } from "./db.js";
+
+/** The run a task belongs to; undefined when there is no such task. */
+export async function runIdOfTask(q: Queryable, taskId: string): Promise<string | undefined> {
+  if (!isUuid(taskId)) return undefined;
+  const { rows } = await q.query("SELECT run_id FROM baton.tasks WHERE id = $1", [taskId]);
+  return (rows[0] as { run_id: string } | undefined)?.run_id;
+}
+
+/** A task's type (its definition name); undefined when there is no such task. */
+export async function taskTypeOf(q: Queryable, taskId: string): Promise<string | undefined> {
+  if (!isUuid(taskId)) return undefined;
+  const { rows } = await q.query("SELECT def_name FROM baton.tasks WHERE id = $1", [taskId]);
+  return (rows[0] as { def_name: string } | undefined)?.def_name;
+}
+
+/** Removes tasks and their queue rows (inside the transaction of the batch that removes them). */
+export async function deleteTasks(tx: pg.ClientBase, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await tx.query("DELETE FROM baton.queue WHERE task_id = ANY($1::uuid[])", [ids]);
+  await tx.query("DELETE FROM baton.tasks WHERE id = ANY($1::uuid[])", [ids]);
+}

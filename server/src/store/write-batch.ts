@@ -1,0 +1,161 @@
+// Writing everything a batch of events decided, as one statement.
+import { stringifyJson } from "@baton/protocol";
+import pg from "pg";
+import type { JsonObject, RunState, TaskState } from "../engine/model.js";
+import type { Queryable } from "./db.js";
+import type { FairClaims } from "./fair-claim.js";
+import { notifySql } from "./notifications.js";
+import { runRows, taskRows } from "./rows.js";
+import { deleteTasks } from "./tasks.js";
+
+export interface QueueEntry {
+  taskId: string;
+  taskType: string;
+  runId: string;
+  priority: number;
+  visibleAt: number;
+  /** The run's fairness key ("" or absent: none). */
+  fairKey?: string;
+}
+
+export interface OutboxEntry {
+  kind: string;
+  payload: unknown;
+}
+
+/** Everything a batch of events writes, in one round trip. */
+export interface BatchWrite {
+  /** New states of runs the batch decided, with the revision each was decided from. */
+  runs: { run: RunState; rev: number }[];
+  /** Runs the batch starts (ON CONFLICT DO NOTHING: see `insertedRuns`). */
+  newRuns: RunState[];
+  removed: string[];
+  inserts: TaskState[];
+  updates: TaskState[];
+  dequeue: string[];
+  enqueue: QueueEntry[];
+  outbox: OutboxEntry[];
+  /** The writer carries its outbox items out itself after commit: other replicas leave them alone until then. */
+  outboxHeldUntil: number;
+  events: { sink: string; name: string; payload: JsonObject }[];
+  now: number;
+  notifyTaskTypes: string[];
+  notifyRunsEnded: string[];
+}
+
+export interface BatchWritten {
+  outboxIds: number[];
+  insertedRuns: Set<string>;
+}
+
+/**
+ * Writes a batch's changes as a single statement (data-modifying CTEs), so
+ * a batch costs one round trip to write whatever it changed. Updates are
+ * optimistic: a run or task whose revision moved since it was read (another
+ * replica's event, a claim) fails the whole statement with a serialization
+ * failure (40001), so the batch is decided again. That makes the statement
+ * safe on its own, outside a transaction (`q` a pool), for runs decided
+ * from memory. New runs whose id or idempotency key exists already are not
+ * inserted: in a transaction the caller checks `insertedRuns` and rolls
+ * back when one is missing; with `allRunsNew`, the statement fails instead.
+ */
+export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRunsNew?: boolean }, fair: FairClaims): Promise<BatchWritten> {
+  if (w.removed.length > 0) {
+    // Deleting takes statements of its own: only inside a transaction is the batch still one change.
+    if (q instanceof pg.Pool) throw new Error("a batch that removes tasks must be written in a transaction");
+    await deleteTasks(q, w.removed);
+  }
+  // Only the parts this batch has: the statement's cost grows with its parts, empty or not.
+  // Each combination is its own prepared statement, named by the parts it has.
+  const values: unknown[] = [];
+  const param = (value: unknown) => `$${values.push(value)}`;
+  let name = "baton-write-";
+  const parts: string[] = [];
+  const notices: string[] = [];
+  const conflicts: string[] = [];
+  const outputs: string[] = [];
+  if (w.newRuns.length > 0) {
+    name += "r";
+    parts.push(`run_inserted AS (
+      INSERT INTO baton.runs (${runRows.names.join(", ")})
+      SELECT ${runRows.names.join(", ")} FROM jsonb_to_recordset(${param(stringifyJson(w.newRuns.map(runRows.toRow)))}::jsonb) AS r(${runRows.recordset})
+      ON CONFLICT DO NOTHING RETURNING id)`);
+    outputs.push(`(SELECT coalesce(array_agg(id), '{}') FROM run_inserted) AS runs_inserted`);
+    if (options.allRunsNew) {
+      name += "!";
+      conflicts.push(`(SELECT count(*) FROM run_inserted) <> ${param(w.newRuns.length)} THEN baton.write_conflict('a run exists already')`);
+    }
+  }
+  if (w.runs.length > 0) {
+    name += "u";
+    const sets = runRows.names.filter((c) => c !== "id").map((c) => `${c} = r.${c}`);
+    // The ids again as an array: the planner then finds the rows by index
+    // whatever it guesses about the size of the JSON record set.
+    parts.push(`run_updated AS (
+      UPDATE baton.runs t SET ${sets.join(", ")}, rev = t.rev + 1
+      FROM jsonb_to_recordset(${param(stringifyJson(w.runs.map(({ run, rev }) => ({ ...runRows.toRow(run), read_rev: rev }))))}::jsonb) AS r(${runRows.recordset}, read_rev bigint)
+      WHERE t.id = r.id AND t.id = ANY(${param(w.runs.map(({ run }) => run.id))}::uuid[]) AND t.rev = r.read_rev RETURNING 1)`);
+    conflicts.push(`(SELECT count(*) FROM run_updated) <> ${param(w.runs.length)} THEN baton.write_conflict('a run changed since it was read')`);
+  }
+  if (w.inserts.length > 0) {
+    name += "i";
+    parts.push(`inserted AS (
+      INSERT INTO baton.tasks (${taskRows.names.join(", ")})
+      SELECT ${taskRows.names.join(", ")} FROM jsonb_to_recordset(${param(stringifyJson(w.inserts.map(taskRows.toRow)))}::jsonb) AS r(${taskRows.recordset}) RETURNING 1)`);
+  }
+  if (w.updates.length > 0) {
+    name += "t";
+    const sets = taskRows.names.filter((c) => c !== "id" && c !== "rev").map((c) => `${c} = r.${c}`);
+    parts.push(`updated AS (
+      UPDATE baton.tasks t SET ${sets.join(", ")}, rev = t.rev + 1
+      FROM jsonb_to_recordset(${param(stringifyJson(w.updates.map(taskRows.toRow)))}::jsonb) AS r(${taskRows.recordset})
+      WHERE t.id = r.id AND t.id = ANY(${param(w.updates.map((t) => t.id))}::uuid[]) AND t.rev = r.rev RETURNING 1)`);
+    conflicts.push(`(SELECT count(*) FROM updated) <> ${param(w.updates.length)} THEN baton.write_conflict('a task changed since it was read')`);
+  }
+  if (w.dequeue.length > 0) {
+    name += "d";
+    parts.push(`dequeued AS (DELETE FROM baton.queue WHERE task_id = ANY(${param(w.dequeue)}::uuid[]) RETURNING 1)`);
+  }
+  if (w.enqueue.length > 0) {
+    name += "e";
+    const rows = w.enqueue.map((e) => ({ task_id: e.taskId, task_type: e.taskType, run_id: e.runId, priority: e.priority, visible_at: e.visibleAt, fair_key: e.fairKey ?? "" }));
+    for (const e of w.enqueue) if (e.fairKey) fair.noteKeyed(e.taskType);
+    parts.push(`enqueued AS (
+      INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at, fair_key)
+      SELECT task_id, task_type, run_id, priority, visible_at, fair_key
+      FROM jsonb_to_recordset(${param(stringifyJson(rows))}::jsonb) AS r(task_id uuid, task_type text, run_id uuid, priority int, visible_at bigint, fair_key text)
+      ON CONFLICT (task_id) DO UPDATE SET visible_at = excluded.visible_at RETURNING 1)`);
+  }
+  if (w.outbox.length > 0) {
+    name += "o";
+    parts.push(`outboxed AS (
+      INSERT INTO baton.outbox (kind, payload, created_at, taken_until)
+      SELECT kind, payload, ${param(w.now)}, ${param(w.outboxHeldUntil)} FROM jsonb_to_recordset(${param(stringifyJson(w.outbox))}::jsonb) AS r(kind text, payload jsonb) RETURNING id)`);
+    outputs.push(`(SELECT coalesce(array_agg(id), '{}') FROM outboxed) AS outbox_ids`);
+  }
+  if (w.events.length > 0) {
+    name += "p";
+    parts.push(`published AS (
+      INSERT INTO baton.events (sink, name, payload, created_at)
+      SELECT sink, name, payload, ${param(w.now)} FROM jsonb_to_recordset(${param(stringifyJson(w.events))}::jsonb) AS r(sink text, name text, payload jsonb) RETURNING 1)`);
+    notices.push(notifySql("eventPublished"));
+  }
+  if (w.notifyTaskTypes.length > 0) {
+    name += "n";
+    notices.push(notifySql("tasksReady", param(w.notifyTaskTypes.join("\n"))));
+  }
+  if (w.notifyRunsEnded.length > 0) {
+    name += "x";
+    notices.push(`${notifySql("runEnded", "id")} FROM unnest(${param(w.notifyRunsEnded)}::text[]) AS id`);
+  }
+  // A SELECT in a WITH runs only when read: the notices are counted.
+  if (notices.length > 0) {
+    parts.push(`notified AS (${notices.join(" UNION ALL ")})`);
+    outputs.push(`(SELECT count(*) FROM notified) AS notified`);
+  }
+  if (parts.length === 0) return { outboxIds: [], insertedRuns: new Set() };
+  if (conflicts.length > 0) outputs.push(`CASE ${conflicts.map((c) => `WHEN ${c}`).join(" ")} END AS conflict`);
+  const { rows } = await q.query({ name, text: `WITH ${parts.join(",\n")}\nSELECT ${outputs.length > 0 ? outputs.join(", ") : "1"}`, values });
+  const row = rows[0] as { runs_inserted?: string[]; outbox_ids?: number[] };
+  return { outboxIds: (row.outbox_ids ?? []).map(Number), insertedRuns: new Set(row.runs_inserted ?? []) };
+}
