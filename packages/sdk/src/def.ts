@@ -2,8 +2,9 @@
 // for field. These types are the JSON DAG that builders compile to and the
 // server runs; fields Baton does not act on are still carried unchanged.
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type JsonObject = { [key: string]: Json };
+import type { Json, JsonObject } from "@baton/json";
+
+export type { Json, JsonObject };
 
 export type TimeoutPolicy = "RETRY" | "TIME_OUT_WF" | "ALERT_ONLY";
 export type RetryLogic = "FIXED" | "LINEAR_BACKOFF" | "EXPONENTIAL_BACKOFF";

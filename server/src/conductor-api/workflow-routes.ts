@@ -23,6 +23,7 @@ import { parseWorkflowQuery, type WorkflowQuery } from "./query.js";
 import { IDS, INPUT, RERUN_REQUEST, SKIP_REQUEST, START_WORKFLOW_REQUEST } from "./schemas.js";
 import { boolParam, callOf, intParam, type Services } from "./services.js";
 import { toWorkflow, toWorkflowSummary } from "./shapes.js";
+import { isUuid } from "../rules/ids.js";
 
 interface StartBody {
   name: string;
@@ -35,7 +36,6 @@ interface StartBody {
 }
 
 const WF = "baton.v1.WorkflowService";
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const OPEN = ["RUNNING", "PAUSED"];
 
 export function workflowRoutes(s: Services): Route[] {
@@ -65,7 +65,7 @@ export function workflowRoutes(s: Services): Route[] {
     if (q.workflowIds.length > 0) {
       const runs: Workflow[] = [];
       for (const id of q.workflowIds) {
-        const run = UUID.test(id) ? await get(id, false, signal).catch(() => undefined) : undefined;
+        const run = isUuid(id) ? await get(id, false, signal).catch(() => undefined) : undefined;
         if (run && matches(run, q, statuses)) runs.push(run);
       }
       return runs.slice(0, limit);
@@ -104,7 +104,7 @@ export function workflowRoutes(s: Services): Route[] {
     const q = parseWorkflowQuery(query.get("query") ?? "");
     const freeText = (query.get("freeText") ?? "*").trim();
     if (freeText !== "" && freeText !== "*") {
-      if (UUID.test(freeText)) q.workflowIds.push(freeText);
+      if (isUuid(freeText)) q.workflowIds.push(freeText);
       else q.correlationIds.push(freeText);
     }
     const found = await find(q, start + size + 1, signal);

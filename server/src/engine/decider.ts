@@ -1,7 +1,7 @@
 // The decider: given a definition, a run's state, an event and the time, it
 // returns the new state and the effects. No I/O and no clock of its own, so
 // every rule here is unit-tested without a database, with time as an input.
-import { stringifyJson } from "@baton/protocol";
+import { stringifyJson } from "@baton/json";
 import type { TaskDef, WorkflowDef, WorkflowTask } from "@baton/sdk";
 import type { Graph } from "./graph.js";
 import {

@@ -2,7 +2,7 @@
 // loaded by the store, changed by the decider, written back by the store.
 import type { JsonObject, TaskDef, WorkflowDef } from "@baton/sdk";
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type { Json } from "@baton/json";
 
 export type WorkflowStatus = "RUNNING" | "COMPLETED" | "FAILED" | "TIMED_OUT" | "TERMINATED" | "PAUSED";
 

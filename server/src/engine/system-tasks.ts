@@ -2,7 +2,7 @@
 // semantics. Each is a few hooks the decider calls; none does I/O or runs user
 // code: scripts and jq are asked for as evaluations (evaluation.ts) and answered
 // by an event; HTTP and child runs are effects.
-import { stringifyJson } from "@baton/protocol";
+import { stringifyJson } from "@baton/json";
 import { TASK_TYPES, type WorkflowTask } from "@baton/sdk";
 import type { TaskContext } from "./task-context.js";
 import type { EvaluationOutcome, EvaluationRequest } from "./evaluation.js";

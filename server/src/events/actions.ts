@@ -1,7 +1,7 @@
 // What an event handler's actions do, through the Engine's public API: each
 // action is its own event on its own run (one transaction), so one that fails
 // leaves the others done.
-import { stringifyJson } from "@baton/protocol";
+import { stringifyJson } from "@baton/json";
 import type { EventHandlerAction } from "@baton/sdk";
 import type { Json } from "../expressions/json.js";
 import { Refusal } from "../engine/decider.js";

@@ -4,7 +4,7 @@
 // lease runs out (actions tolerate that: an ended task ignores a second
 // completion, a start is keyed by event, handler and action). It wakes on
 // NOTIFY baton_events, when the clock is moved, and every `pollMs` otherwise.
-import { parseJson } from "@baton/protocol";
+import { parseJson } from "@baton/json";
 import type { EventHandler } from "@baton/sdk";
 import type { Clock } from "../clock.js";
 import type { Json } from "../expressions/json.js";

@@ -1,6 +1,8 @@
 // JSON values, and the copy that turns whatever the context holds (live views
 // with getters, Dates, undefined) into plain JSON the caller may keep and mutate.
-export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+import type { Json } from "@baton/json";
+
+export type { Json };
 
 /** A deep copy as JSON: what JSON.stringify then JSON.parse would give, without the text. */
 export function toJson(value: unknown): Json {

@@ -1,7 +1,7 @@
 // Carries events through: lock the run, decide, write, commit, then wake
 // whoever waits. The only place where the pure decider meets the store.
 import { createHash, randomUUID } from "node:crypto";
-import { stringifyJson } from "@baton/protocol";
+import { stringifyJson } from "@baton/json";
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import { decide, Decider, Refusal, type Decision, type Effect, type RunEvent, type StartRunRequest } from "../engine/decider.js";
 import { graphFor, type Graph } from "../engine/graph.js";

@@ -2,7 +2,7 @@
 // the outcome as the task's result. Only hosts on the allowlist are called,
 // and none until an allowlist is configured: a flow's author must not reach
 // the server's own network (admin endpoints on loopback, metadata services).
-import { parseJson, stringifyJson } from "@baton/protocol";
+import { parseJson, stringifyJson } from "@baton/json";
 import type { JsonObject, TaskState } from "../engine/model.js";
 import type { Logger } from "../logger.js";
 import type { Engine } from "./engine.js";

@@ -2,6 +2,7 @@
 import { grpc, parseJson, RpcError } from "@baton/protocol";
 import { Refusal } from "../engine/decider.js";
 import { Overloaded } from "../runtime/engine.js";
+import { isUuid } from "../rules/ids.js";
 import { isConnectionError } from "../store/store.js";
 
 export function toRpcError(error: unknown): unknown {
@@ -41,12 +42,10 @@ export function checkJson(field: string, value: unknown): void {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Run and task ids are UUIDs: anything else names nothing. */
 export function requireId(kind: "run" | "task", id: string): void {
   if (!id) throw invalid(`${kind === "run" ? "workflow_id" : "task_id"} is required`);
-  if (!UUID.test(id)) throw notFound(`no ${kind} ${JSON.stringify(id.slice(0, 64))}`);
+  if (!isUuid(id)) throw notFound(`no ${kind} ${JSON.stringify(id.slice(0, 64))}`);
 }
 
 export function invalid(message: string): RpcError {

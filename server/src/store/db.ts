@@ -1,7 +1,7 @@
 // The connection pool and transactions: how every store operation reaches
 // PostgreSQL. Connections go to the node the locator picked (the primary when
 // several hosts are given) and report failures to the hook given here.
-import { parseJson } from "@baton/protocol";
+import { parseJson } from "@baton/json";
 import pg from "pg";
 import { routedClient, type PrimaryLocator } from "./hosts.js";
 

@@ -1,7 +1,7 @@
 // Workflow definitions (content-addressed bodies; names and versions point at
 // hashes) and task definitions. A change notifies every replica at commit so
 // they drop what they cached.
-import { stringifyJson } from "@baton/protocol";
+import { stringifyJson } from "@baton/json";
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import type pg from "pg";
 import { transaction, type Queryable } from "./db.js";

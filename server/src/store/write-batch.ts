@@ -1,5 +1,5 @@
 // Writing everything a batch of events decided, as one statement.
-import { stringifyJson } from "@baton/protocol";
+import { stringifyJson } from "@baton/json";
 import pg from "pg";
 import type { JsonObject, RunState, TaskState } from "../engine/model.js";
 import type { Queryable } from "./db.js";
