@@ -2,5 +2,7 @@
 export * from "./def.js";
 export * from "./validate.js";
 export * from "./event-handler.js";
+export * from "./duration.js";
+export * from "./loop-refs.js";
 export * from "./builder/index.js";
 export * from "./schedule.js";

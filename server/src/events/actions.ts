@@ -2,7 +2,7 @@
 // action is its own event on its own run (one transaction), so one that fails
 // leaves the others done.
 import { stringifyJson } from "@baton/json";
-import type { EventHandlerAction } from "@baton/sdk";
+import { definitionRef, type EventHandlerAction } from "@baton/sdk";
 import type { Json } from "../expressions/json.js";
 import { Refusal } from "../engine/decider.js";
 import { TERMINAL_TASK, type TaskState } from "../engine/model.js";
@@ -86,7 +86,7 @@ async function updateTask(ctx: ActionContext, kind: "complete_task" | "fail_task
     const loaded = await ctx.store.getRun(workflowId, true);
     if (!loaded) throw new Error(`no run ${workflowId}`);
     // The latest instance with that reference (a loop's iterations carry `__<n>`), preferring one still open.
-    const instances = loaded.tasks.filter((t) => t.ref === taskRefName || t.ref.replace(/__\d+$/, "") === taskRefName).sort((a, b) => a.seq - b.seq);
+    const instances = loaded.tasks.filter((t) => t.ref === taskRefName || definitionRef(t.ref) === taskRefName).sort((a, b) => a.seq - b.seq);
     if (instances.length === 0) throw new Error(`no task with reference ${taskRefName} in run ${workflowId}`);
     task = [...instances].reverse().find((t) => !TERMINAL_TASK.has(t.status)) ?? instances[instances.length - 1]!;
   }

@@ -1,6 +1,7 @@
 // A Conductor WorkflowDef as a Mermaid flowchart: forks fan out and join,
 // switch cases are labelled edges, loops are subgraphs with an edge back. With
 // a run, nodes get a class per status and the branches not taken are dimmed.
+import { definitionRef } from "@baton/sdk";
 
 type Obj = Record<string, unknown>;
 
@@ -190,7 +191,7 @@ function overlay(chart: Chart, run: RunOverlay): string[] {
   // The latest attempt of each step (loop iterations are ref__N).
   const latest = new Map<string, RunOverlay["tasks"][number]>();
   for (const t of run.tasks) {
-    const ref = t.referenceTaskName.replace(/__\d+$/, "");
+    const ref = definitionRef(t.referenceTaskName);
     const seen = latest.get(ref);
     if (!seen || t.seq > seen.seq) latest.set(ref, t);
   }
