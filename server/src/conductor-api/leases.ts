@@ -3,6 +3,7 @@
 // it went to, so an update is fenced exactly as a gRPC worker's is: a task
 // since put back and handed to someone else refuses the old holder's result.
 // A task handed out by another replica (or before a restart) is looked up.
+import { RecentMap } from "../recent.js";
 import type { Store } from "../store/store.js";
 
 interface Lease {
@@ -12,20 +13,17 @@ interface Lease {
 }
 
 export class RestLeases {
-  private readonly known = new Map<string, Lease>();
+  private readonly known: RecentMap<string, Lease>;
 
   constructor(
     private readonly store: Pick<Store, "taskLease">,
-    private readonly maxEntries = 200_000,
-  ) {}
+    maxEntries = 200_000,
+  ) {
+    this.known = new RecentMap(maxEntries);
+  }
 
   remember(taskId: string, lease: Lease): void {
-    this.known.delete(taskId);
     this.known.set(taskId, lease);
-    if (this.known.size > this.maxEntries) {
-      const oldest = this.known.keys().next().value;
-      if (oldest !== undefined) this.known.delete(oldest);
-    }
   }
 
   forget(taskId: string): void {

@@ -6,6 +6,7 @@
 // regular expressions on RE2, a time limit per query).
 import { JSONPath } from "jsonpath-plus";
 import { BoundedFilter, bounded, countResult } from "./filter.js";
+import { memoize } from "./memo.js";
 
 export type ReadResult = { readonly found: true; readonly value: unknown } | { readonly found: false };
 
@@ -16,19 +17,9 @@ export interface CompiledPath {
 type Step = string | number; // a property name, or an array index (negative counts from the end)
 
 const MISSING: ReadResult = { found: false };
-const MAX_CACHED = 10_000;
-const cache = new Map<string, CompiledPath>();
 
 /** Compiles a Conductor `${...}` path (Jayway syntax; a leading `$.` is optional), cached. */
-export function compilePath(path: string): CompiledPath {
-  let compiled = cache.get(path);
-  if (compiled === undefined) {
-    compiled = compile(path);
-    if (cache.size >= MAX_CACHED) cache.clear();
-    cache.set(path, compiled);
-  }
-  return compiled;
-}
+export const compilePath: (path: string) => CompiledPath = memoize(compile);
 
 function compile(raw: string): CompiledPath {
   let path = raw.trim();

@@ -2,6 +2,7 @@
 // Conductor's ParametersUtils does: an expression starts at a `${` that is not
 // preceded by `$` and ends at the `}` that balances it, so expressions nest
 // (`${workflow.input.${workflow.input.key}}`). `$${` is an escaped `${`.
+import { memoize } from "./memo.js";
 
 export type Part =
   | { readonly kind: "text"; readonly text: string }
@@ -9,19 +10,9 @@ export type Part =
   | { readonly kind: "expr"; readonly source: string; readonly nested?: readonly Part[] };
 
 const EMPTY: readonly Part[] = [];
-const MAX_CACHED = 10_000;
-const cache = new Map<string, readonly Part[]>();
 
 /** The parts of `text`, cached: definitions repeat the same strings on every decision. */
-export function parseTemplate(text: string): readonly Part[] {
-  let parts = cache.get(text);
-  if (parts === undefined) {
-    parts = parse(text);
-    if (cache.size >= MAX_CACHED) cache.clear();
-    cache.set(text, parts);
-  }
-  return parts;
-}
+export const parseTemplate: (text: string) => readonly Part[] = memoize(parse);
 
 /** True when `text` may hold an expression or an escape (a cheap pre-check). */
 export function mayHoldExpression(text: string): boolean {
