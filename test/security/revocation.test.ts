@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { BatonClient, Worker } from "@baton/client";
 import { grpc, type DispatchResponse } from "@baton/protocol";
-import { callKeyService, createLogger, ManualClock, startServer, type BatonServer } from "@baton/server";
+import { callKeyService, createLogger, startServer, type BatonServer } from "@baton/server";
 import { eventually } from "../support/harness.js";
 import { codeOf, startSecureServer, type SecureServer } from "./support.js";
 
