@@ -26,7 +26,7 @@ import { RunChanges } from "./console/run-changes.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
 import { RunWaiters } from "./dispatch/run-waiters.js";
 import { ConnectedWorkers } from "./dispatch/workers.js";
-import { EventConsumer } from "./events/consumer.js";
+import { EventConsumer } from "./event-handlers/consumer.js";
 import { DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { createLogger, type Logger } from "./logger.js";
 import { sampleDatabase } from "./observability/database-sample.js";
