@@ -8,3 +8,4 @@ export { createLogger, type Logger } from "./logger.js";
 export { decide, Refusal, type RunEvent, type Decision, type DeciderInput } from "./engine/decider.js";
 export { Graph } from "./engine/graph.js";
 export type { RunState, TaskState } from "./engine/model.js";
+export type { Store, QueueRow, RunRow, RunningTask, RunTreeSnapshot } from "./store/store.js";

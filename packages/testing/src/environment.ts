@@ -8,7 +8,7 @@ import { Flow, TaskStub, formatDiagnostic } from "@baton/sdk";
 import { ManualClock, createLogger, startServer, type BatonServer } from "@baton/server";
 import { acquireDatabase, type DatabaseOptions, type TestDatabase } from "./database.js";
 import { toMillis, type Duration } from "./duration.js";
-import { isWorkerType, snapshot, type Snapshot } from "./inspect.js";
+import { isWorkerType, type Snapshot } from "./inspect.js";
 
 export interface TestEnvironmentOptions extends DatabaseOptions {
   /**
@@ -238,7 +238,7 @@ export class TestEnvironment {
   async drive<O = Record<string, unknown>>(runId: string, options: DriveOptions = {}): Promise<TestRun<O>> {
     const skipTime = options.skipTime ?? true;
     const maxSkips = options.maxTimeSkips ?? 10_000;
-    const pool = this.server.engine.store.pool;
+    const store = this.server.engine.store;
     let skips = 0;
     let fingerprint = "";
     let changedAt = Date.now();
@@ -248,7 +248,7 @@ export class TestEnvironment {
     for (;;) {
       if (sweep) await this.server.settle();
       sweep = false;
-      const s = await snapshot(pool, runId);
+      const s = await store.runTreeSnapshot(runId);
       const root = s.runs.find((r) => r.id === runId);
       if (!root) throw new Error(`no run ${runId}`);
       if (TERMINAL.has(root.status) || root.status === "PAUSED") return this.getRun<O>(runId);

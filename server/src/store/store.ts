@@ -21,6 +21,7 @@ import * as outbox from "./outbox.js";
 import * as queue from "./queue.js";
 import { inRunBatch, type BatchTargets, type LoadedRuns } from "./run-batches.js";
 import { countRunsByStatus, type CountFilter } from "./run-counts.js";
+import { runTreeSnapshot, type RunTreeSnapshot } from "./run-snapshot.js";
 import * as runs from "./runs.js";
 import * as taskLogs from "./task-logs.js";
 import * as tasks from "./tasks.js";
@@ -38,6 +39,7 @@ export type { ClaimLimits, QueueDepth } from "./queue.js";
 export type { BatchTargets, LoadedRun, LoadedRuns, RunTarget } from "./run-batches.js";
 export { rowToRun, rowToTask } from "./rows.js";
 export type { CountFilter } from "./run-counts.js";
+export type { QueueRow, RunRow, RunningTask, RunTreeSnapshot } from "./run-snapshot.js";
 export type { SearchQuery } from "./runs.js";
 export type { TaskLogLine } from "./task-logs.js";
 export type { TaskLease } from "./task-lookup.js";
@@ -81,6 +83,8 @@ export interface Store {
   runIdByIdempotencyKey(q: Queryable, key: string): Promise<string | undefined>;
   search(query: runs.SearchQuery): Promise<RunState[]>;
   runsInFlight(): Promise<{ status: WorkflowStatus; count: number }[]>;
+  /** What a run and its sub-workflow runs wait for (timers, queued and running tasks, the outbox): for test drivers. */
+  runTreeSnapshot(runId: string): Promise<RunTreeSnapshot>;
   /** Runs per status for a filter, each count stopping at `cap` (cheap however many runs are stored). */
   countRunsByStatus(statuses: string[], filter: CountFilter, cap: number): Promise<Map<string, number>>;
   runIdOfTask(taskId: string): Promise<string | undefined>;
@@ -206,6 +210,7 @@ class PgStore implements Store {
   runIdByIdempotencyKey = runs.runIdByIdempotencyKey;
   search = (query: runs.SearchQuery) => runs.searchRuns(this.pool, query);
   runsInFlight = () => runs.runsInFlight(this.pool);
+  runTreeSnapshot = (runId: string) => runTreeSnapshot(this.pool, runId);
   countRunsByStatus = (statuses: string[], filter: CountFilter, cap: number) => countRunsByStatus(this.pool, statuses, filter, cap);
   runIdOfTask = (taskId: string) => tasks.runIdOfTask(this.pool, taskId);
   taskTypeOf = (taskId: string) => tasks.taskTypeOf(this.pool, taskId);
