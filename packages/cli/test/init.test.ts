@@ -57,7 +57,7 @@ describe("baton init: your own project, outside the repository, offline", () => 
   test("npm run pack writes a versioned tarball per package", async () => {
     const packed = await sh(process.execPath, [path.join(REPO, "scripts/pack.mjs"), packs], REPO);
     ok(packed, "pack");
-    assert.deepEqual(readdirSync(packs).sort(), ["baton-cli-0.1.0.tgz", "baton-client-0.1.0.tgz", "baton-console-0.1.0.tgz", "baton-protocol-0.1.0.tgz", "baton-sdk-0.1.0.tgz", "baton-server-0.1.0.tgz", "baton-testing-0.1.0.tgz"]);
+    assert.deepEqual(readdirSync(packs).sort(), ["baton-cli-0.1.0.tgz", "baton-client-0.1.0.tgz", "baton-console-0.1.0.tgz", "baton-json-0.1.0.tgz", "baton-protocol-0.1.0.tgz", "baton-sdk-0.1.0.tgz", "baton-server-0.1.0.tgz", "baton-testing-0.1.0.tgz"]);
   });
 
   test("baton init scaffolds the project, and says what to do next", async () => {

@@ -16,7 +16,7 @@ interface InitOptions {
 
 /** The packages a project needs, as dependencies or dev dependencies. */
 const PACKAGES = {
-  dependencies: ["protocol", "sdk", "client"],
+  dependencies: ["protocol", "sdk", "client", "json"],
   devDependencies: ["cli", "console", "server", "testing"],
 } as const;
 
