@@ -266,6 +266,8 @@ export class TestEnvironment {
       const busy = [
         ...ready.map((q) => `task ${q.taskId} (${q.taskType}) ready`),
         ...s.running.filter((t) => t.type === "HTTP" || (isWorkerType(t.type) && !this.#parked.has(t.id))).map((t) => `task ${t.ref} (${t.defName}) running`),
+        // A system task holding a lease waits for its script or jq to be evaluated off the serving thread: its answer is on its way.
+        ...s.running.filter((t) => t.type !== "HTTP" && !isWorkerType(t.type) && t.leaseExpiresAt > 0).map((t) => `task ${t.ref} (${t.type}) evaluating`),
         ...(s.outbox > 0 ? [`${s.outbox} cross-run effects pending`] : []),
         ...(this.#running > 0 ? [`${this.#running} mock handlers running`] : []),
       ];
