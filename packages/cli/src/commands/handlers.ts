@@ -2,7 +2,7 @@
 // get, put (validated locally first, every error with its file and JSON path),
 // delete — and send-event, which puts one event on the bus. -o json prints the
 // handlers as Conductor's EventHandler JSON.
-import { Command, Option } from "commander";
+import type { Command } from "commander";
 import { validateEventHandler } from "@baton/sdk";
 import { action } from "../cli/action.js";
 import type { Context } from "../cli/context.js";
@@ -10,14 +10,7 @@ import { jsonObjectArg } from "../cli/context.js";
 import { CliError, Exit, usage } from "../cli/exit.js";
 import { table } from "../cli/output.js";
 import { emptyLoad, loadFile } from "../defs/load.js";
-
-/** The global options again, one level down (they are added to top-level commands only). */
-function common(command: Command): Command {
-  return command
-    .addOption(new Option("-o, --output <format>", "result format: text or json (default: text)").choices(["text", "json"]))
-    .addOption(new Option("--address <host:port>", "Baton server address (env: BATON_ADDRESS, default 127.0.0.1:7233)"))
-    .addOption(new Option("--token <token>", "bearer token sent to the server (env: BATON_TOKEN)"));
-}
+import { withGlobalOptions } from "../cli/subcommand.js";
 
 interface ListOptions {
   event?: string;
@@ -50,18 +43,18 @@ export function handlersCommand(program: Command): void {
     .option("--active-only", "only active handlers")
     .action(action(async (ctx, opts: ListOptions) => list(ctx, opts)));
 
-  common(handlers.command("list").description("list event handlers (-o json: Conductor EventHandler JSON)"))
+  withGlobalOptions(handlers.command("list").description("list event handlers (-o json: Conductor EventHandler JSON)"))
     .option("--event <name>", "only the handlers listening to this event")
     .option("--active-only", "only active handlers")
     .action(action(async (ctx, opts: ListOptions) => list(ctx, opts)));
 
-  common(handlers.command("get").description("print one event handler's JSON").argument("<name>", "handler name")).action(
+  withGlobalOptions(handlers.command("get").description("print one event handler's JSON").argument("<name>", "handler name")).action(
     action(async (ctx, name: string) => {
       ctx.out.value(await ctx.call((c) => c.getEventHandler(name)));
     }),
   );
 
-  common(
+  withGlobalOptions(
     handlers
       .command("put")
       .description("create or replace event handlers from Conductor EventHandler JSON files (validated locally first; nothing is sent when one is invalid)")
@@ -93,14 +86,14 @@ export function handlersCommand(program: Command): void {
     }),
   );
 
-  common(handlers.command("delete").description("delete an event handler").argument("<name>", "handler name")).action(
+  withGlobalOptions(handlers.command("delete").description("delete an event handler").argument("<name>", "handler name")).action(
     action(async (ctx, name: string) => {
       await ctx.call((c) => c.deleteEventHandler(name));
       ctx.out.emit({ ok: true, deleted: name }, () => `handler ${name}: deleted`);
     }),
   );
 
-  common(
+  withGlobalOptions(
     handlers
       .command("send-event")
       .description("put an event on the bus; the active handlers listening to it run their actions")

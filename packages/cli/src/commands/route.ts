@@ -2,21 +2,14 @@
 // (weights, sticky key, guard), promote, rollback, delete, history, and status
 // (health per version). Every change is checked by the server and refused
 // whole, naming the field.
-import { Command, Option } from "commander";
+import type { Command } from "commander";
 import type { RouteGuardView, RouteView, RouteWeightView } from "@baton/client";
 import { action } from "../cli/action.js";
 import type { Context } from "../cli/context.js";
 import { intArg } from "../cli/context.js";
 import { usage } from "../cli/exit.js";
 import { duration, table, time } from "../cli/output.js";
-
-/** The global options again, one level down (they are added to top-level commands only). */
-function common(command: Command): Command {
-  return command
-    .addOption(new Option("-o, --output <format>", "result format: text or json (default: text)").choices(["text", "json"]))
-    .addOption(new Option("--address <host:port>", "Baton server address (env: BATON_ADDRESS, default 127.0.0.1:7233)"))
-    .addOption(new Option("--token <token>", "bearer token sent to the server (env: BATON_TOKEN)"));
-}
+import { withGlobalOptions } from "../cli/subcommand.js";
 
 /** `3=90 4=10` (also `v3=90`, `3:90`) into weights. */
 export function parseWeights(words: readonly string[]): RouteWeightView[] {
@@ -59,7 +52,7 @@ export function routeCommand(program: Command): void {
     .command("route")
     .description("route starts without a version over a workflow's versions: get, set, promote, rollback, delete, history, status");
 
-  common(route.command("get").description("print a workflow's route").argument("<name>", "workflow name")).action(
+  withGlobalOptions(route.command("get").description("print a workflow's route").argument("<name>", "workflow name")).action(
     action(async (ctx, name: string) => {
       const found = await ctx.call((c) => c.getRoute(name));
       if (!found) {
@@ -70,7 +63,7 @@ export function routeCommand(program: Command): void {
     }),
   );
 
-  common(
+  withGlobalOptions(
     route
       .command("set")
       .description("replace a workflow's route, e.g. `baton route set orders 3=90 4=10 --sticky '${workflow.input.customerId}'`")
@@ -105,7 +98,7 @@ export function routeCommand(program: Command): void {
     }),
   );
 
-  common(
+  withGlobalOptions(
     route.command("promote").description("send every start to one version of the route").argument("<name>", "workflow name").argument("<version>", "version", intArg("<version>", 1)).option("--note <text>", "why, kept in the history"),
   ).action(
     action(async (ctx, name: string, version: number, opts: { note?: string }) => {
@@ -114,7 +107,7 @@ export function routeCommand(program: Command): void {
     }),
   );
 
-  common(
+  withGlobalOptions(
     route.command("rollback").description("send every start back to the stable version (the one before the canary, or before the last promotion)").argument("<name>", "workflow name").option("--note <text>", "why, kept in the history"),
   ).action(
     action(async (ctx, name: string, opts: { note?: string }) => {
@@ -123,14 +116,14 @@ export function routeCommand(program: Command): void {
     }),
   );
 
-  common(route.command("delete").description("remove a route: starts without a version get the latest again").argument("<name>", "workflow name")).action(
+  withGlobalOptions(route.command("delete").description("remove a route: starts without a version get the latest again").argument("<name>", "workflow name")).action(
     action(async (ctx, name: string) => {
       await ctx.call((c) => c.deleteRoute(name));
       ctx.out.emit({ ok: true, deleted: name }, () => `route ${name}: deleted`);
     }),
   );
 
-  common(
+  withGlobalOptions(
     route.command("history").description("every change of a route, newest first").argument("<name>", "workflow name").option("--limit <n>", "at most this many", intArg("--limit", 1, 1000), 50),
   ).action(
     action(async (ctx, name: string, opts: { limit: number }) => {
@@ -146,7 +139,7 @@ export function routeCommand(program: Command): void {
     }),
   );
 
-  common(
+  withGlobalOptions(
     route
       .command("status")
       .description("health per version: runs started, ended by status, failure rate, duration p50/p99")

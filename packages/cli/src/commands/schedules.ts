@@ -2,7 +2,7 @@
 // first), delete, pause, resume, trigger (one run now), backfill (a run per
 // fire time in a range), preview (the next fire times). -o json prints the
 // server's view of each schedule.
-import { Command, Option } from "commander";
+import type { Command } from "commander";
 import { validateSchedule } from "@baton/sdk";
 import type { ScheduleState } from "@baton/client";
 import { action } from "../cli/action.js";
@@ -12,14 +12,7 @@ import { CliError, Exit, usage } from "../cli/exit.js";
 import { table, time } from "../cli/output.js";
 import { emptyLoad, loadFile } from "../defs/load.js";
 import { parseSince } from "./search.js";
-
-/** The global options again, one level down (they are added to top-level commands only). */
-function common(command: Command): Command {
-  return command
-    .addOption(new Option("-o, --output <format>", "result format: text or json (default: text)").choices(["text", "json"]))
-    .addOption(new Option("--address <host:port>", "Baton server address (env: BATON_ADDRESS, default 127.0.0.1:7233)"))
-    .addOption(new Option("--token <token>", "bearer token sent to the server (env: BATON_TOKEN)"));
-}
+import { withGlobalOptions } from "../cli/subcommand.js";
 
 /** An ISO time, "now", or a duration from now: -2h (ago), +15m or 15m (ahead). */
 export function parseTime(flag: string, text: string, now = Date.now()): number {
@@ -60,11 +53,11 @@ export function schedulesCommand(program: Command): void {
     .option("--workflow <name>", "only the schedules of this workflow")
     .action(action(async (ctx, opts: { workflow?: string }) => show(ctx, await ctx.call((c) => c.listSchedules(opts.workflow ?? "")))));
 
-  common(schedules.command("list").description("list schedules").option("--workflow <name>", "only the schedules of this workflow")).action(
+  withGlobalOptions(schedules.command("list").description("list schedules").option("--workflow <name>", "only the schedules of this workflow")).action(
     action(async (ctx, opts: { workflow?: string }) => show(ctx, await ctx.call((c) => c.listSchedules(opts.workflow ?? "")))),
   );
 
-  common(schedules.command("get").description("one schedule: its JSON and where it stands").argument("<name>", "schedule name")).action(
+  withGlobalOptions(schedules.command("get").description("one schedule: its JSON and where it stands").argument("<name>", "schedule name")).action(
     action(async (ctx, name: string) => {
       const s = await ctx.call((c) => c.getSchedule(name));
       if (ctx.out.json) return ctx.out.value(s);
@@ -76,7 +69,7 @@ export function schedulesCommand(program: Command): void {
     }),
   );
 
-  common(
+  withGlobalOptions(
     schedules
       .command("put")
       .description("create or update schedules from WorkflowSchedule JSON files (validated locally first; nothing is sent when one is invalid)")
@@ -105,7 +98,7 @@ export function schedulesCommand(program: Command): void {
     }),
   );
 
-  common(schedules.command("delete").description("delete a schedule (its runs stay)").argument("<name>", "schedule name")).action(
+  withGlobalOptions(schedules.command("delete").description("delete a schedule (its runs stay)").argument("<name>", "schedule name")).action(
     action(async (ctx, name: string) => {
       await ctx.call((c) => c.deleteSchedule(name));
       ctx.out.emit({ ok: true, deleted: name }, () => `schedule ${name}: deleted`);
@@ -113,7 +106,7 @@ export function schedulesCommand(program: Command): void {
   );
 
   for (const verb of ["pause", "resume"] as const) {
-    common(
+    withGlobalOptions(
       schedules
         .command(verb)
         .description(verb === "pause" ? "stop firing (runs in flight go on)" : "fire again, from the next fire time after now (times missed while paused are skipped)")
@@ -126,14 +119,14 @@ export function schedulesCommand(program: Command): void {
     );
   }
 
-  common(schedules.command("trigger").description("start one run now, whatever the overlap policy").argument("<name>", "schedule name")).action(
+  withGlobalOptions(schedules.command("trigger").description("start one run now, whatever the overlap policy").argument("<name>", "schedule name")).action(
     action(async (ctx, name: string) => {
       const r = await ctx.call((c) => c.triggerSchedule(name));
       ctx.out.emit(r, () => `schedule ${name}: started run ${r.runId}`);
     }),
   );
 
-  common(
+  withGlobalOptions(
     schedules
       .command("backfill")
       .description("start a run for every fire time in [--from, --to) that has none yet (at most 10,000)")
@@ -150,7 +143,7 @@ export function schedulesCommand(program: Command): void {
     }),
   );
 
-  common(
+  withGlobalOptions(
     schedules
       .command("preview")
       .description("the next fire times of a stored schedule, or of a schedule JSON file (not stored)")
