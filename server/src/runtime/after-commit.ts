@@ -1,0 +1,42 @@
+// Stage 5 of an event batch, once its transaction committed: hand the leased
+// tasks to their waiting workers, wake the dispatcher and whoever waits for a
+// run's end, start the asynchronous system tasks and the evaluations, tell
+// the observers, and carry out the outbox items just written.
+import type { RunEvent } from "../engine/decider.js";
+import type { Clock } from "../clock.js";
+import type { Logger } from "../logger.js";
+import type { Store } from "../store/store.js";
+import type { EngineHooks } from "./contract.js";
+import { awaitFollowUps, carryOut } from "./evaluations.js";
+import type { Outbox } from "./outbox.js";
+import type { Evaluator } from "./services.js";
+import type { AfterCommit } from "./write-plan.js";
+
+export interface AfterCommitDeps {
+  store: Pick<Store, "requeue">;
+  clock: Clock;
+  log: Logger;
+  hooks: EngineHooks;
+  evaluator: Evaluator;
+  outbox: Outbox;
+  /** Where an evaluation's answer goes: an event on the task's run. */
+  handle(taskId: string, event: RunEvent): Promise<unknown>;
+}
+
+export async function afterCommit(after: AfterCommit, deps: AfterCommitDeps): Promise<void> {
+  const { hooks, log } = deps;
+  for (const { task, reservation } of after.handOffs) {
+    if (reservation.deliver(task)) continue;
+    // The worker left between reservation and commit: back to the queue.
+    await deps.store.requeue(task.id, task.leaseToken).catch((error: unknown) => log.warn({ err: error, taskId: task.id }, "requeue failed; the lease will expire"));
+    after.ready.add(task.defName);
+  }
+  if (after.ready.size > 0) hooks.tasksReady(after.ready, deps.clock.now());
+  for (const runId of after.ended) hooks.runEnded(runId);
+  for (const task of after.asyncTasks) hooks.runAsync(task);
+  // Each answer is an event of its own; the caller is answered once they are decided (see awaitFollowUps).
+  const followUps = after.evaluations.map((evaluation) => carryOut(evaluation, deps.evaluator, deps.handle, log));
+  for (const { decision, events } of after.decided) hooks.decided?.(decision, events);
+  for (const id of after.outboxIds) await deps.outbox.process(id).catch((error: unknown) => log.warn({ err: error, outbox: id }, "outbox item failed; it will be retried"));
+  await awaitFollowUps(followUps);
+}

@@ -1,0 +1,73 @@
+// What the rest of the server sees of the runtime: the hooks it is told
+// through, what an event and a start return, and its one error of its own.
+import type { WorkflowDef } from "@baton/sdk";
+import type { Decision, RunEvent } from "../engine/decider.js";
+import type { JsonObject, RouteChoice, RunState, TaskState } from "../engine/model.js";
+
+export interface EngineHooks {
+  /** Worker tasks became ready (after commit). */
+  tasksReady(taskTypes: Set<string>, at: number): void;
+  /** A run reached a terminal status (after commit). */
+  runEnded(runId: string): void;
+  /** An HTTP (or other asynchronous) system task must be carried out. */
+  runAsync(task: TaskState): void;
+  /** Task definitions changed: drop what was derived from them. */
+  taskDefsChanged?(): void;
+  /**
+   * A worker of this type waiting here with a free credit, reserved for a task
+   * this event makes ready: the task is handed over at commit without going
+   * through the queue table.
+   */
+  reserveWorker?(taskType: string): Reservation | undefined;
+  /** A run's events were decided and committed (after commit; `events` in the order applied). */
+  decided?(decision: Decision, events: RunEvent[]): void;
+}
+
+/** What one event did to its run. */
+export interface EventOutcome {
+  /** False when the event changed nothing (e.g. a result for a task that had ended). */
+  applied: boolean;
+  /** The run after the event (and any decided with it). */
+  run: RunState;
+}
+
+export interface Reservation {
+  workerId: string;
+  /** Pushes the task; false when the worker left meanwhile. */
+  deliver(task: TaskState): boolean;
+  /** Gives the credit back (the event did not commit). */
+  release(): void;
+}
+
+export interface StartOptions {
+  name: string;
+  version?: number;
+  definition?: WorkflowDef;
+  input: JsonObject;
+  correlationId?: string;
+  idempotencyKey?: string;
+  priority?: number;
+  /** Checks the resolved definition against the request before anything is written (throws to refuse). */
+  admit?: (def: WorkflowDef) => void;
+  /** Set for child runs: chosen by the parent's decider. */
+  runId?: string;
+  parentRunId?: string;
+  parentTaskId?: string;
+  depth?: number;
+}
+
+/** Picks the version for a start without one (see routes/router.ts). */
+export interface VersionChooser {
+  choose(start: { name: string; input: JsonObject; correlationId: string }): Promise<{ version: number; choice: RouteChoice } | undefined>;
+}
+
+/** More work than the server takes on at once: the caller should retry after `retryAfterMs`. */
+export class Overloaded extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+    this.name = "Overloaded";
+  }
+}

@@ -1,0 +1,89 @@
+// Stage 2 of an event batch: the decisions, from what the load stage read and
+// nothing else (no I/O). One run's events are decided in order on one
+// decider; a refused event is reported with the item it came from, so the
+// caller can answer it and decide the others again from the stored state.
+import { randomUUID } from "node:crypto";
+import { decide, Decider, Refusal, type Decision, type RunEvent } from "../engine/decider.js";
+import { graphFor } from "../engine/graph.js";
+import type { RunState } from "../engine/model.js";
+import type { TaskDef } from "@baton/sdk";
+import { fairKeyOf } from "../fairness/key.js";
+import type { EventItem, StartItem } from "./batch-items.js";
+import type { RunToDecide } from "./load.js";
+import type { EngineServices } from "./services.js";
+
+/** One run's events decided. */
+export interface RunDecided {
+  kind: "decided";
+  decision: Decision;
+  /** The events as applied (a restart with the latest definition filled in), in order. */
+  applied: RunEvent[];
+  /** Whether each item's event changed anything. */
+  outcomes: Map<EventItem, boolean>;
+  /** Ids of the tasks the run had before (updated, not inserted). */
+  existing: Set<string>;
+}
+
+/** An item's event the run's state does not allow: nothing of the decision stands. */
+export interface RunRefused {
+  kind: "refused";
+  item: EventItem;
+  error: Refusal;
+}
+
+export function decideRun(input: RunToDecide, items: EventItem[], now: number, services: EngineServices): RunDecided | RunRefused {
+  const { def, graph, state, restartDef, taskDefs } = input;
+  const existing = new Set(state.tasks.map((t) => t.id));
+  // The tasks were loaded for this batch alone: the decider may change them in place.
+  const decider = new Decider({ def, graph, run: state.run, tasks: state.tasks, taskDefs, now, newId: randomUUID, services, ownsTasks: true });
+  const applied: RunEvent[] = [];
+  const outcomes = new Map<EventItem, boolean>();
+  for (const item of items) {
+    const event = item.event.kind === "restart" && restartDef && item.event.useLatest && !item.event.def ? { ...item.event, def: restartDef } : item.event;
+    try {
+      outcomes.set(item, decider.applyNext(event));
+      applied.push(event);
+    } catch (error) {
+      if (!(error instanceof Refusal)) throw error;
+      return { kind: "refused", item, error };
+    }
+  }
+  return { kind: "decided", decision: decider.result(), applied, outcomes, existing };
+}
+
+/** A new run's first decision. */
+export function decideStart(item: StartItem, taskDefs: Map<string, TaskDef>, now: number, services: EngineServices): Decision {
+  const { def, hash } = item.resolved;
+  return decide({ def, graph: graphFor(hash, def), run: newRun(item, now), tasks: [], taskDefs, now, newId: randomUUID, services }, { kind: "start" });
+}
+
+function newRun({ options, resolved }: StartItem, now: number): RunState {
+  const { def, hash, version, route } = resolved;
+  const input = { ...(def.inputTemplate ?? {}), ...options.input };
+  const fairKey = fairKeyOf(def["fairnessKey"], input, options.correlationId ?? "");
+  return {
+    id: options.runId ?? randomUUID(),
+    name: def.name,
+    version,
+    defHash: hash,
+    status: "RUNNING",
+    input,
+    output: {},
+    variables: structuredClone(def.variables ?? {}),
+    correlationId: options.correlationId ?? "",
+    idempotencyKey: options.idempotencyKey ?? "",
+    priority: options.priority ?? 0,
+    reason: "",
+    failedRefs: [],
+    failedTaskId: "",
+    parentRunId: options.parentRunId ?? "",
+    parentTaskId: options.parentTaskId ?? "",
+    createdAt: now,
+    updatedAt: now,
+    endedAt: 0,
+    wakeAt: 0,
+    nextSeq: 1,
+    extra: { ...(options.depth ? { depth: options.depth } : {}), ...(fairKey ? { fairKey } : {}) },
+    ...(route ? { route } : {}),
+  };
+}

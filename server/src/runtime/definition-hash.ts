@@ -1,0 +1,24 @@
+// A workflow definition's identity: the hash of its canonical JSON, so equal
+// definitions (whatever their key order) are stored and cached once.
+import { createHash } from "node:crypto";
+import { stringifyJson } from "@baton/json";
+import type { WorkflowDef } from "@baton/sdk";
+
+export function definitionHash(def: WorkflowDef): string {
+  return createHash("sha256").update(canonicalJson(def)).digest("hex");
+}
+
+/** JSON with object keys sorted, so equal definitions hash equally. */
+export function canonicalJson(value: unknown): string {
+  return stringifyJson(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (!value || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => [k, sortKeys(v)]),
+  );
+}

@@ -1,0 +1,147 @@
+// The definitions a decision needs, cached in memory: workflow definitions by
+// content hash (immutable, kept forever), the latest version of each workflow
+// and task definitions (both cleared when a change is announced with NOTIFY,
+// on every replica). Also resolves which definition a start runs.
+import type { TaskDef, WorkflowDef } from "@baton/sdk";
+import { Refusal } from "../engine/decider.js";
+import { graphFor, type Graph } from "../engine/graph.js";
+import type { RouteChoice, TaskState } from "../engine/model.js";
+import type { Queryable, Store } from "../store/store.js";
+import type { StartOptions, VersionChooser } from "./contract.js";
+import { definitionHash } from "./definition-hash.js";
+
+export type DefinitionStore = Pick<Store, "defByHash" | "taskDefs" | "workflowDef" | "findWorkflowDef">;
+
+export interface ResolvedDefinition {
+  def: WorkflowDef;
+  hash: string;
+  version: number;
+  route?: RouteChoice;
+}
+
+export class Definitions {
+  private readonly byHash = new Map<string, WorkflowDef>();
+  private readonly taskDefCache = new Map<string, TaskDef | undefined>();
+  private readonly latestDefs = new Map<string, { def: WorkflowDef; hash: string; version: number }>();
+  private workflowDefGeneration = 0;
+  private taskDefGeneration = 0;
+
+  constructor(
+    private readonly store: DefinitionStore,
+    /** Chooses the version of a start that names none, when its workflow has a route. */
+    private readonly router?: VersionChooser,
+  ) {}
+
+  /** A definition by content hash; immutable, so cached forever. */
+  async definition(hash: string, q?: Queryable): Promise<{ def: WorkflowDef; graph: Graph }> {
+    let def = this.byHash.get(hash);
+    if (!def) {
+      // Inside an event, through its own connection: a second one from the
+      // pool could wait forever while every connection holds a run lock.
+      def = await this.store.defByHash(hash, q);
+      if (!def) throw new Error(`definition ${hash} is missing`);
+      this.byHash.set(hash, def);
+    }
+    return { def, graph: graphFor(hash, def) };
+  }
+
+  /** The latest version of a workflow as a transaction sees it (a restart on the latest definition): not cached. */
+  async latestIn(tx: Queryable, name: string): Promise<(ResolvedDefinition & { graph: Graph }) | undefined> {
+    const latest = await this.store.workflowDef(tx, name);
+    return latest ? { def: latest.def, hash: latest.hash, version: latest.version, graph: graphFor(latest.hash, latest.def) } : undefined;
+  }
+
+  /** A definition by hash if it was read before (no I/O). */
+  cached(hash: string): WorkflowDef | undefined {
+    return this.byHash.get(hash);
+  }
+
+  /**
+   * Task definitions a run may need. Cached in memory: a change is announced
+   * with NOTIFY baton_taskdefs and clears the cache on every replica.
+   */
+  async taskDefsFor(tx: Queryable, def: WorkflowDef, tasks: TaskState[]): Promise<Map<string, TaskDef>> {
+    const names = new Set<string>(tasks.map((t) => t.defName));
+    const walk = (list: WorkflowDef["tasks"]) => {
+      for (const t of list) {
+        names.add(t.name);
+        t.forkTasks?.forEach(walk);
+        Object.values(t.decisionCases ?? {}).forEach(walk);
+        if (t.defaultCase) walk(t.defaultCase);
+        if (t.loopOver) walk(t.loopOver);
+      }
+    };
+    walk(def.tasks);
+    const missing = [...names].filter((n) => !this.taskDefCache.has(n));
+    if (missing.length > 0) {
+      const generation = this.taskDefGeneration;
+      const found = await this.store.taskDefs(tx, missing);
+      if (generation === this.taskDefGeneration) for (const name of missing) this.taskDefCache.set(name, found.get(name));
+      const result = new Map<string, TaskDef>();
+      for (const name of names) {
+        const d = found.get(name) ?? this.taskDefCache.get(name);
+        if (d) result.set(name, d);
+      }
+      return result;
+    }
+    const result = new Map<string, TaskDef>();
+    for (const name of names) {
+      const d = this.taskDefCache.get(name);
+      if (d) result.set(name, d);
+    }
+    return result;
+  }
+
+  /**
+   * The latest version of a workflow, cached: a new version is announced
+   * with NOTIFY baton_workflow_defs at its commit and clears the entry on
+   * every replica, so starts by name cost no query.
+   */
+  private async latestDefinition(name: string): Promise<{ def: WorkflowDef; hash: string; version: number } | undefined> {
+    const cached = this.latestDefs.get(name);
+    if (cached) return cached;
+    const generation = this.workflowDefGeneration;
+    const found = await this.store.findWorkflowDef(name);
+    if (found && generation === this.workflowDefGeneration) {
+      this.latestDefs.set(name, found);
+      if (this.latestDefs.size > 10_000) this.latestDefs.delete(this.latestDefs.keys().next().value as string);
+    }
+    return found;
+  }
+
+  /** Forgets the cached latest version of a workflow (all, without a name): it changed here or on another replica. */
+  workflowDefsChanged(name?: string): void {
+    if (name) this.latestDefs.delete(name);
+    else this.latestDefs.clear();
+    this.workflowDefGeneration++;
+  }
+
+  /** Forgets cached task definitions (one changed here or on another replica). */
+  taskDefsChanged(): void {
+    this.taskDefCache.clear();
+    this.taskDefGeneration++;
+  }
+
+  /** The definition a start runs: given inline, the version asked for, the one its route chooses, or the latest. */
+  async forStart(options: StartOptions): Promise<ResolvedDefinition> {
+    if (options.definition) {
+      const def = options.definition;
+      const { validateWorkflowDef } = await import("@baton/sdk");
+      const { errors } = validateWorkflowDef(def);
+      if (errors.length > 0) {
+        throw new Refusal("INVALID_ARGUMENT", `invalid inline definition: ${errors.map((e) => `${e.path || "/"}: ${e.message}`).join("; ")}`);
+      }
+      return { def, hash: definitionHash(def), version: def.version ?? 1 };
+    }
+    const routed =
+      options.version === undefined
+        ? await this.router?.choose({ name: options.name, input: options.input, correlationId: options.correlationId ?? "" })
+        : undefined;
+    const version = routed?.version ?? options.version;
+    const found = version === undefined ? await this.latestDefinition(options.name) : await this.store.findWorkflowDef(options.name, version);
+    if (!found) {
+      throw new Refusal("NOT_FOUND", `no workflow definition ${options.name}${version !== undefined ? ` version ${version}` : ""}`);
+    }
+    return routed ? { ...found, route: routed.choice } : found;
+  }
+}

@@ -1,0 +1,54 @@
+// Between deciding and planning the write: a worker task made ready by a
+// decision, with a worker of its type waiting on this replica, is leased to
+// that worker at once (delivered at commit) instead of going through the
+// queue table. The reservation is given back if the batch does not commit.
+import type { TaskDef } from "@baton/sdk";
+import type { Decision } from "../engine/decider.js";
+import type { TaskState } from "../engine/model.js";
+import { isWorkerTask } from "../engine/system-tasks.js";
+import { randomUUID } from "node:crypto";
+import type { Reservation } from "./contract.js";
+
+export interface HandOff {
+  task: TaskState;
+  reservation: Reservation;
+}
+
+/** The tasks a decision leaves waiting for a worker (what its enqueue effects name, still scheduled). */
+export function waitingForWorkers(decision: Decision): TaskState[] {
+  const removed = new Set(decision.removed);
+  const enqueue = new Map<string, TaskState>();
+  for (const effect of decision.effects) if (effect.kind === "enqueue") enqueue.set(effect.task.id, effect.task);
+  return [...enqueue.values()].filter((t) => t.status === "SCHEDULED" && isWorkerTask(t.type) && !removed.has(t.id));
+}
+
+/** Leases what it can of a decision's waiting tasks to workers waiting here; the tasks change in place. */
+export function handOff(decision: Decision, now: number, taskDefs: Map<string, TaskDef>, reserveWorker: ((taskType: string) => Reservation | undefined) | undefined): HandOff[] {
+  const handOffs: HandOff[] = [];
+  if (!reserveWorker) return handOffs;
+  for (const t of waitingForWorkers(decision)) {
+    if (t.visibleAt > now || hasClaimLimits(taskDefs.get(t.defName))) continue;
+    const reservation = reserveWorker(t.defName);
+    if (!reservation) continue;
+    leaseTo(t, reservation.workerId, now);
+    handOffs.push({ task: t, reservation });
+  }
+  return handOffs;
+}
+
+/** Tasks with a concurrency or rate limit are claimed from the queue, where the limit is counted. */
+function hasClaimLimits(def: TaskDef | undefined): boolean {
+  return Boolean(def && ((def.concurrentExecLimit ?? 0) > 0 || (def.rateLimitPerFrequency ?? 0) > 0));
+}
+
+/** Marks a task handed to a worker, exactly as a claim from the queue would. */
+function leaseTo(task: TaskState, workerId: string, now: number): void {
+  task.status = "IN_PROGRESS";
+  task.pollCount += 1;
+  task.workerId = workerId;
+  task.leaseToken = randomUUID();
+  if (!task.startedAt) task.startedAt = now;
+  const response = now + task.responseTimeoutSeconds * 1000;
+  task.leaseExpiresAt = task.timeoutSeconds > 0 ? Math.min(response, task.startedAt + task.timeoutSeconds * 1000) : response;
+  task.updatedAt = now;
+}

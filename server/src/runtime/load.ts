@@ -1,0 +1,80 @@
+// Stage 1 of an event batch: everything its decisions read, read before any
+// of them is made — each run's tasks (from memory when it is current there),
+// its definition and graph, the latest definition for a restart that asks for
+// it, and the task definitions. Inside the batch's transaction, through its
+// connection: a second one from the pool could wait forever while every
+// connection holds a run lock.
+import type { TaskDef, WorkflowDef } from "@baton/sdk";
+import type { RunEvent } from "../engine/decider.js";
+import type { Graph } from "../engine/graph.js";
+import type { LoadedRun, Queryable, Store } from "../store/store.js";
+import type { Definitions, ResolvedDefinition } from "./definitions.js";
+import type { RunInMemory, RunMemory } from "./run-memory.js";
+
+export type RestartDef = Extract<RunEvent, { kind: "restart" }>["def"];
+
+/** All one run's decision reads. */
+export interface RunToDecide {
+  runId: string;
+  state: RunInMemory;
+  def: WorkflowDef;
+  graph: Graph;
+  /** The latest definition, for a restart that asks for it without naming one. */
+  restartDef: RestartDef;
+  taskDefs: Map<string, TaskDef>;
+}
+
+export class Loader {
+  constructor(
+    private readonly store: Pick<Store, "getRun">,
+    private readonly definitions: Definitions,
+    private readonly memory: RunMemory,
+  ) {}
+
+  /**
+   * A locked run's tasks: as loaded, or kept in memory since this replica last
+   * wrote it. Kept tasks are current when the run's revision has not moved:
+   * only events change a finished task, and every event bumps the revision.
+   * Open tasks also change by claims and lease extensions, which leave the
+   * revision alone, so the tasks the events name come fresh from the
+   * database; any other open task the decision writes is checked against
+   * its stored revision (a stale one makes the batch retry from the database).
+   */
+  async state(tx: Queryable, runId: string, loaded: LoadedRun): Promise<RunInMemory> {
+    if (loaded.tasks) return { run: loaded.run, rev: loaded.rev, tasks: loaded.tasks };
+    const kept = this.memory.take(runId);
+    const fresh = new Map(loaded.fresh.map((t) => [t.id, t]));
+    if (kept && kept.rev === loaded.rev) {
+      const tasks = kept.tasks.map((t) => {
+        const row = fresh.get(t.id);
+        fresh.delete(t.id);
+        return row ?? t;
+      });
+      if (fresh.size === 0) return { run: loaded.run, rev: loaded.rev, tasks };
+    }
+    return this.reread(tx, runId, loaded.rev);
+  }
+
+  /** The run and its tasks as stored (a refused event may have changed the state half way); `rev` is the one locked. */
+  async reread(tx: Queryable, runId: string, rev: number): Promise<RunInMemory> {
+    return { ...(await this.store.getRun(runId, true, tx))!, rev };
+  }
+
+  /** What deciding `events` on this run reads beyond its state. */
+  async forRun(tx: Queryable, runId: string, state: RunInMemory, events: RunEvent[]): Promise<RunToDecide> {
+    const { def, graph } = await this.definitions.definition(state.run.defHash, tx);
+    let restartDef: RestartDef;
+    for (const event of events) {
+      if (event.kind === "restart" && event.def === undefined && event.useLatest && !restartDef) {
+        restartDef = await this.definitions.latestIn(tx, state.run.name);
+      }
+    }
+    const taskDefs = await this.definitions.taskDefsFor(tx, restartDef?.def ?? def, state.tasks);
+    return { runId, state, def, graph, restartDef, taskDefs };
+  }
+
+  /** The task definitions a new run may need. */
+  forStart(tx: Queryable, resolved: ResolvedDefinition): Promise<Map<string, TaskDef>> {
+    return this.definitions.taskDefsFor(tx, resolved.def, []);
+  }
+}

@@ -1,0 +1,124 @@
+// Effects of one run on another (start a child, tell a parent its child
+// ended, terminate or retry a run), written to the outbox in the deciding
+// transaction and carried out here, each as an event or start of its own.
+// The item is deleted only after that committed: a crash in between repeats
+// the effect once the item's lease runs out, which is harmless (starts are
+// keyed by run id, and ended tasks ignore late events).
+import { Refusal, type RunEvent, type StartRunRequest } from "../engine/decider.js";
+import { TERMINAL_WORKFLOW, type JsonObject, type RunState } from "../engine/model.js";
+import type { Clock } from "../clock.js";
+import type { Logger } from "../logger.js";
+import type { RunTarget, Store } from "../store/store.js";
+import type { StartOptions } from "./contract.js";
+
+/** How long a taken outbox item stays invisible to other replicas. */
+const OUTBOX_LEASE_MS = 30_000;
+
+export interface OutboxDeps {
+  store: Pick<Store, "takeOutbox" | "finishOutbox" | "getRun">;
+  clock: Clock;
+  log: Logger;
+  /** Where the effects go: the engine's own doors. */
+  handle(target: RunTarget, event: RunEvent): Promise<unknown>;
+  start(options: StartOptions): Promise<unknown>;
+}
+
+export class Outbox {
+  constructor(private readonly deps: OutboxDeps) {}
+
+  /**
+   * Carries out one outbox item (or the oldest, when no id is given) in its
+   * own transaction: the item is deleted in the same transaction that applies
+   * it, so it takes effect once.
+   */
+  async process(id?: number): Promise<boolean> {
+    const item = await this.deps.store.takeOutbox(this.deps.clock.now(), OUTBOX_LEASE_MS, id);
+    if (!item) return false;
+    await this.apply(item.kind, item.payload);
+    await this.deps.store.finishOutbox(item.id);
+    return true;
+  }
+
+  private async apply(kind: string, payload: JsonObject): Promise<void> {
+    const { handle } = this.deps;
+    switch (kind) {
+      case "startRun":
+        return this.startRun(payload as unknown as StartRunRequest & { parentRunId: string; requesterRunId?: string });
+      case "childEnded": {
+        const p = payload as { parentRunId: string; taskId: string; childId: string; status: RunState["status"]; output: JsonObject; reason: string; name?: string; version?: number };
+        const child = p.name !== undefined ? { name: p.name, ...(p.version !== undefined ? { version: p.version } : {}) } : {};
+        await handle(p.parentRunId, { kind: "childEnded", taskId: p.taskId, childId: p.childId, status: p.status, output: p.output, reason: p.reason, ...child }).catch(ignoreRefusal);
+        return;
+      }
+      case "terminateRun": {
+        const p = payload as { runId: string; reason: string };
+        await handle(p.runId, { kind: "terminate", reason: p.reason }).catch(ignoreRefusal);
+        return;
+      }
+      case "retryRun": {
+        const p = payload as { runId: string; resumeSubworkflowTasks: boolean };
+        try {
+          await handle(p.runId, { kind: "retry", resumeSubworkflowTasks: p.resumeSubworkflowTasks });
+        } catch (error) {
+          if (!(error instanceof Refusal)) throw error;
+          // The child cannot be retried (it completed, or is gone): its parent must not wait for it forever.
+          const child = await this.deps.store.getRun(p.runId, false);
+          if (child && TERMINAL_WORKFLOW.has(child.run.status) && child.run.parentRunId && child.run.parentTaskId) {
+            const { run } = child;
+            await handle(run.parentRunId, { kind: "childEnded", taskId: run.parentTaskId, childId: run.id, status: run.status, output: run.output, reason: run.reason, name: run.name, version: run.version }).catch(ignoreRefusal);
+          }
+        }
+        return;
+      }
+      case "childRevived": {
+        const p = payload as { parentRunId: string; taskId: string; childId: string };
+        await handle(p.parentRunId, { kind: "childRevived", taskId: p.taskId, childId: p.childId }).catch(ignoreRefusal);
+        return;
+      }
+    }
+  }
+
+  private async startRun(request: StartRunRequest & { parentRunId: string; requesterRunId?: string }): Promise<void> {
+    const { handle } = this.deps;
+    // START_WORKFLOW waits to hear whether its run could be started.
+    const reportStart = async (error: string) => {
+      if (request.linked || !request.failTaskIfMissing || !request.requesterRunId) return;
+      await handle(request.requesterRunId, { kind: "runStarted", taskId: request.failTaskIfMissing, childId: request.runId, error }).catch(ignoreRefusal);
+    };
+    try {
+      await this.deps.start({
+        name: request.name,
+        ...(request.version !== undefined ? { version: request.version } : {}),
+        ...(request.definition ? { definition: request.definition } : {}),
+        input: request.input,
+        correlationId: request.correlationId,
+        priority: request.priority,
+        runId: request.runId,
+        parentRunId: request.parentRunId,
+        parentTaskId: request.linked ? request.parentTaskId : "",
+        depth: request.depth,
+      });
+    } catch (error) {
+      if (!(error instanceof Refusal)) throw error;
+      await reportStart(error.message);
+      // The child cannot start (no such definition): the waiting task fails.
+      if (request.linked && request.parentRunId) {
+        await handle(request.parentRunId, {
+          kind: "childEnded",
+          taskId: request.parentTaskId,
+          childId: request.runId,
+          status: "FAILED",
+          output: {},
+          reason: error.message,
+        }).catch(() => undefined);
+      }
+      this.deps.log.warn({ err: error, name: request.name }, "could not start a run requested by another run");
+      return;
+    }
+    await reportStart("");
+  }
+}
+
+function ignoreRefusal(error: unknown): void {
+  if (!(error instanceof Refusal)) throw error;
+}

@@ -1,0 +1,132 @@
+// One batch of events and starts, through its stages in one direction:
+// load (load.ts: every read the decisions need) -> decide (decide.ts: pure)
+// -> hand off and plan the write (hand-off.ts, write-plan.ts) -> write (the
+// store, one statement) -> what is left for after commit (after-commit.ts,
+// run by the engine once the transaction ended). Runs on the batch's
+// transaction, or on the pool for a batch decided from memory, where the
+// write alone finds out whether a run moved.
+import { Refusal, type Decision } from "../engine/decider.js";
+import type { LoadedRuns, Queryable, Store } from "../store/store.js";
+import { runIdOf, type BatchResults, type EventItem, type StartItem } from "./batch-items.js";
+import type { EngineHooks } from "./contract.js";
+import { decideRun, decideStart, type RunDecided } from "./decide.js";
+import type { Definitions } from "./definitions.js";
+import { handOff, type HandOff } from "./hand-off.js";
+import type { Loader, RunToDecide } from "./load.js";
+import type { RunMemory } from "./run-memory.js";
+import type { EngineServices } from "./services.js";
+import { emptyAfterCommit, emptyWrite, planWrite, type AfterCommit } from "./write-plan.js";
+
+/** A batch decided from memory found memory behind (a refusal, a task to remove): it is decided again from the database. */
+export class NotFromMemory extends Error {}
+
+/** Starts in a batch found their run id or idempotency key taken: the batch rolls back and they are answered apart. */
+export class StartConflict extends Error {
+  constructor(readonly starts: StartItem[]) {
+    super("run exists already");
+  }
+}
+
+export interface PipelineDeps {
+  store: Pick<Store, "putDef" | "writeBatch">;
+  loader: Loader;
+  definitions: Definitions;
+  memory: RunMemory;
+  services: EngineServices;
+  reserveWorker: EngineHooks["reserveWorker"];
+}
+
+/** The batch written (not yet committed, when on a transaction): each item's answer and the work after commit. */
+export interface BatchDone {
+  results: BatchResults;
+  after: AfterCommit;
+}
+
+export async function runBatch(
+  deps: PipelineDeps,
+  q: Queryable,
+  loaded: LoadedRuns,
+  events: EventItem[],
+  starts: StartItem[],
+  now: number,
+  handOffs: HandOff[],
+  fromMemory: boolean,
+): Promise<BatchDone> {
+  const { loader, memory, services } = deps;
+  memory.loaded(loaded.runs.values());
+  const results: BatchResults = new Map();
+
+  // Load.
+  const groups = new Map<string, EventItem[]>();
+  for (const item of events) {
+    const runId = runIdOf(item, (taskId) => loaded.runOfTask.get(taskId));
+    if (runId === undefined || !loaded.runs.has(runId)) {
+      results.set(item, item.skipLocked ? undefined : new Refusal("NOT_FOUND", typeof item.target === "string" ? `no run ${item.target}` : `no task ${item.target.taskId}`));
+      continue;
+    }
+    const group = groups.get(runId);
+    if (group) group.push(item);
+    else groups.set(runId, [item]);
+  }
+  const runs: RunToDecide[] = [];
+  for (const [runId, group] of groups) {
+    const state = await loader.state(q, runId, loaded.runs.get(runId)!);
+    runs.push(await loader.forRun(q, runId, state, group.map((item) => item.event)));
+  }
+  const startTaskDefs: RunToDecide["taskDefs"][] = [];
+  for (const item of starts) startTaskDefs.push(await loader.forStart(q, item.resolved));
+
+  // Decide. A refused event may have changed the state half way: it is
+  // answered, and the run's other events are decided again from the stored state.
+  const decided: { input: RunToDecide; result: RunDecided }[] = [];
+  for (let input of runs) {
+    const group = groups.get(input.runId)!;
+    for (;;) {
+      const live = group.filter((item) => !results.has(item));
+      if (live.length === 0) break;
+      const result = decideRun(input, live, now, services);
+      if (result.kind === "decided") {
+        decided.push({ input, result });
+        break;
+      }
+      results.set(result.item, result.error);
+      // Memory may be what is behind: answer only from the database.
+      if (fromMemory) throw new NotFromMemory();
+      const state = await loader.reread(q, input.runId, input.state.rev);
+      input = await loader.forRun(q, input.runId, state, live.filter((item) => !results.has(item)).map((item) => item.event));
+    }
+  }
+  const started = starts.map((item, i) => ({ item, taskDefs: startTaskDefs[i]!, decision: decideStart(item, startTaskDefs[i]!, now, services) }));
+
+  // Hand off and plan the write.
+  const write = emptyWrite(now);
+  const after = emptyAfterCommit(handOffs);
+  const plan = (decision: Decision, taskDefs: RunToDecide["taskDefs"], existing: Set<string>, readRev: number | undefined) => {
+    handOffs.push(...handOff(decision, now, taskDefs, deps.reserveWorker));
+    planWrite(decision, existing, readRev, now, (hash) => deps.definitions.cached(hash), write, after);
+  };
+  for (const { input, result } of decided) {
+    const { decision, applied, outcomes, existing } = result;
+    plan(decision, input.taskDefs, existing, input.state.rev);
+    after.decided.push({ decision, events: applied });
+    after.keep.push({ runId: input.runId, rev: input.state.rev + 1, decision, existing });
+    for (const [item, ok] of outcomes) results.set(item, { applied: ok, run: decision.run });
+  }
+  for (const { item, taskDefs, decision } of started) {
+    plan(decision, taskDefs, new Set(), undefined);
+    after.decided.push({ decision, events: [{ kind: "start" }] });
+    // A new run's row starts at revision 0.
+    after.keep.push({ runId: decision.run.id, rev: 0, decision, existing: new Set() });
+    results.set(item, { runId: decision.run.id, created: true });
+  }
+
+  // Write. Removing tasks takes statements of their own: only a transaction keeps the batch one change.
+  if (fromMemory && write.removed.length > 0) throw new NotFromMemory();
+  for (const { options, resolved } of starts) if (options.definition) await deps.store.putDef(q, resolved.hash, resolved.def);
+  const { outboxIds, insertedRuns } = await deps.store.writeBatch(q, write, { allRunsNew: fromMemory });
+  // Inserted nothing for a start whose id or idempotency key exists: its tasks must not stay either.
+  const conflicts = starts.filter((item) => !insertedRuns.has((results.get(item) as { runId: string }).runId));
+  if (conflicts.length > 0) throw new StartConflict(conflicts);
+  after.outboxIds = outboxIds;
+  return { results, after };
+}

@@ -1,0 +1,111 @@
+// Runs as this replica last wrote them (row, revision, tasks), so their next
+// events need not read them again: a wide run's tasks are not read whole each
+// time, and a narrow run's task result is decided without reading or locking
+// anything (see Engine's fast path). Also which run a task belongs to, for
+// tasks seen lately, so a run's results are grouped into one batch.
+import type { Decision } from "../engine/decider.js";
+import { TERMINAL_TASK, TERMINAL_WORKFLOW, type RunState, type TaskState } from "../engine/model.js";
+import { isWorkerTask } from "../engine/system-tasks.js";
+import type { LoadedRun } from "../store/store.js";
+
+/** Runs with fewer tasks are read whole each time: cheap, and memory stays small. */
+export const KEEP_MIN_TASKS = 64;
+/** At most this many tasks, and runs, kept in memory; the least recently written go first. */
+const KEEP_MAX_TASKS = 200_000;
+const KEEP_MAX_RUNS = 5_000;
+/** At most this many task -> run entries. */
+const MAX_TASK_RUNS = 50_000;
+
+export interface RunInMemory {
+  run: RunState;
+  rev: number;
+  tasks: TaskState[];
+}
+
+/** A run to keep once its write committed. */
+export interface KeptRun {
+  runId: string;
+  /** The run's revision after this write. */
+  rev: number;
+  decision: Decision;
+  /** Ids of the tasks that existed before (updated, not inserted). */
+  existing: Set<string>;
+}
+
+export class RunMemory {
+  private readonly runs = new Map<string, RunInMemory>();
+  private cachedTasks = 0;
+  /** Which run a task belongs to (never changes). */
+  private readonly runOfTask = new Map<string, string>();
+
+  /** The run of a task, when seen lately. */
+  runOf(taskId: string): string | undefined {
+    return this.runOfTask.get(taskId);
+  }
+
+  has(runId: string): boolean {
+    return this.runs.has(runId);
+  }
+
+  /** A narrow run's state, if kept, for a task result decided from memory (not taken out: see take). */
+  peek(runId: string): RunInMemory | undefined {
+    return this.runs.get(runId);
+  }
+
+  /** Takes a run out while it is in use: the decider changes its objects in place, and a failed write leaves them wrong. */
+  take(runId: string): RunInMemory | undefined {
+    const kept = this.runs.get(runId);
+    if (!kept) return undefined;
+    this.runs.delete(runId);
+    this.cachedTasks -= kept.tasks.length;
+    return kept;
+  }
+
+  /** Wide runs loaded for a batch: their results arrive together and are worth grouping. */
+  loaded(runs: Iterable<LoadedRun>): void {
+    for (const { tasks } of runs) if (tasks && tasks.length >= KEEP_MIN_TASKS) this.rememberTasks(tasks.map((t) => [t.id, t.runId] as [string, string]));
+  }
+
+  private rememberTasks(entries: Iterable<[string, string]>): void {
+    for (const [taskId, runId] of entries) this.runOfTask.set(taskId, runId);
+    for (const taskId of this.runOfTask.keys()) {
+      if (this.runOfTask.size <= MAX_TASK_RUNS) break;
+      this.runOfTask.delete(taskId);
+    }
+  }
+
+  /** Tasks claimed here from the queue: a narrow run kept in memory takes their new rows, so its next result is decided from memory. */
+  claimed(tasks: TaskState[]): void {
+    for (const task of tasks) {
+      const kept = this.runs.get(task.runId);
+      if (!kept || kept.tasks.length >= KEEP_MIN_TASKS) continue;
+      const index = kept.tasks.findIndex((t) => t.id === task.id);
+      // The claim bumped the row's revision once; any other difference means memory is behind.
+      if (index >= 0 && kept.tasks[index]!.rev + 1 === task.rev) kept.tasks[index] = task;
+      else this.take(task.runId);
+    }
+  }
+
+  /**
+   * Keeps a run after commit, as written: a wide one, whose tasks are then
+   * not read whole again; a narrow one with a worker task open, whose result
+   * can then be decided from memory. Not runs that only wait (timers,
+   * signals): memory stays small with many of those.
+   */
+  keep({ runId, rev, decision, existing }: KeptRun): void {
+    this.take(runId);
+    if (TERMINAL_WORKFLOW.has(decision.run.status)) return;
+    const wide = decision.tasks.length >= KEEP_MIN_TASKS;
+    // A leased system task (an evaluation, an HTTP call) is answered by this replica: its answer is decided from memory too.
+    if (!wide && !decision.tasks.some((t) => !TERMINAL_TASK.has(t.status) && (isWorkerTask(t.type) || t.leaseToken !== ""))) return;
+    // The store bumped the revision of every task it updated.
+    for (const task of decision.changed) if (existing.has(task.id)) task.rev += 1;
+    this.runs.set(runId, { run: decision.run, rev, tasks: decision.tasks });
+    this.cachedTasks += decision.tasks.length;
+    this.rememberTasks([...decision.changed].map((t) => [t.id, runId] as [string, string]));
+    for (const id of this.runs.keys()) {
+      if (this.cachedTasks <= KEEP_MAX_TASKS && this.runs.size <= KEEP_MAX_RUNS) break;
+      this.take(id);
+    }
+  }
+}
