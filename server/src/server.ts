@@ -41,7 +41,7 @@ import { RouteControl } from "./routes/control.js";
 import { registerRouteMetrics } from "./routes/metrics.js";
 import { VersionRouter } from "./routes/router.js";
 import { Engine } from "./runtime/engine.js";
-import { HttpTasks } from "./runtime/http-tasks.js";
+import { DEFAULT_HTTP_POLICY, HttpTasks, type HttpPolicy } from "./runtime/http-tasks.js";
 import { createEngineServices } from "./runtime/services.js";
 import { Timers } from "./runtime/timers.js";
 import { ScheduleFirer } from "./schedules/firer.js";
@@ -64,8 +64,10 @@ export interface ServerOptions {
   clock?: Clock;
   logger?: Logger;
   limits?: Partial<Limits>;
-  /** Hosts HTTP tasks may call (default: none, HTTP tasks are refused). */
+  /** Host names ("*": any), addresses and CIDRs HTTP tasks may call (default: none, HTTP tasks are refused). */
   httpAllowedHosts?: string[];
+  /** HTTP tasks' time limit and calls in flight (defaults: 30 s, 64 at once, 1024 waiting). */
+  http?: Partial<Pick<HttpPolicy, "timeoutMs" | "maxInFlight" | "maxWaiting">>;
   /**
    * Whether keys that may start runs (operators) may run definitions sent
    * with the request, and SUB_WORKFLOWs definitions taken from run data.
@@ -124,8 +126,14 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   const consoleHost = options.console?.host ?? host;
   // Open only when every port is reachable from this machine alone.
   const authMode = options.auth?.mode ?? (isLoopback(host) && (!options.console || isLoopback(consoleHost)) ? "disabled" : "required");
-  // Read certificates before anything starts: a bad path fails fast.
+  // Read certificates and the HTTP allowlist before anything starts: a bad one fails fast.
   const credentials = serverCredentials(options.tls);
+  const http = new HttpTasks(
+    { handle: (target, event) => engine.handle(target, event) },
+    { ...DEFAULT_HTTP_POLICY, ...options.http, allowedHosts: options.httpAllowedHosts ?? [], maxResponseBytes: limits.payloadBytes },
+    clock,
+    log,
+  );
   // Process metrics (CPU, memory, event loop, GC) only where they are served: they install observers.
   const metrics = new Metrics(() => sampleDatabase(store, clock), 1000, { processMetrics: options.metrics !== undefined });
   const store = openStore(options.databaseUrl, { poolSize: options.poolSize ?? 10, onDbError: (error) => metrics.dbError(error) });
@@ -156,7 +164,6 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     },
     options.sweepMs ?? 250,
   );
-  const http = new HttpTasks({ handle: (target, event) => engine.handle(target, event) }, { allowedHosts: options.httpAllowedHosts ?? [], timeoutMs: 30_000, maxResponseBytes: limits.payloadBytes }, log);
   const engine = new Engine(store, clock, engineServices, log, { maxConcurrentStarts: options.maxConcurrentStarts ?? 256 }, router, {
     tasksReady: (types) => types.forEach((t) => dispatcher.wake(t)),
     runEnded: (runId) => waiters.ended(runId),
@@ -345,6 +352,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       await listener.stop();
       await store.close();
       await engineServices.evaluator.close();
+      http.close();
     },
   };
 }
@@ -362,7 +370,8 @@ export function isLoopback(host: string): boolean {
  * BATON_METRICS_HOST, BATON_AUTH=required|disabled (BATON_INSECURE_NO_AUTH=1
  * is the same as disabled), BATON_CONSOLE_PORT / BATON_CONSOLE_HOST, BATON_RETENTION (how long ended runs are kept:
  * "30d" by default, "off" to keep them) and BATON_RETENTION_EXPORT_DIR,
- * BATON_ALLOW_INLINE_DEFINITIONS=1, BATON_HTTP_ALLOWED_HOSTS=host,host….
+ * BATON_ALLOW_INLINE_DEFINITIONS=1, BATON_HTTP_ALLOWED_HOSTS=host,address,cidr…,
+ * BATON_HTTP_TIMEOUT_MS, BATON_HTTP_MAX_IN_FLIGHT.
  */
 export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<ServerOptions, "databaseUrl"> {
   const get = (name: string) => env[name] || undefined;
@@ -401,6 +410,15 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit
   if (truthy("BATON_ALLOW_INLINE_DEFINITIONS")) options.inlineDefinitions = true;
   const httpHosts = get("BATON_HTTP_ALLOWED_HOSTS");
   if (httpHosts) options.httpAllowedHosts = httpHosts.split(",").map((h) => h.trim()).filter((h) => h !== "");
+  const httpTimeout = get("BATON_HTTP_TIMEOUT_MS");
+  const httpInFlight = get("BATON_HTTP_MAX_IN_FLIGHT");
+  if (httpTimeout || httpInFlight) {
+    const count = (name: string, text: string) => {
+      if (!/^[1-9]\d*$/.test(text)) throw new Error(`${name} must be a positive whole number, not "${text}"`);
+      return Number(text);
+    };
+    options.http = { ...(httpTimeout ? { timeoutMs: count("BATON_HTTP_TIMEOUT_MS", httpTimeout) } : {}), ...(httpInFlight ? { maxInFlight: count("BATON_HTTP_MAX_IN_FLIGHT", httpInFlight) } : {}) };
+  }
   const auth = get("BATON_AUTH");
   if (truthy("BATON_INSECURE_NO_AUTH")) options.auth = { mode: "disabled" };
   else if (auth === "required" || auth === "disabled") options.auth = { mode: auth };

@@ -53,7 +53,7 @@ export function devCommand(program: Command): void {
     .option("--auth", "require API keys even on loopback (always required on other addresses); creates the first admin key if none exists")
     .option("--insecure-no-auth", "serve without authentication on a non-loopback address (anyone who can reach the port can run and change flows)")
     .option("--allow-inline-definitions", "let operator keys run definitions they send with a start, and SUB_WORKFLOWs run definitions from run data (env: BATON_ALLOW_INLINE_DEFINITIONS=1; otherwise admin keys only)")
-    .option("--http-allowed-hosts <hosts>", "hosts HTTP tasks may call, comma-separated, \"*\" for any (env: BATON_HTTP_ALLOWED_HOSTS; none by default: HTTP tasks fail)")
+    .option("--http-allowed-hosts <hosts>", "host names, addresses and CIDRs HTTP tasks may call, comma-separated, \"*\" for any public host; private, loopback and link-local addresses only when listed (env: BATON_HTTP_ALLOWED_HOSTS; none by default: HTTP tasks fail)")
     .option("--tls-cert <file>", "TLS certificate (PEM) for the gRPC port (env: BATON_TLS_CERT)")
     .option("--tls-key <file>", "its private key (PEM) (env: BATON_TLS_KEY)")
     .option("--tls-ca <file>", "CA (PEM) that client certificates must chain to (env: BATON_TLS_CA)")
@@ -76,7 +76,7 @@ function conductorPort(opts: DevOptions): number {
 }
 
 /** Auth, TLS and metrics options: flags first, then BATON_TLS_*, BATON_METRICS_*, BATON_AUTH. */
-function securityOptions(opts: DevOptions, fromEnv: (env: NodeJS.ProcessEnv) => Omit<ServerOptions, "databaseUrl">): Pick<ServerOptions, "auth" | "tls" | "metrics" | "inlineDefinitions" | "httpAllowedHosts"> {
+function securityOptions(opts: DevOptions, fromEnv: (env: NodeJS.ProcessEnv) => Omit<ServerOptions, "databaseUrl">): Pick<ServerOptions, "auth" | "tls" | "metrics" | "inlineDefinitions" | "httpAllowedHosts" | "http"> {
   let env: Omit<ServerOptions, "databaseUrl">;
   try {
     env = fromEnv(process.env);
@@ -84,12 +84,13 @@ function securityOptions(opts: DevOptions, fromEnv: (env: NodeJS.ProcessEnv) => 
     throw usage((error as Error).message);
   }
   if (opts.auth && opts.insecureNoAuth) throw usage("--auth and --insecure-no-auth contradict each other");
-  const options: Pick<ServerOptions, "auth" | "tls" | "metrics" | "inlineDefinitions" | "httpAllowedHosts"> = {};
+  const options: Pick<ServerOptions, "auth" | "tls" | "metrics" | "inlineDefinitions" | "httpAllowedHosts" | "http"> = {};
   const auth = opts.auth ? "required" : opts.insecureNoAuth ? "disabled" : env.auth?.mode;
   if (auth) options.auth = { mode: auth };
   if (opts.allowInlineDefinitions || env.inlineDefinitions) options.inlineDefinitions = true;
   const httpHosts = opts.httpAllowedHosts !== undefined ? opts.httpAllowedHosts.split(",").map((h) => h.trim()).filter((h) => h !== "") : env.httpAllowedHosts;
   if (httpHosts) options.httpAllowedHosts = httpHosts;
+  if (env.http) options.http = env.http;
   if (opts.tlsCert || opts.tlsKey) {
     if (!opts.tlsCert || !opts.tlsKey) throw usage("TLS needs both --tls-cert and --tls-key");
     const ca = opts.tlsCa ?? env.tls?.ca;
