@@ -53,7 +53,7 @@ import { NotificationListener } from "./store/notifications.js";
 import { RetentionStore } from "./store/retention.js";
 import { RouteStore } from "./store/routes.js";
 import { ScheduleStore } from "./store/schedules.js";
-import { openStore } from "./store/store.js";
+import { openStore, type Store } from "./store/store.js";
 
 export interface ServerOptions {
   databaseUrl: string;
@@ -101,6 +101,8 @@ export interface BatonServer {
   address: string;
   port: number;
   engine: Engine;
+  /** The server's door into state (for test drivers: snapshots, the pool, where connections go). */
+  store: Store;
   clock: Clock;
   /** Whether calls need an API key. */
   auth: "required" | "disabled";
@@ -164,16 +166,24 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     },
     options.sweepMs ?? 250,
   );
-  const engine = new Engine(store, clock, engineServices, log, { maxConcurrentStarts: options.maxConcurrentStarts ?? 256 }, router, {
-    tasksReady: (types) => types.forEach((t) => dispatcher.wake(t)),
-    runEnded: (runId) => waiters.ended(runId),
-    decided: (decision, events) => {
-      observer.decided(decision, events);
-      changes.moved(decision.run.id);
+  const engine = new Engine({
+    store,
+    clock,
+    services: engineServices,
+    log,
+    limits: { maxConcurrentStarts: options.maxConcurrentStarts ?? 256 },
+    router,
+    hooks: {
+      tasksReady: (types) => types.forEach((t) => dispatcher.wake(t)),
+      runEnded: (runId) => waiters.ended(runId),
+      decided: (decision, events) => {
+        observer.decided(decision, events);
+        changes.moved(decision.run.id);
+      },
+      runAsync: (task) => http.run(task),
+      taskDefsChanged: () => dispatcher.forgetLimits(),
+      reserveWorker: (type) => observer.reserved(dispatcher.reserve(type)),
     },
-    runAsync: (task) => http.run(task),
-    taskDefsChanged: () => dispatcher.forgetLimits(),
-    reserveWorker: (type) => observer.reserved(dispatcher.reserve(type)),
   });
   const timers = new Timers(engine, store, clock, log, options.sweepMs ?? 200);
   // Event handlers: any replica takes events off the bus and runs their actions.
@@ -321,6 +331,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     address: `${host.includes(":") ? `[${host}]` : host}:${port}`,
     port,
     engine,
+    store,
     clock,
     auth: authMode,
     tls: options.tls !== undefined,

@@ -37,7 +37,7 @@ describe("multi-host connection strings", () => {
       await client.registerWorkflowDef({ name: "multi_host", version: 1, tasks: [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }] });
       const run = await client.executeWorkflow("multi_host", {});
       assert.equal(run.status, "COMPLETED");
-      assert.equal(server.engine.store.locator.current.includes(`:${live.port}/`), true);
+      assert.equal(server.store.locator.current.includes(`:${live.port}/`), true);
     } finally {
       client.close();
       await server.close();

@@ -238,7 +238,7 @@ export class TestEnvironment {
   async drive<O = Record<string, unknown>>(runId: string, options: DriveOptions = {}): Promise<TestRun<O>> {
     const skipTime = options.skipTime ?? true;
     const maxSkips = options.maxTimeSkips ?? 10_000;
-    const store = this.server.engine.store;
+    const store = this.server.store;
     let skips = 0;
     let fingerprint = "";
     let changedAt = Date.now();

@@ -9,14 +9,14 @@ import type { Graph } from "../engine/graph.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import { isConnectionError, type LoadedRuns, type RunTarget, type Store } from "../store/store.js";
-import { afterCommit } from "./after-commit.js";
+import { afterCommit, type AfterCommitDeps } from "./after-commit.js";
 import { runIdOf, type BatchItem, type BatchResults, type EventItem, type StartItem } from "./batch-items.js";
 import { BatchQueue } from "./batches.js";
 import { Overloaded, type EngineHooks, type EventOutcome, type StartOptions, type VersionChooser } from "./contract.js";
-import { Definitions } from "./definitions.js";
+import { Definitions, type DefinitionStore } from "./definitions.js";
 import type { HandOff } from "./hand-off.js";
 import { Loader } from "./load.js";
-import { Outbox } from "./outbox.js";
+import { Outbox, type OutboxDeps } from "./outbox.js";
 import { NotFromMemory, runBatch, StartConflict, type BatchDone, type PipelineDeps } from "./pipeline.js";
 import { KEEP_MIN_TASKS, RunMemory } from "./run-memory.js";
 import type { EngineServices } from "./services.js";
@@ -34,6 +34,32 @@ interface Settled {
   settle: () => void;
 }
 
+/** The operations on state the engine uses: its batches' transactions and writes, the reads they need, the outbox. */
+export type EngineStore = PipelineDeps["store"] &
+  DefinitionStore &
+  OutboxDeps["store"] &
+  AfterCommitDeps["store"] &
+  Pick<Store, "events" | "getRun" | "runIdByIdempotencyKey" | "pool">;
+
+export interface EngineLimits {
+  maxConcurrentStarts: number;
+  maxBatchesInFlight?: number;
+  maxBatchEvents?: number;
+}
+
+export interface EngineDeps {
+  store: EngineStore;
+  clock: Clock;
+  /** What system tasks read, and the evaluator that runs user code. */
+  services: EngineServices;
+  log: Logger;
+  limits?: EngineLimits;
+  /** Chooses the version of a start that names none, when its workflow has a route. */
+  router?: VersionChooser;
+  /** What the engine tells the rest of the server (after commit, mostly). */
+  hooks?: EngineHooks;
+}
+
 export class Engine {
   /** Starts in progress now; beyond the limit new ones are refused, so overload sheds early instead of queueing. */
   private startsInFlight = 0;
@@ -43,35 +69,35 @@ export class Engine {
   private readonly pipeline: PipelineDeps;
   private readonly outbox: Outbox;
 
-  constructor(
-    readonly store: Store,
-    readonly clock: Clock,
-    readonly services: EngineServices,
-    private readonly log: Logger,
-    private readonly limits: {
-      maxConcurrentStarts: number;
-      maxBatchesInFlight?: number;
-      maxBatchEvents?: number;
-    } = { maxConcurrentStarts: 256 },
-    /** Chooses the version of a start that names none, when its workflow has a route. */
-    router?: VersionChooser,
-    /** What the engine tells the rest of the server (after commit, mostly): given at construction. */
-    private readonly hooks: EngineHooks = { tasksReady: () => {}, runEnded: () => {}, runAsync: () => {} },
-  ) {
-    this.definitions = new Definitions(store, router);
+  private readonly store: EngineStore;
+  private readonly clock: Clock;
+  private readonly services: EngineServices;
+  private readonly log: Logger;
+  private readonly limits: EngineLimits;
+  private readonly hooks: EngineHooks;
+
+  constructor(deps: EngineDeps) {
+    const { store, clock, services, log } = deps;
+    this.store = store;
+    this.clock = clock;
+    this.services = services;
+    this.log = log;
+    this.limits = deps.limits ?? { maxConcurrentStarts: 256 };
+    this.hooks = deps.hooks ?? { tasksReady: () => {}, runEnded: () => {}, runAsync: () => {} };
+    this.definitions = new Definitions(store, deps.router);
     this.pipeline = {
       store,
       loader: new Loader(store, this.definitions, this.memory),
       definitions: this.definitions,
       memory: this.memory,
       services,
-      reserveWorker: hooks.reserveWorker,
+      reserveWorker: this.hooks.reserveWorker,
     };
     this.outbox = new Outbox({ store, clock, log, handle: (target, event) => this.handle(target, event), start: (options) => this.start(options) });
     this.queue = new BatchQueue<BatchItem>(
       (items) => this.writeBatch(items),
       (item) => (item.kind === "start" ? undefined : runIdOf(item, (taskId) => this.memory.runOf(taskId))),
-      { maxInFlight: limits.maxBatchesInFlight ?? 4, maxItems: limits.maxBatchEvents ?? 500 },
+      { maxInFlight: this.limits.maxBatchesInFlight ?? 4, maxItems: this.limits.maxBatchEvents ?? 500 },
     );
   }
 
@@ -198,7 +224,7 @@ export class Engine {
         if (!(error instanceof StartConflict)) throw error;
         for (const item of error.starts) {
           const key = item.options.idempotencyKey;
-          const found = key ? await this.store.runIdByIdempotencyKey(this.store.pool, key) : item.options.runId;
+          const found = key ? await this.store.runIdByIdempotencyKey(key) : item.options.runId;
           // The run that holds the key may have been rolled back meanwhile: then this start tries again.
           if (found) existing.set(item, found);
         }

@@ -32,7 +32,7 @@ export class ScheduleFirer {
 
   constructor(
     private readonly store: ScheduleStore,
-    private readonly engine: Engine,
+    private readonly engine: Pick<Engine, "handle" | "start">,
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly intervalMs = 250,

@@ -39,7 +39,7 @@ function placement(s: WorkflowSchedule, paused: boolean, now: number): { nextFir
 
 export function scheduleService(
   schedules: ScheduleStore,
-  store: Store,
+  store: Pick<Store, "findWorkflowDef" | "runIdByIdempotencyKey">,
   firer: ScheduleFirer,
   clock: Clock,
   limits: Limits,
@@ -52,7 +52,7 @@ export function scheduleService(
     if (errors.length > 0) throw invalid(`invalid schedule (${errors.length} error${errors.length > 1 ? "s" : ""}): ${errors.map((e) => `${e.path || "/"}: ${e.message}`).join("; ")}`);
     const s = value as unknown as WorkflowSchedule;
     const request = s.startWorkflowRequest;
-    if (!(await store.workflowDef(store.pool, request.name, request.version))) {
+    if (!(await store.findWorkflowDef(request.name, request.version))) {
       throw invalid(
         `/startWorkflowRequest/name: no workflow ${JSON.stringify(request.name)}${request.version !== undefined ? ` version ${request.version}` : ""} is registered; register it first (baton publish)`,
       );
@@ -143,7 +143,7 @@ export function scheduleService(
       let existingRuns = 0;
       for (const t of times) {
         const key = idempotencyKeyOf(row.name, t);
-        if (await store.runIdByIdempotencyKey(store.pool, key)) {
+        if (await store.runIdByIdempotencyKey(key)) {
           existingRuns++;
           continue;
         }

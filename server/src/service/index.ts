@@ -9,7 +9,6 @@ import type { RunWaiters } from "../dispatch/run-waiters.js";
 import type { ConnectedWorkers } from "../dispatch/workers.js";
 import type { Limits } from "../limits.js";
 import type { Engine } from "../runtime/engine.js";
-import type { Store } from "../store/store.js";
 import { eventService } from "./events.js";
 import { metadataService } from "./metadata.js";
 import { taskService } from "./tasks.js";
@@ -17,7 +16,10 @@ import { workflowService } from "./workflows.js";
 
 export interface ServiceDeps {
   engine: Pick<Engine, "start" | "handle" | "definition" | "workflowDefsChanged" | "taskDefsChanged">;
-  store: Store;
+  store: Parameters<typeof metadataService>[0]["store"] &
+    Parameters<typeof workflowService>[0]["store"] &
+    Parameters<typeof taskService>[0]["store"] &
+    Parameters<typeof eventService>[0]["store"];
   dispatcher: Pick<Dispatcher, "add" | "remove" | "credit">;
   waiters: Pick<RunWaiters, "wait">;
   clock: Clock;

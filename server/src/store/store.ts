@@ -80,7 +80,7 @@ export interface Store {
 
   // ---- runs and tasks
   getRun(runId: string, withTasks: boolean, q?: Queryable): Promise<Run | undefined>;
-  runIdByIdempotencyKey(q: Queryable, key: string): Promise<string | undefined>;
+  runIdByIdempotencyKey(key: string): Promise<string | undefined>;
   search(query: runs.SearchQuery): Promise<RunState[]>;
   runsInFlight(): Promise<{ status: WorkflowStatus; count: number }[]>;
   /** What a run and its sub-workflow runs wait for (timers, queued and running tasks, the outbox): for test drivers. */
@@ -207,7 +207,7 @@ class PgStore implements Store {
   findTaskDefs = (names?: string[]) => definitions.taskDefs(this.pool, names);
 
   getRun = (runId: string, withTasks: boolean, q: Queryable = this.pool) => runs.getRun(q, runId, withTasks);
-  runIdByIdempotencyKey = runs.runIdByIdempotencyKey;
+  runIdByIdempotencyKey = (key: string) => runs.runIdByIdempotencyKey(this.pool, key);
   search = (query: runs.SearchQuery) => runs.searchRuns(this.pool, query);
   runsInFlight = () => runs.runsInFlight(this.pool);
   runTreeSnapshot = (runId: string) => runTreeSnapshot(this.pool, runId);
