@@ -204,7 +204,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   });
   const routeMetrics = registerRouteMetrics(metrics.registry, () => routeStore.list(), routeControl);
   const keys = new KeyRegistry(store);
-  const authenticator = new Authenticator(keys, options.auth?.cacheMs ?? 1000);
+  const authenticator = new Authenticator(keys, { cacheMs: options.auth?.cacheMs ?? 1000, log });
   // Calls open under each key: a revocation (here or on another replica) ends them.
   const calls = new OpenCalls(clock, limits.maxStreamAgeMs);
   const endRevoked = (id?: string) => {
@@ -212,7 +212,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   };
   const stopAging = calls.watchAge();
   const listener = new NotificationListener(store.locator, log, {
-    keyRevoked: (id) => {
+    keyChanged: (id) => {
       authenticator.invalidate(id);
       endRevoked(id);
     },
@@ -288,10 +288,10 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     ),
   );
   bound = true;
-  const readiness = new ReadinessProbe(store, () => bound);
+  const readiness = new ReadinessProbe(store, () => bound, log);
   let ops: OpsServer | undefined;
   if (options.metrics) {
-    ops = await startOpsServer({ host: options.metrics.host ?? "127.0.0.1", port: options.metrics.port, metrics, readiness: () => readiness.check() });
+    ops = await startOpsServer({ host: options.metrics.host ?? "127.0.0.1", port: options.metrics.port, metrics, readiness: () => readiness.check(), log });
   }
   const conductor = options.conductor
     ? await startConductorApi({

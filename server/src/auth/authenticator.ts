@@ -2,7 +2,12 @@
 // read from the database by id and kept for at most `cacheMs` (1 s by
 // default), so a revocation made anywhere takes effect on every replica within
 // that bound; a `baton_keys` notification drops the cached copy sooner.
+// An id found absent is remembered until a key with that id is created (its
+// creation sends the same notification), in a bounded set: a caller repeating
+// unknown ids costs one query per id, not one per call. Database errors are
+// logged, never shown to the caller, who may not even hold a key.
 import { grpc, RpcError } from "@baton/protocol";
+import type { Logger } from "../logger.js";
 import { keyId, matchesHash, type KeyRecord, type KeyRegistry } from "./keys.js";
 import { principalOf, type Principal } from "./policy.js";
 
@@ -10,6 +15,18 @@ interface Entry {
   found: { record: KeyRecord; hash: string } | undefined;
   at: number;
 }
+
+export interface AuthenticatorOptions {
+  /** How long a key read from the database is trusted (ms). */
+  cacheMs?: number;
+  /** Keys, and separately unknown ids, remembered at most (oldest go first). */
+  maxEntries?: number;
+  now?: () => number;
+  log?: Logger;
+}
+
+/** What a caller is told when the keys cannot be read: nothing about the database. */
+export const KEYS_UNAVAILABLE = "cannot check the API key now; try again shortly";
 
 /** Why a request was refused before reaching its handler (for logs and metrics; never the key). */
 export type AuthFailure = "missing" | "malformed" | "unknown" | "revoked";
@@ -26,16 +43,25 @@ export class AuthError extends RpcError {
 
 export class Authenticator {
   private readonly cache = new Map<string, Entry>();
+  /** Ids the database had no key for, oldest first; dropped when a key with the id is created. */
+  private readonly unknown = new Set<string>();
   private readonly loading = new Map<string, Promise<Entry>>();
   /** Bumped by invalidate(): a lookup that started before it must not refill the cache. */
   private generation = 0;
+  private readonly cacheMs: number;
+  private readonly maxEntries: number;
+  private readonly now: () => number;
+  private readonly log: Logger | undefined;
 
   constructor(
     private readonly registry: KeyRegistry,
-    private readonly cacheMs = 1000,
-    private readonly maxEntries = 10_000,
-    private readonly now: () => number = () => performance.now(),
-  ) {}
+    options: AuthenticatorOptions = {},
+  ) {
+    this.cacheMs = options.cacheMs ?? 1000;
+    this.maxEntries = options.maxEntries ?? 10_000;
+    this.now = options.now ?? (() => performance.now());
+    this.log = options.log;
+  }
 
   /** The principal for a request's metadata; throws AuthError (UNAUTHENTICATED) or UNAVAILABLE. */
   async authenticate(metadata: grpc.Metadata): Promise<Principal> {
@@ -66,19 +92,22 @@ export class Authenticator {
     return undefined;
   }
 
-  /** Forgets a key so the next request reads it again (after a revocation). */
+  /** Forgets what was read of a key id so the next request reads it again (after a creation or revocation). */
   invalidate(id?: string): void {
     this.generation++;
     if (id === undefined) {
       this.cache.clear();
+      this.unknown.clear();
       this.loading.clear();
     } else {
       this.cache.delete(id);
+      this.unknown.delete(id);
       this.loading.delete(id);
     }
   }
 
   private async lookup(id: string): Promise<Entry> {
+    if (this.unknown.has(id)) return { found: undefined, at: this.now() };
     const cached = this.cache.get(id);
     if (cached && this.now() - cached.at < this.cacheMs) return cached;
     let pending = this.loading.get(id);
@@ -94,7 +123,8 @@ export class Authenticator {
             return entry;
           },
           (error: unknown) => {
-            throw new RpcError(grpc.status.UNAVAILABLE, `cannot check the API key now: ${(error as Error).message}`);
+            this.log?.error({ err: error, keyId: id }, "cannot read API keys from the database");
+            throw new RpcError(grpc.status.UNAVAILABLE, KEYS_UNAVAILABLE);
           },
         )
         .finally(() => {
@@ -106,9 +136,19 @@ export class Authenticator {
   }
 
   private remember(id: string, entry: Entry): void {
+    if (!entry.found) {
+      this.cache.delete(id);
+      this.unknown.add(id);
+      // Oldest first (insertion order): unknown ids sprayed at the server cannot grow it without bound.
+      while (this.unknown.size > this.maxEntries) {
+        const oldest = this.unknown.values().next().value;
+        if (oldest === undefined) break;
+        this.unknown.delete(oldest);
+      }
+      return;
+    }
     this.cache.delete(id);
     this.cache.set(id, entry);
-    // Oldest first (insertion order): unknown ids sprayed at the server cannot grow it without bound.
     while (this.cache.size > this.maxEntries) {
       const oldest = this.cache.keys().next().value;
       if (oldest === undefined) break;

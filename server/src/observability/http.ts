@@ -5,6 +5,7 @@
 //                 and the gRPC port is bound; 503 with the failing checks otherwise
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Logger } from "../logger.js";
 import type { Metrics } from "./metrics.js";
 
 export interface Readiness {
@@ -24,6 +25,8 @@ export async function startOpsServer(options: {
   port: number;
   metrics: Metrics;
   readiness: () => Promise<Readiness>;
+  /** Where errors' details go: the port is unauthenticated, so its answers never carry them. */
+  log?: Logger;
 }): Promise<OpsServer> {
   const server: Server = createServer((req, res) => {
     const url = (req.url ?? "/").split("?")[0];
@@ -36,14 +39,20 @@ export async function startOpsServer(options: {
     if (url === "/readyz") {
       void options.readiness().then(
         (r) => send(r.ready ? 200 : 503, "application/json", JSON.stringify({ status: r.ready ? "ready" : "not ready", checks: r.checks }) + "\n"),
-        (error: unknown) => send(503, "application/json", JSON.stringify({ status: "not ready", error: (error as Error).message }) + "\n"),
+        (error: unknown) => {
+          options.log?.warn({ err: error }, "readiness check failed");
+          send(503, "application/json", JSON.stringify({ status: "not ready" }) + "\n");
+        },
       );
       return;
     }
     if (url === "/metrics") {
       void options.metrics.text().then(
         (text) => send(200, options.metrics.registry.contentType, text),
-        (error: unknown) => send(500, "text/plain", `metrics failed: ${(error as Error).message}\n`),
+        (error: unknown) => {
+          options.log?.warn({ err: error }, "metrics could not be collected");
+          send(500, "text/plain", "metrics could not be collected (the server's log says why)\n");
+        },
       );
       return;
     }

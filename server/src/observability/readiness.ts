@@ -2,6 +2,8 @@
 // store's health checks run on a connection of their own with short timeouts,
 // so a dead database gives a quick 503 rather than a hung probe), the schema
 // to be at least at the version this build expects, and its gRPC port bound.
+// The probe is unauthenticated: a database error's text goes to the log only.
+import type { Logger } from "../logger.js";
 import { MIGRATIONS } from "../store/migrations.js";
 import type { Store } from "../store/store.js";
 import type { Readiness } from "./http.js";
@@ -10,6 +12,7 @@ export class ReadinessProbe {
   constructor(
     private readonly store: Pick<Store, "schemaVersion">,
     private readonly bound: () => boolean,
+    private readonly log?: Logger,
   ) {}
 
   async check(): Promise<Readiness> {
@@ -20,7 +23,8 @@ export class ReadinessProbe {
       checks["migrations"] =
         version >= MIGRATIONS.length ? { ok: true } : { ok: false, detail: `schema at version ${version}, this server needs ${MIGRATIONS.length}` };
     } catch (error) {
-      checks["database"] = { ok: false, detail: (error as Error).message };
+      this.log?.warn({ err: error }, "readiness: the database did not answer");
+      checks["database"] = { ok: false, detail: "the database did not answer (the server's log says why)" };
       checks["migrations"] = { ok: false, detail: "unknown: the database did not answer" };
     }
     checks["grpc"] = this.bound() ? { ok: true } : { ok: false, detail: "gRPC port not bound" };

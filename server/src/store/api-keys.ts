@@ -1,5 +1,6 @@
 // The API keys table (auth/keys.ts makes and checks keys; this stores them).
-// A revocation notifies every replica so they drop their cached copy at once.
+// A creation or revocation notifies every replica so they drop what they
+// remembered of that key id at once (an unknown id, or an active key).
 import type { Queryable } from "./db.js";
 import { notifySql } from "./notifications.js";
 
@@ -30,6 +31,7 @@ function fromRow(r: Record<string, unknown>): ApiKeyRow {
 }
 
 export async function insertApiKey(q: Queryable, key: Omit<ApiKeyRow, "revokedAt">): Promise<ApiKeyRow> {
+  // The table's trigger notifies (migration "a new API key notifies"), whoever inserts.
   const { rows } = await q.query(
     `INSERT INTO baton.api_keys (id, name, role, task_types, secret_hash, created_at, created_by)
      VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
@@ -53,7 +55,7 @@ export async function revokeApiKey(q: Queryable, id: string, now: number): Promi
   const { rows } = await q.query(
     `WITH target AS (SELECT id, revoked_at FROM baton.api_keys WHERE id = $1 FOR UPDATE),
      changed AS (UPDATE baton.api_keys k SET revoked_at = $2 FROM target WHERE k.id = target.id AND target.revoked_at = 0 RETURNING k.id),
-     notified AS (${notifySql("keyRevoked", "$1")} FROM changed)
+     notified AS (${notifySql("keyChanged", "$1")} FROM changed)
      SELECT (SELECT count(*) FROM target) AS found, (SELECT count(*) FROM changed) AS changed, (SELECT count(*) FROM notified) AS n`,
     [id, now],
   );

@@ -270,6 +270,21 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
     `,
   },
   FAIR_CLAIM_MIGRATION,
+  {
+    name: "a new API key notifies",
+    sql: `
+      -- Replicas remember key ids they found no key for; a key created by any
+      -- means (a server, baton keys --database-url, SQL) tells them to forget
+      -- its id, on the channel revocations use (store/notifications.ts).
+      CREATE FUNCTION baton.api_key_created() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify('baton_keys', NEW.id);
+        RETURN NULL;
+      END
+      $$;
+      CREATE TRIGGER api_key_created AFTER INSERT ON baton.api_keys FOR EACH ROW EXECUTE FUNCTION baton.api_key_created();
+    `,
+  },
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"

@@ -16,8 +16,8 @@ export const CHANNELS = {
   taskDefsChanged: "baton_taskdefs",
   /** A workflow name got a new version; payload: the name. */
   workflowDefsChanged: "baton_workflow_defs",
-  /** An API key was revoked; payload: its id. */
-  keyRevoked: "baton_keys",
+  /** An API key was created or revoked; payload: its id. */
+  keyChanged: "baton_keys",
   /** An event was put on the bus; no payload. */
   eventPublished: "baton_events",
   /** A workflow's route changed; payload: the workflow name. */
@@ -39,7 +39,7 @@ export interface NotificationHandlers {
   /** Undefined: every name (after a lost connection). */
   workflowDefsChanged(name: string | undefined): void;
   /** Undefined: every key (after a lost connection). */
-  keyRevoked(keyId: string | undefined): void;
+  keyChanged(keyId: string | undefined): void;
   eventPublished(): void;
   /** Undefined: every name (after a lost connection). */
   routesChanged(name: string | undefined): void;
@@ -60,8 +60,8 @@ function dispatch(handlers: NotificationHandlers, name: string, payload: string)
       return handlers.taskDefsChanged();
     case "workflowDefsChanged":
       return handlers.workflowDefsChanged(payload || undefined);
-    case "keyRevoked":
-      return handlers.keyRevoked(payload || undefined);
+    case "keyChanged":
+      return handlers.keyChanged(payload || undefined);
     case "eventPublished":
       return handlers.eventPublished();
     case "routesChanged":
@@ -95,6 +95,11 @@ export class NotificationListener {
     });
     await client.connect();
     await client.query(Object.values(CHANNELS).map((name) => `LISTEN ${name};`).join(" "));
+    // Stopped while reconnecting: this connection would outlive the server.
+    if (this.stopped) {
+      await client.end().catch(() => {});
+      return;
+    }
     this.client = client;
     this.delay = 100;
   }
