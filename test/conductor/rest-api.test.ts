@@ -55,6 +55,53 @@ describe("metadata", () => {
     assert.match(bad.json.message, /tasks/);
     assert.equal((await api("GET", "/api/metadata/workflow/bad_flow")).status, 404);
   });
+
+  test("DELETE removes a workflow version or a task definition as Conductor does; runs already started go on", async () => {
+    const flow = (version: number) => ({ name: "removed_flow", version, schemaVersion: 2, tasks: [{ name: "removed_task", taskReferenceName: "r", type: "SIMPLE" }] });
+    assert.equal((await api("POST", "/api/metadata/taskdefs", [{ name: "removed_task", retryCount: 0, responseTimeoutSeconds: 30 }])).status, 200);
+    for (const v of [1, 2, 3]) assert.equal((await api("POST", "/api/metadata/workflow", flow(v))).status, 200);
+    const started = await api("POST", "/api/workflow/removed_flow?version=3", {});
+    assert.equal(started.status, 200, started.text);
+
+    // A version a route sends starts to is kept until the route changes.
+    await s.grpc.setRoute("removed_flow", { weights: [{ version: 1, weight: 50 }, { version: 2, weight: 50 }] });
+    const routed = await api("DELETE", "/api/metadata/workflow/removed_flow/2");
+    assert.equal(routed.status, 409);
+    assert.match(routed.json.message, /version 2 of removed_flow is in its route/);
+    assert.equal((await api("GET", "/api/metadata/workflow/removed_flow?version=2")).status, 200, "nothing changed");
+    await s.grpc.setRoute("removed_flow", { weights: [{ version: 1, weight: 100 }] });
+
+    const removed = await api("DELETE", "/api/metadata/workflow/removed_flow/3");
+    assert.equal(removed.status, 200, removed.text);
+    assert.equal(removed.text, "");
+    assert.equal((await api("GET", "/api/metadata/workflow/removed_flow?version=3")).status, 404);
+    assert.equal((await api("GET", "/api/metadata/workflow/removed_flow")).json.version, 2, "the latest is the highest version left");
+    assert.deepEqual((await api("GET", "/api/metadata/workflow/names-and-versions")).json["removed_flow"].map((v: any) => v.version), [1, 2]);
+    const again = await api("DELETE", "/api/metadata/workflow/removed_flow/3");
+    assert.equal(again.status, 404);
+    assert.match(again.json.message, /no workflow definition removed_flow version 3/);
+    assert.equal((await api("DELETE", "/api/metadata/workflow/removed_flow/three")).status, 400);
+    const startRemoved = await api("POST", "/api/workflow/removed_flow?version=3", {});
+    assert.equal(startRemoved.status, 404, startRemoved.text);
+
+    const task = await api("DELETE", "/api/metadata/taskdefs/removed_task");
+    assert.equal(task.status, 200, task.text);
+    assert.equal((await api("GET", "/api/metadata/taskdefs/removed_task")).status, 404);
+    const taskAgain = await api("DELETE", "/api/metadata/taskdefs/removed_task");
+    assert.equal(taskAgain.status, 404);
+    assert.match(taskAgain.json.message, /no task definition removed_task/);
+
+    // The run started on version 3 still holds its definition, and its task still reaches a worker.
+    const run = await api("GET", `/api/workflow/${started.text}?includeTasks=true`);
+    assert.equal(run.json.status, "RUNNING");
+    assert.equal(run.json.workflowVersion, 3);
+    assert.equal(run.json.workflowDefinition.version, 3);
+    const handed = await pollOne("removed_task");
+    assert.equal(handed.workflowInstanceId, started.text);
+    const done = await api("POST", "/api/tasks", { taskId: handed.taskId, workflowInstanceId: started.text, status: "COMPLETED", outputData: {} });
+    assert.equal(done.status, 200, done.text);
+    assert.equal((await api("GET", `/api/workflow/${started.text}`)).json.status, "COMPLETED");
+  });
 });
 
 describe("workers", () => {
@@ -66,6 +113,18 @@ describe("workers", () => {
     const t1 = await pollOne("integration_task_1");
     assert.equal(t1.workflowInstanceId, id);
     assert.equal(t1.status, "IN_PROGRESS");
+    // The run's facts come with the polled task, as in Conductor's Task.
+    const stored = (await api("GET", `/api/workflow/${id}?includeTasks=true`)).json.tasks[0];
+    assert.equal(t1.correlationId, "c-1");
+    assert.equal(t1.workflowType, "integration_test_wf");
+    assert.equal(t1.seq, stored.seq);
+    assert.equal(t1.scheduledTime, stored.scheduledTime);
+    assert.equal(t1.startTime, stored.startTime);
+    assert.ok(t1.scheduledTime > 0 && t1.startTime >= t1.scheduledTime);
+    assert.equal(t1.taskDefName, "integration_task_1");
+    assert.equal(t1.referenceTaskName, "t1");
+    assert.equal(t1.pollCount, 1);
+    assert.equal(t1.workflowPriority, 0);
     assert.equal(t1.inputData.p1, "p1");
     assert.equal(t1.inputData.p2, "p2");
     const log = await api("POST", `/api/tasks/${t1.taskId}/log`, JSON.stringify("working on it"));

@@ -13,6 +13,7 @@ import {
   TaskManager,
   WorkflowExecutor,
   type ConductorWorker,
+  type Task,
 } from "@io-orkes/conductor-javascript";
 import { openKeyRegistry } from "@baton/server";
 import { eventually } from "../support/harness.js";
@@ -21,6 +22,9 @@ import { conductorFixture, startRestServer, type RestServer } from "./support.js
 let s: RestServer;
 let manager: TaskManager;
 let workflows: WorkflowExecutor;
+let metadata: MetadataClient;
+/** Every task as the SDK handed it to a worker function, in order. */
+const polled: Task[] = [];
 /** Runs whose first attempt at t1 failed terminally (it fails so once per run). Behaviour is keyed by the run's param1. */
 const terminalOnce = new Set<string>();
 
@@ -38,6 +42,7 @@ const workers: ConductorWorker[] = [
   {
     taskDefName: "integration_task_1",
     execute: async (task) => {
+      polled.push(task);
       if (task.inputData?.["p1"] === "terminal" && !terminalOnce.has(task.workflowInstanceId!)) {
         terminalOnce.add(task.workflowInstanceId!);
         throw new NonRetryableException("this input can never work");
@@ -49,6 +54,7 @@ const workers: ConductorWorker[] = [
   {
     taskDefName: "integration_task_2",
     execute: async (task) => {
+      polled.push(task);
       if (task.inputData?.["tp1"] === "long" && (task.pollCount ?? 0) <= 1) return { status: "IN_PROGRESS", callbackAfterSeconds: 1, outputData: { waiting: true } };
       return { status: "COMPLETED", outputData: { polls: task.pollCount } };
     },
@@ -74,7 +80,7 @@ before(async () => {
   process.env["CONDUCTOR_AUTH_SECRET"] = keySecret!;
   // Baton's token is the key itself and does not expire: no background refresh (its timer would hold the process open).
   const client = await createConductorClient({ serverUrl: `${s.base}/api`, keyId: keyId!, keySecret: keySecret!, refreshTokenInterval: 0 });
-  const metadata = new MetadataClient(client);
+  metadata = new MetadataClient(client);
   await metadata.registerTasks(TASK_DEFS as never);
   workflows = new WorkflowExecutor(client);
   await workflows.registerWorkflow(true, conductorFixture("simple_workflow_3_integration_test.json") as never);
@@ -97,13 +103,38 @@ const finished = (id: string) =>
   );
 
 test("a fixture flow runs to completion: a retry after a failure, a task that comes back later, a task kept alive by heartbeats", async () => {
-  const id = await workflows.startWorkflow({ name: "integration_test_wf3", version: 1, correlationId: "c-long", input: { param1: "long", param2: "b" } });
+  const id = await workflows.startWorkflow({ name: "integration_test_wf3", version: 1, correlationId: "c-long", priority: 7, input: { param1: "long", param2: "b" } });
   const run = await finished(id!);
   assert.equal(run.status, "COMPLETED", JSON.stringify(run.tasks?.map((t) => [t.referenceTaskName, t.status, t.reasonForIncompletion])));
   assert.deepEqual(run.tasks!.map((t) => [t.referenceTaskName, t.status]), [["t1", "FAILED"], ["t1", "COMPLETED"], ["t2", "COMPLETED"], ["t3", "COMPLETED"]]);
   assert.ok(Number(run.tasks![2]!.outputData!["polls"]) >= 2, "t2 was handed out again after its callback");
   assert.equal(run.tasks![3]!.retryCount, 0, "the long task was not timed out and retried");
   assert.equal(run.tasks![1]!.workerId, "js-sdk");
+
+  // What the worker was handed carries the run's facts, as Conductor's polled Task does.
+  for (const stored of run.tasks!.slice(0, 3)) {
+    const handed = polled.filter((t) => t.taskId === stored.taskId).at(-1);
+    assert.ok(handed, `task ${stored.referenceTaskName} was handed to a worker function`);
+    assert.equal(handed.workflowInstanceId, id);
+    assert.equal(handed.workflowType, "integration_test_wf3");
+    assert.equal(handed.correlationId, "c-long");
+    assert.equal(handed.workflowPriority, 7);
+    assert.equal(handed.status, "IN_PROGRESS");
+    assert.equal(handed.referenceTaskName, stored.referenceTaskName);
+    assert.equal(handed.taskDefName, stored.taskDefName);
+    assert.equal(handed.taskType, stored.taskType);
+    assert.equal(handed.seq, stored.seq);
+    assert.ok(handed.seq! > 0, "seq is the task's position in the run");
+    assert.equal(handed.scheduledTime, stored.scheduledTime);
+    assert.ok(handed.scheduledTime! > 0 && handed.startTime! >= handed.scheduledTime!, `scheduled ${handed.scheduledTime}, started ${handed.startTime}`);
+    assert.equal(handed.retryCount, stored.retryCount);
+    assert.equal(handed.responseTimeoutSeconds, 60);
+    assert.deepEqual(handed.inputData, stored.inputData);
+    assert.ok(handed.pollCount! >= 1);
+  }
+  // t2 came back after its callback: the second hand-out says so.
+  const t2 = polled.filter((t) => t.workflowInstanceId === id && t.referenceTaskName === "t2");
+  assert.ok(t2.length >= 2 && t2.at(-1)!.pollCount! >= 2 && t2.at(-1)!.callbackAfterSeconds === 1, JSON.stringify(t2.map((t) => [t.pollCount, t.callbackAfterSeconds])));
 });
 
 test("a terminal error fails the run at once; retry runs it again to completion", async () => {
@@ -137,4 +168,29 @@ test("start-and-wait, search, pause/resume, terminate and rerun through the work
   const ended = await workflows.getWorkflow(paused, true);
   assert.equal(ended.status, "TERMINATED");
   assert.equal(ended.reasonForIncompletion, "stopped by the test");
+});
+
+test("definitions are removed as Conductor removes them: runs already started go on", async () => {
+  await metadata.registerTask({ name: "sdk_removed_task", retryCount: 0, timeoutSeconds: 60, responseTimeoutSeconds: 30 } as never);
+  const flow = (version: number) => ({ name: "sdk_removed_flow", version, schemaVersion: 2, tasks: [{ name: "sdk_removed_task", taskReferenceName: "r", type: "SIMPLE" }] });
+  await workflows.registerWorkflow(true, flow(1) as never);
+  await workflows.registerWorkflow(true, flow(2) as never);
+  const id = (await workflows.startWorkflow({ name: "sdk_removed_flow", version: 2, input: {} }))!;
+
+  await metadata.unregisterWorkflow("sdk_removed_flow", 2);
+  await metadata.unregisterTask("sdk_removed_task");
+  // The latest version is the highest one left; the removed ones are gone.
+  assert.equal((await metadata.getWorkflowDef("sdk_removed_flow")).version, 1);
+  await assert.rejects(metadata.getWorkflowDef("sdk_removed_flow", 2), /no workflow definition sdk_removed_flow version 2/);
+  await assert.rejects(metadata.getTask("sdk_removed_task"), /no task definition sdk_removed_task/);
+  await assert.rejects(metadata.unregisterWorkflow("sdk_removed_flow", 2), /no workflow definition sdk_removed_flow version 2/);
+  await assert.rejects(metadata.unregisterTask("sdk_removed_task"), /no task definition sdk_removed_task/);
+  await assert.rejects(workflows.startWorkflow({ name: "sdk_removed_flow", version: 2, input: {} }), /sdk_removed_flow version 2/);
+
+  // The run started on version 2 is still there and can be operated.
+  const run = await workflows.getWorkflow(id, true);
+  assert.equal(run.status, "RUNNING");
+  assert.equal(run.workflowVersion, 2);
+  await workflows.terminate(id, "done with it");
+  assert.equal((await workflows.getWorkflow(id, false)).status, "TERMINATED");
 });

@@ -69,6 +69,25 @@ test("conductor-python workers and workflow client run a Conductor fixture flow 
   assert.equal(seen.long.tasks[1][2], 1, "the second t1 is the retry");
   assert.equal(seen.long.tasks[1][3], "py-sdk", "workerId kept on the task");
   assert.ok(seen.long.t2_output.polls >= 2, "t2 came back after its callback");
+  // The polled Task carried the run's facts, as Conductor's does.
+  assert.equal(seen.handed.length, 2, JSON.stringify(seen.handed));
+  for (const { workflow_id, handed, stored } of seen.handed) {
+    assert.equal(handed.workflow_instance_id, workflow_id);
+    assert.equal(handed.workflow_type, "integration_test_wf3");
+    assert.equal(handed.correlation_id, "py-long");
+    assert.equal(handed.workflow_priority, 7);
+    assert.equal(handed.status, "IN_PROGRESS");
+    assert.equal(handed.seq, stored.seq);
+    assert.ok(handed.seq > 0);
+    assert.equal(handed.scheduled_time, stored.scheduled_time);
+    assert.ok(handed.scheduled_time > 0 && handed.start_time >= handed.scheduled_time, JSON.stringify(handed));
+    assert.equal(handed.retry_count, stored.retry_count);
+    assert.equal(handed.task_def_name, stored.task_def_name);
+    assert.equal(handed.task_type, stored.task_type);
+    assert.deepEqual(handed.input_data, stored.input_data);
+    assert.equal(handed.response_timeout_seconds, 60);
+    assert.ok(handed.poll_count >= 1);
+  }
 
   assert.equal(seen.terminal.status, "FAILED");
   assert.deepEqual(seen.terminal.tasks.map((t: unknown[]) => t[1]), ["FAILED_WITH_TERMINAL_ERROR"]);
@@ -80,6 +99,7 @@ test("conductor-python workers and workflow client run a Conductor fixture flow 
   assert.equal(seen.rerun.status, "COMPLETED");
   assert.equal(seen.rerun.t2_input.tp1, "again");
   assert.deepEqual(seen.operate, { paused: "PAUSED", resumed: "RUNNING", ended: "TERMINATED", reason: "stopped by the python client" });
+  assert.deepEqual(seen.removed, { latest: 1, refused: [404, 404], run: "RUNNING" });
 
   // What the Python client did is Baton's own state: the gRPC door sees the same runs.
   const grpc = new BatonClient({ address: s.server.address, token: adminKey, tls: false });

@@ -207,6 +207,17 @@ export class BatonClient {
     return parseJson(response.definitionJson) as Record<string, unknown>;
   }
 
+  /** Removes one version of a workflow definition; the latest version left (0: none). Runs already started go on. */
+  async deleteWorkflowDef(name: string, version: number): Promise<{ latestVersion: number }> {
+    const r = await this.metadata.deleteWorkflowDef({ name, version });
+    return { latestVersion: r.latestVersion };
+  }
+
+  /** Removes a task definition; tasks of that type are scheduled with the defaults from then on. */
+  async deleteTaskDef(name: string): Promise<void> {
+    await this.metadata.deleteTaskDef({ name });
+  }
+
   async validateWorkflowDef(def: object) {
     return this.metadata.validateWorkflowDef({ definitionJson: stringifyJson(def) });
   }

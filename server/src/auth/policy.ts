@@ -49,6 +49,8 @@ export const RULES: Readonly<Record<string, Rule>> = {
   "baton.v1.MetadataService/ListWorkflowDefs": { roles: READ },
   "baton.v1.MetadataService/GetTaskDef": { roles: READ },
   "baton.v1.MetadataService/ListTaskDefs": { roles: READ },
+  "baton.v1.MetadataService/DeleteWorkflowDef": { roles: PUBLISH },
+  "baton.v1.MetadataService/DeleteTaskDef": { roles: PUBLISH },
 
   // Event handlers are definitions; putting an event on the bus acts on runs.
   "baton.v1.EventService/RegisterEventHandler": { roles: PUBLISH },

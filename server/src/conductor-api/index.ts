@@ -49,8 +49,6 @@ const UNSERVED: Unserved[] = [
   { method: "*", path: "/api/workflow/decide/:workflowId", reason: "Baton decides on every event; there is nothing to trigger" },
   { method: "*", path: "/api/workflow/:workflowId/remove", reason: "runs are not deleted over the API" },
   { method: "*", path: "/api/workflow/:workflowId/resetcallbacks", reason: "not served" },
-  { method: "DELETE", path: "/api/metadata/workflow/:name/:version", reason: "definitions are immutable versions in Baton; register a new version instead" },
-  { method: "DELETE", path: "/api/metadata/taskdefs/:tasktype", reason: "task definitions are not deleted over the API" },
   { method: "*", path: "/api/metadata/tags", reason: "tags are an Orkes feature" },
   { method: "*", path: "/api/event/queue/*", reason: "Baton reads no external queues; events come through its own bus" },
   { method: "*", path: "/api/event/execution/*", reason: "Baton keeps no record of event executions" },

@@ -2,6 +2,8 @@
 // metadata service (and its validation) as `baton publish`.
 import { create } from "@bufbuild/protobuf";
 import {
+  DeleteTaskDefRequestSchema,
+  DeleteWorkflowDefRequestSchema,
   GetTaskDefRequestSchema,
   GetWorkflowDefRequestSchema,
   ListTaskDefsRequestSchema,
@@ -13,7 +15,7 @@ import {
   RpcError,
   stringifyJson,
 } from "@baton/protocol";
-import { HttpError } from "./errors.js";
+import { badRequest, HttpError } from "./errors.js";
 import type { Route } from "./http.js";
 import { TASK_DEF, TASK_DEFS, WORKFLOW_DEF, WORKFLOW_DEFS } from "./schemas.js";
 import { boolParam, callOf, intParam, type Services } from "./services.js";
@@ -85,7 +87,8 @@ export function metadataRoutes(s: Services): Route[] {
       handle: async (r) => {
         const { definitions } = await s.metadata.listWorkflowDefs(create(ListWorkflowDefsRequestSchema, { allVersions: true }), callOf(r.signal));
         const out: Record<string, { name: string; version: number; createTime: number }[]> = {};
-        for (const d of definitions) (out[d.name] ??= []).push({ name: d.name, version: d.version, createTime: Number(d.createTimeMs) });
+        // Conductor lists each name's versions in ascending order.
+        for (const d of [...definitions].sort((a, b) => a.version - b.version)) (out[d.name] ??= []).push({ name: d.name, version: d.version, createTime: Number(d.createTimeMs) });
         return { json: out };
       },
     },
@@ -97,6 +100,19 @@ export function metadataRoutes(s: Services): Route[] {
         const version = intParam(r.query, "version", 0);
         const found = await s.metadata.getWorkflowDef(create(GetWorkflowDefRequestSchema, { name: r.params["name"] ?? "", ...(version ? { version } : {}) }), callOf(r.signal));
         return { json: parseJson(found.definitionJson) };
+      },
+    },
+    {
+      // Conductor's semantics: allowed while runs use the version; they go on with what they pinned.
+      method: "DELETE",
+      path: "/api/metadata/workflow/:name/:version",
+      rights: `${META}/DeleteWorkflowDef`,
+      handle: async (r) => {
+        const text = r.params["version"] ?? "";
+        const version = /^[0-9]{1,9}$/.test(text) ? Number(text) : 0;
+        if (version < 1) throw badRequest(`version must be a whole number of 1 or more, not ${JSON.stringify(text)}`);
+        await s.metadata.deleteWorkflowDef(create(DeleteWorkflowDefRequestSchema, { name: r.params["name"] ?? "", version }), callOf(r.signal));
+        return undefined;
       },
     },
     {
@@ -135,6 +151,15 @@ export function metadataRoutes(s: Services): Route[] {
       handle: async (r) => {
         const { taskDefJson } = await s.metadata.getTaskDef(create(GetTaskDefRequestSchema, { name: r.params["tasktype"] ?? "" }), callOf(r.signal));
         return { json: parseJson(taskDefJson) };
+      },
+    },
+    {
+      method: "DELETE",
+      path: "/api/metadata/taskdefs/:tasktype",
+      rights: `${META}/DeleteTaskDef`,
+      handle: async (r) => {
+        await s.metadata.deleteTaskDef(create(DeleteTaskDefRequestSchema, { name: r.params["tasktype"] ?? "" }), callOf(r.signal));
+        return undefined;
       },
     },
   ];

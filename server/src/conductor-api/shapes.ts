@@ -9,22 +9,23 @@ const parse = (text: string): unknown => (text ? parseJson(text) : {});
 const optional = (key: string, value: string): Json => (value ? { [key]: value } : {});
 const ms = (value: bigint): number => Number(value);
 
-/** A task as handed to a worker by a poll (status IN_PROGRESS). */
+/** A task as handed to a worker by a poll (status IN_PROGRESS), with its run's facts as Conductor's SDKs read them. */
 export function leasedToTask(task: LeasedTask, workerId: string): Json {
+  const startTime = ms(task.startTimeMs);
   return {
     taskType: task.taskType,
     status: "IN_PROGRESS",
     inputData: parse(task.inputJson),
     referenceTaskName: task.referenceTaskName,
     retryCount: task.retryCount,
-    seq: 0,
+    seq: task.seq,
     ...optional("correlationId", task.correlationId),
     pollCount: task.pollCount,
     taskDefName: task.taskType,
-    scheduledTime: 0,
-    startTime: Date.now(),
+    scheduledTime: ms(task.scheduledTimeMs),
+    startTime,
     endTime: 0,
-    updateTime: Date.now(),
+    updateTime: startTime,
     startDelayInSeconds: 0,
     retried: false,
     executed: false,
@@ -33,11 +34,11 @@ export function leasedToTask(task: LeasedTask, workerId: string): Json {
     workflowInstanceId: task.workflowId,
     ...optional("workflowType", task.workflowName),
     taskId: task.taskId,
-    callbackAfterSeconds: 0,
+    callbackAfterSeconds: ms(task.callbackAfterSeconds),
     ...optional("workerId", workerId),
     outputData: {},
-    workflowPriority: 0,
-    iteration: 0,
+    workflowPriority: task.workflowPriority,
+    iteration: task.iteration,
   };
 }
 

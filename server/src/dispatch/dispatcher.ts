@@ -4,8 +4,7 @@
 // most as many as the waiting workers have credits for, and pushes them.
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
-import type { TaskState } from "../engine/model.js";
-import type { ClaimLimits, Store } from "../store/store.js";
+import type { ClaimedTask, ClaimLimits, Store } from "../store/store.js";
 import type { Reservation } from "../runtime/engine.js";
 import type { Logger } from "../logger.js";
 
@@ -14,12 +13,12 @@ export interface Waiter {
   workerId: string;
   /** How many more tasks this waiter accepts. */
   credits: number;
-  deliver(tasks: TaskState[]): void;
+  deliver(tasks: ClaimedTask[]): void;
 }
 
 export interface DispatcherHooks {
   /** Tasks claimed from the queue here, as claimed, at `claimedAt` (the engine keeps its memory of their runs current; metrics). */
-  claimed?(tasks: TaskState[], claimedAt: number): void;
+  claimed?(tasks: ClaimedTask[], claimedAt: number): void;
 }
 
 export class Dispatcher {
@@ -127,7 +126,7 @@ export class Dispatcher {
       let claimedAny = false;
       for (const waiter of waiters) {
         if (waiter.credits <= 0) continue;
-        let tasks: TaskState[];
+        let tasks: ClaimedTask[];
         const now = this.clock.now();
         try {
           tasks = await this.store.claim(type, Math.min(waiter.credits, 64), waiter.workerId, now, randomUUID, await this.limits(type));

@@ -25,8 +25,8 @@ export interface AfterCommitDeps {
 
 export async function afterCommit(after: AfterCommit, deps: AfterCommitDeps): Promise<void> {
   const { hooks, log } = deps;
-  for (const { task, reservation } of after.handOffs) {
-    if (reservation.deliver(task)) continue;
+  for (const { task, run, reservation } of after.handOffs) {
+    if (reservation.deliver({ ...task, run })) continue;
     // The worker left between reservation and commit: back to the queue.
     await deps.store.requeue(task.id, task.leaseToken).catch((error: unknown) => log.warn({ err: error, taskId: task.id }, "requeue failed; the lease will expire"));
     after.ready.add(task.defName);

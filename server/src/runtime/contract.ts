@@ -3,6 +3,7 @@
 import type { WorkflowDef } from "@baton/sdk";
 import type { Decision, RunEvent } from "../engine/decider.js";
 import type { JsonObject, RouteChoice, RunState, TaskState } from "../engine/model.js";
+import type { ClaimedTask } from "../store/store.js";
 
 export interface EngineHooks {
   /** Worker tasks became ready (after commit). */
@@ -33,8 +34,8 @@ export interface EventOutcome {
 
 export interface Reservation {
   workerId: string;
-  /** Pushes the task; false when the worker left meanwhile. */
-  deliver(task: TaskState): boolean;
+  /** Pushes the task (with its run's facts); false when the worker left meanwhile. */
+  deliver(task: ClaimedTask): boolean;
   /** Gives the credit back (the event did not commit). */
   release(): void;
 }

@@ -7,10 +7,13 @@ import type { Decision } from "../engine/decider.js";
 import type { TaskState } from "../engine/model.js";
 import { isWorkerTask } from "../engine/system-tasks.js";
 import { randomUUID } from "node:crypto";
+import type { ClaimedRun } from "../store/store.js";
 import type { Reservation } from "./contract.js";
 
 export interface HandOff {
   task: TaskState;
+  /** What the worker is told of the task's run. */
+  run: ClaimedRun;
   reservation: Reservation;
 }
 
@@ -31,7 +34,8 @@ export function handOff(decision: Decision, now: number, taskDefs: Map<string, T
     const reservation = reserveWorker(t.defName);
     if (!reservation) continue;
     leaseTo(t, reservation.workerId, now);
-    handOffs.push({ task: t, reservation });
+    const { name, version, correlationId, priority } = decision.run;
+    handOffs.push({ task: t, run: { name, version, correlationId, priority }, reservation });
   }
   return handOffs;
 }

@@ -13,6 +13,7 @@ import {
 } from "@baton/protocol";
 import type { WorkflowDef } from "@baton/sdk";
 import type { RunState, TaskState } from "../engine/model.js";
+import type { ClaimedTask } from "../store/store.js";
 
 export function taskStatusName(status: TaskStatus): TaskState["status"] | undefined {
   const name = TaskStatus[status];
@@ -95,7 +96,7 @@ export function toWorkflow(run: RunState, tasks: TaskState[], def?: WorkflowDef)
   });
 }
 
-export function toLeasedTask(task: TaskState): LeasedTask {
+export function toLeasedTask(task: ClaimedTask): LeasedTask {
   return create(LeasedTaskSchema, {
     taskId: task.id,
     workflowId: task.runId,
@@ -107,5 +108,14 @@ export function toLeasedTask(task: TaskState): LeasedTask {
     retryCount: task.retryCount,
     pollCount: task.pollCount,
     responseTimeoutSeconds: BigInt(task.responseTimeoutSeconds),
+    workflowName: task.run.name,
+    workflowVersion: task.run.version,
+    correlationId: task.run.correlationId,
+    workflowPriority: task.run.priority,
+    seq: task.seq,
+    scheduledTimeMs: BigInt(task.scheduledAt),
+    startTimeMs: BigInt(task.startedAt),
+    iteration: task.iteration,
+    callbackAfterSeconds: BigInt(task.callbackAfterSeconds),
   });
 }

@@ -1,11 +1,11 @@
 // MetadataService: definitions in, validated, versioned, content-addressed.
-import { MetadataService, stringifyJson, type ServiceImpl, VersionPolicy } from "@baton/protocol";
+import { grpc, MetadataService, RpcError, stringifyJson, type ServiceImpl, VersionPolicy } from "@baton/protocol";
 import { taskNamesOf, validateTaskDef, validateWorkflowDef, type TaskDef, type WorkflowDef } from "@baton/sdk";
 import { createHash } from "node:crypto";
 import type { Clock } from "../clock.js";
 import { canonicalJson, definitionHash } from "../runtime/engine.js";
 import type { Limits } from "../limits.js";
-import type { Store } from "../store/store.js";
+import { VersionRouted, type Store } from "../store/store.js";
 import { invalid, notFound, parsePayload, rpc } from "./errors.js";
 
 /** Hash of what a definition does: its version and bookkeeping fields left out. */
@@ -24,7 +24,7 @@ function describe(list: { path: string; message: string }[]): string {
 
 /** What the metadata service needs: definitions are store operations; `changed` drops this replica's caches at once (others hear the NOTIFY). */
 export interface MetadataServiceDeps {
-  store: Pick<Store, "findTaskDefs" | "findWorkflowDef" | "registerWorkflowVersion" | "listWorkflowDefs" | "defByHash" | "putTaskDefs">;
+  store: Pick<Store, "findTaskDefs" | "findWorkflowDef" | "registerWorkflowVersion" | "listWorkflowDefs" | "defByHash" | "putTaskDefs" | "deleteWorkflowVersion" | "deleteTaskDef">;
   clock: Clock;
   limits: Limits;
   changed: { workflowDef(name: string): void; taskDefs(): void };
@@ -106,6 +106,29 @@ export function metadataService({ store, clock, limits, changed: forget }: Metad
       const def = (await store.findTaskDefs([req.name])).get(req.name);
       if (!def) throw notFound(`no task definition ${req.name}`);
       return { taskDefJson: stringifyJson(def) };
+    }),
+
+    // Conductor's semantics: removal is allowed while runs use the definition; they keep what they pinned.
+    deleteWorkflowDef: rpc(async (req) => {
+      if (!req.name) throw invalid("name is required");
+      if (req.version < 1) throw invalid("version is required (1 or more): one version is removed at a time");
+      let left: { latest: number } | undefined;
+      try {
+        left = await store.deleteWorkflowVersion(req.name, req.version);
+      } catch (error) {
+        if (error instanceof VersionRouted) throw new RpcError(grpc.status.FAILED_PRECONDITION, error.message);
+        throw error;
+      }
+      if (!left) throw notFound(`no workflow definition ${req.name} version ${req.version}`);
+      forget.workflowDef(req.name);
+      return { latestVersion: left.latest };
+    }),
+
+    deleteTaskDef: rpc(async (req) => {
+      if (!req.name) throw invalid("name is required");
+      if (!(await store.deleteTaskDef(req.name))) throw notFound(`no task definition ${req.name}`);
+      forget.taskDefs();
+      return {};
     }),
 
     listTaskDefs: rpc(async () => {

@@ -114,3 +114,39 @@ export async function taskDefs(q: Queryable, names?: string[]): Promise<Map<stri
     : await q.query("SELECT body FROM baton.task_defs ORDER BY name");
   return new Map(rows.map((r) => [(r.body as TaskDef).name, r.body as TaskDef]));
 }
+
+/** Why a workflow version may not be removed: its route still sends starts to it. */
+export class VersionRouted extends Error {}
+
+/**
+ * Removes one version of a workflow (runs keep the body they pinned by hash;
+ * the body stays). Under the name's lock, so a registration choosing the next
+ * version sees the removal. Refused while the name's route uses the version.
+ * Returns the latest version left (0: none), or undefined when there was no such version.
+ */
+export async function deleteWorkflowVersion(pool: pg.Pool, name: string, version: number): Promise<{ latest: number } | undefined> {
+  return transaction(pool, async (tx) => {
+    await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`workflow:${name}`]);
+    const { rows: routed } = await tx.query(
+      `SELECT 1 FROM baton.routes r WHERE r.name = $1 AND (r.stable_version = $2
+         OR EXISTS (SELECT 1 FROM jsonb_array_elements(r.weights) w WHERE (w->>'version')::int = $2 AND (w->>'weight')::numeric > 0))`,
+      [name, version],
+    );
+    if (routed.length > 0) throw new VersionRouted(`version ${version} of ${name} is in its route; route its starts to another version first (baton route)`);
+    const { rowCount } = await tx.query("DELETE FROM baton.workflow_defs WHERE name = $1 AND version = $2", [name, version]);
+    if ((rowCount ?? 0) === 0) return undefined;
+    await tx.query(notifySql("workflowDefsChanged", "$1"), [name]);
+    const { rows } = await tx.query("SELECT coalesce(max(version), 0) AS latest FROM baton.workflow_defs WHERE name = $1", [name]);
+    return { latest: Number(rows[0]?.latest ?? 0) };
+  });
+}
+
+/** Removes a task definition; false when there was none. Notifies at commit. */
+export async function deleteTaskDef(pool: pg.Pool, name: string): Promise<boolean> {
+  return transaction(pool, async (tx) => {
+    const { rowCount } = await tx.query("DELETE FROM baton.task_defs WHERE name = $1", [name]);
+    if ((rowCount ?? 0) === 0) return false;
+    await tx.query(notifySql("taskDefsChanged"));
+    return true;
+  });
+}

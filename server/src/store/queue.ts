@@ -38,7 +38,7 @@ export async function claim(
   newToken: () => string,
   limits: ClaimLimits,
   fair: FairClaims,
-): Promise<TaskState[]> {
+): Promise<ClaimedTask[]> {
   const limited = (limits.concurrentExecLimit ?? 0) > 0 || ((limits.rateLimitPerFrequency ?? 0) > 0 && (limits.rateLimitFrequencyInSeconds ?? 0) > 0);
   if (!limited) return claimRows(pool, fair, taskType, count, workerId, now, newToken);
   return transaction(pool, async (tx) => {
@@ -75,8 +75,8 @@ const STARTED_AT = "(CASE WHEN t.started_at = 0 THEN $2 ELSE t.started_at END)";
  * The second half of a claim: given `picked` (queue rows taken), marks their
  * tasks IN_PROGRESS under fresh leases ($2 now, $4 worker, $5 tokens).
  */
-const CLAIM_UPDATE = `numbered AS (SELECT task_id, row_number() OVER () AS n FROM picked)
-     UPDATE baton.tasks t SET
+const CLAIM_UPDATE = `numbered AS (SELECT task_id, row_number() OVER () AS n FROM picked),
+     claimed AS (UPDATE baton.tasks t SET
        status = 'IN_PROGRESS',
        poll_count = t.poll_count + 1,
        worker_id = $4,
@@ -86,9 +86,32 @@ const CLAIM_UPDATE = `numbered AS (SELECT task_id, row_number() OVER () AS n FRO
        updated_at = $2,
        rev = t.rev + 1
      FROM numbered
-     WHERE t.id = numbered.task_id AND t.status = 'SCHEDULED'`;
+     WHERE t.id = numbered.task_id AND t.status = 'SCHEDULED'
+     RETURNING t.*)`;
 
-async function claimRows(q: Queryable, fair: FairClaims, taskType: string, count: number, workerId: string, now: number, newToken: () => string): Promise<TaskState[]> {
+/** The claimed tasks with what a worker is told of their run (Conductor's Task carries it). */
+const claimedWithRun = (extraColumns = "") => `SELECT c.*, r.name AS run_name, r.version AS run_version, r.correlation_id AS run_correlation_id, r.priority AS run_priority${extraColumns}
+     FROM claimed c LEFT JOIN baton.runs r ON r.id = c.run_id`;
+
+/** What a worker is told of a claimed task's run. */
+export interface ClaimedRun {
+  name: string;
+  version: number;
+  correlationId: string;
+  priority: number;
+}
+
+/** A task as handed to a worker: the task and the facts of its run. */
+export type ClaimedTask = TaskState & { run: ClaimedRun };
+
+function rowToClaimed(row: Record<string, unknown>): ClaimedTask {
+  return {
+    ...rowToTask(row),
+    run: { name: (row.run_name as string | null) ?? "", version: (row.run_version as number | null) ?? 0, correlationId: (row.run_correlation_id as string | null) ?? "", priority: (row.run_priority as number | null) ?? 0 },
+  };
+}
+
+async function claimRows(q: Queryable, fair: FairClaims, taskType: string, count: number, workerId: string, now: number, newToken: () => string): Promise<ClaimedTask[]> {
   const tokens = Array.from({ length: count }, newToken);
   // A type with rows of keyed runs is claimed round-robin across keys (see fair-claim.ts).
   if (await fair.isKeyed(q, taskType)) {
@@ -96,11 +119,11 @@ async function claimRows(q: Queryable, fair: FairClaims, taskType: string, count
       name: "baton-claim-fair",
       text: `WITH RECURSIVE ${fair.pickStatement("$6", "$7")},
      ${CLAIM_UPDATE}
-     RETURNING t.*, (SELECT last FROM window_end) AS window_last, (SELECT n FROM window_end) AS window_n`,
+     ${claimedWithRun(", (SELECT last FROM window_end) AS window_last, (SELECT n FROM window_end) AS window_n")}`,
       values: [taskType, now, count, workerId, tokens, fair.cursor(taskType), String(Math.random())],
     });
     fair.advance(taskType, (rows[0]?.window_last as string | null) ?? null, Number(rows[0]?.window_n ?? 0));
-    return rows.map(rowToTask);
+    return rows.map(rowToClaimed);
   }
   const { rows } = await q.query({
     name: "baton-claim",
@@ -112,10 +135,10 @@ async function claimRows(q: Queryable, fair: FairClaims, taskType: string, count
          LIMIT $3 FOR UPDATE SKIP LOCKED)
        RETURNING task_id),
      ${CLAIM_UPDATE}
-     RETURNING t.*`,
+     ${claimedWithRun()}`,
     values: [taskType, now, count, workerId, tokens],
   });
-  return rows.map(rowToTask);
+  return rows.map(rowToClaimed);
 }
 
 /** Puts a task handed to a worker that left back in the queue, if its lease is still that one. */

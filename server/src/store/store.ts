@@ -31,11 +31,12 @@ import { writeBatch, type BatchWrite, type BatchWritten } from "./write-batch.js
 export { isConnectionError, type Queryable, type Tx } from "./db.js";
 export type { ApiKeyRow } from "./api-keys.js";
 export type { StoredWorkflowDef, VersionChoice, WorkflowDefListing } from "./definitions.js";
+export { VersionRouted } from "./definitions.js";
 export type { TakenEvent } from "./event-bus.js";
 export type { StoredHandler } from "./event-handlers.js";
 export type { OpenTransaction } from "./health.js";
 export type { OutboxItem } from "./outbox.js";
-export type { ClaimLimits, QueueDepth } from "./queue.js";
+export type { ClaimedRun, ClaimedTask, ClaimLimits, QueueDepth } from "./queue.js";
 export type { BatchTargets, LoadedRun, LoadedRuns, RunTarget } from "./run-batches.js";
 export { rowToRun, rowToTask } from "./rows.js";
 export type { CountFilter } from "./run-counts.js";
@@ -76,6 +77,10 @@ export interface Store {
   /** Names whose body changed; notifies at commit. */
   putTaskDefs(defs: TaskDef[], now: number): Promise<string[]>;
   taskDefs(q: Queryable, names?: string[]): Promise<Map<string, TaskDef>>;
+  /** The latest version left, or undefined when there was no such version; throws VersionRouted while a route uses it. Notifies at commit. */
+  deleteWorkflowVersion(name: string, version: number): Promise<{ latest: number } | undefined>;
+  /** False when there was none; notifies at commit. */
+  deleteTaskDef(name: string): Promise<boolean>;
   findTaskDefs(names?: string[]): Promise<Map<string, TaskDef>>;
 
   // ---- runs and tasks
@@ -94,7 +99,8 @@ export interface Store {
   deleteTasks(tx: pg.ClientBase, ids: string[]): Promise<void>;
 
   // ---- the queue and leases
-  claim(taskType: string, count: number, workerId: string, now: number, newToken: () => string, limits?: queue.ClaimLimits): Promise<TaskState[]>;
+  /** Tasks leased to the worker, each with what the worker is told of its run. */
+  claim(taskType: string, count: number, workerId: string, now: number, newToken: () => string, limits?: queue.ClaimLimits): Promise<queue.ClaimedTask[]>;
   requeue(taskId: string, token: string): Promise<void>;
   /** The new deadline; undefined when the token is stale. */
   extendLease(taskId: string, token: string, seconds: number, now: number): Promise<number | undefined>;
@@ -204,6 +210,8 @@ class PgStore implements Store {
   listWorkflowDefs = (name: string, allVersions: boolean) => definitions.listWorkflowDefs(this.pool, name, allVersions);
   putTaskDefs = (defs: TaskDef[], now: number) => definitions.putTaskDefs(this.pool, defs, now);
   taskDefs = definitions.taskDefs;
+  deleteWorkflowVersion = (name: string, version: number) => definitions.deleteWorkflowVersion(this.pool, name, version);
+  deleteTaskDef = (name: string) => definitions.deleteTaskDef(this.pool, name);
   findTaskDefs = (names?: string[]) => definitions.taskDefs(this.pool, names);
 
   getRun = (runId: string, withTasks: boolean, q: Queryable = this.pool) => runs.getRun(q, runId, withTasks);

@@ -35,8 +35,8 @@ def main():
     name = definition.name
     seen = {}
 
-    def start(param1, correlation_id):
-        return workflows.start_workflow(StartWorkflowRequest(name=name, version=1, correlation_id=correlation_id, input={"param1": param1}))
+    def start(param1, correlation_id, priority=0):
+        return workflows.start_workflow(StartWorkflowRequest(name=name, version=1, correlation_id=correlation_id, priority=priority, input={"param1": param1}))
 
     def finished(workflow_id, timeout=60):
         deadline = time.time() + timeout
@@ -57,8 +57,15 @@ def main():
     with TaskHandler(workers=workers, configuration=config, scan_for_annotated_workers=False, monitor_processes=False) as handler:
         handler.start_processes()
         try:
-            long_run = finished(start("long", "py-long"))
+            long_id = start("long", "py-long", priority=7)
+            long_run = finished(long_id)
             seen["long"] = {"status": long_run.status, "tasks": tasks_of(long_run), "t2_output": long_run.tasks[2].output_data if len(long_run.tasks) > 2 else None}
+            # Each task as the worker was handed it (echoed in its output), beside the task as the run holds it.
+            seen["handed"] = [
+                {"workflow_id": long_id, "handed": (t.output_data or {}).get("handed"), "stored": {"seq": t.seq, "scheduled_time": t.scheduled_time, "retry_count": t.retry_count, "input_data": t.input_data, "task_def_name": t.task_def_name, "task_type": t.task_type}}
+                for t in long_run.tasks
+                if t.status == "COMPLETED" and t.reference_task_name in ("t1", "t3")
+            ]
 
             terminal_id = start("terminal", "py-terminal")
             terminal = finished(terminal_id)
@@ -91,6 +98,25 @@ def main():
     workflows.terminate_workflow(idle_id, reason="stopped by the python client")
     ended = workflows.get_workflow(idle_id, include_tasks=True)
     seen["operate"] = {"paused": paused, "resumed": resumed, "ended": ended.status, "reason": ended.reason_for_incompletion}
+
+    # Removing definitions as Conductor does: the run already started on the removed version goes on.
+    metadata.register_task_def(TaskDef(name="py_removed_task", retry_count=0, timeout_seconds=60, response_timeout_seconds=30))
+    for version in (1, 2):
+        removed = {"name": "py_removed_flow", "version": version, "schemaVersion": 2, "tasks": [{"name": "py_removed_task", "taskReferenceName": "r", "type": "SIMPLE"}]}
+        metadata.register_workflow_def(ApiClient(config).deserialize_class(removed, "WorkflowDef"), overwrite=True)
+    removed_run = workflows.start_workflow(StartWorkflowRequest(name="py_removed_flow", version=2, input={}))
+    metadata.unregister_workflow_def("py_removed_flow", 2)
+    metadata.unregister_task_def("py_removed_task")
+    refused = []
+    for attempt in (lambda: metadata.unregister_workflow_def("py_removed_flow", 2), lambda: metadata.unregister_task_def("py_removed_task")):
+        try:
+            attempt()
+            refused.append(None)
+        except Exception as error:  # the SDK raises its ApiException with the HTTP status
+            refused.append(getattr(error, "status", None) or getattr(error, "code", None) or str(error))
+    latest = metadata.get_workflow_def("py_removed_flow")
+    seen["removed"] = {"latest": latest.version, "refused": refused, "run": workflows.get_workflow(removed_run, include_tasks=False).status}
+    workflows.terminate_workflow(removed_run, reason="done")
     print("RESULT " + json.dumps(seen), flush=True)
 
 

@@ -1,13 +1,16 @@
 // baton defs [name]: workflow definitions (latest of each, or every version of
 // one); -o json prints Conductor WorkflowDefs. --version N prints one definition.
+// `defs delete <name> <version>` and `defs delete-task <type>` remove a
+// definition, as Conductor's DELETE endpoints do: runs already started go on.
 import type { Command } from "commander";
 import { action } from "../cli/action.js";
 import { intArg } from "../cli/context.js";
 import { usage } from "../cli/exit.js";
 import { table, time } from "../cli/output.js";
+import { withGlobalOptions } from "../cli/subcommand.js";
 
 export function defsCommand(program: Command): void {
-  program
+  const defs = program
     .command("defs")
     .description("list workflow definitions: the latest of each, or every version of <name> (-o json: WorkflowDefs)")
     .argument("[name]", "one workflow's versions")
@@ -38,4 +41,31 @@ export function defsCommand(program: Command): void {
         );
       }),
     );
+
+  withGlobalOptions(
+    defs
+      .command("delete")
+      .description("remove one version of a workflow definition (runs already started go on; starting that version is refused from then on)")
+      .argument("<name>", "workflow name")
+      .argument("<version>", "the version to remove", intArg("<version>", 1)),
+  ).action(
+    action(async (ctx, name: string, version: number) => {
+      const { latestVersion } = await ctx.call((c) => c.deleteWorkflowDef(name, version));
+      ctx.out.emit({ ok: true, deleted: { name, version }, latestVersion }, () =>
+        `workflow ${name} version ${version}: deleted; ${latestVersion > 0 ? `latest is now version ${latestVersion}` : "no version is left"}`,
+      );
+    }),
+  );
+
+  withGlobalOptions(
+    defs
+      .command("delete-task")
+      .description("remove a task definition (tasks of that type still run, with the defaults of a type without a definition)")
+      .argument("<type>", "task definition name"),
+  ).action(
+    action(async (ctx, type: string) => {
+      await ctx.call((c) => c.deleteTaskDef(type));
+      ctx.out.emit({ ok: true, deleted: type }, () => `task definition ${type}: deleted`);
+    }),
+  );
 }

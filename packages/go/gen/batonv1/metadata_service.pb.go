@@ -903,6 +903,184 @@ func (x *ListTaskDefsResponse) GetTaskDefJson() []string {
 	return nil
 }
 
+type DeleteWorkflowDefRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Required: one version is removed at a time, as in Conductor.
+	Version       int32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWorkflowDefRequest) Reset() {
+	*x = DeleteWorkflowDefRequest{}
+	mi := &file_baton_v1_metadata_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWorkflowDefRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWorkflowDefRequest) ProtoMessage() {}
+
+func (x *DeleteWorkflowDefRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_metadata_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWorkflowDefRequest.ProtoReflect.Descriptor instead.
+func (*DeleteWorkflowDefRequest) Descriptor() ([]byte, []int) {
+	return file_baton_v1_metadata_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *DeleteWorkflowDefRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteWorkflowDefRequest) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type DeleteWorkflowDefResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The latest version left after the removal (0 when none is left).
+	LatestVersion int32 `protobuf:"varint,1,opt,name=latest_version,json=latestVersion,proto3" json:"latest_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWorkflowDefResponse) Reset() {
+	*x = DeleteWorkflowDefResponse{}
+	mi := &file_baton_v1_metadata_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWorkflowDefResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWorkflowDefResponse) ProtoMessage() {}
+
+func (x *DeleteWorkflowDefResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_metadata_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWorkflowDefResponse.ProtoReflect.Descriptor instead.
+func (*DeleteWorkflowDefResponse) Descriptor() ([]byte, []int) {
+	return file_baton_v1_metadata_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DeleteWorkflowDefResponse) GetLatestVersion() int32 {
+	if x != nil {
+		return x.LatestVersion
+	}
+	return 0
+}
+
+type DeleteTaskDefRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteTaskDefRequest) Reset() {
+	*x = DeleteTaskDefRequest{}
+	mi := &file_baton_v1_metadata_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteTaskDefRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteTaskDefRequest) ProtoMessage() {}
+
+func (x *DeleteTaskDefRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_metadata_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteTaskDefRequest.ProtoReflect.Descriptor instead.
+func (*DeleteTaskDefRequest) Descriptor() ([]byte, []int) {
+	return file_baton_v1_metadata_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DeleteTaskDefRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type DeleteTaskDefResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteTaskDefResponse) Reset() {
+	*x = DeleteTaskDefResponse{}
+	mi := &file_baton_v1_metadata_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteTaskDefResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteTaskDefResponse) ProtoMessage() {}
+
+func (x *DeleteTaskDefResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_metadata_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteTaskDefResponse.ProtoReflect.Descriptor instead.
+func (*DeleteTaskDefResponse) Descriptor() ([]byte, []int) {
+	return file_baton_v1_metadata_service_proto_rawDescGZIP(), []int{19}
+}
+
 var File_baton_v1_metadata_service_proto protoreflect.FileDescriptor
 
 const file_baton_v1_metadata_service_proto_rawDesc = "" +
@@ -956,10 +1134,18 @@ const file_baton_v1_metadata_service_proto_rawDesc = "" +
 	"\rtask_def_json\x18\x01 \x01(\tR\vtaskDefJson\"\x15\n" +
 	"\x13ListTaskDefsRequest\":\n" +
 	"\x14ListTaskDefsResponse\x12\"\n" +
-	"\rtask_def_json\x18\x01 \x03(\tR\vtaskDefJson*S\n" +
+	"\rtask_def_json\x18\x01 \x03(\tR\vtaskDefJson\"H\n" +
+	"\x18DeleteWorkflowDefRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x05R\aversion\"B\n" +
+	"\x19DeleteWorkflowDefResponse\x12%\n" +
+	"\x0elatest_version\x18\x01 \x01(\x05R\rlatestVersion\"*\n" +
+	"\x14DeleteTaskDefRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x17\n" +
+	"\x15DeleteTaskDefResponse*S\n" +
 	"\rVersionPolicy\x12\x1e\n" +
 	"\x1aVERSION_POLICY_UNSPECIFIED\x10\x00\x12\"\n" +
-	"\x1eVERSION_POLICY_NEXT_IF_CHANGED\x10\x012\xfc\x04\n" +
+	"\x1eVERSION_POLICY_NEXT_IF_CHANGED\x10\x012\xac\x06\n" +
 	"\x0fMetadataService\x12b\n" +
 	"\x13RegisterWorkflowDef\x12$.baton.v1.RegisterWorkflowDefRequest\x1a%.baton.v1.RegisterWorkflowDefResponse\x12S\n" +
 	"\x0eGetWorkflowDef\x12\x1f.baton.v1.GetWorkflowDefRequest\x1a .baton.v1.GetWorkflowDefResponse\x12Y\n" +
@@ -968,7 +1154,9 @@ const file_baton_v1_metadata_service_proto_rawDesc = "" +
 	"\x10RegisterTaskDefs\x12!.baton.v1.RegisterTaskDefsRequest\x1a\".baton.v1.RegisterTaskDefsResponse\x12G\n" +
 	"\n" +
 	"GetTaskDef\x12\x1b.baton.v1.GetTaskDefRequest\x1a\x1c.baton.v1.GetTaskDefResponse\x12M\n" +
-	"\fListTaskDefs\x12\x1d.baton.v1.ListTaskDefsRequest\x1a\x1e.baton.v1.ListTaskDefsResponseB`\n" +
+	"\fListTaskDefs\x12\x1d.baton.v1.ListTaskDefsRequest\x1a\x1e.baton.v1.ListTaskDefsResponse\x12\\\n" +
+	"\x11DeleteWorkflowDef\x12\".baton.v1.DeleteWorkflowDefRequest\x1a#.baton.v1.DeleteWorkflowDefResponse\x12P\n" +
+	"\rDeleteTaskDef\x12\x1e.baton.v1.DeleteTaskDefRequest\x1a\x1f.baton.v1.DeleteTaskDefResponseB`\n" +
 	"\fdev.baton.v1B\x14MetadataServiceProtoP\x01Z8github.com/batonhq/baton/packages/go/gen/batonv1;batonv1b\x06proto3"
 
 var (
@@ -984,7 +1172,7 @@ func file_baton_v1_metadata_service_proto_rawDescGZIP() []byte {
 }
 
 var file_baton_v1_metadata_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_baton_v1_metadata_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_baton_v1_metadata_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_baton_v1_metadata_service_proto_goTypes = []any{
 	(VersionPolicy)(0),                  // 0: baton.v1.VersionPolicy
 	(*ValidationError)(nil),             // 1: baton.v1.ValidationError
@@ -1003,6 +1191,10 @@ var file_baton_v1_metadata_service_proto_goTypes = []any{
 	(*GetTaskDefResponse)(nil),          // 14: baton.v1.GetTaskDefResponse
 	(*ListTaskDefsRequest)(nil),         // 15: baton.v1.ListTaskDefsRequest
 	(*ListTaskDefsResponse)(nil),        // 16: baton.v1.ListTaskDefsResponse
+	(*DeleteWorkflowDefRequest)(nil),    // 17: baton.v1.DeleteWorkflowDefRequest
+	(*DeleteWorkflowDefResponse)(nil),   // 18: baton.v1.DeleteWorkflowDefResponse
+	(*DeleteTaskDefRequest)(nil),        // 19: baton.v1.DeleteTaskDefRequest
+	(*DeleteTaskDefResponse)(nil),       // 20: baton.v1.DeleteTaskDefResponse
 }
 var file_baton_v1_metadata_service_proto_depIdxs = []int32{
 	0,  // 0: baton.v1.RegisterWorkflowDefRequest.version_policy:type_name -> baton.v1.VersionPolicy
@@ -1017,15 +1209,19 @@ var file_baton_v1_metadata_service_proto_depIdxs = []int32{
 	11, // 9: baton.v1.MetadataService.RegisterTaskDefs:input_type -> baton.v1.RegisterTaskDefsRequest
 	13, // 10: baton.v1.MetadataService.GetTaskDef:input_type -> baton.v1.GetTaskDefRequest
 	15, // 11: baton.v1.MetadataService.ListTaskDefs:input_type -> baton.v1.ListTaskDefsRequest
-	3,  // 12: baton.v1.MetadataService.RegisterWorkflowDef:output_type -> baton.v1.RegisterWorkflowDefResponse
-	5,  // 13: baton.v1.MetadataService.GetWorkflowDef:output_type -> baton.v1.GetWorkflowDefResponse
-	8,  // 14: baton.v1.MetadataService.ListWorkflowDefs:output_type -> baton.v1.ListWorkflowDefsResponse
-	10, // 15: baton.v1.MetadataService.ValidateWorkflowDef:output_type -> baton.v1.ValidateWorkflowDefResponse
-	12, // 16: baton.v1.MetadataService.RegisterTaskDefs:output_type -> baton.v1.RegisterTaskDefsResponse
-	14, // 17: baton.v1.MetadataService.GetTaskDef:output_type -> baton.v1.GetTaskDefResponse
-	16, // 18: baton.v1.MetadataService.ListTaskDefs:output_type -> baton.v1.ListTaskDefsResponse
-	12, // [12:19] is the sub-list for method output_type
-	5,  // [5:12] is the sub-list for method input_type
+	17, // 12: baton.v1.MetadataService.DeleteWorkflowDef:input_type -> baton.v1.DeleteWorkflowDefRequest
+	19, // 13: baton.v1.MetadataService.DeleteTaskDef:input_type -> baton.v1.DeleteTaskDefRequest
+	3,  // 14: baton.v1.MetadataService.RegisterWorkflowDef:output_type -> baton.v1.RegisterWorkflowDefResponse
+	5,  // 15: baton.v1.MetadataService.GetWorkflowDef:output_type -> baton.v1.GetWorkflowDefResponse
+	8,  // 16: baton.v1.MetadataService.ListWorkflowDefs:output_type -> baton.v1.ListWorkflowDefsResponse
+	10, // 17: baton.v1.MetadataService.ValidateWorkflowDef:output_type -> baton.v1.ValidateWorkflowDefResponse
+	12, // 18: baton.v1.MetadataService.RegisterTaskDefs:output_type -> baton.v1.RegisterTaskDefsResponse
+	14, // 19: baton.v1.MetadataService.GetTaskDef:output_type -> baton.v1.GetTaskDefResponse
+	16, // 20: baton.v1.MetadataService.ListTaskDefs:output_type -> baton.v1.ListTaskDefsResponse
+	18, // 21: baton.v1.MetadataService.DeleteWorkflowDef:output_type -> baton.v1.DeleteWorkflowDefResponse
+	20, // 22: baton.v1.MetadataService.DeleteTaskDef:output_type -> baton.v1.DeleteTaskDefResponse
+	14, // [14:23] is the sub-list for method output_type
+	5,  // [5:14] is the sub-list for method input_type
 	5,  // [5:5] is the sub-list for extension type_name
 	5,  // [5:5] is the sub-list for extension extendee
 	0,  // [0:5] is the sub-list for field type_name
@@ -1043,7 +1239,7 @@ func file_baton_v1_metadata_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_v1_metadata_service_proto_rawDesc), len(file_baton_v1_metadata_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

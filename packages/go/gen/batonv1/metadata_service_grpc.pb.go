@@ -26,6 +26,8 @@ const (
 	MetadataService_RegisterTaskDefs_FullMethodName    = "/baton.v1.MetadataService/RegisterTaskDefs"
 	MetadataService_GetTaskDef_FullMethodName          = "/baton.v1.MetadataService/GetTaskDef"
 	MetadataService_ListTaskDefs_FullMethodName        = "/baton.v1.MetadataService/ListTaskDefs"
+	MetadataService_DeleteWorkflowDef_FullMethodName   = "/baton.v1.MetadataService/DeleteWorkflowDef"
+	MetadataService_DeleteTaskDef_FullMethodName       = "/baton.v1.MetadataService/DeleteTaskDef"
 )
 
 // MetadataServiceClient is the client API for MetadataService service.
@@ -47,6 +49,17 @@ type MetadataServiceClient interface {
 	RegisterTaskDefs(ctx context.Context, in *RegisterTaskDefsRequest, opts ...grpc.CallOption) (*RegisterTaskDefsResponse, error)
 	GetTaskDef(ctx context.Context, in *GetTaskDefRequest, opts ...grpc.CallOption) (*GetTaskDefResponse, error)
 	ListTaskDefs(ctx context.Context, in *ListTaskDefsRequest, opts ...grpc.CallOption) (*ListTaskDefsResponse, error)
+	// Removes one version of a workflow definition (Conductor's
+	// DELETE /metadata/workflow/{name}/{version}). Runs already started keep
+	// the content they pinned and go on; starting that version is refused from
+	// then on, and the latest version becomes the highest one left. NOT_FOUND
+	// when there is no such version; FAILED_PRECONDITION while the name's route
+	// sends starts to that version (change the route first).
+	DeleteWorkflowDef(ctx context.Context, in *DeleteWorkflowDefRequest, opts ...grpc.CallOption) (*DeleteWorkflowDefResponse, error)
+	// Removes a task definition (Conductor's DELETE /metadata/taskdefs/{type}).
+	// Tasks of that type still run: from then on they are scheduled with the
+	// defaults of a type without a definition. NOT_FOUND when there is none.
+	DeleteTaskDef(ctx context.Context, in *DeleteTaskDefRequest, opts ...grpc.CallOption) (*DeleteTaskDefResponse, error)
 }
 
 type metadataServiceClient struct {
@@ -127,6 +140,26 @@ func (c *metadataServiceClient) ListTaskDefs(ctx context.Context, in *ListTaskDe
 	return out, nil
 }
 
+func (c *metadataServiceClient) DeleteWorkflowDef(ctx context.Context, in *DeleteWorkflowDefRequest, opts ...grpc.CallOption) (*DeleteWorkflowDefResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteWorkflowDefResponse)
+	err := c.cc.Invoke(ctx, MetadataService_DeleteWorkflowDef_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metadataServiceClient) DeleteTaskDef(ctx context.Context, in *DeleteTaskDefRequest, opts ...grpc.CallOption) (*DeleteTaskDefResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteTaskDefResponse)
+	err := c.cc.Invoke(ctx, MetadataService_DeleteTaskDef_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MetadataServiceServer is the server API for MetadataService service.
 // All implementations must embed UnimplementedMetadataServiceServer
 // for forward compatibility.
@@ -146,6 +179,17 @@ type MetadataServiceServer interface {
 	RegisterTaskDefs(context.Context, *RegisterTaskDefsRequest) (*RegisterTaskDefsResponse, error)
 	GetTaskDef(context.Context, *GetTaskDefRequest) (*GetTaskDefResponse, error)
 	ListTaskDefs(context.Context, *ListTaskDefsRequest) (*ListTaskDefsResponse, error)
+	// Removes one version of a workflow definition (Conductor's
+	// DELETE /metadata/workflow/{name}/{version}). Runs already started keep
+	// the content they pinned and go on; starting that version is refused from
+	// then on, and the latest version becomes the highest one left. NOT_FOUND
+	// when there is no such version; FAILED_PRECONDITION while the name's route
+	// sends starts to that version (change the route first).
+	DeleteWorkflowDef(context.Context, *DeleteWorkflowDefRequest) (*DeleteWorkflowDefResponse, error)
+	// Removes a task definition (Conductor's DELETE /metadata/taskdefs/{type}).
+	// Tasks of that type still run: from then on they are scheduled with the
+	// defaults of a type without a definition. NOT_FOUND when there is none.
+	DeleteTaskDef(context.Context, *DeleteTaskDefRequest) (*DeleteTaskDefResponse, error)
 	mustEmbedUnimplementedMetadataServiceServer()
 }
 
@@ -176,6 +220,12 @@ func (UnimplementedMetadataServiceServer) GetTaskDef(context.Context, *GetTaskDe
 }
 func (UnimplementedMetadataServiceServer) ListTaskDefs(context.Context, *ListTaskDefsRequest) (*ListTaskDefsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListTaskDefs not implemented")
+}
+func (UnimplementedMetadataServiceServer) DeleteWorkflowDef(context.Context, *DeleteWorkflowDefRequest) (*DeleteWorkflowDefResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteWorkflowDef not implemented")
+}
+func (UnimplementedMetadataServiceServer) DeleteTaskDef(context.Context, *DeleteTaskDefRequest) (*DeleteTaskDefResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteTaskDef not implemented")
 }
 func (UnimplementedMetadataServiceServer) mustEmbedUnimplementedMetadataServiceServer() {}
 func (UnimplementedMetadataServiceServer) testEmbeddedByValue()                         {}
@@ -324,6 +374,42 @@ func _MetadataService_ListTaskDefs_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MetadataService_DeleteWorkflowDef_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteWorkflowDefRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetadataServiceServer).DeleteWorkflowDef(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetadataService_DeleteWorkflowDef_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetadataServiceServer).DeleteWorkflowDef(ctx, req.(*DeleteWorkflowDefRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetadataService_DeleteTaskDef_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteTaskDefRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetadataServiceServer).DeleteTaskDef(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetadataService_DeleteTaskDef_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetadataServiceServer).DeleteTaskDef(ctx, req.(*DeleteTaskDefRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MetadataService_ServiceDesc is the grpc.ServiceDesc for MetadataService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -358,6 +444,14 @@ var MetadataService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListTaskDefs",
 			Handler:    _MetadataService_ListTaskDefs_Handler,
+		},
+		{
+			MethodName: "DeleteWorkflowDef",
+			Handler:    _MetadataService_DeleteWorkflowDef_Handler,
+		},
+		{
+			MethodName: "DeleteTaskDef",
+			Handler:    _MetadataService_DeleteTaskDef_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

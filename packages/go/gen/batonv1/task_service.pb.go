@@ -39,8 +39,20 @@ type LeasedTask struct {
 	CorrelationId  string `protobuf:"bytes,11,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
 	// The task definition's responseTimeoutSeconds: how far ExtendLease pushes.
 	ResponseTimeoutSeconds int64 `protobuf:"varint,12,opt,name=response_timeout_seconds,json=responseTimeoutSeconds,proto3" json:"response_timeout_seconds,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// The task's position in its run (Conductor's seq).
+	Seq int32 `protobuf:"varint,13,opt,name=seq,proto3" json:"seq,omitempty"`
+	// When the task was scheduled and when this attempt started (ms since the epoch).
+	ScheduledTimeMs int64 `protobuf:"varint,14,opt,name=scheduled_time_ms,json=scheduledTimeMs,proto3" json:"scheduled_time_ms,omitempty"`
+	StartTimeMs     int64 `protobuf:"varint,15,opt,name=start_time_ms,json=startTimeMs,proto3" json:"start_time_ms,omitempty"`
+	// The run's priority (0-99).
+	WorkflowPriority int32 `protobuf:"varint,16,opt,name=workflow_priority,json=workflowPriority,proto3" json:"workflow_priority,omitempty"`
+	// The loop iteration this task belongs to (0 outside loops).
+	Iteration int32 `protobuf:"varint,17,opt,name=iteration,proto3" json:"iteration,omitempty"`
+	// What the previous attempt's worker asked for (IN_PROGRESS with a callback).
+	CallbackAfterSeconds int64 `protobuf:"varint,18,opt,name=callback_after_seconds,json=callbackAfterSeconds,proto3" json:"callback_after_seconds,omitempty"`
+	WorkflowVersion      int32 `protobuf:"varint,19,opt,name=workflow_version,json=workflowVersion,proto3" json:"workflow_version,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *LeasedTask) Reset() {
@@ -153,6 +165,55 @@ func (x *LeasedTask) GetCorrelationId() string {
 func (x *LeasedTask) GetResponseTimeoutSeconds() int64 {
 	if x != nil {
 		return x.ResponseTimeoutSeconds
+	}
+	return 0
+}
+
+func (x *LeasedTask) GetSeq() int32 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *LeasedTask) GetScheduledTimeMs() int64 {
+	if x != nil {
+		return x.ScheduledTimeMs
+	}
+	return 0
+}
+
+func (x *LeasedTask) GetStartTimeMs() int64 {
+	if x != nil {
+		return x.StartTimeMs
+	}
+	return 0
+}
+
+func (x *LeasedTask) GetWorkflowPriority() int32 {
+	if x != nil {
+		return x.WorkflowPriority
+	}
+	return 0
+}
+
+func (x *LeasedTask) GetIteration() int32 {
+	if x != nil {
+		return x.Iteration
+	}
+	return 0
+}
+
+func (x *LeasedTask) GetCallbackAfterSeconds() int64 {
+	if x != nil {
+		return x.CallbackAfterSeconds
+	}
+	return 0
+}
+
+func (x *LeasedTask) GetWorkflowVersion() int32 {
+	if x != nil {
+		return x.WorkflowVersion
 	}
 	return 0
 }
@@ -1354,8 +1415,10 @@ type ConnectedWorker struct {
 	LastSeenMs int64 `protobuf:"varint,6,opt,name=last_seen_ms,json=lastSeenMs,proto3" json:"last_seen_ms,omitempty"`
 	// Tasks handed to it on this connection.
 	TasksDelivered int64 `protobuf:"varint,7,opt,name=tasks_delivered,json=tasksDelivered,proto3" json:"tasks_delivered,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The server replica the worker is connected to.
+	Replica       string `protobuf:"bytes,8,opt,name=replica,proto3" json:"replica,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConnectedWorker) Reset() {
@@ -1437,6 +1500,13 @@ func (x *ConnectedWorker) GetTasksDelivered() int64 {
 	return 0
 }
 
+func (x *ConnectedWorker) GetReplica() string {
+	if x != nil {
+		return x.Replica
+	}
+	return ""
+}
+
 type ListWorkersResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Workers       []*ConnectedWorker     `protobuf:"bytes,1,rep,name=workers,proto3" json:"workers,omitempty"`
@@ -1485,7 +1555,7 @@ var File_baton_v1_task_service_proto protoreflect.FileDescriptor
 
 const file_baton_v1_task_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1bbaton/v1/task_service.proto\x12\bbaton.v1\x1a\x12baton/v1/run.proto\"\xc3\x03\n" +
+	"\x1bbaton/v1/task_service.proto\x12\bbaton.v1\x1a\x12baton/v1/run.proto\"\xd1\x05\n" +
 	"\n" +
 	"LeasedTask\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x1f\n" +
@@ -1505,7 +1575,14 @@ const file_baton_v1_task_service_proto_rawDesc = "" +
 	"\rworkflow_name\x18\n" +
 	" \x01(\tR\fworkflowName\x12%\n" +
 	"\x0ecorrelation_id\x18\v \x01(\tR\rcorrelationId\x128\n" +
-	"\x18response_timeout_seconds\x18\f \x01(\x03R\x16responseTimeoutSeconds\"_\n" +
+	"\x18response_timeout_seconds\x18\f \x01(\x03R\x16responseTimeoutSeconds\x12\x10\n" +
+	"\x03seq\x18\r \x01(\x05R\x03seq\x12*\n" +
+	"\x11scheduled_time_ms\x18\x0e \x01(\x03R\x0fscheduledTimeMs\x12\"\n" +
+	"\rstart_time_ms\x18\x0f \x01(\x03R\vstartTimeMs\x12+\n" +
+	"\x11workflow_priority\x18\x10 \x01(\x05R\x10workflowPriority\x12\x1c\n" +
+	"\titeration\x18\x11 \x01(\x05R\titeration\x124\n" +
+	"\x16callback_after_seconds\x18\x12 \x01(\x03R\x14callbackAfterSeconds\x12)\n" +
+	"\x10workflow_version\x18\x13 \x01(\x05R\x0fworkflowVersion\"_\n" +
 	"\tSubscribe\x12\x1d\n" +
 	"\n" +
 	"task_types\x18\x01 \x03(\tR\ttaskTypes\x12\x1b\n" +
@@ -1579,7 +1656,7 @@ const file_baton_v1_task_service_proto_rawDesc = "" +
 	"\x12ListQueuesResponse\x12,\n" +
 	"\x06queues\x18\x01 \x03(\v2\x14.baton.v1.QueueDepthR\x06queues\"1\n" +
 	"\x12ListWorkersRequest\x12\x1b\n" +
-	"\ttask_type\x18\x01 \x01(\tR\btaskType\"\xf3\x01\n" +
+	"\ttask_type\x18\x01 \x01(\tR\btaskType\"\x8d\x02\n" +
 	"\x0fConnectedWorker\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x1d\n" +
 	"\n" +
@@ -1590,7 +1667,8 @@ const file_baton_v1_task_service_proto_rawDesc = "" +
 	"\x0fconnected_at_ms\x18\x05 \x01(\x03R\rconnectedAtMs\x12 \n" +
 	"\flast_seen_ms\x18\x06 \x01(\x03R\n" +
 	"lastSeenMs\x12'\n" +
-	"\x0ftasks_delivered\x18\a \x01(\x03R\x0etasksDelivered\"J\n" +
+	"\x0ftasks_delivered\x18\a \x01(\x03R\x0etasksDelivered\x12\x18\n" +
+	"\areplica\x18\b \x01(\tR\areplica\"J\n" +
 	"\x13ListWorkersResponse\x123\n" +
 	"\aworkers\x18\x01 \x03(\v2\x19.baton.v1.ConnectedWorkerR\aworkers2\x96\x05\n" +
 	"\vTaskService\x12E\n" +

@@ -56,8 +56,9 @@ type TaskServiceClient interface {
 	GetTaskLogs(ctx context.Context, in *GetTaskLogsRequest, opts ...grpc.CallOption) (*GetTaskLogsResponse, error)
 	// Queue depth per task type.
 	ListQueues(ctx context.Context, in *ListQueuesRequest, opts ...grpc.CallOption) (*ListQueuesResponse, error)
-	// Workers connected to this server now (dispatch streams and long polls),
-	// with the task types they serve.
+	// Workers connected now (dispatch streams and long polls), with the task
+	// types they serve: this replica's as of now, every other replica's as of
+	// its last heartbeat (a few seconds).
 	ListWorkers(ctx context.Context, in *ListWorkersRequest, opts ...grpc.CallOption) (*ListWorkersResponse, error)
 }
 
@@ -188,8 +189,9 @@ type TaskServiceServer interface {
 	GetTaskLogs(context.Context, *GetTaskLogsRequest) (*GetTaskLogsResponse, error)
 	// Queue depth per task type.
 	ListQueues(context.Context, *ListQueuesRequest) (*ListQueuesResponse, error)
-	// Workers connected to this server now (dispatch streams and long polls),
-	// with the task types they serve.
+	// Workers connected now (dispatch streams and long polls), with the task
+	// types they serve: this replica's as of now, every other replica's as of
+	// its last heartbeat (a few seconds).
 	ListWorkers(context.Context, *ListWorkersRequest) (*ListWorkersResponse, error)
 	mustEmbedUnimplementedTaskServiceServer()
 }

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file baton/v1/metadata_service.proto.
  */
 export const file_baton_v1_metadata_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch9iYXRvbi92MS9tZXRhZGF0YV9zZXJ2aWNlLnByb3RvEghiYXRvbi52MSIwCg9WYWxpZGF0aW9uRXJyb3ISDAoEcGF0aBgBIAEoCRIPCgdtZXNzYWdlGAIgASgJImYKGlJlZ2lzdGVyV29ya2Zsb3dEZWZSZXF1ZXN0EhcKD2RlZmluaXRpb25fanNvbhgBIAEoCRIvCg52ZXJzaW9uX3BvbGljeRgCIAEoDjIXLmJhdG9uLnYxLlZlcnNpb25Qb2xpY3kikAEKG1JlZ2lzdGVyV29ya2Zsb3dEZWZSZXNwb25zZRIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAUSDwoHY2hhbmdlZBgDIAEoCBIUCgxjb250ZW50X2hhc2gYBCABKAkSKwoId2FybmluZ3MYBSADKAsyGS5iYXRvbi52MS5WYWxpZGF0aW9uRXJyb3IiRwoVR2V0V29ya2Zsb3dEZWZSZXF1ZXN0EgwKBG5hbWUYASABKAkSFAoHdmVyc2lvbhgCIAEoBUgAiAEBQgoKCF92ZXJzaW9uIkcKFkdldFdvcmtmbG93RGVmUmVzcG9uc2USFwoPZGVmaW5pdGlvbl9qc29uGAEgASgJEhQKDGNvbnRlbnRfaGFzaBgCIAEoCSJ2ChJXb3JrZmxvd0RlZlN1bW1hcnkSDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgFEhQKDGNvbnRlbnRfaGFzaBgDIAEoCRIWCg5jcmVhdGVfdGltZV9tcxgEIAEoAxITCgtkZXNjcmlwdGlvbhgFIAEoCSI9ChdMaXN0V29ya2Zsb3dEZWZzUmVxdWVzdBIUCgxhbGxfdmVyc2lvbnMYASABKAgSDAoEbmFtZRgCIAEoCSJNChhMaXN0V29ya2Zsb3dEZWZzUmVzcG9uc2USMQoLZGVmaW5pdGlvbnMYASADKAsyHC5iYXRvbi52MS5Xb3JrZmxvd0RlZlN1bW1hcnkiNQoaVmFsaWRhdGVXb3JrZmxvd0RlZlJlcXVlc3QSFwoPZGVmaW5pdGlvbl9qc29uGAEgASgJIoQBChtWYWxpZGF0ZVdvcmtmbG93RGVmUmVzcG9uc2USDQoFdmFsaWQYASABKAgSKQoGZXJyb3JzGAIgAygLMhkuYmF0b24udjEuVmFsaWRhdGlvbkVycm9yEisKCHdhcm5pbmdzGAMgAygLMhkuYmF0b24udjEuVmFsaWRhdGlvbkVycm9yIjAKF1JlZ2lzdGVyVGFza0RlZnNSZXF1ZXN0EhUKDXRhc2tfZGVmX2pzb24YASADKAkiOgoYUmVnaXN0ZXJUYXNrRGVmc1Jlc3BvbnNlEg0KBW5hbWVzGAEgAygJEg8KB2NoYW5nZWQYAiADKAkiIQoRR2V0VGFza0RlZlJlcXVlc3QSDAoEbmFtZRgBIAEoCSIrChJHZXRUYXNrRGVmUmVzcG9uc2USFQoNdGFza19kZWZfanNvbhgBIAEoCSIVChNMaXN0VGFza0RlZnNSZXF1ZXN0Ii0KFExpc3RUYXNrRGVmc1Jlc3BvbnNlEhUKDXRhc2tfZGVmX2pzb24YASADKAkqUwoNVmVyc2lvblBvbGljeRIeChpWRVJTSU9OX1BPTElDWV9VTlNQRUNJRklFRBAAEiIKHlZFUlNJT05fUE9MSUNZX05FWFRfSUZfQ0hBTkdFRBABMvwECg9NZXRhZGF0YVNlcnZpY2USYgoTUmVnaXN0ZXJXb3JrZmxvd0RlZhIkLmJhdG9uLnYxLlJlZ2lzdGVyV29ya2Zsb3dEZWZSZXF1ZXN0GiUuYmF0b24udjEuUmVnaXN0ZXJXb3JrZmxvd0RlZlJlc3BvbnNlElMKDkdldFdvcmtmbG93RGVmEh8uYmF0b24udjEuR2V0V29ya2Zsb3dEZWZSZXF1ZXN0GiAuYmF0b24udjEuR2V0V29ya2Zsb3dEZWZSZXNwb25zZRJZChBMaXN0V29ya2Zsb3dEZWZzEiEuYmF0b24udjEuTGlzdFdvcmtmbG93RGVmc1JlcXVlc3QaIi5iYXRvbi52MS5MaXN0V29ya2Zsb3dEZWZzUmVzcG9uc2USYgoTVmFsaWRhdGVXb3JrZmxvd0RlZhIkLmJhdG9uLnYxLlZhbGlkYXRlV29ya2Zsb3dEZWZSZXF1ZXN0GiUuYmF0b24udjEuVmFsaWRhdGVXb3JrZmxvd0RlZlJlc3BvbnNlElkKEFJlZ2lzdGVyVGFza0RlZnMSIS5iYXRvbi52MS5SZWdpc3RlclRhc2tEZWZzUmVxdWVzdBoiLmJhdG9uLnYxLlJlZ2lzdGVyVGFza0RlZnNSZXNwb25zZRJHCgpHZXRUYXNrRGVmEhsuYmF0b24udjEuR2V0VGFza0RlZlJlcXVlc3QaHC5iYXRvbi52MS5HZXRUYXNrRGVmUmVzcG9uc2USTQoMTGlzdFRhc2tEZWZzEh0uYmF0b24udjEuTGlzdFRhc2tEZWZzUmVxdWVzdBoeLmJhdG9uLnYxLkxpc3RUYXNrRGVmc1Jlc3BvbnNlQmAKDGRldi5iYXRvbi52MUIUTWV0YWRhdGFTZXJ2aWNlUHJvdG9QAVo4Z2l0aHViLmNvbS9iYXRvbmhxL2JhdG9uL3BhY2thZ2VzL2dvL2dlbi9iYXRvbnYxO2JhdG9udjFiBnByb3RvMw");
+  fileDesc("Ch9iYXRvbi92MS9tZXRhZGF0YV9zZXJ2aWNlLnByb3RvEghiYXRvbi52MSIwCg9WYWxpZGF0aW9uRXJyb3ISDAoEcGF0aBgBIAEoCRIPCgdtZXNzYWdlGAIgASgJImYKGlJlZ2lzdGVyV29ya2Zsb3dEZWZSZXF1ZXN0EhcKD2RlZmluaXRpb25fanNvbhgBIAEoCRIvCg52ZXJzaW9uX3BvbGljeRgCIAEoDjIXLmJhdG9uLnYxLlZlcnNpb25Qb2xpY3kikAEKG1JlZ2lzdGVyV29ya2Zsb3dEZWZSZXNwb25zZRIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAUSDwoHY2hhbmdlZBgDIAEoCBIUCgxjb250ZW50X2hhc2gYBCABKAkSKwoId2FybmluZ3MYBSADKAsyGS5iYXRvbi52MS5WYWxpZGF0aW9uRXJyb3IiRwoVR2V0V29ya2Zsb3dEZWZSZXF1ZXN0EgwKBG5hbWUYASABKAkSFAoHdmVyc2lvbhgCIAEoBUgAiAEBQgoKCF92ZXJzaW9uIkcKFkdldFdvcmtmbG93RGVmUmVzcG9uc2USFwoPZGVmaW5pdGlvbl9qc29uGAEgASgJEhQKDGNvbnRlbnRfaGFzaBgCIAEoCSJ2ChJXb3JrZmxvd0RlZlN1bW1hcnkSDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgFEhQKDGNvbnRlbnRfaGFzaBgDIAEoCRIWCg5jcmVhdGVfdGltZV9tcxgEIAEoAxITCgtkZXNjcmlwdGlvbhgFIAEoCSI9ChdMaXN0V29ya2Zsb3dEZWZzUmVxdWVzdBIUCgxhbGxfdmVyc2lvbnMYASABKAgSDAoEbmFtZRgCIAEoCSJNChhMaXN0V29ya2Zsb3dEZWZzUmVzcG9uc2USMQoLZGVmaW5pdGlvbnMYASADKAsyHC5iYXRvbi52MS5Xb3JrZmxvd0RlZlN1bW1hcnkiNQoaVmFsaWRhdGVXb3JrZmxvd0RlZlJlcXVlc3QSFwoPZGVmaW5pdGlvbl9qc29uGAEgASgJIoQBChtWYWxpZGF0ZVdvcmtmbG93RGVmUmVzcG9uc2USDQoFdmFsaWQYASABKAgSKQoGZXJyb3JzGAIgAygLMhkuYmF0b24udjEuVmFsaWRhdGlvbkVycm9yEisKCHdhcm5pbmdzGAMgAygLMhkuYmF0b24udjEuVmFsaWRhdGlvbkVycm9yIjAKF1JlZ2lzdGVyVGFza0RlZnNSZXF1ZXN0EhUKDXRhc2tfZGVmX2pzb24YASADKAkiOgoYUmVnaXN0ZXJUYXNrRGVmc1Jlc3BvbnNlEg0KBW5hbWVzGAEgAygJEg8KB2NoYW5nZWQYAiADKAkiIQoRR2V0VGFza0RlZlJlcXVlc3QSDAoEbmFtZRgBIAEoCSIrChJHZXRUYXNrRGVmUmVzcG9uc2USFQoNdGFza19kZWZfanNvbhgBIAEoCSIVChNMaXN0VGFza0RlZnNSZXF1ZXN0Ii0KFExpc3RUYXNrRGVmc1Jlc3BvbnNlEhUKDXRhc2tfZGVmX2pzb24YASADKAkiOQoYRGVsZXRlV29ya2Zsb3dEZWZSZXF1ZXN0EgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoBSIzChlEZWxldGVXb3JrZmxvd0RlZlJlc3BvbnNlEhYKDmxhdGVzdF92ZXJzaW9uGAEgASgFIiQKFERlbGV0ZVRhc2tEZWZSZXF1ZXN0EgwKBG5hbWUYASABKAkiFwoVRGVsZXRlVGFza0RlZlJlc3BvbnNlKlMKDVZlcnNpb25Qb2xpY3kSHgoaVkVSU0lPTl9QT0xJQ1lfVU5TUEVDSUZJRUQQABIiCh5WRVJTSU9OX1BPTElDWV9ORVhUX0lGX0NIQU5HRUQQATKsBgoPTWV0YWRhdGFTZXJ2aWNlEmIKE1JlZ2lzdGVyV29ya2Zsb3dEZWYSJC5iYXRvbi52MS5SZWdpc3RlcldvcmtmbG93RGVmUmVxdWVzdBolLmJhdG9uLnYxLlJlZ2lzdGVyV29ya2Zsb3dEZWZSZXNwb25zZRJTCg5HZXRXb3JrZmxvd0RlZhIfLmJhdG9uLnYxLkdldFdvcmtmbG93RGVmUmVxdWVzdBogLmJhdG9uLnYxLkdldFdvcmtmbG93RGVmUmVzcG9uc2USWQoQTGlzdFdvcmtmbG93RGVmcxIhLmJhdG9uLnYxLkxpc3RXb3JrZmxvd0RlZnNSZXF1ZXN0GiIuYmF0b24udjEuTGlzdFdvcmtmbG93RGVmc1Jlc3BvbnNlEmIKE1ZhbGlkYXRlV29ya2Zsb3dEZWYSJC5iYXRvbi52MS5WYWxpZGF0ZVdvcmtmbG93RGVmUmVxdWVzdBolLmJhdG9uLnYxLlZhbGlkYXRlV29ya2Zsb3dEZWZSZXNwb25zZRJZChBSZWdpc3RlclRhc2tEZWZzEiEuYmF0b24udjEuUmVnaXN0ZXJUYXNrRGVmc1JlcXVlc3QaIi5iYXRvbi52MS5SZWdpc3RlclRhc2tEZWZzUmVzcG9uc2USRwoKR2V0VGFza0RlZhIbLmJhdG9uLnYxLkdldFRhc2tEZWZSZXF1ZXN0GhwuYmF0b24udjEuR2V0VGFza0RlZlJlc3BvbnNlEk0KDExpc3RUYXNrRGVmcxIdLmJhdG9uLnYxLkxpc3RUYXNrRGVmc1JlcXVlc3QaHi5iYXRvbi52MS5MaXN0VGFza0RlZnNSZXNwb25zZRJcChFEZWxldGVXb3JrZmxvd0RlZhIiLmJhdG9uLnYxLkRlbGV0ZVdvcmtmbG93RGVmUmVxdWVzdBojLmJhdG9uLnYxLkRlbGV0ZVdvcmtmbG93RGVmUmVzcG9uc2USUAoNRGVsZXRlVGFza0RlZhIeLmJhdG9uLnYxLkRlbGV0ZVRhc2tEZWZSZXF1ZXN0Gh8uYmF0b24udjEuRGVsZXRlVGFza0RlZlJlc3BvbnNlQmAKDGRldi5iYXRvbi52MUIUTWV0YWRhdGFTZXJ2aWNlUHJvdG9QAVo4Z2l0aHViLmNvbS9iYXRvbmhxL2JhdG9uL3BhY2thZ2VzL2dvL2dlbi9iYXRvbnYxO2JhdG9udjFiBnByb3RvMw");
 
 /**
  * @generated from message baton.v1.ValidationError
@@ -377,6 +377,79 @@ export const ListTaskDefsResponseSchema: GenMessage<ListTaskDefsResponse> = /*@_
   messageDesc(file_baton_v1_metadata_service, 15);
 
 /**
+ * @generated from message baton.v1.DeleteWorkflowDefRequest
+ */
+export type DeleteWorkflowDefRequest = Message<"baton.v1.DeleteWorkflowDefRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Required: one version is removed at a time, as in Conductor.
+   *
+   * @generated from field: int32 version = 2;
+   */
+  version: number;
+};
+
+/**
+ * Describes the message baton.v1.DeleteWorkflowDefRequest.
+ * Use `create(DeleteWorkflowDefRequestSchema)` to create a new message.
+ */
+export const DeleteWorkflowDefRequestSchema: GenMessage<DeleteWorkflowDefRequest> = /*@__PURE__*/
+  messageDesc(file_baton_v1_metadata_service, 16);
+
+/**
+ * @generated from message baton.v1.DeleteWorkflowDefResponse
+ */
+export type DeleteWorkflowDefResponse = Message<"baton.v1.DeleteWorkflowDefResponse"> & {
+  /**
+   * The latest version left after the removal (0 when none is left).
+   *
+   * @generated from field: int32 latest_version = 1;
+   */
+  latestVersion: number;
+};
+
+/**
+ * Describes the message baton.v1.DeleteWorkflowDefResponse.
+ * Use `create(DeleteWorkflowDefResponseSchema)` to create a new message.
+ */
+export const DeleteWorkflowDefResponseSchema: GenMessage<DeleteWorkflowDefResponse> = /*@__PURE__*/
+  messageDesc(file_baton_v1_metadata_service, 17);
+
+/**
+ * @generated from message baton.v1.DeleteTaskDefRequest
+ */
+export type DeleteTaskDefRequest = Message<"baton.v1.DeleteTaskDefRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message baton.v1.DeleteTaskDefRequest.
+ * Use `create(DeleteTaskDefRequestSchema)` to create a new message.
+ */
+export const DeleteTaskDefRequestSchema: GenMessage<DeleteTaskDefRequest> = /*@__PURE__*/
+  messageDesc(file_baton_v1_metadata_service, 18);
+
+/**
+ * @generated from message baton.v1.DeleteTaskDefResponse
+ */
+export type DeleteTaskDefResponse = Message<"baton.v1.DeleteTaskDefResponse"> & {
+};
+
+/**
+ * Describes the message baton.v1.DeleteTaskDefResponse.
+ * Use `create(DeleteTaskDefResponseSchema)` to create a new message.
+ */
+export const DeleteTaskDefResponseSchema: GenMessage<DeleteTaskDefResponse> = /*@__PURE__*/
+  messageDesc(file_baton_v1_metadata_service, 19);
+
+/**
  * @generated from enum baton.v1.VersionPolicy
  */
 export enum VersionPolicy {
@@ -473,6 +546,33 @@ export const MetadataService: GenService<{
     methodKind: "unary";
     input: typeof ListTaskDefsRequestSchema;
     output: typeof ListTaskDefsResponseSchema;
+  },
+  /**
+   * Removes one version of a workflow definition (Conductor's
+   * DELETE /metadata/workflow/{name}/{version}). Runs already started keep
+   * the content they pinned and go on; starting that version is refused from
+   * then on, and the latest version becomes the highest one left. NOT_FOUND
+   * when there is no such version; FAILED_PRECONDITION while the name's route
+   * sends starts to that version (change the route first).
+   *
+   * @generated from rpc baton.v1.MetadataService.DeleteWorkflowDef
+   */
+  deleteWorkflowDef: {
+    methodKind: "unary";
+    input: typeof DeleteWorkflowDefRequestSchema;
+    output: typeof DeleteWorkflowDefResponseSchema;
+  },
+  /**
+   * Removes a task definition (Conductor's DELETE /metadata/taskdefs/{type}).
+   * Tasks of that type still run: from then on they are scheduled with the
+   * defaults of a type without a definition. NOT_FOUND when there is none.
+   *
+   * @generated from rpc baton.v1.MetadataService.DeleteTaskDef
+   */
+  deleteTaskDef: {
+    methodKind: "unary";
+    input: typeof DeleteTaskDefRequestSchema;
+    output: typeof DeleteTaskDefResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_baton_v1_metadata_service, 0);

@@ -23,9 +23,12 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 public class SdkCheck {
     static WorkflowClient workflows;
+    /** The last hand-out of each task, as the client gave it to the worker. */
+    static final Map<String, Task> handed = new ConcurrentHashMap<>();
 
     public static void main(String[] args) throws Exception {
         ConductorClient client = new ConductorClient(args[0]);
@@ -48,6 +51,7 @@ public class SdkCheck {
 
         List<Worker> workers = List.of(
             Worker.create("integration_task_1", task -> {
+                handed.put(task.getTaskId(), task);
                 Object scenario = task.getInputData().get("p1");
                 TaskResult result = new TaskResult(task);
                 if ("terminal".equals(scenario) && task.getRetryCount() == 0 && !task.getInputData().containsKey("again")) {
@@ -63,6 +67,7 @@ public class SdkCheck {
                 return result;
             }),
             Worker.create("integration_task_2", task -> {
+                handed.put(task.getTaskId(), task);
                 TaskResult result = new TaskResult(task);
                 if ("long".equals(task.getInputData().get("tp1")) && task.getPollCount() <= 1) {
                     result.setStatus(TaskResult.Status.IN_PROGRESS);
@@ -74,6 +79,7 @@ public class SdkCheck {
                 return result;
             }),
             Worker.create("integration_task_3", task -> {
+                handed.put(task.getTaskId(), task);
                 TaskResult result = new TaskResult(task);
                 result.setStatus(TaskResult.Status.COMPLETED);
                 return result;
@@ -84,8 +90,34 @@ public class SdkCheck {
         runner.init();
         Map<String, Object> seen = new LinkedHashMap<>();
         try {
-            Workflow longRun = finished(start(flow.getName(), "long", "java-long"));
+            Workflow longRun = finished(start(flow.getName(), "long", "java-long", 7));
             seen.put("long", Map.of("status", longRun.getStatus().name(), "tasks", tasksOf(longRun)));
+            // Each task as the worker was handed it, beside the task as the run holds it.
+            List<Map<String, Object>> given = new ArrayList<>();
+            for (Task stored : longRun.getTasks()) {
+                Task t = handed.get(stored.getTaskId());
+                if (t == null) continue;
+                Map<String, Object> pair = new LinkedHashMap<>();
+                pair.put("workflowId", longRun.getWorkflowId());
+                pair.put("workflowInstanceId", t.getWorkflowInstanceId());
+                pair.put("workflowType", t.getWorkflowType());
+                pair.put("correlationId", t.getCorrelationId());
+                pair.put("workflowPriority", t.getWorkflowPriority());
+                pair.put("taskDefName", t.getTaskDefName());
+                pair.put("referenceTaskName", t.getReferenceTaskName());
+                pair.put("seq", t.getSeq());
+                pair.put("storedSeq", stored.getSeq());
+                pair.put("scheduledTime", t.getScheduledTime());
+                pair.put("storedScheduledTime", stored.getScheduledTime());
+                pair.put("startTime", t.getStartTime());
+                pair.put("retryCount", t.getRetryCount());
+                pair.put("storedRetryCount", stored.getRetryCount());
+                pair.put("responseTimeoutSeconds", t.getResponseTimeoutSeconds());
+                pair.put("pollCount", t.getPollCount());
+                pair.put("status", t.getStatus().name());
+                given.add(pair);
+            }
+            seen.put("handed", given);
 
             String terminalId = start(flow.getName(), "terminal", "java-terminal");
             Workflow terminal = finished(terminalId);
@@ -117,13 +149,46 @@ public class SdkCheck {
         workflows.retryLastFailedTask(idleId);
         String retried = workflows.getWorkflow(idleId, false).getStatus().name();
         seen.put("operate", Map.of("paused", paused, "resumed", resumed, "ended", ended.getStatus().name(), "reason", ended.getReasonForIncompletion(), "retried", retried));
+
+        // Removing definitions as Conductor does: a run already started on the removed version goes on.
+        metadata.registerTaskDefs(List.of(new TaskDef("java_removed_task")));
+        for (int version = 1; version <= 2; version++) {
+            WorkflowDef removed = json.readValue(
+                "{\"name\":\"java_removed_flow\",\"version\":" + version + ",\"schemaVersion\":2,\"tasks\":[{\"name\":\"java_removed_task\",\"taskReferenceName\":\"r\",\"type\":\"SIMPLE\"}]}",
+                WorkflowDef.class);
+            metadata.registerWorkflowDef(removed);
+        }
+        StartWorkflowRequest onTwo = new StartWorkflowRequest();
+        onTwo.setName("java_removed_flow");
+        onTwo.setVersion(2);
+        onTwo.setInput(Map.of());
+        String removedRun = workflows.startWorkflow(onTwo);
+        metadata.unregisterWorkflowDef("java_removed_flow", 2);
+        metadata.unregisterTaskDef("java_removed_task");
+        String refused;
+        try {
+            metadata.unregisterTaskDef("java_removed_task");
+            refused = "accepted";
+        } catch (Exception e) {
+            refused = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        }
+        seen.put("removed", Map.of(
+            "latest", metadata.getWorkflowDef("java_removed_flow", null).getVersion(),
+            "refused", refused,
+            "run", workflows.getWorkflow(removedRun, false).getStatus().name()));
+        workflows.terminateWorkflow(removedRun, "done");
         System.out.println("RESULT " + json.writeValueAsString(seen));
         client.shutdown();
         System.exit(0);
     }
 
     static String start(String name, String param1, String correlationId) {
+        return start(name, param1, correlationId, 0);
+    }
+
+    static String start(String name, String param1, String correlationId, int priority) {
         StartWorkflowRequest request = new StartWorkflowRequest();
+        request.setPriority(priority);
         request.setName(name);
         request.setVersion(1);
         request.setCorrelationId(correlationId);
