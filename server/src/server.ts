@@ -23,6 +23,7 @@ import { systemClock, type Clock } from "./clock.js";
 import { startConductorApi } from "./conductor-api/index.js";
 import { startConsoleServer, type ConsoleServer } from "./console/console-server.js";
 import { RunChanges } from "./console/run-changes.js";
+import { ReplicaView } from "./console/replica-view.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
 import { RunWaiters } from "./dispatch/run-waiters.js";
 import { ConnectedWorkers } from "./dispatch/workers.js";
@@ -151,7 +152,10 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   const taskTypes = new TaskTypes(store);
   const observer = engineObserver(metrics, authMode === "required" ? (task) => taskTypes.remember(task.id, task.defName) : undefined);
   // Console viewers wait on these; with none watching each is one lookup.
-  const changes = new RunChanges();
+  // The replica view shares them, and this replica's workers, with the other replicas.
+  const changes = new RunChanges(() => replicas.beatSoon());
+  const workers = new ConnectedWorkers(() => clock.now());
+  const replicas = new ReplicaView(store, workers, changes, log);
   const waiters = new RunWaiters();
   const dispatcher = new Dispatcher(
     store,
@@ -161,7 +165,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       claimed: (tasks, at) => {
         engine.claimed(tasks);
         observer.claimed(tasks, at);
-        if (changes.watching > 0) for (const task of tasks) changes.moved(task.runId);
+        if (replicas.anyoneWatching) for (const task of tasks) replicas.moved(task.runId);
       },
     },
     options.sweepMs ?? 250,
@@ -178,7 +182,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       runEnded: (runId) => waiters.ended(runId),
       decided: (decision, events) => {
         observer.decided(decision, events);
-        changes.moved(decision.run.id);
+        replicas.moved(decision.run.id);
       },
       runAsync: (task) => http.run(task),
       taskDefsChanged: () => dispatcher.forgetLimits(),
@@ -222,6 +226,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     workflowDefsChanged: (name) => engine.workflowDefsChanged(name),
     eventPublished: () => void eventHandlers.drain(),
     routesChanged: (name) => router.changed(name),
+    runsMoved: (from, ids) => replicas.movedElsewhere(from, ids),
     lost: () => {
       metrics.dbErrors.inc({ code: "connection" });
       // Revocations and definition changes may have been missed while disconnected.
@@ -230,9 +235,11 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       engine.taskDefsChanged();
       engine.workflowDefsChanged();
       router.changed();
+      changes.movedAll();
     },
   });
   await listener.start();
+  await replicas.start();
 
   const server = new grpc.Server({
     "grpc.max_receive_message_length": limits.definitionBytes + 1024 * 1024,
@@ -262,7 +269,8 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     clock,
     limits,
     changes,
-    workers: new ConnectedWorkers(() => clock.now()),
+    workers,
+    everyReplica: replicas,
     eventPublished: () => void eventHandlers.drain(),
   });
   // The gated handlers, served over gRPC here and over Connect on the console port.
@@ -360,6 +368,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       server.forceShutdown();
       bound = false;
       await ops?.close();
+      await replicas.stop();
       await listener.stop();
       await store.close();
       await engineServices.evaluator.close();

@@ -4,6 +4,7 @@
 import type { EventService, MetadataService, ServiceImpl, TaskService, WorkflowService } from "@baton/protocol";
 import type { Clock } from "../clock.js";
 import type { RunChanges } from "../console/run-changes.js";
+import type { ReplicaView } from "../console/replica-view.js";
 import type { Dispatcher } from "../dispatch/dispatcher.js";
 import type { RunWaiters } from "../dispatch/run-waiters.js";
 import type { ConnectedWorkers } from "../dispatch/workers.js";
@@ -28,6 +29,8 @@ export interface ServiceDeps {
   changes?: RunChanges;
   /** Workers connected here (the console lists them). */
   workers?: ConnectedWorkers;
+  /** Workers connected to every replica (ListWorkers answers with them). */
+  everyReplica?: Pick<ReplicaView, "workersEverywhere">;
   /** An event was published here: this replica's consumer looks at once. */
   eventPublished?: () => void;
 }
@@ -39,7 +42,7 @@ export interface Services {
   events: ServiceImpl<typeof EventService>;
 }
 
-export function createServices({ engine, store, dispatcher, waiters, clock, limits, changes, workers, eventPublished }: ServiceDeps): Services {
+export function createServices({ engine, store, dispatcher, waiters, clock, limits, changes, workers, everyReplica, eventPublished }: ServiceDeps): Services {
   return {
     metadata: metadataService({
       store,
@@ -48,7 +51,7 @@ export function createServices({ engine, store, dispatcher, waiters, clock, limi
       changed: { workflowDef: (name) => engine.workflowDefsChanged(name), taskDefs: () => engine.taskDefsChanged() },
     }),
     workflows: workflowService({ engine, store, waiters, limits, ...(changes ? { changes } : {}) }),
-    tasks: taskService({ engine, store, dispatcher, clock, limits, ...(workers ? { workers } : {}) }),
+    tasks: taskService({ engine, store, dispatcher, clock, limits, ...(workers ? { workers } : {}), ...(everyReplica ? { everyReplica } : {}) }),
     events: eventService({ store, clock, limits, ...(eventPublished ? { published: eventPublished } : {}) }),
   };
 }

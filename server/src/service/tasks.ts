@@ -6,6 +6,7 @@ import type { JsonObject } from "../engine/model.js";
 import type { Engine } from "../runtime/engine.js";
 import type { Dispatcher, Waiter } from "../dispatch/dispatcher.js";
 import { ConnectedWorkers, type ConnectedWorker } from "../dispatch/workers.js";
+import type { ReplicaView } from "../console/replica-view.js";
 import type { Limits } from "../limits.js";
 import type { Store } from "../store/store.js";
 import { taskStatusName, toLeasedTask } from "./convert.js";
@@ -21,11 +22,13 @@ export interface TaskServiceDeps {
   dispatcher: Pick<Dispatcher, "add" | "remove" | "credit">;
   clock: Clock;
   limits: Limits;
-  /** The workers connected here (the console lists them). */
+  /** The workers connected here (tracked as they come and go). */
   workers?: ConnectedWorkers;
+  /** The workers connected to every replica (ListWorkers); this replica's alone without it. */
+  everyReplica?: Pick<ReplicaView, "workersEverywhere">;
 }
 
-export function taskService({ engine, store, dispatcher, clock, limits, workers = new ConnectedWorkers() }: TaskServiceDeps): ServiceImpl<typeof TaskService> {
+export function taskService({ engine, store, dispatcher, clock, limits, workers = new ConnectedWorkers(), everyReplica }: TaskServiceDeps): ServiceImpl<typeof TaskService> {
 
   const update = async (result: TaskResult | undefined): Promise<boolean> => {
     if (!result?.taskId) throw invalid("result.task_id is required");
@@ -175,7 +178,7 @@ export function taskService({ engine, store, dispatcher, clock, limits, workers 
     })),
 
     listWorkers: rpc(async (req) => ({
-      workers: workers.list(req.taskType || undefined).map((w) => ({
+      workers: (everyReplica?.workersEverywhere(req.taskType || undefined) ?? workers.list(req.taskType || undefined).map((w) => ({ ...w, replica: "" }))).map((w) => ({
         workerId: w.workerId,
         taskTypes: w.taskTypes,
         kind: w.kind,
@@ -183,6 +186,7 @@ export function taskService({ engine, store, dispatcher, clock, limits, workers 
         connectedAtMs: BigInt(w.connectedAt),
         lastSeenMs: BigInt(w.lastSeenAt),
         tasksDelivered: BigInt(w.delivered),
+        replica: w.replica,
       })),
     })),
   };

@@ -3,6 +3,7 @@
 // shipped migration, add a new one.
 import type pg from "pg";
 import { FAIR_CLAIM_MIGRATION } from "./fair-claim.js";
+import { REPLICAS_MIGRATION } from "./replicas.js";
 import { RETENTION_MIGRATION } from "./retention.js";
 import { SCHEDULES_MIGRATION } from "./schedules.js";
 
@@ -285,6 +286,7 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
       CREATE TRIGGER api_key_created AFTER INSERT ON baton.api_keys FOR EACH ROW EXECUTE FUNCTION baton.api_key_created();
     `,
   },
+  REPLICAS_MIGRATION,
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"

@@ -22,6 +22,8 @@ export const CHANNELS = {
   eventPublished: "baton_events",
   /** A workflow's route changed; payload: the workflow name. */
   routesChanged: "baton_routes",
+  /** Runs moved on a replica while console viewers watch elsewhere; payload: the sending replica, then run ids (or "*"), one a line. */
+  runsMoved: "baton_runs_moved",
 } as const;
 
 export type Channel = keyof typeof CHANNELS;
@@ -43,6 +45,8 @@ export interface NotificationHandlers {
   eventPublished(): void;
   /** Undefined: every name (after a lost connection). */
   routesChanged(name: string | undefined): void;
+  /** Runs moved on replica `from`; undefined: too many to name, any may have moved. */
+  runsMoved?(from: string, runIds: string[] | undefined): void;
   /** The connection dropped: notifications may have been missed meanwhile. */
   lost(): void;
 }
@@ -66,6 +70,10 @@ function dispatch(handlers: NotificationHandlers, name: string, payload: string)
       return handlers.eventPublished();
     case "routesChanged":
       return handlers.routesChanged(payload || undefined);
+    case "runsMoved": {
+      const [from = "", ...ids] = payload.split("\n");
+      return handlers.runsMoved?.(from, ids.length === 1 && ids[0] === "*" ? undefined : ids);
+    }
     case undefined:
       return;
   }

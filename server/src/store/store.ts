@@ -19,6 +19,7 @@ import { PrimaryLocator } from "./hosts.js";
 import { migrate } from "./migrations.js";
 import * as outbox from "./outbox.js";
 import * as queue from "./queue.js";
+import * as replicas from "./replicas.js";
 import { inRunBatch, type BatchTargets, type LoadedRuns } from "./run-batches.js";
 import { countRunsByStatus, type CountFilter } from "./run-counts.js";
 import { runTreeSnapshot, type RunTreeSnapshot } from "./run-snapshot.js";
@@ -42,6 +43,7 @@ export { rowToRun, rowToTask } from "./rows.js";
 export type { CountFilter } from "./run-counts.js";
 export type { QueueRow, RunRow, RunningTask, RunTreeSnapshot } from "./run-snapshot.js";
 export type { SearchQuery } from "./runs.js";
+export type { ReplicaPresence, ReplicaWorker } from "./replicas.js";
 export type { TaskLogLine } from "./task-logs.js";
 export type { TaskLease } from "./task-lookup.js";
 export type { BatchWrite, BatchWritten, OutboxEntry, QueueEntry } from "./write-batch.js";
@@ -110,6 +112,11 @@ export interface Store {
   dueRuns(now: number, limit: number): Promise<string[]>;
   takeOutbox(now: number, leaseMs: number, id?: number): Promise<outbox.OutboxItem | undefined>;
   finishOutbox(id: number): Promise<void>;
+
+  // ---- replicas (the console's view of every replica)
+  /** Writes this replica's presence and returns the other replicas beaten since `freshSince`; drops those gone before `goneBefore`. */
+  beatReplica(mine: replicas.ReplicaPresence, freshSince: number, goneBefore: number): Promise<replicas.ReplicaPresence[]>;
+  leaveReplicas(replica: string): Promise<void>;
 
   // ---- task logs
   addTaskLog(taskId: string, message: string, now: number): Promise<void>;
@@ -233,6 +240,9 @@ class PgStore implements Store {
   dueRuns = (now: number, limit: number) => dueRuns(this.pool, now, limit);
   takeOutbox = (now: number, leaseMs: number, id?: number) => outbox.takeOutbox(this.pool, now, leaseMs, id);
   finishOutbox = (id: number) => outbox.finishOutbox(this.pool, id);
+
+  beatReplica = (mine: replicas.ReplicaPresence, freshSince: number, goneBefore: number) => replicas.beat(this.pool, mine, freshSince, goneBefore);
+  leaveReplicas = (replica: string) => replicas.leave(this.pool, replica);
 
   addTaskLog = (taskId: string, message: string, now: number) => taskLogs.addTaskLog(this.pool, taskId, message, now);
   taskLogs = (taskId: string) => taskLogs.taskLogs(this.pool, taskId);

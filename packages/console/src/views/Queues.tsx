@@ -25,6 +25,7 @@ interface Worker {
   connectedAtMs: bigint;
   lastSeenMs: bigint;
   tasksDelivered: bigint;
+  replica: string;
 }
 
 export function QueuesPage() {
@@ -129,7 +130,7 @@ export function QueuesPage() {
       )}
       <h2>Connected workers</h2>
       {workers.length === 0 ? (
-        <Empty>No worker is connected to this server now.</Empty>
+        <Empty>No worker is connected to any server now.</Empty>
       ) : (
         <table class="runs">
           <thead>
@@ -141,6 +142,7 @@ export function QueuesPage() {
               <th class="num">Tasks handed out</th>
               <th>Connected</th>
               <th>Last seen</th>
+              <th>Server</th>
             </tr>
           </thead>
           <tbody>
@@ -153,6 +155,7 @@ export function QueuesPage() {
                 <td class="num">{Number(w.tasksDelivered).toLocaleString("en-US")}</td>
                 <td>{time(w.connectedAtMs)}</td>
                 <td>{time(w.lastSeenMs)}</td>
+                <td class="mono muted">{w.replica}</td>
               </tr>
             ))}
           </tbody>
