@@ -10,7 +10,8 @@ import { chromium } from "playwright-core";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { BatonClient } from "@baton/client";
-import { WorkflowService, WorkflowStatus } from "@baton/protocol";
+import { toBinary } from "@bufbuild/protobuf";
+import { WatchWorkflowResponseSchema, WorkflowService, WorkflowStatus } from "@baton/protocol";
 import { FANOUT, SEQ3, fanoutInput, noopWorkers, registerFlows, startServerProcess, type ServerProcess } from "./lib/baton.js";
 import type { Cluster } from "./lib/postgres.js";
 import { distribution, freePort, nowMs, pool, round, until } from "./lib/util.js";
@@ -84,6 +85,7 @@ async function runsList(options: ConsoleBenchOptions): Promise<Record<string, nu
       () => client.searchWorkflows({ pageSize: 50 }),
       () => client.searchWorkflows({ pageSize: 50, statuses: [WorkflowStatus.FAILED] }),
       () => client.searchWorkflows({ pageSize: 50, name: "bench_console_7", version: 1 }),
+      () => client.searchWorkflows({ pageSize: 50, name: "bench_console_3", statuses: [WorkflowStatus.COMPLETED] }),
       () => client.searchWorkflows({ pageSize: 50, correlationId: "order-4242" }),
       () => client.searchWorkflows({ pageSize: 50, pageToken: first.nextPageToken }),
       () => client.searchWorkflows({ pageSize: 50, oldestFirst: true, startTimeFromMs: BigInt(Date.now() - 86_400_000 + 5_000_000) }),
@@ -98,7 +100,7 @@ async function runsList(options: ConsoleBenchOptions): Promise<Record<string, nu
       list.push(nowMs() - t);
       byQuery[i % queries.length]!.push(nowMs() - t);
     }
-    const names = ["newest", "status", "name+version", "correlation id", "next page", "oldest from"];
+    const names = ["newest", "status", "name+version", "name+status", "correlation id", "next page", "oldest from"];
     options.log(`  console: list p99 by query: ${byQuery.map((q, i) => `${names[i]} ${distribution(q).p99} ms`).join(", ")}`);
     const counts: number[] = [];
     for (let i = 0; i < Math.max(20, samples / 4); i++) {
@@ -123,6 +125,15 @@ async function wideRun(options: ConsoleBenchOptions): Promise<Record<string, num
     try {
       const run = await client.executeWorkflow(FANOUT.name, fanoutInput(branches), { waitMs: 300_000 });
       if (run.status !== "COMPLETED") throw new Error(`the ${branches}-branch run ended ${run.status}`);
+      // What the run page's first answer costs, as the console asks for it (large payloads left out) and whole.
+      const connect = createClient(WorkflowService, createConnectTransport({ baseUrl: `http://127.0.0.1:${port}`, httpVersion: "1.1", useBinaryFormat: true }));
+      for (const limit of [4096, 0]) {
+        const t = nowMs();
+        const answer = await connect.watchWorkflow({ workflowId: run.workflowId, knownState: "", waitMs: 0n, taskPayloadLimit: limit });
+        const ms = nowMs() - t;
+        const bytes = toBinary(WatchWorkflowResponseSchema, answer).length;
+        options.log(`  console: ${branches.toLocaleString("en")}-task run's watch answer ${limit ? `trimmed at ${limit} B` : "whole"}: ${round(bytes / 1024, 0)} KiB in ${round(ms, 0)} ms`);
+      }
       const browser = await chromium.launch({
         executablePath: CHROMIUM,
         headless: true,

@@ -161,6 +161,36 @@ describe("the console port", () => {
     await worker.tasks.updateTask({ result: { taskId: tasks[0]!.taskId, leaseToken: tasks[0]!.leaseToken, status: TaskStatus.COMPLETED, outputJson: "{}" } });
   });
 
+  it("leaves large task payloads out of a watch when asked, and GetTask gives them whole", async () => {
+    const reader = clients(keys["reader"]);
+    const operator = clients(keys["operator"]);
+    const big = "x".repeat(6000);
+    const { workflowId } = await operator.workflows.startWorkflow({ name: watched.name, inputJson: "{}" });
+    const whole = await reader.workflows.watchWorkflow({ workflowId, knownState: "", waitMs: 0n });
+    const small = whole.workflow!.tasks[0]!;
+    assert.equal(small.payloadTrimmed, false);
+    // A run whose step carries a large input: trimmed over the limit, whole without one.
+    await s.client(keys["admin"]).registerWorkflowDef({ ...watched, name: "console_big_flow", tasks: [{ ...watched.tasks[0]!, inputParameters: { big } }] });
+    const runId = (await operator.workflows.startWorkflow({ name: "console_big_flow", inputJson: "{}" })).workflowId;
+    const trimmed = await reader.workflows.watchWorkflow({ workflowId: runId, knownState: "", waitMs: 0n, taskPayloadLimit: 4096 });
+    const step = trimmed.workflow!.tasks[0]!;
+    assert.equal(step.payloadTrimmed, true);
+    assert.equal(step.inputJson, "");
+    assert.equal(step.outputJson, "");
+    const untrimmed = await reader.workflows.watchWorkflow({ workflowId: runId, knownState: "", waitMs: 0n });
+    assert.equal(untrimmed.workflow!.tasks[0]!.payloadTrimmed, false);
+    assert.equal(JSON.parse(untrimmed.workflow!.tasks[0]!.inputJson).big, big);
+    assert.equal(trimmed.state, untrimmed.state, "the state token does not depend on the trim");
+
+    const fetched = await reader.workflows.getTask({ workflowId: runId, taskId: step.taskId });
+    assert.equal(fetched.task!.payloadTrimmed, false);
+    assert.equal(JSON.parse(fetched.task!.inputJson).big, big);
+    assert.equal(fetched.task!.referenceTaskName, "step");
+    const wrongRun = await refusal(reader.workflows.getTask({ workflowId, taskId: step.taskId }));
+    assert.equal(wrongRun.code, Code.NotFound);
+    assert.match(wrongRun.rawMessage, /has no task/);
+  });
+
   it("lists the workers connected now, with the task types they serve", async () => {
     const admin = s.client(keys["admin"]);
     const polling = admin.tasks.poll({ taskType: "console_idle_type", workerId: "console-idle-worker", count: 3, waitMs: 5000n });

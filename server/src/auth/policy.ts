@@ -76,6 +76,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   "baton.v1.WorkflowService/CountWorkflows": { roles: RUNS_READ },
   "baton.v1.WorkflowService/WatchWorkflow": { roles: RUNS_READ },
   "baton.v1.WorkflowService/WatchWorkflows": { roles: RUNS_READ },
+  "baton.v1.WorkflowService/GetTask": { roles: RUNS_READ },
 
   // Routes: who ships a version and who answers for runs may change them; everyone who reads may look.
   "baton.v1.RouteService/GetRoute": { roles: READ },

@@ -35,7 +35,22 @@ export function reportedType(task: Pick<TaskState, "type" | "defName">): string 
   return task.type;
 }
 
-export function toTask(task: TaskState, run: RunState): Task {
+/** How a run's tasks are sent: `payloadLimit` > 0 leaves out inputs and outputs longer than that many bytes. */
+export interface TaskShape {
+  payloadLimit?: number;
+}
+
+export function toTask(task: TaskState, run: RunState, shape: TaskShape = {}): Task {
+  let inputJson = stringifyJson(task.input);
+  let outputJson = stringifyJson(task.output);
+  let payloadTrimmed = false;
+  const limit = shape.payloadLimit ?? 0;
+  if (limit > 0 && (inputJson.length > limit || outputJson.length > limit)) {
+    // Both go together, so the console fetches the task once for its panel.
+    inputJson = "";
+    outputJson = "";
+    payloadTrimmed = true;
+  }
   return create(TaskSchema, {
     taskId: task.id,
     workflowId: task.runId,
@@ -43,8 +58,9 @@ export function toTask(task: TaskState, run: RunState): Task {
     taskDefName: task.defName,
     referenceTaskName: task.ref,
     status: TaskStatus[task.status],
-    inputJson: stringifyJson(task.input),
-    outputJson: stringifyJson(task.output),
+    inputJson,
+    outputJson,
+    payloadTrimmed,
     reasonForIncompletion: task.reason,
     retryCount: task.retryCount,
     retriedTaskId: task.retriedTaskId,
@@ -68,7 +84,7 @@ export function toTask(task: TaskState, run: RunState): Task {
   });
 }
 
-export function toWorkflow(run: RunState, tasks: TaskState[], def?: WorkflowDef): Workflow {
+export function toWorkflow(run: RunState, tasks: TaskState[], def?: WorkflowDef, shape: TaskShape = {}): Workflow {
   return create(WorkflowSchema, {
     workflowId: run.id,
     workflowName: run.name,
@@ -87,7 +103,7 @@ export function toWorkflow(run: RunState, tasks: TaskState[], def?: WorkflowDef)
     parentWorkflowId: run.parentRunId,
     parentWorkflowTaskId: run.parentTaskId,
     idempotencyKey: run.idempotencyKey,
-    tasks: tasks.map((t) => toTask(t, run)),
+    tasks: tasks.map((t) => toTask(t, run, shape)),
     workflowDefinitionJson: def ? stringifyJson(def) : "",
     failedTaskId: run.failedTaskId,
     ...(run.route

@@ -7,7 +7,7 @@ import type { Engine } from "../runtime/engine.js";
 import type { RunWaiters } from "../dispatch/run-waiters.js";
 import type { Limits } from "../limits.js";
 import type { Store } from "../store/store.js";
-import { toWorkflow, workflowStatusName } from "./convert.js";
+import { toTask, toWorkflow, workflowStatusName } from "./convert.js";
 import { invalid, notFound, parsePayload, requireId, rpc } from "./errors.js";
 import { RunChanges } from "../console/run-changes.js";
 import { checkRunFilter, runState, STATUS_NAMES, WATCH_RECHECK_MS } from "./run-filters.js";
@@ -16,7 +16,7 @@ import { checkRunInput } from "./run-input.js";
 /** What the workflow service needs: operations are events on the engine; reads come from the store. */
 export interface WorkflowServiceDeps {
   engine: Pick<Engine, "start" | "handle" | "definition">;
-  store: Pick<Store, "getRun" | "search" | "countRunsByStatus">;
+  store: Pick<Store, "getRun" | "search" | "countRunsByStatus" | "runTask">;
   waiters: Pick<RunWaiters, "wait">;
   limits: Limits;
   /** Runs this replica moved (the console's watch calls wait on it). */
@@ -176,10 +176,18 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
           wait.cancel();
           if (state === req.knownState) return { state, changed: false };
           const def = await engine.definition(found.run.defHash);
-          return { workflow: toWorkflow(found.run, found.tasks, def.def), state, changed: true };
+          return { workflow: toWorkflow(found.run, found.tasks, def.def, { payloadLimit: Math.max(0, req.taskPayloadLimit) }), state, changed: true };
         }
         await wait.promise;
       }
+    }),
+
+    getTask: rpc(async (req) => {
+      requireId("run", req.workflowId);
+      requireId("task", req.taskId);
+      const found = await store.runTask(req.workflowId, req.taskId);
+      if (!found) throw notFound(`run ${req.workflowId} has no task ${req.taskId}`);
+      return { task: toTask(found.task, found.run) };
     }),
 
     watchWorkflows: rpc(async (req, call) => {

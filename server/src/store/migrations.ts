@@ -287,6 +287,14 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
     `,
   },
   REPLICAS_MIGRATION,
+  {
+    // The console's runs list filtered by name and status, and its counts per
+    // status for a name: at 1,000,000 runs both read runs_name_created and
+    // checked every row's status in the heap (1.3 s and 1.0 s); with this
+    // index they read only the matching entries (index-only for the counts).
+    name: "runs: an index on name, status and start for the runs list's name + status filters and counts",
+    sql: `CREATE INDEX runs_name_status_created ON baton.runs (name, status, created_at DESC, id DESC);`,
+  },
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"

@@ -41,7 +41,9 @@ export async function searchRuns(q: Queryable, query: SearchQuery): Promise<RunS
     where.push(sql.replace("?", `$${params.length}`));
   };
   if (query.name) add("name = ?", query.name);
-  if (query.statuses && query.statuses.length > 0) add("status = ANY(?)", query.statuses);
+  // One status as an equality: an index on (name, status, created_at) then hands rows in page order.
+  if (query.statuses?.length === 1) add("status = ?", query.statuses[0]);
+  else if (query.statuses && query.statuses.length > 1) add("status = ANY(?)", query.statuses);
   if (query.correlationId) add("correlation_id = ?", query.correlationId);
   if (query.version !== undefined) add("version = ?", query.version);
   if (query.id) add("id = ?::uuid", query.id);

@@ -95,6 +95,8 @@ export interface Store {
   /** Runs per status for a filter, each count stopping at `cap` (cheap however many runs are stored). */
   countRunsByStatus(statuses: string[], filter: CountFilter, cap: number): Promise<Map<string, number>>;
   runIdOfTask(taskId: string): Promise<string | undefined>;
+  /** One task of a run, with the run; undefined when the run has no such task. */
+  runTask(runId: string, taskId: string): Promise<{ run: RunState; task: TaskState } | undefined>;
   taskTypeOf(taskId: string): Promise<string | undefined>;
   /** A task's run, type and current lease (an API that names tasks by id alone). */
   taskLease(taskId: string): Promise<TaskLease | undefined>;
@@ -228,6 +230,7 @@ class PgStore implements Store {
   runTreeSnapshot = (runId: string) => runTreeSnapshot(this.pool, runId);
   countRunsByStatus = (statuses: string[], filter: CountFilter, cap: number) => countRunsByStatus(this.pool, statuses, filter, cap);
   runIdOfTask = (taskId: string) => tasks.runIdOfTask(this.pool, taskId);
+  runTask = (runId: string, taskId: string) => tasks.runTask(this.pool, runId, taskId);
   taskTypeOf = (taskId: string) => tasks.taskTypeOf(this.pool, taskId);
   taskLease = (taskId: string) => taskLease(this.pool, taskId);
   deleteTasks = tasks.deleteTasks;

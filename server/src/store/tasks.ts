@@ -1,7 +1,9 @@
 // Single tasks: which run and which type a task id belongs to, and removing tasks.
 import type pg from "pg";
 import { isUuid } from "../rules/ids.js";
+import type { RunState, TaskState } from "../engine/model.js";
 import type { Queryable } from "./db.js";
+import { rowToRun, rowToTask } from "./rows.js";
 
 /** The run a task belongs to; undefined when there is no such task. */
 export async function runIdOfTask(q: Queryable, taskId: string): Promise<string | undefined> {
@@ -15,6 +17,14 @@ export async function taskTypeOf(q: Queryable, taskId: string): Promise<string |
   if (!isUuid(taskId)) return undefined;
   const { rows } = await q.query("SELECT def_name FROM baton.tasks WHERE id = $1", [taskId]);
   return (rows[0] as { def_name: string } | undefined)?.def_name;
+}
+
+/** One task of a run, with the run (a panel's details without the run's other tasks). */
+export async function runTask(q: Queryable, runId: string, taskId: string): Promise<{ run: RunState; task: TaskState } | undefined> {
+  const { rows: tasks } = await q.query("SELECT * FROM baton.tasks WHERE id = $1 AND run_id = $2", [taskId, runId]);
+  if (!tasks[0]) return undefined;
+  const { rows: runs } = await q.query("SELECT * FROM baton.runs WHERE id = $1", [runId]);
+  return runs[0] ? { run: rowToRun(runs[0]), task: rowToTask(tasks[0]) } : undefined;
 }
 
 /** Removes tasks and their queue rows (inside the transaction of the batch that removes them). */

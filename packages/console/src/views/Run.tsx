@@ -15,6 +15,8 @@ import { Timeline } from "./Timeline.js";
 
 /** How long one watch call waits for a change before asking again. */
 const WATCH_MS = 25_000;
+/** Task inputs and outputs longer than this come with the run only when the task is opened (useWholeTask). */
+const TASK_PAYLOAD_LIMIT = 4096;
 
 interface Loaded {
   run: Workflow;
@@ -36,7 +38,10 @@ function useLiveRun(id: string): { loaded: Loaded | undefined; error: { code: Co
       let failures = 0;
       while (!abort.signal.aborted) {
         try {
-          const answer = await workflows.watchWorkflow({ workflowId: id, knownState: known.current, waitMs: BigInt(known.current ? WATCH_MS : 0) }, { signal: abort.signal, timeoutMs: WATCH_MS + 10_000 });
+          const answer = await workflows.watchWorkflow(
+            { workflowId: id, knownState: known.current, waitMs: BigInt(known.current ? WATCH_MS : 0), taskPayloadLimit: TASK_PAYLOAD_LIMIT },
+            { signal: abort.signal, timeoutMs: WATCH_MS + 10_000 },
+          );
           failures = 0;
           setError(undefined);
           if (answer.changed && answer.workflow) {
@@ -288,9 +293,34 @@ function StepPanel({ node, run, onDone }: { node: GraphNode; run: Workflow; onDo
   return <AttemptsPanel title={node.label} type={node.type} attempts={attempts} run={run} onDone={onDone} notTaken={node.state} />;
 }
 
+/**
+ * A task with its input and output whole: the watch leaves out payloads over
+ * TASK_PAYLOAD_LIMIT (a fork's list of 10,000 branches), fetched here when
+ * the task is opened. Undefined while that fetch is out.
+ */
+function useWholeTask(task: Task | undefined): { task: Task | undefined; error?: string } {
+  const [whole, setWhole] = useState<{ task?: Task; error?: string }>({});
+  useEffect(() => {
+    setWhole({});
+    if (!task?.payloadTrimmed) return;
+    let live = true;
+    workflows.getTask({ workflowId: task.workflowId, taskId: task.taskId }).then(
+      (r) => live && setWhole({ ...(r.task ? { task: r.task } : {}) }),
+      (e) => live && setWhole({ error: errorText(e) }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [task?.taskId, task?.updateTimeMs, task?.payloadTrimmed]);
+  if (!task?.payloadTrimmed) return { task };
+  return { task: whole.task && whole.task.taskId === task.taskId ? whole.task : undefined, ...(whole.error ? { error: whole.error } : {}) };
+}
+
 function AttemptsPanel({ title, type, attempts, run, onDone, notTaken }: { title: string; type: string; attempts: Task[]; run: Workflow; onDone: (n: Notice) => void; notTaken: string }) {
   const [pick, setPick] = useState<number | undefined>(undefined);
-  const task = attempts[pick ?? attempts.length - 1];
+  const shown = attempts[pick ?? attempts.length - 1];
+  const whole = useWholeTask(shown);
+  const task = whole.task ?? shown;
   return (
     <div class="panel" data-panel={title}>
       <h2>
@@ -313,6 +343,7 @@ function AttemptsPanel({ title, type, attempts, run, onDone, notTaken }: { title
               ))}
             </div>
           ) : null}
+          {whole.error ? <ErrorBox message={`could not load the task's input and output: ${whole.error}`} /> : null}
           <TaskDetail task={task} />
           <TaskControls run={run} refName={title} task={task} onDone={onDone} />
         </>
@@ -382,10 +413,16 @@ function TaskDetail({ task }: { task: Task }) {
           {task.reasonForIncompletion}
         </div>
       ) : null}
-      <h3>Input</h3>
-      <Json value={task.inputJson} />
-      <h3>Output</h3>
-      <Json value={task.outputJson} />
+      {task.payloadTrimmed ? (
+        <p class="muted">Loading input and output…</p>
+      ) : (
+        <>
+          <h3>Input</h3>
+          <Json value={task.inputJson} />
+          <h3>Output</h3>
+          <Json value={task.outputJson} />
+        </>
+      )}
       <h3>Logs</h3>
       {logError ? (
         <p class="muted">{logError}</p>

@@ -187,6 +187,9 @@ type Task struct {
 	// When the running attempt's lease runs out unless the worker answers or
 	// extends it (0: no lease).
 	LeaseExpiresMs int64 `protobuf:"varint,28,opt,name=lease_expires_ms,json=leaseExpiresMs,proto3" json:"lease_expires_ms,omitempty"`
+	// input_json and output_json were left empty: larger than the caller's
+	// task_payload_limit (WatchWorkflow). GetTask answers with them whole.
+	PayloadTrimmed bool `protobuf:"varint,29,opt,name=payload_trimmed,json=payloadTrimmed,proto3" json:"payload_trimmed,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -415,6 +418,13 @@ func (x *Task) GetLeaseExpiresMs() int64 {
 		return x.LeaseExpiresMs
 	}
 	return 0
+}
+
+func (x *Task) GetPayloadTrimmed() bool {
+	if x != nil {
+		return x.PayloadTrimmed
+	}
+	return false
 }
 
 // A run (Conductor's Workflow).
@@ -702,7 +712,7 @@ var File_baton_v1_run_proto protoreflect.FileDescriptor
 
 const file_baton_v1_run_proto_rawDesc = "" +
 	"\n" +
-	"\x12baton/v1/run.proto\x12\bbaton.v1\"\xf5\a\n" +
+	"\x12baton/v1/run.proto\x12\bbaton.v1\"\x9e\b\n" +
 	"\x04Task\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
@@ -737,7 +747,8 @@ const file_baton_v1_run_proto_rawDesc = "" +
 	"\boptional\x18\x19 \x01(\bR\boptional\x12\x18\n" +
 	"\aretried\x18\x1a \x01(\bR\aretried\x12\x1a\n" +
 	"\bexecuted\x18\x1b \x01(\bR\bexecuted\x12(\n" +
-	"\x10lease_expires_ms\x18\x1c \x01(\x03R\x0eleaseExpiresMs\"\x8c\a\n" +
+	"\x10lease_expires_ms\x18\x1c \x01(\x03R\x0eleaseExpiresMs\x12'\n" +
+	"\x0fpayload_trimmed\x18\x1d \x01(\bR\x0epayloadTrimmed\"\x8c\a\n" +
 	"\bWorkflow\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12#\n" +

@@ -1627,9 +1627,13 @@ type WatchWorkflowRequest struct {
 	// The state token of the run as the caller has it (empty: answer at once).
 	KnownState string `protobuf:"bytes,2,opt,name=known_state,json=knownState,proto3" json:"known_state,omitempty"`
 	// How long to wait for a change, in milliseconds (capped by the server).
-	WaitMs        int64 `protobuf:"varint,3,opt,name=wait_ms,json=waitMs,proto3" json:"wait_ms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	WaitMs int64 `protobuf:"varint,3,opt,name=wait_ms,json=waitMs,proto3" json:"wait_ms,omitempty"`
+	// When above 0: a task's input or output longer than this many bytes is
+	// sent empty, with payload_trimmed set (GetTask has it). A run of 10,000
+	// tasks stays small enough to draw at once.
+	TaskPayloadLimit int32 `protobuf:"varint,4,opt,name=task_payload_limit,json=taskPayloadLimit,proto3" json:"task_payload_limit,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *WatchWorkflowRequest) Reset() {
@@ -1679,6 +1683,13 @@ func (x *WatchWorkflowRequest) GetKnownState() string {
 func (x *WatchWorkflowRequest) GetWaitMs() int64 {
 	if x != nil {
 		return x.WaitMs
+	}
+	return 0
+}
+
+func (x *WatchWorkflowRequest) GetTaskPayloadLimit() int32 {
+	if x != nil {
+		return x.TaskPayloadLimit
 	}
 	return 0
 }
@@ -1833,6 +1844,102 @@ func (x *WatchWorkflowsResponse) GetChanged() bool {
 	return false
 }
 
+type GetTaskRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	TaskId        string                 `protobuf:"bytes,2,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTaskRequest) Reset() {
+	*x = GetTaskRequest{}
+	mi := &file_baton_v1_workflow_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTaskRequest) ProtoMessage() {}
+
+func (x *GetTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_workflow_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTaskRequest.ProtoReflect.Descriptor instead.
+func (*GetTaskRequest) Descriptor() ([]byte, []int) {
+	return file_baton_v1_workflow_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *GetTaskRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *GetTaskRequest) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+type GetTaskResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Task          *Task                  `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTaskResponse) Reset() {
+	*x = GetTaskResponse{}
+	mi := &file_baton_v1_workflow_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTaskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTaskResponse) ProtoMessage() {}
+
+func (x *GetTaskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_workflow_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTaskResponse.ProtoReflect.Descriptor instead.
+func (*GetTaskResponse) Descriptor() ([]byte, []int) {
+	return file_baton_v1_workflow_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *GetTaskResponse) GetTask() *Task {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
 var File_baton_v1_workflow_service_proto protoreflect.FileDescriptor
 
 const file_baton_v1_workflow_service_proto_rawDesc = "" +
@@ -1956,13 +2063,14 @@ const file_baton_v1_workflow_service_proto_rawDesc = "" +
 	"\x05count\x18\x02 \x01(\x03R\x05count\x12\x16\n" +
 	"\x06capped\x18\x03 \x01(\bR\x06capped\"O\n" +
 	"\x16CountWorkflowsResponse\x125\n" +
-	"\x06counts\x18\x01 \x03(\v2\x1d.baton.v1.WorkflowStatusCountR\x06counts\"q\n" +
+	"\x06counts\x18\x01 \x03(\v2\x1d.baton.v1.WorkflowStatusCountR\x06counts\"\x9f\x01\n" +
 	"\x14WatchWorkflowRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x1f\n" +
 	"\vknown_state\x18\x02 \x01(\tR\n" +
 	"knownState\x12\x17\n" +
-	"\await_ms\x18\x03 \x01(\x03R\x06waitMs\"w\n" +
+	"\await_ms\x18\x03 \x01(\x03R\x06waitMs\x12,\n" +
+	"\x12task_payload_limit\x18\x04 \x01(\x05R\x10taskPayloadLimit\"w\n" +
 	"\x15WatchWorkflowResponse\x12.\n" +
 	"\bworkflow\x18\x01 \x01(\v2\x12.baton.v1.WorkflowR\bworkflow\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x18\n" +
@@ -1970,7 +2078,13 @@ const file_baton_v1_workflow_service_proto_rawDesc = "" +
 	"\x15WatchWorkflowsRequest\x12\x17\n" +
 	"\await_ms\x18\x01 \x01(\x03R\x06waitMs\"2\n" +
 	"\x16WatchWorkflowsResponse\x12\x18\n" +
-	"\achanged\x18\x01 \x01(\bR\achanged2\xb7\n" +
+	"\achanged\x18\x01 \x01(\bR\achanged\"J\n" +
+	"\x0eGetTaskRequest\x12\x1f\n" +
+	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"workflowId\x12\x17\n" +
+	"\atask_id\x18\x02 \x01(\tR\x06taskId\"5\n" +
+	"\x0fGetTaskResponse\x12\"\n" +
+	"\x04task\x18\x01 \x01(\v2\x0e.baton.v1.TaskR\x04task2\xf7\n" +
 	"\n" +
 	"\x0fWorkflowService\x12P\n" +
 	"\rStartWorkflow\x12\x1e.baton.v1.StartWorkflowRequest\x1a\x1f.baton.v1.StartWorkflowResponse\x12V\n" +
@@ -1989,7 +2103,8 @@ const file_baton_v1_workflow_service_proto_rawDesc = "" +
 	"SignalTask\x12\x1b.baton.v1.SignalTaskRequest\x1a\x1c.baton.v1.SignalTaskResponse\x12S\n" +
 	"\x0eCountWorkflows\x12\x1f.baton.v1.CountWorkflowsRequest\x1a .baton.v1.CountWorkflowsResponse\x12P\n" +
 	"\rWatchWorkflow\x12\x1e.baton.v1.WatchWorkflowRequest\x1a\x1f.baton.v1.WatchWorkflowResponse\x12S\n" +
-	"\x0eWatchWorkflows\x12\x1f.baton.v1.WatchWorkflowsRequest\x1a .baton.v1.WatchWorkflowsResponseB`\n" +
+	"\x0eWatchWorkflows\x12\x1f.baton.v1.WatchWorkflowsRequest\x1a .baton.v1.WatchWorkflowsResponse\x12>\n" +
+	"\aGetTask\x12\x18.baton.v1.GetTaskRequest\x1a\x19.baton.v1.GetTaskResponseB`\n" +
 	"\fdev.baton.v1B\x14WorkflowServiceProtoP\x01Z8github.com/batonhq/baton/packages/go/gen/batonv1;batonv1b\x06proto3"
 
 var (
@@ -2004,7 +2119,7 @@ func file_baton_v1_workflow_service_proto_rawDescGZIP() []byte {
 	return file_baton_v1_workflow_service_proto_rawDescData
 }
 
-var file_baton_v1_workflow_service_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_baton_v1_workflow_service_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_baton_v1_workflow_service_proto_goTypes = []any{
 	(*StartWorkflowRequest)(nil),      // 0: baton.v1.StartWorkflowRequest
 	(*StartWorkflowResponse)(nil),     // 1: baton.v1.StartWorkflowResponse
@@ -2039,58 +2154,64 @@ var file_baton_v1_workflow_service_proto_goTypes = []any{
 	(*WatchWorkflowResponse)(nil),     // 30: baton.v1.WatchWorkflowResponse
 	(*WatchWorkflowsRequest)(nil),     // 31: baton.v1.WatchWorkflowsRequest
 	(*WatchWorkflowsResponse)(nil),    // 32: baton.v1.WatchWorkflowsResponse
-	(*Workflow)(nil),                  // 33: baton.v1.Workflow
-	(WorkflowStatus)(0),               // 34: baton.v1.WorkflowStatus
-	(TaskStatus)(0),                   // 35: baton.v1.TaskStatus
+	(*GetTaskRequest)(nil),            // 33: baton.v1.GetTaskRequest
+	(*GetTaskResponse)(nil),           // 34: baton.v1.GetTaskResponse
+	(*Workflow)(nil),                  // 35: baton.v1.Workflow
+	(WorkflowStatus)(0),               // 36: baton.v1.WorkflowStatus
+	(TaskStatus)(0),                   // 37: baton.v1.TaskStatus
+	(*Task)(nil),                      // 38: baton.v1.Task
 }
 var file_baton_v1_workflow_service_proto_depIdxs = []int32{
 	0,  // 0: baton.v1.ExecuteWorkflowRequest.start:type_name -> baton.v1.StartWorkflowRequest
-	33, // 1: baton.v1.ExecuteWorkflowResponse.workflow:type_name -> baton.v1.Workflow
-	33, // 2: baton.v1.WaitWorkflowResponse.workflow:type_name -> baton.v1.Workflow
-	33, // 3: baton.v1.GetWorkflowResponse.workflow:type_name -> baton.v1.Workflow
-	34, // 4: baton.v1.SearchWorkflowsRequest.statuses:type_name -> baton.v1.WorkflowStatus
-	33, // 5: baton.v1.SearchWorkflowsResponse.workflows:type_name -> baton.v1.Workflow
-	35, // 6: baton.v1.SignalTaskRequest.status:type_name -> baton.v1.TaskStatus
-	34, // 7: baton.v1.WorkflowStatusCount.status:type_name -> baton.v1.WorkflowStatus
+	35, // 1: baton.v1.ExecuteWorkflowResponse.workflow:type_name -> baton.v1.Workflow
+	35, // 2: baton.v1.WaitWorkflowResponse.workflow:type_name -> baton.v1.Workflow
+	35, // 3: baton.v1.GetWorkflowResponse.workflow:type_name -> baton.v1.Workflow
+	36, // 4: baton.v1.SearchWorkflowsRequest.statuses:type_name -> baton.v1.WorkflowStatus
+	35, // 5: baton.v1.SearchWorkflowsResponse.workflows:type_name -> baton.v1.Workflow
+	37, // 6: baton.v1.SignalTaskRequest.status:type_name -> baton.v1.TaskStatus
+	36, // 7: baton.v1.WorkflowStatusCount.status:type_name -> baton.v1.WorkflowStatus
 	27, // 8: baton.v1.CountWorkflowsResponse.counts:type_name -> baton.v1.WorkflowStatusCount
-	33, // 9: baton.v1.WatchWorkflowResponse.workflow:type_name -> baton.v1.Workflow
-	0,  // 10: baton.v1.WorkflowService.StartWorkflow:input_type -> baton.v1.StartWorkflowRequest
-	2,  // 11: baton.v1.WorkflowService.ExecuteWorkflow:input_type -> baton.v1.ExecuteWorkflowRequest
-	4,  // 12: baton.v1.WorkflowService.WaitWorkflow:input_type -> baton.v1.WaitWorkflowRequest
-	6,  // 13: baton.v1.WorkflowService.GetWorkflow:input_type -> baton.v1.GetWorkflowRequest
-	8,  // 14: baton.v1.WorkflowService.SearchWorkflows:input_type -> baton.v1.SearchWorkflowsRequest
-	10, // 15: baton.v1.WorkflowService.PauseWorkflow:input_type -> baton.v1.PauseWorkflowRequest
-	12, // 16: baton.v1.WorkflowService.ResumeWorkflow:input_type -> baton.v1.ResumeWorkflowRequest
-	14, // 17: baton.v1.WorkflowService.TerminateWorkflow:input_type -> baton.v1.TerminateWorkflowRequest
-	16, // 18: baton.v1.WorkflowService.RetryWorkflow:input_type -> baton.v1.RetryWorkflowRequest
-	18, // 19: baton.v1.WorkflowService.RestartWorkflow:input_type -> baton.v1.RestartWorkflowRequest
-	20, // 20: baton.v1.WorkflowService.RerunWorkflow:input_type -> baton.v1.RerunWorkflowRequest
-	22, // 21: baton.v1.WorkflowService.SkipTask:input_type -> baton.v1.SkipTaskRequest
-	24, // 22: baton.v1.WorkflowService.SignalTask:input_type -> baton.v1.SignalTaskRequest
-	26, // 23: baton.v1.WorkflowService.CountWorkflows:input_type -> baton.v1.CountWorkflowsRequest
-	29, // 24: baton.v1.WorkflowService.WatchWorkflow:input_type -> baton.v1.WatchWorkflowRequest
-	31, // 25: baton.v1.WorkflowService.WatchWorkflows:input_type -> baton.v1.WatchWorkflowsRequest
-	1,  // 26: baton.v1.WorkflowService.StartWorkflow:output_type -> baton.v1.StartWorkflowResponse
-	3,  // 27: baton.v1.WorkflowService.ExecuteWorkflow:output_type -> baton.v1.ExecuteWorkflowResponse
-	5,  // 28: baton.v1.WorkflowService.WaitWorkflow:output_type -> baton.v1.WaitWorkflowResponse
-	7,  // 29: baton.v1.WorkflowService.GetWorkflow:output_type -> baton.v1.GetWorkflowResponse
-	9,  // 30: baton.v1.WorkflowService.SearchWorkflows:output_type -> baton.v1.SearchWorkflowsResponse
-	11, // 31: baton.v1.WorkflowService.PauseWorkflow:output_type -> baton.v1.PauseWorkflowResponse
-	13, // 32: baton.v1.WorkflowService.ResumeWorkflow:output_type -> baton.v1.ResumeWorkflowResponse
-	15, // 33: baton.v1.WorkflowService.TerminateWorkflow:output_type -> baton.v1.TerminateWorkflowResponse
-	17, // 34: baton.v1.WorkflowService.RetryWorkflow:output_type -> baton.v1.RetryWorkflowResponse
-	19, // 35: baton.v1.WorkflowService.RestartWorkflow:output_type -> baton.v1.RestartWorkflowResponse
-	21, // 36: baton.v1.WorkflowService.RerunWorkflow:output_type -> baton.v1.RerunWorkflowResponse
-	23, // 37: baton.v1.WorkflowService.SkipTask:output_type -> baton.v1.SkipTaskResponse
-	25, // 38: baton.v1.WorkflowService.SignalTask:output_type -> baton.v1.SignalTaskResponse
-	28, // 39: baton.v1.WorkflowService.CountWorkflows:output_type -> baton.v1.CountWorkflowsResponse
-	30, // 40: baton.v1.WorkflowService.WatchWorkflow:output_type -> baton.v1.WatchWorkflowResponse
-	32, // 41: baton.v1.WorkflowService.WatchWorkflows:output_type -> baton.v1.WatchWorkflowsResponse
-	26, // [26:42] is the sub-list for method output_type
-	10, // [10:26] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	35, // 9: baton.v1.WatchWorkflowResponse.workflow:type_name -> baton.v1.Workflow
+	38, // 10: baton.v1.GetTaskResponse.task:type_name -> baton.v1.Task
+	0,  // 11: baton.v1.WorkflowService.StartWorkflow:input_type -> baton.v1.StartWorkflowRequest
+	2,  // 12: baton.v1.WorkflowService.ExecuteWorkflow:input_type -> baton.v1.ExecuteWorkflowRequest
+	4,  // 13: baton.v1.WorkflowService.WaitWorkflow:input_type -> baton.v1.WaitWorkflowRequest
+	6,  // 14: baton.v1.WorkflowService.GetWorkflow:input_type -> baton.v1.GetWorkflowRequest
+	8,  // 15: baton.v1.WorkflowService.SearchWorkflows:input_type -> baton.v1.SearchWorkflowsRequest
+	10, // 16: baton.v1.WorkflowService.PauseWorkflow:input_type -> baton.v1.PauseWorkflowRequest
+	12, // 17: baton.v1.WorkflowService.ResumeWorkflow:input_type -> baton.v1.ResumeWorkflowRequest
+	14, // 18: baton.v1.WorkflowService.TerminateWorkflow:input_type -> baton.v1.TerminateWorkflowRequest
+	16, // 19: baton.v1.WorkflowService.RetryWorkflow:input_type -> baton.v1.RetryWorkflowRequest
+	18, // 20: baton.v1.WorkflowService.RestartWorkflow:input_type -> baton.v1.RestartWorkflowRequest
+	20, // 21: baton.v1.WorkflowService.RerunWorkflow:input_type -> baton.v1.RerunWorkflowRequest
+	22, // 22: baton.v1.WorkflowService.SkipTask:input_type -> baton.v1.SkipTaskRequest
+	24, // 23: baton.v1.WorkflowService.SignalTask:input_type -> baton.v1.SignalTaskRequest
+	26, // 24: baton.v1.WorkflowService.CountWorkflows:input_type -> baton.v1.CountWorkflowsRequest
+	29, // 25: baton.v1.WorkflowService.WatchWorkflow:input_type -> baton.v1.WatchWorkflowRequest
+	31, // 26: baton.v1.WorkflowService.WatchWorkflows:input_type -> baton.v1.WatchWorkflowsRequest
+	33, // 27: baton.v1.WorkflowService.GetTask:input_type -> baton.v1.GetTaskRequest
+	1,  // 28: baton.v1.WorkflowService.StartWorkflow:output_type -> baton.v1.StartWorkflowResponse
+	3,  // 29: baton.v1.WorkflowService.ExecuteWorkflow:output_type -> baton.v1.ExecuteWorkflowResponse
+	5,  // 30: baton.v1.WorkflowService.WaitWorkflow:output_type -> baton.v1.WaitWorkflowResponse
+	7,  // 31: baton.v1.WorkflowService.GetWorkflow:output_type -> baton.v1.GetWorkflowResponse
+	9,  // 32: baton.v1.WorkflowService.SearchWorkflows:output_type -> baton.v1.SearchWorkflowsResponse
+	11, // 33: baton.v1.WorkflowService.PauseWorkflow:output_type -> baton.v1.PauseWorkflowResponse
+	13, // 34: baton.v1.WorkflowService.ResumeWorkflow:output_type -> baton.v1.ResumeWorkflowResponse
+	15, // 35: baton.v1.WorkflowService.TerminateWorkflow:output_type -> baton.v1.TerminateWorkflowResponse
+	17, // 36: baton.v1.WorkflowService.RetryWorkflow:output_type -> baton.v1.RetryWorkflowResponse
+	19, // 37: baton.v1.WorkflowService.RestartWorkflow:output_type -> baton.v1.RestartWorkflowResponse
+	21, // 38: baton.v1.WorkflowService.RerunWorkflow:output_type -> baton.v1.RerunWorkflowResponse
+	23, // 39: baton.v1.WorkflowService.SkipTask:output_type -> baton.v1.SkipTaskResponse
+	25, // 40: baton.v1.WorkflowService.SignalTask:output_type -> baton.v1.SignalTaskResponse
+	28, // 41: baton.v1.WorkflowService.CountWorkflows:output_type -> baton.v1.CountWorkflowsResponse
+	30, // 42: baton.v1.WorkflowService.WatchWorkflow:output_type -> baton.v1.WatchWorkflowResponse
+	32, // 43: baton.v1.WorkflowService.WatchWorkflows:output_type -> baton.v1.WatchWorkflowsResponse
+	34, // 44: baton.v1.WorkflowService.GetTask:output_type -> baton.v1.GetTaskResponse
+	28, // [28:45] is the sub-list for method output_type
+	11, // [11:28] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_baton_v1_workflow_service_proto_init() }
@@ -2108,7 +2229,7 @@ func file_baton_v1_workflow_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_v1_workflow_service_proto_rawDesc), len(file_baton_v1_workflow_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   33,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -35,6 +35,7 @@ const (
 	WorkflowService_CountWorkflows_FullMethodName    = "/baton.v1.WorkflowService/CountWorkflows"
 	WorkflowService_WatchWorkflow_FullMethodName     = "/baton.v1.WorkflowService/WatchWorkflow"
 	WorkflowService_WatchWorkflows_FullMethodName    = "/baton.v1.WorkflowService/WatchWorkflows"
+	WorkflowService_GetTask_FullMethodName           = "/baton.v1.WorkflowService/GetTask"
 )
 
 // WorkflowServiceClient is the client API for WorkflowService service.
@@ -77,6 +78,9 @@ type WorkflowServiceClient interface {
 	// Long poll on all runs: answers as soon as any run started or moved after
 	// the call began, or when the wait runs out.
 	WatchWorkflows(ctx context.Context, in *WatchWorkflowsRequest, opts ...grpc.CallOption) (*WatchWorkflowsResponse, error)
+	// One task of a run, its input and output whole (a watch may have trimmed
+	// them). NOT_FOUND when the run has no such task.
+	GetTask(ctx context.Context, in *GetTaskRequest, opts ...grpc.CallOption) (*GetTaskResponse, error)
 }
 
 type workflowServiceClient struct {
@@ -247,6 +251,16 @@ func (c *workflowServiceClient) WatchWorkflows(ctx context.Context, in *WatchWor
 	return out, nil
 }
 
+func (c *workflowServiceClient) GetTask(ctx context.Context, in *GetTaskRequest, opts ...grpc.CallOption) (*GetTaskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetTaskResponse)
+	err := c.cc.Invoke(ctx, WorkflowService_GetTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkflowServiceServer is the server API for WorkflowService service.
 // All implementations must embed UnimplementedWorkflowServiceServer
 // for forward compatibility.
@@ -287,6 +301,9 @@ type WorkflowServiceServer interface {
 	// Long poll on all runs: answers as soon as any run started or moved after
 	// the call began, or when the wait runs out.
 	WatchWorkflows(context.Context, *WatchWorkflowsRequest) (*WatchWorkflowsResponse, error)
+	// One task of a run, its input and output whole (a watch may have trimmed
+	// them). NOT_FOUND when the run has no such task.
+	GetTask(context.Context, *GetTaskRequest) (*GetTaskResponse, error)
 	mustEmbedUnimplementedWorkflowServiceServer()
 }
 
@@ -344,6 +361,9 @@ func (UnimplementedWorkflowServiceServer) WatchWorkflow(context.Context, *WatchW
 }
 func (UnimplementedWorkflowServiceServer) WatchWorkflows(context.Context, *WatchWorkflowsRequest) (*WatchWorkflowsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method WatchWorkflows not implemented")
+}
+func (UnimplementedWorkflowServiceServer) GetTask(context.Context, *GetTaskRequest) (*GetTaskResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetTask not implemented")
 }
 func (UnimplementedWorkflowServiceServer) mustEmbedUnimplementedWorkflowServiceServer() {}
 func (UnimplementedWorkflowServiceServer) testEmbeddedByValue()                         {}
@@ -654,6 +674,24 @@ func _WorkflowService_WatchWorkflows_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _WorkflowService_GetTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowServiceServer).GetTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowService_GetTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowServiceServer).GetTask(ctx, req.(*GetTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // WorkflowService_ServiceDesc is the grpc.ServiceDesc for WorkflowService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -724,6 +762,10 @@ var WorkflowService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "WatchWorkflows",
 			Handler:    _WorkflowService_WatchWorkflows_Handler,
+		},
+		{
+			MethodName: "GetTask",
+			Handler:    _WorkflowService_GetTask_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,77 @@
+// EXPLAIN ANALYZE of the runs list's queries (what SearchWorkflows and
+// CountWorkflows send for the console's filters) on N stored runs, written
+// as the console bench writes them. For finding the time, not a test:
+//   node --import tsx test/bench/explain-runs.ts [runs=1000000]
+import pg from "pg";
+import { createLogger, startServer } from "@baton/server";
+import { freshDatabase, stopCluster } from "../support/database.js";
+
+const runs = Number(process.argv[2] ?? 1_000_000);
+const url = await freshDatabase();
+// A server migrates the database; nothing else of it is needed.
+await (await startServer({ databaseUrl: url, port: 0, logger: createLogger("silent") })).close();
+const c = new pg.Client({ connectionString: url });
+await c.connect();
+const now = Date.now();
+await c.query("INSERT INTO baton.defs (hash, body) VALUES ('h', '{}')");
+for (let from = 1; from <= runs; from += 250_000) {
+  const to = Math.min(runs, from + 249_999);
+  await c.query(
+    `INSERT INTO baton.runs (id, name, version, def_hash, status, correlation_id, input, output, variables, created_at, updated_at, ended_at, next_seq)
+     SELECT ('c0000001-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, 'bench_console_' || (g % 20), 1, 'h',
+            (ARRAY['COMPLETED','COMPLETED','COMPLETED','COMPLETED','COMPLETED','COMPLETED','FAILED','TERMINATED','RUNNING','TIMED_OUT'])[g % 10 + 1],
+            'order-' || g, '{"n":1}', '{"n":4}', '{}', ${now} - 86400000 + g * 10, ${now} - 86400000 + g * 10,
+            CASE WHEN g % 10 = 8 THEN 0 ELSE ${now} - 86400000 + g * 10 + 5 END, 4
+     FROM generate_series(${from}, ${to}) g`,
+  );
+}
+await c.query("VACUUM ANALYZE baton.runs");
+const mid = now - 86400000 + Math.floor(runs / 2) * 10;
+const queries: [string, string, unknown[]][] = [
+  ["newest", "SELECT * FROM baton.runs ORDER BY created_at DESC, id DESC LIMIT 51", []],
+  ["status", "SELECT * FROM baton.runs WHERE status = $1 ORDER BY created_at DESC, id DESC LIMIT 51", ["FAILED"]],
+  ["two statuses", "SELECT * FROM baton.runs WHERE status = ANY($1) ORDER BY created_at DESC, id DESC LIMIT 51", [["FAILED", "TIMED_OUT"]]],
+  ["name+version", "SELECT * FROM baton.runs WHERE name = $1 AND version = $2 ORDER BY created_at DESC, id DESC LIMIT 51", ["bench_console_7", 1]],
+  [
+    "name+status (none match)",
+    "SELECT * FROM baton.runs WHERE name = $1 AND status = $2 ORDER BY created_at DESC, id DESC LIMIT 51",
+    ["bench_console_7", "FAILED"],
+  ],
+  ["name+status", "SELECT * FROM baton.runs WHERE name = $1 AND status = $2 ORDER BY created_at DESC, id DESC LIMIT 51", ["bench_console_7", "TERMINATED"]],
+  [
+    "name+two statuses",
+    "SELECT * FROM baton.runs WHERE name = $1 AND status = ANY($2) ORDER BY created_at DESC, id DESC LIMIT 51",
+    ["bench_console_7", ["FAILED", "TERMINATED"]],
+  ],
+  ["correlation", "SELECT * FROM baton.runs WHERE correlation_id = $1 ORDER BY created_at DESC, id DESC LIMIT 51", ["order-4242"]],
+  [
+    "next page (deep)",
+    "SELECT * FROM baton.runs WHERE (created_at, id) < ($1, $2::uuid) ORDER BY created_at DESC, id DESC LIMIT 51",
+    [mid, "c0000001-0000-4000-8000-000000000000"],
+  ],
+  [
+    "status next page (deep)",
+    "SELECT * FROM baton.runs WHERE status = $1 AND (created_at, id) < ($2, $3::uuid) ORDER BY created_at DESC, id DESC LIMIT 51",
+    ["FAILED", mid, "c0000001-0000-4000-8000-000000000000"],
+  ],
+  ["oldest from", "SELECT * FROM baton.runs WHERE created_at >= $1 ORDER BY created_at ASC, id ASC LIMIT 51", [now - 86400000 + 5_000_000]],
+  [
+    "counts",
+    `SELECT s.status, (SELECT count(*) FROM (SELECT 1 FROM baton.runs r WHERE r.status = s.status LIMIT $2) x)::int AS n FROM unnest($1::text[]) AS s(status)`,
+    [["RUNNING", "PAUSED", "COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED"], 10000],
+  ],
+  [
+    "counts by name",
+    `SELECT s.status, (SELECT count(*) FROM (SELECT 1 FROM baton.runs r WHERE r.status = s.status AND r.name = $3 LIMIT $2) x)::int AS n FROM unnest($1::text[]) AS s(status)`,
+    [["RUNNING", "PAUSED", "COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED"], 10000, "bench_console_3"],
+  ],
+];
+for (const [label, sql, params] of queries) {
+  await c.query(sql, params); // warm
+  const { rows } = await c.query(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params);
+  const plan = rows.map((r) => r["QUERY PLAN"] as string);
+  console.log(`\n== ${label}: ${plan.find((l) => l.startsWith("Execution Time"))}`);
+  for (const line of plan.slice(0, 14)) console.log("   " + line);
+}
+await c.end();
+await stopCluster();
