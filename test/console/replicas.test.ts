@@ -37,7 +37,7 @@ after(async () => {
 
 describe("the console over two replicas", () => {
   it("lists the workers connected to either replica, with the replica each is on, and drops them when they leave", async () => {
-    const polling = cb.tasks.poll({ taskType: "replicas_only_on_b", workerId: "worker-on-b", count: 2, waitMs: 20_000n });
+    const polling = cb.tasks.poll({ taskType: "replicas_only_on_b", workerId: "worker-on-b", count: 1, waitMs: 20_000n });
     // A learns of B's workers from B's heartbeat.
     const seen = await eventually(
       () => ca.tasks.listWorkers({ taskType: "replicas_only_on_b" }),
@@ -46,7 +46,7 @@ describe("the console over two replicas", () => {
     );
     assert.deepEqual(
       seen.workers.map((w) => [w.workerId, w.taskTypes, w.kind, Number(w.freeSlots)]),
-      [["worker-on-b", ["replicas_only_on_b"], "poll", 2]],
+      [["worker-on-b", ["replicas_only_on_b"], "poll", 1]],
     );
     const onB = seen.workers[0]!.replica;
     const own = (await cb.tasks.listWorkers({ taskType: "replicas_only_on_b" })).workers;
@@ -66,9 +66,10 @@ describe("the console over two replicas", () => {
 
     // Tasks for them: the polls end with them, and on the next beats no free slots are left.
     await cb.registerWorkflowDef({ ...IDLE, name: "replicas_feed", tasks: [{ name: "replicas_only_on_b", taskReferenceName: "t", type: "SIMPLE" }] });
-    await Promise.all([ca.startWorkflow("replicas_feed"), ca.startWorkflow("replicas_feed"), ca.startWorkflow("replicas_feed")]);
+    await Promise.all([ca.startWorkflow("replicas_feed"), ca.startWorkflow("replicas_feed")]);
+    // A long poll answers with the first tasks it gets: one each here.
     const [fromB, fromA] = await Promise.all([polling, local]);
-    assert.equal(fromB.tasks.length + fromA.tasks.length, 3);
+    assert.deepEqual([fromB.tasks.length, fromA.tasks.length], [1, 1]);
     const drained = await eventually(
       () => ca.tasks.listWorkers({ taskType: "replicas_only_on_b" }),
       (r) => r.workers.every((w) => Number(w.freeSlots) === 0),
