@@ -19,7 +19,7 @@ import { ROOT, errorText, killTracked, nowMs, round } from "./lib/util.js";
 import { BATON_SCENARIOS } from "./scenarios/baton.js";
 import { runPeer } from "./peers/index.js";
 
-const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.join(",")}] [--peers conductor,temporal,graphile-worker | --no-peers]
+const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.join(",")}] [--peers conductor,conductor-postgres,temporal,graphile-worker | --no-peers]
                       [--backlog-scale F] [--scale F] [--profile] [--out DIR] [--database-url URL] [--timeout SECONDS] [--no-baton] [--merge]`;
 
 export function parseArgs(argv: string[]): BenchOptions {

@@ -74,6 +74,13 @@ export function renderTable(report: Report): string {
       rows.push(row);
     }
     const extra = extraLines(find(report.results, scenario, "baton"));
+    // Every peer's CPU split beside Baton's.
+    if (scenario === "throughput" || scenario === "replicas") {
+      for (const p of peers) {
+        const r = find(report.results, scenario, p);
+        if (r && r.details?.["cpu"]) extra.push(cpuLine(r));
+      }
+    }
     for (const line of extra) rows.push([`  ${line}`, "", ...peers.map(() => ""), ...peers.map(() => "")]);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
@@ -94,14 +101,8 @@ function extraLines(r: ScenarioResult | undefined): string[] {
   const d = (r.details ?? {}) as Record<string, unknown>;
   switch (r.scenario) {
     case "throughput":
-    case "replicas": {
-      const cpu = d["cpu"] as Record<string, number> | undefined;
-      return [
-        `baton: ${fmt(m["seconds"])} s; CPU ms/task: server ${fmt(d["serverCpuMsPerTask"] as number)}, PostgreSQL ${fmt(d["postgresCpuMsPerTask"] as number)}, ` +
-          `workers+load ${fmt(d["benchProcessCpuMsPerTask"] as number)}; ${fmt(d["commitsPerTask"] as number)} commits/task` +
-          (cpu ? `; machine ${Math.round(100 * cpu["machineBusyFraction"]!)}% busy, ${fmt(cpu["otherCpuSeconds"])} CPU-s by other work` : ""),
-      ];
-    }
+    case "replicas":
+      return [cpuLine(r)];
     case "dispatch":
       return [`baton: result -> next task held (worker clock): p50 ${fmt(m["resultToNextP50Ms"])} ms, p99 ${fmt(m["resultToNextP99Ms"])} ms`];
     case "fanout":
@@ -125,7 +126,23 @@ function extraLines(r: ScenarioResult | undefined): string[] {
   }
 }
 
-const COLORS: Record<SystemName, string> = { baton: "#2b6cb0", conductor: "#c05621", temporal: "#6b46c1", "graphile-worker": "#2f855a" };
+/** Where a throughput scenario's CPU went, per task: server, database, workers (and the load generator). */
+export function cpuLine(r: ScenarioResult): string {
+  const m = r.metrics;
+  const d = (r.details ?? {}) as Record<string, unknown>;
+  const cpu = d["cpu"] as Record<string, number> | undefined;
+  const num = (k: string) => d[k] as number | undefined;
+  const dbMs = num("postgresCpuMsPerTask");
+  const database = dbMs === undefined || dbMs === null || !Number.isFinite(dbMs) ? "database in the server's process" : `${r.system === "baton" ? "PostgreSQL" : "database"} ${fmt(dbMs)}`;
+  const workers = num("workerCpuMsPerTask") !== undefined ? `workers ${fmt(num("workerCpuMsPerTask"))}, load ${fmt(num("benchProcessCpuMsPerTask"))}` : `workers+load ${fmt(num("benchProcessCpuMsPerTask"))}`;
+  return (
+    `${r.system}: ${fmt(m["seconds"])} s; CPU ms/task: ${num("serverProcesses") === 0 ? "no server" : `server ${fmt(num("serverCpuMsPerTask"))}`}, ${database}, ${workers}` +
+    (num("commitsPerTask") !== undefined ? `; ${fmt(num("commitsPerTask"))} commits/task` : "") +
+    (cpu ? `; machine ${Math.round(100 * cpu["machineBusyFraction"]!)}% busy, ${fmt(cpu["otherCpuSeconds"])} CPU-s by other work` : "")
+  );
+}
+
+const COLORS: Record<SystemName, string> = { baton: "#2b6cb0", conductor: "#c05621", "conductor-postgres": "#dd6b20", temporal: "#6b46c1", "graphile-worker": "#2f855a" };
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /** Horizontal bars, one group per headline metric, each bar scaled to the group's largest value. */

@@ -3,7 +3,7 @@
 export const SCENARIOS = ["throughput", "dispatch", "startAndWait", "fanout", "backlog", "replicas", "memory", "polyglot", "console", "fairness", "conductorSdk"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
-export const SYSTEMS = ["baton", "conductor", "temporal", "graphile-worker"] as const;
+export const SYSTEMS = ["baton", "conductor", "conductor-postgres", "temporal", "graphile-worker"] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 export type Status = "ok" | "partial" | "failed" | "not run" | "not applicable";

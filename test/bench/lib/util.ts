@@ -259,9 +259,10 @@ export function treeCpuSeconds(pid: number): number {
  * known), this process (workers and load), and everything else on the
  * machine — other people's work, which makes figures noisy when large.
  */
-export function cpuMeter(serverPids: number[], postgresPid?: number) {
+export function cpuMeter(serverPids: number[], postgresPid?: number, workerPids: number[] = []) {
   const server0 = serverPids.map(processCpuSeconds);
   const pg0 = postgresPid ? treeCpuSeconds(postgresPid) : Number.NaN;
+  const workers0 = workerPids.map(treeCpuSeconds);
   const self0 = process.cpuUsage();
   const machine0 = machineBusySeconds();
   const load0 = loadavg()[0]!;
@@ -270,6 +271,7 @@ export function cpuMeter(serverPids: number[], postgresPid?: number) {
     const wall = (nowMs() - t0) / 1000;
     const server = serverPids.map(processCpuSeconds).reduce((a, b, i) => a + (b - server0[i]!), 0);
     const postgres = postgresPid ? treeCpuSeconds(postgresPid) - pg0 : Number.NaN;
+    const workers = workerPids.map(treeCpuSeconds).reduce((a, b, i) => a + (b - workers0[i]!), 0);
     const selfUsage = process.cpuUsage(self0);
     const self = (selfUsage.user + selfUsage.system) / 1e6;
     const machine = machineBusySeconds() - machine0;
@@ -277,10 +279,13 @@ export function cpuMeter(serverPids: number[], postgresPid?: number) {
     return {
       wallSeconds: round(wall, 2),
       serverCpuSeconds: round(server, 2),
+      /** The database's process tree: PostgreSQL (or a peer's Redis). */
       postgresCpuSeconds: round(postgres, 2),
+      /** Worker processes apart from the bench process (a peer's workers in another language). */
+      ...(workerPids.length ? { workerCpuSeconds: round(workers, 2) } : {}),
       benchProcessCpuSeconds: round(self, 2),
       /** Busy CPU that was none of the above: other work on the machine (or PostgreSQL, when its pid is unknown). */
-      otherCpuSeconds: round(machine - server - self - (Number.isFinite(postgres) ? postgres : 0), 2),
+      otherCpuSeconds: round(machine - server - self - workers - (Number.isFinite(postgres) ? postgres : 0), 2),
       machineBusyFraction: round(machine / wall / cores, 2),
       loadAverageBefore: round(load0, 1),
       loadAverageAfter: round(loadavg()[0]!, 1),

@@ -19,12 +19,9 @@ export function startRedis(binary: string, port: number, dir: string): ChildProc
   }));
 }
 
-/** A Conductor server (any 3.x boot jar) on a loopback port, its data and queues in the Redis on `redisPort`. */
-export function startConductor(jar: string, httpPort: number, redisPort: number, logDir: string, stack = "bench"): { child: ChildProcess; output: () => string } {
-  const props: Record<string, string> = {
-    loadSample: "false",
-    "server.port": String(httpPort),
-    "server.address": "127.0.0.1",
+/** Conductor's store and queues in the Redis on `redisPort` (3.15's own property names). */
+export function redisProps(redisPort: number): Record<string, string> {
+  return {
     "conductor.db.type": "redis_standalone",
     "conductor.queue.type": "redis_standalone",
     "conductor.redis.hosts": `127.0.0.1:${redisPort}:us-east-1c`,
@@ -33,11 +30,21 @@ export function startConductor(jar: string, httpPort: number, redisPort: number,
     "conductor.redis.queuesNonQuorumPort": String(redisPort),
     "conductor.redis.workflowNamespacePrefix": "conductor",
     "conductor.redis.queueNamespacePrefix": "conductor_queues",
+    "conductor.app.ownerEmailMandatory": "false",
+  };
+}
+
+/** A Conductor server (any 3.x boot jar) on a loopback port; `store` says where its data and queues live (a number: the Redis on that port). */
+export function startConductor(jar: string, httpPort: number, store: number | Record<string, string>, logDir: string, stack = "bench"): { child: ChildProcess; output: () => string } {
+  const props: Record<string, string> = {
+    loadSample: "false",
+    "server.port": String(httpPort),
+    "server.address": "127.0.0.1",
     "conductor.indexing.enabled": "false",
     "conductor.grpc-server.enabled": "false",
     "conductor.app.stack": stack,
-    "conductor.app.ownerEmailMandatory": "false",
     "logging.level.root": "WARN",
+    ...(typeof store === "number" ? redisProps(store) : store),
   };
   const child = track(spawn("java", ["-Xms512m", "-Xmx2g", ...Object.entries(props).map(([k, v]) => `-D${k}=${v}`), "-jar", jar], { cwd: logDir, stdio: ["ignore", "pipe", "pipe"] }));
   let output = "";
@@ -56,49 +63,126 @@ export async function healthy(base: string): Promise<boolean> {
   }
 }
 
-export async function bringUpConductor(ctx: PeerContext): Promise<PeerUp> {
-  const log = ctx.options.log;
-  if (!which("java")) throw new Error("java is not installed (Conductor 3.15 needs Java 17)");
+async function javaVersion(): Promise<string> {
+  if (!which("java")) throw new Error("java is not installed (Conductor needs Java 17)");
   const version = await runCommand("java", ["-version"], { timeoutMs: 30_000 });
-  const javaVersion = /version "([^"]+)"/.exec(version.stderr + version.stdout)?.[1] ?? "?";
-  if (!/^(1[7-9]|2\d)/.test(javaVersion)) throw new Error(`Conductor 3.15 needs Java 17+; found ${javaVersion}`);
-  const [redisBinary, jar] = await Promise.all([aptBinary("redis-server", "redis-server", log), mavenArtifact(CONDUCTOR.coordinates, CONDUCTOR.file, log)]);
-  cacheDir("conductor");
-  const dir = mkdtempSync(path.join(tmpdir(), "baton-bench-conductor-"));
-  const redisPort = await freePort();
-  const redis = startRedis(redisBinary, redisPort, dir);
+  const found = /version "([^"]+)"/.exec(version.stderr + version.stdout)?.[1] ?? "?";
+  if (!/^(1[7-9]|2\d)/.test(found)) throw new Error(`Conductor needs Java 17+; found ${found}`);
+  return found;
+}
+
+/** Starts `count` servers on one store and waits for each to answer; on failure stops what it started. */
+async function startServers(ctx: PeerContext, jar: string, store: Record<string, string>, dir: string) {
   const servers: { child: ChildProcess; output: () => string; base: string }[] = [];
-  const down = async () => {
+  const stop = async () => {
     for (const s of servers) await stopChild(s.child, "SIGTERM", 20_000);
-    await stopChild(redis, "SIGTERM", 10_000);
-    rmSync(dir, { recursive: true, force: true });
   };
   try {
     // Two servers when the replicas scenario runs; the first serves everything else.
     const count = ctx.options.only.includes("replicas") ? 2 : 1;
     for (let i = 0; i < count; i++) {
       const httpPort = await freePort();
-      const server = startConductor(jar, httpPort, redisPort, dir);
+      const server = startConductor(jar, httpPort, store, dir);
       servers.push({ ...server, base: `http://127.0.0.1:${httpPort}` });
+      // The second waits for the first: both would run the store's migrations at once.
+      ctx.options.log(`  conductor: waiting for ${servers[i]!.base} (JVM start, up to 5 minutes) ...`);
+      const ok = await until(async () => server.child.exitCode === null && (await healthy(servers[i]!.base)), 300_000, 1000);
+      if (!ok) throw new Error(`Conductor did not answer on ${servers[i]!.base}: ${server.output().slice(-2000)}`);
     }
-    for (const s of servers) {
-      log(`  conductor: waiting for ${s.base} (JVM start, up to 3 minutes) ...`);
-      const ok = await until(async () => s.child.exitCode === null && (await healthy(s.base)), 180_000, 1000);
-      if (!ok) throw new Error(`Conductor did not answer on ${s.base}: ${s.output().slice(-2000)}`);
-    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { servers, stop };
+}
+
+export async function bringUpConductor(ctx: PeerContext): Promise<PeerUp> {
+  const log = ctx.options.log;
+  const java = await javaVersion();
+  const [redisBinary, jar] = await Promise.all([aptBinary("redis-server", "redis-server", log), mavenArtifact(CONDUCTOR.coordinates, CONDUCTOR.file, log)]);
+  cacheDir("conductor");
+  const dir = mkdtempSync(path.join(tmpdir(), "baton-bench-conductor-"));
+  const redisPort = await freePort();
+  const redis = startRedis(redisBinary, redisPort, dir);
+  const down = async (stopServers?: () => Promise<void>) => {
+    await stopServers?.();
+    await stopChild(redis, "SIGTERM", 10_000);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  let up: Awaited<ReturnType<typeof startServers>>;
+  try {
+    up = await startServers(ctx, jar, redisProps(redisPort), dir);
   } catch (error) {
     await down();
     throw error;
   }
+  const { servers } = up;
   return {
     modulesDir: dir,
     endpoint: { base: servers[0]!.base, ...(servers[1] ? { base2: servers[1].base } : {}) },
     serverPids: servers.map((s) => s.child.pid!),
+    ...(redis.pid ? { storePid: redis.pid } : {}),
     facts: {
-      version: `conductor-server ${CONDUCTOR.version} (boot jar), Java ${javaVersion}`,
+      version: `conductor-server ${CONDUCTOR.version} (boot jar), Java ${java}`,
       store: "Redis (redis_standalone for data and queues), appendonly with appendfsync always",
       redisPid: redis.pid,
     },
-    down,
+    down: () => down(up.stop),
+  };
+}
+
+export const CONDUCTOR_PG = {
+  coordinates: "org.conductoross:conductor-server:3.21.14:jar:boot",
+  file: "conductor-server-3.21.14-boot.jar",
+  version: "3.21.14",
+};
+
+/**
+ * Conductor 3.21.14 with its PostgreSQL persistence for data and queues, in a
+ * database of its own on the bench's PostgreSQL (the cluster Baton runs on).
+ * Its migrations (Flyway, in the jar) make the schema at start.
+ */
+export function postgresProps(databaseUrl: string): Record<string, string> {
+  const u = new URL(databaseUrl);
+  return {
+    "conductor.db.type": "postgres",
+    "conductor.queue.type": "postgres",
+    "spring.datasource.url": `jdbc:postgresql://${u.hostname}:${u.port || "5432"}${u.pathname}`,
+    "spring.datasource.username": decodeURIComponent(u.username),
+    "spring.datasource.password": decodeURIComponent(u.password),
+    "conductor.app.owner-email-mandatory": "false",
+  };
+}
+
+export async function bringUpConductorPostgres(ctx: PeerContext): Promise<PeerUp> {
+  const log = ctx.options.log;
+  const java = await javaVersion();
+  const jar = await mavenArtifact(CONDUCTOR_PG.coordinates, CONDUCTOR_PG.file, log);
+  const database = `bench_peer_conductor_pg_${process.pid}`;
+  const databaseUrl = await ctx.cluster.createDatabase(database);
+  const dir = mkdtempSync(path.join(tmpdir(), "baton-bench-conductor-pg-"));
+  const down = async (stopServers?: () => Promise<void>) => {
+    await stopServers?.();
+    await ctx.cluster.dropDatabase(database).catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  };
+  let up: Awaited<ReturnType<typeof startServers>>;
+  try {
+    up = await startServers(ctx, jar, postgresProps(databaseUrl), dir);
+  } catch (error) {
+    await down();
+    throw error;
+  }
+  const { servers } = up;
+  return {
+    modulesDir: dir,
+    endpoint: { base: servers[0]!.base, ...(servers[1] ? { base2: servers[1].base } : {}) },
+    serverPids: servers.map((s) => s.child.pid!),
+    ...(ctx.cluster.postmasterPid ? { storePid: ctx.cluster.postmasterPid } : {}),
+    facts: {
+      version: `conductor-server ${CONDUCTOR_PG.version} (boot jar), Java ${java}`,
+      store: "the bench's PostgreSQL (same cluster and settings as Baton's), database of its own: conductor.db.type=postgres, conductor.queue.type=postgres",
+    },
+    down: () => down(up.stop),
   };
 }

@@ -20,10 +20,13 @@ export interface DriverConfig {
   endpoint: Record<string, string>;
   /** Processes whose CPU counts as the peer's server (and whose RSS the memory scenario reads). */
   serverPids: number[];
+  /** The peer's database process (tree): PostgreSQL or Redis; its CPU is reported as the database's. */
   postgresPid?: number;
 }
 
 let currentDeadline = Number.POSITIVE_INFINITY;
+/** Worker processes the driver started (a peer's workers in another language): their CPU is the workers'. */
+export const workerPids: number[] = [];
 /** nowMs() by which the running scenario's body should wrap up (a little before its timeout). */
 export const deadline = (): number => currentDeadline;
 
@@ -54,7 +57,7 @@ export async function runDriver(bodies: Partial<Record<ScenarioName, ScenarioBod
         continue;
       }
       console.error(`  ${config.system}: ${scenario} ...`);
-      const meter = cpuMeter(config.serverPids, config.postgresPid);
+      const meter = cpuMeter(config.serverPids, config.postgresPid, workerPids);
       currentDeadline = t0 + (config.timeoutS - 20) * 1000;
       try {
         const out = await withTimeout(body(config), config.timeoutS * 1000, `${config.system} ${scenario}`);
@@ -110,7 +113,7 @@ export async function measureThroughput(
   await pool(warm, config.counts.startConcurrency, (i) => start(-1 - i));
   if (!(await until(async () => (await finished()) >= warm, Math.min(180_000, left()), 20))) throw new Error(`warm-up stuck: ${await finished()} of ${warm} runs finished`);
   const base = await finished();
-  const cpu = cpuMeter(config.serverPids, config.postgresPid);
+  const cpu = cpuMeter(config.serverPids, config.postgresPid, workerPids);
   const t0 = nowMs();
   let startedAt = 0;
   // Starts stop short of the deadline, so a slow machine still yields figures (marked partial).
@@ -147,10 +150,12 @@ export async function measureThroughput(
       completedRuns,
       tasks,
       workerConcurrencyPerType: config.counts.concurrency,
+      serverProcesses: config.serverPids.length,
       cpu: cpuUse,
       serverCpuMsPerTask: round((1000 * cpuUse.serverCpuSeconds) / tasks, 3),
       postgresCpuMsPerTask: round((1000 * cpuUse.postgresCpuSeconds) / tasks, 3),
       benchProcessCpuMsPerTask: round((1000 * cpuUse.benchProcessCpuSeconds) / tasks, 3),
+      ...(cpuUse.workerCpuSeconds !== undefined ? { workerCpuMsPerTask: round((1000 * cpuUse.workerCpuSeconds) / tasks, 3) } : {}),
       inFlightWindow: window,
       ...(drained ? {} : { leftover: "runs started here had not all finished by the scenario's deadline; later scenarios may be slowed" }),
     },

@@ -22,6 +22,20 @@ interface GraphileWorker {
   makeWorkerUtils(options: Record<string, unknown>): Promise<{ addJob(id: string, payload: unknown): Promise<unknown>; migrate(): Promise<void>; release(): Promise<void> }>;
 }
 
+/**
+ * graphile-worker's settings: those of its own performance page's benchmark
+ * (24 concurrent jobs per process, a local queue of 500 fetched jobs, job
+ * completions batched), with a larger pool because each step's handler adds
+ * the next step's job through the pool.
+ */
+export const GRAPHILE_SETTINGS = {
+  concurrentJobs: 24,
+  maxPoolSize: 24 + 8,
+  localQueue: { size: 500 },
+  completeJobBatchDelay: 0,
+  failJobBatchDelay: 0,
+};
+
 type Payload = { n: number; id?: string; notify?: boolean; fanout?: string; count?: number };
 
 let utils: Awaited<ReturnType<GraphileWorker["makeWorkerUtils"]>>;
@@ -91,14 +105,12 @@ async function setup(config: DriverConfig) {
   await listener.query("LISTEN bench_done");
   const runner = await gw.run({
     connectionString,
-    concurrency: config.counts.concurrency,
-    maxPoolSize: config.counts.concurrency + 8,
     noHandleSignals: true,
-    pollInterval: 1000,
     taskList,
     logger: new gw.Logger(() => (level, message) => {
       if (level === "error") console.error(`graphile-worker: ${message}`);
     }),
+    preset: { worker: GRAPHILE_SETTINGS },
   });
   return async () => {
     await runner.stop();

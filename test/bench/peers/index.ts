@@ -10,7 +10,7 @@ import type { BenchOptions, ScenarioResult, SystemName } from "../lib/types.js";
 import { ROOT, errorText, stopChild, track } from "../lib/util.js";
 import type { DriverConfig } from "./driver.js";
 import { npmInstall } from "./install.js";
-import { bringUpConductor } from "./conductor.js";
+import { bringUpConductor, bringUpConductorPostgres } from "./conductor.js";
 import { bringUpTemporal } from "./temporal.js";
 
 export interface PeerContext {
@@ -23,6 +23,8 @@ export interface PeerUp {
   modulesDir: string;
   endpoint: Record<string, string>;
   serverPids: number[];
+  /** The process (tree) of its database, when it runs one apart from its server: Redis, PostgreSQL. */
+  storePid?: number;
   /** Extra facts for the report (versions, durability). */
   facts: Record<string, unknown>;
   down(): Promise<void>;
@@ -39,6 +41,7 @@ async function bringUpGraphile(ctx: PeerContext): Promise<PeerUp> {
     modulesDir,
     endpoint: { databaseUrl },
     serverPids: [],
+    ...(ctx.cluster.postmasterPid ? { storePid: ctx.cluster.postmasterPid } : {}),
     facts: { version: `graphile-worker ${GRAPHILE_VERSION}`, store: "the bench's PostgreSQL (same cluster and settings as Baton's)" },
     down: () => ctx.cluster.dropDatabase(`bench_peer_graphile_${process.pid}`),
   };
@@ -48,6 +51,15 @@ const BRING_UP: Record<Exclude<SystemName, "baton">, (ctx: PeerContext) => Promi
   "graphile-worker": bringUpGraphile,
   temporal: bringUpTemporal,
   conductor: bringUpConductor,
+  "conductor-postgres": bringUpConductorPostgres,
+};
+
+/** The driver that runs each peer's scenarios (both Conductors speak the same REST API). */
+const DRIVER: Record<Exclude<SystemName, "baton">, string> = {
+  "graphile-worker": "graphile-driver.ts",
+  temporal: "temporal-driver.ts",
+  conductor: "conductor-driver.ts",
+  "conductor-postgres": "conductor-driver.ts",
 };
 
 export async function runPeer(peer: SystemName, ctx: PeerContext): Promise<ScenarioResult[]> {
@@ -69,9 +81,9 @@ export async function runPeer(peer: SystemName, ctx: PeerContext): Promise<Scena
       modulesDir: up.modulesDir,
       endpoint: up.endpoint,
       serverPids: up.serverPids,
-      ...(ctx.cluster.postmasterPid && peer === "graphile-worker" ? { postgresPid: ctx.cluster.postmasterPid } : {}),
+      ...(up.storePid ? { postgresPid: up.storePid } : {}),
     };
-    const results = await runDriverProcess(path.join(HERE, `${peer === "graphile-worker" ? "graphile" : peer}-driver.ts`), config, ctx.options.log, scenarios.length * ctx.options.scenarioTimeoutS * 1000 + 120_000);
+    const results = await runDriverProcess(path.join(HERE, DRIVER[peer]), config, ctx.options.log, scenarios.length * ctx.options.scenarioTimeoutS * 1000 + 120_000);
     for (const r of results) r.details = { ...r.details, peer: up.facts };
     return results;
   } catch (error) {

@@ -1,6 +1,7 @@
 // Installs peers into the cache (~/.cache/baton-bench) from the registries,
 // once: a second run finds them there.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { cacheDir, errorText, runCommand, which } from "../lib/util.js";
 
@@ -55,6 +56,27 @@ export async function goInstall(module: string, version: string, binary: string,
   const r = await runCommand("go", ["install", `${module}@${version}`], { env: { ...process.env, GOBIN: bin, GOFLAGS: "-mod=mod" }, timeoutMs: 40 * 60_000 });
   if (r.code !== 0 || !existsSync(target)) throw new Error(`go install failed (${r.timedOut ? "timed out" : `exit ${r.code}`}): ${(r.stderr || r.stdout).slice(-1500)}`);
   writeFileSync(stamp, `${module}@${version}\n`);
+  return target;
+}
+
+/**
+ * `go build` of a Go module kept in this repository (its go.sum pins every
+ * dependency, fetched from the Go module proxy) into the cache's bin
+ * directory; rebuilt only when its sources change.
+ */
+export async function goBuild(moduleDir: string, binary: string, log: (line: string) => void): Promise<string> {
+  const bin = cacheDir("bin");
+  const target = path.join(bin, binary);
+  const stamp = path.join(bin, `${binary}.sources`);
+  const hash = createHash("sha256");
+  for (const file of readdirSync(moduleDir).filter((f) => /\.go$|^go\.(mod|sum)$/.test(f)).sort()) hash.update(file).update(readFileSync(path.join(moduleDir, file)));
+  const digest = hash.digest("hex");
+  if (existsSync(target) && existsSync(stamp) && readFileSync(stamp, "utf8").trim() === digest) return target;
+  if (!which("go")) throw new Error(`go is not installed (needed to build ${binary})`);
+  log(`  go build ${path.relative(process.cwd(), moduleDir)} -> ${target} (a few minutes the first time) ...`);
+  const r = await runCommand("go", ["build", "-o", target, "."], { cwd: moduleDir, env: { ...process.env, GOFLAGS: "-mod=readonly -buildvcs=false" }, timeoutMs: 30 * 60_000 });
+  if (r.code !== 0 || !existsSync(target)) throw new Error(`go build of ${binary} failed (${r.timedOut ? "timed out" : `exit ${r.code}`}): ${(r.stderr || r.stdout).slice(-1500)}`);
+  writeFileSync(stamp, `${digest}\n`);
   return target;
 }
 

@@ -1,9 +1,12 @@
 // Temporal's driver: the same flows as Baton's, as Temporal workflows over
-// activities on one task queue, with a worker of the TS SDK in this process.
+// activities on one task queue. The workers are the Go worker built by the
+// bring-up (a child process of this driver; its CPU is reported as the
+// workers'); this process starts the workflows with the TS client.
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import type { Counts } from "../lib/types.js";
-import { anchorWallClock, distribution, nowMs, round, until, wallMs } from "../lib/util.js";
-import { deadline, importFrom, measureThroughput, measureWaitingMemory, notApplicable, runDriver, type DriverConfig } from "./driver.js";
+import { createInterface } from "node:readline";
+import { distribution, nowMs, round, stopChild, until } from "../lib/util.js";
+import { deadline, importFrom, measureThroughput, measureWaitingMemory, notApplicable, runDriver, workerPids, type DriverConfig } from "./driver.js";
 
 interface Handle {
   workflowId: string;
@@ -21,61 +24,56 @@ interface ClientModule {
   Connection: { connect(o: { address: string }): Promise<unknown> };
   Client: new (o: { connection: unknown; namespace: string }) => TemporalClient;
 }
-interface WorkerModule {
-  NativeConnection: { connect(o: { address: string }): Promise<{ close(): Promise<void> }> };
-  Worker: { create(o: Record<string, unknown>): Promise<{ run(): Promise<void>; shutdown(): void }> };
-  Runtime: { install(o: Record<string, unknown>): void };
-  DefaultLogger: new (level: string) => unknown;
-}
-interface ActivityModule {
-  Context: { current(): { info: { scheduledTimestampMs: number; currentAttemptScheduledTimestampMs?: number } } };
-}
 
 const TASK_QUEUE = "bench";
 let client: TemporalClient;
+/** Activity completions per type, as the Go worker last reported them. */
 const done = new Map<string, number>();
 let stamps: number[] | undefined;
+let worker: ChildProcessWithoutNullStreams;
+let flushed: (() => void) | undefined;
+
+/** Worker settings: 64 slots per activity type as Baton's workers have; pollers raised from the SDK's 2 (see README). */
+export function workerArgs(config: DriverConfig): string[] {
+  const c = config.counts;
+  return ["-address", config.endpoint["address"]!, "-task-queue", TASK_QUEUE, "-activity-slots", String(c.concurrency * 3), "-workflow-slots", String(c.concurrency), "-activity-pollers", "8", "-workflow-pollers", "8"];
+}
 
 async function setup(config: DriverConfig) {
-  const [cm, wm, am] = await Promise.all([
-    importFrom<ClientModule>(config.modulesDir, "@temporalio/client"),
-    importFrom<WorkerModule>(config.modulesDir, "@temporalio/worker"),
-    importFrom<ActivityModule>(config.modulesDir, "@temporalio/activity"),
-  ]);
+  const cm = await importFrom<ClientModule>(config.modulesDir, "@temporalio/client");
   const address = config.endpoint["address"]!;
-  wm.Runtime.install({ logger: new wm.DefaultLogger("WARN"), shutdownSignals: [] });
   const connection = await cm.Connection.connect({ address });
   client = new cm.Client({ connection, namespace: "default" });
-  const count = (name: string) => done.set(name, (done.get(name) ?? 0) + 1);
-  const stamp = () => {
-    if (!stamps) return;
-    const info = am.Context.current().info;
-    stamps.push(wallMs() - ((info.currentAttemptScheduledTimestampMs ?? info.scheduledTimestampMs) + 0.5));
-  };
-  const activities = {
-    bench_a: async (n: number) => (stamp(), count("bench_a"), n + 1),
-    bench_b: async (n: number) => (stamp(), count("bench_b"), n + 1),
-    bench_c: async (n: number) => (stamp(), count("bench_c"), n + 1),
-    bench_item: async (i: number) => (count("bench_item"), i),
-  };
-  const nativeConnection = await wm.NativeConnection.connect({ address });
-  const c: Counts = config.counts;
-  const worker = await wm.Worker.create({
-    connection: nativeConnection,
-    namespace: "default",
-    taskQueue: TASK_QUEUE,
-    workflowsPath: config.endpoint["workflowsPath"],
-    activities,
-    maxConcurrentActivityTaskExecutions: c.concurrency * 3,
-    maxConcurrentWorkflowTaskExecutions: c.concurrency,
+  worker = spawn(config.endpoint["workerBinary"]!, workerArgs(config), { stdio: ["pipe", "pipe", "pipe"] });
+  workerPids.push(worker.pid!);
+  let errors = "";
+  worker.stderr.on("data", (d: Buffer) => (errors = (errors + d.toString()).slice(-4000)));
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => (ready = r));
+  createInterface({ input: worker.stdout }).on("line", (line) => {
+    if (line.startsWith("C ")) {
+      const [a, b, c, item] = line.slice(2).split(" ").map(Number);
+      done.set("bench_a", a!).set("bench_b", b!).set("bench_c", c!).set("bench_item", item!);
+    } else if (line.startsWith("S ")) stamps?.push(Number(line.slice(2)));
+    else if (line === "F") flushed?.();
+    else if (line === "READY") ready();
   });
-  const running = worker.run();
+  const exited = new Promise<never>((_, reject) => worker.once("exit", (code) => reject(new Error(`the Go worker exited with ${code}: ${errors.slice(-1500)}`))));
+  await Promise.race([isReady, exited]);
+  exited.catch(() => {});
   return async () => {
-    worker.shutdown();
-    await running.catch(() => {});
-    await nativeConnection.close().catch(() => {});
+    worker.stdin.end();
+    await stopChild(worker, "SIGTERM", 10_000);
     await client.connection.close().catch(() => {});
   };
+}
+
+/** Asks the worker to print everything it has (stamps), and waits until it has. */
+function flush(): Promise<void> {
+  return new Promise((resolve) => {
+    flushed = resolve;
+    worker.stdin.write("flush\n");
+  });
 }
 
 const start = (name: string, args: unknown[]) => client.workflow.start(name, { taskQueue: TASK_QUEUE, workflowId: randomUUID(), args });
@@ -94,13 +92,16 @@ await runDriver(
       const runs = config.counts.dispatchRuns;
       for (let i = 0; i < Math.min(10, runs); i++) await (await start("seq3", [i])).result();
       stamps = [];
-      for (let i = 0; i < runs; i++) {
-        anchorWallClock();
-        await (await start("seq3", [i])).result();
-      }
+      worker.stdin.write("stamps on\n");
+      for (let i = 0; i < runs; i++) await (await start("seq3", [i])).result();
+      worker.stdin.write("stamps off\n");
+      await flush();
       const d = distribution(stamps);
       stamps = undefined;
-      return { metrics: { p50Ms: d.p50, p99Ms: d.p99 }, details: { readyToHeld: d, readyTime: "activity info currentAttemptScheduledTimestampMs + 0.5 ms" } };
+      return {
+        metrics: { p50Ms: d.p50, p99Ms: d.p99 },
+        details: { readyToHeld: d, readyTime: "the Go worker's clock holding the activity minus ActivityInfo.ScheduledTime (the attempt's, ns precision, same machine clock)" },
+      };
     },
     startAndWait: async (config) => {
       const lat: number[] = [];
@@ -124,7 +125,7 @@ await runDriver(
         metrics[`${label}BranchesPerSecond`] = round(branches / seconds, 0);
       }
       metrics["timeRatio"] = round(metrics["largeSeconds"]! / metrics["smallSeconds"]!, 2);
-      return { metrics, details: { how: "one workflow runs N activities, at most 1,000 pending at once (Temporal refuses more than 2,000), and awaits them all" } };
+      return { metrics, details: { how: "one workflow runs N activities, at most 1,000 pending at once (the server refuses more than 2,000 per workflow), and awaits them all" } };
     },
     memory: (config) =>
       measureWaitingMemory(config, "the Temporal server", "temporal server start-dev (one process: frontend, history, matching, SQLite)", () => start("waiting", [])),
