@@ -20,7 +20,7 @@ import { BATON_SCENARIOS } from "./scenarios/baton.js";
 import { runPeer } from "./peers/index.js";
 
 const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.join(",")}] [--peers conductor,conductor-postgres,temporal,graphile-worker | --no-peers]
-                      [--backlog-scale F] [--scale F] [--profile] [--out DIR] [--database-url URL] [--timeout SECONDS] [--no-baton] [--merge]`;
+                      [--backlog-scale F] [--scale F] [--peer-scale F] [--profile] [--out DIR] [--database-url URL] [--timeout SECONDS] [--no-baton] [--merge]`;
 
 export function parseArgs(argv: string[]): BenchOptions {
   const get = (name: string): string | undefined => {
@@ -31,7 +31,7 @@ export function parseArgs(argv: string[]): BenchOptions {
     const next = argv[i + 1];
     return next !== undefined && !next.startsWith("--") ? next : "";
   };
-  const known = ["--quick", "--only", "--peers", "--no-peers", "--backlog-scale", "--scale", "--profile", "--out", "--database-url", "--timeout", "--no-baton", "--merge", "--help"];
+  const known = ["--quick", "--only", "--peers", "--no-peers", "--backlog-scale", "--scale", "--peer-scale", "--profile", "--out", "--database-url", "--timeout", "--no-baton", "--merge", "--help"];
   for (const a of argv) {
     if (a.startsWith("--") && !known.includes(a.split("=")[0]!)) throw new Error(`unknown option ${a}\n${USAGE}`);
   }
@@ -69,12 +69,27 @@ export function parseArgs(argv: string[]): BenchOptions {
     concurrency: 64,
     startConcurrency: 64,
   };
+  // Peers run fewer runs in the full mode: the rates are steady-state either way (after the same warm-up), and the
+  // full bench with four peers has to finish in about 25 minutes on a quiet 2-core machine. Fan-out sizes are kept.
+  const peerScale = Number(get("--peer-scale") ?? (quick ? 1 : 0.25));
+  if (!(peerScale > 0)) throw new Error("--peer-scale takes a positive number");
+  const p = (count: number, min: number) => Math.max(min, Math.round(count * peerScale));
+  const peerCounts: Counts = {
+    ...counts,
+    throughputRuns: p(counts.throughputRuns, 20),
+    replicaRuns: p(counts.replicaRuns, 20),
+    memoryRuns: p(counts.memoryRuns, 20),
+    // Latency samples: 100 runs each (300 tasks for dispatch), as in the quick mode.
+    dispatchRuns: Math.min(counts.dispatchRuns, 100),
+    startAndWaitRuns: Math.min(counts.startAndWaitRuns, 100),
+  };
   const databaseUrl = get("--database-url");
   return {
     quick,
     only,
     peers,
     counts,
+    peerCounts,
     backlogScale,
     profile: argv.includes("--profile"),
     baton: !argv.includes("--no-baton"),
@@ -134,7 +149,7 @@ export async function runBench(options: BenchOptions): Promise<Report> {
     mode: options.quick ? "quick" : "full",
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "?", memoryGb: round(totalmem() / 2 ** 30, 1), node: process.version, platform: process.platform },
     postgres: cluster.settings,
-    options: { only: options.only, peers: options.peers, counts: options.counts, backlogScale: options.backlogScale, profile: options.profile },
+    options: { only: options.only, peers: options.peers, counts: options.counts, ...(options.peers.length ? { peerCounts: options.peerCounts } : {}), backlogScale: options.backlogScale, profile: options.profile },
     results,
     ratios: computeRatios(results),
     notes: [

@@ -31,7 +31,10 @@ export function computeRatios(results: ScenarioResult[]): Report["ratios"] {
       if (b === undefined || !Number.isFinite(b)) continue;
       for (const peer of SYSTEMS) {
         if (peer === "baton") continue;
-        const p = find(results, scenario, peer)?.metrics[h.metric];
+        const peerResult = find(results, scenario, peer);
+        const p = peerResult?.metrics[h.metric];
+        // Memory is only comparable at the same number of waiting runs.
+        if (scenario === "memory" && peerResult?.metrics["waitingRuns"] !== baton.metrics["waitingRuns"]) continue;
         if (p === undefined || !Number.isFinite(p) || p === 0 || b === 0) continue;
         out.push({ scenario, metric: h.metric, peer, batonAhead: round(h.better === "higher" ? b / p : p / b, 2) });
       }
@@ -75,11 +78,11 @@ export function renderTable(report: Report): string {
     }
     const extra = extraLines(find(report.results, scenario, "baton"));
     // Every peer's CPU split beside Baton's.
-    if (scenario === "throughput" || scenario === "replicas") {
-      for (const p of peers) {
-        const r = find(report.results, scenario, p);
-        if (r && r.details?.["cpu"]) extra.push(cpuLine(r));
-      }
+    for (const p of peers) {
+      const r = find(report.results, scenario, p);
+      if ((scenario === "throughput" || scenario === "replicas") && r?.details?.["cpu"]) extra.push(cpuLine(r));
+      // Peers hold fewer waiting runs in the full mode: say how many.
+      if (scenario === "memory" && r && r.metrics["waitingRuns"] !== undefined) extra.push(...extraLines(r));
     }
     for (const line of extra) rows.push([`  ${line}`, "", ...peers.map(() => ""), ...peers.map(() => "")]);
   }
@@ -110,7 +113,7 @@ function extraLines(r: ScenarioResult | undefined): string[] {
     case "backlog":
       return [`baton: empty database p50 ${fmt(m["emptyP50Ms"])} / p99 ${fmt(m["emptyP99Ms"])} ms; with backlog ${fmt(m["p50Ratio"])}x / ${fmt(m["p99Ratio"])}x of that`];
     case "memory":
-      return [`baton: ${fmt(m["waitingRuns"])} waiting runs; idle server ${fmt(m["baselineRssMb"])} MB, peak ${fmt(m["peakRssMb"])} MB`];
+      return [`${r.system}: ${fmt(m["waitingRuns"])} waiting runs; idle server ${fmt(m["baselineRssMb"])} MB, peak ${fmt(m["peakRssMb"])} MB`];
     case "polyglot": {
       const rows = (d["rows"] ?? []) as { worker: string; tasksPerSecond: number; dispatchP50Ms: number; dispatchP99Ms: number }[];
       return rows.map((x) => `${x.worker}: ${fmt(x.tasksPerSecond)} tasks/s, dispatch p50 ${fmt(x.dispatchP50Ms)} ms p99 ${fmt(x.dispatchP99Ms)} ms`);

@@ -86,6 +86,8 @@ export interface BenchOptions {
   only: ScenarioName[];
   peers: SystemName[];
   counts: Counts;
+  /** The peers' counts: fewer runs in the full mode, so the whole bench stays within its time (rates are steady-state either way). */
+  peerCounts: Counts;
   backlogScale: number;
   profile: boolean;
   /** Run Baton's scenarios (off with --no-baton, to rerun peers alone). */

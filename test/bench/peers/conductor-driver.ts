@@ -202,9 +202,9 @@ await runDriver(
           updateMs = [];
           const t0 = nowMs();
           const id = await startRun(base, FANOUT.name, input);
-          // The large run waits at most twice linear from the small run's time (20x for 10x the branches), and 300 s:
+          // The large run waits at most twice linear from the small run's time (20x for 10x the branches), and 120 s:
           // beyond that, Conductor's growth is measured by then, and the full bench's time stays bounded.
-          const budgetMs = label === "large" && metrics["smallSeconds"] ? Math.min(300_000, Math.max(60_000, 20_000 * metrics["smallSeconds"])) : Number.POSITIVE_INFINITY;
+          const budgetMs = label === "large" && metrics["smallSeconds"] ? Math.min(120_000, Math.max(60_000, 20_000 * metrics["smallSeconds"])) : Number.POSITIVE_INFINITY;
           const status = await waitEnded(base, id, 50, Math.max(1000, Math.min(budgetMs, deadline() - nowMs())));
           const seconds = (nowMs() - t0) / 1000;
           const u = distribution(updateMs);
@@ -220,7 +220,7 @@ await runDriver(
             // Ended here, so it does not load the scenarios after this one.
             await call(base, "DELETE", `/api/workflow/${id}?reason=bench+fan-out+time+budget`).catch(() => {});
             reason =
-              `${branches}-branch run still running after ${round(seconds, 0)} s (${Number.isFinite(budgetMs) ? "the time allowed: twice linear from the smaller run, at most 300 s" : "the scenario's deadline"}): ` +
+              `${branches}-branch run still running after ${round(seconds, 0)} s (${Number.isFinite(budgetMs) ? "the time allowed: twice linear from the smaller run, at most 120 s" : "the scenario's deadline"}): ` +
               `${doneBranches} of ${branches} branches completed. ` +
               `Conductor re-decides the whole run (all its tasks) on every task update, so each update costs more as the run grows: ` +
               `update round trip p50 ${u.p50} ms at ${branches} branches` +

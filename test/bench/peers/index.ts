@@ -75,7 +75,7 @@ export async function runPeer(peer: SystemName, ctx: PeerContext): Promise<Scena
     const config: DriverConfig = {
       system: peer,
       scenarios,
-      counts: ctx.options.counts,
+      counts: ctx.options.peerCounts,
       quick: ctx.options.quick,
       timeoutS: ctx.options.scenarioTimeoutS,
       modulesDir: up.modulesDir,
