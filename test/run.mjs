@@ -40,7 +40,8 @@ function run(command, args, options = {}) {
 const { startEmbeddedPostgres } = await import(path.join(root, "server/dist/embedded.js"));
 const dataDir = mkdtempSync(path.join(tmpdir(), "baton-pg-"));
 const database = await startEmbeddedPostgres({ dataDir });
-process.env.BATON_TEST_DATABASE_URL = database.url;
+// The superuser: tests make a database each (servers in them connect as it too).
+process.env.BATON_TEST_DATABASE_URL = database.adminUrl;
 
 let passed = 0;
 let failed = 0;

@@ -14,7 +14,8 @@ function sharedCluster() {
     const url = process.env["BATON_TEST_DATABASE_URL"];
     cluster = url
       ? Promise.resolve({ url, stop: async () => {} })
-      : startEmbeddedPostgres({ dataDir: mkdtempSync(path.join(tmpdir(), "baton-test-pg-")) });
+      : // Its superuser: tests make a database each.
+        startEmbeddedPostgres({ dataDir: mkdtempSync(path.join(tmpdir(), "baton-test-pg-")) }).then((db) => ({ url: db.adminUrl, stop: db.stop }));
   }
   return cluster;
 }

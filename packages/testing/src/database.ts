@@ -30,7 +30,7 @@ interface Embedded {
 
 let embedded: Embedded | undefined;
 
-async function acquireEmbedded(): Promise<{ url: string; release: () => Promise<void> }> {
+async function acquireEmbedded(): Promise<{ url: string; adminUrl?: string; release: () => Promise<void> }> {
   if (!embedded) {
     const dataDir = mkdtempSync(path.join(tmpdir(), "baton-testing-pg-"));
     embedded = { dataDir, users: 0, cluster: startEmbeddedPostgres({ dataDir }) };
@@ -50,6 +50,8 @@ async function acquireEmbedded(): Promise<{ url: string; release: () => Promise<
   let released = false;
   return {
     url: cluster.url,
+    // The superuser: fresh databases are made with it.
+    adminUrl: cluster.adminUrl,
     async release() {
       if (released) return;
       released = true;
@@ -73,23 +75,23 @@ async function admin<T>(url: string, fn: (client: pg.Client) => Promise<T>): Pro
 
 export async function acquireDatabase(options: DatabaseOptions = {}): Promise<TestDatabase> {
   const given = options.databaseUrl ?? (process.env["BATON_TEST_DATABASE_URL"] || undefined);
-  const server = given ? { url: given, release: async () => {} } : await acquireEmbedded();
+  const server: { url: string; adminUrl?: string; release: () => Promise<void> } = given ? { url: given, release: async () => {} } : await acquireEmbedded();
   if (options.freshDatabase === false) return { url: server.url, release: server.release };
 
   const name = `baton_testing_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
   try {
-    await admin(server.url, (c) => c.query(`CREATE DATABASE ${name}`));
+    await admin(server.adminUrl ?? server.url, (c) => c.query(`CREATE DATABASE ${name}`));
   } catch (error) {
     await server.release();
     throw error;
   }
-  const url = new URL(server.url);
+  const url = new URL(server.adminUrl ?? server.url);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
     async release() {
       try {
-        await admin(server.url, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+        await admin(server.adminUrl ?? server.url, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
       } catch {
         // Best effort: a database left behind on a test server is harmless.
       }
