@@ -2,15 +2,16 @@
 // WorkflowSummary, TaskExecLog), field for field as Conductor's SDKs read them.
 import { parseJson, TaskStatus, WorkflowStatus, type LeasedTask, type Task, type TaskLog, type Workflow } from "@baton/protocol";
 
-type Json = Record<string, unknown>;
+/** A Conductor JSON object as the REST API answers it: built here and only serialized, so loosely typed. */
+type ConductorShape = Record<string, unknown>;
 
 const parse = (text: string): unknown => (text ? parseJson(text) : {});
 /** Conductor leaves unset strings out of its JSON (Jackson NON_NULL): so do we. */
-const optional = (key: string, value: string): Json => (value ? { [key]: value } : {});
+const optional = (key: string, value: string): ConductorShape => (value ? { [key]: value } : {});
 const ms = (value: bigint): number => Number(value);
 
 /** A task as handed to a worker by a poll (status IN_PROGRESS), with its run's facts as Conductor's SDKs read them. */
-export function leasedToTask(task: LeasedTask, workerId: string): Json {
+export function leasedToTask(task: LeasedTask, workerId: string): ConductorShape {
   const startTime = ms(task.startTimeMs);
   return {
     taskType: task.taskType,
@@ -42,7 +43,7 @@ export function leasedToTask(task: LeasedTask, workerId: string): Json {
   };
 }
 
-export function toTask(task: Task): Json {
+export function toTask(task: Task): ConductorShape {
   return {
     taskType: task.taskType,
     status: TaskStatus[task.status] ?? "SCHEDULED",
@@ -76,7 +77,7 @@ export function toTask(task: Task): Json {
   };
 }
 
-export function toWorkflow(workflow: Workflow): Json {
+export function toWorkflow(workflow: Workflow): ConductorShape {
   const createTime = ms(workflow.createTimeMs);
   return {
     createTime,
@@ -109,7 +110,7 @@ export function toWorkflow(workflow: Workflow): Json {
 const isoTime = (value: bigint): string => (value > 0n ? new Date(Number(value)).toISOString() : "");
 
 /** The summary Conductor's /workflow/search answers with: times as ISO strings, input and output as JSON text. */
-export function toWorkflowSummary(workflow: Workflow): Json {
+export function toWorkflowSummary(workflow: Workflow): ConductorShape {
   const start = ms(workflow.createTimeMs);
   const end = ms(workflow.endTimeMs);
   return {
@@ -133,6 +134,6 @@ export function toWorkflowSummary(workflow: Workflow): Json {
   };
 }
 
-export function toTaskLog(taskId: string, log: TaskLog): Json {
+export function toTaskLog(taskId: string, log: TaskLog): ConductorShape {
   return { log: log.message, taskId, createdTime: ms(log.createdTimeMs) };
 }

@@ -2,7 +2,7 @@
 // returns the new state and the effects. No I/O and no clock of its own, so
 // every rule here is unit-tested without a database, with time as an input.
 import { stringifyJson } from "@baton/json";
-import type { TaskDef, WorkflowDef, WorkflowTask } from "@baton/sdk";
+import { definitionRef, iterationRef, type TaskDef, type WorkflowDef, type WorkflowTask } from "@baton/sdk";
 import type { Graph } from "./graph.js";
 import {
   SUCCESSFUL_TASK,
@@ -17,6 +17,8 @@ import {
 } from "./model.js";
 import { CONTINUE_LEASE_MS, EVALUATION_LEASE_MS, ITERATION_BUDGET, type EvaluationRequest } from "./evaluation.js";
 import { retryDelaySeconds } from "./retry.js";
+import { leaseDeadline } from "../rules/lease.js";
+import { MAX_VARIABLES_BYTES } from "../rules/variables.js";
 import { SYSTEM_TASKS, isWorkerTask, type SystemTaskServices } from "./system-tasks.js";
 import { Resolver } from "./resolver.js";
 import { PlaceHeap } from "./place-heap.js";
@@ -303,7 +305,7 @@ export class Decider implements TaskContext {
       variables[key] = event.appendArray && Array.isArray(current) ? [...current, ...(Array.isArray(value) ? value : [value])] : value;
     }
     const size = Buffer.byteLength(stringifyJson(variables));
-    const limit = this.services?.maxVariablesBytes ?? 256 * 1024;
+    const limit = this.services?.maxVariablesBytes ?? MAX_VARIABLES_BYTES;
     if (size > limit) throw new Refusal("INVALID_ARGUMENT", `variables would be ${size} bytes; the limit is ${limit} bytes`);
     this.run.variables = variables;
     this.reconcile();
@@ -533,15 +535,15 @@ export class Decider implements TaskContext {
       if (!SUCCESSFUL_TASK.has(task.status) || !task.executed || task === target) continue;
       if (task.type === "FORK_JOIN" || task.type === "FORK") {
         for (const branch of this.workflowTaskOf(task)?.forkTasks ?? []) {
-          if (branch[0] && !this.latest(instanceRef(branch[0].taskReferenceName, task.iteration))) this.scheduleOrJump(branch[0], task.iteration);
+          if (branch[0] && !this.latest(iterationRef(branch[0].taskReferenceName, task.iteration))) this.scheduleOrJump(branch[0], task.iteration);
         }
         const join = this.graph.next(this.defRef(task));
-        if (join.kind === "task" && !this.latest(instanceRef(join.task.taskReferenceName, task.iteration))) this.schedule(join.task, { iteration: task.iteration });
+        if (join.kind === "task" && !this.latest(iterationRef(join.task.taskReferenceName, task.iteration))) this.schedule(join.task, { iteration: task.iteration });
         continue;
       }
       if (["SWITCH", "DECISION", "FORK_JOIN_DYNAMIC", "DO_WHILE", "TERMINATE"].includes(task.type)) continue;
       const next = this.graph.next(this.defRef(task));
-      if (next.kind === "task" && !this.latest(instanceRef(next.task.taskReferenceName, task.iteration))) {
+      if (next.kind === "task" && !this.latest(iterationRef(next.task.taskReferenceName, task.iteration))) {
         task.executed = false;
         this.touch(task);
       }
@@ -794,7 +796,7 @@ export class Decider implements TaskContext {
   private branchEnded(forkRef: string, iteration = 0): void {
     const forkNode = this.graph.nodes.get(forkRef);
     const joinRef = forkNode?.list[forkNode.index + 1]?.taskReferenceName ?? forkRef;
-    const join = this.latest(instanceRef(joinRef, iteration));
+    const join = this.latest(iterationRef(joinRef, iteration));
     if (join && !TERMINAL_TASK.has(join.status)) SYSTEM_TASKS[join.type]?.onChildEnded?.(this, join);
   }
 
@@ -806,7 +808,7 @@ export class Decider implements TaskContext {
 
   /** Schedules `wt`, or jumps over it when an operator skipped it in advance. */
   scheduleOrJump(wt: WorkflowTask, iteration: number): void {
-    const ref = instanceRef(wt.taskReferenceName, iteration);
+    const ref = iterationRef(wt.taskReferenceName, iteration);
     const existing = this.latest(ref);
     const placeholder = existing?.status === "SKIPPED" && existing.extra["placeholder"] !== false ? existing : undefined;
     if (placeholder && placeholder.executed && placeholder.extra["jumped"] !== true) {
@@ -872,7 +874,7 @@ export class Decider implements TaskContext {
       id,
       runId: this.run.id,
       seq: this.run.nextSeq++,
-      ref: instanceRef(wt.taskReferenceName, options.iteration),
+      ref: iterationRef(wt.taskReferenceName, options.iteration),
       type,
       defName: wt.name,
       iteration: options.iteration,
@@ -929,9 +931,7 @@ export class Decider implements TaskContext {
   }
 
   leaseDeadline(task: TaskState): number {
-    const response = this.now + task.responseTimeoutSeconds * 1000;
-    if (task.timeoutSeconds > 0 && task.startedAt > 0) return Math.min(response, task.startedAt + task.timeoutSeconds * 1000);
-    return response;
+    return leaseDeadline({ now: this.now, startedAt: task.startedAt, leaseSeconds: task.responseTimeoutSeconds, timeoutSeconds: task.timeoutSeconds });
   }
 
   // ---- ending the run ---------------------------------------------------------
@@ -1096,7 +1096,7 @@ export class Decider implements TaskContext {
 
   /** The reference name in the definition (without the loop's `__N`). */
   defRef(task: TaskState): string {
-    return defRefOf(task);
+    return definitionRef(task.ref, task.iteration);
   }
 
   workflowTaskOf(task: TaskState): WorkflowTask | undefined {
@@ -1117,16 +1117,6 @@ export class Decider implements TaskContext {
 function runFingerprint(run: RunState): string {
   const { input: _input, output: _output, ...rest } = run;
   return stringifyJson(rest);
-}
-
-export function instanceRef(ref: string, iteration: number): string {
-  return iteration > 0 ? `${ref}__${iteration}` : ref;
-}
-
-/** A task's reference name in the definition: its instance name without the loop's `__N`. */
-export function defRefOf(task: Pick<TaskState, "ref" | "iteration">): string {
-  const suffix = `__${task.iteration}`;
-  return task.iteration > 0 && task.ref.endsWith(suffix) ? task.ref.slice(0, -suffix.length) : task.ref;
 }
 
 function addUnique(list: string[], item: string): string[] {

@@ -1,6 +1,7 @@
 // The `${...}` context of a run: `workflow` plus one entry per task reference
 // name (its latest instance). Views read the live task objects, so the context
 // is built once per decision and stays current as tasks change.
+import { definitionRef } from "@baton/sdk";
 import { resolveParameters, resolveValue } from "../expressions/index.js";
 import type { Json, JsonObject, RunState, TaskState, WorkflowDef } from "./model.js";
 
@@ -70,10 +71,9 @@ export class Resolver {
   taskAdded(task: TaskState): void {
     this.tasks.set(task.ref, task);
     this.views.delete(task.ref);
-    const suffix = `__${task.iteration}`;
     // Inside a loop, the plain name means the latest iteration (Conductor).
-    if (task.iteration > 0 && task.ref.endsWith(suffix)) {
-      const plain = task.ref.slice(0, -suffix.length);
+    const plain = definitionRef(task.ref, task.iteration);
+    if (plain !== task.ref) {
       this.tasks.set(plain, task);
       this.views.delete(plain);
     }

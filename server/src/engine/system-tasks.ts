@@ -3,11 +3,12 @@
 // code: scripts and jq are asked for as evaluations (evaluation.ts) and answered
 // by an event; HTTP and child runs are effects.
 import { stringifyJson } from "@baton/json";
-import { TASK_TYPES, type WorkflowTask } from "@baton/sdk";
+import { TASK_TYPES, definitionRef, iterationRef, type WorkflowTask } from "@baton/sdk";
 import type { TaskContext } from "./task-context.js";
 import type { EvaluationOutcome, EvaluationRequest } from "./evaluation.js";
 import { TERMINAL_TASK, TERMINAL_WORKFLOW, SUCCESSFUL_TASK, type Json, type JsonObject, type TaskState, type WorkflowStatus } from "./model.js";
 import { parseDuration, parseUntil } from "./time.js";
+import { MAX_VARIABLES_BYTES } from "../rules/variables.js";
 import { lambdaSource, scriptTruth } from "../scripts/conductor.js";
 
 /** Settings system tasks need, fixed per process. */
@@ -140,8 +141,8 @@ function scheduleJoinAfter(d: TaskContext, forkTask: TaskState, joinOn?: string[
 function joinRefs(d: TaskContext, task: TaskState): string[] {
   const dynamic = task.extra["joinOn"];
   const refs = Array.isArray(dynamic) ? (dynamic as string[]) : (d.workflowTaskOf(task)?.joinOn ?? []);
-  const suffix = task.iteration > 0 ? `__${task.iteration}` : "";
-  return refs.map((ref) => (suffix && !ref.endsWith(suffix) ? ref + suffix : ref));
+  // Inside a loop, each name means this iteration's instance (given with or without its suffix).
+  return refs.map((ref) => iterationRef(definitionRef(ref, task.iteration), task.iteration));
 }
 
 const join: SystemTask = {
@@ -343,7 +344,7 @@ const setVariable: SystemTask = {
   start(d, task) {
     const variables = { ...d.run.variables, ...task.input };
     const size = Buffer.byteLength(stringifyJson(variables));
-    const limit = d.services?.maxVariablesBytes ?? 256 * 1024;
+    const limit = d.services?.maxVariablesBytes ?? MAX_VARIABLES_BYTES;
     if (size > limit) {
       fail(d, task, `variables would be ${size} bytes; the limit is ${limit} bytes`, true);
       return;

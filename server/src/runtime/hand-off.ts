@@ -7,6 +7,7 @@ import type { Decision } from "../engine/decider.js";
 import type { TaskState } from "../engine/model.js";
 import { isWorkerTask } from "../engine/system-tasks.js";
 import { randomUUID } from "node:crypto";
+import { leaseDeadline } from "../rules/lease.js";
 import type { ClaimedRun } from "../store/store.js";
 import type { Reservation } from "./contract.js";
 
@@ -52,7 +53,6 @@ function leaseTo(task: TaskState, workerId: string, now: number): void {
   task.workerId = workerId;
   task.leaseToken = randomUUID();
   if (!task.startedAt) task.startedAt = now;
-  const response = now + task.responseTimeoutSeconds * 1000;
-  task.leaseExpiresAt = task.timeoutSeconds > 0 ? Math.min(response, task.startedAt + task.timeoutSeconds * 1000) : response;
+  task.leaseExpiresAt = leaseDeadline({ now, startedAt: task.startedAt, leaseSeconds: task.responseTimeoutSeconds, timeoutSeconds: task.timeoutSeconds });
   task.updatedAt = now;
 }

@@ -6,6 +6,7 @@ import type { Json } from "../engine/model.js";
 import type { SystemTaskServices } from "../engine/system-tasks.js";
 import { createScriptEngine, type ScriptEngine } from "../scripts/index.js";
 import { createJq, type Jq } from "../scripts/jq.js";
+import { MAX_VARIABLES_BYTES } from "../rules/variables.js";
 
 export interface Evaluator {
   /** Carries out an evaluation a decision asked for. Never rejects: a failure is an outcome. */
@@ -24,7 +25,7 @@ export async function createEngineServices(options: { scriptThreads?: number; jq
     createScriptEngine({ timeoutMs: 1000, memoryBytes: 32 * 1024 * 1024 }, options.scriptThreads ?? 2),
     createJq({}, options.jqThreads ?? 1),
   ]);
-  return { evaluator: evaluatorOf(scripts, jq), maxVariablesBytes: 256 * 1024 };
+  return { evaluator: evaluatorOf(scripts, jq), maxVariablesBytes: MAX_VARIABLES_BYTES };
 }
 
 function evaluatorOf(scripts: ScriptEngine, jq: Jq): Evaluator {

@@ -3,6 +3,7 @@
 // WatchWorkflow (changes whenever anything a viewer sees changes).
 import { createHash } from "node:crypto";
 import type { RunState, TaskState } from "../engine/model.js";
+import { isUuid } from "../rules/ids.js";
 import { invalid } from "./errors.js";
 
 /** Statuses counted per filter, in the order the console shows them. */
@@ -10,8 +11,6 @@ export const STATUS_NAMES = ["RUNNING", "PAUSED", "COMPLETED", "FAILED", "TIMED_
 
 /** A watch rereads the run this often when this replica saw no change (another replica may have moved it). */
 export const WATCH_RECHECK_MS = 5000;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface RunFilter {
   name: string;
@@ -27,7 +26,7 @@ export function checkRunFilter(f: RunFilter): void {
     if (!f.name) throw invalid("version filters one workflow's versions: give name too");
     if (f.version < 1) throw invalid(`version must be 1 or more, not ${f.version}`);
   }
-  if (f.workflowId && !UUID.test(f.workflowId)) throw invalid(`workflow_id ${JSON.stringify(f.workflowId.slice(0, 64))} is not a run id (a UUID)`);
+  if (f.workflowId && !isUuid(f.workflowId)) throw invalid(`workflow_id ${JSON.stringify(f.workflowId.slice(0, 64))} is not a run id (a UUID)`);
   if (f.startTimeFromMs < 0n) throw invalid("start_time_from_ms must be 0 (open) or a time in ms since the epoch");
   if (f.startTimeToMs < 0n) throw invalid("start_time_to_ms must be 0 (open) or a time in ms since the epoch");
   if (f.startTimeFromMs > 0n && f.startTimeToMs > 0n && f.startTimeFromMs >= f.startTimeToMs) {
