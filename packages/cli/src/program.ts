@@ -39,7 +39,8 @@ function globalOptions(command: Command): Option[] {
   return [
     new Option(taken ? "-o, --format <format>" : "-o, --output <format>", "result format: text or json (default: text)").choices(["text", "json"]),
     new Option("--address <host:port>", "Baton server address (env: BATON_ADDRESS, default 127.0.0.1:7233)"),
-    new Option("--token <token>", "bearer token sent to the server (env: BATON_TOKEN)"),
+    new Option("--token <token>", "bearer token sent to the server (env: BATON_TOKEN; prefer it or --token-file: argv is visible to other users)"),
+    new Option("--token-file <file>", "read the bearer token from a file, - for stdin (keeps it out of the process list)"),
     new Option("--verbose", "print stack traces and the server's own logs (env: BATON_LOG_LEVEL=debug)"),
   ];
 }
@@ -56,7 +57,7 @@ export function buildProgram(): Command {
       `
 Environment:
   BATON_ADDRESS        server address (default 127.0.0.1:7233)
-  BATON_TOKEN          bearer token
+  BATON_TOKEN          bearer token (or --token-file <file|->; --token in argv works but warns)
   BATON_DATABASE_URL   PostgreSQL for \`baton dev\` instead of the embedded one
 
 Exit codes:

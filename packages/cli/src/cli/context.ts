@@ -4,12 +4,14 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { BatonClient, DEFAULT_ADDRESS } from "@baton/client";
 import { describeError, usage } from "./exit.js";
+import { resolveToken } from "./secrets.js";
 import { Output, type OutputMode } from "./output.js";
 
 export interface GlobalOptions {
   output: OutputMode;
   address?: string;
   token?: string;
+  tokenFile?: string;
   verbose?: boolean;
 }
 
@@ -24,7 +26,7 @@ export class Context {
   constructor(options: GlobalOptions) {
     this.out = new Output(options.output);
     this.address = options.address || process.env["BATON_ADDRESS"] || DEFAULT_ADDRESS;
-    this.token = options.token || process.env["BATON_TOKEN"] || undefined;
+    this.token = resolveToken(options);
     this.verbose = options.verbose === true || process.env["BATON_LOG_LEVEL"] === "debug" || Boolean(process.env["BATON_DEBUG"]);
   }
 
@@ -33,20 +35,26 @@ export class Context {
     let output: OutputMode | undefined;
     let address: string | undefined;
     let token: string | undefined;
+    let tokenFile: string | undefined;
     let verbose = false;
     for (let c: Command | null = command; c; c = c.parent) {
-      const o = c.opts<{ output?: unknown; format?: OutputMode; address?: string; token?: string; verbose?: boolean }>();
+      const o = c.opts<{ output?: unknown; format?: OutputMode; address?: string; token?: string; tokenFile?: string; verbose?: boolean }>();
       verbose ||= o.verbose === true;
       // On signal/skip, --output is the task's output and the format is --format.
       output ??= o.format ?? (o.output === "text" || o.output === "json" ? o.output : undefined);
       address ??= o.address;
-      token ??= o.token;
+      // The nearest of --token and --token-file wins.
+      if (token === undefined && tokenFile === undefined) {
+        token = o.token;
+        tokenFile = o.tokenFile;
+      }
     }
     return new Context({
       output: output ?? "text",
       verbose,
       ...(address !== undefined ? { address } : {}),
       ...(token !== undefined ? { token } : {}),
+      ...(tokenFile !== undefined ? { tokenFile } : {}),
     });
   }
 

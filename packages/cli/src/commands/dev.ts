@@ -10,6 +10,7 @@ import { CliError, Exit, usage, type ExitCode } from "../cli/exit.js";
 import { brief, duration } from "../cli/output.js";
 import { runDuration, taskTable } from "../runs/render.js";
 import { DEFAULT_CONSOLE_PORT } from "../cli/console-link.js";
+import { redactUrl, resolveDatabaseUrl } from "../cli/secrets.js";
 import { loadServer } from "../cli/server-module.js";
 
 interface DevOptions {
@@ -17,6 +18,7 @@ interface DevOptions {
   host: string;
   dataDir: string;
   databaseUrl?: string;
+  databaseUrlFile?: string;
   demo?: boolean;
   exit?: boolean;
   auth?: boolean;
@@ -35,10 +37,6 @@ interface DevOptions {
   console: boolean;
 }
 
-/** postgres://user:secret@host/db -> postgres://user:***@host/db */
-export function redactUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, "$1***@");
-}
 
 export function devCommand(program: Command): void {
   program
@@ -47,7 +45,8 @@ export function devCommand(program: Command): void {
     .option("-p, --port <n>", "gRPC port (0 picks a free one)", intArg("--port", 0, 65535), 7233)
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--data-dir <dir>", "embedded PostgreSQL data directory, kept across restarts", ".baton/data")
-    .option("--database-url <url>", "use this PostgreSQL instead of the embedded one (env: BATON_DATABASE_URL)")
+    .option("--database-url <url>", "use this PostgreSQL instead of the embedded one (env: BATON_DATABASE_URL; prefer it or --database-url-file when the URL holds a password)")
+    .option("--database-url-file <file>", "read that URL from a file, - for stdin")
     .option("--demo", "register and run a small demo flow, with its worker in-process")
     .option("--exit", "with --demo: stop after the demo run (exit 1 unless it COMPLETED)")
     .option("--auth", "require API keys even on loopback (always required on other addresses); creates the first admin key if none exists")
@@ -144,7 +143,7 @@ async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
   );
   const security = securityOptions(opts, serverOptionsFromEnv);
 
-  const databaseUrl = opts.databaseUrl || process.env["BATON_DATABASE_URL"] || undefined;
+  const databaseUrl = resolveDatabaseUrl(opts);
   const dataDir = path.resolve(opts.dataDir);
   // Before PostgreSQL starts: a port in use is the commonest failure, and says nothing once gRPC has tried it.
   await ensurePortFree(opts.host, opts.port);

@@ -9,28 +9,33 @@ import { action } from "../cli/action.js";
 import type { Context } from "../cli/context.js";
 import { CliError, usage } from "../cli/exit.js";
 import { table, time } from "../cli/output.js";
+import { resolveDatabaseUrl, resolveToken } from "../cli/secrets.js";
 import { loadServer } from "../cli/server-module.js";
 
 const ROLES = ["admin", "publisher", "operator", "worker", "reader"];
 
 interface Common {
   databaseUrl?: string;
+  databaseUrlFile?: string;
   token?: string;
+  tokenFile?: string;
 }
 
 /** The options every `keys` subcommand takes (they sit one level below where the global ones are added). */
 function common(command: Command): Command {
   return command
-    .option("--database-url <url>", "manage keys directly in this database, without a server (env: BATON_DATABASE_URL)")
+    .option("--database-url <url>", "manage keys directly in this database, without a server (env: BATON_DATABASE_URL; prefer it or --database-url-file: argv is visible to other users)")
+    .option("--database-url-file <file>", "read that database URL from a file, - for stdin")
     .addOption(new Option("-o, --output <format>", "result format: text or json (default: text)").choices(["text", "json"]))
     .addOption(new Option("--address <host:port>", "Baton server address (env: BATON_ADDRESS, default 127.0.0.1:7233)"))
-    .addOption(new Option("--token <token>", "an admin key (env: BATON_TOKEN)"));
+    .addOption(new Option("--token <token>", "an admin key (env: BATON_TOKEN; prefer it or --token-file: argv is visible to other users)"))
+    .addOption(new Option("--token-file <file>", "read the admin key from a file, - for stdin"));
 }
 
-/** The nearest --token given on the command line, else BATON_TOKEN. */
+/** The nearest --token-file or --token given on the command line, else BATON_TOKEN. */
 function tokenOf(opts: Common, parents: Command[]): string | undefined {
-  for (const token of [opts.token, ...parents.map((c) => c.opts<{ token?: string }>().token)]) if (token) return token;
-  return process.env["BATON_TOKEN"] || undefined;
+  for (const o of [opts, ...parents.map((c) => c.opts<Common>())]) if (o.token || o.tokenFile !== undefined) return resolveToken(o);
+  return resolveToken({});
 }
 
 /** Where keys are managed: the database (bootstrap) or the server. */
@@ -42,7 +47,7 @@ interface Keys {
 }
 
 async function open(ctx: Context, opts: Common, parents: Command[]): Promise<Keys> {
-  const url = opts.databaseUrl || process.env["BATON_DATABASE_URL"] || undefined;
+  const url = resolveDatabaseUrl(opts);
   if (url) {
     const { openKeyRegistry, KeyError } = await loadServer("`baton keys --database-url`");
     let opened: Awaited<ReturnType<typeof openKeyRegistry>>;
