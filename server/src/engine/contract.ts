@@ -5,7 +5,7 @@ import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import type { EvaluationOutcome, EvaluationRequest } from "./evaluation.js";
 import type { Graph } from "./graph.js";
 import type { JsonObject, RunState, TaskState, TaskStatus, WorkflowStatus } from "./model.js";
-import type { SystemTaskServices } from "./system-tasks.js";
+import type { SystemTaskServices } from "./system-tasks/index.js";
 
 export type RunEvent =
   | { kind: "start" }
@@ -77,6 +77,11 @@ export interface StartRunRequest {
   depth: number;
   /** START_WORKFLOW: fail this task of the parent when the child cannot be started. */
   failTaskIfMissing?: string;
+}
+
+/** The default of a switch that covers every kind: a kind added to the union and left out there fails to compile. */
+export function unknownKind(value: never): never {
+  throw new Error(`unknown kind ${JSON.stringify((value as { kind?: unknown }).kind)}`);
 }
 
 /** A request the run's state does not allow (e.g. restarting a running run). */

@@ -19,11 +19,11 @@ import { CONTINUE_LEASE_MS, EVALUATION_LEASE_MS, ITERATION_BUDGET, type Evaluati
 import { retryDelaySeconds } from "./retry.js";
 import { leaseDeadline } from "../rules/lease.js";
 import { MAX_VARIABLES_BYTES } from "../rules/variables.js";
-import { SYSTEM_TASKS, isWorkerTask, type SystemTaskServices } from "./system-tasks.js";
+import { SYSTEM_TASKS, isWorkerTask, type SystemTaskServices } from "./system-tasks/index.js";
 import { Resolver } from "./resolver.js";
 import { PlaceHeap } from "./place-heap.js";
 import type { TaskContext } from "./task-context.js";
-import { Refusal, type Decision, type DeciderInput, type Effect, type RunEvent } from "./contract.js";
+import { Refusal, unknownKind, type Decision, type DeciderInput, type Effect, type RunEvent } from "./contract.js";
 
 export { Refusal, type Decision, type DeciderInput, type Effect, type RunEvent, type StartRunRequest } from "./contract.js";
 
@@ -224,6 +224,8 @@ export class Decider implements TaskContext {
         return this.updateVariables(event);
       case "evaluated":
         return this.evaluated(event);
+      default:
+        return unknownKind(event);
     }
   }
 

@@ -6,7 +6,7 @@ import type { Effect } from "./contract.js";
 import type { EvaluationRequest } from "./evaluation.js";
 import type { Graph } from "./graph.js";
 import type { Json, JsonObject, RunState, TaskState, TaskStatus, WorkflowStatus } from "./model.js";
-import type { SystemTaskServices } from "./system-tasks.js";
+import type { SystemTaskServices } from "./system-tasks/index.js";
 
 export interface TaskContext {
   readonly now: number;

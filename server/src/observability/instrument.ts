@@ -6,7 +6,7 @@
 // Everything recorded here happens after commit.
 import type { Decision, RunEvent } from "../engine/decider.js";
 import { TERMINAL_TASK, type TaskState } from "../engine/model.js";
-import { isWorkerTask } from "../engine/system-tasks.js";
+import { isWorkerTask } from "../engine/system-tasks/index.js";
 import type { Reservation } from "../runtime/engine.js";
 import type { Metrics } from "./metrics.js";
 

@@ -5,7 +5,7 @@
 import type { TaskDef } from "@baton/sdk";
 import type { Decision } from "../engine/decider.js";
 import type { TaskState } from "../engine/model.js";
-import { isWorkerTask } from "../engine/system-tasks.js";
+import { isWorkerTask } from "../engine/system-tasks/index.js";
 import { randomUUID } from "node:crypto";
 import { leaseDeadline } from "../rules/lease.js";
 import type { ClaimedRun } from "../store/store.js";

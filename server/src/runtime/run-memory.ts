@@ -5,7 +5,7 @@
 // tasks seen lately, so a run's results are grouped into one batch.
 import type { Decision } from "../engine/decider.js";
 import { TERMINAL_TASK, TERMINAL_WORKFLOW, type RunState, type TaskState } from "../engine/model.js";
-import { isWorkerTask } from "../engine/system-tasks.js";
+import { isWorkerTask } from "../engine/system-tasks/index.js";
 import type { LoadedRun } from "../store/store.js";
 
 /** Runs with fewer tasks are read whole each time: cheap, and memory stays small. */

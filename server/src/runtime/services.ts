@@ -3,7 +3,7 @@
 // pool of worker threads) off the thread that serves calls.
 import type { EvaluationOutcome, EvaluationRequest } from "../engine/evaluation.js";
 import type { Json } from "../engine/model.js";
-import type { SystemTaskServices } from "../engine/system-tasks.js";
+import type { SystemTaskServices } from "../engine/system-tasks/index.js";
 import { createScriptEngine, type ScriptEngine } from "../scripts/index.js";
 import { createJq, type Jq } from "../scripts/jq.js";
 import { MAX_VARIABLES_BYTES } from "../rules/variables.js";

@@ -4,6 +4,7 @@
 // Pure: it reads only the decisions and what the load stage read.
 import type { WorkflowDef } from "@baton/sdk";
 import type { Decision, RunEvent } from "../engine/decider.js";
+import { unknownKind } from "../engine/contract.js";
 import type { TaskState } from "../engine/model.js";
 import { fairKeyOfRun } from "../fairness/key.js";
 import type { BatchWrite } from "../store/store.js";
@@ -122,6 +123,8 @@ export function planWrite(
           after.evaluations.push({ runId: run.id, taskId: effect.task.id, leaseToken: effect.leaseToken, request: effect.request });
         }
         break;
+      default:
+        unknownKind(effect);
     }
   }
   // Only tasks still waiting for a worker go to the queue (one handed off at once is leased already).

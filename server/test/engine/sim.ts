@@ -4,7 +4,7 @@ import { decide, type Decision, type RunEvent } from "../../src/engine/decider.j
 import type { EvaluationOutcome, EvaluationRequest } from "../../src/engine/evaluation.js";
 import { Graph } from "../../src/engine/graph.js";
 import type { JsonObject, RunState, TaskState, TaskStatus } from "../../src/engine/model.js";
-import type { SystemTaskServices } from "../../src/engine/system-tasks.js";
+import type { SystemTaskServices } from "../../src/engine/system-tasks/index.js";
 
 export const T0 = Date.UTC(2030, 0, 1);
 

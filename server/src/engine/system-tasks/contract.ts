@@ -1,0 +1,41 @@
+// The contract between the decider and the system tasks: the hooks each task
+// type implements, the settings they read, and which types go to workers.
+import { TASK_TYPES } from "@baton/sdk";
+import type { TaskContext } from "../task-context.js";
+import type { EvaluationOutcome, EvaluationRequest } from "../evaluation.js";
+import type { TaskState } from "../model.js";
+
+/** Settings system tasks need, fixed per process. */
+export interface SystemTaskServices {
+  /** Largest SET_VARIABLE payload, in bytes of JSON. */
+  maxVariablesBytes: number;
+  /**
+   * Whether a SUB_WORKFLOW may run a definition taken from run data (an
+   * expression, or a dynamic fork's task list) rather than written in the
+   * run's definition: that would let whoever starts runs run any definition.
+   * Allowed when absent.
+   */
+  inlineDefinitionsFromData?: boolean;
+}
+
+export interface SystemTask {
+  start(d: TaskContext, task: TaskState): void;
+  /** A task this one waits on ended (a join's branch, a loop's body). */
+  onChildEnded?(d: TaskContext, task: TaskState, child?: TaskState): void;
+  onTick?(d: TaskContext, task: TaskState): void;
+  /** When this task next needs a tick. */
+  dueAt?(d: TaskContext, task: TaskState): number | undefined;
+  /** A retried run reopens this task instead of copying it. */
+  reopen?: boolean;
+  /** The evaluation this task waits for, asked again when its lease ran out. */
+  evaluation?(d: TaskContext, task: TaskState): EvaluationRequest | undefined;
+  /** The answer to the evaluation this task asked for. */
+  onEvaluated?(d: TaskContext, task: TaskState, outcome: EvaluationOutcome): void;
+}
+
+const SYSTEM_TYPE_NAMES: ReadonlySet<string> = new Set(TASK_TYPES.filter((t) => t !== "SIMPLE"));
+
+/** Worker tasks are handed to workers: SIMPLE, and any type Conductor does not define. */
+export function isWorkerTask(type: string): boolean {
+  return type === "SIMPLE" || !SYSTEM_TYPE_NAMES.has(type);
+}

@@ -1,0 +1,120 @@
+// FORK_JOIN, FORK_JOIN_DYNAMIC and the JOIN that waits for their branches.
+import { definitionRef, iterationRef, type WorkflowTask } from "@baton/sdk";
+import type { TaskContext } from "../task-context.js";
+import { TERMINAL_TASK, TERMINAL_WORKFLOW, SUCCESSFUL_TASK, type Json, type JsonObject, type TaskState } from "../model.js";
+import type { SystemTask } from "./contract.js";
+import { fail, inProgress } from "./outcomes.js";
+
+export const fork: SystemTask = {
+  start(d, task) {
+    const wt = d.workflowTaskOf(task)!;
+    d.endTask(task, "COMPLETED", "");
+    task.executed = true;
+    for (const branch of wt.forkTasks ?? []) {
+      if (branch[0]) d.scheduleOrJump(branch[0], task.iteration);
+      // A branch's first task ended the run (a TERMINATE): nothing more is scheduled.
+      if (TERMINAL_WORKFLOW.has(d.run.status)) return;
+    }
+    scheduleJoinAfter(d, task);
+  },
+};
+
+/** Schedules the JOIN that follows a fork in the definition. */
+function scheduleJoinAfter(d: TaskContext, forkTask: TaskState, joinOn?: string[]): void {
+  const next = d.graph.next(d.defRef(forkTask));
+  if (next.kind !== "task") return;
+  const join = d.newTask(next.task, { iteration: forkTask.iteration, ...(joinOn ? { extra: { joinOn } } : {}) });
+  // Conductor shows a dynamic join's references in its input.
+  if (joinOn) join.input = { ...join.input, joinOn };
+  d.dispatch(join);
+}
+
+export function joinRefs(d: TaskContext, task: TaskState): string[] {
+  const dynamic = task.extra["joinOn"];
+  const refs = Array.isArray(dynamic) ? (dynamic as string[]) : (d.workflowTaskOf(task)?.joinOn ?? []);
+  // Inside a loop, each name means this iteration's instance (given with or without its suffix).
+  return refs.map((ref) => iterationRef(definitionRef(ref, task.iteration), task.iteration));
+}
+
+export const join: SystemTask = {
+  reopen: true,
+  start(d, task) {
+    inProgress(d, task);
+    join.onChildEnded!(d, task);
+  },
+  onChildEnded(d, task) {
+    const latest = d.latestByRef();
+    const refs = joinRefs(d, task);
+    const done = (ref: string) => {
+      const branchTask = latest.get(ref);
+      return branchTask !== undefined && TERMINAL_TASK.has(branchTask.status) && branchTask.executed;
+    };
+    // Branches tend to end in the order they were forked: looking from the last
+    // one finds a pending branch at once, so a wide fork's join costs O(1) per branch.
+    for (let i = refs.length - 1; i >= 0; i--) if (!done(refs[i]!)) return;
+    const output: JsonObject = {};
+    const failed: TaskState[] = [];
+    const withErrors: TaskState[] = [];
+    for (const ref of refs) {
+      const branchTask = latest.get(ref)!;
+      if (!SUCCESSFUL_TASK.has(branchTask.status)) failed.push(branchTask);
+      if (branchTask.status === "COMPLETED_WITH_ERRORS") withErrors.push(branchTask);
+      // Conductor leaves out branches whose output is empty.
+      if (Object.keys(branchTask.output).length > 0) output[ref] = branchTask.output;
+    }
+    task.output = output;
+    const wt = d.workflowTaskOf(task);
+    if (failed.length > 0 && !wt?.optional) {
+      const first = failed[0]!;
+      d.endTask(task, "FAILED", `join failed: task ${first.ref} ended ${first.status}`);
+    } else if (withErrors.length > 0) {
+      // An optional branch failed: the join says so, as Conductor's does (its reason names each one).
+      d.endTask(task, "COMPLETED_WITH_ERRORS", `${withErrors.map((t) => `${t.defName}/${t.id}`).join(" ")} completed with errors`);
+    } else d.endTask(task, "COMPLETED", "");
+  },
+};
+
+export const dynamicFork: SystemTask = {
+  start(d, task) {
+    const wt = d.workflowTaskOf(task)!;
+    let tasks: WorkflowTask[];
+    let inputs: Record<string, JsonObject>;
+    const listParam = wt.dynamicForkTasksParam ?? wt.dynamicForkJoinTasksParam;
+    if (listParam) {
+      tasks = (task.input[listParam] ?? []) as unknown as WorkflowTask[];
+      inputs = (task.input[wt.dynamicForkTasksInputParamName ?? ""] ?? {}) as Record<string, JsonObject>;
+    } else {
+      const name = task.input["forkTaskName"];
+      const list = task.input["forkTaskInputs"];
+      if (typeof name !== "string" || !Array.isArray(list)) {
+        fail(d, task, "FORK_JOIN_DYNAMIC needs dynamicForkTasksParam, or forkTaskName and forkTaskInputs in its input", true);
+        return;
+      }
+      const type = typeof task.input["forkTaskType"] === "string" ? (task.input["forkTaskType"] as string) : "SIMPLE";
+      tasks = list.map((_, i) => ({ name, taskReferenceName: `${name}_${i}`, type }));
+      inputs = Object.fromEntries(list.map((input, i) => [`${name}_${i}`, input as JsonObject]));
+    }
+    if (!Array.isArray(tasks) || tasks.some((t) => !t || typeof t.taskReferenceName !== "string" || typeof t.name !== "string")) {
+      fail(d, task, "the dynamic fork's task list must be a list of tasks with name and taskReferenceName", true);
+      return;
+    }
+    const refs = tasks.map((t) => t.taskReferenceName);
+    const taken = new Set(d.tasks.map((t) => t.ref));
+    const clash = refs.find((ref, i) => taken.has(ref) || refs.indexOf(ref) !== i);
+    if (clash) {
+      fail(d, task, `the dynamic fork's reference name ${clash} is already used in this run`, true);
+      return;
+    }
+    d.endTask(task, "COMPLETED", "");
+    task.executed = true;
+    // Conductor: the forked tasks are in the fork's input, its output is empty.
+    task.input = { ...task.input, forkedTasks: refs, forkedTaskDefs: tasks as unknown as Json };
+    for (const t of tasks) {
+      const input = inputs[t.taskReferenceName] ?? {};
+      const forked = d.newTask({ ...t, type: t.type ?? "SIMPLE" }, { iteration: 0, input, extra: { dynamicJoin: d.defRef(task) } });
+      d.dispatch(forked);
+      if (TERMINAL_WORKFLOW.has(d.run.status)) return;
+    }
+    scheduleJoinAfter(d, task, refs);
+  },
+};

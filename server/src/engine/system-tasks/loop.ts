@@ -1,0 +1,100 @@
+// DO_WHILE: a body run once per iteration while its condition holds (or once per item).
+import type { TaskContext } from "../task-context.js";
+import type { EvaluationRequest } from "../evaluation.js";
+import type { JsonObject, TaskState } from "../model.js";
+import { scriptTruth } from "../../scripts/conductor.js";
+import type { SystemTask } from "./contract.js";
+import { complete, fail, inProgress } from "./outcomes.js";
+
+export const doWhile: SystemTask = {
+  reopen: true,
+  start(d, task) {
+    task.extra["outerIteration"] = task.iteration;
+    const items = task.input["items"];
+    if (items !== undefined && !Array.isArray(items)) {
+      fail(d, task, "DO_WHILE items must be a list", true);
+      return;
+    }
+    if (Array.isArray(items) && items.length === 0) {
+      complete(d, task, { iteration: 0 });
+      return;
+    }
+    inProgress(d, task);
+    nextIteration(d, task, 1);
+  },
+  onChildEnded(d, task) {
+    const wt = d.workflowTaskOf(task)!;
+    const n = Number(task.output["iteration"] ?? 1);
+    collectIteration(d, task);
+    const output = task.output;
+    const keep = Number(task.input["keepLastN"] ?? (wt.inputParameters?.["keepLastN"] as number | undefined) ?? 0);
+    if (keep > 0) for (const key of Object.keys(output)) if (/^\d+$/.test(key) && Number(key) <= n - keep) delete output[key];
+    d.touch(task);
+    const items = task.input["items"];
+    if (!Array.isArray(items)) return d.requestEvaluation(task, loopCondition(d, task));
+    if (n < items.length) nextIteration(d, task, n + 1);
+    else d.endTask(task, "COMPLETED", "");
+  },
+  evaluation(d, task) {
+    return task.extra["continueAt"] !== undefined ? { kind: "continue" } : loopCondition(d, task);
+  },
+  onEvaluated(d, task, outcome) {
+    const continueAt = task.extra["continueAt"];
+    if (continueAt !== undefined) {
+      delete task.extra["continueAt"];
+      return nextIteration(d, task, Number(continueAt));
+    }
+    if (!outcome.ok) fail(d, task, `evaluating the loopCondition failed: ${outcome.message}`, true);
+    else if (scriptTruth(outcome.value)) nextIteration(d, task, Number(task.output["iteration"] ?? 1) + 1);
+    else d.endTask(task, "COMPLETED", "");
+  },
+};
+
+/** Records the current iteration's task outputs under the loop's output[n] (Conductor's shape), from that iteration's tasks only. */
+export function collectIteration(d: TaskContext, loop: TaskState): JsonObject {
+  const n = Number(loop.output["iteration"] ?? 1);
+  const bodyRefs = new Set(d.graph.descendants(d.defRef(loop)));
+  const iterationOutput: JsonObject = {};
+  for (const t of d.tasksOfIteration(n)) {
+    const ref = d.defRef(t);
+    if (t.iteration === n && bodyRefs.has(ref)) iterationOutput[ref] = t.output;
+  }
+  d.ownOutput(loop)[String(n)] = iterationOutput;
+  return iterationOutput;
+}
+
+/** The loopCondition with its bindings: the loop's inputs resolved afresh (variables may have changed), its output, and the iteration's outputs. */
+function loopCondition(d: TaskContext, task: TaskState): EvaluationRequest {
+  const wt = d.workflowTaskOf(task)!;
+  const n = Number(task.output["iteration"] ?? 1);
+  const bindings: JsonObject = { ...d.resolve(wt.inputParameters ?? {}, task.id), [d.defRef(task)]: task.output };
+  const iterationOutput = task.output[String(n)];
+  if (iterationOutput && typeof iterationOutput === "object" && !Array.isArray(iterationOutput)) {
+    for (const [ref, out] of Object.entries(iterationOutput)) bindings[ref] = out;
+  }
+  return { kind: "script", source: wt.loopCondition ?? "false", bindings };
+}
+
+/** Starts iteration `n` if this decision's budget allows; otherwise the loop goes on in the next event. */
+function nextIteration(d: TaskContext, task: TaskState, n: number): void {
+  if (d.spendIteration()) return startIteration(d, task, n);
+  task.extra["continueAt"] = n;
+  d.requestEvaluation(task, { kind: "continue" });
+}
+
+function startIteration(d: TaskContext, task: TaskState, n: number): void {
+  const wt = d.workflowTaskOf(task)!;
+  const items = task.input["items"];
+  const output = d.ownOutput(task);
+  output["iteration"] = n;
+  if (Array.isArray(items)) {
+    output["item"] = items[n - 1] ?? null;
+    output["index"] = n - 1;
+  }
+  // Conductor: the loop task's own `iteration` counts its iterations (`${loop['iteration']}`).
+  task.iteration = n;
+  d.touch(task);
+  const first = wt.loopOver?.[0];
+  if (first) d.scheduleOrJump(first, n);
+  else d.endTask(task, "COMPLETED", "");
+}

@@ -1,0 +1,66 @@
+// Tasks that wait on the outside: WAIT (a time or a signal), HUMAN, EVENT (publish, then go on).
+import type { JsonObject } from "../model.js";
+import { parseDuration, parseUntil } from "../time.js";
+import type { SystemTask } from "./contract.js";
+import { complete, fail, inProgress, errorMessage } from "./outcomes.js";
+
+export const waitTask: SystemTask = {
+  start(d, task) {
+    inProgress(d, task);
+    const duration = task.input["duration"];
+    const until = task.input["until"];
+    try {
+      if (typeof duration === "string" && duration) task.extra["waitUntil"] = d.now + parseDuration(duration);
+      else if (typeof until === "string" && until) task.extra["waitUntil"] = parseUntil(until);
+    } catch (error) {
+      fail(d, task, errorMessage(error), true);
+      return;
+    }
+    waitTask.onTick!(d, task);
+  },
+  onTick(d, task) {
+    const until = task.extra["waitUntil"];
+    if (typeof until === "number" && d.now >= until) complete(d, task);
+  },
+  dueAt(_d, task) {
+    const until = task.extra["waitUntil"];
+    return typeof until === "number" ? until : undefined;
+  },
+};
+
+export const human: SystemTask = {
+  start(d, task) {
+    inProgress(d, task);
+  },
+};
+
+export const event: SystemTask = {
+  start(d, task) {
+    const wt = d.workflowTaskOf(task)!;
+    const sink = wt.sink ?? (task.input["sink"] as string | undefined) ?? "";
+    if (!sink) {
+      fail(d, task, "EVENT needs a sink", true);
+      return;
+    }
+    // Conductor's queue names: "conductor" alone is this task's own queue,
+    // "conductor:<name>" is scoped to the workflow, any other sink is as written.
+    let name = sink;
+    if (sink === "conductor") name = `conductor:${d.run.name}:${task.ref}`;
+    else if (sink.startsWith("conductor:")) name = `conductor:${d.run.name}:${sink.slice("conductor:".length)}`;
+    else if (sink.startsWith("conductor")) {
+      fail(d, task, `Invalid / Unsupported sink specified: ${sink}`, true);
+      return;
+    }
+    const payload: JsonObject = {
+      ...task.input,
+      workflowInstanceId: d.run.id,
+      workflowType: d.run.name,
+      workflowVersion: d.run.version,
+      correlationId: d.run.correlationId,
+    };
+    d.effects.push({ kind: "publishEvent", sink, name, payload });
+    task.output = { ...payload, event_produced: name };
+    if (wt.asyncComplete) inProgress(d, task);
+    else d.endTask(task, "COMPLETED", "");
+  },
+};
