@@ -40,9 +40,12 @@ export interface TaskShape {
   payloadLimit?: number;
 }
 
-export function toTask(task: TaskState, run: RunState, shape: TaskShape = {}): Task {
-  let inputJson = stringifyJson(task.input);
-  let outputJson = stringifyJson(task.output);
+/** Payloads already as JSON text (store.runToView), sent as they are. */
+type Texts = { json?: Record<string, string> };
+
+export function toTask(task: TaskState & Texts, run: RunState, shape: TaskShape = {}): Task {
+  let inputJson = task.json?.["input"] ?? stringifyJson(task.input);
+  let outputJson = task.json?.["output"] ?? stringifyJson(task.output);
   let payloadTrimmed = false;
   const limit = shape.payloadLimit ?? 0;
   if (limit > 0 && (inputJson.length > limit || outputJson.length > limit)) {
@@ -84,16 +87,16 @@ export function toTask(task: TaskState, run: RunState, shape: TaskShape = {}): T
   });
 }
 
-export function toWorkflow(run: RunState, tasks: TaskState[], def?: WorkflowDef, shape: TaskShape = {}): Workflow {
+export function toWorkflow(run: RunState & Texts, tasks: (TaskState & Texts)[], def?: WorkflowDef, shape: TaskShape = {}): Workflow {
   return create(WorkflowSchema, {
     workflowId: run.id,
     workflowName: run.name,
     workflowVersion: run.version,
     status: WorkflowStatus[run.status],
     correlationId: run.correlationId,
-    inputJson: stringifyJson(run.input),
-    outputJson: stringifyJson(run.output),
-    variablesJson: stringifyJson(run.variables),
+    inputJson: run.json?.["input"] ?? stringifyJson(run.input),
+    outputJson: run.json?.["output"] ?? stringifyJson(run.output),
+    variablesJson: run.json?.["variables"] ?? stringifyJson(run.variables),
     reasonForIncompletion: run.reason,
     failedReferenceTaskNames: run.failedRefs,
     createTimeMs: BigInt(run.createdAt),

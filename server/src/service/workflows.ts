@@ -16,7 +16,7 @@ import { checkRunInput } from "./run-input.js";
 /** What the workflow service needs: operations are events on the engine; reads come from the store. */
 export interface WorkflowServiceDeps {
   engine: Pick<Engine, "start" | "handle" | "definition">;
-  store: Pick<Store, "getRun" | "search" | "countRunsByStatus" | "runTask">;
+  store: Pick<Store, "getRun" | "runToView" | "search" | "countRunsByStatus" | "runTask">;
   waiters: Pick<RunWaiters, "wait">;
   limits: Limits;
   /** Runs this replica moved (the console's watch calls wait on it). */
@@ -170,7 +170,8 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
       const deadline = Date.now() + Math.min(Math.max(Number(req.waitMs), 0), limits.maxWaitMs);
       for (;;) {
         const wait = changes.wait(req.workflowId, Math.min(WATCH_RECHECK_MS, deadline - Date.now()), signal);
-        const found = await load(req.workflowId, true);
+        const found = await store.runToView(req.workflowId);
+        if (!found) throw notFound(`no run ${req.workflowId}`);
         const state = runState(found.run, found.tasks);
         if (state !== req.knownState || Date.now() >= deadline || signal.aborted) {
           wait.cancel();

@@ -2,7 +2,7 @@
 // how many are in flight.
 import type { RunState, TaskState, WorkflowStatus } from "../engine/model.js";
 import type { Queryable } from "./db.js";
-import { rowToRun, rowToTask } from "./rows.js";
+import { rowToRun, rowToTask, runRows, taskRows } from "./rows.js";
 
 export interface SearchQuery {
   name?: string;
@@ -30,6 +30,29 @@ export async function getRun(q: Queryable, runId: string, withTasks: boolean): P
   if (!rows[0]) return undefined;
   const tasks = withTasks ? (await q.query("SELECT * FROM baton.tasks WHERE run_id = $1 ORDER BY seq", [runId])).rows.map(rowToTask) : [];
   return { run: rowToRun(rows[0]), tasks };
+}
+
+/** A run or task whose JSON payloads are kept as the database's text, not parsed (its object fields are left empty). */
+export type AsText<S> = S & { json: Record<string, string> };
+
+const RUN_TEXT = ["input", "output", "variables"];
+const TASK_TEXT = ["input", "output"];
+const selectAsText = (names: string[], text: string[], skip: string[] = []) =>
+  [...names.filter((n) => !text.includes(n) && !skip.includes(n)), ...text.map((n) => `${n}::text AS text_${n}`)].join(", ");
+function withText<S>(state: S, row: Record<string, unknown>, text: string[]): AsText<S> {
+  return Object.assign(state as object, { json: Object.fromEntries(text.map((n) => [n, row[`text_${n}`] as string])) }) as AsText<S>;
+}
+
+/**
+ * A run and its tasks to be shown, not decided on: their JSON payloads come
+ * as text and go out as such, never parsed (parsing 10,000 tasks' inputs and
+ * outputs was most of a large run's read). Tasks' `extra` is not read.
+ */
+export async function runToView(q: Queryable, runId: string): Promise<{ run: AsText<RunState>; tasks: AsText<TaskState>[] } | undefined> {
+  const { rows } = await q.query(`SELECT ${selectAsText(runRows.names, RUN_TEXT)} FROM baton.runs WHERE id = $1`, [runId]);
+  if (!rows[0]) return undefined;
+  const tasks = await q.query(`SELECT ${selectAsText(taskRows.names, TASK_TEXT, ["extra"])} FROM baton.tasks WHERE run_id = $1 ORDER BY seq`, [runId]);
+  return { run: withText(rowToRun(rows[0]), rows[0], RUN_TEXT), tasks: tasks.rows.map((r) => withText({ ...rowToTask(r), extra: {} }, r, TASK_TEXT)) };
 }
 
 /** Runs newest first, filtered, one page. */

@@ -42,7 +42,7 @@ export type { BatchTargets, LoadedRun, LoadedRuns, RunTarget } from "./run-batch
 export { rowToRun, rowToTask } from "./rows.js";
 export type { CountFilter } from "./run-counts.js";
 export type { QueueRow, RunRow, RunningTask, RunTreeSnapshot } from "./run-snapshot.js";
-export type { SearchQuery } from "./runs.js";
+export type { AsText, SearchQuery } from "./runs.js";
 export type { ReplicaPresence, ReplicaWorker } from "./replicas.js";
 export type { TaskLogLine } from "./task-logs.js";
 export type { TaskLease } from "./task-lookup.js";
@@ -87,6 +87,8 @@ export interface Store {
 
   // ---- runs and tasks
   getRun(runId: string, withTasks: boolean, q?: Queryable): Promise<Run | undefined>;
+  /** A run and its tasks to show (the console's watch): JSON payloads as the database's text, unparsed. */
+  runToView(runId: string): Promise<{ run: runs.AsText<RunState>; tasks: runs.AsText<TaskState>[] } | undefined>;
   runIdByIdempotencyKey(key: string): Promise<string | undefined>;
   search(query: runs.SearchQuery): Promise<RunState[]>;
   runsInFlight(): Promise<{ status: WorkflowStatus; count: number }[]>;
@@ -224,6 +226,7 @@ class PgStore implements Store {
   findTaskDefs = (names?: string[]) => definitions.taskDefs(this.pool, names);
 
   getRun = (runId: string, withTasks: boolean, q: Queryable = this.pool) => runs.getRun(q, runId, withTasks);
+  runToView = (runId: string) => runs.runToView(this.pool, runId);
   runIdByIdempotencyKey = (key: string) => runs.runIdByIdempotencyKey(this.pool, key);
   search = (query: runs.SearchQuery) => runs.searchRuns(this.pool, query);
   runsInFlight = () => runs.runsInFlight(this.pool);
