@@ -17,6 +17,7 @@ import { guard, methodsOf } from "./auth/guard.js";
 import { keyServiceDefinition, keyServiceHandlers, keyServiceMethods } from "./auth/key-service.js";
 import { KeyRegistry } from "./auth/keys.js";
 import { OpenCalls } from "./auth/open-calls.js";
+import { plaintextKeyListeners, plaintextKeysRefusal, type Listener } from "./auth/plaintext.js";
 import { TaskTypes } from "./auth/task-types.js";
 import { serverCredentials, type TlsOptions } from "./auth/tls.js";
 import { systemClock, type Clock } from "./clock.js";
@@ -87,6 +88,11 @@ export interface ServerOptions {
   auth?: { mode: "required" | "disabled"; /** How long a key lookup is trusted (default 1000 ms). */ cacheMs?: number };
   /** TLS for the gRPC port (plaintext when absent). */
   tls?: TlsOptions;
+  /**
+   * Start although keys are required and a port beyond loopback is plaintext
+   * (behind a proxy or mesh that encrypts); a warning is logged. Refused otherwise.
+   */
+  allowPlaintextKeys?: boolean;
   /** The HTTP port for /metrics, /healthz, /readyz (none when absent; host defaults to loopback). */
   metrics?: { port: number; host?: string };
   /** The HTTP port for Conductor's REST API under /api (none when absent; 0 picks a free port; host defaults to `host`). */
@@ -129,6 +135,14 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   const consoleHost = options.console?.host ?? host;
   // Open only when every port is reachable from this machine alone.
   const authMode = options.auth?.mode ?? (isLoopback(host) && (!options.console || isLoopback(consoleHost)) ? "disabled" : "required");
+  // Keys in cleartext beyond this machine: refused before anything starts, unless allowed.
+  const listeners: Listener[] = [
+    { name: "gRPC", host, tls: options.tls !== undefined },
+    ...(options.conductor ? [{ name: "Conductor REST", host: options.conductor.host ?? host, tls: false }] : []),
+    ...(options.console ? [{ name: "console", host: consoleHost, tls: false }] : []),
+  ];
+  const exposed = authMode === "required" ? plaintextKeyListeners(listeners, isLoopback) : [];
+  if (exposed.length > 0 && !options.allowPlaintextKeys) throw new Error(plaintextKeysRefusal(exposed));
   // Read certificates and the HTTP allowlist before anything starts: a bad one fails fast.
   const credentials = serverCredentials(options.tls);
   const http = new HttpTasks(
@@ -331,6 +345,9 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     { host, port, auth: authMode, tls: options.tls !== undefined, ...(ops ? { metrics: ops.address } : {}), ...(conductor ? { conductor: conductor.address } : {}), ...(consoleServer ? { console: consoleServer.url } : {}) },
     "baton server listening",
   );
+  if (exposed.length > 0) {
+    log.warn({ listeners: exposed.map((l) => `${l.name} ${l.host}`) }, "API KEYS TRAVEL IN CLEARTEXT on a non-loopback address (allowed by --insecure-allow-plaintext-keys): anyone on the path can read and reuse them");
+  }
   if (authMode === "disabled" && !isLoopback(host)) {
     log.warn({ host, port }, "AUTHENTICATION IS DISABLED on a non-loopback address: anyone who can reach this port can run and change flows");
   }
@@ -391,7 +408,7 @@ export function isLoopback(host: string): boolean {
  * is the same as disabled), BATON_CONSOLE_PORT / BATON_CONSOLE_HOST, BATON_RETENTION (how long ended runs are kept:
  * "30d" by default, "off" to keep them) and BATON_RETENTION_EXPORT_DIR,
  * BATON_ALLOW_INLINE_DEFINITIONS=1, BATON_HTTP_ALLOWED_HOSTS=host,address,cidr…,
- * BATON_HTTP_TIMEOUT_MS, BATON_HTTP_MAX_IN_FLIGHT.
+ * BATON_HTTP_TIMEOUT_MS, BATON_HTTP_MAX_IN_FLIGHT, BATON_INSECURE_ALLOW_PLAINTEXT_KEYS=1.
  */
 export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<ServerOptions, "databaseUrl"> {
   const get = (name: string) => env[name] || undefined;
@@ -428,6 +445,7 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit
   const exportDir = get("BATON_RETENTION_EXPORT_DIR");
   if (retention !== undefined || exportDir) options.retention = { ...(retention !== undefined ? { defaultSeconds: retention } : {}), ...(exportDir ? { exportDir } : {}) };
   if (truthy("BATON_ALLOW_INLINE_DEFINITIONS")) options.inlineDefinitions = true;
+  if (truthy("BATON_INSECURE_ALLOW_PLAINTEXT_KEYS")) options.allowPlaintextKeys = true;
   const httpHosts = get("BATON_HTTP_ALLOWED_HOSTS");
   if (httpHosts) options.httpAllowedHosts = httpHosts.split(",").map((h) => h.trim()).filter((h) => h !== "");
   const httpTimeout = get("BATON_HTTP_TIMEOUT_MS");

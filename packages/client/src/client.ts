@@ -39,6 +39,20 @@ export interface ClientOptions {
    * BATON_TLS_SERVER_NAME, or BATON_TLS=1 (system CAs); plaintext when none is set.
    */
   tls?: boolean | TlsClientOptions;
+  /**
+   * Send the token over a plaintext channel to a host that is not loopback
+   * (behind a mesh or tunnel that encrypts). Refused otherwise: anyone on the
+   * path could read and reuse the key. Default from BATON_ALLOW_PLAINTEXT_TOKEN=1.
+   */
+  allowPlaintextToken?: boolean;
+}
+
+/** Whether a target's host is this machine (a Unix socket, localhost, 127.0.0.0/8, ::1). */
+export function isLoopbackAddress(address: string): boolean {
+  if (address.startsWith("unix:")) return true;
+  const target = address.replace(/^dns:(\/\/[^/]*\/)?/, "").replace(/^ipv[46]:/, "");
+  const host = target.startsWith("[") ? target.slice(1, target.indexOf("]")) : target.replace(/:\d+$/, "");
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 export interface TlsClientOptions {
@@ -161,6 +175,13 @@ export class BatonClient {
     this.address = options.address ?? process.env["BATON_ADDRESS"] ?? DEFAULT_ADDRESS;
     const token = options.token ?? process.env["BATON_TOKEN"];
     const security = channelSecurity(options);
+    const plaintextAllowed = options.allowPlaintextToken ?? /^(1|true|yes)$/i.test(process.env["BATON_ALLOW_PLAINTEXT_TOKEN"] ?? "");
+    if (token && !security.credentials._isSecure() && !isLoopbackAddress(this.address) && !plaintextAllowed) {
+      throw new Error(
+        `refusing to send an API key in plaintext to ${this.address} (not a loopback address): connect with TLS (tls: …, or BATON_TLS_CA / BATON_TLS=1), ` +
+          "or, on a network that encrypts for you, opt in with allowPlaintextToken: true (BATON_ALLOW_PLAINTEXT_TOKEN=1)",
+      );
+    }
     this.channel = new grpc.Client(this.address, security.credentials, {
       ...security.channelOptions,
       "grpc.keepalive_time_ms": 30_000,

@@ -23,6 +23,7 @@ interface DevOptions {
   exit?: boolean;
   auth?: boolean;
   insecureNoAuth?: boolean;
+  insecureAllowPlaintextKeys?: boolean;
   allowInlineDefinitions?: boolean;
   httpAllowedHosts?: string;
   tlsCert?: string;
@@ -51,6 +52,7 @@ export function devCommand(program: Command): void {
     .option("--exit", "with --demo: stop after the demo run (exit 1 unless it COMPLETED)")
     .option("--auth", "require API keys even on loopback (always required on other addresses); creates the first admin key if none exists")
     .option("--insecure-no-auth", "serve without authentication on a non-loopback address (anyone who can reach the port can run and change flows)")
+    .option("--insecure-allow-plaintext-keys", "start although keys are required and a non-loopback port has no TLS (behind a proxy or mesh that encrypts; env: BATON_INSECURE_ALLOW_PLAINTEXT_KEYS=1); refused otherwise")
     .option("--allow-inline-definitions", "let operator keys run definitions they send with a start, and SUB_WORKFLOWs run definitions from run data (env: BATON_ALLOW_INLINE_DEFINITIONS=1; otherwise admin keys only)")
     .option("--http-allowed-hosts <hosts>", "host names, addresses and CIDRs HTTP tasks may call, comma-separated, \"*\" for any public host; private, loopback and link-local addresses only when listed (env: BATON_HTTP_ALLOWED_HOSTS; none by default: HTTP tasks fail)")
     .option("--tls-cert <file>", "TLS certificate (PEM) for the gRPC port (env: BATON_TLS_CERT)")
@@ -75,7 +77,7 @@ function conductorPort(opts: DevOptions): number {
 }
 
 /** Auth, TLS and metrics options: flags first, then BATON_TLS_*, BATON_METRICS_*, BATON_AUTH. */
-function securityOptions(opts: DevOptions, fromEnv: (env: NodeJS.ProcessEnv) => Omit<ServerOptions, "databaseUrl">): Pick<ServerOptions, "auth" | "tls" | "metrics" | "inlineDefinitions" | "httpAllowedHosts" | "http"> {
+function securityOptions(opts: DevOptions, fromEnv: (env: NodeJS.ProcessEnv) => Omit<ServerOptions, "databaseUrl">): Pick<ServerOptions, "auth" | "tls" | "metrics" | "inlineDefinitions" | "httpAllowedHosts" | "http" | "allowPlaintextKeys"> {
   let env: Omit<ServerOptions, "databaseUrl">;
   try {
     env = fromEnv(process.env);
@@ -83,13 +85,14 @@ function securityOptions(opts: DevOptions, fromEnv: (env: NodeJS.ProcessEnv) => 
     throw usage((error as Error).message);
   }
   if (opts.auth && opts.insecureNoAuth) throw usage("--auth and --insecure-no-auth contradict each other");
-  const options: Pick<ServerOptions, "auth" | "tls" | "metrics" | "inlineDefinitions" | "httpAllowedHosts" | "http"> = {};
+  const options: Pick<ServerOptions, "auth" | "tls" | "metrics" | "inlineDefinitions" | "httpAllowedHosts" | "http" | "allowPlaintextKeys"> = {};
   const auth = opts.auth ? "required" : opts.insecureNoAuth ? "disabled" : env.auth?.mode;
   if (auth) options.auth = { mode: auth };
   if (opts.allowInlineDefinitions || env.inlineDefinitions) options.inlineDefinitions = true;
   const httpHosts = opts.httpAllowedHosts !== undefined ? opts.httpAllowedHosts.split(",").map((h) => h.trim()).filter((h) => h !== "") : env.httpAllowedHosts;
   if (httpHosts) options.httpAllowedHosts = httpHosts;
   if (env.http) options.http = env.http;
+  if (opts.insecureAllowPlaintextKeys || env.allowPlaintextKeys) options.allowPlaintextKeys = true;
   if (opts.tlsCert || opts.tlsKey) {
     if (!opts.tlsCert || !opts.tlsKey) throw usage("TLS needs both --tls-cert and --tls-key");
     const ca = opts.tlsCa ?? env.tls?.ca;
