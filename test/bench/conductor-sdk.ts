@@ -9,6 +9,9 @@ import { TaskManager, createConductorClient, type ConductorWorker } from "@io-or
 import { SEQ3, TASK_TYPES, taskDefs } from "./lib/baton.js";
 import { distribution, nowMs, pool, round, sleep } from "./lib/util.js";
 
+/** No run completing for this long: the rest are taken as lost (the SDK gave up on their results). */
+const STALL_MS = 30_000;
+
 export interface SdkBenchOptions {
   /** http://host:port of the server (its REST API is under /api). */
   base: string;
@@ -61,10 +64,12 @@ export async function runConductorSdkBench(o: SdkBenchOptions): Promise<{ metric
   });
   manager.startPolling();
   const start = (n: number) => rest<string>(o.base, "POST", `/api/workflow/${SEQ3.name}?version=1`, { n });
+  // A run whose task result the SDK lost (it gives up after 4 failed updates) never ends: give up on it.
   const waitEnded = async (id: string): Promise<RunView> => {
+    const giveUp = Math.min(o.deadline, nowMs() + STALL_MS);
     for (;;) {
       const run = await rest<RunView>(o.base, "GET", `/api/workflow/${id}?includeTasks=true`);
-      if (run.status !== "RUNNING" || nowMs() > o.deadline) return run;
+      if (run.status !== "RUNNING" || nowMs() > giveUp) return run;
       await sleep(2);
     }
   };
@@ -75,15 +80,24 @@ export async function runConductorSdkBench(o: SdkBenchOptions): Promise<{ metric
     const before = completed;
     const t0 = nowMs();
     await pool(o.runs, o.startConcurrency, (i) => start(i));
-    while (completed - before < o.runs && nowMs() < o.deadline) await sleep(5);
-    const seconds = (nowMs() - t0) / 1000;
+    // Until every run completed, or none completed for STALL_MS (runs whose results were lost never will).
+    let seen = completed;
+    let lastProgress = nowMs();
+    while (completed - before < o.runs && nowMs() < o.deadline && nowMs() - lastProgress < STALL_MS) {
+      await sleep(5);
+      if (completed !== seen) [seen, lastProgress] = [completed, nowMs()];
+    }
+    const stalled = completed - before < o.runs && nowMs() - lastProgress >= STALL_MS;
+    const seconds = ((stalled ? lastProgress : nowMs()) - t0) / 1000;
     const done = completed - before;
     // Dispatch: one run at a time, each task's wait from ready to handed out, as the server stamped it.
     const waits: number[] = [];
+    let stuck = 0;
     for (let i = 0; i < o.dispatchRuns && nowMs() < o.deadline; i++) {
       const run = await waitEnded(await start(i));
-      if (run.status !== "COMPLETED") throw new Error(`run ended ${run.status}`);
-      for (const t of run.tasks) waits.push(Math.max(0, t.startTime - t.scheduledTime));
+      if (run.status === "RUNNING") stuck++;
+      else if (run.status !== "COMPLETED") throw new Error(`run ended ${run.status}`);
+      for (const t of run.tasks) if (t.startTime > 0) waits.push(Math.max(0, t.startTime - t.scheduledTime));
     }
     const d = distribution(waits);
     const metrics = {
@@ -100,7 +114,11 @@ export async function runConductorSdkBench(o: SdkBenchOptions): Promise<{ metric
       concurrency: o.concurrency,
       how: "dispatch = task.startTime - task.scheduledTime, stamped by the server (ms)",
     };
-    return done < o.runs ? { metrics, details, status: "partial", reason: `${done} of ${o.runs} runs completed before the deadline` } : { metrics, details };
+    if (done < o.runs || stuck > 0) {
+      const why = stalled ? `none completed for ${STALL_MS / 1000} s after that (throughput counted to the last completion; the SDK logs results it lost)` : "before the deadline";
+      return { metrics, details, status: "partial", reason: `${done} of ${o.runs} runs completed ${why}; ${stuck} dispatch runs did not end` };
+    }
+    return { metrics, details };
   } finally {
     await manager.stopPolling();
     await sleep(1200);
