@@ -1,7 +1,7 @@
 // Fair claims across keys on a real server and PostgreSQL: a workflow's
 // fairnessKey tags its runs' queued tasks, and a claim takes them round-robin
-// across keys (the unkeyed ones as one more key), priority first within a
-// key; a flood of one key does not hold back another's tasks. A key
+// across keys (the unkeyed ones as one more key; a key with a weight takes
+// that many turns per round), priority first within a key; a flood of one key does not hold back another's tasks. A key
 // expression that does not parse is refused, naming the field.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -26,7 +26,7 @@ async function claim(type: string, count: number) {
 
 before(async () => {
   h = await startHarness();
-  await h.client.registerTaskDefs(["fair_a", "fair_b", "fair_c"].map((name) => ({ name, retryCount: 0, responseTimeoutSeconds: 3600 })));
+  await h.client.registerTaskDefs(["fair_a", "fair_b", "fair_c", "fair_d"].map((name) => ({ name, retryCount: 0, responseTimeoutSeconds: 3600 })));
 });
 after(() => h.close());
 
@@ -68,6 +68,21 @@ describe("fair claims across keys", () => {
     const second = await claim("fair_c", 64);
     const keys = new Set([...first, ...second].map((t) => t.tenant));
     assert.equal(keys.size, 100, "two claims of 64 reach every one of the 100 keys");
+  });
+
+  it("gives keys tasks in proportion to their weights (fairnessWeights), round-robin otherwise", async () => {
+    await h.client.registerWorkflowDef({ ...flow("fair_weighted", "fair_d", "${workflow.input.tenant}"), fairnessWeights: { gold: 3 } });
+    for (let i = 0; i < 30; i++) await h.client.startWorkflow("fair_weighted", { tenant: "basic", n: i });
+    for (let i = 0; i < 30; i++) await h.client.startWorkflow("fair_weighted", { tenant: "gold", n: i });
+    const got = await claim("fair_d", 8);
+    assert.deepEqual(
+      got.map((t) => t.tenant).sort(),
+      [...Array(2).fill("basic"), ...Array(6).fill("gold")],
+      "three of gold's for each of basic's, although basic's came first",
+    );
+    assert.deepEqual(got.filter((t) => t.tenant === "gold").map((t) => t.n).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5], "each key in its own order");
+    const rest = await claim("fair_d", 100);
+    assert.equal(rest.length, 52);
   });
 
   it("refuses a fairness key that does not parse, naming the field", async () => {

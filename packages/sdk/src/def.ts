@@ -22,6 +22,8 @@ export interface TaskDef {
   maxRetryDelaySeconds?: number;
   responseTimeoutSeconds?: number;
   concurrentExecLimit?: number;
+  /** Baton: at most this many in progress per fairness key of their runs. */
+  concurrentExecLimitPerKey?: number;
   inputTemplate?: JsonObject;
   rateLimitPerFrequency?: number;
   rateLimitFrequencyInSeconds?: number;
@@ -166,11 +168,14 @@ export interface WorkflowDef {
   inputSchema?: JsonObject;
   outputSchema?: JsonObject;
   enforceSchema?: boolean;
+  /** Conductor's {rateLimitKey, concurrentExecLimit}: running runs per key; Baton adds `strategy` (QUEUE, CANCEL_NEWEST, CANCEL_OLDEST). */
   rateLimitConfig?: JsonObject;
   metadata?: JsonObject;
   maskedFields?: string[];
   /** Baton: `${workflow.input.<path>}` or `${workflow.correlationId}`: tasks are claimed round-robin across its values. */
   fairnessKey?: string;
+  /** Baton: weight of a fairnessKey value (unlisted: 1): claims give keys tasks in proportion. */
+  fairnessWeights?: Record<string, number>;
   /** Baton: ended runs are removed this many seconds after they end (at least 3600). */
   retentionSeconds?: number;
   createTime?: number;

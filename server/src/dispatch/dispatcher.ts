@@ -159,6 +159,7 @@ export class Dispatcher {
     const def = (await this.store.findTaskDefs([type])).get(type);
     const limits: ClaimLimits = {
       ...(def?.concurrentExecLimit ? { concurrentExecLimit: def.concurrentExecLimit } : {}),
+      ...(def?.concurrentExecLimitPerKey ? { concurrentExecLimitPerKey: def.concurrentExecLimitPerKey } : {}),
       ...(def?.rateLimitPerFrequency ? { rateLimitPerFrequency: def.rateLimitPerFrequency } : {}),
       ...(def?.rateLimitFrequencyInSeconds ? { rateLimitFrequencyInSeconds: def.rateLimitFrequencyInSeconds } : {}),
     };

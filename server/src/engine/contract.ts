@@ -9,6 +9,8 @@ import type { SystemTaskServices } from "./system-tasks/index.js";
 
 export type RunEvent =
   | { kind: "start" }
+  /** A run queued behind its concurrency key's limit got a slot: it starts now. */
+  | { kind: "admit" }
   | {
       kind: "taskResult";
       taskId: string;

@@ -193,6 +193,8 @@ export class Decider implements TaskContext {
     switch (event.kind) {
       case "start":
         return this.start();
+      case "admit":
+        return this.admit();
       case "taskResult":
         return this.taskResult(event);
       case "tick":
@@ -314,9 +316,24 @@ export class Decider implements TaskContext {
   }
 
   private start(): void {
+    // Over its concurrency key's limit (see concurrency/limit.ts): refused, or waiting for a slot.
+    const admission = this.run.extra["admission"];
+    if (admission === "refused") return this.endRun("TERMINATED", this.run.reason);
+    if (admission === "queued") return;
     const first = this.def.tasks[0];
     if (first) this.schedule(first, { iteration: 0 });
     this.reconcile();
+  }
+
+  private admit(): void {
+    if (this.run.extra["admission"] !== "queued" || TERMINAL_WORKFLOW.has(this.run.status)) {
+      this.applied = false;
+      return;
+    }
+    const { admission: _admission, ...extra } = this.run.extra;
+    this.run.extra = extra;
+    this.run.reason = "";
+    this.start();
   }
 
   private taskResult(event: Extract<RunEvent, { kind: "taskResult" }>): void {
@@ -641,7 +658,7 @@ export class Decider implements TaskContext {
     }
     if (TERMINAL_WORKFLOW.has(this.run.status)) return;
     this.checkTimeouts();
-    if (this.run.status !== "RUNNING") return;
+    if (this.run.status !== "RUNNING" || this.run.extra["admission"] === "queued") return;
     // In scan order: passes over the tasks until none ended unhandled (see nextEnded).
     for (const place of this.endedNext.drain()) this.endedNow.add(place);
     this.cursor = -1;

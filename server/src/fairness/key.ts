@@ -1,7 +1,8 @@
 // A run's fairness key: the value of its workflow's `fairnessKey` expression
 // (`${workflow.input.customerId}`, `${workflow.correlationId}`) when it
 // starts. Queue rows carry it, and claims take tasks round-robin across the
-// keys waiting, so a key with 100,000 queued tasks does not starve one with 10.
+// keys waiting (in proportion to each key's weight), so a key with 100,000
+// queued tasks does not starve one with 10.
 import type { WorkflowDef } from "@baton/sdk";
 import type { JsonObject, RunState } from "../engine/model.js";
 
@@ -32,9 +33,16 @@ export function fairKeyOf(expression: unknown, input: JsonObject, correlationId:
   return (typeof value === "string" ? value : JSON.stringify(value)).slice(0, 200);
 }
 
-/** The key a run was started with ("" for none); computed again from its definition when its state was reset (a restart). */
-export function fairKeyOfRun(run: RunState, def: WorkflowDef | undefined): string {
-  const key = run.extra["fairKey"];
-  if (typeof key === "string") return key;
-  return def ? fairKeyOf(def["fairnessKey"], run.input, run.correlationId) : "";
+/** The weight of a key: its entry in the workflow's `fairnessWeights` (1 when absent). */
+export function fairWeightOf(def: WorkflowDef, key: string): number {
+  const weight = key ? def.fairnessWeights?.[key] : undefined;
+  return typeof weight === "number" && Number.isInteger(weight) && weight >= 1 ? weight : 1;
+}
+
+/** The key a run was started with ("" for none) and its weight; computed again from its definition when its state was reset (a restart). */
+export function fairShareOfRun(run: RunState, def: WorkflowDef | undefined): { key: string; weight: number } {
+  const kept = run.extra["fairKey"];
+  const key = typeof kept === "string" ? kept : def ? fairKeyOf(def["fairnessKey"], run.input, run.correlationId) : "";
+  const weight = run.extra["fairWeight"];
+  return { key, weight: typeof weight === "number" ? weight : def ? fairWeightOf(def, key) : 1 };
 }

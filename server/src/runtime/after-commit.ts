@@ -38,5 +38,13 @@ export async function afterCommit(after: AfterCommit, deps: AfterCommitDeps): Pr
   const followUps = after.evaluations.map((evaluation) => carryOut(evaluation, deps.evaluator, deps.handle, log));
   for (const { decision, events } of after.decided) hooks.decided?.(decision, events);
   for (const id of after.outboxIds) await deps.outbox.process(id).catch((error: unknown) => log.warn({ err: error, outbox: id }, "outbox item failed; it will be retried"));
+  // Runs admitted by the slots this batch freed: started here now rather than at the next sweep.
+  for (let n = 0; after.slotsFreed && n < 100; n++) {
+    const started = await deps.outbox.process(undefined, "admitRun").catch((error: unknown) => {
+      log.warn({ err: error }, "admitting a queued run failed; the sweep retries it");
+      return false;
+    });
+    if (!started) break;
+  }
   await awaitFollowUps(followUps);
 }

@@ -7,7 +7,8 @@ import { decide, Decider, Refusal, type Decision, type RunEvent } from "../engin
 import { graphFor } from "../engine/graph.js";
 import type { RunState } from "../engine/model.js";
 import type { TaskDef } from "@baton/sdk";
-import { fairKeyOf } from "../fairness/key.js";
+import type { Admission } from "../concurrency/admission.js";
+import { fairKeyOf, fairWeightOf } from "../fairness/key.js";
 import type { EventItem, StartItem } from "./batch-items.js";
 import type { RunToDecide } from "./load.js";
 import type { EngineServices } from "./services.js";
@@ -51,18 +52,30 @@ export function decideRun(input: RunToDecide, items: EventItem[], now: number, s
   return { kind: "decided", decision: decider.result(), applied, outcomes, existing };
 }
 
-/** A new run's first decision. */
-export function decideStart(item: StartItem, taskDefs: Map<string, TaskDef>, now: number, services: EngineServices): Decision {
+/** A new run's first decision; `admission`: what its concurrency key's slot said (see concurrency/admission.ts). */
+export function decideStart(item: StartItem, runId: string, admission: Admission | undefined, taskDefs: Map<string, TaskDef>, now: number, services: EngineServices): Decision {
   const { def, hash } = item.resolved;
-  return decide({ def, graph: graphFor(hash, def), run: newRun(item, now), tasks: [], taskDefs, now, newId: randomUUID, services }, { kind: "start" });
+  const run = newRun(item, runId, now);
+  if (admission) {
+    run.extra = { ...run.extra, ...admission.extra };
+    run.reason = admission.reason;
+  }
+  return decide({ def, graph: graphFor(hash, def), run, tasks: [], taskDefs, now, newId: randomUUID, services }, { kind: "start" });
 }
 
-function newRun({ options, resolved }: StartItem, now: number): RunState {
+/** A start's input: the definition's template under the request's. */
+export function startInput({ options, resolved }: StartItem): RunState["input"] {
+  return { ...(resolved.def.inputTemplate ?? {}), ...options.input };
+}
+
+function newRun(item: StartItem, runId: string, now: number): RunState {
+  const { options, resolved } = item;
   const { def, hash, version, route } = resolved;
-  const input = { ...(def.inputTemplate ?? {}), ...options.input };
+  const input = startInput(item);
   const fairKey = fairKeyOf(def["fairnessKey"], input, options.correlationId ?? "");
+  const fairWeight = fairWeightOf(def, fairKey);
   return {
-    id: options.runId ?? randomUUID(),
+    id: runId,
     name: def.name,
     version,
     defHash: hash,
@@ -83,7 +96,7 @@ function newRun({ options, resolved }: StartItem, now: number): RunState {
     endedAt: 0,
     wakeAt: 0,
     nextSeq: 1,
-    extra: { ...(options.depth ? { depth: options.depth } : {}), ...(fairKey ? { fairKey } : {}) },
+    extra: { ...(options.depth ? { depth: options.depth } : {}), ...(fairKey ? { fairKey } : {}), ...(fairWeight !== 1 ? { fairWeight } : {}) },
     ...(route ? { route } : {}),
   };
 }

@@ -7,6 +7,7 @@ import type { WorkflowDef } from "@baton/sdk";
 import type { Effect, RunEvent } from "../engine/decider.js";
 import type { Graph } from "../engine/graph.js";
 import type { Clock } from "../clock.js";
+import { hasRunLimit } from "../concurrency/limit.js";
 import type { Logger } from "../logger.js";
 import { isConnectionError, type LoadedRuns, type RunTarget, type Store } from "../store/store.js";
 import { afterCommit, type AfterCommitDeps } from "./after-commit.js";
@@ -274,7 +275,8 @@ export class Engine {
    * is then decided again from locked rows. Undefined when it does not apply.
    */
   private async decideFromMemory(events: EventItem[], starts: StartItem[]): Promise<Settled | undefined> {
-    if (starts.some((s) => s.options.definition)) return undefined;
+    // A start under a per-key limit of running runs takes its key's slot inside a transaction.
+    if (starts.some((s) => s.options.definition || hasRunLimit(s.resolved.def))) return undefined;
     const loaded: LoadedRuns = { runs: new Map(), runOfTask: new Map() };
     for (const item of events) {
       const { event, target } = item;

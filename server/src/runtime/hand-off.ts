@@ -26,12 +26,23 @@ export function waitingForWorkers(decision: Decision): TaskState[] {
   return [...enqueue.values()].filter((t) => t.status === "SCHEDULED" && isWorkerTask(t.type) && !removed.has(t.id));
 }
 
-/** Leases what it can of a decision's waiting tasks to workers waiting here; the tasks change in place. */
-export function handOff(decision: Decision, now: number, taskDefs: Map<string, TaskDef>, reserveWorker: ((taskType: string) => Reservation | undefined) | undefined): HandOff[] {
+/**
+ * Leases what it can of a decision's waiting tasks to workers waiting here;
+ * the tasks change in place. Not a task of a type with keyed tasks queued
+ * (`fairBacklog`): it waits its turn in the fair claim (see
+ * store/fair-claim.ts) rather than pass them.
+ */
+export function handOff(
+  decision: Decision,
+  now: number,
+  taskDefs: Map<string, TaskDef>,
+  reserveWorker: ((taskType: string) => Reservation | undefined) | undefined,
+  fairBacklog: (taskType: string) => boolean = () => false,
+): HandOff[] {
   const handOffs: HandOff[] = [];
   if (!reserveWorker) return handOffs;
   for (const t of waitingForWorkers(decision)) {
-    if (t.visibleAt > now || hasClaimLimits(taskDefs.get(t.defName))) continue;
+    if (t.visibleAt > now || hasClaimLimits(taskDefs.get(t.defName)) || fairBacklog(t.defName)) continue;
     const reservation = reserveWorker(t.defName);
     if (!reservation) continue;
     leaseTo(t, reservation.workerId, now);
@@ -43,7 +54,7 @@ export function handOff(decision: Decision, now: number, taskDefs: Map<string, T
 
 /** Tasks with a concurrency or rate limit are claimed from the queue, where the limit is counted. */
 function hasClaimLimits(def: TaskDef | undefined): boolean {
-  return Boolean(def && ((def.concurrentExecLimit ?? 0) > 0 || (def.rateLimitPerFrequency ?? 0) > 0));
+  return Boolean(def && ((def.concurrentExecLimit ?? 0) > 0 || (def.concurrentExecLimitPerKey ?? 0) > 0 || (def.rateLimitPerFrequency ?? 0) > 0));
 }
 
 /** Marks a task handed to a worker, exactly as a claim from the queue would. */

@@ -31,8 +31,8 @@ export class Outbox {
    * own transaction: the item is deleted in the same transaction that applies
    * it, so it takes effect once.
    */
-  async process(id?: number): Promise<boolean> {
-    const item = await this.deps.store.takeOutbox(this.deps.clock.now(), OUTBOX_LEASE_MS, id);
+  async process(id?: number, kind?: string): Promise<boolean> {
+    const item = await this.deps.store.takeOutbox(this.deps.clock.now(), OUTBOX_LEASE_MS, id, kind);
     if (!item) return false;
     await this.apply(item.kind, item.payload);
     await this.deps.store.finishOutbox(item.id);
@@ -48,6 +48,12 @@ export class Outbox {
         const p = payload as { parentRunId: string; taskId: string; childId: string; status: RunState["status"]; output: JsonObject; reason: string; name?: string; version?: number };
         const child = p.name !== undefined ? { name: p.name, ...(p.version !== undefined ? { version: p.version } : {}) } : {};
         await handle(p.parentRunId, { kind: "childEnded", taskId: p.taskId, childId: p.childId, status: p.status, output: p.output, reason: p.reason, ...child }).catch(ignoreRefusal);
+        return;
+      }
+      case "admitRun": {
+        // A run queued behind its concurrency key got a slot (see store/concurrency.ts).
+        const p = payload as { runId: string };
+        await handle(p.runId, { kind: "admit" }).catch(ignoreRefusal);
         return;
       }
       case "terminateRun": {

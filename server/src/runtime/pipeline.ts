@@ -5,11 +5,13 @@
 // run by the engine once the transaction ended). Runs on the batch's
 // transaction, or on the pool for a batch decided from memory, where the
 // write alone finds out whether a run moved.
+import { randomUUID } from "node:crypto";
+import { admit, type Admission } from "../concurrency/admission.js";
 import { Refusal, type Decision } from "../engine/decider.js";
 import type { LoadedRuns, Queryable, Store } from "../store/store.js";
 import { runIdOf, type BatchResults, type EventItem, type StartItem } from "./batch-items.js";
 import type { EngineHooks } from "./contract.js";
-import { decideRun, decideStart, type RunDecided } from "./decide.js";
+import { decideRun, decideStart, startInput, type RunDecided } from "./decide.js";
 import type { Definitions } from "./definitions.js";
 import { handOff, type HandOff } from "./hand-off.js";
 import type { Loader, RunToDecide } from "./load.js";
@@ -28,7 +30,7 @@ export class StartConflict extends Error {
 }
 
 export interface PipelineDeps {
-  store: Pick<Store, "putDef" | "writeBatch">;
+  store: Pick<Store, "putDef" | "writeBatch" | "takeSlot" | "fairBacklog">;
   loader: Loader;
   definitions: Definitions;
   memory: RunMemory;
@@ -75,6 +77,12 @@ export async function runBatch(
   }
   const startTaskDefs: RunToDecide["taskDefs"][] = [];
   for (const item of starts) startTaskDefs.push(await loader.forStart(q, item.resolved));
+  // A start under a per-key limit of running runs takes its key's slot now, in this transaction.
+  const runIds = starts.map((item) => item.options.runId ?? randomUUID());
+  const admissions: (Admission | undefined)[] = [];
+  for (const [i, item] of starts.entries()) {
+    admissions.push(await admit(deps.store, q, item.resolved.def, startInput(item), item.options.correlationId ?? "", runIds[i]!));
+  }
 
   // Decide. A refused event may have changed the state half way: it is
   // answered, and the run's other events are decided again from the stored state.
@@ -96,13 +104,14 @@ export async function runBatch(
       input = await loader.forRun(q, input.runId, state, live.filter((item) => !results.has(item)).map((item) => item.event));
     }
   }
-  const started = starts.map((item, i) => ({ item, taskDefs: startTaskDefs[i]!, decision: decideStart(item, startTaskDefs[i]!, now, services) }));
+  const started = starts.map((item, i) => ({ item, taskDefs: startTaskDefs[i]!, decision: decideStart(item, runIds[i]!, admissions[i], startTaskDefs[i]!, now, services) }));
 
   // Hand off and plan the write.
   const write = emptyWrite(now);
   const after = emptyAfterCommit(handOffs);
+  for (const admission of admissions) for (const payload of admission?.terminate ?? []) write.outbox.push({ kind: "terminateRun", payload });
   const plan = (decision: Decision, taskDefs: RunToDecide["taskDefs"], existing: Set<string>, readRev: number | undefined) => {
-    handOffs.push(...handOff(decision, now, taskDefs, deps.reserveWorker));
+    handOffs.push(...handOff(decision, now, taskDefs, deps.reserveWorker, (taskType) => deps.store.fairBacklog(taskType)));
     planWrite(decision, existing, readRev, now, (hash) => deps.definitions.cached(hash), write, after);
   };
   for (const { input, result } of decided) {

@@ -6,7 +6,7 @@ import type { WorkflowDef } from "@baton/sdk";
 import type { Decision, RunEvent } from "../engine/decider.js";
 import { unknownKind } from "../engine/contract.js";
 import type { TaskState } from "../engine/model.js";
-import { fairKeyOfRun } from "../fairness/key.js";
+import { fairShareOfRun } from "../fairness/key.js";
 import type { BatchWrite } from "../store/store.js";
 import type { Evaluation } from "./evaluations.js";
 import { waitingForWorkers, type HandOff } from "./hand-off.js";
@@ -32,6 +32,8 @@ export interface AfterCommit {
   decided: { decision: Decision; events: RunEvent[] }[];
   /** Runs to keep in memory once committed. */
   keep: KeptRun[];
+  /** A run holding a concurrency slot ended: waiting runs of its key may have been admitted. */
+  slotsFreed: boolean;
 }
 
 export function emptyWrite(now: number): BatchWrite {
@@ -54,7 +56,7 @@ export function emptyWrite(now: number): BatchWrite {
 
 /** `handOffs`: the batch's, shared with whoever gives their reservations back when it does not commit. */
 export function emptyAfterCommit(handOffs: HandOff[]): AfterCommit {
-  return { ready: new Set(), ended: [], outboxIds: [], asyncTasks: [], evaluations: [], handOffs, decided: [], keep: [] };
+  return { ready: new Set(), ended: [], outboxIds: [], asyncTasks: [], evaluations: [], handOffs, decided: [], keep: [], slotsFreed: false };
 }
 
 /**
@@ -99,6 +101,8 @@ export function planWrite(
       case "runEnded":
         write.notifyRunsEnded.push(run.id);
         after.ended.push(run.id);
+        // Its slot went back in the same statement (a trigger): the next waiting run of its key may start.
+        if (run.extra["concurrencyKey"] !== undefined) after.slotsFreed = true;
         if (run.parentRunId && run.parentTaskId) {
           write.outbox.push({
             kind: "childEnded",
@@ -136,7 +140,8 @@ export function planWrite(
       write.notifyTaskTypes.push(t.defName);
     }
     queued.add(t.id);
-    write.enqueue.push({ taskId: t.id, taskType: t.defName, runId: t.runId, priority: run.priority, visibleAt: t.visibleAt, fairKey: fairKeyOfRun(run, defOf(run.defHash)) });
+    const fair = fairShareOfRun(run, defOf(run.defHash));
+    write.enqueue.push({ taskId: t.id, taskType: t.defName, runId: t.runId, priority: run.priority, visibleAt: t.visibleAt, fairKey: fair.key, fairWeight: fair.weight });
   }
   for (const id of dequeue) if (!queued.has(id)) write.dequeue.push(id);
 }

@@ -1,77 +1,183 @@
 // Fair claims: queue rows of runs whose workflow names a fairness key carry
-// it (queue.fair_key). A task type with such rows is claimed round-robin
-// across keys: the keys waiting are enumerated by a skip scan of an index
-// (one probe per key, a window of 64 keys per claim, moving on from
-// claim to claim), each key's tasks in priority then age order, and the
-// claim takes the first of every key, then the second, and so on. A type
-// with no keyed rows is claimed exactly as before (see `Store.claim`).
+// it (queue.fair_key) and its weight (queue.fair_weight). A task type with
+// such rows is claimed across keys in turn: each replica keeps, per type, a
+// rotation of the keys waiting (found by a skip scan of an index at most
+// every REFRESH_MS, and at once for keys it queues itself), and gives each
+// claim's slots to the keys after the rotation's cursor, `weight` slots per
+// key per round. One statement then takes each key's share in priority and
+// age order (a lateral index scan per key, SKIP LOCKED), and keys that come
+// back short are dropped from the rotation until the next refresh finds
+// them again. A type with no keyed rows is claimed as before (see queue.ts).
 import type { Queryable } from "./db.js";
 
-/** Keys looked at per claim; the next claim starts after the last one. */
-const KEY_WINDOW = 64;
-/** How long "this type has (no) keyed rows" is trusted. */
-const KEYED_TTL_MS = 2000;
+/** How long a type's rotation is trusted before the keys waiting are read again. */
+const REFRESH_MS = 250;
+/** Keys read per refresh; a type with more is read on from the last one next time. */
+const KEY_WINDOW = 256;
+/** How long "this type has no keyed rows" is trusted. */
+const UNKEYED_TTL_MS = 2000;
+
+interface Lane {
+  key: string;
+  weight: number;
+}
+
+interface Rotation {
+  lanes: Lane[];
+  /** The lane that gets the next slot, and how many slots it had this round. */
+  pos: number;
+  used: number;
+  refreshedAt: number;
+  /** Where the next refresh reads on from (undefined: from the first key). */
+  after: string | undefined;
+}
+
+/** A claim's share per key. */
+export interface Shares {
+  keys: string[];
+  quotas: number[];
+}
 
 export class FairClaims {
-  private readonly keyed = new Map<string, { keyed: boolean; until: number }>();
-  private readonly cursors = new Map<string, string>();
+  private readonly rotations = new Map<string, Rotation>();
+  private readonly unkeyedUntil = new Map<string, number>();
 
-  /** This replica queued a keyed row of `taskType`: claim it fairly from now on. */
-  noteKeyed(taskType: string): void {
-    this.keyed.set(taskType, { keyed: true, until: Date.now() + KEYED_TTL_MS });
+  /** This replica queued a row of `taskType` with `key`: a keyed one makes the type fair at once, and the key takes turns from now on. */
+  noteQueued(taskType: string, key: string, weight: number): void {
+    let rotation = this.rotations.get(taskType);
+    if (!rotation) {
+      if (key === "") return;
+      rotation = { lanes: [], pos: 0, used: 0, refreshedAt: 0, after: undefined };
+      this.rotations.set(taskType, rotation);
+      this.unkeyedUntil.delete(taskType);
+    }
+    const lane = rotation.lanes.find((l) => l.key === key);
+    if (lane) lane.weight = weight;
+    else rotation.lanes.push({ key, weight });
   }
 
-  /** Whether `taskType` has keyed rows waiting (one index probe, at most every 2 s per type). */
+  /** Whether this replica knows of keyed rows of `taskType` waiting: then tasks of it go through the queue, not straight to a worker. */
+  backlogged(taskType: string): boolean {
+    return (this.rotations.get(taskType)?.lanes.length ?? 0) > 0;
+  }
+
+  /** Whether `taskType` has keyed rows waiting (its rotation, or one index probe at most every 2 s per type). */
   async isKeyed(q: Queryable, taskType: string): Promise<boolean> {
-    const known = this.keyed.get(taskType);
-    if (known && known.until > Date.now()) return known.keyed;
+    if (this.rotations.has(taskType)) return true;
+    if ((this.unkeyedUntil.get(taskType) ?? 0) > Date.now()) return false;
     const { rows } = await q.query({
       name: "baton-fair-probe",
       text: "SELECT 1 FROM baton.queue WHERE task_type = $1 AND fair_key > '' LIMIT 1",
       values: [taskType],
     });
-    const keyed = rows.length > 0;
-    this.keyed.set(taskType, { keyed, until: Date.now() + KEYED_TTL_MS });
-    return keyed;
+    if (rows.length === 0) {
+      this.unkeyedUntil.set(taskType, Date.now() + UNKEYED_TTL_MS);
+      return false;
+    }
+    this.rotations.set(taskType, { lanes: [], pos: 0, used: 0, refreshedAt: 0, after: undefined });
+    return true;
   }
 
   /**
-   * The statement that picks up to `count` queue rows of a keyed type, round
-   * robin across a window of keys (and the unkeyed rows, as one more key).
-   * Its parameters: $1 type, $2 now, $3 count, $cursor, $salt; returns the
-   * `picked` CTE text to put in front of the claim's UPDATE.
+   * Takes up to `count` rows of a keyed type fairly: `take` claims the given
+   * shares (one statement) and returns what it got per key. Keys found
+   * empty leave the rotation and their slots go to the others, for a few
+   * rounds at most.
    */
-  pickStatement(cursorParam: string, saltParam: string): string {
-    return `k AS (
-        (SELECT fair_key FROM baton.queue WHERE task_type = $1 AND fair_key > ${cursorParam} ORDER BY fair_key LIMIT 1)
-        UNION ALL
-        SELECT (SELECT q.fair_key FROM baton.queue q WHERE q.task_type = $1 AND q.fair_key > k.fair_key ORDER BY q.fair_key LIMIT 1)
-        FROM k WHERE k.fair_key IS NOT NULL),
-      keys AS ((SELECT fair_key FROM k WHERE fair_key IS NOT NULL LIMIT ${KEY_WINDOW}) UNION ALL SELECT ''),
-      cand AS (
-        SELECT c.task_id, keys.fair_key,
-               row_number() OVER (PARTITION BY keys.fair_key ORDER BY c.priority DESC, c.visible_at, c.seq) AS rn,
-               hashtext(keys.fair_key || ${saltParam}) AS spin
-        FROM keys CROSS JOIN LATERAL (
-          SELECT q.task_id, q.priority, q.visible_at, q.seq FROM baton.queue q
-          WHERE q.task_type = $1 AND q.fair_key = keys.fair_key AND q.visible_at <= $2
-          ORDER BY q.priority DESC, q.visible_at, q.seq LIMIT $3) c),
-      picked AS (
-        DELETE FROM baton.queue WHERE task_id IN (
-          SELECT task_id FROM baton.queue WHERE task_id IN (SELECT task_id FROM cand ORDER BY rn, spin LIMIT $3)
-          FOR UPDATE SKIP LOCKED)
-        RETURNING task_id),
-      window_end AS (SELECT max(fair_key) AS last, count(*) AS n FROM keys WHERE fair_key <> '')`;
+  async claim<T>(
+    q: Queryable,
+    taskType: string,
+    count: number,
+    room: ((key: string) => number) | undefined,
+    take: (shares: Shares) => Promise<{ rows: T[]; perKey: Map<string, number> }>,
+  ): Promise<T[]> {
+    const rotation = this.rotations.get(taskType);
+    if (!rotation) return [];
+    const got: T[] = [];
+    // What earlier rounds of this claim took counts against a key's room.
+    const taken = new Map<string, number>();
+    const left = room ? (key: string) => room(key) - (taken.get(key) ?? 0) : undefined;
+    for (let round = 0; round < 4 && got.length < count; round++) {
+      if (rotation.lanes.length === 0 || Date.now() - rotation.refreshedAt >= REFRESH_MS) {
+        await this.refresh(q, taskType, rotation);
+        if (rotation.lanes.length === 0) break;
+      }
+      const shares = this.share(rotation, count - got.length, left);
+      if (shares.keys.length === 0) break;
+      const { rows, perKey } = await take(shares);
+      got.push(...rows);
+      for (const [key, n] of perKey) taken.set(key, (taken.get(key) ?? 0) + n);
+      const short = new Set(shares.keys.filter((key, i) => (perKey.get(key) ?? 0) < shares.quotas[i]!));
+      if (short.size === 0) break;
+      this.drop(rotation, short);
+      if (rotation.lanes.length === 0) {
+        // Every key ran dry: nothing keyed waits that this replica knows of (the next claim looks again).
+        this.rotations.delete(taskType);
+        break;
+      }
+    }
+    return got;
   }
 
-  cursor(taskType: string): string {
-    return this.cursors.get(taskType) ?? "";
+  /**
+   * Deals `count` slots from the rotation's cursor on, `weight` consecutive
+   * slots per key per round, none to a key past its `room` (a per-key limit
+   * of tasks in progress).
+   */
+  private share(rotation: Rotation, count: number, room?: (key: string) => number): Shares {
+    const quotas = new Map<string, number>();
+    const left0 = room ? rotation.lanes.reduce((sum, l) => sum + room(l.key), 0) : count;
+    for (let left = Math.min(count, left0); left > 0; ) {
+      const lane = rotation.lanes[rotation.pos % rotation.lanes.length]!;
+      const free = room ? room(lane.key) - (quotas.get(lane.key) ?? 0) : Infinity;
+      const give = Math.min(lane.weight - rotation.used, left, free);
+      if (give <= 0) {
+        rotation.pos = (rotation.pos + 1) % rotation.lanes.length;
+        rotation.used = 0;
+        continue;
+      }
+      quotas.set(lane.key, (quotas.get(lane.key) ?? 0) + give);
+      left -= give;
+      rotation.used += give;
+      if (rotation.used >= lane.weight) {
+        rotation.pos = (rotation.pos + 1) % rotation.lanes.length;
+        rotation.used = 0;
+      }
+    }
+    return { keys: [...quotas.keys()], quotas: [...quotas.values()] };
   }
 
-  /** After a claim: the next one starts after this window, or from the first key when the window reached the end. */
-  advance(taskType: string, last: string | null, windowKeys: number): void {
-    if (last && windowKeys >= KEY_WINDOW) this.cursors.set(taskType, last);
-    else this.cursors.delete(taskType);
+  private drop(rotation: Rotation, keys: Set<string>): void {
+    const current = rotation.lanes[rotation.pos % Math.max(1, rotation.lanes.length)];
+    rotation.lanes = rotation.lanes.filter((l) => !keys.has(l.key));
+    const at = current ? rotation.lanes.indexOf(current) : -1;
+    rotation.pos = at >= 0 ? at : 0;
+    if (at < 0) rotation.used = 0;
+  }
+
+  /** Reads the keys waiting (a skip scan: one index probe per key), keeping the cursor on the key it was at. */
+  private async refresh(q: Queryable, taskType: string, rotation: Rotation): Promise<void> {
+    // From the first key (the unkeyed rows' '' included), or on after the last window's last key.
+    const from = rotation.after === undefined ? "fair_key >= ''" : "fair_key > $2";
+    const { rows } = await q.query({
+      name: rotation.after === undefined ? "baton-fair-keys" : "baton-fair-keys-after",
+      text: `WITH RECURSIVE k AS (
+          (SELECT fair_key, fair_weight FROM baton.queue WHERE task_type = $1 AND ${from} ORDER BY fair_key LIMIT 1)
+          UNION ALL
+          SELECT n.fair_key, n.fair_weight FROM k CROSS JOIN LATERAL (
+            SELECT q.fair_key, q.fair_weight FROM baton.queue q WHERE q.task_type = $1 AND q.fair_key > k.fair_key ORDER BY q.fair_key LIMIT 1) n)
+        SELECT fair_key, fair_weight FROM k LIMIT ${KEY_WINDOW}`,
+      values: rotation.after === undefined ? [taskType] : [taskType, rotation.after],
+    });
+    const current = rotation.lanes[rotation.pos % Math.max(1, rotation.lanes.length)]?.key;
+    const lanes = rows.map((r) => ({ key: r.fair_key as string, weight: Math.max(1, Number(r.fair_weight)) }));
+    // A full window reads on from its last key next time; one that was not starts over.
+    rotation.after = lanes.length >= KEY_WINDOW ? lanes[lanes.length - 1]!.key : undefined;
+    rotation.lanes = lanes;
+    const at = current === undefined ? -1 : lanes.findIndex((l) => l.key >= current);
+    if (at < 0 || lanes[at]!.key !== current) rotation.used = 0;
+    rotation.pos = at >= 0 ? at : 0;
+    rotation.refreshedAt = Date.now();
   }
 }
 
@@ -83,5 +189,13 @@ export const FAIR_CLAIM_MIGRATION = {
     -- (the unkeyed ones too, as the key ''), in claim order.
     ALTER TABLE baton.queue ADD COLUMN fair_key text NOT NULL DEFAULT '';
     CREATE INDEX queue_fair ON baton.queue (task_type, fair_key, priority DESC, visible_at, seq);
+  `,
+};
+
+export const FAIR_WEIGHT_MIGRATION = {
+  name: "queue rows carry their fairness key's weight",
+  sql: `
+    -- Slots per round of the key in fair claims (the workflow's fairnessWeights; 1 unless set).
+    ALTER TABLE baton.queue ADD COLUMN fair_weight int NOT NULL DEFAULT 1;
   `,
 };

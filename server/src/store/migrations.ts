@@ -2,7 +2,8 @@
 // advisory lock so replicas starting together do not race; never edit a
 // shipped migration, add a new one.
 import type pg from "pg";
-import { FAIR_CLAIM_MIGRATION } from "./fair-claim.js";
+import { CONCURRENCY_MIGRATION } from "./concurrency.js";
+import { FAIR_CLAIM_MIGRATION, FAIR_WEIGHT_MIGRATION } from "./fair-claim.js";
 import { REPLICAS_MIGRATION } from "./replicas.js";
 import { RETENTION_MIGRATION } from "./retention.js";
 import { SCHEDULES_MIGRATION } from "./schedules.js";
@@ -295,6 +296,8 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
     name: "runs: an index on name, status and start for the runs list's name + status filters and counts",
     sql: `CREATE INDEX runs_name_status_created ON baton.runs (name, status, created_at DESC, id DESC);`,
   },
+  CONCURRENCY_MIGRATION,
+  FAIR_WEIGHT_MIGRATION,
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"

@@ -14,14 +14,15 @@ export interface OutboxItem {
  * no other replica takes it meanwhile. No connection is held while the
  * effect is carried out; `finishOutbox` deletes it afterwards.
  */
-export async function takeOutbox(q: Queryable, now: number, leaseMs: number, id?: number): Promise<OutboxItem | undefined> {
-  // An item given by id is the caller's own (it wrote it and holds it); any other must be free.
+export async function takeOutbox(q: Queryable, now: number, leaseMs: number, id?: number, kind?: string): Promise<OutboxItem | undefined> {
+  // An item given by id is the caller's own (it wrote it and holds it); any other must be free (and of `kind`, when given).
+  const which = id !== undefined ? "id = $3" : kind !== undefined ? "taken_until <= $1 AND kind = $3" : "taken_until <= $1";
   const { rows } = await q.query(
     `UPDATE baton.outbox SET taken_until = $1 + $2::bigint WHERE id = (
-       SELECT id FROM baton.outbox WHERE ${id === undefined ? "taken_until <= $1" : "id = $3"}
+       SELECT id FROM baton.outbox WHERE ${which}
        ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
      RETURNING id, kind, payload`,
-    id === undefined ? [now, leaseMs] : [now, leaseMs, id],
+    id !== undefined ? [now, leaseMs, id] : kind !== undefined ? [now, leaseMs, kind] : [now, leaseMs],
   );
   return rows[0] as OutboxItem | undefined;
 }

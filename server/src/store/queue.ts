@@ -11,6 +11,8 @@ import { rowToTask } from "./rows.js";
 /** A task type's claim-side limits (from its TaskDef). */
 export interface ClaimLimits {
   concurrentExecLimit?: number;
+  /** In progress at once per fairness key of their runs. */
+  concurrentExecLimitPerKey?: number;
   rateLimitPerFrequency?: number;
   rateLimitFrequencyInSeconds?: number;
 }
@@ -39,7 +41,8 @@ export async function claim(
   limits: ClaimLimits,
   fair: FairClaims,
 ): Promise<ClaimedTask[]> {
-  const limited = (limits.concurrentExecLimit ?? 0) > 0 || ((limits.rateLimitPerFrequency ?? 0) > 0 && (limits.rateLimitFrequencyInSeconds ?? 0) > 0);
+  const perKey = limits.concurrentExecLimitPerKey ?? 0;
+  const limited = (limits.concurrentExecLimit ?? 0) > 0 || perKey > 0 || ((limits.rateLimitPerFrequency ?? 0) > 0 && (limits.rateLimitFrequencyInSeconds ?? 0) > 0);
   if (!limited) return claimRows(pool, fair, taskType, count, workerId, now, newToken);
   return transaction(pool, async (tx) => {
     await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`baton-claim:${taskType}`]);
@@ -59,8 +62,19 @@ export async function claim(
       );
       allowed = Math.min(allowed, per - (rows[0]?.used as number));
     }
+    // Room left per key: the limit less the key's tasks in progress (a key not listed has all of it).
+    let room: ((key: string) => number) | undefined;
+    if (perKey > 0) {
+      const { rows } = await tx.query(
+        `SELECT coalesce(r.extra->>'fairKey', '') AS key, count(*)::int AS n FROM baton.tasks t JOIN baton.runs r ON r.id = t.run_id
+         WHERE t.def_name = $1 AND t.status = 'IN_PROGRESS' GROUP BY 1`,
+        [taskType],
+      );
+      const busy = new Map(rows.map((r) => [r.key as string, r.n as number]));
+      room = (key) => Math.max(0, perKey - (busy.get(key) ?? 0));
+    }
     if (allowed <= 0) return [];
-    const claimed = await claimRows(tx, fair, taskType, allowed, workerId, now, newToken);
+    const claimed = await claimRows(tx, fair, taskType, allowed, workerId, now, newToken, room);
     if (windowStart && claimed.length > 0) {
       await tx.query("UPDATE baton.rate_windows SET used = used + $3 WHERE task_type = $1 AND window_start = $2", [taskType, windowStart, claimed.length]);
       await tx.query("DELETE FROM baton.rate_windows WHERE task_type = $1 AND window_start < $2", [taskType, windowStart]);
@@ -72,10 +86,11 @@ export async function claim(
 const STARTED_AT = "(CASE WHEN t.started_at = 0 THEN $2 ELSE t.started_at END)";
 
 /**
- * The second half of a claim: given `picked` (queue rows taken), marks their
- * tasks IN_PROGRESS under fresh leases ($2 now, $4 worker, $5 tokens).
+ * The second half of a claim: given `picked` (queue rows taken, with their
+ * key), marks their tasks IN_PROGRESS under fresh leases ($2 now, $4
+ * worker, $5 tokens).
  */
-const CLAIM_UPDATE = `numbered AS (SELECT task_id, row_number() OVER () AS n FROM picked),
+const CLAIM_UPDATE = `numbered AS (SELECT task_id, fair_key, row_number() OVER () AS n FROM picked),
      claimed AS (UPDATE baton.tasks t SET
        status = 'IN_PROGRESS',
        poll_count = t.poll_count + 1,
@@ -87,7 +102,7 @@ const CLAIM_UPDATE = `numbered AS (SELECT task_id, row_number() OVER () AS n FRO
        rev = t.rev + 1
      FROM numbered
      WHERE t.id = numbered.task_id AND t.status = 'SCHEDULED'
-     RETURNING t.*)`;
+     RETURNING t.*, numbered.fair_key AS claimed_key)`;
 
 /** The claimed tasks with what a worker is told of their run (Conductor's Task carries it). */
 const claimedWithRun = (extraColumns = "") => `SELECT c.*, r.name AS run_name, r.version AS run_version, r.correlation_id AS run_correlation_id, r.priority AS run_priority${extraColumns}
@@ -111,20 +126,45 @@ function rowToClaimed(row: Record<string, unknown>): ClaimedTask {
   };
 }
 
-async function claimRows(q: Queryable, fair: FairClaims, taskType: string, count: number, workerId: string, now: number, newToken: () => string): Promise<ClaimedTask[]> {
-  const tokens = Array.from({ length: count }, newToken);
-  // A type with rows of keyed runs is claimed round-robin across keys (see fair-claim.ts).
+async function claimRows(
+  q: Queryable,
+  fair: FairClaims,
+  taskType: string,
+  count: number,
+  workerId: string,
+  now: number,
+  newToken: () => string,
+  room?: (key: string) => number,
+): Promise<ClaimedTask[]> {
+  // A type with rows of keyed runs is claimed across keys in turn (see fair-claim.ts).
   if (await fair.isKeyed(q, taskType)) {
-    const { rows } = await q.query({
-      name: "baton-claim-fair",
-      text: `WITH RECURSIVE ${fair.pickStatement("$6", "$7")},
+    return fair.claim(q, taskType, count, room, async ({ keys, quotas }) => {
+      const n = quotas.reduce((a, b) => a + b, 0);
+      // Each key's share is taken by its own index scan, locking only the rows it takes.
+      const { rows } = await q.query({
+        name: "baton-claim-fair",
+        text: `WITH picked AS (
+       DELETE FROM baton.queue WHERE task_id = ANY(ARRAY(
+         SELECT c.task_id FROM unnest($6::text[], $7::int[]) AS lane(fair_key, quota) CROSS JOIN LATERAL (
+           SELECT task_id FROM baton.queue
+           WHERE task_type = $1 AND fair_key = lane.fair_key AND visible_at <= $2
+           ORDER BY priority DESC, visible_at, seq
+           LIMIT lane.quota FOR UPDATE SKIP LOCKED) c
+         LIMIT $3))
+       RETURNING task_id, fair_key),
      ${CLAIM_UPDATE}
-     ${claimedWithRun(", (SELECT last FROM window_end) AS window_last, (SELECT n FROM window_end) AS window_n")}`,
-      values: [taskType, now, count, workerId, tokens, fair.cursor(taskType), String(Math.random())],
+     ${claimedWithRun()}`,
+        values: [taskType, now, n, workerId, Array.from({ length: n }, newToken), keys, quotas],
+      });
+      const perKey = new Map<string, number>();
+      for (const row of rows) perKey.set(row.claimed_key as string, (perKey.get(row.claimed_key as string) ?? 0) + 1);
+      return { rows: rows.map(rowToClaimed), perKey };
     });
-    fair.advance(taskType, (rows[0]?.window_last as string | null) ?? null, Number(rows[0]?.window_n ?? 0));
-    return rows.map(rowToClaimed);
   }
+  // No keyed rows: every row is of the key "".
+  if (room) count = Math.min(count, room(""));
+  if (count <= 0) return [];
+  const tokens = Array.from({ length: count }, newToken);
   const { rows } = await q.query({
     name: "baton-claim",
     text: `WITH picked AS (
@@ -133,7 +173,7 @@ async function claimRows(q: Queryable, fair: FairClaims, taskType: string, count
          WHERE task_type = $1 AND visible_at <= $2
          ORDER BY priority DESC, visible_at, seq
          LIMIT $3 FOR UPDATE SKIP LOCKED)
-       RETURNING task_id),
+       RETURNING task_id, fair_key),
      ${CLAIM_UPDATE}
      ${claimedWithRun()}`,
     values: [taskType, now, count, workerId, tokens],
@@ -148,8 +188,9 @@ export async function requeue(q: Queryable, taskId: string, token: string): Prom
        UPDATE baton.tasks SET status = 'SCHEDULED', lease_token = '', lease_expires_at = 0, worker_id = '', rev = rev + 1
        WHERE id = $1 AND lease_token = $2 AND status = 'IN_PROGRESS'
        RETURNING id, def_name, run_id, visible_at)
-     INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at, fair_key)
-     SELECT t.id, t.def_name, t.run_id, r.priority, t.visible_at, coalesce(r.extra->>'fairKey', '') FROM t JOIN baton.runs r ON r.id = t.run_id
+     INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at, fair_key, fair_weight)
+     SELECT t.id, t.def_name, t.run_id, r.priority, t.visible_at, coalesce(r.extra->>'fairKey', ''), coalesce((r.extra->>'fairWeight')::int, 1)
+     FROM t JOIN baton.runs r ON r.id = t.run_id
      ON CONFLICT (task_id) DO NOTHING`,
     [taskId, token],
   );

@@ -8,6 +8,7 @@ import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import type pg from "pg";
 import type { RunState, TaskState, WorkflowStatus } from "../engine/model.js";
 import * as apiKeys from "./api-keys.js";
+import * as concurrency from "./concurrency.js";
 import { openPool, transaction, type DbErrorHook, type Queryable, type Tx } from "./db.js";
 import * as definitions from "./definitions.js";
 import { dueRuns } from "./due-runs.js";
@@ -104,7 +105,13 @@ export interface Store {
   taskLease(taskId: string): Promise<TaskLease | undefined>;
   deleteTasks(tx: pg.ClientBase, ids: string[]): Promise<void>;
 
+  // ---- per-key limits of running runs (concurrency.ts)
+  /** Takes a slot of a workflow's key for a run starting in `tx`. */
+  takeSlot(tx: Queryable, workflow: string, key: string, limit: number, strategy: concurrency.Strategy, runId: string): Promise<concurrency.SlotOutcome>;
+
   // ---- the queue and leases
+  /** Whether this replica knows of keyed tasks of the type waiting in the queue (a new task then joins them rather than go straight to a worker). */
+  fairBacklog(taskType: string): boolean;
   /** Tasks leased to the worker, each with what the worker is told of its run. */
   claim(taskType: string, count: number, workerId: string, now: number, newToken: () => string, limits?: queue.ClaimLimits): Promise<queue.ClaimedTask[]>;
   requeue(taskId: string, token: string): Promise<void>;
@@ -114,7 +121,8 @@ export interface Store {
 
   // ---- timers and the outbox
   dueRuns(now: number, limit: number): Promise<string[]>;
-  takeOutbox(now: number, leaseMs: number, id?: number): Promise<outbox.OutboxItem | undefined>;
+  /** Takes the given item, or the oldest free one (of `kind`, when given). */
+  takeOutbox(now: number, leaseMs: number, id?: number, kind?: string): Promise<outbox.OutboxItem | undefined>;
   finishOutbox(id: number): Promise<void>;
 
   // ---- replicas (the console's view of every replica)
@@ -238,13 +246,16 @@ class PgStore implements Store {
   taskLease = (taskId: string) => taskLease(this.pool, taskId);
   deleteTasks = tasks.deleteTasks;
 
+  takeSlot = concurrency.takeSlot;
+
+  fairBacklog = (taskType: string) => this.fair.backlogged(taskType);
   claim: Store["claim"] = (taskType, count, workerId, now, newToken, limits = {}) => queue.claim(this.pool, taskType, count, workerId, now, newToken, limits, this.fair);
   requeue = (taskId: string, token: string) => queue.requeue(this.pool, taskId, token);
   extendLease = (taskId: string, token: string, seconds: number, now: number) => queue.extendLease(this.pool, taskId, token, seconds, now);
   queueDepths = (now: number) => queue.queueDepths(this.pool, now);
 
   dueRuns = (now: number, limit: number) => dueRuns(this.pool, now, limit);
-  takeOutbox = (now: number, leaseMs: number, id?: number) => outbox.takeOutbox(this.pool, now, leaseMs, id);
+  takeOutbox = (now: number, leaseMs: number, id?: number, kind?: string) => outbox.takeOutbox(this.pool, now, leaseMs, id, kind);
   finishOutbox = (id: number) => outbox.finishOutbox(this.pool, id);
 
   beatReplica = (mine: replicas.ReplicaPresence, freshSince: number, goneBefore: number) => replicas.beat(this.pool, mine, freshSince, goneBefore);

@@ -14,8 +14,9 @@ export interface QueueEntry {
   runId: string;
   priority: number;
   visibleAt: number;
-  /** The run's fairness key ("" or absent: none). */
+  /** The run's fairness key ("" or absent: none), and its weight (absent: 1). */
   fairKey?: string;
+  fairWeight?: number;
 }
 
 export interface OutboxEntry {
@@ -118,12 +119,12 @@ export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRuns
   }
   if (w.enqueue.length > 0) {
     name += "e";
-    const rows = w.enqueue.map((e) => ({ task_id: e.taskId, task_type: e.taskType, run_id: e.runId, priority: e.priority, visible_at: e.visibleAt, fair_key: e.fairKey ?? "" }));
-    for (const e of w.enqueue) if (e.fairKey) fair.noteKeyed(e.taskType);
+    const rows = w.enqueue.map((e) => ({ task_id: e.taskId, task_type: e.taskType, run_id: e.runId, priority: e.priority, visible_at: e.visibleAt, fair_key: e.fairKey ?? "", fair_weight: e.fairWeight ?? 1 }));
+    for (const e of w.enqueue) fair.noteQueued(e.taskType, e.fairKey ?? "", e.fairWeight ?? 1);
     parts.push(`enqueued AS (
-      INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at, fair_key)
-      SELECT task_id, task_type, run_id, priority, visible_at, fair_key
-      FROM jsonb_to_recordset(${param(stringifyJson(rows))}::jsonb) AS r(task_id uuid, task_type text, run_id uuid, priority int, visible_at bigint, fair_key text)
+      INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at, fair_key, fair_weight)
+      SELECT task_id, task_type, run_id, priority, visible_at, fair_key, fair_weight
+      FROM jsonb_to_recordset(${param(stringifyJson(rows))}::jsonb) AS r(task_id uuid, task_type text, run_id uuid, priority int, visible_at bigint, fair_key text, fair_weight int)
       ON CONFLICT (task_id) DO UPDATE SET visible_at = excluded.visible_at RETURNING 1)`);
   }
   if (w.outbox.length > 0) {

@@ -26,11 +26,14 @@ export interface FlowSettings {
   inputSchema?: JsonObject;
   outputSchema?: JsonObject;
   enforceSchema?: boolean;
-  rateLimitConfig?: { rateLimitKey?: string; concurrentExecLimit?: number };
+  /** Running runs per key value (`rateLimitKey` an expression over the start, or a constant); over it: `strategy` (default QUEUE). */
+  rateLimitConfig?: { rateLimitKey?: string; concurrentExecLimit?: number; strategy?: "QUEUE" | "CANCEL_NEWEST" | "CANCEL_OLDEST" };
   metadata?: JsonObject;
   maskedFields?: string[];
   /** Baton: `${workflow.input.<path>}` or `${workflow.correlationId}`: tasks are claimed round-robin across its values. */
   fairnessKey?: string;
+  /** Baton: weight of a fairnessKey value (unlisted: 1). */
+  fairnessWeights?: Record<string, number>;
   /** Baton: ended runs are removed this many seconds after they end (overrides the server's default; at least 3600). */
   retentionSeconds?: number;
   /** How `baton publish` rolls a changed version out (a canary share, sticky key, guard); not part of the definition. */

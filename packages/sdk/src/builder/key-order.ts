@@ -6,7 +6,8 @@ export const WORKFLOW_DEF_KEYS = [
   "failureWorkflow", "failureWorkflowVersion", "schemaVersion", "restartable",
   "workflowStatusListenerEnabled", "workflowStatusListenerSink", "ownerEmail", "ownerApp",
   "timeoutPolicy", "timeoutSeconds", "variables", "inputTemplate", "inputSchema", "outputSchema",
-  "enforceSchema", "rateLimitConfig", "metadata", "maskedFields", "fairnessKey", "retentionSeconds",
+  "enforceSchema", "rateLimitConfig", "metadata", "maskedFields", "fairnessKey", "fairnessWeights",
+  "retentionSeconds",
 ] as const;
 
 export const WORKFLOW_TASK_KEYS = [
@@ -22,7 +23,7 @@ export const WORKFLOW_TASK_KEYS = [
 export const TASK_DEF_KEYS = [
   "name", "description", "retryCount", "timeoutSeconds", "inputKeys", "outputKeys", "timeoutPolicy",
   "retryLogic", "retryDelaySeconds", "maxRetryDelaySeconds", "responseTimeoutSeconds",
-  "concurrentExecLimit", "inputTemplate", "rateLimitPerFrequency", "rateLimitFrequencyInSeconds",
+  "concurrentExecLimit", "concurrentExecLimitPerKey", "inputTemplate", "rateLimitPerFrequency", "rateLimitFrequencyInSeconds",
   "isolationGroupId", "executionNameSpace", "ownerEmail", "pollTimeoutSeconds", "backoffScaleFactor",
   "baseType", "totalTimeoutSeconds", "inputSchema", "outputSchema", "enforceSchema", "ownerApp",
 ] as const;

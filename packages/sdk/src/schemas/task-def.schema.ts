@@ -1,6 +1,6 @@
 // Copied from Conductor (conductor-oss/conductor) TaskDef.json, Apache License 2.0
 // (see packages/sdk/LICENSE-conductor.txt).
-// The schema lags Conductor's Java model, so Baton adds: maxRetryDelaySeconds.
+// The schema lags Conductor's Java model, so Baton adds: maxRetryDelaySeconds, concurrentExecLimitPerKey.
 // Additions are marked "baton:" in their description.
 import type { SchemaObject } from "ajv";
 
@@ -173,6 +173,11 @@ export const taskDefSchema: SchemaObject = {
       "type": "integer",
       "minimum": 0,
       "description": "baton: cap on the retry delay (Java model field)"
+    },
+    "concurrentExecLimitPerKey": {
+      "type": "integer",
+      "minimum": 1,
+      "description": "baton: at most this many tasks of this type in progress per fairness key of their runs (the workflow's fairnessKey; runs without one share the key \"\")"
     }
   },
   "definitions": {

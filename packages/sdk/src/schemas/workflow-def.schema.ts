@@ -1,6 +1,6 @@
 // Copied from Conductor (conductor-oss/conductor) WorkflowDef.json, Apache License 2.0
 // (see packages/sdk/LICENSE-conductor.txt).
-// The schema lags Conductor's Java model, so Baton adds: failureWorkflowVersion; fairnessKey and retentionSeconds (Baton's own); WorkflowTask.joinMode, items, dynamicForkJoinTasksParam; TaskDef.maxRetryDelaySeconds.
+// The schema lags Conductor's Java model, so Baton adds: failureWorkflowVersion; fairnessKey, fairnessWeights, retentionSeconds and rateLimitConfig.strategy (Baton's own); WorkflowTask.joinMode, items, dynamicForkJoinTasksParam; TaskDef.maxRetryDelaySeconds.
 // Additions are marked "baton:" in their description.
 import type { SchemaObject } from "ajv";
 
@@ -169,6 +169,11 @@ export const workflowDefSchema: SchemaObject = {
       "type": "string",
       "pattern": "^\\$\\{workflow\\.(correlationId|input(\\.[A-Za-z_$][\\w$-]*)+)\\}$",
       "description": "baton: ${workflow.input.<path>} or ${workflow.correlationId}; the tasks of this workflow's runs are claimed round-robin across the values of this key"
+    },
+    "fairnessWeights": {
+      "type": "object",
+      "additionalProperties": { "type": "integer", "minimum": 1, "maximum": 1000 },
+      "description": "baton: weight of a fairnessKey value (a key not listed weighs 1); claims give each key tasks in proportion to its weight"
     },
     "retentionSeconds": {
       "type": "integer",
@@ -621,11 +626,18 @@ export const workflowDefSchema: SchemaObject = {
       "properties": {
         "rateLimitKey": {
           "type": "string",
-          "description": "Rate limit key"
+          "pattern": "^(?:[^$]*|\\$\\{workflow\\.(correlationId|input(\\.[A-Za-z_$][\\w$-]*)+)\\})$",
+          "description": "Rate limit key; baton: a constant, ${workflow.input.<path>} or ${workflow.correlationId}"
         },
         "concurrentExecLimit": {
           "type": "integer",
-          "description": "Concurrent execution limit (required field, primitive int)"
+          "minimum": 1,
+          "description": "Concurrent execution limit (required field, primitive int); baton: running runs per key value"
+        },
+        "strategy": {
+          "type": "string",
+          "enum": ["QUEUE", "CANCEL_NEWEST", "CANCEL_OLDEST"],
+          "description": "baton: over the limit, the new run waits (QUEUE, the default), ends TERMINATED at once (CANCEL_NEWEST), or the key's oldest running run is terminated (CANCEL_OLDEST)"
         }
       }
     },
