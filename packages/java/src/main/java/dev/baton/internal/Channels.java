@@ -32,6 +32,10 @@ public final class Channels {
      * as {@code authorization: Bearer <token>} on every call; null or empty sends none.
      */
     public static ManagedChannel open(String address, boolean tls, Duration keepAlive, String token) {
+        if (!tls && token != null && !token.isEmpty() && !isLoopbackTarget(address) && !plaintextTokenAllowed()) {
+            throw new IllegalArgumentException("refusing to send an API key in plaintext to " + address
+                    + " (not a loopback address): connect with TLS, or set BATON_ALLOW_PLAINTEXT_TOKEN=1 on a network that encrypts for you");
+        }
         NettyChannelBuilder builder = NettyChannelBuilder.forTarget(address)
                 .maxInboundMessageSize(MAX_MESSAGE_BYTES)
                 .userAgent("baton-java/0.1.0");
@@ -49,6 +53,23 @@ public final class Channels {
             builder.intercept(MetadataUtils.newAttachHeadersInterceptor(headers));
         }
         return builder.build();
+    }
+
+    /** Whether a gRPC target's host is this machine (localhost, 127.0.0.0/8, ::1, a Unix socket). */
+    static boolean isLoopbackTarget(String address) {
+        if (address.startsWith("unix:")) {
+            return true;
+        }
+        String target = address.replaceFirst("^dns:(//[^/]*/)?", "");
+        String host = target.startsWith("[")
+                ? target.substring(1, Math.max(1, target.indexOf(']')))
+                : target.replaceFirst(":\\d+$", "");
+        return host.equals("localhost") || host.equals("::1") || host.matches("127\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}");
+    }
+
+    private static boolean plaintextTokenAllowed() {
+        String allowed = System.getenv("BATON_ALLOW_PLAINTEXT_TOKEN");
+        return allowed != null && (allowed.equals("1") || allowed.equalsIgnoreCase("true") || allowed.equalsIgnoreCase("yes"));
     }
 
     /**
