@@ -13,6 +13,7 @@ import type { Engine } from "../runtime/engine.js";
 import type { Store, TakenEvent } from "../store/store.js";
 import { runAction } from "./actions.js";
 import { conditionHolds, expandInlineJson } from "./payload.js";
+import { startTicker } from "../ticker.js";
 
 export interface EventConsumerOptions {
   /** Real-time period of the safety-net poll (events written without a NOTIFY). */
@@ -36,10 +37,9 @@ export interface EventConsumerDeps {
 }
 
 export class EventConsumer {
-  private timer: NodeJS.Timeout | undefined;
+  private stopTicker: (() => void) | undefined;
   private draining: Promise<void> | undefined;
   private stopped = false;
-  private unsubscribe: (() => void) | undefined;
   private readonly pollMs: number;
   private readonly leaseMs: number;
   private readonly batch: number;
@@ -60,22 +60,12 @@ export class EventConsumer {
   }
 
   start(): void {
-    const loop = () => {
-      if (this.stopped) return;
-      void this.drain().finally(() => {
-        if (this.stopped) return;
-        this.timer = setTimeout(loop, this.pollMs);
-        this.timer.unref();
-      });
-    };
-    loop();
-    this.unsubscribe = this.clock.onAdvance(() => void this.drain());
+    this.stopTicker = startTicker(() => this.drain(), this.pollMs, this.clock);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.unsubscribe?.();
+    this.stopTicker?.();
     await this.draining;
   }
 

@@ -9,6 +9,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import { exportLine, type PurgeFilter, type RemovedRun, type RetentionStore } from "../store/retention.js";
+import { startTicker } from "../ticker.js";
 
 /** No retention period may be shorter: a run must stay long enough to be looked at. */
 export const MIN_RETENTION_SECONDS = 3600;
@@ -44,10 +45,9 @@ export function parseRetention(text: string): number | undefined {
 export class Reaper {
   readonly runsRemoved: Counter;
   readonly tasksRemoved: Counter;
-  private timer: NodeJS.Timeout | undefined;
+  private stopTicker: (() => void) | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
-  private unsubscribe: (() => void) | undefined;
 
   constructor(
     private readonly store: RetentionStore,
@@ -79,22 +79,12 @@ export class Reaper {
   }
 
   start(): void {
-    const loop = () => {
-      if (this.stopped) return;
-      void this.pass().finally(() => {
-        if (this.stopped) return;
-        this.timer = setTimeout(loop, this.options.intervalMs ?? 60_000);
-        this.timer.unref();
-      });
-    };
-    loop();
-    this.unsubscribe = this.clock.onAdvance(() => void this.pass());
+    this.stopTicker = startTicker(() => this.pass(), this.options.intervalMs ?? 60_000, this.clock);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.unsubscribe?.();
-    if (this.timer) clearTimeout(this.timer);
+    this.stopTicker?.();
     await this.running;
   }
 

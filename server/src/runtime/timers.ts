@@ -6,12 +6,12 @@ import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { Store } from "../store/store.js";
 import type { Engine } from "./engine.js";
+import { startTicker } from "../ticker.js";
 
 export class Timers {
-  private timer: NodeJS.Timeout | undefined;
+  private stopTicker: (() => void) | undefined;
   private sweeping: Promise<void> | undefined;
   private again = false;
-  private stopped = false;
 
   constructor(
     private readonly engine: Pick<Engine, "handle" | "processOutbox">,
@@ -22,21 +22,11 @@ export class Timers {
   ) {}
 
   start(): void {
-    const loop = () => {
-      if (this.stopped) return;
-      void this.sweep().finally(() => {
-        if (this.stopped) return;
-        this.timer = setTimeout(loop, this.intervalMs);
-        this.timer.unref();
-      });
-    };
-    loop();
-    this.clock.onAdvance(() => void this.sweep());
+    this.stopTicker = startTicker(() => this.sweep(), this.intervalMs, this.clock);
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.stopTicker?.();
   }
 
   /** One pass over everything due now; concurrent calls share a pass and queue one more. */

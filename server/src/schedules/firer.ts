@@ -12,6 +12,7 @@ import type { Logger } from "../logger.js";
 import type { Engine } from "../runtime/engine.js";
 import type { ScheduleProgress, ScheduleRow, ScheduleStore } from "../store/schedules.js";
 import { fireTimesOf } from "./fire-times.js";
+import { startTicker } from "../ticker.js";
 
 /** At most this many fire times of one schedule are started per pass (the rest on the next). */
 const MAX_FIRES_PER_PASS = 100;
@@ -25,10 +26,8 @@ export function idempotencyKeyOf(name: string, fireMs: number): string {
 const ACTIVE = new Set(["RUNNING", "PAUSED"]);
 
 export class ScheduleFirer {
-  private timer: NodeJS.Timeout | undefined;
+  private stopTicker: (() => void) | undefined;
   private sweeping: Promise<void> | undefined;
-  private stopped = false;
-  private unsubscribe: (() => void) | undefined;
 
   constructor(
     private readonly store: ScheduleStore,
@@ -39,22 +38,11 @@ export class ScheduleFirer {
   ) {}
 
   start(): void {
-    const loop = () => {
-      if (this.stopped) return;
-      void this.sweep().finally(() => {
-        if (this.stopped) return;
-        this.timer = setTimeout(loop, this.intervalMs);
-        this.timer.unref();
-      });
-    };
-    loop();
-    this.unsubscribe = this.clock.onAdvance(() => void this.sweep());
+    this.stopTicker = startTicker(() => this.sweep(), this.intervalMs, this.clock);
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.unsubscribe?.();
-    if (this.timer) clearTimeout(this.timer);
+    this.stopTicker?.();
     await this.sweeping;
   }
 
