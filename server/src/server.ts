@@ -29,6 +29,7 @@ import { Dispatcher } from "./dispatch/dispatcher.js";
 import { RunWaiters } from "./dispatch/run-waiters.js";
 import { ConnectedWorkers } from "./dispatch/workers.js";
 import { EventConsumer } from "./event-handlers/consumer.js";
+import { ownerCheck } from "./event-handlers/owner.js";
 import { DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { createLogger, type Logger } from "./logger.js";
 import { sampleDatabase } from "./observability/database-sample.js";
@@ -158,7 +159,11 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
 
   // Built in the order they are needed; a hook refers to a part built after
   // it only through a closure, called once the server serves.
-  const engineServices = { ...(await createEngineServices()), inlineDefinitionsFromData: authMode === "disabled" || options.inlineDefinitions === true };
+  const engineServices = {
+    ...(await createEngineServices()),
+    inlineDefinitionsFromData: authMode === "disabled" || options.inlineDefinitions === true,
+    maxOutputBytes: limits.payloadBytes,
+  };
   // Routes: which version a start without one gets (weights, sticky keys, a guard that rolls back).
   const routeStore = new RouteStore(store.pool);
   const router = new VersionRouter(routeStore);
@@ -205,8 +210,17 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   });
   const timers = new Timers(engine, store, clock, log, options.sweepMs ?? 200);
   // Event handlers: any replica takes events off the bus and runs their actions.
+  const keys = new KeyRegistry(store);
   const eventHandlers = new EventConsumer(
-    { store, engine, evaluateScript: (source, bindings) => engineServices.evaluator.evaluateScript(source, bindings), clock, log },
+    {
+      store,
+      engine,
+      evaluateScript: (source, bindings) => engineServices.evaluator.evaluateScript(source, bindings),
+      clock,
+      log,
+      // With keys, a handler acts with its owner's rights as they are when it fires.
+      ...(authMode === "required" ? { ownerCheck: ownerCheck(keys) } : {}),
+    },
     { pollMs: options.sweepMs ?? 250 },
   );
   // Schedules: due rows any replica fires, like timers.
@@ -221,7 +235,6 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     rolledBack: (name) => routeMetrics.rollbacks.inc({ workflow: name }),
   });
   const routeMetrics = registerRouteMetrics(metrics.registry, () => routeStore.list(), routeControl);
-  const keys = new KeyRegistry(store);
   const authenticator = new Authenticator(keys, { cacheMs: options.auth?.cacheMs ?? 1000, log });
   // Calls open under each key: a revocation (here or on another replica) ends them.
   const calls = new OpenCalls(clock, limits.maxStreamAgeMs);

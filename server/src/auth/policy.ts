@@ -171,6 +171,11 @@ const ACTION_RIGHTS: Readonly<Record<string, string>> = {
   update_workflow_variables: "baton.v1.WorkflowService/SignalTask",
 };
 
+/** The method whose rights an event handler action needs (an unknown action: admin's). */
+export function actionRight(action: unknown): string {
+  return ACTION_RIGHTS[String(action)] ?? "baton.admin.v1.KeyService/CreateKey";
+}
+
 /**
  * The rights an event handler's actions need beyond registering it: a handler
  * acts on runs with its owner's rights, so whoever registers it must hold
@@ -184,7 +189,7 @@ export function eventHandlerRights(handler: unknown): string[] {
   const out = new Set<string>();
   for (const a of actions) {
     const kind = (a as { action?: unknown } | null)?.action;
-    out.add(ACTION_RIGHTS[String(kind)] ?? "baton.admin.v1.KeyService/CreateKey");
+    out.add(actionRight(kind));
   }
   return [...out];
 }

@@ -1,6 +1,6 @@
 // /api/event: Conductor's event handlers, through the same event service
 // (and validation) as `baton handlers put`.
-import { eventHandlerRights } from "../auth/policy.js";
+import { eventHandlerRights, type Principal } from "../auth/policy.js";
 import { create } from "@bufbuild/protobuf";
 import {
   DeleteEventHandlerRequestSchema,
@@ -29,8 +29,9 @@ export function eventRoutes(s: Services): Route[] {
       throw error;
     }
   };
-  const put = (handler: unknown, signal: AbortSignal) =>
-    s.events.registerEventHandler(create(RegisterEventHandlerRequestSchema, { handlerJson: stringifyJson(handler) }), callOf(signal));
+  // The caller's key becomes the handler's owner: its actions run with that key's rights.
+  const put = (handler: unknown, signal: AbortSignal, principal: Principal) =>
+    s.events.registerEventHandler(create(RegisterEventHandlerRequestSchema, { handlerJson: stringifyJson(handler) }), callOf(signal, principal));
   const list = async (event: string, activeOnly: boolean, signal: AbortSignal) => {
     const { handlerJson } = await s.events.listEventHandlers(create(ListEventHandlersRequestSchema, { event, activeOnly }), callOf(signal));
     return handlerJson.map((h) => parseJson(h));
@@ -46,7 +47,7 @@ export function eventRoutes(s: Services): Route[] {
       handle: async (r) => {
         const { name } = r.body as { name: string };
         if (await exists(name, r.signal)) throw new HttpError(409, `EventHandler with name ${name} already exists!`);
-        await put(r.body, r.signal);
+        await put(r.body, r.signal, r.principal);
         return undefined;
       },
     },
@@ -59,7 +60,7 @@ export function eventRoutes(s: Services): Route[] {
       handle: async (r) => {
         const { name } = r.body as { name: string };
         if (!(await exists(name, r.signal))) throw new HttpError(404, `EventHandler with name ${name} not found!`);
-        await put(r.body, r.signal);
+        await put(r.body, r.signal, r.principal);
         return undefined;
       },
     },

@@ -1,5 +1,7 @@
 // The services both doors use, and how a REST request calls them: the very
 // implementations gRPC serves (server/src/service), called in process.
+import { actAs } from "../auth/guard.js";
+import type { Principal } from "../auth/policy.js";
 import type { Store } from "../store/store.js";
 import { create, type DescMethod, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
@@ -44,13 +46,14 @@ export interface Services {
  * What a service implementation reads of its call: only "cancelled" (a long
  * poll or a start-and-wait ends early when the client goes away).
  */
-export function callOf(signal: AbortSignal): never {
-  return {
+export function callOf(signal: AbortSignal, principal?: Principal): never {
+  const call = {
     on(event: string, listener: () => void) {
       if (event === "cancelled") signal.addEventListener("abort", listener, { once: true });
       return this;
     },
-  } as never;
+  };
+  return (principal ? actAs(call, principal) : call) as never;
 }
 
 export function intParam(query: URLSearchParams, name: string, fallback: number): number {

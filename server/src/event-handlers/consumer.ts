@@ -12,6 +12,7 @@ import type { Logger } from "../logger.js";
 import type { Engine } from "../runtime/engine.js";
 import type { Store, TakenEvent } from "../store/store.js";
 import { runAction } from "./actions.js";
+import type { OwnerCheck } from "./owner.js";
 import { conditionHolds, expandInlineJson } from "./payload.js";
 import { startTicker } from "../ticker.js";
 
@@ -34,6 +35,8 @@ export interface EventConsumerDeps {
   evaluateScript: Parameters<typeof conditionHolds>[3];
   clock: Clock;
   log: Logger;
+  /** Set when the server requires keys: whether a handler's owner may carry out an action now. */
+  ownerCheck?: OwnerCheck;
 }
 
 export class EventConsumer {
@@ -117,11 +120,11 @@ export class EventConsumer {
         this.log.warn({ err: error, handler: stored.name }, "event handler skipped: its stored JSON does not parse");
         continue;
       }
-      await this.apply(handler, event, name, payload);
+      await this.apply(handler, stored.owner, event, name, payload);
     }
   }
 
-  private async apply(handler: EventHandler, event: TakenEvent, name: string, payload: Json): Promise<void> {
+  private async apply(handler: EventHandler, owner: string, event: TakenEvent, name: string, payload: Json): Promise<void> {
     const where = { eventId: event.id, event: name, handler: handler.name };
     let passes: boolean;
     try {
@@ -138,6 +141,11 @@ export class EventConsumer {
     for (const [index, action] of (handler.actions ?? []).entries()) {
       const input = action.expandInlineJSON ? expandInlineJson(payload) : payload;
       try {
+        const refused = await this.deps.ownerCheck?.(owner, action.action);
+        if (refused !== undefined) {
+          this.log.warn({ ...where, action: action.action, index, owner, reason: refused }, "event handler action refused: its owner may not change runs now");
+          continue;
+        }
         const outcome = await runAction({ engine: this.deps.engine, store: this.deps.store, eventId: event.id, eventName: name, handlerName: handler.name, index, now }, action, input);
         this.log.info({ ...where, action: action.action, index, ...outcome }, "event handler action carried out");
       } catch (error) {

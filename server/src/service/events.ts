@@ -2,10 +2,18 @@
 // and events onto the bus (PublishEvent); the EventConsumer does the rest.
 import { EventService, stringifyJson, type ServiceImpl } from "@baton/protocol";
 import { validateEventHandler, type EventHandler } from "@baton/sdk";
+import { principalOfCall } from "../auth/guard.js";
+import { ANONYMOUS } from "../auth/policy.js";
 import type { Clock } from "../clock.js";
 import type { Limits } from "../limits.js";
 import type { Store } from "../store/store.js";
 import { invalid, notFound, parsePayload, rpc } from "./errors.js";
+
+/** The key a call was admitted with; "" without keys (the anonymous principal) or outside a call. */
+function ownerOf(call: unknown): string {
+  const principal = principalOfCall(call as object);
+  return principal && principal.id !== ANONYMOUS.id ? principal.id : "";
+}
 
 function describe(list: { path: string; message: string }[]): string {
   return list.map((i) => `${i.path || "/"}: ${i.message}`).join("; ");
@@ -21,13 +29,14 @@ export interface EventServiceDeps {
 
 export function eventService({ store, clock, limits, published: onPublished }: EventServiceDeps): ServiceImpl<typeof EventService> {
   return {
-    registerEventHandler: rpc(async (req) => {
+    registerEventHandler: rpc(async (req, call) => {
       if (req.handlerJson.trim() === "") throw invalid("handler_json is required");
       const handler = parsePayload("handler_json", req.handlerJson, limits.definitionBytes) as unknown as EventHandler;
       const { errors, warnings } = validateEventHandler(handler);
       if (errors.length > 0) throw invalid(`invalid event handler (${errors.length} error${errors.length > 1 ? "s" : ""}): ${describe(errors)}`);
       const changed = await store.putEventHandler(
-        { name: handler.name, event: handler.event, active: handler.active === true, body: stringifyJson(handler) },
+        // Its actions run with the rights of the key that registered it, checked when each runs (event-handlers/owner.ts).
+        { name: handler.name, event: handler.event, active: handler.active === true, body: stringifyJson(handler), owner: ownerOf(call) },
         clock.now(),
       );
       return { name: handler.name, changed, warnings: warnings.map((w) => ({ path: w.path, message: w.message })) };

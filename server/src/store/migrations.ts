@@ -3,6 +3,7 @@
 // shipped migration, add a new one.
 import type pg from "pg";
 import { CONCURRENCY_MIGRATION } from "./concurrency.js";
+import { EVENT_HANDLER_OWNER_MIGRATION } from "./event-handlers.js";
 import { FAIR_CLAIM_MIGRATION, FAIR_WEIGHT_MIGRATION } from "./fair-claim.js";
 import { REPLICAS_MIGRATION } from "./replicas.js";
 import { RETENTION_MIGRATION } from "./retention.js";
@@ -298,6 +299,7 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
   },
   CONCURRENCY_MIGRATION,
   FAIR_WEIGHT_MIGRATION,
+  EVENT_HANDLER_OWNER_MIGRATION,
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"
