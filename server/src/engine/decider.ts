@@ -19,6 +19,7 @@ import { CONTINUE_LEASE_MS, EVALUATION_LEASE_MS, ITERATION_BUDGET, type Evaluati
 import { retryDelaySeconds } from "./retry.js";
 import { leaseDeadline } from "../rules/lease.js";
 import { MAX_VARIABLES_BYTES } from "../rules/variables.js";
+import { enforceOutputLimit, outputLimit } from "./output-limit.js";
 import { SYSTEM_TASKS, isWorkerTask, type SystemTaskServices } from "./system-tasks/index.js";
 import { Resolver } from "./resolver.js";
 import { PlaceHeap } from "./place-heap.js";
@@ -667,6 +668,8 @@ export class Decider implements TaskContext {
       if (!task) break;
       task.executed = true;
       this.touch(task);
+      // What a worker sends is held to the limit at the door; what the engine made, here.
+      if (!isWorkerTask(task.type)) enforceOutputLimit(task, outputLimit(this.services));
       this.onTaskEnded(task);
     }
     if (this.run.status === "RUNNING" && this.tasks.every((t) => TERMINAL_TASK.has(t.status))) this.complete();

@@ -9,6 +9,8 @@ import type { TaskState } from "../model.js";
 export interface SystemTaskServices {
   /** Largest SET_VARIABLE payload, in bytes of JSON. */
   maxVariablesBytes: number;
+  /** Largest output a system task may store, in bytes of JSON (the payload limit; 2 MiB when absent). */
+  maxOutputBytes?: number;
   /**
    * Whether a SUB_WORKFLOW may run a definition taken from run data (an
    * expression, or a dynamic fork's task list) rather than written in the

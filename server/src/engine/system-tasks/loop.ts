@@ -4,6 +4,7 @@ import type { EvaluationRequest } from "../evaluation.js";
 import type { JsonObject, TaskState } from "../model.js";
 import { scriptTruth } from "../../scripts/conductor.js";
 import type { SystemTask } from "./contract.js";
+import { deleteIterationEntry, loopOutputBytes, outputLimit, overLimitReason, setIterationEntry } from "../output-limit.js";
 import { complete, fail, inProgress } from "./outcomes.js";
 
 export const doWhile: SystemTask = {
@@ -28,8 +29,15 @@ export const doWhile: SystemTask = {
     collectIteration(d, task);
     const output = task.output;
     const keep = Number(task.input["keepLastN"] ?? (wt.inputParameters?.["keepLastN"] as number | undefined) ?? 0);
-    if (keep > 0) for (const key of Object.keys(output)) if (/^\d+$/.test(key) && Number(key) <= n - keep) delete output[key];
+    if (keep > 0) for (const key of Object.keys(output)) if (/^\d+$/.test(key) && Number(key) <= n - keep) deleteIterationEntry(output, key);
     d.touch(task);
+    // The loop stops before its stored output would pass the limit: the iteration that would is not kept.
+    const bytes = loopOutputBytes(output);
+    const limit = outputLimit(d.services);
+    if (bytes > limit) {
+      deleteIterationEntry(output, String(n));
+      return fail(d, task, `iteration ${n}: ${overLimitReason(task, bytes, limit)}`);
+    }
     const items = task.input["items"];
     if (!Array.isArray(items)) return d.requestEvaluation(task, loopCondition(d, task));
     if (n < items.length) nextIteration(d, task, n + 1);
@@ -59,7 +67,7 @@ export function collectIteration(d: TaskContext, loop: TaskState): JsonObject {
     const ref = d.defRef(t);
     if (t.iteration === n && bodyRefs.has(ref)) iterationOutput[ref] = t.output;
   }
-  d.ownOutput(loop)[String(n)] = iterationOutput;
+  setIterationEntry(d.ownOutput(loop), String(n), iterationOutput);
   return iterationOutput;
 }
 

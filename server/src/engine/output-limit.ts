@@ -1,0 +1,84 @@
+// System tasks' outputs obey the payload limit that holds for what workers
+// send (2 MiB of JSON by default): a script, a jq filter, an HTTP response or
+// a join could otherwise store any size, and a loop grows its output by one
+// entry per iteration. A task that ends over the limit fails, saying so, and
+// its output is not stored; a loop is measured as each iteration is recorded,
+// and stops before its output would pass the limit.
+import { stringifyJson } from "@baton/json";
+import { DEFAULT_LIMITS } from "../limits.js";
+import type { Json, JsonObject, TaskState } from "./model.js";
+
+/** The limit a decision applies: the server's payload limit. */
+export function outputLimit(services: { maxOutputBytes?: number } | undefined): number {
+  return services?.maxOutputBytes ?? DEFAULT_LIMITS.payloadBytes;
+}
+
+export function jsonBytes(value: Json): number {
+  return Buffer.byteLength(stringifyJson(value));
+}
+
+export function overLimitReason(task: Pick<TaskState, "type">, bytes: number, limit: number): string {
+  const fix = task.type === "DO_WHILE" ? "keep fewer iterations (keepLastN) or make each return less" : "make it return less, or pass large data by reference";
+  return `${task.type} output would be ${bytes} bytes, over the ${limit}-byte payload limit; ${fix}`;
+}
+
+/**
+ * Checks a system task that just ended: over the limit, its output is
+ * replaced by the reason and a successful task fails (its failure policy then
+ * applies: retries, optional, the run failing). Returns whether it acted.
+ */
+export function enforceOutputLimit(task: TaskState, limit: number): boolean {
+  const bytes = jsonBytes(task.output);
+  if (bytes <= limit) return false;
+  const reason = overLimitReason(task, bytes, limit);
+  task.output = { error: reason };
+  if (task.status === "COMPLETED" || task.status === "COMPLETED_WITH_ERRORS" || task.status === "SKIPPED") task.status = "FAILED";
+  task.reason = reason;
+  return true;
+}
+
+// A loop's output, measured as it changes: the bytes of its iteration entries
+// ("1": {...}), kept per output object. The decider copies a loop's output
+// once per decision (ownOutput), so each decision counts it once and then adds
+// and removes entries, instead of serializing the whole output per iteration.
+const entryTotals = new WeakMap<JsonObject, number>();
+const ITERATION_KEY = /^\d+$/;
+
+function entryBytes(key: string, value: Json): number {
+  return Buffer.byteLength(key) + 4 + jsonBytes(value); // "key":value,
+}
+
+function entriesBytes(output: JsonObject): number {
+  let total = entryTotals.get(output);
+  if (total === undefined) {
+    total = 0;
+    for (const [key, value] of Object.entries(output)) if (ITERATION_KEY.test(key)) total += entryBytes(key, value);
+    entryTotals.set(output, total);
+  }
+  return total;
+}
+
+/** Sets iteration entry `key` of a loop's (owned) output. */
+export function setIterationEntry(output: JsonObject, key: string, value: JsonObject): void {
+  let total = entriesBytes(output);
+  const old = output[key];
+  if (old !== undefined) total -= entryBytes(key, old);
+  output[key] = value;
+  entryTotals.set(output, total + entryBytes(key, value));
+}
+
+/** Removes iteration entry `key` of a loop's (owned) output. */
+export function deleteIterationEntry(output: JsonObject, key: string): void {
+  const old = output[key];
+  if (old === undefined) return;
+  const total = entriesBytes(output) - entryBytes(key, old);
+  delete output[key];
+  entryTotals.set(output, total);
+}
+
+/** A loop output's size in bytes of JSON: its entries as counted, its few other fields measured now. */
+export function loopOutputBytes(output: JsonObject): number {
+  let other = 2; // {}
+  for (const [key, value] of Object.entries(output)) if (!ITERATION_KEY.test(key)) other += entryBytes(key, value);
+  return entriesBytes(output) + other;
+}
