@@ -163,7 +163,7 @@ describe("worker scopes", () => {
     const encode = await poll(clients["encoder"]!, "encode");
     assert.ok(encode, "the encode worker gets its task");
     await clients["encoder"]!.tasks.extendLease({ taskId: encode.taskId, leaseToken: encode.leaseToken, extendSeconds: 30n });
-    await clients["encoder"]!.tasks.addTaskLog({ taskId: encode.taskId, message: "encoding" });
+    await clients["encoder"]!.tasks.addTaskLog({ taskId: encode.taskId, message: "encoding", leaseToken: encode.leaseToken });
     // Someone else's scope cannot touch it.
     assert.equal(await codeOf(clients["notifier"]!.tasks.updateTask({ result: result(encode) })), "PERMISSION_DENIED");
     assert.equal(await codeOf(clients["notifier"]!.tasks.extendLease({ taskId: encode.taskId, leaseToken: encode.leaseToken, extendSeconds: 30n })), "PERMISSION_DENIED");

@@ -267,7 +267,7 @@ export class Worker {
         return signal;
       },
       log: async (message) => {
-        await this.client.tasks.addTaskLog({ taskId: task.taskId, message });
+        await this.client.tasks.addTaskLog({ taskId: task.taskId, message, leaseToken: task.leaseToken });
       },
     };
     let result: Result;

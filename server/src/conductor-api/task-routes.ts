@@ -196,7 +196,10 @@ export function taskRoutes(s: Services): Route[] {
         } catch {
           // plain text
         }
-        await s.tasks.addTaskLog(create(AddTaskLogRequestSchema, { taskId: r.params["taskId"] ?? "", message }), callOf(r.signal));
+        // Conductor's workers send no lease: the lease this door handed out for the task stands for it (leases.ts).
+        const taskId = r.params["taskId"] ?? "";
+        const leaseToken = (await s.leases.resolve(taskId, ""))?.token ?? "";
+        await s.tasks.addTaskLog(create(AddTaskLogRequestSchema, { taskId, message, leaseToken }), callOf(r.signal, r.principal));
         return undefined;
       },
     },
@@ -207,6 +210,7 @@ export function taskRoutes(s: Services): Route[] {
       touches: (r) => ({ taskIds: [r.params["taskId"] ?? ""] }),
       handle: async (r) => {
         const taskId = r.params["taskId"] ?? "";
+        // Conductor's answer is one list: the first page (1,000 lines, about 4 MiB at most; `baton logs` reads them all).
         const { logs } = await s.tasks.getTaskLogs(create(GetTaskLogsRequestSchema, { taskId }), callOf(r.signal));
         return { json: logs.map((l) => toTaskLog(taskId, l)) };
       },

@@ -1,6 +1,7 @@
 // TaskService: what workers use. Streams and long polls register as waiters
 // with the dispatcher; results become task-result events on their run.
 import { TaskService, failStream, grpc, RpcError, type ServiceImpl, type TaskResult } from "@baton/protocol";
+import { principalOfCall } from "../auth/guard.js";
 import type { Clock } from "../clock.js";
 import type { JsonObject } from "../engine/model.js";
 import type { Engine } from "../runtime/engine.js";
@@ -11,6 +12,7 @@ import type { Limits } from "../limits.js";
 import type { Store } from "../store/store.js";
 import { taskStatusName, toLeasedTask } from "./convert.js";
 import { invalid, parsePayload, requireId, rpc, toRpcError } from "./errors.js";
+import { checkLogWriter, LOG_PAGE_BYTES, pageOf, pageToken } from "./task-logs.js";
 
 /** The longest one ExtendLease may extend a lease by. */
 const MAX_EXTEND_SECONDS = 24 * 60 * 60;
@@ -18,7 +20,7 @@ const MAX_EXTEND_SECONDS = 24 * 60 * 60;
 /** What the task service needs: results go to the engine as events; leases, logs and queue depths are store operations. */
 export interface TaskServiceDeps {
   engine: Pick<Engine, "handle">;
-  store: Pick<Store, "extendLease" | "addTaskLog" | "taskLogs" | "queueDepths">;
+  store: Pick<Store, "extendLease" | "addTaskLog" | "taskLogPage" | "taskLease" | "queueDepths">;
   dispatcher: Pick<Dispatcher, "add" | "remove" | "credit">;
   clock: Clock;
   limits: Limits;
@@ -36,7 +38,6 @@ export function taskService({ engine, store, dispatcher, clock, limits, workers 
     const status = taskStatusName(result.status);
     if (!status) throw invalid("result.status is required");
     const output = parsePayload("output_json", result.outputJson, limits.payloadBytes) as JsonObject;
-    if (result.logs.length > 0) for (const line of result.logs) await store.addTaskLog(result.taskId, line, clock.now());
     const decision = await engine.handle({ taskId: result.taskId }, {
       kind: "taskResult",
       taskId: result.taskId,
@@ -47,6 +48,8 @@ export function taskService({ engine, store, dispatcher, clock, limits, workers 
       callbackAfterSeconds: Number(result.callbackAfterSeconds),
       workerId: result.workerId,
     });
+    // Logs only with a result the lease let through (a stale or unknown task's refusal has thrown).
+    if (decision?.applied) for (const line of result.logs) await store.addTaskLog(result.taskId, line, clock.now());
     return decision?.applied ?? false;
   };
 
@@ -154,17 +157,21 @@ export function taskService({ engine, store, dispatcher, clock, limits, workers 
       return { leaseExpiresMs: BigInt(expires) };
     }),
 
-    addTaskLog: rpc(async (req) => {
+    addTaskLog: rpc(async (req, call) => {
       requireId("task", req.taskId);
       if (Buffer.byteLength(req.message) > limits.payloadBytes) throw invalid(`message is over the ${limits.payloadBytes}-byte limit`);
+      await checkLogWriter(store, req.taskId, req.leaseToken, principalOfCall(call as object));
       await store.addTaskLog(req.taskId, req.message, clock.now());
       return {};
     }),
 
     getTaskLogs: rpc(async (req) => {
       requireId("task", req.taskId);
+      const { limit, after } = pageOf(req.pageSize, req.pageToken);
+      const page = await store.taskLogPage(req.taskId, after, limit, LOG_PAGE_BYTES);
       return {
-      logs: (await store.taskLogs(req.taskId)).map((l) => ({ message: l.message, createdTimeMs: BigInt(l.createdAt) })),
+        logs: page.lines.map((l) => ({ message: l.message, createdTimeMs: BigInt(l.createdAt) })),
+        nextPageToken: pageToken(page.after),
       };
     }),
 

@@ -8,6 +8,7 @@ import { FAIR_CLAIM_MIGRATION, FAIR_WEIGHT_MIGRATION } from "./fair-claim.js";
 import { REPLICAS_MIGRATION } from "./replicas.js";
 import { RETENTION_MIGRATION } from "./retention.js";
 import { SCHEDULES_MIGRATION } from "./schedules.js";
+import { TASK_LOG_ORDER_MIGRATION } from "./task-logs.js";
 
 export const MIGRATIONS: { name: string; sql: string }[] = [
   {
@@ -300,6 +301,7 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
   CONCURRENCY_MIGRATION,
   FAIR_WEIGHT_MIGRATION,
   EVENT_HANDLER_OWNER_MIGRATION,
+  TASK_LOG_ORDER_MIGRATION,
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"

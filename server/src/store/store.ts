@@ -132,7 +132,7 @@ export interface Store {
 
   // ---- task logs
   addTaskLog(taskId: string, message: string, now: number): Promise<void>;
-  taskLogs(taskId: string): Promise<taskLogs.TaskLogLine[]>;
+  taskLogPage(taskId: string, after: number, limit: number, maxBytes: number): Promise<taskLogs.TaskLogPage>;
 
   // ---- event handlers and the event bus
   putEventHandler(h: eventHandlers.StoredHandler, now: number): Promise<boolean>;
@@ -262,7 +262,7 @@ class PgStore implements Store {
   leaveReplicas = (replica: string) => replicas.leave(this.pool, replica);
 
   addTaskLog = (taskId: string, message: string, now: number) => taskLogs.addTaskLog(this.pool, taskId, message, now);
-  taskLogs = (taskId: string) => taskLogs.taskLogs(this.pool, taskId);
+  taskLogPage = (taskId: string, after: number, limit: number, maxBytes: number) => taskLogs.taskLogPage(this.pool, taskId, after, limit, maxBytes);
 
   putEventHandler = (h: eventHandlers.StoredHandler, now: number) => eventHandlers.putHandler(this.pool, h, now);
   getEventHandler = (name: string) => eventHandlers.getHandler(this.pool, name);

@@ -1,4 +1,4 @@
-// Log lines workers attach to a task.
+// Log lines workers attach to a task, read a page at a time.
 import type { Queryable } from "./db.js";
 
 export interface TaskLogLine {
@@ -6,11 +6,46 @@ export interface TaskLogLine {
   createdAt: number;
 }
 
+/** A task's lines in the order they were written, so that a page can say where the next begins. */
+export const TASK_LOG_ORDER_MIGRATION = {
+  name: "task log lines are numbered in the order they were written",
+  sql: `
+    ALTER TABLE baton.task_logs ADD COLUMN seq bigint GENERATED ALWAYS AS IDENTITY;
+    DROP INDEX baton.task_logs_task;
+    CREATE INDEX task_logs_task ON baton.task_logs (task_id, seq);
+  `,
+};
+
 export async function addTaskLog(q: Queryable, taskId: string, message: string, now: number): Promise<void> {
   await q.query("INSERT INTO baton.task_logs (task_id, created_at, message) VALUES ($1, $2, $3)", [taskId, now, message]);
 }
 
-export async function taskLogs(q: Queryable, taskId: string): Promise<TaskLogLine[]> {
-  const { rows } = await q.query("SELECT message, created_at FROM baton.task_logs WHERE task_id = $1 ORDER BY created_at", [taskId]);
-  return rows.map((r) => ({ message: r.message, createdAt: r.created_at }));
+export interface TaskLogPage {
+  lines: TaskLogLine[];
+  /** Where the next page starts (the last line's number), when more lines follow. */
+  after: number | undefined;
+}
+
+/**
+ * Up to `limit` lines after line number `after`, oldest first, stopping once
+ * the page holds `maxBytes` of messages (at least one line): a page's size is
+ * bounded whatever the lines' count and length.
+ */
+export async function taskLogPage(q: Queryable, taskId: string, after: number, limit: number, maxBytes: number): Promise<TaskLogPage> {
+  // Sizes first (read from the stored value's header, not the text), messages only for the lines that fit.
+  const { rows } = await q.query<{ seq: string; created_at: string; message: string | null }>(
+    `WITH page AS (
+       SELECT seq, created_at,
+              coalesce(sum(octet_length(message)) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+       FROM baton.task_logs WHERE task_id = $1 AND seq > $2 ORDER BY seq LIMIT $3 + 1)
+     SELECT p.seq, p.created_at, CASE WHEN p.before < $4 THEN l.message END AS message
+     FROM page p JOIN baton.task_logs l ON l.task_id = $1 AND l.seq = p.seq ORDER BY p.seq`,
+    [taskId, after, limit, maxBytes],
+  );
+  const kept = rows.slice(0, limit).filter((r) => r.message !== null);
+  const last = kept[kept.length - 1];
+  return {
+    lines: kept.map((r) => ({ message: r.message!, createdAt: Number(r.created_at) })),
+    after: rows.length > kept.length && last ? Number(last.seq) : undefined,
+  };
 }

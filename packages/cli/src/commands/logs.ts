@@ -31,8 +31,15 @@ export function logsCommand(program: Command): void {
         }
         const result: TaskLogs[] = [];
         for (const t of chosen) {
-          const response = await ctx.call((c) => c.tasks.getTaskLogs({ taskId: t.taskId }));
-          result.push({ ...identity(t), logs: response.logs.map((l) => ({ message: l.message, createdTime: Number(l.createdTimeMs) })) });
+          const logs: TaskLogs["logs"] = [];
+          // The server answers a page at a time.
+          let pageToken = "";
+          do {
+            const response = await ctx.call((c) => c.tasks.getTaskLogs({ taskId: t.taskId, pageToken }));
+            for (const l of response.logs) logs.push({ message: l.message, createdTime: Number(l.createdTimeMs) });
+            pageToken = response.nextPageToken;
+          } while (pageToken !== "");
+          result.push({ ...identity(t), logs });
         }
         ctx.out.emit(result, () => {
           const lines = result.flatMap((t) => t.logs.map((l) => `${time(l.createdTime)}  ${label(t)}  ${l.message}`));

@@ -980,9 +980,12 @@ func (x *ExtendLeaseResponse) GetLeaseExpiresMs() int64 {
 }
 
 type AddTaskLogRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TaskId        string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	TaskId  string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// The lease the task was handed out with (Dispatch, Poll). A worker key
+	// logs only to a task it holds; an admin key needs none.
+	LeaseToken    string `protobuf:"bytes,3,opt,name=lease_token,json=leaseToken,proto3" json:"lease_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1027,6 +1030,13 @@ func (x *AddTaskLogRequest) GetTaskId() string {
 func (x *AddTaskLogRequest) GetMessage() string {
 	if x != nil {
 		return x.Message
+	}
+	return ""
+}
+
+func (x *AddTaskLogRequest) GetLeaseToken() string {
+	if x != nil {
+		return x.LeaseToken
 	}
 	return ""
 }
@@ -1120,8 +1130,13 @@ func (x *TaskLog) GetCreatedTimeMs() int64 {
 }
 
 type GetTaskLogsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TaskId        string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	TaskId string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// Lines per page: 0 = 1000, at most 1000. A page also stops after about
+	// 4 MiB of messages (always at least one line).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The previous page's next_page_token; empty for the first page.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1163,9 +1178,26 @@ func (x *GetTaskLogsRequest) GetTaskId() string {
 	return ""
 }
 
+func (x *GetTaskLogsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GetTaskLogsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type GetTaskLogsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Logs          []*TaskLog             `protobuf:"bytes,1,rep,name=logs,proto3" json:"logs,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Oldest first.
+	Logs []*TaskLog `protobuf:"bytes,1,rep,name=logs,proto3" json:"logs,omitempty"`
+	// Set when more lines follow: pass it as page_token.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1205,6 +1237,13 @@ func (x *GetTaskLogsResponse) GetLogs() []*TaskLog {
 		return x.Logs
 	}
 	return nil
+}
+
+func (x *GetTaskLogsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type ListQueuesRequest struct {
@@ -1633,18 +1672,24 @@ const file_baton_v1_task_service_proto_rawDesc = "" +
 	"leaseToken\x12%\n" +
 	"\x0eextend_seconds\x18\x03 \x01(\x03R\rextendSeconds\"?\n" +
 	"\x13ExtendLeaseResponse\x12(\n" +
-	"\x10lease_expires_ms\x18\x01 \x01(\x03R\x0eleaseExpiresMs\"F\n" +
+	"\x10lease_expires_ms\x18\x01 \x01(\x03R\x0eleaseExpiresMs\"g\n" +
 	"\x11AddTaskLogRequest\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\x14\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1f\n" +
+	"\vlease_token\x18\x03 \x01(\tR\n" +
+	"leaseToken\"\x14\n" +
 	"\x12AddTaskLogResponse\"K\n" +
 	"\aTaskLog\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12&\n" +
-	"\x0fcreated_time_ms\x18\x02 \x01(\x03R\rcreatedTimeMs\"-\n" +
+	"\x0fcreated_time_ms\x18\x02 \x01(\x03R\rcreatedTimeMs\"i\n" +
 	"\x12GetTaskLogsRequest\x12\x17\n" +
-	"\atask_id\x18\x01 \x01(\tR\x06taskId\"<\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"d\n" +
 	"\x13GetTaskLogsResponse\x12%\n" +
-	"\x04logs\x18\x01 \x03(\v2\x11.baton.v1.TaskLogR\x04logs\"\x13\n" +
+	"\x04logs\x18\x01 \x03(\v2\x11.baton.v1.TaskLogR\x04logs\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x13\n" +
 	"\x11ListQueuesRequest\"z\n" +
 	"\n" +
 	"QueueDepth\x12\x1b\n" +
