@@ -1,12 +1,42 @@
 // Compiled forms of the strings definitions repeat on every decision (paths,
-// templates), kept per string; a full cache starts over rather than growing.
-export function memoize<V>(compute: (text: string) => V, maxEntries = 10_000): (text: string) => V {
-  const cache = new Map<string, V>();
+// templates, jsonpath-plus's split paths and filters), kept per string, the
+// least recently used out first. Bounded by bytes, not only by count: a
+// compiled form's size follows its text's, so each entry is charged for its
+// text, and a few huge expressions hold no more memory than many small ones.
+import { LRUCache } from "lru-cache";
+
+/** The bytes each cache may hold, as charged by compiledSize. */
+export const CACHE_BYTES = 16 * 1024 * 1024;
+/** Entries each cache may hold, whatever their size. */
+export const CACHE_ENTRIES = 10_000;
+
+/** What an entry is charged: a fixed overhead and its text's UTF-16 bytes, four times over for the compiled form. */
+export function compiledSize(text: string): number {
+  return 256 + text.length * 8;
+}
+
+const caches = new Map<string, LRUCache<string, object>>();
+
+/** A cache of compiled forms by their text, bounded in bytes and entries; `name` lists it in cacheSizes(). */
+export function compiledCache<V extends object>(name: string, maxBytes = CACHE_BYTES, maxEntries = CACHE_ENTRIES): LRUCache<string, V> {
+  const cache = new LRUCache<string, V>({ max: maxEntries, maxSize: maxBytes, sizeCalculation: (_value, key) => compiledSize(key) });
+  caches.set(name, cache as unknown as LRUCache<string, object>);
+  return cache;
+}
+
+/** Each cache's entries and charged bytes (for tests and diagnostics). */
+export function cacheSizes(): Record<string, { entries: number; bytes: number; maxBytes: number }> {
+  const out: Record<string, { entries: number; bytes: number; maxBytes: number }> = {};
+  for (const [name, cache] of caches) out[name] = { entries: cache.size, bytes: cache.calculatedSize, maxBytes: cache.maxSize };
+  return out;
+}
+
+export function memoize<V extends object>(name: string, compute: (text: string) => V): (text: string) => V {
+  const cache = compiledCache<V>(name);
   return (text) => {
     let value = cache.get(text);
     if (value === undefined) {
       value = compute(text);
-      if (cache.size >= maxEntries) cache.clear();
       cache.set(text, value);
     }
     return value;

@@ -6,7 +6,7 @@
 // regular expressions on RE2, a time limit per query).
 import { JSONPath } from "jsonpath-plus";
 import { BoundedFilter, bounded, countResult } from "./filter.js";
-import { memoize } from "./memo.js";
+import { compiledCache, memoize } from "./memo.js";
 
 export type ReadResult = { readonly found: true; readonly value: unknown } | { readonly found: false };
 
@@ -19,7 +19,23 @@ type Step = string | number; // a property name, or an array index (negative cou
 const MISSING: ReadResult = { found: false };
 
 /** Compiles a Conductor `${...}` path (Jayway syntax; a leading `$.` is optional), cached. */
-export const compilePath: (path: string) => CompiledPath = memoize(compile);
+export const compilePath: (path: string) => CompiledPath = memoize("paths", compile);
+
+// jsonpath-plus keeps every path it splits and every filter it compiles in one
+// plain object (JSONPath.cache) that never forgets: one entry per distinct
+// filter text a run sends. It gets a cache bounded in bytes behind the same
+// object interface (it only reads and assigns keys).
+const jsonPathCache = compiledCache<object>("jsonpath");
+(JSONPath as unknown as { cache: object }).cache = new Proxy(
+  {},
+  {
+    get: (_target, key) => (typeof key === "string" ? jsonPathCache.get(key) : undefined),
+    set: (_target, key, value: object) => {
+      if (typeof key === "string") jsonPathCache.set(key, value);
+      return true;
+    },
+  },
+);
 
 function compile(raw: string): CompiledPath {
   let path = raw.trim();

@@ -12,7 +12,7 @@ export type Part =
 const EMPTY: readonly Part[] = [];
 
 /** The parts of `text`, cached: definitions repeat the same strings on every decision. */
-export const parseTemplate: (text: string) => readonly Part[] = memoize(parse);
+export const parseTemplate: (text: string) => readonly Part[] = memoize("templates", parse);
 
 /** True when `text` may hold an expression or an escape (a cheap pre-check). */
 export function mayHoldExpression(text: string): boolean {
