@@ -57,6 +57,8 @@ export function taskService({ engine, store, dispatcher, clock, limits, workers 
     dispatch(call) {
       let waiter: Waiter | undefined;
       let connected: ConnectedWorker | undefined;
+      /** Writes wait for the worker to read: the waiter is out of the dispatcher until they drain. */
+      let paused = false;
       const close = () => {
         if (waiter) dispatcher.remove(waiter);
         if (connected) workers.closed(connected);
@@ -77,7 +79,18 @@ export function taskService({ engine, store, dispatcher, clock, limits, workers 
             credits: 0,
             deliver: (tasks) => {
               if (connected && waiter) workers.streamed(connected, waiter.credits, tasks.length);
-              for (const task of tasks) call.write({ task: toLeasedTask(task) });
+              let room = true;
+              for (const task of tasks) room = call.write({ task: toLeasedTask(task) }) && room;
+              // A worker that does not read what it was sent gets nothing more until that has gone
+              // out: credits alone would have the server lease and buffer every task they allow.
+              if (!room && waiter && !paused) {
+                paused = true;
+                dispatcher.remove(waiter);
+                call.once("drain", () => {
+                  paused = false;
+                  if (waiter) dispatcher.add(waiter);
+                });
+              }
             },
           };
           connected = workers.stream(sub.workerId, waiter.taskTypes);

@@ -1,0 +1,95 @@
+// Dispatch honours the stream's back-pressure (issue 14, point 12). Before,
+// a worker that granted credits and never read made the server claim (and
+// lease to it) every task its credits allowed and hold them all in memory,
+// waiting to be written. Now the server stops handing tasks to a stream whose
+// writes wait, and goes on when they have gone out.
+import assert from "node:assert/strict";
+import net from "node:net";
+import { after, before, describe, it } from "node:test";
+import { BatonClient } from "@baton/client";
+import type { DispatchResponse } from "@baton/protocol";
+import { eventually, startHarness, type Harness } from "../support/harness.js";
+
+const TASKS = 200;
+const flow = {
+  name: "bulk_flow",
+  version: 1,
+  schemaVersion: 2,
+  tasks: [{ name: "bulk", taskReferenceName: "bulk", type: "SIMPLE", inputParameters: { blob: "${workflow.input.blob}" } }],
+};
+
+let h: Harness;
+
+before(async () => {
+  h = await startHarness({ manualClock: false });
+  await h.client.registerTaskDefs([{ name: "bulk", retryCount: 0, responseTimeoutSeconds: 3600 }]);
+  await h.client.registerWorkflowDef(flow);
+  const input = { blob: "b".repeat(256 * 1024) };
+  for (let i = 0; i < TASKS; i++) await h.client.startWorkflow(flow.name, input);
+});
+after(() => h.close());
+
+const depth = async () => (await h.client.tasks.listQueues({})).queues.find((q) => q.taskType === "bulk");
+
+/**
+ * A TCP relay to the server that can stop reading what the server sends: a
+ * worker that does not read, down to the socket (a gRPC client reads every
+ * message into its own memory whatever the application does).
+ */
+async function relay(target: string): Promise<{ address: string; stall(): void; resume(): void; close(): void }> {
+  const [host, port] = [target.slice(0, target.lastIndexOf(":")), Number(target.slice(target.lastIndexOf(":") + 1))];
+  const pairs: { client: net.Socket; server: net.Socket }[] = [];
+  const listener = net.createServer((client) => {
+    const server = net.connect(port, host);
+    client.pipe(server);
+    server.pipe(client);
+    pairs.push({ client, server });
+  });
+  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+  return {
+    address: `127.0.0.1:${(listener.address() as net.AddressInfo).port}`,
+    stall: () => pairs.forEach(({ client, server }) => (server.unpipe(client), server.pause())),
+    resume: () => pairs.forEach(({ client, server }) => server.pipe(client)),
+    close: () => {
+      pairs.forEach(({ client, server }) => (client.destroy(), server.destroy()));
+      listener.close();
+    },
+  };
+}
+
+describe("a Dispatch stream whose worker does not read", () => {
+  it("is handed no more tasks than the stream can take, and gets the rest once it reads", async () => {
+    const link = await relay(h.server.address);
+    const worker = new BatonClient({ address: link.address });
+    try {
+      await worker.tasks.listQueues({}); // connected
+      link.stall();
+      const stream = worker.tasks.dispatch();
+      stream.on("error", () => {}); // the relay's teardown ends it
+      stream.write({ kind: { case: "subscribe", value: { taskTypes: ["bulk"], workerId: "never-reads", domain: "" } } });
+      stream.write({ kind: { case: "credits", value: 100_000 } });
+      await eventually(depth, (q) => (q?.inProgress ?? 0n) > 0n);
+      // Let every claim the server would make happen, then look again.
+      await new Promise((r) => setTimeout(r, 1500));
+      const held = Number((await depth())?.inProgress ?? 0n);
+      assert.ok(held <= 128, `the server leased ${held} of ${TASKS} tasks to a stream that reads nothing`);
+      assert.equal(Number((await depth())?.ready ?? 0n), TASKS - held, "the rest wait in the queue for other workers");
+
+      // Reading now, the worker gets every task.
+      let received = 0;
+      stream.on("data", (message: DispatchResponse) => {
+        if (message.task) received++;
+      });
+      link.resume();
+      await eventually(
+        async () => received,
+        (n) => n === TASKS,
+        30_000,
+      );
+      stream.end();
+    } finally {
+      worker.close();
+      link.close();
+    }
+  });
+});
