@@ -37,7 +37,10 @@ after(() => s.close());
 async function waitingRun(): Promise<string> {
   const operator = s.client(operatorKey);
   const id = await operator.startWorkflow(approvalFlow.name, {});
-  await eventually(() => operator.getWorkflow(id), (run) => run.tasks.some((t) => t.status === "IN_PROGRESS"));
+  await eventually(
+    () => operator.getWorkflow(id),
+    (run) => run.tasks.some((t) => t.status === "IN_PROGRESS"),
+  );
   return id;
 }
 
@@ -59,7 +62,10 @@ describe("an event handler acts with its owner's rights when it fires", () => {
     await s.client(owner.key).registerEventHandler(approveOn("revoked_owner", "approvals.revoked"));
     const first = await waitingRun();
     await s.client(operatorKey).publishEvent("approvals.revoked", { workflowId: first });
-    await eventually(() => s.client(operatorKey).getWorkflow(first), (run) => run.status === "COMPLETED");
+    await eventually(
+      () => s.client(operatorKey).getWorkflow(first),
+      (run) => run.status === "COMPLETED",
+    );
 
     await s.registry.revoke(owner.record.id);
     const second = await waitingRun();
@@ -70,7 +76,10 @@ describe("an event handler acts with its owner's rights when it fires", () => {
     await s.client(admin).registerEventHandler(approveOn("revoked_owner", "approvals.revoked"));
     const third = await waitingRun();
     await s.client(operatorKey).publishEvent("approvals.revoked", { workflowId: third });
-    await eventually(() => s.client(operatorKey).getWorkflow(third), (run) => run.status === "COMPLETED");
+    await eventually(
+      () => s.client(operatorKey).getWorkflow(third),
+      (run) => run.status === "COMPLETED",
+    );
   });
 
   it("stops completing tasks once its owner key's role no longer may (REST registration too)", async () => {

@@ -31,7 +31,14 @@ const flows = [
     name: "big_jq",
     version: 1,
     schemaVersion: 2,
-    tasks: [{ name: "jq", taskReferenceName: "jq", type: "JSON_JQ_TRANSFORM", inputParameters: { queryExpression: "\"x\" * 3000000" } }],
+    tasks: [
+      {
+        name: "jq",
+        taskReferenceName: "jq",
+        type: "JSON_JQ_TRANSFORM",
+        inputParameters: { text: "${workflow.input.text}", queryExpression: "[.text, .text]" },
+      },
+    ],
   },
   {
     name: "growing_loop",
@@ -73,9 +80,13 @@ before(async () => {
 });
 after(() => h.close());
 
-async function ended(name: string): Promise<ConductorWorkflow> {
-  const id = await h.client.startWorkflow(name, {});
-  return eventually(() => h.client.getWorkflow(id), (run) => run.status !== "RUNNING", 60_000);
+async function ended(name: string, input: Record<string, unknown> = {}): Promise<ConductorWorkflow> {
+  const id = await h.client.startWorkflow(name, input);
+  return eventually(
+    () => h.client.getWorkflow(id),
+    (run) => run.status !== "RUNNING",
+    60_000,
+  );
 }
 
 const bytes = (value: unknown) => Buffer.byteLength(stringifyJson(value as never));
@@ -103,7 +114,8 @@ describe("a system task's output over the payload limit", () => {
   });
 
   it("fails a jq transform whose result is over the limit", async () => {
-    const run = await ended("big_jq");
+    // Twice a 1.5 MiB input: a large result for little work.
+    const run = await ended("big_jq", { text: "x".repeat(1.5 * MiB) });
     assert.equal(run.status, "FAILED");
     assert.match(run.tasks[0]?.reasonForIncompletion ?? "", /JSON_JQ_TRANSFORM output would be \d+ bytes, over the 2097152-byte payload limit/);
   });
@@ -113,7 +125,10 @@ describe("a system task's output over the payload limit", () => {
     assert.equal(run.status, "FAILED");
     const loop = run.tasks.find((t) => t.referenceTaskName === "loop")!;
     assert.equal(loop.status, "FAILED");
-    assert.match(loop.reasonForIncompletion ?? "", /iteration \d+: DO_WHILE output would be \d+ bytes, over the 2097152-byte payload limit; keep fewer iterations \(keepLastN\)/);
+    assert.match(
+      loop.reasonForIncompletion ?? "",
+      /iteration \d+: DO_WHILE output would be \d+ bytes, over the 2097152-byte payload limit; keep fewer iterations \(keepLastN\)/,
+    );
     const stored = bytes(loop.outputData);
     assert.ok(stored <= LIMIT, `the loop's stored output is ${stored} bytes`);
     assert.ok(stored > LIMIT - 400 * 1024, "the iterations that fit are kept");
@@ -123,6 +138,9 @@ describe("a system task's output over the payload limit", () => {
     const run = await ended("kept_loop");
     assert.equal(run.status, "COMPLETED");
     const loop = run.tasks.find((t) => t.referenceTaskName === "loop")!;
-    assert.deepEqual(Object.keys(loop.outputData ?? {}).filter((k) => /^\d+$/.test(k)), ["11", "12"]);
+    assert.deepEqual(
+      Object.keys(loop.outputData ?? {}).filter((k) => /^\d+$/.test(k)),
+      ["11", "12"],
+    );
   });
 });

@@ -41,7 +41,9 @@ describe("AddTaskLog", () => {
     assert.equal(await codeOf(worker.tasks.addTaskLog({ taskId: task.taskId, message: "no lease" })), "FAILED_PRECONDITION");
     assert.equal(await codeOf(worker.tasks.addTaskLog({ taskId: task.taskId, message: "wrong lease", leaseToken: randomUUID() })), "FAILED_PRECONDITION");
     await worker.tasks.addTaskLog({ taskId: task.taskId, message: "encoding", leaseToken: task.leaseToken });
-    await worker.tasks.updateTask({ result: { taskId: task.taskId, leaseToken: task.leaseToken, status: TaskStatus.COMPLETED, outputJson: "{}", workerId: "w1" } });
+    await worker.tasks.updateTask({
+      result: { taskId: task.taskId, leaseToken: task.leaseToken, status: TaskStatus.COMPLETED, outputJson: "{}", workerId: "w1" },
+    });
     assert.equal(await codeOf(worker.tasks.addTaskLog({ taskId: task.taskId, message: "after the end", leaseToken: task.leaseToken })), "FAILED_PRECONDITION");
     // An admin key needs no lease.
     await admin.tasks.addTaskLog({ taskId: task.taskId, message: "note from ops" });
@@ -76,7 +78,9 @@ describe("GetTaskLogs", () => {
   it("answers a page at a time: at most 1,000 lines, with a token for the next", async () => {
     const task = await leased();
     for (let i = 0; i < 2_500; i += 250) {
-      await Promise.all(Array.from({ length: 250 }, (_, j) => admin.tasks.addTaskLog({ taskId: task.taskId, message: `line ${String(i + j).padStart(4, "0")}` })));
+      await Promise.all(
+        Array.from({ length: 250 }, (_, j) => admin.tasks.addTaskLog({ taskId: task.taskId, message: `line ${String(i + j).padStart(4, "0")}` })),
+      );
     }
     const seen: string[] = [];
     const sizes: number[] = [];
@@ -101,9 +105,15 @@ describe("GetTaskLogs", () => {
     const big = "z".repeat(1.5 * 1024 * 1024);
     for (let i = 0; i < 4; i++) await worker.tasks.addTaskLog({ taskId: task.taskId, message: `${i}${big}`, leaseToken: task.leaseToken });
     const first = await admin.tasks.getTaskLogs({ taskId: task.taskId });
-    assert.deepEqual(first.logs.map((l) => l.message[0]), ["0", "1", "2"]);
+    assert.deepEqual(
+      first.logs.map((l) => l.message[0]),
+      ["0", "1", "2"],
+    );
     const second = await admin.tasks.getTaskLogs({ taskId: task.taskId, pageToken: first.nextPageToken });
-    assert.deepEqual(second.logs.map((l) => l.message[0]), ["3"]);
+    assert.deepEqual(
+      second.logs.map((l) => l.message[0]),
+      ["3"],
+    );
     assert.equal(second.nextPageToken, "");
   });
 });
