@@ -128,9 +128,9 @@ await runDriver(
       return { metrics, details: { how: "one workflow runs N activities, at most 1,000 pending at once (the server refuses more than 2,000 per workflow), and awaits them all" } };
     },
     memory: (config) =>
-      measureWaitingMemory(config, "the Temporal server", "temporal server start-dev (one process: frontend, history, matching, SQLite)", () => start("waiting", [])),
-    backlog: notApplicable("Temporal's SQLite store was not filled by this bench (Baton's filler writes Baton's schema)"),
-    replicas: notApplicable("the dev server is one process; a multi-node Temporal cluster (Cassandra/MySQL/PostgreSQL and four services) is not set up by this bench"),
+      measureWaitingMemory(config, "the Temporal server", "the Temporal server process (frontend, history, matching, worker services); PostgreSQL holds the state and is not counted, as for Baton", () => start("waiting", [])),
+    backlog: notApplicable("Temporal's tables were not filled by this bench (Baton's filler writes Baton's schema)"),
+    replicas: notApplicable("one Temporal server process with all four services; a cluster of them (membership, shard ownership) is not set up by this bench"),
     polyglot: notApplicable("Baton-only scenario"),
     console: notApplicable("Baton-only scenario"),
   },
