@@ -23,14 +23,16 @@ interface GraphileWorker {
 }
 
 /**
- * graphile-worker's settings: those of its own performance page's benchmark
- * (24 concurrent jobs per process, a local queue of 500 fetched jobs, job
- * completions batched), with a larger pool because each step's handler adds
- * the next step's job through the pool.
+ * graphile-worker's settings: its own performance page's batching (a local
+ * queue of 500 fetched jobs, job completions batched), 64 jobs at once (the
+ * slots Baton's workers have per type; its page's 24 per process was with
+ * four processes: here each step waits on a durable commit, so jobs in
+ * flight are what throughput needs), and a pool of 64 + 8 because each
+ * step's handler adds the next step's job through the pool.
  */
 export const GRAPHILE_SETTINGS = {
-  concurrentJobs: 24,
-  maxPoolSize: 24 + 8,
+  concurrentJobs: 64,
+  maxPoolSize: 64 + 8,
   localQueue: { size: 500 },
   completeJobBatchDelay: 0,
   failJobBatchDelay: 0,
