@@ -91,6 +91,20 @@ describe("run input", () => {
     assert.equal((await h.client.executeWorkflow("run_input_schema", {}, { version: 2 })).status, "COMPLETED");
   });
 
+  test("a pattern runs on RE2: a catastrophic one answers at once (issue 14, point 2)", async () => {
+    // On JavaScript's backtracking engine `^(a+)+$` on 34 a's and a b takes minutes, on the thread that serves calls.
+    await h.client.registerWorkflowDef({
+      name: "run_input_pattern",
+      version: 1,
+      schemaVersion: 2,
+      tasks: [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }],
+      inputSchema: { name: "s", type: "JSON", data: { type: "object", properties: { s: { type: "string", pattern: "^(a+)+$" } } } },
+    });
+    const e = await refused(h.client.startWorkflow("run_input_pattern", { s: `${"a".repeat(34)}b` }));
+    assert.match(e.details, /refused the input: input\.s must match pattern/);
+    assert.equal((await h.client.executeWorkflow("run_input_pattern", { s: "aaa" })).status, "COMPLETED");
+  });
+
   test("Conductor JSON without an inputSchema starts as before, inputParameters or not", async () => {
     await h.client.registerWorkflowDef({ name: "run_input_plain", version: 1, schemaVersion: 2, inputParameters: ["orderId"], tasks: [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }] });
     assert.equal((await h.client.executeWorkflow("run_input_plain", {})).status, "COMPLETED");

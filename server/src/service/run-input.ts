@@ -4,14 +4,27 @@
 // missing a required input is refused with the missing names, instead of
 // failing later in a worker. Definitions without an inputSchema start as before.
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import type { RegExpEngine } from "ajv/dist/types/index.js";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
+import { RE2JS } from "re2js";
 import type { WorkflowDef } from "@baton/sdk";
 import type { JsonObject } from "../engine/model.js";
 import { invalid } from "./errors.js";
 
-const draft7 = addFormats.default(new Ajv({ allErrors: true, strict: false }));
-const draft2020 = addFormats.default(new Ajv2020({ allErrors: true, strict: false }));
+// `pattern` and `patternProperties` are user text run on every start on the
+// serving thread: they run on RE2 (linear time, no backtracking), as JSONPath
+// filters do, not on JavaScript's engine, where `^(a+)+$` takes exponential time.
+const re2: RegExpEngine = Object.assign(
+  (pattern: string) => {
+    const re = RE2JS.compile(pattern);
+    return { test: (text: string) => re.test(text) };
+  },
+  { code: "re2" },
+);
+const options = { allErrors: true, strict: false, code: { regExp: re2 } };
+const draft7 = addFormats.default(new Ajv(options));
+const draft2020 = addFormats.default(new Ajv2020(options));
 
 /** Compiled schemas by their text: definitions are few, starts are many. */
 const compiled = new Map<string, ValidateFunction | string>();
