@@ -53,12 +53,14 @@ try {
     const lint = await run("npm", ["run", "--silent", "lint"]);
     if (lint.code === 0) passed++;
     else failed++;
+    // So is the formatter: a file it would change fails the run (fix: npm run format).
+    const format = await run("npm", ["run", "--silent", "format:check"]);
+    if (format.code === 0) passed++;
+    else failed++;
   }
-  const files = [
-    ...findTests(path.join(root, "packages")),
-    ...findTests(path.join(root, "server")),
-    ...findTests(path.join(root, "test")),
-  ].filter((f) => only.length === 0 || only.some((o) => f.includes(o)));
+  const files = [...findTests(path.join(root, "packages")), ...findTests(path.join(root, "server")), ...findTests(path.join(root, "test"))].filter(
+    (f) => only.length === 0 || only.some((o) => path.relative(root, f).includes(o)),
+  );
   if (files.length > 0) {
     const node = await run(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=900000", ...files]);
     passed += count(node.output, /^# pass (\d+)/gm);

@@ -68,7 +68,8 @@ interface Node {
   [key: string]: unknown;
 }
 
-const parse = (code: string): Node => new (JSONPath.prototype as unknown as { safeVm: { Script: new (code: string) => { ast: Node } } }).safeVm.Script(code).ast;
+const parse = (code: string): Node =>
+  new (JSONPath.prototype as unknown as { safeVm: { Script: new (code: string) => { ast: Node } } }).safeVm.Script(code).ast;
 
 /** A regular expression literal of a filter, on RE2. */
 class Pattern {
@@ -142,8 +143,8 @@ function isNode(value: unknown): value is Node {
 const BINARY: Record<string, (a: unknown, b: () => unknown) => unknown> = {
   "||": (a, b) => a || b(),
   "&&": (a, b) => a && b(),
-  "==": (a, b) => a == b(), // eslint-disable-line eqeqeq
-  "!=": (a, b) => a != b(), // eslint-disable-line eqeqeq
+  "==": (a, b) => a == b(), // JavaScript's loose equality, as filters written for Conductor expect
+  "!=": (a, b) => a != b(),
   "===": (a, b) => a === b(),
   "!==": (a, b) => a !== b(),
   "<": (a, b) => (a as number) < (b() as number),
