@@ -7,8 +7,7 @@ try {
 } catch (error) {
   if (error?.code !== "ERR_MODULE_NOT_FOUND" || !String(error.message).includes(main.pathname)) throw error;
   process.stderr.write(
-    "error: baton-server is not built yet (no server/dist/main.js)\n" +
-      "  run `npm run build` at the root of the Baton checkout, then start it again\n",
+    "error: baton-server is not built yet (no server/dist/main.js)\n" + "  run `npm run build` at the root of the Baton checkout, then start it again\n",
   );
   process.exit(1);
 }

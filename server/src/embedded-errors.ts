@@ -78,10 +78,19 @@ export function explainStartFailure(dataDir: string, error: unknown, said: strin
   try {
     accessSync(path.dirname(dataDir), constants.W_OK);
   } catch {
-    return new EmbeddedPostgresError(`cannot create the data directory ${dataDir} (its parent is not writable)`, "give --data-dir a directory you can write to", error);
+    return new EmbeddedPostgresError(
+      `cannot create the data directory ${dataDir} (its parent is not writable)`,
+      "give --data-dir a directory you can write to",
+      error,
+    );
   }
   const why = error instanceof Error ? error.message : "";
-  const last = said.split("\n").map((l) => l.trim()).filter(Boolean).slice(-3).join(" / ");
+  const last = said
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(-3)
+    .join(" / ");
   return new EmbeddedPostgresError(
     `the embedded PostgreSQL did not start in ${dataDir}${why ? `: ${why}` : ""}${last ? ` (PostgreSQL said: ${last})` : ""}`,
     "run again with BATON_LOG_LEVEL=debug to see its whole output, or use another PostgreSQL with --database-url",

@@ -7,7 +7,16 @@ import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import pg from "pg";
-import { credentialsPath, handOverSchema, newCredentials, OLD_FIXED_PASSWORD, readCredentials, setUpRoles, writeCredentials, type Credentials } from "./embedded-credentials.js";
+import {
+  credentialsPath,
+  handOverSchema,
+  newCredentials,
+  OLD_FIXED_PASSWORD,
+  readCredentials,
+  setUpRoles,
+  writeCredentials,
+  type Credentials,
+} from "./embedded-credentials.js";
 import { explainStartFailure, EmbeddedPostgresError } from "./embedded-errors.js";
 
 export { EmbeddedPostgresError } from "./embedded-errors.js";

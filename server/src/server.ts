@@ -306,21 +306,39 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     { service: WorkflowService, handlers: guard(methodsOf(WorkflowService), serviceHandlers(WorkflowService, impls.workflows, onError), gate) },
     { service: TaskService, handlers: guard(methodsOf(TaskService), serviceHandlers(TaskService, impls.tasks, onError), gate) },
     { service: EventService, handlers: guard(methodsOf(EventService), serviceHandlers(EventService, impls.events, onError), gate) },
-    { service: ScheduleService, handlers: guard(methodsOf(ScheduleService), serviceHandlers(ScheduleService, scheduleService(scheduleStore, store, schedules, clock, limits), onError), gate) },
-    { service: RetentionService, handlers: guard(methodsOf(RetentionService), serviceHandlers(RetentionService, retentionService(retentionStore, reaper), onError), gate) },
+    {
+      service: ScheduleService,
+      handlers: guard(
+        methodsOf(ScheduleService),
+        serviceHandlers(ScheduleService, scheduleService(scheduleStore, store, schedules, clock, limits), onError),
+        gate,
+      ),
+    },
+    {
+      service: RetentionService,
+      handlers: guard(methodsOf(RetentionService), serviceHandlers(RetentionService, retentionService(retentionStore, reaper), onError), gate),
+    },
     { service: RouteService, handlers: guard(methodsOf(RouteService), serviceHandlers(RouteService, routeService(routeControl), onError), gate) },
-    { service: SessionService, handlers: guard(methodsOf(SessionService), serviceHandlers(SessionService, sessionService(authMode === "required"), onError), gate) },
+    {
+      service: SessionService,
+      handlers: guard(methodsOf(SessionService), serviceHandlers(SessionService, sessionService(authMode === "required"), onError), gate),
+    },
   ];
   for (const { service, handlers } of services) server.addService(serviceDefinition(service), handlers);
-  server.addService(keyServiceDefinition, guard(keyServiceMethods, keyServiceHandlers(keys, (id) => {
-    authenticator.invalidate(id);
-    endRevoked(id);
-  }), gate));
+  server.addService(
+    keyServiceDefinition,
+    guard(
+      keyServiceMethods,
+      keyServiceHandlers(keys, (id) => {
+        authenticator.invalidate(id);
+        endRevoked(id);
+      }),
+      gate,
+    ),
+  );
   let bound = false;
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${options.port ?? 0}`, credentials, (error, port) =>
-      error ? reject(error) : resolve(port),
-    ),
+    server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${options.port ?? 0}`, credentials, (error, port) => (error ? reject(error) : resolve(port))),
   );
   bound = true;
   const readiness = new ReadinessProbe(store, () => bound, log);
@@ -350,16 +368,30 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   schedules.start();
   reaper.start();
   // The route guard looks at canaries every few seconds on any replica; a rollback happens once (it is conditional on the route's revision).
-  const guardTimer = setInterval(() => void routeControl.guard().catch((error: unknown) => log.warn({ err: error }, "route guard check failed")), options.sweepMs ? options.sweepMs * 20 : 5000);
+  const guardTimer = setInterval(
+    () => void routeControl.guard().catch((error: unknown) => log.warn({ err: error }, "route guard check failed")),
+    options.sweepMs ? options.sweepMs * 20 : 5000,
+  );
   guardTimer.unref();
   eventHandlers.start();
   dbWatch.start();
   log.info(
-    { host, port, auth: authMode, tls: options.tls !== undefined, ...(ops ? { metrics: ops.address } : {}), ...(conductor ? { conductor: conductor.address } : {}), ...(consoleServer ? { console: consoleServer.url } : {}) },
+    {
+      host,
+      port,
+      auth: authMode,
+      tls: options.tls !== undefined,
+      ...(ops ? { metrics: ops.address } : {}),
+      ...(conductor ? { conductor: conductor.address } : {}),
+      ...(consoleServer ? { console: consoleServer.url } : {}),
+    },
     "baton server listening",
   );
   if (exposed.length > 0) {
-    log.warn({ listeners: exposed.map((l) => `${l.name} ${l.host}`) }, "API KEYS TRAVEL IN CLEARTEXT on a non-loopback address (allowed by --insecure-allow-plaintext-keys): anyone on the path can read and reuse them");
+    log.warn(
+      { listeners: exposed.map((l) => `${l.name} ${l.host}`) },
+      "API KEYS TRAVEL IN CLEARTEXT on a non-loopback address (allowed by --insecure-allow-plaintext-keys): anyone on the path can read and reuse them",
+    );
   }
   if (authMode === "disabled" && !isLoopback(host)) {
     log.warn({ host, port }, "AUTHENTICATION IS DISABLED on a non-loopback address: anyone who can reach this port can run and change flows");
@@ -456,11 +488,16 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit
   }
   const retention = parseRetention(get("BATON_RETENTION") ?? "30d");
   const exportDir = get("BATON_RETENTION_EXPORT_DIR");
-  if (retention !== undefined || exportDir) options.retention = { ...(retention !== undefined ? { defaultSeconds: retention } : {}), ...(exportDir ? { exportDir } : {}) };
+  if (retention !== undefined || exportDir)
+    options.retention = { ...(retention !== undefined ? { defaultSeconds: retention } : {}), ...(exportDir ? { exportDir } : {}) };
   if (truthy("BATON_ALLOW_INLINE_DEFINITIONS")) options.inlineDefinitions = true;
   if (truthy("BATON_INSECURE_ALLOW_PLAINTEXT_KEYS")) options.allowPlaintextKeys = true;
   const httpHosts = get("BATON_HTTP_ALLOWED_HOSTS");
-  if (httpHosts) options.httpAllowedHosts = httpHosts.split(",").map((h) => h.trim()).filter((h) => h !== "");
+  if (httpHosts)
+    options.httpAllowedHosts = httpHosts
+      .split(",")
+      .map((h) => h.trim())
+      .filter((h) => h !== "");
   const httpTimeout = get("BATON_HTTP_TIMEOUT_MS");
   const httpInFlight = get("BATON_HTTP_MAX_IN_FLIGHT");
   if (httpTimeout || httpInFlight) {
@@ -468,7 +505,10 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit
       if (!/^[1-9]\d*$/.test(text)) throw new Error(`${name} must be a positive whole number, not "${text}"`);
       return Number(text);
     };
-    options.http = { ...(httpTimeout ? { timeoutMs: count("BATON_HTTP_TIMEOUT_MS", httpTimeout) } : {}), ...(httpInFlight ? { maxInFlight: count("BATON_HTTP_MAX_IN_FLIGHT", httpInFlight) } : {}) };
+    options.http = {
+      ...(httpTimeout ? { timeoutMs: count("BATON_HTTP_TIMEOUT_MS", httpTimeout) } : {}),
+      ...(httpInFlight ? { maxInFlight: count("BATON_HTTP_MAX_IN_FLIGHT", httpInFlight) } : {}),
+    };
   }
   const auth = get("BATON_AUTH");
   if (truthy("BATON_INSECURE_NO_AUTH")) options.auth = { mode: "disabled" };

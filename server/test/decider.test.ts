@@ -26,7 +26,10 @@ describe("decider: a linear flow", () => {
   it("passes data between tasks, keeping types, and evaluates outputParameters", () => {
     const sim = new Sim(linear, new Map(), { param1: "p1 value" });
     assert.deepEqual(sim.statuses(), [["t1", "SCHEDULED"]]);
-    assert.deepEqual(sim.last.effects.map((e) => e.kind), ["enqueue"]);
+    assert.deepEqual(
+      sim.last.effects.map((e) => e.kind),
+      ["enqueue"],
+    );
     sim.claim("t1");
     sim.answer("t1", "COMPLETED", { op: "task1.done", n: 42 });
     const t2 = sim.latest("t2");
@@ -43,12 +46,31 @@ describe("decider: a linear flow", () => {
     const t1 = sim.claim("t1");
     const token = t1.leaseToken;
     sim.answer("t1", "COMPLETED");
-    const again = sim.apply({ kind: "taskResult", taskId: t1.id, leaseToken: token, status: "FAILED", output: {}, reason: "late", callbackAfterSeconds: 0, workerId: "w" });
+    const again = sim.apply({
+      kind: "taskResult",
+      taskId: t1.id,
+      leaseToken: token,
+      status: "FAILED",
+      output: {},
+      reason: "late",
+      callbackAfterSeconds: 0,
+      workerId: "w",
+    });
     assert.equal(again.applied, false);
     assert.equal(sim.latest("t1").status, "COMPLETED");
     sim.claim("t2");
     assert.throws(
-      () => sim.apply({ kind: "taskResult", taskId: sim.latest("t2").id, leaseToken: "someone-else", status: "COMPLETED", output: {}, reason: "", callbackAfterSeconds: 0, workerId: "w" }),
+      () =>
+        sim.apply({
+          kind: "taskResult",
+          taskId: sim.latest("t2").id,
+          leaseToken: "someone-else",
+          status: "COMPLETED",
+          output: {},
+          reason: "",
+          callbackAfterSeconds: 0,
+          workerId: "w",
+        }),
       (e: unknown) => e instanceof Refusal && e.code === "FAILED_PRECONDITION",
     );
   });
@@ -78,7 +100,11 @@ describe("decider: retries", () => {
     sim.claim("t2");
     sim.answer("t2", "COMPLETED");
     assert.equal(sim.run.status, "COMPLETED");
-    assert.deepEqual(sim.statuses(), [["t1", "COMPLETED"], ["t2", "FAILED"], ["t2", "COMPLETED"]]);
+    assert.deepEqual(sim.statuses(), [
+      ["t1", "COMPLETED"],
+      ["t2", "FAILED"],
+      ["t2", "COMPLETED"],
+    ]);
   });
 
   it("never retries FAILED_WITH_TERMINAL_ERROR and words the reason like Conductor", () => {
@@ -107,7 +133,10 @@ describe("decider: timeouts with a moving clock", () => {
     sim.advance(9_999);
     assert.equal(sim.latest("t1").status, "IN_PROGRESS");
     sim.advance(1);
-    assert.deepEqual(sim.statuses(), [["t1", "TIMED_OUT"], ["t1", "SCHEDULED"]]);
+    assert.deepEqual(sim.statuses(), [
+      ["t1", "TIMED_OUT"],
+      ["t1", "SCHEDULED"],
+    ]);
   });
 
   it("puts a task back with callbackAfterSeconds", () => {
@@ -130,12 +159,18 @@ describe("decider: timeouts with a moving clock", () => {
   });
 
   it("applies a task's timeoutSeconds with policy RETRY, then times out the workflow", () => {
-    const sim = new Sim(linear, new Map([["t1", { name: "t1", timeoutSeconds: 1, responseTimeoutSeconds: 1, retryCount: 1, retryDelaySeconds: 0, timeoutPolicy: "RETRY" }]]));
+    const sim = new Sim(
+      linear,
+      new Map([["t1", { name: "t1", timeoutSeconds: 1, responseTimeoutSeconds: 1, retryCount: 1, retryDelaySeconds: 0, timeoutPolicy: "RETRY" }]]),
+    );
     sim.claim("t1");
     sim.advance(1000);
     sim.claim("t1");
     sim.advance(1000);
-    assert.deepEqual(sim.statuses(), [["t1", "TIMED_OUT"], ["t1", "TIMED_OUT"]]);
+    assert.deepEqual(sim.statuses(), [
+      ["t1", "TIMED_OUT"],
+      ["t1", "TIMED_OUT"],
+    ]);
     assert.equal(sim.run.status, "TIMED_OUT");
   });
 });
@@ -148,12 +183,18 @@ describe("decider: operations", () => {
     sim.answer("t1", "COMPLETED");
     assert.deepEqual(sim.statuses(), [["t1", "COMPLETED"]]);
     sim.apply({ kind: "resume" });
-    assert.deepEqual(sim.statuses(), [["t1", "COMPLETED"], ["t2", "SCHEDULED"]]);
+    assert.deepEqual(sim.statuses(), [
+      ["t1", "COMPLETED"],
+      ["t2", "SCHEDULED"],
+    ]);
   });
 
   it("refuses to restart a running run and retries a failed one from the failed task", () => {
     const sim = new Sim(linear, new Map([["t1", { name: "t1", retryCount: 1, retryDelaySeconds: 0 }]]));
-    assert.throws(() => sim.apply({ kind: "restart", useLatest: false }), (e: unknown) => e instanceof Refusal && e.code === "FAILED_PRECONDITION");
+    assert.throws(
+      () => sim.apply({ kind: "restart", useLatest: false }),
+      (e: unknown) => e instanceof Refusal && e.code === "FAILED_PRECONDITION",
+    );
     sim.claim("t1");
     sim.answer("t1", "FAILED");
     sim.claim("t1");
@@ -161,7 +202,11 @@ describe("decider: operations", () => {
     assert.equal(sim.run.status, "FAILED");
     sim.apply({ kind: "retry", resumeSubworkflowTasks: false });
     assert.equal(sim.run.status, "RUNNING");
-    assert.deepEqual(sim.statuses(), [["t1", "FAILED"], ["t1", "FAILED"], ["t1", "SCHEDULED"]]);
+    assert.deepEqual(sim.statuses(), [
+      ["t1", "FAILED"],
+      ["t1", "FAILED"],
+      ["t1", "SCHEDULED"],
+    ]);
     sim.claim("t1");
     sim.answer("t1", "COMPLETED");
     sim.claim("t2");
@@ -176,7 +221,10 @@ describe("decider: operations", () => {
     sim.claim("t1");
     sim.answer("t1", "COMPLETED");
     assert.equal(sim.run.status, "COMPLETED");
-    assert.deepEqual(sim.statuses(), [["t1", "COMPLETED"], ["t2", "SKIPPED"]]);
+    assert.deepEqual(sim.statuses(), [
+      ["t1", "COMPLETED"],
+      ["t2", "SKIPPED"],
+    ]);
   });
 
   it("terminates, cancelling open tasks", () => {
@@ -193,7 +241,10 @@ describe("decider: operations", () => {
     const sim = new Sim(def);
     sim.claim("t1");
     sim.answer("t1", "FAILED");
-    assert.deepEqual(sim.statuses(), [["t1", "COMPLETED_WITH_ERRORS"], ["t2", "SCHEDULED"]]);
+    assert.deepEqual(sim.statuses(), [
+      ["t1", "COMPLETED_WITH_ERRORS"],
+      ["t2", "SCHEDULED"],
+    ]);
   });
 
   it("lets a permissive task's failure run the rest, then fails the workflow", () => {
@@ -201,7 +252,10 @@ describe("decider: operations", () => {
     const sim = new Sim(def);
     const t1 = sim.claim("t1");
     sim.answer("t1", "FAILED", {}, { reason: "nope" });
-    assert.deepEqual(sim.statuses(), [["t1", "FAILED"], ["t2", "SCHEDULED"]]);
+    assert.deepEqual(sim.statuses(), [
+      ["t1", "FAILED"],
+      ["t2", "SCHEDULED"],
+    ]);
     sim.claim("t2");
     sim.answer("t2", "COMPLETED");
     assert.equal(sim.run.status, "FAILED");

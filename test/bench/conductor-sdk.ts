@@ -46,7 +46,9 @@ interface RunView {
   tasks: { scheduledTime: number; startTime: number }[];
 }
 
-export async function runConductorSdkBench(o: SdkBenchOptions): Promise<{ metrics: Record<string, number>; details: Record<string, unknown>; status?: "partial"; reason?: string }> {
+export async function runConductorSdkBench(
+  o: SdkBenchOptions,
+): Promise<{ metrics: Record<string, number>; details: Record<string, unknown>; status?: "partial"; reason?: string }> {
   await rest(o.base, "POST", "/api/metadata/taskdefs", taskDefs);
   await rest(o.base, "PUT", "/api/metadata/workflow", [SEQ3]);
   const client = await createConductorClient({ serverUrl: o.base, refreshTokenInterval: 0 });
@@ -115,7 +117,9 @@ export async function runConductorSdkBench(o: SdkBenchOptions): Promise<{ metric
       how: "dispatch = task.startTime - task.scheduledTime, stamped by the server (ms)",
     };
     if (done < o.runs || stuck > 0) {
-      const why = stalled ? `none completed for ${STALL_MS / 1000} s after that (throughput counted to the last completion; the SDK logs results it lost)` : "before the deadline";
+      const why = stalled
+        ? `none completed for ${STALL_MS / 1000} s after that (throughput counted to the last completion; the SDK logs results it lost)`
+        : "before the deadline";
       return { metrics, details, status: "partial", reason: `${done} of ${o.runs} runs completed ${why}; ${stuck} dispatch runs did not end` };
     }
     return { metrics, details };

@@ -30,7 +30,12 @@ export interface ConsoleBenchOptions {
 
 const CHROMIUM = process.env["BATON_CHROMIUM"] ?? "/usr/bin/chromium";
 
-async function withServer<T>(cluster: Cluster, name: string, consolePort: number | undefined, body: (server: ServerProcess, databaseUrl: string) => Promise<T>): Promise<T> {
+async function withServer<T>(
+  cluster: Cluster,
+  name: string,
+  consolePort: number | undefined,
+  body: (server: ServerProcess, databaseUrl: string) => Promise<T>,
+): Promise<T> {
   const db = `bench_console_${name}_${process.pid}`;
   const databaseUrl = await cluster.createDatabase(db);
   const server = await startServerProcess({ databaseUrl, env: consolePort !== undefined ? { BATON_CONSOLE_PORT: String(consolePort) } : {} });
@@ -132,12 +137,22 @@ async function wideRun(options: ConsoleBenchOptions): Promise<Record<string, num
         const answer = await connect.watchWorkflow({ workflowId: run.workflowId, knownState: "", waitMs: 0n, taskPayloadLimit: limit });
         const ms = nowMs() - t;
         const bytes = toBinary(WatchWorkflowResponseSchema, answer).length;
-        options.log(`  console: ${branches.toLocaleString("en")}-task run's watch answer ${limit ? `trimmed at ${limit} B` : "whole"}: ${round(bytes / 1024, 0)} KiB in ${round(ms, 0)} ms`);
+        options.log(
+          `  console: ${branches.toLocaleString("en")}-task run's watch answer ${limit ? `trimmed at ${limit} B` : "whole"}: ${round(bytes / 1024, 0)} KiB in ${round(ms, 0)} ms`,
+        );
       }
       const browser = await chromium.launch({
         executablePath: CHROMIUM,
         headless: true,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+          "--no-first-run",
+        ],
       });
       try {
         const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
@@ -156,8 +171,15 @@ async function wideRun(options: ConsoleBenchOptions): Promise<Record<string, num
         }
         const drawn = Math.min(...samples.map((s) => s.drawn));
         const interactive = Math.min(...samples.map((s) => s.interactive));
-        options.log(`  console: ${branches.toLocaleString("en")}-task run drawn in ${round(drawn, 0)} ms, interactive in ${round(interactive, 0)} ms (best of 3)`);
-        return { wideRunTasks: run.tasks.length, wideRunDrawnMs: round(drawn, 0), wideRunInteractiveMs: round(interactive, 0), wideRunInteractiveWorstMs: round(Math.max(...samples.map((s) => s.interactive)), 0) };
+        options.log(
+          `  console: ${branches.toLocaleString("en")}-task run drawn in ${round(drawn, 0)} ms, interactive in ${round(interactive, 0)} ms (best of 3)`,
+        );
+        return {
+          wideRunTasks: run.tasks.length,
+          wideRunDrawnMs: round(drawn, 0),
+          wideRunInteractiveMs: round(interactive, 0),
+          wideRunInteractiveWorstMs: round(Math.max(...samples.map((s) => s.interactive)), 0),
+        };
       } finally {
         await browser.close();
       }

@@ -96,7 +96,13 @@ async function startOwnServer(log: (line: string) => void): Promise<{ address: s
   }
 }
 
-async function measure(client: BatonClient, address: string, lang: Lang, counts: { warmup: number; tasks: number; latency: number }, log: (line: string) => void): Promise<PolyglotRow> {
+async function measure(
+  client: BatonClient,
+  address: string,
+  lang: Lang,
+  counts: { warmup: number; tasks: number; latency: number },
+  log: (line: string) => void,
+): Promise<PolyglotRow> {
   const taskType = `bench_noop_${lang}`;
   const flow = `bench_polyglot_${lang}`;
   await client.registerTaskDefs([{ name: taskType, retryCount: 0, timeoutSeconds: 0, responseTimeoutSeconds: 300 }]);

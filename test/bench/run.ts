@@ -31,7 +31,22 @@ export function parseArgs(argv: string[]): BenchOptions {
     const next = argv[i + 1];
     return next !== undefined && !next.startsWith("--") ? next : "";
   };
-  const known = ["--quick", "--only", "--peers", "--no-peers", "--backlog-scale", "--scale", "--peer-scale", "--profile", "--out", "--database-url", "--timeout", "--no-baton", "--merge", "--help"];
+  const known = [
+    "--quick",
+    "--only",
+    "--peers",
+    "--no-peers",
+    "--backlog-scale",
+    "--scale",
+    "--peer-scale",
+    "--profile",
+    "--out",
+    "--database-url",
+    "--timeout",
+    "--no-baton",
+    "--merge",
+    "--help",
+  ];
   for (const a of argv) {
     if (a.startsWith("--") && !known.includes(a.split("=")[0]!)) throw new Error(`unknown option ${a}\n${USAGE}`);
   }
@@ -41,7 +56,14 @@ export function parseArgs(argv: string[]): BenchOptions {
   }
   const quick = argv.includes("--quick");
   const onlyArg = get("--only");
-  const only = (onlyArg ? onlyArg.split(",").map((s) => s.trim()).filter(Boolean) : [...SCENARIOS]) as ScenarioName[];
+  const only = (
+    onlyArg
+      ? onlyArg
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [...SCENARIOS]
+  ) as ScenarioName[];
   for (const s of only) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}; known: ${SCENARIOS.join(", ")}`);
   const peersArg = get("--peers");
   const allPeers: SystemName[] = SYSTEMS.filter((s) => s !== "baton");
@@ -116,8 +138,10 @@ export async function runBench(options: BenchOptions): Promise<Report> {
   const results: ScenarioResult[] = [];
   const notes: string[] = [];
   try {
-    log(`bench: PostgreSQL ${cluster.settings["server_version"]}, synchronous_commit=${cluster.settings["synchronous_commit"]}, fsync=${cluster.settings["fsync"]}` +
-      `, pg_stat_statements ${cluster.statements ? "loaded" : "not loaded"}`);
+    log(
+      `bench: PostgreSQL ${cluster.settings["server_version"]}, synchronous_commit=${cluster.settings["synchronous_commit"]}, fsync=${cluster.settings["fsync"]}` +
+        `, pg_stat_statements ${cluster.statements ? "loaded" : "not loaded"}`,
+    );
     if (cluster.settings["synchronous_commit"] !== "on" || cluster.settings["fsync"] !== "on") {
       notes.push(`Commits were NOT durable in this run: synchronous_commit=${cluster.settings["synchronous_commit"]}, fsync=${cluster.settings["fsync"]}.`);
     }
@@ -126,14 +150,17 @@ export async function runBench(options: BenchOptions): Promise<Report> {
       log(`bench: baton ${scenario} ...`);
       const result = await BATON_SCENARIOS[scenario]({ options, cluster });
       results.push(result);
-      log(`bench: baton ${scenario}: ${result.status}${result.reason ? ` (${result.reason.split("\n")[0]})` : ""} ${JSON.stringify(result.metrics)} in ${round((nowMs() - t) / 1000, 1)} s`);
+      log(
+        `bench: baton ${scenario}: ${result.status}${result.reason ? ` (${result.reason.split("\n")[0]})` : ""} ${JSON.stringify(result.metrics)} in ${round((nowMs() - t) / 1000, 1)} s`,
+      );
     }
     for (const peer of options.peers) {
       log(`bench: peer ${peer} ...`);
       try {
         const peerResults = await runPeer(peer, { options, cluster });
         results.push(...peerResults);
-        for (const r of peerResults) log(`bench: ${peer} ${r.scenario}: ${r.status}${r.reason ? ` (${r.reason.split("\n")[0]})` : ""} ${JSON.stringify(r.metrics)}`);
+        for (const r of peerResults)
+          log(`bench: ${peer} ${r.scenario}: ${r.status}${r.reason ? ` (${r.reason.split("\n")[0]})` : ""} ${JSON.stringify(r.metrics)}`);
       } catch (error) {
         for (const scenario of options.only) {
           results.push({ scenario, system: peer, status: "failed", reason: errorText(error), metrics: {}, seconds: 0 });
@@ -147,9 +174,22 @@ export async function runBench(options: BenchOptions): Promise<Report> {
     startedAt,
     finishedAt: new Date().toISOString(),
     mode: options.quick ? "quick" : "full",
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "?", memoryGb: round(totalmem() / 2 ** 30, 1), node: process.version, platform: process.platform },
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? "?",
+      memoryGb: round(totalmem() / 2 ** 30, 1),
+      node: process.version,
+      platform: process.platform,
+    },
     postgres: cluster.settings,
-    options: { only: options.only, peers: options.peers, counts: options.counts, ...(options.peers.length ? { peerCounts: options.peerCounts } : {}), backlogScale: options.backlogScale, profile: options.profile },
+    options: {
+      only: options.only,
+      peers: options.peers,
+      counts: options.counts,
+      ...(options.peers.length ? { peerCounts: options.peerCounts } : {}),
+      backlogScale: options.backlogScale,
+      profile: options.profile,
+    },
     results,
     ratios: computeRatios(results),
     notes: [
@@ -178,7 +218,9 @@ function mergeInto(report: Report, file: string): Report {
   const kept = previous.results
     .filter((r) => !fresh.has(`${r.system}/${r.scenario}`))
     .map((r) => ({ ...r, details: { ...r.details, fromRun: (r.details?.["fromRun"] as string | undefined) ?? previous.startedAt } }));
-  const results = [...kept, ...report.results].sort((a, b) => SCENARIOS.indexOf(a.scenario) - SCENARIOS.indexOf(b.scenario) || SYSTEMS.indexOf(a.system) - SYSTEMS.indexOf(b.system));
+  const results = [...kept, ...report.results].sort(
+    (a, b) => SCENARIOS.indexOf(a.scenario) - SCENARIOS.indexOf(b.scenario) || SYSTEMS.indexOf(a.system) - SYSTEMS.indexOf(b.system),
+  );
   const keptNotes = previous.notes.filter((n) => !report.notes.includes(n) && ![...fresh].some((k) => n.startsWith(k.replace("/", " "))));
   return {
     ...report,
@@ -186,7 +228,11 @@ function mergeInto(report: Report, file: string): Report {
     options: { ...report.options, mergedWith: previous.startedAt },
     results,
     ratios: computeRatios(results),
-    notes: [...report.notes, ...keptNotes, `Merged: ${kept.length} results kept from the run started ${previous.startedAt}; ${report.results.length} from this run.`],
+    notes: [
+      ...report.notes,
+      ...keptNotes,
+      `Merged: ${kept.length} results kept from the run started ${previous.startedAt}; ${report.results.length} from this run.`,
+    ],
   };
 }
 
@@ -197,7 +243,8 @@ function busyNotes(results: ScenarioResult[]): string[] {
     const cpu = r.details?.["cpuWholeScenario"] as { otherCpuSeconds: number; wallSeconds: number } | undefined;
     if (!cpu || !(cpu.wallSeconds > 0)) continue;
     const share = cpu.otherCpuSeconds / cpu.wallSeconds / cpus().length;
-    if (share > 0.15) out.push(`${r.system} ${r.scenario}: other work on this machine used ${Math.round(100 * share)}% of its CPU meanwhile; the figures are pessimistic.`);
+    if (share > 0.15)
+      out.push(`${r.system} ${r.scenario}: other work on this machine used ${Math.round(100 * share)}% of its CPU meanwhile; the figures are pessimistic.`);
   }
   return out;
 }
@@ -211,16 +258,31 @@ function whereTimeGoes(report: Report): string {
     const states = d["backendStates"] as { busyBackendsMean: number; top: { what: string; percent: number }[] } | undefined;
     if (!statements.length && !profiles.length) continue;
     out.push(`-- ${r.scenario}`);
-    if (states) out.push(`   backends busy on average ${states.busyBackendsMean}: ${states.top.slice(0, 6).map((t) => `${t.what} ${t.percent}%`).join(", ")}`);
+    if (states)
+      out.push(
+        `   backends busy on average ${states.busyBackendsMean}: ${states.top
+          .slice(0, 6)
+          .map((t) => `${t.what} ${t.percent}%`)
+          .join(", ")}`,
+      );
     for (const s of statements.slice(0, 5)) {
-      out.push(`   db ${String(s.totalMs).padStart(7)} ms ${String(s.calls).padStart(8)} calls ${s.meanMs.toFixed(3).padStart(8)} ms/call ${String(s.planMs ?? 0).padStart(6)} ms planning  ${s.query.slice(0, 100)}`);
+      out.push(
+        `   db ${String(s.totalMs).padStart(7)} ms ${String(s.calls).padStart(8)} calls ${s.meanMs.toFixed(3).padStart(8)} ms/call ${String(s.planMs ?? 0).padStart(6)} ms planning  ${s.query.slice(0, 100)}`,
+      );
     }
     for (const p of profiles.slice(0, 1)) {
-      out.push(`   server CPU by area: ${p.areas.slice(0, 8).map((a) => `${a.area} ${a.percent}%`).join(", ")}`);
+      out.push(
+        `   server CPU by area: ${p.areas
+          .slice(0, 8)
+          .map((a) => `${a.area} ${a.percent}%`)
+          .join(", ")}`,
+      );
       for (const f of p.functions.slice(0, 8)) out.push(`   ${String(f.percent).padStart(5)}%  ${f.fn}`);
     }
   }
-  return out.length ? `\nWhere Baton's time went (pg_stat_statements${report.options["profile"] ? ", server --cpu-prof" : "; add --profile for the server's CPU profile"}):\n${out.join("\n")}` : "";
+  return out.length
+    ? `\nWhere Baton's time went (pg_stat_statements${report.options["profile"] ? ", server --cpu-prof" : "; add --profile for the server's CPU profile"}):\n${out.join("\n")}`
+    : "";
 }
 
 const isMain = process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname);
@@ -238,7 +300,11 @@ if (isMain) {
   console.log(renderTable(report));
   console.log(whereTimeGoes(report));
   if (report.notes.length) console.log(`\nNotes:\n${report.notes.map((n) => `  - ${n}`).join("\n")}`);
-  console.log(`\nPostgreSQL: ${Object.entries(report.postgres).map(([k, v]) => `${k}=${v}`).join(", ")}`);
+  console.log(
+    `\nPostgreSQL: ${Object.entries(report.postgres)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(", ")}`,
+  );
   console.log(`Report: ${path.relative(process.cwd(), files.json)}, chart: ${path.relative(process.cwd(), files.svg)}`);
   const batonFailed = report.results.some((r) => r.system === "baton" && r.status === "failed");
   process.exit(batonFailed ? 1 : 0);

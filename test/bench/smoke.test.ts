@@ -16,7 +16,21 @@ const out = mkdtempSync(path.join(tmpdir(), "baton-bench-smoke-"));
 after(() => rmSync(out, { recursive: true, force: true }));
 
 test("the quick bench writes a report with every Baton scenario", { timeout: 600_000 }, async () => {
-  const args = ["--import", "tsx", "test/bench/run.ts", "--quick", "--no-peers", "--scale", "0.02", "--backlog-scale", "0.0001", "--timeout", "240", "--out", out];
+  const args = [
+    "--import",
+    "tsx",
+    "test/bench/run.ts",
+    "--quick",
+    "--no-peers",
+    "--scale",
+    "0.02",
+    "--backlog-scale",
+    "0.0001",
+    "--timeout",
+    "240",
+    "--out",
+    out,
+  ];
   const shared = process.env["BATON_TEST_DATABASE_URL"];
   if (shared) args.push("--database-url", shared);
   const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {

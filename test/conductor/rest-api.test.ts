@@ -31,7 +31,10 @@ describe("metadata", () => {
     const def = await api("GET", "/api/metadata/workflow/integration_test_wf?version=1");
     assert.equal(def.status, 200);
     assert.equal(def.json.name, "integration_test_wf");
-    assert.deepEqual(def.json.tasks.map((t: any) => t.taskReferenceName), ["t1", "t2"]);
+    assert.deepEqual(
+      def.json.tasks.map((t: any) => t.taskReferenceName),
+      ["t1", "t2"],
+    );
     const again = await api("POST", "/api/metadata/workflow", conductorFixture("simple_workflow_1_integration_test.json"));
     assert.equal(again.status, 409);
     assert.match(again.json.message, /already exists/);
@@ -40,7 +43,10 @@ describe("metadata", () => {
     const all = await api("GET", "/api/metadata/workflow");
     assert.deepEqual(all.json.map((d: any) => d.name).sort(), ["integration_test_wf", "integration_test_wf3"]);
     const names = await api("GET", "/api/metadata/workflow/names-and-versions");
-    assert.deepEqual(names.json["integration_test_wf"].map((v: any) => v.version), [1]);
+    assert.deepEqual(
+      names.json["integration_test_wf"].map((v: any) => v.version),
+      [1],
+    );
     const task = await api("GET", "/api/metadata/taskdefs/integration_task_1");
     assert.equal(task.json.retryCount, 1);
     assert.equal((await api("PUT", "/api/metadata/taskdefs", { ...task.json, description: "changed" })).status, 200);
@@ -57,14 +63,24 @@ describe("metadata", () => {
   });
 
   test("DELETE removes a workflow version or a task definition as Conductor does; runs already started go on", async () => {
-    const flow = (version: number) => ({ name: "removed_flow", version, schemaVersion: 2, tasks: [{ name: "removed_task", taskReferenceName: "r", type: "SIMPLE" }] });
+    const flow = (version: number) => ({
+      name: "removed_flow",
+      version,
+      schemaVersion: 2,
+      tasks: [{ name: "removed_task", taskReferenceName: "r", type: "SIMPLE" }],
+    });
     assert.equal((await api("POST", "/api/metadata/taskdefs", [{ name: "removed_task", retryCount: 0, responseTimeoutSeconds: 30 }])).status, 200);
     for (const v of [1, 2, 3]) assert.equal((await api("POST", "/api/metadata/workflow", flow(v))).status, 200);
     const started = await api("POST", "/api/workflow/removed_flow?version=3", {});
     assert.equal(started.status, 200, started.text);
 
     // A version a route sends starts to is kept until the route changes.
-    await s.grpc.setRoute("removed_flow", { weights: [{ version: 1, weight: 50 }, { version: 2, weight: 50 }] });
+    await s.grpc.setRoute("removed_flow", {
+      weights: [
+        { version: 1, weight: 50 },
+        { version: 2, weight: 50 },
+      ],
+    });
     const routed = await api("DELETE", "/api/metadata/workflow/removed_flow/2");
     assert.equal(routed.status, 409);
     assert.match(routed.json.message, /version 2 of removed_flow is in its route/);
@@ -76,7 +92,10 @@ describe("metadata", () => {
     assert.equal(removed.text, "");
     assert.equal((await api("GET", "/api/metadata/workflow/removed_flow?version=3")).status, 404);
     assert.equal((await api("GET", "/api/metadata/workflow/removed_flow")).json.version, 2, "the latest is the highest version left");
-    assert.deepEqual((await api("GET", "/api/metadata/workflow/names-and-versions")).json["removed_flow"].map((v: any) => v.version), [1, 2]);
+    assert.deepEqual(
+      (await api("GET", "/api/metadata/workflow/names-and-versions")).json["removed_flow"].map((v: any) => v.version),
+      [1, 2],
+    );
     const again = await api("DELETE", "/api/metadata/workflow/removed_flow/3");
     assert.equal(again.status, 404);
     assert.match(again.json.message, /no workflow definition removed_flow version 3/);
@@ -129,14 +148,29 @@ describe("workers", () => {
     assert.equal(t1.inputData.p2, "p2");
     const log = await api("POST", `/api/tasks/${t1.taskId}/log`, JSON.stringify("working on it"));
     assert.equal(log.status, 200);
-    const updated = await api("POST", "/api/tasks", { taskId: t1.taskId, workflowInstanceId: id, status: "COMPLETED", outputData: { op: "done" }, workerId: "rest-worker" });
+    const updated = await api("POST", "/api/tasks", {
+      taskId: t1.taskId,
+      workflowInstanceId: id,
+      status: "COMPLETED",
+      outputData: { op: "done" },
+      workerId: "rest-worker",
+    });
     assert.equal(updated.status, 200);
     assert.equal(updated.text, t1.taskId);
     const logs = await api("GET", `/api/tasks/${t1.taskId}/log`);
-    assert.deepEqual(logs.json.map((l: any) => l.log), ["working on it"]);
+    assert.deepEqual(
+      logs.json.map((l: any) => l.log),
+      ["working on it"],
+    );
     // update-v2 answers with the worker's next task when one is ready, else 204.
     const t2 = await pollOne("integration_task_2");
-    const v2 = await api("POST", "/api/tasks/update-v2", { taskId: t2.taskId, workflowInstanceId: id, status: "COMPLETED", outputData: { uuid: "u" }, workerId: "rest-worker" });
+    const v2 = await api("POST", "/api/tasks/update-v2", {
+      taskId: t2.taskId,
+      workflowInstanceId: id,
+      status: "COMPLETED",
+      outputData: { uuid: "u" },
+      workerId: "rest-worker",
+    });
     assert.equal(v2.status, 204);
     const run = await api("GET", `/api/workflow/${id}`);
     assert.equal(run.json.status, "COMPLETED");
@@ -171,13 +205,25 @@ describe("workers", () => {
     const id = await s.grpc.startWorkflow("integration_test_wf", {});
     const t1 = await pollOne("integration_task_1", "rest-a");
     // Come back in 1 s: the task returns to the queue, its lease given up.
-    const later = await api("POST", "/api/tasks", { taskId: t1.taskId, workflowInstanceId: id, status: "IN_PROGRESS", callbackAfterSeconds: 1, workerId: "rest-a" });
+    const later = await api("POST", "/api/tasks", {
+      taskId: t1.taskId,
+      workflowInstanceId: id,
+      status: "IN_PROGRESS",
+      callbackAfterSeconds: 1,
+      workerId: "rest-a",
+    });
     assert.equal(later.status, 200);
     clock.advance(1000);
     await s.server.settle();
     const { tasks } = await s.grpc.tasks.poll({ taskType: "integration_task_1", workerId: "grpc-b", count: 1, waitMs: 5000n });
     assert.equal(tasks[0]?.taskId, t1.taskId, "the gRPC worker got the same task from the same queue");
-    const stale = await api("POST", "/api/tasks", { taskId: t1.taskId, workflowInstanceId: id, status: "COMPLETED", outputData: { from: "a" }, workerId: "rest-a" });
+    const stale = await api("POST", "/api/tasks", {
+      taskId: t1.taskId,
+      workflowInstanceId: id,
+      status: "COMPLETED",
+      outputData: { from: "a" },
+      workerId: "rest-a",
+    });
     assert.equal(stale.status, 409);
     assert.match(stale.json.message, /stale lease/);
     assert.equal((await s.grpc.getWorkflow(id)).tasks[0]!.status, "IN_PROGRESS");
@@ -189,17 +235,38 @@ describe("workers", () => {
   test("IN_PROGRESS heartbeats extend the lease; FAILED retries, FAILED_WITH_TERMINAL_ERROR does not", async () => {
     const id = (await api("POST", "/api/workflow", { name: "integration_test_wf", input: { param1: "a" } })).text;
     const t1 = await pollOne("integration_task_1");
-    const beat = await api("POST", "/api/tasks", { taskId: t1.taskId, workflowInstanceId: id, status: "IN_PROGRESS", extendLease: true, workerId: "rest-worker" });
+    const beat = await api("POST", "/api/tasks", {
+      taskId: t1.taskId,
+      workflowInstanceId: id,
+      status: "IN_PROGRESS",
+      extendLease: true,
+      workerId: "rest-worker",
+    });
     assert.equal(beat.status, 200);
-    const failed = await api("POST", "/api/tasks", { taskId: t1.taskId, workflowInstanceId: id, status: "FAILED", reasonForIncompletion: "flaky", workerId: "rest-worker" });
+    const failed = await api("POST", "/api/tasks", {
+      taskId: t1.taskId,
+      workflowInstanceId: id,
+      status: "FAILED",
+      reasonForIncompletion: "flaky",
+      workerId: "rest-worker",
+    });
     assert.equal(failed.status, 200);
     const retry = await pollOne("integration_task_1");
     assert.notEqual(retry.taskId, t1.taskId);
     assert.equal(retry.retryCount, 1);
-    await api("POST", "/api/tasks", { taskId: retry.taskId, workflowInstanceId: id, status: "FAILED_WITH_TERMINAL_ERROR", reasonForIncompletion: "broken input", workerId: "rest-worker" });
+    await api("POST", "/api/tasks", {
+      taskId: retry.taskId,
+      workflowInstanceId: id,
+      status: "FAILED_WITH_TERMINAL_ERROR",
+      reasonForIncompletion: "broken input",
+      workerId: "rest-worker",
+    });
     const run = await api("GET", `/api/workflow/${id}`);
     assert.equal(run.json.status, "FAILED");
-    assert.deepEqual(run.json.tasks.map((t: any) => t.status), ["FAILED", "FAILED_WITH_TERMINAL_ERROR"]);
+    assert.deepEqual(
+      run.json.tasks.map((t: any) => t.status),
+      ["FAILED", "FAILED_WITH_TERMINAL_ERROR"],
+    );
     // An update to an ended task changes nothing (and is not an error).
     assert.equal((await api("POST", "/api/tasks", { taskId: retry.taskId, workflowInstanceId: id, status: "COMPLETED", workerId: "rest-worker" })).status, 200);
     assert.equal((await api("GET", `/api/workflow/${id}`)).json.status, "FAILED");
@@ -241,24 +308,36 @@ describe("clients", () => {
   });
 
   test("start-and-wait, correlated runs, running ids and search with Conductor's query grammar", async () => {
-    const waited = await api("POST", "/api/workflow/execute/integration_test_wf/1?requestId=r1&waitForSeconds=1", { input: { param1: "w" }, correlationId: "corr-9" });
+    const waited = await api("POST", "/api/workflow/execute/integration_test_wf/1?requestId=r1&waitForSeconds=1", {
+      input: { param1: "w" },
+      correlationId: "corr-9",
+    });
     assert.equal(waited.status, 200);
     assert.equal(waited.json.status, "RUNNING");
     assert.equal(waited.json.requestId, "r1");
     const id = waited.json.workflowId;
     const correlated = await api("GET", "/api/workflow/integration_test_wf/correlated/corr-9?includeTasks=true");
-    assert.deepEqual(correlated.json.map((w: any) => w.workflowId), [id]);
+    assert.deepEqual(
+      correlated.json.map((w: any) => w.workflowId),
+      [id],
+    );
     assert.equal(correlated.json[0].tasks.length, 1);
     const running = await api("GET", "/api/workflow/running/integration_test_wf?version=1");
     assert.ok(running.json.includes(id));
     const q = encodeURIComponent(`workflowType = 'integration_test_wf' AND status IN (RUNNING, PAUSED) AND correlationId = "corr-9" AND startTime > 0`);
     const found = await api("GET", `/api/workflow/search?query=${q}&size=10`);
     assert.equal(found.status, 200, found.text);
-    assert.deepEqual(found.json.results.map((w: any) => w.workflowId), [id]);
+    assert.deepEqual(
+      found.json.results.map((w: any) => w.workflowId),
+      [id],
+    );
     assert.equal(found.json.results[0].workflowType, "integration_test_wf");
     assert.match(found.json.results[0].startTime, /^\d{4}-\d\d-\d\dT/);
     const v2 = await api("GET", `/api/workflow/search-v2?freeText=${id}`);
-    assert.deepEqual(v2.json.results.map((w: any) => w.workflowId), [id]);
+    assert.deepEqual(
+      v2.json.results.map((w: any) => w.workflowId),
+      [id],
+    );
     const none = await api("GET", `/api/workflow/search?query=${encodeURIComponent("status = COMPLETED AND correlationId = 'corr-9'")}`);
     assert.deepEqual(none.json, { totalHits: 0, results: [] });
     const bad = await api("GET", `/api/workflow/search?query=${encodeURIComponent("status = RUNNING OR status = FAILED")}`);
@@ -268,12 +347,23 @@ describe("clients", () => {
   });
 
   test("event handlers", async () => {
-    const handler = { name: "rest_handler", event: "conductor:rest", active: true, actions: [{ action: "complete_task", complete_task: { workflowId: "${workflowId}", taskRefName: "t1" } }] };
+    const handler = {
+      name: "rest_handler",
+      event: "conductor:rest",
+      active: true,
+      actions: [{ action: "complete_task", complete_task: { workflowId: "${workflowId}", taskRefName: "t1" } }],
+    };
     assert.equal((await api("POST", "/api/event", handler)).status, 200);
     assert.equal((await api("POST", "/api/event", handler)).status, 409);
     assert.equal((await api("PUT", "/api/event", { ...handler, active: false })).status, 200);
-    assert.deepEqual((await api("GET", "/api/event")).json.map((h: any) => [h.name, h.active]), [["rest_handler", false]]);
-    assert.deepEqual((await api("GET", "/api/event/conductor:rest?activeOnly=false")).json.map((h: any) => h.name), ["rest_handler"]);
+    assert.deepEqual(
+      (await api("GET", "/api/event")).json.map((h: any) => [h.name, h.active]),
+      [["rest_handler", false]],
+    );
+    assert.deepEqual(
+      (await api("GET", "/api/event/conductor:rest?activeOnly=false")).json.map((h: any) => h.name),
+      ["rest_handler"],
+    );
     assert.equal((await api("DELETE", "/api/event/rest_handler")).status, 200);
     assert.deepEqual((await api("GET", "/api/event")).json, []);
   });

@@ -58,7 +58,10 @@ test("a worker key scoped to a task type cannot poll or update others over REST"
   const mine = await call(s.base, "GET", "/api/tasks/poll/batch/integration_task_1?workerid=w1&count=1&timeout=5000", undefined, w);
   assert.equal(mine.json.length, 1);
   const t1 = mine.json[0];
-  assert.equal((await call(s.base, "POST", "/api/tasks", { taskId: t1.taskId, workflowInstanceId: id, status: "COMPLETED", workerId: "w1" }, w)).text, t1.taskId);
+  assert.equal(
+    (await call(s.base, "POST", "/api/tasks", { taskId: t1.taskId, workflowInstanceId: id, status: "COMPLETED", workerId: "w1" }, w)).text,
+    t1.taskId,
+  );
   // The next task is integration_task_2: polled by the admin, and out of this key's reach.
   const t2 = (await call(s.base, "GET", "/api/tasks/poll/batch/integration_task_2?workerid=adm&count=1&timeout=5000", undefined, a)).json[0];
   const refused = await call(s.base, "POST", "/api/tasks", { taskId: t2.taskId, workflowInstanceId: id, status: "COMPLETED", workerId: "adm" }, w);

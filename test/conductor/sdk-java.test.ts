@@ -18,7 +18,9 @@ let s: RestServer;
 let classpath: string;
 
 before(async () => {
-  execFileSync("mvn", ["-B", "-q", "-f", path.join(project, "pom.xml"), "compile", "dependency:build-classpath", "-Dmdep.outputFile=target/cp.txt"], { stdio: ["ignore", "inherit", "inherit"] });
+  execFileSync("mvn", ["-B", "-q", "-f", path.join(project, "pom.xml"), "compile", "dependency:build-classpath", "-Dmdep.outputFile=target/cp.txt"], {
+    stdio: ["ignore", "inherit", "inherit"],
+  });
   classpath = `${path.join(project, "target/classes")}:${readFileSync(path.join(project, "target/cp.txt"), "utf8").trim()}`;
   s = await startRestServer();
 });
@@ -43,7 +45,12 @@ test("the Java client's workers and workflow client run a Conductor fixture flow
   assert.ok(line, `the Java check printed no result (exit ${code}):\n${out.slice(-3000)}\n${err.slice(-5000)}`);
   const seen = JSON.parse(line.slice("RESULT ".length));
   assert.equal(seen.long.status, "COMPLETED", JSON.stringify(seen.long));
-  assert.deepEqual(seen.long.tasks, [["t1", "FAILED", 0], ["t1", "COMPLETED", 1], ["t2", "COMPLETED", 0], ["t3", "COMPLETED", 0]]);
+  assert.deepEqual(seen.long.tasks, [
+    ["t1", "FAILED", 0],
+    ["t1", "COMPLETED", 1],
+    ["t2", "COMPLETED", 0],
+    ["t3", "COMPLETED", 0],
+  ]);
   assert.equal(seen.terminal.status, "FAILED");
   assert.deepEqual(seen.terminal.tasks, [["t1", "FAILED_WITH_TERMINAL_ERROR", 0]]);
   // The polled Task carried the run's facts, as Conductor's does (t1's retry, t2 after its callback, t3).

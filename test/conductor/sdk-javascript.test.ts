@@ -55,7 +55,8 @@ const workers: ConductorWorker[] = [
     taskDefName: "integration_task_2",
     execute: async (task) => {
       polled.push(task);
-      if (task.inputData?.["tp1"] === "long" && (task.pollCount ?? 0) <= 1) return { status: "IN_PROGRESS", callbackAfterSeconds: 1, outputData: { waiting: true } };
+      if (task.inputData?.["tp1"] === "long" && (task.pollCount ?? 0) <= 1)
+        return { status: "IN_PROGRESS", callbackAfterSeconds: 1, outputData: { waiting: true } };
       return { status: "COMPLETED", outputData: { polls: task.pollCount } };
     },
   },
@@ -103,10 +104,24 @@ const finished = (id: string) =>
   );
 
 test("a fixture flow runs to completion: a retry after a failure, a task that comes back later, a task kept alive by heartbeats", async () => {
-  const id = await workflows.startWorkflow({ name: "integration_test_wf3", version: 1, correlationId: "c-long", priority: 7, input: { param1: "long", param2: "b" } });
+  const id = await workflows.startWorkflow({
+    name: "integration_test_wf3",
+    version: 1,
+    correlationId: "c-long",
+    priority: 7,
+    input: { param1: "long", param2: "b" },
+  });
   const run = await finished(id!);
   assert.equal(run.status, "COMPLETED", JSON.stringify(run.tasks?.map((t) => [t.referenceTaskName, t.status, t.reasonForIncompletion])));
-  assert.deepEqual(run.tasks!.map((t) => [t.referenceTaskName, t.status]), [["t1", "FAILED"], ["t1", "COMPLETED"], ["t2", "COMPLETED"], ["t3", "COMPLETED"]]);
+  assert.deepEqual(
+    run.tasks!.map((t) => [t.referenceTaskName, t.status]),
+    [
+      ["t1", "FAILED"],
+      ["t1", "COMPLETED"],
+      ["t2", "COMPLETED"],
+      ["t3", "COMPLETED"],
+    ],
+  );
   assert.ok(Number(run.tasks![2]!.outputData!["polls"]) >= 2, "t2 was handed out again after its callback");
   assert.equal(run.tasks![3]!.retryCount, 0, "the long task was not timed out and retried");
   assert.equal(run.tasks![1]!.workerId, "js-sdk");
@@ -134,25 +149,41 @@ test("a fixture flow runs to completion: a retry after a failure, a task that co
   }
   // t2 came back after its callback: the second hand-out says so.
   const t2 = polled.filter((t) => t.workflowInstanceId === id && t.referenceTaskName === "t2");
-  assert.ok(t2.length >= 2 && t2.at(-1)!.pollCount! >= 2 && t2.at(-1)!.callbackAfterSeconds === 1, JSON.stringify(t2.map((t) => [t.pollCount, t.callbackAfterSeconds])));
+  assert.ok(
+    t2.length >= 2 && t2.at(-1)!.pollCount! >= 2 && t2.at(-1)!.callbackAfterSeconds === 1,
+    JSON.stringify(t2.map((t) => [t.pollCount, t.callbackAfterSeconds])),
+  );
 });
 
 test("a terminal error fails the run at once; retry runs it again to completion", async () => {
   const id = (await workflows.startWorkflow({ name: "integration_test_wf3", version: 1, correlationId: "c-terminal", input: { param1: "terminal" } }))!;
   const failed = await finished(id);
   assert.equal(failed.status, "FAILED");
-  assert.deepEqual(failed.tasks!.map((t) => t.status), ["FAILED_WITH_TERMINAL_ERROR"]);
+  assert.deepEqual(
+    failed.tasks!.map((t) => t.status),
+    ["FAILED_WITH_TERMINAL_ERROR"],
+  );
   assert.match(failed.tasks![0]!.reasonForIncompletion!, /never work/);
   await workflows.retry(id, false);
   assert.equal((await finished(id)).status, "COMPLETED");
 });
 
 test("start-and-wait, search, pause/resume, terminate and rerun through the workflow client", async () => {
-  const done = await workflows.executeWorkflow({ name: "integration_test_wf3", version: 1, correlationId: "sync", input: { param1: "s" } }, "integration_test_wf3", 1, "req-1", "", 10);
+  const done = await workflows.executeWorkflow(
+    { name: "integration_test_wf3", version: 1, correlationId: "sync", input: { param1: "s" } },
+    "integration_test_wf3",
+    1,
+    "req-1",
+    "",
+    10,
+  );
   assert.equal(done.status, "COMPLETED");
   const id = done.workflowId!;
   const found = await workflows.search(0, 10, `workflowType = 'integration_test_wf3' AND status IN (COMPLETED) AND correlationId = 'sync'`, "*");
-  assert.deepEqual(found!.results!.map((w) => w.workflowId), [id]);
+  assert.deepEqual(
+    found!.results!.map((w) => w.workflowId),
+    [id],
+  );
   const t2 = (await workflows.getWorkflow(id, true)).tasks!.find((t) => t.referenceTaskName === "t2")!;
   await workflows.reRun(id, { reRunFromTaskId: t2.taskId!, taskInput: { tp1: "again" } });
   const rerun = await finished(id);
@@ -172,7 +203,12 @@ test("start-and-wait, search, pause/resume, terminate and rerun through the work
 
 test("definitions are removed as Conductor removes them: runs already started go on", async () => {
   await metadata.registerTask({ name: "sdk_removed_task", retryCount: 0, timeoutSeconds: 60, responseTimeoutSeconds: 30 } as never);
-  const flow = (version: number) => ({ name: "sdk_removed_flow", version, schemaVersion: 2, tasks: [{ name: "sdk_removed_task", taskReferenceName: "r", type: "SIMPLE" }] });
+  const flow = (version: number) => ({
+    name: "sdk_removed_flow",
+    version,
+    schemaVersion: 2,
+    tasks: [{ name: "sdk_removed_task", taskReferenceName: "r", type: "SIMPLE" }],
+  });
   await workflows.registerWorkflow(true, flow(1) as never);
   await workflows.registerWorkflow(true, flow(2) as never);
   const id = (await workflows.startWorkflow({ name: "sdk_removed_flow", version: 2, input: {} }))!;

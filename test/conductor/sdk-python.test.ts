@@ -64,7 +64,12 @@ test("conductor-python workers and workflow client run a Conductor fixture flow 
   assert.equal(seen.long.status, "COMPLETED", JSON.stringify(seen.long));
   assert.deepEqual(
     seen.long.tasks.map((t: unknown[]) => [t[0], t[1]]),
-    [["t1", "FAILED"], ["t1", "COMPLETED"], ["t2", "COMPLETED"], ["t3", "COMPLETED"]],
+    [
+      ["t1", "FAILED"],
+      ["t1", "COMPLETED"],
+      ["t2", "COMPLETED"],
+      ["t3", "COMPLETED"],
+    ],
   );
   assert.equal(seen.long.tasks[1][2], 1, "the second t1 is the retry");
   assert.equal(seen.long.tasks[1][3], "py-sdk", "workerId kept on the task");
@@ -90,7 +95,10 @@ test("conductor-python workers and workflow client run a Conductor fixture flow 
   }
 
   assert.equal(seen.terminal.status, "FAILED");
-  assert.deepEqual(seen.terminal.tasks.map((t: unknown[]) => t[1]), ["FAILED_WITH_TERMINAL_ERROR"]);
+  assert.deepEqual(
+    seen.terminal.tasks.map((t: unknown[]) => t[1]),
+    ["FAILED_WITH_TERMINAL_ERROR"],
+  );
   assert.match(seen.terminal.reason, /never work/);
   assert.deepEqual(seen.terminal_retried, { status: "FAILED", attempts: 2 });
 

@@ -16,7 +16,13 @@ after(() => h.close());
 type Task = Record<string, unknown>;
 const js = (expression: string) => ({ evaluatorType: "javascript", expression });
 
-async function run(name: string, tasks: Task[], extra: Record<string, unknown> = {}, input: Record<string, unknown> = {}, correlationId?: string): Promise<ConductorWorkflow> {
+async function run(
+  name: string,
+  tasks: Task[],
+  extra: Record<string, unknown> = {},
+  input: Record<string, unknown> = {},
+  correlationId?: string,
+): Promise<ConductorWorkflow> {
   await h.client.registerWorkflowDef({ name, version: 1, schemaVersion: 2, tasks, ...extra });
   return h.client.executeWorkflow(name, input, correlationId ? { correlationId } : {});
 }
@@ -25,8 +31,10 @@ describe("1: a failed INLINE task", () => {
   it("ends FAILED_WITH_TERMINAL_ERROR with the message in output.error, readable downstream", async () => {
     const r = await run(
       "parity_inline_fails",
-      [{ name: "i", taskReferenceName: "i", type: "INLINE", optional: true, inputParameters: js("(function(){ throw new Error('boom'); })()") },
-       { name: "after", taskReferenceName: "after", type: "INLINE", inputParameters: { ...js("$.e"), e: "${i.output.error}" } }],
+      [
+        { name: "i", taskReferenceName: "i", type: "INLINE", optional: true, inputParameters: js("(function(){ throw new Error('boom'); })()") },
+        { name: "after", taskReferenceName: "after", type: "INLINE", inputParameters: { ...js("$.e"), e: "${i.output.error}" } },
+      ],
       { outputParameters: { e: "${after.output.result}" } },
     );
     assert.equal(r.status, "COMPLETED");
@@ -44,11 +52,21 @@ describe("1: a failed INLINE task", () => {
 describe("2: JOIN", () => {
   const fork = (optionalFails: boolean) => [
     {
-      name: "f", taskReferenceName: "f", type: "FORK_JOIN",
+      name: "f",
+      taskReferenceName: "f",
+      type: "FORK_JOIN",
       forkTasks: [
         [{ name: "a", taskReferenceName: "a", type: "NOOP" }],
         [{ name: "b", taskReferenceName: "b", type: "INLINE", inputParameters: js("1 + 1") }],
-        [{ name: "q", taskReferenceName: "q", type: "JSON_JQ_TRANSFORM", optional: true, inputParameters: { queryExpression: optionalFails ? 'error("bad")' : ".x", x: 3 } }],
+        [
+          {
+            name: "q",
+            taskReferenceName: "q",
+            type: "JSON_JQ_TRANSFORM",
+            optional: true,
+            inputParameters: { queryExpression: optionalFails ? 'error("bad")' : ".x", x: 3 },
+          },
+        ],
       ],
     },
     { name: "j", taskReferenceName: "j", type: "JOIN", joinOn: ["a", "b", "q"] },
@@ -82,11 +100,24 @@ describe("3: fork task records", () => {
     const dyn = await run(
       "parity_fork_dynamic",
       [
-        { name: "d", taskReferenceName: "d", type: "FORK_JOIN_DYNAMIC", dynamicForkTasksParam: "dt", dynamicForkTasksInputParamName: "di", inputParameters: { dt: "${workflow.input.tasks}", di: "${workflow.input.inputs}" } },
+        {
+          name: "d",
+          taskReferenceName: "d",
+          type: "FORK_JOIN_DYNAMIC",
+          dynamicForkTasksParam: "dt",
+          dynamicForkTasksInputParamName: "di",
+          inputParameters: { dt: "${workflow.input.tasks}", di: "${workflow.input.inputs}" },
+        },
         { name: "j", taskReferenceName: "j", type: "JOIN" },
       ],
       {},
-      { tasks: [{ name: "x1", taskReferenceName: "x1", type: "INLINE" }, { name: "x2", taskReferenceName: "x2", type: "NOOP" }], inputs: { x1: js("3"), x2: {} } },
+      {
+        tasks: [
+          { name: "x1", taskReferenceName: "x1", type: "INLINE" },
+          { name: "x2", taskReferenceName: "x2", type: "NOOP" },
+        ],
+        inputs: { x1: js("3"), x2: {} },
+      },
     );
     assert.equal(dyn.status, "COMPLETED");
     const d = task(dyn, "d");
@@ -99,9 +130,13 @@ describe("3: fork task records", () => {
 
 describe("4: TERMINATE", () => {
   it("without terminationReason the reason names the TERMINATE task; without workflowOutput the output is {} and outputParameters are not evaluated", async () => {
-    const r = await run("parity_terminate_plain", [{ name: "t", taskReferenceName: "t", type: "TERMINATE", inputParameters: { terminationStatus: "COMPLETED" } }], {
-      outputParameters: { o: "x" },
-    });
+    const r = await run(
+      "parity_terminate_plain",
+      [{ name: "t", taskReferenceName: "t", type: "TERMINATE", inputParameters: { terminationStatus: "COMPLETED" } }],
+      {
+        outputParameters: { o: "x" },
+      },
+    );
     assert.equal(r.status, "COMPLETED");
     assert.equal(r.reasonForIncompletion, `Workflow is COMPLETED by TERMINATE task: ${task(r, "t").taskId}`);
     assert.deepEqual(r.output, {});
@@ -110,12 +145,22 @@ describe("4: TERMINATE", () => {
   it("inside a DO_WHILE the ending iteration's outputs stay in the loop's output, and the loop gets no reason", async () => {
     const r = await run("parity_terminate_loop", [
       {
-        name: "l", taskReferenceName: "l", type: "DO_WHILE", loopCondition: "$.l['iteration'] < 5",
+        name: "l",
+        taskReferenceName: "l",
+        type: "DO_WHILE",
+        loopCondition: "$.l['iteration'] < 5",
         loopOver: [
           { name: "i", taskReferenceName: "i", type: "INLINE", inputParameters: js("7") },
           {
-            name: "s", taskReferenceName: "s", type: "SWITCH", evaluatorType: "javascript", expression: "$.it == 2 ? 'stop' : 'go'", inputParameters: { it: "${l.output.iteration}" },
-            decisionCases: { stop: [{ name: "t", taskReferenceName: "t", type: "TERMINATE", inputParameters: { terminationStatus: "FAILED", workflowOutput: { k: 1 } } }] },
+            name: "s",
+            taskReferenceName: "s",
+            type: "SWITCH",
+            evaluatorType: "javascript",
+            expression: "$.it == 2 ? 'stop' : 'go'",
+            inputParameters: { it: "${l.output.iteration}" },
+            decisionCases: {
+              stop: [{ name: "t", taskReferenceName: "t", type: "TERMINATE", inputParameters: { terminationStatus: "FAILED", workflowOutput: { k: 1 } } }],
+            },
           },
         ],
       },
@@ -143,7 +188,9 @@ describe("5: workflow fields in expressions", () => {
   });
 
   it("a failing run evaluates them once it has failed", async () => {
-    const r = await run("parity_workflow_fields_failed", [{ name: "i", taskReferenceName: "i", type: "INLINE", inputParameters: js("nope.x") }], { outputParameters: fields });
+    const r = await run("parity_workflow_fields_failed", [{ name: "i", taskReferenceName: "i", type: "INLINE", inputParameters: js("nope.x") }], {
+      outputParameters: fields,
+    });
     assert.equal(r.status, "FAILED");
     assert.equal(r.output["st"], "FAILED");
   });
@@ -152,17 +199,25 @@ describe("5: workflow fields in expressions", () => {
 describe("6: a failed sub-workflow", () => {
   it("its task's reason names the child, and the failure workflow's `reason` carries it", async () => {
     await h.client.registerWorkflowDef({
-      name: "parity_child_fails", version: 1, schemaVersion: 2,
+      name: "parity_child_fails",
+      version: 1,
+      schemaVersion: 2,
       tasks: [{ name: "t", taskReferenceName: "t", type: "TERMINATE", inputParameters: { terminationStatus: "FAILED", terminationReason: "child says no" } }],
     });
     await h.client.registerWorkflowDef({
-      name: "parity_on_failure", version: 1, schemaVersion: 2,
+      name: "parity_on_failure",
+      version: 1,
+      schemaVersion: 2,
       tasks: [{ name: "n", taskReferenceName: "n", type: "NOOP" }],
       outputParameters: { r: "${workflow.input.reason}" },
     });
-    const r = await run("parity_parent", [{ name: "c", taskReferenceName: "c", type: "SUB_WORKFLOW", subWorkflowParam: { name: "parity_child_fails", version: 1 } }], {
-      failureWorkflow: "parity_on_failure",
-    });
+    const r = await run(
+      "parity_parent",
+      [{ name: "c", taskReferenceName: "c", type: "SUB_WORKFLOW", subWorkflowParam: { name: "parity_child_fails", version: 1 } }],
+      {
+        failureWorkflow: "parity_on_failure",
+      },
+    );
     assert.equal(r.status, "FAILED");
     const c = task(r, "c");
     assert.deepEqual(statuses(r), [["c", "FAILED"]]);

@@ -112,7 +112,10 @@ describe("scenario 11: DO_WHILE", () => {
     }
     const run = await waitForStatus(h, id, "COMPLETED");
     const children = run.tasks.filter((t) => t.taskType === "SUB_WORKFLOW");
-    assert.deepEqual(children.map((t) => t.referenceTaskName), ["st1__1", "st1__2"]);
+    assert.deepEqual(
+      children.map((t) => t.referenceTaskName),
+      ["st1__1", "st1__2"],
+    );
     assert.notEqual(children[0]!.subWorkflowId, children[1]!.subWorkflowId);
     const out = task(run, "loopTask").outputData as Record<string, Record<string, Record<string, unknown>>>;
     assert.equal(out["2"]!["st1"]!["iteration"], 2);
@@ -175,10 +178,15 @@ describe("scenario 11: DO_WHILE", () => {
     assert.equal(run.status, "COMPLETED", run.reasonForIncompletion);
     const out = task(run, "do_while_loop_ref").outputData as Record<string, unknown>;
     assert.equal(out["iteration"], 5);
-    assert.deepEqual(Object.keys(out).filter((k) => /^\d+$/.test(k)).sort(), ["3", "4", "5"]);
+    assert.deepEqual(
+      Object.keys(out)
+        .filter((k) => /^\d+$/.test(k))
+        .sort(),
+      ["3", "4", "5"],
+    );
     const processed = (out["5"] as Record<string, Record<string, Record<string, unknown>>>)["process_data_ref"]!["result"]!;
     assert.deepEqual(processed, { iteration: 5, processed: true, count: 100 });
-    assert.equal(((task(run, "summary_ref").outputData as Record<string, Record<string, unknown>>)["result"]!)["total_iterations"], 5);
+    assert.equal((task(run, "summary_ref").outputData as Record<string, Record<string, unknown>>)["result"]!["total_iterations"], 5);
   });
 
   it("items: the loop runs once per item, TERMINATE(TERMINATED) inside it ends the run TERMINATED", async () => {

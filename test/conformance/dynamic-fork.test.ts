@@ -130,7 +130,10 @@ describe("scenario 10: dynamic fork", () => {
     });
     const id = await h.client.startWorkflow("dynamic_fork_by_name", { items: [{ a: 1 }, { a: 2 }, { a: 3 }] });
     let run = await h.client.getWorkflow(id);
-    assert.deepEqual(run.tasks.map((t) => t.referenceTaskName), ["fork", "integration_task_5_0", "integration_task_5_1", "integration_task_5_2", "join"]);
+    assert.deepEqual(
+      run.tasks.map((t) => t.referenceTaskName),
+      ["fork", "integration_task_5_0", "integration_task_5_1", "integration_task_5_2", "join"],
+    );
     for (let i = 0; i < 3; i++) {
       const t = await mustPoll(h, "integration_task_5");
       await answer(h, t, "COMPLETED", { double: (input(t)["a"] as number) * 2 });

@@ -96,7 +96,10 @@ describe("event handlers", () => {
     const id = await h.client.startWorkflow("test_event_workflow", {});
     const source = await h.client.getWorkflow(id);
     assert.equal(task(source, "wait0").status, "COMPLETED");
-    const started = await eventually(() => runsOf("event_target_flow", id), (runs) => runs.length > 0);
+    const started = await eventually(
+      () => runsOf("event_target_flow", id),
+      (runs) => runs.length > 0,
+    );
     assert.equal(started.length, 1);
     const target = started[0]!;
     assert.equal(target.input["source"], id);
@@ -147,7 +150,10 @@ describe("event handlers", () => {
     await h.client.publishEvent("test:inactive", {});
     assert.equal((await runsOf("event_target_flow", "inactive")).length, 1);
     const listed = await h.client.listEventHandlers({ event: "test:conditional" });
-    assert.deepEqual(listed.map((x) => x["name"]), ["only_when_go", "value_param"]);
+    assert.deepEqual(
+      listed.map((x) => x["name"]),
+      ["only_when_go", "value_param"],
+    );
   });
 
   it("(d) invalid handler JSON is refused with every error's path, and nothing is stored", async () => {
@@ -206,7 +212,10 @@ describe("event handlers", () => {
       name: "set_vars",
       event: "test:vars",
       actions: [
-        { action: "update_workflow_variables", update_workflow_variables: { workflowId: "${id}", variables: { stage: "${stage}", seen: ["${stage}"] }, appendArray: true } },
+        {
+          action: "update_workflow_variables",
+          update_workflow_variables: { workflowId: "${id}", variables: { stage: "${stage}", seen: ["${stage}"] }, appendArray: true },
+        },
       ],
       active: true,
     });

@@ -49,7 +49,9 @@ describe("input templates", () => {
   });
 
   it("a task definition's inputTemplate fills task inputs the workflow did not set", async () => {
-    await h.client.registerTaskDefs([{ name: "integration_task_3", retryCount: 1, timeoutSeconds: 120, responseTimeoutSeconds: 120, inputTemplate: { tp1: "from template", extra: 7 } }]);
+    await h.client.registerTaskDefs([
+      { name: "integration_task_3", retryCount: 1, timeoutSeconds: 120, responseTimeoutSeconds: 120, inputTemplate: { tp1: "from template", extra: 7 } },
+    ]);
     try {
       await h.client.startWorkflow("integration_test_wf3", { param1: "given" });
       await completeNext(h, "integration_task_1", { op: "o" });
@@ -252,7 +254,11 @@ describe("rerun, restart", () => {
     const id = await h.client.startWorkflow("restart_latest", { param1: "p" });
     await completeNext(h, "integration_task_1");
     await completeNext(h, "integration_task_2");
-    await h.client.registerWorkflowDef({ ...base, version: 2, tasks: [...(base.tasks as object[]), { name: "integration_task_3", taskReferenceName: "t3", type: "SIMPLE" }] });
+    await h.client.registerWorkflowDef({
+      ...base,
+      version: 2,
+      tasks: [...(base.tasks as object[]), { name: "integration_task_3", taskReferenceName: "t3", type: "SIMPLE" }],
+    });
     await h.client.restartWorkflow(id);
     await completeNext(h, "integration_task_1");
     await completeNext(h, "integration_task_2");

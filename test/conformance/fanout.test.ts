@@ -16,9 +16,19 @@ before(async () => {
     version: 1,
     schemaVersion: 2,
     tasks: [
-      { name: "fork", taskReferenceName: "fork", type: "FORK_JOIN_DYNAMIC", inputParameters: { forkTaskName: "fanout_noop", forkTaskInputs: "${workflow.input.items}" } },
+      {
+        name: "fork",
+        taskReferenceName: "fork",
+        type: "FORK_JOIN_DYNAMIC",
+        inputParameters: { forkTaskName: "fanout_noop", forkTaskInputs: "${workflow.input.items}" },
+      },
       { name: "join", taskReferenceName: "join", type: "JOIN" },
-      { name: "count", taskReferenceName: "count", type: "INLINE", inputParameters: { evaluatorType: "javascript", joined: "${join.output}", expression: "Object.keys($.joined).length" } },
+      {
+        name: "count",
+        taskReferenceName: "count",
+        type: "INLINE",
+        inputParameters: { evaluatorType: "javascript", joined: "${join.output}", expression: "Object.keys($.joined).length" },
+      },
     ],
     outputParameters: { branches: "${count.output.result}" },
   });
@@ -44,7 +54,9 @@ describe("wide dynamic fork", () => {
         assert.equal(run.status, "COMPLETED", run.reasonForIncompletion);
         assert.equal(run.output["branches"], width);
         const perBranch = (ended - scheduled) / width;
-        console.log(`fan-out ${width}: start+schedule ${(scheduled - started).toFixed(0)} ms, branches done in ${(ended - scheduled).toFixed(0)} ms (${perBranch.toFixed(2)} ms per branch)`);
+        console.log(
+          `fan-out ${width}: start+schedule ${(scheduled - started).toFixed(0)} ms, branches done in ${(ended - scheduled).toFixed(0)} ms (${perBranch.toFixed(2)} ms per branch)`,
+        );
       } finally {
         await worker.stop();
       }

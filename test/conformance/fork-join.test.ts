@@ -59,7 +59,10 @@ describe("scenario 9: static fork/join", () => {
   it("fork_join_with_no_task_retry: a retry-less branch task fails the run", async () => {
     const id = await h.client.startWorkflow("FanInOutTest_2", {});
     const run0 = await h.client.getWorkflow(id);
-    assert.deepEqual(typesAndStatuses(run0).map(([, s]) => s), ["COMPLETED", "SCHEDULED", "SCHEDULED", "IN_PROGRESS"]);
+    assert.deepEqual(
+      typesAndStatuses(run0).map(([, s]) => s),
+      ["COMPLETED", "SCHEDULED", "SCHEDULED", "IN_PROGRESS"],
+    );
     await answer(h, await mustPoll(h, "integration_task_0_RT_1"), "FAILED", {}, { reason: "no retry" });
     const run = await h.client.getWorkflow(id);
     assert.equal(run.status, "FAILED");
@@ -80,7 +83,14 @@ describe("nested forks", () => {
       ["join2", "IN_PROGRESS"],
       ["join1", "IN_PROGRESS"],
     ]);
-    for (const type of ["integration_task_11", "integration_task_12", "integration_task_13", "integration_task_14", "integration_task_16", "integration_task_19"]) {
+    for (const type of [
+      "integration_task_11",
+      "integration_task_12",
+      "integration_task_13",
+      "integration_task_14",
+      "integration_task_16",
+      "integration_task_19",
+    ]) {
       await completeNext(h, type, { by: type });
     }
     run = await h.client.getWorkflow(id);
@@ -99,13 +109,27 @@ describe("nested forks", () => {
   });
 
   it("nested forks with a sub-workflow branch wait for the child", async () => {
-    await h.client.registerWorkflowDef({ name: "integration_test_wf", version: 1, schemaVersion: 2, tasks: [{ name: "integration_task_1", taskReferenceName: "t1", type: "SIMPLE" }], outputParameters: { child: "${t1.output.v}" } });
+    await h.client.registerWorkflowDef({
+      name: "integration_test_wf",
+      version: 1,
+      schemaVersion: 2,
+      tasks: [{ name: "integration_task_1", taskReferenceName: "t1", type: "SIMPLE" }],
+      outputParameters: { child: "${t1.output.v}" },
+    });
     const id = await h.client.startWorkflow("FanInOutNestedSubWorkflowTest", { param1: "p1", param2: "p2", case: "a" });
     let run = await h.client.getWorkflow(id);
     const sw1 = task(run, "sw1");
     assert.equal(sw1.status, "IN_PROGRESS");
     assert.ok(sw1.subWorkflowId);
-    for (const type of ["integration_task_11", "integration_task_12", "integration_task_13", "integration_task_14", "integration_task_16", "integration_task_19", "integration_task_20"]) {
+    for (const type of [
+      "integration_task_11",
+      "integration_task_12",
+      "integration_task_13",
+      "integration_task_14",
+      "integration_task_16",
+      "integration_task_19",
+      "integration_task_20",
+    ]) {
       await completeNext(h, type);
     }
     run = await h.client.getWorkflow(id);
@@ -232,7 +256,10 @@ describe("forks of sub-workflows", () => {
     }
     const run = await h.client.getWorkflow(id);
     assert.equal(run.status, "COMPLETED", run.reasonForIncompletion);
-    assert.deepEqual(run.tasks.filter((t) => t.referenceTaskName.startsWith("integration_task_0")).map((t) => t.referenceTaskName), ["integration_task_0__1", "integration_task_0__2"]);
+    assert.deepEqual(
+      run.tasks.filter((t) => t.referenceTaskName.startsWith("integration_task_0")).map((t) => t.referenceTaskName),
+      ["integration_task_0__1", "integration_task_0__2"],
+    );
     assert.equal(task(run, "join").status, "COMPLETED");
   });
 });

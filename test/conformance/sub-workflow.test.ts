@@ -75,7 +75,12 @@ describe("scenario 12: sub-workflow", () => {
   });
 
   it("the parent times out: the child is terminated; retrying the child revives the parent, which completes with the child's output", async () => {
-    await h.client.registerWorkflowDef({ ...fixture("workflow_with_sub_workflow_1_integration_test.json"), name: "sub_wf_parent_timeout", timeoutPolicy: "TIME_OUT_WF", timeoutSeconds: 5 });
+    await h.client.registerWorkflowDef({
+      ...fixture("workflow_with_sub_workflow_1_integration_test.json"),
+      name: "sub_wf_parent_timeout",
+      timeoutPolicy: "TIME_OUT_WF",
+      timeoutSeconds: 5,
+    });
     const { id, childId } = await startParent("sub_wf_parent_timeout");
     await mustPoll(h, "simple_task_in_sub_wf");
     await h.advance(5000);

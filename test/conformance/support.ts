@@ -16,7 +16,9 @@ export function fixture(file: string): Fixture {
 
 /** Every fixture file; event handlers (they have `event` and `actions`) are not workflows. */
 export function fixtureFiles(): { workflows: string[]; eventHandlers: string[] } {
-  const files = readdirSync(FIXTURES).filter((f) => f.endsWith(".json")).sort();
+  const files = readdirSync(FIXTURES)
+    .filter((f) => f.endsWith(".json"))
+    .sort();
   const workflows: string[] = [];
   const eventHandlers: string[] = [];
   for (const file of files) {

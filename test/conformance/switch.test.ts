@@ -85,7 +85,10 @@ describe("scenario 8: SWITCH", () => {
       ]);
       await completeNext(h, type);
       run = await h.client.getWorkflow(id);
-      assert.deepEqual(statuses(run).slice(3), [["finalCase", "COMPLETED"], ["integration_task_4", "SCHEDULED"]]);
+      assert.deepEqual(statuses(run).slice(3), [
+        ["finalCase", "COMPLETED"],
+        ["integration_task_4", "SCHEDULED"],
+      ]);
       await completeNext(h, "integration_task_4");
       run = await h.client.getWorkflow(id);
       assert.equal(run.status, "COMPLETED");

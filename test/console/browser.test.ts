@@ -103,18 +103,29 @@ async function signedIn(key: string): Promise<Page> {
 }
 
 async function finished(id: string, status = "COMPLETED") {
-  return eventually(() => admin.getWorkflow(id), (r) => r.status === status, 30_000);
+  return eventually(
+    () => admin.getWorkflow(id),
+    (r) => r.status === status,
+    30_000,
+  );
 }
 
 const node = (page: Page, ref: string) => page.locator(`g.node[data-ref="${ref}"]`).first();
 
 before(async () => {
   const databaseUrl = await freshDatabase();
-  server = await startServer({ databaseUrl, port: 0, auth: { mode: "required" }, console: { port: 0 }, logger: createLogger(process.env["BATON_LOG_LEVEL"] ?? "silent") });
+  server = await startServer({
+    databaseUrl,
+    port: 0,
+    auth: { mode: "required" },
+    console: { port: 0 },
+    logger: createLogger(process.env["BATON_LOG_LEVEL"] ?? "silent"),
+  });
   url = server.consoleUrl!;
   const opened = await openKeyRegistry(databaseUrl);
   closeKeys = opened.close;
-  for (const role of ["admin", "operator", "reader"] as const) keys[role] = (await opened.registry.create({ role, taskTypes: [], name: `console ${role}` })).key;
+  for (const role of ["admin", "operator", "reader"] as const)
+    keys[role] = (await opened.registry.create({ role, taskTypes: [], name: `console ${role}` })).key;
   admin = new BatonClient({ address: server.address, token: keys["admin"]!, tls: false });
   await admin.registerTaskDefs([
     { name: "console_work", retryCount: 0, responseTimeoutSeconds: 60 },
@@ -122,10 +133,14 @@ before(async () => {
   ]);
   for (const def of [child, shapes, flaky, approval]) await admin.registerWorkflowDef(def);
   worker = new Worker({ address: server.address, token: keys["admin"]!, tls: false, workerId: "console-test-worker" })
-    .handle("console_work", async (input: Record<string, unknown>, ctx) => {
-      await ctx.log(`working on ${ctx.referenceTaskName}`);
-      return { done: ctx.referenceTaskName, ...input };
-    }, { concurrency: 8 })
+    .handle(
+      "console_work",
+      async (input: Record<string, unknown>, ctx) => {
+        await ctx.log(`working on ${ctx.referenceTaskName}`);
+        return { done: ctx.referenceTaskName, ...input };
+      },
+      { concurrency: 8 },
+    )
     .handle("console_flaky", () => {
       if (flakyFailures-- > 0) throw new Error("card declined by the test");
       return { charged: true };
@@ -186,7 +201,8 @@ describe("the console in a browser", () => {
     for (const ref of ["fork", "fetch_profile", "fetch_orders", "score_orders", "join", "route", "gold_offer", "poll_loop", "check_status", "notify"]) {
       assert.equal(await node(page, ref).getAttribute("data-state"), "COMPLETED", `${ref} is drawn completed`);
     }
-    for (const ref of ["silver_offer", "no_offer"]) assert.equal(await node(page, ref).getAttribute("data-state"), "NOT_TAKEN", `${ref} is greyed as not taken`);
+    for (const ref of ["silver_offer", "no_offer"])
+      assert.equal(await node(page, ref).getAttribute("data-state"), "NOT_TAKEN", `${ref} is greyed as not taken`);
     assert.equal(await page.locator('.edge-label[data-case="gold"]').getAttribute("data-chosen"), "true");
     assert.equal(await page.locator('.edge-label[data-case="silver"]').getAttribute("data-chosen"), "false");
     // Fork branches side by side: same row, different columns.
@@ -222,7 +238,7 @@ describe("the console in a browser", () => {
     // The sub-workflow links to its child run.
     await page.locator('g.node[data-ref="notify"] a.child-link').click();
     await page.getByRole("heading", { name: /console_child/ }).waitFor();
-    assert.match(await node(page, "send_email").getAttribute("data-state") ?? "", /COMPLETED/);
+    assert.match((await node(page, "send_email").getAttribute("data-state")) ?? "", /COMPLETED/);
     await page.screenshot({ path: path.join(shots, "child-run.png") });
     await page.close();
   });
@@ -251,7 +267,11 @@ describe("the console in a browser", () => {
     await page.locator(".notice.ok").waitFor();
     // (getWorkflow reads the run and its tasks in two statements: wait for a read where both agree.)
     const lastCharge = (r: Awaited<ReturnType<typeof admin.getWorkflow>>) => r.tasks.filter((t) => t.referenceTaskName === "charge").at(-1);
-    const rerun = await eventually(() => admin.getWorkflow(id), (r) => r.status === "COMPLETED" && lastCharge(r)?.status === "COMPLETED", 20_000);
+    const rerun = await eventually(
+      () => admin.getWorkflow(id),
+      (r) => r.status === "COMPLETED" && lastCharge(r)?.status === "COMPLETED",
+      20_000,
+    );
     assert.deepEqual(lastCharge(rerun)?.inputData, { amount: 7 });
     await page.close();
   });
@@ -341,7 +361,12 @@ describe("the console in a browser", () => {
     await page.locator('tr[data-queue="console_work"]').waitFor();
     await page.screenshot({ path: path.join(shots, "queues.png") });
     await admin.events.registerEventHandler({
-      handlerJson: JSON.stringify({ name: "console_handler", event: "console:approved", actions: [{ action: "complete_task", complete_task: { workflowId: "${workflowId}", taskRefName: "approve" } }], active: true }),
+      handlerJson: JSON.stringify({
+        name: "console_handler",
+        event: "console:approved",
+        actions: [{ action: "complete_task", complete_task: { workflowId: "${workflowId}", taskRefName: "approve" } }],
+        active: true,
+      }),
     });
     await page.goto(`${url}/handlers/console_handler`);
     await page.locator('tr[data-handler="console_handler"]').waitFor();

@@ -124,11 +124,20 @@ describe("the console port", () => {
       s.clock.advance(1);
     }
     const one = await operator.workflows.searchWorkflows({ workflowId: ids[1]! });
-    assert.deepEqual(one.workflows.map((w) => w.workflowId), [ids[1]]);
+    assert.deepEqual(
+      one.workflows.map((w) => w.workflowId),
+      [ids[1]],
+    );
     const first = await operator.workflows.searchWorkflows({ correlationId: "console-count", name: flow.name, version: 1, oldestFirst: true, pageSize: 2 });
-    assert.deepEqual(first.workflows.map((w) => w.workflowId), ids.slice(0, 2));
+    assert.deepEqual(
+      first.workflows.map((w) => w.workflowId),
+      ids.slice(0, 2),
+    );
     const second = await operator.workflows.searchWorkflows({ correlationId: "console-count", oldestFirst: true, pageSize: 2, pageToken: first.nextPageToken });
-    assert.deepEqual(second.workflows.map((w) => w.workflowId), ids.slice(2));
+    assert.deepEqual(
+      second.workflows.map((w) => w.workflowId),
+      ids.slice(2),
+    );
     const none = await operator.workflows.searchWorkflows({ name: flow.name, version: 7 });
     assert.equal(none.workflows.length, 0);
     await operator.workflows.terminateWorkflow({ workflowId: ids[0]!, reason: "one of three" });
@@ -195,7 +204,11 @@ describe("the console port", () => {
     const admin = s.client(keys["admin"]);
     const polling = admin.tasks.poll({ taskType: "console_idle_type", workerId: "console-idle-worker", count: 3, waitMs: 5000n });
     // The poll and the listing travel on different connections: wait for the poll to be in.
-    const listed = await eventually(() => clients(keys["reader"]).tasks.listWorkers({ taskType: "console_idle_type" }), (r) => r.workers.length > 0, 4500);
+    const listed = await eventually(
+      () => clients(keys["reader"]).tasks.listWorkers({ taskType: "console_idle_type" }),
+      (r) => r.workers.length > 0,
+      4500,
+    );
     assert.deepEqual(
       listed.workers.map((w) => [w.workerId, w.taskTypes, w.kind, Number(w.freeSlots)]),
       [["console-idle-worker", ["console_idle_type"], "poll", 3]],

@@ -181,4 +181,3 @@ describe("a server killed mid-run", () => {
     }
   });
 });
-

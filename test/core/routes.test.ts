@@ -16,7 +16,12 @@ function flow(name: string, version: number, fail = false) {
     schemaVersion: 2,
     tasks: [
       fail
-        ? { name: "stop", taskReferenceName: "stop", type: "TERMINATE", inputParameters: { terminationStatus: "FAILED", terminationReason: "canary is broken" } }
+        ? {
+            name: "stop",
+            taskReferenceName: "stop",
+            type: "TERMINATE",
+            inputParameters: { terminationStatus: "FAILED", terminationReason: "canary is broken" },
+          }
         : { name: "mark", taskReferenceName: "mark", type: "SET_VARIABLE", inputParameters: { version } },
     ],
     outputParameters: { version },
@@ -54,7 +59,7 @@ async function register(name: string, versions: number[], failing: number[] = []
 async function startMany(name: string, n: number, input: (i: number) => object = () => ({}), parallel = 32): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < n; i += parallel) {
-    const batch = Array.from({ length: Math.min(parallel, n - i) }, (_, j) => (i + j) % 2 === 0 ? ca : cb).map((client, j) =>
+    const batch = Array.from({ length: Math.min(parallel, n - i) }, (_, j) => ((i + j) % 2 === 0 ? ca : cb)).map((client, j) =>
       client.startWorkflow(name, input(i + j)),
     );
     ids.push(...(await Promise.all(batch)));
@@ -67,9 +72,17 @@ const versionsOf = async (ids: string[]) => Promise.all(ids.map(async (id) => (a
 describe("routes", () => {
   it("splits 10,000 starts 90/10 over two replicas within 1%, and each run records the choice", async () => {
     await register("split", [1, 2, 3]);
-    await ca.setRoute("split", { weights: [{ version: 1, weight: 90 }, { version: 2, weight: 10 }] });
+    await ca.setRoute("split", {
+      weights: [
+        { version: 1, weight: 90 },
+        { version: 2, weight: 10 },
+      ],
+    });
     // Both replicas see the route before the count starts.
-    await eventually(() => cb.getRoute("split"), (r) => r?.revision === 1);
+    await eventually(
+      () => cb.getRoute("split"),
+      (r) => r?.revision === 1,
+    );
     await startMany("split", 10_000);
     const status = await ca.routeStatus("split");
     const started = (v: number) => status.versions.find((x) => x.version === v)?.started ?? 0;
@@ -90,7 +103,13 @@ describe("routes", () => {
 
   it("keeps a sticky key on its version while that version stays in the route, across replicas and weight changes", async () => {
     await register("sticky", [1, 2]);
-    await ca.setRoute("sticky", { weights: [{ version: 1, weight: 70 }, { version: 2, weight: 30 }], sticky: "${workflow.input.customerId}" });
+    await ca.setRoute("sticky", {
+      weights: [
+        { version: 1, weight: 70 },
+        { version: 2, weight: 30 },
+      ],
+      sticky: "${workflow.input.customerId}",
+    });
     const keys = Array.from({ length: 100 }, (_, i) => `customer-${i}`);
     const first = await versionsOf(await startMany("sticky", keys.length, (i) => ({ customerId: keys[i] })));
     assert.ok(first.includes(1) && first.includes(2), "keys are spread over both versions");
@@ -98,8 +117,17 @@ describe("routes", () => {
     const again = await versionsOf(await startMany("sticky", keys.length, (i) => ({ customerId: keys[i] })));
     assert.deepEqual(again, first);
     // The weights move but both versions stay routed: no key changes version.
-    await cb.setRoute("sticky", { weights: [{ version: 1, weight: 10 }, { version: 2, weight: 90 }], sticky: "${workflow.input.customerId}" });
-    await eventually(() => ca.getRoute("sticky"), (r) => r?.revision === 2);
+    await cb.setRoute("sticky", {
+      weights: [
+        { version: 1, weight: 10 },
+        { version: 2, weight: 90 },
+      ],
+      sticky: "${workflow.input.customerId}",
+    });
+    await eventually(
+      () => ca.getRoute("sticky"),
+      (r) => r?.revision === 2,
+    );
     await new Promise((r) => setTimeout(r, 50)); // let the notification drop both replicas' cached route
     const afterChange = await versionsOf(await startMany("sticky", keys.length, (i) => ({ customerId: keys[i] })));
     assert.deepEqual(afterChange, first);
@@ -115,12 +143,25 @@ describe("routes", () => {
 
   it("gives each start during a route change the old or the new route's version, never another", async () => {
     await register("change", [1, 2, 3, 4]);
-    await ca.setRoute("change", { weights: [{ version: 1, weight: 50 }, { version: 2, weight: 50 }] });
+    await ca.setRoute("change", {
+      weights: [
+        { version: 1, weight: 50 },
+        { version: 2, weight: 50 },
+      ],
+    });
     const starts = startMany("change", 600, () => ({}), 16);
     await new Promise((r) => setTimeout(r, 20));
-    await cb.setRoute("change", { weights: [{ version: 2, weight: 50 }, { version: 3, weight: 50 }] });
+    await cb.setRoute("change", {
+      weights: [
+        { version: 2, weight: 50 },
+        { version: 3, weight: 50 },
+      ],
+    });
     const versions = await versionsOf(await starts);
-    assert.ok(versions.every((v) => v >= 1 && v <= 3), "version 4 (the latest, outside both routes) is never chosen");
+    assert.ok(
+      versions.every((v) => v >= 1 && v <= 3),
+      "version 4 (the latest, outside both routes) is never chosen",
+    );
     // Within a bound, both replicas follow the new route only.
     await eventually(
       async () => versionsOf(await startMany("change", 40)),
@@ -140,14 +181,20 @@ describe("routes", () => {
     });
     const id = await ca.startWorkflow("parent", {});
     await a.settle();
-    const run = await eventually(() => ca.getWorkflow(id), (r) => r.status === "COMPLETED");
+    const run = await eventually(
+      () => ca.getWorkflow(id),
+      (r) => r.status === "COMPLETED",
+    );
     assert.equal(run.output["childVersion"], 2);
   });
 
   it("rolls a failing canary back by itself, once, and says so in the history and the metrics", async () => {
     await register("guarded", [1, 2], [2]);
     await ca.setRoute("guarded", {
-      weights: [{ version: 1, weight: 50 }, { version: 2, weight: 50 }],
+      weights: [
+        { version: 1, weight: 50 },
+        { version: 2, weight: 50 },
+      ],
       guard: { maxFailureRateIncrease: 20, minEndedRuns: 10, windowSeconds: 600 },
     });
     // Not enough ended canary runs yet: nothing happens.
@@ -175,12 +222,27 @@ describe("routes", () => {
 
   it("rolls back to the stable version, and after a promotion to the version before it", async () => {
     await register("rollout", [1, 2]);
-    await ca.setRoute("rollout", { weights: [{ version: 1, weight: 90 }, { version: 2, weight: 10 }] });
+    await ca.setRoute("rollout", {
+      weights: [
+        { version: 1, weight: 90 },
+        { version: 2, weight: 10 },
+      ],
+    });
     // Ramping the canary up keeps version 1 stable.
-    await ca.setRoute("rollout", { weights: [{ version: 1, weight: 20 }, { version: 2, weight: 80 }] });
+    await ca.setRoute("rollout", {
+      weights: [
+        { version: 1, weight: 20 },
+        { version: 2, weight: 80 },
+      ],
+    });
     assert.equal((await ca.getRoute("rollout"))?.stableVersion, 1);
     assert.deepEqual((await ca.rollbackRoute("rollout")).weights, [{ version: 1, weight: 100 }]);
-    await ca.setRoute("rollout", { weights: [{ version: 1, weight: 90 }, { version: 2, weight: 10 }] });
+    await ca.setRoute("rollout", {
+      weights: [
+        { version: 1, weight: 90 },
+        { version: 2, weight: 10 },
+      ],
+    });
     assert.deepEqual((await ca.promoteRoute("rollout", 2)).weights, [{ version: 2, weight: 100 }]);
     assert.deepEqual((await cb.rollbackRoute("rollout", "bad deploy")).weights, [{ version: 1, weight: 100 }]);
     const history = await ca.routeHistory("rollout");
@@ -200,9 +262,30 @@ describe("routes", () => {
       assert.equal(route?.revision, 1);
       assert.deepEqual(route?.weights, [{ version: 1, weight: 100 }]);
     };
-    await refuse(() => ca.setRoute("strict", { weights: [{ version: 1, weight: 90 }, { version: 2, weight: 20 }] }), /weights: weights sum to 110, not 100/);
-    await refuse(() => ca.setRoute("strict", { weights: [{ version: 1, weight: 90 }, { version: 7, weight: 10 }] }), /weights\[1\]\.version: version 7 is not registered/);
-    await refuse(() => ca.setRoute("strict", { weights: [{ version: 1, weight: 100 }], sticky: "${workflow.input.customerId" }), /sticky: .* is not one \$\{\.\.\.\} expression/);
+    await refuse(
+      () =>
+        ca.setRoute("strict", {
+          weights: [
+            { version: 1, weight: 90 },
+            { version: 2, weight: 20 },
+          ],
+        }),
+      /weights: weights sum to 110, not 100/,
+    );
+    await refuse(
+      () =>
+        ca.setRoute("strict", {
+          weights: [
+            { version: 1, weight: 90 },
+            { version: 7, weight: 10 },
+          ],
+        }),
+      /weights\[1\]\.version: version 7 is not registered/,
+    );
+    await refuse(
+      () => ca.setRoute("strict", { weights: [{ version: 1, weight: 100 }], sticky: "${workflow.input.customerId" }),
+      /sticky: .* is not one \$\{\.\.\.\} expression/,
+    );
     await refuse(() => ca.setRoute("strict", { weights: [{ version: 1, weight: 100 }], sticky: "${workflow.input[?(@.a)]}" }), /sticky: .* plain path/);
     await refuse(() => ca.promoteRoute("strict", 2), /version: 2 is not in the route of strict/);
     await refuse(() => ca.setRoute("strict", { weights: [{ version: 2, weight: 100 }], expectedRevision: 7 }), /at revision 1, not 7/);

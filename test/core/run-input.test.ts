@@ -61,8 +61,11 @@ describe("run input", () => {
   test("the CLI shows the refusal as a user sees it (text and -o json)", async () => {
     const cli = (args: string[]) =>
       new Promise<{ code: number; stderr: string }>((resolve) =>
-        execFile(process.execPath, [path.join(REPO, "packages/cli/bin/baton.js"), ...args], { env: { ...process.env, BATON_ADDRESS: h.server.address } }, (error, _out, stderr) =>
-          resolve({ code: error ? Number(error.code) : 0, stderr }),
+        execFile(
+          process.execPath,
+          [path.join(REPO, "packages/cli/bin/baton.js"), ...args],
+          { env: { ...process.env, BATON_ADDRESS: h.server.address } },
+          (error, _out, stderr) => resolve({ code: error ? Number(error.code) : 0, stderr }),
         ),
       );
     const text = await cli(["start", "run_input_order", "--input", "{}"]);
@@ -87,7 +90,12 @@ describe("run input", () => {
     assert.match(e.details, /refused the input: input\.count must be >= 1 \(/);
     assert.equal((await h.client.executeWorkflow("run_input_schema", { count: 2 })).status, "COMPLETED", "region comes from inputTemplate");
 
-    await h.client.registerWorkflowDef({ ...base, version: 2, inputSchema: { name: "s", type: "JSON", data: { type: "object", required: ["count"] } }, enforceSchema: false });
+    await h.client.registerWorkflowDef({
+      ...base,
+      version: 2,
+      inputSchema: { name: "s", type: "JSON", data: { type: "object", required: ["count"] } },
+      enforceSchema: false,
+    });
     assert.equal((await h.client.executeWorkflow("run_input_schema", {}, { version: 2 })).status, "COMPLETED");
   });
 
@@ -106,7 +114,13 @@ describe("run input", () => {
   });
 
   test("Conductor JSON without an inputSchema starts as before, inputParameters or not", async () => {
-    await h.client.registerWorkflowDef({ name: "run_input_plain", version: 1, schemaVersion: 2, inputParameters: ["orderId"], tasks: [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }] });
+    await h.client.registerWorkflowDef({
+      name: "run_input_plain",
+      version: 1,
+      schemaVersion: 2,
+      inputParameters: ["orderId"],
+      tasks: [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }],
+    });
     assert.equal((await h.client.executeWorkflow("run_input_plain", {})).status, "COMPLETED");
   });
 });

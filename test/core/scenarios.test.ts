@@ -28,7 +28,12 @@ async function taskDefs(defs: object[]) {
   await h.client.registerTaskDefs(defs);
 }
 
-const integrationDefs = Array.from({ length: 21 }, (_, i) => ({ name: `integration_task_${i}`, retryCount: 1, timeoutSeconds: 120, responseTimeoutSeconds: 120 }));
+const integrationDefs = Array.from({ length: 21 }, (_, i) => ({
+  name: `integration_task_${i}`,
+  retryCount: 1,
+  timeoutSeconds: 120,
+  responseTimeoutSeconds: 120,
+}));
 
 before(async () => {
   h = await startHarness();
@@ -104,7 +109,13 @@ describe("scenario 3: terminal error", () => {
     const id = await h.client.startWorkflow(name, { param1: "p1 value", param2: "p2 value" });
     await assert.rejects(h.client.restartWorkflow(id), /FAILED_PRECONDITION|only an ended run/);
     const t1 = await mustPoll(h, "integration_task_1");
-    await answer(h, t1, "FAILED_WITH_TERMINAL_ERROR", { ErrorMessage: "There was a terminal error" }, { reason: "NON TRANSIENT ERROR OCCURRED: An integration point required to complete the task is down" });
+    await answer(
+      h,
+      t1,
+      "FAILED_WITH_TERMINAL_ERROR",
+      { ErrorMessage: "There was a terminal error" },
+      { reason: "NON TRANSIENT ERROR OCCURRED: An integration point required to complete the task is down" },
+    );
     const run = await h.client.getWorkflow(id);
     assert.equal(run.status, "FAILED");
     assert.equal(run.tasks.length, 1);
@@ -294,7 +305,13 @@ describe("start and wait", () => {
 
 describe("bad input", () => {
   it("refuses an invalid definition with every error and its path, storing nothing", async () => {
-    const bad = { name: "bad_flow", tasks: [{ name: "a", type: "SIMPLE" }, { taskReferenceName: "b", type: "FORK_JOIN", forkTasks: [] }] };
+    const bad = {
+      name: "bad_flow",
+      tasks: [
+        { name: "a", type: "SIMPLE" },
+        { taskReferenceName: "b", type: "FORK_JOIN", forkTasks: [] },
+      ],
+    };
     await assert.rejects(h.client.registerWorkflowDef(bad), (error: Error & { code?: number }) => {
       assert.equal(error.code, 3, "INVALID_ARGUMENT");
       assert.match(error.message, /\/tasks\/0/);

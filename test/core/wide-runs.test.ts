@@ -21,7 +21,12 @@ before(async () => {
     version: 1,
     schemaVersion: 2,
     tasks: [
-      { name: "fork", taskReferenceName: "fork", type: "FORK_JOIN_DYNAMIC", inputParameters: { forkTaskName: "wide_branch", forkTaskInputs: "${workflow.input.items}" } },
+      {
+        name: "fork",
+        taskReferenceName: "fork",
+        type: "FORK_JOIN_DYNAMIC",
+        inputParameters: { forkTaskName: "wide_branch", forkTaskInputs: "${workflow.input.items}" },
+      },
       { name: "join", taskReferenceName: "join", type: "JOIN" },
     ],
   });

@@ -42,7 +42,11 @@ describe("image pipeline with @baton/testing (mocked steps, test clock)", () => 
     env.mock(encode, async ({ src, format }) => ({ url: `cdn://${stem(src)}.${format}`, format, bytes: 1000 + format.length }), {
       concurrency: ENCODE_CONCURRENCY,
     });
-    env.mock(publishCdn, async ({ renditions }) => ({ urls: Object.values(renditions).map((r) => r.url).sort() }));
+    env.mock(publishCdn, async ({ renditions }) => ({
+      urls: Object.values(renditions)
+        .map((r) => r.url)
+        .sort(),
+    }));
     env.mock(notify, async ({ channel, message }) => {
       told.push(`${channel}: ${message}`);
       return { delivered: true };
@@ -76,14 +80,19 @@ describe("image pipeline with @baton/testing (mocked steps, test clock)", () => 
 
     // One encode per format, with the ingested copy as the source.
     const encodes = env.calls(encode).filter((c) => c.workflowId === run.workflowId);
-    assert.deepEqual(encodes.map((c) => c.input).sort((a, b) => a.format.localeCompare(b.format)), [
-      { src: "store://cat", format: "avif" },
-      { src: "store://cat", format: "webp" },
-    ]);
+    assert.deepEqual(
+      encodes.map((c) => c.input).sort((a, b) => a.format.localeCompare(b.format)),
+      [
+        { src: "store://cat", format: "avif" },
+        { src: "store://cat", format: "webp" },
+      ],
+    );
     // The join hands publish_cdn every rendition, keyed by task.
     const published = env.calls(publishCdn).find((c) => c.workflowId === run.workflowId)!;
     assert.deepEqual(
-      Object.values(published.input.renditions).map((r: Rendition) => r.format).sort(),
+      Object.values(published.input.renditions)
+        .map((r: Rendition) => r.format)
+        .sort(),
       ["avif", "webp"],
     );
 
@@ -120,45 +129,50 @@ describe("image pipeline with @baton/testing (mocked steps, test clock)", () => 
     const run = await env.execute(imagePipeline, input);
     assert.equal(run.status, "COMPLETED", run.reasonForIncompletion);
     const avif = run.tasks.filter((t) => t.taskDefName === "encode" && (t.inputData as { format: string }).format === "avif");
-    assert.deepEqual(avif.map((t) => t.status), ["FAILED", "COMPLETED"]);
+    assert.deepEqual(
+      avif.map((t) => t.status),
+      ["FAILED", "COMPLETED"],
+    );
     assert.ok(avif[1]!.startTime - avif[0]!.endTime >= 5000, "retryDelaySeconds 5 passed on the test clock");
   });
 });
 
 describe("image pipeline: parallel encodes", () => {
-  test(
-    "two encode results committed at the same instant complete the join",
-    async () => {
-      const env = await TestEnvironment.create();
-      try {
-        env.mock(ingest, async ({ src }) => ({ url: src, width: 1, height: 1 }));
-        env.mock(publishCdn, async ({ renditions }) => ({ urls: Object.values(renditions).map((r) => r.url).sort() }));
-        env.mock(notify, async () => ({ delivered: true }));
-        for (let attempt = 0; attempt < 5; attempt++) {
-          // The encodes by hand: take both, then answer both at once.
-          const runId = await env.start(imagePipeline, { ...input, embargo: "1s" });
-          const { tasks } = await eventually(
-            async () => (await env.client.tasks.poll({ taskType: "encode", workerId: "by-hand", count: 2, waitMs: 1000n })),
-            (r) => r.tasks.length > 0,
-            "the encodes",
-          );
-          const both = tasks.length === 2 ? tasks : [...tasks, ...(await env.client.tasks.poll({ taskType: "encode", workerId: "by-hand", count: 1, waitMs: 5000n })).tasks];
-          assert.equal(both.length, 2);
-          await Promise.all(
-            both.map((task) =>
-              env.client.tasks.updateTask({
-                result: { taskId: task.taskId, leaseToken: task.leaseToken, status: TaskStatus.COMPLETED, outputJson: JSON.stringify({ url: task.taskId }) },
-              }),
-            ),
-          );
-          const run = await env.drive(runId);
-          assert.equal(run.status, "COMPLETED", `attempt ${attempt}: ${run.reasonForIncompletion ?? ""} join ${run.task("encode_all_join")?.status}`);
-        }
-      } finally {
-        await env.close();
+  test("two encode results committed at the same instant complete the join", async () => {
+    const env = await TestEnvironment.create();
+    try {
+      env.mock(ingest, async ({ src }) => ({ url: src, width: 1, height: 1 }));
+      env.mock(publishCdn, async ({ renditions }) => ({
+        urls: Object.values(renditions)
+          .map((r) => r.url)
+          .sort(),
+      }));
+      env.mock(notify, async () => ({ delivered: true }));
+      for (let attempt = 0; attempt < 5; attempt++) {
+        // The encodes by hand: take both, then answer both at once.
+        const runId = await env.start(imagePipeline, { ...input, embargo: "1s" });
+        const { tasks } = await eventually(
+          async () => await env.client.tasks.poll({ taskType: "encode", workerId: "by-hand", count: 2, waitMs: 1000n }),
+          (r) => r.tasks.length > 0,
+          "the encodes",
+        );
+        const both =
+          tasks.length === 2 ? tasks : [...tasks, ...(await env.client.tasks.poll({ taskType: "encode", workerId: "by-hand", count: 1, waitMs: 5000n })).tasks];
+        assert.equal(both.length, 2);
+        await Promise.all(
+          both.map((task) =>
+            env.client.tasks.updateTask({
+              result: { taskId: task.taskId, leaseToken: task.leaseToken, status: TaskStatus.COMPLETED, outputJson: JSON.stringify({ url: task.taskId }) },
+            }),
+          ),
+        );
+        const run = await env.drive(runId);
+        assert.equal(run.status, "COMPLETED", `attempt ${attempt}: ${run.reasonForIncompletion ?? ""} join ${run.task("encode_all_join")?.status}`);
       }
-    },
-  );
+    } finally {
+      await env.close();
+    }
+  });
 });
 
 interface CliResult {
@@ -239,51 +253,55 @@ describe("image pipeline: baton compile + publish, real TypeScript workers", () 
     assert.deepEqual(taskDefs, imagePipeline.taskDefs());
   });
 
-  test("baton publish registers it; the workers run it; the embargo holds until the clock passes 3 days", { skip: !existsSync(CLI) && "packages/cli is not built" }, async () => {
-    const published = await baton(["publish", FLOW_FILE], env.address);
-    assert.equal(published.code, 0, published.stderr + published.stdout);
-    assert.match(published.stdout, /^image_pipeline_embargo: registered version 1$/m);
-    assert.deepEqual(await client.getWorkflowDef("image_pipeline_embargo", 1), imagePipeline.toJSON());
-    const again = await baton(["publish", FLOW_FILE], env.address);
-    assert.match(again.stdout, /^image_pipeline_embargo: unchanged \(version 1\)$/m);
+  test(
+    "baton publish registers it; the workers run it; the embargo holds until the clock passes 3 days",
+    { skip: !existsSync(CLI) && "packages/cli is not built" },
+    async () => {
+      const published = await baton(["publish", FLOW_FILE], env.address);
+      assert.equal(published.code, 0, published.stderr + published.stdout);
+      assert.match(published.stdout, /^image_pipeline_embargo: registered version 1$/m);
+      assert.deepEqual(await client.getWorkflowDef("image_pipeline_embargo", 1), imagePipeline.toJSON());
+      const again = await baton(["publish", FLOW_FILE], env.address);
+      assert.match(again.stdout, /^image_pipeline_embargo: unchanged \(version 1\)$/m);
 
-    const runId = await client.startWorkflow("image_pipeline_embargo", { src: "s3://in/cat.png", formats: ["webp", "avif"], channel: "#media" });
-    // The workers do everything up to the embargo (3 days by the flow's inputTemplate).
-    const waiting = await eventually(
-      () => client.getWorkflow(runId),
-      (run) => run.tasks.some((t) => t.referenceTaskName === "embargo" && t.status === "IN_PROGRESS"),
-      "the run to reach the embargo",
-    );
-    assert.equal(waiting.tasks.find((t) => t.referenceTaskName === "publish_cdn")?.status, "COMPLETED");
-    assert.deepEqual(told, []);
+      const runId = await client.startWorkflow("image_pipeline_embargo", { src: "s3://in/cat.png", formats: ["webp", "avif"], channel: "#media" });
+      // The workers do everything up to the embargo (3 days by the flow's inputTemplate).
+      const waiting = await eventually(
+        () => client.getWorkflow(runId),
+        (run) => run.tasks.some((t) => t.referenceTaskName === "embargo" && t.status === "IN_PROGRESS"),
+        "the run to reach the embargo",
+      );
+      assert.equal(waiting.tasks.find((t) => t.referenceTaskName === "publish_cdn")?.status, "COMPLETED");
+      assert.deepEqual(told, []);
 
-    await env.advance("2 days 23 hours");
-    assert.equal((await client.getWorkflow(runId)).status, "RUNNING");
-    await env.advance("1 hour");
+      await env.advance("2 days 23 hours");
+      assert.equal((await client.getWorkflow(runId)).status, "RUNNING");
+      await env.advance("1 hour");
 
-    const run = await client.waitWorkflow(runId, 60_000);
-    assert.equal(run.status, "COMPLETED", run.reasonForIncompletion);
-    assert.deepEqual(run.output, {
-      urls: ["https://cdn.example/cat.avif", "https://cdn.example/cat.webp"],
-      width: 4032,
-      notified: true,
-    });
-    assert.deepEqual(told, ["#media: renditions of s3://in/cat.png are live (https://cdn.example/cat.avif, https://cdn.example/cat.webp)"]);
-    assert.deepEqual(
-      run.tasks.map((t) => [t.referenceTaskName, t.status]),
-      [
-        ["ingest", "COMPLETED"],
-        ["encode_jobs", "COMPLETED"],
-        ["encode_all", "COMPLETED"],
-        ["encode_0", "COMPLETED"],
-        ["encode_1", "COMPLETED"],
-        ["encode_all_join", "COMPLETED"],
-        ["publish_cdn", "COMPLETED"],
-        ["embargo", "COMPLETED"],
-        ["notify", "COMPLETED"],
-      ],
-    );
-  });
+      const run = await client.waitWorkflow(runId, 60_000);
+      assert.equal(run.status, "COMPLETED", run.reasonForIncompletion);
+      assert.deepEqual(run.output, {
+        urls: ["https://cdn.example/cat.avif", "https://cdn.example/cat.webp"],
+        width: 4032,
+        notified: true,
+      });
+      assert.deepEqual(told, ["#media: renditions of s3://in/cat.png are live (https://cdn.example/cat.avif, https://cdn.example/cat.webp)"]);
+      assert.deepEqual(
+        run.tasks.map((t) => [t.referenceTaskName, t.status]),
+        [
+          ["ingest", "COMPLETED"],
+          ["encode_jobs", "COMPLETED"],
+          ["encode_all", "COMPLETED"],
+          ["encode_0", "COMPLETED"],
+          ["encode_1", "COMPLETED"],
+          ["encode_all_join", "COMPLETED"],
+          ["publish_cdn", "COMPLETED"],
+          ["embargo", "COMPLETED"],
+          ["notify", "COMPLETED"],
+        ],
+      );
+    },
+  );
 });
 
 test("the example flow and this test type-check under the project's strict settings", () => {

@@ -41,7 +41,14 @@ describe("fair claims across keys", () => {
       [...Array(5).fill("big"), ...Array(5).fill("small")],
       "five rounds of two keys, although the small key's tasks came after sixty of the big one's",
     );
-    assert.deepEqual(first.filter((t) => t.tenant === "big").map((t) => t.n).sort((a, b) => a - b), [0, 1, 2, 3, 4], "each key in its own order");
+    assert.deepEqual(
+      first
+        .filter((t) => t.tenant === "big")
+        .map((t) => t.n)
+        .sort((a, b) => a - b),
+      [0, 1, 2, 3, 4],
+      "each key in its own order",
+    );
     const rest = await claim("fair_a", 100);
     assert.equal(rest.length, 55);
     assert.ok(rest.every((t) => t.tenant === "big"));
@@ -55,8 +62,22 @@ describe("fair claims across keys", () => {
     for (let i = 0; i < 3; i++) await h.client.startWorkflow("fair_plain_b", { n: 100 + i });
     const got = await claim("fair_b", 4);
     // Two of the big key's tasks: the urgent one (started last) and the oldest; not the second oldest.
-    assert.deepEqual(got.filter((t) => t.tenant === "big").map((t) => t.n).sort((a, b) => a - b), [0, 99], "the urgent run's task first within its key");
-    assert.deepEqual(got.filter((t) => t.tenant === undefined || t.tenant === null).map((t) => t.n).sort(), [100, 101], "the unkeyed runs take turns too");
+    assert.deepEqual(
+      got
+        .filter((t) => t.tenant === "big")
+        .map((t) => t.n)
+        .sort((a, b) => a - b),
+      [0, 99],
+      "the urgent run's task first within its key",
+    );
+    assert.deepEqual(
+      got
+        .filter((t) => t.tenant === undefined || t.tenant === null)
+        .map((t) => t.n)
+        .sort(),
+      [100, 101],
+      "the unkeyed runs take turns too",
+    );
     await claim("fair_b", 100);
   });
 
@@ -80,7 +101,14 @@ describe("fair claims across keys", () => {
       [...Array(2).fill("basic"), ...Array(6).fill("gold")],
       "three of gold's for each of basic's, although basic's came first",
     );
-    assert.deepEqual(got.filter((t) => t.tenant === "gold").map((t) => t.n).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5], "each key in its own order");
+    assert.deepEqual(
+      got
+        .filter((t) => t.tenant === "gold")
+        .map((t) => t.n)
+        .sort((a, b) => a - b),
+      [0, 1, 2, 3, 4, 5],
+      "each key in its own order",
+    );
     const rest = await claim("fair_d", 100);
     assert.equal(rest.length, 52);
   });

@@ -21,7 +21,15 @@ const REPEATS = scale(1, 3);
 const REGEX_AS = scale(26, 30);
 const JSON_QUOTES = scale(30_000, 1_000_000);
 
-const wellBehaved = { name: "polite", version: 1, schemaVersion: 2, tasks: [{ name: "n", taskReferenceName: "n", type: "NOOP" }, { name: "v", taskReferenceName: "v", type: "SET_VARIABLE", inputParameters: { done: true } }] };
+const wellBehaved = {
+  name: "polite",
+  version: 1,
+  schemaVersion: 2,
+  tasks: [
+    { name: "n", taskReferenceName: "n", type: "NOOP" },
+    { name: "v", taskReferenceName: "v", type: "SET_VARIABLE", inputParameters: { done: true } },
+  ],
+};
 const hostile = [
   {
     name: "spin_in_loop",
@@ -33,16 +41,37 @@ const hostile = [
         taskReferenceName: "loop",
         type: "DO_WHILE",
         inputParameters: { items: [1, 2, 3] },
-        loopOver: [{ name: "spin", taskReferenceName: "spin", type: "INLINE", optional: true, inputParameters: { evaluatorType: "javascript", expression: "while (true) {}" } }],
+        loopOver: [
+          {
+            name: "spin",
+            taskReferenceName: "spin",
+            type: "INLINE",
+            optional: true,
+            inputParameters: { evaluatorType: "javascript", expression: "while (true) {}" },
+          },
+        ],
       },
     ],
   },
-  { name: "endless_jq", version: 1, schemaVersion: 2, tasks: [{ name: "jq", taskReferenceName: "jq", type: "JSON_JQ_TRANSFORM", inputParameters: { queryExpression: "def f: f; f" } }] },
+  {
+    name: "endless_jq",
+    version: 1,
+    schemaVersion: 2,
+    tasks: [{ name: "jq", taskReferenceName: "jq", type: "JSON_JQ_TRANSFORM", inputParameters: { queryExpression: "def f: f; f" } }],
+  },
   {
     name: "many_noops",
     version: 1,
     schemaVersion: 2,
-    tasks: [{ name: "loop", taskReferenceName: "loop", type: "DO_WHILE", inputParameters: { items: "${workflow.input.items}" }, loopOver: [{ name: "n", taskReferenceName: "n", type: "NOOP" }] }],
+    tasks: [
+      {
+        name: "loop",
+        taskReferenceName: "loop",
+        type: "DO_WHILE",
+        inputParameters: { items: "${workflow.input.items}" },
+        loopOver: [{ name: "n", taskReferenceName: "n", type: "NOOP" }],
+      },
+    ],
   },
   {
     name: "catastrophic_regex",
@@ -143,7 +172,18 @@ describe("a hostile tenant", () => {
       const outputJson = '{"a":1234567890123456,"b":"' + '\\"'.repeat(JSON_QUOTES);
       jsonCalls.push(
         client.tasks
-          .updateTask({ result: { taskId: randomUUID(), leaseToken: "x", status: 3, outputJson, reasonForIncompletion: "", callbackAfterSeconds: 0n, logs: [], workerId: "hostile" } })
+          .updateTask({
+            result: {
+              taskId: randomUUID(),
+              leaseToken: "x",
+              status: 3,
+              outputJson,
+              reasonForIncompletion: "",
+              callbackAfterSeconds: 0n,
+              logs: [],
+              workerId: "hostile",
+            },
+          })
           .then(
             () => performance.now() - t0,
             () => performance.now() - t0,
@@ -181,23 +221,32 @@ describe("a hostile tenant", () => {
     const p99 = percentile(loudHealth, 99);
     const max = Math.max(...loudHealth);
     report(
-      figures(`hostile tenant${FULL ? "" : " (reduced)"}`, `${REPEATS}x (3 spinning scripts, endless jq, ${ITERATIONS} NOOP iterations, regex on ${REGEX_AS} a's, ${JSON_QUOTES} \\" JSON) + 4 polite callers`, "none", undefined, {
-        healthP99QuietMs: percentile(quietHealth, 99),
-        healthMaxQuietMs: Math.max(...quietHealth),
-        healthP99HostileMs: p99,
-        healthMaxHostileMs: max,
-        healthAnswersHostile: loudHealth.length,
-        politePerSecQuiet: quietRuns / (quietMs / 1000),
-        politePerSecHostile: loudRuns / (hostileMs / 1000),
-        hostileSeconds: hostileMs / 1000,
-        jsonUpdateMaxMs: Math.max(...jsonMs),
-      }),
+      figures(
+        `hostile tenant${FULL ? "" : " (reduced)"}`,
+        `${REPEATS}x (3 spinning scripts, endless jq, ${ITERATIONS} NOOP iterations, regex on ${REGEX_AS} a's, ${JSON_QUOTES} \\" JSON) + 4 polite callers`,
+        "none",
+        undefined,
+        {
+          healthP99QuietMs: percentile(quietHealth, 99),
+          healthMaxQuietMs: Math.max(...quietHealth),
+          healthP99HostileMs: p99,
+          healthMaxHostileMs: max,
+          healthAnswersHostile: loudHealth.length,
+          politePerSecQuiet: quietRuns / (quietMs / 1000),
+          politePerSecHostile: loudRuns / (hostileMs / 1000),
+          hostileSeconds: hostileMs / 1000,
+          jsonUpdateMaxMs: Math.max(...jsonMs),
+        },
+      ),
     );
     // Had the spinning loop's scripts run on the serving thread, one decision would have held it for their three
     // 1 s limits, and a health answer would have waited that long beyond the slowest one without hostile runs
     // (generous margin: on a busy machine any answer may wait for the CPU).
     const quietMax = Math.max(500, ...quietHealth);
-    assert.ok(max < quietMax + 2000, `a health answer took ${max.toFixed(0)} ms (${quietMax.toFixed(0)} ms at most before): user code ran on the serving thread`);
+    assert.ok(
+      max < quietMax + 2000,
+      `a health answer took ${max.toFixed(0)} ms (${quietMax.toFixed(0)} ms at most before): user code ran on the serving thread`,
+    );
     assert.ok(loudRuns > 0, "the well-behaved flow made no progress while the hostile runs ran");
     if (FULL) assert.ok(p99 < 100, `health p99 ${p99.toFixed(1)} ms while hostile runs ran`);
   });

@@ -28,7 +28,13 @@ describe("one idempotency key, many concurrent starts", () => {
         const key = `same-key-${round}`;
         const replies = await Promise.all(
           Array.from({ length: callers }, (_, i) =>
-            clients[i % 2]!.workflows.startWorkflow({ name: "fault_child", inputJson: JSON.stringify({ x: i }), idempotencyKey: key, correlationId: "", priority: 0 }),
+            clients[i % 2]!.workflows.startWorkflow({
+              name: "fault_child",
+              inputJson: JSON.stringify({ x: i }),
+              idempotencyKey: key,
+              correlationId: "",
+              priority: 0,
+            }),
           ),
         );
         const ids = new Set(replies.map((r) => r.workflowId));
@@ -39,7 +45,15 @@ describe("one idempotency key, many concurrent starts", () => {
         assert.deepEqual([...ids], [rows[0].id], "every caller gets the one run's id");
         assert.equal(created, 1, `${created} callers were told they created it`);
       }
-      report(figures("100 concurrent starts, one key", `${rounds} x ${callers} starts over 2 replicas`, "races on one key", { runsLost: 0, wrongEnd: 0, stuck: 0, duplicateTransitions: duplicates, redeliveries: 0 }));
+      report(
+        figures("100 concurrent starts, one key", `${rounds} x ${callers} starts over 2 replicas`, "races on one key", {
+          runsLost: 0,
+          wrongEnd: 0,
+          stuck: 0,
+          duplicateTransitions: duplicates,
+          redeliveries: 0,
+        }),
+      );
     } finally {
       await db.end();
       clients.forEach((c) => c.close());

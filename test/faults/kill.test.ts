@@ -69,18 +69,24 @@ describe("server SIGKILLed under load", () => {
       const { rows } = await db.query("SELECT idempotency_key, id FROM baton.runs WHERE idempotency_key IS NOT NULL").finally(() => db.end());
       const stored = new Map(rows.map((r) => [r.idempotency_key as string, r.id as string]));
       for (const [key, id] of starts.acknowledged) if (stored.get(key) !== id) startsLost++;
-      const f = figures(`SIGKILL server (${kills}x)`, `${runs} runs, ${check.taskRows} task rows`, `${kills} SIGKILLs`, { ...check, runsLost: check.runsLost + startsLost }, {
-        seconds: elapsed,
-        killsOverSeconds: (killsDoneAt - began) / 1000,
-        startsDuringLoad: startsDone ? "all before last kill" : "some after last kill",
-        startErrors: Object.fromEntries(starts.errors),
-        workerErrors,
-        acknowledgedUpdates: check.acknowledgedUpdates,
-        handlerRuns: ledger.handlerRuns,
-        restartMsMax: Math.max(...restarts),
-        open: open.length,
-        seed: random.seed,
-      });
+      const f = figures(
+        `SIGKILL server (${kills}x)`,
+        `${runs} runs, ${check.taskRows} task rows`,
+        `${kills} SIGKILLs`,
+        { ...check, runsLost: check.runsLost + startsLost },
+        {
+          seconds: elapsed,
+          killsOverSeconds: (killsDoneAt - began) / 1000,
+          startsDuringLoad: startsDone ? "all before last kill" : "some after last kill",
+          startErrors: Object.fromEntries(starts.errors),
+          workerErrors,
+          acknowledgedUpdates: check.acknowledgedUpdates,
+          handlerRuns: ledger.handlerRuns,
+          restartMsMax: Math.max(...restarts),
+          open: open.length,
+          seed: random.seed,
+        },
+      );
       report(f);
       assert.deepEqual(check.violations, [], check.violations.slice(0, 20).join("\n"));
       assert.equal(startsLost, 0, "acknowledged starts lost");

@@ -93,7 +93,10 @@ describe("a worker killed while it holds a lease", () => {
           assert.equal((error as { code?: number }).code, 9, String(error));
           lateAnswers.push("FAILED_PRECONDITION");
         }
-        await assert.rejects(client.tasks.extendLease({ taskId: held.taskId, leaseToken: held.leaseToken, extendSeconds: 0n }), (e: { code?: number }) => e.code === 9);
+        await assert.rejects(
+          client.tasks.extendLease({ taskId: held.taskId, leaseToken: held.leaseToken, extendSeconds: 0n }),
+          (e: { code?: number }) => e.code === 9,
+        );
         const after = await client.getWorkflow(runId);
         assert.equal(after.status, "COMPLETED");
         assert.deepEqual(after.output, { by: "second" });

@@ -67,7 +67,9 @@ describe("a transaction held open under load", () => {
       await startAll([client], planned, starts, { concurrency: 4, ratePerSecond: runs / (holdMs / 1000) });
       const remaining = holdMs - (Date.now() - lockedAt);
       if (remaining > 0) await sleep(remaining);
-      const metricsText = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text()).catch((e: Error) => `unavailable: ${e.message}`);
+      const metricsText = await fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+        .then((r) => r.text())
+        .catch((e: Error) => `unavailable: ${e.message}`);
       const heldStatus = (await db.query("SELECT status FROM baton.runs WHERE id = $1", [heldId])).rows[0].status;
       await holder.query("COMMIT");
       await idler.query("COMMIT");
@@ -114,14 +116,9 @@ describe("a transaction held open under load", () => {
     }
   });
 
-  it(
-    "the server reports a transaction that blocks it (a log line and a metric)",
-    {
-    },
-    () => {
-      assert.ok(reported, "runs after the test above");
-      assert.ok(reported.logs.length > 0, "no log line about the blocking transaction");
-      assert.match(reported.metrics, /baton_[a-z_]*(transaction|lock|blocked)[a-z_]*/, "no metric about the blocking transaction");
-    },
-  );
+  it("the server reports a transaction that blocks it (a log line and a metric)", {}, () => {
+    assert.ok(reported, "runs after the test above");
+    assert.ok(reported.logs.length > 0, "no log line about the blocking transaction");
+    assert.match(reported.metrics, /baton_[a-z_]*(transaction|lock|blocked)[a-z_]*/, "no metric about the blocking transaction");
+  });
 });

@@ -168,7 +168,11 @@ describe("network faults between workers and the server", { skip }, () => {
       await sleep(5000);
       relay.delay.ms = 0;
       await starting;
-      const open = await waitForEnd(databaseUrl, planned.map((p) => p.key), 300_000);
+      const open = await waitForEnd(
+        databaseUrl,
+        planned.map((p) => p.key),
+        300_000,
+      );
       const endedAt = Date.now();
       worker.kill("SIGTERM");
       await new Promise((r) => worker.once("exit", r));
@@ -179,7 +183,10 @@ describe("network faults between workers and the server", { skip }, () => {
       for (const [id, n] of data.received) ledger.received.set(id, n);
       ledger.updates.push(...data.updates);
       const check = await checkHistory(databaseUrl, planned, ledger);
-      const firstAfter = data.updates.filter((u) => u.ok && u.at >= restoredAt).map((u) => u.at).sort((a, b) => a - b)[0];
+      const firstAfter = data.updates
+        .filter((u) => u.ok && u.at >= restoredAt)
+        .map((u) => u.at)
+        .sort((a, b) => a - b)[0];
       report(
         figures("network faults (netns, nft)", `${runs} runs, worker in a namespace`, phases.join(", "), check, {
           hangS: (restoredAt - hungAt) / 1000,

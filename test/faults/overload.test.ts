@@ -22,7 +22,18 @@ interface Outcome {
   retryHints: number;
 }
 
-let measured: { overloadMs: number; exhausted: number; retryHints: number; rssBaseKb: number; rssPeakKb: number; rssFirstHalfKb: number; rssSecondHalfKb: number; rssAfterKb: number } | undefined;
+let measured:
+  | {
+      overloadMs: number;
+      exhausted: number;
+      retryHints: number;
+      rssBaseKb: number;
+      rssPeakKb: number;
+      rssFirstHalfKb: number;
+      rssSecondHalfKb: number;
+      rssAfterKb: number;
+    }
+  | undefined;
 
 /** Closed loop: as fast as `concurrency` callers go, for `ms`; returns acknowledged starts per second. */
 async function sustainable(client: BatonClient, ms: number, concurrency: number): Promise<number> {
@@ -109,7 +120,8 @@ describe("overload: ten times the sustainable start rate, thousands of idle stre
       const target = Math.max(50, Math.round(rate * 10));
       const overloadStart = Date.now();
       const overload = await openLoop(clients, target, overloadMs, 20_000);
-      const during = (from: number, to: number) => Math.max(0, ...rss.filter((r) => r.at >= overloadStart + from && r.at < overloadStart + to).map((r) => r.kb));
+      const during = (from: number, to: number) =>
+        Math.max(0, ...rss.filter((r) => r.at >= overloadStart + from && r.at < overloadStart + to).map((r) => r.kb));
       const rssFirstHalf = during(0, overloadMs / 2);
       const rssSecondHalf = during(overloadMs / 2, overloadMs);
       const rssPeak = Math.max(...rss.map((r) => r.kb));
@@ -131,23 +143,38 @@ describe("overload: ten times the sustainable start rate, thousands of idle stre
       const rssAfter = server.rssKb();
       const rateAfter = await sustainable(clients[0]!, 3000, 8);
       const exhausted = overload.codes.get("RESOURCE_EXHAUSTED") ?? 0;
-      measured = { overloadMs, exhausted, retryHints: overload.retryHints, rssBaseKb: rssBase, rssPeakKb: rssPeak, rssFirstHalfKb: rssFirstHalf, rssSecondHalfKb: rssSecondHalf, rssAfterKb: rssAfter };
+      measured = {
+        overloadMs,
+        exhausted,
+        retryHints: overload.retryHints,
+        rssBaseKb: rssBase,
+        rssPeakKb: rssPeak,
+        rssFirstHalfKb: rssFirstHalf,
+        rssSecondHalfKb: rssSecondHalf,
+        rssAfterKb: rssAfter,
+      };
       report(
-        figures("overload 10x start rate", `${streams} idle streams; ${target}/s starts for ${overloadMs / 1000} s (sustainable ${Math.round(rate)}/s)`, "overload", undefined, {
-          outcomes: Object.fromEntries(overload.codes),
-          refusals: Object.fromEntries(overload.details),
-          clientSkipped: overload.skipped,
-          okLatencyP50ms: percentile(overload.latencies, 50),
-          okLatencyP99ms: percentile(overload.latencies, 99),
-          retryHints: overload.retryHints,
-          rssBaseMB: rssBase / 1024,
-          rssPeakMB: rssPeak / 1024,
-          rssFirstHalfMB: rssFirstHalf / 1024,
-          rssSecondHalfMB: rssSecondHalf / 1024,
-          rssAfterMB: rssAfter / 1024,
-          recoveredAfterS,
-          rateAfter: Math.round(rateAfter),
-        }),
+        figures(
+          "overload 10x start rate",
+          `${streams} idle streams; ${target}/s starts for ${overloadMs / 1000} s (sustainable ${Math.round(rate)}/s)`,
+          "overload",
+          undefined,
+          {
+            outcomes: Object.fromEntries(overload.codes),
+            refusals: Object.fromEntries(overload.details),
+            clientSkipped: overload.skipped,
+            okLatencyP50ms: percentile(overload.latencies, 50),
+            okLatencyP99ms: percentile(overload.latencies, 99),
+            retryHints: overload.retryHints,
+            rssBaseMB: rssBase / 1024,
+            rssPeakMB: rssPeak / 1024,
+            rssFirstHalfMB: rssFirstHalf / 1024,
+            rssSecondHalfMB: rssSecondHalf / 1024,
+            rssAfterMB: rssAfter / 1024,
+            recoveredAfterS,
+            rateAfter: Math.round(rateAfter),
+          },
+        ),
       );
       assert.equal(server.child.exitCode, null, "the server process died under overload");
       assert.ok(recoveredAfterS >= 0, "the server did not take a start again within 60 s");
@@ -160,25 +187,23 @@ describe("overload: ten times the sustainable start rate, thousands of idle stre
     }
   });
 
-  it(
-    "sheds load early with RESOURCE_EXHAUSTED and a retry hint, with memory bounded",
-    {
-    },
-    () => {
-      assert.ok(measured, "runs after the test above");
-      assert.ok(measured.exhausted > 0, "no RESOURCE_EXHAUSTED answers under overload");
-      assert.ok(measured.retryHints > 0, "no retry hint with the refusals");
-      // Bounded, and given back to no one but kept for reuse: calls the
-      // server has not answered yet sit in its HTTP/2 session (grpc-js lifts
-      // Node's session memory cap on purpose), so a flood costs a step of
-      // memory proportional to the calls the clients keep open, then no more.
-      assert.ok(measured.rssPeakKb < measured.rssBaseKb * 4, `memory grew from ${measured.rssBaseKb} kB to ${measured.rssPeakKb} kB`);
-      assert.ok(measured.rssAfterKb <= measured.rssPeakKb * 1.1, `memory kept growing after the overload: ${measured.rssPeakKb} kB at peak, ${measured.rssAfterKb} kB after`);
-      // A long overload (the full run) has left its ramp-up behind by the second half: flat there.
-      if (measured.overloadMs >= 30_000) {
-        const { rssFirstHalfKb: first, rssSecondHalfKb: second } = measured;
-        assert.ok(second <= first * 1.2 + 16 * 1024, `memory kept growing while overloaded: ${first} kB in the first half, ${second} kB in the second`);
-      }
-    },
-  );
+  it("sheds load early with RESOURCE_EXHAUSTED and a retry hint, with memory bounded", {}, () => {
+    assert.ok(measured, "runs after the test above");
+    assert.ok(measured.exhausted > 0, "no RESOURCE_EXHAUSTED answers under overload");
+    assert.ok(measured.retryHints > 0, "no retry hint with the refusals");
+    // Bounded, and given back to no one but kept for reuse: calls the
+    // server has not answered yet sit in its HTTP/2 session (grpc-js lifts
+    // Node's session memory cap on purpose), so a flood costs a step of
+    // memory proportional to the calls the clients keep open, then no more.
+    assert.ok(measured.rssPeakKb < measured.rssBaseKb * 4, `memory grew from ${measured.rssBaseKb} kB to ${measured.rssPeakKb} kB`);
+    assert.ok(
+      measured.rssAfterKb <= measured.rssPeakKb * 1.1,
+      `memory kept growing after the overload: ${measured.rssPeakKb} kB at peak, ${measured.rssAfterKb} kB after`,
+    );
+    // A long overload (the full run) has left its ramp-up behind by the second half: flat there.
+    if (measured.overloadMs >= 30_000) {
+      const { rssFirstHalfKb: first, rssSecondHalfKb: second } = measured;
+      assert.ok(second <= first * 1.2 + 16 * 1024, `memory kept growing while overloaded: ${first} kB in the first half, ${second} kB in the second`);
+    }
+  });
 });

@@ -19,11 +19,7 @@ let cluster: Cluster | undefined;
 after(() => cluster?.destroy());
 
 describe("PostgreSQL restarted and its backends terminated under load", { skip }, () => {
-  it(
-    "the server reconnects and loses nothing acknowledged",
-    {
-    },
-    async () => {
+  it("the server reconnects and loses nothing acknowledged", {}, async () => {
     const runs = scale(100, 3000);
     const cycles = scale(1, 5);
     const random = rng();
@@ -45,7 +41,10 @@ describe("PostgreSQL restarted and its backends terminated under load", { skip }
     watch(server);
     const client = new BatonClient({ address: server.address });
     const ledger = new Ledger();
-    const workers = [startFaultWorker({ address: server.address, workerId: "pg-w1", ledger }), startFaultWorker({ address: server.address, workerId: "pg-w2", ledger })];
+    const workers = [
+      startFaultWorker({ address: server.address, workerId: "pg-w1", ledger }),
+      startFaultWorker({ address: server.address, workerId: "pg-w2", ledger }),
+    ];
     const faults: string[] = [];
     try {
       await registerFlows(client);
@@ -91,6 +90,5 @@ describe("PostgreSQL restarted and its backends terminated under load", { skip }
       client.close();
       await stopServer(server, "SIGTERM");
     }
-  },
-  );
+  });
 });

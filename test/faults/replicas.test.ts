@@ -43,7 +43,15 @@ describe("two replicas, one killed repeatedly", () => {
       for (let k = 0; k < kills; k++) {
         await sleep(random.int(500, runs > 1000 ? 8000 : 2500));
         await stopServer(a, "SIGKILL");
-        const openNow = starts.acknowledged.size < runs || (await waitForEnd(databaseUrl, planned.map((p) => p.key), 0)).length > 0;
+        const openNow =
+          starts.acknowledged.size < runs ||
+          (
+            await waitForEnd(
+              databaseUrl,
+              planned.map((p) => p.key),
+              0,
+            )
+          ).length > 0;
         const before = ledgerB.updates.filter((u) => u.ok).length;
         // A stays down a while: B alone must make progress meanwhile.
         await sleep(random.int(800, 2000));
@@ -69,7 +77,11 @@ describe("two replicas, one killed repeatedly", () => {
       assert.deepEqual(check.violations, [], check.violations.slice(0, 20).join("\n"));
       assert.equal(f.runsLost + f.stuck + f.duplicateTransitions, 0);
       // Only windows with work left count (a fast machine may finish early).
-      if (survivorWork.length > 0) assert.ok(survivorWork.some((n) => n > 0), `replica B did no work while A was down: ${survivorWork.join(",")}`);
+      if (survivorWork.length > 0)
+        assert.ok(
+          survivorWork.some((n) => n > 0),
+          `replica B did no work while A was down: ${survivorWork.join(",")}`,
+        );
     } finally {
       await Promise.all(workers.map((w) => w.stop()));
       clientA.close();

@@ -13,7 +13,11 @@ import type { Figures } from "./lib/history.js";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const only = process.argv.slice(2);
 const files = ["test/faults", "test/fuzz"]
-  .flatMap((dir) => readdirSync(path.join(root, dir)).filter((f) => f.endsWith(".test.ts")).map((f) => path.join(dir, f)))
+  .flatMap((dir) =>
+    readdirSync(path.join(root, dir))
+      .filter((f) => f.endsWith(".test.ts"))
+      .map((f) => path.join(dir, f)),
+  )
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)));
 
 // The HA and network tests need pg_auto_failover and nft: the full run installs them (Debian), the reduced one skips.

@@ -26,7 +26,12 @@ describe("a schedule on two replicas, killed repeatedly", () => {
     const began = Date.now();
     let bothDown = 0;
     try {
-      await client.registerWorkflowDef({ name: "fault_tick", version: 1, schemaVersion: 2, tasks: [{ name: "set", taskReferenceName: "set", type: "SET_VARIABLE", inputParameters: { at: "${workflow.input._scheduledTime}" } }] });
+      await client.registerWorkflowDef({
+        name: "fault_tick",
+        version: 1,
+        schemaVersion: 2,
+        tasks: [{ name: "set", taskReferenceName: "set", type: "SET_VARIABLE", inputParameters: { at: "${workflow.input._scheduledTime}" } }],
+      });
       const created = await client.createSchedule({
         name: "fault_every_second",
         cronExpression: "* * * * * *",
@@ -52,9 +57,11 @@ describe("a schedule on two replicas, killed repeatedly", () => {
       assert.ok(last > first, "it fired");
       const expected = (last - first) / 1000 + 1;
       const rows = async () =>
-        (await db.query<{ t: string; n: string }>(
-          `SELECT (input->>'_scheduledTime')::bigint AS t, count(*) AS n FROM baton.runs WHERE name = 'fault_tick' GROUP BY 1 ORDER BY 1`,
-        )).rows.map((r) => [Number(r.t), Number(r.n)] as const);
+        (
+          await db.query<{ t: string; n: string }>(
+            `SELECT (input->>'_scheduledTime')::bigint AS t, count(*) AS n FROM baton.runs WHERE name = 'fault_tick' GROUP BY 1 ORDER BY 1`,
+          )
+        ).rows.map((r) => [Number(r.t), Number(r.n)] as const);
       await waitUntil(async () => (await rows()).length >= expected, 30_000);
       const fired = await rows();
       const doubled = fired.filter(([, n]) => n > 1).map(([t]) => new Date(t).toISOString());

@@ -22,9 +22,7 @@ before(async () => {
   await installAudit(h.databaseUrl);
   db = new pg.Client({ connectionString: h.databaseUrl });
   await db.connect();
-  await h.client.registerTaskDefs(
-    ["u_a", "u_b"].map((name) => ({ name, retryCount: 2, retryDelaySeconds: 0, responseTimeoutSeconds: 10, timeoutSeconds: 0 })),
-  );
+  await h.client.registerTaskDefs(["u_a", "u_b"].map((name) => ({ name, retryCount: 2, retryDelaySeconds: 0, responseTimeoutSeconds: 10, timeoutSeconds: 0 })));
   await h.client.registerWorkflowDef({
     name: "two_steps",
     version: 1,
@@ -40,7 +38,10 @@ before(async () => {
 after(async () => {
   const check = await checkHistory(h.databaseUrl, [], undefined);
   report(
-    figures("duplicate, late, out-of-order updates", `${sent} updates`, "duplicates, stale leases, late and reordered answers", { ...check, duplicateTransitions: check.duplicateTransitions + appliedTwice }),
+    figures("duplicate, late, out-of-order updates", `${sent} updates`, "duplicates, stale leases, late and reordered answers", {
+      ...check,
+      duplicateTransitions: check.duplicateTransitions + appliedTwice,
+    }),
   );
   await db.end();
   await h.close();
@@ -89,9 +90,18 @@ describe("duplicate and reordered updates", () => {
     const applied = outcomes.filter((o) => o === "applied").length;
     if (applied > 1) appliedTwice += applied - 1;
     assert.equal(applied, 1, outcomes.join(","));
-    assert.ok(outcomes.every((o) => o === "applied" || o === "ignored"), outcomes.join(","));
+    assert.ok(
+      outcomes.every((o) => o === "applied" || o === "ignored"),
+      outcomes.join(","),
+    );
     const rows = await taskRows(runId);
-    assert.deepEqual(rows.map((r) => [r.ref, r.status]), [["a", "COMPLETED"], ["b", "SCHEDULED"]]);
+    assert.deepEqual(
+      rows.map((r) => [r.ref, r.status]),
+      [
+        ["a", "COMPLETED"],
+        ["b", "SCHEDULED"],
+      ],
+    );
     await h.client.terminateWorkflow(runId, "test done"); // so the next test polls its own tasks
   });
 
@@ -102,7 +112,13 @@ describe("duplicate and reordered updates", () => {
     for (const status of ["IN_PROGRESS", "FAILED", "FAILED_WITH_TERMINAL_ERROR"] as const) assert.equal(await send(a, status, { v: 9 }), "ignored");
     assert.equal(await send(a, "COMPLETED", { v: 2 }), "ignored");
     const rows = await taskRows(runId);
-    assert.deepEqual(rows.map((r) => [r.ref, r.status, r.retry_count]), [["a", "COMPLETED", 0], ["b", "SCHEDULED", 0]]);
+    assert.deepEqual(
+      rows.map((r) => [r.ref, r.status, r.retry_count]),
+      [
+        ["a", "COMPLETED", 0],
+        ["b", "SCHEDULED", 0],
+      ],
+    );
     assert.deepEqual(rows[0]!.output, { v: 1 });
     await h.client.terminateWorkflow(runId, "test done"); // so the next test polls its own tasks
   });
@@ -157,9 +173,10 @@ describe("duplicate and reordered updates", () => {
     const done = await h.client.waitWorkflow(runId, 10_000);
     assert.equal(done.status, "COMPLETED");
     const before = (await db.query("SELECT updated_at, status FROM baton.runs WHERE id = $1", [runId])).rows[0];
-    for (const task of [a, b]) for (const status of ["IN_PROGRESS", "FAILED", "COMPLETED", "FAILED_WITH_TERMINAL_ERROR"] as const) {
-      assert.equal(await send(task, status, { v: 99 }, status === "IN_PROGRESS" ? 5 : 0), "ignored");
-    }
+    for (const task of [a, b])
+      for (const status of ["IN_PROGRESS", "FAILED", "COMPLETED", "FAILED_WITH_TERMINAL_ERROR"] as const) {
+        assert.equal(await send(task, status, { v: 99 }, status === "IN_PROGRESS" ? 5 : 0), "ignored");
+      }
     await h.advance(60_000);
     const afterRow = (await db.query("SELECT updated_at, status FROM baton.runs WHERE id = $1", [runId])).rows[0];
     assert.deepEqual(afterRow, before);
@@ -173,7 +190,10 @@ describe("duplicate and reordered updates", () => {
     assert.equal(await send(a, "COMPLETED", { v: 1 }), "ignored");
     const run = await h.client.getWorkflow(runId);
     assert.equal(run.status, "TERMINATED");
-    assert.deepEqual((await taskRows(runId)).map((r) => r.status), ["CANCELED"]);
+    assert.deepEqual(
+      (await taskRows(runId)).map((r) => r.status),
+      ["CANCELED"],
+    );
   });
 
   it("random interleavings of duplicate, stale and reordered answers (property)", async () => {
@@ -200,7 +220,11 @@ describe("duplicate and reordered updates", () => {
             assert.ok(["applied", "ignored", "FAILED_PRECONDITION"].includes(o), o);
             if (o === "applied" && act.status !== "IN_PROGRESS") appliedTerminal.set(target.taskId, (appliedTerminal.get(target.taskId) ?? 0) + 1);
           }
-          if (act.stale) assert.ok(outcomes.every((o) => o !== "applied"), "a stale token was applied");
+          if (act.stale)
+            assert.ok(
+              outcomes.every((o) => o !== "applied"),
+              "a stale token was applied",
+            );
         }
         for (const [id, n] of appliedTerminal) {
           if (n > 1) appliedTwice++;

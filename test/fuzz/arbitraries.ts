@@ -4,9 +4,31 @@
 import fc from "fast-check";
 
 export const TASK_TYPES = [
-  "SIMPLE", "DECISION", "SWITCH", "FORK_JOIN", "FORK", "JOIN", "EXCLUSIVE_JOIN", "FORK_JOIN_DYNAMIC", "DO_WHILE", "SET_VARIABLE",
-  "TERMINATE", "WAIT", "HUMAN", "NOOP", "INLINE", "LAMBDA", "JSON_JQ_TRANSFORM", "DYNAMIC", "SUB_WORKFLOW", "START_WORKFLOW",
-  "EVENT", "HTTP", "KAFKA_PUBLISH", "NOT_A_TYPE", "",
+  "SIMPLE",
+  "DECISION",
+  "SWITCH",
+  "FORK_JOIN",
+  "FORK",
+  "JOIN",
+  "EXCLUSIVE_JOIN",
+  "FORK_JOIN_DYNAMIC",
+  "DO_WHILE",
+  "SET_VARIABLE",
+  "TERMINATE",
+  "WAIT",
+  "HUMAN",
+  "NOOP",
+  "INLINE",
+  "LAMBDA",
+  "JSON_JQ_TRANSFORM",
+  "DYNAMIC",
+  "SUB_WORKFLOW",
+  "START_WORKFLOW",
+  "EVENT",
+  "HTTP",
+  "KAFKA_PUBLISH",
+  "NOT_A_TYPE",
+  "",
 ];
 
 /** Short names from a small alphabet, so duplicates and clashes happen often. */
@@ -63,7 +85,11 @@ function taskAt(depth: number): fc.Arbitrary<Record<string, unknown>> {
         decisionCases: maybe(fc.dictionary(name, list, { maxKeys: 2 })),
         defaultCase: maybe(list),
         loopOver: maybe(list),
-        loopCondition: fc.oneof(fc.constantFrom("if ($.loop['iteration'] < 3) { true; } else { false; }", "true", "while(true){}", "$."), fc.string({ maxLength: 20 }), junk),
+        loopCondition: fc.oneof(
+          fc.constantFrom("if ($.loop['iteration'] < 3) { true; } else { false; }", "true", "while(true){}", "$."),
+          fc.string({ maxLength: 20 }),
+          junk,
+        ),
         joinOn: fc.oneof(fc.array(name, { maxLength: 3 }), junk),
         caseValueParam: fc.oneof(name, junk),
         evaluatorType: fc.oneof(fc.constantFrom("javascript", "value-param", "graaljs", "nope"), junk),
@@ -108,7 +134,11 @@ export const workflowDef: fc.Arbitrary<Record<string, unknown>> = fc
   .map((d) => d as Record<string, unknown>);
 
 /** Anything at all, or a definition: what a hostile client may send. */
-export const anyDefinition: fc.Arbitrary<unknown> = fc.oneof({ weight: 4, arbitrary: workflowDef }, { weight: 1, arbitrary: fc.anything() }, { weight: 1, arbitrary: fc.jsonValue() });
+export const anyDefinition: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 4, arbitrary: workflowDef },
+  { weight: 1, arbitrary: fc.anything() },
+  { weight: 1, arbitrary: fc.jsonValue() },
+);
 
 export const taskDef = fc
   .record(

@@ -50,11 +50,7 @@ describe("definition validation on hostile input", () => {
     );
   });
 
-  it(
-    "a very deep definition is refused with errors, not a stack overflow",
-    {
-    },
-    () => {
+  it("a very deep definition is refused with errors, not a stack overflow", {}, () => {
     for (const depth of [200, 2000, 20_000]) {
       let tasks: unknown[] = [{ name: "leaf", taskReferenceName: "leaf", type: "SIMPLE" }];
       for (let i = 0; i < depth; i++) tasks = [{ name: `l${i}`, taskReferenceName: `l${i}`, type: "DO_WHILE", loopCondition: "false", loopOver: tasks }];
@@ -67,6 +63,5 @@ describe("definition validation on hostile input", () => {
       }
       checkIssues(def, result.errors);
     }
-  },
-  );
+  });
 });

@@ -8,7 +8,10 @@ import { fuzzRuns, name, template, templated } from "./arbitraries.js";
 
 /** A run context like the decider's: workflow input/output/variables and one entry per task. */
 const context = fc.record({
-  workflow: fc.record({ input: fc.dictionary(name, fc.jsonValue({ maxDepth: 3 })), variables: fc.dictionary(name, fc.jsonValue({ maxDepth: 2 })), workflowId: fc.string() }, { requiredKeys: [] }),
+  workflow: fc.record(
+    { input: fc.dictionary(name, fc.jsonValue({ maxDepth: 3 })), variables: fc.dictionary(name, fc.jsonValue({ maxDepth: 2 })), workflowId: fc.string() },
+    { requiredKeys: [] },
+  ),
   a: fc.record({ input: fc.jsonValue({ maxDepth: 3 }), output: fc.jsonValue({ maxDepth: 3 }) }, { requiredKeys: [] }),
   t1: fc.anything({ maxDepth: 3 }),
 });

@@ -20,7 +20,18 @@ const METHODS = SERVICES.flatMap((s) => s.methods.map((m) => ({ service: s, meth
 /** Methods that may block by design (a long poll or a wait): a deadline there is no fault. */
 const WAITING = new Set(["Poll", "WaitWorkflow", "ExecuteWorkflow", "Dispatch", "WatchWorkflow", "WatchWorkflows"]);
 const S = grpc.status;
-const TYPED = new Set([S.OK, S.INVALID_ARGUMENT, S.NOT_FOUND, S.FAILED_PRECONDITION, S.ALREADY_EXISTS, S.OUT_OF_RANGE, S.UNAUTHENTICATED, S.PERMISSION_DENIED, S.RESOURCE_EXHAUSTED, S.ABORTED]);
+const TYPED = new Set([
+  S.OK,
+  S.INVALID_ARGUMENT,
+  S.NOT_FOUND,
+  S.FAILED_PRECONDITION,
+  S.ALREADY_EXISTS,
+  S.OUT_OF_RANGE,
+  S.UNAUTHENTICATED,
+  S.PERMISSION_DENIED,
+  S.RESOURCE_EXHAUSTED,
+  S.ABORTED,
+]);
 
 let databaseUrl: string;
 let server: ServerProc;
@@ -42,7 +53,11 @@ function count(method: string, code: number, details: string, input: string): vo
   if (TYPED.has(code) || waitingDeadline || streamCancelled) return;
   if (code === S.INTERNAL) {
     // One entry per method and kind of message (ids and quoted values blanked out).
-    const kind = `${method}: ${details.replace(/"[^"]*"/g, '"…"').replace(/[0-9a-f-]{36}/g, "<id>").replace(/\d+/g, "N").slice(0, 160)}`;
+    const kind = `${method}: ${details
+      .replace(/"[^"]*"/g, '"…"')
+      .replace(/[0-9a-f-]{36}/g, "<id>")
+      .replace(/\d+/g, "N")
+      .slice(0, 160)}`;
     const entry = internals.get(kind) ?? { count: 0, example: input.slice(0, 300) };
     entry.count++;
     internals.set(kind, entry);
@@ -82,8 +97,16 @@ after(async () => {
 /** Definitions that are right: so the "accepted is stored" half is exercised too. */
 const validDef = fc
   .array(fc.constantFrom("fz_task", "fz_other"), { minLength: 1, maxLength: 4 })
-  .map((names) => ({ name: "x", version: 1, schemaVersion: 2, tasks: names.map((n, i) => ({ name: n, taskReferenceName: `r${i}`, type: "SIMPLE" })) }) as Record<string, unknown>);
-const validTaskDef = fc.record({ name: fc.constant("x"), retryCount: fc.nat(5), responseTimeoutSeconds: fc.integer({ min: 1, max: 60 }) }).map((d) => d as Record<string, unknown>);
+  .map(
+    (names) =>
+      ({ name: "x", version: 1, schemaVersion: 2, tasks: names.map((n, i) => ({ name: n, taskReferenceName: `r${i}`, type: "SIMPLE" })) }) as Record<
+        string,
+        unknown
+      >,
+  );
+const validTaskDef = fc
+  .record({ name: fc.constant("x"), retryCount: fc.nat(5), responseTimeoutSeconds: fc.integer({ min: 1, max: 60 }) })
+  .map((d) => d as Record<string, unknown>);
 
 const identity = (b: Buffer) => b;
 
@@ -121,7 +144,8 @@ function streamStatus(path: string, messages: Buffer[], opts: { deadlineMs: numb
 
 const dispatchStatus = (messages: Buffer[]) => streamStatus("/baton.v1.TaskService/Dispatch", messages, { deadlineMs: 20_000 });
 
-const dispatchRequest = (kind: NonNullable<MessageInitShape<typeof DispatchRequestSchema>["kind"]>) => Buffer.from(toBinary(DispatchRequestSchema, create(DispatchRequestSchema, { kind })));
+const dispatchRequest = (kind: NonNullable<MessageInitShape<typeof DispatchRequestSchema>["kind"]>) =>
+  Buffer.from(toBinary(DispatchRequestSchema, create(DispatchRequestSchema, { kind })));
 
 /** Is the server still there? */
 async function alive(): Promise<void> {
@@ -194,9 +218,15 @@ describe("gRPC methods on hostile requests", () => {
       }
     };
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.constantFrom(...METHODS).chain((m) => message(m.method.input).map((req) => ({ m, req }))), { minLength: GROUP, maxLength: GROUP }), async (group) => {
-        await Promise.all(group.map(one));
-      }),
+      fc.asyncProperty(
+        fc.array(
+          fc.constantFrom(...METHODS).chain((m) => message(m.method.input).map((req) => ({ m, req }))),
+          { minLength: GROUP, maxLength: GROUP },
+        ),
+        async (group) => {
+          await Promise.all(group.map(one));
+        },
+      ),
       { numRuns: Math.ceil(fuzzRuns(600) / GROUP) },
     );
     await alive();
@@ -207,38 +237,41 @@ describe("gRPC methods on hostile requests", () => {
     let n = 0;
     let refused = 0;
     await fc.assert(
-      fc.asyncProperty(fc.oneof(workflowDef, validDef, fc.array(taskDef, { minLength: 1, maxLength: 4 }), fc.array(validTaskDef, { minLength: 1, maxLength: 4 })), async (value) => {
-        const id = `fzs_${process.pid}_${n++}`;
-        if (!Array.isArray(value)) {
-          const def = { ...value, name: id };
-          try {
-            await client.metadata.registerWorkflowDef({ definitionJson: JSON.stringify(def) }, { deadline: 5000 });
-            const { rows } = await db.query("SELECT 1 FROM baton.workflow_defs WHERE name = $1", [id]);
-            assert.equal(rows.length, 1, "an accepted definition is stored");
-          } catch (error) {
-            const e = error as grpc.ServiceError;
-            if (e.code === undefined) throw error;
-            count("RegisterWorkflowDef", e.code, e.details, JSON.stringify(def));
-            refused++;
-            const { rows } = await db.query("SELECT 1 FROM baton.workflow_defs WHERE name = $1", [id]);
-            assert.equal(rows.length, 0, `a refused definition left a row (${S[e.code]})`);
+      fc.asyncProperty(
+        fc.oneof(workflowDef, validDef, fc.array(taskDef, { minLength: 1, maxLength: 4 }), fc.array(validTaskDef, { minLength: 1, maxLength: 4 })),
+        async (value) => {
+          const id = `fzs_${process.pid}_${n++}`;
+          if (!Array.isArray(value)) {
+            const def = { ...value, name: id };
+            try {
+              await client.metadata.registerWorkflowDef({ definitionJson: JSON.stringify(def) }, { deadline: 5000 });
+              const { rows } = await db.query("SELECT 1 FROM baton.workflow_defs WHERE name = $1", [id]);
+              assert.equal(rows.length, 1, "an accepted definition is stored");
+            } catch (error) {
+              const e = error as grpc.ServiceError;
+              if (e.code === undefined) throw error;
+              count("RegisterWorkflowDef", e.code, e.details, JSON.stringify(def));
+              refused++;
+              const { rows } = await db.query("SELECT 1 FROM baton.workflow_defs WHERE name = $1", [id]);
+              assert.equal(rows.length, 0, `a refused definition left a row (${S[e.code]})`);
+            }
+          } else {
+            const defs = value.map((d, i) => ({ ...d, name: `${id}_${i}` }));
+            try {
+              await client.metadata.registerTaskDefs({ taskDefJson: defs.map((d) => JSON.stringify(d)) }, { deadline: 5000 });
+              const { rows } = await db.query("SELECT name FROM baton.task_defs WHERE name = ANY($1)", [defs.map((d) => d.name)]);
+              assert.equal(rows.length, defs.length, "an accepted batch is stored whole");
+            } catch (error) {
+              const e = error as grpc.ServiceError;
+              if (e.code === undefined) throw error;
+              count("RegisterTaskDefs", e.code, e.details, JSON.stringify(defs));
+              refused++;
+              const { rows } = await db.query("SELECT name FROM baton.task_defs WHERE name = ANY($1)", [defs.map((d) => d.name)]);
+              assert.equal(rows.length, 0, "a refused batch left rows");
+            }
           }
-        } else {
-          const defs = value.map((d, i) => ({ ...d, name: `${id}_${i}` }));
-          try {
-            await client.metadata.registerTaskDefs({ taskDefJson: defs.map((d) => JSON.stringify(d)) }, { deadline: 5000 });
-            const { rows } = await db.query("SELECT name FROM baton.task_defs WHERE name = ANY($1)", [defs.map((d) => d.name)]);
-            assert.equal(rows.length, defs.length, "an accepted batch is stored whole");
-          } catch (error) {
-            const e = error as grpc.ServiceError;
-            if (e.code === undefined) throw error;
-            count("RegisterTaskDefs", e.code, e.details, JSON.stringify(defs));
-            refused++;
-            const { rows } = await db.query("SELECT name FROM baton.task_defs WHERE name = ANY($1)", [defs.map((d) => d.name)]);
-            assert.equal(rows.length, 0, "a refused batch left rows");
-          }
-        }
-      }),
+        },
+      ),
       { numRuns: fuzzRuns(300) },
     );
     console.log(`[fuzz] registrations refused: ${refused} of ${n}`);
@@ -246,14 +279,10 @@ describe("gRPC methods on hostile requests", () => {
     assert.deepEqual(fatal, []);
   });
 
-  it(
-    "an undecodable request body is answered INVALID_ARGUMENT, not INTERNAL",
-    {},
-    async () => {
-      const { code } = await rawCall("/baton.v1.WorkflowService/GetWorkflow", false, Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]));
-      assert.equal(S[code], "INVALID_ARGUMENT");
-    },
-  );
+  it("an undecodable request body is answered INVALID_ARGUMENT, not INTERNAL", {}, async () => {
+    const { code } = await rawCall("/baton.v1.WorkflowService/GetWorkflow", false, Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]));
+    assert.equal(S[code], "INVALID_ARGUMENT");
+  });
 
   it("an undecodable message on the Dispatch stream ends it with INVALID_ARGUMENT, not INTERNAL", async () => {
     const garbage = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]);
@@ -277,14 +306,9 @@ describe("gRPC methods on hostile requests", () => {
     assert.deepEqual([S[empty.code], empty.details], ["INVALID_ARGUMENT", "subscribe needs task_types"]);
   });
 
-  it(
-    "no request of any of the cases above is answered INTERNAL",
-    {
-    },
-    () => {
-      const list = [...internals].map(([kind, e]) => `${e.count}x ${kind}  e.g. ${e.example}`);
-      for (const line of list) console.log(`[fuzz] INTERNAL ${line}`);
-      assert.deepEqual(list, []);
-    },
-  );
+  it("no request of any of the cases above is answered INTERNAL", {}, () => {
+    const list = [...internals].map(([kind, e]) => `${e.count}x ${kind}  e.g. ${e.example}`);
+    for (const line of list) console.log(`[fuzz] INTERNAL ${line}`);
+    assert.deepEqual(list, []);
+  });
 });

@@ -62,7 +62,13 @@ describe("payload and definition size limits", () => {
     const runId = await h.client.startWorkflow("lim_flow", {});
     const task = await mustPoll(h, "lim_task");
     const update = h.client.tasks.updateTask({
-      result: { taskId: task.taskId, leaseToken: task.leaseToken, status: TaskStatus.COMPLETED, outputJson: JSON.stringify({ blob: "y".repeat(2 * MiB) }), workerId: "w" },
+      result: {
+        taskId: task.taskId,
+        leaseToken: task.leaseToken,
+        status: TaskStatus.COMPLETED,
+        outputJson: JSON.stringify({ blob: "y".repeat(2 * MiB) }),
+        workerId: "w",
+      },
     });
     assert.equal(await code(update), "INVALID_ARGUMENT");
     const run = await h.client.getWorkflow(runId);
@@ -94,18 +100,13 @@ describe("payload and definition size limits", () => {
     assert.equal(await code(h.client.registerWorkflowDef(big(MiB))), "OK");
   });
 
-  it(
-    "deeply nested input JSON is refused with INVALID_ARGUMENT, not INTERNAL",
-    {
-    },
-    async () => {
-      for (const depth of [1000, 10_000, 100_000]) {
-        const inputJson = '{"a":'.repeat(depth) + "1" + "}".repeat(depth);
-        const got = await code(h.client.workflows.startWorkflow({ name: "lim_flow", inputJson }));
-        assert.ok(["OK", "INVALID_ARGUMENT"].includes(got), `depth ${depth}: ${got}`);
-      }
-    },
-  );
+  it("deeply nested input JSON is refused with INVALID_ARGUMENT, not INTERNAL", {}, async () => {
+    for (const depth of [1000, 10_000, 100_000]) {
+      const inputJson = '{"a":'.repeat(depth) + "1" + "}".repeat(depth);
+      const got = await code(h.client.workflows.startWorkflow({ name: "lim_flow", inputJson }));
+      assert.ok(["OK", "INVALID_ARGUMENT"].includes(got), `depth ${depth}: ${got}`);
+    }
+  });
 
   it("the server still answers after all that", async () => {
     assert.equal(await code(h.client.queues()), "OK");

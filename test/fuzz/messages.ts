@@ -7,7 +7,20 @@ import { anyDefinition, taskDef } from "./arbitraries.js";
 
 const hostileString = fc.oneof(
   { weight: 4, arbitrary: fc.string({ maxLength: 16 }) },
-  { weight: 1, arbitrary: fc.constantFrom("", " ", "\u0000", "'; DROP TABLE baton.runs; --", "../../etc/passwd", "%s%n", "${workflow.input}", "🙂".repeat(50), "a".repeat(70_000)) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      "",
+      " ",
+      "\u0000",
+      "'; DROP TABLE baton.runs; --",
+      "../../etc/passwd",
+      "%s%n",
+      "${workflow.input}",
+      "🙂".repeat(50),
+      "a".repeat(70_000),
+    ),
+  },
   { weight: 1, arbitrary: fc.uuid() },
 );
 
@@ -17,11 +30,29 @@ function jsonText(field: string): fc.Arbitrary<string> {
     fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
     fc.dictionary(fc.string({ maxLength: 5 }), fc.jsonValue({ maxDepth: 2 })).map((v) => JSON.stringify(v)),
     fc.string({ maxLength: 30 }),
-    fc.constantFrom("", "{", "}", "null", "[]", "{}", '{"a":', "NaN", '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{"x":1}}}', "9".repeat(400), '{"n":123456789012345678901234567890}', '{"a":"\\ud800"}'),
+    fc.constantFrom(
+      "",
+      "{",
+      "}",
+      "null",
+      "[]",
+      "{}",
+      '{"a":',
+      "NaN",
+      '{"__proto__":{"x":1}}',
+      '{"constructor":{"prototype":{"x":1}}}',
+      "9".repeat(400),
+      '{"n":123456789012345678901234567890}',
+      '{"a":"\\ud800"}',
+    ),
     fc.integer({ min: 10, max: 3000 }).map((d) => "[".repeat(d) + "]".repeat(d)),
     fc.integer({ min: 10, max: 3000 }).map((d) => '{"a":'.repeat(d) + "1" + "}".repeat(d)),
   ];
-  if (/definition/i.test(field)) options.push(anyDefinition.map((d) => JSON.stringify(d)), anyDefinition.map((d) => JSON.stringify(d)));
+  if (/definition/i.test(field))
+    options.push(
+      anyDefinition.map((d) => JSON.stringify(d)),
+      anyDefinition.map((d) => JSON.stringify(d)),
+    );
   if (/task_?def/i.test(field)) options.push(taskDef.map((d) => JSON.stringify(d)));
   return fc.oneof(...options);
 }
@@ -70,11 +101,24 @@ function fieldValue(field: DescField, depth: number): fc.Arbitrary<unknown> {
       return depth > 0 ? message(field.message, depth - 1) : fc.constant(undefined);
     case "list": {
       const item =
-        field.listKind === "scalar" ? scalar(field.scalar, field) : field.listKind === "enum" ? enumValue(field.enum) : depth > 0 ? message(field.message, depth - 1) : fc.constant(undefined);
+        field.listKind === "scalar"
+          ? scalar(field.scalar, field)
+          : field.listKind === "enum"
+            ? enumValue(field.enum)
+            : depth > 0
+              ? message(field.message, depth - 1)
+              : fc.constant(undefined);
       return fc.array(item, { maxLength: 3 }).map((a) => a.filter((x) => x !== undefined));
     }
     case "map": {
-      const value = field.mapKind === "scalar" ? scalar(field.scalar, field) : field.mapKind === "enum" ? enumValue(field.enum) : depth > 0 ? message(field.message, depth - 1) : fc.constant(undefined);
+      const value =
+        field.mapKind === "scalar"
+          ? scalar(field.scalar, field)
+          : field.mapKind === "enum"
+            ? enumValue(field.enum)
+            : depth > 0
+              ? message(field.message, depth - 1)
+              : fc.constant(undefined);
       return fc.dictionary(fc.string({ maxLength: 6 }), value, { maxKeys: 3 });
     }
   }

@@ -47,7 +47,9 @@ describe("/healthz and /readyz", () => {
     const client = new pg.Client({ connectionString: db!.url });
     await client.connect();
     try {
-      const { rows } = await client.query<{ version: number; name: string }>("DELETE FROM baton.migrations WHERE version = (SELECT max(version) FROM baton.migrations) RETURNING version, name");
+      const { rows } = await client.query<{ version: number; name: string }>(
+        "DELETE FROM baton.migrations WHERE version = (SELECT max(version) FROM baton.migrations) RETURNING version, name",
+      );
       const removed = rows[0]!;
       const behind = await get("/readyz");
       assert.equal(behind.status, 503);
@@ -62,14 +64,22 @@ describe("/healthz and /readyz", () => {
   it("is 503 while the database is down, alive all the same, and ready again once it is back", async () => {
     await db!.stop();
     db = undefined;
-    const down = await eventually(() => get("/readyz"), (r) => r.status === 503, 30_000);
+    const down = await eventually(
+      () => get("/readyz"),
+      (r) => r.status === 503,
+      30_000,
+    );
     assert.equal((down.body["checks"] as Record<string, { ok: boolean }>)["database"]?.ok, false);
     assert.equal((await get("/healthz")).status, 200, "the process itself is fine");
     const metrics = await get("/metrics");
     assert.match(String(metrics.body["text"]), /^baton_db_errors_total\{code="[^"]+"\} [1-9]/m, "the outage shows as database errors");
 
     db = await startEmbeddedPostgres({ dataDir, port });
-    const up = await eventually(() => get("/readyz"), (r) => r.status === 200, 60_000);
+    const up = await eventually(
+      () => get("/readyz"),
+      (r) => r.status === 200,
+      60_000,
+    );
     assert.deepEqual(up.body["checks"], { database: { ok: true }, migrations: { ok: true }, grpc: { ok: true } });
   });
 });

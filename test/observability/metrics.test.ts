@@ -43,7 +43,12 @@ async function complete(task: LeasedTask): Promise<void> {
   });
 }
 
-const flow = (name: string, taskName: string, type = "SIMPLE") => ({ name, version: 1, schemaVersion: 2, tasks: [{ name: taskName, taskReferenceName: "t", type }] });
+const flow = (name: string, taskName: string, type = "SIMPLE") => ({
+  name,
+  version: 1,
+  schemaVersion: 2,
+  tasks: [{ name: taskName, taskReferenceName: "t", type }],
+});
 
 before(async () => {
   server = await startServer({

@@ -23,18 +23,15 @@ before(async () => {
 after(() => h.close());
 
 describe("a fork whose branches report at the same instant", () => {
-  it(
-    "completes its join",
-    async () => {
-      const stuck: string[] = [];
-      for (let i = 0; i < 20; i++) {
-        const id = await h.client.startWorkflow("join_race", {});
-        const [left, right] = await Promise.all([mustPoll(h, "race_left"), mustPoll(h, "race_right")]);
-        await Promise.all([answer(h, left, "COMPLETED", { side: "left" }), answer(h, right, "COMPLETED", { side: "right" })]);
-        const run = await h.client.waitWorkflow(id, 2000);
-        if (run.status !== "COMPLETED") stuck.push(`${id}: ${run.status}, ${run.tasks.map((t) => `${t.referenceTaskName}=${t.status}`).join(" ")}`);
-      }
-      assert.deepEqual(stuck, []);
-    },
-  );
+  it("completes its join", async () => {
+    const stuck: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const id = await h.client.startWorkflow("join_race", {});
+      const [left, right] = await Promise.all([mustPoll(h, "race_left"), mustPoll(h, "race_right")]);
+      await Promise.all([answer(h, left, "COMPLETED", { side: "left" }), answer(h, right, "COMPLETED", { side: "right" })]);
+      const run = await h.client.waitWorkflow(id, 2000);
+      if (run.status !== "COMPLETED") stuck.push(`${id}: ${run.status}, ${run.tasks.map((t) => `${t.referenceTaskName}=${t.status}`).join(" ")}`);
+    }
+    assert.deepEqual(stuck, []);
+  });
 });

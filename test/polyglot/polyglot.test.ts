@@ -234,10 +234,21 @@ function seenBy(lang: string, payload: Payload) {
 
 /** Everything a completed run must show, whatever worker of a language did a step. */
 function assertIntact(run: ConductorWorkflow, workers: { go: string[]; java: string[] }, data: Case): void {
-  assert.equal(run.status, "COMPLETED", `${run.reasonForIncompletion ?? ""}\n${JSON.stringify(run.tasks.map((t) => [t.referenceTaskName, t.status, t.reasonForIncompletion]))}`);
+  assert.equal(
+    run.status,
+    "COMPLETED",
+    `${run.reasonForIncompletion ?? ""}\n${JSON.stringify(run.tasks.map((t) => [t.referenceTaskName, t.status, t.reasonForIncompletion]))}`,
+  );
 
   // Who did what: the last attempt of each step completed, by a worker of its language.
-  const by: Record<string, string[]> = { ts_first: ["ts-1"], go_step: workers.go, java_step: workers.java, go_branch: workers.go, java_branch: workers.java, ts_last: ["ts-1"] };
+  const by: Record<string, string[]> = {
+    ts_first: ["ts-1"],
+    go_step: workers.go,
+    java_step: workers.java,
+    go_branch: workers.go,
+    java_branch: workers.java,
+    ts_last: ["ts-1"],
+  };
   for (const [ref, ids] of Object.entries(by)) {
     const last = attempts(run, ref).at(-1);
     assert.ok(last, `no task ${ref}`);
@@ -339,23 +350,15 @@ describe("a flow across TypeScript, Go and Java workers", () => {
     );
   });
 
-  it(
-    "keeps integers beyond 2^53 and beyond 64 bits exact through every language",
-    { timeout: RUN_TIMEOUT },
-    async () => {
-      const data = { payload: exactIntegers, start: 9007199254740993n };
-      assertIntact(await runFlow(data, 30_000), { go: ["go-1"], java: ["java-1"] }, data);
-    },
-  );
+  it("keeps integers beyond 2^53 and beyond 64 bits exact through every language", { timeout: RUN_TIMEOUT }, async () => {
+    const data = { payload: exactIntegers, start: 9007199254740993n };
+    assertIntact(await runFlow(data, 30_000), { go: ["go-1"], java: ["java-1"] }, data);
+  });
 
-  it(
-    "carries doubles with 17 significant digits and the extremes of the range",
-    { timeout: RUN_TIMEOUT },
-    async () => {
-      const data = { payload: longFloats, start: 1234567n, numbersByValue: true };
-      assertIntact(await runFlow(data, 30_000), { go: ["go-1"], java: ["java-1"] }, data);
-    },
-  );
+  it("carries doubles with 17 significant digits and the extremes of the range", { timeout: RUN_TIMEOUT }, async () => {
+    const data = { payload: longFloats, start: 1234567n, numbersByValue: true };
+    assertIntact(await runFlow(data, 30_000), { go: ["go-1"], java: ["java-1"] }, data);
+  });
 
   it("keeps the leases of Go and Java handlers that run longer than their responseTimeout", { timeout: RUN_TIMEOUT }, async () => {
     const runs = await Promise.all(

@@ -107,7 +107,12 @@ export function buildJavaWorker(): Promise<string> {
   javaClasspath ??= (async () => {
     const files = javaInputs();
     const hash = createHash("sha256");
-    for (const file of files) hash.update(file).update("\0").update(readFileSync(path.join(repoRoot, file))).update("\0");
+    for (const file of files)
+      hash
+        .update(file)
+        .update("\0")
+        .update(readFileSync(path.join(repoRoot, file)))
+        .update("\0");
     const dir = path.join(tmpdir(), `baton-polyglot-java-${hash.digest("hex").slice(0, 20)}`);
     const classpath = (root: string) =>
       [path.join(root, "test/polyglot/java/target/classes"), path.join(root, "test/polyglot/java/target/lib/*")].join(path.delimiter);
@@ -197,7 +202,10 @@ export class WorkerProcess {
         if (found) return done(() => resolve(found));
         if (!this.running) return done(() => reject(new Error(`${this.workerId} exited before the awaited event; stderr:\n${this.stderrTail}`)));
       };
-      const timer = setTimeout(() => done(() => reject(new Error(`${this.workerId}: no such event in ${timeoutMs} ms; stderr:\n${this.stderrTail}`))), timeoutMs);
+      const timer = setTimeout(
+        () => done(() => reject(new Error(`${this.workerId}: no such event in ${timeoutMs} ms; stderr:\n${this.stderrTail}`))),
+        timeoutMs,
+      );
       const done = (then: () => void) => {
         clearTimeout(timer);
         this.listeners.delete(check);

@@ -31,7 +31,12 @@ const workFlow = (name: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 // Ends at once: a SET_VARIABLE only.
-const quickFlow = (name: string) => ({ name, version: 1, schemaVersion: 2, tasks: [{ name: "set", taskReferenceName: "set", type: "SET_VARIABLE", inputParameters: { x: 1 } }] });
+const quickFlow = (name: string) => ({
+  name,
+  version: 1,
+  schemaVersion: 2,
+  tasks: [{ name: "set", taskReferenceName: "set", type: "SET_VARIABLE", inputParameters: { x: 1 } }],
+});
 // Runs until terminated.
 const waitFlow = (name: string) => ({ name, version: 1, schemaVersion: 2, tasks: [{ name: "hold", taskReferenceName: "hold", type: "WAIT" }] });
 
@@ -83,11 +88,16 @@ describe("retention", () => {
     await h.advance(DAY);
     await waitFor(async () => (await count("SELECT count(*) AS n FROM baton.runs WHERE name = 'ret_default'")) === 0);
     assert.equal(await count("SELECT count(*) AS n FROM baton.task_logs l WHERE l.message = 'working'"), 0, "logs gone");
-    assert.deepEqual((await Promise.all(kept.map((id) => h.client.getWorkflow(id)))).map((r) => r.status), ["RUNNING", "RUNNING"]);
+    assert.deepEqual(
+      (await Promise.all(kept.map((id) => h.client.getWorkflow(id)))).map((r) => r.status),
+      ["RUNNING", "RUNNING"],
+    );
     assert.equal((await h.client.getWorkflow(ended[0]!).catch((e: { code: number }) => e)).code, grpc.status.NOT_FOUND);
 
     // Each removed run was written to the export, with its tasks, before it went.
-    const lines = readdirSync(exportDir).flatMap((f) => readFileSync(path.join(exportDir, f), "utf8").trim().split("\n")).map((l) => JSON.parse(l) as { id: string; tasks: unknown[] });
+    const lines = readdirSync(exportDir)
+      .flatMap((f) => readFileSync(path.join(exportDir, f), "utf8").trim().split("\n"))
+      .map((l) => JSON.parse(l) as { id: string; tasks: unknown[] });
     for (const id of ids) {
       const line = lines.find((l) => l.id === id);
       assert.ok(line, `run ${id} exported`);
@@ -143,10 +153,24 @@ describe("retention", () => {
       sizes.push(await count("SELECT count(*) AS n FROM baton.runs WHERE name = 'ret_load'"));
     }
     assert.ok(Math.max(...sizes) <= 80, `at most two days of runs are stored at any time: ${sizes.join(", ")}`);
-    assert.ok(sizes.slice(-4).every((n) => n === sizes.at(-1)), `steady: ${sizes.join(", ")}`);
-    assert.equal(await count("SELECT count(*) AS n FROM baton.tasks t JOIN baton.runs r ON r.id = t.run_id WHERE r.name = 'ret_load'"), sizes.at(-1), "one task per stored run, no leftovers");
-    assert.equal(await count("SELECT count(*) AS n FROM baton.tasks t WHERE NOT EXISTS (SELECT 1 FROM baton.runs r WHERE r.id = t.run_id)"), 0, "no orphaned tasks");
-    assert.deepEqual((await Promise.all(running.map((id) => h.client.getWorkflow(id)))).map((r) => r.status), ["RUNNING", "RUNNING", "RUNNING"]);
+    assert.ok(
+      sizes.slice(-4).every((n) => n === sizes.at(-1)),
+      `steady: ${sizes.join(", ")}`,
+    );
+    assert.equal(
+      await count("SELECT count(*) AS n FROM baton.tasks t JOIN baton.runs r ON r.id = t.run_id WHERE r.name = 'ret_load'"),
+      sizes.at(-1),
+      "one task per stored run, no leftovers",
+    );
+    assert.equal(
+      await count("SELECT count(*) AS n FROM baton.tasks t WHERE NOT EXISTS (SELECT 1 FROM baton.runs r WHERE r.id = t.run_id)"),
+      0,
+      "no orphaned tasks",
+    );
+    assert.deepEqual(
+      (await Promise.all(running.map((id) => h.client.getWorkflow(id)))).map((r) => r.status),
+      ["RUNNING", "RUNNING", "RUNNING"],
+    );
   });
 });
 

@@ -65,7 +65,10 @@ describe("schedules", () => {
     await h.advance(MIN);
     await h.settle();
     const runs = await runsOf(wf);
-    assert.deepEqual(runs.map((r) => r.scheduled), [T0 + MIN, T0 + 2 * MIN]);
+    assert.deepEqual(
+      runs.map((r) => r.scheduled),
+      [T0 + MIN, T0 + 2 * MIN],
+    );
     assert.equal(runs[0]!.input["region"], "eu");
     assert.equal(runs[0]!.input["_scheduleName"], "every_minute");
     const state = await h.client.getSchedule("every_minute");
@@ -79,13 +82,25 @@ describe("schedules", () => {
     const berlin = { name: "berlin", cronExpression: "30 2 * * *", zoneId: "Europe/Berlin", startWorkflowRequest: { name: wf } };
     // 2030-03-31: 02:30 does not exist in Berlin (clocks jump 02:00 -> 03:00): that day fires once, after the gap.
     const spring = await h.client.previewSchedule(berlin, { count: 3, from: Date.UTC(2030, 2, 29, 12) });
-    assert.deepEqual(spring.fireTimes.map((t) => new Date(t).toISOString()), ["2030-03-30T01:30:00.000Z", "2030-03-31T01:30:00.000Z", "2030-04-01T00:30:00.000Z"]);
+    assert.deepEqual(
+      spring.fireTimes.map((t) => new Date(t).toISOString()),
+      ["2030-03-30T01:30:00.000Z", "2030-03-31T01:30:00.000Z", "2030-04-01T00:30:00.000Z"],
+    );
     // 2030-10-27: 02:30 happens twice (03:00 -> 02:00): it fires once.
     const autumn = await h.client.previewSchedule(berlin, { count: 3, from: Date.UTC(2030, 9, 25, 12) });
-    assert.deepEqual(autumn.fireTimes.map((t) => new Date(t).toISOString()), ["2030-10-26T00:30:00.000Z", "2030-10-27T01:30:00.000Z", "2030-10-28T01:30:00.000Z"]);
+    assert.deepEqual(
+      autumn.fireTimes.map((t) => new Date(t).toISOString()),
+      ["2030-10-26T00:30:00.000Z", "2030-10-27T01:30:00.000Z", "2030-10-28T01:30:00.000Z"],
+    );
     // New York, 9:00 on weekdays, seconds field first.
-    const ny = await h.client.previewSchedule({ ...berlin, name: "ny", cronExpression: "15 0 9 * * MON-FRI", zoneId: "America/New_York" }, { count: 2, from: Date.UTC(2030, 2, 8) });
-    assert.deepEqual(ny.fireTimes.map((t) => new Date(t).toISOString()), ["2030-03-08T14:00:15.000Z", "2030-03-11T13:00:15.000Z"]);
+    const ny = await h.client.previewSchedule(
+      { ...berlin, name: "ny", cronExpression: "15 0 9 * * MON-FRI", zoneId: "America/New_York" },
+      { count: 2, from: Date.UTC(2030, 2, 8) },
+    );
+    assert.deepEqual(
+      ny.fireTimes.map((t) => new Date(t).toISOString()),
+      ["2030-03-08T14:00:15.000Z", "2030-03-11T13:00:15.000Z"],
+    );
   });
 
   it("start each run after its jitter, the same delay on every replica, and keep to the start and end dates", async () => {
@@ -116,7 +131,10 @@ describe("schedules", () => {
     assert.equal((await runsOf(wf)).length, 1);
     for (const due of preview.dueTimes.slice(1)) await h.advance(due - h.clock.now());
     await h.advance(3_600_000);
-    assert.deepEqual((await runsOf(wf)).map((r) => r.scheduled), preview.fireTimes);
+    assert.deepEqual(
+      (await runsOf(wf)).map((r) => r.scheduled),
+      preview.fireTimes,
+    );
     const state = await h.client.getSchedule("jittered");
     assert.equal(state.nextFireTime, 0, "past its end: nothing more to fire");
   });
@@ -128,12 +146,19 @@ describe("schedules", () => {
     await h.advance(base - h.clock.now());
     await h.advance(MIN);
     let runs = await runsOf(wf);
-    assert.deepEqual(runs.map((r) => r.scheduled), [base], "the second fire was skipped");
+    assert.deepEqual(
+      runs.map((r) => r.scheduled),
+      [base],
+      "the second fire was skipped",
+    );
     assert.equal((await h.client.getSchedule("skip")).skippedFires, 1);
     await h.client.terminateWorkflow(runs[0]!.id, "done");
     await h.advance(MIN);
     runs = await runsOf(wf);
-    assert.deepEqual(runs.map((r) => r.scheduled), [base, base + 2 * MIN]);
+    assert.deepEqual(
+      runs.map((r) => r.scheduled),
+      [base, base + 2 * MIN],
+    );
     await h.client.deleteSchedule("skip");
   });
 
@@ -152,7 +177,11 @@ describe("schedules", () => {
     await h.client.terminateWorkflow(runs[0]!.id, "done");
     await h.settle();
     runs = await runsOf(wf);
-    assert.deepEqual(runs.map((r) => r.scheduled), [base, base + MIN], "the buffered fire started once the previous run ended");
+    assert.deepEqual(
+      runs.map((r) => r.scheduled),
+      [base, base + MIN],
+      "the buffered fire started once the previous run ended",
+    );
     state = await h.client.getSchedule("buffer");
     assert.equal(state.bufferedFireTime, 0);
     await h.client.deleteSchedule("buffer");
@@ -167,9 +196,21 @@ describe("schedules", () => {
     await h.advance(base - h.clock.now());
     await h.advance(MIN);
     const runs = await runsOf(wf);
-    assert.deepEqual(runs.map((r) => [r.scheduled, r.status]), [[base, "TERMINATED"], [base + MIN, "RUNNING"]]);
+    assert.deepEqual(
+      runs.map((r) => [r.scheduled, r.status]),
+      [
+        [base, "TERMINATED"],
+        [base + MIN, "RUNNING"],
+      ],
+    );
     const all = await runsOf(wf2);
-    assert.deepEqual(all.map((r) => [r.scheduled, r.status]), [[base, "RUNNING"], [base + MIN, "RUNNING"]]);
+    assert.deepEqual(
+      all.map((r) => [r.scheduled, r.status]),
+      [
+        [base, "RUNNING"],
+        [base + MIN, "RUNNING"],
+      ],
+    );
     await h.client.deleteSchedule("terminate");
     await h.client.deleteSchedule("all");
   });
@@ -178,15 +219,29 @@ describe("schedules", () => {
     const wf = await flow();
     const wf2 = await flow();
     await h.client.createSchedule({ name: "no_catchup", intervalSeconds: 60, startWorkflowRequest: { name: wf } });
-    await h.client.createSchedule({ name: "catchup", intervalSeconds: 60, runCatchupScheduleInstances: true, catchupWindowSeconds: 300, startWorkflowRequest: { name: wf2 } });
+    await h.client.createSchedule({
+      name: "catchup",
+      intervalSeconds: 60,
+      runCatchupScheduleInstances: true,
+      catchupWindowSeconds: 300,
+      startWorkflowRequest: { name: wf2 },
+    });
     const base = Math.ceil((h.clock.now() + 1) / MIN) * MIN; // both schedules' first fire time
     // Ten minutes pass with no sweep (as if every server were down), then one sweep.
     h.clock.set(base + 9 * MIN);
     await h.settle();
     await h.settle();
-    assert.deepEqual((await runsOf(wf)).map((r) => r.scheduled), [base + 8 * MIN, base + 9 * MIN], "only fires late by at most a minute");
+    assert.deepEqual(
+      (await runsOf(wf)).map((r) => r.scheduled),
+      [base + 8 * MIN, base + 9 * MIN],
+      "only fires late by at most a minute",
+    );
     assert.equal((await h.client.getSchedule("no_catchup")).skippedFires, 8);
-    assert.deepEqual((await runsOf(wf2)).map((r) => r.scheduled), [4, 5, 6, 7, 8, 9].map((k) => base + k * MIN), "fires within the five-minute window");
+    assert.deepEqual(
+      (await runsOf(wf2)).map((r) => r.scheduled),
+      [4, 5, 6, 7, 8, 9].map((k) => base + k * MIN),
+      "fires within the five-minute window",
+    );
     assert.equal((await h.client.getSchedule("catchup")).skippedFires, 4);
     await h.client.deleteSchedule("no_catchup");
     await h.client.deleteSchedule("catchup");
@@ -227,7 +282,10 @@ describe("schedules", () => {
     assert.equal(changed.schedule.nextFireTime, Math.floor(h.clock.now() / 3_600_000) * 3_600_000 + 3_600_000);
     assert.equal((await code(h.client.createSchedule(s))).code, grpc.status.ALREADY_EXISTS);
     assert.equal((await code(h.client.updateSchedule({ ...s, name: "missing" }))).code, grpc.status.NOT_FOUND);
-    assert.deepEqual((await h.client.listSchedules(wf)).map((x) => x.schedule["name"]), ["upd"]);
+    assert.deepEqual(
+      (await h.client.listSchedules(wf)).map((x) => x.schedule["name"]),
+      ["upd"],
+    );
     await h.client.deleteSchedule("upd");
   });
 
@@ -236,7 +294,10 @@ describe("schedules", () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ name: "bad1", cronExpression: "61 * * * *", startWorkflowRequest: { name: wf } }, /\/cronExpression: invalid cron expression/],
       [{ name: "bad2", cronExpression: "every day", startWorkflowRequest: { name: wf } }, /\/cronExpression/],
-      [{ name: "bad3", cronExpression: "0 * * * *", zoneId: "Mars/Olympus", startWorkflowRequest: { name: wf } }, /\/zoneId: unknown time zone "Mars\/Olympus"/],
+      [
+        { name: "bad3", cronExpression: "0 * * * *", zoneId: "Mars/Olympus", startWorkflowRequest: { name: wf } },
+        /\/zoneId: unknown time zone "Mars\/Olympus"/,
+      ],
       [{ name: "bad4", intervalSeconds: 60, startWorkflowRequest: { name: "no_such_flow" } }, /\/startWorkflowRequest\/name: no workflow "no_such_flow"/],
       [{ name: "bad5", intervalSeconds: 0, startWorkflowRequest: { name: wf } }, /\/intervalSeconds/],
       [{ name: "bad6", intervalSeconds: 60, overlapPolicy: "SOMETIMES", startWorkflowRequest: { name: wf } }, /\/overlapPolicy/],
@@ -265,7 +326,11 @@ describe("schedules", () => {
       }
       const runs = await runsOf(wf);
       const expected = Array.from({ length: 30 }, (_, i) => Math.floor(start / 10_000) * 10_000 + (i + 1) * 10_000);
-      assert.deepEqual(runs.map((r) => r.scheduled), expected, "every fire time once, none twice");
+      assert.deepEqual(
+        runs.map((r) => r.scheduled),
+        expected,
+        "every fire time once, none twice",
+      );
       assert.equal(new Set(runs.map((r) => r.id)).size, 30);
       await otherClient.deleteSchedule("replicated");
     } finally {

@@ -99,13 +99,19 @@ describe("authentication", () => {
     await client.metadata.listWorkflowDefs({});
     await s.registry.revoke(key.split("_")[1]!);
     // NOTIFY drops the cached copy; the cache's bound (1 s) would too. No timing asserted.
-    await eventually(() => codeOf(client.metadata.listWorkflowDefs({})), (code) => code === "UNAUTHENTICATED");
+    await eventually(
+      () => codeOf(client.metadata.listWorkflowDefs({})),
+      (code) => code === "UNAUTHENTICATED",
+    );
   });
 });
 
 describe("roles", () => {
   it("lets a publisher register and validate definitions, and nobody else but admin", async () => {
-    const taskDefs = [{ name: "encode", retryCount: 0, responseTimeoutSeconds: 60 }, { name: "notify", retryCount: 0, responseTimeoutSeconds: 60 }];
+    const taskDefs = [
+      { name: "encode", retryCount: 0, responseTimeoutSeconds: 60 },
+      { name: "notify", retryCount: 0, responseTimeoutSeconds: 60 },
+    ];
     await clients["publisher"]!.registerTaskDefs(taskDefs);
     await clients["publisher"]!.registerWorkflowDef(flow);
     assert.equal((await clients["publisher"]!.validateWorkflowDef(flow)).valid, true);
@@ -166,7 +172,10 @@ describe("worker scopes", () => {
     await clients["encoder"]!.tasks.addTaskLog({ taskId: encode.taskId, message: "encoding", leaseToken: encode.leaseToken });
     // Someone else's scope cannot touch it.
     assert.equal(await codeOf(clients["notifier"]!.tasks.updateTask({ result: result(encode) })), "PERMISSION_DENIED");
-    assert.equal(await codeOf(clients["notifier"]!.tasks.extendLease({ taskId: encode.taskId, leaseToken: encode.leaseToken, extendSeconds: 30n })), "PERMISSION_DENIED");
+    assert.equal(
+      await codeOf(clients["notifier"]!.tasks.extendLease({ taskId: encode.taskId, leaseToken: encode.leaseToken, extendSeconds: 30n })),
+      "PERMISSION_DENIED",
+    );
     assert.equal(await codeOf(clients["notifier"]!.tasks.addTaskLog({ taskId: encode.taskId, message: "x" })), "PERMISSION_DENIED");
     assert.equal(await codeOf(clients["notifier"]!.tasks.getTaskLogs({ taskId: encode.taskId })), "PERMISSION_DENIED");
     assert.equal((await clients["encoder"]!.tasks.updateTask({ result: result(encode) })).applied, true);
@@ -175,7 +184,10 @@ describe("worker scopes", () => {
     assert.ok(notify);
     assert.equal(await codeOf(clients["encoder"]!.tasks.updateTask({ result: result(notify) })), "PERMISSION_DENIED");
     assert.equal(await codeOf(clients["encoder"]!.tasks.updateTasks({ results: [result(notify)] })), "PERMISSION_DENIED");
-    assert.equal(await codeOf(clients["encoder"]!.tasks.extendLease({ taskId: notify.taskId, leaseToken: notify.leaseToken, extendSeconds: 30n })), "PERMISSION_DENIED");
+    assert.equal(
+      await codeOf(clients["encoder"]!.tasks.extendLease({ taskId: notify.taskId, leaseToken: notify.leaseToken, extendSeconds: 30n })),
+      "PERMISSION_DENIED",
+    );
     // A "*" worker may work on any type.
     assert.equal((await clients["any"]!.tasks.updateTasks({ results: [result(notify)] })).outcomes[0]?.applied, true);
     assert.equal((await clients["reader"]!.getWorkflow(id)).status, "COMPLETED");
@@ -214,7 +226,9 @@ describe("keys at rest and in logs", () => {
     const db = new pg.Client({ connectionString: s.databaseUrl });
     await db.connect();
     try {
-      const { rows } = await db.query<{ id: string; secret_hash: string; row: string }>("SELECT id, secret_hash, row_to_json(k)::text AS row FROM baton.api_keys k");
+      const { rows } = await db.query<{ id: string; secret_hash: string; row: string }>(
+        "SELECT id, secret_hash, row_to_json(k)::text AS row FROM baton.api_keys k",
+      );
       for (const key of Object.values(keys)) {
         const id = key.split("_")[1]!;
         const row = rows.find((r) => r.id === id);

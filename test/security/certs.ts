@@ -35,13 +35,27 @@ export function makeCerts(): Certs {
   };
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
 
-  const ca = (name: string) => openssl("req", "-x509", ...ec, "-keyout", file(`${name}.key`), "-out", file(`${name}.pem`), "-days", "2", "-subj", `/CN=${name}`);
+  const ca = (name: string) =>
+    openssl("req", "-x509", ...ec, "-keyout", file(`${name}.key`), "-out", file(`${name}.pem`), "-days", "2", "-subj", `/CN=${name}`);
   const leaf = (name: string, signer: string, ext: string) => {
     writeFileSync(file(`${name}.ext`), ext);
     openssl("req", "-new", ...ec, "-keyout", file(`${name}.key`), "-out", file(`${name}.csr`), "-subj", `/CN=${name}`);
     openssl(
-      "x509", "-req", "-in", file(`${name}.csr`), "-CA", file(`${signer}.pem`), "-CAkey", file(`${signer}.key`), "-CAcreateserial",
-      "-out", file(`${name}.pem`), "-days", "2", "-extfile", file(`${name}.ext`),
+      "x509",
+      "-req",
+      "-in",
+      file(`${name}.csr`),
+      "-CA",
+      file(`${signer}.pem`),
+      "-CAkey",
+      file(`${signer}.key`),
+      "-CAcreateserial",
+      "-out",
+      file(`${name}.pem`),
+      "-days",
+      "2",
+      "-extfile",
+      file(`${name}.ext`),
     );
   };
   ca("baton-test-ca");

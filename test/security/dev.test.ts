@@ -24,16 +24,32 @@ after(() => {
 });
 
 const devArgs = () => [
-  "dev", "--auth", "--port", "0", "--data-dir", dataDir,
-  "--tls-cert", certs.files.serverCert, "--tls-key", certs.files.serverKey, "--tls-ca", certs.files.ca,
-  "--metrics-port", "0", "--demo", "--exit",
+  "dev",
+  "--auth",
+  "--port",
+  "0",
+  "--data-dir",
+  dataDir,
+  "--tls-cert",
+  certs.files.serverCert,
+  "--tls-key",
+  certs.files.serverKey,
+  "--tls-ca",
+  certs.files.ca,
+  "--metrics-port",
+  "0",
+  "--demo",
+  "--exit",
 ];
 
 describe("baton dev --auth --tls-*", () => {
   it("creates the first admin key, says so once, and runs the demo over TLS with it", async () => {
     const first = await baton([...devArgs(), "-o", "json"], { env, timeoutMs: 180_000 });
     assert.equal(first.code, 0, first.stderr);
-    const [start, run] = first.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const [start, run] = first.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(start?.["auth"], "required");
     assert.equal(start?.["tls"], true);
     assert.match(String(start?.["metrics"]), /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);

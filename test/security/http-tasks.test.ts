@@ -45,7 +45,10 @@ async function runOn(s: SecureServer, name: string, uri: string) {
   const admin = s.client((await s.registry.create({ role: "admin", name: "admin" })).key);
   await admin.registerWorkflowDef(flow(name, uri));
   const id = await admin.startWorkflow(name, {});
-  return eventually(() => admin.getWorkflow(id), (run) => run.status === "COMPLETED" || run.status === "FAILED");
+  return eventually(
+    () => admin.getWorkflow(id),
+    (run) => run.status === "COMPLETED" || run.status === "FAILED",
+  );
 }
 
 describe("HTTP tasks without an allowlist", () => {
@@ -160,9 +163,15 @@ describe("HTTP tasks' time and calls in flight", () => {
     await admin.registerWorkflowDef(flow("http_hang", `${url}/hang`));
     const held = hanging.length;
     const id = await admin.startWorkflow("http_hang", {});
-    await eventually(async () => hanging.length, (n) => n > held);
+    await eventually(
+      async () => hanging.length,
+      (n) => n > held,
+    );
     s.clock.advance(5_001);
-    const run = await eventually(() => admin.getWorkflow(id), (r) => r.status !== "RUNNING");
+    const run = await eventually(
+      () => admin.getWorkflow(id),
+      (r) => r.status !== "RUNNING",
+    );
     assert.equal(run.status, "FAILED");
     assert.match(run.reasonForIncompletion ?? "", /no answer within 5 s/);
   });
@@ -171,7 +180,10 @@ describe("HTTP tasks' time and calls in flight", () => {
     const admin = s.client((await s.registry.create({ role: "admin", name: "flood" })).key);
     await admin.registerWorkflowDef(flow("http_flood", `${url}/hold`));
     const ids = [await admin.startWorkflow("http_flood", {})];
-    await eventually(async () => holding.length, (n) => n === 1);
+    await eventually(
+      async () => holding.length,
+      (n) => n === 1,
+    );
     ids.push(await admin.startWorkflow("http_flood", {}), await admin.startWorkflow("http_flood", {}));
     const refused = await eventually(
       async () => (await Promise.all(ids.map((id) => admin.getWorkflow(id)))).filter((r) => r.status === "FAILED"),
@@ -181,9 +193,19 @@ describe("HTTP tasks' time and calls in flight", () => {
     assert.equal(holding.length, 1, "only one call reached the service at a time");
     // Answer the held call: the waiting one goes next, then completes too.
     holding.shift()!.end("{}");
-    await eventually(async () => holding.length, (n) => n === 1);
+    await eventually(
+      async () => holding.length,
+      (n) => n === 1,
+    );
     holding.shift()!.end("{}");
-    const runs = await Promise.all(ids.map((id) => eventually(() => admin.getWorkflow(id), (r) => r.status !== "RUNNING")));
+    const runs = await Promise.all(
+      ids.map((id) =>
+        eventually(
+          () => admin.getWorkflow(id),
+          (r) => r.status !== "RUNNING",
+        ),
+      ),
+    );
     assert.deepEqual(runs.map((r) => r.status).sort(), ["COMPLETED", "COMPLETED", "FAILED"]);
   });
 });

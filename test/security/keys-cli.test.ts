@@ -34,7 +34,9 @@ describe("baton keys", () => {
   });
 
   it("creates, lists and revokes keys through the server with an admin key", async () => {
-    const created = await baton(["keys", "create", "--role", "worker", "--task-types", "encode,notify", "--name", "ci", "-o", "json", "--token", admin], { env });
+    const created = await baton(["keys", "create", "--role", "worker", "--task-types", "encode,notify", "--name", "ci", "-o", "json", "--token", admin], {
+      env,
+    });
     assert.equal(created.code, 0, created.stderr);
     const worker = JSON.parse(created.stdout) as { key: string; id: string; taskTypes: string[] };
     assert.deepEqual(worker.taskTypes, ["encode", "notify"]);
@@ -52,7 +54,10 @@ describe("baton keys", () => {
     assert.equal(await codeOf(s.client(worker.key).tasks.poll({ taskType: "encode", workerId: "w", count: 1, waitMs: 1n })), "UNAUTHENTICATED");
 
     const active = await baton(["keys", "list", "-o", "json"], { env: { ...env, BATON_TOKEN: admin } });
-    assert.equal((JSON.parse(active.stdout) as { id: string }[]).some((k) => k.id === worker.id), false);
+    assert.equal(
+      (JSON.parse(active.stdout) as { id: string }[]).some((k) => k.id === worker.id),
+      false,
+    );
     const all = await baton(["keys", "list", "--all", "-o", "json", "--database-url", s.databaseUrl], { env });
     const listed = (JSON.parse(all.stdout) as { id: string; revokedAt: number }[]).find((k) => k.id === worker.id);
     assert.ok(listed && listed.revokedAt > 0);

@@ -78,7 +78,10 @@ describe("revoking a key", () => {
     const open = openStream(client, "secret_work");
     // The stream works: it receives a task.
     await operator.startWorkflow(flow.name, { secret: "before" });
-    await eventually(async () => open.tasks.length, (n) => n === 1);
+    await eventually(
+      async () => open.tasks.length,
+      (n) => n === 1,
+    );
     const poll = codeOf(client.tasks.poll({ taskType: "secret_work", workerId: "revoked-worker", count: 1, waitMs: 60_000n }));
 
     await revokeThroughA(key);
@@ -97,7 +100,10 @@ describe("revoking a key", () => {
     const open = openStream(clientOfB(key), "secret_work", 1);
     // The stream is admitted and working: it receives a task.
     await operator.startWorkflow(flow.name, { secret: "quiet" });
-    await eventually(async () => open.tasks.length, (n) => n === 1);
+    await eventually(
+      async () => open.tasks.length,
+      (n) => n === 1,
+    );
     // Revoked in the database directly, with no NOTIFY: only the check on each message can see it.
     const db = new pg.Client({ connectionString: a.databaseUrl });
     await db.connect();
@@ -130,13 +136,22 @@ describe("stream age", () => {
     try {
       // The worker's stream is open and working.
       const first = await operator.startWorkflow(flow.name, { secret: "first" });
-      await eventually(() => operator.getWorkflow(first), (run) => run.status === "COMPLETED");
+      await eventually(
+        () => operator.getWorkflow(first),
+        (run) => run.status === "COMPLETED",
+      );
       assert.deepEqual(errors, []);
       a.clock.advance(60 * 60 * 1000 + 1); // past the default hour
-      await eventually(async () => errors, (e) => e.includes("UNAVAILABLE"));
+      await eventually(
+        async () => errors,
+        (e) => e.includes("UNAVAILABLE"),
+      );
       // It reconnects and gets the next task.
       const id = await operator.startWorkflow(flow.name, { secret: "later" });
-      await eventually(() => operator.getWorkflow(id), (run) => run.status === "COMPLETED");
+      await eventually(
+        () => operator.getWorkflow(id),
+        (run) => run.status === "COMPLETED",
+      );
       assert.ok(seen.includes("later"));
     } finally {
       await worker.stop();

@@ -78,15 +78,24 @@ describe("definitions sent with a start", () => {
     // The operator still starts registered flows by name.
     assert.ok(await operator.startWorkflow(written.name, {}));
     const { workflowId } = await s.client(key["admin"]).workflows.startWorkflow({ name: "", definitionJson });
-    await eventually(() => s.client(key["admin"]).getWorkflow(workflowId), (run) => run.status === "COMPLETED");
+    await eventually(
+      () => s.client(key["admin"]).getWorkflow(workflowId),
+      (run) => run.status === "COMPLETED",
+    );
   });
 
   it("a SUB_WORKFLOW runs a definition written in its flow, not one from the run's data", async () => {
     const operator = s.client(key["operator"]);
     const ok = await operator.startWorkflow(written.name, {});
-    await eventually(() => operator.getWorkflow(ok), (run) => run.status === "COMPLETED");
+    await eventually(
+      () => operator.getWorkflow(ok),
+      (run) => run.status === "COMPLETED",
+    );
     const refused = await operator.startWorkflow(fromData.name, { def: inlineFlow });
-    const run = await eventually(() => operator.getWorkflow(refused), (r) => r.status === "FAILED");
+    const run = await eventually(
+      () => operator.getWorkflow(refused),
+      (r) => r.status === "FAILED",
+    );
     assert.match(run.reasonForIncompletion ?? "", /definition from run data/);
   });
 });
@@ -102,10 +111,16 @@ describe("definitions sent with a start, on a server that allows them", () => {
     const operator = open.client((await open.registry.create({ role: "operator", name: "operator" })).key);
     const publisher = open.client((await open.registry.create({ role: "publisher", name: "publisher" })).key);
     const { workflowId } = await operator.workflows.startWorkflow({ name: "", definitionJson: stringifyJson(inlineFlow) });
-    await eventually(() => operator.getWorkflow(workflowId), (run) => run.status === "COMPLETED");
+    await eventually(
+      () => operator.getWorkflow(workflowId),
+      (run) => run.status === "COMPLETED",
+    );
     await publisher.registerWorkflowDef(fromData);
     const id = await operator.startWorkflow(fromData.name, { def: inlineFlow });
-    await eventually(() => operator.getWorkflow(id), (run) => run.status === "COMPLETED");
+    await eventually(
+      () => operator.getWorkflow(id),
+      (run) => run.status === "COMPLETED",
+    );
   });
 });
 
@@ -121,8 +136,14 @@ describe("event handlers", () => {
     await s.client(key["admin"]).registerEventHandler(approveHandler("by_admin"));
     const operator = s.client(key["operator"]);
     const id = await operator.startWorkflow(approvalFlow.name, {});
-    await eventually(() => operator.getWorkflow(id), (run) => run.tasks.some((t) => t.status === "IN_PROGRESS"));
+    await eventually(
+      () => operator.getWorkflow(id),
+      (run) => run.tasks.some((t) => t.status === "IN_PROGRESS"),
+    );
     await operator.publishEvent("approvals", { workflowId: id });
-    await eventually(() => operator.getWorkflow(id), (run) => run.status === "COMPLETED");
+    await eventually(
+      () => operator.getWorkflow(id),
+      (run) => run.status === "COMPLETED",
+    );
   });
 });

@@ -77,12 +77,22 @@ describe("mutual TLS", () => {
 
 describe("TLS from the environment", () => {
   it("reads server and client settings from BATON_TLS_*", () => {
-    const server = serverOptionsFromEnv({ BATON_TLS_CERT: "/c.pem", BATON_TLS_KEY: "/k.pem", BATON_TLS_CA: "/ca.pem", BATON_TLS_REQUIRE_CLIENT_CERT: "1", BATON_METRICS_PORT: "9464" });
+    const server = serverOptionsFromEnv({
+      BATON_TLS_CERT: "/c.pem",
+      BATON_TLS_KEY: "/k.pem",
+      BATON_TLS_CA: "/ca.pem",
+      BATON_TLS_REQUIRE_CLIENT_CERT: "1",
+      BATON_METRICS_PORT: "9464",
+    });
     assert.deepEqual(server.tls, { cert: "/c.pem", key: "/k.pem", ca: "/ca.pem", requireClientCert: true });
     assert.deepEqual(server.metrics, { port: 9464 });
     assert.throws(() => serverOptionsFromEnv({ BATON_TLS_CERT: "/c.pem" }), /BATON_TLS_KEY/);
     assert.deepEqual(serverOptionsFromEnv({ BATON_INSECURE_NO_AUTH: "1" }).auth, { mode: "disabled" });
-    assert.deepEqual(tlsFromEnv({ BATON_TLS_CA: "/ca.pem", BATON_TLS_CLIENT_CERT: "/c.pem", BATON_TLS_CLIENT_KEY: "/k.pem" }), { ca: "/ca.pem", cert: "/c.pem", key: "/k.pem" });
+    assert.deepEqual(tlsFromEnv({ BATON_TLS_CA: "/ca.pem", BATON_TLS_CLIENT_CERT: "/c.pem", BATON_TLS_CLIENT_KEY: "/k.pem" }), {
+      ca: "/ca.pem",
+      cert: "/c.pem",
+      key: "/k.pem",
+    });
     assert.equal(tlsFromEnv({}), undefined);
   });
 

@@ -7,8 +7,7 @@ try {
 } catch (error) {
   if (error?.code !== "ERR_MODULE_NOT_FOUND" || !String(error.message).includes(main.pathname)) throw error;
   process.stderr.write(
-    "error: baton is not built yet (no packages/cli/dist/main.js)\n" +
-      "  run `npm run build` at the root of the Baton checkout, then `npx baton` again\n",
+    "error: baton is not built yet (no packages/cli/dist/main.js)\n" + "  run `npm run build` at the root of the Baton checkout, then `npx baton` again\n",
   );
   process.exit(1);
 }

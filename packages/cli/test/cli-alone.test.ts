@@ -35,8 +35,16 @@ describe("@baton/cli installed alone", () => {
     mkdirSync(path.join(ci, "src/flows"), { recursive: true });
     writeFileSync(path.join(ci, "src/flows/hello.ts"), FLOW);
     const deps = Object.fromEntries(["cli", "sdk", "client", "protocol", "json"].map((p) => [`@baton/${p}`, `file:../packs/baton-${p}-0.1.0.tgz`]));
-    writeFileSync(path.join(ci, "package.json"), JSON.stringify({ name: "ci-only", version: "1.0.0", private: true, type: "module", dependencies: deps }, null, 2));
-    writeFileSync(path.join(ci, "tsconfig.json"), JSON.stringify({ compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, skipLibCheck: true, noEmit: true } }));
+    writeFileSync(
+      path.join(ci, "package.json"),
+      JSON.stringify({ name: "ci-only", version: "1.0.0", private: true, type: "module", dependencies: deps }, null, 2),
+    );
+    writeFileSync(
+      path.join(ci, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, skipLibCheck: true, noEmit: true },
+      }),
+    );
     writeFileSync(path.join(ci, "package-lock.json"), JSON.stringify(offlineLock(REPO, ci), null, 2) + "\n");
     ok(await sh("npm", ["install", "--offline", "--no-audit", "--no-fund"], ci), "npm install");
     assert.ok(!existsSync(path.join(ci, "node_modules/@baton/server")), "no @baton/server");

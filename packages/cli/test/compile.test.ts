@@ -84,13 +84,24 @@ describe("baton compile", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(readdirSync(path.join(dir, "out")).sort(), ["cli_checkout.v1.json", "cli_checkout.v2.json", "taskdefs.json"]);
     const v1 = readFileSync(path.join(dir, "out/cli_checkout.v1.json"), "utf8");
-    const def = json<{ name: string; version: number; tasks: { taskReferenceName: string; inputParameters: Record<string, string> }[]; outputParameters: Record<string, string> }>(v1);
+    const def = json<{
+      name: string;
+      version: number;
+      tasks: { taskReferenceName: string; inputParameters: Record<string, string> }[];
+      outputParameters: Record<string, string>;
+    }>(v1);
     assert.equal(def.name, "cli_checkout");
-    assert.deepEqual(def.tasks.map((t) => t.taskReferenceName), ["charge", "email"]);
+    assert.deepEqual(
+      def.tasks.map((t) => t.taskReferenceName),
+      ["charge", "email"],
+    );
     assert.equal(def.tasks[1]?.inputParameters["receipt"], "${charge.output.receipt}");
     assert.deepEqual(Object.keys(def).slice(0, 3), ["name", "description", "version"]);
     const taskDefs = json<{ taskDefs: { name: string }[] }>(readFileSync(path.join(dir, "out/taskdefs.json"), "utf8"));
-    assert.deepEqual(taskDefs.taskDefs.map((t) => t.name), ["cli_charge", "cli_email"]);
+    assert.deepEqual(
+      taskDefs.taskDefs.map((t) => t.name),
+      ["cli_charge", "cli_email"],
+    );
 
     const again = await baton(["compile", "src/flows", "--out-dir", "out"], { cwd: dir });
     assert.equal(again.code, 0, again.stderr);

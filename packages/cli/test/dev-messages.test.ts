@@ -11,7 +11,12 @@ import { MAIN, baton, ensureBuilt, removeDir } from "./support.js";
 const env = { BATON_DATABASE_URL: "", BATON_ADDRESS: "", BATON_LOG_LEVEL: "", BATON_DEBUG: "" };
 
 /** `baton dev` in its own process group, as a shell runs it: Ctrl-C reaches the whole group. */
-function startDev(args: string[]): { child: ChildProcess; stderr: () => string; waitFor(re: RegExp): Promise<RegExpMatchArray>; exited: Promise<number | null> } {
+function startDev(args: string[]): {
+  child: ChildProcess;
+  stderr: () => string;
+  waitFor(re: RegExp): Promise<RegExpMatchArray>;
+  exited: Promise<number | null>;
+} {
   const child = spawn(process.execPath, [MAIN, "dev", ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let err = "";
   child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
@@ -22,7 +27,7 @@ function startDev(args: string[]): { child: ChildProcess; stderr: () => string; 
     stderr: () => err,
     exited,
     async waitFor(re) {
-      for (const deadline = Date.now() + 90_000; ; ) {
+      for (const deadline = Date.now() + 90_000; ;) {
         const m = err.match(re);
         if (m) return m;
         if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no ${re} in\n${err}`);
@@ -66,7 +71,10 @@ describe("baton dev: messages", () => {
     assert.equal(second.code, 1);
     assert.match(
       second.stderr,
-      new RegExp(`^error: the data directory ${dataDir} is in use by another PostgreSQL \\(pid \\d+\\), probably another \`baton dev\`: stop that one, or give this one its own directory with --data-dir\\n$`, "m"),
+      new RegExp(
+        `^error: the data directory ${dataDir} is in use by another PostgreSQL \\(pid \\d+\\), probably another \`baton dev\`: stop that one, or give this one its own directory with --data-dir\\n$`,
+        "m",
+      ),
     );
     noStackTrace(second.stderr);
   });
@@ -74,7 +82,10 @@ describe("baton dev: messages", () => {
   test("a port in use: one line naming the port and --port, before PostgreSQL starts", async () => {
     const second = await baton(["dev", "--port", port, "--data-dir", path.join(base, "other")], { env });
     assert.equal(second.code, 1);
-    assert.equal(second.stderr, `error: port ${port} on 127.0.0.1 is in use (another \`baton dev\`?): stop what holds it, or choose another port with --port (0 picks a free one)\n`);
+    assert.equal(
+      second.stderr,
+      `error: port ${port} on 127.0.0.1 is in use (another \`baton dev\`?): stop what holds it, or choose another port with --port (0 picks a free one)\n`,
+    );
   });
 
   test("with -o json the error is one JSON object on stderr, with the exit code", async () => {
@@ -85,18 +96,25 @@ describe("baton dev: messages", () => {
     assert.match(error.message, new RegExp(`^port ${port} on 127\\.0\\.0\\.1 is in use`));
   });
 
-  test("as root, a data directory the postgres user cannot reach: names the directory in the way", { skip: process.getuid?.() !== 0 && "only as root" }, async () => {
-    const closed = path.join(base, "closed");
-    mkdirSync(closed, { mode: 0o700 });
-    const result = await baton(["dev", "--port", "0", "--data-dir", path.join(closed, "data")], { env });
-    assert.equal(result.code, 1);
-    assert.match(
-      result.stderr,
-      new RegExp(`^error: running as root, the embedded PostgreSQL runs as the \`postgres\` user, which cannot reach ${closed} \\(on the way to ${closed}/data\\): give --data-dir a directory it can reach`, "m"),
-    );
-    assert.doesNotMatch(result.stderr, /another baton dev/);
-    noStackTrace(result.stderr);
-  });
+  test(
+    "as root, a data directory the postgres user cannot reach: names the directory in the way",
+    { skip: process.getuid?.() !== 0 && "only as root" },
+    async () => {
+      const closed = path.join(base, "closed");
+      mkdirSync(closed, { mode: 0o700 });
+      const result = await baton(["dev", "--port", "0", "--data-dir", path.join(closed, "data")], { env });
+      assert.equal(result.code, 1);
+      assert.match(
+        result.stderr,
+        new RegExp(
+          `^error: running as root, the embedded PostgreSQL runs as the \`postgres\` user, which cannot reach ${closed} \\(on the way to ${closed}/data\\): give --data-dir a directory it can reach`,
+          "m",
+        ),
+      );
+      assert.doesNotMatch(result.stderr, /another baton dev/);
+      noStackTrace(result.stderr);
+    },
+  );
 
   test("Ctrl-C (SIGINT to the whole process group, PostgreSQL included): stopping… then stopped, nothing between", async () => {
     process.kill(-dev.child.pid!, "SIGINT");

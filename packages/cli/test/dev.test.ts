@@ -20,7 +20,11 @@ interface Dev {
 }
 
 function startDev(args: string[], cwd: string): Dev {
-  const child = spawn(process.execPath, [MAIN, "dev", ...args], { cwd, env: { ...process.env, BATON_DATABASE_URL: "", BATON_ADDRESS: "" }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [MAIN, "dev", ...args], {
+    cwd,
+    env: { ...process.env, BATON_DATABASE_URL: "", BATON_ADDRESS: "" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));

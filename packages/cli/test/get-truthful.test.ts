@@ -41,7 +41,12 @@ describe("baton get, logs and graph tell the truth", () => {
       name: "truth_fork",
       schemaVersion: 2,
       tasks: [
-        { name: "fork", taskReferenceName: "fork", type: "FORK_JOIN", forkTasks: [[{ name: "wait", taskReferenceName: "wait_a", type: "WAIT" }], [{ name: "wait", taskReferenceName: "wait_b", type: "WAIT" }]] },
+        {
+          name: "fork",
+          taskReferenceName: "fork",
+          type: "FORK_JOIN",
+          forkTasks: [[{ name: "wait", taskReferenceName: "wait_a", type: "WAIT" }], [{ name: "wait", taskReferenceName: "wait_b", type: "WAIT" }]],
+        },
         { name: "join", taskReferenceName: "join", type: "JOIN", joinOn: ["wait_a", "wait_b"] },
       ],
     });
@@ -83,7 +88,14 @@ describe("baton get, logs and graph tell the truth", () => {
     assert.equal(logs.code, 0, logs.stderr);
     assert.match(logs.stdout, /^\S+ \S+ {2}flaky {2}attempt 1 starting\n\S+ \S+ {2}flaky \(retry 1\) {2}attempt 2 starting\n$/);
     const logsJson = json<{ referenceTaskName: string; logs: { message: string }[] }[]>((await s.cli(["logs", id, "-o", "json"])).stdout);
-    assert.deepEqual(logsJson.map((t) => [t.referenceTaskName, t.logs.map((l) => l.message)]), [["flaky", ["attempt 1 starting"]], ["flaky", ["attempt 2 starting"]], ["long", []]]);
+    assert.deepEqual(
+      logsJson.map((t) => [t.referenceTaskName, t.logs.map((l) => l.message)]),
+      [
+        ["flaky", ["attempt 1 starting"]],
+        ["flaky", ["attempt 2 starting"]],
+        ["long", []],
+      ],
+    );
     const none = await s.cli(["logs", id, "--task", "nope"]);
     assert.equal(none.code, 1);
     assert.equal(none.stderr, `error: run ${id} has no task nope; its tasks: flaky, long\n`);

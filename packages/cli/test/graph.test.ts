@@ -57,7 +57,15 @@ describe("baton graph", () => {
     assert.match(out, /^flowchart TD$/m);
     assert.match(out, /^ {2}start_\(\["cli_fulfil v3"\]\)$/m);
     assert.match(out, /^ {2}t_fan_out\{\{"fan_out<br\/><small>FORK_JOIN<\/small>"\}\}$/m);
-    for (const edge of ["start_ --> t_reserve", "t_reserve --> t_fan_out", "t_fan_out --> t_pack", "t_pack --> t_label", "t_fan_out --> t_invoice", "t_label --> t_fan_in", "t_invoice --> t_fan_in"]) {
+    for (const edge of [
+      "start_ --> t_reserve",
+      "t_reserve --> t_fan_out",
+      "t_fan_out --> t_pack",
+      "t_pack --> t_label",
+      "t_fan_out --> t_invoice",
+      "t_label --> t_fan_in",
+      "t_invoice --> t_fan_in",
+    ]) {
       assert.ok(out.includes(`  ${edge}\n`), `edge ${edge} in\n${out}`);
     }
     assert.ok(out.includes('  t_route -->|"ups"| t_ups_pickup\n'));

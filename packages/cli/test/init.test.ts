@@ -57,13 +57,25 @@ describe("baton init: your own project, outside the repository, offline", () => 
   test("npm run pack writes a versioned tarball per package", async () => {
     const packed = await sh(process.execPath, [path.join(REPO, "scripts/pack.mjs"), packs], REPO);
     ok(packed, "pack");
-    assert.deepEqual(readdirSync(packs).sort(), ["baton-cli-0.1.0.tgz", "baton-client-0.1.0.tgz", "baton-console-0.1.0.tgz", "baton-json-0.1.0.tgz", "baton-protocol-0.1.0.tgz", "baton-sdk-0.1.0.tgz", "baton-server-0.1.0.tgz", "baton-testing-0.1.0.tgz"]);
+    assert.deepEqual(readdirSync(packs).sort(), [
+      "baton-cli-0.1.0.tgz",
+      "baton-client-0.1.0.tgz",
+      "baton-console-0.1.0.tgz",
+      "baton-json-0.1.0.tgz",
+      "baton-protocol-0.1.0.tgz",
+      "baton-sdk-0.1.0.tgz",
+      "baton-server-0.1.0.tgz",
+      "baton-testing-0.1.0.tgz",
+    ]);
   });
 
   test("baton init scaffolds the project, and says what to do next", async () => {
     const init = await sh(process.execPath, [path.join(REPO, "packages/cli/bin/baton.js"), "init", "my-flows", "--packages", packs], base);
     ok(init, "init");
-    assert.equal(init.stdout, `created my-flows (my-flows), with the Baton packages from ${packs}\nnext: cd my-flows && npm install && npm test && npx baton compile\n`);
+    assert.equal(
+      init.stdout,
+      `created my-flows (my-flows), with the Baton packages from ${packs}\nnext: cd my-flows && npm install && npm test && npx baton compile\n`,
+    );
     for (const file of ["package.json", "tsconfig.json", "src/flows/hello.ts", "src/worker.ts", "test/hello.test.ts", "vendor/baton/baton-sdk-0.1.0.tgz"]) {
       assert.ok(existsSync(path.join(project, file)), file);
     }
@@ -75,7 +87,10 @@ describe("baton init: your own project, outside the repository, offline", () => 
     assert.equal(again.stderr, "error: my-flows is not empty: give a new directory\n");
     const none = await sh(process.execPath, [path.join(REPO, "packages/cli/bin/baton.js"), "init", "other", "--packages", path.join(base, "nowhere")], base);
     assert.equal(none.code, 2);
-    assert.match(none.stderr, /^error: no @baton\/protocol tarball in .*nowhere: run `npm run pack` in the Baton checkout, or give the directory it wrote with --packages\n$/);
+    assert.match(
+      none.stderr,
+      /^error: no @baton\/protocol tarball in .*nowhere: run `npm run pack` in the Baton checkout, or give the directory it wrote with --packages\n$/,
+    );
   });
 
   test("the README's flow and test, as typed, join the project; npm install && npm test && npx baton compile pass", async () => {
@@ -115,5 +130,4 @@ describe("baton init: your own project, outside the repository, offline", () => 
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /missing required input: name/);
   });
-
 });

@@ -49,7 +49,7 @@ export function offlineLock(repo: string, projectDir: string): object {
 
   /** Where npm's lookup finds `name` from `from` (a lock location): its own node_modules, then each enclosing one, then the root's. */
   const resolve = (name: string, from: string): string | undefined => {
-    for (let dir = from; ; ) {
+    for (let dir = from; ;) {
       const loc = dir ? `${dir}/node_modules/${name}` : `node_modules/${name}`;
       if (repoLock.packages[loc] && !repoLock.packages[loc]!.link) return loc;
       if (!dir) return undefined;

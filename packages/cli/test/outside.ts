@@ -11,7 +11,9 @@ export interface Result {
 
 /** A command as a user types it, in `cwd`, with nothing of this repository's environment. */
 export function sh(command: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<Result> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("BATON_") && !k.startsWith("npm_") && k !== "NODE_TEST_CONTEXT" && k !== "NODE_OPTIONS"));
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith("BATON_") && !k.startsWith("npm_") && k !== "NODE_TEST_CONTEXT" && k !== "NODE_OPTIONS"),
+  );
   return new Promise((resolve) =>
     execFile(command, args, { cwd, env: { ...clean, ...env }, maxBuffer: 64 * 1024 * 1024, timeout: 600_000 }, (error, stdout, stderr) =>
       resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),

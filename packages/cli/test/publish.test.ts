@@ -72,8 +72,13 @@ describe("baton publish", () => {
     assert.match(second.stdout, /^cli_ship: unchanged \(version 1\)$/m);
     assert.doesNotMatch(second.stdout, /registered/);
 
-    const asJson = json<{ workflows: { name: string; status: string; version: number }[] }>((await s.cli(["publish", flows(), "-o", "json"], { cwd: dir })).stdout);
-    assert.deepEqual(asJson.workflows.map((w) => [w.name, w.status, w.version]).sort(), [["cli_order", "unchanged", 1], ["cli_ship", "unchanged", 1]]);
+    const asJson = json<{ workflows: { name: string; status: string; version: number }[] }>(
+      (await s.cli(["publish", flows(), "-o", "json"], { cwd: dir })).stdout,
+    );
+    assert.deepEqual(asJson.workflows.map((w) => [w.name, w.status, w.version]).sort(), [
+      ["cli_order", "unchanged", 1],
+      ["cli_ship", "unchanged", 1],
+    ]);
   });
 
   test("a one-line change registers exactly one new version; a run started before keeps its version", async () => {
@@ -90,7 +95,13 @@ describe("baton publish", () => {
     assert.match(published.stdout, /^cli_ship: unchanged/m);
 
     const versions = json<{ version: number; description: string }[]>((await s.cli(["defs", "cli_order", "-o", "json"])).stdout);
-    assert.deepEqual(versions.map((v) => [v.version, v.description]), [[1, "pick and pack"], [2, "pick, then pack"]]);
+    assert.deepEqual(
+      versions.map((v) => [v.version, v.description]),
+      [
+        [1, "pick and pack"],
+        [2, "pick, then pack"],
+      ],
+    );
 
     const run = json<{ workflowVersion: number; workflowDefinition?: { description?: string } }>((await s.cli(["get", runId, "-o", "json"])).stdout);
     assert.equal(run.workflowVersion, 1);

@@ -58,7 +58,10 @@ describe("baton route", () => {
 
     const got = await s.cli(["route", "get", "cli_checkout", "-o", "json"]);
     assert.equal(got.code, 0, got.stderr);
-    assert.deepEqual(json(got.stdout).weights, [{ version: 1, weight: 90 }, { version: 2, weight: 10 }]);
+    assert.deepEqual(json(got.stdout).weights, [
+      { version: 1, weight: 90 },
+      { version: 2, weight: 10 },
+    ]);
     assert.equal(json(got.stdout).stableVersion, 1);
   });
 

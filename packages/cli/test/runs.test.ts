@@ -30,7 +30,17 @@ interface Workflow {
   output: Record<string, unknown>;
   reasonForIncompletion?: string;
   createTime: number;
-  tasks: { taskId: string; taskType: string; taskDefName: string; referenceTaskName: string; status: string; inputData: unknown; outputData: unknown; workflowInstanceId: string; seq: number }[];
+  tasks: {
+    taskId: string;
+    taskType: string;
+    taskDefName: string;
+    referenceTaskName: string;
+    status: string;
+    inputData: unknown;
+    outputData: unknown;
+    workflowInstanceId: string;
+    seq: number;
+  }[];
 }
 
 describe("runs from the command line", () => {
@@ -89,7 +99,8 @@ describe("runs from the command line", () => {
     assert.equal(run["correlationId"], "order-7");
     assert.deepEqual(run.input, { name: "Grace" });
     assert.deepEqual(run.output, { greeting: "Hello, Grace" });
-    for (const key of ["createTime", "updateTime", "endTime", "priority", "variables", "failedReferenceTaskNames"]) assert.ok(key in run, `Workflow has ${key}`);
+    for (const key of ["createTime", "updateTime", "endTime", "priority", "variables", "failedReferenceTaskNames"])
+      assert.ok(key in run, `Workflow has ${key}`);
     const [task] = run.tasks;
     assert.ok(task);
     // Conductor reports a SIMPLE task's taskType as its task name; Baton's server says "SIMPLE" (see report).
@@ -104,8 +115,13 @@ describe("runs from the command line", () => {
     assert.match(text.stdout, /^SEQ +REF +TYPE +STATUS/m);
     assert.match(text.stdout, /^1 +hello +\S+ +COMPLETED/m);
 
-    const found = json<{ results: Workflow[] }>((await s.cli(["search", "--name", "cli_greet", "--status", "COMPLETED", "--correlation-id", "order-7", "-o", "json"])).stdout);
-    assert.deepEqual(found.results.map((r) => r.workflowId), [id]);
+    const found = json<{ results: Workflow[] }>(
+      (await s.cli(["search", "--name", "cli_greet", "--status", "COMPLETED", "--correlation-id", "order-7", "-o", "json"])).stdout,
+    );
+    assert.deepEqual(
+      found.results.map((r) => r.workflowId),
+      [id],
+    );
     const listed = await s.cli(["list", "--name", "cli_greet", "--since", "1h"]);
     assert.match(listed.stdout, new RegExp(id));
   });
@@ -148,7 +164,10 @@ describe("runs from the command line", () => {
     assert.equal(json<Workflow>((await s.cli(["get", id, "-o", "json"])).stdout).status, "RUNNING");
 
     const queues = json<{ taskType: string; ready: number; workers: number }[]>((await s.cli(["tasks", "-o", "json"])).stdout);
-    assert.ok(queues.some((q) => q.taskType === "cli_never" && q.ready >= 1 && q.workers === 0), JSON.stringify(queues));
+    assert.ok(
+      queues.some((q) => q.taskType === "cli_never" && q.ready >= 1 && q.workers === 0),
+      JSON.stringify(queues),
+    );
     assert.match((await s.cli(["tasks"])).stdout, /^cli_never +\d+ +\d+ +\d+ +none \(tasks wait\)$/m);
     const got = await s.cli(["get", id]);
     assert.match(got.stderr, /waits on task type cli_never, which no connected worker serves/);

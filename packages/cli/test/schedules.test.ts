@@ -28,7 +28,11 @@ export const nightly = schedule("cli_nightly", report, {
 });
 `;
 
-const hourly = (interval: number) => ({ name: "cli_hourly", intervalSeconds: interval, startWorkflowRequest: { name: "cli_sched_report", input: { day: "today" } } });
+const hourly = (interval: number) => ({
+  name: "cli_hourly",
+  intervalSeconds: interval,
+  startWorkflowRequest: { name: "cli_sched_report", input: { day: "today" } },
+});
 
 describe("baton schedules", () => {
   let s: TestServer;
@@ -54,7 +58,10 @@ describe("baton schedules", () => {
     const again = await s.cli(["publish", path.join(dir, "flows"), "-o", "json"], { cwd: dir });
     assert.equal(again.code, 0, again.stderr);
     const out = json<{ schedules: { name: string; status: string }[] }>(again.stdout);
-    assert.deepEqual(out.schedules.map((x) => [x.name, x.status]).sort(), [["cli_hourly", "unchanged"], ["cli_nightly", "unchanged"]]);
+    assert.deepEqual(out.schedules.map((x) => [x.name, x.status]).sort(), [
+      ["cli_hourly", "unchanged"],
+      ["cli_nightly", "unchanged"],
+    ]);
 
     writeFile(dir, "flows/hourly.json", pretty(hourly(1800)));
     const dry = await s.cli(["publish", "--dry-run", "--exit-code", path.join(dir, "flows")], { cwd: dir });
@@ -71,7 +78,10 @@ describe("baton schedules", () => {
 
   test("list, pause, resume, preview, trigger and backfill, with -o json", async () => {
     const list = json<{ schedule: { name: string } }[]>((await s.cli(["schedules", "-o", "json"])).stdout);
-    assert.deepEqual(list.map((x) => x.schedule.name), ["cli_hourly", "cli_nightly"]);
+    assert.deepEqual(
+      list.map((x) => x.schedule.name),
+      ["cli_hourly", "cli_nightly"],
+    );
     const text = await s.cli(["schedules"]);
     assert.match(text.stdout, /^cli_nightly\s+cli_sched_report\s+0 30 2 \* \* \* \(Europe\/Paris\)\s+active/m);
 
@@ -80,8 +90,14 @@ describe("baton schedules", () => {
     const resumed = await s.cli(["schedules", "resume", "cli_hourly"]);
     assert.match(resumed.stdout, /^schedule cli_hourly: active, next fire /m);
 
-    const preview = json<{ fireTime: string }[]>((await s.cli(["schedules", "preview", "cli_nightly", "-n", "2", "--from", "2030-07-01T00:00:00Z", "-o", "json"])).stdout);
-    assert.deepEqual(preview.map((p) => p.fireTime), ["2030-07-01T00:30:00.000Z", "2030-07-02T00:30:00.000Z"], "02:30 in Paris in summer is 00:30 UTC");
+    const preview = json<{ fireTime: string }[]>(
+      (await s.cli(["schedules", "preview", "cli_nightly", "-n", "2", "--from", "2030-07-01T00:00:00Z", "-o", "json"])).stdout,
+    );
+    assert.deepEqual(
+      preview.map((p) => p.fireTime),
+      ["2030-07-01T00:30:00.000Z", "2030-07-02T00:30:00.000Z"],
+      "02:30 in Paris in summer is 00:30 UTC",
+    );
 
     const triggered = json<{ runId: string }>((await s.cli(["schedules", "trigger", "cli_nightly", "-o", "json"])).stdout);
     const run = json<{ input: Record<string, unknown> }>((await s.cli(["get", triggered.runId, "-o", "json"])).stdout);
@@ -95,7 +111,9 @@ describe("baton schedules", () => {
     const twice = await s.cli(["schedules", "backfill", "cli_hourly", "--from", "2026-01-01T00:00:00Z", "--to", "2026-01-01T02:00:00Z"]);
     assert.match(twice.stdout, /started 0 runs; 4 fire times had one already/);
 
-    const purged = json<{ runs: number; dryRun: boolean }>((await s.cli(["runs", "purge", "--before", "now", "--workflow", "cli_sched_report", "--dry-run", "-o", "json"])).stdout);
+    const purged = json<{ runs: number; dryRun: boolean }>(
+      (await s.cli(["runs", "purge", "--before", "now", "--workflow", "cli_sched_report", "--dry-run", "-o", "json"])).stdout,
+    );
     assert.deepEqual([purged.runs, purged.dryRun], [0, true], "nothing ended yet");
     for (const id of [triggered.runId, ...backfill.runIds]) await s.cli(["terminate", id]);
     const removed = await s.cli(["runs", "purge", "--before", "+1m", "--workflow", "cli_sched_report"]);
@@ -109,7 +127,9 @@ describe("baton schedules", () => {
   });
 
   test("a bad schedule is refused locally with its file and field; nothing is sent", async () => {
-    const bad = tempProject({ "bad.json": pretty({ ...hourly(60), name: "cli_bad", intervalSeconds: undefined, cronExpression: "0 0 * * * * * *", zoneId: "Nowhere/City" }) });
+    const bad = tempProject({
+      "bad.json": pretty({ ...hourly(60), name: "cli_bad", intervalSeconds: undefined, cronExpression: "0 0 * * * * * *", zoneId: "Nowhere/City" }),
+    });
     try {
       const r = await s.cli(["schedules", "put", path.join(bad, "bad.json")], { cwd: bad });
       assert.equal(r.code, 4, r.stderr);

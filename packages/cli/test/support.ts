@@ -126,7 +126,9 @@ export function tempProject(files: Record<string, string>): string {
   symlinkSync(path.join(REPO, "packages/sdk"), path.join(dir, "node_modules/@baton/sdk"), "dir");
   const all: Record<string, string> = {
     "package.json": JSON.stringify({ name: "flows-under-test", private: true, type: "module" }),
-    "tsconfig.json": JSON.stringify({ compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, skipLibCheck: true, noEmit: true } }),
+    "tsconfig.json": JSON.stringify({
+      compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, skipLibCheck: true, noEmit: true },
+    }),
     ...files,
   };
   for (const [name, text] of Object.entries(all)) writeFile(dir, name, text);

@@ -289,7 +289,10 @@ export class BatonClient {
   }
 
   /** The next fire times of a stored schedule (by name) or of a schedule object (not stored). */
-  async previewSchedule(schedule: string | object, options: { count?: number; from?: Date | number } = {}): Promise<{ fireTimes: number[]; dueTimes: number[] }> {
+  async previewSchedule(
+    schedule: string | object,
+    options: { count?: number; from?: Date | number } = {},
+  ): Promise<{ fireTimes: number[]; dueTimes: number[] }> {
     const r = await this.schedules.previewSchedule({
       ...(typeof schedule === "string" ? { name: schedule } : { scheduleJson: stringifyJson(schedule) }),
       count: options.count ?? 10,
@@ -301,7 +304,10 @@ export class BatonClient {
   // ---- retention ------------------------------------------------------------------
 
   /** Removes runs that ended before `before` (only those of `workflow`, when given); dryRun counts them. */
-  async purgeRuns(before: Date | number, options: { workflow?: string; dryRun?: boolean } = {}): Promise<{ runs: number; tasks: number; oldestEndedTime: number }> {
+  async purgeRuns(
+    before: Date | number,
+    options: { workflow?: string; dryRun?: boolean } = {},
+  ): Promise<{ runs: number; tasks: number; oldestEndedTime: number }> {
     const r = await this.retention.purgeRuns({ beforeTimeMs: ms(before), workflowName: options.workflow ?? "", dryRun: options.dryRun ?? false });
     return { runs: Number(r.runs), tasks: Number(r.tasks), oldestEndedTime: Number(r.oldestEndedTimeMs) };
   }
@@ -352,7 +358,11 @@ export class BatonClient {
   /** Starts a run and waits up to `waitMs` for it to end (typed by a Flow, as startWorkflow). */
   async executeWorkflow<I>(flow: DeclaredFlow<I>, input: I, options?: StartOptions & { waitMs?: number }): Promise<ConductorWorkflow>;
   async executeWorkflow(name: string, input?: object, options?: StartOptions & { waitMs?: number }): Promise<ConductorWorkflow>;
-  async executeWorkflow(flow: string | DeclaredFlow<unknown>, input: unknown = {}, options: StartOptions & { waitMs?: number } = {}): Promise<ConductorWorkflow> {
+  async executeWorkflow(
+    flow: string | DeclaredFlow<unknown>,
+    input: unknown = {},
+    options: StartOptions & { waitMs?: number } = {},
+  ): Promise<ConductorWorkflow> {
     const waitMs = options.waitMs ?? 30_000;
     const [name, start] = target(flow, options);
     const response = await this.workflows.executeWorkflow(
@@ -584,7 +594,13 @@ function toRouteView(route: Route): RouteView {
     weights: route.weights.map((w) => ({ version: w.version, weight: w.weight })),
     sticky: route.sticky,
     ...(route.guard
-      ? { guard: { maxFailureRateIncrease: route.guard.maxFailureRateIncrease, minEndedRuns: route.guard.minEndedRuns, windowSeconds: route.guard.windowSeconds } }
+      ? {
+          guard: {
+            maxFailureRateIncrease: route.guard.maxFailureRateIncrease,
+            minEndedRuns: route.guard.minEndedRuns,
+            windowSeconds: route.guard.windowSeconds,
+          },
+        }
       : {}),
     revision: Number(route.revision),
     updateTime: Number(route.updateTimeMs),

@@ -12,5 +12,15 @@ export {
   type RouteGuardView,
   type DeclaredFlow,
 } from "./client.js";
-export { Worker, TerminalError, inProgress, type Handler, type HandlerOptions, type DeclaredTaskType, type TaskContext, type WorkerOptions, type InProgress } from "./worker.js";
+export {
+  Worker,
+  TerminalError,
+  inProgress,
+  type Handler,
+  type HandlerOptions,
+  type DeclaredTaskType,
+  type TaskContext,
+  type WorkerOptions,
+  type InProgress,
+} from "./worker.js";
 export { toConductorWorkflow, toConductorTask, type ConductorWorkflow, type ConductorTask } from "./conductor.js";

@@ -232,14 +232,8 @@ export function createClient<S extends GenService<GenServiceMethods>>(
       result[method.localName] = (request: MessageInitShape<DescMessage>, options?: CallOptions) =>
         new Promise((resolve, reject) => {
           const [metadata, callOptions] = withDefaults(options);
-          const call = client.makeUnaryRequest(
-            methodPath,
-            input.serialize,
-            output.deserialize,
-            request,
-            metadata,
-            callOptions,
-            (error, response) => (error ? reject(error) : resolve(response)),
+          const call = client.makeUnaryRequest(methodPath, input.serialize, output.deserialize, request, metadata, callOptions, (error, response) =>
+            error ? reject(error) : resolve(response),
           );
           options?.signal?.addEventListener("abort", () => call.cancel(), { once: true });
         });

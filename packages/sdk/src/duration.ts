@@ -3,10 +3,24 @@
 
 export const DURATION_UNITS: Readonly<Record<string, number>> = {
   ms: 1,
-  s: 1000, sec: 1000, secs: 1000, second: 1000, seconds: 1000,
-  m: 60_000, min: 60_000, mins: 60_000, minute: 60_000, minutes: 60_000,
-  h: 3_600_000, hr: 3_600_000, hrs: 3_600_000, hour: 3_600_000, hours: 3_600_000,
-  d: 86_400_000, day: 86_400_000, days: 86_400_000,
+  s: 1000,
+  sec: 1000,
+  secs: 1000,
+  second: 1000,
+  seconds: 1000,
+  m: 60_000,
+  min: 60_000,
+  mins: 60_000,
+  minute: 60_000,
+  minutes: 60_000,
+  h: 3_600_000,
+  hr: 3_600_000,
+  hrs: 3_600_000,
+  hour: 3_600_000,
+  hours: 3_600_000,
+  d: 86_400_000,
+  day: 86_400_000,
+  days: 86_400_000,
 };
 
 /** What a duration's text says: milliseconds, or why it says none (each caller words its own error). */
@@ -14,7 +28,10 @@ export type DurationReading = { ms: number } | { unreadable: true } | { unknownU
 
 export function readDuration(text: string, units: Readonly<Record<string, number>> = DURATION_UNITS): DurationReading {
   const parts = [...text.trim().matchAll(/(\d+(?:\.\d+)?)\s*([a-zA-Z]+)/g)];
-  const consumed = parts.map((p) => p[0]).join("").replace(/\s/g, "");
+  const consumed = parts
+    .map((p) => p[0])
+    .join("")
+    .replace(/\s/g, "");
   if (parts.length === 0 || consumed !== text.replace(/\s/g, "")) return { unreadable: true };
   let ms = 0;
   for (const [, amount, unit] of parts) {

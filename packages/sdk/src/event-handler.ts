@@ -63,7 +63,21 @@ export interface EventHandler {
   description?: string;
 }
 
-const TOP_LEVEL = new Set(["name", "event", "condition", "evaluatorType", "actions", "active", "description", "tags", "createdBy", "updatedBy", "createTime", "updateTime", "ownerApp"]);
+const TOP_LEVEL = new Set([
+  "name",
+  "event",
+  "condition",
+  "evaluatorType",
+  "actions",
+  "active",
+  "description",
+  "tags",
+  "createdBy",
+  "updatedBy",
+  "createTime",
+  "updateTime",
+  "ownerApp",
+]);
 
 /** Whether a parsed JSON document looks like an event handler rather than a workflow definition. */
 export function isEventHandlerJson(value: unknown): boolean {
@@ -95,7 +109,8 @@ export function validateEventHandler(handler: unknown): ValidationResult {
     }
   }
   const active = handler["active"];
-  if (active === undefined) warnings.push({ path: "/active", message: "active is absent: the handler is stored inactive (Conductor's default) and runs no action" });
+  if (active === undefined)
+    warnings.push({ path: "/active", message: "active is absent: the handler is stored inactive (Conductor's default) and runs no action" });
   else if (typeof active !== "boolean") error("/active", "active must be a boolean");
   for (const key of Object.keys(handler)) {
     if (!TOP_LEVEL.has(key)) warnings.push({ path: pointer("", key), message: `unknown field ${key} is kept but ignored` });

@@ -93,33 +93,42 @@ export function validateSchedule(value: unknown): ValidationResult {
       try {
         new Cron(cron, { paused: true });
       } catch (error) {
-        err("/cronExpression", `invalid cron expression ${JSON.stringify(cron)}: ${(error as Error).message.replace(/^CronPattern: /, "")} (five fields, or six with seconds first)`);
+        err(
+          "/cronExpression",
+          `invalid cron expression ${JSON.stringify(cron)}: ${(error as Error).message.replace(/^CronPattern: /, "")} (five fields, or six with seconds first)`,
+        );
       }
     }
   }
-  if (interval !== undefined && (!isNonNegativeInt(interval) || interval < 1)) err("/intervalSeconds", "intervalSeconds must be a whole number of seconds, at least 1");
+  if (interval !== undefined && (!isNonNegativeInt(interval) || interval < 1))
+    err("/intervalSeconds", "intervalSeconds must be a whole number of seconds, at least 1");
 
   const request = s["startWorkflowRequest"];
   if (!isObj(request)) err("/startWorkflowRequest", "startWorkflowRequest is required: {name, version?, input?, correlationId?, priority?}");
   else {
     const r = request as Record<string, unknown>;
     if (typeof r["name"] !== "string" || r["name"].trim() === "") err("/startWorkflowRequest/name", "the workflow's name is required");
-    if (r["version"] !== undefined && (!isNonNegativeInt(r["version"]) || r["version"] < 1)) err("/startWorkflowRequest/version", "version must be a positive whole number (absent: the latest)");
+    if (r["version"] !== undefined && (!isNonNegativeInt(r["version"]) || r["version"] < 1))
+      err("/startWorkflowRequest/version", "version must be a positive whole number (absent: the latest)");
     if (r["input"] !== undefined && !isObj(r["input"])) err("/startWorkflowRequest/input", "input must be a JSON object");
-    if (r["correlationId"] !== undefined && typeof r["correlationId"] !== "string") err("/startWorkflowRequest/correlationId", "correlationId must be a string");
-    if (r["priority"] !== undefined && (!isNonNegativeInt(r["priority"]) || r["priority"] > 99)) err("/startWorkflowRequest/priority", "priority must be a whole number from 0 to 99");
+    if (r["correlationId"] !== undefined && typeof r["correlationId"] !== "string")
+      err("/startWorkflowRequest/correlationId", "correlationId must be a string");
+    if (r["priority"] !== undefined && (!isNonNegativeInt(r["priority"]) || r["priority"] > 99))
+      err("/startWorkflowRequest/priority", "priority must be a whole number from 0 to 99");
   }
   for (const key of ["paused", "runCatchupScheduleInstances"]) {
     if (s[key] !== undefined && typeof s[key] !== "boolean") err(`/${key}`, `${key} must be true or false`);
   }
   for (const key of ["scheduleStartTime", "scheduleEndTime", "catchupWindowSeconds"]) {
-    if (s[key] !== undefined && !isNonNegativeInt(s[key])) err(`/${key}`, `${key} must be a non-negative whole number${key.endsWith("Time") ? " (epoch milliseconds)" : ""}`);
+    if (s[key] !== undefined && !isNonNegativeInt(s[key]))
+      err(`/${key}`, `${key} must be a non-negative whole number${key.endsWith("Time") ? " (epoch milliseconds)" : ""}`);
   }
   if (isNonNegativeInt(s["scheduleStartTime"]) && isNonNegativeInt(s["scheduleEndTime"]) && s["scheduleEndTime"] <= s["scheduleStartTime"]) {
     err("/scheduleEndTime", "scheduleEndTime must be after scheduleStartTime");
   }
   const jitter = s["jitterSeconds"];
-  if (jitter !== undefined && (!isNonNegativeInt(jitter) || jitter > MAX_JITTER_SECONDS)) err("/jitterSeconds", `jitterSeconds must be a whole number from 0 to ${MAX_JITTER_SECONDS}`);
+  if (jitter !== undefined && (!isNonNegativeInt(jitter) || jitter > MAX_JITTER_SECONDS))
+    err("/jitterSeconds", `jitterSeconds must be a whole number from 0 to ${MAX_JITTER_SECONDS}`);
   const overlap = s["overlapPolicy"];
   if (overlap !== undefined && !(OVERLAP_POLICIES as readonly unknown[]).includes(overlap)) {
     err("/overlapPolicy", `overlapPolicy must be one of ${OVERLAP_POLICIES.join(", ")}`);
@@ -159,7 +168,7 @@ export class FireTimes {
   /** Up to `count` fire times strictly after `afterMs`. */
   next(afterMs: number, count: number): number[] {
     const out: number[] = [];
-    for (let t = afterMs; out.length < count; ) {
+    for (let t = afterMs; out.length < count;) {
       const next = this.after(t);
       if (next === undefined) break;
       out.push(next);

@@ -8,10 +8,7 @@ import { isObj, nestingDepth, walkTasks } from "./validation/tree.js";
 
 export type { ValidationIssue, ValidationResult } from "./validation/issue.js";
 
-export function validateWorkflowDef(
-  def: unknown,
-  options?: { hasTaskDef?: (name: string) => boolean },
-): ValidationResult {
+export function validateWorkflowDef(def: unknown, options?: { hasTaskDef?: (name: string) => boolean }): ValidationResult {
   // The checks below recurse; refuse absurd nesting before they can overflow the stack.
   const depth = nestingDepth(def, MAX_DEFINITION_DEPTH);
   if (depth > MAX_DEFINITION_DEPTH) {

@@ -22,17 +22,22 @@ test("the compiled flows are valid Conductor definitions with no diagnostics", (
 
 test("the image pipeline example compiles to the expected JSON", () => {
   assert.equal(pretty(compile(imagePipeline)), expected("image-pipeline.json"));
-  assert.deepEqual(imagePipeline.taskDefs().map((d) => d.name), ["encode", "ingest", "notify", "publish_cdn"]);
+  assert.deepEqual(
+    imagePipeline.taskDefs().map((d) => d.name),
+    ["encode", "ingest", "notify", "publish_cdn"],
+  );
 });
 
 test("a small flow, written out by hand: refs, derived names, fork and join", () => {
   const encode = taskType<{ src: string; format: string }, { url: string }>("encode", { retryCount: 3, timeoutSeconds: 600 });
-  const flow = workflow("hand").input<{ src: string }>().steps((wf) => {
-    const fan = wf.fork({
-      branches: [[encode.step({ src: wf.input.src, format: "mp4" })], [encode.step({ src: wf.input.src, format: "webm" })]],
+  const flow = workflow("hand")
+    .input<{ src: string }>()
+    .steps((wf) => {
+      const fan = wf.fork({
+        branches: [[encode.step({ src: wf.input.src, format: "mp4" })], [encode.step({ src: wf.input.src, format: "webm" })]],
+      });
+      return { mp4: fan.join.output["encode"], all: fan.join.output };
     });
-    return { mp4: fan.join.output["encode"], all: fan.join.output };
-  });
   assert.deepEqual(flow.toJSON(), {
     name: "hand",
     version: 1,
@@ -83,5 +88,8 @@ test("steps made outside a flow body are placed with wf.add", () => {
     wf.add(shared);
     t.step("last", { v: first.output.w });
   });
-  assert.deepEqual(flow.toJSON().tasks.map((x) => x.taskReferenceName), ["first", "shared", "last"]);
+  assert.deepEqual(
+    flow.toJSON().tasks.map((x) => x.taskReferenceName),
+    ["first", "shared", "last"],
+  );
 });

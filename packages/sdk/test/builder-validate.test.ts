@@ -57,24 +57,28 @@ test("BATON102: an expression naming a step that is not in the flow", () => {
 });
 
 test("BATON103: reading a switch case's output after a switch with no default", () => {
-  const flow = workflow("after_switch").input<{ k: "a" | "b" }>().steps((wf) => {
-    const inCase = t.step("in_case", { x: "1" });
-    wf.switch({ value: wf.input.k, cases: { a: [inCase] } });
-    t.step("after", { x: inCase.output.y }); // <- after switch
-  });
+  const flow = workflow("after_switch")
+    .input<{ k: "a" | "b" }>()
+    .steps((wf) => {
+      const inCase = t.step("in_case", { x: "1" });
+      wf.switch({ value: wf.input.k, cases: { a: [inCase] } });
+      t.step("after", { x: inCase.output.y }); // <- after switch
+    });
   const d = only(flow.validate(), "BATON103");
   assert.equal(d.path, "/tasks/1/inputParameters/x");
   assertAt(d, lineOf("after switch"));
 });
 
 test("BATON103: not reported when the step runs before the switch, or the other case ends the flow", () => {
-  const flow = workflow("all_cases").input<{ k: "a" | "b" }>().steps((wf) => {
-    const before = t.step("before", { x: "1" });
-    const both = t.step("in_b", { x: "2" });
-    wf.switch({ value: wf.input.k, cases: { a: () => wf.terminate({ status: "FAILED" }) }, default: [both] });
-    t.step("after", { x: before.output.y });
-    t.step("after_2", { x: both.output.y });
-  });
+  const flow = workflow("all_cases")
+    .input<{ k: "a" | "b" }>()
+    .steps((wf) => {
+      const before = t.step("before", { x: "1" });
+      const both = t.step("in_b", { x: "2" });
+      wf.switch({ value: wf.input.k, cases: { a: () => wf.terminate({ status: "FAILED" }) }, default: [both] });
+      t.step("after", { x: before.output.y });
+      t.step("after_2", { x: both.output.y });
+    });
   assert.deepEqual(flow.validate(), []);
 });
 
@@ -88,17 +92,23 @@ test("BATON103: reading a fork branch's output before the join, or from another 
   });
   const ds = flow.validate();
   assert.deepEqual(codes(ds), ["BATON103", "BATON103"]);
-  assert.deepEqual(ds.map((d) => d.path), ["/tasks/0/inputParameters/x", "/tasks/1/forkTasks/1/0/inputParameters/x"]);
+  assert.deepEqual(
+    ds.map((d) => d.path),
+    ["/tasks/0/inputParameters/x", "/tasks/1/forkTasks/1/0/inputParameters/x"],
+  );
   assertAt(ds[0]!, lineOf("before join"));
   assertAt(ds[1]!, lineOf("other branch"));
 });
 
 test("BATON103: the flow's output reading a step that may not have run", () => {
-  const flow = workflow("output").input<{ k: string }>().steps((wf) => { // <- output
-    const maybe = t.step("maybe", { x: "1" });
-    wf.switch({ value: wf.input.k, cases: { yes: [maybe] } });
-    return { y: maybe.output.y };
-  });
+  const flow = workflow("output")
+    .input<{ k: string }>()
+    .steps((wf) => {
+      // <- output
+      const maybe = t.step("maybe", { x: "1" });
+      wf.switch({ value: wf.input.k, cases: { yes: [maybe] } });
+      return { y: maybe.output.y };
+    });
   const d = only(flow.validate(), "BATON103");
   assert.equal(d.path, "/outputParameters/y");
   assertAt(d, lineOf("output"));
@@ -123,7 +133,10 @@ test("BATON105: a fork with an empty branch, a fork with none, a loop with no bo
   });
   const ds = flow.validate();
   assert.deepEqual(codes(ds), ["BATON105", "BATON105", "BATON105"]);
-  assert.deepEqual(ds.map((d) => d.path), ["/tasks/0/forkTasks/1", "/tasks/2", "/tasks/4"]);
+  assert.deepEqual(
+    ds.map((d) => d.path),
+    ["/tasks/0/forkTasks/1", "/tasks/2", "/tasks/4"],
+  );
   ["empty branch", "no branches", "empty loop"].forEach((m, i) => assertAt(ds[i]!, lineOf(m)));
 });
 

@@ -8,7 +8,9 @@ import { validateWorkflowDef } from "../src/index.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const fixtures = path.resolve(repoRoot, "../shared/conformance/conductor");
-const files = readdirSync(fixtures).filter((f) => f.endsWith(".json")).sort();
+const files = readdirSync(fixtures)
+  .filter((f) => f.endsWith(".json"))
+  .sort();
 
 // One fixture is an event handler (the SQS scenario's companion), not a WorkflowDef.
 function isEventHandler(doc: Record<string, unknown>): boolean {

@@ -27,9 +27,7 @@ test("shape: a value that is not an object is one error at the root", () => {
 });
 
 test("shape: the Java-model fields the schema lacks are accepted", () => {
-  const def = wf([
-    { ...simple("a"), joinMode: "SYNC", items: ["x"], taskDefinition: { name: "t", maxRetryDelaySeconds: 5 } },
-  ], { failureWorkflowVersion: 2 });
+  const def = wf([{ ...simple("a"), joinMode: "SYNC", items: ["x"], taskDefinition: { name: "t", maxRetryDelaySeconds: 5 } }], { failureWorkflowVersion: 2 });
   assert.deepEqual(validateWorkflowDef(def).errors, []);
 });
 
@@ -37,14 +35,28 @@ test("duplicate taskReferenceName anywhere in the tree is an error at the second
   const def = wf([
     simple("a"),
     {
-      name: "fork", taskReferenceName: "fork", type: "FORK_JOIN",
+      name: "fork",
+      taskReferenceName: "fork",
+      type: "FORK_JOIN",
       forkTasks: [[simple("b")], [simple("c"), simple("a")]],
     },
     { name: "join", taskReferenceName: "join", type: "JOIN", joinOn: ["b", "a"] },
     {
-      name: "loop", taskReferenceName: "loop", type: "DO_WHILE", loopCondition: "false",
-      loopOver: [{ name: "sw", taskReferenceName: "sw", type: "SWITCH", evaluatorType: "value-param", expression: "k",
-        decisionCases: { x: [simple("b")] }, defaultCase: [simple("c")] }],
+      name: "loop",
+      taskReferenceName: "loop",
+      type: "DO_WHILE",
+      loopCondition: "false",
+      loopOver: [
+        {
+          name: "sw",
+          taskReferenceName: "sw",
+          type: "SWITCH",
+          evaluatorType: "value-param",
+          expression: "k",
+          decisionCases: { x: [simple("b")] },
+          defaultCase: [simple("c")],
+        },
+      ],
     },
   ]);
   assert.deepEqual(paths(validateWorkflowDef(def).errors), [
@@ -67,64 +79,76 @@ test("DECISION needs caseValueParam or caseExpression", () => {
 });
 
 test("FORK_JOIN needs branches, each non-empty", () => {
-  const none = validateWorkflowDef(wf([
-    { name: "f", taskReferenceName: "f", type: "FORK_JOIN", forkTasks: [] },
-    { name: "j", taskReferenceName: "j", type: "JOIN" },
-  ]));
+  const none = validateWorkflowDef(
+    wf([
+      { name: "f", taskReferenceName: "f", type: "FORK_JOIN", forkTasks: [] },
+      { name: "j", taskReferenceName: "j", type: "JOIN" },
+    ]),
+  );
   assert.deepEqual(paths(none.errors), ["/tasks/0/forkTasks"]);
-  const empty = validateWorkflowDef(wf([
-    { name: "f", taskReferenceName: "f", type: "FORK_JOIN", forkTasks: [[simple("a")], []] },
-    { name: "j", taskReferenceName: "j", type: "JOIN", joinOn: ["a"] },
-  ]));
+  const empty = validateWorkflowDef(
+    wf([
+      { name: "f", taskReferenceName: "f", type: "FORK_JOIN", forkTasks: [[simple("a")], []] },
+      { name: "j", taskReferenceName: "j", type: "JOIN", joinOn: ["a"] },
+    ]),
+  );
   assert.deepEqual(paths(empty.errors), ["/tasks/0/forkTasks/1"]);
 });
 
 test("FORK_JOIN must be followed by a JOIN in the same list", () => {
-  const r = validateWorkflowDef(wf([
-    { name: "f", taskReferenceName: "f", type: "FORK_JOIN", forkTasks: [[simple("a")]] },
-    simple("after"),
-  ]));
+  const r = validateWorkflowDef(wf([{ name: "f", taskReferenceName: "f", type: "FORK_JOIN", forkTasks: [[simple("a")]] }, simple("after")]));
   assert.deepEqual(paths(r.errors), ["/tasks/0"]);
 });
 
 test("JOIN joinOn must name tasks in the fork's branches, nested ones included", () => {
-  const r = validateWorkflowDef(wf([
-    simple("before"),
-    {
-      name: "f", taskReferenceName: "f", type: "FORK_JOIN",
-      forkTasks: [[simple("a"), simple("a2")], [{ name: "inner", taskReferenceName: "inner", type: "FORK_JOIN", forkTasks: [[simple("deep")]] },
-        { name: "ij", taskReferenceName: "ij", type: "JOIN", joinOn: ["deep"] }]],
-    },
-    { name: "j", taskReferenceName: "j", type: "JOIN", joinOn: ["a2", "deep", "before", "nowhere"] },
-  ]));
+  const r = validateWorkflowDef(
+    wf([
+      simple("before"),
+      {
+        name: "f",
+        taskReferenceName: "f",
+        type: "FORK_JOIN",
+        forkTasks: [
+          [simple("a"), simple("a2")],
+          [
+            { name: "inner", taskReferenceName: "inner", type: "FORK_JOIN", forkTasks: [[simple("deep")]] },
+            { name: "ij", taskReferenceName: "ij", type: "JOIN", joinOn: ["deep"] },
+          ],
+        ],
+      },
+      { name: "j", taskReferenceName: "j", type: "JOIN", joinOn: ["a2", "deep", "before", "nowhere"] },
+    ]),
+  );
   assert.deepEqual(paths(r.errors), ["/tasks/2/joinOn/2", "/tasks/2/joinOn/3"]);
 });
 
 test("FORK_JOIN_DYNAMIC needs its parameters and a following JOIN", () => {
   const bad = validateWorkflowDef(wf([{ name: "d", taskReferenceName: "d", type: "FORK_JOIN_DYNAMIC" }]));
   assert.deepEqual(paths(bad.errors), ["/tasks/0/dynamicForkTasksParam", "/tasks/0"]);
-  const byName = validateWorkflowDef(wf([
-    { name: "d", taskReferenceName: "d", type: "FORK_JOIN_DYNAMIC", inputParameters: { forkTaskName: "encode", forkTaskInputs: [] } },
-    { name: "j", taskReferenceName: "j", type: "JOIN" },
-  ]));
+  const byName = validateWorkflowDef(
+    wf([
+      { name: "d", taskReferenceName: "d", type: "FORK_JOIN_DYNAMIC", inputParameters: { forkTaskName: "encode", forkTaskInputs: [] } },
+      { name: "j", taskReferenceName: "j", type: "JOIN" },
+    ]),
+  );
   assert.deepEqual(byName.errors, []);
 });
 
 test("DO_WHILE needs a loopCondition (unless it iterates items) and a body", () => {
   const r = validateWorkflowDef(wf([{ name: "l", taskReferenceName: "l", type: "DO_WHILE", loopOver: [] }]));
   assert.deepEqual(paths(r.errors), ["/tasks/0/loopCondition", "/tasks/0/loopOver"]);
-  const items = validateWorkflowDef(wf([
-    { name: "l", taskReferenceName: "l", type: "DO_WHILE", inputParameters: { items: [1, 2] }, loopOver: [simple("a")] },
-  ]));
+  const items = validateWorkflowDef(wf([{ name: "l", taskReferenceName: "l", type: "DO_WHILE", inputParameters: { items: [1, 2] }, loopOver: [simple("a")] }]));
   assert.deepEqual(items.errors, []);
 });
 
 test("SUB_WORKFLOW needs subWorkflowParam with a name or a workflowDefinition", () => {
-  const r = validateWorkflowDef(wf([
-    { name: "s", taskReferenceName: "s", type: "SUB_WORKFLOW" },
-    { name: "s", taskReferenceName: "s2", type: "SUB_WORKFLOW", subWorkflowParam: { version: 1 } },
-    { name: "s", taskReferenceName: "s3", type: "SUB_WORKFLOW", subWorkflowParam: { workflowDefinition: wf([simple("x")]) } },
-  ]));
+  const r = validateWorkflowDef(
+    wf([
+      { name: "s", taskReferenceName: "s", type: "SUB_WORKFLOW" },
+      { name: "s", taskReferenceName: "s2", type: "SUB_WORKFLOW", subWorkflowParam: { version: 1 } },
+      { name: "s", taskReferenceName: "s3", type: "SUB_WORKFLOW", subWorkflowParam: { workflowDefinition: wf([simple("x")]) } },
+    ]),
+  );
   assert.deepEqual(paths(r.errors), ["/tasks/0/subWorkflowParam", "/tasks/1/subWorkflowParam"]);
 });
 
@@ -134,12 +158,14 @@ test("DYNAMIC needs dynamicTaskNameParam", () => {
 });
 
 test("TERMINATE needs a terminationStatus that is a known status or an expression", () => {
-  const r = validateWorkflowDef(wf([
-    { name: "t", taskReferenceName: "t1", type: "TERMINATE", inputParameters: { terminationStatus: "DONE" } },
-    { name: "t", taskReferenceName: "t2", type: "TERMINATE" },
-    { name: "t", taskReferenceName: "t3", type: "TERMINATE", inputParameters: { terminationStatus: "${workflow.input.s}" } },
-    { name: "t", taskReferenceName: "t4", type: "TERMINATE", inputParameters: { terminationStatus: "TERMINATED" } },
-  ]));
+  const r = validateWorkflowDef(
+    wf([
+      { name: "t", taskReferenceName: "t1", type: "TERMINATE", inputParameters: { terminationStatus: "DONE" } },
+      { name: "t", taskReferenceName: "t2", type: "TERMINATE" },
+      { name: "t", taskReferenceName: "t3", type: "TERMINATE", inputParameters: { terminationStatus: "${workflow.input.s}" } },
+      { name: "t", taskReferenceName: "t4", type: "TERMINATE", inputParameters: { terminationStatus: "TERMINATED" } },
+    ]),
+  );
   assert.deepEqual(paths(r.errors), ["/tasks/0/inputParameters/terminationStatus", "/tasks/1/inputParameters/terminationStatus"]);
 });
 
@@ -148,10 +174,12 @@ test("an unknown task type is a worker task, not an error", () => {
 });
 
 test("an expression naming a task that does not exist is a warning at its pointer", () => {
-  const r = validateWorkflowDef(wf(
-    [simple("a", { inputParameters: { ok: "${a.output.x}", nested: { bad: "id ${ghost.output.id}" }, wf: "${workflow.input.x}", me: "${CPEWF_TASK_ID}" } })],
-    { outputParameters: { o: "${phantom.output['k']}", p: ["${a.output}"] } },
-  ));
+  const r = validateWorkflowDef(
+    wf(
+      [simple("a", { inputParameters: { ok: "${a.output.x}", nested: { bad: "id ${ghost.output.id}" }, wf: "${workflow.input.x}", me: "${CPEWF_TASK_ID}" } })],
+      { outputParameters: { o: "${phantom.output['k']}", p: ["${a.output}"] } },
+    ),
+  );
   assert.deepEqual(r.errors, []);
   assert.deepEqual(paths(r.warnings), ["/tasks/0/inputParameters/nested/bad", "/outputParameters/o"]);
 });
@@ -169,10 +197,12 @@ test("a worker task with no task definition is a warning when hasTaskDef is give
 });
 
 test("escaped pointer segments for case keys with / and ~", () => {
-  const r = validateWorkflowDef(wf([
-    simple("a"),
-    { name: "s", taskReferenceName: "s", type: "SWITCH", evaluatorType: "value-param", expression: "k", decisionCases: { "a/b~c": [simple("a")] } },
-  ]));
+  const r = validateWorkflowDef(
+    wf([
+      simple("a"),
+      { name: "s", taskReferenceName: "s", type: "SWITCH", evaluatorType: "value-param", expression: "k", decisionCases: { "a/b~c": [simple("a")] } },
+    ]),
+  );
   assert.deepEqual(paths(r.errors), ["/tasks/1/decisionCases/a~1b~0c/0/taskReferenceName"]);
 });
 

@@ -271,7 +271,8 @@ export class TestEnvironment {
         ...(s.outbox > 0 ? [`${s.outbox} cross-run effects pending`] : []),
         ...(this.#running > 0 ? [`${this.#running} mock handlers running`] : []),
       ];
-      if (s.outbox > 0 || s.runs.some((r) => r.wakeAt > 0 && r.wakeAt <= now) || s.running.some((t) => t.leaseExpiresAt > 0 && t.leaseExpiresAt <= now)) sweep = true;
+      if (s.outbox > 0 || s.runs.some((r) => r.wakeAt > 0 && r.wakeAt <= now) || s.running.some((t) => t.leaseExpiresAt > 0 && t.leaseExpiresAt <= now))
+        sweep = true;
       if (busy.length > 0) {
         const next = JSON.stringify(s);
         if (next !== fingerprint) {

@@ -44,7 +44,10 @@ describe("TestEnvironment", () => {
     assert.deepEqual(run.waitingOn, []);
     assert.equal(run.task("greet")?.status, "COMPLETED");
     const calls = env.calls(greet).filter((c) => c.workflowId === run.workflowId);
-    assert.deepEqual(calls.map((c) => [c.ref, c.input, c.output]), [["greet", { name: "ada" }, { greeting: "hello, ada" }]]);
+    assert.deepEqual(
+      calls.map((c) => [c.ref, c.input, c.output]),
+      [["greet", { name: "ada" }, { greeting: "hello, ada" }]],
+    );
   });
 
   test("mocking a type again replaces its handler", async () => {
@@ -72,10 +75,13 @@ describe("TestEnvironment", () => {
     assert.equal(run.status, "COMPLETED", run.reasonForIncompletion);
     assert.deepEqual(run.output, { ok: true });
     assert.equal(attempts, 2);
-    assert.deepEqual(run.tasks.map((t) => [t.referenceTaskName, t.status, t.retryCount]), [
-      ["flaky", "FAILED", 0],
-      ["flaky", "COMPLETED", 1],
-    ]);
+    assert.deepEqual(
+      run.tasks.map((t) => [t.referenceTaskName, t.status, t.retryCount]),
+      [
+        ["flaky", "FAILED", 0],
+        ["flaky", "COMPLETED", 1],
+      ],
+    );
     assert.ok(run.endTime - run.createTime >= HOUR, `virtual duration ${run.endTime - run.createTime} ms`);
     const errors = env.calls(flaky).map((c) => (c.error instanceof Error ? c.error.message : undefined));
     assert.deepEqual(errors, ["disk full", undefined]);
@@ -90,7 +96,10 @@ describe("TestEnvironment", () => {
     });
     const run = await env.execute(flow, {});
     assert.equal(run.status, "FAILED");
-    assert.deepEqual(run.tasks.map((t) => t.status), ["FAILED_WITH_TERMINAL_ERROR"]);
+    assert.deepEqual(
+      run.tasks.map((t) => t.status),
+      ["FAILED_WITH_TERMINAL_ERROR"],
+    );
     assert.equal(run.endTime, run.createTime, "no time passed: nothing was retried");
   });
 
@@ -223,7 +232,10 @@ describe("TestEnvironment", () => {
     const run = await env.execute("t_json_flow", { n: 21 });
     assert.equal(run.status, "COMPLETED", run.reasonForIncompletion);
     assert.deepEqual(run.output, { doubled: 42 });
-    assert.deepEqual(env.calls("t_json_step").map((c) => c.input), [{ n: 21 }]);
+    assert.deepEqual(
+      env.calls("t_json_step").map((c) => c.input),
+      [{ n: 21 }],
+    );
   });
 
   test("an invalid flow is refused before it reaches the server, with the builder's diagnostics", async () => {

@@ -9,7 +9,18 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { Logger } from "../logger.js";
 import { AuthError } from "./authenticator.js";
 import type { OpenCalls } from "./open-calls.js";
-import { ANONYMOUS, carriesDefinition, extraRights, INLINE_DEFINITION_DENIED, inScope, lacksRights, mayCall, mayRunInlineDefinition, scopeOf, type Principal } from "./policy.js";
+import {
+  ANONYMOUS,
+  carriesDefinition,
+  extraRights,
+  INLINE_DEFINITION_DENIED,
+  inScope,
+  lacksRights,
+  mayCall,
+  mayRunInlineDefinition,
+  scopeOf,
+  type Principal,
+} from "./policy.js";
 
 export interface MethodInfo {
   /** Key in the grpc-js handler table. */

@@ -101,7 +101,15 @@ export class KeyRegistry {
     const { role, taskTypes } = normalizeNewKey(input);
     const id = newId();
     const key = `bk_${id}_${randomBytes(32).toString("base64url")}`;
-    const row = await this.store.insertApiKey({ id, name: input.name ?? "", role, taskTypes, secretHash: hashKey(key), createdAt: now, createdBy: input.createdBy ?? "" });
+    const row = await this.store.insertApiKey({
+      id,
+      name: input.name ?? "",
+      role,
+      taskTypes,
+      secretHash: hashKey(key),
+      createdAt: now,
+      createdBy: input.createdBy ?? "",
+    });
     return { key, record: toRecord(row) };
   }
 

@@ -29,5 +29,9 @@ export function serverCredentials(tls: TlsOptions | undefined): grpc.ServerCrede
   if (!tls) return grpc.ServerCredentials.createInsecure();
   if (tls.requireClientCert && !tls.ca) throw new Error("TLS: requiring client certificates needs the CA that signs them (tls.ca / BATON_TLS_CA)");
   const ca = tls.ca ? readPem(tls.ca, "CA") : null;
-  return grpc.ServerCredentials.createSsl(ca, [{ cert_chain: readPem(tls.cert, "certificate"), private_key: readPem(tls.key, "key") }], tls.requireClientCert ?? false);
+  return grpc.ServerCredentials.createSsl(
+    ca,
+    [{ cert_chain: readPem(tls.cert, "certificate"), private_key: readPem(tls.key, "key") }],
+    tls.requireClientCert ?? false,
+  );
 }

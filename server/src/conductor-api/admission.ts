@@ -49,16 +49,19 @@ export class Admission {
   /** Refuses (PERMISSION_DENIED) unless `principal` may call `method` on what the request touches. */
   async check(principal: Principal, method: string, touches: Touches = {}): Promise<void> {
     if (!mayCall(principal, method)) throw new RpcError(grpc.status.PERMISSION_DENIED, `role ${principal.role} may not call ${method}`);
-    if (touches.definition && !mayRunInlineDefinition(principal, this.options.inlineDefinitions ?? false)) throw new RpcError(grpc.status.PERMISSION_DENIED, INLINE_DEFINITION_DENIED);
+    if (touches.definition && !mayRunInlineDefinition(principal, this.options.inlineDefinitions ?? false))
+      throw new RpcError(grpc.status.PERMISSION_DENIED, INLINE_DEFINITION_DENIED);
     const lacking = lacksRights(principal, touches.also ?? []);
     if (lacking) throw new RpcError(grpc.status.PERMISSION_DENIED, lacking);
     const scope = scopeOf(principal, method);
     if (scope === undefined) return;
     const outside = (touches.taskTypes ?? []).filter((t) => !inScope(principal, t));
-    if (outside.length > 0) throw new RpcError(grpc.status.PERMISSION_DENIED, `this key may not work on task type${outside.length > 1 ? "s" : ""} ${outside.join(", ")}`);
+    if (outside.length > 0)
+      throw new RpcError(grpc.status.PERMISSION_DENIED, `this key may not work on task type${outside.length > 1 ? "s" : ""} ${outside.join(", ")}`);
     for (const id of new Set(touches.taskIds ?? [])) {
       const type = await this.options.taskTypeOf(id);
-      if (type !== undefined && !inScope(principal, type)) throw new RpcError(grpc.status.PERMISSION_DENIED, `this key may not work on task ${id} (type ${type})`);
+      if (type !== undefined && !inScope(principal, type))
+        throw new RpcError(grpc.status.PERMISSION_DENIED, `this key may not work on task ${id} (type ${type})`);
     }
   }
 }

@@ -112,10 +112,12 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
       throw new HttpError(501, `${method} ${url.pathname} is a Conductor endpoint Baton does not serve: ${stored.unserved.reason}`);
     }
     const route = stored.route!;
-    const principal = route.public ? NOBODY : await options.admission.principal(req.headers).catch((error: unknown) => {
-      req.resume();
-      throw toHttpError(error);
-    });
+    const principal = route.public
+      ? NOBODY
+      : await options.admission.principal(req.headers).catch((error: unknown) => {
+          req.resume();
+          throw toHttpError(error);
+        });
     const text = await readBody(req, options.maxBodyBytes);
     const kind = route.body ?? (method === "POST" || method === "PUT" ? "json" : "none");
     let body: unknown;

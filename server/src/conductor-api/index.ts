@@ -73,7 +73,11 @@ export async function startConductorApi(options: ConductorApiOptions): Promise<H
     store: options.store,
     limits: options.limits,
   };
-  const admission = new Admission({ ...(options.authenticate ? { authenticate: options.authenticate } : {}), taskTypeOf: options.taskTypeOf, inlineDefinitions: options.inlineDefinitions ?? false });
+  const admission = new Admission({
+    ...(options.authenticate ? { authenticate: options.authenticate } : {}),
+    taskTypeOf: options.taskTypeOf,
+    inlineDefinitions: options.inlineDefinitions ?? false,
+  });
   const open: Route[] = [
     { method: "GET", path: "/health", rights: "", public: true, handle: async () => ({ json: { healthy: true } }) },
     {

@@ -88,7 +88,8 @@ export function metadataRoutes(s: Services): Route[] {
         const { definitions } = await s.metadata.listWorkflowDefs(create(ListWorkflowDefsRequestSchema, { allVersions: true }), callOf(r.signal));
         const out: Record<string, { name: string; version: number; createTime: number }[]> = {};
         // Conductor lists each name's versions in ascending order.
-        for (const d of [...definitions].sort((a, b) => a.version - b.version)) (out[d.name] ??= []).push({ name: d.name, version: d.version, createTime: Number(d.createTimeMs) });
+        for (const d of [...definitions].sort((a, b) => a.version - b.version))
+          (out[d.name] ??= []).push({ name: d.name, version: d.version, createTime: Number(d.createTimeMs) });
         return { json: out };
       },
     },
@@ -98,7 +99,10 @@ export function metadataRoutes(s: Services): Route[] {
       rights: `${META}/GetWorkflowDef`,
       handle: async (r) => {
         const version = intParam(r.query, "version", 0);
-        const found = await s.metadata.getWorkflowDef(create(GetWorkflowDefRequestSchema, { name: r.params["name"] ?? "", ...(version ? { version } : {}) }), callOf(r.signal));
+        const found = await s.metadata.getWorkflowDef(
+          create(GetWorkflowDefRequestSchema, { name: r.params["name"] ?? "", ...(version ? { version } : {}) }),
+          callOf(r.signal),
+        );
         return { json: parseJson(found.definitionJson) };
       },
     },

@@ -27,7 +27,10 @@ function tokenize(query: string): Token[] {
     if (/^\s*$/.test(query.slice(at))) break;
     TOKEN.lastIndex = at;
     const m = TOKEN.exec(query);
-    if (!m) throw badRequest(`query: cannot read ${JSON.stringify(query.slice(at, at + 30))}; write clauses like workflowType = 'name' AND status IN (RUNNING, FAILED)`);
+    if (!m)
+      throw badRequest(
+        `query: cannot read ${JSON.stringify(query.slice(at, at + 30))}; write clauses like workflowType = 'name' AND status IN (RUNNING, FAILED)`,
+      );
     at = TOKEN.lastIndex;
     if (m[1]) tokens.push({ kind: "(", text: "(" });
     else if (m[2]) tokens.push({ kind: ")", text: ")" });
@@ -91,7 +94,8 @@ export function parseWorkflowQuery(query: string): WorkflowQuery {
     }
     if (i < tokens.length) {
       const joiner = next();
-      if (joiner?.kind !== "word" || joiner.text.toUpperCase() !== "AND") throw badRequest(`query: clauses are joined by AND (OR is not supported), found ${JSON.stringify(joiner?.text ?? "")}`);
+      if (joiner?.kind !== "word" || joiner.text.toUpperCase() !== "AND")
+        throw badRequest(`query: clauses are joined by AND (OR is not supported), found ${JSON.stringify(joiner?.text ?? "")}`);
     }
   }
   return out;

@@ -17,7 +17,10 @@ export const TASK_RESULT = {
     outputData: { type: ["object", "null"] },
     logs: {
       type: ["array", "null"],
-      items: { type: "object", properties: { log: { type: ["string", "null"] }, taskId: { type: ["string", "null"] }, createdTime: { type: ["integer", "null"] } } },
+      items: {
+        type: "object",
+        properties: { log: { type: ["string", "null"] }, taskId: { type: ["string", "null"] }, createdTime: { type: ["integer", "null"] } },
+      },
     },
     extendLease: { type: ["boolean", "null"] },
     subWorkflowId: { type: ["string", "null"] },

@@ -60,7 +60,10 @@ export function taskRoutes(s: Services): Route[] {
     if (!lease) throw notFound(`no task ${result.taskId}`);
     if (result.extendLease) {
       // A heartbeat: the lease runs on, nothing else changes.
-      await s.tasks.extendLease(create(ExtendLeaseRequestSchema, { taskId: result.taskId, leaseToken: lease.token, extendSeconds: 0n }), callOf(new AbortController().signal));
+      await s.tasks.extendLease(
+        create(ExtendLeaseRequestSchema, { taskId: result.taskId, leaseToken: lease.token, extendSeconds: 0n }),
+        callOf(new AbortController().signal),
+      );
       return lease.taskType;
     }
     const { applied } = await s.tasks.updateTask(
@@ -125,7 +128,13 @@ export function taskRoutes(s: Services): Route[] {
         const timeout = intParam(r.query, "timeout", 100);
         if (count < 1) throw badRequest("count must be at least 1");
         if (timeout < 0) throw badRequest("timeout must not be negative");
-        const tasks = await poll(r.params["tasktype"] ?? "", r.query.get("workerid") ?? "", Math.min(count, 1000), Math.min(timeout, s.limits.maxWaitMs), r.signal);
+        const tasks = await poll(
+          r.params["tasktype"] ?? "",
+          r.query.get("workerid") ?? "",
+          Math.min(count, 1000),
+          Math.min(timeout, s.limits.maxWaitMs),
+          r.signal,
+        );
         return { json: tasks };
       },
     },
@@ -177,7 +186,10 @@ export function taskRoutes(s: Services): Route[] {
       rights: "baton.v1.WorkflowService/SignalTask",
       handle: async (r) => {
         await bySignal(r.params, r.query, r.body, r.signal);
-        const { workflow } = await s.workflows.getWorkflow(create(GetWorkflowRequestSchema, { workflowId: r.params["workflowId"] ?? "", includeTasks: true }), callOf(r.signal));
+        const { workflow } = await s.workflows.getWorkflow(
+          create(GetWorkflowRequestSchema, { workflowId: r.params["workflowId"] ?? "", includeTasks: true }),
+          callOf(r.signal),
+        );
         return { json: toWorkflow(workflow!) };
       },
     },
@@ -233,7 +245,10 @@ export function taskRoutes(s: Services): Route[] {
       rights: `${TASK}/ListQueues`,
       handle: async (r) => {
         const sizes = await queueSizes(r.signal);
-        const types = r.query.getAll("taskType").flatMap((t) => t.split(",")).filter((t) => t !== "");
+        const types = r.query
+          .getAll("taskType")
+          .flatMap((t) => t.split(","))
+          .filter((t) => t !== "");
         return { json: Object.fromEntries((types.length > 0 ? types : [...sizes.keys()]).map((t) => [t, sizes.get(t) ?? 0])) };
       },
     },

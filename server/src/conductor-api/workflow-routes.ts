@@ -59,7 +59,8 @@ export function workflowRoutes(s: Services): Route[] {
   const find = async (q: WorkflowQuery, limit: number, signal: AbortSignal): Promise<Workflow[]> => {
     const statuses = q.statuses.map((name) => {
       const value = WorkflowStatus[name.toUpperCase() as keyof typeof WorkflowStatus];
-      if (value === undefined || name.toUpperCase() === "UNSPECIFIED") throw badRequest(`query: no workflow status ${name}; use RUNNING, COMPLETED, FAILED, TIMED_OUT, TERMINATED or PAUSED`);
+      if (value === undefined || name.toUpperCase() === "UNSPECIFIED")
+        throw badRequest(`query: no workflow status ${name}; use RUNNING, COMPLETED, FAILED, TIMED_OUT, TERMINATED or PAUSED`);
       return value;
     });
     if (q.workflowIds.length > 0) {
@@ -112,7 +113,13 @@ export function workflowRoutes(s: Services): Route[] {
     return { totalHits: found.length, results };
   };
 
-  const operate = (path: string, method: "PUT" | "POST", rpc: string, act: (id: string, query: URLSearchParams, signal: AbortSignal) => Promise<unknown>, status: 200 | 204): Route => ({
+  const operate = (
+    path: string,
+    method: "PUT" | "POST",
+    rpc: string,
+    act: (id: string, query: URLSearchParams, signal: AbortSignal) => Promise<unknown>,
+    status: 200 | 204,
+  ): Route => ({
     method,
     path,
     rights: `${WF}/${rpc}`,
@@ -123,17 +130,30 @@ export function workflowRoutes(s: Services): Route[] {
     },
   });
 
-  const pause = (id: string, _q: URLSearchParams, signal: AbortSignal) => s.workflows.pauseWorkflow(create(PauseWorkflowRequestSchema, { workflowId: id }), callOf(signal));
-  const resume = (id: string, _q: URLSearchParams, signal: AbortSignal) => s.workflows.resumeWorkflow(create(ResumeWorkflowRequestSchema, { workflowId: id }), callOf(signal));
+  const pause = (id: string, _q: URLSearchParams, signal: AbortSignal) =>
+    s.workflows.pauseWorkflow(create(PauseWorkflowRequestSchema, { workflowId: id }), callOf(signal));
+  const resume = (id: string, _q: URLSearchParams, signal: AbortSignal) =>
+    s.workflows.resumeWorkflow(create(ResumeWorkflowRequestSchema, { workflowId: id }), callOf(signal));
   const retry = (id: string, q: URLSearchParams, signal: AbortSignal) =>
-    s.workflows.retryWorkflow(create(RetryWorkflowRequestSchema, { workflowId: id, resumeSubworkflowTasks: boolParam(q, "resumeSubworkflowTasks", false) }), callOf(signal));
+    s.workflows.retryWorkflow(
+      create(RetryWorkflowRequestSchema, { workflowId: id, resumeSubworkflowTasks: boolParam(q, "resumeSubworkflowTasks", false) }),
+      callOf(signal),
+    );
   const restart = (id: string, q: URLSearchParams, signal: AbortSignal) =>
-    s.workflows.restartWorkflow(create(RestartWorkflowRequestSchema, { workflowId: id, useLatestDefinition: boolParam(q, "useLatestDefinitions", false) }), callOf(signal));
+    s.workflows.restartWorkflow(
+      create(RestartWorkflowRequestSchema, { workflowId: id, useLatestDefinition: boolParam(q, "useLatestDefinitions", false) }),
+      callOf(signal),
+    );
   const terminate = (id: string, q: URLSearchParams, signal: AbortSignal) =>
     s.workflows.terminateWorkflow(create(TerminateWorkflowRequestSchema, { workflowId: id, reason: q.get("reason") ?? "" }), callOf(signal));
 
   /** Conductor's bulk form: each id on its own, successes and errors listed. */
-  const bulk = (path: string, method: "PUT" | "POST", rpc: string, act: (id: string, query: URLSearchParams, signal: AbortSignal) => Promise<unknown>): Route => ({
+  const bulk = (
+    path: string,
+    method: "PUT" | "POST",
+    rpc: string,
+    act: (id: string, query: URLSearchParams, signal: AbortSignal) => Promise<unknown>,
+  ): Route => ({
     method,
     path,
     rights: `${WF}/${rpc}`,
@@ -204,7 +224,10 @@ export function workflowRoutes(s: Services): Route[] {
         if (!Number.isInteger(version) || version < 1) throw badRequest(`version must be a positive integer, not ${r.params["version"]}`);
         const waitForSeconds = intParam(r.query, "waitForSeconds", 10);
         const { workflow } = await s.workflows.executeWorkflow(
-          create(ExecuteWorkflowRequestSchema, { start: startRequest({ ...body, name: r.params["name"] ?? "", version }), waitMs: BigInt(Math.max(waitForSeconds, 0) * 1000) }),
+          create(ExecuteWorkflowRequestSchema, {
+            start: startRequest({ ...body, name: r.params["name"] ?? "", version }),
+            waitMs: BigInt(Math.max(waitForSeconds, 0) * 1000),
+          }),
           callOf(r.signal),
         );
         return { json: { ...toWorkflow(workflow!), requestId: r.query.get("requestId") ?? "" } };
@@ -236,7 +259,11 @@ export function workflowRoutes(s: Services): Route[] {
         const version = intParam(r.query, "version", 0);
         const from = intParam(r.query, "startTime", 0);
         const to = intParam(r.query, "endTime", 0);
-        const runs = await find({ names: [r.params["name"] ?? ""], statuses: ["RUNNING"], correlationIds: [], workflowIds: [], ...(from ? { from } : {}), ...(to ? { to } : {}) }, 10_000, r.signal);
+        const runs = await find(
+          { names: [r.params["name"] ?? ""], statuses: ["RUNNING"], correlationIds: [], workflowIds: [], ...(from ? { from } : {}), ...(to ? { to } : {}) },
+          10_000,
+          r.signal,
+        );
         return { json: runs.filter((w) => !version || w.workflowVersion === version).map((w) => w.workflowId) };
       },
     },
@@ -301,7 +328,11 @@ export function workflowRoutes(s: Services): Route[] {
       handle: async (r) => {
         const output = (r.body as { taskOutput?: Record<string, unknown> | null } | undefined)?.taskOutput;
         await s.workflows.skipTask(
-          create(SkipTaskRequestSchema, { workflowId: r.params["workflowId"] ?? "", taskReferenceName: r.params["taskReferenceName"] ?? "", outputJson: output ? stringifyJson(output) : "" }),
+          create(SkipTaskRequestSchema, {
+            workflowId: r.params["workflowId"] ?? "",
+            taskReferenceName: r.params["taskReferenceName"] ?? "",
+            outputJson: output ? stringifyJson(output) : "",
+          }),
           callOf(r.signal),
         );
         return undefined;

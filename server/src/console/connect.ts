@@ -21,7 +21,18 @@ export const peerKey = createContextKey<string>("unknown", { description: "peer 
 type UnaryHandler = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => void;
 
 /** Headers a browser sends that mean nothing to the services (kept out of the metadata). */
-const SKIPPED = new Set(["connection", "content-length", "content-type", "host", "cookie", "accept-encoding", "te", "keep-alive", "transfer-encoding", "upgrade"]);
+const SKIPPED = new Set([
+  "connection",
+  "content-length",
+  "content-type",
+  "host",
+  "cookie",
+  "accept-encoding",
+  "te",
+  "keep-alive",
+  "transfer-encoding",
+  "upgrade",
+]);
 
 function metadataOf(headers: Headers): grpc.Metadata {
   const metadata = new grpc.Metadata();

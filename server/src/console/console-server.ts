@@ -58,7 +58,9 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     // Open (no keys) means loopback only: a page of another site that renames
     // itself to 127.0.0.1 must not reach the services through the browser.
     if (!options.authRequired && !LOOPBACK_NAMES.has(hostName(host)) && hostName(host) !== options.host) {
-      res.writeHead(421, { ...SECURITY_HEADERS, "content-type": "text/plain" }).end(`this console answers to 127.0.0.1 or localhost, not ${host.slice(0, 100)}\n`);
+      res
+        .writeHead(421, { ...SECURITY_HEADERS, "content-type": "text/plain" })
+        .end(`this console answers to 127.0.0.1 or localhost, not ${host.slice(0, 100)}\n`);
       return;
     }
     // Calls come from the console's own pages; a cross-site form or fetch is refused.

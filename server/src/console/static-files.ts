@@ -18,7 +18,8 @@ const TYPES: Record<string, string> = {
 
 /** What every console response carries: no framing by other sites, no sniffing, only our own scripts. */
 export const SECURITY_HEADERS: Record<string, string> = {
-  "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  "content-security-policy":
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
   "x-frame-options": "DENY",
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
@@ -36,7 +37,11 @@ export function staticFiles(dir: string | undefined): (req: IncomingMessage, res
     for (const entry of readdirSync(at)) {
       const full = path.join(at, entry);
       if (statSync(full).isDirectory()) walk(full);
-      else files.set("/" + path.relative(dir!, full).split(path.sep).join("/"), { body: readFileSync(full), type: TYPES[path.extname(entry)] ?? "application/octet-stream" });
+      else
+        files.set("/" + path.relative(dir!, full).split(path.sep).join("/"), {
+          body: readFileSync(full),
+          type: TYPES[path.extname(entry)] ?? "application/octet-stream",
+        });
     }
   };
   if (dir) {

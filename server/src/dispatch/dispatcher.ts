@@ -141,7 +141,9 @@ export class Dispatcher {
           // The waiter went away while we claimed (a long poll timed out, a
           // stream closed): the tasks go back to the queue for the next one.
           for (const task of tasks) {
-            await this.store.requeue(task.id, task.leaseToken).catch((error: unknown) => this.log.warn({ err: error, taskId: task.id }, "requeue failed; the task returns after its lease"));
+            await this.store
+              .requeue(task.id, task.leaseToken)
+              .catch((error: unknown) => this.log.warn({ err: error, taskId: task.id }, "requeue failed; the task returns after its lease"));
           }
           continue;
         }

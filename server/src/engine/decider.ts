@@ -344,10 +344,7 @@ export class Decider implements TaskContext {
       return;
     }
     if (task.status !== "IN_PROGRESS" || task.leaseToken !== event.leaseToken) {
-      throw new Refusal(
-        "FAILED_PRECONDITION",
-        `stale lease for task ${task.id}: the task was handed to another worker or put back (status ${task.status})`,
-      );
+      throw new Refusal("FAILED_PRECONDITION", `stale lease for task ${task.id}: the task was handed to another worker or put back (status ${task.status})`);
     }
     if (!["IN_PROGRESS", "COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR"].includes(event.status)) {
       throw new Refusal("INVALID_ARGUMENT", `a worker cannot set status ${event.status}; use IN_PROGRESS, COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR`);
@@ -558,7 +555,8 @@ export class Decider implements TaskContext {
           if (branch[0] && !this.latest(iterationRef(branch[0].taskReferenceName, task.iteration))) this.scheduleOrJump(branch[0], task.iteration);
         }
         const join = this.graph.next(this.defRef(task));
-        if (join.kind === "task" && !this.latest(iterationRef(join.task.taskReferenceName, task.iteration))) this.schedule(join.task, { iteration: task.iteration });
+        if (join.kind === "task" && !this.latest(iterationRef(join.task.taskReferenceName, task.iteration)))
+          this.schedule(join.task, { iteration: task.iteration });
         continue;
       }
       if (["SWITCH", "DECISION", "FORK_JOIN_DYNAMIC", "DO_WHILE", "TERMINATE"].includes(task.type)) continue;

@@ -3,10 +3,7 @@
 import type { WorkflowDef, WorkflowTask } from "@baton/sdk";
 
 export type Container =
-  | { kind: "root" }
-  | { kind: "fork"; owner: string; branch: number }
-  | { kind: "case"; owner: string; caseKey: string }
-  | { kind: "loop"; owner: string };
+  { kind: "root" } | { kind: "fork"; owner: string; branch: number } | { kind: "case"; owner: string; caseKey: string } | { kind: "loop"; owner: string };
 
 export interface GraphNode {
   task: WorkflowTask;
@@ -15,11 +12,7 @@ export interface GraphNode {
   container: Container;
 }
 
-export type Next =
-  | { kind: "task"; task: WorkflowTask }
-  | { kind: "end" }
-  | { kind: "branchEnd"; fork: string }
-  | { kind: "loopEnd"; loop: string };
+export type Next = { kind: "task"; task: WorkflowTask } | { kind: "end" } | { kind: "branchEnd"; fork: string } | { kind: "loopEnd"; loop: string };
 
 export class Graph {
   readonly nodes = new Map<string, GraphNode>();

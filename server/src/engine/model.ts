@@ -7,15 +7,7 @@ export type { Json } from "@baton/json";
 export type WorkflowStatus = "RUNNING" | "COMPLETED" | "FAILED" | "TIMED_OUT" | "TERMINATED" | "PAUSED";
 
 export type TaskStatus =
-  | "SCHEDULED"
-  | "IN_PROGRESS"
-  | "COMPLETED"
-  | "FAILED"
-  | "FAILED_WITH_TERMINAL_ERROR"
-  | "TIMED_OUT"
-  | "CANCELED"
-  | "SKIPPED"
-  | "COMPLETED_WITH_ERRORS";
+  "SCHEDULED" | "IN_PROGRESS" | "COMPLETED" | "FAILED" | "FAILED_WITH_TERMINAL_ERROR" | "TIMED_OUT" | "CANCELED" | "SKIPPED" | "COMPLETED_WITH_ERRORS";
 
 export const TERMINAL_WORKFLOW: ReadonlySet<WorkflowStatus> = new Set(["COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED"]);
 export const TERMINAL_TASK: ReadonlySet<TaskStatus> = new Set([

@@ -7,42 +7,100 @@ import type { Json, JsonObject, RunState, TaskState, WorkflowDef } from "./model
 
 function taskView(task: TaskState): Record<string, unknown> {
   return {
-    get input() { return task.input; },
-    get output() { return task.output; },
-    get status() { return task.status; },
-    get taskId() { return task.id; },
-    get referenceTaskName() { return task.ref; },
-    get taskType() { return task.type; },
-    get retryCount() { return task.retryCount; },
-    get pollCount() { return task.pollCount; },
-    get iteration() { return task.iteration; },
-    get reasonForIncompletion() { return task.reason; },
-    get workerId() { return task.workerId; },
-    get scheduledTime() { return task.scheduledAt; },
-    get startTime() { return task.startedAt; },
-    get endTime() { return task.endedAt; },
-    get subWorkflowId() { return task.subWorkflowId; },
+    get input() {
+      return task.input;
+    },
+    get output() {
+      return task.output;
+    },
+    get status() {
+      return task.status;
+    },
+    get taskId() {
+      return task.id;
+    },
+    get referenceTaskName() {
+      return task.ref;
+    },
+    get taskType() {
+      return task.type;
+    },
+    get retryCount() {
+      return task.retryCount;
+    },
+    get pollCount() {
+      return task.pollCount;
+    },
+    get iteration() {
+      return task.iteration;
+    },
+    get reasonForIncompletion() {
+      return task.reason;
+    },
+    get workerId() {
+      return task.workerId;
+    },
+    get scheduledTime() {
+      return task.scheduledAt;
+    },
+    get startTime() {
+      return task.startedAt;
+    },
+    get endTime() {
+      return task.endedAt;
+    },
+    get subWorkflowId() {
+      return task.subWorkflowId;
+    },
   };
 }
 
 function workflowView(run: RunState, def: WorkflowDef | undefined): Record<string, unknown> {
   return {
-    get input() { return run.input; },
-    get output() { return run.output; },
-    get variables() { return run.variables; },
-    get workflowId() { return run.id; },
+    get input() {
+      return run.input;
+    },
+    get output() {
+      return run.output;
+    },
+    get variables() {
+      return run.variables;
+    },
+    get workflowId() {
+      return run.id;
+    },
     // Conductor: null when the run was started without one.
-    get correlationId() { return run.correlationId || null; },
-    get workflowType() { return run.name; },
-    get version() { return run.version; },
+    get correlationId() {
+      return run.correlationId || null;
+    },
+    get workflowType() {
+      return run.name;
+    },
+    get version() {
+      return run.version;
+    },
     // Conductor stores every definition as schema version 2.
-    get schemaVersion() { return def?.schemaVersion ?? 2; },
-    get status() { return run.status; },
-    get priority() { return run.priority; },
-    get parentWorkflowId() { return run.parentRunId; },
-    get parentWorkflowTaskId() { return run.parentTaskId; },
-    get createTime() { return run.createdAt; },
-    get reasonForIncompletion() { return run.reason; },
+    get schemaVersion() {
+      return def?.schemaVersion ?? 2;
+    },
+    get status() {
+      return run.status;
+    },
+    get priority() {
+      return run.priority;
+    },
+    get parentWorkflowId() {
+      return run.parentRunId;
+    },
+    get parentWorkflowTaskId() {
+      return run.parentTaskId;
+    },
+    get createTime() {
+      return run.createdAt;
+    },
+    get reasonForIncompletion() {
+      return run.reason;
+    },
   };
 }
 

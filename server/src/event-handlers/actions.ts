@@ -136,7 +136,8 @@ async function updateVariables(ctx: ActionContext, details: Record<string, unkno
   const workflowId = text(resolved["workflowId"]);
   if (!isUuid(workflowId)) throw new Error(`no run ${JSON.stringify(workflowId)}`);
   const variables = resolved["variables"];
-  if (variables === null || typeof variables !== "object" || Array.isArray(variables)) throw new Error("update_workflow_variables needs an object of variables");
+  if (variables === null || typeof variables !== "object" || Array.isArray(variables))
+    throw new Error("update_workflow_variables needs an object of variables");
   try {
     await ctx.engine.handle(workflowId, { kind: "updateVariables", variables, appendArray: resolved["appendArray"] === true });
   } catch (error) {

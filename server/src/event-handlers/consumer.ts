@@ -146,7 +146,11 @@ export class EventConsumer {
           this.log.warn({ ...where, action: action.action, index, owner, reason: refused }, "event handler action refused: its owner may not change runs now");
           continue;
         }
-        const outcome = await runAction({ engine: this.deps.engine, store: this.deps.store, eventId: event.id, eventName: name, handlerName: handler.name, index, now }, action, input);
+        const outcome = await runAction(
+          { engine: this.deps.engine, store: this.deps.store, eventId: event.id, eventName: name, handlerName: handler.name, index, now },
+          action,
+          input,
+        );
         this.log.info({ ...where, action: action.action, index, ...outcome }, "event handler action carried out");
       } catch (error) {
         this.log.warn({ ...where, action: action.action, index, err: error }, "event handler action failed");

@@ -14,7 +14,12 @@ export type EvaluateScript = (source: string, bindings: Json) => Promise<Json>;
  * true when the value there is true, a number above 0 or the text "true".
  * A script that fails counts as false; the error is thrown for the caller to log.
  */
-export async function conditionHolds(condition: string | undefined, evaluatorType: string | undefined, payload: Json, evaluate: EvaluateScript): Promise<boolean> {
+export async function conditionHolds(
+  condition: string | undefined,
+  evaluatorType: string | undefined,
+  payload: Json,
+  evaluate: EvaluateScript,
+): Promise<boolean> {
   if (condition === undefined || condition.trim() === "") return true;
   if (evaluatorType === "value-param") {
     const got = compilePath(condition.trim()).read(payload);

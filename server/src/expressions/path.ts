@@ -47,11 +47,7 @@ function compile(raw: string): CompiledPath {
   }
   if (!path.startsWith("$")) path = path.startsWith("[") ? `$${path}` : `$.${path}`;
   const steps = definiteSteps(path);
-  const base: CompiledPath = steps
-    ? { read: (root) => walk(root, steps) }
-    : wellFormed(path)
-      ? { read: (root) => query(root, path) }
-      : { read: () => MISSING };
+  const base: CompiledPath = steps ? { read: (root) => walk(root, steps) } : wellFormed(path) ? { read: (root) => query(root, path) } : { read: () => MISSING };
   if (!fn) return base;
   const apply = fn;
   return {
@@ -83,7 +79,9 @@ function walk(root: unknown, steps: readonly Step[]): ReadResult {
 function query(root: unknown, path: string): ReadResult {
   try {
     // Filters go to our bounded evaluator (filter.ts), which handles their errors itself; the query as a whole has a time limit.
-    const list: unknown = bounded(() => JSONPath({ path, json: root as object, wrap: true, eval: BoundedFilter, ignoreEvalErrors: false, callback: countResult }));
+    const list: unknown = bounded(() =>
+      JSONPath({ path, json: root as object, wrap: true, eval: BoundedFilter, ignoreEvalErrors: false, callback: countResult }),
+    );
     return { found: true, value: Array.isArray(list) ? list : [] };
   } catch {
     return MISSING; // an invalid path, or one over its limits, reads as missing, as with Jayway under SUPPRESS_EXCEPTIONS
@@ -188,8 +186,7 @@ const FUNCTIONS: Record<string, PathFunction> = {
     const mean = sum(l) / l.length;
     return Math.sqrt(sum(l.map((x) => x * x)) / l.length - mean * mean);
   }),
-  keys: (value) =>
-    value !== null && typeof value === "object" && !Array.isArray(value) ? found(Object.keys(value)) : MISSING,
+  keys: (value) => (value !== null && typeof value === "object" && !Array.isArray(value) ? found(Object.keys(value)) : MISSING),
   first: (value) => (Array.isArray(value) && value.length > 0 ? found(value[0]) : MISSING),
   last: (value) => (Array.isArray(value) && value.length > 0 ? found(value[value.length - 1]) : MISSING),
 };

@@ -13,11 +13,7 @@ export interface ResolveOptions {
 }
 
 /** Resolves every `${...}` in a template against `context`; the result shares nothing with either. */
-export function resolveParameters(
-  template: Record<string, unknown>,
-  context: Record<string, unknown>,
-  options: ResolveOptions = {},
-): Record<string, Json> {
+export function resolveParameters(template: Record<string, unknown>, context: Record<string, unknown>, options: ResolveOptions = {}): Record<string, Json> {
   const out: Record<string, Json> = {};
   for (const key of Object.keys(template)) setKey(out, key, resolveValue(template[key], context, options));
   return out;

@@ -58,7 +58,11 @@ export class Reaper {
   ) {
     if (options.defaultSeconds) checkRetention(options.defaultSeconds, "the default retention");
     const registers = [registry];
-    this.runsRemoved = new Counter({ name: "baton_retention_runs_removed_total", help: "Ended runs removed by retention or purge, by this process", registers });
+    this.runsRemoved = new Counter({
+      name: "baton_retention_runs_removed_total",
+      help: "Ended runs removed by retention or purge, by this process",
+      registers,
+    });
     this.tasksRemoved = new Counter({ name: "baton_retention_tasks_removed_total", help: "Tasks of removed runs, by this process", registers });
     new Gauge({
       name: "baton_oldest_ended_run_timestamp_seconds",

@@ -130,7 +130,12 @@ export class RouteControl {
       .sort((a, b) => a.version - b.version)
       .map((c) => {
         const ended = c.completed + c.failed + c.timedOut;
-        return { ...c, weight: route?.weights.find((w) => w.version === c.version)?.weight ?? 0, ended, failureRate: ended > 0 ? (c.failed + c.timedOut) / ended : 0 };
+        return {
+          ...c,
+          weight: route?.weights.find((w) => w.version === c.version)?.weight ?? 0,
+          ended,
+          failureRate: ended > 0 ? (c.failed + c.timedOut) / ended : 0,
+        };
       });
   }
 

@@ -62,7 +62,8 @@ export function routeProblems(
     }
     if (seen.has(w.version)) problems.push({ field: `${field}.version`, message: `version ${w.version} appears twice` });
     seen.add(w.version);
-    if (!Number.isInteger(w.weight) || w.weight < 0 || w.weight > 100) problems.push({ field: `${field}.weight`, message: `weight ${w.weight} must be a whole percent from 0 to 100` });
+    if (!Number.isInteger(w.weight) || w.weight < 0 || w.weight > 100)
+      problems.push({ field: `${field}.weight`, message: `weight ${w.weight} must be a whole percent from 0 to 100` });
     sum += w.weight;
   });
   if (route.weights.length > 0 && sum !== 100) problems.push({ field: "weights", message: `weights sum to ${sum}, not 100` });
@@ -75,8 +76,10 @@ export function routeProblems(
     if (!(g.maxFailureRateIncrease >= 0 && g.maxFailureRateIncrease <= 100)) {
       problems.push({ field: "guard.max_failure_rate_increase", message: "must be from 0 to 100 percentage points" });
     }
-    if (!Number.isInteger(g.minEndedRuns) || g.minEndedRuns < 1) problems.push({ field: "guard.min_ended_runs", message: "must be a whole number of at least 1" });
-    if (!Number.isInteger(g.windowSeconds) || g.windowSeconds < 0) problems.push({ field: "guard.window_seconds", message: "must be 0 (since the route was set) or a whole number of seconds" });
+    if (!Number.isInteger(g.minEndedRuns) || g.minEndedRuns < 1)
+      problems.push({ field: "guard.min_ended_runs", message: "must be a whole number of at least 1" });
+    if (!Number.isInteger(g.windowSeconds) || g.windowSeconds < 0)
+      problems.push({ field: "guard.window_seconds", message: "must be 0 (since the route was set) or a whole number of seconds" });
   }
   return problems;
 }

@@ -28,7 +28,9 @@ export async function afterCommit(after: AfterCommit, deps: AfterCommitDeps): Pr
   for (const { task, run, reservation } of after.handOffs) {
     if (reservation.deliver({ ...task, run })) continue;
     // The worker left between reservation and commit: back to the queue.
-    await deps.store.requeue(task.id, task.leaseToken).catch((error: unknown) => log.warn({ err: error, taskId: task.id }, "requeue failed; the lease will expire"));
+    await deps.store
+      .requeue(task.id, task.leaseToken)
+      .catch((error: unknown) => log.warn({ err: error, taskId: task.id }, "requeue failed; the lease will expire"));
     after.ready.add(task.defName);
   }
   if (after.ready.size > 0) hooks.tasksReady(after.ready, deps.clock.now());
@@ -37,7 +39,8 @@ export async function afterCommit(after: AfterCommit, deps: AfterCommitDeps): Pr
   // Each answer is an event of its own; the caller is answered once they are decided (see awaitFollowUps).
   const followUps = after.evaluations.map((evaluation) => carryOut(evaluation, deps.evaluator, deps.handle, log));
   for (const { decision, events } of after.decided) hooks.decided?.(decision, events);
-  for (const id of after.outboxIds) await deps.outbox.process(id).catch((error: unknown) => log.warn({ err: error, outbox: id }, "outbox item failed; it will be retried"));
+  for (const id of after.outboxIds)
+    await deps.outbox.process(id).catch((error: unknown) => log.warn({ err: error, outbox: id }, "outbox item failed; it will be retried"));
   // Runs admitted by the slots this batch freed: started here now rather than at the next sweep.
   for (let n = 0; after.slotsFreed && n < 100; n++) {
     const started = await deps.outbox.process(undefined, "admitRun").catch((error: unknown) => {

@@ -53,7 +53,14 @@ export function decideRun(input: RunToDecide, items: EventItem[], now: number, s
 }
 
 /** A new run's first decision; `admission`: what its concurrency key's slot said (see concurrency/admission.ts). */
-export function decideStart(item: StartItem, runId: string, admission: Admission | undefined, taskDefs: Map<string, TaskDef>, now: number, services: EngineServices): Decision {
+export function decideStart(
+  item: StartItem,
+  runId: string,
+  admission: Admission | undefined,
+  taskDefs: Map<string, TaskDef>,
+  now: number,
+  services: EngineServices,
+): Decision {
   const { def, hash } = item.resolved;
   const run = newRun(item, runId, now);
   if (admission) {

@@ -136,7 +136,15 @@ export class Engine {
    */
   handle(target: RunTarget, event: RunEvent, options: { skipLocked?: boolean } = {}): Promise<EventOutcome | undefined> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ kind: "event", lane: options.skipLocked ? "skip-locked" : "wait", target, event, skipLocked: Boolean(options.skipLocked), resolve, reject });
+      this.queue.push({
+        kind: "event",
+        lane: options.skipLocked ? "skip-locked" : "wait",
+        target,
+        event,
+        skipLocked: Boolean(options.skipLocked),
+        resolve,
+        reject,
+      });
     });
   }
 
@@ -216,7 +224,17 @@ export class Engine {
                 cachedRunIds: this.cachedRunsFor(events),
               },
               { skipLocked: events.some((e) => e.skipLocked) },
-              (tx, loaded) => runBatch(this.pipeline, tx, loaded, events, starts.filter((s) => !existing.has(s)), this.clock.now(), handOffs, false),
+              (tx, loaded) =>
+                runBatch(
+                  this.pipeline,
+                  tx,
+                  loaded,
+                  events,
+                  starts.filter((s) => !existing.has(s)),
+                  this.clock.now(),
+                  handOffs,
+                  false,
+                ),
             ),
           handOffs,
         );

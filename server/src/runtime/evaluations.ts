@@ -16,7 +16,12 @@ export interface Evaluation {
 
 /** Resolves once the outcome was decided (or could not be: the lease then runs out and any replica asks again). Never rejects. */
 /** `handle` takes the task the answer is for: the engine finds its run (from memory, when it holds it). */
-export function carryOut(evaluation: Evaluation, evaluator: Evaluator, handle: (taskId: string, event: RunEvent) => Promise<unknown>, log: Logger): Promise<void> {
+export function carryOut(
+  evaluation: Evaluation,
+  evaluator: Evaluator,
+  handle: (taskId: string, event: RunEvent) => Promise<unknown>,
+  log: Logger,
+): Promise<void> {
   const { runId, taskId, leaseToken, request } = evaluation;
   return evaluator
     .evaluate(request)

@@ -89,18 +89,20 @@ export class HttpTasks {
   }
 
   run(task: TaskState): void {
-    void this.call(task).then(
-      (result) =>
-        this.engine.handle(task.runId, {
-          kind: "taskResult",
-          taskId: task.id,
-          leaseToken: task.leaseToken,
-          workerId: "baton-http",
-          callbackAfterSeconds: 0,
-          ...result,
-        }),
-      (error: unknown) => this.log.warn({ err: error, taskId: task.id }, "HTTP task could not report"),
-    ).catch((error: unknown) => this.log.debug({ err: error, taskId: task.id }, "HTTP task result not applied"));
+    void this.call(task)
+      .then(
+        (result) =>
+          this.engine.handle(task.runId, {
+            kind: "taskResult",
+            taskId: task.id,
+            leaseToken: task.leaseToken,
+            workerId: "baton-http",
+            callbackAfterSeconds: 0,
+            ...result,
+          }),
+        (error: unknown) => this.log.warn({ err: error, taskId: task.id }, "HTTP task could not report"),
+      )
+      .catch((error: unknown) => this.log.debug({ err: error, taskId: task.id }, "HTTP task result not applied"));
   }
 
   close(): void {
@@ -116,7 +118,8 @@ export class HttpTasks {
     } catch {
       return { status: "FAILED", output: {}, reason: `invalid uri ${JSON.stringify(uri)}` };
     }
-    if (url.protocol !== "http:" && url.protocol !== "https:") return { status: "FAILED", output: {}, reason: `uri ${JSON.stringify(uri)} is not http or https` };
+    if (url.protocol !== "http:" && url.protocol !== "https:")
+      return { status: "FAILED", output: {}, reason: `uri ${JSON.stringify(uri)} is not http or https` };
     if (this.policy.allowedHosts.length === 0) return { status: "FAILED", output: {}, reason: NO_ALLOWLIST };
     const agent = this.agents.agentFor(url);
     if (!agent) return { status: "FAILED", output: {}, reason: `host ${url.hostname} is not on the HTTP allowlist (BATON_HTTP_ALLOWED_HOSTS)` };
@@ -144,7 +147,8 @@ export class HttpTasks {
     for (const [k, v] of Object.entries((request["headers"] ?? {}) as JsonObject)) headers[k] = String(v);
     const body = request["body"];
     const text = body !== undefined && method !== "GET" && method !== "HEAD" ? (typeof body === "string" ? body : stringifyJson(body)) : undefined;
-    if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === "content-type")) headers["Content-Type"] = String(request["contentType"] ?? "application/json");
+    if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === "content-type"))
+      headers["Content-Type"] = String(request["contentType"] ?? "application/json");
     const requested = Number(request["readTimeOut"] ?? request["connectionTimeOut"] ?? this.policy.timeoutMs) || this.policy.timeoutMs;
     const timeoutMs = Math.min(requested, this.policy.timeoutMs);
     // The limit runs on the server's clock (a test moves it) and on real time, whichever passes first.
@@ -176,7 +180,9 @@ export class HttpTasks {
       const output: JsonObject = {
         response: { statusCode: status, reasonPhrase, headers: flatHeaders(response), body: parsed as JsonObject },
       };
-      return status >= 200 && status < 300 ? { status: "COMPLETED", output, reason: "" } : { status: "FAILED", output, reason: `HTTP ${status} ${reasonPhrase}` };
+      return status >= 200 && status < 300
+        ? { status: "COMPLETED", output, reason: "" }
+        : { status: "FAILED", output, reason: `HTTP ${status} ${reasonPhrase}` };
     } catch (error) {
       const cause = abort.signal.aborted ? (abort.signal.reason as Error) : (error as Error);
       const refusal = explainRefusal(url.hostname, cause);

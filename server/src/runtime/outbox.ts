@@ -45,9 +45,26 @@ export class Outbox {
       case "startRun":
         return this.startRun(payload as unknown as StartRunRequest & { parentRunId: string; requesterRunId?: string });
       case "childEnded": {
-        const p = payload as { parentRunId: string; taskId: string; childId: string; status: RunState["status"]; output: JsonObject; reason: string; name?: string; version?: number };
+        const p = payload as {
+          parentRunId: string;
+          taskId: string;
+          childId: string;
+          status: RunState["status"];
+          output: JsonObject;
+          reason: string;
+          name?: string;
+          version?: number;
+        };
         const child = p.name !== undefined ? { name: p.name, ...(p.version !== undefined ? { version: p.version } : {}) } : {};
-        await handle(p.parentRunId, { kind: "childEnded", taskId: p.taskId, childId: p.childId, status: p.status, output: p.output, reason: p.reason, ...child }).catch(ignoreRefusal);
+        await handle(p.parentRunId, {
+          kind: "childEnded",
+          taskId: p.taskId,
+          childId: p.childId,
+          status: p.status,
+          output: p.output,
+          reason: p.reason,
+          ...child,
+        }).catch(ignoreRefusal);
         return;
       }
       case "admitRun": {
@@ -71,7 +88,16 @@ export class Outbox {
           const child = await this.deps.store.getRun(p.runId, false);
           if (child && TERMINAL_WORKFLOW.has(child.run.status) && child.run.parentRunId && child.run.parentTaskId) {
             const { run } = child;
-            await handle(run.parentRunId, { kind: "childEnded", taskId: run.parentTaskId, childId: run.id, status: run.status, output: run.output, reason: run.reason, name: run.name, version: run.version }).catch(ignoreRefusal);
+            await handle(run.parentRunId, {
+              kind: "childEnded",
+              taskId: run.parentTaskId,
+              childId: run.id,
+              status: run.status,
+              output: run.output,
+              reason: run.reason,
+              name: run.name,
+              version: run.version,
+            }).catch(ignoreRefusal);
           }
         }
         return;

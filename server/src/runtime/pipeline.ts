@@ -63,7 +63,10 @@ export async function runBatch(
   for (const item of events) {
     const runId = runIdOf(item, (taskId) => loaded.runOfTask.get(taskId));
     if (runId === undefined || !loaded.runs.has(runId)) {
-      results.set(item, item.skipLocked ? undefined : new Refusal("NOT_FOUND", typeof item.target === "string" ? `no run ${item.target}` : `no task ${item.target.taskId}`));
+      results.set(
+        item,
+        item.skipLocked ? undefined : new Refusal("NOT_FOUND", typeof item.target === "string" ? `no run ${item.target}` : `no task ${item.target.taskId}`),
+      );
       continue;
     }
     const group = groups.get(runId);
@@ -73,7 +76,14 @@ export async function runBatch(
   const runs: RunToDecide[] = [];
   for (const [runId, group] of groups) {
     const state = await loader.state(q, runId, loaded.runs.get(runId)!);
-    runs.push(await loader.forRun(q, runId, state, group.map((item) => item.event)));
+    runs.push(
+      await loader.forRun(
+        q,
+        runId,
+        state,
+        group.map((item) => item.event),
+      ),
+    );
   }
   const startTaskDefs: RunToDecide["taskDefs"][] = [];
   for (const item of starts) startTaskDefs.push(await loader.forStart(q, item.resolved));
@@ -101,10 +111,19 @@ export async function runBatch(
       // Memory may be what is behind: answer only from the database.
       if (fromMemory) throw new NotFromMemory();
       const state = await loader.reread(q, input.runId, input.state.rev);
-      input = await loader.forRun(q, input.runId, state, live.filter((item) => !results.has(item)).map((item) => item.event));
+      input = await loader.forRun(
+        q,
+        input.runId,
+        state,
+        live.filter((item) => !results.has(item)).map((item) => item.event),
+      );
     }
   }
-  const started = starts.map((item, i) => ({ item, taskDefs: startTaskDefs[i]!, decision: decideStart(item, runIds[i]!, admissions[i], startTaskDefs[i]!, now, services) }));
+  const started = starts.map((item, i) => ({
+    item,
+    taskDefs: startTaskDefs[i]!,
+    decision: decideStart(item, runIds[i]!, admissions[i], startTaskDefs[i]!, now, services),
+  }));
 
   // Hand off and plan the write.
   const write = emptyWrite(now);

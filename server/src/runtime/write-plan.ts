@@ -106,7 +106,16 @@ export function planWrite(
         if (run.parentRunId && run.parentTaskId) {
           write.outbox.push({
             kind: "childEnded",
-            payload: { parentRunId: run.parentRunId, taskId: run.parentTaskId, childId: run.id, status: run.status, output: run.output, reason: run.reason, name: run.name, version: run.version },
+            payload: {
+              parentRunId: run.parentRunId,
+              taskId: run.parentTaskId,
+              childId: run.id,
+              status: run.status,
+              output: run.output,
+              reason: run.reason,
+              name: run.name,
+              version: run.version,
+            },
           });
         }
         break;
@@ -141,7 +150,15 @@ export function planWrite(
     }
     queued.add(t.id);
     const fair = fairShareOfRun(run, defOf(run.defHash));
-    write.enqueue.push({ taskId: t.id, taskType: t.defName, runId: t.runId, priority: run.priority, visibleAt: t.visibleAt, fairKey: fair.key, fairWeight: fair.weight });
+    write.enqueue.push({
+      taskId: t.id,
+      taskType: t.defName,
+      runId: t.runId,
+      priority: run.priority,
+      visibleAt: t.visibleAt,
+      fairKey: fair.key,
+      fairWeight: fair.weight,
+    });
   }
   for (const id of dequeue) if (!queued.has(id)) write.dequeue.push(id);
 }

@@ -108,10 +108,12 @@ export class ScheduleFirer {
           if (progress.bufferedFireAt === 0) progress.bufferedFireAt = t;
           else progress.skippedFires++;
         } else if (policy === "TERMINATE_PREVIOUS") {
-          await this.engine.handle(progress.lastRunId, { kind: "terminate", reason: `schedule ${row.name}: terminated for the run of ${new Date(t).toISOString()}` }).catch((error: unknown) => {
-            // Already ended meanwhile: nothing to terminate.
-            if (!(error instanceof Refusal)) throw error;
-          });
+          await this.engine
+            .handle(progress.lastRunId, { kind: "terminate", reason: `schedule ${row.name}: terminated for the run of ${new Date(t).toISOString()}` })
+            .catch((error: unknown) => {
+              // Already ended meanwhile: nothing to terminate.
+              if (!(error instanceof Refusal)) throw error;
+            });
           const runId = await this.startRun(s, t, now);
           if (runId) progress.lastRunId = runId;
         }

@@ -49,7 +49,10 @@ export function scheduleService(
     if (json.trim() === "") throw invalid("schedule_json is required");
     const value = parsePayload("schedule_json", json, limits.definitionBytes);
     const { errors } = validateSchedule(value);
-    if (errors.length > 0) throw invalid(`invalid schedule (${errors.length} error${errors.length > 1 ? "s" : ""}): ${errors.map((e) => `${e.path || "/"}: ${e.message}`).join("; ")}`);
+    if (errors.length > 0)
+      throw invalid(
+        `invalid schedule (${errors.length} error${errors.length > 1 ? "s" : ""}): ${errors.map((e) => `${e.path || "/"}: ${e.message}`).join("; ")}`,
+      );
     const s = value as unknown as WorkflowSchedule;
     const request = s.startWorkflowRequest;
     if (!(await store.findWorkflowDef(request.name, request.version))) {
@@ -136,7 +139,9 @@ export function scheduleService(
       const from = Number(req.fromTimeMs);
       const to = Number(req.toTimeMs);
       if (!(to > from)) throw invalid("to_time_ms must be after from_time_ms");
-      const times = fireTimesOf(row.body).next(from - 1, MAX_BACKFILL + 1).filter((t) => t < to);
+      const times = fireTimesOf(row.body)
+        .next(from - 1, MAX_BACKFILL + 1)
+        .filter((t) => t < to);
       if (times.length > MAX_BACKFILL) throw invalid(`the range holds more than ${MAX_BACKFILL} fire times; backfill a shorter range`);
       const now = clock.now();
       const runIds: string[] = [];

@@ -16,9 +16,7 @@ export interface JqRequest {
   input: string;
 }
 
-export type JqReply =
-  | { ok: true; output: string }
-  | { ok: false; kind: "compile" | "runtime" | "memory"; message: string; restart?: true };
+export type JqReply = { ok: true; output: string } | { ok: false; kind: "compile" | "runtime" | "memory"; message: string; restart?: true };
 
 interface JqWeb {
   raw(json: string, filter: string, flags: string[]): string | undefined;

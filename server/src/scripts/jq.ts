@@ -88,7 +88,10 @@ export async function createJq(limits: Partial<JqLimits> = {}, threads = 1): Pro
       }
       if (!reply.ok) throw new JqError(reply.kind, reply.message);
       // `-c` prints one JSON text per line; strings keep their newlines escaped.
-      const resultList = reply.output.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line, finite) as Json);
+      const resultList = reply.output
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => JSON.parse(line, finite) as Json);
       return { result: resultList[0] ?? null, resultList };
     },
     stats: () => ({ workerRestarts: pool.restarts }),

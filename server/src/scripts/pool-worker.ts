@@ -25,7 +25,11 @@ async function load(): Promise<Handler> {
   }
   // V8 compiles WebAssembly functions on their first call: one trivial request
   // now, so that the first user's code is not charged for it against its limit.
-  handle(boot.engine === "quickjs" ? { source: "1", input: "null", timeoutMs: 60_000, memoryBytes: 32 * 1024 * 1024, maxStackBytes: 512 * 1024 } : { filter: ".", input: "null" });
+  handle(
+    boot.engine === "quickjs"
+      ? { source: "1", input: "null", timeoutMs: 60_000, memoryBytes: 32 * 1024 * 1024, maxStackBytes: 512 * 1024 }
+      : { filter: ".", input: "null" },
+  );
   return handle;
 }
 

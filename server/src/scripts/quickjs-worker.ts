@@ -20,8 +20,7 @@ export interface SandboxRequest {
 }
 
 export type SandboxReply =
-  | { ok: true; json: string; wasmMemoryBytes: number }
-  | { ok: false; kind: ScriptErrorKind; message: string; wasmMemoryBytes: number; restart?: true };
+  { ok: true; json: string; wasmMemoryBytes: number } | { ok: false; kind: ScriptErrorKind; message: string; wasmMemoryBytes: number; restart?: true };
 
 export function quickjsWorker(config: SandboxConfig, load: (id: string) => unknown): Promise<(request: SandboxRequest) => SandboxReply> {
   const quickjs = load(config.quickjsPath) as typeof import("quickjs-emscripten");

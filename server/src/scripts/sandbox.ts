@@ -85,7 +85,8 @@ function inputText(bindings: Json, memoryBytes: number): string {
     throw new ScriptError("runtime", `the script's input is not JSON: ${(error as Error).message}`);
   }
   // Parsed inside QuickJS it needs at least this much of the memory limit.
-  if (text.length > memoryBytes) throw new ScriptError("memory", `the script's input (${text.length} bytes of JSON) is larger than its memory limit of ${memoryBytes} bytes`);
+  if (text.length > memoryBytes)
+    throw new ScriptError("memory", `the script's input (${text.length} bytes of JSON) is larger than its memory limit of ${memoryBytes} bytes`);
   return text;
 }
 

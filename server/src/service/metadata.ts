@@ -24,7 +24,17 @@ function describe(list: { path: string; message: string }[]): string {
 
 /** What the metadata service needs: definitions are store operations; `changed` drops this replica's caches at once (others hear the NOTIFY). */
 export interface MetadataServiceDeps {
-  store: Pick<Store, "findTaskDefs" | "findWorkflowDef" | "registerWorkflowVersion" | "listWorkflowDefs" | "defByHash" | "putTaskDefs" | "deleteWorkflowVersion" | "deleteTaskDef">;
+  store: Pick<
+    Store,
+    | "findTaskDefs"
+    | "findWorkflowDef"
+    | "registerWorkflowVersion"
+    | "listWorkflowDefs"
+    | "defByHash"
+    | "putTaskDefs"
+    | "deleteWorkflowVersion"
+    | "deleteTaskDef"
+  >;
   clock: Clock;
   limits: Limits;
   changed: { workflowDef(name: string): void; taskDefs(): void };
@@ -76,7 +86,13 @@ export function metadataService({ store, clock, limits, changed: forget }: Metad
       const out = [];
       for (const row of rows) {
         const def = await store.defByHash(row.hash);
-        out.push({ name: row.name, version: row.version, contentHash: def ? contentHash(def) : row.hash, createTimeMs: BigInt(row.createdAt), description: row.description });
+        out.push({
+          name: row.name,
+          version: row.version,
+          contentHash: def ? contentHash(def) : row.hash,
+          createTimeMs: BigInt(row.createdAt),
+          description: row.description,
+        });
       }
       return { definitions: out };
     }),

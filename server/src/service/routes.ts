@@ -50,7 +50,15 @@ export function routeService(control: RouteControl): ServiceImpl<typeof RouteSer
     listRouteHistory: rpc(async (req) => {
       const changes = await control.history(req.workflowName, req.limit);
       return {
-        changes: changes.map((c) => ({ revision: BigInt(c.revision), timeMs: BigInt(c.at), action: c.action, actor: c.actor, note: c.note, weights: c.weights, sticky: c.sticky })),
+        changes: changes.map((c) => ({
+          revision: BigInt(c.revision),
+          timeMs: BigInt(c.at),
+          action: c.action,
+          actor: c.actor,
+          note: c.note,
+          weights: c.weights,
+          sticky: c.sticky,
+        })),
       };
     }),
 

@@ -47,7 +47,9 @@ function validatorFor(schema: JsonObject): ValidateFunction | string {
 
 function describe(errors: ErrorObject[]): string {
   const missing = errors.filter((e) => e.keyword === "required" && e.instancePath === "").map((e) => String(e.params["missingProperty"]));
-  const other = errors.filter((e) => !(e.keyword === "required" && e.instancePath === "")).map((e) => `input${e.instancePath.replaceAll("/", ".")} ${e.message ?? "is not valid"}`);
+  const other = errors
+    .filter((e) => !(e.keyword === "required" && e.instancePath === ""))
+    .map((e) => `input${e.instancePath.replaceAll("/", ".")} ${e.message ?? "is not valid"}`);
   return [missing.length ? `missing required input${missing.length > 1 ? "s" : ""}: ${missing.join(", ")}` : "", ...other].filter(Boolean).join("; ");
 }
 
@@ -59,7 +61,8 @@ export function checkRunInput(def: WorkflowDef, input: JsonObject): void {
   if (typeof schemaDef.data !== "object" || schemaDef.data === null || Array.isArray(schemaDef.data)) return;
   const validate = validatorFor(schemaDef.data as JsonObject);
   const label = `${def.name} version ${def.version ?? 1}`;
-  if (typeof validate === "string") throw invalid(`${label} has an inputSchema that is not a valid JSON Schema (${validate}): fix the definition and register it again`);
+  if (typeof validate === "string")
+    throw invalid(`${label} has an inputSchema that is not a valid JSON Schema (${validate}): fix the definition and register it again`);
   // Conductor merges inputTemplate's defaults under the input: a default satisfies a required input.
   const template = (def as { inputTemplate?: unknown }).inputTemplate;
   const merged = template && typeof template === "object" ? { ...(template as JsonObject), ...input } : input;

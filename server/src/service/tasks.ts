@@ -30,24 +30,34 @@ export interface TaskServiceDeps {
   everyReplica?: Pick<ReplicaView, "workersEverywhere">;
 }
 
-export function taskService({ engine, store, dispatcher, clock, limits, workers = new ConnectedWorkers(), everyReplica }: TaskServiceDeps): ServiceImpl<typeof TaskService> {
-
+export function taskService({
+  engine,
+  store,
+  dispatcher,
+  clock,
+  limits,
+  workers = new ConnectedWorkers(),
+  everyReplica,
+}: TaskServiceDeps): ServiceImpl<typeof TaskService> {
   const update = async (result: TaskResult | undefined): Promise<boolean> => {
     if (!result?.taskId) throw invalid("result.task_id is required");
     requireId("task", result.taskId);
     const status = taskStatusName(result.status);
     if (!status) throw invalid("result.status is required");
     const output = parsePayload("output_json", result.outputJson, limits.payloadBytes) as JsonObject;
-    const decision = await engine.handle({ taskId: result.taskId }, {
-      kind: "taskResult",
-      taskId: result.taskId,
-      leaseToken: result.leaseToken,
-      status,
-      output,
-      reason: result.reasonForIncompletion,
-      callbackAfterSeconds: Number(result.callbackAfterSeconds),
-      workerId: result.workerId,
-    });
+    const decision = await engine.handle(
+      { taskId: result.taskId },
+      {
+        kind: "taskResult",
+        taskId: result.taskId,
+        leaseToken: result.leaseToken,
+        status,
+        output,
+        reason: result.reasonForIncompletion,
+        callbackAfterSeconds: Number(result.callbackAfterSeconds),
+        workerId: result.workerId,
+      },
+    );
     // Logs only with a result the lease let through (a stale or unknown task's refusal has thrown).
     if (decision?.applied) for (const line of result.logs) await store.addTaskLog(result.taskId, line, clock.now());
     return decision?.applied ?? false;
@@ -198,16 +208,18 @@ export function taskService({ engine, store, dispatcher, clock, limits, workers 
     })),
 
     listWorkers: rpc(async (req) => ({
-      workers: (everyReplica?.workersEverywhere(req.taskType || undefined) ?? workers.list(req.taskType || undefined).map((w) => ({ ...w, replica: "" }))).map((w) => ({
-        workerId: w.workerId,
-        taskTypes: w.taskTypes,
-        kind: w.kind,
-        freeSlots: BigInt(w.freeSlots),
-        connectedAtMs: BigInt(w.connectedAt),
-        lastSeenMs: BigInt(w.lastSeenAt),
-        tasksDelivered: BigInt(w.delivered),
-        replica: w.replica,
-      })),
+      workers: (everyReplica?.workersEverywhere(req.taskType || undefined) ?? workers.list(req.taskType || undefined).map((w) => ({ ...w, replica: "" }))).map(
+        (w) => ({
+          workerId: w.workerId,
+          taskTypes: w.taskTypes,
+          kind: w.kind,
+          freeSlots: BigInt(w.freeSlots),
+          connectedAtMs: BigInt(w.connectedAt),
+          lastSeenMs: BigInt(w.lastSeenAt),
+          tasksDelivered: BigInt(w.delivered),
+          replica: w.replica,
+        }),
+      ),
     })),
   };
 }

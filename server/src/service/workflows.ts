@@ -24,7 +24,6 @@ export interface WorkflowServiceDeps {
 }
 
 export function workflowService({ engine, store, waiters, limits, changes = new RunChanges() }: WorkflowServiceDeps): ServiceImpl<typeof WorkflowService> {
-
   const start = async (req: StartWorkflowRequest) => {
     if (!req.name && !req.definitionJson) throw invalid("name is required");
     const input = parsePayload("input_json", req.inputJson, limits.payloadBytes) as JsonObject;
@@ -147,13 +146,17 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
       checkRunFilter(req);
       if (req.cap < 0n) throw invalid("cap must be 0 (the default) or more");
       const cap = Math.min(Number(req.cap) || 10_000, 10_000);
-      const counts = await store.countRunsByStatus(STATUS_NAMES, {
-        ...(req.name ? { name: req.name } : {}),
-        ...(req.version !== undefined ? { version: req.version } : {}),
-        ...(req.correlationId ? { correlationId: req.correlationId } : {}),
-        ...(req.startTimeFromMs ? { from: Number(req.startTimeFromMs) } : {}),
-        ...(req.startTimeToMs ? { to: Number(req.startTimeToMs) } : {}),
-      }, cap);
+      const counts = await store.countRunsByStatus(
+        STATUS_NAMES,
+        {
+          ...(req.name ? { name: req.name } : {}),
+          ...(req.version !== undefined ? { version: req.version } : {}),
+          ...(req.correlationId ? { correlationId: req.correlationId } : {}),
+          ...(req.startTimeFromMs ? { from: Number(req.startTimeFromMs) } : {}),
+          ...(req.startTimeToMs ? { to: Number(req.startTimeToMs) } : {}),
+        },
+        cap,
+      );
       return {
         counts: STATUS_NAMES.map((name) => {
           const n = counts.get(name) ?? 0;

@@ -18,7 +18,11 @@ export type DbErrorHook = (error: unknown) => void;
 // json and jsonb keep integers beyond 2^53 exact.
 const typeParsers = {
   getTypeParser: ((oid: number, format?: string) =>
-    oid === 20 ? (value: string) => Number(value) : oid === 114 || oid === 3802 ? parseJson : types.getTypeParser(oid, format as "text")) as typeof types.getTypeParser,
+    oid === 20
+      ? (value: string) => Number(value)
+      : oid === 114 || oid === 3802
+        ? parseJson
+        : types.getTypeParser(oid, format as "text")) as typeof types.getTypeParser,
 };
 
 /**

@@ -127,7 +127,7 @@ export class FairClaims {
   private share(rotation: Rotation, count: number, room?: (key: string) => number): Shares {
     const quotas = new Map<string, number>();
     const left0 = room ? rotation.lanes.reduce((sum, l) => sum + room(l.key), 0) : count;
-    for (let left = Math.min(count, left0); left > 0; ) {
+    for (let left = Math.min(count, left0); left > 0;) {
       const lane = rotation.lanes[rotation.pos % rotation.lanes.length]!;
       const free = room ? room(lane.key) - (quotas.get(lane.key) ?? 0) : Infinity;
       const give = Math.min(lane.weight - rotation.used, left, free);

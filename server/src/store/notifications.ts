@@ -102,7 +102,11 @@ export class NotificationListener {
       this.reconnect();
     });
     await client.connect();
-    await client.query(Object.values(CHANNELS).map((name) => `LISTEN ${name};`).join(" "));
+    await client.query(
+      Object.values(CHANNELS)
+        .map((name) => `LISTEN ${name};`)
+        .join(" "),
+    );
     // Stopped while reconnecting: this connection would outlive the server.
     if (this.stopped) {
       await client.end().catch(() => {});

@@ -42,7 +42,8 @@ export async function claim(
   fair: FairClaims,
 ): Promise<ClaimedTask[]> {
   const perKey = limits.concurrentExecLimitPerKey ?? 0;
-  const limited = (limits.concurrentExecLimit ?? 0) > 0 || perKey > 0 || ((limits.rateLimitPerFrequency ?? 0) > 0 && (limits.rateLimitFrequencyInSeconds ?? 0) > 0);
+  const limited =
+    (limits.concurrentExecLimit ?? 0) > 0 || perKey > 0 || ((limits.rateLimitPerFrequency ?? 0) > 0 && (limits.rateLimitFrequencyInSeconds ?? 0) > 0);
   if (!limited) return claimRows(pool, fair, taskType, count, workerId, now, newToken);
   return transaction(pool, async (tx) => {
     await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`baton-claim:${taskType}`]);
@@ -105,7 +106,9 @@ const CLAIM_UPDATE = `numbered AS (SELECT task_id, fair_key, row_number() OVER (
      RETURNING t.*, numbered.fair_key AS claimed_key)`;
 
 /** The claimed tasks with what a worker is told of their run (Conductor's Task carries it). */
-const claimedWithRun = (extraColumns = "") => `SELECT c.*, r.name AS run_name, r.version AS run_version, r.correlation_id AS run_correlation_id, r.priority AS run_priority${extraColumns}
+const claimedWithRun = (
+  extraColumns = "",
+) => `SELECT c.*, r.name AS run_name, r.version AS run_version, r.correlation_id AS run_correlation_id, r.priority AS run_priority${extraColumns}
      FROM claimed c LEFT JOIN baton.runs r ON r.id = c.run_id`;
 
 /** What a worker is told of a claimed task's run. */
@@ -122,7 +125,12 @@ export type ClaimedTask = TaskState & { run: ClaimedRun };
 function rowToClaimed(row: Record<string, unknown>): ClaimedTask {
   return {
     ...rowToTask(row),
-    run: { name: (row.run_name as string | null) ?? "", version: (row.run_version as number | null) ?? 0, correlationId: (row.run_correlation_id as string | null) ?? "", priority: (row.run_priority as number | null) ?? 0 },
+    run: {
+      name: (row.run_name as string | null) ?? "",
+      version: (row.run_version as number | null) ?? 0,
+      correlationId: (row.run_correlation_id as string | null) ?? "",
+      priority: (row.run_priority as number | null) ?? 0,
+    },
   };
 }
 

@@ -31,7 +31,9 @@ export interface VersionCounts {
   p99: number;
 }
 
-export type RouteUpdate = (current: Route | undefined) => { route: Omit<Route, "revision" | "updatedAt" | "updatedBy">; action: string; note: string } | undefined;
+export type RouteUpdate = (
+  current: Route | undefined,
+) => { route: Omit<Route, "revision" | "updatedAt" | "updatedBy">; action: string; note: string } | undefined;
 
 export class RouteStore {
   constructor(private readonly pool: pg.Pool) {}
@@ -72,7 +74,10 @@ export class RouteStore {
         await client.query("ROLLBACK");
         return current ? { route: current, changed: false } : undefined;
       }
-      const { rows: last } = await client.query<{ revision: string | number | null }>("SELECT max(revision) AS revision FROM baton.route_history WHERE name = $1", [name]);
+      const { rows: last } = await client.query<{ revision: string | number | null }>(
+        "SELECT max(revision) AS revision FROM baton.route_history WHERE name = $1",
+        [name],
+      );
       const revision = Number(last[0]?.revision ?? 0) + 1;
       const route: Route = { ...next.route, name, revision, updatedAt: now, updatedBy: actor };
       await client.query(

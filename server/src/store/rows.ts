@@ -107,4 +107,3 @@ export const runRows = mapper(RUN);
 
 export const rowToTask = (row: Row): TaskState => taskRows.fromRow(row);
 export const rowToRun = (row: Row): RunState => runRows.fromRow(row);
-

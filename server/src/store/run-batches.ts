@@ -40,7 +40,12 @@ export interface BatchTargets {
  * `fn`, then COMMIT. With skipLocked, a run another transaction holds is
  * left out instead of waited for.
  */
-export async function inRunBatch<T>(pool: pg.Pool, targets: BatchTargets, options: { skipLocked?: boolean }, fn: (tx: Tx, loaded: LoadedRuns) => Promise<T>): Promise<T> {
+export async function inRunBatch<T>(
+  pool: pg.Pool,
+  targets: BatchTargets,
+  options: { skipLocked?: boolean },
+  fn: (tx: Tx, loaded: LoadedRuns) => Promise<T>,
+): Promise<T> {
   // Inlined into SQL text (the simple protocol takes no parameters): only UUIDs pass.
   const runIds = targets.runIds.filter(isUuid);
   const taskIds = targets.taskIds.filter(isUuid);

@@ -87,7 +87,19 @@ export class ScheduleStore {
       await client.query(
         `UPDATE baton.schedules SET workflow_name = $2, body = $3, paused = $4, next_fire_at = $5, due_at = $6,
            buffered_fire_at = $7, last_fire_at = $8, last_run_id = $9, skipped_fires = $10, updated_at = $11 WHERE name = $1`,
-        [name, next.workflowName, stringifyJson(next.body), next.paused, next.nextFireAt, next.dueAt, next.bufferedFireAt, next.lastFireAt, next.lastRunId, next.skippedFires, now],
+        [
+          name,
+          next.workflowName,
+          stringifyJson(next.body),
+          next.paused,
+          next.nextFireAt,
+          next.dueAt,
+          next.bufferedFireAt,
+          next.lastFireAt,
+          next.lastRunId,
+          next.skippedFires,
+          now,
+        ],
       );
       await client.query("COMMIT");
       return next;
@@ -111,21 +123,21 @@ export class ScheduleStore {
    * replica (which starts the same runs again: their idempotency keys make
    * that a no-op).
    */
-  async fireDue(
-    now: number,
-    limit: number,
-    fire: (row: ScheduleRow, q: pg.ClientBase) => Promise<ScheduleProgress>,
-  ): Promise<number> {
+  async fireDue(now: number, limit: number, fire: (row: ScheduleRow, q: pg.ClientBase) => Promise<ScheduleProgress>): Promise<number> {
     // Nothing due (the usual case): one indexed probe, no transaction.
-    const probe = await this.pool.query({ name: "baton-schedules-due", text: "SELECT 1 FROM baton.schedules WHERE due_at > 0 AND due_at <= $1 LIMIT 1", values: [now] });
+    const probe = await this.pool.query({
+      name: "baton-schedules-due",
+      text: "SELECT 1 FROM baton.schedules WHERE due_at > 0 AND due_at <= $1 LIMIT 1",
+      values: [now],
+    });
     if (probe.rows.length === 0) return 0;
     const client = await this.pool.connect();
     try {
       await client.query("BEGIN");
-      const { rows } = await client.query(
-        "SELECT * FROM baton.schedules WHERE due_at > 0 AND due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-        [now, limit],
-      );
+      const { rows } = await client.query("SELECT * FROM baton.schedules WHERE due_at > 0 AND due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED", [
+        now,
+        limit,
+      ]);
       for (const raw of rows) {
         const row = toRow(raw);
         const p = await fire(row, client);

@@ -75,7 +75,11 @@ export interface Store {
   workflowDef(q: Queryable, name: string, version?: number): Promise<definitions.StoredWorkflowDef | undefined>;
   findWorkflowDef(name: string, version?: number): Promise<definitions.StoredWorkflowDef | undefined>;
   /** Registers a version under a lock on the name; `choose` says what, given the latest. Notifies at commit. */
-  registerWorkflowVersion(name: string, now: number, choose: (latest: definitions.StoredWorkflowDef | undefined) => definitions.VersionChoice): Promise<{ version: number; changed: boolean }>;
+  registerWorkflowVersion(
+    name: string,
+    now: number,
+    choose: (latest: definitions.StoredWorkflowDef | undefined) => definitions.VersionChoice,
+  ): Promise<{ version: number; changed: boolean }>;
   listWorkflowDefs(name: string, allVersions: boolean): Promise<definitions.WorkflowDefListing[]>;
   /** Names whose body changed; notifies at commit. */
   putTaskDefs(defs: TaskDef[], now: number): Promise<string[]>;
@@ -249,7 +253,8 @@ class PgStore implements Store {
   takeSlot = concurrency.takeSlot;
 
   fairBacklog = (taskType: string) => this.fair.backlogged(taskType);
-  claim: Store["claim"] = (taskType, count, workerId, now, newToken, limits = {}) => queue.claim(this.pool, taskType, count, workerId, now, newToken, limits, this.fair);
+  claim: Store["claim"] = (taskType, count, workerId, now, newToken, limits = {}) =>
+    queue.claim(this.pool, taskType, count, workerId, now, newToken, limits, this.fair);
   requeue = (taskId: string, token: string) => queue.requeue(this.pool, taskId, token);
   extendLease = (taskId: string, token: string, seconds: number, now: number) => queue.extendLease(this.pool, taskId, token, seconds, now);
   queueDepths = (now: number) => queue.queueDepths(this.pool, now);

@@ -119,7 +119,15 @@ export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRuns
   }
   if (w.enqueue.length > 0) {
     name += "e";
-    const rows = w.enqueue.map((e) => ({ task_id: e.taskId, task_type: e.taskType, run_id: e.runId, priority: e.priority, visible_at: e.visibleAt, fair_key: e.fairKey ?? "", fair_weight: e.fairWeight ?? 1 }));
+    const rows = w.enqueue.map((e) => ({
+      task_id: e.taskId,
+      task_type: e.taskType,
+      run_id: e.runId,
+      priority: e.priority,
+      visible_at: e.visibleAt,
+      fair_key: e.fairKey ?? "",
+      fair_weight: e.fairWeight ?? 1,
+    }));
     for (const e of w.enqueue) fair.noteQueued(e.taskType, e.fairKey ?? "", e.fairWeight ?? 1);
     parts.push(`enqueued AS (
       INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at, fair_key, fair_weight)

@@ -29,9 +29,28 @@ class Manual {
   ) {
     this.graph = new Graph(def);
     this.run = {
-      id: "run-1", name: def.name, version: 1, defHash: "h", status: "RUNNING", input: input as never, output: {}, variables: {},
-      correlationId: "", idempotencyKey: "", priority: 0, reason: "", failedRefs: [], failedTaskId: "", parentRunId: "", parentTaskId: "",
-      createdAt: T0, updatedAt: T0, endedAt: 0, wakeAt: 0, nextSeq: 1, extra: {},
+      id: "run-1",
+      name: def.name,
+      version: 1,
+      defHash: "h",
+      status: "RUNNING",
+      input: input as never,
+      output: {},
+      variables: {},
+      correlationId: "",
+      idempotencyKey: "",
+      priority: 0,
+      reason: "",
+      failedRefs: [],
+      failedTaskId: "",
+      parentRunId: "",
+      parentTaskId: "",
+      createdAt: T0,
+      updatedAt: T0,
+      endedAt: 0,
+      wakeAt: 0,
+      nextSeq: 1,
+      extra: {},
     };
     this.apply({ kind: "start" });
   }
@@ -39,7 +58,17 @@ class Manual {
   apply(event: Parameters<typeof decide>[1]): Decision {
     this.decisions++;
     this.last = decide(
-      { def: this.def, graph: this.graph, run: this.run, tasks: this.tasks, taskDefs: new Map(), now: this.now, newId: () => `id-${++this.ids}`, services: { maxVariablesBytes: 1024 }, ownsTasks: true },
+      {
+        def: this.def,
+        graph: this.graph,
+        run: this.run,
+        tasks: this.tasks,
+        taskDefs: new Map(),
+        now: this.now,
+        newId: () => `id-${++this.ids}`,
+        services: { maxVariablesBytes: 1024 },
+        ownsTasks: true,
+      },
       event,
     );
     this.run = this.last.run;
@@ -93,7 +122,12 @@ describe("evaluations", () => {
   it("a failure is the task's failure, with the evaluator's message", () => {
     const m = new Manual(inline);
     const [asked] = m.asked();
-    m.apply({ kind: "evaluated", taskId: asked!.task.id, leaseToken: asked!.leaseToken, outcome: { ok: false, message: "the script ran longer than its 1000 ms limit and was stopped" } });
+    m.apply({
+      kind: "evaluated",
+      taskId: asked!.task.id,
+      leaseToken: asked!.leaseToken,
+      outcome: { ok: false, message: "the script ran longer than its 1000 ms limit and was stopped" },
+    });
     // As Conductor: a failed INLINE is a terminal failure, its message in output.error.
     assert.equal(m.tasks[0]!.status, "FAILED_WITH_TERMINAL_ERROR");
     assert.equal(m.tasks[0]!.reason, "the script ran longer than its 1000 ms limit and was stopped");
@@ -101,7 +135,11 @@ describe("evaluations", () => {
   });
 
   it("a loop condition answered while the run is paused is asked again on resume", () => {
-    const m = new Manual(def([{ name: "loop", taskReferenceName: "loop", type: "DO_WHILE", loopCondition: "false", loopOver: [{ name: "n", taskReferenceName: "n", type: "NOOP" }] }]));
+    const m = new Manual(
+      def([
+        { name: "loop", taskReferenceName: "loop", type: "DO_WHILE", loopCondition: "false", loopOver: [{ name: "n", taskReferenceName: "n", type: "NOOP" }] },
+      ]),
+    );
     const [asked] = m.asked();
     assert.equal(asked?.request.kind, "script");
     m.apply({ kind: "pause" });
@@ -118,11 +156,22 @@ describe("a decision's budget", () => {
   it(`5,000 NOOP iterations: at most ${ITERATION_BUDGET} per decision, the rest in later events`, () => {
     const n = 5_000;
     const m = new Manual(
-      def([{ name: "loop", taskReferenceName: "loop", type: "DO_WHILE", inputParameters: { items: "${workflow.input.items}" }, loopOver: [{ name: "n", taskReferenceName: "n", type: "NOOP" }] }]),
+      def([
+        {
+          name: "loop",
+          taskReferenceName: "loop",
+          type: "DO_WHILE",
+          inputParameters: { items: "${workflow.input.items}" },
+          loopOver: [{ name: "n", taskReferenceName: "n", type: "NOOP" }],
+        },
+      ]),
       { items: Array.from({ length: n }, (_, i) => i) },
     );
     for (let asked = m.asked(); asked.length > 0; asked = m.asked()) {
-      assert.deepEqual(asked.map((e) => e.request), [{ kind: "continue" }]);
+      assert.deepEqual(
+        asked.map((e) => e.request),
+        [{ kind: "continue" }],
+      );
       const before = m.tasks.length;
       m.answer(asked[0]!, true);
       assert.ok(m.tasks.length - before <= ITERATION_BUDGET, `one decision started ${m.tasks.length - before} iterations`);

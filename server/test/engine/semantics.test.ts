@@ -6,7 +6,8 @@ import { describe, it } from "node:test";
 import type { WorkflowDef } from "@baton/sdk";
 import { Sim } from "./sim.js";
 
-const def = (tasks: unknown[], extra: Record<string, unknown> = {}): WorkflowDef => ({ name: "w", version: 1, schemaVersion: 2, tasks, ...extra }) as WorkflowDef;
+const def = (tasks: unknown[], extra: Record<string, unknown> = {}): WorkflowDef =>
+  ({ name: "w", version: 1, schemaVersion: 2, tasks, ...extra }) as WorkflowDef;
 const simple = (ref: string) => ({ name: ref, taskReferenceName: ref, type: "SIMPLE" });
 
 describe("loops", () => {
@@ -39,16 +40,19 @@ describe("loops", () => {
 
   it("the loop condition sees its inputs resolved afresh (a variable set in the body)", () => {
     const sim = new Sim(
-      def([
-        {
-          name: "loop",
-          taskReferenceName: "loop",
-          type: "DO_WHILE",
-          inputParameters: { v: "${workflow.variables.v}" },
-          loopCondition: "$.v > 0",
-          loopOver: [{ name: "set", taskReferenceName: "set", type: "SET_VARIABLE", inputParameters: { v: 0 } }],
-        },
-      ], { variables: { v: 1 } }),
+      def(
+        [
+          {
+            name: "loop",
+            taskReferenceName: "loop",
+            type: "DO_WHILE",
+            inputParameters: { v: "${workflow.variables.v}" },
+            loopCondition: "$.v > 0",
+            loopOver: [{ name: "set", taskReferenceName: "set", type: "SET_VARIABLE", inputParameters: { v: 0 } }],
+          },
+        ],
+        { variables: { v: 1 } },
+      ),
     );
     assert.equal(sim.run.status, "COMPLETED");
     assert.equal(sim.latest("loop").output["iteration"], 1);
@@ -56,7 +60,15 @@ describe("loops", () => {
 
   it("500 iterations of a system task body are decided in one event, iteratively", () => {
     const sim = new Sim(
-      def([{ name: "loop", taskReferenceName: "loop", type: "DO_WHILE", loopCondition: "$.loop['iteration'] < 500", loopOver: [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }] }]),
+      def([
+        {
+          name: "loop",
+          taskReferenceName: "loop",
+          type: "DO_WHILE",
+          loopCondition: "$.loop['iteration'] < 500",
+          loopOver: [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }],
+        },
+      ]),
     );
     assert.equal(sim.run.status, "COMPLETED");
     assert.equal(sim.tasks.length, 501);
@@ -90,7 +102,9 @@ describe("dynamic fork", () => {
 
 describe("TERMINATE", () => {
   const terminate = (workflowOutput: unknown) =>
-    new Sim(def([{ name: "t", taskReferenceName: "t", type: "TERMINATE", inputParameters: { terminationStatus: "COMPLETED", workflowOutput } }, simple("after")]));
+    new Sim(
+      def([{ name: "t", taskReferenceName: "t", type: "TERMINATE", inputParameters: { terminationStatus: "COMPLETED", workflowOutput } }, simple("after")]),
+    );
 
   it("an object workflowOutput is the run's output; another value is wrapped as {output}", () => {
     assert.deepEqual(terminate({ a: 1 }).run.output, { a: 1 });
@@ -119,7 +133,10 @@ describe("failure workflow", () => {
 });
 
 describe("sub-workflow revival", () => {
-  const parent = def([{ name: "sub", taskReferenceName: "sub", type: "SUB_WORKFLOW", subWorkflowParam: { name: "child" } }], { timeoutSeconds: 5, timeoutPolicy: "TIME_OUT_WF" });
+  const parent = def([{ name: "sub", taskReferenceName: "sub", type: "SUB_WORKFLOW", subWorkflowParam: { name: "child" } }], {
+    timeoutSeconds: 5,
+    timeoutPolicy: "TIME_OUT_WF",
+  });
 
   it("a timed-out parent is revived by its child's retry, with its timeout counted from then", () => {
     const sim = new Sim(parent);
@@ -164,7 +181,10 @@ describe("sub-workflow revival", () => {
           name: "sub",
           taskReferenceName: "sub",
           type: "SUB_WORKFLOW",
-          subWorkflowParam: { name: "inline", workflowDefinition: { name: "inline", version: 1, schemaVersion: 2, tasks: [{ ...simple("x"), inputParameters: { p: "${workflow.input.v}" } }] } },
+          subWorkflowParam: {
+            name: "inline",
+            workflowDefinition: { name: "inline", version: 1, schemaVersion: 2, tasks: [{ ...simple("x"), inputParameters: { p: "${workflow.input.v}" } }] },
+          },
         },
       ]),
     );
@@ -193,7 +213,8 @@ describe("system tasks: delays and timeouts", () => {
 });
 
 describe("START_WORKFLOW", () => {
-  const starter = (request: unknown) => new Sim(def([{ name: "s", taskReferenceName: "s", type: "START_WORKFLOW", inputParameters: { startWorkflow: request } }]));
+  const starter = (request: unknown) =>
+    new Sim(def([{ name: "s", taskReferenceName: "s", type: "START_WORKFLOW", inputParameters: { startWorkflow: request } }]));
 
   it("waits for the start to be reported, then completes or fails", () => {
     const ok = starter({ name: "other", input: { a: 1 } });
@@ -234,7 +255,13 @@ describe("rerun inside a fork", () => {
     assert.equal(sim.run.status, "COMPLETED");
     sim.apply({ kind: "rerun", taskId: sim.latest("b").id });
     assert.equal(sim.run.status, "RUNNING");
-    assert.deepEqual(sim.statuses().map(([ref]) => ref).sort(), ["a", "b", "c", "fork", "join"]);
+    assert.deepEqual(
+      sim
+        .statuses()
+        .map(([ref]) => ref)
+        .sort(),
+      ["a", "b", "c", "fork", "join"],
+    );
     sim.finish("b");
     sim.finish("c");
     sim.finish("d");

@@ -94,7 +94,17 @@ export class Sim {
 
   private decideOne(event: RunEvent): Decision {
     this.last = decide(
-      { def: this.def, graph: this.graph, run: this.run, tasks: this.tasks, taskDefs: this.taskDefs, now: this.now, newId: () => `id-${++this.ids}`, services: testServices, ownsTasks: true },
+      {
+        def: this.def,
+        graph: this.graph,
+        run: this.run,
+        tasks: this.tasks,
+        taskDefs: this.taskDefs,
+        now: this.now,
+        newId: () => `id-${++this.ids}`,
+        services: testServices,
+        ownsTasks: true,
+      },
       event,
     );
     this.run = this.last.run;

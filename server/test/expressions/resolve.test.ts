@@ -212,7 +212,13 @@ describe("templates", () => {
 
   it("reads live views with getters, as the engine builds them", () => {
     const task = { output: { v: 1 } };
-    const view = { t: { get output() { return task.output; } } };
+    const view = {
+      t: {
+        get output() {
+          return task.output;
+        },
+      },
+    };
     assert.deepEqual(resolveValue("${t.output}", view), { v: 1 });
     task.output = { v: 2 };
     assert.deepEqual(resolveValue("${t.output.v}", view), 2);

@@ -3,7 +3,15 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Json } from "../../src/expressions/index.js";
-import { createScriptEngine, lambdaSource, ScriptError, scriptTruth, type ScriptEngine, type ScriptErrorKind, type ScriptLimits } from "../../src/scripts/index.js";
+import {
+  createScriptEngine,
+  lambdaSource,
+  ScriptError,
+  scriptTruth,
+  type ScriptEngine,
+  type ScriptErrorKind,
+  type ScriptLimits,
+} from "../../src/scripts/index.js";
 
 let engine: ScriptEngine;
 
@@ -16,15 +24,12 @@ after(async () => {
 });
 
 async function fails(source: string, kind: ScriptErrorKind, message?: RegExp, limits: Partial<ScriptLimits> = {}): Promise<void> {
-  await assert.rejects(
-    engine.evaluate(source, {}, limits),
-    (error: unknown) => {
-      assert.ok(error instanceof ScriptError, `not a ScriptError: ${String(error)}`);
-      assert.equal(error.kind, kind, error.message);
-      if (message) assert.match(error.message, message);
-      return true;
-    },
-  );
+  await assert.rejects(engine.evaluate(source, {}, limits), (error: unknown) => {
+    assert.ok(error instanceof ScriptError, `not a ScriptError: ${String(error)}`);
+    assert.equal(error.kind, kind, error.message);
+    if (message) assert.match(error.message, message);
+    return true;
+  });
 }
 
 /** A plain script right after a bad one still works. */
@@ -107,13 +112,19 @@ describe("limits", () => {
   });
 
   it("a script cannot catch its own timeout", async () => {
-    await assert.rejects(engine.evaluate("for (;;) { try { while (true) {} } catch (e) {} }", {}, { timeoutMs: 100 }), (e: unknown) => e instanceof ScriptError && e.kind === "timeout");
+    await assert.rejects(
+      engine.evaluate("for (;;) { try { while (true) {} } catch (e) {} }", {}, { timeoutMs: 100 }),
+      (e: unknown) => e instanceof ScriptError && e.kind === "timeout",
+    );
     await stillWorks();
   });
 
   it("a growing array runs out of memory", async () => {
     // A long deadline, so that the memory limit is what stops it even on a busy machine.
-    await fails("var a = []; while (true) a.push({ n: a.length, s: 'x' + a.length });", "memory", /memory limit/, { timeoutMs: 10_000, memoryBytes: 4 * 1024 * 1024 });
+    await fails("var a = []; while (true) a.push({ n: a.length, s: 'x' + a.length });", "memory", /memory limit/, {
+      timeoutMs: 10_000,
+      memoryBytes: 4 * 1024 * 1024,
+    });
     await stillWorks();
   });
 
@@ -146,11 +157,17 @@ describe("limits", () => {
   });
 
   it("an input larger than the memory limit is refused before it is sent", async () => {
-    await assert.rejects(engine.evaluate("1", { big: "x".repeat(2048) }, { memoryBytes: 1024 }), (e: unknown) => e instanceof ScriptError && e.kind === "memory");
+    await assert.rejects(
+      engine.evaluate("1", { big: "x".repeat(2048) }, { memoryBytes: 1024 }),
+      (e: unknown) => e instanceof ScriptError && e.kind === "memory",
+    );
   });
 
   it("limits can be raised per call", async () => {
-    assert.equal(await engine.evaluate("var a = []; for (var i = 0; i < 300000; i++) a.push(i); a.length", {}, { memoryBytes: 64 * 1024 * 1024, timeoutMs: 10_000 }), 300000);
+    assert.equal(
+      await engine.evaluate("var a = []; for (var i = 0; i < 300000; i++) a.push(i); a.length", {}, { memoryBytes: 64 * 1024 * 1024, timeoutMs: 10_000 }),
+      300000,
+    );
   });
 });
 
@@ -205,11 +222,17 @@ describe("no harm carried between scripts", () => {
     for (let i = 0; i < 500; i++) await engine.evaluate("$.items.length", bindings);
     const warm = engine.stats();
     for (let i = 0; i < 10_000; i++) {
-      const result = await engine.evaluate("(function () { var out = []; for (var j = 0; j < $.items.length; j++) out.push($.items[j].name); return out.length + $.i; })()", { ...bindings, i });
+      const result = await engine.evaluate(
+        "(function () { var out = []; for (var j = 0; j < $.items.length; j++) out.push($.items[j].name); return out.length + $.i; })()",
+        { ...bindings, i },
+      );
       if (result !== 50 + i) assert.fail(`wrong result ${String(result)} at ${i}`);
     }
     const end = engine.stats();
     assert.equal(end.workerRestarts, warm.workerRestarts, "the worker was replaced: something leaked or aborted");
-    assert.ok(end.wasmMemoryBytes <= Math.max(warm.wasmMemoryBytes, 64 * 1024 * 1024), `wasm memory grew from ${warm.wasmMemoryBytes} to ${end.wasmMemoryBytes}`);
+    assert.ok(
+      end.wasmMemoryBytes <= Math.max(warm.wasmMemoryBytes, 64 * 1024 * 1024),
+      `wasm memory grew from ${warm.wasmMemoryBytes} to ${end.wasmMemoryBytes}`,
+    );
   });
 });

@@ -34,17 +34,19 @@ export async function startServerProcess(options: ServerStartOptions): Promise<S
     profilePath = path.join(options.profile.dir, `${options.profile.name}.cpuprofile`);
     args.push("--cpu-prof", `--cpu-prof-dir=${options.profile.dir}`, `--cpu-prof-name=${options.profile.name}.cpuprofile`);
   }
-  const child = track(spawn(process.execPath, [...args, SERVER_MAIN], {
-    env: {
-      ...process.env,
-      BATON_DATABASE_URL: options.databaseUrl,
-      BATON_PORT: "0",
-      BATON_HOST: "127.0.0.1",
-      BATON_LOG_LEVEL: process.env["BATON_BENCH_SERVER_LOG_LEVEL"] ?? "warn",
-      ...options.env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  }));
+  const child = track(
+    spawn(process.execPath, [...args, SERVER_MAIN], {
+      env: {
+        ...process.env,
+        BATON_DATABASE_URL: options.databaseUrl,
+        BATON_PORT: "0",
+        BATON_HOST: "127.0.0.1",
+        BATON_LOG_LEVEL: process.env["BATON_BENCH_SERVER_LOG_LEVEL"] ?? "warn",
+        ...options.env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  );
   let stderr = "";
   if (options.logFile) mkdirSync(path.dirname(options.logFile), { recursive: true });
   const logStream = options.logFile ? createWriteStream(options.logFile, { flags: "w" }) : undefined;

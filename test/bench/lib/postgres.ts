@@ -47,13 +47,20 @@ export async function startCluster(options: { databaseUrl?: string; log?: (line:
       onLog: (m: unknown) => options.log?.(String(m)),
       onError: (m: unknown) => options.log?.(String(m)),
       postgresFlags: [
-        "-c", "listen_addresses=127.0.0.1",
-        "-c", "max_connections=300",
-        "-c", "shared_buffers=256MB",
-        "-c", "shared_preload_libraries=pg_stat_statements",
-        "-c", "pg_stat_statements.track=all",
-        "-c", "pg_stat_statements.track_planning=on",
-        "-c", "max_wal_size=4GB",
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "max_connections=300",
+        "-c",
+        "shared_buffers=256MB",
+        "-c",
+        "shared_preload_libraries=pg_stat_statements",
+        "-c",
+        "pg_stat_statements.track=all",
+        "-c",
+        "pg_stat_statements.track_planning=on",
+        "-c",
+        "max_wal_size=4GB",
       ],
     });
     if (!existsSync(path.join(dataDir, "PG_VERSION"))) await server.initialise();
@@ -189,7 +196,10 @@ export async function walCounters(url: string): Promise<{ xactCommit: number; wa
  * every `everyMs` until stopped: the share of samples per state and wait event
  * says whether time goes to CPU, locks, WAL/fsync or waiting for the server.
  */
-export async function sampleWaits(url: string, everyMs = 50): Promise<() => Promise<{ samples: number; busyBackendsMean: number; top: { what: string; percent: number }[] }>> {
+export async function sampleWaits(
+  url: string,
+  everyMs = 50,
+): Promise<() => Promise<{ samples: number; busyBackendsMean: number; top: { what: string; percent: number }[] }>> {
   const c = new pg.Client({ connectionString: url, application_name: "bench-sampler" });
   await c.connect();
   const counts = new Map<string, number>();
@@ -224,7 +234,10 @@ export async function sampleWaits(url: string, everyMs = 50): Promise<() => Prom
     return {
       samples,
       busyBackendsMean: Number((busy / (samples || 1)).toFixed(2)),
-      top: [...counts].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([what, n]) => ({ what, percent: Number(((100 * n) / total).toFixed(1)) })),
+      top: [...counts]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 10)
+        .map(([what, n]) => ({ what, percent: Number(((100 * n) / total).toFixed(1)) })),
     };
   };
 }

@@ -82,6 +82,9 @@ export function summarizeProfile(file: string, top = 15): ProfileSummary | undef
     totalMs: Math.round(total / 1000),
     busyPercent: round((100 * busy) / (total || 1), 1),
     areas: [...areas].sort((a, b) => b[1] - a[1]).map(([area, v]) => ({ area, percent: pct(v) })),
-    functions: [...fns].sort((a, b) => b[1] - a[1]).slice(0, top).map(([fn, v]) => ({ fn, percent: pct(v) })),
+    functions: [...fns]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([fn, v]) => ({ fn, percent: pct(v) })),
   };
 }

@@ -111,7 +111,9 @@ function extraLines(r: ScenarioResult | undefined): string[] {
     case "fanout":
       return m["timeRatio"] !== undefined ? [`baton: large/small time ${fmt(m["timeRatio"])}x for ${fmt(m["sizeRatio"])}x the branches (linear = equal)`] : [];
     case "backlog":
-      return [`baton: empty database p50 ${fmt(m["emptyP50Ms"])} / p99 ${fmt(m["emptyP99Ms"])} ms; with backlog ${fmt(m["p50Ratio"])}x / ${fmt(m["p99Ratio"])}x of that`];
+      return [
+        `baton: empty database p50 ${fmt(m["emptyP50Ms"])} / p99 ${fmt(m["emptyP99Ms"])} ms; with backlog ${fmt(m["p50Ratio"])}x / ${fmt(m["p99Ratio"])}x of that`,
+      ];
     case "memory":
       return [`${r.system}: ${fmt(m["waitingRuns"])} waiting runs; idle server ${fmt(m["baselineRssMb"])} MB, peak ${fmt(m["peakRssMb"])} MB`];
     case "polyglot": {
@@ -136,8 +138,14 @@ export function cpuLine(r: ScenarioResult): string {
   const cpu = d["cpu"] as Record<string, number> | undefined;
   const num = (k: string) => d[k] as number | undefined;
   const dbMs = num("postgresCpuMsPerTask");
-  const database = dbMs === undefined || dbMs === null || !Number.isFinite(dbMs) ? "database in the server's process" : `${r.system === "baton" ? "PostgreSQL" : "database"} ${fmt(dbMs)}`;
-  const workers = num("workerCpuMsPerTask") !== undefined ? `workers ${fmt(num("workerCpuMsPerTask"))}, load ${fmt(num("benchProcessCpuMsPerTask"))}` : `workers+load ${fmt(num("benchProcessCpuMsPerTask"))}`;
+  const database =
+    dbMs === undefined || dbMs === null || !Number.isFinite(dbMs)
+      ? "database in the server's process"
+      : `${r.system === "baton" ? "PostgreSQL" : "database"} ${fmt(dbMs)}`;
+  const workers =
+    num("workerCpuMsPerTask") !== undefined
+      ? `workers ${fmt(num("workerCpuMsPerTask"))}, load ${fmt(num("benchProcessCpuMsPerTask"))}`
+      : `workers+load ${fmt(num("benchProcessCpuMsPerTask"))}`;
   return (
     `${r.system}: ${fmt(m["seconds"])} s; CPU ms/task: ${num("serverProcesses") === 0 ? "no server" : `server ${fmt(num("serverCpuMsPerTask"))}`}, ${database}, ${workers}` +
     (num("commitsPerTask") !== undefined ? `; ${fmt(num("commitsPerTask"))} commits/task` : "") +
@@ -145,7 +153,13 @@ export function cpuLine(r: ScenarioResult): string {
   );
 }
 
-const COLORS: Record<SystemName, string> = { baton: "#2b6cb0", conductor: "#c05621", "conductor-postgres": "#dd6b20", temporal: "#6b46c1", "graphile-worker": "#2f855a" };
+const COLORS: Record<SystemName, string> = {
+  baton: "#2b6cb0",
+  conductor: "#c05621",
+  "conductor-postgres": "#dd6b20",
+  temporal: "#6b46c1",
+  "graphile-worker": "#2f855a",
+};
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /** Horizontal bars, one group per headline metric, each bar scaled to the group's largest value. */

@@ -1,6 +1,18 @@
 // What every scenario reports, for Baton and each peer alike.
 
-export const SCENARIOS = ["throughput", "dispatch", "startAndWait", "fanout", "backlog", "replicas", "memory", "polyglot", "console", "fairness", "conductorSdk"] as const;
+export const SCENARIOS = [
+  "throughput",
+  "dispatch",
+  "startAndWait",
+  "fanout",
+  "backlog",
+  "replicas",
+  "memory",
+  "polyglot",
+  "console",
+  "fairness",
+  "conductorSdk",
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export const SYSTEMS = ["baton", "conductor", "conductor-postgres", "temporal", "graphile-worker"] as const;

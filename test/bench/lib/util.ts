@@ -97,7 +97,11 @@ export function killTracked(): void {
 }
 
 /** Runs a command to completion, capturing (the tail of) its output. */
-export function runCommand(command: string, args: string[], options: SpawnOptions & { timeoutMs?: number; log?: (line: string) => void } = {}): Promise<CommandResult> {
+export function runCommand(
+  command: string,
+  args: string[],
+  options: SpawnOptions & { timeoutMs?: number; log?: (line: string) => void } = {},
+): Promise<CommandResult> {
   return new Promise((resolve) => {
     const { timeoutMs, log, ...spawnOptions } = options;
     let stdout = "";

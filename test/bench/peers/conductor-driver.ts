@@ -134,7 +134,12 @@ const TYPES = ["bench_a", "bench_b", "bench_c"];
 async function throughputOn(config: DriverConfig, bases: string[], runs: number) {
   const stop = workers(bases, TYPES, config.counts.concurrency);
   try {
-    return await measureThroughput(config, runs, (i) => startRun(bases[Math.abs(i) % bases.length]!, SEQ3.name, { n: i }), () => acked.get("bench_c") ?? 0);
+    return await measureThroughput(
+      config,
+      runs,
+      (i) => startRun(bases[Math.abs(i) % bases.length]!, SEQ3.name, { n: i }),
+      () => acked.get("bench_c") ?? 0,
+    );
   } finally {
     await stop();
   }
@@ -162,7 +167,10 @@ await runDriver(
           if (status !== "COMPLETED") throw new Error(`run ${id} ended ${status}`);
         }
         const d = distribution(stamps);
-        return { metrics: { p50Ms: d.p50, p99Ms: d.p99 }, details: { readyToHeld: d, readyTime: "task.scheduledTime + 0.5 ms; workers batch-poll for their free slots with a 100 ms long poll" } };
+        return {
+          metrics: { p50Ms: d.p50, p99Ms: d.p99 },
+          details: { readyToHeld: d, readyTime: "task.scheduledTime + 0.5 ms; workers batch-poll for their free slots with a 100 ms long poll" },
+        };
       } finally {
         stamps = undefined;
         await stop();
@@ -196,7 +204,11 @@ await runDriver(
       const updates: Record<string, unknown> = {};
       let reason: string | undefined;
       try {
-        for (const [label, branches] of [["warm", 10], ["small", config.counts.fanoutSmall], ["large", config.counts.fanoutLarge]] as const) {
+        for (const [label, branches] of [
+          ["warm", 10],
+          ["small", config.counts.fanoutSmall],
+          ["large", config.counts.fanoutLarge],
+        ] as const) {
           const input = fanoutInput(branches);
           const before = acked.get("bench_item") ?? 0;
           updateMs = [];
@@ -204,14 +216,17 @@ await runDriver(
           const id = await startRun(base, FANOUT.name, input);
           // The large run waits at most twice linear from the small run's time (20x for 10x the branches), and 120 s:
           // beyond that, Conductor's growth is measured by then, and the full bench's time stays bounded.
-          const budgetMs = label === "large" && metrics["smallSeconds"] ? Math.min(120_000, Math.max(60_000, 20_000 * metrics["smallSeconds"])) : Number.POSITIVE_INFINITY;
+          const budgetMs =
+            label === "large" && metrics["smallSeconds"] ? Math.min(120_000, Math.max(60_000, 20_000 * metrics["smallSeconds"])) : Number.POSITIVE_INFINITY;
           const status = await waitEnded(base, id, 50, Math.max(1000, Math.min(budgetMs, deadline() - nowMs())));
           const seconds = (nowMs() - t0) / 1000;
           const u = distribution(updateMs);
           updateMs = undefined;
           if (label !== "warm") updates[label] = { branches, updateRoundTripMs: u };
           if (status !== "COMPLETED" && status !== "RUNNING") {
-            const run = await call<{ reasonForIncompletion?: string }>(base, "GET", `/api/workflow/${id}?includeTasks=false`).catch(() => ({ reasonForIncompletion: undefined }));
+            const run = await call<{ reasonForIncompletion?: string }>(base, "GET", `/api/workflow/${id}?includeTasks=false`).catch(() => ({
+              reasonForIncompletion: undefined,
+            }));
             reason = `${branches}-branch run ended ${status}: ${run.reasonForIncompletion ?? "Conductor gave no reason"}`;
             break;
           }
@@ -224,7 +239,9 @@ await runDriver(
               `${doneBranches} of ${branches} branches completed. ` +
               `Conductor re-decides the whole run (all its tasks) on every task update, so each update costs more as the run grows: ` +
               `update round trip p50 ${u.p50} ms at ${branches} branches` +
-              (metrics["smallSeconds"] ? ` (the ${config.counts.fanoutSmall}-branch run's: p50 ${(updates["small"] as { updateRoundTripMs: { p50: number } }).updateRoundTripMs.p50} ms)` : "");
+              (metrics["smallSeconds"]
+                ? ` (the ${config.counts.fanoutSmall}-branch run's: p50 ${(updates["small"] as { updateRoundTripMs: { p50: number } }).updateRoundTripMs.p50} ms)`
+                : "");
             break;
           }
           if (label === "warm") continue;
@@ -247,18 +264,21 @@ await runDriver(
     // PostgreSQL skips it (and the SDK scenario, the same server code path) to keep the full bench's time bounded.
     memory: (config) =>
       config.system === "conductor-postgres"
-        ? notApplicable("measured on the Redis row (conductor): Conductor keeps waiting runs in its store, not in the JVM; skipped here to bound the bench's time")(config)
+        ? notApplicable(
+            "measured on the Redis row (conductor): Conductor keeps waiting runs in its store, not in the JVM; skipped here to bound the bench's time",
+          )(config)
         : measureWaitingMemory(
-        config,
-        "the Conductor JVM",
-        "the Conductor JVM (-Xms512m -Xmx2g); Redis holds the state and is not counted, as PostgreSQL is not for Baton",
-        (i) => startRun(config.endpoint["base"]!, WAITING.name, { i }),
-      ),
+            config,
+            "the Conductor JVM",
+            "the Conductor JVM (-Xms512m -Xmx2g); Redis holds the state and is not counted, as PostgreSQL is not for Baton",
+            (i) => startRun(config.endpoint["base"]!, WAITING.name, { i }),
+          ),
     backlog: notApplicable("Conductor's Redis store was not filled by this bench (Baton's filler writes Baton's schema)"),
     polyglot: notApplicable("Baton-only scenario"),
     console: notApplicable("Baton-only scenario"),
     conductorSdk: async (config) => {
-      if (config.system === "conductor-postgres") return notApplicable("run against the Redis row (conductor) only: the SDK's calls are the same REST path as this driver's workers")(config);
+      if (config.system === "conductor-postgres")
+        return notApplicable("run against the Redis row (conductor) only: the SDK's calls are the same REST path as this driver's workers")(config);
       const { runConductorSdkBench } = await import("../conductor-sdk.js");
       return runConductorSdkBench({
         base: config.endpoint["base"]!,
@@ -273,5 +293,3 @@ await runDriver(
   },
   setup,
 );
-
-

@@ -14,9 +14,15 @@ import { aptBinary, mavenArtifact } from "./install.js";
 export const CONDUCTOR = { coordinates: "com.netflix.conductor:conductor-server:3.15.0:jar:boot", file: "conductor-server-3.15.0-boot.jar", version: "3.15.0" };
 
 export function startRedis(binary: string, port: number, dir: string): ChildProcess {
-  return track(spawn(binary, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dir, "--protected-mode", "yes"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  }));
+  return track(
+    spawn(
+      binary,
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dir, "--protected-mode", "yes"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    ),
+  );
 }
 
 /** Conductor's store and queues in the Redis on `redisPort` (3.15's own property names). */
@@ -35,7 +41,13 @@ export function redisProps(redisPort: number): Record<string, string> {
 }
 
 /** A Conductor server (any 3.x boot jar) on a loopback port; `store` says where its data and queues live (a number: the Redis on that port). */
-export function startConductor(jar: string, httpPort: number, store: number | Record<string, string>, logDir: string, stack = "bench"): { child: ChildProcess; output: () => string } {
+export function startConductor(
+  jar: string,
+  httpPort: number,
+  store: number | Record<string, string>,
+  logDir: string,
+  stack = "bench",
+): { child: ChildProcess; output: () => string } {
   const props: Record<string, string> = {
     loadSample: "false",
     "server.port": String(httpPort),
@@ -46,7 +58,12 @@ export function startConductor(jar: string, httpPort: number, store: number | Re
     "logging.level.root": "WARN",
     ...(typeof store === "number" ? redisProps(store) : store),
   };
-  const child = track(spawn("java", ["-Xms512m", "-Xmx2g", ...Object.entries(props).map(([k, v]) => `-D${k}=${v}`), "-jar", jar], { cwd: logDir, stdio: ["ignore", "pipe", "pipe"] }));
+  const child = track(
+    spawn("java", ["-Xms512m", "-Xmx2g", ...Object.entries(props).map(([k, v]) => `-D${k}=${v}`), "-jar", jar], {
+      cwd: logDir,
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  );
   let output = "";
   const keep = (d: Buffer) => (output = (output + d.toString()).slice(-8000));
   child.stdout!.on("data", keep);

@@ -30,7 +30,9 @@ export const workerPids: number[] = [];
 /** nowMs() by which the running scenario's body should wrap up (a little before its timeout). */
 export const deadline = (): number => currentDeadline;
 
-export type ScenarioBody = (config: DriverConfig) => Promise<{ metrics: Record<string, number>; details?: Record<string, unknown>; status?: ScenarioResult["status"]; reason?: string }>;
+export type ScenarioBody = (
+  config: DriverConfig,
+) => Promise<{ metrics: Record<string, number>; details?: Record<string, unknown>; status?: ScenarioResult["status"]; reason?: string }>;
 
 /** Imports a package installed under `dir` (the peer's cache), ESM or CommonJS. */
 export async function importFrom<T>(dir: string, name: string): Promise<T> {
@@ -43,7 +45,10 @@ export function notApplicable(reason: string): ScenarioBody {
   return async () => ({ metrics: {}, status: "not applicable", reason });
 }
 
-export async function runDriver(bodies: Partial<Record<ScenarioName, ScenarioBody>>, setup?: (config: DriverConfig) => Promise<() => Promise<void>>): Promise<void> {
+export async function runDriver(
+  bodies: Partial<Record<ScenarioName, ScenarioBody>>,
+  setup?: (config: DriverConfig) => Promise<() => Promise<void>>,
+): Promise<void> {
   const config = JSON.parse(process.argv[2] ?? "{}") as DriverConfig;
   const results: ScenarioResult[] = [];
   let teardown: (() => Promise<void>) | undefined;
@@ -111,7 +116,8 @@ export async function measureThroughput(
   const left = () => Math.max(1000, deadline() - nowMs());
   const warm = Math.min(100, Math.max(20, Math.round(runs * 0.02)));
   await pool(warm, config.counts.startConcurrency, (i) => start(-1 - i));
-  if (!(await until(async () => (await finished()) >= warm, Math.min(180_000, left()), 20))) throw new Error(`warm-up stuck: ${await finished()} of ${warm} runs finished`);
+  if (!(await until(async () => (await finished()) >= warm, Math.min(180_000, left()), 20)))
+    throw new Error(`warm-up stuck: ${await finished()} of ${warm} runs finished`);
   const base = await finished();
   const cpu = cpuMeter(config.serverPids, config.postgresPid, workerPids);
   const t0 = nowMs();
@@ -159,7 +165,12 @@ export async function measureThroughput(
       inFlightWindow: window,
       ...(drained ? {} : { leftover: "runs started here had not all finished by the scenario's deadline; later scenarios may be slowed" }),
     },
-    ...(ok ? {} : { status: "partial" as const, reason: `cut short by the deadline: ${started} of ${runs} runs started, ${completedRuns} finished; rates are over those` }),
+    ...(ok
+      ? {}
+      : {
+          status: "partial" as const,
+          reason: `cut short by the deadline: ${started} of ${runs} runs started, ${completedRuns} finished; rates are over those`,
+        }),
   };
 }
 
@@ -169,7 +180,12 @@ export async function measureThroughput(
  * `startConcurrency` in flight, stopping 20 s before the scenario's deadline).
  * `name` says whose RSS it is (for errors), `holds` what that process holds.
  */
-export async function measureWaitingMemory(config: DriverConfig, name: string, holds: string, start: (i: number) => Promise<unknown>): ReturnType<ScenarioBody> {
+export async function measureWaitingMemory(
+  config: DriverConfig,
+  name: string,
+  holds: string,
+  start: (i: number) => Promise<unknown>,
+): ReturnType<ScenarioBody> {
   const pid = config.serverPids[0]!;
   await sleep(500);
   const baseline = rssMb(pid);
@@ -187,7 +203,13 @@ export async function measureWaitingMemory(config: DriverConfig, name: string, h
   if (!after || !baseline) throw new Error(`cannot read ${name}'s RSS`);
   return {
     ...(started < runs ? { status: "partial" as const, reason: `reached ${started} of ${runs} waiting runs before the scenario's deadline` } : {}),
-    metrics: { rssMb: after.rssMb, peakRssMb: after.peakMb, baselineRssMb: baseline.rssMb, waitingRuns: started, startsPerSecond: round(started / startSeconds, 0) },
+    metrics: {
+      rssMb: after.rssMb,
+      peakRssMb: after.peakMb,
+      baselineRssMb: baseline.rssMb,
+      waitingRuns: started,
+      startsPerSecond: round(started / startSeconds, 0),
+    },
     details: { process: holds },
   };
 }

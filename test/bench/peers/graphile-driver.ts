@@ -19,7 +19,9 @@ interface Runner {
 interface GraphileWorker {
   Logger: new (factory: (scope: unknown) => (level: string, message: string) => void) => unknown;
   run(options: Record<string, unknown>): Promise<Runner>;
-  makeWorkerUtils(options: Record<string, unknown>): Promise<{ addJob(id: string, payload: unknown): Promise<unknown>; migrate(): Promise<void>; release(): Promise<void> }>;
+  makeWorkerUtils(
+    options: Record<string, unknown>,
+  ): Promise<{ addJob(id: string, payload: unknown): Promise<unknown>; migrate(): Promise<void>; release(): Promise<void> }>;
 }
 
 /**
@@ -74,10 +76,10 @@ async function setup(config: DriverConfig) {
       if (p.notify && p.id) await helpers.query("SELECT pg_notify('bench_done', $1)", [p.id]);
     },
     bench_fork: async (p: Payload, helpers: Helpers) => {
-      await helpers.query(
-        `SELECT graphile_worker.add_job('bench_item', json_build_object('fanout', $1::text)) FROM generate_series(1, $2::int)`,
-        [p.fanout, p.count],
-      );
+      await helpers.query(`SELECT graphile_worker.add_job('bench_item', json_build_object('fanout', $1::text)) FROM generate_series(1, $2::int)`, [
+        p.fanout,
+        p.count,
+      ]);
     },
     bench_item: async (p: Payload, helpers: Helpers) => {
       count("bench_item");
@@ -124,7 +126,12 @@ async function setup(config: DriverConfig) {
 await runDriver(
   {
     throughput: (config) =>
-      measureThroughput(config, config.counts.throughputRuns, (i) => utils.addJob("bench_a", { n: i }), () => done.get("bench_c") ?? 0),
+      measureThroughput(
+        config,
+        config.counts.throughputRuns,
+        (i) => utils.addJob("bench_a", { n: i }),
+        () => done.get("bench_c") ?? 0,
+      ),
     dispatch: async (config) => {
       const runs = config.counts.dispatchRuns;
       for (let i = 0; i < Math.min(10, runs); i++) {
@@ -164,7 +171,11 @@ await runDriver(
       const c = new pg.Client({ connectionString: config.endpoint["databaseUrl"]! });
       await c.connect();
       try {
-        for (const [label, branches] of [["warm", 10], ["small", config.counts.fanoutSmall], ["large", config.counts.fanoutLarge]] as const) {
+        for (const [label, branches] of [
+          ["warm", 10],
+          ["small", config.counts.fanoutSmall],
+          ["large", config.counts.fanoutLarge],
+        ] as const) {
           const id = randomUUID();
           await c.query("INSERT INTO bench_fanout (id, remaining) VALUES ($1, $2)", [id, branches]);
           const t0 = nowMs();

@@ -69,7 +69,14 @@ export async function runPeer(peer: SystemName, ctx: PeerContext): Promise<Scena
   try {
     up = await BRING_UP[peer](ctx);
   } catch (error) {
-    return scenarios.map((scenario) => ({ scenario, system: peer, status: "not run" as const, reason: `could not be brought up: ${errorText(error)}`, metrics: {}, seconds: 0 }));
+    return scenarios.map((scenario) => ({
+      scenario,
+      system: peer,
+      status: "not run" as const,
+      reason: `could not be brought up: ${errorText(error)}`,
+      metrics: {},
+      seconds: 0,
+    }));
   }
   try {
     const config: DriverConfig = {
@@ -83,7 +90,12 @@ export async function runPeer(peer: SystemName, ctx: PeerContext): Promise<Scena
       serverPids: up.serverPids,
       ...(up.storePid ? { postgresPid: up.storePid } : {}),
     };
-    const results = await runDriverProcess(path.join(HERE, DRIVER[peer]), config, ctx.options.log, scenarios.length * ctx.options.scenarioTimeoutS * 1000 + 120_000);
+    const results = await runDriverProcess(
+      path.join(HERE, DRIVER[peer]),
+      config,
+      ctx.options.log,
+      scenarios.length * ctx.options.scenarioTimeoutS * 1000 + 120_000,
+    );
     for (const r of results) r.details = { ...r.details, peer: up.facts };
     return results;
   } catch (error) {

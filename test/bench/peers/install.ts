@@ -16,13 +16,23 @@ export async function npmInstall(name: string, packages: Record<string, string>,
     }
   };
   if (Object.entries(packages).every(([pkg, version]) => installed(pkg) === version)) return dir;
-  if (!existsSync(path.join(dir, "package.json"))) writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: `baton-bench-${name}`, private: true }, null, 2));
-  log(`  installing ${Object.entries(packages).map(([p, v]) => `${p}@${v}`).join(" ")} into ${dir} ...`);
-  const result = await runCommand("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", "--save-exact", ...Object.entries(packages).map(([p, v]) => `${p}@${v}`)], {
-    cwd: dir,
-    timeoutMs: 15 * 60_000,
-  });
-  if (result.code !== 0) throw new Error(`npm install failed (${result.timedOut ? "timed out" : `exit ${result.code}`}): ${(result.stderr || result.stdout).slice(-1500)}`);
+  if (!existsSync(path.join(dir, "package.json")))
+    writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: `baton-bench-${name}`, private: true }, null, 2));
+  log(
+    `  installing ${Object.entries(packages)
+      .map(([p, v]) => `${p}@${v}`)
+      .join(" ")} into ${dir} ...`,
+  );
+  const result = await runCommand(
+    "npm",
+    ["install", "--no-audit", "--no-fund", "--loglevel=error", "--save-exact", ...Object.entries(packages).map(([p, v]) => `${p}@${v}`)],
+    {
+      cwd: dir,
+      timeoutMs: 15 * 60_000,
+    },
+  );
+  if (result.code !== 0)
+    throw new Error(`npm install failed (${result.timedOut ? "timed out" : `exit ${result.code}`}): ${(result.stderr || result.stdout).slice(-1500)}`);
   for (const [pkg, version] of Object.entries(packages)) {
     if (installed(pkg) !== version) throw new Error(`npm install did not leave ${pkg}@${version} in ${dir}`);
   }
@@ -54,7 +64,8 @@ export async function goInstall(module: string, version: string, binary: string,
   if (!which("go")) throw new Error("go is not installed (needed to build the Temporal CLI)");
   log(`  go install ${module}@${version} (builds the CLI; several minutes the first time) ...`);
   const r = await runCommand("go", ["install", `${module}@${version}`], { env: { ...process.env, GOBIN: bin, GOFLAGS: "-mod=mod" }, timeoutMs: 40 * 60_000 });
-  if (r.code !== 0 || !existsSync(target)) throw new Error(`go install failed (${r.timedOut ? "timed out" : `exit ${r.code}`}): ${(r.stderr || r.stdout).slice(-1500)}`);
+  if (r.code !== 0 || !existsSync(target))
+    throw new Error(`go install failed (${r.timedOut ? "timed out" : `exit ${r.code}`}): ${(r.stderr || r.stdout).slice(-1500)}`);
   writeFileSync(stamp, `${module}@${version}\n`);
   return target;
 }
@@ -69,13 +80,21 @@ export async function goBuild(moduleDir: string, binary: string, log: (line: str
   const target = path.join(bin, binary);
   const stamp = path.join(bin, `${binary}.sources`);
   const hash = createHash("sha256");
-  for (const file of readdirSync(moduleDir).filter((f) => /\.go$|^go\.(mod|sum)$/.test(f)).sort()) hash.update(file).update(readFileSync(path.join(moduleDir, file)));
+  for (const file of readdirSync(moduleDir)
+    .filter((f) => /\.go$|^go\.(mod|sum)$/.test(f))
+    .sort())
+    hash.update(file).update(readFileSync(path.join(moduleDir, file)));
   const digest = hash.digest("hex");
   if (existsSync(target) && existsSync(stamp) && readFileSync(stamp, "utf8").trim() === digest) return target;
   if (!which("go")) throw new Error(`go is not installed (needed to build ${binary})`);
   log(`  go build ${path.relative(process.cwd(), moduleDir)} -> ${target} (a few minutes the first time) ...`);
-  const r = await runCommand("go", ["build", "-o", target, "."], { cwd: moduleDir, env: { ...process.env, GOFLAGS: "-mod=readonly -buildvcs=false" }, timeoutMs: 30 * 60_000 });
-  if (r.code !== 0 || !existsSync(target)) throw new Error(`go build of ${binary} failed (${r.timedOut ? "timed out" : `exit ${r.code}`}): ${(r.stderr || r.stdout).slice(-1500)}`);
+  const r = await runCommand("go", ["build", "-o", target, "."], {
+    cwd: moduleDir,
+    env: { ...process.env, GOFLAGS: "-mod=readonly -buildvcs=false" },
+    timeoutMs: 30 * 60_000,
+  });
+  if (r.code !== 0 || !existsSync(target))
+    throw new Error(`go build of ${binary} failed (${r.timedOut ? "timed out" : `exit ${r.code}`}): ${(r.stderr || r.stdout).slice(-1500)}`);
   writeFileSync(stamp, `${digest}\n`);
   return target;
 }

@@ -36,7 +36,20 @@ let flushed: (() => void) | undefined;
 /** Worker settings: 64 slots per activity type as Baton's workers have; pollers raised from the SDK's 2 (see README). */
 export function workerArgs(config: DriverConfig): string[] {
   const c = config.counts;
-  return ["-address", config.endpoint["address"]!, "-task-queue", TASK_QUEUE, "-activity-slots", String(c.concurrency * 3), "-workflow-slots", String(c.concurrency), "-activity-pollers", "8", "-workflow-pollers", "8"];
+  return [
+    "-address",
+    config.endpoint["address"]!,
+    "-task-queue",
+    TASK_QUEUE,
+    "-activity-slots",
+    String(c.concurrency * 3),
+    "-workflow-slots",
+    String(c.concurrency),
+    "-activity-pollers",
+    "8",
+    "-workflow-pollers",
+    "8",
+  ];
 }
 
 async function setup(config: DriverConfig) {
@@ -58,7 +71,9 @@ async function setup(config: DriverConfig) {
     else if (line === "F") flushed?.();
     else if (line === "READY") ready();
   });
-  const exited = new Promise<never>((_, reject) => worker.once("exit", (code) => reject(new Error(`the Go worker exited with ${code}: ${errors.slice(-1500)}`))));
+  const exited = new Promise<never>((_, reject) =>
+    worker.once("exit", (code) => reject(new Error(`the Go worker exited with ${code}: ${errors.slice(-1500)}`))),
+  );
   await Promise.race([isReady, exited]);
   exited.catch(() => {});
   return async () => {
@@ -82,7 +97,12 @@ const running = async () => (await client.workflow.count('ExecutionStatus="Runni
 await runDriver(
   {
     throughput: async (config) => {
-      const out = await measureThroughput(config, config.counts.throughputRuns, (i) => start("seq3", [i]), () => done.get("bench_c") ?? 0);
+      const out = await measureThroughput(
+        config,
+        config.counts.throughputRuns,
+        (i) => start("seq3", [i]),
+        () => done.get("bench_c") ?? 0,
+      );
       // The runs end one workflow task after their last activity: wait for that too (not timed; visibility lags),
       // but not past the scenario's deadline.
       await until(async () => (await running()) === 0, Math.max(0, deadline() + 10_000 - nowMs()), 200);
@@ -100,7 +120,10 @@ await runDriver(
       stamps = undefined;
       return {
         metrics: { p50Ms: d.p50, p99Ms: d.p99 },
-        details: { readyToHeld: d, readyTime: "the Go worker's clock holding the activity minus ActivityInfo.ScheduledTime (the attempt's, ns precision, same machine clock)" },
+        details: {
+          readyToHeld: d,
+          readyTime: "the Go worker's clock holding the activity minus ActivityInfo.ScheduledTime (the attempt's, ns precision, same machine clock)",
+        },
       };
     },
     startAndWait: async (config) => {
@@ -116,7 +139,11 @@ await runDriver(
     },
     fanout: async (config) => {
       const metrics: Record<string, number> = {};
-      for (const [label, branches] of [["warm", 10], ["small", config.counts.fanoutSmall], ["large", config.counts.fanoutLarge]] as const) {
+      for (const [label, branches] of [
+        ["warm", 10],
+        ["small", config.counts.fanoutSmall],
+        ["large", config.counts.fanoutLarge],
+      ] as const) {
         const t0 = nowMs();
         await client.workflow.execute("fanout", { taskQueue: TASK_QUEUE, workflowId: randomUUID(), args: [branches] });
         if (label === "warm") continue;
@@ -125,10 +152,20 @@ await runDriver(
         metrics[`${label}BranchesPerSecond`] = round(branches / seconds, 0);
       }
       metrics["timeRatio"] = round(metrics["largeSeconds"]! / metrics["smallSeconds"]!, 2);
-      return { metrics, details: { how: "one workflow runs N activities, at most 1,000 pending at once (the server refuses more than 2,000 per workflow), and awaits them all" } };
+      return {
+        metrics,
+        details: {
+          how: "one workflow runs N activities, at most 1,000 pending at once (the server refuses more than 2,000 per workflow), and awaits them all",
+        },
+      };
     },
     memory: (config) =>
-      measureWaitingMemory(config, "the Temporal server", "the Temporal server process (frontend, history, matching, worker services); PostgreSQL holds the state and is not counted, as for Baton", () => start("waiting", [])),
+      measureWaitingMemory(
+        config,
+        "the Temporal server",
+        "the Temporal server process (frontend, history, matching, worker services); PostgreSQL holds the state and is not counted, as for Baton",
+        () => start("waiting", []),
+      ),
     backlog: notApplicable("Temporal's tables were not filled by this bench (Baton's filler writes Baton's schema)"),
     replicas: notApplicable("one Temporal server process with all four services; a cluster of them (membership, shard ownership) is not set up by this bench"),
     polyglot: notApplicable("Baton-only scenario"),

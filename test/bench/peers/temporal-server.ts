@@ -15,7 +15,11 @@ import { goInstall } from "./install.js";
 export const TEMPORAL_SERVER = { module: "go.temporal.io/server", version: "v1.29.1" };
 
 /** The server's config: the module's development-postgres12.yaml with loopback ports and the bench's databases. */
-function config(db: { host: string; port: string; user: string; password: string }, names: { main: string; visibility: string }, ports: Record<string, number>): string {
+function config(
+  db: { host: string; port: string; user: string; password: string },
+  names: { main: string; visibility: string },
+  ports: Record<string, number>,
+): string {
   const store = (name: string, maxConns: number) => `
       sql:
         pluginName: "postgres12"
@@ -112,16 +116,33 @@ export async function startTemporalServer(ctx: PeerContext, cli: string): Promis
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    for (const [name, versioned] of [[names.main, "temporal"], [names.visibility, "visibility"]] as const) {
+    for (const [name, versioned] of [
+      [names.main, "temporal"],
+      [names.visibility, "visibility"],
+    ] as const) {
       const base = ["--plugin", "postgres12", "--ep", db.host, "-p", db.port, "-u", db.user, "--pw", db.password, "--db", name];
-      for (const step of [["setup-schema", "-v", "0.0"], ["update-schema", "-d", path.join(schema, versioned, "versioned")]]) {
+      for (const step of [
+        ["setup-schema", "-v", "0.0"],
+        ["update-schema", "-d", path.join(schema, versioned, "versioned")],
+      ]) {
         const r = await runCommand(sqlTool, [...base, ...step], { timeoutMs: 5 * 60_000 });
         if (r.code !== 0) throw new Error(`temporal-sql-tool ${step[0]} on ${name} failed: ${(r.stderr || r.stdout).slice(-1500)}`);
       }
     }
     const ports: Record<string, number> = {};
     const taken = new Set<number>();
-    for (const k of ["frontendGrpc", "frontendMembership", "frontendHttp", "matchingGrpc", "matchingMembership", "historyGrpc", "historyMembership", "workerGrpc", "workerMembership"]) ports[k] = await lowFreePort(taken);
+    for (const k of [
+      "frontendGrpc",
+      "frontendMembership",
+      "frontendHttp",
+      "matchingGrpc",
+      "matchingMembership",
+      "historyGrpc",
+      "historyMembership",
+      "workerGrpc",
+      "workerMembership",
+    ])
+      ports[k] = await lowFreePort(taken);
     mkdirSync(path.join(dir, "config"), { recursive: true });
     writeFileSync(path.join(dir, "config", "bench.yaml"), config(db, names, ports));
     const args = ["--root", dir, "--config", "config", "--env", "bench", "--allow-no-auth", "start"];
@@ -131,7 +152,13 @@ export async function startTemporalServer(ctx: PeerContext, cli: string): Promis
     let firstErrors = "";
     const keep = (d: Buffer) => {
       output = (output + d.toString()).slice(-5000);
-      if (firstErrors.length < 1500) firstErrors += d.toString().split("\n").filter((l) => /"level":"(error|fatal)"|Error|error:/.test(l)).map((l) => l.slice(0, 600)).join("\n");
+      if (firstErrors.length < 1500)
+        firstErrors += d
+          .toString()
+          .split("\n")
+          .filter((l) => /"level":"(error|fatal)"|Error|error:/.test(l))
+          .map((l) => l.slice(0, 600))
+          .join("\n");
     };
     child.stdout.on("data", keep);
     child.stderr.on("data", keep);
@@ -141,11 +168,15 @@ export async function startTemporalServer(ctx: PeerContext, cli: string): Promis
       await dropAll();
     };
     // Up when the CLI can register the namespace the workers use (the server makes none by itself).
-    const registered = await until(async () => {
-      if (child.exitCode !== null) return true;
-      const r = await runCommand(cli, ["operator", "namespace", "create", "--namespace", "default", "--address", address], { timeoutMs: 20_000 });
-      return r.code === 0 || /already exists|AlreadyExists/i.test(r.stderr + r.stdout);
-    }, 180_000, 1000);
+    const registered = await until(
+      async () => {
+        if (child.exitCode !== null) return true;
+        const r = await runCommand(cli, ["operator", "namespace", "create", "--namespace", "default", "--address", address], { timeoutMs: 20_000 });
+        return r.code === 0 || /already exists|AlreadyExists/i.test(r.stderr + r.stdout);
+      },
+      180_000,
+      1000,
+    );
     if (!registered || child.exitCode !== null) {
       await stop();
       throw new Error(`temporal server did not come up on ${address}: ${firstErrors.slice(0, 1500) || output.slice(-1500)}`);

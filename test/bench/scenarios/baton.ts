@@ -61,11 +61,18 @@ async function withBaton(ctx: BatonContext, scenario: ScenarioName, replicas: nu
     await registerFlows(clients[0]!);
     await warmDefinitions(servers);
     await resetStatements(databaseUrl);
-    const meter = cpuMeter(servers.map((s) => s.pid), ctx.cluster.postmasterPid);
+    const meter = cpuMeter(
+      servers.map((s) => s.pid),
+      ctx.cluster.postmasterPid,
+    );
     // The backlog scenario fills millions of rows besides measuring: twice the time; polyglot measures three languages.
     const timeoutMs = ctx.options.scenarioTimeoutS * 1000 * (scenario === "backlog" ? 2 : scenario === "polyglot" ? 3 : 1);
     const deadline = t0 + timeoutMs - 15_000;
-    const out = await withTimeout(body({ deadline, databaseUrl, servers, clients, conductorBases, postgresPid: ctx.cluster.postmasterPid }), timeoutMs, scenario);
+    const out = await withTimeout(
+      body({ deadline, databaseUrl, servers, clients, conductorBases, postgresPid: ctx.cluster.postmasterPid }),
+      timeoutMs,
+      scenario,
+    );
     const cpuWholeScenario = meter();
     const statements = await topStatements(databaseUrl);
     for (const c of clients) c.close();
@@ -159,7 +166,10 @@ async function runThroughput(ctx: BatonContext, env: Env, runs: number) {
 
     const wal0 = await walCounters(env.databaseUrl);
     const stopSampling = await sampleWaits(env.databaseUrl);
-    const cpu = cpuMeter(env.servers.map((s) => s.pid), env.postgresPid);
+    const cpu = cpuMeter(
+      env.servers.map((s) => s.pid),
+      env.postgresPid,
+    );
     const t0 = nowMs();
     let startedAt = 0;
     // Starts stop short of the deadline, so a slow machine still yields figures (marked partial).
@@ -319,10 +329,16 @@ export const fanout = (ctx: BatonContext) =>
     let reason: string | undefined;
     try {
       await client.executeWorkflow(FANOUT.name, fanoutInput(10), { waitMs: 60_000 }); // warm-up
-      for (const [label, branches] of [["small", fanoutSmall], ["large", fanoutLarge]] as const) {
+      for (const [label, branches] of [
+        ["small", fanoutSmall],
+        ["large", fanoutLarge],
+      ] as const) {
         const input = fanoutInput(branches);
         const before = worker.counts.get("bench_item")!;
-        const cpu = cpuMeter(env.servers.map((s) => s.pid), env.postgresPid);
+        const cpu = cpuMeter(
+          env.servers.map((s) => s.pid),
+          env.postgresPid,
+        );
         const t0 = nowMs();
         const id = await client.startWorkflow(FANOUT.name, input);
         let status = "RUNNING";
@@ -391,35 +407,50 @@ async function fillBacklog(databaseUrl: string, queued: number, finished: number
     const perRun = 10;
     const finishedRuns = Math.max(1, Math.ceil(finished / perRun));
     // Finished runs, 10 completed tasks each.
-    await step("finishedRuns", finishedRuns, (a, b) =>
-      `INSERT INTO baton.runs (${runCols})
-       SELECT ${id(1, 'g')}, 'bench_backlog_done', 1, '${hash}', 'COMPLETED', '{"n":1}', '{"n":4}', '{}',
+    await step(
+      "finishedRuns",
+      finishedRuns,
+      (a, b) =>
+        `INSERT INTO baton.runs (${runCols})
+       SELECT ${id(1, "g")}, 'bench_backlog_done', 1, '${hash}', 'COMPLETED', '{"n":1}', '{"n":4}', '{}',
               ${now} - 86400000 + g, ${now} - 86400000 + g, ${now} - 86400000 + g, ${perRun + 1}
        FROM generate_series(${a}, ${b}) g`,
     );
-    await step("finishedTasks", finishedRuns * perRun, (a, b) =>
-      `INSERT INTO baton.tasks (${taskCols})
-       SELECT ${id(2, 'g')}, ${id(1, `((g - 1) / ${perRun} + 1)`)}, (g - 1) % ${perRun} + 1, 'step_' || ((g - 1) % ${perRun}), 'SIMPLE',
+    await step(
+      "finishedTasks",
+      finishedRuns * perRun,
+      (a, b) =>
+        `INSERT INTO baton.tasks (${taskCols})
+       SELECT ${id(2, "g")}, ${id(1, `((g - 1) / ${perRun} + 1)`)}, (g - 1) % ${perRun} + 1, 'step_' || ((g - 1) % ${perRun}), 'SIMPLE',
               'backlog_done_' || ((g - 1) % ${perRun}), 'COMPLETED', 0, '{"n":1}', '{"n":2}', '', 0, '', false, true, 1, 'filler', 'x', 0,
               ${now} - 86400000 + g / ${perRun}, ${now} - 86400000 + g / ${perRun}, ${now} - 86400000 + g / ${perRun}, ${now} - 86400000 + g / ${perRun}, 0,
               0, 300, 0, '', 3, '{}'
        FROM generate_series(${a}, ${b}) g`,
     );
     // Queued: running runs, each with one ready task of another type, waiting in the queue.
-    await step("queuedRuns", queued, (a, b) =>
-      `INSERT INTO baton.runs (${runCols})
-       SELECT ${id(3, 'g')}, 'bench_backlog_queued', 1, '${hash}', 'RUNNING', '{"n":1}', '{}', '{}', ${now} - 3600000 + g / 1000, ${now} - 3600000 + g / 1000, 0, 2
+    await step(
+      "queuedRuns",
+      queued,
+      (a, b) =>
+        `INSERT INTO baton.runs (${runCols})
+       SELECT ${id(3, "g")}, 'bench_backlog_queued', 1, '${hash}', 'RUNNING', '{"n":1}', '{}', '{}', ${now} - 3600000 + g / 1000, ${now} - 3600000 + g / 1000, 0, 2
        FROM generate_series(${a}, ${b}) g`,
     );
-    await step("queuedTasks", queued, (a, b) =>
-      `INSERT INTO baton.tasks (${taskCols})
-       SELECT ${id(4, 'g')}, ${id(3, 'g')}, 1, 'waiting', 'SIMPLE', 'backlog_type_' || (g % 10), 'SCHEDULED', 0, '{"n":1}', '{}', '', 0, '', false, false, 0, '', '', 0,
+    await step(
+      "queuedTasks",
+      queued,
+      (a, b) =>
+        `INSERT INTO baton.tasks (${taskCols})
+       SELECT ${id(4, "g")}, ${id(3, "g")}, 1, 'waiting', 'SIMPLE', 'backlog_type_' || (g % 10), 'SCHEDULED', 0, '{"n":1}', '{}', '', 0, '', false, false, 0, '', '', 0,
               ${now} - 3600000 + g / 1000, 0, 0, ${now} - 3600000 + g / 1000, ${now} - 3600000 + g / 1000, 0, 300, 0, '', 1, '{}'
        FROM generate_series(${a}, ${b}) g`,
     );
-    await step("queueRows", queued, (a, b) =>
-      `INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at)
-       SELECT ${id(4, 'g')}, 'backlog_type_' || (g % 10), ${id(3, 'g')}, 0, ${now} - 3600000 + g / 1000
+    await step(
+      "queueRows",
+      queued,
+      (a, b) =>
+        `INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at)
+       SELECT ${id(4, "g")}, 'backlog_type_' || (g % 10), ${id(3, "g")}, 0, ${now} - 3600000 + g / 1000
        FROM generate_series(${a}, ${b}) g`,
     );
     const t = nowMs();
@@ -439,7 +470,9 @@ export const backlog = (ctx: BatonContext) =>
   withBaton(ctx, "backlog", 1, async (env) => {
     const { backlogQueued, backlogFinished, backlogSamples } = ctx.options.counts;
     const empty = await measureDispatch(env, backlogSamples);
-    ctx.options.log(`  backlog: empty database p50 ${empty.lat.p50} ms p99 ${empty.lat.p99} ms; filling ${backlogQueued.toLocaleString("en")} queued + ${backlogFinished.toLocaleString("en")} finished`);
+    ctx.options.log(
+      `  backlog: empty database p50 ${empty.lat.p50} ms p99 ${empty.lat.p99} ms; filling ${backlogQueued.toLocaleString("en")} queued + ${backlogFinished.toLocaleString("en")} finished`,
+    );
     const fill = await fillBacklog(env.databaseUrl, backlogQueued, backlogFinished, ctx.options.log);
     await resetStatements(env.databaseUrl);
     await sleep(1000);
@@ -482,7 +515,13 @@ export const memory = (ctx: BatonContext) =>
     const running = (await client.searchWorkflows({ name: WAITING.name, statuses: ["RUNNING"], pageSize: 1 })).workflows.length;
     if (!after || !baseline) throw new Error("cannot read the server's RSS from /proc");
     return {
-      metrics: { rssMb: after.rssMb, peakRssMb: after.peakMb, baselineRssMb: baseline.rssMb, waitingRuns: started, startsPerSecond: round(started / startSeconds, 0) },
+      metrics: {
+        rssMb: after.rssMb,
+        peakRssMb: after.peakMb,
+        baselineRssMb: baseline.rssMb,
+        waitingRuns: started,
+        startsPerSecond: round(started / startSeconds, 0),
+      },
       details: { stillRunning: running > 0, asked: runs },
       ...(started < runs ? { status: "partial" as const, reason: `reached ${started} of ${runs} waiting runs before the scenario's deadline` } : {}),
     };
@@ -497,7 +536,14 @@ type RunPolyglot = (o: { quick: boolean; address?: string; log?: (line: string) 
 export async function polyglot(ctx: BatonContext): Promise<ScenarioResult> {
   const t0 = nowMs();
   const file = path.join(path.dirname(new URL(import.meta.url).pathname), "..", "polyglot.ts");
-  const notRun = (reason: string): ScenarioResult => ({ scenario: "polyglot", system: "baton", status: "not run", reason, metrics: {}, seconds: round((nowMs() - t0) / 1000, 1) });
+  const notRun = (reason: string): ScenarioResult => ({
+    scenario: "polyglot",
+    system: "baton",
+    status: "not run",
+    reason,
+    metrics: {},
+    seconds: round((nowMs() - t0) / 1000, 1),
+  });
   if (!existsSync(file)) return notRun("test/bench/polyglot.ts is missing");
   let run: RunPolyglot;
   try {
@@ -581,4 +627,3 @@ export const BATON_SCENARIOS: Record<ScenarioName, (ctx: BatonContext) => Promis
   fairness: (ctx) => withBaton(ctx, "fairness", 1, fairnessBody(ctx.options)),
   conductorSdk,
 };
-

@@ -41,10 +41,11 @@ export function fairnessBody(options: BenchOptions) {
       const ids = await pool(counts.fairnessSmall, 8, (i) => client.startWorkflow(KEYED.name, { tenant: `small-${tag}`, n: i }));
       const runs = await Promise.all(ids.map((id) => client.waitWorkflow(id, left(), true)));
       const lat: number[] = [];
-      for (const run of runs) for (const t of run.tasks) {
-        const held = stamps.get(t.taskId);
-        if (held !== undefined) lat.push(held - (t.scheduledTime + 0.5));
-      }
+      for (const run of runs)
+        for (const t of run.tasks) {
+          const held = stamps.get(t.taskId);
+          if (held !== undefined) lat.push(held - (t.scheduledTime + 0.5));
+        }
       return lat;
     };
     /** Queues `n` runs with no worker attached; returns how long the queue then takes to drain with workers. */
@@ -93,7 +94,14 @@ export function fairnessBody(options: BenchOptions) {
         floodUnkeyedTasksPerSecond: round(plainRate, 0),
         keyedOverUnkeyed: round(keyedRate / plainRate, 3),
       },
-      details: { flood: counts.fairnessFlood, small: counts.fairnessSmall, alone: a, underFlood: b, keyedSeconds: keyed.seconds, unkeyedSeconds: plain.seconds },
+      details: {
+        flood: counts.fairnessFlood,
+        small: counts.fairnessSmall,
+        alone: a,
+        underFlood: b,
+        keyedSeconds: keyed.seconds,
+        unkeyedSeconds: plain.seconds,
+      },
       ...(keyed.drained && plain.drained ? {} : { status: "partial" as const, reason: "a flood did not drain before the deadline" }),
     };
   };

@@ -20,7 +20,10 @@ describe("reasons", () => {
   });
 
   it("leave out an engine's own message, and the status word it puts in a task failure", () => {
-    const nashorn = normaliseReason(`Task ${id} failed with status: FAILED and reason: 'ReferenceError: "x" is not defined in <eval> at line number 1'`, authored);
+    const nashorn = normaliseReason(
+      `Task ${id} failed with status: FAILED and reason: 'ReferenceError: "x" is not defined in <eval> at line number 1'`,
+      authored,
+    );
     const baton = normaliseReason(`Task ${id} failed with status: FAILED_WITH_TERMINAL_ERROR and reason: 'ReferenceError: 'x' is not defined'`, authored);
     assert.equal(nashorn, "Task <id> failed: <message>");
     assert.equal(baton, nashorn);
@@ -51,7 +54,10 @@ describe("snapshots and verdicts", () => {
     const c = snapshot(run("COMPLETED", { r: { 0: 1, 1: 2 }, same: 1 }), new Set());
     const b = snapshot(run("COMPLETED", { r: [1, 2], same: 1 }), new Set());
     const found = differences(c, b);
-    assert.deepEqual(found.map((d) => d.path), ["output.r"]);
+    assert.deepEqual(
+      found.map((d) => d.path),
+      ["output.r"],
+    );
     assert.equal(verdict(found, { "output.r": "Nashorn arrays" }).kind, "on purpose");
     assert.equal(verdict(found, { output: "whole output" }).kind, "on purpose");
     assert.equal(verdict(found).kind, "mistake");

@@ -71,7 +71,15 @@ export function snapshot(run: RawRun, authored: ReadonlySet<string>, failure?: R
     reason: normaliseReason(run.reasonForIncompletion, authored),
     output: normalise(run.output, authored),
     tasks,
-    ...(failure ? { failureWorkflow: { status: failure.status, reason: normaliseReason(failure.reasonForIncompletion, authored), output: normalise(failure.output, authored) } } : {}),
+    ...(failure
+      ? {
+          failureWorkflow: {
+            status: failure.status,
+            reason: normaliseReason(failure.reasonForIncompletion, authored),
+            output: normalise(failure.output, authored),
+          },
+        }
+      : {}),
   };
 }
 
@@ -94,10 +102,7 @@ export function differences(conductor: unknown, baton: unknown, at = ""): Differ
   return JSON.stringify(conductor) === JSON.stringify(baton) ? [] : [{ path: at, conductor, baton }];
 }
 
-export type Verdict =
-  | { kind: "same" }
-  | { kind: "on purpose"; differences: Difference[] }
-  | { kind: "mistake"; unexpected: Difference[]; unmet: string[] };
+export type Verdict = { kind: "same" } | { kind: "on purpose"; differences: Difference[] } | { kind: "mistake"; unexpected: Difference[]; unmet: string[] };
 
 /**
  * A case is "on purpose" when each difference lies at or under a path the case

@@ -22,7 +22,14 @@ export interface RawRun {
   status: string;
   reasonForIncompletion?: string | undefined;
   output: Record<string, unknown>;
-  tasks: { taskId: string; referenceTaskName: string; taskType: string; status: string; reasonForIncompletion?: string | undefined; subWorkflowId?: string | undefined }[];
+  tasks: {
+    taskId: string;
+    referenceTaskName: string;
+    taskType: string;
+    status: string;
+    reasonForIncompletion?: string | undefined;
+    subWorkflowId?: string | undefined;
+  }[];
 }
 
 export interface Engine {

@@ -72,9 +72,11 @@ async function runOn(engine: Engine, c: ReturnType<typeof loadCases>[number], au
 
 async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 const cases = loadCases();
@@ -144,5 +146,7 @@ try {
 } finally {
   await Promise.all([conductor.close(), baton.close()]);
 }
-log(`\ncases ${cases.length}, same ${counts.same}, different on purpose ${counts.onPurpose}, different by mistake ${counts.mistake}  (${((Date.now() - began) / 1000).toFixed(0)} s)`);
+log(
+  `\ncases ${cases.length}, same ${counts.same}, different on purpose ${counts.onPurpose}, different by mistake ${counts.mistake}  (${((Date.now() - began) / 1000).toFixed(0)} s)`,
+);
 process.exit(counts.mistake > 0 ? 1 : 0);

@@ -46,7 +46,15 @@ export async function startFormation(log: (line: string) => void = () => {}): Pr
   const ids = postgresIds();
   const base = mkdtempSync(path.join(tmpdir(), "baton-ha-"));
   chownSync(base, ids.uid, ids.gid);
-  const env = { ...process.env, PATH: `${PG_BIN}:/usr/local/bin:/usr/bin:/bin`, PG_REGRESS_SOCK_DIR: base, PGHOST: base, XDG_CONFIG_HOME: path.join(base, "config"), XDG_DATA_HOME: path.join(base, "data"), HOME: base };
+  const env = {
+    ...process.env,
+    PATH: `${PG_BIN}:/usr/local/bin:/usr/bin:/bin`,
+    PG_REGRESS_SOCK_DIR: base,
+    PGHOST: base,
+    XDG_CONFIG_HOME: path.join(base, "config"),
+    XDG_DATA_HOME: path.join(base, "data"),
+    HOME: base,
+  };
   const as = { uid: ids.uid, gid: ids.gid, env, cwd: base };
   const children: ChildProcess[] = [];
   const run = (args: string[]) => {
@@ -59,7 +67,11 @@ export async function startFormation(log: (line: string) => void = () => {}): Pr
   };
   const monitorPort = await freePort();
   const monitorData = path.join(base, "monitor");
-  execFileSync("pg_autoctl", ["create", "monitor", "--pgdata", monitorData, "--pgport", String(monitorPort), "--hostname", "127.0.0.1", "--auth", "trust", "--no-ssl"], { ...as, stdio: "pipe" });
+  execFileSync(
+    "pg_autoctl",
+    ["create", "monitor", "--pgdata", monitorData, "--pgport", String(monitorPort), "--hostname", "127.0.0.1", "--auth", "trust", "--no-ssl"],
+    { ...as, stdio: "pipe" },
+  );
   run(["run", "--pgdata", monitorData]);
   const monitorUrl = `postgres://autoctl_node@127.0.0.1:${monitorPort}/pg_auto_failover?sslmode=disable`;
   let monitor: pg.Client;
@@ -92,8 +104,24 @@ export async function startFormation(log: (line: string) => void = () => {}): Pr
     const port = await freePort();
     const pgdata = path.join(base, name);
     const keeper = run([
-      "create", "postgres", "--pgdata", pgdata, "--pgport", String(port), "--hostname", "127.0.0.1", "--name", name,
-      "--auth", "trust", "--no-ssl", "--dbname", "baton", "--monitor", monitorUrl, "--run",
+      "create",
+      "postgres",
+      "--pgdata",
+      pgdata,
+      "--pgport",
+      String(port),
+      "--hostname",
+      "127.0.0.1",
+      "--name",
+      name,
+      "--auth",
+      "trust",
+      "--no-ssl",
+      "--dbname",
+      "baton",
+      "--monitor",
+      monitorUrl,
+      "--run",
     ]);
     nodes.push({ name, port, pgdata, keeper });
     // The first node must be primary before the second joins.
@@ -109,7 +137,9 @@ export async function startFormation(log: (line: string) => void = () => {}): Pr
   // A dead node cannot report: its reported state stays what it was, so read the goal state too.
   const states = async () => {
     const { rows } = await monitor.query("SELECT nodename, reportedstate, goalstate FROM pgautofailover.node");
-    return Object.fromEntries(rows.map((r) => [r.nodename as string, r.reportedstate === r.goalstate ? (r.reportedstate as string) : `${r.reportedstate}->${r.goalstate}`]));
+    return Object.fromEntries(
+      rows.map((r) => [r.nodename as string, r.reportedstate === r.goalstate ? (r.reportedstate as string) : `${r.reportedstate}->${r.goalstate}`]),
+    );
   };
   return {
     monitorUrl,

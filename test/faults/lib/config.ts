@@ -12,7 +12,11 @@ export function scale(reduced: number, full: number): number {
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A seeded PRNG (mulberry32), so a failing schedule of faults can be replayed with BATON_FAULTS_SEED. */
-export function rng(seed = Number(process.env["BATON_FAULTS_SEED"] ?? Date.now() % 2 ** 31)): { next: () => number; int: (lo: number, hi: number) => number; seed: number } {
+export function rng(seed = Number(process.env["BATON_FAULTS_SEED"] ?? Date.now() % 2 ** 31)): {
+  next: () => number;
+  int: (lo: number, hi: number) => number;
+  seed: number;
+} {
   let a = seed >>> 0;
   const next = () => {
     a = (a + 0x6d2b79f5) >>> 0;

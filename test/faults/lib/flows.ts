@@ -75,7 +75,13 @@ export const FLOWS = [
     version: 1,
     schemaVersion: 2,
     tasks: [
-      { name: "sub", taskReferenceName: "sub", type: "SUB_WORKFLOW", inputParameters: { x: "${workflow.input.x}" }, subWorkflowParam: { name: "fault_child", version: 1 } },
+      {
+        name: "sub",
+        taskReferenceName: "sub",
+        type: "SUB_WORKFLOW",
+        inputParameters: { x: "${workflow.input.x}" },
+        subWorkflowParam: { name: "fault_child", version: 1 },
+      },
       add("p2", "${sub.output.v}", 1),
     ],
     outputParameters: { r: "${p2.output.v}" },

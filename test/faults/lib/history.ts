@@ -128,9 +128,7 @@ export async function checkHistory(databaseUrl: string, planned: Planned[], ledg
   const result: CheckResult = { violations, runsLost: 0, wrongEnd: 0, stuck: 0, duplicateTransitions: 0, redeliveries: 0, acknowledgedUpdates: 0, taskRows: 0 };
   try {
     // 1. Every planned run exists once and ended as it must.
-    const { rows: runs } = await client.query(
-      "SELECT id, idempotency_key, name, status, output, failed_refs, parent_run_id, parent_task_id FROM baton.runs",
-    );
+    const { rows: runs } = await client.query("SELECT id, idempotency_key, name, status, output, failed_refs, parent_run_id, parent_task_id FROM baton.runs");
     const byKey = new Map(runs.filter((r) => r.idempotency_key).map((r) => [r.idempotency_key as string, r]));
     for (const p of planned) {
       const run = byKey.get(p.key);
@@ -177,12 +175,14 @@ export async function checkHistory(databaseUrl: string, planned: Planned[], ledg
       chain.forEach((t, i) => {
         if (SUCCESS.has(t.status)) successes++;
         if (i === 0) {
-          if (t.retry_count !== 0 || t.retried_task_id !== "") note(`${key}: first instance has retry_count ${t.retry_count}, retried_task_id '${t.retried_task_id}'`);
+          if (t.retry_count !== 0 || t.retried_task_id !== "")
+            note(`${key}: first instance has retry_count ${t.retry_count}, retried_task_id '${t.retried_task_id}'`);
         } else {
           const prev = chain[i - 1]!;
           if (t.retried_task_id !== prev.id) note(`${key}: instance ${t.id} retries ${t.retried_task_id}, not the instance before it ${prev.id}`);
           if (t.retry_count !== prev.retry_count + 1) note(`${key}: retry_count goes ${prev.retry_count} -> ${t.retry_count}`);
-          if (!["FAILED", "TIMED_OUT"].includes(prev.status) || !prev.retried) note(`${key}: ${prev.id} was retried while ${prev.status} (retried=${prev.retried})`);
+          if (!["FAILED", "TIMED_OUT"].includes(prev.status) || !prev.retried)
+            note(`${key}: ${prev.id} was retried while ${prev.status} (retried=${prev.retried})`);
           if (prev.status === "TIMED_OUT") {
             result.redeliveries++;
             // A task comes back only once its lease ran out.

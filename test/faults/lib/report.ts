@@ -3,7 +3,13 @@
 import { appendFileSync } from "node:fs";
 import type { CheckResult, Figures } from "./history.js";
 
-export function figures(test: string, load: string, faults: string, check: Pick<CheckResult, "runsLost" | "wrongEnd" | "stuck" | "duplicateTransitions" | "redeliveries"> | undefined, notes: Record<string, unknown> = {}): Figures {
+export function figures(
+  test: string,
+  load: string,
+  faults: string,
+  check: Pick<CheckResult, "runsLost" | "wrongEnd" | "stuck" | "duplicateTransitions" | "redeliveries"> | undefined,
+  notes: Record<string, unknown> = {},
+): Figures {
   return {
     test,
     load,

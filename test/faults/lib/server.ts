@@ -52,9 +52,7 @@ export async function startServerProcess(options: StartOptions): Promise<ServerP
     BATON_LOG_LEVEL: options.logLevel ?? "warn",
     ...options.env,
   };
-  const [cmd, args] = options.netns
-    ? ["ip", ["netns", "exec", options.netns, process.execPath, serverMain]]
-    : [process.execPath, [serverMain]];
+  const [cmd, args] = options.netns ? ["ip", ["netns", "exec", options.netns, process.execPath, serverMain]] : [process.execPath, [serverMain]];
   const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
   const logs: string[] = [];
   const collect = (stream: NodeJS.ReadableStream) => {

@@ -10,6 +10,8 @@ const worker = startFaultWorker({ address, workerId, ledger, onError: () => void
 process.stdout.write("ready\n");
 process.on("SIGTERM", () => {
   void worker.stop().then(() => {
-    process.stdout.write(JSON.stringify({ received: [...ledger.received], updates: ledger.updates, handlerRuns: ledger.handlerRuns, errors }) + "\n", () => process.exit(0));
+    process.stdout.write(JSON.stringify({ received: [...ledger.received], updates: ledger.updates, handlerRuns: ledger.handlerRuns, errors }) + "\n", () =>
+      process.exit(0),
+    );
   });
 });

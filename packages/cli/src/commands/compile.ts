@@ -66,8 +66,10 @@ export function compileCommand(program: Command): void {
         }
         if (result.flows.length === 0) ctx.out.warn(`no exported flows found in ${paths.length ? paths.join(", ") : defaultFlowPaths().join(", ")}`);
         if (written) {
-          for (const w of written.flows) ctx.out.line(`${relative(w.file)}  (${w.name} v${w.version}, export ${w.source.exportName} in ${relative(w.source.file)})`);
-          if (written.taskDefs) ctx.out.line(`${relative(written.taskDefs)}  (${result.taskDefs.length} task definition${result.taskDefs.length === 1 ? "" : "s"})`);
+          for (const w of written.flows)
+            ctx.out.line(`${relative(w.file)}  (${w.name} v${w.version}, export ${w.source.exportName} in ${relative(w.source.file)})`);
+          if (written.taskDefs)
+            ctx.out.line(`${relative(written.taskDefs)}  (${result.taskDefs.length} task definition${result.taskDefs.length === 1 ? "" : "s"})`);
         } else {
           for (const f of result.flows) ctx.out.line(`${f.name} v${f.version}: ok (export ${f.source.exportName} in ${relative(f.source.file)})`);
         }

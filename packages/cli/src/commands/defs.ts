@@ -51,8 +51,9 @@ export function defsCommand(program: Command): void {
   ).action(
     action(async (ctx, name: string, version: number) => {
       const { latestVersion } = await ctx.call((c) => c.deleteWorkflowDef(name, version));
-      ctx.out.emit({ ok: true, deleted: { name, version }, latestVersion }, () =>
-        `workflow ${name} version ${version}: deleted; ${latestVersion > 0 ? `latest is now version ${latestVersion}` : "no version is left"}`,
+      ctx.out.emit(
+        { ok: true, deleted: { name, version }, latestVersion },
+        () => `workflow ${name} version ${version}: deleted; ${latestVersion > 0 ? `latest is now version ${latestVersion}` : "no version is left"}`,
       );
     }),
   );

@@ -38,7 +38,6 @@ interface DevOptions {
   console: boolean;
 }
 
-
 export function devCommand(program: Command): void {
   program
     .command("dev")
@@ -46,23 +45,43 @@ export function devCommand(program: Command): void {
     .option("-p, --port <n>", "gRPC port (0 picks a free one)", intArg("--port", 0, 65535), 7233)
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--data-dir <dir>", "embedded PostgreSQL data directory, kept across restarts", ".baton/data")
-    .option("--database-url <url>", "use this PostgreSQL instead of the embedded one (env: BATON_DATABASE_URL; prefer it or --database-url-file when the URL holds a password)")
+    .option(
+      "--database-url <url>",
+      "use this PostgreSQL instead of the embedded one (env: BATON_DATABASE_URL; prefer it or --database-url-file when the URL holds a password)",
+    )
     .option("--database-url-file <file>", "read that URL from a file, - for stdin")
     .option("--demo", "register and run a small demo flow, with its worker in-process")
     .option("--exit", "with --demo: stop after the demo run (exit 1 unless it COMPLETED)")
     .option("--auth", "require API keys even on loopback (always required on other addresses); creates the first admin key if none exists")
     .option("--insecure-no-auth", "serve without authentication on a non-loopback address (anyone who can reach the port can run and change flows)")
-    .option("--insecure-allow-plaintext-keys", "start although keys are required and a non-loopback port has no TLS (behind a proxy or mesh that encrypts; env: BATON_INSECURE_ALLOW_PLAINTEXT_KEYS=1); refused otherwise")
-    .option("--allow-inline-definitions", "let operator keys run definitions they send with a start, and SUB_WORKFLOWs run definitions from run data (env: BATON_ALLOW_INLINE_DEFINITIONS=1; otherwise admin keys only)")
-    .option("--http-allowed-hosts <hosts>", "host names, addresses and CIDRs HTTP tasks may call, comma-separated, \"*\" for any public host; private, loopback and link-local addresses only when listed (env: BATON_HTTP_ALLOWED_HOSTS; none by default: HTTP tasks fail)")
+    .option(
+      "--insecure-allow-plaintext-keys",
+      "start although keys are required and a non-loopback port has no TLS (behind a proxy or mesh that encrypts; env: BATON_INSECURE_ALLOW_PLAINTEXT_KEYS=1); refused otherwise",
+    )
+    .option(
+      "--allow-inline-definitions",
+      "let operator keys run definitions they send with a start, and SUB_WORKFLOWs run definitions from run data (env: BATON_ALLOW_INLINE_DEFINITIONS=1; otherwise admin keys only)",
+    )
+    .option(
+      "--http-allowed-hosts <hosts>",
+      'host names, addresses and CIDRs HTTP tasks may call, comma-separated, "*" for any public host; private, loopback and link-local addresses only when listed (env: BATON_HTTP_ALLOWED_HOSTS; none by default: HTTP tasks fail)',
+    )
     .option("--tls-cert <file>", "TLS certificate (PEM) for the gRPC port (env: BATON_TLS_CERT)")
     .option("--tls-key <file>", "its private key (PEM) (env: BATON_TLS_KEY)")
     .option("--tls-ca <file>", "CA (PEM) that client certificates must chain to (env: BATON_TLS_CA)")
     .option("--tls-require-client-cert", "mutual TLS: refuse clients without a certificate from --tls-ca")
     .option("--metrics-port <n>", "serve /metrics, /healthz, /readyz over HTTP on this port (env: BATON_METRICS_PORT)", intArg("--metrics-port", 0, 65535))
     .option("--metrics-host <host>", "address for the metrics port (default 127.0.0.1)")
-    .option("--conductor-port <n>", "port of Conductor's REST API (/api) for Conductor's SDKs (env: BATON_CONDUCTOR_PORT; default 8080, or a free one with --port 0)", intArg("--conductor-port", 0, 65535))
-    .option("--console-port <n>", `web console port (env: BATON_CONSOLE_PORT; default ${DEFAULT_CONSOLE_PORT}, or a free one with --port 0)`, intArg("--console-port", 0, 65535))
+    .option(
+      "--conductor-port <n>",
+      "port of Conductor's REST API (/api) for Conductor's SDKs (env: BATON_CONDUCTOR_PORT; default 8080, or a free one with --port 0)",
+      intArg("--conductor-port", 0, 65535),
+    )
+    .option(
+      "--console-port <n>",
+      `web console port (env: BATON_CONSOLE_PORT; default ${DEFAULT_CONSOLE_PORT}, or a free one with --port 0)`,
+      intArg("--console-port", 0, 65535),
+    )
     .option("--console-host <host>", "address for the console port (env: BATON_CONSOLE_HOST; default: --host)")
     .option("--no-console", "do not serve the web console")
     .action(action(async (ctx, opts: DevOptions) => dev(ctx, opts)));
@@ -77,7 +96,10 @@ function conductorPort(opts: DevOptions): number {
 }
 
 /** Auth, TLS and metrics options: flags first, then BATON_TLS_*, BATON_METRICS_*, BATON_AUTH. */
-function securityOptions(opts: DevOptions, fromEnv: (env: NodeJS.ProcessEnv) => Omit<ServerOptions, "databaseUrl">): Pick<ServerOptions, "auth" | "tls" | "metrics" | "inlineDefinitions" | "httpAllowedHosts" | "http" | "allowPlaintextKeys"> {
+function securityOptions(
+  opts: DevOptions,
+  fromEnv: (env: NodeJS.ProcessEnv) => Omit<ServerOptions, "databaseUrl">,
+): Pick<ServerOptions, "auth" | "tls" | "metrics" | "inlineDefinitions" | "httpAllowedHosts" | "http" | "allowPlaintextKeys"> {
   let env: Omit<ServerOptions, "databaseUrl">;
   try {
     env = fromEnv(process.env);
@@ -89,14 +111,25 @@ function securityOptions(opts: DevOptions, fromEnv: (env: NodeJS.ProcessEnv) => 
   const auth = opts.auth ? "required" : opts.insecureNoAuth ? "disabled" : env.auth?.mode;
   if (auth) options.auth = { mode: auth };
   if (opts.allowInlineDefinitions || env.inlineDefinitions) options.inlineDefinitions = true;
-  const httpHosts = opts.httpAllowedHosts !== undefined ? opts.httpAllowedHosts.split(",").map((h) => h.trim()).filter((h) => h !== "") : env.httpAllowedHosts;
+  const httpHosts =
+    opts.httpAllowedHosts !== undefined
+      ? opts.httpAllowedHosts
+          .split(",")
+          .map((h) => h.trim())
+          .filter((h) => h !== "")
+      : env.httpAllowedHosts;
   if (httpHosts) options.httpAllowedHosts = httpHosts;
   if (env.http) options.http = env.http;
   if (opts.insecureAllowPlaintextKeys || env.allowPlaintextKeys) options.allowPlaintextKeys = true;
   if (opts.tlsCert || opts.tlsKey) {
     if (!opts.tlsCert || !opts.tlsKey) throw usage("TLS needs both --tls-cert and --tls-key");
     const ca = opts.tlsCa ?? env.tls?.ca;
-    options.tls = { cert: opts.tlsCert, key: opts.tlsKey, ...(ca ? { ca } : {}), ...(opts.tlsRequireClientCert || env.tls?.requireClientCert ? { requireClientCert: true } : {}) };
+    options.tls = {
+      cert: opts.tlsCert,
+      key: opts.tlsKey,
+      ...(ca ? { ca } : {}),
+      ...(opts.tlsRequireClientCert || env.tls?.requireClientCert ? { requireClientCert: true } : {}),
+    };
   } else if (env.tls) {
     options.tls = { ...env.tls, ...(opts.tlsCa ? { ca: opts.tlsCa } : {}), ...(opts.tlsRequireClientCert ? { requireClientCert: true } : {}) };
   } else if (opts.tlsCa || opts.tlsRequireClientCert) {
@@ -121,7 +154,9 @@ async function ensurePortFree(host: string, port: number, flag = "--port"): Prom
   });
   if (!problem) return;
   if (problem.code === "EADDRINUSE") {
-    throw new CliError(`port ${port} on ${host} is in use (another \`baton dev\`?): stop what holds it, or choose another port with ${flag} (0 picks a free one)`);
+    throw new CliError(
+      `port ${port} on ${host} is in use (another \`baton dev\`?): stop what holds it, or choose another port with ${flag} (0 picks a free one)`,
+    );
   }
   if (problem.code === "EACCES") throw new CliError(`not allowed to listen on ${host}:${port}: choose a port above 1023 with ${flag}`);
   if (problem.code === "EADDRNOTAVAIL") throw new CliError(`${host} is not an address of this machine: give --host one of its addresses (or 127.0.0.1)`);
@@ -141,7 +176,11 @@ async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
   const { pino } = await import("pino");
   const debug = ctx.verbose;
   const logger = pino(
-    { level: process.env["BATON_LOG_LEVEL"] || (ctx.verbose ? "debug" : "warn"), base: { service: "baton" }, redact: ["authorization", "*.authorization", "token", "*.token", "key", "*.key"] },
+    {
+      level: process.env["BATON_LOG_LEVEL"] || (ctx.verbose ? "debug" : "warn"),
+      base: { service: "baton" },
+      redact: ["authorization", "*.authorization", "token", "*.token", "key", "*.key"],
+    },
     pino.destination(2),
   );
   const security = securityOptions(opts, serverOptionsFromEnv);
@@ -170,7 +209,15 @@ async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
   const consoleOption = opts.console ? { console: { port: consolePort, host: opts.consoleHost ?? envConsole?.host ?? opts.host } } : {};
   let server: BatonServer;
   try {
-    server = await startServer({ databaseUrl: databaseUrl ?? db!.url, host: opts.host, port: opts.port, logger, ...security, conductor: { port: conductorPort(opts) }, ...consoleOption });
+    server = await startServer({
+      databaseUrl: databaseUrl ?? db!.url,
+      host: opts.host,
+      port: opts.port,
+      logger,
+      ...security,
+      conductor: { port: conductorPort(opts) },
+      ...consoleOption,
+    });
   } catch (error) {
     await db?.stop();
     const message = (error as Error).message;
@@ -225,7 +272,8 @@ async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
         : `WARNING: authentication is disabled (--insecure-no-auth) and listening on ${opts.host}: anyone who can reach this port can run and change flows`,
     );
   }
-  if (server.conductorAddress) ctx.out.progress(`Conductor REST API: http://${server.conductorAddress}/api (for Conductor's SDKs; same keys as X-Authorization)`);
+  if (server.conductorAddress)
+    ctx.out.progress(`Conductor REST API: http://${server.conductorAddress}/api (for Conductor's SDKs; same keys as X-Authorization)`);
   if (server.consoleUrl) ctx.out.progress(`console: ${server.consoleUrl}${server.auth === "required" ? " (sign in with an API key)" : ""}`);
   if (server.metricsAddress) ctx.out.progress(`metrics: http://${server.metricsAddress}/metrics (health: /healthz, /readyz)`);
   // The in-process demo is a client like any other: give it the key and the CA.

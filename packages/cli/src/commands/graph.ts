@@ -45,7 +45,8 @@ function pick(defs: Obj[], flow: string | undefined, what: string): Obj {
   const names = defs.map((d) => String(d["name"]));
   const chosen = flow !== undefined ? defs.filter((d) => d["name"] === flow) : defs;
   const first = chosen[chosen.length - 1];
-  if (!first) throw usage(flow !== undefined ? `${what} has no flow named ${flow} (it has: ${names.join(", ") || "none"})` : `${what} holds no workflow definition`);
+  if (!first)
+    throw usage(flow !== undefined ? `${what} has no flow named ${flow} (it has: ${names.join(", ") || "none"})` : `${what} holds no workflow definition`);
   if (flow === undefined && new Set(names).size > 1) throw usage(`${what} holds several flows (${names.join(", ")}); choose one with --flow`);
   return first;
 }
@@ -56,13 +57,35 @@ async function resolve(ctx: Context, target: string, opts: GraphOptions): Promis
       const { compileFlows } = await import("../compiler/index.js");
       const result = await compileFlows([path.resolve(target)]);
       const errors = result.diagnostics.filter((d) => d.severity === "error");
-      if (errors.length) throw new CliError(`${target} does not compile`, Exit.VALIDATION, errors.map((d) => formatCompileDiagnostic(d)));
-      return { def: pick(result.flows.map((f) => f.def as unknown as Obj), opts.flow, target) };
+      if (errors.length)
+        throw new CliError(
+          `${target} does not compile`,
+          Exit.VALIDATION,
+          errors.map((d) => formatCompileDiagnostic(d)),
+        );
+      return {
+        def: pick(
+          result.flows.map((f) => f.def as unknown as Obj),
+          opts.flow,
+          target,
+        ),
+      };
     }
     const loaded = emptyLoad();
     loadFile(path.resolve(target), true, loaded);
-    if (loaded.problems.length) throw new CliError(`${target} is not readable as a definition`, Exit.VALIDATION, loaded.problems.map((p) => `${p.path || "/"}: ${p.message}`));
-    return { def: pick(loaded.workflows.map((w) => w.def), opts.flow, target) };
+    if (loaded.problems.length)
+      throw new CliError(
+        `${target} is not readable as a definition`,
+        Exit.VALIDATION,
+        loaded.problems.map((p) => `${p.path || "/"}: ${p.message}`),
+      );
+    return {
+      def: pick(
+        loaded.workflows.map((w) => w.def),
+        opts.flow,
+        target,
+      ),
+    };
   }
   const tries = UUID.test(target) ? [runOf, defOf] : [defOf, runOf];
   for (const attempt of tries) {

@@ -18,7 +18,9 @@ interface ListOptions {
 }
 
 async function list(ctx: Context, opts: ListOptions): Promise<void> {
-  const handlers = await ctx.call((c) => c.listEventHandlers({ ...(opts.event ? { event: opts.event } : {}), ...(opts.activeOnly ? { activeOnly: true } : {}) }));
+  const handlers = await ctx.call((c) =>
+    c.listEventHandlers({ ...(opts.event ? { event: opts.event } : {}), ...(opts.activeOnly ? { activeOnly: true } : {}) }),
+  );
   if (ctx.out.json) return ctx.out.value(handlers);
   if (handlers.length === 0) return ctx.out.line(opts.event ? `no event handler listens to ${opts.event}` : "no event handlers");
   ctx.out.emit(null, () =>
@@ -104,8 +106,9 @@ export function handlersCommand(program: Command): void {
       if (event.trim() === "") throw usage("<event> must not be empty");
       const payload = jsonObjectArg("--payload", opts.payload);
       const sent = await ctx.call((c) => c.publishEvent(event, payload));
-      ctx.out.emit({ eventId: sent.eventId, event, activeHandlers: sent.activeHandlers }, () =>
-        `event ${sent.eventId} sent to ${event}: ${sent.activeHandlers} active handler${sent.activeHandlers === 1 ? "" : "s"} listening`,
+      ctx.out.emit(
+        { eventId: sent.eventId, event, activeHandlers: sent.activeHandlers },
+        () => `event ${sent.eventId} sent to ${event}: ${sent.activeHandlers} active handler${sent.activeHandlers === 1 ? "" : "s"} listening`,
       );
     }),
   );

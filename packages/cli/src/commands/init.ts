@@ -42,7 +42,10 @@ export function initCommand(program: Command): void {
         const from = path.resolve(opts.packages || process.env["BATON_PACKAGES"] || checkoutPacks());
         const tarballs = existsSync(from) ? readdirSync(from).filter((f) => /^baton-[a-z]+-.+\.tgz$/.test(f)) : [];
         const tarball = (pkg: string): string => {
-          const found = tarballs.filter((f) => f.startsWith(`baton-${pkg}-`)).sort().pop();
+          const found = tarballs
+            .filter((f) => f.startsWith(`baton-${pkg}-`))
+            .sort()
+            .pop();
           if (!found) {
             throw usage(`no @baton/${pkg} tarball in ${from}: run \`npm run pack\` in the Baton checkout, or give the directory it wrote with --packages`);
           }
@@ -58,7 +61,12 @@ export function initCommand(program: Command): void {
           }
         }
         Object.assign(deps.devDependencies, TOOLS);
-        const name = opts.name ?? path.basename(target).toLowerCase().replace(/[^a-z0-9._-]+/g, "-");
+        const name =
+          opts.name ??
+          path
+            .basename(target)
+            .toLowerCase()
+            .replace(/[^a-z0-9._-]+/g, "-");
         const pkg = {
           name,
           version: "0.1.0",
@@ -90,10 +98,10 @@ export function initCommand(program: Command): void {
         write(".gitignore", GITIGNORE);
         write("README.md", README(name));
         const shown = path.relative(process.cwd(), target) || ".";
-        ctx.out.emit({ dir: target, name, packages: from, files: ["package.json", "tsconfig.json", "src/flows/hello.ts", "src/worker.ts", "test/hello.test.ts"] }, () => [
-          `created ${shown} (${name}), with the Baton packages from ${from}`,
-          `next: cd ${shown} && npm install && npm test && npx baton compile`,
-        ]);
+        ctx.out.emit(
+          { dir: target, name, packages: from, files: ["package.json", "tsconfig.json", "src/flows/hello.ts", "src/worker.ts", "test/hello.test.ts"] },
+          () => [`created ${shown} (${name}), with the Baton packages from ${from}`, `next: cd ${shown} && npm install && npm test && npx baton compile`],
+        );
       }),
     );
 }

@@ -24,7 +24,10 @@ interface Common {
 /** The options every `keys` subcommand takes (they sit one level below where the global ones are added). */
 function common(command: Command): Command {
   return command
-    .option("--database-url <url>", "manage keys directly in this database, without a server (env: BATON_DATABASE_URL; prefer it or --database-url-file: argv is visible to other users)")
+    .option(
+      "--database-url <url>",
+      "manage keys directly in this database, without a server (env: BATON_DATABASE_URL; prefer it or --database-url-file: argv is visible to other users)",
+    )
     .option("--database-url-file <file>", "read that database URL from a file, - for stdin")
     .addOption(new Option("-o, --output <format>", "result format: text or json (default: text)").choices(["text", "json"]))
     .addOption(new Option("--address <host:port>", "Baton server address (env: BATON_ADDRESS, default 127.0.0.1:7233)"))
@@ -108,7 +111,8 @@ export function keysCommand(program: Command): void {
         .split(",")
         .map((t) => t.trim())
         .filter((t) => t !== "");
-      if (opts.role === "worker" && taskTypes.length === 0) throw usage('a worker key needs --task-types (e.g. --task-types encode,notify, or "*" for every type)');
+      if (opts.role === "worker" && taskTypes.length === 0)
+        throw usage('a worker key needs --task-types (e.g. --task-types encode,notify, or "*" for every type)');
       if (opts.role !== "worker" && taskTypes.length > 0) throw usage("--task-types is for worker keys only");
       const store = await open(ctx, opts, [keys, program]);
       try {

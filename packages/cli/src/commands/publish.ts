@@ -28,7 +28,11 @@ export function publishCommand(program: Command): void {
     .argument("<paths...>", "Conductor JSON files (workflows, task definitions, event handlers, schedules), TypeScript flow files, or directories of them")
     .option("--dry-run", "show what would change (diff against the server's latest), register nothing")
     .option("--exit-code", "exit 3 when something changed (with --dry-run: would change)")
-    .option("--canary <percent>", "route this percent of starts to each newly registered version, the rest to the stable one (overrides a flow's rollout)", intArg("--canary", 1, 100))
+    .option(
+      "--canary <percent>",
+      "route this percent of starts to each newly registered version, the rest to the stable one (overrides a flow's rollout)",
+      intArg("--canary", 1, 100),
+    )
     .action(
       action(async (ctx, paths: string[], opts: PublishOptions) => {
         const found = await collect(paths);
@@ -94,10 +98,10 @@ async function dryRun(ctx: Context, found: Collected): Promise<boolean> {
       ...(handlers.length > 0 ? { eventHandlers: handlers } : {}),
       ...(schedules.length > 0 ? { schedules } : {}),
     });
-  }
-  else {
+  } else {
     for (const p of plans) {
-      const label = p.kind === "taskDef" ? `task ${p.name}` : p.kind === "eventHandler" ? `handler ${p.name}` : p.kind === "schedule" ? `schedule ${p.name}` : p.name;
+      const label =
+        p.kind === "taskDef" ? `task ${p.name}` : p.kind === "eventHandler" ? `handler ${p.name}` : p.kind === "schedule" ? `schedule ${p.name}` : p.name;
       if (p.status === "new") ctx.out.line(`${label}: new`);
       else if (p.status === "unchanged") ctx.out.line(`${label}: unchanged${p.version !== undefined ? ` (version ${p.version})` : ""}`);
       else {
@@ -130,7 +134,11 @@ async function register(ctx: Context, found: Collected, canary: number | undefin
     } catch (error) {
       if (grpcCode(error) === grpc.status.INVALID_ARGUMENT) {
         const details = (error as { details?: string }).details ?? String(error);
-        throw new CliError(`${w.source}: the server refused ${String(w.def["name"])}: ${details}`, Exit.VALIDATION, results.length ? [`already registered in this run: ${results.map((r) => r.name).join(", ")}`] : []);
+        throw new CliError(
+          `${w.source}: the server refused ${String(w.def["name"])}: ${details}`,
+          Exit.VALIDATION,
+          results.length ? [`already registered in this run: ${results.map((r) => r.name).join(", ")}`] : [],
+        );
       }
       throw describeError(error, ctx.address);
     }
@@ -140,7 +148,11 @@ async function register(ctx: Context, found: Collected, canary: number | undefin
     const route = response.changed ? await rollOut(ctx, w, response.name, response.version, canary) : undefined;
     results.push({ name: response.name, source: w.source, status, version: response.version, ...(route ? { route } : {}) });
     if (!ctx.out.json) {
-      ctx.out.line(response.changed ? `${response.name}: registered version ${response.version}${route ? `; route ${route}` : ""}` : `${response.name}: unchanged (version ${response.version})`);
+      ctx.out.line(
+        response.changed
+          ? `${response.name}: registered version ${response.version}${route ? `; route ${route}` : ""}`
+          : `${response.name}: unchanged (version ${response.version})`,
+      );
     }
   }
   const handlerResults: { name: string; source: string; status: "registered" | "unchanged" }[] = [];
@@ -192,7 +204,8 @@ async function register(ctx: Context, found: Collected, canary: number | undefin
 
 /** Routes a canary share to a newly registered version when asked (--canary, or the flow's rollout); the route as text. */
 async function rollOut(ctx: Context, w: Loaded, name: string, version: number, canary: number | undefined): Promise<string | undefined> {
-  const rollout = w.rollout as { canary: number; sticky?: string; guard?: { maxFailureRateIncrease: number; minEndedRuns: number; windowSeconds?: number } } | undefined;
+  const rollout = w.rollout as
+    { canary: number; sticky?: string; guard?: { maxFailureRateIncrease: number; minEndedRuns: number; windowSeconds?: number } } | undefined;
   const percent = canary ?? rollout?.canary;
   if (percent === undefined) return undefined;
   const route = await routeCanary(ctx, name, version, percent, {

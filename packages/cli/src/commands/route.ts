@@ -99,7 +99,12 @@ export function routeCommand(program: Command): void {
   );
 
   withGlobalOptions(
-    route.command("promote").description("send every start to one version of the route").argument("<name>", "workflow name").argument("<version>", "version", intArg("<version>", 1)).option("--note <text>", "why, kept in the history"),
+    route
+      .command("promote")
+      .description("send every start to one version of the route")
+      .argument("<name>", "workflow name")
+      .argument("<version>", "version", intArg("<version>", 1))
+      .option("--note <text>", "why, kept in the history"),
   ).action(
     action(async (ctx, name: string, version: number, opts: { note?: string }) => {
       const promoted = await ctx.call((c) => c.promoteRoute(name, version, opts.note ?? ""));
@@ -108,7 +113,11 @@ export function routeCommand(program: Command): void {
   );
 
   withGlobalOptions(
-    route.command("rollback").description("send every start back to the stable version (the one before the canary, or before the last promotion)").argument("<name>", "workflow name").option("--note <text>", "why, kept in the history"),
+    route
+      .command("rollback")
+      .description("send every start back to the stable version (the one before the canary, or before the last promotion)")
+      .argument("<name>", "workflow name")
+      .option("--note <text>", "why, kept in the history"),
   ).action(
     action(async (ctx, name: string, opts: { note?: string }) => {
       const rolled = await ctx.call((c) => c.rollbackRoute(name, opts.note ?? ""));
@@ -116,7 +125,9 @@ export function routeCommand(program: Command): void {
     }),
   );
 
-  withGlobalOptions(route.command("delete").description("remove a route: starts without a version get the latest again").argument("<name>", "workflow name")).action(
+  withGlobalOptions(
+    route.command("delete").description("remove a route: starts without a version get the latest again").argument("<name>", "workflow name"),
+  ).action(
     action(async (ctx, name: string) => {
       await ctx.call((c) => c.deleteRoute(name));
       ctx.out.emit({ ok: true, deleted: name }, () => `route ${name}: deleted`);
@@ -124,7 +135,11 @@ export function routeCommand(program: Command): void {
   );
 
   withGlobalOptions(
-    route.command("history").description("every change of a route, newest first").argument("<name>", "workflow name").option("--limit <n>", "at most this many", intArg("--limit", 1, 1000), 50),
+    route
+      .command("history")
+      .description("every change of a route, newest first")
+      .argument("<name>", "workflow name")
+      .option("--limit <n>", "at most this many", intArg("--limit", 1, 1000), 50),
   ).action(
     action(async (ctx, name: string, opts: { limit: number }) => {
       const changes = await ctx.call((c) => c.routeHistory(name, opts.limit));
@@ -182,7 +197,13 @@ export async function routeCanary(
   const current = await ctx.call((c) => c.getRoute(name));
   const stable = current?.stableVersion ?? (await previousVersion(ctx, name, version));
   if (stable === undefined) return undefined;
-  const weights = percent >= 100 ? [{ version, weight: 100 }] : [{ version: stable, weight: 100 - percent }, { version, weight: percent }];
+  const weights =
+    percent >= 100
+      ? [{ version, weight: 100 }]
+      : [
+          { version: stable, weight: 100 - percent },
+          { version, weight: percent },
+        ];
   const sticky = declared.sticky ?? current?.sticky;
   const guard = declared.guard ?? current?.guard;
   const result = await ctx.call((c) =>

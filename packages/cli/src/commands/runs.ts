@@ -22,8 +22,10 @@ export function runsCommand(program: Command): void {
       action(async (ctx, opts: { before: string; workflow?: string; dryRun?: boolean }) => {
         const before = parseTime("--before", opts.before);
         const r = await ctx.call((c) => c.purgeRuns(before, { ...(opts.workflow ? { workflow: opts.workflow } : {}), dryRun: opts.dryRun === true }));
-        ctx.out.emit({ ...r, before: new Date(before).toISOString(), dryRun: opts.dryRun === true }, () =>
-          `${opts.dryRun ? "would remove" : "removed"} ${r.runs} run${r.runs === 1 ? "" : "s"} (${r.tasks} task${r.tasks === 1 ? "" : "s"}) ended before ${time(before)}${opts.workflow ? ` of ${opts.workflow}` : ""}; oldest ended run left: ${r.oldestEndedTime ? time(r.oldestEndedTime) : "none"}`,
+        ctx.out.emit(
+          { ...r, before: new Date(before).toISOString(), dryRun: opts.dryRun === true },
+          () =>
+            `${opts.dryRun ? "would remove" : "removed"} ${r.runs} run${r.runs === 1 ? "" : "s"} (${r.tasks} task${r.tasks === 1 ? "" : "s"}) ended before ${time(before)}${opts.workflow ? ` of ${opts.workflow}` : ""}; oldest ended run left: ${r.oldestEndedTime ? time(r.oldestEndedTime) : "none"}`,
         );
       }),
     );

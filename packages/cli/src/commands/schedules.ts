@@ -81,7 +81,8 @@ export function schedulesCommand(program: Command): void {
       const problems = [...loaded.problems];
       // Every object in the files given is taken as a schedule (so its errors are reported), whatever it looks like.
       const items = [...loaded.schedules, ...loaded.workflows, ...loaded.taskDefs, ...loaded.eventHandlers];
-      for (const e of items) for (const issue of validateSchedule(e.def).errors) problems.push({ file: e.file, path: e.pointer + issue.path, message: issue.message });
+      for (const e of items)
+        for (const issue of validateSchedule(e.def).errors) problems.push({ file: e.file, path: e.pointer + issue.path, message: issue.message });
       if (problems.length > 0) {
         if (ctx.out.json) ctx.out.value({ ok: false, errors: problems });
         else for (const p of problems) process.stderr.write(`${p.file}: ${p.path || "/"}: ${p.message}\n`);
@@ -109,7 +110,9 @@ export function schedulesCommand(program: Command): void {
     withGlobalOptions(
       schedules
         .command(verb)
-        .description(verb === "pause" ? "stop firing (runs in flight go on)" : "fire again, from the next fire time after now (times missed while paused are skipped)")
+        .description(
+          verb === "pause" ? "stop firing (runs in flight go on)" : "fire again, from the next fire time after now (times missed while paused are skipped)",
+        )
         .argument("<name>", "schedule name"),
     ).action(
       action(async (ctx, name: string) => {
@@ -139,7 +142,11 @@ export function schedulesCommand(program: Command): void {
       const to = parseTime("--to", opts.to);
       if (to <= from) throw usage("--to must be after --from");
       const r = await ctx.call((c) => c.backfillSchedule(name, from, to));
-      ctx.out.emit(r, () => `schedule ${name}: started ${r.runIds.length} run${r.runIds.length === 1 ? "" : "s"}; ${r.existing} fire time${r.existing === 1 ? "" : "s"} had one already`);
+      ctx.out.emit(
+        r,
+        () =>
+          `schedule ${name}: started ${r.runIds.length} run${r.runIds.length === 1 ? "" : "s"}; ${r.existing} fire time${r.existing === 1 ? "" : "s"} had one already`,
+      );
     }),
   );
 
@@ -157,7 +164,10 @@ export function schedulesCommand(program: Command): void {
         const loaded = emptyLoad();
         loadFile(target, true, loaded);
         const first = [...loaded.schedules, ...loaded.workflows, ...loaded.taskDefs, ...loaded.eventHandlers][0];
-        const problems = [...loaded.problems, ...(first ? validateSchedule(first.def).errors.map((i) => ({ file: first.file, path: first.pointer + i.path, message: i.message })) : [])];
+        const problems = [
+          ...loaded.problems,
+          ...(first ? validateSchedule(first.def).errors.map((i) => ({ file: first.file, path: first.pointer + i.path, message: i.message })) : []),
+        ];
         if (problems.length > 0 || !first) {
           for (const p of problems) process.stderr.write(`${p.file}: ${p.path || "/"}: ${p.message}\n`);
           throw new CliError(first ? "the schedule is invalid" : `${target} holds no schedule`, Exit.VALIDATION);
@@ -165,8 +175,14 @@ export function schedulesCommand(program: Command): void {
         subject = first.def;
       }
       const r = await ctx.call((c) => c.previewSchedule(subject, { count: opts.count, ...(opts.from ? { from: parseTime("--from", opts.from) } : {}) }));
-      if (ctx.out.json) return ctx.out.value(r.fireTimes.map((t, i) => ({ fireTime: new Date(t).toISOString(), startsAt: new Date(r.dueTimes[i]!).toISOString() })));
-      ctx.out.emit(null, () => table(["FIRE TIME", "STARTS AT (JITTER)"], r.fireTimes.map((t, i) => [new Date(t).toISOString(), new Date(r.dueTimes[i]!).toISOString()])));
+      if (ctx.out.json)
+        return ctx.out.value(r.fireTimes.map((t, i) => ({ fireTime: new Date(t).toISOString(), startsAt: new Date(r.dueTimes[i]!).toISOString() })));
+      ctx.out.emit(null, () =>
+        table(
+          ["FIRE TIME", "STARTS AT (JITTER)"],
+          r.fireTimes.map((t, i) => [new Date(t).toISOString(), new Date(r.dueTimes[i]!).toISOString()]),
+        ),
+      );
     }),
   );
 }

@@ -42,7 +42,10 @@ export function searchCommand(program: Command): void {
     .option("-l, --limit <n>", "at most this many runs", intArg("--limit", 1, 10_000), 20)
     .action(
       action(async (ctx, opts: SearchFlags) => {
-        const statuses = (opts.status ?? []).flatMap((s) => s.split(",")).map((s) => s.trim().toUpperCase()).filter(Boolean);
+        const statuses = (opts.status ?? [])
+          .flatMap((s) => s.split(","))
+          .map((s) => s.trim().toUpperCase())
+          .filter(Boolean);
         for (const s of statuses) {
           if (!(RUN_STATUSES as readonly string[]).includes(s)) throw usage(`unknown status ${s}; one of ${RUN_STATUSES.join(", ")}`);
         }

@@ -47,7 +47,9 @@ export function startCommand(program: Command): void {
           ctx.out.progress(`console: ${runConsoleLink(ctx.address, id)}`);
           return;
         }
-        ctx.out.progress(`started ${id} (console: ${runConsoleLink(ctx.address, id)}); waiting${opts.timeout !== undefined ? ` up to ${opts.timeout} s` : ""}…`);
+        ctx.out.progress(
+          `started ${id} (console: ${runConsoleLink(ctx.address, id)}); waiting${opts.timeout !== undefined ? ` up to ${opts.timeout} s` : ""}…`,
+        );
         const run = await ctx.call((c) =>
           waitForEnd(c, id, opts.timeout !== undefined ? opts.timeout * 1000 : undefined, async (now) => {
             const types = await unservedTaskTypes(c, now).catch(() => []);

@@ -13,15 +13,19 @@ export function tasksCommand(program: Command): void {
         const [queues, workers] = await ctx.call((c) => Promise.all([c.queues(), c.workers()]));
         const served = new Map<string, number>();
         for (const w of workers) for (const t of w.taskTypes) served.set(t, (served.get(t) ?? 0) + 1);
-        const rows = queues
-          .sort((a, b) => a.taskType.localeCompare(b.taskType))
-          .map((q) => ({ ...q, workers: served.get(q.taskType) ?? 0 }));
+        const rows = queues.sort((a, b) => a.taskType.localeCompare(b.taskType)).map((q) => ({ ...q, workers: served.get(q.taskType) ?? 0 }));
         ctx.out.emit(rows, () => [
           ...(rows.length === 0
             ? ["no task queues"]
             : table(
                 ["TASK TYPE", "READY", "DELAYED", "IN PROGRESS", "WORKERS"],
-                rows.map((q) => [q.taskType, String(q.ready), String(q.delayed), String(q.inProgress), q.workers === 0 && q.ready > 0 ? "none (tasks wait)" : String(q.workers)]),
+                rows.map((q) => [
+                  q.taskType,
+                  String(q.ready),
+                  String(q.delayed),
+                  String(q.inProgress),
+                  q.workers === 0 && q.ready > 0 ? "none (tasks wait)" : String(q.workers),
+                ]),
               )),
           "",
           ...(workers.length === 0

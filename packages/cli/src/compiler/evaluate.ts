@@ -50,11 +50,19 @@ function userFrame(error: unknown, files: Set<string>): { file: string; line: nu
   return undefined;
 }
 
-export async function evaluate(exports: FlowExport[], userFiles: string[], tsconfig: string | undefined): Promise<{ flows: EvaluatedFlow[]; schedules: EvaluatedSchedule[]; diagnostics: CompileDiagnostic[] }> {
+export async function evaluate(
+  exports: FlowExport[],
+  userFiles: string[],
+  tsconfig: string | undefined,
+): Promise<{ flows: EvaluatedFlow[]; schedules: EvaluatedSchedule[]; diagnostics: CompileDiagnostic[] }> {
   return withUserStacks(() => evaluateAll(exports, userFiles, tsconfig));
 }
 
-async function evaluateAll(exports: FlowExport[], userFiles: string[], tsconfig: string | undefined): Promise<{ flows: EvaluatedFlow[]; schedules: EvaluatedSchedule[]; diagnostics: CompileDiagnostic[] }> {
+async function evaluateAll(
+  exports: FlowExport[],
+  userFiles: string[],
+  tsconfig: string | undefined,
+): Promise<{ flows: EvaluatedFlow[]; schedules: EvaluatedSchedule[]; diagnostics: CompileDiagnostic[] }> {
   const flows: EvaluatedFlow[] = [];
   const schedules: EvaluatedSchedule[] = [];
   const diagnostics: CompileDiagnostic[] = [];
@@ -71,7 +79,12 @@ async function evaluateAll(exports: FlowExport[], userFiles: string[], tsconfig:
       } catch (error) {
         failed.add(e.file);
         const at = userFrame(error, files) ?? { file: e.file };
-        diagnostics.push({ severity: "error", code: "BATON001", message: `loading the module threw: ${error instanceof Error ? error.message : String(error)}`, ...at });
+        diagnostics.push({
+          severity: "error",
+          code: "BATON001",
+          message: `loading the module threw: ${error instanceof Error ? error.message : String(error)}`,
+          ...at,
+        });
         continue;
       }
       modules.set(e.file, mod);
@@ -79,18 +92,29 @@ async function evaluateAll(exports: FlowExport[], userFiles: string[], tsconfig:
     const value = mod[e.exportName];
     if (e.schedule) {
       if (!Schedule.is(value)) {
-        diagnostics.push({ severity: "error", code: "BATON002", message: `export ${e.exportName} has the type Schedule but its value is not a schedule`, ...e.declaredAt });
+        diagnostics.push({
+          severity: "error",
+          code: "BATON002",
+          message: `export ${e.exportName} has the type Schedule but its value is not a schedule`,
+          ...e.declaredAt,
+        });
         continue;
       }
       if (seen.has(value)) continue;
       seen.add(value);
       const problems = value.validate().errors;
-      for (const p of problems) diagnostics.push({ severity: "error", code: "BATON005", message: `schedule ${value.name}: ${p.path || "/"}: ${p.message}`, ...e.declaredAt });
+      for (const p of problems)
+        diagnostics.push({ severity: "error", code: "BATON005", message: `schedule ${value.name}: ${p.path || "/"}: ${p.message}`, ...e.declaredAt });
       if (problems.length === 0) schedules.push({ name: value.name, def: value.toJSON(), source: { file: e.file, exportName: e.exportName } });
       continue;
     }
     if (!Flow.is(value)) {
-      diagnostics.push({ severity: "error", code: "BATON002", message: `export ${e.exportName} has the type Flow but its value is not a flow`, ...e.declaredAt });
+      diagnostics.push({
+        severity: "error",
+        code: "BATON002",
+        message: `export ${e.exportName} has the type Flow but its value is not a flow`,
+        ...e.declaredAt,
+      });
       continue;
     }
     if (seen.has(value)) continue;
@@ -98,7 +122,13 @@ async function evaluateAll(exports: FlowExport[], userFiles: string[], tsconfig:
     const found = value.validate();
     diagnostics.push(...found.map((d) => fromBuilder(d, value.name)));
     if (found.some((d) => d.severity === "error")) continue;
-    flows.push({ name: value.name, version: value.version, def: value.toJSON(), taskDefs: value.taskDefs(), source: { file: e.file, exportName: e.exportName } });
+    flows.push({
+      name: value.name,
+      version: value.version,
+      def: value.toJSON(),
+      taskDefs: value.taskDefs(),
+      source: { file: e.file, exportName: e.exportName },
+    });
   }
   return { flows, schedules, diagnostics };
 }

@@ -4,8 +4,7 @@ import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { usage } from "../cli/exit.js";
 
-export const isFlowSource = (file: string): boolean =>
-  /\.(c|m)?tsx?$/.test(file) && !/\.d\.(c|m)?ts$/.test(file) && !/\.(test|spec)\.(c|m)?tsx?$/.test(file);
+export const isFlowSource = (file: string): boolean => /\.(c|m)?tsx?$/.test(file) && !/\.d\.(c|m)?ts$/.test(file) && !/\.(test|spec)\.(c|m)?tsx?$/.test(file);
 
 export const isJson = (file: string): boolean => file.endsWith(".json");
 

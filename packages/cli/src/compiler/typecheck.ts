@@ -104,7 +104,12 @@ export function typecheck(files: string[]): TypecheckResult {
         seen.add(decl);
         const declFile = decl.getSourceFile();
         const at = declFile.getLineAndColumnAtPos(decl.getStart());
-        exports.push({ file: sf.getFilePath(), exportName, declaredAt: { file: declFile.getFilePath(), line: at.line, column: at.column }, ...(schedule ? { schedule } : {}) });
+        exports.push({
+          file: sf.getFilePath(),
+          exportName,
+          declaredAt: { file: declFile.getFilePath(), line: at.line, column: at.column },
+          ...(schedule ? { schedule } : {}),
+        });
       }
     }
   }

@@ -38,7 +38,8 @@ export async function collect(paths: string[]): Promise<Collected> {
     for (const flow of compiled.flows) {
       const source = `${relative(flow.source.file)} (export ${flow.source.exportName})`;
       loaded.workflows.push({ def: flow.def as unknown as Record<string, unknown>, source, file: relative(flow.source.file), pointer: "" });
-      for (const t of flow.taskDefs) loaded.taskDefs.push({ def: t as unknown as Record<string, unknown>, source, file: relative(flow.source.file), pointer: "" });
+      for (const t of flow.taskDefs)
+        loaded.taskDefs.push({ def: t as unknown as Record<string, unknown>, source, file: relative(flow.source.file), pointer: "" });
     }
     for (const s of compiled.schedules) {
       const source = `${relative(s.source.file)} (export ${s.source.exportName})`;
@@ -114,7 +115,11 @@ function unique(list: Loaded[], what: string, problems: LoadProblem[]): Loaded[]
     const other = byName.get(name);
     if (!other) byName.set(name, item);
     else if (canonicalJson(other.def) !== canonicalJson(item.def)) {
-      problems.push({ file: item.file, path: item.pointer, message: `${what} "${name}" is also defined, differently, in ${other.source}; publish one definition per name` });
+      problems.push({
+        file: item.file,
+        path: item.pointer,
+        message: `${what} "${name}" is also defined, differently, in ${other.source}; publish one definition per name`,
+      });
     }
   }
   return [...byName.values()];

@@ -34,7 +34,13 @@ function compare(kind: Planned["kind"], item: Loaded, server: Record<string, unk
   const local = content(item.def);
   const remote = content(server);
   if (canonicalJson(local) === canonicalJson(remote)) return { kind, name, source: item.source, status: "unchanged" };
-  return { kind, name, source: item.source, status: "changed", diff: unifiedDiff(pretty(alignKeys(remote, local)), pretty(local), `${name} (server, ${label})`, `${name} (${item.source})`) };
+  return {
+    kind,
+    name,
+    source: item.source,
+    status: "changed",
+    diff: unifiedDiff(pretty(alignKeys(remote, local)), pretty(local), `${name} (server, ${label})`, `${name} (${item.source})`),
+  };
 }
 
 export async function planWorkflow(client: BatonClient, item: Loaded): Promise<Planned> {
@@ -45,7 +51,9 @@ export async function planWorkflow(client: BatonClient, item: Loaded): Promise<P
 }
 
 export async function planTaskDef(client: BatonClient, item: Loaded): Promise<Planned> {
-  const server = await orMissing(async () => JSON.parse((await client.metadata.getTaskDef({ name: String(item.def["name"]) })).taskDefJson) as Record<string, unknown>);
+  const server = await orMissing(
+    async () => JSON.parse((await client.metadata.getTaskDef({ name: String(item.def["name"]) })).taskDefJson) as Record<string, unknown>,
+  );
   return compare("taskDef", item, server, "current");
 }
 

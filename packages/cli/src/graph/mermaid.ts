@@ -118,7 +118,14 @@ class Chart {
     const id = this.idFor(ref);
     this.nodes.set(ref, id);
     this.types.set(id, type);
-    const detail = type === "SIMPLE" ? (name !== ref ? name : "") : type === "SUB_WORKFLOW" ? `SUB_WORKFLOW ${String((task["subWorkflowParam"] as Obj | undefined)?.["name"] ?? "")}` : type;
+    const detail =
+      type === "SIMPLE"
+        ? name !== ref
+          ? name
+          : ""
+        : type === "SUB_WORKFLOW"
+          ? `SUB_WORKFLOW ${String((task["subWorkflowParam"] as Obj | undefined)?.["name"] ?? "")}`
+          : type;
     this.emit(`${indent}${shape(id, detail ? `${text(ref)}<br/><small>${text(detail)}</small>` : text(ref), type)}`);
     this.connect(entries, id);
 

@@ -48,7 +48,13 @@ const FAILED = new Set(["FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT"]);
 
 /** References whose latest attempt failed (Conductor's failedReferenceTaskNames keeps every one that ever did). */
 function failedNow(run: ConductorWorkflow): string[] {
-  return [...new Set(latestAttempts(run).filter((t) => FAILED.has(t.status)).map((t) => t.referenceTaskName))];
+  return [
+    ...new Set(
+      latestAttempts(run)
+        .filter((t) => FAILED.has(t.status))
+        .map((t) => t.referenceTaskName),
+    ),
+  ];
 }
 
 /**

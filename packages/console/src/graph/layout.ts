@@ -72,7 +72,11 @@ function run(graph: RunGraph, compound: boolean): Layout {
   });
   const edges = graph.edges.map((edge, i) => {
     const placed = g.edge({ v: edge.from, w: edge.to, name: String(i) }) as { points: Point[]; x?: number; y?: number };
-    return { ...edge, points: placed.points, ...(edge.label && placed.x !== undefined && placed.y !== undefined ? { labelAt: { x: placed.x, y: placed.y } } : {}) };
+    return {
+      ...edge,
+      points: placed.points,
+      ...(edge.label && placed.x !== undefined && placed.y !== undefined ? { labelAt: { x: placed.x, y: placed.y } } : {}),
+    };
   });
   const frames = graph.loops.map((frame) => {
     if (compound) {

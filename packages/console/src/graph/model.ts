@@ -256,7 +256,17 @@ export function buildGraph(def: WorkflowDefJson, instances: Instance[], runStatu
       for (const t of branches) latest.set(t.referenceTaskName, t);
       const counts: Record<string, number> = {};
       for (const t of latest.values()) counts[t.status] = (counts[t.status] ?? 0) + 1;
-      const worst = ["FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "IN_PROGRESS", "SCHEDULED", "CANCELED", "COMPLETED_WITH_ERRORS", "SKIPPED", "COMPLETED"].find((s) => counts[s]);
+      const worst = [
+        "FAILED",
+        "FAILED_WITH_TERMINAL_ERROR",
+        "TIMED_OUT",
+        "IN_PROGRESS",
+        "SCHEDULED",
+        "CANCELED",
+        "COMPLETED_WITH_ERRORS",
+        "SKIPPED",
+        "COMPLETED",
+      ].find((s) => counts[s]);
       const group: GraphNode = {
         id: `${loop ?? ""}/${step.taskReferenceName}#branches`,
         kind: "dynamic",
@@ -277,7 +287,16 @@ export function buildGraph(def: WorkflowDefJson, instances: Instance[], runStatu
     return { entry: [n.id], exit: [n.id] };
   };
 
-  const start: GraphNode = { id: "start", kind: "start", label: "start", sublabel: "", type: "START", ref: "", state: instances.length > 0 ? "COMPLETED" : "PENDING", instances: [] };
+  const start: GraphNode = {
+    id: "start",
+    kind: "start",
+    label: "start",
+    sublabel: "",
+    type: "START",
+    ref: "",
+    state: instances.length > 0 ? "COMPLETED" : "PENDING",
+    instances: [],
+  };
   nodes.push(start);
   const body = chain(def.tasks ?? [], undefined, false);
   const end: GraphNode = { id: "end", kind: "end", label: "end", sublabel: "", type: "END", ref: "", state: runEnded ? runStatus : "PENDING", instances: [] };

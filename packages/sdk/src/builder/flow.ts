@@ -16,7 +16,7 @@ export interface FlowSettings {
   timeoutSeconds?: number;
   timeoutPolicy?: "TIME_OUT_WF" | "ALERT_ONLY";
   /** The flow to start when this one fails: a Flow, or a registered workflow's name. */
-    failureWorkflow?: string | Flow<any, any>;
+  failureWorkflow?: string | Flow<any, any>;
   failureWorkflowVersion?: number;
   restartable?: boolean;
   workflowStatusListenerEnabled?: boolean;

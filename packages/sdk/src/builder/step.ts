@@ -134,9 +134,7 @@ export function claim(list: StepList): StepNode[] {
   if (typeof list === "function") {
     const { items, result } = collect(build, list);
     if (result instanceof Promise) {
-      build.diagnostics.push(
-        errorAt("BATON108", "a branch callback must be synchronous: it declares steps, it does not run them", "", callerLocation()),
-      );
+      build.diagnostics.push(errorAt("BATON108", "a branch callback must be synchronous: it declares steps, it does not run them", "", callerLocation()));
     }
     for (const n of items) n.claimed = true;
     return items;
@@ -145,9 +143,7 @@ export function claim(list: StepList): StepNode[] {
   for (const step of list) {
     const node = nodeOf(step);
     if (node.claimed) {
-      build.diagnostics.push(
-        errorAt("BATON107", `step "${node.ref}" is already placed in another branch, case or loop`, "", callerLocation()),
-      );
+      build.diagnostics.push(errorAt("BATON107", `step "${node.ref}" is already placed in another branch, case or loop`, "", callerLocation()));
       continue;
     }
     if (node.owner) node.owner.splice(node.owner.indexOf(node), 1);

@@ -29,7 +29,10 @@ export class TaskStub<I extends object = Record<string, unknown>, O = unknown> {
   }
 
   /** A step of this type: `encode.step("encode_mp4", { src, format: "mp4" })`, or without a ref to derive one. */
-  step<const A extends string | Inputs<I>>(first: A, ...rest: A extends string ? [input: Inputs<I>, options?: Omit<StepOptions, "ref">] : [options?: StepOptions]): Step<O, I> {
+  step<const A extends string | Inputs<I>>(
+    first: A,
+    ...rest: A extends string ? [input: Inputs<I>, options?: Omit<StepOptions, "ref">] : [options?: StepOptions]
+  ): Step<O, I> {
     const [a, b, c] = [first, ...rest] as unknown as [string | Inputs<I>, unknown, StepOptions | undefined];
     const [ref, input, options] = typeof a === "string" ? [a, b as Inputs<I>, c] : [undefined, a, b as StepOptions | undefined];
     return createStep<O, I>(
@@ -46,9 +49,6 @@ export class TaskStub<I extends object = Record<string, unknown>, O = unknown> {
 }
 
 /** Declares a worker task type: `taskType<{ src: string }, { url: string }>("encode", { retryCount: 3 })`. */
-export function taskType<I extends object = Record<string, unknown>, O = unknown>(
-  name: string,
-  settings?: TaskSettings,
-): TaskStub<I, O> {
+export function taskType<I extends object = Record<string, unknown>, O = unknown>(name: string, settings?: TaskSettings): TaskStub<I, O> {
   return new TaskStub<I, O>(name, settings);
 }

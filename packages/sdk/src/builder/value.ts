@@ -8,27 +8,22 @@ type Primitive = string | number | boolean | null | undefined;
 /** A literal T or a Ref<T>, nested: { src: Ref<string>, format: "mp4" } fits { src: string; format: string }. */
 export type Value<T> = Ref<T> | Literal<T>;
 
-type Literal<T> = T extends Primitive
-  ? T
-  : T extends readonly (infer E)[]
-    ? readonly Value<E>[]
-    : T extends object
-      ? { [K in keyof T]: Value<T[K]> }
-      : T;
+type Literal<T> = T extends Primitive ? T : T extends readonly (infer E)[] ? readonly Value<E>[] : T extends object ? { [K in keyof T]: Value<T[K]> } : T;
 
 /** A step's inputParameters: an object whose fields are Values of the declared input type. */
 export type Inputs<I> = { [K in keyof I]: Value<I[K]> };
 
 /** The type a Value resolves to at run time: Ref<T> becomes T, at any depth. */
-export type Resolved<V> = V extends RefOf<infer T>
-  ? T
-  : V extends Primitive
-    ? V
-    : V extends readonly (infer E)[]
-      ? Resolved<E>[]
-      : V extends object
-        ? { [K in keyof V]: Resolved<V[K]> }
-        : V;
+export type Resolved<V> =
+  V extends RefOf<infer T>
+    ? T
+    : V extends Primitive
+      ? V
+      : V extends readonly (infer E)[]
+        ? Resolved<E>[]
+        : V extends object
+          ? { [K in keyof V]: Resolved<V[K]> }
+          : V;
 
 /** Converts a Value to JSON: Refs become "${...}", undefined fields are dropped. */
 export function toJson(value: unknown): Json {

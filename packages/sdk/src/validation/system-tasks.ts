@@ -56,9 +56,7 @@ const rules: Record<string, Rule> = {
     if (!byParams && !byLegacyParam && !byTaskName) {
       errors.push({
         path: pointer(path, "dynamicForkTasksParam"),
-        message:
-          "FORK_JOIN_DYNAMIC needs dynamicForkTasksParam and dynamicForkTasksInputParamName, " +
-          "or inputParameters forkTaskName and forkTaskInputs",
+        message: "FORK_JOIN_DYNAMIC needs dynamicForkTasksParam and dynamicForkTasksInputParamName, " + "or inputParameters forkTaskName and forkTaskInputs",
       });
     }
     followingJoin(site, "FORK_JOIN_DYNAMIC", errors);
@@ -154,7 +152,25 @@ export function systemTaskIssues(sites: TaskSite[]): ValidationIssue[] {
 
 /** Types the server runs itself; any other type is done by a worker. */
 export const SYSTEM_TASK_TYPES: ReadonlySet<string> = new Set([
-  "DYNAMIC", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "DECISION", "SWITCH", "JOIN", "EXCLUSIVE_JOIN",
-  "DO_WHILE", "SUB_WORKFLOW", "START_WORKFLOW", "EVENT", "WAIT", "HUMAN", "HTTP", "LAMBDA",
-  "INLINE", "TERMINATE", "KAFKA_PUBLISH", "JSON_JQ_TRANSFORM", "SET_VARIABLE", "NOOP",
+  "DYNAMIC",
+  "FORK_JOIN",
+  "FORK_JOIN_DYNAMIC",
+  "DECISION",
+  "SWITCH",
+  "JOIN",
+  "EXCLUSIVE_JOIN",
+  "DO_WHILE",
+  "SUB_WORKFLOW",
+  "START_WORKFLOW",
+  "EVENT",
+  "WAIT",
+  "HUMAN",
+  "HTTP",
+  "LAMBDA",
+  "INLINE",
+  "TERMINATE",
+  "KAFKA_PUBLISH",
+  "JSON_JQ_TRANSFORM",
+  "SET_VARIABLE",
+  "NOOP",
 ]);

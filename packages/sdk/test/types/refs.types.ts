@@ -16,7 +16,7 @@ workflow("refs")
     // Nested output paths are typed against the declared output.
     expectType<Equal<typeof image.output.url, Ref<string>>>(true);
     expectType<Equal<typeof image.output.size.width, Ref<number>>>(true);
-    expectType<Equal<typeof image.output.tags[0], Ref<string>>>(true);
+    expectType<Equal<(typeof image.output.tags)[0], Ref<string>>>(true);
     expectType<Equal<typeof wf.input.count, Ref<number>>>(true);
 
     encode.step("ok", { src: image.output.url, format: "mp4" });

@@ -33,7 +33,12 @@ export const subWorkflow: SystemTask = {
     const inline = typeof workflowDefinition === "string" ? d.resolveValue(workflowDefinition, task.id) : workflowDefinition;
     const written = typeof workflowDefinition === "object" && d.graph.task(d.defRef(task)) !== undefined;
     if (inline !== undefined && inline !== null && !written && d.services?.inlineDefinitionsFromData === false) {
-      fail(d, task, "SUB_WORKFLOW takes its definition from run data, which this server refuses: register the definition and name it in subWorkflowParam.name, or start the server with --allow-inline-definitions", true);
+      fail(
+        d,
+        task,
+        "SUB_WORKFLOW takes its definition from run data, which this server refuses: register the definition and name it in subWorkflowParam.name, or start the server with --allow-inline-definitions",
+        true,
+      );
       return;
     }
     if (!name && !(inline && typeof inline === "object")) {

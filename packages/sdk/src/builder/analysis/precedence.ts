@@ -72,9 +72,7 @@ function after(task: WorkflowTask, path: string, done: ReadonlySet<string>, w: W
     }
     case "SWITCH":
     case "DECISION": {
-      const cases = Object.entries(task.decisionCases ?? {}).map(([k, list]) =>
-        walkList(list, pointer(path, "decisionCases", k), inside, w),
-      );
+      const cases = Object.entries(task.decisionCases ?? {}).map(([k, list]) => walkList(list, pointer(path, "decisionCases", k), inside, w));
       // No default case is an empty one: the flow goes straight on.
       cases.push(walkList(task.defaultCase ?? [], pointer(path, "defaultCase"), inside, w));
       const shared = intersect(cases);

@@ -18,7 +18,14 @@ export function duplicateRefs(sites: readonly StepSite[]): Diagnostic[] {
     const seen = first.get(site.node.ref);
     if (!seen) first.set(site.node.ref, site);
     else {
-      out.push(error("BATON101", site, `reference name "${site.node.ref}" is already used by the step at ${seen.path}; give one of them another ref`, `${site.path}/taskReferenceName`));
+      out.push(
+        error(
+          "BATON101",
+          site,
+          `reference name "${site.node.ref}" is already used by the step at ${seen.path}; give one of them another ref`,
+          `${site.path}/taskReferenceName`,
+        ),
+      );
     }
   }
   return out;
@@ -52,7 +59,14 @@ export function joinTails(sites: readonly StepSite[]): Diagnostic[] {
     const tails = new Set<StepNode>(join.branches.map((b) => b.at(-1)).filter((n) => n !== undefined));
     join.on.forEach((n, i) => {
       if (!tails.has(n)) {
-        out.push(error("BATON104", site, `join "${site.node.ref}" waits on "${n.ref}", which is not the last step of a branch of its fork`, `${site.path}/joinOn/${i}`));
+        out.push(
+          error(
+            "BATON104",
+            site,
+            `join "${site.node.ref}" waits on "${n.ref}", which is not the last step of a branch of its fork`,
+            `${site.path}/joinOn/${i}`,
+          ),
+        );
       }
     });
   }

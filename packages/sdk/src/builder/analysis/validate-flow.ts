@@ -20,7 +20,12 @@ export function validateFlow(state: FlowState, compiled: CompiledFlow, options?:
   const { sites, def } = compiled;
   const out: Diagnostic[] = [...state.build.diagnostics];
   if (state.output !== undefined && !isPlainObject(state.output)) {
-    out.push(withLocation({ code: "BATON108", severity: "error", path: "/outputParameters", message: "the flow body must return an object (the flow's output) or nothing" }, state.location));
+    out.push(
+      withLocation(
+        { code: "BATON108", severity: "error", path: "/outputParameters", message: "the flow body must return an object (the flow's output) or nothing" },
+        state.location,
+      ),
+    );
   }
   out.push(...duplicateRefs(sites), ...emptyBodies(sites), ...joinTails(sites), ...undeclaredTaskTypes(sites, options?.hasTaskDef));
 
@@ -28,11 +33,18 @@ export function validateFlow(state: FlowState, compiled: CompiledFlow, options?:
     const message = read.missing
       ? `${read.expression} reads step "${read.ref}", which is not in this flow`
       : `${read.expression} reads step "${read.ref}", which does not run before this point on every path`;
-    out.push(withLocation({ code: read.missing ? "BATON102" : "BATON103", severity: "error", path: read.path, message }, locationAt(sites, read.path, state.location)));
+    out.push(
+      withLocation({ code: read.missing ? "BATON102" : "BATON103", severity: "error", path: read.path, message }, locationAt(sites, read.path, state.location)),
+    );
   }
 
   for (const name of compiled.conflictingTaskDefs) {
-    out.push(withLocation({ code: "BATON109", severity: "error", path: "", message: `two different task definitions are declared under the name "${name}"` }, state.location));
+    out.push(
+      withLocation(
+        { code: "BATON109", severity: "error", path: "", message: `two different task definitions are declared under the name "${name}"` },
+        state.location,
+      ),
+    );
   }
 
   // Conductor's own rules, as a safety net: skip steps a precise rule already reported.

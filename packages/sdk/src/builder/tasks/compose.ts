@@ -85,9 +85,7 @@ export interface DynamicSpec<I extends object> extends StepOptions {
 }
 
 /** A task whose type is chosen at run time (DYNAMIC). */
-export function dynamic<I extends object = Record<string, unknown>, O = Record<string, unknown>>(
-  spec: DynamicSpec<I>,
-): Step<O, I> {
+export function dynamic<I extends object = Record<string, unknown>, O = Record<string, unknown>>(spec: DynamicSpec<I>): Step<O, I> {
   return createStep<O, I>({
     ref: spec.ref,
     base: "dynamic",

@@ -40,10 +40,7 @@ function withJoin<J>(fork: StepNode, join: JoinOptions | undefined, waits: StepN
 
 export function fork(spec: ForkSpec): Fork {
   const branches = spec.branches.map(claim);
-  const node = createNode(
-    { ref: spec.ref, base: "fork", name: "fork", type: "FORK_JOIN", fields: optionFields(spec) },
-    { forkTasks: branches },
-  );
+  const node = createNode({ ref: spec.ref, base: "fork", name: "fork", type: "FORK_JOIN", fields: optionFields(spec) }, { forkTasks: branches });
   const tails = branches.map((b) => b.at(-1)).filter((n) => n !== undefined);
   const waits = spec.joinOn ? spec.joinOn.map(nodeOf) : tails;
   return withJoin(node, spec.join, waits, branches);
