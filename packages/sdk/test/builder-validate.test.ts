@@ -101,14 +101,13 @@ test("BATON103: reading a fork branch's output before the join, or from another 
 });
 
 test("BATON103: the flow's output reading a step that may not have run", () => {
-  const flow = workflow("output")
-    .input<{ k: string }>()
-    .steps((wf) => {
-      // <- output
-      const maybe = t.step("maybe", { x: "1" });
-      wf.switch({ value: wf.input.k, cases: { yes: [maybe] } });
-      return { y: maybe.output.y };
-    });
+  // The marker must stay on the line of .steps, where the diagnostic points.
+  // prettier-ignore
+  const flow = workflow("output").input<{ k: string }>().steps((wf) => { // <- output
+    const maybe = t.step("maybe", { x: "1" });
+    wf.switch({ value: wf.input.k, cases: { yes: [maybe] } });
+    return { y: maybe.output.y };
+  });
   const d = only(flow.validate(), "BATON103");
   assert.equal(d.path, "/outputParameters/y");
   assertAt(d, lineOf("output"));
