@@ -3,7 +3,7 @@
 import { TaskService, failStream, grpc, RpcError, type ServiceImpl, type TaskResult } from "@baton/protocol";
 import { principalOfCall } from "../auth/guard.js";
 import type { Clock } from "../clock.js";
-import type { JsonObject } from "../engine/model.js";
+import type { JsonObject } from "../decider/model.js";
 import type { Engine } from "../runtime/engine.js";
 import type { Dispatcher, Waiter } from "../dispatch/dispatcher.js";
 import { ConnectedWorkers, type ConnectedWorker } from "../dispatch/workers.js";
@@ -29,6 +29,13 @@ export interface TaskServiceDeps {
   /** The workers connected to every replica (ListWorkers); this replica's alone without it. */
   everyReplica?: Pick<ReplicaView, "workersEverywhere">;
 }
+
+/** A Dispatch stream stops being handed tasks while this much it was sent waits to go out… */
+const UNSENT_PAUSE_BYTES = 4 * 1024 * 1024;
+/** …and is handed tasks again once it is down to this. */
+const UNSENT_RESUME_BYTES = 1024 * 1024;
+/** A leased task's fields besides its input, roughly. */
+const LEASED_TASK_OVERHEAD_BYTES = 256;
 
 export function taskService({
   engine,
@@ -67,8 +74,17 @@ export function taskService({
     dispatch(call) {
       let waiter: Waiter | undefined;
       let connected: ConnectedWorker | undefined;
-      /** Writes wait for the worker to read: the waiter is out of the dispatcher until they drain. */
+      /** Bytes written to the stream that have not gone out yet. */
+      let unsent = 0;
+      /** The worker is not reading what it was sent: the waiter is out of the dispatcher until it does. */
       let paused = false;
+      const sent = (bytes: number) => {
+        unsent -= bytes;
+        if (paused && unsent <= UNSENT_RESUME_BYTES) {
+          paused = false;
+          if (waiter) dispatcher.add(waiter);
+        }
+      };
       const close = () => {
         if (waiter) dispatcher.remove(waiter);
         if (connected) workers.closed(connected);
@@ -89,17 +105,19 @@ export function taskService({
             credits: 0,
             deliver: (tasks) => {
               if (connected && waiter) workers.streamed(connected, waiter.credits, tasks.length);
-              let room = true;
-              for (const task of tasks) room = call.write({ task: toLeasedTask(task) }) && room;
-              // A worker that does not read what it was sent gets nothing more until that has gone
-              // out: credits alone would have the server lease and buffer every task they allow.
-              if (!room && waiter && !paused) {
+              for (const task of tasks) {
+                const leased = toLeasedTask(task);
+                const bytes = leased.inputJson.length + LEASED_TASK_OVERHEAD_BYTES;
+                unsent += bytes;
+                call.write({ task: leased }, () => sent(bytes));
+              }
+              // A worker that does not read what it was sent gets nothing more until most of it has
+              // gone out: credits alone would have the server lease and buffer every task they allow.
+              // Counted in bytes, not by the stream's 16-message mark, which a busy worker passes with
+              // every batch (pausing there halved throughput: the waiter missed each hand-off).
+              if (unsent > UNSENT_PAUSE_BYTES && waiter && !paused) {
                 paused = true;
                 dispatcher.remove(waiter);
-                call.once("drain", () => {
-                  paused = false;
-                  if (waiter) dispatcher.add(waiter);
-                });
               }
             },
           };
