@@ -6,7 +6,7 @@
 // starts it), or refused (CANCEL_NEWEST: the decider ends it TERMINATED at
 // once, with the reason).
 import type { WorkflowDef } from "@baton/sdk";
-import type { JsonObject } from "../engine/model.js";
+import type { JsonObject } from "../decider/model.js";
 import type { Queryable, Store } from "../store/store.js";
 import { runLimitOf } from "./limit.js";
 

@@ -8,7 +8,7 @@
 // `${workflow.correlationId}`), or a constant shared by all the workflow's
 // runs; runs whose key has no value share the key "".
 import type { WorkflowDef } from "@baton/sdk";
-import type { JsonObject } from "../engine/model.js";
+import type { JsonObject } from "../decider/model.js";
 import { fairKeyOf } from "../fairness/key.js";
 import type { Strategy } from "../store/concurrency.js";
 

@@ -4,8 +4,8 @@
 import { stringifyJson } from "@baton/json";
 import { definitionRef, type EventHandlerAction } from "@baton/sdk";
 import type { Json } from "../expressions/json.js";
-import { Refusal } from "../engine/decider.js";
-import { TERMINAL_TASK, type TaskState } from "../engine/model.js";
+import { Refusal } from "../decider/decider.js";
+import { TERMINAL_TASK, type TaskState } from "../decider/model.js";
 import { isUuid } from "../rules/ids.js";
 import { Overloaded, type Engine } from "../runtime/engine.js";
 import type { Store } from "../store/store.js";

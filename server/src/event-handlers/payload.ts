@@ -2,7 +2,7 @@
 // payload field), `expandInlineJSON`, and `${...}` substitution from the payload.
 import type { Json } from "../expressions/json.js";
 import { compilePath, resolveValue } from "../expressions/index.js";
-import { scriptTruth } from "../scripts/index.js";
+import { scriptTruth } from "../sandbox/index.js";
 
 export type EvaluateScript = (source: string, bindings: Json) => Promise<Json>;
 

@@ -4,7 +4,7 @@
 // keys waiting (in proportion to each key's weight), so a key with 100,000
 // queued tasks does not starve one with 10.
 import type { WorkflowDef } from "@baton/sdk";
-import type { JsonObject, RunState } from "../engine/model.js";
+import type { JsonObject, RunState } from "../decider/model.js";
 
 const EXPRESSION = /^\$\{workflow\.(correlationId|input((?:\.[A-Za-z_$][\w$-]*)+))\}$/;
 const paths = new Map<string, string[] | "correlationId" | undefined>();

@@ -4,9 +4,9 @@
 // queue) and the engine's `reserveWorker` (tasks handed over at commit).
 // Failed database calls are counted by the store's onDbError hook.
 // Everything recorded here happens after commit.
-import type { Decision, RunEvent } from "../engine/decider.js";
-import { TERMINAL_TASK, type TaskState } from "../engine/model.js";
-import { isWorkerTask } from "../engine/system-tasks/index.js";
+import type { Decision, RunEvent } from "../decider/decider.js";
+import { TERMINAL_TASK, type TaskState } from "../decider/model.js";
+import { isWorkerTask } from "../decider/system-tasks/index.js";
 import type { Reservation } from "../runtime/engine.js";
 import type { Metrics } from "./metrics.js";
 

@@ -2,7 +2,7 @@
 // a canary back by itself. Every change is checked first (refused whole,
 // naming the field), then written in one transaction with its history entry.
 import type { Clock } from "../clock.js";
-import { Refusal } from "../engine/decider.js";
+import { Refusal } from "../decider/decider.js";
 import type { Logger } from "../logger.js";
 import { RevisionMoved, type RouteChangeRecord, type RouteStore, type VersionCounts } from "../store/routes.js";
 import { heaviest, normalized, routedVersions, routeProblems, type Route, type RouteGuard, type RouteProblem, type RouteWeight } from "./route.js";

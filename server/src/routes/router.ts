@@ -4,7 +4,7 @@
 // notification was missed while the listener reconnected. A start reads one
 // cached route, so it follows either the old or the new route, never a mix.
 import { randomInt } from "node:crypto";
-import type { RouteChoice } from "../engine/model.js";
+import type { RouteChoice } from "../decider/model.js";
 import type { RouteStore } from "../store/routes.js";
 import { keyPoint, routedVersions, stickyKeyOf, versionAt, type Route } from "./route.js";
 

@@ -2,7 +2,7 @@
 // tasks to their waiting workers, wake the dispatcher and whoever waits for a
 // run's end, start the asynchronous system tasks and the evaluations, tell
 // the observers, and carry out the outbox items just written.
-import type { RunEvent } from "../engine/decider.js";
+import type { RunEvent } from "../decider/decider.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { Store } from "../store/store.js";

@@ -1,7 +1,7 @@
 // What waits in the batch queue: an event for a run (or for the run of a
 // task), or a start whose definition is already resolved. Each is answered
 // once its batch has committed and the work after commit is done.
-import type { RunEvent } from "../engine/decider.js";
+import type { RunEvent } from "../decider/decider.js";
 import type { RunTarget } from "../store/store.js";
 import type { EventOutcome, StartOptions } from "./contract.js";
 import type { ResolvedDefinition } from "./definitions.js";

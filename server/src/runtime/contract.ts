@@ -1,8 +1,8 @@
 // What the rest of the server sees of the runtime: the hooks it is told
 // through, what an event and a start return, and its one error of its own.
 import type { WorkflowDef } from "@baton/sdk";
-import type { Decision, RunEvent } from "../engine/decider.js";
-import type { JsonObject, RouteChoice, RunState, TaskState } from "../engine/model.js";
+import type { Decision, RunEvent } from "../decider/decider.js";
+import type { JsonObject, RouteChoice, RunState, TaskState } from "../decider/model.js";
 import type { ClaimedTask } from "../store/store.js";
 
 export interface EngineHooks {

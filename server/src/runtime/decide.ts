@@ -3,9 +3,9 @@
 // decider; a refused event is reported with the item it came from, so the
 // caller can answer it and decide the others again from the stored state.
 import { randomUUID } from "node:crypto";
-import { decide, Decider, Refusal, type Decision, type RunEvent } from "../engine/decider.js";
-import { graphFor } from "../engine/graph.js";
-import type { RunState } from "../engine/model.js";
+import { decide, Decider, Refusal, type Decision, type RunEvent } from "../decider/decider.js";
+import { graphFor } from "../decider/graph.js";
+import type { RunState } from "../decider/model.js";
 import type { TaskDef } from "@baton/sdk";
 import type { Admission } from "../concurrency/admission.js";
 import { fairKeyOf, fairWeightOf } from "../fairness/key.js";

@@ -3,9 +3,9 @@
 // and task definitions (both cleared when a change is announced with NOTIFY,
 // on every replica). Also resolves which definition a start runs.
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
-import { Refusal } from "../engine/decider.js";
-import { graphFor, type Graph } from "../engine/graph.js";
-import type { RouteChoice, TaskState } from "../engine/model.js";
+import { Refusal } from "../decider/decider.js";
+import { graphFor, type Graph } from "../decider/graph.js";
+import type { RouteChoice, TaskState } from "../decider/model.js";
 import type { Queryable, Store } from "../store/store.js";
 import type { StartOptions, VersionChooser } from "./contract.js";
 import { definitionHash } from "./definition-hash.js";

@@ -4,8 +4,8 @@
 // can — and after commit the engine wakes whoever waits (after-commit.ts).
 // The only place where the pure decider meets the store.
 import type { WorkflowDef } from "@baton/sdk";
-import type { Effect, RunEvent } from "../engine/decider.js";
-import type { Graph } from "../engine/graph.js";
+import type { Effect, RunEvent } from "../decider/decider.js";
+import type { Graph } from "../decider/graph.js";
 import type { Clock } from "../clock.js";
 import { hasRunLimit } from "../concurrency/limit.js";
 import type { Logger } from "../logger.js";
@@ -40,7 +40,7 @@ export type EngineStore = PipelineDeps["store"] &
   DefinitionStore &
   OutboxDeps["store"] &
   AfterCommitDeps["store"] &
-  Pick<Store, "events" | "getRun" | "runIdByIdempotencyKey" | "pool">;
+  Pick<Store, "inRunBatch" | "getRun" | "runIdByIdempotencyKey" | "pool">;
 
 export interface EngineLimits {
   maxConcurrentStarts: number;
@@ -217,7 +217,7 @@ export class Engine {
       try {
         const outcome = await this.withRetry(
           () =>
-            this.store.events(
+            this.store.inRunBatch(
               {
                 runIds: events.flatMap((e) => (typeof e.target === "string" ? [e.target] : [])),
                 taskIds: events.flatMap((e) => (typeof e.target === "string" ? [] : [e.target.taskId])),

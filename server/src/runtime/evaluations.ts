@@ -2,8 +2,8 @@
 // code runs in the evaluator's worker threads, and its outcome is fed back to
 // the run as an `evaluated` event, decided in a transaction of its own. If this
 // process dies first, the task's lease runs out and any replica's timer asks again.
-import type { RunEvent } from "../engine/decider.js";
-import type { EvaluationRequest } from "../engine/evaluation.js";
+import type { RunEvent } from "../decider/decider.js";
+import type { EvaluationRequest } from "../decider/evaluation.js";
 import type { Logger } from "../logger.js";
 import type { Evaluator } from "./services.js";
 

@@ -3,9 +3,9 @@
 // that worker at once (delivered at commit) instead of going through the
 // queue table. The reservation is given back if the batch does not commit.
 import type { TaskDef } from "@baton/sdk";
-import type { Decision } from "../engine/decider.js";
-import type { TaskState } from "../engine/model.js";
-import { isWorkerTask } from "../engine/system-tasks/index.js";
+import type { Decision } from "../decider/decider.js";
+import type { TaskState } from "../decider/model.js";
+import { isWorkerTask } from "../decider/system-tasks/index.js";
 import { randomUUID } from "node:crypto";
 import { leaseDeadline } from "../rules/lease.js";
 import type { ClaimedRun } from "../store/store.js";

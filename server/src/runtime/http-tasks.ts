@@ -8,7 +8,7 @@ import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { parseJson, stringifyJson } from "@baton/json";
 import type { Clock } from "../clock.js";
-import type { JsonObject, TaskState } from "../engine/model.js";
+import type { JsonObject, TaskState } from "../decider/model.js";
 import type { Logger } from "../logger.js";
 import type { Engine } from "./engine.js";
 import { explainRefusal, HttpAgents, parseAllowlist } from "./http-allowlist.js";

@@ -5,8 +5,8 @@
 // connection: a second one from the pool could wait forever while every
 // connection holds a run lock.
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
-import type { RunEvent } from "../engine/decider.js";
-import type { Graph } from "../engine/graph.js";
+import type { RunEvent } from "../decider/decider.js";
+import type { Graph } from "../decider/graph.js";
 import type { LoadedRun, Queryable, Store } from "../store/store.js";
 import type { Definitions, ResolvedDefinition } from "./definitions.js";
 import type { RunInMemory, RunMemory } from "./run-memory.js";

@@ -4,8 +4,8 @@
 // The item is deleted only after that committed: a crash in between repeats
 // the effect once the item's lease runs out, which is harmless (starts are
 // keyed by run id, and ended tasks ignore late events).
-import { Refusal, type RunEvent, type StartRunRequest } from "../engine/decider.js";
-import { TERMINAL_WORKFLOW, type JsonObject, type RunState } from "../engine/model.js";
+import { Refusal, type RunEvent, type StartRunRequest } from "../decider/decider.js";
+import { TERMINAL_WORKFLOW, type JsonObject, type RunState } from "../decider/model.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { RunTarget, Store } from "../store/store.js";

@@ -7,7 +7,7 @@
 // write alone finds out whether a run moved.
 import { randomUUID } from "node:crypto";
 import { admit, type Admission } from "../concurrency/admission.js";
-import { Refusal, type Decision } from "../engine/decider.js";
+import { Refusal, type Decision } from "../decider/decider.js";
 import type { LoadedRuns, Queryable, Store } from "../store/store.js";
 import { runIdOf, type BatchResults, type EventItem, type StartItem } from "./batch-items.js";
 import type { EngineHooks } from "./contract.js";

@@ -3,9 +3,9 @@
 // time, and a narrow run's task result is decided without reading or locking
 // anything (see Engine's fast path). Also which run a task belongs to, for
 // tasks seen lately, so a run's results are grouped into one batch.
-import type { Decision } from "../engine/decider.js";
-import { TERMINAL_TASK, TERMINAL_WORKFLOW, type RunState, type TaskState } from "../engine/model.js";
-import { isWorkerTask } from "../engine/system-tasks/index.js";
+import type { Decision } from "../decider/decider.js";
+import { TERMINAL_TASK, TERMINAL_WORKFLOW, type RunState, type TaskState } from "../decider/model.js";
+import { isWorkerTask } from "../decider/system-tasks/index.js";
 import type { LoadedRun } from "../store/store.js";
 
 /** Runs with fewer tasks are read whole each time: cheap, and memory stays small. */

@@ -1,11 +1,11 @@
 // What the engine needs beyond the store: the settings system tasks read, and
 // the evaluator that runs user code (the JavaScript sandbox and jq, each in a
 // pool of worker threads) off the thread that serves calls.
-import type { EvaluationOutcome, EvaluationRequest } from "../engine/evaluation.js";
-import type { Json } from "../engine/model.js";
-import type { SystemTaskServices } from "../engine/system-tasks/index.js";
-import { createScriptEngine, type ScriptEngine } from "../scripts/index.js";
-import { createJq, type Jq } from "../scripts/jq.js";
+import type { EvaluationOutcome, EvaluationRequest } from "../decider/evaluation.js";
+import type { Json } from "../decider/model.js";
+import type { SystemTaskServices } from "../decider/system-tasks/index.js";
+import { createScriptEngine, type ScriptEngine } from "../sandbox/index.js";
+import { createJq, type Jq } from "../sandbox/jq.js";
 import { MAX_VARIABLES_BYTES } from "../rules/variables.js";
 
 export interface Evaluator {

@@ -3,9 +3,9 @@
 // notifications) and what is left to do once it committed (AfterCommit).
 // Pure: it reads only the decisions and what the load stage read.
 import type { WorkflowDef } from "@baton/sdk";
-import type { Decision, RunEvent } from "../engine/decider.js";
-import { unknownKind } from "../engine/contract.js";
-import type { TaskState } from "../engine/model.js";
+import type { Decision, RunEvent } from "../decider/decider.js";
+import { unknownKind } from "../decider/contract.js";
+import type { TaskState } from "../decider/model.js";
 import { fairShareOfRun } from "../fairness/key.js";
 import type { BatchWrite } from "../store/store.js";
 import type { Evaluation } from "./evaluations.js";

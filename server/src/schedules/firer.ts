@@ -7,7 +7,7 @@
 import { DEFAULT_CATCHUP_WINDOW_SECONDS, ON_TIME_MS, type WorkflowSchedule } from "@baton/sdk";
 import type pg from "pg";
 import type { Clock } from "../clock.js";
-import { Refusal } from "../engine/decider.js";
+import { Refusal } from "../decider/decider.js";
 import type { Logger } from "../logger.js";
 import type { Engine } from "../runtime/engine.js";
 import type { ScheduleProgress, ScheduleRow, ScheduleStore } from "../store/schedules.js";

@@ -12,7 +12,7 @@ import {
   type Workflow,
 } from "@baton/protocol";
 import type { WorkflowDef } from "@baton/sdk";
-import type { RunState, TaskState } from "../engine/model.js";
+import type { RunState, TaskState } from "../decider/model.js";
 import type { ClaimedTask } from "../store/store.js";
 
 export function taskStatusName(status: TaskStatus): TaskState["status"] | undefined {
@@ -83,7 +83,7 @@ export function toTask(task: TaskState & Texts, run: RunState, shape: TaskShape 
     correlationId: run.correlationId,
     optional: false,
     retried: task.retried,
-    executed: task.executed,
+    executed: task.handled,
   });
 }
 

@@ -1,6 +1,6 @@
 // Maps engine refusals and bad input to gRPC statuses.
 import { grpc, parseJson, RpcError } from "@baton/protocol";
-import { Refusal } from "../engine/decider.js";
+import { Refusal } from "../decider/decider.js";
 import { Overloaded } from "../runtime/engine.js";
 import { isUuid } from "../rules/ids.js";
 import { isConnectionError } from "../store/store.js";

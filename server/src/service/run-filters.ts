@@ -2,7 +2,7 @@
 // bad filter is refused naming its field; and a run's state token for
 // WatchWorkflow (changes whenever anything a viewer sees changes).
 import { createHash } from "node:crypto";
-import type { RunState, TaskState } from "../engine/model.js";
+import type { RunState, TaskState } from "../decider/model.js";
 import { isUuid } from "../rules/ids.js";
 import { invalid } from "./errors.js";
 

@@ -9,7 +9,7 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { RE2JS } from "re2js";
 import type { WorkflowDef } from "@baton/sdk";
-import type { JsonObject } from "../engine/model.js";
+import type { JsonObject } from "../decider/model.js";
 import { invalid } from "./errors.js";
 
 // `pattern` and `patternProperties` are user text run on every start on the

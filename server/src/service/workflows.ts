@@ -1,8 +1,8 @@
 // WorkflowService: start, observe and operate runs. Each operation is one event.
 import { WorkflowService, WorkflowStatus, type ServiceImpl, type StartWorkflowRequest } from "@baton/protocol";
 import type { WorkflowDef } from "@baton/sdk";
-import type { RunEvent } from "../engine/decider.js";
-import { TERMINAL_TASK, TERMINAL_WORKFLOW, type JsonObject, type TaskState } from "../engine/model.js";
+import type { RunEvent } from "../decider/decider.js";
+import { TERMINAL_TASK, TERMINAL_WORKFLOW, type JsonObject, type TaskState } from "../decider/model.js";
 import type { Engine } from "../runtime/engine.js";
 import type { RunWaiters } from "../dispatch/run-waiters.js";
 import type { Limits } from "../limits.js";

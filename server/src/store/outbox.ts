@@ -1,6 +1,6 @@
 // Effects on other runs, written in the deciding transaction (see
 // write-batch.ts) and carried out after commit by whoever takes them.
-import type { JsonObject } from "../engine/model.js";
+import type { JsonObject } from "../decider/model.js";
 import type { Queryable } from "./db.js";
 
 export interface OutboxItem {

@@ -2,7 +2,7 @@
 // lock when the type has limits), putting a task back, extending a lease, and
 // the depth of each type's queue.
 import type pg from "pg";
-import type { TaskState } from "../engine/model.js";
+import type { TaskState } from "../decider/model.js";
 import { leaseDeadlineSql } from "../rules/lease.js";
 import { transaction, type Queryable } from "./db.js";
 import type { FairClaims } from "./fair-claim.js";

@@ -1,6 +1,6 @@
 // Runs and tasks as rows: each column once, with its SQL type and the field
 // it holds, and the mapping both ways read from that one table.
-import type { RunState, TaskState } from "../engine/model.js";
+import type { RunState, TaskState } from "../decider/model.js";
 
 interface Column<S> {
   column: string;
@@ -31,7 +31,7 @@ const TASK: Column<TaskState>[] = [
   col("retry_count", "int", "retryCount"),
   col("retried_task_id", "text", "retriedTaskId"),
   col("retried", "boolean", "retried"),
-  col("executed", "boolean", "executed"),
+  col("executed", "boolean", "handled"),
   col("poll_count", "int", "pollCount"),
   col("worker_id", "text", "workerId"),
   col("lease_token", "text", "leaseToken"),

@@ -1,6 +1,6 @@
 // Locking and loading the runs a batch of events targets, in one round trip.
 import type pg from "pg";
-import type { RunState, TaskState } from "../engine/model.js";
+import type { RunState, TaskState } from "../decider/model.js";
 import { isUuid } from "../rules/ids.js";
 import { isConnectionError, type Tx } from "./db.js";
 import { rowToRun, rowToTask } from "./rows.js";

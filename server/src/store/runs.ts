@@ -1,6 +1,6 @@
 // Reading runs: one with its tasks, by idempotency key, a search page, and
 // how many are in flight.
-import type { RunState, TaskState, WorkflowStatus } from "../engine/model.js";
+import type { RunState, TaskState, WorkflowStatus } from "../decider/model.js";
 import type { Queryable } from "./db.js";
 import { rowToRun, rowToTask, runRows, taskRows } from "./rows.js";
 

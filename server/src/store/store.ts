@@ -6,7 +6,7 @@
 // transaction that locks its run row; claims take queue rows with SKIP LOCKED.
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import type pg from "pg";
-import type { RunState, TaskState, WorkflowStatus } from "../engine/model.js";
+import type { RunState, TaskState, WorkflowStatus } from "../decider/model.js";
 import * as apiKeys from "./api-keys.js";
 import * as concurrency from "./concurrency.js";
 import { openPool, transaction, type DbErrorHook, type Queryable, type Tx } from "./db.js";
@@ -61,9 +61,9 @@ export interface Store {
   /** The pool, for runtime/'s statements outside a transaction (a write from memory). */
   readonly pool: pg.Pool;
 
-  // ---- events (runtime/): the batch's transaction, its write
+  // ---- run batches (runtime/): the batch's transaction, its write
   /** Locks the targeted runs in id order, loads them and their tasks, runs `fn` and commits. */
-  events<T>(targets: BatchTargets, options: { skipLocked?: boolean }, fn: (tx: Tx, loaded: LoadedRuns) => Promise<T>): Promise<T>;
+  inRunBatch<T>(targets: BatchTargets, options: { skipLocked?: boolean }, fn: (tx: Tx, loaded: LoadedRuns) => Promise<T>): Promise<T>;
   /** Everything a batch decided, as one statement that fails whole when a row moved. */
   writeBatch(q: Queryable, w: BatchWrite, options?: { allRunsNew?: boolean }): Promise<BatchWritten>;
   tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
@@ -217,7 +217,7 @@ class PgStore implements Store {
     return this.healthPool;
   }
 
-  events<T>(targets: BatchTargets, options: { skipLocked?: boolean }, fn: (tx: Tx, loaded: LoadedRuns) => Promise<T>) {
+  inRunBatch<T>(targets: BatchTargets, options: { skipLocked?: boolean }, fn: (tx: Tx, loaded: LoadedRuns) => Promise<T>) {
     return inRunBatch(this.pool, targets, options, fn);
   }
   writeBatch = (q: Queryable, w: BatchWrite, options: { allRunsNew?: boolean } = {}) => writeBatch(q, w, options, this.fair);

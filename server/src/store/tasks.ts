@@ -1,7 +1,7 @@
 // Single tasks: which run and which type a task id belongs to, and removing tasks.
 import type pg from "pg";
 import { isUuid } from "../rules/ids.js";
-import type { RunState, TaskState } from "../engine/model.js";
+import type { RunState, TaskState } from "../decider/model.js";
 import type { Queryable } from "./db.js";
 import { rowToRun, rowToTask } from "./rows.js";
 

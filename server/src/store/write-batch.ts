@@ -1,7 +1,7 @@
 // Writing everything a batch of events decided, as one statement.
 import { stringifyJson } from "@baton/json";
 import pg from "pg";
-import type { JsonObject, RunState, TaskState } from "../engine/model.js";
+import type { JsonObject, RunState, TaskState } from "../decider/model.js";
 import type { Queryable } from "./db.js";
 import type { FairClaims } from "./fair-claim.js";
 import { notifySql } from "./notifications.js";

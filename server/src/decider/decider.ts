@@ -123,7 +123,7 @@ export class Decider implements TaskContext {
 
   /** Queues a task that ended and was not acted on yet for the decision loop. */
   private noteEnded(task: TaskState): void {
-    if (task.executed || !TERMINAL_TASK.has(task.status)) return;
+    if (task.handled || !TERMINAL_TASK.has(task.status)) return;
     const place = this.position.get(task);
     if (place === undefined) return;
     (place > this.cursor ? this.endedNow : this.endedNext).add(place);
@@ -141,7 +141,7 @@ export class Decider implements TaskContext {
       }
       this.cursor = place;
       const task = this.tasks[place];
-      if (task && TERMINAL_TASK.has(task.status) && !task.executed) return task;
+      if (task && TERMINAL_TASK.has(task.status) && !task.handled) return task;
     }
   }
 
@@ -430,7 +430,7 @@ export class Decider implements TaskContext {
   /** The same task instance waits again (a join, a loop, a resumed child). */
   private reopen(task: TaskState): void {
     task.status = "IN_PROGRESS";
-    task.executed = false;
+    task.handled = false;
     task.endedAt = 0;
     task.reason = "";
     this.touch(task);
@@ -549,7 +549,7 @@ export class Decider implements TaskContext {
     this.schedule(wt, { iteration: target.iteration, ...(event.taskInput ? { input: event.taskInput } : {}) });
     // Parallel paths cut off by the removal (a fork's other branches, what followed their tasks) resume.
     for (const task of [...this.tasks]) {
-      if (!SUCCESSFUL_TASK.has(task.status) || !task.executed || task === target) continue;
+      if (!SUCCESSFUL_TASK.has(task.status) || !task.handled || task === target) continue;
       if (task.type === "FORK_JOIN" || task.type === "FORK") {
         for (const branch of this.workflowTaskOf(task)?.forkTasks ?? []) {
           if (branch[0] && !this.latest(iterationRef(branch[0].taskReferenceName, task.iteration))) this.scheduleOrJump(branch[0], task.iteration);
@@ -562,7 +562,7 @@ export class Decider implements TaskContext {
       if (["SWITCH", "DECISION", "FORK_JOIN_DYNAMIC", "DO_WHILE", "TERMINATE"].includes(task.type)) continue;
       const next = this.graph.next(this.defRef(task));
       if (next.kind === "task" && !this.latest(iterationRef(next.task.taskReferenceName, task.iteration))) {
-        task.executed = false;
+        task.handled = false;
         this.touch(task);
       }
     }
@@ -599,7 +599,7 @@ export class Decider implements TaskContext {
       const placeholder = this.newTask(wt, { iteration: 0 });
       placeholder.status = "SKIPPED";
       placeholder.output = output;
-      placeholder.executed = true;
+      placeholder.handled = true;
       placeholder.endedAt = this.now;
       placeholder.reason = "skipped by an operator";
     }
@@ -638,7 +638,7 @@ export class Decider implements TaskContext {
       this.endTask(task, status, reason || `sub-workflow ${event.childId} ended ${event.status}`);
       if (event.status === "TERMINATED") {
         // A child terminated from outside takes its parent with it (Conductor).
-        task.executed = true;
+        task.handled = true;
         this.run.failedRefs = addUnique(this.run.failedRefs, task.ref);
         this.endRun("TERMINATED", event.reason || `sub-workflow ${event.childId} was terminated`);
         return;
@@ -664,7 +664,7 @@ export class Decider implements TaskContext {
     while (this.run.status === "RUNNING") {
       const task = this.nextEnded();
       if (!task) break;
-      task.executed = true;
+      task.handled = true;
       this.touch(task);
       // What a worker sends is held to the limit at the door; what the engine made, here.
       if (!isWorkerTask(task.type)) enforceOutputLimit(task, outputLimit(this.services));
@@ -696,7 +696,7 @@ export class Decider implements TaskContext {
         if (isWorkerTask(task.type)) this.effects.push({ kind: "dequeue", taskId: task.id });
         if (task.subWorkflowId) this.effects.push({ kind: "terminateRun", runId: task.subWorkflowId, reason: `task ${task.ref} of the parent timed out` });
         if (policy === "TIME_OUT_WF") {
-          task.executed = true;
+          task.handled = true;
           this.run.failedRefs = addUnique(this.run.failedRefs, task.ref);
           this.run.failedTaskId = task.id;
           this.endRun("TIMED_OUT", `Task ${task.id} timed out after ${task.timeoutSeconds} seconds`);
@@ -772,7 +772,7 @@ export class Decider implements TaskContext {
 
   private createRetry(failed: TaskState, options: { countsAsRetry: boolean }): TaskState {
     failed.retried = true;
-    failed.executed = true;
+    failed.handled = true;
     this.touch(failed);
     const def = this.taskDefOf(failed);
     const delay = options.countsAsRetry && def ? retryDelaySeconds(def, failed.retryCount) : 0;
@@ -831,7 +831,7 @@ export class Decider implements TaskContext {
     const ref = iterationRef(wt.taskReferenceName, iteration);
     const existing = this.latest(ref);
     const placeholder = existing?.status === "SKIPPED" && existing.extra["placeholder"] !== false ? existing : undefined;
-    if (placeholder && placeholder.executed && placeholder.extra["jumped"] !== true) {
+    if (placeholder && placeholder.handled && placeholder.extra["jumped"] !== true) {
       placeholder.extra["jumped"] = true;
       this.touch(placeholder);
       return this.proceedAfter(placeholder);
@@ -869,7 +869,7 @@ export class Decider implements TaskContext {
       output: {},
       reason: "",
       retried: false,
-      executed: false,
+      handled: false,
       pollCount: 0,
       workerId: "",
       leaseToken: "",
@@ -973,7 +973,7 @@ export class Decider implements TaskContext {
       if (TERMINAL_TASK.has(task.status)) continue;
       // Conductor gives a task canceled with its run no reason of its own (the run's says why).
       this.endTask(task, "CANCELED", "");
-      task.executed = true;
+      task.handled = true;
       if (isWorkerTask(task.type)) this.effects.push({ kind: "dequeue", taskId: task.id });
       if (task.subWorkflowId) this.effects.push({ kind: "terminateRun", runId: task.subWorkflowId, reason: `parent workflow ${status}` });
     }

@@ -43,10 +43,10 @@ export const terminate: SystemTask = {
       if (loop.type !== "DO_WHILE" || TERMINAL_TASK.has(loop.status) || !d.graph.descendants(d.defRef(loop)).includes(ref)) continue;
       collectIteration(d, loop);
       d.endTask(loop, "CANCELED", "");
-      loop.executed = true;
+      loop.handled = true;
     }
     complete(d, task, output ?? {});
-    task.executed = true;
+    task.handled = true;
     if (status !== "COMPLETED") {
       d.run.failedTaskId = task.id;
     }

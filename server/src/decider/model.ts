@@ -80,8 +80,8 @@ export interface TaskState {
   retriedTaskId: string;
   /** A retry of this failed instance exists. */
   retried: boolean;
-  /** The decider has acted on this instance's terminal status. */
-  executed: boolean;
+  /** The decider has acted on this instance's terminal status (Conductor's `executed`, as stored and sent). */
+  handled: boolean;
   pollCount: number;
   workerId: string;
   leaseToken: string;

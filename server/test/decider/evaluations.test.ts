@@ -5,10 +5,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { WorkflowDef } from "@baton/sdk";
-import { decide, type Decision, type Effect } from "../../src/engine/decider.js";
-import { EVALUATION_LEASE_MS, ITERATION_BUDGET } from "../../src/engine/evaluation.js";
-import { Graph } from "../../src/engine/graph.js";
-import type { RunState, TaskState } from "../../src/engine/model.js";
+import { decide, type Decision, type Effect } from "../../src/decider/decider.js";
+import { EVALUATION_LEASE_MS, ITERATION_BUDGET } from "../../src/decider/evaluation.js";
+import { Graph } from "../../src/decider/graph.js";
+import type { RunState, TaskState } from "../../src/decider/model.js";
 import { T0 } from "./sim.js";
 
 const def = (tasks: unknown[]): WorkflowDef => ({ name: "w", version: 1, schemaVersion: 2, tasks }) as WorkflowDef;

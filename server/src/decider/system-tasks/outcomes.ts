@@ -26,7 +26,7 @@ export function errorMessage(error: unknown): string {
 export function completeAndEnter(d: TaskContext, task: TaskState, first: WorkflowTask | undefined, iteration: number): void {
   d.endTask(task, "COMPLETED", "");
   if (first) {
-    task.executed = true;
+    task.handled = true;
     d.scheduleOrJump(first, iteration);
   }
 }

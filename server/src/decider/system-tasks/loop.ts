@@ -2,7 +2,7 @@
 import type { TaskContext } from "../task-context.js";
 import type { EvaluationRequest } from "../evaluation.js";
 import type { JsonObject, TaskState } from "../model.js";
-import { scriptTruth } from "../../scripts/conductor.js";
+import { scriptTruth } from "../../sandbox/conductor.js";
 import type { SystemTask } from "./contract.js";
 import { deleteIterationEntry, loopOutputBytes, outputLimit, overLimitReason, setIterationEntry } from "../output-limit.js";
 import { complete, fail, inProgress } from "./outcomes.js";

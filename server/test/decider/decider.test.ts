@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { WorkflowDef } from "@baton/sdk";
-import { Refusal } from "../src/engine/decider.js";
-import { retryDelaySeconds } from "../src/engine/retry.js";
-import { Sim, T0 } from "./engine/sim.js";
+import { Refusal } from "../../src/decider/decider.js";
+import { retryDelaySeconds } from "../../src/decider/retry.js";
+import { Sim, T0 } from "./sim.js";
 
 const linear: WorkflowDef = {
   name: "linear",

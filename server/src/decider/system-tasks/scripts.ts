@@ -3,7 +3,7 @@
 import type { TaskContext } from "../task-context.js";
 import type { EvaluationRequest } from "../evaluation.js";
 import type { Json, TaskState } from "../model.js";
-import { lambdaSource } from "../../scripts/conductor.js";
+import { lambdaSource } from "../../sandbox/conductor.js";
 import type { SystemTask } from "./contract.js";
 import { complete, fail } from "./outcomes.js";
 

@@ -1,10 +1,10 @@
 // A run driven by the pure decider alone: state in, state out, time as an input.
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
-import { decide, type Decision, type RunEvent } from "../../src/engine/decider.js";
-import type { EvaluationOutcome, EvaluationRequest } from "../../src/engine/evaluation.js";
-import { Graph } from "../../src/engine/graph.js";
-import type { JsonObject, RunState, TaskState, TaskStatus } from "../../src/engine/model.js";
-import type { SystemTaskServices } from "../../src/engine/system-tasks/index.js";
+import { decide, type Decision, type RunEvent } from "../../src/decider/decider.js";
+import type { EvaluationOutcome, EvaluationRequest } from "../../src/decider/evaluation.js";
+import { Graph } from "../../src/decider/graph.js";
+import type { JsonObject, RunState, TaskState, TaskStatus } from "../../src/decider/model.js";
+import type { SystemTaskServices } from "../../src/decider/system-tasks/index.js";
 
 export const T0 = Date.UTC(2030, 0, 1);
 

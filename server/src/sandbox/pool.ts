@@ -20,7 +20,7 @@ export type PoolAnswer<Reply> = { ok: true; reply: Reply } | { ok: false; reason
  */
 function workerFile(): string {
   if (!import.meta.url.endsWith(".ts")) return new URL("./pool-worker.js", import.meta.url).href;
-  const compiled = new URL("../../dist/scripts/pool-worker.js", import.meta.url);
+  const compiled = new URL("../../dist/sandbox/pool-worker.js", import.meta.url);
   return existsSync(compiled) ? compiled.href : new URL("./pool-worker-source.mjs", import.meta.url).href;
 }
 

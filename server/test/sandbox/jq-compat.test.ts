@@ -1,7 +1,7 @@
 // jackson-jq's object values, rewritten for real jq.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parenthesizeObjectValues } from "../../src/scripts/jq-compat.js";
+import { parenthesizeObjectValues } from "../../src/sandbox/jq-compat.js";
 
 describe("parenthesizeObjectValues", () => {
   const cases: [string, string | undefined][] = [

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Json } from "../../src/expressions/index.js";
-import { createJq, JqError, type Jq, type JqErrorKind } from "../../src/scripts/index.js";
+import { createJq, JqError, type Jq, type JqErrorKind } from "../../src/sandbox/index.js";
 
 let jq: Jq;
 

@@ -11,7 +11,7 @@ import {
   type ScriptEngine,
   type ScriptErrorKind,
   type ScriptLimits,
-} from "../../src/scripts/index.js";
+} from "../../src/sandbox/index.js";
 
 let engine: ScriptEngine;
 

@@ -9,7 +9,7 @@ export const fork: SystemTask = {
   start(d, task) {
     const wt = d.workflowTaskOf(task)!;
     d.endTask(task, "COMPLETED", "");
-    task.executed = true;
+    task.handled = true;
     for (const branch of wt.forkTasks ?? []) {
       if (branch[0]) d.scheduleOrJump(branch[0], task.iteration);
       // A branch's first task ended the run (a TERMINATE): nothing more is scheduled.
@@ -47,7 +47,7 @@ export const join: SystemTask = {
     const refs = joinRefs(d, task);
     const done = (ref: string) => {
       const branchTask = latest.get(ref);
-      return branchTask !== undefined && TERMINAL_TASK.has(branchTask.status) && branchTask.executed;
+      return branchTask !== undefined && TERMINAL_TASK.has(branchTask.status) && branchTask.handled;
     };
     // Branches tend to end in the order they were forked: looking from the last
     // one finds a pending branch at once, so a wide fork's join costs O(1) per branch.
@@ -106,7 +106,7 @@ export const dynamicFork: SystemTask = {
       return;
     }
     d.endTask(task, "COMPLETED", "");
-    task.executed = true;
+    task.handled = true;
     // Conductor: the forked tasks are in the fork's input, its output is empty.
     task.input = { ...task.input, forkedTasks: refs, forkedTaskDefs: tasks as unknown as Json };
     for (const t of tasks) {
