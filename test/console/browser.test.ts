@@ -264,7 +264,8 @@ describe("the console in a browser", () => {
     await page.locator('[data-panel="charge"]').getByRole("button", { name: "Rerun from here" }).click();
     await page.getByRole("dialog").getByLabel("Task input (edit to change it)").fill('{"amount": 7}');
     await page.getByRole("dialog").getByRole("button", { name: "Rerun" }).click();
-    await page.locator(".notice.ok").waitFor();
+    // The Retry's notice may still be showing: wait for the rerun's own.
+    await page.locator(".notice.ok", { hasText: "Rerun from charge: done" }).waitFor();
     // (getWorkflow reads the run and its tasks in two statements: wait for a read where both agree.)
     const lastCharge = (r: Awaited<ReturnType<typeof admin.getWorkflow>>) => r.tasks.filter((t) => t.referenceTaskName === "charge").at(-1);
     const rerun = await eventually(
