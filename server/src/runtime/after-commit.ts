@@ -13,7 +13,7 @@ import type { Evaluator } from "./services.js";
 import type { AfterCommit } from "./write-plan.js";
 
 export interface AfterCommitDeps {
-  store: Pick<Store, "requeue">;
+  store: Pick<Store, "requeue" | "noteQueued">;
   clock: Clock;
   log: Logger;
   hooks: EngineHooks;
@@ -25,6 +25,8 @@ export interface AfterCommitDeps {
 
 export async function afterCommit(after: AfterCommit, deps: AfterCommitDeps): Promise<void> {
   const { hooks, log } = deps;
+  // Before the dispatcher wakes: a claim that sees the rows must also know their keys.
+  deps.store.noteQueued(after.queued);
   for (const { task, run, reservation } of after.handOffs) {
     if (reservation.deliver({ ...task, run })) continue;
     // The worker left between reservation and commit: back to the queue.

@@ -7,7 +7,7 @@ import type { Decision, RunEvent } from "../decider/decider.js";
 import { unknownKind } from "../decider/contract.js";
 import type { TaskState } from "../decider/model.js";
 import { fairShareOfRun } from "../fairness/key.js";
-import type { BatchWrite } from "../store/store.js";
+import type { BatchWrite, QueueEntry } from "../store/store.js";
 import type { Evaluation } from "./evaluations.js";
 import { waitingForWorkers, type HandOff } from "./hand-off.js";
 import type { KeptRun } from "./run-memory.js";
@@ -34,6 +34,8 @@ export interface AfterCommit {
   keep: KeptRun[];
   /** A run holding a concurrency slot ended: waiting runs of its key may have been admitted. */
   slotsFreed: boolean;
+  /** The queue rows written (their keys join the fair claims once committed). */
+  queued: QueueEntry[];
 }
 
 export function emptyWrite(now: number): BatchWrite {
@@ -56,7 +58,7 @@ export function emptyWrite(now: number): BatchWrite {
 
 /** `handOffs`: the batch's, shared with whoever gives their reservations back when it does not commit. */
 export function emptyAfterCommit(handOffs: HandOff[]): AfterCommit {
-  return { ready: new Set(), ended: [], outboxIds: [], asyncTasks: [], evaluations: [], handOffs, decided: [], keep: [], slotsFreed: false };
+  return { ready: new Set(), ended: [], outboxIds: [], asyncTasks: [], evaluations: [], handOffs, decided: [], keep: [], slotsFreed: false, queued: [] };
 }
 
 /**
@@ -150,7 +152,7 @@ export function planWrite(
     }
     queued.add(t.id);
     const fair = fairShareOfRun(run, defOf(run.defHash));
-    write.enqueue.push({
+    const entry = {
       taskId: t.id,
       taskType: t.defName,
       runId: t.runId,
@@ -158,7 +160,9 @@ export function planWrite(
       visibleAt: t.visibleAt,
       fairKey: fair.key,
       fairWeight: fair.weight,
-    });
+    };
+    write.enqueue.push(entry);
+    after.queued.push(entry);
   }
   for (const id of dequeue) if (!queued.has(id)) write.dequeue.push(id);
 }

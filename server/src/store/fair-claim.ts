@@ -8,6 +8,11 @@
 // age order (a lateral index scan per key, SKIP LOCKED), and keys that come
 // back short are dropped from the rotation until the next refresh finds
 // them again. A type with no keyed rows is claimed as before (see queue.ts).
+//
+// Keys this replica queues are noted once their rows are committed, and a
+// claim or refresh drops only keys noted before it began: one that started
+// before the commit cannot see the rows, and dropping their key then left
+// them waiting for the next refresh (up to REFRESH_MS) behind other keys.
 import type { Queryable } from "./db.js";
 
 /** How long a type's rotation is trusted before the keys waiting are read again. */
@@ -20,6 +25,8 @@ const UNKEYED_TTL_MS = 2000;
 interface Lane {
   key: string;
   weight: number;
+  /** The note (FairClaims.notes) that last queued rows of the key here; 0 when only a refresh found it. */
+  noted: number;
 }
 
 interface Rotation {
@@ -41,8 +48,15 @@ export interface Shares {
 export class FairClaims {
   private readonly rotations = new Map<string, Rotation>();
   private readonly unkeyedUntil = new Map<string, number>();
+  /** Notes of queued rows so far: what a claim or refresh may have seen when it began. */
+  private notes = 0;
 
-  /** This replica queued a row of `taskType` with `key`: a keyed one makes the type fair at once, and the key takes turns from now on. */
+  /**
+   * This replica committed a row of `taskType` with `key`: a keyed one makes
+   * the type fair at once, and the key takes turns from now on. Call it after
+   * the commit: a claim that finds the key empty drops it, unless the key was
+   * noted after that claim began.
+   */
   noteQueued(taskType: string, key: string, weight: number): void {
     let rotation = this.rotations.get(taskType);
     if (!rotation) {
@@ -51,14 +65,22 @@ export class FairClaims {
       this.rotations.set(taskType, rotation);
       this.unkeyedUntil.delete(taskType);
     }
+    const noted = ++this.notes;
     const lane = rotation.lanes.find((l) => l.key === key);
-    if (lane) lane.weight = weight;
-    else rotation.lanes.push({ key, weight });
+    if (lane) {
+      lane.weight = weight;
+      lane.noted = noted;
+    } else rotation.lanes.push({ key, weight, noted });
   }
 
   /** Whether this replica knows of keyed rows of `taskType` waiting: then tasks of it go through the queue, not straight to a worker. */
   backlogged(taskType: string): boolean {
     return (this.rotations.get(taskType)?.lanes.length ?? 0) > 0;
+  }
+
+  /** The keys claims of `taskType` are dealt to here, in turn order. */
+  keys(taskType: string): string[] {
+    return (this.rotations.get(taskType)?.lanes ?? []).map((l) => l.key);
   }
 
   /** Whether `taskType` has keyed rows waiting (its rotation, or one index probe at most every 2 s per type). */
@@ -96,7 +118,9 @@ export class FairClaims {
     const got: T[] = [];
     // What earlier rounds of this claim took counts against a key's room.
     const taken = new Map<string, number>();
-    const left = room ? (key: string) => room(key) - (taken.get(key) ?? 0) : undefined;
+    // Keys this claim gives no more slots to: noted while a statement ran, they have rows it could not see.
+    const passed = new Set<string>();
+    const left = (key: string) => (passed.has(key) ? 0 : room ? room(key) - (taken.get(key) ?? 0) : Infinity);
     for (let round = 0; round < 4 && got.length < count; round++) {
       if (rotation.lanes.length === 0 || Date.now() - rotation.refreshedAt >= REFRESH_MS) {
         await this.refresh(q, taskType, rotation);
@@ -104,12 +128,14 @@ export class FairClaims {
       }
       const shares = this.share(rotation, count - got.length, left);
       if (shares.keys.length === 0) break;
+      const seen = this.notes;
       const { rows, perKey } = await take(shares);
       got.push(...rows);
       for (const [key, n] of perKey) taken.set(key, (taken.get(key) ?? 0) + n);
       const short = new Set(shares.keys.filter((key, i) => (perKey.get(key) ?? 0) < shares.quotas[i]!));
       if (short.size === 0) break;
-      this.drop(rotation, short);
+      for (const l of rotation.lanes) if (short.has(l.key) && l.noted > seen) passed.add(l.key);
+      this.drop(rotation, short, seen);
       if (rotation.lanes.length === 0) {
         // Every key ran dry: nothing keyed waits that this replica knows of (the next claim looks again).
         this.rotations.delete(taskType);
@@ -124,12 +150,12 @@ export class FairClaims {
    * slots per key per round, none to a key past its `room` (a per-key limit
    * of tasks in progress).
    */
-  private share(rotation: Rotation, count: number, room?: (key: string) => number): Shares {
+  private share(rotation: Rotation, count: number, room: (key: string) => number): Shares {
     const quotas = new Map<string, number>();
-    const left0 = room ? rotation.lanes.reduce((sum, l) => sum + room(l.key), 0) : count;
+    const left0 = rotation.lanes.reduce((sum, l) => sum + room(l.key), 0);
     for (let left = Math.min(count, left0); left > 0;) {
       const lane = rotation.lanes[rotation.pos % rotation.lanes.length]!;
-      const free = room ? room(lane.key) - (quotas.get(lane.key) ?? 0) : Infinity;
+      const free = room(lane.key) - (quotas.get(lane.key) ?? 0);
       const give = Math.min(lane.weight - rotation.used, left, free);
       if (give <= 0) {
         rotation.pos = (rotation.pos + 1) % rotation.lanes.length;
@@ -147,9 +173,10 @@ export class FairClaims {
     return { keys: [...quotas.keys()], quotas: [...quotas.values()] };
   }
 
-  private drop(rotation: Rotation, keys: Set<string>): void {
+  /** Drops the lanes of `keys` that were not noted after `seen`. */
+  private drop(rotation: Rotation, keys: Set<string>, seen: number): void {
     const current = rotation.lanes[rotation.pos % Math.max(1, rotation.lanes.length)];
-    rotation.lanes = rotation.lanes.filter((l) => !keys.has(l.key));
+    rotation.lanes = rotation.lanes.filter((l) => !keys.has(l.key) || l.noted > seen);
     const at = current ? rotation.lanes.indexOf(current) : -1;
     rotation.pos = at >= 0 ? at : 0;
     if (at < 0) rotation.used = 0;
@@ -159,6 +186,7 @@ export class FairClaims {
   private async refresh(q: Queryable, taskType: string, rotation: Rotation): Promise<void> {
     // From the first key (the unkeyed rows' '' included), or on after the last window's last key.
     const from = rotation.after === undefined ? "fair_key >= ''" : "fair_key > $2";
+    const seen = this.notes;
     const { rows } = await q.query({
       name: rotation.after === undefined ? "baton-fair-keys" : "baton-fair-keys-after",
       text: `WITH RECURSIVE k AS (
@@ -170,9 +198,18 @@ export class FairClaims {
       values: rotation.after === undefined ? [taskType] : [taskType, rotation.after],
     });
     const current = rotation.lanes[rotation.pos % Math.max(1, rotation.lanes.length)]?.key;
-    const lanes = rows.map((r) => ({ key: r.fair_key as string, weight: Math.max(1, Number(r.fair_weight)) }));
+    const lanes: Lane[] = rows.map((r) => ({ key: r.fair_key as string, weight: Math.max(1, Number(r.fair_weight)), noted: 0 }));
     // A full window reads on from its last key next time; one that was not starts over.
     rotation.after = lanes.length >= KEY_WINDOW ? lanes[lanes.length - 1]!.key : undefined;
+    // Keys noted while the scan ran keep their turn (the scan may not have seen their rows), in key order.
+    const found = new Map(lanes.map((l) => [l.key, l]));
+    for (const l of rotation.lanes) {
+      if (l.noted <= seen) continue;
+      const same = found.get(l.key);
+      if (same) same.noted = l.noted;
+      else lanes.push({ ...l });
+    }
+    lanes.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     rotation.lanes = lanes;
     const at = current === undefined ? -1 : lanes.findIndex((l) => l.key >= current);
     if (at < 0 || lanes[at]!.key !== current) rotation.used = 0;

@@ -28,7 +28,7 @@ import * as runs from "./runs.js";
 import * as taskLogs from "./task-logs.js";
 import * as tasks from "./tasks.js";
 import { taskLease, type TaskLease } from "./task-lookup.js";
-import { writeBatch, type BatchWrite, type BatchWritten } from "./write-batch.js";
+import { writeBatch, type BatchWrite, type BatchWritten, type QueueEntry } from "./write-batch.js";
 
 export { isConnectionError, type Queryable, type Tx } from "./db.js";
 export type { ApiKeyRow } from "./api-keys.js";
@@ -116,6 +116,8 @@ export interface Store {
   // ---- the queue and leases
   /** Whether this replica knows of keyed tasks of the type waiting in the queue (a new task then joins them rather than go straight to a worker). */
   fairBacklog(taskType: string): boolean;
+  /** Queue rows this replica wrote have committed: their keys take turns in fair claims from now on. */
+  noteQueued(entries: readonly QueueEntry[]): void;
   /** Tasks leased to the worker, each with what the worker is told of its run. */
   claim(taskType: string, count: number, workerId: string, now: number, newToken: () => string, limits?: queue.ClaimLimits): Promise<queue.ClaimedTask[]>;
   requeue(taskId: string, token: string): Promise<void>;
@@ -220,7 +222,7 @@ class PgStore implements Store {
   inRunBatch<T>(targets: BatchTargets, options: { skipLocked?: boolean }, fn: (tx: Tx, loaded: LoadedRuns) => Promise<T>) {
     return inRunBatch(this.pool, targets, options, fn);
   }
-  writeBatch = (q: Queryable, w: BatchWrite, options: { allRunsNew?: boolean } = {}) => writeBatch(q, w, options, this.fair);
+  writeBatch = (q: Queryable, w: BatchWrite, options: { allRunsNew?: boolean } = {}) => writeBatch(q, w, options);
   tx<T>(fn: (tx: Tx) => Promise<T>) {
     return transaction(this.pool, fn);
   }
@@ -253,6 +255,9 @@ class PgStore implements Store {
   takeSlot = concurrency.takeSlot;
 
   fairBacklog = (taskType: string) => this.fair.backlogged(taskType);
+  noteQueued = (entries: readonly QueueEntry[]) => {
+    for (const e of entries) this.fair.noteQueued(e.taskType, e.fairKey ?? "", e.fairWeight ?? 1);
+  };
   claim: Store["claim"] = (taskType, count, workerId, now, newToken, limits = {}) =>
     queue.claim(this.pool, taskType, count, workerId, now, newToken, limits, this.fair);
   requeue = (taskId: string, token: string) => queue.requeue(this.pool, taskId, token);

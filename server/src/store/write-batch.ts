@@ -3,7 +3,6 @@ import { stringifyJson } from "@baton/json";
 import pg from "pg";
 import type { JsonObject, RunState, TaskState } from "../decider/model.js";
 import type { Queryable } from "./db.js";
-import type { FairClaims } from "./fair-claim.js";
 import { notifySql } from "./notifications.js";
 import { runRows, taskRows } from "./rows.js";
 import { deleteTasks } from "./tasks.js";
@@ -60,7 +59,7 @@ export interface BatchWritten {
  * inserted: in a transaction the caller checks `insertedRuns` and rolls
  * back when one is missing; with `allRunsNew`, the statement fails instead.
  */
-export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRunsNew?: boolean }, fair: FairClaims): Promise<BatchWritten> {
+export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRunsNew?: boolean }): Promise<BatchWritten> {
   if (w.removed.length > 0) {
     // Deleting takes statements of its own: only inside a transaction is the batch still one change.
     if (q instanceof pg.Pool) throw new Error("a batch that removes tasks must be written in a transaction");
@@ -128,7 +127,6 @@ export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRuns
       fair_key: e.fairKey ?? "",
       fair_weight: e.fairWeight ?? 1,
     }));
-    for (const e of w.enqueue) fair.noteQueued(e.taskType, e.fairKey ?? "", e.fairWeight ?? 1);
     parts.push(`enqueued AS (
       INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at, fair_key, fair_weight)
       SELECT task_id, task_type, run_id, priority, visible_at, fair_key, fair_weight

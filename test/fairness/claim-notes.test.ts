@@ -1,0 +1,82 @@
+// A fair claim keeps a key whose rows were committed while its statement ran
+// (real PostgreSQL, the server's own claim on a FairClaims of the test's):
+// the statement could not take those rows, and dropping the key left them
+// waiting for the next read of the keys (up to 250 ms) behind a flooding key.
+// The commit is stood in for deterministically: the small key's row is
+// locked by another transaction (so the claim skips it and comes back short),
+// and the key is noted, as after a commit, while the claim statement runs.
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import pg from "pg";
+import { FairClaims } from "../../server/src/store/fair-claim.js";
+import { claim } from "../../server/src/store/queue.js";
+import { startHarness, type Harness } from "../support/harness.js";
+
+let h: Harness;
+let pool: NotingPool;
+let locker: pg.Client;
+
+/** A pool that runs `duringClaim` once a fair claim statement has run, before the claim looks at what it got. */
+class NotingPool extends pg.Pool {
+  duringClaim: (() => void) | undefined;
+  override query(...args: unknown[]): never {
+    const result = (super.query as (...a: unknown[]) => Promise<unknown>)(...args);
+    const hook = this.duringClaim;
+    if ((args[0] as { name?: string }).name !== "baton-claim-fair" || !hook) return result as never;
+    this.duringClaim = undefined;
+    return result.then((r) => {
+      hook();
+      return r;
+    }) as never;
+  }
+}
+
+const TYPE = "note_fair";
+const take = async (fair: FairClaims, count: number) =>
+  (await claim(pool, TYPE, count, "note-test", h.clock.now(), randomUUID, {}, fair)).map((t) => String(t.input["tenant"])).sort();
+
+before(async () => {
+  h = await startHarness({ manualClock: true });
+  pool = new NotingPool({ connectionString: h.databaseUrl, max: 2 });
+  locker = new pg.Client({ connectionString: h.databaseUrl });
+  await locker.connect();
+  await h.client.registerTaskDefs([{ name: TYPE, retryCount: 0, responseTimeoutSeconds: 3600 }]);
+  await h.client.registerWorkflowDef({
+    name: "note_fair",
+    version: 1,
+    schemaVersion: 2,
+    fairnessKey: "${workflow.input.tenant}",
+    tasks: [{ name: TYPE, taskReferenceName: "work", type: "SIMPLE", inputParameters: { tenant: "${workflow.input.tenant}" } }],
+  });
+});
+after(async () => {
+  await locker.end();
+  await pool.end();
+  await h.close();
+});
+
+describe("keys noted while a claim runs", () => {
+  it("a key noted after the claim statement began stays in the rotation, and the next claim serves it", async () => {
+    for (let i = 0; i < 10; i++) await h.client.startWorkflow("note_fair", { tenant: "big" });
+    await h.client.startWorkflow("note_fair", { tenant: "small" });
+    const fair = new FairClaims();
+    assert.deepEqual(await take(fair, 4), ["big", "big", "big", "small"], "both keys are found and served in turn");
+    assert.deepEqual(fair.keys(TYPE), ["big"], "small ran dry: it left the rotation");
+
+    // Another small task whose row the claims cannot take yet (locked, as if not committed).
+    await h.client.startWorkflow("note_fair", { tenant: "small" });
+    await locker.query("BEGIN");
+    await locker.query("SELECT 1 FROM baton.queue WHERE task_type = $1 AND fair_key = 'small' FOR UPDATE", [TYPE]);
+    fair.noteQueued(TYPE, "small", 1);
+    assert.deepEqual(await take(fair, 2), ["big", "big"], "small's row was not there for this claim: its slot went to big");
+    assert.deepEqual(fair.keys(TYPE), ["big"], "noted before the claim began, and found empty: dropped");
+
+    fair.noteQueued(TYPE, "small", 1);
+    pool.duringClaim = () => fair.noteQueued(TYPE, "small", 1);
+    assert.deepEqual(await take(fair, 2), ["big", "big"]);
+    assert.deepEqual(fair.keys(TYPE), ["big", "small"], "noted again while the statement ran: kept");
+    await locker.query("ROLLBACK");
+    assert.deepEqual(await take(fair, 2), ["big", "small"], "the next claim serves it");
+  });
+});
