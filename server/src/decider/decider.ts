@@ -23,6 +23,7 @@ import { enforceOutputLimit, outputLimit } from "./output-limit.js";
 import { SYSTEM_TASKS, isWorkerTask, type SystemTaskServices } from "./system-tasks/index.js";
 import { Resolver } from "./resolver.js";
 import { PlaceHeap } from "./place-heap.js";
+import * as queuedRevival from "./queued-revival.js";
 import type { TaskContext } from "./task-context.js";
 import { Refusal, unknownKind, type Decision, type DeciderInput, type Effect, type RunEvent } from "./contract.js";
 
@@ -196,6 +197,8 @@ export class Decider implements TaskContext {
         return this.start();
       case "admit":
         return this.admit();
+      case "queueRevival":
+        return this.queueRevival(event);
       case "taskResult":
         return this.taskResult(event);
       case "tick":
@@ -331,10 +334,24 @@ export class Decider implements TaskContext {
       this.applied = false;
       return;
     }
-    const { admission: _admission, ...extra } = this.run.extra;
+    const { admission: _admission, revival, ...extra } = this.run.extra;
     this.run.extra = extra;
     this.run.reason = "";
+    if (revival) {
+      this.apply(queuedRevival.restore(this.run, revival));
+      // The slot is still the run's (a restart starts its extra afresh).
+      if (extra["concurrencyKey"] !== undefined) this.run.extra["concurrencyKey"] = extra["concurrencyKey"];
+      return;
+    }
+    // Paused while it waited: it holds its slot and starts when resumed.
+    if (this.run.status === "PAUSED") return;
     this.start();
+  }
+
+  private queueRevival(event: Extract<RunEvent, { kind: "queueRevival" }>): void {
+    if (!TERMINAL_WORKFLOW.has(this.run.status))
+      throw new Refusal("FAILED_PRECONDITION", `run ${this.run.id} is ${this.run.status}; only an ended run waits to run again`);
+    queuedRevival.hold(this.run, event.revival, event.reason, this.now);
   }
 
   private taskResult(event: Extract<RunEvent, { kind: "taskResult" }>): void {
@@ -386,6 +403,8 @@ export class Decider implements TaskContext {
     if (this.run.status === "RUNNING") return;
     this.requireStatus(["PAUSED"], "resume");
     this.run.status = "RUNNING";
+    // Admitted while paused (see admit): it has not started yet.
+    if (this.tasks.length === 0 && this.run.extra["admission"] === undefined) return this.start();
     // A loop's answer that came while paused was set aside: ask again now.
     for (const task of this.tasks) if (task.type === "DO_WHILE" && this.awaitingEvaluation(task)) this.askAgain(task);
     this.reconcile();

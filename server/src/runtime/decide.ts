@@ -32,7 +32,14 @@ export interface RunRefused {
   error: Refusal;
 }
 
-export function decideRun(input: RunToDecide, items: EventItem[], now: number, services: EngineServices): RunDecided | RunRefused {
+/** `eventOf`: the event decided for an item (its own, unless the pipeline replaced it). */
+export function decideRun(
+  input: RunToDecide,
+  items: EventItem[],
+  now: number,
+  services: EngineServices,
+  eventOf: (item: EventItem) => RunEvent = (item) => item.event,
+): RunDecided | RunRefused {
   const { def, graph, state, restartDef, taskDefs } = input;
   const existing = new Set(state.tasks.map((t) => t.id));
   // The tasks were loaded for this batch alone: the decider may change them in place.
@@ -40,7 +47,8 @@ export function decideRun(input: RunToDecide, items: EventItem[], now: number, s
   const applied: RunEvent[] = [];
   const outcomes = new Map<EventItem, boolean>();
   for (const item of items) {
-    const event = item.event.kind === "restart" && restartDef && item.event.useLatest && !item.event.def ? { ...item.event, def: restartDef } : item.event;
+    const given = eventOf(item);
+    const event = given.kind === "restart" && restartDef && given.useLatest && !given.def ? { ...given, def: restartDef } : given;
     try {
       outcomes.set(item, decider.applyNext(event));
       applied.push(event);

@@ -123,6 +123,16 @@ export class Engine {
     this.memory.claimed(tasks);
   }
 
+  /** Starts `n` runs a raised limit admitted (their 'admitRun' items), at most 100 here and now; the timer sweep takes the rest. */
+  async admitQueued(n: number): Promise<void> {
+    const admit = () =>
+      this.outbox.process(undefined, "admitRun").catch((error: unknown) => {
+        this.log.warn({ err: error }, "admitting a queued run failed; the sweep retries it");
+        return false;
+      });
+    await Promise.all(Array.from({ length: Math.min(n, 100) }, admit));
+  }
+
   /** Carries out one outbox item (or the oldest, when no id is given): see outbox.ts. */
   processOutbox(id?: number): Promise<boolean> {
     return this.outbox.process(id);

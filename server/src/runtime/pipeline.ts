@@ -7,7 +7,8 @@
 // write alone finds out whether a run moved.
 import { randomUUID } from "node:crypto";
 import { admit, type Admission } from "../concurrency/admission.js";
-import { Refusal, type Decision } from "../decider/decider.js";
+import { slotForRevival } from "../concurrency/revival.js";
+import { Refusal, type Decision, type RunEvent } from "../decider/decider.js";
 import type { LoadedRuns, Queryable, Store } from "../store/store.js";
 import { runIdOf, type BatchResults, type EventItem, type StartItem } from "./batch-items.js";
 import type { EngineHooks } from "./contract.js";
@@ -97,15 +98,34 @@ export async function runBatch(
   // Decide. A refused event may have changed the state half way: it is
   // answered, and the run's other events are decided again from the stored state.
   const decided: { input: RunToDecide; result: RunDecided }[] = [];
+  // Revivals over their key's limit, decided again as waiting (see concurrency/revival.ts); runs CANCEL_OLDEST ends.
+  const replaced = new Map<EventItem, RunEvent>();
+  const terminate: { runId: string; reason: string }[] = [];
   for (let input of runs) {
     const group = groups.get(input.runId)!;
     for (;;) {
       const live = group.filter((item) => !results.has(item));
       if (live.length === 0) break;
-      const result = decideRun(input, live, now, services);
+      const result = decideRun(input, live, now, services, (item) => replaced.get(item) ?? item.event);
       if (result.kind === "decided") {
-        decided.push({ input, result });
-        break;
+        const revival = await slotForRevival(deps.store, q, result.decision, result.applied, async (hash) => (await deps.definitions.definition(hash, q)).def);
+        if (revival?.slot.kind === "run") terminate.push(...revival.slot.terminate);
+        if (!revival || revival.slot.kind === "run") {
+          decided.push({ input, result });
+          break;
+        }
+        const item = live[revival.index]!;
+        if (revival.slot.kind === "wait") replaced.set(item, revival.slot.event);
+        else results.set(item, revival.slot.error);
+        if (fromMemory) throw new NotFromMemory();
+        const state = await loader.reread(q, input.runId, input.state.rev);
+        input = await loader.forRun(
+          q,
+          input.runId,
+          state,
+          live.filter((i) => !results.has(i)).map((i) => replaced.get(i) ?? i.event),
+        );
+        continue;
       }
       results.set(result.item, result.error);
       // Memory may be what is behind: answer only from the database.
@@ -129,6 +149,7 @@ export async function runBatch(
   const write = emptyWrite(now);
   const after = emptyAfterCommit(handOffs);
   for (const admission of admissions) for (const payload of admission?.terminate ?? []) write.outbox.push({ kind: "terminateRun", payload });
+  for (const payload of terminate) write.outbox.push({ kind: "terminateRun", payload });
   const plan = (decision: Decision, taskDefs: RunToDecide["taskDefs"], existing: Set<string>, readRev: number | undefined) => {
     handOffs.push(...handOff(decision, now, taskDefs, deps.reserveWorker, (taskType) => deps.store.fairBacklog(taskType)));
     planWrite(decision, existing, readRev, now, (hash) => deps.definitions.cached(hash), write, after);

@@ -16,7 +16,7 @@ import { taskService } from "./tasks.js";
 import { workflowService } from "./workflows.js";
 
 export interface ServiceDeps {
-  engine: Pick<Engine, "start" | "handle" | "definition" | "workflowDefsChanged" | "taskDefsChanged">;
+  engine: Pick<Engine, "start" | "handle" | "definition" | "workflowDefsChanged" | "taskDefsChanged" | "admitQueued">;
   store: Parameters<typeof metadataService>[0]["store"] &
     Parameters<typeof workflowService>[0]["store"] &
     Parameters<typeof taskService>[0]["store"] &
@@ -48,7 +48,11 @@ export function createServices({ engine, store, dispatcher, waiters, clock, limi
       store,
       clock,
       limits,
-      changed: { workflowDef: (name) => engine.workflowDefsChanged(name), taskDefs: () => engine.taskDefsChanged() },
+      changed: {
+        workflowDef: (name) => engine.workflowDefsChanged(name),
+        taskDefs: () => engine.taskDefsChanged(),
+        runsAdmitted: (count) => engine.admitQueued(count),
+      },
     }),
     workflows: workflowService({ engine, store, waiters, limits, ...(changes ? { changes } : {}) }),
     tasks: taskService({ engine, store, dispatcher, clock, limits, ...(workers ? { workers } : {}), ...(everyReplica ? { everyReplica } : {}) }),

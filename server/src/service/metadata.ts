@@ -37,7 +37,7 @@ export interface MetadataServiceDeps {
   >;
   clock: Clock;
   limits: Limits;
-  changed: { workflowDef(name: string): void; taskDefs(): void };
+  changed: { workflowDef(name: string): void; taskDefs(): void; runsAdmitted?(count: number): Promise<void> };
 }
 
 export function metadataService({ store, clock, limits, changed: forget }: MetadataServiceDeps): ServiceImpl<typeof MetadataService> {
@@ -72,6 +72,8 @@ export function metadataService({ store, clock, limits, changed: forget }: Metad
       });
       // Here at once; other replicas on the NOTIFY sent at commit.
       if (result.changed) forget.workflowDef(def.name);
+      // Runs waiting for a slot that the new limit admitted start before the answer.
+      if (result.admitted > 0) await forget.runsAdmitted?.(result.admitted);
       return { name: def.name, version: result.version, changed: result.changed, contentHash: hash, warnings: issues(warnings) };
     }),
 

@@ -35,6 +35,39 @@ export async function takeSlot(tx: Queryable, workflow: string, key: string, lim
   return { kind: "run", cancelled: row.cancelled ?? [] };
 }
 
+/**
+ * A workflow's limit changed (a new version registered): keys with runs
+ * waiting take it now, and as many of those runs as it leaves room for are
+ * admitted in this transaction (undefined: no limit, every waiting run is).
+ * Returns how many were admitted; their 'admitRun' items start them.
+ */
+export async function setLimit(tx: Queryable, workflow: string, limit: number | undefined): Promise<number> {
+  const { rows } = await tx.query({
+    name: "baton-concurrency-set-limit",
+    text: "SELECT baton.concurrency_set_limit($1, $2) AS admitted",
+    values: [workflow, limit ?? null],
+  });
+  return Number(rows[0]?.admitted ?? 0);
+}
+
+export const CONCURRENCY_LIMIT_MIGRATION = {
+  name: "a workflow's new limit of running runs applies to runs already waiting",
+  sql: `
+    -- Keys without waiting runs take the new limit at their next start.
+    CREATE FUNCTION baton.concurrency_set_limit(w text, lim int) RETURNS int LANGUAGE plpgsql AS $fn$
+    DECLARE
+      k text;
+      admitted int := 0;
+    BEGIN
+      FOR k IN SELECT DISTINCT s.key FROM baton.concurrency_slots s WHERE s.workflow = w AND s.waiting ORDER BY 1 LOOP
+        UPDATE baton.concurrency_keys SET max_running = coalesce(lim, 2147483647) WHERE workflow = w AND key = k;
+        admitted := admitted + baton.concurrency_admit(w, k);
+      END LOOP;
+      RETURN admitted;
+    END $fn$;
+  `,
+};
+
 export const CONCURRENCY_MIGRATION = {
   name: "running runs per concurrency key",
   sql: `

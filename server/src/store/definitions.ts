@@ -5,6 +5,7 @@ import { stringifyJson } from "@baton/json";
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import type pg from "pg";
 import { transaction, type Queryable } from "./db.js";
+import { setLimit } from "./concurrency.js";
 import { notifySql } from "./notifications.js";
 
 export interface StoredWorkflowDef {
@@ -69,14 +70,17 @@ export async function registerWorkflowVersion(
   name: string,
   now: number,
   choose: (latest: StoredWorkflowDef | undefined) => VersionChoice,
-): Promise<{ version: number; changed: boolean }> {
+): Promise<{ version: number; changed: boolean; admitted: number }> {
   return transaction(pool, async (tx) => {
     await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`workflow:${name}`]);
-    const choice = choose(await workflowDef(tx, name));
-    if ("unchanged" in choice) return { version: choice.unchanged, changed: false };
+    const latest = await workflowDef(tx, name);
+    const choice = choose(latest);
+    if ("unchanged" in choice) return { version: choice.unchanged, changed: false, admitted: 0 };
     await putDef(tx, choice.hash, choice.def);
     const changed = await putWorkflowVersion(tx, name, choice.version, choice.hash, now);
-    return { version: choice.version, changed };
+    // The newest version's limit of running runs per key holds for runs already waiting too.
+    const admitted = changed && choice.version >= (latest?.version ?? 0) ? await setLimit(tx, name, runLimit(choice.def)) : 0;
+    return { version: choice.version, changed, admitted };
   });
 }
 
@@ -113,6 +117,12 @@ export async function taskDefs(q: Queryable, names?: string[]): Promise<Map<stri
     ? await q.query("SELECT body FROM baton.task_defs WHERE name = ANY($1)", [names])
     : await q.query("SELECT body FROM baton.task_defs ORDER BY name");
   return new Map(rows.map((r) => [(r.body as TaskDef).name, r.body as TaskDef]));
+}
+
+/** A definition's limit of running runs per key (rateLimitConfig.concurrentExecLimit), undefined when it has none. */
+function runLimit(def: WorkflowDef): number | undefined {
+  const limit = def.rateLimitConfig?.["concurrentExecLimit"];
+  return typeof limit === "number" && limit > 0 ? limit : undefined;
 }
 
 /** Why a workflow version may not be removed: its route still sends starts to it. */

@@ -2,7 +2,7 @@
 // advisory lock so replicas starting together do not race; never edit a
 // shipped migration, add a new one.
 import type pg from "pg";
-import { CONCURRENCY_MIGRATION } from "./concurrency.js";
+import { CONCURRENCY_LIMIT_MIGRATION, CONCURRENCY_MIGRATION } from "./concurrency.js";
 import { EVENT_HANDLER_OWNER_MIGRATION } from "./event-handlers.js";
 import { FAIR_CLAIM_MIGRATION, FAIR_WEIGHT_MIGRATION } from "./fair-claim.js";
 import { REPLICAS_MIGRATION } from "./replicas.js";
@@ -302,6 +302,7 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
   FAIR_WEIGHT_MIGRATION,
   EVENT_HANDLER_OWNER_MIGRATION,
   TASK_LOG_ORDER_MIGRATION,
+  CONCURRENCY_LIMIT_MIGRATION,
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"

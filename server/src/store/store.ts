@@ -79,7 +79,7 @@ export interface Store {
     name: string,
     now: number,
     choose: (latest: definitions.StoredWorkflowDef | undefined) => definitions.VersionChoice,
-  ): Promise<{ version: number; changed: boolean }>;
+  ): Promise<{ version: number; changed: boolean; admitted: number }>;
   listWorkflowDefs(name: string, allVersions: boolean): Promise<definitions.WorkflowDefListing[]>;
   /** Names whose body changed; notifies at commit. */
   putTaskDefs(defs: TaskDef[], now: number): Promise<string[]>;
