@@ -1,11 +1,26 @@
 // What the decider takes and gives: the events a run can receive, the effects
-// a decision asks for, its input and its result. The engine and the system
-// tasks program against these; the decider implements them.
+// a decision asks for, its input and its result, and the settings system tasks
+// read. The engine and the system tasks program against these; the decider
+// implements them.
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import type { EvaluationOutcome, EvaluationRequest } from "./evaluation.js";
 import type { Graph } from "./graph.js";
 import type { JsonObject, RunState, TaskState, TaskStatus, WorkflowStatus } from "./model.js";
-import type { SystemTaskServices } from "./system-tasks/index.js";
+
+/** Settings system tasks need, fixed per process. */
+export interface SystemTaskServices {
+  /** Largest SET_VARIABLE payload, in bytes of JSON. */
+  maxVariablesBytes: number;
+  /** Largest output a system task may store, in bytes of JSON (the payload limit; 2 MiB when absent). */
+  maxOutputBytes?: number;
+  /**
+   * Whether a SUB_WORKFLOW may run a definition taken from run data (an
+   * expression, or a dynamic fork's task list) rather than written in the
+   * run's definition: that would let whoever starts runs run any definition.
+   * Allowed when absent.
+   */
+  inlineDefinitionsFromData?: boolean;
+}
 
 export type RunEvent =
   | { kind: "start" }

@@ -2,11 +2,10 @@
 // the few ways a task may move the flow. The decider implements it; system
 // tasks import this, not the decider, so the two do not import each other.
 import type { TaskDef, WorkflowTask } from "@baton/sdk";
-import type { Effect } from "./contract.js";
+import type { Effect, SystemTaskServices } from "./contract.js";
 import type { EvaluationRequest } from "./evaluation.js";
 import type { Graph } from "./graph.js";
 import type { Json, JsonObject, RunState, TaskState, TaskStatus, WorkflowStatus } from "./model.js";
-import type { SystemTaskServices } from "./system-tasks/index.js";
 
 export interface TaskContext {
   readonly now: number;

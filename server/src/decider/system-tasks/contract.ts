@@ -5,20 +5,7 @@ import type { TaskContext } from "../task-context.js";
 import type { EvaluationOutcome, EvaluationRequest } from "../evaluation.js";
 import type { TaskState } from "../model.js";
 
-/** Settings system tasks need, fixed per process. */
-export interface SystemTaskServices {
-  /** Largest SET_VARIABLE payload, in bytes of JSON. */
-  maxVariablesBytes: number;
-  /** Largest output a system task may store, in bytes of JSON (the payload limit; 2 MiB when absent). */
-  maxOutputBytes?: number;
-  /**
-   * Whether a SUB_WORKFLOW may run a definition taken from run data (an
-   * expression, or a dynamic fork's task list) rather than written in the
-   * run's definition: that would let whoever starts runs run any definition.
-   * Allowed when absent.
-   */
-  inlineDefinitionsFromData?: boolean;
-}
+export type { SystemTaskServices } from "../contract.js";
 
 export interface SystemTask {
   start(d: TaskContext, task: TaskState): void;

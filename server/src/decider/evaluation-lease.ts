@@ -1,0 +1,53 @@
+// A system task waiting for user code (see evaluation.ts): asked for under a
+// lease, asked again when the lease ran out, answered by an `evaluated` event.
+import { TERMINAL_WORKFLOW, type TaskState } from "./model.js";
+import type { RunEvent } from "./contract.js";
+import type { DecisionContext } from "./decision-context.js";
+import { CONTINUE_LEASE_MS, EVALUATION_LEASE_MS, type EvaluationRequest } from "./evaluation.js";
+import { SYSTEM_TASKS, isWorkerTask } from "./system-tasks/index.js";
+
+/**
+ * Asks for user code to be evaluated for `task` after this decision: the
+ * task waits IN_PROGRESS under a lease until its `evaluated` event.
+ */
+export function requestEvaluation(d: DecisionContext, task: TaskState, request: EvaluationRequest): void {
+  if (task.status === "SCHEDULED") {
+    task.status = "IN_PROGRESS";
+    task.startedAt = d.now;
+  }
+  task.leaseToken = d.newId();
+  task.leaseExpiresAt = d.now + (request.kind === "continue" ? CONTINUE_LEASE_MS : EVALUATION_LEASE_MS);
+  d.touch(task);
+  d.effects.push({ kind: "evaluate", task, leaseToken: task.leaseToken, request });
+}
+
+/** Whether a system task waits for an evaluation it asked for. */
+export function awaitingEvaluation(task: TaskState): boolean {
+  return task.status === "IN_PROGRESS" && task.leaseExpiresAt > 0 && SYSTEM_TASKS[task.type]?.onEvaluated !== undefined && !isWorkerTask(task.type);
+}
+
+/** Asks again for an evaluation whose answer never came (its lease ran out, or the run was paused meanwhile). */
+export function askAgain(d: DecisionContext, task: TaskState): void {
+  const request = SYSTEM_TASKS[task.type]?.evaluation?.(d, task);
+  if (request) requestEvaluation(d, task, request);
+}
+
+/** The answer to an evaluation: the task it was for goes on (unless the answer is late). */
+export function evaluated(d: DecisionContext, event: Extract<RunEvent, { kind: "evaluated" }>): void {
+  const task = d.book.find(event.taskId);
+  // A late answer: the task ended, was asked again (a new lease), or the run ended.
+  if (!task || !awaitingEvaluation(task) || task.leaseToken !== event.leaseToken || TERMINAL_WORKFLOW.has(d.run.status)) {
+    d.applied = false;
+    return;
+  }
+  // A paused run starts no loop iteration: the loop asks again when the run resumes.
+  if (d.run.status === "PAUSED" && task.type === "DO_WHILE") {
+    d.applied = false;
+    return;
+  }
+  task.leaseToken = "";
+  task.leaseExpiresAt = 0;
+  d.touch(task);
+  SYSTEM_TASKS[task.type]!.onEvaluated!(d, task, event.outcome);
+  d.reconcile();
+}

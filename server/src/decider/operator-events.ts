@@ -1,0 +1,261 @@
+// What an operator (or an event handler) does to a run: pause and resume,
+// terminate, retry, restart, rerun from a task, skip a task, signal a task,
+// set variables. Each checks the run's status first and refuses what it does
+// not allow; retry and a child's revival reopen what failed.
+import { stringifyJson } from "@baton/json";
+import { iterationRef } from "@baton/sdk";
+import { Refusal, type RunEvent } from "./contract.js";
+import type { DecisionContext } from "./decision-context.js";
+import { askAgain, awaitingEvaluation } from "./evaluation-lease.js";
+import { createRetry, newTask, schedule, scheduleOrJump } from "./flow.js";
+import { SUCCESSFUL_TASK, TERMINAL_TASK, TERMINAL_WORKFLOW, type JsonObject, type RunState, type TaskState, type WorkflowStatus } from "./model.js";
+import { MAX_VARIABLES_BYTES } from "../rules/variables.js";
+import { endRun } from "./run-end.js";
+import { SYSTEM_TASKS, isWorkerTask } from "./system-tasks/index.js";
+
+function requireStatus(d: DecisionContext, allowed: WorkflowStatus[], action: string): void {
+  if (!allowed.includes(d.run.status)) {
+    throw new Refusal("FAILED_PRECONDITION", `cannot ${action} run ${d.run.id}: it is ${d.run.status}`);
+  }
+}
+
+export function pause(d: DecisionContext): void {
+  if (d.run.status === "PAUSED") return;
+  requireStatus(d, ["RUNNING"], "pause");
+  d.run.status = "PAUSED";
+  d.reconcile();
+}
+
+export function resume(d: DecisionContext): void {
+  if (d.run.status === "RUNNING") return;
+  requireStatus(d, ["PAUSED"], "resume");
+  d.run.status = "RUNNING";
+  // Admitted while paused (see admit): it has not started yet.
+  if (d.tasks.length === 0 && d.run.extra["admission"] === undefined) return d.start();
+  // A loop's answer that came while paused was set aside: ask again now.
+  for (const task of d.tasks) if (task.type === "DO_WHILE" && awaitingEvaluation(task)) askAgain(d, task);
+  d.reconcile();
+}
+
+export function terminate(d: DecisionContext, reason: string): void {
+  requireStatus(d, ["RUNNING", "PAUSED"], "terminate");
+  endRun(d, "TERMINATED", reason);
+}
+
+export function retryRun(d: DecisionContext, resumeSubworkflowTasks: boolean): void {
+  requireStatus(d, ["FAILED", "TIMED_OUT", "TERMINATED"], "retry");
+  const retried = reopenFailed(d, resumeSubworkflowTasks);
+  revive(d);
+  if (retried === 0 && d.tasks.length === 0) d.start();
+  else d.reconcile();
+}
+
+/**
+ * Gives every reference whose latest instance failed another go: a new
+ * attempt, or (joins, loops, resumed children) the same instance waiting again.
+ */
+export function reopenFailed(d: DecisionContext, resumeSubworkflowTasks: boolean, except?: TaskState): number {
+  let retried = 0;
+  for (const task of [...d.latestByRef().values()]) {
+    if (task === except || !["FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED"].includes(task.status)) continue;
+    if (task.type === "SUB_WORKFLOW" && task.subWorkflowId && resumeSubworkflowTasks) {
+      // The child resumes where it failed and reports back to this task.
+      reopen(d, task);
+      d.effects.push({ kind: "retryRun", runId: task.subWorkflowId, resumeSubworkflowTasks });
+    } else if (SYSTEM_TASKS[task.type]?.reopen) {
+      // Joins and loops wait again instead of being copied.
+      reopen(d, task);
+    } else {
+      createRetry(d, task, { countsAsRetry: false });
+    }
+    retried++;
+  }
+  return retried;
+}
+
+/** The same task instance waits again (a join, a loop, a resumed child). */
+export function reopen(d: DecisionContext, task: TaskState): void {
+  task.status = "IN_PROGRESS";
+  task.handled = false;
+  task.endedAt = 0;
+  task.reason = "";
+  d.touch(task);
+}
+
+/** An ended run runs again; its timeout counts from now (Conductor's lastRetriedTime). */
+export function revive(d: DecisionContext): void {
+  const run = d.run;
+  run.status = "RUNNING";
+  run.reason = "";
+  run.endedAt = 0;
+  run.failedTaskId = "";
+  run.extra["lastRetriedAt"] = d.now;
+  delete run.extra["permissiveFailure"];
+  delete run.extra["failureWorkflowStarted"];
+}
+
+export function restart(d: DecisionContext, latest: Extract<RunEvent, { kind: "restart" }>["def"]): void {
+  const run = d.run;
+  if (!TERMINAL_WORKFLOW.has(run.status)) {
+    throw new Refusal("FAILED_PRECONDITION", `run ${run.id} is ${run.status}; only an ended run can be restarted`);
+  }
+  if (latest) {
+    d.def = latest.def;
+    d.graph = latest.graph;
+    run.defHash = latest.hash;
+    run.version = latest.version;
+  }
+  if (d.def.restartable === false) {
+    throw new Refusal("FAILED_PRECONDITION", `workflow ${d.def.name} is not restartable (restartable: false)`);
+  }
+  for (const task of d.tasks) {
+    d.removed.push(task.id);
+    if (task.subWorkflowId && !TERMINAL_TASK.has(task.status)) {
+      d.effects.push({ kind: "terminateRun", runId: task.subWorkflowId, reason: "parent restarted" });
+    }
+  }
+  d.book.replace([]);
+  d.changed.clear();
+  d.resetResolver();
+  Object.assign(run, {
+    status: "RUNNING",
+    output: {},
+    variables: structuredClone(d.def.variables ?? {}),
+    reason: "",
+    failedRefs: [],
+    failedTaskId: "",
+    createdAt: d.now,
+    endedAt: 0,
+    nextSeq: 1,
+    extra: {},
+  } satisfies Partial<RunState>);
+  d.start();
+}
+
+export function rerun(d: DecisionContext, event: Extract<RunEvent, { kind: "rerun" }>): void {
+  const run = d.run;
+  const target = d.taskById(event.taskId);
+  if (run.status === "RUNNING" || run.status === "PAUSED") {
+    throw new Refusal("FAILED_PRECONDITION", `run ${run.id} is ${run.status}; rerun applies to an ended run`);
+  }
+  const wt = d.workflowTaskOf(target);
+  if (!wt) throw new Refusal("INVALID_ARGUMENT", `task ${target.ref} cannot be rerun: it is not in the definition`);
+  // Everything from the target on is dropped and the flow resumes there.
+  const keep: TaskState[] = [];
+  for (const task of d.tasks) {
+    if (task.seq >= target.seq) {
+      d.removed.push(task.id);
+      d.changed.delete(task);
+      if (task.subWorkflowId && !TERMINAL_TASK.has(task.status)) {
+        d.effects.push({ kind: "terminateRun", runId: task.subWorkflowId, reason: "rerun" });
+      }
+    } else keep.push(task);
+  }
+  d.book.replace(keep);
+  if (event.workflowInput) run.input = event.workflowInput;
+  d.resetResolver();
+  Object.assign(run, { status: "RUNNING", reason: "", endedAt: 0, failedRefs: [], failedTaskId: "" } satisfies Partial<RunState>);
+  delete run.extra["permissiveFailure"];
+  // Reopen the joins and loops the target sits in (they ended, or ended with the run).
+  const targetRef = d.defRef(target);
+  for (const task of d.tasks) {
+    if (SYSTEM_TASKS[task.type]?.reopen && encloses(d, task, target, targetRef)) {
+      reopen(d, task);
+      if (task.type === "DO_WHILE") {
+        task.iteration = target.iteration;
+        task.output = { ...task.output, iteration: target.iteration };
+      }
+    }
+  }
+  schedule(d, wt, { iteration: target.iteration, ...(event.taskInput ? { input: event.taskInput } : {}) });
+  // Parallel paths cut off by the removal (a fork's other branches, what followed their tasks) resume.
+  for (const task of [...d.tasks]) {
+    if (!SUCCESSFUL_TASK.has(task.status) || !task.handled || task === target) continue;
+    if (task.type === "FORK_JOIN" || task.type === "FORK") {
+      for (const branch of d.workflowTaskOf(task)?.forkTasks ?? []) {
+        if (branch[0] && !d.latest(iterationRef(branch[0].taskReferenceName, task.iteration))) scheduleOrJump(d, branch[0], task.iteration);
+      }
+      const join = d.graph.next(d.defRef(task));
+      if (join.kind === "task" && !d.latest(iterationRef(join.task.taskReferenceName, task.iteration))) schedule(d, join.task, { iteration: task.iteration });
+      continue;
+    }
+    if (["SWITCH", "DECISION", "FORK_JOIN_DYNAMIC", "DO_WHILE", "TERMINATE"].includes(task.type)) continue;
+    const next = d.graph.next(d.defRef(task));
+    if (next.kind === "task" && !d.latest(iterationRef(next.task.taskReferenceName, task.iteration))) {
+      task.handled = false;
+      d.touch(task);
+    }
+  }
+  d.reconcile();
+}
+
+/** Whether the join or loop `container` waits on `target` (the target is in its loop body, or in its fork). */
+function encloses(d: DecisionContext, container: TaskState, target: TaskState, targetRef: string): boolean {
+  const ref = d.defRef(container);
+  if (container.type === "DO_WHILE") return d.graph.descendants(ref).includes(targetRef);
+  if (container.iteration !== target.iteration && container.type !== "DO_WHILE") return false;
+  const node = d.graph.nodes.get(ref);
+  const fork = node?.list[node.index - 1];
+  if (!fork) return false;
+  return target.extra["dynamicJoin"] === fork.taskReferenceName || d.graph.descendants(fork.taskReferenceName).includes(targetRef);
+}
+
+export function skip(d: DecisionContext, ref: string, output: JsonObject): void {
+  requireStatus(d, ["RUNNING", "PAUSED"], "skip a task of");
+  const existing = d.latestByRef().get(ref);
+  if (existing && !TERMINAL_TASK.has(existing.status)) {
+    if (existing.status === "IN_PROGRESS" && isWorkerTask(existing.type)) {
+      throw new Refusal("FAILED_PRECONDITION", `task ${ref} is already running; only a task not yet started can be skipped`);
+    }
+    existing.output = output;
+    d.endTask(existing, "SKIPPED", "skipped by an operator");
+    d.effects.push({ kind: "dequeue", taskId: existing.id });
+  } else if (existing) {
+    throw new Refusal("FAILED_PRECONDITION", `task ${ref} has already ended (${existing.status})`);
+  } else {
+    const wt = d.graph.task(ref);
+    if (!wt) throw new Refusal("NOT_FOUND", `no task ${ref} in workflow ${d.def.name}`);
+    // A placeholder: when the flow reaches this task it jumps over it.
+    const placeholder = newTask(d, wt, { iteration: 0 });
+    placeholder.status = "SKIPPED";
+    placeholder.output = output;
+    placeholder.handled = true;
+    placeholder.endedAt = d.now;
+    placeholder.reason = "skipped by an operator";
+  }
+  d.reconcile();
+}
+
+export function signal(d: DecisionContext, event: Extract<RunEvent, { kind: "signal" }>): void {
+  const task = d.taskById(event.taskId);
+  if (TERMINAL_WORKFLOW.has(d.run.status)) {
+    throw new Refusal("FAILED_PRECONDITION", `run ${d.run.id} has ended (${d.run.status})`);
+  }
+  if (TERMINAL_TASK.has(task.status)) {
+    throw new Refusal("FAILED_PRECONDITION", `task ${task.ref} has already ended (${task.status})`);
+  }
+  if (!["COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "COMPLETED_WITH_ERRORS"].includes(event.status)) {
+    throw new Refusal("INVALID_ARGUMENT", `a signal sets COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR, not ${event.status}`);
+  }
+  task.output = { ...task.output, ...event.output };
+  d.endTask(task, event.status, event.reason);
+  d.effects.push({ kind: "dequeue", taskId: task.id });
+  d.reconcile();
+}
+
+export function updateVariables(d: DecisionContext, event: Extract<RunEvent, { kind: "updateVariables" }>): void {
+  const run = d.run;
+  if (TERMINAL_WORKFLOW.has(run.status)) {
+    throw new Refusal("FAILED_PRECONDITION", `run ${run.id} has ended (${run.status}); its variables stay as they were`);
+  }
+  const variables: JsonObject = { ...run.variables };
+  for (const [key, value] of Object.entries(event.variables)) {
+    const current = variables[key];
+    variables[key] = event.appendArray && Array.isArray(current) ? [...current, ...(Array.isArray(value) ? value : [value])] : value;
+  }
+  const size = Buffer.byteLength(stringifyJson(variables));
+  const limit = d.services?.maxVariablesBytes ?? MAX_VARIABLES_BYTES;
+  if (size > limit) throw new Refusal("INVALID_ARGUMENT", `variables would be ${size} bytes; the limit is ${limit} bytes`);
+  run.variables = variables;
+  d.reconcile();
+}
