@@ -3,7 +3,8 @@
 import { TERMINAL_WORKFLOW, type TaskState } from "./model.js";
 import type { RunEvent } from "./contract.js";
 import type { DecisionContext } from "./decision-context.js";
-import { CONTINUE_LEASE_MS, EVALUATION_LEASE_MS, type EvaluationRequest } from "./evaluation.js";
+import type { EvaluationRequest } from "./evaluation.js";
+import { evaluationLeaseAt } from "./deadlines.js";
 import { SYSTEM_TASKS, isWorkerTask } from "./system-tasks/index.js";
 
 /**
@@ -16,7 +17,7 @@ export function requestEvaluation(d: DecisionContext, task: TaskState, request: 
     task.startedAt = d.now;
   }
   task.leaseToken = d.newId();
-  task.leaseExpiresAt = d.now + (request.kind === "continue" ? CONTINUE_LEASE_MS : EVALUATION_LEASE_MS);
+  task.leaseExpiresAt = evaluationLeaseAt(d.now, request);
   d.touch(task);
   d.effects.push({ kind: "evaluate", task, leaseToken: task.leaseToken, request });
 }

@@ -4,7 +4,7 @@
 import { iterationRef, type TaskDef, type WorkflowTask } from "@baton/sdk";
 import { SUCCESSFUL_TASK, TERMINAL_TASK, type Json, type JsonObject, type TaskState } from "./model.js";
 import type { DecisionContext } from "./decision-context.js";
-import { retryDelaySeconds } from "./retry.js";
+import { retryAt, startAt } from "./deadlines.js";
 import { failBy, recordFailedRef } from "./run-end.js";
 import { SYSTEM_TASKS, isWorkerTask } from "./system-tasks/index.js";
 
@@ -59,13 +59,12 @@ export function createRetry(d: DecisionContext, failed: TaskState, options: { co
   failed.retried = true;
   failed.handled = true;
   d.touch(failed);
-  const def = d.taskDefOf(failed);
-  const delay = options.countsAsRetry && def ? retryDelaySeconds(def, failed.retryCount) : 0;
+  const visibleAt = retryAt(d.now, d.taskDefOf(failed), failed.retryCount, options.countsAsRetry);
   const retry: TaskState = {
     ...failed,
     id: d.newId(),
     seq: d.run.nextSeq++,
-    ...freshAttempt(d.now, d.now + delay * 1000),
+    ...freshAttempt(d.now, visibleAt),
     retryCount: failed.retryCount + 1,
     retriedTaskId: failed.id,
     extra: { ...failed.extra },
@@ -185,7 +184,7 @@ export function newTask(d: DecisionContext, wt: WorkflowTask, options: NewTaskOp
     defName: wt.name,
     iteration: options.iteration,
     input,
-    ...freshAttempt(d.now, d.now + (wt.startDelay ?? 0) * 1000),
+    ...freshAttempt(d.now, startAt(d.now, wt)),
     retryCount: 0,
     retriedTaskId: "",
     responseTimeoutSeconds: taskDef?.responseTimeoutSeconds ?? 3600,

@@ -6,7 +6,7 @@ import type { DecisionContext } from "./decision-context.js";
 import { TERMINAL_TASK, TERMINAL_WORKFLOW, type TaskStatus } from "./model.js";
 import { reopen, reopenFailed, revive } from "./operator-events.js";
 import { endRun, recordFailedRef } from "./run-end.js";
-import { leaseDeadline } from "../rules/lease.js";
+import { callbackAt, workerLeaseAt } from "./deadlines.js";
 
 export function taskResult(d: DecisionContext, event: Extract<RunEvent, { kind: "taskResult" }>): void {
   const task = d.taskById(event.taskId);
@@ -28,12 +28,12 @@ export function taskResult(d: DecisionContext, event: Extract<RunEvent, { kind: 
       if (event.callbackAfterSeconds > 0) {
         task.status = "SCHEDULED";
         task.callbackAfterSeconds = event.callbackAfterSeconds;
-        task.visibleAt = d.now + event.callbackAfterSeconds * 1000;
+        task.visibleAt = callbackAt(d.now, event.callbackAfterSeconds);
         task.leaseToken = "";
         task.leaseExpiresAt = 0;
         d.effects.push({ kind: "enqueue", task });
       } else {
-        task.leaseExpiresAt = leaseDeadline({ now: d.now, startedAt: task.startedAt, leaseSeconds: task.responseTimeoutSeconds, timeoutSeconds: task.timeoutSeconds });
+        task.leaseExpiresAt = workerLeaseAt(d.now, task);
       }
       break;
     case "COMPLETED":

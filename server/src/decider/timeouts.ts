@@ -1,8 +1,9 @@
 // What is due in a run: acting on the times that passed (timeouts, a task
 // held back until now, a wait or an evaluation lease that ran out), and the
 // run's next wake time, when a timer must look at it again.
-import { TERMINAL_TASK, TERMINAL_WORKFLOW, type RunState } from "./model.js";
+import { TERMINAL_TASK, TERMINAL_WORKFLOW } from "./model.js";
 import type { DecisionContext } from "./decision-context.js";
+import { pollTimeoutAt, runTimeoutAt, taskTimeoutAt } from "./deadlines.js";
 import { askAgain, awaitingEvaluation } from "./evaluation-lease.js";
 import { endRun, recordFailedRef } from "./run-end.js";
 import { SYSTEM_TASKS, isWorkerTask } from "./system-tasks/index.js";
@@ -11,9 +12,9 @@ import { SYSTEM_TASKS, isWorkerTask } from "./system-tasks/index.js";
 export function checkTimeouts(d: DecisionContext): void {
   const now = d.now;
   const run = d.run;
-  const timeout = d.def.timeoutSeconds ?? 0;
-  if (timeout > 0 && (d.def.timeoutPolicy ?? "ALERT_ONLY") === "TIME_OUT_WF" && now >= timeoutBase(run) + timeout * 1000) {
-    endRun(d, "TIMED_OUT", `Workflow timed out after ${timeout} seconds (timeoutPolicy TIME_OUT_WF)`);
+  const runTimeout = runTimeoutAt(d.def, run);
+  if (runTimeout !== undefined && now >= runTimeout) {
+    endRun(d, "TIMED_OUT", `Workflow timed out after ${d.def.timeoutSeconds} seconds (timeoutPolicy TIME_OUT_WF)`);
     return;
   }
   if (run.status === "PAUSED") return;
@@ -23,7 +24,8 @@ export function checkTimeouts(d: DecisionContext): void {
   for (const task of [...d.tasks]) {
     if (TERMINAL_TASK.has(task.status)) continue;
     const taskDef = d.taskDefOf(task);
-    const timedOut = task.status === "IN_PROGRESS" && task.timeoutSeconds > 0 && task.startedAt > 0 && now >= task.startedAt + task.timeoutSeconds * 1000;
+    const timeoutAt = taskTimeoutAt(task);
+    const timedOut = task.status === "IN_PROGRESS" && timeoutAt !== undefined && now >= timeoutAt;
     if (timedOut && (isWorkerTask(task.type) || (taskDef?.timeoutPolicy ?? "TIME_OUT_WF") !== "ALERT_ONLY")) {
       // The task definition's timeoutSeconds holds for system tasks too (a WAIT, a HUMAN, a child run).
       const policy = taskDef?.timeoutPolicy ?? "TIME_OUT_WF";
@@ -43,9 +45,9 @@ export function checkTimeouts(d: DecisionContext): void {
         d.endTask(task, "TIMED_OUT", `responseTimeout: no update from the worker for ${task.responseTimeoutSeconds} seconds`);
       }
     } else if (task.status === "SCHEDULED" && isWorkerTask(task.type)) {
-      const pollTimeout = taskDef?.pollTimeoutSeconds ?? 0;
-      if (pollTimeout > 0 && now >= task.visibleAt + pollTimeout * 1000) {
-        d.endTask(task, "TIMED_OUT", `pollTimeout: not polled within ${pollTimeout} seconds`);
+      const pollTimeout = pollTimeoutAt(task, taskDef);
+      if (pollTimeout !== undefined && now >= pollTimeout) {
+        d.endTask(task, "TIMED_OUT", `pollTimeout: not polled within ${taskDef?.pollTimeoutSeconds} seconds`);
         d.effects.push({ kind: "dequeue", taskId: task.id });
       }
     } else if (task.status === "SCHEDULED" && !isWorkerTask(task.type)) {
@@ -62,25 +64,25 @@ export function checkTimeouts(d: DecisionContext): void {
 export function nextWake(d: DecisionContext): number {
   const run = d.run;
   if (TERMINAL_WORKFLOW.has(run.status)) return 0;
-  let wake = Infinity;
-  const timeout = d.def.timeoutSeconds ?? 0;
-  if (timeout > 0 && (d.def.timeoutPolicy ?? "ALERT_ONLY") === "TIME_OUT_WF") wake = timeoutBase(run) + timeout * 1000;
+  let wake = runTimeoutAt(d.def, run) ?? Infinity;
   if (run.status === "RUNNING") {
     for (const task of d.tasks) {
       if (TERMINAL_TASK.has(task.status)) continue;
       if (task.status === "SCHEDULED" && isWorkerTask(task.type)) {
-        const poll = d.taskDefOf(task)?.pollTimeoutSeconds ?? 0;
-        if (poll > 0) wake = Math.min(wake, task.visibleAt + poll * 1000);
+        const poll = pollTimeoutAt(task, d.taskDefOf(task));
+        if (poll !== undefined) wake = Math.min(wake, poll);
       } else if (task.status === "IN_PROGRESS" && isWorkerTask(task.type)) {
         // A leased task is found by the sweeper through the lease index, as
         // one a claim took is; its lease never outlasts its timeout. Left out
         // of the wake time, which then stays put from step to step, so the
         // run's row is updated in place (HOT) instead of in every index.
-        if (task.leaseExpiresAt === 0 && task.timeoutSeconds > 0 && task.startedAt > 0) wake = Math.min(wake, task.startedAt + task.timeoutSeconds * 1000);
+        const timeoutAt = task.leaseExpiresAt === 0 ? taskTimeoutAt(task) : undefined;
+        if (timeoutAt !== undefined) wake = Math.min(wake, timeoutAt);
       } else if (task.status === "SCHEDULED") {
         wake = Math.min(wake, task.visibleAt);
       } else {
-        if (task.timeoutSeconds > 0 && task.startedAt > 0) wake = Math.min(wake, task.startedAt + task.timeoutSeconds * 1000);
+        const timeoutAt = taskTimeoutAt(task);
+        if (timeoutAt !== undefined) wake = Math.min(wake, timeoutAt);
         if (awaitingEvaluation(task)) wake = Math.min(wake, task.leaseExpiresAt);
         const due = SYSTEM_TASKS[task.type]?.dueAt?.(d, task);
         if (due) wake = Math.min(wake, due);
@@ -88,9 +90,4 @@ export function nextWake(d: DecisionContext): number {
     }
   }
   return Number.isFinite(wake) ? wake : 0;
-}
-
-/** The workflow timeout counts from the start, or from the last retry. */
-function timeoutBase(run: RunState): number {
-  return Math.max(run.createdAt, Number(run.extra["lastRetriedAt"] ?? 0));
 }

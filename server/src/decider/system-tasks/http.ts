@@ -1,4 +1,5 @@
 // HTTP: carried out after commit by runtime/http-tasks.ts, answered by an event.
+import { httpCallLeaseAt } from "../deadlines.js";
 import type { SystemTask } from "./contract.js";
 import { inProgress } from "./outcomes.js";
 
@@ -6,7 +7,7 @@ export const http: SystemTask = {
   start(d, task) {
     inProgress(d, task);
     task.leaseToken = d.newId();
-    task.leaseExpiresAt = d.now + Math.max(task.responseTimeoutSeconds, 1) * 1000;
+    task.leaseExpiresAt = httpCallLeaseAt(d.now, task);
     d.effects.push({ kind: "runAsync", task });
   },
   onTick(d, task) {

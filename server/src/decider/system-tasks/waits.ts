@@ -1,17 +1,15 @@
 // Tasks that wait on the outside: WAIT (a time or a signal), HUMAN, EVENT (publish, then go on).
 import type { JsonObject } from "../model.js";
-import { parseDuration, parseUntil } from "../time.js";
+import { waitEndsAt } from "../deadlines.js";
 import type { SystemTask } from "./contract.js";
 import { complete, fail, inProgress, errorMessage } from "./outcomes.js";
 
 export const waitTask: SystemTask = {
   start(d, task) {
     inProgress(d, task);
-    const duration = task.input["duration"];
-    const until = task.input["until"];
     try {
-      if (typeof duration === "string" && duration) task.extra["waitUntil"] = d.now + parseDuration(duration);
-      else if (typeof until === "string" && until) task.extra["waitUntil"] = parseUntil(until);
+      const endsAt = waitEndsAt(d.now, task.input);
+      if (endsAt !== undefined) task.extra["waitUntil"] = endsAt;
     } catch (error) {
       fail(d, task, errorMessage(error), true);
       return;
