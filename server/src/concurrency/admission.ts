@@ -6,7 +6,7 @@
 // starts it), or refused (CANCEL_NEWEST: the decider ends it TERMINATED at
 // once, with the reason).
 import type { WorkflowDef } from "@baton/sdk";
-import type { JsonObject } from "../decider/model.js";
+import type { JsonObject, RunMarks } from "../decider/model.js";
 import type { Queryable, Store } from "../store/store.js";
 import { runLimitOf } from "./limit.js";
 
@@ -14,8 +14,8 @@ export { hasRunLimit } from "./limit.js";
 
 /** What a start's slot means for its new run. */
 export interface Admission {
-  /** Merged into the run's `extra` (concurrencyKey; admission: "queued" | "refused"). */
-  extra: JsonObject;
+  /** Marks merged into the run's (its concurrency key; whether it waits for a slot or was refused). */
+  extra: Pick<RunMarks, "concurrencyKey" | "admission">;
   /** The run's reason ("" when it runs). */
   reason: string;
   /** Runs to terminate (CANCEL_OLDEST), with why. */

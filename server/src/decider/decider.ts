@@ -177,7 +177,7 @@ export class Decider implements DecisionContext {
 
   start(): void {
     // Over its concurrency key's limit (see concurrency/limit.ts): refused, or waiting for a slot.
-    const admission = this.run.extra["admission"];
+    const admission = this.run.extra.admission;
     if (admission === "refused") return this.endRun("TERMINATED", this.run.reason);
     if (admission === "queued") return;
     const first = this.def.tasks[0];
@@ -186,7 +186,7 @@ export class Decider implements DecisionContext {
   }
 
   private admit(): void {
-    if (this.run.extra["admission"] !== "queued" || TERMINAL_WORKFLOW.has(this.run.status)) {
+    if (this.run.extra.admission !== "queued" || TERMINAL_WORKFLOW.has(this.run.status)) {
       this.applied = false;
       return;
     }
@@ -220,7 +220,7 @@ export class Decider implements DecisionContext {
     }
     if (TERMINAL_WORKFLOW.has(this.run.status)) return;
     checkTimeouts(this);
-    if (this.run.status !== "RUNNING" || this.run.extra["admission"] === "queued") return;
+    if (this.run.status !== "RUNNING" || this.run.extra.admission === "queued") return;
     // In scan order: passes over the tasks until none ended unhandled (see TaskBook.nextEnded).
     this.book.startPass();
     while (this.run.status === "RUNNING") {
@@ -342,7 +342,7 @@ export class Decider implements DecisionContext {
   }
 
   workflowTaskOf(task: TaskState): WorkflowTask | undefined {
-    return this.graph.task(this.defRef(task)) ?? (task.extra["workflowTask"] as WorkflowTask | undefined);
+    return this.graph.task(this.defRef(task)) ?? task.extra.workflowTask;
   }
 
   taskDefOf(task: TaskState): TaskDef | undefined {

@@ -2,7 +2,7 @@
 // task, a join, a loop's next iteration, a retry, the run's failure), and
 // how a task instance is made and handed to its executor.
 import { iterationRef, type TaskDef, type WorkflowTask } from "@baton/sdk";
-import { SUCCESSFUL_TASK, TERMINAL_TASK, type Json, type JsonObject, type TaskState } from "./model.js";
+import { SUCCESSFUL_TASK, TERMINAL_TASK, type JsonObject, type TaskMarks, type TaskState } from "./model.js";
 import type { DecisionContext } from "./decision-context.js";
 import { retryAt, startAt } from "./deadlines.js";
 import { failBy, recordFailedRef } from "./run-end.js";
@@ -11,12 +11,12 @@ import { SYSTEM_TASKS, isWorkerTask } from "./system-tasks/index.js";
 export interface NewTaskOptions {
   iteration: number;
   input?: JsonObject;
-  extra?: JsonObject;
+  extra?: TaskMarks;
 }
 
 /** What the flow does with a task that just ended. */
 export function onTaskEnded(d: DecisionContext, task: TaskState): void {
-  if (task.status === "CANCELED" && d.run.extra["canceling"]) return;
+  if (task.status === "CANCELED" && d.run.extra.canceling) return;
   if (SUCCESSFUL_TASK.has(task.status)) return proceedAfter(d, task);
   if (task.retried) return;
   // Conductor lists every reference that failed, even when a retry then succeeded.
@@ -32,8 +32,8 @@ export function onTaskEnded(d: DecisionContext, task: TaskState): void {
     return proceedAfter(d, task);
   }
   if (wt?.permissive) {
-    if (!d.run.extra["permissiveFailure"]) {
-      d.run.extra["permissiveFailure"] = { taskId: task.id, ref: task.ref, status: task.status, reason: task.reason };
+    if (!d.run.extra.permissiveFailure) {
+      d.run.extra.permissiveFailure = { taskId: task.id, ref: task.ref, status: task.status, reason: task.reason };
     }
     recordFailedRef(d.run, task.ref);
     return proceedAfter(d, task);
@@ -76,10 +76,10 @@ export function createRetry(d: DecisionContext, failed: TaskState, options: { co
 
 /** Schedules what follows `task` in the definition. */
 export function proceedAfter(d: DecisionContext, task: TaskState): void {
-  const dynamicJoin = task.extra["dynamicJoin"];
+  const dynamicJoin = task.extra.dynamicJoin;
   if (typeof dynamicJoin === "string") return branchEnded(d, dynamicJoin, task.iteration);
   const next = d.graph.next(d.defRef(task));
-  const iteration = task.type === "DO_WHILE" ? Number(task.extra["outerIteration"] ?? 0) : task.iteration;
+  const iteration = task.type === "DO_WHILE" ? (task.extra.outerIteration ?? 0) : task.iteration;
   switch (next.kind) {
     case "task":
       scheduleOrJump(d, next.task, iteration);
@@ -114,9 +114,9 @@ function openLoop(d: DecisionContext, ref: string): TaskState | undefined {
 export function scheduleOrJump(d: DecisionContext, wt: WorkflowTask, iteration: number): void {
   const ref = iterationRef(wt.taskReferenceName, iteration);
   const existing = d.latest(ref);
-  const placeholder = existing?.status === "SKIPPED" && existing.extra["placeholder"] !== false ? existing : undefined;
-  if (placeholder && placeholder.handled && placeholder.extra["jumped"] !== true) {
-    placeholder.extra["jumped"] = true;
+  const placeholder = existing?.status === "SKIPPED" && existing.extra.placeholder !== false ? existing : undefined;
+  if (placeholder && placeholder.handled && placeholder.extra.jumped !== true) {
+    placeholder.extra.jumped = true;
     d.touch(placeholder);
     return proceedAfter(d, placeholder);
   }
@@ -191,7 +191,7 @@ export function newTask(d: DecisionContext, wt: WorkflowTask, options: NewTaskOp
     timeoutSeconds: taskDef?.timeoutSeconds ?? 0,
     extra: options.extra ?? {},
   };
-  if (!d.graph.task(wt.taskReferenceName)) task.extra["workflowTask"] = wt as unknown as Json;
+  if (!d.graph.task(wt.taskReferenceName)) task.extra.workflowTask = wt;
   d.addTask(task);
   return task;
 }

@@ -1,6 +1,6 @@
 // The state the decider works on: one run and its task instances. Plain data,
 // loaded by the store, changed by the decider, written back by the store.
-import type { JsonObject, TaskDef, WorkflowDef } from "@baton/sdk";
+import type { JsonObject, TaskDef, WorkflowDef, WorkflowTask } from "@baton/sdk";
 
 export type { Json } from "@baton/json";
 
@@ -46,8 +46,8 @@ export interface RunState {
   wakeAt: number;
   /** Sequence number for the next task instance. */
   nextSeq: number;
-  /** Decider bookkeeping that has no column of its own. */
-  extra: JsonObject;
+  /** Marks the run carries that have no column of their own (stored as the JSON column `extra`). */
+  extra: RunMarks;
   /** How a route chose this run's version (absent: the version was named, or no route applied). */
   route?: RouteChoice;
 }
@@ -100,8 +100,54 @@ export interface TaskState {
   subWorkflowId: string;
   /** Row revision, for optimistic writes against concurrent claims. */
   rev: number;
-  /** Type-specific state (fork branches, loop counters, ...). */
-  extra: JsonObject;
+  /** Marks of a task type or of the flow (stored as the JSON column `extra`). */
+  extra: TaskMarks;
+}
+
+/**
+ * What is known of a run beyond its columns. Each mark is optional and
+ * stored under its own name in the run's `extra` JSON column (SQL reads
+ * fairKey, fairWeight and concurrencyKey there), so rows written before the
+ * marks were typed load as they are.
+ */
+export interface RunMarks {
+  /** Sub-workflow nesting depth (absent: a top-level run). */
+  depth?: number;
+  /** The fair-share key the run was started with, and its weight when not 1 (fairness/key.ts; the fair claim reads them). */
+  fairKey?: string;
+  fairWeight?: number;
+  /** The concurrency key whose slot the run holds (concurrency/admission.ts; a trigger frees the slot when the run ends). */
+  concurrencyKey?: string;
+  /** Over its key's limit: waiting for a slot, or refused (ended at once). */
+  admission?: "queued" | "refused";
+  /** The first permissive task that failed: the run fails for it once every task has ended. */
+  permissiveFailure?: { taskId: string; ref: string; status: string; reason: string };
+  /** When the run was last retried: its timeout counts from then (Conductor's lastRetriedTime). */
+  lastRetriedAt?: number;
+  /** The failure workflow was started for this ending. */
+  failureWorkflowStarted?: boolean;
+  /** The run is ending and its open tasks are being canceled (within one decision only). */
+  canceling?: boolean;
+}
+
+/** What a task type or the flow records on a task instance (stored in its `extra` JSON column, as RunMarks are). */
+export interface TaskMarks {
+  /** A dynamic fork's JOIN: the references it waits on. */
+  joinOn?: string[];
+  /** A task a dynamic fork started: the fork's reference name (its end wakes the fork's join). */
+  dynamicJoin?: string;
+  /** A DO_WHILE: the iteration of the loop around it (its own `iteration` counts its own iterations). */
+  outerIteration?: number;
+  /** A DO_WHILE whose decision ran out of iterations: the iteration it starts in the next event. */
+  continueAt?: number;
+  /** A WAIT: when it ends (absent: it waits for a signal). */
+  waitUntil?: number;
+  /** The task as it runs, when the definition does not hold it (a dynamic fork's branch, a DYNAMIC's named task). */
+  workflowTask?: WorkflowTask;
+  /** An operator's SKIPPED placeholder that the flow has jumped over. */
+  jumped?: boolean;
+  /** false: a SKIPPED task that is no operator's placeholder (absent: it is one). */
+  placeholder?: boolean;
 }
 
 export type { JsonObject, TaskDef, WorkflowDef };

@@ -89,9 +89,9 @@ export function revive(d: DecisionContext): void {
   run.reason = "";
   run.endedAt = 0;
   run.failedTaskId = "";
-  run.extra["lastRetriedAt"] = d.now;
-  delete run.extra["permissiveFailure"];
-  delete run.extra["failureWorkflowStarted"];
+  run.extra.lastRetriedAt = d.now;
+  delete run.extra.permissiveFailure;
+  delete run.extra.failureWorkflowStarted;
 }
 
 export function restart(d: DecisionContext, latest: Extract<RunEvent, { kind: "restart" }>["def"]): void {
@@ -155,7 +155,7 @@ export function rerun(d: DecisionContext, event: Extract<RunEvent, { kind: "reru
   if (event.workflowInput) run.input = event.workflowInput;
   d.resetResolver();
   Object.assign(run, { status: "RUNNING", reason: "", endedAt: 0, failedRefs: [], failedTaskId: "" } satisfies Partial<RunState>);
-  delete run.extra["permissiveFailure"];
+  delete run.extra.permissiveFailure;
   // Reopen the joins and loops the target sits in (they ended, or ended with the run).
   const targetRef = d.defRef(target);
   for (const task of d.tasks) {
@@ -197,7 +197,7 @@ function encloses(d: DecisionContext, container: TaskState, target: TaskState, t
   const node = d.graph.nodes.get(ref);
   const fork = node?.list[node.index - 1];
   if (!fork) return false;
-  return target.extra["dynamicJoin"] === fork.taskReferenceName || d.graph.descendants(fork.taskReferenceName).includes(targetRef);
+  return target.extra.dynamicJoin === fork.taskReferenceName || d.graph.descendants(fork.taskReferenceName).includes(targetRef);
 }
 
 export function skip(d: DecisionContext, ref: string, output: JsonObject): void {

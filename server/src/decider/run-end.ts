@@ -13,7 +13,7 @@ export function recordFailedRef(run: RunState, ref: string): void {
 
 /** Every task ended: the run completes, or fails for the permissive task that failed first. */
 export function complete(d: DecisionContext): void {
-  const permissive = d.run.extra["permissiveFailure"] as { taskId: string; status: string; reason: string } | undefined;
+  const permissive = d.run.extra.permissiveFailure;
   if (permissive) {
     d.run.failedTaskId = permissive.taskId;
     endRun(d, "FAILED", `Task ${permissive.taskId} failed with status: ${permissive.status} and reason: '${permissive.reason}'`);
@@ -33,7 +33,7 @@ export function failBy(d: DecisionContext, task: TaskState): void {
 /** Ends the run: cancels what is open, evaluates the output, tells whoever waits. */
 export function endRun(d: DecisionContext, status: WorkflowStatus, reason: string, output?: JsonObject): void {
   const run = d.run;
-  run.extra["canceling"] = true;
+  run.extra.canceling = true;
   for (const task of d.tasks) {
     if (TERMINAL_TASK.has(task.status)) continue;
     // Conductor gives a task canceled with its run no reason of its own (the run's says why).
@@ -42,7 +42,7 @@ export function endRun(d: DecisionContext, status: WorkflowStatus, reason: strin
     if (isWorkerTask(task.type)) d.effects.push({ kind: "dequeue", taskId: task.id });
     if (task.subWorkflowId) d.effects.push({ kind: "terminateRun", runId: task.subWorkflowId, reason: `parent workflow ${status}` });
   }
-  delete run.extra["canceling"];
+  delete run.extra.canceling;
   // Conductor evaluates outputParameters before a completing run ends: `${workflow.status}` reads RUNNING.
   if (status === "COMPLETED") output ??= workflowOutput(d);
   run.status = status;
@@ -50,8 +50,8 @@ export function endRun(d: DecisionContext, status: WorkflowStatus, reason: strin
   run.endedAt = d.now;
   run.output = output ?? workflowOutput(d);
   const failureWorkflow = status !== "COMPLETED" ? failureWorkflowName(d) : "";
-  if (failureWorkflow && !run.extra["failureWorkflowStarted"]) {
-    run.extra["failureWorkflowStarted"] = true;
+  if (failureWorkflow && !run.extra.failureWorkflowStarted) {
+    run.extra.failureWorkflowStarted = true;
     const failureRunId = d.newId();
     run.output = { ...run.output, "conductor.failure_workflow": failureRunId };
     d.effects.push({
@@ -72,7 +72,7 @@ export function endRun(d: DecisionContext, status: WorkflowStatus, reason: strin
         correlationId: run.correlationId,
         priority: run.priority,
         linked: false,
-        depth: Number(run.extra["depth"] ?? 0) + 1,
+        depth: (run.extra.depth ?? 0) + 1,
       },
     });
   }

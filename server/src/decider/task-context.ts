@@ -5,7 +5,7 @@ import type { TaskDef, WorkflowTask } from "@baton/sdk";
 import type { Effect, SystemTaskServices } from "./contract.js";
 import type { EvaluationRequest } from "./evaluation.js";
 import type { Graph } from "./graph.js";
-import type { Json, JsonObject, RunState, TaskState, TaskStatus, WorkflowStatus } from "./model.js";
+import type { Json, JsonObject, RunState, TaskMarks, TaskState, TaskStatus, WorkflowStatus } from "./model.js";
 
 export interface TaskContext {
   readonly now: number;
@@ -22,7 +22,7 @@ export interface TaskContext {
   tasksOfIteration(n: number): readonly TaskState[];
   resolve(template: JsonObject, taskId?: string): JsonObject;
   resolveValue(value: unknown, taskId?: string): Json;
-  newTask(wt: WorkflowTask, options: { iteration: number; input?: JsonObject; extra?: JsonObject }): TaskState;
+  newTask(wt: WorkflowTask, options: { iteration: number; input?: JsonObject; extra?: TaskMarks }): TaskState;
   dispatch(task: TaskState): void;
   scheduleOrJump(wt: WorkflowTask, iteration: number): void;
   endTask(task: TaskState, status: TaskStatus, reason: string): void;

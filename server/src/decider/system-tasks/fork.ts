@@ -30,8 +30,7 @@ function scheduleJoinAfter(d: TaskContext, forkTask: TaskState, joinOn?: string[
 }
 
 export function joinRefs(d: TaskContext, task: TaskState): string[] {
-  const dynamic = task.extra["joinOn"];
-  const refs = Array.isArray(dynamic) ? (dynamic as string[]) : (d.workflowTaskOf(task)?.joinOn ?? []);
+  const refs = task.extra.joinOn ?? d.workflowTaskOf(task)?.joinOn ?? [];
   // Inside a loop, each name means this iteration's instance (given with or without its suffix).
   return refs.map((ref) => iterationRef(definitionRef(ref, task.iteration), task.iteration));
 }

@@ -9,7 +9,7 @@ export const waitTask: SystemTask = {
     inProgress(d, task);
     try {
       const endsAt = waitEndsAt(d.now, task.input);
-      if (endsAt !== undefined) task.extra["waitUntil"] = endsAt;
+      if (endsAt !== undefined) task.extra.waitUntil = endsAt;
     } catch (error) {
       fail(d, task, errorMessage(error), true);
       return;
@@ -17,12 +17,11 @@ export const waitTask: SystemTask = {
     waitTask.onTick!(d, task);
   },
   onTick(d, task) {
-    const until = task.extra["waitUntil"];
-    if (typeof until === "number" && d.now >= until) complete(d, task);
+    const until = task.extra.waitUntil;
+    if (until !== undefined && d.now >= until) complete(d, task);
   },
   dueAt(_d, task) {
-    const until = task.extra["waitUntil"];
-    return typeof until === "number" ? until : undefined;
+    return task.extra.waitUntil;
   },
 };
 
