@@ -2,14 +2,13 @@
 // terminate, retry, restart, rerun from a task, skip a task, signal a task,
 // set variables. Each checks the run's status first and refuses what it does
 // not allow; retry and a child's revival reopen what failed.
-import { stringifyJson } from "@baton/json";
 import { iterationRef } from "@baton/sdk";
 import { Refusal, type RunEvent } from "./contract.js";
 import type { DecisionContext } from "./decision-context.js";
 import { askAgain, awaitingEvaluation } from "./evaluation-lease.js";
 import { createRetry, newTask, schedule, scheduleOrJump } from "./flow.js";
 import { SUCCESSFUL_TASK, TERMINAL_TASK, TERMINAL_WORKFLOW, type JsonObject, type RunState, type TaskState, type WorkflowStatus } from "./model.js";
-import { MAX_VARIABLES_BYTES } from "../rules/variables.js";
+import { variablesOverLimit } from "../rules/variables.js";
 import { endRun } from "./run-end.js";
 import { SYSTEM_TASKS, isWorkerTask } from "./system-tasks/index.js";
 
@@ -253,9 +252,8 @@ export function updateVariables(d: DecisionContext, event: Extract<RunEvent, { k
     const current = variables[key];
     variables[key] = event.appendArray && Array.isArray(current) ? [...current, ...(Array.isArray(value) ? value : [value])] : value;
   }
-  const size = Buffer.byteLength(stringifyJson(variables));
-  const limit = d.services?.maxVariablesBytes ?? MAX_VARIABLES_BYTES;
-  if (size > limit) throw new Refusal("INVALID_ARGUMENT", `variables would be ${size} bytes; the limit is ${limit} bytes`);
+  const over = variablesOverLimit(variables, d.services?.maxVariablesBytes);
+  if (over) throw new Refusal("INVALID_ARGUMENT", over);
   run.variables = variables;
   d.reconcile();
 }

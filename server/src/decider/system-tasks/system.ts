@@ -1,7 +1,6 @@
 // Tasks that change the run itself: SET_VARIABLE, TERMINATE, NOOP.
-import { stringifyJson } from "@baton/json";
 import { TERMINAL_TASK, type JsonObject, type WorkflowStatus } from "../model.js";
-import { MAX_VARIABLES_BYTES } from "../../rules/variables.js";
+import { variablesOverLimit } from "../../rules/variables.js";
 import type { SystemTask } from "./contract.js";
 import { collectIteration } from "./loop.js";
 import { complete, fail } from "./outcomes.js";
@@ -9,10 +8,9 @@ import { complete, fail } from "./outcomes.js";
 export const setVariable: SystemTask = {
   start(d, task) {
     const variables = { ...d.run.variables, ...task.input };
-    const size = Buffer.byteLength(stringifyJson(variables));
-    const limit = d.services?.maxVariablesBytes ?? MAX_VARIABLES_BYTES;
-    if (size > limit) {
-      fail(d, task, `variables would be ${size} bytes; the limit is ${limit} bytes`, true);
+    const over = variablesOverLimit(variables, d.services?.maxVariablesBytes);
+    if (over) {
+      fail(d, task, over, true);
       return;
     }
     d.run.variables = variables;
