@@ -4,10 +4,11 @@
 //
 // This file holds one decision's state and routes each event to the module
 // that knows it: the run's task book (task-book.ts), the flow through the
-// definition (flow.ts), what is due (timeouts.ts), how a run ends
-// (run-end.ts), task and child-run events (task-events.ts), operator events
-// (operator-events.ts) and evaluations (evaluation-lease.ts). System tasks
-// see the decision through TaskContext, the modules through DecisionContext.
+// definition (flow.ts), what is due (timeouts.ts, every instant computed by
+// deadlines.ts), how a run ends (run-end.ts), task and child-run events
+// (task-events.ts), operator events (operator-events.ts) and evaluations
+// (evaluation-lease.ts). System tasks see the decision through TaskContext,
+// the modules through DecisionContext.
 import { stringifyJson } from "@baton/json";
 import { definitionRef, type TaskDef, type WorkflowDef, type WorkflowTask } from "@baton/sdk";
 import type { Graph } from "./graph.js";

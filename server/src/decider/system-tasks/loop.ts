@@ -25,7 +25,7 @@ export const doWhile: SystemTask = {
   },
   onChildEnded(d, task) {
     const wt = d.workflowTaskOf(task)!;
-    const n = Number(task.output["iteration"] ?? 1);
+    const n = currentIteration(task);
     collectIteration(d, task);
     const output = task.output;
     const keep = Number(task.input["keepLastN"] ?? (wt.inputParameters?.["keepLastN"] as number | undefined) ?? 0);
@@ -53,14 +53,19 @@ export const doWhile: SystemTask = {
       return nextIteration(d, task, continueAt);
     }
     if (!outcome.ok) fail(d, task, `evaluating the loopCondition failed: ${outcome.message}`, true);
-    else if (scriptTruth(outcome.value)) nextIteration(d, task, Number(task.output["iteration"] ?? 1) + 1);
+    else if (scriptTruth(outcome.value)) nextIteration(d, task, currentIteration(task) + 1);
     else d.endTask(task, "COMPLETED", "");
   },
 };
 
+/** The iteration a loop is in (Conductor keeps it in the loop's output; 1 before the first is recorded). */
+function currentIteration(loop: TaskState): number {
+  return Number(loop.output["iteration"] ?? 1);
+}
+
 /** Records the current iteration's task outputs under the loop's output[n] (Conductor's shape), from that iteration's tasks only. */
 export function collectIteration(d: TaskContext, loop: TaskState): JsonObject {
-  const n = Number(loop.output["iteration"] ?? 1);
+  const n = currentIteration(loop);
   const bodyRefs = new Set(d.graph.descendants(d.defRef(loop)));
   const iterationOutput: JsonObject = {};
   for (const t of d.tasksOfIteration(n)) {
@@ -74,7 +79,7 @@ export function collectIteration(d: TaskContext, loop: TaskState): JsonObject {
 /** The loopCondition with its bindings: the loop's inputs resolved afresh (variables may have changed), its output, and the iteration's outputs. */
 function loopCondition(d: TaskContext, task: TaskState): EvaluationRequest {
   const wt = d.workflowTaskOf(task)!;
-  const n = Number(task.output["iteration"] ?? 1);
+  const n = currentIteration(task);
   const bindings: JsonObject = { ...d.resolve(wt.inputParameters ?? {}, task.id), [d.defRef(task)]: task.output };
   const iterationOutput = task.output[String(n)];
   if (iterationOutput && typeof iterationOutput === "object" && !Array.isArray(iterationOutput)) {
