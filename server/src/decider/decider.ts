@@ -197,7 +197,7 @@ export class Decider implements DecisionContext {
     if (revival) {
       this.apply(queuedRevival.restore(this.run, revival));
       // The slot is still the run's (a restart starts its extra afresh).
-      if (extra["concurrencyKey"] !== undefined) this.run.extra["concurrencyKey"] = extra["concurrencyKey"];
+      if (extra.concurrencyKey !== undefined) this.run.extra.concurrencyKey = extra.concurrencyKey;
       return;
     }
     // Paused while it waited: it holds its slot and starts when resumed.

@@ -120,6 +120,8 @@ export interface RunMarks {
   concurrencyKey?: string;
   /** Over its key's limit: waiting for a slot, or refused (ended at once). */
   admission?: "queued" | "refused";
+  /** An ended run's retry, restart or rerun waiting for its key's slot, and how the run had ended (queued-revival.ts). */
+  revival?: HeldRevival;
   /** The first permissive task that failed: the run fails for it once every task has ended. */
   permissiveFailure?: { taskId: string; ref: string; status: string; reason: string };
   /** When the run was last retried: its timeout counts from then (Conductor's lastRetriedTime). */
@@ -128,6 +130,15 @@ export interface RunMarks {
   failureWorkflowStarted?: boolean;
   /** The run is ending and its open tasks are being canceled (within one decision only). */
   canceling?: boolean;
+}
+
+/** A revival held while its run waits for a slot; the event's other fields are queued-revival.ts's to read. */
+export interface HeldRevival {
+  event: { kind: "retry" | "restart" | "rerun" };
+  status: WorkflowStatus;
+  reason: string;
+  endedAt: number;
+  failedTaskId: string;
 }
 
 /** What a task type or the flow records on a task instance (stored in its `extra` JSON column, as RunMarks are). */

@@ -30,7 +30,7 @@ export function resume(d: DecisionContext): void {
   requireStatus(d, ["PAUSED"], "resume");
   d.run.status = "RUNNING";
   // Admitted while paused (see admit): it has not started yet.
-  if (d.tasks.length === 0 && d.run.extra["admission"] === undefined) return d.start();
+  if (d.tasks.length === 0 && d.run.extra.admission === undefined) return d.start();
   // A loop's answer that came while paused was set aside: ask again now.
   for (const task of d.tasks) if (task.type === "DO_WHILE" && awaitingEvaluation(task)) askAgain(d, task);
   d.reconcile();

@@ -4,17 +4,13 @@
 // `extra` until a slot frees ('admit'), when the run is put back as it ended
 // and the revival is applied to it then.
 import type { RunEvent } from "./contract.js";
-import type { JsonObject, RunState, WorkflowStatus } from "./model.js";
+import type { HeldRevival, RunState } from "./model.js";
 
 type Revival = Extract<RunEvent, { kind: "retry" | "restart" | "rerun" }>;
 
 /** What a waiting run keeps of its revival and of how it had ended. */
-interface Held {
+interface Held extends HeldRevival {
   event: Revival;
-  status: WorkflowStatus;
-  reason: string;
-  endedAt: number;
-  failedTaskId: string;
 }
 
 /** The run waits for a slot with `revival` held; `reason` says why. Its workflow timeout counts from `now`, as a retry's does. */
@@ -29,12 +25,12 @@ export function hold(run: RunState, revival: Revival, reason: string, now: numbe
     event = { kind: "restart", useLatest: false };
   }
   const held: Held = { event, status: run.status, reason: run.reason, endedAt: run.endedAt, failedTaskId: run.failedTaskId };
-  run.extra = { ...run.extra, admission: "queued", revival: held as unknown as JsonObject, lastRetriedAt: now };
+  run.extra = { ...run.extra, admission: "queued", revival: held, lastRetriedAt: now };
   Object.assign(run, { status: "RUNNING", reason, endedAt: 0 } satisfies Partial<RunState>);
 }
 
 /** The run admitted: back as it had ended (its `extra` no longer holding the revival); returns the revival to apply. */
-export function restore(run: RunState, held: unknown): RunEvent {
+export function restore(run: RunState, held: HeldRevival): RunEvent {
   const { event, status, reason, endedAt, failedTaskId } = held as Held;
   Object.assign(run, { status, reason, endedAt, failedTaskId } satisfies Partial<RunState>);
   return event;
