@@ -7,16 +7,8 @@ import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import pg from "pg";
-import {
-  credentialsPath,
-  handOverSchema,
-  newCredentials,
-  OLD_FIXED_PASSWORD,
-  readCredentials,
-  setUpRoles,
-  writeCredentials,
-  type Credentials,
-} from "./embedded-credentials.js";
+import { credentialsPath, newCredentials, OLD_FIXED_PASSWORD, readCredentials, writeCredentials, type Credentials } from "./embedded-credentials.js";
+import { handOverSchema, setUpRoles } from "./store/cluster-roles.js";
 import { explainStartFailure, EmbeddedPostgresError } from "./embedded-errors.js";
 
 export { EmbeddedPostgresError } from "./embedded-errors.js";

@@ -1,4 +1,5 @@
-export { startServer, serverOptionsFromEnv, isLoopback, type BatonServer, type ServerOptions } from "./server.js";
+export { startServer, type BatonServer } from "./server.js";
+export { serverOptionsFromEnv, isLoopback, type ServerOptions } from "./server-options.js";
 export * from "./auth/index.js";
 export type { TlsOptions } from "./auth/tls.js";
 export { Metrics } from "./observability/metrics.js";

@@ -2,7 +2,8 @@
 // `baton-server`: one server process on the PostgreSQL at BATON_DATABASE_URL.
 // For deployments and tests that run several replicas; `baton dev` adds the
 // embedded database on top.
-import { serverOptionsFromEnv, startServer } from "./server.js";
+import { startServer } from "./server.js";
+import { serverOptionsFromEnv } from "./server-options.js";
 import { createLogger } from "./logger.js";
 
 const url = process.env["BATON_DATABASE_URL"];

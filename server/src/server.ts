@@ -19,7 +19,7 @@ import { KeyRegistry } from "./auth/keys.js";
 import { OpenCalls } from "./auth/open-calls.js";
 import { plaintextKeyListeners, plaintextKeysRefusal, type Listener } from "./auth/plaintext.js";
 import { TaskTypes } from "./auth/task-types.js";
-import { serverCredentials, type TlsOptions } from "./auth/tls.js";
+import { serverCredentials } from "./auth/tls.js";
 import { systemClock, type Clock } from "./clock.js";
 import { startConductorApi } from "./conductor-api/index.js";
 import { startConsoleServer, type ConsoleServer } from "./console/console-server.js";
@@ -30,21 +30,21 @@ import { RunWaiters } from "./dispatch/run-waiters.js";
 import { ConnectedWorkers } from "./dispatch/workers.js";
 import { EventConsumer } from "./event-handlers/consumer.js";
 import { ownerCheck } from "./event-handlers/owner.js";
-import { DEFAULT_LIMITS, type Limits } from "./limits.js";
-import { createLogger, type Logger } from "./logger.js";
+import { DEFAULT_LIMITS } from "./limits.js";
+import { createLogger } from "./logger.js";
 import { sampleDatabase } from "./observability/database-sample.js";
 import { DbWatch } from "./observability/db-watch.js";
 import { startOpsServer, type OpsServer } from "./observability/http.js";
 import { engineObserver } from "./observability/instrument.js";
 import { Metrics } from "./observability/metrics.js";
 import { ReadinessProbe } from "./observability/readiness.js";
-import { Reaper, parseRetention, type RetentionOptions } from "./retention/reaper.js";
+import { Reaper } from "./retention/reaper.js";
 import { retentionService } from "./retention/service.js";
 import { RouteControl } from "./routes/control.js";
 import { registerRouteMetrics } from "./routes/metrics.js";
 import { VersionRouter } from "./routes/router.js";
 import { Engine } from "./runtime/engine.js";
-import { DEFAULT_HTTP_POLICY, HttpTasks, type HttpPolicy } from "./runtime/http-tasks.js";
+import { DEFAULT_HTTP_POLICY, HttpTasks } from "./runtime/http-tasks.js";
 import { createEngineServices } from "./runtime/services.js";
 import { Timers } from "./runtime/timers.js";
 import { ScheduleFirer } from "./schedules/firer.js";
@@ -53,56 +53,8 @@ import { createServices } from "./service/index.js";
 import { routeService } from "./service/routes.js";
 import { sessionService } from "./service/session.js";
 import { NotificationListener } from "./store/notifications.js";
-import { RetentionStore } from "./store/retention.js";
-import { RouteStore } from "./store/routes.js";
-import { ScheduleStore } from "./store/schedules.js";
+import { isLoopback, type ServerOptions } from "./server-options.js";
 import { openStore, type Store } from "./store/store.js";
-
-export interface ServerOptions {
-  databaseUrl: string;
-  /** Address to bind; loopback by default. */
-  host?: string;
-  /** 0 picks a free port. */
-  port?: number;
-  clock?: Clock;
-  logger?: Logger;
-  limits?: Partial<Limits>;
-  /** Host names ("*": any), addresses and CIDRs HTTP tasks may call (default: none, HTTP tasks are refused). */
-  httpAllowedHosts?: string[];
-  /** HTTP tasks' time limit and calls in flight (defaults: 30 s, 64 at once, 1024 waiting). */
-  http?: Partial<Pick<HttpPolicy, "timeoutMs" | "maxInFlight" | "maxWaiting">>;
-  /**
-   * Whether keys that may start runs (operators) may run definitions sent
-   * with the request, and SUB_WORKFLOWs definitions taken from run data.
-   * Off by default where keys are required: only admin keys may then.
-   */
-  inlineDefinitions?: boolean;
-  poolSize?: number;
-  /** Starts in progress at once beyond which new starts are refused (RESOURCE_EXHAUSTED with a retry hint). */
-  maxConcurrentStarts?: number;
-  /** Real-time period of the timer sweep and the dispatch safety net. */
-  sweepMs?: number;
-  /**
-   * "required": every call needs an API key (`authorization: Bearer <key>`).
-   * Default: disabled on a loopback address, required on any other.
-   */
-  auth?: { mode: "required" | "disabled"; /** How long a key lookup is trusted (default 1000 ms). */ cacheMs?: number };
-  /** TLS for the gRPC port (plaintext when absent). */
-  tls?: TlsOptions;
-  /**
-   * Start although keys are required and a port beyond loopback is plaintext
-   * (behind a proxy or mesh that encrypts); a warning is logged. Refused otherwise.
-   */
-  allowPlaintextKeys?: boolean;
-  /** The HTTP port for /metrics, /healthz, /readyz (none when absent; host defaults to loopback). */
-  metrics?: { port: number; host?: string };
-  /** The HTTP port for Conductor's REST API under /api (none when absent; 0 picks a free port; host defaults to `host`). */
-  conductor?: { port: number; host?: string };
-  /** The console's HTTP port (web pages and the Connect protocol; none when absent; host defaults to `host`). */
-  console?: { port: number; host?: string };
-  /** Removing ended runs: the default period, an export directory (none: runs are kept unless their workflow sets retentionSeconds). */
-  retention?: RetentionOptions;
-}
 
 export interface BatonServer {
   /** host:port the gRPC server listens on. */
@@ -165,8 +117,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     maxOutputBytes: limits.payloadBytes,
   };
   // Routes: which version a start without one gets (weights, sticky keys, a guard that rolls back).
-  const routeStore = new RouteStore(store.pool);
-  const router = new VersionRouter(routeStore);
+  const router = new VersionRouter(store);
   // Tasks handed out here are remembered by type, so a scoped worker's updates need no lookup.
   const taskTypes = new TaskTypes(store);
   const observer = engineObserver(metrics, authMode === "required" ? (task) => taskTypes.remember(task.id, task.defName) : undefined);
@@ -224,17 +175,15 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     { pollMs: options.sweepMs ?? 250 },
   );
   // Schedules: due rows any replica fires, like timers.
-  const scheduleStore = new ScheduleStore(store.pool);
-  const schedules = new ScheduleFirer(scheduleStore, engine, clock, log, options.sweepMs ?? 250);
+  const schedules = new ScheduleFirer(store, engine, clock, log, options.sweepMs ?? 250);
   // Retention: ended runs past their period, removed in small batches by any replica.
-  const retentionStore = new RetentionStore(store.pool);
-  const reaper = new Reaper(retentionStore, clock, log, options.retention ?? {}, metrics.registry);
+  const reaper = new Reaper(store, clock, log, options.retention ?? {}, metrics.registry);
   const dbWatch = new DbWatch(store, log, metrics.registry);
-  const routeControl = new RouteControl(routeStore, clock, log, {
+  const routeControl = new RouteControl(store, clock, log, {
     changed: (name) => router.changed(name),
     rolledBack: (name) => routeMetrics.rollbacks.inc({ workflow: name }),
   });
-  const routeMetrics = registerRouteMetrics(metrics.registry, () => routeStore.list(), routeControl);
+  const routeMetrics = registerRouteMetrics(metrics.registry, () => store.listRoutes(), routeControl);
   const authenticator = new Authenticator(keys, { cacheMs: options.auth?.cacheMs ?? 1000, log });
   // Calls open under each key: a revocation (here or on another replica) ends them.
   const calls = new OpenCalls(clock, limits.maxStreamAgeMs);
@@ -308,15 +257,11 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     { service: EventService, handlers: guard(methodsOf(EventService), serviceHandlers(EventService, impls.events, onError), gate) },
     {
       service: ScheduleService,
-      handlers: guard(
-        methodsOf(ScheduleService),
-        serviceHandlers(ScheduleService, scheduleService(scheduleStore, store, schedules, clock, limits), onError),
-        gate,
-      ),
+      handlers: guard(methodsOf(ScheduleService), serviceHandlers(ScheduleService, scheduleService(store, schedules, clock, limits), onError), gate),
     },
     {
       service: RetentionService,
-      handlers: guard(methodsOf(RetentionService), serviceHandlers(RetentionService, retentionService(retentionStore, reaper), onError), gate),
+      handlers: guard(methodsOf(RetentionService), serviceHandlers(RetentionService, retentionService(store, reaper), onError), gate),
     },
     { service: RouteService, handlers: guard(methodsOf(RouteService), serviceHandlers(RouteService, routeService(routeControl), onError), gate) },
     {
@@ -437,82 +382,4 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       http.close();
     },
   };
-}
-
-const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost", "[::1]"]);
-
-export function isLoopback(host: string): boolean {
-  return LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
-/**
- * Server options from the environment (what `baton-server` reads):
- * BATON_HOST, BATON_PORT, BATON_CONDUCTOR_PORT / BATON_CONDUCTOR_HOST, BATON_TLS_CERT / BATON_TLS_KEY / BATON_TLS_CA (file
- * paths) and BATON_TLS_REQUIRE_CLIENT_CERT=1, BATON_METRICS_PORT /
- * BATON_METRICS_HOST, BATON_AUTH=required|disabled (BATON_INSECURE_NO_AUTH=1
- * is the same as disabled), BATON_CONSOLE_PORT / BATON_CONSOLE_HOST, BATON_RETENTION (how long ended runs are kept:
- * "30d" by default, "off" to keep them) and BATON_RETENTION_EXPORT_DIR,
- * BATON_ALLOW_INLINE_DEFINITIONS=1, BATON_HTTP_ALLOWED_HOSTS=host,address,cidr…,
- * BATON_HTTP_TIMEOUT_MS, BATON_HTTP_MAX_IN_FLIGHT, BATON_INSECURE_ALLOW_PLAINTEXT_KEYS=1.
- */
-export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<ServerOptions, "databaseUrl"> {
-  const get = (name: string) => env[name] || undefined;
-  const truthy = (name: string) => /^(1|true|yes)$/i.test(get(name) ?? "");
-  const options: Omit<ServerOptions, "databaseUrl"> = {};
-  const host = get("BATON_HOST");
-  if (host) options.host = host;
-  const port = get("BATON_PORT");
-  if (port) options.port = Number(port);
-  const cert = get("BATON_TLS_CERT");
-  const key = get("BATON_TLS_KEY");
-  const ca = get("BATON_TLS_CA");
-  if (cert || key) {
-    if (!cert || !key) throw new Error("TLS needs both BATON_TLS_CERT and BATON_TLS_KEY");
-    options.tls = { cert, key, ...(ca ? { ca } : {}), ...(truthy("BATON_TLS_REQUIRE_CLIENT_CERT") ? { requireClientCert: true } : {}) };
-  }
-  const metricsPort = get("BATON_METRICS_PORT");
-  if (metricsPort) {
-    const metricsHost = get("BATON_METRICS_HOST");
-    options.metrics = { port: Number(metricsPort), ...(metricsHost ? { host: metricsHost } : {}) };
-  }
-  const conductorPort = get("BATON_CONDUCTOR_PORT");
-  if (conductorPort) {
-    const conductorHost = get("BATON_CONDUCTOR_HOST");
-    options.conductor = { port: Number(conductorPort), ...(conductorHost ? { host: conductorHost } : {}) };
-  }
-  const consolePort = get("BATON_CONSOLE_PORT");
-  if (consolePort) {
-    if (!/^\d+$/.test(consolePort) || Number(consolePort) > 65535) throw new Error(`BATON_CONSOLE_PORT must be a port number (0-65535), not "${consolePort}"`);
-    const consoleHost = get("BATON_CONSOLE_HOST");
-    options.console = { port: Number(consolePort), ...(consoleHost ? { host: consoleHost } : {}) };
-  }
-  const retention = parseRetention(get("BATON_RETENTION") ?? "30d");
-  const exportDir = get("BATON_RETENTION_EXPORT_DIR");
-  if (retention !== undefined || exportDir)
-    options.retention = { ...(retention !== undefined ? { defaultSeconds: retention } : {}), ...(exportDir ? { exportDir } : {}) };
-  if (truthy("BATON_ALLOW_INLINE_DEFINITIONS")) options.inlineDefinitions = true;
-  if (truthy("BATON_INSECURE_ALLOW_PLAINTEXT_KEYS")) options.allowPlaintextKeys = true;
-  const httpHosts = get("BATON_HTTP_ALLOWED_HOSTS");
-  if (httpHosts)
-    options.httpAllowedHosts = httpHosts
-      .split(",")
-      .map((h) => h.trim())
-      .filter((h) => h !== "");
-  const httpTimeout = get("BATON_HTTP_TIMEOUT_MS");
-  const httpInFlight = get("BATON_HTTP_MAX_IN_FLIGHT");
-  if (httpTimeout || httpInFlight) {
-    const count = (name: string, text: string) => {
-      if (!/^[1-9]\d*$/.test(text)) throw new Error(`${name} must be a positive whole number, not "${text}"`);
-      return Number(text);
-    };
-    options.http = {
-      ...(httpTimeout ? { timeoutMs: count("BATON_HTTP_TIMEOUT_MS", httpTimeout) } : {}),
-      ...(httpInFlight ? { maxInFlight: count("BATON_HTTP_MAX_IN_FLIGHT", httpInFlight) } : {}),
-    };
-  }
-  const auth = get("BATON_AUTH");
-  if (truthy("BATON_INSECURE_NO_AUTH")) options.auth = { mode: "disabled" };
-  else if (auth === "required" || auth === "disabled") options.auth = { mode: auth };
-  else if (auth) throw new Error(`BATON_AUTH must be "required" or "disabled", not "${auth}"`);
-  return options;
 }

@@ -1,11 +1,46 @@
 // The loop every background worker of the server runs (timers, schedules,
 // event handlers, retention): a pass now, the next one an interval after it
-// ended (never two at once from here), and one at once whenever a test moves
-// the clock.
+// ended, and one at once whenever a test moves the clock. Passes never
+// overlap: a call during a pass waits for it and then runs one more (what it
+// was called for may have come after the pass began).
 import type { Clock } from "./clock.js";
 
+export class Ticker {
+  private current: Promise<void> | undefined;
+  private stopLoop: (() => void) | undefined;
+
+  constructor(
+    private readonly pass: () => Promise<void>,
+    /** Told of a failed pass (the loop goes on). */
+    private readonly onError: (error: unknown) => void,
+    private readonly intervalMs: number,
+    private readonly clock: Pick<Clock, "onAdvance">,
+  ) {}
+
+  start(): void {
+    this.stopLoop = startLoop(() => this.run(), this.intervalMs, this.clock);
+  }
+
+  /** One pass; during one, waits for it and runs one more. Never rejects. */
+  async run(): Promise<void> {
+    while (this.current) await this.current;
+    this.current = this.pass()
+      .catch(this.onError)
+      .finally(() => {
+        this.current = undefined;
+      });
+    return this.current;
+  }
+
+  /** Stops the loop; resolves when the pass in flight, if any, has ended. */
+  async stop(): Promise<void> {
+    this.stopLoop?.();
+    await this.current;
+  }
+}
+
 /** Starts the loop; the function returned stops it. */
-export function startTicker(pass: () => Promise<unknown>, intervalMs: number, clock: Pick<Clock, "onAdvance">): () => void {
+function startLoop(pass: () => Promise<unknown>, intervalMs: number, clock: Pick<Clock, "onAdvance">): () => void {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const loop = () => {

@@ -8,19 +8,9 @@ import { grpc, RpcError } from "@baton/protocol";
 import type { DescService } from "@bufbuild/protobuf";
 import type { Logger } from "../logger.js";
 import { AuthError } from "./authenticator.js";
+import { checkRole, checkTaskTypes, checkTouches, type Touches } from "./call-check.js";
 import type { OpenCalls } from "./open-calls.js";
-import {
-  ANONYMOUS,
-  carriesDefinition,
-  extraRights,
-  INLINE_DEFINITION_DENIED,
-  inScope,
-  lacksRights,
-  mayCall,
-  mayRunInlineDefinition,
-  scopeOf,
-  type Principal,
-} from "./policy.js";
+import { ANONYMOUS, carriesDefinition, extraRights, scopeOf, type Principal } from "./policy.js";
 
 export interface MethodInfo {
   /** Key in the grpc-js handler table. */
@@ -61,10 +51,6 @@ export function actAs<T extends object>(call: T, principal: Principal): T {
   return call;
 }
 
-function denied(message: string): RpcError {
-  return new RpcError(grpc.status.PERMISSION_DENIED, message);
-}
-
 function status(error: unknown): { code: grpc.status; details: string } {
   if (error instanceof RpcError) return { code: error.code, details: error.message };
   return { code: grpc.status.INTERNAL, details: error instanceof Error ? error.message : String(error) };
@@ -85,6 +71,17 @@ function taskTypesOf(request: unknown): string[] {
   return r.taskType !== undefined ? [r.taskType] : [];
 }
 
+/** What a unary request touches: a scoped worker key is checked on the task types it names, or on its tasks' types. */
+function touchesOf(method: string, principal: Principal, request: unknown): Touches {
+  const scope = scopeOf(principal, method);
+  return {
+    definition: carriesDefinition(method, request),
+    also: extraRights(method, request),
+    taskTypes: scope === "request" ? taskTypesOf(request) : [],
+    taskIds: scope === "task" ? taskIdsOf(method, request) : [],
+  };
+}
+
 export function guard(methods: MethodInfo[], handlers: grpc.UntypedServiceImplementation, options: GuardOptions): grpc.UntypedServiceImplementation {
   const { log } = options;
   const wrapped: grpc.UntypedServiceImplementation = {};
@@ -96,29 +93,6 @@ export function guard(methods: MethodInfo[], handlers: grpc.UntypedServiceImplem
   };
 
   const authenticate = async (metadata: grpc.Metadata): Promise<Principal> => (options.authenticate ? options.authenticate(metadata) : ANONYMOUS);
-
-  const checkRole = (method: string, principal: Principal) => {
-    if (!mayCall(principal, method)) throw denied(`role ${principal.role} may not call ${method}`);
-  };
-
-  const checkTypes = (principal: Principal, types: string[]) => {
-    const outside = types.filter((t) => !inScope(principal, t));
-    if (outside.length > 0) throw denied(`this key may not work on task type${outside.length > 1 ? "s" : ""} ${outside.join(", ")}`);
-  };
-
-  const checkRequest = async (method: string, principal: Principal, request: unknown) => {
-    if (carriesDefinition(method, request) && !mayRunInlineDefinition(principal, options.inlineDefinitions ?? false)) throw denied(INLINE_DEFINITION_DENIED);
-    const lacking = lacksRights(principal, extraRights(method, request));
-    if (lacking) throw denied(lacking);
-    const scope = scopeOf(principal, method);
-    if (scope === "request") checkTypes(principal, taskTypesOf(request));
-    else if (scope === "task") {
-      for (const id of new Set(taskIdsOf(method, request))) {
-        const type = await options.taskTypeOf(id);
-        if (type !== undefined && !inScope(principal, type)) throw denied(`this key may not work on task ${id} (type ${type})`);
-      }
-    }
-  };
 
   for (const { localName, name, streaming } of methods) {
     const inner = handlers[localName] as ((...args: unknown[]) => void) | undefined;
@@ -141,8 +115,8 @@ export function guard(methods: MethodInfo[], handlers: grpc.UntypedServiceImplem
         authenticate(call.metadata)
           .then(async (p) => {
             principal = p;
-            checkRole(name, p);
-            await checkRequest(name, p, call.request);
+            checkRole(p, name);
+            await checkTouches(p, name, touchesOf(name, p, call.request), options);
             principals.set(call, p);
           })
           .then(
@@ -188,7 +162,7 @@ export function guard(methods: MethodInfo[], handlers: grpc.UntypedServiceImplem
       authenticate(call.metadata).then(
         (principal) => {
           try {
-            checkRole(name, principal);
+            checkRole(principal, name);
           } catch (error) {
             fail(principal, error);
             return;
@@ -212,7 +186,7 @@ export function guard(methods: MethodInfo[], handlers: grpc.UntypedServiceImplem
                   if (error instanceof AuthError) throw error;
                 });
               }
-              if (scoped) checkTypes(principal, taskTypesOf(message));
+              if (scoped) checkTaskTypes(principal, taskTypesOf(message));
             };
             const on = call.on.bind(call) as (event: string, listener: (...args: unknown[]) => void) => typeof call;
             (call as { on: unknown }).on = (event: string, listener: (...args: unknown[]) => void) => {

@@ -8,7 +8,8 @@ import { Ajv, type ValidateFunction, type ErrorObject } from "ajv";
 import { parseJson, stringifyJson } from "@baton/protocol";
 import type { Logger } from "../logger.js";
 import type { Principal } from "../auth/policy.js";
-import type { Admission, Touches } from "./admission.js";
+import type { Touches } from "../auth/call-check.js";
+import type { Admission } from "./admission.js";
 import { badRequest, errorBody, HttpError, notFound, toHttpError, type ValidationError } from "./errors.js";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";

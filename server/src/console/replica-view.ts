@@ -8,7 +8,6 @@ import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../logger.js";
 import type { ConnectedWorker, ConnectedWorkers } from "../dispatch/workers.js";
-import { notifySql } from "../store/notifications.js";
 import type { ReplicaPresence, Store } from "../store/store.js";
 import type { RunChanges } from "./run-changes.js";
 
@@ -36,7 +35,7 @@ export class ReplicaView {
   private reportedWatching = 0;
 
   constructor(
-    private readonly store: Pick<Store, "beatReplica" | "leaveReplicas" | "pool">,
+    private readonly store: Pick<Store, "beatReplica" | "leaveReplicas" | "announceRunsMoved">,
     private readonly workers: ConnectedWorkers,
     private readonly changes: RunChanges,
     private readonly log: Logger,
@@ -121,10 +120,10 @@ export class ReplicaView {
   private async flush(): Promise<void> {
     this.flushTimer = undefined;
     if (this.pending.size === 0 || this.stopped) return;
-    const ids = this.pending.size > MAX_IDS ? ["*"] : [...this.pending];
+    const ids = this.pending.size > MAX_IDS ? undefined : [...this.pending];
     this.pending.clear();
-    await this.store.pool
-      .query(notifySql("runsMoved", "$1"), [[this.replica, ...ids].join("\n")])
+    await this.store
+      .announceRunsMoved(this.replica, ids)
       .catch((error: unknown) => this.log.warn({ err: error }, "could not tell other replicas' viewers that runs moved; they recheck on their own"));
   }
 }

@@ -14,7 +14,7 @@ import type { Store, TakenEvent } from "../store/store.js";
 import { runAction } from "./actions.js";
 import type { OwnerCheck } from "./owner.js";
 import { conditionHolds, expandInlineJson } from "./payload.js";
-import { startTicker } from "../ticker.js";
+import { Ticker } from "../ticker.js";
 
 export interface EventConsumerOptions {
   /** Real-time period of the safety-net poll (events written without a NOTIFY). */
@@ -40,10 +40,8 @@ export interface EventConsumerDeps {
 }
 
 export class EventConsumer {
-  private stopTicker: (() => void) | undefined;
-  private draining: Promise<void> | undefined;
+  private readonly ticker: Ticker;
   private stopped = false;
-  private readonly pollMs: number;
   private readonly leaseMs: number;
   private readonly batch: number;
   private readonly maxAttempts: number;
@@ -56,33 +54,30 @@ export class EventConsumer {
   ) {
     this.clock = deps.clock;
     this.log = deps.log;
-    this.pollMs = options.pollMs ?? 500;
     this.leaseMs = options.leaseMs ?? 60_000;
     this.batch = options.batch ?? 50;
     this.maxAttempts = options.maxAttempts ?? 5;
+    this.ticker = new Ticker(
+      () => this.pass(),
+      (error) => this.log.warn({ err: error }, "event consumer pass failed; its events will be taken again after their lease"),
+      options.pollMs ?? 500,
+      this.clock,
+    );
   }
 
   start(): void {
-    this.stopTicker = startTicker(() => this.drain(), this.pollMs, this.clock);
+    this.ticker.start();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.stopTicker?.();
-    await this.draining;
+    await this.ticker.stop();
   }
 
-  /** Handles every event that can be taken now; concurrent calls share a pass and queue one more. */
+  /** Handles every event that can be taken now; a call during a pass waits for it and runs one more. */
   drain(): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    if (this.draining) return this.draining.then(() => this.drain());
-    const current = this.pass()
-      .catch((error: unknown) => this.log.warn({ err: error }, "event consumer pass failed; its events will be taken again after their lease"))
-      .finally(() => {
-        this.draining = undefined;
-      });
-    this.draining = current;
-    return current;
+    return this.ticker.run();
   }
 
   private async pass(): Promise<void> {

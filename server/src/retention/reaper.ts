@@ -8,8 +8,8 @@ import path from "node:path";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
-import { exportLine, type PurgeFilter, type RemovedRun, type RetentionStore } from "../store/retention.js";
-import { startTicker } from "../ticker.js";
+import { exportLine, type PurgeFilter, type RemovedRun, type Store } from "../store/store.js";
+import { Ticker } from "../ticker.js";
 
 /** No retention period may be shorter: a run must stay long enough to be looked at. */
 export const MIN_RETENTION_SECONDS = 3600;
@@ -45,18 +45,23 @@ export function parseRetention(text: string): number | undefined {
 export class Reaper {
   readonly runsRemoved: Counter;
   readonly tasksRemoved: Counter;
-  private stopTicker: (() => void) | undefined;
-  private running: Promise<void> | undefined;
+  private readonly ticker: Ticker;
   private stopped = false;
 
   constructor(
-    private readonly store: RetentionStore,
+    private readonly store: Pick<Store, "removeEndedRuns" | "oldestEndedRun" | "retentionOverrides">,
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly options: RetentionOptions,
     registry: Registry,
   ) {
     if (options.defaultSeconds) checkRetention(options.defaultSeconds, "the default retention");
+    this.ticker = new Ticker(
+      () => this.reap(),
+      (error) => log.warn({ err: error }, "retention pass failed"),
+      options.intervalMs ?? 60_000,
+      clock,
+    );
     const registers = [registry];
     this.runsRemoved = new Counter({
       name: "baton_retention_runs_removed_total",
@@ -75,7 +80,7 @@ export class Reaper {
           timer = setTimeout(() => resolve(undefined), 2000);
           timer.unref();
         });
-        const oldest = await Promise.race([store.oldestEnded().catch(() => undefined), timeout]);
+        const oldest = await Promise.race([store.oldestEndedRun().catch(() => undefined), timeout]);
         clearTimeout(timer);
         if (oldest !== undefined) this.set(oldest / 1000);
       },
@@ -83,24 +88,17 @@ export class Reaper {
   }
 
   start(): void {
-    this.stopTicker = startTicker(() => this.pass(), this.options.intervalMs ?? 60_000, this.clock);
+    this.ticker.start();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.stopTicker?.();
-    await this.running;
+    await this.ticker.stop();
   }
 
   /** One pass: every workflow with its own period, then the rest under the default. A call during a pass waits for it and runs one more (time may have moved). */
-  async pass(): Promise<void> {
-    while (this.running) await this.running;
-    this.running = this.reap()
-      .catch((error: unknown) => this.log.warn({ err: error }, "retention pass failed"))
-      .finally(() => {
-        this.running = undefined;
-      });
-    return this.running;
+  pass(): Promise<void> {
+    return this.ticker.run();
   }
 
   private async reap(): Promise<void> {
@@ -116,7 +114,7 @@ export class Reaper {
     const total = { runs: 0, tasks: 0 };
     for (;;) {
       if (this.stopped) break;
-      const removed = await this.store.removeBatch(f, batch, this.options.exportDir ? (runs) => this.export(runs) : undefined);
+      const removed = await this.store.removeEndedRuns(f, batch, this.options.exportDir ? (runs) => this.export(runs) : undefined);
       total.runs += removed.runs;
       total.tasks += removed.tasks;
       this.runsRemoved.inc(removed.runs);

@@ -4,7 +4,7 @@
 import type { Clock } from "../clock.js";
 import { Refusal } from "../decider/decider.js";
 import type { Logger } from "../logger.js";
-import { RevisionMoved, type RouteChangeRecord, type RouteStore, type VersionCounts } from "../store/routes.js";
+import { RevisionMoved, type RouteChangeRecord, type Store, type VersionCounts } from "../store/store.js";
 import { heaviest, normalized, routedVersions, routeProblems, type Route, type RouteGuard, type RouteProblem, type RouteWeight } from "./route.js";
 
 export interface VersionHealth extends VersionCounts {
@@ -22,6 +22,9 @@ export interface RouteHooks {
   rolledBack?(name: string, from: number, to: number): void;
 }
 
+/** The store operations route control uses. */
+export type RouteStore = Pick<Store, "route" | "guardedRoutes" | "changeRoute" | "deleteRoute" | "routeHistory" | "workflowVersions" | "versionCounts">;
+
 export class RouteControl {
   constructor(
     private readonly routes: RouteStore,
@@ -31,7 +34,7 @@ export class RouteControl {
   ) {}
 
   get(name: string): Promise<Route | undefined> {
-    return this.routes.get(name);
+    return this.routes.route(name);
   }
 
   async set(
@@ -40,11 +43,11 @@ export class RouteControl {
     actor: string,
   ): Promise<{ route: Route; changed: boolean }> {
     requireName(name);
-    const registered = await this.routes.versions(name);
+    const registered = await this.routes.workflowVersions(name);
     if (registered.length === 0) throw new Refusal("NOT_FOUND", `no workflow definition ${name}: register it before routing its starts`);
     refuseProblems(routeProblems(ask, registered));
     const weights = normalized(ask.weights);
-    const result = await this.routes.change(
+    const result = await this.routes.changeRoute(
       name,
       actor,
       this.clock.now(),
@@ -63,7 +66,7 @@ export class RouteControl {
 
   async promote(name: string, version: number, actor: string, note: string): Promise<Route> {
     requireName(name);
-    const result = await this.routes.change(name, actor, this.clock.now(), (current) => {
+    const result = await this.routes.changeRoute(name, actor, this.clock.now(), (current) => {
       if (!current) throw new Refusal("NOT_FOUND", `no route for ${name}: set one first (baton route set ${name} ...)`);
       if (!current.weights.some((w) => w.version === version)) {
         throw new Refusal(
@@ -79,8 +82,8 @@ export class RouteControl {
 
   async rollback(name: string, actor: string, note: string, action = "rollback", expectedRevision = 0): Promise<Route> {
     requireName(name);
-    const history = await this.routes.history(name, 1000);
-    const result = await this.routes.change(
+    const history = await this.routes.routeHistory(name, 1000);
+    const result = await this.routes.changeRoute(
       name,
       actor,
       this.clock.now(),
@@ -103,18 +106,18 @@ export class RouteControl {
 
   async delete(name: string, actor: string): Promise<void> {
     requireName(name);
-    if (!(await this.routes.delete(name, actor, this.clock.now()))) throw new Refusal("NOT_FOUND", `no route for ${name}`);
+    if (!(await this.routes.deleteRoute(name, actor, this.clock.now()))) throw new Refusal("NOT_FOUND", `no route for ${name}`);
     this.hooks.changed(name);
   }
 
   history(name: string, limit: number): Promise<RouteChangeRecord[]> {
-    return this.routes.history(name, Math.min(Math.max(limit || 50, 1), 1000));
+    return this.routes.routeHistory(name, Math.min(Math.max(limit || 50, 1), 1000));
   }
 
   /** Health of every version of `name` started in the window (the route's versions first appear even with no run). */
   async status(name: string, windowSeconds: number): Promise<{ route: Route | undefined; versions: VersionHealth[]; since: number }> {
     requireName(name);
-    const route = await this.routes.get(name);
+    const route = await this.routes.route(name);
     const since = this.clock.now() - (windowSeconds > 0 ? windowSeconds : 3600) * 1000;
     return { route, versions: await this.health(name, route, since), since };
   }
@@ -147,7 +150,7 @@ export class RouteControl {
    * the rollback is conditional on the route's revision, so it happens once.
    */
   async guard(): Promise<void> {
-    for (const route of await this.routes.guarded()) {
+    for (const route of await this.routes.guardedRoutes()) {
       const guard = route.guard!;
       const canaries = routedVersions(route).filter((v) => v !== route.stableVersion);
       if (canaries.length === 0) continue;

@@ -5,7 +5,7 @@
 // cached route, so it follows either the old or the new route, never a mix.
 import { randomInt } from "node:crypto";
 import type { RouteChoice } from "../decider/model.js";
-import type { RouteStore } from "../store/routes.js";
+import type { Store } from "../store/store.js";
 import { keyPoint, routedVersions, stickyKeyOf, versionAt, type Route } from "./route.js";
 
 const MAX_AGE_MS = 5_000;
@@ -21,7 +21,7 @@ export class VersionRouter {
   private readonly cache = new Map<string, { route: Route | undefined; at: number }>();
   private generation = 0;
 
-  constructor(private readonly routes: RouteStore) {}
+  constructor(private readonly routes: Pick<Store, "route" | "stickyVersion">) {}
 
   /** The route's choice for a start, or undefined when the name has no route (the start gets the latest version). */
   async choose(start: RoutedStart): Promise<{ version: number; choice: RouteChoice } | undefined> {
@@ -44,7 +44,7 @@ export class VersionRouter {
     const cached = this.cache.get(name);
     if (cached && Date.now() - cached.at < MAX_AGE_MS) return cached.route;
     const generation = this.generation;
-    const route = await this.routes.get(name);
+    const route = await this.routes.route(name);
     // A change announced while we read may not be in what we read: don't keep it.
     if (generation === this.generation) {
       if (this.cache.size >= MAX_CACHED) this.cache.clear();

@@ -6,45 +6,37 @@ import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { Store } from "../store/store.js";
 import type { Engine } from "./engine.js";
-import { startTicker } from "../ticker.js";
+import { Ticker } from "../ticker.js";
 
 export class Timers {
-  private stopTicker: (() => void) | undefined;
-  private sweeping: Promise<void> | undefined;
-  private again = false;
+  private readonly ticker: Ticker;
 
   constructor(
     private readonly engine: Pick<Engine, "handle" | "processOutbox">,
     private readonly store: Pick<Store, "dueRuns">,
     private readonly clock: Clock,
-    private readonly log: Logger,
-    private readonly intervalMs = 200,
-  ) {}
+    log: Logger,
+    intervalMs = 200,
+  ) {
+    this.ticker = new Ticker(
+      () => this.pass(),
+      (error) => log.warn({ err: error }, "timer sweep failed"),
+      intervalMs,
+      clock,
+    );
+  }
 
   start(): void {
-    this.stopTicker = startTicker(() => this.sweep(), this.intervalMs, this.clock);
+    this.ticker.start();
   }
 
   stop(): void {
-    this.stopTicker?.();
+    void this.ticker.stop();
   }
 
-  /** One pass over everything due now; concurrent calls share a pass and queue one more. */
+  /** One pass over everything due now; a call during a pass waits for it and runs one more. */
   sweep(): Promise<void> {
-    if (this.sweeping) {
-      this.again = true;
-      return this.sweeping.then(() => this.sweep());
-    }
-    this.sweeping = this.pass()
-      .catch((error: unknown) => this.log.warn({ err: error }, "timer sweep failed"))
-      .finally(() => {
-        this.sweeping = undefined;
-      });
-    const current = this.sweeping;
-    if (this.again) {
-      this.again = false;
-    }
-    return current;
+    return this.ticker.run();
   }
 
   private async pass(): Promise<void> {

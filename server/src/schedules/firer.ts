@@ -5,14 +5,13 @@
 // next sweeper starts the same keys again, which starts nothing new. So each
 // fire time starts exactly one run, across replicas, restarts and crashes.
 import { DEFAULT_CATCHUP_WINDOW_SECONDS, ON_TIME_MS, type WorkflowSchedule } from "@baton/sdk";
-import type pg from "pg";
 import type { Clock } from "../clock.js";
 import { Refusal } from "../decider/decider.js";
 import type { Logger } from "../logger.js";
 import type { Engine } from "../runtime/engine.js";
-import type { ScheduleProgress, ScheduleRow, ScheduleStore } from "../store/schedules.js";
+import type { ScheduleProgress, ScheduleRow, Store, Tx } from "../store/store.js";
 import { fireTimesOf } from "./fire-times.js";
-import { startTicker } from "../ticker.js";
+import { Ticker } from "../ticker.js";
 
 /** At most this many fire times of one schedule are started per pass (the rest on the next). */
 const MAX_FIRES_PER_PASS = 100;
@@ -26,47 +25,46 @@ export function idempotencyKeyOf(name: string, fireMs: number): string {
 const ACTIVE = new Set(["RUNNING", "PAUSED"]);
 
 export class ScheduleFirer {
-  private stopTicker: (() => void) | undefined;
-  private sweeping: Promise<void> | undefined;
+  private readonly ticker: Ticker;
 
   constructor(
-    private readonly store: ScheduleStore,
+    private readonly store: Pick<Store, "fireDueSchedules" | "runStatus">,
     private readonly engine: Pick<Engine, "handle" | "start">,
     private readonly clock: Clock,
     private readonly log: Logger,
-    private readonly intervalMs = 250,
-  ) {}
-
-  start(): void {
-    this.stopTicker = startTicker(() => this.sweep(), this.intervalMs, this.clock);
+    intervalMs = 250,
+  ) {
+    this.ticker = new Ticker(
+      () => this.pass(),
+      (error) => log.warn({ err: error }, "schedule sweep failed"),
+      intervalMs,
+      clock,
+    );
   }
 
-  async stop(): Promise<void> {
-    this.stopTicker?.();
-    await this.sweeping;
+  start(): void {
+    this.ticker.start();
+  }
+
+  stop(): Promise<void> {
+    return this.ticker.stop();
   }
 
   /** Fires everything due now; a call during a pass waits for it and runs one more. */
-  async sweep(): Promise<void> {
-    while (this.sweeping) await this.sweeping;
-    this.sweeping = this.pass()
-      .catch((error: unknown) => this.log.warn({ err: error }, "schedule sweep failed"))
-      .finally(() => {
-        this.sweeping = undefined;
-      });
-    return this.sweeping;
+  sweep(): Promise<void> {
+    return this.ticker.run();
   }
 
   private async pass(): Promise<void> {
     for (let round = 0; round < 50; round++) {
       const now = this.clock.now();
-      const taken = await this.store.fireDue(now, 20, (row, q) => this.fire(row, q, now));
+      const taken = await this.store.fireDueSchedules(now, 20, (row, tx) => this.fire(row, tx, now));
       if (taken < 20) return;
     }
   }
 
   /** Starts what is due of one schedule; returns its new progress. */
-  private async fire(row: ScheduleRow, q: pg.ClientBase, now: number): Promise<ScheduleProgress> {
+  private async fire(row: ScheduleRow, tx: Tx, now: number): Promise<ScheduleProgress> {
     const s = row.body;
     const times = fireTimesOf(s);
     const policy = s.overlapPolicy ?? "ALLOW_ALL";
@@ -78,7 +76,7 @@ export class ScheduleFirer {
       lastRunId: row.lastRunId,
       skippedFires: row.skippedFires,
     };
-    const previousActive = async () => policy !== "ALLOW_ALL" && ACTIVE.has((await this.store.runStatus(q, progress.lastRunId)) ?? "");
+    const previousActive = async () => policy !== "ALLOW_ALL" && ACTIVE.has((await this.store.runStatus(progress.lastRunId, tx)) ?? "");
 
     // A fire held back (BUFFER_ONE) starts once the run before it has ended.
     if (progress.bufferedFireAt > 0 && !(await previousActive())) {

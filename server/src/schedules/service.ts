@@ -6,8 +6,7 @@ import { validateSchedule, type WorkflowSchedule } from "@baton/sdk";
 import type { Clock } from "../clock.js";
 import type { Limits } from "../limits.js";
 import { canonicalJson } from "../runtime/engine.js";
-import type { Store } from "../store/store.js";
-import type { ScheduleRow, ScheduleStore } from "../store/schedules.js";
+import type { ScheduleRow, Store } from "../store/store.js";
 import { invalid, notFound, parsePayload, rpc } from "../service/errors.js";
 import { fireTimesOf } from "./fire-times.js";
 import { idempotencyKeyOf, type ScheduleFirer } from "./firer.js";
@@ -38,8 +37,7 @@ function placement(s: WorkflowSchedule, paused: boolean, now: number): { nextFir
 }
 
 export function scheduleService(
-  schedules: ScheduleStore,
-  store: Pick<Store, "findWorkflowDef" | "runIdByIdempotencyKey">,
+  store: Pick<Store, "schedule" | "listSchedules" | "insertSchedule" | "changeSchedule" | "deleteSchedule" | "findWorkflowDef" | "runIdByIdempotencyKey">,
   firer: ScheduleFirer,
   clock: Clock,
   limits: Limits,
@@ -64,7 +62,7 @@ export function scheduleService(
   };
   const existing = async (name: string): Promise<ScheduleRow> => {
     if (!name) throw invalid("name is required");
-    const row = await schedules.get(name);
+    const row = await store.schedule(name);
     if (!row) throw notFound(`no schedule ${JSON.stringify(name)}`);
     return row;
   };
@@ -72,12 +70,12 @@ export function scheduleService(
     const now = clock.now();
     const paused = s.paused === true;
     const row = { name: s.name, workflowName: s.startWorkflowRequest.name, body: s, paused, ...placement(s, paused, now), createdAt: now, updatedAt: now };
-    return (await schedules.insert(row)) ? { ...row, bufferedFireAt: 0, lastFireAt: 0, lastRunId: "", skippedFires: 0 } : undefined;
+    return (await store.insertSchedule(row)) ? { ...row, bufferedFireAt: 0, lastFireAt: 0, lastRunId: "", skippedFires: 0 } : undefined;
   };
   const setPaused = async (name: string, paused: boolean) => {
     if (!name) throw invalid("name is required");
     const now = clock.now();
-    const row = await schedules.change(name, (r) => (r.paused === paused ? undefined : { paused, ...placement(r.body, paused, now) }), now);
+    const row = await store.changeSchedule(name, (r) => (r.paused === paused ? undefined : { paused, ...placement(r.body, paused, now) }), now);
     if (!row) throw notFound(`no schedule ${JSON.stringify(name)}`);
     return { schedule: info(row) };
   };
@@ -94,7 +92,7 @@ export function scheduleService(
       const s = await parse(req.scheduleJson);
       const now = clock.now();
       let changed = false;
-      const row = await schedules.change(
+      const row = await store.changeSchedule(
         s.name,
         (r) => {
           if (canonicalJson(r.body) === canonicalJson(s)) return undefined;
@@ -114,11 +112,11 @@ export function scheduleService(
 
     getSchedule: rpc(async (req) => ({ schedule: info(await existing(req.name)) })),
 
-    listSchedules: rpc(async (req) => ({ schedules: (await schedules.list(req.workflowName)).map(info) })),
+    listSchedules: rpc(async (req) => ({ schedules: (await store.listSchedules(req.workflowName)).map(info) })),
 
     deleteSchedule: rpc(async (req) => {
       if (!req.name) throw invalid("name is required");
-      if (!(await schedules.delete(req.name))) throw notFound(`no schedule ${JSON.stringify(req.name)}`);
+      if (!(await store.deleteSchedule(req.name))) throw notFound(`no schedule ${JSON.stringify(req.name)}`);
       return {};
     }),
 

@@ -5,7 +5,7 @@ import { grpc, RouteSchema, RpcError, RouteService, type RouteGuard as RouteGuar
 import { principalOfCall } from "../auth/guard.js";
 import type { RouteControl } from "../routes/control.js";
 import type { Route, RouteGuard } from "../routes/route.js";
-import { RevisionMoved } from "../store/routes.js";
+import { RevisionMoved } from "../store/store.js";
 import { rpc } from "./errors.js";
 
 export function routeService(control: RouteControl): ServiceImpl<typeof RouteService> {

@@ -94,6 +94,12 @@ export async function listWorkflowDefs(q: Queryable, name: string, allVersions: 
   return rows.map((r) => ({ name: r.name, version: r.version, hash: r.hash, createdAt: r.created_at, description: r.description }));
 }
 
+/** The registered versions of a workflow name, in order. */
+export async function workflowVersions(q: Queryable, name: string): Promise<number[]> {
+  const { rows } = await q.query<{ version: number }>("SELECT version FROM baton.workflow_defs WHERE name = $1 ORDER BY version", [name]);
+  return rows.map((r) => r.version);
+}
+
 /** Creates or replaces task definitions; returns the names whose body changed. */
 export async function putTaskDefs(pool: pg.Pool, defs: TaskDef[], now: number): Promise<string[]> {
   return transaction(pool, async (tx) => {

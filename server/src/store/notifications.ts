@@ -4,6 +4,7 @@
 // the writing statement or transaction, so it is delivered only at commit.
 import pg from "pg";
 import type { Logger } from "../logger.js";
+import type { Queryable } from "./db.js";
 import type { PrimaryLocator } from "./hosts.js";
 
 /** Every channel, by what it says. */
@@ -31,6 +32,11 @@ export type Channel = keyof typeof CHANNELS;
 /** A SELECT that sends `channel` with the payload given as SQL (a parameter, a column, or nothing). */
 export function notifySql(channel: Channel, payloadSql = "''"): string {
   return `SELECT pg_notify('${CHANNELS[channel]}', ${payloadSql})`;
+}
+
+/** Tells the replicas whose console viewers watch that runs moved on replica `from` (undefined: too many to name, any may have). */
+export async function announceRunsMoved(q: Queryable, from: string, runIds: string[] | undefined): Promise<void> {
+  await q.query(notifySql("runsMoved", "$1"), [[from, ...(runIds ?? ["*"])].join("\n")]);
 }
 
 /** What a listener does with each channel's notifications. */

@@ -2,6 +2,7 @@
 // workers connected to it and how many console viewers it has. One row per
 // replica, rewritten by its heartbeat; a row not beaten for a while is a
 // replica gone, and is left out (and removed by the next heartbeat).
+import type { ConnectedWorker } from "../dispatch/workers.js";
 import type { Queryable } from "./db.js";
 
 export const REPLICAS_MIGRATION = {
@@ -16,19 +17,10 @@ export const REPLICAS_MIGRATION = {
   `,
 };
 
-export interface ReplicaWorker {
-  workerId: string;
-  taskTypes: string[];
-  kind: "dispatch" | "poll";
-  freeSlots: number;
-  connectedAt: number;
-  lastSeenAt: number;
-  delivered: number;
-}
-
 export interface ReplicaPresence {
   replica: string;
-  workers: ReplicaWorker[];
+  /** The workers connected to that replica, as it lists them. */
+  workers: ConnectedWorker[];
   /** Console viewers waiting on that replica now. */
   watching: number;
   beatAt: number;
@@ -47,7 +39,12 @@ export async function beat(q: Queryable, mine: ReplicaPresence, freshSince: numb
      SELECT replica, workers, watching, beat_at FROM baton.replicas WHERE replica <> $1 AND beat_at >= $5`,
     [mine.replica, JSON.stringify(mine.workers), mine.watching, mine.beatAt, freshSince, goneBefore],
   );
-  return rows.map((r) => ({ replica: r.replica as string, workers: r.workers as ReplicaWorker[], watching: r.watching as number, beatAt: Number(r.beat_at) }));
+  return rows.map((r) => ({
+    replica: r.replica as string,
+    workers: r.workers as ConnectedWorker[],
+    watching: r.watching as number,
+    beatAt: Number(r.beat_at),
+  }));
 }
 
 /** A replica that stops says so, so the others drop its workers at once. */

@@ -6,6 +6,7 @@
 // and so is a child run whose parent is still running.
 import { stringifyJson } from "@baton/protocol";
 import type pg from "pg";
+import { transaction, type Queryable } from "./db.js";
 
 export interface PurgeFilter {
   /** Ended strictly before this instant (epoch ms). */
@@ -39,83 +40,76 @@ function where(f: PurgeFilter, params: unknown[]): string {
   return parts.join(" AND ");
 }
 
-export class RetentionStore {
-  constructor(readonly pool: pg.Pool) {}
-
-  /** Removes one batch; `keep` (e.g. an export) sees the rows before commit, and its failure removes nothing. */
-  async removeBatch(f: PurgeFilter, batch: number, keep?: (removed: RemovedRun[]) => Promise<void>): Promise<{ runs: number; tasks: number }> {
-    const params: unknown[] = [];
-    const filter = where(f, params);
-    params.push(batch);
-    const returning = keep ? "r.*" : "r.id";
-    const client = await this.pool.connect();
-    try {
-      await client.query("BEGIN");
-      // Nothing may wait long on this transaction: a lock it cannot get at once is an error, not a queue.
-      await client.query("SET LOCAL lock_timeout = '2s'");
-      const { rows } = await client.query(
-        `WITH victims AS (
-           SELECT r.id FROM baton.runs r WHERE ${filter} ORDER BY r.ended_at LIMIT $${params.length} FOR UPDATE SKIP LOCKED),
-         tasks_gone AS (DELETE FROM baton.tasks t USING victims v WHERE t.run_id = v.id RETURNING t.*),
-         logs_gone AS (DELETE FROM baton.task_logs l USING tasks_gone g WHERE l.task_id = g.id RETURNING 1),
-         queue_gone AS (DELETE FROM baton.queue q USING tasks_gone g WHERE q.task_id = g.id RETURNING 1),
-         runs_gone AS (DELETE FROM baton.runs r USING victims v WHERE r.id = v.id RETURNING ${returning})
-         SELECT (SELECT coalesce(json_agg(runs_gone), '[]') FROM runs_gone) AS runs,
-                ${keep ? "(SELECT coalesce(json_agg(tasks_gone ORDER BY tasks_gone.seq), '[]') FROM tasks_gone)" : "'[]'::json"} AS tasks,
-                (SELECT count(*) FROM tasks_gone)::int AS task_count,
-                (SELECT count(*) FROM logs_gone)::int AS log_count,
-                (SELECT count(*) FROM queue_gone)::int AS queue_count`,
-        params,
-      );
-      const row = rows[0] as { runs: Record<string, unknown>[]; tasks: Record<string, unknown>[]; task_count: number };
-      if (keep && row.runs.length > 0) {
-        const byRun = new Map<string, Record<string, unknown>[]>();
-        for (const t of row.tasks) {
-          const list = byRun.get(t["run_id"] as string) ?? [];
-          list.push(t);
-          byRun.set(t["run_id"] as string, list);
-        }
-        await keep(row.runs.map((run) => ({ run, tasks: byRun.get(run["id"] as string) ?? [] })));
-      }
-      await client.query("COMMIT");
-      return { runs: row.runs.length, tasks: row.task_count };
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
-  }
-
-  /** How many runs (and their tasks) a purge would remove. */
-  async count(f: PurgeFilter): Promise<{ runs: number; tasks: number }> {
-    const params: unknown[] = [];
-    const { rows } = await this.pool.query(
-      `WITH victims AS (SELECT r.id FROM baton.runs r WHERE ${where(f, params)})
-       SELECT (SELECT count(*) FROM victims)::bigint AS runs,
-              (SELECT count(*) FROM baton.tasks t JOIN victims v ON t.run_id = v.id)::bigint AS tasks`,
+/** Removes one batch of ended runs; `keep` (e.g. an export) sees the rows before commit, and its failure removes nothing. */
+export async function removeEndedRuns(
+  pool: pg.Pool,
+  f: PurgeFilter,
+  batch: number,
+  keep?: (removed: RemovedRun[]) => Promise<void>,
+): Promise<{ runs: number; tasks: number }> {
+  const params: unknown[] = [];
+  const filter = where(f, params);
+  params.push(batch);
+  const returning = keep ? "r.*" : "r.id";
+  return transaction(pool, async (tx) => {
+    // Nothing may wait long on this transaction: a lock it cannot get at once is an error, not a queue.
+    await tx.query("SET LOCAL lock_timeout = '2s'");
+    const { rows } = await tx.query(
+      `WITH victims AS (
+         SELECT r.id FROM baton.runs r WHERE ${filter} ORDER BY r.ended_at LIMIT $${params.length} FOR UPDATE SKIP LOCKED),
+       tasks_gone AS (DELETE FROM baton.tasks t USING victims v WHERE t.run_id = v.id RETURNING t.*),
+       logs_gone AS (DELETE FROM baton.task_logs l USING tasks_gone g WHERE l.task_id = g.id RETURNING 1),
+       queue_gone AS (DELETE FROM baton.queue q USING tasks_gone g WHERE q.task_id = g.id RETURNING 1),
+       runs_gone AS (DELETE FROM baton.runs r USING victims v WHERE r.id = v.id RETURNING ${returning})
+       SELECT (SELECT coalesce(json_agg(runs_gone), '[]') FROM runs_gone) AS runs,
+              ${keep ? "(SELECT coalesce(json_agg(tasks_gone ORDER BY tasks_gone.seq), '[]') FROM tasks_gone)" : "'[]'::json"} AS tasks,
+              (SELECT count(*) FROM tasks_gone)::int AS task_count,
+              (SELECT count(*) FROM logs_gone)::int AS log_count,
+              (SELECT count(*) FROM queue_gone)::int AS queue_count`,
       params,
     );
-    return { runs: Number(rows[0].runs), tasks: Number(rows[0].tasks) };
-  }
+    const row = rows[0] as { runs: Record<string, unknown>[]; tasks: Record<string, unknown>[]; task_count: number };
+    if (keep && row.runs.length > 0) {
+      const byRun = new Map<string, Record<string, unknown>[]>();
+      for (const t of row.tasks) {
+        const list = byRun.get(t["run_id"] as string) ?? [];
+        list.push(t);
+        byRun.set(t["run_id"] as string, list);
+      }
+      await keep(row.runs.map((run) => ({ run, tasks: byRun.get(run["id"] as string) ?? [] })));
+    }
+    return { runs: row.runs.length, tasks: row.task_count };
+  });
+}
 
-  /** The end time of the oldest ended run still stored (epoch ms), or 0. */
-  async oldestEnded(): Promise<number> {
-    const { rows } = await this.pool.query("SELECT coalesce(min(ended_at), 0) AS oldest FROM baton.runs WHERE ended_at > 0");
-    return Number(rows[0].oldest);
-  }
+/** How many ended runs (and their tasks) a purge would remove. */
+export async function countEndedRuns(q: Queryable, f: PurgeFilter): Promise<{ runs: number; tasks: number }> {
+  const params: unknown[] = [];
+  const { rows } = await q.query(
+    `WITH victims AS (SELECT r.id FROM baton.runs r WHERE ${where(f, params)})
+     SELECT (SELECT count(*) FROM victims)::bigint AS runs,
+            (SELECT count(*) FROM baton.tasks t JOIN victims v ON t.run_id = v.id)::bigint AS tasks`,
+    params,
+  );
+  return { runs: Number(rows[0].runs), tasks: Number(rows[0].tasks) };
+}
 
-  /** Workflows whose latest version sets its own retention (seconds), by name. */
-  async retentionOverrides(): Promise<Map<string, number>> {
-    const { rows } = await this.pool.query(
-      `SELECT DISTINCT ON (w.name) w.name, d.body->'retentionSeconds' AS seconds
-       FROM baton.workflow_defs w JOIN baton.defs d ON d.hash = w.hash
-       ORDER BY w.name, w.version DESC`,
-    );
-    const out = new Map<string, number>();
-    for (const r of rows) if (typeof r.seconds === "number") out.set(r.name as string, r.seconds);
-    return out;
-  }
+/** The end time of the oldest ended run still stored (epoch ms), or 0. */
+export async function oldestEndedRun(q: Queryable): Promise<number> {
+  const { rows } = await q.query("SELECT coalesce(min(ended_at), 0) AS oldest FROM baton.runs WHERE ended_at > 0");
+  return Number(rows[0].oldest);
+}
+
+/** Workflows whose latest version sets its own retention (seconds), by name. */
+export async function retentionOverrides(q: Queryable): Promise<Map<string, number>> {
+  const { rows } = await q.query(
+    `SELECT DISTINCT ON (w.name) w.name, d.body->'retentionSeconds' AS seconds
+     FROM baton.workflow_defs w JOIN baton.defs d ON d.hash = w.hash
+     ORDER BY w.name, w.version DESC`,
+  );
+  const out = new Map<string, number>();
+  for (const r of rows) if (typeof r.seconds === "number") out.set(r.name as string, r.seconds);
+  return out;
 }
 
 /** One JSON line per run, its tasks inside. */

@@ -1,5 +1,5 @@
-// Reading runs: one with its tasks, by idempotency key, a search page, and
-// how many are in flight.
+// Reading runs: one with its tasks, its status, by idempotency key, a search
+// page, and how many are in flight.
 import type { RunState, TaskState, WorkflowStatus } from "../decider/model.js";
 import type { Queryable } from "./db.js";
 import { rowToRun, rowToTask, runRows, taskRows } from "./rows.js";
@@ -22,6 +22,13 @@ export interface SearchQuery {
 export async function runIdByIdempotencyKey(q: Queryable, key: string): Promise<string | undefined> {
   const { rows } = await q.query("SELECT id FROM baton.runs WHERE idempotency_key = $1", [key]);
   return rows[0]?.id as string | undefined;
+}
+
+/** A run's status, or undefined when it is gone (or `runId` is empty); `q`: the transaction it is read in. */
+export async function runStatus(q: Queryable, runId: string): Promise<string | undefined> {
+  if (!runId) return undefined;
+  const { rows } = await q.query("SELECT status FROM baton.runs WHERE id = $1", [runId]);
+  return rows[0]?.status as string | undefined;
 }
 
 /** A run (with its tasks); through a transaction to read it again under the lock it holds. */

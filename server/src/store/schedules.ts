@@ -4,6 +4,7 @@
 import { stringifyJson } from "@baton/protocol";
 import type { WorkflowSchedule } from "@baton/sdk";
 import type pg from "pg";
+import { transaction, type Queryable, type Tx } from "./db.js";
 
 export interface ScheduleRow {
   name: string;
@@ -25,6 +26,15 @@ export interface ScheduleRow {
 /** What firing changes on a row. */
 export type ScheduleProgress = Pick<ScheduleRow, "nextFireAt" | "dueAt" | "bufferedFireAt" | "lastFireAt" | "lastRunId" | "skippedFires">;
 
+/** A schedule as created: no fire yet. */
+export type NewSchedule = Omit<ScheduleRow, "bufferedFireAt" | "lastFireAt" | "lastRunId" | "skippedFires">;
+
+/** What an operator's change makes of a locked row: the fields to write, or undefined for no change. */
+export type ScheduleChange = (row: ScheduleRow) => Partial<ScheduleRow> | undefined;
+
+/** Fires one due schedule inside the sweep's transaction `tx`; returns its new progress. */
+export type ScheduleFire = (row: ScheduleRow, tx: Tx) => Promise<ScheduleProgress>;
+
 function toRow(r: Record<string, unknown>): ScheduleRow {
   return {
     name: r["name"] as string,
@@ -42,127 +52,96 @@ function toRow(r: Record<string, unknown>): ScheduleRow {
   };
 }
 
-export class ScheduleStore {
-  constructor(readonly pool: pg.Pool) {}
+/** A schedule's row; `q`: the transaction it is read in, or the pool. */
+export async function schedule(q: Queryable, name: string): Promise<ScheduleRow | undefined> {
+  const { rows } = await q.query("SELECT * FROM baton.schedules WHERE name = $1", [name]);
+  return rows[0] ? toRow(rows[0]) : undefined;
+}
 
-  async get(name: string, q: pg.ClientBase | pg.Pool = this.pool): Promise<ScheduleRow | undefined> {
-    const { rows } = await q.query("SELECT * FROM baton.schedules WHERE name = $1", [name]);
-    return rows[0] ? toRow(rows[0]) : undefined;
-  }
+/** Every schedule, or those of one workflow (`workflowName` not empty), by name. */
+export async function listSchedules(q: Queryable, workflowName: string): Promise<ScheduleRow[]> {
+  const { rows } = workflowName
+    ? await q.query("SELECT * FROM baton.schedules WHERE workflow_name = $1 ORDER BY name", [workflowName])
+    : await q.query("SELECT * FROM baton.schedules ORDER BY name");
+  return rows.map(toRow);
+}
 
-  async list(workflowName: string): Promise<ScheduleRow[]> {
-    const { rows } = workflowName
-      ? await this.pool.query("SELECT * FROM baton.schedules WHERE workflow_name = $1 ORDER BY name", [workflowName])
-      : await this.pool.query("SELECT * FROM baton.schedules ORDER BY name");
-    return rows.map(toRow);
-  }
+/** Inserts a schedule; false when the name is taken. */
+export async function insertSchedule(q: Queryable, row: NewSchedule): Promise<boolean> {
+  const { rowCount } = await q.query(
+    `INSERT INTO baton.schedules (name, workflow_name, body, paused, next_fire_at, due_at, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (name) DO NOTHING`,
+    [row.name, row.workflowName, stringifyJson(row.body), row.paused, row.nextFireAt, row.dueAt, row.createdAt],
+  );
+  return (rowCount ?? 0) > 0;
+}
 
-  /** Inserts a schedule; false when the name is taken. */
-  async insert(row: Omit<ScheduleRow, "bufferedFireAt" | "lastFireAt" | "lastRunId" | "skippedFires">): Promise<boolean> {
-    const { rowCount } = await this.pool.query(
-      `INSERT INTO baton.schedules (name, workflow_name, body, paused, next_fire_at, due_at, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (name) DO NOTHING`,
-      [row.name, row.workflowName, stringifyJson(row.body), row.paused, row.nextFireAt, row.dueAt, row.createdAt],
-    );
-    return (rowCount ?? 0) > 0;
-  }
-
-  /** Runs `fn` on a schedule's row, locked; its result is written back. Undefined when there is no such schedule. */
-  async change(name: string, fn: (row: ScheduleRow) => Partial<ScheduleRow> | undefined, now: number): Promise<ScheduleRow | undefined> {
-    const client = await this.pool.connect();
-    try {
-      await client.query("BEGIN");
-      const { rows } = await client.query("SELECT * FROM baton.schedules WHERE name = $1 FOR UPDATE", [name]);
-      if (!rows[0]) {
-        await client.query("ROLLBACK");
-        return undefined;
-      }
-      const row = toRow(rows[0]);
-      const patch = fn(row);
-      if (!patch) {
-        await client.query("ROLLBACK");
-        return row;
-      }
-      const next = { ...row, ...patch, updatedAt: now };
-      await client.query(
-        `UPDATE baton.schedules SET workflow_name = $2, body = $3, paused = $4, next_fire_at = $5, due_at = $6,
-           buffered_fire_at = $7, last_fire_at = $8, last_run_id = $9, skipped_fires = $10, updated_at = $11 WHERE name = $1`,
-        [
-          name,
-          next.workflowName,
-          stringifyJson(next.body),
-          next.paused,
-          next.nextFireAt,
-          next.dueAt,
-          next.bufferedFireAt,
-          next.lastFireAt,
-          next.lastRunId,
-          next.skippedFires,
-          now,
-        ],
-      );
-      await client.query("COMMIT");
-      return next;
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
-  }
-
-  async delete(name: string): Promise<boolean> {
-    const { rowCount } = await this.pool.query("DELETE FROM baton.schedules WHERE name = $1", [name]);
-    return (rowCount ?? 0) > 0;
-  }
-
-  /**
-   * Takes up to `limit` due schedules, locked (others' locked rows skipped),
-   * hands them to `fire` one by one, and writes each one's progress; all in
-   * one transaction, so a crash before commit leaves them due for another
-   * replica (which starts the same runs again: their idempotency keys make
-   * that a no-op).
-   */
-  async fireDue(now: number, limit: number, fire: (row: ScheduleRow, q: pg.ClientBase) => Promise<ScheduleProgress>): Promise<number> {
-    // Nothing due (the usual case): one indexed probe, no transaction.
-    const probe = await this.pool.query({
-      name: "baton-schedules-due",
-      text: "SELECT 1 FROM baton.schedules WHERE due_at > 0 AND due_at <= $1 LIMIT 1",
-      values: [now],
-    });
-    if (probe.rows.length === 0) return 0;
-    const client = await this.pool.connect();
-    try {
-      await client.query("BEGIN");
-      const { rows } = await client.query("SELECT * FROM baton.schedules WHERE due_at > 0 AND due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED", [
+/** Runs `fn` on a schedule's row, locked; its result is written back. Undefined when there is no such schedule. */
+export async function changeSchedule(pool: pg.Pool, name: string, fn: ScheduleChange, now: number): Promise<ScheduleRow | undefined> {
+  return transaction(pool, async (tx) => {
+    const { rows } = await tx.query("SELECT * FROM baton.schedules WHERE name = $1 FOR UPDATE", [name]);
+    if (!rows[0]) return undefined;
+    const row = toRow(rows[0]);
+    const patch = fn(row);
+    if (!patch) return row;
+    const next = { ...row, ...patch, updatedAt: now };
+    await tx.query(
+      `UPDATE baton.schedules SET workflow_name = $2, body = $3, paused = $4, next_fire_at = $5, due_at = $6,
+         buffered_fire_at = $7, last_fire_at = $8, last_run_id = $9, skipped_fires = $10, updated_at = $11 WHERE name = $1`,
+      [
+        name,
+        next.workflowName,
+        stringifyJson(next.body),
+        next.paused,
+        next.nextFireAt,
+        next.dueAt,
+        next.bufferedFireAt,
+        next.lastFireAt,
+        next.lastRunId,
+        next.skippedFires,
         now,
-        limit,
-      ]);
-      for (const raw of rows) {
-        const row = toRow(raw);
-        const p = await fire(row, client);
-        await client.query(
-          `UPDATE baton.schedules SET next_fire_at = $2, due_at = $3, buffered_fire_at = $4, last_fire_at = $5, last_run_id = $6, skipped_fires = $7
-           WHERE name = $1`,
-          [row.name, p.nextFireAt, p.dueAt, p.bufferedFireAt, p.lastFireAt, p.lastRunId, p.skippedFires],
-        );
-      }
-      await client.query("COMMIT");
-      return rows.length;
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
-  }
+      ],
+    );
+    return next;
+  });
+}
 
-  /** A run's status, or undefined when it is gone. */
-  async runStatus(q: pg.ClientBase | pg.Pool, runId: string): Promise<string | undefined> {
-    if (!runId) return undefined;
-    const { rows } = await q.query("SELECT status FROM baton.runs WHERE id = $1", [runId]);
-    return rows[0]?.status as string | undefined;
-  }
+export async function deleteSchedule(q: Queryable, name: string): Promise<boolean> {
+  const { rowCount } = await q.query("DELETE FROM baton.schedules WHERE name = $1", [name]);
+  return (rowCount ?? 0) > 0;
+}
+
+/**
+ * Takes up to `limit` due schedules, locked (others' locked rows skipped),
+ * hands them to `fire` one by one, and writes each one's progress; all in
+ * one transaction, so a crash before commit leaves them due for another
+ * replica (which starts the same runs again: their idempotency keys make
+ * that a no-op).
+ */
+export async function fireDueSchedules(pool: pg.Pool, now: number, limit: number, fire: ScheduleFire): Promise<number> {
+  // Nothing due (the usual case): one indexed probe, no transaction.
+  const probe = await pool.query({
+    name: "baton-schedules-due",
+    text: "SELECT 1 FROM baton.schedules WHERE due_at > 0 AND due_at <= $1 LIMIT 1",
+    values: [now],
+  });
+  if (probe.rows.length === 0) return 0;
+  return transaction(pool, async (tx) => {
+    const { rows } = await tx.query("SELECT * FROM baton.schedules WHERE due_at > 0 AND due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED", [
+      now,
+      limit,
+    ]);
+    for (const raw of rows) {
+      const row = toRow(raw);
+      const p = await fire(row, tx);
+      await tx.query(
+        `UPDATE baton.schedules SET next_fire_at = $2, due_at = $3, buffered_fire_at = $4, last_fire_at = $5, last_run_id = $6, skipped_fires = $7
+         WHERE name = $1`,
+        [row.name, p.nextFireAt, p.dueAt, p.bufferedFireAt, p.lastFireAt, p.lastRunId, p.skippedFires],
+      );
+    }
+    return rows.length;
+  });
 }
 
 export const SCHEDULES_MIGRATION = {

@@ -7,6 +7,7 @@
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import type pg from "pg";
 import type { RunState, TaskState, WorkflowStatus } from "../decider/model.js";
+import type { Route } from "../routes/route.js";
 import * as apiKeys from "./api-keys.js";
 import * as concurrency from "./concurrency.js";
 import { openPool, transaction, type DbErrorHook, type Queryable, type Tx } from "./db.js";
@@ -18,13 +19,17 @@ import { FairClaims } from "./fair-claim.js";
 import * as health from "./health.js";
 import { PrimaryLocator } from "./hosts.js";
 import { migrate } from "./migrations.js";
+import { announceRunsMoved } from "./notifications.js";
 import * as outbox from "./outbox.js";
 import * as queue from "./queue.js";
 import * as replicas from "./replicas.js";
+import * as retention from "./retention.js";
+import * as routes from "./routes.js";
 import { inRunBatch, type BatchTargets, type LoadedRuns } from "./run-batches.js";
 import { countRunsByStatus, type CountFilter } from "./run-counts.js";
 import { runTreeSnapshot, type RunTreeSnapshot } from "./run-snapshot.js";
 import * as runs from "./runs.js";
+import * as schedules from "./schedules.js";
 import * as taskLogs from "./task-logs.js";
 import * as tasks from "./tasks.js";
 import { taskLease, type TaskLease } from "./task-lookup.js";
@@ -44,7 +49,10 @@ export { rowToRun, rowToTask } from "./rows.js";
 export type { CountFilter } from "./run-counts.js";
 export type { QueueRow, RunRow, RunningTask, RunTreeSnapshot } from "./run-snapshot.js";
 export type { AsText, SearchQuery } from "./runs.js";
-export type { ReplicaPresence, ReplicaWorker } from "./replicas.js";
+export type { ReplicaPresence } from "./replicas.js";
+export { exportLine, type PurgeFilter, type RemovedRun } from "./retention.js";
+export { RevisionMoved, type RouteChangeRecord, type RouteUpdate, type VersionCounts } from "./routes.js";
+export type { NewSchedule, ScheduleChange, ScheduleFire, ScheduleProgress, ScheduleRow } from "./schedules.js";
 export type { TaskLogLine } from "./task-logs.js";
 export type { TaskLease } from "./task-lookup.js";
 export type { BatchWrite, BatchWritten, OutboxEntry, QueueEntry } from "./write-batch.js";
@@ -81,6 +89,8 @@ export interface Store {
     choose: (latest: definitions.StoredWorkflowDef | undefined) => definitions.VersionChoice,
   ): Promise<{ version: number; changed: boolean; admitted: number }>;
   listWorkflowDefs(name: string, allVersions: boolean): Promise<definitions.WorkflowDefListing[]>;
+  /** The registered versions of a workflow name, in order. */
+  workflowVersions(name: string): Promise<number[]>;
   /** Names whose body changed; notifies at commit. */
   putTaskDefs(defs: TaskDef[], now: number): Promise<string[]>;
   taskDefs(q: Queryable, names?: string[]): Promise<Map<string, TaskDef>>;
@@ -95,6 +105,8 @@ export interface Store {
   /** A run and its tasks to show (the console's watch): JSON payloads as the database's text, unparsed. */
   runToView(runId: string): Promise<{ run: runs.AsText<RunState>; tasks: runs.AsText<TaskState>[] } | undefined>;
   runIdByIdempotencyKey(key: string): Promise<string | undefined>;
+  /** A run's status; undefined when it is gone or `runId` is empty. `q`: the transaction it is read in. */
+  runStatus(runId: string, q?: Queryable): Promise<string | undefined>;
   search(query: runs.SearchQuery): Promise<RunState[]>;
   runsInFlight(): Promise<{ status: WorkflowStatus; count: number }[]>;
   /** What a run and its sub-workflow runs wait for (timers, queued and running tasks, the outbox): for test drivers. */
@@ -135,6 +147,50 @@ export interface Store {
   /** Writes this replica's presence and returns the other replicas beaten since `freshSince`; drops those gone before `goneBefore`. */
   beatReplica(mine: replicas.ReplicaPresence, freshSince: number, goneBefore: number): Promise<replicas.ReplicaPresence[]>;
   leaveReplicas(replica: string): Promise<void>;
+  /** Tells the replicas whose viewers watch that runs moved here (undefined: any may have). */
+  announceRunsMoved(replica: string, runIds: string[] | undefined): Promise<void>;
+
+  // ---- routes (routes.ts): which version a start that names none gets
+  route(name: string): Promise<Route | undefined>;
+  listRoutes(): Promise<Route[]>;
+  /** Routes with a guard that may roll them back. */
+  guardedRoutes(): Promise<Route[]>;
+  /** Locks the name, hands the current route to `update`, writes the result and its history entry; notifies at commit. Throws RevisionMoved when `expectedRevision` (> 0) is stale. */
+  changeRoute(
+    name: string,
+    actor: string,
+    now: number,
+    update: routes.RouteUpdate,
+    expectedRevision?: number,
+  ): Promise<{ route: Route; changed: boolean } | undefined>;
+  /** False when there was none; notifies at commit. */
+  deleteRoute(name: string, actor: string, now: number): Promise<boolean>;
+  routeHistory(name: string, limit: number): Promise<routes.RouteChangeRecord[]>;
+  /** The version a sticky key keeps while it is routed; else `proposed`, recorded. */
+  stickyVersion(name: string, keyHash: string, proposed: number, routed: readonly number[]): Promise<number>;
+  /** Runs of `name` started since `since`, per version: counts by status and duration percentiles. */
+  versionCounts(name: string, since: number): Promise<routes.VersionCounts[]>;
+
+  // ---- schedules (schedules.ts)
+  schedule(name: string): Promise<schedules.ScheduleRow | undefined>;
+  /** Every schedule, or a workflow's (`workflowName` not empty). */
+  listSchedules(workflowName: string): Promise<schedules.ScheduleRow[]>;
+  /** False when the name is taken. */
+  insertSchedule(row: schedules.NewSchedule): Promise<boolean>;
+  /** Applies `fn` to the locked row; undefined when there is no such schedule. */
+  changeSchedule(name: string, fn: schedules.ScheduleChange, now: number): Promise<schedules.ScheduleRow | undefined>;
+  deleteSchedule(name: string): Promise<boolean>;
+  /** Locks up to `limit` due schedules (SKIP LOCKED), fires each in that transaction and writes its progress; how many. */
+  fireDueSchedules(now: number, limit: number, fire: schedules.ScheduleFire): Promise<number>;
+
+  // ---- retention (retention.ts): removing ended runs
+  /** One batch in one short transaction; `keep` sees the rows before commit, and its failure removes nothing. */
+  removeEndedRuns(f: retention.PurgeFilter, batch: number, keep?: (removed: retention.RemovedRun[]) => Promise<void>): Promise<{ runs: number; tasks: number }>;
+  countEndedRuns(f: retention.PurgeFilter): Promise<{ runs: number; tasks: number }>;
+  /** The end time of the oldest ended run stored (epoch ms), or 0. */
+  oldestEndedRun(): Promise<number>;
+  /** Workflows whose latest version sets its own retention (seconds). */
+  retentionOverrides(): Promise<Map<string, number>>;
 
   // ---- task logs
   addTaskLog(taskId: string, message: string, now: number): Promise<void>;
@@ -233,6 +289,7 @@ class PgStore implements Store {
   findWorkflowDef = (name: string, version?: number) => definitions.workflowDef(this.pool, name, version);
   registerWorkflowVersion: Store["registerWorkflowVersion"] = (name, now, choose) => definitions.registerWorkflowVersion(this.pool, name, now, choose);
   listWorkflowDefs = (name: string, allVersions: boolean) => definitions.listWorkflowDefs(this.pool, name, allVersions);
+  workflowVersions = (name: string) => definitions.workflowVersions(this.pool, name);
   putTaskDefs = (defs: TaskDef[], now: number) => definitions.putTaskDefs(this.pool, defs, now);
   taskDefs = definitions.taskDefs;
   deleteWorkflowVersion = (name: string, version: number) => definitions.deleteWorkflowVersion(this.pool, name, version);
@@ -242,6 +299,7 @@ class PgStore implements Store {
   getRun = (runId: string, withTasks: boolean, q: Queryable = this.pool) => runs.getRun(q, runId, withTasks);
   runToView = (runId: string) => runs.runToView(this.pool, runId);
   runIdByIdempotencyKey = (key: string) => runs.runIdByIdempotencyKey(this.pool, key);
+  runStatus = (runId: string, q: Queryable = this.pool) => runs.runStatus(q, runId);
   search = (query: runs.SearchQuery) => runs.searchRuns(this.pool, query);
   runsInFlight = () => runs.runsInFlight(this.pool);
   runTreeSnapshot = (runId: string) => runTreeSnapshot(this.pool, runId);
@@ -270,6 +328,29 @@ class PgStore implements Store {
 
   beatReplica = (mine: replicas.ReplicaPresence, freshSince: number, goneBefore: number) => replicas.beat(this.pool, mine, freshSince, goneBefore);
   leaveReplicas = (replica: string) => replicas.leave(this.pool, replica);
+  announceRunsMoved = (replica: string, runIds: string[] | undefined) => announceRunsMoved(this.pool, replica, runIds);
+
+  route = (name: string) => routes.route(this.pool, name);
+  listRoutes = () => routes.listRoutes(this.pool);
+  guardedRoutes = () => routes.guardedRoutes(this.pool);
+  changeRoute: Store["changeRoute"] = (name, actor, now, update, expectedRevision) => routes.changeRoute(this.pool, name, actor, now, update, expectedRevision);
+  deleteRoute = (name: string, actor: string, now: number) => routes.deleteRoute(this.pool, name, actor, now);
+  routeHistory = (name: string, limit: number) => routes.routeHistory(this.pool, name, limit);
+  stickyVersion = (name: string, keyHash: string, proposed: number, routed: readonly number[]) =>
+    routes.stickyVersion(this.pool, name, keyHash, proposed, routed);
+  versionCounts = (name: string, since: number) => routes.versionCounts(this.pool, name, since);
+
+  schedule = (name: string) => schedules.schedule(this.pool, name);
+  listSchedules = (workflowName: string) => schedules.listSchedules(this.pool, workflowName);
+  insertSchedule = (row: schedules.NewSchedule) => schedules.insertSchedule(this.pool, row);
+  changeSchedule = (name: string, fn: schedules.ScheduleChange, now: number) => schedules.changeSchedule(this.pool, name, fn, now);
+  deleteSchedule = (name: string) => schedules.deleteSchedule(this.pool, name);
+  fireDueSchedules = (now: number, limit: number, fire: schedules.ScheduleFire) => schedules.fireDueSchedules(this.pool, now, limit, fire);
+
+  removeEndedRuns: Store["removeEndedRuns"] = (f, batch, keep) => retention.removeEndedRuns(this.pool, f, batch, keep);
+  countEndedRuns = (f: retention.PurgeFilter) => retention.countEndedRuns(this.pool, f);
+  oldestEndedRun = () => retention.oldestEndedRun(this.pool);
+  retentionOverrides = () => retention.retentionOverrides(this.pool);
 
   addTaskLog = (taskId: string, message: string, now: number) => taskLogs.addTaskLog(this.pool, taskId, message, now);
   taskLogPage = (taskId: string, after: number, limit: number, maxBytes: number) => taskLogs.taskLogPage(this.pool, taskId, after, limit, maxBytes);

@@ -1,0 +1,133 @@
+// What a server is started with: the options, and how `baton-server` reads
+// them from the environment (BATON_*). Parsing an option fails with the
+// variable named, before anything starts.
+import type { TlsOptions } from "./auth/tls.js";
+import type { Clock } from "./clock.js";
+import type { Limits } from "./limits.js";
+import type { Logger } from "./logger.js";
+import { parseRetention, type RetentionOptions } from "./retention/reaper.js";
+import type { HttpPolicy } from "./runtime/http-tasks.js";
+
+export interface ServerOptions {
+  databaseUrl: string;
+  /** Address to bind; loopback by default. */
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  clock?: Clock;
+  logger?: Logger;
+  limits?: Partial<Limits>;
+  /** Host names ("*": any), addresses and CIDRs HTTP tasks may call (default: none, HTTP tasks are refused). */
+  httpAllowedHosts?: string[];
+  /** HTTP tasks' time limit and calls in flight (defaults: 30 s, 64 at once, 1024 waiting). */
+  http?: Partial<Pick<HttpPolicy, "timeoutMs" | "maxInFlight" | "maxWaiting">>;
+  /**
+   * Whether keys that may start runs (operators) may run definitions sent
+   * with the request, and SUB_WORKFLOWs definitions taken from run data.
+   * Off by default where keys are required: only admin keys may then.
+   */
+  inlineDefinitions?: boolean;
+  poolSize?: number;
+  /** Starts in progress at once beyond which new starts are refused (RESOURCE_EXHAUSTED with a retry hint). */
+  maxConcurrentStarts?: number;
+  /** Real-time period of the timer sweep and the dispatch safety net. */
+  sweepMs?: number;
+  /**
+   * "required": every call needs an API key (`authorization: Bearer <key>`).
+   * Default: disabled on a loopback address, required on any other.
+   */
+  auth?: { mode: "required" | "disabled"; /** How long a key lookup is trusted (default 1000 ms). */ cacheMs?: number };
+  /** TLS for the gRPC port (plaintext when absent). */
+  tls?: TlsOptions;
+  /**
+   * Start although keys are required and a port beyond loopback is plaintext
+   * (behind a proxy or mesh that encrypts); a warning is logged. Refused otherwise.
+   */
+  allowPlaintextKeys?: boolean;
+  /** The HTTP port for /metrics, /healthz, /readyz (none when absent; host defaults to loopback). */
+  metrics?: { port: number; host?: string };
+  /** The HTTP port for Conductor's REST API under /api (none when absent; 0 picks a free port; host defaults to `host`). */
+  conductor?: { port: number; host?: string };
+  /** The console's HTTP port (web pages and the Connect protocol; none when absent; host defaults to `host`). */
+  console?: { port: number; host?: string };
+  /** Removing ended runs: the default period, an export directory (none: runs are kept unless their workflow sets retentionSeconds). */
+  retention?: RetentionOptions;
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost", "[::1]"]);
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * Server options from the environment (what `baton-server` reads):
+ * BATON_HOST, BATON_PORT, BATON_CONDUCTOR_PORT / BATON_CONDUCTOR_HOST, BATON_TLS_CERT / BATON_TLS_KEY / BATON_TLS_CA (file
+ * paths) and BATON_TLS_REQUIRE_CLIENT_CERT=1, BATON_METRICS_PORT /
+ * BATON_METRICS_HOST, BATON_AUTH=required|disabled (BATON_INSECURE_NO_AUTH=1
+ * is the same as disabled), BATON_CONSOLE_PORT / BATON_CONSOLE_HOST, BATON_RETENTION (how long ended runs are kept:
+ * "30d" by default, "off" to keep them) and BATON_RETENTION_EXPORT_DIR,
+ * BATON_ALLOW_INLINE_DEFINITIONS=1, BATON_HTTP_ALLOWED_HOSTS=host,address,cidr…,
+ * BATON_HTTP_TIMEOUT_MS, BATON_HTTP_MAX_IN_FLIGHT, BATON_INSECURE_ALLOW_PLAINTEXT_KEYS=1.
+ */
+export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<ServerOptions, "databaseUrl"> {
+  const get = (name: string) => env[name] || undefined;
+  const truthy = (name: string) => /^(1|true|yes)$/i.test(get(name) ?? "");
+  const options: Omit<ServerOptions, "databaseUrl"> = {};
+  const host = get("BATON_HOST");
+  if (host) options.host = host;
+  const port = get("BATON_PORT");
+  if (port) options.port = Number(port);
+  const cert = get("BATON_TLS_CERT");
+  const key = get("BATON_TLS_KEY");
+  const ca = get("BATON_TLS_CA");
+  if (cert || key) {
+    if (!cert || !key) throw new Error("TLS needs both BATON_TLS_CERT and BATON_TLS_KEY");
+    options.tls = { cert, key, ...(ca ? { ca } : {}), ...(truthy("BATON_TLS_REQUIRE_CLIENT_CERT") ? { requireClientCert: true } : {}) };
+  }
+  const metricsPort = get("BATON_METRICS_PORT");
+  if (metricsPort) {
+    const metricsHost = get("BATON_METRICS_HOST");
+    options.metrics = { port: Number(metricsPort), ...(metricsHost ? { host: metricsHost } : {}) };
+  }
+  const conductorPort = get("BATON_CONDUCTOR_PORT");
+  if (conductorPort) {
+    const conductorHost = get("BATON_CONDUCTOR_HOST");
+    options.conductor = { port: Number(conductorPort), ...(conductorHost ? { host: conductorHost } : {}) };
+  }
+  const consolePort = get("BATON_CONSOLE_PORT");
+  if (consolePort) {
+    if (!/^\d+$/.test(consolePort) || Number(consolePort) > 65535) throw new Error(`BATON_CONSOLE_PORT must be a port number (0-65535), not "${consolePort}"`);
+    const consoleHost = get("BATON_CONSOLE_HOST");
+    options.console = { port: Number(consolePort), ...(consoleHost ? { host: consoleHost } : {}) };
+  }
+  const retention = parseRetention(get("BATON_RETENTION") ?? "30d");
+  const exportDir = get("BATON_RETENTION_EXPORT_DIR");
+  if (retention !== undefined || exportDir)
+    options.retention = { ...(retention !== undefined ? { defaultSeconds: retention } : {}), ...(exportDir ? { exportDir } : {}) };
+  if (truthy("BATON_ALLOW_INLINE_DEFINITIONS")) options.inlineDefinitions = true;
+  if (truthy("BATON_INSECURE_ALLOW_PLAINTEXT_KEYS")) options.allowPlaintextKeys = true;
+  const httpHosts = get("BATON_HTTP_ALLOWED_HOSTS");
+  if (httpHosts)
+    options.httpAllowedHosts = httpHosts
+      .split(",")
+      .map((h) => h.trim())
+      .filter((h) => h !== "");
+  const httpTimeout = get("BATON_HTTP_TIMEOUT_MS");
+  const httpInFlight = get("BATON_HTTP_MAX_IN_FLIGHT");
+  if (httpTimeout || httpInFlight) {
+    const count = (name: string, text: string) => {
+      if (!/^[1-9]\d*$/.test(text)) throw new Error(`${name} must be a positive whole number, not "${text}"`);
+      return Number(text);
+    };
+    options.http = {
+      ...(httpTimeout ? { timeoutMs: count("BATON_HTTP_TIMEOUT_MS", httpTimeout) } : {}),
+      ...(httpInFlight ? { maxInFlight: count("BATON_HTTP_MAX_IN_FLIGHT", httpInFlight) } : {}),
+    };
+  }
+  const auth = get("BATON_AUTH");
+  if (truthy("BATON_INSECURE_NO_AUTH")) options.auth = { mode: "disabled" };
+  else if (auth === "required" || auth === "disabled") options.auth = { mode: auth };
+  else if (auth) throw new Error(`BATON_AUTH must be "required" or "disabled", not "${auth}"`);
+  return options;
+}
