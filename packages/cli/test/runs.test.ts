@@ -3,7 +3,7 @@
 // operations, exit codes and error messages, and a run's graph.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { TerminalError, Worker } from "@baton/client";
+import { TerminalError, Worker, type ConductorWorkflow } from "@baton/client";
 import { json, removeDir, startTestServer, tempProject, type TestServer } from "./support.js";
 
 const greet = {
@@ -20,28 +20,6 @@ const stuck = {
   tasks: [{ name: "cli_never", taskReferenceName: "never", type: "SIMPLE" }],
   schemaVersion: 2,
 };
-
-interface Workflow {
-  workflowId: string;
-  workflowName: string;
-  workflowVersion: number;
-  status: string;
-  input: Record<string, unknown>;
-  output: Record<string, unknown>;
-  reasonForIncompletion?: string;
-  createTime: number;
-  tasks: {
-    taskId: string;
-    taskType: string;
-    taskDefName: string;
-    referenceTaskName: string;
-    status: string;
-    inputData: unknown;
-    outputData: unknown;
-    workflowInstanceId: string;
-    seq: number;
-  }[];
-}
 
 describe("runs from the command line", () => {
   let s: TestServer;
@@ -87,11 +65,11 @@ describe("runs from the command line", () => {
   test("get -o json is Conductor's Workflow, get prints a summary and a task table", async () => {
     const started = await s.cli(["start", "cli_greet", "-i", '{"name":"Grace"}', "--correlation-id", "order-7", "--wait", "-o", "json"]);
     assert.equal(started.code, 0, started.stderr);
-    const id = json<Workflow>(started.stdout).workflowId;
+    const id = json<ConductorWorkflow>(started.stdout).workflowId;
 
     const got = await s.cli(["get", id, "-o", "json"]);
     assert.equal(got.code, 0, got.stderr);
-    const run = json<Workflow & Record<string, unknown>>(got.stdout);
+    const run = json<ConductorWorkflow & Record<string, unknown>>(got.stdout);
     assert.equal(run.workflowId, id);
     assert.equal(run.workflowName, "cli_greet");
     assert.equal(run.workflowVersion, 1);
@@ -115,7 +93,7 @@ describe("runs from the command line", () => {
     assert.match(text.stdout, /^SEQ +REF +TYPE +STATUS/m);
     assert.match(text.stdout, /^1 +hello +\S+ +COMPLETED/m);
 
-    const found = json<{ results: Workflow[] }>(
+    const found = json<{ results: ConductorWorkflow[] }>(
       (await s.cli(["search", "--name", "cli_greet", "--status", "COMPLETED", "--correlation-id", "order-7", "-o", "json"])).stdout,
     );
     assert.deepEqual(
@@ -130,7 +108,7 @@ describe("runs from the command line", () => {
     failNext = true;
     const r = await s.cli(["start", "cli_greet", "--input", '{"name":"Lin"}', "--wait", "-o", "json"]);
     assert.equal(r.code, 1);
-    const run = json<Workflow>(r.stdout);
+    const run = json<ConductorWorkflow>(r.stdout);
     assert.equal(run.status, "FAILED");
     assert.match(r.stderr, /ended FAILED: .*no greeting today/);
 
@@ -158,10 +136,10 @@ describe("runs from the command line", () => {
 
     const paused = await s.cli(["pause", id, "-o", "json"]);
     assert.equal(paused.code, 0, paused.stderr);
-    assert.equal(json<Workflow>(paused.stdout).status, "PAUSED");
+    assert.equal(json<ConductorWorkflow>(paused.stdout).status, "PAUSED");
     const resumed = await s.cli(["resume", id]);
     assert.equal(resumed.code, 0, resumed.stderr);
-    assert.equal(json<Workflow>((await s.cli(["get", id, "-o", "json"])).stdout).status, "RUNNING");
+    assert.equal(json<ConductorWorkflow>((await s.cli(["get", id, "-o", "json"])).stdout).status, "RUNNING");
 
     const queues = json<{ taskType: string; ready: number; workers: number }[]>((await s.cli(["tasks", "-o", "json"])).stdout);
     assert.ok(
@@ -175,7 +153,7 @@ describe("runs from the command line", () => {
 
     const terminated = await s.cli(["terminate", id, "--reason", "test over"]);
     assert.equal(terminated.code, 0, terminated.stderr);
-    const after = json<Workflow>((await s.cli(["get", id, "-o", "json"])).stdout);
+    const after = json<ConductorWorkflow>((await s.cli(["get", id, "-o", "json"])).stdout);
     assert.equal(after.status, "TERMINATED");
     assert.match(after.reasonForIncompletion ?? "", /test over/);
 
@@ -190,25 +168,25 @@ describe("runs from the command line", () => {
     assert.equal(signalled.code, 0, signalled.stderr);
     const watched = await s.cli(["get", id, "--watch", "--interval", "0.2", "-o", "json"]);
     assert.equal(watched.code, 0, watched.stderr);
-    const done = json<Workflow>(watched.stdout);
+    const done = json<ConductorWorkflow>(watched.stdout);
     assert.equal(done.status, "COMPLETED");
     assert.deepEqual(done.tasks.find((t) => t.referenceTaskName === "never")?.outputData, { answer: 42 });
 
     const restarted = await s.cli(["restart", id, "-o", "json"]);
     assert.equal(restarted.code, 0, restarted.stderr);
-    assert.equal(json<Workflow>(restarted.stdout).status, "RUNNING");
+    assert.equal(json<ConductorWorkflow>(restarted.stdout).status, "RUNNING");
     assert.equal((await s.cli(["signal", id, "-t", "never", "--status", "FAILED", "--reason", "said no"])).code, 0);
-    const failed = json<Workflow>((await s.cli(["get", id, "-o", "json"])).stdout);
+    const failed = json<ConductorWorkflow>((await s.cli(["get", id, "-o", "json"])).stdout);
     assert.equal(failed.status, "FAILED");
 
     const rerun = await s.cli(["rerun", id, "--task", "never", "--task-input", '{"again":true}']);
     assert.equal(rerun.code, 0, rerun.stderr);
     assert.match(rerun.stdout, /rerunning from never/);
-    assert.equal(json<Workflow>((await s.cli(["get", id, "-o", "json"])).stdout).status, "RUNNING");
+    assert.equal(json<ConductorWorkflow>((await s.cli(["get", id, "-o", "json"])).stdout).status, "RUNNING");
 
     const skipped = await s.cli(["skip", id, "--task", "never", "-o", "json"]);
     assert.equal(skipped.code, 0, skipped.stderr);
-    const afterSkip = json<Workflow>((await s.cli(["get", id, "--watch", "--interval", "0.2", "-o", "json"])).stdout);
+    const afterSkip = json<ConductorWorkflow>((await s.cli(["get", id, "--watch", "--interval", "0.2", "-o", "json"])).stdout);
     assert.equal(afterSkip.status, "COMPLETED");
     assert.equal(afterSkip.tasks.filter((t) => t.referenceTaskName === "never").at(-1)?.status, "SKIPPED");
   });
@@ -236,7 +214,7 @@ describe("runs from the command line", () => {
 
   test("graph of a run marks the path taken", async () => {
     const r = await s.cli(["start", "cli_greet", "--input", '{"name":"Ada"}', "--wait", "-o", "json"]);
-    const id = json<Workflow>(r.stdout).workflowId;
+    const id = json<ConductorWorkflow>(r.stdout).workflowId;
     const graph = await s.cli(["graph", id]);
     assert.equal(graph.code, 0, graph.stderr);
     assert.match(graph.stdout, /^flowchart TD$/m);

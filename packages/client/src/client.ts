@@ -1,5 +1,6 @@
 // The admin client: every metadata and workflow operation, with JSON payloads
-// as plain values and runs in Conductor's shape.
+// as plain values and runs in Conductor's shape (one method a call; where it
+// connects is connection.ts, the values it returns views.ts and conductor.ts).
 import {
   EventService,
   RouteService,
@@ -15,84 +16,11 @@ import {
   grpc,
   parseJson,
   stringifyJson,
-  type ScheduleInfo,
-  type Route,
   type ServiceClient,
 } from "@baton/protocol";
-import { readFileSync } from "node:fs";
 import { toConductorWorkflow, type ConductorWorkflow } from "./conductor.js";
-
-export const DEFAULT_ADDRESS = "127.0.0.1:7233";
-
-export interface ClientOptions {
-  /** host:port; BATON_ADDRESS, else 127.0.0.1:7233. */
-  address?: string;
-  /** Sent as `authorization: Bearer <token>`; BATON_TOKEN by default. */
-  token?: string;
-  /** Channel credentials, taking precedence over `tls` (insecure by default, for loopback). */
-  credentials?: grpc.ChannelCredentials;
-  /**
-   * TLS to the server. `true`: the system's trusted CAs. Each field is PEM
-   * text or a file path: `ca` to trust (a private CA), `cert` + `key` for mutual TLS,
-   * `serverName` to check the certificate against instead of the address's host.
-   * Default from BATON_TLS_CA, BATON_TLS_CLIENT_CERT, BATON_TLS_CLIENT_KEY,
-   * BATON_TLS_SERVER_NAME, or BATON_TLS=1 (system CAs); plaintext when none is set.
-   */
-  tls?: boolean | TlsClientOptions;
-  /**
-   * Send the token over a plaintext channel to a host that is not loopback
-   * (behind a mesh or tunnel that encrypts). Refused otherwise: anyone on the
-   * path could read and reuse the key. Default from BATON_ALLOW_PLAINTEXT_TOKEN=1.
-   */
-  allowPlaintextToken?: boolean;
-}
-
-/** Whether a target's host is this machine (a Unix socket, localhost, 127.0.0.0/8, ::1). */
-export function isLoopbackAddress(address: string): boolean {
-  if (address.startsWith("unix:")) return true;
-  const target = address.replace(/^dns:(\/\/[^/]*\/)?/, "").replace(/^ipv[46]:/, "");
-  const host = target.startsWith("[") ? target.slice(1, target.indexOf("]")) : target.replace(/:\d+$/, "");
-  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
-export interface TlsClientOptions {
-  ca?: string | Buffer;
-  cert?: string | Buffer;
-  key?: string | Buffer;
-  serverName?: string;
-}
-
-/** PEM given inline, or the contents of the file it names. */
-function pem(value: string | Buffer): Buffer {
-  if (Buffer.isBuffer(value)) return value;
-  return value.includes("-----BEGIN") ? Buffer.from(value) : readFileSync(value);
-}
-
-/** TLS settings from BATON_TLS_* (undefined: plaintext). */
-export function tlsFromEnv(env: NodeJS.ProcessEnv = process.env): TlsClientOptions | undefined {
-  const get = (name: string) => env[name] || undefined;
-  const ca = get("BATON_TLS_CA");
-  const cert = get("BATON_TLS_CLIENT_CERT");
-  const key = get("BATON_TLS_CLIENT_KEY");
-  const serverName = get("BATON_TLS_SERVER_NAME");
-  if (!ca && !cert && !key && !serverName && !/^(1|true|yes)$/i.test(get("BATON_TLS") ?? "")) return undefined;
-  return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(serverName ? { serverName } : {}) };
-}
-
-function channelSecurity(options: ClientOptions): { credentials: grpc.ChannelCredentials; channelOptions: Record<string, string> } {
-  if (options.credentials) return { credentials: options.credentials, channelOptions: {} };
-  const tls = options.tls === true ? {} : options.tls === false ? undefined : (options.tls ?? tlsFromEnv());
-  if (!tls) return { credentials: grpc.credentials.createInsecure(), channelOptions: {} };
-  if ((tls.cert === undefined) !== (tls.key === undefined)) throw new Error("TLS: a client certificate needs its key, and a key its certificate");
-  return {
-    credentials: grpc.credentials.createSsl(
-      tls.ca !== undefined ? pem(tls.ca) : null,
-      tls.key !== undefined ? pem(tls.key) : null,
-      tls.cert !== undefined ? pem(tls.cert) : null,
-    ),
-    channelOptions: tls.serverName ? { "grpc.ssl_target_name_override": tls.serverName, "grpc.default_authority": tls.serverName } : {},
-  };
-}
+import { openChannel, type ClientOptions } from "./connection.js";
+import { scheduleState, toRouteView, type RouteGuardView, type RouteView, type RouteWeightView, type ScheduleState } from "./views.js";
 
 export interface StartOptions {
   version?: number;
@@ -129,37 +57,6 @@ export interface SearchOptions {
 const json = (value: unknown): string => (value === undefined ? "" : stringifyJson(value));
 const ms = (value: Date | number | undefined): bigint => BigInt(value === undefined ? 0 : typeof value === "number" ? value : value.getTime());
 
-/** A schedule as stored, with where it stands. */
-export interface ScheduleState {
-  schedule: Record<string, unknown>;
-  paused: boolean;
-  /** Epoch ms; 0 when paused or past its end. */
-  nextFireTime: number;
-  nextDueTime: number;
-  lastFireTime: number;
-  lastRunId: string;
-  bufferedFireTime: number;
-  skippedFires: number;
-  createTime: number;
-  updateTime: number;
-}
-
-function scheduleState(info: ScheduleInfo | undefined): ScheduleState {
-  if (!info) throw new Error("the server sent no schedule");
-  return {
-    schedule: parseJson(info.scheduleJson) as Record<string, unknown>,
-    paused: info.paused,
-    nextFireTime: Number(info.nextFireTimeMs),
-    nextDueTime: Number(info.nextDueTimeMs),
-    lastFireTime: Number(info.lastFireTimeMs),
-    lastRunId: info.lastRunId,
-    bufferedFireTime: Number(info.bufferedFireTimeMs),
-    skippedFires: Number(info.skippedFires),
-    createTime: Number(info.createTimeMs),
-    updateTime: Number(info.updateTimeMs),
-  };
-}
-
 export class BatonClient {
   readonly address: string;
   readonly channel: grpc.Client;
@@ -172,30 +69,9 @@ export class BatonClient {
   readonly routes: ServiceClient<typeof RouteService>;
 
   constructor(options: ClientOptions = {}) {
-    this.address = options.address ?? process.env["BATON_ADDRESS"] ?? DEFAULT_ADDRESS;
-    const token = options.token ?? process.env["BATON_TOKEN"];
-    const security = channelSecurity(options);
-    const plaintextAllowed = options.allowPlaintextToken ?? /^(1|true|yes)$/i.test(process.env["BATON_ALLOW_PLAINTEXT_TOKEN"] ?? "");
-    if (token && !security.credentials._isSecure() && !isLoopbackAddress(this.address) && !plaintextAllowed) {
-      throw new Error(
-        `refusing to send an API key in plaintext to ${this.address} (not a loopback address): connect with TLS (tls: …, or BATON_TLS_CA / BATON_TLS=1), ` +
-          "or, on a network that encrypts for you, opt in with allowPlaintextToken: true (BATON_ALLOW_PLAINTEXT_TOKEN=1)",
-      );
-    }
-    this.channel = new grpc.Client(this.address, security.credentials, {
-      ...security.channelOptions,
-      "grpc.keepalive_time_ms": 30_000,
-      "grpc.max_receive_message_length": 64 * 1024 * 1024,
-      "grpc.max_send_message_length": 64 * 1024 * 1024,
-    });
-    const metadata = token
-      ? () => {
-          const m = new grpc.Metadata();
-          m.set("authorization", `Bearer ${token}`);
-          return m;
-        }
-      : undefined;
-    const defaults = metadata ? { metadata } : {};
+    const { address, channel, defaults } = openChannel(options);
+    this.address = address;
+    this.channel = channel;
     this.metadata = createClient(MetadataService, this.channel, defaults);
     this.workflows = createClient(WorkflowService, this.channel, defaults);
     this.tasks = createClient(TaskService, this.channel, defaults);
@@ -560,51 +436,5 @@ function startFields(options: StartOptions) {
     correlationId: options.correlationId ?? "",
     idempotencyKey: options.idempotencyKey ?? "",
     priority: options.priority ?? 0,
-  };
-}
-
-export interface RouteWeightView {
-  version: number;
-  /** Percent of starts. */
-  weight: number;
-}
-
-export interface RouteGuardView {
-  /** Percentage points by which the canary's failure rate may exceed the stable version's. */
-  maxFailureRateIncrease: number;
-  minEndedRuns: number;
-  /** 0: since the route was set. */
-  windowSeconds: number;
-}
-
-export interface RouteView {
-  workflowName: string;
-  weights: RouteWeightView[];
-  sticky: string;
-  guard?: RouteGuardView;
-  revision: number;
-  updateTime: number;
-  updatedBy: string;
-  stableVersion: number;
-}
-
-function toRouteView(route: Route): RouteView {
-  return {
-    workflowName: route.workflowName,
-    weights: route.weights.map((w) => ({ version: w.version, weight: w.weight })),
-    sticky: route.sticky,
-    ...(route.guard
-      ? {
-          guard: {
-            maxFailureRateIncrease: route.guard.maxFailureRateIncrease,
-            minEndedRuns: route.guard.minEndedRuns,
-            windowSeconds: route.guard.windowSeconds,
-          },
-        }
-      : {}),
-    revision: Number(route.revision),
-    updateTime: Number(route.updateTimeMs),
-    updatedBy: route.updatedBy,
-    stableVersion: route.stableVersion,
   };
 }

@@ -1,17 +1,6 @@
-export {
-  BatonClient,
-  DEFAULT_ADDRESS,
-  tlsFromEnv,
-  type ClientOptions,
-  type TlsClientOptions,
-  type StartOptions,
-  type SearchOptions,
-  type ScheduleState,
-  type RouteView,
-  type RouteWeightView,
-  type RouteGuardView,
-  type DeclaredFlow,
-} from "./client.js";
+export { BatonClient, type StartOptions, type SearchOptions, type DeclaredFlow } from "./client.js";
+export { DEFAULT_ADDRESS, tlsFromEnv, type ClientOptions, type TlsClientOptions } from "./connection.js";
+export type { ScheduleState, RouteView, RouteWeightView, RouteGuardView } from "./views.js";
 export {
   Worker,
   TerminalError,

@@ -4,7 +4,8 @@
 import { hostname } from "node:os";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { grpc, parseJson, stringifyJson, TaskStatus, type DispatchRequestSchema, type DispatchResponse, type LeasedTask } from "@baton/protocol";
-import { BatonClient, type ClientOptions } from "./client.js";
+import { BatonClient } from "./client.js";
+import type { ClientOptions } from "./connection.js";
 import { ResultRefused, ResultSender } from "./results.js";
 import { stderrReporter } from "./worker-errors.js";
 

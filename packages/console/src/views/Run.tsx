@@ -1,21 +1,21 @@
 // One run: its graph (the path taken, steps not taken greyed, loops with an
 // iteration picker, dynamic forks grouped), a timeline of every attempt, the
-// selected step's attempts (input, output, reason, worker, lease, logs), the
-// run's data and its controls. Live: a long poll (WatchWorkflow) answers the
-// moment the run moves.
+// selected step (StepPanel.tsx), the run's data and its controls. Live: a
+// long poll (WatchWorkflow) answers the moment the run moves.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { Code, errorCode, errorText, tasks as taskApi, workflows, type Task, type Workflow } from "../api.js";
+import { Code, errorCode, errorText, workflows, type Task, type Workflow } from "../api.js";
 import { GraphView } from "../graph/GraphView.js";
 import { layout as layoutGraph } from "../graph/layout.js";
-import { buildGraph, type GraphNode, type WorkflowDefJson } from "../graph/model.js";
+import { buildGraph, type WorkflowDefJson } from "../graph/model.js";
 import { defLink, runLink } from "../router.js";
 import { Empty, ErrorBox, Json, Status, duration, taskStatusName, time, workflowStatusName } from "../ui.js";
-import { RunControls, TaskControls, type Notice } from "./Controls.js";
+import { RunControls, type Notice } from "./Controls.js";
+import { StepPanel } from "./StepPanel.js";
 import { Timeline } from "./Timeline.js";
 
 /** How long one watch call waits for a change before asking again. */
 const WATCH_MS = 25_000;
-/** Task inputs and outputs longer than this come with the run only when the task is opened (useWholeTask). */
+/** Task inputs and outputs longer than this come with the run only when the task is opened (StepPanel.tsx). */
 const TASK_PAYLOAD_LIMIT = 4096;
 
 interface Loaded {
@@ -115,7 +115,12 @@ export function RunPage({ id }: { id: string }) {
       </section>
     );
   }
-  if (!run || !placed) return <section class="page"><p class="muted">Loading run {id}…</p></section>;
+  if (!run || !placed)
+    return (
+      <section class="page">
+        <p class="muted">Loading run {id}…</p>
+      </section>
+    );
 
   const children = run.tasks.filter((t) => t.subWorkflowId);
   return (
@@ -123,22 +128,38 @@ export function RunPage({ id }: { id: string }) {
       <header class="run-head">
         <div>
           <div class="crumbs">
-            <a href="/runs">Runs</a> / <a href={defLink(run.workflowName, run.workflowVersion)}>{run.workflowName} v{run.workflowVersion}</a>
+            <a href="/runs">Runs</a> /{" "}
+            <a href={defLink(run.workflowName, run.workflowVersion)}>
+              {run.workflowName} v{run.workflowVersion}
+            </a>
           </div>
           <h1>
             {run.workflowName} <Status status={status} />
           </h1>
           <div class="meta">
-            <span title="run id" class="mono">{run.workflowId}</span>
-            {run.correlationId ? <span>correlation <span class="mono">{run.correlationId}</span></span> : null}
-            <span>started {time(run.createTimeMs)}</span>
-            <span>{run.endTimeMs ? `took ${duration(Number(run.endTimeMs - run.createTimeMs))}` : `running for ${duration(Date.now() - Number(run.createTimeMs))}`}</span>
-            {run.parentWorkflowId ? (
+            <span title="run id" class="mono">
+              {run.workflowId}
+            </span>
+            {run.correlationId ? (
               <span>
-                parent <a href={runLink(run.parentWorkflowId)} class="mono">{run.parentWorkflowId.slice(0, 8)}</a>
+                correlation <span class="mono">{run.correlationId}</span>
               </span>
             ) : null}
-            <span class="live" title="updates as the run moves">● live</span>
+            <span>started {time(run.createTimeMs)}</span>
+            <span>
+              {run.endTimeMs ? `took ${duration(Number(run.endTimeMs - run.createTimeMs))}` : `running for ${duration(Date.now() - Number(run.createTimeMs))}`}
+            </span>
+            {run.parentWorkflowId ? (
+              <span>
+                parent{" "}
+                <a href={runLink(run.parentWorkflowId)} class="mono">
+                  {run.parentWorkflowId.slice(0, 8)}
+                </a>
+              </span>
+            ) : null}
+            <span class="live" title="updates as the run moves">
+              ● live
+            </span>
           </div>
           {run.reasonForIncompletion ? <div class="reason">{run.reasonForIncompletion}</div> : null}
         </div>
@@ -198,7 +219,10 @@ export function RunPage({ id }: { id: string }) {
             <h3>Related runs</h3>
             {run.parentWorkflowId ? (
               <p>
-                Parent: <a href={runLink(run.parentWorkflowId)} class="mono">{run.parentWorkflowId}</a>
+                Parent:{" "}
+                <a href={runLink(run.parentWorkflowId)} class="mono">
+                  {run.parentWorkflowId}
+                </a>
               </p>
             ) : (
               <p class="muted">No parent run.</p>
@@ -207,7 +231,11 @@ export function RunPage({ id }: { id: string }) {
               <ul class="plain">
                 {children.map((t) => (
                   <li>
-                    {t.referenceTaskName}: <a href={runLink(t.subWorkflowId)} class="mono">{t.subWorkflowId}</a> <Status status={taskStatusName(t.status)} />
+                    {t.referenceTaskName}:{" "}
+                    <a href={runLink(t.subWorkflowId)} class="mono">
+                      {t.subWorkflowId}
+                    </a>{" "}
+                    <Status status={taskStatusName(t.status)} />
                   </li>
                 ))}
               </ul>
@@ -278,203 +306,3 @@ function TaskTable({ tasks, onSelect }: { tasks: Task[]; onSelect: (t: Task) => 
     </div>
   );
 }
-
-function StepPanel({ node, run, onDone }: { node: GraphNode; run: Workflow; onDone: (n: Notice) => void }) {
-  if (node.kind === "dynamic") return <BranchesPanel node={node} run={run} onDone={onDone} />;
-  if (node.kind === "start" || node.kind === "end") {
-    return (
-      <div class="panel">
-        <h2>{node.label}</h2>
-        <p class="muted">{node.kind === "start" ? "Where the run began." : "Where the run ends."}</p>
-      </div>
-    );
-  }
-  const attempts = node.instances.map((i) => run.tasks.find((t) => t.taskId === i.taskId)).filter((t): t is Task => t !== undefined);
-  return <AttemptsPanel title={node.label} type={node.type} attempts={attempts} run={run} onDone={onDone} notTaken={node.state} />;
-}
-
-/**
- * A task with its input and output whole: the watch leaves out payloads over
- * TASK_PAYLOAD_LIMIT (a fork's list of 10,000 branches), fetched here when
- * the task is opened. Undefined while that fetch is out.
- */
-function useWholeTask(task: Task | undefined): { task: Task | undefined; error?: string } {
-  const [whole, setWhole] = useState<{ task?: Task; error?: string }>({});
-  useEffect(() => {
-    setWhole({});
-    if (!task?.payloadTrimmed) return;
-    let live = true;
-    workflows.getTask({ workflowId: task.workflowId, taskId: task.taskId }).then(
-      (r) => live && setWhole({ ...(r.task ? { task: r.task } : {}) }),
-      (e) => live && setWhole({ error: errorText(e) }),
-    );
-    return () => {
-      live = false;
-    };
-  }, [task?.taskId, task?.updateTimeMs, task?.payloadTrimmed]);
-  if (!task?.payloadTrimmed) return { task };
-  return { task: whole.task && whole.task.taskId === task.taskId ? whole.task : undefined, ...(whole.error ? { error: whole.error } : {}) };
-}
-
-function AttemptsPanel({ title, type, attempts, run, onDone, notTaken }: { title: string; type: string; attempts: Task[]; run: Workflow; onDone: (n: Notice) => void; notTaken: string }) {
-  const [pick, setPick] = useState<number | undefined>(undefined);
-  const shown = attempts[pick ?? attempts.length - 1];
-  const whole = useWholeTask(shown);
-  const task = whole.task ?? shown;
-  return (
-    <div class="panel" data-panel={title}>
-      <h2>
-        {title} <span class="muted small">{type}</span>
-      </h2>
-      {!task ? (
-        <>
-          <p class="muted">{notTaken === "NOT_TAKEN" ? "This step was not taken in this run." : "This step has not been reached yet."}</p>
-          <TaskControls run={run} refName={title} task={undefined} onDone={onDone} />
-        </>
-      ) : (
-        <>
-          {attempts.length > 1 ? (
-            <div class="attempts" role="tablist" aria-label="attempts">
-              {attempts.map((a, i) => (
-                <button type="button" class={`attempt ${a === task ? "active" : ""}`} onClick={() => setPick(i)} title={taskStatusName(a.status)}>
-                  <i class={`dot st-${taskStatusName(a.status).toLowerCase().replace(/_/g, "-")}`} />
-                  attempt {i + 1}
-                </button>
-              ))}
-            </div>
-          ) : null}
-          {whole.error ? <ErrorBox message={`could not load the task's input and output: ${whole.error}`} /> : null}
-          <TaskDetail task={task} />
-          <TaskControls run={run} refName={title} task={task} onDone={onDone} />
-        </>
-      )}
-    </div>
-  );
-}
-
-function TaskDetail({ task }: { task: Task }) {
-  const [logs, setLogs] = useState<{ message: string; createdTimeMs: bigint }[] | undefined>(undefined);
-  const [logError, setLogError] = useState<string | undefined>(undefined);
-  useEffect(() => {
-    setLogs(undefined);
-    setLogError(undefined);
-    taskApi.getTaskLogs({ taskId: task.taskId }).then(
-      (r) => setLogs(r.logs),
-      (e) => setLogError(errorText(e)),
-    );
-  }, [task.taskId, task.updateTimeMs]);
-  const queued = task.startTimeMs ? Number(task.startTimeMs - task.scheduledTimeMs) : NaN;
-  const ran = task.startTimeMs && task.endTimeMs ? Number(task.endTimeMs - task.startTimeMs) : NaN;
-  const status = taskStatusName(task.status);
-  return (
-    <div class="task-detail">
-      <dl class="facts">
-        <dt>status</dt>
-        <dd>
-          <Status status={status} />
-        </dd>
-        <dt>task id</dt>
-        <dd class="mono">{task.taskId}</dd>
-        {task.taskDefName && task.taskDefName !== task.referenceTaskName ? (
-          <>
-            <dt>task type</dt>
-            <dd class="mono">{task.taskDefName}</dd>
-          </>
-        ) : null}
-        <dt>worker</dt>
-        <dd class="mono">{task.workerId || "—"}</dd>
-        <dt>scheduled</dt>
-        <dd>{time(task.scheduledTimeMs)}</dd>
-        <dt>queued for</dt>
-        <dd>{duration(queued)}</dd>
-        <dt>ran for</dt>
-        <dd>{duration(ran)}</dd>
-        <dt>retry / polls</dt>
-        <dd>
-          {task.retryCount} / {task.pollCount}
-        </dd>
-        {task.leaseExpiresMs ? (
-          <>
-            <dt>lease until</dt>
-            <dd>{time(task.leaseExpiresMs)}</dd>
-          </>
-        ) : null}
-        {task.subWorkflowId ? (
-          <>
-            <dt>child run</dt>
-            <dd>
-              <a href={runLink(task.subWorkflowId)} class="mono">{task.subWorkflowId}</a>
-            </dd>
-          </>
-        ) : null}
-      </dl>
-      {task.reasonForIncompletion ? (
-        <div class="reason" data-reason>
-          {task.reasonForIncompletion}
-        </div>
-      ) : null}
-      {task.payloadTrimmed ? (
-        <p class="muted">Loading input and output…</p>
-      ) : (
-        <>
-          <h3>Input</h3>
-          <Json value={task.inputJson} />
-          <h3>Output</h3>
-          <Json value={task.outputJson} />
-        </>
-      )}
-      <h3>Logs</h3>
-      {logError ? (
-        <p class="muted">{logError}</p>
-      ) : !logs ? (
-        <p class="muted">…</p>
-      ) : logs.length === 0 ? (
-        <p class="muted">No log lines.</p>
-      ) : (
-        <pre class="logs">{logs.map((l) => `${time(l.createdTimeMs)}  ${l.message}`).join("\n")}</pre>
-      )}
-    </div>
-  );
-}
-
-/** A dynamic fork's branches: counts per status and the branches of one status. */
-function BranchesPanel({ node, run, onDone }: { node: GraphNode; run: Workflow; onDone: (n: Notice) => void }) {
-  const counts = Object.entries(node.counts ?? {}).sort((a, b) => b[1] - a[1]);
-  const [filter, setFilter] = useState<string | undefined>(counts.find(([s]) => s.startsWith("FAILED") || s === "TIMED_OUT")?.[0]);
-  const [open, setOpen] = useState<string | undefined>(undefined);
-  const latest = new Map<string, (typeof node.instances)[number]>();
-  for (const t of node.instances) latest.set(t.referenceTaskName, t);
-  const shown = [...latest.values()].filter((t) => !filter || t.status === filter);
-  const chosen = open ? run.tasks.filter((t) => t.referenceTaskName === open) : [];
-  return (
-    <div class="panel">
-      <h2>
-        {node.ref} <span class="muted small">dynamic fork</span>
-      </h2>
-      <p>{node.label}</p>
-      <div class="chips">
-        <button type="button" class={`chip ${!filter ? "active" : ""}`} onClick={() => setFilter(undefined)}>
-          all {latest.size.toLocaleString("en-US")}
-        </button>
-        {counts.map(([s, n]) => (
-          <button type="button" class={`chip ${filter === s ? "active" : ""}`} onClick={() => setFilter(s)}>
-            <Status status={s} /> {n.toLocaleString("en-US")}
-          </button>
-        ))}
-      </div>
-      <ul class="branch-list">
-        {shown.slice(0, 200).map((t) => (
-          <li>
-            <button type="button" class="link" onClick={() => setOpen(t.referenceTaskName)}>
-              {t.referenceTaskName}
-            </button>{" "}
-            <Status status={t.status} />
-          </li>
-        ))}
-        {shown.length > 200 ? <li class="muted">… and {(shown.length - 200).toLocaleString("en-US")} more (pick a status to narrow)</li> : null}
-      </ul>
-      {chosen.length > 0 ? <AttemptsPanel title={open!} type={chosen[0]!.taskType} attempts={chosen} run={run} onDone={onDone} notTaken="" /> : null}
-    </div>
-  );
-}
-

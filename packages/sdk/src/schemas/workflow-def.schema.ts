@@ -2,6 +2,8 @@
 // (see packages/sdk/LICENSE-conductor.txt).
 // The schema lags Conductor's Java model, so Baton adds: failureWorkflowVersion; fairnessKey, fairnessWeights, retentionSeconds and rateLimitConfig.strategy (Baton's own); WorkflowTask.joinMode, items, dynamicForkJoinTasksParam; TaskDef.maxRetryDelaySeconds.
 // Additions are marked "baton:" in their description.
+// Over 400 lines on purpose: it is data (one schema object), kept whole and in
+// upstream's order so it can be compared with Conductor's file.
 import type { SchemaObject } from "ajv";
 
 export const workflowDefSchema: SchemaObject = {
