@@ -9,11 +9,10 @@
 // gets a fresh database and its own server process(es). Peers are installed
 // into ~/.cache/baton-bench on first use. Writes bench-results/report.json and
 // bench-results/chart.svg and prints the table.
-import { readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import path from "node:path";
 import { startCluster } from "./lib/postgres.js";
-import { computeRatios, renderTable, writeReport, type Report } from "./lib/report.js";
+import { computeRatios, mergeReports, readReport, renderTable, writeReport, type Report } from "./lib/report.js";
 import { SCENARIOS, SYSTEMS, type BenchOptions, type Counts, type ScenarioName, type ScenarioResult, type SystemName } from "./lib/types.js";
 import { ROOT, errorText, killTracked, nowMs, round } from "./lib/util.js";
 import { BATON_SCENARIOS } from "./scenarios/baton.js";
@@ -123,54 +122,19 @@ export function parseArgs(argv: string[]): BenchOptions {
   };
 }
 
-export async function runBench(options: BenchOptions): Promise<Report> {
+/**
+ * Runs the scenarios. `onProgress` gets the report as it stands after every
+ * scenario (Baton's or a peer's), so a run cut short, or a peer that fails,
+ * still leaves a report of everything measured so far.
+ */
+export async function runBench(options: BenchOptions, onProgress: (report: Report) => void = () => {}): Promise<Report> {
   const startedAt = new Date().toISOString();
   const log = options.log;
   log(`bench: ${options.quick ? "quick" : "full"} run of ${options.only.join(", ")}; peers: ${options.peers.join(", ") || "none"}`);
   const cluster = await startCluster(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {});
-  // Interrupted: take down what the bench started (servers, peers, PostgreSQL).
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.once(signal, () => {
-      killTracked();
-      void cluster.stop().finally(() => process.exit(130));
-    });
-  }
   const results: ScenarioResult[] = [];
   const notes: string[] = [];
-  try {
-    log(
-      `bench: PostgreSQL ${cluster.settings["server_version"]}, synchronous_commit=${cluster.settings["synchronous_commit"]}, fsync=${cluster.settings["fsync"]}` +
-        `, pg_stat_statements ${cluster.statements ? "loaded" : "not loaded"}`,
-    );
-    if (cluster.settings["synchronous_commit"] !== "on" || cluster.settings["fsync"] !== "on") {
-      notes.push(`Commits were NOT durable in this run: synchronous_commit=${cluster.settings["synchronous_commit"]}, fsync=${cluster.settings["fsync"]}.`);
-    }
-    for (const scenario of options.baton ? options.only : []) {
-      const t = nowMs();
-      log(`bench: baton ${scenario} ...`);
-      const result = await BATON_SCENARIOS[scenario]({ options, cluster });
-      results.push(result);
-      log(
-        `bench: baton ${scenario}: ${result.status}${result.reason ? ` (${result.reason.split("\n")[0]})` : ""} ${JSON.stringify(result.metrics)} in ${round((nowMs() - t) / 1000, 1)} s`,
-      );
-    }
-    for (const peer of options.peers) {
-      log(`bench: peer ${peer} ...`);
-      try {
-        const peerResults = await runPeer(peer, { options, cluster });
-        results.push(...peerResults);
-        for (const r of peerResults)
-          log(`bench: ${peer} ${r.scenario}: ${r.status}${r.reason ? ` (${r.reason.split("\n")[0]})` : ""} ${JSON.stringify(r.metrics)}`);
-      } catch (error) {
-        for (const scenario of options.only) {
-          results.push({ scenario, system: peer, status: "failed", reason: errorText(error), metrics: {}, seconds: 0 });
-        }
-      }
-    }
-  } finally {
-    await cluster.stop();
-  }
-  const report: Report = {
+  const current = (): Report => ({
     startedAt,
     finishedAt: new Date().toISOString(),
     mode: options.quick ? "quick" : "full",
@@ -190,7 +154,7 @@ export async function runBench(options: BenchOptions): Promise<Report> {
       backlogScale: options.backlogScale,
       profile: options.profile,
     },
-    results,
+    results: [...results],
     ratios: computeRatios(results),
     notes: [
       ...notes,
@@ -198,42 +162,63 @@ export async function runBench(options: BenchOptions): Promise<Report> {
       "Dispatch latency: from the task's scheduledTime (server clock, whole ms, +0.5 ms for the truncation) to the worker's handler holding it (same machine clock, sub-ms).",
       "Every system runs on this one machine with its workers; CPU is shared, so figures are for the whole stack on these cores.",
     ],
+  });
+  const add = (r: ScenarioResult) => {
+    results.push(r);
+    try {
+      onProgress(current());
+    } catch (error) {
+      log(`bench: could not write the report so far: ${errorText(error)}`);
+    }
   };
-  return report;
-}
-
-/**
- * --merge: the results of this run replace the same (system, scenario) results
- * of the report already in the output directory; the rest are kept, marked
- * with the run they came from.
- */
-function mergeInto(report: Report, file: string): Report {
-  let previous: Report;
-  try {
-    previous = JSON.parse(readFileSync(file, "utf8")) as Report;
-  } catch {
-    return report;
+  // Interrupted: keep what was measured, then take down what the bench started (servers, peers, PostgreSQL).
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      notes.push(`The run was interrupted (${signal}) after ${results.length} results; the scenarios after those were not run.`);
+      try {
+        onProgress(current());
+      } catch {
+        // nothing more to do on the way out
+      }
+      killTracked();
+      void cluster.stop().finally(() => process.exit(130));
+    });
   }
-  const fresh = new Set(report.results.map((r) => `${r.system}/${r.scenario}`));
-  const kept = previous.results
-    .filter((r) => !fresh.has(`${r.system}/${r.scenario}`))
-    .map((r) => ({ ...r, details: { ...r.details, fromRun: (r.details?.["fromRun"] as string | undefined) ?? previous.startedAt } }));
-  const results = [...kept, ...report.results].sort(
-    (a, b) => SCENARIOS.indexOf(a.scenario) - SCENARIOS.indexOf(b.scenario) || SYSTEMS.indexOf(a.system) - SYSTEMS.indexOf(b.system),
-  );
-  const keptNotes = previous.notes.filter((n) => !report.notes.includes(n) && ![...fresh].some((k) => n.startsWith(k.replace("/", " "))));
-  return {
-    ...report,
-    mode: previous.mode === report.mode ? report.mode : previous.mode,
-    options: { ...report.options, mergedWith: previous.startedAt },
-    results,
-    ratios: computeRatios(results),
-    notes: [
-      ...report.notes,
-      ...keptNotes,
-      `Merged: ${kept.length} results kept from the run started ${previous.startedAt}; ${report.results.length} from this run.`,
-    ],
-  };
+  try {
+    log(
+      `bench: PostgreSQL ${cluster.settings["server_version"]}, synchronous_commit=${cluster.settings["synchronous_commit"]}, fsync=${cluster.settings["fsync"]}` +
+        `, pg_stat_statements ${cluster.statements ? "loaded" : "not loaded"}`,
+    );
+    if (cluster.settings["synchronous_commit"] !== "on" || cluster.settings["fsync"] !== "on") {
+      notes.push(`Commits were NOT durable in this run: synchronous_commit=${cluster.settings["synchronous_commit"]}, fsync=${cluster.settings["fsync"]}.`);
+    }
+    for (const scenario of options.baton ? options.only : []) {
+      const t = nowMs();
+      log(`bench: baton ${scenario} ...`);
+      const result = await BATON_SCENARIOS[scenario]({ options, cluster });
+      add(result);
+      log(
+        `bench: baton ${scenario}: ${result.status}${result.reason ? ` (${result.reason.split("\n")[0]})` : ""} ${JSON.stringify(result.metrics)} in ${round((nowMs() - t) / 1000, 1)} s`,
+      );
+    }
+    for (const peer of options.peers) {
+      log(`bench: peer ${peer} ...`);
+      const reported = new Set<string>();
+      try {
+        await runPeer(peer, { options, cluster }, (r) => {
+          reported.add(r.scenario);
+          add(r);
+          log(`bench: ${peer} ${r.scenario}: ${r.status}${r.reason ? ` (${r.reason.replace(/\s+/g, " ").slice(0, 600)})` : ""} ${JSON.stringify(r.metrics)}`);
+        });
+      } catch (error) {
+        for (const scenario of options.only.filter((s) => !reported.has(s)))
+          add({ scenario, system: peer, status: "failed", reason: errorText(error), metrics: {}, seconds: 0 });
+      }
+    }
+  } finally {
+    await cluster.stop();
+  }
+  return current();
 }
 
 /** Flags scenarios during which other work on the machine took a large share of the CPU. */
@@ -294,8 +279,13 @@ if (isMain) {
     console.error(errorText(error));
     process.exit(2);
   }
-  let report = await runBench(options);
-  if (options.merge) report = mergeInto(report, path.join(options.outDir, "report.json"));
+  // --merge: the report already in --out, read once before this run writes over it.
+  const reportFile = path.join(options.outDir, "report.json");
+  const previous = options.merge ? readReport(reportFile) : undefined;
+  if (options.merge)
+    options.log(previous ? `bench: merging into ${reportFile} (run started ${previous.startedAt})` : `bench: --merge: no report in ${reportFile} yet`);
+  const finish = (r: Report) => (previous ? mergeReports(previous, r) : r);
+  const report = finish(await runBench(options, (r) => writeReport(finish(r), options.outDir)));
   const files = writeReport(report, options.outDir);
   console.log(renderTable(report));
   console.log(whereTimeGoes(report));

@@ -1,5 +1,5 @@
 // The report: a table on stdout, report.json, and chart.svg (hand-written bars).
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { HEADLINES, SCENARIOS, SYSTEMS, type ScenarioName, type ScenarioResult, type SystemName } from "./types.js";
 import { round } from "./util.js";
@@ -94,6 +94,12 @@ export function renderTable(report: Report): string {
     out.push("", "Not run, failed or partial (*):");
     for (const r of reasons) out.push(`  ${r.system} ${r.scenario}: ${r.status}: ${r.reason!.replace(/\s+/g, " ").slice(0, 400)}`);
   }
+  const earlier = new Map<string, string[]>();
+  for (const r of report.results) {
+    const run = r.details?.["fromRun"] as string | undefined;
+    if (run) earlier.set(run, [...(earlier.get(run) ?? []), `${r.system} ${r.scenario}`]);
+  }
+  for (const [run, which] of earlier) out.push("", `Kept (--merge) from the run started ${run}: ${which.join(", ")}.`);
   out.push("", "vs <peer>: Baton's figure over the peer's, oriented so that above 1x means Baton is ahead.");
   return out.join("\n");
 }
@@ -202,6 +208,48 @@ export function renderSvg(report: Report): string {
     ...parts,
     `</svg>`,
   ].join("\n");
+}
+
+/** The report in `file`, or undefined when there is none (or it is not a report). */
+export function readReport(file: string): Report | undefined {
+  try {
+    const report = JSON.parse(readFileSync(file, "utf8")) as Report;
+    return Array.isArray(report.results) ? report : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * --merge: `fresh`'s results replace the same (system, scenario) results of
+ * `previous`; the rest of `previous` is kept, each marked with the run it came
+ * from (e.g. this morning's peers beside the final Baton run).
+ */
+export function mergeReports(previous: Report, fresh: Report): Report {
+  const key = (r: ScenarioResult) => `${r.system}/${r.scenario}`;
+  const replaced = new Set(fresh.results.map(key));
+  const kept = previous.results
+    .filter((r) => !replaced.has(key(r)))
+    .map((r) => ({ ...r, details: { ...r.details, fromRun: (r.details?.["fromRun"] as string | undefined) ?? previous.startedAt } }));
+  const results = [...kept, ...fresh.results].sort(
+    (a, b) => SCENARIOS.indexOf(a.scenario) - SCENARIOS.indexOf(b.scenario) || SYSTEMS.indexOf(a.system) - SYSTEMS.indexOf(b.system),
+  );
+  // A kept note about a replaced result ("conductor fanout: other work …") no longer holds.
+  const keptNotes = previous.notes.filter((n) => !fresh.notes.includes(n) && ![...replaced].some((k) => n.startsWith(k.replace("/", " "))));
+  const union = (k: string) => [...new Set([...((previous.options[k] as string[] | undefined) ?? []), ...((fresh.options[k] as string[] | undefined) ?? [])])];
+  return {
+    ...fresh,
+    mode: previous.mode === fresh.mode ? fresh.mode : previous.mode,
+    // The counts each side ran with (a --no-baton run's peerCounts, a --no-peers run's counts) stay in the options.
+    options: { ...previous.options, ...fresh.options, only: union("only"), peers: union("peers"), mergedWith: previous.startedAt },
+    results,
+    ratios: computeRatios(results),
+    notes: [
+      ...fresh.notes,
+      ...keptNotes,
+      `Merged: ${kept.length} results kept from the run started ${previous.startedAt}; ${fresh.results.length} from the run started ${fresh.startedAt}.`,
+    ],
+  };
 }
 
 export function writeReport(report: Report, outDir: string): { json: string; svg: string } {

@@ -210,7 +210,13 @@ export async function until(check: () => Promise<boolean> | boolean, timeoutMs: 
   }
 }
 
-export const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error)).split("\n").slice(0, 6).join("\n");
+/** An error's message and its causes' (a client's "Failed to start Workflow" says why only in its cause), a few lines at most. */
+export const errorText = (error: unknown): string => {
+  const parts: string[] = [];
+  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 4; e = e instanceof Error ? e.cause : undefined, depth++)
+    parts.push(e instanceof Error ? e.message : String(e));
+  return parts.join(": ").split("\n").slice(0, 6).join("\n");
+};
 
 const TICKS = 100; // USER_HZ on Linux
 

@@ -1,7 +1,8 @@
 // The common frame of a peer's driver: a child process of the bench that
 // loads the peer's client libraries from the install cache, runs the
 // scenarios it was asked for with the same shapes and counts as Baton's, and
-// prints its results as one `RESULT <json>` line on stdout.
+// prints each scenario's result as a `SCENARIO <json>` line on stdout as soon
+// as that scenario ends.
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -25,6 +26,12 @@ export interface DriverConfig {
 }
 
 let currentDeadline = Number.POSITIVE_INFINITY;
+let lastProgress = "";
+/** Logs where the running scenario is; a scenario that runs out of time reports its last step as the cause. */
+export function progress(config: DriverConfig, text: string): void {
+  lastProgress = text;
+  console.error(`  ${config.system}: ${text}`);
+}
 /** Worker processes the driver started (a peer's workers in another language): their CPU is the workers'. */
 export const workerPids: number[] = [];
 /** nowMs() by which the running scenario's body should wrap up (a little before its timeout). */
@@ -59,13 +66,15 @@ export async function runDriver(
       const t0 = nowMs();
       if (!body) {
         results.push({ scenario, system: config.system, status: "not applicable", reason: "no equivalent in this peer", metrics: {}, seconds: 0 });
+        report(results[results.length - 1]!);
         continue;
       }
       console.error(`  ${config.system}: ${scenario} ...`);
       const meter = cpuMeter(config.serverPids, config.postgresPid, workerPids);
       currentDeadline = t0 + (config.timeoutS - 20) * 1000;
+      lastProgress = "";
       try {
-        const out = await withTimeout(body(config), config.timeoutS * 1000, `${config.system} ${scenario}`);
+        const out = await withTimeout(body(config), config.timeoutS * 1000, `${config.system} ${scenario}`, () => lastProgress);
         results.push({
           scenario,
           system: config.system,
@@ -78,25 +87,38 @@ export async function runDriver(
       } catch (error) {
         results.push({ scenario, system: config.system, status: "failed", reason: errorText(error), metrics: {}, seconds: round((nowMs() - t0) / 1000, 1) });
       }
-      console.error(`  ${config.system}: ${scenario}: ${results[results.length - 1]!.status} ${JSON.stringify(results[results.length - 1]!.metrics)}`);
+      report(results[results.length - 1]!);
     }
   } catch (error) {
     for (const scenario of config.scenarios.filter((s) => !results.some((r) => r.scenario === s))) {
       results.push({ scenario, system: config.system, status: "failed", reason: errorText(error), metrics: {}, seconds: 0 });
+      report(results[results.length - 1]!);
     }
   } finally {
     await teardown?.().catch(() => {});
   }
-  process.stdout.write(`RESULT ${JSON.stringify(results)}\n`);
   process.exit(0);
 }
 
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+/**
+ * One scenario's result, as soon as it is known: a line for the log (with the
+ * cause of anything not ok) and a `SCENARIO <json>` line on stdout, so the bench
+ * keeps it even if this process dies in a later scenario.
+ */
+function report(r: ScenarioResult): void {
+  console.error(`  ${r.system}: ${r.scenario}: ${r.status}${r.reason ? ` (${r.reason.replace(/\s+/g, " ").slice(0, 600)})` : ""} ${JSON.stringify(r.metrics)}`);
+  process.stdout.write(`SCENARIO ${JSON.stringify(r)}\n`);
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string, last: () => string = () => ""): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     promise.finally(() => clearTimeout(timer)),
     new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not finish within ${Math.round(ms / 1000)} s`)), ms);
+      timer = setTimeout(() => {
+        const at = last();
+        reject(new Error(`${what} did not finish within ${Math.round(ms / 1000)} s (the scenario's time; --timeout)${at ? `; its last step: ${at}` : ""}`));
+      }, ms);
     }),
   ]);
 }

@@ -3,6 +3,7 @@
 // process, and is torn down. A peer that cannot be brought up reports every
 // scenario as not run, with the reason.
 import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Cluster } from "../lib/postgres.js";
@@ -62,21 +63,26 @@ const DRIVER: Record<Exclude<SystemName, "baton">, string> = {
   "conductor-postgres": "conductor-driver.ts",
 };
 
-export async function runPeer(peer: SystemName, ctx: PeerContext): Promise<ScenarioResult[]> {
+/**
+ * Brings the peer up, runs its scenarios and takes it down. Each result is
+ * handed to `onResult` as soon as the driver reports it (so the bench can write
+ * its report after every scenario); all of them are returned at the end.
+ */
+export async function runPeer(peer: SystemName, ctx: PeerContext, onResult: (r: ScenarioResult) => void = () => {}): Promise<ScenarioResult[]> {
   if (peer === "baton") throw new Error("baton is not a peer");
   const scenarios = ctx.options.only;
+  const results: ScenarioResult[] = [];
+  const add = (r: ScenarioResult) => {
+    results.push(r);
+    onResult(r);
+  };
   let up: PeerUp;
   try {
     up = await BRING_UP[peer](ctx);
   } catch (error) {
-    return scenarios.map((scenario) => ({
-      scenario,
-      system: peer,
-      status: "not run" as const,
-      reason: `could not be brought up: ${errorText(error)}`,
-      metrics: {},
-      seconds: 0,
-    }));
+    for (const scenario of scenarios)
+      add({ scenario, system: peer, status: "not run", reason: `could not be brought up: ${errorText(error)}`, metrics: {}, seconds: 0 });
+    return results;
   }
   try {
     const config: DriverConfig = {
@@ -90,37 +96,50 @@ export async function runPeer(peer: SystemName, ctx: PeerContext): Promise<Scena
       serverPids: up.serverPids,
       ...(up.storePid ? { postgresPid: up.storePid } : {}),
     };
-    const results = await runDriverProcess(
-      path.join(HERE, DRIVER[peer]),
-      config,
-      ctx.options.log,
-      scenarios.length * ctx.options.scenarioTimeoutS * 1000 + 120_000,
+    await runDriverProcess(path.join(HERE, DRIVER[peer]), config, ctx.options.log, scenarios.length * ctx.options.scenarioTimeoutS * 1000 + 120_000, (r) =>
+      add({ ...r, details: { ...r.details, peer: up.facts } }),
     );
-    for (const r of results) r.details = { ...r.details, peer: up.facts };
-    return results;
   } catch (error) {
-    return scenarios.map((scenario) => ({ scenario, system: peer, status: "failed" as const, reason: errorText(error), metrics: {}, seconds: 0 }));
+    // The driver died: the scenarios it did not report failed with its last words.
+    for (const scenario of scenarios.filter((s) => !results.some((r) => r.scenario === s)))
+      add({ scenario, system: peer, status: "failed", reason: errorText(error), metrics: {}, seconds: 0 });
   } finally {
     await up.down().catch(() => {});
   }
+  return results;
 }
 
-function runDriverProcess(file: string, config: DriverConfig, log: (line: string) => void, timeoutMs: number): Promise<ScenarioResult[]> {
+/** Runs a driver child process; each `SCENARIO <json>` line it prints is one result. Rejects if it ends without all of them. */
+function runDriverProcess(
+  file: string,
+  config: DriverConfig,
+  log: (line: string) => void,
+  timeoutMs: number,
+  onResult: (r: ScenarioResult) => void,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = track(spawn(process.execPath, ["--import", "tsx", file, JSON.stringify(config)], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] }));
-    let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    let reported = 0;
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      if (!line.startsWith("SCENARIO ")) return;
+      reported++;
+      onResult(JSON.parse(line.slice("SCENARIO ".length)) as ScenarioResult);
+    });
     child.stderr.on("data", (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-20_000);
       for (const line of d.toString().split("\n")) if (line.trim()) log(line);
     });
-    const timer = setTimeout(() => void stopChild(child, "SIGKILL"), timeoutMs);
-    child.on("close", (code) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      void stopChild(child, "SIGKILL");
+    }, timeoutMs);
+    child.on("close", (code, signal) => {
       clearTimeout(timer);
-      const line = stdout.split("\n").find((l) => l.startsWith("RESULT "));
-      if (!line) return reject(new Error(`driver exited with ${code} and no result: ${stderr.slice(-1500)}`));
-      resolve(JSON.parse(line.slice(7)) as ScenarioResult[]);
+      if (reported >= config.scenarios.length) return resolve();
+      const how = timedOut ? `was stopped after ${Math.round(timeoutMs / 1000)} s` : `exited with ${code ?? signal}`;
+      reject(new Error(`the ${config.system} driver ${how} before reporting this scenario: ${stderr.slice(-1500)}`));
     });
   });
 }
