@@ -3,8 +3,8 @@
 // no-op workers batch-polling its REST API (long poll, as Conductor's own
 // clients do) and posting results.
 import { FANOUT, SEQ3, WAITING, fanoutInput, taskDefs } from "../lib/baton.js";
-import { anchorWallClock, distribution, nowMs, round, sleep, wallMs } from "../lib/util.js";
-import { deadline, measureThroughput, measureWaitingMemory, notApplicable, runDriver, type DriverConfig } from "./driver.js";
+import { anchorWallClock, distribution, errorText, nowMs, round, sleep, wallMs } from "../lib/util.js";
+import { deadline, measureThroughput, measureWaitingMemory, notApplicable, progress, runDriver, type DriverConfig } from "./driver.js";
 
 interface CTask {
   taskId: string;
@@ -26,7 +26,7 @@ async function call<T>(base: string, method: string, path: string, body?: unknow
         method,
         headers: body === undefined ? {} : { "content-type": "application/json" },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: AbortSignal.timeout(Math.round(timeoutMs)),
       });
       const text = await r.text();
       if (!r.ok) throw new Error(`${method} ${path}: HTTP ${r.status} ${text.slice(0, 300)}`);
@@ -37,7 +37,10 @@ async function call<T>(base: string, method: string, path: string, body?: unknow
         return text as T;
       }
     } catch (error) {
-      // Connection hiccups under load: retry a few times, as a client would.
+      const timedOut = error instanceof Error && error.name === "TimeoutError";
+      // A request the server may have acted on (it timed out, or it answered an error) is not sent again:
+      // a start sent twice is two runs. Connection hiccups under load are retried a few times, as a client would.
+      if (timedOut) throw new Error(`${method} ${path.split("?")[0]}: Conductor did not answer within ${Math.round(timeoutMs / 1000)} s`);
       if (attempt >= 5 || (error instanceof Error && /HTTP [45]\d\d/.test(error.message))) throw error;
       await sleep(50 * (attempt + 1));
     }
@@ -109,7 +112,8 @@ function workers(bases: string[], types: string[], concurrency: number) {
   };
 }
 
-const startRun = (base: string, name: string, input: unknown) => call<string>(base, "POST", `/api/workflow/${name}?version=1`, input);
+const startRun = (base: string, name: string, input: unknown, timeoutMs?: number) =>
+  call<string>(base, "POST", `/api/workflow/${name}?version=1`, input, timeoutMs);
 
 async function waitEnded(base: string, id: string, everyMs: number, timeoutMs: number): Promise<string> {
   const deadline = nowMs() + timeoutMs;
@@ -212,17 +216,38 @@ await runDriver(
           const input = fanoutInput(branches);
           const before = acked.get("bench_item") ?? 0;
           updateMs = [];
-          const t0 = nowMs();
-          const id = await startRun(base, FANOUT.name, input);
           // The large run waits at most twice linear from the small run's time (20x for 10x the branches), and 120 s:
           // beyond that, Conductor's growth is measured by then, and the full bench's time stays bounded.
           const budgetMs =
             label === "large" && metrics["smallSeconds"] ? Math.min(120_000, Math.max(60_000, 20_000 * metrics["smallSeconds"])) : Number.POSITIVE_INFINITY;
-          const status = await waitEnded(base, id, 50, Math.max(1000, Math.min(budgetMs, deadline() - nowMs())));
+          const allowedMs = Math.max(1000, Math.min(budgetMs, deadline() - nowMs()));
+          const t0 = nowMs();
+          progress(config, `fanout: starting the ${branches}-branch run (${Math.round(allowedMs / 1000)} s allowed)`);
+          // Conductor answers the start once it has decided the run's first step: here, after scheduling every branch.
+          let id: string;
+          try {
+            id = await startRun(base, FANOUT.name, input, allowedMs);
+          } catch (error) {
+            const timedOut = /did not answer within/.test(errorText(error));
+            reason =
+              `${branches}-branch run: ${errorText(error)}` +
+              (timedOut
+                ? ` (the time allowed: ${Number.isFinite(budgetMs) ? "twice linear from the smaller run, at most 120 s" : "the scenario's deadline"}). ` +
+                  `Conductor answers a start only after its first decision, which for this run schedules all ${branches} forked tasks (each written to the store and pushed to its queue)`
+                : "");
+            break;
+          }
+          const startSeconds = (nowMs() - t0) / 1000;
+          progress(config, `fanout: the ${branches}-branch run's start answered in ${round(startSeconds, 1)} s; waiting for it to end`);
+          const status = await waitEnded(base, id, 50, Math.max(1000, allowedMs - (nowMs() - t0)));
           const seconds = (nowMs() - t0) / 1000;
+          progress(
+            config,
+            `fanout: the ${branches}-branch run is ${status} after ${round(seconds, 1)} s, ${(acked.get("bench_item") ?? 0) - before} branches completed`,
+          );
           const u = distribution(updateMs);
           updateMs = undefined;
-          if (label !== "warm") updates[label] = { branches, updateRoundTripMs: u };
+          if (label !== "warm") updates[label] = { branches, startSeconds: round(startSeconds, 2), updateRoundTripMs: u };
           if (status !== "COMPLETED" && status !== "RUNNING") {
             const run = await call<{ reasonForIncompletion?: string }>(base, "GET", `/api/workflow/${id}?includeTasks=false`).catch(() => ({
               reasonForIncompletion: undefined,
@@ -232,11 +257,9 @@ await runDriver(
           }
           if (status !== "COMPLETED") {
             const doneBranches = (acked.get("bench_item") ?? 0) - before;
-            // Ended here, so it does not load the scenarios after this one.
-            await call(base, "DELETE", `/api/workflow/${id}?reason=bench+fan-out+time+budget`).catch(() => {});
             reason =
               `${branches}-branch run still running after ${round(seconds, 0)} s (${Number.isFinite(budgetMs) ? "the time allowed: twice linear from the smaller run, at most 120 s" : "the scenario's deadline"}): ` +
-              `${doneBranches} of ${branches} branches completed. ` +
+              `${doneBranches} of ${branches} branches completed; its start took ${round(startSeconds, 1)} s. ` +
               `Conductor re-decides the whole run (all its tasks) on every task update, so each update costs more as the run grows: ` +
               `update round trip p50 ${u.p50} ms at ${branches} branches` +
               (metrics["smallSeconds"]
@@ -248,10 +271,18 @@ await runDriver(
           metrics[`${label}Seconds`] = round(seconds, 2);
           metrics[`${label}BranchesPerSecond`] = round(branches / seconds, 0);
           metrics[`${label}UpdateP50Ms`] = u.p50;
+          metrics[`${label}StartSeconds`] = round(startSeconds, 2);
         }
       } finally {
         updateMs = undefined;
         await stop();
+        // A run cut short (or whose start did not answer in time) still runs in Conductor: end it, so it does not load the
+        // scenarios after this one; within the scenario's time.
+        const left = await call<string[]>(base, "GET", `/api/workflow/running/${FANOUT.name}?version=1`, undefined, 10_000).catch(() => []);
+        for (const id of left ?? []) {
+          if (nowMs() > deadline() + 10_000) break;
+          await call(base, "DELETE", `/api/workflow/${id}?reason=bench+fan-out+time+budget`, undefined, 5_000).catch(() => {});
+        }
       }
       if (metrics["smallSeconds"] && metrics["largeSeconds"]) metrics["timeRatio"] = round(metrics["largeSeconds"] / metrics["smallSeconds"], 2);
       return {

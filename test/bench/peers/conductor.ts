@@ -4,7 +4,7 @@
 // Baton's commits), its HTTP API on a loopback port. Workers poll the REST
 // API from Node, as Conductor's own clients do.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { cacheDir, freePort, runCommand, stopChild, track, until, which } from "../lib/util.js";
@@ -47,6 +47,7 @@ export function startConductor(
   store: number | Record<string, string>,
   logDir: string,
   stack = "bench",
+  logFile?: string,
 ): { child: ChildProcess; output: () => string } {
   const props: Record<string, string> = {
     loadSample: "false",
@@ -65,7 +66,12 @@ export function startConductor(
     }),
   );
   let output = "";
-  const keep = (d: Buffer) => (output = (output + d.toString()).slice(-8000));
+  // Its whole log, when asked for, so a failure's cause can be read after the run.
+  const file = logFile ? (mkdirSync(path.dirname(logFile), { recursive: true }), createWriteStream(logFile)) : undefined;
+  const keep = (d: Buffer) => {
+    output = (output + d.toString()).slice(-8000);
+    file?.write(d);
+  };
   child.stdout!.on("data", keep);
   child.stderr!.on("data", keep);
   return { child, output: () => output };
@@ -89,7 +95,7 @@ async function javaVersion(): Promise<string> {
 }
 
 /** Starts `count` servers on one store and waits for each to answer; on failure stops what it started. */
-async function startServers(ctx: PeerContext, jar: string, store: Record<string, string>, dir: string) {
+async function startServers(ctx: PeerContext, name: string, jar: string, store: Record<string, string>, dir: string) {
   const servers: { child: ChildProcess; output: () => string; base: string }[] = [];
   const stop = async () => {
     for (const s of servers) await stopChild(s.child, "SIGTERM", 20_000);
@@ -99,7 +105,7 @@ async function startServers(ctx: PeerContext, jar: string, store: Record<string,
     const count = ctx.options.only.includes("replicas") ? 2 : 1;
     for (let i = 0; i < count; i++) {
       const httpPort = await freePort();
-      const server = startConductor(jar, httpPort, store, dir);
+      const server = startConductor(jar, httpPort, store, dir, "bench", path.join(ctx.options.outDir, "logs", `${name}-server${i + 1}.log`));
       servers.push({ ...server, base: `http://127.0.0.1:${httpPort}` });
       // The second waits for the first: both would run the store's migrations at once.
       ctx.options.log(`  conductor: waiting for ${servers[i]!.base} (JVM start, up to 5 minutes) ...`);
@@ -128,7 +134,7 @@ export async function bringUpConductor(ctx: PeerContext): Promise<PeerUp> {
   };
   let up: Awaited<ReturnType<typeof startServers>>;
   try {
-    up = await startServers(ctx, jar, redisProps(redisPort), dir);
+    up = await startServers(ctx, "conductor", jar, redisProps(redisPort), dir);
   } catch (error) {
     await down();
     throw error;
@@ -185,7 +191,7 @@ export async function bringUpConductorPostgres(ctx: PeerContext): Promise<PeerUp
   };
   let up: Awaited<ReturnType<typeof startServers>>;
   try {
-    up = await startServers(ctx, jar, postgresProps(databaseUrl), dir);
+    up = await startServers(ctx, "conductor-postgres", jar, postgresProps(databaseUrl), dir);
   } catch (error) {
     await down();
     throw error;
