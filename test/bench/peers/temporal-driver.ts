@@ -2,11 +2,10 @@
 // activities on one task queue. The workers are the Go worker built by the
 // bring-up (a child process of this driver; its CPU is reported as the
 // workers'); this process starts the workflows with the TS client.
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { createInterface } from "node:readline";
-import { distribution, nowMs, round, stopChild, until } from "../lib/util.js";
-import { deadline, importFrom, measureThroughput, measureWaitingMemory, notApplicable, runDriver, workerPids, type DriverConfig } from "./driver.js";
+import { distribution, nowMs, round, until } from "../lib/util.js";
+import { deadline, importFrom, measureThroughput, measureWaitingMemory, notApplicable, runDriver, type DriverConfig } from "./driver.js";
+import { startWorkerProcess, type WorkerProcess } from "./worker-process.js";
 
 interface Handle {
   workflowId: string;
@@ -27,11 +26,7 @@ interface ClientModule {
 
 const TASK_QUEUE = "bench";
 let client: TemporalClient;
-/** Activity completions per type, as the Go worker last reported them. */
-const done = new Map<string, number>();
-let stamps: number[] | undefined;
-let worker: ChildProcessWithoutNullStreams;
-let flushed: (() => void) | undefined;
+let worker: WorkerProcess;
 
 /** Worker settings: 64 slots per activity type as Baton's workers have; pollers raised from the SDK's 2 (see README). */
 export function workerArgs(config: DriverConfig): string[] {
@@ -57,38 +52,11 @@ async function setup(config: DriverConfig) {
   const address = config.endpoint["address"]!;
   const connection = await cm.Connection.connect({ address });
   client = new cm.Client({ connection, namespace: "default" });
-  worker = spawn(config.endpoint["workerBinary"]!, workerArgs(config), { stdio: ["pipe", "pipe", "pipe"] });
-  workerPids.push(worker.pid!);
-  let errors = "";
-  worker.stderr.on("data", (d: Buffer) => (errors = (errors + d.toString()).slice(-4000)));
-  let ready!: () => void;
-  const isReady = new Promise<void>((r) => (ready = r));
-  createInterface({ input: worker.stdout }).on("line", (line) => {
-    if (line.startsWith("C ")) {
-      const [a, b, c, item] = line.slice(2).split(" ").map(Number);
-      done.set("bench_a", a!).set("bench_b", b!).set("bench_c", c!).set("bench_item", item!);
-    } else if (line.startsWith("S ")) stamps?.push(Number(line.slice(2)));
-    else if (line === "F") flushed?.();
-    else if (line === "READY") ready();
-  });
-  const exited = new Promise<never>((_, reject) =>
-    worker.once("exit", (code) => reject(new Error(`the Go worker exited with ${code}: ${errors.slice(-1500)}`))),
-  );
-  await Promise.race([isReady, exited]);
-  exited.catch(() => {});
+  worker = await startWorkerProcess("the Go worker", config.endpoint["workerBinary"]!, workerArgs(config), ["bench_a", "bench_b", "bench_c", "bench_item"]);
   return async () => {
-    worker.stdin.end();
-    await stopChild(worker, "SIGTERM", 10_000);
+    await worker.stop();
     await client.connection.close().catch(() => {});
   };
-}
-
-/** Asks the worker to print everything it has (stamps), and waits until it has. */
-function flush(): Promise<void> {
-  return new Promise((resolve) => {
-    flushed = resolve;
-    worker.stdin.write("flush\n");
-  });
 }
 
 const start = (name: string, args: unknown[]) => client.workflow.start(name, { taskQueue: TASK_QUEUE, workflowId: randomUUID(), args });
@@ -101,7 +69,7 @@ await runDriver(
         config,
         config.counts.throughputRuns,
         (i) => start("seq3", [i]),
-        () => done.get("bench_c") ?? 0,
+        () => worker.done.get("bench_c") ?? 0,
       );
       // The runs end one workflow task after their last activity: wait for that too (not timed; visibility lags),
       // but not past the scenario's deadline.
@@ -111,13 +79,9 @@ await runDriver(
     dispatch: async (config) => {
       const runs = config.counts.dispatchRuns;
       for (let i = 0; i < Math.min(10, runs); i++) await (await start("seq3", [i])).result();
-      stamps = [];
-      worker.stdin.write("stamps on\n");
+      worker.stampsOn();
       for (let i = 0; i < runs; i++) await (await start("seq3", [i])).result();
-      worker.stdin.write("stamps off\n");
-      await flush();
-      const d = distribution(stamps);
-      stamps = undefined;
+      const d = distribution(await worker.stampsOff());
       return {
         metrics: { p50Ms: d.p50, p99Ms: d.p99 },
         details: {
