@@ -5,7 +5,7 @@
 // made by its own tool (temporal-sql-tool) from the schema files in its module.
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { cacheDir, runCommand, sleep, stopChild, track, until } from "../lib/util.js";
@@ -14,11 +14,48 @@ import { goInstall } from "./install.js";
 
 export const TEMPORAL_SERVER = { module: "go.temporal.io/server", version: "v1.29.1" };
 
+/**
+ * History shards: fixed when a cluster is created. Each shard serializes its
+ * writes (history.shardIOConcurrency 1), so shards are how a history host
+ * writes in parallel: the development config's 4 serialize the bench's 64
+ * concurrent runs four ways. Temporal's load tests use 512 on clusters of
+ * several hosts; here 512 shards' background queue work swamped the 2-core
+ * machine's database (README). BATON_BENCH_TEMPORAL_SHARDS overrides it.
+ */
+export const TEMPORAL_SHARDS = Number(process.env["BATON_BENCH_TEMPORAL_SHARDS"] ?? 16);
+
+/**
+ * Dynamic config changed from the server's defaults (README: Temporal says why each).
+ * Rate limits are admission limits protecting a shared cluster, set far above
+ * this bench's load as Temporal's load tests do; one task-queue partition for
+ * one worker process (partitions spread many pollers); eager activity dispatch
+ * on, as the Go SDK asks for it by default.
+ */
+export const TEMPORAL_DYNAMIC_CONFIG: Record<string, unknown> = {
+  "matching.numTaskqueueReadPartitions": 1,
+  "matching.numTaskqueueWritePartitions": 1,
+  "system.enableActivityEagerExecution": true,
+  "frontend.rps": 100_000,
+  "frontend.namespaceRPS": 100_000,
+  "matching.rps": 100_000,
+  "history.rps": 100_000,
+  "frontend.persistenceMaxQPS": 100_000,
+  "matching.persistenceMaxQPS": 100_000,
+  "history.persistenceMaxQPS": 100_000,
+};
+
+function dynamicConfigYaml(settings: Record<string, unknown>): string {
+  return Object.entries(settings)
+    .map(([k, v]) => `${k}:\n  - value: ${JSON.stringify(v)}\n`)
+    .join("");
+}
+
 /** The server's config: the module's development-postgres12.yaml with loopback ports and the bench's databases. */
 function config(
   db: { host: string; port: string; user: string; password: string },
   names: { main: string; visibility: string },
   ports: Record<string, number>,
+  dynamicConfigFile: string,
 ): string {
   const store = (name: string, maxConns: number) => `
       sql:
@@ -43,7 +80,7 @@ function config(
 persistence:
   defaultStore: postgres-default
   visibilityStore: postgres-visibility
-  numHistoryShards: 4
+  numHistoryShards: ${TEMPORAL_SHARDS}
   datastores:
     postgres-default:${store(names.main, 20)}
     postgres-visibility:${store(names.visibility, 2)}
@@ -65,6 +102,9 @@ clusterMetadata:
       rpcAddress: "127.0.0.1:${ports["frontendGrpc"]}"
 dcRedirectionPolicy:
   policy: "noop"
+dynamicConfigClient:
+  filepath: "${dynamicConfigFile}"
+  pollInterval: "60s"
 `;
 }
 
@@ -144,13 +184,20 @@ export async function startTemporalServer(ctx: PeerContext, cli: string): Promis
     ])
       ports[k] = await lowFreePort(taken);
     mkdirSync(path.join(dir, "config"), { recursive: true });
-    writeFileSync(path.join(dir, "config", "bench.yaml"), config(db, names, ports));
+    const dynamicConfigFile = path.join(dir, "config", "dynamic.yaml");
+    writeFileSync(dynamicConfigFile, dynamicConfigYaml(TEMPORAL_DYNAMIC_CONFIG));
+    writeFileSync(path.join(dir, "config", "bench.yaml"), config(db, names, ports, dynamicConfigFile));
     const args = ["--root", dir, "--config", "config", "--env", "bench", "--allow-no-auth", "start"];
     const child = track(spawn(server, args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] }));
     // Its first error lines say why it stopped (the stack traces after them fill any tail).
     let output = "";
     let firstErrors = "";
+    // Its whole log (errors only) goes to the report's logs/, so a failure's cause can be read after the run.
+    const logFile = path.join(ctx.options.outDir, "logs", "temporal-server.log");
+    mkdirSync(path.dirname(logFile), { recursive: true });
+    const file = createWriteStream(logFile);
     const keep = (d: Buffer) => {
+      file.write(d);
       output = (output + d.toString()).slice(-5000);
       if (firstErrors.length < 1500)
         firstErrors += d
@@ -189,7 +236,8 @@ export async function startTemporalServer(ctx: PeerContext, cli: string): Promis
       pid: child.pid!,
       args,
       facts: {
-        server: `go.temporal.io/server ${TEMPORAL_SERVER.version} (cmd/server), all four services in one process, 4 history shards`,
+        server: `go.temporal.io/server ${TEMPORAL_SERVER.version} (cmd/server), all four services in one process, ${TEMPORAL_SHARDS} history shards`,
+        dynamicConfig: TEMPORAL_DYNAMIC_CONFIG,
         store: "the bench's PostgreSQL (postgres12 plugin; a database for its state, one for visibility; same cluster and settings as Baton's)",
       },
       down: stop,

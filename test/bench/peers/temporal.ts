@@ -31,6 +31,7 @@ export async function bringUpTemporal(ctx: PeerContext): Promise<PeerUp> {
     facts: {
       version: `${server.facts["server"]}; Go SDK ${TEMPORAL_GO_SDK} workers; TS client ${TEMPORAL_TS_CLIENT}`,
       store: server.facts["store"],
+      dynamicConfig: server.facts["dynamicConfig"],
     },
     down: () => server.down(),
   };
