@@ -3,6 +3,7 @@ export { serverOptionsFromEnv, isLoopback, type ServerOptions } from "./server-o
 export * from "./auth/index.js";
 export type { TlsOptions } from "./auth/tls.js";
 export { Metrics } from "./observability/metrics.js";
+export { cacheSizes } from "./byte-caches.js";
 export { startEmbeddedPostgres, EmbeddedPostgresError, type EmbeddedDatabase } from "./embedded.js";
 export { ManualClock, systemClock, type Clock } from "./clock.js";
 export { createLogger, type Logger } from "./logger.js";

@@ -1,6 +1,7 @@
 // Where each task of a definition stands, so the decider can say what comes
 // after a task: the next in its list, or the end of a branch, case or loop body.
 import type { WorkflowDef, WorkflowTask } from "@baton/sdk";
+import { byteCache, jsonCharge } from "../byte-caches.js";
 
 export type Container =
   { kind: "root" } | { kind: "fork"; owner: string; branch: number } | { kind: "case"; owner: string; caseKey: string } | { kind: "loop"; owner: string };
@@ -71,14 +72,14 @@ export class Graph {
   }
 }
 
-const graphs = new Map<string, Graph>();
+/** Graphs are charged for their definition: they hold its tasks. */
+const graphs = byteCache<string, Graph>("graphs", { maxBytes: 128 * 1024 * 1024, maxEntries: 1000, sizeOf: (graph) => jsonCharge(graph.def) });
 
-/** Graphs are immutable per content hash, so they are built once and shared. */
+/** Graphs are immutable per content hash, so they are built once and shared (until evicted). */
 export function graphFor(hash: string, def: WorkflowDef): Graph {
   let graph = graphs.get(hash);
   if (!graph) {
     graph = new Graph(def);
-    if (graphs.size > 1000) graphs.clear();
     graphs.set(hash, graph);
   }
   return graph;

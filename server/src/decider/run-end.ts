@@ -5,6 +5,8 @@
 import { TERMINAL_TASK, type JsonObject, type RunState, type TaskState, type WorkflowStatus } from "./model.js";
 import type { DecisionContext } from "./decision-context.js";
 import { isWorkerTask } from "./system-tasks/index.js";
+import { outputLimit } from "./output-limit.js";
+import { limitRunOutput } from "./run-output-limit.js";
 
 /** Conductor lists every reference that failed, once each. */
 export function recordFailedRef(run: RunState, ref: string): void {
@@ -49,7 +51,9 @@ export function endRun(d: DecisionContext, status: WorkflowStatus, reason: strin
   run.reason = reason;
   run.endedAt = d.now;
   run.output = output ?? workflowOutput(d);
-  const failureWorkflow = status !== "COMPLETED" ? failureWorkflowName(d) : "";
+  const capped = limitRunOutput(run, outputLimit(d.services));
+  if (capped) Object.assign(run, capped);
+  const failureWorkflow = run.status !== "COMPLETED" ? failureWorkflowName(d) : "";
   if (failureWorkflow && !run.extra.failureWorkflowStarted) {
     run.extra.failureWorkflowStarted = true;
     const failureRunId = d.newId();
@@ -64,8 +68,8 @@ export function endRun(d: DecisionContext, status: WorkflowStatus, reason: strin
         input: {
           ...run.input,
           workflowId: run.id,
-          reason,
-          failureStatus: status,
+          reason: run.reason,
+          failureStatus: run.status,
           failureTaskId: run.failedTaskId,
           failedWorkflow: snapshot(d),
         } as JsonObject,

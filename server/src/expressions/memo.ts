@@ -3,7 +3,10 @@
 // least recently used out first. Bounded by bytes, not only by count: a
 // compiled form's size follows its text's, so each entry is charged for its
 // text, and a few huge expressions hold no more memory than many small ones.
-import { LRUCache } from "lru-cache";
+import type { LRUCache } from "lru-cache";
+import { byteCache } from "../byte-caches.js";
+
+export { cacheSizes } from "../byte-caches.js";
 
 /** The bytes each cache may hold, as charged by compiledSize. */
 export const CACHE_BYTES = 16 * 1024 * 1024;
@@ -15,20 +18,9 @@ export function compiledSize(text: string): number {
   return 256 + text.length * 8;
 }
 
-const caches = new Map<string, LRUCache<string, object>>();
-
 /** A cache of compiled forms by their text, bounded in bytes and entries; `name` lists it in cacheSizes(). */
 export function compiledCache<V extends object>(name: string, maxBytes = CACHE_BYTES, maxEntries = CACHE_ENTRIES): LRUCache<string, V> {
-  const cache = new LRUCache<string, V>({ max: maxEntries, maxSize: maxBytes, sizeCalculation: (_value, key) => compiledSize(key) });
-  caches.set(name, cache as unknown as LRUCache<string, object>);
-  return cache;
-}
-
-/** Each cache's entries and charged bytes (for tests and diagnostics). */
-export function cacheSizes(): Record<string, { entries: number; bytes: number; maxBytes: number }> {
-  const out: Record<string, { entries: number; bytes: number; maxBytes: number }> = {};
-  for (const [name, cache] of caches) out[name] = { entries: cache.size, bytes: cache.calculatedSize, maxBytes: cache.maxSize };
-  return out;
+  return byteCache<string, V>(name, { maxBytes, maxEntries, sizeOf: (_value, key) => compiledSize(key) });
 }
 
 export function memoize<V extends object>(name: string, compute: (text: string) => V): (text: string) => V {

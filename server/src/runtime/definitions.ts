@@ -1,7 +1,9 @@
 // The definitions a decision needs, cached in memory: workflow definitions by
-// content hash (immutable, kept forever), the latest version of each workflow
-// and task definitions (both cleared when a change is announced with NOTIFY,
-// on every replica). Also resolves which definition a start runs.
+// content hash (immutable, read again only once evicted), the latest version
+// of each workflow and task definitions (both cleared when a change is
+// announced with NOTIFY, on every replica). Each cache is bounded in bytes and
+// entries (byte-caches.ts): a definition may be 4 MiB. Also resolves which
+// definition a start runs.
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import { Refusal } from "../decider/decider.js";
 import { graphFor, type Graph } from "../decider/graph.js";
@@ -9,6 +11,7 @@ import type { RouteChoice, TaskState } from "../decider/model.js";
 import type { Queryable, Store } from "../store/store.js";
 import type { StartOptions, VersionChooser } from "./contract.js";
 import { definitionHash } from "./definition-hash.js";
+import { byteCache, jsonCharge } from "../byte-caches.js";
 
 export type DefinitionStore = Pick<Store, "defByHash" | "taskDefs" | "workflowDef" | "findWorkflowDef">;
 
@@ -19,10 +22,30 @@ export interface ResolvedDefinition {
   route?: RouteChoice;
 }
 
+/** Bytes (as charged by jsonCharge) and entries each definition cache may hold. */
+const DEFINITION_CACHE_BYTES = 128 * 1024 * 1024;
+const DEFINITION_CACHE_ENTRIES = 10_000;
+/** A task definition known not to exist (lru-cache keeps no undefined). */
+const NO_TASK_DEF = Object.freeze({}) as unknown as TaskDef;
+
+type Latest = { def: WorkflowDef; hash: string; version: number };
+
 export class Definitions {
-  private readonly byHash = new Map<string, WorkflowDef>();
-  private readonly taskDefCache = new Map<string, TaskDef | undefined>();
-  private readonly latestDefs = new Map<string, { def: WorkflowDef; hash: string; version: number }>();
+  private readonly byHash = byteCache<string, WorkflowDef>("definitions", {
+    maxBytes: DEFINITION_CACHE_BYTES,
+    maxEntries: DEFINITION_CACHE_ENTRIES,
+    sizeOf: (def) => jsonCharge(def),
+  });
+  private readonly taskDefCache = byteCache<string, TaskDef>("task definitions", {
+    maxBytes: DEFINITION_CACHE_BYTES,
+    maxEntries: DEFINITION_CACHE_ENTRIES * 10,
+    sizeOf: (def, name) => jsonCharge(def) + 2 * name.length,
+  });
+  private readonly latestDefs = byteCache<string, Latest>("latest definitions", {
+    maxBytes: DEFINITION_CACHE_BYTES,
+    maxEntries: DEFINITION_CACHE_ENTRIES,
+    sizeOf: (latest) => jsonCharge(latest.def),
+  });
   private workflowDefGeneration = 0;
   private taskDefGeneration = 0;
 
@@ -32,7 +55,7 @@ export class Definitions {
     private readonly router?: VersionChooser,
   ) {}
 
-  /** A definition by content hash; immutable, so cached forever. */
+  /** A definition by content hash; immutable, so cached until evicted. */
   async definition(hash: string, q?: Queryable): Promise<{ def: WorkflowDef; graph: Graph }> {
     let def = this.byHash.get(hash);
     if (!def) {
@@ -72,22 +95,21 @@ export class Definitions {
       }
     };
     walk(def.tasks);
-    const missing = [...names].filter((n) => !this.taskDefCache.has(n));
+    const result = new Map<string, TaskDef>();
+    const missing: string[] = [];
+    for (const name of names) {
+      const d = this.taskDefCache.get(name);
+      if (d === undefined) missing.push(name);
+      else if (d !== NO_TASK_DEF) result.set(name, d);
+    }
     if (missing.length > 0) {
       const generation = this.taskDefGeneration;
       const found = await this.store.taskDefs(tx, missing);
-      if (generation === this.taskDefGeneration) for (const name of missing) this.taskDefCache.set(name, found.get(name));
-      const result = new Map<string, TaskDef>();
-      for (const name of names) {
-        const d = found.get(name) ?? this.taskDefCache.get(name);
+      for (const name of missing) {
+        const d = found.get(name);
         if (d) result.set(name, d);
+        if (generation === this.taskDefGeneration) this.taskDefCache.set(name, d ?? NO_TASK_DEF);
       }
-      return result;
-    }
-    const result = new Map<string, TaskDef>();
-    for (const name of names) {
-      const d = this.taskDefCache.get(name);
-      if (d) result.set(name, d);
     }
     return result;
   }
@@ -97,15 +119,12 @@ export class Definitions {
    * with NOTIFY baton_workflow_defs at its commit and clears the entry on
    * every replica, so starts by name cost no query.
    */
-  private async latestDefinition(name: string): Promise<{ def: WorkflowDef; hash: string; version: number } | undefined> {
+  private async latestDefinition(name: string): Promise<Latest | undefined> {
     const cached = this.latestDefs.get(name);
     if (cached) return cached;
     const generation = this.workflowDefGeneration;
     const found = await this.store.findWorkflowDef(name);
-    if (found && generation === this.workflowDefGeneration) {
-      this.latestDefs.set(name, found);
-      if (this.latestDefs.size > 10_000) this.latestDefs.delete(this.latestDefs.keys().next().value as string);
-    }
+    if (found && generation === this.workflowDefGeneration) this.latestDefs.set(name, found);
     return found;
   }
 

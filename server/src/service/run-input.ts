@@ -10,6 +10,7 @@ import addFormats from "ajv-formats";
 import { RE2JS } from "re2js";
 import type { WorkflowDef } from "@baton/sdk";
 import type { JsonObject } from "../decider/model.js";
+import { byteCache } from "../byte-caches.js";
 import { invalid } from "./errors.js";
 
 // `pattern` and `patternProperties` are user text run on every start on the
@@ -26,8 +27,21 @@ const options = { allErrors: true, strict: false, code: { regExp: re2 } };
 const draft7 = addFormats.default(new Ajv(options));
 const draft2020 = addFormats.default(new Ajv2020(options));
 
-/** Compiled schemas by their text: definitions are few, starts are many. */
-const compiled = new Map<string, ValidateFunction | string>();
+/**
+ * Compiled schemas by their text: definitions are few, starts are many.
+ * Bounded by bytes (byte-caches.ts): a schema may be megabytes, and its
+ * compiled code grows with it, so each is charged for its text.
+ */
+type Compiled = { validate: ValidateFunction; schema: JsonObject; ajv: { removeSchema(schema: JsonObject): unknown } } | { invalid: string };
+const compiled = byteCache<string, Compiled>("input schemas", {
+  maxBytes: 64 * 1024 * 1024,
+  maxEntries: 1000,
+  sizeOf: (_compiled, key) => 1024 + 8 * key.length,
+  // ajv keeps every schema it compiled (by object) until told otherwise.
+  onLeave: (entry) => {
+    if ("schema" in entry) entry.ajv.removeSchema(entry.schema);
+  },
+});
 
 function validatorFor(schema: JsonObject): ValidateFunction | string {
   const key = JSON.stringify(schema);
@@ -35,14 +49,13 @@ function validatorFor(schema: JsonObject): ValidateFunction | string {
   if (found === undefined) {
     const ajv = String(schema["$schema"] ?? "").includes("2020-12") ? draft2020 : draft7;
     try {
-      found = ajv.compile(schema);
+      found = { validate: ajv.compile(schema), schema, ajv };
     } catch (error) {
-      found = (error as Error).message;
+      found = { invalid: (error as Error).message };
     }
-    if (compiled.size >= 1000) compiled.delete(compiled.keys().next().value!);
     compiled.set(key, found);
   }
-  return found;
+  return "invalid" in found ? found.invalid : found.validate;
 }
 
 function describe(errors: ErrorObject[]): string {

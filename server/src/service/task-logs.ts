@@ -2,7 +2,8 @@
 // A worker key writes only to a task it holds the lease of (as for its
 // result), so a key cannot fill the logs of tasks it was never given; a page
 // is bounded in lines and bytes, so reading a long log cannot take the
-// server's memory.
+// server's memory; and a task's log is bounded in lines, so a worker holding
+// a lease cannot fill the database through it.
 import { grpc, RpcError } from "@baton/protocol";
 import type { Principal } from "../auth/policy.js";
 import type { Store } from "../store/store.js";
@@ -12,6 +13,16 @@ import { invalid, notFound } from "./errors.js";
 export const LOG_PAGE_LINES = 1000;
 /** Bytes of messages per page, about (a page always holds at least one line). */
 export const LOG_PAGE_BYTES = 4 * 1024 * 1024;
+
+/** Lines one task's log keeps, at most: a worker holding a lease cannot grow a log without bound. */
+export const TASK_LOG_MAX_LINES = 10_000;
+
+export function logFull(taskId: string): RpcError {
+  return new RpcError(
+    grpc.status.RESOURCE_EXHAUSTED,
+    `task ${taskId} has ${TASK_LOG_MAX_LINES} log lines, the most one task keeps; log less often (a line per step, not per item), or put bulk output in the task's output`,
+  );
+}
 
 /** Refuses unless the task exists and the caller holds its lease (admin keys, and servers without keys, need none). */
 export async function checkLogWriter(store: Pick<Store, "taskLease">, taskId: string, leaseToken: string, principal: Principal | undefined): Promise<void> {

@@ -12,7 +12,7 @@ import type { Limits } from "../limits.js";
 import type { Store } from "../store/store.js";
 import { taskStatusName, toLeasedTask } from "./convert.js";
 import { invalid, parsePayload, requireId, rpc, toRpcError } from "./errors.js";
-import { checkLogWriter, LOG_PAGE_BYTES, pageOf, pageToken } from "./task-logs.js";
+import { checkLogWriter, LOG_PAGE_BYTES, logFull, pageOf, pageToken, TASK_LOG_MAX_LINES } from "./task-logs.js";
 
 /** The longest one ExtendLease may extend a lease by. */
 const MAX_EXTEND_SECONDS = 24 * 60 * 60;
@@ -20,7 +20,7 @@ const MAX_EXTEND_SECONDS = 24 * 60 * 60;
 /** What the task service needs: results go to the engine as events; leases, logs and queue depths are store operations. */
 export interface TaskServiceDeps {
   engine: Pick<Engine, "handle">;
-  store: Pick<Store, "extendLease" | "addTaskLog" | "taskLogPage" | "taskLease" | "queueDepths">;
+  store: Pick<Store, "extendLease" | "addTaskLogs" | "taskLogPage" | "taskLease" | "queueDepths">;
   dispatcher: Pick<Dispatcher, "add" | "remove" | "credit">;
   clock: Clock;
   limits: Limits;
@@ -66,7 +66,8 @@ export function taskService({
       },
     );
     // Logs only with a result the lease let through (a stale or unknown task's refusal has thrown).
-    if (decision?.applied) for (const line of result.logs) await store.addTaskLog(result.taskId, line, clock.now());
+    // Lines past the task's cap are not stored: the result stands (refusing it for its logs would strand the task).
+    if (decision?.applied) await store.addTaskLogs(result.taskId, result.logs, clock.now(), TASK_LOG_MAX_LINES);
     return decision?.applied ?? false;
   };
 
@@ -202,7 +203,7 @@ export function taskService({
       requireId("task", req.taskId);
       if (Buffer.byteLength(req.message) > limits.payloadBytes) throw invalid(`message is over the ${limits.payloadBytes}-byte limit`);
       await checkLogWriter(store, req.taskId, req.leaseToken, principalOfCall(call as object));
-      await store.addTaskLog(req.taskId, req.message, clock.now());
+      if ((await store.addTaskLogs(req.taskId, [req.message], clock.now(), TASK_LOG_MAX_LINES)) === 0) throw logFull(req.taskId);
       return {};
     }),
 

@@ -193,7 +193,7 @@ export interface Store {
   retentionOverrides(): Promise<Map<string, number>>;
 
   // ---- task logs
-  addTaskLog(taskId: string, message: string, now: number): Promise<void>;
+  addTaskLogs(taskId: string, messages: string[], now: number, maxLines: number): Promise<number>;
   taskLogPage(taskId: string, after: number, limit: number, maxBytes: number): Promise<taskLogs.TaskLogPage>;
 
   // ---- event handlers and the event bus
@@ -352,7 +352,7 @@ class PgStore implements Store {
   oldestEndedRun = () => retention.oldestEndedRun(this.pool);
   retentionOverrides = () => retention.retentionOverrides(this.pool);
 
-  addTaskLog = (taskId: string, message: string, now: number) => taskLogs.addTaskLog(this.pool, taskId, message, now);
+  addTaskLogs = (taskId: string, messages: string[], now: number, maxLines: number) => taskLogs.addTaskLogs(this.pool, taskId, messages, now, maxLines);
   taskLogPage = (taskId: string, after: number, limit: number, maxBytes: number) => taskLogs.taskLogPage(this.pool, taskId, after, limit, maxBytes);
 
   putEventHandler = (h: eventHandlers.StoredHandler, now: number) => eventHandlers.putHandler(this.pool, h, now);

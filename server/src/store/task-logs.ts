@@ -16,8 +16,22 @@ export const TASK_LOG_ORDER_MIGRATION = {
   `,
 };
 
-export async function addTaskLog(q: Queryable, taskId: string, message: string, now: number): Promise<void> {
-  await q.query("INSERT INTO baton.task_logs (task_id, created_at, message) VALUES ($1, $2, $3)", [taskId, now, message]);
+/**
+ * Appends `messages` to a task's log, in order, as long as the log holds fewer
+ * than `maxLines` lines: the lines past that are not stored. Returns how many
+ * were. Writers adding lines at the same moment may each see room for the
+ * last line, so a log can pass the cap by as many lines as writers racing.
+ */
+export async function addTaskLogs(q: Queryable, taskId: string, messages: string[], now: number, maxLines: number): Promise<number> {
+  if (messages.length === 0) return 0;
+  const { rowCount } = await q.query(
+    `INSERT INTO baton.task_logs (task_id, created_at, message)
+     SELECT $1, $2, m FROM unnest($3::text[]) WITH ORDINALITY AS u(m, i)
+     WHERE i <= $4 - (SELECT count(*) FROM (SELECT 1 FROM baton.task_logs WHERE task_id = $1 LIMIT $4) AS held)
+     ORDER BY i`,
+    [taskId, now, messages, maxLines],
+  );
+  return rowCount ?? 0;
 }
 
 export interface TaskLogPage {

@@ -1,0 +1,75 @@
+// A task's log keeps at most 10,000 lines (issue 14, point 10): a worker
+// holding a lease could otherwise add lines (each up to 2 MiB) without end.
+// Before, every line was stored.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { BatonClient } from "@baton/client";
+import { TaskStatus } from "@baton/protocol";
+import { codeOf, startSecureServer, type SecureServer } from "./support.js";
+
+const CAP = 10_000;
+const flow = { name: "chatty", version: 1, schemaVersion: 2, tasks: [{ name: "chat", taskReferenceName: "chat", type: "SIMPLE" }] };
+
+let s: SecureServer;
+let admin: BatonClient;
+let worker: BatonClient;
+
+before(async () => {
+  s = await startSecureServer({ conductor: { port: 0 } });
+  admin = s.client((await s.registry.create({ role: "admin", name: "admin" })).key);
+  worker = s.client((await s.registry.create({ role: "worker", name: "chatters", taskTypes: ["chat"] })).key);
+  await admin.registerTaskDefs([{ name: "chat", retryCount: 0, responseTimeoutSeconds: 600 }]);
+  await admin.registerWorkflowDef(flow);
+});
+after(() => s.close());
+
+/** Every line of a task's log, page after page. */
+async function allLines(taskId: string): Promise<string[]> {
+  const seen: string[] = [];
+  let pageToken = "";
+  do {
+    const page = await admin.tasks.getTaskLogs({ taskId, pageToken });
+    seen.push(...page.logs.map((l) => l.message));
+    pageToken = page.nextPageToken;
+  } while (pageToken !== "");
+  return seen;
+}
+
+describe("a task's log", () => {
+  it(`keeps at most ${CAP} lines: UpdateTask's lines past it are dropped, AddTaskLog is refused saying so`, async () => {
+    const runId = await admin.startWorkflow(flow.name, {});
+    const task = (await worker.tasks.poll({ taskType: "chat", workerId: "w1", count: 1, waitMs: 5000n })).tasks[0];
+    assert.ok(task, "the worker gets the task");
+    const lease = { taskId: task.taskId, leaseToken: task.leaseToken, workerId: "w1", outputJson: "{}" };
+    const batch = (prefix: string) => Array.from({ length: 6_000 }, (_, i) => `${prefix} ${i}`);
+
+    // Two progress updates of 6,000 lines: the first is kept whole, the second up to the cap.
+    await worker.tasks.updateTask({ result: { ...lease, status: TaskStatus.IN_PROGRESS, logs: batch("a") } });
+    await worker.tasks.updateTask({ result: { ...lease, status: TaskStatus.IN_PROGRESS, logs: batch("b") } });
+    const lines = await allLines(task.taskId);
+    assert.equal(lines.length, CAP);
+    assert.equal(lines[0], "a 0");
+    assert.equal(lines[CAP - 1], "b 3999", "the earliest lines are kept, in order");
+
+    // One more line is refused, to the worker and to an admin, with what to do.
+    const refusal = await worker.tasks.addTaskLog({ taskId: task.taskId, message: "one more", leaseToken: task.leaseToken }).then(
+      () => undefined,
+      (error: Error) => error.message,
+    );
+    assert.match(refusal ?? "", /has 10000 log lines, the most one task keeps; log less often/);
+    assert.equal(await codeOf(worker.tasks.addTaskLog({ taskId: task.taskId, message: "one more", leaseToken: task.leaseToken })), "RESOURCE_EXHAUSTED");
+    assert.equal(await codeOf(admin.tasks.addTaskLog({ taskId: task.taskId, message: "ops note" })), "RESOURCE_EXHAUSTED");
+    // Over Conductor's REST API too.
+    const base = `http://${s.server.conductorAddress}`;
+    const headers = { "content-type": "application/json", "x-authorization": (await s.registry.create({ role: "admin" })).key };
+    const rest = await fetch(`${base}/api/tasks/${task.taskId}/log`, { method: "POST", headers, body: JSON.stringify("over rest") });
+    assert.equal(rest.status, 429, "a REST log line past the cap is refused");
+    await rest.text();
+    assert.equal((await allLines(task.taskId)).length, CAP);
+
+    // The result still stands, with lines past the cap: the task completes.
+    await worker.tasks.updateTask({ result: { ...lease, status: TaskStatus.COMPLETED, logs: ["done"] } });
+    assert.equal((await admin.getWorkflow(runId, { includeTasks: false })).status, "COMPLETED");
+    assert.equal((await allLines(task.taskId)).length, CAP);
+  });
+});
