@@ -9,7 +9,10 @@
 // and during. Reduced under `npm test`, full under `npm run faults`.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { loadavg } from "node:os";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { after, describe, it } from "node:test";
+import { Worker } from "node:worker_threads";
 import { BatonClient, type ConductorWorkflow } from "@baton/client";
 import { freshDatabase, stopCluster } from "../support/database.js";
 import { FULL, percentile, scale, sleep } from "./lib/config.js";
@@ -83,28 +86,54 @@ const hostile = [
 
 let proc: ServerProc | undefined;
 after(async () => {
-  if (proc) await stopServer(proc);
+  // Gracefully, so a server profiled with BATON_FAULTS_PROFILE writes its profile.
+  if (proc) await stopServer(proc, "SIGTERM");
   await stopCluster();
 });
 
+// The health poller runs on a thread of its own: this thread also drives the
+// load (encoding 2 MiB requests, decoding runs of thousands of tasks), and its
+// stalls would be counted as the server's. Each probe opens its own
+// connection, as an orchestrator's liveness probe does (a kept-alive one can
+// be closed by the server just as a probe is sent, which is no failure of it).
+const HEALTH_POLLER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const http = require("node:http");
+let running = true;
+const latencies = [];
+parentPort.on("message", () => (running = false));
+const probe = () =>
+  new Promise((resolve, reject) => {
+    const request = http.get(workerData.url, { agent: false }, (response) => {
+      response.resume();
+      response.on("end", () => resolve(response.statusCode));
+    });
+    request.on("error", reject);
+  });
+(async () => {
+  while (running) {
+    const t0 = performance.now();
+    const status = await probe();
+    if (status !== 200) throw new Error("/healthz answered " + status);
+    latencies.push(performance.now() - t0);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  parentPort.postMessage({ latencies });
+})().catch((error) => parentPort.postMessage({ error: String(error) }));
+`;
+
 /** GETs /healthz one after another until stopped; each answer's latency in ms. */
 function pollHealth(url: string): { stop: () => Promise<number[]> } {
-  const latencies: number[] = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const t0 = performance.now();
-      const response = await fetch(url);
-      await response.text();
-      assert.equal(response.status, 200);
-      latencies.push(performance.now() - t0);
-      await sleep(5);
-    }
-  })();
+  const worker = new Worker(HEALTH_POLLER, { eval: true, workerData: { url } });
+  const answered = new Promise<number[]>((resolve, reject) => {
+    worker.once("message", (m: { latencies?: number[]; error?: string }) => (m.error ? reject(new Error(m.error)) : resolve(m.latencies ?? [])));
+    worker.once("error", reject);
+  });
   return {
     stop: async () => {
-      running = false;
-      await loop;
+      worker.postMessage("stop");
+      const latencies = await answered;
+      await worker.terminate();
       return latencies;
     },
   };
@@ -128,6 +157,13 @@ function politeLoad(client: BatonClient, concurrency: number): { stop: () => Pro
       return completed;
     },
   };
+}
+
+/** The server's own event-loop delay since the last scrape (prom-client resets it on each), p99 and max in ms. */
+async function serverLoopLag(metricsUrl: string): Promise<{ p99: number; max: number }> {
+  const text = await (await fetch(metricsUrl)).text();
+  const read = (name: string) => Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1] ?? NaN) * 1000;
+  return { p99: read("nodejs_eventloop_lag_p99_seconds"), max: read("nodejs_eventloop_lag_max_seconds") };
 }
 
 async function ended(client: BatonClient, id: string, timeoutMs: number): Promise<ConductorWorkflow> {
@@ -160,6 +196,11 @@ describe("a hostile tenant", () => {
     healthPoll = pollHealth(health);
     polite = politeLoad(client, 4);
     const began = performance.now();
+    const loadBefore = loadavg()[0]!;
+    await serverLoopLag(`http://127.0.0.1:${metricsPort}/metrics`);
+    // This process's own stalls delay the health answers it times: measured, to tell them from the server's.
+    const ownDelay = monitorEventLoopDelay({ resolution: 10 });
+    ownDelay.enable();
     const starts: Promise<string>[] = [];
     const jsonCalls: Promise<number>[] = [];
     for (let r = 0; r < REPEATS; r++) {
@@ -196,6 +237,8 @@ describe("a hostile tenant", () => {
     const hostileMs = performance.now() - began;
     const loudRuns = await polite.stop();
     const loudHealth = await healthPoll.stop();
+    ownDelay.disable();
+    const serverLag = await serverLoopLag(`http://127.0.0.1:${metricsPort}/metrics`);
     client.close();
 
     const byName = (name: string) => runs.filter((r) => r.workflowName === name);
@@ -236,6 +279,12 @@ describe("a hostile tenant", () => {
           politePerSecHostile: loudRuns / (hostileMs / 1000),
           hostileSeconds: hostileMs / 1000,
           jsonUpdateMaxMs: Math.max(...jsonMs),
+          serverLoopLagP99Ms: serverLag.p99,
+          serverLoopLagMaxMs: serverLag.max,
+          testLoopDelayP99Ms: ownDelay.percentile(99) / 1e6,
+          testLoopDelayMaxMs: ownDelay.max / 1e6,
+          loadAvg1mBefore: loadBefore,
+          loadAvg1mAfter: loadavg()[0]!,
         },
       ),
     );

@@ -38,47 +38,63 @@ export function enforceOutputLimit(task: TaskState, limit: number): boolean {
 }
 
 // A loop's output, measured as it changes: the bytes of its iteration entries
-// ("1": {...}), kept per output object. The decider copies a loop's output
-// once per decision (ownOutput), so each decision counts it once and then adds
-// and removes entries, instead of serializing the whole output per iteration.
-const entryTotals = new WeakMap<JsonObject, number>();
+// ("1": {...}), kept per output object, and the names of its other fields. The
+// decider copies a loop's output once per decision (ownOutput), so each
+// decision counts it once; each iteration then adds and removes entries and
+// measures only the loop's own few fields: O(1) per iteration, not a scan of
+// every entry (thousands, in a long loop).
+interface Tally {
+  /** Bytes of the iteration entries. */
+  entries: number;
+  /** Fields other than the iteration entries and the loop's own (found when first counted). */
+  others: string[];
+}
+const tallies = new WeakMap<JsonObject, Tally>();
 const ITERATION_KEY = /^\d+$/;
+/** The fields the loop itself sets on its output as it goes. */
+const LOOP_FIELDS = ["iteration", "item", "index"];
 
 function entryBytes(key: string, value: Json): number {
   return Buffer.byteLength(key) + 4 + jsonBytes(value); // "key":value,
 }
 
-function entriesBytes(output: JsonObject): number {
-  let total = entryTotals.get(output);
-  if (total === undefined) {
-    total = 0;
-    for (const [key, value] of Object.entries(output)) if (ITERATION_KEY.test(key)) total += entryBytes(key, value);
-    entryTotals.set(output, total);
+function tallyOf(output: JsonObject): Tally {
+  let tally = tallies.get(output);
+  if (tally === undefined) {
+    tally = { entries: 0, others: [] };
+    for (const [key, value] of Object.entries(output)) {
+      if (ITERATION_KEY.test(key)) tally.entries += entryBytes(key, value);
+      else if (!LOOP_FIELDS.includes(key)) tally.others.push(key);
+    }
+    tallies.set(output, tally);
   }
-  return total;
+  return tally;
 }
 
 /** Sets iteration entry `key` of a loop's (owned) output. */
 export function setIterationEntry(output: JsonObject, key: string, value: JsonObject): void {
-  let total = entriesBytes(output);
+  const tally = tallyOf(output);
   const old = output[key];
-  if (old !== undefined) total -= entryBytes(key, old);
+  if (old !== undefined) tally.entries -= entryBytes(key, old);
   output[key] = value;
-  entryTotals.set(output, total + entryBytes(key, value));
+  tally.entries += entryBytes(key, value);
 }
 
 /** Removes iteration entry `key` of a loop's (owned) output. */
 export function deleteIterationEntry(output: JsonObject, key: string): void {
   const old = output[key];
   if (old === undefined) return;
-  const total = entriesBytes(output) - entryBytes(key, old);
+  tallyOf(output).entries -= entryBytes(key, old);
   delete output[key];
-  entryTotals.set(output, total);
 }
 
 /** A loop output's size in bytes of JSON: its entries as counted, its few other fields measured now. */
 export function loopOutputBytes(output: JsonObject): number {
+  const tally = tallyOf(output);
   let other = 2; // {}
-  for (const [key, value] of Object.entries(output)) if (!ITERATION_KEY.test(key)) other += entryBytes(key, value);
-  return entriesBytes(output) + other;
+  for (const key of [...LOOP_FIELDS, ...tally.others]) {
+    const value = output[key];
+    if (value !== undefined) other += entryBytes(key, value);
+  }
+  return tally.entries + other;
 }

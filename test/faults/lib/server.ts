@@ -52,7 +52,10 @@ export async function startServerProcess(options: StartOptions): Promise<ServerP
     BATON_LOG_LEVEL: options.logLevel ?? "warn",
     ...options.env,
   };
-  const [cmd, args] = options.netns ? ["ip", ["netns", "exec", options.netns, process.execPath, serverMain]] : [process.execPath, [serverMain]];
+  // BATON_FAULTS_PROFILE=<dir>: each server writes a V8 CPU profile there when it stops gracefully (SIGTERM, not SIGKILL).
+  const profileDir = process.env["BATON_FAULTS_PROFILE"];
+  const node = [process.execPath, ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), serverMain];
+  const [cmd, args] = options.netns ? ["ip", ["netns", "exec", options.netns, ...node]] : [node[0]!, node.slice(1)];
   const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
   const logs: string[] = [];
   const collect = (stream: NodeJS.ReadableStream) => {
