@@ -8,6 +8,7 @@ import type { Clock } from "./clock.js";
 export class Ticker {
   private current: Promise<void> | undefined;
   private stopLoop: (() => void) | undefined;
+  private halted = false;
 
   constructor(
     private readonly pass: () => Promise<void>,
@@ -34,8 +35,14 @@ export class Ticker {
 
   /** Stops the loop; resolves when the pass in flight, if any, has ended. */
   async stop(): Promise<void> {
+    this.halted = true;
     this.stopLoop?.();
     await this.current;
+  }
+
+  /** Whether stop was called (a long pass checks it to end early). */
+  get stopped(): boolean {
+    return this.halted;
   }
 }
 

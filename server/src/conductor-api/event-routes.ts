@@ -37,33 +37,26 @@ export function eventRoutes(s: Services): Route[] {
     return handlerJson.map((h) => parseJson(h));
   };
 
+  /** POST creates (409 when the name is taken), PUT replaces (404 when it is not). */
+  const register = (method: "POST" | "PUT"): Route => ({
+    method,
+    path: "/api/event",
+    rights: `${EVENTS}/RegisterEventHandler`,
+    touches: (r) => ({ also: eventHandlerRights(r.body) }),
+    schema: EVENT_HANDLER,
+    handle: async (r) => {
+      const { name } = r.body as { name: string };
+      const found = await exists(name, r.signal);
+      if (method === "POST" && found) throw new HttpError(409, `EventHandler with name ${name} already exists!`);
+      if (method === "PUT" && !found) throw new HttpError(404, `EventHandler with name ${name} not found!`);
+      await put(r.body, r.signal, r.principal);
+      return undefined;
+    },
+  });
+
   return [
-    {
-      method: "POST",
-      path: "/api/event",
-      rights: `${EVENTS}/RegisterEventHandler`,
-      touches: (r) => ({ also: eventHandlerRights(r.body) }),
-      schema: EVENT_HANDLER,
-      handle: async (r) => {
-        const { name } = r.body as { name: string };
-        if (await exists(name, r.signal)) throw new HttpError(409, `EventHandler with name ${name} already exists!`);
-        await put(r.body, r.signal, r.principal);
-        return undefined;
-      },
-    },
-    {
-      method: "PUT",
-      path: "/api/event",
-      rights: `${EVENTS}/RegisterEventHandler`,
-      touches: (r) => ({ also: eventHandlerRights(r.body) }),
-      schema: EVENT_HANDLER,
-      handle: async (r) => {
-        const { name } = r.body as { name: string };
-        if (!(await exists(name, r.signal))) throw new HttpError(404, `EventHandler with name ${name} not found!`);
-        await put(r.body, r.signal, r.principal);
-        return undefined;
-      },
-    },
+    register("POST"),
+    register("PUT"),
     {
       method: "GET",
       path: "/api/event",

@@ -2,10 +2,10 @@
 // reading and validation (ajv), admission, and Conductor's answers (JSON,
 // text/plain ids, 204 for "nothing", its error body for every refusal).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import Router from "find-my-way";
 import { Ajv, type ValidateFunction, type ErrorObject } from "ajv";
 import { parseJson, stringifyJson } from "@baton/protocol";
+import { listen, type Listening } from "../http-listen.js";
 import type { Logger } from "../logger.js";
 import type { Principal } from "../auth/policy.js";
 import type { Touches } from "../auth/call-check.js";
@@ -63,11 +63,7 @@ export interface HttpApiOptions {
   maxBodyBytes: number;
 }
 
-export interface HttpApi {
-  address: string;
-  port: number;
-  close(): Promise<void>;
-}
+export type HttpApi = Listening;
 
 const NOBODY: Principal = { id: "", name: "", role: "reader", taskTypes: [] };
 
@@ -152,24 +148,7 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
-  return {
-    address: `${host}:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listen(server, options.host, options.port);
 }
 
 function send(res: ServerResponse, error: HttpError): void {

@@ -10,18 +10,25 @@ const parse = (text: string): unknown => (text ? parseJson(text) : {});
 const optional = (key: string, value: string): ConductorShape => (value ? { [key]: value } : {});
 const ms = (value: bigint): number => Number(value);
 
-/** A task as handed to a worker by a poll (status IN_PROGRESS), with its run's facts as Conductor's SDKs read them. */
-export function leasedToTask(task: LeasedTask, workerId: string): ConductorShape {
-  const startTime = ms(task.startTimeMs);
+/** What a task handed out and a task as stored say alike (in Conductor's order of fields). */
+function taskFacts(task: LeasedTask | Task): ConductorShape {
   return {
-    taskType: task.taskType,
-    status: "IN_PROGRESS",
     inputData: parse(task.inputJson),
     referenceTaskName: task.referenceTaskName,
     retryCount: task.retryCount,
     seq: task.seq,
     ...optional("correlationId", task.correlationId),
     pollCount: task.pollCount,
+  };
+}
+
+/** A task as handed to a worker by a poll (status IN_PROGRESS), with its run's facts as Conductor's SDKs read them. */
+export function leasedToTask(task: LeasedTask, workerId: string): ConductorShape {
+  const startTime = ms(task.startTimeMs);
+  return {
+    taskType: task.taskType,
+    status: "IN_PROGRESS",
+    ...taskFacts(task),
     taskDefName: task.taskType,
     scheduledTime: ms(task.scheduledTimeMs),
     startTime,
@@ -47,12 +54,7 @@ export function toTask(task: Task): ConductorShape {
   return {
     taskType: task.taskType,
     status: TaskStatus[task.status] ?? "SCHEDULED",
-    inputData: parse(task.inputJson),
-    referenceTaskName: task.referenceTaskName,
-    retryCount: task.retryCount,
-    seq: task.seq,
-    ...optional("correlationId", task.correlationId),
-    pollCount: task.pollCount,
+    ...taskFacts(task),
     taskDefName: task.taskDefName,
     scheduledTime: ms(task.scheduledTimeMs),
     startTime: ms(task.startTimeMs),

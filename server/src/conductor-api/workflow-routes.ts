@@ -113,6 +113,17 @@ export function workflowRoutes(s: Services): Route[] {
     return { totalHits: found.length, results };
   };
 
+  /** Conductor's search (runs as summaries) and search-v2 (whole runs). */
+  const searchRoute = (path: string, shape: (run: Workflow) => unknown): Route => ({
+    method: "GET",
+    path,
+    rights: `${WF}/SearchWorkflows`,
+    handle: async (r) => {
+      const { totalHits, results } = await search(r.query, r.signal);
+      return { json: { totalHits, results: results.map((run) => shape(run)) } };
+    },
+  });
+
   const operate = (
     path: string,
     method: "PUT" | "POST",
@@ -233,24 +244,8 @@ export function workflowRoutes(s: Services): Route[] {
         return { json: { ...toWorkflow(workflow!), requestId: r.query.get("requestId") ?? "" } };
       },
     },
-    {
-      method: "GET",
-      path: "/api/workflow/search",
-      rights: `${WF}/SearchWorkflows`,
-      handle: async (r) => {
-        const { totalHits, results } = await search(r.query, r.signal);
-        return { json: { totalHits, results: results.map(toWorkflowSummary) } };
-      },
-    },
-    {
-      method: "GET",
-      path: "/api/workflow/search-v2",
-      rights: `${WF}/SearchWorkflows`,
-      handle: async (r) => {
-        const { totalHits, results } = await search(r.query, r.signal);
-        return { json: { totalHits, results: results.map(toWorkflow) } };
-      },
-    },
+    searchRoute("/api/workflow/search", toWorkflowSummary),
+    searchRoute("/api/workflow/search-v2", toWorkflow),
     {
       method: "GET",
       path: "/api/workflow/running/:name",

@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createContextValues } from "@connectrpc/connect";
+import { listen } from "../http-listen.js";
 import type { Logger } from "../logger.js";
 import { connectRoutes, peerKey, type GatedService } from "./connect.js";
 import { SECURITY_HEADERS, staticFiles } from "./static-files.js";
@@ -73,23 +74,9 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     rpc(req, res);
   });
   server.keepAliveTimeout = 65_000;
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve((server.address() as { port: number }).port);
-    });
-  });
-  const url = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`;
+  // Closing ends long polls now rather than when they run out.
+  const { address, port, close } = await listen(server, options.host, options.port);
+  const url = `http://${address}`;
   options.log.info({ url }, "console listening");
-  return {
-    url,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Long polls end now rather than when they run out.
-        server.closeAllConnections();
-      }),
-  };
+  return { url, port, close };
 }

@@ -41,7 +41,6 @@ export interface EventConsumerDeps {
 
 export class EventConsumer {
   private readonly ticker: Ticker;
-  private stopped = false;
   private readonly leaseMs: number;
   private readonly batch: number;
   private readonly maxAttempts: number;
@@ -69,23 +68,22 @@ export class EventConsumer {
     this.ticker.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.ticker.stop();
+  stop(): Promise<void> {
+    return this.ticker.stop();
   }
 
   /** Handles every event that can be taken now; a call during a pass waits for it and runs one more. */
   drain(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
+    if (this.ticker.stopped) return Promise.resolve();
     return this.ticker.run();
   }
 
   private async pass(): Promise<void> {
     for (;;) {
-      if (this.stopped) return;
+      if (this.ticker.stopped) return;
       const taken = await this.deps.store.takeEvents(this.clock.now(), this.leaseMs, this.batch);
       for (const event of taken) {
-        if (this.stopped) return; // the rest come back after their lease
+        if (this.ticker.stopped) return; // the rest come back after their lease
         await this.handle(event);
         await this.deps.store.finishEvent(event.id);
       }

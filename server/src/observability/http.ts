@@ -4,7 +4,7 @@
 //   GET /readyz   200 when the database answers, every migration is applied
 //                 and the gRPC port is bound; 503 with the failing checks otherwise
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listen, type Listening } from "../http-listen.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "./metrics.js";
 
@@ -13,12 +13,7 @@ export interface Readiness {
   checks: Record<string, { ok: boolean; detail?: string }>;
 }
 
-export interface OpsServer {
-  /** host:port */
-  address: string;
-  port: number;
-  close(): Promise<void>;
-}
+export type OpsServer = Listening;
 
 export async function startOpsServer(options: {
   host: string;
@@ -59,21 +54,5 @@ export async function startOpsServer(options: {
     send(404, "text/plain", "not found: try /metrics, /healthz or /readyz\n");
   });
   server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    address: `${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listen(server, options.host, options.port);
 }

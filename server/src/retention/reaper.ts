@@ -46,7 +46,6 @@ export class Reaper {
   readonly runsRemoved: Counter;
   readonly tasksRemoved: Counter;
   private readonly ticker: Ticker;
-  private stopped = false;
 
   constructor(
     private readonly store: Pick<Store, "removeEndedRuns" | "oldestEndedRun" | "retentionOverrides">,
@@ -91,9 +90,8 @@ export class Reaper {
     this.ticker.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.ticker.stop();
+  stop(): Promise<void> {
+    return this.ticker.stop();
   }
 
   /** One pass: every workflow with its own period, then the rest under the default. A call during a pass waits for it and runs one more (time may have moved). */
@@ -113,7 +111,7 @@ export class Reaper {
     const batch = this.options.batch ?? 500;
     const total = { runs: 0, tasks: 0 };
     for (;;) {
-      if (this.stopped) break;
+      if (this.ticker.stopped) break;
       const removed = await this.store.removeEndedRuns(f, batch, this.options.exportDir ? (runs) => this.export(runs) : undefined);
       total.runs += removed.runs;
       total.tasks += removed.tasks;

@@ -10,6 +10,7 @@ import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { RunTarget, Store } from "../store/store.js";
 import type { StartOptions } from "./contract.js";
+import { childEndedItem } from "./write-plan.js";
 
 /** How long a taken outbox item stays invisible to other replicas. */
 const OUTBOX_LEASE_MS = 30_000;
@@ -87,17 +88,8 @@ export class Outbox {
           // The child cannot be retried (it completed, or is gone): its parent must not wait for it forever.
           const child = await this.deps.store.getRun(p.runId, false);
           if (child && TERMINAL_WORKFLOW.has(child.run.status) && child.run.parentRunId && child.run.parentTaskId) {
-            const { run } = child;
-            await handle(run.parentRunId, {
-              kind: "childEnded",
-              taskId: run.parentTaskId,
-              childId: run.id,
-              status: run.status,
-              output: run.output,
-              reason: run.reason,
-              name: run.name,
-              version: run.version,
-            }).catch(ignoreRefusal);
+            const { parentRunId, ...ended } = childEndedItem(child.run);
+            await handle(parentRunId, { kind: "childEnded", ...ended }).catch(ignoreRefusal);
           }
         }
         return;

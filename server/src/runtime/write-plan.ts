@@ -5,7 +5,7 @@
 import type { WorkflowDef } from "@baton/sdk";
 import type { Decision, RunEvent } from "../decider/decider.js";
 import { unknownKind } from "../decider/contract.js";
-import type { TaskState } from "../decider/model.js";
+import type { RunState, TaskState } from "../decider/model.js";
 import { fairShareOfRun } from "../fairness/key.js";
 import type { BatchWrite, QueueEntry } from "../store/store.js";
 import type { Evaluation } from "./evaluations.js";
@@ -18,6 +18,20 @@ import type { KeptRun } from "./run-memory.js";
  * meanwhile has its items taken over.
  */
 const OUTBOX_HOLD_MS = 5_000;
+
+/** The outbox item that tells an ended child run's parent (its waiting task) how it ended. */
+export function childEndedItem(run: RunState) {
+  return {
+    parentRunId: run.parentRunId,
+    taskId: run.parentTaskId,
+    childId: run.id,
+    status: run.status,
+    output: run.output,
+    reason: run.reason,
+    name: run.name,
+    version: run.version,
+  };
+}
 
 /** What a batch leaves to do after its commit. */
 export interface AfterCommit {
@@ -106,19 +120,7 @@ export function planWrite(
         // Its slot went back in the same statement (a trigger): the next waiting run of its key may start.
         if (run.extra.concurrencyKey !== undefined) after.slotsFreed = true;
         if (run.parentRunId && run.parentTaskId) {
-          write.outbox.push({
-            kind: "childEnded",
-            payload: {
-              parentRunId: run.parentRunId,
-              taskId: run.parentTaskId,
-              childId: run.id,
-              status: run.status,
-              output: run.output,
-              reason: run.reason,
-              name: run.name,
-              version: run.version,
-            },
-          });
+          write.outbox.push({ kind: "childEnded", payload: childEndedItem(run) });
         }
         break;
       case "runRevived":

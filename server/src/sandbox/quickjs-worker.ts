@@ -77,15 +77,20 @@ delete globalThis.__batonInput;`;
     return { kind: otherwise, message: `${name ? `${name}: ` : ""}${message}${where}` };
   }
 
+  /** The failure an error handle stands for; the handle is released. */
+  function failedWith(context: QuickJSContext, error: QuickJSHandle, request: SandboxRequest, otherwise: ScriptErrorKind): Failure {
+    try {
+      return classify(context, error, request, otherwise);
+    } finally {
+      error.dispose();
+    }
+  }
+
   function evaluate(context: QuickJSContext, runtime: QuickJSRuntime, request: SandboxRequest): { json: string } | Failure {
     // Parse first, so that a syntax error is told apart from a SyntaxError the script throws.
     const compiled = context.evalCode(request.source, "script.js", { type: "global", compileOnly: true });
     if (compiled.error) {
-      try {
-        return classify(context, compiled.error, request, "syntax");
-      } finally {
-        compiled.error.dispose();
-      }
+      return failedWith(context, compiled.error, request, "syntax");
     }
     compiled.value.dispose();
 
@@ -94,11 +99,7 @@ delete globalThis.__batonInput;`;
     text.dispose();
     const prelude = context.evalCode(PRELUDE, "prelude.js", { type: "global" });
     if (prelude.error) {
-      try {
-        return classify(context, prelude.error, request, "runtime");
-      } finally {
-        prelude.error.dispose();
-      }
+      return failedWith(context, prelude.error, request, "runtime");
     }
     prelude.value.dispose();
 
@@ -109,11 +110,7 @@ delete globalThis.__batonInput;`;
     try {
       const result = context.evalCode(request.source, "script.js", { type: "global" });
       if (result.error) {
-        try {
-          return classify(context, result.error, request, "runtime");
-        } finally {
-          result.error.dispose();
-        }
+        return failedWith(context, result.error, request, "runtime");
       }
       let value = result.value;
       try {
@@ -124,32 +121,20 @@ delete globalThis.__batonInput;`;
           else if (first.type === "rejected") first.error.dispose();
           const jobs = runtime.executePendingJobs(-1);
           if (jobs.error) {
-            try {
-              return classify(context, jobs.error, request, "runtime");
-            } finally {
-              jobs.error.dispose();
-            }
+            return failedWith(context, jobs.error, request, "runtime");
           }
           const settled = context.getPromiseState(value);
           if (settled.type === "pending") return { kind: "result", message: "the script returned a Promise that never settled" };
           if (settled.type === "rejected") {
-            try {
-              return classify(context, settled.error, request, "runtime");
-            } finally {
-              settled.error.dispose();
-            }
+            return failedWith(context, settled.error, request, "runtime");
           }
           value.dispose();
           value = settled.value;
         }
         const out = context.callFunction(stringify, context.undefined, value);
         if (out.error) {
-          try {
-            const failure = classify(context, out.error, request, "result");
-            return failure.kind === "result" ? { kind: "result", message: `the result is not JSON: ${failure.message}` } : failure;
-          } finally {
-            out.error.dispose();
-          }
+          const failure = failedWith(context, out.error, request, "result");
+          return failure.kind === "result" ? { kind: "result", message: `the result is not JSON: ${failure.message}` } : failure;
         }
         try {
           // undefined, functions and symbols have no JSON: they become null.

@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import type { RunState, TaskState } from "../decider/model.js";
 import { isUuid } from "../rules/ids.js";
+import type { CountFilter } from "../store/store.js";
 import { invalid } from "./errors.js";
 
 /** Statuses counted per filter, in the order the console shows them. */
@@ -32,6 +33,17 @@ export function checkRunFilter(f: RunFilter): void {
   if (f.startTimeFromMs > 0n && f.startTimeToMs > 0n && f.startTimeFromMs >= f.startTimeToMs) {
     throw invalid("start_time_from_ms must be before start_time_to_ms (the window is empty)");
   }
+}
+
+/** A checked filter as the store reads it (unset fields left out). */
+export function storeFilter(f: RunFilter): CountFilter {
+  return {
+    ...(f.name ? { name: f.name } : {}),
+    ...(f.version !== undefined ? { version: f.version } : {}),
+    ...(f.correlationId ? { correlationId: f.correlationId } : {}),
+    ...(f.startTimeFromMs ? { from: Number(f.startTimeFromMs) } : {}),
+    ...(f.startTimeToMs ? { to: Number(f.startTimeToMs) } : {}),
+  };
 }
 
 /** A digest of everything the console shows of a run and its tasks. */

@@ -10,7 +10,7 @@ import type { Store } from "../store/store.js";
 import { toTask, toWorkflow, workflowStatusName } from "./convert.js";
 import { invalid, notFound, parsePayload, requireId, rpc } from "./errors.js";
 import { RunChanges } from "../console/run-changes.js";
-import { checkRunFilter, runState, STATUS_NAMES, WATCH_RECHECK_MS } from "./run-filters.js";
+import { checkRunFilter, runState, STATUS_NAMES, storeFilter, WATCH_RECHECK_MS } from "./run-filters.js";
 import { checkRunInput } from "./run-input.js";
 
 /** What the workflow service needs: operations are events on the engine; reads come from the store. */
@@ -124,13 +124,9 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
       }
       const statuses = req.statuses.map((s) => workflowStatusName(s)).filter((s): s is NonNullable<typeof s> => s !== undefined);
       const runs = await store.search({
-        ...(req.name ? { name: req.name } : {}),
+        ...storeFilter(req),
         statuses,
-        ...(req.correlationId ? { correlationId: req.correlationId } : {}),
-        ...(req.version !== undefined ? { version: req.version } : {}),
         ...(req.workflowId ? { id: req.workflowId } : {}),
-        ...(req.startTimeFromMs ? { from: Number(req.startTimeFromMs) } : {}),
-        ...(req.startTimeToMs ? { to: Number(req.startTimeToMs) } : {}),
         limit,
         ...(after ? { after } : {}),
         ...(req.oldestFirst ? { ascending: true } : {}),
@@ -146,17 +142,7 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
       checkRunFilter(req);
       if (req.cap < 0n) throw invalid("cap must be 0 (the default) or more");
       const cap = Math.min(Number(req.cap) || 10_000, 10_000);
-      const counts = await store.countRunsByStatus(
-        STATUS_NAMES,
-        {
-          ...(req.name ? { name: req.name } : {}),
-          ...(req.version !== undefined ? { version: req.version } : {}),
-          ...(req.correlationId ? { correlationId: req.correlationId } : {}),
-          ...(req.startTimeFromMs ? { from: Number(req.startTimeFromMs) } : {}),
-          ...(req.startTimeToMs ? { to: Number(req.startTimeToMs) } : {}),
-        },
-        cap,
-      );
+      const counts = await store.countRunsByStatus(STATUS_NAMES, storeFilter(req), cap);
       return {
         counts: STATUS_NAMES.map((name) => {
           const n = counts.get(name) ?? 0;

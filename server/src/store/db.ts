@@ -78,12 +78,16 @@ export function openPool(locator: PrimaryLocator, options: PoolOptions): pg.Pool
   return pool;
 }
 
-/** Runs `fn` in a transaction on a connection of its own. */
-export async function transaction<T>(pool: pg.Pool, fn: (tx: Tx) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` in a transaction on a connection of its own. `begin` may carry
+ * statements after BEGIN, sent in the same round trip (a simple query); `fn`
+ * gets their results.
+ */
+export async function transaction<T>(pool: pg.Pool, fn: (tx: Tx, begun: pg.QueryResult[] | pg.QueryResult) => Promise<T>, begin = "BEGIN"): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query("BEGIN");
-    const result = await fn(client);
+    const begun = (await client.query(begin)) as unknown as pg.QueryResult[] | pg.QueryResult;
+    const result = await fn(client, begun);
     await client.query("COMMIT");
     client.release();
     return result;

@@ -2,7 +2,7 @@
 import type pg from "pg";
 import type { RunState, TaskState } from "../decider/model.js";
 import { isUuid } from "../rules/ids.js";
-import { isConnectionError, type Tx } from "./db.js";
+import { transaction, type Tx } from "./db.js";
 import { rowToRun, rowToTask } from "./rows.js";
 
 /** A run, by its id or by the id of one of its tasks. */
@@ -52,41 +52,36 @@ export async function inRunBatch<T>(
   const array = (ids: string[]) => `'{${ids.filter(isUuid).join(",")}}'::uuid[]`;
   const wanted = `(${array(runIds)} || ARRAY(SELECT run_id FROM baton.tasks WHERE id = ANY(${array(taskIds)})))`;
   const cached = array(targets.cachedRunIds);
-  const client = await pool.connect();
-  try {
-    const results = (await client.query(
-      runIds.length + taskIds.length === 0
-        ? "BEGIN"
-        : `BEGIN; SELECT * FROM baton.runs WHERE id = ANY${wanted} ORDER BY id FOR UPDATE${options.skipLocked ? " SKIP LOCKED" : ""};
-           SELECT * FROM baton.tasks WHERE run_id = ANY(ARRAY(SELECT unnest${wanted} EXCEPT SELECT unnest(${cached}))) ORDER BY run_id, seq;
-           SELECT * FROM baton.tasks WHERE id = ANY(${array(taskIds)}) AND run_id = ANY(${cached})`,
-    )) as unknown as pg.QueryResult[] | pg.QueryResult;
-    const loaded: LoadedRuns = { runs: new Map(), runOfTask: new Map() };
-    if (Array.isArray(results)) {
-      const cachedIds = new Set(targets.cachedRunIds);
-      for (const row of results[1]!.rows) {
-        const id = row.id as string;
-        loaded.runs.set(id, { run: rowToRun(row), rev: Number(row.rev), tasks: cachedIds.has(id) ? undefined : [], fresh: [] });
-      }
-      for (const [index, field] of [
-        [2, "tasks"],
-        [3, "fresh"],
-      ] as const) {
-        for (const row of results[index]!.rows) {
-          const entry = loaded.runs.get(row.run_id as string);
-          if (!entry) continue; // skipped: another transaction holds it
-          entry[field]?.push(rowToTask(row));
-          loaded.runOfTask.set(row.id as string, row.run_id as string);
+  const begin =
+    runIds.length + taskIds.length === 0
+      ? "BEGIN"
+      : `BEGIN; SELECT * FROM baton.runs WHERE id = ANY${wanted} ORDER BY id FOR UPDATE${options.skipLocked ? " SKIP LOCKED" : ""};
+         SELECT * FROM baton.tasks WHERE run_id = ANY(ARRAY(SELECT unnest${wanted} EXCEPT SELECT unnest(${cached}))) ORDER BY run_id, seq;
+         SELECT * FROM baton.tasks WHERE id = ANY(${array(taskIds)}) AND run_id = ANY(${cached})`;
+  return transaction(
+    pool,
+    async (client, results) => {
+      const loaded: LoadedRuns = { runs: new Map(), runOfTask: new Map() };
+      if (Array.isArray(results)) {
+        const cachedIds = new Set(targets.cachedRunIds);
+        for (const row of results[1]!.rows) {
+          const id = row.id as string;
+          loaded.runs.set(id, { run: rowToRun(row), rev: Number(row.rev), tasks: cachedIds.has(id) ? undefined : [], fresh: [] });
+        }
+        for (const [index, field] of [
+          [2, "tasks"],
+          [3, "fresh"],
+        ] as const) {
+          for (const row of results[index]!.rows) {
+            const entry = loaded.runs.get(row.run_id as string);
+            if (!entry) continue; // skipped: another transaction holds it
+            entry[field]?.push(rowToTask(row));
+            loaded.runOfTask.set(row.id as string, row.run_id as string);
+          }
         }
       }
-    }
-    const result = await fn(client, loaded);
-    await client.query("COMMIT");
-    client.release();
-    return result;
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => {});
-    client.release(isConnectionError(error) ? (error as Error) : undefined);
-    throw error;
-  }
+      return fn(client, loaded);
+    },
+    begin,
+  );
 }
