@@ -15,7 +15,7 @@ export { hasRunLimit } from "./limit.js";
 /** What a start's slot means for its new run. */
 export interface Admission {
   /** Marks merged into the run's (its concurrency key; whether it waits for a slot or was refused). */
-  extra: Pick<RunMarks, "concurrencyKey" | "admission">;
+  marks: Pick<RunMarks, "concurrencyKey" | "admission">;
   /** The run's reason ("" when it runs). */
   reason: string;
   /** Runs to terminate (CANCEL_OLDEST), with why. */
@@ -39,13 +39,13 @@ export async function admit(
   switch (outcome.kind) {
     case "run":
       return {
-        extra: { concurrencyKey: key },
+        marks: { concurrencyKey: key },
         reason: "",
         terminate: outcome.cancelled.map((id) => ({ runId: id, reason: `cancelled: ${over} and run ${runId} started after it (strategy CANCEL_OLDEST)` })),
       };
     case "queued":
-      return { extra: { concurrencyKey: key, admission: "queued" }, reason: `queued: ${over}; this run starts when one of them ends`, terminate: [] };
+      return { marks: { concurrencyKey: key, admission: "queued" }, reason: `queued: ${over}; this run starts when one of them ends`, terminate: [] };
     case "refused":
-      return { extra: { admission: "refused" }, reason: `refused: ${over} (strategy CANCEL_NEWEST)`, terminate: [] };
+      return { marks: { admission: "refused" }, reason: `refused: ${over} (strategy CANCEL_NEWEST)`, terminate: [] };
   }
 }

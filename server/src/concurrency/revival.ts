@@ -47,7 +47,7 @@ export async function slotForRevival(
   switch (outcome.kind) {
     case "run":
       // Its end gives the slot back and admits the next waiting run at once (see runtime/write-plan.ts).
-      run.extra = { ...run.extra, concurrencyKey: limit.key };
+      run.marks = { ...run.marks, concurrencyKey: limit.key };
       return {
         index,
         slot: {

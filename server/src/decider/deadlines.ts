@@ -38,7 +38,7 @@ export function pollTimeoutAt(task: TaskState, taskDef: TaskDef | undefined): nu
 export function runTimeoutAt(def: WorkflowDef, run: RunState): number | undefined {
   const seconds = def.timeoutSeconds ?? 0;
   if (seconds <= 0 || (def.timeoutPolicy ?? "ALERT_ONLY") !== "TIME_OUT_WF") return undefined;
-  return secondsAfter(Math.max(run.createdAt, run.extra.lastRetriedAt ?? 0), seconds);
+  return secondsAfter(Math.max(run.createdAt, run.marks.lastRetriedAt ?? 0), seconds);
 }
 
 /** When a worker must be heard from again: its response timeout from now, never past the task's own timeout. */

@@ -68,7 +68,7 @@ export class Decider implements DecisionContext {
     this.def = input.def;
     this.graph = input.graph;
     // Input, output and variables are replaced, never changed in place, so they are shared, not copied (a run's input may be large).
-    this.run = { ...input.run, extra: structuredClone(input.run.extra), failedRefs: [...input.run.failedRefs] };
+    this.run = { ...input.run, marks: structuredClone(input.run.marks), failedRefs: [...input.run.failedRefs] };
     const tasks = input.ownsTasks ? input.tasks : input.tasks.map((task) => ({ ...task }));
     this.tick = false;
     this.taskDefs = input.taskDefs;
@@ -178,7 +178,7 @@ export class Decider implements DecisionContext {
 
   start(): void {
     // Over its concurrency key's limit (see concurrency/limit.ts): refused, or waiting for a slot.
-    const admission = this.run.extra.admission;
+    const admission = this.run.marks.admission;
     if (admission === "refused") return this.endRun("TERMINATED", this.run.reason);
     if (admission === "queued") return;
     const first = this.def.tasks[0];
@@ -187,17 +187,17 @@ export class Decider implements DecisionContext {
   }
 
   private admit(): void {
-    if (this.run.extra.admission !== "queued" || TERMINAL_WORKFLOW.has(this.run.status)) {
+    if (this.run.marks.admission !== "queued" || TERMINAL_WORKFLOW.has(this.run.status)) {
       this.applied = false;
       return;
     }
-    const { admission: _admission, revival, ...extra } = this.run.extra;
-    this.run.extra = extra;
+    const { admission: _admission, revival, ...kept } = this.run.marks;
+    this.run.marks = kept;
     this.run.reason = "";
     if (revival) {
       this.apply(queuedRevival.restore(this.run, revival));
-      // The slot is still the run's (a restart starts its extra afresh).
-      if (extra.concurrencyKey !== undefined) this.run.extra.concurrencyKey = extra.concurrencyKey;
+      // The slot is still the run's (a restart starts its marks afresh).
+      if (kept.concurrencyKey !== undefined) this.run.marks.concurrencyKey = kept.concurrencyKey;
       return;
     }
     // Paused while it waited: it holds its slot and starts when resumed.
@@ -221,7 +221,7 @@ export class Decider implements DecisionContext {
     }
     if (TERMINAL_WORKFLOW.has(this.run.status)) return;
     checkTimeouts(this);
-    if (this.run.status !== "RUNNING" || this.run.extra.admission === "queued") return;
+    if (this.run.status !== "RUNNING" || this.run.marks.admission === "queued") return;
     // In scan order: passes over the tasks until none ended unhandled (see TaskBook.nextEnded).
     this.book.startPass();
     while (this.run.status === "RUNNING") {
@@ -343,7 +343,7 @@ export class Decider implements DecisionContext {
   }
 
   workflowTaskOf(task: TaskState): WorkflowTask | undefined {
-    return this.graph.task(this.defRef(task)) ?? task.extra.workflowTask;
+    return this.graph.task(this.defRef(task)) ?? task.marks.workflowTask;
   }
 
   taskDefOf(task: TaskState): TaskDef | undefined {

@@ -31,5 +31,5 @@ export interface DecisionContext extends TaskContext {
   taskById(id: string): TaskState;
   latest(ref: string): TaskState | undefined;
   taskDefOf(task: TaskState): TaskDef | undefined;
-  schedule(wt: WorkflowTask, options: { iteration: number; input?: TaskState["input"]; extra?: TaskState["extra"] }): TaskState;
+  schedule(wt: WorkflowTask, options: { iteration: number; input?: TaskState["input"]; marks?: TaskState["marks"] }): TaskState;
 }

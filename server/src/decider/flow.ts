@@ -11,12 +11,12 @@ import { SYSTEM_TASKS, isWorkerTask } from "./system-tasks/index.js";
 export interface NewTaskOptions {
   iteration: number;
   input?: JsonObject;
-  extra?: TaskMarks;
+  marks?: TaskMarks;
 }
 
 /** What the flow does with a task that just ended. */
 export function onTaskEnded(d: DecisionContext, task: TaskState): void {
-  if (task.status === "CANCELED" && d.run.extra.canceling) return;
+  if (task.status === "CANCELED" && d.run.marks.canceling) return;
   if (SUCCESSFUL_TASK.has(task.status)) return proceedAfter(d, task);
   if (task.retried) return;
   // Conductor lists every reference that failed, even when a retry then succeeded.
@@ -32,8 +32,8 @@ export function onTaskEnded(d: DecisionContext, task: TaskState): void {
     return proceedAfter(d, task);
   }
   if (wt?.permissive) {
-    if (!d.run.extra.permissiveFailure) {
-      d.run.extra.permissiveFailure = { taskId: task.id, ref: task.ref, status: task.status, reason: task.reason };
+    if (!d.run.marks.permissiveFailure) {
+      d.run.marks.permissiveFailure = { taskId: task.id, ref: task.ref, status: task.status, reason: task.reason };
     }
     recordFailedRef(d.run, task.ref);
     return proceedAfter(d, task);
@@ -67,7 +67,7 @@ export function createRetry(d: DecisionContext, failed: TaskState, options: { co
     ...freshAttempt(d.now, visibleAt),
     retryCount: failed.retryCount + 1,
     retriedTaskId: failed.id,
-    extra: { ...failed.extra },
+    marks: { ...failed.marks },
   };
   d.addTask(retry);
   dispatch(d, retry);
@@ -76,10 +76,10 @@ export function createRetry(d: DecisionContext, failed: TaskState, options: { co
 
 /** Schedules what follows `task` in the definition. */
 export function proceedAfter(d: DecisionContext, task: TaskState): void {
-  const dynamicJoin = task.extra.dynamicJoin;
+  const dynamicJoin = task.marks.dynamicJoin;
   if (typeof dynamicJoin === "string") return branchEnded(d, dynamicJoin, task.iteration);
   const next = d.graph.next(d.defRef(task));
-  const iteration = task.type === "DO_WHILE" ? (task.extra.outerIteration ?? 0) : task.iteration;
+  const iteration = task.type === "DO_WHILE" ? (task.marks.outerIteration ?? 0) : task.iteration;
   switch (next.kind) {
     case "task":
       scheduleOrJump(d, next.task, iteration);
@@ -114,9 +114,9 @@ function openLoop(d: DecisionContext, ref: string): TaskState | undefined {
 export function scheduleOrJump(d: DecisionContext, wt: WorkflowTask, iteration: number): void {
   const ref = iterationRef(wt.taskReferenceName, iteration);
   const existing = d.latest(ref);
-  const placeholder = existing?.status === "SKIPPED" && existing.extra.placeholder !== false ? existing : undefined;
-  if (placeholder && placeholder.handled && placeholder.extra.jumped !== true) {
-    placeholder.extra.jumped = true;
+  const placeholder = existing?.status === "SKIPPED" && existing.marks.placeholder !== false ? existing : undefined;
+  if (placeholder && placeholder.handled && placeholder.marks.jumped !== true) {
+    placeholder.marks.jumped = true;
     d.touch(placeholder);
     return proceedAfter(d, placeholder);
   }
@@ -189,9 +189,9 @@ export function newTask(d: DecisionContext, wt: WorkflowTask, options: NewTaskOp
     retriedTaskId: "",
     responseTimeoutSeconds: taskDef?.responseTimeoutSeconds ?? 3600,
     timeoutSeconds: taskDef?.timeoutSeconds ?? 0,
-    extra: options.extra ?? {},
+    marks: options.marks ?? {},
   };
-  if (!d.graph.task(wt.taskReferenceName)) task.extra.workflowTask = wt;
+  if (!d.graph.task(wt.taskReferenceName)) task.marks.workflowTask = wt;
   d.addTask(task);
   return task;
 }

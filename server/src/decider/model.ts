@@ -47,7 +47,7 @@ export interface RunState {
   /** Sequence number for the next task instance. */
   nextSeq: number;
   /** Marks the run carries that have no column of their own (stored as the JSON column `extra`). */
-  extra: RunMarks;
+  marks: RunMarks;
   /** How a route chose this run's version (absent: the version was named, or no route applied). */
   route?: RouteChoice;
 }
@@ -101,7 +101,7 @@ export interface TaskState {
   /** Row revision, for optimistic writes against concurrent claims. */
   rev: number;
   /** Marks of a task type or of the flow (stored as the JSON column `extra`). */
-  extra: TaskMarks;
+  marks: TaskMarks;
 }
 
 /**

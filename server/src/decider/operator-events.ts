@@ -30,7 +30,7 @@ export function resume(d: DecisionContext): void {
   requireStatus(d, ["PAUSED"], "resume");
   d.run.status = "RUNNING";
   // Admitted while paused (see admit): it has not started yet.
-  if (d.tasks.length === 0 && d.run.extra.admission === undefined) return d.start();
+  if (d.tasks.length === 0 && d.run.marks.admission === undefined) return d.start();
   // A loop's answer that came while paused was set aside: ask again now.
   for (const task of d.tasks) if (task.type === "DO_WHILE" && awaitingEvaluation(task)) askAgain(d, task);
   d.reconcile();
@@ -88,9 +88,9 @@ export function revive(d: DecisionContext): void {
   run.reason = "";
   run.endedAt = 0;
   run.failedTaskId = "";
-  run.extra.lastRetriedAt = d.now;
-  delete run.extra.permissiveFailure;
-  delete run.extra.failureWorkflowStarted;
+  run.marks.lastRetriedAt = d.now;
+  delete run.marks.permissiveFailure;
+  delete run.marks.failureWorkflowStarted;
 }
 
 export function restart(d: DecisionContext, latest: Extract<RunEvent, { kind: "restart" }>["def"]): void {
@@ -126,7 +126,7 @@ export function restart(d: DecisionContext, latest: Extract<RunEvent, { kind: "r
     createdAt: d.now,
     endedAt: 0,
     nextSeq: 1,
-    extra: {},
+    marks: {},
   } satisfies Partial<RunState>);
   d.start();
 }
@@ -154,7 +154,7 @@ export function rerun(d: DecisionContext, event: Extract<RunEvent, { kind: "reru
   if (event.workflowInput) run.input = event.workflowInput;
   d.resetResolver();
   Object.assign(run, { status: "RUNNING", reason: "", endedAt: 0, failedRefs: [], failedTaskId: "" } satisfies Partial<RunState>);
-  delete run.extra.permissiveFailure;
+  delete run.marks.permissiveFailure;
   // Reopen the joins and loops the target sits in (they ended, or ended with the run).
   const targetRef = d.defRef(target);
   for (const task of d.tasks) {
@@ -196,7 +196,7 @@ function encloses(d: DecisionContext, container: TaskState, target: TaskState, t
   const node = d.graph.nodes.get(ref);
   const fork = node?.list[node.index - 1];
   if (!fork) return false;
-  return target.extra.dynamicJoin === fork.taskReferenceName || d.graph.descendants(fork.taskReferenceName).includes(targetRef);
+  return target.marks.dynamicJoin === fork.taskReferenceName || d.graph.descendants(fork.taskReferenceName).includes(targetRef);
 }
 
 export function skip(d: DecisionContext, ref: string, output: JsonObject): void {

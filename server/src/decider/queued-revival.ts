@@ -1,7 +1,7 @@
 // An ended run brought back (retry, restart, rerun) while its concurrency
 // key is at its limit waits like a start over the limit: RUNNING with
 // nothing scheduled and its reason saying why, the revival kept in the run's
-// `extra` until a slot frees ('admit'), when the run is put back as it ended
+// marks until a slot frees ('admit'), when the run is put back as it ended
 // and the revival is applied to it then.
 import type { RunEvent } from "./contract.js";
 import type { HeldRevival, RunState } from "./model.js";
@@ -25,11 +25,11 @@ export function hold(run: RunState, revival: Revival, reason: string, now: numbe
     event = { kind: "restart", useLatest: false };
   }
   const held: Held = { event, status: run.status, reason: run.reason, endedAt: run.endedAt, failedTaskId: run.failedTaskId };
-  run.extra = { ...run.extra, admission: "queued", revival: held, lastRetriedAt: now };
+  run.marks = { ...run.marks, admission: "queued", revival: held, lastRetriedAt: now };
   Object.assign(run, { status: "RUNNING", reason, endedAt: 0 } satisfies Partial<RunState>);
 }
 
-/** The run admitted: back as it had ended (its `extra` no longer holding the revival); returns the revival to apply. */
+/** The run admitted: back as it had ended (its marks no longer holding the revival); returns the revival to apply. */
 export function restore(run: RunState, held: HeldRevival): RunEvent {
   const { event, status, reason, endedAt, failedTaskId } = held as Held;
   Object.assign(run, { status, reason, endedAt, failedTaskId } satisfies Partial<RunState>);

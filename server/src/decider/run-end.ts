@@ -15,7 +15,7 @@ export function recordFailedRef(run: RunState, ref: string): void {
 
 /** Every task ended: the run completes, or fails for the permissive task that failed first. */
 export function complete(d: DecisionContext): void {
-  const permissive = d.run.extra.permissiveFailure;
+  const permissive = d.run.marks.permissiveFailure;
   if (permissive) {
     d.run.failedTaskId = permissive.taskId;
     endRun(d, "FAILED", `Task ${permissive.taskId} failed with status: ${permissive.status} and reason: '${permissive.reason}'`);
@@ -35,7 +35,7 @@ export function failBy(d: DecisionContext, task: TaskState): void {
 /** Ends the run: cancels what is open, evaluates the output, tells whoever waits. */
 export function endRun(d: DecisionContext, status: WorkflowStatus, reason: string, output?: JsonObject): void {
   const run = d.run;
-  run.extra.canceling = true;
+  run.marks.canceling = true;
   for (const task of d.tasks) {
     if (TERMINAL_TASK.has(task.status)) continue;
     // Conductor gives a task canceled with its run no reason of its own (the run's says why).
@@ -44,7 +44,7 @@ export function endRun(d: DecisionContext, status: WorkflowStatus, reason: strin
     if (isWorkerTask(task.type)) d.effects.push({ kind: "dequeue", taskId: task.id });
     if (task.subWorkflowId) d.effects.push({ kind: "terminateRun", runId: task.subWorkflowId, reason: `parent workflow ${status}` });
   }
-  delete run.extra.canceling;
+  delete run.marks.canceling;
   // Conductor evaluates outputParameters before a completing run ends: `${workflow.status}` reads RUNNING.
   if (status === "COMPLETED") output ??= workflowOutput(d);
   run.status = status;
@@ -54,8 +54,8 @@ export function endRun(d: DecisionContext, status: WorkflowStatus, reason: strin
   const capped = limitRunOutput(run, outputLimit(d.services));
   if (capped) Object.assign(run, capped);
   const failureWorkflow = run.status !== "COMPLETED" ? failureWorkflowName(d) : "";
-  if (failureWorkflow && !run.extra.failureWorkflowStarted) {
-    run.extra.failureWorkflowStarted = true;
+  if (failureWorkflow && !run.marks.failureWorkflowStarted) {
+    run.marks.failureWorkflowStarted = true;
     const failureRunId = d.newId();
     run.output = { ...run.output, "conductor.failure_workflow": failureRunId };
     d.effects.push({
@@ -76,7 +76,7 @@ export function endRun(d: DecisionContext, status: WorkflowStatus, reason: strin
         correlationId: run.correlationId,
         priority: run.priority,
         linked: false,
-        depth: (run.extra.depth ?? 0) + 1,
+        depth: (run.marks.depth ?? 0) + 1,
       },
     });
   }

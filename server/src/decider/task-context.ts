@@ -22,7 +22,7 @@ export interface TaskContext {
   tasksOfIteration(n: number): readonly TaskState[];
   resolve(template: JsonObject, taskId?: string): JsonObject;
   resolveValue(value: unknown, taskId?: string): Json;
-  newTask(wt: WorkflowTask, options: { iteration: number; input?: JsonObject; extra?: TaskMarks }): TaskState;
+  newTask(wt: WorkflowTask, options: { iteration: number; input?: JsonObject; marks?: TaskMarks }): TaskState;
   dispatch(task: TaskState): void;
   scheduleOrJump(wt: WorkflowTask, iteration: number): void;
   endTask(task: TaskState, status: TaskStatus, reason: string): void;

@@ -41,8 +41,8 @@ export function fairWeightOf(def: WorkflowDef, key: string): number {
 
 /** The key a run was started with ("" for none) and its weight; computed again from its definition when its state was reset (a restart). */
 export function fairShareOfRun(run: RunState, def: WorkflowDef | undefined): { key: string; weight: number } {
-  const kept = run.extra.fairKey;
+  const kept = run.marks.fairKey;
   const key = typeof kept === "string" ? kept : def ? fairKeyOf(def["fairnessKey"], run.input, run.correlationId) : "";
-  const weight = run.extra.fairWeight;
+  const weight = run.marks.fairWeight;
   return { key, weight: typeof weight === "number" ? weight : def ? fairWeightOf(def, key) : 1 };
 }

@@ -72,7 +72,7 @@ export function decideStart(
   const { def, hash } = item.resolved;
   const run = newRun(item, runId, now);
   if (admission) {
-    run.extra = { ...run.extra, ...admission.extra };
+    run.marks = { ...run.marks, ...admission.marks };
     run.reason = admission.reason;
   }
   return decide({ def, graph: graphFor(hash, def), run, tasks: [], taskDefs, now, newId: randomUUID, services }, { kind: "start" });
@@ -111,7 +111,7 @@ function newRun(item: StartItem, runId: string, now: number): RunState {
     endedAt: 0,
     wakeAt: 0,
     nextSeq: 1,
-    extra: { ...(options.depth ? { depth: options.depth } : {}), ...(fairKey ? { fairKey } : {}), ...(fairWeight !== 1 ? { fairWeight } : {}) },
+    marks: { ...(options.depth ? { depth: options.depth } : {}), ...(fairKey ? { fairKey } : {}), ...(fairWeight !== 1 ? { fairWeight } : {}) },
     ...(route ? { route } : {}),
   };
 }

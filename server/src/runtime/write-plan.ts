@@ -118,7 +118,7 @@ export function planWrite(
         write.notifyRunsEnded.push(run.id);
         after.ended.push(run.id);
         // Its slot went back in the same statement (a trigger): the next waiting run of its key may start.
-        if (run.extra.concurrencyKey !== undefined) after.slotsFreed = true;
+        if (run.marks.concurrencyKey !== undefined) after.slotsFreed = true;
         if (run.parentRunId && run.parentTaskId) {
           write.outbox.push({ kind: "childEnded", payload: childEndedItem(run) });
         }

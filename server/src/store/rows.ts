@@ -46,7 +46,7 @@ const TASK: Column<TaskState>[] = [
   col("timeout_seconds", "int", "timeoutSeconds"),
   col("sub_workflow_id", "text", "subWorkflowId"),
   col("rev", "int", "rev"),
-  col("extra", "jsonb", "extra"),
+  col("extra", "jsonb", "marks"),
 ];
 
 const RUN: Column<RunState>[] = [
@@ -72,7 +72,7 @@ const RUN: Column<RunState>[] = [
   col("ended_at", "bigint", "endedAt"),
   col("wake_at", "bigint", "wakeAt"),
   col("next_seq", "int", "nextSeq"),
-  col("extra", "jsonb", "extra"),
+  col("extra", "jsonb", "marks"),
   // The route that chose the run's version (none for a start that named one).
   col("route", "jsonb", "route", { toColumn: (v) => v ?? null, optional: true }),
 ];

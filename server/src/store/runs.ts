@@ -59,7 +59,7 @@ export async function runToView(q: Queryable, runId: string): Promise<{ run: AsT
   const { rows } = await q.query(`SELECT ${selectAsText(runRows.names, RUN_TEXT)} FROM baton.runs WHERE id = $1`, [runId]);
   if (!rows[0]) return undefined;
   const tasks = await q.query(`SELECT ${selectAsText(taskRows.names, TASK_TEXT, ["extra"])} FROM baton.tasks WHERE run_id = $1 ORDER BY seq`, [runId]);
-  return { run: withText(rowToRun(rows[0]), rows[0], RUN_TEXT), tasks: tasks.rows.map((r) => withText({ ...rowToTask(r), extra: {} }, r, TASK_TEXT)) };
+  return { run: withText(rowToRun(rows[0]), rows[0], RUN_TEXT), tasks: tasks.rows.map((r) => withText({ ...rowToTask(r), marks: {} }, r, TASK_TEXT)) };
 }
 
 /** Runs newest first, filtered, one page. */

@@ -20,7 +20,7 @@ import type { RunState, TaskState } from "../../src/decider/model.js";
 import { T0 } from "./sim.js";
 
 const task = (fields: Partial<TaskState>): TaskState => ({ startedAt: 0, timeoutSeconds: 0, responseTimeoutSeconds: 0, visibleAt: 0, ...fields }) as TaskState;
-const run = (fields: Partial<RunState>): RunState => ({ createdAt: T0, extra: {}, ...fields }) as RunState;
+const run = (fields: Partial<RunState>): RunState => ({ createdAt: T0, marks: {}, ...fields }) as RunState;
 const def = (fields: Partial<WorkflowDef>): WorkflowDef => ({ name: "w", version: 1, tasks: [], ...fields }) as WorkflowDef;
 
 describe("deadlines", () => {
@@ -48,7 +48,7 @@ describe("deadlines", () => {
 
   it("a run times out from its start or its last retry, under TIME_OUT_WF only", () => {
     assert.equal(runTimeoutAt(def({ timeoutSeconds: 10, timeoutPolicy: "TIME_OUT_WF" }), run({})), T0 + 10_000);
-    assert.equal(runTimeoutAt(def({ timeoutSeconds: 10, timeoutPolicy: "TIME_OUT_WF" }), run({ extra: { lastRetriedAt: T0 + 60_000 } })), T0 + 70_000);
+    assert.equal(runTimeoutAt(def({ timeoutSeconds: 10, timeoutPolicy: "TIME_OUT_WF" }), run({ marks: { lastRetriedAt: T0 + 60_000 } })), T0 + 70_000);
     assert.equal(runTimeoutAt(def({ timeoutSeconds: 10 }), run({})), undefined);
     assert.equal(runTimeoutAt(def({ timeoutPolicy: "TIME_OUT_WF" }), run({})), undefined);
   });

@@ -50,7 +50,7 @@ class Manual {
       endedAt: 0,
       wakeAt: 0,
       nextSeq: 1,
-      extra: {},
+      marks: {},
     };
     this.apply({ kind: "start" });
   }

@@ -67,7 +67,7 @@ export class Sim {
       endedAt: 0,
       wakeAt: 0,
       nextSeq: 1,
-      extra: {},
+      marks: {},
       ...run,
     };
     this.apply({ kind: "start" });

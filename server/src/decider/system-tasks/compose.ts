@@ -17,7 +17,7 @@ export const dynamic: SystemTask = {
     task.defName = name;
     task.responseTimeoutSeconds = def?.responseTimeoutSeconds ?? 3600;
     task.timeoutSeconds = def?.timeoutSeconds ?? 0;
-    task.extra.workflowTask = { ...wt, name, type: "SIMPLE" };
+    task.marks.workflowTask = { ...wt, name, type: "SIMPLE" };
     d.touch(task);
     d.dispatch(task);
   },
@@ -45,7 +45,7 @@ export const subWorkflow: SystemTask = {
       fail(d, task, "SUB_WORKFLOW needs subWorkflowParam.name or an inline workflowDefinition", true);
       return;
     }
-    const depth = d.run.extra.depth ?? 0;
+    const depth = d.run.marks.depth ?? 0;
     if (depth >= 32) {
       fail(d, task, `sub-workflow nesting deeper than 32 levels (a workflow that starts itself?)`, true);
       return;
@@ -101,7 +101,7 @@ export const startWorkflow: SystemTask = {
         correlationId: typeof r["correlationId"] === "string" ? r["correlationId"] : d.run.correlationId,
         priority: d.run.priority,
         linked: false,
-        depth: (d.run.extra.depth ?? 0) + 1,
+        depth: (d.run.marks.depth ?? 0) + 1,
         failTaskIfMissing: task.id,
       },
     });

@@ -23,14 +23,14 @@ export const fork: SystemTask = {
 function scheduleJoinAfter(d: TaskContext, forkTask: TaskState, joinOn?: string[]): void {
   const next = d.graph.next(d.defRef(forkTask));
   if (next.kind !== "task") return;
-  const join = d.newTask(next.task, { iteration: forkTask.iteration, ...(joinOn ? { extra: { joinOn } } : {}) });
+  const join = d.newTask(next.task, { iteration: forkTask.iteration, ...(joinOn ? { marks: { joinOn } } : {}) });
   // Conductor shows a dynamic join's references in its input.
   if (joinOn) join.input = { ...join.input, joinOn };
   d.dispatch(join);
 }
 
 export function joinRefs(d: TaskContext, task: TaskState): string[] {
-  const refs = task.extra.joinOn ?? d.workflowTaskOf(task)?.joinOn ?? [];
+  const refs = task.marks.joinOn ?? d.workflowTaskOf(task)?.joinOn ?? [];
   // Inside a loop, each name means this iteration's instance (given with or without its suffix).
   return refs.map((ref) => iterationRef(definitionRef(ref, task.iteration), task.iteration));
 }
@@ -110,7 +110,7 @@ export const dynamicFork: SystemTask = {
     task.input = { ...task.input, forkedTasks: refs, forkedTaskDefs: tasks as unknown as Json };
     for (const t of tasks) {
       const input = inputs[t.taskReferenceName] ?? {};
-      const forked = d.newTask({ ...t, type: t.type ?? "SIMPLE" }, { iteration: 0, input, extra: { dynamicJoin: d.defRef(task) } });
+      const forked = d.newTask({ ...t, type: t.type ?? "SIMPLE" }, { iteration: 0, input, marks: { dynamicJoin: d.defRef(task) } });
       d.dispatch(forked);
       if (TERMINAL_WORKFLOW.has(d.run.status)) return;
     }

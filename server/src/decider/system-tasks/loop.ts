@@ -10,7 +10,7 @@ import { complete, fail, inProgress } from "./outcomes.js";
 export const doWhile: SystemTask = {
   reopen: true,
   start(d, task) {
-    task.extra.outerIteration = task.iteration;
+    task.marks.outerIteration = task.iteration;
     const items = task.input["items"];
     if (items !== undefined && !Array.isArray(items)) {
       fail(d, task, "DO_WHILE items must be a list", true);
@@ -44,12 +44,12 @@ export const doWhile: SystemTask = {
     else d.endTask(task, "COMPLETED", "");
   },
   evaluation(d, task) {
-    return task.extra.continueAt !== undefined ? { kind: "continue" } : loopCondition(d, task);
+    return task.marks.continueAt !== undefined ? { kind: "continue" } : loopCondition(d, task);
   },
   onEvaluated(d, task, outcome) {
-    const continueAt = task.extra.continueAt;
+    const continueAt = task.marks.continueAt;
     if (continueAt !== undefined) {
-      delete task.extra.continueAt;
+      delete task.marks.continueAt;
       return nextIteration(d, task, continueAt);
     }
     if (!outcome.ok) fail(d, task, `evaluating the loopCondition failed: ${outcome.message}`, true);
@@ -91,7 +91,7 @@ function loopCondition(d: TaskContext, task: TaskState): EvaluationRequest {
 /** Starts iteration `n` if this decision's budget allows; otherwise the loop goes on in the next event. */
 function nextIteration(d: TaskContext, task: TaskState, n: number): void {
   if (d.spendIteration()) return startIteration(d, task, n);
-  task.extra.continueAt = n;
+  task.marks.continueAt = n;
   d.requestEvaluation(task, { kind: "continue" });
 }
 

@@ -9,7 +9,7 @@ export const waitTask: SystemTask = {
     inProgress(d, task);
     try {
       const endsAt = waitEndsAt(d.now, task.input);
-      if (endsAt !== undefined) task.extra.waitUntil = endsAt;
+      if (endsAt !== undefined) task.marks.waitUntil = endsAt;
     } catch (error) {
       fail(d, task, errorMessage(error), true);
       return;
@@ -17,11 +17,11 @@ export const waitTask: SystemTask = {
     waitTask.onTick!(d, task);
   },
   onTick(d, task) {
-    const until = task.extra.waitUntil;
+    const until = task.marks.waitUntil;
     if (until !== undefined && d.now >= until) complete(d, task);
   },
   dueAt(_d, task) {
-    return task.extra.waitUntil;
+    return task.marks.waitUntil;
   },
 };
 
