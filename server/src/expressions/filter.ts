@@ -1,14 +1,17 @@
 // JSONPath filters (`[?(...)]`) with a bounded cost. jsonpath-plus parses
 // them (jsep); this walker evaluates them: regular expressions run on RE2 (no
-// backtracking, linear time), the only calls are a few string and list
-// methods linear in their input (no `repeat`, no `padEnd`), nothing reaches a
-// prototype, and a whole query stops after a fixed amount of work (counted in
-// steps, so the limit does not depend on how busy the machine is) or, as a
-// backstop, a time limit. A filter that fails on one item does not match it,
-// as with Jayway's filters. A method call is charged for the length of what
-// it scans, so the step cap bounds the work of a query, not only its steps:
-// at most QUERY_MAX_STEPS x CHARS_PER_STEP characters scanned (about 13
-// million, milliseconds) on the serving thread.
+// backtracking, linear time) and only as written in the filter (a pattern read
+// from data would be compiled per item), the only calls are a few string and
+// list methods linear in their input (no `repeat`, no `padEnd`), nothing
+// reaches a prototype, and a whole query stops after a fixed amount of work
+// (counted in steps, so the limit does not depend on how busy the machine is)
+// or, as a backstop, a time limit. A filter that fails on one item does not
+// match it, as with Jayway's filters. A call is charged before it runs for
+// what it may scan: a method for the length of its target and arguments, a
+// pattern for its text's length times its program's size (RE2 runs every
+// instruction over every character at worst), so no one call can overrun the
+// query's budget. What a filter may not use is said when a definition is
+// published (filterProblems).
 import { JSONPath } from "jsonpath-plus";
 import { RE2JS } from "re2js";
 
@@ -47,6 +50,8 @@ function step(): void {
 
 /** Characters (or list items) a string or list method call may scan per step it is charged. */
 export const CHARS_PER_STEP = 64;
+/** Characters times pattern instructions a regular expression may run per step it is charged. */
+export const PATTERN_UNITS_PER_STEP = 64;
 
 /** Counts `n` steps of work; the clock is read once per 1,024. */
 function charge(n: number): void {
@@ -71,18 +76,27 @@ interface Node {
 const parse = (code: string): Node =>
   new (JSONPath.prototype as unknown as { safeVm: { Script: new (code: string) => { ast: Node } } }).safeVm.Script(code).ast;
 
-/** A regular expression literal of a filter, on RE2. */
+const RE2_SYNTAX = "filters match on RE2: no lookaround, no backreferences, repetition counts up to 1000";
+
+/** A regular expression written in a filter, on RE2. */
 class Pattern {
   private readonly re: RE2JS;
+  /** Its program's instruction count: what matching costs per character at worst. */
+  readonly size: number;
   constructor(source: string, flags: string) {
     let mode = 0;
     for (const flag of flags) {
       if (flag === "i") mode |= RE2JS.CASE_INSENSITIVE;
       else if (flag === "m") mode |= RE2JS.MULTILINE;
       else if (flag === "s") mode |= RE2JS.DOTALL;
-      else if (flag !== "g" && flag !== "u") throw new SyntaxError(`regular expression flag ${flag} is not supported`);
+      else if (flag !== "g" && flag !== "u") throw new SyntaxError(`the regular expression flag ${flag} is not supported in a filter; use i, m or s`);
     }
-    this.re = RE2JS.compile(source, mode);
+    try {
+      this.re = RE2JS.compile(source, mode);
+    } catch (error) {
+      throw new SyntaxError(`the regular expression /${source}/ is not supported (${(error as Error).message}): ${RE2_SYNTAX}`);
+    }
+    this.size = this.re.programSize();
   }
   test(text: unknown): boolean {
     return this.re.test(String(text));
@@ -122,7 +136,10 @@ export class BoundedFilter {
   }
 }
 
-/** Turns regular expression literals into RE2 patterns once, at compile time. */
+/**
+ * Turns the patterns a filter writes (regular expression literals, and a
+ * string literal given to match()) into RE2 patterns once, at compile time.
+ */
 function withPatterns(node: Node): Node {
   if (node.type === "Literal" && node["value"] instanceof RegExp) {
     const re = node["value"];
@@ -133,7 +150,82 @@ function withPatterns(node: Node): Node {
     if (Array.isArray(value)) out[key] = value.map((v: unknown) => (isNode(v) ? withPatterns(v) : v));
     else if (isNode(value)) out[key] = withPatterns(value);
   }
+  const first = (out["arguments"] as Node[] | undefined)?.[0];
+  if (calledName(node) === "match" && first?.type === "Literal" && typeof first["value"] === "string") {
+    out["arguments"] = [{ ...first, value: new Pattern(first["value"], "") }, ...(out["arguments"] as Node[]).slice(1)];
+  }
   return out;
+}
+
+/** The method name a call expression calls (`x.name(...)`), if it is one. */
+function calledName(node: Node): string | undefined {
+  if (node.type !== "CallExpression") return undefined;
+  const callee = node["callee"] as Node;
+  if (callee.type !== "MemberExpression" || callee["computed"]) return undefined;
+  return String((callee["property"] as Node)["name"]);
+}
+
+/** The names a filter may read: jsonpath-plus's `@`, `@root`, `@parent`, `@property`, `@parentProperty`, `@path`. */
+const NAMES = new Set(["_$_v", "_$_root", "_$_parent", "_$_property", "_$_parentProperty", "_$_path"]);
+const NODES = new Set([
+  "Literal",
+  "Identifier",
+  "MemberExpression",
+  "CallExpression",
+  "BinaryExpression",
+  "LogicalExpression",
+  "UnaryExpression",
+  "ConditionalExpression",
+  "ArrayExpression",
+]);
+const METHODS = [...new Set([...STRING_METHODS, ...LIST_METHODS, "test"])].join(", ");
+
+/**
+ * What a filter (as jsonpath-plus hands it over, `@` spelled `_$_v`) uses
+ * that it may not, each said with what to use instead; none for a filter
+ * that compiles and uses only what the evaluator runs. For publish time:
+ * at run time such a filter does not match (or the query reads as missing).
+ */
+export function filterProblems(code: string): string[] {
+  if (/=~/.test(code)) return ["=~ (Jayway's pattern match) is not supported in a filter; use /pattern/.test(@.x) or @.x.match(/pattern/)"];
+  let ast: Node;
+  try {
+    ast = withPatterns(parse(code));
+  } catch (error) {
+    return [(error as Error).message];
+  }
+  const problems: string[] = [];
+  const visit = (node: Node): void => {
+    if (!NODES.has(node.type)) problems.push(`${node.type} is not supported in a filter; use comparisons, &&, ||, ! and the methods ${METHODS}`);
+    const operator = node["operator"] as string | undefined;
+    if ((node.type === "BinaryExpression" || node.type === "LogicalExpression") && !(operator! in BINARY))
+      problems.push(
+        `the operator ${operator} is not supported in a filter; use ${Object.keys(BINARY).join(" ")}${operator === "=~" ? " and a pattern's test() or match()" : ""}`,
+      );
+    if (node.type === "UnaryExpression" && !(operator! in UNARY))
+      problems.push(`the operator ${operator} is not supported in a filter; use ${Object.keys(UNARY).join(" ")}`);
+    if (node.type === "Identifier" && !NAMES.has(node["name"] as string))
+      problems.push(`${String(node["name"])} is not defined in a filter; use @ for the item, @root for the document`);
+    if (node.type === "CallExpression") {
+      const name = calledName(node);
+      if (name === undefined || !METHODS.split(", ").includes(name))
+        problems.push(`calling ${name ?? "an expression"} is not supported in a filter; the methods a filter may call are ${METHODS}`);
+      const first = (node["arguments"] as Node[])[0];
+      if (name === "match" && !(first?.type === "Literal" && first["value"] instanceof Pattern))
+        problems.push("match() takes a pattern written in the filter (/.../ or '...'), not one read from data");
+      // The callee is visited for its target, not as a property read.
+      visit((node["callee"] as Node).type === "MemberExpression" ? ((node["callee"] as Node)["object"] as Node) : (node["callee"] as Node));
+      (node["arguments"] as Node[]).forEach(visit);
+      return;
+    }
+    for (const [key, value] of Object.entries(node)) {
+      if (key === "property" && !node["computed"]) continue;
+      if (Array.isArray(value)) value.filter(isNode).forEach(visit);
+      else if (isNode(value)) visit(value);
+    }
+  };
+  visit(ast);
+  return problems;
 }
 
 function isNode(value: unknown): value is Node {
@@ -225,12 +317,17 @@ function member(target: unknown, property: string): unknown {
 
 function call(method: Method, args: unknown[]): unknown {
   const { target, name } = method;
-  charge(callCost(target instanceof Pattern ? args[0] : target, target instanceof Pattern ? [] : args));
-  if (target instanceof Pattern) return target.test(args[0]);
+  if (target instanceof Pattern) {
+    charge(Math.ceil((String(args[0]).length * target.size) / PATTERN_UNITS_PER_STEP));
+    return target.test(args[0]);
+  }
   if (name === "match") {
-    const pattern = args[0] instanceof Pattern ? args[0] : new Pattern(String(args[0]), "");
+    const pattern = args[0];
+    if (!(pattern instanceof Pattern)) throw new TypeError("match() takes a pattern written in the filter (/.../ or '...'), not one read from data");
+    charge(Math.ceil((String(target).length * pattern.size) / PATTERN_UNITS_PER_STEP));
     return pattern.exec(target);
   }
+  charge(callCost(target, args));
   const fn = (target as Record<string, (...a: unknown[]) => unknown>)[name]!;
   return fn.apply(target, args.slice(0, 2));
 }

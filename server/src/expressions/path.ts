@@ -5,7 +5,7 @@
 // to jsonpath-plus, with filters evaluated by filter.ts (never JavaScript eval,
 // regular expressions on RE2, a time limit per query).
 import { JSONPath } from "jsonpath-plus";
-import { BoundedFilter, bounded, countResult } from "./filter.js";
+import { BoundedFilter, bounded, countResult, filterProblems } from "./filter.js";
 import { compiledCache, memoize } from "./memo.js";
 
 export type ReadResult = { readonly found: true; readonly value: unknown } | { readonly found: false };
@@ -37,7 +37,8 @@ const jsonPathCache = compiledCache<object>("jsonpath");
   },
 );
 
-function compile(raw: string): CompiledPath {
+/** A path as queried: `$`-rooted, with its trailing function (`.length()`, ...) apart. */
+function normalize(raw: string): { path: string; fn?: PathFunction } {
   let path = raw.trim();
   let fn: PathFunction | undefined;
   const call = /\.([a-z]+)\(\)$/.exec(path);
@@ -46,6 +47,42 @@ function compile(raw: string): CompiledPath {
     path = path.slice(0, call.index);
   }
   if (!path.startsWith("$")) path = path.startsWith("[") ? `$${path}` : `$.${path}`;
+  return fn ? { path, fn } : { path };
+}
+
+/**
+ * What the filters and script steps (`[?(...)]`, `[(...)]`) of a path use
+ * that they may not (filter.ts), for publish time; none for a plain path.
+ */
+export function pathProblems(raw: string): string[] {
+  const { path } = normalize(raw);
+  if (definiteSteps(path) || !wellFormed(path)) return [];
+  let segments: string[];
+  try {
+    segments = JSONPath.toPathArray(path);
+  } catch {
+    return [];
+  }
+  // As jsonpath-plus hands a filter to its evaluator: `@` spelled `_$_v`, and so on.
+  return segments
+    .filter((segment) => /^\??\(.*\)$/s.test(segment))
+    .flatMap((segment) =>
+      filterProblems(
+        segment
+          .replace(/^\??\(/, "")
+          .slice(0, -1)
+          .replaceAll("@parentProperty", "_$_parentProperty")
+          .replaceAll("@parent", "_$_parent")
+          .replaceAll("@property", "_$_property")
+          .replaceAll("@root", "_$_root")
+          .replaceAll("@path", "_$_path")
+          .replaceAll(/@([.\s)[])/gu, "_$_v$1"),
+      ),
+    );
+}
+
+function compile(raw: string): CompiledPath {
+  const { path, fn } = normalize(raw);
   const steps = definiteSteps(path);
   const base: CompiledPath = steps ? { read: (root) => walk(root, steps) } : wellFormed(path) ? { read: (root) => query(root, path) } : { read: () => MISSING };
   if (!fn) return base;

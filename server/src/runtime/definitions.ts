@@ -11,6 +11,7 @@ import type { RouteChoice, TaskState } from "../decider/model.js";
 import type { Queryable, Store } from "../store/store.js";
 import type { StartOptions, VersionChooser } from "./contract.js";
 import { definitionHash } from "./definition-hash.js";
+import { definitionProblems } from "../service/definition-checks.js";
 import { byteCache, jsonCharge } from "../byte-caches.js";
 
 export type DefinitionStore = Pick<Store, "defByHash" | "taskDefs" | "workflowDef" | "findWorkflowDef">;
@@ -146,7 +147,8 @@ export class Definitions {
     if (options.definition) {
       const def = options.definition;
       const { validateWorkflowDef } = await import("@baton/sdk");
-      const { errors } = validateWorkflowDef(def);
+      const sdk = validateWorkflowDef(def).errors;
+      const errors = sdk.length > 0 ? sdk : definitionProblems(def);
       if (errors.length > 0) {
         throw new Refusal("INVALID_ARGUMENT", `invalid inline definition: ${errors.map((e) => `${e.path || "/"}: ${e.message}`).join("; ")}`);
       }

@@ -6,6 +6,7 @@ import type { Clock } from "../clock.js";
 import { canonicalJson, definitionHash } from "../runtime/engine.js";
 import type { Limits } from "../limits.js";
 import { VersionRouted, type Store } from "../store/store.js";
+import { definitionProblems } from "./definition-checks.js";
 import { invalid, notFound, parsePayload, rpc } from "./errors.js";
 
 /** Hash of what a definition does: its version and bookkeeping fields left out. */
@@ -56,10 +57,15 @@ export function metadataService({ store, clock, limits, changed: forget }: Metad
     }
     return parsePayload("definition_json", text, limits.definitionBytes) as unknown as WorkflowDef;
   };
+  /** The SDK's checks, then the server's own (definition-checks.ts). */
+  const check = async (def: WorkflowDef) => {
+    const { errors, warnings } = validateWorkflowDef(def, { hasTaskDef: await hasTaskDef(def) });
+    return { errors: errors.length > 0 ? errors : definitionProblems(def), warnings };
+  };
   return {
     registerWorkflowDef: rpc(async (req) => {
       const def = parseDef(req.definitionJson);
-      const { errors, warnings } = validateWorkflowDef(def, { hasTaskDef: await hasTaskDef(def) });
+      const { errors, warnings } = await check(def);
       if (errors.length > 0) throw invalid(`invalid workflow definition (${errors.length} error${errors.length > 1 ? "s" : ""}): ${describe(errors)}`);
       // The content hash leaves the version out: the same whichever version is written.
       const hash = contentHash(def);
@@ -101,7 +107,7 @@ export function metadataService({ store, clock, limits, changed: forget }: Metad
 
     validateWorkflowDef: rpc(async (req) => {
       const def = parseDef(req.definitionJson);
-      const { errors, warnings } = validateWorkflowDef(def, { hasTaskDef: await hasTaskDef(def) });
+      const { errors, warnings } = await check(def);
       return { valid: errors.length === 0, errors: issues(errors), warnings: issues(warnings) };
     }),
 

@@ -16,9 +16,17 @@ import { invalid } from "./errors.js";
 // `pattern` and `patternProperties` are user text run on every start on the
 // serving thread: they run on RE2 (linear time, no backtracking), as JSONPath
 // filters do, not on JavaScript's engine, where `^(a+)+$` takes exponential time.
+// A pattern RE2 refuses makes the schema invalid, said when it is published.
 const re2: RegExpEngine = Object.assign(
   (pattern: string) => {
-    const re = RE2JS.compile(pattern);
+    let re: RE2JS;
+    try {
+      re = RE2JS.compile(pattern);
+    } catch (error) {
+      throw new Error(
+        `the pattern ${JSON.stringify(pattern)} is not supported (${(error as Error).message}): input schema patterns match on RE2: no lookaround, no backreferences, repetition counts up to 1000`,
+      );
+    }
     return { test: (text: string) => re.test(text) };
   },
   { code: "re2" },
@@ -66,13 +74,27 @@ function describe(errors: ErrorObject[]): string {
   return [missing.length ? `missing required input${missing.length > 1 ? "s" : ""}: ${missing.join(", ")}` : "", ...other].filter(Boolean).join("; ");
 }
 
+/** The JSON Schema a definition enforces on its runs' input, if any. */
+function enforcedSchema(def: WorkflowDef): JsonObject | undefined {
+  const schemaDef = def.inputSchema as { type?: unknown; data?: unknown } | undefined;
+  if (!schemaDef || def.enforceSchema === false) return undefined;
+  if (schemaDef.type !== undefined && schemaDef.type !== "JSON") return undefined;
+  if (typeof schemaDef.data !== "object" || schemaDef.data === null || Array.isArray(schemaDef.data)) return undefined;
+  return schemaDef.data as JsonObject;
+}
+
+/** Why the definition's enforced inputSchema cannot be used (for publish time), if it cannot. */
+export function inputSchemaProblem(def: WorkflowDef): string | undefined {
+  const schema = enforcedSchema(def);
+  const validate = schema && validatorFor(schema);
+  return typeof validate === "string" ? `the inputSchema is not a valid JSON Schema: ${validate}` : undefined;
+}
+
 /** Refuses (INVALID_ARGUMENT) an input that does not satisfy the definition's enforced inputSchema. */
 export function checkRunInput(def: WorkflowDef, input: JsonObject): void {
-  const schemaDef = def.inputSchema as { type?: unknown; data?: unknown } | undefined;
-  if (!schemaDef || def.enforceSchema === false) return;
-  if (schemaDef.type !== undefined && schemaDef.type !== "JSON") return;
-  if (typeof schemaDef.data !== "object" || schemaDef.data === null || Array.isArray(schemaDef.data)) return;
-  const validate = validatorFor(schemaDef.data as JsonObject);
+  const schema = enforcedSchema(def);
+  if (!schema) return;
+  const validate = validatorFor(schema);
   const label = `${def.name} version ${def.version ?? 1}`;
   if (typeof validate === "string")
     throw invalid(`${label} has an inputSchema that is not a valid JSON Schema (${validate}): fix the definition and register it again`);
