@@ -6,6 +6,7 @@ import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import type { EvaluationOutcome, EvaluationRequest } from "./evaluation.js";
 import type { Graph } from "./graph.js";
 import type { JsonObject, RunState, TaskState, TaskStatus, WorkflowStatus } from "./model.js";
+import type { TaskBook } from "./task-book.js";
 
 /** Settings system tasks need, fixed per process. */
 export interface SystemTaskServices {
@@ -134,11 +135,19 @@ export interface DeciderInput {
    * on a run with thousands of tasks cheap. Omit to get copies.
    */
   ownsTasks?: boolean;
+  /**
+   * The book of the run's last decision, when the caller kept it with these
+   * same task objects (a run held in memory, see runtime/run-memory.ts):
+   * reused, not rebuilt. Used only when `tasks` is the book's own list.
+   */
+  book?: TaskBook | undefined;
 }
 
 export interface Decision {
   run: RunState;
   tasks: TaskState[];
+  /** The index of `tasks`, for the run's next decision (when the caller keeps the tasks). */
+  book: TaskBook;
   /** Tasks created or modified by this decision. */
   changed: Set<TaskState>;
   /** Ids of tasks removed (restart, rerun). */

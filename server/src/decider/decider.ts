@@ -14,7 +14,7 @@ import { definitionRef, type TaskDef, type WorkflowDef, type WorkflowTask } from
 import type { Graph } from "./graph.js";
 import { TERMINAL_TASK, TERMINAL_WORKFLOW, type Json, type JsonObject, type RunState, type TaskState, type TaskStatus, type WorkflowStatus } from "./model.js";
 import { ITERATION_BUDGET, type EvaluationRequest } from "./evaluation.js";
-import { enforceOutputLimit, outputLimit } from "./output-limit.js";
+import { copyOutput, enforceOutputLimit, outputLimit } from "./output-limit.js";
 import { isWorkerTask } from "./system-tasks/index.js";
 import { Resolver } from "./resolver.js";
 import { TaskBook } from "./task-book.js";
@@ -79,8 +79,9 @@ export class Decider implements DecisionContext {
     this.inputBefore = this.run.input;
     this.outputBefore = this.run.output;
     this.statusBefore = this.run.status;
-    this.resolver = new Resolver(this.run, tasks, this.def);
-    this.book = new TaskBook(tasks);
+    // A run held in memory brings the book of its last decision, over these same task objects.
+    this.book = input.book && input.book.tasks === tasks ? input.book.resume() : new TaskBook(tasks);
+    this.resolver = new Resolver(this.run, this.book, this.def);
   }
 
   get tasks(): TaskState[] {
@@ -94,7 +95,7 @@ export class Decider implements DecisionContext {
     if (this.changed.size > 0 || this.removed.length > 0 || this.runChanged()) {
       this.run.updatedAt = this.now;
     }
-    return { run: this.run, tasks: this.tasks, changed: this.changed, removed: this.removed, effects: this.effects, applied: this.applied };
+    return { run: this.run, tasks: this.tasks, book: this.book, changed: this.changed, removed: this.removed, effects: this.effects, applied: this.applied };
   }
 
   /** Input and output are replaced, never changed in place: compared by reference, they are not serialized per event. */
@@ -264,12 +265,11 @@ export class Decider implements DecisionContext {
 
   addTask(task: TaskState): void {
     this.book.add(task);
-    this.resolver.taskAdded(task);
     this.touch(task);
   }
 
   resetResolver(): void {
-    this.resolver = new Resolver(this.run, this.tasks, this.def);
+    this.resolver = new Resolver(this.run, this.book, this.def);
   }
 
   /** Marks a task ended with `status`; the decision loop acts on it. */
@@ -299,7 +299,7 @@ export class Decider implements DecisionContext {
   /** The task's output, copied once in this decision, so that it may then be changed in place. */
   ownOutput(task: TaskState): JsonObject {
     if (!this.ownedOutputs.has(task)) {
-      task.output = { ...task.output };
+      task.output = copyOutput(task.output);
       this.ownedOutputs.add(task);
     }
     return task.output;

@@ -26,7 +26,7 @@ export interface DecisionContext extends TaskContext {
   reconcile(): void;
   /** Adds a new task instance to the book and the `${...}` context. */
   addTask(task: TaskState): void;
-  /** A fresh `${...}` context over the current tasks (after tasks were removed). */
+  /** A fresh `${...}` context (after a restart or rerun: the run's definition or input may be new). */
   resetResolver(): void;
   taskById(id: string): TaskState;
   latest(ref: string): TaskState | undefined;

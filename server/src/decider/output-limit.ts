@@ -38,11 +38,12 @@ export function enforceOutputLimit(task: TaskState, limit: number): boolean {
 }
 
 // A loop's output, measured as it changes: the bytes of its iteration entries
-// ("1": {...}), kept per output object, and the names of its other fields. The
-// decider copies a loop's output once per decision (ownOutput), so each
-// decision counts it once; each iteration then adds and removes entries and
-// measures only the loop's own few fields: O(1) per iteration, not a scan of
-// every entry (thousands, in a long loop).
+// ("1": {...}), kept per output object, and the names of its other fields.
+// Counted once, when first measured; the decider copies a loop's output once
+// per decision (ownOutput) and the copy takes the count with it, so each
+// iteration adds and removes entries and measures only the loop's own few
+// fields: O(1) per iteration, not a scan of every entry (thousands, in a long
+// loop), in no decision.
 interface Tally {
   /** Bytes of the iteration entries. */
   entries: number;
@@ -69,6 +70,14 @@ function tallyOf(output: JsonObject): Tally {
     tallies.set(output, tally);
   }
   return tally;
+}
+
+/** A shallow copy of a task's output, to be changed in place; a loop's count goes with it. */
+export function copyOutput(output: JsonObject): JsonObject {
+  const copy = { ...output };
+  const tally = tallies.get(output);
+  if (tally !== undefined) tallies.set(copy, { entries: tally.entries, others: [...tally.others] });
+  return copy;
 }
 
 /** Sets iteration entry `key` of a loop's (owned) output. */

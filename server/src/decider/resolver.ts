@@ -1,9 +1,10 @@
 // The `${...}` context of a run: `workflow` plus one entry per task reference
-// name (its latest instance). Views read the live task objects, so the context
-// is built once per decision and stays current as tasks change.
-import { definitionRef } from "@baton/sdk";
+// name (its latest instance; the task book keeps the names). Views read the
+// live task objects, so the context is made once per decision, at no cost per
+// task, and stays current as tasks change.
 import { resolveParameters, resolveValue } from "../expressions/index.js";
 import type { Json, JsonObject, RunState, TaskState, WorkflowDef } from "./model.js";
+import type { TaskBook } from "./task-book.js";
 
 function taskView(task: TaskState): Record<string, unknown> {
   return {
@@ -105,45 +106,33 @@ function workflowView(run: RunState, def: WorkflowDef | undefined): Record<strin
 }
 
 /**
- * The `${...}` context. Task entries are views made on first use: a run with
- * 10,000 tasks does not build 10,000 views for an event that reads two.
+ * The `${...}` context, over the run's task book (which knows each name's
+ * task). Task entries are views made on first use: a run with 10,000 tasks
+ * does not build 10,000 views for an event that reads two.
  */
 export class Resolver {
   private readonly context: Record<string, unknown>;
-  private readonly tasks = new Map<string, TaskState>();
-  private readonly views = new Map<string, Record<string, unknown>>();
+  /** Views of tasks by the task (a view reads the live task, so it stays right as the task changes). */
+  private readonly views = new WeakMap<TaskState, Record<string, unknown>>();
 
-  constructor(run: RunState, tasks: readonly TaskState[], def?: WorkflowDef) {
-    for (const task of tasks) this.taskAdded(task);
+  constructor(run: RunState, book: TaskBook, def?: WorkflowDef) {
     const workflow = workflowView(run, def);
-    const lookup = (key: string | symbol): unknown => (key === "workflow" ? workflow : typeof key === "string" ? this.view(key) : undefined);
-    const has = (key: string | symbol): boolean => key === "workflow" || (typeof key === "string" && this.tasks.has(key));
+    const lookup = (key: string | symbol): unknown => (key === "workflow" ? workflow : typeof key === "string" ? this.view(book.named(key)) : undefined);
+    const has = (key: string | symbol): boolean => key === "workflow" || (typeof key === "string" && book.named(key) !== undefined);
     this.context = new Proxy({} as Record<string, unknown>, {
       get: (_target, key) => lookup(key),
       has: (_target, key) => has(key),
-      ownKeys: () => ["workflow", ...this.tasks.keys()],
+      ownKeys: () => ["workflow", ...book.names()],
       getOwnPropertyDescriptor: (_target, key) => (has(key) ? { value: lookup(key), enumerable: true, configurable: true, writable: false } : undefined),
     });
   }
 
-  taskAdded(task: TaskState): void {
-    this.tasks.set(task.ref, task);
-    this.views.delete(task.ref);
-    // Inside a loop, the plain name means the latest iteration (Conductor).
-    const plain = definitionRef(task.ref, task.iteration);
-    if (plain !== task.ref) {
-      this.tasks.set(plain, task);
-      this.views.delete(plain);
-    }
-  }
-
-  private view(ref: string): Record<string, unknown> | undefined {
-    let view = this.views.get(ref);
+  private view(task: TaskState | undefined): Record<string, unknown> | undefined {
+    if (!task) return undefined;
+    let view = this.views.get(task);
     if (!view) {
-      const task = this.tasks.get(ref);
-      if (!task) return undefined;
       view = taskView(task);
-      this.views.set(ref, view);
+      this.views.set(task, view);
     }
     return view;
   }

@@ -43,7 +43,18 @@ export function decideRun(
   const { def, graph, state, restartDef, taskDefs } = input;
   const existing = new Set(state.tasks.map((t) => t.id));
   // The tasks were loaded for this batch alone: the decider may change them in place.
-  const decider = new Decider({ def, graph, run: state.run, tasks: state.tasks, taskDefs, now, newId: randomUUID, services, ownsTasks: true });
+  const decider = new Decider({
+    def,
+    graph,
+    run: state.run,
+    tasks: state.tasks,
+    book: state.book,
+    taskDefs,
+    now,
+    newId: randomUUID,
+    services,
+    ownsTasks: true,
+  });
   const applied: RunEvent[] = [];
   const outcomes = new Map<EventItem, boolean>();
   for (const item of items) {

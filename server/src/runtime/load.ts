@@ -9,7 +9,7 @@ import type { RunEvent } from "../decider/decider.js";
 import type { Graph } from "../decider/graph.js";
 import type { LoadedRun, Queryable, Store } from "../store/store.js";
 import type { Definitions, ResolvedDefinition } from "./definitions.js";
-import type { RunInMemory, RunMemory } from "./run-memory.js";
+import { swapTask, type RunInMemory, type RunMemory } from "./run-memory.js";
 
 export type RestartDef = Extract<RunEvent, { kind: "restart" }>["def"];
 
@@ -43,14 +43,9 @@ export class Loader {
   async state(tx: Queryable, runId: string, loaded: LoadedRun): Promise<RunInMemory> {
     if (loaded.tasks) return { run: loaded.run, rev: loaded.rev, tasks: loaded.tasks };
     const kept = this.memory.take(runId);
-    const fresh = new Map(loaded.fresh.map((t) => [t.id, t]));
-    if (kept && kept.rev === loaded.rev) {
-      const tasks = kept.tasks.map((t) => {
-        const row = fresh.get(t.id);
-        fresh.delete(t.id);
-        return row ?? t;
-      });
-      if (fresh.size === 0) return { run: loaded.run, rev: loaded.rev, tasks };
+    // Taken out of memory: its tasks (and their index) are this decision's to change.
+    if (kept && kept.rev === loaded.rev && loaded.fresh.every((row) => swapTask(kept, row))) {
+      return { run: loaded.run, rev: loaded.rev, tasks: kept.tasks, ...(kept.book ? { book: kept.book } : {}) };
     }
     return this.reread(tx, runId, loaded.rev);
   }

@@ -6,6 +6,7 @@
 import type { Decision } from "../decider/decider.js";
 import { TERMINAL_TASK, TERMINAL_WORKFLOW, type RunState, type TaskState } from "../decider/model.js";
 import { isWorkerTask } from "../decider/system-tasks/index.js";
+import type { TaskBook } from "../decider/task-book.js";
 import type { LoadedRun } from "../store/store.js";
 
 /** Runs with fewer tasks are read whole each time: cheap, and memory stays small. */
@@ -20,6 +21,8 @@ export interface RunInMemory {
   run: RunState;
   rev: number;
   tasks: TaskState[];
+  /** The index of `tasks` from the run's last decision (absent: as read from the database), reused by its next one. */
+  book?: TaskBook;
 }
 
 /** A run to keep once its write committed. */
@@ -79,9 +82,9 @@ export class RunMemory {
     for (const task of tasks) {
       const kept = this.runs.get(task.runId);
       if (!kept || kept.tasks.length >= KEEP_MIN_TASKS) continue;
-      const index = kept.tasks.findIndex((t) => t.id === task.id);
+      const held = kept.tasks.find((t) => t.id === task.id);
       // The claim bumped the row's revision once; any other difference means memory is behind.
-      if (index >= 0 && kept.tasks[index]!.rev + 1 === task.rev) kept.tasks[index] = task;
+      if (held && held.rev + 1 === task.rev) swapTask(kept, task);
       else this.take(task.runId);
     }
   }
@@ -100,7 +103,7 @@ export class RunMemory {
     if (!wide && !decision.tasks.some((t) => !TERMINAL_TASK.has(t.status) && (isWorkerTask(t.type) || t.leaseToken !== ""))) return;
     // The store bumped the revision of every task it updated.
     for (const task of decision.changed) if (existing.has(task.id)) task.rev += 1;
-    this.runs.set(runId, { run: decision.run, rev, tasks: decision.tasks });
+    this.runs.set(runId, { run: decision.run, rev, tasks: decision.tasks, book: decision.book });
     this.cachedTasks += decision.tasks.length;
     this.rememberTasks([...decision.changed].map((t) => [t.id, runId] as [string, string]));
     for (const id of this.runs.keys()) {
@@ -108,4 +111,22 @@ export class RunMemory {
       this.take(id);
     }
   }
+}
+
+/**
+ * Puts a newer row of one of a kept run's tasks in the place of the one held
+ * (in its book too); false when the run has no such task. A row at the
+ * revision held is what memory holds already (every change to a task's row
+ * bumps its revision), and the object held stays: a loop's output keeps its
+ * measure (see output-limit.ts).
+ */
+export function swapTask(kept: RunInMemory, row: TaskState): boolean {
+  if (kept.book) {
+    const held = kept.book.find(row.id);
+    return held !== undefined && (held.rev === row.rev || kept.book.swap(row));
+  }
+  const place = kept.tasks.findIndex((t) => t.id === row.id);
+  if (place < 0) return false;
+  if (kept.tasks[place]!.rev !== row.rev) kept.tasks[place] = row;
+  return true;
 }

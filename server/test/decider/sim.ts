@@ -5,6 +5,7 @@ import type { EvaluationOutcome, EvaluationRequest } from "../../src/decider/eva
 import { Graph } from "../../src/decider/graph.js";
 import type { JsonObject, RunState, TaskState, TaskStatus } from "../../src/decider/model.js";
 import type { SystemTaskServices } from "../../src/decider/system-tasks/index.js";
+import type { TaskBook } from "../../src/decider/task-book.js";
 
 export const T0 = Date.UTC(2030, 0, 1);
 
@@ -36,6 +37,7 @@ export class Sim {
   now = T0;
   last!: Decision;
   private ids = 0;
+  private book: TaskBook | undefined;
   readonly graph: Graph;
 
   constructor(
@@ -43,6 +45,8 @@ export class Sim {
     readonly taskDefs: Map<string, TaskDef> = new Map(),
     input: JsonObject = {},
     run: Partial<RunState> = {},
+    /** Hand each decision the book of the last, as the engine does for a run it holds in memory (false: a fresh book each time). */
+    readonly keepBook = true,
   ) {
     this.graph = new Graph(def);
     this.run = {
@@ -99,6 +103,7 @@ export class Sim {
         graph: this.graph,
         run: this.run,
         tasks: this.tasks,
+        book: this.keepBook ? this.book : undefined,
         taskDefs: this.taskDefs,
         now: this.now,
         newId: () => `id-${++this.ids}`,
@@ -109,6 +114,7 @@ export class Sim {
     );
     this.run = this.last.run;
     this.tasks = this.last.tasks;
+    this.book = this.last.book;
     for (const t of this.last.changed) t.rev++;
     return this.last;
   }
