@@ -3,8 +3,9 @@
 // limit (a new version of the workflow) admits runs already waiting at once,
 // not at the key's next start or end; a removed limit admits them all; a
 // waiting run that was paused, once admitted, stays paused with no task until
-// it is resumed, and then starts. A run retried or restarted after it ended
-// takes a slot like a start, or waits for one.
+// it is resumed, and then starts. A run retried or restarted after it ended,
+// or brought back by its sub-workflow's revival, takes a slot like a start,
+// or waits for one (paused meanwhile, it stays paused when admitted).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { ConductorWorkflow } from "@baton/client";
@@ -40,6 +41,8 @@ async function pollAll(type: string) {
     got.push(task);
   }
 }
+/** How many of the run's tasks are open (scheduled or in progress). */
+const open = async (id: string) => (await run(id)).tasks.filter((t) => t.status === "SCHEDULED" || t.status === "IN_PROGRESS").length;
 const counts = async (workflow: string) =>
   (await db.query("SELECT key, running, max_running FROM baton.concurrency_keys WHERE workflow = $1 ORDER BY key", [workflow])).rows;
 
@@ -47,7 +50,9 @@ before(async () => {
   h = await startHarness({ manualClock: true });
   db = new pg.Client({ connectionString: h.databaseUrl });
   await db.connect();
-  await h.client.registerTaskDefs(["chg_raise", "chg_pause", "chg_revive"].map((name) => ({ name, retryCount: 0, responseTimeoutSeconds: 3600 })));
+  await h.client.registerTaskDefs(
+    ["chg_raise", "chg_pause", "chg_revive", "chg_paused_retry", "chg_child"].map((name) => ({ name, retryCount: 0, responseTimeoutSeconds: 3600 })),
+  );
 });
 after(async () => {
   await db.end();
@@ -126,7 +131,6 @@ describe("a per-key limit that changes while runs wait", () => {
 
   it("a retried or restarted run takes a slot like a start, or waits for one with nothing scheduled", async () => {
     await h.client.registerWorkflowDef(flow("chg_revive", "chg_revive", { rateLimitKey: "${workflow.input.customerId}", concurrentExecLimit: 1 }));
-    const open = async (id: string) => (await run(id)).tasks.filter((t) => t.status === "SCHEDULED" || t.status === "IN_PROGRESS").length;
     const a = await h.client.startWorkflow("chg_revive", { customerId: "acme", n: 1 });
     const [ta] = await pollAll("chg_revive");
     await answer(h, ta!, "FAILED");
@@ -178,5 +182,123 @@ describe("a per-key limit that changes while runs wait", () => {
     await h.settle();
     assert.equal((await run(b)).status, "COMPLETED");
     assert.deepEqual(await counts("chg_revive"), [{ key: "acme", running: 0, max_running: 1 }]);
+  });
+
+  it("a waiting retry that was paused stays paused when admitted, holding its slot, and runs again when resumed", async () => {
+    await h.client.registerWorkflowDef(flow("chg_paused_retry", "chg_paused_retry", { rateLimitKey: "${workflow.input.customerId}", concurrentExecLimit: 1 }));
+    const a = await h.client.startWorkflow("chg_paused_retry", { customerId: "acme", n: 1 });
+    await answer(h, (await pollAll("chg_paused_retry"))[0]!, "FAILED");
+    await h.settle();
+    const b = await h.client.startWorkflow("chg_paused_retry", { customerId: "acme", n: 2 });
+    await h.client.retryWorkflow(a);
+    assert.deepEqual(await states([b]), ["STARTED"]);
+    assert.match((await run(a)).reasonForIncompletion ?? "", /queued: /, "the retry waits behind b");
+    await h.client.pauseWorkflow(a);
+    assert.equal((await run(a)).status, "PAUSED");
+
+    // b ends: a takes the slot but stays paused, with nothing scheduled.
+    const [tb] = await pollAll("chg_paused_retry");
+    assert.equal(input(tb!)["n"], 2);
+    await answer(h, tb!, "COMPLETED");
+    await h.settle();
+    await h.advance(1_000);
+    const paused = await run(a);
+    assert.equal(paused.status, "PAUSED", "admitted while paused: still paused");
+    assert.equal(paused.reasonForIncompletion ?? "", "", "admitted: no longer queued");
+    assert.equal(await open(a), 0);
+    assert.deepEqual(await pollAll("chg_paused_retry"), [], "nothing to poll while paused");
+    assert.deepEqual(await counts("chg_paused_retry"), [{ key: "acme", running: 1, max_running: 1 }], "it holds the slot while paused");
+    const c = await h.client.startWorkflow("chg_paused_retry", { customerId: "acme", n: 3 });
+    assert.deepEqual(await states([c]), ["QUEUED"]);
+
+    // Resumed: the retry is applied now.
+    await h.client.resumeWorkflow(a);
+    await h.settle();
+    assert.equal((await run(a)).status, "RUNNING");
+    assert.equal(await open(a), 1);
+    const [ta] = await pollAll("chg_paused_retry");
+    assert.equal(input(ta!)["n"], 1);
+    await answer(h, ta!, "COMPLETED");
+    await h.settle();
+    assert.equal((await run(a)).status, "COMPLETED");
+    assert.deepEqual(await states([c]), ["STARTED"], "a's end admitted c");
+    for (const t of await pollAll("chg_paused_retry")) await answer(h, t, "COMPLETED");
+    await h.settle();
+    assert.deepEqual(await counts("chg_paused_retry"), [{ key: "acme", running: 0, max_running: 1 }]);
+  });
+
+  it("a run brought back by its sub-workflow's revival takes a slot, or waits for one while its child runs", async () => {
+    await h.client.registerWorkflowDef({
+      name: "chg_child",
+      version: 1,
+      schemaVersion: 2,
+      tasks: [{ name: "chg_child", taskReferenceName: "work", type: "SIMPLE", inputParameters: { n: "${workflow.input.n}" } }],
+    });
+    await h.client.registerWorkflowDef({
+      name: "chg_parent",
+      version: 1,
+      schemaVersion: 2,
+      rateLimitConfig: { rateLimitKey: "${workflow.input.customerId}", concurrentExecLimit: 1 },
+      tasks: [
+        {
+          name: "child",
+          taskReferenceName: "child",
+          type: "SUB_WORKFLOW",
+          subWorkflowParam: { name: "chg_child", version: 1 },
+          inputParameters: { n: "${workflow.input.n}" },
+        },
+      ],
+    });
+    const childOf = async (id: string) => (await run(id)).tasks.find((t) => t.referenceTaskName === "child")!.subWorkflowId!;
+    const p1 = await h.client.startWorkflow("chg_parent", { customerId: "acme", n: 1 });
+    await h.settle();
+    const c1 = await childOf(p1);
+    await answer(h, (await pollAll("chg_child"))[0]!, "FAILED");
+    await h.settle();
+    assert.deepEqual(await states([c1, p1]), ["FAILED", "FAILED"]);
+    assert.deepEqual(await counts("chg_parent"), [{ key: "acme", running: 0, max_running: 1 }]);
+
+    // The child retried with the key's slot free: the parent runs again and holds the slot; a start waits behind it.
+    await h.client.retryWorkflow(c1);
+    await h.settle();
+    assert.equal((await run(p1)).status, "RUNNING");
+    assert.equal((await run(p1)).reasonForIncompletion ?? "", "");
+    assert.deepEqual(await counts("chg_parent"), [{ key: "acme", running: 1, max_running: 1 }], "the revived parent holds the slot");
+    const p2 = await h.client.startWorkflow("chg_parent", { customerId: "acme", n: 2 });
+    await h.settle();
+    assert.deepEqual(await states([p2]), ["QUEUED"]);
+    await answer(h, (await pollAll("chg_child"))[0]!, "COMPLETED");
+    await h.settle();
+    assert.deepEqual(await states([c1, p1, p2]), ["COMPLETED", "COMPLETED", "STARTED"], "p1's end admitted p2");
+
+    // The child restarted while p2 holds the slot: p1 waits with nothing reopened; its child runs, and its end is kept.
+    await h.client.restartWorkflow(c1);
+    await h.settle();
+    const waiting = await run(p1);
+    assert.equal(waiting.status, "RUNNING");
+    assert.match(waiting.reasonForIncompletion ?? "", /queued: 1 runs of chg_parent with key "acme" are running \(limit 1\); this run runs again/);
+    assert.equal(await open(p1), 0);
+    const childTasks = await pollAll("chg_child");
+    assert.deepEqual(childTasks.map((t) => input(t)["n"]).sort(), [1, 2], "c1 runs again at once, beside p2's child");
+    await answer(
+      h,
+      childTasks.find((t) => input(t)["n"] === 1)!,
+      "COMPLETED",
+    );
+    await h.settle();
+    assert.equal((await run(c1)).status, "COMPLETED");
+    assert.equal((await run(p1)).status, "RUNNING", "p1 still waits for its slot");
+    assert.match((await run(p1)).reasonForIncompletion ?? "", /queued: /);
+
+    // p2 ends: p1 is admitted, takes its child's revival and then its end, and completes.
+    await answer(
+      h,
+      childTasks.find((t) => input(t)["n"] === 2)!,
+      "COMPLETED",
+    );
+    await h.settle();
+    await h.settle();
+    assert.deepEqual(await states([p2, p1]), ["COMPLETED", "COMPLETED"]);
+    assert.deepEqual(await counts("chg_parent"), [{ key: "acme", running: 0, max_running: 1 }]);
   });
 });

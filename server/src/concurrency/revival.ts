@@ -1,5 +1,6 @@
-// An ended run that runs again (retry, restart, rerun) under its workflow's
-// per-key limit of running runs takes a slot as a start does (see
+// An ended run that runs again (retry, restart, rerun, or brought back by
+// its sub-workflow's revival) under its workflow's per-key limit of running
+// runs takes a slot as a start does (see
 // admission.ts), in the batch's transaction, once its revival has been
 // decided (a refused one takes nothing): with a slot it runs again now; over
 // the limit it waits (QUEUE: the revival is decided again as a
@@ -10,9 +11,10 @@ import { Refusal, type Decision, type RunEvent } from "../decider/decider.js";
 import type { Queryable, Store } from "../store/store.js";
 import { runLimitOf } from "./limit.js";
 
-type Revival = Extract<RunEvent, { kind: "retry" | "restart" | "rerun" }>;
+type Revival = Extract<RunEvent, { kind: "retry" | "restart" | "rerun" | "childRevived" }>;
 
-const isRevival = (event: RunEvent): event is Revival => event.kind === "retry" || event.kind === "restart" || event.kind === "rerun";
+const isRevival = (event: RunEvent): event is Revival =>
+  event.kind === "retry" || event.kind === "restart" || event.kind === "rerun" || event.kind === "childRevived";
 
 export type RevivalSlot =
   /** It holds a slot (the runs to terminate for it, with CANCEL_OLDEST). */
@@ -25,8 +27,7 @@ export type RevivalSlot =
 /**
  * Takes the slot of a run `decision` brought back from its end; `events`
  * are its events as applied. Undefined when it takes none (no revival, no
- * limit, a run revived by its child); else which event revived it and what
- * the slot says.
+ * limit); else which event revived it and what the slot says.
  */
 export async function slotForRevival(
   store: Pick<Store, "takeSlot">,

@@ -28,12 +28,12 @@ export type RunEvent =
   /** A run queued behind its concurrency key's limit got a slot: it starts now. */
   | { kind: "admit" }
   /**
-   * An ended run's retry, restart or rerun found its concurrency key at its
-   * limit (strategy QUEUE): the run waits, RUNNING with nothing scheduled,
-   * and the revival is applied when it is admitted. `revival` is stored with
-   * the run (a restart's latest definition is taken now).
+   * An ended run's retry, restart or rerun, or its child's revival, found its
+   * concurrency key at its limit (strategy QUEUE): the run waits, RUNNING
+   * with nothing scheduled, and the revival is applied when it is admitted.
+   * `revival` is stored with the run (a restart's latest definition is taken now).
    */
-  | { kind: "queueRevival"; revival: Extract<RunEvent, { kind: "retry" | "restart" | "rerun" }>; reason: string }
+  | { kind: "queueRevival"; revival: Extract<RunEvent, { kind: "retry" | "restart" | "rerun" | "childRevived" }>; reason: string }
   | {
       kind: "taskResult";
       taskId: string;

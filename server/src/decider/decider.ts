@@ -192,18 +192,22 @@ export class Decider implements DecisionContext {
       this.applied = false;
       return;
     }
-    const { admission: _admission, revival, ...kept } = this.run.marks;
+    const { admission: _admission, ...kept } = this.run.marks;
     this.run.marks = kept;
     this.run.reason = "";
-    if (revival) {
-      this.apply(queuedRevival.restore(this.run, revival));
-      // The slot is still the run's (a restart starts its marks afresh).
-      if (kept.concurrencyKey !== undefined) this.run.marks.concurrencyKey = kept.concurrencyKey;
-      return;
-    }
-    // Paused while it waited: it holds its slot and starts when resumed.
+    // Paused while it waited: it holds its slot and starts (or runs again) when resumed.
     if (this.run.status === "PAUSED") return;
+    if (kept.revival) return this.reviveHeld();
     this.start();
+  }
+
+  reviveHeld(): void {
+    const { revival, ...kept } = this.run.marks;
+    if (!revival) return;
+    this.run.marks = kept;
+    for (const event of queuedRevival.restore(this.run, revival)) this.apply(event);
+    // The slot is still the run's (a restart starts its marks afresh).
+    if (kept.concurrencyKey !== undefined) this.run.marks.concurrencyKey = kept.concurrencyKey;
   }
 
   private queueRevival(event: Extract<RunEvent, { kind: "queueRevival" }>): void {

@@ -22,6 +22,8 @@ export interface DecisionContext extends TaskContext {
   readonly tick: boolean;
   /** Starts the run's flow (or leaves it waiting for its concurrency slot). */
   start(): void;
+  /** Applies the revival an admitted run held while it waited for its slot (queued-revival.ts). */
+  reviveHeld(): void;
   /** Applies timeouts, then acts on every task that ended, until nothing moves. */
   reconcile(): void;
   /** Adds a new task instance to the book and the `${...}` context. */

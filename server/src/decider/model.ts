@@ -120,7 +120,7 @@ export interface RunMarks {
   concurrencyKey?: string;
   /** Over its key's limit: waiting for a slot, or refused (ended at once). */
   admission?: "queued" | "refused";
-  /** An ended run's retry, restart or rerun waiting for its key's slot, and how the run had ended (queued-revival.ts). */
+  /** An ended run's retry, restart, rerun or child's revival waiting for its key's slot, and how the run had ended (queued-revival.ts). */
   revival?: HeldRevival;
   /** The first permissive task that failed: the run fails for it once every task has ended. */
   permissiveFailure?: { taskId: string; ref: string; status: string; reason: string };
@@ -134,7 +134,7 @@ export interface RunMarks {
 
 /** A revival held while its run waits for a slot; the event's other fields are queued-revival.ts's to read. */
 export interface HeldRevival {
-  event: { kind: "retry" | "restart" | "rerun" };
+  event: { kind: "retry" | "restart" | "rerun" | "childRevived" };
   status: WorkflowStatus;
   reason: string;
   endedAt: number;

@@ -29,7 +29,8 @@ export function resume(d: DecisionContext): void {
   if (d.run.status === "RUNNING") return;
   requireStatus(d, ["PAUSED"], "resume");
   d.run.status = "RUNNING";
-  // Admitted while paused (see admit): it has not started yet.
+  // Admitted while paused (see admit): it has not started, or not run again, yet.
+  if (d.run.marks.admission === undefined && d.run.marks.revival) return d.reviveHeld();
   if (d.tasks.length === 0 && d.run.marks.admission === undefined) return d.start();
   // A loop's answer that came while paused was set aside: ask again now.
   for (const task of d.tasks) if (task.type === "DO_WHILE" && awaitingEvaluation(task)) askAgain(d, task);
@@ -91,6 +92,9 @@ export function revive(d: DecisionContext): void {
   run.marks.lastRetriedAt = d.now;
   delete run.marks.permissiveFailure;
   delete run.marks.failureWorkflowStarted;
+  // Ended while it waited for its key's slot: what it waited for is void (this revival took the slot, see concurrency/revival.ts).
+  delete run.marks.admission;
+  delete run.marks.revival;
 }
 
 export function restart(d: DecisionContext, latest: Extract<RunEvent, { kind: "restart" }>["def"]): void {

@@ -5,6 +5,7 @@ import { Refusal, type RunEvent } from "./contract.js";
 import type { DecisionContext } from "./decision-context.js";
 import { TERMINAL_TASK, TERMINAL_WORKFLOW, type TaskStatus } from "./model.js";
 import { reopen, reopenFailed, revive } from "./operator-events.js";
+import * as queuedRevival from "./queued-revival.js";
 import { endRun, recordFailedRef } from "./run-end.js";
 import { callbackAt, workerLeaseAt } from "./deadlines.js";
 
@@ -60,6 +61,8 @@ export function runStarted(d: DecisionContext, event: Extract<RunEvent, { kind: 
 
 /** A child that had ended runs again (retried, rerun, restarted): its task, and this run, wait for it again. */
 export function childRevived(d: DecisionContext, event: Extract<RunEvent, { kind: "childRevived" }>): void {
+  // This run waits for its key's slot to run again for this child: its end kept meanwhile no longer stands.
+  if (!TERMINAL_WORKFLOW.has(d.run.status) && queuedRevival.childRunsAgain(d.run, event)) return;
   const task = d.book.find(event.taskId);
   if (!task || task.subWorkflowId !== event.childId || !TERMINAL_TASK.has(task.status) || d.latest(task.ref) !== task) {
     d.applied = false;
@@ -74,6 +77,8 @@ export function childRevived(d: DecisionContext, event: Extract<RunEvent, { kind
 }
 
 export function childEnded(d: DecisionContext, event: Extract<RunEvent, { kind: "childEnded" }>): void {
+  // This run waits for its key's slot to run again for this child: the end is applied once it does.
+  if (!TERMINAL_WORKFLOW.has(d.run.status) && queuedRevival.keepChildEnded(d.run, event)) return;
   const task = d.taskById(event.taskId);
   if (TERMINAL_TASK.has(task.status) || task.subWorkflowId !== event.childId) {
     d.applied = false;
