@@ -8,6 +8,7 @@ import { TERMINAL_TASK, TERMINAL_WORKFLOW, type RunState, type TaskState } from 
 import { isWorkerTask } from "../decider/system-tasks/index.js";
 import type { TaskBook } from "../decider/task-book.js";
 import type { LoadedRun } from "../store/store.js";
+import { noteStored } from "../store/stored-payloads.js";
 
 /** Runs with fewer tasks are read whole each time: cheap, and memory stays small. */
 export const KEEP_MIN_TASKS = 64;
@@ -101,8 +102,12 @@ export class RunMemory {
     const wide = decision.tasks.length >= KEEP_MIN_TASKS;
     // A leased system task (an evaluation, an HTTP call) is answered by this replica: its answer is decided from memory too.
     if (!wide && !decision.tasks.some((t) => !TERMINAL_TASK.has(t.status) && (isWorkerTask(t.type) || t.leaseToken !== ""))) return;
-    // The store bumped the revision of every task it updated.
-    for (const task of decision.changed) if (existing.has(task.id)) task.rev += 1;
+    // The store bumped the revision of every task it updated; what it wrote is now what is stored.
+    for (const task of decision.changed) {
+      if (existing.has(task.id)) task.rev += 1;
+      noteStored(task);
+    }
+    noteStored(decision.run);
     this.runs.set(runId, { run: decision.run, rev, tasks: decision.tasks, book: decision.book });
     this.cachedTasks += decision.tasks.length;
     this.rememberTasks([...decision.changed].map((t) => [t.id, runId] as [string, string]));

@@ -4,7 +4,7 @@ import pg from "pg";
 import type { JsonObject, RunState, TaskState } from "../decider/model.js";
 import type { Queryable } from "./db.js";
 import { notifySql } from "./notifications.js";
-import { runRows, taskRows } from "./rows.js";
+import { runRows, taskRows, updateRow } from "./rows.js";
 import { deleteTasks } from "./tasks.js";
 
 export interface QueueEntry {
@@ -88,12 +88,12 @@ export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRuns
   }
   if (w.runs.length > 0) {
     name += "u";
-    const sets = runRows.names.filter((c) => c !== "id").map((c) => `${c} = r.${c}`);
+    const sets = runRows.names.filter((c) => c !== "id").map(keepUnsent);
     // The ids again as an array: the planner then finds the rows by index
     // whatever it guesses about the size of the JSON record set.
     parts.push(`run_updated AS (
       UPDATE baton.runs t SET ${sets.join(", ")}, rev = t.rev + 1
-      FROM jsonb_to_recordset(${param(stringifyJson(w.runs.map(({ run, rev }) => ({ ...runRows.toRow(run), read_rev: rev }))))}::jsonb) AS r(${runRows.recordset}, read_rev bigint)
+      FROM jsonb_to_recordset(${param(stringifyJson(w.runs.map(({ run, rev }) => ({ ...updateRow(runRows, run), read_rev: rev }))))}::jsonb) AS r(${runRows.recordset}, read_rev bigint)
       WHERE t.id = r.id AND t.id = ANY(${param(w.runs.map(({ run }) => run.id))}::uuid[]) AND t.rev = r.read_rev RETURNING 1)`);
     conflicts.push(`(SELECT count(*) FROM run_updated) <> ${param(w.runs.length)} THEN baton.write_conflict('a run changed since it was read')`);
   }
@@ -105,10 +105,10 @@ export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRuns
   }
   if (w.updates.length > 0) {
     name += "t";
-    const sets = taskRows.names.filter((c) => c !== "id" && c !== "rev").map((c) => `${c} = r.${c}`);
+    const sets = taskRows.names.filter((c) => c !== "id" && c !== "rev").map(keepUnsent);
     parts.push(`updated AS (
       UPDATE baton.tasks t SET ${sets.join(", ")}, rev = t.rev + 1
-      FROM jsonb_to_recordset(${param(stringifyJson(w.updates.map(taskRows.toRow)))}::jsonb) AS r(${taskRows.recordset})
+      FROM jsonb_to_recordset(${param(stringifyJson(w.updates.map((task) => updateRow(taskRows, task))))}::jsonb) AS r(${taskRows.recordset})
       WHERE t.id = r.id AND t.id = ANY(${param(w.updates.map((t) => t.id))}::uuid[]) AND t.rev = r.rev RETURNING 1)`);
     conflicts.push(`(SELECT count(*) FROM updated) <> ${param(w.updates.length)} THEN baton.write_conflict('a task changed since it was read')`);
   }
@@ -165,4 +165,9 @@ export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRuns
   const { rows } = await q.query({ name, text: `WITH ${parts.join(",\n")}\nSELECT ${outputs.length > 0 ? outputs.join(", ") : "1"}`, values });
   const row = rows[0] as { runs_inserted?: string[]; outbox_ids?: number[] };
   return { outboxIds: (row.outbox_ids ?? []).map(Number), insertedRuns: new Set(row.runs_inserted ?? []) };
+}
+
+/** An update's SET for a column; a payload left out of the row (stored as it is, see updateRow) keeps its value. */
+function keepUnsent(column: string): string {
+  return column === "input" || column === "output" ? `${column} = coalesce(r.${column}, t.${column})` : `${column} = r.${column}`;
 }

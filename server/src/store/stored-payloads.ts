@@ -1,0 +1,28 @@
+// Which JSON payloads (input, output) a task or run row holds as stored, known
+// by the object that holds them in memory. Payloads are replaced, never
+// changed in place (see the decider), so an object noted here for a row is
+// still what that row holds, and an update leaves that column alone instead
+// of serialising and rewriting it: a decision on a run with a large input, or
+// on a loop over a large list, writes what it changed. Noted as rows are read,
+// and for what a batch wrote once it committed (a rolled-back write stored
+// nothing); an object not noted is written, so a miss costs only the write.
+import type { JsonObject } from "../decider/model.js";
+
+export type Payload = "input" | "output";
+
+/** Payload object -> id of the row (task or run: both UUIDs) that holds it as stored. */
+const stored: Record<Payload, WeakMap<object, string>> = { input: new WeakMap(), output: new WeakMap() };
+
+/** Notes a row's payloads as stored (read from the database, or written by a committed batch). */
+export function noteStored(row: { id: string; input?: JsonObject; output?: JsonObject }): void {
+  for (const payload of ["input", "output"] as const) {
+    const value = row[payload];
+    if (typeof value === "object" && value !== null) stored[payload].set(value, row.id);
+  }
+}
+
+/** Whether the row's payload is the object stored for it (an update may leave the column as it is). */
+export function isStored(row: { id: string; input: JsonObject; output: JsonObject }, payload: Payload): boolean {
+  const value = row[payload];
+  return typeof value === "object" && value !== null && stored[payload].get(value) === row.id;
+}

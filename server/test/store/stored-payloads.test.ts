@@ -1,0 +1,42 @@
+// An update leaves out a payload (input, output) only when the object is the
+// one stored for that very row: as read, or as written by a committed batch.
+// Anything else (a replaced object, the same object on another row, an
+// object never noted) is written.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { rowToRun, rowToTask, runRows, taskRows, updateRow } from "../../src/store/rows.js";
+import { noteStored } from "../../src/store/stored-payloads.js";
+
+const taskRow = (id: string) => ({ id, run_id: "r", seq: 1, ref: "t", type: "NOOP", input: { items: [1, 2, 3] }, output: { done: true }, extra: {} });
+
+describe("payloads an update leaves out", () => {
+  it("a task's payloads as read are left out; a replaced one is written", () => {
+    const task = rowToTask(taskRow("a"));
+    assert.ok(!("input" in updateRow(taskRows, task)));
+    assert.ok(!("output" in updateRow(taskRows, task)));
+    task.output = { ...task.output, more: 1 };
+    assert.deepEqual(updateRow(taskRows, task)["output"], { done: true, more: 1 });
+    assert.ok(!("input" in updateRow(taskRows, task)));
+  });
+
+  it("the same object on another row, or never noted, is written", () => {
+    const a = rowToTask(taskRow("a"));
+    const b = { ...rowToTask(taskRow("b")), input: a.input };
+    assert.deepEqual(updateRow(taskRows, b)["input"], { items: [1, 2, 3] });
+    const fresh = { ...a, id: "c", input: { x: 1 }, output: { y: 2 } };
+    assert.deepEqual(updateRow(taskRows, fresh)["input"], { x: 1 });
+    assert.deepEqual(updateRow(taskRows, fresh)["output"], { y: 2 });
+  });
+
+  it("what a committed batch wrote is left out of the next update; a run's too", () => {
+    const task = { ...rowToTask(taskRow("d")), output: { written: true } };
+    assert.ok("output" in updateRow(taskRows, task));
+    noteStored(task);
+    assert.ok(!("output" in updateRow(taskRows, task)));
+    const run = rowToRun({ id: "run-1", input: { big: "x".repeat(100) }, output: {}, variables: {}, extra: {} });
+    // The decider copies a run per decision and shares its payloads: the copy's are still the stored ones.
+    const copy = { ...run, status: "COMPLETED" as const };
+    assert.ok(!("input" in updateRow(runRows, copy)));
+    assert.equal(updateRow(runRows, copy)["status"], "COMPLETED");
+  });
+});
