@@ -33,7 +33,15 @@ describe("runs from the command line", () => {
       "defs/all.json": JSON.stringify({
         taskDefs: [
           { name: "cli_hello", retryCount: 0, timeoutSeconds: 60, responseTimeoutSeconds: 30 },
-          { name: "cli_never", retryCount: 0, timeoutSeconds: 600, responseTimeoutSeconds: 300 },
+          {
+            name: "cli_never",
+            retryCount: 0,
+            timeoutSeconds: 600,
+            responseTimeoutSeconds: 300,
+            concurrentExecLimit: 3,
+            rateLimitPerFrequency: 20,
+            rateLimitFrequencyInSeconds: 5,
+          },
         ],
         workflowDefs: [greet, stuck],
       }),
@@ -141,12 +149,15 @@ describe("runs from the command line", () => {
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.equal(json<ConductorWorkflow>((await s.cli(["get", id, "-o", "json"])).stdout).status, "RUNNING");
 
-    const queues = json<{ taskType: string; ready: number; workers: number }[]>((await s.cli(["tasks", "-o", "json"])).stdout);
-    assert.ok(
-      queues.some((q) => q.taskType === "cli_never" && q.ready >= 1 && q.workers === 0),
-      JSON.stringify(queues),
+    // Per task type: depths, the limits its task definition sets, and who serves it.
+    const queues = json<{ taskType: string; ready: number; workers: number; concurrency?: number; rate?: object }[]>(
+      (await s.cli(["tasks", "-o", "json"])).stdout,
     );
-    assert.match((await s.cli(["tasks"])).stdout, /^cli_never +\d+ +\d+ +\d+ +none \(tasks wait\)$/m);
+    const never = queues.find((q) => q.taskType === "cli_never");
+    assert.ok(never && never.ready >= 1 && never.workers === 0, JSON.stringify(queues));
+    assert.equal(never.concurrency, 3);
+    assert.deepEqual(never.rate, { perFrequency: 20, frequencySeconds: 5 });
+    assert.match((await s.cli(["tasks"])).stdout, /^cli_never +\d+ +\d+ +\d+ +3 +20 per 5 s +none \(tasks wait\)$/m);
     const got = await s.cli(["get", id]);
     assert.match(got.stderr, /waits on task type cli_never, which no connected worker serves/);
     assert.match(got.stdout, new RegExp(`^console: http://127\\.0\\.0\\.1:7234/runs/${id}$`, "m"));
