@@ -98,6 +98,13 @@ describe("baton dev", () => {
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<div id="app">/);
 
+    // The hint names where the console is (a free port here), so the CLI's run links point at it.
+    const hint = await dev.waitFor(/^try: .*\(BATON_ADDRESS=(\S+) BATON_CONSOLE_URL=(\S+)\)$/m);
+    assert.equal(hint[2], consoleUrl);
+    const runId = runPage.split("/").pop() ?? "";
+    const got = await baton(["get", runId], { env: { BATON_ADDRESS: hint[1] ?? "", BATON_CONSOLE_URL: hint[2] ?? "" } });
+    assert.match(got.stdout, new RegExp(`^console: ${runPage.replace(/[.]/g, "\\.")}$`, "m"));
+
     const defs = await baton(["defs"], { env: { BATON_ADDRESS: address } });
     assert.match(defs.stdout, /^cli_dev_hello +1 /m, "kept across the restart");
     assert.match(defs.stdout, /^baton_demo +1 /m);

@@ -9,7 +9,7 @@ import { intArg, type Context } from "../cli/context.js";
 import { CliError, Exit, usage, type ExitCode } from "../cli/exit.js";
 import { brief, duration } from "../cli/output.js";
 import { runDuration, taskTable } from "../runs/render.js";
-import { DEFAULT_CONSOLE_PORT } from "../cli/console-link.js";
+import { DEFAULT_CONSOLE_PORT, consoleUrl } from "../cli/console-link.js";
 import { redactUrl, resolveDatabaseUrl } from "../cli/secrets.js";
 import { loadServer } from "../cli/server-module.js";
 
@@ -311,7 +311,9 @@ async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
       ctx.out.error(`demo: ${(error as Error).message}`);
       code = Exit.ERROR;
     }
-    if (!opts.exit) ctx.out.progress(`try: baton start baton_demo --input '{"name":"you"}' --wait   (BATON_ADDRESS=${server.address})`);
+    // The CLI finds the console at 7234 on the server's host unless told: say where it is when it is elsewhere.
+    const consoleEnv = server.consoleUrl && server.consoleUrl !== consoleUrl(server.address, {}) ? ` BATON_CONSOLE_URL=${server.consoleUrl}` : "";
+    if (!opts.exit) ctx.out.progress(`try: baton start baton_demo --input '{"name":"you"}' --wait   (BATON_ADDRESS=${server.address}${consoleEnv})`);
   }
   if (opts.demo && opts.exit) {
     await shutdown();
