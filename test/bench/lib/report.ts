@@ -130,7 +130,8 @@ function extraLines(r: ScenarioResult | undefined): string[] {
       return [
         `baton: runs list p50 ${fmt(m["listP50Ms"])} / p99 ${fmt(m["listP99Ms"])} ms, counts p99 ${fmt(m["countsP99Ms"])} ms over ${fmt(m["storedRuns"])} runs; ` +
           `${fmt(m["wideRunTasks"])}-task run drawn ${fmt(m["wideRunDrawnMs"])} ms, interactive ${fmt(m["wideRunInteractiveMs"])} ms; ` +
-          `unwatched console: ${fmt(m["consoleOnTasksPerSecond"])} vs ${fmt(m["consoleOffTasksPerSecond"])} tasks/s without (${fmt(m["consoleOnOffRatio"])}x)`,
+          `unwatched console: ${fmt(m["consoleOnTasksPerSecond"])} vs ${fmt(m["consoleOffTasksPerSecond"])} tasks/s without (${fmt(m["consoleOnOffRatio"])}x; ` +
+          `noise ±${fmt((m["consoleIdleNoise"] ?? 0) * 100)}%, ${m["consoleIdleWithinNoise"] ? "within noise" : "outside the noise"})`,
       ];
     default:
       return [];
