@@ -3,7 +3,9 @@
 // sees of a fork / switch / loop / dynamic fork / sub-workflow run, the path
 // not taken greyed, a retry and a signal changing a run live, a reader's
 // controls disabled and refused by the server, an unknown run "not found",
-// a bad filter refused naming its field. Screenshots go to test/.tmp/console/
+// a bad filter refused naming its field, runs filtered by version and start
+// window and sorted, the timeline's queued and running time per attempt, a
+// HUMAN task failed from its form, a run waiting on a type nobody serves. Screenshots go to test/.tmp/console/
 // (BATON_CONSOLE_DOCS=1 also refreshes docs/console-run.png).
 import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -83,6 +85,29 @@ const shapes = {
 
 const child = { name: "console_child", version: 1, schemaVersion: 2, tasks: [{ name: "console_work", taskReferenceName: "send_email", type: "SIMPLE" }] };
 const flaky = { name: "console_flaky", version: 1, schemaVersion: 2, tasks: [{ name: "console_flaky", taskReferenceName: "charge", type: "SIMPLE" }] };
+const versioned = (version: number) => ({
+  name: "console_versions",
+  version,
+  schemaVersion: 2,
+  tasks: [{ name: "console_work", taskReferenceName: `step_v${version}`, type: "SIMPLE" }],
+});
+const retried = {
+  name: "console_retried",
+  version: 1,
+  schemaVersion: 2,
+  tasks: [{ name: "console_retry", taskReferenceName: "charge_again", type: "SIMPLE" }],
+};
+const review = {
+  name: "console_review",
+  version: 1,
+  schemaVersion: 2,
+  tasks: [
+    { name: "review", taskReferenceName: "review", type: "HUMAN" },
+    { name: "console_work", taskReferenceName: "publish", type: "SIMPLE" },
+  ],
+};
+const unserved = { name: "console_unserved", version: 1, schemaVersion: 2, tasks: [{ name: "console_nobody", taskReferenceName: "waits", type: "SIMPLE" }] };
+let retryFailures = 1;
 const approval = {
   name: "console_approval",
   version: 1,
@@ -112,6 +137,9 @@ async function finished(id: string, status = "COMPLETED") {
 
 const node = (page: Page, ref: string) => page.locator(`g.node[data-ref="${ref}"]`).first();
 
+/** An instant as a datetime-local field holds it (this machine's time zone, as the browser's), to the millisecond. */
+const localTime = (ms: number) => new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 23);
+
 before(async () => {
   const databaseUrl = await freshDatabase();
   server = await startServer({
@@ -129,9 +157,12 @@ before(async () => {
   admin = new BatonClient({ address: server.address, token: keys["admin"]!, tls: false });
   await admin.registerTaskDefs([
     { name: "console_work", retryCount: 0, responseTimeoutSeconds: 60 },
-    { name: "console_flaky", retryCount: 0, responseTimeoutSeconds: 60 },
+    // Limits the Queues page shows (high enough never to hold the tests back).
+    { name: "console_flaky", retryCount: 0, responseTimeoutSeconds: 60, concurrentExecLimit: 5, rateLimitPerFrequency: 100, rateLimitFrequencyInSeconds: 10 },
+    { name: "console_retry", retryCount: 1, retryLogic: "FIXED", retryDelaySeconds: 1, responseTimeoutSeconds: 60 },
+    { name: "console_nobody", retryCount: 0, responseTimeoutSeconds: 60 },
   ]);
-  for (const def of [child, shapes, flaky, approval]) await admin.registerWorkflowDef(def);
+  for (const def of [child, shapes, flaky, approval, versioned(1), versioned(2), retried, review, unserved]) await admin.registerWorkflowDef(def);
   worker = new Worker({ address: server.address, token: keys["admin"]!, tls: false, workerId: "console-test-worker" })
     .handle(
       "console_work",
@@ -141,6 +172,10 @@ before(async () => {
       },
       { concurrency: 8 },
     )
+    .handle("console_retry", () => {
+      if (retryFailures-- > 0) throw new Error("gateway busy, says the test");
+      return { charged: true };
+    })
     .handle("console_flaky", () => {
       if (flakyFailures-- > 0) throw new Error("card declined by the test");
       return { charged: true };
@@ -345,6 +380,107 @@ describe("the console in a browser", () => {
     await page.close();
   });
 
+  it("filters runs by version and start window, sorts oldest first, and refuses a bad filter naming its field", async () => {
+    const ids: string[] = [];
+    for (const version of [1, 2, 2]) {
+      const id = await admin.startWorkflow("console_versions", {}, { version });
+      await finished(id);
+      ids.push(id);
+    }
+    const [v1, firstV2, secondV2] = ids as [string, string, string];
+    const started = async (id: string) => (await admin.getWorkflow(id)).createTime;
+    const page = await signedIn(keys["reader"]!);
+    const shown = async () => page.locator("tr[data-run]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-run")));
+    // The form, as a person fills it: a name and a version.
+    await page.getByLabel("Workflow").fill("console_versions");
+    await page.getByLabel("Version").fill("2");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.locator(`tr[data-run="${secondV2}"]`).waitFor();
+    assert.deepEqual(await shown(), [secondV2, firstV2], "version 2's runs, newest first");
+    assert.equal(await page.locator('[data-count="COMPLETED"] strong').innerText(), "2");
+    // Oldest first, from the column's header.
+    await page.getByRole("button", { name: "sort by start time" }).click();
+    await eventually(shown, (rows) => rows[0] === firstV2, 10_000);
+    assert.deepEqual(await shown(), [firstV2, secondV2]);
+    // A start window: from the second run's start (included) to the third's (excluded).
+    await page.goto(`${url}/runs?name=console_versions&from=${localTime(await started(firstV2))}&to=${localTime(await started(secondV2))}`);
+    await page.locator(`tr[data-run="${firstV2}"]`).waitFor();
+    assert.deepEqual(await shown(), [firstV2]);
+    await page.goto(`${url}/runs?name=console_versions&from=${localTime(await started(firstV2))}`);
+    await page.locator(`tr[data-run="${secondV2}"]`).waitFor();
+    assert.deepEqual(await shown(), [secondV2, firstV2], `${v1} started before the window`);
+    // Bad filters: refused naming the field, which is marked.
+    await page.goto(`${url}/runs?name=console_versions&version=abc`);
+    await page.locator(".error").waitFor();
+    assert.match(await page.locator(".error").innerText(), /Filter refused: Version: "abc" is not a version number/);
+    assert.equal(await page.getByLabel("Version").getAttribute("aria-invalid"), "true");
+    await page.goto(`${url}/runs?version=2`);
+    await page.locator(".error").waitFor();
+    assert.match(await page.locator(".error").innerText(), /Filter refused: version filters one workflow's versions: give name too/);
+    assert.equal(await page.getByLabel("Version").getAttribute("aria-invalid"), "true");
+    assert.equal(await page.locator("tr[data-run]").count(), 0, "no runs listed under a refused filter");
+    await page.screenshot({ path: path.join(shots, "runs-bad-filter.png") });
+    await page.close();
+  });
+
+  it("draws every attempt on the timeline: time queued, then running, the retry marked", async () => {
+    retryFailures = 1;
+    const id = await admin.startWorkflow(retried.name, {});
+    await finished(id);
+    const page = await signedIn(keys["reader"]!);
+    await page.goto(`${url}/runs/${id}`);
+    const rows = page.locator('.tl-row[data-task="charge_again"]');
+    await rows.nth(1).waitFor();
+    assert.equal(await rows.count(), 2, "two attempts");
+    const [first, retry] = [rows.nth(0), rows.nth(1)];
+    assert.doesNotMatch(await first.innerText(), /retry/);
+    assert.equal(await first.locator(".tl-run").getAttribute("data-state"), "FAILED");
+    assert.match(await retry.locator(".tl-label").innerText(), /charge_again \(retry 1\)/);
+    assert.equal(await retry.locator(".tl-run").getAttribute("data-state"), "COMPLETED");
+    // The retry waited out its 1 s delay in the queue before a worker ran it.
+    assert.match((await retry.locator(".tl-queued").getAttribute("title")) ?? "", /^queued (\d+\.\d+ s|\d+ m \d+ s)$/);
+    assert.match((await retry.locator(".tl-run").getAttribute("title")) ?? "", /^ran .+: COMPLETED$/);
+    await page.locator(".timeline").screenshot({ path: path.join(shots, "timeline.png") });
+    await page.close();
+  });
+
+  it("fails a HUMAN task with an output and a reason typed into the form", async () => {
+    const id = await admin.startWorkflow(review.name, {});
+    const page = await signedIn(keys["operator"]!);
+    await page.goto(`${url}/runs/${id}`);
+    await node(page, "review").click();
+    await page.locator('[data-panel="review"]').getByRole("button", { name: "Fail" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel("Output (JSON object)").fill('{"rejected": "too long"}');
+    await dialog.getByLabel("Reason").fill("rejected by the reviewer");
+    await dialog.getByRole("button", { name: "Fail" }).click();
+    await page.locator('.run-head .badge[data-status="FAILED"]').waitFor({ timeout: 20_000 });
+    assert.equal(await node(page, "review").getAttribute("data-state"), "FAILED");
+    assert.equal(await node(page, "publish").getAttribute("data-state"), "NOT_TAKEN", "the run ended before the next step");
+    const task = (await admin.getWorkflow(id)).tasks.find((t) => t.referenceTaskName === "review");
+    assert.deepEqual(task?.outputData, { rejected: "too long" });
+    assert.match(task?.reasonForIncompletion ?? "", /rejected by the reviewer/);
+    await page.close();
+  });
+
+  it("says when a run waits on a task type no worker serves", async () => {
+    const id = await admin.startWorkflow(unserved.name, {});
+    const page = await signedIn(keys["reader"]!);
+    await page.goto(`${url}/runs/${id}`);
+    const notice = page.locator(".run-head .unserved");
+    await notice.waitFor();
+    assert.match(await notice.innerText(), /Waits on task type console_nobody, which no connected worker serves/);
+    await page.screenshot({ path: path.join(shots, "unserved.png") });
+    // A run whose tasks have workers says nothing of the kind.
+    const served = await admin.startWorkflow(approval.name, {});
+    await page.goto(`${url}/runs/${served}`);
+    await node(page, "approve").waitFor();
+    assert.equal(await page.locator(".unserved").count(), 0);
+    await admin.terminateWorkflow(id, "test cleanup");
+    await admin.terminateWorkflow(served, "test cleanup");
+    await page.close();
+  });
+
   it("shows definitions with a version diff, queues with their workers, and event handlers", async () => {
     await admin.registerWorkflowDef({ ...child, version: 2, tasks: [...child.tasks, { name: "console_work", taskReferenceName: "log_sent", type: "SIMPLE" }] });
     const page = await signedIn(keys["reader"]!);
@@ -352,6 +488,7 @@ describe("the console in a browser", () => {
     await page.locator('g.node[data-ref="log_sent"]').first().waitFor();
     assert.equal(await page.locator('g.node[data-ref="log_sent"]').first().getAttribute("data-state"), "ADDED");
     assert.equal(await page.locator('g.node[data-ref="send_email"]').first().getAttribute("data-state"), "UNCHANGED");
+    assert.equal(await page.locator("[data-diff-summary]").innerText(), "v1 → v2: added log_sent");
     await page.getByRole("button", { name: "JSON" }).click();
     assert.match(await page.locator("pre.diff .add").first().innerText(), /log_sent/);
     await page.screenshot({ path: path.join(shots, "definition-diff.png") });
@@ -360,6 +497,8 @@ describe("the console in a browser", () => {
     await row.waitFor();
     assert.match(await row.innerText(), /console_work|console_flaky/);
     await page.locator('tr[data-queue="console_work"]').waitFor();
+    // A type's concurrency and rate limits, from its task definition.
+    assert.match(await page.locator('tr[data-queue="console_flaky"]').innerText(), /\b5\b[\s\S]*100 per 10 s/);
     await page.screenshot({ path: path.join(shots, "queues.png") });
     await admin.events.registerEventHandler({
       handlerJson: JSON.stringify({

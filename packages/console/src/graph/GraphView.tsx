@@ -16,9 +16,21 @@ interface Props {
   childRunOf?: (node: PlacedNode) => string | undefined;
   /** Redraws keep the view where the user put it; a new key fits again. */
   fitKey: string;
+  /** The node the first view shows when the whole graph is not readable at once (where a run is, a diff's first change). */
+  focus?: string | undefined;
 }
 
-const COUNT_ORDER = ["COMPLETED", "IN_PROGRESS", "SCHEDULED", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED", "SKIPPED", "COMPLETED_WITH_ERRORS"];
+const COUNT_ORDER = [
+  "COMPLETED",
+  "IN_PROGRESS",
+  "SCHEDULED",
+  "FAILED",
+  "FAILED_WITH_TERMINAL_ERROR",
+  "TIMED_OUT",
+  "CANCELED",
+  "SKIPPED",
+  "COMPLETED_WITH_ERRORS",
+];
 
 /** Cuts text to about `chars` characters. */
 function fit(text: string, chars: number): string {
@@ -166,7 +178,11 @@ export function GraphView(props: Props) {
     const whole = Math.min(1, (w - 20) / Math.max(layout.width, 1), (h - 20) / Math.max(layout.height, 1));
     const k = whole >= 0.8 ? whole : Math.max(0.8, Math.min(1, (w - 40) / Math.max(layout.width, 1)));
     const x = layout.width * k <= w ? (w - layout.width * k) / 2 : 20;
-    setView({ k, x, y: layout.height * k <= h ? (h - layout.height * k) / 2 : 8 });
+    const focus = props.focus === undefined ? undefined : layout.nodes.find((n) => n.id === props.focus);
+    if (layout.height * k <= h) setView({ k, x, y: (h - layout.height * k) / 2 });
+    // The focused node a third of the way down, its neighbours above and below; never past the graph's top.
+    else if (focus) setView({ k, x: layout.width * k <= w ? x : Math.min(20, w / 2 - focus.x * k), y: Math.min(8, h / 3 - focus.y * k) });
+    else setView({ k, x, y: 8 });
   };
   useLayoutEffect(readable, [props.fitKey]);
   useEffect(() => {
@@ -235,7 +251,13 @@ export function GraphView(props: Props) {
               <path d={path(e)} marker-end={e.taken ? "url(#arrow-taken)" : "url(#arrow)"} />
               {e.label && e.labelAt ? (
                 <g class="edge-label" data-case={e.label} data-chosen={e.chosen ? "true" : "false"}>
-                  <rect x={e.labelAt.x - (7 * (e.label.length + (e.chosen ? 2 : 0)) + 14) / 2} y={e.labelAt.y - 10} width={7 * (e.label.length + (e.chosen ? 2 : 0)) + 14} height={20} rx={10} />
+                  <rect
+                    x={e.labelAt.x - (7 * (e.label.length + (e.chosen ? 2 : 0)) + 14) / 2}
+                    y={e.labelAt.y - 10}
+                    width={7 * (e.label.length + (e.chosen ? 2 : 0)) + 14}
+                    height={20}
+                    rx={10}
+                  />
                   <text x={e.labelAt.x} y={e.labelAt.y + 4} text-anchor="middle">
                     {e.chosen ? "✓ " : ""}
                     {e.label}

@@ -24,7 +24,14 @@ async function act(what: string, call: () => Promise<unknown>, onDone: Done): Pr
 
 function ActionButton(props: { label: string; onClick: () => void; danger?: boolean; disabled: boolean; why: string }) {
   return (
-    <button type="button" class={props.danger ? "danger-outline" : "secondary"} disabled={props.disabled} title={props.disabled ? props.why : ""} onClick={props.onClick} data-action={props.label}>
+    <button
+      type="button"
+      class={props.danger ? "danger-outline" : "secondary"}
+      disabled={props.disabled}
+      title={props.disabled ? props.why : ""}
+      onClick={props.onClick}
+      data-action={props.label}
+    >
       {props.label}
     </button>
   );
@@ -54,27 +61,50 @@ export function RunControls({ run, onDone }: { run: Workflow; onDone: Done }) {
     <div class="controls" aria-label="run controls">
       {status === "RUNNING" ? <ActionButton label="Pause" disabled={!allowed} why={why} onClick={() => setDialog("pause")} /> : null}
       {status === "PAUSED" ? <ActionButton label="Resume" disabled={!allowed} why={why} onClick={() => setDialog("resume")} /> : null}
-      {["FAILED", "TIMED_OUT", "TERMINATED"].includes(status) ? <ActionButton label="Retry" disabled={!allowed} why={why} onClick={() => setDialog("retry")} /> : null}
+      {["FAILED", "TIMED_OUT", "TERMINATED"].includes(status) ? (
+        <ActionButton label="Retry" disabled={!allowed} why={why} onClick={() => setDialog("retry")} />
+      ) : null}
       {ended ? <ActionButton label="Restart" disabled={!allowed} why={why} onClick={() => setDialog("restart")} /> : null}
       {!ended ? <ActionButton label="Terminate" danger disabled={!allowed} why={why} onClick={() => setDialog("terminate")} /> : null}
       {dialog === "pause" ? (
-        <Confirm title="Pause this run?" action="Pause" onClose={() => setDialog(undefined)} onConfirm={() => act("Pause", () => workflows.pauseWorkflow({ workflowId: id }), onDone)}>
+        <Confirm
+          title="Pause this run?"
+          action="Pause"
+          onClose={() => setDialog(undefined)}
+          onConfirm={() => act("Pause", () => workflows.pauseWorkflow({ workflowId: id }), onDone)}
+        >
           <p>No new tasks are scheduled until it is resumed; running tasks finish.</p>
         </Confirm>
       ) : null}
       {dialog === "resume" ? (
-        <Confirm title="Resume this run?" action="Resume" onClose={() => setDialog(undefined)} onConfirm={() => act("Resume", () => workflows.resumeWorkflow({ workflowId: id }), onDone)} />
+        <Confirm
+          title="Resume this run?"
+          action="Resume"
+          onClose={() => setDialog(undefined)}
+          onConfirm={() => act("Resume", () => workflows.resumeWorkflow({ workflowId: id }), onDone)}
+        />
       ) : null}
       {dialog === "retry" ? (
-        <Confirm title="Retry this run from its failed task?" action="Retry" onClose={() => setDialog(undefined)} onConfirm={() => act("Retry", () => workflows.retryWorkflow({ workflowId: id }), onDone)}>
+        <Confirm
+          title="Retry this run from its failed task?"
+          action="Retry"
+          onClose={() => setDialog(undefined)}
+          onConfirm={() => act("Retry", () => workflows.retryWorkflow({ workflowId: id }), onDone)}
+        >
           <p>The failed task is scheduled again; the run continues from there.</p>
         </Confirm>
       ) : null}
       {dialog === "restart" ? (
-        <Confirm title="Restart this run from the beginning?" action="Restart" onClose={() => setDialog(undefined)} onConfirm={() => act("Restart", () => workflows.restartWorkflow({ workflowId: id, useLatestDefinition: latest }), onDone)}>
+        <Confirm
+          title="Restart this run from the beginning?"
+          action="Restart"
+          onClose={() => setDialog(undefined)}
+          onConfirm={() => act("Restart", () => workflows.restartWorkflow({ workflowId: id, useLatestDefinition: latest }), onDone)}
+        >
           <p>Same run id; every task runs again with the run's input.</p>
           <label class="check">
-            <input type="checkbox" checked={latest} onChange={(e) => setLatest((e.target as HTMLInputElement).checked)} /> use the latest version of {run.workflowName}
+            <input type="checkbox" checked={latest} onChange={(e) => setLatest((e.target as HTMLInputElement).checked)} /> use the latest version of{" "}
+            {run.workflowName}
           </label>
         </Confirm>
       ) : null}
@@ -88,7 +118,13 @@ export function RunControls({ run, onDone }: { run: Workflow; onDone: Done }) {
         >
           <label>
             Reason
-            <input type="text" name="reason" value={reason} placeholder="why (kept on the run)" onInput={(e) => setReason((e.target as HTMLInputElement).value)} />
+            <input
+              type="text"
+              name="reason"
+              value={reason}
+              placeholder="why (kept on the run)"
+              onInput={(e) => setReason((e.target as HTMLInputElement).value)}
+            />
           </label>
         </Confirm>
       ) : null}
@@ -126,8 +162,8 @@ export function TaskControls({ run, refName, task, onDone }: { run: Workflow; re
       {ended && task ? (
         <ActionButton
           label="Rerun from here"
-          disabled={!allowed}
-          why={why}
+          disabled={!allowed || task.payloadTrimmed}
+          why={allowed ? "the step's input is still loading (the dialog edits it whole)" : why}
           onClick={() => {
             setInput(pretty(task.inputJson));
             setProblem(undefined);
@@ -163,7 +199,12 @@ export function TaskControls({ run, refName, task, onDone }: { run: Workflow; re
         >
           <label>
             Output (JSON object)
-            <textarea name="output" rows={6} value={output} onInput={(e) => (setOutput((e.target as HTMLTextAreaElement).value), setProblem(checkJson((e.target as HTMLTextAreaElement).value)))} />
+            <textarea
+              name="output"
+              rows={6}
+              value={output}
+              onInput={(e) => (setOutput((e.target as HTMLTextAreaElement).value), setProblem(checkJson((e.target as HTMLTextAreaElement).value)))}
+            />
           </label>
           {problem ? <p class="field-error">output {problem}</p> : null}
           {dialog === "fail" ? (
@@ -175,7 +216,18 @@ export function TaskControls({ run, refName, task, onDone }: { run: Workflow; re
         </Confirm>
       ) : null}
       {dialog === "skip" ? (
-        <Confirm title={`Skip ${refName}?`} action="Skip" onClose={() => setDialog(undefined)} onConfirm={() => act(`Skip ${refName}`, () => workflows.skipTask({ workflowId: id, taskReferenceName: task?.referenceTaskName ?? refName, outputJson: "{}" }), onDone)}>
+        <Confirm
+          title={`Skip ${refName}?`}
+          action="Skip"
+          onClose={() => setDialog(undefined)}
+          onConfirm={() =>
+            act(
+              `Skip ${refName}`,
+              () => workflows.skipTask({ workflowId: id, taskReferenceName: task?.referenceTaskName ?? refName, outputJson: "{}" }),
+              onDone,
+            )
+          }
+        >
           <p>The step is marked SKIPPED and the run goes on without it.</p>
         </Confirm>
       ) : null}
@@ -196,7 +248,12 @@ export function TaskControls({ run, refName, task, onDone }: { run: Workflow; re
           <p>Everything after this step is dropped and runs again.</p>
           <label>
             Task input (edit to change it)
-            <textarea name="input" rows={8} value={input} onInput={(e) => (setInput((e.target as HTMLTextAreaElement).value), setProblem(checkJson((e.target as HTMLTextAreaElement).value)))} />
+            <textarea
+              name="input"
+              rows={8}
+              value={input}
+              onInput={(e) => (setInput((e.target as HTMLTextAreaElement).value), setProblem(checkJson((e.target as HTMLTextAreaElement).value)))}
+            />
           </label>
           {problem ? <p class="field-error">input {problem}</p> : null}
         </Confirm>

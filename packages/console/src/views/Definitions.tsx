@@ -5,7 +5,7 @@ import { diffLines } from "diff";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { errorText, metadata } from "../api.js";
 import { GraphView } from "../graph/GraphView.js";
-import { layout as layoutGraph } from "../graph/layout.js";
+import { layout as layoutGraph, type PlacedNode } from "../graph/layout.js";
 import { buildGraph, type RunGraph, type WorkflowDefJson } from "../graph/model.js";
 import { defLink, navigate, type Route } from "../router.js";
 import { Empty, ErrorBox, time } from "../ui.js";
@@ -28,8 +28,14 @@ function DefinitionList() {
   const [open, setOpen] = useState<string | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
   useEffect(() => {
-    metadata.listWorkflowDefs({ allVersions: true }).then((r) => setDefs(r.definitions), (e) => setError(errorText(e)));
-    metadata.listTaskDefs({}).then((r) => setTaskDefs(r.taskDefJson.map((j) => JSON.parse(j) as Record<string, unknown>)), (e) => setError(errorText(e)));
+    metadata.listWorkflowDefs({ allVersions: true }).then(
+      (r) => setDefs(r.definitions),
+      (e) => setError(errorText(e)),
+    );
+    metadata.listTaskDefs({}).then(
+      (r) => setTaskDefs(r.taskDefJson.map((j) => JSON.parse(j) as Record<string, unknown>)),
+      (e) => setError(errorText(e)),
+    );
   }, []);
   const byName = new Map<string, Summary[]>();
   for (const d of defs ?? []) byName.set(d.name, [...(byName.get(d.name) ?? []), d]);
@@ -54,20 +60,22 @@ function DefinitionList() {
             </tr>
           </thead>
           <tbody>
-            {[...byName.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([n, versions]) => {
-              const latest = versions.reduce((a, b) => (b.version > a.version ? b : a));
-              return (
-                <tr data-def={n}>
-                  <td>
-                    <a href={defLink(n)}>{n}</a>
-                  </td>
-                  <td>v{latest.version}</td>
-                  <td>{versions.length}</td>
-                  <td class="muted">{latest.description}</td>
-                  <td>{time(latest.createTimeMs)}</td>
-                </tr>
-              );
-            })}
+            {[...byName.entries()]
+              .sort(([a], [b]) => a.localeCompare(b))
+              .map(([n, versions]) => {
+                const latest = versions.reduce((a, b) => (b.version > a.version ? b : a));
+                return (
+                  <tr data-def={n}>
+                    <td>
+                      <a href={defLink(n)}>{n}</a>
+                    </td>
+                    <td>v{latest.version}</td>
+                    <td>{versions.length}</td>
+                    <td class="muted">{latest.description}</td>
+                    <td>{time(latest.createTimeMs)}</td>
+                  </tr>
+                );
+              })}
           </tbody>
         </table>
       )}
@@ -169,6 +177,46 @@ function marked(def: WorkflowDefJson, other: WorkflowDefJson | undefined, side: 
   return graph;
 }
 
+interface Changes {
+  added: string[];
+  removed: string[];
+  changed: string[];
+  /** The first changed step drawn in each graph, for its first view. */
+  focusBefore?: string | undefined;
+  focusNow?: string | undefined;
+}
+
+/** What a diff changed, by step reference, in drawing order. */
+function changesOf(before: PlacedNode[], now: PlacedNode[]): Changes {
+  const refs = (nodes: PlacedNode[], state: string) => nodes.filter((n) => n.state === state).map((n) => n.ref);
+  const first = (nodes: PlacedNode[]) =>
+    [...nodes].sort((a, b) => a.y - b.y).find((n) => n.state === "ADDED" || n.state === "REMOVED" || n.state === "CHANGED")?.id;
+  return { added: refs(now, "ADDED"), removed: refs(before, "REMOVED"), changed: refs(now, "CHANGED"), focusBefore: first(before), focusNow: first(now) };
+}
+
+function ChangeSummary({ changes, from, to }: { changes: Changes; from: number; to: number }) {
+  const parts = (
+    [
+      ["added", changes.added],
+      ["removed", changes.removed],
+      ["changed", changes.changed],
+    ] as const
+  ).filter(([, refs]) => refs.length > 0);
+  return (
+    <p class="diff-summary" data-diff-summary>
+      v{from} → v{to}:{" "}
+      {parts.length === 0
+        ? "the same steps (see JSON for other fields)"
+        : parts.map(([word, refs], i) => (
+            <span class={`st-${word}`}>
+              {i > 0 ? "; " : ""}
+              {word} <span class="mono">{refs.join(", ")}</span>
+            </span>
+          ))}
+    </p>
+  );
+}
+
 function Definition({ name, route }: { name: string; route: Route }) {
   const [versions, setVersions] = useState<Summary[] | undefined>(undefined);
   const [json, setJson] = useState<Record<number, string>>({});
@@ -198,10 +246,17 @@ function Definition({ name, route }: { name: string; route: Route }) {
     if (!current) return undefined;
     const now = parse(current);
     const before = old ? parse(old) : undefined;
-    return { now: layoutGraph(marked(now, before, "new")), before: before ? layoutGraph(marked(before, now, "old")) : undefined };
+    const placed = { now: layoutGraph(marked(now, before, "new")), before: before ? layoutGraph(marked(before, now, "old")) : undefined };
+    return { ...placed, changes: changesOf(placed.before?.nodes ?? [], placed.now.nodes) };
   }, [current, old]);
   const go = (v: number | undefined, d: number | undefined) => navigate(`${defLink(name)}${v ? `?version=${v}` : ""}${d ? `${v ? "&" : "?"}diff=${d}` : ""}`);
-  if (error) return <section class="page"><h1>{name}</h1><ErrorBox message={error} /></section>;
+  if (error)
+    return (
+      <section class="page">
+        <h1>{name}</h1>
+        <ErrorBox message={error} />
+      </section>
+    );
   if (versions && versions.length === 0) {
     return (
       <section class="page">
@@ -231,7 +286,11 @@ function Definition({ name, route }: { name: string; route: Route }) {
         </label>
         <label>
           Compare with{" "}
-          <select value={String(against ?? "")} onChange={(e) => go(shown, Number((e.target as HTMLSelectElement).value) || undefined)} aria-label="compare with version">
+          <select
+            value={String(against ?? "")}
+            onChange={(e) => go(shown, Number((e.target as HTMLSelectElement).value) || undefined)}
+            aria-label="compare with version"
+          >
             <option value="">—</option>
             {(versions ?? [])
               .filter((v) => v.version !== shown)
@@ -254,25 +313,37 @@ function Definition({ name, route }: { name: string; route: Route }) {
         <p class="muted">Loading…</p>
       ) : view === "graph" ? (
         graphs.before ? (
-          <div class="diff-graphs">
-            <div>
-              <h3>v{against} (before)</h3>
-              <div class="graph-pane short">
-                <GraphView layout={graphs.before} fitKey={`${name}:${against}:${shown}:b`} />
+          <>
+            <ChangeSummary changes={graphs.changes} from={against!} to={shown!} />
+            <div class="diff-graphs">
+              <div>
+                <h3>v{against} (before)</h3>
+                <div class="graph-pane short">
+                  <GraphView layout={graphs.before} fitKey={`${name}:${against}:${shown}:b`} focus={graphs.changes.focusBefore} />
+                </div>
+              </div>
+              <div>
+                <h3>v{shown}</h3>
+                <div class="graph-pane short">
+                  <GraphView layout={graphs.now} fitKey={`${name}:${against}:${shown}:a`} focus={graphs.changes.focusNow} />
+                </div>
+              </div>
+              <div class="legend diff-legend">
+                <span class="legend-item st-added">
+                  <i />
+                  added
+                </span>
+                <span class="legend-item st-removed">
+                  <i />
+                  removed
+                </span>
+                <span class="legend-item st-changed">
+                  <i />
+                  changed
+                </span>
               </div>
             </div>
-            <div>
-              <h3>v{shown}</h3>
-              <div class="graph-pane short">
-                <GraphView layout={graphs.now} fitKey={`${name}:${against}:${shown}:a`} />
-              </div>
-            </div>
-            <div class="legend diff-legend">
-              <span class="legend-item st-added"><i />added</span>
-              <span class="legend-item st-removed"><i />removed</span>
-              <span class="legend-item st-changed"><i />changed</span>
-            </div>
-          </div>
+          </>
         ) : (
           <div class="graph-pane">
             <GraphView layout={graphs.now} fitKey={`${name}:${shown}`} />

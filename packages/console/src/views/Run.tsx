@@ -5,13 +5,14 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { Code, errorCode, errorText, workflows, type Task, type Workflow } from "../api.js";
 import { GraphView } from "../graph/GraphView.js";
-import { layout as layoutGraph } from "../graph/layout.js";
+import { layout as layoutGraph, type PlacedNode } from "../graph/layout.js";
 import { buildGraph, type WorkflowDefJson } from "../graph/model.js";
 import { defLink, runLink } from "../router.js";
 import { Empty, ErrorBox, Json, Status, duration, taskStatusName, time, workflowStatusName } from "../ui.js";
 import { RunControls, type Notice } from "./Controls.js";
 import { StepPanel } from "./StepPanel.js";
 import { Timeline } from "./Timeline.js";
+import { UnservedNotice, useUnservedTypes } from "./Unserved.js";
 
 /** How long one watch call waits for a change before asking again. */
 const WATCH_MS = 25_000;
@@ -94,6 +95,7 @@ export function RunPage({ id }: { id: string }) {
   );
   const placed = useMemo(() => (graph ? layoutGraph(graph) : undefined), [graph]);
   const node = placed?.nodes.find((n) => n.id === selected);
+  const unserved = useUnservedTypes(run, loaded?.state ?? "");
 
   // After an action: say what happened; on refusal the run may have moved, so read it again.
   const report = (n: Notice) => {
@@ -162,6 +164,7 @@ export function RunPage({ id }: { id: string }) {
             </span>
           </div>
           {run.reasonForIncompletion ? <div class="reason">{run.reasonForIncompletion}</div> : null}
+          <UnservedNotice types={unserved} />
         </div>
         <RunControls run={run} onDone={report} />
       </header>
@@ -181,6 +184,7 @@ export function RunPage({ id }: { id: string }) {
             layout={placed}
             selected={selected}
             fitKey={`${run.workflowId}:${run.workflowDefinitionJson.length}`}
+            focus={whereItIs(placed.nodes)}
             onSelect={(n) => setSelected(n.id)}
             onIteration={(ref, n) => setIterations((it) => ({ ...it, [ref]: n }))}
             childRunOf={(n) => (n.type === "SUB_WORKFLOW" ? n.instances[n.instances.length - 1]?.subWorkflowId || undefined : undefined)}
@@ -247,6 +251,13 @@ export function RunPage({ id }: { id: string }) {
       )}
     </section>
   );
+}
+
+/** Where a run is, for its first view: its first step running, queued or failed (the latest attempt's state). */
+function whereItIs(nodes: PlacedNode[]): string | undefined {
+  const at = (states: string[]) =>
+    [...nodes].sort((a, b) => a.y - b.y).find((n) => (n.kind === "task" || n.kind === "dynamic") && states.includes(n.state))?.id;
+  return at(["IN_PROGRESS", "SCHEDULED"]) ?? at(["FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT"]);
 }
 
 function Legend() {

@@ -3,7 +3,7 @@
 // counts per status, and live: a long poll (WatchWorkflows) says when any run
 // moved, and the page is read again (at most once a second).
 import { useEffect, useRef, useState } from "preact/hooks";
-import { WorkflowStatus, errorText, metadata, workflows, type Workflow } from "../api.js";
+import { Code, WorkflowStatus, errorCode, errorText, metadata, workflows, type Workflow } from "../api.js";
 import { navigate, runLink, type Route } from "../router.js";
 import { Empty, ErrorBox, Status, duration, time, workflowStatusName } from "../ui.js";
 
@@ -55,6 +55,28 @@ function ms(local: string): bigint {
   return BigInt(Number.isFinite(t) ? t : -1);
 }
 
+/** What the form's own checks refuse before asking the server: text that cannot be sent as the field's type. */
+function localProblem(f: Filters): { field: keyof Filters; text: string } | undefined {
+  if (f.version && !/^\d+$/.test(f.version.trim()))
+    return { field: "version", text: `Version: ${JSON.stringify(f.version)} is not a version number (1, 2, …)` };
+  for (const [field, label] of [
+    ["from", "Started from"],
+    ["to", "to"],
+  ] as const) {
+    if (f[field] && !Number.isFinite(new Date(f[field]).getTime())) return { field, text: `${label}: ${JSON.stringify(f[field])} is not a date and time` };
+  }
+  return undefined;
+}
+
+/** The form field a server refusal names (its message names the request's field). */
+const FIELD_OF: [RegExp, keyof Filters][] = [
+  [/\bstart_time_from_ms\b/, "from"],
+  [/\bstart_time_to_ms\b/, "to"],
+  [/\bversion\b/, "version"],
+  [/\bworkflow_id\b/, "run"],
+  [/\bcorrelation_id\b/, "correlation"],
+];
+
 function request(f: Filters) {
   return {
     name: f.name.trim(),
@@ -70,7 +92,7 @@ export function RunsPage({ route }: { route: Route }) {
   const [draft, setDraft] = useState(filters);
   const [rows, setRows] = useState<Workflow[] | undefined>(undefined);
   const [counts, setCounts] = useState<Map<string, { n: number; capped: boolean }>>(new Map());
-  const [error, setError] = useState<string | undefined>(undefined);
+  const [error, setError] = useState<{ text: string; field?: keyof Filters | undefined; refused?: boolean } | undefined>(undefined);
   const [pages, setPages] = useState<string[]>([""]);
   const [next, setNext] = useState("");
   const [names, setNames] = useState<string[]>([]);
@@ -82,12 +104,22 @@ export function RunsPage({ route }: { route: Route }) {
   useEffect(() => setDraft(filtersOf(route.query)), [key]);
   useEffect(() => setPages([""]), [key]);
   useEffect(() => {
-    metadata.listWorkflowDefs({}).then((r) => setNames([...new Set(r.definitions.map((d) => d.name))].sort()), () => {});
+    metadata.listWorkflowDefs({}).then(
+      (r) => setNames([...new Set(r.definitions.map((d) => d.name))].sort()),
+      () => {},
+    );
   }, []);
 
   // Read the page and the counts.
   useEffect(() => {
     let live = true;
+    const problem = localProblem(filters);
+    if (problem) {
+      setError({ ...problem, refused: true });
+      setRows([]);
+      setCounts(new Map());
+      return;
+    }
     const req = request(filters);
     Promise.all([
       workflows.searchWorkflows({
@@ -109,7 +141,9 @@ export function RunsPage({ route }: { route: Route }) {
       },
       (e) => {
         if (!live) return;
-        setError(errorText(e));
+        const text = errorText(e);
+        const refused = errorCode(e) === Code.InvalidArgument;
+        setError({ text, refused, field: refused ? FIELD_OF.find(([re]) => re.test(text))?.[1] : undefined });
         setRows([]);
       },
     );
@@ -141,7 +175,8 @@ export function RunsPage({ route }: { route: Route }) {
   }, []);
 
   const apply = (f: Filters) => navigate(`/runs${queryOf(f)}`);
-  const toggleStatus = (s: string) => apply({ ...filters, status: filters.status.includes(s) ? filters.status.filter((x) => x !== s) : [...filters.status, s] });
+  const toggleStatus = (s: string) =>
+    apply({ ...filters, status: filters.status.includes(s) ? filters.status.filter((x) => x !== s) : [...filters.status, s] });
 
   return (
     <section class="page">
@@ -152,7 +187,7 @@ export function RunsPage({ route }: { route: Route }) {
           return (
             <button type="button" class={`count-card ${filters.status.includes(s) ? "active" : ""}`} onClick={() => toggleStatus(s)} data-count={s}>
               <Status status={s} />
-              <strong>{c ? `${c.n.toLocaleString("en-US")}${c.capped ? "+" : ""}` : "…"}</strong>
+              <strong>{c ? `${c.n.toLocaleString("en-US")}${c.capped ? "+" : ""}` : error ? "—" : "…"}</strong>
             </button>
           );
         })}
@@ -166,7 +201,14 @@ export function RunsPage({ route }: { route: Route }) {
       >
         <label>
           Workflow
-          <input name="name" list="workflow-names" value={draft.name} placeholder="any" onInput={(e) => setDraft({ ...draft, name: (e.target as HTMLInputElement).value })} />
+          <input
+            name="name"
+            aria-invalid={error?.field === "name"}
+            list="workflow-names"
+            value={draft.name}
+            placeholder="any"
+            onInput={(e) => setDraft({ ...draft, name: (e.target as HTMLInputElement).value })}
+          />
           <datalist id="workflow-names">
             {names.map((n) => (
               <option value={n} />
@@ -175,34 +217,71 @@ export function RunsPage({ route }: { route: Route }) {
         </label>
         <label class="narrow">
           Version
-          <input name="version" type="number" value={draft.version} placeholder="any" onInput={(e) => setDraft({ ...draft, version: (e.target as HTMLInputElement).value })} />
+          <input
+            name="version"
+            aria-invalid={error?.field === "version"}
+            type="number"
+            value={draft.version}
+            placeholder="any"
+            onInput={(e) => setDraft({ ...draft, version: (e.target as HTMLInputElement).value })}
+          />
         </label>
         <label>
           Correlation id
-          <input name="correlation" value={draft.correlation} placeholder="any" onInput={(e) => setDraft({ ...draft, correlation: (e.target as HTMLInputElement).value })} />
+          <input
+            name="correlation"
+            aria-invalid={error?.field === "correlation"}
+            value={draft.correlation}
+            placeholder="any"
+            onInput={(e) => setDraft({ ...draft, correlation: (e.target as HTMLInputElement).value })}
+          />
         </label>
         <label>
           Run id
-          <input name="run" value={draft.run} placeholder="any" onInput={(e) => setDraft({ ...draft, run: (e.target as HTMLInputElement).value })} />
+          <input
+            name="run"
+            aria-invalid={error?.field === "run"}
+            value={draft.run}
+            placeholder="any"
+            onInput={(e) => setDraft({ ...draft, run: (e.target as HTMLInputElement).value })}
+          />
         </label>
         <label>
           Started from
-          <input name="from" type="datetime-local" step="1" value={draft.from} onInput={(e) => setDraft({ ...draft, from: (e.target as HTMLInputElement).value })} />
+          <input
+            name="from"
+            aria-invalid={error?.field === "from"}
+            type="datetime-local"
+            step="1"
+            value={draft.from}
+            onInput={(e) => setDraft({ ...draft, from: (e.target as HTMLInputElement).value })}
+          />
         </label>
         <label>
           to
-          <input name="to" type="datetime-local" step="1" value={draft.to} onInput={(e) => setDraft({ ...draft, to: (e.target as HTMLInputElement).value })} />
+          <input
+            name="to"
+            aria-invalid={error?.field === "to"}
+            type="datetime-local"
+            step="1"
+            value={draft.to}
+            onInput={(e) => setDraft({ ...draft, to: (e.target as HTMLInputElement).value })}
+          />
         </label>
         <div class="filter-actions">
           <button type="submit" class="primary">
             Search
           </button>
-          <button type="button" class="ghost" onClick={() => apply({ name: "", version: "", status: [], correlation: "", run: "", from: "", to: "", order: "newest" })}>
+          <button
+            type="button"
+            class="ghost"
+            onClick={() => apply({ name: "", version: "", status: [], correlation: "", run: "", from: "", to: "", order: "newest" })}
+          >
             Clear
           </button>
         </div>
       </form>
-      {error ? <ErrorBox message={error} /> : null}
+      {error ? <ErrorBox message={error.refused ? `Filter refused: ${error.text}` : error.text} /> : null}
       {!rows ? (
         <p class="muted">Loading…</p>
       ) : rows.length === 0 && !error ? (
@@ -216,7 +295,12 @@ export function RunsPage({ route }: { route: Route }) {
               <th>Run id</th>
               <th>Correlation id</th>
               <th>
-                <button type="button" class="sort" onClick={() => apply({ ...filters, order: filters.order === "newest" ? "oldest" : "newest" })} aria-label="sort by start time">
+                <button
+                  type="button"
+                  class="sort"
+                  onClick={() => apply({ ...filters, order: filters.order === "newest" ? "oldest" : "newest" })}
+                  aria-label="sort by start time"
+                >
                   Started {filters.order === "newest" ? "↓" : "↑"}
                 </button>
               </th>

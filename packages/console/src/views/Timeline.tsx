@@ -47,14 +47,32 @@ export function Timeline({ run, onSelect }: { run: Workflow; onSelect: (t: Task)
             const queuedTo = started || ended || now;
             const runTo = ended || now;
             return (
-              <div class="tl-row" style={{ top: `${(first + i) * ROW}px` }} onClick={() => onSelect(t)} title={`${t.referenceTaskName}: ${status}`}>
+              <div
+                class="tl-row"
+                data-task={t.referenceTaskName}
+                data-attempt={t.retryCount}
+                style={{ top: `${(first + i) * ROW}px` }}
+                onClick={() => onSelect(t)}
+                title={`${t.referenceTaskName}: ${status}`}
+              >
                 <span class="tl-label mono" style={{ width: `${LABEL}px` }}>
                   {t.referenceTaskName}
                   {t.retryCount > 0 ? <span class="muted"> (retry {t.retryCount})</span> : null}
                 </span>
                 <span class="tl-track" style={{ width: `${plot}px` }}>
-                  <i class="tl-queued" style={{ left: `${x(scheduled)}px`, width: `${Math.max(x(queuedTo) - x(scheduled), 1)}px` }} />
-                  {started ? <i class={`tl-run ${statusClass(status)}`} style={{ left: `${x(started)}px`, width: `${Math.max(x(runTo) - x(started), 2)}px` }} /> : null}
+                  <i
+                    class="tl-queued"
+                    title={`queued ${duration(queuedTo - scheduled)}`}
+                    style={{ left: `${x(scheduled)}px`, width: `${Math.max(x(queuedTo) - x(scheduled), 1)}px` }}
+                  />
+                  {started ? (
+                    <i
+                      class={`tl-run ${statusClass(status)}`}
+                      data-state={status}
+                      title={`ran ${duration(runTo - started)}: ${status}`}
+                      style={{ left: `${x(started)}px`, width: `${Math.max(x(runTo) - x(started), 2)}px` }}
+                    />
+                  ) : null}
                 </span>
                 <span class="tl-dur muted">{started ? duration(runTo - started) : status === "SCHEDULED" ? "queued" : ""}</span>
               </div>
