@@ -68,7 +68,11 @@ export interface Rollout {
   };
 }
 
-/** Conductor's system task types, plus SIMPLE for worker tasks. */
+/**
+ * Conductor's task types (its TaskType enum, with HUMAN, START_WORKFLOW and
+ * NOOP of later versions): what a definition's `type` may name. The one list
+ * of them: validation, the server's decider and the test harness read it.
+ */
 export const TASK_TYPES = [
   "SIMPLE",
   "DYNAMIC",
@@ -95,6 +99,15 @@ export const TASK_TYPES = [
   "NOOP",
 ] as const;
 export type TaskType = (typeof TASK_TYPES)[number];
+
+/** Types the server carries out itself: every Conductor type but SIMPLE. */
+export const SYSTEM_TASK_TYPES: ReadonlySet<string> = new Set(TASK_TYPES.filter((t) => t !== "SIMPLE"));
+
+/** Conductor types Baton does not run (Kafka; a server plugin's own types): a definition naming one is refused. */
+export const UNSERVED_TASK_TYPES: ReadonlySet<TaskType> = new Set<TaskType>(["KAFKA_PUBLISH", "USER_DEFINED"]);
+
+/** A worker's task: SIMPLE, and any type Conductor does not define (its name is the task definition's). */
+export const isWorkerTaskType = (type: string): boolean => type === "SIMPLE" || !SYSTEM_TASK_TYPES.has(type);
 
 export interface SubWorkflowParams {
   name?: string;

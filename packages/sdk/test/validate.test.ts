@@ -211,3 +211,14 @@ test("validateTaskDef: shape errors and the response-timeout rule", () => {
   assert.deepEqual(paths(validateTaskDef({ retryCount: -1, retryLogic: "RANDOM" })).sort(), ["/name", "/retryCount", "/retryLogic"]);
   assert.deepEqual(paths(validateTaskDef({ name: "t", timeoutSeconds: 10, responseTimeoutSeconds: 60 })), ["/responseTimeoutSeconds"]);
 });
+
+test("types Baton does not run (KAFKA_PUBLISH, USER_DEFINED) are refused at their type, saying what to do instead", () => {
+  const r = validateWorkflowDef(
+    wf([
+      { name: "k", taskReferenceName: "k", type: "KAFKA_PUBLISH", inputParameters: { kafka_request: {} } },
+      { name: "u", taskReferenceName: "u", type: "USER_DEFINED" },
+    ]),
+  );
+  assert.deepEqual(paths(r.errors), ["/tasks/0/type", "/tasks/1/type"]);
+  assert.match(r.errors[0]?.message ?? "", /Baton does not run KAFKA_PUBLISH tasks .*worker task \(type SIMPLE\)/);
+});

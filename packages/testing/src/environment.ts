@@ -4,11 +4,11 @@
 // the next due timer whenever nothing else can progress. A 3-day WAIT or a
 // 1-hour retry delay passes in milliseconds.
 import { BatonClient, Worker, type ConductorTask, type ConductorWorkflow, type Handler, type StartOptions, type TaskContext } from "@baton/client";
-import { Flow, TaskStub, formatDiagnostic } from "@baton/sdk";
+import { Flow, TaskStub, formatDiagnostic, isWorkerTaskType } from "@baton/sdk";
 import { ManualClock, createLogger, startServer, type BatonServer } from "@baton/server";
 import { acquireDatabase, type DatabaseOptions, type TestDatabase } from "./database.js";
 import { toMillis, type Duration } from "./duration.js";
-import { isWorkerType, type Snapshot } from "./inspect.js";
+import type { Snapshot } from "./inspect.js";
 
 export interface TestEnvironmentOptions extends DatabaseOptions {
   /**
@@ -265,9 +265,11 @@ export class TestEnvironment {
       }
       const busy = [
         ...ready.map((q) => `task ${q.taskId} (${q.taskType}) ready`),
-        ...s.running.filter((t) => t.type === "HTTP" || (isWorkerType(t.type) && !this.#parked.has(t.id))).map((t) => `task ${t.ref} (${t.defName}) running`),
+        ...s.running
+          .filter((t) => t.type === "HTTP" || (isWorkerTaskType(t.type) && !this.#parked.has(t.id)))
+          .map((t) => `task ${t.ref} (${t.defName}) running`),
         // A system task holding a lease waits for its script or jq to be evaluated off the serving thread: its answer is on its way.
-        ...s.running.filter((t) => t.type !== "HTTP" && !isWorkerType(t.type) && t.leaseExpiresAt > 0).map((t) => `task ${t.ref} (${t.type}) evaluating`),
+        ...s.running.filter((t) => t.type !== "HTTP" && !isWorkerTaskType(t.type) && t.leaseExpiresAt > 0).map((t) => `task ${t.ref} (${t.type}) evaluating`),
         ...(s.outbox > 0 ? [`${s.outbox} cross-run effects pending`] : []),
         ...(this.#running > 0 ? [`${this.#running} mock handlers running`] : []),
       ];

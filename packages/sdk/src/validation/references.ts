@@ -2,7 +2,7 @@
 // worker tasks with no task definition.
 import type { ValidationIssue } from "./issue.js";
 import { pointer } from "./pointer.js";
-import { SYSTEM_TASK_TYPES } from "./system-tasks.js";
+import { SYSTEM_TASK_TYPES } from "../def.js";
 import { isObj, str, taskType, type Obj, type TaskSite } from "./tree.js";
 
 export function duplicateRefIssues(sites: TaskSite[]): ValidationIssue[] {

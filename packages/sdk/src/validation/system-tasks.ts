@@ -1,4 +1,5 @@
 // Per-type rules for Conductor's system tasks: the fields each one cannot run without.
+import { UNSERVED_TASK_TYPES } from "../def.js";
 import type { ValidationIssue } from "./issue.js";
 import { pointer } from "./pointer.js";
 import { isObj, str, taskType, walkTasks, type Obj, type TaskSite } from "./tree.js";
@@ -143,34 +144,18 @@ function checkJoinOn(join: TaskSite, refs: Set<string>, errors: ValidationIssue[
   });
 }
 
-/** Errors for system tasks that lack the fields their type needs. */
+/** Errors for system tasks that lack the fields their type needs, and for types Baton does not run. */
 export function systemTaskIssues(sites: TaskSite[]): ValidationIssue[] {
   const errors: ValidationIssue[] = [];
-  for (const site of sites) rules[taskType(site.task)]?.(site, errors);
+  for (const site of sites) {
+    const type = taskType(site.task);
+    if ((UNSERVED_TASK_TYPES as ReadonlySet<string>).has(type)) {
+      errors.push({
+        path: pointer(site.path, "type"),
+        message: `Baton does not run ${type} tasks (Conductor's ${type === "KAFKA_PUBLISH" ? "Kafka module" : "server plugins"}); do the work in a worker task (type SIMPLE) instead`,
+      });
+    }
+    rules[type]?.(site, errors);
+  }
   return errors;
 }
-
-/** Types the server runs itself; any other type is done by a worker. */
-export const SYSTEM_TASK_TYPES: ReadonlySet<string> = new Set([
-  "DYNAMIC",
-  "FORK_JOIN",
-  "FORK_JOIN_DYNAMIC",
-  "DECISION",
-  "SWITCH",
-  "JOIN",
-  "EXCLUSIVE_JOIN",
-  "DO_WHILE",
-  "SUB_WORKFLOW",
-  "START_WORKFLOW",
-  "EVENT",
-  "WAIT",
-  "HUMAN",
-  "HTTP",
-  "LAMBDA",
-  "INLINE",
-  "TERMINATE",
-  "KAFKA_PUBLISH",
-  "JSON_JQ_TRANSFORM",
-  "SET_VARIABLE",
-  "NOOP",
-]);

@@ -1,6 +1,6 @@
 // The contract between the decider and the system tasks: the hooks each task
 // type implements, the settings they read, and which types go to workers.
-import { TASK_TYPES } from "@baton/sdk";
+import { isWorkerTaskType } from "@baton/sdk";
 import type { TaskContext } from "../task-context.js";
 import type { EvaluationOutcome, EvaluationRequest } from "../evaluation.js";
 import type { TaskState } from "../model.js";
@@ -22,9 +22,5 @@ export interface SystemTask {
   onEvaluated?(d: TaskContext, task: TaskState, outcome: EvaluationOutcome): void;
 }
 
-const SYSTEM_TYPE_NAMES: ReadonlySet<string> = new Set(TASK_TYPES.filter((t) => t !== "SIMPLE"));
-
-/** Worker tasks are handed to workers: SIMPLE, and any type Conductor does not define. */
-export function isWorkerTask(type: string): boolean {
-  return type === "SIMPLE" || !SYSTEM_TYPE_NAMES.has(type);
-}
+/** Worker tasks are handed to workers: SIMPLE, and any type Conductor does not define (the SDK's one list). */
+export const isWorkerTask = isWorkerTaskType;
