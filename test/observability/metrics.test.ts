@@ -112,8 +112,8 @@ describe("/metrics", () => {
 
     // A request the database refuses (a task id that is not a uuid).
     // Malformed ids are refused before they reach the database now, so make a
-    // query fail on the server's own pool to see database errors counted.
-    await server.store.pool.query("SELECT 'not-a-uuid'::uuid").catch(() => undefined);
+    // query fail on the server's own connections to see database errors counted.
+    await server.store.tx((tx) => tx.query("SELECT 'not-a-uuid'::uuid")).catch(() => undefined);
 
     const { status, type, body } = await get("/metrics");
     assert.equal(status, 200);

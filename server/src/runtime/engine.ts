@@ -40,7 +40,7 @@ export type EngineStore = PipelineDeps["store"] &
   DefinitionStore &
   OutboxDeps["store"] &
   AfterCommitDeps["store"] &
-  Pick<Store, "inRunBatch" | "getRun" | "runIdByIdempotencyKey" | "pool">;
+  Pick<Store, "inRunBatch" | "inUnlockedBatch" | "getRun" | "runIdByIdempotencyKey">;
 
 export interface EngineLimits {
   maxConcurrentStarts: number;
@@ -321,7 +321,7 @@ export class Engine {
     for (const runId of loaded.runs.keys()) this.memory.take(runId);
     const handOffs: HandOff[] = [];
     try {
-      return this.committed(await runBatch(this.pipeline, this.store.pool, loaded, events, starts, this.clock.now(), handOffs, true));
+      return this.committed(await this.store.inUnlockedBatch((q) => runBatch(this.pipeline, q, loaded, events, starts, this.clock.now(), handOffs, true)));
     } catch (error) {
       for (const h of handOffs) h.reservation.release();
       // Memory was behind, or the write lost a race (a moved row, a deadlock): the slow path decides.

@@ -66,12 +66,12 @@ export interface Store {
   close(): Promise<void>;
   /** Where connections go (the primary of several hosts). */
   readonly locator: PrimaryLocator;
-  /** The pool, for runtime/'s statements outside a transaction (a write from memory). */
-  readonly pool: pg.Pool;
 
   // ---- run batches (runtime/): the batch's transaction, its write
   /** Locks the targeted runs in id order, loads them and their tasks, runs `fn` and commits. */
   inRunBatch<T>(targets: BatchTargets, options: { skipLocked?: boolean }, fn: (tx: Tx, loaded: LoadedRuns) => Promise<T>): Promise<T>;
+  /** A batch decided from memory, nothing read or locked: `fn`'s statements (its one write, which fails whole when a row moved) outside a transaction. */
+  inUnlockedBatch<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
   /** Everything a batch decided, as one statement that fails whole when a row moved. */
   writeBatch(q: Queryable, w: BatchWrite, options?: { allRunsNew?: boolean }): Promise<BatchWritten>;
   tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
@@ -277,6 +277,9 @@ class PgStore implements Store {
 
   inRunBatch<T>(targets: BatchTargets, options: { skipLocked?: boolean }, fn: (tx: Tx, loaded: LoadedRuns) => Promise<T>) {
     return inRunBatch(this.pool, targets, options, fn);
+  }
+  inUnlockedBatch<T>(fn: (q: Queryable) => Promise<T>) {
+    return fn(this.pool);
   }
   writeBatch = (q: Queryable, w: BatchWrite, options: { allRunsNew?: boolean } = {}) => writeBatch(q, w, options);
   tx<T>(fn: (tx: Tx) => Promise<T>) {
