@@ -270,6 +270,10 @@ describe("the console in a browser", () => {
     if (process.env["BATON_CONSOLE_DOCS"] === "1") copyFileSync(path.join(shots, "run.png"), path.join(root, "docs/console-run.png"));
     await page.setViewportSize({ width: 1440, height: 900 });
     await page.getByRole("button", { name: "fit" }).click();
+    // The run's own data: input, output, variables, its child runs.
+    await page.getByRole("tab", { name: "Input, output, variables" }).click();
+    const data = page.locator(".data-grid");
+    assert.match(await data.innerText(), /"tier": "gold"[\s\S]*related runs[\s\S]*notify: [0-9a-f-]{36} completed/i);
     // The sub-workflow links to its child run.
     await page.locator('g.node[data-ref="notify"] a.child-link').click();
     await page.getByRole("heading", { name: /console_child/ }).waitFor();
@@ -327,6 +331,41 @@ describe("the console in a browser", () => {
     const run = await admin.getWorkflow(id);
     assert.equal(run.status, "COMPLETED");
     assert.deepEqual(run.tasks.find((t) => t.referenceTaskName === "approve")?.outputData, { approved: "yes, by the test" });
+    await page.close();
+  });
+
+  it("pauses and resumes a run, skips a step not reached yet, and restarts an ended run, each confirmed first", async () => {
+    const id = await admin.startWorkflow(approval.name, {});
+    const page = await signedIn(keys["operator"]!);
+    await page.goto(`${url}/runs/${id}`);
+    await node(page, "approve").waitFor();
+    const confirm = async (action: string) => {
+      await page.locator(".run-head").getByRole("button", { name: action }).click();
+      await page.getByRole("dialog").getByRole("button", { name: action }).click();
+    };
+    await confirm("Pause");
+    await page.locator('.run-head .badge[data-status="PAUSED"]').waitFor();
+    assert.equal((await admin.getWorkflow(id)).status, "PAUSED");
+    await confirm("Resume");
+    await page.locator('.run-head .badge[data-status="RUNNING"]').waitFor();
+    // The step after the WAIT, skipped before the run gets there.
+    await node(page, "ship").click();
+    await page.locator('[data-panel="ship"]').getByRole("button", { name: "Skip" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Skip" }).click();
+    await page.locator(".notice.ok", { hasText: "Skip ship: done" }).waitFor();
+    await admin.signalTask(id, { taskReferenceName: "approve" }, { output: { approved: true } });
+    await page.locator('.run-head .badge[data-status="COMPLETED"]').waitFor({ timeout: 20_000 });
+    assert.equal(await node(page, "ship").getAttribute("data-state"), "SKIPPED");
+    // Ended: restarted from the beginning, same run id, waiting on its WAIT again.
+    await confirm("Restart");
+    await page.locator('.run-head .badge[data-status="RUNNING"]').waitFor({ timeout: 20_000 });
+    await eventually(
+      () => node(page, "approve").getAttribute("data-state"),
+      (state) => state === "IN_PROGRESS",
+      20_000,
+    );
+    assert.equal((await admin.getWorkflow(id)).status, "RUNNING");
+    await admin.terminateWorkflow(id, "test cleanup");
     await page.close();
   });
 
