@@ -1,13 +1,19 @@
 // baton dev as a child process: embedded PostgreSQL in a data dir kept across
-// restarts, clean shutdown on SIGTERM, and the demo. Two server starts (the
-// second one is the restart being tested).
+// restarts, clean shutdown on SIGTERM, and the demo (its printed console link
+// opened in headless Chromium). Two server starts (the second one is the
+// restart being tested).
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
 import { MAIN, baton, ensureBuilt, removeDir, tempProject } from "./support.js";
+
+/** Where the console tests put their screenshots. */
+const SHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../test/.tmp/console");
 
 interface Dev {
   child: ChildProcess;
@@ -97,6 +103,25 @@ describe("baton dev", () => {
     const page = await fetch(runPage);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<div id="app">/);
+    // Opened in a browser, the printed link shows the demo run's graph, every step done.
+    const browser = await chromium.launch({
+      executablePath: process.env["BATON_CHROMIUM"] ?? "/usr/bin/chromium",
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu"],
+    });
+    try {
+      const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await tab.goto(runPage);
+      for (const ref of ["greet", "exclaim", "shout"]) {
+        const step = tab.locator(`g.node[data-ref="${ref}"]`).first();
+        await step.waitFor({ timeout: 30_000 });
+        assert.equal(await step.getAttribute("data-state"), "COMPLETED", `${ref} is drawn completed`);
+      }
+      mkdirSync(SHOTS, { recursive: true });
+      await tab.screenshot({ path: path.join(SHOTS, "demo-run.png") });
+    } finally {
+      await browser.close();
+    }
 
     // The hint names where the console is (a free port here), so the CLI's run links point at it.
     const hint = await dev.waitFor(/^try: .*\(BATON_ADDRESS=(\S+) BATON_CONSOLE_URL=(\S+)\)$/m);
