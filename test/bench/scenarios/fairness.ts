@@ -35,28 +35,36 @@ export function fairnessBody(options: BenchOptions) {
     await client.registerWorkflowDef(PLAIN);
     const left = () => Math.round(Math.max(1000, env.deadline - nowMs()));
 
-    /** Starts the small key's runs (8 at a time) and returns each task's ready -> held latency. */
-    const smallKey = async (stamps: Map<string, number>, tag: string): Promise<number[]> => {
+    /**
+     * Starts the small key's runs (8 at a time) and returns each task's ready -> held latency, split at the
+     * claim that leased it (its startTime): ready -> claimed is the queue and the fair claim, claimed -> held
+     * is the claim statement, the dispatch stream and the worker's process.
+     */
+    const smallKey = async (stamps: Map<string, number>, tag: string) => {
       anchorWallClock();
       const ids = await pool(counts.fairnessSmall, 8, (i) => client.startWorkflow(KEYED.name, { tenant: `small-${tag}`, n: i }));
       const runs = await Promise.all(ids.map((id) => client.waitWorkflow(id, left(), true)));
-      const lat: number[] = [];
+      const split = { latency: [] as number[], toClaim: [] as number[], toWorker: [] as number[] };
       for (const run of runs)
         for (const t of run.tasks) {
           const held = stamps.get(t.taskId);
-          if (held !== undefined) lat.push(held - (t.scheduledTime + 0.5));
+          if (held === undefined) continue;
+          split.latency.push(held - (t.scheduledTime + 0.5));
+          split.toClaim.push(t.startTime - t.scheduledTime);
+          split.toWorker.push(held - (t.startTime + 0.5));
         }
-      return lat;
+      return split;
     };
+    type Split = Awaited<ReturnType<typeof smallKey>>;
     /** Queues `n` runs with no worker attached; returns how long the queue then takes to drain with workers. */
-    const flood = async (name: string, n: number, whileDraining?: (stamps: Map<string, number>) => Promise<number[]>) => {
+    const flood = async (name: string, n: number, whileDraining?: (stamps: Map<string, number>) => Promise<Split>) => {
       log(`  queueing ${n} runs of ${name}`);
       await pool(n, counts.startConcurrency, (i) => client.startWorkflow(name, { tenant: "big", n: i }));
       const stamps = { received: new Map<string, number>(), returned: new Map<string, number>() };
       const workers = noopWorkers(address, { concurrency: counts.concurrency, workerId: `bench-fair-${name}`, types: [TYPE], stamps });
       const t0 = nowMs();
       try {
-        const small = whileDraining ? whileDraining(stamps.received) : Promise.resolve([]);
+        const small = whileDraining ? whileDraining(stamps.received) : Promise.resolve(undefined);
         const drained = await until(() => (workers.counts.get(TYPE) ?? 0) >= n, left(), 20);
         const seconds = (nowMs() - t0) / 1000;
         return { seconds, drained, small: await small, done: workers.counts.get(TYPE) ?? 0 };
@@ -68,7 +76,7 @@ export function fairnessBody(options: BenchOptions) {
     // The small key alone.
     const alone = { received: new Map<string, number>(), returned: new Map<string, number>() };
     const idle = noopWorkers(address, { concurrency: counts.concurrency, workerId: "bench-fair-alone", types: [TYPE], stamps: alone });
-    let unloaded: number[];
+    let unloaded: Split;
     try {
       await smallKey(alone.received, "warm");
       unloaded = await smallKey(alone.received, "alone");
@@ -78,8 +86,8 @@ export function fairnessBody(options: BenchOptions) {
     // The same small key while another key's flood drains, then the flood unkeyed.
     const keyed = await flood(KEYED.name, counts.fairnessFlood, (stamps) => smallKey(stamps, "flood"));
     const plain = await flood(PLAIN.name, counts.fairnessFlood);
-    const a = distribution(unloaded);
-    const b = distribution(keyed.small);
+    const a = distribution(unloaded.latency);
+    const b = distribution(keyed.small?.latency ?? []);
     const keyedRate = keyed.done / keyed.seconds;
     const plainRate = plain.done / plain.seconds;
     return {
@@ -99,6 +107,11 @@ export function fairnessBody(options: BenchOptions) {
         small: counts.fairnessSmall,
         alone: a,
         underFlood: b,
+        // Where the time went: ready -> claimed, claimed -> held by the handler.
+        aloneToClaim: distribution(unloaded.toClaim),
+        aloneToWorker: distribution(unloaded.toWorker),
+        underFloodToClaim: distribution(keyed.small?.toClaim ?? []),
+        underFloodToWorker: distribution(keyed.small?.toWorker ?? []),
         keyedSeconds: keyed.seconds,
         unkeyedSeconds: plain.seconds,
       },
