@@ -87,6 +87,9 @@ export function parseArgs(argv: string[]): BenchOptions {
     memoryRuns: n(100_000, 5_000, 20),
     fairnessFlood: n(100_000, 2_000, 50),
     fairnessSmall: n(100, 100, 5),
+    hostileIterations: n(5_000, 1_000, 20),
+    hostileRepeats: quick ? 1 : 3,
+    hostileJsonQuotes: n(1_000_000, 30_000, 1_000),
     concurrency: 64,
     startConcurrency: 64,
   };

@@ -12,6 +12,7 @@ export const SCENARIOS = [
   "console",
   "fairness",
   "conductorSdk",
+  "hostile",
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -71,6 +72,10 @@ export const HEADLINES: Record<ScenarioName, { metric: string; label: string; un
     { metric: "tasksPerSecond", label: "Conductor JS SDK worker over REST: task completions/s", unit: "/s", better: "higher" },
     { metric: "p50Ms", label: "Conductor JS SDK worker over REST: dispatch p50", unit: "ms", better: "lower" },
   ],
+  hostile: [
+    { metric: "healthP99Ms", label: "/healthz p99 under a hostile tenant (goal < 100 ms)", unit: "ms", better: "lower" },
+    { metric: "serverLoopLagP99Ms", label: "server event-loop lag p99 under a hostile tenant", unit: "ms", better: "lower" },
+  ],
 };
 
 export interface Counts {
@@ -87,6 +92,10 @@ export interface Counts {
   /** Runs one key queues at once in the fairness scenario, and runs the small key starts. */
   fairnessFlood: number;
   fairnessSmall: number;
+  /** The hostile scenario: NOOP iterations of each long loop, times every hostile run is started, pairs of \" in its JSON. */
+  hostileIterations: number;
+  hostileRepeats: number;
+  hostileJsonQuotes: number;
   /** Worker concurrency per task type. */
   concurrency: number;
   /** Starts in flight at once. */

@@ -13,6 +13,7 @@ import { FANOUT, SEQ3, TASK_TYPES, WAITING, fanoutInput, noopWorkers, registerFl
 import { resetStatements, sampleWaits, topStatements, walCounters, type Cluster } from "../lib/postgres.js";
 import { summarizeProfile } from "../lib/profile.js";
 import { fairnessBody } from "./fairness.js";
+import { hostileBody } from "./hostile.js";
 import type { BenchOptions, ScenarioName, ScenarioResult } from "../lib/types.js";
 import { anchorWallClock, cpuMeter, distribution, errorText, freePort, nowMs, pool, round, sleep, until } from "../lib/util.js";
 
@@ -30,6 +31,8 @@ interface Env {
   clients: BatonClient[];
   /** http://host:port of each server's Conductor REST API (conductorSdk only). */
   conductorBases: string[];
+  /** http://host:port of each server's metrics port, /healthz and /metrics (hostile only). */
+  metricsBases: string[];
 }
 
 /** A scenario body: returns its metrics, details, and optionally a status other than ok. */
@@ -41,6 +44,7 @@ async function withBaton(ctx: BatonContext, scenario: ScenarioName, replicas: nu
   const servers: ServerProcess[] = [];
   const clients: BatonClient[] = [];
   const conductorBases: string[] = [];
+  const metricsBases: string[] = [];
   let profiles: (string | undefined)[] = [];
   try {
     const databaseUrl = await ctx.cluster.createDatabase(dbName);
@@ -48,10 +52,16 @@ async function withBaton(ctx: BatonContext, scenario: ScenarioName, replicas: nu
       // Conductor's REST API only where a scenario drives it.
       const conductorPort = scenario === "conductorSdk" ? await freePort() : undefined;
       if (conductorPort) conductorBases.push(`http://127.0.0.1:${conductorPort}`);
+      // The metrics port (with /healthz) where a scenario probes it.
+      const metricsPort = scenario === "hostile" ? await freePort() : undefined;
+      if (metricsPort) metricsBases.push(`http://127.0.0.1:${metricsPort}`);
       servers.push(
         await startServerProcess({
           databaseUrl,
-          ...(conductorPort ? { env: { BATON_CONDUCTOR_PORT: String(conductorPort) } } : {}),
+          env: {
+            ...(conductorPort ? { BATON_CONDUCTOR_PORT: String(conductorPort) } : {}),
+            ...(metricsPort ? { BATON_METRICS_PORT: String(metricsPort) } : {}),
+          },
           logFile: path.join(ctx.options.outDir, "logs", `${scenario}-server${i + 1}.log`),
           ...(ctx.options.profile ? { profile: { dir: path.join(ctx.options.outDir, "profiles"), name: `${scenario}-server${i + 1}` } } : {}),
         }),
@@ -69,7 +79,7 @@ async function withBaton(ctx: BatonContext, scenario: ScenarioName, replicas: nu
     const timeoutMs = ctx.options.scenarioTimeoutS * 1000 * (scenario === "backlog" ? 2 : scenario === "polyglot" ? 3 : 1);
     const deadline = t0 + timeoutMs - 15_000;
     const out = await withTimeout(
-      body({ deadline, databaseUrl, servers, clients, conductorBases, postgresPid: ctx.cluster.postmasterPid }),
+      body({ deadline, databaseUrl, servers, clients, conductorBases, metricsBases, postgresPid: ctx.cluster.postmasterPid }),
       timeoutMs,
       scenario,
     );
@@ -626,4 +636,5 @@ export const BATON_SCENARIOS: Record<ScenarioName, (ctx: BatonContext) => Promis
   console: consoleScenario,
   fairness: (ctx) => withBaton(ctx, "fairness", 1, fairnessBody(ctx.options)),
   conductorSdk,
+  hostile: (ctx) => withBaton(ctx, "hostile", 1, hostileBody(ctx.options)),
 };
