@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { ConductorWorkflow } from "@baton/client";
 import { stringifyJson } from "@baton/protocol";
+import { oneLoop } from "../support/flows.js";
 import { eventually, startHarness, type Harness } from "../support/harness.js";
 
 const MiB = 1024 * 1024;
@@ -40,36 +41,8 @@ const flows = [
       },
     ],
   },
-  {
-    name: "growing_loop",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [
-      {
-        name: "loop",
-        taskReferenceName: "loop",
-        type: "DO_WHILE",
-        loopCondition: "$.loop['iteration'] < 40",
-        inputParameters: {},
-        loopOver: [inline("chunk", "'y'.repeat(300 * 1024)")],
-      },
-    ],
-  },
-  {
-    name: "kept_loop",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [
-      {
-        name: "loop",
-        taskReferenceName: "loop",
-        type: "DO_WHILE",
-        loopCondition: "$.loop['iteration'] < 12",
-        inputParameters: { keepLastN: 2 },
-        loopOver: [inline("chunk", "'y'.repeat(300 * 1024)")],
-      },
-    ],
-  },
+  oneLoop("growing_loop", { loopCondition: "$.loop['iteration'] < 40", inputParameters: {}, loopOver: [inline("chunk", "'y'.repeat(300 * 1024)")] }),
+  oneLoop("kept_loop", { loopCondition: "$.loop['iteration'] < 12", inputParameters: { keepLastN: 2 }, loopOver: [inline("chunk", "'y'.repeat(300 * 1024)")] }),
 ];
 
 let h: Harness;

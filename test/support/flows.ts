@@ -18,3 +18,18 @@ export function twoBranches(name: string, [left, right]: [string, string], outpu
     ...(outputParameters ? { outputParameters } : {}),
   };
 }
+
+/** A flow of one DO_WHILE, reference "loop", around `loopOver`. */
+export function oneLoop(
+  name: string,
+  loop: { inputParameters: Record<string, unknown>; loopCondition?: string; loopOver: object[] },
+  outputParameters?: Record<string, string>,
+) {
+  return {
+    name,
+    version: 1,
+    schemaVersion: 2,
+    tasks: [{ name: "loop", taskReferenceName: "loop", type: "DO_WHILE", ...loop }],
+    ...(outputParameters ? { outputParameters } : {}),
+  };
+}

@@ -2,6 +2,7 @@
 // loops, sub-workflows and retries, each with an output that can be computed
 // from its input, so a run's end state can be checked exactly.
 import type { BatonClient } from "@baton/client";
+import { oneLoop } from "../../support/flows.js";
 
 /** Lease length of every task here: short, so a lost delivery comes back soon. */
 export const LEASE_SECONDS = 2;
@@ -44,25 +45,18 @@ export const FLOWS = [
     ],
     outputParameters: { r: "${t2.output.v}", f: "${b2.output.v}" },
   },
-  {
-    name: "fault_loop",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [
-      {
-        name: "loop",
-        taskReferenceName: "loop",
-        type: "DO_WHILE",
-        inputParameters: { n: "${workflow.input.n}" },
-        loopCondition: "if ($.loop['iteration'] < $.n) { true; } else { false; }",
-        loopOver: [
-          add("l1", "${workflow.input.x}", "${loop.output.iteration}"),
-          { name: "f_flaky", taskReferenceName: "l2", type: "SIMPLE", inputParameters: { v: "${l1.output.v}", fails: "${workflow.input.fails}" } },
-        ],
-      },
-    ],
-    outputParameters: { iterations: "${loop.output.iteration}", last: "${l2.output.v}" },
-  },
+  oneLoop(
+    "fault_loop",
+    {
+      inputParameters: { n: "${workflow.input.n}" },
+      loopCondition: "if ($.loop['iteration'] < $.n) { true; } else { false; }",
+      loopOver: [
+        add("l1", "${workflow.input.x}", "${loop.output.iteration}"),
+        { name: "f_flaky", taskReferenceName: "l2", type: "SIMPLE", inputParameters: { v: "${l1.output.v}", fails: "${workflow.input.fails}" } },
+      ],
+    },
+    { iterations: "${loop.output.iteration}", last: "${l2.output.v}" },
+  ),
   {
     name: "fault_child",
     version: 1,

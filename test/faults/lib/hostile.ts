@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { Worker } from "node:worker_threads";
 import type { BatonClient, ConductorWorkflow } from "@baton/client";
+import { oneLoop } from "../../support/flows.js";
 
 /** The goal (issue 14, point 2): /healthz answers within this, p99, while a hostile tenant's runs run. */
 export const HEALTH_GOAL_MS = 100;
@@ -34,48 +35,25 @@ export const POLITE = {
 };
 
 export const HOSTILE = [
-  {
-    name: "spin_in_loop",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [
+  oneLoop("spin_in_loop", {
+    inputParameters: { items: [1, 2, 3] },
+    loopOver: [
       {
-        name: "loop",
-        taskReferenceName: "loop",
-        type: "DO_WHILE",
-        inputParameters: { items: [1, 2, 3] },
-        loopOver: [
-          {
-            name: "spin",
-            taskReferenceName: "spin",
-            type: "INLINE",
-            optional: true,
-            inputParameters: { evaluatorType: "javascript", expression: "while (true) {}" },
-          },
-        ],
+        name: "spin",
+        taskReferenceName: "spin",
+        type: "INLINE",
+        optional: true,
+        inputParameters: { evaluatorType: "javascript", expression: "while (true) {}" },
       },
     ],
-  },
+  }),
   {
     name: "endless_jq",
     version: 1,
     schemaVersion: 2,
     tasks: [{ name: "jq", taskReferenceName: "jq", type: "JSON_JQ_TRANSFORM", inputParameters: { queryExpression: "def f: f; f" } }],
   },
-  {
-    name: "many_noops",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [
-      {
-        name: "loop",
-        taskReferenceName: "loop",
-        type: "DO_WHILE",
-        inputParameters: { items: "${workflow.input.items}" },
-        loopOver: [{ name: "n", taskReferenceName: "n", type: "NOOP" }],
-      },
-    ],
-  },
+  oneLoop("many_noops", { inputParameters: { items: "${workflow.input.items}" }, loopOver: [{ name: "n", taskReferenceName: "n", type: "NOOP" }] }),
   {
     name: "catastrophic_regex",
     version: 1,
