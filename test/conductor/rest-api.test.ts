@@ -201,6 +201,61 @@ describe("workers", () => {
     await s.grpc.terminateWorkflow(id, "done with it");
   });
 
+  test("a batch long poll takes every task one commit makes ready; update-v2 and a poll that does not wait take what is ready now", async () => {
+    const fan = {
+      name: "rest_fan",
+      version: 1,
+      schemaVersion: 2,
+      tasks: [
+        {
+          name: "fork",
+          taskReferenceName: "fork",
+          type: "FORK_JOIN",
+          forkTasks: ["a", "b", "c"].map((ref) => [{ name: "rest_fan_task", taskReferenceName: ref, type: "SIMPLE" }]),
+        },
+        { name: "join", taskReferenceName: "join", type: "JOIN", joinOn: ["a", "b", "c"] },
+      ],
+    };
+    assert.equal(
+      (await api("POST", "/api/metadata/taskdefs", [{ name: "rest_fan_task", retryCount: 0, timeoutSeconds: 600, responseTimeoutSeconds: 300 }])).status,
+      200,
+    );
+    assert.equal((await api("POST", "/api/metadata/workflow", fan)).status, 200);
+    const waiting = api("GET", "/api/tasks/poll/batch/rest_fan_task?workerid=fan&count=5&timeout=30000");
+    for (let i = 0; !(await s.grpc.workers("rest_fan_task")).some((w) => w.freeSlots === 5); i++) {
+      assert.ok(i < 500, "the long poll never showed as waiting");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const first = (await api("POST", "/api/workflow/rest_fan", {})).text;
+    const polled = await waiting;
+    assert.deepEqual(
+      polled.json.map((t: any) => [t.workflowInstanceId, t.referenceTaskName]).sort(),
+      [
+        [first, "a"],
+        [first, "b"],
+        [first, "c"],
+      ],
+      "the three tasks the start made ready go out in one answer",
+    );
+    // No one waits now: the next run's three tasks are queued.
+    const second = (await api("POST", "/api/workflow/rest_fan", {})).text;
+    const done = (task: any) =>
+      api("POST", "/api/tasks/update-v2", { taskId: task.taskId, workflowInstanceId: first, status: "COMPLETED", outputData: {}, workerId: "fan" });
+    const next1 = await done(polled.json[0]);
+    assert.equal(next1.status, 200, next1.text);
+    assert.equal(next1.json.workflowInstanceId, second);
+    const { tasks: now } = await s.grpc.tasks.poll({ taskType: "rest_fan_task", workerId: "fan-grpc", count: 1, waitMs: 0n });
+    assert.equal(now.length, 1, "a poll with wait_ms 0 takes a task that is ready");
+    assert.equal(now[0]!.workflowId, second);
+    const next3 = await done(polled.json[1]);
+    assert.equal(next3.status, 200, next3.text);
+    assert.deepEqual(new Set([next1.json.referenceTaskName, now[0]!.referenceTaskName, next3.json.referenceTaskName]), new Set(["a", "b", "c"]));
+    assert.equal((await done(polled.json[2])).status, 204, "nothing is ready: no next task");
+    assert.equal((await s.grpc.tasks.poll({ taskType: "rest_fan_task", workerId: "fan-grpc", count: 1, waitMs: 0n })).tasks.length, 0);
+    assert.equal((await api("GET", `/api/workflow/${first}`)).json.status, "COMPLETED");
+    await s.grpc.terminateWorkflow(second, "done with it");
+  });
+
   test("REST and gRPC workers share one queue, leases and fencing: a stale REST update is refused", async () => {
     const id = await s.grpc.startWorkflow("integration_test_wf", {});
     const t1 = await pollOne("integration_task_1", "rest-a");

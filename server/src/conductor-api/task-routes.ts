@@ -37,8 +37,13 @@ interface TaskResultBody {
 
 /** How long a single (non-batch) poll waits for a task, as Conductor's does. */
 const SINGLE_POLL_MS = 100;
-/** How long update-v2 waits for the worker's next task before answering "none" (Conductor's poll wait). */
-const NEXT_TASK_MS = 100;
+/**
+ * update-v2 hands the worker the next task only if one is ready now. Conductor
+ * waits up to 100 ms for it; here that would hold one of the few connections
+ * an SDK shares among all its workers (10 in the JavaScript SDK), while the
+ * worker's batch long poll, which gets a task the moment it is ready, waits anyway.
+ */
+const NEXT_TASK_NOW = 0;
 
 const TASK = "baton.v1.TaskService";
 
@@ -170,7 +175,7 @@ export function taskRoutes(s: Services): Route[] {
         const result = r.body as TaskResultBody;
         const taskType = await update(result);
         // The next task of the same type for this worker, if one is ready now (a scoped key may take only its own types, as this one).
-        const [next] = await poll(taskType, result.workerId ?? "", 1, NEXT_TASK_MS, r.signal);
+        const [next] = await poll(taskType, result.workerId ?? "", 1, NEXT_TASK_NOW, r.signal);
         return next ? { json: next } : { status: 204 };
       },
     },

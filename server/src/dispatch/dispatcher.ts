@@ -13,8 +13,17 @@ export interface Waiter {
   workerId: string;
   /** How many more tasks this waiter accepts. */
   credits: number;
+  /**
+   * Takes only what is ready now: once a claim for its type finds no more
+   * than it took, a waiter still without tasks is answered with none
+   * (a poll that does not wait, e.g. the next task of Conductor's update-v2).
+   */
+  noWait?: boolean;
   deliver(tasks: ClaimedTask[]): void;
 }
+
+/** The most one claim takes. */
+const MAX_CLAIM = 64;
 
 export interface DispatcherHooks {
   /** Tasks claimed from the queue here, as claimed, at `claimedAt` (the engine keeps its memory of their runs current; metrics). */
@@ -121,36 +130,63 @@ export class Dispatcher {
 
   private async pass(type: string): Promise<void> {
     for (;;) {
-      const waiters = [...(this.waiters.get(type) ?? [])].filter((w) => w.credits > 0);
-      if (waiters.length === 0) return;
+      const waiting = [...(this.waiters.get(type) ?? [])].filter((w) => w.credits > 0);
+      if (waiting.length === 0) return;
       let claimedAny = false;
-      for (const waiter of waiters) {
-        if (waiter.credits <= 0) continue;
+      // The waiters of one worker share a claim: one query for all they accept
+      // (the worker's id goes on the rows), not one per long poll.
+      for (const group of byWorker(waiting)) {
+        // What each asked as the claim went out (a hand-off at commit may take credits meanwhile, as before).
+        const asked = group.map((w) => Math.max(w.credits, 0));
+        const wanted = Math.min(
+          asked.reduce((a, b) => a + b, 0),
+          MAX_CLAIM,
+        );
+        if (wanted === 0) continue;
         let tasks: ClaimedTask[];
         const now = this.clock.now();
         try {
-          tasks = await this.store.claim(type, Math.min(waiter.credits, 64), waiter.workerId, now, randomUUID, await this.limits(type));
+          tasks = await this.store.claim(type, wanted, group[0]!.workerId, now, randomUUID, await this.limits(type));
         } catch (error) {
           this.log.warn({ err: error, taskType: type }, "claim failed");
+          answerEmpty(waiting);
           return;
         }
-        if (tasks.length === 0) return;
+        if (tasks.length === 0) {
+          answerEmpty(waiting);
+          return;
+        }
         this.hooks.claimed?.(tasks, now);
         claimedAny = true;
-        if (!this.isWaiting(waiter)) {
-          // The waiter went away while we claimed (a long poll timed out, a
-          // stream closed): the tasks go back to the queue for the next one.
-          for (const task of tasks) {
-            await this.store
-              .requeue(task.id, task.leaseToken)
-              .catch((error: unknown) => this.log.warn({ err: error, taskId: task.id }, "requeue failed; the task returns after its lease"));
-          }
-          continue;
-        }
-        waiter.credits -= tasks.length;
-        waiter.deliver(tasks);
+        await this.share(type, tasks, group, asked);
+        // The claim found less than it asked for: whoever takes only what is ready now has had its look.
+        if (tasks.length < wanted) answerEmpty(waiting);
       }
       if (!claimedAny) return;
+    }
+  }
+
+  /** Hands claimed tasks to the waiters they were claimed for, in turn; what no one waits for any more goes back to the queue. */
+  private async share(type: string, tasks: ClaimedTask[], group: Waiter[], asked: number[]): Promise<void> {
+    let next = 0;
+    const set = this.waiters.get(type);
+    for (const [i, waiter] of group.entries()) {
+      if (next === tasks.length) break;
+      if (!this.isWaiting(waiter)) continue;
+      const mine = tasks.slice(next, next + asked[i]!);
+      if (mine.length === 0) continue;
+      next += mine.length;
+      waiter.credits -= mine.length;
+      // Round-robin: the next claim serves the others first.
+      if (set?.delete(waiter)) set.add(waiter);
+      waiter.deliver(mine);
+    }
+    // Their waiters went away while we claimed (a long poll timed out, a
+    // stream closed): back to the queue for the next one.
+    for (const task of tasks.slice(next)) {
+      await this.store
+        .requeue(task.id, task.leaseToken)
+        .catch((error: unknown) => this.log.warn({ err: error, taskId: task.id }, "requeue failed; the task returns after its lease"));
     }
   }
 
@@ -177,4 +213,20 @@ export class Dispatcher {
   private isWaiting(waiter: Waiter): boolean {
     return waiter.taskTypes.some((t) => this.waiters.get(t)?.has(waiter));
   }
+}
+
+/** Waiters by worker id, in their order. */
+function byWorker(waiters: Waiter[]): Waiter[][] {
+  const groups = new Map<string, Waiter[]>();
+  for (const waiter of waiters) {
+    const group = groups.get(waiter.workerId);
+    if (group) group.push(waiter);
+    else groups.set(waiter.workerId, [waiter]);
+  }
+  return [...groups.values()];
+}
+
+/** Waiters that take only what is ready now and got nothing: answered with nothing. */
+function answerEmpty(waiters: Waiter[]): void {
+  for (const waiter of waiters) if (waiter.noWait && waiter.credits > 0) waiter.deliver([]);
 }

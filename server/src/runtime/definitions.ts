@@ -1,7 +1,7 @@
 // The definitions a decision needs, cached in memory: workflow definitions by
 // content hash (immutable, read again only once evicted), the latest version
-// of each workflow and task definitions (both cleared when a change is
-// announced with NOTIFY, on every replica). Each cache is bounded in bytes and
+// of each workflow, the versions starts name, and task definitions (cleared
+// when a change is announced with NOTIFY, on every replica). Each cache is bounded in bytes and
 // entries (byte-caches.ts): a definition may be 4 MiB. Also resolves which
 // definition a start runs.
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
@@ -46,6 +46,12 @@ export class Definitions {
     maxBytes: DEFINITION_CACHE_BYTES,
     maxEntries: DEFINITION_CACHE_ENTRIES,
     sizeOf: (latest) => jsonCharge(latest.def),
+  });
+  /** Versions named by starts (Conductor's clients name one), by `name\u0000version`. */
+  private readonly versionDefs = byteCache<string, Latest>("definitions by version", {
+    maxBytes: DEFINITION_CACHE_BYTES,
+    maxEntries: DEFINITION_CACHE_ENTRIES,
+    sizeOf: (found) => jsonCharge(found.def),
   });
   private workflowDefGeneration = 0;
   private taskDefGeneration = 0;
@@ -129,10 +135,29 @@ export class Definitions {
     return found;
   }
 
-  /** Forgets the cached latest version of a workflow (all, without a name): it changed here or on another replica. */
+  /**
+   * A version of a workflow, cached as the latest is: a version can be
+   * overwritten or deleted, and that is announced the same way.
+   */
+  private async versionDefinition(name: string, version: number): Promise<Latest | undefined> {
+    const key = `${name}\u0000${version}`;
+    const cached = this.versionDefs.get(key);
+    if (cached) return cached;
+    const generation = this.workflowDefGeneration;
+    const found = await this.store.findWorkflowDef(name, version);
+    if (found && generation === this.workflowDefGeneration) this.versionDefs.set(key, found);
+    return found;
+  }
+
+  /** Forgets the cached versions of a workflow (of all, without a name): it changed here or on another replica. */
   workflowDefsChanged(name?: string): void {
-    if (name) this.latestDefs.delete(name);
-    else this.latestDefs.clear();
+    if (name) {
+      this.latestDefs.delete(name);
+      for (const key of [...this.versionDefs.keys()]) if (key.startsWith(`${name}\u0000`)) this.versionDefs.delete(key);
+    } else {
+      this.latestDefs.clear();
+      this.versionDefs.clear();
+    }
     this.workflowDefGeneration++;
   }
 
@@ -159,7 +184,7 @@ export class Definitions {
         ? await this.router?.choose({ name: options.name, input: options.input, correlationId: options.correlationId ?? "" })
         : undefined;
     const version = routed?.version ?? options.version;
-    const found = version === undefined ? await this.latestDefinition(options.name) : await this.store.findWorkflowDef(options.name, version);
+    const found = version === undefined ? await this.latestDefinition(options.name) : await this.versionDefinition(options.name, version);
     if (!found) {
       throw new Refusal("NOT_FOUND", `no workflow definition ${options.name}${version !== undefined ? ` version ${version}` : ""}`);
     }

@@ -1,6 +1,6 @@
 // TaskService: what workers use. Streams and long polls register as waiters
 // with the dispatcher; results become task-result events on their run.
-import { TaskService, failStream, grpc, RpcError, type ServiceImpl, type TaskResult } from "@baton/protocol";
+import { TaskService, failStream, grpc, RpcError, type ServiceImpl, type LeasedTask, type TaskResult } from "@baton/protocol";
 import { principalOfCall } from "../auth/guard.js";
 import type { Clock } from "../clock.js";
 import type { JsonObject } from "../decider/model.js";
@@ -34,6 +34,8 @@ export interface TaskServiceDeps {
 const UNSENT_PAUSE_BYTES = 4 * 1024 * 1024;
 /** …and is handed tasks again once it is down to this. */
 const UNSENT_RESUME_BYTES = 1024 * 1024;
+/** A poll that does not wait is answered by the dispatcher's claim; this is in case no claim comes (the server stopping). */
+const NO_WAIT_LIMIT_MS = 5_000;
 /** A leased task's fields besides its input, roughly. */
 const LEASED_TASK_OVERHEAD_BYTES = 256;
 
@@ -147,23 +149,42 @@ export function taskService({
       if (!req.taskType) throw invalid("task_type is required");
       const count = Math.min(Math.max(req.count || 1, 1), 1000);
       const waitMs = Math.min(Number(req.waitMs), limits.maxWaitMs);
+      // wait_ms 0: what is ready now, answered once a claim has looked (a
+      // timer of 0 would answer before the claim's query came back).
+      const noWait = waitMs <= 0;
       return new Promise((resolve) => {
         let timer: NodeJS.Timeout | undefined;
+        /** What it was handed so far; answered at the end of the turn. */
+        let taken: LeasedTask[] | undefined;
+        let done = false;
         const waiter: Waiter = {
           taskTypes: [req.taskType],
           workerId: req.workerId,
           credits: count,
-          deliver: (tasks) => finish(tasks.map(toLeasedTask)),
+          ...(noWait ? { noWait } : {}),
+          deliver: (tasks) => {
+            // The tasks one commit hands over come one by one: they go out
+            // together (answering with the first sent the rest back to the queue).
+            if (taken) {
+              taken.push(...tasks.map(toLeasedTask));
+              return;
+            }
+            taken = tasks.map(toLeasedTask);
+            waiter.credits = 0;
+            queueMicrotask(() => finish(taken ?? []));
+          },
         };
         workers.polled(req.workerId, req.taskType, count);
-        const finish = (tasks: ReturnType<typeof toLeasedTask>[]) => {
+        const finish = (tasks: LeasedTask[]) => {
+          if (done) return;
+          done = true;
           if (timer) clearTimeout(timer);
           workers.polled(req.workerId, req.taskType, 0, tasks.length);
           dispatcher.remove(waiter);
           waiter.credits = 0;
           resolve({ tasks });
         };
-        timer = setTimeout(() => finish([]), waitMs);
+        timer = setTimeout(() => finish([]), noWait ? NO_WAIT_LIMIT_MS : waitMs);
         call.on("cancelled", () => finish([]));
         dispatcher.add(waiter);
       });
