@@ -281,6 +281,15 @@ describe("workers", () => {
     });
     assert.equal(stale.status, 409);
     assert.match(stale.json.message, /stale lease/);
+    // update-v2 looks for the next task while the result is written: a refused result hands out none, and takes none from the queue.
+    const other = await s.grpc.startWorkflow("integration_test_wf", {});
+    const queued = async () => (await api("GET", "/api/tasks/queue/size?taskType=integration_task_1")).json as number;
+    const before = await queued();
+    assert.ok(before >= 1);
+    const staleV2 = await api("POST", "/api/tasks/update-v2", { taskId: t1.taskId, workflowInstanceId: id, status: "COMPLETED", workerId: "rest-a" });
+    assert.equal(staleV2.status, 409);
+    assert.equal(await queued(), before, "the refused update-v2 left the queue as it was");
+    await s.grpc.terminateWorkflow(other, "done with it");
     assert.equal((await s.grpc.getWorkflow(id)).tasks[0]!.status, "IN_PROGRESS");
     await s.grpc.tasks.updateTask({ result: { taskId: t1.taskId, leaseToken: tasks[0]!.leaseToken, status: 3, outputJson: '{"from":"b"}' } });
     assert.equal((await api("GET", `/api/tasks/${t1.taskId}`)).json.status, "COMPLETED");

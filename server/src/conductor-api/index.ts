@@ -22,7 +22,7 @@ export interface ConductorApiOptions {
   port: number;
   /** The same service implementations gRPC serves. */
   services: ServiceImpls;
-  store: Pick<Store, "taskLease">;
+  store: Pick<Store, "taskLease" | "requeue">;
   limits: Limits;
   log: Logger;
   /** Undefined when authentication is disabled. */

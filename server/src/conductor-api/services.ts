@@ -38,7 +38,7 @@ export interface Services {
   metadata: Called<typeof MetadataService>;
   events: Called<typeof EventService>;
   leases: RestLeases;
-  store: Pick<Store, "taskLease">;
+  store: Pick<Store, "taskLease" | "requeue">;
   limits: Limits;
 }
 

@@ -48,28 +48,34 @@ const NEXT_TASK_NOW = 0;
 const TASK = "baton.v1.TaskService";
 
 export function taskRoutes(s: Services): Route[] {
-  /** Tasks of `type` handed to `workerId`, waiting at most `waitMs` for the first. */
-  const poll = async (type: string, workerId: string, count: number, waitMs: number, signal: AbortSignal) => {
+  /** Tasks of `type` leased to `workerId`, waiting at most `waitMs` for the first. */
+  const take = async (type: string, workerId: string, count: number, waitMs: number, signal: AbortSignal) => {
     const { tasks } = await s.tasks.poll(create(PollRequestSchema, { taskType: type, workerId, count, waitMs: BigInt(waitMs) }), callOf(signal));
-    return tasks.map((task) => {
-      s.leases.remember(task.taskId, { token: task.leaseToken, workerId, taskType: task.taskType });
-      return leasedToTask(task, workerId);
-    });
+    for (const task of tasks) s.leases.remember(task.taskId, { token: task.leaseToken, workerId, taskType: task.taskType });
+    return tasks;
+  };
+  /** The same, as Conductor's Task. */
+  const poll = async (type: string, workerId: string, count: number, waitMs: number, signal: AbortSignal) =>
+    (await take(type, workerId, count, waitMs, signal)).map((task) => leasedToTask(task, workerId));
+
+  /** The lease an update names (by task id and worker), and the task's type. */
+  const leaseOf = async (result: TaskResultBody) => {
+    requireId("task", result.taskId);
+    const lease = await s.leases.resolve(result.taskId, result.workerId ?? "");
+    if (!lease) throw notFound(`no task ${result.taskId}`);
+    return lease;
   };
 
-  /** Applies a worker's TaskResult; returns the task's type (for update-v2). */
-  const update = async (result: TaskResultBody): Promise<string> => {
-    requireId("task", result.taskId);
+  /** Applies a worker's TaskResult under `lease`. */
+  const apply = async (result: TaskResultBody, lease: { token: string; taskType: string }): Promise<void> => {
     const workerId = result.workerId ?? "";
-    const lease = await s.leases.resolve(result.taskId, workerId);
-    if (!lease) throw notFound(`no task ${result.taskId}`);
     if (result.extendLease) {
       // A heartbeat: the lease runs on, nothing else changes.
       await s.tasks.extendLease(
         create(ExtendLeaseRequestSchema, { taskId: result.taskId, leaseToken: lease.token, extendSeconds: 0n }),
         callOf(new AbortController().signal),
       );
-      return lease.taskType;
+      return;
     }
     const { applied } = await s.tasks.updateTask(
       create(UpdateTaskRequestSchema, {
@@ -87,7 +93,6 @@ export function taskRoutes(s: Services): Route[] {
       callOf(new AbortController().signal),
     );
     if (applied && (result.status !== "IN_PROGRESS" || (result.callbackAfterSeconds ?? 0) > 0)) s.leases.forget(result.taskId);
-    return lease.taskType;
   };
 
   /** The run a task belongs to, with its tasks, and the task (undefined: no such task). */
@@ -161,7 +166,7 @@ export function taskRoutes(s: Services): Route[] {
       touches: (r) => ({ taskIds: [(r.body as TaskResultBody).taskId] }),
       handle: async (r) => {
         const result = r.body as TaskResultBody;
-        await update(result);
+        await apply(result, await leaseOf(result));
         return { text: result.taskId };
       },
     },
@@ -173,10 +178,24 @@ export function taskRoutes(s: Services): Route[] {
       touches: (r) => ({ taskIds: [(r.body as TaskResultBody).taskId] }),
       handle: async (r): Promise<Reply> => {
         const result = r.body as TaskResultBody;
-        const taskType = await update(result);
+        const workerId = result.workerId ?? "";
+        const lease = await leaseOf(result);
         // The next task of the same type for this worker, if one is ready now (a scoped key may take only its own types, as this one).
-        const [next] = await poll(taskType, result.workerId ?? "", 1, NEXT_TASK_NOW, r.signal);
-        return next ? { json: next } : { status: 204 };
+        // Conductor writes the result, then polls; here the poll runs while the result is written (two round trips
+        // to the database at once, and the poll's claim is shared with the other workers' meanwhile).
+        const next = take(lease.taskType, workerId, 1, NEXT_TASK_NOW, r.signal);
+        try {
+          await apply(result, lease);
+        } catch (error) {
+          // A refused result gets no next task: what the poll took goes back to the queue (or, failing that, returns when its lease runs out).
+          for (const task of await next.catch(() => [])) {
+            s.leases.forget(task.taskId);
+            await s.store.requeue(task.taskId, task.leaseToken).catch(() => {});
+          }
+          throw error;
+        }
+        const [task] = await next;
+        return task ? { json: leasedToTask(task, workerId) } : { status: 204 };
       },
     },
     {
