@@ -1,6 +1,7 @@
 // SCENARIOS.md 10: FORK_JOIN_DYNAMIC, in both input forms, and its failures.
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, it } from "node:test";
+import { forkOverItems } from "../support/flows.js";
 import type { Harness } from "../support/harness.js";
 import { answer, completeNext, input, mustPoll } from "../support/worker.js";
 import { conformanceHarness, statuses, task, taskDef, terminateOpenRuns, withTaskDefs } from "./support.js";
@@ -113,21 +114,7 @@ describe("scenario 10: dynamic fork", () => {
   });
 
   it("forkTaskName + forkTaskInputs form: one task per input, named <name>_<index>", async () => {
-    await h.client.registerWorkflowDef({
-      name: "dynamic_fork_by_name",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [
-        {
-          name: "fork",
-          taskReferenceName: "fork",
-          type: "FORK_JOIN_DYNAMIC",
-          inputParameters: { forkTaskName: "integration_task_5", forkTaskInputs: "${workflow.input.items}" },
-        },
-        { name: "join", taskReferenceName: "join", type: "JOIN" },
-      ],
-      outputParameters: { joined: "${join.output}" },
-    });
+    await h.client.registerWorkflowDef(forkOverItems("dynamic_fork_by_name", "integration_task_5", [], { joined: "${join.output}" }));
     const id = await h.client.startWorkflow("dynamic_fork_by_name", { items: [{ a: 1 }, { a: 2 }, { a: 3 }] });
     let run = await h.client.getWorkflow(id);
     assert.deepEqual(

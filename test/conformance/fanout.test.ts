@@ -5,33 +5,28 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Worker } from "@baton/client";
+import { forkOverItems } from "../support/flows.js";
 import { startHarness, type Harness } from "../support/harness.js";
 
 let h: Harness;
 before(async () => {
   h = await startHarness({ manualClock: false });
   await h.client.registerTaskDefs([{ name: "fanout_noop", retryCount: 0, responseTimeoutSeconds: 600 }]);
-  await h.client.registerWorkflowDef({
-    name: "fanout",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [
-      {
-        name: "fork",
-        taskReferenceName: "fork",
-        type: "FORK_JOIN_DYNAMIC",
-        inputParameters: { forkTaskName: "fanout_noop", forkTaskInputs: "${workflow.input.items}" },
-      },
-      { name: "join", taskReferenceName: "join", type: "JOIN" },
-      {
-        name: "count",
-        taskReferenceName: "count",
-        type: "INLINE",
-        inputParameters: { evaluatorType: "javascript", joined: "${join.output}", expression: "Object.keys($.joined).length" },
-      },
-    ],
-    outputParameters: { branches: "${count.output.result}" },
-  });
+  await h.client.registerWorkflowDef(
+    forkOverItems(
+      "fanout",
+      "fanout_noop",
+      [
+        {
+          name: "count",
+          taskReferenceName: "count",
+          type: "INLINE",
+          inputParameters: { evaluatorType: "javascript", joined: "${join.output}", expression: "Object.keys($.joined).length" },
+        },
+      ],
+      { branches: "${count.output.result}" },
+    ),
+  );
 });
 after(() => h.close());
 

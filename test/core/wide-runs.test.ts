@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { TaskStatus, type LeasedTask } from "@baton/protocol";
+import { forkOverItems } from "../support/flows.js";
 import { startHarness, type Harness } from "../support/harness.js";
 import { answer } from "../support/worker.js";
 
@@ -16,20 +17,7 @@ before(async () => {
   // A second replica on the same database.
   b = await startHarness({ databaseUrl: a.databaseUrl });
   await a.client.registerTaskDefs([{ name: "wide_branch", retryCount: 0, responseTimeoutSeconds: 600 }]);
-  await a.client.registerWorkflowDef({
-    name: "wide",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [
-      {
-        name: "fork",
-        taskReferenceName: "fork",
-        type: "FORK_JOIN_DYNAMIC",
-        inputParameters: { forkTaskName: "wide_branch", forkTaskInputs: "${workflow.input.items}" },
-      },
-      { name: "join", taskReferenceName: "join", type: "JOIN" },
-    ],
-  });
+  await a.client.registerWorkflowDef(forkOverItems("wide", "wide_branch"));
 });
 after(async () => {
   await b.close();

@@ -33,3 +33,26 @@ export function oneLoop(
     ...(outputParameters ? { outputParameters } : {}),
   };
 }
+
+/**
+ * A FORK_JOIN_DYNAMIC (reference "fork") of one `forkTaskName` task per item
+ * of the input's `items`, then its JOIN ("join"), then the tasks of `then`.
+ */
+export function forkOverItems(name: string, forkTaskName: string, then: object[] = [], outputParameters?: Record<string, string>) {
+  return {
+    name,
+    version: 1,
+    schemaVersion: 2,
+    tasks: [
+      {
+        name: "fork",
+        taskReferenceName: "fork",
+        type: "FORK_JOIN_DYNAMIC",
+        inputParameters: { forkTaskName, forkTaskInputs: "${workflow.input.items}" },
+      },
+      { name: "join", taskReferenceName: "join", type: "JOIN" },
+      ...then,
+    ],
+    ...(outputParameters ? { outputParameters } : {}),
+  };
+}
