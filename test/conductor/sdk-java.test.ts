@@ -5,13 +5,12 @@
 // searches, reruns, pauses, resumes, terminates and retries runs. The server
 // is open on loopback (the OSS client sends no key).
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
-import { conductorFixture, startRestServer, type RestServer } from "./support.js";
+import { runSdkCheck, startRestServer, type RestServer } from "./support.js";
 
 const project = path.join(path.dirname(fileURLToPath(import.meta.url)), "java");
 let s: RestServer;
@@ -27,23 +26,7 @@ before(async () => {
 after(() => s.close());
 
 test("the Java client's workers and workflow client run a Conductor fixture flow on Baton", async () => {
-  const fixtureFile = path.join(mkdtempSync(path.join(tmpdir(), "baton-java-")), "flow.json");
-  writeFileSync(fixtureFile, JSON.stringify(conductorFixture("simple_workflow_3_integration_test.json")));
-  const { code, out, err } = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    const child = spawn("java", ["-cp", classpath, "SdkCheck", `${s.base}/api/`, fixtureFile], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 240_000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, err });
-    });
-  });
-  const line = out.split("\n").find((l) => l.startsWith("RESULT "));
-  assert.ok(line, `the Java check printed no result (exit ${code}):\n${out.slice(-3000)}\n${err.slice(-5000)}`);
-  const seen = JSON.parse(line.slice("RESULT ".length));
+  const seen = await runSdkCheck("Java", "java", ["-cp", classpath, "SdkCheck", `${s.base}/api/`]);
   assert.equal(seen.long.status, "COMPLETED", JSON.stringify(seen.long));
   assert.deepEqual(seen.long.tasks, [
     ["t1", "FAILED", 0],

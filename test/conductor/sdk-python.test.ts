@@ -6,15 +6,13 @@
 // in with a Baton key's id and secret. The SDK is installed by
 // test/conductor/python/setup.sh (.ci/run runs it; so does this test if needed).
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
 import { BatonClient } from "@baton/client";
 import { openKeyRegistry } from "@baton/server";
-import { conductorFixture, startRestServer, type RestServer } from "./support.js";
+import { runSdkCheck, startRestServer, type RestServer } from "./support.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 let s: RestServer;
@@ -34,32 +32,12 @@ before(async () => {
 });
 after(() => s.close());
 
-function runPython(fixtureFile: string): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(python, [path.join(here, "python/sdk_check.py"), `${s.base}/api`, keyId, keySecret, fixtureFile], {
-      env: { ...process.env, CONDUCTOR_SERVER_URL: "", CONDUCTOR_AUTH_KEY: "", CONDUCTOR_AUTH_SECRET: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 240_000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, err });
-    });
-  });
-}
-
 test("conductor-python workers and workflow client run a Conductor fixture flow on Baton", async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), "baton-py-"));
-  const fixtureFile = path.join(dir, "flow.json");
-  writeFileSync(fixtureFile, JSON.stringify(conductorFixture("simple_workflow_3_integration_test.json")));
-  const { code, out, err } = await runPython(fixtureFile);
-  const line = out.split("\n").find((l) => l.startsWith("RESULT "));
-  assert.ok(line, `the Python check printed no result (exit ${code}):\n${out.slice(-3000)}\n${err.slice(-5000)}`);
-  const seen = JSON.parse(line.slice("RESULT ".length));
+  const seen = await runSdkCheck("Python", python, [path.join(here, "python/sdk_check.py"), `${s.base}/api`, keyId, keySecret], {
+    CONDUCTOR_SERVER_URL: "",
+    CONDUCTOR_AUTH_KEY: "",
+    CONDUCTOR_AUTH_SECRET: "",
+  });
 
   assert.equal(seen.long.status, "COMPLETED", JSON.stringify(seen.long));
   assert.deepEqual(

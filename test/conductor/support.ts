@@ -1,6 +1,9 @@
 // A Baton server with Conductor's REST API on a free port, on a fresh
 // database, and small helpers to call it as Conductor's SDKs do.
-import { existsSync, readFileSync } from "node:fs";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { BatonClient } from "@baton/client";
 import { createLogger, startServer, type BatonServer, type ServerOptions } from "@baton/server";
@@ -69,6 +72,32 @@ export async function call(base: string, method: string, route: string, body?: u
 export function conductorFixture(file: string): Record<string, any> {
   const dir = existsSync(FIXTURES) ? FIXTURES : (process.env["BATON_FIXTURES"] ?? FIXTURES);
   return JSON.parse(readFileSync(path.join(dir, file), "utf8")) as Record<string, any>;
+}
+
+/**
+ * Runs an SDK's check program (`command` with `args`, then the path of a file
+ * holding Conductor's fixture flow simple_workflow_3) with `env` added to
+ * this process's, killed after 240 s; what it printed on its `RESULT ` line,
+ * parsed. `sdk` names it in the failure when it printed none.
+ */
+export async function runSdkCheck(sdk: string, command: string, args: string[], env: Record<string, string> = {}): Promise<any> {
+  const fixtureFile = path.join(mkdtempSync(path.join(tmpdir(), "baton-sdk-")), "flow.json");
+  writeFileSync(fixtureFile, JSON.stringify(conductorFixture("simple_workflow_3_integration_test.json")));
+  const { code, out, err } = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const child = spawn(command, [...args, fixtureFile], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 240_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, err });
+    });
+  });
+  const line = out.split("\n").find((l) => l.startsWith("RESULT "));
+  assert.ok(line, `the ${sdk} check printed no result (exit ${code}):\n${out.slice(-3000)}\n${err.slice(-5000)}`);
+  return JSON.parse(line.slice("RESULT ".length));
 }
 
 /** The task definitions Conductor's own test harness registers for its fixtures. */
