@@ -7,6 +7,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Counts, ScenarioName, ScenarioResult, SystemName } from "../lib/types.js";
+import { cpuMsPerTask, throughputRates } from "../lib/throughput.js";
 import { cpuMeter, errorText, nowMs, pool, rssMb, round, sleep } from "../lib/util.js";
 
 export interface DriverConfig {
@@ -166,12 +167,7 @@ export async function measureThroughput(
   const drained = await until(async () => (await finished()) - base >= started, Math.max(0, deadline() + 15_000 - nowMs()), 20);
   const tasks = 3 * completedRuns;
   return {
-    metrics: {
-      tasksPerSecond: round(tasks / elapsed, 0),
-      runsPerSecond: round(completedRuns / elapsed, 0),
-      seconds: round(elapsed, 2),
-      startsPerSecond: round(started / ((startedAt - t0) / 1000), 0),
-    },
+    metrics: throughputRates({ tasks, completedRuns, started, seconds: elapsed, startSeconds: (startedAt - t0) / 1000 }),
     details: {
       runs,
       started,
@@ -180,10 +176,7 @@ export async function measureThroughput(
       workerConcurrencyPerType: config.counts.concurrency,
       serverProcesses: config.serverPids.length,
       cpu: cpuUse,
-      serverCpuMsPerTask: round((1000 * cpuUse.serverCpuSeconds) / tasks, 3),
-      postgresCpuMsPerTask: round((1000 * cpuUse.postgresCpuSeconds) / tasks, 3),
-      benchProcessCpuMsPerTask: round((1000 * cpuUse.benchProcessCpuSeconds) / tasks, 3),
-      ...(cpuUse.workerCpuSeconds !== undefined ? { workerCpuMsPerTask: round((1000 * cpuUse.workerCpuSeconds) / tasks, 3) } : {}),
+      ...cpuMsPerTask(cpuUse, tasks),
       inFlightWindow: window,
       ...(drained ? {} : { leftover: "runs started here had not all finished by the scenario's deadline; later scenarios may be slowed" }),
     },

@@ -14,6 +14,7 @@ import { resetStatements, sampleWaits, topStatements, walCounters, type Cluster 
 import { summarizeProfile } from "../lib/profile.js";
 import { fairnessBody } from "./fairness.js";
 import { hostileBody } from "./hostile.js";
+import { cpuMsPerTask, throughputRates } from "../lib/throughput.js";
 import type { BenchOptions, ScenarioName, ScenarioResult } from "../lib/types.js";
 import { anchorWallClock, cpuMeter, distribution, errorText, freePort, nowMs, pool, round, sleep, until } from "../lib/util.js";
 
@@ -207,12 +208,7 @@ async function runThroughput(ctx: BatonContext, env: Env, runs: number) {
     const completedRuns = settled ? runs : Math.min(started, done() - base);
     const tasks = 3 * completedRuns;
     return {
-      metrics: {
-        tasksPerSecond: round(tasks / elapsed, 0),
-        runsPerSecond: round(completedRuns / elapsed, 0),
-        seconds: round(elapsed, 2),
-        startsPerSecond: round(started / ((startedAt - t0) / 1000), 0),
-      },
+      metrics: throughputRates({ tasks, completedRuns, started, seconds: elapsed, startSeconds: (startedAt - t0) / 1000 }),
       details: {
         runs,
         started,
@@ -223,9 +219,7 @@ async function runThroughput(ctx: BatonContext, env: Env, runs: number) {
         runsInFlightWindow: window,
         backendStates,
         cpu: cpuUse,
-        serverCpuMsPerTask: round((1000 * cpuUse.serverCpuSeconds) / tasks, 3),
-        postgresCpuMsPerTask: round((1000 * cpuUse.postgresCpuSeconds) / tasks, 3),
-        benchProcessCpuMsPerTask: round((1000 * cpuUse.benchProcessCpuSeconds) / tasks, 3),
+        ...cpuMsPerTask(cpuUse, tasks),
         commitsPerTask: round((wal1.xactCommit - wal0.xactCommit) / tasks, 2),
         walBytesPerTask: Math.round((wal1.walBytes - wal0.walBytes) / tasks),
         serverRssMb: env.servers.map((s) => s.rss()?.rssMb),
