@@ -119,6 +119,40 @@ async function startServers(ctx: PeerContext, name: string, jar: string, store: 
   return { servers, stop };
 }
 
+/**
+ * Starts the servers on `store` and says what is up: its `storePid` and `facts`
+ * as given. `release` frees what was set up for them (the store, the scratch
+ * folder `dir`): when they fail to start, or after they stop at `down`.
+ */
+async function serversUp(
+  ctx: PeerContext,
+  name: string,
+  jar: string,
+  store: Record<string, string>,
+  dir: string,
+  release: () => Promise<void>,
+  about: Pick<PeerUp, "storePid" | "facts">,
+): Promise<PeerUp> {
+  let up: Awaited<ReturnType<typeof startServers>>;
+  try {
+    up = await startServers(ctx, name, jar, store, dir);
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  const { servers } = up;
+  return {
+    modulesDir: dir,
+    endpoint: { base: servers[0]!.base, ...(servers[1] ? { base2: servers[1].base } : {}) },
+    serverPids: servers.map((s) => s.child.pid!),
+    ...about,
+    down: async () => {
+      await up.stop();
+      await release();
+    },
+  };
+}
+
 export async function bringUpConductor(ctx: PeerContext): Promise<PeerUp> {
   const log = ctx.options.log;
   const java = await javaVersion();
@@ -127,31 +161,18 @@ export async function bringUpConductor(ctx: PeerContext): Promise<PeerUp> {
   const dir = mkdtempSync(path.join(tmpdir(), "baton-bench-conductor-"));
   const redisPort = await freePort();
   const redis = startRedis(redisBinary, redisPort, dir);
-  const down = async (stopServers?: () => Promise<void>) => {
-    await stopServers?.();
+  const release = async () => {
     await stopChild(redis, "SIGTERM", 10_000);
     rmSync(dir, { recursive: true, force: true });
   };
-  let up: Awaited<ReturnType<typeof startServers>>;
-  try {
-    up = await startServers(ctx, "conductor", jar, redisProps(redisPort), dir);
-  } catch (error) {
-    await down();
-    throw error;
-  }
-  const { servers } = up;
-  return {
-    modulesDir: dir,
-    endpoint: { base: servers[0]!.base, ...(servers[1] ? { base2: servers[1].base } : {}) },
-    serverPids: servers.map((s) => s.child.pid!),
+  return serversUp(ctx, "conductor", jar, redisProps(redisPort), dir, release, {
     ...(redis.pid ? { storePid: redis.pid } : {}),
     facts: {
       version: `conductor-server ${CONDUCTOR.version} (boot jar), Java ${java}`,
       store: "Redis (redis_standalone for data and queues), appendonly with appendfsync always",
       redisPid: redis.pid,
     },
-    down: () => down(up.stop),
-  };
+  });
 }
 
 export const CONDUCTOR_PG = {
@@ -184,28 +205,15 @@ export async function bringUpConductorPostgres(ctx: PeerContext): Promise<PeerUp
   const database = `bench_peer_conductor_pg_${process.pid}`;
   const databaseUrl = await ctx.cluster.createDatabase(database);
   const dir = mkdtempSync(path.join(tmpdir(), "baton-bench-conductor-pg-"));
-  const down = async (stopServers?: () => Promise<void>) => {
-    await stopServers?.();
+  const release = async () => {
     await ctx.cluster.dropDatabase(database).catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   };
-  let up: Awaited<ReturnType<typeof startServers>>;
-  try {
-    up = await startServers(ctx, "conductor-postgres", jar, postgresProps(databaseUrl), dir);
-  } catch (error) {
-    await down();
-    throw error;
-  }
-  const { servers } = up;
-  return {
-    modulesDir: dir,
-    endpoint: { base: servers[0]!.base, ...(servers[1] ? { base2: servers[1].base } : {}) },
-    serverPids: servers.map((s) => s.child.pid!),
+  return serversUp(ctx, "conductor-postgres", jar, postgresProps(databaseUrl), dir, release, {
     ...(ctx.cluster.postmasterPid ? { storePid: ctx.cluster.postmasterPid } : {}),
     facts: {
       version: `conductor-server ${CONDUCTOR_PG.version} (boot jar), Java ${java}`,
       store: "the bench's PostgreSQL (same cluster and settings as Baton's), database of its own: conductor.db.type=postgres, conductor.queue.type=postgres",
     },
-    down: () => down(up.stop),
-  };
+  });
 }
