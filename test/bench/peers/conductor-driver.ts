@@ -4,7 +4,7 @@
 // clients do) and posting results.
 import { FANOUT, SEQ3, WAITING, fanoutInput, taskDefs } from "../lib/baton.js";
 import { anchorWallClock, distribution, errorText, nowMs, round, sleep, wallMs } from "../lib/util.js";
-import { deadline, measureThroughput, measureWaitingMemory, notApplicable, progress, runDriver, type DriverConfig } from "./driver.js";
+import { deadline, fanoutRuns, measureThroughput, measureWaitingMemory, notApplicable, progress, runDriver, type DriverConfig } from "./driver.js";
 
 interface CTask {
   taskId: string;
@@ -208,11 +208,7 @@ await runDriver(
       const updates: Record<string, unknown> = {};
       let reason: string | undefined;
       try {
-        for (const [label, branches] of [
-          ["warm", 10],
-          ["small", config.counts.fanoutSmall],
-          ["large", config.counts.fanoutLarge],
-        ] as const) {
+        for (const [label, branches] of fanoutRuns(config.counts)) {
           const input = fanoutInput(branches);
           const before = acked.get("bench_item") ?? 0;
           updateMs = [];

@@ -124,6 +124,14 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string, la
   ]);
 }
 
+/** The fan-out scenario's runs, as Baton's: a warm-up of 10 branches, then the small and the large run. */
+export const fanoutRuns = (counts: Counts) =>
+  [
+    ["warm", 10],
+    ["small", counts.fanoutSmall],
+    ["large", counts.fanoutLarge],
+  ] as const;
+
 /**
  * The throughput measurement every peer shares: a warm-up (not counted),
  * then `runs` starts with `startConcurrency` in flight while workers run;

@@ -9,7 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { distribution, nowMs, round } from "../lib/util.js";
-import { importFrom, measureThroughput, notApplicable, runDriver, type DriverConfig } from "./driver.js";
+import { fanoutRuns, importFrom, measureThroughput, notApplicable, runDriver, type DriverConfig } from "./driver.js";
 import type { GraphileWorker } from "./graphile-shared.js";
 import { startWorkerProcess, type WorkerProcess } from "./worker-process.js";
 
@@ -107,11 +107,7 @@ await runDriver(
       const c = new pg.Client({ connectionString: config.endpoint["databaseUrl"]! });
       await c.connect();
       try {
-        for (const [label, branches] of [
-          ["warm", 10],
-          ["small", config.counts.fanoutSmall],
-          ["large", config.counts.fanoutLarge],
-        ] as const) {
+        for (const [label, branches] of fanoutRuns(config.counts)) {
           const id = randomUUID();
           await c.query("INSERT INTO bench_fanout (id, remaining) VALUES ($1, $2)", [id, branches]);
           const t0 = nowMs();

@@ -4,7 +4,7 @@
 // workers'); this process starts the workflows with the TS client.
 import { randomUUID } from "node:crypto";
 import { distribution, nowMs, round, sleep, until } from "../lib/util.js";
-import { deadline, importFrom, measureThroughput, measureWaitingMemory, notApplicable, progress, runDriver, type DriverConfig } from "./driver.js";
+import { deadline, fanoutRuns, importFrom, measureThroughput, measureWaitingMemory, notApplicable, progress, runDriver, type DriverConfig } from "./driver.js";
 import { startWorkerProcess, type WorkerProcess } from "./worker-process.js";
 
 interface Handle {
@@ -103,11 +103,7 @@ await runDriver(
     },
     fanout: async (config) => {
       const metrics: Record<string, number> = {};
-      for (const [label, branches] of [
-        ["warm", 10],
-        ["small", config.counts.fanoutSmall],
-        ["large", config.counts.fanoutLarge],
-      ] as const) {
+      for (const [label, branches] of fanoutRuns(config.counts)) {
         const t0 = nowMs();
         const before = worker.done.get("bench_item") ?? 0;
         progress(config, `fanout: starting the ${branches}-branch run`);
