@@ -40,8 +40,9 @@ function run(command, args, options = {}) {
 const { startEmbeddedPostgres } = await import(path.join(root, "server/dist/embedded.js"));
 const dataDir = mkdtempSync(path.join(tmpdir(), "baton-pg-"));
 const database = await startEmbeddedPostgres({ dataDir });
-// The superuser: tests make a database each (servers in them connect as it too).
+// The superuser makes a database per test file, owned by Baton's role; servers in tests connect as that role, as in production.
 process.env.BATON_TEST_DATABASE_URL = database.adminUrl;
+process.env.BATON_TEST_ROLE_URL = database.url;
 
 let passed = 0;
 let failed = 0;

@@ -5,6 +5,7 @@ export type { TlsOptions } from "./auth/tls.js";
 export { Metrics } from "./observability/metrics.js";
 export { cacheSizes } from "./byte-caches.js";
 export { startEmbeddedPostgres, EmbeddedPostgresError, type EmbeddedDatabase } from "./embedded.js";
+export { ensureBatonRole } from "./store/cluster-roles.js";
 export { ManualClock, systemClock, type Clock } from "./clock.js";
 export { createLogger, type Logger } from "./logger.js";
 export { decide, Refusal, type RunEvent, type Decision, type DeciderInput } from "./decider/decider.js";

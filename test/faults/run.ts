@@ -44,7 +44,13 @@ try {
       let out = "";
       const child = spawn(process.execPath, ["--import", "tsx", "--test", "--test-timeout=7200000", file], {
         cwd: root,
-        env: { ...process.env, BATON_FAULTS_FULL: "1", BATON_FAULTS_REPORT: reportFile, BATON_TEST_DATABASE_URL: database.adminUrl },
+        env: {
+          ...process.env,
+          BATON_FAULTS_FULL: "1",
+          BATON_FAULTS_REPORT: reportFile,
+          BATON_TEST_DATABASE_URL: database.adminUrl,
+          BATON_TEST_ROLE_URL: database.url,
+        },
         stdio: ["ignore", "pipe", "inherit"],
       });
       child.stdout.on("data", (d: Buffer) => {

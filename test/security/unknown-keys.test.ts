@@ -11,6 +11,7 @@ import { grpc } from "@baton/protocol";
 import { Authenticator, hashKey, openKeyRegistry, type KeyRegistry } from "@baton/server";
 import { eventually } from "../support/harness.js";
 import { codeOf, startSecureServer, type SecureServer } from "./support.js";
+import { superuserUrl } from "../support/database.js";
 
 /** A well-formed key whose id is `id`. */
 const keyWithId = (id: string) => `bk_${id}_${randomBytes(32).toString("base64url")}`;
@@ -86,7 +87,8 @@ describe("a database that does not answer", () => {
   before(async () => {
     s = await startSecureServer({ metrics: { port: 0 } });
     name = new URL(s.databaseUrl).pathname.slice(1);
-    const other = new URL(s.databaseUrl);
+    // Barring connections and ending others' is the superuser's (the server's role owns the database, but the test acts as an operator would).
+    const other = new URL(await superuserUrl(s.databaseUrl));
     other.pathname = "/postgres";
     admin = new pg.Client({ connectionString: other.toString() });
     await admin.connect();

@@ -82,13 +82,15 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** A database owned by Baton's role (BATON_TEST_ROLE_URL), as that role: the server connects as production's does. */
 async function freshDatabase(shared: string): Promise<string> {
   const name = `cli_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const role = process.env["BATON_TEST_ROLE_URL"];
   const admin = new pg.Client({ connectionString: shared });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.query(`CREATE DATABASE ${name}${role ? ` OWNER ${decodeURIComponent(new URL(role).username)}` : ""}`);
   await admin.end();
-  const url = new URL(shared);
+  const url = new URL(role ?? shared);
   url.pathname = `/${name}`;
   return url.toString();
 }

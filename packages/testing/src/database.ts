@@ -78,14 +78,17 @@ export async function acquireDatabase(options: DatabaseOptions = {}): Promise<Te
   const server: { url: string; adminUrl?: string; release: () => Promise<void> } = given ? { url: given, release: async () => {} } : await acquireEmbedded();
   if (options.freshDatabase === false) return { url: server.url, release: server.release };
 
+  // The server connects as the role Baton connects as in production when there is one (the embedded
+  // cluster's, or BATON_TEST_ROLE_URL beside BATON_TEST_DATABASE_URL as `npm test` sets them): the database is its.
+  const role = server.adminUrl ? server.url : options.databaseUrl ? undefined : process.env["BATON_TEST_ROLE_URL"] || undefined;
   const name = `baton_testing_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
   try {
-    await admin(server.adminUrl ?? server.url, (c) => c.query(`CREATE DATABASE ${name}`));
+    await admin(server.adminUrl ?? server.url, (c) => c.query(`CREATE DATABASE ${name}${role ? ` OWNER ${decodeURIComponent(new URL(role).username)}` : ""}`));
   } catch (error) {
     await server.release();
     throw error;
   }
-  const url = new URL(server.adminUrl ?? server.url);
+  const url = new URL(role ?? server.adminUrl ?? server.url);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),

@@ -10,14 +10,22 @@ const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
 /** On the superuser's connection to `postgres`: the superuser's password, the baton role, its database. */
 export async function setUpRoles(client: pg.Client, credentials: Credentials): Promise<void> {
   await client.query(`ALTER ROLE ${credentials.superuser.user} PASSWORD ${literal(credentials.superuser.password)}`);
-  const role = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [BATON_ROLE]);
-  const verb = role.rowCount === 0 ? "CREATE" : "ALTER";
-  await client.query(
-    `${verb} ROLE ${BATON_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD ${literal(credentials.baton.password)}`,
-  );
+  await ensureBatonRole(client, BATON_ROLE, credentials.baton.password);
   const db = await client.query("SELECT 1 FROM pg_database WHERE datname = 'baton'");
   if (db.rowCount === 0) await client.query(`CREATE DATABASE baton OWNER ${BATON_ROLE}`);
   else await client.query(`ALTER DATABASE baton OWNER TO ${BATON_ROLE}`);
+}
+
+/**
+ * Creates (or resets) `role` as Baton connects: it may log in and nothing
+ * more; what it can do comes from owning its database. Tests make their
+ * roles with it too, so they probe the role production runs as.
+ */
+export async function ensureBatonRole(client: pg.Client, role: string, password: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(role)) throw new Error(`${role} is not a plain role name (lower-case letters, digits, _)`);
+  const found = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]);
+  const verb = found.rowCount === 0 ? "CREATE" : "ALTER";
+  await client.query(`${verb} ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD ${literal(password)}`);
 }
 
 /**
