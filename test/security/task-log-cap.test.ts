@@ -72,4 +72,31 @@ describe("a task's log", () => {
     assert.equal((await admin.getWorkflow(runId, { includeTasks: false })).status, "COMPLETED");
     assert.equal((await allLines(task.taskId)).length, CAP);
   });
+  it("holds the cap exactly when writers race at the same instant", async () => {
+    // Before, each writer counted the lines without waiting for the others: racing at
+    // 9,990 lines, several saw room for the same last lines and together passed the cap.
+    await admin.startWorkflow(flow.name, {});
+    const task = (await worker.tasks.poll({ taskType: "chat", workerId: "w2", count: 1, waitMs: 5000n })).tasks[0];
+    assert.ok(task, "the worker gets the task");
+    const lease = { taskId: task.taskId, leaseToken: task.leaseToken, workerId: "w2", outputJson: "{}" };
+    await worker.tasks.updateTask({
+      result: { ...lease, status: TaskStatus.IN_PROGRESS, logs: Array.from({ length: CAP - 10 }, (_, i) => `pre ${i}`) },
+    });
+    // 40 single lines and 10 progress updates of 3 lines, all at once, for 10 places left.
+    const adds = Array.from({ length: 40 }, (_, i) => codeOf(admin.tasks.addTaskLog({ taskId: task.taskId, message: `race ${i}` })));
+    const updates = Array.from({ length: 10 }, (_, i) =>
+      worker.tasks.updateTask({ result: { ...lease, status: TaskStatus.IN_PROGRESS, logs: [`u${i} a`, `u${i} b`, `u${i} c`] } }),
+    );
+    const codes = await Promise.all(adds);
+    await Promise.all(updates);
+    const lines = await allLines(task.taskId);
+    assert.equal(lines.length, CAP, "exactly the cap, however the writers interleaved");
+    assert.equal(new Set(lines).size, CAP);
+    const added = codes.filter((c) => c === "OK").length;
+    assert.ok(
+      codes.every((c) => c === "OK" || c === "RESOURCE_EXHAUSTED"),
+      codes.join(","),
+    );
+    assert.equal(lines.filter((l) => l.startsWith("race ")).length, added, "every accepted line is stored, and no refused one");
+  });
 });

@@ -1,5 +1,6 @@
 // Log lines workers attach to a task, read a page at a time.
-import type { Queryable } from "./db.js";
+import type pg from "pg";
+import { transaction, type Queryable } from "./db.js";
 
 export interface TaskLogLine {
   message: string;
@@ -19,19 +20,25 @@ export const TASK_LOG_ORDER_MIGRATION = {
 /**
  * Appends `messages` to a task's log, in order, as long as the log holds fewer
  * than `maxLines` lines: the lines past that are not stored. Returns how many
- * were. Writers adding lines at the same moment may each see room for the
- * last line, so a log can pass the cap by as many lines as writers racing.
+ * were. Writers to one task's log take turns (a lock on the task's log for
+ * the transaction), so each counts what the one before it committed and the
+ * cap is exact; before, writers racing could each see room for the same
+ * lines and together pass it.
  */
-export async function addTaskLogs(q: Queryable, taskId: string, messages: string[], now: number, maxLines: number): Promise<number> {
+export async function addTaskLogs(pool: pg.Pool, taskId: string, messages: string[], now: number, maxLines: number): Promise<number> {
   if (messages.length === 0) return 0;
-  const { rowCount } = await q.query(
-    `INSERT INTO baton.task_logs (task_id, created_at, message)
-     SELECT $1, $2, m FROM unnest($3::text[]) WITH ORDINALITY AS u(m, i)
-     WHERE i <= $4 - (SELECT count(*) FROM (SELECT 1 FROM baton.task_logs WHERE task_id = $1 LIMIT $4) AS held)
-     ORDER BY i`,
-    [taskId, now, messages, maxLines],
-  );
-  return rowCount ?? 0;
+  return transaction(pool, async (tx) => {
+    await tx.query("SELECT pg_advisory_xact_lock(hashtext('baton.task_logs'), hashtext($1))", [taskId]);
+    // A statement after the lock: its snapshot holds every line committed before the lock was granted.
+    const { rowCount } = await tx.query(
+      `INSERT INTO baton.task_logs (task_id, created_at, message)
+       SELECT $1, $2, m FROM unnest($3::text[]) WITH ORDINALITY AS u(m, i)
+       WHERE i <= $4 - (SELECT count(*) FROM (SELECT 1 FROM baton.task_logs WHERE task_id = $1 LIMIT $4) AS held)
+       ORDER BY i`,
+      [taskId, now, messages, maxLines],
+    );
+    return rowCount ?? 0;
+  });
 }
 
 export interface TaskLogPage {
