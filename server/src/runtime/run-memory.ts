@@ -9,12 +9,14 @@ import { isWorkerTask } from "../decider/system-tasks/index.js";
 import type { TaskBook } from "../decider/task-book.js";
 import type { LoadedRun } from "../store/store.js";
 import { noteStored } from "../store/stored-payloads.js";
+import { measureRun, remeasure, type RunBytes } from "./run-bytes.js";
 
 /** Runs with fewer tasks are read whole each time: cheap, and memory stays small. */
 export const KEEP_MIN_TASKS = 64;
-/** At most this many tasks, and runs, kept in memory; the least recently written go first. */
+/** At most this many tasks, runs, and bytes of their payloads kept in memory; the least recently written go first. */
 const KEEP_MAX_TASKS = 200_000;
 const KEEP_MAX_RUNS = 5_000;
+const KEEP_MAX_BYTES = 256 * 1024 * 1024;
 /** At most this many task -> run entries. */
 const MAX_TASK_RUNS = 50_000;
 
@@ -39,6 +41,24 @@ export interface KeptRun {
 export class RunMemory {
   private readonly runs = new Map<string, RunInMemory>();
   private cachedTasks = 0;
+  private cachedBytes = 0;
+  /**
+   * What each run kept, or taken out to be kept again, weighs (run-bytes.ts):
+   * per task, so keeping a run again re-measures only the tasks its decision
+   * changed. A run taken and never kept again (its write failed) leaves its
+   * entry until it is the oldest of too many.
+   */
+  private readonly accounts = new Map<string, RunBytes>();
+  private readonly maxBytes: number;
+
+  constructor(options: { maxBytes?: number } = {}) {
+    this.maxBytes = options.maxBytes ?? KEEP_MAX_BYTES;
+  }
+
+  /** What is kept: runs, their tasks, and the bytes of their payloads (estimated). */
+  size(): { runs: number; tasks: number; bytes: number } {
+    return { runs: this.runs.size, tasks: this.cachedTasks, bytes: this.cachedBytes };
+  }
   /** Which run a task belongs to (never changes). */
   private readonly runOfTask = new Map<string, string>();
 
@@ -62,6 +82,7 @@ export class RunMemory {
     if (!kept) return undefined;
     this.runs.delete(runId);
     this.cachedTasks -= kept.tasks.length;
+    this.cachedBytes -= this.accounts.get(runId)?.total ?? 0;
     return kept;
   }
 
@@ -86,7 +107,10 @@ export class RunMemory {
       const held = kept.tasks.find((t) => t.id === task.id);
       // The claim bumped the row's revision once; any other difference means memory is behind.
       if (held && held.rev + 1 === task.rev) swapTask(kept, task);
-      else this.take(task.runId);
+      else {
+        this.take(task.runId);
+        this.accounts.delete(task.runId);
+      }
     }
   }
 
@@ -98,6 +122,8 @@ export class RunMemory {
    */
   keep({ runId, rev, decision, existing }: KeptRun): void {
     this.take(runId);
+    const before = this.accounts.get(runId);
+    this.accounts.delete(runId);
     if (TERMINAL_WORKFLOW.has(decision.run.status)) return;
     const wide = decision.tasks.length >= KEEP_MIN_TASKS;
     // A leased system task (an evaluation, an HTTP call) is answered by this replica: its answer is decided from memory too.
@@ -108,12 +134,20 @@ export class RunMemory {
       noteStored(task);
     }
     noteStored(decision.run);
+    const account = before ? remeasure(before, decision) : measureRun(decision);
     this.runs.set(runId, { run: decision.run, rev, tasks: decision.tasks, book: decision.book });
+    this.accounts.set(runId, account);
     this.cachedTasks += decision.tasks.length;
+    this.cachedBytes += account.total;
     this.rememberTasks([...decision.changed].map((t) => [t.id, runId] as [string, string]));
     for (const id of this.runs.keys()) {
-      if (this.cachedTasks <= KEEP_MAX_TASKS && this.runs.size <= KEEP_MAX_RUNS) break;
+      if (this.cachedTasks <= KEEP_MAX_TASKS && this.runs.size <= KEEP_MAX_RUNS && this.cachedBytes <= this.maxBytes) break;
       this.take(id);
+      this.accounts.delete(id);
+    }
+    for (const id of this.accounts.keys()) {
+      if (this.accounts.size <= 2 * KEEP_MAX_RUNS) break;
+      if (!this.runs.has(id)) this.accounts.delete(id);
     }
   }
 }
