@@ -12,6 +12,7 @@ import type { WorkflowDef } from "@baton/sdk";
 import type { JsonObject } from "../decider/model.js";
 import { byteCache } from "../byte-caches.js";
 import { invalid } from "./errors.js";
+import { withLinearUniqueItems } from "./unique-items.js";
 
 // `pattern` and `patternProperties` are user text run on every start on the
 // serving thread: they run on RE2 (linear time, no backtracking), as JSONPath
@@ -32,8 +33,8 @@ const re2: RegExpEngine = Object.assign(
   { code: "re2" },
 );
 const options = { allErrors: true, strict: false, code: { regExp: re2 } };
-const draft7 = addFormats.default(new Ajv(options));
-const draft2020 = addFormats.default(new Ajv2020(options));
+const draft7 = withLinearUniqueItems(addFormats.default(new Ajv(options)));
+const draft2020 = withLinearUniqueItems(addFormats.default(new Ajv2020(options)));
 
 /**
  * Compiled schemas by their text: definitions are few, starts are many.
