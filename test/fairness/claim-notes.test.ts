@@ -12,6 +12,7 @@ import pg from "pg";
 import { FairClaims } from "../../server/src/store/fair-claim.js";
 import { claim } from "../../server/src/store/queue.js";
 import { startHarness, type Harness } from "../support/harness.js";
+import { registerTenantFlow } from "./lib/tenant-flow.js";
 
 let h: Harness;
 let pool: NotingPool;
@@ -41,14 +42,7 @@ before(async () => {
   pool = new NotingPool({ connectionString: h.databaseUrl, max: 2 });
   locker = new pg.Client({ connectionString: h.databaseUrl });
   await locker.connect();
-  await h.client.registerTaskDefs([{ name: TYPE, retryCount: 0, responseTimeoutSeconds: 3600 }]);
-  await h.client.registerWorkflowDef({
-    name: "note_fair",
-    version: 1,
-    schemaVersion: 2,
-    fairnessKey: "${workflow.input.tenant}",
-    tasks: [{ name: TYPE, taskReferenceName: "work", type: "SIMPLE", inputParameters: { tenant: "${workflow.input.tenant}" } }],
-  });
+  await registerTenantFlow(h.client, TYPE);
 });
 after(async () => {
   await locker.end();

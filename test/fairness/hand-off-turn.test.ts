@@ -9,20 +9,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Worker } from "@baton/client";
 import { eventually, startHarness, type Harness } from "../support/harness.js";
+import { registerTenantFlow } from "./lib/tenant-flow.js";
 
 const TYPE = "turn_fair";
 let h: Harness;
 
 before(async () => {
   h = await startHarness({ manualClock: true });
-  await h.client.registerTaskDefs([{ name: TYPE, retryCount: 0, responseTimeoutSeconds: 3600 }]);
-  await h.client.registerWorkflowDef({
-    name: "turn_fair",
-    version: 1,
-    schemaVersion: 2,
-    fairnessKey: "${workflow.input.tenant}",
-    tasks: [{ name: TYPE, taskReferenceName: "work", type: "SIMPLE", inputParameters: { tenant: "${workflow.input.tenant}" } }],
-  });
+  await registerTenantFlow(h.client, TYPE);
 });
 after(async () => {
   await h.close();

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startHarness, type Harness } from "../support/harness.js";
 import { input } from "../support/worker.js";
+import { registerTenantFlow } from "./lib/tenant-flow.js";
 
 let a: Harness;
 let b: Harness;
@@ -22,14 +23,7 @@ async function claim(h: Harness, count: number) {
 before(async () => {
   a = await startHarness();
   b = await startHarness({ databaseUrl: a.databaseUrl });
-  await a.client.registerTaskDefs([{ name: TYPE, retryCount: 0, responseTimeoutSeconds: 3600 }]);
-  await a.client.registerWorkflowDef({
-    name: "fair_two",
-    version: 1,
-    schemaVersion: 2,
-    fairnessKey: "${workflow.input.tenant}",
-    tasks: [{ name: TYPE, taskReferenceName: "work", type: "SIMPLE", inputParameters: { tenant: "${workflow.input.tenant}" } }],
-  });
+  await registerTenantFlow(a.client, TYPE);
 });
 after(async () => {
   await b.close();
