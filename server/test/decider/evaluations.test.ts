@@ -8,8 +8,8 @@ import type { WorkflowDef } from "@baton/sdk";
 import { decide, type Decision, type Effect } from "../../src/decider/decider.js";
 import { EVALUATION_LEASE_MS, ITERATION_BUDGET } from "../../src/decider/evaluation.js";
 import { Graph } from "../../src/decider/graph.js";
-import type { RunState, TaskState } from "../../src/decider/model.js";
-import { T0 } from "./sim.js";
+import type { JsonObject, RunState, TaskState } from "../../src/decider/model.js";
+import { T0, newRunState, testServices } from "./sim.js";
 
 const def = (tasks: unknown[]): WorkflowDef => ({ name: "w", version: 1, schemaVersion: 2, tasks }) as WorkflowDef;
 
@@ -28,30 +28,7 @@ class Manual {
     input: Record<string, unknown> = {},
   ) {
     this.graph = new Graph(def);
-    this.run = {
-      id: "run-1",
-      name: def.name,
-      version: 1,
-      defHash: "h",
-      status: "RUNNING",
-      input: input as never,
-      output: {},
-      variables: {},
-      correlationId: "",
-      idempotencyKey: "",
-      priority: 0,
-      reason: "",
-      failedRefs: [],
-      failedTaskId: "",
-      parentRunId: "",
-      parentTaskId: "",
-      createdAt: T0,
-      updatedAt: T0,
-      endedAt: 0,
-      wakeAt: 0,
-      nextSeq: 1,
-      marks: {},
-    };
+    this.run = newRunState(def.name, input as JsonObject);
     this.apply({ kind: "start" });
   }
 
@@ -66,7 +43,7 @@ class Manual {
         taskDefs: new Map(),
         now: this.now,
         newId: () => `id-${++this.ids}`,
-        services: { maxVariablesBytes: 1024 },
+        services: testServices,
         ownsTasks: true,
       },
       event,

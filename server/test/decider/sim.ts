@@ -11,6 +11,35 @@ export const T0 = Date.UTC(2030, 0, 1);
 
 export const testServices: SystemTaskServices = { maxVariablesBytes: 1024 };
 
+/** A run as the decider sees it before its start event, created at T0; `run` overrides fields. */
+export function newRunState(name: string, input: JsonObject = {}, run: Partial<RunState> = {}): RunState {
+  return {
+    id: "run-1",
+    name,
+    version: 1,
+    defHash: "h",
+    status: "RUNNING",
+    input,
+    output: {},
+    variables: {},
+    correlationId: "",
+    idempotencyKey: "",
+    priority: 0,
+    reason: "",
+    failedRefs: [],
+    failedTaskId: "",
+    parentRunId: "",
+    parentTaskId: "",
+    createdAt: T0,
+    updatedAt: T0,
+    endedAt: 0,
+    wakeAt: 0,
+    nextSeq: 1,
+    marks: {},
+    ...run,
+  };
+}
+
 /** Scripts as plain JavaScript functions: enough for unit tests of the decider (the sandbox is tested elsewhere). */
 function evaluate(request: EvaluationRequest): EvaluationOutcome {
   try {
@@ -49,31 +78,7 @@ export class Sim {
     readonly keepBook = true,
   ) {
     this.graph = new Graph(def);
-    this.run = {
-      id: "run-1",
-      name: def.name,
-      version: 1,
-      defHash: "h",
-      status: "RUNNING",
-      input,
-      output: {},
-      variables: {},
-      correlationId: "",
-      idempotencyKey: "",
-      priority: 0,
-      reason: "",
-      failedRefs: [],
-      failedTaskId: "",
-      parentRunId: "",
-      parentTaskId: "",
-      createdAt: T0,
-      updatedAt: T0,
-      endedAt: 0,
-      wakeAt: 0,
-      nextSeq: 1,
-      marks: {},
-      ...run,
-    };
+    this.run = newRunState(def.name, input, run);
     this.apply({ kind: "start" });
   }
 
