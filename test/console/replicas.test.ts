@@ -5,12 +5,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { BatonClient } from "@baton/client";
 import { WorkflowStatus } from "@baton/protocol";
-import { createLogger, startServer, type BatonServer } from "@baton/server";
+import { createLogger, startServer } from "@baton/server";
 import { eventually } from "../support/harness.js";
-import { freshDatabase, stopCluster } from "../support/database.js";
+import { startTwoReplicas, type TwoReplicas } from "../support/replicas.js";
 
-let a: BatonServer;
-let b: BatonServer;
+let replicas: TwoReplicas;
 let ca: BatonClient;
 let cb: BatonClient;
 let databaseUrl: string;
@@ -18,22 +17,12 @@ let databaseUrl: string;
 const IDLE = { name: "replicas_idle", version: 1, schemaVersion: 2, tasks: [{ name: "replicas_step", taskReferenceName: "step", type: "SIMPLE" }] };
 
 before(async () => {
-  databaseUrl = await freshDatabase();
-  const logger = createLogger(process.env["BATON_LOG_LEVEL"] ?? "silent");
-  a = await startServer({ databaseUrl, port: 0, logger });
-  b = await startServer({ databaseUrl, port: 0, logger });
-  ca = new BatonClient({ address: a.address });
-  cb = new BatonClient({ address: b.address });
+  replicas = await startTwoReplicas();
+  ({ ca, cb, databaseUrl } = replicas);
   await ca.registerWorkflowDef(IDLE);
 });
 
-after(async () => {
-  ca.close();
-  cb.close();
-  await a.close();
-  await b.close();
-  await stopCluster();
-});
+after(() => replicas.close());
 
 describe("the console over two replicas", () => {
   it("lists the workers connected to either replica, with the replica each is on, and drops them when they leave", async () => {

@@ -3,10 +3,10 @@
 // run records, and refusals that change nothing.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { BatonClient } from "@baton/client";
-import { createLogger, ManualClock, startServer, type BatonServer } from "@baton/server";
+import type { BatonClient } from "@baton/client";
+import { ManualClock, type BatonServer } from "@baton/server";
 import { eventually } from "../support/harness.js";
-import { freshDatabase, stopCluster } from "../support/database.js";
+import { startTwoReplicas, type TwoReplicas } from "../support/replicas.js";
 
 /** A flow that ends at once, COMPLETED or (with fail) FAILED, tagged with its version. */
 function flow(name: string, version: number, fail = false) {
@@ -29,27 +29,18 @@ function flow(name: string, version: number, fail = false) {
 }
 
 const clock = new ManualClock();
+let replicas: TwoReplicas;
 let a: BatonServer;
 let b: BatonServer;
 let ca: BatonClient;
 let cb: BatonClient;
 
 before(async () => {
-  const databaseUrl = await freshDatabase();
-  const logger = createLogger(process.env["BATON_LOG_LEVEL"] ?? "silent");
-  a = await startServer({ databaseUrl, port: 0, clock, logger });
-  b = await startServer({ databaseUrl, port: 0, clock, logger });
-  ca = new BatonClient({ address: a.address });
-  cb = new BatonClient({ address: b.address });
+  replicas = await startTwoReplicas({ clock });
+  ({ a, b, ca, cb } = replicas);
 });
 
-after(async () => {
-  ca.close();
-  cb.close();
-  await a.close();
-  await b.close();
-  await stopCluster();
-});
+after(() => replicas.close());
 
 async function register(name: string, versions: number[], failing: number[] = []): Promise<void> {
   for (const v of versions) await ca.registerWorkflowDef(flow(name, v, failing.includes(v)));
