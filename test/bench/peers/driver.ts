@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Counts, ScenarioName, ScenarioResult, SystemName } from "../lib/types.js";
-import { cpuMsPerTask, throughputRates } from "../lib/throughput.js";
+import { cpuMsPerTask, startInClosedLoop, throughputFigures } from "../lib/throughput.js";
 import { cpuMeter, errorText, nowMs, pool, rssMb, round, sleep } from "../lib/util.js";
 
 export interface DriverConfig {
@@ -153,16 +153,15 @@ export async function measureThroughput(
   const cpu = cpuMeter(config.serverPids, config.postgresPid, workerPids);
   const t0 = nowMs();
   let startedAt = 0;
-  // Starts stop short of the deadline, so a slow machine still yields figures (marked partial).
-  // Closed loop: at most `window` runs in flight, so the figure is the steady state and a run cut
-  // short by the deadline leaves little behind to drain.
-  let started = 0;
+  // Closed loop: besides a steady state, a run cut short by the deadline leaves little behind to drain.
   const window = config.counts.startConcurrency * 4;
-  await pool(runs, config.counts.startConcurrency, async (i) => {
-    while (!(nowMs() > deadline() - 60_000) && started - ((await finished()) - base) >= window) await new Promise((r) => setTimeout(r, 2));
-    if (nowMs() > deadline() - 60_000) return;
-    await start(i);
-    started++;
+  const started = await startInClosedLoop({
+    runs,
+    concurrency: config.counts.startConcurrency,
+    window,
+    deadline: deadline(),
+    finished: async () => (await finished()) - base,
+    start,
   });
   startedAt = nowMs();
   const ok = started === runs && (await until(async () => (await finished()) - base >= runs, left(), 10));
@@ -173,14 +172,12 @@ export async function measureThroughput(
   const completedRuns = ok ? runs : Math.min(started, (await finished()) - base);
   // Whatever is left must not slow the scenarios after this one (they share this peer's queues): drain, untimed.
   const drained = await until(async () => (await finished()) - base >= started, Math.max(0, deadline() + 15_000 - nowMs()), 20);
-  const tasks = 3 * completedRuns;
+  const figures = throughputFigures({ runs, started, completedRuns, seconds: elapsed, startSeconds: (startedAt - t0) / 1000 });
+  const { tasks } = figures;
   return {
-    metrics: throughputRates({ tasks, completedRuns, started, seconds: elapsed, startSeconds: (startedAt - t0) / 1000 }),
+    metrics: figures.metrics,
     details: {
-      runs,
-      started,
-      completedRuns,
-      tasks,
+      ...figures.counts,
       workerConcurrencyPerType: config.counts.concurrency,
       serverProcesses: config.serverPids.length,
       cpu: cpuUse,

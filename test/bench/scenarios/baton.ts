@@ -14,7 +14,7 @@ import { resetStatements, sampleWaits, topStatements, walCounters, type Cluster 
 import { summarizeProfile } from "../lib/profile.js";
 import { fairnessBody } from "./fairness.js";
 import { hostileBody } from "./hostile.js";
-import { cpuMsPerTask, throughputRates } from "../lib/throughput.js";
+import { cpuMsPerTask, startInClosedLoop, throughputFigures } from "../lib/throughput.js";
 import type { BenchOptions, ScenarioName, ScenarioResult } from "../lib/types.js";
 import { anchorWallClock, cpuMeter, distribution, errorText, freePort, nowMs, pool, round, sleep, until } from "../lib/util.js";
 
@@ -183,16 +183,14 @@ async function runThroughput(ctx: BatonContext, env: Env, runs: number) {
     );
     const t0 = nowMs();
     let startedAt = 0;
-    // Starts stop short of the deadline, so a slow machine still yields figures (marked partial).
-    // Closed loop: at most `window` runs in flight, so the figure is the steady state, not a queue
-    // growing as fast as starts go in.
-    let started = 0;
     const window = counts.startConcurrency * 4;
-    await pool(runs, counts.startConcurrency, async (i) => {
-      while (nowMs() <= env.deadline - 60_000 && started - (done() - base) >= window) await sleep(2);
-      if (nowMs() > env.deadline - 60_000) return;
-      await env.clients[i % env.clients.length]!.startWorkflow(SEQ3.name, { n: i });
-      started++;
+    const started = await startInClosedLoop({
+      runs,
+      concurrency: counts.startConcurrency,
+      window,
+      deadline: env.deadline,
+      finished: () => done() - base,
+      start: (i) => env.clients[i % env.clients.length]!.startWorkflow(SEQ3.name, { n: i }),
     });
     startedAt = nowMs();
     ctx.options.log(`  ${started} of ${runs} started; waiting for them to end`);
@@ -206,14 +204,12 @@ async function runThroughput(ctx: BatonContext, env: Env, runs: number) {
     // Cut short by the deadline: rates from what did finish (waiting a little for the ones started).
     if (!settled) await until(() => done() - base >= started, Math.max(0, Math.min(30_000, env.deadline - nowMs())), 10);
     const completedRuns = settled ? runs : Math.min(started, done() - base);
-    const tasks = 3 * completedRuns;
+    const figures = throughputFigures({ runs, started, completedRuns, seconds: elapsed, startSeconds: (startedAt - t0) / 1000 });
+    const { tasks } = figures;
     return {
-      metrics: throughputRates({ tasks, completedRuns, started, seconds: elapsed, startSeconds: (startedAt - t0) / 1000 }),
+      metrics: figures.metrics,
       details: {
-        runs,
-        started,
-        completedRuns,
-        tasks,
+        ...figures.counts,
         workerConcurrencyPerType: perServer * env.servers.length,
         startsInFlight: counts.startConcurrency,
         runsInFlightWindow: window,
