@@ -55,6 +55,40 @@ const queries: [string, string, unknown[]][] = [
     ["FAILED", mid, "c0000001-0000-4000-8000-000000000000"],
   ],
   ["oldest from", "SELECT * FROM baton.runs WHERE created_at >= $1 ORDER BY created_at ASC, id ASC LIMIT 51", [now - 86400000 + 5_000_000]],
+  // The other orders (RunOrder): each reads its index in order, entered at the page token's keyset.
+  ["end desc", "SELECT * FROM baton.runs ORDER BY ended_at DESC, id DESC LIMIT 51", []],
+  ["end asc (not ended first)", "SELECT * FROM baton.runs ORDER BY ended_at ASC, id ASC LIMIT 51", []],
+  [
+    "end desc next page (deep)",
+    "SELECT * FROM baton.runs WHERE (ended_at, id) < ($1, $2::uuid) ORDER BY ended_at DESC, id DESC LIMIT 51",
+    [mid, "c0000001-0000-4000-8000-000000000000"],
+  ],
+  ["name asc", "SELECT * FROM baton.runs ORDER BY name ASC, created_at ASC, id ASC LIMIT 51", []],
+  ["name desc", "SELECT * FROM baton.runs ORDER BY name DESC, created_at DESC, id DESC LIMIT 51", []],
+  [
+    "name asc next page (deep)",
+    "SELECT * FROM baton.runs WHERE (name, created_at, id) > ($1, $2, $3::uuid) ORDER BY name ASC, created_at ASC, id ASC LIMIT 51",
+    ["bench_console_3", mid, "c0000001-0000-4000-8000-000000000000"],
+  ],
+  ["status asc", "SELECT * FROM baton.runs ORDER BY status ASC, created_at ASC, id ASC LIMIT 51", []],
+  ["status desc", "SELECT * FROM baton.runs ORDER BY status DESC, created_at DESC, id DESC LIMIT 51", []],
+  [
+    "status desc next page (deep)",
+    "SELECT * FROM baton.runs WHERE (status, created_at, id) < ($1, $2, $3::uuid) ORDER BY status DESC, created_at DESC, id DESC LIMIT 51",
+    ["FAILED", mid, "c0000001-0000-4000-8000-000000000000"],
+  ],
+  ["name filter, status asc", "SELECT * FROM baton.runs WHERE name = $1 ORDER BY status ASC, created_at ASC, id ASC LIMIT 51", ["bench_console_7"]],
+  ["status filter, name desc", "SELECT * FROM baton.runs WHERE status = $1 ORDER BY name DESC, created_at DESC, id DESC LIMIT 51", ["FAILED"]],
+  [
+    "name+status, name asc",
+    "SELECT * FROM baton.runs WHERE name = $1 AND status = $2 ORDER BY name ASC, created_at ASC, id ASC LIMIT 51",
+    ["bench_console_7", "TERMINATED"],
+  ],
+  ["status filter, end desc", "SELECT * FROM baton.runs WHERE status = $1 ORDER BY ended_at DESC, id DESC LIMIT 51", ["FAILED"]],
+  ["name filter, end desc", "SELECT * FROM baton.runs WHERE name = $1 ORDER BY ended_at DESC, id DESC LIMIT 51", ["bench_console_7"]],
+  // A filter no index of the order's holds, matching few runs: the order's index is read until the page fills.
+  ["status filter (none match), end desc", "SELECT * FROM baton.runs WHERE status = $1 ORDER BY ended_at DESC, id DESC LIMIT 51", ["PAUSED"]],
+  ["correlation, name asc", "SELECT * FROM baton.runs WHERE correlation_id = $1 ORDER BY name ASC, created_at ASC, id ASC LIMIT 51", ["order-4242"]],
   [
     "counts",
     `SELECT s.status, (SELECT count(*) FROM (SELECT 1 FROM baton.runs r WHERE r.status = s.status LIMIT $2) x)::int AS n FROM unnest($1::text[]) AS s(status)`,

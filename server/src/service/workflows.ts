@@ -12,6 +12,7 @@ import { invalid, notFound, parsePayload, requireId, rpc } from "./errors.js";
 import { RunChanges } from "../console/run-changes.js";
 import { checkRunFilter, runState, STATUS_NAMES, storeFilter, WATCH_RECHECK_MS } from "./run-filters.js";
 import { checkRunInput } from "./run-input.js";
+import { pageCursor, pageToken, runSort } from "./run-pages.js";
 
 /** What the workflow service needs: operations are events on the engine; reads come from the store. */
 export interface WorkflowServiceDeps {
@@ -116,25 +117,21 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
     searchWorkflows: rpc(async (req) => {
       checkRunFilter(req);
       const limit = Math.min(Math.max(req.pageSize || 100, 1), 1000);
-      let after: { createdAt: number; id: string } | undefined;
-      if (req.pageToken) {
-        const [createdAt, id] = Buffer.from(req.pageToken, "base64url").toString().split("/");
-        if (!createdAt || !id) throw invalid("page_token is not one this server issued");
-        after = { createdAt: Number(createdAt), id };
-      }
+      const sort = runSort(req);
+      const after = req.pageToken ? pageCursor(req.pageToken, sort) : undefined;
       const statuses = req.statuses.map((s) => workflowStatusName(s)).filter((s): s is NonNullable<typeof s> => s !== undefined);
       const runs = await store.search({
         ...storeFilter(req),
         statuses,
         ...(req.workflowId ? { id: req.workflowId } : {}),
         limit,
+        sort,
         ...(after ? { after } : {}),
-        ...(req.oldestFirst ? { ascending: true } : {}),
       });
       const last = runs[runs.length - 1];
       return {
         workflows: runs.map((r) => toWorkflow(r, [])),
-        nextPageToken: runs.length === limit && last ? Buffer.from(`${last.createdAt}/${last.id}`).toString("base64url") : "",
+        nextPageToken: runs.length === limit && last ? pageToken(last, sort) : "",
       };
     }),
 

@@ -6,6 +6,7 @@ import { CONCURRENCY_LIMIT_MIGRATION, CONCURRENCY_MIGRATION } from "./concurrenc
 import { EVENT_HANDLER_OWNER_MIGRATION } from "./event-handlers.js";
 import { FAIR_CLAIM_MIGRATION, FAIR_WEIGHT_MIGRATION } from "./fair-claim.js";
 import { REPLICAS_MIGRATION } from "./replicas.js";
+import { RUN_ORDERS_MIGRATION } from "./run-order.js";
 import { RETENTION_MIGRATION } from "./retention.js";
 import { SCHEDULES_MIGRATION } from "./schedules.js";
 import { TASK_LOG_ORDER_MIGRATION } from "./task-logs.js";
@@ -303,6 +304,7 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
   EVENT_HANDLER_OWNER_MIGRATION,
   TASK_LOG_ORDER_MIGRATION,
   CONCURRENCY_LIMIT_MIGRATION,
+  RUN_ORDERS_MIGRATION,
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"

@@ -3,6 +3,7 @@
 import type { RunState, TaskState, WorkflowStatus } from "../decider/model.js";
 import type { Queryable } from "./db.js";
 import { rowToRun, rowToTask, runRows, taskRows } from "./rows.js";
+import { NEWEST_FIRST, orderSql, type RunCursor, type RunSort } from "./run-order.js";
 
 export interface SearchQuery {
   name?: string;
@@ -13,10 +14,10 @@ export interface SearchQuery {
   from?: number;
   to?: number;
   limit: number;
-  /** Continue after this (created_at, id). */
-  after?: { createdAt: number; id: string };
-  /** Oldest first (keyset forward) instead of newest first. */
-  ascending?: boolean;
+  /** The order; newest first when not given. */
+  sort?: RunSort;
+  /** Continue after this position in `sort` (see run-order.ts). */
+  after?: RunCursor;
 }
 
 export async function runIdByIdempotencyKey(q: Queryable, key: string): Promise<string | undefined> {
@@ -62,7 +63,7 @@ export async function runToView(q: Queryable, runId: string): Promise<{ run: AsT
   return { run: withText(rowToRun(rows[0]), rows[0], RUN_TEXT), tasks: tasks.rows.map((r) => withText({ ...rowToTask(r), marks: {} }, r, TASK_TEXT)) };
 }
 
-/** Runs newest first, filtered, one page. */
+/** Runs filtered, in the order asked (newest first by default), one page. */
 export async function searchRuns(q: Queryable, query: SearchQuery): Promise<RunState[]> {
   const where: string[] = [];
   const params: unknown[] = [];
@@ -79,14 +80,14 @@ export async function searchRuns(q: Queryable, query: SearchQuery): Promise<RunS
   if (query.id) add("id = ?::uuid", query.id);
   if (query.from) add("created_at >= ?", query.from);
   if (query.to) add("created_at < ?", query.to);
-  if (query.after) {
-    params.push(query.after.createdAt, query.after.id);
-    where.push(`(created_at, id) ${query.ascending ? ">" : "<"} ($${params.length - 1}, $${params.length}::uuid)`);
-  }
+  const order = orderSql(query.sort ?? NEWEST_FIRST, query.after, (value) => {
+    params.push(value);
+    return `$${params.length}`;
+  });
+  if (order.where) where.push(order.where);
   params.push(query.limit);
-  const order = query.ascending ? "ASC" : "DESC";
   const { rows } = await q.query(
-    `SELECT * FROM baton.runs ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY created_at ${order}, id ${order} LIMIT $${params.length}`,
+    `SELECT * FROM baton.runs ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY ${order.orderBy} LIMIT $${params.length}`,
     params,
   );
   return rows.map(rowToRun);

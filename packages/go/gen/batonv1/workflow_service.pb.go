@@ -21,6 +21,77 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Orders the runs list can be read in quickly at any size (each is served by
+// an index on the runs table).
+type RunOrder int32
+
+const (
+	RunOrder_RUN_ORDER_UNSPECIFIED RunOrder = 0
+	RunOrder_RUN_ORDER_START_DESC  RunOrder = 1
+	RunOrder_RUN_ORDER_START_ASC   RunOrder = 2
+	// Not-ended runs have no end time: last when descending, first when ascending.
+	RunOrder_RUN_ORDER_END_DESC  RunOrder = 3
+	RunOrder_RUN_ORDER_END_ASC   RunOrder = 4
+	RunOrder_RUN_ORDER_NAME_ASC  RunOrder = 5
+	RunOrder_RUN_ORDER_NAME_DESC RunOrder = 6
+	// By the status's name (COMPLETED, FAILED, PAUSED, RUNNING, TERMINATED, TIMED_OUT).
+	RunOrder_RUN_ORDER_STATUS_ASC  RunOrder = 7
+	RunOrder_RUN_ORDER_STATUS_DESC RunOrder = 8
+)
+
+// Enum value maps for RunOrder.
+var (
+	RunOrder_name = map[int32]string{
+		0: "RUN_ORDER_UNSPECIFIED",
+		1: "RUN_ORDER_START_DESC",
+		2: "RUN_ORDER_START_ASC",
+		3: "RUN_ORDER_END_DESC",
+		4: "RUN_ORDER_END_ASC",
+		5: "RUN_ORDER_NAME_ASC",
+		6: "RUN_ORDER_NAME_DESC",
+		7: "RUN_ORDER_STATUS_ASC",
+		8: "RUN_ORDER_STATUS_DESC",
+	}
+	RunOrder_value = map[string]int32{
+		"RUN_ORDER_UNSPECIFIED": 0,
+		"RUN_ORDER_START_DESC":  1,
+		"RUN_ORDER_START_ASC":   2,
+		"RUN_ORDER_END_DESC":    3,
+		"RUN_ORDER_END_ASC":     4,
+		"RUN_ORDER_NAME_ASC":    5,
+		"RUN_ORDER_NAME_DESC":   6,
+		"RUN_ORDER_STATUS_ASC":  7,
+		"RUN_ORDER_STATUS_DESC": 8,
+	}
+)
+
+func (x RunOrder) Enum() *RunOrder {
+	p := new(RunOrder)
+	*p = x
+	return p
+}
+
+func (x RunOrder) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RunOrder) Descriptor() protoreflect.EnumDescriptor {
+	return file_baton_v1_workflow_service_proto_enumTypes[0].Descriptor()
+}
+
+func (RunOrder) Type() protoreflect.EnumType {
+	return &file_baton_v1_workflow_service_proto_enumTypes[0]
+}
+
+func (x RunOrder) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RunOrder.Descriptor instead.
+func (RunOrder) EnumDescriptor() ([]byte, []int) {
+	return file_baton_v1_workflow_service_proto_rawDescGZIP(), []int{0}
+}
+
 type StartWorkflowRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -504,8 +575,13 @@ type SearchWorkflowsRequest struct {
 	Version *int32 `protobuf:"varint,8,opt,name=version,proto3,oneof" json:"version,omitempty"`
 	// Only this run (a run id).
 	WorkflowId string `protobuf:"bytes,9,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
-	// Oldest first instead of newest first.
-	OldestFirst   bool `protobuf:"varint,10,opt,name=oldest_first,json=oldestFirst,proto3" json:"oldest_first,omitempty"`
+	// Oldest first instead of newest first (start-time order only; with
+	// `order`, leave it unset).
+	OldestFirst bool `protobuf:"varint,10,opt,name=oldest_first,json=oldestFirst,proto3" json:"oldest_first,omitempty"`
+	// The list's order; unset: by start time, newest first (or oldest_first).
+	// Ties are broken in the same direction by start time (name and status
+	// orders), then run id, so a page token continues exactly after its page.
+	Order         RunOrder `protobuf:"varint,11,opt,name=order,proto3,enum=baton.v1.RunOrder" json:"order,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -610,9 +686,16 @@ func (x *SearchWorkflowsRequest) GetOldestFirst() bool {
 	return false
 }
 
+func (x *SearchWorkflowsRequest) GetOrder() RunOrder {
+	if x != nil {
+		return x.Order
+	}
+	return RunOrder_RUN_ORDER_UNSPECIFIED
+}
+
 type SearchWorkflowsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Runs without their tasks, newest first (oldest first when asked).
+	// Runs without their tasks, in the order asked (newest first by default).
 	Workflows     []*Workflow `protobuf:"bytes,1,rep,name=workflows,proto3" json:"workflows,omitempty"`
 	NextPageToken string      `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1980,7 +2063,7 @@ const file_baton_v1_workflow_service_proto_rawDesc = "" +
 	"workflowId\x12#\n" +
 	"\rinclude_tasks\x18\x02 \x01(\bR\fincludeTasks\"E\n" +
 	"\x13GetWorkflowResponse\x12.\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x12.baton.v1.WorkflowR\bworkflow\"\x8a\x03\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x12.baton.v1.WorkflowR\bworkflow\"\xb4\x03\n" +
 	"\x16SearchWorkflowsRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
 	"\bstatuses\x18\x02 \x03(\x0e2\x18.baton.v1.WorkflowStatusR\bstatuses\x12%\n" +
@@ -1994,7 +2077,8 @@ const file_baton_v1_workflow_service_proto_rawDesc = "" +
 	"\vworkflow_id\x18\t \x01(\tR\n" +
 	"workflowId\x12!\n" +
 	"\foldest_first\x18\n" +
-	" \x01(\bR\voldestFirstB\n" +
+	" \x01(\bR\voldestFirst\x12(\n" +
+	"\x05order\x18\v \x01(\x0e2\x12.baton.v1.RunOrderR\x05orderB\n" +
 	"\n" +
 	"\b_version\"s\n" +
 	"\x17SearchWorkflowsResponse\x120\n" +
@@ -2084,7 +2168,17 @@ const file_baton_v1_workflow_service_proto_rawDesc = "" +
 	"workflowId\x12\x17\n" +
 	"\atask_id\x18\x02 \x01(\tR\x06taskId\"5\n" +
 	"\x0fGetTaskResponse\x12\"\n" +
-	"\x04task\x18\x01 \x01(\v2\x0e.baton.v1.TaskR\x04task2\xf7\n" +
+	"\x04task\x18\x01 \x01(\v2\x0e.baton.v1.TaskR\x04task*\xed\x01\n" +
+	"\bRunOrder\x12\x19\n" +
+	"\x15RUN_ORDER_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14RUN_ORDER_START_DESC\x10\x01\x12\x17\n" +
+	"\x13RUN_ORDER_START_ASC\x10\x02\x12\x16\n" +
+	"\x12RUN_ORDER_END_DESC\x10\x03\x12\x15\n" +
+	"\x11RUN_ORDER_END_ASC\x10\x04\x12\x16\n" +
+	"\x12RUN_ORDER_NAME_ASC\x10\x05\x12\x17\n" +
+	"\x13RUN_ORDER_NAME_DESC\x10\x06\x12\x18\n" +
+	"\x14RUN_ORDER_STATUS_ASC\x10\a\x12\x19\n" +
+	"\x15RUN_ORDER_STATUS_DESC\x10\b2\xf7\n" +
 	"\n" +
 	"\x0fWorkflowService\x12P\n" +
 	"\rStartWorkflow\x12\x1e.baton.v1.StartWorkflowRequest\x1a\x1f.baton.v1.StartWorkflowResponse\x12V\n" +
@@ -2119,99 +2213,102 @@ func file_baton_v1_workflow_service_proto_rawDescGZIP() []byte {
 	return file_baton_v1_workflow_service_proto_rawDescData
 }
 
+var file_baton_v1_workflow_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_baton_v1_workflow_service_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_baton_v1_workflow_service_proto_goTypes = []any{
-	(*StartWorkflowRequest)(nil),      // 0: baton.v1.StartWorkflowRequest
-	(*StartWorkflowResponse)(nil),     // 1: baton.v1.StartWorkflowResponse
-	(*ExecuteWorkflowRequest)(nil),    // 2: baton.v1.ExecuteWorkflowRequest
-	(*ExecuteWorkflowResponse)(nil),   // 3: baton.v1.ExecuteWorkflowResponse
-	(*WaitWorkflowRequest)(nil),       // 4: baton.v1.WaitWorkflowRequest
-	(*WaitWorkflowResponse)(nil),      // 5: baton.v1.WaitWorkflowResponse
-	(*GetWorkflowRequest)(nil),        // 6: baton.v1.GetWorkflowRequest
-	(*GetWorkflowResponse)(nil),       // 7: baton.v1.GetWorkflowResponse
-	(*SearchWorkflowsRequest)(nil),    // 8: baton.v1.SearchWorkflowsRequest
-	(*SearchWorkflowsResponse)(nil),   // 9: baton.v1.SearchWorkflowsResponse
-	(*PauseWorkflowRequest)(nil),      // 10: baton.v1.PauseWorkflowRequest
-	(*PauseWorkflowResponse)(nil),     // 11: baton.v1.PauseWorkflowResponse
-	(*ResumeWorkflowRequest)(nil),     // 12: baton.v1.ResumeWorkflowRequest
-	(*ResumeWorkflowResponse)(nil),    // 13: baton.v1.ResumeWorkflowResponse
-	(*TerminateWorkflowRequest)(nil),  // 14: baton.v1.TerminateWorkflowRequest
-	(*TerminateWorkflowResponse)(nil), // 15: baton.v1.TerminateWorkflowResponse
-	(*RetryWorkflowRequest)(nil),      // 16: baton.v1.RetryWorkflowRequest
-	(*RetryWorkflowResponse)(nil),     // 17: baton.v1.RetryWorkflowResponse
-	(*RestartWorkflowRequest)(nil),    // 18: baton.v1.RestartWorkflowRequest
-	(*RestartWorkflowResponse)(nil),   // 19: baton.v1.RestartWorkflowResponse
-	(*RerunWorkflowRequest)(nil),      // 20: baton.v1.RerunWorkflowRequest
-	(*RerunWorkflowResponse)(nil),     // 21: baton.v1.RerunWorkflowResponse
-	(*SkipTaskRequest)(nil),           // 22: baton.v1.SkipTaskRequest
-	(*SkipTaskResponse)(nil),          // 23: baton.v1.SkipTaskResponse
-	(*SignalTaskRequest)(nil),         // 24: baton.v1.SignalTaskRequest
-	(*SignalTaskResponse)(nil),        // 25: baton.v1.SignalTaskResponse
-	(*CountWorkflowsRequest)(nil),     // 26: baton.v1.CountWorkflowsRequest
-	(*WorkflowStatusCount)(nil),       // 27: baton.v1.WorkflowStatusCount
-	(*CountWorkflowsResponse)(nil),    // 28: baton.v1.CountWorkflowsResponse
-	(*WatchWorkflowRequest)(nil),      // 29: baton.v1.WatchWorkflowRequest
-	(*WatchWorkflowResponse)(nil),     // 30: baton.v1.WatchWorkflowResponse
-	(*WatchWorkflowsRequest)(nil),     // 31: baton.v1.WatchWorkflowsRequest
-	(*WatchWorkflowsResponse)(nil),    // 32: baton.v1.WatchWorkflowsResponse
-	(*GetTaskRequest)(nil),            // 33: baton.v1.GetTaskRequest
-	(*GetTaskResponse)(nil),           // 34: baton.v1.GetTaskResponse
-	(*Workflow)(nil),                  // 35: baton.v1.Workflow
-	(WorkflowStatus)(0),               // 36: baton.v1.WorkflowStatus
-	(TaskStatus)(0),                   // 37: baton.v1.TaskStatus
-	(*Task)(nil),                      // 38: baton.v1.Task
+	(RunOrder)(0),                     // 0: baton.v1.RunOrder
+	(*StartWorkflowRequest)(nil),      // 1: baton.v1.StartWorkflowRequest
+	(*StartWorkflowResponse)(nil),     // 2: baton.v1.StartWorkflowResponse
+	(*ExecuteWorkflowRequest)(nil),    // 3: baton.v1.ExecuteWorkflowRequest
+	(*ExecuteWorkflowResponse)(nil),   // 4: baton.v1.ExecuteWorkflowResponse
+	(*WaitWorkflowRequest)(nil),       // 5: baton.v1.WaitWorkflowRequest
+	(*WaitWorkflowResponse)(nil),      // 6: baton.v1.WaitWorkflowResponse
+	(*GetWorkflowRequest)(nil),        // 7: baton.v1.GetWorkflowRequest
+	(*GetWorkflowResponse)(nil),       // 8: baton.v1.GetWorkflowResponse
+	(*SearchWorkflowsRequest)(nil),    // 9: baton.v1.SearchWorkflowsRequest
+	(*SearchWorkflowsResponse)(nil),   // 10: baton.v1.SearchWorkflowsResponse
+	(*PauseWorkflowRequest)(nil),      // 11: baton.v1.PauseWorkflowRequest
+	(*PauseWorkflowResponse)(nil),     // 12: baton.v1.PauseWorkflowResponse
+	(*ResumeWorkflowRequest)(nil),     // 13: baton.v1.ResumeWorkflowRequest
+	(*ResumeWorkflowResponse)(nil),    // 14: baton.v1.ResumeWorkflowResponse
+	(*TerminateWorkflowRequest)(nil),  // 15: baton.v1.TerminateWorkflowRequest
+	(*TerminateWorkflowResponse)(nil), // 16: baton.v1.TerminateWorkflowResponse
+	(*RetryWorkflowRequest)(nil),      // 17: baton.v1.RetryWorkflowRequest
+	(*RetryWorkflowResponse)(nil),     // 18: baton.v1.RetryWorkflowResponse
+	(*RestartWorkflowRequest)(nil),    // 19: baton.v1.RestartWorkflowRequest
+	(*RestartWorkflowResponse)(nil),   // 20: baton.v1.RestartWorkflowResponse
+	(*RerunWorkflowRequest)(nil),      // 21: baton.v1.RerunWorkflowRequest
+	(*RerunWorkflowResponse)(nil),     // 22: baton.v1.RerunWorkflowResponse
+	(*SkipTaskRequest)(nil),           // 23: baton.v1.SkipTaskRequest
+	(*SkipTaskResponse)(nil),          // 24: baton.v1.SkipTaskResponse
+	(*SignalTaskRequest)(nil),         // 25: baton.v1.SignalTaskRequest
+	(*SignalTaskResponse)(nil),        // 26: baton.v1.SignalTaskResponse
+	(*CountWorkflowsRequest)(nil),     // 27: baton.v1.CountWorkflowsRequest
+	(*WorkflowStatusCount)(nil),       // 28: baton.v1.WorkflowStatusCount
+	(*CountWorkflowsResponse)(nil),    // 29: baton.v1.CountWorkflowsResponse
+	(*WatchWorkflowRequest)(nil),      // 30: baton.v1.WatchWorkflowRequest
+	(*WatchWorkflowResponse)(nil),     // 31: baton.v1.WatchWorkflowResponse
+	(*WatchWorkflowsRequest)(nil),     // 32: baton.v1.WatchWorkflowsRequest
+	(*WatchWorkflowsResponse)(nil),    // 33: baton.v1.WatchWorkflowsResponse
+	(*GetTaskRequest)(nil),            // 34: baton.v1.GetTaskRequest
+	(*GetTaskResponse)(nil),           // 35: baton.v1.GetTaskResponse
+	(*Workflow)(nil),                  // 36: baton.v1.Workflow
+	(WorkflowStatus)(0),               // 37: baton.v1.WorkflowStatus
+	(TaskStatus)(0),                   // 38: baton.v1.TaskStatus
+	(*Task)(nil),                      // 39: baton.v1.Task
 }
 var file_baton_v1_workflow_service_proto_depIdxs = []int32{
-	0,  // 0: baton.v1.ExecuteWorkflowRequest.start:type_name -> baton.v1.StartWorkflowRequest
-	35, // 1: baton.v1.ExecuteWorkflowResponse.workflow:type_name -> baton.v1.Workflow
-	35, // 2: baton.v1.WaitWorkflowResponse.workflow:type_name -> baton.v1.Workflow
-	35, // 3: baton.v1.GetWorkflowResponse.workflow:type_name -> baton.v1.Workflow
-	36, // 4: baton.v1.SearchWorkflowsRequest.statuses:type_name -> baton.v1.WorkflowStatus
-	35, // 5: baton.v1.SearchWorkflowsResponse.workflows:type_name -> baton.v1.Workflow
-	37, // 6: baton.v1.SignalTaskRequest.status:type_name -> baton.v1.TaskStatus
-	36, // 7: baton.v1.WorkflowStatusCount.status:type_name -> baton.v1.WorkflowStatus
-	27, // 8: baton.v1.CountWorkflowsResponse.counts:type_name -> baton.v1.WorkflowStatusCount
-	35, // 9: baton.v1.WatchWorkflowResponse.workflow:type_name -> baton.v1.Workflow
-	38, // 10: baton.v1.GetTaskResponse.task:type_name -> baton.v1.Task
-	0,  // 11: baton.v1.WorkflowService.StartWorkflow:input_type -> baton.v1.StartWorkflowRequest
-	2,  // 12: baton.v1.WorkflowService.ExecuteWorkflow:input_type -> baton.v1.ExecuteWorkflowRequest
-	4,  // 13: baton.v1.WorkflowService.WaitWorkflow:input_type -> baton.v1.WaitWorkflowRequest
-	6,  // 14: baton.v1.WorkflowService.GetWorkflow:input_type -> baton.v1.GetWorkflowRequest
-	8,  // 15: baton.v1.WorkflowService.SearchWorkflows:input_type -> baton.v1.SearchWorkflowsRequest
-	10, // 16: baton.v1.WorkflowService.PauseWorkflow:input_type -> baton.v1.PauseWorkflowRequest
-	12, // 17: baton.v1.WorkflowService.ResumeWorkflow:input_type -> baton.v1.ResumeWorkflowRequest
-	14, // 18: baton.v1.WorkflowService.TerminateWorkflow:input_type -> baton.v1.TerminateWorkflowRequest
-	16, // 19: baton.v1.WorkflowService.RetryWorkflow:input_type -> baton.v1.RetryWorkflowRequest
-	18, // 20: baton.v1.WorkflowService.RestartWorkflow:input_type -> baton.v1.RestartWorkflowRequest
-	20, // 21: baton.v1.WorkflowService.RerunWorkflow:input_type -> baton.v1.RerunWorkflowRequest
-	22, // 22: baton.v1.WorkflowService.SkipTask:input_type -> baton.v1.SkipTaskRequest
-	24, // 23: baton.v1.WorkflowService.SignalTask:input_type -> baton.v1.SignalTaskRequest
-	26, // 24: baton.v1.WorkflowService.CountWorkflows:input_type -> baton.v1.CountWorkflowsRequest
-	29, // 25: baton.v1.WorkflowService.WatchWorkflow:input_type -> baton.v1.WatchWorkflowRequest
-	31, // 26: baton.v1.WorkflowService.WatchWorkflows:input_type -> baton.v1.WatchWorkflowsRequest
-	33, // 27: baton.v1.WorkflowService.GetTask:input_type -> baton.v1.GetTaskRequest
-	1,  // 28: baton.v1.WorkflowService.StartWorkflow:output_type -> baton.v1.StartWorkflowResponse
-	3,  // 29: baton.v1.WorkflowService.ExecuteWorkflow:output_type -> baton.v1.ExecuteWorkflowResponse
-	5,  // 30: baton.v1.WorkflowService.WaitWorkflow:output_type -> baton.v1.WaitWorkflowResponse
-	7,  // 31: baton.v1.WorkflowService.GetWorkflow:output_type -> baton.v1.GetWorkflowResponse
-	9,  // 32: baton.v1.WorkflowService.SearchWorkflows:output_type -> baton.v1.SearchWorkflowsResponse
-	11, // 33: baton.v1.WorkflowService.PauseWorkflow:output_type -> baton.v1.PauseWorkflowResponse
-	13, // 34: baton.v1.WorkflowService.ResumeWorkflow:output_type -> baton.v1.ResumeWorkflowResponse
-	15, // 35: baton.v1.WorkflowService.TerminateWorkflow:output_type -> baton.v1.TerminateWorkflowResponse
-	17, // 36: baton.v1.WorkflowService.RetryWorkflow:output_type -> baton.v1.RetryWorkflowResponse
-	19, // 37: baton.v1.WorkflowService.RestartWorkflow:output_type -> baton.v1.RestartWorkflowResponse
-	21, // 38: baton.v1.WorkflowService.RerunWorkflow:output_type -> baton.v1.RerunWorkflowResponse
-	23, // 39: baton.v1.WorkflowService.SkipTask:output_type -> baton.v1.SkipTaskResponse
-	25, // 40: baton.v1.WorkflowService.SignalTask:output_type -> baton.v1.SignalTaskResponse
-	28, // 41: baton.v1.WorkflowService.CountWorkflows:output_type -> baton.v1.CountWorkflowsResponse
-	30, // 42: baton.v1.WorkflowService.WatchWorkflow:output_type -> baton.v1.WatchWorkflowResponse
-	32, // 43: baton.v1.WorkflowService.WatchWorkflows:output_type -> baton.v1.WatchWorkflowsResponse
-	34, // 44: baton.v1.WorkflowService.GetTask:output_type -> baton.v1.GetTaskResponse
-	28, // [28:45] is the sub-list for method output_type
-	11, // [11:28] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	1,  // 0: baton.v1.ExecuteWorkflowRequest.start:type_name -> baton.v1.StartWorkflowRequest
+	36, // 1: baton.v1.ExecuteWorkflowResponse.workflow:type_name -> baton.v1.Workflow
+	36, // 2: baton.v1.WaitWorkflowResponse.workflow:type_name -> baton.v1.Workflow
+	36, // 3: baton.v1.GetWorkflowResponse.workflow:type_name -> baton.v1.Workflow
+	37, // 4: baton.v1.SearchWorkflowsRequest.statuses:type_name -> baton.v1.WorkflowStatus
+	0,  // 5: baton.v1.SearchWorkflowsRequest.order:type_name -> baton.v1.RunOrder
+	36, // 6: baton.v1.SearchWorkflowsResponse.workflows:type_name -> baton.v1.Workflow
+	38, // 7: baton.v1.SignalTaskRequest.status:type_name -> baton.v1.TaskStatus
+	37, // 8: baton.v1.WorkflowStatusCount.status:type_name -> baton.v1.WorkflowStatus
+	28, // 9: baton.v1.CountWorkflowsResponse.counts:type_name -> baton.v1.WorkflowStatusCount
+	36, // 10: baton.v1.WatchWorkflowResponse.workflow:type_name -> baton.v1.Workflow
+	39, // 11: baton.v1.GetTaskResponse.task:type_name -> baton.v1.Task
+	1,  // 12: baton.v1.WorkflowService.StartWorkflow:input_type -> baton.v1.StartWorkflowRequest
+	3,  // 13: baton.v1.WorkflowService.ExecuteWorkflow:input_type -> baton.v1.ExecuteWorkflowRequest
+	5,  // 14: baton.v1.WorkflowService.WaitWorkflow:input_type -> baton.v1.WaitWorkflowRequest
+	7,  // 15: baton.v1.WorkflowService.GetWorkflow:input_type -> baton.v1.GetWorkflowRequest
+	9,  // 16: baton.v1.WorkflowService.SearchWorkflows:input_type -> baton.v1.SearchWorkflowsRequest
+	11, // 17: baton.v1.WorkflowService.PauseWorkflow:input_type -> baton.v1.PauseWorkflowRequest
+	13, // 18: baton.v1.WorkflowService.ResumeWorkflow:input_type -> baton.v1.ResumeWorkflowRequest
+	15, // 19: baton.v1.WorkflowService.TerminateWorkflow:input_type -> baton.v1.TerminateWorkflowRequest
+	17, // 20: baton.v1.WorkflowService.RetryWorkflow:input_type -> baton.v1.RetryWorkflowRequest
+	19, // 21: baton.v1.WorkflowService.RestartWorkflow:input_type -> baton.v1.RestartWorkflowRequest
+	21, // 22: baton.v1.WorkflowService.RerunWorkflow:input_type -> baton.v1.RerunWorkflowRequest
+	23, // 23: baton.v1.WorkflowService.SkipTask:input_type -> baton.v1.SkipTaskRequest
+	25, // 24: baton.v1.WorkflowService.SignalTask:input_type -> baton.v1.SignalTaskRequest
+	27, // 25: baton.v1.WorkflowService.CountWorkflows:input_type -> baton.v1.CountWorkflowsRequest
+	30, // 26: baton.v1.WorkflowService.WatchWorkflow:input_type -> baton.v1.WatchWorkflowRequest
+	32, // 27: baton.v1.WorkflowService.WatchWorkflows:input_type -> baton.v1.WatchWorkflowsRequest
+	34, // 28: baton.v1.WorkflowService.GetTask:input_type -> baton.v1.GetTaskRequest
+	2,  // 29: baton.v1.WorkflowService.StartWorkflow:output_type -> baton.v1.StartWorkflowResponse
+	4,  // 30: baton.v1.WorkflowService.ExecuteWorkflow:output_type -> baton.v1.ExecuteWorkflowResponse
+	6,  // 31: baton.v1.WorkflowService.WaitWorkflow:output_type -> baton.v1.WaitWorkflowResponse
+	8,  // 32: baton.v1.WorkflowService.GetWorkflow:output_type -> baton.v1.GetWorkflowResponse
+	10, // 33: baton.v1.WorkflowService.SearchWorkflows:output_type -> baton.v1.SearchWorkflowsResponse
+	12, // 34: baton.v1.WorkflowService.PauseWorkflow:output_type -> baton.v1.PauseWorkflowResponse
+	14, // 35: baton.v1.WorkflowService.ResumeWorkflow:output_type -> baton.v1.ResumeWorkflowResponse
+	16, // 36: baton.v1.WorkflowService.TerminateWorkflow:output_type -> baton.v1.TerminateWorkflowResponse
+	18, // 37: baton.v1.WorkflowService.RetryWorkflow:output_type -> baton.v1.RetryWorkflowResponse
+	20, // 38: baton.v1.WorkflowService.RestartWorkflow:output_type -> baton.v1.RestartWorkflowResponse
+	22, // 39: baton.v1.WorkflowService.RerunWorkflow:output_type -> baton.v1.RerunWorkflowResponse
+	24, // 40: baton.v1.WorkflowService.SkipTask:output_type -> baton.v1.SkipTaskResponse
+	26, // 41: baton.v1.WorkflowService.SignalTask:output_type -> baton.v1.SignalTaskResponse
+	29, // 42: baton.v1.WorkflowService.CountWorkflows:output_type -> baton.v1.CountWorkflowsResponse
+	31, // 43: baton.v1.WorkflowService.WatchWorkflow:output_type -> baton.v1.WatchWorkflowResponse
+	33, // 44: baton.v1.WorkflowService.WatchWorkflows:output_type -> baton.v1.WatchWorkflowsResponse
+	35, // 45: baton.v1.WorkflowService.GetTask:output_type -> baton.v1.GetTaskResponse
+	29, // [29:46] is the sub-list for method output_type
+	12, // [12:29] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_baton_v1_workflow_service_proto_init() }
@@ -2228,13 +2325,14 @@ func file_baton_v1_workflow_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_v1_workflow_service_proto_rawDesc), len(file_baton_v1_workflow_service_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_baton_v1_workflow_service_proto_goTypes,
 		DependencyIndexes: file_baton_v1_workflow_service_proto_depIdxs,
+		EnumInfos:         file_baton_v1_workflow_service_proto_enumTypes,
 		MessageInfos:      file_baton_v1_workflow_service_proto_msgTypes,
 	}.Build()
 	File_baton_v1_workflow_service_proto = out.File
