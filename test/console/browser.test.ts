@@ -4,7 +4,7 @@
 // not taken greyed, a retry and a signal changing a run live, a reader's
 // controls disabled and refused by the server, an unknown run "not found",
 // a bad filter refused naming its field, runs filtered by version and start
-// window and sorted, the timeline's queued and running time per attempt, a
+// window and sorted by a clicked column header, the timeline's queued and running time per attempt, a
 // HUMAN task failed from its form, a run waiting on a type nobody serves. Screenshots go to test/.tmp/console/
 // (BATON_CONSOLE_DOCS=1 also refreshes docs/console-run.png).
 import assert from "node:assert/strict";
@@ -459,6 +459,78 @@ describe("the console in a browser", () => {
     assert.equal(await page.getByLabel("Version").getAttribute("aria-invalid"), "true");
     assert.equal(await page.locator("tr[data-run]").count(), 0, "no runs listed under a refused filter");
     await page.screenshot({ path: path.join(shots, "runs-bad-filter.png") });
+    await page.close();
+  });
+
+  it("sorts runs by a column when its header is clicked, each way, kept in the address bar", async () => {
+    // Runs of three workflows, one still running (no worker serves it), under one correlation id.
+    const tag = { correlationId: "console-sort" };
+    const ids = [
+      await admin.startWorkflow(child.name, {}, tag),
+      await admin.startWorkflow(unserved.name, {}, tag),
+      await admin.startWorkflow("console_versions", {}, { ...tag, version: 1 }),
+      await admin.startWorkflow(child.name, {}, tag),
+    ];
+    for (const id of [ids[0]!, ids[2]!, ids[3]!]) await finished(id);
+    const runs = await Promise.all(ids.map((id) => admin.getWorkflow(id, { includeTasks: false })));
+    type Run = (typeof runs)[number];
+    const by = (key: (r: Run) => (string | number)[], ascending: boolean) =>
+      [...runs]
+        .sort((x, y) => {
+          const [kx, ky] = [
+            [...key(x), x.workflowId],
+            [...key(y), y.workflowId],
+          ];
+          const i = kx.findIndex((v, n) => v !== ky[n]);
+          const c = i < 0 ? 0 : kx[i]! < ky[i]! ? -1 : 1;
+          return ascending ? c : -c;
+        })
+        .map((r) => r.workflowId);
+    const page = await signedIn(keys["reader"]!);
+    await page.goto(`${url}/runs?correlation=console-sort`);
+    await page.locator("tr[data-run]").nth(3).waitFor();
+    const shown = async () => page.locator("tr[data-run]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-run")));
+    // What a person reads in a column, top to bottom.
+    const column = async (n: number) => page.locator(`tr[data-run] td:nth-child(${n})`).allInnerTexts();
+    const header = (name: string) => page.getByRole("button", { name: `sort by ${name}` });
+    const sorted = (name: string) => page.locator("th", { has: header(name) }).getAttribute("aria-sort");
+    const showsOrder = (expected: string[]) => eventually(shown, (rows) => JSON.stringify(rows) === JSON.stringify(expected), 10_000);
+
+    await header("name").click();
+    await showsOrder(by((r) => [r.workflowName, r.createTime], true));
+    assert.equal(await sorted("name"), "ascending");
+    assert.equal(await sorted("start time"), "none");
+    assert.deepEqual(
+      (await column(1)).map((t) => t.split(/\s/)[0]),
+      ["console_child", "console_child", "console_unserved", "console_versions"],
+    );
+    assert.match(page.url(), /order=name-asc/);
+    await header("name").click();
+    await showsOrder(by((r) => [r.workflowName, r.createTime], false));
+    assert.equal(await sorted("name"), "descending");
+    assert.equal((await column(1))[0]!.split(/\s/)[0], "console_versions");
+
+    await header("status").click();
+    await showsOrder(by((r) => [r.status, r.createTime], true));
+    assert.deepEqual(
+      (await column(2)).map((t) => t.trim().toLowerCase()),
+      ["completed", "completed", "completed", "running"],
+    );
+
+    // Newest ended first; the run still going has no end and comes last.
+    await header("end time").click();
+    await showsOrder(by((r) => [r.endTime], false));
+    assert.equal(await sorted("end time"), "descending");
+    assert.deepEqual((await column(6)).at(-1), "—");
+    assert.equal((await shown()).at(-1), ids[1]);
+    await page.screenshot({ path: path.join(shots, "runs-sorted.png") });
+
+    // The order is kept in the address bar: a link opens the list sorted.
+    await page.goto(`${url}/runs?correlation=console-sort&order=end-asc`);
+    const endAsc = by((r) => [r.endTime], true);
+    await showsOrder(endAsc);
+    assert.equal(await sorted("end time"), "ascending");
+    await admin.terminateWorkflow(ids[1]!, "test cleanup");
     await page.close();
   });
 

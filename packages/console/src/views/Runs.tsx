@@ -1,14 +1,42 @@
 // The runs list: filters (name, version, status, correlation id, run id,
-// start window) kept in the address bar, newest or oldest first, keyset pages,
+// start window) kept in the address bar, sorted by a column's header (start,
+// end, workflow name, status; either way), keyset pages in that order,
 // counts per status, and live: a long poll (WatchWorkflows) says when any run
 // moved, and the page is read again (at most once a second).
 import { useEffect, useRef, useState } from "preact/hooks";
-import { Code, WorkflowStatus, errorCode, errorText, metadata, workflows, type Workflow } from "../api.js";
+import { Code, RunOrder, WorkflowStatus, errorCode, errorText, metadata, workflows, type Workflow } from "../api.js";
 import { navigate, runLink, type Route } from "../router.js";
 import { Empty, ErrorBox, Status, duration, time, workflowStatusName } from "../ui.js";
 
 const STATUSES = ["RUNNING", "PAUSED", "COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED"] as const;
 const PAGE = 50;
+
+/** The orders a header sorts by (the address bar's `order`), as the server names them. */
+const ORDERS = {
+  "start-desc": RunOrder.START_DESC,
+  "start-asc": RunOrder.START_ASC,
+  "end-desc": RunOrder.END_DESC,
+  "end-asc": RunOrder.END_ASC,
+  "name-asc": RunOrder.NAME_ASC,
+  "name-desc": RunOrder.NAME_DESC,
+  "status-asc": RunOrder.STATUS_ASC,
+  "status-desc": RunOrder.STATUS_DESC,
+} as const;
+type Order = keyof typeof ORDERS;
+type Column = "start" | "end" | "name" | "status";
+/** A header's first click: times newest first, names and statuses A to Z. */
+const FIRST: Record<Column, Order> = { start: "start-desc", end: "end-desc", name: "name-asc", status: "status-asc" };
+
+function orderOf(text: string | null): Order {
+  if (text === "oldest") return "start-asc"; // links from before the other orders
+  return text && text in ORDERS ? (text as Order) : "start-desc";
+}
+
+/** The order after clicking `column`'s header: the other way round when it already sorts, else its first order. */
+function clicked(order: Order, column: Column): Order {
+  if (!order.startsWith(`${column}-`)) return FIRST[column];
+  return `${column}-${order.endsWith("-asc") ? "desc" : "asc"}` as Order;
+}
 
 interface Filters {
   name: string;
@@ -18,7 +46,7 @@ interface Filters {
   run: string;
   from: string;
   to: string;
-  order: "newest" | "oldest";
+  order: Order;
 }
 
 function filtersOf(q: URLSearchParams): Filters {
@@ -30,7 +58,7 @@ function filtersOf(q: URLSearchParams): Filters {
     run: q.get("run") ?? "",
     from: q.get("from") ?? "",
     to: q.get("to") ?? "",
-    order: q.get("order") === "oldest" ? "oldest" : "newest",
+    order: orderOf(q.get("order")),
   };
 }
 
@@ -43,7 +71,7 @@ function queryOf(f: Filters): string {
   if (f.run) q.set("run", f.run);
   if (f.from) q.set("from", f.from);
   if (f.to) q.set("to", f.to);
-  if (f.order === "oldest") q.set("order", "oldest");
+  if (f.order !== "start-desc") q.set("order", f.order);
   const s = q.toString();
   return s ? `?${s}` : "";
 }
@@ -128,7 +156,7 @@ export function RunsPage({ route }: { route: Route }) {
         workflowId: filters.run.trim(),
         pageSize: PAGE,
         pageToken: token,
-        oldestFirst: filters.order === "oldest",
+        order: ORDERS[filters.order],
       }),
       workflows.countWorkflows(req),
     ]).then(
@@ -175,6 +203,7 @@ export function RunsPage({ route }: { route: Route }) {
   }, []);
 
   const apply = (f: Filters) => navigate(`/runs${queryOf(f)}`);
+  const sortBy = (column: Column) => apply({ ...filters, order: clicked(filters.order, column) });
   const toggleStatus = (s: string) =>
     apply({ ...filters, status: filters.status.includes(s) ? filters.status.filter((x) => x !== s) : [...filters.status, s] });
 
@@ -275,7 +304,7 @@ export function RunsPage({ route }: { route: Route }) {
           <button
             type="button"
             class="ghost"
-            onClick={() => apply({ name: "", version: "", status: [], correlation: "", run: "", from: "", to: "", order: "newest" })}
+            onClick={() => apply({ name: "", version: "", status: [], correlation: "", run: "", from: "", to: "", order: "start-desc" })}
           >
             Clear
           </button>
@@ -290,20 +319,12 @@ export function RunsPage({ route }: { route: Route }) {
         <table class="runs">
           <thead>
             <tr>
-              <th>Workflow</th>
-              <th>Status</th>
+              <SortHeader column="name" label="Workflow" title="name" order={filters.order} sort={sortBy} />
+              <SortHeader column="status" label="Status" title="status" order={filters.order} sort={sortBy} />
               <th>Run id</th>
               <th>Correlation id</th>
-              <th>
-                <button
-                  type="button"
-                  class="sort"
-                  onClick={() => apply({ ...filters, order: filters.order === "newest" ? "oldest" : "newest" })}
-                  aria-label="sort by start time"
-                >
-                  Started {filters.order === "newest" ? "↓" : "↑"}
-                </button>
-              </th>
+              <SortHeader column="start" label="Started" title="start time" order={filters.order} sort={sortBy} />
+              <SortHeader column="end" label="Ended" title="end time" order={filters.order} sort={sortBy} />
               <th>Duration</th>
             </tr>
           </thead>
@@ -321,6 +342,7 @@ export function RunsPage({ route }: { route: Route }) {
                 </td>
                 <td class="mono">{r.correlationId || <span class="muted">—</span>}</td>
                 <td>{time(r.createTimeMs)}</td>
+                <td>{r.endTimeMs ? time(r.endTimeMs) : <span class="muted">—</span>}</td>
                 <td>{r.endTimeMs ? duration(Number(r.endTimeMs - r.createTimeMs)) : <span class="muted">running</span>}</td>
               </tr>
             ))}
@@ -337,5 +359,19 @@ export function RunsPage({ route }: { route: Route }) {
         </button>
       </div>
     </section>
+  );
+}
+
+/** A column header that sorts the list by its column; the arrow and aria-sort say how it sorts now. */
+function SortHeader(props: { column: Column; label: string; title: string; order: Order; sort: (column: Column) => void }) {
+  const { column, order } = props;
+  const on = order.startsWith(`${column}-`);
+  const ascending = order.endsWith("-asc");
+  return (
+    <th aria-sort={on ? (ascending ? "ascending" : "descending") : "none"}>
+      <button type="button" class={`sort ${on ? "on" : ""}`} onClick={() => props.sort(column)} aria-label={`sort by ${props.title}`}>
+        {props.label} {on ? (ascending ? "↑" : "↓") : ""}
+      </button>
+    </th>
   );
 }
