@@ -110,6 +110,19 @@ describe("runs from the command line", () => {
     );
     const listed = await s.cli(["list", "--name", "cli_greet", "--since", "1h"]);
     assert.match(listed.stdout, new RegExp(id));
+    // --sort: the server's order, across pages of the CLI's own paging.
+    const byEnd = json<{ results: ConductorWorkflow[] }>((await s.cli(["search", "--sort", "end-asc", "-o", "json"])).stdout).results;
+    assert.ok(byEnd.length >= 1);
+    assert.deepEqual(
+      byEnd.map((r) => r.endTime),
+      byEnd.map((r) => r.endTime).sort((a, b) => a - b),
+    );
+    const badSort = await s.cli(["search", "--sort", "newest", "-o", "json"]);
+    assert.equal(badSort.code, 2);
+    assert.match(
+      badSort.stderr,
+      /--sort must be one of start-desc, start-asc, end-desc, end-asc, name-asc, name-desc, status-asc, status-desc; not \\"newest\\"/,
+    );
   });
 
   test("a run that fails: --wait exits 1 with the reason; retry and get --watch bring it to COMPLETED", async () => {

@@ -6,6 +6,7 @@ import {
   RouteService,
   MetadataService,
   RetentionService,
+  RunOrder,
   ScheduleService,
   TaskService,
   TaskStatus,
@@ -52,6 +53,8 @@ export interface SearchOptions {
   to?: Date | number;
   pageSize?: number;
   pageToken?: string;
+  /** The list's order (newest first when not given); page tokens continue in the order they were issued for. */
+  order?: RunOrder;
 }
 
 const json = (value: unknown): string => (value === undefined ? "" : stringifyJson(value));
@@ -273,6 +276,7 @@ export class BatonClient {
       startTimeToMs: ms(options.to),
       pageSize: options.pageSize ?? 100,
       pageToken: options.pageToken ?? "",
+      order: options.order ?? RunOrder.UNSPECIFIED,
     });
     return { workflows: response.workflows.map(toConductorWorkflow), nextPageToken: response.nextPageToken };
   }

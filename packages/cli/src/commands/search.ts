@@ -1,6 +1,7 @@
-// baton search / baton list: runs, newest first (-o json: Conductor's SearchResult<Workflow>).
+// baton search / baton list: runs, newest first or --sort'ed (-o json: Conductor's SearchResult<Workflow>).
 import type { Command } from "commander";
 import type { ConductorWorkflow, SearchOptions } from "@baton/client";
+import { RunOrder } from "@baton/protocol";
 import { action } from "../cli/action.js";
 import { intArg } from "../cli/context.js";
 import { usage } from "../cli/exit.js";
@@ -15,7 +16,20 @@ interface SearchFlags {
   since?: string;
   until?: string;
   limit: number;
+  sort?: string;
 }
+
+/** --sort's values: a column and a direction, as the console's address bar names them. */
+const SORTS: Record<string, RunOrder> = {
+  "start-desc": RunOrder.START_DESC,
+  "start-asc": RunOrder.START_ASC,
+  "end-desc": RunOrder.END_DESC,
+  "end-asc": RunOrder.END_ASC,
+  "name-asc": RunOrder.NAME_ASC,
+  "name-desc": RunOrder.NAME_DESC,
+  "status-asc": RunOrder.STATUS_ASC,
+  "status-desc": RunOrder.STATUS_DESC,
+};
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -32,7 +46,7 @@ export function searchCommand(program: Command): void {
   program
     .command("search")
     .alias("list")
-    .description("list runs, newest first (-o json: Conductor's SearchResult of Workflow)")
+    .description("list runs, newest first or as --sort says (-o json: Conductor's SearchResult of Workflow)")
     .option("-n, --name <name>", "workflow name")
     .option("-s, --status <status...>", `statuses: ${RUN_STATUSES.join(", ")} (several, or comma-separated)`)
     .option("--correlation-id <id>", "correlation id")
@@ -40,6 +54,7 @@ export function searchCommand(program: Command): void {
     .option("--since <time>", "started at or after: ISO time or 15m / 2h / 7d ago")
     .option("--until <time>", "started before: ISO time or a duration ago")
     .option("-l, --limit <n>", "at most this many runs", intArg("--limit", 1, 10_000), 20)
+    .option("--sort <order>", `order: ${Object.keys(SORTS).join(", ")} (ties: start time, then id)`, "start-desc")
     .action(
       action(async (ctx, opts: SearchFlags) => {
         const statuses = (opts.status ?? [])
@@ -49,7 +64,10 @@ export function searchCommand(program: Command): void {
         for (const s of statuses) {
           if (!(RUN_STATUSES as readonly string[]).includes(s)) throw usage(`unknown status ${s}; one of ${RUN_STATUSES.join(", ")}`);
         }
+        const order = SORTS[opts.sort ?? "start-desc"];
+        if (order === undefined) throw usage(`--sort must be one of ${Object.keys(SORTS).join(", ")}; not "${opts.sort}"`);
         const query: SearchOptions = {
+          order,
           ...(opts.name !== undefined ? { name: opts.name } : {}),
           ...(statuses.length ? { statuses } : {}),
           ...(opts.correlationId !== undefined ? { correlationId: opts.correlationId } : {}),
@@ -69,13 +87,14 @@ export function searchCommand(program: Command): void {
           results.length === 0
             ? "no runs found"
             : table(
-                ["ID", "NAME", "VER", "STATUS", "STARTED", "TIME", "CORRELATION"],
+                ["ID", "NAME", "VER", "STATUS", "STARTED", "ENDED", "TIME", "CORRELATION"],
                 results.map((r) => [
                   r.workflowId,
                   r.workflowName,
                   String(r.workflowVersion),
                   r.status,
                   time(r.createTime),
+                  r.endTime ? time(r.endTime) : "-",
                   isEnded(r.status) ? duration(runDuration({ ...r, tasks: [] })) : "-",
                   r.correlationId ?? "",
                 ]),
