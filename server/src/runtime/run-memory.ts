@@ -135,7 +135,8 @@ export class RunMemory {
     }
     noteStored(decision.run);
     const account = before ? remeasure(before, decision) : measureRun(decision);
-    this.runs.set(runId, { run: decision.run, rev, tasks: decision.tasks, book: decision.book });
+    // A wide run keeps its task book for its next decision; a narrow one is indexed afresh (cheap), and memory stays small with many.
+    this.runs.set(runId, { run: decision.run, rev, tasks: decision.tasks, ...(wide ? { book: decision.book } : {}) });
     this.accounts.set(runId, account);
     this.cachedTasks += decision.tasks.length;
     this.cachedBytes += account.total;

@@ -1,7 +1,7 @@
 // Runs and tasks as rows: each column once, with its SQL type and the field
 // it holds, and the mapping both ways read from that one table.
 import type { RunState, TaskState } from "../decider/model.js";
-import { isStored, noteStored } from "./stored-payloads.js";
+import { isStored } from "./stored-payloads.js";
 
 interface Column<S> {
   column: string;
@@ -106,14 +106,8 @@ function mapper<S>(columns: Column<S>[]) {
 export const taskRows = mapper(TASK);
 export const runRows = mapper(RUN);
 
-/** A task or run as read: its payloads are noted as stored (see stored-payloads.ts). */
-export const rowToTask = (row: Row): TaskState => stored(taskRows.fromRow(row));
-export const rowToRun = (row: Row): RunState => stored(runRows.fromRow(row));
-
-function stored<S extends TaskState | RunState>(state: S): S {
-  noteStored(state);
-  return state;
-}
+export const rowToTask = (row: Row): TaskState => taskRows.fromRow(row);
+export const rowToRun = (row: Row): RunState => runRows.fromRow(row);
 
 /** A task or run row for an update: a payload stored as it is left out (NULL: the statement keeps the column's value). */
 export function updateRow<S extends TaskState | RunState>(mapper: { toRow(state: S): Row }, state: S): Row {

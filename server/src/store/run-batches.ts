@@ -4,6 +4,7 @@ import type { RunState, TaskState } from "../decider/model.js";
 import { isUuid } from "../rules/ids.js";
 import { transaction, type Tx } from "./db.js";
 import { rowToRun, rowToTask } from "./rows.js";
+import { noteStored } from "./stored-payloads.js";
 
 /** A run, by its id or by the id of one of its tasks. */
 export type RunTarget = string | { taskId: string };
@@ -66,7 +67,10 @@ export async function inRunBatch<T>(
         const cachedIds = new Set(targets.cachedRunIds);
         for (const row of results[1]!.rows) {
           const id = row.id as string;
-          loaded.runs.set(id, { run: rowToRun(row), rev: Number(row.rev), tasks: cachedIds.has(id) ? undefined : [], fresh: [] });
+          const run = rowToRun(row);
+          // Read under its lock: its payloads are what is stored (an update that keeps them leaves them out).
+          noteStored(run);
+          loaded.runs.set(id, { run, rev: Number(row.rev), tasks: cachedIds.has(id) ? undefined : [], fresh: [] });
         }
         for (const [index, field] of [
           [2, "tasks"],

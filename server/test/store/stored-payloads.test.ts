@@ -1,5 +1,6 @@
 // An update leaves out a payload (input, output) only when the object is the
-// one stored for that very row: as read, or as written by a committed batch.
+// one noted as stored for that very row (read under its lock, or written by a
+// committed batch).
 // Anything else (a replaced object, the same object on another row, an
 // object never noted) is written.
 import assert from "node:assert/strict";
@@ -8,10 +9,16 @@ import { rowToRun, rowToTask, runRows, taskRows, updateRow } from "../../src/sto
 import { noteStored } from "../../src/store/stored-payloads.js";
 
 const taskRow = (id: string) => ({ id, run_id: "r", seq: 1, ref: "t", type: "NOOP", input: { items: [1, 2, 3] }, output: { done: true }, extra: {} });
+/** A task as read and noted. */
+const readTask = (id: string) => {
+  const task = rowToTask(taskRow(id));
+  noteStored(task);
+  return task;
+};
 
 describe("payloads an update leaves out", () => {
-  it("a task's payloads as read are left out; a replaced one is written", () => {
-    const task = rowToTask(taskRow("a"));
+  it("a task's payloads as noted are left out; a replaced one is written", () => {
+    const task = readTask("a");
     assert.ok(!("input" in updateRow(taskRows, task)));
     assert.ok(!("output" in updateRow(taskRows, task)));
     task.output = { ...task.output, more: 1 };
@@ -20,8 +27,8 @@ describe("payloads an update leaves out", () => {
   });
 
   it("the same object on another row, or never noted, is written", () => {
-    const a = rowToTask(taskRow("a"));
-    const b = { ...rowToTask(taskRow("b")), input: a.input };
+    const a = readTask("a");
+    const b = { ...readTask("b"), input: a.input };
     assert.deepEqual(updateRow(taskRows, b)["input"], { items: [1, 2, 3] });
     const fresh = { ...a, id: "c", input: { x: 1 }, output: { y: 2 } };
     assert.deepEqual(updateRow(taskRows, fresh)["input"], { x: 1 });
@@ -34,6 +41,8 @@ describe("payloads an update leaves out", () => {
     noteStored(task);
     assert.ok(!("output" in updateRow(taskRows, task)));
     const run = rowToRun({ id: "run-1", input: { big: "x".repeat(100) }, output: {}, variables: {}, extra: {} });
+    assert.ok("input" in updateRow(runRows, run), "not noted: written");
+    noteStored(run);
     // The decider copies a run per decision and shares its payloads: the copy's are still the stored ones.
     const copy = { ...run, status: "COMPLETED" as const };
     assert.ok(!("input" in updateRow(runRows, copy)));
