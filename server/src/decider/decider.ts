@@ -13,7 +13,7 @@ import { stringifyJson } from "@baton/json";
 import { definitionRef, type TaskDef, type WorkflowDef, type WorkflowTask } from "@baton/sdk";
 import type { Graph } from "./graph.js";
 import { TERMINAL_TASK, TERMINAL_WORKFLOW, type Json, type JsonObject, type RunState, type TaskState, type TaskStatus, type WorkflowStatus } from "./model.js";
-import { ITERATION_BUDGET, type EvaluationRequest } from "./evaluation.js";
+import { ITERATION_BUDGET, TASK_BUDGET, type EvaluationRequest } from "./evaluation.js";
 import { copyOutput, enforceOutputLimit, outputLimit } from "./output-limit.js";
 import { isWorkerTask } from "./system-tasks/index.js";
 import { Resolver } from "./resolver.js";
@@ -61,6 +61,8 @@ export class Decider implements DecisionContext {
   private readonly statusBefore: WorkflowStatus;
   /** Loop iterations this decision may still start (see ITERATION_BUDGET). */
   private iterationsLeft = ITERATION_BUDGET;
+  /** Tasks this decision created (see TASK_BUDGET). */
+  private tasksCreated = 0;
   /** Task outputs already copied in this decision, so later changes may be made in place. */
   private readonly ownedOutputs = new Set<TaskState>();
 
@@ -268,6 +270,7 @@ export class Decider implements DecisionContext {
   }
 
   addTask(task: TaskState): void {
+    this.tasksCreated++;
     this.book.add(task);
     this.touch(task);
   }
@@ -293,9 +296,9 @@ export class Decider implements DecisionContext {
     this.book.noteEnded(task);
   }
 
-  /** Takes one loop iteration from this decision's budget; false when it is spent. */
+  /** Takes one loop iteration from this decision's budget; false when it is spent (iterations, or tasks created). */
   spendIteration(): boolean {
-    if (this.iterationsLeft <= 0) return false;
+    if (this.iterationsLeft <= 0 || this.tasksCreated >= TASK_BUDGET) return false;
     this.iterationsLeft--;
     return true;
   }

@@ -23,3 +23,10 @@ export const EVALUATION_LEASE_MS = 60_000;
 export const CONTINUE_LEASE_MS = 5_000;
 /** Loop iterations one decision starts; the rest go on in the next event. */
 export const ITERATION_BUDGET = 100;
+/**
+ * Tasks one decision creates before it starts no further loop iteration (the
+ * rest go on in the next event): a loop whose body forks wide would otherwise
+ * make its 100 iterations' thousands of tasks in one go. One iteration, or one
+ * fork, is never split.
+ */
+export const TASK_BUDGET = 1_000;

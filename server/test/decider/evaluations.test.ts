@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { WorkflowDef } from "@baton/sdk";
 import { decide, type Decision, type Effect } from "../../src/decider/decider.js";
-import { EVALUATION_LEASE_MS, ITERATION_BUDGET } from "../../src/decider/evaluation.js";
+import { EVALUATION_LEASE_MS, ITERATION_BUDGET, TASK_BUDGET } from "../../src/decider/evaluation.js";
 import { Graph } from "../../src/decider/graph.js";
 import type { JsonObject, RunState, TaskState } from "../../src/decider/model.js";
 import { T0, newRunState, testServices } from "./sim.js";
@@ -159,5 +159,42 @@ describe("a decision's budget", () => {
     const loop = m.tasks[0]!;
     assert.equal(loop.output["iteration"], n);
     assert.deepEqual(loop.output[String(n)], { n: {} });
+  });
+
+  it(`a loop whose body forks 50 ways: a decision creates about ${TASK_BUDGET} tasks, not ${ITERATION_BUDGET} iterations' worth`, () => {
+    const n = 60;
+    const branches = 50;
+    const m = new Manual(
+      def([
+        {
+          name: "loop",
+          taskReferenceName: "loop",
+          type: "DO_WHILE",
+          inputParameters: { items: "${workflow.input.items}" },
+          loopOver: [
+            {
+              name: "fork",
+              taskReferenceName: "fork",
+              type: "FORK_JOIN",
+              forkTasks: Array.from({ length: branches }, (_, b) => [{ name: `b${b}`, taskReferenceName: `b${b}`, type: "NOOP" }]),
+            },
+            { name: "join", taskReferenceName: "join", type: "JOIN", joinOn: Array.from({ length: branches }, (_, b) => `b${b}`) },
+          ],
+        },
+      ]),
+      { items: Array.from({ length: n }, (_, i) => i) },
+    );
+    const perIteration = branches + 2;
+    // The first decision (the start) too: one iteration more than the budget at most, never split.
+    assert.ok(m.tasks.length - 1 <= TASK_BUDGET + perIteration, `the start created ${m.tasks.length - 1} tasks`);
+    for (let asked = m.asked(); asked.length > 0; asked = m.asked()) {
+      const before = m.tasks.length;
+      m.answer(asked[0]!, true);
+      assert.ok(m.tasks.length - before <= TASK_BUDGET + perIteration, `one decision created ${m.tasks.length - before} tasks`);
+    }
+    assert.equal(m.run.status, "COMPLETED");
+    assert.equal(m.tasks.length, 1 + n * perIteration);
+    assert.ok(m.decisions >= Math.ceil((n * perIteration) / (TASK_BUDGET + perIteration)), `${m.decisions} decisions`);
+    assert.equal(m.tasks[0]!.output["iteration"], n);
   });
 });
