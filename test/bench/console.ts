@@ -12,7 +12,7 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { BatonClient } from "@baton/client";
 import { toBinary } from "@bufbuild/protobuf";
-import { WatchWorkflowResponseSchema, WorkflowService, WorkflowStatus } from "@baton/protocol";
+import { RunOrder, WatchWorkflowResponseSchema, WorkflowService, WorkflowStatus } from "@baton/protocol";
 import { FANOUT, SEQ3, fanoutInput, noopWorkers, registerFlows, startServerProcess, type ServerProcess } from "./lib/baton.js";
 import type { Cluster } from "./lib/postgres.js";
 import { distribution, freePort, nowMs, pool, round, until } from "./lib/util.js";
@@ -87,6 +87,7 @@ async function runsList(options: ConsoleBenchOptions): Promise<Record<string, nu
     const client = createClient(WorkflowService, transport);
     // What the runs page asks: the first page (newest first), filtered pages, a next page, and the counts.
     const first = await client.searchWorkflows({ pageSize: 50 });
+    const firstByName = await client.searchWorkflows({ pageSize: 50, order: RunOrder.NAME_ASC });
     const queries = [
       () => client.searchWorkflows({ pageSize: 50 }),
       () => client.searchWorkflows({ pageSize: 50, statuses: [WorkflowStatus.FAILED] }),
@@ -95,6 +96,10 @@ async function runsList(options: ConsoleBenchOptions): Promise<Record<string, nu
       () => client.searchWorkflows({ pageSize: 50, correlationId: "order-4242" }),
       () => client.searchWorkflows({ pageSize: 50, pageToken: first.nextPageToken }),
       () => client.searchWorkflows({ pageSize: 50, oldestFirst: true, startTimeFromMs: BigInt(Date.now() - 86_400_000 + 5_000_000) }),
+      // Sorted by a column's header (RunOrder): by end, a next page by name, by status under a name.
+      () => client.searchWorkflows({ pageSize: 50, order: RunOrder.END_DESC }),
+      () => client.searchWorkflows({ pageSize: 50, order: RunOrder.NAME_ASC, pageToken: firstByName.nextPageToken }),
+      () => client.searchWorkflows({ pageSize: 50, order: RunOrder.STATUS_ASC, name: "bench_console_5" }),
     ];
     const samples = options.quick ? 50 : 200;
     for (let i = 0; i < 20; i++) await queries[i % queries.length]!();
@@ -106,7 +111,18 @@ async function runsList(options: ConsoleBenchOptions): Promise<Record<string, nu
       list.push(nowMs() - t);
       byQuery[i % queries.length]!.push(nowMs() - t);
     }
-    const names = ["newest", "status", "name+version", "name+status", "correlation id", "next page", "oldest from"];
+    const names = [
+      "newest",
+      "status",
+      "name+version",
+      "name+status",
+      "correlation id",
+      "next page",
+      "oldest from",
+      "end desc",
+      "name next page",
+      "name, status asc",
+    ];
     options.log(`  console: list p99 by query: ${byQuery.map((q, i) => `${names[i]} ${distribution(q).p99} ms`).join(", ")}`);
     const counts: number[] = [];
     for (let i = 0; i < Math.max(20, samples / 4); i++) {
