@@ -26,6 +26,11 @@ for (let from = 1; from <= runs; from += 250_000) {
   );
 }
 await c.query("VACUUM ANALYZE baton.runs");
+// What each index of the runs table costs in space (every run start writes one entry in each).
+const { rows: sizes } = await c.query(
+  "SELECT indexrelname AS name, pg_size_pretty(pg_relation_size(indexrelid)) AS size FROM pg_stat_user_indexes WHERE relname = 'runs' ORDER BY indexrelname",
+);
+console.log(`runs indexes at ${runs.toLocaleString("en")} runs: ${sizes.map((r) => `${r.name} ${r.size}`).join(", ")}`);
 const mid = now - 86400000 + Math.floor(runs / 2) * 10;
 const queries: [string, string, unknown[]][] = [
   ["newest", "SELECT * FROM baton.runs ORDER BY created_at DESC, id DESC LIMIT 51", []],
