@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { ManualClock } from "@baton/server";
+import { forkOfTasks } from "../support/flows.js";
 import { call, conductorFixture, INTEGRATION_TASK_DEFS, startRestServer, type RestServer } from "./support.js";
 
 const clock = new ManualClock();
@@ -202,20 +203,7 @@ describe("workers", () => {
   });
 
   test("a batch long poll takes every task one commit makes ready; update-v2 and a poll that does not wait take what is ready now", async () => {
-    const fan = {
-      name: "rest_fan",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [
-        {
-          name: "fork",
-          taskReferenceName: "fork",
-          type: "FORK_JOIN",
-          forkTasks: ["a", "b", "c"].map((ref) => [{ name: "rest_fan_task", taskReferenceName: ref, type: "SIMPLE" }]),
-        },
-        { name: "join", taskReferenceName: "join", type: "JOIN", joinOn: ["a", "b", "c"] },
-      ],
-    };
+    const fan = forkOfTasks("rest_fan", { a: "rest_fan_task", b: "rest_fan_task", c: "rest_fan_task" });
     assert.equal(
       (await api("POST", "/api/metadata/taskdefs", [{ name: "rest_fan_task", retryCount: 0, timeoutSeconds: 600, responseTimeoutSeconds: 300 }])).status,
       200,

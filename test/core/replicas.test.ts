@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { BatonClient, Worker } from "@baton/client";
 import { freshDatabase, stopCluster } from "../support/database.js";
-import { twoBranches } from "../support/flows.js";
+import { forkOfTasks } from "../support/flows.js";
 
 const serverMain = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../server/dist/main.js");
 
@@ -129,7 +129,9 @@ describe("a run written by two replicas", () => {
     const workerB = new Worker({ address: b.address, workerId: "worker-on-b", minBackoffMs: 50, maxBackoffMs: 500 });
     try {
       await clientA.registerTaskDefs(["left", "right"].map((name) => ({ name, retryCount: 0, responseTimeoutSeconds: 30 })));
-      await clientA.registerWorkflowDef(twoBranches("two_branches", ["left", "right"], { left: "${left.output.by}", right: "${right.output.by}" }));
+      await clientA.registerWorkflowDef(
+        forkOfTasks("two_branches", { left: "left", right: "right" }, { left: "${left.output.by}", right: "${right.output.by}" }),
+      );
       workerB.handle("right", async () => ({ by: "b" })).start();
       // Left answers only once right's result is written (through B).
       workerA

@@ -6,11 +6,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startHarness, type Harness } from "../support/harness.js";
 import { answer, mustPoll } from "../support/worker.js";
-import { twoBranches } from "../support/flows.js";
+import { forkOfTasks } from "../support/flows.js";
 
 let h: Harness;
 
-const flow = twoBranches("join_race", ["race_left", "race_right"]);
+const flow = forkOfTasks("join_race", { left: "race_left", right: "race_right" });
 
 before(async () => {
   h = await startHarness({ manualClock: false });

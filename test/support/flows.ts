@@ -1,22 +1,26 @@
 // Flow definitions more than one test uses.
 
-/** A fork of two worker tasks, references "left" and "right", joined. */
-export function twoBranches(name: string, [left, right]: [string, string], outputParameters?: Record<string, string>) {
-  return {
+/** A flow of `tasks` (version 1, schema 2), with `outputParameters` when given. */
+function flowOf(name: string, tasks: object[], outputParameters?: Record<string, string>) {
+  return { name, version: 1, schemaVersion: 2, tasks, ...(outputParameters ? { outputParameters } : {}) };
+}
+
+/** A FORK_JOIN ("fork") of one worker task per branch (`branches`: its reference → its task type), joined ("join") on all of them. */
+export function forkOfTasks(name: string, branches: Record<string, string>, outputParameters?: Record<string, string>) {
+  const refs = Object.keys(branches);
+  return flowOf(
     name,
-    version: 1,
-    schemaVersion: 2,
-    tasks: [
+    [
       {
         name: "fork",
         taskReferenceName: "fork",
         type: "FORK_JOIN",
-        forkTasks: [[{ name: left, taskReferenceName: "left", type: "SIMPLE" }], [{ name: right, taskReferenceName: "right", type: "SIMPLE" }]],
+        forkTasks: refs.map((ref) => [{ name: branches[ref]!, taskReferenceName: ref, type: "SIMPLE" }]),
       },
-      { name: "join", taskReferenceName: "join", type: "JOIN", joinOn: ["left", "right"] },
+      { name: "join", taskReferenceName: "join", type: "JOIN", joinOn: refs },
     ],
-    ...(outputParameters ? { outputParameters } : {}),
-  };
+    outputParameters,
+  );
 }
 
 /** A flow of one DO_WHILE, reference "loop", around `loopOver`. */
@@ -25,13 +29,7 @@ export function oneLoop(
   loop: { inputParameters: Record<string, unknown>; loopCondition?: string; loopOver: object[] },
   outputParameters?: Record<string, string>,
 ) {
-  return {
-    name,
-    version: 1,
-    schemaVersion: 2,
-    tasks: [{ name: "loop", taskReferenceName: "loop", type: "DO_WHILE", ...loop }],
-    ...(outputParameters ? { outputParameters } : {}),
-  };
+  return flowOf(name, [{ name: "loop", taskReferenceName: "loop", type: "DO_WHILE", ...loop }], outputParameters);
 }
 
 /**
@@ -39,11 +37,9 @@ export function oneLoop(
  * of the input's `items`, then its JOIN ("join"), then the tasks of `then`.
  */
 export function forkOverItems(name: string, forkTaskName: string, then: object[] = [], outputParameters?: Record<string, string>) {
-  return {
+  return flowOf(
     name,
-    version: 1,
-    schemaVersion: 2,
-    tasks: [
+    [
       {
         name: "fork",
         taskReferenceName: "fork",
@@ -53,6 +49,6 @@ export function forkOverItems(name: string, forkTaskName: string, then: object[]
       { name: "join", taskReferenceName: "join", type: "JOIN" },
       ...then,
     ],
-    ...(outputParameters ? { outputParameters } : {}),
-  };
+    outputParameters,
+  );
 }
