@@ -24,6 +24,9 @@ const waitFlow = (name: string) => ({
 });
 
 let counter = 0;
+/** The first fire time after now of a schedule every minute. */
+const nextMinute = () => Math.floor(h.clock.now() / MIN) * MIN + MIN;
+
 async function flow(): Promise<string> {
   const name = `sched_flow_${++counter}`;
   await h.client.registerWorkflowDef(waitFlow(name));
@@ -142,7 +145,7 @@ describe("schedules", () => {
   it("overlap SKIP: no run while the previous one runs", async () => {
     const wf = await flow();
     await h.client.createSchedule({ name: "skip", intervalSeconds: 60, overlapPolicy: "SKIP", startWorkflowRequest: { name: wf } });
-    const base = Math.floor(h.clock.now() / MIN) * MIN + MIN; // the first fire time after now
+    const base = nextMinute();
     await h.advance(base - h.clock.now());
     await h.advance(MIN);
     let runs = await runsOf(wf);
@@ -165,7 +168,7 @@ describe("schedules", () => {
   it("overlap BUFFER_ONE: one fire waits for the previous run, later ones are dropped", async () => {
     const wf = await flow();
     await h.client.createSchedule({ name: "buffer", intervalSeconds: 60, overlapPolicy: "BUFFER_ONE", startWorkflowRequest: { name: wf } });
-    const base = Math.floor(h.clock.now() / MIN) * MIN + MIN; // the first fire time after now
+    const base = nextMinute();
     await h.advance(base - h.clock.now());
     await h.advance(MIN);
     await h.advance(MIN);
@@ -192,7 +195,7 @@ describe("schedules", () => {
     const wf2 = await flow();
     await h.client.createSchedule({ name: "terminate", intervalSeconds: 60, overlapPolicy: "TERMINATE_PREVIOUS", startWorkflowRequest: { name: wf } });
     await h.client.createSchedule({ name: "all", intervalSeconds: 60, startWorkflowRequest: { name: wf2 } });
-    const base = Math.floor(h.clock.now() / MIN) * MIN + MIN; // the first fire time after now
+    const base = nextMinute();
     await h.advance(base - h.clock.now());
     await h.advance(MIN);
     const runs = await runsOf(wf);
