@@ -83,3 +83,24 @@ describe("a pattern call is charged for its text times its program", () => {
     assert.equal((read as { value: unknown[] }).value.length, 50);
   });
 });
+
+describe("a path that goes to the query engine is bounded in what it costs to split", () => {
+  // jsonpath-plus splits at each dot looking ahead to the next bracket: this path took 6.8 s.
+  const long = `$.${"a.".repeat(40_000)}[*]`;
+  it("a costlier one reads as missing at once and is refused at publish, saying why", () => {
+    assert.deepEqual(compilePath(long).read({ a: [1] }), { found: false });
+    assert.match(
+      pathProblems(long)[0] ?? "",
+      /a path with wildcards, filters, slices or a deep scan costs \d+ steps to split, over 2000000 \(its dotted names run long before a bracket\)/,
+    );
+  });
+
+  it("long filters and long bracketed paths still answer", () => {
+    const deep = { a: { a: { a: [{ s: "x".repeat(16_384) }, { s: "y" }] } } };
+    const literal = `$.a.a.a[?(@.s == '${"x".repeat(16_384)}')].s`;
+    assert.deepEqual(compilePath(literal).read(deep), { found: true, value: ["x".repeat(16_384)] });
+    assert.deepEqual(pathProblems(literal), []);
+    const bracketed = `$${"['a']".repeat(3)}[?(@.s == 'y')].s`;
+    assert.deepEqual(compilePath(bracketed).read(deep), { found: true, value: ["y"] });
+  });
+});
