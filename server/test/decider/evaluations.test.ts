@@ -130,20 +130,15 @@ describe("evaluations", () => {
 });
 
 describe("a decision's budget", () => {
+  /** A run of one DO_WHILE ("loop") around `loopOver`, an iteration for each of its `n` input items. */
+  const itemsLoop = (n: number, loopOver: unknown[]) =>
+    new Manual(def([{ name: "loop", taskReferenceName: "loop", type: "DO_WHILE", inputParameters: { items: "${workflow.input.items}" }, loopOver }]), {
+      items: Array.from({ length: n }, (_, i) => i),
+    });
+
   it(`5,000 NOOP iterations: at most ${ITERATION_BUDGET} per decision, the rest in later events`, () => {
     const n = 5_000;
-    const m = new Manual(
-      def([
-        {
-          name: "loop",
-          taskReferenceName: "loop",
-          type: "DO_WHILE",
-          inputParameters: { items: "${workflow.input.items}" },
-          loopOver: [{ name: "n", taskReferenceName: "n", type: "NOOP" }],
-        },
-      ]),
-      { items: Array.from({ length: n }, (_, i) => i) },
-    );
+    const m = itemsLoop(n, [{ name: "n", taskReferenceName: "n", type: "NOOP" }]);
     for (let asked = m.asked(); asked.length > 0; asked = m.asked()) {
       assert.deepEqual(
         asked.map((e) => e.request),
@@ -164,26 +159,15 @@ describe("a decision's budget", () => {
   it(`a loop whose body forks 50 ways: a decision creates about ${TASK_BUDGET} tasks, not ${ITERATION_BUDGET} iterations' worth`, () => {
     const n = 60;
     const branches = 50;
-    const m = new Manual(
-      def([
-        {
-          name: "loop",
-          taskReferenceName: "loop",
-          type: "DO_WHILE",
-          inputParameters: { items: "${workflow.input.items}" },
-          loopOver: [
-            {
-              name: "fork",
-              taskReferenceName: "fork",
-              type: "FORK_JOIN",
-              forkTasks: Array.from({ length: branches }, (_, b) => [{ name: `b${b}`, taskReferenceName: `b${b}`, type: "NOOP" }]),
-            },
-            { name: "join", taskReferenceName: "join", type: "JOIN", joinOn: Array.from({ length: branches }, (_, b) => `b${b}`) },
-          ],
-        },
-      ]),
-      { items: Array.from({ length: n }, (_, i) => i) },
-    );
+    const m = itemsLoop(n, [
+      {
+        name: "fork",
+        taskReferenceName: "fork",
+        type: "FORK_JOIN",
+        forkTasks: Array.from({ length: branches }, (_, b) => [{ name: `b${b}`, taskReferenceName: `b${b}`, type: "NOOP" }]),
+      },
+      { name: "join", taskReferenceName: "join", type: "JOIN", joinOn: Array.from({ length: branches }, (_, b) => `b${b}`) },
+    ]);
     const perIteration = branches + 2;
     // The first decision (the start) too: one iteration more than the budget at most, never split.
     assert.ok(m.tasks.length - 1 <= TASK_BUDGET + perIteration, `the start created ${m.tasks.length - 1} tasks`);
