@@ -15,6 +15,7 @@ import { toBinary } from "@bufbuild/protobuf";
 import { RunOrder, WatchWorkflowResponseSchema, WorkflowService, WorkflowStatus } from "@baton/protocol";
 import { FANOUT, SEQ3, fanoutInput, noopWorkers, registerFlows, startServerProcess, type ServerProcess } from "./lib/baton.js";
 import type { Cluster } from "./lib/postgres.js";
+import { storeRuns } from "./lib/stored-runs.js";
 import { distribution, freePort, nowMs, pool, round, until } from "./lib/util.js";
 
 export interface ConsoleBenchOptions {
@@ -55,21 +56,7 @@ async function fillRuns(databaseUrl: string, runs: number, log: (line: string) =
   try {
     const { rows } = await c.query<{ hash: string }>("SELECT hash FROM baton.workflow_defs WHERE name = $1 ORDER BY version DESC LIMIT 1", [SEQ3.name]);
     const hash = rows[0]!.hash;
-    const now = Date.now();
-    const chunk = 250_000;
-    for (let from = 1; from <= runs; from += chunk) {
-      const to = Math.min(runs, from + chunk - 1);
-      await c.query(
-        `INSERT INTO baton.runs (id, name, version, def_hash, status, correlation_id, input, output, variables, created_at, updated_at, ended_at, next_seq)
-         SELECT ('c000000${1}-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, 'bench_console_' || (g % 20), 1, '${hash}',
-                (ARRAY['COMPLETED','COMPLETED','COMPLETED','COMPLETED','COMPLETED','COMPLETED','FAILED','TERMINATED','RUNNING','TIMED_OUT'])[g % 10 + 1],
-                'order-' || g, '{"n":1}', '{"n":4}', '{}', ${now} - 86400000 + g * 10, ${now} - 86400000 + g * 10,
-                CASE WHEN g % 10 = 8 THEN 0 ELSE ${now} - 86400000 + g * 10 + 5 END, 4
-         FROM generate_series(${from}, ${to}) g`,
-      );
-      log(`  console: runs ${to.toLocaleString("en")}/${runs.toLocaleString("en")}`);
-    }
-    await c.query("VACUUM ANALYZE baton.runs");
+    await storeRuns(c, { runs, defHash: hash, stored: (to) => log(`  console: runs ${to.toLocaleString("en")}/${runs.toLocaleString("en")}`) });
   } finally {
     await c.end();
   }

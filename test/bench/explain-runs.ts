@@ -5,6 +5,7 @@
 import pg from "pg";
 import { createLogger, startServer } from "@baton/server";
 import { freshDatabase, stopCluster } from "../support/database.js";
+import { storeRuns } from "./lib/stored-runs.js";
 
 const runs = Number(process.argv[2] ?? 1_000_000);
 const url = await freshDatabase();
@@ -14,18 +15,7 @@ const c = new pg.Client({ connectionString: url });
 await c.connect();
 const now = Date.now();
 await c.query("INSERT INTO baton.defs (hash, body) VALUES ('h', '{}')");
-for (let from = 1; from <= runs; from += 250_000) {
-  const to = Math.min(runs, from + 249_999);
-  await c.query(
-    `INSERT INTO baton.runs (id, name, version, def_hash, status, correlation_id, input, output, variables, created_at, updated_at, ended_at, next_seq)
-     SELECT ('c0000001-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, 'bench_console_' || (g % 20), 1, 'h',
-            (ARRAY['COMPLETED','COMPLETED','COMPLETED','COMPLETED','COMPLETED','COMPLETED','FAILED','TERMINATED','RUNNING','TIMED_OUT'])[g % 10 + 1],
-            'order-' || g, '{"n":1}', '{"n":4}', '{}', ${now} - 86400000 + g * 10, ${now} - 86400000 + g * 10,
-            CASE WHEN g % 10 = 8 THEN 0 ELSE ${now} - 86400000 + g * 10 + 5 END, 4
-     FROM generate_series(${from}, ${to}) g`,
-  );
-}
-await c.query("VACUUM ANALYZE baton.runs");
+await storeRuns(c, { runs, defHash: "h", now });
 // What each index of the runs table costs in space (every run start writes one entry in each).
 const { rows: sizes } = await c.query(
   "SELECT indexrelname AS name, pg_size_pretty(pg_relation_size(indexrelid)) AS size FROM pg_stat_user_indexes WHERE relname = 'runs' ORDER BY indexrelname",
