@@ -4,10 +4,9 @@
 // output held to the limit.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { ConductorWorkflow } from "@baton/client";
 import { stringifyJson } from "@baton/protocol";
 import { oneLoop } from "../support/flows.js";
-import { eventually, startHarness, type Harness } from "../support/harness.js";
+import { startHarness, startToEnd, type Harness } from "../support/harness.js";
 
 const MiB = 1024 * 1024;
 const LIMIT = 2 * MiB;
@@ -53,14 +52,7 @@ before(async () => {
 });
 after(() => h.close());
 
-async function ended(name: string, input: Record<string, unknown> = {}): Promise<ConductorWorkflow> {
-  const id = await h.client.startWorkflow(name, input);
-  return eventually(
-    () => h.client.getWorkflow(id),
-    (run) => run.status !== "RUNNING",
-    60_000,
-  );
-}
+const ended = (name: string, input: Record<string, unknown> = {}) => startToEnd(h, name, input);
 
 const bytes = (value: unknown) => Buffer.byteLength(stringifyJson(value as never));
 

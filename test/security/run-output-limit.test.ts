@@ -3,9 +3,8 @@
 // into one over it. Before, such a run COMPLETED and stored its 3 MiB output.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { ConductorWorkflow } from "@baton/client";
 import { stringifyJson } from "@baton/protocol";
-import { eventually, startHarness, type Harness } from "../support/harness.js";
+import { startHarness, startToEnd, type Harness } from "../support/harness.js";
 
 const MiB = 1024 * 1024;
 const LIMIT = 2 * MiB;
@@ -40,14 +39,7 @@ before(async () => {
 });
 after(() => h.close());
 
-async function ended(name: string): Promise<ConductorWorkflow> {
-  const id = await h.client.startWorkflow(name, {});
-  return eventually(
-    () => h.client.getWorkflow(id, { includeTasks: false }),
-    (run) => run.status !== "RUNNING",
-    60_000,
-  );
-}
+const ended = (name: string) => startToEnd(h, name, {}, { includeTasks: false });
 
 const bytes = (value: unknown) => Buffer.byteLength(stringifyJson(value as never));
 const OVER = new RegExp(`the workflow's output would be \\d+ bytes, over the ${LIMIT}-byte payload limit`);

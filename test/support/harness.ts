@@ -62,3 +62,18 @@ export async function eventually<T>(fn: () => Promise<T>, check: (value: T) => b
 export function taskList(run: ConductorWorkflow): [string, string][] {
   return run.tasks.map((t) => [t.referenceTaskName, t.status]);
 }
+
+/** Starts a run of `name` and reads it (`read`: as getWorkflow) until it is no longer RUNNING, for up to a minute: for runs that end without a worker. */
+export async function startToEnd(
+  h: Harness,
+  name: string,
+  input: Record<string, unknown> = {},
+  read: { includeTasks?: boolean } = {},
+): Promise<ConductorWorkflow> {
+  const id = await h.client.startWorkflow(name, input);
+  return eventually(
+    () => h.client.getWorkflow(id, read),
+    (run) => run.status !== "RUNNING",
+    60_000,
+  );
+}
