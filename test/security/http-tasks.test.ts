@@ -42,7 +42,7 @@ after(() => {
 });
 
 async function runOn(s: SecureServer, name: string, uri: string) {
-  const admin = s.client((await s.registry.create({ role: "admin", name: "admin" })).key);
+  const admin = await s.clientWithNewKey({ role: "admin", name: "admin" });
   await admin.registerWorkflowDef(flow(name, uri));
   const id = await admin.startWorkflow(name, {});
   return eventually(
@@ -159,7 +159,7 @@ describe("HTTP tasks' time and calls in flight", () => {
   after(() => s.close());
 
   it("end a call with no answer once the server's time limit passes on its clock", async () => {
-    const admin = s.client((await s.registry.create({ role: "admin", name: "timer" })).key);
+    const admin = await s.clientWithNewKey({ role: "admin", name: "timer" });
     await admin.registerWorkflowDef(flow("http_hang", `${url}/hang`));
     const held = hanging.length;
     const id = await admin.startWorkflow("http_hang", {});
@@ -177,7 +177,7 @@ describe("HTTP tasks' time and calls in flight", () => {
   });
 
   it("cap calls in flight server-wide; beyond the waiting room a call fails saying so", async () => {
-    const admin = s.client((await s.registry.create({ role: "admin", name: "flood" })).key);
+    const admin = await s.clientWithNewKey({ role: "admin", name: "flood" });
     await admin.registerWorkflowDef(flow("http_flood", `${url}/hold`));
     const ids = [await admin.startWorkflow("http_flood", {})];
     await eventually(

@@ -10,8 +10,8 @@ before(async () => {
 after(() => s.close());
 
 it("refuses extend_seconds beyond a day, and extends within it", async () => {
-  const admin = s.client((await s.registry.create({ role: "admin", name: "admin" })).key);
-  const worker = s.client((await s.registry.create({ role: "worker", taskTypes: ["held"], name: "holder" })).key);
+  const admin = await s.clientWithNewKey({ role: "admin", name: "admin" });
+  const worker = await s.clientWithNewKey({ role: "worker", taskTypes: ["held"], name: "holder" });
   await admin.registerWorkflowDef({ name: "held_flow", version: 1, schemaVersion: 2, tasks: [{ name: "held", taskReferenceName: "held", type: "SIMPLE" }] });
   await admin.startWorkflow("held_flow", {});
   const [task] = (await worker.tasks.poll({ taskType: "held", workerId: "holder", count: 1, waitMs: 5000n })).tasks;

@@ -24,6 +24,8 @@ export interface SecureServer {
   registry: KeyRegistry;
   /** A client sending `key` (none: no authorization header). */
   client(key?: string, options?: ClientOptions): BatonClient;
+  /** A client sending a key made now from `spec` (role, name, task types...). */
+  clientWithNewKey(spec: Parameters<KeyRegistry["create"]>[0]): Promise<BatonClient>;
   close(): Promise<void>;
 }
 
@@ -47,6 +49,9 @@ export async function startSecureServer(options: Partial<ServerOptions> = {}): P
       const c = new BatonClient({ address: server.address, token: key ?? "", tls: false, ...clientOptions });
       clients.push(c);
       return c;
+    },
+    async clientWithNewKey(spec) {
+      return this.client((await keys.registry.create(spec)).key);
     },
     async close() {
       for (const c of clients) c.close();

@@ -16,8 +16,8 @@ let worker: BatonClient;
 
 before(async () => {
   s = await startSecureServer({ conductor: { port: 0 } });
-  admin = s.client((await s.registry.create({ role: "admin", name: "admin" })).key);
-  worker = s.client((await s.registry.create({ role: "worker", name: "chatters", taskTypes: ["chat"] })).key);
+  admin = await s.clientWithNewKey({ role: "admin", name: "admin" });
+  worker = await s.clientWithNewKey({ role: "worker", name: "chatters", taskTypes: ["chat"] });
   await admin.registerTaskDefs([{ name: "chat", retryCount: 0, responseTimeoutSeconds: 600 }]);
   await admin.registerWorkflowDef(flow);
 });

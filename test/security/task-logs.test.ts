@@ -18,9 +18,9 @@ let worker: BatonClient;
 
 before(async () => {
   s = await startSecureServer({ conductor: { port: 0 } });
-  admin = s.client((await s.registry.create({ role: "admin", name: "admin" })).key);
-  operator = s.client((await s.registry.create({ role: "operator", name: "operator" })).key);
-  worker = s.client((await s.registry.create({ role: "worker", name: "encoders", taskTypes: ["encode"] })).key);
+  admin = await s.clientWithNewKey({ role: "admin", name: "admin" });
+  operator = await s.clientWithNewKey({ role: "operator", name: "operator" });
+  worker = await s.clientWithNewKey({ role: "worker", name: "encoders", taskTypes: ["encode"] });
   await admin.registerTaskDefs([{ name: "encode", retryCount: 0, responseTimeoutSeconds: 600 }]);
   await admin.registerWorkflowDef(flow);
 });
