@@ -86,15 +86,34 @@ function workerFor(address: string, id: string, delayMs = 0): Worker {
   return worker.start();
 }
 
+/**
+ * Two server processes on the database, with a client and a worker (made by
+ * `newWorker`, ids "worker-on-a" and "worker-on-b") on each; after `body`,
+ * the workers stop, then the clients, then both servers.
+ */
+async function onTwoProcesses(
+  newWorker: (address: string, workerId: string) => Worker,
+  body: (two: { clientA: BatonClient; clientB: BatonClient; workerA: Worker; workerB: Worker }) => Promise<void>,
+): Promise<void> {
+  const a = await startProcess(databaseUrl);
+  const b = await startProcess(databaseUrl);
+  const clientA = new BatonClient({ address: a.address });
+  const clientB = new BatonClient({ address: b.address });
+  const workerA = newWorker(a.address, "worker-on-a");
+  const workerB = newWorker(b.address, "worker-on-b");
+  try {
+    await body({ clientA, clientB, workerA, workerB });
+  } finally {
+    await Promise.all([workerA.stop(), workerB.stop()]);
+    clientA.close();
+    clientB.close();
+    await Promise.all([kill(a, "SIGTERM"), kill(b, "SIGTERM")]);
+  }
+}
+
 describe("two server processes on one database", () => {
   it("share the work: runs started on one finish through workers on the other", async () => {
-    const a = await startProcess(databaseUrl);
-    const b = await startProcess(databaseUrl);
-    const clientA = new BatonClient({ address: a.address });
-    const clientB = new BatonClient({ address: b.address });
-    const workerA = workerFor(a.address, "worker-on-a");
-    const workerB = workerFor(b.address, "worker-on-b");
-    try {
+    await onTwoProcesses(workerFor, async ({ clientA, clientB }) => {
       await clientA.registerTaskDefs(["step_a", "step_b", "step_c"].map((name) => ({ name, retryCount: 2, retryDelaySeconds: 0, responseTimeoutSeconds: 5 })));
       await clientA.registerWorkflowDef(flow);
       const ids = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? clientA : clientB).startWorkflow("three_steps", { n: i })));
@@ -106,12 +125,7 @@ describe("two server processes on one database", () => {
         for (const by of run.output["servedBy"] as string[]) servedBy.add(by);
       });
       assert.deepEqual([...servedBy].sort(), ["worker-on-a", "worker-on-b"]);
-    } finally {
-      await Promise.all([workerA.stop(), workerB.stop()]);
-      clientA.close();
-      clientB.close();
-      await Promise.all([kill(a, "SIGTERM"), kill(b, "SIGTERM")]);
-    }
+    });
   });
 });
 
@@ -121,13 +135,8 @@ describe("a run written by two replicas", () => {
   // other branch's result. A's write must find the run moved and decide again
   // from the database, or the join would never see B's branch.
   it("decides a result again from the database when another replica wrote the run meanwhile", async () => {
-    const a = await startProcess(databaseUrl);
-    const b = await startProcess(databaseUrl);
-    const clientA = new BatonClient({ address: a.address });
-    const clientB = new BatonClient({ address: b.address });
-    const workerA = new Worker({ address: a.address, workerId: "worker-on-a", minBackoffMs: 50, maxBackoffMs: 500 });
-    const workerB = new Worker({ address: b.address, workerId: "worker-on-b", minBackoffMs: 50, maxBackoffMs: 500 });
-    try {
+    const newWorker = (address: string, workerId: string) => new Worker({ address, workerId, minBackoffMs: 50, maxBackoffMs: 500 });
+    await onTwoProcesses(newWorker, async ({ clientA, workerA, workerB }) => {
       await clientA.registerTaskDefs(["left", "right"].map((name) => ({ name, retryCount: 0, responseTimeoutSeconds: 30 })));
       await clientA.registerWorkflowDef(
         forkOfTasks("two_branches", { left: "left", right: "right" }, { left: "${left.output.by}", right: "${right.output.by}" }),
@@ -147,12 +156,7 @@ describe("a run written by two replicas", () => {
       const run = await clientA.waitWorkflow(id, 30_000);
       assert.equal(run.status, "COMPLETED", run.reasonForIncompletion);
       assert.deepEqual(run.output, { left: "a", right: "b" });
-    } finally {
-      await Promise.all([workerA.stop(), workerB.stop()]);
-      clientA.close();
-      clientB.close();
-      await Promise.all([kill(a, "SIGTERM"), kill(b, "SIGTERM")]);
-    }
+    });
   });
 });
 
