@@ -9,7 +9,7 @@ import { after, describe, it } from "node:test";
 import { BatonClient } from "@baton/client";
 import { autoctlAvailable, startFormation, type Formation } from "./lib/autofailover.js";
 import { scale, sleep, waitUntil } from "./lib/config.js";
-import { plan, registerFlows } from "./lib/flows.js";
+import { planRuns, registerFlows } from "./lib/flows.js";
 import { checkHistory, installAudit, waitForEnd } from "./lib/history.js";
 import { newStartLog, startAll } from "./lib/load.js";
 import { figures, report } from "./lib/report.js";
@@ -54,7 +54,7 @@ describe("PostgreSQL primary killed, standby promoted (pg_auto_failover)", { ski
     const worker = startFaultWorker({ address: server.address, workerId: "ha", ledger });
     try {
       await registerFlows(client);
-      const planned = Array.from({ length: runs }, (_, i) => plan(i, "ha"));
+      const planned = planRuns(runs, "ha");
       const starts = newStartLog();
       const starting = startAll([client], planned, starts, { concurrency: 4, ratePerSecond: runs / 20 });
       await sleep(4000);

@@ -9,7 +9,7 @@ import { BatonClient } from "@baton/client";
 import pg from "pg";
 import { freshDatabase, stopCluster } from "../support/database.js";
 import { rng, scale, sleep } from "./lib/config.js";
-import { plan, registerFlows } from "./lib/flows.js";
+import { planRuns, registerFlows } from "./lib/flows.js";
 import { checkHistory, installAudit, waitForEnd } from "./lib/history.js";
 import { newStartLog, startAll } from "./lib/load.js";
 import { figures, report } from "./lib/report.js";
@@ -38,7 +38,7 @@ describe("server SIGKILLed under load", () => {
     const restarts: number[] = [];
     try {
       await registerFlows(client);
-      const planned = Array.from({ length: runs }, (_, i) => plan(i, "kill"));
+      const planned = planRuns(runs, "kill");
       const starts = newStartLog();
       const began = Date.now();
       let startsDone = false;

@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { BatonClient } from "@baton/client";
 import { freshDatabase, stopCluster } from "../support/database.js";
 import { scale, sleep } from "./lib/config.js";
-import { plan, registerFlows, LEASE_SECONDS } from "./lib/flows.js";
+import { LEASE_SECONDS, planRuns, registerFlows } from "./lib/flows.js";
 import { checkHistory, installAudit, waitForEnd } from "./lib/history.js";
 import { newStartLog, startAll } from "./lib/load.js";
 import { figures, report } from "./lib/report.js";
@@ -146,7 +146,7 @@ describe("network faults between workers and the server", { skip }, () => {
     const phases: string[] = [];
     try {
       await registerFlows(client);
-      const planned = Array.from({ length: runs }, (_, i) => plan(i, "netns"));
+      const planned = planRuns(runs, "netns");
       const starts = newStartLog();
       const starting = startAll([client], planned, starts, { concurrency: 4, ratePerSecond: runs / 20 });
       await sleep(3000);

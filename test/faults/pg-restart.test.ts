@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { BatonClient } from "@baton/client";
 import { rng, scale, sleep } from "./lib/config.js";
-import { plan, registerFlows } from "./lib/flows.js";
+import { planRuns, registerFlows } from "./lib/flows.js";
 import { checkHistory, installAudit, waitForEnd } from "./lib/history.js";
 import { newStartLog, startAll } from "./lib/load.js";
 import { pgBinariesAvailable, startCluster, type Cluster, PG_BIN } from "./lib/pgcluster.js";
@@ -48,7 +48,7 @@ describe("PostgreSQL restarted and its backends terminated under load", { skip }
     const faults: string[] = [];
     try {
       await registerFlows(client);
-      const planned = Array.from({ length: runs }, (_, i) => plan(i, "pg"));
+      const planned = planRuns(runs, "pg");
       const starts = newStartLog();
       const began = Date.now();
       const starting = startAll([client], planned, starts, { concurrency: 8, deadlineMs: 3_600_000 });

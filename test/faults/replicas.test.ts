@@ -5,7 +5,7 @@ import { after, describe, it } from "node:test";
 import { BatonClient } from "@baton/client";
 import { freshDatabase, stopCluster } from "../support/database.js";
 import { rng, scale, sleep } from "./lib/config.js";
-import { plan, registerFlows } from "./lib/flows.js";
+import { planRuns, registerFlows } from "./lib/flows.js";
 import { checkHistory, installAudit, waitForEnd } from "./lib/history.js";
 import { newStartLog, startAll } from "./lib/load.js";
 import { figures, report } from "./lib/report.js";
@@ -34,7 +34,7 @@ describe("two replicas, one killed repeatedly", () => {
     ];
     try {
       await registerFlows(clientB);
-      const planned = Array.from({ length: runs }, (_, i) => plan(i, "replica"));
+      const planned = planRuns(runs, "replica");
       const starts = newStartLog();
       const began = Date.now();
       // Starts spread over the kills, so there is work while A is down.

@@ -121,6 +121,9 @@ export function plan(i: number, prefix: string): Planned {
   }
 }
 
+/** The first `runs` runs of the mix, keyed `${prefix}-<i>`. */
+export const planRuns = (runs: number, prefix: string): Planned[] => Array.from({ length: runs }, (_, i) => plan(i, prefix));
+
 export async function registerFlows(client: BatonClient): Promise<void> {
   await client.registerTaskDefs(TASK_DEFS);
   for (const flow of FLOWS) await client.registerWorkflowDef(flow);
