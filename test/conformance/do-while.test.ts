@@ -200,6 +200,22 @@ describe("scenario 11: DO_WHILE", () => {
     ]);
   });
 
+  it("a DO_WHILE inside a DO_WHILE is refused at registration (unsupported in Conductor too), storing nothing", async () => {
+    const loop = (ref: string, loopOver: unknown[]) => ({ name: ref, taskReferenceName: ref, type: "DO_WHILE", loopCondition: "false", loopOver });
+    const nested = {
+      name: "nested_loops",
+      version: 1,
+      schemaVersion: 2,
+      tasks: [loop("outer", [loop("inner", [{ name: "n", taskReferenceName: "n", type: "NOOP" }])])],
+    };
+    await assert.rejects(h.client.registerWorkflowDef(nested), (error: Error & { code?: number }) => {
+      assert.equal(error.code, 3, "INVALID_ARGUMENT");
+      assert.match(error.message, /\/tasks\/0\/loopOver\/0.*DO_WHILE inside a DO_WHILE.*SUB_WORKFLOW/);
+      return true;
+    });
+    await assert.rejects(h.client.getWorkflowDef("nested_loops"), (error: Error & { code?: number }) => error.code === 5);
+  });
+
   it("500 iterations of a LAMBDA body complete without stack or history blow-up", async () => {
     const run = await h.client.executeWorkflow("do_while_high_iteration_test", { loop: 500 }, { waitMs: 120_000 });
     assert.equal(run.status, "COMPLETED", run.reasonForIncompletion);

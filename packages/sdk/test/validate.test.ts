@@ -141,6 +141,14 @@ test("DO_WHILE needs a loopCondition (unless it iterates items) and a body", () 
   assert.deepEqual(items.errors, []);
 });
 
+test("a DO_WHILE inside a DO_WHILE is refused once per inner loop, naming the SUB_WORKFLOW way", () => {
+  const loop = (ref: string, body: T[]): T => ({ name: ref, taskReferenceName: ref, type: "DO_WHILE", loopCondition: "false", loopOver: body });
+  const fork: T = { name: "f", taskReferenceName: "f", type: "FORK_JOIN", forkTasks: [[loop("c", [loop("d", [simple("x")])])]] };
+  const r = validateWorkflowDef(wf([loop("a", [loop("b", [simple("y")]), fork, { name: "j", taskReferenceName: "j", type: "JOIN" }])]));
+  assert.deepEqual(paths(r.errors), ["/tasks/0/loopOver/0", "/tasks/0/loopOver/1/forkTasks/0/0", "/tasks/0/loopOver/1/forkTasks/0/0/loopOver/0"]);
+  assert.match(r.errors[0]!.message, /SUB_WORKFLOW/);
+});
+
 test("SUB_WORKFLOW needs subWorkflowParam with a name or a workflowDefinition", () => {
   const r = validateWorkflowDef(
     wf([

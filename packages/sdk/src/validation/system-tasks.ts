@@ -75,6 +75,16 @@ const rules: Record<string, Rule> = {
     if (!Array.isArray(body) || body.length === 0) {
       errors.push({ path: pointer(path, "loopOver"), message: "DO_WHILE needs at least one task in loopOver" });
     }
+    // Conductor documents nested loops as unsupported; refused here rather than left to stall the run.
+    for (const inner of walkTasks(body, pointer(path, "loopOver"))) {
+      if (taskType(inner.task) === "DO_WHILE" && !errors.some((e) => e.path === inner.path)) {
+        errors.push({
+          path: inner.path,
+          message:
+            "a DO_WHILE inside a DO_WHILE's loopOver is not supported (as in Conductor): put the inner loop in a SUB_WORKFLOW and call that from the outer loop",
+        });
+      }
+    }
   },
 
   SUB_WORKFLOW({ task, path }, errors) {
