@@ -26,7 +26,9 @@ export class Ticker {
   async run(): Promise<void> {
     while (this.current) await this.current;
     this.current = this.pass()
-      .catch(this.onError)
+      .catch((error: unknown) => {
+        if (!isDatabaseShuttingDown(error)) this.onError(error);
+      })
       .finally(() => {
         this.current = undefined;
       });
@@ -65,4 +67,14 @@ function startLoop(pass: () => Promise<unknown>, intervalMs: number, clock: Pick
     unsubscribe();
     if (timer) clearTimeout(timer);
   };
+}
+
+/**
+ * PostgreSQL ending the connection because it is shutting down (SQLSTATE
+ * 57P01): a restart, or Ctrl-C reaching an embedded cluster in the same
+ * process group as the server. Not a failed pass worth a warning: the next
+ * pass retries, and /readyz reports the database.
+ */
+function isDatabaseShuttingDown(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === "57P01";
 }
