@@ -12,7 +12,6 @@ import { SessionService } from "../../protocol/src/gen/baton/v1/session_service_
 
 export * from "../../protocol/src/gen/baton/v1/run_pb.js";
 export type { Workflow, Task } from "../../protocol/src/gen/baton/v1/run_pb.js";
-export { RunOrder } from "../../protocol/src/gen/baton/v1/workflow_service_pb.js";
 
 const KEY = "baton.apiKey";
 

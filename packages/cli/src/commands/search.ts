@@ -1,7 +1,7 @@
 // baton search / baton list: runs, newest first or --sort'ed (-o json: Conductor's SearchResult<Workflow>).
 import type { Command } from "commander";
 import type { ConductorWorkflow, SearchOptions } from "@baton/client";
-import { RunOrder } from "@baton/protocol";
+import { RUN_ORDERS, isRunOrderName } from "@baton/protocol";
 import { action } from "../cli/action.js";
 import { intArg } from "../cli/context.js";
 import { usage } from "../cli/exit.js";
@@ -18,18 +18,6 @@ interface SearchFlags {
   limit: number;
   sort?: string;
 }
-
-/** --sort's values: a column and a direction, as the console's address bar names them. */
-const SORTS: Record<string, RunOrder> = {
-  "start-desc": RunOrder.START_DESC,
-  "start-asc": RunOrder.START_ASC,
-  "end-desc": RunOrder.END_DESC,
-  "end-asc": RunOrder.END_ASC,
-  "name-asc": RunOrder.NAME_ASC,
-  "name-desc": RunOrder.NAME_DESC,
-  "status-asc": RunOrder.STATUS_ASC,
-  "status-desc": RunOrder.STATUS_DESC,
-};
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -54,7 +42,7 @@ export function searchCommand(program: Command): void {
     .option("--since <time>", "started at or after: ISO time or 15m / 2h / 7d ago")
     .option("--until <time>", "started before: ISO time or a duration ago")
     .option("-l, --limit <n>", "at most this many runs", intArg("--limit", 1, 10_000), 20)
-    .option("--sort <order>", `order: ${Object.keys(SORTS).join(", ")} (ties: start time, then id)`, "start-desc")
+    .option("--sort <order>", `order: ${Object.keys(RUN_ORDERS).join(", ")} (ties: start time, then id)`, "start-desc")
     .action(
       action(async (ctx, opts: SearchFlags) => {
         const statuses = (opts.status ?? [])
@@ -64,8 +52,9 @@ export function searchCommand(program: Command): void {
         for (const s of statuses) {
           if (!(RUN_STATUSES as readonly string[]).includes(s)) throw usage(`unknown status ${s}; one of ${RUN_STATUSES.join(", ")}`);
         }
-        const order = SORTS[opts.sort ?? "start-desc"];
-        if (order === undefined) throw usage(`--sort must be one of ${Object.keys(SORTS).join(", ")}; not "${opts.sort}"`);
+        const sort = opts.sort ?? "start-desc";
+        if (!isRunOrderName(sort)) throw usage(`--sort must be one of ${Object.keys(RUN_ORDERS).join(", ")}; not "${opts.sort}"`);
+        const order = RUN_ORDERS[sort];
         const query: SearchOptions = {
           order,
           ...(opts.name !== undefined ? { name: opts.name } : {}),

@@ -4,32 +4,22 @@
 // counts per status, and live: a long poll (WatchWorkflows) says when any run
 // moved, and the page is read again (at most once a second).
 import { useEffect, useRef, useState } from "preact/hooks";
-import { Code, RunOrder, WorkflowStatus, errorCode, errorText, metadata, workflows, type Workflow } from "../api.js";
+import { Code, WorkflowStatus, errorCode, errorText, metadata, workflows, type Workflow } from "../api.js";
+import { RUN_ORDERS, isRunOrderName, type RunOrderName } from "../../../protocol/src/run-orders.js";
 import { navigate, runLink, type Route } from "../router.js";
 import { Empty, ErrorBox, Status, duration, time, workflowStatusName } from "../ui.js";
 
 const STATUSES = ["RUNNING", "PAUSED", "COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED"] as const;
 const PAGE = 50;
 
-/** The orders a header sorts by (the address bar's `order`), as the server names them. */
-const ORDERS = {
-  "start-desc": RunOrder.START_DESC,
-  "start-asc": RunOrder.START_ASC,
-  "end-desc": RunOrder.END_DESC,
-  "end-asc": RunOrder.END_ASC,
-  "name-asc": RunOrder.NAME_ASC,
-  "name-desc": RunOrder.NAME_DESC,
-  "status-asc": RunOrder.STATUS_ASC,
-  "status-desc": RunOrder.STATUS_DESC,
-} as const;
-type Order = keyof typeof ORDERS;
+type Order = RunOrderName;
 type Column = "start" | "end" | "name" | "status";
 /** A header's first click: times newest first, names and statuses A to Z. */
 const FIRST: Record<Column, Order> = { start: "start-desc", end: "end-desc", name: "name-asc", status: "status-asc" };
 
 function orderOf(text: string | null): Order {
   if (text === "oldest") return "start-asc"; // links from before the other orders
-  return text && text in ORDERS ? (text as Order) : "start-desc";
+  return text && isRunOrderName(text) ? text : "start-desc";
 }
 
 /** The order after clicking `column`'s header: the other way round when it already sorts, else its first order. */
@@ -156,7 +146,7 @@ export function RunsPage({ route }: { route: Route }) {
         workflowId: filters.run.trim(),
         pageSize: PAGE,
         pageToken: token,
-        order: ORDERS[filters.order],
+        order: RUN_ORDERS[filters.order],
       }),
       workflows.countWorkflows(req),
     ]).then(
