@@ -131,8 +131,19 @@ describe("the database role Baton connects as", () => {
       assert.deepEqual(seen, Object.fromEntries(Object.keys(probes).map((what) => [what, DENIED])));
     });
 
+    it("cannot connect to the embedded cluster's own databases", async () => {
+      // PostgreSQL lets every role connect to every database unless CONNECT is revoked from PUBLIC.
+      const seen: Record<string, string> = {};
+      for (const database of ["baton", "postgres", "template1"]) {
+        const other = new URL(url);
+        other.pathname = `/${database}`;
+        seen[database] = await withClient(other.toString(), async () => "OK").catch((error: { code?: string }) => error.code ?? String(error));
+      }
+      assert.deepEqual(seen, { baton: DENIED, postgres: DENIED, template1: DENIED });
+    });
+
     it("cannot read another database's keys", async () => {
-      // Every role may connect to a database by default; Baton's schema in it is its owner's alone.
+      // A database a tool made (here, the test runner) keeps PostgreSQL's default CONNECT for every role; Baton's schema in it is its owner's alone.
       const other = new URL(url);
       other.pathname = new URL(h.databaseUrl).pathname;
       assert.equal(await withClient(other.toString(), (c) => outcome(c, "SELECT * FROM baton.api_keys")), DENIED);

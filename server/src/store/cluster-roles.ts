@@ -1,7 +1,8 @@
 // The roles of the embedded PostgreSQL, set up on the superuser's
 // connections when it starts (embedded.ts): the superuser's password, the
 // `baton` role Baton connects as (no superuser: it cannot read files or run
-// programs on the host), its database, and its ownership of the baton schema.
+// programs on the host), its database, who may connect to the cluster's
+// databases, and its ownership of the baton schema.
 import type pg from "pg";
 import { BATON_ROLE, type Credentials } from "../embedded-credentials.js";
 
@@ -14,6 +15,9 @@ export async function setUpRoles(client: pg.Client, credentials: Credentials): P
   const db = await client.query("SELECT 1 FROM pg_database WHERE datname = 'baton'");
   if (db.rowCount === 0) await client.query(`CREATE DATABASE baton OWNER ${BATON_ROLE}`);
   else await client.query(`ALTER DATABASE baton OWNER TO ${BATON_ROLE}`);
+  // PostgreSQL lets every role connect to every database (CONNECT granted to PUBLIC): here only
+  // a database's owner may (baton to baton; the superuser, to all), whatever roles an operator adds.
+  for (const database of ["baton", "postgres", "template1"]) await client.query(`REVOKE CONNECT ON DATABASE ${database} FROM PUBLIC`);
 }
 
 /**
