@@ -3,8 +3,9 @@
 // Baton does not run (which validation refuses); any other name is a worker's.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { SYSTEM_TASK_TYPES, TASK_TYPES, UNSERVED_TASK_TYPES } from "@baton/sdk";
+import { SYSTEM_TASK_TYPES, TASK_TYPES, UNSERVED_TASK_TYPES, type WorkflowDef } from "@baton/sdk";
 import { SYSTEM_TASKS, isWorkerTask } from "../../src/decider/system-tasks/index.js";
+import { Sim } from "./sim.js";
 
 test("every system type in the SDK's list is run by the server, but the ones refused as not served", () => {
   for (const type of SYSTEM_TASK_TYPES) {
@@ -17,4 +18,23 @@ test("every system type in the SDK's list is run by the server, but the ones ref
 test("SIMPLE and names Conductor does not define are workers' tasks", () => {
   assert.ok(TASK_TYPES.includes("SIMPLE"));
   for (const type of ["SIMPLE", "send_email", "encode_video"]) assert.equal(isWorkerTask(type), true, type);
+});
+
+test("the server runs no system type the SDK's list does not name", () => {
+  for (const type of Object.keys(SYSTEM_TASKS)) assert.ok(SYSTEM_TASK_TYPES.has(type), `${type} is not in the SDK's list of task types`);
+});
+
+test("a task whose type is FORK (what a run reports for a fork, not a type a definition names) is a worker's: retried, it runs again", () => {
+  const def = { name: "typed_fork", version: 1, schemaVersion: 2, tasks: [{ name: "fork_typed", taskReferenceName: "t", type: "FORK" }] } as WorkflowDef;
+  const sim = new Sim(def);
+  assert.equal(sim.latest("t").status, "SCHEDULED", "handed to workers, not started by the server");
+  sim.finish("t", "FAILED");
+  assert.equal(sim.run.status, "FAILED");
+  sim.apply({ kind: "retry", resumeSubworkflowTasks: false });
+  assert.deepEqual(sim.statuses(), [
+    ["t", "FAILED"],
+    ["t", "SCHEDULED"],
+  ]);
+  sim.finish("t", "COMPLETED");
+  assert.equal(sim.run.status, "COMPLETED");
 });

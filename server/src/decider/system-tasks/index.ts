@@ -19,7 +19,6 @@ export const SYSTEM_TASKS: Record<string, SystemTask> = {
   DECISION: decision,
   SWITCH: decision,
   FORK_JOIN: fork,
-  FORK: fork,
   JOIN: join,
   EXCLUSIVE_JOIN: exclusiveJoin,
   FORK_JOIN_DYNAMIC: dynamicFork,
