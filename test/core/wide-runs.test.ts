@@ -45,7 +45,7 @@ describe("a wide run kept in memory", () => {
       const applied = await Promise.all(tasks.slice(i, i + 10).map((t) => answer(via, t, "COMPLETED", { i })));
       assert.ok(applied.every(Boolean));
     }
-    const run = await a.client.getWorkflow(id, true);
+    const run = await a.client.getWorkflow(id, { includeTasks: true });
     assert.equal(run.status, "COMPLETED");
     assert.equal(run.tasks.filter((t) => t.taskType === "wide_branch" && t.status === "COMPLETED").length, WIDTH);
   });
@@ -60,7 +60,7 @@ describe("a wide run kept in memory", () => {
     assert.equal(await answer(a, later[0]!, "COMPLETED"), true);
     // One branch fails: the run fails and cancels every open branch, including the claimed ones.
     assert.equal(await answer(a, later[1]!, "FAILED", {}, { reason: "boom" }), true);
-    const run = await a.client.getWorkflow(id, true);
+    const run = await a.client.getWorkflow(id, { includeTasks: true });
     assert.equal(run.status, "FAILED");
     const branches = run.tasks.filter((t) => t.taskType === "wide_branch");
     assert.equal(branches.filter((t) => t.status === "COMPLETED").length, 21);
