@@ -398,6 +398,49 @@ describe("clients", () => {
     await api("DELETE", `/api/workflow/${id}`);
   });
 
+  test("search sorts by Conductor's sort parameter (startTime, endTime, workflowType, status) and refuses other fields", async () => {
+    // a: the older run, of integration_test_wf3, still running; b: the newer, of integration_test_wf, terminated.
+    assert.equal((await api("PUT", "/api/metadata/workflow", [conductorFixture("simple_workflow_3_integration_test.json")])).status, 200);
+    const a = (await api("POST", "/api/workflow/integration_test_wf3?correlationId=sorted", {})).text;
+    clock.advance(1000);
+    const b = (await api("POST", "/api/workflow/integration_test_wf?correlationId=sorted", {})).text;
+    assert.equal((await api("DELETE", `/api/workflow/${b}`)).status, 200);
+    // One search (the server's order), and one per workflow type merged here: the same order either way.
+    const queries = [`correlationId = 'sorted'`, `workflowType IN (integration_test_wf, integration_test_wf3) AND correlationId = 'sorted'`];
+    const expected: [string, string[]][] = [
+      ["", [b, a]],
+      ["startTime:DESC", [b, a]],
+      ["startTime:ASC", [a, b]],
+      ["startTime", [a, b]],
+      ["endTime:ASC", [a, b]],
+      ["endTime:DESC", [b, a]],
+      ["workflowType:DESC", [a, b]],
+      ["workflowType:asc", [b, a]],
+      ["status:ASC", [a, b]],
+      ["status:DESC", [b, a]],
+    ];
+    for (const query of queries)
+      for (const [sort, ids] of expected) {
+        const found = await api("GET", `/api/workflow/search?query=${encodeURIComponent(query)}&sort=${encodeURIComponent(sort)}`);
+        assert.equal(found.status, 200, found.text);
+        assert.deepEqual(
+          found.json.results.map((w: any) => w.workflowId),
+          ids,
+          `${query} sorted by ${sort || "default"}`,
+        );
+      }
+    for (const [sort, message] of [
+      ["updateTime:DESC", /startTime, endTime, workflowType or status, not "updateTime"/],
+      ["startTime:UP", /ASC or DESC, not "UP"/],
+      ["startTime:DESC|status:ASC", /one field/],
+    ] as const) {
+      const bad = await api("GET", `/api/workflow/search-v2?sort=${encodeURIComponent(sort)}`);
+      assert.equal(bad.status, 400, sort);
+      assert.match(bad.json.message, message);
+    }
+    await api("DELETE", `/api/workflow/${a}`);
+  });
+
   test("event handlers", async () => {
     const handler = {
       name: "rest_handler",

@@ -2,7 +2,9 @@
 //   workflowType = 'a' AND status IN (RUNNING, FAILED) AND startTime > 1700000000000
 // Clauses joined by AND; operators =, IN (...), >, >=, <, <=; values bare,
 // 'single' or "double" quoted. Fields: workflowType (or workflowName),
-// status, startTime, correlationId, workflowId.
+// status, startTime, correlationId, workflowId. And the `sort` parameter:
+//   startTime:DESC   (Conductor's field:ASC|DESC; several are joined by |)
+import { RunOrder, WorkflowStatus, type Workflow } from "@baton/protocol";
 import { badRequest } from "./errors.js";
 
 export interface WorkflowQuery {
@@ -99,4 +101,53 @@ export function parseWorkflowQuery(query: string): WorkflowQuery {
     }
   }
   return out;
+}
+
+/** Conductor's sort fields and the runs list orders they are (ascending, descending). */
+const SORT_FIELDS: Record<string, [RunOrder, RunOrder]> = {
+  starttime: [RunOrder.START_ASC, RunOrder.START_DESC],
+  endtime: [RunOrder.END_ASC, RunOrder.END_DESC],
+  workflowtype: [RunOrder.NAME_ASC, RunOrder.NAME_DESC],
+  workflowname: [RunOrder.NAME_ASC, RunOrder.NAME_DESC],
+  status: [RunOrder.STATUS_ASC, RunOrder.STATUS_DESC],
+};
+
+/**
+ * The runs list order a search's `sort` asks for: one `field:ASC|DESC` (the
+ * direction ASC when left out, as Conductor's Elasticsearch index takes it);
+ * none: newest first. Baton sorts by one field, ties by start time then run id.
+ */
+export function parseSort(sort: string): RunOrder {
+  const options = sort.split("|").filter((o) => o.trim() !== "");
+  if (options.length === 0) return RunOrder.START_DESC;
+  if (options.length > 1)
+    throw badRequest(
+      `sort: Baton sorts by one field (ties by startTime, then workflowId), not ${options.length}: send one of startTime, endTime, workflowType, status with :ASC or :DESC`,
+    );
+  const [field = "", direction = "ASC", ...rest] = options[0]!.split(":").map((p) => p.trim());
+  const orders = SORT_FIELDS[field.toLowerCase()];
+  if (!orders || rest.length > 0)
+    throw badRequest(`sort: Baton sorts by startTime, endTime, workflowType or status, not ${JSON.stringify(field.slice(0, 40))}; e.g. sort=startTime:DESC`);
+  const up = direction.toUpperCase();
+  if (up !== "ASC" && up !== "DESC") throw badRequest(`sort: the direction after ${field}: is ASC or DESC, not ${JSON.stringify(direction.slice(0, 20))}`);
+  return orders[up === "ASC" ? 0 : 1];
+}
+
+const statusName = (run: Workflow) => WorkflowStatus[run.status] ?? "";
+const cmp = <T extends string | bigint>(a: T, b: T) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Compares two runs in `order` as the server's runs list does (the key, then
+ * start time, then run id, all in the order's direction), for merging the
+ * lists of several searches. Names and statuses compare by code point.
+ */
+export function runComparator(order: RunOrder): (a: Workflow, b: Workflow) => number {
+  const ascending = [RunOrder.START_ASC, RunOrder.END_ASC, RunOrder.NAME_ASC, RunOrder.STATUS_ASC].includes(order);
+  const key = (a: Workflow, b: Workflow): number => {
+    if (order === RunOrder.END_ASC || order === RunOrder.END_DESC) return cmp(a.endTimeMs, b.endTimeMs);
+    if (order === RunOrder.NAME_ASC || order === RunOrder.NAME_DESC) return cmp(a.workflowName, b.workflowName) || cmp(a.createTimeMs, b.createTimeMs);
+    if (order === RunOrder.STATUS_ASC || order === RunOrder.STATUS_DESC) return cmp(statusName(a), statusName(b)) || cmp(a.createTimeMs, b.createTimeMs);
+    return cmp(a.createTimeMs, b.createTimeMs);
+  };
+  return (a, b) => (ascending ? 1 : -1) * (key(a, b) || cmp(a.workflowId, b.workflowId));
 }

@@ -9,6 +9,7 @@ import {
   RestartWorkflowRequestSchema,
   ResumeWorkflowRequestSchema,
   RetryWorkflowRequestSchema,
+  RunOrder,
   SearchWorkflowsRequestSchema,
   SkipTaskRequestSchema,
   StartWorkflowRequestSchema,
@@ -19,7 +20,7 @@ import {
 } from "@baton/protocol";
 import { badRequest, toHttpError } from "./errors.js";
 import type { Reply, Route } from "./http.js";
-import { parseWorkflowQuery, type WorkflowQuery } from "./query.js";
+import { parseSort, parseWorkflowQuery, runComparator, type WorkflowQuery } from "./query.js";
 import { IDS, INPUT, RERUN_REQUEST, SKIP_REQUEST, START_WORKFLOW_REQUEST } from "./schemas.js";
 import { boolParam, callOf, intParam, type Services } from "./services.js";
 import { toWorkflow, toWorkflowSummary } from "./shapes.js";
@@ -55,8 +56,8 @@ export function workflowRoutes(s: Services): Route[] {
   const get = async (workflowId: string, includeTasks: boolean, signal: AbortSignal): Promise<Workflow> =>
     (await s.workflows.getWorkflow(create(GetWorkflowRequestSchema, { workflowId, includeTasks }), callOf(signal))).workflow!;
 
-  /** Runs matching a query, newest first, at most `limit` (paging through the service). */
-  const find = async (q: WorkflowQuery, limit: number, signal: AbortSignal): Promise<Workflow[]> => {
+  /** Runs matching a query, in `order`, at most `limit` (paging through the service). */
+  const find = async (q: WorkflowQuery, order: RunOrder, limit: number, signal: AbortSignal): Promise<Workflow[]> => {
     const statuses = q.statuses.map((name) => {
       const value = WorkflowStatus[name.toUpperCase() as keyof typeof WorkflowStatus];
       if (value === undefined || name.toUpperCase() === "UNSPECIFIED")
@@ -69,7 +70,7 @@ export function workflowRoutes(s: Services): Route[] {
         const run = isUuid(id) ? await get(id, false, signal).catch(() => undefined) : undefined;
         if (run && matches(run, q, statuses)) runs.push(run);
       }
-      return runs.slice(0, limit);
+      return runs.sort(runComparator(order)).slice(0, limit);
     }
     const out: Workflow[] = [];
     for (const name of q.names.length > 0 ? q.names : [""]) {
@@ -85,6 +86,7 @@ export function workflowRoutes(s: Services): Route[] {
               startTimeToMs: BigInt(q.to === undefined || !Number.isFinite(q.to) ? 0 : q.to),
               pageSize: Math.min(limit - out.length, 1000),
               pageToken,
+              order,
             }),
             callOf(signal),
           );
@@ -93,22 +95,24 @@ export function workflowRoutes(s: Services): Route[] {
         } while (pageToken && out.length < limit);
       }
     }
-    return out.sort((a, b) => Number(b.createTimeMs - a.createTimeMs)).slice(0, limit);
+    // Several names or correlation ids: one list each, merged in the same order.
+    return out.sort(runComparator(order)).slice(0, limit);
   };
 
-  /** Conductor's search: query grammar, free text (a run id, or a correlation id), start + size paging. */
+  /** Conductor's search: query grammar, free text (a run id, or a correlation id), sort, start + size paging. */
   const search = async (query: URLSearchParams, signal: AbortSignal) => {
     const start = intParam(query, "start", 0);
     const size = intParam(query, "size", 100);
     if (start < 0 || size < 0) throw badRequest("start and size must not be negative");
     if (start + size > 10_000) throw badRequest("start + size is at most 10000; narrow the query (status, workflowType, startTime)");
     const q = parseWorkflowQuery(query.get("query") ?? "");
+    const order = parseSort(query.get("sort") ?? "");
     const freeText = (query.get("freeText") ?? "*").trim();
     if (freeText !== "" && freeText !== "*") {
       if (isUuid(freeText)) q.workflowIds.push(freeText);
       else q.correlationIds.push(freeText);
     }
-    const found = await find(q, start + size + 1, signal);
+    const found = await find(q, order, start + size + 1, signal);
     const results = found.slice(start, start + size);
     return { totalHits: found.length, results };
   };
@@ -189,7 +193,12 @@ export function workflowRoutes(s: Services): Route[] {
   const correlated = async (name: string, correlationId: string, query: URLSearchParams, signal: AbortSignal) => {
     const includeClosed = boolParam(query, "includeClosed", false);
     const includeTasks = boolParam(query, "includeTasks", false);
-    const runs = await find({ names: [name], statuses: includeClosed ? [] : OPEN, correlationIds: [correlationId], workflowIds: [] }, 1000, signal);
+    const runs = await find(
+      { names: [name], statuses: includeClosed ? [] : OPEN, correlationIds: [correlationId], workflowIds: [] },
+      RunOrder.START_DESC,
+      1000,
+      signal,
+    );
     const out = [];
     for (const run of runs) out.push(toWorkflow(includeTasks ? await get(run.workflowId, true, signal) : run));
     return out;
@@ -256,6 +265,7 @@ export function workflowRoutes(s: Services): Route[] {
         const to = intParam(r.query, "endTime", 0);
         const runs = await find(
           { names: [r.params["name"] ?? ""], statuses: ["RUNNING"], correlationIds: [], workflowIds: [], ...(from ? { from } : {}), ...(to ? { to } : {}) },
+          RunOrder.START_DESC,
           10_000,
           r.signal,
         );
