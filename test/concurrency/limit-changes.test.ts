@@ -1,7 +1,8 @@
 // Per-key limits of running runs when things change around a waiting run,
 // on a real server and PostgreSQL with the controllable clock: a raised
 // limit (a new version of the workflow) admits runs already waiting at once,
-// not at the key's next start or end; a removed limit admits them all; a
+// not at the key's next start or end; every key takes a new limit when it is
+// registered, one with no run waiting too; a removed limit admits them all; a
 // waiting run that was paused, once admitted, stays paused with no task until
 // it is resumed, and then starts. A run retried or restarted after it ended,
 // or brought back by its sub-workflow's revival, takes a slot like a start,
@@ -73,15 +74,23 @@ describe("a per-key limit that changes while runs wait", () => {
     await h.client.registerWorkflowDef(limited(3));
     assert.deepEqual(await states(ids), ["STARTED", "STARTED", "STARTED", "QUEUED", "QUEUED"], "the two oldest waiting runs start at once");
     assert.equal((await run(ids[1]!)).reasonForIncompletion ?? "", "");
-    assert.deepEqual(await counts("chg_raise"), [
-      { key: "acme", running: 3, max_running: 3 },
-      { key: "globex", running: 1, max_running: 1 },
-    ]);
+    assert.deepEqual(
+      await counts("chg_raise"),
+      [
+        { key: "acme", running: 3, max_running: 3 },
+        { key: "globex", running: 1, max_running: 3 },
+      ],
+      "globex, with no run waiting, takes the new limit too",
+    );
     assert.deepEqual((await pollAll("chg_raise")).map((t) => input(t)["n"]).sort(), [0, 1, 2, 9]);
 
     // A lower limit admits nothing and takes nothing away; the key drains to it.
     await h.client.registerWorkflowDef(limited(2));
     assert.deepEqual(await states(ids), ["STARTED", "STARTED", "STARTED", "QUEUED", "QUEUED"]);
+    assert.deepEqual(await counts("chg_raise"), [
+      { key: "acme", running: 3, max_running: 2 },
+      { key: "globex", running: 1, max_running: 2 },
+    ]);
 
     // No limit at all: every waiting run starts.
     await h.client.registerWorkflowDef(limited(undefined));

@@ -36,10 +36,10 @@ export async function takeSlot(tx: Queryable, workflow: string, key: string, lim
 }
 
 /**
- * A workflow's limit changed (a new version registered): keys with runs
- * waiting take it now, and as many of those runs as it leaves room for are
- * admitted in this transaction (undefined: no limit, every waiting run is).
- * Returns how many were admitted; their 'admitRun' items start them.
+ * A workflow's limit changed (a new version registered): every key takes it
+ * now, and as many waiting runs as it leaves room for are admitted in this
+ * transaction (undefined: no limit, every waiting run is). Returns how many
+ * were admitted; their 'admitRun' items start them.
  */
 export async function setLimit(tx: Queryable, workflow: string, limit: number | undefined): Promise<number> {
   const { rows } = await tx.query({
@@ -61,6 +61,26 @@ export const CONCURRENCY_LIMIT_MIGRATION = {
     BEGIN
       FOR k IN SELECT DISTINCT s.key FROM baton.concurrency_slots s WHERE s.workflow = w AND s.waiting ORDER BY 1 LOOP
         UPDATE baton.concurrency_keys SET max_running = coalesce(lim, 2147483647) WHERE workflow = w AND key = k;
+        admitted := admitted + baton.concurrency_admit(w, k);
+      END LOOP;
+      RETURN admitted;
+    END $fn$;
+  `,
+};
+
+export const CONCURRENCY_LIMIT_ALL_KEYS_MIGRATION = {
+  name: "a workflow's new limit of running runs applies to every key at once",
+  sql: `
+    -- Idle keys too, not at their next start: what a key's row says is the
+    -- limit in force. Rows are locked in key order, as before.
+    CREATE OR REPLACE FUNCTION baton.concurrency_set_limit(w text, lim int) RETURNS int LANGUAGE plpgsql AS $fn$
+    DECLARE
+      k text;
+      admitted int := 0;
+    BEGIN
+      PERFORM 1 FROM baton.concurrency_keys WHERE workflow = w ORDER BY key FOR UPDATE;
+      UPDATE baton.concurrency_keys SET max_running = coalesce(lim, 2147483647) WHERE workflow = w;
+      FOR k IN SELECT DISTINCT s.key FROM baton.concurrency_slots s WHERE s.workflow = w AND s.waiting ORDER BY 1 LOOP
         admitted := admitted + baton.concurrency_admit(w, k);
       END LOOP;
       RETURN admitted;

@@ -2,7 +2,7 @@
 // advisory lock so replicas starting together do not race; never edit a
 // shipped migration, add a new one.
 import type pg from "pg";
-import { CONCURRENCY_LIMIT_MIGRATION, CONCURRENCY_MIGRATION } from "./concurrency.js";
+import { CONCURRENCY_LIMIT_ALL_KEYS_MIGRATION, CONCURRENCY_LIMIT_MIGRATION, CONCURRENCY_MIGRATION } from "./concurrency.js";
 import { EVENT_HANDLER_OWNER_MIGRATION } from "./event-handlers.js";
 import { FAIR_CLAIM_MIGRATION, FAIR_WEIGHT_MIGRATION } from "./fair-claim.js";
 import { REPLICAS_MIGRATION } from "./replicas.js";
@@ -305,6 +305,7 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
   TASK_LOG_ORDER_MIGRATION,
   CONCURRENCY_LIMIT_MIGRATION,
   RUN_ORDERS_MIGRATION,
+  CONCURRENCY_LIMIT_ALL_KEYS_MIGRATION,
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"
