@@ -2,6 +2,6 @@
 // (`workflow` and one entry per task reference), with Conductor's typing rules.
 export type { Json } from "./json.js";
 export { toJson } from "./json.js";
-export { resolveParameters, resolveValue, type ResolveOptions } from "./resolve.js";
+export { FilterDeferred, resolveParameters, resolveValue, type ResolveOptions } from "./resolve.js";
 export { listExpressions, type ExpressionSite } from "./list.js";
 export { compilePath, pathProblems, type CompiledPath, type ReadResult } from "./path.js";

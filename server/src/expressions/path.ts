@@ -12,6 +12,8 @@ export type ReadResult = { readonly found: true; readonly value: unknown } | { r
 
 export interface CompiledPath {
   read(root: unknown): ReadResult;
+  /** It holds a filter or script step (`[?(...)]`, `[(...)]`): user code, read only in a queries pool thread (see resolve.ts). */
+  readonly filter: boolean;
 }
 
 type Step = string | number; // a property name, or an array index (negative counts from the end)
@@ -112,18 +114,29 @@ function compile(raw: string): CompiledPath {
   const { path, fn } = normalize(raw);
   const steps = definiteSteps(path);
   const base: CompiledPath = steps
-    ? { read: (root) => walk(root, steps) }
+    ? { read: (root) => walk(root, steps), filter: false }
     : wellFormed(path) && splitCost(path) <= MAX_SPLIT_COST
-      ? { read: (root) => query(root, path) }
-      : { read: () => MISSING };
+      ? { read: (root) => query(root, path), filter: hasFilter(path) }
+      : { read: () => MISSING, filter: false };
   if (!fn) return base;
   const apply = fn;
   return {
+    filter: base.filter,
     read(root) {
       const got = base.read(root);
       return got.found ? apply(got.value) : MISSING;
     },
   };
+}
+
+/** Whether a path jsonpath-plus queries has a filter or script step. */
+function hasFilter(path: string): boolean {
+  if (!path.includes("(")) return false;
+  try {
+    return JSONPath.toPathArray(path).some((segment) => /^\??\(.*\)$/s.test(segment));
+  } catch {
+    return false;
+  }
 }
 
 function walk(root: unknown, steps: readonly Step[]): ReadResult {

@@ -8,8 +8,22 @@ import { mayHoldExpression, parseTemplate, type Part } from "./template.js";
 export interface ResolveOptions {
   /** The id of the task being scheduled, for `${CPEWF_TASK_ID}`. */
   taskId?: string;
+  /** Read paths with filters (in a queries pool thread); without, such a path throws FilterDeferred. */
+  runFilters?: boolean;
   /** Called with the path of every expression that found nothing (the value is then null). */
   onMissing?: (expression: string) => void;
+}
+
+/**
+ * A path with a filter met where filters do not run (the thread that serves
+ * calls): the caller has the whole template resolved in the queries pool
+ * instead (sandbox/queries.ts), and goes on with its answer.
+ */
+export class FilterDeferred extends Error {
+  override readonly name = "FilterDeferred";
+  constructor(readonly path: string) {
+    super(`the path ${path} has a filter: it is read in the queries pool`);
+  }
 }
 
 /** Resolves every `${...}` in a template against `context`; the result shares nothing with either. */
@@ -73,7 +87,9 @@ function evaluate(part: Part & { kind: "expr" }, context: Record<string, unknown
   const path = part.nested ? interpolate(part.nested, context, options) : part.source;
   if (path.trim() === "") return { value: "" }; // `${}` is the empty string in Conductor
   if (path === "CPEWF_TASK_ID") return options.taskId !== undefined ? { value: options.taskId } : { literal: `\${${path}}` };
-  const got = compilePath(path).read(context);
+  const compiled = compilePath(path);
+  if (compiled.filter && options.runFilters === false) throw new FilterDeferred(path);
+  const got = compiled.read(context);
   if (got.found) return got;
   options.onMissing?.(path);
   return { value: null };

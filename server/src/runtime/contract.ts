@@ -49,7 +49,7 @@ export interface StartOptions {
   idempotencyKey?: string;
   priority?: number;
   /** Checks the resolved definition against the request before anything is written (throws to refuse). */
-  admit?: (def: WorkflowDef) => void;
+  admit?: (def: WorkflowDef) => void | Promise<void>;
   /** Set for child runs: chosen by the parent's decider. */
   runId?: string;
   parentRunId?: string;

@@ -13,6 +13,7 @@ import type { StartOptions, VersionChooser } from "./contract.js";
 import { definitionHash } from "./definition-hash.js";
 import { definitionProblems } from "../service/definition-checks.js";
 import { byteCache, jsonCharge } from "../byte-caches.js";
+import type { Queries } from "../sandbox/queries.js";
 
 export type DefinitionStore = Pick<Store, "defByHash" | "taskDefs" | "workflowDef" | "findWorkflowDef">;
 
@@ -58,6 +59,8 @@ export class Definitions {
 
   constructor(
     private readonly store: DefinitionStore,
+    /** Where an inline definition's inputSchema is compiled (definition-checks.ts). */
+    private readonly queries: Queries,
     /** Chooses the version of a start that names none, when its workflow has a route. */
     private readonly router?: VersionChooser,
   ) {}
@@ -173,7 +176,7 @@ export class Definitions {
       const def = options.definition;
       const { validateWorkflowDef } = await import("@baton/sdk");
       const sdk = validateWorkflowDef(def).errors;
-      const errors = sdk.length > 0 ? sdk : definitionProblems(def);
+      const errors = sdk.length > 0 ? sdk : await definitionProblems(def, this.queries);
       if (errors.length > 0) {
         throw new Refusal("INVALID_ARGUMENT", `invalid inline definition: ${errors.map((e) => `${e.path || "/"}: ${e.message}`).join("; ")}`);
       }

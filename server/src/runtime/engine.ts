@@ -21,6 +21,7 @@ import { Outbox, type OutboxDeps } from "./outbox.js";
 import { NotFromMemory, runBatch, StartConflict, type BatchDone, type PipelineDeps } from "./pipeline.js";
 import { KEEP_MIN_TASKS, RunMemory } from "./run-memory.js";
 import type { EngineServices } from "./services.js";
+import type { Queries } from "../sandbox/queries.js";
 import type { AfterCommit } from "./write-plan.js";
 
 export { canonicalJson, definitionHash } from "./definition-hash.js";
@@ -74,6 +75,8 @@ export class Engine {
   private readonly clock: Clock;
   private readonly services: EngineServices;
   private readonly log: Logger;
+  /** JSONPath filters and JSON Schemas run here, off the serving thread (a start's input check, a definition's schema). */
+  readonly queries: Queries;
   private readonly limits: EngineLimits;
   private readonly hooks: EngineHooks;
 
@@ -82,10 +85,11 @@ export class Engine {
     this.store = store;
     this.clock = clock;
     this.services = services;
+    this.queries = services.queries;
     this.log = log;
     this.limits = deps.limits ?? { maxConcurrentStarts: 256 };
     this.hooks = deps.hooks ?? { tasksReady: () => {}, runEnded: () => {}, runAsync: () => {} };
-    this.definitions = new Definitions(store, deps.router);
+    this.definitions = new Definitions(store, services.queries, deps.router);
     this.pipeline = {
       store,
       loader: new Loader(store, this.definitions, this.memory),
@@ -167,7 +171,7 @@ export class Engine {
     this.startsInFlight++;
     try {
       const resolved = await this.definitions.forStart(options);
-      options.admit?.(resolved.def);
+      await options.admit?.(resolved.def);
       return await new Promise((resolve, reject) => {
         this.queue.push({ kind: "start", lane: "wait", options, resolved, resolve, reject });
       });

@@ -1,11 +1,13 @@
 // What the engine needs beyond the store: the settings system tasks read, and
-// the evaluator that runs user code (the JavaScript sandbox and jq, each in a
-// pool of worker threads) off the thread that serves calls.
+// the evaluator that runs user code (the JavaScript sandbox, jq, and the
+// queries: JSONPath filters and JSON Schemas, each in a pool of worker
+// threads) off the thread that serves calls.
 import type { EvaluationOutcome, EvaluationRequest } from "../decider/evaluation.js";
 import type { Json } from "../decider/model.js";
 import type { SystemTaskServices } from "../decider/system-tasks/index.js";
 import { createScriptEngine, type ScriptEngine } from "../sandbox/index.js";
 import { createJq, type Jq } from "../sandbox/jq.js";
+import { createQueries, type Queries } from "../sandbox/queries.js";
 import { MAX_VARIABLES_BYTES } from "../rules/variables.js";
 
 export interface Evaluator {
@@ -18,17 +20,20 @@ export interface Evaluator {
 
 export interface EngineServices extends SystemTaskServices {
   evaluator: Evaluator;
+  /** JSONPath filters and JSON Schemas, in their pool. */
+  queries: Queries;
 }
 
-export async function createEngineServices(options: { scriptThreads?: number; jqThreads?: number } = {}): Promise<EngineServices> {
+export async function createEngineServices(options: { scriptThreads?: number; jqThreads?: number; queryThreads?: number } = {}): Promise<EngineServices> {
   const [scripts, jq] = await Promise.all([
     createScriptEngine({ timeoutMs: 1000, memoryBytes: 32 * 1024 * 1024 }, options.scriptThreads ?? 2),
     createJq({}, options.jqThreads ?? 1),
   ]);
-  return { evaluator: evaluatorOf(scripts, jq), maxVariablesBytes: MAX_VARIABLES_BYTES };
+  const queries = createQueries({}, options.queryThreads ?? 2);
+  return { evaluator: evaluatorOf(scripts, jq, queries), queries, maxVariablesBytes: MAX_VARIABLES_BYTES };
 }
 
-function evaluatorOf(scripts: ScriptEngine, jq: Jq): Evaluator {
+function evaluatorOf(scripts: ScriptEngine, jq: Jq, queries: Queries): Evaluator {
   return {
     async evaluate(request) {
       try {
@@ -46,7 +51,7 @@ function evaluatorOf(scripts: ScriptEngine, jq: Jq): Evaluator {
     },
     evaluateScript: (source, bindings) => scripts.evaluate(source, bindings),
     close: async () => {
-      await Promise.all([scripts.close(), jq.close()]);
+      await Promise.all([scripts.close(), jq.close(), queries.close()]);
     },
   };
 }

@@ -1,5 +1,5 @@
 // One thread of an evaluation pool (pool.ts): loads its engine (the QuickJS
-// sandbox or jq) once, then answers one request at a time. A reply that says
+// sandbox, jq, or the queries: JSONPath filters and JSON Schemas) once, then answers one request at a time. A reply that says
 // the engine can no longer be trusted (a WebAssembly abort) makes the thread
 // load a fresh instance before the next request; a request that runs past its
 // deadline has the whole thread terminated by the pool.
@@ -7,10 +7,20 @@ import { createRequire } from "node:module";
 import { workerData } from "node:worker_threads";
 import { jqWorker, type JqConfig, type JqReply, type JqRequest } from "./jq-worker.js";
 import { quickjsWorker, type SandboxConfig, type SandboxReply, type SandboxRequest } from "./quickjs-worker.js";
+import { queriesWorker, type QueriesReply, type QueriesRequest } from "./queries-worker.js";
 
-export type PoolBoot = { engine: "quickjs"; config: SandboxConfig } | { engine: "jq"; config: JqConfig };
+export type PoolBoot = { engine: "quickjs"; config: SandboxConfig } | { engine: "jq"; config: JqConfig } | { engine: "queries" };
 
-type Handler = (request: SandboxRequest | JqRequest) => SandboxReply | JqReply;
+type Request = SandboxRequest | JqRequest | QueriesRequest;
+type Reply = SandboxReply | JqReply | QueriesReply;
+type Handler = (request: Request) => Reply;
+
+/** A request that warms the engine up. */
+const FIRST: Record<PoolBoot["engine"], Request> = {
+  quickjs: { source: "1", input: "null", timeoutMs: 60_000, memoryBytes: 32 * 1024 * 1024, maxStackBytes: 512 * 1024 },
+  jq: { filter: ".", input: "null" },
+  queries: { kind: "resolve", template: "${a[?(@.b)]}", context: { a: [{ b: true }] } },
+};
 
 const require = createRequire(import.meta.url);
 const boot = workerData as PoolBoot;
@@ -18,6 +28,7 @@ const boot = workerData as PoolBoot;
 async function load(): Promise<Handler> {
   let handle: Handler;
   if (boot.engine === "quickjs") handle = (await quickjsWorker(boot.config, require)) as Handler;
+  else if (boot.engine === "queries") handle = queriesWorker() as Handler;
   else {
     // jq-web's module is one Emscripten instance: a fresh one needs a fresh load.
     delete require.cache[boot.config.jqWebPath];
@@ -25,11 +36,7 @@ async function load(): Promise<Handler> {
   }
   // V8 compiles WebAssembly functions on their first call: one trivial request
   // now, so that the first user's code is not charged for it against its limit.
-  handle(
-    boot.engine === "quickjs"
-      ? { source: "1", input: "null", timeoutMs: 60_000, memoryBytes: 32 * 1024 * 1024, maxStackBytes: 512 * 1024 }
-      : { filter: ".", input: "null" },
-  );
+  handle(FIRST[boot.engine]);
   return handle;
 }
 
@@ -43,10 +50,10 @@ export interface PoolTask<Request> {
   startedAt: Float64Array;
 }
 
-export default async function answer({ request, startedAt }: PoolTask<SandboxRequest | JqRequest>): Promise<SandboxReply | JqReply> {
+export default async function answer({ request, startedAt }: PoolTask<Request>): Promise<Reply> {
   const handle = await current;
   startedAt[0] = performance.timeOrigin + performance.now();
   const reply = handle(request);
-  if (!reply.ok && reply.restart) current = load();
+  if (!reply.ok && "restart" in reply && reply.restart) current = load();
   return reply;
 }

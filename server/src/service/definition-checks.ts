@@ -7,16 +7,18 @@
 // start later.
 import type { ValidationIssue, WorkflowDef } from "@baton/sdk";
 import { listExpressions, pathProblems } from "../expressions/index.js";
+import type { Queries } from "../sandbox/queries.js";
 import { inputSchemaProblem } from "./run-input.js";
 
-export function definitionProblems(def: WorkflowDef): ValidationIssue[] {
+/** Compiling the inputSchema takes `queries` (its pool): ajv is not run on the thread that serves calls. */
+export async function definitionProblems(def: WorkflowDef, queries: Pick<Queries, "schemaProblem">): Promise<ValidationIssue[]> {
   const problems: ValidationIssue[] = [];
   for (const site of listExpressions(def)) {
     // One holding another (`${a[?(@.x == ${b})]}`) is only a path once the inner one is resolved.
     if (site.expression.includes("${")) continue;
     for (const message of pathProblems(site.expression)) problems.push({ path: site.path, message: `\${${site.expression}}: ${message}` });
   }
-  const schema = inputSchemaProblem(def);
+  const schema = await inputSchemaProblem(def, queries);
   if (schema) problems.push({ path: "/inputSchema/data", message: schema });
   return problems;
 }

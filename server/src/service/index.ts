@@ -16,7 +16,7 @@ import { taskService } from "./tasks.js";
 import { workflowService } from "./workflows.js";
 
 export interface ServiceDeps {
-  engine: Pick<Engine, "start" | "handle" | "definition" | "workflowDefsChanged" | "taskDefsChanged" | "admitQueued">;
+  engine: Pick<Engine, "start" | "handle" | "definition" | "workflowDefsChanged" | "taskDefsChanged" | "admitQueued" | "queries">;
   store: Parameters<typeof metadataService>[0]["store"] &
     Parameters<typeof workflowService>[0]["store"] &
     Parameters<typeof taskService>[0]["store"] &
@@ -48,6 +48,7 @@ export function createServices({ engine, store, dispatcher, waiters, clock, limi
       store,
       clock,
       limits,
+      queries: engine.queries,
       changed: {
         workflowDef: (name) => engine.workflowDefsChanged(name),
         taskDefs: () => engine.taskDefsChanged(),

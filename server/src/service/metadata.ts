@@ -7,6 +7,7 @@ import { canonicalJson, definitionHash } from "../runtime/engine.js";
 import type { Limits } from "../limits.js";
 import { VersionRouted, type Store } from "../store/store.js";
 import { definitionProblems } from "./definition-checks.js";
+import type { Queries } from "../sandbox/queries.js";
 import { invalid, notFound, parsePayload, rpc } from "./errors.js";
 
 /** Hash of what a definition does: its version and bookkeeping fields left out. */
@@ -38,10 +39,12 @@ export interface MetadataServiceDeps {
   >;
   clock: Clock;
   limits: Limits;
+  /** Where a definition's inputSchema is compiled. */
+  queries: Pick<Queries, "schemaProblem">;
   changed: { workflowDef(name: string): void; taskDefs(): void; runsAdmitted?(count: number): Promise<void> };
 }
 
-export function metadataService({ store, clock, limits, changed: forget }: MetadataServiceDeps): ServiceImpl<typeof MetadataService> {
+export function metadataService({ store, clock, limits, queries, changed: forget }: MetadataServiceDeps): ServiceImpl<typeof MetadataService> {
   /**
    * Which task definitions exist, of those a workflow definition names: only
    * those are looked up, so registering a flow costs the same with ten task
@@ -60,7 +63,7 @@ export function metadataService({ store, clock, limits, changed: forget }: Metad
   /** The SDK's checks, then the server's own (definition-checks.ts). */
   const check = async (def: WorkflowDef) => {
     const { errors, warnings } = validateWorkflowDef(def, { hasTaskDef: await hasTaskDef(def) });
-    return { errors: errors.length > 0 ? errors : definitionProblems(def), warnings };
+    return { errors: errors.length > 0 ? errors : await definitionProblems(def, queries), warnings };
   };
   return {
     registerWorkflowDef: rpc(async (req) => {

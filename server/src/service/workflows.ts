@@ -16,7 +16,7 @@ import { pageCursor, pageToken, runSort } from "./run-pages.js";
 
 /** What the workflow service needs: operations are events on the engine; reads come from the store. */
 export interface WorkflowServiceDeps {
-  engine: Pick<Engine, "start" | "handle" | "definition">;
+  engine: Pick<Engine, "start" | "handle" | "definition" | "queries">;
   store: Pick<Store, "getRun" | "runToView" | "search" | "countRunsByStatus" | "runTask">;
   waiters: Pick<RunWaiters, "wait">;
   limits: Limits;
@@ -37,7 +37,7 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
       correlationId: req.correlationId,
       ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
       priority: req.priority,
-      admit: (def) => checkRunInput(def, input),
+      admit: (def) => checkRunInput(def, input, engine.queries),
     });
   };
 

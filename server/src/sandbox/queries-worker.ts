@@ -1,0 +1,46 @@
+// The part of the queries pool (queries.ts) that runs inside its threads:
+// `${...}` templates whose paths hold JSONPath filters, resolved against the
+// JSON context sent with them, and JSON Schemas compiled and checked with
+// ajv. Both are plain JavaScript bounded by their own limits (a filter's step
+// budget and RE2; none for ajv), with the thread's termination at the pool's
+// deadline as the backstop. Runs in a pool thread (pool-worker.ts).
+import type { Json } from "../expressions/json.js";
+import { resolveValue } from "../expressions/resolve.js";
+import { inputProblem, schemaProblem } from "./json-schema.js";
+
+export type QueriesRequest =
+  /** Resolves `template` against `context` (JSON: `workflow` and the task entries it reads), filters included. */
+  | { kind: "resolve"; template: Json; context: { [name: string]: Json }; taskId?: string }
+  /** Compiles a JSON Schema (as JSON text): why it is not valid, if it is not. */
+  | { kind: "schema"; schema: string }
+  /** Checks `input` against a JSON Schema (as JSON text). */
+  | { kind: "validate"; schema: string; input: Json };
+
+export type QueriesReply =
+  | { ok: true; kind: "resolved"; value: Json }
+  | { ok: true; kind: "schema"; problem?: string }
+  | { ok: true; kind: "validated"; invalidSchema?: string; refused?: string }
+  | { ok: false; message: string };
+
+export function queriesWorker(): (request: QueriesRequest) => QueriesReply {
+  return (request) => {
+    try {
+      switch (request.kind) {
+        case "resolve":
+          return {
+            ok: true,
+            kind: "resolved",
+            value: resolveValue(request.template, request.context, { runFilters: true, ...(request.taskId !== undefined ? { taskId: request.taskId } : {}) }),
+          };
+        case "schema": {
+          const problem = schemaProblem(request.schema);
+          return problem === undefined ? { ok: true, kind: "schema" } : { ok: true, kind: "schema", problem };
+        }
+        case "validate":
+          return { ok: true, kind: "validated", ...inputProblem(request.schema, request.input) };
+      }
+    } catch (error) {
+      return { ok: false, message: error instanceof Error ? error.message : String(error) };
+    }
+  };
+}

@@ -1,0 +1,70 @@
+// The queries pool: `${...}` templates whose paths hold JSONPath filters, and
+// JSON Schemas (a flow's inputSchema), run in worker threads (piscina, as
+// scripts and jq are), awaited, so the thread that serves calls never runs
+// them. Each has its own bounds inside the thread (a filter's step budget and
+// RE2); the pool's deadline, which terminates the thread, bounds the rest
+// (ajv, which cannot be interrupted, or a template of many filters).
+import { stringifyJson } from "@baton/json";
+import type { Json } from "../expressions/json.js";
+import { EvaluationPool } from "./pool.js";
+import type { QueriesReply, QueriesRequest } from "./queries-worker.js";
+
+/** A query ran past its deadline, or its thread failed. */
+export class QueryError extends Error {
+  override readonly name = "QueryError";
+}
+
+export const DEFAULT_QUERY_LIMITS = {
+  /** A whole template: each filter in it stops itself within a second (expressions/filter.ts). */
+  resolveMs: 10_000,
+  /** Compiling or checking one JSON Schema. */
+  schemaMs: 5_000,
+};
+
+export interface Queries {
+  /** Resolves `template` against `context` (JSON), filters included. Rejects with QueryError. */
+  resolve(template: Json, context: { [name: string]: Json }, taskId?: string): Promise<Json>;
+  /** Why `schema` is not a valid JSON Schema, if it is not. Rejects with QueryError. */
+  schemaProblem(schema: Json): Promise<string | undefined>;
+  /** Checks `input` against `schema`: what is wrong with either, nothing when it passes. Rejects with QueryError. */
+  checkInput(schema: Json, input: Json): Promise<{ invalidSchema?: string; refused?: string }>;
+  /** How many times a thread was replaced (a deadline, a crash). */
+  stats(): { workerRestarts: number };
+  close(): Promise<void>;
+}
+
+export function createQueries(limits: Partial<typeof DEFAULT_QUERY_LIMITS> = {}, threads = 2): Queries {
+  const { resolveMs, schemaMs } = { ...DEFAULT_QUERY_LIMITS, ...limits };
+  const pool = new EvaluationPool<QueriesRequest, QueriesReply>({ boot: { engine: "queries" }, threads, resourceLimits: { maxOldGenerationSizeMb: 512 } });
+
+  async function run<Kind extends QueriesReply & { ok: true }>(request: QueriesRequest, timeoutMs: number, what: string): Promise<Kind> {
+    const answer = await pool.run(request, timeoutMs);
+    if (!answer.ok)
+      throw new QueryError(
+        answer.reason === "timeout" ? `${what} took longer than its ${timeoutMs} ms limit and was stopped` : `${what} failed: ${answer.detail}`,
+      );
+    if (!answer.reply.ok) throw new QueryError(`${what} failed: ${answer.reply.message}`);
+    return answer.reply as Kind;
+  }
+
+  return {
+    async resolve(template, context, taskId) {
+      const request: QueriesRequest = { kind: "resolve", template, context, ...(taskId !== undefined ? { taskId } : {}) };
+      return (await run<Extract<QueriesReply, { kind: "resolved" }>>(request, resolveMs, "resolving a JSONPath filter")).value;
+    },
+    async schemaProblem(schema) {
+      return (await run<Extract<QueriesReply, { kind: "schema" }>>({ kind: "schema", schema: stringifyJson(schema) }, schemaMs, "compiling the JSON Schema"))
+        .problem;
+    },
+    async checkInput(schema, input) {
+      const { invalidSchema, refused } = await run<Extract<QueriesReply, { kind: "validated" }>>(
+        { kind: "validate", schema: stringifyJson(schema), input },
+        schemaMs,
+        "checking the input against the JSON Schema",
+      );
+      return { ...(invalidSchema !== undefined ? { invalidSchema } : {}), ...(refused !== undefined ? { refused } : {}) };
+    },
+    stats: () => ({ workerRestarts: pool.restarts }),
+    close: () => pool.close(),
+  };
+}

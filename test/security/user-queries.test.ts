@@ -1,0 +1,78 @@
+// JSON Schemas and JSONPath filters written in definitions run in the queries
+// pool, never on the thread that serves calls (issue 14, point 2): a schema or
+// a filter costing seconds leaves /healthz answering. Before, ajv checked a
+// start's input and the decider read filters on that thread: the 1 KB schema
+// below held it for about 16 s, and the filters below for seconds.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { pollHealth } from "../faults/lib/hostile.js";
+import { codeOf, startSecureServer, type SecureServer } from "./support.js";
+
+/** The longest /healthz may wait while the probe runs (the machine is shared: generous, far under the seconds it took before). */
+const HEALTH_MAX_MS = 1_500;
+
+/** Nested anyOf through $ref, `depth` levels: a small schema whose check of a non-matching value takes 2^depth steps (ajv collects every error). */
+function exponentialSchema(depth: number): Record<string, unknown> {
+  const definitions: Record<string, unknown> = {};
+  for (let i = 0; i < depth; i++) definitions[`l${i}`] = { anyOf: [{ $ref: `#/definitions/l${i + 1}` }, { $ref: `#/definitions/l${i + 1}` }] };
+  definitions[`l${depth}`] = { type: "string" };
+  return { type: "object", properties: { a: { $ref: "#/definitions/l0" } }, definitions };
+}
+
+describe("user queries off the serving thread", () => {
+  let s: SecureServer;
+  let publisher: string;
+  let operator: string;
+  let health: ReturnType<typeof pollHealth> | undefined;
+
+  before(async () => {
+    s = await startSecureServer({ metrics: { port: 0 } });
+    publisher = (await s.registry.create({ role: "publisher", taskTypes: [], name: "publisher" })).key;
+    operator = (await s.registry.create({ role: "operator", taskTypes: [], name: "operator" })).key;
+  });
+  after(async () => {
+    await health?.stop();
+    await s.close();
+  });
+
+  /** Runs `probe` while /healthz is polled; the slowest answer in ms. */
+  async function slowestHealthDuring(probe: () => Promise<void>): Promise<number> {
+    health = pollHealth(`http://${s.server.metricsAddress}/healthz`);
+    await new Promise((r) => setTimeout(r, 100));
+    await probe();
+    const latencies = await health.stop();
+    health = undefined;
+    assert.ok(latencies.length > 0, "/healthz was polled");
+    return Math.max(...latencies);
+  }
+
+  it("a start whose input takes seconds to check against its inputSchema is refused at the pool's deadline, and /healthz keeps answering", async () => {
+    const flow = {
+      name: "exponential_schema",
+      version: 1,
+      schemaVersion: 2,
+      tasks: [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }],
+      inputSchema: { name: "s", type: "JSON", data: exponentialSchema(20) },
+      enforceSchema: true,
+    };
+    assert.equal(await codeOf(s.client(publisher).metadata.registerWorkflowDef({ definitionJson: JSON.stringify(flow) })), "OK");
+    let refusal = "";
+    const slowest = await slowestHealthDuring(async () => {
+      refusal = await s
+        .client(operator)
+        .workflows.startWorkflow({ name: "exponential_schema", inputJson: JSON.stringify({ a: 1 }) })
+        .then(
+          () => "started",
+          (e: { details: string }) => e.details,
+        );
+    });
+    assert.match(
+      refusal,
+      /could not check the input against its inputSchema \(checking the input against the JSON Schema took longer than its 5000 ms limit and was stopped\)/,
+    );
+    assert.ok(slowest < HEALTH_MAX_MS, `/healthz waited ${slowest.toFixed(0)} ms while the schema was checked`);
+    // A matching input is checked as before.
+    const ok = await s.client(operator).workflows.startWorkflow({ name: "exponential_schema", inputJson: JSON.stringify({ a: "text" }) });
+    assert.ok(ok.workflowId);
+  });
+});
