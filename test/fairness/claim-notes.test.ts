@@ -5,6 +5,8 @@
 // The commit is stood in for deterministically: the small key's row is
 // locked by another transaction (so the claim skips it and comes back short),
 // and the key is noted, as after a commit, while the claim statement runs.
+// Keys queued elsewhere (not noted here) are read again after 250 ms of the
+// server's clock, so a test moves it rather than waits.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
@@ -34,8 +36,8 @@ class NotingPool extends pg.Pool {
 }
 
 const TYPE = "note_fair";
-const take = async (fair: FairClaims, count: number) =>
-  (await claim(pool, TYPE, count, "note-test", h.clock.now(), randomUUID, {}, fair)).map((t) => String(t.input["tenant"])).sort();
+const take = async (fair: FairClaims, count: number, type = TYPE) =>
+  (await claim(pool, type, count, "note-test", h.clock.now(), randomUUID, {}, fair)).map((t) => String(t.input["tenant"])).sort();
 
 before(async () => {
   h = await startHarness({ manualClock: true });
@@ -43,6 +45,7 @@ before(async () => {
   locker = new pg.Client({ connectionString: h.databaseUrl });
   await locker.connect();
   await registerTenantFlow(h.client, TYPE);
+  await registerTenantFlow(h.client, "clock_fair");
 });
 after(async () => {
   await locker.end();
@@ -72,5 +75,21 @@ describe("keys noted while a claim runs", () => {
     assert.deepEqual(fair.keys(TYPE), ["big", "small"], "noted again while the statement ran: kept");
     await locker.query("ROLLBACK");
     assert.deepEqual(await take(fair, 2), ["big", "small"], "the next claim serves it");
+  });
+});
+
+describe("reading the keys waiting again", () => {
+  it("trusts the keys it read for 250 ms of the server's clock, then finds one queued elsewhere", async () => {
+    for (let i = 0; i < 6; i++) await h.client.startWorkflow("clock_fair", { tenant: "big" });
+    const fair = new FairClaims();
+    assert.deepEqual(await take(fair, 2, "clock_fair"), ["big", "big"]);
+    const readAt = Date.now();
+    // Queued through the server, whose notes this FairClaims does not get (as if through another replica).
+    await h.client.startWorkflow("clock_fair", { tenant: "small" });
+    // 250 ms of the machine's time pass, not of the server's: it is the server's that counts.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, readAt + 260 - Date.now())));
+    assert.deepEqual(await take(fair, 2, "clock_fair"), ["big", "big"], "the keys read are trusted: the server's clock has not moved");
+    h.clock.advance(250);
+    assert.deepEqual(await take(fair, 2, "clock_fair"), ["big", "small"], "250 ms later by the server's clock, they are read again");
   });
 });

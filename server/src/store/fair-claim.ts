@@ -83,17 +83,17 @@ export class FairClaims {
     return (this.rotations.get(taskType)?.lanes ?? []).map((l) => l.key);
   }
 
-  /** Whether `taskType` has keyed rows waiting (its rotation, or one index probe at most every 2 s per type). */
-  async isKeyed(q: Queryable, taskType: string): Promise<boolean> {
+  /** Whether `taskType` has keyed rows waiting (its rotation, or one index probe at most every 2 s per type); `now` is the server's clock. */
+  async isKeyed(q: Queryable, taskType: string, now: number): Promise<boolean> {
     if (this.rotations.has(taskType)) return true;
-    if ((this.unkeyedUntil.get(taskType) ?? 0) > Date.now()) return false;
+    if ((this.unkeyedUntil.get(taskType) ?? 0) > now) return false;
     const { rows } = await q.query({
       name: "baton-fair-probe",
       text: "SELECT 1 FROM baton.queue WHERE task_type = $1 AND fair_key > '' LIMIT 1",
       values: [taskType],
     });
     if (rows.length === 0) {
-      this.unkeyedUntil.set(taskType, Date.now() + UNKEYED_TTL_MS);
+      this.unkeyedUntil.set(taskType, now + UNKEYED_TTL_MS);
       return false;
     }
     this.rotations.set(taskType, { lanes: [], pos: 0, used: 0, refreshedAt: 0, after: undefined });
@@ -104,12 +104,13 @@ export class FairClaims {
    * Takes up to `count` rows of a keyed type fairly: `take` claims the given
    * shares (one statement) and returns what it got per key. Keys found
    * empty leave the rotation and their slots go to the others, for a few
-   * rounds at most.
+   * rounds at most. `now` (the server's clock) dates the rotation's refresh.
    */
   async claim<T>(
     q: Queryable,
     taskType: string,
     count: number,
+    now: number,
     room: ((key: string) => number) | undefined,
     take: (shares: Shares) => Promise<{ rows: T[]; perKey: Map<string, number> }>,
   ): Promise<T[]> {
@@ -122,8 +123,8 @@ export class FairClaims {
     const passed = new Set<string>();
     const left = (key: string) => (passed.has(key) ? 0 : room ? room(key) - (taken.get(key) ?? 0) : Infinity);
     for (let round = 0; round < 4 && got.length < count; round++) {
-      if (rotation.lanes.length === 0 || Date.now() - rotation.refreshedAt >= REFRESH_MS) {
-        await this.refresh(q, taskType, rotation);
+      if (rotation.lanes.length === 0 || now - rotation.refreshedAt >= REFRESH_MS) {
+        await this.refresh(q, taskType, rotation, now);
         if (rotation.lanes.length === 0) break;
       }
       const shares = this.share(rotation, count - got.length, left);
@@ -183,7 +184,7 @@ export class FairClaims {
   }
 
   /** Reads the keys waiting (a skip scan: one index probe per key), keeping the cursor on the key it was at. */
-  private async refresh(q: Queryable, taskType: string, rotation: Rotation): Promise<void> {
+  private async refresh(q: Queryable, taskType: string, rotation: Rotation, now: number): Promise<void> {
     // From the first key (the unkeyed rows' '' included), or on after the last window's last key.
     const from = rotation.after === undefined ? "fair_key >= ''" : "fair_key > $2";
     const seen = this.notes;
@@ -214,7 +215,7 @@ export class FairClaims {
     const at = current === undefined ? -1 : lanes.findIndex((l) => l.key >= current);
     if (at < 0 || lanes[at]!.key !== current) rotation.used = 0;
     rotation.pos = at >= 0 ? at : 0;
-    rotation.refreshedAt = Date.now();
+    rotation.refreshedAt = now;
   }
 }
 

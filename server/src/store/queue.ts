@@ -145,8 +145,8 @@ async function claimRows(
   room?: (key: string) => number,
 ): Promise<ClaimedTask[]> {
   // A type with rows of keyed runs is claimed across keys in turn (see fair-claim.ts).
-  if (await fair.isKeyed(q, taskType)) {
-    return fair.claim(q, taskType, count, room, async ({ keys, quotas }) => {
+  if (await fair.isKeyed(q, taskType, now)) {
+    return fair.claim(q, taskType, count, now, room, async ({ keys, quotas }) => {
       const n = quotas.reduce((a, b) => a + b, 0);
       // Each key's share is taken by its own index scan, locking only the rows it takes.
       const { rows } = await q.query({
