@@ -43,9 +43,10 @@ export class Loader {
   async state(tx: Queryable, runId: string, loaded: LoadedRun): Promise<RunInMemory> {
     if (loaded.tasks) return { run: loaded.run, rev: loaded.rev, tasks: loaded.tasks };
     const kept = this.memory.take(runId);
-    // Taken out of memory: its tasks (and their index) are this decision's to change.
+    // Taken out of memory: its tasks (and their index) are this decision's to change. Its run is the row
+    // as read (the revision has not moved), and its payloads are the objects already measured (run-bytes.ts).
     if (kept && kept.rev === loaded.rev && loaded.fresh.every((row) => swapTask(kept, row))) {
-      return { run: loaded.run, rev: loaded.rev, tasks: kept.tasks, ...(kept.book ? { book: kept.book } : {}) };
+      return { run: kept.run, rev: loaded.rev, tasks: kept.tasks, ...(kept.book ? { book: kept.book } : {}) };
     }
     return this.reread(tx, runId, loaded.rev);
   }

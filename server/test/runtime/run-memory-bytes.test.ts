@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Decision } from "../../src/decider/decider.js";
 import type { JsonObject, RunState, TaskState } from "../../src/decider/model.js";
+import type { Definitions } from "../../src/runtime/definitions.js";
+import { Loader } from "../../src/runtime/load.js";
 import { measureRun } from "../../src/runtime/run-bytes.js";
 import { KEEP_MIN_TASKS, RunMemory } from "../../src/runtime/run-memory.js";
 
@@ -62,5 +64,19 @@ describe("runs kept in memory", () => {
     ended.run.status = "COMPLETED";
     memory.keep({ runId: "w", rev: 3, decision: ended, existing: new Set() });
     assert.deepEqual(memory.size(), { runs: 0, tasks: 0, bytes: 0 });
+  });
+
+  it("a kept run is decided from its kept row, whose payloads are measured already", async () => {
+    const memory = new RunMemory();
+    const loader = new Loader({ getRun: () => Promise.reject(new Error("read again")) }, {} as Definitions, memory);
+    const kept = decision("k", wideRun("k", 10));
+    kept.run.input = { big: "x".repeat(100_000) };
+    memory.keep({ runId: "k", rev: 4, decision: kept, existing: new Set() });
+    // The event locks the run and reads its row again: the same revision, new objects.
+    const row = { ...kept.run, input: { big: "x".repeat(100_000) } };
+    const state = await loader.state({} as never, "k", { run: row, rev: 4, tasks: undefined, fresh: [] });
+    // The input measured when the run was kept, not one to measure again on every decision.
+    assert.equal(state.run.input, kept.run.input);
+    assert.equal(state.tasks, kept.tasks);
   });
 });
