@@ -9,10 +9,12 @@ import {
   type DescMethod,
   type DescService,
   type MessageInitShape,
+  type Message,
   type MessageShape,
 } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import * as grpc from "@grpc/grpc-js";
+import { encodedInSlices } from "./encode-in-slices.js";
 
 type Methods<S> = S extends GenService<infer M> ? M : never;
 type In<M extends Pick<DescMethod, "input">> = MessageShape<M["input"]>;
@@ -51,7 +53,10 @@ function path(service: DescService, method: DescMethod): string {
 
 function codec(schema: DescMessage) {
   return {
-    serialize: (value: MessageInitShape<DescMessage>) => Buffer.from(toBinary(schema, create(schema, value))),
+    serialize: (value: MessageInitShape<DescMessage>) => {
+      const bytes = toBinary(schema, create(schema, value));
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength); // the same memory, not a copy
+    },
     deserialize: (bytes: Buffer) => fromBinary(schema, bytes),
   };
 }
@@ -158,9 +163,19 @@ function refuseUndecodable(call: grpc.ServerDuplexStream<unknown, unknown>, type
 }
 
 /**
+ * Marks a call whose reply goes out as JSON (a Connect call in JSON), not in
+ * protobuf's binary form: its reply is handed on as a message, not encoded.
+ */
+export const REPLY_AS_JSON = Symbol("reply as JSON");
+
+const replyAsJson = (call: object) => (call as { [REPLY_AS_JSON]?: boolean })[REPLY_AS_JSON] === true;
+
+/**
  * Adapts a typed implementation to grpc-js handlers. Unary handlers are async
  * functions; what they throw becomes the call's status (RpcError keeps its
- * code, anything else is INTERNAL).
+ * code, anything else is INTERNAL). A reply with long lists of messages is
+ * encoded in slices before it is sent (encode-in-slices.ts), so it does not
+ * hold the event loop for all of it at once.
  */
 export function serviceHandlers<S extends GenService<GenServiceMethods>>(
   service: S,
@@ -185,6 +200,7 @@ export function serviceHandlers<S extends GenService<GenServiceMethods>>(
         }
         Promise.resolve()
           .then(() => fn(call.request, call))
+          .then((response) => (replyAsJson(call) ? response : encodedInSlices(method.output, response as Message)))
           .then(
             (response) => callback(null, response),
             (error: unknown) => {

@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import Router from "find-my-way";
 import { Ajv, type ValidateFunction, type ErrorObject } from "ajv";
-import { parseJson, stringifyJson } from "@baton/protocol";
+import { mapInSlices, parseJson, stringifyJson } from "@baton/protocol";
 import { listen, type Listening } from "../http-listen.js";
 import type { Logger } from "../logger.js";
 import type { Principal } from "../auth/policy.js";
@@ -26,8 +26,12 @@ export interface Request {
   signal: AbortSignal;
 }
 
-/** What a handler answers: JSON, text/plain, or nothing (200 with no body, or 204). */
-export type Reply = { json: unknown; status?: number } | { text: string } | { status: 200 | 204 } | undefined;
+/**
+ * What a handler answers: JSON (a value, or text already written, in pieces
+ * sent in slices so a large answer does not hold the event loop), text/plain,
+ * or nothing (200 with no body, or 204).
+ */
+export type Reply = { json: unknown; status?: number } | { jsonPieces: string[] } | { text: string } | { status: 200 | 204 } | undefined;
 
 export interface Route {
   method: HttpMethod;
@@ -141,6 +145,12 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
     } else if ("json" in reply) {
       const payload = stringifyJson(reply.json);
       res.writeHead(reply.status ?? 200, { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }).end(payload);
+    } else if ("jsonPieces" in reply) {
+      const chunks = await mapInSlices(reply.jsonPieces, (piece) => Buffer.from(piece));
+      if (res.destroyed) return;
+      res.writeHead(200, { "content-type": "application/json", "content-length": chunks.reduce((n, chunk) => n + chunk.length, 0) });
+      for (const chunk of chunks) res.write(chunk);
+      res.end();
     } else if ("text" in reply) {
       res.writeHead(200, { "content-type": "text/plain", "content-length": Buffer.byteLength(reply.text) }).end(reply.text);
     } else {

@@ -1,6 +1,6 @@
 // Baton's wire messages -> Conductor's JSON shapes (Task, Workflow,
 // WorkflowSummary, TaskExecLog), field for field as Conductor's SDKs read them.
-import { parseJson, TaskStatus, WorkflowStatus, type LeasedTask, type Task, type TaskLog, type Workflow } from "@baton/protocol";
+import { mapInSlices, parseJson, stringifyJson, TaskStatus, WorkflowStatus, type LeasedTask, type Task, type TaskLog, type Workflow } from "@baton/protocol";
 
 /** A Conductor JSON object as the REST API answers it: built here and only serialized, so loosely typed. */
 type ConductorShape = Record<string, unknown>;
@@ -108,6 +108,24 @@ export function toWorkflow(workflow: Workflow): ConductorShape {
     workflowVersion: workflow.workflowVersion,
   };
 }
+
+/**
+ * stringifyJson(toWorkflow(workflow)) in pieces to be sent one after another,
+ * its tasks converted and written in slices that yield to the event loop (a
+ * run of thousands of tasks would hold it): the same text.
+ */
+export async function workflowJson(workflow: Workflow): Promise<string[]> {
+  const head = stringifyJson(toWorkflow({ ...workflow, tasks: [] }));
+  const slot = head.indexOf(TASKS_SLOT); // the first: nothing before the tasks is an object or holds an unescaped quote
+  const tasks = await mapInSlices(workflow.tasks, (t) => stringifyJson(toTask(t)));
+  const pieces = [`${head.slice(0, slot)}"tasks":[`];
+  for (let i = 0; i < tasks.length; i += TASKS_PER_PIECE) pieces.push((i > 0 ? "," : "") + tasks.slice(i, i + TASKS_PER_PIECE).join(","));
+  pieces.push(`]${head.slice(slot + TASKS_SLOT.length)}`);
+  return pieces;
+}
+
+const TASKS_SLOT = '"tasks":[]';
+const TASKS_PER_PIECE = 100;
 
 const isoTime = (value: bigint): string => (value > 0n ? new Date(Number(value)).toISOString() : "");
 

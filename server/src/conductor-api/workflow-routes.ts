@@ -23,7 +23,7 @@ import type { Reply, Route } from "./http.js";
 import { parseSort, parseWorkflowQuery, runComparator, type WorkflowQuery } from "./query.js";
 import { IDS, INPUT, RERUN_REQUEST, SKIP_REQUEST, START_WORKFLOW_REQUEST } from "./schemas.js";
 import { boolParam, callOf, intParam, type Services } from "./services.js";
-import { toWorkflow, toWorkflowSummary } from "./shapes.js";
+import { toWorkflow, toWorkflowSummary, workflowJson } from "./shapes.js";
 import { isUuid } from "../rules/ids.js";
 
 interface StartBody {
@@ -293,7 +293,7 @@ export function workflowRoutes(s: Services): Route[] {
       method: "GET",
       path: "/api/workflow/:workflowId",
       rights: `${WF}/GetWorkflow`,
-      handle: async (r) => ({ json: toWorkflow(await get(r.params["workflowId"] ?? "", boolParam(r.query, "includeTasks", true), r.signal)) }),
+      handle: async (r) => ({ jsonPieces: await workflowJson(await get(r.params["workflowId"] ?? "", boolParam(r.query, "includeTasks", true), r.signal)) }),
     },
     {
       method: "GET",

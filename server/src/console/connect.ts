@@ -7,7 +7,7 @@
 import { EventEmitter } from "node:events";
 import { Code, ConnectError, createContextKey, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
-import { grpc } from "@baton/protocol";
+import { grpc, REPLY_AS_JSON } from "@baton/protocol";
 
 /** One service as the gRPC server registers it: its descriptor and gated handlers. */
 export interface GatedService {
@@ -42,6 +42,13 @@ function metadataOf(headers: Headers): grpc.Metadata {
   return metadata;
 }
 
+/** Whether the reply goes out in protobuf's binary form (as the console asks), not as JSON. */
+function binaryReply(context: HandlerContext): boolean {
+  const type = context.requestHeader.get("content-type");
+  if (type) return !type.includes("json");
+  return new URL(context.url).searchParams.get("encoding") === "proto"; // a GET names its encoding
+}
+
 /** The part of grpc-js's ServerUnaryCall the gate and the services use. */
 function unaryCall(request: unknown, context: HandlerContext): grpc.ServerUnaryCall<unknown, unknown> {
   const call = new EventEmitter() as EventEmitter & Record<string, unknown>;
@@ -54,6 +61,7 @@ function unaryCall(request: unknown, context: HandlerContext): grpc.ServerUnaryC
     getDeadline: () => Infinity,
     getPath: () => `/${context.service.typeName}/${context.method.name}`,
     sendMetadata: () => {},
+    [REPLY_AS_JSON]: !binaryReply(context),
   });
   const cancel = () => {
     call["cancelled"] = true;

@@ -6,6 +6,7 @@ import {
   WorkflowSchema,
   WorkflowStatus,
   LeasedTaskSchema,
+  mapInSlices,
   stringifyJson,
   type LeasedTask,
   type Task,
@@ -87,7 +88,8 @@ export function toTask(task: TaskState & Texts, run: RunState, shape: TaskShape 
   });
 }
 
-export function toWorkflow(run: RunState & Texts, tasks: (TaskState & Texts)[], def?: WorkflowDef, shape: TaskShape = {}): Workflow {
+/** A run without its tasks (`def`: the definition it is pinned to, when the reply carries it). */
+export function toWorkflow(run: RunState & Texts, def?: WorkflowDef): Workflow {
   return create(WorkflowSchema, {
     workflowId: run.id,
     workflowName: run.name,
@@ -106,13 +108,19 @@ export function toWorkflow(run: RunState & Texts, tasks: (TaskState & Texts)[], 
     parentWorkflowId: run.parentRunId,
     parentWorkflowTaskId: run.parentTaskId,
     idempotencyKey: run.idempotencyKey,
-    tasks: tasks.map((t) => toTask(t, run, shape)),
     workflowDefinitionJson: def ? stringifyJson(def) : "",
     failedTaskId: run.failedTaskId,
     ...(run.route
       ? { route: { routeRevision: BigInt(run.route.revision), weight: run.route.weight, reason: run.route.reason, stickyKey: run.route.stickyKey ?? "" } }
       : {}),
   });
+}
+
+/** A run with its tasks, their messages made in slices that yield to the event loop (a run of thousands of tasks would hold it). */
+export async function toWorkflowWithTasks(run: RunState & Texts, tasks: (TaskState & Texts)[], def?: WorkflowDef, shape: TaskShape = {}): Promise<Workflow> {
+  const workflow = toWorkflow(run, def);
+  workflow.tasks = await mapInSlices(tasks, (t) => toTask(t, run, shape));
+  return workflow;
 }
 
 export function toLeasedTask(task: ClaimedTask): LeasedTask {

@@ -7,7 +7,7 @@ import type { Engine } from "../runtime/engine.js";
 import type { RunWaiters } from "../dispatch/run-waiters.js";
 import type { Limits } from "../limits.js";
 import type { Store } from "../store/store.js";
-import { toTask, toWorkflow, workflowStatusName } from "./convert.js";
+import { toTask, toWorkflow, toWorkflowWithTasks, workflowStatusName } from "./convert.js";
 import { invalid, notFound, parsePayload, requireId, rpc } from "./errors.js";
 import { RunChanges } from "../console/run-changes.js";
 import { checkRunFilter, runState, STATUS_NAMES, storeFilter, WATCH_RECHECK_MS } from "./run-filters.js";
@@ -58,7 +58,7 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
       const found = await load(id, withTasks);
       if (TERMINAL_WORKFLOW.has(found.run.status) || Date.now() >= deadline || signal?.aborted) {
         wait.cancel();
-        return { workflow: toWorkflow(found.run, found.tasks), finished: TERMINAL_WORKFLOW.has(found.run.status) };
+        return { workflow: await toWorkflowWithTasks(found.run, found.tasks), finished: TERMINAL_WORKFLOW.has(found.run.status) };
       }
       await wait.promise;
     }
@@ -111,7 +111,7 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
     getWorkflow: rpc(async (req) => {
       const found = await load(req.workflowId, req.includeTasks);
       const def = await engine.definition(found.run.defHash);
-      return { workflow: toWorkflow(found.run, found.tasks, def.def) };
+      return { workflow: await toWorkflowWithTasks(found.run, found.tasks, def.def) };
     }),
 
     searchWorkflows: rpc(async (req) => {
@@ -130,7 +130,7 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
       });
       const last = runs[runs.length - 1];
       return {
-        workflows: runs.map((r) => toWorkflow(r, [])),
+        workflows: runs.map((r) => toWorkflow(r)),
         nextPageToken: runs.length === limit && last ? pageToken(last, sort) : "",
       };
     }),
@@ -163,7 +163,11 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
           wait.cancel();
           if (state === req.knownState) return { state, changed: false };
           const def = await engine.definition(found.run.defHash);
-          return { workflow: toWorkflow(found.run, found.tasks, def.def, { payloadLimit: Math.max(0, req.taskPayloadLimit) }), state, changed: true };
+          return {
+            workflow: await toWorkflowWithTasks(found.run, found.tasks, def.def, { payloadLimit: Math.max(0, req.taskPayloadLimit) }),
+            state,
+            changed: true,
+          };
         }
         await wait.promise;
       }

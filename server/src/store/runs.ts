@@ -1,6 +1,7 @@
 // Reading runs: one with its tasks, its status, by idempotency key, a search
 // page, and how many are in flight.
 import type { RunState, TaskState, WorkflowStatus } from "../decider/model.js";
+import { mapInSlices } from "@baton/protocol";
 import type { Queryable } from "./db.js";
 import { rowToRun, rowToTask, runRows, taskRows } from "./rows.js";
 import { NEWEST_FIRST, orderSql, type RunCursor, type RunSort } from "./run-order.js";
@@ -36,7 +37,8 @@ export async function runStatus(q: Queryable, runId: string): Promise<string | u
 export async function getRun(q: Queryable, runId: string, withTasks: boolean): Promise<{ run: RunState; tasks: TaskState[] } | undefined> {
   const { rows } = await q.query("SELECT * FROM baton.runs WHERE id = $1", [runId]);
   if (!rows[0]) return undefined;
-  const tasks = withTasks ? (await q.query("SELECT * FROM baton.tasks WHERE run_id = $1 ORDER BY seq", [runId])).rows.map(rowToTask) : [];
+  // Mapped in slices: a run of thousands of tasks would hold the event loop.
+  const tasks = withTasks ? await mapInSlices((await q.query("SELECT * FROM baton.tasks WHERE run_id = $1 ORDER BY seq", [runId])).rows, rowToTask) : [];
   return { run: rowToRun(rows[0]), tasks };
 }
 
@@ -60,7 +62,10 @@ export async function runToView(q: Queryable, runId: string): Promise<{ run: AsT
   const { rows } = await q.query(`SELECT ${selectAsText(runRows.names, RUN_TEXT)} FROM baton.runs WHERE id = $1`, [runId]);
   if (!rows[0]) return undefined;
   const tasks = await q.query(`SELECT ${selectAsText(taskRows.names, TASK_TEXT, ["extra"])} FROM baton.tasks WHERE run_id = $1 ORDER BY seq`, [runId]);
-  return { run: withText(rowToRun(rows[0]), rows[0], RUN_TEXT), tasks: tasks.rows.map((r) => withText({ ...rowToTask(r), marks: {} }, r, TASK_TEXT)) };
+  return {
+    run: withText(rowToRun(rows[0]), rows[0], RUN_TEXT),
+    tasks: await mapInSlices(tasks.rows, (r) => withText({ ...rowToTask(r), marks: {} }, r, TASK_TEXT)),
+  };
 }
 
 /** Runs filtered, in the order asked (newest first by default), one page. */

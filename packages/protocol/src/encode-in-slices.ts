@@ -1,0 +1,112 @@
+// A reply with long lists of messages (a run's tasks, a page of runs) encoded
+// in slices (slices.ts) rather than by one toBinary call that holds the event
+// loop for all of it. The bytes are toBinary's, byte for byte: fields in
+// number order, each list item as toBinary writes it, unknown fields last.
+// The result is handed on as a message of the same type whose only content
+// is those bytes, as its unknown fields: toBinary writes them as they are,
+// so the gRPC codec and Connect's binary codec send it unchanged.
+import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { create, toBinary, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { Slices } from "./slices.js";
+
+/** Lists of messages with at least this many items in all (to two levels deep) are encoded in slices. */
+export const SLICED_ITEMS = 100;
+
+type Fields = Record<string, unknown> & Message;
+
+const nestable = (f: DescField) => (f.fieldKind === "message" || (f.fieldKind === "list" && f.listKind === "message")) && !f.delimitedEncoding;
+
+/** How many items the message's lists of messages hold, in it and in its singular message fields (not inside list items). */
+function listedItems(schema: DescMessage, message: Fields, depth = 0): number {
+  let n = 0;
+  for (const f of schema.fields) {
+    if (!nestable(f) || f.oneof) continue;
+    const value = message[f.localName];
+    if (f.fieldKind === "list") n += (value as unknown[]).length;
+    else if (f.fieldKind === "message" && value !== undefined && depth < 2) n += listedItems(f.message, value as Fields, depth + 1);
+  }
+  return n;
+}
+
+const lengthPrefix = (no: number, length: number) => new BinaryWriter().tag(no, WireType.LengthDelimited).uint32(length).finish();
+
+async function encode(schema: DescMessage, message: Fields, slices: Slices): Promise<Uint8Array[]> {
+  const parts: Uint8Array[] = [];
+  // Fields written by toBinary together: every field between two long ones.
+  let group: Fields = create(schema) as Fields;
+  let grouped = false;
+  const flush = () => {
+    if (grouped) parts.push(toBinary(schema, group));
+    group = create(schema) as Fields;
+    grouped = false;
+  };
+  for (const f of [...schema.fields].sort((a, b) => a.number - b.number)) {
+    const value = f.oneof ? undefined : message[f.localName];
+    if (f.fieldKind === "list" && f.listKind === "message" && !f.delimitedEncoding) {
+      flush();
+      // One part per slice: few parts to join at the end.
+      let writer = new BinaryWriter();
+      for (const item of value as Message[]) {
+        if (slices.due()) {
+          parts.push(writer.finish());
+          writer = new BinaryWriter();
+          await slices.yield();
+        }
+        writer.tag(f.number, WireType.LengthDelimited).bytes(toBinary(f.message, item));
+      }
+      parts.push(writer.finish());
+    } else if (f.fieldKind === "message" && nestable(f) && value !== undefined && listedItems(f.message, value as Fields) > 0) {
+      flush();
+      const inner = await encode(f.message, value as Fields, slices);
+      parts.push(
+        lengthPrefix(
+          f.number,
+          inner.reduce((n, p) => n + p.length, 0),
+        ),
+        ...inner,
+      );
+    } else if (f.oneof) {
+      // A oneof is copied whole, with the field that is set, where toBinary writes it.
+      const oneof = message[f.oneof.localName] as { case?: string };
+      if (oneof.case === f.localName) group[f.oneof.localName] = oneof;
+      grouped = true;
+    } else {
+      group[f.localName] = value;
+      grouped = true;
+    }
+  }
+  if (message.$unknown?.length) {
+    group.$unknown = message.$unknown;
+    grouped = true;
+  }
+  flush();
+  return parts;
+}
+
+/**
+ * `message` as toBinary would encode it, ready to send: itself when it has
+ * few list items, else a message whose unknown fields are its encoding,
+ * made in slices. Such a message is only for a binary codec (JSON leaves
+ * unknown fields out).
+ */
+export async function encodedInSlices<T extends Message>(schema: DescMessage, message: T): Promise<T> {
+  const fields = create(schema, message as never) as unknown as Fields;
+  if (listedItems(schema, fields) < SLICED_ITEMS) return fields as unknown as T;
+  const parts = await encode(schema, fields, new Slices());
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.length;
+  }
+  // Each top-level field of the encoding as an unknown field: toBinary writes its tag, then its bytes as they are.
+  const unknown: { no: number; wireType: WireType; data: Uint8Array }[] = [];
+  const reader = new BinaryReader(bytes);
+  while (reader.pos < reader.len) {
+    const [no, wireType] = reader.tag();
+    unknown.push({ no, wireType, data: reader.skip(wireType, no) });
+  }
+  const shell = create(schema) as Fields;
+  shell.$unknown = unknown;
+  return shell as unknown as T;
+}
