@@ -1,17 +1,15 @@
 // SCENARIOS.md 11: DO_WHILE — iterations named <ref>__N, output per iteration,
 // loops with forks, decisions and sub-workflows, failure and retry inside a loop.
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { Harness } from "../support/harness.js";
 import { answer, completeNext, mustPoll } from "../support/worker.js";
-import { conformanceHarness, fixture, refs, statuses, task, taskDef, terminateOpenRuns, waitForStatus, withTaskDefs } from "./support.js";
+import { conformanceHooks, fixture, refs, statuses, task, taskDef, waitForStatus, withTaskDefs } from "./support.js";
 
 let h: Harness;
-before(async () => {
-  h = await conformanceHarness();
+conformanceHooks((harness) => {
+  h = harness;
 });
-afterEach(() => terminateOpenRuns(h));
-after(() => h.close());
 
 describe("scenario 11: DO_WHILE", () => {
   it("one iteration of a loop with a fork inside: children named <ref>__1, 6 tasks", async () => {

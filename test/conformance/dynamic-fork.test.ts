@@ -1,17 +1,15 @@
 // SCENARIOS.md 10: FORK_JOIN_DYNAMIC, in both input forms, and its failures.
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { forkOverItems } from "../support/flows.js";
 import type { Harness } from "../support/harness.js";
 import { answer, completeNext, input, mustPoll } from "../support/worker.js";
-import { conformanceHarness, statuses, task, taskDef, terminateOpenRuns, withTaskDefs } from "./support.js";
+import { conformanceHooks, statuses, task, taskDef, withTaskDefs } from "./support.js";
 
 let h: Harness;
-before(async () => {
-  h = await conformanceHarness();
+conformanceHooks((harness) => {
+  h = harness;
 });
-afterEach(() => terminateOpenRuns(h));
-after(() => h.close());
 
 const forkOutput = {
   dynamicTasks: [

@@ -3,16 +3,16 @@
 // its paths. `h.settle()` drains the event bus, so "no action" is asserted
 // after every earlier event has been handled, not after a sleep.
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import pg from "pg";
 import { grpc } from "@baton/protocol";
 import type { Harness } from "../support/harness.js";
-import { conformanceHarness, fixture, task, terminateOpenRuns, waitForRun, waitForStatus } from "./support.js";
+import { conformanceHooks, fixture, task, waitForRun, waitForStatus } from "./support.js";
 import { eventually } from "../support/harness.js";
 
 let h: Harness;
-before(async () => {
-  h = await conformanceHarness();
+conformanceHooks(async (harness) => {
+  h = harness;
   await h.client.registerWorkflowDef({
     name: "sqs_wait_flow",
     version: 1,
@@ -26,8 +26,6 @@ before(async () => {
     tasks: [{ name: "hold", taskReferenceName: "hold", type: "WAIT" }],
   });
 });
-afterEach(() => terminateOpenRuns(h));
-after(() => h.close());
 
 /** Runs of `name` with this correlation id, after every event published so far has been handled. */
 async function runsOf(name: string, correlationId: string) {

@@ -2,17 +2,15 @@
 // EXCLUSIVE_JOIN, JSON_JQ_TRANSFORM, START_WORKFLOW, EVENT and async complete,
 // rerun, restart with the latest definition, restartable false.
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { Harness } from "../support/harness.js";
 import { answer, completeNext, input, mustPoll, poll } from "../support/worker.js";
-import { conformanceHarness, fixture, statuses, task, terminateOpenRuns, waitForStatus } from "./support.js";
+import { conformanceHooks, fixture, statuses, task, waitForStatus } from "./support.js";
 
 let h: Harness;
-before(async () => {
-  h = await conformanceHarness();
+conformanceHooks((harness) => {
+  h = harness;
 });
-afterEach(() => terminateOpenRuns(h));
-after(() => h.close());
 
 describe("claim-side limits", () => {
   it("concurrentExecLimit 1: a second run's task is not handed out until the first completes", async () => {

@@ -1,17 +1,15 @@
 // SCENARIOS.md 9 (static fork/join) and the fork fixtures around it: nested
 // forks, optional and permissive branches, forks of sub-workflows.
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { Harness } from "../support/harness.js";
 import { answer, completeNext, mustPoll } from "../support/worker.js";
-import { conformanceHarness, statuses, task, taskDef, terminateOpenRuns, typesAndStatuses, waitForStatus, withTaskDefs } from "./support.js";
+import { conformanceHooks, statuses, task, taskDef, typesAndStatuses, waitForStatus, withTaskDefs } from "./support.js";
 
 let h: Harness;
-before(async () => {
-  h = await conformanceHarness();
+conformanceHooks((harness) => {
+  h = harness;
 });
-afterEach(() => terminateOpenRuns(h));
-after(() => h.close());
 
 describe("scenario 9: static fork/join", () => {
   it("forks two branches and joins them, the join's output keyed by reference", async () => {

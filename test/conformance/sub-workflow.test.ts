@@ -1,17 +1,15 @@
 // SCENARIOS.md 12: SUB_WORKFLOW — the child's end reaches the parent, the
 // parent's end reaches the child, and retrying either brings both back.
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { Harness } from "../support/harness.js";
 import { answer, completeNext, mustPoll } from "../support/worker.js";
-import { conformanceHarness, fixture, task, terminateOpenRuns, waitForRun, waitForStatus } from "./support.js";
+import { conformanceHooks, fixture, task, waitForRun, waitForStatus } from "./support.js";
 
 let h: Harness;
-before(async () => {
-  h = await conformanceHarness();
+conformanceHooks((harness) => {
+  h = harness;
 });
-afterEach(() => terminateOpenRuns(h));
-after(() => h.close());
 
 async function startParent(name = "integration_test_wf_with_sub_wf"): Promise<{ id: string; childId: string }> {
   const id = await h.client.startWorkflow(name, { param1: "p1", param2: "p2", subwf: "sub_workflow" });

@@ -1,6 +1,7 @@
 // Shared by the conformance tests: Conductor's own fixtures, the task
 // definitions its test harness registers, and helpers to drive and inspect runs.
 import { readdirSync, readFileSync } from "node:fs";
+import { after, afterEach, before } from "node:test";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ConductorTask, ConductorWorkflow } from "@baton/client";
@@ -77,6 +78,21 @@ export async function conformanceHarness(): Promise<Harness> {
   const { failed } = await registerAll(h);
   if (failed.length > 0) throw new Error(`fixtures not registered: ${JSON.stringify(failed)}`);
   return h;
+}
+
+/**
+ * A test file's hooks: before its tests, a conformance harness handed to
+ * `use` (which keeps it, and may register more); after each test, the runs it
+ * left open are ended; after all, the harness is closed.
+ */
+export function conformanceHooks(use: (h: Harness) => void | Promise<void>): void {
+  let h: Harness;
+  before(async () => {
+    h = await conformanceHarness();
+    await use(h);
+  });
+  afterEach(() => terminateOpenRuns(h));
+  after(() => h.close());
 }
 
 /** Overrides task definitions for the length of `fn`, then restores the harness's own. */

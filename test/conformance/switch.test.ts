@@ -1,17 +1,15 @@
 // SCENARIOS.md 8: SWITCH and DECISION pick a case, run its tasks in order,
 // then the flow goes on after the switch.
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { Harness } from "../support/harness.js";
 import { completeNext } from "../support/worker.js";
-import { conformanceHarness, fixture, statuses, task, terminateOpenRuns, typesAndStatuses } from "./support.js";
+import { conformanceHooks, fixture, statuses, task, typesAndStatuses } from "./support.js";
 
 let h: Harness;
-before(async () => {
-  h = await conformanceHarness();
+conformanceHooks((harness) => {
+  h = harness;
 });
-afterEach(() => terminateOpenRuns(h));
-after(() => h.close());
 
 /** Some fixtures share a name: register the one a test means right before it runs. */
 const use = async (file: string) => void (await h.client.registerWorkflowDef(fixture(file)));

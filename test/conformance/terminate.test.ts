@@ -1,17 +1,15 @@
 // SCENARIOS.md 13, 14, 15: TERMINATE and failure workflows, optional and
 // permissive tasks, WAIT with SET_VARIABLE.
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { Harness } from "../support/harness.js";
 import { answer, completeNext, mustPoll, poll } from "../support/worker.js";
-import { conformanceHarness, fixture, statuses, task, terminateOpenRuns, waitForStatus } from "./support.js";
+import { conformanceHooks, fixture, statuses, task, waitForStatus } from "./support.js";
 
 let h: Harness;
-before(async () => {
-  h = await conformanceHarness();
+conformanceHooks((harness) => {
+  h = harness;
 });
-afterEach(() => terminateOpenRuns(h));
-after(() => h.close());
 
 describe("scenario 13: TERMINATE and failureWorkflow", () => {
   it("TERMINATE(FAILED) ends the run at once and starts the failure workflow", async () => {
