@@ -33,11 +33,15 @@ async function states(ids: string[]) {
     r.status === "PAUSED" ? `PAUSED${r.tasks.length > 0 ? "+task" : ""}` : r.status !== "RUNNING" ? r.status : r.tasks.length > 0 ? "STARTED" : "QUEUED",
   );
 }
-/** Every task of `type` there is to poll now. */
+/**
+ * Every task of `type` there is to poll now. A poll that does not wait is
+ * answered by its claim, however long that takes; one that waits a while
+ * answers nothing when its wait runs out first, as it can on a busy machine.
+ */
 async function pollAll(type: string) {
   const got = [];
   for (;;) {
-    const task = await poll(h, type, 200);
+    const task = await poll(h, type, 0);
     if (!task) return got;
     got.push(task);
   }
