@@ -90,6 +90,7 @@ export function parseArgs(argv: string[]): BenchOptions {
     hostileIterations: n(5_000, 1_000, 20),
     hostileRepeats: quick ? 1 : 3,
     hostileJsonQuotes: n(1_000_000, 30_000, 1_000),
+    jqItems: n(30_000, 30_000, 1_000),
     concurrency: 64,
     startConcurrency: 64,
   };

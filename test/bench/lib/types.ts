@@ -13,6 +13,7 @@ export const SCENARIOS = [
   "fairness",
   "conductorSdk",
   "hostile",
+  "jq",
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -76,6 +77,10 @@ export const HEADLINES: Record<ScenarioName, { metric: string; label: string; un
     { metric: "healthP99Ms", label: "/healthz p99 under a hostile tenant (goal < 100 ms)", unit: "ms", better: "lower" },
     { metric: "serverLoopLagP99Ms", label: "server event-loop lag p99 under a hostile tenant", unit: "ms", better: "lower" },
   ],
+  jq: [
+    { metric: "echoMs", label: "JSON_JQ_TRANSFORM echoing a 1 MB input", unit: "ms", better: "lower" },
+    { metric: "sizeRatio", label: "JSON_JQ_TRANSFORM time, 4 MB over 1 MB (4 is linear)", unit: "x", better: "lower" },
+  ],
 };
 
 export interface Counts {
@@ -96,6 +101,8 @@ export interface Counts {
   hostileIterations: number;
   hostileRepeats: number;
   hostileJsonQuotes: number;
+  /** Items of the jq scenario's smaller input (about 1 MB at 30,000); the larger has four times as many. */
+  jqItems: number;
   /** Worker concurrency per task type. */
   concurrency: number;
   /** Starts in flight at once. */

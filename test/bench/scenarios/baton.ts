@@ -14,6 +14,7 @@ import { resetStatements, sampleWaits, topStatements, walCounters, type Cluster 
 import { summarizeProfile } from "../lib/profile.js";
 import { fairnessBody } from "./fairness.js";
 import { hostileBody } from "./hostile.js";
+import { jqScenario } from "./jq.js";
 import { cpuMsPerTask, startInClosedLoop, throughputFigures } from "../lib/throughput.js";
 import type { BenchOptions, ScenarioName, ScenarioResult } from "../lib/types.js";
 import { anchorWallClock, cpuMeter, distribution, errorText, freePort, nowMs, pool, round, sleep, until } from "../lib/util.js";
@@ -627,4 +628,5 @@ export const BATON_SCENARIOS: Record<ScenarioName, (ctx: BatonContext) => Promis
   fairness: (ctx) => withBaton(ctx, "fairness", 1, fairnessBody(ctx.options)),
   conductorSdk,
   hostile: (ctx) => withBaton(ctx, "hostile", 1, hostileBody(ctx.options)),
+  jq: (ctx) => jqScenario(ctx.options),
 };
