@@ -5,81 +5,33 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { WorkflowDef } from "@baton/sdk";
-import { decide, type Decision, type Effect } from "../../src/decider/decider.js";
 import { EVALUATION_LEASE_MS, ITERATION_BUDGET, TASK_BUDGET } from "../../src/decider/evaluation.js";
-import { Graph } from "../../src/decider/graph.js";
-import type { JsonObject, RunState, TaskState } from "../../src/decider/model.js";
-import { T0, newRunState, testServices } from "./sim.js";
+import type { JsonObject } from "../../src/decider/model.js";
+import { ManualRun, T0 } from "./sim.js";
 
 const def = (tasks: unknown[]): WorkflowDef => ({ name: "w", version: 1, schemaVersion: 2, tasks }) as WorkflowDef;
 
 /** A run driven event by event, with evaluations answered only when the test says so. */
-class Manual {
-  run: RunState;
-  tasks: TaskState[] = [];
-  now = T0;
-  last!: Decision;
-  decisions = 0;
-  private ids = 0;
-  private readonly graph: Graph;
-
-  constructor(
-    private readonly def: WorkflowDef,
-    input: Record<string, unknown> = {},
-  ) {
-    this.graph = new Graph(def);
-    this.run = newRunState(def.name, input as JsonObject);
-    this.apply({ kind: "start" });
-  }
-
-  apply(event: Parameters<typeof decide>[1]): Decision {
-    this.decisions++;
-    this.last = decide(
-      {
-        def: this.def,
-        graph: this.graph,
-        run: this.run,
-        tasks: this.tasks,
-        taskDefs: new Map(),
-        now: this.now,
-        newId: () => `id-${++this.ids}`,
-        services: testServices,
-        ownsTasks: true,
-      },
-      event,
-    );
-    this.run = this.last.run;
-    this.tasks = this.last.tasks;
-    return this.last;
-  }
-
-  asked(): Extract<Effect, { kind: "evaluate" }>[] {
-    return this.last.effects.filter((e): e is Extract<Effect, { kind: "evaluate" }> => e.kind === "evaluate");
-  }
-
-  answer(e: Extract<Effect, { kind: "evaluate" }>, value: unknown): Decision {
-    return this.apply({ kind: "evaluated", taskId: e.task.id, leaseToken: e.leaseToken, outcome: { ok: true, value: value as never } });
-  }
-}
+const manual = (d: WorkflowDef, input: Record<string, unknown> = {}) => new ManualRun(d, new Map(), input as JsonObject);
 
 describe("evaluations", () => {
   const inline = def([{ name: "s", taskReferenceName: "s", type: "INLINE", inputParameters: { expression: "$.a + 1", a: 1 } }]);
 
   it("a script is asked for, not run: the task waits IN_PROGRESS under a lease, and the answer completes it", () => {
-    const m = new Manual(inline);
+    const m = manual(inline);
     const [asked] = m.asked();
     assert.deepEqual(asked?.request, { kind: "script", source: "$.a + 1", bindings: { expression: "$.a + 1", a: 1 } });
     const task = m.tasks[0]!;
     assert.equal(task.status, "IN_PROGRESS");
     assert.equal(task.leaseExpiresAt, T0 + EVALUATION_LEASE_MS);
     assert.equal(m.run.wakeAt, T0 + EVALUATION_LEASE_MS, "the lease is the run's due time: any replica's timer finds it");
-    m.answer(asked!, 2);
+    m.answerEvaluation(asked!, 2);
     assert.equal(m.run.status, "COMPLETED");
     assert.deepEqual(m.tasks[0]!.output, { result: 2 });
   });
 
   it("an answer that never came is asked for again once the lease runs out; the lost one is then ignored", () => {
-    const m = new Manual(inline);
+    const m = manual(inline);
     const [lost] = m.asked();
     m.now += EVALUATION_LEASE_MS - 1;
     m.apply({ kind: "tick" });
@@ -89,15 +41,15 @@ describe("evaluations", () => {
     const [again] = m.asked();
     assert.ok(again);
     assert.notEqual(again.leaseToken, lost!.leaseToken);
-    assert.equal(m.answer(lost!, 99).applied, false, "a late answer to the old lease changes nothing");
+    assert.equal(m.answerEvaluation(lost!, 99).applied, false, "a late answer to the old lease changes nothing");
     assert.equal(m.run.status, "RUNNING");
-    m.answer(again, 2);
+    m.answerEvaluation(again, 2);
     assert.equal(m.run.status, "COMPLETED");
     assert.deepEqual(m.tasks[0]!.output, { result: 2 });
   });
 
   it("a failure is the task's failure, with the evaluator's message", () => {
-    const m = new Manual(inline);
+    const m = manual(inline);
     const [asked] = m.asked();
     m.apply({
       kind: "evaluated",
@@ -112,7 +64,7 @@ describe("evaluations", () => {
   });
 
   it("a loop condition answered while the run is paused is asked again on resume", () => {
-    const m = new Manual(
+    const m = manual(
       def([
         { name: "loop", taskReferenceName: "loop", type: "DO_WHILE", loopCondition: "false", loopOver: [{ name: "n", taskReferenceName: "n", type: "NOOP" }] },
       ]),
@@ -120,11 +72,11 @@ describe("evaluations", () => {
     const [asked] = m.asked();
     assert.equal(asked?.request.kind, "script");
     m.apply({ kind: "pause" });
-    assert.equal(m.answer(asked!, false).applied, false);
+    assert.equal(m.answerEvaluation(asked!, false).applied, false);
     m.apply({ kind: "resume" });
     const [again] = m.asked();
     assert.ok(again, "asked again on resume");
-    m.answer(again, false);
+    m.answerEvaluation(again, false);
     assert.equal(m.run.status, "COMPLETED");
   });
 });
@@ -132,7 +84,7 @@ describe("evaluations", () => {
 describe("a decision's budget", () => {
   /** A run of one DO_WHILE ("loop") around `loopOver`, an iteration for each of its `n` input items. */
   const itemsLoop = (n: number, loopOver: unknown[]) =>
-    new Manual(def([{ name: "loop", taskReferenceName: "loop", type: "DO_WHILE", inputParameters: { items: "${workflow.input.items}" }, loopOver }]), {
+    manual(def([{ name: "loop", taskReferenceName: "loop", type: "DO_WHILE", inputParameters: { items: "${workflow.input.items}" }, loopOver }]), {
       items: Array.from({ length: n }, (_, i) => i),
     });
 
@@ -145,7 +97,7 @@ describe("a decision's budget", () => {
         [{ kind: "continue" }],
       );
       const before = m.tasks.length;
-      m.answer(asked[0]!, true);
+      m.answerEvaluation(asked[0]!, true);
       assert.ok(m.tasks.length - before <= ITERATION_BUDGET, `one decision started ${m.tasks.length - before} iterations`);
     }
     assert.equal(m.run.status, "COMPLETED");
@@ -173,7 +125,7 @@ describe("a decision's budget", () => {
     assert.ok(m.tasks.length - 1 <= TASK_BUDGET + perIteration, `the start created ${m.tasks.length - 1} tasks`);
     for (let asked = m.asked(); asked.length > 0; asked = m.asked()) {
       const before = m.tasks.length;
-      m.answer(asked[0]!, true);
+      m.answerEvaluation(asked[0]!, true);
       assert.ok(m.tasks.length - before <= TASK_BUDGET + perIteration, `one decision created ${m.tasks.length - before} tasks`);
     }
     assert.equal(m.run.status, "COMPLETED");

@@ -1,6 +1,6 @@
 // A run driven by the pure decider alone: state in, state out, time as an input.
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
-import { decide, type Decision, type RunEvent } from "../../src/decider/decider.js";
+import { decide, type Decision, type Effect, type RunEvent } from "../../src/decider/decider.js";
 import type { EvaluationOutcome, EvaluationRequest } from "../../src/decider/evaluation.js";
 import { Graph } from "../../src/decider/graph.js";
 import type { JsonObject, RunState, TaskState, TaskStatus } from "../../src/decider/model.js";
@@ -60,11 +60,18 @@ function pendingEvaluations(decision: Decision) {
   return decision.effects.flatMap((e) => (e.kind === "evaluate" && e.task.status === "IN_PROGRESS" && e.task.leaseToken === e.leaseToken ? [e] : []));
 }
 
-export class Sim {
+/**
+ * A run decided one event at a time, as the engine decides it: the
+ * evaluations a decision asks for wait until the test answers them (`asked`,
+ * `answerEvaluation`). Sim answers them at once.
+ */
+export class ManualRun {
   run: RunState;
   tasks: TaskState[] = [];
   now = T0;
   last!: Decision;
+  /** How many events were decided, the start included. */
+  decisions = 0;
   private ids = 0;
   private book: TaskBook | undefined;
   readonly graph: Graph;
@@ -82,26 +89,13 @@ export class Sim {
     this.apply({ kind: "start" });
   }
 
-  /**
-   * Decides `event`, then answers every evaluation it asks for at once, as the
-   * engine does after commit; `last` holds the effects and changes of them all.
-   */
+  /** Decides `event`; evaluations it asks for are left waiting. */
   apply(event: RunEvent): Decision {
-    let decision = this.decideOne(event);
-    const effects = [...decision.effects];
-    const changed = new Set(decision.changed);
-    for (let asked = pendingEvaluations(decision); asked.length > 0; asked = pendingEvaluations(decision)) {
-      for (const e of asked) {
-        decision = this.decideOne({ kind: "evaluated", taskId: e.task.id, leaseToken: e.leaseToken, outcome: evaluate(e.request) });
-        effects.push(...decision.effects);
-        for (const t of decision.changed) changed.add(t);
-      }
-    }
-    this.last = { ...decision, effects, changed };
-    return this.last;
+    return this.decideOne(event);
   }
 
-  private decideOne(event: RunEvent): Decision {
+  protected decideOne(event: RunEvent): Decision {
+    this.decisions++;
     this.last = decide(
       {
         def: this.def,
@@ -121,6 +115,38 @@ export class Sim {
     this.tasks = this.last.tasks;
     this.book = this.last.book;
     for (const t of this.last.changed) t.rev++;
+    return this.last;
+  }
+
+  /** The evaluations the last decision asked for. */
+  asked(): Extract<Effect, { kind: "evaluate" }>[] {
+    return this.last.effects.filter((e): e is Extract<Effect, { kind: "evaluate" }> => e.kind === "evaluate");
+  }
+
+  /** Answers an evaluation with `value`. */
+  answerEvaluation(e: Extract<Effect, { kind: "evaluate" }>, value: unknown): Decision {
+    return this.apply({ kind: "evaluated", taskId: e.task.id, leaseToken: e.leaseToken, outcome: { ok: true, value: value as never } });
+  }
+}
+
+/** A run driven by the pure decider, with every evaluation it asks for answered at once (`evaluate` above). */
+export class Sim extends ManualRun {
+  /**
+   * Decides `event`, then answers every evaluation it asks for at once, as the
+   * engine does after commit; `last` holds the effects and changes of them all.
+   */
+  override apply(event: RunEvent): Decision {
+    let decision = this.decideOne(event);
+    const effects = [...decision.effects];
+    const changed = new Set(decision.changed);
+    for (let asked = pendingEvaluations(decision); asked.length > 0; asked = pendingEvaluations(decision)) {
+      for (const e of asked) {
+        decision = this.decideOne({ kind: "evaluated", taskId: e.task.id, leaseToken: e.leaseToken, outcome: evaluate(e.request) });
+        effects.push(...decision.effects);
+        for (const t of decision.changed) changed.add(t);
+      }
+    }
+    this.last = { ...decision, effects, changed };
     return this.last;
   }
 
