@@ -160,7 +160,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       },
       runAsync: (task) => http.run(task),
       taskDefsChanged: () => dispatcher.forgetLimits(),
-      reserveWorker: (type) => observer.reserved(dispatcher.reserve(type)),
+      reserveWorker: (type, room) => observer.reserved(dispatcher.reserve(type, room)),
     },
   });
   const timers = new Timers(engine, store, clock, log, options.sweepMs ?? 200);

@@ -4,7 +4,10 @@
 // rather than pass them. A worker only has a free slot while keyed tasks wait
 // for as long as a claim for it is running, so the test holds the server's
 // claims at the door (the real claim runs once they are let go): the moment
-// lasts as long as the test needs. Real server, PostgreSQL and worker.
+// lasts as long as the test needs. Only a stream of 32 slots or more keeps
+// one free of the claims, for a key with nothing queued: its task is handed
+// over at commit, though a flood's handlers hold every other slot. Real
+// server, PostgreSQL and worker.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Worker } from "@baton/client";
@@ -62,6 +65,44 @@ describe("the hand-off at commit and fair claims", () => {
       assert.deepEqual(received, ["big", "small", "big", "big", "big"], "its turn comes after one of big's, not after all of them");
     } finally {
       store.claim = claim;
+      letGo();
+      await worker.stop();
+    }
+  });
+});
+
+describe("the slots a stream keeps for quiet keys", () => {
+  it("a flood's claims leave one of 32 slots free, and a key with nothing queued is handed it at commit", async () => {
+    for (let n = 0; n < 40; n++) await h.client.startWorkflow("turn_fair", { tenant: "flood", n });
+    const received: string[] = [];
+    let letGo = () => {};
+    const held = new Promise<void>((resolve) => (letGo = resolve));
+    const worker = new Worker({ address: h.server.address, workerId: "quiet-worker", onError: () => {} });
+    worker.handle<{ tenant: string }>(
+      TYPE,
+      async (input) => {
+        received.push(input.tenant);
+        // The flood's tasks keep their slots until the test lets go.
+        if (input.tenant === "flood") await held;
+        return {};
+      },
+      { concurrency: 32 },
+    );
+    try {
+      worker.start();
+      await eventually(
+        async () => received.length,
+        (n) => n === 31,
+      );
+      const quiet = await h.client.startWorkflow("turn_fair", { tenant: "quiet", n: 99 });
+      const [task] = (await h.client.getWorkflow(quiet, { includeTasks: true })).tasks;
+      assert.notEqual(task?.status, "SCHEDULED", "handed over at commit, not queued behind the flood");
+      await eventually(
+        async () => received.filter((t) => t === "quiet").length,
+        (n) => n === 1,
+      );
+      assert.equal(received.filter((t) => t === "flood").length, 31, "the flood had 31 of the 32 slots, no more");
+    } finally {
       letGo();
       await worker.stop();
     }

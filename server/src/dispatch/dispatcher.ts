@@ -2,6 +2,12 @@
 // on a stream with credits (or a long poll); when tasks of a type become ready
 // (a local commit, or NOTIFY from another replica) the dispatcher claims at
 // most as many as the waiting workers have credits for, and pushes them.
+//
+// While keyed tasks of a type are queued (fair claims, store/fair-claim.ts),
+// claims leave a few of each stream's slots free: they are for tasks of keys
+// with nothing queued, handed over at commit (runtime/hand-off.ts). Without
+// them a flood holds every slot, and a quiet key's task waits first for a
+// slot to come back, then for its turn in a claim.
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
 import type { ClaimedTask, ClaimLimits, Store } from "../store/store.js";
@@ -19,11 +25,15 @@ export interface Waiter {
    * (a poll that does not wait, e.g. the next task of Conductor's update-v2).
    */
   noWait?: boolean;
+  /** A dispatch stream: it stays after a delivery, and its worker grants a credit for each slot it frees. */
+  stream?: boolean;
   deliver(tasks: ClaimedTask[]): void;
 }
 
 /** The most one claim takes. */
 const MAX_CLAIM = 64;
+/** The share of a stream's slots (rounded down: none below 32) fair claims leave to keys with nothing queued. */
+const QUIET_SHARE = 1 / 32;
 
 export interface DispatcherHooks {
   /** Tasks claimed from the queue here, as claimed, at `claimedAt` (the engine keeps its memory of their runs current; metrics). */
@@ -35,11 +45,13 @@ export class Dispatcher {
   /** Task types with a claim pass running, and whether another pass is owed. */
   private readonly running = new Map<string, boolean>();
   private readonly limitCache = new Map<string, { limits: ClaimLimits; until: number }>();
+  /** Per stream: tasks handed to it that its worker has not credited back yet (with its credits, the worker's slots). */
+  private readonly held = new WeakMap<Waiter, number>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(
-    private readonly store: Pick<Store, "claim" | "requeue" | "findTaskDefs">,
+    private readonly store: Pick<Store, "claim" | "requeue" | "findTaskDefs" | "fairBacklog">,
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly hooks: DispatcherHooks = {},
@@ -85,16 +97,21 @@ export class Dispatcher {
   /** More credits for a waiter. */
   credit(waiter: Waiter, n: number): void {
     waiter.credits += n;
+    if (waiter.stream) this.held.set(waiter, Math.max(0, (this.held.get(waiter) ?? 0) - n));
     for (const type of waiter.taskTypes) this.wake(type);
   }
 
-  /** Takes one credit of a waiting worker of `type`, for a task handed over at commit. */
-  reserve(type: string): Reservation | undefined {
+  /**
+   * Takes one credit of a waiting worker of `type`, for a task handed over at
+   * commit; `quiet`: only of a stream that keeps slots for quiet keys.
+   */
+  reserve(type: string, room: "any" | "quiet" = "any"): Reservation | undefined {
     const set = this.waiters.get(type);
     if (!set || this.stopped) return undefined;
     for (const waiter of set) {
-      if (waiter.credits <= 0) continue;
+      if (waiter.credits <= 0 || (room === "quiet" && this.quietSlots(waiter) === 0)) continue;
       waiter.credits--;
+      this.delivered(waiter, 1);
       // Round-robin: the next reservation starts with another waiter.
       set.delete(waiter);
       set.add(waiter);
@@ -107,6 +124,7 @@ export class Dispatcher {
         },
         release: () => {
           waiter.credits++;
+          this.delivered(waiter, -1);
         },
       };
     }
@@ -136,8 +154,10 @@ export class Dispatcher {
       // The waiters of one worker share a claim: one query for all they accept
       // (the worker's id goes on the rows), not one per long poll.
       for (const group of byWorker(waiting)) {
-        // What each asked as the claim went out (a hand-off at commit may take credits meanwhile, as before).
-        const asked = group.map((w) => Math.max(w.credits, 0));
+        // What each asked as the claim went out (a hand-off at commit may take credits meanwhile, as before),
+        // less the slots a stream keeps for quiet keys while keyed tasks are queued.
+        const fair = this.store.fairBacklog(type);
+        const asked = group.map((w) => Math.max(w.credits - (fair ? this.quietSlots(w) : 0), 0));
         const wanted = Math.min(
           asked.reduce((a, b) => a + b, 0),
           MAX_CLAIM,
@@ -177,6 +197,7 @@ export class Dispatcher {
       if (mine.length === 0) continue;
       next += mine.length;
       waiter.credits -= mine.length;
+      this.delivered(waiter, mine.length);
       // Round-robin: the next claim serves the others first.
       if (set?.delete(waiter)) set.add(waiter);
       waiter.deliver(mine);
@@ -208,6 +229,16 @@ export class Dispatcher {
   /** Forgets cached limits (a task definition changed). */
   forgetLimits(): void {
     this.limitCache.clear();
+  }
+
+  /** The slots a stream keeps free of fair claims, for tasks of keys with nothing queued. */
+  private quietSlots(waiter: Waiter): number {
+    return waiter.stream ? Math.floor((waiter.credits + (this.held.get(waiter) ?? 0)) * QUIET_SHARE) : 0;
+  }
+
+  /** `n` more of a stream's slots hold a task (a reservation for one counts). */
+  private delivered(waiter: Waiter, n: number): void {
+    if (waiter.stream) this.held.set(waiter, (this.held.get(waiter) ?? 0) + n);
   }
 
   private isWaiting(waiter: Waiter): boolean {

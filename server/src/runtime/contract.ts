@@ -17,9 +17,10 @@ export interface EngineHooks {
   /**
    * A worker of this type waiting here with a free credit, reserved for a task
    * this event makes ready: the task is handed over at commit without going
-   * through the queue table.
+   * through the queue table. `quiet`: only a credit a stream keeps for keys
+   * with nothing queued (other keys' tasks are).
    */
-  reserveWorker?(taskType: string): Reservation | undefined;
+  reserveWorker?(taskType: string, room: "any" | "quiet"): Reservation | undefined;
   /** A run's events were decided and committed (after commit; `events` in the order applied). */
   decided?(decision: Decision, events: RunEvent[]): void;
 }

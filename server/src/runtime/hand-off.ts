@@ -8,7 +8,7 @@ import type { TaskState } from "../decider/model.js";
 import { isWorkerTask } from "../decider/system-tasks/index.js";
 import { randomUUID } from "node:crypto";
 import { leaseDeadline } from "../rules/lease.js";
-import type { ClaimedRun } from "../store/store.js";
+import type { ClaimedRun, HandOffRoom } from "../store/store.js";
 import type { Reservation } from "./contract.js";
 
 export interface HandOff {
@@ -28,22 +28,25 @@ export function waitingForWorkers(decision: Decision): TaskState[] {
 
 /**
  * Leases what it can of a decision's waiting tasks to workers waiting here;
- * the tasks change in place. Not a task of a type with keyed tasks queued
- * (`fairBacklog`): it waits its turn in the fair claim (see
- * store/fair-claim.ts) rather than pass them.
+ * the tasks change in place. While keyed tasks of a type are queued, `room`
+ * (store/fair-claim.ts) says where one of its run's key may go: a key with
+ * rows among them waits its turn in the fair claim rather than pass them; a
+ * quiet key takes only a slot a stream keeps for such keys.
  */
 export function handOff(
   decision: Decision,
   now: number,
   taskDefs: Map<string, TaskDef>,
-  reserveWorker: ((taskType: string) => Reservation | undefined) | undefined,
-  fairBacklog: (taskType: string) => boolean = () => false,
+  reserveWorker: ((taskType: string, room: "any" | "quiet") => Reservation | undefined) | undefined,
+  room: (taskType: string) => HandOffRoom = () => "any",
 ): HandOff[] {
   const handOffs: HandOff[] = [];
   if (!reserveWorker) return handOffs;
   for (const t of waitingForWorkers(decision)) {
-    if (t.visibleAt > now || hasClaimLimits(taskDefs.get(t.defName)) || fairBacklog(t.defName)) continue;
-    const reservation = reserveWorker(t.defName);
+    if (t.visibleAt > now || hasClaimLimits(taskDefs.get(t.defName))) continue;
+    const where = room(t.defName);
+    if (where === "none") continue;
+    const reservation = reserveWorker(t.defName, where);
     if (!reservation) continue;
     leaseTo(t, reservation.workerId, now);
     const { name, version, correlationId, priority } = decision.run;

@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import { admit, type Admission } from "../concurrency/admission.js";
 import { slotForRevival } from "../concurrency/revival.js";
 import { Refusal, type Decision, type RunEvent } from "../decider/decider.js";
+import { fairShareOfRun } from "../fairness/key.js";
 import type { LoadedRuns, Queryable, Store } from "../store/store.js";
 import { runIdOf, type BatchResults, type EventItem, type StartItem } from "./batch-items.js";
 import type { EngineHooks } from "./contract.js";
@@ -31,7 +32,7 @@ export class StartConflict extends Error {
 }
 
 export interface PipelineDeps {
-  store: Pick<Store, "putDef" | "writeBatch" | "takeSlot" | "fairBacklog">;
+  store: Pick<Store, "putDef" | "writeBatch" | "takeSlot" | "handOffRoom">;
   loader: Loader;
   definitions: Definitions;
   memory: RunMemory;
@@ -151,7 +152,8 @@ export async function runBatch(
   for (const admission of admissions) for (const payload of admission?.terminate ?? []) write.outbox.push({ kind: "terminateRun", payload });
   for (const payload of terminate) write.outbox.push({ kind: "terminateRun", payload });
   const plan = (decision: Decision, taskDefs: RunToDecide["taskDefs"], existing: Set<string>, readRev: number | undefined) => {
-    handOffs.push(...handOff(decision, now, taskDefs, deps.reserveWorker, (taskType) => deps.store.fairBacklog(taskType)));
+    const { key } = fairShareOfRun(decision.run, deps.definitions.cached(decision.run.defHash));
+    handOffs.push(...handOff(decision, now, taskDefs, deps.reserveWorker, (taskType) => deps.store.handOffRoom(taskType, key)));
     planWrite(decision, existing, readRev, now, (hash) => deps.definitions.cached(hash), write, after);
   };
   for (const { input, result } of decided) {

@@ -106,6 +106,7 @@ export function taskService({
             taskTypes: [...new Set(sub.taskTypes)],
             workerId: sub.workerId,
             credits: 0,
+            stream: true,
             deliver: (tasks) => {
               if (connected && waiter) workers.streamed(connected, waiter.credits, tasks.length);
               for (const task of tasks) {

@@ -39,6 +39,9 @@ interface Rotation {
   after: string | undefined;
 }
 
+/** Which worker slots a task made ready may be handed over at commit to (see FairClaims.handOffRoom). */
+export type HandOffRoom = "any" | "quiet" | "none";
+
 /** A claim's share per key. */
 export interface Shares {
   keys: string[];
@@ -73,9 +76,23 @@ export class FairClaims {
     } else rotation.lanes.push({ key, weight, noted });
   }
 
-  /** Whether this replica knows of keyed rows of `taskType` waiting: then tasks of it go through the queue, not straight to a worker. */
+  /** Whether this replica knows of keyed rows of `taskType` waiting. */
   backlogged(taskType: string): boolean {
     return (this.rotations.get(taskType)?.lanes.length ?? 0) > 0;
+  }
+
+  /**
+   * Where a task of `taskType` and `key` made ready here may go at commit:
+   * with no keyed rows of the type waiting here, to `any` worker slot free;
+   * with rows of `key` among them, to `none` (it takes its turn in the claim,
+   * behind them); with only other keys' rows waiting, to a slot a stream
+   * keeps for `quiet` keys (see dispatch/dispatcher.ts), so a key with
+   * nothing queued does not wait behind a flood's turns.
+   */
+  handOffRoom(taskType: string, key: string): HandOffRoom {
+    const lanes = this.rotations.get(taskType)?.lanes ?? [];
+    if (lanes.length === 0) return "any";
+    return lanes.some((l) => l.key === key) ? "none" : "quiet";
   }
 
   /** The keys claims of `taskType` are dealt to here, in turn order. */

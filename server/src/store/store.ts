@@ -15,7 +15,7 @@ import * as definitions from "./definitions.js";
 import { dueRuns } from "./due-runs.js";
 import * as eventBus from "./event-bus.js";
 import * as eventHandlers from "./event-handlers.js";
-import { FairClaims } from "./fair-claim.js";
+import { FairClaims, type HandOffRoom } from "./fair-claim.js";
 import * as health from "./health.js";
 import { PrimaryLocator } from "./hosts.js";
 import { migrate } from "./migrations.js";
@@ -41,6 +41,7 @@ export type { StoredWorkflowDef, VersionChoice, WorkflowDefListing } from "./def
 export { VersionRouted } from "./definitions.js";
 export type { TakenEvent } from "./event-bus.js";
 export type { StoredHandler } from "./event-handlers.js";
+export type { HandOffRoom } from "./fair-claim.js";
 export type { OpenTransaction } from "./health.js";
 export type { OutboxItem } from "./outbox.js";
 export type { ClaimedRun, ClaimedTask, ClaimLimits, QueueDepth } from "./queue.js";
@@ -126,8 +127,10 @@ export interface Store {
   takeSlot(tx: Queryable, workflow: string, key: string, limit: number, strategy: concurrency.Strategy, runId: string): Promise<concurrency.SlotOutcome>;
 
   // ---- the queue and leases
-  /** Whether this replica knows of keyed tasks of the type waiting in the queue (a new task then joins them rather than go straight to a worker). */
+  /** Whether this replica knows of keyed tasks of the type waiting in the queue (claims then leave the slots streams keep for quiet keys). */
   fairBacklog(taskType: string): boolean;
+  /** Which free worker slots a task of the type and fairness key made ready here may be handed over at commit to, given the keyed tasks this replica knows wait in the queue. */
+  handOffRoom(taskType: string, key: string): HandOffRoom;
   /** Queue rows this replica wrote have committed: their keys take turns in fair claims from now on. */
   noteQueued(entries: readonly QueueEntry[]): void;
   /** Tasks leased to the worker, each with what the worker is told of its run. */
@@ -316,6 +319,7 @@ class PgStore implements Store {
   takeSlot = concurrency.takeSlot;
 
   fairBacklog = (taskType: string) => this.fair.backlogged(taskType);
+  handOffRoom = (taskType: string, key: string) => this.fair.handOffRoom(taskType, key);
   noteQueued = (entries: readonly QueueEntry[]) => {
     for (const e of entries) this.fair.noteQueued(e.taskType, e.fairKey ?? "", e.fairWeight ?? 1);
   };
