@@ -252,14 +252,6 @@ describe("listExpressions", () => {
 });
 
 describe("speed", () => {
-  it("resolves a typical template 100,000 times quickly", () => {
-    const template = { p1: "${workflow.input.param1}", p2: "${t1.output.items[1].price}", msg: "Hi ${workflow.input.param1}", n: 1 };
-    const start = performance.now();
-    for (let i = 0; i < 100_000; i++) resolveParameters(template, context);
-    const ms = performance.now() - start;
-    assert.ok(ms < 2000, `took ${ms.toFixed(0)} ms`);
-  });
-
   it("compiled paths are cached", () => {
     assert.equal(compilePath("workflow.input.param1"), compilePath("workflow.input.param1"));
   });
