@@ -127,6 +127,43 @@ describe("retention", () => {
     assert.match((refused as { details: string }).details, /before_time_ms is required/);
   });
 
+  it("removes a loop's iteration entries with its run, and exports its output whole", async () => {
+    await h.client.registerWorkflowDef({
+      name: "ret_loop",
+      version: 1,
+      schemaVersion: 2,
+      retentionSeconds: 7200,
+      tasks: [
+        {
+          name: "loop",
+          taskReferenceName: "loop",
+          type: "DO_WHILE",
+          inputParameters: { items: [1, 2, 3] },
+          loopOver: [{ name: "n", taskReferenceName: "n", type: "NOOP" }],
+        },
+      ],
+    });
+    const id = await h.client.startWorkflow("ret_loop", {});
+    await waitFor(async () => (await h.client.getWorkflow(id)).status === "COMPLETED");
+    const loopId = (await db.query("SELECT id FROM baton.tasks WHERE run_id = $1 AND type = 'DO_WHILE'", [id])).rows[0].id as string;
+    assert.equal(await count("SELECT count(*) AS n FROM baton.loop_iterations WHERE task_id = $1", [loopId]), 3);
+    await h.advance(3 * HOUR);
+    await waitFor(async () => (await count("SELECT count(*) AS n FROM baton.runs WHERE id = $1", [id])) === 0);
+    assert.equal(await count("SELECT count(*) AS n FROM baton.loop_iterations WHERE task_id = $1", [loopId]), 0, "entries gone with the run");
+    const line = readdirSync(exportDir)
+      .flatMap((f) => readFileSync(path.join(exportDir, f), "utf8").trim().split("\n"))
+      .map((l) => JSON.parse(l) as { id: string; tasks: { type: string; output: unknown }[] })
+      .find((l) => l.id === id);
+    assert.deepEqual(line?.tasks.find((t) => t.type === "DO_WHILE")?.output, {
+      "1": { n: {} },
+      "2": { n: {} },
+      "3": { n: {} },
+      iteration: 3,
+      item: 3,
+      index: 2,
+    });
+  });
+
   it("refuses a retention below the minimum, storing nothing", async () => {
     const refused = await h.client.registerWorkflowDef(workFlow("ret_too_short", { retentionSeconds: 60 })).catch((e: { code: number; details: string }) => e);
     assert.equal((refused as { code: number }).code, grpc.status.INVALID_ARGUMENT);

@@ -14,7 +14,8 @@ import { definitionRef, type TaskDef, type WorkflowDef, type WorkflowTask } from
 import type { Graph } from "./graph.js";
 import { TERMINAL_TASK, TERMINAL_WORKFLOW, type Json, type JsonObject, type RunState, type TaskState, type TaskStatus, type WorkflowStatus } from "./model.js";
 import { ITERATION_BUDGET, TASK_BUDGET, type EvaluationRequest } from "./evaluation.js";
-import { copyOutput, enforceOutputLimit, outputLimit } from "./output-limit.js";
+import { copyOutput } from "./loop-output.js";
+import { enforceOutputLimit, outputLimit } from "./output-limit.js";
 import { isWorkerTask } from "./system-tasks/index.js";
 import { Resolver } from "./resolver.js";
 import { TaskBook } from "./task-book.js";
@@ -65,6 +66,8 @@ export class Decider implements DecisionContext {
   private tasksCreated = 0;
   /** Task outputs already copied in this decision, so later changes may be made in place. */
   private readonly ownedOutputs = new Set<TaskState>();
+  /** The caller handed its tasks over: their outputs are this decision's too (see ownOutput). */
+  private readonly ownsOutputs: boolean;
 
   constructor(input: DeciderInput) {
     this.def = input.def;
@@ -72,6 +75,7 @@ export class Decider implements DecisionContext {
     // Input, output and variables are replaced, never changed in place, so they are shared, not copied (a run's input may be large).
     this.run = { ...input.run, marks: structuredClone(input.run.marks), failedRefs: [...input.run.failedRefs] };
     const tasks = input.ownsTasks ? input.tasks : input.tasks.map((task) => ({ ...task }));
+    this.ownsOutputs = input.ownsTasks ?? false;
     this.tick = false;
     this.taskDefs = input.taskDefs;
     this.now = input.now;
@@ -303,9 +307,14 @@ export class Decider implements DecisionContext {
     return true;
   }
 
-  /** The task's output, copied once in this decision, so that it may then be changed in place. */
+  /**
+   * The task's output, to be changed in place: a loop's, whose entries grow
+   * with its iterations. Handed over with the tasks, it is changed as it is
+   * (copying it per decision cost as much as its iterations so far); the
+   * caller's own is copied once in this decision.
+   */
   ownOutput(task: TaskState): JsonObject {
-    if (!this.ownedOutputs.has(task)) {
+    if (!this.ownsOutputs && !this.ownedOutputs.has(task)) {
       task.output = copyOutput(task.output);
       this.ownedOutputs.add(task);
     }

@@ -9,7 +9,8 @@
 // iterations are tallied as they are set: loopOutputBytes).
 import type { Decision } from "../decider/decider.js";
 import type { JsonObject, RunState, TaskState } from "../decider/model.js";
-import { jsonBytes, loopOutputBytes } from "../decider/output-limit.js";
+import { loopOutputBytes } from "../decider/loop-output.js";
+import { jsonBytes } from "../decider/output-limit.js";
 
 /** What a task weighs beyond its payloads: its fields, ids, the objects holding them. */
 const TASK_BYTES = 1024;

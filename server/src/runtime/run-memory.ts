@@ -5,6 +5,7 @@
 // tasks seen lately, so a run's results are grouped into one batch.
 import type { Decision } from "../decider/decider.js";
 import { TERMINAL_TASK, TERMINAL_WORKFLOW, type RunState, type TaskState } from "../decider/model.js";
+import { markLoopStored } from "../decider/loop-output.js";
 import { isWorkerTask } from "../decider/system-tasks/index.js";
 import type { TaskBook } from "../decider/task-book.js";
 import type { LoadedRun } from "../store/store.js";
@@ -132,6 +133,7 @@ export class RunMemory {
     for (const task of decision.changed) {
       if (existing.has(task.id)) task.rev += 1;
       noteStored(task);
+      if (task.type === "DO_WHILE") markLoopStored(task);
     }
     noteStored(decision.run);
     const account = before ? remeasure(before, decision) : measureRun(decision);
@@ -161,12 +163,12 @@ export class RunMemory {
  * measure (see output-limit.ts).
  */
 export function swapTask(kept: RunInMemory, row: TaskState): boolean {
-  if (kept.book) {
-    const held = kept.book.find(row.id);
-    return held !== undefined && (held.rev === row.rev || kept.book.swap(row));
-  }
-  const place = kept.tasks.findIndex((t) => t.id === row.id);
-  if (place < 0) return false;
-  if (kept.tasks[place]!.rev !== row.rev) kept.tasks[place] = row;
+  const held = kept.book ? kept.book.find(row.id) : kept.tasks.find((t) => t.id === row.id);
+  if (held === undefined) return false;
+  if (held.rev === row.rev) return true;
+  // A loop's row is read without its iteration entries (store/loop-iterations.ts): a newer one means reading the run whole.
+  if (row.type === "DO_WHILE") return false;
+  if (kept.book) return kept.book.swap(row);
+  kept.tasks[kept.tasks.indexOf(held)] = row;
   return true;
 }

@@ -5,6 +5,7 @@ import type pg from "pg";
 import { CONCURRENCY_LIMIT_ALL_KEYS_MIGRATION, CONCURRENCY_LIMIT_MIGRATION, CONCURRENCY_MIGRATION } from "./concurrency.js";
 import { EVENT_HANDLER_OWNER_MIGRATION } from "./event-handlers.js";
 import { FAIR_CLAIM_MIGRATION, FAIR_WEIGHT_MIGRATION } from "./fair-claim.js";
+import { LOOP_ITERATIONS_MIGRATION } from "./loop-iterations.js";
 import { REPLICAS_MIGRATION } from "./replicas.js";
 import { RUN_ORDERS_MIGRATION } from "./run-order.js";
 import { RETENTION_MIGRATION } from "./retention.js";
@@ -306,6 +307,7 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
   CONCURRENCY_LIMIT_MIGRATION,
   RUN_ORDERS_MIGRATION,
   CONCURRENCY_LIMIT_ALL_KEYS_MIGRATION,
+  LOOP_ITERATIONS_MIGRATION,
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"

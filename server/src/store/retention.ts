@@ -40,6 +40,10 @@ function where(f: PurgeFilter, params: unknown[]): string {
   return parts.join(" AND ");
 }
 
+/** A removed task as exported: a loop's output whole, with its iteration entries (store/loop-iterations.ts). */
+const exportedTask = `CASE WHEN g.type = 'DO_WHILE' THEN to_jsonb(g) || jsonb_build_object('output', g.output || coalesce(
+    (SELECT jsonb_object_agg(i.iteration::text, i.output) FROM iterations_gone i WHERE i.task_id = g.id), '{}')) ELSE to_jsonb(g) END`;
+
 /** Removes one batch of ended runs; `keep` (e.g. an export) sees the rows before commit, and its failure removes nothing. */
 export async function removeEndedRuns(
   pool: pg.Pool,
@@ -59,10 +63,11 @@ export async function removeEndedRuns(
          SELECT r.id FROM baton.runs r WHERE ${filter} ORDER BY r.ended_at LIMIT $${params.length} FOR UPDATE SKIP LOCKED),
        tasks_gone AS (DELETE FROM baton.tasks t USING victims v WHERE t.run_id = v.id RETURNING t.*),
        logs_gone AS (DELETE FROM baton.task_logs l USING tasks_gone g WHERE l.task_id = g.id RETURNING 1),
+       iterations_gone AS (DELETE FROM baton.loop_iterations i USING tasks_gone g WHERE i.task_id = g.id RETURNING i.*),
        queue_gone AS (DELETE FROM baton.queue q USING tasks_gone g WHERE q.task_id = g.id RETURNING 1),
        runs_gone AS (DELETE FROM baton.runs r USING victims v WHERE r.id = v.id RETURNING ${returning})
        SELECT (SELECT coalesce(json_agg(runs_gone), '[]') FROM runs_gone) AS runs,
-              ${keep ? "(SELECT coalesce(json_agg(tasks_gone ORDER BY tasks_gone.seq), '[]') FROM tasks_gone)" : "'[]'::json"} AS tasks,
+              ${keep ? `(SELECT coalesce(json_agg(${exportedTask} ORDER BY g.seq), '[]') FROM tasks_gone g)` : "'[]'::json"} AS tasks,
               (SELECT count(*) FROM tasks_gone)::int AS task_count,
               (SELECT count(*) FROM logs_gone)::int AS log_count,
               (SELECT count(*) FROM queue_gone)::int AS queue_count`,

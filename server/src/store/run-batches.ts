@@ -3,6 +3,7 @@ import type pg from "pg";
 import type { RunState, TaskState } from "../decider/model.js";
 import { isUuid } from "../rules/ids.js";
 import { transaction, type Tx } from "./db.js";
+import { markLoopsStored, taskColumns } from "./loop-iterations.js";
 import { rowToRun, rowToTask } from "./rows.js";
 import { noteStored } from "./stored-payloads.js";
 
@@ -21,7 +22,7 @@ export interface LoadedRun {
   rev: number;
   /** Every task of the run; undefined for a run the caller keeps in memory (it asked with cachedRunIds). */
   tasks: TaskState[] | undefined;
-  /** For a run kept in memory: the rows of the tasks the events name, as stored now. */
+  /** For a run kept in memory: the rows of the tasks the events name, as stored now (a loop's output without its iteration entries). */
   fresh: TaskState[];
 }
 
@@ -57,7 +58,7 @@ export async function inRunBatch<T>(
     runIds.length + taskIds.length === 0
       ? "BEGIN"
       : `BEGIN; SELECT * FROM baton.runs WHERE id = ANY${wanted} ORDER BY id FOR UPDATE${options.skipLocked ? " SKIP LOCKED" : ""};
-         SELECT * FROM baton.tasks WHERE run_id = ANY(ARRAY(SELECT unnest${wanted} EXCEPT SELECT unnest(${cached}))) ORDER BY run_id, seq;
+         SELECT ${taskColumns("t")} FROM baton.tasks t WHERE t.run_id = ANY(ARRAY(SELECT unnest${wanted} EXCEPT SELECT unnest(${cached}))) ORDER BY t.run_id, t.seq;
          SELECT * FROM baton.tasks WHERE id = ANY(${array(taskIds)}) AND run_id = ANY(${cached})`;
   return transaction(
     pool,
@@ -79,7 +80,10 @@ export async function inRunBatch<T>(
           for (const row of results[index]!.rows) {
             const entry = loaded.runs.get(row.run_id as string);
             if (!entry) continue; // skipped: another transaction holds it
-            entry[field]?.push(rowToTask(row));
+            const task = rowToTask(row);
+            // A loop read whole is as stored; a fresh row of one has its output without the iteration entries.
+            if (field === "tasks") markLoopsStored([task]);
+            entry[field]?.push(task);
             loaded.runOfTask.set(row.id as string, row.run_id as string);
           }
         }

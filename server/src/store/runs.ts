@@ -3,6 +3,7 @@
 import type { RunState, TaskState, WorkflowStatus } from "../decider/model.js";
 import { mapInSlices } from "@baton/protocol";
 import type { Queryable } from "./db.js";
+import { markLoopsStored, taskColumns, taskOutputSql } from "./loop-iterations.js";
 import { rowToRun, rowToTask, runRows, taskRows } from "./rows.js";
 import { NEWEST_FIRST, orderSql, type RunCursor, type RunSort } from "./run-order.js";
 
@@ -38,7 +39,11 @@ export async function getRun(q: Queryable, runId: string, withTasks: boolean): P
   const { rows } = await q.query("SELECT * FROM baton.runs WHERE id = $1", [runId]);
   if (!rows[0]) return undefined;
   // Mapped in slices: a run of thousands of tasks would hold the event loop.
-  const tasks = withTasks ? await mapInSlices((await q.query("SELECT * FROM baton.tasks WHERE run_id = $1 ORDER BY seq", [runId])).rows, rowToTask) : [];
+  const tasks = withTasks
+    ? await mapInSlices((await q.query(`SELECT ${taskColumns("t")} FROM baton.tasks t WHERE t.run_id = $1 ORDER BY t.seq`, [runId])).rows, rowToTask)
+    : [];
+  // Read whole, as stored: a decision on them writes only the loop entries it changes.
+  markLoopsStored(tasks);
   return { run: rowToRun(rows[0]), tasks };
 }
 
@@ -47,8 +52,9 @@ export type AsText<S> = S & { json: Record<string, string> };
 
 const RUN_TEXT = ["input", "output", "variables"];
 const TASK_TEXT = ["input", "output"];
-const selectAsText = (names: string[], text: string[], skip: string[] = []) =>
-  [...names.filter((n) => !text.includes(n) && !skip.includes(n)), ...text.map((n) => `${n}::text AS text_${n}`)].join(", ");
+/** `expression`: the SQL of a column's value when it is not the column as it is (a task's output, see loop-iterations.ts). */
+const selectAsText = (names: string[], text: string[], skip: string[] = [], expression: (name: string) => string = (name) => name) =>
+  [...names.filter((n) => !text.includes(n) && !skip.includes(n)), ...text.map((n) => `(${expression(n)})::text AS text_${n}`)].join(", ");
 function withText<S>(state: S, row: Record<string, unknown>, text: string[]): AsText<S> {
   return Object.assign(state as object, { json: Object.fromEntries(text.map((n) => [n, row[`text_${n}`] as string])) }) as AsText<S>;
 }
@@ -61,7 +67,10 @@ function withText<S>(state: S, row: Record<string, unknown>, text: string[]): As
 export async function runToView(q: Queryable, runId: string): Promise<{ run: AsText<RunState>; tasks: AsText<TaskState>[] } | undefined> {
   const { rows } = await q.query(`SELECT ${selectAsText(runRows.names, RUN_TEXT)} FROM baton.runs WHERE id = $1`, [runId]);
   if (!rows[0]) return undefined;
-  const tasks = await q.query(`SELECT ${selectAsText(taskRows.names, TASK_TEXT, ["extra"])} FROM baton.tasks WHERE run_id = $1 ORDER BY seq`, [runId]);
+  const taskValue = (name: string) => (name === "output" ? taskOutputSql("t") : `t.${name}`);
+  const tasks = await q.query(`SELECT ${selectAsText(taskRows.names, TASK_TEXT, ["extra"], taskValue)} FROM baton.tasks t WHERE t.run_id = $1 ORDER BY t.seq`, [
+    runId,
+  ]);
   return {
     run: withText(rowToRun(rows[0]), rows[0], RUN_TEXT),
     tasks: await mapInSlices(tasks.rows, (r) => withText({ ...rowToTask(r), marks: {} }, r, TASK_TEXT)),

@@ -3,6 +3,7 @@ import type pg from "pg";
 import { isUuid } from "../rules/ids.js";
 import type { RunState, TaskState } from "../decider/model.js";
 import type { Queryable } from "./db.js";
+import { taskColumns } from "./loop-iterations.js";
 import { rowToRun, rowToTask } from "./rows.js";
 
 /** The run a task belongs to; undefined when there is no such task. */
@@ -21,15 +22,16 @@ export async function taskTypeOf(q: Queryable, taskId: string): Promise<string |
 
 /** One task of a run, with the run (a panel's details without the run's other tasks). */
 export async function runTask(q: Queryable, runId: string, taskId: string): Promise<{ run: RunState; task: TaskState } | undefined> {
-  const { rows: tasks } = await q.query("SELECT * FROM baton.tasks WHERE id = $1 AND run_id = $2", [taskId, runId]);
+  const { rows: tasks } = await q.query(`SELECT ${taskColumns("t")} FROM baton.tasks t WHERE t.id = $1 AND t.run_id = $2`, [taskId, runId]);
   if (!tasks[0]) return undefined;
   const { rows: runs } = await q.query("SELECT * FROM baton.runs WHERE id = $1", [runId]);
   return runs[0] ? { run: rowToRun(runs[0]), task: rowToTask(tasks[0]) } : undefined;
 }
 
-/** Removes tasks and their queue rows (inside the transaction of the batch that removes them). */
+/** Removes tasks, their queue rows and loop entries (inside the transaction of the batch that removes them). */
 export async function deleteTasks(tx: pg.ClientBase, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
   await tx.query("DELETE FROM baton.queue WHERE task_id = ANY($1::uuid[])", [ids]);
+  await tx.query("DELETE FROM baton.loop_iterations WHERE task_id = ANY($1::uuid[])", [ids]);
   await tx.query("DELETE FROM baton.tasks WHERE id = ANY($1::uuid[])", [ids]);
 }

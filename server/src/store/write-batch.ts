@@ -3,8 +3,9 @@ import { stringifyJson } from "@baton/json";
 import pg from "pg";
 import type { JsonObject, RunState, TaskState } from "../decider/model.js";
 import type { Queryable } from "./db.js";
+import { iterationWrites, loopColumn } from "./loop-iterations.js";
 import { notifySql } from "./notifications.js";
-import { runRows, taskRows, updateRow } from "./rows.js";
+import { runRows, taskRows, updateRow, type Row } from "./rows.js";
 import { deleteTasks } from "./tasks.js";
 
 export interface QueueEntry {
@@ -101,16 +102,38 @@ export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRuns
     name += "i";
     parts.push(`inserted AS (
       INSERT INTO baton.tasks (${taskRows.names.join(", ")})
-      SELECT ${taskRows.names.join(", ")} FROM jsonb_to_recordset(${param(stringifyJson(w.inserts.map(taskRows.toRow)))}::jsonb) AS r(${taskRows.recordset}) RETURNING 1)`);
+      SELECT ${taskRows.names.join(", ")} FROM jsonb_to_recordset(${param(stringifyJson(w.inserts.map((task) => taskRow(task, taskRows.toRow(task)))))}::jsonb) AS r(${taskRows.recordset}) RETURNING 1)`);
   }
   if (w.updates.length > 0) {
     name += "t";
     const sets = taskRows.names.filter((c) => c !== "id" && c !== "rev").map(keepUnsent);
     parts.push(`updated AS (
       UPDATE baton.tasks t SET ${sets.join(", ")}, rev = t.rev + 1
-      FROM jsonb_to_recordset(${param(stringifyJson(w.updates.map((task) => updateRow(taskRows, task))))}::jsonb) AS r(${taskRows.recordset})
+      FROM jsonb_to_recordset(${param(stringifyJson(w.updates.map((task) => taskRow(task, updateRow(taskRows, task)))))}::jsonb) AS r(${taskRows.recordset})
       WHERE t.id = r.id AND t.id = ANY(${param(w.updates.map((t) => t.id))}::uuid[]) AND t.rev = r.rev RETURNING 1)`);
     conflicts.push(`(SELECT count(*) FROM updated) <> ${param(w.updates.length)} THEN baton.write_conflict('a task changed since it was read')`);
+  }
+  // A loop's iteration entries, apart from its row (store/loop-iterations.ts): what changed, or all of a loop written whole.
+  // The entries set, removed and kept by a reset never overlap: no row is changed twice in the statement.
+  const iterations = iterationWrites(w.inserts, w.updates);
+  if (iterations.reset.length > 0) {
+    name += "l";
+    parts.push(`iterations_reset AS (
+      DELETE FROM baton.loop_iterations i USING jsonb_to_recordset(${param(stringifyJson(iterations.reset))}::jsonb) AS r(task_id uuid, keep int[])
+      WHERE i.task_id = r.task_id AND i.task_id = ANY(${param(iterations.reset.map((r) => r.task_id))}::uuid[]) AND i.iteration <> ALL(r.keep) RETURNING 1)`);
+  }
+  if (iterations.removed.length > 0) {
+    name += "g";
+    parts.push(`iterations_removed AS (
+      DELETE FROM baton.loop_iterations i USING jsonb_to_recordset(${param(stringifyJson(iterations.removed))}::jsonb) AS r(task_id uuid, iteration int)
+      WHERE i.task_id = r.task_id AND i.iteration = r.iteration RETURNING 1)`);
+  }
+  if (iterations.set.length > 0) {
+    name += "s";
+    parts.push(`iterations_set AS (
+      INSERT INTO baton.loop_iterations (task_id, iteration, output)
+      SELECT task_id, iteration, output FROM jsonb_to_recordset(${param(stringifyJson(iterations.set))}::jsonb) AS r(task_id uuid, iteration int, output jsonb)
+      ON CONFLICT (task_id, iteration) DO UPDATE SET output = excluded.output RETURNING 1)`);
   }
   if (w.dequeue.length > 0) {
     name += "d";
@@ -170,4 +193,10 @@ export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRuns
 /** An update's SET for a column; a payload left out of the row (stored as it is, see updateRow) keeps its value. */
 function keepUnsent(column: string): string {
   return column === "input" || column === "output" ? `${column} = coalesce(r.${column}, t.${column})` : `${column} = r.${column}`;
+}
+
+/** A task's row as written: a loop's output without its iteration entries, which are written apart. */
+function taskRow(task: TaskState, row: Row): Row {
+  if (task.type === "DO_WHILE") row["output"] = loopColumn(task);
+  return row;
 }

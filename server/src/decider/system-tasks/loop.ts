@@ -4,7 +4,8 @@ import type { EvaluationRequest } from "../evaluation.js";
 import type { JsonObject, TaskState } from "../model.js";
 import { scriptTruth } from "../../sandbox/conductor.js";
 import type { SystemTask } from "./contract.js";
-import { deleteIterationEntry, loopOutputBytes, outputLimit, overLimitReason, setIterationEntry } from "../output-limit.js";
+import { deleteIterationEntry, loopOutputBytes, setIterationEntry } from "../loop-output.js";
+import { outputLimit, overLimitReason } from "../output-limit.js";
 import { complete, fail, inProgress } from "./outcomes.js";
 
 export const doWhile: SystemTask = {
