@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { startHarness, startToEnd, type Harness } from "../support/harness.js";
+import { MOVE_LOOP_ENTRIES_SQL } from "../../server/src/store/loop-iterations.js";
 import { flowOf, oneLoop } from "../support/flows.js";
 
 let h: Harness;
@@ -112,6 +113,16 @@ describe("a loop's iterations", () => {
       [4, 5],
       "the entries keepLastN dropped are gone from the table",
     );
+
+    // A loop stored whole, as before the table: the migration moves its entries, and it reads the same.
+    const loopId = await loopTaskId(all.workflowId);
+    await db.query("DELETE FROM baton.loop_iterations WHERE task_id = $1", [loopId]);
+    await db.query("UPDATE baton.tasks SET output = $2 WHERE id = $1", [loopId, JSON.stringify(expected)]);
+    await db.query(MOVE_LOOP_ENTRIES_SQL);
+    assert.deepEqual((await db.query("SELECT output FROM baton.tasks WHERE id = $1", [loopId])).rows[0].output, { iteration: 3, item: 3, index: 2 });
+    assert.equal(Number((await db.query("SELECT count(*) AS n FROM baton.loop_iterations WHERE task_id = $1", [loopId])).rows[0].n), 3);
+    const again = await h.client.getWorkflow(all.workflowId);
+    assert.deepEqual(again.tasks.find((t) => t.referenceTaskName === "loop")!.outputData, expected);
   });
 
   it("a loop whose run is read again for each event (it only waits) keeps its entries", async () => {

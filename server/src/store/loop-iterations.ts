@@ -10,6 +10,17 @@ import { isIterationKey, loopChanges, loopOwnFields, markLoopStored } from "../d
 import type { TaskState } from "../decider/model.js";
 import { taskRows } from "./rows.js";
 
+/** Moves the entries of loops stored whole (before this table) to it: a row each, and out of the loop's output. */
+export const MOVE_LOOP_ENTRIES_SQL = `
+  INSERT INTO baton.loop_iterations (task_id, iteration, output)
+    SELECT t.id, e.key::int, e.value FROM baton.tasks t, jsonb_each(t.output) e
+    WHERE t.type = 'DO_WHILE' AND jsonb_typeof(t.output) = 'object' AND e.key ~ '^[1-9][0-9]{0,8}$';
+  UPDATE baton.tasks t SET output = (
+      SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}') FROM jsonb_each(t.output) e WHERE e.key !~ '^[1-9][0-9]{0,8}$')
+    WHERE t.type = 'DO_WHILE' AND jsonb_typeof(t.output) = 'object'
+      AND EXISTS (SELECT 1 FROM jsonb_object_keys(t.output) k WHERE k ~ '^[1-9][0-9]{0,8}$');
+`;
+
 export const LOOP_ITERATIONS_MIGRATION = {
   name: "loop iterations: a DO_WHILE's iteration outputs a row each, not rewritten whole with every iteration",
   sql: `
@@ -19,13 +30,7 @@ export const LOOP_ITERATIONS_MIGRATION = {
       output jsonb NOT NULL,
       PRIMARY KEY (task_id, iteration)
     );
-    INSERT INTO baton.loop_iterations (task_id, iteration, output)
-      SELECT t.id, e.key::int, e.value FROM baton.tasks t, jsonb_each(t.output) e
-      WHERE t.type = 'DO_WHILE' AND jsonb_typeof(t.output) = 'object' AND e.key ~ '^[1-9][0-9]{0,8}$';
-    UPDATE baton.tasks t SET output = (
-        SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}') FROM jsonb_each(t.output) e WHERE e.key !~ '^[1-9][0-9]{0,8}$')
-      WHERE t.type = 'DO_WHILE' AND jsonb_typeof(t.output) = 'object'
-        AND EXISTS (SELECT 1 FROM jsonb_object_keys(t.output) k WHERE k ~ '^[1-9][0-9]{0,8}$');
+    ${MOVE_LOOP_ENTRIES_SQL}
   `,
 };
 
