@@ -48,6 +48,17 @@ export interface PoolOptions {
   statementTimeoutMs?: number;
   idleTimeoutMs?: number;
   onError?: DbErrorHook;
+  /**
+   * Plan each prepared statement once (plan_cache_mode=force_generic_plan),
+   * for connections that run only fixed statements keyed by id (claims,
+   * batch writes). PostgreSQL otherwise plans them again on every call: their
+   * array and LIMIT parameters make the generic plan look dearer than a plan
+   * for the values at hand, though both find the same rows by the same keys.
+   * Measured on the REST bench: PostgreSQL's CPU per task fell by 20%. Not
+   * for searches, whose best plan depends on the values (a rare status or a
+   * common one).
+   */
+  genericPlans?: boolean;
 }
 
 export function openPool(locator: PrimaryLocator, options: PoolOptions): pg.Pool {
@@ -63,7 +74,7 @@ export function openPool(locator: PrimaryLocator, options: PoolOptions): pg.Pool
     // table grows: measured, it had batches and claims scan all tasks and
     // doubled PostgreSQL's CPU per task. (A connection string's own
     // `options` parameter takes precedence over this.)
-    options: "-c enable_seqscan=off",
+    options: `-c enable_seqscan=off${options.genericPlans ? " -c plan_cache_mode=force_generic_plan" : ""}`,
     // A pool that cannot hand out a connection fails the call rather than
     // leaving it waiting forever.
     connectionTimeoutMillis: options.timeoutMs ?? 30_000,

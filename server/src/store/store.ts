@@ -233,6 +233,8 @@ export interface StoreOptions {
 class PgStore implements Store {
   readonly locator: PrimaryLocator;
   readonly pool: pg.Pool;
+  /** Claims, batch writes and leases: fixed statements keyed by id, planned once per connection (see PoolOptions.genericPlans). */
+  private readonly writePool: pg.Pool;
   private healthPool: pg.Pool | undefined;
   /** Which task types have keyed queue rows, and where each one's round robin stands. */
   readonly fair = new FairClaims();
@@ -243,11 +245,13 @@ class PgStore implements Store {
     private readonly options: StoreOptions = {},
   ) {
     this.locator = new PrimaryLocator(connectionString);
-    this.pool = openPool(this.locator, {
+    const pool = {
       size: options.poolSize ?? poolSize,
       ...(options.applicationName ? { applicationName: options.applicationName } : {}),
       ...(options.onDbError ? { onError: options.onDbError } : {}),
-    });
+    };
+    this.pool = openPool(this.locator, pool);
+    this.writePool = openPool(this.locator, { ...pool, genericPlans: true });
   }
 
   async migrate(): Promise<number> {
@@ -262,6 +266,7 @@ class PgStore implements Store {
 
   async close(): Promise<void> {
     await this.healthPool?.end().catch(() => {});
+    await this.writePool.end();
     await this.pool.end();
   }
 
@@ -279,10 +284,10 @@ class PgStore implements Store {
   }
 
   inRunBatch<T>(targets: BatchTargets, options: { skipLocked?: boolean }, fn: (tx: Tx, loaded: LoadedRuns) => Promise<T>) {
-    return inRunBatch(this.pool, targets, options, fn);
+    return inRunBatch(this.writePool, targets, options, fn);
   }
   inUnlockedBatch<T>(fn: (q: Queryable) => Promise<T>) {
-    return fn(this.pool);
+    return fn(this.writePool);
   }
   writeBatch = (q: Queryable, w: BatchWrite, options: { allRunsNew?: boolean } = {}) => writeBatch(q, w, options);
   tx<T>(fn: (tx: Tx) => Promise<T>) {
@@ -324,9 +329,9 @@ class PgStore implements Store {
     for (const e of entries) this.fair.noteQueued(e.taskType, e.fairKey ?? "", e.fairWeight ?? 1);
   };
   claim: Store["claim"] = (taskType, count, workerId, now, newToken, limits = {}) =>
-    queue.claim(this.pool, taskType, count, workerId, now, newToken, limits, this.fair);
-  requeue = (taskId: string, token: string) => queue.requeue(this.pool, taskId, token);
-  extendLease = (taskId: string, token: string, seconds: number, now: number) => queue.extendLease(this.pool, taskId, token, seconds, now);
+    queue.claim(this.writePool, taskType, count, workerId, now, newToken, limits, this.fair);
+  requeue = (taskId: string, token: string) => queue.requeue(this.writePool, taskId, token);
+  extendLease = (taskId: string, token: string, seconds: number, now: number) => queue.extendLease(this.writePool, taskId, token, seconds, now);
   queueDepths = (now: number) => queue.queueDepths(this.pool, now);
 
   dueRuns = (now: number, limit: number) => dueRuns(this.pool, now, limit);
