@@ -244,6 +244,85 @@ describe("workers", () => {
     await s.grpc.terminateWorkflow(second, "done with it");
   });
 
+  /** Holds the server's claims at the door until `letGo` (the real claim runs then); `claims` counts those that came. */
+  const holdClaims = () => {
+    const store = s.server.store;
+    const claim = store.claim;
+    const held = { claims: 0, letGo: () => {}, restore: () => {} };
+    const door = new Promise<void>((resolve) => (held.letGo = resolve));
+    store.claim = async (...args) => {
+      held.claims++;
+      await door;
+      return claim(...args);
+    };
+    held.restore = () => {
+      store.claim = claim;
+      held.letGo();
+    };
+    return held;
+  };
+  let raced = false;
+  const raceFlow = async () => {
+    const type = "rest_race_task";
+    if (raced) return type;
+    raced = true;
+    assert.equal((await api("POST", "/api/metadata/taskdefs", [{ name: type, retryCount: 0, timeoutSeconds: 600, responseTimeoutSeconds: 300 }])).status, 200);
+    const flow = { name: "rest_race", version: 1, schemaVersion: 2, tasks: [{ name: type, taskReferenceName: "r", type: "SIMPLE" }] };
+    assert.equal((await api("POST", "/api/metadata/workflow", flow)).status, 200);
+    return type;
+  };
+  const until = async (what: string, check: () => Promise<boolean> | boolean) => {
+    for (let i = 0; !(await check()); i++) {
+      assert.ok(i < 500, what);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+
+  test("a poll with a claim out for it is not handed a task at commit: it takes what the claim found, and the new task waits in the queue", async () => {
+    const type = await raceFlow();
+    const queued = (await api("POST", "/api/workflow/rest_race", {})).text;
+    const held = holdClaims();
+    try {
+      const first = api("GET", `/api/tasks/poll/batch/${type}?workerid=racer&count=1&timeout=30000`);
+      await until("the poll's claim never went out", () => held.claims > 0);
+      const later = (await api("POST", "/api/workflow/rest_race", {})).text;
+      const [task] = (await api("GET", `/api/workflow/${later}`)).json.tasks;
+      assert.equal(task.status, "SCHEDULED", "queued, not handed to the poll whose claim is out");
+      held.letGo();
+      const [got] = (await first).json;
+      assert.equal(got.workflowInstanceId, queued);
+      assert.equal(got.pollCount, 1);
+      const [next] = (await api("GET", `/api/tasks/poll/batch/${type}?workerid=racer&count=1&timeout=30000`)).json;
+      assert.equal(next.workflowInstanceId, later);
+      assert.equal(next.pollCount, 1);
+      await s.grpc.terminateWorkflow(queued, "done with it");
+      await s.grpc.terminateWorkflow(later, "done with it");
+    } finally {
+      held.restore();
+    }
+  });
+
+  test("a task claimed for a poll that ended meanwhile goes to the same worker's next poll, not back to the queue", async () => {
+    const type = await raceFlow();
+    const queued = (await api("POST", "/api/workflow/rest_race", {})).text;
+    const held = holdClaims();
+    const freeSlots = async () => (await s.grpc.workers(type)).find((w) => w.workerId === "racer")?.freeSlots;
+    try {
+      const first = await api("GET", `/api/tasks/poll/batch/${type}?workerid=racer&count=1&timeout=100`);
+      assert.deepEqual(first.json, [], "the poll timed out while its claim was held");
+      assert.equal(held.claims, 1);
+      const second = api("GET", `/api/tasks/poll/batch/${type}?workerid=racer&count=1&timeout=30000`);
+      await until("the second poll never showed as waiting", async () => (await freeSlots()) === 1);
+      held.letGo();
+      const [task] = (await second).json;
+      assert.equal(task.workflowInstanceId, queued);
+      assert.equal(task.pollCount, 1, "claimed once: not put back in the queue and claimed again");
+      await s.grpc.terminateWorkflow(queued, "done with it");
+    } finally {
+      held.restore();
+    }
+  });
+
   test("REST and gRPC workers share one queue, leases and fencing: a stale REST update is refused", async () => {
     const id = await s.grpc.startWorkflow("integration_test_wf", {});
     const t1 = await pollOne("integration_task_1", "rest-a");

@@ -44,6 +44,8 @@ export class Dispatcher {
   private readonly waiters = new Map<string, Set<Waiter>>();
   /** Task types with a claim pass running, and whether another pass is owed. */
   private readonly running = new Map<string, boolean>();
+  /** Waiters a claim is out for. */
+  private readonly claiming = new Set<Waiter>();
   private readonly limitCache = new Map<string, { limits: ClaimLimits; until: number }>();
   /** Per stream: tasks handed to it that its worker has not credited back yet (with its credits, the worker's slots). */
   private readonly held = new WeakMap<Waiter, number>();
@@ -110,6 +112,10 @@ export class Dispatcher {
     if (!set || this.stopped) return undefined;
     for (const waiter of set) {
       if (waiter.credits <= 0 || (room === "quiet" && this.quietSlots(waiter) === 0)) continue;
+      // Not a poll with a claim out for it: handed this task, it would be
+      // answered before the claim came back, and what the claim took would
+      // go back to the queue. The task is queued instead, for the next claim.
+      if (!waiter.stream && this.claiming.has(waiter)) continue;
       waiter.credits--;
       this.delivered(waiter, 1);
       // Round-robin: the next reservation starts with another waiter.
@@ -165,12 +171,15 @@ export class Dispatcher {
         if (wanted === 0) continue;
         let tasks: ClaimedTask[];
         const now = this.clock.now();
+        for (const waiter of group) this.claiming.add(waiter);
         try {
           tasks = await this.store.claim(type, wanted, group[0]!.workerId, now, randomUUID, await this.limits(type));
         } catch (error) {
           this.log.warn({ err: error, taskType: type }, "claim failed");
           answerEmpty(waiting);
           return;
+        } finally {
+          for (const waiter of group) this.claiming.delete(waiter);
         }
         if (tasks.length === 0) {
           answerEmpty(waiting);
@@ -203,7 +212,19 @@ export class Dispatcher {
       waiter.deliver(mine);
     }
     // Their waiters went away while we claimed (a long poll timed out, a
-    // stream closed): back to the queue for the next one.
+    // stream closed): the same worker's waiters with room now take them (the
+    // rows carry its id), such as the poll it sent next; the rest go back to
+    // the queue for the next one.
+    for (const waiter of [...(set ?? [])]) {
+      if (next === tasks.length) break;
+      if (waiter.workerId !== group[0]!.workerId || waiter.credits <= 0) continue;
+      const more = tasks.slice(next, next + waiter.credits);
+      next += more.length;
+      waiter.credits -= more.length;
+      this.delivered(waiter, more.length);
+      if (set?.delete(waiter)) set.add(waiter);
+      waiter.deliver(more);
+    }
     for (const task of tasks.slice(next)) {
       await this.store
         .requeue(task.id, task.leaseToken)
