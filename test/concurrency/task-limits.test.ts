@@ -19,7 +19,7 @@ const flow = (name: string, fairnessKey?: string) => ({
 });
 
 async function claim(count: number) {
-  const { tasks } = await h.client.tasks.poll({ taskType: "per_key", workerId: "per-key-test", count, waitMs: 300n });
+  const { tasks } = await h.client.tasks.poll({ taskType: "per_key", workerId: "per-key-test", count, waitMs: 0n });
   return tasks;
 }
 const tenants = (tasks: Awaited<ReturnType<typeof claim>>) => tasks.map((t) => String((input(t) as { tenant?: string }).tenant ?? "-")).sort();
