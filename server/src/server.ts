@@ -171,6 +171,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       store,
       engine,
       evaluateScript: (source, bindings) => engineServices.evaluator.evaluateScript(source, bindings),
+      resolveWithFilters: (template, context) => engineServices.queries.resolve(template, context as Parameters<typeof engineServices.queries.resolve>[1]),
       clock,
       log,
       // With keys, a handler acts with its owner's rights as they are when it fires.

@@ -8,6 +8,7 @@ import { BatonClient } from "@baton/client";
 import { startHarness, type Harness } from "../support/harness.js";
 import { freshDatabase } from "../support/database.js";
 import { startServerProcess, stopServer, type ServerProc } from "../faults/lib/server.js";
+import { HEAVY_ITEMS, heavyParameters } from "../support/heavy-filters.js";
 
 const flow = {
   name: "gate_then_script",
@@ -16,6 +17,17 @@ const flow = {
   tasks: [
     { name: "gate", taskReferenceName: "gate", type: "HUMAN" },
     { name: "spin", taskReferenceName: "spin", type: "INLINE", inputParameters: { evaluatorType: "javascript", expression: "while (true) {}" } },
+  ],
+};
+
+/** After a gate, a task whose inputParameters read filters costing about 3 s in the queries pool (test/support/heavy-filters.ts). */
+const filtered = {
+  name: "gate_then_filters",
+  version: 1,
+  schemaVersion: 2,
+  tasks: [
+    { name: "gate", taskReferenceName: "gate", type: "HUMAN" },
+    { name: "noop", taskReferenceName: "read", type: "NOOP", inputParameters: { hits: "${workflow.input.items[?(@.k == 'y')].id}", ...heavyParameters(10) } },
   ],
 };
 
@@ -62,5 +74,52 @@ describe("evaluations survive their server", () => {
     assert.match(spin.reasonForIncompletion ?? "", /ran longer than its 1000 ms limit/);
     assert.ok(Number(spin.endTime) >= Date.UTC(2030, 0, 1), "ended by the replica (its clock), not by the killed server");
     assert.equal(run.status, "FAILED");
+  });
+
+  it("a task's input read by filters in the queries pool, whose server was killed meanwhile, is asked for again once its lease runs out", async () => {
+    await stopServer(proc!);
+    await replica?.close();
+    replica = undefined;
+    const databaseUrl = await freshDatabase();
+    proc = await startServerProcess({ databaseUrl });
+    const client = new BatonClient({ address: proc.address });
+    await client.registerWorkflowDef(filtered);
+    const id = await client.startWorkflow("gate_then_filters", {
+      items: [
+        { k: "x", id: "a" },
+        { k: "y", id: "b" },
+      ],
+      heavy: HEAVY_ITEMS,
+    });
+    const signal = client.signalTask(id, { taskReferenceName: "gate" }).catch(() => undefined);
+    for (;;) {
+      const run = await client.getWorkflow(id);
+      const read = run.tasks.find((t) => t.referenceTaskName === "read");
+      if (read) {
+        // Waiting for its input: scheduled, its input not there yet.
+        assert.equal(read.status, "SCHEDULED", "the task waits for its input");
+        assert.deepEqual(read.inputData, {}, "the input was resolved before the kill");
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await stopServer(proc);
+    await signal;
+    client.close();
+
+    replica = await startHarness({ databaseUrl });
+    const before = (await replica.client.getWorkflow(id)).tasks.find((t) => t.referenceTaskName === "read")!;
+    assert.equal(before.status, "SCHEDULED", "the killed server's answer never came");
+    await replica.advance(1);
+    let run = await replica.client.getWorkflow(id);
+    for (let i = 0; i < 1000 && run.status === "RUNNING"; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      await replica.settle();
+      run = await replica.client.getWorkflow(id);
+    }
+    assert.equal(run.status, "COMPLETED", run.reasonForIncompletion);
+    const read = run.tasks.find((t) => t.referenceTaskName === "read")!;
+    assert.deepEqual((read.inputData as Record<string, unknown>)["hits"], ["b"]);
+    assert.ok(Number(read.endTime) >= Date.UTC(2030, 0, 1), "read by the replica (its clock), not by the killed server");
   });
 });

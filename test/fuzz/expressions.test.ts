@@ -32,7 +32,7 @@ describe("expression resolution on hostile input", () => {
       fc.property(fc.dictionary(name, templated, { maxKeys: 5 }), context, fc.option(fc.uuid(), { nil: undefined }), (tpl, ctx, taskId) => {
         let out;
         try {
-          out = resolveParameters(tpl, ctx, taskId === undefined ? {} : { taskId });
+          out = resolveParameters(tpl, ctx, taskId === undefined ? { runFilters: true } : { taskId, runFilters: true });
         } catch (error) {
           assert.fail(`threw ${(error as Error).message} on ${JSON.stringify(tpl)}`);
         }
@@ -47,7 +47,7 @@ describe("expression resolution on hostile input", () => {
     fc.assert(
       fc.property(template, fc.anything({ maxDepth: 3 }), (t, anything) => {
         const ctx = anything !== null && typeof anything === "object" && !Array.isArray(anything) ? (anything as Record<string, unknown>) : { x: anything };
-        resolveParameters({ k: t }, ctx);
+        resolveParameters({ k: t }, ctx, { runFilters: true });
       }),
       { numRuns: fuzzRuns(1000) },
     );
@@ -57,7 +57,7 @@ describe("expression resolution on hostile input", () => {
     fc.assert(
       fc.property(fc.jsonValue({ maxDepth: 3 }), (value) => {
         const ctx = { a: { output: { v: value } } };
-        const out = resolveParameters({ k: "${a.output.v}", l: ["${a.output}"] }, ctx);
+        const out = resolveParameters({ k: "${a.output.v}", l: ["${a.output}"] }, ctx, { runFilters: true });
         const before = JSON.stringify(out);
         if (value !== null && typeof value === "object") (value as Record<string, unknown>)["__mutated"] = 1;
         ctx.a.output.v = "changed" as never;
@@ -81,7 +81,7 @@ describe("expression resolution on hostile input", () => {
     ];
     for (const t of cases) {
       try {
-        resolveParameters({ k: t }, ctx);
+        resolveParameters({ k: t }, ctx, { runFilters: true });
       } catch (error) {
         assert.fail(`threw ${(error as Error).message} on a ${t.length}-character template starting ${t.slice(0, 40)}`);
       }

@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { pollHealth } from "../faults/lib/hostile.js";
+import type { BatonClient } from "@baton/client";
+import { heavyParameters, HEAVY_ITEMS } from "../support/heavy-filters.js";
 import { codeOf, startSecureServer, type SecureServer } from "./support.js";
 
 /** The longest /healthz may wait while the probe runs (the machine is shared: generous, far under the seconds it took before). */
@@ -17,6 +19,15 @@ function exponentialSchema(depth: number): Record<string, unknown> {
   for (let i = 0; i < depth; i++) definitions[`l${i}`] = { anyOf: [{ $ref: `#/definitions/l${i + 1}` }, { $ref: `#/definitions/l${i + 1}` }] };
   definitions[`l${depth}`] = { type: "string" };
   return { type: "object", properties: { a: { $ref: "#/definitions/l0" } }, definitions };
+}
+
+/** A run's end (polling its state; the run's clock is the test's manual one, which nothing here needs to move). */
+async function ended(client: BatonClient, id: string): Promise<Awaited<ReturnType<BatonClient["getWorkflow"]>>> {
+  for (;;) {
+    const run = await client.getWorkflow(id);
+    if (run.status !== "RUNNING") return run;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 describe("user queries off the serving thread", () => {
@@ -74,5 +85,41 @@ describe("user queries off the serving thread", () => {
     // A matching input is checked as before.
     const ok = await s.client(operator).workflows.startWorkflow({ name: "exponential_schema", inputJson: JSON.stringify({ a: "text" }) });
     assert.ok(ok.workflowId);
+  });
+
+  it("a task whose inputParameters read heavy filters waits for them from the pool, and /healthz keeps answering", async () => {
+    const flow = {
+      name: "heavy_filters",
+      version: 1,
+      schemaVersion: 2,
+      tasks: [
+        {
+          name: "noop",
+          taskReferenceName: "read",
+          type: "NOOP",
+          inputParameters: { hits: "${workflow.input.items[?(@.k == 'y')].id}", plain: "${workflow.input.items[0].id}", ...heavyParameters(10) },
+        },
+      ],
+    };
+    assert.equal(await codeOf(s.client(publisher).metadata.registerWorkflowDef({ definitionJson: JSON.stringify(flow) })), "OK");
+    const client = s.client(operator);
+    let id = "";
+    const slowest = await slowestHealthDuring(async () => {
+      id = await client.startWorkflow("heavy_filters", {
+        items: [
+          { k: "x", id: "a" },
+          { k: "y", id: "b" },
+        ],
+        heavy: HEAVY_ITEMS,
+      });
+      await ended(client, id);
+    });
+    const run = await ended(client, id);
+    assert.equal(run.status, "COMPLETED", run.reasonForIncompletion);
+    const input = run.tasks.find((t) => t.referenceTaskName === "read")!.inputData as Record<string, unknown>;
+    assert.deepEqual(input["hits"], ["b"]);
+    assert.equal(input["plain"], "a");
+    assert.equal(input["heavy0"], null, "a filter over its step budget reads as missing, as before");
+    assert.ok(slowest < HEALTH_MAX_MS, `/healthz waited ${slowest.toFixed(0)} ms while the filters were read`);
   });
 });

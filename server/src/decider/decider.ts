@@ -321,13 +321,22 @@ export class Decider implements DecisionContext {
     return task.output;
   }
 
-  /** Resolves `${...}` parameters against the run's current state. */
+  /** Resolves `${...}` parameters against the run's current state; throws FilterDeferred at a path with a filter. */
   resolve(template: JsonObject, taskId?: string): JsonObject {
     return this.resolver.resolve(template, taskId);
   }
 
   resolveValue(value: unknown, taskId?: string): Json {
     return this.resolver.resolveValue(value, taskId);
+  }
+
+  /** Reads filters here, on the deciding thread: only a run's output and failure workflow name still do (run-end.ts). */
+  resolveWithFilters(value: unknown): Json {
+    return this.resolver.resolveValue(value, undefined, true);
+  }
+
+  snapshot(template: unknown): { [name: string]: Json } {
+    return this.resolver.snapshot(template);
   }
 
   // ---- lookups --------------------------------------------------------------

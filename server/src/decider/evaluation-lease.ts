@@ -1,6 +1,7 @@
-// A system task waiting for user code (see evaluation.ts): asked for under a
-// lease, asked again when the lease ran out, answered by an `evaluated` event.
-import { TERMINAL_WORKFLOW, type TaskState } from "./model.js";
+// A system task waiting for user code (see evaluation.ts), or any task whose
+// input parameters read a JSONPath filter: asked for under a lease, asked
+// again when the lease ran out, answered by an `evaluated` event.
+import { TERMINAL_WORKFLOW, type Json, type JsonObject, type TaskState } from "./model.js";
 import type { RunEvent } from "./contract.js";
 import type { DecisionContext } from "./decision-context.js";
 import type { EvaluationRequest } from "./evaluation.js";
@@ -33,9 +34,52 @@ export function askAgain(d: DecisionContext, task: TaskState): void {
   if (request) requestEvaluation(d, task, request);
 }
 
+/** Whether a task waits for its input from the queries pool (its parameters read a filter). */
+export function awaitingInput(task: TaskState): boolean {
+  return task.marks.awaitingInput === true && task.status === "SCHEDULED";
+}
+
+/**
+ * Asks the queries pool for a task's input: its definition's inputTemplate and
+ * its inputParameters (the input is the first under the second, as when
+ * resolved in the decision), against a copy of what they read now.
+ */
+export function requestInput(d: DecisionContext, task: TaskState): void {
+  const template: Json = [(d.taskDefOf(task)?.inputTemplate ?? {}) as JsonObject, d.workflowTaskOf(task)?.inputParameters ?? {}];
+  const request: EvaluationRequest = { kind: "resolve", template, context: d.snapshot(template), taskId: task.id };
+  task.leaseToken = d.newId();
+  task.leaseExpiresAt = evaluationLeaseAt(d.now, request);
+  d.touch(task);
+  d.effects.push({ kind: "evaluate", task, leaseToken: task.leaseToken, request });
+}
+
+/** A task's input came: it is handed on as if resolved when it was scheduled. */
+function inputResolved(d: DecisionContext, task: TaskState, event: Extract<RunEvent, { kind: "evaluated" }>): void {
+  // Late (the task ended or was asked again), or the run ended; a paused run asks again when resumed.
+  if (!awaitingInput(task) || task.leaseToken !== event.leaseToken || TERMINAL_WORKFLOW.has(d.run.status) || d.run.status === "PAUSED") {
+    d.applied = false;
+    return;
+  }
+  task.leaseToken = "";
+  task.leaseExpiresAt = 0;
+  const outcome = event.outcome;
+  if (!outcome.ok) {
+    // The mark stays: a retry of the run asks again.
+    d.endTask(task, "FAILED_WITH_TERMINAL_ERROR", `resolving the task's inputParameters failed: ${outcome.message}`);
+  } else {
+    const [fromTemplate, fromParameters] = outcome.value as [JsonObject, JsonObject];
+    task.input = { ...fromTemplate, ...fromParameters };
+    delete task.marks.awaitingInput;
+    d.touch(task);
+    d.dispatch(task);
+  }
+  d.reconcile();
+}
+
 /** The answer to an evaluation: the task it was for goes on (unless the answer is late). */
 export function evaluated(d: DecisionContext, event: Extract<RunEvent, { kind: "evaluated" }>): void {
   const task = d.book.find(event.taskId);
+  if (task?.marks.awaitingInput) return inputResolved(d, task, event);
   // A late answer: the task ended, was asked again (a new lease), or the run ended.
   if (!task || !awaitingEvaluation(task) || task.leaseToken !== event.leaseToken || TERMINAL_WORKFLOW.has(d.run.status)) {
     d.applied = false;

@@ -1,4 +1,5 @@
-// User code a decision needs run (a script, a jq filter): the decider never
+// User code a decision needs run (a script, a jq filter, a `${...}` template
+// whose paths hold JSONPath filters): the decider never
 // runs it. It asks for it as an effect and leaves the task waiting under a
 // lease; after commit the engine has it evaluated off the serving thread and
 // feeds the outcome back as an `evaluated` event, decided in its own
@@ -6,9 +7,18 @@
 // died) makes any replica's timer ask again, so nothing waits forever.
 import type { Json } from "./model.js";
 
+/** A `${...}` template to resolve in the queries pool, against a JSON copy of the context entries it reads (its paths hold filters). */
+export interface Resolution {
+  template: Json;
+  context: { [name: string]: Json };
+  taskId?: string;
+}
+
 export type EvaluationRequest =
-  /** JavaScript with `$` bound to `bindings`. */
-  | { kind: "script"; source: string; bindings: Json }
+  /** JavaScript with `$` bound to `bindings` (under them, the object `resolve` resolves to, when given). */
+  | { kind: "script"; source: string; bindings: Json; resolve?: Resolution }
+  /** A template whose paths hold filters; the value is the template resolved. */
+  | ({ kind: "resolve" } & Resolution)
   /** A jq filter; the value is `{result, resultList}`. */
   | { kind: "jq"; filter: string; input: Json }
   /** No code: the decision's budget ran out, and the engine answers at once so the run goes on in a new event. */

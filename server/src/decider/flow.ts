@@ -6,6 +6,8 @@ import { SUCCESSFUL_TASK, TERMINAL_TASK, type JsonObject, type TaskMarks, type T
 import type { DecisionContext } from "./decision-context.js";
 import { retryAt, startAt } from "./deadlines.js";
 import { failBy, recordFailedRef } from "./run-end.js";
+import { requestInput } from "./evaluation-lease.js";
+import { FilterDeferred } from "../expressions/index.js";
 import { SYSTEM_TASKS, isWorkerTask } from "./system-tasks/index.js";
 
 export interface NewTaskOptions {
@@ -130,8 +132,9 @@ export function schedule(d: DecisionContext, wt: WorkflowTask, options: NewTaskO
   return task;
 }
 
-/** Hands a scheduled task to its executor: the queue for workers, or the system task. */
+/** Hands a scheduled task to its executor: the queue for workers, or the system task (once its input is known). */
 export function dispatch(d: DecisionContext, task: TaskState): void {
+  if (task.marks.awaitingInput) return requestInput(d, task);
   if (isWorkerTask(task.type)) {
     d.effects.push({ kind: "enqueue", task });
     return;
@@ -174,6 +177,7 @@ export function newTask(d: DecisionContext, wt: WorkflowTask, options: NewTaskOp
   const id = d.newId();
   const type = wt.type ?? "SIMPLE";
   const taskDef = wt.taskDefinition ?? d.taskDefs.get(wt.name);
+  // Undefined: the parameters read a filter, and the task waits for its input from the queries pool (dispatch asks).
   const input = options.input ?? resolveInput(d, wt, taskDef, id);
   const task: TaskState = {
     id,
@@ -183,21 +187,27 @@ export function newTask(d: DecisionContext, wt: WorkflowTask, options: NewTaskOp
     type,
     defName: wt.name,
     iteration: options.iteration,
-    input,
+    input: input ?? {},
     ...freshAttempt(d.now, startAt(d.now, wt)),
     retryCount: 0,
     retriedTaskId: "",
     responseTimeoutSeconds: taskDef?.responseTimeoutSeconds ?? 3600,
     timeoutSeconds: taskDef?.timeoutSeconds ?? 0,
-    marks: options.marks ?? {},
+    marks: input === undefined ? { ...options.marks, awaitingInput: true } : (options.marks ?? {}),
   };
   if (!d.graph.task(wt.taskReferenceName)) task.marks.workflowTask = wt;
   d.addTask(task);
   return task;
 }
 
-function resolveInput(d: DecisionContext, wt: WorkflowTask, taskDef: TaskDef | undefined, taskId: string): JsonObject {
-  const resolved = d.resolve(wt.inputParameters ?? {}, taskId);
-  const template = taskDef?.inputTemplate;
-  return template ? { ...(d.resolve(template, taskId) as JsonObject), ...resolved } : resolved;
+/** The task's input, or undefined when its parameters read a filter (resolved in the queries pool instead). */
+function resolveInput(d: DecisionContext, wt: WorkflowTask, taskDef: TaskDef | undefined, taskId: string): JsonObject | undefined {
+  try {
+    const resolved = d.resolve(wt.inputParameters ?? {}, taskId);
+    const template = taskDef?.inputTemplate;
+    return template ? { ...(d.resolve(template, taskId) as JsonObject), ...resolved } : resolved;
+  } catch (error) {
+    if (error instanceof FilterDeferred) return undefined;
+    throw error;
+  }
 }

@@ -159,6 +159,12 @@ export interface TaskMarks {
   jumped?: boolean;
   /** false: a SKIPPED task that is no operator's placeholder (absent: it is one). */
   placeholder?: boolean;
+  /**
+   * Its input parameters read a JSONPath filter: it waits SCHEDULED, under a
+   * lease, for the queries pool's answer before it is handed on (flow.ts).
+   * Kept when that fails, so that a retry asks again.
+   */
+  awaitingInput?: boolean;
 }
 
 export type { JsonObject, TaskDef, WorkflowDef };

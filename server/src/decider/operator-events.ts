@@ -5,7 +5,7 @@
 import { iterationRef } from "@baton/sdk";
 import { Refusal, type RunEvent } from "./contract.js";
 import type { DecisionContext } from "./decision-context.js";
-import { askAgain, awaitingEvaluation } from "./evaluation-lease.js";
+import { askAgain, awaitingEvaluation, awaitingInput, requestInput } from "./evaluation-lease.js";
 import { createRetry, newTask, schedule, scheduleOrJump } from "./flow.js";
 import { SUCCESSFUL_TASK, TERMINAL_TASK, TERMINAL_WORKFLOW, type JsonObject, type RunState, type TaskState, type WorkflowStatus } from "./model.js";
 import { variablesOverLimit } from "../rules/variables.js";
@@ -32,8 +32,11 @@ export function resume(d: DecisionContext): void {
   // Admitted while paused (see admit): it has not started, or not run again, yet.
   if (d.run.marks.admission === undefined && d.run.marks.revival) return d.reviveHeld();
   if (d.tasks.length === 0 && d.run.marks.admission === undefined) return d.start();
-  // A loop's answer that came while paused was set aside: ask again now.
-  for (const task of d.tasks) if (task.type === "DO_WHILE" && awaitingEvaluation(task)) askAgain(d, task);
+  // A loop's answer, or a task's input, that came while paused was set aside: ask again now.
+  for (const task of d.tasks) {
+    if (task.type === "DO_WHILE" && awaitingEvaluation(task)) askAgain(d, task);
+    else if (awaitingInput(task)) requestInput(d, task);
+  }
   d.reconcile();
 }
 

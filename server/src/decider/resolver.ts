@@ -2,7 +2,7 @@
 // name (its latest instance; the task book keeps the names). Views read the
 // live task objects, so the context is made once per decision, at no cost per
 // task, and stays current as tasks change.
-import { resolveParameters, resolveValue } from "../expressions/index.js";
+import { listExpressions, resolveParameters, resolveValue, toJson } from "../expressions/index.js";
 import type { Json, JsonObject, RunState, TaskState, WorkflowDef } from "./model.js";
 import type { TaskBook } from "./task-book.js";
 
@@ -137,11 +137,51 @@ export class Resolver {
     return view;
   }
 
-  resolve(template: JsonObject, taskId?: string): JsonObject {
-    return resolveParameters(template, this.context, taskId ? { taskId } : {}) as JsonObject;
+  /**
+   * The context entries `template` reads, as JSON, for the queries pool (a
+   * template whose paths hold filters is resolved there): the entries its
+   * paths start from, or all of them when one does not say (`$..x`, `@root`,
+   * a name spliced in by a nested `${...}`).
+   */
+  snapshot(template: unknown): { [name: string]: Json } {
+    const out: { [name: string]: Json } = {};
+    for (const name of rootNames(template) ?? (Reflect.ownKeys(this.context) as string[])) {
+      const value = this.context[name];
+      if (value !== undefined) out[name] = toJson(value);
+    }
+    return out;
   }
 
-  resolveValue(value: unknown, taskId?: string): Json {
-    return resolveValue(value, this.context, taskId ? { taskId } : {}) as Json;
+  /** Throws FilterDeferred at a path with a filter, unless `runFilters` (see run-end.ts). */
+  resolve(template: JsonObject, taskId?: string, runFilters = false): JsonObject {
+    return resolveParameters(template, this.context, { runFilters, ...(taskId ? { taskId } : {}) }) as JsonObject;
   }
+
+  resolveValue(value: unknown, taskId?: string, runFilters = false): Json {
+    return resolveValue(value, this.context, { runFilters, ...(taskId ? { taskId } : {}) }) as Json;
+  }
+}
+
+/** The context entries the paths of `template` start from; undefined when one does not say which. */
+function rootNames(template: unknown): Set<string> | undefined {
+  const names = new Set<string>();
+  for (const { expression } of listExpressions(template)) {
+    if (expression.includes("@root")) return undefined;
+    // A nested `${...}` is listed itself; the text around it decides the root.
+    const root = rootOf(expression);
+    if (root === undefined) return undefined;
+    names.add(root);
+  }
+  return names;
+}
+
+/** The first name of a path (`workflow` in `$.workflow.input.x`, `a b` in `['a b'].output`), or undefined. */
+function rootOf(expression: string): string | undefined {
+  let path = expression.trim();
+  if (path.startsWith("$.")) path = path.slice(2);
+  else if (path.startsWith("$[")) path = path.slice(1);
+  const quoted = /^\[\s*(['"])([^'"\\]*)\1\s*\]/.exec(path);
+  if (quoted) return quoted[2];
+  // A name followed by anything but a step (`a${b}`, `a$b`) is not read as one: all entries go.
+  return /^([^.[\]\s${}()*?@,:'"]+)(?=$|[.[\s])/.exec(path)?.[1];
 }

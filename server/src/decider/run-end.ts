@@ -90,7 +90,7 @@ export function endRun(d: DecisionContext, status: WorkflowStatus, reason: strin
 function failureWorkflowName(d: DecisionContext): string {
   const name = d.def.failureWorkflow ?? "";
   if (name.startsWith("${")) {
-    const value = d.resolveValue(name);
+    const value = d.resolveWithFilters(name);
     return typeof value === "string" ? value : "";
   }
   if (name.startsWith("$")) {
@@ -103,7 +103,7 @@ function failureWorkflowName(d: DecisionContext): string {
 
 function workflowOutput(d: DecisionContext): JsonObject {
   const params = d.def.outputParameters;
-  if (params && Object.keys(params).length > 0) return d.resolve(params);
+  if (params && Object.keys(params).length > 0) return d.resolveWithFilters(params) as JsonObject;
   // Conductor: without outputParameters the output is the last task's output, whatever its status.
   const last = d.tasks[d.tasks.length - 1];
   return last ? { ...last.output } : {};

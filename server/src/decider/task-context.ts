@@ -20,8 +20,11 @@ export interface TaskContext {
   defRef(task: TaskState): string;
   latestByRef(): ReadonlyMap<string, TaskState>;
   tasksOfIteration(n: number): readonly TaskState[];
+  /** Resolves `${...}`; throws FilterDeferred (expressions/resolve.ts) at a path with a filter: ask for a `resolve` evaluation instead. */
   resolve(template: JsonObject, taskId?: string): JsonObject;
   resolveValue(value: unknown, taskId?: string): Json;
+  /** The context entries a template reads, as JSON: what a `resolve` evaluation is sent. */
+  snapshot(template: unknown): { [name: string]: Json };
   newTask(wt: WorkflowTask, options: { iteration: number; input?: JsonObject; marks?: TaskMarks }): TaskState;
   dispatch(task: TaskState): void;
   scheduleOrJump(wt: WorkflowTask, iteration: number): void;

@@ -4,7 +4,7 @@
 import { TERMINAL_TASK, TERMINAL_WORKFLOW } from "./model.js";
 import type { DecisionContext } from "./decision-context.js";
 import { pollTimeoutAt, runTimeoutAt, taskTimeoutAt } from "./deadlines.js";
-import { askAgain, awaitingEvaluation } from "./evaluation-lease.js";
+import { askAgain, awaitingEvaluation, awaitingInput, requestInput } from "./evaluation-lease.js";
 import { endRun, recordFailedRef } from "./run-end.js";
 import { SYSTEM_TASKS, isWorkerTask } from "./system-tasks/index.js";
 
@@ -23,6 +23,10 @@ export function checkTimeouts(d: DecisionContext): void {
   if (!d.tick && (run.wakeAt === 0 || now < run.wakeAt)) return;
   for (const task of [...d.tasks]) {
     if (TERMINAL_TASK.has(task.status)) continue;
+    if (awaitingInput(task)) {
+      if (now >= task.leaseExpiresAt) requestInput(d, task);
+      continue;
+    }
     const taskDef = d.taskDefOf(task);
     const timeoutAt = taskTimeoutAt(task);
     const timedOut = task.status === "IN_PROGRESS" && timeoutAt !== undefined && now >= timeoutAt;
@@ -68,7 +72,9 @@ export function nextWake(d: DecisionContext): number {
   if (run.status === "RUNNING") {
     for (const task of d.tasks) {
       if (TERMINAL_TASK.has(task.status)) continue;
-      if (task.status === "SCHEDULED" && isWorkerTask(task.type)) {
+      if (awaitingInput(task)) {
+        if (task.leaseExpiresAt > 0) wake = Math.min(wake, task.leaseExpiresAt);
+      } else if (task.status === "SCHEDULED" && isWorkerTask(task.type)) {
         const poll = pollTimeoutAt(task, d.taskDefOf(task));
         if (poll !== undefined) wake = Math.min(wake, poll);
       } else if (task.status === "IN_PROGRESS" && isWorkerTask(task.type)) {

@@ -9,7 +9,7 @@ import { TERMINAL_TASK, type TaskState } from "../decider/model.js";
 import { isUuid } from "../rules/ids.js";
 import { Overloaded, type Engine } from "../runtime/engine.js";
 import type { Store } from "../store/store.js";
-import { substitute } from "./payload.js";
+import { substitute, type ResolveWithFilters } from "./payload.js";
 
 /** Where an action comes from: its event and handler. */
 export interface ActionContext {
@@ -24,6 +24,8 @@ export interface ActionContext {
   index: number;
   /** The server clock's now, for `${$.currentTimeMillis()}`. */
   now: number;
+  /** Templates whose paths hold filters are resolved in the queries pool. */
+  resolveWithFilters: ResolveWithFilters;
 }
 
 /** What an action did, for the log. */
@@ -60,7 +62,7 @@ function eventFields(ctx: ActionContext): Record<string, Json> {
 }
 
 async function updateTask(ctx: ActionContext, kind: "complete_task" | "fail_task", details: Record<string, unknown>, payload: Json): Promise<ActionOutcome> {
-  const resolved = substitute(details, payload, ctx.now) as Record<string, Json>;
+  const resolved = (await substitute(details, payload, ctx.now, ctx.resolveWithFilters)) as Record<string, Json>;
   const workflowId = text(resolved["workflowId"]);
   const taskRefName = text(resolved["taskRefName"]);
   const taskId = text(resolved["taskId"]);
@@ -104,7 +106,7 @@ async function updateTask(ctx: ActionContext, kind: "complete_task" | "fail_task
 }
 
 async function startWorkflow(ctx: ActionContext, details: Record<string, unknown>, payload: Json): Promise<ActionOutcome> {
-  const resolved = substitute(details, payload, ctx.now) as Record<string, Json>;
+  const resolved = (await substitute(details, payload, ctx.now, ctx.resolveWithFilters)) as Record<string, Json>;
   const name = text(resolved["name"]);
   if (!name) throw new Error("start_workflow has no name");
   const rawVersion = resolved["version"];
@@ -132,7 +134,7 @@ async function startWorkflow(ctx: ActionContext, details: Record<string, unknown
 }
 
 async function updateVariables(ctx: ActionContext, details: Record<string, unknown>, payload: Json): Promise<ActionOutcome> {
-  const resolved = substitute(details, payload, ctx.now) as Record<string, Json>;
+  const resolved = (await substitute(details, payload, ctx.now, ctx.resolveWithFilters)) as Record<string, Json>;
   const workflowId = text(resolved["workflowId"]);
   if (!isUuid(workflowId)) throw new Error(`no run ${JSON.stringify(workflowId)}`);
   const variables = resolved["variables"];
@@ -148,7 +150,7 @@ async function updateVariables(ctx: ActionContext, details: Record<string, unkno
 }
 
 async function terminateWorkflow(ctx: ActionContext, details: Record<string, unknown>, payload: Json): Promise<ActionOutcome> {
-  const resolved = substitute(details, payload, ctx.now) as Record<string, Json>;
+  const resolved = (await substitute(details, payload, ctx.now, ctx.resolveWithFilters)) as Record<string, Json>;
   const workflowId = text(resolved["workflowId"]);
   if (!isUuid(workflowId)) throw new Error(`no run ${JSON.stringify(workflowId)}`);
   const reason = text(resolved["terminationReason"]) || `terminated by event handler ${ctx.handlerName} on ${ctx.eventName}`;

@@ -33,6 +33,8 @@ export interface EventConsumerDeps {
   engine: Pick<Engine, "handle" | "start">;
   /** Runs a handler's `javascript` condition in the sandbox. */
   evaluateScript: Parameters<typeof conditionHolds>[3];
+  /** Reads conditions and action templates whose paths hold JSONPath filters, in the queries pool. */
+  resolveWithFilters: Parameters<typeof conditionHolds>[4];
   clock: Clock;
   log: Logger;
   /** Set when the server requires keys: whether a handler's owner may carry out an action now. */
@@ -121,7 +123,7 @@ export class EventConsumer {
     const where = { eventId: event.id, event: name, handler: handler.name };
     let passes: boolean;
     try {
-      passes = await conditionHolds(handler.condition, handler.evaluatorType, payload, this.deps.evaluateScript);
+      passes = await conditionHolds(handler.condition, handler.evaluatorType, payload, this.deps.evaluateScript, this.deps.resolveWithFilters);
     } catch (error) {
       this.log.warn({ ...where, err: error }, "event handler condition failed; no action taken");
       return;
@@ -140,7 +142,16 @@ export class EventConsumer {
           continue;
         }
         const outcome = await runAction(
-          { engine: this.deps.engine, store: this.deps.store, eventId: event.id, eventName: name, handlerName: handler.name, index, now },
+          {
+            engine: this.deps.engine,
+            store: this.deps.store,
+            eventId: event.id,
+            eventName: name,
+            handlerName: handler.name,
+            index,
+            now,
+            resolveWithFilters: this.deps.resolveWithFilters,
+          },
           action,
           input,
         );

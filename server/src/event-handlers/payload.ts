@@ -1,10 +1,12 @@
 // How an event handler reads its event: the condition (a sandboxed script or a
 // payload field), `expandInlineJSON`, and `${...}` substitution from the payload.
 import type { Json } from "../expressions/json.js";
-import { compilePath, resolveValue } from "../expressions/index.js";
+import { FilterDeferred, compilePath, resolveValue } from "../expressions/index.js";
 import { scriptTruth } from "../sandbox/index.js";
 
 export type EvaluateScript = (source: string, bindings: Json) => Promise<Json>;
+/** Resolves a template whose paths hold JSONPath filters against `context`, in the queries pool (never on the serving thread). */
+export type ResolveWithFilters = (template: Json, context: Json) => Promise<Json>;
 
 /**
  * Whether the payload passes a handler's condition. Empty passes. `javascript`
@@ -13,18 +15,25 @@ export type EvaluateScript = (source: string, bindings: Json) => Promise<Json>;
  * ScriptEvaluator). `value-param`: the condition is a path into the payload,
  * true when the value there is true, a number above 0 or the text "true".
  * A script that fails counts as false; the error is thrown for the caller to log.
+ * A path with a filter is read in the queries pool (missing reads as null there, false either way).
  */
 export async function conditionHolds(
   condition: string | undefined,
   evaluatorType: string | undefined,
   payload: Json,
   evaluate: EvaluateScript,
+  resolveWithFilters: ResolveWithFilters,
 ): Promise<boolean> {
   if (condition === undefined || condition.trim() === "") return true;
   if (evaluatorType === "value-param") {
-    const got = compilePath(condition.trim()).read(payload);
-    if (!got.found) return false;
-    const value = got.value;
+    const path = compilePath(condition.trim());
+    let value: unknown;
+    if (path.filter) value = await resolveWithFilters(`\${${condition.trim()}}`, payload);
+    else {
+      const got = path.read(payload);
+      if (!got.found) return false;
+      value = got.value;
+    }
     return typeof value === "string" ? value.toLowerCase() === "true" : scriptTruth(value as Json);
   }
   return scriptTruth(await evaluate(condition, payload));
@@ -64,11 +73,18 @@ const ONLY_NOW = /^\$\{\s*(?:\$\.)?currentTimeMillis\(\)\s*\}$/;
  * Resolves every `${...}` in `template` against the payload (JsonPath, a
  * leading `$.` optional; a string that is one expression keeps the value's
  * type; a path that finds nothing gives null), with the rules of workflow
- * parameters, plus `${$.currentTimeMillis()}` = `now`.
+ * parameters, plus `${$.currentTimeMillis()}` = `now`. A template whose paths
+ * hold filters is resolved in the queries pool.
  */
-export function substitute(template: unknown, payload: Json, now: number): Json {
-  const context = (payload !== null && typeof payload === "object" && !Array.isArray(payload) ? payload : { $: payload }) as Record<string, unknown>;
-  return resolveValue(withNow(template, now), context);
+export async function substitute(template: unknown, payload: Json, now: number, resolveWithFilters: ResolveWithFilters): Promise<Json> {
+  const context = (payload !== null && typeof payload === "object" && !Array.isArray(payload) ? payload : { $: payload }) as Record<string, Json>;
+  const timed = withNow(template, now);
+  try {
+    return resolveValue(timed, context);
+  } catch (error) {
+    if (!(error instanceof FilterDeferred)) throw error;
+    return resolveWithFilters(timed as Json, context);
+  }
 }
 
 function withNow(value: unknown, now: number): unknown {

@@ -88,7 +88,7 @@ function evaluate(part: Part & { kind: "expr" }, context: Record<string, unknown
   if (path.trim() === "") return { value: "" }; // `${}` is the empty string in Conductor
   if (path === "CPEWF_TASK_ID") return options.taskId !== undefined ? { value: options.taskId } : { literal: `\${${path}}` };
   const compiled = compilePath(path);
-  if (compiled.filter && options.runFilters === false) throw new FilterDeferred(path);
+  if (compiled.filter && !options.runFilters) throw new FilterDeferred(path);
   const got = compiled.read(context);
   if (got.found) return got;
   options.onMissing?.(path);

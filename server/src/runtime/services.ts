@@ -3,7 +3,7 @@
 // queries: JSONPath filters and JSON Schemas, each in a pool of worker
 // threads) off the thread that serves calls.
 import type { EvaluationOutcome, EvaluationRequest } from "../decider/evaluation.js";
-import type { Json } from "../decider/model.js";
+import type { Json, JsonObject } from "../decider/model.js";
 import type { SystemTaskServices } from "../decider/system-tasks/index.js";
 import { createScriptEngine, type ScriptEngine } from "../sandbox/index.js";
 import { createJq, type Jq } from "../sandbox/jq.js";
@@ -38,8 +38,18 @@ function evaluatorOf(scripts: ScriptEngine, jq: Jq, queries: Queries): Evaluator
     async evaluate(request) {
       try {
         switch (request.kind) {
-          case "script":
-            return { ok: true, value: await scripts.evaluate(request.source, request.bindings) };
+          case "script": {
+            // Inputs that read a filter come from the queries pool first, bound under the rest.
+            const bindings = request.resolve
+              ? {
+                  ...((await queries.resolve(request.resolve.template, request.resolve.context, request.resolve.taskId)) as JsonObject),
+                  ...(request.bindings as JsonObject),
+                }
+              : request.bindings;
+            return { ok: true, value: await scripts.evaluate(request.source, bindings) };
+          }
+          case "resolve":
+            return { ok: true, value: await queries.resolve(request.template, request.context, request.taskId) };
           case "jq":
             return { ok: true, value: (await jq.transform(request.filter, request.input)) as unknown as Json };
           case "continue":

@@ -134,12 +134,15 @@ export function planWrite(
       case "runAsync":
         after.asyncTasks.push(effect.task);
         break;
-      case "evaluate":
+      case "evaluate": {
         // Asked for and answered in this decision already (a newer lease), or the task ended: nothing to run.
-        if (effect.task.status === "IN_PROGRESS" && effect.task.leaseToken === effect.leaseToken && !removedIds.has(effect.task.id)) {
+        // (A task waiting for its input waits SCHEDULED.)
+        const waiting = effect.task.status === "IN_PROGRESS" || (effect.task.status === "SCHEDULED" && effect.task.marks.awaitingInput === true);
+        if (waiting && effect.task.leaseToken === effect.leaseToken && !removedIds.has(effect.task.id)) {
           after.evaluations.push({ runId: run.id, taskId: effect.task.id, leaseToken: effect.leaseToken, request: effect.request });
         }
         break;
+      }
       default:
         unknownKind(effect);
     }

@@ -2,7 +2,7 @@
 // JsonPath features, escapes, and the listing used by static checks.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { compilePath, listExpressions, resolveParameters, resolveValue } from "../../src/expressions/index.js";
+import { FilterDeferred, compilePath, listExpressions, resolveParameters, resolveValue } from "../../src/expressions/index.js";
 
 const context: Record<string, unknown> = {
   workflow: {
@@ -39,7 +39,8 @@ const context: Record<string, unknown> = {
 
 function resolve(value: unknown, taskId?: string) {
   const missing: string[] = [];
-  const result = resolveValue(value, context, { ...(taskId ? { taskId } : {}), onMissing: (e) => missing.push(e) });
+  // Filters included, as the queries pool resolves (the serving thread defers them: see the last describe).
+  const result = resolveValue(value, context, { runFilters: true, ...(taskId ? { taskId } : {}), onMissing: (e) => missing.push(e) });
   return { result, missing };
 }
 
@@ -254,5 +255,18 @@ describe("listExpressions", () => {
 describe("speed", () => {
   it("compiled paths are cached", () => {
     assert.equal(compilePath("workflow.input.param1"), compilePath("workflow.input.param1"));
+  });
+});
+
+describe("filters are deferred where they do not run (the serving thread)", () => {
+  it("a path with a filter or script step throws FilterDeferred unless filters run; other paths resolve as before", () => {
+    for (const template of ["${workflow.input.list[?(@.n > 1)]}", "x ${workflow.input.list[(@.length-1)]}", "${workflow.input.${workflow.input.key}[?(@)]}"]) {
+      assert.throws(() => resolveValue(template, context), FilterDeferred, template);
+      assert.doesNotThrow(() => resolveValue(template, context, { runFilters: true }), template);
+    }
+    assert.equal(compilePath("workflow.input.list[?(@.n > 1)]").filter, true);
+    for (const path of ["workflow.input.list[*]", "workflow.input.list[0:2]", "$..n", "workflow.input['a b']", "workflow.input.list.length()"])
+      assert.equal(compilePath(path).filter, false, path);
+    assert.deepEqual(resolveValue("${workflow.input.list[*].n}", context), resolveValue("${workflow.input.list[*].n}", context, { runFilters: true }));
   });
 });

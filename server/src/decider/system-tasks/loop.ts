@@ -3,6 +3,7 @@ import type { TaskContext } from "../task-context.js";
 import type { EvaluationRequest } from "../evaluation.js";
 import type { JsonObject, TaskState } from "../model.js";
 import { scriptTruth } from "../../sandbox/conductor.js";
+import { FilterDeferred } from "../../expressions/index.js";
 import type { SystemTask } from "./contract.js";
 import { deleteIterationEntry, loopOutputBytes, setIterationEntry } from "../loop-output.js";
 import { outputLimit, overLimitReason } from "../output-limit.js";
@@ -81,12 +82,22 @@ export function collectIteration(d: TaskContext, loop: TaskState): JsonObject {
 function loopCondition(d: TaskContext, task: TaskState): EvaluationRequest {
   const wt = d.workflowTaskOf(task)!;
   const n = currentIteration(task);
-  const bindings: JsonObject = { ...d.resolve(wt.inputParameters ?? {}, task.id), [d.defRef(task)]: task.output };
+  const parameters = wt.inputParameters ?? {};
+  let resolved: JsonObject | undefined;
+  try {
+    resolved = d.resolve(parameters, task.id);
+  } catch (error) {
+    if (!(error instanceof FilterDeferred)) throw error;
+  }
+  const bindings: JsonObject = { ...resolved, [d.defRef(task)]: task.output };
   const iterationOutput = task.output[String(n)];
   if (iterationOutput && typeof iterationOutput === "object" && !Array.isArray(iterationOutput)) {
     for (const [ref, out] of Object.entries(iterationOutput)) bindings[ref] = out;
   }
-  return { kind: "script", source: wt.loopCondition ?? "false", bindings };
+  const source = wt.loopCondition ?? "false";
+  // Inputs that read a filter are resolved in the queries pool, then bound under the rest, before the script runs.
+  if (resolved) return { kind: "script", source, bindings };
+  return { kind: "script", source, bindings, resolve: { template: parameters, context: d.snapshot(parameters), taskId: task.id } };
 }
 
 /** Starts iteration `n` if this decision's budget allows; otherwise the loop goes on in the next event. */
