@@ -1,9 +1,10 @@
 // The engine's caches are bounded by bytes, not only by count (issue 14,
 // point 12): definitions by content hash (kept forever before), the latest
-// version of each workflow, the definitions' graphs and compiled input
-// schemas (10,000, 1,000 and 1,000 entries, whatever their size; ajv also kept
-// every schema it compiled). A definition may be 4 MiB, so a publisher
-// registering and running large ones could take the server's memory.
+// version of each workflow and the definitions' graphs (10,000 and 1,000
+// entries, whatever their size). A definition may be 4 MiB, so a publisher
+// registering and running large ones could take the server's memory. Input
+// schemas are compiled in the queries pool's threads, never on the serving
+// thread, so the serving thread keeps no cache of them.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { cacheSizes } from "@baton/server";
@@ -29,14 +30,15 @@ describe("the engine's caches", () => {
         name,
         version: 1,
         schemaVersion: 2,
-        // The bulk is its input schema, so the compiled schema is cached too.
+        // The bulk is its input schema (compiled and checked in the queries pool).
         inputSchema: { name: `schema_${i}`, type: "JSON", data: { type: "object", description: `${i}`.padEnd(MiB, "d") } },
         tasks: [{ name: "w", taskReferenceName: "w", type: "WAIT" }],
       });
       await h.client.terminateWorkflow(await h.client.startWorkflow(name, {}), "done");
     }
     const sizes = cacheSizes();
-    for (const name of ["definitions", "latest definitions", "graphs", "input schemas"]) {
+    assert.equal(sizes["input schemas"], undefined, "no input schema is compiled on the serving thread");
+    for (const name of ["definitions", "latest definitions", "graphs"]) {
       const cache = sizes[name];
       assert.ok(cache, `cache ${name} is listed`);
       assert.ok(cache.bytes <= cache.maxBytes, `${name} holds ${cache.bytes} bytes (budget ${cache.maxBytes})`);
