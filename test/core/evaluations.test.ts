@@ -31,6 +31,17 @@ const filtered = {
   ],
 };
 
+/** The run once the replica, settling between reads, has ended it (or after `rounds` reads). */
+async function settledRun(harness: Harness, id: string, rounds: number) {
+  let run = await harness.client.getWorkflow(id);
+  for (let i = 0; i < rounds && run.status === "RUNNING"; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    await harness.settle();
+    run = await harness.client.getWorkflow(id);
+  }
+  return run;
+}
+
 let proc: ServerProc | undefined;
 let replica: Harness | undefined;
 after(async () => {
@@ -63,12 +74,7 @@ describe("evaluations survive their server", () => {
     const before = (await replica.client.getWorkflow(id)).tasks.find((t) => t.referenceTaskName === "spin")!;
     assert.equal(before.status, "IN_PROGRESS", "the killed server's evaluation never answered");
     await replica.advance(1);
-    let run = await replica.client.getWorkflow(id);
-    for (let i = 0; i < 500 && run.status === "RUNNING"; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      await replica.settle();
-      run = await replica.client.getWorkflow(id);
-    }
+    const run = await settledRun(replica, id, 500);
     const spin = run.tasks.find((t) => t.referenceTaskName === "spin")!;
     assert.equal(spin.status, "FAILED_WITH_TERMINAL_ERROR");
     assert.match(spin.reasonForIncompletion ?? "", /ran longer than its 1000 ms limit/);
@@ -111,12 +117,7 @@ describe("evaluations survive their server", () => {
     const before = (await replica.client.getWorkflow(id)).tasks.find((t) => t.referenceTaskName === "read")!;
     assert.equal(before.status, "SCHEDULED", "the killed server's answer never came");
     await replica.advance(1);
-    let run = await replica.client.getWorkflow(id);
-    for (let i = 0; i < 1000 && run.status === "RUNNING"; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      await replica.settle();
-      run = await replica.client.getWorkflow(id);
-    }
+    const run = await settledRun(replica, id, 1000);
     assert.equal(run.status, "COMPLETED", run.reasonForIncompletion);
     const read = run.tasks.find((t) => t.referenceTaskName === "read")!;
     assert.deepEqual((read.inputData as Record<string, unknown>)["hits"], ["b"]);
