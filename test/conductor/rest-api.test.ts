@@ -2,6 +2,7 @@
 // endpoints on the same queue, leases and fencing as gRPC; the client
 // endpoints on the same services; Conductor's answers for bad input.
 import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { ManualClock } from "@baton/server";
 import { forkOfTasks } from "../support/flows.js";
@@ -321,6 +322,42 @@ describe("workers", () => {
     } finally {
       held.restore();
     }
+  });
+
+  test("an update-v2 whose client leaves before the answer puts the next task it took back in the queue at once", async () => {
+    const type = await raceFlow();
+    const first = (await api("POST", "/api/workflow/rest_race", {})).text;
+    const [task] = (await api("GET", `/api/tasks/poll/batch/${type}?workerid=leaver&count=1&timeout=30000`)).json;
+    assert.equal(task.workflowInstanceId, first);
+    const second = (await api("POST", "/api/workflow/rest_race", {})).text;
+    const secondTask = async () => (await api("GET", `/api/workflow/${second}`)).json.tasks[0];
+    // The result's write is held: update-v2 takes the next task meanwhile, and its client leaves before the answer.
+    const store = s.server.store;
+    const writeBatch = store.writeBatch;
+    let letGo = () => {};
+    const door = new Promise<void>((resolve) => (letGo = resolve));
+    store.writeBatch = async (...args) => {
+      await door;
+      return writeBatch(...args);
+    };
+    const update = httpRequest(`${s.base}/api/tasks/update-v2`, { method: "POST", headers: { "content-type": "application/json" } });
+    update.on("error", () => {}); // destroyed below
+    update.end(JSON.stringify({ taskId: task.taskId, workflowInstanceId: first, status: "COMPLETED", outputData: {}, workerId: "leaver" }));
+    try {
+      await until("update-v2 never took the next task", async () => (await secondTask()).status === "IN_PROGRESS");
+      update.destroy();
+      await until("the next task stayed leased to a client that left", async () => (await secondTask()).status === "SCHEDULED");
+    } finally {
+      store.writeBatch = writeBatch;
+      letGo();
+    }
+    // Back in the queue, not waiting out its lease (the clock has not moved): the next poll takes it, a second time.
+    const [again] = (await api("GET", `/api/tasks/poll/batch/${type}?workerid=other&count=1&timeout=30000`)).json;
+    assert.equal(again.workflowInstanceId, second);
+    assert.equal(again.pollCount, 2);
+    // The result itself was written.
+    await until("the first run never completed", async () => (await api("GET", `/api/workflow/${first}`)).json.status === "COMPLETED");
+    await s.grpc.terminateWorkflow(second, "done with it");
   });
 
   test("REST and gRPC workers share one queue, leases and fencing: a stale REST update is refused", async () => {

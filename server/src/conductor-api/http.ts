@@ -22,7 +22,7 @@ export interface Request {
   /** The body as sent (for routes that take text). */
   text: string;
   principal: Principal;
-  /** Aborted when the client goes away (a long poll given up). */
+  /** Aborted when the connection closes before the answer was all sent (the client gave up, e.g. on a long poll). */
   signal: AbortSignal;
 }
 

@@ -11,6 +11,7 @@ import {
   SignalTaskRequestSchema,
   TaskResultSchema,
   TaskStatus,
+  type LeasedTask,
   UpdateTaskRequestSchema,
   stringifyJson,
   grpc,
@@ -48,10 +49,26 @@ const NEXT_TASK_NOW = 0;
 const TASK = "baton.v1.TaskService";
 
 export function taskRoutes(s: Services): Route[] {
-  /** Tasks of `type` leased to `workerId`, waiting at most `waitMs` for the first. */
+  /** Tasks handed out that will not reach their worker: back to the queue now (or, failing that, when their lease runs out). */
+  const giveBack = async (tasks: LeasedTask[]) => {
+    for (const task of tasks) {
+      s.leases.forget(task.taskId);
+      await s.store.requeue(task.taskId, task.leaseToken).catch(() => {});
+    }
+  };
+  /**
+   * Tasks of `type` leased to `workerId`, waiting at most `waitMs` for the
+   * first. They go back to the queue if the request's client goes away before
+   * its answer is sent (`signal`): e.g. an update-v2 whose next task was taken
+   * while its result was being written, or a poll the client gave up on.
+   */
   const take = async (type: string, workerId: string, count: number, waitMs: number, signal: AbortSignal) => {
     const { tasks } = await s.tasks.poll(create(PollRequestSchema, { taskType: type, workerId, count, waitMs: BigInt(waitMs) }), callOf(signal));
     for (const task of tasks) s.leases.remember(task.taskId, { token: task.leaseToken, workerId, taskType: task.taskType });
+    if (tasks.length > 0) {
+      if (signal.aborted) void giveBack(tasks);
+      else signal.addEventListener("abort", () => void giveBack(tasks), { once: true });
+    }
     return tasks;
   };
   /** The same, as Conductor's Task. */
@@ -187,11 +204,8 @@ export function taskRoutes(s: Services): Route[] {
         try {
           await apply(result, lease);
         } catch (error) {
-          // A refused result gets no next task: what the poll took goes back to the queue (or, failing that, returns when its lease runs out).
-          for (const task of await next.catch(() => [])) {
-            s.leases.forget(task.taskId);
-            await s.store.requeue(task.taskId, task.leaseToken).catch(() => {});
-          }
+          // A refused result gets no next task: what the poll took goes back to the queue.
+          await giveBack(await next.catch(() => []));
           throw error;
         }
         const [task] = await next;
