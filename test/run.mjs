@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: the linter, then every test of the project against one real PostgreSQL.
+// `npm test`: the linter, the formatter and the tests' type check, then every test of the project against one real PostgreSQL.
 // Node tests (TS packages, server, conformance, end to end), then the Go and
 // Java workers' own tests. Prints one closing line: "N passed, N failed".
 import { spawn } from "node:child_process";
@@ -57,6 +57,10 @@ try {
     // So is the formatter: a file it would change fails the run (fix: npm run format).
     const format = await run("npm", ["run", "--silent", "format:check"]);
     if (format.code === 0) passed++;
+    else failed++;
+    // And the type check of the tests (tsx runs them without one): a wrong call fails here, not at run time or never.
+    const types = await run("npm", ["run", "--silent", "typecheck"]);
+    if (types.code === 0) passed++;
     else failed++;
   }
   const files = [...findTests(path.join(root, "packages")), ...findTests(path.join(root, "server")), ...findTests(path.join(root, "test"))].filter(

@@ -54,7 +54,7 @@ after(async () => {
 describe("running runs per concurrency key", () => {
   it("QUEUE: runs over the limit wait, RUNNING with no task, and start in start order as slots free", async () => {
     await h.client.registerWorkflowDef(flow("lim_queue", "lim_q", { rateLimitKey: "${workflow.input.customerId}", concurrentExecLimit: 2 }));
-    const a = [];
+    const a: string[] = [];
     for (let n = 0; n < 5; n++) a.push(await h.client.startWorkflow("lim_queue", { customerId: "acme", n }));
     const other = await h.client.startWorkflow("lim_queue", { customerId: "globex", n: 99 });
     assert.deepEqual(await states(a), ["STARTED", "STARTED", "QUEUED", "QUEUED", "QUEUED"]);
@@ -142,7 +142,7 @@ describe("running runs per concurrency key", () => {
     await h.client.registerWorkflowDef(
       flow("lim_oldest", "lim_old", { rateLimitKey: "${workflow.input.customerId}", concurrentExecLimit: 2, strategy: "CANCEL_OLDEST" }),
     );
-    const ids = [];
+    const ids: string[] = [];
     for (let n = 0; n < 3; n++) ids.push(await h.client.startWorkflow("lim_oldest", { customerId: "acme", n }));
     await h.settle();
     await eventually(

@@ -8,9 +8,11 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
+  Consistency,
   createConductorClient,
   MetadataClient,
   NonRetryableException,
+  ReturnStrategy,
   TaskManager,
   WorkflowExecutor,
   type ConductorWorker,
@@ -171,6 +173,8 @@ test("start-and-wait, search, pause/resume, terminate and rerun through the work
     "req-1",
     "",
     10,
+    Consistency.SYNCHRONOUS,
+    ReturnStrategy.TARGET_WORKFLOW,
   );
   assert.equal(done.status, "COMPLETED");
   const id = done.workflowId!;

@@ -6,7 +6,8 @@
 // page token of another order refused naming the field.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { grpc, RunOrder, WorkflowStatus, type SearchWorkflowsRequest, type Workflow } from "@baton/protocol";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { grpc, RunOrder, WorkflowStatus, type SearchWorkflowsRequestSchema, type Workflow } from "@baton/protocol";
 import { startHarness, type Harness } from "../support/harness.js";
 
 let h: Harness;
@@ -66,7 +67,7 @@ function sorted(runs: Workflow[], key: Key, ascending: boolean): string[] {
   return [...runs].sort((x, y) => (ascending ? cmp(x, y) : cmp(y, x))).map((w) => w.workflowId);
 }
 
-async function pageThrough(req: Partial<SearchWorkflowsRequest>, pageSize: number): Promise<string[]> {
+async function pageThrough(req: MessageInitShape<typeof SearchWorkflowsRequestSchema>, pageSize: number): Promise<string[]> {
   const ids: string[] = [];
   let pageToken = "";
   for (let pages = 0; pages < 100; pages++) {

@@ -92,7 +92,7 @@ describe("retention", () => {
       (await Promise.all(kept.map((id) => h.client.getWorkflow(id)))).map((r) => r.status),
       ["RUNNING", "RUNNING"],
     );
-    assert.equal((await h.client.getWorkflow(ended[0]!).catch((e: { code: number }) => e)).code, grpc.status.NOT_FOUND);
+    await assert.rejects(h.client.getWorkflow(ended[0]!), { code: grpc.status.NOT_FOUND });
 
     // Each removed run was written to the export, with its tasks, before it went.
     const lines = readdirSync(exportDir)

@@ -140,7 +140,7 @@ describe("stream age", () => {
         () => operator.getWorkflow(first),
         (run) => run.status === "COMPLETED",
       );
-      assert.deepEqual(errors, []);
+      assert.deepEqual(errors, [] as string[]);
       a.clock.advance(60 * 60 * 1000 + 1); // past the default hour
       await eventually(
         async () => errors,

@@ -38,21 +38,20 @@ export async function startSecureServer(options: Partial<ServerOptions> = {}): P
   const server = await startServer({ databaseUrl, port: 0, clock, logger, auth: { mode: "required" }, ...options });
   const keys = await openKeyRegistry(databaseUrl);
   const clients: BatonClient[] = [];
+  const client = (key?: string, clientOptions: ClientOptions = {}) => {
+    // `token: ""` keeps BATON_TOKEN from the environment out of the test.
+    const c = new BatonClient({ address: server.address, token: key ?? "", tls: false, ...clientOptions });
+    clients.push(c);
+    return c;
+  };
   return {
     server,
     databaseUrl,
     clock,
     log,
     registry: keys.registry,
-    client(key, clientOptions = {}) {
-      // `token: ""` keeps BATON_TOKEN from the environment out of the test.
-      const c = new BatonClient({ address: server.address, token: key ?? "", tls: false, ...clientOptions });
-      clients.push(c);
-      return c;
-    },
-    async clientWithNewKey(spec) {
-      return this.client((await keys.registry.create(spec)).key);
-    },
+    client,
+    clientWithNewKey: async (spec) => client((await keys.registry.create(spec)).key),
     async close() {
       for (const c of clients) c.close();
       await keys.close();

@@ -6,7 +6,7 @@
 // is those bytes, as its unknown fields: toBinary writes them as they are,
 // so the gRPC codec and Connect's binary codec send it unchanged.
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { create, toBinary, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { create, toBinary, type DescField, type DescMessage, type Message, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { Slices } from "./slices.js";
 
 /** Lists of messages with at least this many items in all (to two levels deep) are encoded in slices. */
@@ -84,14 +84,14 @@ async function encode(schema: DescMessage, message: Fields, slices: Slices): Pro
 }
 
 /**
- * `message` as toBinary would encode it, ready to send: itself when it has
- * few list items, else a message whose unknown fields are its encoding,
- * made in slices. Such a message is only for a binary codec (JSON leaves
- * unknown fields out).
+ * `message` (a message or its init shape) as toBinary would encode it, ready
+ * to send: itself when it has few list items, else a message whose unknown
+ * fields are its encoding, made in slices. Such a message is only for a
+ * binary codec (JSON leaves unknown fields out).
  */
-export async function encodedInSlices<T extends Message>(schema: DescMessage, message: T): Promise<T> {
-  const fields = create(schema, message as never) as unknown as Fields;
-  if (listedItems(schema, fields) < SLICED_ITEMS) return fields as unknown as T;
+export async function encodedInSlices<Desc extends DescMessage>(schema: Desc, message: MessageInitShape<Desc>): Promise<MessageShape<Desc>> {
+  const fields = create(schema, message) as unknown as Fields;
+  if (listedItems(schema, fields) < SLICED_ITEMS) return fields as unknown as MessageShape<Desc>;
   const parts = await encode(schema, fields, new Slices());
   const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
@@ -108,5 +108,5 @@ export async function encodedInSlices<T extends Message>(schema: DescMessage, me
   }
   const shell = create(schema) as Fields;
   shell.$unknown = unknown;
-  return shell as unknown as T;
+  return shell as unknown as MessageShape<Desc>;
 }

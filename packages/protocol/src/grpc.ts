@@ -9,7 +9,6 @@ import {
   type DescMethod,
   type DescService,
   type MessageInitShape,
-  type Message,
   type MessageShape,
 } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
@@ -200,7 +199,7 @@ export function serviceHandlers<S extends GenService<GenServiceMethods>>(
         }
         Promise.resolve()
           .then(() => fn(call.request, call))
-          .then((response) => (replyAsJson(call) ? response : encodedInSlices(method.output, response as Message)))
+          .then((response) => (replyAsJson(call) ? response : encodedInSlices(method.output, response as MessageInitShape<DescMessage>)))
           .then(
             (response) => callback(null, response),
             (error: unknown) => {

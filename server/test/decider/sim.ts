@@ -1,9 +1,10 @@
 // A run driven by the pure decider alone: state in, state out, time as an input.
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import { decide, type Decision, type Effect, type RunEvent } from "../../src/decider/decider.js";
-import type { EvaluationOutcome, EvaluationRequest } from "../../src/decider/evaluation.js";
+import type { EvaluationOutcome, EvaluationRequest, Resolution } from "../../src/decider/evaluation.js";
 import { Graph } from "../../src/decider/graph.js";
-import type { JsonObject, RunState, TaskState, TaskStatus } from "../../src/decider/model.js";
+import type { Json, JsonObject, RunState, TaskState, TaskStatus } from "../../src/decider/model.js";
+import { resolveValue } from "../../src/expressions/resolve.js";
 import type { SystemTaskServices } from "../../src/decider/system-tasks/index.js";
 import type { TaskBook } from "../../src/decider/task-book.js";
 
@@ -40,12 +41,22 @@ export function newRunState(name: string, input: JsonObject = {}, run: Partial<R
   };
 }
 
+/** A template whose paths hold filters, resolved here as the queries pool resolves it. */
+function resolved(r: Resolution): Json {
+  return resolveValue(r.template, r.context, { runFilters: true, ...(r.taskId !== undefined ? { taskId: r.taskId } : {}) });
+}
+
 /** Scripts as plain JavaScript functions: enough for unit tests of the decider (the sandbox is tested elsewhere). */
 function evaluate(request: EvaluationRequest): EvaluationOutcome {
   try {
     switch (request.kind) {
-      case "script":
-        return { ok: true, value: new Function("$", `return eval(${JSON.stringify(request.source)});`)(request.bindings) as never };
+      case "script": {
+        // Inputs that read a filter are resolved first and bound under the rest, as the engine does.
+        const bindings = request.resolve ? { ...(resolved(request.resolve) as JsonObject), ...(request.bindings as JsonObject) } : request.bindings;
+        return { ok: true, value: new Function("$", `return eval(${JSON.stringify(request.source)});`)(bindings) as never };
+      }
+      case "resolve":
+        return { ok: true, value: resolved(request) };
       case "jq":
         throw new Error("jq is not used in these tests");
       case "continue":
