@@ -177,7 +177,7 @@ export function rerun(d: DecisionContext, event: Extract<RunEvent, { kind: "reru
   // Parallel paths cut off by the removal (a fork's other branches, what followed their tasks) resume.
   for (const task of [...d.tasks]) {
     if (!SUCCESSFUL_TASK.has(task.status) || !task.handled || task === target) continue;
-    if (task.type === "FORK_JOIN" || task.type === "FORK") {
+    if (task.type === "FORK_JOIN") {
       for (const branch of d.workflowTaskOf(task)?.forkTasks ?? []) {
         if (branch[0] && !d.latest(iterationRef(branch[0].taskReferenceName, task.iteration))) scheduleOrJump(d, branch[0], task.iteration);
       }

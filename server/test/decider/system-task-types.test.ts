@@ -38,3 +38,24 @@ test("a task whose type is FORK (what a run reports for a fork, not a type a def
   sim.finish("t", "COMPLETED");
   assert.equal(sim.run.status, "COMPLETED");
 });
+
+test("rerun treats a task typed FORK as any worker's task: a branch cut off after it resumes as after a SIMPLE", () => {
+  const statusesAfterRerun = (type: string) => {
+    const worker = (ref: string, t = "SIMPLE") => ({ name: ref, taskReferenceName: ref, type: t });
+    const sim = new Sim({
+      name: "typed_fork_rerun",
+      version: 1,
+      schemaVersion: 2,
+      tasks: [
+        { name: "fork", taskReferenceName: "fork", type: "FORK_JOIN", forkTasks: [[worker("a", type), worker("c")], [worker("b")]] },
+        { name: "join", taskReferenceName: "join", type: "JOIN", joinOn: ["c", "b"] },
+      ],
+    } as WorkflowDef);
+    for (const ref of ["a", "b", "c"]) sim.finish(ref);
+    // c ended after b: the rerun of b drops it, and the branch must go on from a.
+    sim.apply({ kind: "rerun", taskId: sim.latest("b").id });
+    return sim.statuses();
+  };
+  assert.deepEqual(statusesAfterRerun("FORK"), statusesAfterRerun("SIMPLE"));
+  assert.equal(statusesAfterRerun("FORK").find(([ref]) => ref === "c")?.[1], "SCHEDULED");
+});
