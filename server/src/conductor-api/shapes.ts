@@ -1,6 +1,17 @@
 // Baton's wire messages -> Conductor's JSON shapes (Task, Workflow,
 // WorkflowSummary, TaskExecLog), field for field as Conductor's SDKs read them.
-import { mapInSlices, parseJson, stringifyJson, TaskStatus, WorkflowStatus, type LeasedTask, type Task, type TaskLog, type Workflow } from "@baton/protocol";
+import {
+  mapInSlices,
+  parseJson,
+  Slices,
+  stringifyJson,
+  TaskStatus,
+  WorkflowStatus,
+  type LeasedTask,
+  type Task,
+  type TaskLog,
+  type Workflow,
+} from "@baton/protocol";
 
 /** A Conductor JSON object as the REST API answers it: built here and only serialized, so loosely typed. */
 type ConductorShape = Record<string, unknown>;
@@ -110,19 +121,34 @@ export function toWorkflow(workflow: Workflow): ConductorShape {
 }
 
 /**
- * stringifyJson(toWorkflow(workflow)) in pieces to be sent one after another,
- * its tasks converted and written in slices that yield to the event loop (a
- * run of thousands of tasks would hold it): the same text.
+ * stringifyJson({ ...toWorkflow(workflow), ...extra }) in pieces to be sent
+ * one after another, its tasks converted and written in slices that yield to
+ * the event loop (a run of thousands of tasks would hold it): the same text.
  */
-export async function workflowJson(workflow: Workflow): Promise<string[]> {
-  const head = stringifyJson(toWorkflow({ ...workflow, tasks: [] }));
+export async function workflowJson(workflow: Workflow, extra: ConductorShape = {}, slices = new Slices()): Promise<string[]> {
+  const head = stringifyJson({ ...toWorkflow({ ...workflow, tasks: [] }), ...extra });
   const slot = head.indexOf(TASKS_SLOT); // the first: nothing before the tasks is an object or holds an unescaped quote
-  const tasks = await mapInSlices(workflow.tasks, (t) => stringifyJson(toTask(t)));
+  const tasks = await mapInSlices(workflow.tasks, (t) => stringifyJson(toTask(t)), slices);
   const pieces = [`${head.slice(0, slot)}"tasks":[`];
   for (let i = 0; i < tasks.length; i += TASKS_PER_PIECE) pieces.push((i > 0 ? "," : "") + tasks.slice(i, i + TASKS_PER_PIECE).join(","));
   pieces.push(`]${head.slice(slot + TASKS_SLOT.length)}`);
   return pieces;
 }
+
+/** stringifyJson(items.map(...)) in pieces: each item's text as `write` makes it, on one clock of slices. */
+export async function listJson<T>(items: T[], write: (item: T, slices: Slices) => string[] | Promise<string[]>, slices = new Slices()): Promise<string[]> {
+  const pieces = ["["];
+  for (const [i, item] of items.entries()) {
+    if (slices.due()) await slices.yield();
+    if (i > 0) pieces.push(",");
+    pieces.push(...(await write(item, slices)));
+  }
+  pieces.push("]");
+  return pieces;
+}
+
+/** stringifyJson(workflows.map(toWorkflow)) in pieces, each run as workflowJson writes it. */
+export const workflowListJson = (workflows: Workflow[]): Promise<string[]> => listJson(workflows, (workflow, slices) => workflowJson(workflow, {}, slices));
 
 const TASKS_SLOT = '"tasks":[]';
 const TASKS_PER_PIECE = 100;

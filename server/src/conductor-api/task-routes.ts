@@ -5,6 +5,7 @@ import {
   AddTaskLogRequestSchema,
   ExtendLeaseRequestSchema,
   GetTaskLogsRequestSchema,
+  GetTaskRequestSchema,
   GetWorkflowRequestSchema,
   ListQueuesRequestSchema,
   PollRequestSchema,
@@ -22,7 +23,7 @@ import { badRequest, notFound } from "./errors.js";
 import type { Reply, Route } from "./http.js";
 import { TASK_RESULT } from "./schemas.js";
 import { callOf, intParam, type Services } from "./services.js";
-import { leasedToTask, toTask, toTaskLog, toWorkflow } from "./shapes.js";
+import { leasedToTask, listJson, toTask, toTaskLog, workflowJson } from "./shapes.js";
 
 interface TaskResultBody {
   workflowInstanceId?: string;
@@ -112,13 +113,12 @@ export function taskRoutes(s: Services): Route[] {
     if (applied && (result.status !== "IN_PROGRESS" || (result.callbackAfterSeconds ?? 0) > 0)) s.leases.forget(result.taskId);
   };
 
-  /** The run a task belongs to, with its tasks, and the task (undefined: no such task). */
+  /** A task by its id alone (undefined: no such task). Read on its own, not with its run's other tasks: a run may hold thousands. */
   const findTask = async (taskId: string, signal: AbortSignal) => {
     requireId("task", taskId);
     const runId = (await s.store.taskLease(taskId))?.runId;
     if (!runId) return undefined;
-    const { workflow } = await s.workflows.getWorkflow(create(GetWorkflowRequestSchema, { workflowId: runId, includeTasks: true }), callOf(signal));
-    return workflow?.tasks.find((t) => t.taskId === taskId);
+    return (await s.workflows.getTask(create(GetTaskRequestSchema, { workflowId: runId, taskId }), callOf(signal))).task;
   };
 
   const bySignal = async (params: Record<string, string>, query: URLSearchParams, body: unknown, signal: AbortSignal) => {
@@ -162,7 +162,8 @@ export function taskRoutes(s: Services): Route[] {
           Math.min(timeout, s.limits.maxWaitMs),
           r.signal,
         );
-        return { json: tasks };
+        // Up to 1,000 tasks with their inputs: written in slices.
+        return { jsonPieces: await listJson(tasks, (task) => [stringifyJson(task)]) };
       },
     },
     {
@@ -228,7 +229,7 @@ export function taskRoutes(s: Services): Route[] {
           create(GetWorkflowRequestSchema, { workflowId: r.params["workflowId"] ?? "", includeTasks: true }),
           callOf(r.signal),
         );
-        return { json: toWorkflow(workflow!) };
+        return { jsonPieces: await workflowJson(workflow!) };
       },
     },
     {

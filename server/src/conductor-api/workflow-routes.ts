@@ -23,7 +23,7 @@ import type { Reply, Route } from "./http.js";
 import { parseSort, parseWorkflowQuery, runComparator, type WorkflowQuery } from "./query.js";
 import { IDS, INPUT, RERUN_REQUEST, SKIP_REQUEST, START_WORKFLOW_REQUEST } from "./schemas.js";
 import { boolParam, callOf, intParam, type Services } from "./services.js";
-import { toWorkflow, toWorkflowSummary, workflowJson } from "./shapes.js";
+import { listJson, toWorkflow, toWorkflowSummary, workflowJson, workflowListJson } from "./shapes.js";
 import { isUuid } from "../rules/ids.js";
 
 interface StartBody {
@@ -117,14 +117,14 @@ export function workflowRoutes(s: Services): Route[] {
     return { totalHits: found.length, results };
   };
 
-  /** Conductor's search (runs as summaries) and search-v2 (whole runs). */
-  const searchRoute = (path: string, shape: (run: Workflow) => unknown): Route => ({
+  /** Conductor's search (runs as summaries) and search-v2 (whole runs), written in slices: a page may hold thousands, each with its payloads. */
+  const searchRoute = (path: string, write: (runs: Workflow[]) => Promise<string[]>): Route => ({
     method: "GET",
     path,
     rights: `${WF}/SearchWorkflows`,
     handle: async (r) => {
       const { totalHits, results } = await search(r.query, r.signal);
-      return { json: { totalHits, results: results.map((run) => shape(run)) } };
+      return { jsonPieces: [`{"totalHits":${totalHits},"results":`, ...(await write(results)), "}"] };
     },
   });
 
@@ -199,9 +199,10 @@ export function workflowRoutes(s: Services): Route[] {
       1000,
       signal,
     );
-    const out = [];
-    for (const run of runs) out.push(toWorkflow(includeTasks ? await get(run.workflowId, true, signal) : run));
-    return out;
+    const out: Workflow[] = [];
+    for (const run of runs) out.push(includeTasks ? await get(run.workflowId, true, signal) : run);
+    // Written in slices: with their tasks, the runs of one correlation id may hold thousands.
+    return workflowListJson(out);
   };
 
   return [
@@ -250,11 +251,11 @@ export function workflowRoutes(s: Services): Route[] {
           }),
           callOf(r.signal),
         );
-        return { json: { ...toWorkflow(workflow!), requestId: r.query.get("requestId") ?? "" } };
+        return { jsonPieces: await workflowJson(workflow!, { requestId: r.query.get("requestId") ?? "" }) };
       },
     },
-    searchRoute("/api/workflow/search", toWorkflowSummary),
-    searchRoute("/api/workflow/search-v2", toWorkflow),
+    searchRoute("/api/workflow/search", (runs) => listJson(runs, (run) => [stringifyJson(toWorkflowSummary(run))])),
+    searchRoute("/api/workflow/search-v2", workflowListJson),
     {
       method: "GET",
       path: "/api/workflow/running/:name",
@@ -276,7 +277,7 @@ export function workflowRoutes(s: Services): Route[] {
       method: "GET",
       path: "/api/workflow/:name/correlated/:correlationId",
       rights: `${WF}/SearchWorkflows`,
-      handle: async (r) => ({ json: await correlated(r.params["name"] ?? "", r.params["correlationId"] ?? "", r.query, r.signal) }),
+      handle: async (r) => ({ jsonPieces: await correlated(r.params["name"] ?? "", r.params["correlationId"] ?? "", r.query, r.signal) }),
     },
     {
       method: "POST",
@@ -284,9 +285,13 @@ export function workflowRoutes(s: Services): Route[] {
       rights: `${WF}/SearchWorkflows`,
       schema: IDS,
       handle: async (r) => {
-        const out: Record<string, unknown> = {};
+        const out: Record<string, string[]> = {};
         for (const id of r.body as string[]) out[id] = await correlated(r.params["name"] ?? "", id, r.query, r.signal);
-        return { json: out };
+        // The object's keys in the order stringifyJson would write them.
+        const pieces = ["{"];
+        for (const [i, id] of Object.keys(out).entries()) pieces.push(`${i > 0 ? "," : ""}${stringifyJson(id)}:`, ...out[id]!);
+        pieces.push("}");
+        return { jsonPieces: pieces };
       },
     },
     {

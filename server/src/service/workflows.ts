@@ -1,5 +1,5 @@
 // WorkflowService: start, observe and operate runs. Each operation is one event.
-import { WorkflowService, WorkflowStatus, type ServiceImpl, type StartWorkflowRequest } from "@baton/protocol";
+import { mapInSlices, WorkflowService, WorkflowStatus, type ServiceImpl, type StartWorkflowRequest } from "@baton/protocol";
 import type { WorkflowDef } from "@baton/sdk";
 import type { RunEvent } from "../decider/decider.js";
 import { TERMINAL_TASK, TERMINAL_WORKFLOW, type JsonObject, type TaskState } from "../decider/model.js";
@@ -130,7 +130,8 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
       });
       const last = runs[runs.length - 1];
       return {
-        workflows: runs.map((r) => toWorkflow(r)),
+        // A page of 1,000 runs with their payloads: made in slices, as a run's tasks are.
+        workflows: await mapInSlices(runs, (r) => toWorkflow(r)),
         nextPageToken: runs.length === limit && last ? pageToken(last, sort) : "",
       };
     }),
