@@ -31,6 +31,15 @@ const filtered = {
   ],
 };
 
+/** After a gate, the run ends with outputParameters that read filters costing about 3 s in the queries pool. */
+const filteredOutput = {
+  name: "gate_then_filtered_output",
+  version: 1,
+  schemaVersion: 2,
+  tasks: [{ name: "gate", taskReferenceName: "gate", type: "HUMAN" }],
+  outputParameters: { hits: "${workflow.input.items[?(@.k == 'y')].id}", ...heavyParameters(10) },
+};
+
 /** The run once the replica, settling between reads, has ended it (or after `rounds` reads). */
 async function settledRun(harness: Harness, id: string, rounds: number) {
   let run = await harness.client.getWorkflow(id);
@@ -122,5 +131,43 @@ describe("evaluations survive their server", () => {
     const read = run.tasks.find((t) => t.referenceTaskName === "read")!;
     assert.deepEqual((read.inputData as Record<string, unknown>)["hits"], ["b"]);
     assert.ok(Number(read.endTime) >= Date.UTC(2030, 0, 1), "read by the replica (its clock), not by the killed server");
+  });
+
+  it("a run's output read by filters in the queries pool, whose server was killed meanwhile, is asked for again and the run completed by another replica", async () => {
+    await stopServer(proc!);
+    await replica?.close();
+    replica = undefined;
+    const databaseUrl = await freshDatabase();
+    proc = await startServerProcess({ databaseUrl });
+    const client = new BatonClient({ address: proc.address });
+    await client.registerWorkflowDef(filteredOutput);
+    const id = await client.startWorkflow("gate_then_filtered_output", {
+      items: [
+        { k: "x", id: "a" },
+        { k: "y", id: "b" },
+      ],
+      heavy: HEAVY_ITEMS,
+    });
+    const signal = client.signalTask(id, { taskReferenceName: "gate" }).catch(() => undefined);
+    for (;;) {
+      const run = await client.getWorkflow(id);
+      assert.equal(run.status, "RUNNING", "the run ended before the kill");
+      // Its one task ended: the run waits for its output, and still reads RUNNING.
+      if (run.tasks.every((t) => t.status === "COMPLETED")) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await stopServer(proc);
+    await signal;
+    client.close();
+
+    replica = await startHarness({ databaseUrl });
+    const before = await replica.client.getWorkflow(id);
+    assert.equal(before.status, "RUNNING", "the killed server's answer never came");
+    assert.deepEqual(before.output, {});
+    await replica.advance(1);
+    const run = await settledRun(replica, id, 1000);
+    assert.equal(run.status, "COMPLETED", run.reasonForIncompletion);
+    assert.deepEqual((run.output as Record<string, unknown>)["hits"], ["b"]);
+    assert.ok(Number(run.endTime) >= Date.UTC(2030, 0, 1), "ended by the replica (its clock), not by the killed server");
   });
 });

@@ -122,4 +122,74 @@ describe("user queries off the serving thread", () => {
     assert.equal(input["heavy0"], null, "a filter over its step budget reads as missing, as before");
     assert.ok(slowest < HEALTH_MAX_MS, `/healthz waited ${slowest.toFixed(0)} ms while the filters were read`);
   });
+
+  it("a run whose outputParameters read heavy filters over a large array completes with the right output, and /healthz answers while they are read", async () => {
+    const flow = {
+      name: "heavy_output",
+      version: 1,
+      schemaVersion: 2,
+      tasks: [{ name: "gate", taskReferenceName: "gate", type: "HUMAN" }],
+      outputParameters: { hits: "${workflow.input.items[?(@.k == 'y')].id}", plain: "${workflow.input.items[0].id}", ...heavyParameters(10) },
+    };
+    assert.equal(await codeOf(s.client(publisher).metadata.registerWorkflowDef({ definitionJson: JSON.stringify(flow) })), "OK");
+    const client = s.client(operator);
+    const id = await client.startWorkflow("heavy_output", {
+      items: [
+        { k: "x", id: "a" },
+        { k: "y", id: "b" },
+      ],
+      heavy: HEAVY_ITEMS,
+    });
+    // Answered once the run's end is decided (the caller waits for what its event caused): not awaited.
+    const signal = client.signalTask(id, { taskReferenceName: "gate" }).catch(() => undefined);
+    // While the run waits for its output (its task ended, itself still RUNNING for Conductor's readers), /healthz answers.
+    let answeredWhileWaiting = 0;
+    for (;;) {
+      const run = await client.getWorkflow(id);
+      if (run.status !== "RUNNING") break;
+      if (run.tasks.length > 0 && run.tasks.every((t) => t.status === "COMPLETED")) {
+        assert.deepEqual(run.output, {}, "no output before it is known");
+        const health = await fetch(`http://${s.server.metricsAddress}/healthz`);
+        assert.equal(health.status, 200);
+        if ((await client.getWorkflow(id)).status === "RUNNING") answeredWhileWaiting++;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(answeredWhileWaiting > 0, "/healthz answered while the run's output was read");
+    await signal;
+    const run = await ended(client, id);
+    assert.equal(run.status, "COMPLETED", run.reasonForIncompletion);
+    const output = run.output as Record<string, unknown>;
+    assert.deepEqual(output["hits"], ["b"]);
+    assert.equal(output["plain"], "a");
+    assert.equal(output["heavy0"], null, "a filter over its step budget reads as missing");
+  });
+
+  it("a failure workflow named by a filter over the run's input is the one started when the run fails", async () => {
+    const cleanup = { name: "cleanup_flow", version: 1, schemaVersion: 2, tasks: [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }] };
+    const failing = {
+      name: "fails_to_named_cleanup",
+      version: 1,
+      schemaVersion: 2,
+      tasks: [{ name: "end", taskReferenceName: "end", type: "TERMINATE", inputParameters: { terminationStatus: "FAILED", terminationReason: "on purpose" } }],
+      failureWorkflow: "${workflow.input.handlers[?(@.on == 'fail')].name}",
+    };
+    for (const def of [cleanup, failing])
+      assert.equal(await codeOf(s.client(publisher).metadata.registerWorkflowDef({ definitionJson: JSON.stringify(def) })), "OK");
+    const client = s.client(operator);
+    const id = await client.startWorkflow("fails_to_named_cleanup", {
+      handlers: [
+        { on: "ok", name: "not_this_one" },
+        { on: "fail", name: "cleanup_flow" },
+      ],
+    });
+    const run = await ended(client, id);
+    assert.equal(run.status, "FAILED");
+    const failureRunId = (run.output as Record<string, unknown>)["conductor.failure_workflow"];
+    assert.equal(typeof failureRunId, "string", "a failure workflow was started");
+    const failureRun = await ended(client, failureRunId as string);
+    assert.equal(failureRun.workflowName, "cleanup_flow");
+    assert.equal(failureRun.status, "COMPLETED");
+    assert.equal((failureRun.input as Record<string, unknown>)["workflowId"], id);
+  });
 });

@@ -61,7 +61,7 @@ export type RunEvent =
   | { kind: "runStarted"; taskId: string; childId: string; error: string }
   /** Variables set from outside (an event handler's update_workflow_variables); with appendArray, lists grow instead of being replaced. */
   | { kind: "updateVariables"; variables: JsonObject; appendArray: boolean }
-  /** The outcome of an evaluation a task asked for (see evaluation.ts); `leaseToken` names the request. */
+  /** The outcome of an evaluation a task asked for (see evaluation.ts), or the run's ending when `taskId` is empty (run-end.ts); `leaseToken` names the request. */
   | { kind: "evaluated"; taskId: string; leaseToken: string; outcome: EvaluationOutcome };
 
 export type Effect =
@@ -82,8 +82,11 @@ export type Effect =
   | { kind: "runAsync"; task: TaskState }
   /** An EVENT task's message on Baton's event bus; `name` is what handlers listen to. */
   | { kind: "publishEvent"; sink: string; name: string; payload: JsonObject }
-  /** Evaluate user code for `task` off the serving thread, after commit; answer with an `evaluated` event carrying `leaseToken`. */
-  | { kind: "evaluate"; task: TaskState; leaseToken: string; request: EvaluationRequest };
+  /**
+   * Evaluate user code for `task` off the serving thread, after commit; answer with an `evaluated` event carrying `leaseToken`.
+   * No task: the run's ending asks (its output or failure workflow's name reads a filter).
+   */
+  | { kind: "evaluate"; task: TaskState | undefined; leaseToken: string; request: EvaluationRequest };
 
 export interface StartRunRequest {
   /** The new run's id, chosen by the decider so the parent can record it. */

@@ -23,7 +23,7 @@ import type { DecisionContext } from "./decision-context.js";
 import { Refusal, unknownKind, type Decision, type DeciderInput, type Effect, type RunEvent, type SystemTaskServices } from "./contract.js";
 import { dispatch, newTask, onTaskEnded, schedule, scheduleOrJump, type NewTaskOptions } from "./flow.js";
 import { checkTimeouts, nextWake } from "./timeouts.js";
-import { complete, endRun } from "./run-end.js";
+import { complete, endRun, isEnding } from "./run-end.js";
 import { childEnded, childRevived, runStarted, taskResult } from "./task-events.js";
 import { pause, restart, rerun, resume, retryRun, signal, skip, terminate, updateVariables } from "./operator-events.js";
 import { evaluated, requestEvaluation } from "./evaluation-lease.js";
@@ -37,6 +37,9 @@ export function decide(input: DeciderInput, event: RunEvent): Decision {
   decider.apply(event);
   return decider.result();
 }
+
+/** Events that would take the flow further: refused while a run waits for its output to end (run-end.ts). */
+const FLOW_CHANGES: ReadonlySet<RunEvent["kind"]> = new Set(["skip", "rerun", "signal"]);
 
 export class Decider implements DecisionContext {
   def: WorkflowDef;
@@ -140,6 +143,8 @@ export class Decider implements DecisionContext {
   }
 
   apply(event: RunEvent): void {
+    if (isEnding(this.run) && FLOW_CHANGES.has(event.kind))
+      throw new Refusal("FAILED_PRECONDITION", `run ${this.run.id} is ending (its output is being resolved): try again once it has ended`);
     switch (event.kind) {
       case "start":
         return this.start();
@@ -232,10 +237,12 @@ export class Decider implements DecisionContext {
     }
     if (TERMINAL_WORKFLOW.has(this.run.status)) return;
     checkTimeouts(this);
+    // Ending, its tasks ended: it waits for its output from the queries pool, nothing more to do.
+    if (isEnding(this.run)) return;
     if (this.run.status !== "RUNNING" || this.run.marks.admission === "queued") return;
     // In scan order: passes over the tasks until none ended unhandled (see TaskBook.nextEnded).
     this.book.startPass();
-    while (this.run.status === "RUNNING") {
+    while (this.run.status === "RUNNING" && !isEnding(this.run)) {
       const task = this.book.nextEnded();
       if (!task) break;
       task.handled = true;
@@ -244,7 +251,7 @@ export class Decider implements DecisionContext {
       if (!isWorkerTask(task.type)) enforceOutputLimit(task, outputLimit(this.services));
       onTaskEnded(this, task);
     }
-    if (this.run.status === "RUNNING" && this.tasks.every((t) => TERMINAL_TASK.has(t.status))) complete(this);
+    if (this.run.status === "RUNNING" && !isEnding(this.run) && this.tasks.every((t) => TERMINAL_TASK.has(t.status))) complete(this);
   }
 
   // ---- what system tasks and the modules may do (TaskContext, DecisionContext) ----
@@ -328,11 +335,6 @@ export class Decider implements DecisionContext {
 
   resolveValue(value: unknown, taskId?: string): Json {
     return this.resolver.resolveValue(value, taskId);
-  }
-
-  /** Reads filters here, on the deciding thread: only a run's output and failure workflow name still do (run-end.ts). */
-  resolveWithFilters(value: unknown): Json {
-    return this.resolver.resolveValue(value, undefined, true);
   }
 
   snapshot(template: unknown): { [name: string]: Json } {

@@ -5,7 +5,7 @@
 // Decider, so no module imports back up.
 import type { TaskDef, WorkflowDef, WorkflowTask } from "@baton/sdk";
 import type { Graph } from "./graph.js";
-import type { Json, TaskState } from "./model.js";
+import type { TaskState } from "./model.js";
 import type { TaskBook } from "./task-book.js";
 import type { TaskContext } from "./task-context.js";
 
@@ -30,8 +30,6 @@ export interface DecisionContext extends TaskContext {
   addTask(task: TaskState): void;
   /** A fresh `${...}` context (after a restart or rerun: the run's definition or input may be new). */
   resetResolver(): void;
-  /** Resolves `${...}`, filters read here: a run's output and failure workflow name (run-end.ts), not yet moved to the queries pool. */
-  resolveWithFilters(value: unknown): Json;
   taskById(id: string): TaskState;
   latest(ref: string): TaskState | undefined;
   taskDefOf(task: TaskState): TaskDef | undefined;

@@ -1,11 +1,13 @@
 // A system task waiting for user code (see evaluation.ts), or any task whose
 // input parameters read a JSONPath filter: asked for under a lease, asked
-// again when the lease ran out, answered by an `evaluated` event.
+// again when the lease ran out, answered by an `evaluated` event. (A run's
+// ending asks too: run-end.ts.)
 import { TERMINAL_WORKFLOW, type Json, type JsonObject, type TaskState } from "./model.js";
 import type { RunEvent } from "./contract.js";
 import type { DecisionContext } from "./decision-context.js";
 import type { EvaluationRequest } from "./evaluation.js";
 import { evaluationLeaseAt } from "./deadlines.js";
+import { endingResolved } from "./run-end.js";
 import { SYSTEM_TASKS, isWorkerTask } from "./system-tasks/index.js";
 
 /**
@@ -76,8 +78,9 @@ function inputResolved(d: DecisionContext, task: TaskState, event: Extract<RunEv
   d.reconcile();
 }
 
-/** The answer to an evaluation: the task it was for goes on (unless the answer is late). */
+/** The answer to an evaluation: the task it was for goes on, or the run ends (unless the answer is late). */
 export function evaluated(d: DecisionContext, event: Extract<RunEvent, { kind: "evaluated" }>): void {
+  if (event.taskId === "") return endingResolved(d, event);
   const task = d.book.find(event.taskId);
   if (task?.marks.awaitingInput) return inputResolved(d, task, event);
   // A late answer: the task ended, was asked again (a new lease), or the run ended.

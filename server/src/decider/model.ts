@@ -22,6 +22,11 @@ export const TERMINAL_TASK: ReadonlySet<TaskStatus> = new Set([
 /** Statuses after which the flow goes on past the task. */
 export const SUCCESSFUL_TASK: ReadonlySet<TaskStatus> = new Set(["COMPLETED", "SKIPPED", "COMPLETED_WITH_ERRORS"]);
 
+/** Whether the flow goes no further: the run ended, or waits for its output to end (run-end.ts). */
+export function endedOrEnding(run: RunState): boolean {
+  return TERMINAL_WORKFLOW.has(run.status) || run.marks.ending !== undefined;
+}
+
 export interface RunState {
   id: string;
   name: string;
@@ -130,6 +135,25 @@ export interface RunMarks {
   failureWorkflowStarted?: boolean;
   /** The run is ending and its open tasks are being canceled (within one decision only). */
   canceling?: boolean;
+  /**
+   * The run has ended in all but name: its output or its failure workflow's
+   * name reads a JSONPath filter, resolved in the queries pool, and it keeps
+   * its status (RUNNING) until the answer comes (run-end.ts).
+   */
+  ending?: PendingEnding;
+}
+
+/** How a run ends once what it waits for from the queries pool is known, and the lease it is asked for under. */
+export interface PendingEnding {
+  status: WorkflowStatus;
+  reason: string;
+  /** The run's output, once known (given, resolved here, or answered). */
+  output?: JsonObject;
+  /** The failure workflow's name, once known ("" for none). */
+  failureWorkflow?: string;
+  leaseToken: string;
+  /** When any replica asks again (the process that asked died). */
+  leaseExpiresAt: number;
 }
 
 /** A revival held while its run waits for a slot; the event's other fields are queued-revival.ts's to read. */

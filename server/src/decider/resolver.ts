@@ -152,13 +152,13 @@ export class Resolver {
     return out;
   }
 
-  /** Throws FilterDeferred at a path with a filter, unless `runFilters` (see run-end.ts). */
-  resolve(template: JsonObject, taskId?: string, runFilters = false): JsonObject {
-    return resolveParameters(template, this.context, { runFilters, ...(taskId ? { taskId } : {}) }) as JsonObject;
+  /** Throws FilterDeferred at a path with a filter: those are read in the queries pool. */
+  resolve(template: JsonObject, taskId?: string): JsonObject {
+    return resolveParameters(template, this.context, taskId ? { taskId } : {}) as JsonObject;
   }
 
-  resolveValue(value: unknown, taskId?: string, runFilters = false): Json {
-    return resolveValue(value, this.context, { runFilters, ...(taskId ? { taskId } : {}) }) as Json;
+  resolveValue(value: unknown, taskId?: string): Json {
+    return resolveValue(value, this.context, taskId ? { taskId } : {}) as Json;
   }
 }
 

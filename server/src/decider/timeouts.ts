@@ -1,17 +1,24 @@
 // What is due in a run: acting on the times that passed (timeouts, a task
-// held back until now, a wait or an evaluation lease that ran out), and the
-// run's next wake time, when a timer must look at it again.
+// held back until now, a wait or an evaluation lease that ran out, the run's
+// ending's included), and the run's next wake time, when a timer must look at
+// it again.
 import { TERMINAL_TASK, TERMINAL_WORKFLOW } from "./model.js";
 import type { DecisionContext } from "./decision-context.js";
 import { pollTimeoutAt, runTimeoutAt, taskTimeoutAt } from "./deadlines.js";
 import { askAgain, awaitingEvaluation, awaitingInput, requestInput } from "./evaluation-lease.js";
-import { endRun, recordFailedRef } from "./run-end.js";
+import { askEndingAgain, endRun, recordFailedRef } from "./run-end.js";
 import { SYSTEM_TASKS, isWorkerTask } from "./system-tasks/index.js";
 
 /** Ends what timed out, starts what is due and ticks the system tasks that wait on time. */
 export function checkTimeouts(d: DecisionContext): void {
   const now = d.now;
   const run = d.run;
+  // Its tasks all ended, the run waits for its output: only the lease of that is due, not the run's timeout.
+  const ending = run.marks.ending;
+  if (ending) {
+    if (now >= ending.leaseExpiresAt) askEndingAgain(d);
+    return;
+  }
   const runTimeout = runTimeoutAt(d.def, run);
   if (runTimeout !== undefined && now >= runTimeout) {
     endRun(d, "TIMED_OUT", `Workflow timed out after ${d.def.timeoutSeconds} seconds (timeoutPolicy TIME_OUT_WF)`);
@@ -68,6 +75,7 @@ export function checkTimeouts(d: DecisionContext): void {
 export function nextWake(d: DecisionContext): number {
   const run = d.run;
   if (TERMINAL_WORKFLOW.has(run.status)) return 0;
+  if (run.marks.ending) return run.marks.ending.leaseExpiresAt;
   let wake = runTimeoutAt(d.def, run) ?? Infinity;
   if (run.status === "RUNNING") {
     for (const task of d.tasks) {

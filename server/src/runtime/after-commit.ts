@@ -5,7 +5,7 @@
 import type { RunEvent } from "../decider/decider.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
-import type { Store } from "../store/store.js";
+import type { RunTarget, Store } from "../store/store.js";
 import type { EngineHooks } from "./contract.js";
 import { awaitFollowUps, carryOut } from "./evaluations.js";
 import type { Outbox } from "./outbox.js";
@@ -19,8 +19,8 @@ export interface AfterCommitDeps {
   hooks: EngineHooks;
   evaluator: Evaluator;
   outbox: Outbox;
-  /** Where an evaluation's answer goes: an event on the task's run. */
-  handle(taskId: string, event: RunEvent): Promise<unknown>;
+  /** Where an evaluation's answer goes: an event on the task's run (or the run's, for its ending). */
+  handle(target: RunTarget, event: RunEvent): Promise<unknown>;
 }
 
 export async function afterCommit(after: AfterCommit, deps: AfterCommitDeps): Promise<void> {

@@ -207,7 +207,7 @@ export class Engine {
       hooks: this.hooks,
       evaluator: this.services.evaluator,
       outbox: this.outbox,
-      handle: (taskId: string, event: RunEvent) => this.handle({ taskId }, event),
+      handle: (target: RunTarget, event: RunEvent) => this.handle(target, event),
     };
     void afterCommit(done.after, deps).then(
       () => done.settle(),

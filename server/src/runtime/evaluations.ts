@@ -5,27 +5,31 @@
 import type { RunEvent } from "../decider/decider.js";
 import type { EvaluationRequest } from "../decider/evaluation.js";
 import type { Logger } from "../logger.js";
+import type { RunTarget } from "../store/store.js";
 import type { Evaluator } from "./services.js";
 
 export interface Evaluation {
   runId: string;
+  /** Empty: the run's ending asked (run-end.ts). */
   taskId: string;
   leaseToken: string;
   request: EvaluationRequest;
 }
 
-/** Resolves once the outcome was decided (or could not be: the lease then runs out and any replica asks again). Never rejects. */
-/** `handle` takes the task the answer is for: the engine finds its run (from memory, when it holds it). */
+/**
+ * Resolves once the outcome was decided (or could not be: the lease then runs out and any replica asks again). Never rejects.
+ * `handle` takes the task the answer is for (the engine finds its run, from memory when it holds it), or the run for its ending.
+ */
 export function carryOut(
   evaluation: Evaluation,
   evaluator: Evaluator,
-  handle: (taskId: string, event: RunEvent) => Promise<unknown>,
+  handle: (target: RunTarget, event: RunEvent) => Promise<unknown>,
   log: Logger,
 ): Promise<void> {
   const { runId, taskId, leaseToken, request } = evaluation;
   return evaluator
     .evaluate(request)
-    .then((outcome) => handle(taskId, { kind: "evaluated", taskId, leaseToken, outcome }))
+    .then((outcome) => handle(taskId ? { taskId } : runId, { kind: "evaluated", taskId, leaseToken, outcome }))
     .then(
       () => undefined,
       (error: unknown) => log.debug({ err: error, runId, taskId }, "evaluation answer not applied; its lease will run out and it is asked again"),

@@ -136,11 +136,14 @@ export function planWrite(
         break;
       case "evaluate": {
         // Asked for and answered in this decision already (a newer lease), or the task ended: nothing to run.
-        // (A task waiting for its input waits SCHEDULED.)
-        const waiting = effect.task.status === "IN_PROGRESS" || (effect.task.status === "SCHEDULED" && effect.task.marks.awaitingInput === true);
-        if (waiting && effect.task.leaseToken === effect.leaseToken && !removedIds.has(effect.task.id)) {
-          after.evaluations.push({ runId: run.id, taskId: effect.task.id, leaseToken: effect.leaseToken, request: effect.request });
-        }
+        // (A task waiting for its input waits SCHEDULED; a run's ending asks with no task.)
+        const task = effect.task;
+        const waiting = task
+          ? (task.status === "IN_PROGRESS" || (task.status === "SCHEDULED" && task.marks.awaitingInput === true)) &&
+            task.leaseToken === effect.leaseToken &&
+            !removedIds.has(task.id)
+          : run.marks.ending?.leaseToken === effect.leaseToken;
+        if (waiting) after.evaluations.push({ runId: run.id, taskId: task?.id ?? "", leaseToken: effect.leaseToken, request: effect.request });
         break;
       }
       default:

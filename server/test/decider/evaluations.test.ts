@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { WorkflowDef } from "@baton/sdk";
-import { EVALUATION_LEASE_MS, ITERATION_BUDGET, TASK_BUDGET } from "../../src/decider/evaluation.js";
+import { EVALUATION_LEASE_MS, ITERATION_BUDGET, TASK_BUDGET, type EvaluationRequest } from "../../src/decider/evaluation.js";
 import type { JsonObject } from "../../src/decider/model.js";
 import { ManualRun, T0 } from "./sim.js";
 
@@ -53,7 +53,7 @@ describe("evaluations", () => {
     const [asked] = m.asked();
     m.apply({
       kind: "evaluated",
-      taskId: asked!.task.id,
+      taskId: asked!.task!.id,
       leaseToken: asked!.leaseToken,
       outcome: { ok: false, message: "the script ran longer than its 1000 ms limit and was stopped" },
     });
@@ -78,6 +78,117 @@ describe("evaluations", () => {
     assert.ok(again, "asked again on resume");
     m.answerEvaluation(again, false);
     assert.equal(m.run.status, "COMPLETED");
+  });
+});
+
+describe("a run's ending that reads a filter", () => {
+  const items = {
+    items: [
+      { k: "x", id: "a" },
+      { k: "y", id: "b" },
+    ],
+  };
+
+  it("outputParameters with a filter: the run reads RUNNING, its tasks ended, until the pool's answer completes it", () => {
+    const m = manual(
+      {
+        ...def([{ name: "n", taskReferenceName: "n", type: "NOOP" }]),
+        outputParameters: { hits: "${workflow.input.items[?(@.k == 'y')].id}", status: "${workflow.status}", plain: "${workflow.input.items[0].id}" },
+      },
+      items,
+    );
+    const [asked] = m.asked();
+    assert.equal(asked?.task, undefined, "the run's ending asks, not a task");
+    assert.equal(asked?.request.kind, "resolve");
+    assert.equal(m.run.status, "RUNNING");
+    assert.equal(m.run.endedAt, 0);
+    assert.equal(m.tasks[0]!.status, "COMPLETED");
+    assert.equal(m.run.wakeAt, T0 + EVALUATION_LEASE_MS, "the lease is the run's due time");
+    // What the pool sends back; the run reads it as the answer.
+    assert.equal(m.answerEvaluation(asked!, { hits: ["b"], status: "RUNNING", plain: "a" }).applied, true);
+    assert.equal(m.run.status, "COMPLETED");
+    assert.deepEqual(m.run.output, { hits: ["b"], status: "RUNNING", plain: "a" });
+    assert.equal(m.run.marks.ending, undefined);
+    assert.ok(m.last.effects.some((e) => e.kind === "runEnded"));
+    assert.equal(m.run.wakeAt, 0);
+  });
+
+  it("the context sent is the run as it ends: a failing run's output reads its status FAILED", () => {
+    const m = manual(
+      {
+        ...def([{ name: "w", taskReferenceName: "w", type: "SIMPLE" }]),
+        outputParameters: { hits: "${workflow.input.items[?(@.k == 'y')].id}", status: "${workflow.status}" },
+      },
+      items,
+    );
+    const task = m.tasks[0]!;
+    m.apply({ kind: "terminate", reason: "stop" });
+    const [asked] = m.asked();
+    const request = asked!.request as Extract<EvaluationRequest, { kind: "resolve" }>;
+    assert.equal((request.context["workflow"] as JsonObject)["status"], "TERMINATED");
+    assert.equal(m.run.status, "RUNNING", "RUNNING until the output is known");
+    assert.equal(task.status, "CANCELED");
+    m.answerEvaluation(asked!, { hits: ["b"], status: "TERMINATED" });
+    assert.equal(m.run.status, "TERMINATED");
+    assert.equal(m.run.reason, "stop");
+  });
+
+  it("a lost answer is asked again once the lease runs out; the late one changes nothing; flow events are refused meanwhile", () => {
+    const m = manual({ ...def([{ name: "n", taskReferenceName: "n", type: "NOOP" }]), outputParameters: { x: "${workflow.input.items[?(@.k)]}" } }, items);
+    const [lost] = m.asked();
+    m.now += EVALUATION_LEASE_MS - 1;
+    m.apply({ kind: "tick" });
+    assert.equal(m.asked().length, 0);
+    assert.throws(() => m.apply({ kind: "skip", ref: "n", output: {} }), /is ending/);
+    m.now += 1;
+    m.apply({ kind: "tick" });
+    const [again] = m.asked();
+    assert.ok(again && again.leaseToken !== lost!.leaseToken);
+    assert.equal(m.answerEvaluation(lost!, { x: 1 }).applied, false);
+    assert.equal(m.run.status, "RUNNING");
+    m.answerEvaluation(again, { x: 2 });
+    assert.equal(m.run.status, "COMPLETED");
+    assert.deepEqual(m.run.output, { x: 2 });
+  });
+
+  it("an output the pool could not resolve fails the run, saying why", () => {
+    const m = manual({ ...def([{ name: "n", taskReferenceName: "n", type: "NOOP" }]), outputParameters: { x: "${workflow.input.items[?(@.k)]}" } }, items);
+    const [asked] = m.asked();
+    m.apply({ kind: "evaluated", taskId: "", leaseToken: asked!.leaseToken, outcome: { ok: false, message: "it took too long" } });
+    assert.equal(m.run.status, "FAILED");
+    assert.match(m.run.reason, /resolving the workflow's outputParameters failed: it took too long/);
+  });
+
+  it("a failure workflow named by a filter (the one name it matched) starts once the pool answers; the run reads RUNNING meanwhile", () => {
+    const m = manual(
+      { ...def([{ name: "w", taskReferenceName: "w", type: "SIMPLE" }]), failureWorkflow: "${workflow.input.handlers[?(@.on == 'fail')].name}" } as WorkflowDef,
+      {
+        handlers: [
+          { on: "ok", name: "nope" },
+          { on: "fail", name: "cleanup" },
+        ],
+      },
+    );
+    m.apply({ kind: "terminate", reason: "stop" });
+    const [asked] = m.asked();
+    assert.equal(asked?.request.kind, "resolve");
+    assert.equal(m.run.status, "RUNNING");
+    assert.equal(
+      m.last.effects.some((e) => e.kind === "startRun"),
+      false,
+    );
+    m.answerEvaluation(asked!, ["cleanup"]);
+    assert.equal(m.run.status, "TERMINATED");
+    const start = m.last.effects.find((e) => e.kind === "startRun");
+    assert.equal(start?.kind === "startRun" && start.request.name, "cleanup");
+    assert.equal(m.run.output["conductor.failure_workflow"], start?.kind === "startRun" ? start.request.runId : "");
+  });
+
+  it("without a filter the ending is decided at once, as before", () => {
+    const m = manual({ ...def([{ name: "n", taskReferenceName: "n", type: "NOOP" }]), outputParameters: { first: "${workflow.input.items[0].id}" } }, items);
+    assert.equal(m.asked().length, 0);
+    assert.equal(m.run.status, "COMPLETED");
+    assert.deepEqual(m.run.output, { first: "a" });
   });
 });
 

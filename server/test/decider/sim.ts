@@ -67,8 +67,11 @@ function evaluate(request: EvaluationRequest): EvaluationOutcome {
   }
 }
 
+/** What a decision asked for and still waits for: a task's evaluation (not its input: those are answered by hand), or the run's ending. */
 function pendingEvaluations(decision: Decision) {
-  return decision.effects.flatMap((e) => (e.kind === "evaluate" && e.task.status === "IN_PROGRESS" && e.task.leaseToken === e.leaseToken ? [e] : []));
+  const waiting = (e: Extract<Effect, { kind: "evaluate" }>) =>
+    e.task ? e.task.status === "IN_PROGRESS" && e.task.leaseToken === e.leaseToken : decision.run.marks.ending?.leaseToken === e.leaseToken;
+  return decision.effects.flatMap((e) => (e.kind === "evaluate" && waiting(e) ? [e] : []));
 }
 
 /**
@@ -136,7 +139,7 @@ export class ManualRun {
 
   /** Answers an evaluation with `value`. */
   answerEvaluation(e: Extract<Effect, { kind: "evaluate" }>, value: unknown): Decision {
-    return this.apply({ kind: "evaluated", taskId: e.task.id, leaseToken: e.leaseToken, outcome: { ok: true, value: value as never } });
+    return this.apply({ kind: "evaluated", taskId: e.task?.id ?? "", leaseToken: e.leaseToken, outcome: { ok: true, value: value as never } });
   }
 }
 
@@ -152,7 +155,7 @@ export class Sim extends ManualRun {
     const changed = new Set(decision.changed);
     for (let asked = pendingEvaluations(decision); asked.length > 0; asked = pendingEvaluations(decision)) {
       for (const e of asked) {
-        decision = this.decideOne({ kind: "evaluated", taskId: e.task.id, leaseToken: e.leaseToken, outcome: evaluate(e.request) });
+        decision = this.decideOne({ kind: "evaluated", taskId: e.task?.id ?? "", leaseToken: e.leaseToken, outcome: evaluate(e.request) });
         effects.push(...decision.effects);
         for (const t of decision.changed) changed.add(t);
       }

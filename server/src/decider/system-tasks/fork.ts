@@ -1,7 +1,7 @@
 // FORK_JOIN, FORK_JOIN_DYNAMIC and the JOIN that waits for their branches.
 import { definitionRef, iterationRef, type WorkflowTask } from "@baton/sdk";
 import type { TaskContext } from "../task-context.js";
-import { TERMINAL_TASK, TERMINAL_WORKFLOW, SUCCESSFUL_TASK, type Json, type JsonObject, type TaskState } from "../model.js";
+import { TERMINAL_TASK, SUCCESSFUL_TASK, endedOrEnding, type Json, type JsonObject, type TaskState } from "../model.js";
 import type { SystemTask } from "./contract.js";
 import { fail, inProgress } from "./outcomes.js";
 
@@ -12,8 +12,8 @@ export const fork: SystemTask = {
     task.handled = true;
     for (const branch of wt.forkTasks ?? []) {
       if (branch[0]) d.scheduleOrJump(branch[0], task.iteration);
-      // A branch's first task ended the run (a TERMINATE): nothing more is scheduled.
-      if (TERMINAL_WORKFLOW.has(d.run.status)) return;
+      // A branch's first task ended the run (a TERMINATE), or it waits for its output to end: nothing more is scheduled.
+      if (endedOrEnding(d.run)) return;
     }
     scheduleJoinAfter(d, task);
   },
@@ -112,7 +112,7 @@ export const dynamicFork: SystemTask = {
       const input = inputs[t.taskReferenceName] ?? {};
       const forked = d.newTask({ ...t, type: t.type ?? "SIMPLE" }, { iteration: 0, input, marks: { dynamicJoin: d.defRef(task) } });
       d.dispatch(forked);
-      if (TERMINAL_WORKFLOW.has(d.run.status)) return;
+      if (endedOrEnding(d.run)) return;
     }
     scheduleJoinAfter(d, task, refs);
   },
