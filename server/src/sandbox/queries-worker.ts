@@ -1,10 +1,11 @@
 // The part of the queries pool (queries.ts) that runs inside its threads:
 // `${...}` templates whose paths hold JSONPath filters, resolved against the
-// JSON context sent with them, and JSON Schemas compiled and checked with
-// ajv. Both are plain JavaScript bounded by their own limits (a filter's step
+// JSON context sent with them, paths checked at publish time, and JSON
+// Schemas compiled and checked with ajv. Both are plain JavaScript bounded by their own limits (a filter's step
 // budget and RE2; none for ajv), with the thread's termination at the pool's
 // deadline as the backstop. Runs in a pool thread (pool-worker.ts).
 import type { Json } from "../expressions/json.js";
+import { pathProblems } from "../expressions/path.js";
 import { resolveValue } from "../expressions/resolve.js";
 import { inputProblem, schemaProblem } from "./json-schema.js";
 
@@ -14,12 +15,15 @@ export type QueriesRequest =
   /** Compiles a JSON Schema (as JSON text): why it is not valid, if it is not. */
   | { kind: "schema"; schema: string }
   /** Checks `input` against a JSON Schema (as JSON text). */
-  | { kind: "validate"; schema: string; input: Json };
+  | { kind: "validate"; schema: string; input: Json }
+  /** What each path's filters use that they may not (parsed, their patterns compiled on RE2): publish time's check. */
+  | { kind: "paths"; paths: string[] };
 
 export type QueriesReply =
   | { ok: true; kind: "resolved"; value: Json }
   | { ok: true; kind: "schema"; problem?: string }
   | { ok: true; kind: "validated"; invalidSchema?: string; refused?: string }
+  | { ok: true; kind: "paths"; problems: string[][] }
   | { ok: false; message: string };
 
 export function queriesWorker(): (request: QueriesRequest) => QueriesReply {
@@ -38,6 +42,8 @@ export function queriesWorker(): (request: QueriesRequest) => QueriesReply {
         }
         case "validate":
           return { ok: true, kind: "validated", ...inputProblem(request.schema, request.input) };
+        case "paths":
+          return { ok: true, kind: "paths", problems: request.paths.map(pathProblems) };
       }
     } catch (error) {
       return { ok: false, message: error instanceof Error ? error.message : String(error) };

@@ -1,5 +1,6 @@
-// The queries pool: `${...}` templates whose paths hold JSONPath filters, and
-// JSON Schemas (a flow's inputSchema), run in worker threads (piscina, as
+// The queries pool: `${...}` templates whose paths hold JSONPath filters, the
+// check of a definition's paths when it is published, and JSON Schemas (a
+// flow's inputSchema), run in worker threads (piscina, as
 // scripts and jq are), awaited, so the thread that serves calls never runs
 // them. Each has its own bounds inside the thread (a filter's step budget and
 // RE2); the pool's deadline, which terminates the thread, bounds the rest
@@ -19,6 +20,8 @@ export const DEFAULT_QUERY_LIMITS = {
   resolveMs: 10_000,
   /** Compiling or checking one JSON Schema. */
   schemaMs: 5_000,
+  /** Checking a definition's paths at publish time (filters parsed, their patterns compiled), a batch of them at a time: as long as a schema's compiling. */
+  pathMs: 5_000,
 };
 
 export interface Queries {
@@ -26,6 +29,8 @@ export interface Queries {
   resolve(template: Json, context: { [name: string]: Json }, taskId?: string): Promise<Json>;
   /** Why `schema` is not a valid JSON Schema, if it is not. Rejects with QueryError. */
   schemaProblem(schema: Json): Promise<string | undefined>;
+  /** What each path's filters use that they may not (expressions/path.ts's pathProblems), for publish time. Rejects with QueryError. */
+  pathProblems(paths: string[]): Promise<string[][]>;
   /** Checks `input` against `schema`: what is wrong with either, nothing when it passes. Rejects with QueryError. */
   checkInput(schema: Json, input: Json): Promise<{ invalidSchema?: string; refused?: string }>;
   /** How many times a thread was replaced (a deadline, a crash). */
@@ -34,7 +39,7 @@ export interface Queries {
 }
 
 export function createQueries(limits: Partial<typeof DEFAULT_QUERY_LIMITS> = {}, threads = 2): Queries {
-  const { resolveMs, schemaMs } = { ...DEFAULT_QUERY_LIMITS, ...limits };
+  const { resolveMs, schemaMs, pathMs } = { ...DEFAULT_QUERY_LIMITS, ...limits };
   const pool = new EvaluationPool<QueriesRequest, QueriesReply>({ boot: { engine: "queries" }, threads, resourceLimits: { maxOldGenerationSizeMb: 512 } });
 
   async function run<Kind extends QueriesReply & { ok: true }>(request: QueriesRequest, timeoutMs: number, what: string): Promise<Kind> {
@@ -55,6 +60,10 @@ export function createQueries(limits: Partial<typeof DEFAULT_QUERY_LIMITS> = {},
     async schemaProblem(schema) {
       return (await run<Extract<QueriesReply, { kind: "schema" }>>({ kind: "schema", schema: stringifyJson(schema) }, schemaMs, "compiling the JSON Schema"))
         .problem;
+    },
+    async pathProblems(paths) {
+      const what = paths.length === 1 ? "checking the path" : `checking ${paths.length} paths`;
+      return (await run<Extract<QueriesReply, { kind: "paths" }>>({ kind: "paths", paths }, pathMs, what)).problems;
     },
     async checkInput(schema, input) {
       const { invalidSchema, refused } = await run<Extract<QueriesReply, { kind: "validated" }>>(

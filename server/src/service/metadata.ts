@@ -40,7 +40,7 @@ export interface MetadataServiceDeps {
   clock: Clock;
   limits: Limits;
   /** Where a definition's inputSchema is compiled. */
-  queries: Pick<Queries, "schemaProblem">;
+  queries: Pick<Queries, "schemaProblem" | "pathProblems">;
   changed: { workflowDef(name: string): void; taskDefs(): void; runsAdmitted?(count: number): Promise<void> };
 }
 
