@@ -1,8 +1,9 @@
 // The same Conductor SDK worker against any server that speaks Conductor's
 // REST API (Conductor 3.x, or Baton's /api): Conductor's JavaScript SDK
 // (@io-orkes/conductor-javascript, unchanged) runs no-op workers for the
-// 3-step flow with the long-poll batch call (batchPollingTimeout) and no
-// poll interval to speak of; runs are started over REST. Measures task
+// 3-step flow with the long-poll batch call (batchPollingTimeout), no poll
+// interval to speak of and an HTTP connection per worker slot; runs are
+// started over REST. Measures task
 // completions/s (results the server accepted), and dispatch latency: from the
 // task's scheduledTime (stamped by the server when it made the task ready) to
 // the worker's handler holding it, on the same machine's clock. The server's
@@ -59,7 +60,10 @@ export async function runConductorSdkBench(
 ): Promise<{ metrics: Record<string, number>; details: Record<string, unknown>; status?: "partial"; reason?: string }> {
   await rest(o.base, "POST", "/api/metadata/taskdefs", taskDefs);
   await rest(o.base, "PUT", "/api/metadata/workflow", [SEQ3]);
-  const client = await createConductorClient({ serverUrl: o.base, refreshTokenInterval: 0 });
+  // One HTTP connection per worker slot. The SDK's default is 10 for the whole process, shared by every worker:
+  // 192 slots then queue behind 10 requests in the client, whichever the server, and the figure is that queue's.
+  const slots = o.concurrency * TASK_TYPES.length;
+  const client = await createConductorClient({ serverUrl: o.base, refreshTokenInterval: 0, maxHttp2Connections: slots });
   /** Runs whose last step's result the server accepted. */
   let completed = 0;
   /** Ready -> held by the handler, ms, while the dispatch part runs. */
@@ -147,6 +151,7 @@ export async function runConductorSdkBench(
       dispatch: d,
       worker: "@io-orkes/conductor-javascript TaskManager, batch poll (long poll 1000 ms), pollInterval 1 ms, update-v2",
       concurrency: o.concurrency,
+      httpConnections: slots,
       how: "dispatch = the handler's wall clock when it gets the task - (task.scheduledTime + 0.5 ms), one run at a time; completions = results the server accepted",
       ...(errors.size > 0 ? { sdkErrors: Object.fromEntries(errors) } : {}),
     };
