@@ -400,6 +400,40 @@ describe("workers", () => {
     await api("DELETE", `/api/workflow/${id}?reason=test`);
   });
 
+  test("a result naming another worker than its poll did is the holder's while the task was handed out once", async () => {
+    const id = await s.grpc.startWorkflow("integration_test_wf", {});
+    const t1 = await pollOne("integration_task_1", "poller-name");
+    // Conductor's Go SDK stamps the host's name on a TaskResult (model.NewTaskResultFromTask), whatever workerid its poll sent.
+    const done = await api("POST", "/api/tasks", {
+      taskId: t1.taskId,
+      workflowInstanceId: id,
+      status: "COMPLETED",
+      outputData: { by: "host" },
+      workerId: "host-name",
+    });
+    assert.equal(done.status, 200, done.text);
+    const task = (await api("GET", `/api/tasks/${t1.taskId}`)).json;
+    assert.deepEqual([task.status, task.outputData], ["COMPLETED", { by: "host" }]);
+    // Handed out twice, a result from a name neither poll sent could be the first holder's: refused, as from the first holder.
+    const t2 = await pollOne("integration_task_2", "poller-name");
+    const later = await api("POST", "/api/tasks", {
+      taskId: t2.taskId,
+      workflowInstanceId: id,
+      status: "IN_PROGRESS",
+      callbackAfterSeconds: 1,
+      workerId: "poller-name",
+    });
+    assert.equal(later.status, 200);
+    clock.advance(1000);
+    await s.server.settle();
+    const again = await pollOne("integration_task_2", "second-poller");
+    assert.equal(again.taskId, t2.taskId);
+    const unnamed = await api("POST", "/api/tasks", { taskId: t2.taskId, workflowInstanceId: id, status: "COMPLETED", workerId: "host-name" });
+    assert.equal(unnamed.status, 409);
+    assert.match(unnamed.json.message, /stale lease/);
+    await api("DELETE", `/api/workflow/${id}?reason=test`);
+  });
+
   test("IN_PROGRESS heartbeats extend the lease; FAILED retries, FAILED_WITH_TERMINAL_ERROR does not", async () => {
     const id = (await api("POST", "/api/workflow", { name: "integration_test_wf", input: { param1: "a" } })).text;
     const t1 = await pollOne("integration_task_1");

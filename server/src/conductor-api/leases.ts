@@ -37,10 +37,13 @@ export class RestLeases {
    */
   async resolve(taskId: string, workerId: string): Promise<{ token: string; taskType: string } | undefined> {
     const known = this.known.get(taskId);
-    if (known) return { token: sameWorker(known.workerId, workerId) ? known.token : "", taskType: known.taskType };
+    if (known && sameWorker(known.workerId, workerId)) return { token: known.token, taskType: known.taskType };
     const found = await this.store.taskLease(taskId);
     if (!found) return undefined;
-    const live = found.status === "IN_PROGRESS" && found.leaseToken !== "" && sameWorker(found.workerId, workerId);
+    // A TaskResult's workerId need not be the workerid its poll sent (Conductor's Go SDK stamps the
+    // host's name on every result): a task handed out only once has no other holder it could be from.
+    const holder = sameWorker(found.workerId, workerId) || found.pollCount === 1;
+    const live = found.status === "IN_PROGRESS" && found.leaseToken !== "" && holder;
     return { token: live ? found.leaseToken : "", taskType: found.defName };
   }
 }
