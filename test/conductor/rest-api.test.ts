@@ -625,6 +625,10 @@ describe("bad input", () => {
     const unserved = await api("GET", "/api/tasks/queue/polldata?taskType=x");
     assert.equal(unserved.status, 501);
     assert.match(unserved.json.message, /polldata.*does not serve/);
+    // Orkes' batch of names and correlation ids (Conductor's Go SDK GetWorkflowsBatch), which OSS Conductor lacks too.
+    const batch = await api("POST", "/api/workflow/correlated/batch", { workflowNames: ["integration_test_wf"], correlationIds: ["c"] });
+    assert.equal(batch.status, 501);
+    assert.match(batch.json.message, /correlated\/batch.*does not serve.*\/correlated once per workflow name/);
     assert.equal((await api("GET", "/api/workflow/00000000-0000-0000-0000-000000000000")).status, 404);
   });
 

@@ -45,6 +45,7 @@ const UNSERVED: Unserved[] = [
   { method: "*", path: "/api/workflow/external-storage-location", reason: "Baton has no external payload storage" },
   { method: "*", path: "/api/workflow/search-by-tasks", reason: "search by task fields is not served" },
   { method: "*", path: "/api/workflow/search-by-tasks-v2", reason: "search by task fields is not served" },
+  { method: "*", path: "/api/workflow/correlated/batch", reason: "an Orkes endpoint: ask /api/workflow/{name}/correlated once per workflow name" },
   { method: "*", path: "/api/workflow/test", reason: "test runs with mocked tasks are @baton/testing's job" },
   { method: "*", path: "/api/workflow/decide/:workflowId", reason: "Baton decides on every event; there is nothing to trigger" },
   { method: "*", path: "/api/workflow/:workflowId/remove", reason: "runs are not deleted over the API" },
