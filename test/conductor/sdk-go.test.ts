@@ -135,7 +135,13 @@ test("conductor-go's TaskRunner and workflow clients run a Conductor fixture flo
   assert.deepEqual(seen.removed, { latest: 1, refused: [404, 404], run: "RUNNING" });
   // Polled as "go-poller", answered by the SDK's TaskResult helper under the host's name: accepted, as by Conductor.
   assert.notEqual(seen.single.resultWorker, "go-poller");
-  assert.deepEqual(seen.single, { status: "COMPLETED", output: { polled: "go-poller" }, resultWorker: seen.single.resultWorker });
+  // The task keeps the result's workerId, as Conductor's does.
+  assert.deepEqual(seen.single, {
+    status: "COMPLETED",
+    output: { polled: "go-poller" },
+    resultWorker: seen.single.resultWorker,
+    taskWorker: seen.single.resultWorker,
+  });
 
   // What the Go client did is Baton's own state: the gRPC door sees the same runs.
   const grpc = new BatonClient({ address: s.server.address, token: adminKey, tls: false });

@@ -285,7 +285,7 @@ func main() {
 	_, _, err = tasks.UpdateTask(ctx, result)
 	check(err)
 	single := finished(removedRun)
-	seen["single"] = map[string]interface{}{"status": single.Status, "output": single.Tasks[0].OutputData, "resultWorker": result.WorkerId}
+	seen["single"] = map[string]interface{}{"status": single.Status, "output": single.Tasks[0].OutputData, "resultWorker": result.WorkerId, "taskWorker": single.Tasks[0].WorkerId}
 
 	out, err := json.Marshal(seen)
 	check(err)
