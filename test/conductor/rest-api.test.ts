@@ -6,7 +6,8 @@ import { request as httpRequest } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { ManualClock } from "@baton/server";
 import { forkOfTasks } from "../support/flows.js";
-import { call, conductorFixture, INTEGRATION_TASK_DEFS, startRestServer, type RestServer } from "./support.js";
+import { fixture } from "../conformance/support.js";
+import { call, INTEGRATION_TASK_DEFS, startRestServer, type RestServer } from "./support.js";
 
 const clock = new ManualClock();
 let s: RestServer;
@@ -16,7 +17,7 @@ before(async () => {
   s = await startRestServer({ clock });
   api = (method, route, body, headers) => call(s.base, method, route, body, headers);
   assert.equal((await api("POST", "/api/metadata/taskdefs", INTEGRATION_TASK_DEFS)).status, 200);
-  assert.equal((await api("POST", "/api/metadata/workflow", conductorFixture("simple_workflow_1_integration_test.json"))).status, 200);
+  assert.equal((await api("POST", "/api/metadata/workflow", fixture("simple_workflow_1_integration_test.json"))).status, 200);
 });
 after(() => s.close());
 
@@ -37,11 +38,11 @@ describe("metadata", () => {
       def.json.tasks.map((t: any) => t.taskReferenceName),
       ["t1", "t2"],
     );
-    const again = await api("POST", "/api/metadata/workflow", conductorFixture("simple_workflow_1_integration_test.json"));
+    const again = await api("POST", "/api/metadata/workflow", fixture("simple_workflow_1_integration_test.json"));
     assert.equal(again.status, 409);
     assert.match(again.json.message, /already exists/);
-    assert.equal((await api("POST", "/api/metadata/workflow?overwrite=true", conductorFixture("simple_workflow_1_integration_test.json"))).status, 200);
-    assert.equal((await api("PUT", "/api/metadata/workflow", [conductorFixture("simple_workflow_3_integration_test.json")])).status, 200);
+    assert.equal((await api("POST", "/api/metadata/workflow?overwrite=true", fixture("simple_workflow_1_integration_test.json"))).status, 200);
+    assert.equal((await api("PUT", "/api/metadata/workflow", [fixture("simple_workflow_3_integration_test.json")])).status, 200);
     const all = await api("GET", "/api/metadata/workflow");
     assert.deepEqual(all.json.map((d: any) => d.name).sort(), ["integration_test_wf", "integration_test_wf3"]);
     const names = await api("GET", "/api/metadata/workflow/names-and-versions");
@@ -550,7 +551,7 @@ describe("clients", () => {
 
   test("search sorts by Conductor's sort parameter (startTime, endTime, workflowType, status) and refuses other fields", async () => {
     // a: the older run, of integration_test_wf3, still running; b: the newer, of integration_test_wf, terminated.
-    assert.equal((await api("PUT", "/api/metadata/workflow", [conductorFixture("simple_workflow_3_integration_test.json")])).status, 200);
+    assert.equal((await api("PUT", "/api/metadata/workflow", [fixture("simple_workflow_3_integration_test.json")])).status, 200);
     const a = (await api("POST", "/api/workflow/integration_test_wf3?correlationId=sorted", {})).text;
     clock.advance(1000);
     const b = (await api("POST", "/api/workflow/integration_test_wf?correlationId=sorted", {})).text;

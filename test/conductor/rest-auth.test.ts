@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { openKeyRegistry } from "@baton/server";
-import { call, conductorFixture, INTEGRATION_TASK_DEFS, startRestServer, type RestServer } from "./support.js";
+import { fixture } from "../conformance/support.js";
+import { call, INTEGRATION_TASK_DEFS, startRestServer, type RestServer } from "./support.js";
 
 let s: RestServer;
 let keys: Awaited<ReturnType<typeof openKeyRegistry>>;
@@ -20,7 +21,7 @@ before(async () => {
   reader = (await keys.registry.create({ role: "reader", name: "r" })).key;
   const auth = { "X-Authorization": admin };
   assert.equal((await call(s.base, "POST", "/api/metadata/taskdefs", INTEGRATION_TASK_DEFS, auth)).status, 200);
-  assert.equal((await call(s.base, "POST", "/api/metadata/workflow", conductorFixture("simple_workflow_1_integration_test.json"), auth)).status, 200);
+  assert.equal((await call(s.base, "POST", "/api/metadata/workflow", fixture("simple_workflow_1_integration_test.json"), auth)).status, 200);
 });
 after(async () => {
   await keys.close();

@@ -19,8 +19,9 @@ import {
   type Task,
 } from "@io-orkes/conductor-javascript";
 import { openKeyRegistry } from "@baton/server";
+import { fixture } from "../conformance/support.js";
 import { eventually } from "../support/harness.js";
-import { conductorFixture, startRestServer, type RestServer } from "./support.js";
+import { startRestServer, type RestServer } from "./support.js";
 
 let s: RestServer;
 let manager: TaskManager;
@@ -82,7 +83,7 @@ before(async () => {
   metadata = new MetadataClient(client);
   await metadata.registerTasks(TASK_DEFS as never);
   workflows = new WorkflowExecutor(client);
-  await workflows.registerWorkflow(true, conductorFixture("simple_workflow_3_integration_test.json") as never);
+  await workflows.registerWorkflow(true, fixture("simple_workflow_3_integration_test.json") as never);
   await workflows.registerWorkflow(false, IDLE_FLOW as never);
   manager = new TaskManager(client, workers, { options: { pollInterval: 10, concurrency: 4, batchPollingTimeout: 1000, workerID: "js-sdk" } });
   manager.startPolling();

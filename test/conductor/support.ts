@@ -2,13 +2,13 @@
 // database, and small helpers to call it as Conductor's SDKs do.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { BatonClient } from "@baton/client";
 import { createLogger, startServer, type BatonServer, type ServerOptions } from "@baton/server";
 import { freshDatabase, stopCluster } from "../support/database.js";
-import { FIXTURES } from "../conformance/support.js";
+import { fixture } from "../conformance/support.js";
 
 export interface RestServer {
   server: BatonServer;
@@ -68,12 +68,6 @@ export async function call(base: string, method: string, route: string, body?: u
   return { status: response.status, type: response.headers.get("content-type") ?? "", text, json };
 }
 
-/** Conductor's fixture flows (the checkout's sibling shared/ folder, or BATON_FIXTURES). */
-export function conductorFixture(file: string): Record<string, any> {
-  const dir = existsSync(FIXTURES) ? FIXTURES : (process.env["BATON_FIXTURES"] ?? FIXTURES);
-  return JSON.parse(readFileSync(path.join(dir, file), "utf8")) as Record<string, any>;
-}
-
 /**
  * Runs an SDK's check program (`command` with `args`, then the path of a file
  * holding Conductor's fixture flow simple_workflow_3) with `env` added to
@@ -82,7 +76,7 @@ export function conductorFixture(file: string): Record<string, any> {
  */
 export async function runSdkCheck(sdk: string, command: string, args: string[], env: Record<string, string> = {}): Promise<any> {
   const fixtureFile = path.join(mkdtempSync(path.join(tmpdir(), "baton-sdk-")), "flow.json");
-  writeFileSync(fixtureFile, JSON.stringify(conductorFixture("simple_workflow_3_integration_test.json")));
+  writeFileSync(fixtureFile, JSON.stringify(fixture("simple_workflow_3_integration_test.json")));
   const { code, out, err } = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
     const child = spawn(command, [...args, fixtureFile], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";

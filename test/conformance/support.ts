@@ -7,7 +7,8 @@ import { fileURLToPath } from "node:url";
 import type { ConductorTask, ConductorWorkflow } from "@baton/client";
 import { eventually, startHarness, type Harness } from "../support/harness.js";
 
-export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../shared/conformance/conductor");
+/** Conductor's fixture files: BATON_FIXTURES, else the checkout's sibling shared/conformance/conductor. */
+export const FIXTURES = process.env["BATON_FIXTURES"] || path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../shared/conformance/conductor");
 
 export type Fixture = Record<string, unknown> & { name: string; tasks?: unknown[] };
 

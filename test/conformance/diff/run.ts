@@ -9,7 +9,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { FIXTURES, TASK_DEFS } from "../support.js";
+import { fixture, TASK_DEFS } from "../support.js";
 import { authoredTexts, differences, snapshot, verdict, type Snapshot } from "./compare.js";
 import { CONDUCTOR_VERSION, javaVersion, runningConductor, startBatonEngine, startConductorEngine, type Engine, type RawRun } from "./engines.js";
 
@@ -44,7 +44,7 @@ function loadCases(): (Case & { defs: Def[]; startName: string })[] {
     .flatMap((f) => (JSON.parse(readFileSync(path.join(dir, f), "utf8")) as Case[]).map((c) => ({ ...c, name: `${f.replace(/\.json$/, "")}: ${c.name}` })));
   const owner = new Map<string, string>();
   const loaded = cases.map((c) => {
-    const defs = [...(c.workflows ?? []), ...(c.fixtures ?? []).map((file) => JSON.parse(readFileSync(path.join(FIXTURES, file), "utf8")) as Def)].map((d) => ({
+    const defs = [...(c.workflows ?? []), ...(c.fixtures ?? []).map((file) => fixture(file) as Def)].map((d) => ({
       version: 1,
       schemaVersion: 2,
       ...d,
