@@ -27,6 +27,7 @@ export interface ServerOptions {
    * Off by default where keys are required: only admin keys may then.
    */
   inlineDefinitions?: boolean;
+  /** Connections to PostgreSQL for reads and writes, both pools together (default 20; see StoreOptions.poolSize). */
   poolSize?: number;
   /** Starts in progress at once beyond which new starts are refused (RESOURCE_EXHAUSTED with a retry hint). */
   maxConcurrentStarts?: number;
@@ -68,7 +69,8 @@ export function isLoopback(host: string): boolean {
  * is the same as disabled), BATON_CONSOLE_PORT / BATON_CONSOLE_HOST, BATON_RETENTION (how long ended runs are kept:
  * "30d" by default, "off" to keep them) and BATON_RETENTION_EXPORT_DIR,
  * BATON_ALLOW_INLINE_DEFINITIONS=1, BATON_HTTP_ALLOWED_HOSTS=host,address,cidr…,
- * BATON_HTTP_TIMEOUT_MS, BATON_HTTP_MAX_IN_FLIGHT, BATON_INSECURE_ALLOW_PLAINTEXT_KEYS=1.
+ * BATON_HTTP_TIMEOUT_MS, BATON_HTTP_MAX_IN_FLIGHT, BATON_INSECURE_ALLOW_PLAINTEXT_KEYS=1,
+ * BATON_DB_POOL_SIZE.
  */
 export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<ServerOptions, "databaseUrl"> {
   const get = (name: string) => env[name] || undefined;
@@ -124,6 +126,12 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit
       ...(httpTimeout ? { timeoutMs: count("BATON_HTTP_TIMEOUT_MS", httpTimeout) } : {}),
       ...(httpInFlight ? { maxInFlight: count("BATON_HTTP_MAX_IN_FLIGHT", httpInFlight) } : {}),
     };
+  }
+  const poolSize = get("BATON_DB_POOL_SIZE");
+  if (poolSize) {
+    if (!/^\d+$/.test(poolSize) || Number(poolSize) < 2)
+      throw new Error(`BATON_DB_POOL_SIZE must be a whole number of at least 2 (one connection per pool), not "${poolSize}"`);
+    options.poolSize = Number(poolSize);
   }
   const auth = get("BATON_AUTH");
   if (truthy("BATON_INSECURE_NO_AUTH")) options.auth = { mode: "disabled" };

@@ -107,7 +107,10 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   );
   // Process metrics (CPU, memory, event loop, GC) only where they are served: they install observers.
   const metrics = new Metrics(() => sampleDatabase(store, clock), 1000, { processMetrics: options.metrics !== undefined });
-  const store = openStore(options.databaseUrl, { poolSize: options.poolSize ?? 10, onDbError: (error) => metrics.dbError(error) });
+  const store = openStore(options.databaseUrl, {
+    ...(options.poolSize !== undefined ? { poolSize: options.poolSize } : {}),
+    onDbError: (error) => metrics.dbError(error),
+  });
   await store.migrate();
   // The definition schemas compile on their first use: here, before any call, not in the first
   // registration, which held the event loop for it (2.1 s measured on a loaded 2-core machine).

@@ -221,6 +221,12 @@ export interface Store {
 }
 
 export interface StoreOptions {
+  /**
+   * Connections the store's two pools hold at most, together (default 20):
+   * half for reads and searches, the other half (the odd one too) for claims,
+   * batch writes and leases. Health checks and the notification listener
+   * take one more each.
+   */
   poolSize?: number;
   applicationName?: string;
   /** Told of every failed connect and statement. */
@@ -228,6 +234,9 @@ export interface StoreOptions {
   /** How long a health check may take. */
   healthTimeoutMs?: number;
 }
+
+/** StoreOptions.poolSize when none is given: 10 connections a pool. */
+export const DEFAULT_POOL_SIZE = 20;
 
 /** The PostgreSQL implementation: each operation is its family's function on this store's pool. */
 class PgStore implements Store {
@@ -241,17 +250,17 @@ class PgStore implements Store {
 
   constructor(
     connectionString: string,
-    poolSize = 10,
     private readonly options: StoreOptions = {},
   ) {
     this.locator = new PrimaryLocator(connectionString);
+    const size = options.poolSize ?? DEFAULT_POOL_SIZE;
+    if (!Number.isInteger(size) || size < 2) throw new Error(`poolSize must be a whole number of at least 2 (one connection per pool), not ${size}`);
     const pool = {
-      size: options.poolSize ?? poolSize,
       ...(options.applicationName ? { applicationName: options.applicationName } : {}),
       ...(options.onDbError ? { onError: options.onDbError } : {}),
     };
-    this.pool = openPool(this.locator, pool);
-    this.writePool = openPool(this.locator, { ...pool, genericPlans: true });
+    this.pool = openPool(this.locator, { ...pool, size: Math.floor(size / 2) });
+    this.writePool = openPool(this.locator, { ...pool, size: Math.ceil(size / 2), genericPlans: true });
   }
 
   async migrate(): Promise<number> {
@@ -387,11 +396,5 @@ class PgStore implements Store {
 
 /** Opens the store on a database (no connection is made until first used; `migrate` first). */
 export function openStore(connectionString: string, options: StoreOptions = {}): Store {
-  return new PgStore(connectionString, options.poolSize ?? 10, options);
+  return new PgStore(connectionString, options);
 }
-
-/**
- * The implementation under the interface's name, for `new Store(url, size)`
- * where runtime/ still makes one; new code calls openStore.
- */
-export const Store = PgStore;

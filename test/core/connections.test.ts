@@ -1,0 +1,56 @@
+// How many connections a replica opens: the pool size bounds both pools
+// together (reads and searches; claims and decision writes), plus one for
+// health checks and one that listens for notifications.
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import pg from "pg";
+import { BatonClient } from "@baton/client";
+import { createLogger, serverOptionsFromEnv, startServer } from "@baton/server";
+import { freshDatabase, stopCluster } from "../support/database.js";
+
+after(stopCluster);
+
+describe("connections to PostgreSQL", () => {
+  it("BATON_DB_POOL_SIZE sets the pool size; anything but a whole number of at least 2 is refused, naming it", () => {
+    assert.equal(serverOptionsFromEnv({ BATON_DB_POOL_SIZE: "8" }).poolSize, 8);
+    assert.equal(serverOptionsFromEnv({}).poolSize, undefined);
+    for (const bad of ["1", "0", "-4", "ten", "2.5"])
+      assert.throws(() => serverOptionsFromEnv({ BATON_DB_POOL_SIZE: bad }), /BATON_DB_POOL_SIZE must be a whole number of at least 2/);
+  });
+
+  it("a replica under load holds at most its pool size plus two", async () => {
+    const databaseUrl = await freshDatabase();
+    const poolSize = 4;
+    const server = await startServer({ databaseUrl, port: 0, poolSize, logger: createLogger("silent") });
+    const client = new BatonClient({ address: server.address });
+    const sampler = new pg.Client({ connectionString: databaseUrl, application_name: "test-sampler" });
+    await sampler.connect();
+    let most = 0;
+    let sampling = true;
+    const sampled = (async () => {
+      while (sampling) {
+        const { rows } = await sampler.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        );
+        most = Math.max(most, rows[0]!.n);
+      }
+    })();
+    try {
+      await client.registerWorkflowDef({ name: "conn_noop", version: 1, tasks: [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }] });
+      // Runs (claims and writes) and searches (reads) at once, more than either pool holds.
+      await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          i % 2 === 0 ? client.executeWorkflow("conn_noop", { i }) : client.workflows.searchWorkflows({ name: "conn_noop", pageSize: 5 }),
+        ),
+      );
+    } finally {
+      sampling = false;
+      await sampled;
+      await sampler.end();
+      client.close();
+      await server.close();
+    }
+    assert.ok(most <= poolSize + 2, `${most} connections, more than ${poolSize} + 2`);
+    assert.ok(most > poolSize / 2 + 1, `${most} connections: the load filled no more than one pool, so the bound was not tested`);
+  });
+});
