@@ -39,7 +39,7 @@ export async function startRestServer(options: Partial<ServerOptions> = {}): Pro
     async close() {
       grpc.close();
       await server.close();
-      if (!process.env["BATON_TEST_DATABASE_URL"]) await stopCluster();
+      await stopCluster();
     },
   };
 }

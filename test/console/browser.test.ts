@@ -198,7 +198,7 @@ after(async () => {
   admin?.close();
   await closeKeys?.();
   await server?.close();
-  if (!process.env["BATON_TEST_DATABASE_URL"]) await stopCluster();
+  await stopCluster();
 });
 
 describe("the console in a browser", () => {

@@ -45,7 +45,7 @@ after(async () => {
   echo.close();
   h.client.close();
   await h.server.close();
-  if (!process.env["BATON_TEST_DATABASE_URL"]) await stopCluster();
+  await stopCluster();
 });
 
 describe("big integers", () => {

@@ -8,9 +8,7 @@ import { createLogger, startServer } from "@baton/server";
 import { parseHosts } from "../../server/src/store/hosts.js";
 import { freshDatabase, stopCluster } from "../support/database.js";
 
-after(async () => {
-  if (!process.env["BATON_TEST_DATABASE_URL"]) await stopCluster();
-});
+after(stopCluster);
 
 describe("multi-host connection strings", () => {
   it("splits hosts and drops target_session_attrs, which node-postgres cannot pass on", () => {

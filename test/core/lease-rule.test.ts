@@ -15,7 +15,7 @@ before(async () => {
 });
 after(async () => {
   await client.end();
-  if (!process.env["BATON_TEST_DATABASE_URL"]) await stopCluster();
+  await stopCluster();
 });
 
 describe("lease deadline", () => {

@@ -28,7 +28,7 @@ before(async () => {
 after(async () => {
   client.close();
   await server.close();
-  if (!process.env["BATON_TEST_DATABASE_URL"]) await stopCluster();
+  await stopCluster();
 });
 
 describe("worker outcomes", () => {

@@ -328,7 +328,7 @@ after(
     for (const w of [...go, ...java]) assert.equal(w.running, false, `${w.workerId} still runs`);
     client?.close();
     await server?.close();
-    if (!process.env["BATON_TEST_DATABASE_URL"]) await stopCluster();
+    await stopCluster();
   },
   { timeout: 60_000 },
 );

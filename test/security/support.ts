@@ -56,7 +56,7 @@ export async function startSecureServer(options: Partial<ServerOptions> = {}): P
       for (const c of clients) c.close();
       await keys.close();
       await server.close();
-      if (!process.env["BATON_TEST_DATABASE_URL"]) await stopCluster();
+      await stopCluster();
     },
   };
 }

@@ -20,7 +20,7 @@ before(() => {
 after(async () => {
   certs.remove();
   // The last test made a database of its own; run alone, this file owns the cluster.
-  if (!process.env["BATON_TEST_DATABASE_URL"]) await stopCluster();
+  await stopCluster();
 });
 
 /** A call that needs nothing but a working channel (and, with auth, a key). */

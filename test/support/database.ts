@@ -59,7 +59,7 @@ export async function superuserUrl(databaseUrl: string): Promise<string> {
   return u.toString();
 }
 
-/** Stops a cluster this process started itself (none when shared). */
+/** Stops the cluster if this process started it; a shared one (BATON_TEST_DATABASE_URL) is left running. */
 export async function stopCluster(): Promise<void> {
   if (cluster) await (await cluster).stop();
   cluster = undefined;

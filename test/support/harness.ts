@@ -41,7 +41,7 @@ export async function startHarness(options: { manualClock?: boolean; databaseUrl
     async close() {
       client.close();
       await server.close();
-      if (!process.env["BATON_TEST_DATABASE_URL"]) await stopCluster();
+      await stopCluster();
     },
   };
 }
