@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import type { ConductorWorkflow } from "@baton/client";
 import pg from "pg";
 import { startHarness, type Harness } from "../support/harness.js";
-import { answer, input, poll } from "../support/worker.js";
+import { answer, input, pollAll } from "../support/worker.js";
 
 let h: Harness;
 let db: pg.Client;
@@ -33,18 +33,12 @@ async function states(ids: string[]) {
     r.status === "PAUSED" ? `PAUSED${r.tasks.length > 0 ? "+task" : ""}` : r.status !== "RUNNING" ? r.status : r.tasks.length > 0 ? "STARTED" : "QUEUED",
   );
 }
-/**
- * Every task of `type` there is to poll now. A poll that does not wait is
- * answered by its claim, however long that takes; one that waits a while
- * answers nothing when its wait runs out first, as it can on a busy machine.
- */
-async function pollAll(type: string) {
-  const got = [];
-  for (;;) {
-    const task = await poll(h, type, 0);
-    if (!task) return got;
-    got.push(task);
-  }
+/** Polls what there is of `type`, checks the first task is run n's (its input n), answers it with `status` and settles. */
+async function answerNext(type: string, n: number, status: "COMPLETED" | "FAILED", message?: string) {
+  const [task] = await pollAll(h, type);
+  assert.equal(task && input(task)["n"], n, message);
+  await answer(h, task!, status);
+  await h.settle();
 }
 /** How many of the run's tasks are open (scheduled or in progress). */
 const open = async (id: string) => (await run(id)).tasks.filter((t) => t.status === "SCHEDULED" || t.status === "IN_PROGRESS").length;
@@ -86,7 +80,7 @@ describe("a per-key limit that changes while runs wait", () => {
       ],
       "globex, with no run waiting, takes the new limit too",
     );
-    assert.deepEqual((await pollAll("chg_raise")).map((t) => input(t)["n"]).sort(), [0, 1, 2, 9]);
+    assert.deepEqual((await pollAll(h, "chg_raise")).map((t) => input(t)["n"]).sort(), [0, 1, 2, 9]);
 
     // A lower limit admits nothing and takes nothing away; the key drains to it.
     await h.client.registerWorkflowDef(limited(2));
@@ -100,7 +94,7 @@ describe("a per-key limit that changes while runs wait", () => {
     await h.client.registerWorkflowDef(limited(undefined));
     assert.deepEqual(await states(ids), ["STARTED", "STARTED", "STARTED", "STARTED", "STARTED"]);
     assert.deepEqual(await states([other]), ["STARTED"]);
-    const rest = await pollAll("chg_raise");
+    const rest = await pollAll(h, "chg_raise");
     assert.deepEqual(rest.map((t) => input(t)["n"]).sort(), [3, 4]);
     for (const t of rest) await answer(h, t, "COMPLETED");
     await h.settle();
@@ -115,7 +109,7 @@ describe("a per-key limit that changes while runs wait", () => {
     assert.deepEqual(await states([holder, waiter]), ["STARTED", "PAUSED"]);
 
     // The holder ends: the paused waiter takes the slot but schedules nothing.
-    const [first] = await pollAll("chg_pause");
+    const [first] = await pollAll(h, "chg_pause");
     assert.equal(input(first!)["n"], 1);
     await answer(h, first!, "COMPLETED");
     await h.settle();
@@ -123,7 +117,7 @@ describe("a per-key limit that changes while runs wait", () => {
     assert.deepEqual(await states([holder, waiter]), ["COMPLETED", "PAUSED"]);
     assert.equal((await run(waiter)).reasonForIncompletion ?? "", "", "admitted: no longer queued");
     assert.deepEqual(await counts("chg_pause"), [{ key: "acme", running: 1, max_running: 1 }], "it holds the slot while paused");
-    assert.deepEqual(await pollAll("chg_pause"), [], "nothing to poll while paused");
+    assert.deepEqual(await pollAll(h, "chg_pause"), [], "nothing to poll while paused");
 
     // Another start of the key waits behind it.
     const third = await h.client.startWorkflow("chg_pause", { customerId: "acme", n: 3 });
@@ -132,12 +126,12 @@ describe("a per-key limit that changes while runs wait", () => {
     await h.client.resumeWorkflow(waiter);
     await h.settle();
     assert.deepEqual(await states([waiter]), ["STARTED"]);
-    const [second] = await pollAll("chg_pause");
+    const [second] = await pollAll(h, "chg_pause");
     assert.equal(input(second!)["n"], 2);
     await answer(h, second!, "COMPLETED");
     await h.settle();
     assert.deepEqual(await states([waiter, third]), ["COMPLETED", "STARTED"]);
-    for (const t of await pollAll("chg_pause")) await answer(h, t, "COMPLETED");
+    for (const t of await pollAll(h, "chg_pause")) await answer(h, t, "COMPLETED");
     await h.settle();
     assert.deepEqual(await counts("chg_pause"), [{ key: "acme", running: 0, max_running: 1 }]);
   });
@@ -145,7 +139,7 @@ describe("a per-key limit that changes while runs wait", () => {
   it("a retried or restarted run takes a slot like a start, or waits for one with nothing scheduled", async () => {
     await h.client.registerWorkflowDef(flow("chg_revive", "chg_revive", { rateLimitKey: "${workflow.input.customerId}", concurrentExecLimit: 1 }));
     const a = await h.client.startWorkflow("chg_revive", { customerId: "acme", n: 1 });
-    const [ta] = await pollAll("chg_revive");
+    const [ta] = await pollAll(h, "chg_revive");
     await answer(h, ta!, "FAILED");
     await h.settle();
     assert.equal((await run(a)).status, "FAILED");
@@ -156,10 +150,7 @@ describe("a per-key limit that changes while runs wait", () => {
     assert.equal((await run(a)).status, "RUNNING");
     assert.deepEqual(await states([b]), ["QUEUED"], "the retried run holds the key's one slot");
     assert.deepEqual(await counts("chg_revive"), [{ key: "acme", running: 1, max_running: 1 }]);
-    const [ta2] = await pollAll("chg_revive");
-    assert.equal(input(ta2!)["n"], 1);
-    await answer(h, ta2!, "COMPLETED");
-    await h.settle();
+    await answerNext("chg_revive", 1, "COMPLETED");
     assert.equal((await run(a)).status, "COMPLETED");
     assert.deepEqual(await states([b]), ["STARTED"], "its end admitted the waiting start");
 
@@ -169,10 +160,7 @@ describe("a per-key limit that changes while runs wait", () => {
     assert.equal(waiting.status, "RUNNING");
     assert.match(waiting.reasonForIncompletion ?? "", /queued: 1 runs of chg_revive with key "acme" are running \(limit 1\); this run runs again/);
     assert.equal(await open(a), 0);
-    const [tb] = await pollAll("chg_revive");
-    assert.equal(input(tb!)["n"], 2, "only b's task is there to poll");
-    await answer(h, tb!, "FAILED");
-    await h.settle();
+    await answerNext("chg_revive", 2, "FAILED", "only b's task is there to poll");
     // b's end admits the restart: a starts over.
     waiting = await run(a);
     assert.equal(waiting.status, "RUNNING");
@@ -183,16 +171,10 @@ describe("a per-key limit that changes while runs wait", () => {
     await h.client.retryWorkflow(b);
     assert.match((await run(b)).reasonForIncompletion ?? "", /queued: /);
     assert.equal(await open(b), 0);
-    const [ta3] = await pollAll("chg_revive");
-    assert.equal(input(ta3!)["n"], 1);
-    await answer(h, ta3!, "COMPLETED");
-    await h.settle();
+    await answerNext("chg_revive", 1, "COMPLETED");
     assert.equal((await run(a)).status, "COMPLETED");
     assert.equal(await open(b), 1);
-    const [tb2] = await pollAll("chg_revive");
-    assert.equal(input(tb2!)["n"], 2);
-    await answer(h, tb2!, "COMPLETED");
-    await h.settle();
+    await answerNext("chg_revive", 2, "COMPLETED");
     assert.equal((await run(b)).status, "COMPLETED");
     assert.deepEqual(await counts("chg_revive"), [{ key: "acme", running: 0, max_running: 1 }]);
   });
@@ -200,7 +182,7 @@ describe("a per-key limit that changes while runs wait", () => {
   it("a waiting retry that was paused stays paused when admitted, holding its slot, and runs again when resumed", async () => {
     await h.client.registerWorkflowDef(flow("chg_paused_retry", "chg_paused_retry", { rateLimitKey: "${workflow.input.customerId}", concurrentExecLimit: 1 }));
     const a = await h.client.startWorkflow("chg_paused_retry", { customerId: "acme", n: 1 });
-    await answer(h, (await pollAll("chg_paused_retry"))[0]!, "FAILED");
+    await answer(h, (await pollAll(h, "chg_paused_retry"))[0]!, "FAILED");
     await h.settle();
     const b = await h.client.startWorkflow("chg_paused_retry", { customerId: "acme", n: 2 });
     await h.client.retryWorkflow(a);
@@ -210,16 +192,13 @@ describe("a per-key limit that changes while runs wait", () => {
     assert.equal((await run(a)).status, "PAUSED");
 
     // b ends: a takes the slot but stays paused, with nothing scheduled.
-    const [tb] = await pollAll("chg_paused_retry");
-    assert.equal(input(tb!)["n"], 2);
-    await answer(h, tb!, "COMPLETED");
-    await h.settle();
+    await answerNext("chg_paused_retry", 2, "COMPLETED");
     await h.advance(1_000);
     const paused = await run(a);
     assert.equal(paused.status, "PAUSED", "admitted while paused: still paused");
     assert.equal(paused.reasonForIncompletion ?? "", "", "admitted: no longer queued");
     assert.equal(await open(a), 0);
-    assert.deepEqual(await pollAll("chg_paused_retry"), [], "nothing to poll while paused");
+    assert.deepEqual(await pollAll(h, "chg_paused_retry"), [], "nothing to poll while paused");
     assert.deepEqual(await counts("chg_paused_retry"), [{ key: "acme", running: 1, max_running: 1 }], "it holds the slot while paused");
     const c = await h.client.startWorkflow("chg_paused_retry", { customerId: "acme", n: 3 });
     assert.deepEqual(await states([c]), ["QUEUED"]);
@@ -229,13 +208,10 @@ describe("a per-key limit that changes while runs wait", () => {
     await h.settle();
     assert.equal((await run(a)).status, "RUNNING");
     assert.equal(await open(a), 1);
-    const [ta] = await pollAll("chg_paused_retry");
-    assert.equal(input(ta!)["n"], 1);
-    await answer(h, ta!, "COMPLETED");
-    await h.settle();
+    await answerNext("chg_paused_retry", 1, "COMPLETED");
     assert.equal((await run(a)).status, "COMPLETED");
     assert.deepEqual(await states([c]), ["STARTED"], "a's end admitted c");
-    for (const t of await pollAll("chg_paused_retry")) await answer(h, t, "COMPLETED");
+    for (const t of await pollAll(h, "chg_paused_retry")) await answer(h, t, "COMPLETED");
     await h.settle();
     assert.deepEqual(await counts("chg_paused_retry"), [{ key: "acme", running: 0, max_running: 1 }]);
   });
@@ -266,7 +242,7 @@ describe("a per-key limit that changes while runs wait", () => {
     const p1 = await h.client.startWorkflow("chg_parent", { customerId: "acme", n: 1 });
     await h.settle();
     const c1 = await childOf(p1);
-    await answer(h, (await pollAll("chg_child"))[0]!, "FAILED");
+    await answer(h, (await pollAll(h, "chg_child"))[0]!, "FAILED");
     await h.settle();
     assert.deepEqual(await states([c1, p1]), ["FAILED", "FAILED"]);
     assert.deepEqual(await counts("chg_parent"), [{ key: "acme", running: 0, max_running: 1 }]);
@@ -280,7 +256,7 @@ describe("a per-key limit that changes while runs wait", () => {
     const p2 = await h.client.startWorkflow("chg_parent", { customerId: "acme", n: 2 });
     await h.settle();
     assert.deepEqual(await states([p2]), ["QUEUED"]);
-    await answer(h, (await pollAll("chg_child"))[0]!, "COMPLETED");
+    await answer(h, (await pollAll(h, "chg_child"))[0]!, "COMPLETED");
     await h.settle();
     assert.deepEqual(await states([c1, p1, p2]), ["COMPLETED", "COMPLETED", "STARTED"], "p1's end admitted p2");
 
@@ -291,7 +267,7 @@ describe("a per-key limit that changes while runs wait", () => {
     assert.equal(waiting.status, "RUNNING");
     assert.match(waiting.reasonForIncompletion ?? "", /queued: 1 runs of chg_parent with key "acme" are running \(limit 1\); this run runs again/);
     assert.equal(await open(p1), 0);
-    const childTasks = await pollAll("chg_child");
+    const childTasks = await pollAll(h, "chg_child");
     assert.deepEqual(childTasks.map((t) => input(t)["n"]).sort(), [1, 2], "c1 runs again at once, beside p2's child");
     await answer(
       h,

@@ -11,7 +11,7 @@ import type { ConductorWorkflow } from "@baton/client";
 import { grpc } from "@baton/protocol";
 import pg from "pg";
 import { eventually, startHarness, type Harness } from "../support/harness.js";
-import { answer, input, poll } from "../support/worker.js";
+import { answer, input, pollAll } from "../support/worker.js";
 
 let h: Harness;
 let db: pg.Client;
@@ -29,15 +29,6 @@ const run = (id: string): Promise<ConductorWorkflow> => h.client.getWorkflow(id,
 async function states(ids: string[]) {
   const runs = await Promise.all(ids.map(run));
   return runs.map((r) => (r.status !== "RUNNING" ? r.status : r.tasks.length > 0 ? "STARTED" : "QUEUED"));
-}
-/** Every task of `type` there is to poll; waits longer for the first `atLeast` (a loaded machine is slow). */
-async function pollAll(type: string, atLeast = 0) {
-  const got = [];
-  for (;;) {
-    const task = await poll(h, type, got.length < atLeast ? 5000 : 200);
-    if (!task) return got;
-    got.push(task);
-  }
 }
 
 before(async () => {
@@ -63,7 +54,7 @@ describe("running runs per concurrency key", () => {
 
     // A waiting run can be terminated; it never held a slot.
     await h.client.terminateWorkflow(a[3]!, "not needed");
-    const first = await pollAll("lim_q", 3);
+    const first = await pollAll(h, "lim_q", 3);
     assert.deepEqual(first.map((t) => input(t)["n"]).sort(), [0, 1, 99]);
     // The first run ends: the oldest waiting run of its key (n=2) starts; n=4 still waits.
     await answer(
@@ -89,7 +80,7 @@ describe("running runs per concurrency key", () => {
       () => states(a),
       (s) => s[4] === "STARTED",
     );
-    for (const t of await pollAll("lim_q", 2)) await answer(h, t, "COMPLETED");
+    for (const t of await pollAll(h, "lim_q", 2)) await answer(h, t, "COMPLETED");
     await h.settle();
     await eventually(
       () => states(a),
@@ -116,7 +107,7 @@ describe("running runs per concurrency key", () => {
     assert.deepEqual(await states([holder, waiter]), ["TIMED_OUT", "TIMED_OUT"]);
     const { rows } = await db.query("SELECT running FROM baton.concurrency_keys WHERE workflow = 'lim_queue_to'");
     assert.deepEqual(rows, [{ running: 0 }]);
-    await pollAll("lim_q");
+    await pollAll(h, "lim_q");
   });
 
   it("CANCEL_NEWEST: a start over the limit ends TERMINATED at once, with the reason", async () => {
@@ -130,12 +121,12 @@ describe("running runs per concurrency key", () => {
       (await run(second)).reasonForIncompletion ?? "",
       /refused: 1 runs of lim_newest with key "acme" are running \(limit 1\) \(strategy CANCEL_NEWEST\)/,
     );
-    const task = (await pollAll("lim_new", 1))[0]!;
+    const task = (await pollAll(h, "lim_new", 1))[0]!;
     await answer(h, task, "COMPLETED");
     await h.settle();
     const third = await h.client.startWorkflow("lim_newest", { customerId: "acme", n: 3 });
     assert.deepEqual(await states([third]), ["STARTED"], "the slot is free again once the first ended");
-    await pollAll("lim_new");
+    await pollAll(h, "lim_new");
   });
 
   it("CANCEL_OLDEST: a start over the limit terminates the key's oldest running run", async () => {
@@ -156,7 +147,7 @@ describe("running runs per concurrency key", () => {
     );
     const { rows } = await db.query("SELECT running FROM baton.concurrency_keys WHERE workflow = 'lim_oldest'");
     assert.deepEqual(rows, [{ running: 2 }]);
-    await pollAll("lim_old");
+    await pollAll(h, "lim_old");
   });
 
   it("refuses a key that does not parse, a limit below 1 and an unknown strategy, naming the field; nothing stored", async () => {

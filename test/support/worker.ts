@@ -14,6 +14,21 @@ export async function mustPoll(h: Harness, taskType: string): Promise<LeasedTask
   return task;
 }
 
+/**
+ * Every task of `taskType` there is to poll now; the first `atLeast` are
+ * waited for (up to 5 s each). The rest are polled without waiting: such a
+ * poll is answered by its claim however long that takes, where one that waits
+ * a while answers nothing if its wait runs out first, as on a busy machine.
+ */
+export async function pollAll(h: Harness, taskType: string, atLeast = 0): Promise<LeasedTask[]> {
+  const got: LeasedTask[] = [];
+  for (;;) {
+    const task = await poll(h, taskType, got.length < atLeast ? 5000 : 0);
+    if (!task) return got;
+    got.push(task);
+  }
+}
+
 export function input(task: LeasedTask): Record<string, unknown> {
   return JSON.parse(task.inputJson || "{}") as Record<string, unknown>;
 }
