@@ -37,6 +37,24 @@ function run(command, args, options = {}) {
   });
 }
 
+/** `npm run <script>`, its output held until it ends (checks run at once and must not interleave their lines); whether it passed. */
+function check(script) {
+  return new Promise((resolve) => {
+    let output = "";
+    const child = spawn("npm", ["run", "--silent", script], { cwd: root, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    child.on("close", (code) => {
+      process.stdout.write(output);
+      resolve(code === 0);
+    });
+    child.on("error", (error) => {
+      process.stdout.write(`${script}: ${error}\n`);
+      resolve(false);
+    });
+  });
+}
+
 const { startEmbeddedPostgres } = await import(path.join(root, "server/dist/embedded.js"));
 const dataDir = mkdtempSync(path.join(tmpdir(), "baton-pg-"));
 const database = await startEmbeddedPostgres({ dataDir });
@@ -50,18 +68,12 @@ const count = (output, re) => [...output.matchAll(re)].reduce((n, m) => n + Numb
 
 try {
   if (only.length === 0) {
-    // The linter is one more check of the whole tree: its errors fail the run like a failed test.
-    const lint = await run("npm", ["run", "--silent", "lint"]);
-    if (lint.code === 0) passed++;
-    else failed++;
-    // So is the formatter: a file it would change fails the run (fix: npm run format).
-    const format = await run("npm", ["run", "--silent", "format:check"]);
-    if (format.code === 0) passed++;
-    else failed++;
-    // And the type check of the tests (tsx runs them without one): a wrong call fails here, not at run time or never.
-    const types = await run("npm", ["run", "--silent", "typecheck"]);
-    if (types.code === 0) passed++;
-    else failed++;
+    // The linter, the formatter (fix: npm run format) and the tests' type check (tsx runs tests without
+    // one) are three more checks of the whole tree, run at once: each that fails fails the run like a test.
+    for (const ok of await Promise.all(["lint", "format:check", "typecheck"].map(check))) {
+      if (ok) passed++;
+      else failed++;
+    }
   }
   const files = [...findTests(path.join(root, "packages")), ...findTests(path.join(root, "server")), ...findTests(path.join(root, "test"))].filter(
     (f) => only.length === 0 || only.some((o) => path.relative(root, f).includes(o)),
