@@ -8,7 +8,6 @@ import { workerData } from "node:worker_threads";
 import { jqWorker, type JqConfig, type JqReply, type JqRequest } from "./jq-worker.js";
 import { quickjsWorker, type SandboxConfig, type SandboxReply, type SandboxRequest } from "./quickjs-worker.js";
 import { queriesWorker, type QueriesReply, type QueriesRequest } from "./queries-worker.js";
-import { lowerThreadPriority } from "./priority.js";
 
 export type PoolBoot = { engine: "quickjs"; config: SandboxConfig } | { engine: "jq"; config: JqConfig } | { engine: "queries" };
 
@@ -25,9 +24,6 @@ const FIRST: Record<PoolBoot["engine"], Request> = {
 
 const require = createRequire(import.meta.url);
 const boot = workerData as PoolBoot;
-
-// User code runs below the serving thread's priority (priority.ts).
-lowerThreadPriority();
 
 async function load(): Promise<Handler> {
   let handle: Handler;

@@ -1,7 +1,6 @@
 // The JavaScript sandbox: Conductor's script styles, the limits, no way out
 // to the host, and no harm carried from one script to the next.
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import type { Json } from "../../src/expressions/index.js";
 import {
@@ -13,7 +12,6 @@ import {
   type ScriptErrorKind,
   type ScriptLimits,
 } from "../../src/sandbox/index.js";
-import { POOL_THREAD_NICE } from "../../src/sandbox/priority.js";
 
 let engine: ScriptEngine;
 
@@ -234,28 +232,4 @@ describe("no harm carried between scripts", () => {
       `wasm memory grew from ${warm.wasmMemoryBytes} to ${end.wasmMemoryBytes}`,
     );
   });
-});
-
-describe("the serving thread comes first", () => {
-  /** The nice value of each of this process's threads, by thread id (Linux's /proc). */
-  const threadNices = () =>
-    new Map(
-      readdirSync("/proc/self/task").map((tid) => {
-        const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
-        // After the command name (in parentheses) come stat's fields from the 3rd on; the 19th is nice.
-        return [Number(tid), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16])];
-      }),
-    );
-
-  it(
-    "scripts run in threads of lower priority; the serving thread keeps its own",
-    { skip: process.platform !== "linux" && "nice values are per thread on Linux only" },
-    async () => {
-      const before = threadNices().get(process.pid);
-      await stillWorks(); // the pool has a thread
-      const nices = threadNices();
-      assert.equal(nices.get(process.pid), before, "the serving thread's priority changed");
-      assert.ok([...nices.values()].includes(POOL_THREAD_NICE), `no thread at nice ${POOL_THREAD_NICE}: ${JSON.stringify([...nices])}`);
-    },
-  );
 });
