@@ -24,6 +24,15 @@ export interface RunBytes {
 
 const measured = new WeakMap<JsonObject, number>();
 
+/**
+ * A payload parsed from JSON text of `bytes` bytes (a worker's output): its
+ * measure is the text's length, so keeping its run does not write a
+ * megabytes-long output out again only to count it.
+ */
+export function notePayloadBytes(value: JsonObject, bytes: number): void {
+  measured.set(value, bytes);
+}
+
 function payloadBytes(value: JsonObject): number {
   let bytes = measured.get(value);
   if (bytes === undefined) {

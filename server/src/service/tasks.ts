@@ -5,6 +5,7 @@ import { principalOfCall } from "../auth/guard.js";
 import type { Clock } from "../clock.js";
 import type { JsonObject } from "../decider/model.js";
 import type { Engine } from "../runtime/engine.js";
+import { notePayloadBytes } from "../runtime/run-bytes.js";
 import type { Dispatcher, Waiter } from "../dispatch/dispatcher.js";
 import { ConnectedWorkers, type ConnectedWorker } from "../dispatch/workers.js";
 import type { ReplicaView } from "../console/replica-view.js";
@@ -36,6 +37,8 @@ const UNSENT_PAUSE_BYTES = 4 * 1024 * 1024;
 const UNSENT_RESUME_BYTES = 1024 * 1024;
 /** A poll that does not wait is answered by the dispatcher's claim; this is in case no claim comes (the server stopping). */
 const NO_WAIT_LIMIT_MS = 5_000;
+/** An output this long is parsed in a turn of the event loop of its own. */
+const LARGE_OUTPUT_CHARS = 256 * 1024;
 /** A leased task's fields besides its input, roughly. */
 const LEASED_TASK_OVERHEAD_BYTES = 256;
 
@@ -54,6 +57,9 @@ export function taskService({
     const status = taskStatusName(result.status);
     if (!status) throw invalid("result.status is required");
     const output = parsePayload("output_json", result.outputJson, limits.payloadBytes) as JsonObject;
+    notePayloadBytes(output, result.outputJson.length === 0 ? 2 : Buffer.byteLength(result.outputJson));
+    // Parsing a large output and deciding on it are two turns of the event loop, not one: each takes tens of ms at 2 MiB.
+    if (result.outputJson.length >= LARGE_OUTPUT_CHARS) await new Promise((resolve) => setImmediate(resolve));
     const decision = await engine.handle(
       { taskId: result.taskId },
       {
