@@ -243,7 +243,11 @@ function whereTimeGoes(report: Report): string {
   for (const r of report.results.filter((x) => x.system === "baton" && x.details)) {
     const d = r.details!;
     const statements = (d["topStatements"] ?? []) as { query: string; calls: number; totalMs: number; meanMs: number; planMs?: number }[];
-    const profiles = (d["serverProfile"] ?? []) as { areas: { area: string; percent: number }[]; functions: { fn: string; percent: number }[] }[];
+    const profiles = (d["serverProfile"] ?? []) as {
+      areas: { area: string; percent: number }[];
+      functions: { fn: string; percent: number }[];
+      longTasks?: { samples: number; wallMs: number; where: string }[];
+    }[];
     const states = d["backendStates"] as { busyBackendsMean: number; top: { what: string; percent: number }[] } | undefined;
     if (!statements.length && !profiles.length) continue;
     out.push(`-- ${r.scenario}`);
@@ -267,6 +271,7 @@ function whereTimeGoes(report: Report): string {
           .join(", ")}`,
       );
       for (const f of p.functions.slice(0, 8)) out.push(`   ${String(f.percent).padStart(5)}%  ${f.fn}`);
+      for (const t of (p.longTasks ?? []).slice(0, 5)) out.push(`   long task: ${t.samples} samples (${t.wallMs} ms wall)  ${t.where}`);
     }
   }
   return out.length
