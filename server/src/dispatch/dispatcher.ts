@@ -232,10 +232,11 @@ export class Dispatcher {
     }
   }
 
-  /** Claim-side limits of a task type, from its definition; cached for a second. */
+  /** Claim-side limits of a task type, from its definition; cached for a second of the server's clock. */
   private async limits(type: string): Promise<ClaimLimits> {
     const cached = this.limitCache.get(type);
-    if (cached && cached.until > Date.now()) return cached.limits;
+    const now = this.clock.now();
+    if (cached && cached.until > now) return cached.limits;
     const def = (await this.store.findTaskDefs([type])).get(type);
     const limits: ClaimLimits = {
       ...(def?.concurrentExecLimit ? { concurrentExecLimit: def.concurrentExecLimit } : {}),
@@ -243,7 +244,7 @@ export class Dispatcher {
       ...(def?.rateLimitPerFrequency ? { rateLimitPerFrequency: def.rateLimitPerFrequency } : {}),
       ...(def?.rateLimitFrequencyInSeconds ? { rateLimitFrequencyInSeconds: def.rateLimitFrequencyInSeconds } : {}),
     };
-    this.limitCache.set(type, { limits, until: Date.now() + 1000 });
+    this.limitCache.set(type, { limits, until: now + 1000 });
     return limits;
   }
 
