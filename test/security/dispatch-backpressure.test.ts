@@ -4,11 +4,11 @@
 // waiting to be written. Now the server stops handing tasks to a stream whose
 // writes wait, and goes on when they have gone out.
 import assert from "node:assert/strict";
-import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { BatonClient } from "@baton/client";
 import type { DispatchResponse } from "@baton/protocol";
 import { eventually, startHarness, type Harness } from "../support/harness.js";
+import { relay } from "../support/relay.js";
 
 const TASKS = 200;
 const flow = {
@@ -30,32 +30,6 @@ before(async () => {
 after(() => h.close());
 
 const depth = async () => (await h.client.tasks.listQueues({})).queues.find((q) => q.taskType === "bulk");
-
-/**
- * A TCP relay to the server that can stop reading what the server sends: a
- * worker that does not read, down to the socket (a gRPC client reads every
- * message into its own memory whatever the application does).
- */
-async function relay(target: string): Promise<{ address: string; stall(): void; resume(): void; close(): void }> {
-  const [host, port] = [target.slice(0, target.lastIndexOf(":")), Number(target.slice(target.lastIndexOf(":") + 1))];
-  const pairs: { client: net.Socket; server: net.Socket }[] = [];
-  const listener = net.createServer((client) => {
-    const server = net.connect(port, host);
-    client.pipe(server);
-    server.pipe(client);
-    pairs.push({ client, server });
-  });
-  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
-  return {
-    address: `127.0.0.1:${(listener.address() as net.AddressInfo).port}`,
-    stall: () => pairs.forEach(({ client, server }) => (server.unpipe(client), server.pause())),
-    resume: () => pairs.forEach(({ client, server }) => server.pipe(client)),
-    close: () => {
-      pairs.forEach(({ client, server }) => (client.destroy(), server.destroy()));
-      listener.close();
-    },
-  };
-}
 
 describe("a Dispatch stream whose worker does not read", () => {
   it("is handed no more tasks than the stream can take, and gets the rest once it reads", async () => {

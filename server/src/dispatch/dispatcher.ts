@@ -225,11 +225,28 @@ export class Dispatcher {
       if (set?.delete(waiter)) set.add(waiter);
       waiter.deliver(more);
     }
-    for (const task of tasks.slice(next)) {
+    await this.release(tasks.slice(next));
+  }
+
+  /**
+   * Tasks handed to a waiter that never went out to its worker (claimed for
+   * a waiter that left, held by a stream that ended): back to the queue now,
+   * not after their lease, and claimed again for whoever waits.
+   */
+  async release(tasks: readonly ClaimedTask[]): Promise<void> {
+    const types = new Set<string>();
+    for (const task of tasks) {
+      types.add(task.defName);
       await this.store
         .requeue(task.id, task.leaseToken)
         .catch((error: unknown) => this.log.warn({ err: error, taskId: task.id }, "requeue failed; the task returns after its lease"));
     }
+    for (const type of types) this.wake(type);
+  }
+
+  /** Whether keyed tasks of `type` are queued (fair claims take turns across their keys). */
+  fair(type: string): boolean {
+    return this.store.fairBacklog(type);
   }
 
   /** Claim-side limits of a task type, from its definition; cached for a second of the server's clock. */

@@ -39,6 +39,8 @@ export function handOff(
   taskDefs: Map<string, TaskDef>,
   reserveWorker: ((taskType: string, room: "any" | "quiet") => Reservation | undefined) | undefined,
   room: (taskType: string) => HandOffRoom = () => "any",
+  /** The run's fairness key ("" for none), which the worker's stream takes turns by. */
+  fairKey = "",
 ): HandOff[] {
   const handOffs: HandOff[] = [];
   if (!reserveWorker) return handOffs;
@@ -50,7 +52,7 @@ export function handOff(
     if (!reservation) continue;
     leaseTo(t, reservation.workerId, now);
     const { name, version, correlationId, priority } = decision.run;
-    handOffs.push({ task: t, run: { name, version, correlationId, priority }, reservation });
+    handOffs.push({ task: t, run: { name, version, correlationId, priority, fairKey }, reservation });
   }
   return handOffs;
 }

@@ -153,7 +153,7 @@ export async function runBatch(
   for (const payload of terminate) write.outbox.push({ kind: "terminateRun", payload });
   const plan = (decision: Decision, taskDefs: RunToDecide["taskDefs"], existing: Set<string>, readRev: number | undefined) => {
     const { key } = fairShareOfRun(decision.run, deps.definitions.cached(decision.run.defHash));
-    handOffs.push(...handOff(decision, now, taskDefs, deps.reserveWorker, (taskType) => deps.store.handOffRoom(taskType, key)));
+    handOffs.push(...handOff(decision, now, taskDefs, deps.reserveWorker, (taskType) => deps.store.handOffRoom(taskType, key), key));
     planWrite(decision, existing, readRev, now, (hash) => deps.definitions.cached(hash), write, after);
   };
   for (const { input, result } of decided) {

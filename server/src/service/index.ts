@@ -21,7 +21,7 @@ export interface ServiceDeps {
     Parameters<typeof workflowService>[0]["store"] &
     Parameters<typeof taskService>[0]["store"] &
     Parameters<typeof eventService>[0]["store"];
-  dispatcher: Pick<Dispatcher, "add" | "remove" | "credit">;
+  dispatcher: Pick<Dispatcher, "add" | "remove" | "credit" | "release" | "fair">;
   waiters: Pick<RunWaiters, "wait">;
   clock: Clock;
   limits: Limits;

@@ -7,6 +7,7 @@ import type { JsonObject } from "../decider/model.js";
 import type { Engine } from "../runtime/engine.js";
 import { notePayloadBytes } from "../runtime/run-bytes.js";
 import type { Dispatcher, Waiter } from "../dispatch/dispatcher.js";
+import { StreamSender } from "../dispatch/stream-sender.js";
 import { ConnectedWorkers, type ConnectedWorker } from "../dispatch/workers.js";
 import type { ReplicaView } from "../console/replica-view.js";
 import type { Limits } from "../limits.js";
@@ -22,7 +23,7 @@ const MAX_EXTEND_SECONDS = 24 * 60 * 60;
 export interface TaskServiceDeps {
   engine: Pick<Engine, "handle">;
   store: Pick<Store, "extendLease" | "addTaskLogs" | "taskLogPage" | "taskLease" | "queueDepths">;
-  dispatcher: Pick<Dispatcher, "add" | "remove" | "credit">;
+  dispatcher: Pick<Dispatcher, "add" | "remove" | "credit" | "release" | "fair">;
   clock: Clock;
   limits: Limits;
   /** The workers connected here (tracked as they come and go). */
@@ -35,6 +36,12 @@ export interface TaskServiceDeps {
 const UNSENT_PAUSE_BYTES = 4 * 1024 * 1024;
 /** …and is handed tasks again once it is down to this. */
 const UNSENT_RESUME_BYTES = 1024 * 1024;
+/**
+ * While keyed tasks of its types are queued, a Dispatch stream has at most
+ * this many tasks written and not gone out; the rest of what it was handed
+ * waits in its sender, which takes turns across keys (dispatch/stream-sender.ts).
+ */
+const UNSENT_WHILE_FAIR = 16;
 /** A poll that does not wait is answered by the dispatcher's claim; this is in case no claim comes (the server stopping). */
 const NO_WAIT_LIMIT_MS = 5_000;
 /** An output this long is parsed in a turn of the event loop of its own. */
@@ -87,18 +94,47 @@ export function taskService({
       let unsent = 0;
       /** The worker is not reading what it was sent: the waiter is out of the dispatcher until it does. */
       let paused = false;
-      const sent = (bytes: number) => {
+      const sentBytes = (bytes: number) => {
         unsent -= bytes;
         if (paused && unsent <= UNSENT_RESUME_BYTES) {
           paused = false;
           if (waiter) dispatcher.add(waiter);
         }
       };
+      const sender = new StreamSender(
+        (task, sent) => {
+          const leased = toLeasedTask(task);
+          const bytes = leased.inputJson.length + LEASED_TASK_OVERHEAD_BYTES;
+          unsent += bytes;
+          call.write({ task: leased }, () => {
+            sentBytes(bytes);
+            sent();
+          });
+          // A worker that does not read what it was sent gets nothing more until most of it has
+          // gone out: credits alone would have the server lease and buffer every task they allow.
+          // Counted in bytes, not by the stream's 16-message mark, which a busy worker passes with
+          // every batch (pausing there halved throughput: the waiter missed each hand-off).
+          if (unsent > UNSENT_PAUSE_BYTES && waiter && !paused) {
+            paused = true;
+            dispatcher.remove(waiter);
+          }
+        },
+        () => (waiter?.taskTypes.some((type) => dispatcher.fair(type)) ? UNSENT_WHILE_FAIR : Infinity),
+        () => clock.now(),
+        // Held too long: back to the queue, and the slot to the worker (it never got the task).
+        (task) => {
+          void dispatcher.release([task]);
+          if (waiter) dispatcher.credit(waiter, 1);
+        },
+      );
       const close = () => {
         if (waiter) dispatcher.remove(waiter);
         if (connected) workers.closed(connected);
         waiter = undefined;
         connected = undefined;
+        // What it held never went out: back to the queue now, for another worker.
+        const left = sender.close();
+        if (left.length > 0) void dispatcher.release(left);
       };
       call.on("data", (message: { kind: { case: string | undefined; value?: unknown } }) => {
         const { kind } = message;
@@ -115,20 +151,7 @@ export function taskService({
             stream: true,
             deliver: (tasks) => {
               if (connected && waiter) workers.streamed(connected, waiter.credits, tasks.length);
-              for (const task of tasks) {
-                const leased = toLeasedTask(task);
-                const bytes = leased.inputJson.length + LEASED_TASK_OVERHEAD_BYTES;
-                unsent += bytes;
-                call.write({ task: leased }, () => sent(bytes));
-              }
-              // A worker that does not read what it was sent gets nothing more until most of it has
-              // gone out: credits alone would have the server lease and buffer every task they allow.
-              // Counted in bytes, not by the stream's 16-message mark, which a busy worker passes with
-              // every batch (pausing there halved throughput: the waiter missed each hand-off).
-              if (unsent > UNSENT_PAUSE_BYTES && waiter && !paused) {
-                paused = true;
-                dispatcher.remove(waiter);
-              }
+              if (!sender.push(tasks)) void dispatcher.release(tasks);
             },
           };
           connected = workers.stream(sub.workerId, waiter.taskTypes);

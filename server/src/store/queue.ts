@@ -117,6 +117,8 @@ export interface ClaimedRun {
   version: number;
   correlationId: string;
   priority: number;
+  /** The run's fairness key ("" for none): a dispatch stream takes turns across keys in what it holds (dispatch/stream-sender.ts). */
+  fairKey: string;
 }
 
 /** A task as handed to a worker: the task and the facts of its run. */
@@ -130,6 +132,7 @@ function rowToClaimed(row: Record<string, unknown>): ClaimedTask {
       version: (row.run_version as number | null) ?? 0,
       correlationId: (row.run_correlation_id as string | null) ?? "",
       priority: (row.run_priority as number | null) ?? 0,
+      fairKey: (row.claimed_key as string | null) ?? "",
     },
   };
 }

@@ -1,0 +1,96 @@
+// What a dispatch stream holds back. The tasks handed to a worker's stream
+// are written to it a few at a time (at most `limit()` written and not gone
+// out yet), the next one taken in turn across the fairness keys of what it
+// holds. Written all at once, a claim's tasks lined up in the stream, and a
+// small key's task handed over a moment later went out behind every one of a
+// flood's (the worker reads in order); held here, it goes out after at most
+// one task of each other key. That counts where the stream is what is slow
+// (large inputs, a slow link); on the loopback bench, where the server's
+// event loop is, it measured no change.
+//
+// Held tasks are leased to the stream's worker and count against its
+// credits, as written ones do. One held for half the lease it had left when
+// handed over (and a second at least: a lease that short would otherwise go
+// round at once) goes back to the queue rather than out (`stale`): the worker
+// would have too little of it left. What is still held when the stream ends
+// never went out, and goes back to the queue at once (`close`).
+import type { ClaimedTask } from "../store/store.js";
+
+/** The least a task is held before it may count as held too long. */
+const MIN_STALE_MS = 1000;
+
+interface Held {
+  task: ClaimedTask;
+  /** When it was handed to the stream (the server's clock). */
+  since: number;
+}
+
+export class StreamSender {
+  /** Tasks not written yet, per fairness key, in claim order; a key's place in the map is its turn (after each write it goes last). */
+  private readonly held = new Map<string, Held[]>();
+  private count = 0;
+  /** Written tasks not gone out yet. */
+  private unsent = 0;
+  private closed = false;
+
+  constructor(
+    /** Writes one task to the stream; calls `sent` once it has gone out. */
+    private readonly write: (task: ClaimedTask, sent: () => void) => void,
+    /** How many written tasks may wait to go out, now (Infinity: write whatever comes at once). */
+    private readonly limit: () => number,
+    /** The server's clock. */
+    private readonly now: () => number,
+    /** A held task that stayed too long: it goes back to the queue, and its slot to the worker. */
+    private readonly stale: (task: ClaimedTask) => void,
+  ) {}
+
+  /** Tasks held, not written yet. */
+  get holding(): number {
+    return this.count;
+  }
+
+  /** Takes tasks handed to the stream and writes what the limit lets out; false once closed (the caller puts them back). */
+  push(tasks: readonly ClaimedTask[]): boolean {
+    if (this.closed) return false;
+    const since = this.now();
+    for (const task of tasks) {
+      const key = task.run.fairKey;
+      const queue = this.held.get(key);
+      if (queue) queue.push({ task, since });
+      else this.held.set(key, [{ task, since }]);
+      this.count++;
+    }
+    this.flush();
+    return true;
+  }
+
+  /** Writes held tasks, a key at a time, while the limit allows. */
+  flush(): void {
+    while (!this.closed && this.count > 0 && this.unsent < this.limit()) {
+      const [key, queue] = this.held.entries().next().value!;
+      const { task, since } = queue.shift()!;
+      this.held.delete(key);
+      if (queue.length > 0) this.held.set(key, queue);
+      this.count--;
+      const heldMs = this.now() - since;
+      if (heldMs >= MIN_STALE_MS && heldMs >= (task.leaseExpiresAt - since) / 2) {
+        this.stale(task);
+        continue;
+      }
+      this.unsent++;
+      this.write(task, () => {
+        this.unsent--;
+        this.flush();
+      });
+    }
+  }
+
+  /** The stream ended: returns what it still held (never written), for the queue. */
+  close(): ClaimedTask[] {
+    this.closed = true;
+    const left = [...this.held.values()].flat().map((h) => h.task);
+    this.held.clear();
+    this.count = 0;
+    return left;
+  }
+}

@@ -1,0 +1,135 @@
+// A dispatch stream writes a few of the tasks it was handed at a time while
+// keyed tasks of its type are queued, holds the rest, and writes the next in
+// turn across keys (dispatch/stream-sender.ts): a small key's task goes out
+// ahead of a flood's backlog held for the same stream. Held tasks are leased
+// to its worker but never went out: when the stream ends they go back to the
+// queue at once, for another worker, not after their lease. Real server,
+// PostgreSQL, gRPC and worker; the stream's worker reads nothing while the
+// test says so, down to the socket (a relay that stops reading), so what was
+// written to it stays unsent.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { BatonClient, Worker } from "@baton/client";
+import type { DispatchResponse } from "@baton/protocol";
+import { eventually, startHarness, type Harness } from "../support/harness.js";
+import { relay } from "../support/relay.js";
+
+const FLOOD = 60;
+const CREDITS = 40;
+/** Written and not gone out at most, while keyed tasks are queued (service/tasks.ts). */
+const UNSENT = 16;
+/** Inputs the stalled socket holds only a few of, so writes wait to go out (16 of them stay under the stream's 4 MiB pause). */
+const BLOB = "b".repeat(128 * 1024);
+
+let h: Harness;
+
+/** A flow of one task of type `type`, its runs keyed by tenant, the task's input the run's (tenant and blob). */
+async function registerFlow(type: string): Promise<void> {
+  await h.client.registerTaskDefs([{ name: type, retryCount: 0, responseTimeoutSeconds: 3600 }]);
+  await h.client.registerWorkflowDef({
+    name: type,
+    version: 1,
+    schemaVersion: 2,
+    fairnessKey: "${workflow.input.tenant}",
+    tasks: [{ name: type, taskReferenceName: "work", type: "SIMPLE", inputParameters: { tenant: "${workflow.input.tenant}", blob: "${workflow.input.blob}" } }],
+  });
+}
+
+before(async () => {
+  h = await startHarness({ manualClock: true });
+  await registerFlow("held_order");
+  await registerFlow("held_release");
+});
+after(() => h.close());
+
+const depth = async (type: string) => (await h.client.tasks.listQueues({})).queues.find((q) => q.taskType === type);
+
+/** A stream of a worker behind a stalled relay, granted CREDITS, once they are leased to it: the tasks leased. */
+async function stalledStream(type: string, link: Awaited<ReturnType<typeof relay>>) {
+  const client = new BatonClient({ address: link.address });
+  await client.tasks.listQueues({}); // connected
+  link.stall();
+  const stream = client.tasks.dispatch();
+  stream.on("error", () => {});
+  stream.write({ kind: { case: "subscribe", value: { taskTypes: [type], workerId: `slow-${type}`, domain: "" } } });
+  stream.write({ kind: { case: "credits", value: CREDITS } });
+  // Its credits' worth leased to it (less the slot a stream keeps for quiet keys), the rest queued.
+  const leased = await eventually(
+    async () => Number((await depth(type))?.inProgress ?? 0n),
+    (n) => n >= CREDITS - 1,
+  );
+  assert.equal(Number((await depth(type))?.ready), FLOOD - leased);
+  return { client, stream };
+}
+
+describe("tasks a dispatch stream holds", () => {
+  it("send a small key's task ahead of a flood's backlog held for the same stream", async () => {
+    const type = "held_order";
+    for (let n = 0; n < FLOOD; n++) await h.client.startWorkflow(type, { tenant: "flood", n, blob: BLOB });
+    const link = await relay(h.server.address);
+    const { client, stream } = await stalledStream(type, link);
+    try {
+      await h.client.startWorkflow(type, { tenant: "small", n: 0, blob: "" });
+      // Room for it: a claim deals one slot to each key, or it was handed over at commit.
+      stream.write({ kind: { case: "credits", value: 2 } });
+      await eventually(
+        async () => Number((await depth(type))?.inProgress ?? 0n),
+        (n) => n >= CREDITS + 1,
+      );
+      const order: string[] = [];
+      stream.on("data", (message: DispatchResponse) => {
+        if (message.task) order.push((JSON.parse(message.task.inputJson) as { tenant: string }).tenant);
+      });
+      link.resume();
+      await eventually(
+        async () => order.includes("small"),
+        (seen) => seen,
+      );
+      const at = order.indexOf("small");
+      // Written all at once, it would come after every flood task claimed before it (39 or more).
+      assert.ok(at <= UNSENT + 1, `the small key's task came ${at + 1}th, behind ${at} of the flood's`);
+    } finally {
+      stream.cancel();
+      client.close();
+      link.close();
+    }
+  });
+
+  it("go back to the queue the moment the stream ends, and another worker gets them without waiting for their leases", async () => {
+    const type = "held_release";
+    for (let n = 0; n < FLOOD; n++) await h.client.startWorkflow(type, { tenant: "flood", n, blob: BLOB });
+
+    const link = await relay(h.server.address);
+    const { client: gone, stream } = await stalledStream(type, link);
+    const received = new Set<string>();
+    const other = new Worker({ address: h.server.address, workerId: "other", onError: () => {} });
+    other.handle(
+      type,
+      (_input, context) => {
+        received.add(context.taskId);
+        return {};
+      },
+      { concurrency: FLOOD },
+    );
+    try {
+      // The worker goes away; no clock moves, so no lease runs out.
+      stream.cancel();
+      link.close();
+      gone.close();
+      other.start();
+      await eventually(
+        async () => received.size,
+        (n) => n >= FLOOD - UNSENT,
+      );
+      // Settled: the other worker's tasks done, what is still leased is the one that left's.
+      const settled = await eventually(
+        async () => ({ q: await depth(type), received: received.size }),
+        ({ q, received }) => Number(q?.ready ?? 0n) === 0 && received + Number(q?.inProgress ?? 0n) === FLOOD,
+      );
+      const stillLeased = Number(settled.q?.inProgress ?? 0n);
+      assert.ok(stillLeased <= UNSENT, `${stillLeased} tasks still leased to the worker that left: only what was written to its stream may be`);
+    } finally {
+      await other.stop();
+    }
+  });
+});
