@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { TaskStatus, type LeasedTask } from "@baton/protocol";
+import pg from "pg";
 import { forkOverItems } from "../support/flows.js";
 import { startHarness, type Harness } from "../support/harness.js";
 import { answer } from "../support/worker.js";
@@ -24,10 +25,10 @@ after(async () => {
   await a.close();
 });
 
-async function pollMany(h: Harness, count: number): Promise<LeasedTask[]> {
+async function pollMany(h: Harness, count: number, taskType = "wide_branch"): Promise<LeasedTask[]> {
   const tasks: LeasedTask[] = [];
   while (tasks.length < count) {
-    const { tasks: got } = await h.client.tasks.poll({ taskType: "wide_branch", workerId: "w", count: count - tasks.length, waitMs: 2000n });
+    const { tasks: got } = await h.client.tasks.poll({ taskType, workerId: "w", count: count - tasks.length, waitMs: 2000n });
     assert.ok(got.length > 0, `only ${tasks.length} of ${count} branches could be polled`);
     tasks.push(...got);
   }
@@ -85,4 +86,46 @@ describe("a wide run kept in memory", () => {
     );
     assert.equal(await answer(a, task!, "COMPLETED"), true);
   });
+
+  it("is locked for each result without its row being read again: its input is not sent or parsed each time", async () => {
+    await a.client.registerTaskDefs([{ name: "wide_pad_branch", retryCount: 0, responseTimeoutSeconds: 600 }]);
+    await a.client.registerWorkflowDef(forkOverItems("wide_pad", "wide_pad_branch"));
+    const pad = "x".repeat(100_000);
+    const id = await a.client.startWorkflow("wide_pad", { items: Array.from({ length: WIDTH }, (_, i) => ({ i })), pad });
+    const tasks = await pollMany(a, WIDTH, "wide_pad_branch");
+    const sizes = await lockedRunBytesDuring(async () => {
+      for (const task of tasks.slice(0, 30)) assert.equal(await answer(a, task, "COMPLETED"), true);
+    });
+    // The first result reads the run (not kept yet); the rest find it in memory. Before: 100 KB of input each time.
+    assert.ok(sizes.length >= 29, `${sizes.length} batches`);
+    const later = sizes.slice(-20);
+    assert.ok(Math.max(...later) < 1_000, `the locked run's row took ${later.join(", ")} bytes`);
+    await Promise.all(tasks.slice(30).map((t) => answer(a, t, "COMPLETED")));
+    const run = await a.client.getWorkflow(id, { includeTasks: false });
+    assert.equal(run.status, "COMPLETED");
+    assert.equal((run.input as { pad: string }).pad, pad);
+  });
 });
+
+/** Bytes of JSON of the run rows each run-locking batch read while `fn` ran. */
+async function lockedRunBytesDuring(fn: () => Promise<unknown>): Promise<number[]> {
+  const sizes: number[] = [];
+  const client = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const query = client.query;
+  client.query = function (this: unknown, ...args: unknown[]) {
+    const result = query.apply(this, args);
+    if (typeof args[0] === "string" && args[0].startsWith("BEGIN; SELECT") && result instanceof Promise) {
+      void result.then(
+        (results: pg.QueryResult[]) => sizes.push(JSON.stringify(results[1]?.rows ?? []).length),
+        () => {},
+      );
+    }
+    return result;
+  };
+  try {
+    await fn();
+  } finally {
+    client.query = query;
+  }
+  return sizes;
+}

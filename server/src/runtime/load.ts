@@ -39,9 +39,16 @@ export class Loader {
    * revision alone, so the tasks the events name come fresh from the
    * database; any other open task the decision writes is checked against
    * its stored revision (a stale one makes the batch retry from the database).
+   *
+   * A run kept here is locked without reading its row (only its revision).
+   * A run not kept (narrow and only waiting, evicted, or last written by
+   * another replica) is read and parsed whole, each loop with its iteration
+   * entries: the decider's task book indexes every task, `${...}` may read
+   * any of them, a loop's output is measured against its limit, and nothing
+   * here says which rows changed since this replica last saw them.
    */
   async state(tx: Queryable, runId: string, loaded: LoadedRun): Promise<RunInMemory> {
-    if (loaded.tasks) return { run: loaded.run, rev: loaded.rev, tasks: loaded.tasks };
+    if (loaded.run && loaded.tasks) return { run: loaded.run, rev: loaded.rev, tasks: loaded.tasks };
     const kept = this.memory.take(runId);
     // Taken out of memory: its tasks (and their index) are this decision's to change. Its run is the row
     // as read (the revision has not moved), and its payloads are the objects already measured (run-bytes.ts).

@@ -4,7 +4,7 @@ import type { RunState, TaskState } from "../decider/model.js";
 import { isUuid } from "../rules/ids.js";
 import { transaction, type Tx } from "./db.js";
 import { markLoopsStored, taskColumns } from "./loop-iterations.js";
-import { rowToRun, rowToTask } from "./rows.js";
+import { rowToRun, rowToTask, runRows } from "./rows.js";
 import { noteStored } from "./stored-payloads.js";
 
 /** A run, by its id or by the id of one of its tasks. */
@@ -17,7 +17,8 @@ export interface LoadedRuns {
 }
 
 export interface LoadedRun {
-  run: RunState;
+  /** The run as stored; undefined for a run the caller keeps in memory (its row is locked, its revision read, nothing else). */
+  run: RunState | undefined;
   /** The run's revision as stored. */
   rev: number;
   /** Every task of the run; undefined for a run the caller keeps in memory (it asked with cachedRunIds). */
@@ -57,7 +58,7 @@ export async function inRunBatch<T>(
   const begin =
     runIds.length + taskIds.length === 0
       ? "BEGIN"
-      : `BEGIN; SELECT * FROM baton.runs WHERE id = ANY${wanted} ORDER BY id FOR UPDATE${options.skipLocked ? " SKIP LOCKED" : ""};
+      : `BEGIN; SELECT ${lockedRunColumns(targets.cachedRunIds, cached)} FROM baton.runs WHERE id = ANY${wanted} ORDER BY id FOR UPDATE${options.skipLocked ? " SKIP LOCKED" : ""};
          SELECT ${taskColumns("t")} FROM baton.tasks t WHERE t.run_id = ANY(ARRAY(SELECT unnest${wanted} EXCEPT SELECT unnest(${cached}))) ORDER BY t.run_id, t.seq;
          SELECT * FROM baton.tasks WHERE id = ANY(${array(taskIds)}) AND run_id = ANY(${cached})`;
   return transaction(
@@ -68,10 +69,14 @@ export async function inRunBatch<T>(
         const cachedIds = new Set(targets.cachedRunIds);
         for (const row of results[1]!.rows) {
           const id = row.id as string;
+          if (cachedIds.has(id)) {
+            loaded.runs.set(id, { run: undefined, rev: Number(row.rev), tasks: undefined, fresh: [] });
+            continue;
+          }
           const run = rowToRun(row);
           // Read under its lock: its payloads are what is stored (an update that keeps them leaves them out).
           noteStored(run);
-          loaded.runs.set(id, { run, rev: Number(row.rev), tasks: cachedIds.has(id) ? undefined : [], fresh: [] });
+          loaded.runs.set(id, { run, rev: Number(row.rev), tasks: [], fresh: [] });
         }
         for (const [index, field] of [
           [2, "tasks"],
@@ -92,4 +97,16 @@ export async function inRunBatch<T>(
     },
     begin,
   );
+}
+
+/**
+ * The locked runs' columns: a run the caller keeps in memory gives its id and
+ * revision only (its other columns NULL), so its payloads are neither sent
+ * nor parsed for a decision that takes the run from memory; the others give
+ * every column.
+ */
+function lockedRunColumns(cachedRunIds: string[], cached: string): string {
+  if (cachedRunIds.length === 0) return "*";
+  const others = runRows.names.filter((name) => name !== "id").map((name) => `CASE WHEN id = ANY(${cached}) THEN NULL ELSE ${name} END AS ${name}`);
+  return ["id", "rev", ...others].join(", ");
 }
