@@ -3,6 +3,7 @@ import type { TaskContext } from "../task-context.js";
 import type { EvaluationRequest } from "../evaluation.js";
 import type { JsonObject, TaskState } from "../model.js";
 import { scriptTruth } from "../../sandbox/conductor.js";
+import { fieldsRead } from "../../sandbox/script-reads.js";
 import { FilterDeferred } from "../../expressions/index.js";
 import type { SystemTask } from "./contract.js";
 import { deleteIterationEntry, loopOutputBytes, setIterationEntry } from "../loop-output.js";
@@ -78,7 +79,13 @@ export function collectIteration(d: TaskContext, loop: TaskState): JsonObject {
   return iterationOutput;
 }
 
-/** The loopCondition with its bindings: the loop's inputs resolved afresh (variables may have changed), its output, and the iteration's outputs. */
+/**
+ * The loopCondition with its bindings: the loop's inputs resolved afresh
+ * (variables may have changed), its output, and the iteration's outputs. The
+ * loop's output holds every iteration's entry: a condition that reads only
+ * fixed fields of it (`$.loop['iteration']`) is bound only those, so an
+ * iteration's condition costs the same whatever came before it.
+ */
 function loopCondition(d: TaskContext, task: TaskState): EvaluationRequest {
   const wt = d.workflowTaskOf(task)!;
   const n = currentIteration(task);
@@ -89,15 +96,24 @@ function loopCondition(d: TaskContext, task: TaskState): EvaluationRequest {
   } catch (error) {
     if (!(error instanceof FilterDeferred)) throw error;
   }
-  const bindings: JsonObject = { ...resolved, [d.defRef(task)]: task.output };
+  const source = wt.loopCondition ?? "false";
+  const loopRef = d.defRef(task);
+  const bindings: JsonObject = { ...resolved, [loopRef]: fieldsOf(task.output, fieldsRead(source, loopRef)) };
   const iterationOutput = task.output[String(n)];
   if (iterationOutput && typeof iterationOutput === "object" && !Array.isArray(iterationOutput)) {
     for (const [ref, out] of Object.entries(iterationOutput)) bindings[ref] = out;
   }
-  const source = wt.loopCondition ?? "false";
   // Inputs that read a filter are resolved in the queries pool, then bound under the rest, before the script runs.
   if (resolved) return { kind: "script", source, bindings };
   return { kind: "script", source, bindings, resolve: { template: parameters, context: d.snapshot(parameters), taskId: task.id } };
+}
+
+/** The fields of `output` named (those it has), or all of it when undefined. */
+function fieldsOf(output: JsonObject, fields: string[] | undefined): JsonObject {
+  if (fields === undefined) return output;
+  const picked: JsonObject = {};
+  for (const field of fields) if (Object.hasOwn(output, field)) picked[field] = output[field]!;
+  return picked;
 }
 
 /** Starts iteration `n` if this decision's budget allows; otherwise the loop goes on in the next event. */
