@@ -115,7 +115,11 @@ export class Resolver {
   /** Views of tasks by the task (a view reads the live task, so it stays right as the task changes). */
   private readonly views = new WeakMap<TaskState, Record<string, unknown>>();
 
-  constructor(run: RunState, book: TaskBook, def?: WorkflowDef) {
+  constructor(
+    run: RunState,
+    private readonly book: TaskBook,
+    def?: WorkflowDef,
+  ) {
     const workflow = workflowView(run, def);
     const lookup = (key: string | symbol): unknown => (key === "workflow" ? workflow : typeof key === "string" ? this.view(book.named(key)) : undefined);
     const has = (key: string | symbol): boolean => key === "workflow" || (typeof key === "string" && book.named(key) !== undefined);
@@ -140,14 +144,23 @@ export class Resolver {
   /**
    * The context entries `template` reads, as JSON, for the queries pool (a
    * template whose paths hold filters is resolved there): the entries its
-   * paths start from, or all of them when one does not say (`$..x`, `@root`,
-   * a name spliced in by a nested `${...}`).
+   * paths start from, or all of them when one does not say (`$..x`, a bare
+   * `@root`, a name spliced in by a nested `${...}`).
+   *
+   * An entry is its view's fields, with the payloads (input, output,
+   * variables) as they are, not copied: they are replaced, never changed in
+   * place, so the pool's own copy (made when the request is posted, maybe
+   * after this decision) sees them as they are now. A loop's output is the
+   * one payload changed in place (loop-output.ts): it is copied. So all of a
+   * run costs a field list per task here, and one copy, in the pool's post.
    */
   snapshot(template: unknown): { [name: string]: Json } {
     const out: { [name: string]: Json } = {};
     for (const name of rootNames(template) ?? (Reflect.ownKeys(this.context) as string[])) {
       const value = this.context[name];
-      if (value !== undefined) out[name] = toJson(value);
+      if (value === undefined) continue;
+      const task = name === "workflow" ? undefined : this.book.named(name);
+      out[name] = entryJson(value as Record<string, unknown>, task?.type === "DO_WHILE");
     }
     return out;
   }
@@ -162,11 +175,35 @@ export class Resolver {
   }
 }
 
+/** Payload fields of an entry: JSON already, shared rather than copied (see Resolver.snapshot). */
+const PAYLOADS = new Set(["input", "output", "variables"]);
+
+/** A view as JSON: its fields, its payloads as they are (a loop's output copied: it changes in place). */
+function entryJson(view: Record<string, unknown>, copyOutput: boolean): Json {
+  const out: { [field: string]: Json } = {};
+  for (const field of Object.keys(view)) {
+    const value = view[field];
+    if (value === undefined) continue;
+    out[field] = PAYLOADS.has(field) && !(copyOutput && field === "output") ? (value as Json) : toJson(value);
+  }
+  return out;
+}
+
+/** `@root.name` or `@root['name']` followed by more of the path: the entry `name` is what it reads. */
+const ROOT_STEP = /@root(?:\.([^.[\]\s${}()*?@,:'"]+)|\[\s*(['"])([^'"\\]*)\2\s*\])(?=[.[])/g;
+
 /** The context entries the paths of `template` start from; undefined when one does not say which. */
 function rootNames(template: unknown): Set<string> | undefined {
   const names = new Set<string>();
   for (const { expression } of listExpressions(template)) {
-    if (expression.includes("@root")) return undefined;
+    // A filter's `@root.workflow.input.x` reads the entry `workflow`; a bare `@root` (`@root..x`) may read any,
+    // and so may the name jsonpath-plus gives it in the filter's code.
+    if (expression.includes("_$_root")) return undefined;
+    if (expression.includes("@root")) {
+      const steps = [...expression.matchAll(ROOT_STEP)];
+      if (steps.length !== expression.split("@root").length - 1) return undefined;
+      for (const step of steps) names.add((step[1] ?? step[3])!);
+    }
     // A nested `${...}` is listed itself; the text around it decides the root.
     const root = rootOf(expression);
     if (root === undefined) return undefined;
