@@ -160,8 +160,8 @@ export class Dispatcher {
       // The waiters of one worker share a claim: one query for all they accept
       // (the worker's id goes on the rows), not one per long poll.
       for (const group of byWorker(waiting)) {
-        // What each asked as the claim went out (a hand-off at commit may take credits meanwhile, as before),
-        // less the slots a stream keeps for quiet keys while keyed tasks are queued.
+        // What each asked as the claim went out, less the slots a stream keeps for quiet keys while keyed
+        // tasks are queued (share() gives no more than the credits left when the claim comes back).
         const fair = this.store.fairBacklog(type);
         const asked = group.map((w) => Math.max(w.credits - (fair ? this.quietSlots(w) : 0), 0));
         const wanted = Math.min(
@@ -202,7 +202,9 @@ export class Dispatcher {
     for (const [i, waiter] of group.entries()) {
       if (next === tasks.length) break;
       if (!this.isWaiting(waiter)) continue;
-      const mine = tasks.slice(next, next + asked[i]!);
+      // No more than it has credits for now: a hand-off at commit, or a claim
+      // for another of its types, may have taken some while this claim was out.
+      const mine = tasks.slice(next, next + Math.min(asked[i]!, waiter.credits));
       if (mine.length === 0) continue;
       next += mine.length;
       waiter.credits -= mine.length;
