@@ -53,6 +53,30 @@ async function settledRun(harness: Harness, id: string, rounds: number) {
 
 let proc: ServerProc | undefined;
 let replica: Harness | undefined;
+
+/**
+ * A server process of its own on a fresh database (the earlier one and the replica stopped), running
+ * `name` on two items and the heavy ones, with its gate signalled (the answer may never come: the test
+ * kills the server meanwhile).
+ */
+async function gatedOnFreshServer(def: typeof filtered, name: string) {
+  await stopServer(proc!);
+  await replica?.close();
+  replica = undefined;
+  const databaseUrl = await freshDatabase();
+  proc = await startServerProcess({ databaseUrl });
+  const client = new BatonClient({ address: proc.address });
+  await client.registerWorkflowDef(def);
+  const id = await client.startWorkflow(name, {
+    items: [
+      { k: "x", id: "a" },
+      { k: "y", id: "b" },
+    ],
+    heavy: HEAVY_ITEMS,
+  });
+  const signal = client.signalTask(id, { taskReferenceName: "gate" }).catch(() => undefined);
+  return { databaseUrl, client, id, signal };
+}
 after(async () => {
   if (proc) await stopServer(proc);
   await replica?.close();
@@ -92,21 +116,7 @@ describe("evaluations survive their server", () => {
   });
 
   it("a task's input read by filters in the queries pool, whose server was killed meanwhile, is asked for again once its lease runs out", async () => {
-    await stopServer(proc!);
-    await replica?.close();
-    replica = undefined;
-    const databaseUrl = await freshDatabase();
-    proc = await startServerProcess({ databaseUrl });
-    const client = new BatonClient({ address: proc.address });
-    await client.registerWorkflowDef(filtered);
-    const id = await client.startWorkflow("gate_then_filters", {
-      items: [
-        { k: "x", id: "a" },
-        { k: "y", id: "b" },
-      ],
-      heavy: HEAVY_ITEMS,
-    });
-    const signal = client.signalTask(id, { taskReferenceName: "gate" }).catch(() => undefined);
+    const { databaseUrl, client, id, signal } = await gatedOnFreshServer(filtered, "gate_then_filters");
     for (;;) {
       const run = await client.getWorkflow(id);
       const read = run.tasks.find((t) => t.referenceTaskName === "read");
@@ -118,7 +128,7 @@ describe("evaluations survive their server", () => {
       }
       await new Promise((r) => setTimeout(r, 10));
     }
-    await stopServer(proc);
+    await stopServer(proc!);
     await signal;
     client.close();
 
@@ -134,21 +144,7 @@ describe("evaluations survive their server", () => {
   });
 
   it("a run's output read by filters in the queries pool, whose server was killed meanwhile, is asked for again and the run completed by another replica", async () => {
-    await stopServer(proc!);
-    await replica?.close();
-    replica = undefined;
-    const databaseUrl = await freshDatabase();
-    proc = await startServerProcess({ databaseUrl });
-    const client = new BatonClient({ address: proc.address });
-    await client.registerWorkflowDef(filteredOutput);
-    const id = await client.startWorkflow("gate_then_filtered_output", {
-      items: [
-        { k: "x", id: "a" },
-        { k: "y", id: "b" },
-      ],
-      heavy: HEAVY_ITEMS,
-    });
-    const signal = client.signalTask(id, { taskReferenceName: "gate" }).catch(() => undefined);
+    const { databaseUrl, client, id, signal } = await gatedOnFreshServer(filteredOutput, "gate_then_filtered_output");
     for (;;) {
       const run = await client.getWorkflow(id);
       assert.equal(run.status, "RUNNING", "the run ended before the kill");
@@ -156,7 +152,7 @@ describe("evaluations survive their server", () => {
       if (run.tasks.every((t) => t.status === "COMPLETED")) break;
       await new Promise((r) => setTimeout(r, 10));
     }
-    await stopServer(proc);
+    await stopServer(proc!);
     await signal;
     client.close();
 
