@@ -79,10 +79,20 @@ export function inputProblem(schemaText: string, input: unknown): { invalidSchem
   return validate(input) ? undefined : { refused: describe(validate.errors ?? []) };
 }
 
+/** The most distinct problems a refusal lists: a schema of nested anyOf collects millions of errors (65 MB of text, which no call can carry). */
+const MAX_PROBLEMS = 20;
+
 function describe(errors: ErrorObject[]): string {
-  const missing = errors.filter((e) => e.keyword === "required" && e.instancePath === "").map((e) => String(e.params["missingProperty"]));
-  const other = errors
-    .filter((e) => !(e.keyword === "required" && e.instancePath === ""))
-    .map((e) => `input${e.instancePath.replaceAll("/", ".")} ${e.message ?? "is not valid"}`);
-  return [missing.length ? `missing required input${missing.length > 1 ? "s" : ""}: ${missing.join(", ")}` : "", ...other].filter(Boolean).join("; ");
+  const missing = new Set(errors.filter((e) => e.keyword === "required" && e.instancePath === "").map((e) => String(e.params["missingProperty"])));
+  const other = new Set(
+    errors
+      .filter((e) => !(e.keyword === "required" && e.instancePath === ""))
+      .map((e) => `input${e.instancePath.replaceAll("/", ".")} ${e.message ?? "is not valid"}`),
+  );
+  const problems = [
+    missing.size ? `missing required input${missing.size > 1 ? "s" : ""}: ${[...missing].slice(0, MAX_PROBLEMS).join(", ")}` : "",
+    ...other,
+  ].filter(Boolean);
+  const more = problems.length - MAX_PROBLEMS;
+  return problems.slice(0, MAX_PROBLEMS).join("; ") + (more > 0 ? `; and ${more} more` : "");
 }
