@@ -29,6 +29,27 @@ async function pollOne(type: string, workerId = "rest-worker"): Promise<any> {
   return polled.json[0];
 }
 
+/**
+ * Polls one task of `type` as `worker` and answers IN_PROGRESS, come back in
+ * 1 s; then moves the clock past that second: the task is back in the queue,
+ * its lease given up, and the next poll hands it out again. Returns it as
+ * first polled.
+ */
+async function handOutAgain(type: string, worker: string): Promise<any> {
+  const task = await pollOne(type, worker);
+  const later = await api("POST", "/api/tasks", {
+    taskId: task.taskId,
+    workflowInstanceId: task.workflowInstanceId,
+    status: "IN_PROGRESS",
+    callbackAfterSeconds: 1,
+    workerId: worker,
+  });
+  assert.equal(later.status, 200, later.text);
+  clock.advance(1000);
+  await s.server.settle();
+  return task;
+}
+
 describe("metadata", () => {
   test("definitions round-trip; creating an existing version is a conflict unless overwrite", async () => {
     const def = await api("GET", "/api/metadata/workflow/integration_test_wf?version=1");
@@ -363,18 +384,7 @@ describe("workers", () => {
 
   test("REST and gRPC workers share one queue, leases and fencing: a stale REST update is refused", async () => {
     const id = await s.grpc.startWorkflow("integration_test_wf", {});
-    const t1 = await pollOne("integration_task_1", "rest-a");
-    // Come back in 1 s: the task returns to the queue, its lease given up.
-    const later = await api("POST", "/api/tasks", {
-      taskId: t1.taskId,
-      workflowInstanceId: id,
-      status: "IN_PROGRESS",
-      callbackAfterSeconds: 1,
-      workerId: "rest-a",
-    });
-    assert.equal(later.status, 200);
-    clock.advance(1000);
-    await s.server.settle();
+    const t1 = await handOutAgain("integration_task_1", "rest-a");
     const { tasks } = await s.grpc.tasks.poll({ taskType: "integration_task_1", workerId: "grpc-b", count: 1, waitMs: 5000n });
     assert.equal(tasks[0]?.taskId, t1.taskId, "the gRPC worker got the same task from the same queue");
     const stale = await api("POST", "/api/tasks", {
@@ -416,17 +426,7 @@ describe("workers", () => {
     const task = (await api("GET", `/api/tasks/${t1.taskId}`)).json;
     assert.deepEqual([task.status, task.outputData], ["COMPLETED", { by: "host" }]);
     // Handed out twice, a result from a name neither poll sent could be the first holder's: refused, as from the first holder.
-    const t2 = await pollOne("integration_task_2", "poller-name");
-    const later = await api("POST", "/api/tasks", {
-      taskId: t2.taskId,
-      workflowInstanceId: id,
-      status: "IN_PROGRESS",
-      callbackAfterSeconds: 1,
-      workerId: "poller-name",
-    });
-    assert.equal(later.status, 200);
-    clock.advance(1000);
-    await s.server.settle();
+    const t2 = await handOutAgain("integration_task_2", "poller-name");
     const again = await pollOne("integration_task_2", "second-poller");
     assert.equal(again.taskId, t2.taskId);
     const unnamed = await api("POST", "/api/tasks", { taskId: t2.taskId, workflowInstanceId: id, status: "COMPLETED", workerId: "host-name" });
