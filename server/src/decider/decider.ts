@@ -280,9 +280,10 @@ export class Decider implements DecisionContext {
     requestEvaluation(this, task, request);
   }
 
-  addTask(task: TaskState): void {
+  addTask(task: TaskState, place: "first" | "last" = "last"): void {
     this.tasksCreated++;
-    this.book.add(task);
+    if (place === "first") this.book.addFirst(task);
+    else this.book.add(task);
     this.touch(task);
   }
 

@@ -26,8 +26,8 @@ export interface DecisionContext extends TaskContext {
   reviveHeld(): void;
   /** Applies timeouts, then acts on every task that ended, until nothing moves. */
   reconcile(): void;
-  /** Adds a new task instance to the book and the `${...}` context. */
-  addTask(task: TaskState): void;
+  /** Adds a new task instance to the book and the `${...}` context, after the others (or before them: an operator's placeholder). */
+  addTask(task: TaskState, place?: "first" | "last"): void;
   /** A fresh `${...}` context (after a restart or rerun: the run's definition or input may be new). */
   resetResolver(): void;
   taskById(id: string): TaskState;

@@ -14,6 +14,8 @@ export interface NewTaskOptions {
   iteration: number;
   input?: JsonObject;
   marks?: TaskMarks;
+  /** An operator's SKIPPED placeholder: as Conductor makes one, it has no sequence number (0) and is listed before the other tasks. */
+  placeholder?: boolean;
 }
 
 /** What the flow does with a task that just ended. */
@@ -182,7 +184,7 @@ export function newTask(d: DecisionContext, wt: WorkflowTask, options: NewTaskOp
   const task: TaskState = {
     id,
     runId: d.run.id,
-    seq: d.run.nextSeq++,
+    seq: options.placeholder ? 0 : d.run.nextSeq++,
     ref: iterationRef(wt.taskReferenceName, options.iteration),
     type,
     defName: wt.name,
@@ -196,7 +198,7 @@ export function newTask(d: DecisionContext, wt: WorkflowTask, options: NewTaskOp
     marks: input === undefined ? { ...options.marks, awaitingInput: true } : (options.marks ?? {}),
   };
   if (!d.graph.task(wt.taskReferenceName)) task.marks.workflowTask = wt;
-  d.addTask(task);
+  d.addTask(task, options.placeholder ? "first" : "last");
   return task;
 }
 

@@ -222,7 +222,7 @@ export function skip(d: DecisionContext, ref: string, output: JsonObject): void 
     const wt = d.graph.task(ref);
     if (!wt) throw new Refusal("NOT_FOUND", `no task ${ref} in workflow ${d.def.name}`);
     // A placeholder: when the flow reaches this task it jumps over it.
-    const placeholder = newTask(d, wt, { iteration: 0 });
+    const placeholder = newTask(d, wt, { iteration: 0, placeholder: true });
     placeholder.status = "SKIPPED";
     placeholder.output = output;
     placeholder.handled = true;

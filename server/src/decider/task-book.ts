@@ -56,6 +56,12 @@ export class TaskBook {
     this.index(task);
   }
 
+  /** Puts `task` before the others (an operator's placeholder, rare: every place moves, so the lookups are rebuilt). */
+  addFirst(task: TaskState): void {
+    this.list.unshift(task);
+    this.reindex();
+  }
+
   /**
    * Puts a newer copy of one of the run's tasks (its row read again) in the
    * place of the one held; false when the run has no task with its id.

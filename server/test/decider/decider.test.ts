@@ -216,15 +216,21 @@ describe("decider: operations", () => {
   });
 
   it("skips a task not reached yet: the flow jumps over it", () => {
-    const sim = new Sim(linear);
+    const sim = new Sim({ ...linear, outputParameters: {} });
     sim.apply({ kind: "skip", ref: "t2", output: { skipped: true } });
     sim.claim("t1");
-    sim.answer("t1", "COMPLETED");
+    sim.answer("t1", "COMPLETED", { op: "t1 done" });
     assert.equal(sim.run.status, "COMPLETED");
+    // Conductor gives the placeholder no sequence number and lists it first; the run's output is then the last task's, t1's.
     assert.deepEqual(sim.statuses(), [
-      ["t1", "COMPLETED"],
       ["t2", "SKIPPED"],
+      ["t1", "COMPLETED"],
     ]);
+    assert.deepEqual(
+      sim.tasks.map((t) => t.seq),
+      [0, 1],
+    );
+    assert.deepEqual(sim.run.output, { op: "t1 done" });
   });
 
   it("terminates, cancelling open tasks", () => {
