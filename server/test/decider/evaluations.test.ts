@@ -7,15 +7,13 @@ import { describe, it } from "node:test";
 import type { WorkflowDef } from "@baton/sdk";
 import { EVALUATION_LEASE_MS, ITERATION_BUDGET, TASK_BUDGET, type EvaluationRequest } from "../../src/decider/evaluation.js";
 import type { JsonObject } from "../../src/decider/model.js";
-import { ManualRun, T0 } from "./sim.js";
-
-const def = (tasks: unknown[]): WorkflowDef => ({ name: "w", version: 1, schemaVersion: 2, tasks }) as WorkflowDef;
+import { flowDef, ManualRun, T0 } from "./sim.js";
 
 /** A run driven event by event, with evaluations answered only when the test says so. */
 const manual = (d: WorkflowDef, input: Record<string, unknown> = {}) => new ManualRun(d, new Map(), input as JsonObject);
 
 describe("evaluations", () => {
-  const inline = def([{ name: "s", taskReferenceName: "s", type: "INLINE", inputParameters: { expression: "$.a + 1", a: 1 } }]);
+  const inline = flowDef([{ name: "s", taskReferenceName: "s", type: "INLINE", inputParameters: { expression: "$.a + 1", a: 1 } }]);
 
   it("a script is asked for, not run: the task waits IN_PROGRESS under a lease, and the answer completes it", () => {
     const m = manual(inline);
@@ -65,7 +63,7 @@ describe("evaluations", () => {
 
   it("a loop condition answered while the run is paused is asked again on resume", () => {
     const m = manual(
-      def([
+      flowDef([
         { name: "loop", taskReferenceName: "loop", type: "DO_WHILE", loopCondition: "false", loopOver: [{ name: "n", taskReferenceName: "n", type: "NOOP" }] },
       ]),
     );
@@ -92,7 +90,7 @@ describe("a run's ending that reads a filter", () => {
   it("outputParameters with a filter: the run reads RUNNING, its tasks ended, until the pool's answer completes it", () => {
     const m = manual(
       {
-        ...def([{ name: "n", taskReferenceName: "n", type: "NOOP" }]),
+        ...flowDef([{ name: "n", taskReferenceName: "n", type: "NOOP" }]),
         outputParameters: { hits: "${workflow.input.items[?(@.k == 'y')].id}", status: "${workflow.status}", plain: "${workflow.input.items[0].id}" },
       },
       items,
@@ -116,7 +114,7 @@ describe("a run's ending that reads a filter", () => {
   it("the context sent is the run as it ends: a failing run's output reads its status FAILED", () => {
     const m = manual(
       {
-        ...def([{ name: "w", taskReferenceName: "w", type: "SIMPLE" }]),
+        ...flowDef([{ name: "w", taskReferenceName: "w", type: "SIMPLE" }]),
         outputParameters: { hits: "${workflow.input.items[?(@.k == 'y')].id}", status: "${workflow.status}" },
       },
       items,
@@ -134,7 +132,7 @@ describe("a run's ending that reads a filter", () => {
   });
 
   it("a lost answer is asked again once the lease runs out; the late one changes nothing; flow events are refused meanwhile", () => {
-    const m = manual({ ...def([{ name: "n", taskReferenceName: "n", type: "NOOP" }]), outputParameters: { x: "${workflow.input.items[?(@.k)]}" } }, items);
+    const m = manual({ ...flowDef([{ name: "n", taskReferenceName: "n", type: "NOOP" }]), outputParameters: { x: "${workflow.input.items[?(@.k)]}" } }, items);
     const [lost] = m.asked();
     m.now += EVALUATION_LEASE_MS - 1;
     m.apply({ kind: "tick" });
@@ -152,7 +150,7 @@ describe("a run's ending that reads a filter", () => {
   });
 
   it("an output the pool could not resolve fails the run, saying why", () => {
-    const m = manual({ ...def([{ name: "n", taskReferenceName: "n", type: "NOOP" }]), outputParameters: { x: "${workflow.input.items[?(@.k)]}" } }, items);
+    const m = manual({ ...flowDef([{ name: "n", taskReferenceName: "n", type: "NOOP" }]), outputParameters: { x: "${workflow.input.items[?(@.k)]}" } }, items);
     const [asked] = m.asked();
     m.apply({ kind: "evaluated", taskId: "", leaseToken: asked!.leaseToken, outcome: { ok: false, message: "it took too long" } });
     assert.equal(m.run.status, "FAILED");
@@ -161,7 +159,10 @@ describe("a run's ending that reads a filter", () => {
 
   it("a failure workflow named by a filter (the one name it matched) starts once the pool answers; the run reads RUNNING meanwhile", () => {
     const m = manual(
-      { ...def([{ name: "w", taskReferenceName: "w", type: "SIMPLE" }]), failureWorkflow: "${workflow.input.handlers[?(@.on == 'fail')].name}" } as WorkflowDef,
+      {
+        ...flowDef([{ name: "w", taskReferenceName: "w", type: "SIMPLE" }]),
+        failureWorkflow: "${workflow.input.handlers[?(@.on == 'fail')].name}",
+      } as WorkflowDef,
       {
         handlers: [
           { on: "ok", name: "nope" },
@@ -185,7 +186,10 @@ describe("a run's ending that reads a filter", () => {
   });
 
   it("without a filter the ending is decided at once, as before", () => {
-    const m = manual({ ...def([{ name: "n", taskReferenceName: "n", type: "NOOP" }]), outputParameters: { first: "${workflow.input.items[0].id}" } }, items);
+    const m = manual(
+      { ...flowDef([{ name: "n", taskReferenceName: "n", type: "NOOP" }]), outputParameters: { first: "${workflow.input.items[0].id}" } },
+      items,
+    );
     assert.equal(m.asked().length, 0);
     assert.equal(m.run.status, "COMPLETED");
     assert.deepEqual(m.run.output, { first: "a" });
@@ -195,7 +199,7 @@ describe("a run's ending that reads a filter", () => {
 describe("a decision's budget", () => {
   /** A run of one DO_WHILE ("loop") around `loopOver`, an iteration for each of its `n` input items. */
   const itemsLoop = (n: number, loopOver: unknown[]) =>
-    manual(def([{ name: "loop", taskReferenceName: "loop", type: "DO_WHILE", inputParameters: { items: "${workflow.input.items}" }, loopOver }]), {
+    manual(flowDef([{ name: "loop", taskReferenceName: "loop", type: "DO_WHILE", inputParameters: { items: "${workflow.input.items}" }, loopOver }]), {
       items: Array.from({ length: n }, (_, i) => i),
     });
 

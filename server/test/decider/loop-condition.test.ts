@@ -7,26 +7,21 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { WorkflowDef } from "@baton/sdk";
 import type { Effect } from "../../src/decider/decider.js";
-import { ManualRun, Sim } from "./sim.js";
+import { flowDef, ManualRun, Sim } from "./sim.js";
 
 type Evaluate = Extract<Effect, { kind: "evaluate" }>;
 
 const loopOf = (loopCondition: string, inputParameters: Record<string, unknown> = {}): WorkflowDef =>
-  ({
-    name: "w",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [
-      {
-        name: "loop",
-        taskReferenceName: "loop",
-        type: "DO_WHILE",
-        inputParameters,
-        loopCondition,
-        loopOver: [{ name: "n", taskReferenceName: "n", type: "NOOP" }],
-      },
-    ],
-  }) as WorkflowDef;
+  flowDef([
+    {
+      name: "loop",
+      taskReferenceName: "loop",
+      type: "DO_WHILE",
+      inputParameters,
+      loopCondition,
+      loopOver: [{ name: "n", taskReferenceName: "n", type: "NOOP" }],
+    },
+  ]);
 
 /** Runs the loop `iterations` times, answering each condition itself; the bytes of JSON each condition was bound. */
 function boundBytes(def: WorkflowDef, iterations: number): number[] {

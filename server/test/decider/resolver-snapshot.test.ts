@@ -5,28 +5,22 @@
 // the one copy), but a loop's output, which later decisions change in place.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { WorkflowDef } from "@baton/sdk";
 import { Resolver } from "../../src/decider/resolver.js";
 import { TaskBook } from "../../src/decider/task-book.js";
 import { toJson } from "../../src/expressions/json.js";
-import { Sim } from "./sim.js";
+import { flowDef, simple, Sim } from "./sim.js";
 
-const def = {
-  name: "w",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [
-    { name: "a", taskReferenceName: "a", type: "SIMPLE" },
-    {
-      name: "loop",
-      taskReferenceName: "loop",
-      type: "DO_WHILE",
-      loopCondition: "$.loop['iteration'] < 3",
-      loopOver: [{ name: "n", taskReferenceName: "n", type: "NOOP" }],
-    },
-    { name: "b", taskReferenceName: "b", type: "SIMPLE" },
-  ],
-} as unknown as WorkflowDef;
+const def = flowDef([
+  simple("a"),
+  {
+    name: "loop",
+    taskReferenceName: "loop",
+    type: "DO_WHILE",
+    loopCondition: "$.loop['iteration'] < 3",
+    loopOver: [{ name: "n", taskReferenceName: "n", type: "NOOP" }],
+  },
+  simple("b"),
+]);
 
 function runWithLoop() {
   const sim = new Sim(def, new Map(), { v: 1 });

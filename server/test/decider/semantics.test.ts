@@ -3,15 +3,10 @@
 // output, failure workflow names, delayed system tasks, START_WORKFLOW, rerun.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { WorkflowDef } from "@baton/sdk";
-import { Sim } from "./sim.js";
-
-const def = (tasks: unknown[], extra: Record<string, unknown> = {}): WorkflowDef =>
-  ({ name: "w", version: 1, schemaVersion: 2, tasks, ...extra }) as WorkflowDef;
-const simple = (ref: string) => ({ name: ref, taskReferenceName: ref, type: "SIMPLE" });
+import { flowDef, simple, Sim } from "./sim.js";
 
 describe("loops", () => {
-  const loopWithFork = def([
+  const loopWithFork = flowDef([
     {
       name: "loop",
       taskReferenceName: "loop",
@@ -40,7 +35,7 @@ describe("loops", () => {
 
   it("the loop condition sees its inputs resolved afresh (a variable set in the body)", () => {
     const sim = new Sim(
-      def(
+      flowDef(
         [
           {
             name: "loop",
@@ -60,7 +55,7 @@ describe("loops", () => {
 
   it("500 iterations of a system task body are decided in one event, iteratively", () => {
     const sim = new Sim(
-      def([
+      flowDef([
         {
           name: "loop",
           taskReferenceName: "loop",
@@ -76,7 +71,7 @@ describe("loops", () => {
 });
 
 describe("dynamic fork", () => {
-  const dyn = def([
+  const dyn = flowDef([
     { name: "fork", taskReferenceName: "fork", type: "FORK_JOIN_DYNAMIC", inputParameters: { forkTaskName: "w", forkTaskInputs: "${workflow.input.items}" } },
     { name: "join", taskReferenceName: "join", type: "JOIN" },
   ]);
@@ -103,7 +98,7 @@ describe("dynamic fork", () => {
 describe("TERMINATE", () => {
   const terminate = (workflowOutput: unknown) =>
     new Sim(
-      def([{ name: "t", taskReferenceName: "t", type: "TERMINATE", inputParameters: { terminationStatus: "COMPLETED", workflowOutput } }, simple("after")]),
+      flowDef([{ name: "t", taskReferenceName: "t", type: "TERMINATE", inputParameters: { terminationStatus: "COMPLETED", workflowOutput } }, simple("after")]),
     );
 
   it("an object workflowOutput is the run's output; another value is wrapped as {output}", () => {
@@ -117,7 +112,7 @@ describe("TERMINATE", () => {
 
 describe("failure workflow", () => {
   const failing = (failureWorkflow: string, input: Record<string, string> = {}) => {
-    const sim = new Sim(def([simple("a")], { failureWorkflow }), new Map(), input);
+    const sim = new Sim(flowDef([simple("a")], { failureWorkflow }), new Map(), input);
     sim.finish("a", "FAILED_WITH_TERMINAL_ERROR", {}, "bad");
     return sim;
   };
@@ -133,7 +128,7 @@ describe("failure workflow", () => {
 });
 
 describe("sub-workflow revival", () => {
-  const parent = def([{ name: "sub", taskReferenceName: "sub", type: "SUB_WORKFLOW", subWorkflowParam: { name: "child" } }], {
+  const parent = flowDef([{ name: "sub", taskReferenceName: "sub", type: "SUB_WORKFLOW", subWorkflowParam: { name: "child" } }], {
     timeoutSeconds: 5,
     timeoutPolicy: "TIME_OUT_WF",
   });
@@ -157,14 +152,14 @@ describe("sub-workflow revival", () => {
   });
 
   it("a run that runs again tells its parent (runRevived)", () => {
-    const sim = new Sim(def([simple("a")]), new Map(), {}, { parentRunId: "p", parentTaskId: "pt" });
+    const sim = new Sim(flowDef([simple("a")]), new Map(), {}, { parentRunId: "p", parentTaskId: "pt" });
     sim.finish("a", "FAILED_WITH_TERMINAL_ERROR");
     sim.apply({ kind: "retry", resumeSubworkflowTasks: false });
     assert.ok(sim.last.effects.some((e) => e.kind === "runRevived"));
   });
 
   it("retry with resumeSubworkflowTasks resumes the same child", () => {
-    const sim = new Sim(def([{ name: "sub", taskReferenceName: "sub", type: "SUB_WORKFLOW", subWorkflowParam: { name: "child" } }]));
+    const sim = new Sim(flowDef([{ name: "sub", taskReferenceName: "sub", type: "SUB_WORKFLOW", subWorkflowParam: { name: "child" } }]));
     const sub = sim.latest("sub");
     sim.apply({ kind: "childEnded", taskId: sub.id, childId: sub.subWorkflowId, status: "FAILED", output: {}, reason: "child failed" });
     assert.equal(sim.run.status, "FAILED");
@@ -176,7 +171,7 @@ describe("sub-workflow revival", () => {
 
   it("an inline definition's expressions are left for the child", () => {
     const sim = new Sim(
-      def([
+      flowDef([
         {
           name: "sub",
           taskReferenceName: "sub",
@@ -197,7 +192,7 @@ describe("sub-workflow revival", () => {
 describe("system tasks: delays and timeouts", () => {
   it("a retried WAIT waits out its retry delay, then starts; its def's timeoutSeconds applies", () => {
     const taskDefs = new Map([["w", { name: "w", timeoutSeconds: 2, timeoutPolicy: "RETRY" as const, retryCount: 1, retryDelaySeconds: 10 }]]);
-    const sim = new Sim(def([{ name: "w", taskReferenceName: "w", type: "WAIT" }]), taskDefs);
+    const sim = new Sim(flowDef([{ name: "w", taskReferenceName: "w", type: "WAIT" }]), taskDefs);
     assert.equal(sim.latest("w").status, "IN_PROGRESS");
     sim.now += 2000;
     sim.apply({ kind: "tick" });
@@ -214,7 +209,7 @@ describe("system tasks: delays and timeouts", () => {
 
 describe("START_WORKFLOW", () => {
   const starter = (request: unknown) =>
-    new Sim(def([{ name: "s", taskReferenceName: "s", type: "START_WORKFLOW", inputParameters: { startWorkflow: request } }]));
+    new Sim(flowDef([{ name: "s", taskReferenceName: "s", type: "START_WORKFLOW", inputParameters: { startWorkflow: request } }]));
 
   it("waits for the start to be reported, then completes or fails", () => {
     const ok = starter({ name: "other", input: { a: 1 } });
@@ -242,7 +237,7 @@ describe("START_WORKFLOW", () => {
 describe("rerun inside a fork", () => {
   it("reopens the join and resumes the other branch's lost tasks", () => {
     const sim = new Sim(
-      def([
+      flowDef([
         { name: "fork", taskReferenceName: "fork", type: "FORK_JOIN", forkTasks: [[simple("a"), simple("c")], [simple("b")]] },
         { name: "join", taskReferenceName: "join", type: "JOIN", joinOn: ["c", "b"] },
         simple("d"),
@@ -271,7 +266,7 @@ describe("rerun inside a fork", () => {
 
 describe("restart", () => {
   it("is refused for restartable: false", () => {
-    const sim = new Sim(def([simple("a")], { restartable: false }));
+    const sim = new Sim(flowDef([simple("a")], { restartable: false }));
     sim.finish("a");
     assert.throws(() => sim.apply({ kind: "restart", useLatest: false }), /not restartable/);
   });

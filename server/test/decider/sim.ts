@@ -10,6 +10,13 @@ import type { TaskBook } from "../../src/decider/task-book.js";
 
 export const T0 = Date.UTC(2030, 0, 1);
 
+/** A definition "w" (version 1, schema 2) of `tasks`, with `extra` fields (outputParameters, failureWorkflow...). */
+export const flowDef = (tasks: unknown[], extra: Record<string, unknown> = {}): WorkflowDef =>
+  ({ name: "w", version: 1, schemaVersion: 2, tasks, ...extra }) as WorkflowDef;
+
+/** A worker task named and referenced `ref`. */
+export const simple = (ref: string) => ({ name: ref, taskReferenceName: ref, type: "SIMPLE" });
+
 export const testServices: SystemTaskServices = { maxVariablesBytes: 1024 };
 
 /** A run as the decider sees it before its start event, created at T0; `run` overrides fields. */

@@ -4,17 +4,13 @@
 // read again must take its old object's place in every lookup.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { WorkflowDef } from "@baton/sdk";
 import type { TaskState } from "../../src/decider/model.js";
 import { TaskBook } from "../../src/decider/task-book.js";
-import { Sim } from "./sim.js";
-
-const def = (tasks: unknown[]): WorkflowDef => ({ name: "w", version: 1, schemaVersion: 2, tasks }) as WorkflowDef;
-const simple = (ref: string) => ({ name: ref, taskReferenceName: ref, type: "SIMPLE" });
+import { flowDef, simple, Sim } from "./sim.js";
 
 // More iterations than one decision starts (ITERATION_BUDGET): the loop goes on over many decisions. Its body reads
 // tasks by `${...}` names (the latest iteration's, by plain name), forks and joins, and switches.
-const busyLoop = def([
+const busyLoop = flowDef([
   {
     name: "outer",
     taskReferenceName: "outer",
