@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { BatonClient } from "@baton/client";
-import { createLogger, startServer, type BatonServer, type ServerOptions } from "@baton/server";
+import { createLogger, openKeyRegistry, startServer, type BatonServer, type ServerOptions } from "@baton/server";
 import { freshDatabase, stopCluster } from "../support/database.js";
 import { fixture } from "../conformance/support.js";
 
@@ -42,6 +42,72 @@ export async function startRestServer(options: Partial<ServerOptions> = {}): Pro
       await stopCluster();
     },
   };
+}
+
+export interface KeyedRestServer extends RestServer {
+  /** The admin key's id and secret, what Conductor's SDKs log in with (its gRPC client, `grpc`, uses the whole key). */
+  keyId: string;
+  keySecret: string;
+}
+
+/** A server that requires keys, and an admin key named `name` made on it. */
+export async function startKeyedRestServer(name: string): Promise<KeyedRestServer> {
+  const s = await startRestServer({ auth: { mode: "required", cacheMs: 0 } });
+  const keys = await openKeyRegistry(s.databaseUrl);
+  const { key } = await keys.registry.create({ role: "admin", name });
+  await keys.close();
+  const [, keyId, keySecret] = /^bk_([a-z0-9]+)_(.+)$/.exec(key)! as unknown as [string, string, string];
+  const grpc = new BatonClient({ address: s.server.address, token: key, tls: false });
+  return {
+    ...s,
+    grpc,
+    keyId,
+    keySecret,
+    async close() {
+      grpc.close();
+      await s.close();
+    },
+  };
+}
+
+/** Conductor's SDKs read their server and key from these before what they are given: blank for a check program, which is given both. */
+export const NO_CONDUCTOR_ENV = { CONDUCTOR_SERVER_URL: "", CONDUCTOR_AUTH_KEY: "", CONDUCTOR_AUTH_SECRET: "" };
+
+/** The long run of Conductor's fixture flow simple_workflow_3 as each SDK check drives it: reference, status, retry count of its tasks. */
+export const LONG_RUN_TASKS = [
+  ["t1", "FAILED", 0],
+  ["t1", "COMPLETED", 1],
+  ["t2", "COMPLETED", 0],
+  ["t3", "COMPLETED", 0],
+];
+
+/** A task as a worker was handed it and as it is stored, in Conductor's field names (camelCase). */
+type TaskFields = Record<string, any>;
+
+/** The stored fields a check program printed beside those of a task it was handed (`storedSeq`...). */
+export function storedBeside(handed: TaskFields): TaskFields {
+  return { seq: handed["storedSeq"], scheduledTime: handed["storedScheduledTime"], retryCount: handed["storedRetryCount"] };
+}
+
+/**
+ * Checks that a task of the long run (`workflowId`, started with
+ * `correlationId` and priority 7; its task definitions' response timeout
+ * 60 s) carried the run's facts as Conductor's polled Task does, the same as
+ * the task `stored`.
+ */
+export function assertHandedAsConductor(handed: TaskFields, stored: TaskFields, run: { workflowId: string; correlationId: string }): void {
+  assert.equal(handed["workflowInstanceId"], run.workflowId);
+  assert.equal(handed["workflowType"], "integration_test_wf3");
+  assert.equal(handed["correlationId"], run.correlationId);
+  assert.equal(handed["workflowPriority"], 7);
+  assert.equal(handed["status"], "IN_PROGRESS");
+  assert.equal(handed["seq"], stored["seq"]);
+  assert.ok(handed["seq"] > 0, "seq is the task's position in the run");
+  assert.equal(handed["scheduledTime"], stored["scheduledTime"]);
+  assert.ok(handed["scheduledTime"] > 0 && handed["startTime"] >= handed["scheduledTime"], JSON.stringify(handed));
+  assert.equal(handed["retryCount"], stored["retryCount"]);
+  assert.equal(handed["responseTimeoutSeconds"], 60);
+  assert.ok(handed["pollCount"] >= 1);
 }
 
 export interface Answer {
