@@ -6,8 +6,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { SessionService, TaskService, TaskStatus, WorkflowService, WorkflowStatus } from "@baton/protocol";
+import { create, fromBinary, toBinary, toJsonString } from "@bufbuild/protobuf";
+import { GetWorkflowRequestSchema, GetWorkflowResponseSchema, SessionService, TaskService, TaskStatus, WorkflowService, WorkflowStatus } from "@baton/protocol";
 import { startSecureServer, type SecureServer } from "../security/support.js";
+import { oneLoop } from "../support/flows.js";
 import { eventually } from "../support/harness.js";
 
 let s: SecureServer;
@@ -198,6 +200,30 @@ describe("the console port", () => {
     const wrongRun = await refusal(reader.workflows.getTask({ workflowId, taskId: step.taskId }));
     assert.equal(wrongRun.code, Code.NotFound);
     assert.match(wrongRun.rawMessage, /has no task/);
+  });
+
+  it("answers a run of hundreds of tasks in JSON with the text of its binary answer (written in slices)", async () => {
+    const admin = s.client(keys["admin"]);
+    await admin.registerWorkflowDef(
+      oneLoop("console_long_run", { inputParameters: { items: "${workflow.input.items}" }, loopOver: [{ name: "n", taskReferenceName: "n", type: "NOOP" }] }),
+    );
+    const workflowId = await admin.startWorkflow("console_long_run", { items: Array.from({ length: 150 }, (_, i) => i) });
+    await eventually(
+      () => admin.getWorkflow(workflowId, { includeTasks: false }),
+      (run) => run.status === "COMPLETED",
+    );
+    const call = (type: string, body: string | Uint8Array) =>
+      fetch(`${url}/baton.v1.WorkflowService/GetWorkflow`, {
+        method: "POST",
+        headers: { "content-type": type, authorization: `Bearer ${keys["reader"]}` },
+        body,
+      });
+    const binary = await call("application/proto", toBinary(GetWorkflowRequestSchema, create(GetWorkflowRequestSchema, { workflowId, includeTasks: true })));
+    const reply = fromBinary(GetWorkflowResponseSchema, new Uint8Array(await binary.arrayBuffer()));
+    assert.equal(reply.workflow?.tasks.length, 151);
+    const json = await call("application/json", JSON.stringify({ workflowId, includeTasks: true }));
+    assert.equal(json.status, 200);
+    assert.equal(await json.text(), toJsonString(GetWorkflowResponseSchema, reply));
   });
 
   it("lists the workers connected now, with the task types they serve", async () => {

@@ -14,18 +14,41 @@ export const SLICED_ITEMS = 100;
 
 type Fields = Record<string, unknown> & Message;
 
-const nestable = (f: DescField) => (f.fieldKind === "message" || (f.fieldKind === "list" && f.listKind === "message")) && !f.delimitedEncoding;
+/** A message field toBinary writes length-prefixed (not a group). */
+export const nestable = (f: DescField) => (f.fieldKind === "message" || (f.fieldKind === "list" && f.listKind === "message")) && !f.delimitedEncoding;
 
-/** How many items the message's lists of messages hold, in it and in its singular message fields (not inside list items). */
-function listedItems(schema: DescMessage, message: Fields, depth = 0): number {
+/**
+ * How many items the message's lists of messages hold, in it, in its message
+ * fields and in its list items (two levels deep: a page's runs and their
+ * tasks), counted up to SLICED_ITEMS: past that it is long anyway, and a run's
+ * thousands of tasks are not each looked at.
+ */
+export function listedItems(schema: DescMessage, message: Fields, depth = 0): number {
   let n = 0;
   for (const f of schema.fields) {
     if (!nestable(f) || f.oneof) continue;
     const value = message[f.localName];
-    if (f.fieldKind === "list") n += (value as unknown[]).length;
-    else if (f.fieldKind === "message" && value !== undefined && depth < 2) n += listedItems(f.message, value as Fields, depth + 1);
+    if (f.fieldKind === "list") {
+      const items = value as Fields[];
+      n += items.length;
+      for (let i = 0; i < items.length && depth < 2 && n < SLICED_ITEMS; i++) n += listedItems(f.message!, items[i]!, depth + 1);
+    } else if (f.fieldKind === "message" && value !== undefined && depth < 2) n += listedItems(f.message, value as Fields, depth + 1);
+    if (n >= SLICED_ITEMS) return n;
   }
   return n;
+}
+
+const byteLength = (parts: Uint8Array[]) => parts.reduce((n, p) => n + p.length, 0);
+
+/** The parts one after another, in one array. */
+export function joinBytes(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(byteLength(parts));
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.length;
+  }
+  return bytes;
 }
 
 const lengthPrefix = (no: number, length: number) => new BinaryWriter().tag(no, WireType.LengthDelimited).uint32(length).finish();
@@ -52,19 +75,20 @@ async function encode(schema: DescMessage, message: Fields, slices: Slices): Pro
           writer = new BinaryWriter();
           await slices.yield();
         }
-        writer.tag(f.number, WireType.LengthDelimited).bytes(toBinary(f.message, item));
+        // An item with long lists of its own (a run with its thousands of tasks) is encoded in slices too.
+        if (listedItems(f.message, item as Fields) < SLICED_ITEMS) writer.tag(f.number, WireType.LengthDelimited).bytes(toBinary(f.message, item));
+        else {
+          parts.push(writer.finish());
+          writer = new BinaryWriter();
+          const inner = await encode(f.message, item as Fields, slices);
+          parts.push(lengthPrefix(f.number, byteLength(inner)), ...inner);
+        }
       }
       parts.push(writer.finish());
     } else if (f.fieldKind === "message" && nestable(f) && value !== undefined && listedItems(f.message, value as Fields) > 0) {
       flush();
       const inner = await encode(f.message, value as Fields, slices);
-      parts.push(
-        lengthPrefix(
-          f.number,
-          inner.reduce((n, p) => n + p.length, 0),
-        ),
-        ...inner,
-      );
+      parts.push(lengthPrefix(f.number, byteLength(inner)), ...inner);
     } else if (f.oneof) {
       // A oneof is copied whole, with the field that is set, where toBinary writes it.
       const oneof = message[f.oneof.localName] as { case?: string };
@@ -92,13 +116,7 @@ async function encode(schema: DescMessage, message: Fields, slices: Slices): Pro
 export async function encodedInSlices<Desc extends DescMessage>(schema: Desc, message: MessageInitShape<Desc>): Promise<MessageShape<Desc>> {
   const fields = create(schema, message) as unknown as Fields;
   if (listedItems(schema, fields) < SLICED_ITEMS) return fields as unknown as MessageShape<Desc>;
-  const parts = await encode(schema, fields, new Slices());
-  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    bytes.set(p, at);
-    at += p.length;
-  }
+  const bytes = joinBytes(await encode(schema, fields, new Slices()));
   // Each top-level field of the encoding as an unknown field: toBinary writes its tag, then its bytes as they are.
   const unknown: { no: number; wireType: WireType; data: Uint8Array }[] = [];
   const reader = new BinaryReader(bytes);

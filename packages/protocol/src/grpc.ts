@@ -14,6 +14,7 @@ import {
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import * as grpc from "@grpc/grpc-js";
 import { encodedInSlices } from "./encode-in-slices.js";
+import { jsonEncodedInSlices } from "./json-in-slices.js";
 
 type Methods<S> = S extends GenService<infer M> ? M : never;
 type In<M extends Pick<DescMethod, "input">> = MessageShape<M["input"]>;
@@ -163,7 +164,8 @@ function refuseUndecodable(call: grpc.ServerDuplexStream<unknown, unknown>, type
 
 /**
  * Marks a call whose reply goes out as JSON (a Connect call in JSON), not in
- * protobuf's binary form: its reply is handed on as a message, not encoded.
+ * protobuf's binary form: a long reply is written as JSON in slices and handed
+ * on as a stand-in for `slicedJsonEncoder` (json-in-slices.ts).
  */
 export const REPLY_AS_JSON = Symbol("reply as JSON");
 
@@ -173,8 +175,9 @@ const replyAsJson = (call: object) => (call as { [REPLY_AS_JSON]?: boolean })[RE
  * Adapts a typed implementation to grpc-js handlers. Unary handlers are async
  * functions; what they throw becomes the call's status (RpcError keeps its
  * code, anything else is INTERNAL). A reply with long lists of messages is
- * encoded in slices before it is sent (encode-in-slices.ts), so it does not
- * hold the event loop for all of it at once.
+ * encoded in slices before it is sent (encode-in-slices.ts, or
+ * json-in-slices.ts for a reply going out as JSON), so it does not hold the
+ * event loop for all of it at once.
  */
 export function serviceHandlers<S extends GenService<GenServiceMethods>>(
   service: S,
@@ -199,7 +202,7 @@ export function serviceHandlers<S extends GenService<GenServiceMethods>>(
         }
         Promise.resolve()
           .then(() => fn(call.request, call))
-          .then((response) => (replyAsJson(call) ? response : encodedInSlices(method.output, response as MessageInitShape<DescMessage>)))
+          .then((response) => (replyAsJson(call) ? jsonEncodedInSlices : encodedInSlices)(method.output, response as MessageInitShape<DescMessage>))
           .then(
             (response) => callback(null, response),
             (error: unknown) => {

@@ -10,6 +10,7 @@ export * from "./gen/baton/v1/route_service_pb.js";
 export * from "./grpc.js";
 export * from "./slices.js";
 export { encodedInSlices } from "./encode-in-slices.js";
+export { jsonEncodedInSlices, slicedJsonEncoder } from "./json-in-slices.js";
 export * from "./run-orders.js";
 // The JSON codec lives in @baton/json (the server uses it too); clients keep importing it from here.
 export { parseJson, stringifyJson } from "@baton/json";

@@ -1,16 +1,27 @@
 // A reply encoded in slices is toBinary's encoding byte for byte, and decodes
-// to the same message; one with few list items is left as it is.
+// to the same message; one going out as JSON is toJsonString's text byte for
+// byte; one with few list items is left as it is. The service handlers give
+// the event loop back while they encode a long reply, in either form.
 import assert from "node:assert/strict";
+import { EventEmitter } from "node:events";
 import { describe, it } from "node:test";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, toJsonString, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import {
   GetWorkflowResponseSchema,
+  REPLY_AS_JSON,
+  SearchWorkflowsRequestSchema,
   SearchWorkflowsResponseSchema,
   TaskSchema,
   TaskStatus,
   WorkflowSchema,
+  WorkflowService,
   WorkflowStatus,
   encodedInSlices,
+  grpc,
+  jsonEncodedInSlices,
+  serviceHandlers,
+  slicedJsonEncoder,
+  type ServiceImpl,
 } from "@baton/protocol";
 
 const task = (i: number) =>
@@ -72,5 +83,71 @@ describe("encodedInSlices", () => {
       clearInterval(timer);
     }
     assert.ok(turns > 0, "no timer ran while 20,000 tasks were encoded");
+  });
+});
+
+/** What Connect does with a JSON reply: toJsonString, then its textEncoder (the console's is slicedJsonEncoder). */
+const connectJson = <Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>) => slicedJsonEncoder.encode(toJsonString(schema, message));
+const jsonBytes = <Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>) => new TextEncoder().encode(toJsonString(schema, message));
+
+describe("jsonEncodedInSlices", () => {
+  it("writes a run of thousands of tasks as toJsonString does, byte for byte, once", async () => {
+    const reply = create(GetWorkflowResponseSchema, { workflow: workflow(3_000) });
+    const standIn = await jsonEncodedInSlices(GetWorkflowResponseSchema, reply);
+    assert.notEqual(standIn, reply);
+    assert.deepEqual(connectJson(GetWorkflowResponseSchema, standIn), jsonBytes(GetWorkflowResponseSchema, reply));
+    // Its bytes are handed out once: the stand-in's text a second time is only that text.
+    assert.deepEqual(connectJson(GetWorkflowResponseSchema, standIn), jsonBytes(GetWorkflowResponseSchema, standIn));
+  });
+
+  it("does so for a page of runs, one of them with thousands of tasks, and for an init shape", async () => {
+    const page = { workflows: [...Array.from({ length: 300 }, () => workflow(1)), workflow(2_000), workflow(0)], nextPageToken: "next" };
+    const standIn = await jsonEncodedInSlices(SearchWorkflowsResponseSchema, page);
+    assert.deepEqual(
+      connectJson(SearchWorkflowsResponseSchema, standIn),
+      jsonBytes(SearchWorkflowsResponseSchema, create(SearchWorkflowsResponseSchema, page)),
+    );
+  });
+
+  it("leaves a small reply as it is", async () => {
+    const reply = create(GetWorkflowResponseSchema, { workflow: workflow(10) });
+    assert.equal(await jsonEncodedInSlices(GetWorkflowResponseSchema, reply), reply);
+  });
+
+  it("encodes any other text as a TextEncoder does", () => {
+    assert.deepEqual(slicedJsonEncoder.encode('{"a":"é€😀"}'), new TextEncoder().encode('{"a":"é€😀"}'));
+  });
+});
+
+describe("a reply going out", () => {
+  const page = { workflows: [workflow(20_000)], nextPageToken: "" };
+  /** Calls the handler as a Connect call would; how many timer turns ran from its answer to the reply, and the reply. */
+  const reply = async (asJson: boolean) => {
+    // Every method answers the page; only SearchWorkflows is called.
+    const impl = new Proxy({}, { get: () => async () => page }) as ServiceImpl<typeof WorkflowService>;
+    const handlers = serviceHandlers(WorkflowService, impl);
+    const call = Object.assign(new EventEmitter(), { request: create(SearchWorkflowsRequestSchema), metadata: new grpc.Metadata(), [REPLY_AS_JSON]: asJson });
+    let turns = 0;
+    const timer = setInterval(() => turns++, 0);
+    try {
+      const sent = await new Promise<unknown>((resolve, reject) =>
+        (handlers["searchWorkflows"] as grpc.handleUnaryCall<unknown, unknown>)(call as never, (error, value) => (error ? reject(error) : resolve(value))),
+      );
+      return { turns, sent: sent as MessageShape<typeof SearchWorkflowsResponseSchema> };
+    } finally {
+      clearInterval(timer);
+    }
+  };
+
+  it("as JSON, a run of 20,000 tasks is written across turns of the event loop, as Connect then sends it", async () => {
+    const { turns, sent } = await reply(true);
+    assert.ok(turns > 0, "no timer ran while 20,000 tasks were written as JSON");
+    assert.deepEqual(connectJson(SearchWorkflowsResponseSchema, sent), jsonBytes(SearchWorkflowsResponseSchema, create(SearchWorkflowsResponseSchema, page)));
+  });
+
+  it("in binary, a page whose one run has 20,000 tasks is encoded across turns, as toBinary would", async () => {
+    const { turns, sent } = await reply(false);
+    assert.ok(turns > 0, "no timer ran while a run of 20,000 tasks was encoded");
+    assert.deepEqual(toBinary(SearchWorkflowsResponseSchema, sent), toBinary(SearchWorkflowsResponseSchema, create(SearchWorkflowsResponseSchema, page)));
   });
 });

@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createContextValues } from "@connectrpc/connect";
+import { slicedJsonEncoder } from "@baton/protocol";
 import { listen } from "../http-listen.js";
 import type { Logger } from "../logger.js";
 import { connectRoutes, peerKey, type GatedService } from "./connect.js";
@@ -53,6 +54,9 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     contextValues: (req) => createContextValues().set(peerKey, `${req.socket.remoteAddress ?? "unknown"}:${req.socket.remotePort ?? 0}`),
     // Requests carry JSON definitions and payloads: the gRPC port's own bound applies downstream.
     readMaxBytes: 16 * 1024 * 1024,
+    // A long reply asked for as JSON is written in slices by the handler and handed on as a stand-in this encoder turns
+    // into its bytes (Connect passes these options on to its JSON serialization; the options' type leaves it out).
+    jsonOptions: { textEncoder: slicedJsonEncoder } as object,
   });
   const server = http.createServer((req, res) => {
     const host = req.headers.host ?? "";
