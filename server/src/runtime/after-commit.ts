@@ -1,13 +1,15 @@
 // Stage 5 of an event batch, once its transaction committed: hand the leased
 // tasks to their waiting workers, wake the dispatcher and whoever waits for a
 // run's end, start the asynchronous system tasks and the evaluations, tell
-// the observers, and carry out the outbox items just written.
+// the observers, and carry out the outbox items just written. The
+// evaluations' answers are left to the engine, run by run: a caller waits for
+// those of its own run only, never for another run's in the same batch.
 import type { RunEvent } from "../decider/decider.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { RunTarget, Store } from "../store/store.js";
 import type { EngineHooks } from "./contract.js";
-import { awaitFollowUps, carryOut } from "./evaluations.js";
+import { carryOut } from "./evaluations.js";
 import type { Outbox } from "./outbox.js";
 import type { Evaluator } from "./services.js";
 import type { AfterCommit } from "./write-plan.js";
@@ -23,7 +25,10 @@ export interface AfterCommitDeps {
   handle(target: RunTarget, event: RunEvent): Promise<unknown>;
 }
 
-export async function afterCommit(after: AfterCommit, deps: AfterCommitDeps): Promise<void> {
+/** Each run's evaluations started after commit: each resolves once its answer was decided (or could not be). */
+export type FollowUps = Map<string, Promise<void>[]>;
+
+export async function afterCommit(after: AfterCommit, deps: AfterCommitDeps): Promise<FollowUps> {
   const { hooks, log } = deps;
   // Before the dispatcher wakes: a claim that sees the rows must also know their keys.
   deps.store.noteQueued(after.queued);
@@ -38,8 +43,14 @@ export async function afterCommit(after: AfterCommit, deps: AfterCommitDeps): Pr
   if (after.ready.size > 0) hooks.tasksReady(after.ready, deps.clock.now());
   for (const runId of after.ended) hooks.runEnded(runId);
   for (const task of after.asyncTasks) hooks.runAsync(task);
-  // Each answer is an event of its own; the caller is answered once they are decided (see awaitFollowUps).
-  const followUps = after.evaluations.map((evaluation) => carryOut(evaluation, deps.evaluator, deps.handle, log));
+  // Each answer is an event of its own; the callers of the run's events are answered once they are decided (see awaitFollowUps).
+  const followUps: FollowUps = new Map();
+  for (const evaluation of after.evaluations) {
+    const done = carryOut(evaluation, deps.evaluator, deps.handle, log);
+    const ofRun = followUps.get(evaluation.runId);
+    if (ofRun) ofRun.push(done);
+    else followUps.set(evaluation.runId, [done]);
+  }
   for (const { decision, events } of after.decided) hooks.decided?.(decision, events);
   for (const id of after.outboxIds)
     await deps.outbox.process(id).catch((error: unknown) => log.warn({ err: error, outbox: id }, "outbox item failed; it will be retried"));
@@ -51,5 +62,5 @@ export async function afterCommit(after: AfterCommit, deps: AfterCommitDeps): Pr
     });
     if (!started) break;
   }
-  await awaitFollowUps(followUps);
+  return followUps;
 }

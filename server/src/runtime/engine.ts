@@ -10,11 +10,12 @@ import type { Clock } from "../clock.js";
 import { hasRunLimit } from "../concurrency/limit.js";
 import type { Logger } from "../logger.js";
 import { isConnectionError, type LoadedRuns, type RunTarget, type Store } from "../store/store.js";
-import { afterCommit, type AfterCommitDeps } from "./after-commit.js";
+import { afterCommit, type AfterCommitDeps, type FollowUps } from "./after-commit.js";
 import { runIdOf, type BatchItem, type BatchResults, type EventItem, type StartItem } from "./batch-items.js";
 import { BatchQueue } from "./batches.js";
 import { Overloaded, type EngineHooks, type EventOutcome, type StartOptions, type VersionChooser } from "./contract.js";
 import { Definitions, type DefinitionStore } from "./definitions.js";
+import { awaitFollowUps } from "./evaluations.js";
 import type { HandOff } from "./hand-off.js";
 import { Loader } from "./load.js";
 import { Outbox, type OutboxDeps } from "./outbox.js";
@@ -30,10 +31,14 @@ export type { Effect };
 
 const RETRYABLE_PG_CODES = new Set(["40001", "40P01"]);
 
-/** A batch written and committed: its runs are current in memory; `settle` answers its items once the work after commit is done. */
+/**
+ * A batch written and committed: its runs are current in memory; `settle`
+ * answers its items once the work after commit is done, each once its own
+ * run's evaluations were decided.
+ */
 interface Settled {
   after: AfterCommit;
-  settle: () => void;
+  settle: (followUps: FollowUps) => void;
 }
 
 /** The operations on state the engine uses: its batches' transactions and writes, the reads they need, the outbox. */
@@ -210,10 +215,10 @@ export class Engine {
       handle: (target: RunTarget, event: RunEvent) => this.handle(target, event),
     };
     void afterCommit(done.after, deps).then(
-      () => done.settle(),
+      (followUps) => done.settle(followUps),
       (error: unknown) => {
         this.log.warn({ err: error }, "work after commit failed");
-        done.settle();
+        done.settle(new Map());
       },
     );
   }
@@ -287,9 +292,17 @@ export class Engine {
     const results: BatchResults = outcome.results;
     return {
       after: outcome.after,
-      settle: () => {
+      settle: (followUps) => {
         for (const [item, result] of results) {
-          if (result instanceof Error) item.reject(result);
+          if (result instanceof Error) {
+            item.reject(result);
+            continue;
+          }
+          // Another run's evaluations in this batch (a script at its time limit, a loop going on for
+          // thousands of iterations) are no concern of this caller's: it waits for its own run's only.
+          const runId = result === undefined ? undefined : "runId" in result ? result.runId : result.run.id;
+          const own = runId === undefined ? undefined : followUps.get(runId);
+          if (own) void awaitFollowUps(own).then(() => item.resolve(result as never));
           else item.resolve(result as never);
         }
         for (const [item, runId] of existing) item.resolve({ runId, created: false });

@@ -41,7 +41,8 @@ export function carryOut(
  * theirs) before it is answered: a call that completes a task sees the
  * scripts after it done, as when they ran inside the decision, but a long
  * chain (a loop of thousands of scripted iterations) goes on without it.
- * Only that caller waits: no thread and no transaction is held meanwhile.
+ * Only that caller waits (not the callers of other runs' events decided in
+ * the same batch): no thread and no transaction is held meanwhile.
  */
 export const FOLLOW_UP_WAIT_MS = 10_000;
 
