@@ -7,7 +7,11 @@
 // key per round. One statement then takes each key's share in priority and
 // age order (a lateral index scan per key, SKIP LOCKED), and keys that come
 // back short are dropped from the rotation until the next refresh finds
-// them again. A type with no keyed rows is claimed as before (see queue.ts).
+// them again. A type with no keyed rows is claimed as before (see queue.ts):
+// the unkeyed rows take turns as the key '' only while keyed rows wait, and
+// once none do (a refresh finds only '', or every keyed lane ran dry) the
+// rotation goes and the rest of the claim, and the claims after it, take the
+// plain path, until a keyed row is noted here or the type's probe finds one.
 //
 // Keys this replica queues are noted once their rows are committed, and a
 // claim or refresh drops only keys noted before it began: one that started
@@ -64,7 +68,7 @@ export class FairClaims {
     let rotation = this.rotations.get(taskType);
     if (!rotation) {
       if (key === "") return;
-      rotation = { lanes: [], pos: 0, used: 0, refreshedAt: 0, after: undefined };
+      rotation = newRotation();
       this.rotations.set(taskType, rotation);
       this.unkeyedUntil.delete(taskType);
     }
@@ -78,7 +82,8 @@ export class FairClaims {
 
   /** Whether this replica knows of keyed rows of `taskType` waiting. */
   backlogged(taskType: string): boolean {
-    return (this.rotations.get(taskType)?.lanes.length ?? 0) > 0;
+    const rotation = this.rotations.get(taskType);
+    return rotation !== undefined && keyed(rotation);
   }
 
   /**
@@ -90,9 +95,9 @@ export class FairClaims {
    * nothing queued does not wait behind a flood's turns.
    */
   handOffRoom(taskType: string, key: string): HandOffRoom {
-    const lanes = this.rotations.get(taskType)?.lanes ?? [];
-    if (lanes.length === 0) return "any";
-    return lanes.some((l) => l.key === key) ? "none" : "quiet";
+    const rotation = this.rotations.get(taskType);
+    if (!rotation || !keyed(rotation)) return "any";
+    return rotation.lanes.some((l) => l.key === key) ? "none" : "quiet";
   }
 
   /** The keys claims of `taskType` are dealt to here, in turn order. */
@@ -113,7 +118,7 @@ export class FairClaims {
       this.unkeyedUntil.set(taskType, now + UNKEYED_TTL_MS);
       return false;
     }
-    this.rotations.set(taskType, { lanes: [], pos: 0, used: 0, refreshedAt: 0, after: undefined });
+    this.rotations.set(taskType, newRotation());
     return true;
   }
 
@@ -122,6 +127,8 @@ export class FairClaims {
    * shares (one statement) and returns what it got per key. Keys found
    * empty leave the rotation and their slots go to the others, for a few
    * rounds at most. `now` (the server's clock) dates the rotation's refresh.
+   * `plain` is set once no keyed rows wait but unkeyed ones may: the type is
+   * off the fair path, and the caller claims the rest of `count` plainly.
    */
   async claim<T>(
     q: Queryable,
@@ -130,10 +137,10 @@ export class FairClaims {
     now: number,
     room: ((key: string) => number) | undefined,
     take: (shares: Shares) => Promise<{ rows: T[]; perKey: Map<string, number> }>,
-  ): Promise<T[]> {
+  ): Promise<{ rows: T[]; plain: boolean }> {
     const rotation = this.rotations.get(taskType);
-    if (!rotation) return [];
     const got: T[] = [];
+    if (!rotation) return { rows: got, plain: true };
     // What earlier rounds of this claim took counts against a key's room.
     const taken = new Map<string, number>();
     // Keys this claim gives no more slots to: noted while a statement ran, they have rows it could not see.
@@ -142,7 +149,7 @@ export class FairClaims {
     for (let round = 0; round < 4 && got.length < count; round++) {
       if (rotation.lanes.length === 0 || now - rotation.refreshedAt >= REFRESH_MS) {
         await this.refresh(q, taskType, rotation, now);
-        if (rotation.lanes.length === 0) break;
+        if (!keyed(rotation)) return { rows: got, plain: this.leave(taskType, rotation, now) };
       }
       const shares = this.share(rotation, count - got.length, left);
       if (shares.keys.length === 0) break;
@@ -154,13 +161,22 @@ export class FairClaims {
       if (short.size === 0) break;
       for (const l of rotation.lanes) if (short.has(l.key) && l.noted > seen) passed.add(l.key);
       this.drop(rotation, short, seen);
-      if (rotation.lanes.length === 0) {
-        // Every key ran dry: nothing keyed waits that this replica knows of (the next claim looks again).
-        this.rotations.delete(taskType);
-        break;
-      }
+      // Every keyed lane ran dry; unkeyed rows still there (their lane was not short) are claimed plainly.
+      if (!keyed(rotation)) return { rows: got, plain: this.leave(taskType, rotation, now) };
     }
-    return got;
+    return { rows: got, plain: false };
+  }
+
+  /**
+   * No keyed rows wait that this replica knows of: the type leaves the fair
+   * path. Keys queued here bring it back at once; those queued elsewhere are
+   * looked for again after REFRESH_MS, as the rotation's next read would
+   * have. Returns whether unkeyed rows may still wait.
+   */
+  private leave(taskType: string, rotation: Rotation, now: number): boolean {
+    this.rotations.delete(taskType);
+    this.unkeyedUntil.set(taskType, now + REFRESH_MS);
+    return rotation.lanes.length > 0;
   }
 
   /**
@@ -215,6 +231,11 @@ export class FairClaims {
         SELECT fair_key, fair_weight FROM k LIMIT ${KEY_WINDOW}`,
       values: rotation.after === undefined ? [taskType] : [taskType, rotation.after],
     });
+    if (rows.length === 0 && rotation.after !== undefined) {
+      // Past the last key: the keys before the window are the ones left.
+      rotation.after = undefined;
+      return this.refresh(q, taskType, rotation, now);
+    }
     const current = rotation.lanes[rotation.pos % Math.max(1, rotation.lanes.length)]?.key;
     const lanes: Lane[] = rows.map((r) => ({ key: r.fair_key as string, weight: Math.max(1, Number(r.fair_weight)), noted: 0 }));
     // A full window reads on from its last key next time; one that was not starts over.
@@ -234,6 +255,15 @@ export class FairClaims {
     rotation.pos = at >= 0 ? at : 0;
     rotation.refreshedAt = now;
   }
+}
+
+function newRotation(): Rotation {
+  return { lanes: [], pos: 0, used: 0, refreshedAt: 0, after: undefined };
+}
+
+/** Whether keyed rows wait in the rotation (not only the unkeyed ones, as the key ''). */
+function keyed(rotation: Rotation): boolean {
+  return rotation.lanes.some((l) => l.key !== "");
 }
 
 export const FAIR_CLAIM_MIGRATION = {

@@ -148,8 +148,9 @@ async function claimRows(
   room?: (key: string) => number,
 ): Promise<ClaimedTask[]> {
   // A type with rows of keyed runs is claimed across keys in turn (see fair-claim.ts).
+  let got: ClaimedTask[] = [];
   if (await fair.isKeyed(q, taskType, now)) {
-    return fair.claim(q, taskType, count, now, room, async ({ keys, quotas }) => {
+    const fairly = await fair.claim(q, taskType, count, now, room, async ({ keys, quotas }) => {
       const n = quotas.reduce((a, b) => a + b, 0);
       // Each key's share is taken by its own index scan, locking only the rows it takes.
       const { rows } = await q.query({
@@ -171,10 +172,14 @@ async function claimRows(
       for (const row of rows) perKey.set(row.claimed_key as string, (perKey.get(row.claimed_key as string) ?? 0) + 1);
       return { rows: rows.map(rowToClaimed), perKey };
     });
+    // Still keyed rows waiting, or none at all: that is the claim.
+    if (!fairly.plain) return fairly.rows;
+    got = fairly.rows;
   }
-  // No keyed rows: every row is of the key "".
-  if (room) count = Math.min(count, room(""));
-  if (count <= 0) return [];
+  // No keyed rows (any more): every row is of the key "", claimed in plain priority and age order.
+  count -= got.length;
+  if (room) count = Math.min(count, room("") - got.filter((t) => t.run.fairKey === "").length);
+  if (count <= 0) return got;
   const tokens = Array.from({ length: count }, newToken);
   const { rows } = await q.query({
     name: "baton-claim",
@@ -189,7 +194,7 @@ async function claimRows(
      ${claimedWithRun()}`,
     values: [taskType, now, count, workerId, tokens],
   });
-  return rows.map(rowToClaimed);
+  return got.length === 0 ? rows.map(rowToClaimed) : [...got, ...rows.map(rowToClaimed)];
 }
 
 /** Puts a task handed to a worker that left back in the queue, if its lease is still that one. */
