@@ -176,6 +176,29 @@ export async function topStatements(url: string, limit = 8): Promise<StatementCo
   }
 }
 
+/** Calls and rows so far in this database of the statements whose text matches each LIKE pattern (zeros without pg_stat_statements). */
+export async function statementCounts<K extends string>(url: string, patterns: Record<K, string>): Promise<Record<K, { calls: number; rows: number }>> {
+  const out = {} as Record<K, { calls: number; rows: number }>;
+  for (const key of Object.keys(patterns) as K[]) out[key] = { calls: 0, rows: 0 };
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    for (const key of Object.keys(patterns) as K[]) {
+      const { rows } = await c.query<{ calls: string | null; rows: string | null }>(
+        `SELECT sum(calls) AS calls, sum(rows) AS rows FROM pg_stat_statements
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND regexp_replace(query, '\\s+', ' ', 'g') LIKE $1`,
+        [patterns[key]],
+      );
+      out[key] = { calls: Number(rows[0]?.calls ?? 0), rows: Number(rows[0]?.rows ?? 0) };
+    }
+  } catch {
+    // not loaded: zeros
+  } finally {
+    await c.end();
+  }
+  return out;
+}
+
 /** WAL written and commits/fsyncs counted for a database (cumulative). */
 export async function walCounters(url: string): Promise<{ xactCommit: number; walBytes: number }> {
   const c = new pg.Client({ connectionString: url });

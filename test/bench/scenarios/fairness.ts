@@ -2,11 +2,14 @@
 // few runs. Measures the small key's dispatch latency (its task becoming
 // ready -> a worker holding it) alone and under the flood, and the flood's
 // drain rate keyed (claimed round-robin across keys) against the same flood
-// unkeyed (claimed in plain priority/age order).
+// unkeyed (claimed in plain priority/age order). Each drain counts the claim
+// statements it took (pg_stat_statements): the unkeyed one must take only
+// plain ones, or its rate is not the plain path's.
 import type { BatonClient } from "@baton/client";
 import { noopWorkers, type ServerProcess } from "../lib/baton.js";
+import { statementCounts } from "../lib/postgres.js";
 import type { BenchOptions } from "../lib/types.js";
-import { anchorWallClock, distribution, nowMs, pool, round, until } from "../lib/util.js";
+import { anchorWallClock, distribution, nowMs, pool, round, until, wallMs } from "../lib/util.js";
 
 const TYPE = "bench_fair";
 const flow = (name: string, keyed: boolean) => ({
@@ -18,9 +21,18 @@ const flow = (name: string, keyed: boolean) => ({
 });
 const KEYED = flow("bench_fair_keyed", true);
 const PLAIN = flow("bench_fair_plain", false);
+/** Runs of each flow drained before measuring. */
+const WARM_UP_RUNS = 1000;
+/** server/src/store/queue.ts's claim statements and fair-claim.ts's reads of the keys waiting, as pg_stat_statements shows them. */
+const CLAIM_STATEMENTS = {
+  fair: "WITH picked AS ( DELETE FROM baton.queue WHERE task_id = ANY(ARRAY(%",
+  plain: "WITH picked AS ( DELETE FROM baton.queue WHERE task_id IN (%",
+  keyReads: "% FROM baton.queue WHERE task_type = $1 AND fair_key >%",
+};
 
 interface FairEnv {
   deadline: number;
+  databaseUrl: string;
   servers: ServerProcess[];
   clients: BatonClient[];
 }
@@ -34,6 +46,14 @@ export function fairnessBody(options: BenchOptions) {
     await client.registerWorkflowDef(KEYED);
     await client.registerWorkflowDef(PLAIN);
     const left = () => Math.round(Math.max(1000, env.deadline - nowMs()));
+    const claimStatements = () => statementCounts(env.databaseUrl, CLAIM_STATEMENTS);
+    /** The claim statements between two counts, and the tasks each took. */
+    const claimsBetween = (a: Awaited<ReturnType<typeof claimStatements>>, b: typeof a) => {
+      const fair = b.fair.calls - a.fair.calls;
+      const plain = b.plain.calls - a.plain.calls;
+      const rows = b.fair.rows - a.fair.rows + (b.plain.rows - a.plain.rows);
+      return { fair, plain, keyReads: b.keyReads.calls - a.keyReads.calls, tasksPerClaim: round(rows / Math.max(1, fair + plain), 1) };
+    };
 
     /**
      * Starts the small key's runs (8 at a time) and returns each task's ready -> held latency, split at the
@@ -44,9 +64,10 @@ export function fairnessBody(options: BenchOptions) {
       anchorWallClock();
       const ids = await pool(counts.fairnessSmall, 8, (i) => client.startWorkflow(KEYED.name, { tenant: `small-${tag}`, n: i }));
       const runs = await Promise.all(ids.map((id) => client.waitWorkflow(id, left(), true)));
-      const split = { latency: [] as number[], toClaim: [] as number[], toWorker: [] as number[] };
+      const split = { latency: [] as number[], toClaim: [] as number[], toWorker: [] as number[], taskIds: new Set<string>() };
       for (const run of runs)
         for (const t of run.tasks) {
+          split.taskIds.add(t.taskId);
           const held = stamps.get(t.taskId);
           if (held === undefined) continue;
           split.latency.push(held - (t.scheduledTime + 0.5));
@@ -56,23 +77,37 @@ export function fairnessBody(options: BenchOptions) {
       return split;
     };
     type Split = Awaited<ReturnType<typeof smallKey>>;
-    /** Queues `n` runs with no worker attached; returns how long the queue then takes to drain with workers. */
+    /** Queues `n` runs with no worker attached; returns how long the queue then takes to drain with workers (to the last of its tasks held). */
     const flood = async (name: string, n: number, whileDraining?: (stamps: Map<string, number>) => Promise<Split>) => {
       log(`  queueing ${n} runs of ${name}`);
       await pool(n, counts.startConcurrency, (i) => client.startWorkflow(name, { tenant: "big", n: i }));
+      const counted = await claimStatements();
       const stamps = { received: new Map<string, number>(), returned: new Map<string, number>() };
       const workers = noopWorkers(address, { concurrency: counts.concurrency, workerId: `bench-fair-${name}`, types: [TYPE], stamps });
-      const t0 = nowMs();
+      const t0 = wallMs();
       try {
         const small = whileDraining ? whileDraining(stamps.received) : Promise.resolve(undefined);
-        const drained = await until(() => (workers.counts.get(TYPE) ?? 0) >= n, left(), 20);
-        const seconds = (nowMs() - t0) / 1000;
-        return { seconds, drained, small: await small, done: workers.counts.get(TYPE) ?? 0 };
+        // The small key's tasks go through the same workers: drained once they and the whole flood are done
+        // (counting to n alone stopped the workers with up to that many of the flood's tasks still queued).
+        const total = n + (whileDraining ? counts.fairnessSmall : 0);
+        const drained = await until(() => (workers.counts.get(TYPE) ?? 0) >= total, left(), 20);
+        const claims = claimsBetween(counted, await claimStatements());
+        const split = await small;
+        // The flood's own drain: to its last task held, whenever the small key's runs end.
+        let last = t0;
+        for (const [id, at] of stamps.received) if (!split?.taskIds.has(id)) last = Math.max(last, at);
+        const done = stamps.received.size - (split?.taskIds.size ?? 0);
+        return { seconds: (last - t0) / 1000, drained, small: split, done, claims };
       } finally {
         await workers.stop();
       }
     };
 
+    // Both paths warmed up first (JIT, caches), unmeasured: a cold server drained whichever flood went first at
+    // half the rate of the next on the loaded bench machine, whichever path it took.
+    const warm = Math.min(counts.fairnessFlood, WARM_UP_RUNS);
+    await flood(KEYED.name, warm);
+    await flood(PLAIN.name, warm);
     // The small key alone.
     const alone = { received: new Map<string, number>(), returned: new Map<string, number>() };
     const idle = noopWorkers(address, { concurrency: counts.concurrency, workerId: "bench-fair-alone", types: [TYPE], stamps: alone });
@@ -114,8 +149,18 @@ export function fairnessBody(options: BenchOptions) {
         underFloodToWorker: distribution(keyed.small?.toWorker ?? []),
         keyedSeconds: keyed.seconds,
         unkeyedSeconds: plain.seconds,
+        // Claim statements while each flood drained (fair, plain), the reads of the keys waiting, tasks per statement.
+        keyedClaims: keyed.claims,
+        unkeyedClaims: plain.claims,
       },
-      ...(keyed.drained && plain.drained ? {} : { status: "partial" as const, reason: "a flood did not drain before the deadline" }),
+      ...(!keyed.drained || !plain.drained
+        ? { status: "partial" as const, reason: "a flood did not drain before the deadline" }
+        : plain.claims.fair > 0
+          ? {
+              status: "partial" as const,
+              reason: `the unkeyed flood took ${plain.claims.fair} fair claim statements: keyedOverUnkeyed is not against the plain claim`,
+            }
+          : {}),
     };
   };
 }
