@@ -6,6 +6,7 @@
 // and stops before its output would pass the limit.
 import { stringifyJson } from "@baton/json";
 import { DEFAULT_LIMITS } from "../limits.js";
+import { knownJsonBytes } from "../payload-text.js";
 import { loopOutputBytes } from "./loop-output.js";
 import type { Json, TaskState } from "./model.js";
 
@@ -15,7 +16,8 @@ export function outputLimit(services: { maxOutputBytes?: number } | undefined): 
 }
 
 export function jsonBytes(value: Json): number {
-  return Buffer.byteLength(stringifyJson(value));
+  // A worker's output is measured by the text it came in, not written out again.
+  return knownJsonBytes(value) ?? Buffer.byteLength(stringifyJson(value));
 }
 
 export function overLimitReason(task: Pick<TaskState, "type">, bytes: number, limit: number): string {

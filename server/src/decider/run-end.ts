@@ -22,6 +22,7 @@ import { FilterDeferred } from "../expressions/index.js";
 import { isWorkerTask } from "./system-tasks/index.js";
 import { outputLimit } from "./output-limit.js";
 import { limitRunOutput } from "./run-output-limit.js";
+import { sameText } from "../payload-text.js";
 
 /** Conductor lists every reference that failed, once each. */
 export function recordFailedRef(run: RunState, ref: string): void {
@@ -222,7 +223,7 @@ function workflowOutput(d: DecisionContext, ending: PendingEnding): JsonObject |
   if (params && Object.keys(params).length > 0) return resolveOrAsk(d, ending, params as JsonObject) as JsonObject | undefined;
   // Conductor: without outputParameters the output is the last task's output, whatever its status.
   const last = d.tasks[d.tasks.length - 1];
-  return last ? { ...last.output } : {};
+  return last ? sameText({ ...last.output }, last.output) : {};
 }
 
 /** The ended run as its failure workflow receives it (Conductor's failedWorkflow). */

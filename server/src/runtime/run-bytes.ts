@@ -6,7 +6,8 @@
 // cost 2.4% of the server's time). A payload is measured once per object:
 // inputs, outputs and variables are replaced, never changed in place (a
 // loop's output is copied once per decision before it changes, and its
-// iterations are tallied as they are set: loopOutputBytes).
+// iterations are tallied as they are set: loopOutputBytes). A worker's output
+// weighs the text it came in (jsonBytes), not written out again.
 import type { Decision } from "../decider/decider.js";
 import type { JsonObject, RunState, TaskState } from "../decider/model.js";
 import { loopOutputBytes } from "../decider/loop-output.js";
@@ -23,15 +24,6 @@ export interface RunBytes {
 }
 
 const measured = new WeakMap<JsonObject, number>();
-
-/**
- * A payload parsed from JSON text of `bytes` bytes (a worker's output): its
- * measure is the text's length, so keeping its run does not write a
- * megabytes-long output out again only to count it.
- */
-export function notePayloadBytes(value: JsonObject, bytes: number): void {
-  measured.set(value, bytes);
-}
 
 function payloadBytes(value: JsonObject): number {
   let bytes = measured.get(value);

@@ -5,7 +5,7 @@ import { principalOfCall } from "../auth/guard.js";
 import type { Clock } from "../clock.js";
 import type { JsonObject } from "../decider/model.js";
 import type { Engine } from "../runtime/engine.js";
-import { notePayloadBytes } from "../runtime/run-bytes.js";
+import { notePayloadText } from "../payload-text.js";
 import type { Dispatcher, Waiter } from "../dispatch/dispatcher.js";
 import { StreamSender } from "../dispatch/stream-sender.js";
 import { ConnectedWorkers, type ConnectedWorker } from "../dispatch/workers.js";
@@ -64,7 +64,8 @@ export function taskService({
     const status = taskStatusName(result.status);
     if (!status) throw invalid("result.status is required");
     const output = parsePayload("output_json", result.outputJson, limits.payloadBytes) as JsonObject;
-    notePayloadBytes(output, result.outputJson.length === 0 ? 2 : Buffer.byteLength(result.outputJson));
+    // Measured and written as its text, not written out again.
+    notePayloadText(output, result.outputJson);
     // Parsing a large output and deciding on it are two turns of the event loop, not one: each takes tens of ms at 2 MiB.
     if (result.outputJson.length >= LARGE_OUTPUT_CHARS) await new Promise((resolve) => setImmediate(resolve));
     const decision = await engine.handle(

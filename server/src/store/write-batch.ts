@@ -5,6 +5,8 @@ import type { JsonObject, RunState, TaskState } from "../decider/model.js";
 import type { Queryable } from "./db.js";
 import { iterationWrites, loopColumn } from "./loop-iterations.js";
 import { notifySql } from "./notifications.js";
+import { forgetTexts } from "../payload-text.js";
+import { rowsJson } from "./rows-json.js";
 import { runRows, taskRows, updateRow, type Row } from "./rows.js";
 import { deleteTasks } from "./tasks.js";
 
@@ -75,11 +77,13 @@ export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRuns
   const notices: string[] = [];
   const conflicts: string[] = [];
   const outputs: string[] = [];
+  /** Payloads written as the text they came in (../payload-text.ts), whose text is then dropped. */
+  const spent = new Set<object>();
   if (w.newRuns.length > 0) {
     name += "r";
     parts.push(`run_inserted AS (
       INSERT INTO baton.runs (${runRows.names.join(", ")})
-      SELECT ${runRows.names.join(", ")} FROM jsonb_to_recordset(${param(stringifyJson(w.newRuns.map(runRows.toRow)))}::jsonb) AS r(${runRows.recordset})
+      SELECT ${runRows.names.join(", ")} FROM jsonb_to_recordset(${param(rowsJson(w.newRuns.map(runRows.toRow), spent))}::jsonb) AS r(${runRows.recordset})
       ON CONFLICT DO NOTHING RETURNING id)`);
     outputs.push(`(SELECT coalesce(array_agg(id), '{}') FROM run_inserted) AS runs_inserted`);
     if (options.allRunsNew) {
@@ -94,7 +98,12 @@ export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRuns
     // whatever it guesses about the size of the JSON record set.
     parts.push(`run_updated AS (
       UPDATE baton.runs t SET ${sets.join(", ")}, rev = t.rev + 1
-      FROM jsonb_to_recordset(${param(stringifyJson(w.runs.map(({ run, rev }) => ({ ...updateRow(runRows, run), read_rev: rev }))))}::jsonb) AS r(${runRows.recordset}, read_rev bigint)
+      FROM jsonb_to_recordset(${param(
+        rowsJson(
+          w.runs.map(({ run, rev }) => ({ ...updateRow(runRows, run), read_rev: rev })),
+          spent,
+        ),
+      )}::jsonb) AS r(${runRows.recordset}, read_rev bigint)
       WHERE t.id = r.id AND t.id = ANY(${param(w.runs.map(({ run }) => run.id))}::uuid[]) AND t.rev = r.read_rev RETURNING 1)`);
     conflicts.push(`(SELECT count(*) FROM run_updated) <> ${param(w.runs.length)} THEN baton.write_conflict('a run changed since it was read')`);
   }
@@ -102,14 +111,24 @@ export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRuns
     name += "i";
     parts.push(`inserted AS (
       INSERT INTO baton.tasks (${taskRows.names.join(", ")})
-      SELECT ${taskRows.names.join(", ")} FROM jsonb_to_recordset(${param(stringifyJson(w.inserts.map((task) => taskRow(task, taskRows.toRow(task)))))}::jsonb) AS r(${taskRows.recordset}) RETURNING 1)`);
+      SELECT ${taskRows.names.join(", ")} FROM jsonb_to_recordset(${param(
+        rowsJson(
+          w.inserts.map((task) => taskRow(task, taskRows.toRow(task))),
+          spent,
+        ),
+      )}::jsonb) AS r(${taskRows.recordset}) RETURNING 1)`);
   }
   if (w.updates.length > 0) {
     name += "t";
     const sets = taskRows.names.filter((c) => c !== "id" && c !== "rev").map(keepUnsent);
     parts.push(`updated AS (
       UPDATE baton.tasks t SET ${sets.join(", ")}, rev = t.rev + 1
-      FROM jsonb_to_recordset(${param(stringifyJson(w.updates.map((task) => taskRow(task, updateRow(taskRows, task)))))}::jsonb) AS r(${taskRows.recordset})
+      FROM jsonb_to_recordset(${param(
+        rowsJson(
+          w.updates.map((task) => taskRow(task, updateRow(taskRows, task))),
+          spent,
+        ),
+      )}::jsonb) AS r(${taskRows.recordset})
       WHERE t.id = r.id AND t.id = ANY(${param(w.updates.map((t) => t.id))}::uuid[]) AND t.rev = r.rev RETURNING 1)`);
     conflicts.push(`(SELECT count(*) FROM updated) <> ${param(w.updates.length)} THEN baton.write_conflict('a task changed since it was read')`);
   }
@@ -185,6 +204,7 @@ export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRuns
   }
   if (parts.length === 0) return { outboxIds: [], insertedRuns: new Set() };
   if (conflicts.length > 0) outputs.push(`CASE ${conflicts.map((c) => `WHEN ${c}`).join(" ")} END AS conflict`);
+  forgetTexts(spent);
   const { rows } = await q.query({ name, text: `WITH ${parts.join(",\n")}\nSELECT ${outputs.length > 0 ? outputs.join(", ") : "1"}`, values });
   const row = rows[0] as { runs_inserted?: string[]; outbox_ids?: number[] };
   return { outboxIds: (row.outbox_ids ?? []).map(Number), insertedRuns: new Set(row.runs_inserted ?? []) };

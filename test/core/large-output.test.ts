@@ -1,0 +1,74 @@
+// A worker's large output is written to PostgreSQL as the text it came in,
+// not written out again from the parsed object (issue 14, point 2: at 2 MB
+// that second JSON text held the serving thread for tens of ms). What is
+// stored is the same value: read back through the API and from the row,
+// whatever the text's spacing, its integers beyond 2^53 and its escapes.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { TaskStatus } from "@baton/protocol";
+import pg from "pg";
+import { startHarness, type Harness } from "../support/harness.js";
+
+let h: Harness;
+
+before(async () => {
+  h = await startHarness();
+  await h.client.registerTaskDefs([{ name: "large_output_step" }]);
+  await h.client.registerWorkflowDef({
+    name: "large_output",
+    version: 1,
+    schemaVersion: 2,
+    tasks: [{ name: "large_output_step", taskReferenceName: "step", type: "SIMPLE" }],
+  });
+});
+after(() => h.close());
+
+/** Counts the characters of each JSON text of `min` or more characters the process writes meanwhile. */
+async function largeTextsWritten<T>(min: number, fn: () => Promise<T>): Promise<{ result: T; texts: number[] }> {
+  const original = JSON.stringify;
+  const texts: number[] = [];
+  JSON.stringify = ((...args: Parameters<typeof JSON.stringify>) => {
+    const text = original(...args);
+    if (typeof text === "string" && text.length >= min) texts.push(text.length);
+    return text;
+  }) as typeof JSON.stringify;
+  try {
+    return { result: await fn(), texts };
+  } finally {
+    JSON.stringify = original;
+  }
+}
+
+describe("a worker's large output", () => {
+  it("is stored as the text it came in, which is not written out again", async () => {
+    const id = await h.client.startWorkflow("large_output", {});
+    const { tasks } = await h.client.tasks.poll({ taskType: "large_output_step", workerId: "w", count: 1, waitMs: 5000n });
+    const task = tasks[0]!;
+    // About 1 MB, spaced as a worker's pretty-printer would, with a long integer and escapes.
+    const rows = Array.from({ length: 10_000 }, (_, i) => ({ id: i, name: `row "${i}" \u00e9\u20ac\ud83d\ude00`, note: "x".repeat(40) }));
+    const text = `{ "big" : 12345678901234567890123, "rows" : ${JSON.stringify(rows, null, 1)} }`;
+    const { result, texts } = await largeTextsWritten(text.length / 2, () =>
+      h.client.tasks.updateTask({
+        result: { taskId: task.taskId, leaseToken: task.leaseToken, status: TaskStatus.COMPLETED, outputJson: text, workerId: "w" },
+      }),
+    );
+    assert.equal(result.applied, true);
+    assert.deepEqual(texts, [], "the output was written out as JSON again");
+
+    const run = await h.client.getWorkflow(id);
+    assert.equal(run.status, "COMPLETED");
+    const stored = run.tasks[0]!.outputData as { big: bigint; rows: unknown[] };
+    assert.equal(stored.big, 12345678901234567890123n);
+    assert.deepEqual(stored.rows, rows);
+    const db = new pg.Client({ connectionString: h.databaseUrl });
+    await db.connect();
+    try {
+      const { rows: found } = await db.query("SELECT output->>'big' AS big, output->'rows'->9999->>'name' AS name FROM baton.tasks WHERE id = $1", [
+        task.taskId,
+      ]);
+      assert.deepEqual(found[0], { big: "12345678901234567890123", name: rows[9999]!.name });
+    } finally {
+      await db.end();
+    }
+  });
+});
