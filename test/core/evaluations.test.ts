@@ -110,7 +110,7 @@ describe("evaluations survive their server", () => {
     const run = await settledRun(replica, id, 500);
     const spin = run.tasks.find((t) => t.referenceTaskName === "spin")!;
     assert.equal(spin.status, "FAILED_WITH_TERMINAL_ERROR");
-    assert.match(spin.reasonForIncompletion ?? "", /ran longer than its 1000 ms limit/);
+    assert.match(spin.reasonForIncompletion ?? "", /its 1000 ms of CPU time/);
     assert.ok(Number(spin.endTime) >= Date.UTC(2030, 0, 1), "ended by the replica (its clock), not by the killed server");
     assert.equal(run.status, "FAILED");
   });

@@ -58,7 +58,7 @@ describe("user queries off the serving thread", () => {
     return Math.max(...latencies);
   }
 
-  it("a start whose input takes seconds to check against its inputSchema is refused at the pool's deadline, and /healthz keeps answering", async () => {
+  it("a start whose input takes seconds to check against its inputSchema is refused at the pool's limits, and /healthz keeps answering", async () => {
     const flow = {
       name: "exponential_schema",
       version: 1,
@@ -78,9 +78,11 @@ describe("user queries off the serving thread", () => {
           (e: { details: string }) => e.details,
         );
     });
+    // Stopped at its CPU time, or (as its errors pile up) at its thread's 512 MB heap: V8 collects that
+    // garbage on threads of its own, whose CPU time the check is not charged for.
     assert.match(
       refusal,
-      /could not check the input against its inputSchema \(checking the input against the JSON Schema took longer than its 5000 ms limit and was stopped\)/,
+      /could not check the input against its inputSchema \(checking the input against the JSON Schema ((used more than|was still running after 50000 ms by the wall clock, short of) its 5000 ms of CPU time.* and was stopped|failed: Worker terminated due to reaching memory limit: JS heap out of memory)\)/,
     );
     assert.ok(slowest < HEALTH_MAX_MS, `/healthz waited ${slowest.toFixed(0)} ms while the schema was checked`);
     // A matching input is checked as before.

@@ -5,7 +5,7 @@
 // list methods linear in their input (no `repeat`, no `padEnd`), nothing
 // reaches a prototype, and a whole query stops after a fixed amount of work
 // (counted in steps, so the limit does not depend on how busy the machine is)
-// or, as a backstop, a time limit. A filter that fails on one item does not
+// or, as a backstop, a limit on its thread's CPU time (cpu-time.ts). A filter that fails on one item does not
 // match it, as with Jayway's filters. A call is charged before it runs for
 // what it may scan: a method for the length of its target and arguments, a
 // pattern for its text's length times its program's size (RE2 runs every
@@ -14,10 +14,11 @@
 // published (filterProblems).
 import { JSONPath } from "jsonpath-plus";
 import { RE2JS } from "re2js";
+import { CpuDeadline, overrunText, threadCpuMs, wallMs } from "../cpu-time.js";
 
 /** The work one JSONPath query may do: values found plus filter steps. */
 export const QUERY_MAX_STEPS = 200_000;
-/** A backstop: how long one query may take. */
+/** A backstop: the CPU time one query may take. */
 export const QUERY_TIME_LIMIT_MS = 1_000;
 
 /** A query went over its limits: it reads as missing. */
@@ -25,17 +26,21 @@ export class QueryLimit extends Error {
   override readonly name = "QueryLimit";
 }
 
-let deadline = Infinity;
+/** When the query running now started, by the wall clock. */
+let startedAt = 0;
+/** Its time limit, made when the clock is first looked at (most queries end before). */
+let deadline: CpuDeadline | undefined;
 let steps = 0;
 
 /** Runs a query under the step and time limits. */
 export function bounded<T>(query: () => T): T {
-  deadline = performance.now() + QUERY_TIME_LIMIT_MS;
+  startedAt = wallMs();
+  deadline = undefined;
   steps = 0;
   try {
     return query();
   } finally {
-    deadline = Infinity;
+    startedAt = 0;
   }
 }
 
@@ -58,7 +63,12 @@ function charge(n: number): void {
   const before = steps;
   steps += n;
   if (steps > QUERY_MAX_STEPS) throw new QueryLimit(`more than ${QUERY_MAX_STEPS} steps`);
-  if (before >> 10 !== steps >> 10 && performance.now() > deadline) throw new QueryLimit(`over ${QUERY_TIME_LIMIT_MS} ms`);
+  if (before >> 10 !== steps >> 10 && startedAt > 0) {
+    // Its CPU time counts from here: what the first 1,024 steps took is left out, to spare short queries a system call.
+    deadline ??= new CpuDeadline(QUERY_TIME_LIMIT_MS, { wallMs: startedAt, cpuMs: threadCpuMs() }, threadCpuMs);
+    const overrun = deadline.overrun();
+    if (overrun) throw new QueryLimit(overrunText(overrun, QUERY_TIME_LIMIT_MS));
+  }
 }
 
 /** The steps a call costs: a method scans its target and arguments (or compiles a pattern from one), so it pays for their length. */

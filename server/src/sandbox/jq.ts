@@ -1,8 +1,10 @@
 // JSON_JQ_TRANSFORM through a real jq (1.7, WebAssembly) in a pool of worker
 // threads, awaited: `result` is the filter's first output, `resultList` all of
-// them. A filter that runs too long is stopped by terminating its thread. A
+// them. A filter that runs too long (in CPU time, cpu-time.ts) is stopped by
+// terminating its thread. A
 // filter jq rejects is retried once in jackson-jq's reading (jq-compat.ts).
 import { createRequire } from "node:module";
+import { overrunText } from "../cpu-time.js";
 import type { Json } from "../expressions/json.js";
 import { parenthesizeObjectValues } from "./jq-compat.js";
 import type { JqReply, JqRequest } from "./jq-worker.js";
@@ -22,6 +24,7 @@ export class JqError extends Error {
 }
 
 export interface JqLimits {
+  /** CPU time (cpu-time.ts). */
   timeoutMs: number;
   /** The most WebAssembly memory jq may grow its heap to. */
   memoryBytes: number;
@@ -61,7 +64,7 @@ export async function createJq(limits: Partial<JqLimits> = {}, threads = 1): Pro
     const answer = await pool.run({ filter, input }, timeoutMs);
     if (answer.ok) return answer.reply;
     throw answer.reason === "timeout"
-      ? new JqError("timeout", `jq ran longer than its ${timeoutMs} ms limit and was stopped`)
+      ? new JqError("timeout", `jq ${overrunText(answer.overrun, timeoutMs)} and was stopped`)
       : new JqError("runtime", `jq failed: ${answer.detail}`);
   }
 

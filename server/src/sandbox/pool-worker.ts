@@ -5,6 +5,7 @@
 // deadline has the whole thread terminated by the pool.
 import { createRequire } from "node:module";
 import { workerData } from "node:worker_threads";
+import { startNow, threadId, type Start } from "../cpu-time.js";
 import { jqWorker, type JqConfig, type JqReply, type JqRequest } from "./jq-worker.js";
 import { quickjsWorker, type SandboxConfig, type SandboxReply, type SandboxRequest } from "./quickjs-worker.js";
 import { queriesWorker, type QueriesReply, type QueriesRequest } from "./queries-worker.js";
@@ -13,7 +14,8 @@ export type PoolBoot = { engine: "quickjs"; config: SandboxConfig } | { engine: 
 
 type Request = SandboxRequest | JqRequest | QueriesRequest;
 type Reply = SandboxReply | JqReply | QueriesReply;
-type Handler = (request: Request) => Reply;
+/** Answers a request; `start` is when it started, for limits the engine enforces itself. */
+type Handler = (request: Request, start: Start) => Reply;
 
 /** A request that warms the engine up. */
 const FIRST: Record<PoolBoot["engine"], Request> = {
@@ -36,7 +38,7 @@ async function load(): Promise<Handler> {
   }
   // V8 compiles WebAssembly functions on their first call: one trivial request
   // now, so that the first user's code is not charged for it against its limit.
-  handle(FIRST[boot.engine]);
+  handle(FIRST[boot.engine], startNow());
   return handle;
 }
 
@@ -44,16 +46,26 @@ async function load(): Promise<Handler> {
 let current = load();
 await current;
 
-/** One request, and shared memory where the thread notes when it started it (its deadline counts from then). */
+/** This thread's id, for the pool to read its CPU time (0 where not shown). */
+const tid = threadId() ?? 0;
+
+/**
+ * One request, and shared memory where the thread notes when it started it
+ * (its deadline counts from then): [wall clock (epoch ms), thread id, the
+ * thread's CPU time then (ms, -1 where not shown)], the wall clock written last.
+ */
 export interface PoolTask<Request> {
   request: Request;
-  startedAt: Float64Array;
+  start: Float64Array;
 }
 
-export default async function answer({ request, startedAt }: PoolTask<Request>): Promise<Reply> {
+export default async function answer({ request, start }: PoolTask<Request>): Promise<Reply> {
   const handle = await current;
-  startedAt[0] = performance.timeOrigin + performance.now();
-  const reply = handle(request);
+  const started = startNow();
+  start[1] = tid;
+  start[2] = started.cpuMs ?? -1;
+  start[0] = started.wallMs;
+  const reply = handle(request, started);
   if (!reply.ok && "restart" in reply && reply.restart) current = load();
   return reply;
 }

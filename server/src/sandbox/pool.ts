@@ -1,16 +1,20 @@
 // A pool of worker threads (piscina) for user code: QuickJS scripts or jq run
 // there, awaited, so the thread that serves calls never waits on them. Each
-// request's deadline counts from when a thread starts it (time queued, or a
-// fresh thread loading its engine, is not the script's); one that misses it
-// has its thread terminated, and the pool starts another. The thread marks
-// when it starts a request in memory shared with this one (no extra message
-// per request); a watchdog looks at the requests in flight while there are any.
+// request's limit counts the CPU time its thread spends on it from when it
+// starts it (time queued, a fresh thread loading its engine, or waiting for a
+// core on a busy machine is not the script's), with a wall-clock backstop
+// (cpu-time.ts); one that passes it has its thread terminated, and the pool
+// starts another. The thread marks when it starts a request in memory shared
+// with this one (no extra message per request); a watchdog looks at the
+// requests in flight while there are any.
 import { existsSync } from "node:fs";
 import type { ResourceLimits } from "node:worker_threads";
 import { Piscina } from "piscina";
+import { CpuDeadline, taskCpuMs, type Overrun } from "../cpu-time.js";
 import type { PoolBoot, PoolTask } from "./pool-worker.js";
 
-export type PoolAnswer<Reply> = { ok: true; reply: Reply } | { ok: false; reason: "timeout" | "crashed"; detail: string };
+export type PoolAnswer<Reply> =
+  { ok: true; reply: Reply } | { ok: false; reason: "timeout"; overrun: Overrun } | { ok: false; reason: "crashed"; detail: string };
 
 /**
  * The thread's module. Compiled, the sibling JavaScript file. Under tsx (tests
@@ -28,10 +32,13 @@ function workerFile(): string {
 const WATCHDOG_MS = 50;
 
 interface InFlight {
-  /** Written by the thread when it starts the request: epoch milliseconds. */
-  startedAt: Float64Array;
-  timeoutMs: number;
-  deadline: AbortController;
+  /** Written by the thread when it starts the request (pool-worker.ts's PoolTask). */
+  start: Float64Array;
+  limitMs: number;
+  /** Made once the thread started the request. */
+  deadline?: CpuDeadline | undefined;
+  overrun?: Overrun;
+  abort: AbortController;
 }
 
 export interface PoolOptions {
@@ -59,17 +66,17 @@ export class EvaluationPool<Request, Reply extends { ok: boolean; restart?: true
     });
   }
 
-  /** Runs one request; `timeoutMs` counts from when a thread starts it. Never rejects. */
-  async run(request: Request, timeoutMs: number): Promise<PoolAnswer<Reply>> {
-    const flight: InFlight = { startedAt: new Float64Array(new SharedArrayBuffer(8)), timeoutMs, deadline: new AbortController() };
+  /** Runs one request; `limitMs` of its thread's CPU time, counted from when the thread starts it. Never rejects. */
+  async run(request: Request, limitMs: number): Promise<PoolAnswer<Reply>> {
+    const flight: InFlight = { start: new Float64Array(new SharedArrayBuffer(24)), limitMs, abort: new AbortController() };
     this.track(flight);
     try {
-      const reply = await this.pool.run({ request, startedAt: flight.startedAt }, { signal: flight.deadline.signal });
+      const reply = await this.pool.run({ request, start: flight.start }, { signal: flight.abort.signal });
       if (!reply.ok && reply.restart) this.replaced++;
       return { ok: true, reply };
     } catch (error) {
       this.replaced++;
-      if (flight.deadline.signal.aborted) return { ok: false, reason: "timeout", detail: `no answer within ${timeoutMs} ms` };
+      if (flight.overrun) return { ok: false, reason: "timeout", overrun: flight.overrun };
       return { ok: false, reason: "crashed", detail: String((error as Error)?.message ?? error) };
     } finally {
       this.untrack(flight);
@@ -91,10 +98,13 @@ export class EvaluationPool<Request, Reply extends { ok: boolean; restart?: true
 
   /** Aborts (and so terminates the thread of) every request past its deadline. */
   private check(): void {
-    const now = performance.timeOrigin + performance.now();
     for (const flight of this.inFlight) {
-      const started = flight.startedAt[0]!;
-      if (started > 0 && now - started > flight.timeoutMs) flight.deadline.abort();
+      flight.deadline ??= deadlineOf(flight);
+      const overrun = flight.deadline?.overrun();
+      if (overrun && !flight.overrun) {
+        flight.overrun = overrun;
+        flight.abort.abort();
+      }
     }
   }
 
@@ -111,4 +121,12 @@ export class EvaluationPool<Request, Reply extends { ok: boolean; restart?: true
   async close(): Promise<void> {
     await this.pool.destroy();
   }
+}
+
+/** A started request's deadline, read from what its thread noted; undefined while it waits for a thread. */
+function deadlineOf({ start, limitMs }: InFlight): CpuDeadline | undefined {
+  const [wallMs, tid, cpuMs] = [start[0]!, start[1]!, start[2]!];
+  if (wallMs === 0) return undefined;
+  const shown = tid > 0 && cpuMs >= 0;
+  return new CpuDeadline(limitMs, { wallMs, cpuMs: shown ? cpuMs : undefined }, () => taskCpuMs(tid));
 }

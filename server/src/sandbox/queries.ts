@@ -6,6 +6,7 @@
 // RE2); the pool's deadline, which terminates the thread, bounds the rest
 // (ajv, which cannot be interrupted, or a template of many filters).
 import { stringifyJson } from "@baton/json";
+import { overrunText } from "../cpu-time.js";
 import type { Json } from "../expressions/json.js";
 import { EvaluationPool } from "./pool.js";
 import type { QueriesReply, QueriesRequest } from "./queries-worker.js";
@@ -15,6 +16,7 @@ export class QueryError extends Error {
   override readonly name = "QueryError";
 }
 
+/** Each in CPU time (cpu-time.ts). */
 export const DEFAULT_QUERY_LIMITS = {
   /** A whole template: each filter in it stops itself within a second (expressions/filter.ts). */
   resolveMs: 10_000,
@@ -46,7 +48,7 @@ export function createQueries(limits: Partial<typeof DEFAULT_QUERY_LIMITS> = {},
     const answer = await pool.run(request, timeoutMs);
     if (!answer.ok)
       throw new QueryError(
-        answer.reason === "timeout" ? `${what} took longer than its ${timeoutMs} ms limit and was stopped` : `${what} failed: ${answer.detail}`,
+        answer.reason === "timeout" ? `${what} ${overrunText(answer.overrun, timeoutMs)} and was stopped` : `${what} failed: ${answer.detail}`,
       );
     if (!answer.reply.ok) throw new QueryError(`${what} failed: ${answer.reply.message}`);
     return answer.reply as Kind;

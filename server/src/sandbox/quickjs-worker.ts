@@ -1,9 +1,11 @@
 // The part of the script sandbox that runs inside its worker: QuickJS (the
 // sync WebAssembly build), one fresh runtime per evaluation with a memory
-// limit, a stack limit and an interrupt at the deadline. The context has only
+// limit, a stack limit and an interrupt at the deadline (the thread's CPU
+// time, cpu-time.ts). The context has only
 // the language's built-ins: no process, require, import, fetch or timers.
 // Runs in a pool thread (pool-worker.ts); `load` is that thread's require.
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule } from "quickjs-emscripten";
+import { CpuDeadline, overrunText, threadCpuMs, type Overrun, type Start } from "../cpu-time.js";
 import type { ScriptErrorKind } from "./errors.js";
 
 export interface SandboxConfig {
@@ -22,7 +24,7 @@ export interface SandboxRequest {
 export type SandboxReply =
   { ok: true; json: string; wasmMemoryBytes: number } | { ok: false; kind: ScriptErrorKind; message: string; wasmMemoryBytes: number; restart?: true };
 
-export function quickjsWorker(config: SandboxConfig, load: (id: string) => unknown): Promise<(request: SandboxRequest) => SandboxReply> {
+export function quickjsWorker(config: SandboxConfig, load: (id: string) => unknown): Promise<(request: SandboxRequest, start: Start) => SandboxReply> {
   const quickjs = load(config.quickjsPath) as typeof import("quickjs-emscripten");
 
   // Runs before the script: binds `$`, a silent `console`, and the Java-list
@@ -39,6 +41,9 @@ export function quickjsWorker(config: SandboxConfig, load: (id: string) => unkno
 delete globalThis.__batonInput;`;
 
   type Failure = { kind: ScriptErrorKind; message: string };
+
+  /** Why the script running now was interrupted. */
+  let interrupted: Overrun | undefined;
 
   function describe(context: QuickJSContext, handle: QuickJSHandle): { name: string; message: string; where: string } {
     let dumped: unknown;
@@ -66,7 +71,7 @@ delete globalThis.__batonInput;`;
   function classify(context: QuickJSContext, handle: QuickJSHandle, request: SandboxRequest, otherwise: ScriptErrorKind): Failure {
     const { name, message, where } = describe(context, handle);
     if (name === "InternalError" && message === "interrupted") {
-      return { kind: "timeout", message: `the script ran longer than its ${request.timeoutMs} ms limit` };
+      return { kind: "timeout", message: `the script ${overrunText(interrupted ?? "wall", request.timeoutMs)}` };
     }
     if (message === "out of memory" || message === "string too long") {
       return { kind: "memory", message: `the script went over its memory limit of ${request.memoryBytes} bytes` };
@@ -152,7 +157,7 @@ delete globalThis.__batonInput;`;
 
   return quickjs.newQuickJSWASMModule(quickjs.RELEASE_SYNC).then((module: QuickJSWASMModule) => {
     const memory = (): number => module.getWasmMemory().buffer.byteLength;
-    return (request: SandboxRequest): SandboxReply => {
+    return (request: SandboxRequest, start: Start): SandboxReply => {
       let runtime: QuickJSRuntime | undefined;
       let context: QuickJSContext | undefined;
       let outcome: { json: string } | Failure;
@@ -160,8 +165,10 @@ delete globalThis.__batonInput;`;
         runtime = module.newRuntime();
         runtime.setMemoryLimit(request.memoryBytes);
         runtime.setMaxStackSize(request.maxStackBytes);
-        const deadline = Date.now() + request.timeoutMs;
-        runtime.setInterruptHandler(() => Date.now() > deadline);
+        const deadline = new CpuDeadline(request.timeoutMs, start, threadCpuMs);
+        interrupted = undefined;
+        // Called every few thousand instructions: the deadline reads the wall clock, the CPU time only when it could be over.
+        runtime.setInterruptHandler(() => (interrupted ??= deadline.overrun()) !== undefined);
         context = runtime.newContext();
         outcome = evaluate(context, runtime, request);
         context.dispose();

@@ -1,15 +1,18 @@
 // The JavaScript sandbox for INLINE, LAMBDA, SWITCH's `javascript` evaluator
 // and DO_WHILE's loopCondition: QuickJS (WebAssembly) in a pool of worker
 // threads, awaited. Limits hold twice: QuickJS interrupts the script at its
-// deadline and caps its memory and stack; if it still does not answer (a
-// native builtin that cannot be interrupted), its thread is terminated.
+// deadline (CPU time, cpu-time.ts) and caps its memory and stack; if it still
+// does not answer (a native builtin that cannot be interrupted), its thread is
+// terminated.
 import type { Json } from "../expressions/json.js";
 import { ScriptError } from "./errors.js";
 import type { SandboxConfig, SandboxReply, SandboxRequest } from "./quickjs-worker.js";
 import { EvaluationPool } from "./pool.js";
 import { createRequire } from "node:module";
+import { overrunText } from "../cpu-time.js";
 
 export interface ScriptLimits {
+  /** CPU time (cpu-time.ts). */
   timeoutMs: number;
   memoryBytes: number;
   maxStackBytes?: number;
@@ -64,7 +67,7 @@ export async function createScriptEngine(defaults: Partial<ScriptLimits> = {}, t
       const answer = await pool.run(request, request.timeoutMs * 2 + 250);
       if (!answer.ok) {
         throw answer.reason === "timeout"
-          ? new ScriptError("timeout", `the script ran longer than its ${request.timeoutMs} ms limit and was stopped`)
+          ? new ScriptError("timeout", `the script ${overrunText(answer.overrun, request.timeoutMs)} and was stopped`)
           : new ScriptError("runtime", `the sandbox failed: ${answer.detail}`);
       }
       const reply = answer.reply;

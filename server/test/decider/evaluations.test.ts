@@ -53,12 +53,12 @@ describe("evaluations", () => {
       kind: "evaluated",
       taskId: asked!.task!.id,
       leaseToken: asked!.leaseToken,
-      outcome: { ok: false, message: "the script ran longer than its 1000 ms limit and was stopped" },
+      outcome: { ok: false, message: "the script used more than its 1000 ms of CPU time and was stopped" },
     });
     // As Conductor: a failed INLINE is a terminal failure, its message in output.error.
     assert.equal(m.tasks[0]!.status, "FAILED_WITH_TERMINAL_ERROR");
-    assert.equal(m.tasks[0]!.reason, "the script ran longer than its 1000 ms limit and was stopped");
-    assert.deepEqual(m.tasks[0]!.output, { error: "the script ran longer than its 1000 ms limit and was stopped" });
+    assert.equal(m.tasks[0]!.reason, "the script used more than its 1000 ms of CPU time and was stopped");
+    assert.deepEqual(m.tasks[0]!.output, { error: "the script used more than its 1000 ms of CPU time and was stopped" });
   });
 
   it("a loop condition answered while the run is paused is asked again on resume", () => {

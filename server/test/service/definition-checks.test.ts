@@ -30,7 +30,7 @@ describe("publish-time path checks in the queries pool", () => {
     assert.equal(byPath.has("/tasks/0/inputParameters/fine"), false);
     assert.match(
       byPath.get("/tasks/0/inputParameters/slow") ?? "",
-      /checking the path took longer than its 400 ms limit and was stopped; split it into smaller filters/,
+      /checking the path (used more than|was still running after 4000 ms by the wall clock, short of) its 400 ms of CPU time.* and was stopped; split it into smaller filters/,
     );
     assert.ok((byPath.get("/tasks/0/inputParameters/slow") ?? "").length < 400, "the message quotes the start of a long path, not all of it");
     assert.match(byPath.get("/tasks/0/inputParameters/bad") ?? "", /the regular expression \/\(\?=a\)a\/ is not supported/);
