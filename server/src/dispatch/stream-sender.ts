@@ -13,7 +13,12 @@
 // handed over (and a second at least: a lease that short would otherwise go
 // round at once) goes back to the queue rather than out (`stale`): the worker
 // would have too little of it left. What is still held when the stream ends
-// never went out, and goes back to the queue at once (`close`).
+// never went out, and goes back to the queue at once (`close`); so does what
+// was written and had not gone out when the call ended (`lost`): grpc-js never
+// calls back a write the call was cancelled under (a worker gone, or one that
+// stopped reading), and that task would otherwise stay leased to a worker that
+// never got it until its lease ran out. A write that went out keeps its lease:
+// the worker may be running it.
 import type { ClaimedTask } from "../store/store.js";
 
 /** The least a task is held before it may count as held too long. */
@@ -30,11 +35,11 @@ export class StreamSender {
   private readonly held = new Map<string, Held[]>();
   private count = 0;
   /** Written tasks not gone out yet. */
-  private unsent = 0;
+  private readonly unsent = new Set<ClaimedTask>();
   private closed = false;
 
   constructor(
-    /** Writes one task to the stream; calls `sent` once it has gone out. */
+    /** Writes one task to the stream; calls `sent` once it has gone out (never, if it did not). */
     private readonly write: (task: ClaimedTask, sent: () => void) => void,
     /** How many written tasks may wait to go out, now (Infinity: write whatever comes at once). */
     private readonly limit: () => number,
@@ -66,7 +71,7 @@ export class StreamSender {
 
   /** Writes held tasks, a key at a time, while the limit allows. */
   flush(): void {
-    while (!this.closed && this.count > 0 && this.unsent < this.limit()) {
+    while (!this.closed && this.count > 0 && this.unsent.size < this.limit()) {
       const [key, queue] = this.held.entries().next().value!;
       const { task, since } = queue.shift()!;
       this.held.delete(key);
@@ -77,20 +82,33 @@ export class StreamSender {
         this.stale(task);
         continue;
       }
-      this.unsent++;
+      this.unsent.add(task);
       this.write(task, () => {
-        this.unsent--;
+        // The call ended first: `lost` gave it back already.
+        if (!this.unsent.delete(task)) return;
         this.flush();
       });
     }
   }
 
-  /** The stream ended: returns what it still held (never written), for the queue. */
+  /** The worker takes no more (the stream ended, or is ending): returns what it still held (never written), for the queue. */
   close(): ClaimedTask[] {
     this.closed = true;
     const left = [...this.held.values()].flat().map((h) => h.task);
     this.held.clear();
     this.count = 0;
     return left;
+  }
+
+  /**
+   * The call is over: closes, and returns what was written and never went
+   * out, for the queue. Not when the worker only half-closed: what was
+   * written still goes out to it before the call ends.
+   */
+  lost(): ClaimedTask[] {
+    const held = this.close();
+    const unsent = [...this.unsent];
+    this.unsent.clear();
+    return [...held, ...unsent];
   }
 }

@@ -107,9 +107,10 @@ export function taskService({
           const leased = toLeasedTask(task);
           const bytes = leased.inputJson.length + LEASED_TASK_OVERHEAD_BYTES;
           unsent += bytes;
-          call.write({ task: leased }, () => {
+          // A write the call's end stopped is called back with an error, or not at all (grpc-js on a cancelled call).
+          call.write({ task: leased }, (error: Error | null | undefined) => {
             sentBytes(bytes);
-            sent();
+            if (!error) sent();
           });
           // A worker that does not read what it was sent gets nothing more until most of it has
           // gone out: credits alone would have the server lease and buffer every task they allow.
@@ -136,6 +137,12 @@ export function taskService({
         // What it held never went out: back to the queue now, for another worker.
         const left = sender.close();
         if (left.length > 0) void dispatcher.release(left);
+      };
+      /** The call is over: what was written to it and never went out goes back to the queue too (its worker never got it). */
+      const over = () => {
+        close();
+        const lost = sender.lost();
+        if (lost.length > 0) void dispatcher.release(lost);
       };
       call.on("data", (message: { kind: { case: string | undefined; value?: unknown } }) => {
         const { kind } = message;
@@ -171,9 +178,9 @@ export function taskService({
         close();
         call.end();
       });
-      call.on("cancelled", close);
+      call.on("cancelled", over);
       call.on("error", close);
-      call.on("close", close);
+      call.on("close", over);
     },
 
     poll: rpc(async (req, call) => {

@@ -1,7 +1,8 @@
 // A dispatch stream's sender writes a few of the tasks handed to it at a
 // time and takes the next in turn across fairness keys, so a small key's task
 // goes out ahead of a flood's backlog held for the same stream; what it still
-// holds when the stream ends goes back to the queue (it never went out), and a
+// holds when the stream ends goes back to the queue (it never went out), as
+// does what was written and had not gone out when the call ended, and a
 // task held for half the lease it had left goes back instead of out. The
 // stream here is a list of writes whose "gone out" the test signals.
 import assert from "node:assert/strict";
@@ -71,6 +72,40 @@ describe("a dispatch stream's sender", () => {
     assert.equal(sender.push([task("late", "a")]), false, "the caller puts it back in the queue");
     goOut();
     assert.deepEqual(written, ["a-0", "b-0"], "nothing written after the end");
+  });
+
+  it("gives back, once the call is over, what was written and never went out, but not what went out", () => {
+    const { sender, written, goOut } = stream(2);
+    sender.push([task("a-0", "a"), task("a-1", "a"), task("a-2", "a"), task("a-3", "a")]);
+    goOut(); // a-0 went out, a-2 written in its place
+    assert.deepEqual(written, ["a-0", "a-1", "a-2"]);
+    const held = sender.close(); // the worker half-closed: what was written may still go out to it
+    assert.deepEqual(
+      held.map((t) => t.id),
+      ["a-3"],
+    );
+    goOut(); // a-1 went out before the call ended
+    const lost = sender.lost();
+    assert.deepEqual(
+      lost.map((t) => t.id),
+      ["a-2"],
+      "the one written whose write never went out",
+    );
+    goOut(); // a late call back writes nothing and gives nothing back twice
+    assert.deepEqual(sender.lost(), []);
+    assert.deepEqual(written, ["a-0", "a-1", "a-2"]);
+  });
+
+  it("gives back both what it held and what never went out when the call ends at once", () => {
+    const { sender } = stream(2);
+    sender.push([task("a-0", "a"), task("a-1", "a"), task("b-0", "b")]);
+    assert.deepEqual(
+      sender
+        .lost()
+        .map((t) => t.id)
+        .sort(),
+      ["a-0", "a-1", "b-0"],
+    );
   });
 
   it("gives a task held for half the lease it had left back instead of writing it", () => {
