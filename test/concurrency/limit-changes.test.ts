@@ -13,6 +13,7 @@ import type { ConductorWorkflow } from "@baton/client";
 import pg from "pg";
 import { startHarness, type Harness } from "../support/harness.js";
 import { answer, input, pollAll } from "../support/worker.js";
+import { flowOf } from "../support/flows.js";
 
 let h: Harness;
 let db: pg.Client;
@@ -217,12 +218,9 @@ describe("a per-key limit that changes while runs wait", () => {
   });
 
   it("a run brought back by its sub-workflow's revival takes a slot, or waits for one while its child runs", async () => {
-    await h.client.registerWorkflowDef({
-      name: "chg_child",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [{ name: "chg_child", taskReferenceName: "work", type: "SIMPLE", inputParameters: { n: "${workflow.input.n}" } }],
-    });
+    await h.client.registerWorkflowDef(
+      flowOf("chg_child", [{ name: "chg_child", taskReferenceName: "work", type: "SIMPLE", inputParameters: { n: "${workflow.input.n}" } }]),
+    );
     await h.client.registerWorkflowDef({
       name: "chg_parent",
       version: 1,

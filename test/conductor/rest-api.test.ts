@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { ManualClock } from "@baton/server";
-import { forkOfTasks } from "../support/flows.js";
+import { flowOf, forkOfTasks } from "../support/flows.js";
 import { fixture } from "../conformance/support.js";
 import { call, INTEGRATION_TASK_DEFS, startRestServer, type RestServer } from "./support.js";
 
@@ -290,7 +290,7 @@ describe("workers", () => {
     if (raced) return type;
     raced = true;
     assert.equal((await api("POST", "/api/metadata/taskdefs", [{ name: type, retryCount: 0, timeoutSeconds: 600, responseTimeoutSeconds: 300 }])).status, 200);
-    const flow = { name: "rest_race", version: 1, schemaVersion: 2, tasks: [{ name: type, taskReferenceName: "r", type: "SIMPLE" }] };
+    const flow = flowOf("rest_race", [{ name: type, taskReferenceName: "r", type: "SIMPLE" }]);
     assert.equal((await api("POST", "/api/metadata/workflow", flow)).status, 200);
     return type;
   };

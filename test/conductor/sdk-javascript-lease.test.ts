@@ -11,6 +11,7 @@ import { ManualClock } from "@baton/server";
 import pg from "pg";
 import { eventually } from "../support/harness.js";
 import { startRestServer, type RestServer } from "./support.js";
+import { flowOf } from "../support/flows.js";
 
 const LEASE_S = 5;
 const clock = new ManualClock();
@@ -34,12 +35,7 @@ before(async () => {
     { name: "sdk_lease_task", retryCount: 0, timeoutSeconds: 120, responseTimeoutSeconds: LEASE_S, timeoutPolicy: "TIME_OUT_WF" },
   ] as never);
   workflows = new WorkflowExecutor(client);
-  await workflows.registerWorkflow(true, {
-    name: "sdk_lease_flow",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [{ name: "sdk_lease_task", taskReferenceName: "long", type: "SIMPLE" }],
-  } as never);
+  await workflows.registerWorkflow(true, flowOf("sdk_lease_flow", [{ name: "sdk_lease_task", taskReferenceName: "long", type: "SIMPLE" }]) as never);
   const worker = {
     taskDefName: "sdk_lease_task",
     leaseExtendEnabled: true,

@@ -21,6 +21,7 @@ import {
 import { fixture } from "../conformance/support.js";
 import { eventually } from "../support/harness.js";
 import { assertHandedAsConductor, startKeyedRestServer, type KeyedRestServer } from "./support.js";
+import { flowOf } from "../support/flows.js";
 
 let s: KeyedRestServer;
 let manager: TaskManager;
@@ -38,7 +39,7 @@ const TASK_DEFS = [
   // No worker polls this one: its runs stay RUNNING for the operator's actions.
   { name: "integration_task_4", retryCount: 0, timeoutSeconds: 120, responseTimeoutSeconds: 60 },
 ];
-const IDLE_FLOW = { name: "sdk_idle_flow", version: 1, schemaVersion: 2, tasks: [{ name: "integration_task_4", taskReferenceName: "t4", type: "SIMPLE" }] };
+const IDLE_FLOW = flowOf("sdk_idle_flow", [{ name: "integration_task_4", taskReferenceName: "t4", type: "SIMPLE" }]);
 
 const workers: ConductorWorker[] = [
   {

@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import type { ConductorWorkflow } from "@baton/client";
 import { startHarness, type Harness } from "../support/harness.js";
 import { statuses, task, waitForStatus } from "./support.js";
+import { flowOf } from "../support/flows.js";
 
 let h: Harness;
 before(async () => {
@@ -198,19 +199,12 @@ describe("5: workflow fields in expressions", () => {
 
 describe("6: a failed sub-workflow", () => {
   it("its task's reason names the child, and the failure workflow's `reason` carries it", async () => {
-    await h.client.registerWorkflowDef({
-      name: "parity_child_fails",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [{ name: "t", taskReferenceName: "t", type: "TERMINATE", inputParameters: { terminationStatus: "FAILED", terminationReason: "child says no" } }],
-    });
-    await h.client.registerWorkflowDef({
-      name: "parity_on_failure",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [{ name: "n", taskReferenceName: "n", type: "NOOP" }],
-      outputParameters: { r: "${workflow.input.reason}" },
-    });
+    await h.client.registerWorkflowDef(
+      flowOf("parity_child_fails", [
+        { name: "t", taskReferenceName: "t", type: "TERMINATE", inputParameters: { terminationStatus: "FAILED", terminationReason: "child says no" } },
+      ]),
+    );
+    await h.client.registerWorkflowDef(flowOf("parity_on_failure", [{ name: "n", taskReferenceName: "n", type: "NOOP" }], { r: "${workflow.input.reason}" }));
     const r = await run(
       "parity_parent",
       [{ name: "c", taskReferenceName: "c", type: "SUB_WORKFLOW", subWorkflowParam: { name: "parity_child_fails", version: 1 } }],

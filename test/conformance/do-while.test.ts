@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import type { Harness } from "../support/harness.js";
 import { answer, completeNext, mustPoll } from "../support/worker.js";
 import { conformanceHooks, fixture, refs, statuses, task, taskDef, waitForStatus, withTaskDefs } from "./support.js";
+import { flowOf } from "../support/flows.js";
 
 let h: Harness;
 conformanceHooks((harness) => {
@@ -200,12 +201,7 @@ describe("scenario 11: DO_WHILE", () => {
 
   it("a DO_WHILE inside a DO_WHILE is refused at registration (unsupported in Conductor too), storing nothing", async () => {
     const loop = (ref: string, loopOver: unknown[]) => ({ name: ref, taskReferenceName: ref, type: "DO_WHILE", loopCondition: "false", loopOver });
-    const nested = {
-      name: "nested_loops",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [loop("outer", [loop("inner", [{ name: "n", taskReferenceName: "n", type: "NOOP" }])])],
-    };
+    const nested = flowOf("nested_loops", [loop("outer", [loop("inner", [{ name: "n", taskReferenceName: "n", type: "NOOP" }])])]);
     await assert.rejects(h.client.registerWorkflowDef(nested), (error: Error & { code?: number }) => {
       assert.equal(error.code, 3, "INVALID_ARGUMENT");
       assert.match(error.message, /\/tasks\/0\/loopOver\/0.*DO_WHILE inside a DO_WHILE.*SUB_WORKFLOW/);

@@ -9,22 +9,13 @@ import { grpc } from "@baton/protocol";
 import type { Harness } from "../support/harness.js";
 import { conformanceHooks, fixture, task, waitForRun, waitForStatus } from "./support.js";
 import { eventually } from "../support/harness.js";
+import { flowOf } from "../support/flows.js";
 
 let h: Harness;
 conformanceHooks(async (harness) => {
   h = harness;
-  await h.client.registerWorkflowDef({
-    name: "sqs_wait_flow",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [{ name: "wait_for_sqs_event", taskReferenceName: "wait_for_sqs_event_ref", type: "WAIT" }],
-  });
-  await h.client.registerWorkflowDef({
-    name: "event_target_flow",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [{ name: "hold", taskReferenceName: "hold", type: "WAIT" }],
-  });
+  await h.client.registerWorkflowDef(flowOf("sqs_wait_flow", [{ name: "wait_for_sqs_event", taskReferenceName: "wait_for_sqs_event_ref", type: "WAIT" }]));
+  await h.client.registerWorkflowDef(flowOf("event_target_flow", [{ name: "hold", taskReferenceName: "hold", type: "WAIT" }]));
 });
 
 /** Runs of `name` with this correlation id, after every event published so far has been handled. */

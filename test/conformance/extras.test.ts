@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import type { Harness } from "../support/harness.js";
 import { answer, completeNext, input, mustPoll, poll } from "../support/worker.js";
 import { conformanceHooks, fixture, statuses, task, waitForStatus } from "./support.js";
+import { flowOf } from "../support/flows.js";
 
 let h: Harness;
 conformanceHooks((harness) => {
@@ -101,12 +102,11 @@ describe("JSON_JQ_TRANSFORM", () => {
   });
 
   it("a jq error fails the task with jq's message", async () => {
-    await h.client.registerWorkflowDef({
-      name: "jq_error",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [{ name: "jq", taskReferenceName: "jq", type: "JSON_JQ_TRANSFORM", inputParameters: { queryExpression: '.a | error("boom")', a: 1 } }],
-    });
+    await h.client.registerWorkflowDef(
+      flowOf("jq_error", [
+        { name: "jq", taskReferenceName: "jq", type: "JSON_JQ_TRANSFORM", inputParameters: { queryExpression: '.a | error("boom")', a: 1 } },
+      ]),
+    );
     const run = await h.client.executeWorkflow("jq_error", {});
     assert.equal(run.status, "FAILED");
     assert.equal(task(run, "jq").status, "FAILED");

@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import type { Harness } from "../support/harness.js";
 import { answer, completeNext, mustPoll } from "../support/worker.js";
 import { conformanceHooks, statuses, task, taskDef, typesAndStatuses, waitForStatus, withTaskDefs } from "./support.js";
+import { flowOf } from "../support/flows.js";
 
 let h: Harness;
 conformanceHooks((harness) => {
@@ -107,13 +108,9 @@ describe("nested forks", () => {
   });
 
   it("nested forks with a sub-workflow branch wait for the child", async () => {
-    await h.client.registerWorkflowDef({
-      name: "integration_test_wf",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [{ name: "integration_task_1", taskReferenceName: "t1", type: "SIMPLE" }],
-      outputParameters: { child: "${t1.output.v}" },
-    });
+    await h.client.registerWorkflowDef(
+      flowOf("integration_test_wf", [{ name: "integration_task_1", taskReferenceName: "t1", type: "SIMPLE" }], { child: "${t1.output.v}" }),
+    );
     const id = await h.client.startWorkflow("FanInOutNestedSubWorkflowTest", { param1: "p1", param2: "p2", case: "a" });
     let run = await h.client.getWorkflow(id);
     const sw1 = task(run, "sw1");

@@ -10,6 +10,7 @@ import { BatonClient } from "@baton/client";
 import { createLogger, ManualClock, startServer, type BatonServer } from "@baton/server";
 import { freshDatabase, stopCluster } from "../support/database.js";
 import { eventually } from "../support/harness.js";
+import { flowOf } from "../support/flows.js";
 
 const BIG = 12345678901234567890n;
 const BIGGER = 98765432109876543210n;
@@ -51,19 +52,16 @@ after(async () => {
 describe("big integers", () => {
   it("an HTTP task sends and reads them exactly", async () => {
     received = [];
-    await h.client.registerWorkflowDef({
-      name: "big_http",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [
+    await h.client.registerWorkflowDef(
+      flowOf("big_http", [
         {
           name: "call",
           taskReferenceName: "call",
           type: "HTTP",
           inputParameters: { http_request: { uri: `http://127.0.0.1:${port}/big`, method: "POST", body: { n: "${workflow.input.n}" } } },
         },
-      ],
-    });
+      ]),
+    );
     const id = await h.client.startWorkflow("big_http", { n: BIG });
     const run = await eventually(
       () => h.client.getWorkflow(id),
@@ -77,12 +75,7 @@ describe("big integers", () => {
   });
 
   it("an event handler's action writes an object holding one as exact JSON text", async () => {
-    await h.client.registerWorkflowDef({
-      name: "big_event_target",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [{ name: "hold", taskReferenceName: "hold", type: "WAIT" }],
-    });
+    await h.client.registerWorkflowDef(flowOf("big_event_target", [{ name: "hold", taskReferenceName: "hold", type: "WAIT" }]));
     await h.client.registerEventHandler({
       name: "big_fail",
       event: "test:big",

@@ -9,36 +9,24 @@ import { startHarness, type Harness } from "../support/harness.js";
 import { freshDatabase } from "../support/database.js";
 import { startServerProcess, stopServer, type ServerProc } from "../faults/lib/server.js";
 import { HEAVY_ITEMS, heavyParameters } from "../support/heavy-filters.js";
+import { flowOf } from "../support/flows.js";
 
-const flow = {
-  name: "gate_then_script",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [
-    { name: "gate", taskReferenceName: "gate", type: "HUMAN" },
-    { name: "spin", taskReferenceName: "spin", type: "INLINE", inputParameters: { evaluatorType: "javascript", expression: "while (true) {}" } },
-  ],
-};
+const flow = flowOf("gate_then_script", [
+  { name: "gate", taskReferenceName: "gate", type: "HUMAN" },
+  { name: "spin", taskReferenceName: "spin", type: "INLINE", inputParameters: { evaluatorType: "javascript", expression: "while (true) {}" } },
+]);
 
 /** After a gate, a task whose inputParameters read filters costing about 3 s in the queries pool (test/support/heavy-filters.ts). */
-const filtered = {
-  name: "gate_then_filters",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [
-    { name: "gate", taskReferenceName: "gate", type: "HUMAN" },
-    { name: "noop", taskReferenceName: "read", type: "NOOP", inputParameters: { hits: "${workflow.input.items[?(@.k == 'y')].id}", ...heavyParameters(10) } },
-  ],
-};
+const filtered = flowOf("gate_then_filters", [
+  { name: "gate", taskReferenceName: "gate", type: "HUMAN" },
+  { name: "noop", taskReferenceName: "read", type: "NOOP", inputParameters: { hits: "${workflow.input.items[?(@.k == 'y')].id}", ...heavyParameters(10) } },
+]);
 
 /** After a gate, the run ends with outputParameters that read filters costing about 3 s in the queries pool. */
-const filteredOutput = {
-  name: "gate_then_filtered_output",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [{ name: "gate", taskReferenceName: "gate", type: "HUMAN" }],
-  outputParameters: { hits: "${workflow.input.items[?(@.k == 'y')].id}", ...heavyParameters(10) },
-};
+const filteredOutput = flowOf("gate_then_filtered_output", [{ name: "gate", taskReferenceName: "gate", type: "HUMAN" }], {
+  hits: "${workflow.input.items[?(@.k == 'y')].id}",
+  ...heavyParameters(10),
+});
 
 /** The run once the replica, settling between reads, has ended it (or after `rounds` reads). */
 async function settledRun(harness: Harness, id: string, rounds: number) {

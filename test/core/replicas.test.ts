@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { BatonClient, Worker } from "@baton/client";
 import { freshDatabase, stopCluster } from "../support/database.js";
-import { forkOfTasks } from "../support/flows.js";
+import { flowOf, forkOfTasks } from "../support/flows.js";
 
 const serverMain = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../server/dist/main.js");
 
@@ -41,17 +41,15 @@ function kill(proc: Proc, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
   });
 }
 
-const flow = {
-  name: "three_steps",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [
+const flow = flowOf(
+  "three_steps",
+  [
     { name: "step_a", taskReferenceName: "a", type: "SIMPLE", inputParameters: { n: "${workflow.input.n}" } },
     { name: "step_b", taskReferenceName: "b", type: "SIMPLE", inputParameters: { n: "${a.output.n}" } },
     { name: "step_c", taskReferenceName: "c", type: "SIMPLE", inputParameters: { n: "${b.output.n}" } },
   ],
-  outputParameters: { n: "${c.output.n}", servedBy: ["${a.output.by}", "${b.output.by}", "${c.output.by}"] },
-};
+  { n: "${c.output.n}", servedBy: ["${a.output.by}", "${b.output.by}", "${c.output.by}"] },
+);
 
 let databaseUrl: string;
 before(async () => {

@@ -7,6 +7,7 @@ import type { BatonClient } from "@baton/client";
 import { ManualClock, type BatonServer } from "@baton/server";
 import { eventually } from "../support/harness.js";
 import { startTwoReplicas, type TwoReplicas } from "../support/replicas.js";
+import { flowOf } from "../support/flows.js";
 
 /** A flow that ends at once, COMPLETED or (with fail) FAILED, tagged with its version. */
 function flow(name: string, version: number, fail = false) {
@@ -163,13 +164,11 @@ describe("routes", () => {
   it("follows the child's route for a sub-workflow started without a version", async () => {
     await register("child", [1, 2, 3]);
     await ca.setRoute("child", { weights: [{ version: 2, weight: 100 }] });
-    await ca.registerWorkflowDef({
-      name: "parent",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [{ name: "child", taskReferenceName: "child", type: "SUB_WORKFLOW", subWorkflowParam: { name: "child" } }],
-      outputParameters: { childVersion: "${child.output.version}" },
-    });
+    await ca.registerWorkflowDef(
+      flowOf("parent", [{ name: "child", taskReferenceName: "child", type: "SUB_WORKFLOW", subWorkflowParam: { name: "child" } }], {
+        childVersion: "${child.output.version}",
+      }),
+    );
     const id = await ca.startWorkflow("parent", {});
     await a.settle();
     const run = await eventually(

@@ -10,6 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { grpc } from "@baton/protocol";
 import { taskType, workflow } from "@baton/sdk";
 import { startHarness, type Harness } from "../support/harness.js";
+import { flowOf } from "../support/flows.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -80,7 +81,7 @@ describe("run input", () => {
   });
 
   test("a JSON Schema's other rules, a default from inputTemplate, and enforceSchema: false", async () => {
-    const base = { name: "run_input_schema", version: 1, schemaVersion: 2, tasks: [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }] };
+    const base = flowOf("run_input_schema", [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }]);
     await h.client.registerWorkflowDef({
       ...base,
       inputTemplate: { region: "eu" },

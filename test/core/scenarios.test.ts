@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { startHarness, taskList, type Harness } from "../support/harness.js";
 import { answer, input, mustPoll, poll } from "../support/worker.js";
+import { flowOf } from "../support/flows.js";
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../shared/conformance/conductor");
 const fixture = (name: string) => JSON.parse(readFileSync(path.join(fixtures, name), "utf8")) as Record<string, unknown> & { name: string };
@@ -276,13 +277,11 @@ describe("idempotent start", () => {
 describe("start and wait", () => {
   it("answers a run that ends as it starts, with its output", async () => {
     const name = `ends_at_start_${++counter}`;
-    await h.client.registerWorkflowDef({
-      name,
-      version: 1,
-      schemaVersion: 2,
-      tasks: [{ name: "set", taskReferenceName: "set", type: "SET_VARIABLE", inputParameters: { copied: "${workflow.input.n}" } }],
-      outputParameters: { n: "${workflow.variables.copied}" },
-    });
+    await h.client.registerWorkflowDef(
+      flowOf(name, [{ name: "set", taskReferenceName: "set", type: "SET_VARIABLE", inputParameters: { copied: "${workflow.input.n}" } }], {
+        n: "${workflow.variables.copied}",
+      }),
+    );
     const run = await h.client.executeWorkflow(name, { n: 21 }, { waitMs: 10_000 });
     assert.equal(run.status, "COMPLETED");
     assert.deepEqual(run.output, { n: 21 });
@@ -294,7 +293,7 @@ describe("start and wait", () => {
     const type = `keyed_task_${++counter}`;
     await taskDefs([{ name: type, retryCount: 0, responseTimeoutSeconds: 60 }]);
     const name = `keyed_${counter}`;
-    await h.client.registerWorkflowDef({ name, version: 1, schemaVersion: 2, tasks: [{ name: type, taskReferenceName: "only", type: "SIMPLE" }] });
+    await h.client.registerWorkflowDef(flowOf(name, [{ name: type, taskReferenceName: "only", type: "SIMPLE" }]));
     const first = await h.client.workflows.startWorkflow({ name, inputJson: "{}", idempotencyKey: name });
     const waiting = h.client.workflows.executeWorkflow({ start: { name, inputJson: "{}", idempotencyKey: name }, waitMs: 30_000n });
     await answer(h, await mustPoll(h, type), "COMPLETED", { done: true });

@@ -1,7 +1,7 @@
 // Flow definitions more than one test uses.
 
 /** A flow of `tasks` (version 1, schema 2), with `outputParameters` when given. */
-export function flowOf(name: string, tasks: object[], outputParameters?: Record<string, string>) {
+export function flowOf(name: string, tasks: object[], outputParameters?: Record<string, unknown>) {
   return { name, version: 1, schemaVersion: 2, tasks, ...(outputParameters ? { outputParameters } : {}) };
 }
 
