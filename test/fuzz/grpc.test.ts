@@ -14,6 +14,7 @@ import { startServerProcess, stopServer, type ServerProc } from "../faults/lib/s
 import { figures, report } from "../faults/lib/report.js";
 import { fuzzRuns, taskDef, workflowDef } from "./arbitraries.js";
 import { message } from "./messages.js";
+import { flowOf } from "../support/flows.js";
 
 const SERVICES: DescService[] = [MetadataService, WorkflowService, TaskService, EventService];
 const METHODS = SERVICES.flatMap((s) => s.methods.map((m) => ({ service: s, method: m as DescMethod, path: `/${s.typeName}/${m.name}` })));
@@ -75,7 +76,7 @@ before(async () => {
   await db.connect();
   // Something to find: a definition, a task definition and a run.
   await client.registerTaskDefs([{ name: "fz_task", retryCount: 0, responseTimeoutSeconds: 5 }]);
-  await client.registerWorkflowDef({ name: "fz_flow", version: 1, schemaVersion: 2, tasks: [{ name: "fz_task", taskReferenceName: "t", type: "SIMPLE" }] });
+  await client.registerWorkflowDef(flowOf("fz_flow", [{ name: "fz_task", taskReferenceName: "t", type: "SIMPLE" }]));
   await client.startWorkflow("fz_flow", {});
 });
 

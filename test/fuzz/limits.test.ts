@@ -7,6 +7,7 @@ import { grpc, TaskStatus } from "@baton/protocol";
 import pg from "pg";
 import { startHarness, type Harness } from "../support/harness.js";
 import { mustPoll } from "../support/worker.js";
+import { flowOf } from "../support/flows.js";
 
 const MiB = 1024 * 1024;
 let h: Harness;
@@ -17,7 +18,7 @@ before(async () => {
   db = new pg.Client({ connectionString: h.databaseUrl });
   await db.connect();
   await h.client.registerTaskDefs([{ name: "lim_task", retryCount: 0, responseTimeoutSeconds: 60 }]);
-  await h.client.registerWorkflowDef({ name: "lim_flow", version: 1, schemaVersion: 2, tasks: [{ name: "lim_task", taskReferenceName: "t", type: "SIMPLE" }] });
+  await h.client.registerWorkflowDef(flowOf("lim_flow", [{ name: "lim_task", taskReferenceName: "t", type: "SIMPLE" }]));
 });
 
 after(async () => {
@@ -115,12 +116,9 @@ describe("payload and definition size limits", () => {
 
 describe("sub-workflow nesting", () => {
   it("a flow that starts itself through SUB_WORKFLOW ends with a clear depth-limit error", async () => {
-    await h.client.registerWorkflowDef({
-      name: "self_starter",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [{ name: "again", taskReferenceName: "again", type: "SUB_WORKFLOW", subWorkflowParam: { name: "self_starter", version: 1 } }],
-    });
+    await h.client.registerWorkflowDef(
+      flowOf("self_starter", [{ name: "again", taskReferenceName: "again", type: "SUB_WORKFLOW", subWorkflowParam: { name: "self_starter", version: 1 } }]),
+    );
     const runId = await h.client.startWorkflow("self_starter", {});
     const run = await h.client.waitWorkflow(runId, 120_000);
     assert.equal(run.status, "FAILED", run.reasonForIncompletion);

@@ -7,6 +7,7 @@ import { BatonClient } from "@baton/client";
 import { TaskStatus, type LeasedTask } from "@baton/protocol";
 import { ManualClock, createLogger, startServer, type BatonServer } from "@baton/server";
 import { freshDatabase, stopCluster } from "../support/database.js";
+import { flowOf } from "../support/flows.js";
 
 let server: BatonServer;
 let client: BatonClient;
@@ -43,12 +44,7 @@ async function complete(task: LeasedTask): Promise<void> {
   });
 }
 
-const flow = (name: string, taskName: string, type = "SIMPLE") => ({
-  name,
-  version: 1,
-  schemaVersion: 2,
-  tasks: [{ name: taskName, taskReferenceName: "t", type }],
-});
+const flow = (name: string, taskName: string, type = "SIMPLE") => flowOf(name, [{ name: taskName, taskReferenceName: "t", type }]);
 
 before(async () => {
   server = await startServer({

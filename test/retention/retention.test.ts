@@ -14,6 +14,7 @@ import { createLogger, startServer } from "@baton/server";
 import { startHarness, type Harness } from "../support/harness.js";
 import { freshDatabase } from "../support/database.js";
 import { answer, mustPoll } from "../support/worker.js";
+import { flowOf } from "../support/flows.js";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -24,21 +25,13 @@ const exportDir = mkdtempSync(path.join(tmpdir(), "baton-export-"));
 
 // One worker task (so there are tasks and logs to remove), then done.
 const workFlow = (name: string, extra: Record<string, unknown> = {}) => ({
-  name,
-  version: 1,
-  schemaVersion: 2,
-  tasks: [{ name: "ret_work", taskReferenceName: "work", type: "SIMPLE" }],
+  ...flowOf(name, [{ name: "ret_work", taskReferenceName: "work", type: "SIMPLE" }]),
   ...extra,
 });
 // Ends at once: a SET_VARIABLE only.
-const quickFlow = (name: string) => ({
-  name,
-  version: 1,
-  schemaVersion: 2,
-  tasks: [{ name: "set", taskReferenceName: "set", type: "SET_VARIABLE", inputParameters: { x: 1 } }],
-});
+const quickFlow = (name: string) => flowOf(name, [{ name: "set", taskReferenceName: "set", type: "SET_VARIABLE", inputParameters: { x: 1 } }]);
 // Runs until terminated.
-const waitFlow = (name: string) => ({ name, version: 1, schemaVersion: 2, tasks: [{ name: "hold", taskReferenceName: "hold", type: "WAIT" }] });
+const waitFlow = (name: string) => flowOf(name, [{ name: "hold", taskReferenceName: "hold", type: "WAIT" }]);
 
 async function count(sql: string, params: unknown[] = []): Promise<number> {
   return Number((await db.query(sql, params)).rows[0].n);

@@ -9,19 +9,14 @@ import { BatonClient } from "@baton/client";
 import { grpc } from "@baton/protocol";
 import { createLogger, startServer } from "@baton/server";
 import { startHarness, type Harness } from "../support/harness.js";
+import { flowOf } from "../support/flows.js";
 
 let h: Harness;
 const T0 = Date.UTC(2030, 0, 1); // the harness clock's start
 const MIN = 60_000;
 
 // A flow that waits until signalled or terminated: its run stays RUNNING.
-const waitFlow = (name: string) => ({
-  name,
-  version: 1,
-  schemaVersion: 2,
-  tasks: [{ name: "hold", taskReferenceName: "hold", type: "WAIT" }],
-  outputParameters: { scheduled: "${workflow.input._scheduledTime}" },
-});
+const waitFlow = (name: string) => flowOf(name, [{ name: "hold", taskReferenceName: "hold", type: "WAIT" }], { scheduled: "${workflow.input._scheduledTime}" });
 
 let counter = 0;
 /** The first fire time after now of a schedule every minute. */

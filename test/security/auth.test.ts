@@ -9,20 +9,16 @@ import { TaskStatus, grpc, type LeasedTask } from "@baton/protocol";
 import { callKeyService, type CreateKeyResponse, type ListKeysResponse } from "@baton/server";
 import { eventually } from "../support/harness.js";
 import { codeOf, startSecureServer, type SecureServer } from "./support.js";
+import { flowOf } from "../support/flows.js";
 
 let s: SecureServer;
 const keys: Record<string, string> = {};
 const clients: Record<string, BatonClient> = {};
 
-const flow = {
-  name: "sec_encode_flow",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [
-    { name: "encode", taskReferenceName: "encode", type: "SIMPLE" },
-    { name: "notify", taskReferenceName: "notify", type: "SIMPLE" },
-  ],
-};
+const flow = flowOf("sec_encode_flow", [
+  { name: "encode", taskReferenceName: "encode", type: "SIMPLE" },
+  { name: "notify", taskReferenceName: "notify", type: "SIMPLE" },
+]);
 
 async function newKey(role: "admin" | "publisher" | "operator" | "worker" | "reader", taskTypes: string[] = [], name: string = role): Promise<string> {
   return (await s.registry.create({ role, taskTypes, name })).key;

@@ -10,6 +10,7 @@ import pg from "pg";
 import { createLogger, ensureBatonRole, startServer } from "@baton/server";
 import { superuserUrl } from "../support/database.js";
 import { startHarness, type Harness } from "../support/harness.js";
+import { flowOf } from "../support/flows.js";
 
 async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
@@ -95,7 +96,7 @@ describe("the database role Baton connects as", () => {
       try {
         const { BatonClient } = await import("@baton/client");
         const client = new BatonClient({ address: server.address });
-        await client.registerWorkflowDef({ name: "probe", version: 1, schemaVersion: 2, tasks: [{ name: "n", taskReferenceName: "n", type: "NOOP" }] });
+        await client.registerWorkflowDef(flowOf("probe", [{ name: "n", taskReferenceName: "n", type: "NOOP" }]));
         assert.equal((await client.executeWorkflow("probe", {})).status, "COMPLETED");
         client.close();
       } finally {

@@ -9,14 +9,10 @@ import { BatonClient } from "@baton/client";
 import type { DispatchResponse } from "@baton/protocol";
 import { eventually, startHarness, type Harness } from "../support/harness.js";
 import { relay } from "../support/relay.js";
+import { flowOf } from "../support/flows.js";
 
 const TASKS = 200;
-const flow = {
-  name: "bulk_flow",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [{ name: "bulk", taskReferenceName: "bulk", type: "SIMPLE", inputParameters: { blob: "${workflow.input.blob}" } }],
-};
+const flow = flowOf("bulk_flow", [{ name: "bulk", taskReferenceName: "bulk", type: "SIMPLE", inputParameters: { blob: "${workflow.input.blob}" } }]);
 
 let h: Harness;
 

@@ -7,13 +7,9 @@ import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { eventually } from "../support/harness.js";
 import { startSecureServer, type SecureServer } from "./support.js";
+import { flowOf } from "../support/flows.js";
 
-const approvalFlow = {
-  name: "owned_approval",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [{ name: "approve", taskReferenceName: "approve", type: "HUMAN" }],
-};
+const approvalFlow = flowOf("owned_approval", [{ name: "approve", taskReferenceName: "approve", type: "HUMAN" }]);
 
 const approveOn = (name: string, event: string) => ({
   name,

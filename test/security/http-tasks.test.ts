@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { serverOptionsFromEnv } from "@baton/server";
 import { eventually } from "../support/harness.js";
 import { startSecureServer, type SecureServer } from "./support.js";
+import { flowOf } from "../support/flows.js";
 
 let target: Server;
 let url: string;
@@ -17,12 +18,8 @@ let hits = 0;
 const hanging: ServerResponse[] = [];
 const holding: ServerResponse[] = [];
 
-const flow = (name: string, uri: string) => ({
-  name,
-  version: 1,
-  schemaVersion: 2,
-  tasks: [{ name: "call", taskReferenceName: "call", type: "HTTP", inputParameters: { http_request: { uri, method: "GET" } } }],
-});
+const flow = (name: string, uri: string) =>
+  flowOf(name, [{ name: "call", taskReferenceName: "call", type: "HTTP", inputParameters: { http_request: { uri, method: "GET" } } }]);
 
 before(async () => {
   // An internal service on loopback: small and large answers.

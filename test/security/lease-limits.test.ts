@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, it } from "node:test";
 import { codeOf, startSecureServer, type SecureServer } from "./support.js";
+import { flowOf } from "../support/flows.js";
 
 let s: SecureServer;
 before(async () => {
@@ -12,7 +13,7 @@ after(() => s.close());
 it("refuses extend_seconds beyond a day, and extends within it", async () => {
   const admin = await s.clientWithNewKey({ role: "admin", name: "admin" });
   const worker = await s.clientWithNewKey({ role: "worker", taskTypes: ["held"], name: "holder" });
-  await admin.registerWorkflowDef({ name: "held_flow", version: 1, schemaVersion: 2, tasks: [{ name: "held", taskReferenceName: "held", type: "SIMPLE" }] });
+  await admin.registerWorkflowDef(flowOf("held_flow", [{ name: "held", taskReferenceName: "held", type: "SIMPLE" }]));
   await admin.startWorkflow("held_flow", {});
   const [task] = (await worker.tasks.poll({ taskType: "held", workerId: "holder", count: 1, waitMs: 5000n })).tasks;
   assert.ok(task);

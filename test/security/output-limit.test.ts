@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { stringifyJson } from "@baton/protocol";
-import { oneLoop } from "../support/flows.js";
+import { flowOf, oneLoop } from "../support/flows.js";
 import { startHarness, startToEnd, type Harness } from "../support/harness.js";
 
 const MiB = 1024 * 1024;
@@ -20,26 +20,16 @@ const inline = (ref: string, expression: string, extra: Record<string, unknown> 
 });
 
 const flows = [
-  { name: "big_inline", version: 1, schemaVersion: 2, tasks: [inline("big", "'x'.repeat(3 * 1024 * 1024)")] },
-  {
-    name: "big_optional",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [inline("big", "'x'.repeat(3 * 1024 * 1024)", { optional: true }), inline("after", "'went on'")],
-  },
-  {
-    name: "big_jq",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [
-      {
-        name: "jq",
-        taskReferenceName: "jq",
-        type: "JSON_JQ_TRANSFORM",
-        inputParameters: { text: "${workflow.input.text}", queryExpression: "[.text, .text]" },
-      },
-    ],
-  },
+  flowOf("big_inline", [inline("big", "'x'.repeat(3 * 1024 * 1024)")]),
+  flowOf("big_optional", [inline("big", "'x'.repeat(3 * 1024 * 1024)", { optional: true }), inline("after", "'went on'")]),
+  flowOf("big_jq", [
+    {
+      name: "jq",
+      taskReferenceName: "jq",
+      type: "JSON_JQ_TRANSFORM",
+      inputParameters: { text: "${workflow.input.text}", queryExpression: "[.text, .text]" },
+    },
+  ]),
   oneLoop("growing_loop", { loopCondition: "$.loop['iteration'] < 40", inputParameters: {}, loopOver: [inline("chunk", "'y'.repeat(300 * 1024)")] }),
   oneLoop("kept_loop", { loopCondition: "$.loop['iteration'] < 12", inputParameters: { keepLastN: 2 }, loopOver: [inline("chunk", "'y'.repeat(300 * 1024)")] }),
 ];

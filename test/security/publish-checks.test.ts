@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { grpc } from "@baton/protocol";
 import { startHarness, type Harness } from "../support/harness.js";
+import { flowOf } from "../support/flows.js";
 
 const refused = async (p: Promise<unknown>): Promise<{ code: number; details: string }> =>
   p.then(
@@ -15,10 +16,7 @@ const refused = async (p: Promise<unknown>): Promise<{ code: number; details: st
   );
 
 const flow = (name: string, extra: object, input: object = {}) => ({
-  name,
-  version: 1,
-  schemaVersion: 2,
-  tasks: [{ name: "noop", taskReferenceName: "noop", type: "NOOP", inputParameters: input }],
+  ...flowOf(name, [{ name: "noop", taskReferenceName: "noop", type: "NOOP", inputParameters: input }]),
   ...extra,
 });
 

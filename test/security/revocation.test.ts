@@ -10,13 +10,11 @@ import { grpc, type DispatchResponse } from "@baton/protocol";
 import { callKeyService, createLogger, startServer, type BatonServer } from "@baton/server";
 import { eventually } from "../support/harness.js";
 import { codeOf, startSecureServer, type SecureServer } from "./support.js";
+import { flowOf } from "../support/flows.js";
 
-const flow = {
-  name: "revocation_flow",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [{ name: "secret_work", taskReferenceName: "work", type: "SIMPLE", inputParameters: { secret: "${workflow.input.secret}" } }],
-};
+const flow = flowOf("revocation_flow", [
+  { name: "secret_work", taskReferenceName: "work", type: "SIMPLE", inputParameters: { secret: "${workflow.input.secret}" } },
+]);
 
 let a: SecureServer; // the replica the key is revoked through
 let b: BatonServer; // the replica the key's calls are open on

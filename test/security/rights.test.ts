@@ -8,36 +8,23 @@ import { after, before, describe, it } from "node:test";
 import { stringifyJson } from "@baton/protocol";
 import { eventually } from "../support/harness.js";
 import { codeOf, startSecureServer, type SecureServer } from "./support.js";
+import { flowOf } from "../support/flows.js";
 
-const inlineFlow = {
-  name: "inline_flow",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [{ name: "say", taskReferenceName: "say", type: "INLINE", inputParameters: { evaluatorType: "javascript", expression: "'ran'" } }],
-};
+const inlineFlow = flowOf("inline_flow", [
+  { name: "say", taskReferenceName: "say", type: "INLINE", inputParameters: { evaluatorType: "javascript", expression: "'ran'" } },
+]);
 
 /** A registered flow whose SUB_WORKFLOW runs whatever definition its input carries. */
-const fromData = {
-  name: "sub_from_data",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [{ name: "child", taskReferenceName: "child", type: "SUB_WORKFLOW", subWorkflowParam: { workflowDefinition: "${workflow.input.def}" } }],
-};
+const fromData = flowOf("sub_from_data", [
+  { name: "child", taskReferenceName: "child", type: "SUB_WORKFLOW", subWorkflowParam: { workflowDefinition: "${workflow.input.def}" } },
+]);
 
 /** The same, with the child's definition written in the registered definition itself. */
-const written = {
-  name: "sub_written",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [{ name: "child", taskReferenceName: "child", type: "SUB_WORKFLOW", subWorkflowParam: { workflowDefinition: inlineFlow } }],
-};
+const written = flowOf("sub_written", [
+  { name: "child", taskReferenceName: "child", type: "SUB_WORKFLOW", subWorkflowParam: { workflowDefinition: inlineFlow } },
+]);
 
-const approvalFlow = {
-  name: "approval_flow",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [{ name: "approve", taskReferenceName: "approve", type: "HUMAN" }],
-};
+const approvalFlow = flowOf("approval_flow", [{ name: "approve", taskReferenceName: "approve", type: "HUMAN" }]);
 
 const approveHandler = (name: string) => ({
   name,

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { stringifyJson } from "@baton/protocol";
 import { startHarness, startToEnd, type Harness } from "../support/harness.js";
+import { flowOf } from "../support/flows.js";
 
 const MiB = 1024 * 1024;
 const LIMIT = 2 * MiB;
@@ -20,15 +21,9 @@ const halves = [inline("a", "'a'.repeat(1.5 * 1024 * 1024)"), inline("b", "'b'.r
 const gather = { a: "${a.output.result}", b: "${b.output.result}" };
 
 const flows = [
-  { name: "gathers_too_much", version: 1, schemaVersion: 2, tasks: halves, outputParameters: gather },
-  {
-    name: "fails_gathering_too_much",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [...halves, inline("boom", "(function () { throw new Error('boom'); })()")],
-    outputParameters: gather,
-  },
-  { name: "gathers_enough", version: 1, schemaVersion: 2, tasks: halves, outputParameters: { a: "${a.output.result}" } },
+  flowOf("gathers_too_much", halves, gather),
+  flowOf("fails_gathering_too_much", [...halves, inline("boom", "(function () { throw new Error('boom'); })()")], gather),
+  flowOf("gathers_enough", halves, { a: "${a.output.result}" }),
 ];
 
 let h: Harness;

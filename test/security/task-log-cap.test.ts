@@ -6,9 +6,10 @@ import { after, before, describe, it } from "node:test";
 import type { BatonClient } from "@baton/client";
 import { TaskStatus } from "@baton/protocol";
 import { codeOf, startSecureServer, type SecureServer } from "./support.js";
+import { flowOf } from "../support/flows.js";
 
 const CAP = 10_000;
-const flow = { name: "chatty", version: 1, schemaVersion: 2, tasks: [{ name: "chat", taskReferenceName: "chat", type: "SIMPLE" }] };
+const flow = flowOf("chatty", [{ name: "chat", taskReferenceName: "chat", type: "SIMPLE" }]);
 
 let s: SecureServer;
 let admin: BatonClient;

@@ -8,8 +8,9 @@ import { after, before, describe, it } from "node:test";
 import type { BatonClient } from "@baton/client";
 import { TaskStatus, type LeasedTask } from "@baton/protocol";
 import { codeOf, startSecureServer, type SecureServer } from "./support.js";
+import { flowOf } from "../support/flows.js";
 
-const flow = { name: "logged", version: 1, schemaVersion: 2, tasks: [{ name: "encode", taskReferenceName: "encode", type: "SIMPLE" }] };
+const flow = flowOf("logged", [{ name: "encode", taskReferenceName: "encode", type: "SIMPLE" }]);
 
 let s: SecureServer;
 let admin: BatonClient;

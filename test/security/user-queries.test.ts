@@ -9,6 +9,7 @@ import { pollHealth } from "../faults/lib/hostile.js";
 import type { BatonClient } from "@baton/client";
 import { heavyParameters, HEAVY_ITEMS } from "../support/heavy-filters.js";
 import { codeOf, startSecureServer, type SecureServer } from "./support.js";
+import { flowOf } from "../support/flows.js";
 
 /** The longest /healthz may wait while the probe runs (the machine is shared: generous, far under the seconds it took before). */
 const HEALTH_MAX_MS = 1_500;
@@ -91,19 +92,14 @@ describe("user queries off the serving thread", () => {
   });
 
   it("a task whose inputParameters read heavy filters waits for them from the pool, and /healthz keeps answering", async () => {
-    const flow = {
-      name: "heavy_filters",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [
-        {
-          name: "noop",
-          taskReferenceName: "read",
-          type: "NOOP",
-          inputParameters: { hits: "${workflow.input.items[?(@.k == 'y')].id}", plain: "${workflow.input.items[0].id}", ...heavyParameters(10) },
-        },
-      ],
-    };
+    const flow = flowOf("heavy_filters", [
+      {
+        name: "noop",
+        taskReferenceName: "read",
+        type: "NOOP",
+        inputParameters: { hits: "${workflow.input.items[?(@.k == 'y')].id}", plain: "${workflow.input.items[0].id}", ...heavyParameters(10) },
+      },
+    ]);
     assert.equal(await codeOf(s.client(publisher).metadata.registerWorkflowDef({ definitionJson: JSON.stringify(flow) })), "OK");
     const client = s.client(operator);
     let id = "";
@@ -127,13 +123,11 @@ describe("user queries off the serving thread", () => {
   });
 
   it("a run whose outputParameters read heavy filters over a large array completes with the right output, and /healthz answers while they are read", async () => {
-    const flow = {
-      name: "heavy_output",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [{ name: "gate", taskReferenceName: "gate", type: "HUMAN" }],
-      outputParameters: { hits: "${workflow.input.items[?(@.k == 'y')].id}", plain: "${workflow.input.items[0].id}", ...heavyParameters(10) },
-    };
+    const flow = flowOf("heavy_output", [{ name: "gate", taskReferenceName: "gate", type: "HUMAN" }], {
+      hits: "${workflow.input.items[?(@.k == 'y')].id}",
+      plain: "${workflow.input.items[0].id}",
+      ...heavyParameters(10),
+    });
     assert.equal(await codeOf(s.client(publisher).metadata.registerWorkflowDef({ definitionJson: JSON.stringify(flow) })), "OK");
     const client = s.client(operator);
     const id = await client.startWorkflow("heavy_output", {
@@ -169,7 +163,7 @@ describe("user queries off the serving thread", () => {
   });
 
   it("a failure workflow named by a filter over the run's input is the one started when the run fails", async () => {
-    const cleanup = { name: "cleanup_flow", version: 1, schemaVersion: 2, tasks: [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }] };
+    const cleanup = flowOf("cleanup_flow", [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }]);
     const failing = {
       name: "fails_to_named_cleanup",
       version: 1,
@@ -200,12 +194,8 @@ describe("user queries off the serving thread", () => {
     // Parsing each and compiling its pattern on RE2 held the serving thread about 2.5 ms per filter (3,000: seconds).
     const inputParameters: Record<string, string> = {};
     for (let i = 0; i < 3_000; i++) inputParameters[`p${i}`] = `\${workflow.input.items[?(@.s.match(/^a${i}+$/) && @.n > ${i})].id}`;
-    const flow = (name: string, extra: Record<string, string> = {}) => ({
-      name,
-      version: 1,
-      schemaVersion: 2,
-      tasks: [{ name: "noop", taskReferenceName: "noop", type: "NOOP", inputParameters: { ...inputParameters, ...extra } }],
-    });
+    const flow = (name: string, extra: Record<string, string> = {}) =>
+      flowOf(name, [{ name: "noop", taskReferenceName: "noop", type: "NOOP", inputParameters: { ...inputParameters, ...extra } }]);
     const publish = (def: object) => s.client(publisher).metadata.registerWorkflowDef({ definitionJson: JSON.stringify(def) });
     const published = publish(flow("many_filters")).then(() => "published" as const);
     await new Promise((r) => setTimeout(r, 200));
