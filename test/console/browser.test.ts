@@ -18,6 +18,7 @@ import { BatonClient, Worker } from "@baton/client";
 import { createLogger, openKeyRegistry, startServer, type BatonServer } from "@baton/server";
 import { freshDatabase, stopCluster } from "../support/database.js";
 import { eventually } from "../support/harness.js";
+import { flowOf } from "../support/flows.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const shots = path.join(root, "test/.tmp/console");
@@ -83,40 +84,25 @@ const shapes = {
   ],
 };
 
-const child = { name: "console_child", version: 1, schemaVersion: 2, tasks: [{ name: "console_work", taskReferenceName: "send_email", type: "SIMPLE" }] };
-const flaky = { name: "console_flaky", version: 1, schemaVersion: 2, tasks: [{ name: "console_flaky", taskReferenceName: "charge", type: "SIMPLE" }] };
+const child = flowOf("console_child", [{ name: "console_work", taskReferenceName: "send_email", type: "SIMPLE" }]);
+const flaky = flowOf("console_flaky", [{ name: "console_flaky", taskReferenceName: "charge", type: "SIMPLE" }]);
 const versioned = (version: number) => ({
   name: "console_versions",
   version,
   schemaVersion: 2,
   tasks: [{ name: "console_work", taskReferenceName: `step_v${version}`, type: "SIMPLE" }],
 });
-const retried = {
-  name: "console_retried",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [{ name: "console_retry", taskReferenceName: "charge_again", type: "SIMPLE" }],
-};
-const review = {
-  name: "console_review",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [
-    { name: "review", taskReferenceName: "review", type: "HUMAN" },
-    { name: "console_work", taskReferenceName: "publish", type: "SIMPLE" },
-  ],
-};
-const unserved = { name: "console_unserved", version: 1, schemaVersion: 2, tasks: [{ name: "console_nobody", taskReferenceName: "waits", type: "SIMPLE" }] };
+const retried = flowOf("console_retried", [{ name: "console_retry", taskReferenceName: "charge_again", type: "SIMPLE" }]);
+const review = flowOf("console_review", [
+  { name: "review", taskReferenceName: "review", type: "HUMAN" },
+  { name: "console_work", taskReferenceName: "publish", type: "SIMPLE" },
+]);
+const unserved = flowOf("console_unserved", [{ name: "console_nobody", taskReferenceName: "waits", type: "SIMPLE" }]);
 let retryFailures = 1;
-const approval = {
-  name: "console_approval",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [
-    { name: "approve", taskReferenceName: "approve", type: "WAIT" },
-    { name: "console_work", taskReferenceName: "ship", type: "SIMPLE" },
-  ],
-};
+const approval = flowOf("console_approval", [
+  { name: "approve", taskReferenceName: "approve", type: "WAIT" },
+  { name: "console_work", taskReferenceName: "ship", type: "SIMPLE" },
+]);
 
 async function signedIn(key: string): Promise<Page> {
   const page = await browser.newPage();

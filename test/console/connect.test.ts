@@ -11,25 +11,16 @@ import { GetWorkflowRequestSchema, GetWorkflowResponseSchema, SessionService, Ta
 import { startSecureServer, type SecureServer } from "../security/support.js";
 import { oneLoop } from "../support/flows.js";
 import { eventually } from "../support/harness.js";
+import { flowOf } from "../support/flows.js";
 
 let s: SecureServer;
 let url: string;
 const keys: Record<string, string> = {};
 
-const flow = {
-  name: "console_connect_flow",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [{ name: "console_connect_step", taskReferenceName: "step", type: "SIMPLE" }],
-};
+const flow = flowOf("console_connect_flow", [{ name: "console_connect_step", taskReferenceName: "step", type: "SIMPLE" }]);
 
 /** Its own task type, so no other test's queued task is polled instead. */
-const watched = {
-  name: "console_watch_flow",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [{ name: "console_watch_step", taskReferenceName: "step", type: "SIMPLE" }],
-};
+const watched = flowOf("console_watch_flow", [{ name: "console_watch_step", taskReferenceName: "step", type: "SIMPLE" }]);
 
 function clients(key?: string) {
   const auth: Interceptor = (next) => (req) => {

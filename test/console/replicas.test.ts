@@ -8,13 +8,14 @@ import { WorkflowStatus } from "@baton/protocol";
 import { createLogger, startServer } from "@baton/server";
 import { eventually } from "../support/harness.js";
 import { startTwoReplicas, type TwoReplicas } from "../support/replicas.js";
+import { flowOf } from "../support/flows.js";
 
 let replicas: TwoReplicas;
 let ca: BatonClient;
 let cb: BatonClient;
 let databaseUrl: string;
 
-const IDLE = { name: "replicas_idle", version: 1, schemaVersion: 2, tasks: [{ name: "replicas_step", taskReferenceName: "step", type: "SIMPLE" }] };
+const IDLE = flowOf("replicas_idle", [{ name: "replicas_step", taskReferenceName: "step", type: "SIMPLE" }]);
 
 before(async () => {
   replicas = await startTwoReplicas();

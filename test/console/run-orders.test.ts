@@ -9,16 +9,12 @@ import { after, before, describe, it } from "node:test";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { grpc, RunOrder, WorkflowStatus, type SearchWorkflowsRequestSchema, type Workflow } from "@baton/protocol";
 import { startHarness, type Harness } from "../support/harness.js";
+import { flowOf } from "../support/flows.js";
 
 let h: Harness;
 
-const waiting = (name: string) => ({ name, version: 1, schemaVersion: 2, tasks: [{ name: "hold", taskReferenceName: "hold", type: "WAIT" }] });
-const instant = {
-  name: "order_c",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [{ name: "set", taskReferenceName: "set", type: "SET_VARIABLE", inputParameters: { x: 1 } }],
-};
+const waiting = (name: string) => flowOf(name, [{ name: "hold", taskReferenceName: "hold", type: "WAIT" }]);
+const instant = flowOf("order_c", [{ name: "set", taskReferenceName: "set", type: "SET_VARIABLE", inputParameters: { x: 1 } }]);
 
 before(async () => {
   h = await startHarness();

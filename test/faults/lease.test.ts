@@ -14,6 +14,7 @@ import { scale } from "./lib/config.js";
 import { checkHistory, installAudit } from "./lib/history.js";
 import { figures, report } from "./lib/report.js";
 import { startServerProcess, stopServer } from "./lib/server.js";
+import { flowOf } from "../support/flows.js";
 
 const holderScript = path.join(path.dirname(fileURLToPath(import.meta.url)), "lib/lease-holder.ts");
 const LEASE = 4;
@@ -35,13 +36,9 @@ describe("a worker killed while it holds a lease", () => {
     let extended = 0;
     try {
       await client.registerTaskDefs([{ name: "f_hold", retryCount: 3, retryDelaySeconds: 0, responseTimeoutSeconds: LEASE, timeoutSeconds: 0 }]);
-      await client.registerWorkflowDef({
-        name: "hold_flow",
-        version: 1,
-        schemaVersion: 2,
-        tasks: [{ name: "f_hold", taskReferenceName: "h", type: "SIMPLE", inputParameters: {} }],
-        outputParameters: { by: "${h.output.by}" },
-      });
+      await client.registerWorkflowDef(
+        flowOf("hold_flow", [{ name: "f_hold", taskReferenceName: "h", type: "SIMPLE", inputParameters: {} }], { by: "${h.output.by}" }),
+      );
       for (let round = 0; round < rounds; round++) {
         const runId = await client.startWorkflow("hold_flow", {});
         const holder = spawn(process.execPath, ["--import", "tsx", holderScript, server.address, "f_hold"], { stdio: ["ignore", "pipe", "inherit"] });

@@ -15,6 +15,7 @@ import { newStartLog, startAll } from "./lib/load.js";
 import { figures, report } from "./lib/report.js";
 import { freePort, startServerProcess, stopServer } from "./lib/server.js";
 import { Ledger, startFaultWorker } from "./lib/workers.js";
+import { flowOf } from "../support/flows.js";
 
 after(() => stopCluster());
 
@@ -41,16 +42,16 @@ describe("a transaction held open under load", () => {
       await registerFlows(client);
       // One run to hold, waiting at a HUMAN gate: the signal that opens the gate queues
       // behind the lock, so the run cannot end while the lock is held.
-      await client.registerWorkflowDef({
-        name: "longtx_held",
-        version: 1,
-        schemaVersion: 2,
-        tasks: [
-          { name: "gate", taskReferenceName: "gate", type: "HUMAN" },
-          { name: "f_add", taskReferenceName: "after", type: "SIMPLE", inputParameters: { v: 1, d: 1 } },
-        ],
-        outputParameters: { r: "${after.output.v}" },
-      });
+      await client.registerWorkflowDef(
+        flowOf(
+          "longtx_held",
+          [
+            { name: "gate", taskReferenceName: "gate", type: "HUMAN" },
+            { name: "f_add", taskReferenceName: "after", type: "SIMPLE", inputParameters: { v: 1, d: 1 } },
+          ],
+          { r: "${after.output.v}" },
+        ),
+      );
       const held = { key: "held-0", name: "longtx_held", input: { x: 0 }, expect: { status: "COMPLETED", output: { r: 2 } } };
       const heldStarts = newStartLog();
       await startAll([client], [held], heldStarts);

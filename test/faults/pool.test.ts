@@ -9,6 +9,7 @@ import { TaskStatus } from "@baton/protocol";
 import { freshDatabase, stopCluster } from "../support/database.js";
 import { figures, report } from "./lib/report.js";
 import { startServerProcess, stopServer } from "./lib/server.js";
+import { flowOf } from "../support/flows.js";
 
 after(() => stopCluster());
 
@@ -20,12 +21,7 @@ describe("concurrent events on a fresh server", () => {
     const port = server.port;
     try {
       await client.registerTaskDefs([{ name: "p_one", retryCount: 0, responseTimeoutSeconds: 600, timeoutSeconds: 0 }]);
-      await client.registerWorkflowDef({
-        name: "pool_one",
-        version: 1,
-        schemaVersion: 2,
-        tasks: [{ name: "p_one", taskReferenceName: "one", type: "SIMPLE" }],
-      });
+      await client.registerWorkflowDef(flowOf("pool_one", [{ name: "p_one", taskReferenceName: "one", type: "SIMPLE" }]));
       const ids = await Promise.all(Array.from({ length: 30 }, (_, i) => client.startWorkflow("pool_one", { i })));
       const { tasks } = await client.tasks.poll({ taskType: "p_one", workerId: "w", count: 30, waitMs: 5000n });
       assert.equal(tasks.length, 30);

@@ -10,6 +10,7 @@ import { freshDatabase, stopCluster } from "../support/database.js";
 import { rng, scale, sleep, waitUntil } from "./lib/config.js";
 import { figures, report } from "./lib/report.js";
 import { freePort, startServerProcess, stopServer, type ServerProc } from "./lib/server.js";
+import { flowOf } from "../support/flows.js";
 
 after(() => stopCluster());
 
@@ -26,12 +27,9 @@ describe("a schedule on two replicas, killed repeatedly", () => {
     const began = Date.now();
     let bothDown = 0;
     try {
-      await client.registerWorkflowDef({
-        name: "fault_tick",
-        version: 1,
-        schemaVersion: 2,
-        tasks: [{ name: "set", taskReferenceName: "set", type: "SET_VARIABLE", inputParameters: { at: "${workflow.input._scheduledTime}" } }],
-      });
+      await client.registerWorkflowDef(
+        flowOf("fault_tick", [{ name: "set", taskReferenceName: "set", type: "SET_VARIABLE", inputParameters: { at: "${workflow.input._scheduledTime}" } }]),
+      );
       const created = await client.createSchedule({
         name: "fault_every_second",
         cronExpression: "* * * * * *",

@@ -11,6 +11,7 @@ import { mustPoll, poll } from "../support/worker.js";
 import { scale } from "./lib/config.js";
 import { checkHistory, installAudit } from "./lib/history.js";
 import { figures, report } from "./lib/report.js";
+import { flowOf } from "../support/flows.js";
 
 let h: Harness;
 let db: pg.Client;
@@ -23,16 +24,16 @@ before(async () => {
   db = new pg.Client({ connectionString: h.databaseUrl });
   await db.connect();
   await h.client.registerTaskDefs(["u_a", "u_b"].map((name) => ({ name, retryCount: 2, retryDelaySeconds: 0, responseTimeoutSeconds: 10, timeoutSeconds: 0 })));
-  await h.client.registerWorkflowDef({
-    name: "two_steps",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [
-      { name: "u_a", taskReferenceName: "a", type: "SIMPLE" },
-      { name: "u_b", taskReferenceName: "b", type: "SIMPLE", inputParameters: { fromA: "${a.output.v}" } },
-    ],
-    outputParameters: { a: "${a.output.v}", b: "${b.output.v}" },
-  });
+  await h.client.registerWorkflowDef(
+    flowOf(
+      "two_steps",
+      [
+        { name: "u_a", taskReferenceName: "a", type: "SIMPLE" },
+        { name: "u_b", taskReferenceName: "b", type: "SIMPLE", inputParameters: { fromA: "${a.output.v}" } },
+      ],
+      { a: "${a.output.v}", b: "${b.output.v}" },
+    ),
+  );
 });
 
 after(async () => {

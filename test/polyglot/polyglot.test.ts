@@ -16,6 +16,7 @@ import { BatonClient, Worker, type ConductorTask, type ConductorWorkflow } from 
 import { createLogger, startServer, type BatonServer } from "@baton/server";
 import { freshDatabase, stopCluster } from "../support/database.js";
 import { buildGoWorker, buildJavaWorker, startGoWorker, startJavaWorker, stopAllWorkers, type WorkerProcess } from "./support.js";
+import { flowOf } from "../support/flows.js";
 
 const SETUP_TIMEOUT = 15 * 60_000;
 const RUN_TIMEOUT = 120_000;
@@ -87,11 +88,9 @@ const fromStep = (ref: string) => ({
   hangWorker: "${workflow.input.hangWorker}",
 });
 
-const flow = {
-  name: "polyglot",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [
+const flow = flowOf(
+  "polyglot",
+  [
     {
       name: "poly_ts_first",
       taskReferenceName: "ts_first",
@@ -132,8 +131,8 @@ const flow = {
       },
     },
   ],
-  outputParameters: { result: "${ts_last.output}" },
-};
+  { result: "${ts_last.output}" },
+);
 
 const taskDefs = [
   { name: "poly_ts_first", retryCount: 0, timeoutSeconds: 300, responseTimeoutSeconds: 60 },
@@ -149,20 +148,19 @@ const taskDefs = [
 ];
 
 /** One slow step, for the lease test. */
-const slowFlow = (lang: "go" | "java") => ({
-  name: `polyglot_slow_${lang}`,
-  version: 1,
-  schemaVersion: 2,
-  tasks: [
-    {
-      name: `poly_${lang}_slow`,
-      taskReferenceName: "slow",
-      type: "SIMPLE",
-      inputParameters: { payload: "${workflow.input.payload}", counter: 1, exact: 1, trail: [], delayMs: 9000 },
-    },
-  ],
-  outputParameters: { by: "${slow.output.by}", payload: "${slow.output.payload}" },
-});
+const slowFlow = (lang: "go" | "java") =>
+  flowOf(
+    `polyglot_slow_${lang}`,
+    [
+      {
+        name: `poly_${lang}_slow`,
+        taskReferenceName: "slow",
+        type: "SIMPLE",
+        inputParameters: { payload: "${workflow.input.payload}", counter: 1, exact: 1, trail: [], delayMs: 9000 },
+      },
+    ],
+    { by: "${slow.output.by}", payload: "${slow.output.payload}" },
+  );
 
 // ---- the TS worker -----------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 // loops, sub-workflows and retries, each with an output that can be computed
 // from its input, so a run's end state can be checked exactly.
 import type { BatonClient } from "@baton/client";
-import { oneLoop } from "../../support/flows.js";
+import { flowOf, oneLoop } from "../../support/flows.js";
 
 /** Lease length of every task here: short, so a lost delivery comes back soon. */
 export const LEASE_SECONDS = 2;
@@ -24,11 +24,9 @@ export const TASK_DEFS = TASK_TYPES.map(taskDef);
 const add = (ref: string, v: string, d: string | number) => ({ name: "f_add", taskReferenceName: ref, type: "SIMPLE", inputParameters: { v, d } });
 
 export const FLOWS = [
-  {
-    name: "fault_fork",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [
+  flowOf(
+    "fault_fork",
+    [
       add("t1", "${workflow.input.x}", 1),
       {
         name: "fork",
@@ -43,8 +41,8 @@ export const FLOWS = [
       { name: "join", taskReferenceName: "join", type: "JOIN", joinOn: ["b1", "b2", "b4"] },
       add("t2", "${b1.output.v}", "${b4.output.v}"),
     ],
-    outputParameters: { r: "${t2.output.v}", f: "${b2.output.v}" },
-  },
+    { r: "${t2.output.v}", f: "${b2.output.v}" },
+  ),
   oneLoop(
     "fault_loop",
     {
@@ -57,18 +55,10 @@ export const FLOWS = [
     },
     { iterations: "${loop.output.iteration}", last: "${l2.output.v}" },
   ),
-  {
-    name: "fault_child",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [add("c1", "${workflow.input.x}", 5), add("c2", "${c1.output.v}", 5)],
-    outputParameters: { v: "${c2.output.v}" },
-  },
-  {
-    name: "fault_parent",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [
+  flowOf("fault_child", [add("c1", "${workflow.input.x}", 5), add("c2", "${c1.output.v}", 5)], { v: "${c2.output.v}" }),
+  flowOf(
+    "fault_parent",
+    [
       {
         name: "sub",
         taskReferenceName: "sub",
@@ -78,15 +68,13 @@ export const FLOWS = [
       },
       add("p2", "${sub.output.v}", 1),
     ],
-    outputParameters: { r: "${p2.output.v}" },
-  },
-  {
-    name: "fault_fail",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [add("t1", "${workflow.input.x}", 1), { name: "f_fatal", taskReferenceName: "t2", type: "SIMPLE", inputParameters: { v: "${t1.output.v}" } }],
-    outputParameters: { r: "${t1.output.v}" },
-  },
+    { r: "${p2.output.v}" },
+  ),
+  flowOf(
+    "fault_fail",
+    [add("t1", "${workflow.input.x}", 1), { name: "f_fatal", taskReferenceName: "t2", type: "SIMPLE", inputParameters: { v: "${t1.output.v}" } }],
+    { r: "${t1.output.v}" },
+  ),
 ];
 
 export interface Planned {

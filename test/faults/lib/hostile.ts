@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { Worker } from "node:worker_threads";
 import type { BatonClient, ConductorWorkflow } from "@baton/client";
-import { oneLoop } from "../../support/flows.js";
+import { flowOf, oneLoop } from "../../support/flows.js";
 
 /** The goal (issue 14, point 2): /healthz answers within this, p99, while a hostile tenant's runs run. */
 export const HEALTH_GOAL_MS = 100;
@@ -24,15 +24,10 @@ export interface HostileScale {
   jsonQuotes: number;
 }
 
-export const POLITE = {
-  name: "polite",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [
-    { name: "n", taskReferenceName: "n", type: "NOOP" },
-    { name: "v", taskReferenceName: "v", type: "SET_VARIABLE", inputParameters: { done: true } },
-  ],
-};
+export const POLITE = flowOf("polite", [
+  { name: "n", taskReferenceName: "n", type: "NOOP" },
+  { name: "v", taskReferenceName: "v", type: "SET_VARIABLE", inputParameters: { done: true } },
+]);
 
 export const HOSTILE = [
   oneLoop("spin_in_loop", {
@@ -47,19 +42,11 @@ export const HOSTILE = [
       },
     ],
   }),
-  {
-    name: "endless_jq",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [{ name: "jq", taskReferenceName: "jq", type: "JSON_JQ_TRANSFORM", inputParameters: { queryExpression: "def f: f; f" } }],
-  },
+  flowOf("endless_jq", [{ name: "jq", taskReferenceName: "jq", type: "JSON_JQ_TRANSFORM", inputParameters: { queryExpression: "def f: f; f" } }]),
   oneLoop("many_noops", { inputParameters: { items: "${workflow.input.items}" }, loopOver: [{ name: "n", taskReferenceName: "n", type: "NOOP" }] }),
-  {
-    name: "catastrophic_regex",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [{ name: "n", taskReferenceName: "n", type: "NOOP", inputParameters: { hits: "${workflow.input.list[?(@.s.match(/^(a+)+$/))]}" } }],
-  },
+  flowOf("catastrophic_regex", [
+    { name: "n", taskReferenceName: "n", type: "NOOP", inputParameters: { hits: "${workflow.input.list[?(@.s.match(/^(a+)+$/))]}" } },
+  ]),
 ];
 
 export async function registerHostileFlows(client: BatonClient): Promise<void> {
