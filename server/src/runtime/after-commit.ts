@@ -22,7 +22,7 @@ export interface AfterCommitDeps {
   evaluator: Evaluator;
   outbox: Outbox;
   /** Where an evaluation's answer goes: an event on the task's run (or the run's, for its ending). */
-  handle(target: RunTarget, event: RunEvent): Promise<unknown>;
+  handle(target: RunTarget, event: RunEvent, options?: { continuation?: boolean }): Promise<unknown>;
 }
 
 /** Each run's evaluations started after commit: each resolves once its answer was decided (or could not be). */

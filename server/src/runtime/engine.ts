@@ -30,6 +30,8 @@ export { Overloaded, type EngineHooks, type EventOutcome, type Reservation, type
 export type { Effect };
 
 const RETRYABLE_PG_CODES = new Set(["40001", "40P01"]);
+/** The batch lane of a loop's continuations (see `handle`). */
+const CONTINUE_LANE = "continue";
 
 /**
  * A batch written and committed: its runs are current in memory; `settle`
@@ -107,7 +109,13 @@ export class Engine {
     this.queue = new BatchQueue<BatchItem>(
       (items) => this.writeBatch(items),
       (item) => (item.kind === "start" ? undefined : runIdOf(item, (taskId) => this.memory.runOf(taskId))),
-      { maxInFlight: this.limits.maxBatchesInFlight ?? 4, maxItems: this.limits.maxBatchEvents ?? 500 },
+      {
+        maxInFlight: this.limits.maxBatchesInFlight ?? 4,
+        maxItems: this.limits.maxBatchEvents ?? 500,
+        // Long loops going on past their decision's budget share one batch at a time: the other
+        // slots stay for every other event and start, which never wait behind a loop's next 100 iterations.
+        laneMaxInFlight: { [CONTINUE_LANE]: 1 },
+      },
     );
   }
 
@@ -151,13 +159,14 @@ export class Engine {
    * Applies one event to one run, atomically. Events that arrive together
    * are decided and written together (see BatchQueue); each is still all or
    * nothing, and a refused one changes nothing. Undefined with skipLocked
-   * when another transaction holds the run.
+   * when another transaction holds the run. `continuation`: the event goes on
+   * with a run's loop after its last decision's budget ran out (see BatchQueue's lanes).
    */
-  handle(target: RunTarget, event: RunEvent, options: { skipLocked?: boolean } = {}): Promise<EventOutcome | undefined> {
+  handle(target: RunTarget, event: RunEvent, options: { skipLocked?: boolean; continuation?: boolean } = {}): Promise<EventOutcome | undefined> {
     return new Promise((resolve, reject) => {
       this.queue.push({
         kind: "event",
-        lane: options.skipLocked ? "skip-locked" : "wait",
+        lane: options.skipLocked ? "skip-locked" : options.continuation ? CONTINUE_LANE : "wait",
         target,
         event,
         skipLocked: Boolean(options.skipLocked),
@@ -212,7 +221,7 @@ export class Engine {
       hooks: this.hooks,
       evaluator: this.services.evaluator,
       outbox: this.outbox,
-      handle: (target: RunTarget, event: RunEvent) => this.handle(target, event),
+      handle: (target: RunTarget, event: RunEvent, options?: { continuation?: boolean }) => this.handle(target, event, options),
     };
     void afterCommit(done.after, deps).then(
       (followUps) => done.settle(followUps),

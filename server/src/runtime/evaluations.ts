@@ -23,13 +23,13 @@ export interface Evaluation {
 export function carryOut(
   evaluation: Evaluation,
   evaluator: Evaluator,
-  handle: (target: RunTarget, event: RunEvent) => Promise<unknown>,
+  handle: (target: RunTarget, event: RunEvent, options?: { continuation?: boolean }) => Promise<unknown>,
   log: Logger,
 ): Promise<void> {
   const { runId, taskId, leaseToken, request } = evaluation;
   return evaluator
     .evaluate(request)
-    .then((outcome) => handle(taskId ? { taskId } : runId, { kind: "evaluated", taskId, leaseToken, outcome }))
+    .then((outcome) => handle(taskId ? { taskId } : runId, { kind: "evaluated", taskId, leaseToken, outcome }, { continuation: request.kind === "continue" }))
     .then(
       () => undefined,
       (error: unknown) => log.debug({ err: error, runId, taskId }, "evaluation answer not applied; its lease will run out and it is asked again"),
