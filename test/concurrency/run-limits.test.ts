@@ -12,16 +12,16 @@ import { grpc } from "@baton/protocol";
 import pg from "pg";
 import { eventually, startHarness, type Harness } from "../support/harness.js";
 import { answer, input, pollAll } from "../support/worker.js";
+import { flowOf } from "../support/flows.js";
 
 let h: Harness;
 let db: pg.Client;
 
 const flow = (name: string, type: string, rateLimitConfig: object) => ({
-  name,
-  version: 1,
-  schemaVersion: 2,
+  ...flowOf(name, [
+    { name: type, taskReferenceName: "work", type: "SIMPLE", inputParameters: { customer: "${workflow.input.customerId}", n: "${workflow.input.n}" } },
+  ]),
   rateLimitConfig,
-  tasks: [{ name: type, taskReferenceName: "work", type: "SIMPLE", inputParameters: { customer: "${workflow.input.customerId}", n: "${workflow.input.n}" } }],
 });
 
 const run = (id: string): Promise<ConductorWorkflow> => h.client.getWorkflow(id, { includeTasks: true });

@@ -24,7 +24,7 @@ async function run(
   input: Record<string, unknown> = {},
   correlationId?: string,
 ): Promise<ConductorWorkflow> {
-  await h.client.registerWorkflowDef({ name, version: 1, schemaVersion: 2, tasks, ...extra });
+  await h.client.registerWorkflowDef({ ...flowOf(name, tasks), ...extra });
   return h.client.executeWorkflow(name, input, correlationId ? { correlationId } : {});
 }
 

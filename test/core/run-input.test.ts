@@ -103,10 +103,7 @@ describe("run input", () => {
   test("a pattern runs on RE2: a catastrophic one answers at once (issue 14, point 2)", async () => {
     // On JavaScript's backtracking engine `^(a+)+$` on 34 a's and a b takes minutes, on the thread that serves calls.
     await h.client.registerWorkflowDef({
-      name: "run_input_pattern",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }],
+      ...flowOf("run_input_pattern", [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }]),
       inputSchema: { name: "s", type: "JSON", data: { type: "object", properties: { s: { type: "string", pattern: "^(a+)+$" } } } },
     });
     const e = await refused(h.client.startWorkflow("run_input_pattern", { s: `${"a".repeat(34)}b` }));
@@ -117,10 +114,7 @@ describe("run input", () => {
   test("uniqueItems is checked in one pass: many distinct objects are accepted, a duplicate in any key order refused (issue 14, point 2)", async () => {
     // ajv compared every pair of object items on the thread that serves calls: 20,000 distinct objects took 43 s, this input hours.
     await h.client.registerWorkflowDef({
-      name: "run_input_unique",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }],
+      ...flowOf("run_input_unique", [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }]),
       inputSchema: { name: "s", type: "JSON", data: { type: "object", properties: { xs: { type: "array", uniqueItems: true } } } },
     });
     const xs = Array.from({ length: 100_000 }, (_, i) => ({ a: i, b: [i % 7] }));
@@ -136,11 +130,8 @@ describe("run input", () => {
 
   test("Conductor JSON without an inputSchema starts as before, inputParameters or not", async () => {
     await h.client.registerWorkflowDef({
-      name: "run_input_plain",
-      version: 1,
-      schemaVersion: 2,
+      ...flowOf("run_input_plain", [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }]),
       inputParameters: ["orderId"],
-      tasks: [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }],
     });
     assert.equal((await h.client.executeWorkflow("run_input_plain", {})).status, "COMPLETED");
   });

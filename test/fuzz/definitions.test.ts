@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { validateTaskDef, validateWorkflowDef } from "@baton/sdk";
 import { anyDefinition, fuzzRuns, isJsonPointer, resolvePointer, taskDef } from "./arbitraries.js";
+import { flowOf } from "../support/flows.js";
 
 function checkIssues(doc: unknown, issues: { path: string; message: string }[]): void {
   assert.ok(Array.isArray(issues));
@@ -52,9 +53,9 @@ describe("definition validation on hostile input", () => {
 
   it("a very deep definition is refused with errors, not a stack overflow", {}, () => {
     for (const depth of [200, 2000, 20_000]) {
-      let tasks: unknown[] = [{ name: "leaf", taskReferenceName: "leaf", type: "SIMPLE" }];
+      let tasks: object[] = [{ name: "leaf", taskReferenceName: "leaf", type: "SIMPLE" }];
       for (let i = 0; i < depth; i++) tasks = [{ name: `l${i}`, taskReferenceName: `l${i}`, type: "DO_WHILE", loopCondition: "false", loopOver: tasks }];
-      const def = { name: "deep", version: 1, schemaVersion: 2, tasks };
+      const def = flowOf("deep", tasks);
       let result;
       try {
         result = validateWorkflowDef(def);

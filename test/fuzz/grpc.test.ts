@@ -96,15 +96,13 @@ after(async () => {
 });
 
 /** Definitions that are right: so the "accepted is stored" half is exercised too. */
-const validDef = fc
-  .array(fc.constantFrom("fz_task", "fz_other"), { minLength: 1, maxLength: 4 })
-  .map(
-    (names) =>
-      ({ name: "x", version: 1, schemaVersion: 2, tasks: names.map((n, i) => ({ name: n, taskReferenceName: `r${i}`, type: "SIMPLE" })) }) as Record<
-        string,
-        unknown
-      >,
-  );
+const validDef = fc.array(fc.constantFrom("fz_task", "fz_other"), { minLength: 1, maxLength: 4 }).map(
+  (names) =>
+    flowOf(
+      "x",
+      names.map((n, i) => ({ name: n, taskReferenceName: `r${i}`, type: "SIMPLE" })),
+    ) as Record<string, unknown>,
+);
 const validTaskDef = fc
   .record({ name: fc.constant("x"), retryCount: fc.nat(5), responseTimeoutSeconds: fc.integer({ min: 1, max: 60 }) })
   .map((d) => d as Record<string, unknown>);

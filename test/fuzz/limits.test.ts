@@ -87,11 +87,8 @@ describe("payload and definition size limits", () => {
 
   it("a definition over 4 MiB is refused with INVALID_ARGUMENT (RESOURCE_EXHAUSTED past the transport's limit) and not stored", async () => {
     const big = (bytes: number) => ({
-      name: `lim_big_${bytes}`,
-      version: 1,
-      schemaVersion: 2,
+      ...flowOf(`lim_big_${bytes}`, [{ name: "lim_task", taskReferenceName: "t", type: "SIMPLE" }]),
       description: "d".repeat(bytes),
-      tasks: [{ name: "lim_task", taskReferenceName: "t", type: "SIMPLE" }],
     });
     assert.equal(await code(h.client.registerWorkflowDef(big(4 * MiB + 10))), "INVALID_ARGUMENT");
     assert.match(await message(h.client.registerWorkflowDef(big(4 * MiB + 10))), /limit/);

@@ -61,10 +61,7 @@ describe("user queries off the serving thread", () => {
 
   it("a start whose input takes seconds to check against its inputSchema is refused at the pool's limits, and /healthz keeps answering", async () => {
     const flow = {
-      name: "exponential_schema",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }],
+      ...flowOf("exponential_schema", [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }]),
       inputSchema: { name: "s", type: "JSON", data: exponentialSchema(23) },
       enforceSchema: true,
     };
@@ -165,10 +162,9 @@ describe("user queries off the serving thread", () => {
   it("a failure workflow named by a filter over the run's input is the one started when the run fails", async () => {
     const cleanup = flowOf("cleanup_flow", [{ name: "noop", taskReferenceName: "noop", type: "NOOP" }]);
     const failing = {
-      name: "fails_to_named_cleanup",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [{ name: "end", taskReferenceName: "end", type: "TERMINATE", inputParameters: { terminationStatus: "FAILED", terminationReason: "on purpose" } }],
+      ...flowOf("fails_to_named_cleanup", [
+        { name: "end", taskReferenceName: "end", type: "TERMINATE", inputParameters: { terminationStatus: "FAILED", terminationReason: "on purpose" } },
+      ]),
       failureWorkflow: "${workflow.input.handlers[?(@.on == 'fail')].name}",
     };
     for (const def of [cleanup, failing])
