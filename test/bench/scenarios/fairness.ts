@@ -2,9 +2,12 @@
 // few runs. Measures the small key's dispatch latency (its task becoming
 // ready -> a worker holding it) alone and under the flood, and the flood's
 // drain rate keyed (claimed round-robin across keys) against the same flood
-// unkeyed (claimed in plain priority/age order). Each drain counts the claim
-// statements it took (pg_stat_statements): the unkeyed one must take only
-// plain ones, or its rate is not the plain path's.
+// unkeyed (claimed in plain priority/age order). The unkeyed leg carries the
+// same side load, 100 runs started alongside of an unkeyed flow of another
+// task type: otherwise the small key's starts, tasks and waits count against
+// the keyed leg alone. Each drain counts the claim statements it took
+// (pg_stat_statements): the unkeyed one must take only plain ones, or its
+// rate is not the plain path's.
 import type { BatonClient } from "@baton/client";
 import { noopWorkers, type ServerProcess } from "../lib/baton.js";
 import { statementCounts } from "../lib/postgres.js";
@@ -12,15 +15,18 @@ import type { BenchOptions } from "../lib/types.js";
 import { anchorWallClock, distribution, nowMs, pool, round, until, wallMs } from "../lib/util.js";
 
 const TYPE = "bench_fair";
-const flow = (name: string, keyed: boolean) => ({
+const SIDE_TYPE = "bench_fair_side";
+const flow = (name: string, keyed: boolean, type = TYPE) => ({
   name,
   version: 1,
   schemaVersion: 2,
   ...(keyed ? { fairnessKey: "${workflow.input.tenant}" } : {}),
-  tasks: [{ name: TYPE, taskReferenceName: "work", type: "SIMPLE", inputParameters: { n: "${workflow.input.n}" } }],
+  tasks: [{ name: type, taskReferenceName: "work", type: "SIMPLE", inputParameters: { n: "${workflow.input.n}" } }],
 });
 const KEYED = flow("bench_fair_keyed", true);
 const PLAIN = flow("bench_fair_plain", false);
+/** The unkeyed leg's side load, in place of the small key's runs. */
+const SIDE = flow("bench_fair_side", false, SIDE_TYPE);
 /** Runs of each flow drained before measuring. */
 const WARM_UP_RUNS = 1000;
 /** server/src/store/queue.ts's claim statements and fair-claim.ts's reads of the keys waiting, as pg_stat_statements shows them. */
@@ -42,9 +48,8 @@ export function fairnessBody(options: BenchOptions) {
     const { counts, log } = options;
     const client = env.clients[0]!;
     const address = env.servers[0]!.address;
-    await client.registerTaskDefs([{ name: TYPE, retryCount: 0, responseTimeoutSeconds: 600 }]);
-    await client.registerWorkflowDef(KEYED);
-    await client.registerWorkflowDef(PLAIN);
+    await client.registerTaskDefs([TYPE, SIDE_TYPE].map((name) => ({ name, retryCount: 0, responseTimeoutSeconds: 600 })));
+    for (const def of [KEYED, PLAIN, SIDE]) await client.registerWorkflowDef(def);
     const left = () => Math.round(Math.max(1000, env.deadline - nowMs()));
     const claimStatements = () => statementCounts(env.databaseUrl, CLAIM_STATEMENTS);
     /** The claim statements between two counts, and the tasks each took. */
@@ -60,9 +65,9 @@ export function fairnessBody(options: BenchOptions) {
      * claim that leased it (its startTime): ready -> claimed is the queue and the fair claim, claimed -> held
      * is the claim statement, the dispatch stream and the worker's process.
      */
-    const smallKey = async (stamps: Map<string, number>, tag: string) => {
+    const smallKey = async (stamps: Map<string, number>, tag: string, flowName = KEYED.name) => {
       anchorWallClock();
-      const ids = await pool(counts.fairnessSmall, 8, (i) => client.startWorkflow(KEYED.name, { tenant: `small-${tag}`, n: i }));
+      const ids = await pool(counts.fairnessSmall, 8, (i) => client.startWorkflow(flowName, { tenant: `small-${tag}`, n: i }));
       const runs = await Promise.all(ids.map((id) => client.waitWorkflow(id, left(), true)));
       const split = { latency: [] as number[], toClaim: [] as number[], toWorker: [] as number[], taskIds: new Set<string>() };
       for (const run of runs)
@@ -84,13 +89,17 @@ export function fairnessBody(options: BenchOptions) {
       const counted = await claimStatements();
       const stamps = { received: new Map<string, number>(), returned: new Map<string, number>() };
       const workers = noopWorkers(address, { concurrency: counts.concurrency, workerId: `bench-fair-${name}`, types: [TYPE], stamps });
+      // The side load's own worker, in the unkeyed leg only (a stream of its own: one stream for both types would
+      // claim the side type at each credit; its claims are counted among the plain ones).
+      const side = name === PLAIN.name ? noopWorkers(address, { concurrency: 8, workerId: "bench-fair-side", types: [SIDE_TYPE], stamps }) : undefined;
+      const handled = () => (workers.counts.get(TYPE) ?? 0) + (side?.counts.get(SIDE_TYPE) ?? 0);
       const t0 = wallMs();
       try {
         const small = whileDraining ? whileDraining(stamps.received) : Promise.resolve(undefined);
-        // The small key's tasks go through the same workers: drained once they and the whole flood are done
+        // The small key's (or side) tasks go through the same workers: drained once they and the whole flood are done
         // (counting to n alone stopped the workers with up to that many of the flood's tasks still queued).
         const total = n + (whileDraining ? counts.fairnessSmall : 0);
-        const drained = await until(() => (workers.counts.get(TYPE) ?? 0) >= total, left(), 20);
+        const drained = await until(() => handled() >= total, left(), 20);
         const claims = claimsBetween(counted, await claimStatements());
         const split = await small;
         // The flood's own drain: to its last task held, whenever the small key's runs end.
@@ -99,7 +108,7 @@ export function fairnessBody(options: BenchOptions) {
         const done = stamps.received.size - (split?.taskIds.size ?? 0);
         return { seconds: (last - t0) / 1000, drained, small: split, done, claims };
       } finally {
-        await workers.stop();
+        await Promise.all([workers.stop(), side?.stop()]);
       }
     };
 
@@ -120,7 +129,7 @@ export function fairnessBody(options: BenchOptions) {
     }
     // The same small key while another key's flood drains, then the flood unkeyed.
     const keyed = await flood(KEYED.name, counts.fairnessFlood, (stamps) => smallKey(stamps, "flood"));
-    const plain = await flood(PLAIN.name, counts.fairnessFlood);
+    const plain = await flood(PLAIN.name, counts.fairnessFlood, (stamps) => smallKey(stamps, "side", SIDE.name));
     const a = distribution(unloaded.latency);
     const b = distribution(keyed.small?.latency ?? []);
     const keyedRate = keyed.done / keyed.seconds;
