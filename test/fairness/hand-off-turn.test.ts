@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Worker } from "@baton/client";
 import { eventually, startHarness, type Harness } from "../support/harness.js";
+import { holdingWorker } from "./lib/holding-worker.js";
 import { registerTenantFlow } from "./lib/tenant-flow.js";
 
 const TYPE = "turn_fair";
@@ -74,22 +75,9 @@ describe("the hand-off at commit and fair claims", () => {
 describe("the slots a stream keeps for quiet keys", () => {
   it("a flood's claims leave one of 32 slots free, and a key with nothing queued is handed it at commit", async () => {
     for (let n = 0; n < 40; n++) await h.client.startWorkflow("turn_fair", { tenant: "flood", n });
-    const received: string[] = [];
-    let letGo = () => {};
-    const held = new Promise<void>((resolve) => (letGo = resolve));
-    const worker = new Worker({ address: h.server.address, workerId: "quiet-worker", onError: () => {} });
-    worker.handle<{ tenant: string }>(
-      TYPE,
-      async (input) => {
-        received.push(input.tenant);
-        // The flood's tasks keep their slots until the test lets go.
-        if (input.tenant === "flood") await held;
-        return {};
-      },
-      { concurrency: 32 },
-    );
+    // The flood's tasks keep their slots until the test lets go.
+    const { received, stop } = holdingWorker(h, TYPE, "quiet-worker", (tenant) => tenant === "flood");
     try {
-      worker.start();
       await eventually(
         async () => received.length,
         (n) => n === 31,
@@ -103,8 +91,7 @@ describe("the slots a stream keeps for quiet keys", () => {
       );
       assert.equal(received.filter((t) => t === "flood").length, 31, "the flood had 31 of the 32 slots, no more");
     } finally {
-      letGo();
-      await worker.stop();
+      await stop();
     }
   });
 });

@@ -8,11 +8,11 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { Worker } from "@baton/client";
 import pg from "pg";
 import { FairClaims } from "../../server/src/store/fair-claim.js";
 import { claim } from "../../server/src/store/queue.js";
 import { eventually, startHarness, type Harness } from "../support/harness.js";
+import { holdingWorker } from "./lib/holding-worker.js";
 import { registerTenantFlow } from "./lib/tenant-flow.js";
 
 let h: Harness;
@@ -98,21 +98,8 @@ describe("a type with no keyed rows left", () => {
     const { tasks } = await h.client.tasks.poll({ taskType: type, workerId: "drain", count: 6, waitMs: 1000n });
     assert.equal(tasks.length, 6);
 
-    const received: string[] = [];
-    let letGo = () => {};
-    const held = new Promise<void>((resolve) => (letGo = resolve));
-    const worker = new Worker({ address: h.server.address, workerId: "slots-worker", onError: () => {} });
-    worker.handle<{ tenant: string }>(
-      type,
-      async (input) => {
-        received.push(input.tenant);
-        await held;
-        return {};
-      },
-      { concurrency: 32 },
-    );
+    const { received, stop } = holdingWorker(h, type, "slots-worker", () => true);
     try {
-      worker.start();
       // Were the type still fair, one of the 32 slots would be kept for a quiet key, and 31 filled.
       await eventually(
         async () => received.length,
@@ -120,8 +107,7 @@ describe("a type with no keyed rows left", () => {
       );
       assert.ok(received.every((t) => t === "-"));
     } finally {
-      letGo();
-      await worker.stop();
+      await stop();
     }
   });
 });
