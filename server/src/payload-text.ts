@@ -1,4 +1,4 @@
-// The JSON text a payload object was parsed from (a worker's output), known
+// The JSON text a payload object was parsed from (a worker's output, a run's input), known
 // by the object: its size is that text's length, and the batch that writes it
 // hands PostgreSQL that text (store/rows-json.ts) rather than writing the
 // object out again, which at megabytes held the serving thread for tens of

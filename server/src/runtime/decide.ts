@@ -9,6 +9,7 @@ import type { RunState } from "../decider/model.js";
 import type { TaskDef } from "@baton/sdk";
 import type { Admission } from "../concurrency/admission.js";
 import { fairKeyOf, fairWeightOf } from "../fairness/key.js";
+import { sameText } from "../payload-text.js";
 import type { EventItem, StartItem } from "./batch-items.js";
 import type { RunToDecide } from "./load.js";
 import type { EngineServices } from "./services.js";
@@ -89,9 +90,11 @@ export function decideStart(
   return decide({ def, graph: graphFor(hash, def), run, tasks: [], taskDefs, now, newId: randomUUID, services }, { kind: "start" });
 }
 
-/** A start's input: the definition's template under the request's. */
+/** A start's input: the definition's template under the request's (with no template, a copy with the same text). */
 export function startInput({ options, resolved }: StartItem): RunState["input"] {
-  return { ...(resolved.def.inputTemplate ?? {}), ...options.input };
+  const template = resolved.def.inputTemplate ?? {};
+  const input = { ...template, ...options.input };
+  return Object.keys(template).length === 0 ? sameText(input, options.input) : input;
 }
 
 function newRun(item: StartItem, runId: string, now: number): RunState {

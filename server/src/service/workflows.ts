@@ -1,6 +1,7 @@
 // WorkflowService: start, observe and operate runs. Each operation is one event.
 import { mapInSlices, WorkflowService, WorkflowStatus, type ServiceImpl, type StartWorkflowRequest } from "@baton/protocol";
 import type { WorkflowDef } from "@baton/sdk";
+import { notePayloadText } from "../payload-text.js";
 import type { RunEvent } from "../decider/decider.js";
 import { TERMINAL_TASK, TERMINAL_WORKFLOW, type JsonObject, type TaskState } from "../decider/model.js";
 import type { Engine } from "../runtime/engine.js";
@@ -28,6 +29,8 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
   const start = async (req: StartWorkflowRequest) => {
     if (!req.name && !req.definitionJson) throw invalid("name is required");
     const input = parsePayload("input_json", req.inputJson, limits.payloadBytes) as JsonObject;
+    // Measured and written as its text, not written out again.
+    notePayloadText(input, req.inputJson);
     const definition = req.definitionJson ? (parsePayload("definition_json", req.definitionJson, limits.definitionBytes) as unknown as WorkflowDef) : undefined;
     return engine.start({
       name: req.name || definition?.name || "",
