@@ -8,6 +8,7 @@
 // are removed with their task (deleteTasks, retention).
 import { isIterationKey, loopChanges, loopOwnFields, markLoopStored } from "../decider/loop-output.js";
 import type { TaskState } from "../decider/model.js";
+import type { Migration } from "./migrations.js";
 import { taskRows } from "./rows.js";
 
 /** Moves the entries of loops stored whole (before this table) to it: a row each, and out of the loop's output. */
@@ -21,8 +22,11 @@ export const MOVE_LOOP_ENTRIES_SQL = `
       AND EXISTS (SELECT 1 FROM jsonb_object_keys(t.output) k WHERE k ~ '^[1-9][0-9]{0,8}$');
 `;
 
-export const LOOP_ITERATIONS_MIGRATION = {
+export const LOOP_ITERATIONS_MIGRATION: Migration = {
   name: "loop iterations: a DO_WHILE's iteration outputs a row each, not rewritten whole with every iteration",
+  // An earlier server reads a loop's output without its entries (a loopCondition reading one fails), and writes
+  // the entries it adds into the output column, where this version's next write of the loop drops them.
+  olderReplicasStop: "an earlier server reads loops without their iterations' outputs and writes new ones where this version loses them",
   sql: `
     CREATE TABLE baton.loop_iterations (
       task_id uuid NOT NULL,

@@ -1,6 +1,13 @@
 // Schema changes, in order. Each runs once, in a transaction, under an
 // advisory lock so replicas starting together do not race; never edit a
 // shipped migration, add a new one.
+//
+// A migration that servers of an earlier version cannot run beside (they
+// would read or write the moved data in its old shape) says so
+// (`olderReplicasStop`): it is not applied while a replica of that earlier
+// version beats on the database (store/replicas.ts), and the server starting
+// refuses to, saying what to stop. Any other runs while older replicas serve,
+// as in a rolling upgrade.
 import type pg from "pg";
 import { CONCURRENCY_LIMIT_ALL_KEYS_MIGRATION, CONCURRENCY_LIMIT_MIGRATION, CONCURRENCY_MIGRATION } from "./concurrency.js";
 import { EVENT_HANDLER_OWNER_MIGRATION } from "./event-handlers.js";
@@ -12,7 +19,14 @@ import { RETENTION_MIGRATION } from "./retention.js";
 import { SCHEDULES_MIGRATION } from "./schedules.js";
 import { TASK_LOG_ORDER_MIGRATION } from "./task-logs.js";
 
-export const MIGRATIONS: { name: string; sql: string }[] = [
+export interface Migration {
+  name: string;
+  sql: string;
+  /** Why servers of an earlier version must stop before it is applied (they cannot work with its data). */
+  olderReplicasStop?: string;
+}
+
+export const MIGRATIONS: Migration[] = [
   {
     name: "initial schema",
     sql: `
@@ -312,8 +326,30 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
 
 const LOCK_KEY = 0x6261746f6e; // "baton"
 
-/** Applies every migration not yet applied. Safe to call from several processes at once. */
-export async function migrate(client: pg.ClientBase): Promise<number> {
+/** A replica that beat this recently is running (each beats every 2 s, console/replica-view.ts); one killed stops counting this long after. */
+export const LIVE_REPLICA_MS = 10_000;
+
+/** Refuses migrations that need older replicas stopped while any of them beats (none of this version has started yet: they are all older). */
+async function checkNoOlderReplicas(client: pg.ClientBase, pending: Migration[], now: number): Promise<void> {
+  const reasons = pending.filter((m) => m.olderReplicasStop).map((m) => `${m.name}: ${m.olderReplicasStop}`);
+  if (reasons.length === 0) return;
+  const table = await client.query<{ t: string | null }>("SELECT to_regclass('baton.replicas')::text AS t");
+  if (!table.rows[0]?.t) return;
+  const { rows } = await client.query<{ n: string; last: string }>("SELECT count(*) AS n, max(beat_at) AS last FROM baton.replicas WHERE beat_at >= $1", [
+    now - LIVE_REPLICA_MS,
+  ]);
+  const live = Number(rows[0]?.n ?? 0);
+  if (live === 0) return;
+  const ago = Math.max(0, Math.round((now - Number(rows[0]!.last)) / 1000));
+  throw new Error(
+    `${live} replica${live === 1 ? "" : "s"} of an earlier Baton ${live === 1 ? "is" : "are"} running on this database (last heartbeat ${ago} s ago), ` +
+      `and this version changes the schema in a way they cannot work with (${reasons.join("; ")}). ` +
+      `Stop every replica of the earlier version, then start this one; a replica that was killed rather than stopped counts as running for ${LIVE_REPLICA_MS / 1000} s after its last heartbeat.`,
+  );
+}
+
+/** Applies every migration not yet applied (of `migrations`: all of them but in tests). Safe to call from several processes at once. */
+export async function migrate(client: pg.ClientBase, migrations: Migration[] = MIGRATIONS, now = Date.now()): Promise<number> {
   await client.query("BEGIN");
   try {
     await client.query("SELECT pg_advisory_xact_lock($1)", [LOCK_KEY]);
@@ -323,9 +359,11 @@ export async function migrate(client: pg.ClientBase): Promise<number> {
     );
     const { rows } = await client.query<{ version: number }>("SELECT coalesce(max(version), 0) AS version FROM baton.migrations");
     const current = rows[0]?.version ?? 0;
+    // A database no server has migrated yet has no older replicas.
+    if (current > 0) await checkNoOlderReplicas(client, migrations.slice(current), now);
     let applied = 0;
-    for (let i = current; i < MIGRATIONS.length; i++) {
-      const migration = MIGRATIONS[i]!;
+    for (let i = current; i < migrations.length; i++) {
+      const migration = migrations[i]!;
       await client.query(migration.sql);
       await client.query("INSERT INTO baton.migrations (version, name) VALUES ($1, $2)", [i + 1, migration.name]);
       applied++;
