@@ -2,6 +2,7 @@
 // payload passes `condition`, runs its actions with `${...}` taken from the
 // payload. The JSON is Conductor's, field for field; validation collects every
 // problem with its JSON pointer and never throws.
+import { quoted } from "@baton/json";
 import type { ValidationIssue, ValidationResult } from "./validation/issue.js";
 import { pointer } from "./validation/pointer.js";
 import { isObj, nestingDepth } from "./validation/tree.js";
@@ -113,7 +114,7 @@ export function validateEventHandler(handler: unknown): ValidationResult {
     warnings.push({ path: "/active", message: "active is absent: the handler is stored inactive (Conductor's default) and runs no action" });
   else if (typeof active !== "boolean") error("/active", "active must be a boolean");
   for (const key of Object.keys(handler)) {
-    if (!TOP_LEVEL.has(key)) warnings.push({ path: pointer("", key), message: `unknown field ${key} is kept but ignored` });
+    if (!TOP_LEVEL.has(key)) warnings.push({ path: pointer("", key), message: `unknown field ${quoted(key)} is kept but ignored` });
   }
 
   const actions = handler["actions"];
@@ -138,7 +139,7 @@ function actionIssues(action: unknown, path: string, error: Report, _warnings: V
     return;
   }
   if (typeof kind !== "string" || !(EVENT_HANDLER_ACTIONS as readonly string[]).includes(kind)) {
-    error(pointer(path, "action"), `unknown action ${JSON.stringify(kind)}; expected one of ${EVENT_HANDLER_ACTIONS.join(", ")}`);
+    error(pointer(path, "action"), `unknown action ${quoted(kind)}; expected one of ${EVENT_HANDLER_ACTIONS.join(", ")}`);
     return;
   }
   const detailsPath = pointer(path, kind);

@@ -5,6 +5,7 @@
 // (intervalSeconds, jitterSeconds, overlapPolicy, catchupWindowSeconds).
 // Validation names every bad field with its JSON pointer and never throws;
 // fire times come from croner (time zones and daylight saving included).
+import { NOTE_CHARS, quoted, shortened } from "@baton/json";
 import { Cron } from "croner";
 import type { ValidationIssue, ValidationResult } from "./validation/issue.js";
 import { isObj } from "./validation/tree.js";
@@ -85,7 +86,7 @@ export function validateSchedule(value: unknown): ValidationResult {
   if (cron !== undefined && interval !== undefined) err("/intervalSeconds", "give cronExpression or intervalSeconds, not both");
   const zone = s["zoneId"];
   if (zone !== undefined && (typeof zone !== "string" || !isTimeZone(zone))) {
-    err("/zoneId", `unknown time zone ${JSON.stringify(zone)}: use an IANA name such as "Europe/Paris" or "UTC"`);
+    err("/zoneId", `unknown time zone ${quoted(zone)}: use an IANA name such as "Europe/Paris" or "UTC"`);
   }
   if (cron !== undefined) {
     if (typeof cron !== "string" || cron.trim() === "") err("/cronExpression", "cronExpression must be a non-empty string");
@@ -95,7 +96,7 @@ export function validateSchedule(value: unknown): ValidationResult {
       } catch (error) {
         err(
           "/cronExpression",
-          `invalid cron expression ${JSON.stringify(cron)}: ${(error as Error).message.replace(/^CronPattern: /, "")} (five fields, or six with seconds first)`,
+          `invalid cron expression ${quoted(cron)}: ${shortened((error as Error).message.replace(/^CronPattern: /, ""), NOTE_CHARS)} (five fields, or six with seconds first)`,
         );
       }
     }

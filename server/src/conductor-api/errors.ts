@@ -1,6 +1,7 @@
 // Conductor's error body ({status, message, instance, retryable,
 // validationErrors}) and the HTTP status for each refusal the services make.
 import { hostname } from "node:os";
+import { MESSAGE_CHARS, QUOTE_CHARS, quoted, shortened } from "@baton/json";
 import { grpc, RpcError } from "@baton/protocol";
 import { toRpcError } from "../service/errors.js";
 
@@ -53,12 +54,29 @@ export function toHttpError(error: unknown): HttpError {
 
 const INSTANCE = hostname();
 
+/** The most validationErrors a body lists. */
+const MAX_VALIDATION_ERRORS = 20;
+
+/** The body as Conductor writes it; what quotes the request (the message, each invalidValue) is shortened, as a gRPC status is. */
 export function errorBody(error: HttpError): Record<string, unknown> {
+  const listed = error.validationErrors.slice(0, MAX_VALIDATION_ERRORS).map((v) => ({
+    ...v,
+    message: shortened(v.message, MESSAGE_CHARS),
+    ...("invalidValue" in v ? { invalidValue: shortValue(v.invalidValue) } : {}),
+  }));
   return {
     status: error.status,
-    message: error.message,
+    message: shortened(error.message, MESSAGE_CHARS),
     instance: INSTANCE,
     retryable: error.retryable,
-    ...(error.validationErrors.length > 0 ? { validationErrors: error.validationErrors } : {}),
+    ...(listed.length > 0 ? { validationErrors: listed } : {}),
   };
+}
+
+/** A value as sent when short, else its start as quoted text. */
+function shortValue(value: unknown): unknown {
+  if (value === null || typeof value === "number" || typeof value === "boolean") return value;
+  if (typeof value === "string") return value.length <= QUOTE_CHARS ? value : shortened(value);
+  const text = quoted(value);
+  return text.length <= QUOTE_CHARS ? value : text;
 }

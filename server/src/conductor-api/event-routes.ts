@@ -1,5 +1,6 @@
 // /api/event: Conductor's event handlers, through the same event service
 // (and validation) as `baton handlers put`.
+import { shortened } from "@baton/json";
 import { eventHandlerRights, type Principal } from "../auth/policy.js";
 import { create } from "@bufbuild/protobuf";
 import {
@@ -47,8 +48,8 @@ export function eventRoutes(s: Services): Route[] {
     handle: async (r) => {
       const { name } = r.body as { name: string };
       const found = await exists(name, r.signal);
-      if (method === "POST" && found) throw new HttpError(409, `EventHandler with name ${name} already exists!`);
-      if (method === "PUT" && !found) throw new HttpError(404, `EventHandler with name ${name} not found!`);
+      if (method === "POST" && found) throw new HttpError(409, `EventHandler with name ${shortened(name)} already exists!`);
+      if (method === "PUT" && !found) throw new HttpError(404, `EventHandler with name ${shortened(name)} not found!`);
       await put(r.body, r.signal, r.principal);
       return undefined;
     },

@@ -1,6 +1,7 @@
 // The HTTP listener of Conductor's REST API: routing (find-my-way), body
 // reading and validation (ajv), admission, and Conductor's answers (JSON,
 // text/plain ids, 204 for "nothing", its error body for every refusal).
+import { NOTE_CHARS, shortened } from "@baton/json";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import Router from "find-my-way";
 import { Ajv, type ValidateFunction, type ErrorObject } from "ajv";
@@ -126,7 +127,7 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
       try {
         body = parseJson(text);
       } catch (error) {
-        throw badRequest(`the request body is not valid JSON: ${(error as Error).message}`);
+        throw badRequest(`the request body is not valid JSON: ${shortened((error as Error).message, NOTE_CHARS)}`);
       }
     }
     if (stored.validate && !stored.validate(body ?? null)) throw invalidBody(stored.validate.errors ?? [], body);

@@ -1,5 +1,6 @@
 // /api/metadata: workflow and task definitions, registered through the same
 // metadata service (and its validation) as `baton publish`.
+import { quoted, shortened } from "@baton/json";
 import { create } from "@bufbuild/protobuf";
 import {
   DeleteTaskDefRequestSchema,
@@ -50,7 +51,7 @@ export function metadataRoutes(s: Services): Route[] {
         const def = r.body as Def;
         // Conductor refuses to create a version that exists, unless asked to overwrite it.
         if (!boolParam(r.query, "overwrite", false) && (await getDef(def.name, def.version ?? 1, r.signal))) {
-          throw new HttpError(409, `Workflow with ${def.name}.${def.version ?? 1} already exists!`);
+          throw new HttpError(409, `Workflow with ${shortened(def.name)}.${def.version ?? 1} already exists!`);
         }
         await register(def, r.signal);
         return undefined;
@@ -114,7 +115,7 @@ export function metadataRoutes(s: Services): Route[] {
       handle: async (r) => {
         const text = r.params["version"] ?? "";
         const version = /^[0-9]{1,9}$/.test(text) ? Number(text) : 0;
-        if (version < 1) throw badRequest(`version must be a whole number of 1 or more, not ${JSON.stringify(text)}`);
+        if (version < 1) throw badRequest(`version must be a whole number of 1 or more, not ${quoted(text)}`);
         await s.metadata.deleteWorkflowDef(create(DeleteWorkflowDefRequestSchema, { name: r.params["name"] ?? "", version }), callOf(r.signal));
         return undefined;
       },

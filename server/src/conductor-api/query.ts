@@ -4,6 +4,7 @@
 // 'single' or "double" quoted. Fields: workflowType (or workflowName),
 // status, startTime, correlationId, workflowId. And the `sort` parameter:
 //   startTime:DESC   (Conductor's field:ASC|DESC; several are joined by |)
+import { quoted, shortened } from "@baton/json";
 import { RunOrder, WorkflowStatus, type Workflow } from "@baton/protocol";
 import { badRequest } from "./errors.js";
 
@@ -60,17 +61,17 @@ export function parseWorkflowQuery(query: string): WorkflowQuery {
   const next = (): Token | undefined => tokens[i++];
   const value = (): string => {
     const t = next();
-    if (!t || (t.kind !== "word" && t.kind !== "quoted")) throw badRequest(`query: expected a value after ${tokens[i - 2]?.text ?? "the operator"}`);
+    if (!t || (t.kind !== "word" && t.kind !== "quoted")) throw badRequest(`query: expected a value after ${shortened(tokens[i - 2]?.text ?? "the operator")}`);
     return t.text;
   };
   while (i < tokens.length) {
     const fieldToken = next();
-    if (!fieldToken || fieldToken.kind !== "word") throw badRequest(`query: expected a field name, found ${JSON.stringify(fieldToken?.text ?? "")}`);
+    if (!fieldToken || fieldToken.kind !== "word") throw badRequest(`query: expected a field name, found ${quoted(fieldToken?.text ?? "")}`);
     const field = FIELDS[fieldToken.text.toLowerCase()];
-    if (!field) throw badRequest(`query: Baton searches by workflowType, status, startTime, correlationId and workflowId, not ${fieldToken.text}`);
+    if (!field) throw badRequest(`query: Baton searches by workflowType, status, startTime, correlationId and workflowId, not ${shortened(fieldToken.text)}`);
     const opToken = next();
     const op = opToken?.kind === "op" ? opToken.text : opToken?.kind === "word" && opToken.text.toUpperCase() === "IN" ? "IN" : "";
-    if (!op || op === "!=") throw badRequest(`query: after ${fieldToken.text} expected =, IN (...), >, >=, < or <=`);
+    if (!op || op === "!=") throw badRequest(`query: after ${shortened(fieldToken.text)} expected =, IN (...), >, >=, < or <=`);
     let values: string[];
     if (op === "IN") {
       if (next()?.kind !== "(") throw badRequest(`query: IN takes a list in parentheses, e.g. status IN (RUNNING, FAILED)`);
@@ -84,20 +85,21 @@ export function parseWorkflowQuery(query: string): WorkflowQuery {
     } else values = [value()];
     if (field === "startTime") {
       const n = Number(values[0]);
-      if (values.length !== 1 || !Number.isFinite(n)) throw badRequest(`query: startTime takes a time in epoch milliseconds, not ${values.join(",")}`);
+      if (values.length !== 1 || !Number.isFinite(n))
+        throw badRequest(`query: startTime takes a time in epoch milliseconds, not ${shortened(values.join(","))}`);
       if (op === ">") out.from = Math.max(out.from ?? 0, n + 1);
       else if (op === ">=") out.from = Math.max(out.from ?? 0, n);
       else if (op === "<") out.to = Math.min(out.to ?? Infinity, n);
       else if (op === "<=") out.to = Math.min(out.to ?? Infinity, n + 1);
       else throw badRequest("query: startTime takes >, >=, < or <=");
     } else {
-      if (op !== "=" && op !== "IN") throw badRequest(`query: ${fieldToken.text} takes = or IN (...)`);
+      if (op !== "=" && op !== "IN") throw badRequest(`query: ${shortened(fieldToken.text)} takes = or IN (...)`);
       (out[field] as string[]).push(...values);
     }
     if (i < tokens.length) {
       const joiner = next();
       if (joiner?.kind !== "word" || joiner.text.toUpperCase() !== "AND")
-        throw badRequest(`query: clauses are joined by AND (OR is not supported), found ${JSON.stringify(joiner?.text ?? "")}`);
+        throw badRequest(`query: clauses are joined by AND (OR is not supported), found ${quoted(joiner?.text ?? "")}`);
     }
   }
   return out;
@@ -129,7 +131,8 @@ export function parseSort(sort: string): RunOrder {
   if (!orders || rest.length > 0)
     throw badRequest(`sort: Baton sorts by startTime, endTime, workflowType or status, not ${JSON.stringify(field.slice(0, 40))}; e.g. sort=startTime:DESC`);
   const up = direction.toUpperCase();
-  if (up !== "ASC" && up !== "DESC") throw badRequest(`sort: the direction after ${field}: is ASC or DESC, not ${JSON.stringify(direction.slice(0, 20))}`);
+  if (up !== "ASC" && up !== "DESC")
+    throw badRequest(`sort: the direction after ${shortened(field)}: is ASC or DESC, not ${JSON.stringify(direction.slice(0, 20))}`);
   return orders[up === "ASC" ? 0 : 1];
 }
 

@@ -1,5 +1,6 @@
 // /api/tasks: what Conductor's workers call (poll, batch poll, update,
 // update-v2, logs) and the task lookups and queue sizes beside them.
+import { quoted } from "@baton/json";
 import { create } from "@bufbuild/protobuf";
 import {
   AddTaskLogRequestSchema,
@@ -124,7 +125,7 @@ export function taskRoutes(s: Services): Route[] {
   const bySignal = async (params: Record<string, string>, query: URLSearchParams, body: unknown, signal: AbortSignal) => {
     const status = params["status"] ?? "";
     if (!["IN_PROGRESS", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "COMPLETED"].includes(status)) {
-      throw badRequest(`status must be IN_PROGRESS, FAILED, FAILED_WITH_TERMINAL_ERROR or COMPLETED, not ${status}`);
+      throw badRequest(`status must be IN_PROGRESS, FAILED, FAILED_WITH_TERMINAL_ERROR or COMPLETED, not ${quoted(status)}`);
     }
     const { taskId } = await s.workflows.signalTask(
       create(SignalTaskRequestSchema, {

@@ -1,5 +1,6 @@
 // /api/workflow: starts (plain, by name, start-and-wait), reads, search, the
 // operator's actions, correlation and running-id lists, and the bulk forms.
+import { shortened } from "@baton/json";
 import { create } from "@bufbuild/protobuf";
 import {
   ExecuteWorkflowRequestSchema,
@@ -61,7 +62,7 @@ export function workflowRoutes(s: Services): Route[] {
     const statuses = q.statuses.map((name) => {
       const value = WorkflowStatus[name.toUpperCase() as keyof typeof WorkflowStatus];
       if (value === undefined || name.toUpperCase() === "UNSPECIFIED")
-        throw badRequest(`query: no workflow status ${name}; use RUNNING, COMPLETED, FAILED, TIMED_OUT, TERMINATED or PAUSED`);
+        throw badRequest(`query: no workflow status ${shortened(name)}; use RUNNING, COMPLETED, FAILED, TIMED_OUT, TERMINATED or PAUSED`);
       return value;
     });
     if (q.workflowIds.length > 0) {

@@ -2,6 +2,7 @@
 // terminate, retry, restart, rerun from a task, skip a task, signal a task,
 // set variables. Each checks the run's status first and refuses what it does
 // not allow; retry and a child's revival reopen what failed.
+import { shortened } from "@baton/json";
 import { iterationRef } from "@baton/sdk";
 import { Refusal, type RunEvent } from "./contract.js";
 import type { DecisionContext } from "./decision-context.js";
@@ -145,7 +146,7 @@ export function rerun(d: DecisionContext, event: Extract<RunEvent, { kind: "reru
     throw new Refusal("FAILED_PRECONDITION", `run ${run.id} is ${run.status}; rerun applies to an ended run`);
   }
   const wt = d.workflowTaskOf(target);
-  if (!wt) throw new Refusal("INVALID_ARGUMENT", `task ${target.ref} cannot be rerun: it is not in the definition`);
+  if (!wt) throw new Refusal("INVALID_ARGUMENT", `task ${shortened(target.ref)} cannot be rerun: it is not in the definition`);
   // Everything from the target on is dropped and the flow resumes there.
   const keep: TaskState[] = [];
   for (const task of d.tasks) {
@@ -211,16 +212,16 @@ export function skip(d: DecisionContext, ref: string, output: JsonObject): void 
   const existing = d.latestByRef().get(ref);
   if (existing && !TERMINAL_TASK.has(existing.status)) {
     if (existing.status === "IN_PROGRESS" && isWorkerTask(existing.type)) {
-      throw new Refusal("FAILED_PRECONDITION", `task ${ref} is already running; only a task not yet started can be skipped`);
+      throw new Refusal("FAILED_PRECONDITION", `task ${shortened(ref)} is already running; only a task not yet started can be skipped`);
     }
     existing.output = output;
     d.endTask(existing, "SKIPPED", "skipped by an operator");
     d.effects.push({ kind: "dequeue", taskId: existing.id });
   } else if (existing) {
-    throw new Refusal("FAILED_PRECONDITION", `task ${ref} has already ended (${existing.status})`);
+    throw new Refusal("FAILED_PRECONDITION", `task ${shortened(ref)} has already ended (${existing.status})`);
   } else {
     const wt = d.graph.task(ref);
-    if (!wt) throw new Refusal("NOT_FOUND", `no task ${ref} in workflow ${d.def.name}`);
+    if (!wt) throw new Refusal("NOT_FOUND", `no task ${shortened(ref)} in workflow ${d.def.name}`);
     // A placeholder: when the flow reaches this task it jumps over it.
     const placeholder = newTask(d, wt, { iteration: 0, placeholder: true });
     placeholder.status = "SKIPPED";

@@ -1,11 +1,12 @@
 // WAIT's `duration` ("1h 30m", "2 days", "10s") and `until` ("2030-01-01 10:00", ISO 8601).
+import { quoted } from "@baton/json";
 import { readDuration } from "@baton/sdk";
 
 /** Milliseconds in a duration such as "1h 30m" or "2 days". Throws on anything else. */
 export function parseDuration(text: string): number {
   const reading = readDuration(text);
-  if ("unreadable" in reading) throw new Error(`invalid WAIT duration ${JSON.stringify(text)}`);
-  if ("unknownUnit" in reading) throw new Error(`invalid unit ${JSON.stringify(reading.unknownUnit)} in WAIT duration ${JSON.stringify(text)}`);
+  if ("unreadable" in reading) throw new Error(`invalid WAIT duration ${quoted(text)}`);
+  if ("unknownUnit" in reading) throw new Error(`invalid unit ${quoted(reading.unknownUnit)} in WAIT duration ${quoted(text)}`);
   return reading.ms;
 }
 
@@ -18,6 +19,6 @@ export function parseUntil(text: string): number {
     const zone = !m[3] || m[3] === "UTC" || m[3] === "GMT" ? "Z" : m[3];
     ms = Date.parse(`${m[1]}T${m[2] ?? "00:00"}${m[2] && m[2].length === 5 ? ":00" : ""}${zone}`);
   } else ms = Date.parse(trimmed);
-  if (Number.isNaN(ms)) throw new Error(`invalid WAIT until ${JSON.stringify(text)}`);
+  if (Number.isNaN(ms)) throw new Error(`invalid WAIT until ${quoted(text)}`);
   return ms;
 }

@@ -1,7 +1,7 @@
 // What an event handler's actions do, through the Engine's public API: each
 // action is its own event on its own run (one transaction), so one that fails
 // leaves the others done.
-import { stringifyJson } from "@baton/json";
+import { quoted, shortened, stringifyJson } from "@baton/json";
 import { definitionRef, type EventHandlerAction } from "@baton/sdk";
 import type { Json } from "../expressions/json.js";
 import { Refusal } from "../decider/decider.js";
@@ -48,7 +48,7 @@ export async function runAction(ctx: ActionContext, action: EventHandlerAction, 
     case "update_workflow_variables":
       return updateVariables(ctx, (action.update_workflow_variables ?? {}) as unknown as Record<string, unknown>, payload);
     default:
-      throw new Error(`unknown action ${stringifyJson((action as { action?: unknown }).action)}`);
+      throw new Error(`unknown action ${quoted((action as { action?: unknown }).action)}`);
   }
 }
 
@@ -80,16 +80,16 @@ async function updateTask(ctx: ActionContext, kind: "complete_task" | "fail_task
   if (taskId) {
     const owner = await ctx.store.runIdOfTask(taskId);
     const found = owner ? (await ctx.store.getRun(owner, true))?.tasks.find((t) => t.id === taskId) : undefined;
-    if (!found) throw new Error(`no task ${taskId}`);
+    if (!found) throw new Error(`no task ${shortened(taskId)}`);
     task = found;
     runId = found.runId;
   } else {
-    if (!isUuid(workflowId)) throw new Error(`no run ${JSON.stringify(workflowId)}`);
+    if (!isUuid(workflowId)) throw new Error(`no run ${quoted(workflowId)}`);
     const loaded = await ctx.store.getRun(workflowId, true);
     if (!loaded) throw new Error(`no run ${workflowId}`);
     // The latest instance with that reference (a loop's iterations carry `__<n>`), preferring one still open.
     const instances = loaded.tasks.filter((t) => t.ref === taskRefName || definitionRef(t.ref) === taskRefName).sort((a, b) => a.seq - b.seq);
-    if (instances.length === 0) throw new Error(`no task with reference ${taskRefName} in run ${workflowId}`);
+    if (instances.length === 0) throw new Error(`no task with reference ${shortened(taskRefName)} in run ${workflowId}`);
     task = [...instances].reverse().find((t) => !TERMINAL_TASK.has(t.status)) ?? instances[instances.length - 1]!;
   }
   if (TERMINAL_TASK.has(task.status)) return { ignored: `task ${task.ref} has already ended (${task.status})` };
@@ -111,7 +111,7 @@ async function startWorkflow(ctx: ActionContext, details: Record<string, unknown
   if (!name) throw new Error("start_workflow has no name");
   const rawVersion = resolved["version"];
   const version = rawVersion === null || rawVersion === undefined || rawVersion === "" ? undefined : Number(rawVersion);
-  if (version !== undefined && !Number.isInteger(version)) throw new Error(`start_workflow version ${stringifyJson(rawVersion)} is not an integer`);
+  if (version !== undefined && !Number.isInteger(version)) throw new Error(`start_workflow version ${quoted(rawVersion)} is not an integer`);
   const input = resolved["input"];
   const correlationId = text(resolved["correlationId"]);
   const options = {
@@ -136,7 +136,7 @@ async function startWorkflow(ctx: ActionContext, details: Record<string, unknown
 async function updateVariables(ctx: ActionContext, details: Record<string, unknown>, payload: Json): Promise<ActionOutcome> {
   const resolved = (await substitute(details, payload, ctx.now, ctx.resolveWithFilters)) as Record<string, Json>;
   const workflowId = text(resolved["workflowId"]);
-  if (!isUuid(workflowId)) throw new Error(`no run ${JSON.stringify(workflowId)}`);
+  if (!isUuid(workflowId)) throw new Error(`no run ${quoted(workflowId)}`);
   const variables = resolved["variables"];
   if (variables === null || typeof variables !== "object" || Array.isArray(variables))
     throw new Error("update_workflow_variables needs an object of variables");
@@ -152,7 +152,7 @@ async function updateVariables(ctx: ActionContext, details: Record<string, unkno
 async function terminateWorkflow(ctx: ActionContext, details: Record<string, unknown>, payload: Json): Promise<ActionOutcome> {
   const resolved = (await substitute(details, payload, ctx.now, ctx.resolveWithFilters)) as Record<string, Json>;
   const workflowId = text(resolved["workflowId"]);
-  if (!isUuid(workflowId)) throw new Error(`no run ${JSON.stringify(workflowId)}`);
+  if (!isUuid(workflowId)) throw new Error(`no run ${quoted(workflowId)}`);
   const reason = text(resolved["terminationReason"]) || `terminated by event handler ${ctx.handlerName} on ${ctx.eventName}`;
   try {
     await ctx.engine.handle(workflowId, { kind: "terminate", reason });

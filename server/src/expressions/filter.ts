@@ -12,6 +12,7 @@
 // instruction over every character at worst), so no one call can overrun the
 // query's budget. What a filter may not use is said when a definition is
 // published (filterProblems).
+import { shortened } from "@baton/json";
 import { JSONPath } from "jsonpath-plus";
 import { RE2JS } from "re2js";
 import { CpuDeadline, overrunText, threadCpuMs, wallMs } from "../cpu-time.js";
@@ -104,7 +105,7 @@ class Pattern {
     try {
       this.re = RE2JS.compile(source, mode);
     } catch (error) {
-      throw new SyntaxError(`the regular expression /${source}/ is not supported (${(error as Error).message}): ${RE2_SYNTAX}`);
+      throw new SyntaxError(`the regular expression /${shortened(source)}/ is not supported (${(error as Error).message}): ${RE2_SYNTAX}`);
     }
     this.size = this.re.programSize();
   }
@@ -215,11 +216,13 @@ export function filterProblems(code: string): string[] {
     if (node.type === "UnaryExpression" && !(operator! in UNARY))
       problems.push(`the operator ${operator} is not supported in a filter; use ${Object.keys(UNARY).join(" ")}`);
     if (node.type === "Identifier" && !NAMES.has(node["name"] as string))
-      problems.push(`${String(node["name"])} is not defined in a filter; use @ for the item, @root for the document`);
+      problems.push(`${shortened(String(node["name"]))} is not defined in a filter; use @ for the item, @root for the document`);
     if (node.type === "CallExpression") {
       const name = calledName(node);
       if (name === undefined || !METHODS.split(", ").includes(name))
-        problems.push(`calling ${name ?? "an expression"} is not supported in a filter; the methods a filter may call are ${METHODS}`);
+        problems.push(
+          `calling ${name === undefined ? "an expression" : shortened(name)} is not supported in a filter; the methods a filter may call are ${METHODS}`,
+        );
       const first = (node["arguments"] as Node[])[0];
       if (name === "match" && !(first?.type === "Literal" && first["value"] instanceof Pattern))
         problems.push("match() takes a pattern written in the filter (/.../ or '...'), not one read from data");
@@ -235,8 +238,12 @@ export function filterProblems(code: string): string[] {
     }
   };
   visit(ast);
-  return problems;
+  // Each once, and no more than a refusal lists: a long filter may repeat one mistake thousands of times.
+  return [...new Set(problems)].slice(0, MAX_PROBLEMS);
 }
+
+/** The most problems one filter reports. */
+const MAX_PROBLEMS = 20;
 
 function isNode(value: unknown): value is Node {
   return value !== null && typeof value === "object" && typeof (value as Node).type === "string";

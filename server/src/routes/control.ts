@@ -1,6 +1,7 @@
 // Changing routes: set, promote, roll back, delete, and the guard that rolls
 // a canary back by itself. Every change is checked first (refused whole,
 // naming the field), then written in one transaction with its history entry.
+import { shortened } from "@baton/json";
 import type { Clock } from "../clock.js";
 import { Refusal } from "../decider/decider.js";
 import type { Logger } from "../logger.js";
@@ -44,7 +45,7 @@ export class RouteControl {
   ): Promise<{ route: Route; changed: boolean }> {
     requireName(name);
     const registered = await this.routes.workflowVersions(name);
-    if (registered.length === 0) throw new Refusal("NOT_FOUND", `no workflow definition ${name}: register it before routing its starts`);
+    if (registered.length === 0) throw new Refusal("NOT_FOUND", `no workflow definition ${shortened(name)}: register it before routing its starts`);
     refuseProblems(routeProblems(ask, registered));
     const weights = normalized(ask.weights);
     const result = await this.routes.changeRoute(
@@ -67,7 +68,7 @@ export class RouteControl {
   async promote(name: string, version: number, actor: string, note: string): Promise<Route> {
     requireName(name);
     const result = await this.routes.changeRoute(name, actor, this.clock.now(), (current) => {
-      if (!current) throw new Refusal("NOT_FOUND", `no route for ${name}: set one first (baton route set ${name} ...)`);
+      if (!current) throw new Refusal("NOT_FOUND", `no route for ${shortened(name)}: set one first (baton route set ${shortened(name)} ...)`);
       if (!current.weights.some((w) => w.version === version)) {
         throw new Refusal(
           "FAILED_PRECONDITION",
@@ -88,7 +89,7 @@ export class RouteControl {
       actor,
       this.clock.now(),
       (current) => {
-        if (!current) throw new Refusal("NOT_FOUND", `no route for ${name}: nothing to roll back`);
+        if (!current) throw new Refusal("NOT_FOUND", `no route for ${shortened(name)}: nothing to roll back`);
         const target = rollbackTarget(current, history);
         if (target === undefined) {
           throw new Refusal(
@@ -106,7 +107,7 @@ export class RouteControl {
 
   async delete(name: string, actor: string): Promise<void> {
     requireName(name);
-    if (!(await this.routes.deleteRoute(name, actor, this.clock.now()))) throw new Refusal("NOT_FOUND", `no route for ${name}`);
+    if (!(await this.routes.deleteRoute(name, actor, this.clock.now()))) throw new Refusal("NOT_FOUND", `no route for ${shortened(name)}`);
     this.hooks.changed(name);
   }
 

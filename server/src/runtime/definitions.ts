@@ -4,6 +4,7 @@
 // when a change is announced with NOTIFY, on every replica). Each cache is bounded in bytes and
 // entries (byte-caches.ts): a definition may be 4 MiB. Also resolves which
 // definition a start runs.
+import { shortened } from "@baton/json";
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import { Refusal } from "../decider/decider.js";
 import { graphFor, type Graph } from "../decider/graph.js";
@@ -174,11 +175,11 @@ export class Definitions {
   async forStart(options: StartOptions): Promise<ResolvedDefinition> {
     if (options.definition) {
       const def = options.definition;
-      const { validateWorkflowDef } = await import("@baton/sdk");
+      const { validateWorkflowDef, describeIssues } = await import("@baton/sdk");
       const sdk = validateWorkflowDef(def).errors;
       const errors = sdk.length > 0 ? sdk : await definitionProblems(def, this.queries);
       if (errors.length > 0) {
-        throw new Refusal("INVALID_ARGUMENT", `invalid inline definition: ${errors.map((e) => `${e.path || "/"}: ${e.message}`).join("; ")}`);
+        throw new Refusal("INVALID_ARGUMENT", `invalid inline definition: ${describeIssues(errors)}`);
       }
       return { def, hash: definitionHash(def), version: def.version ?? 1 };
     }
@@ -189,7 +190,7 @@ export class Definitions {
     const version = routed?.version ?? options.version;
     const found = version === undefined ? await this.latestDefinition(options.name) : await this.versionDefinition(options.name, version);
     if (!found) {
-      throw new Refusal("NOT_FOUND", `no workflow definition ${options.name}${version !== undefined ? ` version ${version}` : ""}`);
+      throw new Refusal("NOT_FOUND", `no workflow definition ${shortened(options.name)}${version !== undefined ? ` version ${version}` : ""}`);
     }
     return routed ? { ...found, route: routed.choice } : found;
   }

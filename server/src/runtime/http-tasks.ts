@@ -6,7 +6,7 @@
 // answer's size, and how many calls the server has in flight at once.
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { parseJson, stringifyJson } from "@baton/json";
+import { NOTE_CHARS, parseJson, quoted, shortened, stringifyJson } from "@baton/json";
 import type { Clock } from "../clock.js";
 import type { JsonObject, TaskState } from "../decider/model.js";
 import type { Logger } from "../logger.js";
@@ -116,13 +116,12 @@ export class HttpTasks {
     try {
       url = new URL(uri);
     } catch {
-      return { status: "FAILED", output: {}, reason: `invalid uri ${JSON.stringify(uri)}` };
+      return { status: "FAILED", output: {}, reason: `invalid uri ${quoted(uri)}` };
     }
-    if (url.protocol !== "http:" && url.protocol !== "https:")
-      return { status: "FAILED", output: {}, reason: `uri ${JSON.stringify(uri)} is not http or https` };
+    if (url.protocol !== "http:" && url.protocol !== "https:") return { status: "FAILED", output: {}, reason: `uri ${quoted(uri)} is not http or https` };
     if (this.policy.allowedHosts.length === 0) return { status: "FAILED", output: {}, reason: NO_ALLOWLIST };
     const agent = this.agents.agentFor(url);
-    if (!agent) return { status: "FAILED", output: {}, reason: `host ${url.hostname} is not on the HTTP allowlist (BATON_HTTP_ALLOWED_HOSTS)` };
+    if (!agent) return { status: "FAILED", output: {}, reason: `host ${shortened(url.hostname)} is not on the HTTP allowlist (BATON_HTTP_ALLOWED_HOSTS)` };
     let release: () => void;
     try {
       release = await this.slots.take();
@@ -186,7 +185,7 @@ export class HttpTasks {
     } catch (error) {
       const cause = abort.signal.aborted ? (abort.signal.reason as Error) : (error as Error);
       const refusal = explainRefusal(url.hostname, cause);
-      return { status: "FAILED", output: {}, reason: refusal ?? `HTTP call failed: ${cause.message}` };
+      return { status: "FAILED", output: {}, reason: refusal ?? `HTTP call failed: ${shortened(cause.message, NOTE_CHARS)}` };
     } finally {
       clearTimeout(timer);
       stopWatching();

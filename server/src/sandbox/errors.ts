@@ -1,4 +1,5 @@
 // Why a script or a jq filter failed, as one of a few kinds the engine can act on.
+import { NOTE_CHARS, shortened } from "@baton/json";
 
 export type ScriptErrorKind = "timeout" | "memory" | "syntax" | "runtime" | "result";
 
@@ -9,6 +10,6 @@ export class ScriptError extends Error {
     readonly kind: ScriptErrorKind,
     message: string,
   ) {
-    super(message);
+    super(shortened(message, NOTE_CHARS)); // a script or jq may throw a megabyte of text, which becomes a task's reason
   }
 }

@@ -3,6 +3,7 @@
 // them. A filter that runs too long (in CPU time, cpu-time.ts) is stopped by
 // terminating its thread. A
 // filter jq rejects is retried once in jackson-jq's reading (jq-compat.ts).
+import { NOTE_CHARS, shortened } from "@baton/json";
 import { createRequire } from "node:module";
 import { overrunText } from "../cpu-time.js";
 import type { Json } from "../expressions/json.js";
@@ -19,7 +20,7 @@ export class JqError extends Error {
     readonly kind: JqErrorKind,
     message: string,
   ) {
-    super(message);
+    super(shortened(message, NOTE_CHARS)); // a script or jq may throw a megabyte of text, which becomes a task's reason
   }
 }
 

@@ -7,7 +7,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import type { RegExpEngine } from "ajv/dist/types/index.js";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
-import { parseJson } from "@baton/json";
+import { NOTE_CHARS, parseJson, quoted, shortened } from "@baton/json";
 import { RE2JS } from "re2js";
 import type { JsonObject } from "../decider/model.js";
 import { byteCache } from "../byte-caches.js";
@@ -24,7 +24,7 @@ const re2: RegExpEngine = Object.assign(
       re = RE2JS.compile(pattern);
     } catch (error) {
       throw new Error(
-        `the pattern ${JSON.stringify(pattern)} is not supported (${(error as Error).message}): input schema patterns match on RE2: no lookaround, no backreferences, repetition counts up to 1000`,
+        `the pattern ${quoted(pattern)} is not supported (${shortened((error as Error).message, NOTE_CHARS)}): input schema patterns match on RE2: no lookaround, no backreferences, repetition counts up to 1000`,
       );
     }
     return { test: (text: string) => re.test(text) };
@@ -59,7 +59,7 @@ function validatorFor(schemaText: string): ValidateFunction | string {
     try {
       found = { validate: ajv.compile(schema), schema, ajv };
     } catch (error) {
-      found = { invalid: (error as Error).message };
+      found = { invalid: shortened((error as Error).message, NOTE_CHARS) };
     }
     compiled.set(schemaText, found);
   }
@@ -83,11 +83,18 @@ export function inputProblem(schemaText: string, input: unknown): { invalidSchem
 const MAX_PROBLEMS = 20;
 
 function describe(errors: ErrorObject[]): string {
-  const missing = new Set(errors.filter((e) => e.keyword === "required" && e.instancePath === "").map((e) => String(e.params["missingProperty"])));
+  const missing = new Set(errors.filter((e) => e.keyword === "required" && e.instancePath === "").map((e) => shortened(String(e.params["missingProperty"]))));
+  // The input's keys and the schema's words (a pattern, a constant) are quoted by their start.
   const other = new Set(
     errors
       .filter((e) => !(e.keyword === "required" && e.instancePath === ""))
-      .map((e) => `input${e.instancePath.replaceAll("/", ".")} ${e.message ?? "is not valid"}`),
+      .map(
+        (e) =>
+          `input${e.instancePath
+            .split("/")
+            .map((name) => shortened(name))
+            .join(".")} ${shortened(e.message ?? "is not valid", NOTE_CHARS)}`,
+      ),
   );
   const problems = [
     missing.size ? `missing required input${missing.size > 1 ? "s" : ""}: ${[...missing].slice(0, MAX_PROBLEMS).join(", ")}` : "",

@@ -2,7 +2,7 @@
 // JSON with their next due time), operator actions on them, and previews.
 import { create } from "@bufbuild/protobuf";
 import { RpcError, ScheduleInfoSchema, ScheduleService, grpc, stringifyJson, type ScheduleInfo, type ServiceImpl } from "@baton/protocol";
-import { validateSchedule, type WorkflowSchedule } from "@baton/sdk";
+import { describeIssues, validateSchedule, type WorkflowSchedule } from "@baton/sdk";
 import type { Clock } from "../clock.js";
 import type { Limits } from "../limits.js";
 import { canonicalJson } from "../runtime/engine.js";
@@ -47,10 +47,7 @@ export function scheduleService(
     if (json.trim() === "") throw invalid("schedule_json is required");
     const value = parsePayload("schedule_json", json, limits.definitionBytes);
     const { errors } = validateSchedule(value);
-    if (errors.length > 0)
-      throw invalid(
-        `invalid schedule (${errors.length} error${errors.length > 1 ? "s" : ""}): ${errors.map((e) => `${e.path || "/"}: ${e.message}`).join("; ")}`,
-      );
+    if (errors.length > 0) throw invalid(`invalid schedule (${errors.length} error${errors.length > 1 ? "s" : ""}): ${describeIssues(errors)}`);
     const s = value as unknown as WorkflowSchedule;
     const request = s.startWorkflowRequest;
     if (!(await store.findWorkflowDef(request.name, request.version))) {
@@ -162,7 +159,7 @@ export function scheduleService(
       else if (req.scheduleJson) {
         const value = parsePayload("schedule_json", req.scheduleJson, limits.definitionBytes);
         const { errors } = validateSchedule(value);
-        if (errors.length > 0) throw invalid(`invalid schedule: ${errors.map((e) => `${e.path || "/"}: ${e.message}`).join("; ")}`);
+        if (errors.length > 0) throw invalid(`invalid schedule: ${describeIssues(errors)}`);
         s = value as unknown as WorkflowSchedule;
       } else throw invalid("name or schedule_json is required");
       const count = req.count === 0 ? 10 : req.count;

@@ -5,6 +5,7 @@
 // data), and an inputSchema that does not compile on RE2, are refused here
 // with what to use instead, rather than reading as missing or refusing every
 // start later.
+import { shortened } from "@baton/json";
 import type { ValidationIssue, WorkflowDef } from "@baton/sdk";
 import { listExpressions } from "../expressions/index.js";
 import { QueryError, type Queries } from "../sandbox/queries.js";
@@ -48,10 +49,5 @@ async function pathIssues(sites: Site[], queries: Pick<Queries, "pathProblems">)
       },
     ];
   }
-  return sites.flatMap((site, i) => (found[i] ?? []).map((message) => ({ path: site.path, message: `\${${site.expression}}: ${message}` })));
-}
-
-/** A long path's start, for a message. */
-function shortened(expression: string): string {
-  return expression.length > 120 ? `${expression.slice(0, 120)}…` : expression;
+  return sites.flatMap((site, i) => (found[i] ?? []).map((message) => ({ path: site.path, message: `\${${shortened(site.expression)}}: ${message}` })));
 }

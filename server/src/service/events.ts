@@ -1,7 +1,8 @@
 // EventService: Conductor event handlers in (validated, stored as their JSON)
 // and events onto the bus (PublishEvent); the EventConsumer does the rest.
+import { shortened } from "@baton/json";
 import { EventService, stringifyJson, type ServiceImpl } from "@baton/protocol";
-import { validateEventHandler, type EventHandler } from "@baton/sdk";
+import { describeIssues, validateEventHandler, type EventHandler } from "@baton/sdk";
 import { principalOfCall } from "../auth/guard.js";
 import { ANONYMOUS } from "../auth/policy.js";
 import type { Clock } from "../clock.js";
@@ -13,10 +14,6 @@ import { invalid, notFound, parsePayload, rpc } from "./errors.js";
 function ownerOf(call: unknown): string {
   const principal = principalOfCall(call as object);
   return principal && principal.id !== ANONYMOUS.id ? principal.id : "";
-}
-
-function describe(list: { path: string; message: string }[]): string {
-  return list.map((i) => `${i.path || "/"}: ${i.message}`).join("; ");
 }
 
 /** What the event service needs: handlers and the bus are store operations; `published` wakes this replica's consumer at once. */
@@ -33,7 +30,7 @@ export function eventService({ store, clock, limits, published: onPublished }: E
       if (req.handlerJson.trim() === "") throw invalid("handler_json is required");
       const handler = parsePayload("handler_json", req.handlerJson, limits.definitionBytes) as unknown as EventHandler;
       const { errors, warnings } = validateEventHandler(handler);
-      if (errors.length > 0) throw invalid(`invalid event handler (${errors.length} error${errors.length > 1 ? "s" : ""}): ${describe(errors)}`);
+      if (errors.length > 0) throw invalid(`invalid event handler (${errors.length} error${errors.length > 1 ? "s" : ""}): ${describeIssues(errors)}`);
       const changed = await store.putEventHandler(
         // Its actions run with the rights of the key that registered it, checked when each runs (event-handlers/owner.ts).
         { name: handler.name, event: handler.event, active: handler.active === true, body: stringifyJson(handler), owner: ownerOf(call) },
@@ -44,7 +41,7 @@ export function eventService({ store, clock, limits, published: onPublished }: E
 
     getEventHandler: rpc(async (req) => {
       const found = await store.getEventHandler(req.name);
-      if (!found) throw notFound(`no event handler ${req.name}`);
+      if (!found) throw notFound(`no event handler ${shortened(req.name)}`);
       return { handlerJson: found.body };
     }),
 
@@ -54,7 +51,7 @@ export function eventService({ store, clock, limits, published: onPublished }: E
     }),
 
     deleteEventHandler: rpc(async (req) => {
-      if (!(await store.deleteEventHandler(req.name))) throw notFound(`no event handler ${req.name}`);
+      if (!(await store.deleteEventHandler(req.name))) throw notFound(`no event handler ${shortened(req.name)}`);
       return {};
     }),
 

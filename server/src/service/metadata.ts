@@ -1,6 +1,7 @@
 // MetadataService: definitions in, validated, versioned, content-addressed.
+import { shortened } from "@baton/json";
 import { grpc, MetadataService, RpcError, stringifyJson, type ServiceImpl, VersionPolicy } from "@baton/protocol";
-import { taskNamesOf, validateTaskDef, validateWorkflowDef, type TaskDef, type WorkflowDef } from "@baton/sdk";
+import { describeIssues, taskNamesOf, validateTaskDef, validateWorkflowDef, type TaskDef, type ValidationIssue, type WorkflowDef } from "@baton/sdk";
 import { createHash } from "node:crypto";
 import type { Clock } from "../clock.js";
 import { canonicalJson, definitionHash } from "../runtime/engine.js";
@@ -18,10 +19,6 @@ export function contentHash(def: WorkflowDef): string {
 
 function issues(list: { path: string; message: string }[]) {
   return list.map((i) => ({ path: i.path, message: i.message }));
-}
-
-function describe(list: { path: string; message: string }[]): string {
-  return list.map((i) => `${i.path || "/"}: ${i.message}`).join("; ");
 }
 
 /** What the metadata service needs: definitions are store operations; `changed` drops this replica's caches at once (others hear the NOTIFY). */
@@ -69,7 +66,7 @@ export function metadataService({ store, clock, limits, queries, changed: forget
     registerWorkflowDef: rpc(async (req) => {
       const def = parseDef(req.definitionJson);
       const { errors, warnings } = await check(def);
-      if (errors.length > 0) throw invalid(`invalid workflow definition (${errors.length} error${errors.length > 1 ? "s" : ""}): ${describe(errors)}`);
+      if (errors.length > 0) throw invalid(`invalid workflow definition (${errors.length} error${errors.length > 1 ? "s" : ""}): ${describeIssues(errors)}`);
       // The content hash leaves the version out: the same whichever version is written.
       const hash = contentHash(def);
       const nextIfChanged = req.versionPolicy === VersionPolicy.NEXT_IF_CHANGED;
@@ -88,7 +85,7 @@ export function metadataService({ store, clock, limits, queries, changed: forget
 
     getWorkflowDef: rpc(async (req) => {
       const found = await store.findWorkflowDef(req.name, req.version);
-      if (!found) throw notFound(`no workflow definition ${req.name}${req.version !== undefined ? ` version ${req.version}` : ""}`);
+      if (!found) throw notFound(`no workflow definition ${shortened(req.name)}${req.version !== undefined ? ` version ${req.version}` : ""}`);
       return { definitionJson: stringifyJson(found.def), contentHash: contentHash(found.def) };
     }),
 
@@ -116,14 +113,13 @@ export function metadataService({ store, clock, limits, queries, changed: forget
 
     registerTaskDefs: rpc(async (req) => {
       const defs: TaskDef[] = [];
-      const problems: string[] = [];
+      const problems: ValidationIssue[] = [];
       req.taskDefJson.forEach((text, i) => {
         const def = parsePayload(`task_def_json[${i}]`, text, limits.definitionBytes) as unknown as TaskDef;
-        const errors = validateTaskDef(def);
-        if (errors.length > 0) problems.push(`task_def_json[${i}] ${describe(errors)}`);
+        for (const e of validateTaskDef(def)) problems.push({ path: `task_def_json[${i}] ${e.path || "/"}`, message: e.message });
         defs.push(def);
       });
-      if (problems.length > 0) throw invalid(`invalid task definition: ${problems.join("; ")}`);
+      if (problems.length > 0) throw invalid(`invalid task definition: ${describeIssues(problems)}`);
       const changed = await store.putTaskDefs(defs, clock.now());
       if (changed.length > 0) forget.taskDefs();
       return { names: defs.map((d) => d.name), changed };
@@ -146,7 +142,7 @@ export function metadataService({ store, clock, limits, queries, changed: forget
         if (error instanceof VersionRouted) throw new RpcError(grpc.status.FAILED_PRECONDITION, error.message);
         throw error;
       }
-      if (!left) throw notFound(`no workflow definition ${req.name} version ${req.version}`);
+      if (!left) throw notFound(`no workflow definition ${shortened(req.name)} version ${req.version}`);
       forget.workflowDef(req.name);
       return { latestVersion: left.latest };
     }),

@@ -1,5 +1,6 @@
 // RouteService: weights over a workflow's versions for starts that name none,
 // their history, and the health of each version (see routes/).
+import { shortened } from "@baton/json";
 import { create } from "@bufbuild/protobuf";
 import { grpc, RouteSchema, RpcError, RouteService, type RouteGuard as RouteGuardMessage, type ServiceImpl } from "@baton/protocol";
 import { principalOfCall } from "../auth/guard.js";
@@ -15,7 +16,7 @@ export function routeService(control: RouteControl): ServiceImpl<typeof RouteSer
   };
   const found = async (name: string) => {
     const route = await control.get(name);
-    if (!route) throw new RpcError(grpc.status.NOT_FOUND, `no route for ${name}: starts without a version get the latest version`);
+    if (!route) throw new RpcError(grpc.status.NOT_FOUND, `no route for ${shortened(name)}: starts without a version get the latest version`);
     return route;
   };
   return {

@@ -1,4 +1,5 @@
 // WorkflowService: start, observe and operate runs. Each operation is one event.
+import { shortened } from "@baton/json";
 import { mapInSlices, WorkflowService, WorkflowStatus, type ServiceImpl, type StartWorkflowRequest } from "@baton/protocol";
 import type { WorkflowDef } from "@baton/sdk";
 import { notePayloadText } from "../payload-text.js";
@@ -78,7 +79,7 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
   const findTask = async (workflowId: string, ref: string, taskId: string): Promise<TaskState> => {
     const { tasks } = await load(workflowId, true);
     const task = taskId ? tasks.find((t) => t.id === taskId) : [...tasks].reverse().find((t) => t.ref === ref);
-    if (!task) throw notFound(`no task ${taskId || ref} in run ${workflowId}`);
+    if (!task) throw notFound(`no task ${shortened(taskId || ref)} in run ${workflowId}`);
     return task;
   };
 
@@ -220,7 +221,7 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
     signalTask: rpc(async (req) => {
       if (!req.taskReferenceName && !req.taskId) throw invalid("task_reference_name or task_id is required");
       const task = await findTaskDeep(req.workflowId, req.taskReferenceName, req.taskId);
-      if (!task) throw notFound(`no task ${req.taskId || req.taskReferenceName} in run ${req.workflowId} or its sub-workflows`);
+      if (!task) throw notFound(`no task ${shortened(req.taskId || req.taskReferenceName)} in run ${req.workflowId} or its sub-workflows`);
       const output = parsePayload("output_json", req.outputJson, limits.payloadBytes) as JsonObject;
       const { taskStatusName } = await import("./convert.js");
       await engine.handle(task.runId, { kind: "signal", taskId: task.id, status: taskStatusName(req.status) ?? "COMPLETED", output, reason: req.reason });

@@ -1,5 +1,6 @@
 // Rules about names: duplicate reference names, `${ref...}` naming no task,
 // worker tasks with no task definition.
+import { quoted, shortened } from "@baton/json";
 import type { ValidationIssue } from "./issue.js";
 import { pointer } from "./pointer.js";
 import { SYSTEM_TASK_TYPES } from "../def.js";
@@ -16,7 +17,7 @@ export function duplicateRefIssues(sites: TaskSite[]): ValidationIssue[] {
     else {
       errors.push({
         path: pointer(path, "taskReferenceName"),
-        message: `duplicate taskReferenceName "${ref}" (first used at ${seen})`,
+        message: `duplicate taskReferenceName ${quoted(ref)} (first used at ${shortened(seen)})`,
       });
     }
   }
@@ -39,7 +40,7 @@ function unknownRefsIn(value: unknown, path: string, refs: Set<string>, out: Val
     for (const m of value.matchAll(EXPRESSION)) {
       const ref = readsRef(m[1] ?? "");
       if (ref && !refs.has(ref)) {
-        out.push({ path, message: `"${m[0]}" names task "${ref}", which is not in this workflow (it resolves to null)` });
+        out.push({ path, message: `${quoted(m[0])} names task ${quoted(ref)}, which is not in this workflow (it resolves to null)` });
       }
     }
   } else if (Array.isArray(value)) {
@@ -69,7 +70,7 @@ export function missingTaskDefWarnings(sites: TaskSite[], hasTaskDef: (name: str
     const name = str(task["name"]);
     if (!name || SYSTEM_TASK_TYPES.has(taskType(task)) || task["taskDefinition"] !== undefined) continue;
     if (!hasTaskDef(name)) {
-      warnings.push({ path: pointer(path, "name"), message: `no task definition named "${name}" for this worker task` });
+      warnings.push({ path: pointer(path, "name"), message: `no task definition named ${quoted(name)} for this worker task` });
     }
   }
   return warnings;

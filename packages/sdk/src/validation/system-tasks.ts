@@ -1,5 +1,6 @@
 // Per-type rules for Conductor's system tasks: the fields each one cannot run without.
 import { UNSERVED_TASK_TYPES } from "../def.js";
+import { quoted } from "@baton/json";
 import type { ValidationIssue } from "./issue.js";
 import { pointer } from "./pointer.js";
 import { isObj, str, taskType, walkTasks, type Obj, type TaskSite } from "./tree.js";
@@ -148,7 +149,7 @@ function checkJoinOn(join: TaskSite, refs: Set<string>, errors: ValidationIssue[
     if (typeof ref === "string" && !refs.has(ref)) {
       errors.push({
         path: pointer(join.path, "joinOn", i),
-        message: `JOIN waits on "${ref}", which is not a task in the fork's branches`,
+        message: `JOIN waits on ${quoted(ref)}, which is not a task in the fork's branches`,
       });
     }
   });
