@@ -4,6 +4,7 @@
 // Schemas compiled and checked with ajv. Both are plain JavaScript bounded by their own limits (a filter's step
 // budget and RE2; none for ajv), with the thread's termination at the pool's
 // deadline as the backstop. Runs in a pool thread (pool-worker.ts).
+import { threadCpuMs } from "../cpu-time.js";
 import type { Json } from "../expressions/json.js";
 import { pathProblems } from "../expressions/path.js";
 import { resolveValue } from "../expressions/resolve.js";
@@ -23,7 +24,8 @@ export type QueriesReply =
   | { ok: true; kind: "resolved"; value: Json }
   | { ok: true; kind: "schema"; problem?: string }
   | { ok: true; kind: "validated"; invalidSchema?: string; refused?: string }
-  | { ok: true; kind: "paths"; problems: string[][] }
+  /** `ms`: the thread's CPU time on them (wall time where not shown), which a publish's budget is charged. */
+  | { ok: true; kind: "paths"; problems: string[][]; ms: number }
   | { ok: false; message: string };
 
 export function queriesWorker(): (request: QueriesRequest) => QueriesReply {
@@ -42,8 +44,13 @@ export function queriesWorker(): (request: QueriesRequest) => QueriesReply {
         }
         case "validate":
           return { ok: true, kind: "validated", ...inputProblem(request.schema, request.input) };
-        case "paths":
-          return { ok: true, kind: "paths", problems: request.paths.map(pathProblems) };
+        case "paths": {
+          // Charged in CPU time where the thread can read it, as the pool's limits are.
+          const [cpu, wall] = [threadCpuMs(), performance.now()];
+          const problems = request.paths.map(pathProblems);
+          const ms = cpu === undefined ? performance.now() - wall : (threadCpuMs() ?? cpu) - cpu;
+          return { ok: true, kind: "paths", problems, ms };
+        }
       }
     } catch (error) {
       return { ok: false, message: error instanceof Error ? error.message : String(error) };

@@ -24,6 +24,12 @@ export const DEFAULT_QUERY_LIMITS = {
   schemaMs: 5_000,
   /** Checking a definition's paths at publish time (filters parsed, their patterns compiled), a batch of them at a time: as long as a schema's compiling. */
   pathMs: 5_000,
+  /**
+   * All of one publish's path checks together, in the threads' time: a
+   * definition of many paths each near pathMs would otherwise hold a thread
+   * for minutes. Once spent, the paths left are refused unchecked.
+   */
+  publishMs: 20_000,
 };
 
 export interface Queries {
@@ -31,17 +37,24 @@ export interface Queries {
   resolve(template: Json, context: { [name: string]: Json }, taskId?: string): Promise<Json>;
   /** Why `schema` is not a valid JSON Schema, if it is not. Rejects with QueryError. */
   schemaProblem(schema: Json): Promise<string | undefined>;
-  /** What each path's filters use that they may not (expressions/path.ts's pathProblems), for publish time. Rejects with QueryError. */
-  pathProblems(paths: string[]): Promise<string[][]>;
+  /**
+   * What each path's filters use that they may not (expressions/path.ts's
+   * pathProblems), for publish time, and the thread's time on them; stopped
+   * after `timeoutMs` (at most the pathMs limit). Rejects with QueryError.
+   */
+  pathProblems(paths: string[], timeoutMs?: number): Promise<{ problems: string[][]; ms: number }>;
   /** Checks `input` against `schema`: what is wrong with either, nothing when it passes. Rejects with QueryError. */
   checkInput(schema: Json, input: Json): Promise<{ invalidSchema?: string; refused?: string }>;
+  /** The limits it runs under. */
+  readonly limits: typeof DEFAULT_QUERY_LIMITS;
   /** How many times a thread was replaced (a deadline, a crash). */
   stats(): { workerRestarts: number };
   close(): Promise<void>;
 }
 
 export function createQueries(limits: Partial<typeof DEFAULT_QUERY_LIMITS> = {}, threads = 2): Queries {
-  const { resolveMs, schemaMs, pathMs } = { ...DEFAULT_QUERY_LIMITS, ...limits };
+  const all = { ...DEFAULT_QUERY_LIMITS, ...limits };
+  const { resolveMs, schemaMs, pathMs } = all;
   const pool = new EvaluationPool<QueriesRequest, QueriesReply>({ boot: { engine: "queries" }, threads, resourceLimits: { maxOldGenerationSizeMb: 512 } });
 
   async function run<Kind extends QueriesReply & { ok: true }>(request: QueriesRequest, timeoutMs: number, what: string): Promise<Kind> {
@@ -63,9 +76,10 @@ export function createQueries(limits: Partial<typeof DEFAULT_QUERY_LIMITS> = {},
       return (await run<Extract<QueriesReply, { kind: "schema" }>>({ kind: "schema", schema: stringifyJson(schema) }, schemaMs, "compiling the JSON Schema"))
         .problem;
     },
-    async pathProblems(paths) {
+    async pathProblems(paths, timeoutMs = pathMs) {
       const what = paths.length === 1 ? "checking the path" : `checking ${paths.length} paths`;
-      return (await run<Extract<QueriesReply, { kind: "paths" }>>({ kind: "paths", paths }, pathMs, what)).problems;
+      const { problems, ms } = await run<Extract<QueriesReply, { kind: "paths" }>>({ kind: "paths", paths }, Math.min(timeoutMs, pathMs), what);
+      return { problems, ms };
     },
     async checkInput(schema, input) {
       const { invalidSchema, refused } = await run<Extract<QueriesReply, { kind: "validated" }>>(
@@ -75,6 +89,7 @@ export function createQueries(limits: Partial<typeof DEFAULT_QUERY_LIMITS> = {},
       );
       return { ...(invalidSchema !== undefined ? { invalidSchema } : {}), ...(refused !== undefined ? { refused } : {}) };
     },
+    limits: all,
     stats: () => ({ workerRestarts: pool.restarts }),
     close: () => pool.close(),
   };

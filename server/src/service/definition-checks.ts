@@ -14,34 +14,82 @@ import { inputSchemaProblem } from "./run-input.js";
 /** Paths checked in one request of the pool (one request per path would cost the serving thread two messages a path). */
 const PATHS_PER_REQUEST = 100;
 
+/** Requests of one publish in the pool at once, as many as it has threads: each takes its time from the budget when it is sent, so none waits holding a share. */
+const REQUESTS_AT_ONCE = 2;
+
 type Site = { path: string; expression: string };
+type Checks = Pick<Queries, "schemaProblem" | "pathProblems" | "limits">;
+
+/**
+ * The pool threads' time one publish's path checks may take in all
+ * (`limits.publishMs`): each request is given at most what is left, and
+ * gives back what it did not use.
+ */
+class Budget {
+  constructor(private left: number) {}
+  take(ms: number): number {
+    const granted = Math.max(0, Math.min(ms, this.left));
+    this.left -= granted;
+    return granted;
+  }
+  giveBack(ms: number): void {
+    this.left += ms;
+  }
+}
 
 /**
  * Checking paths and compiling the inputSchema take `queries` (its pool):
  * neither a filter's parsing and RE2 compiling nor ajv runs on the thread
  * that serves calls. Paths go in batches under the pool's time limit; a
  * batch that runs out is checked again path by path, so the one that runs
- * out alone is refused by its field.
+ * out alone is refused by its field. All of it is charged to one budget, so
+ * a definition of many slow paths is refused, the paths left named, rather
+ * than holding a thread for minutes.
  */
-export async function definitionProblems(def: WorkflowDef, queries: Pick<Queries, "schemaProblem" | "pathProblems">): Promise<ValidationIssue[]> {
+export async function definitionProblems(def: WorkflowDef, queries: Checks): Promise<ValidationIssue[]> {
   // One holding another (`${a[?(@.x == ${b})]}`) is only a path once the inner one is resolved.
   const sites = listExpressions(def).filter((site) => !site.expression.includes("${"));
   const batches: Site[][] = [];
   for (let i = 0; i < sites.length; i += PATHS_PER_REQUEST) batches.push(sites.slice(i, i + PATHS_PER_REQUEST));
-  const [paths, schema] = await Promise.all([Promise.all(batches.map((batch) => pathIssues(batch, queries))), inputSchemaProblem(def, queries)]);
-  const problems = paths.flat();
-  if (schema) problems.push({ path: "/inputSchema/data", message: schema });
-  return problems;
+  const budget = new Budget(queries.limits.publishMs);
+  const [paths, schema] = await Promise.all([batchIssues(batches, queries, budget), inputSchemaProblem(def, queries)]);
+  if (schema) paths.push({ path: "/inputSchema/data", message: schema });
+  return paths;
 }
 
-async function pathIssues(sites: Site[], queries: Pick<Queries, "pathProblems">): Promise<ValidationIssue[]> {
-  let found: string[][];
+async function batchIssues(batches: Site[][], queries: Checks, budget: Budget): Promise<ValidationIssue[]> {
+  const found: ValidationIssue[][] = [];
+  let next = 0;
+  const sender = async () => {
+    for (let i = next++; i < batches.length; i = next++) found[i] = await pathIssues(batches[i]!, queries, budget);
+  };
+  await Promise.all(Array.from({ length: REQUESTS_AT_ONCE }, sender));
+  return found.flat();
+}
+
+async function pathIssues(sites: Site[], queries: Checks, budget: Budget): Promise<ValidationIssue[]> {
+  const { pathMs, publishMs } = queries.limits;
+  const granted = budget.take(pathMs);
+  const unchecked = (site: Site): ValidationIssue => ({
+    path: site.path,
+    message: `\${${shortened(site.expression)}}: not checked: the definition's paths took all of the ${publishMs} ms a publish may spend checking them (parsing filters, compiling their patterns); make its filters fewer or simpler`,
+  });
+  if (granted === 0) return sites.map(unchecked);
+  let answer: { problems: string[][]; ms: number };
   try {
-    found = await queries.pathProblems(sites.map((site) => site.expression));
+    answer = await queries.pathProblems(
+      sites.map((site) => site.expression),
+      granted,
+    );
   } catch (error) {
     if (!(error instanceof QueryError)) throw error;
-    if (sites.length > 1) return (await Promise.all(sites.map((site) => pathIssues([site], queries)))).flat();
+    if (sites.length > 1) {
+      const issues: ValidationIssue[] = [];
+      for (const site of sites) issues.push(...(await pathIssues([site], queries, budget)));
+      return issues;
+    }
     const site = sites[0]!;
+    if (granted < pathMs) return [unchecked(site)];
     return [
       {
         path: site.path,
@@ -49,5 +97,8 @@ async function pathIssues(sites: Site[], queries: Pick<Queries, "pathProblems">)
       },
     ];
   }
-  return sites.flatMap((site, i) => (found[i] ?? []).map((message) => ({ path: site.path, message: `\${${shortened(site.expression)}}: ${message}` })));
+  budget.giveBack(granted - Math.min(granted, answer.ms));
+  return sites.flatMap((site, i) =>
+    (answer.problems[i] ?? []).map((message) => ({ path: site.path, message: `\${${shortened(site.expression)}}: ${message}` })),
+  );
 }

@@ -37,7 +37,7 @@ export interface MetadataServiceDeps {
   clock: Clock;
   limits: Limits;
   /** Where a definition's inputSchema is compiled. */
-  queries: Pick<Queries, "schemaProblem" | "pathProblems">;
+  queries: Pick<Queries, "schemaProblem" | "pathProblems" | "limits">;
   changed: { workflowDef(name: string): void; taskDefs(): void; runsAdmitted?(count: number): Promise<void> };
 }
 

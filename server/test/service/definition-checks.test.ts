@@ -19,7 +19,9 @@ describe("publish-time path checks in the queries pool", () => {
   // At 20,000 words and 1,000 ms the slow path was checked in time on a quiet machine (CI), and the test failed.
   const limited = createQueries({ pathMs: 400 });
   const queries = createQueries();
-  after(() => Promise.all([limited.close(), queries.close()]));
+  // The same, with a budget for a whole publish of two and a half times a path's limit.
+  const budgeted = createQueries({ pathMs: 400, publishMs: 1_000 });
+  after(() => Promise.all([limited.close(), queries.close(), budgeted.close()]));
 
   it("a path whose check runs past the limit is refused naming its field; the other paths are checked as usual", async () => {
     const problems = await definitionProblems(
@@ -47,5 +49,36 @@ describe("publish-time path checks in the queries pool", () => {
       ["/tasks/0/inputParameters/p150"],
     );
     assert.match(problems[0]!.message, /calling repeat is not supported in a filter/);
+  });
+
+  it("a definition of many slow paths is stopped at the publish's budget, the paths left refused unchecked by their fields", async () => {
+    // Before, each slow path had its own 400 ms (5 s by default) after its batch's: eight held a thread for 3.6 s (45 s by default).
+    // What each request cost a thread: its time when it answered, all it was given when it was stopped.
+    const spent: number[] = [];
+    const counting = {
+      limits: budgeted.limits,
+      schemaProblem: budgeted.schemaProblem,
+      pathProblems: async (paths: string[], timeoutMs = budgeted.limits.pathMs) => {
+        try {
+          const answer = await budgeted.pathProblems(paths, timeoutMs);
+          spent.push(Math.round(answer.ms));
+          return answer;
+        } catch (error) {
+          spent.push(timeoutMs);
+          throw error;
+        }
+      },
+    };
+    const params: Record<string, string> = { fine: "${workflow.input.items[?(@.n > 1)]}" };
+    for (let i = 0; i < 8; i++) params[`slow${i}`] = manyWords(130_000);
+    const problems = await definitionProblems(def(params), counting);
+    assert.deepEqual(
+      problems.map((p) => p.path),
+      Array.from({ length: 8 }, (_, i) => `/tasks/0/inputParameters/slow${i}`),
+      "every slow path is refused, by its field; the fine one is not",
+    );
+    const unchecked = problems.filter((p) => /: not checked: the definition's paths took all of the 1000 ms a publish may spend checking them/.test(p.message));
+    assert.ok(unchecked.length >= 5, `${unchecked.length} left unchecked: ${problems.map((p) => p.message.slice(-120)).join(" | ")}`);
+    assert.ok(spent.reduce((a, b) => a + b, 0) <= 1_001, `the threads spent ${spent.join(" + ")} ms: no more than the budget in all`);
   });
 });
