@@ -7,7 +7,7 @@
 // status that large, sent in a header, dropped the call).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { startHarness, startToEnd, type Harness } from "../support/harness.js";
+import { startRestHarness, startToEnd, type Harness } from "../support/harness.js";
 
 /** A hostile value: a megabyte. */
 const BIG = 1_000_000;
@@ -26,11 +26,9 @@ const flow = (name: string, tasks: object[], extra: object = {}) => ({ name, ver
 const noop = (ref: string, inputParameters: object = {}) => ({ name: "noop", taskReferenceName: ref, type: "NOOP", inputParameters });
 
 describe("error text built from user data is short", () => {
-  let h: Harness;
-  let rest: string;
+  let h: Harness & { rest: string };
   before(async () => {
-    h = await startHarness({ manualClock: false, server: { conductor: { port: 0 } } });
-    rest = `http://${h.server.conductorAddress}`;
+    h = await startRestHarness();
   });
   after(() => h.close());
 
@@ -124,7 +122,7 @@ describe("error text built from user data is short", () => {
   });
 
   it("REST: a bad body's validation errors and a bad search query quote the start of what was sent", async () => {
-    const body = await fetch(`${rest}/api/metadata/workflow`, {
+    const body = await fetch(`${h.rest}/api/metadata/workflow`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ name: ["x".repeat(BIG)], tasks: [] }),
@@ -134,7 +132,7 @@ describe("error text built from user data is short", () => {
     assert.ok(text.length < SHORT, `${text.length} characters: ${text.slice(0, 300)}`);
 
     // A URL is at most 16 KB (Node's header limit): the query quotes its start all the same.
-    const search = await fetch(`${rest}/api/workflow/search?query=${encodeURIComponent(`${"f".repeat(10_000)} = 'x'`)}`);
+    const search = await fetch(`${h.rest}/api/workflow/search?query=${encodeURIComponent(`${"f".repeat(10_000)} = 'x'`)}`);
     const found = await search.text();
     assert.equal(search.status, 400, found.slice(0, 300));
     assert.ok(found.length < SHORT, `${found.length} characters: ${found.slice(0, 300)}`);

@@ -46,6 +46,12 @@ export async function startHarness(options: { manualClock?: boolean; databaseUrl
   };
 }
 
+/** A harness on the real clock whose server serves Conductor's REST API too, at `rest` (a base URL). */
+export async function startRestHarness(): Promise<Harness & { rest: string }> {
+  const h = await startHarness({ manualClock: false, server: { conductor: { port: 0 } } });
+  return Object.assign(h, { rest: `http://${h.server.conductorAddress}` });
+}
+
 /** Polls `fn` until it returns a value that satisfies `check` (for effects that land asynchronously). */
 export async function eventually<T>(fn: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

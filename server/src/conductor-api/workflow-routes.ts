@@ -40,6 +40,13 @@ interface StartBody {
 const WF = "baton.v1.WorkflowService";
 const OPEN = ["RUNNING", "PAUSED"];
 
+/**
+ * The most searches one query makes: each workflowType with each
+ * correlationId is a search of its own, and a URL's IN (...) lists could
+ * hold thousands of each (millions of searches for one call).
+ */
+const MAX_SEARCH_LISTS = 100;
+
 export function workflowRoutes(s: Services): Route[] {
   const startRequest = (body: StartBody) =>
     create(StartWorkflowRequestSchema, {
@@ -59,6 +66,11 @@ export function workflowRoutes(s: Services): Route[] {
 
   /** Runs matching a query, in `order`, at most `limit` (paging through the service). */
   const find = async (q: WorkflowQuery, order: RunOrder, limit: number, signal: AbortSignal): Promise<Workflow[]> => {
+    const lists = Math.max(q.names.length, 1) * Math.max(q.correlationIds.length, 1);
+    if (lists > MAX_SEARCH_LISTS)
+      throw badRequest(
+        `query: ${q.names.length} workflowTypes and ${q.correlationIds.length} correlationIds make ${lists} searches, over ${MAX_SEARCH_LISTS}; shorten the IN (...) lists`,
+      );
     const statuses = q.statuses.map((name) => {
       const value = WorkflowStatus[name.toUpperCase() as keyof typeof WorkflowStatus];
       if (value === undefined || name.toUpperCase() === "UNSPECIFIED")
@@ -286,8 +298,10 @@ export function workflowRoutes(s: Services): Route[] {
       rights: `${WF}/SearchWorkflows`,
       schema: IDS,
       handle: async (r) => {
+        const ids = new Set(r.body as string[]);
+        if (ids.size > 1000) throw badRequest("a correlated request takes at most 1000 correlation ids");
         const out: Record<string, string[]> = {};
-        for (const id of r.body as string[]) out[id] = await correlated(r.params["name"] ?? "", id, r.query, r.signal);
+        for (const id of ids) out[id] = await correlated(r.params["name"] ?? "", id, r.query, r.signal);
         // The object's keys in the order stringifyJson would write them.
         const pieces = ["{"];
         for (const [i, id] of Object.keys(out).entries()) pieces.push(`${i > 0 ? "," : ""}${stringifyJson(id)}:`, ...out[id]!);
