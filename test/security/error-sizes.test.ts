@@ -115,10 +115,12 @@ describe("error text built from user data is short", () => {
 
     await h.client.registerWorkflowDef(flow("waits", [{ name: "w", taskReferenceName: "w", type: "WAIT" }]));
     const id = await h.client.startWorkflow("waits", {});
-    await h.client.terminateWorkflow(id, "t".repeat(BIG));
+    await h.client.terminateWorkflow(id, "t".repeat(BIG) + " and so the cause");
     const terminated = await h.client.getWorkflow(id);
     assert.equal(terminated.status, "TERMINATED");
     assert.ok((terminated.reasonForIncompletion ?? "").length < REASON, `${terminated.reasonForIncompletion?.length} characters`);
+    // Cut in its middle: a chained reason (each sub-workflow level's "failure reason: ...") ends with its cause.
+    assert.match(terminated.reasonForIncompletion ?? "", /^t{100}.* … \(\d+ more\) … t+ and so the cause$/);
   });
 
   it("REST: a bad body's validation errors and a bad search query quote the start of what was sent", async () => {

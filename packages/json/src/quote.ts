@@ -38,6 +38,21 @@ export function quoted(value: unknown, max = QUOTE_CHARS): string {
   return shortened(text, max);
 }
 
+/**
+ * A whole message or reason cut to `max` characters by its middle: its start
+ * and its end stay, with "… (K more) …" between. A chained reason (a
+ * sub-workflow's "failure reason: …" of each level) ends with its cause.
+ */
+export function abridged(text: string, max = MESSAGE_CHARS): string {
+  if (text.length <= max) return text;
+  let head = Math.floor(max / 2);
+  let tail = text.length - (max - head);
+  // Not half a surrogate pair on either side of the cut.
+  if (isHighSurrogate(text.charCodeAt(head - 1))) head--;
+  if (isHighSurrogate(text.charCodeAt(tail - 1))) tail--;
+  return `${text.slice(0, head)} … (${tail - head} more) … ${text.slice(tail)}`;
+}
+
 function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;
 }

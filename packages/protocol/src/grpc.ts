@@ -13,7 +13,7 @@ import {
 } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import * as grpc from "@grpc/grpc-js";
-import { MESSAGE_CHARS, shortened } from "@baton/json";
+import { abridged } from "@baton/json";
 import { encodedInSlices } from "./encode-in-slices.js";
 import { jsonEncodedInSlices } from "./json-in-slices.js";
 
@@ -129,10 +129,10 @@ export class RpcError extends Error {
 /** A status's details travel in a header: a message quoting megabytes of a request would drop the call, so it is shortened here whatever made it. */
 function toServiceError(error: unknown): Partial<grpc.ServiceError> {
   if (error instanceof RpcError) {
-    return { code: error.code, details: shortened(error.message, MESSAGE_CHARS), ...(error.metadata ? { metadata: error.metadata } : {}) };
+    return { code: error.code, details: abridged(error.message), ...(error.metadata ? { metadata: error.metadata } : {}) };
   }
   const message = error instanceof Error ? error.message : String(error);
-  return { code: grpc.status.INTERNAL, details: shortened(message, MESSAGE_CHARS) };
+  return { code: grpc.status.INTERNAL, details: abridged(message) };
 }
 
 /**
@@ -141,7 +141,7 @@ function toServiceError(error: unknown): Partial<grpc.ServiceError> {
  * stream down without any status, leaving the client waiting for its deadline.
  */
 export function failStream<I, O>(call: grpc.ServerDuplexStream<I, O>, error: RpcError): void {
-  call.emit("error", new RpcError(error.code, shortened(error.message, MESSAGE_CHARS), error.metadata));
+  call.emit("error", new RpcError(error.code, abridged(error.message), error.metadata));
 }
 
 /**

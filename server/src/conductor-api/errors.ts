@@ -1,7 +1,7 @@
 // Conductor's error body ({status, message, instance, retryable,
 // validationErrors}) and the HTTP status for each refusal the services make.
 import { hostname } from "node:os";
-import { MESSAGE_CHARS, QUOTE_CHARS, quoted, shortened } from "@baton/json";
+import { abridged, QUOTE_CHARS, quoted, shortened } from "@baton/json";
 import { grpc, RpcError } from "@baton/protocol";
 import { toRpcError } from "../service/errors.js";
 
@@ -61,12 +61,12 @@ const MAX_VALIDATION_ERRORS = 20;
 export function errorBody(error: HttpError): Record<string, unknown> {
   const listed = error.validationErrors.slice(0, MAX_VALIDATION_ERRORS).map((v) => ({
     ...v,
-    message: shortened(v.message, MESSAGE_CHARS),
+    message: abridged(v.message),
     ...("invalidValue" in v ? { invalidValue: shortValue(v.invalidValue) } : {}),
   }));
   return {
     status: error.status,
-    message: shortened(error.message, MESSAGE_CHARS),
+    message: abridged(error.message),
     instance: INSTANCE,
     retryable: error.retryable,
     ...(listed.length > 0 ? { validationErrors: listed } : {}),

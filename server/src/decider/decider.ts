@@ -9,7 +9,7 @@
 // (task-events.ts), operator events (operator-events.ts) and evaluations
 // (evaluation-lease.ts). System tasks see the decision through TaskContext,
 // the modules through DecisionContext.
-import { MESSAGE_CHARS, shortened, stringifyJson } from "@baton/json";
+import { abridged, stringifyJson } from "@baton/json";
 import { definitionRef, type TaskDef, type WorkflowDef, type WorkflowTask } from "@baton/sdk";
 import type { Graph } from "./graph.js";
 import { TERMINAL_TASK, TERMINAL_WORKFLOW, type Json, type JsonObject, type RunState, type TaskState, type TaskStatus, type WorkflowStatus } from "./model.js";
@@ -295,7 +295,7 @@ export class Decider implements DecisionContext {
   endTask(task: TaskState, status: TaskStatus, reason: string): void {
     task.status = status;
     // A reason may quote what a worker, a script, jq or an HTTP response said: stored and returned with every read, so shortened.
-    task.reason = shortened(reason, MESSAGE_CHARS);
+    task.reason = abridged(reason);
     task.endedAt = this.now;
     task.updatedAt = this.now;
     task.leaseExpiresAt = 0;

@@ -4,7 +4,7 @@
 // starts the failure workflow; an output or failure workflow name that reads a
 // JSONPath filter is resolved in the queries pool, and the run ends when the
 // answer comes back.
-import { MESSAGE_CHARS, shortened } from "@baton/json";
+import { abridged } from "@baton/json";
 import {
   TERMINAL_TASK,
   TERMINAL_WORKFLOW,
@@ -133,7 +133,7 @@ function proceed(d: DecisionContext): void {
   const failureWorkflow = ended.status !== "COMPLETED" ? (ending.failureWorkflow ?? "") : "";
   delete run.marks.ending;
   run.status = ended.status;
-  run.reason = shortened(ended.reason, MESSAGE_CHARS); // it may quote a task's reason, and more
+  run.reason = abridged(ended.reason); // it may quote a task's reason, and more
   run.endedAt = d.now;
   run.output = ended.output;
   if (failureWorkflow && !run.marks.failureWorkflowStarted) {
