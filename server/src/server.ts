@@ -111,7 +111,16 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     ...(options.poolSize !== undefined ? { poolSize: options.poolSize } : {}),
     onDbError: (error) => metrics.dbError(error),
   });
-  await store.migrate();
+  const migrated = await store.migrate().catch(async (error: unknown) => {
+    await store.close().catch(() => {});
+    throw error;
+  });
+  if (migrated.unknown.length > 0) {
+    log.warn(
+      { migrations: migrated.unknown.map((m) => `${m.version} ${m.name}`) },
+      "the database has migrations a newer Baton applied that this server does not know; they do not change what it reads, so it serves",
+    );
+  }
   // The definition schemas compile on their first use: here, before any call, not in the first
   // registration, which held the event loop for it (2.1 s measured on a loaded 2-core machine).
   validateTaskDef({});

@@ -8,6 +8,14 @@
 // version beats on the database (store/replicas.ts), and the server starting
 // refuses to, saying what to stop. Any other runs while older replicas serve,
 // as in a rolling upgrade.
+//
+// The other way round (a rollback, or an older pod restarting mid-rollout):
+// each applied migration's row records the least schema version a server must
+// know to run on the database (`needs_version`, its own version when it is
+// marked so; NULL when older servers run beside it). A server that finds
+// applied migrations it does not know refuses to start if one of them needs
+// more than it knows, and otherwise starts and says which it does not know.
+// Servers released before this record cannot be made to check it.
 import type pg from "pg";
 import { CONCURRENCY_LIMIT_ALL_KEYS_MIGRATION, CONCURRENCY_LIMIT_MIGRATION, CONCURRENCY_MIGRATION } from "./concurrency.js";
 import { EVENT_HANDLER_OWNER_MIGRATION } from "./event-handlers.js";
@@ -348,28 +356,92 @@ async function checkNoOlderReplicas(client: pg.ClientBase, pending: Migration[],
   );
 }
 
+/** An applied migration this server's list does not have: a newer server applied it. */
+export interface UnknownMigration {
+  version: number;
+  name: string;
+  /** The least schema version a server must know to run on the database with it applied; null: any. */
+  needsVersion: number | null;
+  why: string | null;
+}
+
+export interface Migrated {
+  applied: number;
+  /** Applied by a newer server, and safe for this one to run beside (else migrate() throws). */
+  unknown: UnknownMigration[];
+}
+
+/** What a migration asks of servers once applied, as its row records it. */
+function needs(migration: Migration, version: number): { needsVersion: number | null; why: string | null } {
+  return migration.olderReplicasStop ? { needsVersion: version, why: migration.olderReplicasStop } : { needsVersion: null, why: null };
+}
+
+/** The record of what servers each migration needs came after the table; a database migrated before it gets the columns, and the flags its known migrations carry. */
+async function recordNeeds(client: pg.ClientBase, migrations: Migration[], current: number): Promise<void> {
+  const { rows } = await client.query(
+    "SELECT 1 FROM pg_attribute WHERE attrelid = 'baton.migrations'::regclass AND attname = 'needs_version' AND NOT attisdropped",
+  );
+  if (rows.length > 0) return;
+  await client.query("ALTER TABLE baton.migrations ADD COLUMN needs_version int, ADD COLUMN needs_why text");
+  for (let i = 0; i < Math.min(current, migrations.length); i++) {
+    const { needsVersion, why } = needs(migrations[i]!, i + 1);
+    if (needsVersion !== null) {
+      await client.query("UPDATE baton.migrations SET needs_version = $2, needs_why = $3 WHERE version = $1", [i + 1, needsVersion, why]);
+    }
+  }
+}
+
+/** Refuses a database that has a migration applied this server does not know and cannot run beside; returns the others. */
+async function checkUnknownMigrations(client: pg.ClientBase, known: number): Promise<UnknownMigration[]> {
+  const { rows } = await client.query<{ version: number; name: string; needs_version: number | null; needs_why: string | null }>(
+    "SELECT version, name, needs_version, needs_why FROM baton.migrations WHERE version > $1 ORDER BY version",
+    [known],
+  );
+  const unknown = rows.map((r) => ({ version: r.version, name: r.name, needsVersion: r.needs_version, why: r.needs_why }));
+  const blocking = unknown.filter((m) => m.needsVersion !== null && m.needsVersion > known);
+  if (blocking.length === 0) return unknown;
+  const needed = Math.max(...blocking.map((m) => m.needsVersion!));
+  const named = blocking.map(
+    (m) => `migration ${m.version} "${m.name}" needs a server that knows schema version ${m.needsVersion} or later${m.why ? ` (${m.why})` : ""}`,
+  );
+  throw new Error(
+    `This database was migrated by a newer Baton: it is at schema version ${rows[rows.length - 1]!.version} and this server knows only ${known}; ` +
+      `${named.join("; ")}. This server would misread its data, so it does not start. ` +
+      `Run a Baton whose schema version is ${needed} or later (the version that migrated the database, or newer) on it, ` +
+      `or restore the database from a backup taken before that migration to go back to this version.`,
+  );
+}
+
 /** Applies every migration not yet applied (of `migrations`: all of them but in tests). Safe to call from several processes at once. */
-export async function migrate(client: pg.ClientBase, migrations: Migration[] = MIGRATIONS, now = Date.now()): Promise<number> {
+export async function migrate(client: pg.ClientBase, migrations: Migration[] = MIGRATIONS, now = Date.now()): Promise<Migrated> {
   await client.query("BEGIN");
   try {
     await client.query("SELECT pg_advisory_xact_lock($1)", [LOCK_KEY]);
     await client.query("CREATE SCHEMA IF NOT EXISTS baton");
     await client.query(
-      "CREATE TABLE IF NOT EXISTS baton.migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+      "CREATE TABLE IF NOT EXISTS baton.migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), needs_version int, needs_why text)",
     );
     const { rows } = await client.query<{ version: number }>("SELECT coalesce(max(version), 0) AS version FROM baton.migrations");
     const current = rows[0]?.version ?? 0;
+    await recordNeeds(client, migrations, current);
+    const unknown = current > migrations.length ? await checkUnknownMigrations(client, migrations.length) : [];
     // A database no server has migrated yet has no older replicas.
     if (current > 0) await checkNoOlderReplicas(client, migrations.slice(current), now);
     let applied = 0;
     for (let i = current; i < migrations.length; i++) {
       const migration = migrations[i]!;
       await client.query(migration.sql);
-      await client.query("INSERT INTO baton.migrations (version, name) VALUES ($1, $2)", [i + 1, migration.name]);
+      const { needsVersion, why } = needs(migration, i + 1);
+      await client.query("INSERT INTO baton.migrations (version, name, needs_version, needs_why) VALUES ($1, $2, $3, $4)", [
+        i + 1,
+        migration.name,
+        needsVersion,
+        why,
+      ]);
       applied++;
     }
     await client.query("COMMIT");
-    return applied;
+    return { applied, unknown };
   } catch (error) {
     await client.query("ROLLBACK");
     throw error;

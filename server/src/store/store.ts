@@ -18,7 +18,7 @@ import * as eventHandlers from "./event-handlers.js";
 import { FairClaims, type HandOffRoom } from "./fair-claim.js";
 import * as health from "./health.js";
 import { PrimaryLocator } from "./hosts.js";
-import { migrate } from "./migrations.js";
+import { migrate, type Migrated } from "./migrations.js";
 import { announceRunsMoved } from "./notifications.js";
 import * as outbox from "./outbox.js";
 import * as queue from "./queue.js";
@@ -62,8 +62,8 @@ type Run = { run: RunState; tasks: TaskState[] };
 
 export interface Store {
   // ---- the database
-  /** Applies pending migrations (ordered, under an advisory lock); how many ran. */
-  migrate(): Promise<number>;
+  /** Applies pending migrations (ordered, under an advisory lock): how many ran, and those applied by a newer server that this one may run beside (it refuses the others). */
+  migrate(): Promise<Migrated>;
   close(): Promise<void>;
   /** Where connections go (the primary of several hosts). */
   readonly locator: PrimaryLocator;
@@ -263,7 +263,7 @@ class PgStore implements Store {
     this.writePool = openPool(this.locator, { ...pool, size: Math.ceil(size / 2), genericPlans: true });
   }
 
-  async migrate(): Promise<number> {
+  async migrate(): Promise<Migrated> {
     await this.locator.refresh();
     const client = await this.pool.connect();
     try {
