@@ -27,7 +27,8 @@ export interface ServerStartOptions {
 }
 
 export async function startServerProcess(options: ServerStartOptions): Promise<ServerProcess> {
-  const args: string[] = [];
+  // V8 or Node flags for the server alone (an A/B of e.g. GC settings), split on spaces.
+  const args: string[] = (process.env["BATON_BENCH_SERVER_NODE_ARGS"] ?? "").split(" ").filter(Boolean);
   let profilePath: string | undefined;
   if (options.profile) {
     mkdirSync(options.profile.dir, { recursive: true });

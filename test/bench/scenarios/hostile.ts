@@ -4,15 +4,18 @@
 // well-behaved flow alongside; goal < 100 ms. The probes are the fault test's
 // (test/faults/lib/hostile.ts). Beside the probe's figure, the server's own
 // event-loop lag, which depends far less on the machine's other load.
+import { loadavg } from "node:os";
 import type { BatonClient } from "@baton/client";
 import {
   HEALTH_GOAL_MS,
   attack,
   checkHostileRuns,
+  gcPausesBetween,
   healthVerdict,
   politeLoad,
   pollHealth,
   registerHostileFlows,
+  serverGcPauses,
   serverLoopLag,
 } from "../../faults/lib/hostile.js";
 import type { BenchOptions } from "../lib/types.js";
@@ -44,14 +47,22 @@ export function hostileBody(options: BenchOptions) {
     health = pollHealth(`${base}/healthz`);
     polite = politeLoad(client, 4);
     await serverLoopLag(`${base}/metrics`);
+    const gcBefore = await serverGcPauses(`${base}/metrics`);
+    const loadBefore = loadavg()[0]!;
     const t0 = nowMs();
     const { ids, jsonMs } = await attack(client, scale, Math.max(10_000, env.deadline - nowMs()));
     const hostileMs = nowMs() - t0;
     const loudRuns = await polite.stop();
     const loud = distribution(await health.stop());
     const lag = await serverLoopLag(`${base}/metrics`);
+    const gc = gcPausesBetween(gcBefore, await serverGcPauses(`${base}/metrics`));
+    const gcTotal = Object.values(gc).reduce((sum, kind) => ({ count: sum.count + kind.count, ms: sum.ms + kind.ms }), { count: 0, ms: 0 });
     await checkHostileRuns(client, ids, scale);
-    log(`  hostile: ${healthVerdict(loud.p99)}; server event-loop lag p99 ${round(lag.p99, 1)} ms, max ${round(lag.max, 1)} ms`);
+    const load = `load average ${round(loadBefore, 1)} → ${round(loadavg()[0]!, 1)}`;
+    log(
+      `  hostile: ${healthVerdict(loud.p99)}; server event-loop lag p99 ${round(lag.p99, 1)} ms, max ${round(lag.max, 1)} ms; ` +
+        `server GC ${gcTotal.count} pauses, ${gcTotal.ms} ms; ${load}`,
+    );
     return {
       metrics: {
         healthP99Ms: loud.p99,
@@ -64,11 +75,15 @@ export function hostileBody(options: BenchOptions) {
         politeRunsPerSecondHostile: round(loudRuns / (hostileMs / 1000), 1),
         hostileSeconds: round(hostileMs / 1000, 1),
         jsonUpdateMaxMs: round(Math.max(...jsonMs), 0),
+        serverGcPauses: gcTotal.count,
+        serverGcPauseMs: gcTotal.ms,
       },
       details: {
         goalMs: HEALTH_GOAL_MS,
         goalMet: loud.p99 < HEALTH_GOAL_MS,
         healthAnswers: loud.n,
+        gcPausesByKind: gc,
+        loadAverage1m: [round(loadBefore, 1), round(loadavg()[0]!, 1)],
         load: `${scale.repeats}x (3 spinning scripts, endless jq, ${scale.iterations} NOOP iterations, regex on ${scale.regexAs} a's, ${scale.jsonQuotes} \\" JSON) + 4 polite callers`,
       },
     };

@@ -210,6 +210,34 @@ export async function serverLoopLag(metricsUrl: string): Promise<{ p99: number; 
   return { p99: read("nodejs_eventloop_lag_p99_seconds"), max: read("nodejs_eventloop_lag_max_seconds") };
 }
 
+/** The server's garbage-collection pauses so far, by kind (minor, major, incremental, weakcb): their number and total ms. */
+export type GcPauses = Record<string, { count: number; ms: number }>;
+
+/**
+ * Reads the server's GC pauses from its `/metrics` (prom-client's
+ * nodejs_gc_duration_seconds, cumulative): a count, not a wall time, so two
+ * builds compare on a busy machine; subtract two readings for a window.
+ */
+export async function serverGcPauses(metricsUrl: string): Promise<GcPauses> {
+  const text = await (await fetch(metricsUrl)).text();
+  const pauses: GcPauses = {};
+  for (const [, part, kind, value] of text.matchAll(/^nodejs_gc_duration_seconds_(sum|count)\{kind="(\w+)"\} (\S+)/gm)) {
+    const entry = (pauses[kind!] ??= { count: 0, ms: 0 });
+    if (part === "sum") entry.ms = Number(value) * 1000;
+    else entry.count = Number(value);
+  }
+  return pauses;
+}
+
+/** The pauses between two readings. */
+export function gcPausesBetween(before: GcPauses, after: GcPauses): GcPauses {
+  const between: GcPauses = {};
+  for (const [kind, { count, ms }] of Object.entries(after)) {
+    between[kind] = { count: count - (before[kind]?.count ?? 0), ms: Math.round(ms - (before[kind]?.ms ?? 0)) };
+  }
+  return between;
+}
+
 /** The one line that says whether the goal was met. */
 export function healthVerdict(p99: number): string {
   return `/healthz p99 under the hostile load: ${p99.toFixed(1)} ms (goal < ${HEALTH_GOAL_MS} ms: ${p99 < HEALTH_GOAL_MS ? "met" : "NOT met"})`;
