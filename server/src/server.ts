@@ -32,6 +32,7 @@ import { ConnectedWorkers } from "./dispatch/workers.js";
 import { EventConsumer } from "./event-handlers/consumer.js";
 import { ownerCheck } from "./event-handlers/owner.js";
 import { DEFAULT_LIMITS } from "./limits.js";
+import { widenReceiveWindows } from "./receive-windows.js";
 import { createLogger } from "./logger.js";
 import { sampleDatabase } from "./observability/database-sample.js";
 import { DbWatch } from "./observability/db-watch.js";
@@ -303,6 +304,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${options.port ?? 0}`, credentials, (error, port) => (error ? reject(error) : resolve(port))),
   );
   bound = true;
+  widenReceiveWindows(server, log);
   const readiness = new ReadinessProbe(store, () => bound, log);
   let ops: OpsServer | undefined;
   if (options.metrics) {
