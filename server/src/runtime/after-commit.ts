@@ -1,9 +1,10 @@
 // Stage 5 of an event batch, once its transaction committed: hand the leased
 // tasks to their waiting workers, wake the dispatcher and whoever waits for a
 // run's end, start the asynchronous system tasks and the evaluations, tell
-// the observers, and carry out the outbox items just written. The
-// evaluations' answers are left to the engine, run by run: a caller waits for
-// those of its own run only, never for another run's in the same batch.
+// the observers, carry out the outbox items just written, and start the runs
+// freed slots admitted. What each run's decision started (its evaluations, its
+// outbox items) is returned by run: a caller waits for its own run's only,
+// never for another run's in the same batch, nor for the admitted runs.
 import type { RunEvent } from "../decider/decider.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
@@ -25,7 +26,7 @@ export interface AfterCommitDeps {
   handle(target: RunTarget, event: RunEvent, options?: { continuation?: boolean }): Promise<unknown>;
 }
 
-/** Each run's evaluations started after commit: each resolves once its answer was decided (or could not be). */
+/** What each run's decision started after commit: its evaluations (each resolves once its answer was decided, or could not be) and its outbox items (once carried out). */
 export type FollowUps = Map<string, Promise<void>[]>;
 
 export async function afterCommit(after: AfterCommit, deps: AfterCommitDeps): Promise<FollowUps> {
@@ -45,22 +46,39 @@ export async function afterCommit(after: AfterCommit, deps: AfterCommitDeps): Pr
   for (const task of after.asyncTasks) hooks.runAsync(task);
   // Each answer is an event of its own; the callers of the run's events are answered once they are decided (see awaitFollowUps).
   const followUps: FollowUps = new Map();
-  for (const evaluation of after.evaluations) {
-    const done = carryOut(evaluation, deps.evaluator, deps.handle, log);
-    const ofRun = followUps.get(evaluation.runId);
+  const add = (runId: string, done: Promise<void>) => {
+    const ofRun = followUps.get(runId);
     if (ofRun) ofRun.push(done);
-    else followUps.set(evaluation.runId, [done]);
-  }
+    else followUps.set(runId, [done]);
+  };
+  for (const evaluation of after.evaluations) add(evaluation.runId, carryOut(evaluation, deps.evaluator, deps.handle, log));
   for (const { decision, events } of after.decided) hooks.decided?.(decision, events);
-  for (const id of after.outboxIds)
-    await deps.outbox.process(id).catch((error: unknown) => log.warn({ err: error, outbox: id }, "outbox item failed; it will be retried"));
-  // Runs admitted by the slots this batch freed: started here now rather than at the next sweep.
-  for (let n = 0; after.slotsFreed && n < 100; n++) {
-    const started = await deps.outbox.process(undefined, "admitRun").catch((error: unknown) => {
-      log.warn({ err: error }, "admitting a queued run failed; the sweep retries it");
-      return false;
-    });
-    if (!started) break;
-  }
+  // A run's outbox items, oldest first, are its follow-ups too: its callers see the child it started
+  // exist (and what that child's start waited for), and the other runs' callers do not wait for them.
+  for (const [runId, ids] of outboxByRun(after.outbox)) add(runId, carryOutInTurn(ids, deps.outbox, log));
+  // Runs admitted by the slots this batch freed: started here now rather than at the next sweep. No
+  // caller waits for them (they are not its run's), and each admission is done once committed, so the
+  // next does not wait for the previous run's first scripts.
+  if (after.slotsFreed) void admitFreed(deps.outbox);
   return followUps;
+}
+
+function outboxByRun(items: AfterCommit["outbox"]): Map<string, number[]> {
+  const byRun = new Map<string, number[]>();
+  for (const { id, runId } of items) {
+    const ids = byRun.get(runId);
+    if (ids) ids.push(id);
+    else byRun.set(runId, [id]);
+  }
+  return byRun;
+}
+
+/** Never rejects: an item that failed stays in the outbox, and a sweep carries it out later. */
+async function carryOutInTurn(ids: number[], outbox: Outbox, log: Logger): Promise<void> {
+  for (const id of ids.sort((a, b) => a - b))
+    await outbox.process(id).catch((error: unknown) => log.warn({ err: error, outbox: id }, "outbox item failed; it will be retried"));
+}
+
+async function admitFreed(outbox: Outbox): Promise<void> {
+  for (let n = 0; n < 100 && (await outbox.admitOne()); n++);
 }

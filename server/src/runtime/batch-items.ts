@@ -12,6 +12,8 @@ export interface EventItem {
   target: RunTarget;
   event: RunEvent;
   skipLocked: boolean;
+  /** Answered once committed, without waiting for its run's follow-ups (no caller needs them: an admission). */
+  answerAtCommit: boolean;
   resolve(outcome: EventOutcome | undefined): void;
   reject(error: unknown): void;
 }

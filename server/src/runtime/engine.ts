@@ -36,7 +36,7 @@ const CONTINUE_LANE = "continue";
 /**
  * A batch written and committed: its runs are current in memory; `settle`
  * answers its items once the work after commit is done, each once its own
- * run's evaluations were decided.
+ * run's follow-ups are (its evaluations decided, its outbox items carried out).
  */
 interface Settled {
   after: AfterCommit;
@@ -105,7 +105,13 @@ export class Engine {
       services,
       reserveWorker: this.hooks.reserveWorker,
     };
-    this.outbox = new Outbox({ store, clock, log, handle: (target, event) => this.handle(target, event), start: (options) => this.start(options) });
+    this.outbox = new Outbox({
+      store,
+      clock,
+      log,
+      handle: (target, event, options) => this.handle(target, event, options),
+      start: (options) => this.start(options),
+    });
     this.queue = new BatchQueue<BatchItem>(
       (items) => this.writeBatch(items),
       (item) => (item.kind === "start" ? undefined : runIdOf(item, (taskId) => this.memory.runOf(taskId))),
@@ -142,12 +148,7 @@ export class Engine {
 
   /** Starts `n` runs a raised limit admitted (their 'admitRun' items), at most 100 here and now; the timer sweep takes the rest. */
   async admitQueued(n: number): Promise<void> {
-    const admit = () =>
-      this.outbox.process(undefined, "admitRun").catch((error: unknown) => {
-        this.log.warn({ err: error }, "admitting a queued run failed; the sweep retries it");
-        return false;
-      });
-    await Promise.all(Array.from({ length: Math.min(n, 100) }, admit));
+    await Promise.all(Array.from({ length: Math.min(n, 100) }, () => this.outbox.admitOne()));
   }
 
   /** Carries out one outbox item (or the oldest, when no id is given): see outbox.ts. */
@@ -161,8 +162,13 @@ export class Engine {
    * nothing, and a refused one changes nothing. Undefined with skipLocked
    * when another transaction holds the run. `continuation`: the event goes on
    * with a run's loop after its last decision's budget ran out (see BatchQueue's lanes).
+   * `answerAtCommit`: answered once written, not once the evaluations it started are decided too.
    */
-  handle(target: RunTarget, event: RunEvent, options: { skipLocked?: boolean; continuation?: boolean } = {}): Promise<EventOutcome | undefined> {
+  handle(
+    target: RunTarget,
+    event: RunEvent,
+    options: { skipLocked?: boolean; continuation?: boolean; answerAtCommit?: boolean } = {},
+  ): Promise<EventOutcome | undefined> {
     return new Promise((resolve, reject) => {
       this.queue.push({
         kind: "event",
@@ -170,6 +176,7 @@ export class Engine {
         target,
         event,
         skipLocked: Boolean(options.skipLocked),
+        answerAtCommit: Boolean(options.answerAtCommit),
         resolve,
         reject,
       });
@@ -307,10 +314,11 @@ export class Engine {
             item.reject(result);
             continue;
           }
-          // Another run's evaluations in this batch (a script at its time limit, a loop going on for
-          // thousands of iterations) are no concern of this caller's: it waits for its own run's only.
+          // Another run's follow-ups in this batch (a script at its time limit, a loop going on for
+          // thousands of iterations, a child whose first script spins) are no concern of this caller's:
+          // it waits for its own run's only.
           const runId = result === undefined ? undefined : "runId" in result ? result.runId : result.run.id;
-          const own = runId === undefined ? undefined : followUps.get(runId);
+          const own = runId === undefined || (item.kind === "event" && item.answerAtCommit) ? undefined : followUps.get(runId);
           if (own) void awaitFollowUps(own).then(() => item.resolve(result as never));
           else item.resolve(result as never);
         }

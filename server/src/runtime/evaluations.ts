@@ -37,10 +37,11 @@ export function carryOut(
 }
 
 /**
- * How long the caller of an event waits for the evaluations it caused (and
- * theirs) before it is answered: a call that completes a task sees the
- * scripts after it done, as when they ran inside the decision, but a long
- * chain (a loop of thousands of scripted iterations) goes on without it.
+ * How long the caller of an event waits for the evaluations and outbox items
+ * it caused (and theirs) before it is answered: a call that completes a task
+ * sees the scripts after it done, as when they ran inside the decision, and
+ * the child runs it started, but a long chain (a loop of thousands of
+ * scripted iterations) goes on without it.
  * Only that caller waits (not the callers of other runs' events decided in
  * the same batch): no thread and no transaction is held meanwhile.
  */

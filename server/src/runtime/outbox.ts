@@ -19,8 +19,8 @@ export interface OutboxDeps {
   store: Pick<Store, "takeOutbox" | "finishOutbox" | "getRun">;
   clock: Clock;
   log: Logger;
-  /** Where the effects go: the engine's own doors. */
-  handle(target: RunTarget, event: RunEvent): Promise<unknown>;
+  /** Where the effects go: the engine's own doors. `answerAtCommit`: no need to wait for the run's evaluations. */
+  handle(target: RunTarget, event: RunEvent, options?: { answerAtCommit?: boolean }): Promise<unknown>;
   start(options: StartOptions): Promise<unknown>;
 }
 
@@ -38,6 +38,14 @@ export class Outbox {
     await this.apply(item.kind, item.payload);
     await this.deps.store.finishOutbox(item.id);
     return true;
+  }
+
+  /** Starts the oldest run a freed slot admitted (its 'admitRun' item); false when none is left. Never rejects: the sweep retries a failure. */
+  admitOne(): Promise<boolean> {
+    return this.process(undefined, "admitRun").catch((error: unknown) => {
+      this.deps.log.warn({ err: error }, "admitting a queued run failed; the sweep retries it");
+      return false;
+    });
   }
 
   private async apply(kind: string, payload: JsonObject): Promise<void> {
@@ -69,9 +77,10 @@ export class Outbox {
         return;
       }
       case "admitRun": {
-        // A run queued behind its concurrency key got a slot (see store/concurrency.ts).
+        // A run queued behind its concurrency key got a slot (see store/concurrency.ts). Done once it
+        // started: its first scripts are its own, and whoever admits runs goes on to the next meanwhile.
         const p = payload as { runId: string };
-        await handle(p.runId, { kind: "admit" }).catch(ignoreRefusal);
+        await handle(p.runId, { kind: "admit" }, { answerAtCommit: true }).catch(ignoreRefusal);
         return;
       }
       case "terminateRun": {

@@ -101,7 +101,7 @@ export async function runBatch(
   const decided: { input: RunToDecide; result: RunDecided }[] = [];
   // Revivals over their key's limit, decided again as waiting (see concurrency/revival.ts); runs CANCEL_OLDEST ends.
   const replaced = new Map<EventItem, RunEvent>();
-  const terminate: { runId: string; reason: string }[] = [];
+  const terminate: { byRun: string; payload: { runId: string; reason: string } }[] = [];
   for (let input of runs) {
     const group = groups.get(input.runId)!;
     for (;;) {
@@ -110,7 +110,7 @@ export async function runBatch(
       const result = decideRun(input, live, now, services, (item) => replaced.get(item) ?? item.event);
       if (result.kind === "decided") {
         const revival = await slotForRevival(deps.store, q, result.decision, result.applied, async (hash) => (await deps.definitions.definition(hash, q)).def);
-        if (revival?.slot.kind === "run") terminate.push(...revival.slot.terminate);
+        if (revival?.slot.kind === "run") for (const payload of revival.slot.terminate) terminate.push({ byRun: input.runId, payload });
         if (!revival || revival.slot.kind === "run") {
           decided.push({ input, result });
           break;
@@ -149,8 +149,10 @@ export async function runBatch(
   // Hand off and plan the write.
   const write = emptyWrite(now);
   const after = emptyAfterCommit(handOffs);
-  for (const admission of admissions) for (const payload of admission?.terminate ?? []) write.outbox.push({ kind: "terminateRun", payload });
-  for (const payload of terminate) write.outbox.push({ kind: "terminateRun", payload });
+  // Each written as the doing of the run that caused it (a start, a revival): its callers wait for it.
+  for (const [i, admission] of admissions.entries())
+    for (const payload of admission?.terminate ?? []) write.outbox.push({ kind: "terminateRun", payload, runId: runIds[i]! });
+  for (const { byRun, payload } of terminate) write.outbox.push({ kind: "terminateRun", payload, runId: byRun });
   const plan = (decision: Decision, taskDefs: RunToDecide["taskDefs"], existing: Set<string>, readRev: number | undefined) => {
     const { key } = fairShareOfRun(decision.run, deps.definitions.cached(decision.run.defHash));
     handOffs.push(...handOff(decision, now, taskDefs, deps.reserveWorker, (taskType) => deps.store.handOffRoom(taskType, key), key));
@@ -174,10 +176,10 @@ export async function runBatch(
   // Write. Removing tasks takes statements of their own: only a transaction keeps the batch one change.
   if (fromMemory && write.removed.length > 0) throw new NotFromMemory();
   for (const { options, resolved } of starts) if (options.definition) await deps.store.putDef(q, resolved.hash, resolved.def);
-  const { outboxIds, insertedRuns } = await deps.store.writeBatch(q, write, { allRunsNew: fromMemory });
+  const { outbox, insertedRuns } = await deps.store.writeBatch(q, write, { allRunsNew: fromMemory });
   // Inserted nothing for a start whose id or idempotency key exists: its tasks must not stay either.
   const conflicts = starts.filter((item) => !insertedRuns.has((results.get(item) as { runId: string }).runId));
   if (conflicts.length > 0) throw new StartConflict(conflicts);
-  after.outboxIds = outboxIds;
+  after.outbox = outbox;
   return { results, after };
 }

@@ -7,7 +7,7 @@ import type { Decision, RunEvent } from "../decider/decider.js";
 import { unknownKind } from "../decider/contract.js";
 import type { RunState, TaskState } from "../decider/model.js";
 import { fairShareOfRun } from "../fairness/key.js";
-import type { BatchWrite, QueueEntry } from "../store/store.js";
+import type { BatchWrite, OutboxWritten, QueueEntry } from "../store/store.js";
 import type { Evaluation } from "./evaluations.js";
 import { waitingForWorkers, type HandOff } from "./hand-off.js";
 import type { KeptRun } from "./run-memory.js";
@@ -38,7 +38,8 @@ export interface AfterCommit {
   /** Task types with tasks ready in the queue. */
   ready: Set<string>;
   ended: string[];
-  outboxIds: number[];
+  /** The outbox items written, each with the run that wrote it. */
+  outbox: OutboxWritten[];
   asyncTasks: TaskState[];
   /** User code to run off this thread, each answered by an `evaluated` event. */
   evaluations: Evaluation[];
@@ -72,7 +73,7 @@ export function emptyWrite(now: number): BatchWrite {
 
 /** `handOffs`: the batch's, shared with whoever gives their reservations back when it does not commit. */
 export function emptyAfterCommit(handOffs: HandOff[]): AfterCommit {
-  return { ready: new Set(), ended: [], outboxIds: [], asyncTasks: [], evaluations: [], handOffs, decided: [], keep: [], slotsFreed: false, queued: [] };
+  return { ready: new Set(), ended: [], outbox: [], asyncTasks: [], evaluations: [], handOffs, decided: [], keep: [], slotsFreed: false, queued: [] };
 }
 
 /**
@@ -106,13 +107,17 @@ export function planWrite(
         dequeue.add(effect.taskId);
         break;
       case "startRun":
-        write.outbox.push({ kind: "startRun", payload: { ...effect.request, parentRunId: effect.request.linked ? run.id : "", requesterRunId: run.id } });
+        write.outbox.push({
+          kind: "startRun",
+          payload: { ...effect.request, parentRunId: effect.request.linked ? run.id : "", requesterRunId: run.id },
+          runId: run.id,
+        });
         break;
       case "terminateRun":
-        write.outbox.push({ kind: "terminateRun", payload: effect });
+        write.outbox.push({ kind: "terminateRun", payload: effect, runId: run.id });
         break;
       case "retryRun":
-        write.outbox.push({ kind: "retryRun", payload: effect });
+        write.outbox.push({ kind: "retryRun", payload: effect, runId: run.id });
         break;
       case "runEnded":
         write.notifyRunsEnded.push(run.id);
@@ -120,12 +125,12 @@ export function planWrite(
         // Its slot went back in the same statement (a trigger): the next waiting run of its key may start.
         if (run.marks.concurrencyKey !== undefined) after.slotsFreed = true;
         if (run.parentRunId && run.parentTaskId) {
-          write.outbox.push({ kind: "childEnded", payload: childEndedItem(run) });
+          write.outbox.push({ kind: "childEnded", payload: childEndedItem(run), runId: run.id });
         }
         break;
       case "runRevived":
         if (run.parentRunId && run.parentTaskId) {
-          write.outbox.push({ kind: "childRevived", payload: { parentRunId: run.parentRunId, taskId: run.parentTaskId, childId: run.id } });
+          write.outbox.push({ kind: "childRevived", payload: { parentRunId: run.parentRunId, taskId: run.parentTaskId, childId: run.id }, runId: run.id });
         }
         break;
       case "publishEvent":

@@ -21,6 +21,7 @@ import { CONCURRENCY_LIMIT_ALL_KEYS_MIGRATION, CONCURRENCY_LIMIT_MIGRATION, CONC
 import { EVENT_HANDLER_OWNER_MIGRATION } from "./event-handlers.js";
 import { FAIR_CLAIM_MIGRATION, FAIR_WEIGHT_MIGRATION } from "./fair-claim.js";
 import { LOOP_ITERATIONS_MIGRATION } from "./loop-iterations.js";
+import { OUTBOX_WRITER_MIGRATION } from "./outbox.js";
 import { REPLICAS_MIGRATION } from "./replicas.js";
 import { RUN_ORDERS_MIGRATION } from "./run-order.js";
 import { RETENTION_MIGRATION } from "./retention.js";
@@ -330,6 +331,7 @@ export const MIGRATIONS: Migration[] = [
   RUN_ORDERS_MIGRATION,
   CONCURRENCY_LIMIT_ALL_KEYS_MIGRATION,
   LOOP_ITERATIONS_MIGRATION,
+  OUTBOX_WRITER_MIGRATION,
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"

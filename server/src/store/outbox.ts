@@ -30,3 +30,13 @@ export async function takeOutbox(q: Queryable, now: number, leaseMs: number, id?
 export async function finishOutbox(q: Queryable, id: number): Promise<void> {
   await q.query("DELETE FROM baton.outbox WHERE id = $1", [id]);
 }
+
+export const OUTBOX_WRITER_MIGRATION = {
+  name: "an outbox item names the run whose decision wrote it",
+  sql: `
+    -- Whoever waits on that run's event waits for the item too, and no one
+    -- else does (runtime/after-commit.ts). NULL: written by no run's
+    -- decision (an admission), or by an earlier version.
+    ALTER TABLE baton.outbox ADD COLUMN run_id uuid;
+  `,
+};

@@ -56,7 +56,7 @@ export { RevisionMoved, type RouteChangeRecord, type RouteUpdate, type VersionCo
 export type { NewSchedule, ScheduleChange, ScheduleFire, ScheduleProgress, ScheduleRow } from "./schedules.js";
 export type { TaskLogLine } from "./task-logs.js";
 export type { TaskLease } from "./task-lookup.js";
-export type { BatchWrite, BatchWritten, OutboxEntry, QueueEntry } from "./write-batch.js";
+export type { BatchWrite, BatchWritten, OutboxEntry, OutboxWritten, QueueEntry } from "./write-batch.js";
 
 type Run = { run: RunState; tasks: TaskState[] };
 

@@ -24,6 +24,14 @@ export interface QueueEntry {
 export interface OutboxEntry {
   kind: string;
   payload: unknown;
+  /** The run whose decision wrote it: its callers wait for the item, no other run's do. */
+  runId: string;
+}
+
+/** An outbox item written, and the run that wrote it. */
+export interface OutboxWritten {
+  id: number;
+  runId: string;
 }
 
 /** Everything a batch of events writes, in one round trip. */
@@ -47,7 +55,7 @@ export interface BatchWrite {
 }
 
 export interface BatchWritten {
-  outboxIds: number[];
+  outbox: OutboxWritten[];
   insertedRuns: Set<string>;
 }
 
@@ -178,9 +186,11 @@ export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRuns
   if (w.outbox.length > 0) {
     name += "o";
     parts.push(`outboxed AS (
-      INSERT INTO baton.outbox (kind, payload, created_at, taken_until)
-      SELECT kind, payload, ${param(w.now)}, ${param(w.outboxHeldUntil)} FROM jsonb_to_recordset(${param(stringifyJson(w.outbox))}::jsonb) AS r(kind text, payload jsonb) RETURNING id)`);
-    outputs.push(`(SELECT coalesce(array_agg(id), '{}') FROM outboxed) AS outbox_ids`);
+      INSERT INTO baton.outbox (kind, payload, run_id, created_at, taken_until)
+      SELECT kind, payload, run_id, ${param(w.now)}, ${param(w.outboxHeldUntil)}
+      FROM jsonb_to_recordset(${param(stringifyJson(w.outbox.map((o) => ({ kind: o.kind, payload: o.payload, run_id: o.runId }))))}::jsonb) AS r(kind text, payload jsonb, run_id uuid) RETURNING id, run_id)`);
+    // Each id with its run, in one aggregate: two would not be bound to list the rows in the same order.
+    outputs.push(`(SELECT coalesce(json_agg(json_build_array(id, run_id)), '[]') FROM outboxed) AS outbox`);
   }
   if (w.events.length > 0) {
     name += "p";
@@ -202,12 +212,12 @@ export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRuns
     parts.push(`notified AS (${notices.join(" UNION ALL ")})`);
     outputs.push(`(SELECT count(*) FROM notified) AS notified`);
   }
-  if (parts.length === 0) return { outboxIds: [], insertedRuns: new Set() };
+  if (parts.length === 0) return { outbox: [], insertedRuns: new Set() };
   if (conflicts.length > 0) outputs.push(`CASE ${conflicts.map((c) => `WHEN ${c}`).join(" ")} END AS conflict`);
   forgetTexts(spent);
   const { rows } = await q.query({ name, text: `WITH ${parts.join(",\n")}\nSELECT ${outputs.length > 0 ? outputs.join(", ") : "1"}`, values });
-  const row = rows[0] as { runs_inserted?: string[]; outbox_ids?: number[] };
-  return { outboxIds: (row.outbox_ids ?? []).map(Number), insertedRuns: new Set(row.runs_inserted ?? []) };
+  const row = rows[0] as { runs_inserted?: string[]; outbox?: [number | string, string][] };
+  return { outbox: (row.outbox ?? []).map(([id, runId]) => ({ id: Number(id), runId })), insertedRuns: new Set(row.runs_inserted ?? []) };
 }
 
 /** An update's SET for a column; a payload left out of the row (stored as it is, see updateRow) keeps its value. */
