@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { BatonClient } from "@baton/client";
 import { json, removeDir, startTestServer, tempProject, type TestServer } from "./support.js";
 
 const pretty = (v: unknown) => JSON.stringify(v, null, 2) + "\n";
@@ -64,6 +65,21 @@ describe("baton handlers", () => {
     assert.match(bad.stderr, /bad\/broken\.json: \/event: event is required/);
     assert.match(bad.stderr, /bad\/broken\.json: \/actions\/0\/action: unknown action "explode"/);
     assert.equal((await s.cli(["handlers", "get", "cli_broken"])).code, 1);
+  });
+
+  test("the list follows the server's pages (at most 1000 a page): every handler is listed", async () => {
+    const client = new BatonClient({ address: s.address, token: "", tls: false });
+    try {
+      const names = Array.from({ length: 1001 }, (_, i) => `cli_paged_${String(i).padStart(4, "0")}`);
+      for (let i = 0; i < names.length; i += 50)
+        await Promise.all(names.slice(i, i + 50).map((name) => client.registerEventHandler({ ...handler, name, event: `cli:paged:${name}` })));
+    } finally {
+      client.close();
+    }
+    const listed = await s.cli(["handlers", "-o", "json"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const paged = json<{ name: string }[]>(listed.stdout).filter((h) => h.name.startsWith("cli_paged_"));
+    assert.equal(paged.length, 1001);
   });
 
   test("baton publish registers event handler files next to workflows", async () => {

@@ -14,14 +14,19 @@ import {
   WorkflowService,
   WorkflowStatus,
   createClient,
+  everyPage,
   grpc,
   parseJson,
   stringifyJson,
   type ServiceClient,
+  type WorkflowDefSummary,
 } from "@baton/protocol";
 import { toConductorWorkflow, type ConductorWorkflow } from "./conductor.js";
 import { openChannel, type ClientOptions } from "./connection.js";
 import { scheduleState, toRouteView, type RouteGuardView, type RouteView, type RouteWeightView, type ScheduleState } from "./views.js";
+
+/** Items asked per page when a list is read whole (the server's most). */
+const PAGE_SIZE = 1000;
 
 export interface StartOptions {
   version?: number;
@@ -114,6 +119,34 @@ export class BatonClient {
   }
 
   /** Removes a task definition; tasks of that type are scheduled with the defaults from then on. */
+  /**
+   * Every workflow definition's summary (the latest version of each name, or
+   * every version with `allVersions`; only `name`'s when given), by name then
+   * version from the newest, read page by page. `withDefinitions` adds each
+   * one's JSON (definitionJson).
+   */
+  async listWorkflowDefs(options: { name?: string; allVersions?: boolean; withDefinitions?: boolean } = {}): Promise<WorkflowDefSummary[]> {
+    return everyPage(async (pageToken) => {
+      const page = await this.metadata.listWorkflowDefs({
+        name: options.name ?? "",
+        allVersions: options.allVersions ?? false,
+        withDefinitionJson: options.withDefinitions ?? false,
+        pageSize: PAGE_SIZE,
+        pageToken,
+      });
+      return { items: page.definitions, nextPageToken: page.nextPageToken };
+    });
+  }
+
+  /** Every task definition, by name, read page by page. */
+  async listTaskDefs(): Promise<Record<string, unknown>[]> {
+    const defs = await everyPage(async (pageToken) => {
+      const page = await this.metadata.listTaskDefs({ pageSize: PAGE_SIZE, pageToken });
+      return { items: page.taskDefJson, nextPageToken: page.nextPageToken };
+    });
+    return defs.map((text) => parseJson(text) as Record<string, unknown>);
+  }
+
   async deleteTaskDef(name: string): Promise<void> {
     await this.metadata.deleteTaskDef({ name });
   }
@@ -139,8 +172,13 @@ export class BatonClient {
     return scheduleState((await this.schedules.getSchedule({ name })).schedule);
   }
 
+  /** Every schedule (of one workflow when `workflowName` is given), by name, read page by page. */
   async listSchedules(workflowName = ""): Promise<ScheduleState[]> {
-    return (await this.schedules.listSchedules({ workflowName })).schedules.map(scheduleState);
+    const schedules = await everyPage(async (pageToken) => {
+      const page = await this.schedules.listSchedules({ workflowName, pageSize: PAGE_SIZE, pageToken });
+      return { items: page.schedules, nextPageToken: page.nextPageToken };
+    });
+    return schedules.map(scheduleState);
   }
 
   async deleteSchedule(name: string): Promise<void> {
@@ -206,8 +244,11 @@ export class BatonClient {
 
   /** Every handler by name; only those listening to `event`, or only active ones, when asked. */
   async listEventHandlers(options: { event?: string; activeOnly?: boolean } = {}): Promise<Record<string, unknown>[]> {
-    const response = await this.events.listEventHandlers({ event: options.event ?? "", activeOnly: options.activeOnly ?? false });
-    return response.handlerJson.map((text) => parseJson(text) as Record<string, unknown>);
+    const handlers = await everyPage(async (pageToken) => {
+      const page = await this.events.listEventHandlers({ event: options.event ?? "", activeOnly: options.activeOnly ?? false, pageSize: PAGE_SIZE, pageToken });
+      return { items: page.handlerJson, nextPageToken: page.nextPageToken };
+    });
+    return handlers.map((text) => parseJson(text) as Record<string, unknown>);
   }
 
   async deleteEventHandler(name: string): Promise<void> {

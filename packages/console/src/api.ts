@@ -9,6 +9,7 @@ import { MetadataService } from "../../protocol/src/gen/baton/v1/metadata_servic
 import { TaskService } from "../../protocol/src/gen/baton/v1/task_service_pb.js";
 import { EventService } from "../../protocol/src/gen/baton/v1/event_service_pb.js";
 import { SessionService } from "../../protocol/src/gen/baton/v1/session_service_pb.js";
+import { everyPage } from "../../protocol/src/pages.js";
 
 export * from "../../protocol/src/gen/baton/v1/run_pb.js";
 export type { Workflow, Task } from "../../protocol/src/gen/baton/v1/run_pb.js";
@@ -37,6 +38,30 @@ export const metadata = createClient(MetadataService, transport);
 export const tasks = createClient(TaskService, transport);
 export const events = createClient(EventService, transport);
 export const session = createClient(SessionService, transport);
+
+/** Items asked per page when a list is read whole (the server's most). */
+const PAGE_SIZE = 1000;
+
+/** Workflow definition summaries, every page (latest of each name, or every version with allVersions; one name's when given). */
+export const listWorkflowDefs = (req: { name?: string; allVersions?: boolean }) =>
+  everyPage(async (pageToken) => {
+    const page = await metadata.listWorkflowDefs({ ...req, pageSize: PAGE_SIZE, pageToken });
+    return { items: page.definitions, nextPageToken: page.nextPageToken };
+  });
+
+/** Every task definition's JSON, every page. */
+export const listTaskDefs = () =>
+  everyPage(async (pageToken) => {
+    const page = await metadata.listTaskDefs({ pageSize: PAGE_SIZE, pageToken });
+    return { items: page.taskDefJson, nextPageToken: page.nextPageToken };
+  });
+
+/** Every event handler's JSON, every page. */
+export const listEventHandlers = () =>
+  everyPage(async (pageToken) => {
+    const page = await events.listEventHandlers({ pageSize: PAGE_SIZE, pageToken });
+    return { items: page.handlerJson, nextPageToken: page.nextPageToken };
+  });
 
 /** The server's words for a refused call (what the CLI would print). */
 export function errorText(error: unknown): string {

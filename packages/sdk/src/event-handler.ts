@@ -10,6 +10,8 @@ import { MAX_DEFINITION_DEPTH } from "./validate.js";
 
 export const EVENT_HANDLER_ACTIONS = ["complete_task", "fail_task", "start_workflow", "terminate_workflow", "update_workflow_variables"] as const;
 export type EventHandlerActionKind = (typeof EVENT_HANDLER_ACTIONS)[number];
+/** The most actions one handler may hold (with the server's bound on handlers per event, one event is bounded work). */
+export const EVENT_HANDLER_MAX_ACTIONS = 20;
 
 /** `javascript` (and Conductor's `graaljs`, the same here): `condition` is a script with the payload as `$`; `value-param`: a path into the payload. */
 export const EVENT_HANDLER_EVALUATORS = ["javascript", "graaljs", "value-param"] as const;
@@ -121,6 +123,11 @@ export function validateEventHandler(handler: unknown): ValidationResult {
   if (actions === undefined) error("/actions", "actions is required");
   else if (!Array.isArray(actions)) error("/actions", "actions must be a list");
   else if (actions.length === 0) error("/actions", "actions must hold at least one action");
+  else if (actions.length > EVENT_HANDLER_MAX_ACTIONS)
+    error(
+      "/actions",
+      `actions holds ${actions.length} actions; a handler holds at most ${EVENT_HANDLER_MAX_ACTIONS}: split them over several handlers of the event`,
+    );
   else actions.forEach((action, i) => actionIssues(action, pointer("/actions", i), error, warnings));
   return { errors, warnings };
 }

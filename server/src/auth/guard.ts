@@ -45,6 +45,12 @@ export function principalOfCall(call: object): Principal | undefined {
   return principals.get(call);
 }
 
+/** The id of the key a call was admitted with; "" without keys (the anonymous principal) or outside a call. */
+export function keyIdOfCall(call: unknown): string {
+  const principal = principalOfCall(call as object);
+  return principal && principal.id !== ANONYMOUS.id ? principal.id : "";
+}
+
 /** Marks `call` as made by `principal`: for a door that calls the services in process (Conductor's REST). */
 export function actAs<T extends object>(call: T, principal: Principal): T {
   principals.set(call, principal);

@@ -5,6 +5,7 @@ import { eventHandlerRights, type Principal } from "../auth/policy.js";
 import { create } from "@bufbuild/protobuf";
 import {
   DeleteEventHandlerRequestSchema,
+  everyPage,
   GetEventHandlerRequestSchema,
   ListEventHandlersRequestSchema,
   RegisterEventHandlerRequestSchema,
@@ -13,6 +14,7 @@ import {
   RpcError,
   stringifyJson,
 } from "@baton/protocol";
+import { LIST_PAGE_MAX } from "../service/list-pages.js";
 import { HttpError } from "./errors.js";
 import type { Route } from "./http.js";
 import { EVENT_HANDLER } from "./schemas.js";
@@ -33,9 +35,16 @@ export function eventRoutes(s: Services): Route[] {
   // The caller's key becomes the handler's owner: its actions run with that key's rights.
   const put = (handler: unknown, signal: AbortSignal, principal: Principal) =>
     s.events.registerEventHandler(create(RegisterEventHandlerRequestSchema, { handlerJson: stringifyJson(handler) }), callOf(signal, principal));
+  // Conductor answers the whole list at once: read it page by page.
   const list = async (event: string, activeOnly: boolean, signal: AbortSignal) => {
-    const { handlerJson } = await s.events.listEventHandlers(create(ListEventHandlersRequestSchema, { event, activeOnly }), callOf(signal));
-    return handlerJson.map((h) => parseJson(h));
+    const handlers = await everyPage(async (pageToken) => {
+      const page = await s.events.listEventHandlers(
+        create(ListEventHandlersRequestSchema, { event, activeOnly, pageSize: LIST_PAGE_MAX, pageToken }),
+        callOf(signal),
+      );
+      return { items: page.handlerJson, nextPageToken: page.nextPageToken };
+    });
+    return handlers.map((h) => parseJson(h));
   };
 
   /** POST creates (409 when the name is taken), PUT replaces (404 when it is not). */

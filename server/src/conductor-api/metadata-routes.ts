@@ -4,6 +4,7 @@ import { quoted, shortened } from "@baton/json";
 import { create } from "@bufbuild/protobuf";
 import {
   DeleteTaskDefRequestSchema,
+  everyPage,
   DeleteWorkflowDefRequestSchema,
   GetTaskDefRequestSchema,
   GetWorkflowDefRequestSchema,
@@ -16,6 +17,8 @@ import {
   RpcError,
   stringifyJson,
 } from "@baton/protocol";
+import { LIST_PAGE_MAX } from "../service/list-pages.js";
+import type { Principal } from "../auth/policy.js";
 import { badRequest, HttpError } from "./errors.js";
 import type { Route } from "./http.js";
 import { TASK_DEF, TASK_DEFS, WORKFLOW_DEF, WORKFLOW_DEFS } from "./schemas.js";
@@ -35,8 +38,20 @@ export function metadataRoutes(s: Services): Route[] {
     }
   };
 
-  const register = (def: Def, signal: AbortSignal) =>
-    s.metadata.registerWorkflowDef(create(RegisterWorkflowDefRequestSchema, { definitionJson: stringifyJson(def) }), callOf(signal));
+  // Conductor answers its lists whole: they are read page by page, each
+  // version's definition with its summary (withDefinitionJson) rather than once more each.
+  const listDefs = (withDefinitionJson: boolean, signal: AbortSignal) =>
+    everyPage(async (pageToken) => {
+      const page = await s.metadata.listWorkflowDefs(
+        create(ListWorkflowDefsRequestSchema, { allVersions: true, withDefinitionJson, pageSize: LIST_PAGE_MAX, pageToken }),
+        callOf(signal),
+      );
+      return { items: page.definitions, nextPageToken: page.nextPageToken };
+    });
+
+  // As the caller's key: its publishes' path checks draw on that key's budget.
+  const register = (def: Def, signal: AbortSignal, principal: Principal) =>
+    s.metadata.registerWorkflowDef(create(RegisterWorkflowDefRequestSchema, { definitionJson: stringifyJson(def) }), callOf(signal, principal));
 
   const registerTaskDefs = (defs: unknown[], signal: AbortSignal) =>
     s.metadata.registerTaskDefs(create(RegisterTaskDefsRequestSchema, { taskDefJson: defs.map((d) => stringifyJson(d)) }), callOf(signal));
@@ -53,7 +68,7 @@ export function metadataRoutes(s: Services): Route[] {
         if (!boolParam(r.query, "overwrite", false) && (await getDef(def.name, def.version ?? 1, r.signal))) {
           throw new HttpError(409, `Workflow with ${shortened(def.name)}.${def.version ?? 1} already exists!`);
         }
-        await register(def, r.signal);
+        await register(def, r.signal, r.principal);
         return undefined;
       },
     },
@@ -63,7 +78,7 @@ export function metadataRoutes(s: Services): Route[] {
       rights: `${META}/RegisterWorkflowDef`,
       schema: WORKFLOW_DEFS,
       handle: async (r) => {
-        for (const def of r.body as Def[]) await register(def, r.signal);
+        for (const def of r.body as Def[]) await register(def, r.signal, r.principal);
         return undefined;
       },
     },
@@ -72,13 +87,8 @@ export function metadataRoutes(s: Services): Route[] {
       path: "/api/metadata/workflow",
       rights: `${META}/ListWorkflowDefs`,
       handle: async (r) => {
-        const { definitions } = await s.metadata.listWorkflowDefs(create(ListWorkflowDefsRequestSchema, { allVersions: true }), callOf(r.signal));
-        const defs = [];
-        for (const d of definitions) {
-          const def = await getDef(d.name, d.version, r.signal);
-          if (def) defs.push(def);
-        }
-        return { json: defs };
+        const definitions = await listDefs(true, r.signal);
+        return { json: definitions.map((d) => parseJson(d.definitionJson)) };
       },
     },
     {
@@ -86,7 +96,7 @@ export function metadataRoutes(s: Services): Route[] {
       path: "/api/metadata/workflow/names-and-versions",
       rights: `${META}/ListWorkflowDefs`,
       handle: async (r) => {
-        const { definitions } = await s.metadata.listWorkflowDefs(create(ListWorkflowDefsRequestSchema, { allVersions: true }), callOf(r.signal));
+        const definitions = await listDefs(false, r.signal);
         const out: Record<string, { name: string; version: number; createTime: number }[]> = {};
         // Conductor lists each name's versions in ascending order.
         for (const d of [...definitions].sort((a, b) => a.version - b.version))
@@ -145,7 +155,10 @@ export function metadataRoutes(s: Services): Route[] {
       path: "/api/metadata/taskdefs",
       rights: `${META}/ListTaskDefs`,
       handle: async (r) => {
-        const { taskDefJson } = await s.metadata.listTaskDefs(create(ListTaskDefsRequestSchema, {}), callOf(r.signal));
+        const taskDefJson = await everyPage(async (pageToken) => {
+          const page = await s.metadata.listTaskDefs(create(ListTaskDefsRequestSchema, { pageSize: LIST_PAGE_MAX, pageToken }), callOf(r.signal));
+          return { items: page.taskDefJson, nextPageToken: page.nextPageToken };
+        });
         return { json: taskDefJson.map((t) => parseJson(t)) };
       },
     },

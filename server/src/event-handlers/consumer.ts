@@ -10,6 +10,7 @@ import type { Clock } from "../clock.js";
 import type { Json } from "../expressions/json.js";
 import type { Logger } from "../logger.js";
 import type { Engine } from "../runtime/engine.js";
+import { HANDLERS_PER_EVENT } from "../store/event-handlers.js";
 import type { Store, TakenEvent } from "../store/store.js";
 import { runAction } from "./actions.js";
 import type { OwnerCheck } from "./owner.js";
@@ -106,7 +107,8 @@ export class EventConsumer {
       return;
     }
     const name = this.nameOf(event);
-    const handlers = await this.deps.store.listEventHandlers({ event: name, activeOnly: true });
+    // At most HANDLERS_PER_EVENT (registration refuses more; the cap also bounds what was stored before it did).
+    const handlers = await this.deps.store.listEventHandlers({ event: name, activeOnly: true, limit: HANDLERS_PER_EVENT });
     for (const stored of handlers) {
       let handler: EventHandler;
       try {

@@ -8,6 +8,12 @@ export function definitionHash(def: WorkflowDef): string {
   return createHash("sha256").update(canonicalJson(def)).digest("hex");
 }
 
+/** Hash of what a definition does: its version and bookkeeping fields left out. */
+export function contentHash(def: WorkflowDef): string {
+  const { version: _v, createTime: _c, updateTime: _u, createdBy: _cb, updatedBy: _ub, ...rest } = def;
+  return definitionHash(rest as WorkflowDef);
+}
+
 /** JSON with object keys sorted, so equal definitions hash equally. */
 export function canonicalJson(value: unknown): string {
   return stringifyJson(sortKeys(value));

@@ -8,6 +8,7 @@ import type { Limits } from "../limits.js";
 import { canonicalJson } from "../runtime/engine.js";
 import type { ScheduleRow, Store } from "../store/store.js";
 import { invalid, notFound, parsePayload, rpc } from "../service/errors.js";
+import { listPage, pageOfItems } from "../service/list-pages.js";
 import { fireTimesOf } from "./fire-times.js";
 import { idempotencyKeyOf, type ScheduleFirer } from "./firer.js";
 
@@ -109,7 +110,12 @@ export function scheduleService(
 
     getSchedule: rpc(async (req) => ({ schedule: info(await existing(req.name)) })),
 
-    listSchedules: rpc(async (req) => ({ schedules: (await store.listSchedules(req.workflowName)).map(info) })),
+    listSchedules: rpc(async (req) => {
+      const page = listPage("schedules", 1, req.pageSize, req.pageToken);
+      const rows = await store.listSchedules(req.workflowName, { limit: page.limit + 1, ...(page.after ? { after: page.after[0] } : {}) });
+      const shown = pageOfItems("schedules", page, rows, (r) => [r.name]);
+      return { schedules: shown.items.map(info), nextPageToken: shown.nextPageToken };
+    }),
 
     deleteSchedule: rpc(async (req) => {
       if (!req.name) throw invalid("name is required");

@@ -9,6 +9,7 @@ import { shortened } from "@baton/json";
 import type { ValidationIssue, WorkflowDef } from "@baton/sdk";
 import { listExpressions } from "../expressions/index.js";
 import { QueryError, type Queries } from "../sandbox/queries.js";
+import { oneBudget, type Budget } from "./publish-budgets.js";
 import { inputSchemaProblem } from "./run-input.js";
 
 /** Paths checked in one request of the pool (one request per path would cost the serving thread two messages a path). */
@@ -21,37 +22,20 @@ type Site = { path: string; expression: string };
 type Checks = Pick<Queries, "schemaProblem" | "pathProblems" | "limits">;
 
 /**
- * The pool threads' time one publish's path checks may take in all
- * (`limits.publishMs`): each request is given at most what is left, and
- * gives back what it did not use.
- */
-class Budget {
-  constructor(private left: number) {}
-  take(ms: number): number {
-    const granted = Math.max(0, Math.min(ms, this.left));
-    this.left -= granted;
-    return granted;
-  }
-  giveBack(ms: number): void {
-    this.left += ms;
-  }
-}
-
-/**
  * Checking paths and compiling the inputSchema take `queries` (its pool):
  * neither a filter's parsing and RE2 compiling nor ajv runs on the thread
  * that serves calls. Paths go in batches under the pool's time limit; a
  * batch that runs out is checked again path by path, so the one that runs
- * out alone is refused by its field. All of it is charged to one budget, so
- * a definition of many slow paths is refused, the paths left named, rather
- * than holding a thread for minutes.
+ * out alone is refused by its field. All of it is charged to `budget` (on a
+ * server, the caller's: publish-budgets.ts), so a definition of many slow
+ * paths is refused, the paths left named, rather than holding a thread for
+ * minutes.
  */
-export async function definitionProblems(def: WorkflowDef, queries: Checks): Promise<ValidationIssue[]> {
+export async function definitionProblems(def: WorkflowDef, queries: Checks, budget: Budget = oneBudget(queries.limits.publishMs)): Promise<ValidationIssue[]> {
   // One holding another (`${a[?(@.x == ${b})]}`) is only a path once the inner one is resolved.
   const sites = listExpressions(def).filter((site) => !site.expression.includes("${"));
   const batches: Site[][] = [];
   for (let i = 0; i < sites.length; i += PATHS_PER_REQUEST) batches.push(sites.slice(i, i + PATHS_PER_REQUEST));
-  const budget = new Budget(queries.limits.publishMs);
   const [paths, schema] = await Promise.all([batchIssues(batches, queries, budget), inputSchemaProblem(def, queries)]);
   if (schema) paths.push({ path: "/inputSchema/data", message: schema });
   return paths;
@@ -68,11 +52,11 @@ async function batchIssues(batches: Site[][], queries: Checks, budget: Budget): 
 }
 
 async function pathIssues(sites: Site[], queries: Checks, budget: Budget): Promise<ValidationIssue[]> {
-  const { pathMs, publishMs } = queries.limits;
+  const { pathMs } = queries.limits;
   const granted = budget.take(pathMs);
   const unchecked = (site: Site): ValidationIssue => ({
     path: site.path,
-    message: `\${${shortened(site.expression)}}: not checked: the definition's paths took all of the ${publishMs} ms a publish may spend checking them (parsing filters, compiling their patterns); make its filters fewer or simpler`,
+    message: `\${${shortened(site.expression)}}: not checked: ${budget.spent} (parsing filters, compiling their patterns); make its filters fewer or simpler`,
   });
   if (granted === 0) return sites.map(unchecked);
   let answer: { problems: string[][]; ms: number };

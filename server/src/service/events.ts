@@ -1,20 +1,15 @@
 // EventService: Conductor event handlers in (validated, stored as their JSON)
 // and events onto the bus (PublishEvent); the EventConsumer does the rest.
-import { shortened } from "@baton/json";
-import { EventService, stringifyJson, type ServiceImpl } from "@baton/protocol";
+import { quoted, shortened } from "@baton/json";
+import { EventService, grpc, RpcError, stringifyJson, type ServiceImpl } from "@baton/protocol";
 import { describeIssues, validateEventHandler, type EventHandler } from "@baton/sdk";
-import { principalOfCall } from "../auth/guard.js";
-import { ANONYMOUS } from "../auth/policy.js";
+import { keyIdOfCall } from "../auth/guard.js";
 import type { Clock } from "../clock.js";
 import type { Limits } from "../limits.js";
+import { HANDLERS_PER_EVENT, TooManyHandlers } from "../store/event-handlers.js";
 import type { Store } from "../store/store.js";
 import { invalid, notFound, parsePayload, rpc } from "./errors.js";
-
-/** The key a call was admitted with; "" without keys (the anonymous principal) or outside a call. */
-function ownerOf(call: unknown): string {
-  const principal = principalOfCall(call as object);
-  return principal && principal.id !== ANONYMOUS.id ? principal.id : "";
-}
+import { listPage, pageOfItems } from "./list-pages.js";
 
 /** What the event service needs: handlers and the bus are store operations; `published` wakes this replica's consumer at once. */
 export interface EventServiceDeps {
@@ -31,11 +26,22 @@ export function eventService({ store, clock, limits, published: onPublished }: E
       const handler = parsePayload("handler_json", req.handlerJson, limits.definitionBytes) as unknown as EventHandler;
       const { errors, warnings } = validateEventHandler(handler);
       if (errors.length > 0) throw invalid(`invalid event handler (${errors.length} error${errors.length > 1 ? "s" : ""}): ${describeIssues(errors)}`);
-      const changed = await store.putEventHandler(
-        // Its actions run with the rights of the key that registered it, checked when each runs (event-handlers/owner.ts).
-        { name: handler.name, event: handler.event, active: handler.active === true, body: stringifyJson(handler), owner: ownerOf(call) },
-        clock.now(),
-      );
+      let changed: boolean;
+      try {
+        changed = await store.putEventHandler(
+          // Its actions run with the rights of the key that registered it, checked when each runs (event-handlers/owner.ts).
+          { name: handler.name, event: handler.event, active: handler.active === true, body: stringifyJson(handler), owner: keyIdOfCall(call) },
+          clock.now(),
+          HANDLERS_PER_EVENT,
+        );
+      } catch (error) {
+        if (!(error instanceof TooManyHandlers)) throw error;
+        throw new RpcError(
+          grpc.status.FAILED_PRECONDITION,
+          `event ${quoted(error.event)} already has ${error.max} handlers, the most one event may have (each event runs them all): ` +
+            `remove one it no longer needs, or add this handler's actions to one of them`,
+        );
+      }
       return { name: handler.name, changed, warnings: warnings.map((w) => ({ path: w.path, message: w.message })) };
     }),
 
@@ -46,8 +52,15 @@ export function eventService({ store, clock, limits, published: onPublished }: E
     }),
 
     listEventHandlers: rpc(async (req) => {
-      const rows = await store.listEventHandlers({ event: req.event, activeOnly: req.activeOnly });
-      return { handlerJson: rows.map((r) => r.body) };
+      const page = listPage("event-handlers", 1, req.pageSize, req.pageToken);
+      const rows = await store.listEventHandlers({
+        event: req.event,
+        activeOnly: req.activeOnly,
+        limit: page.limit + 1,
+        ...(page.after ? { after: page.after[0] } : {}),
+      });
+      const shown = pageOfItems("event-handlers", page, rows, (r) => [r.name]);
+      return { handlerJson: shown.items.map((r) => r.body), nextPageToken: shown.nextPageToken };
     }),
 
     deleteEventHandler: rpc(async (req) => {

@@ -2,20 +2,17 @@
 import { shortened } from "@baton/json";
 import { grpc, MetadataService, RpcError, stringifyJson, type ServiceImpl, VersionPolicy } from "@baton/protocol";
 import { describeIssues, taskNamesOf, validateTaskDef, validateWorkflowDef, type TaskDef, type ValidationIssue, type WorkflowDef } from "@baton/sdk";
-import { createHash } from "node:crypto";
+import { keyIdOfCall } from "../auth/guard.js";
 import type { Clock } from "../clock.js";
-import { canonicalJson, definitionHash } from "../runtime/engine.js";
+import { contentHash, definitionHash } from "../runtime/definition-hash.js";
 import type { Limits } from "../limits.js";
+import { defSummary, type DefSummary, type WorkflowDefListing } from "../store/definitions.js";
 import { VersionRouted, type Store } from "../store/store.js";
 import { definitionProblems } from "./definition-checks.js";
+import { PublishBudgets } from "./publish-budgets.js";
 import type { Queries } from "../sandbox/queries.js";
 import { invalid, notFound, parsePayload, rpc } from "./errors.js";
-
-/** Hash of what a definition does: its version and bookkeeping fields left out. */
-export function contentHash(def: WorkflowDef): string {
-  const { version: _v, createTime: _c, updateTime: _u, createdBy: _cb, updatedBy: _ub, ...rest } = def;
-  return createHash("sha256").update(canonicalJson(rest)).digest("hex");
-}
+import { LIST_PAGE_BYTES, listPage, pageOfItems } from "./list-pages.js";
 
 function issues(list: { path: string; message: string }[]) {
   return list.map((i) => ({ path: i.path, message: i.message }));
@@ -29,7 +26,9 @@ export interface MetadataServiceDeps {
     | "findWorkflowDef"
     | "registerWorkflowVersion"
     | "listWorkflowDefs"
-    | "defByHash"
+    | "listTaskDefs"
+    | "defsByHash"
+    | "putDefSummaries"
     | "putTaskDefs"
     | "deleteWorkflowVersion"
     | "deleteTaskDef"
@@ -40,6 +39,9 @@ export interface MetadataServiceDeps {
   queries: Pick<Queries, "schemaProblem" | "pathProblems" | "limits">;
   changed: { workflowDef(name: string): void; taskDefs(): void; runsAdmitted?(count: number): Promise<void> };
 }
+
+/** How many bodies a list reads per query (definition_json, or summaries not stored yet). */
+const BODY_READ = 16;
 
 export function metadataService({ store, clock, limits, queries, changed: forget }: MetadataServiceDeps): ServiceImpl<typeof MetadataService> {
   /**
@@ -57,15 +59,43 @@ export function metadataService({ store, clock, limits, queries, changed: forget
     }
     return parsePayload("definition_json", text, limits.definitionBytes) as unknown as WorkflowDef;
   };
-  /** The SDK's checks, then the server's own (definition-checks.ts). */
-  const check = async (def: WorkflowDef) => {
+  const budgets = new PublishBudgets(clock, queries.limits.publishMs);
+  /** The SDK's checks, then the server's own (definition-checks.ts), their path checks from the caller's budget. */
+  const check = async (def: WorkflowDef, call: unknown) => {
     const { errors, warnings } = validateWorkflowDef(def, { hasTaskDef: await hasTaskDef(def) });
-    return { errors: errors.length > 0 ? errors : await definitionProblems(def, queries), warnings };
+    return { errors: errors.length > 0 ? errors : await definitionProblems(def, queries, budgets.of(keyIdOfCall(call))), warnings };
+  };
+  /** The listed versions' content hashes and descriptions: stored with each body, computed (once, then stored) for bodies older than that. */
+  const summariesOf = async (rows: WorkflowDefListing[]): Promise<Map<string, DefSummary>> => {
+    const out = new Map(rows.flatMap((r) => (r.summary ? [[r.hash, r.summary] as const] : [])));
+    const missing = rows.filter((r) => !r.summary).map((r) => r.hash);
+    for (let i = 0; i < missing.length; i += BODY_READ) {
+      const filled = new Map([...(await store.defsByHash(missing.slice(i, i + BODY_READ)))].map(([hash, def]) => [hash, defSummary(def)]));
+      await store.putDefSummaries(filled);
+      for (const [hash, summary] of filled) out.set(hash, summary);
+    }
+    return out;
+  };
+  /** The page's definitions as JSON, read a few at a time and stopped once past LIST_PAGE_BYTES (at least one). */
+  const bodiesOf = async (rows: WorkflowDefListing[]): Promise<string[]> => {
+    const out: string[] = [];
+    let bytes = 0;
+    for (let i = 0; i < rows.length && bytes < LIST_PAGE_BYTES; i += BODY_READ) {
+      const chunk = rows.slice(i, i + BODY_READ);
+      const defs = await store.defsByHash(chunk.map((r) => r.hash));
+      for (const row of chunk) {
+        if (bytes >= LIST_PAGE_BYTES) break;
+        const text = stringifyJson(defs.get(row.hash) ?? {});
+        bytes += Buffer.byteLength(text);
+        out.push(text);
+      }
+    }
+    return out;
   };
   return {
-    registerWorkflowDef: rpc(async (req) => {
+    registerWorkflowDef: rpc(async (req, call) => {
       const def = parseDef(req.definitionJson);
-      const { errors, warnings } = await check(def);
+      const { errors, warnings } = await check(def, call);
       if (errors.length > 0) throw invalid(`invalid workflow definition (${errors.length} error${errors.length > 1 ? "s" : ""}): ${describeIssues(errors)}`);
       // The content hash leaves the version out: the same whichever version is written.
       const hash = contentHash(def);
@@ -90,24 +120,32 @@ export function metadataService({ store, clock, limits, queries, changed: forget
     }),
 
     listWorkflowDefs: rpc(async (req) => {
-      const rows = await store.listWorkflowDefs(req.name, req.allVersions);
-      const out = [];
-      for (const row of rows) {
-        const def = await store.defByHash(row.hash);
-        out.push({
-          name: row.name,
-          version: row.version,
-          contentHash: def ? contentHash(def) : row.hash,
-          createTimeMs: BigInt(row.createdAt),
-          description: row.description,
-        });
-      }
-      return { definitions: out };
+      const page = listPage("workflow-defs", req.allVersions ? 2 : 1, req.pageSize, req.pageToken);
+      const rows = await store.listWorkflowDefs(req.name, req.allVersions, { limit: page.limit + 1, ...(page.after ? { after: page.after } : {}) });
+      const keyOf = (r: WorkflowDefListing): [string] | [string, number] => (req.allVersions ? [r.name, r.version] : [r.name]);
+      const shown = pageOfItems("workflow-defs", page, rows, keyOf);
+      const summaries = await summariesOf(shown.items);
+      const bodies = req.withDefinitionJson ? await bodiesOf(shown.items) : undefined;
+      const listed = bodies ? shown.items.slice(0, bodies.length) : shown.items;
+      const definitions = listed.map((row, i) => ({
+        name: row.name,
+        version: row.version,
+        contentHash: summaries.get(row.hash)?.contentHash ?? row.hash,
+        createTimeMs: BigInt(row.createdAt),
+        description: summaries.get(row.hash)?.description ?? "",
+        definitionJson: bodies?.[i] ?? "",
+      }));
+      // A page cut short by its bytes goes on after its last definition.
+      const cut = listed.length < shown.items.length;
+      return {
+        definitions,
+        nextPageToken: cut ? pageOfItems("workflow-defs", { limit: listed.length }, shown.items, keyOf).nextPageToken : shown.nextPageToken,
+      };
     }),
 
-    validateWorkflowDef: rpc(async (req) => {
+    validateWorkflowDef: rpc(async (req, call) => {
       const def = parseDef(req.definitionJson);
-      const { errors, warnings } = await check(def);
+      const { errors, warnings } = await check(def, call);
       return { valid: errors.length === 0, errors: issues(errors), warnings: issues(warnings) };
     }),
 
@@ -154,9 +192,11 @@ export function metadataService({ store, clock, limits, queries, changed: forget
       return {};
     }),
 
-    listTaskDefs: rpc(async () => {
-      const defs = await store.findTaskDefs();
-      return { taskDefJson: [...defs.values()].map((d) => stringifyJson(d)) };
+    listTaskDefs: rpc(async (req) => {
+      const page = listPage("task-defs", 1, req.pageSize, req.pageToken);
+      const defs = await store.listTaskDefs({ limit: page.limit + 1, ...(page.after ? { after: page.after as [string] } : {}) });
+      const shown = pageOfItems("task-defs", page, defs, (d) => [d.name]);
+      return { taskDefJson: shown.items.map((d) => stringifyJson(d)), nextPageToken: shown.nextPageToken };
     }),
   };
 }

@@ -7,6 +7,7 @@ import type pg from "pg";
 import { transaction, type Queryable } from "./db.js";
 import { setLimit } from "./concurrency.js";
 import { notifySql } from "./notifications.js";
+import { contentHash } from "../runtime/definition-hash.js";
 
 export interface StoredWorkflowDef {
   def: WorkflowDef;
@@ -20,11 +21,52 @@ export interface WorkflowDefListing {
   version: number;
   hash: string;
   createdAt: number;
+  /** What the definition does (contentHash) and its description, stored with it; undefined for a body stored before they were (see defSummaries). */
+  summary?: DefSummary;
+}
+
+/** What a list shows of a stored definition without reading it. */
+export interface DefSummary {
+  contentHash: string;
   description: string;
 }
 
+/** A list needs these without the body: kept beside it when it is stored (bodies stored before stay NULL until a list fills them in). */
+export const DEF_SUMMARY_MIGRATION = {
+  name: "definitions keep their content hash and description beside their body; versions are listed newest first by name from an index",
+  sql: `ALTER TABLE baton.defs ADD COLUMN content_hash text, ADD COLUMN description text;
+        CREATE INDEX workflow_defs_listing ON baton.workflow_defs (name, version DESC);`,
+};
+
+export function defSummary(def: WorkflowDef): DefSummary {
+  return { contentHash: contentHash(def), description: typeof def.description === "string" ? def.description : "" };
+}
+
 export async function putDef(q: Queryable, hash: string, def: WorkflowDef): Promise<void> {
-  await q.query("INSERT INTO baton.defs (hash, body) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING", [hash, stringifyJson(def)]);
+  const { contentHash: content, description } = defSummary(def);
+  await q.query("INSERT INTO baton.defs (hash, body, content_hash, description) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING", [
+    hash,
+    stringifyJson(def),
+    content,
+    description,
+  ]);
+}
+
+/** Stored definitions by hash (those that exist). */
+export async function defsByHash(q: Queryable, hashes: string[]): Promise<Map<string, WorkflowDef>> {
+  const { rows } = await q.query("SELECT hash, body FROM baton.defs WHERE hash = ANY($1)", [hashes]);
+  return new Map(rows.map((r) => [r.hash as string, r.body as WorkflowDef]));
+}
+
+/** Fills in the summaries of bodies stored before they were kept (each computed once, then read by every list). */
+export async function putDefSummaries(q: Queryable, summaries: Map<string, DefSummary>): Promise<void> {
+  if (summaries.size === 0) return;
+  const hashes = [...summaries.keys()];
+  await q.query(
+    `UPDATE baton.defs d SET content_hash = s.content_hash, description = s.description
+     FROM unnest($1::text[], $2::text[], $3::text[]) AS s(hash, content_hash, description) WHERE d.hash = s.hash AND d.content_hash IS NULL`,
+    [hashes, hashes.map((h) => summaries.get(h)!.contentHash), hashes.map((h) => summaries.get(h)!.description)],
+  );
 }
 
 export async function defByHash(q: Queryable, hash: string): Promise<WorkflowDef | undefined> {
@@ -84,14 +126,50 @@ export async function registerWorkflowVersion(
   });
 }
 
-export async function listWorkflowDefs(q: Queryable, name: string, allVersions: boolean): Promise<WorkflowDefListing[]> {
-  const { rows } = await q.query(
-    `SELECT ${allVersions ? "" : "DISTINCT ON (w.name)"} w.name, w.version, w.hash, w.created_at, coalesce(d.body->>'description', '') AS description
-     FROM baton.workflow_defs w JOIN baton.defs d ON d.hash = w.hash
-     WHERE ($1 = '' OR w.name = $1) ORDER BY w.name, w.version DESC`,
-    [name],
-  );
-  return rows.map((r) => ({ name: r.name, version: r.version, hash: r.hash, createdAt: r.created_at, description: r.description }));
+/** Where a page of a name-ordered list starts and how many it reads. */
+export interface KeysetPage<K> {
+  /** The sort key of the item the page starts after; undefined for the first page. */
+  after?: K;
+  limit: number;
+}
+
+/**
+ * Workflow versions by name, then version from the newest (only the newest of
+ * each name unless `allVersions`), a page at a time; bodies are not read.
+ */
+export async function listWorkflowDefs(
+  q: Queryable,
+  name: string,
+  allVersions: boolean,
+  page: KeysetPage<[string] | [string, number]>,
+): Promise<WorkflowDefListing[]> {
+  // Names are never empty: the first page starts after ("", 0).
+  const [afterName, afterVersion] = page.after ?? ["", 0];
+  const { rows } = allVersions
+    ? // The older versions of the last page's name, then the names after it: each a range of workflow_defs_listing.
+      await q.query(
+        `SELECT w.name, w.version, w.hash, w.created_at, d.content_hash, d.description FROM (
+           (SELECT * FROM baton.workflow_defs WHERE name = $2 AND version < $3 AND ($1 = '' OR name = $1) ORDER BY version DESC LIMIT $4)
+           UNION ALL
+           (SELECT * FROM baton.workflow_defs WHERE name > $2 AND ($1 = '' OR name = $1) ORDER BY name, version DESC LIMIT $4)
+         ) w JOIN baton.defs d ON d.hash = w.hash ORDER BY w.name, w.version DESC LIMIT $4`,
+        [name, afterName, afterVersion, page.limit],
+      )
+    : // The page's names first, then each one's newest version from the primary key.
+      await q.query(
+        `SELECT w.name, w.version, w.hash, w.created_at, d.content_hash, d.description
+         FROM (SELECT DISTINCT name FROM baton.workflow_defs WHERE ($1 = '' OR name = $1) AND name > $2 ORDER BY name LIMIT $3) n
+         CROSS JOIN LATERAL (SELECT * FROM baton.workflow_defs v WHERE v.name = n.name ORDER BY v.version DESC LIMIT 1) w
+         JOIN baton.defs d ON d.hash = w.hash ORDER BY w.name`,
+        [name, afterName, page.limit],
+      );
+  return rows.map((r) => ({
+    name: r.name,
+    version: r.version,
+    hash: r.hash,
+    createdAt: r.created_at,
+    ...(r.content_hash === null ? {} : { summary: { contentHash: r.content_hash, description: r.description ?? "" } }),
+  }));
 }
 
 /** The registered versions of a workflow name, in order. */
@@ -117,12 +195,19 @@ export async function putTaskDefs(pool: pg.Pool, defs: TaskDef[], now: number): 
   });
 }
 
-/** Task definitions by name (every one when `names` is undefined). */
-export async function taskDefs(q: Queryable, names?: string[]): Promise<Map<string, TaskDef>> {
-  const { rows } = names
-    ? await q.query("SELECT body FROM baton.task_defs WHERE name = ANY($1)", [names])
-    : await q.query("SELECT body FROM baton.task_defs ORDER BY name");
+/** Task definitions by name. */
+export async function taskDefs(q: Queryable, names: string[]): Promise<Map<string, TaskDef>> {
+  const { rows } = await q.query("SELECT body FROM baton.task_defs WHERE name = ANY($1)", [names]);
   return new Map(rows.map((r) => [(r.body as TaskDef).name, r.body as TaskDef]));
+}
+
+/** A page of task definitions by name. */
+export async function listTaskDefs(q: Queryable, page: KeysetPage<[string]>): Promise<TaskDef[]> {
+  const { rows } = await q.query("SELECT body FROM baton.task_defs WHERE $1::text IS NULL OR name > $1 ORDER BY name LIMIT $2", [
+    page.after?.[0] ?? null,
+    page.limit,
+  ]);
+  return rows.map((r) => r.body as TaskDef);
 }
 
 /** A definition's limit of running runs per key (rateLimitConfig.concurrentExecLimit), undefined when it has none. */

@@ -1,5 +1,6 @@
 // Conductor event handlers: rows keyed by name holding their JSON as registered.
-import type { Queryable } from "./db.js";
+import type pg from "pg";
+import { transaction, type Queryable } from "./db.js";
 
 export interface StoredHandler {
   name: string;
@@ -17,8 +18,38 @@ export const EVENT_HANDLER_OWNER_MIGRATION = {
   sql: `ALTER TABLE baton.event_handlers ADD COLUMN owner_key text NOT NULL DEFAULT '';`,
 };
 
-/** Creates or replaces a handler; false when the stored JSON and owner were already the same. */
-export async function putHandler(q: Queryable, h: StoredHandler, now: number): Promise<boolean> {
+/** The most handlers (active or not) one event may have: each event runs its active ones, so this bounds one event's work. */
+export const HANDLERS_PER_EVENT = 100;
+
+/** Why a handler was not stored: its event has as many other handlers as it may. */
+export class TooManyHandlers extends Error {
+  constructor(
+    readonly event: string,
+    readonly max: number,
+  ) {
+    super(`event ${event} has ${max} handlers`);
+  }
+}
+
+/**
+ * Creates or replaces a handler; false when the stored JSON and owner were
+ * already the same. Under a lock on its event, so two registrations cannot
+ * both take its last free place; throws TooManyHandlers when `maxPerEvent`
+ * other handlers listen to that event.
+ */
+export async function putHandler(pool: pg.Pool, h: StoredHandler, now: number, maxPerEvent: number): Promise<boolean> {
+  return transaction(pool, async (tx) => {
+    await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`event:${h.event}`]);
+    const { rows } = await tx.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM (SELECT 1 FROM baton.event_handlers WHERE event = $1 AND name <> $2 LIMIT $3) others",
+      [h.event, h.name, maxPerEvent],
+    );
+    if ((rows[0]?.n ?? 0) >= maxPerEvent) throw new TooManyHandlers(h.event, maxPerEvent);
+    return writeHandler(tx, h, now);
+  });
+}
+
+async function writeHandler(q: Queryable, h: StoredHandler, now: number): Promise<boolean> {
   const { rowCount } = await q.query(
     `INSERT INTO baton.event_handlers (name, event, active, body, owner_key, created_at, updated_at)
      VALUES ($1, $2, $3, $4, $6, $5, $5)
@@ -34,12 +65,20 @@ export async function getHandler(q: Queryable, name: string): Promise<StoredHand
   return rows[0] as StoredHandler | undefined;
 }
 
-/** Handlers by name, of one event and/or only the active ones. */
-export async function listHandlers(q: Queryable, filter: { event?: string; activeOnly?: boolean } = {}): Promise<StoredHandler[]> {
+/** Which handlers a list reads: of one event and/or only the active ones, `limit` of them by name from after `after`. */
+export interface HandlerFilter {
+  event?: string;
+  activeOnly?: boolean;
+  after?: string;
+  limit: number;
+}
+
+/** A page of handlers by name. */
+export async function listHandlers(q: Queryable, filter: HandlerFilter): Promise<StoredHandler[]> {
   const { rows } = await q.query(
     `SELECT name, event, active, body, owner_key AS owner FROM baton.event_handlers
-     WHERE ($1::text IS NULL OR event = $1) AND (NOT $2 OR active) ORDER BY name`,
-    [filter.event || null, filter.activeOnly ?? false],
+     WHERE ($1::text IS NULL OR event = $1) AND (NOT $2 OR active) AND ($3::text IS NULL OR name > $3) ORDER BY name LIMIT $4`,
+    [filter.event || null, filter.activeOnly ?? false, filter.after ?? null, filter.limit],
   );
   return rows as StoredHandler[];
 }

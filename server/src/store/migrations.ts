@@ -18,6 +18,7 @@
 // Servers released before this record cannot be made to check it.
 import type pg from "pg";
 import { CONCURRENCY_LIMIT_ALL_KEYS_MIGRATION, CONCURRENCY_LIMIT_MIGRATION, CONCURRENCY_MIGRATION } from "./concurrency.js";
+import { DEF_SUMMARY_MIGRATION } from "./definitions.js";
 import { EVENT_HANDLER_OWNER_MIGRATION } from "./event-handlers.js";
 import { FAIR_CLAIM_MIGRATION, FAIR_WEIGHT_MIGRATION } from "./fair-claim.js";
 import { LOOP_ITERATIONS_MIGRATION } from "./loop-iterations.js";
@@ -332,6 +333,7 @@ export const MIGRATIONS: Migration[] = [
   CONCURRENCY_LIMIT_ALL_KEYS_MIGRATION,
   LOOP_ITERATIONS_MIGRATION,
   OUTBOX_WRITER_MIGRATION,
+  DEF_SUMMARY_MIGRATION,
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"

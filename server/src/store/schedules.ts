@@ -58,11 +58,12 @@ export async function schedule(q: Queryable, name: string): Promise<ScheduleRow 
   return rows[0] ? toRow(rows[0]) : undefined;
 }
 
-/** Every schedule, or those of one workflow (`workflowName` not empty), by name. */
-export async function listSchedules(q: Queryable, workflowName: string): Promise<ScheduleRow[]> {
-  const { rows } = workflowName
-    ? await q.query("SELECT * FROM baton.schedules WHERE workflow_name = $1 ORDER BY name", [workflowName])
-    : await q.query("SELECT * FROM baton.schedules ORDER BY name");
+/** A page of schedules (of one workflow when `workflowName` is not empty), by name: `limit` of them from after `after`. */
+export async function listSchedules(q: Queryable, workflowName: string, page: { after?: string; limit: number }): Promise<ScheduleRow[]> {
+  const { rows } = await q.query(
+    "SELECT * FROM baton.schedules WHERE ($1 = '' OR workflow_name = $1) AND ($2::text IS NULL OR name > $2) ORDER BY name LIMIT $3",
+    [workflowName, page.after ?? null, page.limit],
+  );
   return rows.map(toRow);
 }
 

@@ -89,17 +89,24 @@ export interface Store {
     now: number,
     choose: (latest: definitions.StoredWorkflowDef | undefined) => definitions.VersionChoice,
   ): Promise<{ version: number; changed: boolean; admitted: number }>;
-  listWorkflowDefs(name: string, allVersions: boolean): Promise<definitions.WorkflowDefListing[]>;
+  /** A page of versions by name, then version from the newest (bodies not read). */
+  listWorkflowDefs(name: string, allVersions: boolean, page: definitions.KeysetPage<[string] | [string, number]>): Promise<definitions.WorkflowDefListing[]>;
+  /** Stored definitions by hash. */
+  defsByHash(hashes: string[]): Promise<Map<string, WorkflowDef>>;
+  /** Fills in summaries of bodies stored before they were kept. */
+  putDefSummaries(summaries: Map<string, definitions.DefSummary>): Promise<void>;
   /** The registered versions of a workflow name, in order. */
   workflowVersions(name: string): Promise<number[]>;
   /** Names whose body changed; notifies at commit. */
   putTaskDefs(defs: TaskDef[], now: number): Promise<string[]>;
-  taskDefs(q: Queryable, names?: string[]): Promise<Map<string, TaskDef>>;
+  taskDefs(q: Queryable, names: string[]): Promise<Map<string, TaskDef>>;
   /** The latest version left, or undefined when there was no such version; throws VersionRouted while a route uses it. Notifies at commit. */
   deleteWorkflowVersion(name: string, version: number): Promise<{ latest: number } | undefined>;
   /** False when there was none; notifies at commit. */
   deleteTaskDef(name: string): Promise<boolean>;
-  findTaskDefs(names?: string[]): Promise<Map<string, TaskDef>>;
+  findTaskDefs(names: string[]): Promise<Map<string, TaskDef>>;
+  /** A page of task definitions by name. */
+  listTaskDefs(page: definitions.KeysetPage<[string]>): Promise<TaskDef[]>;
 
   // ---- runs and tasks
   getRun(runId: string, withTasks: boolean, q?: Queryable): Promise<Run | undefined>;
@@ -176,8 +183,8 @@ export interface Store {
 
   // ---- schedules (schedules.ts)
   schedule(name: string): Promise<schedules.ScheduleRow | undefined>;
-  /** Every schedule, or a workflow's (`workflowName` not empty). */
-  listSchedules(workflowName: string): Promise<schedules.ScheduleRow[]>;
+  /** A page of schedules by name, all or a workflow's (`workflowName` not empty). */
+  listSchedules(workflowName: string, page: { after?: string; limit: number }): Promise<schedules.ScheduleRow[]>;
   /** False when the name is taken. */
   insertSchedule(row: schedules.NewSchedule): Promise<boolean>;
   /** Applies `fn` to the locked row; undefined when there is no such schedule. */
@@ -200,9 +207,10 @@ export interface Store {
   taskLogPage(taskId: string, after: number, limit: number, maxBytes: number): Promise<taskLogs.TaskLogPage>;
 
   // ---- event handlers and the event bus
-  putEventHandler(h: eventHandlers.StoredHandler, now: number): Promise<boolean>;
+  /** False when nothing changed; throws TooManyHandlers when its event has `maxPerEvent` other handlers. */
+  putEventHandler(h: eventHandlers.StoredHandler, now: number, maxPerEvent: number): Promise<boolean>;
   getEventHandler(name: string): Promise<eventHandlers.StoredHandler | undefined>;
-  listEventHandlers(filter?: { event?: string; activeOnly?: boolean }): Promise<eventHandlers.StoredHandler[]>;
+  listEventHandlers(filter: eventHandlers.HandlerFilter): Promise<eventHandlers.StoredHandler[]>;
   deleteEventHandler(name: string): Promise<boolean>;
   publishEvent(name: string, payloadJson: string, now: number): Promise<{ id: number; activeHandlers: number }>;
   takeEvents(now: number, leaseMs: number, limit: number): Promise<eventBus.TakenEvent[]>;
@@ -308,13 +316,16 @@ class PgStore implements Store {
   workflowDef = definitions.workflowDef;
   findWorkflowDef = (name: string, version?: number) => definitions.workflowDef(this.pool, name, version);
   registerWorkflowVersion: Store["registerWorkflowVersion"] = (name, now, choose) => definitions.registerWorkflowVersion(this.pool, name, now, choose);
-  listWorkflowDefs = (name: string, allVersions: boolean) => definitions.listWorkflowDefs(this.pool, name, allVersions);
+  listWorkflowDefs: Store["listWorkflowDefs"] = (name, allVersions, page) => definitions.listWorkflowDefs(this.pool, name, allVersions, page);
+  defsByHash = (hashes: string[]) => definitions.defsByHash(this.pool, hashes);
+  putDefSummaries = (summaries: Map<string, definitions.DefSummary>) => definitions.putDefSummaries(this.pool, summaries);
   workflowVersions = (name: string) => definitions.workflowVersions(this.pool, name);
   putTaskDefs = (defs: TaskDef[], now: number) => definitions.putTaskDefs(this.pool, defs, now);
   taskDefs = definitions.taskDefs;
   deleteWorkflowVersion = (name: string, version: number) => definitions.deleteWorkflowVersion(this.pool, name, version);
   deleteTaskDef = (name: string) => definitions.deleteTaskDef(this.pool, name);
-  findTaskDefs = (names?: string[]) => definitions.taskDefs(this.pool, names);
+  findTaskDefs = (names: string[]) => definitions.taskDefs(this.pool, names);
+  listTaskDefs = (page: definitions.KeysetPage<[string]>) => definitions.listTaskDefs(this.pool, page);
 
   getRun = (runId: string, withTasks: boolean, q: Queryable = this.pool) => runs.getRun(q, runId, withTasks);
   runToView = (runId: string) => runs.runToView(this.pool, runId);
@@ -362,7 +373,7 @@ class PgStore implements Store {
   versionCounts = (name: string, since: number) => routes.versionCounts(this.pool, name, since);
 
   schedule = (name: string) => schedules.schedule(this.pool, name);
-  listSchedules = (workflowName: string) => schedules.listSchedules(this.pool, workflowName);
+  listSchedules: Store["listSchedules"] = (workflowName, page) => schedules.listSchedules(this.pool, workflowName, page);
   insertSchedule = (row: schedules.NewSchedule) => schedules.insertSchedule(this.pool, row);
   changeSchedule = (name: string, fn: schedules.ScheduleChange, now: number) => schedules.changeSchedule(this.pool, name, fn, now);
   deleteSchedule = (name: string) => schedules.deleteSchedule(this.pool, name);
@@ -376,9 +387,9 @@ class PgStore implements Store {
   addTaskLogs = (taskId: string, messages: string[], now: number, maxLines: number) => taskLogs.addTaskLogs(this.pool, taskId, messages, now, maxLines);
   taskLogPage = (taskId: string, after: number, limit: number, maxBytes: number) => taskLogs.taskLogPage(this.pool, taskId, after, limit, maxBytes);
 
-  putEventHandler = (h: eventHandlers.StoredHandler, now: number) => eventHandlers.putHandler(this.pool, h, now);
+  putEventHandler = (h: eventHandlers.StoredHandler, now: number, maxPerEvent: number) => eventHandlers.putHandler(this.pool, h, now, maxPerEvent);
   getEventHandler = (name: string) => eventHandlers.getHandler(this.pool, name);
-  listEventHandlers = (filter?: { event?: string; activeOnly?: boolean }) => eventHandlers.listHandlers(this.pool, filter);
+  listEventHandlers = (filter: eventHandlers.HandlerFilter) => eventHandlers.listHandlers(this.pool, filter);
   deleteEventHandler = (name: string) => eventHandlers.deleteHandler(this.pool, name);
   publishEvent = (name: string, payloadJson: string, now: number) => eventBus.publishEvent(this.pool, name, payloadJson, now);
   takeEvents = (now: number, leaseMs: number, limit: number) => eventBus.takeEvents(this.pool, now, leaseMs, limit);

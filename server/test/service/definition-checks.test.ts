@@ -6,7 +6,9 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import type { WorkflowDef } from "@baton/sdk";
 import { createQueries } from "../../src/sandbox/queries.js";
+import { ManualClock } from "../../src/clock.js";
 import { definitionProblems } from "../../src/service/definition-checks.js";
+import { PUBLISH_REFILL_MS, PublishBudgets } from "../../src/service/publish-budgets.js";
 
 /** A filter whose pattern is an alternation of `n` words: its check (parsing, RE2 compiling) takes about 2 s at 130,000 on a 2-core machine (130,000 is near the most a path's split allows). */
 const manyWords = (n: number) => `\${workflow.input.items[?(@.s.match(/^(${Array.from({ length: n }, (_, i) => `w${i}`).join("|")})$/))]}`;
@@ -51,11 +53,10 @@ describe("publish-time path checks in the queries pool", () => {
     assert.match(problems[0]!.message, /calling repeat is not supported in a filter/);
   });
 
-  it("a definition of many slow paths is stopped at the publish's budget, the paths left refused unchecked by their fields", async () => {
-    // Before, each slow path had its own 400 ms (5 s by default) after its batch's: eight held a thread for 3.6 s (45 s by default).
-    // What each request cost a thread: its time when it answered, all it was given when it was stopped.
+  /** The budgeted pool, noting what each request cost a thread: its time when it answered, all it was given when it was stopped. */
+  const counting = () => {
     const spent: number[] = [];
-    const counting = {
+    const checks = {
       limits: budgeted.limits,
       schemaProblem: budgeted.schemaProblem,
       pathProblems: async (paths: string[], timeoutMs = budgeted.limits.pathMs) => {
@@ -69,9 +70,15 @@ describe("publish-time path checks in the queries pool", () => {
         }
       },
     };
+    return { checks, spent: () => spent.splice(0).reduce((a, b) => a + b, 0) };
+  };
+
+  it("a definition of many slow paths is stopped at the publish's budget, the paths left refused unchecked by their fields", async () => {
+    // Before, each slow path had its own 400 ms (5 s by default) after its batch's: eight held a thread for 3.6 s (45 s by default).
+    const { checks: counted, spent } = counting();
     const params: Record<string, string> = { fine: "${workflow.input.items[?(@.n > 1)]}" };
     for (let i = 0; i < 8; i++) params[`slow${i}`] = manyWords(130_000);
-    const problems = await definitionProblems(def(params), counting);
+    const problems = await definitionProblems(def(params), counted);
     assert.deepEqual(
       problems.map((p) => p.path),
       Array.from({ length: 8 }, (_, i) => `/tasks/0/inputParameters/slow${i}`),
@@ -79,6 +86,34 @@ describe("publish-time path checks in the queries pool", () => {
     );
     const unchecked = problems.filter((p) => /: not checked: the definition's paths took all of the 1000 ms a publish may spend checking them/.test(p.message));
     assert.ok(unchecked.length >= 5, `${unchecked.length} left unchecked: ${problems.map((p) => p.message.slice(-120)).join(" | ")}`);
-    assert.ok(spent.reduce((a, b) => a + b, 0) <= 1_001, `the threads spent ${spent.join(" + ")} ms: no more than the budget in all`);
+    const total = spent();
+    assert.ok(total <= 1_001, `the threads spent ${total} ms: no more than the budget in all`);
+  });
+
+  it("a key's publishes share one budget however many run at once; another key has its own; a spent one fills again with time", async () => {
+    const clock = new ManualClock(0);
+    const budgets = new PublishBudgets(clock, budgeted.limits.publishMs);
+    const { checks: counted, spent } = counting();
+    const slow = def({ slow0: manyWords(130_000), slow1: manyWords(130_000) });
+    const publish = (key: string) => definitionProblems(slow, counted, budgets.of(key));
+
+    // Before, each publish had its own 1,000 ms: four at once held the pool's threads for up to 4 × 800 ms.
+    const four = await Promise.all([publish("k"), publish("k"), publish("k"), publish("k")]);
+    const byKey = spent();
+    assert.ok(byKey <= 1_001, `four publishes of one key spent ${byKey} ms of the pool's threads: no more than one budget`);
+    const unchecked = four
+      .flat()
+      .filter((p) => /: not checked: this key's publishes took all of the 1000 ms their path checks may take \(given back over 60 s\)/.test(p.message));
+    assert.ok(unchecked.length >= 4, `${unchecked.length} paths left unchecked`);
+    // Published one after another (a bulk REST PUT), the key has nothing left either.
+    await publish("k");
+    assert.equal(spent(), 0);
+
+    await publish("other");
+    assert.ok(spent() >= 400, "another key's publish is checked from its own budget");
+
+    clock.advance(PUBLISH_REFILL_MS);
+    await publish("k");
+    assert.ok(spent() >= 400, "a minute later the key's budget is full again");
   });
 });

@@ -2,6 +2,7 @@
 // one); -o json prints Conductor WorkflowDefs. --version N prints one definition.
 // `defs delete <name> <version>` and `defs delete-task <type>` remove a
 // definition, as Conductor's DELETE endpoints do: runs already started go on.
+import { parseJson } from "@baton/protocol";
 import type { Command } from "commander";
 import { action } from "../cli/action.js";
 import { intArg } from "../cli/context.js";
@@ -23,10 +24,10 @@ export function defsCommand(program: Command): void {
           ctx.out.value(await ctx.call((c) => c.getWorkflowDef(name, version)));
           return;
         }
-        const { definitions } = await ctx.call((c) => c.metadata.listWorkflowDefs({ name: name ?? "", allVersions: name !== undefined }));
+        const definitions = await ctx.call((c) => c.listWorkflowDefs({ name: name ?? "", allVersions: name !== undefined, withDefinitions: ctx.out.json }));
         const sorted = [...definitions].sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version);
         if (ctx.out.json) {
-          ctx.out.value(await Promise.all(sorted.map((d) => ctx.call((c) => c.getWorkflowDef(d.name, d.version)))));
+          ctx.out.value(sorted.map((d) => parseJson(d.definitionJson)));
           return;
         }
         if (sorted.length === 0) {

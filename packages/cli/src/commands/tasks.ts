@@ -26,10 +26,9 @@ export function tasksCommand(program: Command): void {
     .description("per task type: queue depths (ready, delayed (retry/callback), in progress), concurrency and rate limits; and the workers connected now")
     .action(
       action(async (ctx) => {
-        const [queues, workers, defs] = await ctx.call((c) => Promise.all([c.queues(), c.workers(), c.metadata.listTaskDefs({})]));
+        const [queues, workers, defs] = await ctx.call((c) => Promise.all([c.queues(), c.workers(), c.listTaskDefs()]));
         const limits = new Map<string, Limits>();
-        for (const json of defs.taskDefJson) {
-          const def = JSON.parse(json) as Record<string, unknown>;
+        for (const def of defs) {
           limits.set(String(def["name"]), limitsOf(def));
         }
         const served = new Map<string, number>();

@@ -3,7 +3,7 @@
 // steps added, removed and changed marked), and the task definitions.
 import { diffLines } from "diff";
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { errorText, metadata } from "../api.js";
+import { errorText, listTaskDefs, listWorkflowDefs, metadata } from "../api.js";
 import { GraphView } from "../graph/GraphView.js";
 import { layout as layoutGraph, type PlacedNode } from "../graph/layout.js";
 import { buildGraph, type RunGraph, type WorkflowDefJson } from "../graph/model.js";
@@ -28,12 +28,12 @@ function DefinitionList() {
   const [open, setOpen] = useState<string | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
   useEffect(() => {
-    metadata.listWorkflowDefs({ allVersions: true }).then(
-      (r) => setDefs(r.definitions),
+    listWorkflowDefs({ allVersions: true }).then(
+      (definitions) => setDefs(definitions),
       (e) => setError(errorText(e)),
     );
-    metadata.listTaskDefs({}).then(
-      (r) => setTaskDefs(r.taskDefJson.map((j) => JSON.parse(j) as Record<string, unknown>)),
+    listTaskDefs().then(
+      (json) => setTaskDefs(json.map((j) => JSON.parse(j) as Record<string, unknown>)),
       (e) => setError(errorText(e)),
     );
   }, []);
@@ -225,8 +225,8 @@ function Definition({ name, route }: { name: string; route: Route }) {
   const against = Number(route.query.get("diff")) || undefined;
   const [view, setView] = useState<"graph" | "json">("graph");
   useEffect(() => {
-    metadata.listWorkflowDefs({ allVersions: true, name }).then(
-      (r) => setVersions(r.definitions.filter((d) => d.name === name).sort((a, b) => b.version - a.version)),
+    listWorkflowDefs({ allVersions: true, name }).then(
+      (definitions) => setVersions(definitions.filter((d) => d.name === name).sort((a, b) => b.version - a.version)),
       (e) => setError(errorText(e)),
     );
   }, [name]);

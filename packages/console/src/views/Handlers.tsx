@@ -1,7 +1,7 @@
 // Event handlers: the list (event, condition, actions, active) and one
 // handler's JSON.
 import { useEffect, useState } from "preact/hooks";
-import { errorText, events } from "../api.js";
+import { errorText, events, listEventHandlers } from "../api.js";
 import { navigate, type Route } from "../router.js";
 import { Empty, ErrorBox } from "../ui.js";
 
@@ -19,8 +19,8 @@ export function HandlersPage({ route }: { route: Route }) {
   const [one, setOne] = useState<string | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
   useEffect(() => {
-    events.listEventHandlers({}).then(
-      (r) => setHandlers(r.handlerJson.map((json) => ({ json, parsed: JSON.parse(json) as Handler }))),
+    listEventHandlers().then(
+      (handlerJson) => setHandlers(handlerJson.map((json) => ({ json, parsed: JSON.parse(json) as Handler }))),
       (e) => setError(errorText(e)),
     );
   }, []);

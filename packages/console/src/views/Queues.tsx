@@ -3,7 +3,7 @@
 // free slots, last seen). A type with work and no worker is called out.
 // Read again when any run moves (the same long poll as the runs list).
 import { useEffect, useState } from "preact/hooks";
-import { errorText, metadata, tasks, workflows } from "../api.js";
+import { errorText, listTaskDefs, tasks, workflows } from "../api.js";
 import { Empty, ErrorBox, time } from "../ui.js";
 
 interface Row {
@@ -36,11 +36,11 @@ export function QueuesPage() {
 
   useEffect(() => {
     let live = true;
-    Promise.all([tasks.listQueues({}), tasks.listWorkers({}), metadata.listTaskDefs({})]).then(
+    Promise.all([tasks.listQueues({}), tasks.listWorkers({}), listTaskDefs()]).then(
       ([q, w, defs]) => {
         if (!live) return;
         const limits = new Map<string, Record<string, unknown>>();
-        for (const j of defs.taskDefJson) {
+        for (const j of defs) {
           const d = JSON.parse(j) as Record<string, unknown>;
           limits.set(String(d["name"]), d);
         }

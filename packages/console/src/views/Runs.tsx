@@ -4,7 +4,7 @@
 // counts per status, and live: a long poll (WatchWorkflows) says when any run
 // moved, and the page is read again (at most once a second).
 import { useEffect, useRef, useState } from "preact/hooks";
-import { Code, WorkflowStatus, errorCode, errorText, metadata, workflows, type Workflow } from "../api.js";
+import { Code, WorkflowStatus, errorCode, errorText, listWorkflowDefs, workflows, type Workflow } from "../api.js";
 import { RUN_ORDERS, isRunOrderName, type RunOrderName } from "../../../protocol/src/run-orders.js";
 import { navigate, runLink, type Route } from "../router.js";
 import { Empty, ErrorBox, Status, duration, time, workflowStatusName } from "../ui.js";
@@ -122,8 +122,8 @@ export function RunsPage({ route }: { route: Route }) {
   useEffect(() => setDraft(filtersOf(route.query)), [key]);
   useEffect(() => setPages([""]), [key]);
   useEffect(() => {
-    metadata.listWorkflowDefs({}).then(
-      (r) => setNames([...new Set(r.definitions.map((d) => d.name))].sort()),
+    listWorkflowDefs({}).then(
+      (definitions) => setNames([...new Set(definitions.map((d) => d.name))].sort()),
       () => {},
     );
   }, []);

@@ -221,7 +221,11 @@ type ListEventHandlersRequest struct {
 	// Only the handlers listening to this event name, when set.
 	Event string `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
 	// Only active handlers when true.
-	ActiveOnly    bool `protobuf:"varint,2,opt,name=active_only,json=activeOnly,proto3" json:"active_only,omitempty"`
+	ActiveOnly bool `protobuf:"varint,2,opt,name=active_only,json=activeOnly,proto3" json:"active_only,omitempty"`
+	// Handlers per page: 0 = 100, at most 1000.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The previous page's next_page_token; empty for the first page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -270,10 +274,26 @@ func (x *ListEventHandlersRequest) GetActiveOnly() bool {
 	return false
 }
 
+func (x *ListEventHandlersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListEventHandlersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListEventHandlersResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Each a Conductor EventHandler JSON object, ordered by name.
-	HandlerJson   []string `protobuf:"bytes,1,rep,name=handler_json,json=handlerJson,proto3" json:"handler_json,omitempty"`
+	HandlerJson []string `protobuf:"bytes,1,rep,name=handler_json,json=handlerJson,proto3" json:"handler_json,omitempty"`
+	// Set when more follow: pass it as page_token.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -313,6 +333,13 @@ func (x *ListEventHandlersResponse) GetHandlerJson() []string {
 		return x.HandlerJson
 	}
 	return nil
+}
+
+func (x *ListEventHandlersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type DeleteEventHandlerRequest struct {
@@ -517,13 +544,17 @@ const file_baton_v1_event_service_proto_rawDesc = "" +
 	"\x16GetEventHandlerRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"<\n" +
 	"\x17GetEventHandlerResponse\x12!\n" +
-	"\fhandler_json\x18\x01 \x01(\tR\vhandlerJson\"Q\n" +
+	"\fhandler_json\x18\x01 \x01(\tR\vhandlerJson\"\x8d\x01\n" +
 	"\x18ListEventHandlersRequest\x12\x14\n" +
 	"\x05event\x18\x01 \x01(\tR\x05event\x12\x1f\n" +
 	"\vactive_only\x18\x02 \x01(\bR\n" +
-	"activeOnly\">\n" +
+	"activeOnly\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"f\n" +
 	"\x19ListEventHandlersResponse\x12!\n" +
-	"\fhandler_json\x18\x01 \x03(\tR\vhandlerJson\"/\n" +
+	"\fhandler_json\x18\x01 \x03(\tR\vhandlerJson\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"/\n" +
 	"\x19DeleteEventHandlerRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x1c\n" +
 	"\x1aDeleteEventHandlerResponse\"N\n" +

@@ -38,6 +38,9 @@ const (
 type EventServiceClient interface {
 	// Creates or replaces (by name) an event handler. Invalid input is refused
 	// with INVALID_ARGUMENT listing every error with its JSON path; nothing is stored.
+	// An event has at most 100 handlers (active or not) and a handler at most 20
+	// actions, so one event is bounded work: a new handler beyond that is refused
+	// with FAILED_PRECONDITION naming the event.
 	RegisterEventHandler(ctx context.Context, in *RegisterEventHandlerRequest, opts ...grpc.CallOption) (*RegisterEventHandlerResponse, error)
 	GetEventHandler(ctx context.Context, in *GetEventHandlerRequest, opts ...grpc.CallOption) (*GetEventHandlerResponse, error)
 	ListEventHandlers(ctx context.Context, in *ListEventHandlersRequest, opts ...grpc.CallOption) (*ListEventHandlersResponse, error)
@@ -117,6 +120,9 @@ func (c *eventServiceClient) PublishEvent(ctx context.Context, in *PublishEventR
 type EventServiceServer interface {
 	// Creates or replaces (by name) an event handler. Invalid input is refused
 	// with INVALID_ARGUMENT listing every error with its JSON path; nothing is stored.
+	// An event has at most 100 handlers (active or not) and a handler at most 20
+	// actions, so one event is bounded work: a new handler beyond that is refused
+	// with FAILED_PRECONDITION naming the event.
 	RegisterEventHandler(context.Context, *RegisterEventHandlerRequest) (*RegisterEventHandlerResponse, error)
 	GetEventHandler(context.Context, *GetEventHandlerRequest) (*GetEventHandlerResponse, error)
 	ListEventHandlers(context.Context, *ListEventHandlersRequest) (*ListEventHandlersResponse, error)

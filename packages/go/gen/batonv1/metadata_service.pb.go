@@ -361,14 +361,16 @@ func (x *GetWorkflowDefResponse) GetContentHash() string {
 }
 
 type WorkflowDefSummary struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Version       int32                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
-	ContentHash   string                 `protobuf:"bytes,3,opt,name=content_hash,json=contentHash,proto3" json:"content_hash,omitempty"`
-	CreateTimeMs  int64                  `protobuf:"varint,4,opt,name=create_time_ms,json=createTimeMs,proto3" json:"create_time_ms,omitempty"`
-	Description   string                 `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Name         string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version      int32                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	ContentHash  string                 `protobuf:"bytes,3,opt,name=content_hash,json=contentHash,proto3" json:"content_hash,omitempty"`
+	CreateTimeMs int64                  `protobuf:"varint,4,opt,name=create_time_ms,json=createTimeMs,proto3" json:"create_time_ms,omitempty"`
+	Description  string                 `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	// The definition as stored; only when the request set with_definition_json.
+	DefinitionJson string `protobuf:"bytes,6,opt,name=definition_json,json=definitionJson,proto3" json:"definition_json,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *WorkflowDefSummary) Reset() {
@@ -436,13 +438,27 @@ func (x *WorkflowDefSummary) GetDescription() string {
 	return ""
 }
 
+func (x *WorkflowDefSummary) GetDefinitionJson() string {
+	if x != nil {
+		return x.DefinitionJson
+	}
+	return ""
+}
+
 type ListWorkflowDefsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Every version when true, else only the latest of each name.
-	AllVersions   bool   `protobuf:"varint,1,opt,name=all_versions,json=allVersions,proto3" json:"all_versions,omitempty"`
-	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	AllVersions bool   `protobuf:"varint,1,opt,name=all_versions,json=allVersions,proto3" json:"all_versions,omitempty"`
+	Name        string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Definitions per page: 0 = 100, at most 1000. With with_definition_json a
+	// page also stops after about 4 MiB of definitions (always at least one).
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The previous page's next_page_token; empty for the first page.
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Each summary carries its definition (definition_json).
+	WithDefinitionJson bool `protobuf:"varint,5,opt,name=with_definition_json,json=withDefinitionJson,proto3" json:"with_definition_json,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *ListWorkflowDefsRequest) Reset() {
@@ -489,9 +505,33 @@ func (x *ListWorkflowDefsRequest) GetName() string {
 	return ""
 }
 
+func (x *ListWorkflowDefsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListWorkflowDefsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListWorkflowDefsRequest) GetWithDefinitionJson() bool {
+	if x != nil {
+		return x.WithDefinitionJson
+	}
+	return false
+}
+
 type ListWorkflowDefsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Definitions   []*WorkflowDefSummary  `protobuf:"bytes,1,rep,name=definitions,proto3" json:"definitions,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// By name, then version from the newest.
+	Definitions []*WorkflowDefSummary `protobuf:"bytes,1,rep,name=definitions,proto3" json:"definitions,omitempty"`
+	// Set when more follow: pass it as page_token.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -531,6 +571,13 @@ func (x *ListWorkflowDefsResponse) GetDefinitions() []*WorkflowDefSummary {
 		return x.Definitions
 	}
 	return nil
+}
+
+func (x *ListWorkflowDefsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type ValidateWorkflowDefRequest struct {
@@ -824,7 +871,11 @@ func (x *GetTaskDefResponse) GetTaskDefJson() string {
 }
 
 type ListTaskDefsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Task definitions per page: 0 = 100, at most 1000.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The previous page's next_page_token; empty for the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -859,9 +910,26 @@ func (*ListTaskDefsRequest) Descriptor() ([]byte, []int) {
 	return file_baton_v1_metadata_service_proto_rawDescGZIP(), []int{14}
 }
 
+func (x *ListTaskDefsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTaskDefsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListTaskDefsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TaskDefJson   []string               `protobuf:"bytes,1,rep,name=task_def_json,json=taskDefJson,proto3" json:"task_def_json,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Ordered by name.
+	TaskDefJson []string `protobuf:"bytes,1,rep,name=task_def_json,json=taskDefJson,proto3" json:"task_def_json,omitempty"`
+	// Set when more follow: pass it as page_token.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -901,6 +969,13 @@ func (x *ListTaskDefsResponse) GetTaskDefJson() []string {
 		return x.TaskDefJson
 	}
 	return nil
+}
+
+func (x *ListTaskDefsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type DeleteWorkflowDefRequest struct {
@@ -1105,18 +1180,24 @@ const file_baton_v1_metadata_service_proto_rawDesc = "" +
 	"\b_version\"d\n" +
 	"\x16GetWorkflowDefResponse\x12'\n" +
 	"\x0fdefinition_json\x18\x01 \x01(\tR\x0edefinitionJson\x12!\n" +
-	"\fcontent_hash\x18\x02 \x01(\tR\vcontentHash\"\xad\x01\n" +
+	"\fcontent_hash\x18\x02 \x01(\tR\vcontentHash\"\xd6\x01\n" +
 	"\x12WorkflowDefSummary\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x12!\n" +
 	"\fcontent_hash\x18\x03 \x01(\tR\vcontentHash\x12$\n" +
 	"\x0ecreate_time_ms\x18\x04 \x01(\x03R\fcreateTimeMs\x12 \n" +
-	"\vdescription\x18\x05 \x01(\tR\vdescription\"P\n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\x12'\n" +
+	"\x0fdefinition_json\x18\x06 \x01(\tR\x0edefinitionJson\"\xbe\x01\n" +
 	"\x17ListWorkflowDefsRequest\x12!\n" +
 	"\fall_versions\x18\x01 \x01(\bR\vallVersions\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"Z\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\x120\n" +
+	"\x14with_definition_json\x18\x05 \x01(\bR\x12withDefinitionJson\"\x82\x01\n" +
 	"\x18ListWorkflowDefsResponse\x12>\n" +
-	"\vdefinitions\x18\x01 \x03(\v2\x1c.baton.v1.WorkflowDefSummaryR\vdefinitions\"E\n" +
+	"\vdefinitions\x18\x01 \x03(\v2\x1c.baton.v1.WorkflowDefSummaryR\vdefinitions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"E\n" +
 	"\x1aValidateWorkflowDefRequest\x12'\n" +
 	"\x0fdefinition_json\x18\x01 \x01(\tR\x0edefinitionJson\"\x9d\x01\n" +
 	"\x1bValidateWorkflowDefResponse\x12\x14\n" +
@@ -1131,10 +1212,14 @@ const file_baton_v1_metadata_service_proto_rawDesc = "" +
 	"\x11GetTaskDefRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"8\n" +
 	"\x12GetTaskDefResponse\x12\"\n" +
-	"\rtask_def_json\x18\x01 \x01(\tR\vtaskDefJson\"\x15\n" +
-	"\x13ListTaskDefsRequest\":\n" +
+	"\rtask_def_json\x18\x01 \x01(\tR\vtaskDefJson\"Q\n" +
+	"\x13ListTaskDefsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"b\n" +
 	"\x14ListTaskDefsResponse\x12\"\n" +
-	"\rtask_def_json\x18\x01 \x03(\tR\vtaskDefJson\"H\n" +
+	"\rtask_def_json\x18\x01 \x03(\tR\vtaskDefJson\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"H\n" +
 	"\x18DeleteWorkflowDefRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\"B\n" +

@@ -436,7 +436,11 @@ func (x *GetScheduleResponse) GetSchedule() *ScheduleInfo {
 type ListSchedulesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only the schedules of this workflow, when set.
-	WorkflowName  string `protobuf:"bytes,1,opt,name=workflow_name,json=workflowName,proto3" json:"workflow_name,omitempty"`
+	WorkflowName string `protobuf:"bytes,1,opt,name=workflow_name,json=workflowName,proto3" json:"workflow_name,omitempty"`
+	// Schedules per page: 0 = 100, at most 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The previous page's next_page_token; empty for the first page.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -478,10 +482,26 @@ func (x *ListSchedulesRequest) GetWorkflowName() string {
 	return ""
 }
 
+func (x *ListSchedulesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSchedulesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListSchedulesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Ordered by name.
-	Schedules     []*ScheduleInfo `protobuf:"bytes,1,rep,name=schedules,proto3" json:"schedules,omitempty"`
+	Schedules []*ScheduleInfo `protobuf:"bytes,1,rep,name=schedules,proto3" json:"schedules,omitempty"`
+	// Set when more follow: pass it as page_token.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -521,6 +541,13 @@ func (x *ListSchedulesResponse) GetSchedules() []*ScheduleInfo {
 		return x.Schedules
 	}
 	return nil
+}
+
+func (x *ListSchedulesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type DeleteScheduleRequest struct {
@@ -1145,11 +1172,15 @@ const file_baton_v1_schedule_service_proto_rawDesc = "" +
 	"\x12GetScheduleRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"I\n" +
 	"\x13GetScheduleResponse\x122\n" +
-	"\bschedule\x18\x01 \x01(\v2\x16.baton.v1.ScheduleInfoR\bschedule\";\n" +
+	"\bschedule\x18\x01 \x01(\v2\x16.baton.v1.ScheduleInfoR\bschedule\"w\n" +
 	"\x14ListSchedulesRequest\x12#\n" +
-	"\rworkflow_name\x18\x01 \x01(\tR\fworkflowName\"M\n" +
+	"\rworkflow_name\x18\x01 \x01(\tR\fworkflowName\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"u\n" +
 	"\x15ListSchedulesResponse\x124\n" +
-	"\tschedules\x18\x01 \x03(\v2\x16.baton.v1.ScheduleInfoR\tschedules\"+\n" +
+	"\tschedules\x18\x01 \x03(\v2\x16.baton.v1.ScheduleInfoR\tschedules\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"+\n" +
 	"\x15DeleteScheduleRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x18\n" +
 	"\x16DeleteScheduleResponse\"*\n" +

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file baton/v1/event_service.proto.
  */
 export const file_baton_v1_event_service: GenFile = /*@__PURE__*/
-  fileDesc("ChxiYXRvbi92MS9ldmVudF9zZXJ2aWNlLnByb3RvEghiYXRvbi52MSIzChtSZWdpc3RlckV2ZW50SGFuZGxlclJlcXVlc3QSFAoMaGFuZGxlcl9qc29uGAEgASgJImoKHFJlZ2lzdGVyRXZlbnRIYW5kbGVyUmVzcG9uc2USDAoEbmFtZRgBIAEoCRIPCgdjaGFuZ2VkGAIgASgIEisKCHdhcm5pbmdzGAMgAygLMhkuYmF0b24udjEuVmFsaWRhdGlvbkVycm9yIiYKFkdldEV2ZW50SGFuZGxlclJlcXVlc3QSDAoEbmFtZRgBIAEoCSIvChdHZXRFdmVudEhhbmRsZXJSZXNwb25zZRIUCgxoYW5kbGVyX2pzb24YASABKAkiPgoYTGlzdEV2ZW50SGFuZGxlcnNSZXF1ZXN0Eg0KBWV2ZW50GAEgASgJEhMKC2FjdGl2ZV9vbmx5GAIgASgIIjEKGUxpc3RFdmVudEhhbmRsZXJzUmVzcG9uc2USFAoMaGFuZGxlcl9qc29uGAEgAygJIikKGURlbGV0ZUV2ZW50SGFuZGxlclJlcXVlc3QSDAoEbmFtZRgBIAEoCSIcChpEZWxldGVFdmVudEhhbmRsZXJSZXNwb25zZSI6ChNQdWJsaXNoRXZlbnRSZXF1ZXN0Eg0KBWV2ZW50GAEgASgJEhQKDHBheWxvYWRfanNvbhgCIAEoCSJBChRQdWJsaXNoRXZlbnRSZXNwb25zZRIQCghldmVudF9pZBgBIAEoAxIXCg9hY3RpdmVfaGFuZGxlcnMYAiABKAUy2wMKDEV2ZW50U2VydmljZRJlChRSZWdpc3RlckV2ZW50SGFuZGxlchIlLmJhdG9uLnYxLlJlZ2lzdGVyRXZlbnRIYW5kbGVyUmVxdWVzdBomLmJhdG9uLnYxLlJlZ2lzdGVyRXZlbnRIYW5kbGVyUmVzcG9uc2USVgoPR2V0RXZlbnRIYW5kbGVyEiAuYmF0b24udjEuR2V0RXZlbnRIYW5kbGVyUmVxdWVzdBohLmJhdG9uLnYxLkdldEV2ZW50SGFuZGxlclJlc3BvbnNlElwKEUxpc3RFdmVudEhhbmRsZXJzEiIuYmF0b24udjEuTGlzdEV2ZW50SGFuZGxlcnNSZXF1ZXN0GiMuYmF0b24udjEuTGlzdEV2ZW50SGFuZGxlcnNSZXNwb25zZRJfChJEZWxldGVFdmVudEhhbmRsZXISIy5iYXRvbi52MS5EZWxldGVFdmVudEhhbmRsZXJSZXF1ZXN0GiQuYmF0b24udjEuRGVsZXRlRXZlbnRIYW5kbGVyUmVzcG9uc2USTQoMUHVibGlzaEV2ZW50Eh0uYmF0b24udjEuUHVibGlzaEV2ZW50UmVxdWVzdBoeLmJhdG9uLnYxLlB1Ymxpc2hFdmVudFJlc3BvbnNlQl0KDGRldi5iYXRvbi52MUIRRXZlbnRTZXJ2aWNlUHJvdG9QAVo4Z2l0aHViLmNvbS9iYXRvbmhxL2JhdG9uL3BhY2thZ2VzL2dvL2dlbi9iYXRvbnYxO2JhdG9udjFiBnByb3RvMw", [file_baton_v1_metadata_service]);
+  fileDesc("ChxiYXRvbi92MS9ldmVudF9zZXJ2aWNlLnByb3RvEghiYXRvbi52MSIzChtSZWdpc3RlckV2ZW50SGFuZGxlclJlcXVlc3QSFAoMaGFuZGxlcl9qc29uGAEgASgJImoKHFJlZ2lzdGVyRXZlbnRIYW5kbGVyUmVzcG9uc2USDAoEbmFtZRgBIAEoCRIPCgdjaGFuZ2VkGAIgASgIEisKCHdhcm5pbmdzGAMgAygLMhkuYmF0b24udjEuVmFsaWRhdGlvbkVycm9yIiYKFkdldEV2ZW50SGFuZGxlclJlcXVlc3QSDAoEbmFtZRgBIAEoCSIvChdHZXRFdmVudEhhbmRsZXJSZXNwb25zZRIUCgxoYW5kbGVyX2pzb24YASABKAkiZQoYTGlzdEV2ZW50SGFuZGxlcnNSZXF1ZXN0Eg0KBWV2ZW50GAEgASgJEhMKC2FjdGl2ZV9vbmx5GAIgASgIEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIkoKGUxpc3RFdmVudEhhbmRsZXJzUmVzcG9uc2USFAoMaGFuZGxlcl9qc29uGAEgAygJEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIpChlEZWxldGVFdmVudEhhbmRsZXJSZXF1ZXN0EgwKBG5hbWUYASABKAkiHAoaRGVsZXRlRXZlbnRIYW5kbGVyUmVzcG9uc2UiOgoTUHVibGlzaEV2ZW50UmVxdWVzdBINCgVldmVudBgBIAEoCRIUCgxwYXlsb2FkX2pzb24YAiABKAkiQQoUUHVibGlzaEV2ZW50UmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAMSFwoPYWN0aXZlX2hhbmRsZXJzGAIgASgFMtsDCgxFdmVudFNlcnZpY2USZQoUUmVnaXN0ZXJFdmVudEhhbmRsZXISJS5iYXRvbi52MS5SZWdpc3RlckV2ZW50SGFuZGxlclJlcXVlc3QaJi5iYXRvbi52MS5SZWdpc3RlckV2ZW50SGFuZGxlclJlc3BvbnNlElYKD0dldEV2ZW50SGFuZGxlchIgLmJhdG9uLnYxLkdldEV2ZW50SGFuZGxlclJlcXVlc3QaIS5iYXRvbi52MS5HZXRFdmVudEhhbmRsZXJSZXNwb25zZRJcChFMaXN0RXZlbnRIYW5kbGVycxIiLmJhdG9uLnYxLkxpc3RFdmVudEhhbmRsZXJzUmVxdWVzdBojLmJhdG9uLnYxLkxpc3RFdmVudEhhbmRsZXJzUmVzcG9uc2USXwoSRGVsZXRlRXZlbnRIYW5kbGVyEiMuYmF0b24udjEuRGVsZXRlRXZlbnRIYW5kbGVyUmVxdWVzdBokLmJhdG9uLnYxLkRlbGV0ZUV2ZW50SGFuZGxlclJlc3BvbnNlEk0KDFB1Ymxpc2hFdmVudBIdLmJhdG9uLnYxLlB1Ymxpc2hFdmVudFJlcXVlc3QaHi5iYXRvbi52MS5QdWJsaXNoRXZlbnRSZXNwb25zZUJdCgxkZXYuYmF0b24udjFCEUV2ZW50U2VydmljZVByb3RvUAFaOGdpdGh1Yi5jb20vYmF0b25ocS9iYXRvbi9wYWNrYWdlcy9nby9nZW4vYmF0b252MTtiYXRvbnYxYgZwcm90bzM", [file_baton_v1_metadata_service]);
 
 /**
  * @generated from message baton.v1.RegisterEventHandlerRequest
@@ -115,6 +115,20 @@ export type ListEventHandlersRequest = Message<"baton.v1.ListEventHandlersReques
    * @generated from field: bool active_only = 2;
    */
   activeOnly: boolean;
+
+  /**
+   * Handlers per page: 0 = 100, at most 1000.
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * The previous page's next_page_token; empty for the first page.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
 };
 
 /**
@@ -134,6 +148,13 @@ export type ListEventHandlersResponse = Message<"baton.v1.ListEventHandlersRespo
    * @generated from field: repeated string handler_json = 1;
    */
   handlerJson: string[];
+
+  /**
+   * Set when more follow: pass it as page_token.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -238,6 +259,9 @@ export const EventService: GenService<{
   /**
    * Creates or replaces (by name) an event handler. Invalid input is refused
    * with INVALID_ARGUMENT listing every error with its JSON path; nothing is stored.
+   * An event has at most 100 handlers (active or not) and a handler at most 20
+   * actions, so one event is bounded work: a new handler beyond that is refused
+   * with FAILED_PRECONDITION naming the event.
    *
    * @generated from rpc baton.v1.EventService.RegisterEventHandler
    */

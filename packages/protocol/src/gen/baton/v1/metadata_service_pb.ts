@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file baton/v1/metadata_service.proto.
  */
 export const file_baton_v1_metadata_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch9iYXRvbi92MS9tZXRhZGF0YV9zZXJ2aWNlLnByb3RvEghiYXRvbi52MSIwCg9WYWxpZGF0aW9uRXJyb3ISDAoEcGF0aBgBIAEoCRIPCgdtZXNzYWdlGAIgASgJImYKGlJlZ2lzdGVyV29ya2Zsb3dEZWZSZXF1ZXN0EhcKD2RlZmluaXRpb25fanNvbhgBIAEoCRIvCg52ZXJzaW9uX3BvbGljeRgCIAEoDjIXLmJhdG9uLnYxLlZlcnNpb25Qb2xpY3kikAEKG1JlZ2lzdGVyV29ya2Zsb3dEZWZSZXNwb25zZRIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAUSDwoHY2hhbmdlZBgDIAEoCBIUCgxjb250ZW50X2hhc2gYBCABKAkSKwoId2FybmluZ3MYBSADKAsyGS5iYXRvbi52MS5WYWxpZGF0aW9uRXJyb3IiRwoVR2V0V29ya2Zsb3dEZWZSZXF1ZXN0EgwKBG5hbWUYASABKAkSFAoHdmVyc2lvbhgCIAEoBUgAiAEBQgoKCF92ZXJzaW9uIkcKFkdldFdvcmtmbG93RGVmUmVzcG9uc2USFwoPZGVmaW5pdGlvbl9qc29uGAEgASgJEhQKDGNvbnRlbnRfaGFzaBgCIAEoCSJ2ChJXb3JrZmxvd0RlZlN1bW1hcnkSDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgFEhQKDGNvbnRlbnRfaGFzaBgDIAEoCRIWCg5jcmVhdGVfdGltZV9tcxgEIAEoAxITCgtkZXNjcmlwdGlvbhgFIAEoCSI9ChdMaXN0V29ya2Zsb3dEZWZzUmVxdWVzdBIUCgxhbGxfdmVyc2lvbnMYASABKAgSDAoEbmFtZRgCIAEoCSJNChhMaXN0V29ya2Zsb3dEZWZzUmVzcG9uc2USMQoLZGVmaW5pdGlvbnMYASADKAsyHC5iYXRvbi52MS5Xb3JrZmxvd0RlZlN1bW1hcnkiNQoaVmFsaWRhdGVXb3JrZmxvd0RlZlJlcXVlc3QSFwoPZGVmaW5pdGlvbl9qc29uGAEgASgJIoQBChtWYWxpZGF0ZVdvcmtmbG93RGVmUmVzcG9uc2USDQoFdmFsaWQYASABKAgSKQoGZXJyb3JzGAIgAygLMhkuYmF0b24udjEuVmFsaWRhdGlvbkVycm9yEisKCHdhcm5pbmdzGAMgAygLMhkuYmF0b24udjEuVmFsaWRhdGlvbkVycm9yIjAKF1JlZ2lzdGVyVGFza0RlZnNSZXF1ZXN0EhUKDXRhc2tfZGVmX2pzb24YASADKAkiOgoYUmVnaXN0ZXJUYXNrRGVmc1Jlc3BvbnNlEg0KBW5hbWVzGAEgAygJEg8KB2NoYW5nZWQYAiADKAkiIQoRR2V0VGFza0RlZlJlcXVlc3QSDAoEbmFtZRgBIAEoCSIrChJHZXRUYXNrRGVmUmVzcG9uc2USFQoNdGFza19kZWZfanNvbhgBIAEoCSIVChNMaXN0VGFza0RlZnNSZXF1ZXN0Ii0KFExpc3RUYXNrRGVmc1Jlc3BvbnNlEhUKDXRhc2tfZGVmX2pzb24YASADKAkiOQoYRGVsZXRlV29ya2Zsb3dEZWZSZXF1ZXN0EgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoBSIzChlEZWxldGVXb3JrZmxvd0RlZlJlc3BvbnNlEhYKDmxhdGVzdF92ZXJzaW9uGAEgASgFIiQKFERlbGV0ZVRhc2tEZWZSZXF1ZXN0EgwKBG5hbWUYASABKAkiFwoVRGVsZXRlVGFza0RlZlJlc3BvbnNlKlMKDVZlcnNpb25Qb2xpY3kSHgoaVkVSU0lPTl9QT0xJQ1lfVU5TUEVDSUZJRUQQABIiCh5WRVJTSU9OX1BPTElDWV9ORVhUX0lGX0NIQU5HRUQQATKsBgoPTWV0YWRhdGFTZXJ2aWNlEmIKE1JlZ2lzdGVyV29ya2Zsb3dEZWYSJC5iYXRvbi52MS5SZWdpc3RlcldvcmtmbG93RGVmUmVxdWVzdBolLmJhdG9uLnYxLlJlZ2lzdGVyV29ya2Zsb3dEZWZSZXNwb25zZRJTCg5HZXRXb3JrZmxvd0RlZhIfLmJhdG9uLnYxLkdldFdvcmtmbG93RGVmUmVxdWVzdBogLmJhdG9uLnYxLkdldFdvcmtmbG93RGVmUmVzcG9uc2USWQoQTGlzdFdvcmtmbG93RGVmcxIhLmJhdG9uLnYxLkxpc3RXb3JrZmxvd0RlZnNSZXF1ZXN0GiIuYmF0b24udjEuTGlzdFdvcmtmbG93RGVmc1Jlc3BvbnNlEmIKE1ZhbGlkYXRlV29ya2Zsb3dEZWYSJC5iYXRvbi52MS5WYWxpZGF0ZVdvcmtmbG93RGVmUmVxdWVzdBolLmJhdG9uLnYxLlZhbGlkYXRlV29ya2Zsb3dEZWZSZXNwb25zZRJZChBSZWdpc3RlclRhc2tEZWZzEiEuYmF0b24udjEuUmVnaXN0ZXJUYXNrRGVmc1JlcXVlc3QaIi5iYXRvbi52MS5SZWdpc3RlclRhc2tEZWZzUmVzcG9uc2USRwoKR2V0VGFza0RlZhIbLmJhdG9uLnYxLkdldFRhc2tEZWZSZXF1ZXN0GhwuYmF0b24udjEuR2V0VGFza0RlZlJlc3BvbnNlEk0KDExpc3RUYXNrRGVmcxIdLmJhdG9uLnYxLkxpc3RUYXNrRGVmc1JlcXVlc3QaHi5iYXRvbi52MS5MaXN0VGFza0RlZnNSZXNwb25zZRJcChFEZWxldGVXb3JrZmxvd0RlZhIiLmJhdG9uLnYxLkRlbGV0ZVdvcmtmbG93RGVmUmVxdWVzdBojLmJhdG9uLnYxLkRlbGV0ZVdvcmtmbG93RGVmUmVzcG9uc2USUAoNRGVsZXRlVGFza0RlZhIeLmJhdG9uLnYxLkRlbGV0ZVRhc2tEZWZSZXF1ZXN0Gh8uYmF0b24udjEuRGVsZXRlVGFza0RlZlJlc3BvbnNlQmAKDGRldi5iYXRvbi52MUIUTWV0YWRhdGFTZXJ2aWNlUHJvdG9QAVo4Z2l0aHViLmNvbS9iYXRvbmhxL2JhdG9uL3BhY2thZ2VzL2dvL2dlbi9iYXRvbnYxO2JhdG9udjFiBnByb3RvMw");
+  fileDesc("Ch9iYXRvbi92MS9tZXRhZGF0YV9zZXJ2aWNlLnByb3RvEghiYXRvbi52MSIwCg9WYWxpZGF0aW9uRXJyb3ISDAoEcGF0aBgBIAEoCRIPCgdtZXNzYWdlGAIgASgJImYKGlJlZ2lzdGVyV29ya2Zsb3dEZWZSZXF1ZXN0EhcKD2RlZmluaXRpb25fanNvbhgBIAEoCRIvCg52ZXJzaW9uX3BvbGljeRgCIAEoDjIXLmJhdG9uLnYxLlZlcnNpb25Qb2xpY3kikAEKG1JlZ2lzdGVyV29ya2Zsb3dEZWZSZXNwb25zZRIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAUSDwoHY2hhbmdlZBgDIAEoCBIUCgxjb250ZW50X2hhc2gYBCABKAkSKwoId2FybmluZ3MYBSADKAsyGS5iYXRvbi52MS5WYWxpZGF0aW9uRXJyb3IiRwoVR2V0V29ya2Zsb3dEZWZSZXF1ZXN0EgwKBG5hbWUYASABKAkSFAoHdmVyc2lvbhgCIAEoBUgAiAEBQgoKCF92ZXJzaW9uIkcKFkdldFdvcmtmbG93RGVmUmVzcG9uc2USFwoPZGVmaW5pdGlvbl9qc29uGAEgASgJEhQKDGNvbnRlbnRfaGFzaBgCIAEoCSKPAQoSV29ya2Zsb3dEZWZTdW1tYXJ5EgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoBRIUCgxjb250ZW50X2hhc2gYAyABKAkSFgoOY3JlYXRlX3RpbWVfbXMYBCABKAMSEwoLZGVzY3JpcHRpb24YBSABKAkSFwoPZGVmaW5pdGlvbl9qc29uGAYgASgJIoIBChdMaXN0V29ya2Zsb3dEZWZzUmVxdWVzdBIUCgxhbGxfdmVyc2lvbnMYASABKAgSDAoEbmFtZRgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCRIcChR3aXRoX2RlZmluaXRpb25fanNvbhgFIAEoCCJmChhMaXN0V29ya2Zsb3dEZWZzUmVzcG9uc2USMQoLZGVmaW5pdGlvbnMYASADKAsyHC5iYXRvbi52MS5Xb3JrZmxvd0RlZlN1bW1hcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjUKGlZhbGlkYXRlV29ya2Zsb3dEZWZSZXF1ZXN0EhcKD2RlZmluaXRpb25fanNvbhgBIAEoCSKEAQobVmFsaWRhdGVXb3JrZmxvd0RlZlJlc3BvbnNlEg0KBXZhbGlkGAEgASgIEikKBmVycm9ycxgCIAMoCzIZLmJhdG9uLnYxLlZhbGlkYXRpb25FcnJvchIrCgh3YXJuaW5ncxgDIAMoCzIZLmJhdG9uLnYxLlZhbGlkYXRpb25FcnJvciIwChdSZWdpc3RlclRhc2tEZWZzUmVxdWVzdBIVCg10YXNrX2RlZl9qc29uGAEgAygJIjoKGFJlZ2lzdGVyVGFza0RlZnNSZXNwb25zZRINCgVuYW1lcxgBIAMoCRIPCgdjaGFuZ2VkGAIgAygJIiEKEUdldFRhc2tEZWZSZXF1ZXN0EgwKBG5hbWUYASABKAkiKwoSR2V0VGFza0RlZlJlc3BvbnNlEhUKDXRhc2tfZGVmX2pzb24YASABKAkiPAoTTGlzdFRhc2tEZWZzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJGChRMaXN0VGFza0RlZnNSZXNwb25zZRIVCg10YXNrX2RlZl9qc29uGAEgAygJEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI5ChhEZWxldGVXb3JrZmxvd0RlZlJlcXVlc3QSDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgFIjMKGURlbGV0ZVdvcmtmbG93RGVmUmVzcG9uc2USFgoObGF0ZXN0X3ZlcnNpb24YASABKAUiJAoURGVsZXRlVGFza0RlZlJlcXVlc3QSDAoEbmFtZRgBIAEoCSIXChVEZWxldGVUYXNrRGVmUmVzcG9uc2UqUwoNVmVyc2lvblBvbGljeRIeChpWRVJTSU9OX1BPTElDWV9VTlNQRUNJRklFRBAAEiIKHlZFUlNJT05fUE9MSUNZX05FWFRfSUZfQ0hBTkdFRBABMqwGCg9NZXRhZGF0YVNlcnZpY2USYgoTUmVnaXN0ZXJXb3JrZmxvd0RlZhIkLmJhdG9uLnYxLlJlZ2lzdGVyV29ya2Zsb3dEZWZSZXF1ZXN0GiUuYmF0b24udjEuUmVnaXN0ZXJXb3JrZmxvd0RlZlJlc3BvbnNlElMKDkdldFdvcmtmbG93RGVmEh8uYmF0b24udjEuR2V0V29ya2Zsb3dEZWZSZXF1ZXN0GiAuYmF0b24udjEuR2V0V29ya2Zsb3dEZWZSZXNwb25zZRJZChBMaXN0V29ya2Zsb3dEZWZzEiEuYmF0b24udjEuTGlzdFdvcmtmbG93RGVmc1JlcXVlc3QaIi5iYXRvbi52MS5MaXN0V29ya2Zsb3dEZWZzUmVzcG9uc2USYgoTVmFsaWRhdGVXb3JrZmxvd0RlZhIkLmJhdG9uLnYxLlZhbGlkYXRlV29ya2Zsb3dEZWZSZXF1ZXN0GiUuYmF0b24udjEuVmFsaWRhdGVXb3JrZmxvd0RlZlJlc3BvbnNlElkKEFJlZ2lzdGVyVGFza0RlZnMSIS5iYXRvbi52MS5SZWdpc3RlclRhc2tEZWZzUmVxdWVzdBoiLmJhdG9uLnYxLlJlZ2lzdGVyVGFza0RlZnNSZXNwb25zZRJHCgpHZXRUYXNrRGVmEhsuYmF0b24udjEuR2V0VGFza0RlZlJlcXVlc3QaHC5iYXRvbi52MS5HZXRUYXNrRGVmUmVzcG9uc2USTQoMTGlzdFRhc2tEZWZzEh0uYmF0b24udjEuTGlzdFRhc2tEZWZzUmVxdWVzdBoeLmJhdG9uLnYxLkxpc3RUYXNrRGVmc1Jlc3BvbnNlElwKEURlbGV0ZVdvcmtmbG93RGVmEiIuYmF0b24udjEuRGVsZXRlV29ya2Zsb3dEZWZSZXF1ZXN0GiMuYmF0b24udjEuRGVsZXRlV29ya2Zsb3dEZWZSZXNwb25zZRJQCg1EZWxldGVUYXNrRGVmEh4uYmF0b24udjEuRGVsZXRlVGFza0RlZlJlcXVlc3QaHy5iYXRvbi52MS5EZWxldGVUYXNrRGVmUmVzcG9uc2VCYAoMZGV2LmJhdG9uLnYxQhRNZXRhZGF0YVNlcnZpY2VQcm90b1ABWjhnaXRodWIuY29tL2JhdG9uaHEvYmF0b24vcGFja2FnZXMvZ28vZ2VuL2JhdG9udjE7YmF0b252MWIGcHJvdG8z");
 
 /**
  * @generated from message baton.v1.ValidationError
@@ -175,6 +175,13 @@ export type WorkflowDefSummary = Message<"baton.v1.WorkflowDefSummary"> & {
    * @generated from field: string description = 5;
    */
   description: string;
+
+  /**
+   * The definition as stored; only when the request set with_definition_json.
+   *
+   * @generated from field: string definition_json = 6;
+   */
+  definitionJson: string;
 };
 
 /**
@@ -199,6 +206,28 @@ export type ListWorkflowDefsRequest = Message<"baton.v1.ListWorkflowDefsRequest"
    * @generated from field: string name = 2;
    */
   name: string;
+
+  /**
+   * Definitions per page: 0 = 100, at most 1000. With with_definition_json a
+   * page also stops after about 4 MiB of definitions (always at least one).
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * The previous page's next_page_token; empty for the first page.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+
+  /**
+   * Each summary carries its definition (definition_json).
+   *
+   * @generated from field: bool with_definition_json = 5;
+   */
+  withDefinitionJson: boolean;
 };
 
 /**
@@ -213,9 +242,18 @@ export const ListWorkflowDefsRequestSchema: GenMessage<ListWorkflowDefsRequest> 
  */
 export type ListWorkflowDefsResponse = Message<"baton.v1.ListWorkflowDefsResponse"> & {
   /**
+   * By name, then version from the newest.
+   *
    * @generated from field: repeated baton.v1.WorkflowDefSummary definitions = 1;
    */
   definitions: WorkflowDefSummary[];
+
+  /**
+   * Set when more follow: pass it as page_token.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -350,6 +388,19 @@ export const GetTaskDefResponseSchema: GenMessage<GetTaskDefResponse> = /*@__PUR
  * @generated from message baton.v1.ListTaskDefsRequest
  */
 export type ListTaskDefsRequest = Message<"baton.v1.ListTaskDefsRequest"> & {
+  /**
+   * Task definitions per page: 0 = 100, at most 1000.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * The previous page's next_page_token; empty for the first page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
 };
 
 /**
@@ -364,9 +415,18 @@ export const ListTaskDefsRequestSchema: GenMessage<ListTaskDefsRequest> = /*@__P
  */
 export type ListTaskDefsResponse = Message<"baton.v1.ListTaskDefsResponse"> & {
   /**
+   * Ordered by name.
+   *
    * @generated from field: repeated string task_def_json = 1;
    */
   taskDefJson: string[];
+
+  /**
+   * Set when more follow: pass it as page_token.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
