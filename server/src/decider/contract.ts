@@ -153,6 +153,8 @@ export interface Decision {
   book: TaskBook;
   /** Tasks created or modified by this decision. */
   changed: Set<TaskState>;
+  /** Ids of the tasks this decision created (the rest of `changed` the run had before). */
+  created: Set<string>;
   /** Ids of tasks removed (restart, rerun). */
   removed: string[];
   effects: Effect[];

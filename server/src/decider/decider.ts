@@ -65,8 +65,8 @@ export class Decider implements DecisionContext {
   private readonly statusBefore: WorkflowStatus;
   /** Loop iterations this decision may still start (see ITERATION_BUDGET). */
   private iterationsLeft = ITERATION_BUDGET;
-  /** Tasks this decision created (see TASK_BUDGET). */
-  private tasksCreated = 0;
+  /** Ids of the tasks this decision created; their number is held to TASK_BUDGET. */
+  private readonly created = new Set<string>();
   /** Task outputs already copied in this decision, so later changes may be made in place. */
   private readonly ownedOutputs = new Set<TaskState>();
   /** The caller handed its tasks over: their outputs are this decision's too (see ownOutput). */
@@ -104,7 +104,16 @@ export class Decider implements DecisionContext {
     if (this.changed.size > 0 || this.removed.length > 0 || this.runChanged()) {
       this.run.updatedAt = this.now;
     }
-    return { run: this.run, tasks: this.tasks, book: this.book, changed: this.changed, removed: this.removed, effects: this.effects, applied: this.applied };
+    return {
+      run: this.run,
+      tasks: this.tasks,
+      book: this.book,
+      changed: this.changed,
+      created: this.created,
+      removed: this.removed,
+      effects: this.effects,
+      applied: this.applied,
+    };
   }
 
   /** Input and output are replaced, never changed in place: compared by reference, they are not serialized per event. */
@@ -281,7 +290,7 @@ export class Decider implements DecisionContext {
   }
 
   addTask(task: TaskState, place: "first" | "last" = "last"): void {
-    this.tasksCreated++;
+    this.created.add(task.id);
     if (place === "first") this.book.addFirst(task);
     else this.book.add(task);
     this.touch(task);
@@ -311,7 +320,7 @@ export class Decider implements DecisionContext {
 
   /** Takes one loop iteration from this decision's budget; false when it is spent (iterations, or tasks created). */
   spendIteration(): boolean {
-    if (this.iterationsLeft <= 0 || this.tasksCreated >= TASK_BUDGET) return false;
+    if (this.iterationsLeft <= 0 || this.created.size >= TASK_BUDGET) return false;
     this.iterationsLeft--;
     return true;
   }

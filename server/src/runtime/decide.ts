@@ -23,7 +23,7 @@ export interface RunDecided {
   /** Whether each item's event changed anything. */
   outcomes: Map<EventItem, boolean>;
   /** Ids of the tasks the run had before (updated, not inserted). */
-  existing: Set<string>;
+  existing: TaskIds;
 }
 
 /** An item's event the run's state does not allow: nothing of the decision stands. */
@@ -42,7 +42,6 @@ export function decideRun(
   eventOf: (item: EventItem) => RunEvent = (item) => item.event,
 ): RunDecided | RunRefused {
   const { def, graph, state, restartDef, taskDefs } = input;
-  const existing = new Set(state.tasks.map((t) => t.id));
   // The tasks were loaded for this batch alone: the decider may change them in place.
   const decider = new Decider({
     def,
@@ -69,8 +68,19 @@ export function decideRun(
       return { kind: "refused", item, error };
     }
   }
-  return { kind: "decided", decision: decider.result(), applied, outcomes, existing };
+  const decision = decider.result();
+  return { kind: "decided", decision, applied, outcomes, existing: notIn(decision.created) };
 }
+
+/** A set of task ids asked only whether it has one. */
+export type TaskIds = Pick<ReadonlySet<string>, "has">;
+
+/**
+ * The run's tasks from before a decision: those it did not create. Told by the
+ * few it created, not by a set of every task's id (a run of thousands of
+ * tasks made one for every event decided on it).
+ */
+const notIn = (created: ReadonlySet<string>): TaskIds => ({ has: (id) => !created.has(id) });
 
 /** A new run's first decision; `admission`: what its concurrency key's slot said (see concurrency/admission.ts). */
 export function decideStart(

@@ -13,7 +13,7 @@ import { fairShareOfRun } from "../fairness/key.js";
 import type { LoadedRuns, Queryable, Store } from "../store/store.js";
 import { runIdOf, type BatchResults, type EventItem, type StartItem } from "./batch-items.js";
 import type { EngineHooks } from "./contract.js";
-import { decideRun, decideStart, startInput, type RunDecided } from "./decide.js";
+import { decideRun, decideStart, startInput, type RunDecided, type TaskIds } from "./decide.js";
 import type { Definitions } from "./definitions.js";
 import { handOff, type HandOff } from "./hand-off.js";
 import type { Loader, RunToDecide } from "./load.js";
@@ -153,7 +153,7 @@ export async function runBatch(
   for (const [i, admission] of admissions.entries())
     for (const payload of admission?.terminate ?? []) write.outbox.push({ kind: "terminateRun", payload, runId: runIds[i]! });
   for (const { byRun, payload } of terminate) write.outbox.push({ kind: "terminateRun", payload, runId: byRun });
-  const plan = (decision: Decision, taskDefs: RunToDecide["taskDefs"], existing: Set<string>, readRev: number | undefined) => {
+  const plan = (decision: Decision, taskDefs: RunToDecide["taskDefs"], existing: TaskIds, readRev: number | undefined) => {
     const { key } = fairShareOfRun(decision.run, deps.definitions.cached(decision.run.defHash));
     handOffs.push(...handOff(decision, now, taskDefs, deps.reserveWorker, (taskType) => deps.store.handOffRoom(taskType, key), key));
     planWrite(decision, existing, readRev, now, (hash) => deps.definitions.cached(hash), write, after);

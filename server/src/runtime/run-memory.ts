@@ -8,6 +8,7 @@ import { TERMINAL_TASK, TERMINAL_WORKFLOW, type RunState, type TaskState } from 
 import { markLoopStored } from "../decider/loop-output.js";
 import { isWorkerTask } from "../decider/system-tasks/index.js";
 import type { TaskBook } from "../decider/task-book.js";
+import type { TaskIds } from "./decide.js";
 import type { LoadedRun } from "../store/store.js";
 import { noteStored } from "../store/stored-payloads.js";
 import { measureRun, remeasure, type RunBytes } from "./run-bytes.js";
@@ -36,7 +37,7 @@ export interface KeptRun {
   rev: number;
   decision: Decision;
   /** Ids of the tasks that existed before (updated, not inserted). */
-  existing: Set<string>;
+  existing: TaskIds;
 }
 
 export class RunMemory {

@@ -8,6 +8,7 @@ import { unknownKind } from "../decider/contract.js";
 import type { RunState, TaskState } from "../decider/model.js";
 import { fairShareOfRun } from "../fairness/key.js";
 import type { BatchWrite, OutboxWritten, QueueEntry } from "../store/store.js";
+import type { TaskIds } from "./decide.js";
 import type { Evaluation } from "./evaluations.js";
 import { waitingForWorkers, type HandOff } from "./hand-off.js";
 import type { KeptRun } from "./run-memory.js";
@@ -84,7 +85,7 @@ export function emptyAfterCommit(handOffs: HandOff[]): AfterCommit {
  */
 export function planWrite(
   decision: Decision,
-  existing: Set<string>,
+  existing: TaskIds,
   readRev: number | undefined,
   now: number,
   defOf: (hash: string) => WorkflowDef | undefined,
