@@ -19,7 +19,9 @@ import {
   grpc,
   RpcError,
 } from "@baton/protocol";
+import type { JsonObject } from "../decider/model.js";
 import { requireId } from "../service/errors.js";
+import { withParsedOutput } from "../service/tasks.js";
 import { badRequest, notFound } from "./errors.js";
 import type { Reply, Route } from "./http.js";
 import { TASK_RESULT } from "./schemas.js";
@@ -96,21 +98,19 @@ export function taskRoutes(s: Services): Route[] {
       );
       return;
     }
-    const { applied } = await s.tasks.updateTask(
-      create(UpdateTaskRequestSchema, {
-        result: create(TaskResultSchema, {
-          taskId: result.taskId,
-          leaseToken: lease.token,
-          status: TaskStatus[result.status],
-          outputJson: result.outputData ? stringifyJson(result.outputData) : "",
-          reasonForIncompletion: result.reasonForIncompletion ?? "",
-          callbackAfterSeconds: BigInt(result.callbackAfterSeconds ?? 0),
-          logs: (result.logs ?? []).map((l) => l.log ?? "").filter((l) => l !== ""),
-          workerId,
-        }),
-      }),
-      callOf(new AbortController().signal),
-    );
+    const message = create(TaskResultSchema, {
+      taskId: result.taskId,
+      leaseToken: lease.token,
+      status: TaskStatus[result.status],
+      outputJson: result.outputData ? stringifyJson(result.outputData) : "",
+      reasonForIncompletion: result.reasonForIncompletion ?? "",
+      callbackAfterSeconds: BigInt(result.callbackAfterSeconds ?? 0),
+      logs: (result.logs ?? []).map((l) => l.log ?? "").filter((l) => l !== ""),
+      workerId,
+    });
+    // The body was parsed whole: its output is written out once (to be measured and stored), not parsed again.
+    if (result.outputData) withParsedOutput(message, result.outputData as JsonObject);
+    const { applied } = await s.tasks.updateTask(create(UpdateTaskRequestSchema, { result: message }), callOf(new AbortController().signal));
     if (applied && (result.status !== "IN_PROGRESS" || (result.callbackAfterSeconds ?? 0) > 0)) s.leases.forget(result.taskId);
   };
 

@@ -56,16 +56,22 @@ export function notFound(message: string): RpcError {
   return new RpcError(grpc.status.NOT_FOUND, message);
 }
 
-/** Parses a JSON payload field, enforcing the payload size limit. */
-export function parsePayload(field: string, text: string, limitBytes: number, kind: "object" | "any" = "object"): Record<string, unknown> {
+/**
+ * Parses a JSON payload field, enforcing the payload size limit. `parsed`: the
+ * text's value when the caller has it already (a REST body parsed whole, whose
+ * part was written out as this text): checked, not parsed again.
+ */
+export function parsePayload(field: string, text: string, limitBytes: number, kind: "object" | "any" = "object", parsed?: unknown): Record<string, unknown> {
   if (text === "") return {};
   const size = Buffer.byteLength(text);
   if (size > limitBytes) throw invalid(`${field} is ${size} bytes; the limit is ${limitBytes} bytes`);
-  let value: unknown;
-  try {
-    value = parseJson(text);
-  } catch (error) {
-    throw invalid(`${field} is not valid JSON: ${(error as Error).message}`);
+  let value = parsed;
+  if (value === undefined) {
+    try {
+      value = parseJson(text);
+    } catch (error) {
+      throw invalid(`${field} is not valid JSON: ${(error as Error).message}`);
+    }
   }
   if (kind === "object" && (value === null || typeof value !== "object" || Array.isArray(value))) {
     throw invalid(`${field} must be a JSON object`);

@@ -49,6 +49,18 @@ const LARGE_OUTPUT_CHARS = 256 * 1024;
 /** A leased task's fields besides its input, roughly. */
 const LEASED_TASK_OVERHEAD_BYTES = 256;
 
+/** Outputs parsed already by a caller in this process (a REST body), by the result that carries their text. */
+const parsedOutputs = new WeakMap<TaskResult, JsonObject>();
+
+/**
+ * Hands UpdateTask a result whose output's text was written from `output`,
+ * parsed already: the text is measured and stored, not parsed a second time.
+ */
+export function withParsedOutput(result: TaskResult, output: JsonObject): TaskResult {
+  parsedOutputs.set(result, output);
+  return result;
+}
+
 export function taskService({
   engine,
   store,
@@ -63,7 +75,7 @@ export function taskService({
     requireId("task", result.taskId);
     const status = taskStatusName(result.status);
     if (!status) throw invalid("result.status is required");
-    const output = parsePayload("output_json", result.outputJson, limits.payloadBytes) as JsonObject;
+    const output = parsePayload("output_json", result.outputJson, limits.payloadBytes, "object", parsedOutputs.get(result)) as JsonObject;
     // Measured and written as its text, not written out again.
     notePayloadText(output, result.outputJson);
     // Parsing a large output and deciding on it are two turns of the event loop, not one: each takes tens of ms at 2 MiB.

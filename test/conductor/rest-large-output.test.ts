@@ -1,0 +1,71 @@
+// A worker's large output sent over Conductor's REST API is parsed once, with
+// the request's body: the server writes it out as text to measure and store
+// it, and does not parse that text again (it did: at 2 MB each pass held the
+// serving thread for several ms, tens with a long integer). It is still held
+// to the payload checks, and stored exactly.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { call, startRestServer, type RestServer } from "./support.js";
+
+let s: RestServer;
+before(async () => {
+  s = await startRestServer();
+  await s.grpc.registerTaskDefs([{ name: "rest_large_step" }]);
+  await s.grpc.registerWorkflowDef({
+    name: "rest_large_output",
+    version: 1,
+    schemaVersion: 2,
+    tasks: [{ name: "rest_large_step", taskReferenceName: "step", type: "SIMPLE" }],
+  });
+});
+after(() => s.close());
+
+/** Counts the native parses of texts of `min` or more characters while `fn` runs. */
+async function largeParses<T>(min: number, fn: () => Promise<T>): Promise<{ result: T; parses: number }> {
+  const original = JSON.parse;
+  let parses = 0;
+  JSON.parse = ((text: string, reviver?: Parameters<typeof JSON.parse>[1]) => {
+    if (typeof text === "string" && text.length >= min) parses++;
+    return original(text, reviver);
+  }) as typeof JSON.parse;
+  try {
+    return { result: await fn(), parses };
+  } finally {
+    JSON.parse = original;
+  }
+}
+
+async function pollOne(): Promise<{ taskId: string; workflowInstanceId: string }> {
+  const polled = await call(s.base, "GET", "/api/tasks/poll/batch/rest_large_step?workerid=w&count=1&timeout=5000");
+  assert.equal(polled.status, 200, polled.text);
+  return polled.json[0];
+}
+
+describe("a large output over REST", () => {
+  it("is parsed once, with the body, and stored exactly", async () => {
+    const id = await s.grpc.startWorkflow("rest_large_output", {});
+    const task = await pollOne();
+    const rows = Array.from({ length: 8_000 }, (_, i) => ({ id: i, name: `row "${i}" \u00e9\u20ac\ud83d\ude00`, note: "x".repeat(60) }));
+    const output = `{"big":12345678901234567890123,"rows":${JSON.stringify(rows)}}`;
+    const body = `{"taskId":"${task.taskId}","workflowInstanceId":"${id}","workerId":"w","status":"COMPLETED","outputData":${output}}`;
+    const { result, parses } = await largeParses(output.length / 2, () => call(s.base, "POST", "/api/tasks", body));
+    assert.equal(result.status, 200, result.text);
+    // The body's parse (a native parse of the text, and one of the text marked for its long integer); before, the output's text twice more.
+    assert.equal(parses, 2, "the output was parsed again after the body");
+
+    const run = await s.grpc.getWorkflow(id);
+    assert.equal(run.status, "COMPLETED");
+    const stored = run.tasks[0]!.outputData as { big: bigint; rows: unknown[] };
+    assert.equal(stored.big, 12345678901234567890123n);
+    assert.deepEqual(stored.rows, rows);
+  });
+
+  it("is still held to the payload checks", async () => {
+    await s.grpc.startWorkflow("rest_large_output", {});
+    const task = await pollOne();
+    const deep = `${'{"a":'.repeat(150)}1${"}".repeat(150)}`;
+    const refused = await call(s.base, "POST", "/api/tasks", `{"taskId":"${task.taskId}","workerId":"w","status":"COMPLETED","outputData":${deep}}`);
+    assert.equal(refused.status, 400, refused.text);
+    assert.match(refused.text, /nests deeper than 100 levels/);
+  });
+});
