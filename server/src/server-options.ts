@@ -4,6 +4,7 @@
 import type { TlsOptions } from "./auth/tls.js";
 import type { Clock } from "./clock.js";
 import type { Limits } from "./limits.js";
+import type { DEFAULT_QUERY_LIMITS } from "./sandbox/queries.js";
 import type { Logger } from "./logger.js";
 import { parseRetention, type RetentionOptions } from "./retention/reaper.js";
 import type { HttpPolicy } from "./runtime/http-tasks.js";
@@ -17,6 +18,8 @@ export interface ServerOptions {
   clock?: Clock;
   logger?: Logger;
   limits?: Partial<Limits>;
+  /** Time limits of the queries pool (JSONPath filters, input schemas, publish-time path checks); defaults in sandbox/queries.ts. */
+  queryLimits?: Partial<typeof DEFAULT_QUERY_LIMITS>;
   /** Host names ("*": any), addresses and CIDRs HTTP tasks may call (default: none, HTTP tasks are refused). */
   httpAllowedHosts?: string[];
   /** HTTP tasks' time limit and calls in flight (defaults: 30 s, 64 at once, 1024 waiting). */

@@ -129,7 +129,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   // Built in the order they are needed; a hook refers to a part built after
   // it only through a closure, called once the server serves.
   const engineServices = {
-    ...(await createEngineServices()),
+    ...(await createEngineServices(options.queryLimits ? { queryLimits: options.queryLimits } : {})),
     inlineDefinitionsFromData: authMode === "disabled" || options.inlineDefinitions === true,
     maxOutputBytes: limits.payloadBytes,
   };

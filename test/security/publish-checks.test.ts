@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { grpc } from "@baton/protocol";
 import { startHarness, type Harness } from "../support/harness.js";
+import { startSecureServer, type SecureServer } from "./support.js";
 import { flowOf } from "../support/flows.js";
 
 const refused = async (p: Promise<unknown>): Promise<{ code: number; details: string }> =>
@@ -87,5 +88,31 @@ describe("publish-time checks", () => {
     await h.client.registerWorkflowDef(flow("schema_not_enforced", { ...schema("(?<=a)b"), enforceSchema: false }));
     await h.client.registerWorkflowDef(flow("schema_ok", schema("^a+$")));
     assert.equal((await h.client.executeWorkflow("schema_ok", { s: "aa" })).status, "COMPLETED");
+  });
+});
+
+describe("publish-time path checks: one budget per key", () => {
+  // A path's limit far under the slow filter's cost (about 2 s), and a key's budget of two and a half of them.
+  let s: SecureServer;
+  before(async () => {
+    s = await startSecureServer({ queryLimits: { pathMs: 400, publishMs: 1_000 } });
+  });
+  after(() => s.close());
+
+  /** A filter whose pattern is an alternation of 130,000 words: checking it takes seconds of CPU. */
+  const slow = `\${workflow.input.items[?(@.s.match(/^(${Array.from({ length: 130_000 }, (_, i) => `w${i}`).join("|")})$/))]}`;
+  const unchecked = /: not checked: /g;
+
+  it("parallel publishes of one key draw on its one budget; another key's publish has its own", async () => {
+    const [one, other] = await Promise.all([s.clientWithNewKey({ role: "publisher", name: "one" }), s.clientWithNewKey({ role: "publisher", name: "other" })]);
+    const publish = (client: typeof one, name: string) => refused(client.registerWorkflowDef(flow(name, {}, { a: slow, b: slow })));
+    // Before, each publish had its own 1,000 ms: each checked one path to its limit and left one unchecked (3 of 6).
+    const three = await Promise.all([publish(one, "slow_1"), publish(one, "slow_2"), publish(one, "slow_3")]);
+    const left = three.reduce((n, e) => n + (e.details.match(unchecked)?.length ?? 0), 0);
+    assert.ok(left >= 5, `${left} of the 6 paths left unchecked: ${three.map((e) => e.details.slice(-300)).join(" | ")}`);
+    assert.match(three[0]!.details, /not checked: this key's publishes took all of the 1000 ms their path checks may take \(given back over 60 s\)/);
+    const theirs = await publish(other, "slow_4");
+    assert.equal(theirs.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(theirs.details, /split it into smaller filters/, "the other key's paths were checked");
   });
 });

@@ -7,7 +7,7 @@ import type { Json, JsonObject } from "../decider/model.js";
 import type { SystemTaskServices } from "../decider/system-tasks/index.js";
 import { createScriptEngine, type ScriptEngine } from "../sandbox/index.js";
 import { createJq, type Jq } from "../sandbox/jq.js";
-import { createQueries, type Queries } from "../sandbox/queries.js";
+import { createQueries, type DEFAULT_QUERY_LIMITS, type Queries } from "../sandbox/queries.js";
 import { MAX_VARIABLES_BYTES } from "../rules/variables.js";
 
 export interface Evaluator {
@@ -24,12 +24,14 @@ export interface EngineServices extends SystemTaskServices {
   queries: Queries;
 }
 
-export async function createEngineServices(options: { scriptThreads?: number; jqThreads?: number; queryThreads?: number } = {}): Promise<EngineServices> {
+export async function createEngineServices(
+  options: { scriptThreads?: number; jqThreads?: number; queryThreads?: number; queryLimits?: Partial<typeof DEFAULT_QUERY_LIMITS> } = {},
+): Promise<EngineServices> {
   const [scripts, jq] = await Promise.all([
     createScriptEngine({ timeoutMs: 1000, memoryBytes: 32 * 1024 * 1024 }, options.scriptThreads ?? 2),
     createJq({}, options.jqThreads ?? 1),
   ]);
-  const queries = createQueries({}, options.queryThreads ?? 2);
+  const queries = createQueries(options.queryLimits ?? {}, options.queryThreads ?? 2);
   return { evaluator: evaluatorOf(scripts, jq, queries), queries, maxVariablesBytes: MAX_VARIABLES_BYTES };
 }
 
