@@ -37,8 +37,14 @@ export function widenReceiveWindows(server: grpc.Server, log: Pick<Logger, "warn
   }
   for (const http2Server of servers.keys()) {
     http2Server.on("session", (session) => {
-      session.settings({ initialWindowSize: CALL_WINDOW_BYTES });
-      session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
+      // Thrown here it would end the process: a session a client closed at once keeps the narrow windows instead.
+      try {
+        if (session.destroyed) return;
+        session.settings({ initialWindowSize: CALL_WINDOW_BYTES });
+        session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
+      } catch (error) {
+        log.warn({ err: error }, "could not widen a connection's HTTP/2 receive windows");
+      }
     });
   }
 }
