@@ -8,18 +8,17 @@
 import { shortened } from "@baton/json";
 import type { ValidationIssue, WorkflowDef } from "@baton/sdk";
 import { listExpressions } from "../expressions/index.js";
-import { QueryError, type Queries } from "../sandbox/queries.js";
-import { oneBudget, type Budget } from "./publish-budgets.js";
+import { QueryError } from "../sandbox/queries.js";
+import { oneBudget, type Budget, type PublishChecks } from "./publish-budgets.js";
 import { inputSchemaProblem } from "./run-input.js";
 
 /** Paths checked in one request of the pool (one request per path would cost the serving thread two messages a path). */
 const PATHS_PER_REQUEST = 100;
 
-/** Requests of one publish in the pool at once, as many as it has threads: each takes its time from the budget when it is sent, so none waits holding a share. */
+/** Requests of one publish sent at once, as many as the pool has threads (on a server all publishes' requests then take turns: publish-budgets.ts inTurn); each takes its share of the budget when it is sent and gives back what its thread did not use. */
 const REQUESTS_AT_ONCE = 2;
 
 type Site = { path: string; expression: string };
-type Checks = Pick<Queries, "schemaProblem" | "pathProblems" | "limits">;
 
 /**
  * Checking paths and compiling the inputSchema take `queries` (its pool):
@@ -31,7 +30,11 @@ type Checks = Pick<Queries, "schemaProblem" | "pathProblems" | "limits">;
  * paths is refused, the paths left named, rather than holding a thread for
  * minutes.
  */
-export async function definitionProblems(def: WorkflowDef, queries: Checks, budget: Budget = oneBudget(queries.limits.publishMs)): Promise<ValidationIssue[]> {
+export async function definitionProblems(
+  def: WorkflowDef,
+  queries: PublishChecks,
+  budget: Budget = oneBudget(queries.limits.publishMs),
+): Promise<ValidationIssue[]> {
   // One holding another (`${a[?(@.x == ${b})]}`) is only a path once the inner one is resolved.
   const sites = listExpressions(def).filter((site) => !site.expression.includes("${"));
   const batches: Site[][] = [];
@@ -41,7 +44,7 @@ export async function definitionProblems(def: WorkflowDef, queries: Checks, budg
   return paths;
 }
 
-async function batchIssues(batches: Site[][], queries: Checks, budget: Budget): Promise<ValidationIssue[]> {
+async function batchIssues(batches: Site[][], queries: PublishChecks, budget: Budget): Promise<ValidationIssue[]> {
   const found: ValidationIssue[][] = [];
   let next = 0;
   const sender = async () => {
@@ -51,7 +54,7 @@ async function batchIssues(batches: Site[][], queries: Checks, budget: Budget): 
   return found.flat();
 }
 
-async function pathIssues(sites: Site[], queries: Checks, budget: Budget): Promise<ValidationIssue[]> {
+async function pathIssues(sites: Site[], queries: PublishChecks, budget: Budget): Promise<ValidationIssue[]> {
   const { pathMs } = queries.limits;
   const granted = budget.take(pathMs);
   const unchecked = (site: Site): ValidationIssue => ({

@@ -9,7 +9,7 @@ import type { Limits } from "../limits.js";
 import { defSummary, type DefSummary, type WorkflowDefListing } from "../store/definitions.js";
 import { VersionRouted, type Store } from "../store/store.js";
 import { definitionProblems } from "./definition-checks.js";
-import { PublishBudgets } from "./publish-budgets.js";
+import { inTurn, PublishBudgets } from "./publish-budgets.js";
 import type { Queries } from "../sandbox/queries.js";
 import { invalid, notFound, parsePayload, rpc } from "./errors.js";
 import { LIST_PAGE_BYTES, listPage, pageOfItems } from "./list-pages.js";
@@ -60,10 +60,11 @@ export function metadataService({ store, clock, limits, queries, changed: forget
     return parsePayload("definition_json", text, limits.definitionBytes) as unknown as WorkflowDef;
   };
   const budgets = new PublishBudgets(clock, queries.limits.publishMs);
+  const checks = inTurn(queries);
   /** The SDK's checks, then the server's own (definition-checks.ts), their path checks from the caller's budget. */
   const check = async (def: WorkflowDef, call: unknown) => {
     const { errors, warnings } = validateWorkflowDef(def, { hasTaskDef: await hasTaskDef(def) });
-    return { errors: errors.length > 0 ? errors : await definitionProblems(def, queries, budgets.of(keyIdOfCall(call))), warnings };
+    return { errors: errors.length > 0 ? errors : await definitionProblems(def, checks, budgets.of(keyIdOfCall(call))), warnings };
   };
   /** The listed versions' content hashes and descriptions: stored with each body, computed (once, then stored) for bodies older than that. */
   const summariesOf = async (rows: WorkflowDefListing[]): Promise<Map<string, DefSummary>> => {

@@ -3,6 +3,10 @@
 // publishes however many run at once or one after another (a bulk REST PUT),
 // and refilled with time. N parallel publishes of one key cost what one does.
 import type { Clock } from "../clock.js";
+import type { Queries } from "../sandbox/queries.js";
+
+/** What a publish's checks ask of the queries pool. */
+export type PublishChecks = Pick<Queries, "schemaProblem" | "pathProblems" | "limits">;
 
 /** What path checks draw on: each request takes its share when sent and gives back what its thread did not use. */
 export interface Budget {
@@ -72,4 +76,31 @@ export class PublishBudgets {
     const refill = ((now - bucket.at) * this.capacityMs) / PUBLISH_REFILL_MS;
     return { left: Math.min(this.capacityMs, bucket.left + Math.max(0, refill)), at: now };
   }
+}
+
+/** Path-check requests of all publishes together in the queries pool at once: one of its threads, so runs' filters and schemas always find the other. */
+export const PUBLISH_CHECKS_AT_ONCE = 1;
+
+/**
+ * `queries` whose path checks wait their turn, first come first served, so
+ * that at most `atOnce` are in the pool together whatever the number of
+ * publishes and keys (a request's budget is charged only for the time its
+ * thread spends, not for its wait).
+ */
+export function inTurn(queries: PublishChecks, atOnce = PUBLISH_CHECKS_AT_ONCE): PublishChecks {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  const pathProblems: PublishChecks["pathProblems"] = async (paths, timeoutMs) => {
+    if (running >= atOnce) await new Promise<void>((resolve) => waiting.push(resolve));
+    else running++;
+    try {
+      return await queries.pathProblems(paths, timeoutMs);
+    } finally {
+      // The next in line takes this turn over (running stays the same), else it is given up.
+      const next = waiting.shift();
+      if (next) next();
+      else running--;
+    }
+  };
+  return { limits: queries.limits, schemaProblem: (...args) => queries.schemaProblem(...args), pathProblems };
 }

@@ -8,7 +8,7 @@ import type { WorkflowDef } from "@baton/sdk";
 import { createQueries } from "../../src/sandbox/queries.js";
 import { ManualClock } from "../../src/clock.js";
 import { definitionProblems } from "../../src/service/definition-checks.js";
-import { PUBLISH_REFILL_MS, PublishBudgets } from "../../src/service/publish-budgets.js";
+import { inTurn, PUBLISH_REFILL_MS, PublishBudgets } from "../../src/service/publish-budgets.js";
 
 /** A filter whose pattern is an alternation of `n` words: its check (parsing, RE2 compiling) takes about 2 s at 130,000 on a 2-core machine (130,000 is near the most a path's split allows). */
 const manyWords = (n: number) => `\${workflow.input.items[?(@.s.match(/^(${Array.from({ length: n }, (_, i) => `w${i}`).join("|")})$/))]}`;
@@ -115,5 +115,33 @@ describe("publish-time path checks in the queries pool", () => {
     clock.advance(PUBLISH_REFILL_MS);
     await publish("k");
     assert.ok(spent() >= 400, "a minute later the key's budget is full again");
+  });
+
+  it("the publishes of every key take turns: one path-check request in the pool at once, leaving runs the other thread", async () => {
+    const budgets = new PublishBudgets(new ManualClock(0), budgeted.limits.publishMs);
+    let inPool = 0;
+    let most = 0;
+    const counted = {
+      ...counting().checks,
+      pathProblems: async (paths: string[], timeoutMs?: number) => {
+        most = Math.max(most, ++inPool);
+        try {
+          return await budgeted.pathProblems(paths, timeoutMs);
+        } finally {
+          inPool--;
+        }
+      },
+    };
+    const slow = def({ slow0: manyWords(130_000), fine: "${workflow.input.items[?(@.n > 1)]}" });
+    const checks = inTurn(counted);
+    // Before, each publish sent two requests at once: three keys' publishes had up to six in the pool (two running, four queued).
+    const problems = await Promise.all(["a", "b", "c"].map((key) => definitionProblems(slow, checks, budgets.of(key))));
+    assert.equal(most, 1);
+    for (const found of problems)
+      assert.deepEqual(
+        found.map((p) => p.path),
+        ["/tasks/0/inputParameters/slow0"],
+        "each key's slow path is checked to its limit and refused",
+      );
   });
 });
