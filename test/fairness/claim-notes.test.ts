@@ -20,14 +20,16 @@ let h: Harness;
 let pool: NotingPool;
 let locker: pg.Client;
 
-/** A pool that runs `duringClaim` once a fair claim statement has run, before the claim looks at what it got. */
+/** A pool that runs `duringClaim` once a statement named `during` (a fair claim's, unless set) has run, before the claim looks at what it got. */
 class NotingPool extends pg.Pool {
   duringClaim: (() => void) | undefined;
+  during = "baton-claim-fair";
   override query(...args: unknown[]): never {
     const result = (super.query as (...a: unknown[]) => Promise<unknown>)(...args);
     const hook = this.duringClaim;
-    if ((args[0] as { name?: string }).name !== "baton-claim-fair" || !hook) return result as never;
+    if ((args[0] as { name?: string }).name !== this.during || !hook) return result as never;
     this.duringClaim = undefined;
+    this.during = "baton-claim-fair";
     return result.then((r) => {
       hook();
       return r;
@@ -46,6 +48,7 @@ before(async () => {
   await locker.connect();
   await registerTenantFlow(h.client, TYPE);
   await registerTenantFlow(h.client, "clock_fair");
+  await registerTenantFlow(h.client, "read_fair");
 });
 after(async () => {
   await locker.end();
@@ -75,6 +78,23 @@ describe("keys noted while a claim runs", () => {
     assert.deepEqual(fair.keys(TYPE), ["big", "small"], "noted again while the statement ran: kept");
     await locker.query("ROLLBACK");
     assert.deepEqual(await take(fair, 2), ["big", "small"], "the next claim serves it");
+  });
+});
+
+describe("keys noted while a claim reads the keys", () => {
+  it("stays in the rotation when its row, committed after the claim's clock reading, was not there for the claim", async () => {
+    for (let i = 0; i < 4; i++) await h.client.startWorkflow("read_fair", { tenant: "big" });
+    const fair = new FairClaims();
+    const claimedAt = h.clock.now();
+    h.clock.advance(1);
+    // Made ready after the claim read the clock (its row is not visible at claimedAt), committed and noted while the claim reads the keys.
+    await h.client.startWorkflow("read_fair", { tenant: "small" });
+    pool.during = "baton-fair-keys";
+    pool.duringClaim = () => fair.noteQueued("read_fair", "small", 1);
+    const got = await claim(pool, "read_fair", 2, "note-test", claimedAt, randomUUID, {}, fair);
+    assert.deepEqual(got.map((t) => String(t.input["tenant"])).sort(), ["big", "big"], "small's row was not visible yet: its slot went to big");
+    assert.deepEqual(fair.keys("read_fair"), ["big", "small"], "noted after the claim began: kept for the next claim");
+    assert.deepEqual(await take(fair, 2, "read_fair"), ["big", "small"]);
   });
 });
 

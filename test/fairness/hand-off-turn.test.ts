@@ -6,8 +6,9 @@
 // claims at the door (the real claim runs once they are let go): the moment
 // lasts as long as the test needs. Only a stream of 32 slots or more keeps
 // one free of the claims, for a key with nothing queued: its task is handed
-// over at commit, though a flood's handlers hold every other slot. Real
-// server, PostgreSQL and worker.
+// over at commit, though a flood's handlers hold every other slot; and a
+// key's task that found that slot taken is claimed into it once it is free,
+// not after a slot of the flood's. Real server, PostgreSQL and worker.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Worker } from "@baton/client";
@@ -92,6 +93,61 @@ describe("the slots a stream keeps for quiet keys", () => {
       assert.equal(received.filter((t) => t === "flood").length, 31, "the flood had 31 of the 32 slots, no more");
     } finally {
       await stop();
+    }
+  });
+});
+
+describe("a quiet key's task that found the room taken", () => {
+  it("is claimed into the room once it frees, and the key's next task is handed over at commit, while the flood holds its slots", async () => {
+    for (let n = 0; n < 40; n++) await h.client.startWorkflow("turn_fair", { tenant: "flood2", n });
+    let letFloodGo = () => {};
+    const flood = new Promise<void>((resolve) => (letFloodGo = resolve));
+    let letFirstGo = () => {};
+    const first = new Promise<void>((resolve) => (letFirstGo = resolve));
+    const received: string[] = [];
+    const worker = new Worker({ address: h.server.address, workerId: "room-worker", onError: () => {} });
+    worker.handle<{ tenant: string }>(
+      TYPE,
+      async (input) => {
+        const calm = received.filter((t) => t.startsWith("calm:")).length + 1;
+        received.push(input.tenant === "calm" ? `calm:${calm}` : `${input.tenant}:`);
+        if (input.tenant === "flood2") await flood;
+        if (input.tenant === "calm" && calm === 1) await first;
+        return {};
+      },
+      { concurrency: 32 },
+    );
+    const status = async (runId: string) => (await h.client.getWorkflow(runId, { includeTasks: true })).tasks[0]?.status;
+    const floodHeld = () => received.filter((t) => t.startsWith("flood2:")).length;
+    try {
+      worker.start();
+      await eventually(
+        async () => floodHeld(),
+        (n) => n === 31,
+      );
+
+      const one = await h.client.startWorkflow("turn_fair", { tenant: "calm", n: 1 });
+      assert.equal(await status(one), "IN_PROGRESS", "handed over at commit to the slot kept for quiet keys");
+      const two = await h.client.startWorkflow("turn_fair", { tenant: "calm", n: 2 });
+      assert.equal(await status(two), "SCHEDULED", "the room was taken (by its first task): queued");
+
+      letFirstGo();
+      await eventually(async () => received.includes("calm:2"), Boolean);
+      assert.equal(floodHeld(), 31, "claimed into the room the first task left, the flood's slots still held");
+
+      // Once the room's slot is free again (the worker credited it back), the key has nothing queued: its next task goes at commit.
+      await eventually(
+        async () => (await h.client.tasks.listWorkers({ taskType: TYPE })).workers.find((w) => w.workerId === "room-worker")?.freeSlots,
+        (n) => n === 1n,
+      );
+      const three = await h.client.startWorkflow("turn_fair", { tenant: "calm", n: 3 });
+      assert.notEqual(await status(three), "SCHEDULED", "handed over at commit: its key left the claim's turns when its last queued task was claimed");
+      await eventually(async () => received.includes("calm:3"), Boolean);
+      assert.equal(floodHeld(), 31);
+    } finally {
+      letFirstGo();
+      letFloodGo();
+      await worker.stop();
     }
   });
 });

@@ -5,9 +5,11 @@
 //
 // While keyed tasks of a type are queued (fair claims, store/fair-claim.ts),
 // claims leave a few of each stream's slots free: they are for tasks of keys
-// with nothing queued, handed over at commit (runtime/hand-off.ts). Without
-// them a flood holds every slot, and a quiet key's task waits first for a
-// slot to come back, then for its turn in a claim.
+// with nothing queued, handed over at commit (runtime/hand-off.ts), and for a
+// key whose few queued tasks fit in them, claimed (its task found the room
+// taken at commit; until it is claimed its next tasks queue behind it).
+// Without them a flood holds every slot, and a quiet key's task waits first
+// for a slot to come back, then for its turn in a claim.
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
 import type { ClaimedTask, ClaimLimits, Store } from "../store/store.js";
@@ -53,7 +55,7 @@ export class Dispatcher {
   private stopped = false;
 
   constructor(
-    private readonly store: Pick<Store, "claim" | "requeue" | "findTaskDefs" | "fairBacklog">,
+    private readonly store: Pick<Store, "claim" | "requeue" | "findTaskDefs" | "fairBacklog" | "fitsQuietRoom">,
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly hooks: DispatcherHooks = {},
@@ -160,10 +162,13 @@ export class Dispatcher {
       // The waiters of one worker share a claim: one query for all they accept
       // (the worker's id goes on the rows), not one per long poll.
       for (const group of byWorker(waiting)) {
-        // What each asked as the claim went out, less the slots a stream keeps for quiet keys while keyed
-        // tasks are queued (share() gives no more than the credits left when the claim comes back).
-        const fair = this.store.fairBacklog(type);
-        const asked = group.map((w) => Math.max(w.credits - (fair ? this.quietSlots(w) : 0), 0));
+        // What each asked as the claim went out (share() gives no more than the credits left when the claim
+        // comes back). While keyed tasks are queued, the slots a stream keeps for quiet keys go only to a key
+        // whose whole backlog fits in them, and are not asked for when none waits.
+        const free = this.store.fairBacklog(type) ? group.map((w) => Math.min(this.quietSlots(w), w.credits)) : group.map(() => 0);
+        const room = free.reduce((a, b) => a + b, 0);
+        const quiet = this.store.fitsQuietRoom(type, room) ? room : 0;
+        const asked = group.map((w, i) => w.credits - (quiet > 0 ? 0 : free[i]!));
         const wanted = Math.min(
           asked.reduce((a, b) => a + b, 0),
           MAX_CLAIM,
@@ -173,7 +178,7 @@ export class Dispatcher {
         const now = this.clock.now();
         for (const waiter of group) this.claiming.add(waiter);
         try {
-          tasks = await this.store.claim(type, wanted, group[0]!.workerId, now, randomUUID, await this.limits(type));
+          tasks = await this.store.claim(type, wanted, group[0]!.workerId, now, randomUUID, await this.limits(type), Math.min(quiet, wanted));
         } catch (error) {
           this.log.warn({ err: error, taskType: type }, "claim failed");
           answerEmpty(waiting);

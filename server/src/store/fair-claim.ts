@@ -17,12 +17,22 @@
 // claim or refresh drops only keys noted before it began: one that started
 // before the commit cannot see the rows, and dropping their key then left
 // them waiting for the next refresh (up to REFRESH_MS) behind other keys.
+//
+// Each lane counts its key's rows waiting: the read's count (up to COUNTED),
+// plus rows noted here, less rows claimed here. A key counted empty leaves
+// the rotation at once, so its next task is a quiet key's again (handed over
+// at commit) rather than waiting for a claim to find it short; and a key
+// whose few rows fit in the slots a stream keeps for quiet keys may be
+// claimed into them (its task found the room taken at commit), while the
+// flood's keys never take those slots.
 import type { Queryable } from "./db.js";
 
 /** How long a type's rotation is trusted before the keys waiting are read again. */
 const REFRESH_MS = 250;
 /** Keys read per refresh; a type with more is read on from the last one next time. */
 const KEY_WINDOW = 256;
+/** Rows a read of the keys counts per key at most (a key with more has "many"): enough for any stream's quiet room. */
+const COUNTED = 16;
 /** How long "this type has no keyed rows" is trusted. */
 const UNKEYED_TTL_MS = 2000;
 
@@ -31,6 +41,13 @@ interface Lane {
   weight: number;
   /** The note (FairClaims.notes) that last queued rows of the key here; 0 when only a refresh found it. */
   noted: number;
+  /**
+   * Rows of the key waiting, as far as this replica can tell: the last read's
+   * count (Infinity past COUNTED), plus rows noted here since, less rows
+   * claimed here since. Rows claimed elsewhere make it too high, never too
+   * low; rows queued elsewhere are counted at the next read.
+   */
+  queued: number;
 }
 
 interface Rotation {
@@ -77,7 +94,8 @@ export class FairClaims {
     if (lane) {
       lane.weight = weight;
       lane.noted = noted;
-    } else rotation.lanes.push({ key, weight, noted });
+      lane.queued++;
+    } else rotation.lanes.push({ key, weight, noted, queued: 1 });
   }
 
   /** Whether this replica knows of keyed rows of `taskType` waiting. */
@@ -98,6 +116,15 @@ export class FairClaims {
     const rotation = this.rotations.get(taskType);
     if (!rotation || !keyed(rotation)) return "any";
     return rotation.lanes.some((l) => l.key === key) ? "none" : "quiet";
+  }
+
+  /**
+   * Whether a key waits whose every queued row is one this replica queued,
+   * and no more of them than `room`: such a key may be claimed into the slots
+   * a stream keeps for quiet keys (see claim's `quiet`).
+   */
+  fitsQuietRoom(taskType: string, room: number): boolean {
+    return room > 0 && (this.rotations.get(taskType)?.lanes.some((l) => fits(l, room)) ?? false);
   }
 
   /** The keys claims of `taskType` are dealt to here, in turn order. */
@@ -129,13 +156,16 @@ export class FairClaims {
    * rounds at most. `now` (the server's clock) dates the rotation's refresh.
    * `plain` is set once no keyed rows wait but unkeyed ones may: the type is
    * off the fair path, and the caller claims the rest of `count` plainly.
+   * `quiet` of the `count` slots are ones a stream keeps for quiet keys: only
+   * keys that fit in them (fitsQuietRoom) may take those; the others share
+   * the rest.
    */
   async claim<T>(
     q: Queryable,
     taskType: string,
     count: number,
     now: number,
-    room: ((key: string) => number) | undefined,
+    { room, quiet = 0 }: { room?: ((key: string) => number) | undefined; quiet?: number },
     take: (shares: Shares) => Promise<{ rows: T[]; perKey: Map<string, number> }>,
   ): Promise<{ rows: T[]; plain: boolean }> {
     const rotation = this.rotations.get(taskType);
@@ -143,24 +173,34 @@ export class FairClaims {
     if (!rotation) return { rows: got, plain: true };
     // What earlier rounds of this claim took counts against a key's room.
     const taken = new Map<string, number>();
-    // Keys this claim gives no more slots to: noted while a statement ran, they have rows it could not see.
+    // Keys this claim gives no more slots to: noted since it began, they have rows its statements may not
+    // see (committed after its `now`, or while a statement ran).
     const passed = new Set<string>();
+    const began = this.notes;
     const left = (key: string) => (passed.has(key) ? 0 : room ? room(key) - (taken.get(key) ?? 0) : Infinity);
+    // What the keys that do not fit in the quiet room may still take.
+    let others = count - quiet;
     for (let round = 0; round < 4 && got.length < count; round++) {
       if (rotation.lanes.length === 0 || now - rotation.refreshedAt >= REFRESH_MS) {
         await this.refresh(q, taskType, rotation, now);
         if (!keyed(rotation)) return { rows: got, plain: this.leave(taskType, rotation, now) };
       }
-      const shares = this.share(rotation, count - got.length, left);
+      const fitting = new Set(rotation.lanes.filter((l) => fits(l, quiet)).map((l) => l.key));
+      const shares = this.share(rotation, count - got.length, left, others, fitting);
       if (shares.keys.length === 0) break;
-      const seen = this.notes;
       const { rows, perKey } = await take(shares);
       got.push(...rows);
-      for (const [key, n] of perKey) taken.set(key, (taken.get(key) ?? 0) + n);
+      for (const [key, n] of perKey) {
+        taken.set(key, (taken.get(key) ?? 0) + n);
+        if (!fitting.has(key)) others -= n;
+      }
+      // A key counted empty goes now, not at the next claim that finds it short (its next task may be handed over at commit meanwhile).
+      for (const l of rotation.lanes) l.queued = Math.max(0, l.queued - (perKey.get(l.key) ?? 0));
+      this.drop(rotation, new Set(rotation.lanes.filter((l) => l.queued === 0).map((l) => l.key)), Infinity);
       const short = new Set(shares.keys.filter((key, i) => (perKey.get(key) ?? 0) < shares.quotas[i]!));
-      if (short.size === 0) break;
-      for (const l of rotation.lanes) if (short.has(l.key) && l.noted > seen) passed.add(l.key);
-      this.drop(rotation, short, seen);
+      if (short.size === 0 && keyed(rotation)) break;
+      for (const l of rotation.lanes) if (short.has(l.key) && l.noted > began) passed.add(l.key);
+      this.drop(rotation, short, began);
       // Every keyed lane ran dry; unkeyed rows still there (their lane was not short) are claimed plainly.
       if (!keyed(rotation)) return { rows: got, plain: this.leave(taskType, rotation, now) };
     }
@@ -182,14 +222,22 @@ export class FairClaims {
   /**
    * Deals `count` slots from the rotation's cursor on, `weight` consecutive
    * slots per key per round, none to a key past its `room` (a per-key limit
-   * of tasks in progress).
+   * of tasks in progress), and no more than `others` in all to keys not in
+   * `fitting` (the rest is the room kept for quiet keys).
    */
-  private share(rotation: Rotation, count: number, room: (key: string) => number): Shares {
+  private share(rotation: Rotation, count: number, room: (key: string) => number, others: number, fitting: Set<string>): Shares {
     const quotas = new Map<string, number>();
-    const left0 = rotation.lanes.reduce((sum, l) => sum + room(l.key), 0);
-    for (let left = Math.min(count, left0); left > 0;) {
+    let othersLeft = Math.max(0, others);
+    let roomFitting = 0;
+    let roomOthers = 0;
+    for (const l of rotation.lanes) {
+      if (fitting.has(l.key)) roomFitting += room(l.key);
+      else roomOthers += room(l.key);
+    }
+    for (let left = Math.min(count, roomFitting + Math.min(othersLeft, roomOthers)); left > 0;) {
       const lane = rotation.lanes[rotation.pos % rotation.lanes.length]!;
-      const free = room(lane.key) - (quotas.get(lane.key) ?? 0);
+      const fits = fitting.has(lane.key);
+      const free = Math.min(room(lane.key) - (quotas.get(lane.key) ?? 0), fits ? Infinity : othersLeft);
       const give = Math.min(lane.weight - rotation.used, left, free);
       if (give <= 0) {
         rotation.pos = (rotation.pos + 1) % rotation.lanes.length;
@@ -198,6 +246,7 @@ export class FairClaims {
       }
       quotas.set(lane.key, (quotas.get(lane.key) ?? 0) + give);
       left -= give;
+      if (!fits) othersLeft -= give;
       rotation.used += give;
       if (rotation.used >= lane.weight) {
         rotation.pos = (rotation.pos + 1) % rotation.lanes.length;
@@ -207,7 +256,7 @@ export class FairClaims {
     return { keys: [...quotas.keys()], quotas: [...quotas.values()] };
   }
 
-  /** Drops the lanes of `keys` that were not noted after `seen`. */
+  /** Drops the lanes of `keys` that were not noted after `seen` (Infinity: all of them). */
   private drop(rotation: Rotation, keys: Set<string>, seen: number): void {
     const current = rotation.lanes[rotation.pos % Math.max(1, rotation.lanes.length)];
     rotation.lanes = rotation.lanes.filter((l) => !keys.has(l.key) || l.noted > seen);
@@ -221,6 +270,8 @@ export class FairClaims {
     // From the first key (the unkeyed rows' '' included), or on after the last window's last key.
     const from = rotation.after === undefined ? "fair_key >= ''" : "fair_key > $2";
     const seen = this.notes;
+    // Rows noted while the scan runs are added to its counts (the scan may or may not see them: too high, never too low).
+    const before = new Map(rotation.lanes.map((l) => [l.key, l.queued]));
     const { rows } = await q.query({
       name: rotation.after === undefined ? "baton-fair-keys" : "baton-fair-keys-after",
       text: `WITH RECURSIVE k AS (
@@ -228,7 +279,9 @@ export class FairClaims {
           UNION ALL
           SELECT n.fair_key, n.fair_weight FROM k CROSS JOIN LATERAL (
             SELECT q.fair_key, q.fair_weight FROM baton.queue q WHERE q.task_type = $1 AND q.fair_key > k.fair_key ORDER BY q.fair_key LIMIT 1) n)
-        SELECT fair_key, fair_weight FROM k LIMIT ${KEY_WINDOW}`,
+        SELECT fair_key, fair_weight,
+          (SELECT count(*) FROM (SELECT 1 FROM baton.queue c WHERE c.task_type = $1 AND c.fair_key = k.fair_key LIMIT ${COUNTED + 1}) n)::int AS queued
+        FROM k LIMIT ${KEY_WINDOW}`,
       values: rotation.after === undefined ? [taskType] : [taskType, rotation.after],
     });
     if (rows.length === 0 && rotation.after !== undefined) {
@@ -237,7 +290,13 @@ export class FairClaims {
       return this.refresh(q, taskType, rotation, now);
     }
     const current = rotation.lanes[rotation.pos % Math.max(1, rotation.lanes.length)]?.key;
-    const lanes: Lane[] = rows.map((r) => ({ key: r.fair_key as string, weight: Math.max(1, Number(r.fair_weight)), noted: 0 }));
+    const counted = new Map(rotation.lanes.map((l) => [l.key, l.queued]));
+    const lanes: Lane[] = rows.map((r) => {
+      const key = r.fair_key as string;
+      const was = before.get(key) ?? 0;
+      const since = Number.isFinite(was) ? (counted.get(key) ?? was) - was : 0;
+      return { key, weight: Math.max(1, Number(r.fair_weight)), noted: 0, queued: (r.queued > COUNTED ? Infinity : Number(r.queued)) + since };
+    });
     // A full window reads on from its last key next time; one that was not starts over.
     rotation.after = lanes.length >= KEY_WINDOW ? lanes[lanes.length - 1]!.key : undefined;
     // Keys noted while the scan ran keep their turn (the scan may not have seen their rows), in key order.
@@ -259,6 +318,11 @@ export class FairClaims {
 
 function newRotation(): Rotation {
   return { lanes: [], pos: 0, used: 0, refreshedAt: 0, after: undefined };
+}
+
+/** Whether all a lane's rows fit in `room`. */
+function fits(lane: Lane, room: number): boolean {
+  return room > 0 && lane.queued <= room;
 }
 
 /** Whether keyed rows wait in the rotation (not only the unkeyed ones, as the key ''). */

@@ -40,11 +40,13 @@ export async function claim(
   newToken: () => string,
   limits: ClaimLimits,
   fair: FairClaims,
+  /** Of `count`, slots a stream keeps for quiet keys: only keys whose whole backlog fits in them take those (see fair-claim.ts). */
+  quiet = 0,
 ): Promise<ClaimedTask[]> {
   const perKey = limits.concurrentExecLimitPerKey ?? 0;
   const limited =
     (limits.concurrentExecLimit ?? 0) > 0 || perKey > 0 || ((limits.rateLimitPerFrequency ?? 0) > 0 && (limits.rateLimitFrequencyInSeconds ?? 0) > 0);
-  if (!limited) return claimRows(pool, fair, taskType, count, workerId, now, newToken);
+  if (!limited) return claimRows(pool, fair, taskType, count, workerId, now, newToken, undefined, quiet);
   return transaction(pool, async (tx) => {
     await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`baton-claim:${taskType}`]);
     let allowed = count;
@@ -75,7 +77,7 @@ export async function claim(
       room = (key) => Math.max(0, perKey - (busy.get(key) ?? 0));
     }
     if (allowed <= 0) return [];
-    const claimed = await claimRows(tx, fair, taskType, allowed, workerId, now, newToken, room);
+    const claimed = await claimRows(tx, fair, taskType, allowed, workerId, now, newToken, room, Math.min(quiet, allowed));
     if (windowStart && claimed.length > 0) {
       await tx.query("UPDATE baton.rate_windows SET used = used + $3 WHERE task_type = $1 AND window_start = $2", [taskType, windowStart, claimed.length]);
       await tx.query("DELETE FROM baton.rate_windows WHERE task_type = $1 AND window_start < $2", [taskType, windowStart]);
@@ -146,11 +148,12 @@ async function claimRows(
   now: number,
   newToken: () => string,
   room?: (key: string) => number,
+  quiet = 0,
 ): Promise<ClaimedTask[]> {
   // A type with rows of keyed runs is claimed across keys in turn (see fair-claim.ts).
   let got: ClaimedTask[] = [];
   if (await fair.isKeyed(q, taskType, now)) {
-    const fairly = await fair.claim(q, taskType, count, now, room, async ({ keys, quotas }) => {
+    const fairly = await fair.claim(q, taskType, count, now, { room, quiet }, async ({ keys, quotas }) => {
       const n = quotas.reduce((a, b) => a + b, 0);
       // Each key's share is taken by its own index scan, locking only the rows it takes.
       const { rows } = await q.query({

@@ -138,10 +138,20 @@ export interface Store {
   fairBacklog(taskType: string): boolean;
   /** Which free worker slots a task of the type and fairness key made ready here may be handed over at commit to, given the keyed tasks this replica knows wait in the queue. */
   handOffRoom(taskType: string, key: string): HandOffRoom;
+  /** Whether a key of the type waits whose whole backlog (as this replica queued it) fits in `room` slots kept for quiet keys: claims may take those for it. */
+  fitsQuietRoom(taskType: string, room: number): boolean;
   /** Queue rows this replica wrote have committed: their keys take turns in fair claims from now on. */
   noteQueued(entries: readonly QueueEntry[]): void;
-  /** Tasks leased to the worker, each with what the worker is told of its run. */
-  claim(taskType: string, count: number, workerId: string, now: number, newToken: () => string, limits?: queue.ClaimLimits): Promise<queue.ClaimedTask[]>;
+  /** Tasks leased to the worker, each with what the worker is told of its run; `quiet` of `count` are slots kept for quiet keys (queue.claim). */
+  claim(
+    taskType: string,
+    count: number,
+    workerId: string,
+    now: number,
+    newToken: () => string,
+    limits?: queue.ClaimLimits,
+    quiet?: number,
+  ): Promise<queue.ClaimedTask[]>;
   requeue(taskId: string, token: string): Promise<void>;
   /** The new deadline; undefined when the token is stale. */
   extendLease(taskId: string, token: string, seconds: number, now: number): Promise<number | undefined>;
@@ -345,11 +355,12 @@ class PgStore implements Store {
 
   fairBacklog = (taskType: string) => this.fair.backlogged(taskType);
   handOffRoom = (taskType: string, key: string) => this.fair.handOffRoom(taskType, key);
+  fitsQuietRoom = (taskType: string, room: number) => this.fair.fitsQuietRoom(taskType, room);
   noteQueued = (entries: readonly QueueEntry[]) => {
     for (const e of entries) this.fair.noteQueued(e.taskType, e.fairKey ?? "", e.fairWeight ?? 1);
   };
-  claim: Store["claim"] = (taskType, count, workerId, now, newToken, limits = {}) =>
-    queue.claim(this.writePool, taskType, count, workerId, now, newToken, limits, this.fair);
+  claim: Store["claim"] = (taskType, count, workerId, now, newToken, limits = {}, quiet = 0) =>
+    queue.claim(this.writePool, taskType, count, workerId, now, newToken, limits, this.fair, quiet);
   requeue = (taskId: string, token: string) => queue.requeue(this.writePool, taskId, token);
   extendLease = (taskId: string, token: string, seconds: number, now: number) => queue.extendLease(this.writePool, taskId, token, seconds, now);
   queueDepths = (now: number) => queue.queueDepths(this.pool, now);
