@@ -69,10 +69,14 @@ export function fairnessBody(options: BenchOptions) {
       anchorWallClock();
       const ids = await pool(counts.fairnessSmall, 8, (i) => client.startWorkflow(flowName, { tenant: `small-${tag}`, n: i }));
       const runs = await Promise.all(ids.map((id) => client.waitWorkflow(id, left(), true)));
-      const split = { latency: [] as number[], toClaim: [] as number[], toWorker: [] as number[], taskIds: new Set<string>() };
+      const split = { latency: [] as number[], toClaim: [] as number[], toWorker: [] as number[], taskIds: new Set<string>(), handedOff: 0, leases: 0 };
       for (const run of runs)
         for (const t of run.tasks) {
           split.taskIds.add(t.taskId);
+          // Leased at commit (the hand-off: its start is its scheduling's instant) or claimed from the queue later;
+          // leased more than once when it went back to the queue (a stream that ended, a task held too long).
+          if (t.startTime === t.scheduledTime) split.handedOff++;
+          split.leases += t.pollCount;
           const held = stamps.get(t.taskId);
           if (held === undefined) continue;
           split.latency.push(held - (t.scheduledTime + 0.5));
@@ -82,6 +86,8 @@ export function fairnessBody(options: BenchOptions) {
       return split;
     };
     type Split = Awaited<ReturnType<typeof smallKey>>;
+    const handedOffShare = (split: Split | undefined) =>
+      split ? { tasks: split.taskIds.size, handedOff: split.handedOff, leasesPerTask: round(split.leases / Math.max(1, split.taskIds.size), 3) } : undefined;
     /** Queues `n` runs with no worker attached; returns how long the queue then takes to drain with workers (to the last of its tasks held). */
     const flood = async (name: string, n: number, whileDraining?: (stamps: Map<string, number>) => Promise<Split>) => {
       log(`  queueing ${n} runs of ${name}`);
@@ -154,6 +160,9 @@ export function fairnessBody(options: BenchOptions) {
         // Where the time went: ready -> claimed, claimed -> held by the handler.
         aloneToClaim: distribution(unloaded.toClaim),
         aloneToWorker: distribution(unloaded.toWorker),
+        // What decides most of it: the small key's tasks handed to a worker at commit (of all of them), and leases per task.
+        aloneHandedOff: handedOffShare(unloaded),
+        underFloodHandedOff: handedOffShare(keyed.small),
         underFloodToClaim: distribution(keyed.small?.toClaim ?? []),
         underFloodToWorker: distribution(keyed.small?.toWorker ?? []),
         keyedSeconds: keyed.seconds,
