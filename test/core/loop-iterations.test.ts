@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { startHarness, startToEnd, type Harness } from "../support/harness.js";
 import { MOVE_LOOP_ENTRIES_SQL } from "../../server/src/store/loop-iterations.js";
+import { runLockReadsDuring } from "../support/batch-reads.js";
 import { flowOf, oneLoop } from "../support/flows.js";
 
 let h: Harness;
@@ -74,6 +75,22 @@ describe("a loop's iterations", () => {
     const { rows } = await db.query("SELECT pg_column_size(output) AS bytes FROM baton.tasks WHERE id = $1", [id]);
     assert.ok(rows[0].bytes < 200, `${rows[0].bytes} bytes in the loop's row`);
     assert.equal(Number((await db.query("SELECT count(*) AS n FROM baton.loop_iterations WHERE task_id = $1", [id])).rows[0].n), 24);
+  });
+
+  it("a long loop going on in the next event does not read its input again: the items it goes over", async () => {
+    // 1,000 items of 200 bytes: ten decisions of 100 iterations, each after the loop's `continue`.
+    await h.client.registerWorkflowDef(
+      oneLoop("loop_over_items", { inputParameters: { items: "${workflow.input.items}" }, loopOver: [{ name: "n", taskReferenceName: "n", type: "NOOP" }] }),
+    );
+    const items = Array.from({ length: 1_000 }, (_, i) => `${i}:${"x".repeat(200)}`);
+    let run!: Awaited<ReturnType<typeof startToEnd>>;
+    const reads = await runLockReadsDuring(async () => (run = await startToEnd(h, "loop_over_items", { items })));
+    const read = JSON.stringify(reads.map((results) => results.map((r) => r.rows))).length;
+    assert.equal(run.status, "COMPLETED", run.reasonForIncompletion);
+    assert.equal((run.tasks.find((t) => t.referenceTaskName === "loop")!.outputData as Record<string, unknown>)["iteration"], 1_000);
+    // Before, each continuation read the loop's row back whole, its input of 200 KB with it: 2 MB.
+    const input = JSON.stringify(items).length;
+    assert.ok(read < input, `the batches read ${read} bytes; the loop's input is ${input}`);
   });
 
   it("read back in Conductor's shape: GetWorkflow, ${loop.output} after the loop, keepLastN", async () => {

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { TaskStatus, type LeasedTask } from "@baton/protocol";
-import pg from "pg";
+import { runLockReadsDuring } from "../support/batch-reads.js";
 import { forkOverItems } from "../support/flows.js";
 import { startHarness, type Harness } from "../support/harness.js";
 import { answer } from "../support/worker.js";
@@ -109,23 +109,5 @@ describe("a wide run kept in memory", () => {
 
 /** Bytes of JSON of the run rows each run-locking batch read while `fn` ran. */
 async function lockedRunBytesDuring(fn: () => Promise<unknown>): Promise<number[]> {
-  const sizes: number[] = [];
-  const client = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
-  const query = client.query;
-  client.query = function (this: unknown, ...args: unknown[]) {
-    const result = query.apply(this, args);
-    if (typeof args[0] === "string" && args[0].startsWith("BEGIN; SELECT") && result instanceof Promise) {
-      void result.then(
-        (results: pg.QueryResult[]) => sizes.push(JSON.stringify(results[1]?.rows ?? []).length),
-        () => {},
-      );
-    }
-    return result;
-  };
-  try {
-    await fn();
-  } finally {
-    client.query = query;
-  }
-  return sizes;
+  return (await runLockReadsDuring(fn)).map((results) => JSON.stringify(results[1]?.rows ?? []).length);
 }

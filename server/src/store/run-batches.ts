@@ -4,7 +4,7 @@ import type { RunState, TaskState } from "../decider/model.js";
 import { isUuid } from "../rules/ids.js";
 import { transaction, type Tx } from "./db.js";
 import { markLoopsStored, taskColumns } from "./loop-iterations.js";
-import { rowToRun, rowToTask, runRows } from "./rows.js";
+import { rowToRun, rowToTask, runRows, taskRows } from "./rows.js";
 import { noteStored } from "./stored-payloads.js";
 
 /** A run, by its id or by the id of one of its tasks. */
@@ -23,7 +23,13 @@ export interface LoadedRun {
   rev: number;
   /** Every task of the run; undefined for a run the caller keeps in memory (it asked with cachedRunIds). */
   tasks: TaskState[] | undefined;
-  /** For a run kept in memory: the rows of the tasks the events name, as stored now (a loop's output without its iteration entries). */
+  /**
+   * For a run kept in memory: the rows of the tasks the events name, as stored
+   * now. A loop's come without input and output: only its revision is used (a
+   * moved one means reading the run whole, see runtime/run-memory.ts swapTask),
+   * and its input may be the thousands of items it goes over, read again at
+   * each of its continuations.
+   */
   fresh: TaskState[];
 }
 
@@ -60,7 +66,7 @@ export async function inRunBatch<T>(
       ? "BEGIN"
       : `BEGIN; SELECT ${lockedRunColumns(targets.cachedRunIds, cached)} FROM baton.runs WHERE id = ANY${wanted} ORDER BY id FOR UPDATE${options.skipLocked ? " SKIP LOCKED" : ""};
          SELECT ${taskColumns("t")} FROM baton.tasks t WHERE t.run_id = ANY(ARRAY(SELECT unnest${wanted} EXCEPT SELECT unnest(${cached}))) ORDER BY t.run_id, t.seq;
-         SELECT * FROM baton.tasks WHERE id = ANY(${array(taskIds)}) AND run_id = ANY(${cached})`;
+         SELECT ${FRESH_COLUMNS} FROM baton.tasks WHERE id = ANY(${array(taskIds)}) AND run_id = ANY(${cached})`;
   return transaction(
     pool,
     async (client, results) => {
@@ -98,6 +104,11 @@ export async function inRunBatch<T>(
     begin,
   );
 }
+
+/** A fresh task row's columns (see LoadedRun.fresh): a loop's payloads NULL. */
+const FRESH_COLUMNS = taskRows.names
+  .map((name) => (name === "input" || name === "output" ? `CASE WHEN type = 'DO_WHILE' THEN NULL ELSE ${name} END AS ${name}` : name))
+  .join(", ");
 
 /**
  * The locked runs' columns: a run the caller keeps in memory gives its id and
