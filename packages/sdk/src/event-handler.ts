@@ -7,6 +7,7 @@ import type { ValidationIssue, ValidationResult } from "./validation/issue.js";
 import { pointer } from "./validation/pointer.js";
 import { isObj, nestingDepth } from "./validation/tree.js";
 import { MAX_DEFINITION_DEPTH } from "./validate.js";
+import { charsOverNameLimit, MAX_NAME_CHARS } from "./names.js";
 
 export const EVENT_HANDLER_ACTIONS = ["complete_task", "fail_task", "start_workflow", "terminate_workflow", "update_workflow_variables"] as const;
 export type EventHandlerActionKind = (typeof EVENT_HANDLER_ACTIONS)[number];
@@ -99,8 +100,8 @@ export function validateEventHandler(handler: unknown): ValidationResult {
     error("", `the event handler nests deeper than ${MAX_DEFINITION_DEPTH} levels`);
     return { errors, warnings };
   }
-  requiredString(handler, "", "name", error);
-  requiredString(handler, "", "event", error);
+  requiredName(handler, "name", error);
+  requiredName(handler, "event", error);
   optionalType(handler, "", "condition", "string", error);
   optionalType(handler, "", "description", "string", error);
   const evaluator = handler["evaluatorType"];
@@ -202,6 +203,14 @@ function requiredString(obj: Record<string, unknown>, base: string, key: string,
   if (value === undefined || value === null) error(pointer(base, key), `${key} is required`);
   else if (typeof value !== "string") error(pointer(base, key), `${key} must be a string`);
   else if (value.trim() === "") error(pointer(base, key), `${key} must not be empty`);
+}
+
+/** A name the server indexes (the handler's name, its event). */
+function requiredName(obj: Record<string, unknown>, key: string, error: Report): void {
+  requiredString(obj, "", key, error);
+  const value = obj[key];
+  const over = typeof value === "string" ? charsOverNameLimit(value) : 0;
+  if (over > 0) error(pointer("", key), `${key} is ${MAX_NAME_CHARS + over} characters long; at most ${MAX_NAME_CHARS}`);
 }
 
 function optionalType(obj: Record<string, unknown>, base: string, key: string, type: "string" | "boolean" | "object", error: Report): void {

@@ -1,6 +1,7 @@
 // @baton/sdk: Conductor's definition types, their validation, and the typed flow builder.
 export * from "./def.js";
 export * from "./validate.js";
+export * from "./names.js";
 export * from "./event-handler.js";
 export * from "./duration.js";
 export * from "./loop-refs.js";

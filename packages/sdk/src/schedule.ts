@@ -9,6 +9,7 @@ import { NOTE_CHARS, quoted, shortened } from "@baton/json";
 import { Cron } from "croner";
 import type { ValidationIssue, ValidationResult } from "./validation/issue.js";
 import { isObj } from "./validation/tree.js";
+import { charsOverNameLimit, MAX_NAME_CHARS } from "./names.js";
 
 export const OVERLAP_POLICIES = ["ALLOW_ALL", "SKIP", "BUFFER_ONE", "TERMINATE_PREVIOUS"] as const;
 export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
@@ -114,6 +115,8 @@ export function validateSchedule(value: unknown): ValidationResult {
     if (r["input"] !== undefined && !isObj(r["input"])) err("/startWorkflowRequest/input", "input must be a JSON object");
     if (r["correlationId"] !== undefined && typeof r["correlationId"] !== "string")
       err("/startWorkflowRequest/correlationId", "correlationId must be a string");
+    else if (typeof r["correlationId"] === "string" && charsOverNameLimit(r["correlationId"]) > 0)
+      err("/startWorkflowRequest/correlationId", `correlationId is longer than ${MAX_NAME_CHARS} characters`);
     if (r["priority"] !== undefined && (!isNonNegativeInt(r["priority"]) || r["priority"] > 99))
       err("/startWorkflowRequest/priority", "priority must be a whole number from 0 to 99");
   }

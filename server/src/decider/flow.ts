@@ -1,7 +1,7 @@
 // The flow through a definition: what follows a task that ended (the next
 // task, a join, a loop's next iteration, a retry, the run's failure), and
 // how a task instance is made and handed to its executor.
-import { iterationRef, type TaskDef, type WorkflowTask } from "@baton/sdk";
+import { charsOverNameLimit, iterationRef, MAX_NAME_CHARS, type TaskDef, type WorkflowTask } from "@baton/sdk";
 import { SUCCESSFUL_TASK, TERMINAL_TASK, type JsonObject, type TaskMarks, type TaskState } from "./model.js";
 import type { DecisionContext } from "./decision-context.js";
 import { retryAt, startAt } from "./deadlines.js";
@@ -136,6 +136,16 @@ export function schedule(d: DecisionContext, wt: WorkflowTask, options: NewTaskO
 
 /** Hands a scheduled task to its executor: the queue for workers, or the system task (once its input is known). */
 export function dispatch(d: DecisionContext, task: TaskState): void {
+  // A name from run data (DYNAMIC, a dynamic fork) is indexed once the task is queued or running; one too long failed every write of the decision.
+  const over = charsOverNameLimit(task.defName);
+  if (over > 0) {
+    d.endTask(
+      task,
+      "FAILED_WITH_TERMINAL_ERROR",
+      `the task's name is ${MAX_NAME_CHARS + over} characters long, over the ${MAX_NAME_CHARS} allowed for a task name`,
+    );
+    return;
+  }
   if (task.marks.awaitingInput) return requestInput(d, task);
   if (isWorkerTask(task.type)) {
     d.effects.push({ kind: "enqueue", task });

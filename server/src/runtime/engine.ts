@@ -3,7 +3,8 @@
 // a transaction that locks its runs — or from memory, one statement, when it
 // can — and after commit the engine wakes whoever waits (after-commit.ts).
 // The only place where the pure decider meets the store.
-import type { WorkflowDef } from "@baton/sdk";
+import { charsOverNameLimit, MAX_NAME_CHARS, type WorkflowDef } from "@baton/sdk";
+import { Refusal } from "../decider/contract.js";
 import type { Effect, RunEvent } from "../decider/decider.js";
 import type { Graph } from "../decider/graph.js";
 import type { Clock } from "../clock.js";
@@ -185,6 +186,7 @@ export class Engine {
 
   /** Starts a run; with an idempotency key (or a preset id) twice is once. */
   async start(options: StartOptions): Promise<{ runId: string; created: boolean }> {
+    checkStartKeys(options);
     // Child runs (from the outbox) are work already accepted: never shed them.
     if (!options.parentRunId && this.startsInFlight >= this.limits.maxConcurrentStarts) {
       throw new Overloaded(`the server is busy (${this.startsInFlight} starts in progress); retry shortly`, 200);
@@ -374,5 +376,19 @@ export class Engine {
       eligible.set(runId, (eligible.get(runId) ?? true) && (item.event.kind === "taskResult" || item.event.kind === "evaluated"));
     }
     return [...eligible].filter(([, ok]) => ok).map(([id]) => id);
+  }
+}
+
+/** A run's correlation id and idempotency key are indexed: one too long failed its start's write (and, from run data, a START_WORKFLOW's outbox item, again and again). */
+function checkStartKeys(options: StartOptions): void {
+  for (const field of ["correlationId", "idempotencyKey"] as const) {
+    const value = options[field];
+    const over = value ? charsOverNameLimit(value) : 0;
+    if (over > 0) {
+      throw new Refusal(
+        "INVALID_ARGUMENT",
+        `${field} is ${MAX_NAME_CHARS + over} characters long, over the ${MAX_NAME_CHARS} allowed (it is indexed): use a shorter one, such as a hash of it`,
+      );
+    }
   }
 }

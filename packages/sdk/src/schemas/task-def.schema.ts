@@ -1,8 +1,9 @@
 // Copied from Conductor (conductor-oss/conductor) TaskDef.json, Apache License 2.0
 // (see packages/sdk/LICENSE-conductor.txt).
 // The schema lags Conductor's Java model, so Baton adds: maxRetryDelaySeconds, concurrentExecLimitPerKey.
-// Additions are marked "baton:" in their description.
+// Additions are marked "baton:" in their description; the name is at most MAX_NAME_CHARS long (Baton indexes it).
 import type { SchemaObject } from "ajv";
+import { MAX_NAME_CHARS } from "../names.js";
 
 export const taskDefSchema: SchemaObject = {
   $schema: "http://json-schema.org/draft-07/schema#",
@@ -16,6 +17,7 @@ export const taskDefSchema: SchemaObject = {
       type: "string",
       description: "Unique name identifying the task",
       minLength: 1,
+      maxLength: MAX_NAME_CHARS,
     },
     description: {
       type: "string",

@@ -1,10 +1,11 @@
 // Copied from Conductor (conductor-oss/conductor) WorkflowDef.json, Apache License 2.0
 // (see packages/sdk/LICENSE-conductor.txt).
 // The schema lags Conductor's Java model, so Baton adds: failureWorkflowVersion; fairnessKey, fairnessWeights, retentionSeconds and rateLimitConfig.strategy (Baton's own); WorkflowTask.joinMode, items, dynamicForkJoinTasksParam; TaskDef.maxRetryDelaySeconds.
-// Additions are marked "baton:" in their description.
+// Additions are marked "baton:" in their description; names are at most MAX_NAME_CHARS long (Baton indexes them).
 // Over 400 lines on purpose: it is data (one schema object), kept whole and in
 // upstream's order so it can be compared with Conductor's file.
 import type { SchemaObject } from "ajv";
+import { MAX_NAME_CHARS } from "../names.js";
 
 export const workflowDefSchema: SchemaObject = {
   $schema: "http://json-schema.org/draft-07/schema#",
@@ -18,6 +19,7 @@ export const workflowDefSchema: SchemaObject = {
       type: "string",
       description: "Unique name identifying the workflow",
       minLength: 1,
+      maxLength: MAX_NAME_CHARS,
     },
     description: {
       type: "string",
@@ -187,6 +189,7 @@ export const workflowDefSchema: SchemaObject = {
           type: "string",
           description: "Task name",
           minLength: 1,
+          maxLength: MAX_NAME_CHARS,
         },
         taskReferenceName: {
           type: "string",
@@ -379,6 +382,7 @@ export const workflowDefSchema: SchemaObject = {
           type: "string",
           description: "Unique task name",
           minLength: 1,
+          maxLength: MAX_NAME_CHARS,
         },
         description: {
           type: "string",
