@@ -1,6 +1,7 @@
-// A task's log keeps at most 10,000 lines (issue 14, point 10): a worker
-// holding a lease could otherwise add lines (each up to 2 MiB) without end.
-// Before, every line was stored.
+// A task's log keeps at most 10,000 lines and 16 MiB of messages (issue 14,
+// point 10): a worker holding a lease could otherwise add lines (each up to
+// 2 MiB) without end. Before, every line was stored; then 10,000 lines of
+// 2 MiB each, 20 GB, until the bytes were counted too.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { BatonClient } from "@baton/client";
@@ -57,7 +58,7 @@ describe("a task's log", () => {
       () => undefined,
       (error: Error) => error.message,
     );
-    assert.match(refusal ?? "", /has 10000 log lines, the most one task keeps; log less often/);
+    assert.match(refusal ?? "", /log is full: one task keeps at most 10000 log lines and 16777216 bytes of them; log less often/);
     assert.equal(await codeOf(worker.tasks.addTaskLog({ taskId: task.taskId, message: "one more", leaseToken: task.leaseToken })), "RESOURCE_EXHAUSTED");
     assert.equal(await codeOf(admin.tasks.addTaskLog({ taskId: task.taskId, message: "ops note" })), "RESOURCE_EXHAUSTED");
     // Over Conductor's REST API too.
@@ -72,6 +73,26 @@ describe("a task's log", () => {
     await worker.tasks.updateTask({ result: { ...lease, status: TaskStatus.COMPLETED, logs: ["done"] } });
     assert.equal((await admin.getWorkflow(runId, { includeTasks: false })).status, "COMPLETED");
     assert.equal((await allLines(task.taskId)).length, CAP);
+  });
+  it("keeps at most 16 MiB of messages: lines past it are refused or dropped, and the result stands", async () => {
+    const runId = await admin.startWorkflow(flow.name, {});
+    const task = (await worker.tasks.poll({ taskType: "chat", workerId: "w3", count: 1, waitMs: 5000n })).tasks[0];
+    assert.ok(task, "the worker gets the task");
+    const mib = (c: string) => c.repeat(1024 * 1024);
+    for (let i = 0; i < 15; i++) await worker.tasks.addTaskLog({ taskId: task.taskId, message: mib(String.fromCharCode(97 + i)), leaseToken: task.leaseToken });
+    // Two lines of 1 MiB in one update: the first fills the log to 16 MiB, the second is dropped.
+    const lease = { taskId: task.taskId, leaseToken: task.leaseToken, workerId: "w3", outputJson: "{}" };
+    await worker.tasks.updateTask({ result: { ...lease, status: TaskStatus.IN_PROGRESS, logs: [mib("p"), mib("q")] } });
+    assert.equal(await codeOf(worker.tasks.addTaskLog({ taskId: task.taskId, message: "x", leaseToken: task.leaseToken })), "RESOURCE_EXHAUSTED");
+    const lines = await allLines(task.taskId);
+    assert.equal(lines.length, 16);
+    assert.equal(
+      lines.reduce((sum, l) => sum + l.length, 0),
+      16 * 1024 * 1024,
+    );
+    assert.equal(lines[15]![0], "p");
+    await worker.tasks.updateTask({ result: { ...lease, status: TaskStatus.COMPLETED, logs: ["done"] } });
+    assert.equal((await admin.getWorkflow(runId, { includeTasks: false })).status, "COMPLETED");
   });
   it("holds the cap exactly when writers race at the same instant", async () => {
     // Before, each writer counted the lines without waiting for the others: racing at

@@ -16,11 +16,14 @@ export const LOG_PAGE_BYTES = 4 * 1024 * 1024;
 
 /** Lines one task's log keeps, at most: a worker holding a lease cannot grow a log without bound. */
 export const TASK_LOG_MAX_LINES = 10_000;
+/** Bytes of messages one task's log keeps, at most: 10,000 lines of 2 MiB each were 20 GB. */
+export const TASK_LOG_MAX_BYTES = 16 * 1024 * 1024;
+export const TASK_LOG_CAP = { lines: TASK_LOG_MAX_LINES, bytes: TASK_LOG_MAX_BYTES };
 
 export function logFull(taskId: string): RpcError {
   return new RpcError(
     grpc.status.RESOURCE_EXHAUSTED,
-    `task ${taskId} has ${TASK_LOG_MAX_LINES} log lines, the most one task keeps; log less often (a line per step, not per item), or put bulk output in the task's output`,
+    `task ${taskId}'s log is full: one task keeps at most ${TASK_LOG_MAX_LINES} log lines and ${TASK_LOG_MAX_BYTES} bytes of them; log less often (a line per step, not per item), or put bulk output in the task's output`,
   );
 }
 

@@ -1,6 +1,7 @@
 // TaskService: what workers use. Streams and long polls register as waiters
 // with the dispatcher; results become task-result events on their run.
 import { TaskService, failStream, grpc, RpcError, type ServiceImpl, type LeasedTask, type TaskResult } from "@baton/protocol";
+import { charsOverNameLimit, MAX_NAME_CHARS } from "@baton/sdk";
 import { principalOfCall } from "../auth/guard.js";
 import type { Clock } from "../clock.js";
 import type { JsonObject } from "../decider/model.js";
@@ -14,10 +15,36 @@ import type { Limits } from "../limits.js";
 import type { Store } from "../store/store.js";
 import { taskStatusName, toLeasedTask } from "./convert.js";
 import { invalid, parsePayload, requireId, rpc, toRpcError } from "./errors.js";
-import { checkLogWriter, LOG_PAGE_BYTES, logFull, pageOf, pageToken, TASK_LOG_MAX_LINES } from "./task-logs.js";
+import { checkLogWriter, LOG_PAGE_BYTES, logFull, pageOf, pageToken, TASK_LOG_CAP } from "./task-logs.js";
 
 /** The longest one ExtendLease may extend a lease by. */
 const MAX_EXTEND_SECONDS = 24 * 60 * 60;
+
+/**
+ * Task types one Dispatch stream may wait on. Each credits message wakes a
+ * claim per type: 20,000 types made one message cost 20,000 queries, and a
+ * few such messages held the server for seconds. Baton's workers open a
+ * stream per type.
+ */
+export const MAX_STREAM_TASK_TYPES = 100;
+
+/** A worker id goes on every task it is handed and in the replicas' heartbeats: a name, not a payload. */
+function workerIdProblem(workerId: string): string | undefined {
+  const over = charsOverNameLimit(workerId);
+  return over > 0 ? `worker_id is ${MAX_NAME_CHARS + over} characters long, over the ${MAX_NAME_CHARS} allowed` : undefined;
+}
+
+function subscribeProblem(sub: { taskTypes: string[]; workerId: string }): string | undefined {
+  if (sub.taskTypes.length === 0) return "subscribe needs task_types";
+  const types = new Set(sub.taskTypes);
+  if (types.size > MAX_STREAM_TASK_TYPES) {
+    return `subscribe names ${types.size} task types, over the ${MAX_STREAM_TASK_TYPES} a stream may wait on: open a stream per task type (as Baton's workers do), or several`;
+  }
+  for (const type of types) {
+    if (charsOverNameLimit(type) > 0) return `a task type in subscribe is longer than the ${MAX_NAME_CHARS} characters a task name may have`;
+  }
+  return workerIdProblem(sub.workerId);
+}
 
 /** What the task service needs: results go to the engine as events; leases, logs and queue depths are store operations. */
 export interface TaskServiceDeps {
@@ -75,6 +102,8 @@ export function taskService({
     requireId("task", result.taskId);
     const status = taskStatusName(result.status);
     if (!status) throw invalid("result.status is required");
+    const problem = workerIdProblem(result.workerId);
+    if (problem) throw invalid(`result.${problem}`);
     const output = parsePayload("output_json", result.outputJson, limits.payloadBytes, "object", parsedOutputs.get(result)) as JsonObject;
     // Measured and written as its text, not written out again.
     notePayloadText(output, result.outputJson);
@@ -95,7 +124,7 @@ export function taskService({
     );
     // Logs only with a result the lease let through (a stale or unknown task's refusal has thrown).
     // Lines past the task's cap are not stored: the result stands (refusing it for its logs would strand the task).
-    if (decision?.applied) await store.addTaskLogs(result.taskId, result.logs, clock.now(), TASK_LOG_MAX_LINES);
+    if (decision?.applied) await store.addTaskLogs(result.taskId, result.logs, clock.now(), TASK_LOG_CAP);
     return decision?.applied ?? false;
   };
 
@@ -160,8 +189,9 @@ export function taskService({
         const { kind } = message;
         if (kind.case === "subscribe") {
           const sub = kind.value as { taskTypes: string[]; workerId: string };
-          if (waiter || sub.taskTypes.length === 0) {
-            failStream(call, new RpcError(grpc.status.INVALID_ARGUMENT, waiter ? "subscribe only once per stream" : "subscribe needs task_types"));
+          const problem = waiter ? "subscribe only once per stream" : subscribeProblem(sub);
+          if (problem) {
+            failStream(call, new RpcError(grpc.status.INVALID_ARGUMENT, problem));
             return;
           }
           waiter = {
@@ -197,6 +227,8 @@ export function taskService({
 
     poll: rpc(async (req, call) => {
       if (!req.taskType) throw invalid("task_type is required");
+      const problem = workerIdProblem(req.workerId);
+      if (problem) throw invalid(problem);
       const count = Math.min(Math.max(req.count || 1, 1), 1000);
       const waitMs = Math.min(Number(req.waitMs), limits.maxWaitMs);
       // wait_ms 0: what is ready now, answered once a claim has looked (a
@@ -274,7 +306,7 @@ export function taskService({
       requireId("task", req.taskId);
       if (Buffer.byteLength(req.message) > limits.payloadBytes) throw invalid(`message is over the ${limits.payloadBytes}-byte limit`);
       await checkLogWriter(store, req.taskId, req.leaseToken, principalOfCall(call as object));
-      if ((await store.addTaskLogs(req.taskId, [req.message], clock.now(), TASK_LOG_MAX_LINES)) === 0) throw logFull(req.taskId);
+      if ((await store.addTaskLogs(req.taskId, [req.message], clock.now(), TASK_LOG_CAP)) === 0) throw logFull(req.taskId);
       return {};
     }),
 

@@ -213,7 +213,7 @@ export interface Store {
   retentionOverrides(): Promise<Map<string, number>>;
 
   // ---- task logs
-  addTaskLogs(taskId: string, messages: string[], now: number, maxLines: number): Promise<number>;
+  addTaskLogs(taskId: string, messages: string[], now: number, cap: taskLogs.TaskLogCap): Promise<number>;
   taskLogPage(taskId: string, after: number, limit: number, maxBytes: number): Promise<taskLogs.TaskLogPage>;
 
   // ---- event handlers and the event bus
@@ -395,7 +395,7 @@ class PgStore implements Store {
   oldestEndedRun = () => retention.oldestEndedRun(this.pool);
   retentionOverrides = () => retention.retentionOverrides(this.pool);
 
-  addTaskLogs = (taskId: string, messages: string[], now: number, maxLines: number) => taskLogs.addTaskLogs(this.pool, taskId, messages, now, maxLines);
+  addTaskLogs = (taskId: string, messages: string[], now: number, cap: taskLogs.TaskLogCap) => taskLogs.addTaskLogs(this.pool, taskId, messages, now, cap);
   taskLogPage = (taskId: string, after: number, limit: number, maxBytes: number) => taskLogs.taskLogPage(this.pool, taskId, after, limit, maxBytes);
 
   putEventHandler = (h: eventHandlers.StoredHandler, now: number, maxPerEvent: number) => eventHandlers.putHandler(this.pool, h, now, maxPerEvent);

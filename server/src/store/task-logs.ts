@@ -17,25 +17,33 @@ export const TASK_LOG_ORDER_MIGRATION = {
   `,
 };
 
+/** What one task's log keeps, at most. */
+export interface TaskLogCap {
+  lines: number;
+  bytes: number;
+}
+
 /**
- * Appends `messages` to a task's log, in order, as long as the log holds fewer
- * than `maxLines` lines: the lines past that are not stored. Returns how many
- * were. Writers to one task's log take turns (a lock on the task's log for
- * the transaction), so each counts what the one before it committed and the
- * cap is exact; before, writers racing could each see room for the same
- * lines and together pass it.
+ * Appends `messages` to a task's log, in order, as long as the log stays
+ * within `cap` (lines, and bytes of messages): the lines past that are not
+ * stored. Returns how many were. Writers to one task's log take turns (a lock
+ * on the task's log for the transaction), so each counts what the one before
+ * it committed and the cap is exact; before, writers racing could each see
+ * room for the same lines and together pass it.
  */
-export async function addTaskLogs(pool: pg.Pool, taskId: string, messages: string[], now: number, maxLines: number): Promise<number> {
+export async function addTaskLogs(pool: pg.Pool, taskId: string, messages: string[], now: number, cap: TaskLogCap): Promise<number> {
   if (messages.length === 0) return 0;
   return transaction(pool, async (tx) => {
     await tx.query("SELECT pg_advisory_xact_lock(hashtext('baton.task_logs'), hashtext($1))", [taskId]);
     // A statement after the lock: its snapshot holds every line committed before the lock was granted.
+    // Sizes are read from each stored value's header (octet_length does not read the text).
     const { rowCount } = await tx.query(
-      `INSERT INTO baton.task_logs (task_id, created_at, message)
-       SELECT $1, $2, m FROM unnest($3::text[]) WITH ORDINALITY AS u(m, i)
-       WHERE i <= $4 - (SELECT count(*) FROM (SELECT 1 FROM baton.task_logs WHERE task_id = $1 LIMIT $4) AS held)
+      `WITH held AS (SELECT count(*) AS n, coalesce(sum(octet_length(message)), 0) AS bytes FROM baton.task_logs WHERE task_id = $1),
+         adding AS (SELECT m, i, sum(octet_length(m)) OVER (ORDER BY i) AS upto FROM unnest($3::text[]) WITH ORDINALITY AS u(m, i))
+       INSERT INTO baton.task_logs (task_id, created_at, message)
+       SELECT $1, $2, m FROM adding, held WHERE i <= $4 - held.n AND held.bytes + upto <= $5
        ORDER BY i`,
-      [taskId, now, messages, maxLines],
+      [taskId, now, messages, cap.lines, cap.bytes],
     );
     return rowCount ?? 0;
   });
