@@ -28,6 +28,23 @@ describe("one request's cost is bounded", () => {
     assert.equal(fine.status, 200);
   });
 
+  it("a REST body nested deeper than its payloads may be is refused, 400, before it is written out again", async () => {
+    // Before: 500 "Maximum call stack size exceeded" (the start's input was written out again for the call, recursively).
+    const post = (depth: number) =>
+      fetch(`${h.rest}/api/workflow`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: `{"name":"nowhere","input":{"x":${"[".repeat(depth)}${"]".repeat(depth)}}}`,
+      });
+    const deep = await post(5000);
+    const body = (await deep.json()) as { message: string };
+    assert.equal(deep.status, 400, body.message);
+    assert.equal(body.message, "the request body nests deeper than 110 levels (payloads and definitions may nest 100)");
+    const payloadDeep = await post(105);
+    assert.equal(payloadDeep.status, 400);
+    assert.match(((await payloadDeep.json()) as { message: string }).message, /input_json nests deeper than 100 levels/);
+  });
+
   it("a correlated request of over 1000 correlation ids is refused; repeats count once", async () => {
     const post = (ids: string[]) =>
       fetch(`${h.rest}/api/workflow/w/correlated`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(ids) });

@@ -8,6 +8,7 @@ import { isObj, nestingDepth, walkTasks } from "./validation/tree.js";
 
 export type { ValidationIssue, ValidationResult } from "./validation/issue.js";
 export { describeIssues } from "./validation/issue.js";
+export { nestingDepth } from "./validation/tree.js";
 
 export function validateWorkflowDef(def: unknown, options?: { hasTaskDef?: (name: string) => boolean }): ValidationResult {
   // The checks below recurse; refuse absurd nesting before they can overflow the stack.
