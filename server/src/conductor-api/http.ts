@@ -97,8 +97,11 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
 
   const server: Server = createServer((req, res) => {
     void serve(req, res).catch((error: unknown) => {
-      options.log.error({ err: error, url: req.url }, "REST request failed");
-      if (!res.headersSent) send(res, toHttpError(error));
+      const answer = toHttpError(error);
+      // A refusal is the caller's to read, not the operator's: at error level any caller could flood the log.
+      if (answer.status >= 500) options.log.error({ err: error, url: req.url }, "REST request failed");
+      else options.log.debug({ status: answer.status, url: req.url, reason: answer.message }, "REST request refused");
+      if (!res.headersSent) send(res, answer);
       else res.destroy();
     });
   });
