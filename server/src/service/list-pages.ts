@@ -3,6 +3,7 @@
 // token holding the sort key of the page's last item, so each page is one
 // keyset read however much is stored.
 import { invalid } from "./errors.js";
+import { readPageToken, writePageToken } from "./page-tokens.js";
 
 /** Items per page when the caller gives no page_size. */
 export const LIST_PAGE_DEFAULT = 100;
@@ -29,13 +30,7 @@ export function listPage(list: string, keyLength: 1 | 2, pageSize: number, pageT
   if (pageSize < 0) throw invalid(`page_size must not be negative (0 means the default, ${LIST_PAGE_DEFAULT})`);
   const limit = pageSize === 0 ? LIST_PAGE_DEFAULT : Math.min(pageSize, LIST_PAGE_MAX);
   if (pageToken === "") return { limit };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(pageToken, "base64url").toString());
-  } catch {
-    parsed = undefined;
-  }
-  const { l, k } = (parsed ?? {}) as { l?: unknown; k?: unknown };
+  const { l, k } = readPageToken(pageToken);
   const issued = "page_token is not one this server issued for this list: pass a next_page_token unchanged, or none for the first page";
   if (l !== list || !Array.isArray(k) || k.length !== keyLength || typeof k[0] !== "string") throw invalid(issued);
   if (keyLength === 2 && !Number.isSafeInteger(k[1])) throw invalid(issued);
@@ -49,6 +44,5 @@ export function listPage(list: string, keyLength: 1 | 2, pageSize: number, pageT
 export function pageOfItems<T>(list: string, page: ListPage, items: T[], keyOf: (item: T) => ListKey): { items: T[]; nextPageToken: string } {
   if (items.length <= page.limit) return { items, nextPageToken: "" };
   const shown = items.slice(0, page.limit);
-  const token = Buffer.from(JSON.stringify({ l: list, k: keyOf(shown[shown.length - 1]!) })).toString("base64url");
-  return { items: shown, nextPageToken: token };
+  return { items: shown, nextPageToken: writePageToken({ l: list, k: keyOf(shown[shown.length - 1]!) }) };
 }

@@ -7,6 +7,7 @@ import type { RunState } from "../decider/model.js";
 import { isUuid } from "../rules/ids.js";
 import { cursorAfter, cursorLength, NEWEST_FIRST, type RunCursor, type RunSort } from "../store/run-order.js";
 import { invalid } from "./errors.js";
+import { readPageToken, writePageToken } from "./page-tokens.js";
 
 const SORTS: Partial<Record<RunOrder, RunSort>> = {
   [RunOrder.START_DESC]: NEWEST_FIRST,
@@ -36,18 +37,12 @@ const sortName = (sort: RunSort) => `${sort.by}-${sort.ascending ? "asc" : "desc
 
 /** The token for the page after the one ending with `last`. */
 export function pageToken(last: RunState, sort: RunSort): string {
-  return Buffer.from(JSON.stringify({ o: sortName(sort), k: cursorAfter(last, sort) })).toString("base64url");
+  return writePageToken({ o: sortName(sort), k: cursorAfter(last, sort) });
 }
 
 /** The position a page token continues after, checked against the order asked now. */
 export function pageCursor(token: string, sort: RunSort): RunCursor {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(token, "base64url").toString());
-  } catch {
-    parsed = undefined;
-  }
-  const { o, k } = (parsed ?? {}) as { o?: unknown; k?: unknown };
+  const { o, k } = readPageToken(token);
   const issued = "page_token is not one this server issued: start again without it";
   if (typeof o !== "string" || !Array.isArray(k)) throw invalid(issued);
   if (o !== sortName(sort)) throw invalid(`page_token was issued for order ${o.slice(0, 32)}, not ${sortName(sort)}: start again without it`);
