@@ -29,6 +29,7 @@ function heldStore() {
     },
     findTaskDefs: async () => new Map(),
     fairBacklog: () => false,
+    fitsQuietRoom: () => false,
   };
   return { store, claims, requeued };
 }
