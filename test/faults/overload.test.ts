@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { BatonClient } from "@baton/client";
-import { grpc } from "@baton/protocol";
+import { createClient, grpc, WorkflowService } from "@baton/protocol";
 import { freshDatabase, stopCluster } from "../support/database.js";
 import { percentile, scale, sleep } from "./lib/config.js";
 import { registerFlows } from "./lib/flows.js";
@@ -80,7 +80,19 @@ function record(out: Outcome, start: Promise<unknown>): Promise<void> {
   );
 }
 
-const start = (client: BatonClient, deadline: number) => client.workflows.startWorkflow({ name: "fault_child", inputJson: '{"x":1}' }, { deadline });
+type Starter = Pick<BatonClient, "workflows">;
+
+const start = (client: Starter, deadline: number) => client.workflows.startWorkflow({ name: "fault_child", inputJson: '{"x":1}' }, { deadline });
+
+/**
+ * A client on a connection of its own. grpc-js shares one connection among
+ * all channels to the same address with the same options (its global
+ * subchannel pool), so a new BatonClient would reuse the overloaded one.
+ */
+function ownConnection(address: string): Starter & { close(): void } {
+  const channel = new grpc.Client(address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
+  return { workflows: createClient(WorkflowService, channel), close: () => channel.close() };
+}
 
 /** Open loop: fires starts at `rate` per second for `ms`, not waiting for answers. */
 async function openLoop(clients: BatonClient[], rate: number, ms: number, maxInFlight: number): Promise<Outcome & { skipped: number }> {
@@ -113,7 +125,7 @@ async function openLoop(clients: BatonClient[], rate: number, ms: number, maxInF
  */
 const BURST = 2_000;
 
-async function burst(clients: BatonClient[]): Promise<Outcome> {
+async function burst(clients: Starter[]): Promise<Outcome> {
   const out: Outcome = { codes: new Map(), details: new Map(), latencies: [], retryHints: 0 };
   await Promise.all(Array.from({ length: BURST }, (_, i) => record(out, start(clients[i % clients.length]!, 60_000))));
   return out;
@@ -126,6 +138,7 @@ describe("overload: ten times the sustainable start rate, thousands of idle stre
     const databaseUrl = await freshDatabase();
     const server = await startServerProcess({ databaseUrl });
     const clients = Array.from({ length: 8 }, () => new BatonClient({ address: server.address }));
+    const ownClients: { close(): void }[] = [];
     const open: grpc.ClientDuplexStream<unknown, unknown>[] = [];
     const rss: { at: number; kb: number }[] = [];
     const sampler = setInterval(() => rss.push({ at: Date.now(), kb: server.rssKb() }), 250);
@@ -150,8 +163,8 @@ describe("overload: ten times the sustainable start rate, thousands of idle stre
       // deadline are as many stream resets, past which the server's HTTP/2 layer (most likely its rapid-reset guard)
       // ends those connections, and every start of a burst sent over them failed INTERNAL, not refused
       // (seen in a clean-clone CI run on a loaded machine: 20,000 deadlines, then 2,000 INTERNAL).
-      const burstClients = Array.from({ length: 8 }, () => new BatonClient({ address: server.address }));
-      clients.push(...burstClients);
+      const burstClients = Array.from({ length: 8 }, () => ownConnection(server.address));
+      ownClients.push(...burstClients);
       const beyond = await burst(burstClients);
       const during = (from: number, to: number) =>
         Math.max(0, ...rss.filter((r) => r.at >= overloadStart + from && r.at < overloadStart + to).map((r) => r.kb));
@@ -216,7 +229,7 @@ describe("overload: ten times the sustainable start rate, thousands of idle stre
     } finally {
       clearInterval(sampler);
       for (const s of open) s.cancel();
-      clients.forEach((c) => c.close());
+      [...clients, ...ownClients].forEach((c) => c.close());
       await stopServer(server, "SIGKILL");
     }
   });
