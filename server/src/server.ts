@@ -374,10 +374,13 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     ...(conductor ? { conductorAddress: conductor.address } : {}),
     ...(consoleServer ? { consoleUrl: consoleServer.url } : {}),
     async settle() {
+      // Runs admitted after a commit with no caller waiting: started before anything is read.
+      await engine.admissionsDone();
       await schedules.sweep();
       await timers.sweep();
       await eventHandlers.drain();
       await routeControl.guard();
+      await engine.admissionsDone();
     },
     async close() {
       stopAging();

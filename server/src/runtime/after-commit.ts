@@ -59,7 +59,7 @@ export async function afterCommit(after: AfterCommit, deps: AfterCommitDeps): Pr
   // Runs admitted by the slots this batch freed: started here now rather than at the next sweep. No
   // caller waits for them (they are not its run's), and each admission is done once committed, so the
   // next does not wait for the previous run's first scripts.
-  if (after.slotsFreed) void admitFreed(deps.outbox);
+  if (after.slotsFreed) deps.outbox.admitInBackground();
   return followUps;
 }
 
@@ -77,8 +77,4 @@ function outboxByRun(items: AfterCommit["outbox"]): Map<string, number[]> {
 async function carryOutInTurn(ids: number[], outbox: Outbox, log: Logger): Promise<void> {
   for (const id of ids.sort((a, b) => a - b))
     await outbox.process(id).catch((error: unknown) => log.warn({ err: error, outbox: id }, "outbox item failed; it will be retried"));
-}
-
-async function admitFreed(outbox: Outbox): Promise<void> {
-  for (let n = 0; n < 100 && (await outbox.admitOne()); n++);
 }

@@ -152,6 +152,11 @@ export class Engine {
     await Promise.all(Array.from({ length: Math.min(n, 100) }, () => this.outbox.admitOne()));
   }
 
+  /** Resolves once the runs freed slots admitted in the background so far have started. */
+  admissionsDone(): Promise<void> {
+    return this.outbox.admissionsDone();
+  }
+
   /** Carries out one outbox item (or the oldest, when no id is given): see outbox.ts. */
   processOutbox(id?: number): Promise<boolean> {
     return this.outbox.process(id);

@@ -25,7 +25,24 @@ export interface OutboxDeps {
 }
 
 export class Outbox {
+  /** Admissions going on with no caller waiting (admitInBackground). */
+  private readonly admitting = new Set<Promise<void>>();
+
   constructor(private readonly deps: OutboxDeps) {}
+
+  /** Starts, one after another and with no caller waiting, up to `max` runs freed slots admitted. */
+  admitInBackground(max = 100): void {
+    const done = (async () => {
+      for (let n = 0; n < max && (await this.admitOne()); n++);
+    })();
+    this.admitting.add(done);
+    void done.finally(() => this.admitting.delete(done));
+  }
+
+  /** Resolves once the admissions begun in the background so far are done (a settle's wait, in tests and on shutdown). */
+  async admissionsDone(): Promise<void> {
+    while (this.admitting.size > 0) await Promise.all([...this.admitting]);
+  }
 
   /**
    * Carries out one outbox item (or the oldest, when no id is given) in its
