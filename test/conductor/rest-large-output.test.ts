@@ -6,17 +6,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { call, startRestServer, type RestServer } from "./support.js";
+import { flowOf } from "../support/flows.js";
 
 let s: RestServer;
 before(async () => {
   s = await startRestServer();
   await s.grpc.registerTaskDefs([{ name: "rest_large_step" }]);
-  await s.grpc.registerWorkflowDef({
-    name: "rest_large_output",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [{ name: "rest_large_step", taskReferenceName: "step", type: "SIMPLE" }],
-  });
+  await s.grpc.registerWorkflowDef(flowOf("rest_large_output", [{ name: "rest_large_step", taskReferenceName: "step", type: "SIMPLE" }]));
 });
 after(() => s.close());
 

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { MAX_NAME_CHARS } from "@baton/sdk";
 import { eventually, startRestHarness, type Harness } from "../support/harness.js";
+import { flowOf } from "../support/flows.js";
 import { answer, mustPoll } from "../support/worker.js";
 
 const LONG = "x".repeat(3000);
@@ -29,12 +30,7 @@ describe("names and keys the server indexes", () => {
   before(async () => {
     h = await startRestHarness();
     await h.client.registerTaskDefs([{ name: STEP, retryCount: 0, responseTimeoutSeconds: 3600 }]);
-    await h.client.registerWorkflowDef({
-      name: "long_names_flow",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [{ name: STEP, taskReferenceName: "step", type: "SIMPLE" }],
-    });
+    await h.client.registerWorkflowDef(flowOf("long_names_flow", [{ name: STEP, taskReferenceName: "step", type: "SIMPLE" }]));
   });
   after(() => h.close());
 
@@ -58,19 +54,16 @@ describe("names and keys the server indexes", () => {
   });
 
   it("a START_WORKFLOW given a long correlation id by its input fails, saying why, instead of waiting forever", async () => {
-    await h.client.registerWorkflowDef({
-      name: "long_names_starter",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [
+    await h.client.registerWorkflowDef(
+      flowOf("long_names_starter", [
         {
           name: "start_child",
           taskReferenceName: "start_child",
           type: "START_WORKFLOW",
           inputParameters: { startWorkflow: { name: "long_names_flow", correlationId: "${workflow.input.cid}" } },
         },
-      ],
-    });
+      ]),
+    );
     const id = await h.client.startWorkflow("long_names_starter", { cid: LONG });
     const run = await eventually(
       () => h.client.getWorkflow(id, { includeTasks: true }),
@@ -81,15 +74,12 @@ describe("names and keys the server indexes", () => {
   });
 
   it("a DYNAMIC task named by its input with a long name fails, and the worker's update before it is applied", async () => {
-    await h.client.registerWorkflowDef({
-      name: "long_names_dynamic",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [
+    await h.client.registerWorkflowDef(
+      flowOf("long_names_dynamic", [
         { name: "long_names_first", taskReferenceName: "first", type: "SIMPLE" },
         { name: "dyn", taskReferenceName: "dyn", type: "DYNAMIC", dynamicTaskNameParam: "tn", inputParameters: { tn: "${workflow.input.tn}" } },
-      ],
-    });
+      ]),
+    );
     const id = await h.client.startWorkflow("long_names_dynamic", { tn: LONG });
     const task = await mustPoll(h, "long_names_first");
     assert.equal(await answer(h, task, "COMPLETED"), true);
@@ -104,11 +94,8 @@ describe("names and keys the server indexes", () => {
   });
 
   it("a dynamic fork's long task name fails the fork's task, not every write", async () => {
-    await h.client.registerWorkflowDef({
-      name: "long_names_fork",
-      version: 1,
-      schemaVersion: 2,
-      tasks: [
+    await h.client.registerWorkflowDef(
+      flowOf("long_names_fork", [
         {
           name: "fork",
           taskReferenceName: "fork",
@@ -118,8 +105,8 @@ describe("names and keys the server indexes", () => {
           inputParameters: { tasks: "${workflow.input.tasks}", inputs: "${workflow.input.inputs}" },
         },
         { name: "join", taskReferenceName: "join", type: "JOIN" },
-      ],
-    });
+      ]),
+    );
     const id = await h.client.startWorkflow("long_names_fork", {
       tasks: [{ name: LONG, taskReferenceName: "branch", type: "SIMPLE" }],
       inputs: { branch: {} },
@@ -133,12 +120,7 @@ describe("names and keys the server indexes", () => {
   });
 
   it("definitions, task definitions and event handlers with long names are refused at registration, naming the field", async () => {
-    const flow = (name: string, taskName: string) => ({
-      name,
-      version: 1,
-      schemaVersion: 2,
-      tasks: [{ name: taskName, taskReferenceName: "t", type: "SIMPLE" }],
-    });
+    const flow = (name: string, taskName: string) => flowOf(name, [{ name: taskName, taskReferenceName: "t", type: "SIMPLE" }]);
     assert.match(await refusal(h.client.registerWorkflowDef(flow(LONG, STEP))), /^3 INVALID_ARGUMENT: .*\/name.*512/);
     assert.match(await refusal(h.client.registerWorkflowDef(flow("long_names_task", LONG))), /^3 INVALID_ARGUMENT: .*\/tasks\/0\/name.*512/);
     assert.match(await refusal(h.client.registerTaskDefs([{ name: LONG }])), /^3 INVALID_ARGUMENT: .*512/);

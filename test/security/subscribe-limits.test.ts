@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { TaskStatus, type DispatchResponse } from "@baton/protocol";
+import { flowOf } from "../support/flows.js";
 import { startHarness, type Harness } from "../support/harness.js";
 
 const FLOW = "subscribe_limits_flow";
@@ -45,12 +46,7 @@ describe("a worker's subscribe and worker id", () => {
     );
     // Repeats count once.
     const hundred = types.slice(0, 100);
-    await h.client.registerWorkflowDef({
-      name: FLOW,
-      version: 1,
-      schemaVersion: 2,
-      tasks: [{ name: hundred[99]!, taskReferenceName: "last", type: "SIMPLE" }],
-    });
+    await h.client.registerWorkflowDef(flowOf(FLOW, [{ name: hundred[99]!, taskReferenceName: "last", type: "SIMPLE" }]));
     await h.client.startWorkflow(FLOW, {});
     assert.equal(await subscribe(h, [...hundred, ...hundred]), `task ${hundred[99]}`);
   });
