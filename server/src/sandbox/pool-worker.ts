@@ -9,6 +9,7 @@ import { startNow, threadId, type Start } from "../cpu-time.js";
 import { jqWorker, type JqConfig, type JqReply, type JqRequest } from "./jq-worker.js";
 import { quickjsWorker, type SandboxConfig, type SandboxReply, type SandboxRequest } from "./quickjs-worker.js";
 import { queriesWorker, type QueriesReply, type QueriesRequest } from "./queries-worker.js";
+import { yieldToServingThread } from "./thread-priority.js";
 
 export type PoolBoot = { engine: "quickjs"; config: SandboxConfig } | { engine: "jq"; config: JqConfig } | { engine: "queries" };
 
@@ -42,6 +43,8 @@ async function load(): Promise<Handler> {
   return handle;
 }
 
+// From its first work on (loading its engine too), the thread gives way to the serving thread.
+yieldToServingThread();
 // Loaded before the thread reports ready, so no request's deadline pays for it.
 let current = load();
 await current;
