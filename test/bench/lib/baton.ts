@@ -6,7 +6,7 @@ import path from "node:path";
 import { BatonClient, Worker } from "@baton/client";
 import { ROOT, rssMb, stopChild, track, wallMs } from "./util.js";
 
-export const SERVER_MAIN = path.join(ROOT, "server/dist/main.js");
+export const SERVER_MAIN = process.env["BATON_BENCH_SERVER_MAIN"] ?? path.join(ROOT, "server/dist/main.js");
 
 export interface ServerProcess {
   child: ChildProcess;

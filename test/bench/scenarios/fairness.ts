@@ -86,6 +86,18 @@ export function fairnessBody(options: BenchOptions) {
       return split;
     };
     type Split = Awaited<ReturnType<typeof smallKey>>;
+    /**
+     * Until these workers' dispatch streams are open on the server: the small key starts after, in both legs and
+     * alone. Started before, its first tasks found no worker to be handed to and were queued, and its later tasks
+     * queued behind them (a key with tasks queued takes its turn in the claims), a start no worker ever sees.
+     */
+    const subscribed = async (...workerIds: string[]) => {
+      const open = async () => {
+        const { workers } = await client.tasks.listWorkers({});
+        return workerIds.every((id) => workers.some((w) => w.workerId === id && w.kind === "dispatch"));
+      };
+      if (!(await until(open, left(), 5))) throw new Error(`the workers ${workerIds.join(", ")} did not subscribe`);
+    };
     const handedOffShare = (split: Split | undefined) =>
       split ? { tasks: split.taskIds.size, handedOff: split.handedOff, leasesPerTask: round(split.leases / Math.max(1, split.taskIds.size), 3) } : undefined;
     /** Queues `n` runs with no worker attached; returns how long the queue then takes to drain with workers (to the last of its tasks held). */
@@ -101,6 +113,7 @@ export function fairnessBody(options: BenchOptions) {
       const handled = () => (workers.counts.get(TYPE) ?? 0) + (side?.counts.get(SIDE_TYPE) ?? 0);
       const t0 = wallMs();
       try {
+        if (whileDraining) await subscribed(`bench-fair-${name}`, ...(side ? ["bench-fair-side"] : []));
         const small = whileDraining ? whileDraining(stamps.received) : Promise.resolve(undefined);
         // The small key's (or side) tasks go through the same workers: drained once they and the whole flood are done
         // (counting to n alone stopped the workers with up to that many of the flood's tasks still queued).
@@ -128,6 +141,7 @@ export function fairnessBody(options: BenchOptions) {
     const idle = noopWorkers(address, { concurrency: counts.concurrency, workerId: "bench-fair-alone", types: [TYPE], stamps: alone });
     let unloaded: Split;
     try {
+      await subscribed("bench-fair-alone");
       await smallKey(alone.received, "warm");
       unloaded = await smallKey(alone.received, "alone");
     } finally {
