@@ -173,7 +173,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       },
       runAsync: (task) => http.run(task),
       taskDefsChanged: () => dispatcher.forgetLimits(),
-      reserveWorker: (type, room) => observer.reserved(dispatcher.reserve(type, room)),
+      reserveWorker: (type, room, key) => observer.reserved(dispatcher.reserve(type, room, key)),
     },
   });
   const timers = new Timers(engine, store, clock, log, options.sweepMs ?? 200);

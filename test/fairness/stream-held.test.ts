@@ -40,6 +40,7 @@ before(async () => {
   h = await startHarness({ manualClock: true });
   await registerFlow("held_order");
   await registerFlow("held_release");
+  await registerFlow("held_swap");
 });
 after(() => h.close());
 
@@ -89,6 +90,35 @@ describe("tasks a dispatch stream holds", () => {
       const at = order.indexOf("small");
       // Written all at once, it would come after every flood task claimed before it (39 or more).
       assert.ok(at <= UNSENT + 1, `the small key's task came ${at + 1}th, behind ${at} of the flood's`);
+    } finally {
+      stream.cancel();
+      client.close();
+      link.close();
+    }
+  });
+
+  it("give way to a quiet key's task handed over at commit when no slot is free: it takes the place of one of the flood's, which goes back to the queue", async () => {
+    const type = "held_swap";
+    for (let n = 0; n < FLOOD; n++) await h.client.startWorkflow(type, { tenant: "flood", n, blob: BLOB });
+    const link = await relay(h.server.address);
+    const { client, stream } = await stalledStream(type, link);
+    const task = async (runId: string) => (await h.client.getWorkflow(runId, { includeTasks: true })).tasks[0];
+    try {
+      // The slot the stream keeps for quiet keys.
+      const first = await h.client.startWorkflow(type, { tenant: "quiet-1", n: 0, blob: "" });
+      assert.equal((await task(first))?.status, "IN_PROGRESS", "handed over at commit to the slot kept for quiet keys");
+      const ready = Number((await depth(type))?.ready);
+      // No slot free now: the stream holds the flood's tasks it cannot write yet.
+      const second = await h.client.startWorkflow(type, { tenant: "quiet-2", n: 0, blob: "" });
+      const handed = await task(second);
+      assert.equal(handed?.status, "IN_PROGRESS", "handed over at commit, not queued until one of the flood's slots comes back");
+      assert.equal(handed?.startTime, handed?.scheduledTime);
+      // The flood's task it replaced is queued again, for a later claim; the stream holds as many as its credits allow.
+      await eventually(
+        async () => Number((await depth(type))?.ready),
+        (n) => n === ready + 1,
+      );
+      assert.equal(Number((await depth(type))?.inProgress), CREDITS);
     } finally {
       stream.cancel();
       client.close();

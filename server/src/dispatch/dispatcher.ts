@@ -9,7 +9,9 @@
 // key whose few queued tasks fit in them, claimed (its task found the room
 // taken at commit; until it is claimed its next tasks queue behind it).
 // Without them a flood holds every slot, and a quiet key's task waits first
-// for a slot to come back, then for its turn in a claim.
+// for a slot to come back, then for its turn in a claim. With them taken, a
+// quiet key's task may still take the place of one a stream holds unwritten
+// for a key with more there (reserve).
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
 import type { ClaimedTask, ClaimLimits, Store } from "../store/store.js";
@@ -30,6 +32,10 @@ export interface Waiter {
   /** A dispatch stream: it stays after a delivery, and its worker grants a credit for each slot it frees. */
   stream?: boolean;
   deliver(tasks: ClaimedTask[]): void;
+  /** A stream with no slot free: whether it would give up a task it holds unwritten for one of `key` (StreamSender.yields). */
+  yields?(key: string): boolean;
+  /** Takes `task` in place of one it holds unwritten, which goes back to the queue; false when it holds none it would give up now. */
+  swap?(task: ClaimedTask): boolean;
 }
 
 /** The most one claim takes. */
@@ -107,9 +113,14 @@ export class Dispatcher {
 
   /**
    * Takes one credit of a waiting worker of `type`, for a task handed over at
-   * commit; `quiet`: only of a stream that keeps slots for quiet keys.
+   * commit; `quiet`: only of a stream that keeps slots for quiet keys. With
+   * none free, a quiet key's task (of `key`) may take the place of a task a
+   * stream holds unwritten for a key that holds more there: a flood's claims
+   * fill every slot a stream has and more than it can write, and a key with
+   * nothing queued would otherwise wait first for a slot to come back, then
+   * for its turn in a claim, then behind what the stream holds.
    */
-  reserve(type: string, room: "any" | "quiet" = "any"): Reservation | undefined {
+  reserve(type: string, room: "any" | "quiet" = "any", key = ""): Reservation | undefined {
     const set = this.waiters.get(type);
     if (!set || this.stopped) return undefined;
     for (const waiter of set) {
@@ -136,6 +147,17 @@ export class Dispatcher {
         },
       };
     }
+    if (room === "quiet")
+      for (const waiter of set) {
+        if (!waiter.yields?.(key)) continue;
+        set.delete(waiter);
+        set.add(waiter);
+        return {
+          workerId: waiter.workerId,
+          deliver: (task) => this.isWaiting(waiter) && waiter.swap!(task),
+          release: () => {},
+        };
+      }
     return undefined;
   }
 

@@ -18,9 +18,11 @@ export interface EngineHooks {
    * A worker of this type waiting here with a free credit, reserved for a task
    * this event makes ready: the task is handed over at commit without going
    * through the queue table. `quiet`: only a credit a stream keeps for keys
-   * with nothing queued (other keys' tasks are).
+   * with nothing queued (other keys' tasks are), or with none free, the place
+   * of a task a stream holds unwritten for a key holding more there than
+   * `key` (the task's run's fairness key).
    */
-  reserveWorker?(taskType: string, room: "any" | "quiet"): Reservation | undefined;
+  reserveWorker?(taskType: string, room: "any" | "quiet", key: string): Reservation | undefined;
   /** A run's events were decided and committed (after commit; `events` in the order applied). */
   decided?(decision: Decision, events: RunEvent[]): void;
 }

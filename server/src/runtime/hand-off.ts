@@ -37,7 +37,7 @@ export function handOff(
   decision: Decision,
   now: number,
   taskDefs: Map<string, TaskDef>,
-  reserveWorker: ((taskType: string, room: "any" | "quiet") => Reservation | undefined) | undefined,
+  reserveWorker: ((taskType: string, room: "any" | "quiet", key: string) => Reservation | undefined) | undefined,
   room: (taskType: string) => HandOffRoom = () => "any",
   /** The run's fairness key ("" for none), which the worker's stream takes turns by. */
   fairKey = "",
@@ -48,7 +48,7 @@ export function handOff(
     if (t.visibleAt > now || hasClaimLimits(taskDefs.get(t.defName))) continue;
     const where = room(t.defName);
     if (where === "none") continue;
-    const reservation = reserveWorker(t.defName, where);
+    const reservation = reserveWorker(t.defName, where, fairKey);
     if (!reservation) continue;
     leaseTo(t, reservation.workerId, now);
     const { name, version, correlationId, priority } = decision.run;

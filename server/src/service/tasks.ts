@@ -203,6 +203,14 @@ export function taskService({
               if (connected && waiter) workers.streamed(connected, waiter.credits, tasks.length);
               if (!sender.push(tasks)) void dispatcher.release(tasks);
             },
+            yields: (key) => sender.yields(key),
+            swap: (task) => {
+              const out = sender.swap(task);
+              if (!out) return false;
+              if (connected && waiter) workers.streamed(connected, waiter.credits, 1);
+              void dispatcher.release([out]);
+              return true;
+            },
           };
           connected = workers.stream(sub.workerId, waiter.taskTypes);
           dispatcher.add(waiter);

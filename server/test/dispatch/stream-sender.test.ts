@@ -57,6 +57,22 @@ describe("a dispatch stream's sender", () => {
     assert.equal(sender.holding, 40 - 6);
   });
 
+  it("gives a quiet key's task the place of the last held task of the key holding the most, while it holds at least two more", () => {
+    const { sender, written, goOut } = stream(2);
+    sender.push(Array.from({ length: 5 }, (_, i) => task(`flood-${i}`, "flood")));
+    assert.equal(sender.holding, 3);
+    assert.equal(sender.yields("flood"), false, "never for the key that holds the most");
+    assert.equal(sender.swap(task("small-0", "small"))?.id, "flood-4", "the flood's last, never written");
+    assert.equal(sender.holding, 3, "as many held as before: the stream's slots are the same");
+    // flood holds 2, small 1: one more swap would leave them even the other way round.
+    assert.equal(sender.yields("small"), false);
+    assert.equal(sender.swap(task("small-1", "small")), undefined);
+    assert.equal(sender.yields("other"), true, "a key holding none may still take one");
+    goOut();
+    goOut();
+    assert.deepEqual(written, ["flood-0", "flood-1", "flood-2", "small-0"], "in turn with the flood's held");
+  });
+
   it("writes everything at once while the limit allows", () => {
     const { sender, written } = stream(Infinity);
     sender.push(Array.from({ length: 50 }, (_, i) => task(`t-${i}`, "")));
