@@ -4,7 +4,9 @@
 // ahead of a flood's backlog held for the same stream. Held tasks are leased
 // to its worker but never went out: when the stream ends they go back to the
 // queue at once, for another worker, not after their lease, and so do those
-// written to it that had not gone out. Real server,
+// written to it that had not gone out; their keys take turns for them again.
+// With no slot free, a quiet key's task handed over at commit takes the place
+// of one of the flood's held tasks, which goes back to the queue. Real server,
 // PostgreSQL, gRPC and worker; the stream's worker reads nothing while the
 // test says so, down to the socket (a relay that stops reading), so what was
 // written to it stays unsent.
@@ -41,13 +43,14 @@ before(async () => {
   await registerFlow("held_order");
   await registerFlow("held_release");
   await registerFlow("held_swap");
+  await registerFlow("held_noted");
 });
 after(() => h.close());
 
 const depth = async (type: string) => (await h.client.tasks.listQueues({})).queues.find((q) => q.taskType === type);
 
 /** A stream of a worker behind a stalled relay, granted CREDITS, once they are leased to it: the tasks leased. */
-async function stalledStream(type: string, link: Awaited<ReturnType<typeof relay>>) {
+async function stalledStream(type: string, link: Awaited<ReturnType<typeof relay>>, queued = FLOOD) {
   const client = new BatonClient({ address: link.address });
   await client.tasks.listQueues({}); // connected
   link.stall();
@@ -60,7 +63,7 @@ async function stalledStream(type: string, link: Awaited<ReturnType<typeof relay
     async () => Number((await depth(type))?.inProgress ?? 0n),
     (n) => n >= CREDITS - 1,
   );
-  assert.equal(Number((await depth(type))?.ready), FLOOD - leased);
+  assert.equal(Number((await depth(type))?.ready), queued - leased);
   return { client, stream };
 }
 
@@ -124,6 +127,25 @@ describe("tasks a dispatch stream holds", () => {
       client.close();
       link.close();
     }
+  });
+
+  it("keep their key's turn when they go back to the queue: its next task is not handed over ahead of them", async () => {
+    const type = "held_noted";
+    for (let n = 0; n < FLOOD; n++) await h.client.startWorkflow(type, { tenant: "flood", n, blob: BLOB });
+    for (let n = 0; n < 2; n++) await h.client.startWorkflow(type, { tenant: "few", n, blob: BLOB });
+    const link = await relay(h.server.address);
+    const { client, stream } = await stalledStream(type, link, FLOOD + 2);
+    // The claims took both of few's tasks (the keys take turns): its count is 0, and it left the rotation.
+    assert.equal(h.server.store.handOffRoom(type, "few"), "quiet");
+    stream.cancel();
+    link.close();
+    client.close();
+    // What the stream held goes back to the queue, few's two with it: its next task takes its turn behind them.
+    await eventually(
+      async () => Number((await depth(type))?.inProgress ?? 0n),
+      (n) => n === 0,
+    );
+    assert.equal(h.server.store.handOffRoom(type, "few"), "none");
   });
 
   it("go back to the queue the moment the stream ends, and another worker gets them without waiting for their leases", async () => {

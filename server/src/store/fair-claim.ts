@@ -19,7 +19,8 @@
 // them waiting for the next refresh (up to REFRESH_MS) behind other keys.
 //
 // Each lane counts its key's rows waiting: the read's count (up to COUNTED),
-// plus rows noted here, less rows claimed here. A key counted empty leaves
+// plus rows noted here (queued, or put back: a stream that ended, a task a
+// quiet key's took the place of), less rows claimed here. A key counted empty leaves
 // the rotation at once, so its next task is a quiet key's again (handed over
 // at commit) rather than waiting for a claim to find it short; and a key
 // whose few rows fit in the slots a stream keeps for quiet keys may be

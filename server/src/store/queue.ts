@@ -200,9 +200,13 @@ async function claimRows(
   return got.length === 0 ? rows.map(rowToClaimed) : [...got, ...rows.map(rowToClaimed)];
 }
 
-/** Puts a task handed to a worker that left back in the queue, if its lease is still that one. */
-export async function requeue(q: Queryable, taskId: string, token: string): Promise<void> {
-  await q.query(
+/**
+ * Puts a task handed to a worker that left back in the queue, if its lease is
+ * still that one; returns its queue row's type and key (undefined: it was not
+ * put back), for the fair claims' count of the key's rows (fair-claim.ts).
+ */
+export async function requeue(q: Queryable, taskId: string, token: string): Promise<{ taskType: string; fairKey: string; fairWeight: number } | undefined> {
+  const { rows } = await q.query(
     `WITH t AS (
        UPDATE baton.tasks SET status = 'SCHEDULED', lease_token = '', lease_expires_at = 0, worker_id = '', rev = rev + 1
        WHERE id = $1 AND lease_token = $2 AND status = 'IN_PROGRESS'
@@ -210,9 +214,12 @@ export async function requeue(q: Queryable, taskId: string, token: string): Prom
      INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at, fair_key, fair_weight)
      SELECT t.id, t.def_name, t.run_id, r.priority, t.visible_at, coalesce(r.extra->>'fairKey', ''), coalesce((r.extra->>'fairWeight')::int, 1)
      FROM t JOIN baton.runs r ON r.id = t.run_id
-     ON CONFLICT (task_id) DO NOTHING`,
+     ON CONFLICT (task_id) DO NOTHING
+     RETURNING task_type, fair_key, fair_weight`,
     [taskId, token],
   );
+  const row = rows[0];
+  return row ? { taskType: row.task_type as string, fairKey: row.fair_key as string, fairWeight: row.fair_weight as number } : undefined;
 }
 
 /** Pushes the lease of a running task (by `seconds`, or its response timeout when 0); undefined when the token is stale. */

@@ -361,7 +361,11 @@ class PgStore implements Store {
   };
   claim: Store["claim"] = (taskType, count, workerId, now, newToken, limits = {}, quiet = 0) =>
     queue.claim(this.writePool, taskType, count, workerId, now, newToken, limits, this.fair, quiet);
-  requeue = (taskId: string, token: string) => queue.requeue(this.writePool, taskId, token);
+  /** The row is noted as queued once it is: a key counted empty would otherwise leave the rotation with it waiting. */
+  requeue = async (taskId: string, token: string) => {
+    const row = await queue.requeue(this.writePool, taskId, token);
+    if (row) this.fair.noteQueued(row.taskType, row.fairKey, row.fairWeight);
+  };
   extendLease = (taskId: string, token: string, seconds: number, now: number) => queue.extendLease(this.writePool, taskId, token, seconds, now);
   queueDepths = (now: number) => queue.queueDepths(this.pool, now);
 
