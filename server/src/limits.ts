@@ -16,3 +16,11 @@ export const DEFAULT_LIMITS: Limits = {
   maxWaitMs: 5 * 60 * 1000,
   maxStreamAgeMs: 60 * 60 * 1000,
 };
+
+/** The most results one UpdateTasks call may carry (Baton's workers send at most 256). */
+export const MAX_RESULTS_PER_UPDATE = 1000;
+
+/** The refusal of an UpdateTasks call carrying `count` results, over MAX_RESULTS_PER_UPDATE. */
+export function tooManyResults(count: number): string {
+  return `UpdateTasks carries ${count} results, over the ${MAX_RESULTS_PER_UPDATE} one call may: send them in several calls`;
+}

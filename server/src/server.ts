@@ -325,7 +325,14 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     : undefined;
   let consoleServer: ConsoleServer | undefined;
   if (options.console) {
-    consoleServer = await startConsoleServer({ host: consoleHost, port: options.console.port, services, authRequired: authMode === "required", log });
+    consoleServer = await startConsoleServer({
+      host: consoleHost,
+      port: options.console.port,
+      services,
+      authRequired: authMode === "required",
+      ...(gate.authenticate ? { authenticate: gate.authenticate } : {}),
+      log,
+    });
   }
   dispatcher.start();
   timers.start();

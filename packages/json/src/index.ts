@@ -2,6 +2,7 @@
 // and the server (store, decider, expressions) read and write them with the
 // same codec, which keeps integers beyond 2^53 exact.
 export { parseJson, stringifyJson } from "./codec.js";
+export { nestsDeeperThan } from "./depth.js";
 export { MESSAGE_CHARS, NOTE_CHARS, QUOTE_CHARS, abridged, quoted, shortened } from "./quote.js";
 
 /** A JSON value (an integer beyond 2^53 is a BigInt at run time, see parseJson). */

@@ -3,6 +3,7 @@
 // a definition sent with the request may be run, the extra rights the request
 // needs are held, and a scoped worker key touches only its task types.
 import { grpc, RpcError } from "@baton/protocol";
+import { MAX_RESULTS_PER_UPDATE, tooManyResults } from "../limits.js";
 import { INLINE_DEFINITION_DENIED, inScope, lacksRights, mayCall, mayRunInlineDefinition, scopeOf, type Principal } from "./policy.js";
 
 /** What a request touches, for the checks beyond the role. */
@@ -46,7 +47,10 @@ export async function checkTouches(principal: Principal, method: string, touches
   if (lacking) throw denied(lacking);
   if (scopeOf(principal, method) === undefined) return;
   checkTaskTypes(principal, touches.taskTypes ?? []);
-  for (const id of new Set(touches.taskIds ?? [])) {
+  const ids = new Set(touches.taskIds ?? []);
+  // Each id may cost a read: 60,000 results in one call were 60,000 reads before the service refused any.
+  if (ids.size > MAX_RESULTS_PER_UPDATE) throw new RpcError(grpc.status.INVALID_ARGUMENT, tooManyResults(ids.size));
+  for (const id of ids) {
     const type = await options.taskTypeOf(id);
     if (type !== undefined && !inScope(principal, type)) throw denied(`this key may not work on task ${id} (type ${type})`);
   }

@@ -1,13 +1,12 @@
 // The HTTP listener of Conductor's REST API: routing (find-my-way), body
 // reading and validation (ajv), admission, and Conductor's answers (JSON,
 // text/plain ids, 204 for "nothing", its error body for every refusal).
-import { NOTE_CHARS, shortened } from "@baton/json";
+import { nestsDeeperThan, NOTE_CHARS, shortened } from "@baton/json";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import Router from "find-my-way";
 import { Ajv, type ValidateFunction, type ErrorObject } from "ajv";
 import { mapInSlices, parseJson, stringifyJson } from "@baton/protocol";
-import { nestingDepth } from "@baton/sdk";
-import { MAX_JSON_DEPTH } from "../service/errors.js";
+import { BODY_TOO_DEEP, MAX_BODY_DEPTH } from "../service/errors.js";
 import { listen, type Listening } from "../http-listen.js";
 import type { Logger } from "../logger.js";
 import type { Principal } from "../auth/policy.js";
@@ -73,8 +72,6 @@ export interface HttpApiOptions {
 export type HttpApi = Listening;
 
 const NOBODY: Principal = { id: "", name: "", role: "reader", taskTypes: [] };
-/** A body wraps its payloads (a start's input, a task's output) in a few levels of its own. */
-const MAX_BODY_DEPTH = MAX_JSON_DEPTH + 10;
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 
@@ -131,14 +128,13 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
     const kind = route.body ?? (method === "POST" || method === "PUT" ? "json" : "none");
     let body: unknown;
     if (kind === "json" && text.trim() !== "") {
+      // Read from the text, before the parse: megabytes of nested lists cost the parser seconds of the serving thread
+      // (and, parsed, a body of 5,000 nested lists overflowed the stack writing it out again, a 500).
+      if (nestsDeeperThan(text, MAX_BODY_DEPTH)) throw badRequest(BODY_TOO_DEEP);
       try {
         body = parseJson(text);
       } catch (error) {
         throw badRequest(`the request body is not valid JSON: ${shortened((error as Error).message, NOTE_CHARS)}`);
-      }
-      // Before its payloads' own depth checks: a body of 5,000 nested lists overflowed the stack writing it out again (a 500).
-      if (nestingDepth(body, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
-        throw badRequest(`the request body nests deeper than ${MAX_BODY_DEPTH} levels (payloads and definitions may nest ${MAX_JSON_DEPTH})`);
       }
     }
     if (stored.validate && !stored.validate(body ?? null)) throw invalidBody(stored.validate.errors ?? [], body);

@@ -72,7 +72,7 @@ function unaryCall(request: unknown, context: HandlerContext): grpc.ServerUnaryC
   return call as unknown as grpc.ServerUnaryCall<unknown, unknown>;
 }
 
-function toConnectError(error: Partial<grpc.StatusObject> | grpc.ServiceError): ConnectError {
+export function toConnectError(error: Partial<grpc.StatusObject> | grpc.ServiceError): ConnectError {
   const code = error.code !== undefined && error.code !== grpc.status.OK ? (error.code as number as Code) : Code.Unknown;
   return new ConnectError(("details" in error && error.details) || (error as Error).message || "request failed", code);
 }

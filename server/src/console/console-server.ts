@@ -4,11 +4,15 @@ import http from "node:http";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { createContextValues } from "@connectrpc/connect";
-import { slicedJsonEncoder } from "@baton/protocol";
+import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
+import { codeToHttpStatus, errorToJson } from "@connectrpc/connect/protocol-connect";
+import { nestsDeeperThan } from "@baton/json";
+import { grpc, slicedJsonEncoder } from "@baton/protocol";
+import { AuthError } from "../auth/authenticator.js";
+import { BODY_TOO_DEEP, MAX_BODY_DEPTH } from "../service/errors.js";
 import { listen } from "../http-listen.js";
 import type { Logger } from "../logger.js";
-import { connectRoutes, peerKey, type GatedService } from "./connect.js";
+import { connectRoutes, peerKey, toConnectError, type GatedService } from "./connect.js";
 import { SECURITY_HEADERS, staticFiles } from "./static-files.js";
 
 export interface ConsoleServerOptions {
@@ -18,6 +22,8 @@ export interface ConsoleServerOptions {
   services: GatedService[];
   /** Without authentication only loopback names may be used to reach the port (no DNS rebinding). */
   authRequired: boolean;
+  /** With keys required: checks a call's key (throws UNAUTHENTICATED), as the services' gate does. */
+  authenticate?: (metadata: grpc.Metadata) => Promise<unknown>;
   log: Logger;
   /** The built bundle (default: @baton/console's dist). */
   bundleDir?: string;
@@ -45,6 +51,37 @@ function hostName(hostHeader: string): string {
   return hostHeader.startsWith("[") ? hostHeader.slice(0, hostHeader.indexOf("]") + 1) : hostHeader.split(":")[0]!;
 }
 
+const utf8 = new TextDecoder();
+
+/** Decodes a JSON request, refusing one nested deeper than a body may be: parsing megabytes of nested lists holds the serving thread for seconds. */
+const depthCheckedDecoder = {
+  decode(data: Uint8Array): string {
+    const text = utf8.decode(data);
+    if (nestsDeeperThan(text, MAX_BODY_DEPTH)) throw new ConnectError(BODY_TOO_DEEP, Code.InvalidArgument);
+    return text;
+  },
+};
+
+/** The call's key as the gate reads it. */
+function keyOf(req: http.IncomingMessage): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  if (req.headers.authorization) metadata.set("authorization", req.headers.authorization);
+  return metadata;
+}
+
+/** Answers a refused call as Connect would, and closes the connection rather than read the body the caller may still be sending. */
+function refuseUnread(req: http.IncomingMessage, res: http.ServerResponse, error: unknown, log: Logger): void {
+  const refusal = toConnectError(error as grpc.ServiceError);
+  const fields = { method: req.url?.split("?")[0]?.slice(0, 200), peer: `${req.socket.remoteAddress ?? "unknown"}:${req.socket.remotePort ?? 0}` };
+  if (error instanceof AuthError)
+    log.info({ ...fields, code: "UNAUTHENTICATED", reason: error.reason, ...(error.keyId ? { keyId: error.keyId } : {}) }, "request not authenticated");
+  else log.warn({ ...fields, err: error }, "could not check a console call's key");
+  const body = JSON.stringify(errorToJson(refusal, undefined));
+  res
+    .writeHead(codeToHttpStatus(refusal.code), { "content-type": "application/json", "content-length": Buffer.byteLength(body), connection: "close" })
+    .end(body);
+}
+
 export async function startConsoleServer(options: ConsoleServerOptions): Promise<ConsoleServer> {
   const files = staticFiles(options.bundleDir ?? defaultBundleDir());
   const rpc = connectNodeAdapter({
@@ -55,8 +92,9 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     // Requests carry JSON definitions and payloads: the gRPC port's own bound applies downstream.
     readMaxBytes: 16 * 1024 * 1024,
     // A long reply asked for as JSON is written in slices by the handler and handed on as a stand-in this encoder turns
-    // into its bytes (Connect passes these options on to its JSON serialization; the options' type leaves it out).
-    jsonOptions: { textEncoder: slicedJsonEncoder } as object,
+    // into its bytes; a JSON request's depth is read from its text before it is parsed (Connect passes these options on
+    // to its JSON serialization; the options' type leaves them out).
+    jsonOptions: { textEncoder: slicedJsonEncoder, textDecoder: depthCheckedDecoder } as object,
   });
   const server = http.createServer((req, res) => {
     const host = req.headers.host ?? "";
@@ -75,6 +113,16 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       return;
     }
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    if (options.authenticate && req.url?.startsWith("/baton.")) {
+      // The key is checked before the body is read: Connect reads and parses a
+      // body whole (up to readMaxBytes) before the services' gate sees the call,
+      // and a 10 MB body of nested lists held the serving thread for seconds.
+      void options.authenticate(keyOf(req)).then(
+        () => rpc(req, res),
+        (error: unknown) => refuseUnread(req, res, error, options.log),
+      );
+      return;
+    }
     rpc(req, res);
   });
   server.keepAliveTimeout = 65_000;

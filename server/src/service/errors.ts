@@ -23,6 +23,10 @@ export function toRpcError(error: unknown): unknown {
 
 /** How deep JSON payloads and definitions may nest. */
 export const MAX_JSON_DEPTH = 100;
+/** A request body (REST, the console's Connect JSON) wraps its payloads in a few levels of its own. */
+export const MAX_BODY_DEPTH = MAX_JSON_DEPTH + 10;
+/** The refusal of a body nested deeper than MAX_BODY_DEPTH. */
+export const BODY_TOO_DEEP = `the request body nests deeper than ${MAX_BODY_DEPTH} levels (payloads and definitions may nest ${MAX_JSON_DEPTH})`;
 
 /** Refuses JSON nested deeper than MAX_JSON_DEPTH or holding a NUL character (PostgreSQL's jsonb cannot). Iterative: no stack to overflow. */
 export function checkJson(field: string, value: unknown): void {

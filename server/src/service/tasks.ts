@@ -11,7 +11,7 @@ import type { Dispatcher, Waiter } from "../dispatch/dispatcher.js";
 import { StreamSender } from "../dispatch/stream-sender.js";
 import { ConnectedWorkers, type ConnectedWorker } from "../dispatch/workers.js";
 import type { ReplicaView } from "../console/replica-view.js";
-import type { Limits } from "../limits.js";
+import { MAX_RESULTS_PER_UPDATE, tooManyResults, type Limits } from "../limits.js";
 import type { Store } from "../store/store.js";
 import { taskStatusName, toLeasedTask } from "./convert.js";
 import { invalid, parsePayload, requireId, rpc, toRpcError } from "./errors.js";
@@ -283,19 +283,22 @@ export function taskService({
     updateTask: rpc(async (req) => ({ applied: await update(req.result) })),
 
     // All at once: results that arrive together are decided and written together.
-    updateTasks: rpc(async (req) => ({
-      outcomes: await Promise.all(
-        req.results.map(async (result) => {
-          try {
-            return { taskId: result.taskId, applied: await update(result), code: 0, message: "" };
-          } catch (error) {
-            const rpcError = toRpcError(error);
-            const code = rpcError instanceof RpcError ? rpcError.code : grpc.status.INTERNAL;
-            return { taskId: result.taskId, applied: false, code, message: (rpcError as Error).message };
-          }
-        }),
-      ),
-    })),
+    updateTasks: rpc(async (req) => {
+      if (req.results.length > MAX_RESULTS_PER_UPDATE) throw invalid(tooManyResults(req.results.length));
+      return {
+        outcomes: await Promise.all(
+          req.results.map(async (result) => {
+            try {
+              return { taskId: result.taskId, applied: await update(result), code: 0, message: "" };
+            } catch (error) {
+              const rpcError = toRpcError(error);
+              const code = rpcError instanceof RpcError ? rpcError.code : grpc.status.INTERNAL;
+              return { taskId: result.taskId, applied: false, code, message: (rpcError as Error).message };
+            }
+          }),
+        ),
+      };
+    }),
 
     extendLease: rpc(async (req) => {
       requireId("task", req.taskId);
