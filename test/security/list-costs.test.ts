@@ -99,7 +99,7 @@ describe("list calls answer pages, and what they read is bounded", () => {
     assert.match(await codeOf(h.client.metadata.listWorkflowDefs({ pageToken: allToken })), /INVALID_ARGUMENT/);
   });
 
-  it("a definition's content hash is stored with it and read, not computed by each list; one stored before is filled in once", async () => {
+  it("a definition's content hash is stored with it and read, not computed by each list or GetWorkflowDef; one stored before is filled in once", async () => {
     await h.client.registerWorkflowDef(flow("hashed", 1));
     const { contentHash } = await h.client.metadata.getWorkflowDef({ name: "hashed" });
     const listed = async () => (await h.client.metadata.listWorkflowDefs({ name: "hashed" })).definitions[0]?.contentHash;
@@ -112,6 +112,13 @@ describe("list calls answer pages, and what they read is bounded", () => {
     assert.equal(await listed(), contentHash);
     const { rows } = await db.query("SELECT content_hash FROM baton.defs WHERE body->>'name' = 'hashed'");
     assert.equal(rows[0]?.content_hash, contentHash);
+    // GetWorkflowDef answers the stored hash too (before, it hashed the body on every call), and fills a missing one.
+    const got = async () => (await h.client.metadata.getWorkflowDef({ name: "hashed", version: 1 })).contentHash;
+    await db.query("UPDATE baton.defs SET content_hash = 'stored' WHERE body->>'name' = 'hashed'");
+    assert.equal(await got(), "stored");
+    await db.query("UPDATE baton.defs SET content_hash = NULL, description = NULL WHERE body->>'name' = 'hashed'");
+    assert.equal(await got(), contentHash);
+    assert.equal((await db.query("SELECT content_hash FROM baton.defs WHERE body->>'name' = 'hashed'")).rows[0]?.content_hash, contentHash);
   });
 
   it("definitions with their JSON: a page stops after about 4 MiB; REST's list is every version, each as getWorkflowDef answers it", async () => {

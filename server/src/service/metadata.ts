@@ -77,6 +77,12 @@ export function metadataService({ store, clock, limits, queries, changed: forget
     }
     return out;
   };
+  /** The summary of a body stored before summaries were: made once, and kept. */
+  const storedSummary = async (hash: string, def: WorkflowDef): Promise<DefSummary> => {
+    const summary = defSummary(def);
+    await store.putDefSummaries(new Map([[hash, summary]]));
+    return summary;
+  };
   /** The page's definitions as JSON, read a few at a time and stopped once past LIST_PAGE_BYTES (at least one). */
   const bodiesOf = async (rows: WorkflowDefListing[]): Promise<string[]> => {
     const out: string[] = [];
@@ -102,7 +108,7 @@ export function metadataService({ store, clock, limits, queries, changed: forget
       const hash = contentHash(def);
       const nextIfChanged = req.versionPolicy === VersionPolicy.NEXT_IF_CHANGED;
       const result = await store.registerWorkflowVersion(def.name, clock.now(), (latest) => {
-        if (nextIfChanged && latest && contentHash(latest.def) === hash) return { unchanged: latest.version };
+        if (nextIfChanged && latest && (latest.contentHash ?? contentHash(latest.def)) === hash) return { unchanged: latest.version };
         const version = nextIfChanged && latest ? latest.version + 1 : (def.version ?? 1);
         const stored: WorkflowDef = { ...def, version };
         return { def: stored, version, hash: definitionHash(stored) };
@@ -117,7 +123,7 @@ export function metadataService({ store, clock, limits, queries, changed: forget
     getWorkflowDef: rpc(async (req) => {
       const found = await store.findWorkflowDef(req.name, req.version);
       if (!found) throw notFound(`no workflow definition ${shortened(req.name)}${req.version !== undefined ? ` version ${req.version}` : ""}`);
-      return { definitionJson: stringifyJson(found.def), contentHash: contentHash(found.def) };
+      return { definitionJson: stringifyJson(found.def), contentHash: found.contentHash ?? (await storedSummary(found.hash, found.def)).contentHash };
     }),
 
     listWorkflowDefs: rpc(async (req) => {

@@ -14,6 +14,8 @@ export interface StoredWorkflowDef {
   hash: string;
   version: number;
   createdAt: number;
+  /** The content hash stored with the body; undefined for a body stored before it was (see defSummaries). */
+  contentHash?: string;
 }
 
 export interface WorkflowDefListing {
@@ -78,12 +80,20 @@ export async function defByHash(q: Queryable, hash: string): Promise<WorkflowDef
 export async function workflowDef(q: Queryable, name: string, version?: number): Promise<StoredWorkflowDef | undefined> {
   const { rows } = await q.query({
     name: version === undefined ? "baton-workflow-def-latest" : "baton-workflow-def",
-    text: `SELECT w.version, w.hash, w.created_at, d.body FROM baton.workflow_defs w JOIN baton.defs d ON d.hash = w.hash
+    text: `SELECT w.version, w.hash, w.created_at, d.body, d.content_hash FROM baton.workflow_defs w JOIN baton.defs d ON d.hash = w.hash
      WHERE w.name = $1 ${version === undefined ? "" : "AND w.version = $2"} ORDER BY w.version DESC LIMIT 1`,
     values: version === undefined ? [name] : [name, version],
   });
   const row = rows[0];
-  return row ? { def: row.body as WorkflowDef, hash: row.hash as string, version: row.version as number, createdAt: row.created_at as number } : undefined;
+  if (!row) return undefined;
+  const found: StoredWorkflowDef = {
+    def: row.body as WorkflowDef,
+    hash: row.hash as string,
+    version: row.version as number,
+    createdAt: row.created_at as number,
+  };
+  if (row.content_hash !== null) found.contentHash = row.content_hash as string;
+  return found;
 }
 
 /** Points name/version at `hash`; returns whether anything changed. */
