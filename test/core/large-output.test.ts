@@ -3,7 +3,8 @@
 // object (issue 14, point 2: at 2 MB that second JSON text held the serving
 // thread for tens of ms). What is stored is the same value: read back through
 // the API and from the row, whatever the text's spacing, its integers beyond
-// 2^53 and its escapes.
+// 2^53 and its escapes. Parsing such an output and checking it are turns of
+// the event loop of their own.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { TaskStatus } from "@baton/protocol";
@@ -40,7 +41,78 @@ async function largeTextsWritten<T>(min: number, fn: () => Promise<T>): Promise<
   }
 }
 
+/**
+ * The turn of the event loop (counted by a chain of setImmediate) in which the
+ * last JSON text of `min` or more characters was parsed, and the one in which
+ * its value was first walked (Object.keys or Object.entries of it, as the
+ * payload check does), while `fn` runs.
+ */
+async function parseAndCheckTurns(min: number, fn: () => Promise<unknown>): Promise<{ parsed?: number; checked?: number }> {
+  const { parse } = JSON;
+  const { keys, entries } = Object;
+  let turn = 0;
+  let counting = true;
+  const tick = () => {
+    turn++;
+    if (counting) setImmediate(tick);
+  };
+  setImmediate(tick);
+  let root: unknown;
+  const seen: { parsed?: number; checked?: number } = {};
+  JSON.parse = ((text: string, reviver?: Parameters<typeof parse>[1]) => {
+    const value: unknown = parse(text, reviver);
+    if (text.length >= min) {
+      [root, seen.parsed] = [value, turn];
+      delete seen.checked;
+    }
+    return value;
+  }) as typeof JSON.parse;
+  const walked = (value: unknown) => {
+    if (value === root && seen.checked === undefined) seen.checked = turn;
+  };
+  Object.keys = ((value: object) => (walked(value), keys(value))) as typeof Object.keys;
+  Object.entries = ((value: object) => (walked(value), entries(value))) as typeof Object.entries;
+  try {
+    await fn();
+    return seen;
+  } finally {
+    JSON.parse = parse;
+    Object.keys = keys;
+    Object.entries = entries;
+    counting = false;
+  }
+}
+
 describe("a worker's large output", () => {
+  it("is parsed in one turn of the event loop and checked in a later one", async () => {
+    const id = await h.client.startWorkflow("large_output", {});
+    const { tasks } = await h.client.tasks.poll({ taskType: "large_output_step", workerId: "w", count: 1, waitMs: 5000n });
+    const task = tasks[0]!;
+    const text = JSON.stringify({ rows: Array.from({ length: 5_000 }, (_, i) => ({ id: i, note: "z".repeat(60) })) });
+    const turns = await parseAndCheckTurns(text.length, () =>
+      h.client.tasks.updateTask({
+        result: { taskId: task.taskId, leaseToken: task.leaseToken, status: TaskStatus.COMPLETED, outputJson: text, workerId: "w" },
+      }),
+    );
+    assert.ok(turns.parsed !== undefined && turns.checked !== undefined, `the output was parsed and checked: ${JSON.stringify(turns)}`);
+    assert.ok(turns.checked > turns.parsed, `checked in turn ${turns.checked}, parsed in turn ${turns.parsed}`);
+    assert.equal((await h.client.getWorkflow(id)).status, "COMPLETED");
+  });
+
+  it("too deep is still refused, naming the field", async () => {
+    await h.client.startWorkflow("large_output", {});
+    const { tasks } = await h.client.tasks.poll({ taskType: "large_output_step", workerId: "w", count: 1, waitMs: 5000n });
+    const task = tasks[0]!;
+    const deep = "[".repeat(101) + "]".repeat(101);
+    const text = JSON.stringify({ pad: "p".repeat(300_000), deep: "DEEP" }).replace('"DEEP"', deep);
+    await assert.rejects(
+      h.client.tasks.updateTask({
+        result: { taskId: task.taskId, leaseToken: task.leaseToken, status: TaskStatus.COMPLETED, outputJson: text, workerId: "w" },
+      }),
+      /output_json nests deeper than 100 levels/,
+    );
+  });
+
   it("is stored as the text it came in, which is not written out again", async () => {
     const id = await h.client.startWorkflow("large_output", {});
     const { tasks } = await h.client.tasks.poll({ taskType: "large_output_step", workerId: "w", count: 1, waitMs: 5000n });

@@ -28,20 +28,34 @@ export const MAX_BODY_DEPTH = MAX_JSON_DEPTH + 10;
 /** The refusal of a body nested deeper than MAX_BODY_DEPTH. */
 export const BODY_TOO_DEEP = `the request body nests deeper than ${MAX_BODY_DEPTH} levels (payloads and definitions may nest ${MAX_JSON_DEPTH})`;
 
-/** Refuses JSON nested deeper than MAX_JSON_DEPTH or holding a NUL character (PostgreSQL's jsonb cannot). Iterative: no stack to overflow. */
-export function checkJson(field: string, value: unknown): void {
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
+/**
+ * Refuses JSON nested deeper than MAX_JSON_DEPTH or holding a NUL character
+ * (PostgreSQL's jsonb cannot). Iterative: no stack to overflow. `text`: the
+ * value's JSON text, when there is one: JSON can write a NUL only as the
+ * escape \u0000, so a text without one holds none, and then only containers
+ * are walked (at 2 MiB a walk of every value took as long as the parse).
+ */
+export function checkJson(field: string, value: unknown, text?: string): void {
+  const nulPossible = text === undefined || text.includes("\\u0000");
+  const values: unknown[] = [value];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop()!;
     if (typeof v === "string") {
       if (v.includes("\u0000")) throw invalid(`${field} holds a NUL character, which cannot be stored`);
       continue;
     }
     if (v === null || typeof v !== "object") continue;
     if (depth > MAX_JSON_DEPTH) throw invalid(`${field} nests deeper than ${MAX_JSON_DEPTH} levels`);
-    for (const [key, item] of Object.entries(v)) {
-      if (key.includes("\u0000")) throw invalid(`${field} holds a NUL character, which cannot be stored`);
-      stack.push([item, depth + 1]);
+    const keys = Object.keys(v);
+    for (const key of keys) {
+      if (nulPossible && key.includes("\u0000")) throw invalid(`${field} holds a NUL character, which cannot be stored`);
+      const item = (v as Record<string, unknown>)[key];
+      if ((item !== null && typeof item === "object") || (nulPossible && typeof item === "string")) {
+        values.push(item);
+        depths.push(depth + 1);
+      }
     }
   }
 }
@@ -66,6 +80,32 @@ export function notFound(message: string): RpcError {
  * part was written out as this text): checked, not parsed again.
  */
 export function parsePayload(field: string, text: string, limitBytes: number, kind: "object" | "any" = "object", parsed?: unknown): Record<string, unknown> {
+  const value = parsedPayload(field, text, limitBytes, kind, parsed);
+  checkJson(field, value, text);
+  return value;
+}
+
+/**
+ * parsePayload for a field that may hold megabytes (a task's output): the
+ * parse and the check each take tens of ms at 2 MiB on the serving thread, so
+ * a text of `largeChars` or more is checked in a turn of the event loop after
+ * the one that parsed it.
+ */
+export async function parseLargePayload(
+  field: string,
+  text: string,
+  limitBytes: number,
+  largeChars: number,
+  parsed?: unknown,
+): Promise<Record<string, unknown>> {
+  const value = parsedPayload(field, text, limitBytes, "object", parsed);
+  if (text.length >= largeChars && parsed === undefined) await new Promise((resolve) => setImmediate(resolve));
+  checkJson(field, value, text);
+  return value;
+}
+
+/** The field's value, measured and parsed, of the kind asked for; not yet checked. */
+function parsedPayload(field: string, text: string, limitBytes: number, kind: "object" | "any", parsed: unknown): Record<string, unknown> {
   if (text === "") return {};
   const size = Buffer.byteLength(text);
   if (size > limitBytes) throw invalid(`${field} is ${size} bytes; the limit is ${limitBytes} bytes`);
@@ -80,7 +120,6 @@ export function parsePayload(field: string, text: string, limitBytes: number, ki
   if (kind === "object" && (value === null || typeof value !== "object" || Array.isArray(value))) {
     throw invalid(`${field} must be a JSON object`);
   }
-  checkJson(field, value);
   return value as Record<string, unknown>;
 }
 

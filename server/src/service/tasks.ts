@@ -14,7 +14,7 @@ import type { ReplicaView } from "../console/replica-view.js";
 import { MAX_RESULTS_PER_UPDATE, tooManyResults, type Limits } from "../limits.js";
 import type { Store } from "../store/store.js";
 import { taskStatusName, toLeasedTask } from "./convert.js";
-import { invalid, parsePayload, requireId, rpc, toRpcError } from "./errors.js";
+import { invalid, parseLargePayload, requireId, rpc, toRpcError } from "./errors.js";
 import { checkLogWriter, LOG_PAGE_BYTES, logFull, pageOf, pageToken, TASK_LOG_CAP } from "./task-logs.js";
 
 /** The longest one ExtendLease may extend a lease by. */
@@ -71,7 +71,7 @@ const UNSENT_RESUME_BYTES = 1024 * 1024;
 const UNSENT_WHILE_FAIR = 16;
 /** A poll that does not wait is answered by the dispatcher's claim; this is in case no claim comes (the server stopping). */
 const NO_WAIT_LIMIT_MS = 5_000;
-/** An output this long is parsed in a turn of the event loop of its own. */
+/** An output this long is parsed, checked and decided on in a turn of the event loop each. */
 const LARGE_OUTPUT_CHARS = 256 * 1024;
 /** A leased task's fields besides its input, roughly. */
 const LEASED_TASK_OVERHEAD_BYTES = 256;
@@ -104,10 +104,16 @@ export function taskService({
     if (!status) throw invalid("result.status is required");
     const problem = workerIdProblem(result.workerId);
     if (problem) throw invalid(`result.${problem}`);
-    const output = parsePayload("output_json", result.outputJson, limits.payloadBytes, "object", parsedOutputs.get(result)) as JsonObject;
+    const output = (await parseLargePayload(
+      "output_json",
+      result.outputJson,
+      limits.payloadBytes,
+      LARGE_OUTPUT_CHARS,
+      parsedOutputs.get(result),
+    )) as JsonObject;
     // Measured and written as its text, not written out again.
     notePayloadText(output, result.outputJson);
-    // Parsing a large output and deciding on it are two turns of the event loop, not one: each takes tens of ms at 2 MiB.
+    // Checking a large output and deciding on it are two turns of the event loop, not one: each takes tens of ms at 2 MiB.
     if (result.outputJson.length >= LARGE_OUTPUT_CHARS) await new Promise((resolve) => setImmediate(resolve));
     const decision = await engine.handle(
       { taskId: result.taskId },

@@ -5,7 +5,7 @@
 // check reading the text rather than the parsed value would have to keep.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { MAX_JSON_DEPTH, parsePayload } from "../../src/service/errors.js";
+import { checkJson, MAX_JSON_DEPTH, parsePayload } from "../../src/service/errors.js";
 
 const LIMIT = 2 * 1024 * 1024;
 /** An object `levels` deep: arrays inside it, or objects ending in a 1. */
@@ -41,5 +41,15 @@ describe("a JSON payload's depth and NUL characters", () => {
     assert.match(refusal('{"a":"x\\u0000y"}') ?? "", /output_json holds a NUL character/);
     assert.match(refusal('{"a":{"k\\u0000":1}}') ?? "", /holds a NUL character/);
     assert.deepEqual(parsePayload("output_json", '{"a":"\\\\u0000"}', LIMIT), { a: "\\u0000" });
+  });
+
+  it("finds a NUL deep in lists, in a value given with its text or without one", () => {
+    const value = { rows: [1, "two", [null, { k: ["x", "y\u0000"] }]] };
+    const text = JSON.stringify(value);
+    assert.match(refusal(text) ?? "", /output_json holds a NUL character/);
+    assert.throws(() => checkJson("input", value, text), /input holds a NUL character/);
+    assert.throws(() => checkJson("input", value), /input holds a NUL character/);
+    assert.throws(() => checkJson("input", "\u0000", '"\\u0000"'), /input holds a NUL character/);
+    assert.doesNotThrow(() => checkJson("input", { rows: [1, "two", [null, { k: ["x", "y"] }]] }, '{"rows":[1,"two",[null,{"k":["x","y"]}]]}'));
   });
 });
