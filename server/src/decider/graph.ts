@@ -17,6 +17,8 @@ export type Next = { kind: "task"; task: WorkflowTask } | { kind: "end" } | { ki
 
 export class Graph {
   readonly nodes = new Map<string, GraphNode>();
+  /** descendants(), by task, as asked for. */
+  private readonly nested = new Map<string, ReadonlySet<string>>();
 
   constructor(readonly def: WorkflowDef) {
     this.walk(def.tasks, { kind: "root" });
@@ -55,20 +57,29 @@ export class Graph {
     }
   }
 
-  /** Reference names of every task nested under `ref` (cases, branches, loop body). */
-  descendants(ref: string): string[] {
-    const out: string[] = [];
-    const visit = (task: WorkflowTask) => {
-      const lists = [...(task.forkTasks ?? []), ...Object.values(task.decisionCases ?? {}), task.defaultCase ?? [], task.loopOver ?? []];
-      for (const list of lists)
-        for (const child of list) {
-          out.push(child.taskReferenceName);
-          visit(child);
-        }
-    };
-    const task = this.task(ref);
-    if (task) visit(task);
-    return out;
+  /**
+   * Reference names of every task nested under `ref` (cases, branches, loop
+   * body). Made once per task and kept with the graph (which is shared and
+   * never changes): a loop asks for its body's at each iteration it records.
+   */
+  descendants(ref: string): ReadonlySet<string> {
+    let refs = this.nested.get(ref);
+    if (!refs) {
+      const out = new Set<string>();
+      const visit = (task: WorkflowTask) => {
+        const lists = [...(task.forkTasks ?? []), ...Object.values(task.decisionCases ?? {}), task.defaultCase ?? [], task.loopOver ?? []];
+        for (const list of lists)
+          for (const child of list) {
+            out.add(child.taskReferenceName);
+            visit(child);
+          }
+      };
+      const task = this.task(ref);
+      if (task) visit(task);
+      refs = out;
+      this.nested.set(ref, refs);
+    }
+    return refs;
   }
 }
 

@@ -199,12 +199,12 @@ export function rerun(d: DecisionContext, event: Extract<RunEvent, { kind: "reru
 /** Whether the join or loop `container` waits on `target` (the target is in its loop body, or in its fork). */
 function encloses(d: DecisionContext, container: TaskState, target: TaskState, targetRef: string): boolean {
   const ref = d.defRef(container);
-  if (container.type === "DO_WHILE") return d.graph.descendants(ref).includes(targetRef);
+  if (container.type === "DO_WHILE") return d.graph.descendants(ref).has(targetRef);
   if (container.iteration !== target.iteration && container.type !== "DO_WHILE") return false;
   const node = d.graph.nodes.get(ref);
   const fork = node?.list[node.index - 1];
   if (!fork) return false;
-  return target.marks.dynamicJoin === fork.taskReferenceName || d.graph.descendants(fork.taskReferenceName).includes(targetRef);
+  return target.marks.dynamicJoin === fork.taskReferenceName || d.graph.descendants(fork.taskReferenceName).has(targetRef);
 }
 
 export function skip(d: DecisionContext, ref: string, output: JsonObject): void {

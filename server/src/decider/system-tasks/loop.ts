@@ -69,7 +69,7 @@ function currentIteration(loop: TaskState): number {
 /** Records the current iteration's task outputs under the loop's output[n] (Conductor's shape), from that iteration's tasks only. */
 export function collectIteration(d: TaskContext, loop: TaskState): JsonObject {
   const n = currentIteration(loop);
-  const bodyRefs = new Set(d.graph.descendants(d.defRef(loop)));
+  const bodyRefs = d.graph.descendants(d.defRef(loop));
   const iterationOutput: JsonObject = {};
   for (const t of d.tasksOfIteration(n)) {
     const ref = d.defRef(t);

@@ -38,7 +38,7 @@ export const terminate: SystemTask = {
     // the TERMINATE's own output is set) and end CANCELED with no reason of their own.
     const ref = d.defRef(task);
     for (const loop of d.tasks) {
-      if (loop.type !== "DO_WHILE" || TERMINAL_TASK.has(loop.status) || !d.graph.descendants(d.defRef(loop)).includes(ref)) continue;
+      if (loop.type !== "DO_WHILE" || TERMINAL_TASK.has(loop.status) || !d.graph.descendants(d.defRef(loop)).has(ref)) continue;
       collectIteration(d, loop);
       d.endTask(loop, "CANCELED", "");
       loop.handled = true;
