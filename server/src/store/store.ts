@@ -33,6 +33,7 @@ import * as schedules from "./schedules.js";
 import * as taskLogs from "./task-logs.js";
 import * as tasks from "./tasks.js";
 import { taskLease, type TaskLease } from "./task-lookup.js";
+import { CoalescedRead } from "./coalesced-read.js";
 import { writeBatch, type BatchWrite, type BatchWritten, type QueueEntry } from "./write-batch.js";
 
 export { isConnectionError, type Queryable, type Tx } from "./db.js";
@@ -367,7 +368,9 @@ class PgStore implements Store {
     if (row) this.fair.noteQueued(row.taskType, row.fairKey, row.fairWeight);
   };
   extendLease = (taskId: string, token: string, seconds: number, now: number) => queue.extendLease(this.writePool, taskId, token, seconds, now);
-  queueDepths = (now: number) => queue.queueDepths(this.pool, now);
+  /** Counts every queued task: concurrent callers (ListQueues, a scrape) share one read, so callers cannot hold a connection each with it. */
+  private readonly depths = new CoalescedRead<queue.QueueDepth[]>();
+  queueDepths = (now: number) => this.depths.get(() => queue.queueDepths(this.pool, now));
 
   dueRuns = (now: number, limit: number) => dueRuns(this.pool, now, limit);
   takeOutbox = (now: number, leaseMs: number, id?: number, kind?: string) => outbox.takeOutbox(this.pool, now, leaseMs, id, kind);
