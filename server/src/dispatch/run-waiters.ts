@@ -9,10 +9,16 @@ export class RunWaiters {
     const promise = new Promise<void>((resolve) => (done = resolve));
     let set = this.waiting.get(runId);
     if (!set) this.waiting.set(runId, (set = new Set()));
+    let finished = false;
+    // Once only: the signal of a gRPC call is aborted after every answer too (grpc-js says
+    // "cancelled" once the status is sent), and a second pass could drop the set of later waiters.
     const finish = () => {
+      if (finished) return;
+      finished = true;
       clearTimeout(timer);
+      signal?.removeEventListener("abort", finish);
       set!.delete(finish);
-      if (set!.size === 0) this.waiting.delete(runId);
+      if (set!.size === 0 && this.waiting.get(runId) === set) this.waiting.delete(runId);
       done();
     };
     const timer = setTimeout(finish, Math.max(0, ms));
