@@ -31,11 +31,15 @@ export class RunChanges {
     let set = runId === undefined ? this.anyRun : this.byRun.get(runId);
     if (!set) this.byRun.set(runId!, (set = new Set()));
     const watchers = set;
+    let finished = false;
+    // Once only: a watch cancels its wait after a wake too, and a second pass could drop the set of later watchers.
     const finish = () => {
+      if (finished) return;
+      finished = true;
       clearTimeout(timer);
       signal?.removeEventListener("abort", finish);
       watchers.delete(finish);
-      if (runId !== undefined && watchers.size === 0) this.byRun.delete(runId);
+      if (runId !== undefined && watchers.size === 0 && this.byRun.get(runId) === watchers) this.byRun.delete(runId);
       done();
     };
     const timer = setTimeout(finish, Math.max(0, ms));
