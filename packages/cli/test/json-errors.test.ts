@@ -28,6 +28,13 @@ test("usage errors (commander's and our own) are JSON with exit 2", async () => 
   assert.equal(badInput.code, 2);
   assert.match(parse(badInput.stderr).message, /^--input is not valid JSON: /);
 
+  // Refused here, naming the flag: 2,000,000 levels overflowed the stack writing the input out for the call.
+  const deep = await baton(["start", "flow", "--input", `{"x":${"[".repeat(5000)}${"]".repeat(5000)}}`, "-o", "json"], {
+    env: { BATON_ADDRESS: "127.0.0.1:1" },
+  });
+  assert.equal(deep.code, 2);
+  assert.equal(parse(deep.stderr).message, "--input nests deeper than 100 levels, the most a payload may");
+
   const badNumber = await baton(["search", "--limit", "abc", "-o", "json"]);
   assert.equal(badNumber.code, 2);
   assert.equal(parse(badNumber.stderr).message, '--limit must be a whole number between 1 and 10000, not "abc"');

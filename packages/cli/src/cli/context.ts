@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { BatonClient, DEFAULT_ADDRESS } from "@baton/client";
+import { MAX_DEFINITION_DEPTH, nestingDepth } from "@baton/sdk";
 import { describeError, usage } from "./exit.js";
 import { resolveToken } from "./secrets.js";
 import { Output, type OutputMode } from "./output.js";
@@ -89,11 +90,17 @@ export function jsonArg(flag: string, text: string): unknown {
       throw usage(`${flag}: cannot read ${file === "-" ? "stdin" : file}: ${(error as Error).message}`);
     }
   }
+  let value: unknown;
   try {
-    return JSON.parse(source) as unknown;
+    value = JSON.parse(source);
   } catch (error) {
     throw usage(`${flag} is not valid JSON: ${(error as Error).message}`);
   }
+  // The server would refuse it; deep enough, writing it out for the call overflowed the stack first.
+  if (nestingDepth(value, MAX_DEFINITION_DEPTH) > MAX_DEFINITION_DEPTH) {
+    throw usage(`${flag} nests deeper than ${MAX_DEFINITION_DEPTH} levels, the most a payload may`);
+  }
+  return value;
 }
 
 /** A JSON object argument (run input, task output, ...). */
