@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { call, startRestServer, type RestServer } from "./support.js";
 import { flowOf } from "../support/flows.js";
+import { largeParses } from "../support/native-parses.js";
 
 let s: RestServer;
 before(async () => {
@@ -15,21 +16,6 @@ before(async () => {
   await s.grpc.registerWorkflowDef(flowOf("rest_large_output", [{ name: "rest_large_step", taskReferenceName: "step", type: "SIMPLE" }]));
 });
 after(() => s.close());
-
-/** Counts the native parses of texts of `min` or more characters while `fn` runs. */
-async function largeParses<T>(min: number, fn: () => Promise<T>): Promise<{ result: T; parses: number }> {
-  const original = JSON.parse;
-  let parses = 0;
-  JSON.parse = ((text: string, reviver?: Parameters<typeof JSON.parse>[1]) => {
-    if (typeof text === "string" && text.length >= min) parses++;
-    return original(text, reviver);
-  }) as typeof JSON.parse;
-  try {
-    return { result: await fn(), parses };
-  } finally {
-    JSON.parse = original;
-  }
-}
 
 async function pollOne(): Promise<{ taskId: string; workflowInstanceId: string }> {
   const polled = await call(s.base, "GET", "/api/tasks/poll/batch/rest_large_step?workerid=w&count=1&timeout=5000");

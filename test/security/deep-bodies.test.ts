@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { TaskStatus } from "@baton/protocol";
 import { startSecureServer, type SecureServer } from "./support.js";
+import { largeParses } from "../support/native-parses.js";
 
 let s: SecureServer;
 let operatorKey: string;
@@ -20,21 +21,6 @@ before(async () => {
   operatorKey = (await s.registry.create({ role: "operator", taskTypes: [], name: "deep-operator" })).key;
 });
 after(() => s?.close());
-
-/** The native parses of texts of `min` or more characters while `fn` runs. */
-async function largeParses<T>(min: number, fn: () => Promise<T>): Promise<{ result: T; parses: number }> {
-  const original = JSON.parse;
-  let parses = 0;
-  JSON.parse = ((text: string, reviver?: Parameters<typeof JSON.parse>[1]) => {
-    if (typeof text === "string" && text.length >= min) parses++;
-    return original(text, reviver);
-  }) as typeof JSON.parse;
-  try {
-    return { result: await fn(), parses };
-  } finally {
-    JSON.parse = original;
-  }
-}
 
 const nested = (levels: number) => "[".repeat(levels) + "]".repeat(levels);
 
