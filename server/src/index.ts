@@ -1,5 +1,6 @@
 export { startServer, type BatonServer } from "./server.js";
 export { serverOptionsFromEnv, isLoopback, type ServerOptions } from "./server-options.js";
+export { answerBudgetOf, defaultAnswerBudget, type AnswerBudget } from "./unsent-answers.js";
 export * from "./auth/index.js";
 export type { TlsOptions } from "./auth/tls.js";
 export { Metrics } from "./observability/metrics.js";

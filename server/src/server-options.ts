@@ -4,6 +4,7 @@
 import type { TlsOptions } from "./auth/tls.js";
 import type { Clock } from "./clock.js";
 import type { Limits } from "./limits.js";
+import type { AnswerBudget } from "./unsent-answers.js";
 import type { DEFAULT_QUERY_LIMITS } from "./sandbox/queries.js";
 import type { Logger } from "./logger.js";
 import { parseRetention, type RetentionOptions } from "./retention/reaper.js";
@@ -54,6 +55,14 @@ export interface ServerOptions {
   conductor?: { port: number; host?: string };
   /** The console's HTTP port (web pages and the Connect protocol; none when absent; host defaults to `host`). */
   console?: { port: number; host?: string };
+  /**
+   * Bytes of answers written and not yet read by their callers the server
+   * holds (gRPC and REST together; default: a sixteenth of memory, 64 MiB to
+   * 1 GiB), a connection's share, how long a large answer waits for room
+   * before it is refused, and how long one may stay unread before its call
+   * is ended (unsent-answers.ts).
+   */
+  answerBudget?: Partial<AnswerBudget>;
   /** Removing ended runs: the default period, an export directory (none: runs are kept unless their workflow sets retentionSeconds). */
   retention?: RetentionOptions;
 }
@@ -73,7 +82,7 @@ export function isLoopback(host: string): boolean {
  * "30d" by default, "off" to keep them) and BATON_RETENTION_EXPORT_DIR,
  * BATON_ALLOW_INLINE_DEFINITIONS=1, BATON_HTTP_ALLOWED_HOSTS=host,address,cidr…,
  * BATON_HTTP_TIMEOUT_MS, BATON_HTTP_MAX_IN_FLIGHT, BATON_INSECURE_ALLOW_PLAINTEXT_KEYS=1,
- * BATON_DB_POOL_SIZE.
+ * BATON_DB_POOL_SIZE, BATON_UNSENT_ANSWER_BYTES (the budget of answers not yet read by their callers).
  */
 export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<ServerOptions, "databaseUrl"> {
   const get = (name: string) => env[name] || undefined;
@@ -135,6 +144,12 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit
     if (!/^\d+$/.test(poolSize) || Number(poolSize) < 2)
       throw new Error(`BATON_DB_POOL_SIZE must be a whole number of at least 2 (one connection per pool), not "${poolSize}"`);
     options.poolSize = Number(poolSize);
+  }
+  const answerBytes = get("BATON_UNSENT_ANSWER_BYTES");
+  if (answerBytes) {
+    if (!/^[1-9]\d*$/.test(answerBytes) || Number(answerBytes) < 1024 * 1024)
+      throw new Error(`BATON_UNSENT_ANSWER_BYTES must be a whole number of bytes, at least 1048576 (1 MiB), not "${answerBytes}"`);
+    options.answerBudget = { totalBytes: Number(answerBytes) };
   }
   const auth = get("BATON_AUTH");
   if (truthy("BATON_INSECURE_NO_AUTH")) options.auth = { mode: "disabled" };

@@ -33,6 +33,8 @@ import { EventConsumer } from "./event-handlers/consumer.js";
 import { ownerCheck } from "./event-handlers/owner.js";
 import { DEFAULT_LIMITS } from "./limits.js";
 import { widenReceiveWindows } from "./receive-windows.js";
+import { answerBudgetInterceptor, sendsEncoded } from "./grpc-answers.js";
+import { answerBudgetOf, UnsentAnswers } from "./unsent-answers.js";
 import { createLogger } from "./logger.js";
 import { sampleDatabase } from "./observability/database-sample.js";
 import { DbWatch } from "./observability/db-watch.js";
@@ -235,6 +237,10 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   await listener.start();
   await replicas.start();
 
+  // Answers written and not yet read by their callers, on the gRPC and REST ports together.
+  const answers = new UnsentAnswers(answerBudgetOf(options.answerBudget), clock, metrics.registry);
+  const stopAnswers = answers.watch();
+
   const server = new grpc.Server({
     "grpc.max_receive_message_length": limits.definitionBytes + 1024 * 1024,
     "grpc.keepalive_time_ms": 30_000,
@@ -244,6 +250,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     // they wait in the client instead (measured at 10x the sustainable start
     // rate: peak RSS 699 -> 322 MB). Far above what workers and clients use.
     "grpc.max_concurrent_streams": 10_000,
+    interceptors: [answerBudgetInterceptor(answers, log)],
   });
   const onError = (method: string, error: unknown) => log.error({ err: error, method }, "request failed");
   // Every call passes one gate: authentication, role, task-type scope, metrics.
@@ -287,9 +294,9 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       handlers: guard(methodsOf(SessionService), serviceHandlers(SessionService, sessionService(authMode === "required"), onError), gate),
     },
   ];
-  for (const { service, handlers } of services) server.addService(serviceDefinition(service), handlers);
+  for (const { service, handlers } of services) server.addService(sendsEncoded(serviceDefinition(service)), handlers);
   server.addService(
-    keyServiceDefinition,
+    sendsEncoded(keyServiceDefinition),
     guard(
       keyServiceMethods,
       keyServiceHandlers(keys, (id) => {
@@ -317,6 +324,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
         services: impls,
         store,
         limits,
+        answers,
         log,
         ...(gate.authenticate ? { authenticate: gate.authenticate } : {}),
         taskTypeOf: gate.taskTypeOf,
@@ -391,6 +399,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     },
     async close() {
       stopAging();
+      stopAnswers();
       clearInterval(guardTimer);
       timers.stop();
       await schedules.stop();

@@ -18,6 +18,8 @@ export class HttpError extends Error {
     message: string,
     readonly validationErrors: ValidationError[] = [],
     readonly retryable = false,
+    /** Sent as Retry-After. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }

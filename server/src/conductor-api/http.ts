@@ -12,6 +12,7 @@ import type { Logger } from "../logger.js";
 import type { Principal } from "../auth/policy.js";
 import type { Touches } from "../auth/call-check.js";
 import type { Admission } from "./admission.js";
+import { AnswerRefused, type AnswerCall, type UnsentAnswers } from "../unsent-answers.js";
 import { badRequest, errorBody, HttpError, notFound, toHttpError, type ValidationError } from "./errors.js";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
@@ -67,6 +68,8 @@ export interface HttpApiOptions {
   log: Logger;
   /** Largest body accepted, in bytes. */
   maxBodyBytes: number;
+  /** The server's budget of answers not yet read by their callers (none: unbounded). */
+  answers?: UnsentAnswers;
 }
 
 export type HttpApi = Listening;
@@ -151,19 +154,44 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
     if (reply === undefined) {
       res.writeHead(200, { "content-length": 0 }).end();
     } else if ("json" in reply) {
-      const payload = stringifyJson(reply.json);
-      res.writeHead(reply.status ?? 200, { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }).end(payload);
+      await answer(req, res, reply.status ?? 200, "application/json", [stringifyJson(reply.json)]);
     } else if ("jsonPieces" in reply) {
       const chunks = await mapInSlices(reply.jsonPieces, (piece) => Buffer.from(piece));
       if (res.destroyed) return;
-      res.writeHead(200, { "content-type": "application/json", "content-length": chunks.reduce((n, chunk) => n + chunk.length, 0) });
-      for (const chunk of chunks) res.write(chunk);
-      res.end();
+      await answer(req, res, 200, "application/json", chunks);
     } else if ("text" in reply) {
-      res.writeHead(200, { "content-type": "text/plain", "content-length": Buffer.byteLength(reply.text) }).end(reply.text);
+      await answer(req, res, 200, "text/plain", [reply.text]);
     } else {
       res.writeHead(reply.status, reply.status === 204 ? {} : { "content-length": 0 }).end();
     }
+  }
+
+  /**
+   * Writes a body once the budget of unsent answers has room for it (a 503
+   * with Retry-After when none comes in time); its bytes count until the
+   * response has gone out to the socket or its connection closed.
+   */
+  async function answer(req: IncomingMessage, res: ServerResponse, status: number, type: string, chunks: (string | Buffer)[]): Promise<void> {
+    const bytes = chunks.reduce((n, chunk) => n + Buffer.byteLength(chunk), 0);
+    if (options.answers) {
+      const call: AnswerCall = {
+        connection: `rest ${req.socket.remoteAddress ?? ""}:${req.socket.remotePort ?? ""}`,
+        end: () => res.destroy(),
+        gone: () => res.destroyed,
+      };
+      let taken = options.answers.take(call, bytes);
+      if (taken instanceof Promise) {
+        taken = await taken.catch((error: unknown) => {
+          throw error instanceof AnswerRefused ? new HttpError(503, error.message, [], true, 5) : error;
+        });
+      }
+      const held = taken;
+      if (res.destroyed) return held.release();
+      res.once("finish", () => held.release()).once("close", () => held.release());
+    }
+    res.writeHead(status, { "content-type": type, "content-length": bytes });
+    for (const chunk of chunks) res.write(chunk);
+    res.end();
   }
 
   return listen(server, options.host, options.port);
@@ -171,7 +199,13 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
 
 function send(res: ServerResponse, error: HttpError): void {
   const payload = stringifyJson(errorBody(error));
-  res.writeHead(error.status, { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }).end(payload);
+  res
+    .writeHead(error.status, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(payload),
+      ...(error.retryAfterSeconds !== undefined ? { "retry-after": String(error.retryAfterSeconds) } : {}),
+    })
+    .end(payload);
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<string> {

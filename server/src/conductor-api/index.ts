@@ -3,6 +3,7 @@
 import { EventService, MetadataService, TaskService, WorkflowService, type grpc } from "@baton/protocol";
 import type { Limits } from "../limits.js";
 import type { Logger } from "../logger.js";
+import type { UnsentAnswers } from "../unsent-answers.js";
 import type { Principal } from "../auth/policy.js";
 import type { Services as ServiceImpls } from "../service/index.js";
 import type { Store } from "../store/store.js";
@@ -24,6 +25,8 @@ export interface ConductorApiOptions {
   services: ServiceImpls;
   store: Pick<Store, "taskLease" | "requeue">;
   limits: Limits;
+  /** The server's budget of answers not yet read by their callers. */
+  answers?: UnsentAnswers;
   log: Logger;
   /** Undefined when authentication is disabled. */
   authenticate?: (metadata: grpc.Metadata) => Promise<Principal>;
@@ -106,6 +109,7 @@ export async function startConductorApi(options: ConductorApiOptions): Promise<H
     admission,
     log: options.log,
     maxBodyBytes: options.limits.definitionBytes + 1024 * 1024,
+    ...(options.answers ? { answers: options.answers } : {}),
   });
 }
 
