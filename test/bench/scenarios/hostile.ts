@@ -15,6 +15,7 @@ import {
   politeLoad,
   pollHealth,
   registerHostileFlows,
+  serverAnswerWaits,
   serverGcPauses,
   serverLoopLag,
 } from "../../faults/lib/hostile.js";
@@ -56,12 +57,13 @@ export function hostileBody(options: BenchOptions) {
     const loud = distribution(await health.stop());
     const lag = await serverLoopLag(`${base}/metrics`);
     const gc = gcPausesBetween(gcBefore, await serverGcPauses(`${base}/metrics`));
+    const answers = await serverAnswerWaits(`${base}/metrics`);
     const gcTotal = Object.values(gc).reduce((sum, kind) => ({ count: sum.count + kind.count, ms: sum.ms + kind.ms }), { count: 0, ms: 0 });
     await checkHostileRuns(client, ids, scale);
     const load = `load average ${round(loadBefore, 1)} → ${round(loadavg()[0]!, 1)}`;
     log(
       `  hostile: ${healthVerdict(loud.p99)}; server event-loop lag p99 ${round(lag.p99, 1)} ms, max ${round(lag.max, 1)} ms; ` +
-        `server GC ${gcTotal.count} pauses, ${gcTotal.ms} ms; ${load}`,
+        `server GC ${gcTotal.count} pauses, ${gcTotal.ms} ms; answers that waited for room ${answers.waited}, refused ${answers.refused}; ${load}`,
     );
     return {
       metrics: {
@@ -77,6 +79,8 @@ export function hostileBody(options: BenchOptions) {
         jsonUpdateMaxMs: round(Math.max(...jsonMs), 0),
         serverGcPauses: gcTotal.count,
         serverGcPauseMs: gcTotal.ms,
+        answersWaited: answers.waited,
+        answersRefused: answers.refused,
       },
       details: {
         goalMs: HEALTH_GOAL_MS,

@@ -210,6 +210,17 @@ export async function serverLoopLag(metricsUrl: string): Promise<{ p99: number; 
   return { p99: read("nodejs_eventloop_lag_p99_seconds"), max: read("nodejs_eventloop_lag_max_seconds") };
 }
 
+/**
+ * What the server's budget of unsent answers did so far (from its `/metrics`):
+ * answers that waited for room and that were refused. The polite flow's
+ * answers are small and read at once: both stay 0 unless a caller stops reading.
+ */
+export async function serverAnswerWaits(metricsUrl: string): Promise<{ waited: number; refused: number }> {
+  const text = await (await fetch(metricsUrl)).text();
+  const sum = (name: string) => [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, "gm"))].reduce((n, m) => n + Number(m[1]), 0);
+  return { waited: sum("baton_answers_waited_total"), refused: sum("baton_answers_refused_total") };
+}
+
 /** The server's garbage-collection pauses so far, by kind (minor, major, incremental, weakcb): their number and total ms. */
 export type GcPauses = Record<string, { count: number; ms: number }>;
 
