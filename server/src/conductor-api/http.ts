@@ -190,8 +190,8 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
       res.once("finish", () => held.release()).once("close", () => held.release());
     }
     res.writeHead(status, { "content-type": type, "content-length": bytes });
-    for (const chunk of chunks) res.write(chunk);
-    res.end();
+    for (const chunk of chunks.slice(0, -1)) res.write(chunk);
+    res.end(chunks.at(-1));
   }
 
   return listen(server, options.host, options.port);
