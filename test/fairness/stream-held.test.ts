@@ -6,7 +6,8 @@
 // queue at once, for another worker, not after their lease, and so do those
 // written to it that had not gone out; their keys take turns for them again.
 // With no slot free, a quiet key's task handed over at commit takes the place
-// of one of the flood's held tasks, which goes back to the queue. Real server,
+// of one of the flood's held tasks, which goes back to the queue; and a key
+// with a few tasks queued is claimed into such a stream the same way. Real server,
 // PostgreSQL, gRPC and worker; the stream's worker reads nothing while the
 // test says so, down to the socket (a relay that stops reading), so what was
 // written to it stays unsent.
@@ -44,6 +45,7 @@ before(async () => {
   await registerFlow("held_release");
   await registerFlow("held_swap");
   await registerFlow("held_noted");
+  await registerFlow("held_claimed");
 });
 after(() => h.close());
 
@@ -146,6 +148,48 @@ describe("tasks a dispatch stream holds", () => {
       (n) => n === 0,
     );
     assert.equal(h.server.store.handOffRoom(type, "few"), "none");
+  });
+
+  it("give way to a key with a few tasks queued, claimed into them though no slot is free", async () => {
+    const type = "held_claimed";
+    for (let n = 0; n < 2 * FLOOD; n++) await h.client.startWorkflow(type, { tenant: "flood", n, blob: BLOB });
+    const inProgress = async () => Number((await depth(type))?.inProgress ?? 0n);
+    const links = [await relay(h.server.address), await relay(h.server.address)];
+    const streams = [];
+    for (const [i, link] of links.entries()) {
+      const client = new BatonClient({ address: link.address });
+      await client.tasks.listQueues({});
+      link.stall();
+      const stream = client.tasks.dispatch();
+      stream.on("error", () => {});
+      stream.write({ kind: { case: "subscribe", value: { taskTypes: [type], workerId: `stalled-${i}`, domain: "" } } });
+      stream.write({ kind: { case: "credits", value: CREDITS } });
+      await eventually(inProgress, (n) => n >= (i + 1) * (CREDITS - 1));
+      streams.push({ client, stream, link });
+    }
+    const task = async (runId: string) => (await h.client.getWorkflow(runId, { includeTasks: true })).tasks[0];
+    try {
+      // The slot each stream keeps for quiet keys, then a task swapped into the first stream for the flood's.
+      for (let i = 0; i < 2; i++) await h.client.startWorkflow(type, { tenant: `quiet-${i}`, n: 0, blob: "" });
+      const few = await h.client.startWorkflow(type, { tenant: "few", n: 0, blob: "" });
+      assert.equal((await task(few))?.workerId, "stalled-0");
+      // That stream goes: what it held goes back to the queue, few's task with it. The other has no slot free,
+      // and holds the flood's tasks unwritten: few's is claimed into it in place of one of them.
+      streams[0]!.stream.cancel();
+      streams[0]!.link.close();
+      streams[0]!.client.close();
+      const back = await eventually(
+        async () => task(few),
+        (t) => t?.workerId === "stalled-1",
+      );
+      assert.equal(back?.status, "IN_PROGRESS");
+    } finally {
+      for (const { stream, client, link } of streams) {
+        stream.cancel();
+        client.close();
+        link.close();
+      }
+    }
   });
 
   it("go back to the queue the moment the stream ends, and another worker gets them without waiting for their leases", async () => {

@@ -11,7 +11,8 @@
 // Without them a flood holds every slot, and a quiet key's task waits first
 // for a slot to come back, then for its turn in a claim. With them taken, a
 // quiet key's task may still take the place of one a stream holds unwritten
-// for a key with more there (reserve).
+// for a key with more there (reserve), and a key with a few tasks queued is
+// claimed into such a stream the same way (swapIn).
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
 import type { ClaimedTask, ClaimLimits, Store } from "../store/store.js";
@@ -36,6 +37,8 @@ export interface Waiter {
   yields?(key: string): boolean;
   /** Takes `task` in place of one it holds unwritten, which goes back to the queue; false when it holds none it would give up now. */
   swap?(task: ClaimedTask): boolean;
+  /** How many tasks of a key holding none here it would take by swaps (StreamSender.spare). */
+  spare?(): number;
 }
 
 /** The most one claim takes. */
@@ -57,6 +60,8 @@ export class Dispatcher {
   private readonly limitCache = new Map<string, { limits: ClaimLimits; until: number }>();
   /** Per stream: tasks handed to it that its worker has not credited back yet (with its credits, the worker's slots). */
   private readonly held = new WeakMap<Waiter, number>();
+  /** Streams that gave back tasks claimed into them by swaps, until their next credit (swapIn). */
+  private readonly refused = new WeakSet<Waiter>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -107,6 +112,7 @@ export class Dispatcher {
   /** More credits for a waiter. */
   credit(waiter: Waiter, n: number): void {
     waiter.credits += n;
+    this.refused.delete(waiter);
     if (waiter.stream) this.held.set(waiter, Math.max(0, (this.held.get(waiter) ?? 0) - n));
     for (const type of waiter.taskTypes) this.wake(type);
   }
@@ -177,6 +183,7 @@ export class Dispatcher {
   }
 
   private async pass(type: string): Promise<void> {
+    await this.swapIn(type);
     for (;;) {
       const waiting = [...(this.waiters.get(type) ?? [])].filter((w) => w.credits > 0);
       if (waiting.length === 0) return;
@@ -219,6 +226,41 @@ export class Dispatcher {
         if (tasks.length < wanted) answerEmpty(waiting);
       }
       if (!claimedAny) return;
+    }
+  }
+
+  /**
+   * A key with a few tasks queued (one found no slot at commit, and its next
+   * ones queued behind it) is claimed into a stream that holds a backlog
+   * unwritten, in place of held tasks of the key holding the most there
+   * (swap), rather than waiting for credits: only keys whose whole counted
+   * backlog fits in what the stream would give up take part (the claim's
+   * quiet room is all of it), so a flood never does. Types with claim limits
+   * are claimed only against credits, as they are never handed over.
+   */
+  private async swapIn(type: string): Promise<void> {
+    if (!this.store.fairBacklog(type)) return;
+    for (const waiter of this.waiters.get(type) ?? []) {
+      // One that gave some back (their key held the most there) is tried again after its next credit, not at once.
+      if (this.refused.has(waiter)) continue;
+      const spare = waiter.spare?.() ?? 0;
+      if (spare <= 0 || !this.store.fitsQuietRoom(type, spare)) continue;
+      const limits = await this.limits(type);
+      if (Object.keys(limits).length > 0) return;
+      const now = this.clock.now();
+      let tasks: ClaimedTask[];
+      try {
+        tasks = await this.store.claim(type, spare, waiter.workerId, now, randomUUID, limits, spare);
+      } catch (error) {
+        this.log.warn({ err: error, taskType: type }, "claim failed");
+        return;
+      }
+      if (tasks.length === 0) return;
+      this.hooks.claimed?.(tasks, now);
+      const back = tasks.filter((task) => !(this.isWaiting(waiter) && waiter.swap!(task)));
+      if (back.length > 0) this.refused.add(waiter);
+      await this.release(back);
+      return;
     }
   }
 

@@ -86,6 +86,18 @@ export class StreamSender {
   }
 
   /**
+   * How many swaps any other key would get in a row, yields() holding for
+   * each: half the gap between the key holding the most and the next.
+   * Looks at every key held here (no more than the stream's slots).
+   */
+  spare(): number {
+    if (this.closed || this.heaviest === undefined) return 0;
+    let next = 0;
+    for (const [key, queue] of this.held) if (key !== this.heaviest) next = Math.max(next, queue.length);
+    return Math.max(0, Math.floor(((this.held.get(this.heaviest)?.length ?? 0) - next) / 2));
+  }
+
+  /**
    * Takes `task` in place of the last held task of the key that holds the
    * most (when yields() still says so): the stream's slots stay as many.
    * Returns the task given up, never written (it goes back to the queue), or

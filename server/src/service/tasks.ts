@@ -210,6 +210,7 @@ export function taskService({
               if (!sender.push(tasks)) void dispatcher.release(tasks);
             },
             yields: (key) => sender.yields(key),
+            spare: () => sender.spare(),
             swap: (task) => {
               const out = sender.swap(task);
               if (!out) return false;

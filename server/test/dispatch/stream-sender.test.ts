@@ -73,6 +73,16 @@ describe("a dispatch stream's sender", () => {
     assert.deepEqual(written, ["flood-0", "flood-1", "flood-2", "small-0"], "in turn with the flood's held");
   });
 
+  it("counts the swaps any other key would get in a row: half the gap between the key holding the most and the next", () => {
+    const { sender } = stream(2);
+    sender.push(Array.from({ length: 10 }, (_, i) => task(`flood-${i}`, "flood")));
+    sender.push([task("small-0", "small")]);
+    assert.equal(sender.spare(), 3, "flood holds 8, small 1");
+    for (let i = 1; i <= 3; i++) assert.ok(sender.swap(task(`small-${i}`, "small")), `swap ${i}`);
+    assert.equal(sender.swap(task("small-4", "small")), undefined, "flood 5, small 4: no more");
+    assert.equal(sender.spare(), 0);
+  });
+
   it("writes everything at once while the limit allows", () => {
     const { sender, written } = stream(Infinity);
     sender.push(Array.from({ length: 50 }, (_, i) => task(`t-${i}`, "")));
