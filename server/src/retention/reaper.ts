@@ -21,6 +21,8 @@ export interface RetentionOptions {
   exportDir?: string;
   /** Runs per transaction (default 500). */
   batch?: number;
+  /** Tasks per transaction, of the runs it removes together (default 5,000; a run with more goes alone). */
+  batchTasks?: number;
   /** Real time between passes (default 60 s); moving a test clock also starts one. */
   intervalMs?: number;
 }
@@ -108,16 +110,16 @@ export class Reaper {
 
   /** Removes everything `f` matches, batch by batch; returns the totals. */
   async purge(f: PurgeFilter): Promise<{ runs: number; tasks: number }> {
-    const batch = this.options.batch ?? 500;
+    const limit = { runs: this.options.batch ?? 500, tasks: this.options.batchTasks ?? 5000 };
     const total = { runs: 0, tasks: 0 };
     for (;;) {
       if (this.ticker.stopped) break;
-      const removed = await this.store.removeEndedRuns(f, batch, this.options.exportDir ? (runs) => this.export(runs) : undefined);
+      const removed = await this.store.removeEndedRuns(f, limit, this.options.exportDir ? (runs) => this.export(runs) : undefined);
       total.runs += removed.runs;
       total.tasks += removed.tasks;
       this.runsRemoved.inc(removed.runs);
       this.tasksRemoved.inc(removed.tasks);
-      if (removed.runs < batch) break;
+      if (!removed.more) break;
       // Let the serving work in between batches.
       await new Promise((r) => setImmediate(r));
     }

@@ -1,9 +1,11 @@
 // Removing ended runs in small batches: each batch is one short transaction
-// that locks up to `batch` ended runs (SKIP LOCKED: another replica's batch,
-// or an event on one of them, is never waited for), deletes their tasks,
-// task logs, queue rows and the runs, and commits. A run that is not ended
-// when its row is locked (retried or restarted meanwhile) is left alone,
-// and so is a child run whose parent is still running.
+// that locks up to `limit.runs` ended runs (SKIP LOCKED: another replica's
+// batch, or an event on one of them, is never waited for), keeps the oldest
+// of them whose tasks add up to at most `limit.tasks` (at least one run, so a
+// run larger than that still goes, alone), deletes their tasks, task logs,
+// queue rows and the runs, and commits. A run that is not ended when its row
+// is locked (retried or restarted meanwhile) is left alone, and so is a child
+// run whose parent is still running.
 import { stringifyJson } from "@baton/protocol";
 import type pg from "pg";
 import { transaction, type Queryable } from "./db.js";
@@ -44,36 +46,51 @@ function where(f: PurgeFilter, params: unknown[]): string {
 const exportedTask = `CASE WHEN g.type = 'DO_WHILE' THEN to_jsonb(g) || jsonb_build_object('output', g.output || coalesce(
     (SELECT jsonb_object_agg(i.iteration::text, i.output) FROM iterations_gone i WHERE i.task_id = g.id), '{}')) ELSE to_jsonb(g) END`;
 
-/** Removes one batch of ended runs; `keep` (e.g. an export) sees the rows before commit, and its failure removes nothing. */
+/** The most one batch removes: runs, and their tasks together (a run with more tasks goes alone). */
+export interface BatchLimit {
+  runs: number;
+  tasks: number;
+}
+
+/**
+ * Removes one batch of ended runs; `keep` (e.g. an export) sees the rows before commit, and its failure removes nothing.
+ * `more`: the batch stopped at its limit, so more ended runs may match.
+ */
 export async function removeEndedRuns(
   pool: pg.Pool,
   f: PurgeFilter,
-  batch: number,
+  limit: BatchLimit,
   keep?: (removed: RemovedRun[]) => Promise<void>,
-): Promise<{ runs: number; tasks: number }> {
+): Promise<{ runs: number; tasks: number; more: boolean }> {
   const params: unknown[] = [];
   const filter = where(f, params);
-  params.push(batch);
-  const returning = keep ? "r.*" : "r.id";
+  params.push(limit.runs, limit.tasks);
+  const [runsParam, tasksParam] = [`$${params.length - 1}`, `$${params.length}`];
   return transaction(pool, async (tx) => {
     // Nothing may wait long on this transaction: a lock it cannot get at once is an error, not a queue.
     await tx.query("SET LOCAL lock_timeout = '2s'");
     const { rows } = await tx.query(
-      `WITH victims AS (
-         SELECT r.id FROM baton.runs r WHERE ${filter} ORDER BY r.ended_at LIMIT $${params.length} FOR UPDATE SKIP LOCKED),
-       tasks_gone AS (DELETE FROM baton.tasks t USING victims v WHERE t.run_id = v.id RETURNING t.*),
+      // A run's tasks are taken as its sequence counter says (every task it made took a number; nothing is counted).
+      // The rows deleted are returned whole only for `keep`.
+      `WITH candidates AS (
+         SELECT r.id, r.ended_at, r.next_seq - 1 AS tasks FROM baton.runs r WHERE ${filter} ORDER BY r.ended_at LIMIT ${runsParam} FOR UPDATE SKIP LOCKED),
+       sized AS (
+         SELECT c.id, row_number() OVER w AS n, sum(c.tasks) OVER w AS upto FROM candidates c WINDOW w AS (ORDER BY c.ended_at, c.id)),
+       victims AS (SELECT id FROM sized WHERE n = 1 OR upto <= ${tasksParam}),
+       tasks_gone AS (DELETE FROM baton.tasks t USING victims v WHERE t.run_id = v.id RETURNING ${keep ? "t.*" : "t.id"}),
        logs_gone AS (DELETE FROM baton.task_logs l USING tasks_gone g WHERE l.task_id = g.id RETURNING 1),
-       iterations_gone AS (DELETE FROM baton.loop_iterations i USING tasks_gone g WHERE i.task_id = g.id RETURNING i.*),
+       iterations_gone AS (DELETE FROM baton.loop_iterations i USING tasks_gone g WHERE i.task_id = g.id RETURNING ${keep ? "i.*" : "1"}),
        queue_gone AS (DELETE FROM baton.queue q USING tasks_gone g WHERE q.task_id = g.id RETURNING 1),
-       runs_gone AS (DELETE FROM baton.runs r USING victims v WHERE r.id = v.id RETURNING ${returning})
+       runs_gone AS (DELETE FROM baton.runs r USING victims v WHERE r.id = v.id RETURNING ${keep ? "r.*" : "r.id"})
        SELECT (SELECT coalesce(json_agg(runs_gone), '[]') FROM runs_gone) AS runs,
+              (SELECT count(*) FROM candidates)::int AS candidates,
               ${keep ? `(SELECT coalesce(json_agg(${exportedTask} ORDER BY g.seq), '[]') FROM tasks_gone g)` : "'[]'::json"} AS tasks,
               (SELECT count(*) FROM tasks_gone)::int AS task_count,
               (SELECT count(*) FROM logs_gone)::int AS log_count,
               (SELECT count(*) FROM queue_gone)::int AS queue_count`,
       params,
     );
-    const row = rows[0] as { runs: Record<string, unknown>[]; tasks: Record<string, unknown>[]; task_count: number };
+    const row = rows[0] as { runs: Record<string, unknown>[]; candidates: number; tasks: Record<string, unknown>[]; task_count: number };
     if (keep && row.runs.length > 0) {
       const byRun = new Map<string, Record<string, unknown>[]>();
       for (const t of row.tasks) {
@@ -83,7 +100,7 @@ export async function removeEndedRuns(
       }
       await keep(row.runs.map((run) => ({ run, tasks: byRun.get(run["id"] as string) ?? [] })));
     }
-    return { runs: row.runs.length, tasks: row.task_count };
+    return { runs: row.runs.length, tasks: row.task_count, more: row.candidates === limit.runs || row.runs.length < row.candidates };
   });
 }
 

@@ -206,7 +206,11 @@ export interface Store {
 
   // ---- retention (retention.ts): removing ended runs
   /** One batch in one short transaction; `keep` sees the rows before commit, and its failure removes nothing. */
-  removeEndedRuns(f: retention.PurgeFilter, batch: number, keep?: (removed: retention.RemovedRun[]) => Promise<void>): Promise<{ runs: number; tasks: number }>;
+  removeEndedRuns(
+    f: retention.PurgeFilter,
+    limit: retention.BatchLimit,
+    keep?: (removed: retention.RemovedRun[]) => Promise<void>,
+  ): Promise<{ runs: number; tasks: number; more: boolean }>;
   countEndedRuns(f: retention.PurgeFilter): Promise<{ runs: number; tasks: number }>;
   /** The end time of the oldest ended run stored (epoch ms), or 0. */
   oldestEndedRun(): Promise<number>;
@@ -397,7 +401,7 @@ class PgStore implements Store {
   deleteSchedule = (name: string) => schedules.deleteSchedule(this.pool, name);
   fireDueSchedules = (now: number, limit: number, fire: schedules.ScheduleFire) => schedules.fireDueSchedules(this.pool, now, limit, fire);
 
-  removeEndedRuns: Store["removeEndedRuns"] = (f, batch, keep) => retention.removeEndedRuns(this.pool, f, batch, keep);
+  removeEndedRuns: Store["removeEndedRuns"] = (f, limit, keep) => retention.removeEndedRuns(this.pool, f, limit, keep);
   countEndedRuns = (f: retention.PurgeFilter) => retention.countEndedRuns(this.pool, f);
   oldestEndedRun = () => retention.oldestEndedRun(this.pool);
   retentionOverrides = () => retention.retentionOverrides(this.pool);
