@@ -91,6 +91,7 @@ export function parseArgs(argv: string[]): BenchOptions {
     hostileRepeats: quick ? 1 : 3,
     hostileJsonQuotes: n(1_000_000, 30_000, 1_000),
     jqItems: n(30_000, 30_000, 1_000),
+    retentionLegSeconds: n(180, 40, 10),
     concurrency: 64,
     startConcurrency: 64,
   };

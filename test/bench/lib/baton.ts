@@ -24,6 +24,8 @@ export interface ServerStartOptions {
   /** Write the server's stderr (its warn/error logs) to this file. */
   logFile?: string;
   env?: Record<string, string>;
+  /** Node's arguments in place of the shipped server/dist/main.js (e.g. a bench entry run with tsx). */
+  entry?: string[];
 }
 
 export async function startServerProcess(options: ServerStartOptions): Promise<ServerProcess> {
@@ -36,7 +38,7 @@ export async function startServerProcess(options: ServerStartOptions): Promise<S
     args.push("--cpu-prof", `--cpu-prof-dir=${options.profile.dir}`, `--cpu-prof-name=${options.profile.name}.cpuprofile`);
   }
   const child = track(
-    spawn(process.execPath, [...args, SERVER_MAIN], {
+    spawn(process.execPath, [...args, ...(options.entry ?? [SERVER_MAIN])], {
       env: {
         ...process.env,
         BATON_DATABASE_URL: options.databaseUrl,
@@ -46,6 +48,7 @@ export async function startServerProcess(options: ServerStartOptions): Promise<S
         ...options.env,
       },
       stdio: ["ignore", "pipe", "pipe"],
+      ...(options.entry ? { cwd: ROOT } : {}),
     }),
   );
   let stderr = "";

@@ -133,6 +133,16 @@ function extraLines(r: ScenarioResult | undefined): string[] {
           `unwatched console: ${fmt(m["consoleOnTasksPerSecond"])} vs ${fmt(m["consoleOffTasksPerSecond"])} tasks/s without (${fmt(m["consoleOnOffRatio"])}x; ` +
           `noise ±${fmt((m["consoleIdleNoise"] ?? 0) * 100)}%, ${m["consoleIdleWithinNoise"] ? "within noise" : "outside the noise"})`,
       ];
+    case "retention":
+      return [
+        `baton: reaper on/off: ${fmt(m["runsPerSecondOn"])} / ${fmt(m["runsPerSecondOff"])} runs/s (${fmt(m["onOverOff"])}x, noise ±${fmt((m["throughputNoise"] ?? 0) * 100)}%); ` +
+          `result -> next step p50 ${fmt(m["hopP50OnMs"])} / ${fmt(m["hopP50OffMs"])} ms, p99 ${fmt(m["hopP99OnMs"])} / ${fmt(m["hopP99OffMs"])} ms ` +
+          `(p99 ${fmt(m["hopP99WhileReapingMs"])} ms while a reaper transaction was open)`,
+        `baton: removed ${fmt(m["runsRemovedPerSecond"])} runs/s, ${fmt(m["tasksRemovedPerSecond"])} tasks/s; stored runs at the end ${fmt(m["storedRunsEndOn"])} on, ` +
+          `${fmt(m["storedRunsEndOff"])} off; tables ${fmt(m["tablesMbEndOn"])} MB on, ${fmt(m["tablesMbEndOff"])} MB off, growing in a leg's second half ` +
+          `${fmt(m["secondHalfMbPer1000RunsOn"])} MB on, ${fmt(m["secondHalfMbPer1000RunsOff"])} MB off per 1,000 runs; longest reaper transaction ` +
+          `${fmt(m["longestReaperXactMs"])} ms (statement max ${fmt(m["reaperStatementMaxMs"])} ms), ${fmt(m["lockWaitsBehindReaper"])} lock-wait samples behind it`,
+      ];
     default:
       return [];
   }

@@ -14,6 +14,7 @@ export const SCENARIOS = [
   "conductorSdk",
   "hostile",
   "jq",
+  "retention",
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -81,6 +82,10 @@ export const HEADLINES: Record<ScenarioName, { metric: string; label: string; un
     { metric: "echoMs", label: "JSON_JQ_TRANSFORM echoing a 1 MB input", unit: "ms", better: "lower" },
     { metric: "sizeRatio", label: "JSON_JQ_TRANSFORM time, 4 MB over 1 MB (4 is linear)", unit: "x", better: "lower" },
   ],
+  retention: [
+    { metric: "hopP99OnMs", label: "result -> next step held p99 with the reaper removing ended runs", unit: "ms", better: "lower" },
+    { metric: "tablesMbEndOn", label: "runs, tasks, queue and log tables after six retention periods, reaper on", unit: "MB", better: "lower" },
+  ],
 };
 
 export interface Counts {
@@ -103,6 +108,8 @@ export interface Counts {
   hostileJsonQuotes: number;
   /** Items of the jq scenario's smaller input (about 1 MB at 30,000); the larger has four times as many. */
   jqItems: number;
+  /** Seconds of load in each leg of the retention scenario (reaper on, reaper off). */
+  retentionLegSeconds: number;
   /** Worker concurrency per task type. */
   concurrency: number;
   /** Starts in flight at once. */

@@ -15,6 +15,7 @@ import { summarizeProfile } from "../lib/profile.js";
 import { fairnessBody } from "./fairness.js";
 import { hostileBody } from "./hostile.js";
 import { jqScenario } from "./jq.js";
+import { retentionScenario } from "./retention.js";
 import { cpuMsPerTask, startInClosedLoop, throughputFigures } from "../lib/throughput.js";
 import type { BenchOptions, ScenarioName, ScenarioResult } from "../lib/types.js";
 import { anchorWallClock, cpuMeter, distribution, errorText, freePort, nowMs, pool, round, sleep, until } from "../lib/util.js";
@@ -615,6 +616,33 @@ function conductorSdk(ctx: BatonContext): Promise<ScenarioResult> {
   });
 }
 
+// ---- retention (scenarios/retention.ts) ---------------------------------------------------
+
+/** Reaper on against off: its legs start their own servers (on a fast clock), so it has twice a scenario's time, as backlog. */
+async function retention(ctx: BatonContext): Promise<ScenarioResult> {
+  const t0 = nowMs();
+  const seconds = () => round((nowMs() - t0) / 1000, 1);
+  try {
+    const out = await retentionScenario({
+      options: ctx.options,
+      cluster: ctx.cluster,
+      legSeconds: ctx.options.counts.retentionLegSeconds,
+      deadline: t0 + 2 * ctx.options.scenarioTimeoutS * 1000 - 15_000,
+    });
+    return {
+      scenario: "retention",
+      system: "baton",
+      status: out.status ?? "ok",
+      ...(out.reason ? { reason: out.reason } : {}),
+      metrics: out.metrics,
+      details: out.details,
+      seconds: seconds(),
+    };
+  } catch (error) {
+    return { scenario: "retention", system: "baton", status: "failed", reason: errorText(error), metrics: {}, seconds: seconds() };
+  }
+}
+
 export const BATON_SCENARIOS: Record<ScenarioName, (ctx: BatonContext) => Promise<ScenarioResult>> = {
   throughput,
   dispatch,
@@ -629,4 +657,5 @@ export const BATON_SCENARIOS: Record<ScenarioName, (ctx: BatonContext) => Promis
   conductorSdk,
   hostile: (ctx) => withBaton(ctx, "hostile", 1, hostileBody(ctx.options)),
   jq: (ctx) => jqScenario(ctx.options),
+  retention,
 };
