@@ -53,6 +53,19 @@ function hostName(hostHeader: string): string {
 
 const utf8 = new TextDecoder();
 
+/** The most a console call's body may be: requests carry JSON definitions and payloads (the gRPC port's own bound applies downstream). */
+const READ_MAX_BYTES = 16 * 1024 * 1024;
+/**
+ * Request bytes the port holds at once, across its calls: Connect reads each
+ * body whole and parses it before a service sees the call, so 300 reader
+ * calls of 1 MB at once took 220 MB and held the serving thread for seconds.
+ * A call counts its declared length (the most a body may be when it declares
+ * none) from its arrival until its answer is done.
+ */
+export const REQUEST_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
+/** Bodies this small never wait on the budget: the console's own calls stay answered while large ones fill it. */
+const SMALL_BODY_BYTES = 64 * 1024;
+
 /** Decodes a JSON request, refusing one nested deeper than a body may be: parsing megabytes of nested lists holds the serving thread for seconds. */
 const depthCheckedDecoder = {
   decode(data: Uint8Array): string {
@@ -69,17 +82,39 @@ function keyOf(req: http.IncomingMessage): grpc.Metadata {
   return metadata;
 }
 
-/** Answers a refused call as Connect would, and closes the connection rather than read the body the caller may still be sending. */
-function refuseUnread(req: http.IncomingMessage, res: http.ServerResponse, error: unknown, log: Logger): void {
-  const refusal = toConnectError(error as grpc.ServiceError);
-  const fields = { method: req.url?.split("?")[0]?.slice(0, 200), peer: `${req.socket.remoteAddress ?? "unknown"}:${req.socket.remotePort ?? 0}` };
+function callFields(req: http.IncomingMessage) {
+  return { method: req.url?.split("?")[0]?.slice(0, 200), peer: `${req.socket.remoteAddress ?? "unknown"}:${req.socket.remotePort ?? 0}` };
+}
+
+/** A call whose key was refused, logged as the gRPC port logs one. */
+function keyRefusal(req: http.IncomingMessage, error: unknown, log: Logger): ConnectError {
   if (error instanceof AuthError)
-    log.info({ ...fields, code: "UNAUTHENTICATED", reason: error.reason, ...(error.keyId ? { keyId: error.keyId } : {}) }, "request not authenticated");
-  else log.warn({ ...fields, err: error }, "could not check a console call's key");
+    log.info(
+      { ...callFields(req), code: "UNAUTHENTICATED", reason: error.reason, ...(error.keyId ? { keyId: error.keyId } : {}) },
+      "request not authenticated",
+    );
+  else log.warn({ ...callFields(req), err: error }, "could not check a console call's key");
+  return toConnectError(error as grpc.ServiceError);
+}
+
+/** Answers a refused call as Connect would, and closes the connection rather than read the body the caller may still be sending. */
+function refuseUnread(res: http.ServerResponse, refusal: ConnectError, headers: Record<string, string> = {}): void {
   const body = JSON.stringify(errorToJson(refusal, undefined));
   res
-    .writeHead(codeToHttpStatus(refusal.code), { "content-type": "application/json", "content-length": Buffer.byteLength(body), connection: "close" })
+    .writeHead(codeToHttpStatus(refusal.code), {
+      ...headers,
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(body),
+      connection: "close",
+    })
     .end(body);
+}
+
+/** The bytes a call's body may hold: its declared length, the most a body may be when it is sent in chunks, none without either. */
+function declaredBytes(req: http.IncomingMessage): number {
+  if (req.headers["transfer-encoding"]) return READ_MAX_BYTES;
+  const length = Number(req.headers["content-length"] ?? 0);
+  return Number.isSafeInteger(length) && length >= 0 ? Math.min(length, READ_MAX_BYTES) : READ_MAX_BYTES;
 }
 
 export async function startConsoleServer(options: ConsoleServerOptions): Promise<ConsoleServer> {
@@ -89,13 +124,34 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     // Only the HTTP/1.1 server below calls this adapter.
     fallback: (req, res) => files(req as http.IncomingMessage, res as http.ServerResponse),
     contextValues: (req) => createContextValues().set(peerKey, `${req.socket.remoteAddress ?? "unknown"}:${req.socket.remotePort ?? 0}`),
-    // Requests carry JSON definitions and payloads: the gRPC port's own bound applies downstream.
-    readMaxBytes: 16 * 1024 * 1024,
+    readMaxBytes: READ_MAX_BYTES,
     // A long reply asked for as JSON is written in slices by the handler and handed on as a stand-in this encoder turns
     // into its bytes; a JSON request's depth is read from its text before it is parsed (Connect passes these options on
     // to its JSON serialization; the options' type leaves them out).
     jsonOptions: { textEncoder: slicedJsonEncoder, textDecoder: depthCheckedDecoder } as object,
   });
+  let bytesInFlight = 0;
+  /** Takes room for the call's body until its answer is done; false (the call refused unread) when the port holds too much. */
+  const admit = (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
+    const bytes = declaredBytes(req);
+    if (bytes <= SMALL_BODY_BYTES) return true;
+    if (bytesInFlight + bytes > REQUEST_BYTES_IN_FLIGHT) {
+      const held = Math.round(bytesInFlight / 1024 / 1024);
+      options.log.debug({ ...callFields(req), bytes, bytesInFlight }, "console call refused: request bytes in flight");
+      refuseUnread(
+        res,
+        new ConnectError(
+          `the console's port holds ${held} MiB of request bodies being read or served (at most ${REQUEST_BYTES_IN_FLIGHT / 1024 / 1024} MiB): retry in a few seconds, or send smaller bodies`,
+          Code.ResourceExhausted,
+        ),
+        { "retry-after": "5" },
+      );
+      return false;
+    }
+    bytesInFlight += bytes;
+    res.once("close", () => (bytesInFlight -= bytes));
+    return true;
+  };
   const server = http.createServer((req, res) => {
     const host = req.headers.host ?? "";
     // Open (no keys) means loopback only: a page of another site that renames
@@ -118,11 +174,12 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       // body whole (up to readMaxBytes) before the services' gate sees the call,
       // and a 10 MB body of nested lists held the serving thread for seconds.
       void options.authenticate(keyOf(req)).then(
-        () => rpc(req, res),
-        (error: unknown) => refuseUnread(req, res, error, options.log),
+        () => admit(req, res) && rpc(req, res),
+        (error: unknown) => refuseUnread(res, keyRefusal(req, error, options.log)),
       );
       return;
     }
+    if (req.url?.startsWith("/baton.") && !admit(req, res)) return;
     rpc(req, res);
   });
   server.keepAliveTimeout = 65_000;
