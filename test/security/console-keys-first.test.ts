@@ -7,17 +7,13 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 import { after, before, describe, it } from "node:test";
-import { startSecureServer, type SecureServer } from "./support.js";
+import { startSecureConsole, type SecureServer } from "./support.js";
 
 let s: SecureServer;
 let url: URL;
 let readerKey: string;
 
-before(async () => {
-  s = await startSecureServer({ console: { port: 0 } });
-  url = new URL(s.server.consoleUrl!);
-  readerKey = (await s.registry.create({ role: "reader", taskTypes: [], name: "console-reader" })).key;
-});
+before(async () => ({ s, url, readerKey } = await startSecureConsole()));
 after(() => s?.close());
 
 interface Answer {

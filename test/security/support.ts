@@ -71,3 +71,13 @@ export async function codeOf(promise: Promise<unknown>): Promise<string> {
   }
   return "OK";
 }
+
+/** A server requiring keys with its console port open, the port's address, and a reader key for it. */
+export async function startSecureConsole(): Promise<{ s: SecureServer; url: URL; readerKey: string }> {
+  const s = await startSecureServer({ console: { port: 0 } });
+  return {
+    s,
+    url: new URL(s.server.consoleUrl!),
+    readerKey: (await s.registry.create({ role: "reader", taskTypes: [], name: "console-reader" })).key,
+  };
+}
