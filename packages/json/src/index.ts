@@ -3,6 +3,7 @@
 // same codec, which keeps integers beyond 2^53 exact.
 export { parseJson, stringifyJson } from "./codec.js";
 export { nestsDeeperThan } from "./depth.js";
+export { usesMoreKeyNamesThan } from "./key-names.js";
 export { MESSAGE_CHARS, NOTE_CHARS, QUOTE_CHARS, abridged, quoted, shortened } from "./quote.js";
 
 /** A JSON value (an integer beyond 2^53 is a BigInt at run time, see parseJson). */

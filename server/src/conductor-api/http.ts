@@ -1,12 +1,12 @@
 // The HTTP listener of Conductor's REST API: routing (find-my-way), body
 // reading and validation (ajv), admission, and Conductor's answers (JSON,
 // text/plain ids, 204 for "nothing", its error body for every refusal).
-import { nestsDeeperThan, NOTE_CHARS, shortened } from "@baton/json";
+import { nestsDeeperThan, NOTE_CHARS, shortened, usesMoreKeyNamesThan } from "@baton/json";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import Router from "find-my-way";
 import { Ajv, type ValidateFunction, type ErrorObject } from "ajv";
 import { mapInSlices, parseJson, stringifyJson } from "@baton/protocol";
-import { BODY_TOO_DEEP, MAX_BODY_DEPTH } from "../service/errors.js";
+import { BODY_TOO_DEEP, BODY_TOO_MANY_NAMES, MAX_BODY_DEPTH, MAX_JSON_KEY_NAMES } from "../service/errors.js";
 import { listen, type Listening } from "../http-listen.js";
 import type { Logger } from "../logger.js";
 import type { Principal } from "../auth/policy.js";
@@ -134,6 +134,7 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
       // Read from the text, before the parse: megabytes of nested lists cost the parser seconds of the serving thread
       // (and, parsed, a body of 5,000 nested lists overflowed the stack writing it out again, a 500).
       if (nestsDeeperThan(text, MAX_BODY_DEPTH)) throw badRequest(BODY_TOO_DEEP);
+      if (usesMoreKeyNamesThan(text, MAX_JSON_KEY_NAMES)) throw badRequest(BODY_TOO_MANY_NAMES);
       try {
         body = parseJson(text);
       } catch (error) {

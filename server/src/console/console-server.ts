@@ -6,10 +6,10 @@ import path from "node:path";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJson } from "@connectrpc/connect/protocol-connect";
-import { nestsDeeperThan } from "@baton/json";
+import { nestsDeeperThan, usesMoreKeyNamesThan } from "@baton/json";
 import { grpc, slicedJsonEncoder } from "@baton/protocol";
 import { AuthError } from "../auth/authenticator.js";
-import { BODY_TOO_DEEP, MAX_BODY_DEPTH } from "../service/errors.js";
+import { BODY_TOO_DEEP, BODY_TOO_MANY_NAMES, MAX_BODY_DEPTH, MAX_JSON_KEY_NAMES } from "../service/errors.js";
 import { listen } from "../http-listen.js";
 import type { Logger } from "../logger.js";
 import { connectRoutes, peerKey, toConnectError, type GatedService } from "./connect.js";
@@ -71,6 +71,7 @@ const depthCheckedDecoder = {
   decode(data: Uint8Array): string {
     const text = utf8.decode(data);
     if (nestsDeeperThan(text, MAX_BODY_DEPTH)) throw new ConnectError(BODY_TOO_DEEP, Code.InvalidArgument);
+    if (usesMoreKeyNamesThan(text, MAX_JSON_KEY_NAMES)) throw new ConnectError(BODY_TOO_MANY_NAMES, Code.InvalidArgument);
     return text;
   },
 };

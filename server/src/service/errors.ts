@@ -1,5 +1,5 @@
 // Maps engine refusals and bad input to gRPC statuses.
-import { nestsDeeperThan } from "@baton/json";
+import { nestsDeeperThan, usesMoreKeyNamesThan } from "@baton/json";
 import { grpc, parseJson, RpcError } from "@baton/protocol";
 import { Refusal } from "../decider/decider.js";
 import { Overloaded } from "../runtime/engine.js";
@@ -28,6 +28,17 @@ export const MAX_JSON_DEPTH = 100;
 export const MAX_BODY_DEPTH = MAX_JSON_DEPTH + 10;
 /** The refusal of a body nested deeper than MAX_BODY_DEPTH. */
 export const BODY_TOO_DEEP = `the request body nests deeper than ${MAX_BODY_DEPTH} levels (payloads and definitions may nest ${MAX_JSON_DEPTH})`;
+/**
+ * How many distinct key names the objects of one payload, definition or
+ * request body may use: V8 makes a hidden class for each new name, so a
+ * worker's 2 MiB output of objects under fresh names held the serving thread
+ * 1-3 s in its parse, against tens of milliseconds for the same bytes under
+ * repeated names.
+ */
+export const MAX_JSON_KEY_NAMES = 10_000;
+const KEYED_BY_NAME = 'each new name costs the server\'s parser: key such items in a list (e.g. [{"id": …}]) rather than by name';
+/** The refusal of a body whose objects use more than MAX_JSON_KEY_NAMES names. */
+export const BODY_TOO_MANY_NAMES = `the request body's objects use more than ${MAX_JSON_KEY_NAMES} distinct key names (${KEYED_BY_NAME})`;
 
 /**
  * Refuses JSON nested deeper than MAX_JSON_DEPTH or holding a NUL character
@@ -105,6 +116,8 @@ export async function parseLargePayload(
     checkSize(field, text, limitBytes);
     if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw tooDeep(field);
     await new Promise((resolve) => setImmediate(resolve));
+    if (usesMoreKeyNamesThan(text, MAX_JSON_KEY_NAMES)) throw tooManyNames(field);
+    await new Promise((resolve) => setImmediate(resolve));
   }
   const value = parsedPayload(field, text, limitBytes, "object", parsed, !large);
   if (large) await new Promise((resolve) => setImmediate(resolve));
@@ -121,6 +134,10 @@ function tooDeep(field: string): RpcError {
   return invalid(`${field} nests deeper than ${MAX_JSON_DEPTH} levels`);
 }
 
+function tooManyNames(field: string): RpcError {
+  return invalid(`${field}'s objects use more than ${MAX_JSON_KEY_NAMES} distinct key names (${KEYED_BY_NAME})`);
+}
+
 /**
  * The field's value, measured and parsed, of the kind asked for; not yet checked. `scan`: its depth is read from the
  * text first (parsing nested lists costs about a microsecond a level: a 2 MiB output of them held the serving thread
@@ -132,6 +149,7 @@ function parsedPayload(field: string, text: string, limitBytes: number, kind: "o
   let value = parsed;
   if (value === undefined) {
     if (scan && nestsDeeperThan(text, MAX_JSON_DEPTH)) throw tooDeep(field);
+    if (scan && usesMoreKeyNamesThan(text, MAX_JSON_KEY_NAMES)) throw tooManyNames(field);
     try {
       value = parseJson(text);
     } catch (error) {
