@@ -6,6 +6,7 @@
 // 2^53 and its escapes. Parsing such an output and checking it are turns of
 // the event loop of their own.
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { TaskStatus } from "@baton/protocol";
 import pg from "pg";
@@ -97,6 +98,45 @@ describe("a worker's large output", () => {
     assert.ok(turns.parsed !== undefined && turns.checked !== undefined, `the output was parsed and checked: ${JSON.stringify(turns)}`);
     assert.ok(turns.checked > turns.parsed, `checked in turn ${turns.checked}, parsed in turn ${turns.parsed}`);
     assert.equal((await h.client.getWorkflow(id)).status, "COMPLETED");
+  });
+
+  it("of many workers at once are read one at a time, other work running between them", async () => {
+    // Before, calls that arrived together each did their scan in one turn and their parse in the next: 300 such
+    // outputs were 300 parses in one turn, and /healthz waited seconds behind them.
+    const text = JSON.stringify({ rows: Array.from({ length: 5_000 }, (_, i) => ({ id: i, note: "q".repeat(60) })) });
+    const { parse } = JSON;
+    let turn = 0;
+    let counting = true;
+    const tick = () => {
+      turn++;
+      if (counting) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const parsedIn: number[] = [];
+    JSON.parse = ((source: string, reviver?: Parameters<typeof parse>[1]) => {
+      if (source.length >= text.length) parsedIn.push(turn);
+      return parse(source, reviver);
+    }) as typeof JSON.parse;
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 12 }, () =>
+          h.client.tasks.updateTask({ result: { taskId: randomUUID(), leaseToken: "x", status: TaskStatus.COMPLETED, outputJson: text, workerId: "w" } }).then(
+            () => "applied",
+            (e: Error) => e.message,
+          ),
+        ),
+      );
+      assert.ok(
+        answers.every((a) => a.startsWith("5 NOT_FOUND")),
+        answers.join(", "),
+      );
+    } finally {
+      JSON.parse = parse;
+      counting = false;
+    }
+    assert.equal(parsedIn.length, 12, `each output parsed once: ${parsedIn.join(", ")}`);
+    for (let i = 1; i < parsedIn.length; i++)
+      assert.ok(parsedIn[i]! > parsedIn[i - 1]! + 1, `parses in turns ${parsedIn.join(", ")}: two with no turn between them`);
   });
 
   it("too deep is still refused, naming the field", async () => {
