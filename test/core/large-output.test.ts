@@ -51,25 +51,19 @@ async function largeTextsWritten<T>(min: number, fn: () => Promise<T>): Promise<
 async function parseAndCheckTurns(min: number, fn: () => Promise<unknown>): Promise<{ parsed?: number; checked?: number }> {
   const { parse } = JSON;
   const { keys, entries } = Object;
-  let turn = 0;
-  let counting = true;
-  const tick = () => {
-    turn++;
-    if (counting) setImmediate(tick);
-  };
-  setImmediate(tick);
+  const turns = countTurns();
   let root: unknown;
   const seen: { parsed?: number; checked?: number } = {};
   JSON.parse = ((text: string, reviver?: Parameters<typeof parse>[1]) => {
     const value: unknown = parse(text, reviver);
     if (text.length >= min) {
-      [root, seen.parsed] = [value, turn];
+      [root, seen.parsed] = [value, turns.now];
       delete seen.checked;
     }
     return value;
   }) as typeof JSON.parse;
   const walked = (value: unknown) => {
-    if (value === root && seen.checked === undefined) seen.checked = turn;
+    if (value === root && seen.checked === undefined) seen.checked = turns.now;
   };
   Object.keys = ((value: object) => (walked(value), keys(value))) as typeof Object.keys;
   Object.entries = ((value: object) => (walked(value), entries(value))) as typeof Object.entries;
@@ -80,8 +74,25 @@ async function parseAndCheckTurns(min: number, fn: () => Promise<unknown>): Prom
     JSON.parse = parse;
     Object.keys = keys;
     Object.entries = entries;
-    counting = false;
+    turns.stop();
   }
+}
+
+/** Counts the turns of the event loop from now on, by a chain of setImmediate, until stopped. */
+function countTurns(): { readonly now: number; stop(): void } {
+  let now = 0;
+  let counting = true;
+  const tick = () => {
+    now++;
+    if (counting) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    get now() {
+      return now;
+    },
+    stop: () => (counting = false),
+  };
 }
 
 describe("a worker's large output", () => {
@@ -105,16 +116,10 @@ describe("a worker's large output", () => {
     // outputs were 300 parses in one turn, and /healthz waited seconds behind them.
     const text = JSON.stringify({ rows: Array.from({ length: 5_000 }, (_, i) => ({ id: i, note: "q".repeat(60) })) });
     const { parse } = JSON;
-    let turn = 0;
-    let counting = true;
-    const tick = () => {
-      turn++;
-      if (counting) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const turns = countTurns();
     const parsedIn: number[] = [];
     JSON.parse = ((source: string, reviver?: Parameters<typeof parse>[1]) => {
-      if (source.length >= text.length) parsedIn.push(turn);
+      if (source.length >= text.length) parsedIn.push(turns.now);
       return parse(source, reviver);
     }) as typeof JSON.parse;
     try {
@@ -132,7 +137,7 @@ describe("a worker's large output", () => {
       );
     } finally {
       JSON.parse = parse;
-      counting = false;
+      turns.stop();
     }
     assert.equal(parsedIn.length, 12, `each output parsed once: ${parsedIn.join(", ")}`);
     for (let i = 1; i < parsedIn.length; i++)
