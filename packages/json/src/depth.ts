@@ -3,8 +3,9 @@
 // (a 2 MiB payload of them held the serving thread 1-2 s only to be refused
 // for its depth), a scan of its characters a few milliseconds.
 
+import { stringEnd } from "./string-end.js";
+
 const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const OPEN_LIST = 0x5b;
 const OPEN_OBJECT = 0x7b;
 const CLOSE_LIST = 0x5d;
@@ -20,11 +21,7 @@ export function nestsDeeperThan(text: string, limit: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
-      for (i++; i < text.length; i++) {
-        const s = text.charCodeAt(i);
-        if (s === BACKSLASH) i++;
-        else if (s === QUOTE) break;
-      }
+      i = stringEnd(text, i);
     } else if (c === OPEN_LIST || c === OPEN_OBJECT) {
       if (++depth > limit) return true;
     } else if (c === CLOSE_LIST || c === CLOSE_OBJECT) {

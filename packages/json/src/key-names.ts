@@ -5,8 +5,9 @@
 // bytes under names repeated from object to object parse in a few tens of
 // milliseconds. So the names, not the bytes, are what costs.
 
+import { stringEnd } from "./string-end.js";
+
 const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const COLON = 0x3a;
 const SPACE = 0x20;
 /** The fewest characters a distinct key name adds to a text: its quotes, a colon, a value and a comma around at least one character. */
@@ -23,11 +24,7 @@ export function usesMoreKeyNamesThan(text: string, limit: number): boolean {
   for (let i = 0; i < text.length; i++) {
     if (text.charCodeAt(i) !== QUOTE) continue;
     const start = i + 1;
-    for (i++; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) break;
-    }
+    i = stringEnd(text, i);
     // A string followed by a colon is a key.
     let next = i + 1;
     while (next < text.length && text.charCodeAt(next) <= SPACE) next++;
