@@ -92,13 +92,17 @@ export function validateSchedule(value: unknown): ValidationResult {
   if (cron !== undefined) {
     if (typeof cron !== "string" || cron.trim() === "") err("/cronExpression", "cronExpression must be a non-empty string");
     else {
+      let parsed: Cron | undefined;
       try {
-        new Cron(cron, { paused: true });
+        parsed = new Cron(cron, { paused: true });
       } catch (error) {
         err(
           "/cronExpression",
           `invalid cron expression ${quoted(cron)}: ${shortened((error as Error).message.replace(/^CronPattern: /, ""), NOTE_CHARS)} (five fields, or six with seconds first)`,
         );
+      }
+      if (parsed && nextOf(parsed, new Date()) === undefined) {
+        err("/cronExpression", `cron expression ${quoted(cron)} matches no date (such as the 31st of a 30-day month): check its day and month fields`);
       }
     }
   }
@@ -141,6 +145,19 @@ export function validateSchedule(value: unknown): ValidationResult {
   return { errors, warnings };
 }
 
+/**
+ * The cron's first match after `from` (epoch ms), or undefined when it matches none. croner searches a pattern
+ * that matches no date (April 31) by recursion and may overflow the stack: that is "no match" too.
+ */
+function nextOf(cron: Cron, from: Date): number | undefined {
+  try {
+    return cron.nextRun(from)?.getTime();
+  } catch (error) {
+    if (error instanceof RangeError) return undefined;
+    throw error;
+  }
+}
+
 /** The fire times of one (valid) schedule. */
 export class FireTimes {
   private readonly cron: Cron | undefined;
@@ -160,25 +177,13 @@ export class FireTimes {
     let next: number | undefined;
     if (this.cron) {
       const from = Math.max(afterMs, this.startMs - 1);
-      next = this.cron.nextRun(new Date(from))?.getTime();
+      next = nextOf(this.cron, new Date(from));
     } else if (afterMs < this.startMs) {
       next = this.startMs;
     } else {
       next = this.startMs + (Math.floor((afterMs - this.startMs) / this.stepMs) + 1) * this.stepMs;
     }
     return next !== undefined && next <= this.endMs ? next : undefined;
-  }
-
-  /** Up to `count` fire times strictly after `afterMs`. */
-  next(afterMs: number, count: number): number[] {
-    const out: number[] = [];
-    for (let t = afterMs; out.length < count;) {
-      const next = this.after(t);
-      if (next === undefined) break;
-      out.push(next);
-      t = next;
-    }
-    return out;
   }
 
   /** When the run of fire time `fireMs` starts: the same delay in [0, jitter) for a given schedule and fire time, on every replica. */
