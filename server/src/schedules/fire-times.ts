@@ -21,3 +21,23 @@ export function fireTimesOf(schedule: WorkflowSchedule): FireTimes {
   }
   return times;
 }
+
+/** Computing fire times gives the serving thread a turn after this long. */
+const SLICE_MS = 5;
+
+/**
+ * Up to `count` fire times strictly after `afterMs` and before `beforeMs`, computed in slices between which calls
+ * are served: croner takes up to a millisecond per fire time (more for a rare date), and a backfill asks for 10,000.
+ */
+export async function fireTimesBetween(times: FireTimes, afterMs: number, beforeMs: number, count: number): Promise<number[]> {
+  const out: number[] = [];
+  let sliceStart = performance.now();
+  for (let t = times.after(afterMs); t !== undefined && t < beforeMs && out.length < count; t = times.after(t)) {
+    out.push(t);
+    if (performance.now() - sliceStart > SLICE_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
+  return out;
+}

@@ -8,15 +8,22 @@ import { DEFAULT_CATCHUP_WINDOW_SECONDS, ON_TIME_MS, type WorkflowSchedule } fro
 import type { Clock } from "../clock.js";
 import { Refusal } from "../decider/decider.js";
 import type { Logger } from "../logger.js";
+import { Overloaded } from "../runtime/contract.js";
 import type { Engine } from "../runtime/engine.js";
+import { isConnectionError } from "../store/db.js";
 import type { ScheduleProgress, ScheduleRow, Store, Tx } from "../store/store.js";
-import { fireTimesOf } from "./fire-times.js";
+import { fireTimesBetween, fireTimesOf } from "./fire-times.js";
 import { Ticker } from "../ticker.js";
 
+/** A schedule whose firing failed is looked at again after this long (a fire up to a minute late is still on time). */
+const RETRY_MS = 10_000;
 /** At most this many fire times of one schedule are started per pass (the rest on the next). */
 const MAX_FIRES_PER_PASS = 100;
-/** Missed fire times counted one by one, at most (beyond it the count is a floor). */
-const MAX_COUNTED_MISSES = 100_000;
+/**
+ * Missed fire times counted one by one, at most: each costs a cron computation. Beyond it an interval schedule's
+ * count is worked out, and a cron schedule's is a floor.
+ */
+const MAX_COUNTED_MISSES = 1_000;
 
 export function idempotencyKeyOf(name: string, fireMs: number): string {
   return `schedule:${name}@${fireMs}`;
@@ -58,7 +65,12 @@ export class ScheduleFirer {
   private async pass(): Promise<void> {
     for (let round = 0; round < 50; round++) {
       const now = this.clock.now();
-      const taken = await this.store.fireDueSchedules(now, 20, (row, tx) => this.fire(row, tx, now));
+      const taken = await this.store.fireDueSchedules(
+        now,
+        20,
+        (row, tx) => this.fire(row, tx, now),
+        (row, error) => this.failed(row, error, now),
+      );
       if (taken < 20) return;
     }
   }
@@ -89,12 +101,16 @@ export class ScheduleFirer {
     const windowMs = s.runCatchupScheduleInstances ? Math.max(ON_TIME_MS, (s.catchupWindowSeconds ?? DEFAULT_CATCHUP_WINDOW_SECONDS) * 1000) : ON_TIME_MS;
     let t: number | undefined = progress.nextFireAt || undefined;
     let counted = 0;
-    while (t !== undefined && now - times.dueAt(t) > windowMs && counted < MAX_COUNTED_MISSES) {
-      progress.skippedFires++;
-      counted++;
-      t = times.after(t);
+    // Only a fire time before the window's start can be missed (its run is due at it, or after by its jitter).
+    const missed = t === undefined ? [] : await fireTimesBetween(times, t - 1, now - windowMs, MAX_COUNTED_MISSES);
+    while (counted < missed.length && now - times.dueAt(missed[counted]!) > windowMs) counted++;
+    if (counted > 0) t = counted < missed.length ? missed[counted] : times.after(missed[counted - 1]!);
+    if (counted === MAX_COUNTED_MISSES && t !== undefined && now - times.dueAt(t) > windowMs) {
+      const jumped = times.after(now - windowMs - 1); // the first fire time the window holds
+      if (s.intervalSeconds !== undefined && jumped !== undefined) counted += (jumped - t) / (s.intervalSeconds * 1000);
+      t = jumped;
     }
-    if (counted >= MAX_COUNTED_MISSES && t !== undefined) t = times.after(now - windowMs);
+    progress.skippedFires += counted;
     if (counted > 0) this.log.info({ schedule: row.name, missed: counted }, "schedule: fire times missed beyond the catch-up window were skipped");
 
     for (let fired = 0; t !== undefined && times.dueAt(t) <= now && fired < MAX_FIRES_PER_PASS; fired++) {
@@ -127,6 +143,13 @@ export class ScheduleFirer {
     // A buffered fire is looked at on every sweep until the run before it ends.
     progress.dueAt = progress.bufferedFireAt > 0 ? (nextDue === 0 ? now : Math.min(nextDue, now)) : nextDue;
     return progress;
+  }
+
+  /** A busy server or a lost database ends the pass (every schedule would fail alike); anything else puts off this schedule only. */
+  private failed(row: ScheduleRow, error: unknown, now: number): number {
+    if (error instanceof Overloaded || isConnectionError(error)) throw error;
+    this.log.warn({ schedule: row.name, err: error }, `schedule: firing failed; tried again in ${RETRY_MS / 1000} s`);
+    return now + RETRY_MS;
   }
 
   /** Starts the run of fire time `fireMs` (or finds the one started already); undefined when the workflow is gone. */

@@ -9,7 +9,7 @@ import { canonicalJson } from "../runtime/engine.js";
 import type { ScheduleRow, Store } from "../store/store.js";
 import { invalid, notFound, parsePayload, rpc } from "../service/errors.js";
 import { listPage, pageOfItems } from "../service/list-pages.js";
-import { fireTimesOf } from "./fire-times.js";
+import { fireTimesBetween, fireTimesOf } from "./fire-times.js";
 import { idempotencyKeyOf, type ScheduleFirer } from "./firer.js";
 
 /** Fire times one backfill may start. */
@@ -140,9 +140,7 @@ export function scheduleService(
       const from = Number(req.fromTimeMs);
       const to = Number(req.toTimeMs);
       if (!(to > from)) throw invalid("to_time_ms must be after from_time_ms");
-      const times = fireTimesOf(row.body)
-        .next(from - 1, MAX_BACKFILL + 1)
-        .filter((t) => t < to);
+      const times = await fireTimesBetween(fireTimesOf(row.body), from - 1, to, MAX_BACKFILL + 1);
       if (times.length > MAX_BACKFILL) throw invalid(`the range holds more than ${MAX_BACKFILL} fire times; backfill a shorter range`);
       const now = clock.now();
       const runIds: string[] = [];
@@ -171,7 +169,7 @@ export function scheduleService(
       const count = req.count === 0 ? 10 : req.count;
       if (count < 0 || count > 1000) throw invalid("count must be from 1 to 1000");
       const times = fireTimesOf(s);
-      const fires = times.next(req.fromTimeMs > 0n ? Number(req.fromTimeMs) : clock.now(), count);
+      const fires = await fireTimesBetween(times, req.fromTimeMs > 0n ? Number(req.fromTimeMs) : clock.now(), Infinity, count);
       return { fireTimesMs: fires.map(BigInt), dueTimesMs: fires.map((t) => BigInt(times.dueAt(t))) };
     }),
   };

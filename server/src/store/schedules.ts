@@ -34,6 +34,8 @@ export type ScheduleChange = (row: ScheduleRow) => Partial<ScheduleRow> | undefi
 
 /** Fires one due schedule inside the sweep's transaction `tx`; returns its new progress. */
 export type ScheduleFire = (row: ScheduleRow, tx: Tx) => Promise<ScheduleProgress>;
+/** When a schedule whose firing failed is looked at again (epoch ms); throwing abandons the whole pass instead. */
+export type ScheduleFailed = (row: ScheduleRow, error: unknown) => number;
 
 function toRow(r: Record<string, unknown>): ScheduleRow {
   return {
@@ -117,9 +119,10 @@ export async function deleteSchedule(q: Queryable, name: string): Promise<boolea
  * hands them to `fire` one by one, and writes each one's progress; all in
  * one transaction, so a crash before commit leaves them due for another
  * replica (which starts the same runs again: their idempotency keys make
- * that a no-op).
+ * that a no-op). A schedule whose firing fails is undone to its savepoint and
+ * put off to the time `failed` gives, so it cannot hold back the others.
  */
-export async function fireDueSchedules(pool: pg.Pool, now: number, limit: number, fire: ScheduleFire): Promise<number> {
+export async function fireDueSchedules(pool: pg.Pool, now: number, limit: number, fire: ScheduleFire, failed: ScheduleFailed): Promise<number> {
   // Nothing due (the usual case): one indexed probe, no transaction.
   const probe = await pool.query({
     name: "baton-schedules-due",
@@ -134,12 +137,18 @@ export async function fireDueSchedules(pool: pg.Pool, now: number, limit: number
     ]);
     for (const raw of rows) {
       const row = toRow(raw);
-      const p = await fire(row, tx);
-      await tx.query(
-        `UPDATE baton.schedules SET next_fire_at = $2, due_at = $3, buffered_fire_at = $4, last_fire_at = $5, last_run_id = $6, skipped_fires = $7
-         WHERE name = $1`,
-        [row.name, p.nextFireAt, p.dueAt, p.bufferedFireAt, p.lastFireAt, p.lastRunId, p.skippedFires],
-      );
+      await tx.query("SAVEPOINT schedule_fire");
+      try {
+        const p = await fire(row, tx);
+        await tx.query(
+          `UPDATE baton.schedules SET next_fire_at = $2, due_at = $3, buffered_fire_at = $4, last_fire_at = $5, last_run_id = $6, skipped_fires = $7
+           WHERE name = $1`,
+          [row.name, p.nextFireAt, p.dueAt, p.bufferedFireAt, p.lastFireAt, p.lastRunId, p.skippedFires],
+        );
+      } catch (error) {
+        await tx.query("ROLLBACK TO SAVEPOINT schedule_fire");
+        await tx.query("UPDATE baton.schedules SET due_at = $2 WHERE name = $1", [row.name, failed(row, error)]);
+      }
     }
     return rows.length;
   });

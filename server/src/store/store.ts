@@ -54,7 +54,7 @@ export type { AsText, SearchQuery } from "./runs.js";
 export type { ReplicaPresence } from "./replicas.js";
 export { exportLine, type PurgeFilter, type RemovedRun } from "./retention.js";
 export { RevisionMoved, type RouteChangeRecord, type RouteUpdate, type VersionCounts } from "./routes.js";
-export type { NewSchedule, ScheduleChange, ScheduleFire, ScheduleProgress, ScheduleRow } from "./schedules.js";
+export type { NewSchedule, ScheduleChange, ScheduleFailed, ScheduleFire, ScheduleProgress, ScheduleRow } from "./schedules.js";
 export type { TaskLogLine } from "./task-logs.js";
 export type { TaskLease } from "./task-lookup.js";
 export type { BatchWrite, BatchWritten, OutboxEntry, OutboxWritten, QueueEntry } from "./write-batch.js";
@@ -202,7 +202,7 @@ export interface Store {
   changeSchedule(name: string, fn: schedules.ScheduleChange, now: number): Promise<schedules.ScheduleRow | undefined>;
   deleteSchedule(name: string): Promise<boolean>;
   /** Locks up to `limit` due schedules (SKIP LOCKED), fires each in that transaction and writes its progress; how many. */
-  fireDueSchedules(now: number, limit: number, fire: schedules.ScheduleFire): Promise<number>;
+  fireDueSchedules(now: number, limit: number, fire: schedules.ScheduleFire, failed: schedules.ScheduleFailed): Promise<number>;
 
   // ---- retention (retention.ts): removing ended runs
   /** One batch in one short transaction; `keep` sees the rows before commit, and its failure removes nothing. */
@@ -399,7 +399,8 @@ class PgStore implements Store {
   insertSchedule = (row: schedules.NewSchedule) => schedules.insertSchedule(this.pool, row);
   changeSchedule = (name: string, fn: schedules.ScheduleChange, now: number) => schedules.changeSchedule(this.pool, name, fn, now);
   deleteSchedule = (name: string) => schedules.deleteSchedule(this.pool, name);
-  fireDueSchedules = (now: number, limit: number, fire: schedules.ScheduleFire) => schedules.fireDueSchedules(this.pool, now, limit, fire);
+  fireDueSchedules = (now: number, limit: number, fire: schedules.ScheduleFire, failed: schedules.ScheduleFailed) =>
+    schedules.fireDueSchedules(this.pool, now, limit, fire, failed);
 
   removeEndedRuns: Store["removeEndedRuns"] = (f, limit, keep) => retention.removeEndedRuns(this.pool, f, limit, keep);
   countEndedRuns = (f: retention.PurgeFilter) => retention.countEndedRuns(this.pool, f);
