@@ -83,6 +83,23 @@ describe("schedule costs", () => {
     await h.client.deleteSchedule("wide_backfill");
   });
 
+  it("finds a schedule's fire times without serializing its start request", async () => {
+    // Before, the fire-time cache was keyed by the schedule's canonical JSON: a 3.4 MB input cost 200-650 ms of
+    // the serving thread (key-sorted copy and text) on every sweep and every read of the schedule.
+    const input = { rows: Array.from({ length: 20_000 }, (_, i) => ({ id: i, note: "x".repeat(40) })) };
+    await h.client.createSchedule({ name: "large_input", cronExpression: "0 * * * *", startWorkflowRequest: { name: "costs_flow", input } });
+    const { fromEntries } = Object;
+    let copies = 0;
+    Object.fromEntries = ((entries: Iterable<readonly [PropertyKey, unknown]>) => (copies++, fromEntries(entries))) as typeof Object.fromEntries;
+    try {
+      for (let i = 0; i < 3; i++) await h.client.getSchedule("large_input");
+    } finally {
+      Object.fromEntries = fromEntries;
+    }
+    assert.ok(copies < 1_000, `objects copied while reading the schedule 3 times: ${copies}`);
+    await h.client.deleteSchedule("large_input");
+  });
+
   it("refuses a cron expression that matches no date, naming the field", async () => {
     for (const cronExpression of ["0 0 31 4,6,9,11 *", "0 0 30 2 *"]) {
       const refused = await h.client.createSchedule({ name: "never", cronExpression, startWorkflowRequest: { name: "costs_flow" } }).then(

@@ -158,14 +158,18 @@ function nextOf(cron: Cron, from: Date): number | undefined {
   }
 }
 
-/** The fire times of one (valid) schedule. */
+/** The fire times of one (valid) schedule. Keeps its timing fields only, not the start request. */
 export class FireTimes {
   private readonly cron: Cron | undefined;
   private readonly stepMs: number;
   private readonly startMs: number;
   private readonly endMs: number;
+  private readonly name: string;
+  private readonly jitterMs: number;
 
-  constructor(readonly schedule: WorkflowSchedule) {
+  constructor(schedule: WorkflowSchedule) {
+    this.name = schedule.name;
+    this.jitterMs = (schedule.jitterSeconds ?? 0) * 1000;
     this.cron = schedule.cronExpression !== undefined ? new Cron(schedule.cronExpression, { paused: true, timezone: schedule.zoneId ?? "UTC" }) : undefined;
     this.stepMs = (schedule.intervalSeconds ?? 0) * 1000;
     this.startMs = schedule.scheduleStartTime ?? 0;
@@ -188,11 +192,11 @@ export class FireTimes {
 
   /** When the run of fire time `fireMs` starts: the same delay in [0, jitter) for a given schedule and fire time, on every replica. */
   dueAt(fireMs: number): number {
-    const jitterMs = (this.schedule.jitterSeconds ?? 0) * 1000;
+    const { jitterMs } = this;
     if (jitterMs <= 0) return fireMs;
     // FNV-1a over the name and fire time: stable, well spread, no crypto needed.
     let h = 0x811c9dc5;
-    for (const ch of `${this.schedule.name}@${fireMs}`) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+    for (const ch of `${this.name}@${fireMs}`) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
     return fireMs + (h % jitterMs);
   }
 }

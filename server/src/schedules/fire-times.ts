@@ -1,11 +1,11 @@
-// A schedule's FireTimes, kept while its JSON stays the same: parsing a cron
-// expression on every sweep would cost more than the sweep's query.
+// A schedule's FireTimes, kept while its timing stays the same: parsing a cron
+// expression on every sweep would cost more than the sweep's query. Keyed by
+// the timing fields alone: the start request (its input up to the definition
+// limit) is neither serialized for the key nor held by the cache.
 import { FireTimes, type WorkflowSchedule } from "@baton/sdk";
-import { canonicalJson } from "../runtime/engine.js";
 import { byteCache } from "../byte-caches.js";
 
-// Bounded by bytes and entries (byte-caches.ts): an entry is charged for its
-// key, the schedule's JSON (a schedule's start request may be large).
+// Bounded by bytes and entries (byte-caches.ts): an entry is charged for its key.
 const cache = byteCache<string, FireTimes>("schedule fire times", {
   maxBytes: 16 * 1024 * 1024,
   maxEntries: 10_000,
@@ -13,7 +13,8 @@ const cache = byteCache<string, FireTimes>("schedule fire times", {
 });
 
 export function fireTimesOf(schedule: WorkflowSchedule): FireTimes {
-  const key = canonicalJson(schedule);
+  const { name, cronExpression, intervalSeconds, zoneId, scheduleStartTime, scheduleEndTime, jitterSeconds } = schedule;
+  const key = JSON.stringify([name, cronExpression, intervalSeconds, zoneId, scheduleStartTime, scheduleEndTime, jitterSeconds]);
   let times = cache.get(key);
   if (!times) {
     times = new FireTimes(schedule);
