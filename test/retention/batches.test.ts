@@ -1,13 +1,18 @@
-// Retention's batches are small in tasks as well as in runs: one transaction
-// removes the oldest ended runs whose tasks add up to the batch's task limit
-// (a run with more goes alone), and the reaper goes on until all are gone.
-// Runs of a few hundred tasks each made a batch of 500 runs one transaction
-// of many seconds (the retention bench's probe: 500 runs of 300 tasks, 8.4 s).
+// Retention's batches are small in tasks and log lines as well as in runs:
+// one transaction removes the oldest ended runs whose tasks add up to the
+// batch's task limit (a run with more goes alone), or only log lines of
+// theirs, up to its log limit, while they have more; the reaper goes on until
+// all are gone. Runs of a few hundred tasks each made a batch of 500 runs one
+// transaction of many seconds (the retention bench's probe: 500 runs of 300
+// tasks, 8.4 s), and a run's log lines are not in its task count (one run of
+// 5,000 tasks with 100 lines each: 2.8 s, against 29 ms without them).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import pg from "pg";
 import { Registry } from "prom-client";
 import { createLogger } from "@baton/server";
 import { Reaper } from "../../server/src/retention/reaper.js";
+import type { Store } from "../../server/src/store/store.js";
 import { startHarness, type Harness } from "../support/harness.js";
 import { flowOf } from "../support/flows.js";
 
@@ -36,18 +41,7 @@ describe("retention batches", () => {
     const expectedTasks = starts.reduce((n, name) => n + (name === "ret_big" ? 12 : 1), 0);
 
     // The server's own store, each batch recorded.
-    const batches: { runs: number; tasks: number }[] = [];
-    const store = h.server.store;
-    const recorded = {
-      removeEndedRuns: async (...args: Parameters<typeof store.removeEndedRuns>) => {
-        const removed = await store.removeEndedRuns(...args);
-        batches.push({ runs: removed.runs, tasks: removed.tasks });
-        return removed;
-      },
-      oldestEndedRun: () => store.oldestEndedRun(),
-      retentionOverrides: () => store.retentionOverrides(),
-    };
-    const reaper = new Reaper(recorded, h.clock, createLogger("silent"), { batch: 500, batchTasks: 10 }, new Registry());
+    const { batches, reaper } = recordedReaper({ batch: 500, batchTasks: 10 });
     const total = await reaper.purge({ before: h.clock.now() + 1 });
 
     assert.deepEqual(total, { runs: starts.length, tasks: expectedTasks }, "every run and task removed");
@@ -56,4 +50,53 @@ describe("retention batches", () => {
     const { workflows } = await h.client.searchWorkflows({ pageSize: 100 });
     assert.equal(workflows.length, 0, "no run left");
   });
+
+  it("keeps each transaction within its log limit, removing a run's lines over several before the run", async () => {
+    await h.client.registerWorkflowDef(flowOfTasks("ret_logged", 2));
+    const runs = await Promise.all([1, 2, 3].map(() => h.client.startWorkflow("ret_logged", {})));
+    const db = new pg.Client({ connectionString: h.databaseUrl });
+    await db.connect();
+    try {
+      // 25 lines on each task: 50 a run, 150 in all.
+      await db.query(
+        `INSERT INTO baton.task_logs (task_id, created_at, message)
+         SELECT t.id, 0, 'line ' || g FROM baton.tasks t CROSS JOIN generate_series(1, 25) g WHERE t.run_id = ANY($1::uuid[])`,
+        [runs],
+      );
+      const lines = async () => Number((await db.query("SELECT count(*) AS n FROM baton.task_logs")).rows[0].n);
+      const gone: number[] = [];
+      const { batches, reaper } = recordedReaper({ batch: 500, batchTasks: 5000, batchLogs: 20 }, async (removeBatch) => {
+        const before = await lines();
+        const removed = await removeBatch();
+        gone.push(before - (await lines()));
+        return removed;
+      });
+      const total = await reaper.purge({ before: h.clock.now() + 1 });
+      assert.deepEqual(total, { runs: 3, tasks: 6 }, "every run and task removed");
+      assert.equal(await lines(), 0, "every line removed");
+      assert.ok(Math.max(...gone) <= 20, `a transaction removes at most 20 lines: ${JSON.stringify(gone)}`);
+      assert.ok(batches.at(-1)!.runs === 3, `the runs go once their lines have: ${JSON.stringify(batches)}`);
+    } finally {
+      await db.end();
+    }
+  });
 });
+
+/** A reaper on the server's own store whose batches are recorded (and `around` each, when given). */
+function recordedReaper(
+  options: ConstructorParameters<typeof Reaper>[3],
+  around: (removeBatch: () => ReturnType<Store["removeEndedRuns"]>) => ReturnType<Store["removeEndedRuns"]> = (removeBatch) => removeBatch(),
+) {
+  const batches: { runs: number; tasks: number }[] = [];
+  const store = h.server.store;
+  const recorded = {
+    removeEndedRuns: async (...args: Parameters<Store["removeEndedRuns"]>) => {
+      const removed = await around(() => store.removeEndedRuns(...args));
+      batches.push({ runs: removed.runs, tasks: removed.tasks });
+      return removed;
+    },
+    oldestEndedRun: () => store.oldestEndedRun(),
+    retentionOverrides: () => store.retentionOverrides(),
+  };
+  return { batches, reaper: new Reaper(recorded, h.clock, createLogger("silent"), options, new Registry()) };
+}

@@ -23,6 +23,8 @@ export interface RetentionOptions {
   batch?: number;
   /** Tasks per transaction, of the runs it removes together (default 5,000; a run with more goes alone). */
   batchTasks?: number;
+  /** Task log lines per transaction (default 50,000; a batch whose runs have more removes only lines, and the next goes on). */
+  batchLogs?: number;
   /** Real time between passes (default 60 s); moving a test clock also starts one. */
   intervalMs?: number;
 }
@@ -110,7 +112,7 @@ export class Reaper {
 
   /** Removes everything `f` matches, batch by batch; returns the totals. */
   async purge(f: PurgeFilter): Promise<{ runs: number; tasks: number }> {
-    const limit = { runs: this.options.batch ?? 500, tasks: this.options.batchTasks ?? 5000 };
+    const limit = { runs: this.options.batch ?? 500, tasks: this.options.batchTasks ?? 5000, logs: this.options.batchLogs ?? 50_000 };
     const total = { runs: 0, tasks: 0 };
     for (;;) {
       if (this.ticker.stopped) break;

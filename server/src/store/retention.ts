@@ -2,10 +2,15 @@
 // that locks up to `limit.runs` ended runs (SKIP LOCKED: another replica's
 // batch, or an event on one of them, is never waited for), keeps the oldest
 // of them whose tasks add up to at most `limit.tasks` (at least one run, so a
-// run larger than that still goes, alone), deletes their tasks, task logs,
-// queue rows and the runs, and commits. A run that is not ended when its row
-// is locked (retried or restarted meanwhile) is left alone, and so is a child
-// run whose parent is still running.
+// run larger than that still goes, alone), deletes their task logs, then
+// their tasks, queue rows and the runs, and commits. A task's log holds up to
+// 10,000 lines, which no task count shows: when the runs have more than
+// `limit.logs` lines, the batch deletes that many and commits, and the next
+// one takes the same runs up again (their lines go first; nothing reads an
+// ended run's log past its retention but the curious, and the export does
+// not carry logs). A run that is not ended when its row is locked (retried or
+// restarted meanwhile) is left alone, and so is a child run whose parent is
+// still running.
 import { stringifyJson } from "@baton/protocol";
 import type pg from "pg";
 import { transaction, type Queryable } from "./db.js";
@@ -46,10 +51,11 @@ function where(f: PurgeFilter, params: unknown[]): string {
 const exportedTask = `CASE WHEN g.type = 'DO_WHILE' THEN to_jsonb(g) || jsonb_build_object('output', g.output || coalesce(
     (SELECT jsonb_object_agg(i.iteration::text, i.output) FROM iterations_gone i WHERE i.task_id = g.id), '{}')) ELSE to_jsonb(g) END`;
 
-/** The most one batch removes: runs, and their tasks together (a run with more tasks goes alone). */
+/** The most one batch removes: runs, their tasks together (a run with more tasks goes alone), and their log lines. */
 export interface BatchLimit {
   runs: number;
   tasks: number;
+  logs: number;
 }
 
 /**
@@ -65,32 +71,45 @@ export async function removeEndedRuns(
   const params: unknown[] = [];
   const filter = where(f, params);
   params.push(limit.runs, limit.tasks);
-  const [runsParam, tasksParam] = [`$${params.length - 1}`, `$${params.length}`];
   return transaction(pool, async (tx) => {
     // Nothing may wait long on this transaction: a lock it cannot get at once is an error, not a queue.
     await tx.query("SET LOCAL lock_timeout = '2s'");
-    const { rows } = await tx.query(
+    const picked = await tx.query<{ candidates: number; victims: string[] }>(
       // A run's tasks are taken as its sequence counter says (every task it made took a number; nothing is counted).
-      // The rows deleted are returned whole only for `keep`.
       `WITH candidates AS (
-         SELECT r.id, r.ended_at, r.next_seq - 1 AS tasks FROM baton.runs r WHERE ${filter} ORDER BY r.ended_at LIMIT ${runsParam} FOR UPDATE SKIP LOCKED),
+         SELECT r.id, r.ended_at, r.next_seq - 1 AS tasks FROM baton.runs r WHERE ${filter}
+         ORDER BY r.ended_at LIMIT $${params.length - 1} FOR UPDATE SKIP LOCKED),
        sized AS (
-         SELECT c.id, row_number() OVER w AS n, sum(c.tasks) OVER w AS upto FROM candidates c WINDOW w AS (ORDER BY c.ended_at, c.id)),
-       victims AS (SELECT id FROM sized WHERE n = 1 OR upto <= ${tasksParam}),
+         SELECT c.id, row_number() OVER w AS n, sum(c.tasks) OVER w AS upto FROM candidates c WINDOW w AS (ORDER BY c.ended_at, c.id))
+       SELECT (SELECT count(*) FROM candidates)::int AS candidates,
+              coalesce((SELECT array_agg(id) FROM sized WHERE n = 1 OR upto <= $${params.length}), '{}') AS victims`,
+      params,
+    );
+    const { candidates, victims } = picked.rows[0]!;
+    if (victims.length === 0) return { runs: 0, tasks: 0, more: false };
+    const logs = await tx.query(
+      `DELETE FROM baton.task_logs WHERE ctid = ANY(ARRAY(
+         SELECT l.ctid FROM baton.tasks t JOIN baton.task_logs l ON l.task_id = t.id WHERE t.run_id = ANY($1::uuid[]) LIMIT $2))`,
+      [victims, limit.logs],
+    );
+    // At the limit: these runs may have more lines, for the next batch (which takes them up again, oldest first).
+    if (logs.rowCount === limit.logs) return { runs: 0, tasks: 0, more: true };
+    const { rows } = await tx.query(
+      // The rows deleted are returned whole only for `keep`.
+      `WITH victims AS (SELECT unnest($1::uuid[]) AS id),
        tasks_gone AS (DELETE FROM baton.tasks t USING victims v WHERE t.run_id = v.id RETURNING ${keep ? "t.*" : "t.id"}),
        logs_gone AS (DELETE FROM baton.task_logs l USING tasks_gone g WHERE l.task_id = g.id RETURNING 1),
        iterations_gone AS (DELETE FROM baton.loop_iterations i USING tasks_gone g WHERE i.task_id = g.id RETURNING ${keep ? "i.*" : "1"}),
        queue_gone AS (DELETE FROM baton.queue q USING tasks_gone g WHERE q.task_id = g.id RETURNING 1),
        runs_gone AS (DELETE FROM baton.runs r USING victims v WHERE r.id = v.id RETURNING ${keep ? "r.*" : "r.id"})
        SELECT (SELECT coalesce(json_agg(runs_gone), '[]') FROM runs_gone) AS runs,
-              (SELECT count(*) FROM candidates)::int AS candidates,
               ${keep ? `(SELECT coalesce(json_agg(${exportedTask} ORDER BY g.seq), '[]') FROM tasks_gone g)` : "'[]'::json"} AS tasks,
               (SELECT count(*) FROM tasks_gone)::int AS task_count,
               (SELECT count(*) FROM logs_gone)::int AS log_count,
               (SELECT count(*) FROM queue_gone)::int AS queue_count`,
-      params,
+      [victims],
     );
-    const row = rows[0] as { runs: Record<string, unknown>[]; candidates: number; tasks: Record<string, unknown>[]; task_count: number };
+    const row = rows[0] as { runs: Record<string, unknown>[]; tasks: Record<string, unknown>[]; task_count: number };
     if (keep && row.runs.length > 0) {
       const byRun = new Map<string, Record<string, unknown>[]>();
       for (const t of row.tasks) {
@@ -100,7 +119,7 @@ export async function removeEndedRuns(
       }
       await keep(row.runs.map((run) => ({ run, tasks: byRun.get(run["id"] as string) ?? [] })));
     }
-    return { runs: row.runs.length, tasks: row.task_count, more: row.candidates === limit.runs || row.runs.length < row.candidates };
+    return { runs: row.runs.length, tasks: row.task_count, more: candidates === limit.runs || row.runs.length < candidates };
   });
 }
 
