@@ -7,10 +7,19 @@
 // the scenario does not test is stretched by the same factor so it lasts as
 // long in real time as in production: a dispatch stream's age limit (an hour).
 // BATON_BENCH_REAPER_INTERVAL_MS: the reaper's real time between passes
-// (the server's default is 60 s).
+// (the server's default is 60 s). BATON_BENCH_SERVER_MAIN (the bench's A/B
+// variable, lib/baton.ts) names another build's server/dist/main.js: its
+// package (the index.js beside it) is the one started.
 //
 //   node --import tsx test/bench/lib/clock-server.ts   (env as for server/dist/main.js)
-import { createLogger, serverOptionsFromEnv, startServer, type Clock } from "@baton/server";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Clock } from "@baton/server";
+
+const otherMain = process.env["BATON_BENCH_SERVER_MAIN"];
+const { createLogger, serverOptionsFromEnv, startServer } = (
+  otherMain ? await import(pathToFileURL(path.join(path.dirname(path.resolve(otherMain)), "index.js")).href) : await import("@baton/server")
+) as typeof import("@baton/server");
 
 const rate = Number(process.env["BATON_BENCH_CLOCK_RATE"] ?? "1");
 const reaperIntervalMs = Number(process.env["BATON_BENCH_REAPER_INTERVAL_MS"] ?? "60000");
