@@ -19,7 +19,8 @@ import { BATON_SCENARIOS } from "./scenarios/baton.js";
 import { runPeer } from "./peers/index.js";
 
 const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.join(",")}] [--peers conductor,conductor-postgres,temporal,graphile-worker | --no-peers]
-                      [--backlog-scale F] [--scale F] [--peer-scale F] [--profile] [--out DIR] [--database-url URL] [--timeout SECONDS] [--no-baton] [--merge]`;
+                      [--backlog-scale F] [--scale F] [--peer-scale F] [--profile] [--out DIR] [--database-url URL] [--timeout SECONDS] [--no-baton] [--merge]
+                      [--retention-rate RUNS_PER_S] [--retention-legs on,off]`;
 
 export function parseArgs(argv: string[]): BenchOptions {
   const get = (name: string): string | undefined => {
@@ -44,6 +45,8 @@ export function parseArgs(argv: string[]): BenchOptions {
     "--timeout",
     "--no-baton",
     "--merge",
+    "--retention-rate",
+    "--retention-legs",
     "--help",
   ];
   for (const a of argv) {
@@ -110,6 +113,10 @@ export function parseArgs(argv: string[]): BenchOptions {
     startAndWaitRuns: Math.min(counts.startAndWaitRuns, 100),
   };
   const databaseUrl = get("--database-url");
+  const retentionRate = Number(get("--retention-rate") ?? 0);
+  if (!(retentionRate >= 0)) throw new Error("--retention-rate takes runs per second (0: a closed loop)");
+  const retentionLegs = (get("--retention-legs") || "").split(",").filter(Boolean);
+  for (const l of retentionLegs) if (l !== "on" && l !== "off") throw new Error(`--retention-legs takes on and off, e.g. on,off; got ${l}`);
   return {
     quick,
     only,
@@ -123,6 +130,7 @@ export function parseArgs(argv: string[]): BenchOptions {
     outDir: path.resolve(get("--out") || path.join(ROOT, "bench-results")),
     ...(databaseUrl ? { databaseUrl } : {}),
     scenarioTimeoutS: Number(get("--timeout") ?? (quick ? 120 : 900)),
+    retention: { rate: retentionRate, ...(retentionLegs.length ? { legs: retentionLegs as ("on" | "off")[] } : {}) },
     log: (line) => console.error(line),
   };
 }

@@ -133,5 +133,7 @@ export interface BenchOptions {
   databaseUrl?: string;
   /** Longest any one scenario may take, seconds. */
   scenarioTimeoutS: number;
+  /** The retention scenario: runs started per second, whatever is in flight (0: a closed loop); the legs' order (reaper on or off). */
+  retention: { rate: number; legs?: ("on" | "off")[] };
   log: (line: string) => void;
 }

@@ -1,12 +1,17 @@
 // The retention scenario (issue 19, part 3): what removing ended runs costs a
-// busy server, and whether the tables stay bounded. A steady closed-loop load
-// of short runs (three worker steps, two log lines, inputs and outputs of
-// about a KB each) on a server whose clock runs fast (lib/clock-server.ts), so
-// that a leg lives through six retention periods (one hour, the shortest
-// allowed), with the reaper on (BATON_RETENTION=1h) and off, the same load,
-// clock and length, in legs ordered off, on, on, off (quick: off, on), each on
-// a fresh database. The reaper keeps its real cadence (a pass every 60 s, the
-// server's default; quick: a quarter of a leg).
+// busy server, and whether the tables stay bounded. A steady load of short
+// runs (three worker steps, two log lines, inputs and outputs of about a KB
+// each) on a server whose clock runs fast (lib/clock-server.ts), so that a
+// leg lives through six retention periods or more (one hour, the shortest
+// allowed, in at most 30 s), with the reaper on (BATON_RETENTION=1h) and off,
+// the same load, clock and length, in legs ordered off, on, on, off (quick:
+// off, on; or --retention-legs), each on a fresh database. The load is a
+// closed loop (at most 64 runs in flight: it goes as fast as the machine
+// lets it), or with --retention-rate an open one (runs started at a steady
+// rate whatever is in flight: a bound on the tables shows only at a rate
+// that does not follow the machine's load). The reaper keeps its real
+// cadence (a pass every 60 s, the server's default; quick: a quarter of a
+// leg).
 //
 // Latency on the bench's clock alone (the server's runs fast): a step's result
 // returned -> the run's next step held by a worker, over the whole leg and
@@ -46,11 +51,12 @@ const HOLD = { name: "bench_ret_hold", version: 1, schemaVersion: 2, tasks: [{ n
 const HOLD_RUNS = 5;
 /** The shortest retention the server allows (reaper.ts's MIN_RETENTION_SECONDS). */
 const RETENTION_S = 3600;
-/** Retention periods each leg lives through. */
+/** Retention periods each leg lives through, at the least; a period lasts at most PERIOD_S of real time. */
 const PERIODS = 6;
+const PERIOD_S = 30;
 const RELATIONS = ["runs", "tasks", "queue", "task_logs"] as const;
-/** server/src/store/retention.ts's statement, as pg_stat_activity and pg_stat_statements show it. */
-const REAPER_STATEMENT = "WITH candidates AS%";
+/** server/src/store/retention.ts's statements, as pg_stat_activity and pg_stat_statements show them: a batch's first picks its runs. */
+const REAPER_STATEMENTS = ["WITH candidates AS%", "DELETE FROM baton.task_logs WHERE ctid%", "WITH victims AS%"];
 /** Tasks of each large run removed by a purge at the end of the last leg with the reaper on. */
 const LARGE_RUN_TASKS = 300;
 
@@ -81,11 +87,15 @@ interface TableSample {
   live: Record<(typeof RELATIONS)[number], number>;
   autovacuums: Record<(typeof RELATIONS)[number], number>;
   deleted: Record<(typeof RELATIONS)[number], number>;
+  /** Index bytes alone (index bloat is not in the heap's dead tuples). */
+  indexMb: Record<(typeof RELATIONS)[number], number>;
+  /** The machine's 1-minute load average. */
+  load: number;
 }
 
 async function sampleTables(c: pg.Client, t: number): Promise<TableSample> {
-  const { rows } = await c.query<{ relname: string; bytes: string; live: string; dead: string; av: string; del: string }>(
-    `SELECT s.relname, pg_total_relation_size(s.relid) AS bytes, s.n_live_tup AS live, s.n_dead_tup AS dead,
+  const { rows } = await c.query<{ relname: string; bytes: string; index: string; live: string; dead: string; av: string; del: string }>(
+    `SELECT s.relname, pg_total_relation_size(s.relid) AS bytes, pg_indexes_size(s.relid) AS index, s.n_live_tup AS live, s.n_dead_tup AS dead,
             s.autovacuum_count AS av, s.n_tup_del AS del
      FROM pg_stat_user_tables s WHERE s.schemaname = 'baton' AND s.relname = ANY($1::text[])`,
     [RELATIONS],
@@ -93,7 +103,10 @@ async function sampleTables(c: pg.Client, t: number): Promise<TableSample> {
   const stored = await c.query<{ n: string }>("SELECT count(*) AS n FROM baton.runs");
   const pick = (f: (r: (typeof rows)[number]) => number) =>
     Object.fromEntries(
-      RELATIONS.map((name) => [name, f(rows.find((r) => r.relname === name) ?? ({ bytes: "0", live: "0", dead: "0", av: "0", del: "0" } as never))]),
+      RELATIONS.map((name) => [
+        name,
+        f(rows.find((r) => r.relname === name) ?? ({ bytes: "0", index: "0", live: "0", dead: "0", av: "0", del: "0" } as never)),
+      ]),
     ) as Record<(typeof RELATIONS)[number], number>;
   return {
     t: round(t, 1),
@@ -103,6 +116,8 @@ async function sampleTables(c: pg.Client, t: number): Promise<TableSample> {
     live: pick((r) => Number(r.live)),
     autovacuums: pick((r) => Number(r.av)),
     deleted: pick((r) => Number(r.del)),
+    indexMb: pick((r) => round(Number(r.index) / 2 ** 20, 1)),
+    load: round(loadavg()[0]!, 1),
   };
 }
 
@@ -129,12 +144,12 @@ async function sampleReaper(url: string) {
     running = true;
     const at = nowMs();
     c.query<{ pid: number; reaper: boolean; xact_ms: number | null; waiting: boolean; blockers: number[] | null; query: string }>(
-      `SELECT a.pid, a.query LIKE $1 AS reaper, extract(epoch FROM clock_timestamp() - a.xact_start) * 1000 AS xact_ms,
+      `SELECT a.pid, a.query LIKE ANY($1::text[]) AS reaper, extract(epoch FROM clock_timestamp() - a.xact_start) * 1000 AS xact_ms,
               a.wait_event_type = 'Lock' AS waiting, CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) END AS blockers,
               left(regexp_replace(a.query, '\\s+', ' ', 'g'), 80) AS query
        FROM pg_stat_activity a
        WHERE a.datname = current_database() AND a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() AND a.state <> 'idle'`,
-      [REAPER_STATEMENT],
+      [REAPER_STATEMENTS],
     )
       .then(({ rows }) => {
         samples++;
@@ -172,13 +187,14 @@ async function sampleReaper(url: string) {
   };
 }
 
-/** pg_stat_statements' figures for the reaper's statement in this database. */
+/** pg_stat_statements' figures for the reaper's statements in this database: batches (calls), their time, the longest statement, the mean batch. */
 async function reaperStatement(c: pg.Client) {
   try {
     const { rows } = await c.query<{ calls: string | null; total: number | null; max: number | null; mean: number | null }>(
-      `SELECT sum(calls) AS calls, sum(total_exec_time) AS total, max(max_exec_time) AS max, sum(total_exec_time) / nullif(sum(calls), 0) AS mean
-       FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query LIKE $1`,
-      [REAPER_STATEMENT],
+      `SELECT sum(calls) FILTER (WHERE query LIKE $1) AS calls, sum(total_exec_time) AS total, max(max_exec_time) AS max,
+              sum(total_exec_time) / nullif(sum(calls) FILTER (WHERE query LIKE $1), 0) AS mean
+       FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query LIKE ANY($2::text[])`,
+      [REAPER_STATEMENTS[0], REAPER_STATEMENTS],
     );
     const r = rows[0];
     return { calls: Number(r?.calls ?? 0), totalMs: round(r?.total ?? 0, 1), maxMs: round(r?.max ?? 0, 1), meanMs: round(r?.mean ?? 0, 2) };
@@ -257,6 +273,8 @@ interface LegOptions {
   seconds: number;
   /** How many times as fast as the machine's the server's clock runs. */
   rate: number;
+  /** Runs started per second whatever is in flight (0: a closed loop of at most 64 in flight). */
+  arrivals: number;
   reaperIntervalMs: number;
   /** After the load, remove this many runs far larger than its (purgeLargeRuns; 0: none). */
   largeRuns: number;
@@ -320,24 +338,50 @@ async function leg(o: LegOptions) {
 
     let n = 0;
     let started = 0;
-    /** Starts runs, `concurrency` calls at a time, with at most `window` started and not finished, until `end` (bench clock). */
-    const load = async (end: number, window: number) =>
+    const startOne = () => {
+      const i = n++;
+      started++;
+      startedAt.set(i, nowMs());
+      return client.startWorkflow(FLOW.name, { n: i, order: record(i, "order") });
+    };
+    /** Closed loop: starts runs, 16 calls at a time, with at most 64 started and not finished, until `end` (bench clock). */
+    const closed = async (end: number) =>
       Promise.all(
         Array.from({ length: 16 }, async () => {
           while (nowMs() < end) {
-            if (started - done >= window) {
+            if (started - done >= 64) {
               await sleep(2);
               continue;
             }
-            const i = n++;
-            started++;
-            startedAt.set(i, nowMs());
-            await client.startWorkflow(FLOW.name, { n: i, order: record(i, "order") });
+            await startOne();
           }
         }),
       );
+    /** The open loop's record: how far a start fell behind its time, and the most runs in flight. */
+    const open = { behindMaxMs: 0, behindOver100Ms: 0, inFlightMax: 0, startErrors: 0 };
+    /** Open loop: the k-th start is due at k / rate s (bench clock) whatever is in flight; at most 64 start calls wait at once. */
+    const steady = async (end: number) => {
+      const t0 = nowMs();
+      const calls = new Set<Promise<unknown>>();
+      for (let k = 0; ; k++) {
+        const due = t0 + (k * 1000) / o.arrivals;
+        if (due >= end) break;
+        if (due > nowMs()) await sleep(due - nowMs());
+        while (calls.size >= 64) await Promise.race(calls);
+        const behind = nowMs() - due;
+        open.behindMaxMs = Math.max(open.behindMaxMs, behind);
+        if (behind > 100) open.behindOver100Ms++;
+        open.inFlightMax = Math.max(open.inFlightMax, started - done);
+        const call: Promise<unknown> = startOne()
+          .catch(() => open.startErrors++)
+          .finally(() => calls.delete(call));
+        calls.add(call);
+      }
+      await Promise.all(calls);
+    };
+    const load = (end: number) => (o.arrivals > 0 ? steady(end) : closed(end));
     // Warm-up (JIT, connections, plans): not counted.
-    await load(nowMs() + Math.min(10_000, (o.seconds * 1000) / 6), 64);
+    await load(nowMs() + Math.min(10_000, (o.seconds * 1000) / 6));
     await until(() => done >= started, 30_000, 10);
     await resetStatements(databaseUrl);
 
@@ -352,7 +396,7 @@ async function leg(o: LegOptions) {
     const end = t0 + o.seconds * 1000;
     const done0 = done;
     measuring = true;
-    const every = Math.max(1000, (o.seconds * 1000) / 60);
+    const every = Math.max(1000, Math.min(5000, (o.seconds * 1000) / 60));
     const sampling = (async () => {
       while (nowMs() < end) {
         await sleep(Math.min(every, Math.max(0, end - nowMs())));
@@ -361,7 +405,8 @@ async function leg(o: LegOptions) {
         completedAt.push(done - done0);
       }
     })();
-    await load(end, 64);
+    Object.assign(open, { behindMaxMs: 0, behindOver100Ms: 0, inFlightMax: 0, startErrors: 0 });
+    await load(end);
     const seconds = (nowMs() - t0) / 1000;
     const completed = done - done0;
     measuring = false;
@@ -393,6 +438,25 @@ async function leg(o: LegOptions) {
     const mid = half.length - 1;
     const secondHalfMbPer1000Runs =
       mid >= 0 && completed > completedAt[mid]! ? round((1000 * (total(last) - total(series[mid]!))) / (completed - completedAt[mid]!), 2) : Number.NaN;
+    // The leg in thirds: with the tables bounded, the last third is no larger than the first (once it has filled).
+    const thirds = [0, 1, 2].map((k) => {
+      const part = series.filter((s) => s.t > (k * seconds) / 3 && s.t <= ((k + 1) * seconds) / 3);
+      const mean = (f: (s: TableSample) => number) => (part.length ? round(part.reduce((sum, s) => sum + f(s), 0) / part.length, 1) : Number.NaN);
+      const max = (f: (s: TableSample) => number) => Math.max(0, ...part.map(f));
+      return {
+        tablesMbMean: mean(total),
+        tablesMbMax: max(total),
+        indexMbMax: round(
+          max((s) => RELATIONS.reduce((sum, r) => sum + s.indexMb[r], 0)),
+          1,
+        ),
+        storedRunsMean: mean((s) => s.storedRuns),
+        storedRunsMax: max((s) => s.storedRuns),
+        deadTuplesMax: Object.fromEntries(RELATIONS.map((r) => [r, max((s) => s.dead[r])])),
+        mbAtEnd: part.at(-1)?.mb,
+        loadAverage1m: mean((s) => s.load),
+      };
+    });
     const removedRuns = last.deleted.runs - first.deleted.runs;
     const removedTasks = last.deleted.tasks - first.deleted.tasks;
     const duringReaping = duringPasses(hops, reaper.reaperAt);
@@ -400,6 +464,7 @@ async function leg(o: LegOptions) {
       setting: o.setting,
       seconds: round(seconds, 1),
       runsPerSecond: round(completed / seconds, 1),
+      ...(o.arrivals > 0 ? { arrivalsPerSecond: o.arrivals, openLoop: { ...open, behindMaxMs: round(open.behindMaxMs, 1) } } : {}),
       hop: distribution(hops.map((h) => h.ms)),
       hopWhileReaping: distribution(duringReaping),
       startToFirst: distribution(firsts),
@@ -418,6 +483,9 @@ async function leg(o: LegOptions) {
         atEnd: last.storedRuns,
       },
       secondHalfMbPer1000Runs,
+      thirds,
+      // The mean size's growth from the first third to the last, per minute of the leg: near 0 when bounded.
+      thirdsGrowthMbPerMinute: round((thirds[2]!.tablesMbMean - thirds[0]!.tablesMbMean) / ((2 * seconds) / 3 / 60), 2),
       tablesMb: {
         atStart: total(first),
         maxFirstHalf: Math.max(0, ...half.map(total)),
@@ -433,13 +501,14 @@ async function leg(o: LegOptions) {
       ...(large ? { largeRunsPurge: large } : {}),
       cpu: cpuUse,
       loadAverage1m: [round(load0, 1), round(load1, 1)],
-      series: series.map((s) => ({ t: s.t, storedRuns: s.storedRuns, totalMb: total(s), mb: s.mb, dead: s.dead })),
+      series: series.map((s) => ({ t: s.t, storedRuns: s.storedRuns, totalMb: total(s), mb: s.mb, indexMb: s.indexMb, dead: s.dead, load: s.load })),
     };
     log(
       `  retention leg ${o.index + 1} (reaper ${o.setting}): ${result.runsPerSecond} runs/s; result -> next step p50 ${result.hop.p50} / p99 ${result.hop.p99} ms` +
         ` (while reaping: ${result.hopWhileReaping.n} hops, p99 ${result.hopWhileReaping.p99} ms); removed ${removedRuns} runs, ${removedTasks} tasks;` +
         ` stored runs ${first.storedRuns} -> ${last.storedRuns} (max ${result.storedRuns.max}); tables ${total(first)} -> ${total(last)} MB` +
-        ` (second half: ${secondHalfMbPer1000Runs} MB per 1,000 runs);` +
+        ` (second half: ${secondHalfMbPer1000Runs} MB per 1,000 runs; mean by third ${thirds.map((t) => t.tablesMbMean).join(" / ")} MB,` +
+        ` stored runs at most ${thirds.map((t) => t.storedRunsMax).join(" / ")});` +
         ` longest reaper transaction ${reaper.longestReaperXactMs} ms, statement max ${statement.maxMs} ms; lock-wait samples ${reaper.lockWaitSamples}` +
         ` (${reaper.lockWaitsBlockedByReaper} behind the reaper); load ${round(load0, 1)} -> ${round(load1, 1)}`,
     );
@@ -462,24 +531,31 @@ const median = (xs: number[]) => {
 
 export async function retentionScenario(o: { options: BenchOptions; cluster: Cluster; legSeconds: number; deadline: number }) {
   const { options } = o;
-  const order: Setting[] = options.quick ? ["off", "on"] : ["off", "on", "on", "off"];
+  const order: Setting[] = options.retention.legs ?? (options.quick ? ["off", "on"] : ["off", "on", "on", "off"]);
+  const arrivals = options.retention.rate;
   const legs: Leg[] = [];
   for (const [index, setting] of order.entries()) {
     // What is left of the scenario's time, shared by the legs still to run (each takes about 25 s more than its load).
     const share = (o.deadline - nowMs()) / 1000 / (order.length - index) - 25;
     const seconds = Math.floor(Math.min(o.legSeconds, share));
     if (seconds < 5) break;
-    // The retention period is a sixth of the leg; the reaper's pass comes every minute, as by default (quick: four times a leg).
-    const rate = Math.round((RETENTION_S * PERIODS) / seconds);
+    // The retention period is a sixth of the leg, or PERIOD_S if shorter; the reaper's pass comes every minute, as by default (quick: four times a leg).
+    const rate = Math.round(RETENTION_S / Math.min(PERIOD_S, seconds / PERIODS));
     const reaperIntervalMs = options.quick ? Math.max(2000, (seconds * 1000) / 4) : 60_000;
-    options.log(`  leg ${index + 1}: reaper ${setting}, ${seconds} s, clock ${rate}x (an hour's retention every ${round(seconds / PERIODS, 1)} s)`);
+    options.log(
+      `  leg ${index + 1}: reaper ${setting}, ${seconds} s, clock ${rate}x (an hour's retention every ${round(RETENTION_S / rate, 1)} s),` +
+        ` ${arrivals > 0 ? `${arrivals} runs started a second` : "a closed loop"}`,
+    );
     const largeRuns = setting === "on" && !order.slice(index + 1).includes("on") ? (options.quick ? 100 : 500) : 0;
-    legs.push(await leg({ cluster: o.cluster, options, setting, index, seconds, rate, reaperIntervalMs, largeRuns }));
+    legs.push(await leg({ cluster: o.cluster, options, setting, index, seconds, rate, arrivals, reaperIntervalMs, largeRuns }));
   }
   const of = (setting: Setting) => legs.filter((l) => l.setting === setting);
   const on = of("on");
   const off = of("off");
-  if (!on.length || !off.length) return { metrics: {}, details: { legs }, status: "partial" as const, reason: "not enough time for a leg of each setting" };
+  if (!on.length || !off.length) {
+    const reason = options.retention.legs ? `legs asked for: ${order.join(", ")}` : "not enough time for a leg of each setting";
+    return { metrics: {}, details: { legs }, status: "partial" as const, reason };
+  }
   const pooled = (ls: Leg[], pick: (l: Leg) => number) => round(median(ls.map(pick)), 1);
   const throughputOn = median(on.map((l) => l.runsPerSecond));
   const throughputOff = median(off.map((l) => l.runsPerSecond));
@@ -508,6 +584,8 @@ export async function retentionScenario(o: { options: BenchOptions; cluster: Clu
       tablesMbEndOff: pooled(off, (l) => l.tablesMb.atEnd),
       secondHalfMbPer1000RunsOn: round(median(on.map((l) => l.secondHalfMbPer1000Runs)), 2),
       secondHalfMbPer1000RunsOff: round(median(off.map((l) => l.secondHalfMbPer1000Runs)), 2),
+      thirdsGrowthMbPerMinuteOn: round(median(on.map((l) => l.thirdsGrowthMbPerMinute)), 2),
+      thirdsGrowthMbPerMinuteOff: round(median(off.map((l) => l.thirdsGrowthMbPerMinute)), 2),
       longestReaperXactMs: Math.max(...on.map((l) => l.reaper.longestReaperXactMs)),
       reaperStatementMaxMs: Math.max(...on.map((l) => l.reaperStatement.maxMs)),
       lockWaitsBehindReaper: on.reduce((sum, l) => sum + l.reaper.lockWaitsBlockedByReaper, 0),
