@@ -84,7 +84,12 @@ export const HEADLINES: Record<ScenarioName, { metric: string; label: string; un
   ],
   retention: [
     { metric: "hopP99OnMs", label: "result -> next step held p99 with the reaper removing ended runs", unit: "ms", better: "lower" },
-    { metric: "tablesMbEndOn", label: "runs, tasks, queue and log tables after six retention periods, reaper on", unit: "MB", better: "lower" },
+    {
+      metric: "tablesMbEndOn",
+      label: "runs, tasks, queue and log tables at the end of a leg (six retention periods or more), reaper on",
+      unit: "MB",
+      better: "lower",
+    },
   ],
 };
 
