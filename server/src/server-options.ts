@@ -5,6 +5,7 @@ import type { TlsOptions } from "./auth/tls.js";
 import type { Clock } from "./clock.js";
 import type { Limits } from "./limits.js";
 import type { AnswerBudget } from "./unsent-answers.js";
+import { requestBytesSetting } from "./request-bytes.js";
 import type { DEFAULT_QUERY_LIMITS } from "./sandbox/queries.js";
 import type { Logger } from "./logger.js";
 import { parseRetention, type RetentionOptions } from "./retention/reaper.js";
@@ -63,6 +64,8 @@ export interface ServerOptions {
    * is ended (unsent-answers.ts).
    */
   answerBudget?: Partial<AnswerBudget>;
+  /** Bytes of requests being read or served the server holds at once, gRPC and console ports together (default 64 MiB; request-bytes.ts). */
+  requestBytes?: number;
   /** Removing ended runs: the default period, an export directory (none: runs are kept unless their workflow sets retentionSeconds). */
   retention?: RetentionOptions;
 }
@@ -82,7 +85,8 @@ export function isLoopback(host: string): boolean {
  * "30d" by default, "off" to keep them) and BATON_RETENTION_EXPORT_DIR,
  * BATON_ALLOW_INLINE_DEFINITIONS=1, BATON_HTTP_ALLOWED_HOSTS=host,address,cidr…,
  * BATON_HTTP_TIMEOUT_MS, BATON_HTTP_MAX_IN_FLIGHT, BATON_INSECURE_ALLOW_PLAINTEXT_KEYS=1,
- * BATON_DB_POOL_SIZE, BATON_UNSENT_ANSWER_BYTES (the budget of answers not yet read by their callers).
+ * BATON_DB_POOL_SIZE, BATON_UNSENT_ANSWER_BYTES (the budget of answers not yet read by their callers),
+ * BATON_REQUEST_BYTES (the budget of requests being read or served).
  */
 export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<ServerOptions, "databaseUrl"> {
   const get = (name: string) => env[name] || undefined;
@@ -151,6 +155,8 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit
       throw new Error(`BATON_UNSENT_ANSWER_BYTES must be a whole number of bytes, at least 1048576 (1 MiB), not "${answerBytes}"`);
     options.answerBudget = { totalBytes: Number(answerBytes) };
   }
+  const requestBytes = get("BATON_REQUEST_BYTES");
+  if (requestBytes) options.requestBytes = requestBytesSetting(requestBytes);
   const auth = get("BATON_AUTH");
   if (truthy("BATON_INSECURE_NO_AUTH")) options.auth = { mode: "disabled" };
   else if (auth === "required" || auth === "disabled") options.auth = { mode: auth };

@@ -35,6 +35,8 @@ import { DEFAULT_LIMITS } from "./limits.js";
 import { widenReceiveWindows } from "./receive-windows.js";
 import { answerBudgetInterceptor, sendsEncoded } from "./grpc-answers.js";
 import { answerBudgetOf, UnsentAnswers } from "./unsent-answers.js";
+import { requestBudgetInterceptor } from "./grpc-requests.js";
+import { DEFAULT_REQUEST_BYTES, RequestBytes } from "./request-bytes.js";
 import { createLogger } from "./logger.js";
 import { sampleDatabase } from "./observability/database-sample.js";
 import { DbWatch } from "./observability/db-watch.js";
@@ -240,9 +242,12 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   // Answers written and not yet read by their callers, on the gRPC and REST ports together.
   const answers = new UnsentAnswers(answerBudgetOf(options.answerBudget), clock, metrics.registry);
   const stopAnswers = answers.watch();
+  // Requests being read or served, on the gRPC and console ports together.
+  const requests = new RequestBytes(options.requestBytes ?? DEFAULT_REQUEST_BYTES, metrics.registry);
+  const maxMessageBytes = limits.definitionBytes + 1024 * 1024;
 
   const server = new grpc.Server({
-    "grpc.max_receive_message_length": limits.definitionBytes + 1024 * 1024,
+    "grpc.max_receive_message_length": maxMessageBytes,
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_permit_without_calls": 1,
     // Calls a connection may have open at once. Under a flood, calls the
@@ -250,7 +255,8 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     // they wait in the client instead (measured at 10x the sustainable start
     // rate: peak RSS 699 -> 322 MB). Far above what workers and clients use.
     "grpc.max_concurrent_streams": 10_000,
-    interceptors: [answerBudgetInterceptor(answers, log)],
+    // The request budget's interceptor first: it reads grpc-js's call beneath it.
+    interceptors: [requestBudgetInterceptor(requests, maxMessageBytes, log), answerBudgetInterceptor(answers, log)],
   });
   const onError = (method: string, error: unknown) => log.error({ err: error, method }, "request failed");
   // Every call passes one gate: authentication, role, task-type scope, metrics.
@@ -337,6 +343,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       host: consoleHost,
       port: options.console.port,
       services,
+      requests,
       authRequired: authMode === "required",
       ...(gate.authenticate ? { authenticate: gate.authenticate } : {}),
       log,

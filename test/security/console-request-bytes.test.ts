@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 import { after, before, describe, it } from "node:test";
-import { REQUEST_BYTES_IN_FLIGHT } from "../../server/src/console/console-server.js";
+import { DEFAULT_REQUEST_BYTES } from "../../server/src/request-bytes.js";
 import { startSecureConsole, type SecureServer } from "./support.js";
 
 let s: SecureServer;
@@ -59,7 +59,7 @@ async function until<T>(get: () => Promise<T>, done: (value: T) => boolean): Pro
 
 describe("request bytes held at once on the console's port", () => {
   it("refuses a large call while stalled bodies fill the budget, serves small ones, and takes large ones again once they go", async () => {
-    const stalled = Array.from({ length: REQUEST_BYTES_IN_FLIGHT / (MAX_BODY + 1) }, () => stalledCall());
+    const stalled = Array.from({ length: DEFAULT_REQUEST_BYTES / (MAX_BODY + 1) }, () => stalledCall());
     try {
       const refused = await until(
         () => call(1024 * 1024),
@@ -67,7 +67,10 @@ describe("request bytes held at once on the console's port", () => {
       );
       assert.equal(refused.status, 429, JSON.stringify(refused));
       assert.equal(refused.code, "resource_exhausted");
-      assert.match(refused.message ?? "", /holds \d+ MiB of request bodies .*retry in a few seconds/);
+      assert.match(
+        refused.message ?? "",
+        /holds [\d.]+ MiB of requests being read or served .*Retry in a few seconds, send smaller payloads, or have an operator raise BATON_REQUEST_BYTES/,
+      );
       assert.equal(refused.retryAfter, "5");
       const small = await call(1000);
       assert.equal(small.status, 200, "a small call is served while large ones fill the budget");

@@ -12,6 +12,7 @@ import { AuthError } from "../auth/authenticator.js";
 import { BODY_TOO_DEEP, BODY_TOO_MANY_NAMES, MAX_BODY_DEPTH, MAX_JSON_KEY_NAMES } from "../service/errors.js";
 import { listen } from "../http-listen.js";
 import type { Logger } from "../logger.js";
+import type { RequestBytes } from "../request-bytes.js";
 import { connectRoutes, peerKey, toConnectError, type GatedService } from "./connect.js";
 import { SECURITY_HEADERS, staticFiles } from "./static-files.js";
 
@@ -20,6 +21,8 @@ export interface ConsoleServerOptions {
   /** 0 picks a free port. */
   port: number;
   services: GatedService[];
+  /** The server's budget of request bytes in hand, shared with the gRPC port: Connect reads each body whole and parses it before a service sees the call. */
+  requests: RequestBytes;
   /** Without authentication only loopback names may be used to reach the port (no DNS rebinding). */
   authRequired: boolean;
   /** With keys required: checks a call's key (throws UNAUTHENTICATED), as the services' gate does. */
@@ -55,17 +58,6 @@ const utf8 = new TextDecoder();
 
 /** The most a console call's body may be: requests carry JSON definitions and payloads (the gRPC port's own bound applies downstream). */
 const READ_MAX_BYTES = 16 * 1024 * 1024;
-/**
- * Request bytes the port holds at once, across its calls: Connect reads each
- * body whole and parses it before a service sees the call, so 300 reader
- * calls of 1 MB at once took 220 MB and held the serving thread for seconds.
- * A call counts its declared length (the most a body may be when it declares
- * none) from its arrival until its answer is done.
- */
-export const REQUEST_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
-/** Bodies this small never wait on the budget: the console's own calls stay answered while large ones fill it. */
-const SMALL_BODY_BYTES = 64 * 1024;
-
 /** Decodes a JSON request, refusing one nested deeper than a body may be: parsing megabytes of nested lists holds the serving thread for seconds. */
 const depthCheckedDecoder = {
   decode(data: Uint8Array): string {
@@ -131,26 +123,16 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     // to its JSON serialization; the options' type leaves them out).
     jsonOptions: { textEncoder: slicedJsonEncoder, textDecoder: depthCheckedDecoder } as object,
   });
-  let bytesInFlight = 0;
-  /** Takes room for the call's body until its answer is done; false (the call refused unread) when the port holds too much. */
+  /** Takes room for the call's body until its answer is done; false (the call refused unread) when the server holds too much. */
   const admit = (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
     const bytes = declaredBytes(req);
-    if (bytes <= SMALL_BODY_BYTES) return true;
-    if (bytesInFlight + bytes > REQUEST_BYTES_IN_FLIGHT) {
-      const held = Math.round(bytesInFlight / 1024 / 1024);
-      options.log.debug({ ...callFields(req), bytes, bytesInFlight }, "console call refused: request bytes in flight");
-      refuseUnread(
-        res,
-        new ConnectError(
-          `the console's port holds ${held} MiB of request bodies being read or served (at most ${REQUEST_BYTES_IN_FLIGHT / 1024 / 1024} MiB): retry in a few seconds, or send smaller bodies`,
-          Code.ResourceExhausted,
-        ),
-        { "retry-after": "5" },
-      );
+    const release = options.requests.take(bytes, "console");
+    if (!release) {
+      options.log.debug({ ...callFields(req), bytes, held: options.requests.heldBytes }, "console call refused: request bytes in hand");
+      refuseUnread(res, new ConnectError(options.requests.refusal(bytes), Code.ResourceExhausted), { "retry-after": "5" });
       return false;
     }
-    bytesInFlight += bytes;
-    res.once("close", () => (bytesInFlight -= bytes));
+    res.once("close", release);
     return true;
   };
   const server = http.createServer((req, res) => {

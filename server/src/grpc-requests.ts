@@ -1,0 +1,163 @@
+// The gRPC port's requests under the request-bytes budget (request-bytes.ts).
+// grpc-js gathers each message whole, from data events of the call's HTTP/2
+// stream, before anything of ours sees it: a client sending 1 MB less one byte
+// on each of 300 streams made the server hold 284 MB. So a message takes room
+// as soon as its length prefix (the first five bytes of a gRPC message)
+// arrives, read from the stream ahead of grpc-js's own reader; with no room the
+// call is refused RESOURCE_EXHAUSTED at once, before its body is read, decoded
+// or handled. A unary call's message keeps its room until the call ends (its
+// decoded message and parsed payload live that long); a stream's message until
+// it is handed on, and a stream's small messages (Dispatch's credits) are
+// counted but never refused. The stream is grpc-js's private field of its call
+// (not public API): if it is missing, this warns once and requests go uncounted.
+import type http2 from "node:http2";
+import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "./logger.js";
+import { SMALL_REQUEST_BYTES, type Release, type RequestBytes } from "./request-bytes.js";
+
+type Next = grpc.ServerInterceptingCallInterface;
+type Listener = Parameters<Next["start"]>[0];
+type Status = Parameters<Next["sendStatus"]>[0];
+
+/**
+ * The interceptor that puts every call's request messages under `requests`.
+ * It must come first in the server's list (next to grpc-js's own call, whose
+ * stream it reads); it passes that stream on as `stream` for the interceptors
+ * after it. `maxMessageBytes` is the server's receive limit: what a
+ * compressed message is counted as (it may inflate to that).
+ */
+export function requestBudgetInterceptor(requests: RequestBytes, maxMessageBytes: number, log: Pick<Logger, "warn">): grpc.ServerInterceptor {
+  let warned = false;
+  const uncounted = () => {
+    if (warned) return;
+    warned = true;
+    log.warn("cannot count gRPC request bytes (grpc-js's internals changed): requests on the gRPC port are not held to BATON_REQUEST_BYTES");
+  };
+  // grpc-js uses what an interceptor returns through ServerInterceptingCallInterface alone.
+  return (method, next) => new CountedCall(method, next, requests, maxMessageBytes, uncounted) as unknown as grpc.ServerInterceptingCall;
+}
+
+/** Finds the length prefixes of the gRPC messages in a call's request bytes, chunk by chunk. */
+class MessagePrefixes {
+  private readonly prefix = Buffer.alloc(5);
+  private prefixHave = 0;
+  private bodyLeft = 0;
+
+  /** Calls `found` for each message whose prefix completes in `chunk`. */
+  read(chunk: Buffer, found: (compressed: boolean, length: number) => void): void {
+    for (let at = 0; at < chunk.length;) {
+      if (this.bodyLeft > 0) {
+        const skipped = Math.min(this.bodyLeft, chunk.length - at);
+        this.bodyLeft -= skipped;
+        at += skipped;
+        continue;
+      }
+      const copied = chunk.copy(this.prefix, this.prefixHave, at, at + 5 - this.prefixHave);
+      this.prefixHave += copied;
+      at += copied;
+      if (this.prefixHave < 5) continue;
+      this.prefixHave = 0;
+      this.bodyLeft = this.prefix.readUInt32BE(1);
+      found(this.prefix[0] === 1, this.bodyLeft);
+    }
+  }
+}
+
+class CountedCall implements Next {
+  /** The call's HTTP/2 stream, for the interceptors after this one. */
+  readonly stream: http2.ServerHttp2Stream | undefined;
+  /** Room taken by messages not yet handed on (a stream's) or by the call (unary), in arrival order. */
+  private readonly held: Release[] = [];
+  private ended = false;
+  private stopReading = () => {};
+
+  constructor(
+    private readonly method: grpc.ServerMethodDefinition<unknown, unknown>,
+    private readonly next: Next,
+    private readonly requests: RequestBytes,
+    private readonly maxMessageBytes: number,
+    uncounted: () => void,
+  ) {
+    const stream = (next as unknown as { stream?: http2.ServerHttp2Stream }).stream;
+    this.stream = stream;
+    if (!stream || typeof stream.prependListener !== "function") {
+      uncounted();
+      return;
+    }
+    const prefixes = new MessagePrefixes();
+    // Ahead of grpc-js's reader: a refusal here ends the call before grpc-js takes in the bytes that carried the prefix.
+    const onData = (chunk: Buffer) => prefixes.read(chunk, (compressed, length) => this.arrived(compressed ? this.maxMessageBytes : length));
+    stream.prependListener("data", onData);
+    this.stopReading = () => stream.off("data", onData);
+  }
+
+  start(listener: Listener): void {
+    this.next.start({
+      onReceiveMetadata: (metadata) => listener.onReceiveMetadata(metadata),
+      onReceiveMessage: (message) => {
+        // A stream's message is the handler's from here; a unary call's stays in hand until the call ends.
+        if (this.method.requestStream) this.held.shift()?.();
+        listener.onReceiveMessage(message);
+      },
+      onReceiveHalfClose: () => listener.onReceiveHalfClose(),
+      // grpc-js calls this when the call ends, however it ends.
+      onCancel: () => {
+        this.finish();
+        listener.onCancel();
+      },
+    });
+  }
+
+  sendStatus(status: Status): void {
+    this.next.sendStatus(status);
+  }
+  sendMessage(message: unknown, callback: () => void): void {
+    this.next.sendMessage(message, callback);
+  }
+  sendMetadata(metadata: grpc.Metadata): void {
+    this.next.sendMetadata(metadata);
+  }
+  startRead(): void {
+    this.next.startRead();
+  }
+  getPeer(): string {
+    return this.next.getPeer();
+  }
+  getDeadline(): grpc.Deadline {
+    return this.next.getDeadline();
+  }
+  getHost(): string {
+    return this.next.getHost();
+  }
+  getAuthContext(): ReturnType<Next["getAuthContext"]> {
+    return this.next.getAuthContext();
+  }
+  getConnectionInfo(): ReturnType<Next["getConnectionInfo"]> {
+    return this.next.getConnectionInfo();
+  }
+  getMetricsRecorder(): ReturnType<Next["getMetricsRecorder"]> {
+    return this.next.getMetricsRecorder();
+  }
+
+  /** A message's prefix arrived: it takes room, or the call is refused before its body is read. */
+  private arrived(declared: number): void {
+    if (this.ended) return;
+    // A larger one is refused by grpc-js itself, from the same prefix.
+    const bytes = Math.min(declared, this.maxMessageBytes);
+    const room = this.method.requestStream && bytes < SMALL_REQUEST_BYTES ? this.requests.count(bytes) : this.requests.take(bytes, "grpc");
+    if (room) {
+      this.held.push(room);
+      return;
+    }
+    const details = this.requests.refusal(bytes);
+    this.finish();
+    this.next.sendStatus({ code: grpc.status.RESOURCE_EXHAUSTED, details, metadata: null });
+  }
+
+  private finish(): void {
+    this.ended = true;
+    this.stopReading();
+    for (const release of this.held) release();
+    this.held.length = 0;
+  }
+}
