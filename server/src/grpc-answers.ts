@@ -7,12 +7,9 @@
 // (`sendsEncoded`), so it is serialized once, as before.
 import http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
+import { ForwardingCall, type Listener, type Next } from "./grpc-forwarding-call.js";
 import type { Logger } from "./logger.js";
 import type { AnswerCall, Held, UnsentAnswers } from "./unsent-answers.js";
-
-type Next = grpc.ServerInterceptingCallInterface;
-type Listener = Parameters<Next["start"]>[0];
-type Status = Parameters<Next["sendStatus"]>[0];
 
 /** `definition` with serializers that send a Buffer (an answer this module serialized) as it is. */
 export function sendsEncoded<D extends grpc.ServiceDefinition>(definition: D): D {
@@ -36,21 +33,22 @@ export function answerBudgetInterceptor(answers: UnsentAnswers, log: Pick<Logger
   return (method, next) => new BudgetedCall(method, next, answers, cannotEnd) as unknown as grpc.ServerInterceptingCall;
 }
 
-class BudgetedCall implements Next, AnswerCall {
+class BudgetedCall extends ForwardingCall implements AnswerCall {
   readonly connection: string;
   private ended = false;
   private readonly held = new Set<Held>();
 
   constructor(
     private readonly method: grpc.ServerMethodDefinition<unknown, unknown>,
-    private readonly next: Next,
+    next: Next,
     private readonly answers: UnsentAnswers,
     private readonly cannotEnd: () => void,
   ) {
+    super(next);
     this.connection = next.getPeer();
   }
 
-  start(listener: Listener): void {
+  override start(listener: Listener): void {
     this.next.start({
       onReceiveMetadata: (metadata) => listener.onReceiveMetadata(metadata),
       onReceiveMessage: (message) => listener.onReceiveMessage(message),
@@ -63,7 +61,7 @@ class BudgetedCall implements Next, AnswerCall {
     });
   }
 
-  sendMessage(message: unknown, callback: () => void): void {
+  override sendMessage(message: unknown, callback: () => void): void {
     if (this.ended) return;
     let bytes: Buffer;
     try {
@@ -90,12 +88,9 @@ class BudgetedCall implements Next, AnswerCall {
     );
   }
 
-  sendStatus(status: Status): void {
-    this.next.sendStatus(status);
-  }
-
   /** The answer stayed unsent too long: the stream is reset, which drops its bytes (the client reads RESOURCE_EXHAUSTED). */
   end(): void {
+    // grpc-js's call keeps its stream as `stream`; the request budget's call beneath this one passes it on.
     const stream = (this.next as unknown as { stream?: http2.ServerHttp2Stream }).stream;
     if (!stream || typeof stream.close !== "function") {
       this.cannotEnd();
@@ -106,31 +101,6 @@ class BudgetedCall implements Next, AnswerCall {
 
   gone(): boolean {
     return this.ended;
-  }
-
-  sendMetadata(metadata: grpc.Metadata): void {
-    this.next.sendMetadata(metadata);
-  }
-  startRead(): void {
-    this.next.startRead();
-  }
-  getPeer(): string {
-    return this.next.getPeer();
-  }
-  getDeadline(): grpc.Deadline {
-    return this.next.getDeadline();
-  }
-  getHost(): string {
-    return this.next.getHost();
-  }
-  getAuthContext(): ReturnType<Next["getAuthContext"]> {
-    return this.next.getAuthContext();
-  }
-  getConnectionInfo(): ReturnType<Next["getConnectionInfo"]> {
-    return this.next.getConnectionInfo();
-  }
-  getMetricsRecorder(): ReturnType<Next["getMetricsRecorder"]> {
-    return this.next.getMetricsRecorder();
   }
 
   private write(held: Held, bytes: Buffer, callback: () => void): void {

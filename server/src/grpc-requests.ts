@@ -12,12 +12,9 @@
 // (not public API): if it is missing, this warns once and requests go uncounted.
 import type http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
+import { ForwardingCall, type Listener, type Next } from "./grpc-forwarding-call.js";
 import type { Logger } from "./logger.js";
 import { SMALL_REQUEST_BYTES, type Release, type RequestBytes } from "./request-bytes.js";
-
-type Next = grpc.ServerInterceptingCallInterface;
-type Listener = Parameters<Next["start"]>[0];
-type Status = Parameters<Next["sendStatus"]>[0];
 
 /**
  * The interceptor that puts every call's request messages under `requests`.
@@ -63,7 +60,7 @@ class MessagePrefixes {
   }
 }
 
-class CountedCall implements Next {
+class CountedCall extends ForwardingCall {
   /** The call's HTTP/2 stream, for the interceptors after this one. */
   readonly stream: http2.ServerHttp2Stream | undefined;
   /** Room taken by messages not yet handed on (a stream's) or by the call (unary), in arrival order. */
@@ -73,11 +70,12 @@ class CountedCall implements Next {
 
   constructor(
     private readonly method: grpc.ServerMethodDefinition<unknown, unknown>,
-    private readonly next: Next,
+    next: Next,
     private readonly requests: RequestBytes,
     private readonly maxMessageBytes: number,
     uncounted: () => void,
   ) {
+    super(next);
     const stream = (next as unknown as { stream?: http2.ServerHttp2Stream }).stream;
     this.stream = stream;
     if (!stream || typeof stream.prependListener !== "function") {
@@ -91,7 +89,7 @@ class CountedCall implements Next {
     this.stopReading = () => stream.off("data", onData);
   }
 
-  start(listener: Listener): void {
+  override start(listener: Listener): void {
     this.next.start({
       onReceiveMetadata: (metadata) => listener.onReceiveMetadata(metadata),
       onReceiveMessage: (message) => {
@@ -106,37 +104,6 @@ class CountedCall implements Next {
         listener.onCancel();
       },
     });
-  }
-
-  sendStatus(status: Status): void {
-    this.next.sendStatus(status);
-  }
-  sendMessage(message: unknown, callback: () => void): void {
-    this.next.sendMessage(message, callback);
-  }
-  sendMetadata(metadata: grpc.Metadata): void {
-    this.next.sendMetadata(metadata);
-  }
-  startRead(): void {
-    this.next.startRead();
-  }
-  getPeer(): string {
-    return this.next.getPeer();
-  }
-  getDeadline(): grpc.Deadline {
-    return this.next.getDeadline();
-  }
-  getHost(): string {
-    return this.next.getHost();
-  }
-  getAuthContext(): ReturnType<Next["getAuthContext"]> {
-    return this.next.getAuthContext();
-  }
-  getConnectionInfo(): ReturnType<Next["getConnectionInfo"]> {
-    return this.next.getConnectionInfo();
-  }
-  getMetricsRecorder(): ReturnType<Next["getMetricsRecorder"]> {
-    return this.next.getMetricsRecorder();
   }
 
   /** A message's prefix arrived: it takes room, or the call is refused before its body is read. */

@@ -9,7 +9,8 @@
 // bytes are read: nothing it asks for happens, and its caller is told what to
 // do. The gRPC port (grpc-requests.ts) and the console's port share the one
 // budget: the memory is one.
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, type Registry } from "prom-client";
+import { readGauge } from "./observability/read-gauge.js";
 
 const MiB = 1024 * 1024;
 
@@ -39,29 +40,13 @@ export class RequestBytes {
     readonly totalBytes: number,
     registry: Registry,
   ) {
-    const registers = [registry];
-    // prom-client calls collect() with the gauge as `this`.
-    const read = (what: () => number) =>
-      function (this: Gauge) {
-        this.set(what());
-      };
-    new Gauge({
-      name: "baton_request_bytes_in_hand",
-      help: "Bytes of requests being read or served, across the gRPC and console ports",
-      registers,
-      collect: read(() => this.held),
-    });
-    new Gauge({
-      name: "baton_request_bytes_budget_bytes",
-      help: "The most bytes of requests the server holds at once",
-      registers,
-      collect: read(() => totalBytes),
-    });
+    readGauge(registry, "baton_request_bytes_in_hand", "Bytes of requests being read or served, across the gRPC and console ports", () => this.held);
+    readGauge(registry, "baton_request_bytes_budget_bytes", "The most bytes of requests the server holds at once", () => totalBytes);
     this.refused = new Counter({
       name: "baton_requests_refused_total",
       help: "Requests refused unread for lack of room in the budget of request bytes (RESOURCE_EXHAUSTED, console 429)",
       labelNames: ["port"],
-      registers,
+      registers: [registry],
     });
   }
 

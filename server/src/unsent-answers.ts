@@ -11,7 +11,8 @@
 // which frees its bytes. The gRPC port (grpc-answers.ts) and Conductor's
 // REST port share one budget.
 import os from "node:os";
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, type Registry } from "prom-client";
+import { readGauge } from "./observability/read-gauge.js";
 import type { Clock } from "./clock.js";
 
 export interface AnswerBudget {
@@ -103,29 +104,9 @@ export class UnsentAnswers {
     registry: Registry,
   ) {
     const registers = [registry];
-    // prom-client calls collect() with the gauge as `this`.
-    const read = (what: () => number) =>
-      function (this: Gauge) {
-        this.set(what());
-      };
-    new Gauge({
-      name: "baton_unsent_answer_bytes",
-      help: "Bytes of answers written and not yet gone out to their callers",
-      registers,
-      collect: read(() => this.held),
-    });
-    new Gauge({
-      name: "baton_unsent_answer_budget_bytes",
-      help: "The most bytes of unsent answers the server holds",
-      registers,
-      collect: read(() => budget.totalBytes),
-    });
-    new Gauge({
-      name: "baton_answers_waiting_bytes",
-      help: "Bytes of answers waiting for room in the budget",
-      registers,
-      collect: read(() => this.waitingBytes),
-    });
+    readGauge(registry, "baton_unsent_answer_bytes", "Bytes of answers written and not yet gone out to their callers", () => this.held);
+    readGauge(registry, "baton_unsent_answer_budget_bytes", "The most bytes of unsent answers the server holds", () => budget.totalBytes);
+    readGauge(registry, "baton_answers_waiting_bytes", "Bytes of answers waiting for room in the budget", () => this.waitingBytes);
     this.waited = new Counter({ name: "baton_answers_waited_total", help: "Answers that waited for room in the budget of unsent answers", registers });
     this.refused = new Counter({
       name: "baton_answers_refused_total",
