@@ -65,8 +65,9 @@ const UNSENT_PAUSE_BYTES = 4 * 1024 * 1024;
 const UNSENT_RESUME_BYTES = 1024 * 1024;
 /**
  * While keyed tasks of its types are queued, a Dispatch stream has at most
- * this many tasks written and not gone out; the rest of what it was handed
- * waits in its sender, which takes turns across keys (dispatch/stream-sender.ts).
+ * this many tasks written and not gone out (as many again for keys holding
+ * nothing unwritten); the rest of what it was handed waits in its sender,
+ * which takes turns across keys (dispatch/stream-sender.ts).
  */
 const UNSENT_WHILE_FAIR = 16;
 /** A poll that does not wait is answered by the dispatcher's claim; this is in case no claim comes (the server stopping). */

@@ -51,9 +51,11 @@ describe("a dispatch stream's sender", () => {
     const { sender, written, goOut } = stream(4);
     sender.push(Array.from({ length: 40 }, (_, i) => task(`flood-${i}`, "flood")));
     sender.push([task("small-0", "small"), task("small-1", "small")]);
-    // Each write that goes out lets one more in: the keys take turns.
+    // A key holding nothing unwritten here has one task written at once, past the limit; its next task is held.
+    assert.deepEqual(written.slice(4), ["small-0"]);
+    // Each write that goes out lets one more in (the first only brings the count back to the limit): the keys take turns.
     for (let i = 0; i < 4; i++) goOut();
-    assert.deepEqual(written.slice(4), ["flood-4", "small-0", "flood-5", "small-1"], "one of the flood's, then the small key's, in turn");
+    assert.deepEqual(written.slice(4), ["small-0", "flood-4", "small-1", "flood-5"], "the small key's first at once, then in turn");
     assert.equal(sender.holding, 40 - 6);
   });
 
@@ -63,23 +65,26 @@ describe("a dispatch stream's sender", () => {
     assert.equal(sender.holding, 3);
     assert.equal(sender.yields("flood"), false, "never for the key that holds the most");
     assert.equal(sender.swap(task("small-0", "small"))?.id, "flood-4", "the flood's last, never written");
-    assert.equal(sender.holding, 3, "as many held as before: the stream's slots are the same");
-    // flood holds 2, small 1: one more swap would leave them even the other way round.
+    assert.deepEqual(written, ["flood-0", "flood-1", "small-0"], "written at once: its key held nothing unwritten");
+    assert.equal(sender.holding, 2, "one fewer held, one more written: the stream holds as many");
+    assert.ok(sender.swap(task("small-1", "small")), "flood holds 2, small none");
+    assert.deepEqual(written.slice(3), ["small-1"], "written at once too: the room past the limit is as much again");
+    // flood holds 1, small none.
     assert.equal(sender.yields("small"), false);
-    assert.equal(sender.swap(task("small-1", "small")), undefined);
-    assert.equal(sender.yields("other"), true, "a key holding none may still take one");
+    assert.equal(sender.swap(task("small-2", "small")), undefined);
     goOut();
     goOut();
-    assert.deepEqual(written, ["flood-0", "flood-1", "flood-2", "small-0"], "in turn with the flood's held");
+    goOut();
+    assert.deepEqual(written.slice(4), ["flood-2"], "once those written are down to the limit");
   });
 
   it("counts the swaps any other key would get in a row: half the gap between the key holding the most and the next", () => {
     const { sender } = stream(2);
     sender.push(Array.from({ length: 10 }, (_, i) => task(`flood-${i}`, "flood")));
-    sender.push([task("small-0", "small")]);
-    assert.equal(sender.spare(), 3, "flood holds 8, small 1");
-    for (let i = 1; i <= 3; i++) assert.ok(sender.swap(task(`small-${i}`, "small")), `swap ${i}`);
-    assert.equal(sender.swap(task("small-4", "small")), undefined, "flood 5, small 4: no more");
+    sender.push([task("small-0", "small"), task("small-1", "small")]);
+    assert.equal(sender.spare(), 3, "flood holds 8, small 1 (its first was written at once)");
+    for (let i = 2; i <= 4; i++) assert.ok(sender.swap(task(`small-${i}`, "small")), `swap ${i}`);
+    assert.equal(sender.swap(task("small-5", "small")), undefined, "flood 5, small 4: no more");
     assert.equal(sender.spare(), 0);
   });
 
@@ -140,7 +145,7 @@ describe("a dispatch stream's sender", () => {
     sender.push([task("first", "a", 10_000), task("held", "a", 10_000)]);
     assert.deepEqual(written, ["first"]);
     now = 6_000; // "held" has waited 6 s of its 10 s lease; "next" is handed over now
-    sender.push([task("next", "b", 16_000)]);
+    sender.push([task("next", "a", 16_000)]);
     goOut();
     assert.deepEqual(stale, ["held"]);
     assert.deepEqual(written, ["first", "next"]);
