@@ -68,12 +68,12 @@ describe("keys noted while a claim runs", () => {
     await h.client.startWorkflow("note_fair", { tenant: "small" });
     await locker.query("BEGIN");
     await locker.query("SELECT 1 FROM baton.queue WHERE task_type = $1 AND fair_key = 'small' FOR UPDATE", [TYPE]);
-    fair.noteQueued(TYPE, "small", 1);
+    fair.noteQueued(TYPE, "small", 1, 0);
     assert.deepEqual(await take(fair, 2), ["big", "big"], "small's row was not there for this claim: its slot went to big");
     assert.deepEqual(fair.keys(TYPE), ["big"], "noted before the claim began, and found empty: dropped");
 
-    fair.noteQueued(TYPE, "small", 1);
-    pool.duringClaim = () => fair.noteQueued(TYPE, "small", 1);
+    fair.noteQueued(TYPE, "small", 1, 0);
+    pool.duringClaim = () => fair.noteQueued(TYPE, "small", 1, 0);
     assert.deepEqual(await take(fair, 2), ["big", "big"]);
     assert.deepEqual(fair.keys(TYPE), ["big", "small"], "noted again while the statement ran: kept");
     await locker.query("ROLLBACK");
@@ -90,7 +90,7 @@ describe("keys noted while a claim reads the keys", () => {
     // Made ready after the claim read the clock (its row is not visible at claimedAt), committed and noted while the claim reads the keys.
     await h.client.startWorkflow("read_fair", { tenant: "small" });
     pool.during = "baton-fair-keys";
-    pool.duringClaim = () => fair.noteQueued("read_fair", "small", 1);
+    pool.duringClaim = () => fair.noteQueued("read_fair", "small", 1, 0);
     const got = await claim(pool, "read_fair", 2, "note-test", claimedAt, randomUUID, {}, fair);
     assert.deepEqual(got.map((t) => String(t.input["tenant"])).sort(), ["big", "big"], "small's row was not visible yet: its slot went to big");
     assert.deepEqual(fair.keys("read_fair"), ["big", "small"], "noted after the claim began: kept for the next claim");

@@ -72,10 +72,10 @@ describe("a type with no keyed rows left", () => {
     assert.equal(fair.backlogged(type), false, "no keyed rows wait: the type is off the fair path");
     assert.deepEqual(await take(2), ["-", "-"]);
     assert.ok(!pool.names.includes("baton-claim-fair"), `claimed plainly (${pool.names.join(", ")})`);
-    assert.equal(fair.handOffRoom(type, ""), "any", "and a task made ready may go to any free slot");
+    assert.equal(fair.handOffRoom(type, "", 0), "any", "and a task made ready may go to any free slot");
 
     await queue(type, undefined, 3);
-    fair.noteQueued(type, "", 1);
+    fair.noteQueued(type, "", 1, 0);
     h.clock.advance(250);
     assert.deepEqual(await take(2), ["-", "-"]);
     assert.ok(!pool.names.includes("baton-claim-fair"), `claimed plainly (${pool.names.join(", ")})`);
@@ -83,7 +83,7 @@ describe("a type with no keyed rows left", () => {
     assert.equal(fair.backlogged(type), false, "unkeyed rows queued and read again do not make it fair");
 
     await queue(type, "big", 2);
-    fair.noteQueued(type, "big", 1);
+    fair.noteQueued(type, "big", 1, 0);
     assert.ok(fair.backlogged(type), "a keyed row queued here makes it fair at once");
     assert.deepEqual(await take(2), ["-", "big"], "in turns again, the unkeyed rows as one more key");
     assert.ok(pool.names.includes("baton-claim-fair"));

@@ -1,13 +1,15 @@
 // A dispatch stream writes a few of the tasks it was handed at a time while
 // keyed tasks of its type are queued, holds the rest, and writes the next in
 // turn across keys (dispatch/stream-sender.ts): a small key's task goes out
-// ahead of a flood's backlog held for the same stream. Held tasks are leased
+// ahead of a flood's backlog held for the same stream, written at once when
+// its key holds nothing unwritten there. Held tasks are leased
 // to its worker but never went out: when the stream ends they go back to the
 // queue at once, for another worker, not after their lease, and so do those
 // written to it that had not gone out; their keys take turns for them again.
 // With no slot free, a quiet key's task handed over at commit takes the place
 // of one of the flood's held tasks, which goes back to the queue; and a key
-// with a few tasks queued is claimed into such a stream the same way. Real server,
+// with a few tasks queued is claimed into such a stream the same way, or has
+// its next task handed over past them at their priority. Real server,
 // PostgreSQL, gRPC and worker; the stream's worker reads nothing while the
 // test says so, down to the socket (a relay that stops reading), so what was
 // written to it stays unsent.
@@ -132,23 +134,27 @@ describe("tasks a dispatch stream holds", () => {
     }
   });
 
-  it("keep their key's turn when they go back to the queue: its next task is not handed over ahead of them", async () => {
+  it("count for their key when they go back to the queue: its next task passes them only at their priority or above", async () => {
     const type = "held_noted";
     for (let n = 0; n < FLOOD; n++) await h.client.startWorkflow(type, { tenant: "flood", n, blob: BLOB });
-    for (let n = 0; n < 2; n++) await h.client.startWorkflow(type, { tenant: "few", n, blob: BLOB });
+    for (let n = 0; n < 2; n++) await h.client.startWorkflow(type, { tenant: "few", n, blob: BLOB }, { priority: 1 });
     const link = await relay(h.server.address);
     const { client, stream } = await stalledStream(type, link, FLOOD + 2);
     // The claims took both of few's tasks (the keys take turns): its count is 0, and it left the rotation.
-    assert.equal(h.server.store.handOffRoom(type, "few"), "quiet");
+    assert.equal(h.server.store.handOffRoom(type, "few", 0), "quiet");
     stream.cancel();
     link.close();
     client.close();
-    // What the stream held goes back to the queue, few's two with it: its next task takes its turn behind them.
+    // What the stream held goes back to the queue, few's two with it: a next task of a lower priority takes its
+    // turn behind them; one of theirs may still be handed over at commit (they are few, waiting only because the
+    // stream ended), but not one of the flood's, which has more waiting than a quiet key ever has.
     await eventually(
       async () => Number((await depth(type))?.inProgress ?? 0n),
       (n) => n === 0,
     );
-    assert.equal(h.server.store.handOffRoom(type, "few"), "none");
+    assert.equal(h.server.store.handOffRoom(type, "few", 0), "none");
+    assert.equal(h.server.store.handOffRoom(type, "few", 1), "quiet");
+    assert.equal(h.server.store.handOffRoom(type, "flood", 99), "none");
   });
 
   it("give way to a key with a few tasks queued, claimed into them though no slot is free", async () => {

@@ -7,7 +7,8 @@
 // claims leave a few of each stream's slots free: they are for tasks of keys
 // with nothing queued, handed over at commit (runtime/hand-off.ts), and for a
 // key whose few queued tasks fit in them, claimed (its task found the room
-// taken at commit; until it is claimed its next tasks queue behind it).
+// taken at commit; its next tasks are handed over past it, fair-claim.ts's
+// handOffRoom).
 // Without them a flood holds every slot, and a quiet key's task waits first
 // for a slot to come back, then for its turn in a claim. With them taken, a
 // quiet key's task may still take the place of one a stream holds unwritten

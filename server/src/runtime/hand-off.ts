@@ -30,8 +30,9 @@ export function waitingForWorkers(decision: Decision): TaskState[] {
  * Leases what it can of a decision's waiting tasks to workers waiting here;
  * the tasks change in place. While keyed tasks of a type are queued, `room`
  * (store/fair-claim.ts) says where one of its run's key may go: a key with
- * rows among them waits its turn in the fair claim rather than pass them; a
- * quiet key takes only a slot a stream keeps for such keys.
+ * many rows among them (or one of a higher priority) waits its turn in the
+ * fair claim rather than pass them; a quiet key, or one with a few rows that
+ * found no room a moment ago, takes only a slot a stream keeps for such keys.
  */
 export function handOff(
   decision: Decision,

@@ -155,7 +155,7 @@ export async function runBatch(
   for (const { byRun, payload } of terminate) write.outbox.push({ kind: "terminateRun", payload, runId: byRun });
   const plan = (decision: Decision, taskDefs: RunToDecide["taskDefs"], existing: TaskIds, readRev: number | undefined) => {
     const { key } = fairShareOfRun(decision.run, deps.definitions.cached(decision.run.defHash));
-    handOffs.push(...handOff(decision, now, taskDefs, deps.reserveWorker, (taskType) => deps.store.handOffRoom(taskType, key), key));
+    handOffs.push(...handOff(decision, now, taskDefs, deps.reserveWorker, (taskType) => deps.store.handOffRoom(taskType, key, decision.run.priority), key));
     planWrite(decision, existing, readRev, now, (hash) => deps.definitions.cached(hash), write, after);
   };
   for (const { input, result } of decided) {

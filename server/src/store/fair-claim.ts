@@ -25,7 +25,9 @@
 // at commit) rather than waiting for a claim to find it short; and a key
 // whose few rows fit in the slots a stream keeps for quiet keys may be
 // claimed into them (its task found the room taken at commit), while the
-// flood's keys never take those slots.
+// flood's keys never take those slots. A key with a few rows (COUNTED at
+// most) is still a quiet key for its next task of at least their highest
+// priority (each lane keeps that too): the task may pass them at commit.
 import type { Queryable } from "./db.js";
 
 /** How long a type's rotation is trusted before the keys waiting are read again. */
@@ -49,6 +51,11 @@ interface Lane {
    * low; rows queued elsewhere are counted at the next read.
    */
   queued: number;
+  /**
+   * The highest priority among those rows, as far as this replica can tell:
+   * the last read's, raised by rows noted here since (never lowered by claims).
+   */
+  top: number;
 }
 
 interface Rotation {
@@ -82,7 +89,7 @@ export class FairClaims {
    * the commit: a claim that finds the key empty drops it, unless the key was
    * noted after that claim began.
    */
-  noteQueued(taskType: string, key: string, weight: number): void {
+  noteQueued(taskType: string, key: string, weight: number, priority: number): void {
     let rotation = this.rotations.get(taskType);
     if (!rotation) {
       if (key === "") return;
@@ -96,7 +103,8 @@ export class FairClaims {
       lane.weight = weight;
       lane.noted = noted;
       lane.queued++;
-    } else rotation.lanes.push({ key, weight, noted, queued: 1 });
+      lane.top = Math.max(lane.top, priority);
+    } else rotation.lanes.push({ key, weight, noted, queued: 1, top: priority });
   }
 
   /** Whether this replica knows of keyed rows of `taskType` waiting. */
@@ -106,17 +114,22 @@ export class FairClaims {
   }
 
   /**
-   * Where a task of `taskType` and `key` made ready here may go at commit:
-   * with no keyed rows of the type waiting here, to `any` worker slot free;
-   * with rows of `key` among them, to `none` (it takes its turn in the claim,
-   * behind them); with only other keys' rows waiting, to a slot a stream
+   * Where a task of `taskType` and `key`, of `priority`, made ready here may
+   * go at commit: with no keyed rows of the type waiting here, to `any`
+   * worker slot free; with only other keys' rows waiting, to a slot a stream
    * keeps for `quiet` keys (see dispatch/dispatcher.ts), so a key with
-   * nothing queued does not wait behind a flood's turns.
+   * nothing queued does not wait behind a flood's turns. A key with rows
+   * among them waits its turn in the claim behind them (`none`), unless it
+   * has only a few (COUNTED at most), none of a higher priority: then it is
+   * a quiet key still, whose task found no room at commit a moment ago, and
+   * its next task may pass them. Held back, each of its tasks would wait for
+   * its turn in the flood's claims until the last of them was claimed.
    */
-  handOffRoom(taskType: string, key: string): HandOffRoom {
+  handOffRoom(taskType: string, key: string, priority: number): HandOffRoom {
     const rotation = this.rotations.get(taskType);
     if (!rotation || !keyed(rotation)) return "any";
-    return rotation.lanes.some((l) => l.key === key) ? "none" : "quiet";
+    const lane = rotation.lanes.find((l) => l.key === key);
+    return !lane || (lane.queued <= COUNTED && priority >= lane.top) ? "quiet" : "none";
   }
 
   /**
@@ -281,7 +294,8 @@ export class FairClaims {
           SELECT n.fair_key, n.fair_weight FROM k CROSS JOIN LATERAL (
             SELECT q.fair_key, q.fair_weight FROM baton.queue q WHERE q.task_type = $1 AND q.fair_key > k.fair_key ORDER BY q.fair_key LIMIT 1) n)
         SELECT fair_key, fair_weight,
-          (SELECT count(*) FROM (SELECT 1 FROM baton.queue c WHERE c.task_type = $1 AND c.fair_key = k.fair_key LIMIT ${COUNTED + 1}) n)::int AS queued
+          (SELECT count(*) FROM (SELECT 1 FROM baton.queue c WHERE c.task_type = $1 AND c.fair_key = k.fair_key LIMIT ${COUNTED + 1}) n)::int AS queued,
+          (SELECT c.priority FROM baton.queue c WHERE c.task_type = $1 AND c.fair_key = k.fair_key ORDER BY c.priority DESC LIMIT 1) AS top
         FROM k LIMIT ${KEY_WINDOW}`,
       values: rotation.after === undefined ? [taskType] : [taskType, rotation.after],
     });
@@ -292,11 +306,14 @@ export class FairClaims {
     }
     const current = rotation.lanes[rotation.pos % Math.max(1, rotation.lanes.length)]?.key;
     const counted = new Map(rotation.lanes.map((l) => [l.key, l.queued]));
+    const tops = new Map(rotation.lanes.map((l) => [l.key, l.top]));
     const lanes: Lane[] = rows.map((r) => {
       const key = r.fair_key as string;
       const was = before.get(key) ?? 0;
       const since = Number.isFinite(was) ? (counted.get(key) ?? was) - was : 0;
-      return { key, weight: Math.max(1, Number(r.fair_weight)), noted: 0, queued: (r.queued > COUNTED ? Infinity : Number(r.queued)) + since };
+      // Rows noted here while the scan ran may be missing from its top too.
+      const top = Math.max(Number(r.top ?? 0), since > 0 ? (tops.get(key) ?? 0) : -Infinity);
+      return { key, weight: Math.max(1, Number(r.fair_weight)), noted: 0, queued: (r.queued > COUNTED ? Infinity : Number(r.queued)) + since, top };
     });
     // A full window reads on from its last key next time; one that was not starts over.
     rotation.after = lanes.length >= KEY_WINDOW ? lanes[lanes.length - 1]!.key : undefined;

@@ -205,7 +205,11 @@ async function claimRows(
  * still that one; returns its queue row's type and key (undefined: it was not
  * put back), for the fair claims' count of the key's rows (fair-claim.ts).
  */
-export async function requeue(q: Queryable, taskId: string, token: string): Promise<{ taskType: string; fairKey: string; fairWeight: number } | undefined> {
+export async function requeue(
+  q: Queryable,
+  taskId: string,
+  token: string,
+): Promise<{ taskType: string; fairKey: string; fairWeight: number; priority: number } | undefined> {
   const { rows } = await q.query(
     `WITH t AS (
        UPDATE baton.tasks SET status = 'SCHEDULED', lease_token = '', lease_expires_at = 0, worker_id = '', rev = rev + 1
@@ -215,11 +219,13 @@ export async function requeue(q: Queryable, taskId: string, token: string): Prom
      SELECT t.id, t.def_name, t.run_id, r.priority, t.visible_at, coalesce(r.extra->>'fairKey', ''), coalesce((r.extra->>'fairWeight')::int, 1)
      FROM t JOIN baton.runs r ON r.id = t.run_id
      ON CONFLICT (task_id) DO NOTHING
-     RETURNING task_type, fair_key, fair_weight`,
+     RETURNING task_type, fair_key, fair_weight, priority`,
     [taskId, token],
   );
   const row = rows[0];
-  return row ? { taskType: row.task_type as string, fairKey: row.fair_key as string, fairWeight: row.fair_weight as number } : undefined;
+  return row
+    ? { taskType: row.task_type as string, fairKey: row.fair_key as string, fairWeight: row.fair_weight as number, priority: row.priority as number }
+    : undefined;
 }
 
 /** Pushes the lease of a running task (by `seconds`, or its response timeout when 0); undefined when the token is stale. */

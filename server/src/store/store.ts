@@ -138,7 +138,7 @@ export interface Store {
   /** Whether this replica knows of keyed tasks of the type waiting in the queue (claims then leave the slots streams keep for quiet keys). */
   fairBacklog(taskType: string): boolean;
   /** Which free worker slots a task of the type and fairness key made ready here may be handed over at commit to, given the keyed tasks this replica knows wait in the queue. */
-  handOffRoom(taskType: string, key: string): HandOffRoom;
+  handOffRoom(taskType: string, key: string, priority: number): HandOffRoom;
   /** Whether a key of the type waits whose whole backlog (as this replica queued it) fits in `room` slots kept for quiet keys: claims may take those for it. */
   fitsQuietRoom(taskType: string, room: number): boolean;
   /** Queue rows this replica wrote have committed: their keys take turns in fair claims from now on. */
@@ -359,17 +359,17 @@ class PgStore implements Store {
   takeSlot = concurrency.takeSlot;
 
   fairBacklog = (taskType: string) => this.fair.backlogged(taskType);
-  handOffRoom = (taskType: string, key: string) => this.fair.handOffRoom(taskType, key);
+  handOffRoom = (taskType: string, key: string, priority: number) => this.fair.handOffRoom(taskType, key, priority);
   fitsQuietRoom = (taskType: string, room: number) => this.fair.fitsQuietRoom(taskType, room);
   noteQueued = (entries: readonly QueueEntry[]) => {
-    for (const e of entries) this.fair.noteQueued(e.taskType, e.fairKey ?? "", e.fairWeight ?? 1);
+    for (const e of entries) this.fair.noteQueued(e.taskType, e.fairKey ?? "", e.fairWeight ?? 1, e.priority);
   };
   claim: Store["claim"] = (taskType, count, workerId, now, newToken, limits = {}, quiet = 0) =>
     queue.claim(this.writePool, taskType, count, workerId, now, newToken, limits, this.fair, quiet);
   /** The row is noted as queued once it is: a key counted empty would otherwise leave the rotation with it waiting. */
   requeue = async (taskId: string, token: string) => {
     const row = await queue.requeue(this.writePool, taskId, token);
-    if (row) this.fair.noteQueued(row.taskType, row.fairKey, row.fairWeight);
+    if (row) this.fair.noteQueued(row.taskType, row.fairKey, row.fairWeight, row.priority);
   };
   extendLease = (taskId: string, token: string, seconds: number, now: number) => queue.extendLease(this.writePool, taskId, token, seconds, now);
   /** Counts every queued task: concurrent callers (ListQueues, a scrape) share one read, so callers cannot hold a connection each with it. */
