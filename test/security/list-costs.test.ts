@@ -202,6 +202,56 @@ describe("list calls answer pages, and what they read is bounded", () => {
     assert.equal(await started(), 100, "before, each of the 150 started a run");
   });
 
+  it("task definitions, event handlers and schedules: a page stops after about 4 MiB, the token continuing, each once", async () => {
+    // Before, a page was 1,000 whatever their size: 1,000 items of 4 MiB each were 4 GB read and answered at once.
+    const mib = "x".repeat(1024 * 1024);
+    const names = ["w1", "w2", "w3", "w4", "w5", "w6"];
+    for (const name of names) await h.client.registerTaskDefs([{ name: `wide_${name}`, description: mib }]);
+    for (const name of names) await h.client.registerEventHandler({ ...handler(`wide_${name}`, "wide_event"), description: mib });
+    await h.client.registerWorkflowDef(flow("wide_scheduled", 1));
+    for (const name of names)
+      await h.client.createSchedule({
+        name: `wide_${name}`,
+        intervalSeconds: 3600,
+        paused: true,
+        description: mib,
+        startWorkflowRequest: { name: "wide_scheduled" },
+      });
+    const lists: Record<string, (pageToken: string) => Promise<{ names: string[]; nextPageToken: string }>> = {
+      taskDefs: async (pageToken) => {
+        const page = await h.client.metadata.listTaskDefs({ pageSize: 1000, pageToken });
+        return { names: page.taskDefJson.map((t) => (JSON.parse(t) as { name: string }).name), nextPageToken: page.nextPageToken };
+      },
+      handlers: async (pageToken) => {
+        const page = await h.client.events.listEventHandlers({ event: "wide_event", pageSize: 1000, pageToken });
+        return { names: page.handlerJson.map((t) => (JSON.parse(t) as { name: string }).name), nextPageToken: page.nextPageToken };
+      },
+      schedules: async (pageToken) => {
+        const page = await h.client.schedules.listSchedules({ workflowName: "wide_scheduled", pageSize: 1000, pageToken });
+        return { names: page.schedules.map((s) => (JSON.parse(s.scheduleJson) as { name: string }).name), nextPageToken: page.nextPageToken };
+      },
+    };
+    for (const [list, read] of Object.entries(lists)) {
+      const seen: string[] = [];
+      let most = 0;
+      let token = "";
+      do {
+        const page = await read(token);
+        const wide = page.names.filter((n) => n.startsWith("wide_"));
+        most = Math.max(most, wide.length);
+        seen.push(...wide);
+        token = page.nextPageToken;
+      } while (token !== "");
+      assert.ok(most >= 4 && most < 6, `${list}: at most ${most} of 1 MiB in a page`);
+      assert.deepEqual(
+        seen,
+        names.map((n) => `wide_${n}`),
+        `${list}: each once, in order`,
+      );
+    }
+    for (const name of names) await h.client.deleteSchedule(`wide_${name}`);
+  });
+
   it("schedules: pages of 100 by default; the client lists them all", async () => {
     await h.client.registerWorkflowDef(flow("scheduled", 1));
     for (let i = 0; i < 105; i++)

@@ -8,7 +8,7 @@ import type { Limits } from "../limits.js";
 import { canonicalJson } from "../runtime/engine.js";
 import type { ScheduleRow, Store } from "../store/store.js";
 import { invalid, notFound, parsePayload, rpc } from "../service/errors.js";
-import { listPage, pageOfItems } from "../service/list-pages.js";
+import { listPage, pageWithinBytes } from "../service/list-pages.js";
 import { fireTimesBetween, fireTimesOf } from "./fire-times.js";
 import { idempotencyKeyOf, type ScheduleFirer } from "./firer.js";
 
@@ -112,9 +112,15 @@ export function scheduleService(
 
     listSchedules: rpc(async (req) => {
       const page = listPage("schedules", 1, req.pageSize, req.pageToken);
-      const rows = await store.listSchedules(req.workflowName, { limit: page.limit + 1, ...(page.after ? { after: page.after[0] } : {}) });
-      const shown = pageOfItems("schedules", page, rows, (r) => [r.name]);
-      return { schedules: shown.items.map(info), nextPageToken: shown.nextPageToken };
+      const shown = await pageWithinBytes(
+        "schedules",
+        page,
+        async (after, limit) =>
+          (await store.listSchedules(req.workflowName, { limit, ...(after ? { after: after[0] } : {}) })).map((row) => ({ name: row.name, info: info(row) })),
+        (s) => [s.name],
+        (s) => s.info.scheduleJson.length,
+      );
+      return { schedules: shown.items.map((s) => s.info), nextPageToken: shown.nextPageToken };
     }),
 
     deleteSchedule: rpc(async (req) => {

@@ -9,7 +9,7 @@ import type { Limits } from "../limits.js";
 import { HANDLERS_PER_EVENT, TooManyHandlers } from "../store/event-handlers.js";
 import type { Store } from "../store/store.js";
 import { invalid, notFound, parsePayload, rpc } from "./errors.js";
-import { listPage, pageOfItems } from "./list-pages.js";
+import { listPage, pageWithinBytes } from "./list-pages.js";
 
 /** What the event service needs: handlers and the bus are store operations; `published` wakes this replica's consumer at once. */
 export interface EventServiceDeps {
@@ -53,13 +53,13 @@ export function eventService({ store, clock, limits, published: onPublished }: E
 
     listEventHandlers: rpc(async (req) => {
       const page = listPage("event-handlers", 1, req.pageSize, req.pageToken);
-      const rows = await store.listEventHandlers({
-        event: req.event,
-        activeOnly: req.activeOnly,
-        limit: page.limit + 1,
-        ...(page.after ? { after: page.after[0] } : {}),
-      });
-      const shown = pageOfItems("event-handlers", page, rows, (r) => [r.name]);
+      const shown = await pageWithinBytes(
+        "event-handlers",
+        page,
+        (after, limit) => store.listEventHandlers({ event: req.event, activeOnly: req.activeOnly, limit, ...(after ? { after: after[0] } : {}) }),
+        (r) => [r.name],
+        (r) => r.body.length,
+      );
       return { handlerJson: shown.items.map((r) => r.body), nextPageToken: shown.nextPageToken };
     }),
 

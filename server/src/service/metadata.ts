@@ -12,7 +12,7 @@ import { definitionProblems } from "./definition-checks.js";
 import { inTurn, PublishBudgets } from "./publish-budgets.js";
 import type { Queries } from "../sandbox/queries.js";
 import { invalid, notFound, parsePayload, rpc } from "./errors.js";
-import { LIST_PAGE_BYTES, listPage, pageOfItems } from "./list-pages.js";
+import { BODY_READ, LIST_PAGE_BYTES, listPage, pageOfItems, pageWithinBytes } from "./list-pages.js";
 
 function issues(list: { path: string; message: string }[]) {
   return list.map((i) => ({ path: i.path, message: i.message }));
@@ -39,9 +39,6 @@ export interface MetadataServiceDeps {
   queries: Pick<Queries, "schemaProblem" | "pathProblems" | "limits">;
   changed: { workflowDef(name: string): void; taskDefs(): void; runsAdmitted?(count: number): Promise<void> };
 }
-
-/** How many bodies a list reads per query (definition_json, or summaries not stored yet). */
-const BODY_READ = 16;
 
 export function metadataService({ store, clock, limits, queries, changed: forget }: MetadataServiceDeps): ServiceImpl<typeof MetadataService> {
   /**
@@ -201,9 +198,15 @@ export function metadataService({ store, clock, limits, queries, changed: forget
 
     listTaskDefs: rpc(async (req) => {
       const page = listPage("task-defs", 1, req.pageSize, req.pageToken);
-      const defs = await store.listTaskDefs({ limit: page.limit + 1, ...(page.after ? { after: page.after as [string] } : {}) });
-      const shown = pageOfItems("task-defs", page, defs, (d) => [d.name]);
-      return { taskDefJson: shown.items.map((d) => stringifyJson(d)), nextPageToken: shown.nextPageToken };
+      const shown = await pageWithinBytes(
+        "task-defs",
+        page,
+        async (after, limit) =>
+          (await store.listTaskDefs({ limit, ...(after ? { after: after as [string] } : {}) })).map((def) => ({ def, json: stringifyJson(def) })),
+        (d) => [d.def.name],
+        (d) => d.json.length,
+      );
+      return { taskDefJson: shown.items.map((d) => d.json), nextPageToken: shown.nextPageToken };
     }),
   };
 }
