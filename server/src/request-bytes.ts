@@ -4,11 +4,12 @@
 // worker calls of 1 MB at once on the gRPC port took the server from 184 to
 // 1,100 MB, and 300 streams each sent 1 MB less one byte held 284 MB with
 // nothing handled. So a request takes room from the moment its size is known
-// (its length prefix on gRPC, its declared length on the console's port)
-// until its call ends, and with no room it is refused at once, before its
-// bytes are read: nothing it asks for happens, and its caller is told what to
-// do. The gRPC port (grpc-requests.ts) and the console's port share the one
-// budget: the memory is one.
+// (its length prefix on gRPC, its declared length over HTTP) until its call
+// ends, and with no room it is refused at once, before its bytes are read:
+// nothing it asks for happens, and its caller is told what to do. The gRPC
+// port (grpc-requests.ts), the console's port and Conductor's REST port share
+// the one budget: the memory is one.
+import type { IncomingHttpHeaders } from "node:http";
 import { Counter, type Registry } from "prom-client";
 import { readGauge } from "./observability/read-gauge.js";
 
@@ -25,7 +26,7 @@ export const DEFAULT_REQUEST_BYTES = 64 * MiB;
 export const SMALL_REQUEST_BYTES = 64 * 1024;
 
 /** The port a request came on, for the refusal count. */
-export type RequestPort = "grpc" | "console";
+export type RequestPort = "grpc" | "console" | "rest";
 
 /** Gives back a request's room (idempotent). */
 export type Release = () => void;
@@ -40,11 +41,11 @@ export class RequestBytes {
     readonly totalBytes: number,
     registry: Registry,
   ) {
-    readGauge(registry, "baton_request_bytes_in_hand", "Bytes of requests being read or served, across the gRPC and console ports", () => this.held);
+    readGauge(registry, "baton_request_bytes_in_hand", "Bytes of requests being read or served, across the gRPC, console and REST ports", () => this.held);
     readGauge(registry, "baton_request_bytes_budget_bytes", "The most bytes of requests the server holds at once", () => totalBytes);
     this.refused = new Counter({
       name: "baton_requests_refused_total",
-      help: "Requests refused unread for lack of room in the budget of request bytes (RESOURCE_EXHAUSTED, console 429)",
+      help: "Requests refused unread for lack of room in the budget of request bytes (RESOURCE_EXHAUSTED; console and REST: 429)",
       labelNames: ["port"],
       registers: [registry],
     });
@@ -89,6 +90,13 @@ export class RequestBytes {
       `send smaller payloads, or have an operator raise BATON_REQUEST_BYTES`
     );
   }
+}
+
+/** The bytes an HTTP request's body may hold: its declared length, the most a body may be when it declares none or is sent in chunks. */
+export function declaredBodyBytes(headers: IncomingHttpHeaders, most: number): number {
+  if (headers["transfer-encoding"]) return most;
+  const length = Number(headers["content-length"] ?? 0);
+  return Number.isSafeInteger(length) && length >= 0 ? Math.min(length, most) : most;
 }
 
 /** BATON_REQUEST_BYTES's value, checked: a whole number of bytes, at least 1 MiB. */

@@ -64,7 +64,7 @@ export interface ServerOptions {
    * is ended (unsent-answers.ts).
    */
   answerBudget?: Partial<AnswerBudget>;
-  /** Bytes of requests being read or served the server holds at once, gRPC and console ports together (default 64 MiB; request-bytes.ts). */
+  /** Bytes of requests being read or served the server holds at once, gRPC, console and REST ports together (default 64 MiB; request-bytes.ts). */
   requestBytes?: number;
   /** Removing ended runs: the default period, an export directory (none: runs are kept unless their workflow sets retentionSeconds). */
   retention?: RetentionOptions;

@@ -242,7 +242,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   // Answers written and not yet read by their callers, on the gRPC and REST ports together.
   const answers = new UnsentAnswers(answerBudgetOf(options.answerBudget), clock, metrics.registry);
   const stopAnswers = answers.watch();
-  // Requests being read or served, on the gRPC and console ports together.
+  // Requests being read or served, on the gRPC, console and REST ports together.
   const requests = new RequestBytes(options.requestBytes ?? DEFAULT_REQUEST_BYTES, metrics.registry);
   const maxMessageBytes = limits.definitionBytes + 1024 * 1024;
 
@@ -331,6 +331,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
         store,
         limits,
         answers,
+        requests,
         log,
         ...(gate.authenticate ? { authenticate: gate.authenticate } : {}),
         taskTypeOf: gate.taskTypeOf,

@@ -22,7 +22,7 @@ const REFUSAL =
 let h: Harness;
 
 before(async () => {
-  h = await startHarness({ manualClock: false, server: { requestBytes: BUDGET, metrics: { port: 0 } } });
+  h = await startHarness({ manualClock: false, server: { requestBytes: BUDGET, metrics: { port: 0 }, conductor: { port: 0 } } });
   await h.client.registerTaskDefs([{ name: "large_result", retryCount: 0, responseTimeoutSeconds: 3600 }]);
   await h.client.registerWorkflowDef(flow);
 });
@@ -33,7 +33,7 @@ async function metric(name: string, labels: Record<string, string> = {}): Promis
   return values.find((v) => Object.entries(labels).every(([k, value]) => v.labels[k] === value))?.value ?? 0;
 }
 const inHand = () => metric("baton_request_bytes_in_hand");
-const refused = () => metric("baton_requests_refused_total", { port: "grpc" });
+const refused = (port = "grpc") => metric("baton_requests_refused_total", { port });
 
 /** `n` tasks of new runs, leased. */
 async function leased(n: number): Promise<{ task: LeasedTask; runId: string }[]> {
@@ -75,6 +75,14 @@ async function healthy(): Promise<number> {
   return (await fetch(`http://${h.server.metricsAddress}/healthz`)).status;
 }
 
+/** Conductor's task update over REST, with the same output: its status, Retry-After and error message. */
+async function completeOverRest(task: LeasedTask, outputJson: string) {
+  const body = `{"taskId":"${task.taskId}","workflowInstanceId":"${task.workflowId}","status":"COMPLETED","outputData":${outputJson}}`;
+  const res = await fetch(`http://${h.server.conductorAddress}/api/tasks`, { method: "POST", headers: { "content-type": "application/json" }, body });
+  const text = await res.text();
+  return { status: res.status, retryAfter: res.headers.get("retry-after"), message: res.ok ? "" : (JSON.parse(text) as { message: string }).message };
+}
+
 /** Raw HTTP/2 streams, each announcing a 1 MiB UpdateTask message and sending only its start: each holds its room until closed. */
 function stalledMessages(n: number): http2.ClientHttp2Session {
   const session = http2.connect(`http://${h.server.address}`);
@@ -89,7 +97,7 @@ function stalledMessages(n: number): http2.ClientHttp2Session {
   return session;
 }
 
-describe("request bytes held at once on the gRPC port", () => {
+describe("request bytes held at once on the gRPC and REST ports", () => {
   it("refuses large calls unread while unfinished messages fill the budget, serves small ones, and takes the large ones once room comes", async () => {
     const calls = await leased(4);
     const session = stalledMessages(4);
@@ -153,6 +161,27 @@ describe("request bytes held at once on the gRPC port", () => {
       assert.deepEqual(await complete(task, outputOf(task)), { ok: true });
       assert.equal((await stored(runId, task.taskId)).status, "COMPLETED");
     }
+  });
+
+  it("holds Conductor's REST bodies to the same budget: refused unread (429, Retry-After) while it is full, taken once it has room", async () => {
+    const [call] = await leased(1);
+    const { task, runId } = call!;
+    const session = stalledMessages(4);
+    try {
+      await eventually(inHand, (bytes) => bytes === BUDGET);
+      const refusedBefore = await refused("rest");
+      const answer = await completeOverRest(task, outputOf(task));
+      assert.equal(answer.status, 429, answer.message);
+      assert.equal(answer.retryAfter, "5");
+      assert.match(answer.message, REFUSAL);
+      assert.equal((await refused("rest")) - refusedBefore, 1);
+      assert.deepEqual(await stored(runId, task.taskId), { status: "IN_PROGRESS", names: undefined, padBytes: undefined }, "a refused result changes nothing");
+    } finally {
+      session.destroy();
+    }
+    await eventually(inHand, (bytes) => bytes === 0);
+    assert.equal((await completeOverRest(task, outputOf(task))).status, 200);
+    assert.deepEqual(await stored(runId, task.taskId), storedWhole(task));
   });
 
   it("is set by BATON_REQUEST_BYTES, a whole number of bytes of at least 1 MiB", () => {

@@ -12,6 +12,7 @@ import type { Logger } from "../logger.js";
 import type { Principal } from "../auth/policy.js";
 import type { Touches } from "../auth/call-check.js";
 import type { Admission } from "./admission.js";
+import { declaredBodyBytes, type RequestBytes } from "../request-bytes.js";
 import { AnswerRefused, type AnswerCall, type UnsentAnswers } from "../unsent-answers.js";
 import { badRequest, errorBody, HttpError, notFound, toHttpError, type ValidationError } from "./errors.js";
 
@@ -70,6 +71,8 @@ export interface HttpApiOptions {
   maxBodyBytes: number;
   /** The server's budget of answers not yet read by their callers (none: unbounded). */
   answers?: UnsentAnswers;
+  /** The server's budget of request bytes in hand, shared with the other ports (none: unbounded). */
+  requests?: RequestBytes;
 }
 
 export type HttpApi = Listening;
@@ -127,6 +130,7 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
           req.resume();
           throw toHttpError(error);
         });
+    admit(req, res, options.requests, options.maxBodyBytes);
     const text = await readBody(req, options.maxBodyBytes);
     const kind = route.body ?? (method === "POST" || method === "PUT" ? "json" : "none");
     let body: unknown;
@@ -207,6 +211,18 @@ function send(res: ServerResponse, error: HttpError): void {
       ...(error.retryAfterSeconds !== undefined ? { "retry-after": String(error.retryAfterSeconds) } : {}),
     })
     .end(payload);
+}
+
+/** Takes room for the body until the answer is done; with none, refuses the call unread (429) and closes its connection. */
+function admit(req: IncomingMessage, res: ServerResponse, requests: RequestBytes | undefined, maxBodyBytes: number): void {
+  if (!requests) return;
+  const bytes = declaredBodyBytes(req.headers, maxBodyBytes);
+  const release = requests.take(bytes, "rest");
+  if (!release) {
+    res.setHeader("connection", "close");
+    throw new HttpError(429, requests.refusal(bytes), [], true, 5);
+  }
+  res.once("close", release);
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<string> {

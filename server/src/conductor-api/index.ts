@@ -3,6 +3,7 @@
 import { EventService, MetadataService, TaskService, WorkflowService, type grpc } from "@baton/protocol";
 import type { Limits } from "../limits.js";
 import type { Logger } from "../logger.js";
+import type { RequestBytes } from "../request-bytes.js";
 import type { UnsentAnswers } from "../unsent-answers.js";
 import type { Principal } from "../auth/policy.js";
 import type { Services as ServiceImpls } from "../service/index.js";
@@ -27,6 +28,8 @@ export interface ConductorApiOptions {
   limits: Limits;
   /** The server's budget of answers not yet read by their callers. */
   answers?: UnsentAnswers;
+  /** The server's budget of request bytes in hand. */
+  requests?: RequestBytes;
   log: Logger;
   /** Undefined when authentication is disabled. */
   authenticate?: (metadata: grpc.Metadata) => Promise<Principal>;
@@ -110,6 +113,7 @@ export async function startConductorApi(options: ConductorApiOptions): Promise<H
     log: options.log,
     maxBodyBytes: options.limits.definitionBytes + 1024 * 1024,
     ...(options.answers ? { answers: options.answers } : {}),
+    ...(options.requests ? { requests: options.requests } : {}),
   });
 }
 

@@ -12,7 +12,7 @@ import { AuthError } from "../auth/authenticator.js";
 import { BODY_TOO_DEEP, BODY_TOO_MANY_NAMES, MAX_BODY_DEPTH, MAX_JSON_KEY_NAMES } from "../service/errors.js";
 import { listen } from "../http-listen.js";
 import type { Logger } from "../logger.js";
-import type { RequestBytes } from "../request-bytes.js";
+import { declaredBodyBytes, type RequestBytes } from "../request-bytes.js";
 import { connectRoutes, peerKey, toConnectError, type GatedService } from "./connect.js";
 import { SECURITY_HEADERS, staticFiles } from "./static-files.js";
 
@@ -103,13 +103,6 @@ function refuseUnread(res: http.ServerResponse, refusal: ConnectError, headers: 
     .end(body);
 }
 
-/** The bytes a call's body may hold: its declared length, the most a body may be when it is sent in chunks, none without either. */
-function declaredBytes(req: http.IncomingMessage): number {
-  if (req.headers["transfer-encoding"]) return READ_MAX_BYTES;
-  const length = Number(req.headers["content-length"] ?? 0);
-  return Number.isSafeInteger(length) && length >= 0 ? Math.min(length, READ_MAX_BYTES) : READ_MAX_BYTES;
-}
-
 export async function startConsoleServer(options: ConsoleServerOptions): Promise<ConsoleServer> {
   const files = staticFiles(options.bundleDir ?? defaultBundleDir());
   const rpc = connectNodeAdapter({
@@ -125,7 +118,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   });
   /** Takes room for the call's body until its answer is done; false (the call refused unread) when the server holds too much. */
   const admit = (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
-    const bytes = declaredBytes(req);
+    const bytes = declaredBodyBytes(req.headers, READ_MAX_BYTES);
     const release = options.requests.take(bytes, "console");
     if (!release) {
       options.log.debug({ ...callFields(req), bytes, held: options.requests.heldBytes }, "console call refused: request bytes in hand");
