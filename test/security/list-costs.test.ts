@@ -252,6 +252,34 @@ describe("list calls answer pages, and what they read is bounded", () => {
     for (const name of names) await h.client.deleteSchedule(`wide_${name}`);
   });
 
+  it("Conductor's whole lists refuse to build an answer over 64 MiB, saying to read the pages; the pages still read", async () => {
+    // Before, GET /api/metadata/taskdefs held every task definition at once to answer, however many gigabytes.
+    await db.query(
+      `INSERT INTO baton.task_defs (name, body, updated_at)
+       SELECT 'huge_' || i, jsonb_build_object('name', 'huge_' || i, 'description', repeat('y', 1024 * 1024)), 0 FROM generate_series(1, 70) i`,
+    );
+    try {
+      const answer = await fetch(`${h.rest}/api/metadata/taskdefs`);
+      assert.equal(answer.status, 400);
+      const body = (await answer.json()) as { message: string };
+      assert.match(
+        body.message,
+        /the task definitions hold more than 64 MiB, more than this server answers in one list: read them in pages \(gRPC ListTaskDefs with page_token\)/,
+      );
+      let token = "";
+      let huge = 0;
+      do {
+        const page = await h.client.metadata.listTaskDefs({ pageSize: 1000, pageToken: token });
+        huge += page.taskDefJson.filter((t) => t.includes('"name":"huge_')).length;
+        token = page.nextPageToken;
+      } while (token !== "");
+      assert.equal(huge, 70);
+    } finally {
+      await db.query("DELETE FROM baton.task_defs WHERE name LIKE 'huge\\_%'");
+    }
+    assert.equal((await fetch(`${h.rest}/api/metadata/taskdefs`)).status, 200);
+  });
+
   it("schedules: pages of 100 by default; the client lists them all", async () => {
     await h.client.registerWorkflowDef(flow("scheduled", 1));
     for (let i = 0; i < 105; i++)

@@ -5,7 +5,6 @@ import { eventHandlerRights, type Principal } from "../auth/policy.js";
 import { create } from "@bufbuild/protobuf";
 import {
   DeleteEventHandlerRequestSchema,
-  everyPage,
   GetEventHandlerRequestSchema,
   ListEventHandlersRequestSchema,
   RegisterEventHandlerRequestSchema,
@@ -15,6 +14,7 @@ import {
   stringifyJson,
 } from "@baton/protocol";
 import { LIST_PAGE_MAX } from "../service/list-pages.js";
+import { wholeList } from "./whole-lists.js";
 import { HttpError } from "./errors.js";
 import type { Route } from "./http.js";
 import { EVENT_HANDLER } from "./schemas.js";
@@ -37,13 +37,18 @@ export function eventRoutes(s: Services): Route[] {
     s.events.registerEventHandler(create(RegisterEventHandlerRequestSchema, { handlerJson: stringifyJson(handler) }), callOf(signal, principal));
   // Conductor answers the whole list at once: read it page by page.
   const list = async (event: string, activeOnly: boolean, signal: AbortSignal) => {
-    const handlers = await everyPage(async (pageToken) => {
-      const page = await s.events.listEventHandlers(
-        create(ListEventHandlersRequestSchema, { event, activeOnly, pageSize: LIST_PAGE_MAX, pageToken }),
-        callOf(signal),
-      );
-      return { items: page.handlerJson, nextPageToken: page.nextPageToken };
-    });
+    const handlers = await wholeList(
+      "event handlers",
+      async (pageToken) => {
+        const page = await s.events.listEventHandlers(
+          create(ListEventHandlersRequestSchema, { event, activeOnly, pageSize: LIST_PAGE_MAX, pageToken }),
+          callOf(signal),
+        );
+        return { items: page.handlerJson, nextPageToken: page.nextPageToken };
+      },
+      (h) => h.length,
+      "gRPC ListEventHandlers with page_token, or `baton handlers`",
+    );
     return handlers.map((h) => parseJson(h));
   };
 

@@ -4,7 +4,6 @@ import { quoted, shortened } from "@baton/json";
 import { create } from "@bufbuild/protobuf";
 import {
   DeleteTaskDefRequestSchema,
-  everyPage,
   DeleteWorkflowDefRequestSchema,
   GetTaskDefRequestSchema,
   GetWorkflowDefRequestSchema,
@@ -18,6 +17,7 @@ import {
   stringifyJson,
 } from "@baton/protocol";
 import { LIST_PAGE_MAX } from "../service/list-pages.js";
+import { wholeList } from "./whole-lists.js";
 import type { Principal } from "../auth/policy.js";
 import { badRequest, HttpError } from "./errors.js";
 import type { Route } from "./http.js";
@@ -41,13 +41,18 @@ export function metadataRoutes(s: Services): Route[] {
   // Conductor answers its lists whole: they are read page by page, each
   // version's definition with its summary (withDefinitionJson) rather than once more each.
   const listDefs = (withDefinitionJson: boolean, signal: AbortSignal) =>
-    everyPage(async (pageToken) => {
-      const page = await s.metadata.listWorkflowDefs(
-        create(ListWorkflowDefsRequestSchema, { allVersions: true, withDefinitionJson, pageSize: LIST_PAGE_MAX, pageToken }),
-        callOf(signal),
-      );
-      return { items: page.definitions, nextPageToken: page.nextPageToken };
-    });
+    wholeList(
+      "workflow definitions",
+      async (pageToken) => {
+        const page = await s.metadata.listWorkflowDefs(
+          create(ListWorkflowDefsRequestSchema, { allVersions: true, withDefinitionJson, pageSize: LIST_PAGE_MAX, pageToken }),
+          callOf(signal),
+        );
+        return { items: page.definitions, nextPageToken: page.nextPageToken };
+      },
+      (d) => d.definitionJson.length + d.name.length + d.description.length,
+      "gRPC ListWorkflowDefs with page_token, or `baton defs`",
+    );
 
   // As the caller's key: its publishes' path checks draw on that key's budget.
   const register = (def: Def, signal: AbortSignal, principal: Principal) =>
@@ -155,10 +160,15 @@ export function metadataRoutes(s: Services): Route[] {
       path: "/api/metadata/taskdefs",
       rights: `${META}/ListTaskDefs`,
       handle: async (r) => {
-        const taskDefJson = await everyPage(async (pageToken) => {
-          const page = await s.metadata.listTaskDefs(create(ListTaskDefsRequestSchema, { pageSize: LIST_PAGE_MAX, pageToken }), callOf(r.signal));
-          return { items: page.taskDefJson, nextPageToken: page.nextPageToken };
-        });
+        const taskDefJson = await wholeList(
+          "task definitions",
+          async (pageToken) => {
+            const page = await s.metadata.listTaskDefs(create(ListTaskDefsRequestSchema, { pageSize: LIST_PAGE_MAX, pageToken }), callOf(r.signal));
+            return { items: page.taskDefJson, nextPageToken: page.nextPageToken };
+          },
+          (t) => t.length,
+          "gRPC ListTaskDefs with page_token",
+        );
         return { json: taskDefJson.map((t) => parseJson(t)) };
       },
     },
