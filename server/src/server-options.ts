@@ -6,6 +6,7 @@ import type { Clock } from "./clock.js";
 import type { Limits } from "./limits.js";
 import type { AnswerBudget } from "./unsent-answers.js";
 import { requestBytesSetting } from "./request-bytes.js";
+import type { ConnectionLimits } from "./connections.js";
 import type { DEFAULT_QUERY_LIMITS } from "./sandbox/queries.js";
 import type { Logger } from "./logger.js";
 import { parseRetention, type RetentionOptions } from "./retention/reaper.js";
@@ -66,6 +67,12 @@ export interface ServerOptions {
   answerBudget?: Partial<AnswerBudget>;
   /** Bytes of requests being read or served the server holds at once, gRPC, console and REST ports together (default 64 MiB; request-bytes.ts). */
   requestBytes?: number;
+  /**
+   * Connections each port (gRPC, Conductor REST, console) holds at once and
+   * from one remote address, how long a gRPC connection may stay without a
+   * call and an HTTP one without a request (connections.ts).
+   */
+  connections?: Partial<ConnectionLimits>;
   /** Removing ended runs: the default period, an export directory (none: runs are kept unless their workflow sets retentionSeconds). */
   retention?: RetentionOptions;
 }
@@ -86,7 +93,8 @@ export function isLoopback(host: string): boolean {
  * BATON_ALLOW_INLINE_DEFINITIONS=1, BATON_HTTP_ALLOWED_HOSTS=host,address,cidr…,
  * BATON_HTTP_TIMEOUT_MS, BATON_HTTP_MAX_IN_FLIGHT, BATON_INSECURE_ALLOW_PLAINTEXT_KEYS=1,
  * BATON_DB_POOL_SIZE, BATON_UNSENT_ANSWER_BYTES (the budget of answers not yet read by their callers),
- * BATON_REQUEST_BYTES (the budget of requests being read or served).
+ * BATON_REQUEST_BYTES (the budget of requests being read or served),
+ * BATON_MAX_CONNECTIONS and BATON_MAX_CONNECTIONS_PER_ADDRESS (connections a port holds; 0 per address: no limit of its own).
  */
 export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<ServerOptions, "databaseUrl"> {
   const get = (name: string) => env[name] || undefined;
@@ -157,6 +165,20 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit
   }
   const requestBytes = get("BATON_REQUEST_BYTES");
   if (requestBytes) options.requestBytes = requestBytesSetting(requestBytes);
+  const maxConnections = get("BATON_MAX_CONNECTIONS");
+  const perAddress = get("BATON_MAX_CONNECTIONS_PER_ADDRESS");
+  if (maxConnections || perAddress) {
+    if (maxConnections && !/^[1-9]\d*$/.test(maxConnections))
+      throw new Error(`BATON_MAX_CONNECTIONS must be a positive whole number (connections a port holds at once), not "${maxConnections}"`);
+    if (perAddress && !/^\d+$/.test(perAddress))
+      throw new Error(
+        `BATON_MAX_CONNECTIONS_PER_ADDRESS must be a whole number (connections one address holds on a port; 0: no limit of its own), not "${perAddress}"`,
+      );
+    options.connections = {
+      ...(maxConnections ? { maxConnections: Number(maxConnections) } : {}),
+      ...(perAddress ? { maxPerAddress: Number(perAddress) } : {}),
+    };
+  }
   const auth = get("BATON_AUTH");
   if (truthy("BATON_INSECURE_NO_AUTH")) options.auth = { mode: "disabled" };
   else if (auth === "required" || auth === "disabled") options.auth = { mode: auth };

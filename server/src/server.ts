@@ -37,6 +37,8 @@ import { answerBudgetInterceptor, sendsEncoded } from "./grpc-answers.js";
 import { answerBudgetOf, UnsentAnswers } from "./unsent-answers.js";
 import { requestBudgetInterceptor } from "./grpc-requests.js";
 import { DEFAULT_REQUEST_BYTES, RequestBytes } from "./request-bytes.js";
+import { connectionLimitsOf, Connections } from "./connections.js";
+import { listenGrpc } from "./grpc-listen.js";
 import { createLogger } from "./logger.js";
 import { sampleDatabase } from "./observability/database-sample.js";
 import { DbWatch } from "./observability/db-watch.js";
@@ -245,11 +247,15 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   // Requests being read or served, on the gRPC, console and REST ports together.
   const requests = new RequestBytes(options.requestBytes ?? DEFAULT_REQUEST_BYTES, metrics.registry);
   const maxMessageBytes = limits.definitionBytes + 1024 * 1024;
+  // Connections each port holds, at once and from one address.
+  const connections = new Connections(connectionLimitsOf(options.connections), metrics.registry, clock, log);
 
   const server = new grpc.Server({
     "grpc.max_receive_message_length": maxMessageBytes,
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_permit_without_calls": 1,
+    // A connection with no call open this long is closed (GOAWAY; a client reconnects on its next call).
+    "grpc.max_connection_idle_ms": connections.limits.idleMs,
     // Calls a connection may have open at once. Under a flood, calls the
     // server has not read yet wait in its HTTP/2 session's memory; beyond this
     // they wait in the client instead (measured at 10x the sustainable start
@@ -313,9 +319,8 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     ),
   );
   let bound = false;
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${options.port ?? 0}`, credentials, (error, port) => (error ? reject(error) : resolve(port))),
-  );
+  const grpcPort = await listenGrpc(server, credentials, host, options.port ?? 0, connections);
+  const port = grpcPort.port;
   bound = true;
   widenReceiveWindows(server, log);
   const readiness = new ReadinessProbe(store, () => bound, log);
@@ -332,6 +337,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
         limits,
         answers,
         requests,
+        connections,
         log,
         ...(gate.authenticate ? { authenticate: gate.authenticate } : {}),
         taskTypeOf: gate.taskTypeOf,
@@ -347,6 +353,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       requests,
       authRequired: authMode === "required",
       ...(gate.authenticate ? { authenticate: gate.authenticate } : {}),
+      connections,
       log,
     });
   }
@@ -417,8 +424,10 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       dispatcher.stop();
       await conductor?.close();
       await consoleServer?.close();
+      const accepting = grpcPort.close();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       server.forceShutdown();
+      await accepting;
       bound = false;
       await ops?.close();
       await replicas.stop();

@@ -14,6 +14,7 @@ import type { Touches } from "../auth/call-check.js";
 import type { Admission } from "./admission.js";
 import { declaredBodyBytes, type RequestBytes } from "../request-bytes.js";
 import { AnswerRefused, type AnswerCall, type UnsentAnswers } from "../unsent-answers.js";
+import type { Connections } from "../connections.js";
 import { badRequest, errorBody, HttpError, notFound, toHttpError, type ValidationError } from "./errors.js";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
@@ -73,6 +74,8 @@ export interface HttpApiOptions {
   answers?: UnsentAnswers;
   /** The server's budget of request bytes in hand, shared with the other ports (none: unbounded). */
   requests?: RequestBytes;
+  /** The limits on the port's connections (none: unbounded). */
+  connections?: Connections;
 }
 
 export type HttpApi = Listening;
@@ -199,6 +202,7 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
     res.end(chunks.at(-1));
   }
 
+  options.connections?.guardHttp(server, "rest");
   return listen(server, options.host, options.port);
 }
 

@@ -5,6 +5,7 @@ import type { Limits } from "../limits.js";
 import type { Logger } from "../logger.js";
 import type { RequestBytes } from "../request-bytes.js";
 import type { UnsentAnswers } from "../unsent-answers.js";
+import type { Connections } from "../connections.js";
 import type { Principal } from "../auth/policy.js";
 import type { Services as ServiceImpls } from "../service/index.js";
 import type { Store } from "../store/store.js";
@@ -30,6 +31,8 @@ export interface ConductorApiOptions {
   answers?: UnsentAnswers;
   /** The server's budget of request bytes in hand. */
   requests?: RequestBytes;
+  /** The limits on the port's connections. */
+  connections?: Connections;
   log: Logger;
   /** Undefined when authentication is disabled. */
   authenticate?: (metadata: grpc.Metadata) => Promise<Principal>;
@@ -114,6 +117,7 @@ export async function startConductorApi(options: ConductorApiOptions): Promise<H
     maxBodyBytes: options.limits.definitionBytes + 1024 * 1024,
     ...(options.answers ? { answers: options.answers } : {}),
     ...(options.requests ? { requests: options.requests } : {}),
+    ...(options.connections ? { connections: options.connections } : {}),
   });
 }
 

@@ -11,6 +11,7 @@ import { grpc, slicedJsonEncoder } from "@baton/protocol";
 import { AuthError } from "../auth/authenticator.js";
 import { BODY_TOO_DEEP, BODY_TOO_MANY_NAMES, MAX_BODY_DEPTH, MAX_JSON_KEY_NAMES } from "../service/errors.js";
 import { listen } from "../http-listen.js";
+import type { Connections } from "../connections.js";
 import type { Logger } from "../logger.js";
 import { declaredBodyBytes, type RequestBytes } from "../request-bytes.js";
 import { connectRoutes, peerKey, toConnectError, type GatedService } from "./connect.js";
@@ -27,6 +28,8 @@ export interface ConsoleServerOptions {
   authRequired: boolean;
   /** With keys required: checks a call's key (throws UNAUTHENTICATED), as the services' gate does. */
   authenticate?: (metadata: grpc.Metadata) => Promise<unknown>;
+  /** The limits on the port's connections (none: unbounded). */
+  connections?: Connections;
   log: Logger;
   /** The built bundle (default: @baton/console's dist). */
   bundleDir?: string;
@@ -159,6 +162,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     rpc(req, res);
   });
   server.keepAliveTimeout = 65_000;
+  options.connections?.guardHttp(server, "console");
   // Closing ends long polls now rather than when they run out.
   const { address, port, close } = await listen(server, options.host, options.port);
   const url = `http://${address}`;
