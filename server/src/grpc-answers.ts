@@ -106,7 +106,7 @@ class BudgetedCall extends ForwardingCall implements AnswerCall {
   private write(held: Held, bytes: Buffer, callback: () => void): void {
     this.held.add(held);
     this.next.sendMessage(bytes, () => {
-      held.release();
+      held.sent();
       this.held.delete(held);
       callback();
     });

@@ -61,8 +61,9 @@ export interface ServerOptions {
    * Bytes of answers written and not yet read by their callers the server
    * holds (gRPC and REST together; default: a sixteenth of memory, 64 MiB to
    * 1 GiB), a connection's share, how long a large answer waits for room
-   * before it is refused, and how long one may stay unread before its call
-   * is ended (unsent-answers.ts).
+   * before it is refused, how long one may stay unread before its call is
+   * ended, and how long a connection may read nothing while others wait
+   * before its calls are ended (unsent-answers.ts).
    */
   answerBudget?: Partial<AnswerBudget>;
   /** Bytes of requests being read or served the server holds at once, gRPC, console and REST ports together (default 64 MiB; request-bytes.ts). */

@@ -8,8 +8,12 @@
 // large one first takes room, waits a bounded time when there is none and
 // is refused then; one connection's large answers hold at most a share of
 // the budget; and a call whose answer stays unsent past a deadline is ended,
-// which frees its bytes. The gRPC port (grpc-answers.ts) and Conductor's
-// REST port share one budget.
+// which frees its bytes. Callers that stop reading on several connections
+// could fill the whole budget (each within its share) and keep every other
+// caller's large answers waiting until the deadline: so while answers wait,
+// the calls of connections none of whose answers went out for a while are
+// ended, the connections holding the most first. The gRPC port
+// (grpc-answers.ts) and Conductor's REST port share one budget.
 import os from "node:os";
 import { Counter, type Registry } from "prom-client";
 import { readGauge } from "./observability/read-gauge.js";
@@ -24,6 +28,8 @@ export interface AnswerBudget {
   waitMs: number;
   /** How long an answer may stay unsent before its call is ended (server's clock). */
   unreadMs: number;
+  /** While answers wait for room: how long a connection may hold answers with none of them going out before its calls are ended. */
+  stalledMs: number;
 }
 
 /** Answers below this size may use an eighth more than the budget and a connection's share: a small call is served while large answers fill it. */
@@ -34,7 +40,7 @@ const MiB = 1024 * 1024;
 /** A sixteenth of the memory the process may use (the machine's, or its container's), between 64 MiB and 1 GiB. */
 export function defaultAnswerBudget(memoryBytes = availableMemory()): AnswerBudget {
   const totalBytes = Math.min(1024 * MiB, Math.max(64 * MiB, Math.floor(memoryBytes / 16)));
-  return { totalBytes, connectionBytes: Math.floor(totalBytes / 4), waitMs: 10_000, unreadMs: 120_000 };
+  return { totalBytes, connectionBytes: Math.floor(totalBytes / 4), waitMs: 10_000, unreadMs: 120_000, stalledMs: 5_000 };
 }
 
 /** The budget a server runs with: `options` over the default; a connection's share is a quarter of the budget unless given. */
@@ -51,7 +57,9 @@ function availableMemory(): number {
 
 /** An answer's bytes, counted until they have gone out or its call ended. */
 export interface Held {
-  /** Idempotent. */
+  /** Its bytes have gone out: released, and its connection reads. Idempotent, as is `release`. */
+  sent(): void;
+  /** Its call ended before they went out. */
   release(): void;
 }
 
@@ -86,17 +94,24 @@ interface Waiter {
   readonly reject: (error: AnswerRefused) => void;
 }
 
+/** What a connection's answers hold, and since when none of them has gone out. */
+interface Holding {
+  bytes: number;
+  quietSince: number;
+}
+
 const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
 
 export class UnsentAnswers {
   private held = 0;
   private waitingBytes = 0;
-  private readonly byConnection = new Map<string, number>();
+  private readonly byConnection = new Map<string, Holding>();
   private readonly waiters: Waiter[] = [];
   private readonly entries = new Set<Entry>();
   private readonly waited: Counter;
   private readonly refused: Counter<"reason">;
   private readonly ended: Counter;
+  private readonly endedStalled: Counter;
 
   constructor(
     readonly budget: AnswerBudget,
@@ -110,11 +125,16 @@ export class UnsentAnswers {
     this.waited = new Counter({ name: "baton_answers_waited_total", help: "Answers that waited for room in the budget of unsent answers", registers });
     this.refused = new Counter({
       name: "baton_answers_refused_total",
-      help: "Answers refused for lack of room (RESOURCE_EXHAUSTED, REST 503): budget (no room came in time), waiting (too many already waiting)",
+      help: "Answers refused for lack of room (RESOURCE_EXHAUSTED, REST 503): budget (no room came in time), waiting (too many already waiting), stalled (their connection read nothing while others waited)",
       labelNames: ["reason"],
       registers,
     });
     this.ended = new Counter({ name: "baton_unread_calls_ended_total", help: "Calls ended because their answer stayed unsent past the deadline", registers });
+    this.endedStalled = new Counter({
+      name: "baton_stalled_calls_ended_total",
+      help: "Calls ended early, while answers waited for room, because none of their connection's answers had gone out for a while",
+      registers,
+    });
   }
 
   /** Bytes held now. */
@@ -126,10 +146,13 @@ export class UnsentAnswers {
    * Counts `bytes` about to be written for `call`: at once when the budget
    * and the call's connection's share have room (a small answer may use an
    * eighth more of each), else once room comes; refused (AnswerRefused) when
-   * none comes in time. Release what it gives once the bytes have gone out
-   * or the call ended.
+   * none comes in time. With no room, the calls of stalled connections are
+   * ended first (endStalled). Call `sent` on what it gives once the bytes
+   * have gone out, `release` if the call ended first.
    */
   take(call: AnswerCall, bytes: number): Held | Promise<Held> {
+    if (this.fits(call.connection, bytes)) return this.count(call, bytes);
+    this.endStalled(bytes, call.connection);
     if (this.fits(call.connection, bytes)) return this.count(call, bytes);
     // A waiting answer is held too (serialized, to know its size): at most a quarter of the budget waits.
     if (this.waitingBytes > 0 && this.waitingBytes + bytes > this.budget.totalBytes / 4) {
@@ -146,33 +169,37 @@ export class UnsentAnswers {
   /** Counts an answer that does not wait (a stream's message: its stream's back-pressure bounds those). */
   count(call: AnswerCall, bytes: number): Held {
     const { connection } = call;
+    const now = this.clock.now();
     this.held += bytes;
-    this.byConnection.set(connection, (this.byConnection.get(connection) ?? 0) + bytes);
+    const holding = this.byConnection.get(connection);
+    if (holding) holding.bytes += bytes;
+    else this.byConnection.set(connection, { bytes, quietSince: now });
     let released = false;
-    const entry: Entry = {
-      call,
-      since: this.clock.now(),
-      release: () => {
-        if (released) return;
-        released = true;
-        this.held -= bytes;
-        const left = (this.byConnection.get(connection) ?? bytes) - bytes;
-        if (left > 0) this.byConnection.set(connection, left);
-        else this.byConnection.delete(connection);
-        this.entries.delete(entry);
-        if (this.waiters.length > 0) this.admitWaiters();
-      },
+    const release = (sent: boolean) => {
+      if (released) return;
+      released = true;
+      this.held -= bytes;
+      const holding = this.byConnection.get(connection);
+      if (holding && holding.bytes > bytes) {
+        holding.bytes -= bytes;
+        if (sent) holding.quietSince = this.clock.now();
+      } else this.byConnection.delete(connection);
+      this.entries.delete(entry);
+      if (this.waiters.length > 0) this.admitWaiters();
     };
+    const entry: Entry = { call, since: now, sent: () => release(true), release: () => release(false) };
     this.entries.add(entry);
     return entry;
   }
 
   /**
-   * Refuses answers that waited too long and ends calls whose answers stayed
-   * unsent past the deadline. Runs every second and when a test's clock jumps.
+   * Ends stalled connections' calls while answers wait, refuses answers that
+   * waited too long and ends calls whose answers stayed unsent past the
+   * deadline. Runs every second and when a test's clock jumps.
    */
   sweep(): void {
     const now = this.clock.now();
+    if (this.waiters.length > 0) this.endStalled(0);
     for (let i = 0; i < this.waiters.length;) {
       const waiter = this.waiters[i]!;
       const gone = waiter.call.gone();
@@ -204,8 +231,40 @@ export class UnsentAnswers {
     };
   }
 
+  /**
+   * Ends the calls of connections none of whose answers has gone out for
+   * `stalledMs`, those holding the most first, until the answers waiting (and
+   * `bytes` more, from `asking`, unless it is such a connection itself) would fit.
+   */
+  private endStalled(bytes: number, asking?: string): void {
+    const quietBefore = this.clock.now() - this.budget.stalledMs;
+    const stalled = (holding: Holding | undefined) => holding !== undefined && holding.quietSince <= quietBefore;
+    const mine = asking === undefined ? undefined : this.byConnection.get(asking);
+    // Room made elsewhere would not let in an answer whose own connection reads nothing, or holds its share.
+    if (mine && (stalled(mine) || mine.bytes + bytes > this.budget.connectionBytes)) return;
+    const wanted = () => this.held + this.waitingBytes + bytes - this.budget.totalBytes;
+    if (wanted() <= 0) return;
+    const quiet = [...this.byConnection].filter(([, holding]) => stalled(holding)).sort(([, a], [, b]) => b.bytes - a.bytes);
+    for (const [connection] of quiet) {
+      if (wanted() <= 0) return;
+      // Its waiting answers would stall the same: refused first, so the room goes to others.
+      for (const waiter of this.waiters.filter((w) => w.call.connection === connection)) {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        this.waitingBytes -= waiter.bytes;
+        this.refused.inc({ reason: "stalled" });
+        waiter.reject(this.refusal(waiter.bytes, `none of this connection's answers went out in ${Math.round(this.budget.stalledMs / 1000)} s`));
+      }
+      for (const entry of [...this.entries]) {
+        if (entry.call.connection !== connection) continue;
+        this.endedStalled.inc();
+        entry.release();
+        entry.call.end();
+      }
+    }
+  }
+
   private fits(connection: string, bytes: number): boolean {
-    const mine = this.byConnection.get(connection) ?? 0;
+    const mine = this.byConnection.get(connection)?.bytes ?? 0;
     const room = bytes < LARGE_ANSWER_BYTES ? 1.125 : 1;
     // An answer larger than a share, or than the budget, goes out alone.
     return (mine === 0 || mine + bytes <= this.budget.connectionBytes * room) && (this.held === 0 || this.held + bytes <= this.budget.totalBytes * room);

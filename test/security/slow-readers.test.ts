@@ -16,7 +16,7 @@ import { relay } from "../support/relay.js";
 import { flowOf } from "../support/flows.js";
 
 const MiB = 1024 * 1024;
-const BUDGET = { totalBytes: 16 * MiB, connectionBytes: 8 * MiB, waitMs: 10_000, unreadMs: 60_000 };
+const BUDGET = { totalBytes: 16 * MiB, connectionBytes: 8 * MiB, waitMs: 10_000, unreadMs: 60_000, stalledMs: 5_000 };
 const flow = flowOf("chatty_reader", [{ name: "chatter", taskReferenceName: "chatter", type: "SIMPLE" }]);
 
 let h: Harness;
@@ -132,6 +132,40 @@ describe("a caller that stops reading", () => {
         assert.equal(await waiting(), 0);
       });
       await Promise.all(calls);
+    } finally {
+      clients.forEach((c) => c.close());
+      links.forEach((link) => link.close());
+    }
+  });
+
+  it("on many connections that fill the budget, has its calls ended once none of their answers went out for stalledMs, so a polite large answer is served", async () => {
+    const links = await Promise.all([1, 2, 3, 4].map(() => relay(h.server.address)));
+    const clients = links.map((link) => new BatonClient({ address: link.address }));
+    try {
+      await Promise.all(clients.map((c) => c.tasks.listQueues({})));
+      links.forEach((link) => link.stall());
+      refusedBefore = await refusedTotal();
+      const endedBefore = await metric("baton_stalled_calls_ended_total");
+      // One page each: together just under the budget, every one unread.
+      const calls = clients.flatMap((c) => askPages(c, 1));
+      await allAnswered(4);
+      assert.ok((await held()) > BUDGET.totalBytes - pageBytes, `the budget is full: ${await held()} bytes held`);
+      // A polite caller's page finds no room and waits; the stalled calls are not ended before stalledMs.
+      const polite = askPages(h.client, 1)[0]!;
+      await eventually(waiting, (b) => b >= pageBytes);
+      assert.equal(await metric("baton_stalled_calls_ended_total"), endedBefore, "nothing is ended before stalledMs");
+      await h.advance(BUDGET.stalledMs);
+      // Had nothing been ended, it would be refused once it waited waitMs.
+      await h.advance(BUDGET.waitMs);
+      assert.deepEqual(await polite, { lines: 4 }, "the polite caller is served its page");
+      const ended = (await metric("baton_stalled_calls_ended_total")) - endedBefore;
+      assert.ok(ended >= 1 && ended <= 2, `${ended} stalled calls were ended to make room for one page`);
+      assert.ok((await held()) <= BUDGET.totalBytes);
+      links.forEach((link) => link.resume());
+      const outcomes = await Promise.all(calls);
+      assert.equal(outcomes.filter((o) => o.code === 8).length, ended, JSON.stringify(outcomes)); // RESOURCE_EXHAUSTED
+      assert.equal(outcomes.filter((o) => o.lines === 4).length, 4 - ended, JSON.stringify(outcomes));
+      await eventually(held, (b) => b === 0);
     } finally {
       clients.forEach((c) => c.close());
       links.forEach((link) => link.close());

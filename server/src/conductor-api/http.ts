@@ -195,7 +195,7 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
       }
       const held = taken;
       if (res.destroyed) return held.release();
-      res.once("finish", () => held.release()).once("close", () => held.release());
+      res.once("finish", () => held.sent()).once("close", () => held.release());
     }
     res.writeHead(status, { "content-type": type, "content-length": bytes });
     for (const chunk of chunks.slice(0, -1)) res.write(chunk);
