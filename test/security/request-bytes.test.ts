@@ -184,6 +184,43 @@ describe("request bytes held at once on the gRPC and REST ports", () => {
     assert.deepEqual(await stored(runId, task.taskId), storedWhole(task));
   });
 
+  it("counts a compressed message as the receive limit, and never refuses a Dispatch stream's credits, even past the eighth small calls may use", async () => {
+    const [call] = await leased(1);
+    const runId = await h.client.startWorkflow(flow.name, {}); // its task waits for the stream below
+    // 1,000 bytes of a compressed message, of which half arrives: it may inflate to the receive limit (5 MiB), taken alone.
+    const session = http2.connect(`http://${h.server.address}`);
+    session.on("error", () => {});
+    const compressed = session.request({
+      ":method": "POST",
+      ":path": "/baton.v1.TaskService/UpdateTask",
+      "content-type": "application/grpc",
+      "grpc-encoding": "gzip",
+      te: "trailers",
+    });
+    compressed.on("error", () => {});
+    const prefix = Buffer.from([1, 0, 0, 0, 0]);
+    prefix.writeUInt32BE(1000, 1);
+    compressed.write(Buffer.concat([prefix, Buffer.alloc(500)]));
+    const stream = h.client.tasks.dispatch();
+    stream.on("error", () => {});
+    try {
+      await eventually(inHand, (bytes) => bytes > BUDGET * 1.125);
+      const small = await complete(call!.task, "{}");
+      assert.equal(small.ok ? "OK" : small.code, "RESOURCE_EXHAUSTED", "past an eighth over the budget a small call is refused too");
+      const pushed = new Promise<LeasedTask | undefined>((resolve, reject) => {
+        stream.once("data", (m: { task?: LeasedTask }) => resolve(m.task));
+        stream.once("error", reject);
+      });
+      stream.write({ kind: { case: "subscribe", value: { taskTypes: ["large_result"], workerId: "streamer", domain: "" } } });
+      stream.write({ kind: { case: "credits", value: 1 } });
+      assert.equal((await pushed)?.workflowId, runId, "the stream's subscription and credits were taken");
+    } finally {
+      stream.cancel();
+      session.destroy();
+    }
+    await eventually(inHand, (bytes) => bytes === 0);
+  });
+
   it("is set by BATON_REQUEST_BYTES, a whole number of bytes of at least 1 MiB", () => {
     assert.equal(serverOptionsFromEnv({ BATON_REQUEST_BYTES: String(256 * MiB) }).requestBytes, 256 * MiB);
     assert.equal(serverOptionsFromEnv({}).requestBytes, undefined);
