@@ -17,6 +17,12 @@ import type { OwnerCheck } from "./owner.js";
 import { conditionHolds, expandInlineJson } from "./payload.js";
 import { Ticker } from "../ticker.js";
 
+/** An event's payload, and the same with JSON held in its strings expanded (made on first use). */
+interface EventPayload {
+  value: Json;
+  expanded(): Json;
+}
+
 export interface EventConsumerOptions {
   /** Real-time period of the safety-net poll (events written without a NOTIFY). */
   pollMs?: number;
@@ -107,6 +113,9 @@ export class EventConsumer {
       return;
     }
     const name = this.nameOf(event);
+    // Expanded (expandInlineJSON) once for all the actions that ask, not once each.
+    let expanded: Json | undefined;
+    const read: EventPayload = { value: payload, expanded: () => (expanded ??= expandInlineJson(payload)) };
     // At most HANDLERS_PER_EVENT (registration refuses more; the cap also bounds what was stored before it did).
     const handlers = await this.deps.store.listEventHandlers({ event: name, activeOnly: true, limit: HANDLERS_PER_EVENT });
     for (const stored of handlers) {
@@ -117,15 +126,15 @@ export class EventConsumer {
         this.log.warn({ err: error, handler: stored.name }, "event handler skipped: its stored JSON does not parse");
         continue;
       }
-      await this.apply(handler, stored.owner, event, name, payload);
+      await this.apply(handler, stored.owner, event, name, read);
     }
   }
 
-  private async apply(handler: EventHandler, owner: string, event: TakenEvent, name: string, payload: Json): Promise<void> {
+  private async apply(handler: EventHandler, owner: string, event: TakenEvent, name: string, payload: EventPayload): Promise<void> {
     const where = { eventId: event.id, event: name, handler: handler.name };
     let passes: boolean;
     try {
-      passes = await conditionHolds(handler.condition, handler.evaluatorType, payload, this.deps.evaluateScript, this.deps.resolveWithFilters);
+      passes = await conditionHolds(handler.condition, handler.evaluatorType, payload.value, this.deps.evaluateScript, this.deps.resolveWithFilters);
     } catch (error) {
       this.log.warn({ ...where, err: error }, "event handler condition failed; no action taken");
       return;
@@ -136,7 +145,7 @@ export class EventConsumer {
     }
     const now = this.clock.now();
     for (const [index, action] of (handler.actions ?? []).entries()) {
-      const input = action.expandInlineJSON ? expandInlineJson(payload) : payload;
+      const input = action.expandInlineJSON ? payload.expanded() : payload.value;
       try {
         const refused = await this.deps.ownerCheck?.(owner, action.action);
         if (refused !== undefined) {

@@ -1,8 +1,10 @@
 // How an event handler reads its event: the condition (a sandboxed script or a
 // payload field), `expandInlineJSON`, and `${...}` substitution from the payload.
+import { nestsDeeperThan, usesMoreKeyNamesThan } from "@baton/json";
 import type { Json } from "../expressions/json.js";
 import { FilterDeferred, compilePath, resolveValue } from "../expressions/index.js";
 import { scriptTruth } from "../sandbox/index.js";
+import { MAX_JSON_DEPTH, MAX_JSON_KEY_NAMES } from "../service/errors.js";
 
 export type EvaluateScript = (source: string, bindings: Json) => Promise<Json>;
 /** Resolves a template whose paths hold JSONPath filters against `context`, in the queries pool (never on the serving thread). */
@@ -41,12 +43,16 @@ export async function conditionHolds(
 
 /**
  * Conductor's JsonUtils.expand: string values holding a JSON object or array
- * become that object or array, at any depth. Text that does not parse stays text.
+ * become that object or array, at any depth. Text that does not parse stays text,
+ * and so does text nested deeper or with more key names than a payload may
+ * have: the payload's own checks never saw what its strings hold, and such a
+ * text costs its parse a second per megabyte or more.
  */
 export function expandInlineJson(value: Json): Json {
   if (typeof value === "string") {
     const text = value.trim();
-    if ((text.startsWith("{") && text.endsWith("}")) || (text.startsWith("[") && text.endsWith("]"))) {
+    const looksLikeJson = (text.startsWith("{") && text.endsWith("}")) || (text.startsWith("[") && text.endsWith("]"));
+    if (looksLikeJson && !nestsDeeperThan(text, MAX_JSON_DEPTH) && !usesMoreKeyNamesThan(text, MAX_JSON_KEY_NAMES)) {
       try {
         return expandInlineJson(JSON.parse(text) as Json);
       } catch {
