@@ -59,7 +59,7 @@ export interface ServerOptions {
   console?: { port: number; host?: string };
   /**
    * Bytes of answers written and not yet read by their callers the server
-   * holds (gRPC and REST together; default: a sixteenth of memory, 64 MiB to
+   * holds (gRPC, REST and console together; default: a sixteenth of memory, 64 MiB to
    * 1 GiB), a connection's share, how long a large answer waits for room
    * before it is refused, how long one may stay unread before its call is
    * ended, and how long a connection may read nothing while others wait

@@ -241,7 +241,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   await listener.start();
   await replicas.start();
 
-  // Answers written and not yet read by their callers, on the gRPC and REST ports together.
+  // Answers written and not yet read by their callers, on the gRPC, REST and console ports together.
   const answers = new UnsentAnswers(answerBudgetOf(options.answerBudget), clock, metrics.registry);
   const stopAnswers = answers.watch();
   // Requests being read or served, on the gRPC, console and REST ports together.
@@ -354,6 +354,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       authRequired: authMode === "required",
       ...(gate.authenticate ? { authenticate: gate.authenticate } : {}),
       connections,
+      answers,
       log,
     });
   }

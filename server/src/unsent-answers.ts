@@ -13,7 +13,8 @@
 // caller's large answers waiting until the deadline: so while answers wait,
 // the calls of connections none of whose answers went out for a while are
 // ended, the connections holding the most first. The gRPC port
-// (grpc-answers.ts) and Conductor's REST port share one budget.
+// (grpc-answers.ts), Conductor's REST port and the console's Connect port
+// (console/console-answers.ts) share one budget.
 import os from "node:os";
 import { Counter, type Registry } from "prom-client";
 import { readGauge } from "./observability/read-gauge.js";

@@ -25,7 +25,7 @@ let taskId: string;
 let pageBytes: number;
 
 before(async () => {
-  h = await startHarness({ server: { answerBudget: BUDGET, conductor: { port: 0 } } });
+  h = await startHarness({ server: { answerBudget: BUDGET, conductor: { port: 0 }, console: { port: 0 } } });
   await h.client.registerTaskDefs([{ name: "chatter", retryCount: 0, responseTimeoutSeconds: 3600 }]);
   await h.client.registerWorkflowDef(flow);
   await h.client.startWorkflow(flow.name, {});
@@ -219,6 +219,72 @@ describe("a caller that stops reading", () => {
       await h.advance(BUDGET.waitMs);
       assert.equal(await waiting(), 0);
     } finally {
+      link.close();
+    }
+  });
+
+  it("over the console's Connect port, holds no more than the budget and refuses beyond it as Connect does; closing frees their bytes", async () => {
+    const link = await relay(h.server.consoleUrl!.replace("http://", ""));
+    link.stall();
+    refusedBefore = await refusedTotal();
+    const [host, port] = link.address.split(":");
+    const body = JSON.stringify({ taskId });
+    const answers: Promise<{ status: number; text: string }>[] = [];
+    // Each call on a connection of its own, as the REST case.
+    const requests = Array.from({ length: 8 }, () => {
+      const request = http.request({
+        host,
+        port: Number(port),
+        method: "POST",
+        path: "/baton.v1.TaskService/GetTaskLogs",
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+        agent: false,
+      });
+      answers.push(
+        new Promise((resolve) => {
+          request.on("response", (res) => {
+            let text = "";
+            res.setEncoding("utf8");
+            res.on("data", (chunk: string) => (text += chunk.length < 1000 ? chunk : ""));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+            res.on("error", () => resolve({ status: res.statusCode ?? 0, text }));
+          });
+          request.on("error", () => resolve({ status: 0, text: "" }));
+        }),
+      );
+      request.end(body);
+      return request;
+    });
+    try {
+      await eventually(
+        async () => link.connections(),
+        (n) => n === 8,
+      );
+      await allAnswered(8);
+      const bytes = await held();
+      assert.ok(
+        bytes <= BUDGET.totalBytes && bytes >= 2 * pageBytes,
+        `the server holds ${bytes} bytes of unread console answers (budget ${BUDGET.totalBytes})`,
+      );
+      assert.ok((await refusedNow()) >= 1, `answers beyond what may wait are refused at once (${await refusedNow()})`);
+      // Once read, a refused call is Connect's resource_exhausted, saying what to do.
+      link.resume();
+      const read = await Promise.all(answers);
+      const refused = read.filter((a) => a.status === 429);
+      assert.ok(refused.length >= 1, JSON.stringify(read.map((a) => a.status)));
+      for (const r of refused) {
+        assert.equal((JSON.parse(r.text) as { code: string }).code, "resource_exhausted");
+        assert.match(r.text, /have not read yet/);
+      }
+      assert.ok(
+        read.every((a) => a.status === 200 || a.status === 429),
+        JSON.stringify(read.map((a) => a.status)),
+      );
+      await eventually(held, (b) => b === 0);
+      await h.advance(BUDGET.waitMs);
+      assert.equal(await waiting(), 0);
+    } finally {
+      requests.forEach((r) => r.destroy());
       link.close();
     }
   });

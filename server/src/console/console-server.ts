@@ -12,6 +12,8 @@ import { AuthError } from "../auth/authenticator.js";
 import { BODY_TOO_DEEP, BODY_TOO_MANY_NAMES, MAX_BODY_DEPTH, MAX_JSON_KEY_NAMES } from "../service/errors.js";
 import { listen } from "../http-listen.js";
 import type { Connections } from "../connections.js";
+import type { UnsentAnswers } from "../unsent-answers.js";
+import { answerUnderBudget } from "./console-answers.js";
 import type { Logger } from "../logger.js";
 import { declaredBodyBytes, type RequestBytes } from "../request-bytes.js";
 import { connectRoutes, peerKey, toConnectError, type GatedService } from "./connect.js";
@@ -30,6 +32,8 @@ export interface ConsoleServerOptions {
   authenticate?: (metadata: grpc.Metadata) => Promise<unknown>;
   /** The limits on the port's connections (none: unbounded). */
   connections?: Connections;
+  /** The server's budget of answers not yet read by their callers (none: unbounded). */
+  answers?: UnsentAnswers;
   log: Logger;
   /** The built bundle (default: @baton/console's dist). */
   bundleDir?: string;
@@ -131,6 +135,11 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     res.once("close", release);
     return true;
   };
+  /** A Connect call, its answer under the budget of unsent answers. */
+  const serve = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (options.answers) answerUnderBudget(req, res, options.answers);
+    rpc(req, res);
+  };
   const server = http.createServer((req, res) => {
     const host = req.headers.host ?? "";
     // Open (no keys) means loopback only: a page of another site that renames
@@ -153,13 +162,13 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       // body whole (up to readMaxBytes) before the services' gate sees the call,
       // and a 10 MB body of nested lists held the serving thread for seconds.
       void options.authenticate(keyOf(req)).then(
-        () => admit(req, res) && rpc(req, res),
+        () => admit(req, res) && serve(req, res),
         (error: unknown) => refuseUnread(res, keyRefusal(req, error, options.log)),
       );
       return;
     }
-    if (req.url?.startsWith("/baton.") && !admit(req, res)) return;
-    rpc(req, res);
+    if (!req.url?.startsWith("/baton.")) return rpc(req, res);
+    if (admit(req, res)) serve(req, res);
   });
   server.keepAliveTimeout = 65_000;
   options.connections?.guardHttp(server, "console");
