@@ -68,6 +68,16 @@ let refusedBefore = 0;
 /** Answers refused since the test began. */
 const refusedNow = async () => (await refusedTotal()) - refusedBefore;
 
+/** `n` clients, each connected through a relay of its own that has stopped reading; refusals are counted from here. */
+async function stalledClients(n: number) {
+  const links = await Promise.all(Array.from({ length: n }, () => relay(h.server.address)));
+  const clients = links.map((link) => new BatonClient({ address: link.address }));
+  await Promise.all(clients.map((c) => c.tasks.listQueues({})));
+  links.forEach((link) => link.stall());
+  refusedBefore = await refusedTotal();
+  return { links, clients };
+}
+
 describe("a caller that stops reading", () => {
   it("holds no more than a connection's share; its other answers wait, then are refused saying what to do; a polite caller is served meanwhile", async () => {
     const link = await relay(h.server.address);
@@ -109,12 +119,8 @@ describe("a caller that stops reading", () => {
   });
 
   it("on many connections, holds no more than the budget; their calls free their bytes when the connections close", async () => {
-    const links = await Promise.all([1, 2, 3, 4].map(() => relay(h.server.address)));
-    const clients = links.map((link) => new BatonClient({ address: link.address }));
+    const { links, clients } = await stalledClients(4);
     try {
-      await Promise.all(clients.map((c) => c.tasks.listQueues({})));
-      links.forEach((link) => link.stall());
-      refusedBefore = await refusedTotal();
       const calls = clients.flatMap((c) => askPages(c, 3));
       await allAnswered(12);
       const bytes = await held();
@@ -139,12 +145,8 @@ describe("a caller that stops reading", () => {
   });
 
   it("on many connections that fill the budget, has its calls ended once none of their answers went out for stalledMs, so a polite large answer is served", async () => {
-    const links = await Promise.all([1, 2, 3, 4].map(() => relay(h.server.address)));
-    const clients = links.map((link) => new BatonClient({ address: link.address }));
+    const { links, clients } = await stalledClients(4);
     try {
-      await Promise.all(clients.map((c) => c.tasks.listQueues({})));
-      links.forEach((link) => link.stall());
-      refusedBefore = await refusedTotal();
       const endedBefore = await metric("baton_stalled_calls_ended_total");
       // One page each: together just under the budget, every one unread.
       const calls = clients.flatMap((c) => askPages(c, 1));
