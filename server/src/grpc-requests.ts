@@ -12,6 +12,7 @@
 // (not public API): if it is missing, this warns once and requests go uncounted.
 import type http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
+import { AuthError } from "./auth/authenticator.js";
 import { ForwardingCall, type Listener, type Next } from "./grpc-forwarding-call.js";
 import type { Logger } from "./logger.js";
 import { SMALL_REQUEST_BYTES, type Release, type RequestBytes } from "./request-bytes.js";
@@ -23,7 +24,12 @@ import { SMALL_REQUEST_BYTES, type Release, type RequestBytes } from "./request-
  * after it. `maxMessageBytes` is the server's receive limit: what a
  * compressed message is counted as (it may inflate to that).
  */
-export function requestBudgetInterceptor(requests: RequestBytes, maxMessageBytes: number, log: Pick<Logger, "warn">): grpc.ServerInterceptor {
+export function requestBudgetInterceptor(
+  requests: RequestBytes,
+  maxMessageBytes: number,
+  log: Pick<Logger, "warn">,
+  authenticate?: KeyCheck,
+): grpc.ServerInterceptor {
   let warned = false;
   const uncounted = () => {
     if (warned) return;
@@ -31,8 +37,15 @@ export function requestBudgetInterceptor(requests: RequestBytes, maxMessageBytes
     log.warn("cannot count gRPC request bytes (grpc-js's internals changed): requests on the gRPC port are not held to BATON_REQUEST_BYTES");
   };
   // grpc-js uses what an interceptor returns through ServerInterceptingCallInterface alone.
-  return (method, next) => new CountedCall(method, next, requests, maxMessageBytes, uncounted) as unknown as grpc.ServerInterceptingCall;
+  return (method, next) => new CountedCall(method, next, requests, maxMessageBytes, uncounted, authenticate) as unknown as grpc.ServerInterceptingCall;
 }
+
+/**
+ * A call's key check, as the guard makes it (the same answer for the same metadata): a unary call whose key is
+ * refused is ended as soon as the check answers, while its message may still be coming, so a caller without a
+ * valid key holds no room with unfinished messages. The guard still refuses a call whose message came first.
+ */
+export type KeyCheck = (metadata: grpc.Metadata) => Promise<unknown>;
 
 /** Finds the length prefixes of the gRPC messages in a call's request bytes, chunk by chunk. */
 class MessagePrefixes {
@@ -66,6 +79,8 @@ class CountedCall extends ForwardingCall {
   /** Room taken by messages not yet handed on (a stream's) or by the call (unary), in arrival order. */
   private readonly held: Release[] = [];
   private ended = false;
+  /** Whether the call's message was handed on (its handler's guard then answers a refused key). */
+  private handedOn = false;
   private stopReading = () => {};
 
   constructor(
@@ -74,6 +89,7 @@ class CountedCall extends ForwardingCall {
     private readonly requests: RequestBytes,
     private readonly maxMessageBytes: number,
     uncounted: () => void,
+    private readonly authenticate: KeyCheck | undefined,
   ) {
     super(next);
     const stream = (next as unknown as { stream?: http2.ServerHttp2Stream }).stream;
@@ -91,8 +107,16 @@ class CountedCall extends ForwardingCall {
 
   override start(listener: Listener): void {
     this.next.start({
-      onReceiveMetadata: (metadata) => listener.onReceiveMetadata(metadata),
+      onReceiveMetadata: (metadata) => {
+        if (this.authenticate && !this.method.requestStream) {
+          this.authenticate(metadata).catch((error: unknown) => {
+            if (error instanceof AuthError && !this.handedOn) this.refuse(error.code, error.message);
+          });
+        }
+        listener.onReceiveMetadata(metadata);
+      },
       onReceiveMessage: (message) => {
+        this.handedOn = true;
         // A stream's message is the handler's from here; a unary call's stays in hand until the call ends.
         if (this.method.requestStream) this.held.shift()?.();
         listener.onReceiveMessage(message);
@@ -116,9 +140,14 @@ class CountedCall extends ForwardingCall {
       this.held.push(room);
       return;
     }
-    const details = this.requests.refusal(bytes);
+    this.refuse(grpc.status.RESOURCE_EXHAUSTED, this.requests.refusal(bytes));
+  }
+
+  /** Ends the call with `code` before its message is read on. */
+  private refuse(code: grpc.status, details: string): void {
+    if (this.ended) return;
     this.finish();
-    this.next.sendStatus({ code: grpc.status.RESOURCE_EXHAUSTED, details, metadata: null });
+    this.next.sendStatus({ code, details, metadata: null });
   }
 
   private finish(): void {

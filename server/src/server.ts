@@ -18,6 +18,7 @@ import { guard, methodsOf } from "./auth/guard.js";
 import { keyServiceDefinition, keyServiceHandlers, keyServiceMethods } from "./auth/key-service.js";
 import { KeyRegistry } from "./auth/keys.js";
 import { OpenCalls } from "./auth/open-calls.js";
+import type { Principal } from "./auth/policy.js";
 import { plaintextKeyListeners, plaintextKeysRefusal, type Listener } from "./auth/plaintext.js";
 import { TaskTypes } from "./auth/task-types.js";
 import { serverCredentials } from "./auth/tls.js";
@@ -250,6 +251,25 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   // Connections each port holds, at once and from one address.
   const connections = new Connections(connectionLimitsOf(options.connections), metrics.registry, clock, log);
 
+  // A unary call's key is checked as its metadata arrives (the request budget's interceptor, before its message
+  // is read); the guard then takes that answer instead of checking again. Stream calls are checked by the guard
+  // alone, afresh at each of their re-checks.
+  const keyChecks = new WeakMap<grpc.Metadata, Promise<Principal>>();
+  const checkEarly =
+    authMode === "required"
+      ? (metadata: grpc.Metadata): Promise<Principal> => {
+          const checked = authenticator.authenticate(metadata);
+          checked.catch(() => {}); // answered by the interceptor, or by the guard
+          keyChecks.set(metadata, checked);
+          return checked;
+        }
+      : undefined;
+  const authenticate = (metadata: grpc.Metadata): Promise<Principal> => {
+    const checked = keyChecks.get(metadata);
+    if (!checked) return authenticator.authenticate(metadata);
+    keyChecks.delete(metadata);
+    return checked;
+  };
   const server = new grpc.Server({
     "grpc.max_receive_message_length": maxMessageBytes,
     "grpc.keepalive_time_ms": 30_000,
@@ -262,12 +282,12 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     // rate: peak RSS 699 -> 322 MB). Far above what workers and clients use.
     "grpc.max_concurrent_streams": 10_000,
     // The request budget's interceptor first: it reads grpc-js's call beneath it.
-    interceptors: [requestBudgetInterceptor(requests, maxMessageBytes, log), answerBudgetInterceptor(answers, log)],
+    interceptors: [requestBudgetInterceptor(requests, maxMessageBytes, log, checkEarly), answerBudgetInterceptor(answers, log)],
   });
   const onError = (method: string, error: unknown) => log.error({ err: error, method }, "request failed");
   // Every call passes one gate: authentication, role, task-type scope, metrics.
   const gate = {
-    ...(authMode === "required" ? { authenticate: (metadata: grpc.Metadata) => authenticator.authenticate(metadata) } : {}),
+    ...(authMode === "required" ? { authenticate } : {}),
     taskTypeOf: (taskId: string) => taskTypes.of(taskId),
     calls,
     inlineDefinitions: options.inlineDefinitions === true,
