@@ -251,9 +251,9 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   // Connections each port holds, at once and from one address.
   const connections = new Connections(connectionLimitsOf(options.connections), metrics.registry, clock, log);
 
-  // A unary call's key is checked as its metadata arrives (the request budget's interceptor, before its message
-  // is read); the guard then takes that answer instead of checking again. Stream calls are checked by the guard
-  // alone, afresh at each of their re-checks.
+  // The key of a call that sends one message is checked as its metadata arrives (the request budget's
+  // interceptor, before the message is read); the guard then takes that answer instead of checking again. Calls
+  // that stream their requests (Dispatch) are checked by the guard alone, afresh at each of their re-checks.
   const keyChecks = new WeakMap<grpc.Metadata, Promise<Principal>>();
   const checkEarly =
     authMode === "required"
