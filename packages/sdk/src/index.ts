@@ -2,6 +2,7 @@
 export * from "./def.js";
 export * from "./validate.js";
 export * from "./names.js";
+export * from "./fork-limit.js";
 export * from "./event-handler.js";
 export * from "./duration.js";
 export * from "./loop-refs.js";

@@ -1,5 +1,6 @@
 // Per-type rules for Conductor's system tasks: the fields each one cannot run without.
 import { UNSERVED_TASK_TYPES } from "../def.js";
+import { MAX_FORK_BRANCHES } from "../fork-limit.js";
 import { quoted } from "@baton/json";
 import type { ValidationIssue } from "./issue.js";
 import { pointer } from "./pointer.js";
@@ -38,6 +39,11 @@ const rules: Record<string, Rule> = {
     const forks = task["forkTasks"];
     if (!Array.isArray(forks) || forks.length === 0) {
       errors.push({ path: pointer(path, "forkTasks"), message: "FORK_JOIN needs at least one branch" });
+    } else if (forks.length > MAX_FORK_BRANCHES) {
+      errors.push({
+        path: pointer(path, "forkTasks"),
+        message: `FORK_JOIN has ${forks.length} branches, over the ${MAX_FORK_BRANCHES} a fork may start; fork sub-workflows that each start a part`,
+      });
     } else {
       forks.forEach((branch, b) => {
         if (!Array.isArray(branch) || branch.length === 0) {

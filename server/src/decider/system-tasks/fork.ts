@@ -1,5 +1,5 @@
 // FORK_JOIN, FORK_JOIN_DYNAMIC and the JOIN that waits for their branches.
-import { definitionRef, iterationRef, type WorkflowTask } from "@baton/sdk";
+import { MAX_FORK_BRANCHES, definitionRef, iterationRef, type WorkflowTask } from "@baton/sdk";
 import type { TaskContext } from "../task-context.js";
 import { TERMINAL_TASK, SUCCESSFUL_TASK, endedOrEnding, type Json, type JsonObject, type TaskState } from "../model.js";
 import type { SystemTask } from "./contract.js";
@@ -76,6 +76,12 @@ export const join: SystemTask = {
 export const dynamicFork: SystemTask = {
   start(d, task) {
     const wt = d.workflowTaskOf(task)!;
+    const tooWide = (count: number) => {
+      if (count <= MAX_FORK_BRANCHES) return false;
+      const fix = "fork sub-workflows that each take a slice of the list";
+      fail(d, task, `the dynamic fork lists ${count} tasks, over the ${MAX_FORK_BRANCHES} one fork may start; ${fix}`, true);
+      return true;
+    };
     let tasks: WorkflowTask[];
     let inputs: Record<string, JsonObject>;
     const listParam = wt.dynamicForkTasksParam ?? wt.dynamicForkJoinTasksParam;
@@ -89,6 +95,7 @@ export const dynamicFork: SystemTask = {
         fail(d, task, "FORK_JOIN_DYNAMIC needs dynamicForkTasksParam, or forkTaskName and forkTaskInputs in its input", true);
         return;
       }
+      if (tooWide(list.length)) return;
       const type = typeof task.input["forkTaskType"] === "string" ? (task.input["forkTaskType"] as string) : "SIMPLE";
       tasks = list.map((_, i) => ({ name, taskReferenceName: `${name}_${i}`, type }));
       inputs = Object.fromEntries(list.map((input, i) => [`${name}_${i}`, input as JsonObject]));
@@ -97,9 +104,15 @@ export const dynamicFork: SystemTask = {
       fail(d, task, "the dynamic fork's task list must be a list of tasks with name and taskReferenceName", true);
       return;
     }
+    if (tooWide(tasks.length)) return;
     const refs = tasks.map((t) => t.taskReferenceName);
     const taken = new Set(d.tasks.map((t) => t.ref));
-    const clash = refs.find((ref, i) => taken.has(ref) || refs.indexOf(ref) !== i);
+    // One pass over a set: a fork may list 10,000 tasks, and searching the list once per task was quadratic.
+    const clash = refs.find((ref) => {
+      if (taken.has(ref)) return true;
+      taken.add(ref);
+      return false;
+    });
     if (clash) {
       fail(d, task, `the dynamic fork's reference name ${clash} is already used in this run`, true);
       return;
