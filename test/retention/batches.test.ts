@@ -80,6 +80,70 @@ describe("retention batches", () => {
       await db.end();
     }
   });
+
+  it("finds a batch's log lines and loop entries through their indexes, not by reading either table", async () => {
+    await h.client.registerWorkflowDef(flowOfTasks("ret_among_many", 3));
+    await h.client.registerWorkflowDef(flowOfTasks("ret_stays", 1));
+    const runs: string[] = [];
+    for (let i = 0; i < 20; i++) runs.push(await h.client.startWorkflow("ret_among_many", {}));
+    const stays = await h.client.startWorkflow("ret_stays", {});
+    const db = new pg.Client({ connectionString: h.databaseUrl });
+    await db.connect();
+    try {
+      await db.query("INSERT INTO baton.task_logs (task_id, created_at, message) SELECT t.id, 0, 'mine' FROM baton.tasks t WHERE t.run_id = ANY($1::uuid[])", [
+        runs,
+      ]);
+      // Beside the batch's 60 tasks, 200 tasks of a run that stays, with 500 log lines and 500 loop entries each. Joined to the
+      // batch's tasks (about a quarter of those the statistics know), a table was read whole: loop_iterations along its primary
+      // key (the server's connections run with enable_seqscan off; without, both tables by a sequential scan).
+      await db.query(
+        `INSERT INTO baton.tasks (id, run_id, seq, ref, type, def_name, status, iteration, input, output, reason, retry_count, retried_task_id,
+                                  retried, executed, poll_count, worker_id, lease_token, lease_expires_at, scheduled_at, started_at, ended_at,
+                                  updated_at, visible_at, callback_after_seconds, response_timeout_seconds, timeout_seconds, sub_workflow_id, rev, extra)
+         SELECT gen_random_uuid(), $1, g + 1000, 'other_' || g, 'DO_WHILE', 'other', 'COMPLETED', 0, '{}', '{}', '', 0, '', false, true, 1, '', '', 0,
+                0, 0, 0, 0, 0, 0, 300, 0, '', 1, '{}'
+         FROM generate_series(1, 200) g`,
+        [stays],
+      );
+      const others = "SELECT t.id FROM baton.tasks t WHERE t.run_id = $1 AND t.def_name = 'other'";
+      await db.query(`INSERT INTO baton.task_logs (task_id, created_at, message) SELECT o.id, 0, 'other' FROM (${others}) o, generate_series(1, 500)`, [stays]);
+      await db.query(`INSERT INTO baton.loop_iterations (task_id, iteration, output) SELECT o.id, g, '{}' FROM (${others}) o, generate_series(1, 500) g`, [
+        stays,
+      ]);
+      await db.query("ANALYZE baton.tasks, baton.task_logs, baton.loop_iterations");
+      // Rows read from each table, by sequential scans and through its indexes.
+      const stats = async () =>
+        Object.fromEntries(
+          (
+            await db.query<{ relname: string; read: string; del: string }>(
+              `SELECT s.relname, s.seq_tup_read + coalesce((SELECT sum(i.idx_tup_read) FROM pg_stat_user_indexes i WHERE i.relid = s.relid), 0) AS read,
+                      s.n_tup_del AS del
+               FROM pg_stat_user_tables s WHERE s.schemaname = 'baton' AND s.relname IN ('tasks', 'task_logs', 'loop_iterations')`,
+            )
+          ).rows.map((r) => [r.relname, { read: Number(r.read), del: Number(r.del) }]),
+        );
+      const before = await stats();
+      const { reaper } = recordedReaper({});
+      assert.deepEqual(await reaper.purge({ before: h.clock.now() + 1, workflow: "ret_among_many" }), { runs: 20, tasks: 60 });
+      // The server's backend reports its counters when idle (within a second or so): wait for its deletes to show.
+      let after = await stats();
+      for (let i = 0; i < 200 && after["tasks"]!.del < before["tasks"]!.del + 60; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        after = await stats();
+      }
+      assert.equal(after["task_logs"]!.del, before["task_logs"]!.del + 60, "the batch's own lines removed");
+      // The batch's 60 tasks have 60 lines and no entries, and each is looked up a few times: nowhere near the 100,000 beside
+      // (before: the whole of loop_iterations, 99,503 rows, read through its primary key).
+      const read = {
+        task_logs: after["task_logs"]!.read - before["task_logs"]!.read,
+        loop_iterations: after["loop_iterations"]!.read - before["loop_iterations"]!.read,
+      };
+      assert.ok(read.task_logs <= 300 && read.loop_iterations <= 300, `rows read: ${JSON.stringify(read)}`);
+      assert.equal(Number((await db.query(`SELECT count(*) AS n FROM baton.task_logs WHERE message = 'other'`)).rows[0].n), 100_000, "other lines kept");
+    } finally {
+      await db.end();
+    }
+  });
 });
 
 /** A reaper on the server's own store whose batches are recorded (and `around` each, when given). */

@@ -87,21 +87,28 @@ export async function removeEndedRuns(
     );
     const { candidates, victims } = picked.rows[0]!;
     if (victims.length === 0) return { runs: 0, tasks: 0, more: false };
+    // Each task's lines are looked up in the index on their task (a lateral subquery with a limit runs once per task). As a
+    // join, the plan hung on the statistics: with the batch's tasks a fair share of those the planner knew, it read the whole
+    // table (a sequential scan, or with enable_seqscan off, as the server's connections run, a merge join along the whole index).
     const logs = await tx.query(
       `DELETE FROM baton.task_logs WHERE ctid = ANY(ARRAY(
-         SELECT l.ctid FROM baton.tasks t JOIN baton.task_logs l ON l.task_id = t.id WHERE t.run_id = ANY($1::uuid[]) LIMIT $2))`,
+         SELECT l.ctid FROM baton.tasks t CROSS JOIN LATERAL (SELECT ctid FROM baton.task_logs WHERE task_id = t.id LIMIT $2) l
+         WHERE t.run_id = ANY($1::uuid[]) LIMIT $2))`,
       [victims, limit.logs],
     );
     // At the limit: these runs may have more lines, for the next batch (which takes them up again, oldest first).
     if (logs.rowCount === limit.logs) return { runs: 0, tasks: 0, more: true };
     const { rows } = await tx.query(
-      // The rows deleted are returned whole only for `keep`.
-      `WITH victims AS (SELECT unnest($1::uuid[]) AS id),
-       tasks_gone AS (DELETE FROM baton.tasks t USING victims v WHERE t.run_id = v.id RETURNING ${keep ? "t.*" : "t.id"}),
-       logs_gone AS (DELETE FROM baton.task_logs l USING tasks_gone g WHERE l.task_id = g.id RETURNING 1),
-       iterations_gone AS (DELETE FROM baton.loop_iterations i USING tasks_gone g WHERE i.task_id = g.id RETURNING ${keep ? "i.*" : "1"}),
-       queue_gone AS (DELETE FROM baton.queue q USING tasks_gone g WHERE q.task_id = g.id RETURNING 1),
-       runs_gone AS (DELETE FROM baton.runs r USING victims v WHERE r.id = v.id RETURNING ${keep ? "r.*" : "r.id"})
+      // The rows deleted are returned whole only for `keep`. The runs and tasks are found by = ANY(the batch's runs), and the
+      // tasks' lines, loop entries and queue rows by = ANY(the tasks' ids): an index probe per id. Joined to the deleted tasks,
+      // whose number the planner can't know, a table could be read whole (a batch of 20 runs of 3 tasks read all 100,000 loop
+      // entries of 200 other tasks along their primary key).
+      `WITH tasks_gone AS (DELETE FROM baton.tasks t WHERE t.run_id = ANY($1::uuid[]) RETURNING ${keep ? "t.*" : "t.id"}),
+       gone_ids AS (SELECT array_agg(id) AS ids FROM tasks_gone),
+       logs_gone AS (DELETE FROM baton.task_logs l WHERE l.task_id = ANY((SELECT ids FROM gone_ids)::uuid[]) RETURNING 1),
+       iterations_gone AS (DELETE FROM baton.loop_iterations i WHERE i.task_id = ANY((SELECT ids FROM gone_ids)::uuid[]) RETURNING ${keep ? "i.*" : "1"}),
+       queue_gone AS (DELETE FROM baton.queue q WHERE q.task_id = ANY((SELECT ids FROM gone_ids)::uuid[]) RETURNING 1),
+       runs_gone AS (DELETE FROM baton.runs r WHERE r.id = ANY($1::uuid[]) RETURNING ${keep ? "r.*" : "r.id"})
        SELECT (SELECT coalesce(json_agg(runs_gone), '[]') FROM runs_gone) AS runs,
               ${keep ? `(SELECT coalesce(json_agg(${exportedTask} ORDER BY g.seq), '[]') FROM tasks_gone g)` : "'[]'::json"} AS tasks,
               (SELECT count(*) FROM tasks_gone)::int AS task_count,
