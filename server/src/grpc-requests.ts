@@ -7,15 +7,16 @@
 // call is refused RESOURCE_EXHAUSTED at once, before its body is read, decoded
 // or handled. A unary call's message keeps its room until the call ends (its
 // decoded message and parsed payload live that long); a stream's message until
-// it is handed on, and a stream's small messages (Dispatch's credits) are
-// counted but never refused. The stream is grpc-js's private field of its call
+// it is handed on, and a stream's small messages (Dispatch's credits) are held
+// to their connection's share alone. A message whose bytes stop coming is ended
+// by the budget's deadline (request-bytes.ts). The stream is grpc-js's private field of its call
 // (not public API): if it is missing, this warns once and requests go uncounted.
 import type http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import { AuthError } from "./auth/authenticator.js";
 import { ForwardingCall, type Listener, type Next } from "./grpc-forwarding-call.js";
 import type { Logger } from "./logger.js";
-import { SMALL_REQUEST_BYTES, type Release, type RequestBytes } from "./request-bytes.js";
+import { SMALL_REQUEST_BYTES, type RequestBytes, type RequestCall, type Room } from "./request-bytes.js";
 
 /**
  * The interceptor that puts every call's request messages under `requests`.
@@ -53,13 +54,14 @@ class MessagePrefixes {
   private prefixHave = 0;
   private bodyLeft = 0;
 
-  /** Calls `found` for each message whose prefix completes in `chunk`. */
-  read(chunk: Buffer, found: (compressed: boolean, length: number) => void): void {
+  /** Calls `found` for each message whose prefix completes in `chunk`, `whole` for each that then completes. */
+  read(chunk: Buffer, found: (compressed: boolean, length: number) => void, whole: () => void): void {
     for (let at = 0; at < chunk.length;) {
       if (this.bodyLeft > 0) {
         const skipped = Math.min(this.bodyLeft, chunk.length - at);
         this.bodyLeft -= skipped;
         at += skipped;
+        if (this.bodyLeft === 0) whole();
         continue;
       }
       const copied = chunk.copy(this.prefix, this.prefixHave, at, at + 5 - this.prefixHave);
@@ -73,11 +75,13 @@ class MessagePrefixes {
   }
 }
 
-class CountedCall extends ForwardingCall {
+class CountedCall extends ForwardingCall implements RequestCall {
   /** The call's HTTP/2 stream, for the interceptors after this one. */
   readonly stream: http2.ServerHttp2Stream | undefined;
+  /** Its HTTP/2 session. */
+  readonly connection: object;
   /** Room taken by messages not yet handed on (a stream's) or by the call (unary), in arrival order. */
-  private readonly held: Release[] = [];
+  private readonly held: Room[] = [];
   private ended = false;
   /** Whether the call's message was handed on (its handler's guard then answers a refused key). */
   private handedOn = false;
@@ -94,13 +98,19 @@ class CountedCall extends ForwardingCall {
     super(next);
     const stream = (next as unknown as { stream?: http2.ServerHttp2Stream }).stream;
     this.stream = stream;
+    this.connection = stream?.session ?? this;
     if (!stream || typeof stream.prependListener !== "function") {
       uncounted();
       return;
     }
     const prefixes = new MessagePrefixes();
     // Ahead of grpc-js's reader: a refusal here ends the call before grpc-js takes in the bytes that carried the prefix.
-    const onData = (chunk: Buffer) => prefixes.read(chunk, (compressed, length) => this.arrived(compressed ? this.maxMessageBytes : length));
+    const onData = (chunk: Buffer) =>
+      prefixes.read(
+        chunk,
+        (compressed, length) => this.begun(compressed ? this.maxMessageBytes : length),
+        () => this.held.at(-1)?.arrived(),
+      );
     stream.prependListener("data", onData);
     this.stopReading = () => stream.off("data", onData);
   }
@@ -118,7 +128,7 @@ class CountedCall extends ForwardingCall {
       onReceiveMessage: (message) => {
         this.handedOn = true;
         // A stream's message is the handler's from here; a unary call's stays in hand until the call ends.
-        if (this.method.requestStream) this.held.shift()?.();
+        if (this.method.requestStream) this.held.shift()?.release();
         listener.onReceiveMessage(message);
       },
       onReceiveHalfClose: () => listener.onReceiveHalfClose(),
@@ -130,12 +140,22 @@ class CountedCall extends ForwardingCall {
     });
   }
 
+  /** The budget ends the call: its message stopped arriving. */
+  end(message: string): void {
+    this.refuse(grpc.status.RESOURCE_EXHAUSTED, message);
+  }
+
+  /** grpc-js pauses a stream after each whole message until its handler asks for the next: the bytes it holds back are not the caller's delay. */
+  reading(): boolean {
+    return this.stream?.isPaused() !== true;
+  }
+
   /** A message's prefix arrived: it takes room, or the call is refused before its body is read. */
-  private arrived(declared: number): void {
+  private begun(declared: number): void {
     if (this.ended) return;
     // A larger one is refused by grpc-js itself, from the same prefix.
     const bytes = Math.min(declared, this.maxMessageBytes);
-    const room = this.method.requestStream && bytes < SMALL_REQUEST_BYTES ? this.requests.count(bytes) : this.requests.take(bytes, "grpc");
+    const room = this.requests.take(bytes, "grpc", this, this.method.requestStream && bytes < SMALL_REQUEST_BYTES);
     if (room) {
       this.held.push(room);
       return;
@@ -153,7 +173,7 @@ class CountedCall extends ForwardingCall {
   private finish(): void {
     this.ended = true;
     this.stopReading();
-    for (const release of this.held) release();
+    for (const room of this.held) room.release();
     this.held.length = 0;
   }
 }

@@ -1,6 +1,7 @@
 export { startServer, type BatonServer } from "./server.js";
 export { serverOptionsFromEnv, isLoopback, type ServerOptions } from "./server-options.js";
 export { answerBudgetOf, defaultAnswerBudget, type AnswerBudget } from "./unsent-answers.js";
+export { requestBudgetOf, DEFAULT_REQUEST_BUDGET, type RequestBudget } from "./request-bytes.js";
 export * from "./auth/index.js";
 export type { TlsOptions } from "./auth/tls.js";
 export { Metrics } from "./observability/metrics.js";

@@ -5,7 +5,7 @@ import type { TlsOptions } from "./auth/tls.js";
 import type { Clock } from "./clock.js";
 import type { Limits } from "./limits.js";
 import type { AnswerBudget } from "./unsent-answers.js";
-import { requestBytesSetting } from "./request-bytes.js";
+import { requestBytesSetting, type RequestBudget } from "./request-bytes.js";
 import type { ConnectionLimits } from "./connections.js";
 import type { DEFAULT_QUERY_LIMITS } from "./sandbox/queries.js";
 import type { Logger } from "./logger.js";
@@ -66,8 +66,14 @@ export interface ServerOptions {
    * before its calls are ended (unsent-answers.ts).
    */
   answerBudget?: Partial<AnswerBudget>;
-  /** Bytes of requests being read or served the server holds at once, gRPC, console and REST ports together (default 64 MiB; request-bytes.ts). */
-  requestBytes?: number;
+  /**
+   * Bytes of requests being read or served the server holds at once, gRPC,
+   * console and REST ports together (default 64 MiB), a connection's share
+   * (a quarter unless given), how long a message begun may take to arrive
+   * whole before its call is ended, and how long one may have been arriving
+   * before its call is ended when another request finds no room (request-bytes.ts).
+   */
+  requestBudget?: Partial<RequestBudget>;
   /**
    * Connections each port (gRPC, Conductor REST, console) holds at once and
    * from one remote address, how long a gRPC connection may stay without a
@@ -94,7 +100,7 @@ export function isLoopback(host: string): boolean {
  * BATON_ALLOW_INLINE_DEFINITIONS=1, BATON_HTTP_ALLOWED_HOSTS=host,address,cidr…,
  * BATON_HTTP_TIMEOUT_MS, BATON_HTTP_MAX_IN_FLIGHT, BATON_INSECURE_ALLOW_PLAINTEXT_KEYS=1,
  * BATON_DB_POOL_SIZE, BATON_UNSENT_ANSWER_BYTES (the budget of answers not yet read by their callers),
- * BATON_REQUEST_BYTES (the budget of requests being read or served),
+ * BATON_REQUEST_BYTES (the budget of requests being read or served), BATON_REQUEST_ARRIVAL_SECONDS (how long a message begun may take to arrive whole),
  * BATON_MAX_CONNECTIONS and BATON_MAX_CONNECTIONS_PER_ADDRESS (connections a port holds; 0 per address: no limit of its own).
  */
 export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<ServerOptions, "databaseUrl"> {
@@ -165,7 +171,17 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit
     options.answerBudget = { totalBytes: Number(answerBytes) };
   }
   const requestBytes = get("BATON_REQUEST_BYTES");
-  if (requestBytes) options.requestBytes = requestBytesSetting(requestBytes);
+  const arrival = get("BATON_REQUEST_ARRIVAL_SECONDS");
+  if (requestBytes || arrival) {
+    if (arrival && !/^[1-9]\d*$/.test(arrival))
+      throw new Error(
+        `BATON_REQUEST_ARRIVAL_SECONDS must be a positive whole number of seconds (how long a message begun may take to arrive whole), not "${arrival}"`,
+      );
+    options.requestBudget = {
+      ...(requestBytes ? { totalBytes: requestBytesSetting(requestBytes) } : {}),
+      ...(arrival ? { arrivalMs: Number(arrival) * 1000 } : {}),
+    };
+  }
   const maxConnections = get("BATON_MAX_CONNECTIONS");
   const perAddress = get("BATON_MAX_CONNECTIONS_PER_ADDRESS");
   if (maxConnections || perAddress) {

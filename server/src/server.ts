@@ -37,7 +37,7 @@ import { widenReceiveWindows } from "./receive-windows.js";
 import { answerBudgetInterceptor, sendsEncoded } from "./grpc-answers.js";
 import { answerBudgetOf, UnsentAnswers } from "./unsent-answers.js";
 import { requestBudgetInterceptor } from "./grpc-requests.js";
-import { DEFAULT_REQUEST_BYTES, RequestBytes } from "./request-bytes.js";
+import { RequestBytes, requestBudgetOf } from "./request-bytes.js";
 import { connectionLimitsOf, Connections } from "./connections.js";
 import { listenGrpc } from "./grpc-listen.js";
 import { createLogger } from "./logger.js";
@@ -105,8 +105,9 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   ];
   const exposed = authMode === "required" ? plaintextKeyListeners(listeners, isLoopback) : [];
   if (exposed.length > 0 && !options.allowPlaintextKeys) throw new Error(plaintextKeysRefusal(exposed));
-  // Read certificates and the HTTP allowlist before anything starts: a bad one fails fast.
+  // Read certificates, the request budget and the HTTP allowlist before anything starts: a bad one fails fast.
   const credentials = serverCredentials(options.tls);
+  const requestBudget = requestBudgetOf(options.requestBudget);
   const http = new HttpTasks(
     { handle: (target, event) => engine.handle(target, event) },
     { ...DEFAULT_HTTP_POLICY, ...options.http, allowedHosts: options.httpAllowedHosts ?? [], maxResponseBytes: limits.payloadBytes },
@@ -246,7 +247,8 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   const answers = new UnsentAnswers(answerBudgetOf(options.answerBudget), clock, metrics.registry);
   const stopAnswers = answers.watch();
   // Requests being read or served, on the gRPC, console and REST ports together.
-  const requests = new RequestBytes(options.requestBytes ?? DEFAULT_REQUEST_BYTES, metrics.registry);
+  const requests = new RequestBytes(requestBudget, clock, metrics.registry);
+  const stopRequests = requests.watch();
   const maxMessageBytes = limits.definitionBytes + 1024 * 1024;
   // Connections each port holds, at once and from one address.
   const connections = new Connections(connectionLimitsOf(options.connections), metrics.registry, clock, log);
@@ -436,6 +438,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     async close() {
       stopAging();
       stopAnswers();
+      stopRequests();
       clearInterval(guardTimer);
       timers.stop();
       await schedules.stop();

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 import { after, before, describe, it } from "node:test";
-import { DEFAULT_REQUEST_BYTES } from "../../server/src/request-bytes.js";
+import { DEFAULT_REQUEST_BUDGET } from "../../server/src/request-bytes.js";
 import { startSecureConsole, type SecureServer } from "./support.js";
 
 let s: SecureServer;
@@ -59,7 +59,7 @@ async function until<T>(get: () => Promise<T>, done: (value: T) => boolean): Pro
 
 describe("request bytes held at once on the console's port", () => {
   it("refuses a large call while stalled bodies fill the budget, serves small ones, and takes large ones again once they go", async () => {
-    const stalled = Array.from({ length: DEFAULT_REQUEST_BYTES / (MAX_BODY + 1) }, () => stalledCall());
+    const stalled = Array.from({ length: DEFAULT_REQUEST_BUDGET.totalBytes / (MAX_BODY + 1) }, () => stalledCall());
     try {
       const refused = await until(
         () => call(1024 * 1024),

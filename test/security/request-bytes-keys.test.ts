@@ -13,7 +13,7 @@ const MiB = 1024 * 1024;
 let s: SecureServer;
 
 before(async () => {
-  s = await startSecureServer({ requestBytes: 4 * MiB });
+  s = await startSecureServer({ requestBudget: { totalBytes: 4 * MiB, connectionBytes: 4 * MiB } });
 });
 after(() => s.close());
 

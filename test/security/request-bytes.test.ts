@@ -15,14 +15,19 @@ import { flowOf } from "../support/flows.js";
 
 const MiB = 1024 * 1024;
 const BUDGET = 4 * MiB;
+const HOUR = 3_600_000;
 const flow = flowOf("large_results", [{ name: "large_result", taskReferenceName: "large_result", type: "SIMPLE" }]);
 const REFUSAL =
-  /holds [\d.]+ MiB of requests being read or served \(its budget: 4\.0 MiB\), and this request of 1\.0 MiB does not fit: it was not read, and nothing changed\. Retry in a few seconds, send smaller payloads, or have an operator raise BATON_REQUEST_BYTES/;
+  /holds [\d.]+ MiB of requests being read or served \(its budget: 4\.0 MiB, 4\.0 MiB a connection\), and this request of 1\.0 MiB does not fit: it was not read, and nothing changed\. Retry in a few seconds, send smaller payloads, or have an operator raise BATON_REQUEST_BYTES/;
 
 let h: Harness;
 
 before(async () => {
-  h = await startHarness({ manualClock: false, server: { requestBytes: BUDGET, metrics: { port: 0 }, conductor: { port: 0 } } });
+  // The budget alone: no share per connection, no deadline on unfinished messages (request-stalls.test.ts has those).
+  h = await startHarness({
+    manualClock: false,
+    server: { requestBudget: { totalBytes: BUDGET, connectionBytes: BUDGET, arrivalMs: HOUR, stalledMs: HOUR }, metrics: { port: 0 }, conductor: { port: 0 } },
+  });
   await h.client.registerTaskDefs([{ name: "large_result", retryCount: 0, responseTimeoutSeconds: 3600 }]);
   await h.client.registerWorkflowDef(flow);
 });
@@ -222,8 +227,8 @@ describe("request bytes held at once on the gRPC and REST ports", () => {
   });
 
   it("is set by BATON_REQUEST_BYTES, a whole number of bytes of at least 1 MiB", () => {
-    assert.equal(serverOptionsFromEnv({ BATON_REQUEST_BYTES: String(256 * MiB) }).requestBytes, 256 * MiB);
-    assert.equal(serverOptionsFromEnv({}).requestBytes, undefined);
+    assert.deepEqual(serverOptionsFromEnv({ BATON_REQUEST_BYTES: String(256 * MiB) }).requestBudget, { totalBytes: 256 * MiB });
+    assert.equal(serverOptionsFromEnv({}).requestBudget, undefined);
     for (const bad of ["0", "1000", "64MiB", "-1", "1e9"])
       assert.throws(() => serverOptionsFromEnv({ BATON_REQUEST_BYTES: bad }), /BATON_REQUEST_BYTES must be a whole number of bytes, at least 1048576/);
   });

@@ -12,7 +12,7 @@ import type { Logger } from "../logger.js";
 import type { Principal } from "../auth/policy.js";
 import type { Touches } from "../auth/call-check.js";
 import type { Admission } from "./admission.js";
-import { declaredBodyBytes, type RequestBytes } from "../request-bytes.js";
+import { declaredBodyBytes, type RequestBytes, type RequestCall } from "../request-bytes.js";
 import { AnswerRefused, type AnswerCall, type UnsentAnswers } from "../unsent-answers.js";
 import type { Connections } from "../connections.js";
 import { badRequest, errorBody, HttpError, notFound, toHttpError, type ValidationError } from "./errors.js";
@@ -221,12 +221,23 @@ function send(res: ServerResponse, error: HttpError): void {
 function admit(req: IncomingMessage, res: ServerResponse, requests: RequestBytes | undefined, maxBodyBytes: number): void {
   if (!requests) return;
   const bytes = declaredBodyBytes(req.headers, maxBodyBytes);
-  const release = requests.take(bytes, "rest");
-  if (!release) {
+  const call: RequestCall = {
+    connection: req.socket,
+    reading: () => true,
+    // Its body stopped coming: answered at once, and the connection closed rather than read further.
+    end: (message) => {
+      if (res.headersSent) return void res.destroy();
+      res.setHeader("connection", "close");
+      send(res, new HttpError(408, message));
+    },
+  };
+  const room = requests.take(bytes, "rest", call);
+  if (!room) {
     res.setHeader("connection", "close");
     throw new HttpError(429, requests.refusal(bytes), [], true, 5);
   }
-  res.once("close", release);
+  req.once("end", room.arrived);
+  res.once("close", room.release);
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<string> {

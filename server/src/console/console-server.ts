@@ -15,7 +15,7 @@ import type { Connections } from "../connections.js";
 import type { UnsentAnswers } from "../unsent-answers.js";
 import { answerUnderBudget } from "./console-answers.js";
 import type { Logger } from "../logger.js";
-import { declaredBodyBytes, type RequestBytes } from "../request-bytes.js";
+import { declaredBodyBytes, type RequestBytes, type RequestCall } from "../request-bytes.js";
 import { connectRoutes, peerKey, toConnectError, type GatedService } from "./connect.js";
 import { SECURITY_HEADERS, staticFiles } from "./static-files.js";
 
@@ -126,13 +126,20 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   /** Takes room for the call's body until its answer is done; false (the call refused unread) when the server holds too much. */
   const admit = (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
     const bytes = declaredBodyBytes(req.headers, READ_MAX_BYTES);
-    const release = options.requests.take(bytes, "console");
-    if (!release) {
+    const call: RequestCall = {
+      connection: req.socket,
+      reading: () => true,
+      // Its body stopped coming while Connect reads it: the connection is closed (Connect answers nothing then).
+      end: () => req.socket.destroy(),
+    };
+    const room = options.requests.take(bytes, "console", call);
+    if (!room) {
       options.log.debug({ ...callFields(req), bytes, held: options.requests.heldBytes }, "console call refused: request bytes in hand");
       refuseUnread(res, new ConnectError(options.requests.refusal(bytes), Code.ResourceExhausted), { "retry-after": "5" });
       return false;
     }
-    res.once("close", release);
+    req.once("end", room.arrived);
+    res.once("close", room.release);
     return true;
   };
   /** A Connect call, its answer under the budget of unsent answers. */
