@@ -12,7 +12,7 @@ import http2 from "node:http2";
 import { after, before, describe, it } from "node:test";
 import { TaskStatus, grpc, type LeasedTask } from "@baton/protocol";
 import { requestBudgetOf, serverOptionsFromEnv } from "@baton/server";
-import { eventually, startHarness, type Harness } from "../support/harness.js";
+import { eventually, metricValue, startHarness, type Harness } from "../support/harness.js";
 import { flowOf } from "../support/flows.js";
 
 const MiB = 1024 * 1024;
@@ -29,10 +29,7 @@ before(async () => {
 });
 after(() => h.close());
 
-async function metric(name: string, labels: Record<string, string> = {}): Promise<number> {
-  const values = (await h.server.metrics.registry.getSingleMetric(name)?.get())?.values ?? [];
-  return values.find((v) => Object.entries(labels).every(([k, value]) => v.labels[k] === value))?.value ?? 0;
-}
+const metric = (name: string, labels: Record<string, string> = {}) => metricValue(h.server, name, labels);
 const inHand = () => metric("baton_request_bytes_in_hand");
 const ended = (reason: string) => metric("baton_unfinished_requests_ended_total", { reason });
 

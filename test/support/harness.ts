@@ -52,6 +52,12 @@ export async function startRestHarness(): Promise<Harness & { rest: string }> {
   return Object.assign(h, { rest: `http://${h.server.conductorAddress}` });
 }
 
+/** A metric's value on `server`'s registry: the sample whose labels include `labels` (0 when there is none). */
+export async function metricValue(server: BatonServer, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const values = (await server.metrics.registry.getSingleMetric(name)?.get())?.values ?? [];
+  return values.find((v) => Object.entries(labels).every(([k, value]) => v.labels[k] === value))?.value ?? 0;
+}
+
 /** Polls `fn` until it returns a value that satisfies `check` (for effects that land asynchronously). */
 export async function eventually<T>(fn: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
