@@ -26,7 +26,6 @@ import type { EngineServices } from "./services.js";
 import type { Queries } from "../sandbox/queries.js";
 import type { AfterCommit } from "./write-plan.js";
 
-export { canonicalJson, definitionHash } from "./definition-hash.js";
 export { Overloaded, type EngineHooks, type EventOutcome, type Reservation, type StartOptions, type VersionChooser } from "./contract.js";
 export type { Effect };
 

@@ -10,6 +10,7 @@ import { admit, type Admission } from "../concurrency/admission.js";
 import { slotForRevival } from "../concurrency/revival.js";
 import { Refusal, type Decision, type RunEvent } from "../decider/decider.js";
 import { fairShareOfRun } from "../fairness/key.js";
+import { forgetTexts } from "../payload-text.js";
 import type { LoadedRuns, Queryable, Store } from "../store/store.js";
 import { runIdOf, type BatchResults, type EventItem, type StartItem } from "./batch-items.js";
 import type { EngineHooks } from "./contract.js";
@@ -175,7 +176,12 @@ export async function runBatch(
 
   // Write. Removing tasks takes statements of their own: only a transaction keeps the batch one change.
   if (fromMemory && write.removed.length > 0) throw new NotFromMemory();
-  for (const { options, resolved } of starts) if (options.definition) await deps.store.putDef(q, resolved.hash, resolved.def);
+  for (const { options, resolved } of starts) {
+    if (!options.definition) continue;
+    await deps.store.putDef(q, resolved.hash, resolved.def, resolved.contentHash);
+    // Its text was for hashing and writing it: a run held in memory does not keep the definition twice.
+    forgetTexts([resolved.def]);
+  }
   const { outbox, insertedRuns } = await deps.store.writeBatch(q, write, { allRunsNew: fromMemory });
   // Inserted nothing for a start whose id or idempotency key exists: its tasks must not stay either.
   const conflicts = starts.filter((item) => !insertedRuns.has((results.get(item) as { runId: string }).runId));

@@ -1,13 +1,16 @@
 // The queries pool: `${...}` templates whose paths hold JSONPath filters, the
-// check of a definition's paths when it is published, and JSON Schemas (a
+// check of a definition's paths and its hashes when it is published, and JSON Schemas (a
 // flow's inputSchema), run in worker threads (piscina, as
 // scripts and jq are), awaited, so the thread that serves calls never runs
 // them. Each has its own bounds inside the thread (a filter's step budget and
 // RE2); the pool's deadline, which terminates the thread, bounds the rest
 // (ajv, which cannot be interrupted, or a template of many filters).
 import { stringifyJson } from "@baton/json";
+import type { WorkflowDef } from "@baton/sdk";
 import { overrunText } from "../cpu-time.js";
 import type { Json } from "../expressions/json.js";
+import { payloadText } from "../payload-text.js";
+import type { DefinitionIdentity } from "../runtime/definition-hash.js";
 import { EvaluationPool } from "./pool.js";
 import type { QueriesReply, QueriesRequest } from "./queries-worker.js";
 
@@ -30,6 +33,8 @@ export const DEFAULT_QUERY_LIMITS = {
    * for minutes. Once spent, the paths left are refused unchecked.
    */
   publishMs: 20_000,
+  /** A definition's hashes (parsing its text, two key-sorted copies of up to 4 MiB): tens of times what it takes. */
+  identityMs: 10_000,
 };
 
 export interface Queries {
@@ -45,6 +50,12 @@ export interface Queries {
   pathProblems(paths: string[], timeoutMs?: number): Promise<{ problems: string[][]; ms: number }>;
   /** Checks `input` against `schema`: what is wrong with either, nothing when it passes. Rejects with QueryError. */
   checkInput(schema: Json, input: Json): Promise<{ invalidSchema?: string; refused?: string }>;
+  /**
+   * `def`'s content hash and its hash stored as each of `versions` (undefined:
+   * as it is), from the text it was parsed from when noted (payload-text.ts).
+   * Rejects with QueryError.
+   */
+  identity(def: WorkflowDef, versions: (number | undefined)[]): Promise<DefinitionIdentity>;
   /** The limits it runs under. */
   readonly limits: typeof DEFAULT_QUERY_LIMITS;
   /** How many times a thread was replaced (a deadline, a crash). */
@@ -54,7 +65,7 @@ export interface Queries {
 
 export function createQueries(limits: Partial<typeof DEFAULT_QUERY_LIMITS> = {}, threads = 2): Queries {
   const all = { ...DEFAULT_QUERY_LIMITS, ...limits };
-  const { resolveMs, schemaMs, pathMs } = all;
+  const { resolveMs, schemaMs, pathMs, identityMs } = all;
   const pool = new EvaluationPool<QueriesRequest, QueriesReply>({ boot: { engine: "queries" }, threads, resourceLimits: { maxOldGenerationSizeMb: 512 } });
 
   async function run<Kind extends QueriesReply & { ok: true }>(request: QueriesRequest, timeoutMs: number, what: string): Promise<Kind> {
@@ -88,6 +99,15 @@ export function createQueries(limits: Partial<typeof DEFAULT_QUERY_LIMITS> = {},
         "checking the input against the JSON Schema",
       );
       return { ...(invalidSchema !== undefined ? { invalidSchema } : {}), ...(refused !== undefined ? { refused } : {}) };
+    },
+    async identity(def, versions) {
+      const text = payloadText(def) ?? stringifyJson(def);
+      const { contentHash, hashes } = await run<Extract<QueriesReply, { kind: "identity" }>>(
+        { kind: "identity", text, versions },
+        identityMs,
+        "hashing the definition",
+      );
+      return { contentHash, hashes };
     },
     limits: all,
     stats: () => ({ workerRestarts: pool.restarts }),

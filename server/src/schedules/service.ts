@@ -1,11 +1,11 @@
 // ScheduleService: schedules in (validated, the workflow checked, stored as
 // JSON with their next due time), operator actions on them, and previews.
+import { isDeepStrictEqual } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import { RpcError, ScheduleInfoSchema, ScheduleService, grpc, stringifyJson, type ScheduleInfo, type ServiceImpl } from "@baton/protocol";
 import { describeIssues, validateSchedule, type WorkflowSchedule } from "@baton/sdk";
 import type { Clock } from "../clock.js";
 import type { Limits } from "../limits.js";
-import { canonicalJson } from "../runtime/engine.js";
 import type { ScheduleRow, Store } from "../store/store.js";
 import { invalid, notFound, parsePayload, rpc } from "../service/errors.js";
 import { listPage, pageWithinBytes } from "../service/list-pages.js";
@@ -93,7 +93,8 @@ export function scheduleService(
       const row = await store.changeSchedule(
         s.name,
         (r) => {
-          if (canonicalJson(r.body) === canonicalJson(s)) return undefined;
+          // Equal whatever the key order (jsonb keeps its own), compared in place: a key-sorted copy and text of each side took hundreds of ms at 4 MiB.
+          if (isDeepStrictEqual(r.body, s)) return undefined;
           changed = true;
           // `paused` in the JSON applies when the JSON's own value changes; else the operator's pause/resume stands.
           const paused = (r.body.paused === true) !== (s.paused === true) ? s.paused === true : r.paused;

@@ -4,15 +4,19 @@ import { grpc, MetadataService, RpcError, stringifyJson, type ServiceImpl, Versi
 import { describeIssues, taskNamesOf, validateTaskDef, validateWorkflowDef, type TaskDef, type ValidationIssue, type WorkflowDef } from "@baton/sdk";
 import { keyIdOfCall } from "../auth/guard.js";
 import type { Clock } from "../clock.js";
-import { contentHash, definitionHash } from "../runtime/definition-hash.js";
+import { contentHash } from "../runtime/definition-hash.js";
 import type { Limits } from "../limits.js";
-import { defSummary, type DefSummary, type WorkflowDefListing } from "../store/definitions.js";
+import { defSummary, type DefSummary, type LatestVersion, type WorkflowDefListing } from "../store/definitions.js";
+import { notePayloadText } from "../payload-text.js";
 import { VersionRouted, type Store } from "../store/store.js";
 import { definitionProblems } from "./definition-checks.js";
 import { inTurn, PublishBudgets } from "./publish-budgets.js";
 import type { Queries } from "../sandbox/queries.js";
 import { invalid, notFound, parsePayload, rpc } from "./errors.js";
 import { BODY_READ, LIST_PAGE_BYTES, listPage, pageOfItems, pageWithinBytes } from "./list-pages.js";
+
+/** Tries at registering a version whose latest moved between hashing and writing (each a registration of the name in between). */
+const PUBLISH_ATTEMPTS = 5;
 
 function issues(list: { path: string; message: string }[]) {
   return list.map((i) => ({ path: i.path, message: i.message }));
@@ -25,6 +29,7 @@ export interface MetadataServiceDeps {
     | "findTaskDefs"
     | "findWorkflowDef"
     | "registerWorkflowVersion"
+    | "latestVersion"
     | "listWorkflowDefs"
     | "listTaskDefs"
     | "defsByHash"
@@ -36,7 +41,7 @@ export interface MetadataServiceDeps {
   clock: Clock;
   limits: Limits;
   /** Where a definition's inputSchema is compiled. */
-  queries: Pick<Queries, "schemaProblem" | "pathProblems" | "limits">;
+  queries: Pick<Queries, "schemaProblem" | "pathProblems" | "identity" | "limits">;
   changed: { workflowDef(name: string): void; taskDefs(): void; runsAdmitted?(count: number): Promise<void> };
 }
 
@@ -54,7 +59,10 @@ export function metadataService({ store, clock, limits, queries, changed: forget
     if (Buffer.byteLength(text) > limits.definitionBytes) {
       throw invalid(`definition_json is ${Buffer.byteLength(text)} bytes; the limit is ${limits.definitionBytes} bytes`);
     }
-    return parsePayload("definition_json", text, limits.definitionBytes) as unknown as WorkflowDef;
+    const def = parsePayload("definition_json", text, limits.definitionBytes) as unknown as WorkflowDef;
+    // Its hashes are computed in the queries pool from this text.
+    notePayloadText(def, text);
+    return def;
   };
   const budgets = new PublishBudgets(clock, queries.limits.publishMs);
   const checks = inTurn(queries);
@@ -96,20 +104,34 @@ export function metadataService({ store, clock, limits, queries, changed: forget
     }
     return out;
   };
+  /**
+   * Writes `def` as the version its policy gives, hashed in the queries pool
+   * for that version beforehand (at 4 MiB hashing holds a thread for
+   * hundreds of ms). If the latest version moved in between, hashed again.
+   */
+  const registerVersion = async (def: WorkflowDef, nextIfChanged: boolean) => {
+    const versionAfter = (latest: LatestVersion | undefined) => (nextIfChanged && latest ? latest.version + 1 : (def.version ?? 1));
+    for (let attempt = 1; ; attempt++) {
+      const version = versionAfter(nextIfChanged ? await store.latestVersion(def.name) : undefined);
+      // The content hash leaves the version out: the same whichever version is written.
+      const { contentHash: hash, hashes } = await queries.identity(def, [version]);
+      const result = await store.registerWorkflowVersion(def.name, clock.now(), (latest) => {
+        if (nextIfChanged && latest && (latest.contentHash ?? contentHash(latest.def!)) === hash) return { unchanged: latest.version };
+        if (versionAfter(latest) !== version) return { retry: true };
+        // Under the version it gives, it is stored as the text it came as.
+        return { def: version === def.version ? def : { ...def, version }, version, hash: hashes[0]!, contentHash: hash };
+      });
+      if (result) return { result, hash };
+      if (attempt === PUBLISH_ATTEMPTS)
+        throw new RpcError(grpc.status.ABORTED, `workflow ${shortened(def.name)} was published meanwhile ${attempt} times; retry`);
+    }
+  };
   return {
     registerWorkflowDef: rpc(async (req, call) => {
       const def = parseDef(req.definitionJson);
       const { errors, warnings } = await check(def, call);
       if (errors.length > 0) throw invalid(`invalid workflow definition (${errors.length} error${errors.length > 1 ? "s" : ""}): ${describeIssues(errors)}`);
-      // The content hash leaves the version out: the same whichever version is written.
-      const hash = contentHash(def);
-      const nextIfChanged = req.versionPolicy === VersionPolicy.NEXT_IF_CHANGED;
-      const result = await store.registerWorkflowVersion(def.name, clock.now(), (latest) => {
-        if (nextIfChanged && latest && (latest.contentHash ?? contentHash(latest.def)) === hash) return { unchanged: latest.version };
-        const version = nextIfChanged && latest ? latest.version + 1 : (def.version ?? 1);
-        const stored: WorkflowDef = { ...def, version };
-        return { def: stored, version, hash: definitionHash(stored) };
-      });
+      const { result, hash } = await registerVersion(def, req.versionPolicy === VersionPolicy.NEXT_IF_CHANGED);
       // Here at once; other replicas on the NOTIFY sent at commit.
       if (result.changed) forget.workflowDef(def.name);
       // Runs waiting for a slot that the new limit admitted start before the answer.

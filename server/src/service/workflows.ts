@@ -33,6 +33,8 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
     // Measured and written as its text, not written out again.
     notePayloadText(input, req.inputJson);
     const definition = req.definitionJson ? (parsePayload("definition_json", req.definitionJson, limits.definitionBytes) as unknown as WorkflowDef) : undefined;
+    // Hashed from this text in the queries pool (definitions.ts forStart).
+    if (definition) notePayloadText(definition, req.definitionJson);
     return engine.start({
       name: req.name || definition?.name || "",
       ...(req.version !== undefined ? { version: req.version } : {}),

@@ -8,6 +8,7 @@ import { transaction, type Queryable } from "./db.js";
 import { setLimit } from "./concurrency.js";
 import { notifySql } from "./notifications.js";
 import { contentHash } from "../runtime/definition-hash.js";
+import { payloadText } from "../payload-text.js";
 
 export interface StoredWorkflowDef {
   def: WorkflowDef;
@@ -44,11 +45,16 @@ export function defSummary(def: WorkflowDef): DefSummary {
   return { contentHash: contentHash(def), description: typeof def.description === "string" ? def.description : "" };
 }
 
-export async function putDef(q: Queryable, hash: string, def: WorkflowDef): Promise<void> {
-  const { contentHash: content, description } = defSummary(def);
+/**
+ * Stores a body under its hash, as the text it came in when known (not
+ * written out again); `content`, its content hash when known (computed here
+ * otherwise).
+ */
+export async function putDef(q: Queryable, hash: string, def: WorkflowDef, content = contentHash(def)): Promise<void> {
+  const description = typeof def.description === "string" ? def.description : "";
   await q.query("INSERT INTO baton.defs (hash, body, content_hash, description) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING", [
     hash,
-    stringifyJson(def),
+    payloadText(def) ?? stringifyJson(def),
     content,
     description,
   ]);
@@ -109,26 +115,54 @@ export async function putWorkflowVersion(q: pg.ClientBase, name: string, version
   return changed;
 }
 
-/** What to register, given the latest stored version (undefined: the name is new); `unchanged` to write nothing. */
-export type VersionChoice = { unchanged: number } | { def: WorkflowDef; version: number; hash: string };
+/** The latest version of a name, without its body: the body only for one stored before its content hash was (def). */
+export interface LatestVersion {
+  version: number;
+  contentHash?: string;
+  def?: WorkflowDef;
+}
+
+/** The latest version of a workflow (see LatestVersion); undefined for a new name. */
+export async function latestVersion(q: Queryable, name: string): Promise<LatestVersion | undefined> {
+  const { rows } = await q.query({
+    name: "baton-workflow-latest-version",
+    text: `SELECT w.version, d.content_hash, CASE WHEN d.content_hash IS NULL THEN d.body END AS body
+     FROM baton.workflow_defs w JOIN baton.defs d ON d.hash = w.hash WHERE w.name = $1 ORDER BY w.version DESC LIMIT 1`,
+    values: [name],
+  });
+  const row = rows[0];
+  if (!row) return undefined;
+  return row.content_hash !== null
+    ? { version: row.version as number, contentHash: row.content_hash as string }
+    : { version: row.version as number, def: row.body as WorkflowDef };
+}
+
+/**
+ * What to register, given the latest stored version (undefined: the name is
+ * new): `unchanged` to write nothing; `retry` when the latest moved since the
+ * caller hashed for it (another registration of the name in between).
+ */
+export type VersionChoice = { unchanged: number } | { retry: true } | { def: WorkflowDef; version: number; hash: string; contentHash: string };
 
 /**
  * Registers a version of a workflow: under a lock on its name (two
  * registrations of one name do not pick the same next version), reads the
- * latest version, lets `choose` say what to write, and writes it.
+ * latest version, lets `choose` say what to write, and writes it; undefined
+ * when `choose` asks to be retried.
  */
 export async function registerWorkflowVersion(
   pool: pg.Pool,
   name: string,
   now: number,
-  choose: (latest: StoredWorkflowDef | undefined) => VersionChoice,
-): Promise<{ version: number; changed: boolean; admitted: number }> {
+  choose: (latest: LatestVersion | undefined) => VersionChoice,
+): Promise<{ version: number; changed: boolean; admitted: number } | undefined> {
   return transaction(pool, async (tx) => {
     await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`workflow:${name}`]);
-    const latest = await workflowDef(tx, name);
+    const latest = await latestVersion(tx, name);
     const choice = choose(latest);
+    if ("retry" in choice) return undefined;
     if ("unchanged" in choice) return { version: choice.unchanged, changed: false, admitted: 0 };
-    await putDef(tx, choice.hash, choice.def);
+    await putDef(tx, choice.hash, choice.def, choice.contentHash);
     const changed = await putWorkflowVersion(tx, name, choice.version, choice.hash, now);
     // The newest version's limit of running runs per key holds for runs already waiting too.
     const admitted = changed && choice.version >= (latest?.version ?? 0) ? await setLimit(tx, name, runLimit(choice.def)) : 0;

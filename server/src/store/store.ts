@@ -79,7 +79,8 @@ export interface Store {
   tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
 
   // ---- definitions
-  putDef(q: Queryable, hash: string, def: WorkflowDef): Promise<void>;
+  /** Stores a body under its hash; `contentHash` when known (computed otherwise). */
+  putDef(q: Queryable, hash: string, def: WorkflowDef, contentHash?: string): Promise<void>;
   defByHash(hash: string, q?: Queryable): Promise<WorkflowDef | undefined>;
   /** A version of a workflow, or its latest; `q`: the transaction it is read in. */
   workflowDef(q: Queryable, name: string, version?: number): Promise<definitions.StoredWorkflowDef | undefined>;
@@ -88,8 +89,10 @@ export interface Store {
   registerWorkflowVersion(
     name: string,
     now: number,
-    choose: (latest: definitions.StoredWorkflowDef | undefined) => definitions.VersionChoice,
-  ): Promise<{ version: number; changed: boolean; admitted: number }>;
+    choose: (latest: definitions.LatestVersion | undefined) => definitions.VersionChoice,
+  ): Promise<{ version: number; changed: boolean; admitted: number } | undefined>;
+  /** The latest version of a workflow and its content hash, without its body (but for one stored before content hashes were). */
+  latestVersion(name: string): Promise<definitions.LatestVersion | undefined>;
   /** A page of versions by name, then version from the newest (bodies not read). */
   listWorkflowDefs(name: string, allVersions: boolean, page: definitions.KeysetPage<[string] | [string, number]>): Promise<definitions.WorkflowDefListing[]>;
   /** Stored definitions by hash. */
@@ -331,6 +334,7 @@ class PgStore implements Store {
   workflowDef = definitions.workflowDef;
   findWorkflowDef = (name: string, version?: number) => definitions.workflowDef(this.pool, name, version);
   registerWorkflowVersion: Store["registerWorkflowVersion"] = (name, now, choose) => definitions.registerWorkflowVersion(this.pool, name, now, choose);
+  latestVersion: Store["latestVersion"] = (name) => definitions.latestVersion(this.pool, name);
   listWorkflowDefs: Store["listWorkflowDefs"] = (name, allVersions, page) => definitions.listWorkflowDefs(this.pool, name, allVersions, page);
   defsByHash = (hashes: string[]) => definitions.defsByHash(this.pool, hashes);
   putDefSummaries = (summaries: Map<string, definitions.DefSummary>) => definitions.putDefSummaries(this.pool, summaries);
