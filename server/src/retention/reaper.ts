@@ -8,7 +8,7 @@ import path from "node:path";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
-import { exportLine, type PurgeFilter, type RemovedRun, type Store } from "../store/store.js";
+import type { PurgeFilter, Store } from "../store/store.js";
 import { Ticker } from "../ticker.js";
 
 /** No retention period may be shorter: a run must stay long enough to be looked at. */
@@ -116,7 +116,7 @@ export class Reaper {
     const total = { runs: 0, tasks: 0 };
     for (;;) {
       if (this.ticker.stopped) break;
-      const removed = await this.store.removeEndedRuns(f, limit, this.options.exportDir ? (runs) => this.export(runs) : undefined);
+      const removed = await this.store.removeEndedRuns(f, limit, this.options.exportDir ? (lines) => this.export(lines) : undefined);
       total.runs += removed.runs;
       total.tasks += removed.tasks;
       this.runsRemoved.inc(removed.runs);
@@ -129,13 +129,20 @@ export class Reaper {
     return total;
   }
 
-  /** Appends the runs to today's export file and flushes it to disk before their rows are deleted. */
-  private async export(runs: RemovedRun[]): Promise<void> {
+  /**
+   * Appends the runs' lines to today's export file as they are read, and flushes it to disk before their rows are deleted. A
+   * batch that fails on the way (its runs stay) takes its part of a line back out, so the next line starts on a line of its own.
+   */
+  private async export(lines: AsyncIterable<string>): Promise<void> {
     const day = new Date(this.clock.now()).toISOString().slice(0, 10);
     const file = await open(path.join(this.options.exportDir!, `runs-${day}.jsonl`), "a");
+    const size = (await file.stat()).size;
     try {
-      await file.write(runs.map(exportLine).join(""));
+      for await (const text of lines) await file.write(text);
       await file.sync();
+    } catch (error) {
+      await file.truncate(size);
+      throw error;
     } finally {
       await file.close();
     }

@@ -11,9 +11,10 @@
 // not carry logs). A run that is not ended when its row is locked (retried or
 // restarted meanwhile) is left alone, and so is a child run whose parent is
 // still running.
-import { stringifyJson } from "@baton/protocol";
+import { parseJson, stringifyJson } from "@baton/protocol";
 import type pg from "pg";
-import { transaction, type Queryable } from "./db.js";
+import { transaction, type Queryable, type Tx } from "./db.js";
+import { taskOutputSql } from "./loop-iterations.js";
 
 export interface PurgeFilter {
   /** Ended strictly before this instant (epoch ms). */
@@ -22,11 +23,6 @@ export interface PurgeFilter {
   workflow?: string;
   /** Leave out runs of these workflows (they have retention periods of their own). */
   except?: string[];
-}
-
-export interface RemovedRun {
-  run: Record<string, unknown>;
-  tasks: Record<string, unknown>[];
 }
 
 const TERMINAL = "('COMPLETED', 'FAILED', 'TIMED_OUT', 'TERMINATED')";
@@ -47,10 +43,6 @@ function where(f: PurgeFilter, params: unknown[]): string {
   return parts.join(" AND ");
 }
 
-/** A removed task as exported: a loop's output whole, with its iteration entries (store/loop-iterations.ts). */
-const exportedTask = `CASE WHEN g.type = 'DO_WHILE' THEN to_jsonb(g) || jsonb_build_object('output', g.output || coalesce(
-    (SELECT jsonb_object_agg(i.iteration::text, i.output) FROM iterations_gone i WHERE i.task_id = g.id), '{}')) ELSE to_jsonb(g) END`;
-
 /** The most one batch removes: runs, their tasks together (a run with more tasks goes alone), and their log lines. */
 export interface BatchLimit {
   runs: number;
@@ -59,14 +51,14 @@ export interface BatchLimit {
 }
 
 /**
- * Removes one batch of ended runs; `keep` (e.g. an export) sees the rows before commit, and its failure removes nothing.
- * `more`: the batch stopped at its limit, so more ended runs may match.
+ * Removes one batch of ended runs. `keep` (an export) is given the runs' export text, one line per run, before their rows are
+ * deleted, and its failure removes nothing. `more`: the batch stopped at its limit, so more ended runs may match.
  */
 export async function removeEndedRuns(
   pool: pg.Pool,
   f: PurgeFilter,
   limit: BatchLimit,
-  keep?: (removed: RemovedRun[]) => Promise<void>,
+  keep?: (lines: AsyncIterable<string>) => Promise<void>,
 ): Promise<{ runs: number; tasks: number; more: boolean }> {
   const params: unknown[] = [];
   const filter = where(f, params);
@@ -74,18 +66,20 @@ export async function removeEndedRuns(
   return transaction(pool, async (tx) => {
     // Nothing may wait long on this transaction: a lock it cannot get at once is an error, not a queue.
     await tx.query("SET LOCAL lock_timeout = '2s'");
-    const picked = await tx.query<{ candidates: number; victims: string[] }>(
+    const picked = await tx.query<{ candidates: number; victims: string[]; sizes: number[] }>(
       // A run's tasks are taken as its sequence counter says (every task it made took a number; nothing is counted).
       `WITH candidates AS (
          SELECT r.id, r.ended_at, r.next_seq - 1 AS tasks FROM baton.runs r WHERE ${filter}
          ORDER BY r.ended_at LIMIT $${params.length - 1} FOR UPDATE SKIP LOCKED),
        sized AS (
-         SELECT c.id, row_number() OVER w AS n, sum(c.tasks) OVER w AS upto FROM candidates c WINDOW w AS (ORDER BY c.ended_at, c.id))
+         SELECT c.id, c.tasks, row_number() OVER w AS n, sum(c.tasks) OVER w AS upto FROM candidates c WINDOW w AS (ORDER BY c.ended_at, c.id)),
+       chosen AS (SELECT * FROM sized WHERE n = 1 OR upto <= $${params.length})
        SELECT (SELECT count(*) FROM candidates)::int AS candidates,
-              coalesce((SELECT array_agg(id) FROM sized WHERE n = 1 OR upto <= $${params.length}), '{}') AS victims`,
+              coalesce((SELECT array_agg(id ORDER BY n) FROM chosen), '{}') AS victims,
+              coalesce((SELECT array_agg(tasks ORDER BY n) FROM chosen), '{}') AS sizes`,
       params,
     );
-    const { candidates, victims } = picked.rows[0]!;
+    const { candidates, victims, sizes } = picked.rows[0]!;
     if (victims.length === 0) return { runs: 0, tasks: 0, more: false };
     // Each task's lines are looked up in the index on their task (a lateral subquery with a limit runs once per task). As a
     // join, the plan hung on the statistics: with the batch's tasks a fair share of those the planner knew, it read the whole
@@ -98,36 +92,117 @@ export async function removeEndedRuns(
     );
     // At the limit: these runs may have more lines, for the next batch (which takes them up again, oldest first).
     if (logs.rowCount === limit.logs) return { runs: 0, tasks: 0, more: true };
+    // The runs are locked, so nothing changes their tasks between this read and the delete.
+    if (keep) await keep(exportLines(tx, victims, sizes));
     const { rows } = await tx.query(
-      // The rows deleted are returned whole only for `keep`. The runs and tasks are found by = ANY(the batch's runs), and the
-      // tasks' lines, loop entries and queue rows by = ANY(the tasks' ids): an index probe per id. Joined to the deleted tasks,
-      // whose number the planner can't know, a table could be read whole (a batch of 20 runs of 3 tasks read all 100,000 loop
-      // entries of 200 other tasks along their primary key).
-      `WITH tasks_gone AS (DELETE FROM baton.tasks t WHERE t.run_id = ANY($1::uuid[]) RETURNING ${keep ? "t.*" : "t.id"}),
+      // The runs and tasks are found by = ANY(the batch's runs), and the tasks' lines, loop entries and queue rows by = ANY(the
+      // tasks' ids): an index probe per id. Joined to the deleted tasks, whose number the planner can't know, a table could be
+      // read whole (a batch of 20 runs of 3 tasks read all 100,000 loop entries of 200 other tasks along their primary key).
+      `WITH tasks_gone AS (DELETE FROM baton.tasks t WHERE t.run_id = ANY($1::uuid[]) RETURNING t.id),
        gone_ids AS (SELECT array_agg(id) AS ids FROM tasks_gone),
        logs_gone AS (DELETE FROM baton.task_logs l WHERE l.task_id = ANY((SELECT ids FROM gone_ids)::uuid[]) RETURNING 1),
-       iterations_gone AS (DELETE FROM baton.loop_iterations i WHERE i.task_id = ANY((SELECT ids FROM gone_ids)::uuid[]) RETURNING ${keep ? "i.*" : "1"}),
+       iterations_gone AS (DELETE FROM baton.loop_iterations i WHERE i.task_id = ANY((SELECT ids FROM gone_ids)::uuid[]) RETURNING 1),
        queue_gone AS (DELETE FROM baton.queue q WHERE q.task_id = ANY((SELECT ids FROM gone_ids)::uuid[]) RETURNING 1),
-       runs_gone AS (DELETE FROM baton.runs r WHERE r.id = ANY($1::uuid[]) RETURNING ${keep ? "r.*" : "r.id"})
-       SELECT (SELECT coalesce(json_agg(runs_gone), '[]') FROM runs_gone) AS runs,
-              ${keep ? `(SELECT coalesce(json_agg(${exportedTask} ORDER BY g.seq), '[]') FROM tasks_gone g)` : "'[]'::json"} AS tasks,
+       runs_gone AS (DELETE FROM baton.runs r WHERE r.id = ANY($1::uuid[]) RETURNING 1)
+       SELECT (SELECT count(*) FROM runs_gone)::int AS run_count,
               (SELECT count(*) FROM tasks_gone)::int AS task_count,
               (SELECT count(*) FROM logs_gone)::int AS log_count,
               (SELECT count(*) FROM queue_gone)::int AS queue_count`,
       [victims],
     );
-    const row = rows[0] as { runs: Record<string, unknown>[]; tasks: Record<string, unknown>[]; task_count: number };
-    if (keep && row.runs.length > 0) {
-      const byRun = new Map<string, Record<string, unknown>[]>();
-      for (const t of row.tasks) {
-        const list = byRun.get(t["run_id"] as string) ?? [];
-        list.push(t);
-        byRun.set(t["run_id"] as string, list);
-      }
-      await keep(row.runs.map((run) => ({ run, tasks: byRun.get(run["id"] as string) ?? [] })));
-    }
-    return { runs: row.runs.length, tasks: row.task_count, more: candidates === limit.runs || row.runs.length < candidates };
+    const row = rows[0] as { run_count: number; task_count: number };
+    return { runs: row.run_count, tasks: row.task_count, more: candidates === limit.runs || row.run_count < candidates };
   });
+}
+
+/** Tasks read at a time for an export (as their runs' counters say). */
+const EXPORT_PAGE = 500;
+
+/** A task as the export writes it: as to_jsonb gives it, a loop's output whole (with its iteration entries). */
+const EXPORTED_TASK = `CASE WHEN g.type = 'DO_WHILE' THEN (to_jsonb(g) || jsonb_build_object('output', ${taskOutputSql("g")}))::text
+  ELSE row_to_json(g)::text END`;
+
+/**
+ * The runs' export, one JSON line per run, in the batch's order (oldest first): stringifyJson({ ...run, tasks }), the run's row
+ * as stored and its tasks in order, written in parts. Runs are read together up to EXPORT_PAGE tasks, a larger run's tasks
+ * EXPORT_PAGE numbers of seq at a time, and each part is put in order here: PostgreSQL sorts nothing and nothing is held
+ * whole. Aggregated in one statement, the export of a run of 50,000 tasks (75 MB) was sorted on disk (225 MB of temporary
+ * files) and parsed and written whole, holding the event loop 2.1-5.2 s and 445 MB of heap (now no file, 0.1-0.2 s, 63-74 MB).
+ */
+async function* exportLines(tx: Tx, victims: string[], sizes: number[]): AsyncGenerator<string> {
+  let together: string[] = [];
+  let tasks = 0;
+  for (const run of [...victims.map((id, i) => ({ id, tasks: sizes[i]! })), undefined]) {
+    if (together.length > 0 && (!run || tasks + run.tasks > EXPORT_PAGE)) {
+      yield await smallRuns(tx, together);
+      together = [];
+      tasks = 0;
+    }
+    if (!run) break;
+    if (run.tasks > EXPORT_PAGE) yield* largeRun(tx, run);
+    else {
+      together.push(run.id);
+      tasks += run.tasks;
+    }
+  }
+}
+
+/** The lines of runs with few tasks, read together. */
+async function smallRuns(tx: Tx, ids: string[]): Promise<string> {
+  const runs = await tx.query<{ id: string; run: string }>("SELECT r.id, row_to_json(r)::text AS run FROM baton.runs r WHERE r.id = ANY($1::uuid[])", [ids]);
+  const tasks = await tx.query<ExportedTask & { run_id: string }>(
+    `SELECT g.run_id, g.id, g.seq, ${EXPORTED_TASK} AS task FROM baton.tasks g WHERE g.run_id = ANY($1::uuid[])`,
+    [ids],
+  );
+  const byRun = new Map<string, ExportedTask[]>(ids.map((id) => [id, []]));
+  for (const t of tasks.rows) byRun.get(t.run_id)!.push(t);
+  const stored = new Map(runs.rows.map((r) => [r.id, r.run]));
+  return ids.map((id) => `${lineHead(stored.get(id)!)}${tasksText(byRun.get(id)!)}]}\n`).join("");
+}
+
+/** A run's line in parts, its tasks read a window of seq numbers at a time (the last window open above: every task is read). */
+async function* largeRun(tx: Tx, run: { id: string; tasks: number }): AsyncGenerator<string> {
+  const { rows } = await tx.query<{ run: string }>("SELECT row_to_json(r)::text AS run FROM baton.runs r WHERE r.id = $1", [run.id]);
+  yield lineHead(rows[0]!.run);
+  let wrote = false;
+  for (let from = 0; from < run.tasks; from += EXPORT_PAGE) {
+    const params: unknown[] = [run.id];
+    let window = "";
+    if (from > 0) window += ` AND g.seq > $${params.push(from)}`;
+    if (from + EXPORT_PAGE < run.tasks) window += ` AND g.seq <= $${params.push(from + EXPORT_PAGE)}`;
+    const page = await tx.query<ExportedTask>(`SELECT g.id, g.seq, ${EXPORTED_TASK} AS task FROM baton.tasks g WHERE g.run_id = $1${window}`, params);
+    if (page.rows.length === 0) continue;
+    yield (wrote ? "," : "") + tasksText(page.rows);
+    wrote = true;
+  }
+  yield "]}\n";
+}
+
+interface ExportedTask {
+  id: string;
+  seq: number;
+  task: string;
+}
+
+/** A run's stored fields, the line opened for its tasks. */
+function lineHead(run: string): string {
+  return `${stringifyJson(parseJson(run)).slice(0, -1)},"tasks":[`;
+}
+
+/** Tasks in their run's order (by seq, then id), each as to_jsonb gives it, in our codec (integers beyond 2^53 exact). */
+function tasksText(tasks: ExportedTask[]): string {
+  tasks.sort((a, b) => a.seq - b.seq || (a.id < b.id ? -1 : 1));
+  return tasks.map((t) => stringifyJson(inJsonbOrder(parseJson(t.task) as Record<string, unknown>))).join(",");
+}
+
+/**
+ * An object's fields in the order jsonb keeps keys (shorter first, then by their bytes; column names are ASCII): a task is read
+ * by row_to_json, which costs PostgreSQL less than to_jsonb (2.9 against 3.9-5.1 s for 50,000 tasks), and written as to_jsonb's.
+ */
+function inJsonbOrder(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(o).sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0))) out[key] = o[key];
+  return out;
 }
 
 /** How many ended runs (and their tasks) a purge would remove. */
@@ -158,11 +233,6 @@ export async function retentionOverrides(q: Queryable): Promise<Map<string, numb
   const out = new Map<string, number>();
   for (const r of rows) if (typeof r.seconds === "number") out.set(r.name as string, r.seconds);
   return out;
-}
-
-/** One JSON line per run, its tasks inside. */
-export function exportLine(removed: RemovedRun): string {
-  return stringifyJson({ ...removed.run, tasks: removed.tasks }) + "\n";
 }
 
 export const RETENTION_MIGRATION = {

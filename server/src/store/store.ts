@@ -52,7 +52,7 @@ export type { CountFilter } from "./run-counts.js";
 export type { QueueRow, RunRow, RunningTask, RunTreeSnapshot } from "./run-snapshot.js";
 export type { AsText, SearchQuery } from "./runs.js";
 export type { ReplicaPresence } from "./replicas.js";
-export { exportLine, type PurgeFilter, type RemovedRun } from "./retention.js";
+export type { PurgeFilter } from "./retention.js";
 export { RevisionMoved, type RouteChangeRecord, type RouteUpdate, type VersionCounts } from "./routes.js";
 export type { NewSchedule, ScheduleChange, ScheduleFailed, ScheduleFire, ScheduleProgress, ScheduleRow } from "./schedules.js";
 export type { TaskLogLine } from "./task-logs.js";
@@ -208,11 +208,11 @@ export interface Store {
   fireDueSchedules(now: number, limit: number, fire: schedules.ScheduleFire, failed: schedules.ScheduleFailed): Promise<number>;
 
   // ---- retention (retention.ts): removing ended runs
-  /** One batch in one short transaction; `keep` sees the rows before commit, and its failure removes nothing. */
+  /** One batch in one short transaction; `keep` is given the runs' export lines before they are deleted, and its failure removes nothing. */
   removeEndedRuns(
     f: retention.PurgeFilter,
     limit: retention.BatchLimit,
-    keep?: (removed: retention.RemovedRun[]) => Promise<void>,
+    keep?: (lines: AsyncIterable<string>) => Promise<void>,
   ): Promise<{ runs: number; tasks: number; more: boolean }>;
   countEndedRuns(f: retention.PurgeFilter): Promise<{ runs: number; tasks: number }>;
   /** The end time of the oldest ended run stored (epoch ms), or 0. */
