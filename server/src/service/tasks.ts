@@ -243,6 +243,8 @@ export function taskService({
 
     poll: rpc(async (req, call) => {
       if (!req.taskType) throw invalid("task_type is required");
+      // Kept with the worker id in the list of connected workers, and in the replica's heartbeat.
+      if (charsOverNameLimit(req.taskType) > 0) throw invalid(`task_type is longer than the ${MAX_NAME_CHARS} characters a task name may have`);
       const problem = workerIdProblem(req.workerId);
       if (problem) throw invalid(problem);
       const count = Math.min(Math.max(req.count || 1, 1), 1000);
