@@ -25,6 +25,7 @@ import { parseSort, parseWorkflowQuery, runComparator, type WorkflowQuery } from
 import { IDS, INPUT, RERUN_REQUEST, SKIP_REQUEST, START_WORKFLOW_REQUEST } from "./schemas.js";
 import { boolParam, callOf, intParam, type Services } from "./services.js";
 import { listJson, toWorkflow, toWorkflowSummary, workflowJson, workflowListJson } from "./shapes.js";
+import { runsWithinBytes } from "./whole-lists.js";
 import { isUuid } from "../rules/ids.js";
 
 interface StartBody {
@@ -64,8 +65,18 @@ export function workflowRoutes(s: Services): Route[] {
   const get = async (workflowId: string, includeTasks: boolean, signal: AbortSignal): Promise<Workflow> =>
     (await s.workflows.getWorkflow(create(GetWorkflowRequestSchema, { workflowId, includeTasks }), callOf(signal))).workflow!;
 
-  /** Runs matching a query, in `order`, at most `limit` (paging through the service). */
-  const find = async (q: WorkflowQuery, order: RunOrder, limit: number, signal: AbortSignal): Promise<Workflow[]> => {
+  /**
+   * Runs matching a query, in `order`, at most `limit` (paging through the
+   * service). `payloads`: false keeps none of a run's input, output and
+   * variables (a list of ids); kept, they are bounded (runsWithinBytes).
+   */
+  const find = async (q: WorkflowQuery, order: RunOrder, limit: number, signal: AbortSignal, payloads = true): Promise<Workflow[]> => {
+    const held = runsWithinBytes("narrow the query (workflowType, status, startTime), or ask for fewer runs (start + size)");
+    const keep = (run: Workflow) => {
+      if (!payloads) run.inputJson = run.outputJson = run.variablesJson = "";
+      held(run);
+      return run;
+    };
     const lists = Math.max(q.names.length, 1) * Math.max(q.correlationIds.length, 1);
     if (lists > MAX_SEARCH_LISTS)
       throw badRequest(
@@ -81,7 +92,7 @@ export function workflowRoutes(s: Services): Route[] {
       const runs: Workflow[] = [];
       for (const id of q.workflowIds) {
         const run = isUuid(id) ? await get(id, false, signal).catch(() => undefined) : undefined;
-        if (run && matches(run, q, statuses)) runs.push(run);
+        if (run && matches(run, q, statuses)) runs.push(keep(run));
       }
       return runs.sort(runComparator(order)).slice(0, limit);
     }
@@ -103,7 +114,7 @@ export function workflowRoutes(s: Services): Route[] {
             }),
             callOf(signal),
           );
-          out.push(...page.workflows);
+          for (const run of page.workflows) out.push(keep(run));
           pageToken = page.nextPageToken;
         } while (pageToken && out.length < limit);
       }
@@ -203,7 +214,9 @@ export function workflowRoutes(s: Services): Route[] {
     },
   });
 
-  const correlated = async (name: string, correlationId: string, query: URLSearchParams, signal: AbortSignal) => {
+  const correlatedBytes = () => runsWithinBytes("leave out includeTasks and read the runs one by one, or ask for open runs only (includeClosed=false)");
+  /** The runs of a correlation id; `held` counts what the whole answer holds (one counter for all ids of a request). */
+  const correlated = async (name: string, correlationId: string, query: URLSearchParams, signal: AbortSignal, held = correlatedBytes()) => {
     const includeClosed = boolParam(query, "includeClosed", false);
     const includeTasks = boolParam(query, "includeTasks", false);
     const runs = await find(
@@ -213,7 +226,11 @@ export function workflowRoutes(s: Services): Route[] {
       signal,
     );
     const out: Workflow[] = [];
-    for (const run of runs) out.push(includeTasks ? await get(run.workflowId, true, signal) : run);
+    for (const run of runs) {
+      const shown = includeTasks ? await get(run.workflowId, true, signal) : run;
+      held(shown);
+      out.push(shown);
+    }
     // Written in slices: with their tasks, the runs of one correlation id may hold thousands.
     return workflowListJson(out);
   };
@@ -282,6 +299,7 @@ export function workflowRoutes(s: Services): Route[] {
           RunOrder.START_DESC,
           10_000,
           r.signal,
+          false,
         );
         return { json: runs.filter((w) => !version || w.workflowVersion === version).map((w) => w.workflowId) };
       },
@@ -301,7 +319,8 @@ export function workflowRoutes(s: Services): Route[] {
         const ids = new Set(r.body as string[]);
         if (ids.size > 1000) throw badRequest("a correlated request takes at most 1000 correlation ids");
         const out: Record<string, string[]> = {};
-        for (const id of ids) out[id] = await correlated(r.params["name"] ?? "", id, r.query, r.signal);
+        const held = correlatedBytes();
+        for (const id of ids) out[id] = await correlated(r.params["name"] ?? "", id, r.query, r.signal, held);
         // The object's keys in the order stringifyJson would write them.
         const pieces = ["{"];
         for (const [i, id] of Object.keys(out).entries()) pieces.push(`${i > 0 ? "," : ""}${stringifyJson(id)}:`, ...out[id]!);

@@ -9,7 +9,7 @@ import { readPageToken, writePageToken } from "./page-tokens.js";
 export const LIST_PAGE_DEFAULT = 100;
 /** The most items a page holds. */
 export const LIST_PAGE_MAX = 1000;
-/** A page carrying whole definitions also stops after about this many bytes of them (always at least one). */
+/** A page carrying whole definitions, or runs with their payloads, also stops after about this many bytes of them (always at least one). */
 export const LIST_PAGE_BYTES = 4 * 1024 * 1024;
 
 /** A sort key: a name, or a name and a version. */

@@ -14,6 +14,7 @@ import { invalid, notFound, parsePayload, requireId, rpc } from "./errors.js";
 import { RunChanges } from "../console/run-changes.js";
 import { checkRunFilter, runState, STATUS_NAMES, storeFilter, WATCH_RECHECK_MS } from "./run-filters.js";
 import { checkRunInput } from "./run-input.js";
+import { LIST_PAGE_BYTES } from "./list-pages.js";
 import { pageCursor, pageToken, runSort } from "./run-pages.js";
 
 /** What the workflow service needs: operations are events on the engine; reads come from the store. */
@@ -126,19 +127,20 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
       const sort = runSort(req);
       const after = req.pageToken ? pageCursor(req.pageToken, sort) : undefined;
       const statuses = req.statuses.map((s) => workflowStatusName(s)).filter((s): s is NonNullable<typeof s> => s !== undefined);
-      const runs = await store.search({
+      const { runs, more } = await store.search({
         ...storeFilter(req),
         statuses,
         ...(req.workflowId ? { id: req.workflowId } : {}),
         limit,
+        bytes: LIST_PAGE_BYTES,
         sort,
         ...(after ? { after } : {}),
       });
       const last = runs[runs.length - 1];
       return {
-        // A page of 1,000 runs with their payloads: made in slices, as a run's tasks are.
+        // A page of 1,000 runs: made in slices, as a run's tasks are.
         workflows: await mapInSlices(runs, (r) => toWorkflow(r)),
-        nextPageToken: runs.length === limit && last ? pageToken(last, sort) : "",
+        nextPageToken: more && last ? pageToken(last, sort) : "",
       };
     }),
 

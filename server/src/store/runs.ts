@@ -4,8 +4,8 @@ import type { RunState, TaskState, WorkflowStatus } from "../decider/model.js";
 import { mapInSlices } from "@baton/protocol";
 import type { Queryable } from "./db.js";
 import { markLoopsStored, taskColumns, taskOutputSql } from "./loop-iterations.js";
-import { rowToRun, rowToTask, runRows, taskRows } from "./rows.js";
-import { NEWEST_FIRST, orderSql, type RunCursor, type RunSort } from "./run-order.js";
+import { rowToRun, rowToTask, runRows, taskRows, type Row } from "./rows.js";
+import { cursorAfter, NEWEST_FIRST, orderSql, type RunCursor, type RunSort } from "./run-order.js";
 
 export interface SearchQuery {
   name?: string;
@@ -16,6 +16,8 @@ export interface SearchQuery {
   from?: number;
   to?: number;
   limit: number;
+  /** The page also ends once its runs' input, output and variables pass this many bytes (always at least one run). */
+  bytes: number;
   /** The order; newest first when not given. */
   sort?: RunSort;
   /** Continue after this position in `sort` (see run-order.ts). */
@@ -77,8 +79,49 @@ export async function runToView(q: Queryable, runId: string): Promise<{ run: AsT
   };
 }
 
-/** Runs filtered, in the order asked (newest first by default), one page. */
-export async function searchRuns(q: Queryable, query: SearchQuery): Promise<RunState[]> {
+/** Runs a page reads per statement: PostgreSQL measures each run read (its payloads written out as JSON text), so a statement measures at most this many. */
+const RUNS_MEASURED = 32;
+
+/**
+ * One page of runs filtered, in the order asked (newest first by default),
+ * and whether more follow. Each run carries its payloads (up to a few MiB
+ * each), so the page ends at `query.limit` runs or once they pass
+ * `query.bytes`, whichever comes first. It is read RUNS_MEASURED runs a
+ * statement, and PostgreSQL sends only the runs that start within the bytes
+ * left: a page of a thousand runs of 2 MiB inputs was gigabytes read into the
+ * server at once.
+ */
+export async function searchRuns(q: Queryable, query: SearchQuery): Promise<{ runs: RunState[]; more: boolean }> {
+  const sort = query.sort ?? NEWEST_FIRST;
+  const runs: RunState[] = [];
+  let bytes = 0;
+  let after = query.after;
+  for (;;) {
+    const asked = Math.min(RUNS_MEASURED, query.limit - runs.length + 1);
+    const room = query.bytes - bytes;
+    // The bytes ran out just as a statement's runs did: more may follow (the next page may be empty).
+    if (room <= 0) return { runs, more: true };
+    const { rows, read } = await measuredRuns(q, query, sort, after, asked, room);
+    for (const row of rows) {
+      if (runs.length === query.limit) return { runs, more: true };
+      runs.push(rowToRun(row));
+      bytes += Number(row["payload_bytes"]);
+    }
+    if (rows.length < read) return { runs, more: true };
+    if (read < asked) return { runs, more: false };
+    after = cursorAfter(runs[runs.length - 1]!, sort);
+  }
+}
+
+/** Up to `limit` runs after `after`, of which PostgreSQL sends those starting within `room` bytes (so always the first); `read`: how many it read. */
+async function measuredRuns(
+  q: Queryable,
+  query: SearchQuery,
+  sort: RunSort,
+  after: RunCursor | undefined,
+  limit: number,
+  room: number,
+): Promise<{ rows: Row[]; read: number }> {
   const where: string[] = [];
   const params: unknown[] = [];
   const add = (sql: string, value: unknown) => {
@@ -94,17 +137,26 @@ export async function searchRuns(q: Queryable, query: SearchQuery): Promise<RunS
   if (query.id) add("id = ?::uuid", query.id);
   if (query.from) add("created_at >= ?", query.from);
   if (query.to) add("created_at < ?", query.to);
-  const order = orderSql(query.sort ?? NEWEST_FIRST, query.after, (value) => {
+  const order = orderSql(sort, after, (value) => {
     params.push(value);
     return `$${params.length}`;
   });
   if (order.where) where.push(order.where);
-  params.push(query.limit);
+  params.push(limit, room);
   const { rows } = await q.query(
-    `SELECT * FROM baton.runs ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY ${order.orderBy} LIMIT $${params.length}`,
+    `SELECT * FROM (
+       SELECT m.*, count(*) OVER () AS page_read,
+         coalesce(sum(m.payload_bytes) OVER (ORDER BY ${order.orderBy} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS bytes_before
+       FROM (
+         SELECT r.*, octet_length(r.input::text) + octet_length(r.output::text) + octet_length(r.variables::text) AS payload_bytes
+         FROM (SELECT * FROM baton.runs ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY ${order.orderBy} LIMIT $${params.length - 1}) r
+       ) m
+     ) page
+     WHERE bytes_before < $${params.length}
+     ORDER BY ${order.orderBy}`,
     params,
   );
-  return rows.map(rowToRun);
+  return { rows, read: Number(rows[0]?.["page_read"] ?? 0) };
 }
 
 /** Runs not yet ended, by status (RUNNING, PAUSED), in the whole database. */

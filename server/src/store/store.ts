@@ -119,7 +119,7 @@ export interface Store {
   runIdByIdempotencyKey(key: string): Promise<string | undefined>;
   /** A run's status; undefined when it is gone or `runId` is empty. `q`: the transaction it is read in. */
   runStatus(runId: string, q?: Queryable): Promise<string | undefined>;
-  search(query: runs.SearchQuery): Promise<RunState[]>;
+  search(query: runs.SearchQuery): Promise<{ runs: RunState[]; more: boolean }>;
   runsInFlight(): Promise<{ status: WorkflowStatus; count: number }[]>;
   /** What a run and its sub-workflow runs wait for (timers, queued and running tasks, the outbox): for test drivers. */
   runTreeSnapshot(runId: string): Promise<RunTreeSnapshot>;
