@@ -165,6 +165,29 @@ function refuseUndecodable(call: grpc.ServerDuplexStream<unknown, unknown>, type
 }
 
 /**
+ * grpc-js's server stream hands a message to the HTTP/2 stream only once the
+ * one before it was written out, and that takes a turn of the event loop for
+ * about every two messages: the 16th of a burst went out 7 turns after the
+ * first, and on a busy server a turn is 10-100 ms (a quiet key's task behind a
+ * flood's on a worker's dispatch stream waited 77-83 ms p50 between written
+ * and gone out). With a `_writev`, everything waiting when a write is done
+ * goes to the HTTP/2 stream at once, in order, which writes it in one go.
+ * Each message's callback still comes once it has gone out.
+ */
+function writeWaitingTogether(call: grpc.ServerDuplexStream<unknown, unknown>): void {
+  call._writev = (chunks, callback) => {
+    let left = chunks.length;
+    let failed: Error | null | undefined;
+    for (const { chunk, encoding } of chunks) {
+      call._write(chunk, encoding, (error?: Error | null) => {
+        failed ??= error;
+        if (--left === 0) callback(failed);
+      });
+    }
+  };
+}
+
+/**
  * Marks a call whose reply goes out as JSON (a Connect call in JSON), not in
  * protobuf's binary form: a long reply is written as JSON in slices and handed
  * on as a stand-in for `slicedJsonEncoder` (json-in-slices.ts).
@@ -216,6 +239,7 @@ export function serviceHandlers<S extends GenService<GenServiceMethods>>(
     } else {
       handlers[method.localName] = (call: grpc.ServerDuplexStream<unknown, unknown>) => {
         refuseUndecodable(call, method.input.typeName);
+        writeWaitingTogether(call);
         fn(call);
       };
     }
