@@ -56,7 +56,7 @@ const PERIODS = 6;
 const PERIOD_S = 30;
 const RELATIONS = ["runs", "tasks", "queue", "task_logs"] as const;
 /** server/src/store/retention.ts's statements, as pg_stat_activity and pg_stat_statements show them: a batch's first picks its runs. */
-const REAPER_STATEMENTS = ["WITH candidates AS%", "DELETE FROM baton.task_logs WHERE ctid%", "WITH victims AS%"];
+const REAPER_STATEMENTS = ["WITH candidates AS%", "DELETE FROM baton.task_logs WHERE ctid%", "WITH tasks_gone AS%"];
 /** Tasks of each large run removed by a purge at the end of the last leg with the reaper on. */
 const LARGE_RUN_TASKS = 300;
 
