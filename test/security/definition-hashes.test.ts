@@ -2,7 +2,9 @@
 // thread that serves calls (issue 14): at 4 MiB the key-sorted copies and
 // their text held it for hundreds of ms per publish, inline start and schedule
 // update. The hashes stay what rows stored before already hold, so
-// publishing a stored definition again makes no new version.
+// publishing a stored definition again makes no new version. What is still
+// done on that thread for a large definition (its parse, the SDK's checks,
+// listing its expressions) is done a step per turn of the event loop.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
@@ -40,6 +42,40 @@ const wide = (name: string, items: number, extra: object = {}) => ({
   ...extra,
 });
 const ITEMS = 20_000;
+
+/**
+ * The turn of the event loop (a chain of setImmediate) in which the last JSON text of `min` or more characters was
+ * parsed, and the turns in which its value was walked (Object.keys, entries or values of it), while `fn` runs.
+ */
+async function parseAndWalkTurns(min: number, fn: () => Promise<unknown>): Promise<{ parsed?: number; walked: number[] }> {
+  const { parse } = JSON;
+  const { keys, entries, values } = Object;
+  let turn = 0;
+  let counting = true;
+  const tick = () => {
+    turn++;
+    if (counting) setImmediate(tick);
+  };
+  setImmediate(tick);
+  let root: unknown;
+  const seen: { parsed?: number; walked: number[] } = { walked: [] };
+  JSON.parse = ((text: string, reviver?: Parameters<typeof parse>[1]) => {
+    const value: unknown = parse(text, reviver);
+    if (text.length >= min) [root, seen.parsed, seen.walked] = [value, turn, []];
+    return value;
+  }) as typeof JSON.parse;
+  const walked = (value: unknown) => value === root && seen.walked.push(turn);
+  Object.keys = ((value: object) => (walked(value), keys(value))) as typeof Object.keys;
+  Object.entries = ((value: object) => (walked(value), entries(value))) as typeof Object.entries;
+  Object.values = ((value: object) => (walked(value), values(value))) as typeof Object.values;
+  try {
+    await fn();
+    return seen;
+  } finally {
+    [JSON.parse, Object.keys, Object.entries, Object.values] = [parse, keys, entries, values];
+    counting = false;
+  }
+}
 
 describe("definition hashes", () => {
   let h: Harness;
@@ -89,6 +125,15 @@ describe("definition hashes", () => {
     assert.equal(result.changed, false, "the same schedule, its keys in another order where stored, is unchanged");
     assert.ok(copies < 100, `objects copied while updating it: ${copies}`);
     assert.equal((await h.client.updateSchedule({ ...schedule, cronExpression: "0 30 * * * *" })).changed, true);
+  });
+
+  it("parses, checks and lists the expressions of a large definition each in a turn of its own", async () => {
+    // Before: the parse, its check and the task names in one turn, the SDK's checks and the expressions in the next.
+    const text = JSON.stringify(wide("wide_turns", ITEMS));
+    const { parsed, walked } = await parseAndWalkTurns(text.length, () => h.client.metadata.registerWorkflowDef({ definitionJson: text }));
+    assert.ok(parsed !== undefined, "the definition was parsed");
+    assert.ok(!walked.includes(parsed), `walked in the turn it was parsed in (${parsed}): ${walked.join(", ")}`);
+    assert.ok(new Set(walked).size >= 4, `walked in turns ${walked.join(", ")}`);
   });
 
   it("keeps the hashes rows stored before hold: the same definition, in any key order, is not a new version", async () => {

@@ -12,6 +12,7 @@ import type { RouteChoice, TaskState } from "../decider/model.js";
 import type { Queryable, Store } from "../store/store.js";
 import type { StartOptions, VersionChooser } from "./contract.js";
 import { definitionProblems } from "../service/definition-checks.js";
+import { stepOn } from "../service/errors.js";
 import { byteCache, jsonCharge } from "../byte-caches.js";
 import type { Queries } from "../sandbox/queries.js";
 
@@ -177,7 +178,7 @@ export class Definitions {
     if (options.definition) {
       const def = options.definition;
       const { validateWorkflowDef, describeIssues } = await import("@baton/sdk");
-      const sdk = validateWorkflowDef(def).errors;
+      const sdk = (await stepOn(def, () => validateWorkflowDef(def))).errors;
       const errors = sdk.length > 0 ? sdk : await definitionProblems(def, this.queries);
       if (errors.length > 0) {
         throw new Refusal("INVALID_ARGUMENT", `invalid inline definition: ${describeIssues(errors)}`);

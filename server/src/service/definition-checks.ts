@@ -9,6 +9,7 @@ import { shortened } from "@baton/json";
 import type { ValidationIssue, WorkflowDef } from "@baton/sdk";
 import { listExpressions } from "../expressions/index.js";
 import { QueryError } from "../sandbox/queries.js";
+import { stepOn } from "./errors.js";
 import { oneBudget, type Budget, type PublishChecks } from "./publish-budgets.js";
 import { inputSchemaProblem } from "./run-input.js";
 
@@ -36,7 +37,7 @@ export async function definitionProblems(
   budget: Budget = oneBudget(queries.limits.publishMs),
 ): Promise<ValidationIssue[]> {
   // One holding another (`${a[?(@.x == ${b})]}`) is only a path once the inner one is resolved.
-  const sites = listExpressions(def).filter((site) => !site.expression.includes("${"));
+  const sites = (await stepOn(def, () => listExpressions(def))).filter((site) => !site.expression.includes("${"));
   const batches: Site[][] = [];
   for (let i = 0; i < sites.length; i += PATHS_PER_REQUEST) batches.push(sites.slice(i, i + PATHS_PER_REQUEST));
   const [paths, schema] = await Promise.all([batchIssues(batches, queries, budget), inputSchemaProblem(def, queries)]);

@@ -12,7 +12,7 @@ import { VersionRouted, type Store } from "../store/store.js";
 import { definitionProblems } from "./definition-checks.js";
 import { inTurn, PublishBudgets } from "./publish-budgets.js";
 import type { Queries } from "../sandbox/queries.js";
-import { invalid, notFound, parsePayload, rpc } from "./errors.js";
+import { invalid, LARGE_STEP_BYTES, notFound, parseLargePayload, parsePayload, rpc, stepOn } from "./errors.js";
 import { BODY_READ, LIST_PAGE_BYTES, listPage, pageOfItems, pageWithinBytes } from "./list-pages.js";
 
 /** Tries at registering a version whose latest moved between hashing and writing (each a registration of the name in between). */
@@ -51,16 +51,17 @@ export function metadataService({ store, clock, limits, queries, changed: forget
    * those are looked up, so registering a flow costs the same with ten task
    * definitions stored as with a hundred thousand.
    */
-  const hasTaskDef = async (def: unknown) => {
-    const defs = await store.findTaskDefs(taskNamesOf(def));
+  const hasTaskDef = async (def: WorkflowDef) => {
+    const defs = await store.findTaskDefs(await stepOn(def, () => taskNamesOf(def)));
     return (name: string) => defs.has(name);
   };
-  const parseDef = (text: string): WorkflowDef => {
+  const parseDef = async (text: string): Promise<WorkflowDef> => {
     if (Buffer.byteLength(text) > limits.definitionBytes) {
       throw invalid(`definition_json is ${Buffer.byteLength(text)} bytes; the limit is ${limits.definitionBytes} bytes`);
     }
-    const def = parsePayload("definition_json", text, limits.definitionBytes) as unknown as WorkflowDef;
-    // Its hashes are computed in the queries pool from this text.
+    // A large one read in steps in line with other large payloads (parseLargePayload).
+    const def = (await parseLargePayload("definition_json", text, limits.definitionBytes, LARGE_STEP_BYTES)) as unknown as WorkflowDef;
+    // Its hashes are computed in the queries pool from this text; its size says its checks are large steps.
     notePayloadText(def, text);
     return def;
   };
@@ -68,7 +69,8 @@ export function metadataService({ store, clock, limits, queries, changed: forget
   const checks = inTurn(queries);
   /** The SDK's checks, then the server's own (definition-checks.ts), their path checks from the caller's budget. */
   const check = async (def: WorkflowDef, call: unknown) => {
-    const { errors, warnings } = validateWorkflowDef(def, { hasTaskDef: await hasTaskDef(def) });
+    const known = await hasTaskDef(def);
+    const { errors, warnings } = await stepOn(def, () => validateWorkflowDef(def, { hasTaskDef: known }));
     return { errors: errors.length > 0 ? errors : await definitionProblems(def, checks, budgets.of(keyIdOfCall(call))), warnings };
   };
   /** The listed versions' content hashes and descriptions: stored with each body, computed (once, then stored) for bodies older than that. */
@@ -128,7 +130,7 @@ export function metadataService({ store, clock, limits, queries, changed: forget
   };
   return {
     registerWorkflowDef: rpc(async (req, call) => {
-      const def = parseDef(req.definitionJson);
+      const def = await parseDef(req.definitionJson);
       const { errors, warnings } = await check(def, call);
       if (errors.length > 0) throw invalid(`invalid workflow definition (${errors.length} error${errors.length > 1 ? "s" : ""}): ${describeIssues(errors)}`);
       const { result, hash } = await registerVersion(def, req.versionPolicy === VersionPolicy.NEXT_IF_CHANGED);
@@ -170,7 +172,7 @@ export function metadataService({ store, clock, limits, queries, changed: forget
     }),
 
     validateWorkflowDef: rpc(async (req, call) => {
-      const def = parseDef(req.definitionJson);
+      const def = await parseDef(req.definitionJson);
       const { errors, warnings } = await check(def, call);
       return { valid: errors.length === 0, errors: issues(errors), warnings: issues(warnings) };
     }),

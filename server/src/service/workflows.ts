@@ -10,7 +10,7 @@ import type { RunWaiters } from "../dispatch/run-waiters.js";
 import type { Limits } from "../limits.js";
 import type { Store } from "../store/store.js";
 import { toTask, toWorkflow, toWorkflowWithTasks, workflowStatusName } from "./convert.js";
-import { invalid, notFound, parsePayload, requireId, rpc } from "./errors.js";
+import { invalid, LARGE_STEP_BYTES, notFound, parseLargePayload, parsePayload, requireId, rpc } from "./errors.js";
 import { RunChanges } from "../console/run-changes.js";
 import { checkRunFilter, runState, STATUS_NAMES, storeFilter, WATCH_RECHECK_MS } from "./run-filters.js";
 import { checkRunInput } from "./run-input.js";
@@ -33,7 +33,9 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
     const input = parsePayload("input_json", req.inputJson, limits.payloadBytes) as JsonObject;
     // Measured and written as its text, not written out again.
     notePayloadText(input, req.inputJson);
-    const definition = req.definitionJson ? (parsePayload("definition_json", req.definitionJson, limits.definitionBytes) as unknown as WorkflowDef) : undefined;
+    const definition = req.definitionJson
+      ? ((await parseLargePayload("definition_json", req.definitionJson, limits.definitionBytes, LARGE_STEP_BYTES)) as unknown as WorkflowDef)
+      : undefined;
     // Hashed from this text in the queries pool (definitions.ts forStart).
     if (definition) notePayloadText(definition, req.definitionJson);
     return engine.start({
