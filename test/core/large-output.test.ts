@@ -11,6 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { TaskStatus } from "@baton/protocol";
 import pg from "pg";
 import { startHarness, type Harness } from "../support/harness.js";
+import { countTurns } from "../support/turns.js";
 
 let h: Harness;
 
@@ -76,23 +77,6 @@ async function parseAndCheckTurns(min: number, fn: () => Promise<unknown>): Prom
     Object.entries = entries;
     turns.stop();
   }
-}
-
-/** Counts the turns of the event loop from now on, by a chain of setImmediate, until stopped. */
-function countTurns(): { readonly now: number; stop(): void } {
-  let now = 0;
-  let counting = true;
-  const tick = () => {
-    now++;
-    if (counting) setImmediate(tick);
-  };
-  setImmediate(tick);
-  return {
-    get now() {
-      return now;
-    },
-    stop: () => (counting = false),
-  };
 }
 
 describe("a worker's large output", () => {

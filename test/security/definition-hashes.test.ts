@@ -11,6 +11,7 @@ import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { startHarness, type Harness } from "../support/harness.js";
 import { flowOf } from "../support/flows.js";
+import { countTurns } from "../support/turns.js";
 
 /** The identity as written by the server so far, spelled out here: sha256 of the JSON with every object's keys sorted. */
 function sortedJson(value: unknown): string {
@@ -50,21 +51,15 @@ const ITEMS = 20_000;
 async function parseAndWalkTurns(min: number, fn: () => Promise<unknown>): Promise<{ parsed?: number; walked: number[] }> {
   const { parse } = JSON;
   const { keys, entries, values } = Object;
-  let turn = 0;
-  let counting = true;
-  const tick = () => {
-    turn++;
-    if (counting) setImmediate(tick);
-  };
-  setImmediate(tick);
+  const turns = countTurns();
   let root: unknown;
   const seen: { parsed?: number; walked: number[] } = { walked: [] };
   JSON.parse = ((text: string, reviver?: Parameters<typeof parse>[1]) => {
     const value: unknown = parse(text, reviver);
-    if (text.length >= min) [root, seen.parsed, seen.walked] = [value, turn, []];
+    if (text.length >= min) [root, seen.parsed, seen.walked] = [value, turns.now, []];
     return value;
   }) as typeof JSON.parse;
-  const walked = (value: unknown) => value === root && seen.walked.push(turn);
+  const walked = (value: unknown) => value === root && seen.walked.push(turns.now);
   Object.keys = ((value: object) => (walked(value), keys(value))) as typeof Object.keys;
   Object.entries = ((value: object) => (walked(value), entries(value))) as typeof Object.entries;
   Object.values = ((value: object) => (walked(value), values(value))) as typeof Object.values;
@@ -73,7 +68,7 @@ async function parseAndWalkTurns(min: number, fn: () => Promise<unknown>): Promi
     return seen;
   } finally {
     [JSON.parse, Object.keys, Object.entries, Object.values] = [parse, keys, entries, values];
-    counting = false;
+    turns.stop();
   }
 }
 
