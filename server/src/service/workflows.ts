@@ -8,6 +8,7 @@ import { TERMINAL_TASK, TERMINAL_WORKFLOW, type JsonObject, type TaskState } fro
 import type { Engine } from "../runtime/engine.js";
 import type { RunWaiters } from "../dispatch/run-waiters.js";
 import type { Limits } from "../limits.js";
+import { CoalescedReads } from "../store/coalesced-read.js";
 import type { Store } from "../store/store.js";
 import { toTask, toWorkflow, toWorkflowWithTasks, workflowStatusName } from "./convert.js";
 import { invalid, LARGE_STEP_BYTES, notFound, parseLargePayload, parsePayload, requireId, rpc } from "./errors.js";
@@ -49,6 +50,8 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
       admit: (def) => checkRunInput(def, input, engine.queries),
     });
   };
+
+  const sharedReads = new CoalescedReads<Awaited<ReturnType<Store["getRun"]>>>();
 
   const load = async (id: string, withTasks: boolean) => {
     requireId("run", id);
@@ -118,7 +121,10 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
     waitWorkflow: rpc(async (req, call) => waitFor(req.workflowId, req.waitMs, req.includeTasks, abortOnCancel(call))),
 
     getWorkflow: rpc(async (req) => {
-      const found = await load(req.workflowId, req.includeTasks);
+      requireId("run", req.workflowId);
+      // Readers of one run at once share its read (it may hold 10,000 tasks); the answer is made from it, not changing it.
+      const found = await sharedReads.get(`${req.includeTasks}:${req.workflowId}`, () => store.getRun(req.workflowId, req.includeTasks));
+      if (!found) throw notFound(`no run ${req.workflowId}`);
       const def = await engine.definition(found.run.defHash);
       return { workflow: await toWorkflowWithTasks(found.run, found.tasks, def.def) };
     }),

@@ -18,6 +18,11 @@ export class CoalescedRead<T> {
     return next;
   }
 
+  /** No read runs or waits to. */
+  get idle(): boolean {
+    return this.running === undefined && this.queued === undefined;
+  }
+
   private begin(read: () => Promise<T>): Promise<T> {
     this.queued = undefined;
     const reading = read();
@@ -27,5 +32,21 @@ export class CoalescedRead<T> {
     };
     reading.then(done, done);
     return reading;
+  }
+}
+
+/** CoalescedRead per key (a run id): an entry lives while its read runs or waits to. */
+export class CoalescedReads<T> {
+  private readonly byKey = new Map<string, CoalescedRead<T>>();
+
+  get(key: string, read: () => Promise<T>): Promise<T> {
+    const reads = this.byKey.get(key) ?? new CoalescedRead<T>();
+    this.byKey.set(key, reads);
+    const answer = reads.get(read);
+    const settled = () => {
+      if (reads.idle && this.byKey.get(key) === reads) this.byKey.delete(key);
+    };
+    answer.then(settled, settled);
+    return answer;
   }
 }

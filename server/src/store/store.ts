@@ -33,7 +33,7 @@ import * as schedules from "./schedules.js";
 import * as taskLogs from "./task-logs.js";
 import * as tasks from "./tasks.js";
 import { taskLease, type TaskLease } from "./task-lookup.js";
-import { CoalescedRead } from "./coalesced-read.js";
+import { CoalescedRead, CoalescedReads } from "./coalesced-read.js";
 import { writeBatch, type BatchWrite, type BatchWritten, type QueueEntry } from "./write-batch.js";
 
 export { isConnectionError, type Queryable, type Tx } from "./db.js";
@@ -347,7 +347,9 @@ class PgStore implements Store {
   listTaskDefs = (page: definitions.KeysetPage<[string]>) => definitions.listTaskDefs(this.pool, page);
 
   getRun = (runId: string, withTasks: boolean, q: Queryable = this.pool) => runs.getRun(q, runId, withTasks);
-  runToView = (runId: string) => runs.runToView(this.pool, runId);
+  /** Callers viewing one run at once (watchers, readers of a run of thousands of tasks) share one read of it. */
+  private readonly views = new CoalescedReads<Awaited<ReturnType<typeof runs.runToView>>>();
+  runToView = (runId: string) => this.views.get(runId, () => runs.runToView(this.pool, runId));
   runIdByIdempotencyKey = (key: string) => runs.runIdByIdempotencyKey(this.pool, key);
   runStatus = (runId: string, q: Queryable = this.pool) => runs.runStatus(q, runId);
   search = (query: runs.SearchQuery) => runs.searchRuns(this.pool, query);

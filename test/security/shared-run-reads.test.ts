@@ -1,0 +1,63 @@
+// Readers of one run at once share one read of it (issue 14): a run may hold
+// 10,000 tasks (a fork's width), and each GetWorkflow or watcher's recheck
+// read and parsed all of them on its own, so a reader's concurrent calls on
+// one large run multiplied the server's work by their number.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import pg from "pg";
+import { startHarness, type Harness } from "../support/harness.js";
+import { flowOf } from "../support/flows.js";
+
+let h: Harness;
+before(async () => {
+  h = await startHarness();
+  await h.client.registerWorkflowDef(
+    flowOf("wide_read", [
+      { name: "fan", taskReferenceName: "fan", type: "FORK_JOIN_DYNAMIC", inputParameters: { forkTaskName: "w", forkTaskInputs: "${workflow.input.items}" } },
+      { name: "join", taskReferenceName: "join", type: "JOIN" },
+    ]),
+  );
+});
+after(() => h.close());
+
+/** How many statements read a run's tasks for viewing while `fn` ran. */
+async function taskReadsDuring(fn: () => Promise<unknown>): Promise<number> {
+  let reads = 0;
+  const client = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const query = client.query;
+  client.query = function (this: unknown, ...args: unknown[]) {
+    if (typeof args[0] === "string" && /FROM baton\.tasks t WHERE t\.run_id = \$1/.test(args[0])) reads++;
+    return query.apply(this, args);
+  };
+  try {
+    await fn();
+  } finally {
+    client.query = query;
+  }
+  return reads;
+}
+
+describe("reads of one run", () => {
+  it("twenty GetWorkflow calls at once on a run of 2,000 tasks read its tasks at most twice, and each gets the whole run", async () => {
+    const id = await h.client.startWorkflow("wide_read", { items: Array.from({ length: 2_000 }, (_, i) => ({ i })) });
+    await h.settle();
+    let runs: Awaited<ReturnType<typeof h.client.getWorkflow>>[] = [];
+    const reads = await taskReadsDuring(async () => {
+      runs = await Promise.all(Array.from({ length: 20 }, () => h.client.getWorkflow(id, { includeTasks: true })));
+    });
+    assert.ok(reads >= 1 && reads <= 2, `${reads} reads of the run's tasks`);
+    for (const run of runs) {
+      assert.equal(run.tasks.length, 2_002, "the fork, its 2,000 tasks and the join");
+      assert.deepEqual(run.tasks[5]!.inputData, { i: 4 });
+    }
+  });
+
+  it("a read that begins after a change sees it, even while others of the run are in flight", async () => {
+    const id = await h.client.startWorkflow("wide_read", { items: [{ i: 0 }] });
+    await h.settle();
+    const earlier = Array.from({ length: 5 }, () => h.client.getWorkflow(id));
+    await h.client.terminateWorkflow(id, "seen?");
+    assert.equal((await h.client.getWorkflow(id)).status, "TERMINATED");
+    await Promise.all(earlier);
+  });
+});
