@@ -10,6 +10,7 @@ import { startHarness, startToEnd, type Harness } from "../support/harness.js";
 import { MOVE_LOOP_ENTRIES_SQL } from "../../server/src/store/loop-iterations.js";
 import { runLockReadsDuring } from "../support/batch-reads.js";
 import { flowOf, oneLoop } from "../support/flows.js";
+import { statementsDuring } from "../support/statements.js";
 
 let h: Harness;
 let db: pg.Client;
@@ -27,20 +28,12 @@ after(async () => {
 /** Bytes of the parameters of each batch write the server sends while `fn` runs. */
 async function writesDuring(fn: () => Promise<unknown>): Promise<number[]> {
   const sizes: number[] = [];
-  const client = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
-  const query = client.query;
-  client.query = function (this: unknown, ...args: unknown[]) {
-    const q = args[0] as { name?: string; values?: unknown[] } | undefined;
+  await statementsDuring(fn, ([statement]) => {
+    const q = statement as { name?: string; values?: unknown[] } | undefined;
     if (typeof q?.name === "string" && q.name.startsWith("baton-write-")) {
       sizes.push((q.values ?? []).reduce<number>((n, v) => n + Buffer.byteLength(typeof v === "string" ? v : JSON.stringify(v)), 0));
     }
-    return query.apply(this, args);
-  };
-  try {
-    await fn();
-  } finally {
-    client.query = query;
-  }
+  });
   return sizes;
 }
 

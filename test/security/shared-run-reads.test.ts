@@ -4,9 +4,9 @@
 // one large run multiplied the server's work by their number.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import pg from "pg";
 import { startHarness, type Harness } from "../support/harness.js";
 import { flowOf } from "../support/flows.js";
+import { statementsDuring } from "../support/statements.js";
 
 let h: Harness;
 before(async () => {
@@ -20,20 +20,12 @@ before(async () => {
 });
 after(() => h.close());
 
-/** How many statements read a run's tasks for viewing while `fn` ran. */
+/** How many statements read a run's tasks while `fn` ran. */
 async function taskReadsDuring(fn: () => Promise<unknown>): Promise<number> {
   let reads = 0;
-  const client = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
-  const query = client.query;
-  client.query = function (this: unknown, ...args: unknown[]) {
-    if (typeof args[0] === "string" && /FROM baton\.tasks t WHERE t\.run_id = \$1/.test(args[0])) reads++;
-    return query.apply(this, args);
-  };
-  try {
-    await fn();
-  } finally {
-    client.query = query;
-  }
+  await statementsDuring(fn, ([text]) => {
+    if (typeof text === "string" && /FROM baton\.tasks t WHERE t\.run_id = \$1/.test(text)) reads++;
+  });
   return reads;
 }
 
