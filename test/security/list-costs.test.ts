@@ -10,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { grpc } from "@baton/protocol";
 import { startRestHarness, type Harness } from "../support/harness.js";
+import { statementsDuring } from "../support/statements.js";
 
 const flow = (name: string, version: number, description = "") => ({
   name,
@@ -231,18 +232,37 @@ describe("list calls answer pages, and what they read is bounded", () => {
         return { names: page.schedules.map((s) => (JSON.parse(s.scheduleJson) as { name: string }).name), nextPageToken: page.nextPageToken };
       },
     };
+    const tables: Record<string, string> = { taskDefs: "baton.task_defs", handlers: "baton.event_handlers", schedules: "baton.schedules" };
     for (const [list, read] of Object.entries(lists)) {
       const seen: string[] = [];
       let most = 0;
-      let token = "";
-      do {
-        const page = await read(token);
-        const wide = page.names.filter((n) => n.startsWith("wide_"));
-        most = Math.max(most, wide.length);
-        seen.push(...wide);
-        token = page.nextPageToken;
-      } while (token !== "");
+      let received = 0;
+      await statementsDuring(
+        async () => {
+          let token = "";
+          do {
+            const page = await read(token);
+            const wide = page.names.filter((n) => n.startsWith("wide_"));
+            most = Math.max(most, wide.length);
+            seen.push(...wide);
+            token = page.nextPageToken;
+          } while (token !== "");
+        },
+        ([text], results) => {
+          if (typeof text !== "string" || !text.includes(`FROM ${tables[list]}`)) return;
+          void results.then(
+            (result) => {
+              // A row names its item in a column, or in its body (a task definition's).
+              const rows = (result as { rows: { name?: string; body?: { name?: string } }[] }).rows;
+              received += rows.filter((r) => (r.name ?? r.body?.name ?? "").startsWith("wide_")).length;
+            },
+            () => {},
+          );
+        },
+      );
       assert.ok(most >= 4 && most < 6, `${list}: at most ${most} of 1 MiB in a page`);
+      // Before, a read of 16 brought all six of 1 MiB for a page with room for four: the server received items a page could not show.
+      assert.equal(received, names.length, `${list}: the server received the items of 1 MiB ${received} times`);
       assert.deepEqual(
         seen,
         names.map((n) => `wide_${n}`),

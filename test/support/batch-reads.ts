@@ -7,10 +7,10 @@ import { statementsDuring } from "./statements.js";
 /** The results of each run-locking batch begun while `fn` ran: [BEGIN, the runs, their tasks, the named tasks of runs kept in memory]. */
 export async function runLockReadsDuring(fn: () => Promise<unknown>): Promise<pg.QueryResult[][]> {
   const reads: pg.QueryResult[][] = [];
-  await statementsDuring(fn, ([text], returned) => {
-    if (typeof text === "string" && text.startsWith("BEGIN; SELECT") && returned instanceof Promise) {
-      void returned.then(
-        (results: pg.QueryResult[]) => reads.push(results),
+  await statementsDuring(fn, ([text], results) => {
+    if (typeof text === "string" && text.startsWith("BEGIN; SELECT")) {
+      void results.then(
+        (each) => reads.push(each as pg.QueryResult[]),
         () => {},
       );
     }

@@ -5,16 +5,29 @@ import pg from "pg";
 
 /**
  * Runs `fn`, handing `see` the arguments of each statement sent meanwhile
- * (the text, or a query config with name and values) and what the call
- * returned (a promise of the results, unless a callback was passed).
+ * (the text, or a query config with name and values) and a promise of its
+ * results (the pool passes a callback; a client's own call returns one).
  */
-export async function statementsDuring(fn: () => Promise<unknown>, see: (args: unknown[], returned: unknown) => void): Promise<void> {
+export async function statementsDuring(fn: () => Promise<unknown>, see: (args: unknown[], results: Promise<unknown>) => void): Promise<void> {
   const client = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
   const query = client.query;
   client.query = function (this: unknown, ...args: unknown[]) {
-    const returned = query.apply(this, args);
-    see(args, returned);
-    return returned;
+    const callback = args[args.length - 1];
+    if (typeof callback !== "function") {
+      const returned = query.apply(this, args);
+      if (returned instanceof Promise) see(args, returned);
+      return returned;
+    }
+    const results = new Promise((resolve, reject) => {
+      args[args.length - 1] = (error: unknown, result: unknown) => {
+        if (error) reject(error);
+        else resolve(result);
+        return (callback as (...r: unknown[]) => unknown)(error, result);
+      };
+    });
+    results.catch(() => {});
+    see(args, results);
+    return query.apply(this, args);
   };
   try {
     await fn();

@@ -117,8 +117,8 @@ export class EventConsumer {
     let expanded: Json | undefined;
     const read: EventPayload = { value: payload, expanded: () => (expanded ??= expandInlineJson(payload)) };
     // At most HANDLERS_PER_EVENT (registration refuses more; the cap also bounds what was stored before it did).
-    const handlers = await this.deps.store.listEventHandlers({ event: name, activeOnly: true, limit: HANDLERS_PER_EVENT });
-    for (const stored of handlers) {
+    const handlers = await this.deps.store.listEventHandlers({ event: name, activeOnly: true, limit: HANDLERS_PER_EVENT }, Number.MAX_SAFE_INTEGER);
+    for (const stored of handlers.items) {
       let handler: EventHandler;
       try {
         handler = parseJson(stored.body) as unknown as EventHandler;

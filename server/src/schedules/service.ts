@@ -116,12 +116,10 @@ export function scheduleService(
       const shown = await pageWithinBytes(
         "schedules",
         page,
-        async (after, limit) =>
-          (await store.listSchedules(req.workflowName, { limit, ...(after ? { after: after[0] } : {}) })).map((row) => ({ name: row.name, info: info(row) })),
-        (s) => [s.name],
-        (s) => s.info.scheduleJson.length,
+        (after, limit, room) => store.listSchedules(req.workflowName, { limit, ...(after ? { after: after[0] } : {}) }, room),
+        (row) => [row.name],
       );
-      return { schedules: shown.items.map((s) => s.info), nextPageToken: shown.nextPageToken };
+      return { schedules: shown.items.map(info), nextPageToken: shown.nextPageToken };
     }),
 
     deleteSchedule: rpc(async (req) => {

@@ -56,9 +56,8 @@ export function eventService({ store, clock, limits, published: onPublished }: E
       const shown = await pageWithinBytes(
         "event-handlers",
         page,
-        (after, limit) => store.listEventHandlers({ event: req.event, activeOnly: req.activeOnly, limit, ...(after ? { after: after[0] } : {}) }),
+        (after, limit, room) => store.listEventHandlers({ event: req.event, activeOnly: req.activeOnly, limit, ...(after ? { after: after[0] } : {}) }, room),
         (r) => [r.name],
-        (r) => r.body.length,
       );
       return { handlerJson: shown.items.map((r) => r.body), nextPageToken: shown.nextPageToken };
     }),

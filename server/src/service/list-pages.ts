@@ -3,6 +3,7 @@
 // token holding the sort key of the page's last item, so each page is one
 // keyset read however much is stored.
 import { invalid } from "./errors.js";
+import { measuredPage, type Measured } from "../store/measured-rows.js";
 import { readPageToken, writePageToken } from "./page-tokens.js";
 
 /** Items per page when the caller gives no page_size. */
@@ -51,31 +52,20 @@ export function pageOfItems<T>(list: string, page: ListPage, items: T[], keyOf: 
 export const BODY_READ = 16;
 
 /**
- * A page of whole items read BODY_READ at a time (`read(after, n)`: a keyset read of up to n items after a key),
- * ending at the page's limit or once the items passed LIST_PAGE_BYTES (always at least one): each item may be as
- * large as a definition, so a thousand at once could be gigabytes.
+ * A page of whole items read BODY_READ at a time (`read(after, n, room)`: a
+ * keyset read of up to n items after a key, PostgreSQL sending only those
+ * that start within `room` bytes: store/measured-rows.ts), ending at the
+ * page's limit or once the items passed LIST_PAGE_BYTES (always at least
+ * one): each item may be as large as a definition, so a thousand at once
+ * could be gigabytes.
  */
 export async function pageWithinBytes<T>(
   list: string,
   page: ListPage,
-  read: (after: ListKey | undefined, limit: number) => Promise<T[]>,
+  read: (after: ListKey | undefined, limit: number, room: number) => Promise<Measured<T>>,
   keyOf: (item: T) => ListKey,
-  bytesOf: (item: T) => number,
 ): Promise<{ items: T[]; nextPageToken: string }> {
-  const items: T[] = [];
-  let bytes = 0;
-  let after = page.after;
-  for (;;) {
-    const full = () => items.length === page.limit || bytes >= LIST_PAGE_BYTES;
-    // Once full, one more item only says another page follows.
-    const asked = full() ? 1 : Math.min(BODY_READ, page.limit - items.length + 1);
-    const chunk = await read(after, asked);
-    for (const item of chunk) {
-      if (full()) return { items, nextPageToken: writePageToken({ l: list, k: keyOf(items[items.length - 1]!) }) };
-      items.push(item);
-      bytes += bytesOf(item);
-    }
-    if (chunk.length < asked) return { items, nextPageToken: "" };
-    after = keyOf(chunk[chunk.length - 1]!);
-  }
+  const { items, more } = await measuredPage(page.limit, LIST_PAGE_BYTES, BODY_READ, page.after, read, keyOf);
+  const last = items[items.length - 1];
+  return { items, nextPageToken: more && last ? writePageToken({ l: list, k: keyOf(last) }) : "" };
 }

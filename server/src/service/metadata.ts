@@ -225,12 +225,10 @@ export function metadataService({ store, clock, limits, queries, changed: forget
       const shown = await pageWithinBytes(
         "task-defs",
         page,
-        async (after, limit) =>
-          (await store.listTaskDefs({ limit, ...(after ? { after: after as [string] } : {}) })).map((def) => ({ def, json: stringifyJson(def) })),
-        (d) => [d.def.name],
-        (d) => d.json.length,
+        (after, limit, room) => store.listTaskDefs({ limit, ...(after ? { after: after as [string] } : {}) }, room),
+        (def) => [def.name],
       );
-      return { taskDefJson: shown.items.map((d) => d.json), nextPageToken: shown.nextPageToken };
+      return { taskDefJson: shown.items.map((def) => stringifyJson(def)), nextPageToken: shown.nextPageToken };
     }),
   };
 }

@@ -5,6 +5,7 @@ import { stringifyJson } from "@baton/json";
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import type pg from "pg";
 import { transaction, type Queryable } from "./db.js";
+import { measuredRows, type Measured } from "./measured-rows.js";
 import { setLimit } from "./concurrency.js";
 import { notifySql } from "./notifications.js";
 import { contentHash } from "../runtime/definition-hash.js";
@@ -245,13 +246,15 @@ export async function taskDefs(q: Queryable, names: string[]): Promise<Map<strin
   return new Map(rows.map((r) => [(r.body as TaskDef).name, r.body as TaskDef]));
 }
 
-/** A page of task definitions by name. */
-export async function listTaskDefs(q: Queryable, page: KeysetPage<[string]>): Promise<TaskDef[]> {
-  const { rows } = await q.query("SELECT body FROM baton.task_defs WHERE $1::text IS NULL OR name > $1 ORDER BY name LIMIT $2", [
-    page.after?.[0] ?? null,
-    page.limit,
-  ]);
-  return rows.map((r) => r.body as TaskDef);
+/** A page of task definitions by name, those that start within `room` bytes (measured-rows.ts). */
+export async function listTaskDefs(q: Queryable, page: KeysetPage<[string]>, room: number): Promise<Measured<TaskDef>> {
+  const sql = "SELECT name, body FROM baton.task_defs WHERE $1::text IS NULL OR name > $1 ORDER BY name LIMIT $2";
+  return measuredRows(
+    q,
+    { sql, params: [page.after?.[0] ?? null, page.limit], bytes: "octet_length(p.body::text)", orderBy: "name" },
+    room,
+    (r) => r["body"] as TaskDef,
+  );
 }
 
 /** A definition's limit of running runs per key (rateLimitConfig.concurrentExecLimit), undefined when it has none. */

@@ -1,6 +1,7 @@
 // Conductor event handlers: rows keyed by name holding their JSON as registered.
 import type pg from "pg";
 import { transaction, type Queryable } from "./db.js";
+import { measuredRows, type Measured } from "./measured-rows.js";
 
 export interface StoredHandler {
   name: string;
@@ -74,13 +75,17 @@ export interface HandlerFilter {
 }
 
 /** A page of handlers by name. */
-export async function listHandlers(q: Queryable, filter: HandlerFilter): Promise<StoredHandler[]> {
-  const { rows } = await q.query(
-    `SELECT name, event, active, body, owner_key AS owner FROM baton.event_handlers
-     WHERE ($1::text IS NULL OR event = $1) AND (NOT $2 OR active) AND ($3::text IS NULL OR name > $3) ORDER BY name LIMIT $4`,
-    [filter.event || null, filter.activeOnly ?? false, filter.after ?? null, filter.limit],
-  );
-  return rows as StoredHandler[];
+export async function listHandlers(q: Queryable, filter: HandlerFilter, room: number): Promise<Measured<StoredHandler>> {
+  const sql = `SELECT name, event, active, body, owner_key AS owner FROM baton.event_handlers
+     WHERE ($1::text IS NULL OR event = $1) AND (NOT $2 OR active) AND ($3::text IS NULL OR name > $3) ORDER BY name LIMIT $4`;
+  const params = [filter.event || null, filter.activeOnly ?? false, filter.after ?? null, filter.limit];
+  return measuredRows(q, { sql, params, bytes: "octet_length(p.body)", orderBy: "name" }, room, (r) => ({
+    name: r["name"] as string,
+    event: r["event"] as string,
+    active: r["active"] as boolean,
+    body: r["body"] as string,
+    owner: r["owner"] as string,
+  }));
 }
 
 export async function deleteHandler(q: Queryable, name: string): Promise<boolean> {

@@ -3,8 +3,9 @@
 import type { RunState, TaskState, WorkflowStatus } from "../decider/model.js";
 import { mapInSlices } from "@baton/protocol";
 import type { Queryable } from "./db.js";
+import { measuredPage, measuredRows, type Measured } from "./measured-rows.js";
 import { markLoopsStored, taskColumns, taskOutputSql } from "./loop-iterations.js";
-import { rowToRun, rowToTask, runRows, taskRows, type Row } from "./rows.js";
+import { rowToRun, rowToTask, runRows, taskRows } from "./rows.js";
 import { cursorAfter, NEWEST_FIRST, orderSql, type RunCursor, type RunSort } from "./run-order.js";
 
 export interface SearchQuery {
@@ -79,7 +80,7 @@ export async function runToView(q: Queryable, runId: string): Promise<{ run: AsT
   };
 }
 
-/** Runs a page reads per statement: PostgreSQL measures each run read (its payloads written out as JSON text), so a statement measures at most this many. */
+/** Runs a page reads per statement: PostgreSQL measures each run read (its payloads as the JSON text it sends), so a statement measures at most this many. */
 const RUNS_MEASURED = 32;
 
 /**
@@ -93,24 +94,15 @@ const RUNS_MEASURED = 32;
  */
 export async function searchRuns(q: Queryable, query: SearchQuery): Promise<{ runs: RunState[]; more: boolean }> {
   const sort = query.sort ?? NEWEST_FIRST;
-  const runs: RunState[] = [];
-  let bytes = 0;
-  let after = query.after;
-  for (;;) {
-    const asked = Math.min(RUNS_MEASURED, query.limit - runs.length + 1);
-    const room = query.bytes - bytes;
-    // The bytes ran out just as a statement's runs did: more may follow (the next page may be empty).
-    if (room <= 0) return { runs, more: true };
-    const { rows, read } = await measuredRuns(q, query, sort, after, asked, room);
-    for (const row of rows) {
-      if (runs.length === query.limit) return { runs, more: true };
-      runs.push(rowToRun(row));
-      bytes += Number(row["payload_bytes"]);
-    }
-    if (rows.length < read) return { runs, more: true };
-    if (read < asked) return { runs, more: false };
-    after = cursorAfter(runs[runs.length - 1]!, sort);
-  }
+  const { items: runs, more } = await measuredPage(
+    query.limit,
+    query.bytes,
+    RUNS_MEASURED,
+    query.after,
+    (after, limit, room) => measuredRuns(q, query, sort, after, limit, room),
+    (run) => cursorAfter(run, sort),
+  );
+  return { runs, more };
 }
 
 /** Up to `limit` runs after `after`, of which PostgreSQL sends those starting within `room` bytes (so always the first); `read`: how many it read. */
@@ -121,7 +113,7 @@ async function measuredRuns(
   after: RunCursor | undefined,
   limit: number,
   room: number,
-): Promise<{ rows: Row[]; read: number }> {
+): Promise<Measured<RunState>> {
   const where: string[] = [];
   const params: unknown[] = [];
   const add = (sql: string, value: unknown) => {
@@ -142,21 +134,10 @@ async function measuredRuns(
     return `$${params.length}`;
   });
   if (order.where) where.push(order.where);
-  params.push(limit, room);
-  const { rows } = await q.query(
-    `SELECT * FROM (
-       SELECT m.*, count(*) OVER () AS page_read,
-         coalesce(sum(m.payload_bytes) OVER (ORDER BY ${order.orderBy} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS bytes_before
-       FROM (
-         SELECT r.*, octet_length(r.input::text) + octet_length(r.output::text) + octet_length(r.variables::text) AS payload_bytes
-         FROM (SELECT * FROM baton.runs ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY ${order.orderBy} LIMIT $${params.length - 1}) r
-       ) m
-     ) page
-     WHERE bytes_before < $${params.length}
-     ORDER BY ${order.orderBy}`,
-    params,
-  );
-  return { rows, read: Number(rows[0]?.["page_read"] ?? 0) };
+  params.push(limit);
+  const sql = `SELECT * FROM baton.runs ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY ${order.orderBy} LIMIT $${params.length}`;
+  const bytes = "octet_length(p.input::text) + octet_length(p.output::text) + octet_length(p.variables::text)";
+  return measuredRows(q, { sql, params, bytes, orderBy: order.orderBy }, room, rowToRun);
 }
 
 /** Runs not yet ended, by status (RUNNING, PAUSED), in the whole database. */

@@ -5,6 +5,7 @@ import { stringifyJson } from "@baton/protocol";
 import type { WorkflowSchedule } from "@baton/sdk";
 import type pg from "pg";
 import { transaction, type Queryable, type Tx } from "./db.js";
+import { measuredRows, type Measured } from "./measured-rows.js";
 
 export interface ScheduleRow {
   name: string;
@@ -61,12 +62,9 @@ export async function schedule(q: Queryable, name: string): Promise<ScheduleRow 
 }
 
 /** A page of schedules (of one workflow when `workflowName` is not empty), by name: `limit` of them from after `after`. */
-export async function listSchedules(q: Queryable, workflowName: string, page: { after?: string; limit: number }): Promise<ScheduleRow[]> {
-  const { rows } = await q.query(
-    "SELECT * FROM baton.schedules WHERE ($1 = '' OR workflow_name = $1) AND ($2::text IS NULL OR name > $2) ORDER BY name LIMIT $3",
-    [workflowName, page.after ?? null, page.limit],
-  );
-  return rows.map(toRow);
+export async function listSchedules(q: Queryable, workflowName: string, page: { after?: string; limit: number }, room: number): Promise<Measured<ScheduleRow>> {
+  const sql = "SELECT * FROM baton.schedules WHERE ($1 = '' OR workflow_name = $1) AND ($2::text IS NULL OR name > $2) ORDER BY name LIMIT $3";
+  return measuredRows(q, { sql, params: [workflowName, page.after ?? null, page.limit], bytes: "octet_length(p.body::text)", orderBy: "name" }, room, toRow);
 }
 
 /** Inserts a schedule; false when the name is taken. */

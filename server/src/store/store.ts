@@ -34,6 +34,7 @@ import * as taskLogs from "./task-logs.js";
 import * as tasks from "./tasks.js";
 import { taskLease, type TaskLease } from "./task-lookup.js";
 import { CoalescedRead, CoalescedReads } from "./coalesced-read.js";
+import type { Measured } from "./measured-rows.js";
 import { writeBatch, type BatchWrite, type BatchWritten, type QueueEntry } from "./write-batch.js";
 
 export { isConnectionError, type Queryable, type Tx } from "./db.js";
@@ -110,7 +111,8 @@ export interface Store {
   deleteTaskDef(name: string): Promise<boolean>;
   findTaskDefs(names: string[]): Promise<Map<string, TaskDef>>;
   /** A page of task definitions by name. */
-  listTaskDefs(page: definitions.KeysetPage<[string]>): Promise<TaskDef[]>;
+  /** Those that start within `room` bytes (measured-rows.ts). */
+  listTaskDefs(page: definitions.KeysetPage<[string]>, room: number): Promise<Measured<TaskDef>>;
 
   // ---- runs and tasks
   getRun(runId: string, withTasks: boolean, q?: Queryable): Promise<Run | undefined>;
@@ -198,7 +200,7 @@ export interface Store {
   // ---- schedules (schedules.ts)
   schedule(name: string): Promise<schedules.ScheduleRow | undefined>;
   /** A page of schedules by name, all or a workflow's (`workflowName` not empty). */
-  listSchedules(workflowName: string, page: { after?: string; limit: number }): Promise<schedules.ScheduleRow[]>;
+  listSchedules(workflowName: string, page: { after?: string; limit: number }, room: number): Promise<Measured<schedules.ScheduleRow>>;
   /** False when the name is taken. */
   insertSchedule(row: schedules.NewSchedule): Promise<boolean>;
   /** Applies `fn` to the locked row; undefined when there is no such schedule. */
@@ -228,7 +230,7 @@ export interface Store {
   /** False when nothing changed; throws TooManyHandlers when its event has `maxPerEvent` other handlers. */
   putEventHandler(h: eventHandlers.StoredHandler, now: number, maxPerEvent: number): Promise<boolean>;
   getEventHandler(name: string): Promise<eventHandlers.StoredHandler | undefined>;
-  listEventHandlers(filter: eventHandlers.HandlerFilter): Promise<eventHandlers.StoredHandler[]>;
+  listEventHandlers(filter: eventHandlers.HandlerFilter, room: number): Promise<Measured<eventHandlers.StoredHandler>>;
   deleteEventHandler(name: string): Promise<boolean>;
   publishEvent(name: string, payloadJson: string, now: number): Promise<{ id: number; activeHandlers: number }>;
   takeEvents(now: number, leaseMs: number, limit: number): Promise<eventBus.TakenEvent[]>;
@@ -344,7 +346,7 @@ class PgStore implements Store {
   deleteWorkflowVersion = (name: string, version: number) => definitions.deleteWorkflowVersion(this.pool, name, version);
   deleteTaskDef = (name: string) => definitions.deleteTaskDef(this.pool, name);
   findTaskDefs = (names: string[]) => definitions.taskDefs(this.pool, names);
-  listTaskDefs = (page: definitions.KeysetPage<[string]>) => definitions.listTaskDefs(this.pool, page);
+  listTaskDefs = (page: definitions.KeysetPage<[string]>, room: number) => definitions.listTaskDefs(this.pool, page, room);
 
   getRun = (runId: string, withTasks: boolean, q: Queryable = this.pool) => runs.getRun(q, runId, withTasks);
   /** Callers viewing one run at once (watchers, readers of a run of thousands of tasks) share one read of it. */
@@ -401,7 +403,7 @@ class PgStore implements Store {
   versionCounts = (name: string, since: number) => routes.versionCounts(this.pool, name, since);
 
   schedule = (name: string) => schedules.schedule(this.pool, name);
-  listSchedules: Store["listSchedules"] = (workflowName, page) => schedules.listSchedules(this.pool, workflowName, page);
+  listSchedules: Store["listSchedules"] = (workflowName, page, room) => schedules.listSchedules(this.pool, workflowName, page, room);
   insertSchedule = (row: schedules.NewSchedule) => schedules.insertSchedule(this.pool, row);
   changeSchedule = (name: string, fn: schedules.ScheduleChange, now: number) => schedules.changeSchedule(this.pool, name, fn, now);
   deleteSchedule = (name: string) => schedules.deleteSchedule(this.pool, name);
@@ -418,7 +420,7 @@ class PgStore implements Store {
 
   putEventHandler = (h: eventHandlers.StoredHandler, now: number, maxPerEvent: number) => eventHandlers.putHandler(this.pool, h, now, maxPerEvent);
   getEventHandler = (name: string) => eventHandlers.getHandler(this.pool, name);
-  listEventHandlers = (filter: eventHandlers.HandlerFilter) => eventHandlers.listHandlers(this.pool, filter);
+  listEventHandlers = (filter: eventHandlers.HandlerFilter, room: number) => eventHandlers.listHandlers(this.pool, filter, room);
   deleteEventHandler = (name: string) => eventHandlers.deleteHandler(this.pool, name);
   publishEvent = (name: string, payloadJson: string, now: number) => eventBus.publishEvent(this.pool, name, payloadJson, now);
   takeEvents = (now: number, leaseMs: number, limit: number) => eventBus.takeEvents(this.pool, now, leaseMs, limit);
