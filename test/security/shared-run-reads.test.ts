@@ -5,18 +5,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startHarness, type Harness } from "../support/harness.js";
-import { flowOf } from "../support/flows.js";
+import { forkOverItems } from "../support/flows.js";
 import { statementsDuring } from "../support/statements.js";
 
 let h: Harness;
 before(async () => {
   h = await startHarness();
-  await h.client.registerWorkflowDef(
-    flowOf("wide_read", [
-      { name: "fan", taskReferenceName: "fan", type: "FORK_JOIN_DYNAMIC", inputParameters: { forkTaskName: "w", forkTaskInputs: "${workflow.input.items}" } },
-      { name: "join", taskReferenceName: "join", type: "JOIN" },
-    ]),
-  );
+  await h.client.registerWorkflowDef(forkOverItems("wide_read", "w"));
 });
 after(() => h.close());
 

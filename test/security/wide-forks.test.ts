@@ -8,22 +8,17 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { MAX_FORK_BRANCHES } from "@baton/sdk";
 import { eventually, startHarness, type Harness } from "../support/harness.js";
-import { flowOf } from "../support/flows.js";
+import { flowOf, forkOverItems } from "../support/flows.js";
 
 let h: Harness;
 before(async () => {
   h = await startHarness();
-  await h.client.registerWorkflowDef(
-    flowOf("fork_by_inputs", [
-      { name: "fan", taskReferenceName: "fan", type: "FORK_JOIN_DYNAMIC", inputParameters: { forkTaskName: "w", forkTaskInputs: "${workflow.input.items}" } },
-      { name: "join", taskReferenceName: "join", type: "JOIN" },
-    ]),
-  );
+  await h.client.registerWorkflowDef(forkOverItems("fork_by_inputs", "w"));
   await h.client.registerWorkflowDef(
     flowOf("fork_by_tasks", [
       {
-        name: "fan",
-        taskReferenceName: "fan",
+        name: "fork",
+        taskReferenceName: "fork",
         type: "FORK_JOIN_DYNAMIC",
         dynamicForkTasksParam: "tasks",
         dynamicForkTasksInputParamName: "inputs",
@@ -50,7 +45,7 @@ describe("a fork's width", () => {
     assert.equal(run.status, "FAILED");
     assert.deepEqual(
       run.tasks.map((t) => [t.referenceTaskName, t.status]),
-      [["fan", "FAILED_WITH_TERMINAL_ERROR"]],
+      [["fork", "FAILED_WITH_TERMINAL_ERROR"]],
     );
     assert.match(
       run.tasks[0]!.reasonForIncompletion ?? "",
