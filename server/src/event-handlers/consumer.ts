@@ -36,7 +36,7 @@ export interface EventConsumerOptions {
 
 /** What the consumer needs: the bus and handlers from the store, the engine for actions, the sandbox for conditions. */
 export interface EventConsumerDeps {
-  store: Pick<Store, "takeEvents" | "finishEvent" | "listEventHandlers" | "getRun" | "runIdOfTask">;
+  store: Pick<Store, "takeEvents" | "finishEvent" | "activeEventHandlers" | "getRun" | "runIdOfTask">;
   engine: Pick<Engine, "handle" | "start">;
   /** Runs a handler's `javascript` condition in the sandbox. */
   evaluateScript: Parameters<typeof conditionHolds>[3];
@@ -117,8 +117,8 @@ export class EventConsumer {
     let expanded: Json | undefined;
     const read: EventPayload = { value: payload, expanded: () => (expanded ??= expandInlineJson(payload)) };
     // At most HANDLERS_PER_EVENT (registration refuses more; the cap also bounds what was stored before it did).
-    const handlers = await this.deps.store.listEventHandlers({ event: name, activeOnly: true, limit: HANDLERS_PER_EVENT }, Number.MAX_SAFE_INTEGER);
-    for (const stored of handlers.items) {
+    const handlers = await this.deps.store.activeEventHandlers(name, HANDLERS_PER_EVENT);
+    for (const stored of handlers) {
       let handler: EventHandler;
       try {
         handler = parseJson(stored.body) as unknown as EventHandler;

@@ -61,8 +61,11 @@ async function writeHandler(q: Queryable, h: StoredHandler, now: number): Promis
   return (rowCount ?? 0) > 0;
 }
 
+/** A handler's columns as StoredHandler names them. */
+const HANDLER_COLUMNS = "name, event, active, body, owner_key AS owner";
+
 export async function getHandler(q: Queryable, name: string): Promise<StoredHandler | undefined> {
-  const { rows } = await q.query("SELECT name, event, active, body, owner_key AS owner FROM baton.event_handlers WHERE name = $1", [name]);
+  const { rows } = await q.query(`SELECT ${HANDLER_COLUMNS} FROM baton.event_handlers WHERE name = $1`, [name]);
   return rows[0] as StoredHandler | undefined;
 }
 
@@ -74,9 +77,15 @@ export interface HandlerFilter {
   limit: number;
 }
 
-/** A page of handlers by name. */
+/** What an event is handled by: its active handlers, at most `limit` of them by name. */
+export async function activeHandlers(q: Queryable, event: string, limit: number): Promise<StoredHandler[]> {
+  const { rows } = await q.query(`SELECT ${HANDLER_COLUMNS} FROM baton.event_handlers WHERE event = $1 AND active ORDER BY name LIMIT $2`, [event, limit]);
+  return rows as StoredHandler[];
+}
+
+/** A page of handlers by name, those that start within `room` bytes (measured-rows.ts). */
 export async function listHandlers(q: Queryable, filter: HandlerFilter, room: number): Promise<Measured<StoredHandler>> {
-  const sql = `SELECT name, event, active, body, owner_key AS owner FROM baton.event_handlers
+  const sql = `SELECT ${HANDLER_COLUMNS} FROM baton.event_handlers
      WHERE ($1::text IS NULL OR event = $1) AND (NOT $2 OR active) AND ($3::text IS NULL OR name > $3) ORDER BY name LIMIT $4`;
   const params = [filter.event || null, filter.activeOnly ?? false, filter.after ?? null, filter.limit];
   return measuredRows(q, { sql, params, bytes: "octet_length(p.body)", orderBy: "name" }, room, (r) => ({

@@ -231,6 +231,8 @@ export interface Store {
   putEventHandler(h: eventHandlers.StoredHandler, now: number, maxPerEvent: number): Promise<boolean>;
   getEventHandler(name: string): Promise<eventHandlers.StoredHandler | undefined>;
   listEventHandlers(filter: eventHandlers.HandlerFilter, room: number): Promise<Measured<eventHandlers.StoredHandler>>;
+  /** The active handlers of `event`, at most `limit` (what its consumer applies). */
+  activeEventHandlers(event: string, limit: number): Promise<eventHandlers.StoredHandler[]>;
   deleteEventHandler(name: string): Promise<boolean>;
   publishEvent(name: string, payloadJson: string, now: number): Promise<{ id: number; activeHandlers: number }>;
   takeEvents(now: number, leaseMs: number, limit: number): Promise<eventBus.TakenEvent[]>;
@@ -421,6 +423,7 @@ class PgStore implements Store {
   putEventHandler = (h: eventHandlers.StoredHandler, now: number, maxPerEvent: number) => eventHandlers.putHandler(this.pool, h, now, maxPerEvent);
   getEventHandler = (name: string) => eventHandlers.getHandler(this.pool, name);
   listEventHandlers = (filter: eventHandlers.HandlerFilter, room: number) => eventHandlers.listHandlers(this.pool, filter, room);
+  activeEventHandlers = (event: string, limit: number) => eventHandlers.activeHandlers(this.pool, event, limit);
   deleteEventHandler = (name: string) => eventHandlers.deleteHandler(this.pool, name);
   publishEvent = (name: string, payloadJson: string, now: number) => eventBus.publishEvent(this.pool, name, payloadJson, now);
   takeEvents = (now: number, leaseMs: number, limit: number) => eventBus.takeEvents(this.pool, now, leaseMs, limit);
