@@ -53,9 +53,11 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
 
   const sharedReads = new CoalescedReads<Awaited<ReturnType<Store["getRun"]>>>();
 
-  const load = async (id: string, withTasks: boolean) => {
+  /** A run; `shared`: read once for all callers reading it at once, for an answer that does not change what it read. */
+  const load = async (id: string, withTasks: boolean, shared = false) => {
     requireId("run", id);
-    const found = await store.getRun(id, withTasks);
+    const read = () => store.getRun(id, withTasks);
+    const found = await (shared ? sharedReads.get(`${withTasks}:${id}`, read) : read());
     if (!found) throw notFound(`no run ${id}`);
     return found;
   };
@@ -121,10 +123,8 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
     waitWorkflow: rpc(async (req, call) => waitFor(req.workflowId, req.waitMs, req.includeTasks, abortOnCancel(call))),
 
     getWorkflow: rpc(async (req) => {
-      requireId("run", req.workflowId);
-      // Readers of one run at once share its read (it may hold 10,000 tasks); the answer is made from it, not changing it.
-      const found = await sharedReads.get(`${req.includeTasks}:${req.workflowId}`, () => store.getRun(req.workflowId, req.includeTasks));
-      if (!found) throw notFound(`no run ${req.workflowId}`);
+      // Readers of one run at once share its read (it may hold 10,000 tasks).
+      const found = await load(req.workflowId, req.includeTasks, true);
       const def = await engine.definition(found.run.defHash);
       return { workflow: await toWorkflowWithTasks(found.run, found.tasks, def.def) };
     }),
