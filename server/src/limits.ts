@@ -8,6 +8,8 @@ export interface Limits {
   maxWaitMs: number;
   /** The longest a stream (Dispatch) stays open, on the server's clock; workers then open a new one. */
   maxStreamAgeMs: number;
+  /** The longest one statement of a search or count of runs may run before PostgreSQL stops it (the caller is told to narrow it). */
+  searchMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -15,6 +17,7 @@ export const DEFAULT_LIMITS: Limits = {
   definitionBytes: 4 * 1024 * 1024,
   maxWaitMs: 5 * 60 * 1000,
   maxStreamAgeMs: 60 * 60 * 1000,
+  searchMs: 15_000,
 };
 
 /** The most results one UpdateTasks call may carry (Baton's workers send at most 256). */

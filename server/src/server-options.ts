@@ -33,7 +33,7 @@ export interface ServerOptions {
    * Off by default where keys are required: only admin keys may then.
    */
   inlineDefinitions?: boolean;
-  /** Connections to PostgreSQL for reads and writes, both pools together (default 20; see StoreOptions.poolSize). */
+  /** Connections to PostgreSQL for writes, reads and searches, the pools together (default 20, at least 3; see StoreOptions.poolSize). */
   poolSize?: number;
   /** Starts in progress at once beyond which new starts are refused (RESOURCE_EXHAUSTED with a retry hint). */
   maxConcurrentStarts?: number;
@@ -99,7 +99,7 @@ export function isLoopback(host: string): boolean {
  * "30d" by default, "off" to keep them) and BATON_RETENTION_EXPORT_DIR,
  * BATON_ALLOW_INLINE_DEFINITIONS=1, BATON_HTTP_ALLOWED_HOSTS=host,address,cidr…,
  * BATON_HTTP_TIMEOUT_MS, BATON_HTTP_MAX_IN_FLIGHT, BATON_INSECURE_ALLOW_PLAINTEXT_KEYS=1,
- * BATON_DB_POOL_SIZE, BATON_UNSENT_ANSWER_BYTES (the budget of answers not yet read by their callers),
+ * BATON_DB_POOL_SIZE, BATON_SEARCH_SECONDS (how long one statement of a search or count of runs may run), BATON_UNSENT_ANSWER_BYTES (the budget of answers not yet read by their callers),
  * BATON_REQUEST_BYTES (the budget of requests being read or served), BATON_REQUEST_ARRIVAL_SECONDS (how long a message begun may take to arrive whole),
  * BATON_MAX_CONNECTIONS and BATON_MAX_CONNECTIONS_PER_ADDRESS (connections a port holds; 0 per address: no limit of its own).
  */
@@ -160,9 +160,17 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit
   }
   const poolSize = get("BATON_DB_POOL_SIZE");
   if (poolSize) {
-    if (!/^\d+$/.test(poolSize) || Number(poolSize) < 2)
-      throw new Error(`BATON_DB_POOL_SIZE must be a whole number of at least 2 (one connection per pool), not "${poolSize}"`);
+    if (!/^\d+$/.test(poolSize) || Number(poolSize) < 3)
+      throw new Error(`BATON_DB_POOL_SIZE must be a whole number of at least 3 (one connection per pool), not "${poolSize}"`);
     options.poolSize = Number(poolSize);
+  }
+  const searchSeconds = get("BATON_SEARCH_SECONDS");
+  if (searchSeconds) {
+    if (!/^[1-9]\d*$/.test(searchSeconds))
+      throw new Error(
+        `BATON_SEARCH_SECONDS must be a positive whole number of seconds (how long one statement of a search or count of runs may run), not "${searchSeconds}"`,
+      );
+    options.limits = { ...options.limits, searchMs: Number(searchSeconds) * 1000 };
   }
   const answerBytes = get("BATON_UNSENT_ANSWER_BYTES");
   if (answerBytes) {

@@ -118,6 +118,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   const metrics = new Metrics(() => sampleDatabase(store, clock), 1000, { processMetrics: options.metrics !== undefined });
   const store = openStore(options.databaseUrl, {
     ...(options.poolSize !== undefined ? { poolSize: options.poolSize } : {}),
+    searchLimitMs: limits.searchMs,
     onDbError: (error) => metrics.dbError(error),
   });
   const migrated = await store.migrate().catch(async (error: unknown) => {

@@ -11,11 +11,18 @@ import { freshDatabase, stopCluster } from "../support/database.js";
 after(stopCluster);
 
 describe("connections to PostgreSQL", () => {
-  it("BATON_DB_POOL_SIZE sets the pool size; anything but a whole number of at least 2 is refused, naming it", () => {
+  it("BATON_DB_POOL_SIZE sets the pool size; anything but a whole number of at least 3 is refused, naming it", () => {
     assert.equal(serverOptionsFromEnv({ BATON_DB_POOL_SIZE: "8" }).poolSize, 8);
     assert.equal(serverOptionsFromEnv({}).poolSize, undefined);
-    for (const bad of ["1", "0", "-4", "ten", "2.5"])
-      assert.throws(() => serverOptionsFromEnv({ BATON_DB_POOL_SIZE: bad }), /BATON_DB_POOL_SIZE must be a whole number of at least 2/);
+    for (const bad of ["2", "1", "0", "-4", "ten", "2.5"])
+      assert.throws(() => serverOptionsFromEnv({ BATON_DB_POOL_SIZE: bad }), /BATON_DB_POOL_SIZE must be a whole number of at least 3/);
+  });
+
+  it("BATON_SEARCH_SECONDS sets how long a search's statement may run; anything but a positive whole number is refused, naming it", () => {
+    assert.equal(serverOptionsFromEnv({ BATON_SEARCH_SECONDS: "30" }).limits?.searchMs, 30_000);
+    assert.equal(serverOptionsFromEnv({}).limits?.searchMs, undefined);
+    for (const bad of ["0", "-1", "1.5", "soon"])
+      assert.throws(() => serverOptionsFromEnv({ BATON_SEARCH_SECONDS: bad }), /BATON_SEARCH_SECONDS must be a positive whole number of seconds/);
   });
 
   it("a replica under load holds at most its pool size plus two", async () => {

@@ -141,7 +141,7 @@ export class KeyRegistry {
  * migrations first: how the first admin key is made, before any key exists.
  */
 export async function openKeyRegistry(url: string): Promise<{ registry: KeyRegistry; close(): Promise<void> }> {
-  const store = openStore(url, { poolSize: 2, applicationName: "baton-keys" });
+  const store = openStore(url, { poolSize: 3, applicationName: "baton-keys" });
   try {
     await store.migrate();
   } catch (error) {

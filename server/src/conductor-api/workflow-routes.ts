@@ -20,13 +20,16 @@ import {
   type Workflow,
 } from "@baton/protocol";
 import { badRequest, toHttpError } from "./errors.js";
-import type { Reply, Route } from "./http.js";
+import type { Reply, Request, Route } from "./http.js";
 import { parseSort, parseWorkflowQuery, runComparator, type WorkflowQuery } from "./query.js";
 import { IDS, INPUT, RERUN_REQUEST, SKIP_REQUEST, START_WORKFLOW_REQUEST } from "./schemas.js";
 import { boolParam, callOf, intParam, type Services } from "./services.js";
 import { listJson, toWorkflow, toWorkflowSummary, workflowJson, workflowListJson } from "./shapes.js";
 import { runsWithinBytes } from "./whole-lists.js";
 import { isUuid } from "../rules/ids.js";
+
+/** Who asks, and when they went away: a search runs as its caller's key. */
+type Caller = Pick<Request, "signal" | "principal">;
 
 interface StartBody {
   name: string;
@@ -70,7 +73,8 @@ export function workflowRoutes(s: Services): Route[] {
    * service). `payloads`: false keeps none of a run's input, output and
    * variables (a list of ids); kept, they are bounded (runsWithinBytes).
    */
-  const find = async (q: WorkflowQuery, order: RunOrder, limit: number, signal: AbortSignal, payloads = true): Promise<Workflow[]> => {
+  const find = async (q: WorkflowQuery, order: RunOrder, limit: number, by: Caller, payloads = true): Promise<Workflow[]> => {
+    const { signal } = by;
     const held = runsWithinBytes("narrow the query (workflowType, status, startTime), or ask for fewer runs (start + size)");
     const keep = (run: Workflow) => {
       if (!payloads) run.inputJson = run.outputJson = run.variablesJson = "";
@@ -112,7 +116,8 @@ export function workflowRoutes(s: Services): Route[] {
               pageToken,
               order,
             }),
-            callOf(signal),
+            // As its key: searches wait their key's turn (search-lane.ts).
+            callOf(signal, by.principal),
           );
           for (const run of page.workflows) out.push(keep(run));
           pageToken = page.nextPageToken;
@@ -124,7 +129,7 @@ export function workflowRoutes(s: Services): Route[] {
   };
 
   /** Conductor's search: query grammar, free text (a run id, or a correlation id), sort, start + size paging. */
-  const search = async (query: URLSearchParams, signal: AbortSignal) => {
+  const search = async (query: URLSearchParams, by: Caller) => {
     const start = intParam(query, "start", 0);
     const size = intParam(query, "size", 100);
     if (start < 0 || size < 0) throw badRequest("start and size must not be negative");
@@ -136,7 +141,7 @@ export function workflowRoutes(s: Services): Route[] {
       if (isUuid(freeText)) q.workflowIds.push(freeText);
       else q.correlationIds.push(freeText);
     }
-    const found = await find(q, order, start + size + 1, signal);
+    const found = await find(q, order, start + size + 1, by);
     const results = found.slice(start, start + size);
     return { totalHits: found.length, results };
   };
@@ -147,7 +152,7 @@ export function workflowRoutes(s: Services): Route[] {
     path,
     rights: `${WF}/SearchWorkflows`,
     handle: async (r) => {
-      const { totalHits, results } = await search(r.query, r.signal);
+      const { totalHits, results } = await search(r.query, r);
       return { jsonPieces: [`{"totalHits":${totalHits},"results":`, ...(await write(results)), "}"] };
     },
   });
@@ -216,18 +221,18 @@ export function workflowRoutes(s: Services): Route[] {
 
   const correlatedBytes = () => runsWithinBytes("leave out includeTasks and read the runs one by one, or ask for open runs only (includeClosed=false)");
   /** The runs of a correlation id; `held` counts what the whole answer holds (one counter for all ids of a request). */
-  const correlated = async (name: string, correlationId: string, query: URLSearchParams, signal: AbortSignal, held = correlatedBytes()) => {
+  const correlated = async (name: string, correlationId: string, query: URLSearchParams, by: Caller, held = correlatedBytes()) => {
     const includeClosed = boolParam(query, "includeClosed", false);
     const includeTasks = boolParam(query, "includeTasks", false);
     const runs = await find(
       { names: [name], statuses: includeClosed ? [] : OPEN, correlationIds: [correlationId], workflowIds: [] },
       RunOrder.START_DESC,
       1000,
-      signal,
+      by,
     );
     const out: Workflow[] = [];
     for (const run of runs) {
-      const shown = includeTasks ? await get(run.workflowId, true, signal) : run;
+      const shown = includeTasks ? await get(run.workflowId, true, by.signal) : run;
       held(shown);
       out.push(shown);
     }
@@ -298,7 +303,7 @@ export function workflowRoutes(s: Services): Route[] {
           { names: [r.params["name"] ?? ""], statuses: ["RUNNING"], correlationIds: [], workflowIds: [], ...(from ? { from } : {}), ...(to ? { to } : {}) },
           RunOrder.START_DESC,
           10_000,
-          r.signal,
+          r,
           false,
         );
         return { json: runs.filter((w) => !version || w.workflowVersion === version).map((w) => w.workflowId) };
@@ -308,7 +313,7 @@ export function workflowRoutes(s: Services): Route[] {
       method: "GET",
       path: "/api/workflow/:name/correlated/:correlationId",
       rights: `${WF}/SearchWorkflows`,
-      handle: async (r) => ({ jsonPieces: await correlated(r.params["name"] ?? "", r.params["correlationId"] ?? "", r.query, r.signal) }),
+      handle: async (r) => ({ jsonPieces: await correlated(r.params["name"] ?? "", r.params["correlationId"] ?? "", r.query, r) }),
     },
     {
       method: "POST",
@@ -320,7 +325,7 @@ export function workflowRoutes(s: Services): Route[] {
         if (ids.size > 1000) throw badRequest("a correlated request takes at most 1000 correlation ids");
         const out: Record<string, string[]> = {};
         const held = correlatedBytes();
-        for (const id of ids) out[id] = await correlated(r.params["name"] ?? "", id, r.query, r.signal, held);
+        for (const id of ids) out[id] = await correlated(r.params["name"] ?? "", id, r.query, r, held);
         // The object's keys in the order stringifyJson would write them.
         const pieces = ["{"];
         for (const [i, id] of Object.keys(out).entries()) pieces.push(`${i > 0 ? "," : ""}${stringifyJson(id)}:`, ...out[id]!);

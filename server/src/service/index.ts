@@ -13,6 +13,7 @@ import type { Engine } from "../runtime/engine.js";
 import { eventService } from "./events.js";
 import { metadataService } from "./metadata.js";
 import { taskService } from "./tasks.js";
+import { SearchLane } from "./search-lane.js";
 import { workflowService } from "./workflows.js";
 
 export interface ServiceDeps {
@@ -20,7 +21,10 @@ export interface ServiceDeps {
   store: Parameters<typeof metadataService>[0]["store"] &
     Parameters<typeof workflowService>[0]["store"] &
     Parameters<typeof taskService>[0]["store"] &
-    Parameters<typeof eventService>[0]["store"];
+    Parameters<typeof eventService>[0]["store"] & {
+      /** How many searches of runs the store runs at once (the search lane's width). */
+      readonly searchConnections: number;
+    };
   dispatcher: Pick<Dispatcher, "add" | "remove" | "credit" | "release" | "fair">;
   waiters: Pick<RunWaiters, "wait">;
   clock: Clock;
@@ -55,7 +59,14 @@ export function createServices({ engine, store, dispatcher, waiters, clock, limi
         runsAdmitted: (count) => engine.admitQueued(count),
       },
     }),
-    workflows: workflowService({ engine, store, waiters, limits, ...(changes ? { changes } : {}) }),
+    workflows: workflowService({
+      engine,
+      store,
+      waiters,
+      limits,
+      searches: new SearchLane(store.searchConnections, limits.searchMs / 1000),
+      ...(changes ? { changes } : {}),
+    }),
     tasks: taskService({ engine, store, dispatcher, clock, limits, ...(workers ? { workers } : {}), ...(everyReplica ? { everyReplica } : {}) }),
     events: eventService({ store, clock, limits, ...(eventPublished ? { published: eventPublished } : {}) }),
   };

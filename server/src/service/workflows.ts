@@ -13,6 +13,8 @@ import type { Store } from "../store/store.js";
 import { toTask, toWorkflow, toWorkflowWithTasks, workflowStatusName } from "./convert.js";
 import { invalid, LARGE_STEP_BYTES, notFound, parseLargePayload, parsePayload, requireId, rpc } from "./errors.js";
 import { RunChanges } from "../console/run-changes.js";
+import { keyIdOfCall } from "../auth/guard.js";
+import type { SearchLane } from "./search-lane.js";
 import { checkRunFilter, runState, STATUS_NAMES, storeFilter, WATCH_RECHECK_MS } from "./run-filters.js";
 import { checkRunInput } from "./run-input.js";
 import { LIST_PAGE_BYTES } from "./list-pages.js";
@@ -24,11 +26,20 @@ export interface WorkflowServiceDeps {
   store: Pick<Store, "getRun" | "runToView" | "search" | "countRunsByStatus" | "runTask">;
   waiters: Pick<RunWaiters, "wait">;
   limits: Limits;
+  /** Where searches and counts of runs wait their key's turn for a connection. */
+  searches: SearchLane;
   /** Runs this replica moved (the console's watch calls wait on it). */
   changes?: RunChanges;
 }
 
-export function workflowService({ engine, store, waiters, limits, changes = new RunChanges() }: WorkflowServiceDeps): ServiceImpl<typeof WorkflowService> {
+export function workflowService({
+  engine,
+  store,
+  waiters,
+  limits,
+  searches,
+  changes = new RunChanges(),
+}: WorkflowServiceDeps): ServiceImpl<typeof WorkflowService> {
   const start = async (req: StartWorkflowRequest) => {
     if (!req.name && !req.definitionJson) throw invalid("name is required");
     const input = parsePayload("input_json", req.inputJson, limits.payloadBytes) as JsonObject;
@@ -129,21 +140,26 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
       return { workflow: await toWorkflowWithTasks(found.run, found.tasks, def.def) };
     }),
 
-    searchWorkflows: rpc(async (req) => {
+    searchWorkflows: rpc(async (req, call) => {
       checkRunFilter(req);
       const limit = Math.min(Math.max(req.pageSize || 100, 1), 1000);
       const sort = runSort(req);
       const after = req.pageToken ? pageCursor(req.pageToken, sort) : undefined;
       const statuses = req.statuses.map((s) => workflowStatusName(s)).filter((s): s is NonNullable<typeof s> => s !== undefined);
-      const { runs, more } = await store.search({
-        ...storeFilter(req),
-        statuses,
-        ...(req.workflowId ? { id: req.workflowId } : {}),
-        limit,
-        bytes: LIST_PAGE_BYTES,
-        sort,
-        ...(after ? { after } : {}),
-      });
+      const { runs, more } = await searches.run(
+        keyIdOfCall(call),
+        () =>
+          store.search({
+            ...storeFilter(req),
+            statuses,
+            ...(req.workflowId ? { id: req.workflowId } : {}),
+            limit,
+            bytes: LIST_PAGE_BYTES,
+            sort,
+            ...(after ? { after } : {}),
+          }),
+        abortOnCancel(call),
+      );
       const last = runs[runs.length - 1];
       return {
         // A page of 1,000 runs: made in slices, as a run's tasks are.
@@ -152,11 +168,11 @@ export function workflowService({ engine, store, waiters, limits, changes = new 
       };
     }),
 
-    countWorkflows: rpc(async (req) => {
+    countWorkflows: rpc(async (req, call) => {
       checkRunFilter(req);
       if (req.cap < 0n) throw invalid("cap must be 0 (the default) or more");
       const cap = Math.min(Number(req.cap) || 10_000, 10_000);
-      const counts = await store.countRunsByStatus(STATUS_NAMES, storeFilter(req), cap);
+      const counts = await searches.run(keyIdOfCall(call), () => store.countRunsByStatus(STATUS_NAMES, storeFilter(req), cap), abortOnCancel(call));
       return {
         counts: STATUS_NAMES.map((name) => {
           const n = counts.get(name) ?? 0;

@@ -46,6 +46,8 @@ export interface PoolOptions {
   /** Fail a connect (and, when set, a statement) after this long. */
   timeoutMs?: number;
   statementTimeoutMs?: number;
+  /** PostgreSQL cancels any statement of these connections running longer (its statement_timeout). */
+  statementLimitMs?: number;
   idleTimeoutMs?: number;
   onError?: DbErrorHook;
   /**
@@ -74,7 +76,11 @@ export function openPool(locator: PrimaryLocator, options: PoolOptions): pg.Pool
     // table grows: measured, it had batches and claims scan all tasks and
     // doubled PostgreSQL's CPU per task. (A connection string's own
     // `options` parameter takes precedence over this.)
-    options: `-c enable_seqscan=off${options.genericPlans ? " -c plan_cache_mode=force_generic_plan" : ""}`,
+    options: [
+      "-c enable_seqscan=off",
+      ...(options.genericPlans ? ["-c plan_cache_mode=force_generic_plan"] : []),
+      ...(options.statementLimitMs ? [`-c statement_timeout=${options.statementLimitMs}`] : []),
+    ].join(" "),
     // A pool that cannot hand out a connection fails the call rather than
     // leaving it waiting forever.
     connectionTimeoutMillis: options.timeoutMs ?? 30_000,

@@ -7,6 +7,7 @@
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import type pg from "pg";
 import type { RunState, TaskState, WorkflowStatus } from "../decider/model.js";
+import { DEFAULT_LIMITS } from "../limits.js";
 import type { Route } from "../routes/route.js";
 import * as apiKeys from "./api-keys.js";
 import * as concurrency from "./concurrency.js";
@@ -125,8 +126,10 @@ export interface Store {
   runsInFlight(): Promise<{ status: WorkflowStatus; count: number }[]>;
   /** What a run and its sub-workflow runs wait for (timers, queued and running tasks, the outbox): for test drivers. */
   runTreeSnapshot(runId: string): Promise<RunTreeSnapshot>;
-  /** Runs per status for a filter, each count stopping at `cap` (cheap however many runs are stored). */
+  /** Runs per status for a filter, each count stopping at `cap` (cheap where the filter's runs are found by an index). */
   countRunsByStatus(statuses: string[], filter: CountFilter, cap: number): Promise<Map<string, number>>;
+  /** How many searches and counts of runs run at once: they have connections of their own. */
+  readonly searchConnections: number;
   runIdOfTask(taskId: string): Promise<string | undefined>;
   /** One task of a run, with the run; undefined when the run has no such task. */
   runTask(runId: string, taskId: string): Promise<{ run: RunState; task: TaskState } | undefined>;
@@ -252,10 +255,11 @@ export interface Store {
 
 export interface StoreOptions {
   /**
-   * Connections the store's two pools hold at most, together (default 20):
-   * half for reads and searches, the other half (the odd one too) for claims,
-   * batch writes and leases. Health checks and the notification listener
-   * take one more each.
+   * Connections the store's three pools hold at most, together (default
+   * 20, at least 3): half (the odd one too) for claims, batch writes and
+   * leases; one in ten (at least one) for searches and counts of runs; the
+   * rest for reads (see poolSizesOf). Health checks and the notification
+   * listener take one more each.
    */
   poolSize?: number;
   applicationName?: string;
@@ -263,15 +267,32 @@ export interface StoreOptions {
   onDbError?: DbErrorHook;
   /** How long a health check may take. */
   healthTimeoutMs?: number;
+  /** How long PostgreSQL lets one statement of a search or count of runs run before stopping it (default Limits.searchMs). */
+  searchLimitMs?: number;
 }
 
-/** StoreOptions.poolSize when none is given: 10 connections a pool. */
+/** StoreOptions.poolSize when none is given: 10 for writes, 8 for reads, 2 for searches. */
 export const DEFAULT_POOL_SIZE = 20;
+
+/**
+ * How StoreOptions.poolSize is split. Searches and counts of runs get few
+ * connections on purpose: each is held by one statement at a time, searches
+ * the indexes answer take milliseconds, and one the indexes do not answer
+ * holds only these (search-lane.ts).
+ */
+export function poolSizesOf(size: number): { writes: number; reads: number; searches: number } {
+  const searches = Math.max(1, Math.floor(size / 10));
+  const writes = Math.min(Math.ceil(size / 2), size - searches - 1);
+  return { writes, reads: size - writes - searches, searches };
+}
 
 /** The PostgreSQL implementation: each operation is its family's function on this store's pool. */
 class PgStore implements Store {
   readonly locator: PrimaryLocator;
   readonly pool: pg.Pool;
+  /** Searches and counts of runs, whose cost is however many rows a caller's filter touches (see searchConnections). */
+  private readonly searchPool: pg.Pool;
+  readonly searchConnections: number;
   /** Claims, batch writes and leases: fixed statements keyed by id, planned once per connection (see PoolOptions.genericPlans). */
   private readonly writePool: pg.Pool;
   private healthPool: pg.Pool | undefined;
@@ -284,13 +305,21 @@ class PgStore implements Store {
   ) {
     this.locator = new PrimaryLocator(connectionString);
     const size = options.poolSize ?? DEFAULT_POOL_SIZE;
-    if (!Number.isInteger(size) || size < 2) throw new Error(`poolSize must be a whole number of at least 2 (one connection per pool), not ${size}`);
+    if (!Number.isInteger(size) || size < 3) throw new Error(`poolSize must be a whole number of at least 3 (one connection per pool), not ${size}`);
+    const sizes = poolSizesOf(size);
     const pool = {
       ...(options.applicationName ? { applicationName: options.applicationName } : {}),
       ...(options.onDbError ? { onError: options.onDbError } : {}),
     };
-    this.pool = openPool(this.locator, { ...pool, size: Math.floor(size / 2) });
-    this.writePool = openPool(this.locator, { ...pool, size: Math.ceil(size / 2), genericPlans: true });
+    this.pool = openPool(this.locator, { ...pool, size: sizes.reads });
+    this.searchConnections = sizes.searches;
+    this.searchPool = openPool(this.locator, {
+      ...pool,
+      size: sizes.searches,
+      statementLimitMs: options.searchLimitMs ?? DEFAULT_LIMITS.searchMs,
+      idleTimeoutMs: 30_000,
+    });
+    this.writePool = openPool(this.locator, { ...pool, size: sizes.writes, genericPlans: true });
   }
 
   async migrate(): Promise<Migrated> {
@@ -306,6 +335,7 @@ class PgStore implements Store {
   async close(): Promise<void> {
     await this.healthPool?.end().catch(() => {});
     await this.writePool.end();
+    await this.searchPool.end();
     await this.pool.end();
   }
 
@@ -356,10 +386,10 @@ class PgStore implements Store {
   runToView = (runId: string) => this.views.get(runId, () => runs.runToView(this.pool, runId));
   runIdByIdempotencyKey = (key: string) => runs.runIdByIdempotencyKey(this.pool, key);
   runStatus = (runId: string, q: Queryable = this.pool) => runs.runStatus(q, runId);
-  search = (query: runs.SearchQuery) => runs.searchRuns(this.pool, query);
+  search = (query: runs.SearchQuery) => runs.searchRuns(this.searchPool, query);
   runsInFlight = () => runs.runsInFlight(this.pool);
   runTreeSnapshot = (runId: string) => runTreeSnapshot(this.pool, runId);
-  countRunsByStatus = (statuses: string[], filter: CountFilter, cap: number) => countRunsByStatus(this.pool, statuses, filter, cap);
+  countRunsByStatus = (statuses: string[], filter: CountFilter, cap: number) => countRunsByStatus(this.searchPool, statuses, filter, cap);
   runIdOfTask = (taskId: string) => tasks.runIdOfTask(this.pool, taskId);
   runTask = (runId: string, taskId: string) => tasks.runTask(this.pool, runId, taskId);
   taskTypeOf = (taskId: string) => tasks.taskTypeOf(this.pool, taskId);

@@ -1,0 +1,119 @@
+// Searches and counts of runs cost however many runs a caller's filter
+// touches (issue 14): a version filter reads every run of the name (a million
+// runs: 2.3 s a count). They ran on the pool that timers, the outbox, replica
+// heartbeats, key lookups and every read of a run use: a reader's twenty
+// concurrent counts over a million runs made another key's GetWorkflow fail
+// after 30 s. Now they have connections of their own, taken in turn by keys,
+// and PostgreSQL stops a statement past the search limit.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import pg from "pg";
+import { BatonClient } from "@baton/client";
+import { createLogger, startServer, type BatonServer } from "@baton/server";
+import { flowOf } from "../support/flows.js";
+import { startSecureServer, type SecureServer } from "./support.js";
+
+/** Runs of one name written by SQL: a count of them by version reads each (hundreds of milliseconds). */
+const RUNS = 100_000;
+
+let s: SecureServer;
+let db: pg.Client;
+let operator: BatonClient;
+let runId: string;
+
+before(async () => {
+  s = await startSecureServer({ limits: { searchMs: 60_000 } });
+  db = new pg.Client({ connectionString: s.databaseUrl });
+  await db.connect();
+  const admin = await s.clientWithNewKey({ role: "admin", name: "admin" });
+  await admin.registerWorkflowDef(flowOf("many", [{ name: "hold", taskReferenceName: "hold", type: "WAIT" }]));
+  operator = await s.clientWithNewKey({ role: "operator", name: "operator" });
+  runId = await operator.startWorkflow("many", { n: 1 });
+  await db.query(
+    `INSERT INTO baton.runs (id, name, version, def_hash, status, input, output, variables, created_at, updated_at, ended_at, next_seq)
+     SELECT gen_random_uuid(), name, version, def_hash, 'COMPLETED', input, output, variables, created_at - g, updated_at, created_at - g + 5, next_seq
+     FROM baton.runs, generate_series(1, $2) g WHERE id = $1`,
+    [runId, RUNS],
+  );
+  await db.query("ANALYZE baton.runs");
+});
+after(async () => {
+  await db.end();
+  await s.close();
+});
+
+/** A count that reads every run of the name: no run has version 7. */
+const slowCount = (client: BatonClient) => client.workflows.countWorkflows({ name: "many", version: 7 });
+
+describe("searches of runs take their key's turn on connections of their own", () => {
+  it("a key's slow counts hold neither the server's reads nor another key's search", async () => {
+    const greedy = await s.clientWithNewKey({ role: "reader", name: "greedy" });
+    const other = await s.clientWithNewKey({ role: "reader", name: "other" });
+    let done = 0;
+    const counts = Array.from({ length: 20 }, () => slowCount(greedy).then(() => done++));
+    // Let the twenty reach the server first.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const run = await other.getWorkflow(runId);
+    const readBeside = done;
+    assert.equal(run.workflowId, runId);
+    const started = await operator.startWorkflow("many", { n: 2 });
+    assert.ok(started);
+    // The other key's count waits for one of the greedy key's at most, not for the ten queued before it.
+    const count = await slowCount(other);
+    const countBeside = done;
+    await Promise.all(counts);
+    assert.equal(
+      count.counts.find((c) => c.count > 0n),
+      undefined,
+      "no run has version 7",
+    );
+    assert.ok(readBeside <= 2, `GetWorkflow answered after ${readBeside} of the 20 slow counts (it waited for the pool they held)`);
+    assert.ok(countBeside <= 4, `the other key's count answered after ${countBeside} of the greedy key's 20 (first come, first served)`);
+  });
+
+  it("a key's searches beyond the waiting bound are refused, naming it; its others are answered", async () => {
+    const eager = await s.clientWithNewKey({ role: "reader", name: "eager" });
+    // One slow count holds the key's turn; of 66 searches sent behind it, 64 may wait.
+    const holding = slowCount(eager);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const answers = await Promise.all(
+      Array.from({ length: 66 }, () =>
+        eager.searchWorkflows({ name: "many", pageSize: 1 }).then(
+          () => undefined,
+          (e: Error & { code?: number }) => e,
+        ),
+      ),
+    );
+    await holding;
+    const refused = answers.filter((e) => e !== undefined);
+    assert.equal(refused.length, 2, `${refused.length} of 66 refused: ${refused[0]?.message}`);
+    assert.equal(refused[0]!.code, 8); // RESOURCE_EXHAUSTED
+    assert.match(refused[0]!.message, /this key has 64 searches of runs waiting for their turn; wait for their answers before sending more/);
+  });
+});
+
+describe("a search past the time limit", () => {
+  let limited: BatonServer;
+  let reader: BatonClient;
+  before(async () => {
+    // A second replica on the same database, its searches limited to 100 ms.
+    limited = await startServer({ databaseUrl: s.databaseUrl, port: 0, auth: { mode: "required" }, logger: createLogger("silent"), limits: { searchMs: 100 } });
+    reader = new BatonClient({ address: limited.address, token: (await s.registry.create({ role: "reader", name: "reader" })).key, tls: false });
+  });
+  after(async () => {
+    reader.close();
+    await limited.close();
+  });
+
+  it("is stopped by PostgreSQL, and its caller told to narrow it", async () => {
+    const error = await slowCount(reader).then(
+      () => undefined,
+      (e: Error & { code?: number }) => e,
+    );
+    assert.ok(error, "the count was answered");
+    assert.equal(error.code, 8, error.message); // RESOURCE_EXHAUSTED
+    assert.match(error.message, /the search ran longer than 0\.1 s and was stopped; narrow it .*BATON_SEARCH_SECONDS/);
+    const quick = await reader.searchWorkflows({ name: "many", pageSize: 5 });
+    assert.equal(quick.workflows.length, 5, "a search the indexes answer is not stopped");
+  });
+});
