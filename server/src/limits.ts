@@ -10,6 +10,11 @@ export interface Limits {
   maxStreamAgeMs: number;
   /** The longest one statement of a search or count of runs may run before PostgreSQL stops it (the caller is told to narrow it). */
   searchMs: number;
+  /**
+   * The most task types one key's open Dispatch streams may wait on at once
+   * on a replica, each stream counting each of its types (BATON_DISPATCH_SUBSCRIPTIONS_PER_KEY).
+   */
+  dispatchSubscriptionsPerKey: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -18,6 +23,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxWaitMs: 5 * 60 * 1000,
   maxStreamAgeMs: 60 * 60 * 1000,
   searchMs: 15_000,
+  // A fleet of a thousand workers with a stream for each of fifty types.
+  dispatchSubscriptionsPerKey: 50_000,
 };
 
 /** The most results one UpdateTasks call may carry (Baton's workers send at most 256). */

@@ -101,7 +101,8 @@ export function isLoopback(host: string): boolean {
  * BATON_HTTP_TIMEOUT_MS, BATON_HTTP_MAX_IN_FLIGHT, BATON_INSECURE_ALLOW_PLAINTEXT_KEYS=1,
  * BATON_DB_POOL_SIZE, BATON_SEARCH_SECONDS (how long one statement of a search or count of runs may run), BATON_UNSENT_ANSWER_BYTES (the budget of answers not yet read by their callers),
  * BATON_REQUEST_BYTES (the budget of requests being read or served), BATON_REQUEST_ARRIVAL_SECONDS (how long a message begun may take to arrive whole),
- * BATON_MAX_CONNECTIONS and BATON_MAX_CONNECTIONS_PER_ADDRESS (connections a port holds; 0 per address: no limit of its own).
+ * BATON_MAX_CONNECTIONS and BATON_MAX_CONNECTIONS_PER_ADDRESS (connections a port holds; 0 per address: no limit of its own),
+ * BATON_DISPATCH_SUBSCRIPTIONS_PER_KEY (task types one key's open Dispatch streams may wait on, each stream counting each of its types).
  */
 export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<ServerOptions, "databaseUrl"> {
   const get = (name: string) => env[name] || undefined;
@@ -203,6 +204,14 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit
       ...(maxConnections ? { maxConnections: Number(maxConnections) } : {}),
       ...(perAddress ? { maxPerAddress: Number(perAddress) } : {}),
     };
+  }
+  const subscriptions = get("BATON_DISPATCH_SUBSCRIPTIONS_PER_KEY");
+  if (subscriptions) {
+    if (!/^[1-9]\d*$/.test(subscriptions))
+      throw new Error(
+        `BATON_DISPATCH_SUBSCRIPTIONS_PER_KEY must be a positive whole number (task types one key's open Dispatch streams may wait on, each stream counting each of its types), not "${subscriptions}"`,
+      );
+    options.limits = { ...options.limits, dispatchSubscriptionsPerKey: Number(subscriptions) };
   }
   const auth = get("BATON_AUTH");
   if (truthy("BATON_INSECURE_NO_AUTH")) options.auth = { mode: "disabled" };

@@ -14,6 +14,13 @@
 // quiet key's task may still take the place of one a stream holds unwritten
 // for a key with more there (reserve), and a key with a few tasks queued is
 // claimed into such a stream the same way (swapIn).
+//
+// What a wake costs follows the tasks there are, not what workers wait on: a
+// type whose last claim found nothing is not claimed for again on credits
+// until its tasks may be ready (drained), the sweep claims only for types the
+// queue has ready tasks of, and a claim looks only at waiters with credits
+// (hungry). A worker key's thousands of streams each naming a hundred types
+// made every sweep a claim per type, and other keys' tasks waited seconds.
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
 import type { ClaimedTask, ClaimLimits, Store } from "../store/store.js";
@@ -54,6 +61,15 @@ export interface DispatcherHooks {
 
 export class Dispatcher {
   private readonly waiters = new Map<string, Set<Waiter>>();
+  /** Per type, its waiters that may have credits, in turn (round-robin); one found with none left is dropped as it is met. */
+  private readonly hungry = new Map<string, Set<Waiter>>();
+  /** Waiters added and not removed. */
+  private readonly present = new WeakSet<Waiter>();
+  /** Types whose last claim found no task, with none made ready since: credits and new waiters claim nothing for them. */
+  private readonly drained = new Set<string>();
+  /** Types made ready since their last claim went out (a claim that comes back empty then does not drain them). */
+  private readonly fresh = new Set<string>();
+  private sweeping = false;
   /** Task types with a claim pass running, and whether another pass is owed. */
   private readonly running = new Map<string, boolean>();
   /** Waiters a claim is out for. */
@@ -67,7 +83,7 @@ export class Dispatcher {
   private stopped = false;
 
   constructor(
-    private readonly store: Pick<Store, "claim" | "requeue" | "findTaskDefs" | "fairBacklog" | "fitsQuietRoom">,
+    private readonly store: Pick<Store, "claim" | "requeue" | "findTaskDefs" | "fairBacklog" | "fitsQuietRoom" | "readyTaskTypes">,
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly hooks: DispatcherHooks = {},
@@ -78,14 +94,25 @@ export class Dispatcher {
   start(): void {
     const tick = () => {
       if (this.stopped) return;
-      for (const type of this.waiters.keys()) this.wake(type);
+      void this.sweep();
       this.timer = setTimeout(tick, this.sweepMs);
       this.timer.unref();
     };
     tick();
-    this.clock.onAdvance(() => {
-      for (const type of this.waiters.keys()) this.wake(type);
-    });
+    this.clock.onAdvance(() => void this.sweep());
+  }
+
+  /** Wakes the types waited on that the queue has ready tasks of (delayed tasks come due, a wake-up another replica's NOTIFY lost). */
+  private async sweep(): Promise<void> {
+    if (this.sweeping || this.waiters.size === 0) return;
+    this.sweeping = true;
+    try {
+      for (const type of await this.store.readyTaskTypes(this.clock.now())) if (this.waiters.has(type)) this.wake(type);
+    } catch (error) {
+      this.log.warn({ err: error }, "reading the ready task types failed");
+    } finally {
+      this.sweeping = false;
+    }
   }
 
   stop(): void {
@@ -94,19 +121,39 @@ export class Dispatcher {
   }
 
   add(waiter: Waiter): void {
+    this.present.add(waiter);
+    /** Types no one waited on: a stream of many asks the queue once which have tasks, rather than claiming for each. */
+    const unknown: string[] = [];
     for (const type of waiter.taskTypes) {
       let set = this.waiters.get(type);
-      if (!set) this.waiters.set(type, (set = new Set()));
+      if (!set) {
+        this.waiters.set(type, (set = new Set()));
+        if (waiter.taskTypes.length > 1 && !waiter.noWait) unknown.push(type);
+      }
       set.add(waiter);
-      this.wake(type);
+    }
+    for (const type of unknown) this.drained.add(type);
+    if (unknown.length > 0) void this.look(unknown);
+    this.fed(waiter);
+    // A poll that takes only what is ready now is answered after a claim has looked, drained or not.
+    for (const type of waiter.taskTypes) {
+      if (waiter.noWait) this.wake(type);
+      else this.serve(type);
     }
   }
 
   remove(waiter: Waiter): void {
+    this.present.delete(waiter);
     for (const type of waiter.taskTypes) {
       const set = this.waiters.get(type);
       set?.delete(waiter);
-      if (set?.size === 0) this.waiters.delete(type);
+      this.hungry.get(type)?.delete(waiter);
+      if (set?.size === 0) {
+        this.waiters.delete(type);
+        this.hungry.delete(type);
+        this.drained.delete(type);
+        this.fresh.delete(type);
+      }
     }
   }
 
@@ -115,7 +162,45 @@ export class Dispatcher {
     waiter.credits += n;
     this.refused.delete(waiter);
     if (waiter.stream) this.held.set(waiter, Math.max(0, (this.held.get(waiter) ?? 0) - n));
-    for (const type of waiter.taskTypes) this.wake(type);
+    this.fed(waiter);
+    for (const type of waiter.taskTypes) this.serve(type);
+  }
+
+  /** Wakes those of `types` the queue has ready tasks of (unknown, they are claimed for as any). */
+  private async look(types: string[]): Promise<void> {
+    let ready: readonly string[] = types;
+    try {
+      ready = await this.store.readyTaskTypes(this.clock.now(), types);
+    } catch (error) {
+      this.log.warn({ err: error }, "reading the ready task types failed");
+    }
+    for (const type of ready) this.wake(type);
+  }
+
+  /** A waiter that has credits goes (back) among the hungry of each of its types. */
+  private fed(waiter: Waiter): void {
+    if (waiter.credits <= 0 || !this.present.has(waiter)) return;
+    for (const type of waiter.taskTypes) {
+      let set = this.hungry.get(type);
+      if (!set) this.hungry.set(type, (set = new Set()));
+      set.add(waiter);
+    }
+  }
+
+  /** The waiters of `type` with credits now, in turn; those met without are dropped (credits bring them back). */
+  private *withCredits(type: string): Generator<Waiter> {
+    const set = this.hungry.get(type);
+    if (!set) return;
+    for (const waiter of set) {
+      if (waiter.credits > 0) yield waiter;
+      else set.delete(waiter);
+    }
+  }
+
+  /** Moves a waiter just served to the end of its type's turn. */
+  private served(type: string, waiter: Waiter): void {
+    const set = this.hungry.get(type);
+    if (set?.delete(waiter)) set.add(waiter);
   }
 
   /**
@@ -130,8 +215,8 @@ export class Dispatcher {
   reserve(type: string, room: "any" | "quiet" = "any", key = ""): Reservation | undefined {
     const set = this.waiters.get(type);
     if (!set || this.stopped) return undefined;
-    for (const waiter of set) {
-      if (waiter.credits <= 0 || (room === "quiet" && this.quietSlots(waiter) === 0)) continue;
+    for (const waiter of this.withCredits(type)) {
+      if (room === "quiet" && this.quietSlots(waiter) === 0) continue;
       // Not a poll with a claim out for it: handed this task, it would be
       // answered before the claim came back, and what the claim took would
       // go back to the queue. The task is queued instead, for the next claim.
@@ -139,8 +224,7 @@ export class Dispatcher {
       waiter.credits--;
       this.delivered(waiter, 1);
       // Round-robin: the next reservation starts with another waiter.
-      set.delete(waiter);
-      set.add(waiter);
+      this.served(type, waiter);
       return {
         workerId: waiter.workerId,
         deliver: (task) => {
@@ -151,6 +235,7 @@ export class Dispatcher {
         release: () => {
           waiter.credits++;
           this.delivered(waiter, -1);
+          this.fed(waiter);
         },
       };
     }
@@ -168,9 +253,17 @@ export class Dispatcher {
     return undefined;
   }
 
-  /** Tasks of these types may be ready: claim for whoever waits. */
+  /** Tasks of this type may be ready: claim for whoever waits. */
   wake(type: string): void {
     if (!this.waiters.get(type)?.size || this.stopped) return;
+    this.drained.delete(type);
+    this.fresh.add(type);
+    this.serve(type);
+  }
+
+  /** Whoever waits on `type` may take tasks: claim for them, unless the last claim found none and none were made ready since. */
+  private serve(type: string): void {
+    if (this.drained.has(type) || !this.waiters.get(type)?.size || this.stopped) return;
     if (this.running.has(type)) {
       this.running.set(type, true);
       return;
@@ -179,14 +272,14 @@ export class Dispatcher {
     void this.pass(type).finally(() => {
       const again = this.running.get(type);
       this.running.delete(type);
-      if (again) this.wake(type);
+      if (again) this.serve(type);
     });
   }
 
   private async pass(type: string): Promise<void> {
     await this.swapIn(type);
     for (;;) {
-      const waiting = [...(this.waiters.get(type) ?? [])].filter((w) => w.credits > 0);
+      const waiting = [...this.withCredits(type)];
       if (waiting.length === 0) return;
       let claimedAny = false;
       // The waiters of one worker share a claim: one query for all they accept
@@ -207,8 +300,11 @@ export class Dispatcher {
         let tasks: ClaimedTask[];
         const now = this.clock.now();
         for (const waiter of group) this.claiming.add(waiter);
+        let limits: ClaimLimits = {};
         try {
-          tasks = await this.store.claim(type, wanted, group[0]!.workerId, now, randomUUID, await this.limits(type), Math.min(quiet, wanted));
+          limits = await this.limits(type);
+          this.fresh.delete(type);
+          tasks = await this.store.claim(type, wanted, group[0]!.workerId, now, randomUUID, limits, Math.min(quiet, wanted));
         } catch (error) {
           this.log.warn({ err: error, taskType: type }, "claim failed");
           answerEmpty(waiting);
@@ -217,6 +313,8 @@ export class Dispatcher {
           for (const waiter of group) this.claiming.delete(waiter);
         }
         if (tasks.length === 0) {
+          // None ready (a type with limits may have some it may not take yet: its credits keep claiming).
+          if (!this.fresh.has(type) && Object.keys(limits).length === 0) this.drained.add(type);
           answerEmpty(waiting);
           return;
         }
@@ -268,7 +366,6 @@ export class Dispatcher {
   /** Hands claimed tasks to the waiters they were claimed for, in turn; what no one waits for any more goes back to the queue. */
   private async share(type: string, tasks: ClaimedTask[], group: Waiter[], asked: number[]): Promise<void> {
     let next = 0;
-    const set = this.waiters.get(type);
     for (const [i, waiter] of group.entries()) {
       if (next === tasks.length) break;
       if (!this.isWaiting(waiter)) continue;
@@ -280,21 +377,21 @@ export class Dispatcher {
       waiter.credits -= mine.length;
       this.delivered(waiter, mine.length);
       // Round-robin: the next claim serves the others first.
-      if (set?.delete(waiter)) set.add(waiter);
+      this.served(type, waiter);
       waiter.deliver(mine);
     }
     // Their waiters went away while we claimed (a long poll timed out, a
     // stream closed): the same worker's waiters with room now take them (the
     // rows carry its id), such as the poll it sent next; the rest go back to
     // the queue for the next one.
-    for (const waiter of [...(set ?? [])]) {
+    for (const waiter of [...this.withCredits(type)]) {
       if (next === tasks.length) break;
-      if (waiter.workerId !== group[0]!.workerId || waiter.credits <= 0) continue;
+      if (waiter.workerId !== group[0]!.workerId) continue;
       const more = tasks.slice(next, next + waiter.credits);
       next += more.length;
       waiter.credits -= more.length;
       this.delivered(waiter, more.length);
-      if (set?.delete(waiter)) set.add(waiter);
+      this.served(type, waiter);
       waiter.deliver(more);
     }
     await this.release(tasks.slice(next));
@@ -353,7 +450,7 @@ export class Dispatcher {
   }
 
   private isWaiting(waiter: Waiter): boolean {
-    return waiter.taskTypes.some((t) => this.waiters.get(t)?.has(waiter));
+    return this.present.has(waiter);
   }
 }
 

@@ -2,7 +2,7 @@
 // with the dispatcher; results become task-result events on their run.
 import { TaskService, failStream, grpc, RpcError, type ServiceImpl, type LeasedTask, type TaskResult } from "@baton/protocol";
 import { charsOverNameLimit, MAX_NAME_CHARS } from "@baton/sdk";
-import { principalOfCall } from "../auth/guard.js";
+import { keyIdOfCall, principalOfCall } from "../auth/guard.js";
 import type { Clock } from "../clock.js";
 import type { JsonObject } from "../decider/model.js";
 import type { Engine } from "../runtime/engine.js";
@@ -10,6 +10,7 @@ import { notePayloadText } from "../payload-text.js";
 import type { Dispatcher, Waiter } from "../dispatch/dispatcher.js";
 import { StreamSender } from "../dispatch/stream-sender.js";
 import { ConnectedWorkers, type ConnectedWorker } from "../dispatch/workers.js";
+import { KeySubscriptions } from "../dispatch/key-subscriptions.js";
 import type { ReplicaView } from "../console/replica-view.js";
 import { MAX_RESULTS_PER_UPDATE, tooManyResults, type Limits } from "../limits.js";
 import type { Store } from "../store/store.js";
@@ -98,6 +99,7 @@ export function taskService({
   workers = new ConnectedWorkers(),
   everyReplica,
 }: TaskServiceDeps): ServiceImpl<typeof TaskService> {
+  const subscriptions = new KeySubscriptions(limits.dispatchSubscriptionsPerKey);
   const update = async (result: TaskResult | undefined): Promise<boolean> => {
     if (!result?.taskId) throw invalid("result.task_id is required");
     requireId("task", result.taskId);
@@ -139,6 +141,7 @@ export function taskService({
     dispatch(call) {
       let waiter: Waiter | undefined;
       let connected: ConnectedWorker | undefined;
+      const key = keyIdOfCall(call);
       /** Bytes written to the stream that have not gone out yet. */
       let unsent = 0;
       /** The worker is not reading what it was sent: the waiter is out of the dispatcher until it does. */
@@ -178,7 +181,10 @@ export function taskService({
         },
       );
       const close = () => {
-        if (waiter) dispatcher.remove(waiter);
+        if (waiter) {
+          dispatcher.remove(waiter);
+          subscriptions.give(key, waiter.taskTypes.length);
+        }
         if (connected) workers.closed(connected);
         waiter = undefined;
         connected = undefined;
@@ -201,8 +207,14 @@ export function taskService({
             failStream(call, new RpcError(grpc.status.INVALID_ARGUMENT, problem));
             return;
           }
+          const taskTypes = [...new Set(sub.taskTypes)];
+          const refusal = subscriptions.take(key, taskTypes.length);
+          if (refusal) {
+            failStream(call, new RpcError(grpc.status.RESOURCE_EXHAUSTED, refusal));
+            return;
+          }
           waiter = {
-            taskTypes: [...new Set(sub.taskTypes)],
+            taskTypes,
             workerId: sub.workerId,
             credits: 0,
             stream: true,

@@ -241,6 +241,31 @@ export async function extendLease(q: Queryable, taskId: string, token: string, s
   return rows[0]?.lease_expires_at as number | undefined;
 }
 
+/**
+ * The task types (of `among`, or all) with a task visible in the queue at
+ * `now`, each found by one step along the claim index (a skip scan): the
+ * dispatcher asks this once instead of claiming for every type workers wait
+ * on, so its cost follows the types with work, not the types workers name.
+ */
+export async function readyTaskTypes(q: Queryable, now: number, among?: readonly string[]): Promise<string[]> {
+  const { rows } = among
+    ? await q.query(
+        `SELECT t AS task_type FROM unnest($2::text[]) t
+         WHERE EXISTS (SELECT 1 FROM baton.queue q WHERE q.task_type = t AND q.visible_at <= $1)`,
+        [now, among],
+      )
+    : await q.query(
+        `WITH RECURSIVE ready AS (
+       (SELECT task_type FROM baton.queue WHERE visible_at <= $1 ORDER BY task_type LIMIT 1)
+       UNION ALL
+       SELECT (SELECT q.task_type FROM baton.queue q WHERE q.task_type > ready.task_type AND q.visible_at <= $1 ORDER BY q.task_type LIMIT 1)
+       FROM ready WHERE ready.task_type IS NOT NULL)
+     SELECT task_type FROM ready WHERE task_type IS NOT NULL`,
+        [now],
+      );
+  return rows.map((r) => r.task_type as string);
+}
+
 /** Per task type: tasks ready, delayed (not visible yet) and leased. */
 export async function queueDepths(q: Queryable, now: number): Promise<QueueDepth[]> {
   const { rows } = await q.query(

@@ -165,6 +165,8 @@ export interface Store {
   /** The new deadline; undefined when the token is stale. */
   extendLease(taskId: string, token: string, seconds: number, now: number): Promise<number | undefined>;
   queueDepths(now: number): Promise<queue.QueueDepth[]>;
+  /** The task types (of `among`, or all) with a task ready in the queue at `now` (the dispatcher's sweep). */
+  readyTaskTypes(now: number, among?: readonly string[]): Promise<string[]>;
 
   // ---- timers and the outbox
   dueRuns(now: number, limit: number): Promise<string[]>;
@@ -415,6 +417,7 @@ class PgStore implements Store {
   /** Counts every queued task: concurrent callers (ListQueues, a scrape) share one read, so callers cannot hold a connection each with it. */
   private readonly depths = new CoalescedRead<queue.QueueDepth[]>();
   queueDepths = (now: number) => this.depths.get(() => queue.queueDepths(this.pool, now));
+  readyTaskTypes = (now: number, among?: readonly string[]) => queue.readyTaskTypes(this.pool, now, among);
 
   dueRuns = (now: number, limit: number) => dueRuns(this.pool, now, limit);
   takeOutbox = (now: number, leaseMs: number, id?: number, kind?: string) => outbox.takeOutbox(this.pool, now, leaseMs, id, kind);

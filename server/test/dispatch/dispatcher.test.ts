@@ -30,6 +30,8 @@ function heldStore() {
     findTaskDefs: async () => new Map(),
     fairBacklog: () => false,
     fitsQuietRoom: () => false,
+    // Whatever a claim would be answered with is there.
+    readyTaskTypes: async (_now: number, among?: string[]) => among ?? [],
   };
   return { store, claims, requeued };
 }
