@@ -28,9 +28,4 @@ export class KeySubscriptions {
     if (left > 0) this.held.set(key, left);
     else this.held.delete(key);
   }
-
-  /** What `key` holds now. */
-  heldBy(key: string): number {
-    return this.held.get(key) ?? 0;
-  }
 }
