@@ -63,7 +63,8 @@ export function workflowRoutes(s: Services): Route[] {
       definitionJson: body.workflowDef ? stringifyJson({ ...body.workflowDef, name: body.workflowDef["name"] ?? body.name }) : "",
     });
 
-  const start = async (body: StartBody, signal: AbortSignal) => (await s.workflows.startWorkflow(startRequest(body), callOf(signal))).workflowId;
+  // As its key: a key's starts in flight are a share of the server's (start-shares.ts).
+  const start = async (body: StartBody, by: Caller) => (await s.workflows.startWorkflow(startRequest(body), callOf(by.signal, by.principal))).workflowId;
 
   const get = async (workflowId: string, includeTasks: boolean, signal: AbortSignal): Promise<Workflow> =>
     (await s.workflows.getWorkflow(create(GetWorkflowRequestSchema, { workflowId, includeTasks }), callOf(signal))).workflow!;
@@ -247,7 +248,7 @@ export function workflowRoutes(s: Services): Route[] {
       rights: `${WF}/StartWorkflow`,
       touches: (r) => ({ definition: !!(r.body as Partial<StartBody> | undefined)?.workflowDef }),
       schema: START_WORKFLOW_REQUEST,
-      handle: async (r) => ({ text: await start(r.body as StartBody, r.signal) }),
+      handle: async (r) => ({ text: await start(r.body as StartBody, r) }),
     },
     {
       method: "POST",
@@ -265,7 +266,7 @@ export function workflowRoutes(s: Services): Route[] {
           input: (r.body as Record<string, unknown> | undefined) ?? {},
           priority,
         };
-        return { text: await start(body, r.signal) };
+        return { text: await start(body, r) };
       },
     },
     {
@@ -284,7 +285,7 @@ export function workflowRoutes(s: Services): Route[] {
             start: startRequest({ ...body, name: r.params["name"] ?? "", version }),
             waitMs: BigInt(Math.max(waitForSeconds, 0) * 1000),
           }),
-          callOf(r.signal),
+          callOf(r.signal, r.principal),
         );
         return { jsonPieces: await workflowJson(workflow!, { requestId: r.query.get("requestId") ?? "" }) };
       },

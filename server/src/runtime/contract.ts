@@ -53,6 +53,8 @@ export interface StartOptions {
   priority?: number;
   /** Checks the resolved definition against the request before anything is written (throws to refuse). */
   admit?: (def: WorkflowDef) => void | Promise<void>;
+  /** The id of the key whose call starts the run ("" or none: no key), for its share of the starts in flight. */
+  caller?: string;
   /** Set for child runs: chosen by the parent's decider. */
   runId?: string;
   parentRunId?: string;

@@ -14,6 +14,7 @@ import { isConnectionError, type LoadedRuns, type RunTarget, type Store } from "
 import { afterCommit, type AfterCommitDeps, type FollowUps } from "./after-commit.js";
 import { runIdOf, type BatchItem, type BatchResults, type EventItem, type StartItem } from "./batch-items.js";
 import { BatchQueue } from "./batches.js";
+import { StartShares } from "./start-shares.js";
 import { Overloaded, type EngineHooks, type EventOutcome, type StartOptions, type VersionChooser } from "./contract.js";
 import { Definitions, type DefinitionStore } from "./definitions.js";
 import { awaitFollowUps } from "./evaluations.js";
@@ -70,8 +71,8 @@ export interface EngineDeps {
 }
 
 export class Engine {
-  /** Starts in progress now; beyond the limit new ones are refused, so overload sheds early instead of queueing. */
-  private startsInFlight = 0;
+  /** Starts in progress now, by key; beyond the limit (or a key's share) new ones are refused, so overload sheds early instead of queueing. */
+  private readonly starts: StartShares;
   private readonly queue: BatchQueue<BatchItem>;
   private readonly definitions: Definitions;
   private readonly memory = new RunMemory();
@@ -95,6 +96,7 @@ export class Engine {
     this.queries = services.queries;
     this.log = log;
     this.limits = deps.limits ?? { maxConcurrentStarts: 256 };
+    this.starts = new StartShares(this.limits.maxConcurrentStarts);
     this.hooks = deps.hooks ?? { tasksReady: () => {}, runEnded: () => {}, runAsync: () => {} };
     this.definitions = new Definitions(store, services.queries, deps.router);
     this.pipeline = {
@@ -191,11 +193,10 @@ export class Engine {
   /** Starts a run; with an idempotency key (or a preset id) twice is once. */
   async start(options: StartOptions): Promise<{ runId: string; created: boolean }> {
     checkStartKeys(options);
+    const key = options.caller ?? "";
     // Child runs (from the outbox) are work already accepted: never shed them.
-    if (!options.parentRunId && this.startsInFlight >= this.limits.maxConcurrentStarts) {
-      throw new Overloaded(`the server is busy (${this.startsInFlight} starts in progress); retry shortly`, 200);
-    }
-    this.startsInFlight++;
+    const refused = this.starts.take(key, !!options.parentRunId);
+    if (refused) throw new Overloaded(refused, 200);
     try {
       const resolved = await this.definitions.forStart(options);
       await options.admit?.(resolved.def);
@@ -203,7 +204,7 @@ export class Engine {
         this.queue.push({ kind: "start", lane: "wait", options, resolved, resolve, reject });
       });
     } finally {
-      this.startsInFlight--;
+      this.starts.release(key);
     }
   }
 

@@ -40,7 +40,8 @@ export function workflowService({
   searches,
   changes = new RunChanges(),
 }: WorkflowServiceDeps): ServiceImpl<typeof WorkflowService> {
-  const start = async (req: StartWorkflowRequest) => {
+  /** `call`: the caller's, whose key takes its share of the starts in flight. */
+  const start = async (req: StartWorkflowRequest, call: object) => {
     if (!req.name && !req.definitionJson) throw invalid("name is required");
     const input = parsePayload("input_json", req.inputJson, limits.payloadBytes) as JsonObject;
     // Measured and written as its text, not written out again.
@@ -59,6 +60,7 @@ export function workflowService({
       ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
       priority: req.priority,
       admit: (def) => checkRunInput(def, input, engine.queries),
+      caller: keyIdOfCall(call),
     });
   };
 
@@ -118,14 +120,14 @@ export function workflowService({
   };
 
   return {
-    startWorkflow: rpc(async (req) => {
-      const { runId, created } = await start(req);
+    startWorkflow: rpc(async (req, call) => {
+      const { runId, created } = await start(req, call);
       return { workflowId: runId, created };
     }),
 
     executeWorkflow: rpc(async (req, call) => {
       if (!req.start) throw invalid("start is required");
-      const { runId, created } = await start(req.start);
+      const { runId, created } = await start(req.start, call);
       const signal = abortOnCancel(call);
       const result = await waitFor(runId, req.waitMs, true, signal);
       return { ...result, created };
