@@ -5,17 +5,21 @@ import pg from "pg";
 
 /**
  * Runs `fn`, handing `see` the arguments of each statement sent meanwhile
- * (the text, or a query config with name and values) and a promise of its
- * results (the pool passes a callback; a client's own call returns one).
+ * (the text, or a query config with name and values), a promise of its
+ * results (the pool passes a callback; a client's own call returns one), and
+ * the connection it went on.
  */
-export async function statementsDuring(fn: () => Promise<unknown>, see: (args: unknown[], results: Promise<unknown>) => void): Promise<void> {
+export async function statementsDuring(
+  fn: () => Promise<unknown>,
+  see: (args: unknown[], results: Promise<unknown>, connection: pg.Client) => void,
+): Promise<void> {
   const client = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
   const query = client.query;
-  client.query = function (this: unknown, ...args: unknown[]) {
+  client.query = function (this: pg.Client, ...args: unknown[]) {
     const callback = args[args.length - 1];
     if (typeof callback !== "function") {
       const returned = query.apply(this, args);
-      if (returned instanceof Promise) see(args, returned);
+      if (returned instanceof Promise) see(args, returned, this);
       return returned;
     }
     const results = new Promise((resolve, reject) => {
@@ -26,7 +30,7 @@ export async function statementsDuring(fn: () => Promise<unknown>, see: (args: u
       };
     });
     results.catch(() => {});
-    see(args, results);
+    see(args, results, this);
     return query.apply(this, args);
   };
   try {

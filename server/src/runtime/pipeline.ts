@@ -22,6 +22,21 @@ import type { RunMemory } from "./run-memory.js";
 import type { EngineServices } from "./services.js";
 import { emptyAfterCommit, emptyWrite, planWrite, type AfterCommit } from "./write-plan.js";
 
+/**
+ * Runs a batch decides, or plans the write of, in one turn of the event loop.
+ * Under a flood a batch holds a hundred runs or more, tens of ms of work on a
+ * loaded machine; in one turn, every reply that came meanwhile (a quiet key's
+ * start written, its task handed over at commit and then written to a worker)
+ * waited for all of it.
+ */
+export const RUNS_PER_TURN = 32;
+
+/** Counts runs decided or planned, and lets the event loop take a turn after each RUNS_PER_TURN. */
+function turns(): () => Promise<void> | undefined {
+  let runs = 0;
+  return () => (++runs % RUNS_PER_TURN === 0 ? new Promise<void>((resolve) => setImmediate(resolve)) : undefined);
+}
+
 /** A batch decided from memory found memory behind (a refusal, a task to remove): it is decided again from the database. */
 export class NotFromMemory extends Error {}
 
@@ -103,7 +118,9 @@ export async function runBatch(
   // Revivals over their key's limit, decided again as waiting (see concurrency/revival.ts); runs CANCEL_OLDEST ends.
   const replaced = new Map<EventItem, RunEvent>();
   const terminate: { byRun: string; payload: { runId: string; reason: string } }[] = [];
+  const turn = turns();
   for (let input of runs) {
+    await turn();
     const group = groups.get(input.runId)!;
     for (;;) {
       const live = group.filter((item) => !results.has(item));
@@ -141,11 +158,11 @@ export async function runBatch(
       );
     }
   }
-  const started = starts.map((item, i) => ({
-    item,
-    taskDefs: startTaskDefs[i]!,
-    decision: decideStart(item, runIds[i]!, admissions[i], startTaskDefs[i]!, now, services),
-  }));
+  const started: { item: StartItem; taskDefs: RunToDecide["taskDefs"]; decision: Decision }[] = [];
+  for (const [i, item] of starts.entries()) {
+    await turn();
+    started.push({ item, taskDefs: startTaskDefs[i]!, decision: decideStart(item, runIds[i]!, admissions[i], startTaskDefs[i]!, now, services) });
+  }
 
   // Hand off and plan the write.
   const write = emptyWrite(now);
@@ -160,6 +177,7 @@ export async function runBatch(
     planWrite(decision, existing, readRev, now, (hash) => deps.definitions.cached(hash), write, after);
   };
   for (const { input, result } of decided) {
+    await turn();
     const { decision, applied, outcomes, existing } = result;
     plan(decision, input.taskDefs, existing, input.state.rev);
     after.decided.push({ decision, events: applied });
@@ -167,6 +185,7 @@ export async function runBatch(
     for (const [item, ok] of outcomes) results.set(item, { applied: ok, run: decision.run });
   }
   for (const { item, taskDefs, decision } of started) {
+    await turn();
     plan(decision, taskDefs, new Set(), undefined);
     after.decided.push({ decision, events: [{ kind: "start" }] });
     // A new run's row starts at revision 0.
