@@ -108,7 +108,7 @@ export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRuns
       UPDATE baton.runs t SET ${sets.join(", ")}, rev = t.rev + 1
       FROM jsonb_to_recordset(${param(
         rowsJson(
-          w.runs.map(({ run, rev }) => ({ ...updateRow(runRows, run), read_rev: rev })),
+          w.runs.map(({ run, rev }) => Object.assign(updateRow(runRows, run), { read_rev: rev })),
           spent,
         ),
       )}::jsonb) AS r(${runRows.recordset}, read_rev bigint)
