@@ -67,11 +67,12 @@ export function eventService({ store, clock, limits, published: onPublished }: E
       return {};
     }),
 
-    publishEvent: rpc(async (req) => {
+    publishEvent: rpc(async (req, call) => {
       if (req.event.trim() === "") throw invalid("event is required");
       if (Buffer.byteLength(req.event) > 1024) throw invalid("event names are at most 1024 bytes");
       const payload = parsePayload("payload_json", req.payloadJson, limits.payloadBytes);
-      const published = await store.publishEvent(req.event, stringifyJson(payload), clock.now());
+      // Taken in turn by its key (event-bus.ts).
+      const published = await store.publishEvent(req.event, stringifyJson(payload), clock.now(), keyIdOfCall(call));
       onPublished?.();
       return { eventId: BigInt(published.id), activeHandlers: published.activeHandlers };
     }),

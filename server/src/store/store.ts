@@ -239,7 +239,8 @@ export interface Store {
   /** The active handlers of `event`, at most `limit` (what its consumer applies). */
   activeEventHandlers(event: string, limit: number): Promise<eventHandlers.StoredHandler[]>;
   deleteEventHandler(name: string): Promise<boolean>;
-  publishEvent(name: string, payloadJson: string, now: number): Promise<{ id: number; activeHandlers: number }>;
+  /** `publisher`: the publishing key's id ("" without one); events are taken in turn by it. */
+  publishEvent(name: string, payloadJson: string, now: number, publisher: string): Promise<{ id: number; activeHandlers: number }>;
   takeEvents(now: number, leaseMs: number, limit: number): Promise<eventBus.TakenEvent[]>;
   finishEvent(id: number): Promise<void>;
 
@@ -458,7 +459,7 @@ class PgStore implements Store {
   listEventHandlers = (filter: eventHandlers.HandlerFilter, room: number) => eventHandlers.listHandlers(this.pool, filter, room);
   activeEventHandlers = (event: string, limit: number) => eventHandlers.activeHandlers(this.pool, event, limit);
   deleteEventHandler = (name: string) => eventHandlers.deleteHandler(this.pool, name);
-  publishEvent = (name: string, payloadJson: string, now: number) => eventBus.publishEvent(this.pool, name, payloadJson, now);
+  publishEvent = (name: string, payloadJson: string, now: number, publisher: string) => eventBus.publishEvent(this.pool, name, payloadJson, now, publisher);
   takeEvents = (now: number, leaseMs: number, limit: number) => eventBus.takeEvents(this.pool, now, leaseMs, limit);
   finishEvent = (id: number) => eventBus.finishEvent(this.pool, id);
 
