@@ -11,8 +11,10 @@ import { after, before, describe, it } from "node:test";
 import type { BatonClient } from "@baton/client";
 import type { LeasedTask } from "@baton/protocol";
 import { serverOptionsFromEnv } from "@baton/server";
+import pg from "pg";
 import { eventually } from "../support/harness.js";
 import { flowOf } from "../support/flows.js";
+import { statementsDuring } from "../support/statements.js";
 import { startSecureServer, type SecureServer } from "./support.js";
 
 type Stream = ReturnType<BatonClient["tasks"]["dispatch"]>;
@@ -87,6 +89,56 @@ describe("a worker key's many streams of many types", () => {
     await until(() => tasks.length === 2);
     assert.equal(tasks[1]!.workflowId, second);
     stream.cancel();
+  });
+
+  it("finds the types with a task ready without reading through another type's delayed tasks", async () => {
+    const db = new pg.Client({ connectionString: s.databaseUrl });
+    await db.connect();
+    const store = s.server.store;
+    const now = s.clock.now();
+    /** What `read` sent PostgreSQL, run again under EXPLAIN: the buffers it touched, and what it answered. */
+    const buffersOf = async <T>(read: () => Promise<T>) => {
+      const sent: unknown[][] = [];
+      let answer: T | undefined;
+      await statementsDuring(
+        async () => (answer = await read()),
+        (args) => sent.push(args),
+      );
+      let buffers = 0;
+      for (const [text, values] of sent) {
+        const { rows } = await db.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${text as string}`, values as unknown[]);
+        const plan = (rows[0]["QUERY PLAN"] as { Plan: Record<string, number> }[])[0]!.Plan;
+        buffers += plan["Shared Hit Blocks"]! + plan["Shared Read Blocks"]!;
+      }
+      return { buffers, answer: answer! };
+    };
+    const queue = (type: string, rows: number, priority: string, visibleAt: number) =>
+      db.query(
+        `INSERT INTO baton.queue (task_id, task_type, run_id, priority, visible_at)
+         SELECT gen_random_uuid(), $1, gen_random_uuid(), ${priority}, $3 FROM generate_series(1, $2) i`,
+        [type, rows, visibleAt],
+      );
+    try {
+      // 100,000 tasks put back for an hour on one type, and as many on another ahead of its one ready task of a lower priority.
+      await queue("held", 100_000, "i % 3", now + 3_600_000);
+      await queue("mixed", 100_000, "5", now + 3_600_000);
+      await queue("mixed", 1, "0", now - 1);
+      await queue("after", 1, "0", now);
+      await queue("before", 1, "0", now - 1);
+      await db.query("ANALYZE baton.queue");
+
+      const sweep = await buffersOf(() => store.readyTaskTypes(now));
+      assert.deepEqual([...sweep.answer].sort(), ["after", "before", "mixed"]);
+      // Before, on PostgreSQL 15: 1,543 (the index entry of every delayed row; 18's own skip scan spared it); now a step per type and priority.
+      assert.ok(sweep.buffers < 100, `a sweep touched ${sweep.buffers} buffers`);
+
+      const look = await buffersOf(() => store.readyTaskTypes(now, ["held", "mixed", "none"]));
+      assert.deepEqual(look.answer, ["mixed"]);
+      assert.ok(look.buffers < 100, `a stream's look touched ${look.buffers} buffers`);
+    } finally {
+      await db.query("DELETE FROM baton.queue WHERE task_type = ANY($1)", [["held", "mixed", "after", "before"]]);
+      await db.end();
+    }
   });
 });
 
