@@ -37,6 +37,11 @@ export interface ServerOptions {
   poolSize?: number;
   /** Starts in progress at once beyond which new starts are refused (RESOURCE_EXHAUSTED with a retry hint). */
   maxConcurrentStarts?: number;
+  /**
+   * The most runs one run tree starts beside its root: the runs a caller's run starts through SUB_WORKFLOW,
+   * START_WORKFLOW and failure workflows, and theirs, at any depth (default 10,000; store/run-trees.ts).
+   */
+  maxRunsPerTree?: number;
   /** Real-time period of the timer sweep and the dispatch safety net. */
   sweepMs?: number;
   /**
@@ -102,7 +107,8 @@ export function isLoopback(host: string): boolean {
  * BATON_DB_POOL_SIZE, BATON_SEARCH_SECONDS (how long one statement of a search or count of runs may run), BATON_UNSENT_ANSWER_BYTES (the budget of answers not yet read by their callers),
  * BATON_REQUEST_BYTES (the budget of requests being read or served), BATON_REQUEST_ARRIVAL_SECONDS (how long a message begun may take to arrive whole),
  * BATON_MAX_CONNECTIONS and BATON_MAX_CONNECTIONS_PER_ADDRESS (connections a port holds; 0 per address: no limit of its own),
- * BATON_DISPATCH_SUBSCRIPTIONS_PER_KEY (task types one key's open Dispatch streams may wait on, each stream counting each of its types).
+ * BATON_DISPATCH_SUBSCRIPTIONS_PER_KEY (task types one key's open Dispatch streams may wait on, each stream counting each of its types),
+ * BATON_MAX_RUNS_PER_TREE (the most runs one run tree starts beside its root).
  */
 export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<ServerOptions, "databaseUrl"> {
   const get = (name: string) => env[name] || undefined;
@@ -212,6 +218,14 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit
         `BATON_DISPATCH_SUBSCRIPTIONS_PER_KEY must be a positive whole number (task types one key's open Dispatch streams may wait on, each stream counting each of its types), not "${subscriptions}"`,
       );
     options.limits = { ...options.limits, dispatchSubscriptionsPerKey: Number(subscriptions) };
+  }
+  const perTree = get("BATON_MAX_RUNS_PER_TREE");
+  if (perTree) {
+    if (!/^[1-9]\d*$/.test(perTree) || Number(perTree) > 2 ** 31 - 1)
+      throw new Error(
+        `BATON_MAX_RUNS_PER_TREE must be a positive whole number below 2^31 (the most runs one run's SUB_WORKFLOW, START_WORKFLOW, failure-workflow and event-handler starts make, at any depth), not "${perTree}"`,
+      );
+    options.maxRunsPerTree = Number(perTree);
   }
   const auth = get("BATON_AUTH");
   if (truthy("BATON_INSECURE_NO_AUTH")) options.auth = { mode: "disabled" };

@@ -171,7 +171,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     clock,
     services: engineServices,
     log,
-    limits: { maxConcurrentStarts: options.maxConcurrentStarts ?? 256 },
+    limits: { maxConcurrentStarts: options.maxConcurrentStarts ?? 256, ...(options.maxRunsPerTree ? { maxRunsPerTree: options.maxRunsPerTree } : {}) },
     router,
     hooks: {
       tasksReady: (types) => types.forEach((t) => dispatcher.wake(t)),

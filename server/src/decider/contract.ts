@@ -53,12 +53,25 @@ export type RunEvent =
   | { kind: "rerun"; taskId: string; taskInput?: JsonObject; workflowInput?: JsonObject }
   | { kind: "skip"; ref: string; output: JsonObject }
   | { kind: "signal"; taskId: string; status: TaskStatus; output: JsonObject; reason: string }
-  /** `name` and `version` are the child's (absent when it never started). */
-  | { kind: "childEnded"; taskId: string; childId: string; status: WorkflowStatus; output: JsonObject; reason: string; name?: string; version?: number }
+  /**
+   * `name` and `version` are the child's (absent when it never started). `terminal`: it never started and starting it
+   * again cannot help (its tree reached its bound): the task fails FAILED_WITH_TERMINAL_ERROR, not to be retried.
+   */
+  | {
+      kind: "childEnded";
+      taskId: string;
+      childId: string;
+      status: WorkflowStatus;
+      output: JsonObject;
+      reason: string;
+      name?: string;
+      version?: number;
+      terminal?: boolean;
+    }
   /** A child that had ended runs again (it was retried, rerun or restarted). */
   | { kind: "childRevived"; taskId: string; childId: string }
-  /** A START_WORKFLOW task's run was started (error empty) or could not be. */
-  | { kind: "runStarted"; taskId: string; childId: string; error: string }
+  /** A START_WORKFLOW task's run was started (error empty) or could not be (`terminal`: as childEnded's). */
+  | { kind: "runStarted"; taskId: string; childId: string; error: string; terminal?: boolean }
   /** Variables set from outside (an event handler's update_workflow_variables); with appendArray, lists grow instead of being replaced. */
   | { kind: "updateVariables"; variables: JsonObject; appendArray: boolean }
   /** The outcome of an evaluation a task asked for (see evaluation.ts), or the run's ending when `taskId` is empty (run-end.ts); `leaseToken` names the request. */
@@ -103,6 +116,10 @@ export interface StartRunRequest {
   linked: boolean;
   /** Sub-workflow nesting depth of the new run. */
   depth: number;
+  /** The root of the tree the new run joins: this run's root, or this run when it is one (see RunMarks.root). */
+  root: string;
+  /** The root's failure workflow: counted in its tree, never refused for the tree's bound (the bound may be why the root failed). */
+  pastTreeBound?: boolean;
   /** START_WORKFLOW: fail this task of the parent when the child cannot be started. */
   failTaskIfMissing?: string;
 }

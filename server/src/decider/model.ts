@@ -118,6 +118,12 @@ export interface TaskState {
 export interface RunMarks {
   /** Sub-workflow nesting depth (absent: a top-level run). */
   depth?: number;
+  /**
+   * The root of the run's tree: the run a caller started whose SUB_WORKFLOW,
+   * START_WORKFLOW and failure-workflow starts (and theirs) started this one.
+   * Absent: the run is a root. A tree starts at most so many runs (store/run-trees.ts).
+   */
+  root?: string;
   /** The fair-share key the run was started with, and its weight when not 1 (fairness/key.ts; the fair claim reads them). */
   fairKey?: string;
   fairWeight?: number;

@@ -159,6 +159,8 @@ function proceed(d: DecisionContext): void {
         priority: run.priority,
         linked: false,
         depth: (run.marks.depth ?? 0) + 1,
+        root: run.marks.root ?? run.id,
+        ...(run.marks.root === undefined ? { pastTreeBound: true } : {}),
       },
     });
   }

@@ -54,7 +54,7 @@ export function runStarted(d: DecisionContext, event: Extract<RunEvent, { kind: 
     d.applied = false;
     return;
   }
-  if (event.error) d.endTask(task, "FAILED", event.error);
+  if (event.error) d.endTask(task, event.terminal ? "FAILED_WITH_TERMINAL_ERROR" : "FAILED", event.error);
   else d.endTask(task, "COMPLETED", "");
   d.reconcile();
 }
@@ -87,7 +87,8 @@ export function childEnded(d: DecisionContext, event: Extract<RunEvent, { kind: 
   task.output = { ...task.output, ...event.output };
   if (event.status === "COMPLETED") d.endTask(task, "COMPLETED", "");
   else {
-    const status: TaskStatus = event.status === "TIMED_OUT" ? "TIMED_OUT" : event.status === "TERMINATED" ? "CANCELED" : "FAILED";
+    const status: TaskStatus =
+      event.status === "TIMED_OUT" ? "TIMED_OUT" : event.status === "TERMINATED" ? "CANCELED" : event.terminal ? "FAILED_WITH_TERMINAL_ERROR" : "FAILED";
     // Conductor's wording, which the run's reason and a failure workflow's `reason` then carry.
     const reason = event.name ? `Sub workflow ${event.name}.${event.version ?? 1}/${event.childId} failure reason: ${event.reason}` : event.reason;
     d.endTask(task, status, reason || `sub-workflow ${event.childId} ended ${event.status}`);

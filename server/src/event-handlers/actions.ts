@@ -19,6 +19,8 @@ export interface ActionContext {
   store: Pick<Store, "getRun" | "runIdOfTask">;
   eventId: number;
   eventName: string;
+  /** The run tree whose EVENT task published the event: a run an action starts joins it (a loop through events is bounded as one through START_WORKFLOW). */
+  root: string | null;
   handlerName: string;
   /** The action's index in its handler. */
   index: number;
@@ -121,6 +123,7 @@ async function startWorkflow(ctx: ActionContext, details: Record<string, unknown
     ...(correlationId ? { correlationId } : {}),
     // A redelivered event starts nothing twice.
     idempotencyKey: `event:${ctx.eventId}:${ctx.handlerName}:${ctx.index}`,
+    ...(ctx.root ? { tree: { root: ctx.root } } : {}),
   };
   for (let attempt = 0; ; attempt++) {
     try {

@@ -158,6 +158,7 @@ export class EventConsumer {
             store: this.deps.store,
             eventId: event.id,
             eventName: name,
+            root: event.root,
             handlerName: handler.name,
             index,
             now,

@@ -1,6 +1,7 @@
 // What the rest of the server sees of the runtime: the hooks it is told
-// through, what an event and a start return, and its one error of its own.
+// through, what an event and a start return, and its errors of its own.
 import type { WorkflowDef } from "@baton/sdk";
+import { Refusal } from "../decider/contract.js";
 import type { Decision, RunEvent } from "../decider/decider.js";
 import type { JsonObject, RouteChoice, RunState, TaskState } from "../decider/model.js";
 import type { ClaimedTask } from "../store/store.js";
@@ -60,11 +61,26 @@ export interface StartOptions {
   parentRunId?: string;
   parentTaskId?: string;
   depth?: number;
+  /** Set for runs another run started: the root of the tree the run joins, which counts it (store/run-trees.ts). */
+  tree?: { root: string; pastBound?: boolean };
 }
 
 /** Picks the version for a start without one (see routes/router.ts). */
 export interface VersionChooser {
   choose(start: { name: string; input: JsonObject; correlationId: string }): Promise<{ version: number; choice: RouteChoice } | undefined>;
+}
+
+/** A run's tree has started as many runs as one may: the run is not started, and starting it again cannot help. */
+export class TreeFull extends Refusal {
+  constructor(root: string, bound: number) {
+    super(
+      "FAILED_PRECONDITION",
+      `the run tree of ${root} has started ${bound} runs, the most one tree may (the runs its SUB_WORKFLOW, START_WORKFLOW, failure ` +
+        `workflows and event handlers start, at any depth): a workflow that starts itself without end? Start fewer runs from one run, ` +
+        `or raise the server's BATON_MAX_RUNS_PER_TREE`,
+    );
+    this.name = "TreeFull";
+  }
 }
 
 /** More work than the server takes on at once: the caller should retry after `retryAfterMs`. */

@@ -135,7 +135,12 @@ function newRun(item: StartItem, runId: string, now: number): RunState {
     endedAt: 0,
     wakeAt: 0,
     nextSeq: 1,
-    marks: { ...(options.depth ? { depth: options.depth } : {}), ...(fairKey ? { fairKey } : {}), ...(fairWeight !== 1 ? { fairWeight } : {}) },
+    marks: {
+      ...(options.depth ? { depth: options.depth } : {}),
+      ...(options.tree ? { root: options.tree.root } : {}),
+      ...(fairKey ? { fairKey } : {}),
+      ...(fairWeight !== 1 ? { fairWeight } : {}),
+    },
     ...(route ? { route } : {}),
   };
 }

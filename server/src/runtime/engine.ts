@@ -51,8 +51,14 @@ export type EngineStore = PipelineDeps["store"] &
   AfterCommitDeps["store"] &
   Pick<Store, "inRunBatch" | "inUnlockedBatch" | "getRun" | "runIdByIdempotencyKey">;
 
+/** The default of EngineLimits.maxRunsPerTree (BATON_MAX_RUNS_PER_TREE). */
+export const DEFAULT_MAX_RUNS_PER_TREE = 10_000;
+
 export interface EngineLimits {
+  /** Starts callers asked for in progress at once (runs other runs start are not counted, nor shed). */
   maxConcurrentStarts: number;
+  /** The most runs one run tree starts beside its root (store/run-trees.ts; default DEFAULT_MAX_RUNS_PER_TREE). */
+  maxRunsPerTree?: number;
   maxBatchesInFlight?: number;
   maxBatchEvents?: number;
 }
@@ -106,6 +112,7 @@ export class Engine {
       memory: this.memory,
       services,
       reserveWorker: this.hooks.reserveWorker,
+      maxRunsPerTree: this.limits.maxRunsPerTree ?? DEFAULT_MAX_RUNS_PER_TREE,
     };
     this.outbox = new Outbox({
       store,
@@ -194,8 +201,10 @@ export class Engine {
   async start(options: StartOptions): Promise<{ runId: string; created: boolean }> {
     checkStartKeys(options);
     const key = options.caller ?? "";
-    // Child runs (from the outbox) are work already accepted: never shed them.
-    const refused = this.starts.take(key, !!options.parentRunId);
+    // Child runs (from the outbox) are work already accepted: never shed them, nor count them against callers' starts
+    // (a tree of thousands of children had every other caller's start refused as busy).
+    const child = Boolean(options.parentRunId);
+    const refused = child ? undefined : this.starts.take(key);
     if (refused) throw new Overloaded(refused, 200);
     try {
       const resolved = await this.definitions.forStart(options);
@@ -204,7 +213,7 @@ export class Engine {
         this.queue.push({ kind: "start", lane: "wait", options, resolved, resolve, reject });
       });
     } finally {
-      this.starts.release(key);
+      if (!child) this.starts.release(key);
     }
   }
 
@@ -344,8 +353,8 @@ export class Engine {
    * is then decided again from locked rows. Undefined when it does not apply.
    */
   private async decideFromMemory(events: EventItem[], starts: StartItem[]): Promise<Settled | undefined> {
-    // A start under a per-key limit of running runs takes its key's slot inside a transaction.
-    if (starts.some((s) => s.options.definition || hasRunLimit(s.resolved.def))) return undefined;
+    // A start under a per-key limit of running runs takes its key's slot inside a transaction, one in a tree its tree's count.
+    if (starts.some((s) => s.options.definition || s.options.tree || hasRunLimit(s.resolved.def))) return undefined;
     const loaded: LoadedRuns = { runs: new Map(), runOfTask: new Map() };
     for (const item of events) {
       const { event, target } = item;

@@ -9,7 +9,7 @@ import { TERMINAL_WORKFLOW, type JsonObject, type RunState } from "../decider/mo
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { RunTarget, Store } from "../store/store.js";
-import type { StartOptions } from "./contract.js";
+import { TreeFull, type StartOptions } from "./contract.js";
 import { childEndedItem } from "./write-plan.js";
 
 /** How long a taken outbox item stays invisible to other replicas. */
@@ -131,9 +131,15 @@ export class Outbox {
   private async startRun(request: StartRunRequest & { parentRunId: string; requesterRunId?: string }): Promise<void> {
     const { handle } = this.deps;
     // START_WORKFLOW waits to hear whether its run could be started.
-    const reportStart = async (error: string) => {
+    const reportStart = async (error: string, terminal = false) => {
       if (request.linked || !request.failTaskIfMissing || !request.requesterRunId) return;
-      await handle(request.requesterRunId, { kind: "runStarted", taskId: request.failTaskIfMissing, childId: request.runId, error }).catch(ignoreRefusal);
+      await handle(request.requesterRunId, {
+        kind: "runStarted",
+        taskId: request.failTaskIfMissing,
+        childId: request.runId,
+        error,
+        ...(terminal ? { terminal } : {}),
+      }).catch(ignoreRefusal);
     };
     try {
       await this.deps.start({
@@ -147,10 +153,15 @@ export class Outbox {
         parentRunId: request.parentRunId,
         parentTaskId: request.linked ? request.parentTaskId : "",
         depth: request.depth,
+        // Items written before runs knew their tree start a run that is a root of its own.
+        ...(request.root ? { tree: { root: request.root, ...(request.pastTreeBound ? { pastBound: true } : {}) } } : {}),
       });
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;
-      await reportStart(error.message);
+      const terminal = error instanceof TreeFull;
+      // Started already, and this item carried out again (its process died before deleting it): nothing was refused.
+      if (terminal && (await this.deps.store.getRun(request.runId, false))) return reportStart("");
+      await reportStart(error.message, terminal);
       // The child cannot start (no such definition): the waiting task fails.
       if (request.linked && request.parentRunId) {
         await handle(request.parentRunId, {
@@ -160,6 +171,7 @@ export class Outbox {
           status: "FAILED",
           output: {},
           reason: error.message,
+          ...(terminal ? { terminal } : {}),
         }).catch(() => undefined);
       }
       this.deps.log.warn({ err: error, name: request.name }, "could not start a run requested by another run");

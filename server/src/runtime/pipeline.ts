@@ -13,7 +13,7 @@ import { fairShareOfRun } from "../fairness/key.js";
 import { forgetTexts } from "../payload-text.js";
 import type { LoadedRuns, Queryable, Store } from "../store/store.js";
 import { runIdOf, type BatchResults, type EventItem, type StartItem } from "./batch-items.js";
-import type { EngineHooks } from "./contract.js";
+import { TreeFull, type EngineHooks } from "./contract.js";
 import { decideRun, decideStart, startInput, type RunDecided, type TaskIds } from "./decide.js";
 import type { Definitions } from "./definitions.js";
 import { handOff, type HandOff } from "./hand-off.js";
@@ -37,6 +37,17 @@ function turns(): () => Promise<void> | undefined {
   return () => (++runs % RUNS_PER_TURN === 0 ? new Promise<void>((resolve) => setImmediate(resolve)) : undefined);
 }
 
+/** `starts` whose trees have room for them, each counted there; the others are answered with TreeFull in `results`. */
+async function withinTreeBounds(deps: PipelineDeps, q: Queryable, starts: StartItem[], results: BatchResults): Promise<StartItem[]> {
+  const inTrees = starts.filter((item) => item.options.tree);
+  if (inTrees.length === 0) return starts;
+  const trees = inTrees.map((item) => ({ root: item.options.tree!.root, bounded: !item.options.tree!.pastBound }));
+  const taken = await deps.store.takeTreeRuns(q, trees, deps.maxRunsPerTree);
+  const refused = new Set(inTrees.filter((_, i) => !taken[i]));
+  for (const item of refused) results.set(item, new TreeFull(item.options.tree!.root, deps.maxRunsPerTree));
+  return refused.size === 0 ? starts : starts.filter((item) => !refused.has(item));
+}
+
 /** A batch decided from memory found memory behind (a refusal, a task to remove): it is decided again from the database. */
 export class NotFromMemory extends Error {}
 
@@ -48,7 +59,9 @@ export class StartConflict extends Error {
 }
 
 export interface PipelineDeps {
-  store: Pick<Store, "putDef" | "writeBatch" | "takeSlot" | "handOffRoom">;
+  store: Pick<Store, "putDef" | "writeBatch" | "takeSlot" | "takeTreeRuns" | "handOffRoom">;
+  /** The most runs one run tree starts beside its root (store/run-trees.ts). */
+  maxRunsPerTree: number;
   loader: Loader;
   definitions: Definitions;
   memory: RunMemory;
@@ -67,7 +80,7 @@ export async function runBatch(
   q: Queryable,
   loaded: LoadedRuns,
   events: EventItem[],
-  starts: StartItem[],
+  startsAsked: StartItem[],
   now: number,
   handOffs: HandOff[],
   fromMemory: boolean,
@@ -75,6 +88,8 @@ export async function runBatch(
   const { loader, memory, services } = deps;
   memory.loaded(loaded.runs.values());
   const results: BatchResults = new Map();
+  // Starts another run asked for count in its tree first: one its tree's bound refuses takes nothing else (a concurrency slot).
+  const starts = await withinTreeBounds(deps, q, startsAsked, results);
 
   // Load.
   const groups = new Map<string, EventItem[]>();

@@ -13,18 +13,12 @@ export class StartShares {
     this.perKey = Math.max(1, Math.floor(max / 2));
   }
 
-  /**
-   * Takes a slot for a start by `key`; returns why not when there is none.
-   * `accepted`: work already accepted (a child run), which takes a slot
-   * whatever the count.
-   */
-  take(key: string, accepted = false): string | undefined {
+  /** Takes a slot for a start by `key`; returns why not when there is none. (Child runs take none: see Engine.start.) */
+  take(key: string): string | undefined {
     const held = this.byKey.get(key) ?? 0;
-    if (!accepted) {
-      if (this.total >= this.max) return `the server is busy (${this.total} starts in progress); retry shortly`;
-      if (key !== "" && held >= this.perKey)
-        return `this key has ${held} starts in progress, its share (half) of the ${this.max} the server takes at once; wait for them, then retry`;
-    }
+    if (this.total >= this.max) return `the server is busy (${this.total} starts in progress); retry shortly`;
+    if (key !== "" && held >= this.perKey)
+      return `this key has ${held} starts in progress, its share (half) of the ${this.max} the server takes at once; wait for them, then retry`;
     this.total++;
     this.byKey.set(key, held + 1);
     return undefined;

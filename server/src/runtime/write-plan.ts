@@ -135,7 +135,7 @@ export function planWrite(
         }
         break;
       case "publishEvent":
-        write.events.push({ sink: effect.sink, name: effect.name, payload: effect.payload });
+        write.events.push({ sink: effect.sink, name: effect.name, payload: effect.payload, root: run.marks.root ?? run.id });
         break;
       case "runAsync":
         after.asyncTasks.push(effect.task);

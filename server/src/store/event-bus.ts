@@ -19,6 +19,8 @@ export interface TakenEvent {
   createdAt: number;
   /** How many times the event has been taken, this time included. */
   attempts: number;
+  /** The run tree whose EVENT task published it (null: published by a caller, or by an earlier version). */
+  root: string | null;
 }
 
 export const EVENT_PUBLISHER_MIGRATION = {
@@ -75,11 +77,19 @@ export async function takeEvents(q: Queryable, now: number, leaseMs: number, lim
      )
      UPDATE baton.events e SET taken_until = $1 + $2::bigint, attempts = e.attempts + 1
      FROM due WHERE e.id = due.id
-     RETURNING e.id, e.name, e.sink, e.payload::text AS payload, e.created_at, e.attempts`,
+     RETURNING e.id, e.name, e.sink, e.payload::text AS payload, e.created_at, e.attempts, e.root_id`,
     [now, leaseMs, limit],
   );
   return rows
-    .map((r) => ({ id: Number(r.id), name: r.name, sink: r.sink, payload: r.payload, createdAt: Number(r.created_at), attempts: r.attempts }))
+    .map((r) => ({
+      id: Number(r.id),
+      name: r.name,
+      sink: r.sink,
+      payload: r.payload,
+      createdAt: Number(r.created_at),
+      attempts: r.attempts,
+      root: r.root_id,
+    }))
     .sort((a, b) => a.id - b.id);
 }
 

@@ -26,6 +26,7 @@ import { LOOP_ITERATIONS_MIGRATION } from "./loop-iterations.js";
 import { OUTBOX_WRITER_MIGRATION } from "./outbox.js";
 import { REPLICAS_MIGRATION } from "./replicas.js";
 import { RUN_ORDERS_MIGRATION } from "./run-order.js";
+import { RUN_TREES_MIGRATION } from "./run-trees.js";
 import { RETENTION_MIGRATION } from "./retention.js";
 import { SCHEDULES_MIGRATION } from "./schedules.js";
 import { TASK_LOG_ORDER_MIGRATION } from "./task-logs.js";
@@ -336,6 +337,7 @@ export const MIGRATIONS: Migration[] = [
   OUTBOX_WRITER_MIGRATION,
   DEF_SUMMARY_MIGRATION,
   EVENT_PUBLISHER_MIGRATION,
+  RUN_TREES_MIGRATION,
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"

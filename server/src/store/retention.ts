@@ -103,7 +103,8 @@ export async function removeEndedRuns(
        logs_gone AS (DELETE FROM baton.task_logs l WHERE l.task_id = ANY((SELECT ids FROM gone_ids)::uuid[]) RETURNING 1),
        iterations_gone AS (DELETE FROM baton.loop_iterations i WHERE i.task_id = ANY((SELECT ids FROM gone_ids)::uuid[]) RETURNING 1),
        queue_gone AS (DELETE FROM baton.queue q WHERE q.task_id = ANY((SELECT ids FROM gone_ids)::uuid[]) RETURNING 1),
-       runs_gone AS (DELETE FROM baton.runs r WHERE r.id = ANY($1::uuid[]) RETURNING 1)
+       runs_gone AS (DELETE FROM baton.runs r WHERE r.id = ANY($1::uuid[]) RETURNING 1),
+       trees_gone AS (DELETE FROM baton.run_trees t WHERE t.root_id = ANY($1::uuid[]) RETURNING 1)
        SELECT (SELECT count(*) FROM runs_gone)::int AS run_count,
               (SELECT count(*) FROM tasks_gone)::int AS task_count,
               (SELECT count(*) FROM logs_gone)::int AS log_count,

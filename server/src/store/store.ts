@@ -29,6 +29,7 @@ import * as routes from "./routes.js";
 import { inRunBatch, type BatchTargets, type LoadedRuns } from "./run-batches.js";
 import { countRunsByStatus, type CountFilter } from "./run-counts.js";
 import { runTreeSnapshot, type RunTreeSnapshot } from "./run-snapshot.js";
+import { takeTreeRuns, type TreeStart } from "./run-trees.js";
 import * as runs from "./runs.js";
 import * as schedules from "./schedules.js";
 import * as taskLogs from "./task-logs.js";
@@ -141,6 +142,10 @@ export interface Store {
   // ---- per-key limits of running runs (concurrency.ts)
   /** Takes a slot of a workflow's key for a run starting in `tx`. */
   takeSlot(tx: Queryable, workflow: string, key: string, limit: number, strategy: concurrency.Strategy, runId: string): Promise<concurrency.SlotOutcome>;
+
+  // ---- runs started per run tree (run-trees.ts)
+  /** Counts runs starting in `tx` in their trees; false for each its tree's bound refuses. */
+  takeTreeRuns(tx: Queryable, starts: readonly TreeStart[], bound: number): Promise<boolean[]>;
 
   // ---- the queue and leases
   /** Whether this replica knows of keyed tasks of the type waiting in the queue (claims then leave the slots streams keep for quiet keys). */
@@ -400,6 +405,7 @@ class PgStore implements Store {
   deleteTasks = tasks.deleteTasks;
 
   takeSlot = concurrency.takeSlot;
+  takeTreeRuns = takeTreeRuns;
 
   fairBacklog = (taskType: string) => this.fair.backlogged(taskType);
   handOffRoom = (taskType: string, key: string, priority: number) => this.fair.handOffRoom(taskType, key, priority);

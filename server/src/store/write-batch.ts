@@ -48,7 +48,8 @@ export interface BatchWrite {
   outbox: OutboxEntry[];
   /** The writer carries its outbox items out itself after commit: other replicas leave them alone until then. */
   outboxHeldUntil: number;
-  events: { sink: string; name: string; payload: JsonObject }[];
+  /** `root`: the tree of the run whose EVENT task published it: runs its handlers start join that tree (run-trees.ts). */
+  events: { sink: string; name: string; payload: JsonObject; root: string }[];
   now: number;
   notifyTaskTypes: string[];
   notifyRunsEnded: string[];
@@ -195,8 +196,8 @@ export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRuns
   if (w.events.length > 0) {
     name += "p";
     parts.push(`published AS (
-      INSERT INTO baton.events (sink, name, payload, created_at)
-      SELECT sink, name, payload, ${param(w.now)} FROM jsonb_to_recordset(${param(stringifyJson(w.events))}::jsonb) AS r(sink text, name text, payload jsonb) RETURNING 1)`);
+      INSERT INTO baton.events (sink, name, payload, root_id, created_at)
+      SELECT sink, name, payload, root, ${param(w.now)} FROM jsonb_to_recordset(${param(stringifyJson(w.events))}::jsonb) AS r(sink text, name text, payload jsonb, root uuid) RETURNING 1)`);
     notices.push(notifySql("eventPublished"));
   }
   if (w.notifyTaskTypes.length > 0) {

@@ -112,6 +112,7 @@ function startChild(d: TaskContext, task: TaskState, { resolved, inline }: Child
       priority: d.run.priority,
       linked: true,
       depth: depth + 1,
+      root: d.run.marks.root ?? d.run.id,
     },
   });
 }
@@ -145,6 +146,7 @@ export const startWorkflow: SystemTask = {
         priority: d.run.priority,
         linked: false,
         depth: (d.run.marks.depth ?? 0) + 1,
+        root: d.run.marks.root ?? d.run.id,
         failTaskIfMissing: task.id,
       },
     });
