@@ -2,16 +2,17 @@
 // thread that serves calls (issue 14): at 4 MiB the key-sorted copies and
 // their text held it for hundreds of ms per publish, inline start and schedule
 // update. The hashes stay what rows stored before already hold, so
-// publishing a stored definition again makes no new version. What is still
-// done on that thread for a large definition (its parse, the SDK's checks,
-// listing its expressions) is done a step per turn of the event loop.
+// publishing a stored definition again makes no new version. A definition
+// published is read and checked from its text in the queries pool, never
+// parsed or walked on that thread; one started inline is parsed there only
+// because its run needs it.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { startHarness, type Harness } from "../support/harness.js";
 import { flowOf } from "../support/flows.js";
-import { countTurns } from "../support/turns.js";
+import { VersionPolicy } from "@baton/protocol";
 
 /** The identity as written by the server so far, spelled out here: sha256 of the JSON with every object's keys sorted. */
 function sortedJson(value: unknown): string {
@@ -45,30 +46,25 @@ const wide = (name: string, items: number, extra: object = {}) => ({
 const ITEMS = 20_000;
 
 /**
- * The turn of the event loop (a chain of setImmediate) in which the last JSON text of `min` or more characters was
- * parsed, and the turns in which its value was walked (Object.keys, entries or values of it), while `fn` runs.
+ * The serving thread's work on a definition while `fn` runs (this thread is the server's): the JSON texts of `min` or more
+ * characters it parsed, and the objects it walked (Object.keys, entries or values of one: the SDK's checks, the listing
+ * of expressions and the payload checks each walk every object).
  */
-async function parseAndWalkTurns(min: number, fn: () => Promise<unknown>): Promise<{ parsed?: number; walked: number[] }> {
+async function workDuring<T>(min: number, fn: () => Promise<T>): Promise<{ result: T; parses: number; walks: number }> {
   const { parse } = JSON;
   const { keys, entries, values } = Object;
-  const turns = countTurns();
-  let root: unknown;
-  const seen: { parsed?: number; walked: number[] } = { walked: [] };
+  let [parses, walks] = [0, 0];
   JSON.parse = ((text: string, reviver?: Parameters<typeof parse>[1]) => {
-    const value: unknown = parse(text, reviver);
-    if (text.length >= min) [root, seen.parsed, seen.walked] = [value, turns.now, []];
-    return value;
+    if (text.length >= min) parses++;
+    return parse(text, reviver);
   }) as typeof JSON.parse;
-  const walked = (value: unknown) => value === root && seen.walked.push(turns.now);
-  Object.keys = ((value: object) => (walked(value), keys(value))) as typeof Object.keys;
-  Object.entries = ((value: object) => (walked(value), entries(value))) as typeof Object.entries;
-  Object.values = ((value: object) => (walked(value), values(value))) as typeof Object.values;
+  Object.keys = ((value: object) => (walks++, keys(value))) as typeof Object.keys;
+  Object.entries = ((value: object) => (walks++, entries(value))) as typeof Object.entries;
+  Object.values = ((value: object) => (walks++, values(value))) as typeof Object.values;
   try {
-    await fn();
-    return seen;
+    return { result: await fn(), parses, walks };
   } finally {
     [JSON.parse, Object.keys, Object.entries, Object.values] = [parse, keys, entries, values];
-    turns.stop();
   }
 }
 
@@ -122,13 +118,37 @@ describe("definition hashes", () => {
     assert.equal((await h.client.updateSchedule({ ...schedule, cronExpression: "0 30 * * * *" })).changed, true);
   });
 
-  it("parses, checks and lists the expressions of a large definition each in a turn of its own", async () => {
-    // Before: the parse, its check and the task names in one turn, the SDK's checks and the expressions in the next.
-    const text = JSON.stringify(wide("wide_turns", ITEMS));
-    const { parsed, walked } = await parseAndWalkTurns(text.length, () => h.client.metadata.registerWorkflowDef({ definitionJson: text }));
-    assert.ok(parsed !== undefined, "the definition was parsed");
-    assert.ok(!walked.includes(parsed), `walked in the turn it was parsed in (${parsed}): ${walked.join(", ")}`);
-    assert.ok(new Set(walked).size >= 4, `walked in turns ${walked.join(", ")}`);
+  it("publishes and validates a large definition without parsing or walking it on the serving thread", async () => {
+    // Before: the text parsed once and 100,023 objects walked (its payload check, the SDK's checks, the listing of its expressions) for each call.
+    const def = wide("wide_work", ITEMS);
+    const text = JSON.stringify(def);
+    const publish = (definitionJson: string) => h.client.metadata.registerWorkflowDef({ definitionJson, versionPolicy: VersionPolicy.NEXT_IF_CHANGED });
+    const calls: [string, () => Promise<unknown>][] = [
+      ["publishing it", () => publish(text)],
+      ["publishing it again, unchanged", () => publish(text)],
+      ["publishing it changed, as the next version", () => publish(JSON.stringify({ ...def, description: "changed" }))],
+      ["validating it", () => h.client.metadata.validateWorkflowDef({ definitionJson: text })],
+    ];
+    for (const [what, call] of calls) {
+      const { parses, walks } = await workDuring(text.length, call);
+      assert.equal(parses, 0, `parsed while ${what}`);
+      assert.ok(walks < 100, `objects walked while ${what}: ${walks}`);
+    }
+    assert.deepEqual(
+      (await stored("wide_work")).map((row) => [row.version, row.hash]),
+      [
+        [1, sha256(sortedJson(def))],
+        [2, sha256(sortedJson({ ...def, description: "changed", version: 2 }))],
+      ],
+    );
+  });
+
+  it("checks a large inline definition off the serving thread, which parses it only to run it", async () => {
+    // Before: 100,026 objects walked; what is left is the run's: its payload check, and its first task's input resolved, each walking every object once.
+    const text = JSON.stringify(wide("wide_inline_work", ITEMS));
+    const { parses, walks } = await workDuring(text.length, () => h.client.workflows.startWorkflow({ name: "", inputJson: "{}", definitionJson: text }));
+    assert.equal(parses, 1);
+    assert.ok(walks < 2 * ITEMS + 100, `objects walked while starting it: ${walks}`);
   });
 
   it("keeps the hashes rows stored before hold: the same definition, in any key order, is not a new version", async () => {

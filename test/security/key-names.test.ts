@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { TaskStatus } from "@baton/protocol";
-import { MAX_JSON_KEY_NAMES } from "../../server/src/service/errors.js";
+import { MAX_JSON_KEY_NAMES } from "../../server/src/service/json-checks.js";
 import { startSecureServer, type SecureServer } from "./support.js";
 import { largeParses } from "../support/native-parses.js";
 

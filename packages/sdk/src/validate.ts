@@ -1,13 +1,14 @@
 // Validation of Conductor definitions before they reach a server: the schema's
 // shape checks, then Baton's semantic rules. Every problem is collected; nothing throws.
 import type { ValidationIssue, ValidationResult } from "./validation/issue.js";
-import { duplicateRefIssues, missingTaskDefWarnings, unknownRefWarnings } from "./validation/references.js";
+import { duplicateRefIssues, missingTaskDefIssues, unknownRefWarnings, workerTaskNames, type WorkerTaskName } from "./validation/references.js";
 import { taskDefShapeIssues, workflowDefShapeIssues } from "./validation/shape.js";
 import { systemTaskIssues } from "./validation/system-tasks.js";
 import { isObj, nestingDepth, walkTasks } from "./validation/tree.js";
 
 export type { ValidationIssue, ValidationResult } from "./validation/issue.js";
 export { describeIssues } from "./validation/issue.js";
+export { missingTaskDefIssues, type WorkerTaskName } from "./validation/references.js";
 export { nestingDepth } from "./validation/tree.js";
 
 export function validateWorkflowDef(def: unknown, options?: { hasTaskDef?: (name: string) => boolean }): ValidationResult {
@@ -22,19 +23,19 @@ export function validateWorkflowDef(def: unknown, options?: { hasTaskDef?: (name
   const sites = walkTasks(def["tasks"], "/tasks");
   errors.push(...duplicateRefIssues(sites), ...systemTaskIssues(sites));
   warnings.push(...unknownRefWarnings(def, sites));
-  if (options?.hasTaskDef) warnings.push(...missingTaskDefWarnings(sites, options.hasTaskDef));
+  if (options?.hasTaskDef) warnings.push(...missingTaskDefIssues(workerTaskNames(sites), options.hasTaskDef));
   return { errors, warnings };
 }
 
 /**
- * The task names a workflow definition lists, wherever they sit (forks,
- * cases, loops): the task definitions `hasTaskDef` will be asked about.
- * None for a definition validation refuses for its nesting.
+ * The worker tasks a workflow definition lists that need a task definition,
+ * with where each name sits: validateWorkflowDef's warnings for those with
+ * none are missingTaskDefIssues of them, so a server can look the names up
+ * apart from the rest of the checks. None for a definition refused for its nesting.
  */
-export function taskNamesOf(def: unknown): string[] {
+export function workerTasksOf(def: unknown): WorkerTaskName[] {
   if (!isObj(def) || nestingDepth(def, MAX_DEFINITION_DEPTH) > MAX_DEFINITION_DEPTH) return [];
-  const names = walkTasks(def["tasks"], "/tasks").map(({ task }) => task["name"]);
-  return [...new Set(names.filter((name): name is string => typeof name === "string"))];
+  return workerTaskNames(walkTasks(def["tasks"], "/tasks"));
 }
 
 export function validateTaskDef(def: unknown): ValidationIssue[] {

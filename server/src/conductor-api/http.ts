@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import Router from "find-my-way";
 import { Ajv, type ValidateFunction, type ErrorObject } from "ajv";
 import { mapInSlices, parseJson, stringifyJson } from "@baton/protocol";
-import { BODY_TOO_DEEP, BODY_TOO_MANY_NAMES, MAX_BODY_DEPTH, MAX_JSON_KEY_NAMES } from "../service/errors.js";
+import { BODY_TOO_DEEP, BODY_TOO_MANY_NAMES, MAX_BODY_DEPTH, MAX_JSON_KEY_NAMES } from "../service/json-checks.js";
 import { listen, type Listening } from "../http-listen.js";
 import type { Logger } from "../logger.js";
 import type { Principal } from "../auth/policy.js";

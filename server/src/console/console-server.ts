@@ -9,7 +9,7 @@ import { codeToHttpStatus, errorToJson } from "@connectrpc/connect/protocol-conn
 import { nestsDeeperThan, usesMoreKeyNamesThan } from "@baton/json";
 import { grpc, slicedJsonEncoder } from "@baton/protocol";
 import { AuthError } from "../auth/authenticator.js";
-import { BODY_TOO_DEEP, BODY_TOO_MANY_NAMES, MAX_BODY_DEPTH, MAX_JSON_KEY_NAMES } from "../service/errors.js";
+import { BODY_TOO_DEEP, BODY_TOO_MANY_NAMES, MAX_BODY_DEPTH, MAX_JSON_KEY_NAMES } from "../service/json-checks.js";
 import { listen } from "../http-listen.js";
 import type { Connections } from "../connections.js";
 import type { UnsentAnswers } from "../unsent-answers.js";

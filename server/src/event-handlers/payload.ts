@@ -4,7 +4,7 @@ import { nestsDeeperThan, usesMoreKeyNamesThan } from "@baton/json";
 import type { Json } from "../expressions/json.js";
 import { FilterDeferred, compilePath, resolveValue } from "../expressions/index.js";
 import { scriptTruth } from "../sandbox/index.js";
-import { MAX_JSON_DEPTH, MAX_JSON_KEY_NAMES } from "../service/errors.js";
+import { MAX_JSON_DEPTH, MAX_JSON_KEY_NAMES } from "../service/json-checks.js";
 
 export type EvaluateScript = (source: string, bindings: Json) => Promise<Json>;
 /** Resolves a template whose paths hold JSONPath filters against `context`, in the queries pool (never on the serving thread). */

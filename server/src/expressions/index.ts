@@ -4,4 +4,4 @@ export type { Json } from "./json.js";
 export { toJson } from "./json.js";
 export { FilterDeferred, resolveParameters, resolveValue, type ResolveOptions } from "./resolve.js";
 export { listExpressions, type ExpressionSite } from "./list.js";
-export { compilePath, pathProblems, type CompiledPath, type ReadResult } from "./path.js";
+export { compilePath, hasPathSteps, pathProblems, type CompiledPath, type ReadResult } from "./path.js";

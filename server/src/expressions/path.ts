@@ -74,13 +74,19 @@ function normalize(raw: string): { path: string; fn?: PathFunction } {
   return fn ? { path, fn } : { path };
 }
 
+/** Whether a path holds steps pathProblems looks into: not for a plain path, nor one too malformed to read anything. */
+export function hasPathSteps(raw: string): boolean {
+  const { path } = normalize(raw);
+  return !definiteSteps(path) && wellFormed(path);
+}
+
 /**
  * What the filters and script steps (`[?(...)]`, `[(...)]`) of a path use
  * that they may not (filter.ts), for publish time; none for a plain path.
  */
 export function pathProblems(raw: string): string[] {
+  if (!hasPathSteps(raw)) return [];
   const { path } = normalize(raw);
-  if (definiteSteps(path) || !wellFormed(path)) return [];
   const cost = splitCost(path);
   if (cost > MAX_SPLIT_COST)
     return [

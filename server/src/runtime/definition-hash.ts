@@ -1,9 +1,9 @@
 // A workflow definition's identity: the hash of its canonical JSON, so equal
 // definitions (whatever their key order) are stored and cached once. The
-// server computes it in the queries pool (identityOf, from the definition's
-// text): at 4 MiB the key-sorted copy and its text took 100-250 ms each.
+// server computes it in the queries pool (definition-check.ts, from the
+// definition's text): at 4 MiB the key-sorted copy and its text took 100-250 ms each.
 import { createHash } from "node:crypto";
-import { parseJson, stringifyJson } from "@baton/json";
+import { stringifyJson } from "@baton/json";
 import type { WorkflowDef } from "@baton/sdk";
 
 export function definitionHash(def: WorkflowDef): string {
@@ -14,22 +14,6 @@ export function definitionHash(def: WorkflowDef): string {
 export function contentHash(def: WorkflowDef): string {
   const { version: _v, createTime: _c, updateTime: _u, createdBy: _cb, updatedBy: _ub, ...rest } = def;
   return definitionHash(rest as WorkflowDef);
-}
-
-/** What identifies a definition: its content hash, and its hash as stored under each version asked for. */
-export interface DefinitionIdentity {
-  contentHash: string;
-  hashes: string[];
-}
-
-/**
- * The identity of the definition `text` holds, stored as each of `versions`
- * (undefined: the version it gives, or none): the same hashes as
- * contentHash and definitionHash give the parsed value.
- */
-export function identityOf(text: string, versions: (number | undefined)[]): DefinitionIdentity {
-  const def = parseJson(text) as WorkflowDef;
-  return { contentHash: contentHash(def), hashes: versions.map((version) => definitionHash(version === undefined ? def : { ...def, version })) };
 }
 
 /** JSON with object keys sorted, so equal definitions hash equally. */

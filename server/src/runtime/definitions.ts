@@ -4,7 +4,7 @@
 // when a change is announced with NOTIFY, on every replica). Each cache is bounded in bytes and
 // entries (byte-caches.ts): a definition may be 4 MiB. Also resolves which
 // definition a start runs.
-import { shortened } from "@baton/json";
+import { shortened, stringifyJson } from "@baton/json";
 import type { TaskDef, WorkflowDef } from "@baton/sdk";
 import { Refusal } from "../decider/decider.js";
 import { graphFor, type Graph } from "../decider/graph.js";
@@ -12,7 +12,7 @@ import type { RouteChoice, TaskState } from "../decider/model.js";
 import type { Queryable, Store } from "../store/store.js";
 import type { StartOptions, VersionChooser } from "./contract.js";
 import { definitionProblems } from "../service/definition-checks.js";
-import { stepOn } from "../service/errors.js";
+import { payloadText } from "../payload-text.js";
 import { byteCache, jsonCharge } from "../byte-caches.js";
 import type { Queries } from "../sandbox/queries.js";
 
@@ -177,15 +177,15 @@ export class Definitions {
   async forStart(options: StartOptions): Promise<ResolvedDefinition> {
     if (options.definition) {
       const def = options.definition;
-      const { validateWorkflowDef, describeIssues } = await import("@baton/sdk");
-      const sdk = (await stepOn(def, () => validateWorkflowDef(def))).errors;
-      const errors = sdk.length > 0 ? sdk : await definitionProblems(def, this.queries);
+      const { describeIssues } = await import("@baton/sdk");
+      // Read again from its text and checked in the queries pool: at 4 MiB the SDK's checks, the listing of its expressions and its hashes each held the serving thread for 100-300 ms.
+      const checked = await this.queries.checkDefinition("definition_json", payloadText(def) ?? stringifyJson(def), Infinity);
+      if (typeof checked === "string") throw new Refusal("INVALID_ARGUMENT", `invalid inline definition: ${checked}`);
+      const errors = checked.errors.length > 0 ? checked.errors : await definitionProblems(checked, this.queries);
       if (errors.length > 0) {
         throw new Refusal("INVALID_ARGUMENT", `invalid inline definition: ${describeIssues(errors)}`);
       }
-      // Hashed in the queries pool: at 4 MiB it held the serving thread for hundreds of ms.
-      const { contentHash, hashes } = await this.queries.identity(def, [undefined]);
-      return { def, hash: hashes[0]!, contentHash, version: def.version ?? 1 };
+      return { def, hash: checked.hash, contentHash: checked.contentHash, version: def.version ?? 1 };
     }
     const routed =
       options.version === undefined

@@ -1,11 +1,12 @@
 // The part of the queries pool (queries.ts) that runs inside its threads:
 // `${...}` templates whose paths hold JSONPath filters, resolved against the
-// JSON context sent with them, paths checked and definitions hashed at publish time, and JSON
+// JSON context sent with them, paths and definitions checked and definitions hashed at publish time, and JSON
 // Schemas compiled and checked with ajv. Both are plain JavaScript bounded by their own limits (a filter's step
 // budget and RE2; none for ajv), with the thread's termination at the pool's
 // deadline as the backstop. Runs in a pool thread (pool-worker.ts).
 import { threadCpuMs } from "../cpu-time.js";
-import { identityOf, type DefinitionIdentity } from "../runtime/definition-hash.js";
+import { checkDefinition, storedAs, type DefinitionCheck } from "../runtime/definition-check.js";
+import { PayloadRefusal } from "../service/json-checks.js";
 import type { Json } from "../expressions/json.js";
 import { pathProblems } from "../expressions/path.js";
 import { resolveValue } from "../expressions/resolve.js";
@@ -20,8 +21,10 @@ export type QueriesRequest =
   | { kind: "validate"; schema: string; input: Json }
   /** What each path's filters use that they may not (parsed, their patterns compiled on RE2): publish time's check. */
   | { kind: "paths"; paths: string[] }
-  /** A workflow definition's hashes (definition-hash.ts identityOf), from its JSON text. */
-  | { kind: "identity"; text: string; versions: (number | undefined)[] };
+  /** A workflow definition read from its JSON text as the payload `field` and checked (definition-check.ts). */
+  | { kind: "check"; field: string; text: string; limitBytes: number }
+  /** A workflow definition's JSON text stored as another version: its hash and text. */
+  | { kind: "stored"; text: string; version: number };
 
 export type QueriesReply =
   | { ok: true; kind: "resolved"; value: Json }
@@ -29,7 +32,10 @@ export type QueriesReply =
   | { ok: true; kind: "validated"; invalidSchema?: string; refused?: string }
   /** `ms`: the thread's CPU time on them (wall time where not shown), which a publish's budget is charged. */
   | { ok: true; kind: "paths"; problems: string[][]; ms: number }
-  | ({ ok: true; kind: "identity" } & DefinitionIdentity)
+  /** `refused`: why the text is not a definition to check (json-checks.ts). */
+  | { ok: true; kind: "checked"; check: DefinitionCheck }
+  | { ok: true; kind: "checked"; refused: string }
+  | { ok: true; kind: "stored"; hash: string; text: string }
   | { ok: false; message: string };
 
 export function queriesWorker(): (request: QueriesRequest) => QueriesReply {
@@ -55,8 +61,15 @@ export function queriesWorker(): (request: QueriesRequest) => QueriesReply {
           const ms = cpu === undefined ? performance.now() - wall : (threadCpuMs() ?? cpu) - cpu;
           return { ok: true, kind: "paths", problems, ms };
         }
-        case "identity":
-          return { ok: true, kind: "identity", ...identityOf(request.text, request.versions) };
+        case "check":
+          try {
+            return { ok: true, kind: "checked", check: checkDefinition(request.field, request.text, request.limitBytes) };
+          } catch (error) {
+            if (error instanceof PayloadRefusal) return { ok: true, kind: "checked", refused: error.message };
+            throw error;
+          }
+        case "stored":
+          return { ok: true, kind: "stored", ...storedAs(request.text, request.version) };
       }
     } catch (error) {
       return { ok: false, message: error instanceof Error ? error.message : String(error) };

@@ -1,16 +1,15 @@
-// The queries pool: `${...}` templates whose paths hold JSONPath filters, the
-// check of a definition's paths and its hashes when it is published, and JSON Schemas (a
+// The queries pool: `${...}` templates whose paths hold JSONPath filters, a
+// definition read, checked and hashed from its text when it is published or
+// started inline (its paths' filters too), and JSON Schemas (a
 // flow's inputSchema), run in worker threads (piscina, as
 // scripts and jq are), awaited, so the thread that serves calls never runs
 // them. Each has its own bounds inside the thread (a filter's step budget and
 // RE2); the pool's deadline, which terminates the thread, bounds the rest
 // (ajv, which cannot be interrupted, or a template of many filters).
 import { stringifyJson } from "@baton/json";
-import type { WorkflowDef } from "@baton/sdk";
 import { overrunText } from "../cpu-time.js";
 import type { Json } from "../expressions/json.js";
-import { payloadText } from "../payload-text.js";
-import type { DefinitionIdentity } from "../runtime/definition-hash.js";
+import type { DefinitionCheck } from "../runtime/definition-check.js";
 import { EvaluationPool } from "./pool.js";
 import type { QueriesReply, QueriesRequest } from "./queries-worker.js";
 
@@ -33,15 +32,15 @@ export const DEFAULT_QUERY_LIMITS = {
    * for minutes. Once spent, the paths left are refused unchecked.
    */
   publishMs: 20_000,
-  /** A definition's hashes (parsing its text, two key-sorted copies of up to 4 MiB): tens of times what it takes. */
-  identityMs: 10_000,
+  /** Reading and checking a definition of up to 4 MiB (its parse, the SDK's checks, its expressions, two key-sorted copies for its hashes): tens of times what it takes. */
+  definitionMs: 10_000,
 };
 
 export interface Queries {
   /** Resolves `template` against `context` (JSON), filters included. Rejects with QueryError. */
   resolve(template: Json, context: { [name: string]: Json }, taskId?: string): Promise<Json>;
-  /** Why `schema` is not a valid JSON Schema, if it is not. Rejects with QueryError. */
-  schemaProblem(schema: Json): Promise<string | undefined>;
+  /** Why `schema` (JSON text) is not a valid JSON Schema, if it is not. Rejects with QueryError. */
+  schemaProblem(schema: string): Promise<string | undefined>;
   /**
    * What each path's filters use that they may not (expressions/path.ts's
    * pathProblems), for publish time, and the thread's time on them; stopped
@@ -51,11 +50,13 @@ export interface Queries {
   /** Checks `input` against `schema`: what is wrong with either, nothing when it passes. Rejects with QueryError. */
   checkInput(schema: Json, input: Json): Promise<{ invalidSchema?: string; refused?: string }>;
   /**
-   * `def`'s content hash and its hash stored as each of `versions` (undefined:
-   * as it is), from the text it was parsed from when noted (payload-text.ts).
-   * Rejects with QueryError.
+   * The workflow definition `text` holds, read as the payload `field` and
+   * checked (definition-check.ts): a string saying why it was refused before
+   * it could be checked. Rejects with QueryError.
    */
-  identity(def: WorkflowDef, versions: (number | undefined)[]): Promise<DefinitionIdentity>;
+  checkDefinition(field: string, text: string, limitBytes: number): Promise<DefinitionCheck | string>;
+  /** The definition `text` holds, stored as `version`: its hash and text. Rejects with QueryError. */
+  storedAs(text: string, version: number): Promise<{ hash: string; text: string }>;
   /** The limits it runs under. */
   readonly limits: typeof DEFAULT_QUERY_LIMITS;
   /** How many times a thread was replaced (a deadline, a crash). */
@@ -65,7 +66,7 @@ export interface Queries {
 
 export function createQueries(limits: Partial<typeof DEFAULT_QUERY_LIMITS> = {}, threads = 2): Queries {
   const all = { ...DEFAULT_QUERY_LIMITS, ...limits };
-  const { resolveMs, schemaMs, pathMs, identityMs } = all;
+  const { resolveMs, schemaMs, pathMs, definitionMs } = all;
   const pool = new EvaluationPool<QueriesRequest, QueriesReply>({ boot: { engine: "queries" }, threads, resourceLimits: { maxOldGenerationSizeMb: 512 } });
 
   async function run<Kind extends QueriesReply & { ok: true }>(request: QueriesRequest, timeoutMs: number, what: string): Promise<Kind> {
@@ -84,8 +85,7 @@ export function createQueries(limits: Partial<typeof DEFAULT_QUERY_LIMITS> = {},
       return (await run<Extract<QueriesReply, { kind: "resolved" }>>(request, resolveMs, "resolving a JSONPath filter")).value;
     },
     async schemaProblem(schema) {
-      return (await run<Extract<QueriesReply, { kind: "schema" }>>({ kind: "schema", schema: stringifyJson(schema) }, schemaMs, "compiling the JSON Schema"))
-        .problem;
+      return (await run<Extract<QueriesReply, { kind: "schema" }>>({ kind: "schema", schema }, schemaMs, "compiling the JSON Schema")).problem;
     },
     async pathProblems(paths, timeoutMs = pathMs) {
       const what = paths.length === 1 ? "checking the path" : `checking ${paths.length} paths`;
@@ -100,14 +100,17 @@ export function createQueries(limits: Partial<typeof DEFAULT_QUERY_LIMITS> = {},
       );
       return { ...(invalidSchema !== undefined ? { invalidSchema } : {}), ...(refused !== undefined ? { refused } : {}) };
     },
-    async identity(def, versions) {
-      const text = payloadText(def) ?? stringifyJson(def);
-      const { contentHash, hashes } = await run<Extract<QueriesReply, { kind: "identity" }>>(
-        { kind: "identity", text, versions },
-        identityMs,
+    async checkDefinition(field, text, limitBytes) {
+      const answer = await run<Extract<QueriesReply, { kind: "checked" }>>({ kind: "check", field, text, limitBytes }, definitionMs, "checking the definition");
+      return "refused" in answer ? answer.refused : answer.check;
+    },
+    async storedAs(text, version) {
+      const { hash, text: stored } = await run<Extract<QueriesReply, { kind: "stored" }>>(
+        { kind: "stored", text, version },
+        definitionMs,
         "hashing the definition",
       );
-      return { contentHash, hashes };
+      return { hash, text: stored };
     },
     limits: all,
     stats: () => ({ workerRestarts: pool.restarts }),

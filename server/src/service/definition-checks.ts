@@ -6,12 +6,10 @@
 // with what to use instead, rather than reading as missing or refusing every
 // start later.
 import { shortened } from "@baton/json";
-import type { ValidationIssue, WorkflowDef } from "@baton/sdk";
-import { listExpressions } from "../expressions/index.js";
+import type { ValidationIssue } from "@baton/sdk";
+import type { DefinitionCheck } from "../runtime/definition-check.js";
 import { QueryError } from "../sandbox/queries.js";
-import { stepOn } from "./errors.js";
 import { oneBudget, type Budget, type PublishChecks } from "./publish-budgets.js";
-import { inputSchemaProblem } from "./run-input.js";
 
 /** Paths checked in one request of the pool (one request per path would cost the serving thread two messages a path). */
 const PATHS_PER_REQUEST = 100;
@@ -22,7 +20,9 @@ const REQUESTS_AT_ONCE = 2;
 type Site = { path: string; expression: string };
 
 /**
- * Checking paths and compiling the inputSchema take `queries` (its pool):
+ * The problems of a definition the queries pool read and found no fault
+ * with (its paths and inputSchema, definition-check.ts). Checking paths and
+ * compiling the inputSchema take `queries` (its pool):
  * neither a filter's parsing and RE2 compiling nor ajv runs on the thread
  * that serves calls. Paths go in batches under the pool's time limit; a
  * batch that runs out is checked again path by path, so the one that runs
@@ -32,17 +32,28 @@ type Site = { path: string; expression: string };
  * minutes.
  */
 export async function definitionProblems(
-  def: WorkflowDef,
+  { paths, inputSchema }: Pick<DefinitionCheck, "paths" | "inputSchema">,
   queries: PublishChecks,
   budget: Budget = oneBudget(queries.limits.publishMs),
 ): Promise<ValidationIssue[]> {
-  // One holding another (`${a[?(@.x == ${b})]}`) is only a path once the inner one is resolved.
-  const sites = (await stepOn(def, () => listExpressions(def))).filter((site) => !site.expression.includes("${"));
   const batches: Site[][] = [];
-  for (let i = 0; i < sites.length; i += PATHS_PER_REQUEST) batches.push(sites.slice(i, i + PATHS_PER_REQUEST));
-  const [paths, schema] = await Promise.all([batchIssues(batches, queries, budget), inputSchemaProblem(def, queries)]);
-  if (schema) paths.push({ path: "/inputSchema/data", message: schema });
-  return paths;
+  for (let i = 0; i < paths.length; i += PATHS_PER_REQUEST) batches.push(paths.slice(i, i + PATHS_PER_REQUEST));
+  const [issues, schema] = await Promise.all([
+    batchIssues(batches, queries, budget),
+    inputSchema === undefined ? undefined : schemaProblem(inputSchema, queries),
+  ]);
+  if (schema) issues.push({ path: "/inputSchema/data", message: `the inputSchema is not a valid JSON Schema: ${schema}` });
+  return issues;
+}
+
+/** Why the enforced inputSchema (JSON text) does not compile, if it does not. */
+async function schemaProblem(schema: string, queries: PublishChecks): Promise<string | undefined> {
+  try {
+    return await queries.schemaProblem(schema);
+  } catch (error) {
+    if (!(error instanceof QueryError)) throw error;
+    return error.message;
+  }
 }
 
 async function batchIssues(batches: Site[][], queries: PublishChecks, budget: Budget): Promise<ValidationIssue[]> {

@@ -1,18 +1,18 @@
 // MetadataService: definitions in, validated, versioned, content-addressed.
 import { shortened } from "@baton/json";
 import { grpc, MetadataService, RpcError, stringifyJson, type ServiceImpl, VersionPolicy } from "@baton/protocol";
-import { describeIssues, taskNamesOf, validateTaskDef, validateWorkflowDef, type TaskDef, type ValidationIssue, type WorkflowDef } from "@baton/sdk";
+import { describeIssues, missingTaskDefIssues, validateTaskDef, type TaskDef, type ValidationIssue, type WorkflowDef } from "@baton/sdk";
 import { keyIdOfCall } from "../auth/guard.js";
 import type { Clock } from "../clock.js";
+import type { DefinitionCheck } from "../runtime/definition-check.js";
 import { contentHash } from "../runtime/definition-hash.js";
 import type { Limits } from "../limits.js";
 import { defSummary, type DefSummary, type LatestVersion, type WorkflowDefListing } from "../store/definitions.js";
-import { notePayloadText } from "../payload-text.js";
 import { VersionRouted, type Store } from "../store/store.js";
 import { definitionProblems } from "./definition-checks.js";
-import { inTurn, PublishBudgets } from "./publish-budgets.js";
+import { inTurn, PublishBudgets, publishLine } from "./publish-budgets.js";
 import type { Queries } from "../sandbox/queries.js";
-import { invalid, LARGE_STEP_BYTES, notFound, parseLargePayload, parsePayload, rpc, stepOn } from "./errors.js";
+import { invalid, notFound, parsePayload, rpc } from "./errors.js";
 import { BODY_READ, LIST_PAGE_BYTES, listPage, pageOfItems, pageWithinBytes } from "./list-pages.js";
 
 /** Tries at registering a version whose latest moved between hashing and writing (each a registration of the name in between). */
@@ -41,37 +41,39 @@ export interface MetadataServiceDeps {
   clock: Clock;
   limits: Limits;
   /** Where a definition's inputSchema is compiled. */
-  queries: Pick<Queries, "schemaProblem" | "pathProblems" | "identity" | "limits">;
+  queries: Pick<Queries, "schemaProblem" | "pathProblems" | "checkDefinition" | "storedAs" | "limits">;
   changed: { workflowDef(name: string): void; taskDefs(): void; runsAdmitted?(count: number): Promise<void> };
 }
 
 export function metadataService({ store, clock, limits, queries, changed: forget }: MetadataServiceDeps): ServiceImpl<typeof MetadataService> {
+  const budgets = new PublishBudgets(clock, queries.limits.publishMs);
+  // Publishes' requests take one of the pool's threads at most: runs' filters and schemas find the other.
+  const line = publishLine();
+  const checks = inTurn(queries, line);
   /**
-   * Which task definitions exist, of those a workflow definition names: only
-   * those are looked up, so registering a flow costs the same with ten task
-   * definitions stored as with a hundred thousand.
+   * The definition `text` holds, read and checked in the queries pool
+   * (definition-check.ts): the serving thread never parses, validates or
+   * walks it (at 4 MiB each step held it 100-300 ms).
    */
-  const hasTaskDef = async (def: WorkflowDef) => {
-    const defs = await store.findTaskDefs(await stepOn(def, () => taskNamesOf(def)));
-    return (name: string) => defs.has(name);
-  };
-  const parseDef = async (text: string): Promise<WorkflowDef> => {
+  const checkText = async (text: string): Promise<DefinitionCheck> => {
     if (Buffer.byteLength(text) > limits.definitionBytes) {
       throw invalid(`definition_json is ${Buffer.byteLength(text)} bytes; the limit is ${limits.definitionBytes} bytes`);
     }
-    // A large one read in steps in line with other large payloads (parseLargePayload).
-    const def = (await parseLargePayload("definition_json", text, limits.definitionBytes, LARGE_STEP_BYTES)) as unknown as WorkflowDef;
-    // Its hashes are computed in the queries pool from this text; its size says its checks are large steps.
-    notePayloadText(def, text);
-    return def;
+    const checked = await line(() => queries.checkDefinition("definition_json", text, limits.definitionBytes));
+    if (typeof checked === "string") throw invalid(checked);
+    return checked;
   };
-  const budgets = new PublishBudgets(clock, queries.limits.publishMs);
-  const checks = inTurn(queries);
-  /** The SDK's checks, then the server's own (definition-checks.ts), their path checks from the caller's budget. */
-  const check = async (def: WorkflowDef, call: unknown) => {
-    const known = await hasTaskDef(def);
-    const { errors, warnings } = await stepOn(def, () => validateWorkflowDef(def, { hasTaskDef: known }));
-    return { errors: errors.length > 0 ? errors : await definitionProblems(def, checks, budgets.of(keyIdOfCall(call))), warnings };
+  /**
+   * The SDK's checks, with a warning for each worker task with no task
+   * definition (only the names it lists are looked up, so registering a flow
+   * costs the same with ten task definitions stored as with a hundred
+   * thousand), then the server's own (definition-checks.ts), their path
+   * checks from the caller's budget.
+   */
+  const check = async (checked: DefinitionCheck, call: unknown) => {
+    const found = await store.findTaskDefs([...new Set(checked.workerTasks.map((task) => task.name))]);
+    const warnings = [...checked.warnings, ...missingTaskDefIssues(checked.workerTasks, (name) => found.has(name))];
+    return { errors: checked.errors.length > 0 ? checked.errors : await definitionProblems(checked, checks, budgets.of(keyIdOfCall(call))), warnings };
   };
   /** The listed versions' content hashes and descriptions: stored with each body, computed (once, then stored) for bodies older than that. */
   const summariesOf = async (rows: WorkflowDefListing[]): Promise<Map<string, DefSummary>> => {
@@ -107,38 +109,43 @@ export function metadataService({ store, clock, limits, queries, changed: forget
     return out;
   };
   /**
-   * Writes `def` as the version its policy gives, hashed in the queries pool
-   * for that version beforehand (at 4 MiB hashing holds a thread for
-   * hundreds of ms). If the latest version moved in between, hashed again.
+   * Writes the definition `text` holds as the version its policy gives: as
+   * the text it came as under its own version, else as the queries pool
+   * writes and hashes it for that version (at 4 MiB hashing holds a thread
+   * for hundreds of ms). If the latest version moved in between, again.
    */
-  const registerVersion = async (def: WorkflowDef, nextIfChanged: boolean) => {
-    const versionAfter = (latest: LatestVersion | undefined) => (nextIfChanged && latest ? latest.version + 1 : (def.version ?? 1));
+  const registerVersion = async (text: string, checked: DefinitionCheck, nextIfChanged: boolean) => {
+    const versionAfter = (latest: LatestVersion | undefined) => (nextIfChanged && latest ? latest.version + 1 : (checked.version ?? 1));
+    // The content hash leaves the version out: the same whichever version is written.
+    const unchanged = (latest: LatestVersion | undefined) =>
+      nextIfChanged && latest && (latest.contentHash ?? contentHash(latest.def!)) === checked.contentHash;
     for (let attempt = 1; ; attempt++) {
-      const version = versionAfter(nextIfChanged ? await store.latestVersion(def.name) : undefined);
-      // The content hash leaves the version out: the same whichever version is written.
-      const { contentHash: hash, hashes } = await queries.identity(def, [version]);
-      const result = await store.registerWorkflowVersion(def.name, clock.now(), (latest) => {
-        if (nextIfChanged && latest && (latest.contentHash ?? contentHash(latest.def!)) === hash) return { unchanged: latest.version };
-        if (versionAfter(latest) !== version) return { retry: true };
-        // Under the version it gives, it is stored as the text it came as.
-        return { def: version === def.version ? def : { ...def, version }, version, hash: hashes[0]!, contentHash: hash };
+      const latest = nextIfChanged ? await store.latestVersion(checked.name) : undefined;
+      const version = versionAfter(latest);
+      const stored =
+        version === checked.version ? { hash: checked.hash, text } : unchanged(latest) ? undefined : await line(() => queries.storedAs(text, version));
+      const result = await store.registerWorkflowVersion(checked.name, clock.now(), (now) => {
+        if (unchanged(now)) return { unchanged: now!.version };
+        if (versionAfter(now) !== version || !stored) return { retry: true };
+        const body = { text: stored.text, contentHash: checked.contentHash, description: checked.description };
+        return { body, runLimit: checked.runLimit, version, hash: stored.hash };
       });
-      if (result) return { result, hash };
+      if (result) return result;
       if (attempt === PUBLISH_ATTEMPTS)
-        throw new RpcError(grpc.status.ABORTED, `workflow ${shortened(def.name)} was published meanwhile ${attempt} times; retry`);
+        throw new RpcError(grpc.status.ABORTED, `workflow ${shortened(checked.name)} was published meanwhile ${attempt} times; retry`);
     }
   };
   return {
     registerWorkflowDef: rpc(async (req, call) => {
-      const def = await parseDef(req.definitionJson);
-      const { errors, warnings } = await check(def, call);
+      const checked = await checkText(req.definitionJson);
+      const { errors, warnings } = await check(checked, call);
       if (errors.length > 0) throw invalid(`invalid workflow definition (${errors.length} error${errors.length > 1 ? "s" : ""}): ${describeIssues(errors)}`);
-      const { result, hash } = await registerVersion(def, req.versionPolicy === VersionPolicy.NEXT_IF_CHANGED);
+      const result = await registerVersion(req.definitionJson, checked, req.versionPolicy === VersionPolicy.NEXT_IF_CHANGED);
       // Here at once; other replicas on the NOTIFY sent at commit.
-      if (result.changed) forget.workflowDef(def.name);
+      if (result.changed) forget.workflowDef(checked.name);
       // Runs waiting for a slot that the new limit admitted start before the answer.
       if (result.admitted > 0) await forget.runsAdmitted?.(result.admitted);
-      return { name: def.name, version: result.version, changed: result.changed, contentHash: hash, warnings: issues(warnings) };
+      return { name: checked.name, version: result.version, changed: result.changed, contentHash: checked.contentHash, warnings: issues(warnings) };
     }),
 
     getWorkflowDef: rpc(async (req) => {
@@ -172,8 +179,7 @@ export function metadataService({ store, clock, limits, queries, changed: forget
     }),
 
     validateWorkflowDef: rpc(async (req, call) => {
-      const def = await parseDef(req.definitionJson);
-      const { errors, warnings } = await check(def, call);
+      const { errors, warnings } = await check(await checkText(req.definitionJson), call);
       return { valid: errors.length === 0, errors: issues(errors), warnings: issues(warnings) };
     }),
 

@@ -78,23 +78,18 @@ export class PublishBudgets {
   }
 }
 
-/** Path-check requests of all publishes together in the queries pool at once: one of its threads, so runs' filters and schemas always find the other. */
+/** Requests of all publishes together in the queries pool at once (a definition's check, its paths' checks): one of its threads, so runs' filters and schemas always find the other. */
 export const PUBLISH_CHECKS_AT_ONCE = 1;
 
-/**
- * `queries` whose path checks wait their turn, first come first served, so
- * that at most `atOnce` are in the pool together whatever the number of
- * publishes and keys (a request's budget is charged only for the time its
- * thread spends, not for its wait).
- */
-export function inTurn(queries: PublishChecks, atOnce = PUBLISH_CHECKS_AT_ONCE): PublishChecks {
+/** A line for publishes' requests to the queries pool: at most `atOnce` run at once, the others wait their turn, first come first served. */
+export function publishLine(atOnce = PUBLISH_CHECKS_AT_ONCE): <T>(request: () => Promise<T>) => Promise<T> {
   let running = 0;
   const waiting: (() => void)[] = [];
-  const pathProblems: PublishChecks["pathProblems"] = async (paths, timeoutMs) => {
+  return async (request) => {
     if (running >= atOnce) await new Promise<void>((resolve) => waiting.push(resolve));
     else running++;
     try {
-      return await queries.pathProblems(paths, timeoutMs);
+      return await request();
     } finally {
       // The next in line takes this turn over (running stays the same), else it is given up.
       const next = waiting.shift();
@@ -102,5 +97,18 @@ export function inTurn(queries: PublishChecks, atOnce = PUBLISH_CHECKS_AT_ONCE):
       else running--;
     }
   };
-  return { limits: queries.limits, schemaProblem: (...args) => queries.schemaProblem(...args), pathProblems };
+}
+
+/**
+ * `queries` whose path checks wait their turn in `line`, so that at most
+ * one is in the pool at once whatever the number of publishes and keys (a
+ * request's budget is charged only for the time its thread spends, not for
+ * its wait).
+ */
+export function inTurn(queries: PublishChecks, line = publishLine()): PublishChecks {
+  return {
+    limits: queries.limits,
+    schemaProblem: (...args) => queries.schemaProblem(...args),
+    pathProblems: (paths, timeoutMs) => line(() => queries.pathProblems(paths, timeoutMs)),
+  };
 }

@@ -7,35 +7,13 @@
 // never on the thread that serves calls.
 import type { WorkflowDef } from "@baton/sdk";
 import type { JsonObject } from "../decider/model.js";
+import { enforcedSchema } from "../runtime/definition-check.js";
 import { QueryError, type Queries } from "../sandbox/queries.js";
 import { invalid } from "./errors.js";
 
-/** The JSON Schema a definition enforces on its runs' input, if any. */
-function enforcedSchema(def: WorkflowDef): JsonObject | undefined {
-  const schemaDef = def.inputSchema as { type?: unknown; data?: unknown } | undefined;
-  if (!schemaDef || def.enforceSchema === false) return undefined;
-  if (schemaDef.type !== undefined && schemaDef.type !== "JSON") return undefined;
-  if (typeof schemaDef.data !== "object" || schemaDef.data === null || Array.isArray(schemaDef.data)) return undefined;
-  return schemaDef.data as JsonObject;
-}
-
-/** Why the definition's enforced inputSchema cannot be used (for publish time), if it cannot. */
-export async function inputSchemaProblem(def: WorkflowDef, queries: Pick<Queries, "schemaProblem">): Promise<string | undefined> {
-  const schema = enforcedSchema(def);
-  if (!schema) return undefined;
-  let problem: string | undefined;
-  try {
-    problem = await queries.schemaProblem(schema);
-  } catch (error) {
-    if (!(error instanceof QueryError)) throw error;
-    problem = error.message;
-  }
-  return problem === undefined ? undefined : `the inputSchema is not a valid JSON Schema: ${problem}`;
-}
-
 /** Refuses (INVALID_ARGUMENT) an input that does not satisfy the definition's enforced inputSchema. */
 export async function checkRunInput(def: WorkflowDef, input: JsonObject, queries: Pick<Queries, "checkInput">): Promise<void> {
-  const schema = enforcedSchema(def);
+  const schema = enforcedSchema(def) as JsonObject | undefined;
   if (!schema) return;
   const label = `${def.name} version ${def.version ?? 1}`;
   // Conductor merges inputTemplate's defaults under the input: a default satisfies a required input.

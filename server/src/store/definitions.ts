@@ -46,6 +46,13 @@ export function defSummary(def: WorkflowDef): DefSummary {
   return { contentHash: contentHash(def), description: typeof def.description === "string" ? def.description : "" };
 }
 
+/** A definition's body as stored: its JSON text, with its content hash and description beside it. */
+export interface DefBody {
+  text: string;
+  contentHash: string;
+  description: string;
+}
+
 /**
  * Stores a body under its hash, as the text it came in when known (not
  * written out again); `content`, its content hash when known (computed here
@@ -53,11 +60,15 @@ export function defSummary(def: WorkflowDef): DefSummary {
  */
 export async function putDef(q: Queryable, hash: string, def: WorkflowDef, content = contentHash(def)): Promise<void> {
   const description = typeof def.description === "string" ? def.description : "";
+  await putBody(q, hash, { text: payloadText(def) ?? stringifyJson(def), contentHash: content, description });
+}
+
+async function putBody(q: Queryable, hash: string, body: DefBody): Promise<void> {
   await q.query("INSERT INTO baton.defs (hash, body, content_hash, description) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING", [
     hash,
-    payloadText(def) ?? stringifyJson(def),
-    content,
-    description,
+    body.text,
+    body.contentHash,
+    body.description,
   ]);
 }
 
@@ -143,7 +154,7 @@ export async function latestVersion(q: Queryable, name: string): Promise<LatestV
  * new): `unchanged` to write nothing; `retry` when the latest moved since the
  * caller hashed for it (another registration of the name in between).
  */
-export type VersionChoice = { unchanged: number } | { retry: true } | { def: WorkflowDef; version: number; hash: string; contentHash: string };
+export type VersionChoice = { unchanged: number } | { retry: true } | { body: DefBody; runLimit: number | undefined; version: number; hash: string };
 
 /**
  * Registers a version of a workflow: under a lock on its name (two
@@ -163,10 +174,10 @@ export async function registerWorkflowVersion(
     const choice = choose(latest);
     if ("retry" in choice) return undefined;
     if ("unchanged" in choice) return { version: choice.unchanged, changed: false, admitted: 0 };
-    await putDef(tx, choice.hash, choice.def, choice.contentHash);
+    await putBody(tx, choice.hash, choice.body);
     const changed = await putWorkflowVersion(tx, name, choice.version, choice.hash, now);
     // The newest version's limit of running runs per key holds for runs already waiting too.
-    const admitted = changed && choice.version >= (latest?.version ?? 0) ? await setLimit(tx, name, runLimit(choice.def)) : 0;
+    const admitted = changed && choice.version >= (latest?.version ?? 0) ? await setLimit(tx, name, choice.runLimit) : 0;
     return { version: choice.version, changed, admitted };
   });
 }
@@ -255,12 +266,6 @@ export async function listTaskDefs(q: Queryable, page: KeysetPage<[string]>, roo
     room,
     (r) => r["body"] as TaskDef,
   );
-}
-
-/** A definition's limit of running runs per key (rateLimitConfig.concurrentExecLimit), undefined when it has none. */
-function runLimit(def: WorkflowDef): number | undefined {
-  const limit = def.rateLimitConfig?.["concurrentExecLimit"];
-  return typeof limit === "number" && limit > 0 ? limit : undefined;
 }
 
 /** Why a workflow version may not be removed: its route still sends starts to it. */

@@ -4,17 +4,22 @@
 // and the others are checked as usual.
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import type { WorkflowDef } from "@baton/sdk";
 import { createQueries } from "../../src/sandbox/queries.js";
 import { ManualClock } from "../../src/clock.js";
+import { checkDefinition } from "../../src/runtime/definition-check.js";
 import { definitionProblems } from "../../src/service/definition-checks.js";
 import { inTurn, PUBLISH_REFILL_MS, PublishBudgets } from "../../src/service/publish-budgets.js";
 
 /** A filter whose pattern is an alternation of `n` words: its check (parsing, RE2 compiling) takes about 2 s at 130,000 on a 2-core machine (130,000 is near the most a path's split allows). */
 const manyWords = (n: number) => `\${workflow.input.items[?(@.s.match(/^(${Array.from({ length: n }, (_, i) => `w${i}`).join("|")})$/))]}`;
 
-const def = (inputParameters: Record<string, string>): WorkflowDef =>
-  ({ name: "w", version: 1, schemaVersion: 2, tasks: [{ name: "n", taskReferenceName: "n", type: "NOOP", inputParameters }] }) as WorkflowDef;
+/** A definition of one task of these parameters, as the queries pool reads it (definition-check.ts). */
+const def = (inputParameters: Record<string, string>) =>
+  checkDefinition(
+    "definition_json",
+    JSON.stringify({ name: "w", version: 1, schemaVersion: 2, tasks: [{ name: "n", taskReferenceName: "n", type: "NOOP", inputParameters }] }),
+    Infinity,
+  );
 
 describe("publish-time path checks in the queries pool", () => {
   // A limit far under the slow path's cost (seconds), far over the others' (a few ms each), even on a loaded machine.

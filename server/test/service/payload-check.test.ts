@@ -5,7 +5,8 @@
 // check reading the text rather than the parsed value would have to keep.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { checkJson, MAX_JSON_DEPTH, parsePayload } from "../../src/service/errors.js";
+import { parsePayload } from "../../src/service/errors.js";
+import { checkJson, MAX_JSON_DEPTH } from "../../src/service/json-checks.js";
 
 const LIMIT = 2 * 1024 * 1024;
 /** An object `levels` deep: arrays inside it, or objects ending in a 1. */

@@ -63,15 +63,26 @@ export function unknownRefWarnings(def: Obj, sites: TaskSite[]): ValidationIssue
   return warnings;
 }
 
-/** Warnings for worker tasks the server has no task definition for. */
-export function missingTaskDefWarnings(sites: TaskSite[], hasTaskDef: (name: string) => boolean): ValidationIssue[] {
-  const warnings: ValidationIssue[] = [];
+/** A worker task that needs a task definition: its name, and where that name sits. */
+export interface WorkerTaskName {
+  name: string;
+  path: string;
+}
+
+/** The worker tasks among `sites` that need a task definition (system tasks and tasks carrying their own need none). */
+export function workerTaskNames(sites: TaskSite[]): WorkerTaskName[] {
+  const out: WorkerTaskName[] = [];
   for (const { task, path } of sites) {
     const name = str(task["name"]);
     if (!name || SYSTEM_TASK_TYPES.has(taskType(task)) || task["taskDefinition"] !== undefined) continue;
-    if (!hasTaskDef(name)) {
-      warnings.push({ path: pointer(path, "name"), message: `no task definition named ${quoted(name)} for this worker task` });
-    }
+    out.push({ name, path: pointer(path, "name") });
   }
-  return warnings;
+  return out;
+}
+
+/** Warnings for worker tasks the server has no task definition for. */
+export function missingTaskDefIssues(tasks: WorkerTaskName[], hasTaskDef: (name: string) => boolean): ValidationIssue[] {
+  return tasks
+    .filter(({ name }) => !hasTaskDef(name))
+    .map(({ name, path }) => ({ path, message: `no task definition named ${quoted(name)} for this worker task` }));
 }
