@@ -162,6 +162,26 @@ const probe = () =>
 })().catch((error) => parentPort.postMessage({ error: String(error) }));
 `;
 
+/** How often a caller of /healthz comes, for withOmittedSamples: about the poller's pace (5 ms apart plus its answer) on a quiet server. */
+export const HEALTH_INTERVAL_MS = 10;
+
+/**
+ * `latencies` with the samples a stall swallowed (coordinated omission): the
+ * poller asks again only after an answer, so a 5 s stall counts as one
+ * sample, where callers coming every `intervalMs` would each have waited out
+ * what was left of it. Each answer of L ms adds L - interval, L - 2 ×
+ * interval, … down to the interval (HdrHistogram's correction for an expected
+ * interval): the figures of a fixed-rate caller.
+ */
+export function withOmittedSamples(latencies: number[], intervalMs = HEALTH_INTERVAL_MS): number[] {
+  const out: number[] = [];
+  for (const latency of latencies) {
+    out.push(latency);
+    for (let missed = latency - intervalMs; missed >= intervalMs; missed -= intervalMs) out.push(missed);
+  }
+  return out;
+}
+
 /** GETs /healthz one after another until stopped; each answer's latency in ms. */
 export function pollHealth(url: string): { stop: () => Promise<number[]> } {
   const worker = new Worker(HEALTH_POLLER, { eval: true, workerData: { url } });
