@@ -45,47 +45,63 @@ after(async () => {
 /** A count that reads every run of the name: no run has version 7. */
 const slowCount = (client: BatonClient) => client.workflows.countWorkflows({ name: "many", version: 7 });
 
+/** Waits until PostgreSQL runs (or holds waiting on a lock) at least `n` of those counts. */
+async function countsInDatabase(n: number): Promise<void> {
+  for (;;) {
+    // Inside a transaction pg_stat_activity is read once: read it afresh.
+    await db.query("SELECT pg_stat_clear_snapshot()");
+    const { rows } = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%unnest($1::text[])%' AND pid <> pg_backend_pid()",
+    );
+    if (rows[0]!.n >= n) return;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
 describe("searches of runs take their key's turn on connections of their own", () => {
   it("a key's slow counts hold neither the server's reads nor another key's search", async () => {
     const greedy = await s.clientWithNewKey({ role: "reader", name: "greedy" });
     const other = await s.clientWithNewKey({ role: "reader", name: "other" });
     let done = 0;
     const counts = Array.from({ length: 20 }, () => slowCount(greedy).then(() => done++));
-    // Let the twenty reach the server first.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await countsInDatabase(1);
+    // Counted from when each call is sent: how many of the greedy key's counts it waited for.
+    let before = done;
     const run = await other.getWorkflow(runId);
-    const readBeside = done;
+    const readWaited = done - before;
     assert.equal(run.workflowId, runId);
-    const started = await operator.startWorkflow("many", { n: 2 });
-    assert.ok(started);
-    // The other key's count waits for one of the greedy key's at most, not for the ten queued before it.
+    assert.ok(await operator.startWorkflow("many", { n: 2 }));
+    before = done;
     const count = await slowCount(other);
-    const countBeside = done;
+    const countWaited = done - before;
     await Promise.all(counts);
     assert.equal(
       count.counts.find((c) => c.count > 0n),
       undefined,
       "no run has version 7",
     );
-    assert.ok(readBeside <= 2, `GetWorkflow answered after ${readBeside} of the 20 slow counts (it waited for the pool they held)`);
-    assert.ok(countBeside <= 4, `the other key's count answered after ${countBeside} of the greedy key's 20 (first come, first served)`);
+    assert.ok(readWaited <= 2, `GetWorkflow waited for ${readWaited} of the 20 slow counts (the pool they held)`);
+    assert.ok(countWaited <= 4, `the other key's count waited for ${countWaited} of the greedy key's 20 (first come, first served)`);
   });
 
   it("a key's searches beyond the waiting bound are refused, naming it; its others are answered", async () => {
     const eager = await s.clientWithNewKey({ role: "reader", name: "eager" });
-    // One slow count holds the key's turn; of 66 searches sent behind it, 64 may wait.
+    // One count held by a lock holds the key's turn; of 66 searches sent behind it, 64 may wait.
+    await db.query("BEGIN");
+    await db.query("LOCK TABLE baton.runs IN ACCESS EXCLUSIVE MODE");
     const holding = slowCount(eager);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const answers = await Promise.all(
-      Array.from({ length: 66 }, () =>
-        eager.searchWorkflows({ name: "many", pageSize: 1 }).then(
-          () => undefined,
-          (e: Error & { code?: number }) => e,
-        ),
-      ),
-    );
+    const refused: (Error & { code?: number })[] = [];
+    let searches: Promise<unknown>[] = [];
+    try {
+      await countsInDatabase(1);
+      searches = Array.from({ length: 66 }, () => eager.searchWorkflows({ name: "many", pageSize: 1 }).catch((e: Error) => refused.push(e)));
+      // The refused are answered at once; the 64 waiting once the lock goes.
+      for (let polls = 0; polls < 2_000 && refused.length < 2; polls++) await new Promise((resolve) => setTimeout(resolve, 5));
+    } finally {
+      await db.query("COMMIT");
+    }
+    await Promise.all(searches);
     await holding;
-    const refused = answers.filter((e) => e !== undefined);
     assert.equal(refused.length, 2, `${refused.length} of 66 refused: ${refused[0]?.message}`);
     assert.equal(refused[0]!.code, 8); // RESOURCE_EXHAUSTED
     assert.match(refused[0]!.message, /this key has 64 searches of runs waiting for their turn; wait for their answers before sending more/);
@@ -106,11 +122,18 @@ describe("a search past the time limit", () => {
   });
 
   it("is stopped by PostgreSQL, and its caller told to narrow it", async () => {
-    const error = await slowCount(reader).then(
+    // Held by a lock, the count runs past the limit however fast the machine.
+    await db.query("BEGIN");
+    await db.query("LOCK TABLE baton.runs IN ACCESS EXCLUSIVE MODE");
+    const counted = slowCount(reader).then(
       () => undefined,
       (e: Error & { code?: number }) => e,
     );
-    assert.ok(error, "the count was answered");
+    // Without a limit the count would wait for the lock for ever: the lock goes after 10 s at most.
+    const error = await Promise.race([counted, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000).unref())]);
+    await db.query("COMMIT");
+    await counted;
+    assert.ok(error, "the count was answered, or still waited after 10 s");
     assert.equal(error.code, 8, error.message); // RESOURCE_EXHAUSTED
     assert.match(error.message, /the search ran longer than 0\.1 s and was stopped; narrow it .*BATON_SEARCH_SECONDS/);
     const quick = await reader.searchWorkflows({ name: "many", pageSize: 5 });
