@@ -7,6 +7,7 @@
 // concurrent counts held every connection that timers, the outbox, replica
 // heartbeats and key lookups use: other callers' reads failed after 30 s.
 import { grpc, RpcError } from "@baton/protocol";
+import { KeyShares } from "../fairness/key-shares.js";
 
 /** How many searches one key may have waiting for a connection; past it the next is refused. */
 export const SEARCHES_WAITING_PER_KEY = 64;
@@ -17,18 +18,17 @@ interface Waiter {
 }
 
 export class SearchLane {
-  private readonly perKey: number;
-  private inFlight = 0;
-  private readonly running = new Map<string, number>();
+  /** The connections, and each key's share of them. */
+  private readonly shares: KeyShares;
   /** Waiting searches by key; a key served moves to the end (round robin). */
   private readonly waiting = new Map<string, Waiter[]>();
 
   constructor(
-    private readonly connections: number,
+    connections: number,
     /** The statement limit, in seconds, for the error that names it. */
     private readonly limitSeconds: number,
   ) {
-    this.perKey = Math.max(1, Math.floor(connections / 2));
+    this.shares = new KeyShares(connections);
   }
 
   /** Runs `search` for `key` when its turn comes; `signal`: the caller went away while it waited. */
@@ -50,8 +50,8 @@ export class SearchLane {
   }
 
   private enter(key: string, signal?: AbortSignal): Promise<void> | undefined {
-    if (!this.waiting.has(key) && this.hasRoom(key)) {
-      this.take(key);
+    if (!this.waiting.has(key) && this.shares.hasRoom(key)) {
+      this.shares.take(key);
       return undefined;
     }
     const queue = this.waiting.get(key) ?? [];
@@ -78,30 +78,17 @@ export class SearchLane {
     });
   }
 
-  /** A key's share: without keys (authentication off) every caller is "", and shares the lane whole. */
-  private hasRoom(key: string): boolean {
-    return this.inFlight < this.connections && (key === "" || (this.running.get(key) ?? 0) < this.perKey);
-  }
-
-  private take(key: string): void {
-    this.inFlight++;
-    this.running.set(key, (this.running.get(key) ?? 0) + 1);
-  }
-
   private leave(key: string): void {
-    this.inFlight--;
-    const n = (this.running.get(key) ?? 1) - 1;
-    if (n === 0) this.running.delete(key);
-    else this.running.set(key, n);
+    this.shares.release(key);
     this.admitNext();
   }
 
   /** Admits waiting searches while connections are free: the first key in turn with room, which then goes last. */
   private admitNext(): void {
-    while (this.inFlight < this.connections) {
+    while (this.shares.inProgress < this.shares.max) {
       let next: string | undefined;
       for (const key of this.waiting.keys())
-        if (this.hasRoom(key)) {
+        if (this.shares.hasRoom(key)) {
           next = key;
           break;
         }
@@ -110,7 +97,7 @@ export class SearchLane {
       const waiter = queue.shift()!;
       this.waiting.delete(next);
       if (queue.length > 0) this.waiting.set(next, queue);
-      this.take(next);
+      this.shares.take(next);
       waiter.admit();
     }
   }
