@@ -136,8 +136,11 @@ export function workflowService({
     waitWorkflow: rpc(async (req, call) => waitFor(req.workflowId, req.waitMs, req.includeTasks, abortOnCancel(call))),
 
     getWorkflow: rpc(async (req) => {
-      // Readers of one run at once share its read (it may hold 10,000 tasks).
-      const found = await load(req.workflowId, req.includeTasks, true);
+      // Readers of one run at once share its read (it may hold 10,000 tasks); its payloads go out as the text PostgreSQL
+      // sends, never parsed and written again (for 10,000 tasks, most of the read's CPU).
+      requireId("run", req.workflowId);
+      const found = req.includeTasks ? await store.runToView(req.workflowId) : await load(req.workflowId, false, true);
+      if (!found) throw notFound(`no run ${req.workflowId}`);
       const def = await engine.definition(found.run.defHash);
       return { workflow: await toWorkflowWithTasks(found.run, found.tasks, def.def) };
     }),
