@@ -126,5 +126,12 @@ export async function encodedInSlices<Desc extends DescMessage>(schema: Desc, me
   }
   const shell = create(schema) as Fields;
   shell.$unknown = unknown;
+  encodings.set(shell, bytes);
   return shell as unknown as MessageShape<Desc>;
 }
+
+/** The bytes of each message encodedInSlices made: sent as they are, not copied again by toBinary writing its unknown fields. */
+const encodings = new WeakMap<object, Uint8Array<ArrayBuffer>>();
+
+/** `message`'s encoding when encodedInSlices made it, else undefined. */
+export const slicedEncoding = (message: object): Uint8Array<ArrayBuffer> | undefined => encodings.get(message);

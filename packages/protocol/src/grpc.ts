@@ -14,7 +14,7 @@ import {
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import * as grpc from "@grpc/grpc-js";
 import { abridged } from "@baton/json";
-import { encodedInSlices } from "./encode-in-slices.js";
+import { encodedInSlices, slicedEncoding } from "./encode-in-slices.js";
 import { jsonEncodedInSlices } from "./json-in-slices.js";
 
 type Methods<S> = S extends GenService<infer M> ? M : never;
@@ -55,7 +55,7 @@ function path(service: DescService, method: DescMethod): string {
 function codec(schema: DescMessage) {
   return {
     serialize: (value: MessageInitShape<DescMessage>) => {
-      const bytes = toBinary(schema, create(schema, value));
+      const bytes = slicedEncoding(value) ?? toBinary(schema, create(schema, value));
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength); // the same memory, not a copy
     },
     deserialize: (bytes: Buffer) => fromBinary(schema, bytes),
