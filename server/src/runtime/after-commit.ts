@@ -15,6 +15,13 @@ import type { Outbox } from "./outbox.js";
 import type { Evaluator } from "./services.js";
 import type { AfterCommit } from "./write-plan.js";
 
+/**
+ * Starts of runs one decision asked for (a fork's SUB_WORKFLOWs) carried out
+ * at once: they share a transaction, and a fork of thousands still leaves
+ * room in every batch for everyone else's events and starts.
+ */
+export const STARTS_TOGETHER = 64;
+
 export interface AfterCommitDeps {
   store: Pick<Store, "requeue" | "noteQueued">;
   clock: Clock;
@@ -55,7 +62,7 @@ export async function afterCommit(after: AfterCommit, deps: AfterCommitDeps): Pr
   for (const { decision, events } of after.decided) hooks.decided?.(decision, events);
   // A run's outbox items, oldest first, are its follow-ups too: its callers see the child it started
   // exist (and what that child's start waited for), and the other runs' callers do not wait for them.
-  for (const [runId, ids] of outboxByRun(after.outbox)) add(runId, carryOutInTurn(ids, deps.outbox, log));
+  for (const [runId, items] of outboxByRun(after.outbox)) add(runId, carryOutInTurn(items, deps.outbox, log));
   // Runs admitted by the slots this batch freed: started here now rather than at the next sweep. No
   // caller waits for them (they are not its run's), and each admission is done once committed, so the
   // next does not wait for the previous run's first scripts.
@@ -63,18 +70,31 @@ export async function afterCommit(after: AfterCommit, deps: AfterCommitDeps): Pr
   return followUps;
 }
 
-function outboxByRun(items: AfterCommit["outbox"]): Map<string, number[]> {
-  const byRun = new Map<string, number[]>();
-  for (const { id, runId } of items) {
-    const ids = byRun.get(runId);
-    if (ids) ids.push(id);
-    else byRun.set(runId, [id]);
+function outboxByRun(items: AfterCommit["outbox"]): Map<string, AfterCommit["outbox"]> {
+  const byRun = new Map<string, AfterCommit["outbox"]>();
+  for (const item of items) {
+    const ofRun = byRun.get(item.runId);
+    if (ofRun) ofRun.push(item);
+    else byRun.set(item.runId, [item]);
   }
   return byRun;
 }
 
-/** Never rejects: an item that failed stays in the outbox, and a sweep carries it out later. */
-async function carryOutInTurn(ids: number[], outbox: Outbox, log: Logger): Promise<void> {
-  for (const id of ids.sort((a, b) => a - b))
+/**
+ * A run's items in the order written; starts of runs next to one another go
+ * together, STARTS_TOGETHER at a time. Never rejects: an item that failed
+ * stays in the outbox, and a sweep carries it out later.
+ */
+async function carryOutInTurn(items: AfterCommit["outbox"], outbox: Outbox, log: Logger): Promise<void> {
+  const sorted = [...items].sort((a, b) => a.id - b.id);
+  for (let i = 0; i < sorted.length;) {
+    if (sorted[i]!.kind === "startRun") {
+      const starts: number[] = [];
+      for (; i < sorted.length && sorted[i]!.kind === "startRun" && starts.length < STARTS_TOGETHER; i++) starts.push(sorted[i]!.id);
+      await outbox.processTogether(starts).catch((error: unknown) => log.warn({ err: error, outbox: starts }, "outbox items failed; they will be retried"));
+      continue;
+    }
+    const { id } = sorted[i++]!;
     await outbox.process(id).catch((error: unknown) => log.warn({ err: error, outbox: id }, "outbox item failed; it will be retried"));
+  }
 }

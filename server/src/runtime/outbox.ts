@@ -16,7 +16,7 @@ import { childEndedItem } from "./write-plan.js";
 const OUTBOX_LEASE_MS = 30_000;
 
 export interface OutboxDeps {
-  store: Pick<Store, "takeOutbox" | "finishOutbox" | "getRun">;
+  store: Pick<Store, "takeOutbox" | "takeOutboxItems" | "finishOutbox" | "getRun">;
   clock: Clock;
   log: Logger;
   /** Where the effects go: the engine's own doors. `answerAtCommit`: no need to wait for the run's evaluations. */
@@ -53,8 +53,31 @@ export class Outbox {
     const item = await this.deps.store.takeOutbox(this.deps.clock.now(), OUTBOX_LEASE_MS, id, kind);
     if (!item) return false;
     await this.apply(item.kind, item.payload);
-    await this.deps.store.finishOutbox(item.id);
+    await this.deps.store.finishOutbox([item.id]);
     return true;
+  }
+
+  /**
+   * Carries out the given items (the caller's own, written together: starts
+   * of runs, which do not depend on one another) at once: taken in one
+   * statement, their starts decided and written together (the engine batches
+   * starts that come together), and deleted in one statement. One at a time,
+   * a parent's 40 children were 40 times a take, a start's transaction and a
+   * delete, each waiting on the one before. Never rejects: an item that
+   * failed stays, and a sweep carries it out once its lease ran out.
+   */
+  async processTogether(ids: number[]): Promise<void> {
+    const items = await this.deps.store.takeOutboxItems(this.deps.clock.now(), OUTBOX_LEASE_MS, ids);
+    const done: number[] = [];
+    await Promise.all(
+      items.map((item) =>
+        this.apply(item.kind, item.payload).then(
+          () => done.push(item.id),
+          (error: unknown) => this.deps.log.warn({ err: error, outbox: item.id }, "outbox item failed; it will be retried"),
+        ),
+      ),
+    );
+    await this.deps.store.finishOutbox(done);
   }
 
   /** Starts the oldest run a freed slot admitted (its 'admitRun' item); false when none is left. Never rejects: the sweep retries a failure. */

@@ -27,8 +27,20 @@ export async function takeOutbox(q: Queryable, now: number, leaseMs: number, id?
   return rows[0] as OutboxItem | undefined;
 }
 
-export async function finishOutbox(q: Queryable, id: number): Promise<void> {
-  await q.query("DELETE FROM baton.outbox WHERE id = $1", [id]);
+/** Takes the given outbox items (the caller's own: it wrote them) for `leaseMs`, in one statement; those gone or taken meanwhile are left out. */
+export async function takeOutboxItems(q: Queryable, now: number, leaseMs: number, ids: number[]): Promise<OutboxItem[]> {
+  const { rows } = await q.query(
+    `UPDATE baton.outbox SET taken_until = $1 + $2::bigint WHERE id = ANY(
+       SELECT id FROM baton.outbox WHERE id = ANY($3::bigint[]) FOR UPDATE SKIP LOCKED)
+     RETURNING id, kind, payload`,
+    [now, leaseMs, ids],
+  );
+  return (rows as OutboxItem[]).map((row) => ({ ...row, id: Number(row.id) })).sort((a, b) => a.id - b.id);
+}
+
+export async function finishOutbox(q: Queryable, ids: number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await q.query("DELETE FROM baton.outbox WHERE id = ANY($1::bigint[])", [ids]);
 }
 
 export const OUTBOX_WRITER_MIGRATION = {

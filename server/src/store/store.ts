@@ -177,7 +177,9 @@ export interface Store {
   dueRuns(now: number, limit: number): Promise<string[]>;
   /** Takes the given item, or the oldest free one (of `kind`, when given). */
   takeOutbox(now: number, leaseMs: number, id?: number, kind?: string): Promise<outbox.OutboxItem | undefined>;
-  finishOutbox(id: number): Promise<void>;
+  takeOutboxItems(now: number, leaseMs: number, ids: number[]): Promise<outbox.OutboxItem[]>;
+  /** Deletes carried-out outbox items, in one statement. */
+  finishOutbox(ids: number[]): Promise<void>;
 
   // ---- replicas (the console's view of every replica)
   /** Writes this replica's presence and returns the other replicas beaten since `freshSince`; drops those gone before `goneBefore`. */
@@ -428,7 +430,8 @@ class PgStore implements Store {
 
   dueRuns = (now: number, limit: number) => dueRuns(this.pool, now, limit);
   takeOutbox = (now: number, leaseMs: number, id?: number, kind?: string) => outbox.takeOutbox(this.pool, now, leaseMs, id, kind);
-  finishOutbox = (id: number) => outbox.finishOutbox(this.pool, id);
+  takeOutboxItems = (now: number, leaseMs: number, ids: number[]) => outbox.takeOutboxItems(this.pool, now, leaseMs, ids);
+  finishOutbox = (ids: number[]) => outbox.finishOutbox(this.pool, ids);
 
   beatReplica = (mine: replicas.ReplicaPresence, freshSince: number, goneBefore: number) => replicas.beat(this.pool, mine, freshSince, goneBefore);
   leaveReplicas = (replica: string) => replicas.leave(this.pool, replica);

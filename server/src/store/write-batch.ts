@@ -28,10 +28,11 @@ export interface OutboxEntry {
   runId: string;
 }
 
-/** An outbox item written, and the run that wrote it. */
+/** An outbox item written, its kind, and the run that wrote it. */
 export interface OutboxWritten {
   id: number;
   runId: string;
+  kind: string;
 }
 
 /** Everything a batch of events writes, in one round trip. */
@@ -189,9 +190,9 @@ export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRuns
     parts.push(`outboxed AS (
       INSERT INTO baton.outbox (kind, payload, run_id, created_at, taken_until)
       SELECT kind, payload, run_id, ${param(w.now)}, ${param(w.outboxHeldUntil)}
-      FROM jsonb_to_recordset(${param(stringifyJson(w.outbox.map((o) => ({ kind: o.kind, payload: o.payload, run_id: o.runId }))))}::jsonb) AS r(kind text, payload jsonb, run_id uuid) RETURNING id, run_id)`);
-    // Each id with its run, in one aggregate: two would not be bound to list the rows in the same order.
-    outputs.push(`(SELECT coalesce(json_agg(json_build_array(id, run_id)), '[]') FROM outboxed) AS outbox`);
+      FROM jsonb_to_recordset(${param(stringifyJson(w.outbox.map((o) => ({ kind: o.kind, payload: o.payload, run_id: o.runId }))))}::jsonb) AS r(kind text, payload jsonb, run_id uuid) RETURNING id, run_id, kind)`);
+    // Each id with its run and kind, in one aggregate: two would not be bound to list the rows in the same order.
+    outputs.push(`(SELECT coalesce(json_agg(json_build_array(id, run_id, kind)), '[]') FROM outboxed) AS outbox`);
   }
   if (w.events.length > 0) {
     name += "p";
@@ -217,8 +218,8 @@ export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRuns
   if (conflicts.length > 0) outputs.push(`CASE ${conflicts.map((c) => `WHEN ${c}`).join(" ")} END AS conflict`);
   forgetTexts(spent);
   const { rows } = await q.query({ name, text: `WITH ${parts.join(",\n")}\nSELECT ${outputs.length > 0 ? outputs.join(", ") : "1"}`, values });
-  const row = rows[0] as { runs_inserted?: string[]; outbox?: [number | string, string][] };
-  return { outbox: (row.outbox ?? []).map(([id, runId]) => ({ id: Number(id), runId })), insertedRuns: new Set(row.runs_inserted ?? []) };
+  const row = rows[0] as { runs_inserted?: string[]; outbox?: [number | string, string, string][] };
+  return { outbox: (row.outbox ?? []).map(([id, runId, kind]) => ({ id: Number(id), runId, kind })), insertedRuns: new Set(row.runs_inserted ?? []) };
 }
 
 /** An update's SET for a column; a payload left out of the row (stored as it is, see updateRow) keeps its value. */
