@@ -95,6 +95,9 @@ export function parseArgs(argv: string[]): BenchOptions {
     hostileJsonQuotes: n(1_000_000, 30_000, 1_000),
     jqItems: n(30_000, 30_000, 1_000),
     retentionLegSeconds: n(180, 40, 10),
+    subParents: n(200, 20, 2),
+    subChildren: n(50, 20, 2),
+    subTree: n(10_000, 1_000, 20),
     concurrency: 64,
     startConcurrency: 64,
   };

@@ -133,6 +133,12 @@ function extraLines(r: ScenarioResult | undefined): string[] {
           `unwatched console: ${fmt(m["consoleOnTasksPerSecond"])} vs ${fmt(m["consoleOffTasksPerSecond"])} tasks/s without (${fmt(m["consoleOnOffRatio"])}x; ` +
           `noise ±${fmt((m["consoleIdleNoise"] ?? 0) * 100)}%, ${m["consoleIdleWithinNoise"] ? "within noise" : "outside the noise"})`,
       ];
+    case "subworkflows":
+      return [
+        `baton: ${fmt(m["parentsPerSecond"])} parents/s, ${fmt(m["childTasksPerSecond"])} child tasks/s; a child's start lag p50 ${fmt(m["childStartLagP50Ms"])} / ` +
+          `p99 ${fmt(m["childStartLagP99Ms"])} ms; independent flow dispatch p50 ${fmt(m["smallUnderLoadP50Ms"])} / p99 ${fmt(m["smallUnderLoadP99Ms"])} ms meanwhile, ` +
+          `${fmt(m["p50Ratio"])}x / ${fmt(m["p99Ratio"])}x alone`,
+      ];
     case "retention":
       return [
         `baton: reaper on/off: ${fmt(m["runsPerSecondOn"])} / ${fmt(m["runsPerSecondOff"])} runs/s (${fmt(m["onOverOff"])}x, noise ±${fmt((m["throughputNoise"] ?? 0) * 100)}%); ` +

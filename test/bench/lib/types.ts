@@ -15,6 +15,7 @@ export const SCENARIOS = [
   "hostile",
   "jq",
   "retention",
+  "subworkflows",
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -88,6 +89,10 @@ export const HEADLINES: Record<ScenarioName, { metric: string; label: string; un
     { metric: "echoMs", label: "JSON_JQ_TRANSFORM echoing a 1 MB input", unit: "ms", better: "lower" },
     { metric: "sizeRatio", label: "JSON_JQ_TRANSFORM time, 4 MB over 1 MB (4 is linear)", unit: "x", better: "lower" },
   ],
+  subworkflows: [
+    { metric: "childrenPerSecond", label: "sub-workflow child runs/s (parents forking children of 3 worker tasks)", unit: "/s", better: "higher" },
+    { metric: "smallUnderLoadP99Ms", label: "independent flow dispatch p99 while parents fork children", unit: "ms", better: "lower" },
+  ],
   retention: [
     { metric: "hopP99OnMs", label: "result -> next step held p99 with the reaper removing ended runs", unit: "ms", better: "lower" },
     {
@@ -121,6 +126,11 @@ export interface Counts {
   jqItems: number;
   /** Seconds of load in each leg of the retention scenario (reaper on, reaper off). */
   retentionLegSeconds: number;
+  /** The sub-workflow scenario: parents started (8 at a time), SUB_WORKFLOW children each forks. */
+  subParents: number;
+  subChildren: number;
+  /** Children of the one tree another key's small flow runs beside. */
+  subTree: number;
   /** Worker concurrency per task type. */
   concurrency: number;
   /** Starts in flight at once. */

@@ -16,6 +16,7 @@ import { fairnessBody } from "./fairness.js";
 import { hostileBody } from "./hostile.js";
 import { jqScenario } from "./jq.js";
 import { retentionScenario } from "./retention.js";
+import { subworkflowsBody } from "./subworkflows.js";
 import { cpuMsPerTask, startInClosedLoop, throughputFigures } from "../lib/throughput.js";
 import type { BenchOptions, ScenarioName, ScenarioResult } from "../lib/types.js";
 import { anchorWallClock, cpuMeter, distribution, errorText, freePort, nowMs, pool, round, sleep, until } from "../lib/util.js";
@@ -658,4 +659,5 @@ export const BATON_SCENARIOS: Record<ScenarioName, (ctx: BatonContext) => Promis
   hostile: (ctx) => withBaton(ctx, "hostile", 1, hostileBody(ctx.options)),
   jq: (ctx) => jqScenario(ctx.options),
   retention,
+  subworkflows: (ctx) => withBaton(ctx, "subworkflows", 1, subworkflowsBody(ctx.options)),
 };
