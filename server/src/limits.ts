@@ -15,6 +15,11 @@ export interface Limits {
    * on a replica, each stream counting each of its types (BATON_DISPATCH_SUBSCRIPTIONS_PER_KEY).
    */
   dispatchSubscriptionsPerKey: number;
+  /**
+   * The most events one key may have published and not yet handled (callers
+   * without keys count as one key; BATON_MAX_WAITING_EVENTS_PER_KEY).
+   */
+  waitingEventsPerKey: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -25,6 +30,8 @@ export const DEFAULT_LIMITS: Limits = {
   searchMs: 15_000,
   // A fleet of a thousand workers with a stream for each of fifty types.
   dispatchSubscriptionsPerKey: 50_000,
+  // Minutes of a busy bus's handling; a million events of a few KiB would be gigabytes.
+  waitingEventsPerKey: 100_000,
 };
 
 /** The most results one UpdateTasks call may carry (Baton's workers send at most 256). */

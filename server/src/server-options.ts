@@ -108,7 +108,8 @@ export function isLoopback(host: string): boolean {
  * BATON_REQUEST_BYTES (the budget of requests being read or served), BATON_REQUEST_ARRIVAL_SECONDS (how long a message begun may take to arrive whole),
  * BATON_MAX_CONNECTIONS and BATON_MAX_CONNECTIONS_PER_ADDRESS (connections a port holds; 0 per address: no limit of its own),
  * BATON_DISPATCH_SUBSCRIPTIONS_PER_KEY (task types one key's open Dispatch streams may wait on, each stream counting each of its types),
- * BATON_MAX_RUNS_PER_TREE (the most runs one run tree starts beside its root).
+ * BATON_MAX_RUNS_PER_TREE (the most runs one run tree starts beside its root),
+ * BATON_MAX_WAITING_EVENTS_PER_KEY (the most events one key may have published and not yet handled).
  */
 export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<ServerOptions, "databaseUrl"> {
   const get = (name: string) => env[name] || undefined;
@@ -218,6 +219,14 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit
         `BATON_DISPATCH_SUBSCRIPTIONS_PER_KEY must be a positive whole number (task types one key's open Dispatch streams may wait on, each stream counting each of its types), not "${subscriptions}"`,
       );
     options.limits = { ...options.limits, dispatchSubscriptionsPerKey: Number(subscriptions) };
+  }
+  const waitingEvents = get("BATON_MAX_WAITING_EVENTS_PER_KEY");
+  if (waitingEvents) {
+    if (!/^[1-9]\d*$/.test(waitingEvents) || Number(waitingEvents) > 2 ** 31 - 1)
+      throw new Error(
+        `BATON_MAX_WAITING_EVENTS_PER_KEY must be a positive whole number below 2^31 (the most events one key may have published and not yet handled), not "${waitingEvents}"`,
+      );
+    options.limits = { ...options.limits, waitingEventsPerKey: Number(waitingEvents) };
   }
   const perTree = get("BATON_MAX_RUNS_PER_TREE");
   if (perTree) {

@@ -36,7 +36,7 @@ export interface EventConsumerOptions {
 
 /** What the consumer needs: the bus and handlers from the store, the engine for actions, the sandbox for conditions. */
 export interface EventConsumerDeps {
-  store: Pick<Store, "takeEvents" | "finishEvent" | "activeEventHandlers" | "getRun" | "runIdOfTask">;
+  store: Pick<Store, "takeEvents" | "finishEvents" | "activeEventHandlers" | "getRun" | "runIdOfTask">;
   engine: Pick<Engine, "handle" | "start">;
   /** Runs a handler's `javascript` condition in the sandbox. */
   evaluateScript: Parameters<typeof conditionHolds>[3];
@@ -94,7 +94,7 @@ export class EventConsumer {
       for (const event of taken) {
         if (this.ticker.stopped) return; // the rest come back after their lease
         await this.handle(event);
-        await this.deps.store.finishEvent(event.id);
+        await this.deps.store.finishEvents([event]);
       }
       if (taken.length < this.batch) return;
     }

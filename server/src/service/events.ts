@@ -6,6 +6,7 @@ import { describeIssues, validateEventHandler, type EventHandler } from "@baton/
 import { keyIdOfCall } from "../auth/guard.js";
 import type { Clock } from "../clock.js";
 import type { Limits } from "../limits.js";
+import { TooManyEventsWaiting } from "../store/event-bus.js";
 import { HANDLERS_PER_EVENT, TooManyHandlers } from "../store/event-handlers.js";
 import type { Store } from "../store/store.js";
 import { invalid, notFound, parsePayload, rpc } from "./errors.js";
@@ -71,8 +72,18 @@ export function eventService({ store, clock, limits, published: onPublished }: E
       if (req.event.trim() === "") throw invalid("event is required");
       if (Buffer.byteLength(req.event) > 1024) throw invalid("event names are at most 1024 bytes");
       const payload = parsePayload("payload_json", req.payloadJson, limits.payloadBytes);
-      // Taken in turn by its key (event-bus.ts).
-      const published = await store.publishEvent(req.event, stringifyJson(payload), clock.now(), keyIdOfCall(call));
+      // Taken in turn by its key, and bounded per key (event-bus.ts).
+      let published: { id: number; activeHandlers: number };
+      try {
+        published = await store.publishEvent(req.event, stringifyJson(payload), clock.now(), keyIdOfCall(call), limits.waitingEventsPerKey);
+      } catch (error) {
+        if (!(error instanceof TooManyEventsWaiting)) throw error;
+        throw new RpcError(
+          grpc.status.RESOURCE_EXHAUSTED,
+          `this key has ${error.max} published events not yet handled, the most one key may (BATON_MAX_WAITING_EVENTS_PER_KEY): ` +
+            `publish again once event handlers have taken some, or ask the server's operator to raise the setting`,
+        );
+      }
       onPublished?.();
       return { eventId: BigInt(published.id), activeHandlers: published.activeHandlers };
     }),

@@ -4,7 +4,11 @@
 // are taken in turn by publisher (the key that published them; "" for EVENT
 // tasks and callers without keys), oldest first within each: taken oldest
 // first overall, one key's 20,000 events made another key's event wait 55 s.
-import type { Queryable } from "./db.js";
+// A publisher may leave at most so many published events waiting: a row per
+// publisher counts them, raised by the publishing statement and lowered by the
+// one that deletes them, so a publish never counts the table.
+import type pg from "pg";
+import { transaction, type Queryable } from "./db.js";
 import { notifySql } from "./notifications.js";
 
 /** One event taken off the bus. */
@@ -21,6 +25,8 @@ export interface TakenEvent {
   attempts: number;
   /** The run tree whose EVENT task published it (null: published by a caller, or by an earlier version). */
   root: string | null;
+  /** The key that published it ("" for EVENT tasks and callers without keys). */
+  publisher: string;
 }
 
 export const EVENT_PUBLISHER_MIGRATION = {
@@ -31,27 +37,59 @@ export const EVENT_PUBLISHER_MIGRATION = {
   `,
 };
 
+export const EVENTS_WAITING_MIGRATION = {
+  name: "each publisher's waiting events are counted, so a publish can be refused past a bound without counting the table",
+  sql: `
+    -- waiting: the publisher's events published by callers (root_id IS NULL; EVENT tasks'
+    -- events are bounded by their runs) not yet handled. Raised by publishEvent, lowered by finishEvents.
+    CREATE TABLE baton.event_publishers (
+      publisher text PRIMARY KEY,
+      waiting int NOT NULL
+    );
+    INSERT INTO baton.event_publishers (publisher, waiting)
+      SELECT publisher, count(*) FROM baton.events WHERE root_id IS NULL GROUP BY publisher;
+  `,
+};
+
+/** Why an event was not stored: its publisher has as many events waiting as it may. */
+export class TooManyEventsWaiting extends Error {
+  constructor(readonly max: number) {
+    super(`the publisher has ${max} events waiting`);
+  }
+}
+
 /** At most this many publishers' events are taken together (the first in the order of their keys' ids). */
 const PUBLISHERS_PER_TAKE = 256;
 
-/** Stores an event and wakes every replica's consumer, in one statement. `publisher`: the key's id ("" without one). */
+/**
+ * Stores an event and wakes every replica's consumer, in one statement.
+ * `publisher`: the key's id ("" without one). Throws TooManyEventsWaiting,
+ * storing nothing, when the publisher has `maxWaiting` events not yet handled
+ * (its count's row is locked until the statement commits, so two publishes
+ * cannot both take the last place).
+ */
 export async function publishEvent(
   q: Queryable,
   name: string,
   payloadJson: string,
   now: number,
   publisher: string,
+  maxWaiting: number,
 ): Promise<{ id: number; activeHandlers: number }> {
   const { rows } = await q.query(
-    `WITH inserted AS (
-       INSERT INTO baton.events (name, sink, payload, created_at, publisher) VALUES ($1, $1, $2::jsonb, $3, $4) RETURNING id),
+    `WITH counted AS (
+       INSERT INTO baton.event_publishers AS c (publisher, waiting) VALUES ($4, 1)
+       ON CONFLICT (publisher) DO UPDATE SET waiting = c.waiting + 1 WHERE c.waiting < $5 RETURNING 1),
+     inserted AS (
+       INSERT INTO baton.events (name, sink, payload, created_at, publisher) SELECT $1, $1, $2::jsonb, $3, $4 FROM counted RETURNING id),
      notified AS (${notifySql("eventPublished")} FROM inserted)
      SELECT (SELECT id FROM inserted) AS id,
             (SELECT count(*) FROM notified)::int AS notified,
             (SELECT count(*) FROM baton.event_handlers WHERE event = $1 AND active)::int AS handlers`,
-    [name, payloadJson, now, publisher],
+    [name, payloadJson, now, publisher, maxWaiting],
   );
-  const row = rows[0] as { id: string; handlers: number };
+  const row = rows[0] as { id: string | null; handlers: number };
+  if (row.id === null) throw new TooManyEventsWaiting(maxWaiting);
   return { id: Number(row.id), activeHandlers: row.handlers };
 }
 
@@ -77,7 +115,7 @@ export async function takeEvents(q: Queryable, now: number, leaseMs: number, lim
      )
      UPDATE baton.events e SET taken_until = $1 + $2::bigint, attempts = e.attempts + 1
      FROM due WHERE e.id = due.id
-     RETURNING e.id, e.name, e.sink, e.payload::text AS payload, e.created_at, e.attempts, e.root_id`,
+     RETURNING e.id, e.name, e.sink, e.payload::text AS payload, e.created_at, e.attempts, e.root_id, e.publisher`,
     [now, leaseMs, limit],
   );
   return rows
@@ -89,11 +127,30 @@ export async function takeEvents(q: Queryable, now: number, leaseMs: number, lim
       createdAt: Number(r.created_at),
       attempts: r.attempts,
       root: r.root_id,
+      publisher: r.publisher,
     }))
     .sort((a, b) => a.id - b.id);
 }
 
-/** An event handled (or given up on): it is gone. */
-export async function finishEvent(q: Queryable, id: number): Promise<void> {
-  await q.query("DELETE FROM baton.events WHERE id = $1", [id]);
+/**
+ * Events handled (or given up on): they are gone, and their publishers' counts
+ * lowered. Events of several publishers lock their counts' rows in the order
+ * of the publishers first, so two replicas finishing events of the same
+ * publishers cannot deadlock.
+ */
+export async function finishEvents(pool: pg.Pool, events: Pick<TakenEvent, "id" | "publisher">[]): Promise<void> {
+  if (events.length === 0) return;
+  const finish = `WITH gone AS (DELETE FROM baton.events WHERE id = ANY($1::bigint[]) RETURNING publisher, root_id),
+     counted AS (SELECT publisher, count(*)::int AS n FROM gone WHERE root_id IS NULL GROUP BY publisher)
+     UPDATE baton.event_publishers c SET waiting = greatest(c.waiting - counted.n, 0) FROM counted WHERE c.publisher = counted.publisher`;
+  const ids = events.map((e) => e.id);
+  const publishers = [...new Set(events.map((e) => e.publisher))].sort();
+  if (publishers.length === 1) {
+    await pool.query(finish, [ids]);
+    return;
+  }
+  await transaction(pool, async (tx) => {
+    await tx.query("SELECT 1 FROM baton.event_publishers WHERE publisher = ANY($1::text[]) ORDER BY publisher FOR UPDATE", [publishers]);
+    await tx.query(finish, [ids]);
+  });
 }

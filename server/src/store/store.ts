@@ -246,10 +246,13 @@ export interface Store {
   /** The active handlers of `event`, at most `limit` (what its consumer applies). */
   activeEventHandlers(event: string, limit: number): Promise<eventHandlers.StoredHandler[]>;
   deleteEventHandler(name: string): Promise<boolean>;
-  /** `publisher`: the publishing key's id ("" without one); events are taken in turn by it. */
-  publishEvent(name: string, payloadJson: string, now: number, publisher: string): Promise<{ id: number; activeHandlers: number }>;
+  /**
+   * `publisher`: the publishing key's id ("" without one); events are taken in turn by it.
+   * Throws TooManyEventsWaiting, storing nothing, when it has `maxWaiting` events not yet handled.
+   */
+  publishEvent(name: string, payloadJson: string, now: number, publisher: string, maxWaiting: number): Promise<{ id: number; activeHandlers: number }>;
   takeEvents(now: number, leaseMs: number, limit: number): Promise<eventBus.TakenEvent[]>;
-  finishEvent(id: number): Promise<void>;
+  finishEvents(events: Pick<eventBus.TakenEvent, "id" | "publisher">[]): Promise<void>;
 
   // ---- API keys
   insertApiKey(key: Omit<apiKeys.ApiKeyRow, "revokedAt">): Promise<apiKeys.ApiKeyRow>;
@@ -468,9 +471,10 @@ class PgStore implements Store {
   listEventHandlers = (filter: eventHandlers.HandlerFilter, room: number) => eventHandlers.listHandlers(this.pool, filter, room);
   activeEventHandlers = (event: string, limit: number) => eventHandlers.activeHandlers(this.pool, event, limit);
   deleteEventHandler = (name: string) => eventHandlers.deleteHandler(this.pool, name);
-  publishEvent = (name: string, payloadJson: string, now: number, publisher: string) => eventBus.publishEvent(this.pool, name, payloadJson, now, publisher);
+  publishEvent = (name: string, payloadJson: string, now: number, publisher: string, maxWaiting: number) =>
+    eventBus.publishEvent(this.pool, name, payloadJson, now, publisher, maxWaiting);
   takeEvents = (now: number, leaseMs: number, limit: number) => eventBus.takeEvents(this.pool, now, leaseMs, limit);
-  finishEvent = (id: number) => eventBus.finishEvent(this.pool, id);
+  finishEvents = (events: Pick<eventBus.TakenEvent, "id" | "publisher">[]) => eventBus.finishEvents(this.pool, events);
 
   insertApiKey = (key: Omit<apiKeys.ApiKeyRow, "revokedAt">) => apiKeys.insertApiKey(this.pool, key);
   listApiKeys = (includeRevoked: boolean) => apiKeys.listApiKeys(this.pool, includeRevoked);
