@@ -379,7 +379,11 @@ export class BatonClient {
 
   /** Workers connected to the server now (dispatch streams and long polls), optionally only those serving `taskType`. */
   async workers(taskType = "") {
-    return (await this.tasks.listWorkers({ taskType })).workers.map((w) => ({
+    const workers = await everyPage(async (pageToken) => {
+      const page = await this.tasks.listWorkers({ taskType, pageSize: PAGE_SIZE, pageToken });
+      return { items: page.workers, nextPageToken: page.nextPageToken };
+    });
+    return workers.map((w) => ({
       workerId: w.workerId,
       taskTypes: w.taskTypes,
       kind: w.kind,
@@ -465,8 +469,20 @@ export class BatonClient {
     };
   }
 
-  async queues() {
-    return (await this.tasks.listQueues({})).queues.map((q) => ({
+  /** Queue depths per task type (every type with tasks queued or in progress, or only `taskTypes`), in task type order. */
+  async queues(taskTypes: string[] = []) {
+    const queues = [];
+    // A call names at most a page's worth of types.
+    for (let i = 0; i === 0 || i < taskTypes.length; i += PAGE_SIZE) {
+      const some = taskTypes.slice(i, i + PAGE_SIZE);
+      queues.push(
+        ...(await everyPage(async (pageToken) => {
+          const page = await this.tasks.listQueues({ taskTypes: some, pageSize: PAGE_SIZE, pageToken });
+          return { items: page.queues, nextPageToken: page.nextPageToken };
+        })),
+      );
+    }
+    return queues.map((q) => ({
       taskType: q.taskType,
       ready: Number(q.ready),
       delayed: Number(q.delayed),

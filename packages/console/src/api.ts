@@ -63,6 +63,20 @@ export const listEventHandlers = () =>
     return { items: page.handlerJson, nextPageToken: page.nextPageToken };
   });
 
+/** Queue depths of every task type (or only `taskTypes`, up to PAGE_SIZE of them), every page. */
+export const listQueues = (taskTypes: string[] = []) =>
+  everyPage(async (pageToken) => {
+    const page = await tasks.listQueues({ taskTypes, pageSize: PAGE_SIZE, pageToken });
+    return { items: page.queues, nextPageToken: page.nextPageToken };
+  });
+
+/** The workers connected to every replica, every page. */
+export const listWorkers = () =>
+  everyPage(async (pageToken) => {
+    const page = await tasks.listWorkers({ pageSize: PAGE_SIZE, pageToken });
+    return { items: page.workers, nextPageToken: page.nextPageToken };
+  });
+
 /** The server's words for a refused call (what the CLI would print). */
 export function errorText(error: unknown): string {
   if (error instanceof ConnectError) return error.rawMessage || Code[error.code];

@@ -14,6 +14,7 @@ import {
   TaskResultSchema,
   TaskStatus,
   type LeasedTask,
+  type QueueDepth,
   UpdateTaskRequestSchema,
   stringifyJson,
   grpc,
@@ -21,11 +22,13 @@ import {
 } from "@baton/protocol";
 import type { JsonObject } from "../decider/model.js";
 import { requireId } from "../service/errors.js";
+import { LIST_PAGE_MAX } from "../service/list-pages.js";
 import { withParsedOutput } from "../service/tasks.js";
 import { badRequest, notFound } from "./errors.js";
 import type { Reply, Route } from "./http.js";
 import { TASK_RESULT } from "./schemas.js";
 import { callOf, intParam, type Services } from "./services.js";
+import { wholeList } from "./whole-lists.js";
 import { leasedToTask, listJson, toTask, toTaskLog, workflowJson } from "./shapes.js";
 
 interface TaskResultBody {
@@ -140,10 +143,22 @@ export function taskRoutes(s: Services): Route[] {
     return taskId;
   };
 
-  const queueSizes = async (signal: AbortSignal): Promise<Map<string, number>> => {
-    const { queues } = await s.tasks.listQueues(create(ListQueuesRequestSchema, {}), callOf(signal));
-    return new Map(queues.map((q) => [q.taskType, Number(q.ready)]));
+  // Conductor answers every queue at once: read page by page, bounded as its other whole lists are.
+  const queues = async (signal: AbortSignal, taskTypes: string[] = []): Promise<QueueDepth[]> => {
+    const out: QueueDepth[] = [];
+    // A call names at most a page's worth of types.
+    for (let i = 0; i === 0 || i < taskTypes.length; i += LIST_PAGE_MAX) {
+      const some = taskTypes.slice(i, i + LIST_PAGE_MAX);
+      const read = async (pageToken: string) => {
+        const page = await s.tasks.listQueues(create(ListQueuesRequestSchema, { taskTypes: some, pageSize: LIST_PAGE_MAX, pageToken }), callOf(signal));
+        return { items: page.queues, nextPageToken: page.nextPageToken };
+      };
+      out.push(...(await wholeList("task queues", read, (q) => q.taskType.length + 64, "gRPC ListQueues with page_token, or `baton tasks`")));
+    }
+    return out;
   };
+  const queueSizes = async (signal: AbortSignal, taskTypes?: string[]): Promise<Map<string, number>> =>
+    new Map((await queues(signal, taskTypes)).map((q) => [q.taskType, Number(q.ready)]));
 
   return [
     {
@@ -284,11 +299,15 @@ export function taskRoutes(s: Services): Route[] {
       path: "/api/tasks/queue/sizes",
       rights: `${TASK}/ListQueues`,
       handle: async (r) => {
-        const sizes = await queueSizes(r.signal);
-        const types = r.query
-          .getAll("taskType")
-          .flatMap((t) => t.split(","))
-          .filter((t) => t !== "");
+        const types = [
+          ...new Set(
+            r.query
+              .getAll("taskType")
+              .flatMap((t) => t.split(","))
+              .filter((t) => t !== ""),
+          ),
+        ];
+        const sizes = await queueSizes(r.signal, types);
         return { json: Object.fromEntries((types.length > 0 ? types : [...sizes.keys()]).map((t) => [t, sizes.get(t) ?? 0])) };
       },
     },
@@ -299,7 +318,7 @@ export function taskRoutes(s: Services): Route[] {
       handle: async (r) => {
         const type = r.query.get("taskType");
         if (!type) throw badRequest("query parameter taskType is required");
-        return { json: (await queueSizes(r.signal)).get(type) ?? 0 };
+        return { json: (await queueSizes(r.signal, [type])).get(type) ?? 0 };
       },
     },
     {
@@ -313,8 +332,7 @@ export function taskRoutes(s: Services): Route[] {
       path: "/api/tasks/queue/all/verbose",
       rights: `${TASK}/ListQueues`,
       handle: async (r) => {
-        const { queues } = await s.tasks.listQueues(create(ListQueuesRequestSchema, {}), callOf(r.signal));
-        return { json: Object.fromEntries(queues.map((q) => [q.taskType, { a: { size: Number(q.ready), uacked: Number(q.inProgress) } }])) };
+        return { json: Object.fromEntries((await queues(r.signal)).map((q) => [q.taskType, { a: { size: Number(q.ready), uacked: Number(q.inProgress) } }])) };
       },
     },
   ];

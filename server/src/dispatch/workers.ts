@@ -6,6 +6,8 @@
 // they go (not only when listed) and at most MAX_POLLERS are kept, and a list
 // stops at about LIST_NAME_BYTES of names (its heartbeat is written every 2 s).
 export interface ConnectedWorker {
+  /** Numbers this replica's workers in the order they connected (ListWorkers pages by it). */
+  id: number;
   workerId: string;
   taskTypes: string[];
   kind: "dispatch" | "poll";
@@ -26,13 +28,14 @@ export class ConnectedWorkers {
   private readonly streams = new Set<ConnectedWorker>();
   /** Least recently seen first: each poll moves its entry to the end. */
   private readonly pollers = new Map<string, ConnectedWorker>();
+  private lastId = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
 
   /** A dispatch stream subscribed; returns the entry to update and to drop when the stream ends. */
   stream(workerId: string, taskTypes: string[]): ConnectedWorker {
     const at = this.now();
-    const entry: ConnectedWorker = { workerId, taskTypes, kind: "dispatch", freeSlots: 0, connectedAt: at, lastSeenAt: at, delivered: 0 };
+    const entry: ConnectedWorker = { id: ++this.lastId, workerId, taskTypes, kind: "dispatch", freeSlots: 0, connectedAt: at, lastSeenAt: at, delivered: 0 };
     this.streams.add(entry);
     return entry;
   }
@@ -54,7 +57,7 @@ export class ConnectedWorkers {
     const key = `${workerId}\u0000${taskType}`;
     let entry = this.pollers.get(key);
     if (entry) this.pollers.delete(key);
-    else entry = { workerId, taskTypes: [taskType], kind: "poll", freeSlots: 0, connectedAt: at, lastSeenAt: at, delivered: 0 };
+    else entry = { id: ++this.lastId, workerId, taskTypes: [taskType], kind: "poll", freeSlots: 0, connectedAt: at, lastSeenAt: at, delivered: 0 };
     this.pollers.set(key, entry);
     this.forgetGone(at);
     entry.lastSeenAt = at;

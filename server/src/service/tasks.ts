@@ -16,6 +16,9 @@ import { MAX_RESULTS_PER_UPDATE, tooManyResults, type Limits } from "../limits.j
 import type { Store } from "../store/store.js";
 import { taskStatusName, toLeasedTask } from "./convert.js";
 import { invalid, parseLargePayload, requireId, rpc, toRpcError } from "./errors.js";
+import { listPage, LIST_PAGE_MAX } from "./list-pages.js";
+import { writePageToken } from "./page-tokens.js";
+import { workerPage, WORKERS_LIST } from "./worker-pages.js";
 import { checkLogWriter, LOG_PAGE_BYTES, logFull, pageOf, pageToken, TASK_LOG_CAP } from "./task-logs.js";
 
 /** The longest one ExtendLease may extend a lease by. */
@@ -47,10 +50,24 @@ function subscribeProblem(sub: { taskTypes: string[]; workerId: string }): strin
   return workerIdProblem(sub.workerId);
 }
 
+/** The list name page tokens of ListQueues carry. */
+const QUEUES_LIST = "queues";
+
+/** ListQueues' task_types: names, at most a page's worth. */
+function taskTypesProblem(taskTypes: string[]): string | undefined {
+  if (taskTypes.length > LIST_PAGE_MAX) {
+    return `task_types names ${taskTypes.length} task types, over the ${LIST_PAGE_MAX} one call may ask for: ask in several calls, or for every type in pages`;
+  }
+  if (taskTypes.some((type) => type === "" || charsOverNameLimit(type) > 0)) {
+    return `task_types holds an empty name or one longer than the ${MAX_NAME_CHARS} characters a task name may have`;
+  }
+  return undefined;
+}
+
 /** What the task service needs: results go to the engine as events; leases, logs and queue depths are store operations. */
 export interface TaskServiceDeps {
   engine: Pick<Engine, "handle">;
-  store: Pick<Store, "extendLease" | "addTaskLogs" | "taskLogPage" | "taskLease" | "queueDepths">;
+  store: Pick<Store, "extendLease" | "addTaskLogs" | "taskLogPage" | "taskLease" | "queueDepthPage">;
   dispatcher: Pick<Dispatcher, "add" | "remove" | "credit" | "release" | "fair">;
   clock: Clock;
   limits: Limits;
@@ -353,18 +370,33 @@ export function taskService({
       };
     }),
 
-    listQueues: rpc(async () => ({
-      queues: (await store.queueDepths(clock.now())).map((q) => ({
-        taskType: q.taskType,
-        ready: BigInt(q.ready),
-        delayed: BigInt(q.delayed),
-        inProgress: BigInt(q.inProgress),
-      })),
-    })),
+    listQueues: rpc(async (req) => {
+      const page = listPage(QUEUES_LIST, 1, req.pageSize, req.pageToken);
+      const problem = taskTypesProblem(req.taskTypes);
+      if (problem) throw invalid(problem);
+      const { depths, next } = await store.queueDepthPage(clock.now(), {
+        limit: page.limit,
+        after: (page.after?.[0] as string | undefined) ?? "",
+        ...(req.taskTypes.length > 0 ? { taskTypes: req.taskTypes } : {}),
+      });
+      return {
+        queues: depths.map((q) => ({
+          taskType: q.taskType,
+          ready: BigInt(q.ready),
+          delayed: BigInt(q.delayed),
+          inProgress: BigInt(q.inProgress),
+        })),
+        nextPageToken: next === undefined ? "" : writePageToken({ l: QUEUES_LIST, k: [next] }),
+      };
+    }),
 
-    listWorkers: rpc(async (req) => ({
-      workers: (everyReplica?.workersEverywhere(req.taskType || undefined) ?? workers.list(req.taskType || undefined).map((w) => ({ ...w, replica: "" }))).map(
-        (w) => ({
+    listWorkers: rpc(async (req) => {
+      const page = listPage(WORKERS_LIST, 2, req.pageSize, req.pageToken);
+      const taskType = req.taskType || undefined;
+      const connected = everyReplica?.workersEverywhere(taskType) ?? workers.list(taskType).map((w) => ({ ...w, replica: "" }));
+      const { workers: shown, nextPageToken } = workerPage(connected, page);
+      return {
+        workers: shown.map((w) => ({
           workerId: w.workerId,
           taskTypes: w.taskTypes,
           kind: w.kind,
@@ -373,8 +405,9 @@ export function taskService({
           lastSeenMs: BigInt(w.lastSeenAt),
           tasksDelivered: BigInt(w.delivered),
           replica: w.replica,
-        }),
-      ),
-    })),
+        })),
+        nextPageToken,
+      };
+    }),
   };
 }

@@ -295,3 +295,58 @@ export async function queueDepths(q: Queryable, now: number): Promise<QueueDepth
   );
   return rows.map((r) => ({ taskType: r.task_type, ready: r.ready, delayed: r.delayed, inProgress: r.in_progress }));
 }
+
+/** Which task types a page of queue depths covers: up to `limit` after `after`, only `taskTypes` when given. */
+export interface QueueDepthPage {
+  limit: number;
+  after: string;
+  taskTypes?: readonly string[];
+}
+
+/**
+ * Queue depths of up to `limit` task types after `after`, in order, and
+ * whether types follow. The types are found by stepping through the indexes
+ * from one type to the next (queue_claim for queued tasks,
+ * tasks_running_by_type for leased ones) and counted alone, so a page costs
+ * its types' rows, not the whole queue (system tasks in progress hold no
+ * lease: stepping past a type of them reads its rows). Of `taskTypes`, those
+ * with nothing queued or in progress are left out.
+ */
+export async function queueDepthPage(q: Queryable, now: number, page: QueueDepthPage): Promise<{ depths: QueueDepth[]; next?: string }> {
+  const types = page.taskTypes
+    ? `SELECT DISTINCT task_type FROM unnest($4::text[]) AS u(task_type) WHERE task_type > $2 ORDER BY task_type LIMIT $3`
+    : `WITH RECURSIVE
+         queued AS (
+           (SELECT task_type FROM baton.queue WHERE task_type > $2 ORDER BY task_type LIMIT 1)
+           UNION ALL
+           SELECT (SELECT q.task_type FROM baton.queue q WHERE q.task_type > queued.task_type ORDER BY q.task_type LIMIT 1)
+           FROM queued WHERE queued.task_type IS NOT NULL),
+         running AS (
+           (SELECT def_name AS task_type FROM baton.tasks WHERE status = 'IN_PROGRESS' AND lease_expires_at > 0 AND def_name > $2 ORDER BY def_name LIMIT 1)
+           UNION ALL
+           SELECT (SELECT t.def_name FROM baton.tasks t
+                   WHERE t.status = 'IN_PROGRESS' AND t.lease_expires_at > 0 AND t.def_name > running.task_type ORDER BY t.def_name LIMIT 1)
+           FROM running WHERE running.task_type IS NOT NULL)
+       SELECT task_type FROM (
+         (SELECT task_type FROM queued WHERE task_type IS NOT NULL LIMIT $3)
+         UNION
+         (SELECT task_type FROM running WHERE task_type IS NOT NULL LIMIT $3)) u
+       ORDER BY task_type LIMIT $3`;
+  const { rows } = await q.query(
+    `WITH types AS (${types})
+     SELECT types.task_type, d.ready, d.delayed, p.in_progress
+     FROM types
+     CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE visible_at <= $1) AS ready, count(*) FILTER (WHERE visible_at > $1) AS delayed
+                         FROM baton.queue WHERE task_type = types.task_type) d
+     CROSS JOIN LATERAL (SELECT count(*) AS in_progress FROM baton.tasks
+                         WHERE def_name = types.task_type AND status = 'IN_PROGRESS' AND lease_expires_at > 0) p
+     ORDER BY types.task_type`,
+    [now, page.after, page.limit + 1, ...(page.taskTypes ? [page.taskTypes] : [])],
+  );
+  const covered = rows.slice(0, page.limit);
+  const depths = covered
+    .map((r) => ({ taskType: r.task_type as string, ready: Number(r.ready), delayed: Number(r.delayed), inProgress: Number(r.in_progress) }))
+    .filter((d) => d.ready + d.delayed + d.inProgress > 0);
+  // The next page starts after the last type this one covered, listed or not.
+  return rows.length > page.limit ? { depths, next: covered[covered.length - 1]!.task_type as string } : { depths };
+}

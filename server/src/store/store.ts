@@ -48,7 +48,7 @@ export type { StoredHandler } from "./event-handlers.js";
 export type { HandOffRoom } from "./fair-claim.js";
 export type { OpenTransaction } from "./health.js";
 export type { OutboxItem } from "./outbox.js";
-export type { ClaimedRun, ClaimedTask, ClaimLimits, QueueDepth } from "./queue.js";
+export type { ClaimedRun, ClaimedTask, ClaimLimits, QueueDepth, QueueDepthPage } from "./queue.js";
 export type { BatchTargets, LoadedRun, LoadedRuns, RunTarget } from "./run-batches.js";
 export { rowToRun, rowToTask } from "./rows.js";
 export type { CountFilter } from "./run-counts.js";
@@ -170,6 +170,8 @@ export interface Store {
   /** The new deadline; undefined when the token is stale. */
   extendLease(taskId: string, token: string, seconds: number, now: number): Promise<number | undefined>;
   queueDepths(now: number): Promise<queue.QueueDepth[]>;
+  /** A page of queue depths in task type order; `next` to read the page after it, when one follows. */
+  queueDepthPage(now: number, page: queue.QueueDepthPage): Promise<{ depths: queue.QueueDepth[]; next?: string }>;
   /** The task types (of `among`, or all) with a task ready in the queue at `now` (the dispatcher's sweep). */
   readyTaskTypes(now: number, among?: readonly string[]): Promise<string[]>;
 
@@ -429,6 +431,10 @@ class PgStore implements Store {
   /** Counts every queued task: concurrent callers (ListQueues, a scrape) share one read, so callers cannot hold a connection each with it. */
   private readonly depths = new CoalescedRead<queue.QueueDepth[]>();
   queueDepths = (now: number) => this.depths.get(() => queue.queueDepths(this.pool, now));
+  /** Counts a page's types: callers asking for the same page at once share one read, as for the whole count. */
+  private readonly depthPages = new CoalescedReads<{ depths: queue.QueueDepth[]; next?: string }>();
+  queueDepthPage = (now: number, page: queue.QueueDepthPage) =>
+    this.depthPages.get(JSON.stringify([page.after, page.limit, page.taskTypes ?? null]), () => queue.queueDepthPage(this.pool, now, page));
   readyTaskTypes = (now: number, among?: readonly string[]) => queue.readyTaskTypes(this.pool, now, among);
 
   dueRuns = (now: number, limit: number) => dueRuns(this.pool, now, limit);

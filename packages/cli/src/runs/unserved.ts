@@ -7,7 +7,7 @@ export async function unservedTaskTypes(client: BatonClient, run: ConductorWorkf
   if (run.status !== "RUNNING") return [];
   const waiting = new Set(run.tasks.filter((t) => t.status === "SCHEDULED" && t.taskDefName).map((t) => t.taskDefName));
   if (waiting.size === 0) return [];
-  const [queues, workers] = await Promise.all([client.queues(), client.workers()]);
+  const [queues, workers] = await Promise.all([client.queues([...waiting]), client.workers()]);
   // Only types with a queue are handed to workers (system tasks never are).
   const queued = new Set(queues.filter((q) => q.ready + q.delayed > 0).map((q) => q.taskType));
   const served = new Set(workers.flatMap((w) => w.taskTypes));

@@ -3,7 +3,7 @@
 // free slots, last seen). A type with work and no worker is called out.
 // Read again when any run moves (the same long poll as the runs list).
 import { useEffect, useState } from "preact/hooks";
-import { errorText, listTaskDefs, tasks, workflows } from "../api.js";
+import { errorText, listQueues, listTaskDefs, listWorkers, workflows } from "../api.js";
 import { Empty, ErrorBox, time } from "../ui.js";
 
 interface Row {
@@ -36,19 +36,19 @@ export function QueuesPage() {
 
   useEffect(() => {
     let live = true;
-    Promise.all([tasks.listQueues({}), tasks.listWorkers({}), listTaskDefs()]).then(
-      ([q, w, defs]) => {
+    Promise.all([listQueues(), listWorkers(), listTaskDefs()]).then(
+      ([queues, connected, defs]) => {
         if (!live) return;
         const limits = new Map<string, Record<string, unknown>>();
         for (const j of defs) {
           const d = JSON.parse(j) as Record<string, unknown>;
           limits.set(String(d["name"]), d);
         }
-        const types = new Set<string>([...q.queues.map((x) => x.taskType), ...w.workers.flatMap((x) => x.taskTypes), ...limits.keys()]);
+        const types = new Set<string>([...queues.map((x) => x.taskType), ...connected.flatMap((x) => x.taskTypes), ...limits.keys()]);
         const out: Row[] = [...types].sort().map((type) => {
-          const depth = q.queues.find((x) => x.taskType === type);
+          const depth = queues.find((x) => x.taskType === type);
           const def = limits.get(type);
-          const serving = w.workers.filter((x) => x.taskTypes.includes(type));
+          const serving = connected.filter((x) => x.taskTypes.includes(type));
           const concurrency = Number(def?.["concurrentExecLimit"] ?? 0);
           const perFreq = Number(def?.["rateLimitPerFrequency"] ?? 0);
           return {
@@ -63,7 +63,7 @@ export function QueuesPage() {
           };
         });
         setRows(out);
-        setWorkers(w.workers);
+        setWorkers(connected);
         setError(undefined);
       },
       (e) => live && setError(errorText(e)),
@@ -121,7 +121,15 @@ export function QueuesPage() {
                 <td class="num">{r.inProgress.toLocaleString("en-US")}</td>
                 <td>{r.concurrency ?? "—"}</td>
                 <td>{r.rate ?? "—"}</td>
-                <td class="num">{r.workers === 0 && r.ready > 0 ? <span class="warn" title="tasks wait and no worker serves this type">none ⚠</span> : r.workers}</td>
+                <td class="num">
+                  {r.workers === 0 && r.ready > 0 ? (
+                    <span class="warn" title="tasks wait and no worker serves this type">
+                      none ⚠
+                    </span>
+                  ) : (
+                    r.workers
+                  )}
+                </td>
                 <td class="num">{r.slots}</td>
               </tr>
             ))}

@@ -2,7 +2,7 @@
 // first thing to know when a run sits still (the same check as `baton get`
 // and `baton start --wait`). Asked again whenever the run moves.
 import { useEffect, useState } from "preact/hooks";
-import { tasks, type Workflow } from "../api.js";
+import { listQueues, listWorkers, type Workflow } from "../api.js";
 import { taskStatusName, workflowStatusName } from "../ui.js";
 
 /** Types of the run's queued worker tasks with nobody connected to take them ([] while unknown). */
@@ -19,13 +19,14 @@ export function useUnservedTypes(run: Workflow | undefined, state: string): stri
       return;
     }
     let live = true;
-    Promise.all([tasks.listQueues({}), tasks.listWorkers({})]).then(
-      ([q, w]) => {
+    const waitingTypes = key.split(",");
+    Promise.all([listQueues(waitingTypes), listWorkers()]).then(
+      ([queues, connected]) => {
         if (!live) return;
         // Only types with a queue are handed to workers (system tasks never are).
-        const queued = new Set(q.queues.filter((x) => x.ready + x.delayed > 0n).map((x) => x.taskType));
-        const served = new Set(w.workers.flatMap((x) => x.taskTypes));
-        setTypes(key.split(",").filter((t) => queued.has(t) && !served.has(t)));
+        const queued = new Set(queues.filter((x) => x.ready + x.delayed > 0n).map((x) => x.taskType));
+        const served = new Set(connected.flatMap((x) => x.taskTypes));
+        setTypes(waitingTypes.filter((t) => queued.has(t) && !served.has(t)));
       },
       () => live && setTypes([]),
     );

@@ -1247,7 +1247,14 @@ func (x *GetTaskLogsResponse) GetNextPageToken() string {
 }
 
 type ListQueuesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Task types per page: 0 = 100, at most 1000.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The previous page's next_page_token; empty for the first page.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only these task types (at most 1000); every type with tasks queued or in
+	// progress when empty.
+	TaskTypes     []string `protobuf:"bytes,3,rep,name=task_types,json=taskTypes,proto3" json:"task_types,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1280,6 +1287,27 @@ func (x *ListQueuesRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use ListQueuesRequest.ProtoReflect.Descriptor instead.
 func (*ListQueuesRequest) Descriptor() ([]byte, []int) {
 	return file_baton_v1_task_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListQueuesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListQueuesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListQueuesRequest) GetTaskTypes() []string {
+	if x != nil {
+		return x.TaskTypes
+	}
+	return nil
 }
 
 type QueueDepth struct {
@@ -1353,8 +1381,10 @@ func (x *QueueDepth) GetInProgress() int64 {
 }
 
 type ListQueuesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Queues        []*QueueDepth          `protobuf:"bytes,1,rep,name=queues,proto3" json:"queues,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Queues []*QueueDepth          `protobuf:"bytes,1,rep,name=queues,proto3" json:"queues,omitempty"`
+	// Set when more follow: pass it as page_token.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1396,10 +1426,22 @@ func (x *ListQueuesResponse) GetQueues() []*QueueDepth {
 	return nil
 }
 
+func (x *ListQueuesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 type ListWorkersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only workers serving this task type.
-	TaskType      string `protobuf:"bytes,1,opt,name=task_type,json=taskType,proto3" json:"task_type,omitempty"`
+	TaskType string `protobuf:"bytes,1,opt,name=task_type,json=taskType,proto3" json:"task_type,omitempty"`
+	// Workers per page: 0 = 100, at most 1000. A page also stops after about
+	// 4 MiB of worker ids and task types (always at least one worker).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The previous page's next_page_token; empty for the first page.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1437,6 +1479,20 @@ func (*ListWorkersRequest) Descriptor() ([]byte, []int) {
 func (x *ListWorkersRequest) GetTaskType() string {
 	if x != nil {
 		return x.TaskType
+	}
+	return ""
+}
+
+func (x *ListWorkersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListWorkersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
 	}
 	return ""
 }
@@ -1547,8 +1603,10 @@ func (x *ConnectedWorker) GetReplica() string {
 }
 
 type ListWorkersResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Workers       []*ConnectedWorker     `protobuf:"bytes,1,rep,name=workers,proto3" json:"workers,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Workers []*ConnectedWorker     `protobuf:"bytes,1,rep,name=workers,proto3" json:"workers,omitempty"`
+	// Set when more follow: pass it as page_token.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1588,6 +1646,13 @@ func (x *ListWorkersResponse) GetWorkers() []*ConnectedWorker {
 		return x.Workers
 	}
 	return nil
+}
+
+func (x *ListWorkersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 var File_baton_v1_task_service_proto protoreflect.FileDescriptor
@@ -1689,19 +1754,28 @@ const file_baton_v1_task_service_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"d\n" +
 	"\x13GetTaskLogsResponse\x12%\n" +
 	"\x04logs\x18\x01 \x03(\v2\x11.baton.v1.TaskLogR\x04logs\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x13\n" +
-	"\x11ListQueuesRequest\"z\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"n\n" +
+	"\x11ListQueuesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x1d\n" +
+	"\n" +
+	"task_types\x18\x03 \x03(\tR\ttaskTypes\"z\n" +
 	"\n" +
 	"QueueDepth\x12\x1b\n" +
 	"\ttask_type\x18\x01 \x01(\tR\btaskType\x12\x14\n" +
 	"\x05ready\x18\x02 \x01(\x03R\x05ready\x12\x18\n" +
 	"\adelayed\x18\x03 \x01(\x03R\adelayed\x12\x1f\n" +
 	"\vin_progress\x18\x04 \x01(\x03R\n" +
-	"inProgress\"B\n" +
+	"inProgress\"j\n" +
 	"\x12ListQueuesResponse\x12,\n" +
-	"\x06queues\x18\x01 \x03(\v2\x14.baton.v1.QueueDepthR\x06queues\"1\n" +
+	"\x06queues\x18\x01 \x03(\v2\x14.baton.v1.QueueDepthR\x06queues\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"m\n" +
 	"\x12ListWorkersRequest\x12\x1b\n" +
-	"\ttask_type\x18\x01 \x01(\tR\btaskType\"\x8d\x02\n" +
+	"\ttask_type\x18\x01 \x01(\tR\btaskType\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x8d\x02\n" +
 	"\x0fConnectedWorker\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x1d\n" +
 	"\n" +
@@ -1713,9 +1787,10 @@ const file_baton_v1_task_service_proto_rawDesc = "" +
 	"\flast_seen_ms\x18\x06 \x01(\x03R\n" +
 	"lastSeenMs\x12'\n" +
 	"\x0ftasks_delivered\x18\a \x01(\x03R\x0etasksDelivered\x12\x18\n" +
-	"\areplica\x18\b \x01(\tR\areplica\"J\n" +
+	"\areplica\x18\b \x01(\tR\areplica\"r\n" +
 	"\x13ListWorkersResponse\x123\n" +
-	"\aworkers\x18\x01 \x03(\v2\x19.baton.v1.ConnectedWorkerR\aworkers2\x96\x05\n" +
+	"\aworkers\x18\x01 \x03(\v2\x19.baton.v1.ConnectedWorkerR\aworkers\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x96\x05\n" +
 	"\vTaskService\x12E\n" +
 	"\bDispatch\x12\x19.baton.v1.DispatchRequest\x1a\x1a.baton.v1.DispatchResponse(\x010\x01\x125\n" +
 	"\x04Poll\x12\x15.baton.v1.PollRequest\x1a\x16.baton.v1.PollResponse\x12G\n" +

@@ -54,11 +54,12 @@ type TaskServiceClient interface {
 	ExtendLease(ctx context.Context, in *ExtendLeaseRequest, opts ...grpc.CallOption) (*ExtendLeaseResponse, error)
 	AddTaskLog(ctx context.Context, in *AddTaskLogRequest, opts ...grpc.CallOption) (*AddTaskLogResponse, error)
 	GetTaskLogs(ctx context.Context, in *GetTaskLogsRequest, opts ...grpc.CallOption) (*GetTaskLogsResponse, error)
-	// Queue depth per task type.
+	// Queue depth per task type, in pages ordered by task type.
 	ListQueues(ctx context.Context, in *ListQueuesRequest, opts ...grpc.CallOption) (*ListQueuesResponse, error)
 	// Workers connected now (dispatch streams and long polls), with the task
 	// types they serve: this replica's as of now, every other replica's as of
-	// its last heartbeat (a few seconds).
+	// its last heartbeat (a few seconds). In pages ordered by replica, then by
+	// when the worker connected.
 	ListWorkers(ctx context.Context, in *ListWorkersRequest, opts ...grpc.CallOption) (*ListWorkersResponse, error)
 }
 
@@ -187,11 +188,12 @@ type TaskServiceServer interface {
 	ExtendLease(context.Context, *ExtendLeaseRequest) (*ExtendLeaseResponse, error)
 	AddTaskLog(context.Context, *AddTaskLogRequest) (*AddTaskLogResponse, error)
 	GetTaskLogs(context.Context, *GetTaskLogsRequest) (*GetTaskLogsResponse, error)
-	// Queue depth per task type.
+	// Queue depth per task type, in pages ordered by task type.
 	ListQueues(context.Context, *ListQueuesRequest) (*ListQueuesResponse, error)
 	// Workers connected now (dispatch streams and long polls), with the task
 	// types they serve: this replica's as of now, every other replica's as of
-	// its last heartbeat (a few seconds).
+	// its last heartbeat (a few seconds). In pages ordered by replica, then by
+	// when the worker connected.
 	ListWorkers(context.Context, *ListWorkersRequest) (*ListWorkersResponse, error)
 	mustEmbedUnimplementedTaskServiceServer()
 }
