@@ -365,6 +365,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
         ...(gate.authenticate ? { authenticate: gate.authenticate } : {}),
         taskTypeOf: gate.taskTypeOf,
         inlineDefinitions: gate.inlineDefinitions,
+        queries: engineServices.queries,
       })
     : undefined;
   let consoleServer: ConsoleServer | undefined;

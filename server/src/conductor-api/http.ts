@@ -1,12 +1,11 @@
 // The HTTP listener of Conductor's REST API: routing (find-my-way), body
-// reading and validation (ajv), admission, and Conductor's answers (JSON,
-// text/plain ids, 204 for "nothing", its error body for every refusal).
-import { nestsDeeperThan, NOTE_CHARS, shortened, usesMoreKeyNamesThan } from "@baton/json";
+// reading and validation (body-views.ts: large bodies in the queries pool),
+// admission, and Conductor's answers (JSON, text/plain ids, 204 for
+// "nothing", its error body for every refusal).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import Router from "find-my-way";
-import { Ajv, type ValidateFunction, type ErrorObject } from "ajv";
-import { mapInSlices, parseJson, stringifyJson } from "@baton/protocol";
-import { BODY_TOO_DEEP, BODY_TOO_MANY_NAMES, MAX_BODY_DEPTH, MAX_JSON_KEY_NAMES } from "../service/json-checks.js";
+import type { ValidateFunction } from "ajv";
+import { mapInSlices, stringifyJson } from "@baton/protocol";
 import { listen, type Listening } from "../http-listen.js";
 import type { Logger } from "../logger.js";
 import type { Principal } from "../auth/policy.js";
@@ -15,14 +14,15 @@ import type { Admission } from "./admission.js";
 import { declaredBodyBytes, type RequestBytes, type RequestCall } from "../request-bytes.js";
 import { AnswerRefused, type AnswerCall, type UnsentAnswers } from "../unsent-answers.js";
 import type { Connections } from "../connections.js";
-import { badRequest, errorBody, HttpError, notFound, toHttpError, type ValidationError } from "./errors.js";
+import { compileBodySchema, parsedBody, readBodyView, type BodyRead, type BodyViewName } from "./body-views.js";
+import { badRequest, errorBody, HttpError, notFound, toHttpError } from "./errors.js";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
 
 export interface Request {
   params: Record<string, string>;
   query: URLSearchParams;
-  /** The parsed (and, when the route has a schema, validated) body. */
+  /** The parsed (and, when the route has a schema, validated) body; a route with a view: the view. */
   body: unknown;
   /** The body as sent (for routes that take text). */
   text: string;
@@ -47,6 +47,12 @@ export interface Route {
   body?: "json" | "text" | "none";
   /** JSON schema the body must satisfy. */
   schema?: object;
+  /**
+   * What the handler gets of a JSON body in place of the body (body-views.ts,
+   * with its schema): a large one is read in the queries pool, never parsed on
+   * the serving thread.
+   */
+  view?: BodyViewName;
   /** Open to anyone (the health check, the token exchange that authenticates by itself). */
   public?: boolean;
   /** What the request touches, for scoped worker keys. */
@@ -76,13 +82,20 @@ export interface HttpApiOptions {
   requests?: RequestBytes;
   /** The limits on the port's connections (none: unbounded). */
   connections?: Connections;
+  /** Where a large body of a route with a view is read (the queries pool); none: on the serving thread. */
+  readBody?: (view: BodyViewName, text: string, params: Record<string, string>) => Promise<BodyRead>;
 }
+
+/**
+ * A body of a route with a view is read in the queries pool from this size
+ * on: a smaller one is parsed in well under a millisecond, less than its trip
+ * to a pool thread and back.
+ */
+export const POOLED_BODY_CHARS = 64 * 1024;
 
 export type HttpApi = Listening;
 
 const NOBODY: Principal = { id: "", name: "", role: "reader", taskTypes: [] };
-
-const ajv = new Ajv({ allErrors: true, strict: false });
 
 interface Stored {
   route?: Route;
@@ -93,7 +106,7 @@ interface Stored {
 export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
   const router = Router({ ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1000 });
   for (const route of options.routes) {
-    const stored: Stored = { route, ...(route.schema ? { validate: ajv.compile(route.schema) } : {}) };
+    const stored: Stored = { route, ...(route.schema ? { validate: compileBodySchema(route.schema) } : {}) };
     router.on(route.method, route.path, () => {}, stored);
   }
   for (const unserved of options.unserved) {
@@ -135,26 +148,23 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
         });
     admit(req, res, options.requests, options.maxBodyBytes);
     const text = await readBody(req, options.maxBodyBytes);
+    const params: Record<string, string> = {};
+    for (const [key, value] of Object.entries(found.params)) if (value !== undefined) params[key] = value;
     const kind = route.body ?? (method === "POST" || method === "PUT" ? "json" : "none");
-    let body: unknown;
-    if (kind === "json" && text.trim() !== "") {
-      // Read from the text, before the parse: megabytes of nested lists cost the parser seconds of the serving thread
-      // (and, parsed, a body of 5,000 nested lists overflowed the stack writing it out again, a 500).
-      if (nestsDeeperThan(text, MAX_BODY_DEPTH)) throw badRequest(BODY_TOO_DEEP);
-      if (usesMoreKeyNamesThan(text, MAX_JSON_KEY_NAMES)) throw badRequest(BODY_TOO_MANY_NAMES);
-      try {
-        body = parseJson(text);
-      } catch (error) {
-        throw badRequest(`the request body is not valid JSON: ${shortened((error as Error).message, NOTE_CHARS)}`);
-      }
-    }
-    if (stored.validate && !stored.validate(body ?? null)) throw invalidBody(stored.validate.errors ?? [], body);
+    const read =
+      kind !== "json"
+        ? parsedBody("", stored.validate)
+        : !route.view
+          ? parsedBody(text, stored.validate)
+          : text.length >= POOLED_BODY_CHARS && options.readBody
+            ? await options.readBody(route.view, text, params)
+            : readBodyView(route.view, text, params);
+    if (!read.ok) throw badRequest(read.refusal.message, read.refusal.validationErrors);
+    const body = read.body;
     const controller = new AbortController();
     res.on("close", () => {
       if (!res.writableFinished) controller.abort();
     });
-    const params: Record<string, string> = {};
-    for (const [key, value] of Object.entries(found.params)) if (value !== undefined) params[key] = value;
     const partial = { params, query: url.searchParams, body, text, signal: controller.signal };
     if (!route.public) await options.admission.check(principal, route.rights, route.touches?.(partial));
     const reply = await route.handle({ ...partial, principal });
@@ -256,20 +266,4 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
     req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
     req.on("error", reject);
   });
-}
-
-/** A 400 naming each field that is wrong, with Conductor's validationErrors. */
-function invalidBody(errors: ErrorObject[], body: unknown): HttpError {
-  const list: ValidationError[] = errors.map((e) => {
-    const missing = e.keyword === "required" ? `/${(e.params as { missingProperty: string }).missingProperty}` : "";
-    const path = `${e.instancePath}${missing}`.replace(/^\//, "").replace(/\//g, ".") || "body";
-    return { path, message: missing ? "is required" : (e.message ?? "is invalid"), ...(missing ? {} : { invalidValue: valueAt(body, e.instancePath) }) };
-  });
-  return badRequest(`invalid request body: ${list.map((v) => `${v.path} ${v.message}`).join("; ")}`, list);
-}
-
-function valueAt(body: unknown, pointer: string): unknown {
-  let value = body;
-  for (const part of pointer.split("/").slice(1)) value = (value as Record<string, unknown> | undefined)?.[part];
-  return value;
 }

@@ -9,6 +9,8 @@ import type { Connections } from "../connections.js";
 import type { Principal } from "../auth/policy.js";
 import type { Services as ServiceImpls } from "../service/index.js";
 import type { Store } from "../store/store.js";
+import type { Queries } from "../sandbox/queries.js";
+import { publishLine } from "../service/publish-budgets.js";
 import { Admission } from "./admission.js";
 import { toHttpError } from "./errors.js";
 import { eventRoutes } from "./event-routes.js";
@@ -39,6 +41,8 @@ export interface ConductorApiOptions {
   /** Whether operators may run definitions sent with the request. */
   inlineDefinitions?: boolean;
   taskTypeOf: (taskId: string) => Promise<string | undefined>;
+  /** Where large bodies are read (the queries pool); none: on the serving thread. */
+  queries?: Pick<Queries, "readBody">;
 }
 
 /** Conductor endpoints Baton knows and does not serve, with why. */
@@ -88,6 +92,9 @@ export async function startConductorApi(options: ConductorApiOptions): Promise<H
     taskTypeOf: options.taskTypeOf,
     inlineDefinitions: options.inlineDefinitions ?? false,
   });
+  // Bodies are read on one of the pool's threads at a time, as publishes are checked: runs' filters and schemas keep one.
+  const { queries } = options;
+  const bodyLine = publishLine();
   const open: Route[] = [
     { method: "GET", path: "/health", rights: "", public: true, handle: async () => ({ json: { healthy: true } }) },
     {
@@ -118,6 +125,7 @@ export async function startConductorApi(options: ConductorApiOptions): Promise<H
     ...(options.answers ? { answers: options.answers } : {}),
     ...(options.requests ? { requests: options.requests } : {}),
     ...(options.connections ? { connections: options.connections } : {}),
+    ...(queries ? { readBody: (view, text, params) => bodyLine(() => queries.readBody(view, text, params)) } : {}),
   });
 }
 

@@ -21,11 +21,11 @@ import { wholeList } from "./whole-lists.js";
 import type { Principal } from "../auth/policy.js";
 import { badRequest, HttpError } from "./errors.js";
 import type { Route } from "./http.js";
-import { TASK_DEF, TASK_DEFS, WORKFLOW_DEF, WORKFLOW_DEFS } from "./schemas.js";
+import type { DefinitionView } from "./body-views.js";
+import { TASK_DEF, TASK_DEFS } from "./schemas.js";
 import { boolParam, callOf, intParam, type Services } from "./services.js";
 
 const META = "baton.v1.MetadataService";
-type Def = { name: string; version?: number };
 
 export function metadataRoutes(s: Services): Route[] {
   const getDef = async (name: string, version: number | undefined, signal: AbortSignal) => {
@@ -55,8 +55,8 @@ export function metadataRoutes(s: Services): Route[] {
     );
 
   // As the caller's key: its publishes' path checks draw on that key's budget.
-  const register = (def: Def, signal: AbortSignal, principal: Principal) =>
-    s.metadata.registerWorkflowDef(create(RegisterWorkflowDefRequestSchema, { definitionJson: stringifyJson(def) }), callOf(signal, principal));
+  const register = (definitionJson: string, signal: AbortSignal, principal: Principal) =>
+    s.metadata.registerWorkflowDef(create(RegisterWorkflowDefRequestSchema, { definitionJson }), callOf(signal, principal));
 
   const registerTaskDefs = (defs: unknown[], signal: AbortSignal) =>
     s.metadata.registerTaskDefs(create(RegisterTaskDefsRequestSchema, { taskDefJson: defs.map((d) => stringifyJson(d)) }), callOf(signal));
@@ -66,14 +66,14 @@ export function metadataRoutes(s: Services): Route[] {
       method: "POST",
       path: "/api/metadata/workflow",
       rights: `${META}/RegisterWorkflowDef`,
-      schema: WORKFLOW_DEF,
+      view: "definition",
       handle: async (r) => {
-        const def = r.body as Def;
+        const def = r.body as DefinitionView;
         // Conductor refuses to create a version that exists, unless asked to overwrite it.
         if (!boolParam(r.query, "overwrite", false) && (await getDef(def.name, def.version ?? 1, r.signal))) {
           throw new HttpError(409, `Workflow with ${shortened(def.name)}.${def.version ?? 1} already exists!`);
         }
-        await register(def, r.signal, r.principal);
+        await register(def.text ?? r.text, r.signal, r.principal);
         return undefined;
       },
     },
@@ -81,9 +81,9 @@ export function metadataRoutes(s: Services): Route[] {
       method: "PUT",
       path: "/api/metadata/workflow",
       rights: `${META}/RegisterWorkflowDef`,
-      schema: WORKFLOW_DEFS,
+      view: "definitions",
       handle: async (r) => {
-        for (const def of r.body as Def[]) await register(def, r.signal, r.principal);
+        for (const def of r.body as DefinitionView[]) await register(def.text!, r.signal, r.principal);
         return undefined;
       },
     },

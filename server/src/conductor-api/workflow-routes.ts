@@ -19,10 +19,11 @@ import {
   stringifyJson,
   type Workflow,
 } from "@baton/protocol";
+import type { StartView } from "./body-views.js";
 import { badRequest, toHttpError } from "./errors.js";
 import type { Reply, Request, Route } from "./http.js";
 import { parseSort, parseWorkflowQuery, runComparator, type WorkflowQuery } from "./query.js";
-import { IDS, INPUT, RERUN_REQUEST, SKIP_REQUEST, START_WORKFLOW_REQUEST } from "./schemas.js";
+import { IDS, RERUN_REQUEST, SKIP_REQUEST } from "./schemas.js";
 import { boolParam, callOf, intParam, type Services } from "./services.js";
 import { listJson, toWorkflow, toWorkflowSummary, workflowJson, workflowListJson } from "./shapes.js";
 import { runsWithinBytes } from "./whole-lists.js";
@@ -30,16 +31,6 @@ import { isUuid } from "../rules/ids.js";
 
 /** Who asks, and when they went away: a search runs as its caller's key. */
 type Caller = Pick<Request, "signal" | "principal">;
-
-interface StartBody {
-  name: string;
-  version?: number | null;
-  correlationId?: string | null;
-  input?: Record<string, unknown> | null;
-  workflowDef?: Record<string, unknown> | null;
-  priority?: number | null;
-  idempotencyKey?: string | null;
-}
 
 const WF = "baton.v1.WorkflowService";
 const OPEN = ["RUNNING", "PAUSED"];
@@ -52,19 +43,10 @@ const OPEN = ["RUNNING", "PAUSED"];
 const MAX_SEARCH_LISTS = 100;
 
 export function workflowRoutes(s: Services): Route[] {
-  const startRequest = (body: StartBody) =>
-    create(StartWorkflowRequestSchema, {
-      name: body.name,
-      ...(body.version ? { version: body.version } : {}),
-      inputJson: body.input ? stringifyJson(body.input) : "",
-      correlationId: body.correlationId ?? "",
-      idempotencyKey: body.idempotencyKey ?? "",
-      priority: body.priority ?? 0,
-      definitionJson: body.workflowDef ? stringifyJson({ ...body.workflowDef, name: body.workflowDef["name"] ?? body.name }) : "",
-    });
+  const startRequest = (start: StartView) => create(StartWorkflowRequestSchema, start);
 
   // As its key: a key's starts in flight are a share of the server's (start-shares.ts).
-  const start = async (body: StartBody, by: Caller) => (await s.workflows.startWorkflow(startRequest(body), callOf(by.signal, by.principal))).workflowId;
+  const start = async (body: StartView, by: Caller) => (await s.workflows.startWorkflow(startRequest(body), callOf(by.signal, by.principal))).workflowId;
 
   const get = async (workflowId: string, includeTasks: boolean, signal: AbortSignal): Promise<Workflow> =>
     (await s.workflows.getWorkflow(create(GetWorkflowRequestSchema, { workflowId, includeTasks }), callOf(signal))).workflow!;
@@ -246,25 +228,27 @@ export function workflowRoutes(s: Services): Route[] {
       method: "POST",
       path: "/api/workflow",
       rights: `${WF}/StartWorkflow`,
-      touches: (r) => ({ definition: !!(r.body as Partial<StartBody> | undefined)?.workflowDef }),
-      schema: START_WORKFLOW_REQUEST,
-      handle: async (r) => ({ text: await start(r.body as StartBody, r) }),
+      touches: (r) => ({ definition: (r.body as StartView).definitionJson !== "" }),
+      view: "start",
+      handle: async (r) => ({ text: await start(r.body as StartView, r) }),
     },
     {
       method: "POST",
       path: "/api/workflow/:name",
       rights: `${WF}/StartWorkflow`,
-      schema: INPUT,
+      view: "input",
       handle: async (r) => {
         const version = intParam(r.query, "version", 0);
         const priority = intParam(r.query, "priority", 0);
         if (priority < 0 || priority > 99) throw badRequest("priority must be between 0 and 99");
-        const body: StartBody = {
+        const body: StartView = {
           name: r.params["name"] ?? "",
           ...(version ? { version } : {}),
           correlationId: r.query.get("correlationId") ?? "",
-          input: (r.body as Record<string, unknown> | undefined) ?? {},
+          inputJson: (r.body as { inputJson: string }).inputJson,
           priority,
+          idempotencyKey: "",
+          definitionJson: "",
         };
         return { text: await start(body, r) };
       },
@@ -273,16 +257,16 @@ export function workflowRoutes(s: Services): Route[] {
       method: "POST",
       path: "/api/workflow/execute/:name/:version",
       rights: `${WF}/ExecuteWorkflow`,
-      touches: (r) => ({ definition: !!(r.body as Partial<StartBody> | undefined)?.workflowDef }),
-      schema: { ...START_WORKFLOW_REQUEST, required: [] },
+      touches: (r) => ({ definition: (r.body as StartView).definitionJson !== "" }),
+      view: "execution",
       handle: async (r) => {
-        const body = (r.body ?? {}) as Partial<StartBody>;
+        const body = r.body as StartView;
         const version = Number(r.params["version"]);
         if (!Number.isInteger(version) || version < 1) throw badRequest(`version must be a positive integer, not ${r.params["version"]}`);
         const waitForSeconds = intParam(r.query, "waitForSeconds", 10);
         const { workflow } = await s.workflows.executeWorkflow(
           create(ExecuteWorkflowRequestSchema, {
-            start: startRequest({ ...body, name: r.params["name"] ?? "", version }),
+            start: startRequest({ ...body, version }),
             waitMs: BigInt(Math.max(waitForSeconds, 0) * 1000),
           }),
           callOf(r.signal, r.principal),

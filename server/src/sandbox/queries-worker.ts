@@ -5,6 +5,7 @@
 // budget and RE2; none for ajv), with the thread's termination at the pool's
 // deadline as the backstop. Runs in a pool thread (pool-worker.ts).
 import { threadCpuMs } from "../cpu-time.js";
+import { readBodyView, type BodyRead, type BodyViewName } from "../conductor-api/body-views.js";
 import { checkDefinition, storedAs, type DefinitionCheck } from "../runtime/definition-check.js";
 import { PayloadRefusal } from "../service/json-checks.js";
 import type { Json } from "../expressions/json.js";
@@ -24,7 +25,9 @@ export type QueriesRequest =
   /** A workflow definition read from its JSON text as the payload `field` and checked (definition-check.ts). */
   | { kind: "check"; field: string; text: string; limitBytes: number }
   /** A workflow definition's JSON text stored as another version: its hash and text. */
-  | { kind: "stored"; text: string; version: number };
+  | { kind: "stored"; text: string; version: number }
+  /** A large REST body read into its route's view (conductor-api/body-views.ts). */
+  | { kind: "body"; view: BodyViewName; text: string; params: Record<string, string> };
 
 export type QueriesReply =
   | { ok: true; kind: "resolved"; value: Json }
@@ -36,6 +39,7 @@ export type QueriesReply =
   | { ok: true; kind: "checked"; check: DefinitionCheck }
   | { ok: true; kind: "checked"; refused: string }
   | { ok: true; kind: "stored"; hash: string; text: string }
+  | { ok: true; kind: "body"; read: BodyRead }
   | { ok: false; message: string };
 
 export function queriesWorker(): (request: QueriesRequest) => QueriesReply {
@@ -70,6 +74,8 @@ export function queriesWorker(): (request: QueriesRequest) => QueriesReply {
           }
         case "stored":
           return { ok: true, kind: "stored", ...storedAs(request.text, request.version) };
+        case "body":
+          return { ok: true, kind: "body", read: readBodyView(request.view, request.text, request.params) };
       }
     } catch (error) {
       return { ok: false, message: error instanceof Error ? error.message : String(error) };

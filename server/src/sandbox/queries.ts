@@ -1,14 +1,15 @@
 // The queries pool: `${...}` templates whose paths hold JSONPath filters, a
 // definition read, checked and hashed from its text when it is published or
-// started inline (its paths' filters too), and JSON Schemas (a
-// flow's inputSchema), run in worker threads (piscina, as
-// scripts and jq are), awaited, so the thread that serves calls never runs
-// them. Each has its own bounds inside the thread (a filter's step budget and
+// started inline (its paths' filters too), large REST bodies read into what
+// their handlers use, and JSON Schemas (a flow's inputSchema), run in worker
+// threads (piscina, as scripts and jq are), awaited, so the thread that
+// serves calls never runs them. Each has its own bounds inside the thread (a filter's step budget and
 // RE2); the pool's deadline, which terminates the thread, bounds the rest
 // (ajv, which cannot be interrupted, or a template of many filters).
 import { stringifyJson } from "@baton/json";
 import { overrunText } from "../cpu-time.js";
 import type { Json } from "../expressions/json.js";
+import type { BodyRead, BodyViewName } from "../conductor-api/body-views.js";
 import type { DefinitionCheck } from "../runtime/definition-check.js";
 import { EvaluationPool } from "./pool.js";
 import type { QueriesReply, QueriesRequest } from "./queries-worker.js";
@@ -32,7 +33,10 @@ export const DEFAULT_QUERY_LIMITS = {
    * for minutes. Once spent, the paths left are refused unchecked.
    */
   publishMs: 20_000,
-  /** Reading and checking a definition of up to 4 MiB (its parse, the SDK's checks, its expressions, two key-sorted copies for its hashes): tens of times what it takes. */
+  /**
+   * Reading and checking a definition of up to 4 MiB (its parse, the SDK's checks, its expressions, two key-sorted copies
+   * for its hashes), or reading a REST body of that size: tens of times what it takes.
+   */
   definitionMs: 10_000,
 };
 
@@ -55,6 +59,8 @@ export interface Queries {
    * it could be checked. Rejects with QueryError.
    */
   checkDefinition(field: string, text: string, limitBytes: number): Promise<DefinitionCheck | string>;
+  /** A REST body read into its route's view (conductor-api/body-views.ts). Rejects with QueryError. */
+  readBody(view: BodyViewName, text: string, params: Record<string, string>): Promise<BodyRead>;
   /** The definition `text` holds, stored as `version`: its hash and text. Rejects with QueryError. */
   storedAs(text: string, version: number): Promise<{ hash: string; text: string }>;
   /** The limits it runs under. */
@@ -111,6 +117,9 @@ export function createQueries(limits: Partial<typeof DEFAULT_QUERY_LIMITS> = {},
         "hashing the definition",
       );
       return { hash, text: stored };
+    },
+    async readBody(view, text, params) {
+      return (await run<Extract<QueriesReply, { kind: "body" }>>({ kind: "body", view, text, params }, definitionMs, "reading the request body")).read;
     },
     limits: all,
     stats: () => ({ workerRestarts: pool.restarts }),
