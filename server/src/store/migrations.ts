@@ -339,6 +339,15 @@ export const MIGRATIONS: Migration[] = [
   EVENT_PUBLISHER_MIGRATION,
   RUN_TREES_MIGRATION,
   EVENTS_WAITING_MIGRATION,
+  {
+    // The runs list and its counts filtered by name and version read every run
+    // of the name (runs_name_created_id, each row's version checked in the
+    // heap): at 300,000 runs of one name, a page of a version's 10 runs read
+    // all 300,000 (71 ms), and its counts 1.8 million (333 ms). Ascending, as
+    // the orders' indexes are: a backward scan serves newest first.
+    name: "runs: an index on name, version and start for the runs list's version filter and counts",
+    sql: `CREATE INDEX runs_name_version_created_id ON baton.runs (name, version, created_at, id);`,
+  },
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"
