@@ -63,6 +63,12 @@ export interface StartOptions {
   depth?: number;
   /** Set for runs another run started: the root of the tree the run joins, which counts it (store/run-trees.ts). */
   tree?: { root: string; pastBound?: boolean };
+  /**
+   * Set for runs another run started: that run's fairness key and weight, the new run's when its own workflow
+   * names no key (or its key's value is absent). A tree's runs then take their root key's turns in the fair
+   * claims: a keyed parent's 10,000 children were keyless, queued ahead of every unkeyed run's task of their type.
+   */
+  fairShare?: { key: string; weight: number };
 }
 
 /** Picks the version for a start without one (see routes/router.ts). */

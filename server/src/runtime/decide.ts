@@ -111,8 +111,10 @@ function newRun(item: StartItem, runId: string, now: number): RunState {
   const { options, resolved } = item;
   const { def, hash, version, route } = resolved;
   const input = startInput(item);
-  const fairKey = fairKeyOf(def["fairnessKey"], input, options.correlationId ?? "");
-  const fairWeight = fairWeightOf(def, fairKey);
+  const own = fairKeyOf(def["fairnessKey"], input, options.correlationId ?? "");
+  // A run of a tree whose workflow names no key takes the key of the run that started it.
+  const fairKey = own || options.fairShare?.key || "";
+  const fairWeight = own ? fairWeightOf(def, own) : (options.fairShare?.weight ?? 1);
   return {
     id: runId,
     name: def.name,

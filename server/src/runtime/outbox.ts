@@ -12,6 +12,9 @@ import type { RunTarget, Store } from "../store/store.js";
 import { TreeFull, type StartOptions } from "./contract.js";
 import { childEndedItem } from "./write-plan.js";
 
+/** A 'startRun' item's payload (write-plan.ts): the decider's request, and what the run that asked for it adds. */
+type StartRunItem = StartRunRequest & { parentRunId: string; requesterRunId?: string; fairShare?: StartOptions["fairShare"] };
+
 /** How long a taken outbox item stays invisible to other replicas. */
 const OUTBOX_LEASE_MS = 30_000;
 
@@ -92,7 +95,7 @@ export class Outbox {
     const { handle } = this.deps;
     switch (kind) {
       case "startRun":
-        return this.startRun(payload as unknown as StartRunRequest & { parentRunId: string; requesterRunId?: string });
+        return this.startRun(payload as unknown as StartRunItem);
       case "childEnded": {
         const p = payload as {
           parentRunId: string;
@@ -151,7 +154,7 @@ export class Outbox {
     }
   }
 
-  private async startRun(request: StartRunRequest & { parentRunId: string; requesterRunId?: string }): Promise<void> {
+  private async startRun(request: StartRunItem): Promise<void> {
     const { handle } = this.deps;
     // START_WORKFLOW waits to hear whether its run could be started.
     const reportStart = async (error: string, terminal = false) => {
@@ -178,6 +181,7 @@ export class Outbox {
         depth: request.depth,
         // Items written before runs knew their tree start a run that is a root of its own.
         ...(request.root ? { tree: { root: request.root, ...(request.pastTreeBound ? { pastBound: true } : {}) } } : {}),
+        ...(request.fairShare ? { fairShare: request.fairShare } : {}),
       });
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;

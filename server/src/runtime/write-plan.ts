@@ -107,13 +107,21 @@ export function planWrite(
       case "dequeue":
         dequeue.add(effect.taskId);
         break;
-      case "startRun":
+      case "startRun": {
+        // The run's fairness key goes to the runs it starts, for those whose own workflow names none (see decide.ts).
+        const fair = fairShareOfRun(run, defOf(run.defHash));
         write.outbox.push({
           kind: "startRun",
-          payload: { ...effect.request, parentRunId: effect.request.linked ? run.id : "", requesterRunId: run.id },
+          payload: {
+            ...effect.request,
+            parentRunId: effect.request.linked ? run.id : "",
+            requesterRunId: run.id,
+            ...(fair.key ? { fairShare: fair } : {}),
+          },
           runId: run.id,
         });
         break;
+      }
       case "terminateRun":
         write.outbox.push({ kind: "terminateRun", payload: effect, runId: run.id });
         break;
