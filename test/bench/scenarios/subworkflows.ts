@@ -111,10 +111,17 @@ async function treeLeg(options: BenchOptions, env: SubEnv) {
   const workers = noopWorkers(address, { concurrency: counts.concurrency, workerId: "bench-sub-tree", types: [TREE_TYPE], stamps });
   const smallKey = async (tag: string) => {
     anchorWallClock();
-    const ids = await pool(counts.fairnessSmall, 8, (i) => client.startWorkflow(KEYED_SMALL.name, { tenant: `small-${tag}`, n: i }));
+    const startCalls: number[] = [];
+    const ids = await pool(counts.fairnessSmall, 8, async (i) => {
+      const t = nowMs();
+      const id = await client.startWorkflow(KEYED_SMALL.name, { tenant: `small-${tag}`, n: i });
+      startCalls.push(nowMs() - t);
+      return id;
+    });
     const runs = await Promise.all(ids.map((id) => client.waitWorkflow(id, left(), true)));
     const latency: number[] = [];
     const toClaim: number[] = [];
+    const toWorker: number[] = [];
     let handedOff = 0;
     for (const run of runs)
       for (const t of run.tasks) {
@@ -123,8 +130,9 @@ async function treeLeg(options: BenchOptions, env: SubEnv) {
         if (held === undefined) continue;
         latency.push(held - (t.scheduledTime + 0.5));
         toClaim.push(t.startTime - t.scheduledTime);
+        toWorker.push(held - (t.startTime + 0.5));
       }
-    return { latency, toClaim, handedOff };
+    return { latency, toClaim, toWorker, handedOff, startCalls };
   };
   try {
     await smallKey("warm");
@@ -167,6 +175,11 @@ async function treeLeg(options: BenchOptions, env: SubEnv) {
         underTree: b,
         aloneToClaim: distribution(alone.toClaim),
         underTreeToClaim: distribution(underTree.toClaim),
+        aloneToWorker: distribution(alone.toWorker),
+        underTreeToWorker: distribution(underTree.toWorker),
+        // The small key's start calls, from the call to its answer.
+        aloneStartCalls: distribution(alone.startCalls),
+        underTreeStartCalls: distribution(underTree.startCalls),
         aloneHandedOff: alone.handedOff,
         underTreeHandedOff: underTree.handedOff,
       },
