@@ -1,16 +1,21 @@
-// Consumes Baton's event bus: any replica takes events with a lease, runs the
-// actions of every active handler listening to each event's name, then deletes
-// the event. A process that dies mid-event leaves it to be taken again once the
-// lease runs out (actions tolerate that: an ended task ignores a second
-// completion, a start is keyed by event, handler and action). It wakes on
-// NOTIFY baton_events, when the clock is moved, and every `pollMs` otherwise.
+// Consumes Baton's event bus: any replica takes a batch of events with a
+// lease, reads the active handlers of all their names at once, handles the
+// events together (each runs the actions of every handler listening to its
+// name, in order; the engine writes actions that arrive together in shared
+// transactions), then deletes the batch in one statement. Handled one at a
+// time, each event cost its own reads, deletion and transactions, however
+// many waited. A process that dies mid-batch leaves its events to be taken
+// again once the lease runs out (actions tolerate that: an ended task ignores
+// a second completion, a start is keyed by event, handler and action). It
+// wakes on NOTIFY baton_events, when the clock is moved, and every `pollMs`
+// otherwise.
 import { parseJson } from "@baton/json";
 import type { EventHandler } from "@baton/sdk";
 import type { Clock } from "../clock.js";
 import type { Json } from "../expressions/json.js";
 import type { Logger } from "../logger.js";
 import type { Engine } from "../runtime/engine.js";
-import { HANDLERS_PER_EVENT } from "../store/event-handlers.js";
+import { HANDLERS_PER_EVENT, type StoredHandler } from "../store/event-handlers.js";
 import type { Store, TakenEvent } from "../store/store.js";
 import { runAction } from "./actions.js";
 import type { OwnerCheck } from "./owner.js";
@@ -28,7 +33,7 @@ export interface EventConsumerOptions {
   pollMs?: number;
   /** How long a taken event stays invisible to other replicas (server clock). */
   leaseMs?: number;
-  /** Events taken per round trip. */
+  /** Events taken, handled together and deleted per round (at most the ~128 starts a keyless caller may have in progress). */
   batch?: number;
   /** Takes after which an event that keeps crashing its consumer is dropped (logged). */
   maxAttempts?: number;
@@ -91,16 +96,23 @@ export class EventConsumer {
     for (;;) {
       if (this.ticker.stopped) return;
       const taken = await this.deps.store.takeEvents(this.clock.now(), this.leaseMs, this.batch);
-      for (const event of taken) {
-        if (this.ticker.stopped) return; // the rest come back after their lease
-        await this.handle(event);
-        await this.deps.store.finishEvents([event]);
-      }
+      if (taken.length === 0) return;
+      // At most HANDLERS_PER_EVENT (registration refuses more; the cap also bounds what was stored before it did).
+      const handlers = await this.deps.store.activeEventHandlers(
+        taken.map((e) => this.nameOf(e)),
+        HANDLERS_PER_EVENT,
+      );
+      if (this.ticker.stopped) return; // they come back after their lease
+      const handled = await Promise.allSettled(taken.map((event) => this.handle(event, handlers.get(this.nameOf(event)) ?? [])));
+      // An event whose handling broke off comes back after its lease; the others are done.
+      await this.deps.store.finishEvents(taken.filter((_, i) => handled[i]!.status === "fulfilled"));
+      const broken = handled.find((h) => h.status === "rejected");
+      if (broken) throw broken.reason;
       if (taken.length < this.batch) return;
     }
   }
 
-  private async handle(event: TakenEvent): Promise<void> {
+  private async handle(event: TakenEvent, handlers: StoredHandler[]): Promise<void> {
     if (event.attempts > this.maxAttempts) {
       this.log.error({ eventId: event.id, sink: event.sink, attempts: event.attempts }, "event dropped: its handling did not finish in as many attempts");
       return;
@@ -116,8 +128,6 @@ export class EventConsumer {
     // Expanded (expandInlineJSON) once for all the actions that ask, not once each.
     let expanded: Json | undefined;
     const read: EventPayload = { value: payload, expanded: () => (expanded ??= expandInlineJson(payload)) };
-    // At most HANDLERS_PER_EVENT (registration refuses more; the cap also bounds what was stored before it did).
-    const handlers = await this.deps.store.activeEventHandlers(name, HANDLERS_PER_EVENT);
     for (const stored of handlers) {
       let handler: EventHandler;
       try {

@@ -77,10 +77,17 @@ export interface HandlerFilter {
   limit: number;
 }
 
-/** What an event is handled by: its active handlers, at most `limit` of them by name. */
-export async function activeHandlers(q: Queryable, event: string, limit: number): Promise<StoredHandler[]> {
-  const { rows } = await q.query(`SELECT ${HANDLER_COLUMNS} FROM baton.event_handlers WHERE event = $1 AND active ORDER BY name LIMIT $2`, [event, limit]);
-  return rows as StoredHandler[];
+/** What events are handled by: each name's active handlers, at most `limit` of them by name, for all the names in one statement. */
+export async function activeHandlers(q: Queryable, events: string[], limit: number): Promise<Map<string, StoredHandler[]>> {
+  const { rows } = await q.query(
+    `SELECT ${HANDLER_COLUMNS} FROM unnest($1::text[]) AS e(wanted),
+       LATERAL (SELECT * FROM baton.event_handlers WHERE event = e.wanted AND active ORDER BY name LIMIT $2) h
+     ORDER BY event, name`,
+    [[...new Set(events)], limit],
+  );
+  const byEvent = new Map<string, StoredHandler[]>(events.map((e) => [e, []]));
+  for (const row of rows as StoredHandler[]) byEvent.get(row.event)!.push(row);
+  return byEvent;
 }
 
 /** A page of handlers by name, those that start within `room` bytes (measured-rows.ts). */

@@ -245,8 +245,8 @@ export interface Store {
   putEventHandler(h: eventHandlers.StoredHandler, now: number, maxPerEvent: number): Promise<boolean>;
   getEventHandler(name: string): Promise<eventHandlers.StoredHandler | undefined>;
   listEventHandlers(filter: eventHandlers.HandlerFilter, room: number): Promise<Measured<eventHandlers.StoredHandler>>;
-  /** The active handlers of `event`, at most `limit` (what its consumer applies). */
-  activeEventHandlers(event: string, limit: number): Promise<eventHandlers.StoredHandler[]>;
+  /** The active handlers of each of `events`, at most `limit` each (what the consumer applies), by event name. */
+  activeEventHandlers(events: string[], limit: number): Promise<Map<string, eventHandlers.StoredHandler[]>>;
   deleteEventHandler(name: string): Promise<boolean>;
   /**
    * `publisher`: the publishing key's id ("" without one); events are taken in turn by it.
@@ -475,7 +475,7 @@ class PgStore implements Store {
   putEventHandler = (h: eventHandlers.StoredHandler, now: number, maxPerEvent: number) => eventHandlers.putHandler(this.pool, h, now, maxPerEvent);
   getEventHandler = (name: string) => eventHandlers.getHandler(this.pool, name);
   listEventHandlers = (filter: eventHandlers.HandlerFilter, room: number) => eventHandlers.listHandlers(this.pool, filter, room);
-  activeEventHandlers = (event: string, limit: number) => eventHandlers.activeHandlers(this.pool, event, limit);
+  activeEventHandlers = (events: string[], limit: number) => eventHandlers.activeHandlers(this.pool, events, limit);
   deleteEventHandler = (name: string) => eventHandlers.deleteHandler(this.pool, name);
   publishEvent = (name: string, payloadJson: string, now: number, publisher: string, maxWaiting: number) =>
     eventBus.publishEvent(this.pool, name, payloadJson, now, publisher, maxWaiting);
