@@ -98,6 +98,9 @@ export function parseArgs(argv: string[]): BenchOptions {
     subParents: n(200, 20, 2),
     subChildren: n(50, 20, 2),
     subTree: n(10_000, 1_000, 20),
+    eventsPublished: n(5_000, 1_000, 20),
+    eventsBacklog: n(20_000, 2_000, 20),
+    eventsStarts: n(5_000, 1_000, 20),
     concurrency: 64,
     startConcurrency: 64,
   };

@@ -139,6 +139,11 @@ function extraLines(r: ScenarioResult | undefined): string[] {
           `p99 ${fmt(m["childStartLagP99Ms"])} ms; independent flow dispatch p50 ${fmt(m["smallUnderLoadP50Ms"])} / p99 ${fmt(m["smallUnderLoadP99Ms"])} ms meanwhile, ` +
           `${fmt(m["p50Ratio"])}x / ${fmt(m["p99Ratio"])}x alone`,
       ];
+    case "events":
+      return [
+        `baton: PublishEvent ${fmt(m["publishPerSecond"])}/s from 32 callers at once; a backlog handled at ${fmt(m["noHandlerPerSecond"])} events/s with no handler, ` +
+          `${fmt(m["startPerSecond"])} events/s with a handler starting a run each`,
+      ];
     case "retention":
       return [
         `baton: reaper on/off: ${fmt(m["runsPerSecondOn"])} / ${fmt(m["runsPerSecondOff"])} runs/s (${fmt(m["onOverOff"])}x, noise ±${fmt((m["throughputNoise"] ?? 0) * 100)}%); ` +

@@ -16,6 +16,7 @@ export const SCENARIOS = [
   "jq",
   "retention",
   "subworkflows",
+  "events",
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -93,6 +94,10 @@ export const HEADLINES: Record<ScenarioName, { metric: string; label: string; un
     { metric: "childrenPerSecond", label: "sub-workflow child runs/s (parents forking children of 3 worker tasks)", unit: "/s", better: "higher" },
     { metric: "smallUnderLoadP99Ms", label: "independent flow dispatch p99 while parents fork children", unit: "ms", better: "lower" },
   ],
+  events: [
+    { metric: "startPerSecond", label: "events handled/s, a backlog with a handler starting a run each", unit: "/s", better: "higher" },
+    { metric: "noHandlerPerSecond", label: "events handled/s, a backlog with no handler", unit: "/s", better: "higher" },
+  ],
   retention: [
     { metric: "hopP99OnMs", label: "result -> next step held p99 with the reaper removing ended runs", unit: "ms", better: "lower" },
     {
@@ -131,6 +136,10 @@ export interface Counts {
   subChildren: number;
   /** Children of the one tree another key's small flow runs beside. */
   subTree: number;
+  /** The events scenario: events published through PublishEvent, a backlog with no handler, a backlog whose handler starts a run each. */
+  eventsPublished: number;
+  eventsBacklog: number;
+  eventsStarts: number;
   /** Worker concurrency per task type. */
   concurrency: number;
   /** Starts in flight at once. */

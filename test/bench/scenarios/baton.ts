@@ -16,6 +16,7 @@ import { fairnessBody } from "./fairness.js";
 import { hostileBody } from "./hostile.js";
 import { jqScenario } from "./jq.js";
 import { retentionScenario } from "./retention.js";
+import { eventsBody } from "./events.js";
 import { subworkflowsBody } from "./subworkflows.js";
 import { cpuMsPerTask, startInClosedLoop, throughputFigures } from "../lib/throughput.js";
 import type { BenchOptions, ScenarioName, ScenarioResult } from "../lib/types.js";
@@ -660,4 +661,5 @@ export const BATON_SCENARIOS: Record<ScenarioName, (ctx: BatonContext) => Promis
   jq: (ctx) => jqScenario(ctx.options),
   retention,
   subworkflows: (ctx) => withBaton(ctx, "subworkflows", 1, subworkflowsBody(ctx.options)),
+  events: (ctx) => withBaton(ctx, "events", 1, eventsBody(ctx.options)),
 };
