@@ -68,6 +68,11 @@ describe("ListQueues and ListWorkers answer pages", () => {
       [typeName(7)],
     );
     assert.deepEqual(await h.client.queues([typeName(5)]), [{ taskType: typeName(5), ready: 1, delayed: 0, inProgress: 0 }]);
+    // More than a call may name: the client asks a page's worth a call, as Conductor's queue sizes do.
+    const every = Array.from({ length: TYPES }, (_, i) => typeName(i));
+    assert.equal((await h.client.queues(every)).length, TYPES);
+    const sizes = (await (await fetch(`${h.rest}/api/tasks/queue/sizes?taskType=${every.join(",")}`)).json()) as Record<string, number>;
+    assert.equal(Object.values(sizes).filter((n) => n === 1).length, TYPES);
   });
 
   it("refuses a bad page token, a negative page size and too many or bad task types, naming the field", async () => {

@@ -15,6 +15,7 @@ import {
   WorkflowStatus,
   createClient,
   everyPage,
+  everyPageOfNames,
   grpc,
   parseJson,
   stringifyJson,
@@ -471,17 +472,10 @@ export class BatonClient {
 
   /** Queue depths per task type (every type with tasks queued or in progress, or only `taskTypes`), in task type order. */
   async queues(taskTypes: string[] = []) {
-    const queues = [];
-    // A call names at most a page's worth of types.
-    for (let i = 0; i === 0 || i < taskTypes.length; i += PAGE_SIZE) {
-      const some = taskTypes.slice(i, i + PAGE_SIZE);
-      queues.push(
-        ...(await everyPage(async (pageToken) => {
-          const page = await this.tasks.listQueues({ taskTypes: some, pageSize: PAGE_SIZE, pageToken });
-          return { items: page.queues, nextPageToken: page.nextPageToken };
-        })),
-      );
-    }
+    const queues = await everyPageOfNames(taskTypes, PAGE_SIZE, async (some, pageToken) => {
+      const page = await this.tasks.listQueues({ taskTypes: some, pageSize: PAGE_SIZE, pageToken });
+      return { items: page.queues, nextPageToken: page.nextPageToken };
+    });
     return queues.map((q) => ({
       taskType: q.taskType,
       ready: Number(q.ready),

@@ -9,7 +9,7 @@ import { MetadataService } from "../../protocol/src/gen/baton/v1/metadata_servic
 import { TaskService } from "../../protocol/src/gen/baton/v1/task_service_pb.js";
 import { EventService } from "../../protocol/src/gen/baton/v1/event_service_pb.js";
 import { SessionService } from "../../protocol/src/gen/baton/v1/session_service_pb.js";
-import { everyPage } from "../../protocol/src/pages.js";
+import { everyPage, everyPageOfNames } from "../../protocol/src/pages.js";
 
 export * from "../../protocol/src/gen/baton/v1/run_pb.js";
 export type { Workflow, Task } from "../../protocol/src/gen/baton/v1/run_pb.js";
@@ -63,10 +63,10 @@ export const listEventHandlers = () =>
     return { items: page.handlerJson, nextPageToken: page.nextPageToken };
   });
 
-/** Queue depths of every task type (or only `taskTypes`, up to PAGE_SIZE of them), every page. */
+/** Queue depths of every task type (or only `taskTypes`), every page. */
 export const listQueues = (taskTypes: string[] = []) =>
-  everyPage(async (pageToken) => {
-    const page = await tasks.listQueues({ taskTypes, pageSize: PAGE_SIZE, pageToken });
+  everyPageOfNames(taskTypes, PAGE_SIZE, async (some, pageToken) => {
+    const page = await tasks.listQueues({ taskTypes: some, pageSize: PAGE_SIZE, pageToken });
     return { items: page.queues, nextPageToken: page.nextPageToken };
   });
 

@@ -12,6 +12,6 @@ export * from "./slices.js";
 export { encodedInSlices } from "./encode-in-slices.js";
 export { jsonEncodedInSlices, slicedJsonEncoder } from "./json-in-slices.js";
 export * from "./run-orders.js";
-export { everyPage, type ListPageOf } from "./pages.js";
+export { everyPage, everyPageOfNames, type ListPageOf } from "./pages.js";
 // The JSON codec lives in @baton/json (the server uses it too); clients keep importing it from here.
 export { parseJson, stringifyJson } from "@baton/json";

@@ -18,3 +18,17 @@ export async function everyPage<T>(read: (pageToken: string) => Promise<ListPage
   } while (token !== "");
   return out;
 }
+
+/**
+ * Every item of a paged list asked for some `names` (a call names at most
+ * `most`): every page of a call per `most` names, or of one call naming none
+ * when `names` is empty.
+ */
+export async function everyPageOfNames<T>(names: string[], most: number, read: (names: string[], pageToken: string) => Promise<ListPageOf<T>>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i === 0 || i < names.length; i += most) {
+    const some = names.slice(i, i + most);
+    out.push(...(await everyPage((pageToken) => read(some, pageToken))));
+  }
+  return out;
+}

@@ -17,6 +17,7 @@ import {
   type QueueDepth,
   UpdateTaskRequestSchema,
   stringifyJson,
+  everyPageOfNames,
   grpc,
   RpcError,
 } from "@baton/protocol";
@@ -143,20 +144,21 @@ export function taskRoutes(s: Services): Route[] {
     return taskId;
   };
 
-  // Conductor answers every queue at once: read page by page, bounded as its other whole lists are.
-  const queues = async (signal: AbortSignal, taskTypes: string[] = []): Promise<QueueDepth[]> => {
-    const out: QueueDepth[] = [];
-    // A call names at most a page's worth of types.
-    for (let i = 0; i === 0 || i < taskTypes.length; i += LIST_PAGE_MAX) {
-      const some = taskTypes.slice(i, i + LIST_PAGE_MAX);
-      const read = async (pageToken: string) => {
-        const page = await s.tasks.listQueues(create(ListQueuesRequestSchema, { taskTypes: some, pageSize: LIST_PAGE_MAX, pageToken }), callOf(signal));
-        return { items: page.queues, nextPageToken: page.nextPageToken };
-      };
-      out.push(...(await wholeList("task queues", read, (q) => q.taskType.length + 64, "gRPC ListQueues with page_token, or `baton tasks`")));
-    }
-    return out;
-  };
+  const queuePage = (signal: AbortSignal, taskTypes: string[], pageToken: string) =>
+    s.tasks
+      .listQueues(create(ListQueuesRequestSchema, { taskTypes, pageSize: LIST_PAGE_MAX, pageToken }), callOf(signal))
+      .then((page) => ({ items: page.queues, nextPageToken: page.nextPageToken }));
+  // Conductor answers every queue at once: read page by page, bounded as its other whole lists are. Types
+  // named in the URL are asked for a page's worth a call.
+  const queues = (signal: AbortSignal, taskTypes: string[] = []): Promise<QueueDepth[]> =>
+    taskTypes.length === 0
+      ? wholeList(
+          "task queues",
+          (token) => queuePage(signal, [], token),
+          (q) => q.taskType.length + 64,
+          "gRPC ListQueues with page_token, or `baton tasks`",
+        )
+      : everyPageOfNames(taskTypes, LIST_PAGE_MAX, (some, token) => queuePage(signal, some, token));
   const queueSizes = async (signal: AbortSignal, taskTypes?: string[]): Promise<Map<string, number>> =>
     new Map((await queues(signal, taskTypes)).map((q) => [q.taskType, Number(q.ready)]));
 
