@@ -75,10 +75,35 @@ describe("the events a key leaves waiting are bounded", () => {
       async () => (await onBus(greedy.record.id)) + (await onBus(other.record.id)),
       (left) => left === 0,
     );
-    const { rows } = await db.query<{ waiting: number }>("SELECT waiting FROM baton.event_publishers WHERE publisher = $1", [greedy.record.id]);
-    assert.equal(rows[0]?.waiting, 0, "handled events are no longer counted");
+    const { rows } = await db.query<{ waiting: number }>("SELECT coalesce(sum(waiting), 0)::int AS waiting FROM baton.event_publishers WHERE publisher = $1", [
+      greedy.record.id,
+    ]);
+    assert.equal(rows[0]!.waiting, 0, "handled events are no longer counted");
     for (let i = 0; i < BOUND; i++) await s.client(greedy.key).publishEvent("test:greedy", { again: i });
     assert.equal((await admin.getWorkflow(held)).status, "COMPLETED");
+  });
+
+  it("a key's publish does not wait for the count its other publishes hold", async () => {
+    const steady = await s.registry.create({ role: "operator", name: "steady" });
+    const client = s.client(steady.key);
+    await client.publishEvent("test:steady", {});
+    await eventually(
+      () => onBus(steady.record.id),
+      (left) => left === 0,
+    );
+    // What a publish of the key does until it commits: hold the row its event is counted in.
+    await db.query("BEGIN");
+    await db.query("SELECT 1 FROM baton.event_publishers WHERE publisher = $1 FOR UPDATE", [steady.record.id]);
+    let outcome: string | undefined;
+    const published = client.publishEvent("test:steady", {}).then(() => (outcome ??= "published"));
+    while (outcome === undefined) {
+      const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted");
+      if (rows[0]!.n > 0) outcome ??= "waited for the held count";
+      else await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await db.query("ROLLBACK");
+    await published;
+    assert.equal(outcome, "published");
   });
 
   it("BATON_MAX_WAITING_EVENTS_PER_KEY must be a positive whole number", () => {
