@@ -11,8 +11,13 @@
 // to their connection's share alone. A message whose bytes stop coming is ended
 // by the budget's deadline (request-bytes.ts). The stream is grpc-js's private field of its call
 // (not public API): if it is missing, this warns once and requests go uncounted.
+// A large unary message comes from grpc-js undecoded (EncodedRequest) and is
+// decoded here in a turn of the event loop of its own, one at a time: grpc-js
+// decoded it in the turn that completed it, and four publishes of 4 MiB whose
+// last bytes arrived together were decoded in one turn.
 import type http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
+import { EncodedRequest } from "@baton/protocol";
 import { AuthError } from "./auth/authenticator.js";
 import { ForwardingCall, type Listener, type Next } from "./grpc-forwarding-call.js";
 import type { Logger } from "./logger.js";
@@ -47,6 +52,15 @@ export function requestBudgetInterceptor(
  * valid key holds no room with unfinished messages. The guard still refuses a call whose message came first.
  */
 export type KeyCheck = (metadata: grpc.Metadata) => Promise<unknown>;
+
+let lastDecode: Promise<void> = Promise.resolve();
+
+/** Runs `decode` in a turn of the event loop after the one before it ran in: the serving thread answers other calls between two large decodes. */
+function inTurnOfItsOwn(decode: () => void): Promise<void> {
+  const turn = lastDecode.then(() => new Promise<void>((resolve) => setImmediate(resolve))).then(decode);
+  lastDecode = turn.catch(() => {});
+  return lastDecode;
+}
 
 /** Finds the length prefixes of the gRPC messages in a call's request bytes, chunk by chunk. */
 class MessagePrefixes {
@@ -86,6 +100,8 @@ class CountedCall extends ForwardingCall implements RequestCall {
   /** Whether the call's message was handed on (its handler's guard then answers a refused key). */
   private handedOn = false;
   private stopReading = () => {};
+  /** A large message being decoded in a turn of its own: the half-close waits for it. */
+  private decoding: Promise<void> | undefined;
 
   constructor(
     private readonly method: grpc.ServerMethodDefinition<unknown, unknown>,
@@ -129,9 +145,17 @@ class CountedCall extends ForwardingCall implements RequestCall {
         this.handedOn = true;
         // A stream's message is the handler's from here; a unary call's stays in hand until the call ends.
         if (this.method.requestStream) this.held.shift()?.release();
-        listener.onReceiveMessage(message);
+        if (!(message instanceof EncodedRequest)) return listener.onReceiveMessage(message);
+        this.decoding = inTurnOfItsOwn(() => {
+          if (!this.ended) listener.onReceiveMessage(message.decode());
+        });
       },
-      onReceiveHalfClose: () => listener.onReceiveHalfClose(),
+      onReceiveHalfClose: () => {
+        if (!this.decoding) return listener.onReceiveHalfClose();
+        void this.decoding.then(() => {
+          if (!this.ended) listener.onReceiveHalfClose();
+        });
+      },
       // grpc-js calls this when the call ends, however it ends.
       onCancel: () => {
         this.finish();

@@ -81,6 +81,34 @@ function decodeRequest(schema: DescMessage) {
   };
 }
 
+/** A unary request of this many bytes or more is decoded after grpc-js hands it on (EncodedRequest). */
+export const DECODE_LATER_BYTES = 256 * 1024;
+
+/**
+ * A unary request's bytes, not yet decoded. grpc-js decodes each message in
+ * the turn of the event loop whose bytes complete it, and the calls whose
+ * last bytes arrive together (four publishes of 4 MiB at once on one
+ * connection) were decoded in one turn, their texts with them. A server
+ * interceptor may decode it in a turn of its own (decode()); the handlers
+ * decode one that reaches them as it is.
+ */
+export class EncodedRequest {
+  constructor(
+    readonly bytes: Buffer,
+    private readonly schema: DescMessage,
+  ) {}
+
+  /** The request, or an Undecodable the handler refuses. */
+  decode(): unknown {
+    return decodeRequest(this.schema)(this.bytes);
+  }
+}
+
+function decodeUnaryRequest(schema: DescMessage) {
+  const now = decodeRequest(schema);
+  return (bytes: Buffer): unknown => (bytes.length >= DECODE_LATER_BYTES ? new EncodedRequest(bytes, schema) : now(bytes));
+}
+
 /** The first string field holding a NUL character, if any (nothing downstream can store one). */
 function findNul(value: unknown, path: string, depth = 0): string | undefined {
   if (typeof value === "string") return value.includes("\u0000") ? path : undefined;
@@ -106,7 +134,7 @@ export function serviceDefinition(service: DescService): grpc.ServiceDefinition 
       requestSerialize: input.serialize as (value: unknown) => Buffer,
       // A malformed request is the caller's error (INVALID_ARGUMENT), not INTERNAL:
       // serviceHandlers refuses the Undecodable this yields, for unary calls and streams.
-      requestDeserialize: decodeRequest(method.input),
+      requestDeserialize: method.methodKind === "unary" ? decodeUnaryRequest(method.input) : decodeRequest(method.input),
       responseSerialize: output.serialize as (value: unknown) => Buffer,
       responseDeserialize: output.deserialize,
     };
@@ -216,6 +244,7 @@ export function serviceHandlers<S extends GenService<GenServiceMethods>>(
     if (!fn) throw new Error(`missing handler for ${service.typeName}.${method.name}`);
     if (method.methodKind === "unary") {
       handlers[method.localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        if (call.request instanceof EncodedRequest) call.request = call.request.decode();
         if (call.request instanceof Undecodable) {
           callback({ code: grpc.status.INVALID_ARGUMENT, details: `the request could not be decoded as ${method.input.typeName}: ${call.request.reason}` });
           return;

@@ -4,7 +4,7 @@
 // worker key's task-type scope checked against what the request names, before
 // the service implementation sees it. Also where each call's outcome is
 // counted for metrics. Keys and metadata are never logged.
-import { grpc, RpcError } from "@baton/protocol";
+import { EncodedRequest, grpc, RpcError } from "@baton/protocol";
 import type { DescService } from "@bufbuild/protobuf";
 import type { Logger } from "../logger.js";
 import { AuthError } from "./authenticator.js";
@@ -106,6 +106,8 @@ export function guard(methods: MethodInfo[], handlers: grpc.UntypedServiceImplem
 
     if (!streaming) {
       wrapped[localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        // What the request names is checked below: one not decoded by the request budget's interceptor is decoded here.
+        if (call.request instanceof EncodedRequest) call.request = call.request.decode();
         const started = performance.now();
         let principal: Principal | undefined;
         let forget: (() => void) | undefined;
