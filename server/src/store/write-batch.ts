@@ -1,5 +1,6 @@
 // Writing everything a batch of events decided, as one statement.
 import { stringifyJson } from "@baton/json";
+import { Slices } from "@baton/protocol";
 import pg from "pg";
 import type { JsonObject, RunState, TaskState } from "../decider/model.js";
 import type { Queryable } from "./db.js";
@@ -89,11 +90,13 @@ export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRuns
   const outputs: string[] = [];
   /** Payloads written as the text they came in (../payload-text.ts), whose text is then dropped. */
   const spent = new Set<object>();
+  const slices = new Slices();
   if (w.newRuns.length > 0) {
+    const rows = await rowsJson(w.newRuns, runRows.toRow, spent, slices);
     name += "r";
     parts.push(`run_inserted AS (
       INSERT INTO baton.runs (${runRows.names.join(", ")})
-      SELECT ${runRows.names.join(", ")} FROM jsonb_to_recordset(${param(rowsJson(w.newRuns.map(runRows.toRow), spent))}::jsonb) AS r(${runRows.recordset})
+      SELECT ${runRows.names.join(", ")} FROM jsonb_to_recordset(${param(rows)}::jsonb) AS r(${runRows.recordset})
       ON CONFLICT DO NOTHING RETURNING id)`);
     outputs.push(`(SELECT coalesce(array_agg(id), '{}') FROM run_inserted) AS runs_inserted`);
     if (options.allRunsNew) {
@@ -103,42 +106,30 @@ export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRuns
   }
   if (w.runs.length > 0) {
     name += "u";
+    const rows = await rowsJson(w.runs, ({ run, rev }) => Object.assign(updateRow(runRows, run), { read_rev: rev }), spent, slices);
     const sets = runRows.names.filter((c) => c !== "id").map(keepUnsent);
     // The ids again as an array: the planner then finds the rows by index
     // whatever it guesses about the size of the JSON record set.
     parts.push(`run_updated AS (
       UPDATE baton.runs t SET ${sets.join(", ")}, rev = t.rev + 1
-      FROM jsonb_to_recordset(${param(
-        rowsJson(
-          w.runs.map(({ run, rev }) => Object.assign(updateRow(runRows, run), { read_rev: rev })),
-          spent,
-        ),
-      )}::jsonb) AS r(${runRows.recordset}, read_rev bigint)
+      FROM jsonb_to_recordset(${param(rows)}::jsonb) AS r(${runRows.recordset}, read_rev bigint)
       WHERE t.id = r.id AND t.id = ANY(${param(w.runs.map(({ run }) => run.id))}::uuid[]) AND t.rev = r.read_rev RETURNING 1)`);
     conflicts.push(`(SELECT count(*) FROM run_updated) <> ${param(w.runs.length)} THEN baton.write_conflict('a run changed since it was read')`);
   }
   if (w.inserts.length > 0) {
     name += "i";
+    const rows = await rowsJson(w.inserts, (task) => taskRow(task, taskRows.toRow(task)), spent, slices);
     parts.push(`inserted AS (
       INSERT INTO baton.tasks (${taskRows.names.join(", ")})
-      SELECT ${taskRows.names.join(", ")} FROM jsonb_to_recordset(${param(
-        rowsJson(
-          w.inserts.map((task) => taskRow(task, taskRows.toRow(task))),
-          spent,
-        ),
-      )}::jsonb) AS r(${taskRows.recordset}) RETURNING 1)`);
+      SELECT ${taskRows.names.join(", ")} FROM jsonb_to_recordset(${param(rows)}::jsonb) AS r(${taskRows.recordset}) RETURNING 1)`);
   }
   if (w.updates.length > 0) {
     name += "t";
     const sets = taskRows.names.filter((c) => c !== "id" && c !== "rev").map(keepUnsent);
+    const rows = await rowsJson(w.updates, (task) => taskRow(task, updateRow(taskRows, task)), spent, slices);
     parts.push(`updated AS (
       UPDATE baton.tasks t SET ${sets.join(", ")}, rev = t.rev + 1
-      FROM jsonb_to_recordset(${param(
-        rowsJson(
-          w.updates.map((task) => taskRow(task, updateRow(taskRows, task))),
-          spent,
-        ),
-      )}::jsonb) AS r(${taskRows.recordset})
+      FROM jsonb_to_recordset(${param(rows)}::jsonb) AS r(${taskRows.recordset})
       WHERE t.id = r.id AND t.id = ANY(${param(w.updates.map((t) => t.id))}::uuid[]) AND t.rev = r.rev RETURNING 1)`);
     conflicts.push(`(SELECT count(*) FROM updated) <> ${param(w.updates.length)} THEN baton.write_conflict('a task changed since it was read')`);
   }
