@@ -33,6 +33,14 @@ export type { Effect };
 const RETRYABLE_PG_CODES = new Set(["40001", "40P01"]);
 /** The batch lane of a loop's continuations (see `handle`). */
 const CONTINUE_LANE = "continue";
+/**
+ * The batch lane of the runs other runs start (see `start`): a fork's
+ * children come 64 at a time (after-commit.ts), each locking its tree's count
+ * (store/run-trees.ts). In the lane every caller shares, another key's start
+ * went into their batch and was answered, and its task handed over, only once
+ * all 64 were decided, written and committed.
+ */
+const TREE_LANE = "tree";
 
 /**
  * A batch written and committed: its runs are current in memory; `settle`
@@ -127,9 +135,10 @@ export class Engine {
       {
         maxInFlight: this.limits.maxBatchesInFlight ?? 4,
         maxItems: this.limits.maxBatchEvents ?? 500,
-        // Long loops going on past their decision's budget share one batch at a time: the other
-        // slots stay for every other event and start, which never wait behind a loop's next 100 iterations.
-        laneMaxInFlight: { [CONTINUE_LANE]: 1 },
+        // Long loops going on past their decision's budget share one batch at a time, and so do the runs
+        // other runs start: the other slots stay for every other event and start, which never wait behind
+        // a loop's next 100 iterations or share a transaction with a fork's children.
+        laneMaxInFlight: { [CONTINUE_LANE]: 1, [TREE_LANE]: 1 },
       },
     );
   }
@@ -210,7 +219,7 @@ export class Engine {
       const resolved = await this.definitions.forStart(options);
       await options.admit?.(resolved.def);
       return await new Promise((resolve, reject) => {
-        this.queue.push({ kind: "start", lane: "wait", options, resolved, resolve, reject });
+        this.queue.push({ kind: "start", lane: options.tree ? TREE_LANE : "wait", options, resolved, resolve, reject });
       });
     } finally {
       if (!child) this.starts.release(key);
