@@ -5,7 +5,9 @@
 // (test/faults/lib/hostile.ts). Beside the probe's figure, the server's own
 // event-loop lag, which depends far less on the machine's other load. Then a
 // leg of its own: large publishes, several definitions near the 4 MiB limit
-// at once, which the serving thread once parsed, checked and hashed itself.
+// at once, which the serving thread once parsed, checked and hashed itself;
+// and one of wide runs: dynamic forks of thousands of branches started, and
+// read whole by several callers at once.
 import { loadavg } from "node:os";
 import { VersionPolicy } from "@baton/protocol";
 import type { BatonClient } from "@baton/client";
@@ -62,6 +64,45 @@ async function largePublishes(client: BatonClient, healthUrl: string, rounds: nu
   const t0 = nowMs();
   for (const round of texts)
     await Promise.all(round.map((definitionJson) => client.metadata.registerWorkflowDef({ definitionJson, versionPolicy: VersionPolicy.NEXT_IF_CHANGED })));
+  const ms = nowMs() - t0;
+  return { latencies: await health.stop(), ms };
+}
+
+/** Branches of each dynamic fork in the wide-runs leg, and readers of each at once. */
+const WIDE_BRANCHES = 5_000;
+const WIDE_READERS = 4;
+
+/**
+ * `rounds` runs of a dynamic fork of WIDE_BRANCHES worker tasks (no worker
+ * takes them: the run stays wide), each started and then read with its tasks
+ * by WIDE_READERS callers at once, while /healthz is polled.
+ */
+async function wideRuns(client: BatonClient, healthUrl: string, rounds: number): Promise<{ latencies: number[]; ms: number }> {
+  await client.registerWorkflowDef({
+    name: "wide_fork",
+    version: 1,
+    schemaVersion: 2,
+    tasks: [
+      {
+        name: "fork",
+        taskReferenceName: "fork",
+        type: "FORK_JOIN_DYNAMIC",
+        dynamicForkTasksParam: "tasks",
+        dynamicForkTasksInputParamName: "inputs",
+        inputParameters: { tasks: "${workflow.input.tasks}", inputs: "${workflow.input.inputs}" },
+      },
+      { name: "join", taskReferenceName: "join", type: "JOIN" },
+    ],
+  });
+  const tasks = Array.from({ length: WIDE_BRANCHES }, (_, i) => ({ name: "wide_unserved", taskReferenceName: `branch_${i}`, type: "SIMPLE" }));
+  const inputs = Object.fromEntries(tasks.map((t, i) => [t.taskReferenceName, { i, note: "a branch's input of a few dozen bytes" }]));
+  const health = pollHealth(healthUrl);
+  const t0 = nowMs();
+  for (let round = 0; round < rounds; round++) {
+    const id = await client.startWorkflow("wide_fork", { tasks, inputs });
+    await Promise.all(Array.from({ length: WIDE_READERS }, () => client.getWorkflow(id)));
+    await client.terminateWorkflow(id, "bench: wide run read");
+  }
   const ms = nowMs() - t0;
   return { latencies: await health.stop(), ms };
 }
@@ -124,6 +165,17 @@ export function hostileBody(options: BenchOptions) {
         `/healthz p99 ${largeHealth.p99} ms, corrected ${largeCorrected.p99} ms, max ${largeHealth.max} ms; ` +
         `server event-loop lag p99 ${round(largeLag.p99, 1)} ms, max ${round(largeLag.max, 1)} ms; ${round(large.ms / largeRounds, 0)} ms a round`,
     );
+
+    // Wide runs, a leg of their own too.
+    const wide = await wideRuns(client, `${base}/healthz`, largeRounds);
+    const wideLag = await serverLoopLag(`${base}/metrics`);
+    const wideHealth = distribution(wide.latencies);
+    const wideCorrected = distribution(withOmittedSamples(wide.latencies));
+    log(
+      `  wide runs (${largeRounds}x a dynamic fork of ${WIDE_BRANCHES} started, read whole by ${WIDE_READERS} at once): ` +
+        `/healthz p99 ${wideHealth.p99} ms, corrected ${wideCorrected.p99} ms, max ${wideHealth.max} ms; ` +
+        `server event-loop lag p99 ${round(wideLag.p99, 1)} ms, max ${round(wideLag.max, 1)} ms; ${round(wide.ms / largeRounds, 0)} ms a round`,
+    );
     return {
       metrics: {
         healthP99Ms: loud.p99,
@@ -146,6 +198,11 @@ export function hostileBody(options: BenchOptions) {
         largePublishHealthMaxMs: largeHealth.max,
         largePublishLoopLagMaxMs: round(largeLag.max, 1),
         largePublishRoundMs: round(large.ms / largeRounds, 0),
+        wideRunHealthP99Ms: wideHealth.p99,
+        wideRunHealthP99CorrectedMs: wideCorrected.p99,
+        wideRunHealthMaxMs: wideHealth.max,
+        wideRunLoopLagMaxMs: round(wideLag.max, 1),
+        wideRunRoundMs: round(wide.ms / largeRounds, 0),
       },
       details: {
         goalMs: HEALTH_GOAL_MS,
