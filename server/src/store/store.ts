@@ -20,6 +20,7 @@ import { FairClaims, type HandOffRoom } from "./fair-claim.js";
 import * as health from "./health.js";
 import { PrimaryLocator } from "./hosts.js";
 import { migrate, type Migrated } from "./migrations.js";
+import { checkPostgresVersion } from "./postgres-version.js";
 import { announceRunsMoved } from "./notifications.js";
 import * as outbox from "./outbox.js";
 import * as queue from "./queue.js";
@@ -66,7 +67,7 @@ type Run = { run: RunState; tasks: TaskState[] };
 
 export interface Store {
   // ---- the database
-  /** Applies pending migrations (ordered, under an advisory lock): how many ran, and those applied by a newer server that this one may run beside (it refuses the others). */
+  /** Refuses a PostgreSQL older than Baton runs on (store/postgres-version.ts), then applies pending migrations (ordered, under an advisory lock): how many ran, and those applied by a newer server that this one may run beside (it refuses the others). */
   migrate(): Promise<Migrated>;
   close(): Promise<void>;
   /** Where connections go (the primary of several hosts). */
@@ -341,6 +342,7 @@ class PgStore implements Store {
     await this.locator.refresh();
     const client = await this.pool.connect();
     try {
+      await checkPostgresVersion(client);
       return await migrate(client);
     } finally {
       client.release();
