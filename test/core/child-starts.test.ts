@@ -19,6 +19,7 @@ let h: Harness;
 before(async () => {
   h = await startHarness();
   await h.client.registerWorkflowDef(flowOf("child_waits", [{ name: "wait", taskReferenceName: "wait", type: "WAIT" }]));
+  await h.client.registerWorkflowDef(flowOf("child_ends", [{ name: "set", taskReferenceName: "set", type: "SET_VARIABLE", inputParameters: { done: true } }]));
   await h.client.registerWorkflowDef(
     flowOf("fork_children", [
       {
@@ -72,5 +73,31 @@ describe("the runs one decision starts", () => {
     assert.equal(finishes, groups, `the children's items deleted in ${finishes} statements`);
     // The root's start, then its children's in shared batches (a batch queue of 4 in flight takes what waits together).
     assert.ok(runWrites - 1 < CHILDREN / 4, `${CHILDREN} children written in ${runWrites - 1} batches`);
+  });
+
+  it(`${CHILDREN} children that end at once are decided on their parent as it is kept in memory, not read whole`, async () => {
+    const tasks = Array.from({ length: CHILDREN }, (_, i) => ({
+      name: "child_ends",
+      taskReferenceName: `child_${i}`,
+      type: "SUB_WORKFLOW",
+      subWorkflowParam: { name: "child_ends" },
+    }));
+    let root = "";
+    const reads: Promise<number>[] = [];
+    await statementsDuring(
+      async () => {
+        root = await h.client.startWorkflow("fork_children", { tasks });
+        await h.settle();
+      },
+      (args, results) => {
+        // A batch's read of its runs' tasks whole (run-batches.ts): how many rows each brought.
+        if (textOf(args).includes("FROM baton.tasks t WHERE t.run_id = ANY(ARRAY(SELECT unnest"))
+          reads.push(results.then((r) => [r].flat().reduce((n: number, x) => n + (((x as { rows?: unknown[] }).rows ?? []).length > CHILDREN ? 1 : 0), 0)));
+      },
+    );
+    const run = await h.client.getWorkflow(root);
+    assert.equal(run.status, "COMPLETED", "every child ended, and the join with them");
+    const whole = (await Promise.all(reads)).reduce((a, b) => a + b, 0);
+    assert.equal(whole, 0, `the parent's ${CHILDREN + 2} tasks were read whole ${whole} times`);
   });
 });
