@@ -54,8 +54,8 @@ async function withBaton(ctx: BatonContext, scenario: ScenarioName, replicas: nu
   try {
     const databaseUrl = await ctx.cluster.createDatabase(dbName);
     for (let i = 0; i < replicas; i++) {
-      // Conductor's REST API only where a scenario drives it.
-      const conductorPort = scenario === "conductorSdk" ? await freePort() : undefined;
+      // Conductor's REST API only where a scenario drives it (hostile: its large publishes over REST).
+      const conductorPort = scenario === "conductorSdk" || scenario === "hostile" ? await freePort() : undefined;
       if (conductorPort) conductorBases.push(`http://127.0.0.1:${conductorPort}`);
       // The metrics port (with /healthz) where a scenario probes it.
       const metricsPort = scenario === "hostile" ? await freePort() : undefined;

@@ -6,6 +6,7 @@
 // event-loop lag, which depends far less on the machine's other load. Then a
 // leg of its own: large publishes, several definitions near the 4 MiB limit
 // at once, which the serving thread once parsed, checked and hashed itself;
+// then the same over Conductor's REST API, whose bodies it once parsed too;
 // and one of wide runs: dynamic forks of thousands of branches started, and
 // read whole by several callers at once.
 import { loadavg } from "node:os";
@@ -50,20 +51,28 @@ function largeDefinition(name: string, bytes: number): { name: string; version: 
   };
 }
 
+/** How a leg publishes a definition's text. */
+interface Publisher {
+  publish(definitionJson: string): Promise<unknown>;
+  /** Whether each round's definitions give their version (its number), else all give 1. */
+  versioned: boolean;
+}
+
 /**
- * `rounds` rounds of LARGE_PUBLISHES publishes at once (NEXT_IF_CHANGED, each
- * round a new version: a changed description) while /healthz is polled: its
- * answers' latencies, and the rounds' time.
+ * `rounds` rounds of LARGE_PUBLISHES publishes at once (each round a new
+ * version: a changed description) through `publisher` while /healthz is
+ * polled: its answers' latencies, and the rounds' time.
  */
-async function largePublishes(client: BatonClient, healthUrl: string, rounds: number): Promise<{ latencies: number[]; ms: number }> {
-  const def = largeDefinition("large_publish", LARGE_DEFINITION_BYTES);
+async function largePublishes(publisher: Publisher, prefix: string, healthUrl: string, rounds: number): Promise<{ latencies: number[]; ms: number }> {
+  const def = largeDefinition(prefix, LARGE_DEFINITION_BYTES);
   const texts = Array.from({ length: rounds }, (_, round) =>
-    Array.from({ length: LARGE_PUBLISHES }, (_, i) => JSON.stringify({ ...def, name: `large_publish_${i}`, description: `round ${round}` })),
+    Array.from({ length: LARGE_PUBLISHES }, (_, i) =>
+      JSON.stringify({ ...def, name: `${prefix}_${i}`, version: publisher.versioned ? round + 1 : 1, description: `round ${round}` }),
+    ),
   );
   const health = pollHealth(healthUrl);
   const t0 = nowMs();
-  for (const round of texts)
-    await Promise.all(round.map((definitionJson) => client.metadata.registerWorkflowDef({ definitionJson, versionPolicy: VersionPolicy.NEXT_IF_CHANGED })));
+  for (const round of texts) await Promise.all(round.map((text) => publisher.publish(text)));
   const ms = nowMs() - t0;
   return { latencies: await health.stop(), ms };
 }
@@ -107,11 +116,32 @@ async function wideRuns(client: BatonClient, healthUrl: string, rounds: number):
   return { latencies: await health.stop(), ms };
 }
 
+/** Publishes over gRPC, NEXT_IF_CHANGED: each round is the next version. */
+const grpcPublisher = (client: BatonClient): Publisher => ({
+  publish: (definitionJson) => client.metadata.registerWorkflowDef({ definitionJson, versionPolicy: VersionPolicy.NEXT_IF_CHANGED }),
+  versioned: false,
+});
+
+/** Publishes over Conductor's REST API (POST /api/metadata/workflow), each round as the version it gives. */
+const restPublisher = (conductorBase: string): Publisher => ({
+  publish: async (definitionJson) => {
+    const answer = await fetch(`${conductorBase}/api/metadata/workflow`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: definitionJson,
+    });
+    if (answer.status !== 200) throw new Error(`REST publish answered ${answer.status}: ${(await answer.text()).slice(0, 500)}`);
+  },
+  versioned: true,
+});
+
 interface HostileEnv {
   deadline: number;
   clients: BatonClient[];
   /** http://host:port of each server's metrics port (/healthz, /metrics). */
   metricsBases: string[];
+  /** http://host:port of each server's Conductor REST port. */
+  conductorBases: string[];
 }
 
 export function hostileBody(options: BenchOptions) {
@@ -156,15 +186,21 @@ export function hostileBody(options: BenchOptions) {
 
     // Large publishes, a leg of their own: the figures above stay comparable with runs before it.
     const largeRounds = scale.repeats;
-    const large = await largePublishes(client, `${base}/healthz`, largeRounds);
-    const largeLag = await serverLoopLag(`${base}/metrics`);
-    const largeHealth = distribution(large.latencies);
-    const largeCorrected = distribution(withOmittedSamples(large.latencies));
-    log(
-      `  large publishes (${largeRounds}x ${LARGE_PUBLISHES} at once of ${round(LARGE_DEFINITION_BYTES / 1024 / 1024, 2)} MiB): ` +
-        `/healthz p99 ${largeHealth.p99} ms, corrected ${largeCorrected.p99} ms, max ${largeHealth.max} ms; ` +
-        `server event-loop lag p99 ${round(largeLag.p99, 1)} ms, max ${round(largeLag.max, 1)} ms; ${round(large.ms / largeRounds, 0)} ms a round`,
-    );
+    const largeLeg = async (over: string, publisher: Publisher, prefix: string) => {
+      await serverLoopLag(`${base}/metrics`); // the lag is measured from here
+      const large = await largePublishes(publisher, prefix, `${base}/healthz`, largeRounds);
+      const lag = await serverLoopLag(`${base}/metrics`);
+      const health = distribution(large.latencies);
+      const corrected = distribution(withOmittedSamples(large.latencies));
+      log(
+        `  large publishes ${over} (${largeRounds}x ${LARGE_PUBLISHES} at once of ${round(LARGE_DEFINITION_BYTES / 1024 / 1024, 2)} MiB): ` +
+          `/healthz p99 ${health.p99} ms, corrected ${corrected.p99} ms, max ${health.max} ms; ` +
+          `server event-loop lag p99 ${round(lag.p99, 1)} ms, max ${round(lag.max, 1)} ms; ${round(large.ms / largeRounds, 0)} ms a round`,
+      );
+      return { health, corrected, lag, roundMs: round(large.ms / largeRounds, 0) };
+    };
+    const large = await largeLeg("over gRPC", grpcPublisher(client), "large_publish");
+    const largeRest = await largeLeg("over REST", restPublisher(env.conductorBases[0]!), "large_rest_publish");
 
     // Wide runs, a leg of their own too.
     const wide = await wideRuns(client, `${base}/healthz`, largeRounds);
@@ -193,11 +229,16 @@ export function hostileBody(options: BenchOptions) {
         serverGcPauseMs: gcTotal.ms,
         answersWaited: answers.waited,
         answersRefused: answers.refused,
-        largePublishHealthP99Ms: largeHealth.p99,
-        largePublishHealthP99CorrectedMs: largeCorrected.p99,
-        largePublishHealthMaxMs: largeHealth.max,
-        largePublishLoopLagMaxMs: round(largeLag.max, 1),
-        largePublishRoundMs: round(large.ms / largeRounds, 0),
+        largePublishHealthP99Ms: large.health.p99,
+        largePublishHealthP99CorrectedMs: large.corrected.p99,
+        largePublishHealthMaxMs: large.health.max,
+        largePublishLoopLagMaxMs: round(large.lag.max, 1),
+        largePublishRoundMs: large.roundMs,
+        largeRestPublishHealthP99Ms: largeRest.health.p99,
+        largeRestPublishHealthP99CorrectedMs: largeRest.corrected.p99,
+        largeRestPublishHealthMaxMs: largeRest.health.max,
+        largeRestPublishLoopLagMaxMs: round(largeRest.lag.max, 1),
+        largeRestPublishRoundMs: largeRest.roundMs,
         wideRunHealthP99Ms: wideHealth.p99,
         wideRunHealthP99CorrectedMs: wideCorrected.p99,
         wideRunHealthMaxMs: wideHealth.max,
@@ -210,7 +251,7 @@ export function hostileBody(options: BenchOptions) {
         healthAnswers: loud.n,
         gcPausesByKind: gc,
         loadAverage1m: [round(loadBefore, 1), round(loadavg()[0]!, 1)],
-        largePublishes: `${largeRounds}x ${LARGE_PUBLISHES} at once, NEXT_IF_CHANGED, ${LARGE_DEFINITION_BYTES} bytes each`,
+        largePublishes: `${largeRounds}x ${LARGE_PUBLISHES} at once over gRPC (NEXT_IF_CHANGED) and over REST, ${LARGE_DEFINITION_BYTES} bytes each`,
         load: `${scale.repeats}x (3 spinning scripts, endless jq, ${scale.iterations} NOOP iterations, regex on ${scale.regexAs} a's, ${scale.jsonQuotes} \\" JSON) + 4 polite callers`,
       },
     };
