@@ -141,4 +141,22 @@ describe("a search past the time limit", () => {
     const quick = await reader.searchWorkflows({ name: "many", pageSize: 5 });
     assert.equal(quick.workflows.length, 5, "a search the indexes answer is not stopped");
   });
+
+  it("counts queue sizes in the lane too: a page of them is stopped, and its caller told to ask for fewer", async () => {
+    // A page counts every task queued of its types (a million of one type: 1.8 s); it ran on the pool of the server's own reads.
+    await db.query("BEGIN");
+    await db.query("LOCK TABLE baton.queue IN ACCESS EXCLUSIVE MODE");
+    const listed = reader.tasks.listQueues({ pageSize: 10 }).then(
+      () => undefined,
+      (e: Error & { code?: number }) => e,
+    );
+    const error = await Promise.race([listed, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000).unref())]);
+    await db.query("COMMIT");
+    await listed;
+    assert.ok(error, "the page was answered, or still waited after 10 s");
+    assert.equal(error.code, 8, error.message); // RESOURCE_EXHAUSTED
+    assert.match(error.message, /ran longer than 0\.1 s and was stopped; narrow it \(fewer task types \(task_types\), a smaller page\).*BATON_SEARCH_SECONDS/);
+    const { queues } = await reader.tasks.listQueues({ pageSize: 10 });
+    assert.ok(Array.isArray(queues), "unlocked, the page is answered");
+  });
 });

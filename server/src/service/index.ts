@@ -47,6 +47,8 @@ export interface Services {
 }
 
 export function createServices({ engine, store, dispatcher, waiters, clock, limits, changes, workers, everyReplica, eventPublished }: ServiceDeps): Services {
+  // One lane for every read that costs what its caller's filter touches: runs searched and counted, queues counted.
+  const searches = new SearchLane(store.searchConnections, limits.searchMs / 1000);
   return {
     metadata: metadataService({
       store,
@@ -64,10 +66,10 @@ export function createServices({ engine, store, dispatcher, waiters, clock, limi
       store,
       waiters,
       limits,
-      searches: new SearchLane(store.searchConnections, limits.searchMs / 1000),
+      searches,
       ...(changes ? { changes } : {}),
     }),
-    tasks: taskService({ engine, store, dispatcher, clock, limits, ...(workers ? { workers } : {}), ...(everyReplica ? { everyReplica } : {}) }),
+    tasks: taskService({ engine, store, dispatcher, clock, limits, searches, ...(workers ? { workers } : {}), ...(everyReplica ? { everyReplica } : {}) }),
     events: eventService({ store, clock, limits, ...(eventPublished ? { published: eventPublished } : {}) }),
   };
 }

@@ -3,6 +3,8 @@
 import { TaskService, failStream, grpc, RpcError, type ServiceImpl, type LeasedTask, type TaskResult } from "@baton/protocol";
 import { charsOverNameLimit, MAX_NAME_CHARS } from "@baton/sdk";
 import { keyIdOfCall, principalOfCall } from "../auth/guard.js";
+import type { SearchLane } from "./search-lane.js";
+import { CoalescedReads } from "../store/coalesced-read.js";
 import type { Clock } from "../clock.js";
 import type { JsonObject } from "../decider/model.js";
 import type { Engine } from "../runtime/engine.js";
@@ -71,6 +73,8 @@ export interface TaskServiceDeps {
   dispatcher: Pick<Dispatcher, "add" | "remove" | "credit" | "release" | "fair">;
   clock: Clock;
   limits: Limits;
+  /** Where queue sizes are counted: in turn by key, stopped past the search limit. */
+  searches: SearchLane;
   /** The workers connected here (tracked as they come and go). */
   workers?: ConnectedWorkers;
   /** The workers connected to every replica (ListWorkers); this replica's alone without it. */
@@ -113,10 +117,12 @@ export function taskService({
   dispatcher,
   clock,
   limits,
+  searches,
   workers = new ConnectedWorkers(),
   everyReplica,
 }: TaskServiceDeps): ServiceImpl<typeof TaskService> {
   const subscriptions = new KeySubscriptions(limits.dispatchSubscriptionsPerKey);
+  const depthPages = new CoalescedReads<Awaited<ReturnType<Store["queueDepthPage"]>>>();
   const update = async (result: TaskResult | undefined): Promise<boolean> => {
     if (!result?.taskId) throw invalid("result.task_id is required");
     requireId("task", result.taskId);
@@ -370,15 +376,19 @@ export function taskService({
       };
     }),
 
-    listQueues: rpc(async (req) => {
+    listQueues: rpc(async (req, call) => {
       const page = listPage(QUEUES_LIST, 1, req.pageSize, req.pageToken);
       const problem = taskTypesProblem(req.taskTypes);
       if (problem) throw invalid(problem);
-      const { depths, next } = await store.queueDepthPage(clock.now(), {
+      const asked = {
         limit: page.limit,
         after: (page.after?.[0] as string | undefined) ?? "",
         ...(req.taskTypes.length > 0 ? { taskTypes: req.taskTypes } : {}),
-      });
+      };
+      // Callers asking for the same page while its count runs share the next one, which waits the first caller's turn.
+      const { depths, next } = await depthPages.get(JSON.stringify([asked.after, asked.limit, asked.taskTypes ?? null]), () =>
+        searches.run(keyIdOfCall(call), () => store.queueDepthPage(clock.now(), asked), undefined, "fewer task types (task_types), a smaller page"),
+      );
       return {
         queues: depths.map((q) => ({
           taskType: q.taskType,

@@ -433,10 +433,8 @@ class PgStore implements Store {
   /** Counts every queued task: concurrent callers (ListQueues, a scrape) share one read, so callers cannot hold a connection each with it. */
   private readonly depths = new CoalescedRead<queue.QueueDepth[]>();
   queueDepths = (now: number) => this.depths.get(() => queue.queueDepths(this.pool, now));
-  /** Counts a page's types: callers asking for the same page at once share one read, as for the whole count. */
-  private readonly depthPages = new CoalescedReads<{ depths: queue.QueueDepth[]; next?: string }>();
-  queueDepthPage = (now: number, page: queue.QueueDepthPage) =>
-    this.depthPages.get(JSON.stringify([page.after, page.limit, page.taskTypes ?? null]), () => queue.queueDepthPage(this.pool, now, page));
+  /** On the search pool: it counts every task queued of its types, as a search reads every run its filter touches. */
+  queueDepthPage = (now: number, page: queue.QueueDepthPage) => queue.queueDepthPage(this.searchPool, now, page);
   readyTaskTypes = (now: number, among?: readonly string[]) => queue.readyTaskTypes(this.pool, now, among);
 
   dueRuns = (now: number, limit: number) => dueRuns(this.pool, now, limit);
