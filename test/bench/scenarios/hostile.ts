@@ -26,6 +26,7 @@ import {
   serverLoopLag,
   withOmittedSamples,
 } from "../../faults/lib/hostile.js";
+import { FANOUT, fanoutInput } from "../lib/baton.js";
 import type { BenchOptions } from "../lib/types.js";
 import { distribution, nowMs, round, sleep } from "../lib/util.js";
 
@@ -87,28 +88,13 @@ const WIDE_READERS = 4;
  * by WIDE_READERS callers at once, while /healthz is polled.
  */
 async function wideRuns(client: BatonClient, healthUrl: string, rounds: number): Promise<{ latencies: number[]; ms: number }> {
-  await client.registerWorkflowDef({
-    name: "wide_fork",
-    version: 1,
-    schemaVersion: 2,
-    tasks: [
-      {
-        name: "fork",
-        taskReferenceName: "fork",
-        type: "FORK_JOIN_DYNAMIC",
-        dynamicForkTasksParam: "tasks",
-        dynamicForkTasksInputParamName: "inputs",
-        inputParameters: { tasks: "${workflow.input.tasks}", inputs: "${workflow.input.inputs}" },
-      },
-      { name: "join", taskReferenceName: "join", type: "JOIN" },
-    ],
-  });
-  const tasks = Array.from({ length: WIDE_BRANCHES }, (_, i) => ({ name: "wide_unserved", taskReferenceName: `branch_${i}`, type: "SIMPLE" }));
-  const inputs = Object.fromEntries(tasks.map((t, i) => [t.taskReferenceName, { i, note: "a branch's input of a few dozen bytes" }]));
+  // The bench's fan-out flow; its branches' type (bench_item) has no worker here.
+  await client.registerWorkflowDef(FANOUT);
+  const input = fanoutInput(WIDE_BRANCHES);
   const health = pollHealth(healthUrl);
   const t0 = nowMs();
   for (let round = 0; round < rounds; round++) {
-    const id = await client.startWorkflow("wide_fork", { tasks, inputs });
+    const id = await client.startWorkflow(FANOUT.name, input);
     await Promise.all(Array.from({ length: WIDE_READERS }, () => client.getWorkflow(id)));
     await client.terminateWorkflow(id, "bench: wide run read");
   }
