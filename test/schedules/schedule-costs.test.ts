@@ -8,6 +8,7 @@ import pg from "pg";
 import { grpc } from "@baton/protocol";
 import { startHarness, type Harness } from "../support/harness.js";
 import { flowOf } from "../support/flows.js";
+import { countTurns } from "../support/turns.js";
 
 let h: Harness;
 const DAY = 86_400_000;
@@ -132,5 +133,37 @@ describe("schedule costs", () => {
       await db.end();
     }
     for (const name of ["sound_a", "broken", "sound_b"]) await h.client.deleteSchedule(name);
+  });
+
+  it("reads a large schedule's text in turns of the event loop after the one its request was decoded in", async () => {
+    // The start's input is the large part: 20,000 small objects, about 600 KB.
+    const input = { rows: Array.from({ length: 20_000 }, (_, i) => ({ id: i, label: `row ${i}` })) };
+    const schedule = { name: "large_input", intervalSeconds: 3600, startWorkflowRequest: { name: "costs_flow", input } };
+    const min = JSON.stringify(input).length;
+    const { decode } = TextDecoder.prototype;
+    const { parse } = JSON;
+    const turns = countTurns();
+    const decoded: number[] = [];
+    const parsed: number[] = [];
+    TextDecoder.prototype.decode = function (...args: Parameters<typeof decode>) {
+      if (args[0] && args[0].byteLength >= min) decoded.push(turns.now);
+      return decode.apply(this, args);
+    };
+    JSON.parse = ((text: string, reviver?: Parameters<typeof parse>[1]) => {
+      if (typeof text === "string" && text.length >= min) parsed.push(turns.now);
+      return parse(text, reviver);
+    }) as typeof JSON.parse;
+    try {
+      await h.client.createSchedule(schedule);
+    } finally {
+      [TextDecoder.prototype.decode, JSON.parse] = [decode, parse];
+      turns.stop();
+    }
+    // This thread is the client's too: the first of each is the server's (the request's decode, its text's parse), then the answer's.
+    assert.ok(decoded.length >= 1 && parsed.length >= 1, `decoded ${decoded.length} times, parsed ${parsed.length} times`);
+    assert.ok(parsed[0]! > decoded[0]!, `parsed in turn ${parsed[0]}, decoded in turn ${decoded[0]}`);
+    const stored = await h.client.getSchedule("large_input");
+    assert.deepEqual((stored.schedule as { startWorkflowRequest: { input: unknown } }).startWorkflowRequest.input, input);
+    await h.client.deleteSchedule("large_input");
   });
 });

@@ -7,7 +7,7 @@ import { describeIssues, validateSchedule, type WorkflowSchedule } from "@baton/
 import type { Clock } from "../clock.js";
 import type { Limits } from "../limits.js";
 import type { ScheduleRow, Store } from "../store/store.js";
-import { invalid, notFound, parsePayload, rpc } from "../service/errors.js";
+import { invalid, LARGE_STEP_BYTES, notFound, parseLargePayload, rpc } from "../service/errors.js";
 import { listPage, pageWithinBytes } from "../service/list-pages.js";
 import { fireTimesBetween, fireTimesOf } from "./fire-times.js";
 import { idempotencyKeyOf, type ScheduleFirer } from "./firer.js";
@@ -43,10 +43,15 @@ export function scheduleService(
   clock: Clock,
   limits: Limits,
 ): ServiceImpl<typeof ScheduleService> {
+  /**
+   * The schedule `json` holds: a large one (its start's input) is read a step per turn of the event loop, in line
+   * with other large payloads, not in the turn its request was decoded in.
+   */
+  const read = (json: string) => parseLargePayload("schedule_json", json, limits.definitionBytes, LARGE_STEP_BYTES);
   /** Parses and validates a schedule, and checks its workflow exists: refused with the field named, nothing stored. */
   const parse = async (json: string): Promise<WorkflowSchedule> => {
     if (json.trim() === "") throw invalid("schedule_json is required");
-    const value = parsePayload("schedule_json", json, limits.definitionBytes);
+    const value = await read(json);
     const { errors } = validateSchedule(value);
     if (errors.length > 0) throw invalid(`invalid schedule (${errors.length} error${errors.length > 1 ? "s" : ""}): ${describeIssues(errors)}`);
     const s = value as unknown as WorkflowSchedule;
@@ -166,7 +171,7 @@ export function scheduleService(
       let s: WorkflowSchedule;
       if (req.name) s = (await existing(req.name)).body;
       else if (req.scheduleJson) {
-        const value = parsePayload("schedule_json", req.scheduleJson, limits.definitionBytes);
+        const value = await read(req.scheduleJson);
         const { errors } = validateSchedule(value);
         if (errors.length > 0) throw invalid(`invalid schedule: ${describeIssues(errors)}`);
         s = value as unknown as WorkflowSchedule;

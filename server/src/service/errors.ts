@@ -102,7 +102,7 @@ function inLine<T>(read: () => Promise<T>): Promise<T> {
   return turn;
 }
 
-/** A definition's text from this size on is parsed a step per turn, in line (inline starts: workflows.ts). */
+/** A definition's or a schedule's text from this size on is parsed a step per turn, in line (inline starts: workflows.ts; schedules/service.ts). */
 export const LARGE_STEP_BYTES = 256 * 1024;
 
 /** Wraps a handler so refusals become gRPC statuses. */
