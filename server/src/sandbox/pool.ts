@@ -28,6 +28,13 @@ function workerFile(): string {
   return existsSync(compiled) ? compiled.href : new URL("./pool-worker-source.mjs", import.meta.url).href;
 }
 
+/**
+ * The worker file is loaded by import(), never by require(esm): piscina tries require first, and Node 20's require of an
+ * ES module whose graph another load was still linking aborted the whole process (a V8 fatal error: IsGraphAsync on a
+ * module not instantiated), once in a CI run. With the flag require refuses at once and piscina imports the file.
+ */
+const WORKER_EXEC_ARGV = process.allowedNodeEnvironmentFlags.has("--no-experimental-require-module") ? ["--no-experimental-require-module"] : [];
+
 /** How often requests in flight are checked against their deadlines: the most a deadline is overrun by. */
 const WATCHDOG_MS = 50;
 
@@ -61,7 +68,7 @@ export class EvaluationPool<Request, Reply extends { ok: boolean; restart?: true
       maxThreads: options.threads,
       idleTimeout: 30_000,
       env: {}, // nothing of the host's environment reaches user code
-      execArgv: [],
+      execArgv: WORKER_EXEC_ARGV,
       ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
     });
   }
