@@ -7,18 +7,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { call, startRestServer, type RestServer } from "./support.js";
-import { flowOf } from "../support/flows.js";
+import { flowOf, holdingItems } from "../support/flows.js";
 
-/** A definition of `items` small objects in one task's input (about 40 bytes each). */
-const wide = (name: string, items: number) =>
-  flowOf(name, [
-    {
-      name: "hold",
-      taskReferenceName: "hold",
-      type: "WAIT",
-      inputParameters: { items: Array.from({ length: items }, (_, i) => ({ id: i, label: `item ${i}` })) },
-    },
-  ]);
 const ITEMS = 20_000;
 
 /** The JSON texts of `min` or more characters this thread parsed and wrote while `fn` ran. */
@@ -49,7 +39,7 @@ after(() => s.close());
 
 describe("a large REST body", () => {
   it("published is read in the pool, and stored as sent", async () => {
-    const def = wide("rest_large_publish", ITEMS);
+    const def = holdingItems("rest_large_publish", ITEMS);
     const text = JSON.stringify(def);
     const { result, parses, writes } = await jsonDuring(text.length / 2, () => call(s.base, "POST", "/api/metadata/workflow", text));
     assert.equal(result.status, 200, result.text);
@@ -59,7 +49,7 @@ describe("a large REST body", () => {
     assert.deepEqual((stored.json as { tasks: unknown }).tasks, def.tasks);
 
     // Written with white space, as a list: each definition is written out compactly in the pool.
-    const defs = [wide("rest_large_list_a", ITEMS / 2), wide("rest_large_list_b", ITEMS / 2)];
+    const defs = [holdingItems("rest_large_list_a", ITEMS / 2), holdingItems("rest_large_list_b", ITEMS / 2)];
     const pretty = JSON.stringify(defs, undefined, 2);
     const listed = await jsonDuring(text.length / 4, () => call(s.base, "PUT", "/api/metadata/workflow", pretty));
     assert.equal(listed.result.status, 200, listed.result.text);
@@ -91,7 +81,7 @@ describe("a large REST body", () => {
   });
 
   it("is refused as a small one is, field named, nothing stored", async () => {
-    const def = wide("rest_large_refused", ITEMS);
+    const def = holdingItems("rest_large_refused", ITEMS);
     const text = JSON.stringify(def);
     const broken = await call(s.base, "POST", "/api/metadata/workflow", text.slice(0, -1));
     assert.equal(broken.status, 400, broken.text);

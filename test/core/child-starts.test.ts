@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { STARTS_TOGETHER } from "../../server/src/runtime/after-commit.js";
 import { startHarness, type Harness } from "../support/harness.js";
-import { flowOf } from "../support/flows.js";
+import { flowOf, forkOfListedTasks } from "../support/flows.js";
 import { statementsDuring } from "../support/statements.js";
 
 const CHILDREN = 100;
@@ -20,19 +20,7 @@ before(async () => {
   h = await startHarness();
   await h.client.registerWorkflowDef(flowOf("child_waits", [{ name: "wait", taskReferenceName: "wait", type: "WAIT" }]));
   await h.client.registerWorkflowDef(flowOf("child_ends", [{ name: "set", taskReferenceName: "set", type: "SET_VARIABLE", inputParameters: { done: true } }]));
-  await h.client.registerWorkflowDef(
-    flowOf("fork_children", [
-      {
-        name: "fork",
-        taskReferenceName: "fork",
-        type: "FORK_JOIN_DYNAMIC",
-        inputParameters: { dynamicTasks: "${workflow.input.tasks}", dynamicTasksInput: {} },
-        dynamicForkTasksParam: "dynamicTasks",
-        dynamicForkTasksInputParamName: "dynamicTasksInput",
-      },
-      { name: "join", taskReferenceName: "join", type: "JOIN" },
-    ]),
-  );
+  await h.client.registerWorkflowDef(forkOfListedTasks("fork_children"));
 });
 after(() => h.close());
 

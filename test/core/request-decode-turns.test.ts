@@ -8,24 +8,13 @@ import { after, before, describe, it } from "node:test";
 import { VersionPolicy } from "@baton/protocol";
 import { startHarness, type Harness } from "../support/harness.js";
 import { countTurns } from "../support/turns.js";
-import { flowOf } from "../support/flows.js";
+import { holdingItems } from "../support/flows.js";
 
 let h: Harness;
 before(async () => {
   h = await startHarness({ manualClock: false });
 });
 after(() => h.close());
-
-/** A definition of about 1 MB: `items` small objects in one task's input. */
-const wide = (name: string, items: number) =>
-  flowOf(name, [
-    {
-      name: "hold",
-      taskReferenceName: "hold",
-      type: "WAIT",
-      inputParameters: { items: Array.from({ length: items }, (_, i) => ({ id: i, label: `item ${i}` })) },
-    },
-  ]);
 
 /** The turn of the event loop in which each text of `min` bytes or more was decoded from UTF-8 while `fn` ran (this thread is the server's). */
 async function decodeTurns<T>(min: number, fn: () => Promise<T>): Promise<{ result: T; turns: number[] }> {
@@ -46,9 +35,9 @@ async function decodeTurns<T>(min: number, fn: () => Promise<T>): Promise<{ resu
 
 describe("large gRPC requests", () => {
   it("sent at once are decoded in turns of their own, and published as sent", async () => {
-    const defs = Array.from({ length: 4 }, (_, i) => wide(`decode_turns_${i}`, 25_000));
+    const defs = Array.from({ length: 4 }, (_, i) => holdingItems(`decode_turns_${i}`, 25_000));
     const texts = defs.map((def) => JSON.stringify(def));
-    await h.client.metadata.registerWorkflowDef({ definitionJson: JSON.stringify(wide("decode_turns_warm", 1)) }); // the connection is open
+    await h.client.metadata.registerWorkflowDef({ definitionJson: JSON.stringify(holdingItems("decode_turns_warm", 1)) }); // the connection is open
     const { result, turns } = await decodeTurns(texts[0]!.length / 2, () =>
       Promise.all(texts.map((definitionJson) => h.client.metadata.registerWorkflowDef({ definitionJson, versionPolicy: VersionPolicy.NEXT_IF_CHANGED }))),
     );

@@ -13,7 +13,7 @@ import pg from "pg";
 import type { ConductorWorkflow } from "@baton/client";
 import { serverOptionsFromEnv } from "@baton/server";
 import { eventually, startHarness, type Harness } from "../support/harness.js";
-import { flowOf } from "../support/flows.js";
+import { flowOf, forkOfListedTasks } from "../support/flows.js";
 
 const BOUND = 20;
 const FULL = new RegExp(`has started ${BOUND} runs, the most one tree may .*BATON_MAX_RUNS_PER_TREE`);
@@ -48,19 +48,7 @@ before(async () => {
     ]),
   );
   await h.client.registerWorkflowDef(flowOf("self_start", [start("again", "self_start")]));
-  await h.client.registerWorkflowDef(
-    flowOf("wide", [
-      {
-        name: "fork",
-        taskReferenceName: "fork",
-        type: "FORK_JOIN_DYNAMIC",
-        inputParameters: { dynamicTasks: "${workflow.input.tasks}", dynamicTasksInput: {} },
-        dynamicForkTasksParam: "dynamicTasks",
-        dynamicForkTasksInputParamName: "dynamicTasksInput",
-      },
-      { name: "join", taskReferenceName: "join", type: "JOIN" },
-    ]),
-  );
+  await h.client.registerWorkflowDef(forkOfListedTasks("wide"));
   await h.client.registerWorkflowDef(flowOf("family", [sub("child", "leaf"), start("sibling", "leaf")]));
   // Each run's EVENT task has a handler start another run of it.
   await h.client.registerWorkflowDef(flowOf("echo", [{ name: "ping", taskReferenceName: "ping", type: "EVENT", sink: "conductor" }]));

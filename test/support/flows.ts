@@ -52,3 +52,30 @@ export function forkOverItems(name: string, forkTaskName: string, then: object[]
     outputParameters,
   );
 }
+
+/** A flow of one WAIT task ("hold") whose input holds `items` small objects (about 40 bytes each): a large definition. */
+export function holdingItems(name: string, items: number) {
+  return flowOf(name, [
+    {
+      name: "hold",
+      taskReferenceName: "hold",
+      type: "WAIT",
+      inputParameters: { items: Array.from({ length: items }, (_, i) => ({ id: i, label: `item ${i}` })) },
+    },
+  ]);
+}
+
+/** A FORK_JOIN_DYNAMIC ("fork") of the tasks listed in the input's `tasks`, with no input of their own, then its JOIN ("join"). */
+export function forkOfListedTasks(name: string) {
+  return flowOf(name, [
+    {
+      name: "fork",
+      taskReferenceName: "fork",
+      type: "FORK_JOIN_DYNAMIC",
+      inputParameters: { dynamicTasks: "${workflow.input.tasks}", dynamicTasksInput: {} },
+      dynamicForkTasksParam: "dynamicTasks",
+      dynamicForkTasksInputParamName: "dynamicTasksInput",
+    },
+    { name: "join", taskReferenceName: "join", type: "JOIN" },
+  ]);
+}
