@@ -8,7 +8,7 @@
 // type and worker) started one at a time, alone and while the parents run.
 // Baton alone: the peers' harness has no sub-workflows.
 import type { BatonClient } from "@baton/client";
-import { noopWorkers, type ServerProcess } from "../lib/baton.js";
+import { FANOUT, noopWorkers, type ServerProcess } from "../lib/baton.js";
 import type { BenchOptions } from "../lib/types.js";
 import { anchorWallClock, distribution, nowMs, pool, round, until } from "../lib/util.js";
 
@@ -20,22 +20,8 @@ const CHILD = {
   schemaVersion: 2,
   tasks: ["s1", "s2", "s3"].map((ref) => ({ name: STEP, taskReferenceName: ref, type: "SIMPLE", inputParameters: { n: "${workflow.input.n}" } })),
 };
-const PARENT = {
-  name: "bench_sub_parent",
-  version: 1,
-  schemaVersion: 2,
-  tasks: [
-    {
-      name: "fork",
-      taskReferenceName: "fork",
-      type: "FORK_JOIN_DYNAMIC",
-      dynamicForkTasksParam: "dynamicTasks",
-      dynamicForkTasksInputParamName: "dynamicTasksInput",
-      inputParameters: { dynamicTasks: "${workflow.input.dynamicTasks}", dynamicTasksInput: "${workflow.input.dynamicTasksInput}" },
-    },
-    { name: "join", taskReferenceName: "join", type: "JOIN" },
-  ],
-};
+/** The bench's fan-out flow (a dynamic fork of the input's tasks, then its join), its tasks here SUB_WORKFLOW children. */
+const PARENT = { ...FANOUT, name: "bench_sub_parent" };
 const SMALL = {
   name: "bench_sub_small",
   version: 1,
