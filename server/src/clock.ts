@@ -32,3 +32,14 @@ export class ManualClock implements Clock {
     return () => this.listeners.delete(listener);
   }
 }
+
+/** Calls `run` every `intervalMs` of real time and whenever `clock` jumps; returns the function that stops both. */
+export function everyTick(clock: Pick<Clock, "onAdvance">, intervalMs: number, run: () => void): () => void {
+  const timer = setInterval(run, intervalMs);
+  timer.unref();
+  const unsubscribe = clock.onAdvance(run);
+  return () => {
+    clearInterval(timer);
+    unsubscribe();
+  };
+}

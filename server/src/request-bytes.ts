@@ -17,7 +17,7 @@
 // ended first, the oldest first, to make room for it.
 import type { IncomingHttpHeaders } from "node:http";
 import { Counter, type Registry } from "prom-client";
-import type { Clock } from "./clock.js";
+import { everyTick, type Clock } from "./clock.js";
 import { readGauge } from "./observability/read-gauge.js";
 
 const MiB = 1024 * 1024;
@@ -177,13 +177,7 @@ export class RequestBytes {
 
   /** Sweeps every second and whenever the clock jumps; returns the function that stops. */
   watch(): () => void {
-    const timer = setInterval(() => this.sweep(), 1000);
-    timer.unref();
-    const unsubscribe = this.clock.onAdvance(() => this.sweep());
-    return () => {
-      clearInterval(timer);
-      unsubscribe();
-    };
+    return everyTick(this.clock, 1000, () => this.sweep());
   }
 
   /** What a refused request's caller reads: what is held, and what to do. */

@@ -18,7 +18,7 @@
 import os from "node:os";
 import { Counter, type Registry } from "prom-client";
 import { readGauge } from "./observability/read-gauge.js";
-import type { Clock } from "./clock.js";
+import { everyTick, type Clock } from "./clock.js";
 
 export interface AnswerBudget {
   /** Bytes of answers written and not yet gone out, across the server. */
@@ -223,13 +223,7 @@ export class UnsentAnswers {
 
   /** Sweeps every second and whenever the clock jumps; returns the function that stops. */
   watch(): () => void {
-    const timer = setInterval(() => this.sweep(), 1000);
-    timer.unref();
-    const unsubscribe = this.clock.onAdvance(() => this.sweep());
-    return () => {
-      clearInterval(timer);
-      unsubscribe();
-    };
+    return everyTick(this.clock, 1000, () => this.sweep());
   }
 
   /**

@@ -4,7 +4,7 @@
 // also have a bounded age (on the server's clock): an old stream is ended with
 // UNAVAILABLE and the worker opens a new one, which is authenticated afresh.
 import { grpc, RpcError } from "@baton/protocol";
-import type { Clock } from "../clock.js";
+import { everyTick, type Clock } from "../clock.js";
 
 export interface OpenCall {
   keyId: string;
@@ -71,13 +71,7 @@ export class OpenCalls {
 
   /** Ends aged streams whenever the clock moves: every minute or so, and at once when a test's clock jumps. */
   watchAge(): () => void {
-    const timer = setInterval(() => this.endAged(), Math.min(60_000, Math.max(1000, this.maxStreamAgeMs / 4)));
-    timer.unref();
-    const unsubscribe = this.clock.onAdvance(() => this.endAged());
-    return () => {
-      clearInterval(timer);
-      unsubscribe();
-    };
+    return everyTick(this.clock, Math.min(60_000, Math.max(1000, this.maxStreamAgeMs / 4)), () => this.endAged());
   }
 
   /**
