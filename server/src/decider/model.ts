@@ -127,6 +127,11 @@ export interface RunMarks {
   /** The fair-share key the run was started with, and its weight when not 1 (fairness/key.ts; the fair claim reads them). */
   fairKey?: string;
   fairWeight?: number;
+  /**
+   * The key and weight of the run that started this one (when it had a key): the run's key when its own workflow
+   * names none. Kept apart so that a restart, which starts the marks afresh, keys the run as its start did.
+   */
+  inheritedFair?: { key: string; weight: number };
   /** The concurrency key whose slot the run holds (concurrency/admission.ts; a trigger frees the slot when the run ends). */
   concurrencyKey?: string;
   /** Over its key's limit: waiting for a slot, or refused (ended at once). */

@@ -10,6 +10,7 @@ import { askAgain, awaitingEvaluation, awaitingInput, requestInput } from "./eva
 import { createRetry, newTask, schedule, scheduleOrJump } from "./flow.js";
 import { SUCCESSFUL_TASK, TERMINAL_TASK, TERMINAL_WORKFLOW, type JsonObject, type RunState, type TaskState, type WorkflowStatus } from "./model.js";
 import { variablesOverLimit } from "../rules/variables.js";
+import { fairMarksOf } from "../fairness/key.js";
 import { endRun } from "./run-end.js";
 import { SYSTEM_TASKS, isWorkerTask } from "./system-tasks/index.js";
 
@@ -134,7 +135,8 @@ export function restart(d: DecisionContext, latest: Extract<RunEvent, { kind: "r
     createdAt: d.now,
     endedAt: 0,
     nextSeq: 1,
-    marks: {},
+    // Keyed again as a start would key it (on the definition it now runs), the key its starter gave it kept.
+    marks: fairMarksOf(d.def, run.input, run.correlationId, run.marks.inheritedFair),
   } satisfies Partial<RunState>);
   d.start();
 }

@@ -4,7 +4,7 @@
 // keys waiting (in proportion to each key's weight), so a key with 100,000
 // queued tasks does not starve one with 10.
 import type { WorkflowDef } from "@baton/sdk";
-import type { JsonObject, RunState } from "../decider/model.js";
+import type { JsonObject, RunMarks, RunState } from "../decider/model.js";
 
 const EXPRESSION = /^\$\{workflow\.(correlationId|input((?:\.[A-Za-z_$][\w$-]*)+))\}$/;
 const paths = new Map<string, string[] | "correlationId" | undefined>();
@@ -39,10 +39,34 @@ export function fairWeightOf(def: WorkflowDef, key: string): number {
   return typeof weight === "number" && Number.isInteger(weight) && weight >= 1 ? weight : 1;
 }
 
-/** The key a run was started with ("" for none) and its weight; computed again from its definition when its state was reset (a restart). */
+/**
+ * The key a run was started with ("" for none) and its weight (1 unless marked); computed again from its definition
+ * for a run with no key marked (keyless, or restarted before restarts kept the key: see fairMarksOf).
+ */
 export function fairShareOfRun(run: RunState, def: WorkflowDef | undefined): { key: string; weight: number } {
   const kept = run.marks.fairKey;
   const key = typeof kept === "string" ? kept : def ? fairKeyOf(def["fairnessKey"], run.input, run.correlationId) : "";
   const weight = run.marks.fairWeight;
-  return { key, weight: typeof weight === "number" ? weight : def ? fairWeightOf(def, key) : 1 };
+  return { key, weight: typeof weight === "number" ? weight : typeof kept !== "string" && def ? fairWeightOf(def, key) : 1 };
+}
+
+/**
+ * The marks that key a run starting (or restarting) on `def` with this input: its workflow's own key, else the key
+ * of the run that started it (`inherited`, kept with them), else none. A restart takes them again, so a SUB_WORKFLOW
+ * child or a START_WORKFLOW run restarted keeps the key its starter gave it.
+ */
+export function fairMarksOf(
+  def: WorkflowDef,
+  input: JsonObject,
+  correlationId: string,
+  inherited: RunMarks["inheritedFair"],
+): Pick<RunMarks, "fairKey" | "fairWeight" | "inheritedFair"> {
+  const own = fairKeyOf(def["fairnessKey"], input, correlationId);
+  const key = own || inherited?.key || "";
+  const weight = own ? fairWeightOf(def, own) : (inherited?.weight ?? 1);
+  return {
+    ...(key ? { fairKey: key } : {}),
+    ...(weight !== 1 ? { fairWeight: weight } : {}),
+    ...(inherited?.key ? { inheritedFair: inherited } : {}),
+  };
 }

@@ -8,7 +8,7 @@ import { graphFor } from "../decider/graph.js";
 import type { RunState } from "../decider/model.js";
 import type { TaskDef } from "@baton/sdk";
 import type { Admission } from "../concurrency/admission.js";
-import { fairKeyOf, fairWeightOf } from "../fairness/key.js";
+import { fairMarksOf } from "../fairness/key.js";
 import { sameText } from "../payload-text.js";
 import type { EventItem, StartItem } from "./batch-items.js";
 import type { RunToDecide } from "./load.js";
@@ -111,10 +111,8 @@ function newRun(item: StartItem, runId: string, now: number): RunState {
   const { options, resolved } = item;
   const { def, hash, version, route } = resolved;
   const input = startInput(item);
-  const own = fairKeyOf(def["fairnessKey"], input, options.correlationId ?? "");
   // A run of a tree whose workflow names no key takes the key of the run that started it.
-  const fairKey = own || options.fairShare?.key || "";
-  const fairWeight = own ? fairWeightOf(def, own) : (options.fairShare?.weight ?? 1);
+  const fair = fairMarksOf(def, input, options.correlationId ?? "", options.fairShare);
   return {
     id: runId,
     name: def.name,
@@ -140,8 +138,7 @@ function newRun(item: StartItem, runId: string, now: number): RunState {
     marks: {
       ...(options.depth ? { depth: options.depth } : {}),
       ...(options.tree ? { root: options.tree.root } : {}),
-      ...(fairKey ? { fairKey } : {}),
-      ...(fairWeight !== 1 ? { fairWeight } : {}),
+      ...fair,
     },
     ...(route ? { route } : {}),
   };
