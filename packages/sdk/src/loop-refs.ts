@@ -13,6 +13,7 @@ export function iterationRef(ref: string, iteration: number): string {
  */
 export function definitionRef(ref: string, iteration?: number): string {
   if (iteration === undefined) return ref.replace(/__\d+$/, "");
+  if (iteration <= 0) return ref;
   const suffix = `__${iteration}`;
-  return iteration > 0 && ref.endsWith(suffix) ? ref.slice(0, -suffix.length) : ref;
+  return ref.endsWith(suffix) ? ref.slice(0, -suffix.length) : ref;
 }

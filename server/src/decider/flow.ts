@@ -64,15 +64,11 @@ export function createRetry(d: DecisionContext, failed: TaskState, options: { co
   failed.handled = true;
   d.touch(failed);
   const visibleAt = retryAt(d.now, d.taskDefOf(failed), failed.retryCount, options.countsAsRetry);
-  const retry: TaskState = {
-    ...failed,
-    id: d.newId(),
-    seq: d.run.nextSeq++,
-    ...freshAttempt(d.now, visibleAt),
-    retryCount: failed.retryCount + 1,
-    retriedTaskId: failed.id,
-    marks: { ...failed.marks },
-  };
+  const retry = freshInstance(
+    { ...failed, id: d.newId(), seq: d.run.nextSeq++, retryCount: failed.retryCount + 1, retriedTaskId: failed.id, marks: { ...failed.marks } },
+    d.now,
+    visibleAt,
+  );
   d.addTask(retry);
   dispatch(d, retry);
   return retry;
@@ -161,12 +157,44 @@ export function dispatch(d: DecisionContext, task: TaskState): void {
   system.start(d, task);
 }
 
-/** The fields of a task instance that has not run yet: scheduled `now`, visible from `visibleAt`. */
-function freshAttempt(now: number, visibleAt: number) {
+/** The fields a task instance has whatever its attempt: from the definition, or copied from the attempt it retries. */
+type InstanceFields = Pick<
+  TaskState,
+  | "id"
+  | "runId"
+  | "seq"
+  | "ref"
+  | "type"
+  | "defName"
+  | "iteration"
+  | "input"
+  | "retryCount"
+  | "retriedTaskId"
+  | "responseTimeoutSeconds"
+  | "timeoutSeconds"
+  | "marks"
+>;
+
+/**
+ * A task instance that has not run yet: scheduled `now`, visible from
+ * `visibleAt`. One literal, no spread: a dynamic fork makes thousands of these
+ * in one decision, and spreading a part into the rest copied each field by name.
+ */
+function freshInstance(f: InstanceFields, now: number, visibleAt: number): TaskState {
   return {
+    id: f.id,
+    runId: f.runId,
+    seq: f.seq,
+    ref: f.ref,
+    type: f.type,
+    defName: f.defName,
     status: "SCHEDULED",
+    iteration: f.iteration,
+    input: f.input,
     output: {},
     reason: "",
+    retryCount: f.retryCount,
+    retriedTaskId: f.retriedTaskId,
     retried: false,
     handled: false,
     pollCount: 0,
@@ -179,34 +207,39 @@ function freshAttempt(now: number, visibleAt: number) {
     updatedAt: now,
     visibleAt,
     callbackAfterSeconds: 0,
+    responseTimeoutSeconds: f.responseTimeoutSeconds,
+    timeoutSeconds: f.timeoutSeconds,
     subWorkflowId: "",
     rev: 0,
-  } satisfies Partial<TaskState>;
+    marks: f.marks,
+  };
 }
 
 /** A new instance of `wt`, added to the run (not started: see dispatch). */
 export function newTask(d: DecisionContext, wt: WorkflowTask, options: NewTaskOptions): TaskState {
   const id = d.newId();
-  const type = wt.type ?? "SIMPLE";
   const taskDef = wt.taskDefinition ?? d.taskDefs.get(wt.name);
   // Undefined: the parameters read a filter, and the task waits for its input from the queries pool (dispatch asks).
   const input = options.input ?? resolveInput(d, wt, taskDef, id);
-  const task: TaskState = {
-    id,
-    runId: d.run.id,
-    seq: options.placeholder ? 0 : d.run.nextSeq++,
-    ref: iterationRef(wt.taskReferenceName, options.iteration),
-    type,
-    defName: wt.name,
-    iteration: options.iteration,
-    input: input ?? {},
-    ...freshAttempt(d.now, startAt(d.now, wt)),
-    retryCount: 0,
-    retriedTaskId: "",
-    responseTimeoutSeconds: taskDef?.responseTimeoutSeconds ?? 3600,
-    timeoutSeconds: taskDef?.timeoutSeconds ?? 0,
-    marks: input === undefined ? { ...options.marks, awaitingInput: true } : (options.marks ?? {}),
-  };
+  const task = freshInstance(
+    {
+      id,
+      runId: d.run.id,
+      seq: options.placeholder ? 0 : d.run.nextSeq++,
+      ref: iterationRef(wt.taskReferenceName, options.iteration),
+      type: wt.type ?? "SIMPLE",
+      defName: wt.name,
+      iteration: options.iteration,
+      input: input ?? {},
+      retryCount: 0,
+      retriedTaskId: "",
+      responseTimeoutSeconds: taskDef?.responseTimeoutSeconds ?? 3600,
+      timeoutSeconds: taskDef?.timeoutSeconds ?? 0,
+      marks: input === undefined ? { ...options.marks, awaitingInput: true } : (options.marks ?? {}),
+    },
+    d.now,
+    startAt(d.now, wt),
+  );
   if (!d.graph.task(wt.taskReferenceName)) task.marks.workflowTask = wt;
   d.addTask(task, options.placeholder ? "first" : "last");
   return task;

@@ -166,6 +166,8 @@ export function planWrite(
   }
   // Only tasks still waiting for a worker go to the queue (one handed off at once is leased already).
   const queued = new Set<string>();
+  // The run's share, once per decision rather than per task (a fork queues thousands).
+  let fair: ReturnType<typeof fairShareOfRun> | undefined;
   for (const t of waitingForWorkers(decision)) {
     if (t.status !== "SCHEDULED") continue;
     if (t.visibleAt <= now && !after.ready.has(t.defName)) {
@@ -173,7 +175,7 @@ export function planWrite(
       write.notifyTaskTypes.push(t.defName);
     }
     queued.add(t.id);
-    const fair = fairShareOfRun(run, defOf(run.defHash));
+    fair ??= fairShareOfRun(run, defOf(run.defHash));
     const entry = {
       taskId: t.id,
       taskType: t.defName,

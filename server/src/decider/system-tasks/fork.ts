@@ -106,11 +106,13 @@ export const dynamicFork: SystemTask = {
     }
     if (tooWide(tasks.length)) return;
     const refs = tasks.map((t) => t.taskReferenceName);
-    const taken = new Set(d.tasks.map((t) => t.ref));
-    // One pass over a set: a fork may list 10,000 tasks, and searching the list once per task was quadratic.
+    // One pass over a set of the list's names, the run's own found in its book: a fork may list 10,000 tasks,
+    // and searching the list once per task was quadratic.
+    const used = d.latestByRef();
+    const listed = new Set<string>();
     const clash = refs.find((ref) => {
-      if (taken.has(ref)) return true;
-      taken.add(ref);
+      if (listed.has(ref) || used.has(ref)) return true;
+      listed.add(ref);
       return false;
     });
     if (clash) {
@@ -121,9 +123,10 @@ export const dynamicFork: SystemTask = {
     task.handled = true;
     // Conductor: the forked tasks are in the fork's input, its output is empty.
     task.input = { ...task.input, forkedTasks: refs, forkedTaskDefs: tasks as unknown as Json };
+    const dynamicJoin = d.defRef(task);
     for (const t of tasks) {
       const input = inputs[t.taskReferenceName] ?? {};
-      const forked = d.newTask({ ...t, type: t.type ?? "SIMPLE" }, { iteration: 0, input, marks: { dynamicJoin: d.defRef(task) } });
+      const forked = d.newTask(t.type != null ? t : { ...t, type: "SIMPLE" }, { iteration: 0, input, marks: { dynamicJoin } });
       d.dispatch(forked);
       if (endedOrEnding(d.run)) return;
     }
