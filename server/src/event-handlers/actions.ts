@@ -21,6 +21,8 @@ export interface ActionContext {
   eventName: string;
   /** The run tree whose EVENT task published the event: a run an action starts joins it (a loop through events is bounded as one through START_WORKFLOW). */
   root: string | null;
+  /** The fairness key and weight of the run whose EVENT task published the event: a run an action starts takes them when its own workflow names no key. */
+  fairShare?: { key: string; weight: number };
   handlerName: string;
   /** The action's index in its handler. */
   index: number;
@@ -124,6 +126,7 @@ async function startWorkflow(ctx: ActionContext, details: Record<string, unknown
     // A redelivered event starts nothing twice.
     idempotencyKey: `event:${ctx.eventId}:${ctx.handlerName}:${ctx.index}`,
     ...(ctx.root ? { tree: { root: ctx.root } } : {}),
+    ...(ctx.fairShare ? { fairShare: ctx.fairShare } : {}),
   };
   for (let attempt = 0; ; attempt++) {
     try {

@@ -169,6 +169,7 @@ export class EventConsumer {
             eventId: event.id,
             eventName: name,
             root: event.root,
+            ...(event.fairShare ? { fairShare: event.fairShare } : {}),
             handlerName: handler.name,
             index,
             now,

@@ -142,9 +142,19 @@ export function planWrite(
           write.outbox.push({ kind: "childRevived", payload: { parentRunId: run.parentRunId, taskId: run.parentTaskId, childId: run.id }, runId: run.id });
         }
         break;
-      case "publishEvent":
-        write.events.push({ sink: effect.sink, name: effect.name, payload: effect.payload, root: run.marks.root ?? run.id });
+      case "publishEvent": {
+        // The runs its handlers start take the run's fairness key, as the runs it starts itself do (see startRun).
+        const fair = fairShareOfRun(run, defOf(run.defHash));
+        write.events.push({
+          sink: effect.sink,
+          name: effect.name,
+          payload: effect.payload,
+          root: run.marks.root ?? run.id,
+          fairKey: fair.key,
+          fairWeight: fair.weight,
+        });
         break;
+      }
       case "runAsync":
         after.asyncTasks.push(effect.task);
         break;

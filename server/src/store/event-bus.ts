@@ -30,6 +30,8 @@ export interface TakenEvent {
   root: string | null;
   /** The key that published it ("" for EVENT tasks and callers without keys). */
   publisher: string;
+  /** The fairness key and weight of the run whose EVENT task published it (absent: none, or published by a caller). */
+  fairShare?: { key: string; weight: number };
 }
 
 export const EVENT_PUBLISHER_MIGRATION = {
@@ -67,6 +69,14 @@ export const EVENTS_WAITING_SHARDS_MIGRATION = {
     );
     INSERT INTO baton.event_publishers (publisher, shard, waiting)
       SELECT publisher, (id % 16)::int, count(*) FROM baton.events WHERE root_id IS NULL GROUP BY 1, 2;
+  `,
+};
+
+export const EVENT_FAIR_KEY_MIGRATION = {
+  name: "events remember the fairness key of the run whose EVENT task published them, for the runs their handlers start",
+  sql: `
+    ALTER TABLE baton.events ADD COLUMN fair_key text NOT NULL DEFAULT '';
+    ALTER TABLE baton.events ADD COLUMN fair_weight int NOT NULL DEFAULT 1;
   `,
 };
 
@@ -138,7 +148,7 @@ export async function takeEvents(q: Queryable, now: number, leaseMs: number, lim
      )
      UPDATE baton.events e SET taken_until = $1 + $2::bigint, attempts = e.attempts + 1
      FROM due WHERE e.id = due.id
-     RETURNING e.id, e.name, e.sink, e.payload::text AS payload, e.created_at, e.attempts, e.root_id, e.publisher`,
+     RETURNING e.id, e.name, e.sink, e.payload::text AS payload, e.created_at, e.attempts, e.root_id, e.publisher, e.fair_key, e.fair_weight`,
     [now, leaseMs, limit],
   );
   return rows
@@ -151,6 +161,7 @@ export async function takeEvents(q: Queryable, now: number, leaseMs: number, lim
       attempts: r.attempts,
       root: r.root_id,
       publisher: r.publisher,
+      ...(r.fair_key ? { fairShare: { key: r.fair_key as string, weight: r.fair_weight as number } } : {}),
     }))
     .sort((a, b) => a.id - b.id);
 }

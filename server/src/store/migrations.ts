@@ -19,7 +19,7 @@
 import type pg from "pg";
 import { CONCURRENCY_LIMIT_ALL_KEYS_MIGRATION, CONCURRENCY_LIMIT_MIGRATION, CONCURRENCY_MIGRATION } from "./concurrency.js";
 import { DEF_SUMMARY_MIGRATION } from "./definitions.js";
-import { EVENT_PUBLISHER_MIGRATION, EVENTS_WAITING_MIGRATION, EVENTS_WAITING_SHARDS_MIGRATION } from "./event-bus.js";
+import { EVENT_FAIR_KEY_MIGRATION, EVENT_PUBLISHER_MIGRATION, EVENTS_WAITING_MIGRATION, EVENTS_WAITING_SHARDS_MIGRATION } from "./event-bus.js";
 import { EVENT_HANDLER_OWNER_MIGRATION } from "./event-handlers.js";
 import { FAIR_CLAIM_MIGRATION, FAIR_WEIGHT_MIGRATION } from "./fair-claim.js";
 import { LOOP_ITERATIONS_MIGRATION } from "./loop-iterations.js";
@@ -349,6 +349,7 @@ export const MIGRATIONS: Migration[] = [
     sql: `CREATE INDEX runs_name_version_created_id ON baton.runs (name, version, created_at, id);`,
   },
   EVENTS_WAITING_SHARDS_MIGRATION,
+  EVENT_FAIR_KEY_MIGRATION,
 ];
 
 const LOCK_KEY = 0x6261746f6e; // "baton"

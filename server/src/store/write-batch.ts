@@ -50,8 +50,11 @@ export interface BatchWrite {
   outbox: OutboxEntry[];
   /** The writer carries its outbox items out itself after commit: other replicas leave them alone until then. */
   outboxHeldUntil: number;
-  /** `root`: the tree of the run whose EVENT task published it: runs its handlers start join that tree (run-trees.ts). */
-  events: { sink: string; name: string; payload: JsonObject; root: string }[];
+  /**
+   * `root`: the tree of the run whose EVENT task published it: runs its handlers start join that tree (run-trees.ts);
+   * `fairKey`, `fairWeight`: that run's fairness key ("" for none) and weight, which those runs take (fairness/key.ts).
+   */
+  events: { sink: string; name: string; payload: JsonObject; root: string; fairKey: string; fairWeight: number }[];
   now: number;
   notifyTaskTypes: string[];
   notifyRunsEnded: string[];
@@ -188,8 +191,9 @@ export async function writeBatch(q: Queryable, w: BatchWrite, options: { allRuns
   if (w.events.length > 0) {
     name += "p";
     parts.push(`published AS (
-      INSERT INTO baton.events (sink, name, payload, root_id, created_at)
-      SELECT sink, name, payload, root, ${param(w.now)} FROM jsonb_to_recordset(${param(stringifyJson(w.events))}::jsonb) AS r(sink text, name text, payload jsonb, root uuid) RETURNING 1)`);
+      INSERT INTO baton.events (sink, name, payload, root_id, fair_key, fair_weight, created_at)
+      SELECT sink, name, payload, root, "fairKey", "fairWeight", ${param(w.now)}
+      FROM jsonb_to_recordset(${param(stringifyJson(w.events))}::jsonb) AS r(sink text, name text, payload jsonb, root uuid, "fairKey" text, "fairWeight" int) RETURNING 1)`);
     notices.push(notifySql("eventPublished"));
   }
   if (w.notifyTaskTypes.length > 0) {
