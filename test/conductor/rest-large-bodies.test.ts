@@ -80,6 +80,46 @@ describe("a large REST body", () => {
     assert.deepEqual(started.input, input);
   });
 
+  it("of a worker's result is read in the pool: only its output's text is parsed, by the service", async () => {
+    await s.grpc.registerTaskDefs([{ name: "rest_large_result_step" }]);
+    await s.grpc.registerWorkflowDef(flowOf("rest_large_result", [{ name: "rest_large_result_step", taskReferenceName: "step", type: "SIMPLE" }]));
+    const output = { rows: Array.from({ length: ITEMS }, (_, i) => ({ id: i, label: `row ${i}` })) };
+    for (const path of ["/api/tasks", "/api/tasks/update-v2"]) {
+      const id = await s.grpc.startWorkflow("rest_large_result", {});
+      const polled = await call(s.base, "GET", "/api/tasks/poll/batch/rest_large_result_step?workerid=w&count=1&timeout=5000");
+      const task = (polled.json as { taskId: string }[])[0]!;
+      const body = JSON.stringify({
+        taskId: task.taskId,
+        workflowInstanceId: id,
+        workerId: "w",
+        status: "COMPLETED",
+        outputData: output,
+        logs: [{ log: "done" }],
+      });
+      // Texts as long as the body (its output alone is shorter); written: as long as its output.
+      const parsed = await jsonDuring(body.length, () => call(s.base, "POST", path, body));
+      assert.ok(parsed.result.status === 200 || parsed.result.status === 204, parsed.result.text);
+      assert.equal(parsed.parses, 0, `${path}: the body was parsed on the serving thread`);
+      const run = await s.grpc.getWorkflow(id);
+      assert.equal(run.status, "COMPLETED");
+      assert.deepEqual(run.tasks[0]!.outputData, output);
+      const logs = await call(s.base, "GET", `/api/tasks/${task.taskId}/log`);
+      assert.deepEqual(
+        (logs.json as { log: string }[]).map((l) => l.log),
+        ["done"],
+      );
+    }
+
+    // A task signalled by its reference: the body is its output, whose text the service parses (before, the body's too).
+    await s.grpc.registerWorkflowDef(flowOf("rest_large_signal", [{ name: "wait", taskReferenceName: "wait", type: "WAIT" }]));
+    const waiting = await s.grpc.startWorkflow("rest_large_signal", {});
+    const body = JSON.stringify(output);
+    const { result, parses } = await jsonDuring(body.length, () => call(s.base, "POST", `/api/tasks/${waiting}/wait/COMPLETED`, body));
+    assert.equal(result.status, 200, result.text);
+    assert.equal(parses, 1, "the body was parsed on the serving thread before its output");
+    assert.deepEqual((await s.grpc.getWorkflow(waiting)).tasks[0]!.outputData, output);
+  });
+
   it("is refused as a small one is, field named, nothing stored", async () => {
     const def = holdingItems("rest_large_refused", ITEMS);
     const text = JSON.stringify(def);

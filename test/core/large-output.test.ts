@@ -128,6 +128,40 @@ describe("a worker's large output", () => {
       assert.ok(parsedIn[i]! > parsedIn[i - 1]! + 1, `parses in turns ${parsedIn.join(", ")}: two with no turn between them`);
   });
 
+  it("as runs' large inputs started at once: read one at a time, other work running between them", async () => {
+    // Before, each start's input was scanned, parsed and checked in the turn its request was decoded in, and the
+    // requests were decoded in consecutive turns: parses with no turn between them.
+    const text = JSON.stringify({ rows: Array.from({ length: 5_000 }, (_, i) => ({ id: i, note: "s".repeat(60) })) });
+    const { parse } = JSON;
+    const turns = countTurns();
+    const parsedIn: number[] = [];
+    JSON.parse = ((source: string, reviver?: Parameters<typeof parse>[1]) => {
+      if (source.length >= text.length) parsedIn.push(turns.now);
+      return parse(source, reviver);
+    }) as typeof JSON.parse;
+    let answers: string[];
+    try {
+      answers = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          h.client.workflows.startWorkflow({ name: "large_output_absent", inputJson: text }).then(
+            () => "started",
+            (e: Error) => e.message,
+          ),
+        ),
+      );
+    } finally {
+      JSON.parse = parse;
+      turns.stop();
+    }
+    assert.ok(
+      answers.every((a) => a.startsWith("5 NOT_FOUND")),
+      answers.join(", "),
+    );
+    assert.equal(parsedIn.length, 8, `each input parsed once: ${parsedIn.join(", ")}`);
+    for (let i = 1; i < parsedIn.length; i++)
+      assert.ok(parsedIn[i]! > parsedIn[i - 1]! + 1, `parses in turns ${parsedIn.join(", ")}: two with no turn between them`);
+  });
+
   it("too deep is still refused, naming the field", async () => {
     await h.client.startWorkflow("large_output", {});
     const { tasks } = await h.client.tasks.poll({ taskType: "large_output_step", workerId: "w", count: 1, waitMs: 5000n });

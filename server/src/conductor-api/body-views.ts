@@ -9,7 +9,7 @@ import { nestsDeeperThan, NOTE_CHARS, parseJson, shortened, stringifyJson, usesM
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { BODY_TOO_DEEP, BODY_TOO_MANY_NAMES, MAX_BODY_DEPTH, MAX_JSON_KEY_NAMES } from "../service/json-checks.js";
 import type { ValidationError } from "./errors.js";
-import { INPUT, START_WORKFLOW_REQUEST, WORKFLOW_DEF, WORKFLOW_DEFS } from "./schemas.js";
+import { INPUT, START_WORKFLOW_REQUEST, TASK_RESULT, WORKFLOW_DEF, WORKFLOW_DEFS } from "./schemas.js";
 
 /** Why a body was refused (a 400 naming each field that is wrong). */
 export interface BodyRefusal {
@@ -63,7 +63,31 @@ export interface StartView {
   definitionJson: string;
 }
 
+/** A worker's result (Conductor's TaskResult) as its handler passes it on, its output as JSON text. */
+export interface TaskResultView {
+  taskId: string;
+  status: "IN_PROGRESS" | "FAILED" | "FAILED_WITH_TERMINAL_ERROR" | "COMPLETED";
+  workerId: string;
+  reasonForIncompletion: string;
+  callbackAfterSeconds: number;
+  /** The lines of its logs that say something. */
+  logs: string[];
+  extendLease: boolean;
+  /** Its outputData as JSON text; "" when it has none. */
+  outputJson: string;
+}
+
 type Def = { name: string; version?: number | null };
+type TaskResultBody = {
+  taskId: string;
+  status: TaskResultView["status"];
+  workerId?: string | null;
+  reasonForIncompletion?: string | null;
+  callbackAfterSeconds?: number | null;
+  outputData?: Record<string, unknown> | null;
+  logs?: { log?: string | null }[] | null;
+  extendLease?: boolean | null;
+};
 type StartBody = {
   name?: string;
   version?: number | null;
@@ -92,6 +116,20 @@ function startView(body: unknown, _text: string, params: Record<string, string>)
     idempotencyKey: b.idempotencyKey ?? "",
     inputJson: b.input ? stringifyJson(b.input) : "",
     definitionJson: b.workflowDef ? stringifyJson({ ...b.workflowDef, name: b.workflowDef["name"] ?? name }) : "",
+  };
+}
+
+function taskResultView(body: unknown): TaskResultView {
+  const b = body as TaskResultBody;
+  return {
+    taskId: b.taskId,
+    status: b.status,
+    workerId: b.workerId ?? "",
+    reasonForIncompletion: b.reasonForIncompletion ?? "",
+    callbackAfterSeconds: b.callbackAfterSeconds ?? 0,
+    logs: (b.logs ?? []).map((l) => l.log ?? "").filter((l) => l !== ""),
+    extendLease: b.extendLease ?? false,
+    outputJson: b.outputData ? stringifyJson(b.outputData) : "",
   };
 }
 
@@ -124,6 +162,13 @@ const VIEWS = {
   input: {
     schema: INPUT,
     view: (body: unknown): { inputJson: string } => ({ inputJson: stringifyJson(body ?? {}) }),
+  },
+  /** A worker's result (POST /api/tasks, /api/tasks/update-v2). */
+  taskResult: { schema: TASK_RESULT, view: taskResultView },
+  /** A task's output, the whole body (POST /api/tasks/{workflowId}/{taskRefName}/{status}): the service says what it must be. */
+  output: {
+    schema: {},
+    view: (body: unknown): { outputJson: string } => ({ outputJson: body ? stringifyJson(body) : "" }),
   },
 };
 

@@ -21,28 +21,14 @@ import {
   grpc,
   RpcError,
 } from "@baton/protocol";
-import type { JsonObject } from "../decider/model.js";
 import { requireId } from "../service/errors.js";
 import { LIST_PAGE_MAX } from "../service/list-pages.js";
-import { withParsedOutput } from "../service/tasks.js";
 import { badRequest, notFound } from "./errors.js";
+import type { TaskResultView } from "./body-views.js";
 import type { Reply, Route } from "./http.js";
-import { TASK_RESULT } from "./schemas.js";
 import { callOf, intParam, type Services } from "./services.js";
 import { wholeList } from "./whole-lists.js";
 import { leasedToTask, listJson, toTask, toTaskLog, workflowJson } from "./shapes.js";
-
-interface TaskResultBody {
-  workflowInstanceId?: string;
-  taskId: string;
-  reasonForIncompletion?: string | null;
-  callbackAfterSeconds?: number | null;
-  workerId?: string | null;
-  status: "IN_PROGRESS" | "FAILED" | "FAILED_WITH_TERMINAL_ERROR" | "COMPLETED";
-  outputData?: Record<string, unknown> | null;
-  logs?: { log?: string | null }[] | null;
-  extendLease?: boolean | null;
-}
 
 /** How long a single (non-batch) poll waits for a task, as Conductor's does. */
 const SINGLE_POLL_MS = 100;
@@ -84,16 +70,15 @@ export function taskRoutes(s: Services): Route[] {
     (await take(type, workerId, count, waitMs, signal)).map((task) => leasedToTask(task, workerId));
 
   /** The lease an update names (by task id and worker), and the task's type. */
-  const leaseOf = async (result: TaskResultBody) => {
+  const leaseOf = async (result: TaskResultView) => {
     requireId("task", result.taskId);
-    const lease = await s.leases.resolve(result.taskId, result.workerId ?? "");
+    const lease = await s.leases.resolve(result.taskId, result.workerId);
     if (!lease) throw notFound(`no task ${result.taskId}`);
     return lease;
   };
 
-  /** Applies a worker's TaskResult under `lease`. */
-  const apply = async (result: TaskResultBody, lease: { token: string; taskType: string }): Promise<void> => {
-    const workerId = result.workerId ?? "";
+  /** Applies a worker's TaskResult under `lease`; its output goes on as the text the body was read into (body-views.ts). */
+  const apply = async (result: TaskResultView, lease: { token: string; taskType: string }): Promise<void> => {
     if (result.extendLease) {
       // A heartbeat: the lease runs on, nothing else changes.
       await s.tasks.extendLease(
@@ -106,16 +91,14 @@ export function taskRoutes(s: Services): Route[] {
       taskId: result.taskId,
       leaseToken: lease.token,
       status: TaskStatus[result.status],
-      outputJson: result.outputData ? stringifyJson(result.outputData) : "",
-      reasonForIncompletion: result.reasonForIncompletion ?? "",
-      callbackAfterSeconds: BigInt(result.callbackAfterSeconds ?? 0),
-      logs: (result.logs ?? []).map((l) => l.log ?? "").filter((l) => l !== ""),
-      workerId,
+      outputJson: result.outputJson,
+      reasonForIncompletion: result.reasonForIncompletion,
+      callbackAfterSeconds: BigInt(result.callbackAfterSeconds),
+      logs: result.logs,
+      workerId: result.workerId,
     });
-    // The body was parsed whole: its output is written out once (to be measured and stored), not parsed again.
-    if (result.outputData) withParsedOutput(message, result.outputData as JsonObject);
     const { applied } = await s.tasks.updateTask(create(UpdateTaskRequestSchema, { result: message }), callOf(new AbortController().signal));
-    if (applied && (result.status !== "IN_PROGRESS" || (result.callbackAfterSeconds ?? 0) > 0)) s.leases.forget(result.taskId);
+    if (applied && (result.status !== "IN_PROGRESS" || result.callbackAfterSeconds > 0)) s.leases.forget(result.taskId);
   };
 
   /** A task by its id alone (undefined: no such task). Read on its own, not with its run's other tasks: a run may hold thousands. */
@@ -127,6 +110,7 @@ export function taskRoutes(s: Services): Route[] {
   };
 
   const bySignal = async (params: Record<string, string>, query: URLSearchParams, body: unknown, signal: AbortSignal) => {
+    const { outputJson } = body as { outputJson: string };
     const status = params["status"] ?? "";
     if (!["IN_PROGRESS", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "COMPLETED"].includes(status)) {
       throw badRequest(`status must be IN_PROGRESS, FAILED, FAILED_WITH_TERMINAL_ERROR or COMPLETED, not ${quoted(status)}`);
@@ -136,7 +120,7 @@ export function taskRoutes(s: Services): Route[] {
         workflowId: params["workflowId"] ?? "",
         taskReferenceName: params["taskRefName"] ?? "",
         status: TaskStatus[status as "COMPLETED"],
-        outputJson: body ? stringifyJson(body) : "",
+        outputJson,
         reason: query.get("reason") ?? "",
       }),
       callOf(signal),
@@ -198,10 +182,10 @@ export function taskRoutes(s: Services): Route[] {
       method: "POST",
       path: "/api/tasks",
       rights: `${TASK}/UpdateTask`,
-      schema: TASK_RESULT,
-      touches: (r) => ({ taskIds: [(r.body as TaskResultBody).taskId] }),
+      view: "taskResult",
+      touches: (r) => ({ taskIds: [(r.body as TaskResultView).taskId] }),
       handle: async (r) => {
-        const result = r.body as TaskResultBody;
+        const result = r.body as TaskResultView;
         await apply(result, await leaseOf(result));
         return { text: result.taskId };
       },
@@ -210,11 +194,11 @@ export function taskRoutes(s: Services): Route[] {
       method: "POST",
       path: "/api/tasks/update-v2",
       rights: `${TASK}/UpdateTask`,
-      schema: TASK_RESULT,
-      touches: (r) => ({ taskIds: [(r.body as TaskResultBody).taskId] }),
+      view: "taskResult",
+      touches: (r) => ({ taskIds: [(r.body as TaskResultView).taskId] }),
       handle: async (r): Promise<Reply> => {
-        const result = r.body as TaskResultBody;
-        const workerId = result.workerId ?? "";
+        const result = r.body as TaskResultView;
+        const workerId = result.workerId;
         const lease = await leaseOf(result);
         // The next task of the same type for this worker, if one is ready now (a scoped key may take only its own types, as this one).
         // Conductor writes the result, then polls; here the poll runs while the result is written (two round trips
@@ -235,12 +219,14 @@ export function taskRoutes(s: Services): Route[] {
       method: "POST",
       path: "/api/tasks/:workflowId/:taskRefName/:status",
       rights: "baton.v1.WorkflowService/SignalTask",
+      view: "output",
       handle: async (r) => ({ text: await bySignal(r.params, r.query, r.body, r.signal) }),
     },
     {
       method: "POST",
       path: "/api/tasks/:workflowId/:taskRefName/:status/sync",
       rights: "baton.v1.WorkflowService/SignalTask",
+      view: "output",
       handle: async (r) => {
         await bySignal(r.params, r.query, r.body, r.signal);
         const { workflow } = await s.workflows.getWorkflow(

@@ -37,14 +37,10 @@ export function notFound(message: string): RpcError {
   return new RpcError(grpc.status.NOT_FOUND, message);
 }
 
-/**
- * Parses a JSON payload field, enforcing the payload size limit. `parsed`: the
- * text's value when the caller has it already (a REST body parsed whole, whose
- * part was written out as this text): checked, not parsed again.
- */
-export function parsePayload(field: string, text: string, limitBytes: number, kind: "object" | "any" = "object", parsed?: unknown): Record<string, unknown> {
+/** Parses a JSON payload field, enforcing the payload size limit. */
+export function parsePayload(field: string, text: string, limitBytes: number, kind: "object" | "any" = "object"): Record<string, unknown> {
   try {
-    return readPayload(field, text, limitBytes, kind, parsed);
+    return readPayload(field, text, limitBytes, kind);
   } catch (error) {
     throw asInvalid(error);
   }
@@ -56,19 +52,13 @@ function asInvalid(error: unknown): unknown {
 }
 
 /**
- * parsePayload for a field that may hold megabytes (a task's output): the
- * scans, the parse and the check each take tens of ms at 2 MiB on the serving
- * thread, so a text of `largeChars` or more is read one step per turn of the
- * event loop, and one such text at a time (inLine).
+ * parsePayload for a field that may hold megabytes (a task's output, a run's
+ * input): the scans, the parse and the check each take tens of ms at 2 MiB on
+ * the serving thread, so a text of `largeChars` or more is read one step per
+ * turn of the event loop, and one such text at a time (inLine).
  */
-export async function parseLargePayload(
-  field: string,
-  text: string,
-  limitBytes: number,
-  largeChars: number,
-  parsed?: unknown,
-): Promise<Record<string, unknown>> {
-  if (text.length < largeChars || parsed !== undefined) return parsePayload(field, text, limitBytes, "object", parsed);
+export async function parseLargePayload(field: string, text: string, limitBytes: number, largeChars: number): Promise<Record<string, unknown>> {
+  if (text.length < largeChars) return parsePayload(field, text, limitBytes);
   return inLine(async () => {
     try {
       checkSize(field, text, limitBytes);
@@ -76,7 +66,7 @@ export async function parseLargePayload(
       await nextTurn();
       if (usesMoreKeyNamesThan(text, MAX_JSON_KEY_NAMES)) throw tooManyNames(field);
       await nextTurn();
-      const value = parsedPayload(field, text, limitBytes, "object", undefined, false);
+      const value = parsedPayload(field, text, limitBytes, "object", false);
       await nextTurn();
       checkJson(field, value, text);
       return value;

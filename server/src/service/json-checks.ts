@@ -79,18 +79,16 @@ export function tooManyNames(field: string): PayloadRefusal {
  * text first (parsing nested lists costs about a microsecond a level: a 2 MiB output of them held the serving thread
  * 1-2.5 s only to be refused).
  */
-export function parsedPayload(field: string, text: string, limitBytes: number, kind: "object" | "any", parsed: unknown, scan = true): Record<string, unknown> {
+export function parsedPayload(field: string, text: string, limitBytes: number, kind: "object" | "any", scan = true): Record<string, unknown> {
   if (text === "") return {};
   checkSize(field, text, limitBytes);
-  let value = parsed;
-  if (value === undefined) {
-    if (scan && nestsDeeperThan(text, MAX_JSON_DEPTH)) throw tooDeep(field);
-    if (scan && usesMoreKeyNamesThan(text, MAX_JSON_KEY_NAMES)) throw tooManyNames(field);
-    try {
-      value = parseJson(text);
-    } catch (error) {
-      throw new PayloadRefusal(`${field} is not valid JSON: ${(error as Error).message}`);
-    }
+  if (scan && nestsDeeperThan(text, MAX_JSON_DEPTH)) throw tooDeep(field);
+  if (scan && usesMoreKeyNamesThan(text, MAX_JSON_KEY_NAMES)) throw tooManyNames(field);
+  let value: unknown;
+  try {
+    value = parseJson(text);
+  } catch (error) {
+    throw new PayloadRefusal(`${field} is not valid JSON: ${(error as Error).message}`);
   }
   if (kind === "object" && (value === null || typeof value !== "object" || Array.isArray(value))) {
     throw new PayloadRefusal(`${field} must be a JSON object`);
@@ -98,9 +96,9 @@ export function parsedPayload(field: string, text: string, limitBytes: number, k
   return value as Record<string, unknown>;
 }
 
-/** The payload `text` holds, of the kind asked for, measured, parsed and checked (`parsed`: its value, already parsed). */
-export function readPayload(field: string, text: string, limitBytes: number, kind: "object" | "any" = "object", parsed?: unknown): Record<string, unknown> {
-  const value = parsedPayload(field, text, limitBytes, kind, parsed);
+/** The payload `text` holds, of the kind asked for, measured, parsed and checked. */
+export function readPayload(field: string, text: string, limitBytes: number, kind: "object" | "any" = "object"): Record<string, unknown> {
+  const value = parsedPayload(field, text, limitBytes, kind);
   checkJson(field, value, text);
   return value;
 }

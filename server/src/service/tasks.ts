@@ -99,18 +99,6 @@ const LARGE_OUTPUT_CHARS = 256 * 1024;
 /** A leased task's fields besides its input, roughly. */
 const LEASED_TASK_OVERHEAD_BYTES = 256;
 
-/** Outputs parsed already by a caller in this process (a REST body), by the result that carries their text. */
-const parsedOutputs = new WeakMap<TaskResult, JsonObject>();
-
-/**
- * Hands UpdateTask a result whose output's text was written from `output`,
- * parsed already: the text is measured and stored, not parsed a second time.
- */
-export function withParsedOutput(result: TaskResult, output: JsonObject): TaskResult {
-  parsedOutputs.set(result, output);
-  return result;
-}
-
 export function taskService({
   engine,
   store,
@@ -130,13 +118,7 @@ export function taskService({
     if (!status) throw invalid("result.status is required");
     const problem = workerIdProblem(result.workerId);
     if (problem) throw invalid(`result.${problem}`);
-    const output = (await parseLargePayload(
-      "output_json",
-      result.outputJson,
-      limits.payloadBytes,
-      LARGE_OUTPUT_CHARS,
-      parsedOutputs.get(result),
-    )) as JsonObject;
+    const output = (await parseLargePayload("output_json", result.outputJson, limits.payloadBytes, LARGE_OUTPUT_CHARS)) as JsonObject;
     // Measured and written as its text, not written out again.
     notePayloadText(output, result.outputJson);
     // Checking a large output and deciding on it are two turns of the event loop, not one: each takes tens of ms at 2 MiB.

@@ -11,7 +11,7 @@ import type { Limits } from "../limits.js";
 import { CoalescedReads } from "../store/coalesced-read.js";
 import type { Store } from "../store/store.js";
 import { toTask, toWorkflow, toWorkflowWithTasks, workflowStatusName } from "./convert.js";
-import { invalid, LARGE_STEP_BYTES, notFound, parseLargePayload, parsePayload, requireId, rpc } from "./errors.js";
+import { invalid, LARGE_STEP_BYTES, notFound, parseLargePayload, requireId, rpc } from "./errors.js";
 import { RunChanges } from "../console/run-changes.js";
 import { keyIdOfCall } from "../auth/guard.js";
 import type { SearchLane } from "./search-lane.js";
@@ -43,7 +43,7 @@ export function workflowService({
   /** `call`: the caller's, whose key takes its share of the starts in flight. */
   const start = async (req: StartWorkflowRequest, call: object) => {
     if (!req.name && !req.definitionJson) throw invalid("name is required");
-    const input = parsePayload("input_json", req.inputJson, limits.payloadBytes) as JsonObject;
+    const input = (await parseLargePayload("input_json", req.inputJson, limits.payloadBytes, LARGE_STEP_BYTES)) as JsonObject;
     // Measured and written as its text, not written out again.
     notePayloadText(input, req.inputJson);
     const definition = req.definitionJson
@@ -235,18 +235,19 @@ export function workflowService({
     rerunWorkflow: rpc(async (req) => {
       if (!req.taskReferenceName && !req.taskId) throw invalid("task_reference_name or task_id is required");
       const task = await findTask(req.workflowId, req.taskReferenceName, req.taskId);
+      const read = (field: string, text: string) => parseLargePayload(field, text, limits.payloadBytes, LARGE_STEP_BYTES) as Promise<JsonObject>;
       await engine.handle(req.workflowId, {
         kind: "rerun",
         taskId: task.id,
-        ...(req.taskInputJson ? { taskInput: parsePayload("task_input_json", req.taskInputJson, limits.payloadBytes) as JsonObject } : {}),
-        ...(req.workflowInputJson ? { workflowInput: parsePayload("workflow_input_json", req.workflowInputJson, limits.payloadBytes) as JsonObject } : {}),
+        ...(req.taskInputJson ? { taskInput: await read("task_input_json", req.taskInputJson) } : {}),
+        ...(req.workflowInputJson ? { workflowInput: await read("workflow_input_json", req.workflowInputJson) } : {}),
       });
       return {};
     }),
 
     skipTask: rpc(async (req) => {
       if (!req.taskReferenceName) throw invalid("task_reference_name is required");
-      const output = parsePayload("output_json", req.outputJson, limits.payloadBytes) as JsonObject;
+      const output = (await parseLargePayload("output_json", req.outputJson, limits.payloadBytes, LARGE_STEP_BYTES)) as JsonObject;
       await engine.handle(req.workflowId, { kind: "skip", ref: req.taskReferenceName, output });
       return {};
     }),
@@ -255,7 +256,7 @@ export function workflowService({
       if (!req.taskReferenceName && !req.taskId) throw invalid("task_reference_name or task_id is required");
       const task = await findTaskDeep(req.workflowId, req.taskReferenceName, req.taskId);
       if (!task) throw notFound(`no task ${shortened(req.taskId || req.taskReferenceName)} in run ${req.workflowId} or its sub-workflows`);
-      const output = parsePayload("output_json", req.outputJson, limits.payloadBytes) as JsonObject;
+      const output = (await parseLargePayload("output_json", req.outputJson, limits.payloadBytes, LARGE_STEP_BYTES)) as JsonObject;
       const { taskStatusName } = await import("./convert.js");
       await engine.handle(task.runId, { kind: "signal", taskId: task.id, status: taskStatusName(req.status) ?? "COMPLETED", output, reason: req.reason });
       return { taskId: task.id };
