@@ -1,6 +1,6 @@
-// A fork starts all its branches in one decision (one transaction, one turn of
-// the serving thread), so a fork starts at most MAX_FORK_BRANCHES of them
-// (issue 14). Before, a dynamic fork took its width from run input: an
+// A static fork starts all its branches in one decision (one transaction, one
+// turn of the serving thread), and a dynamic one 1,000 a decision, so a fork
+// starts at most MAX_FORK_BRANCHES of them (issue 14). Before, a dynamic fork took its width from run input: an
 // operator's start with 50,000 items in forkTaskInputs held the serving
 // thread 17 s (the reference check searched the list once per task), and a
 // published FORK_JOIN of 60,000 branches fits a definition's 4 MiB.

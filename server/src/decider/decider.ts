@@ -325,6 +325,10 @@ export class Decider implements DecisionContext {
     return true;
   }
 
+  tasksLeft(): number {
+    return Math.max(0, TASK_BUDGET - this.created.size);
+  }
+
   /**
    * The task's output, to be changed in place: a loop's, whose entries grow
    * with its iterations. Handed over with the tasks, it is changed as it is

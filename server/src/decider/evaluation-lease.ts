@@ -25,6 +25,11 @@ export function requestEvaluation(d: DecisionContext, task: TaskState, request: 
   d.effects.push({ kind: "evaluate", task, leaseToken: task.leaseToken, request });
 }
 
+/** A loop, or a dynamic fork starting its branches over several events: neither goes on while its run is paused. */
+export function goesOnInSteps(task: TaskState): boolean {
+  return task.type === "DO_WHILE" || (task.type === "FORK_JOIN_DYNAMIC" && task.marks.continueAt !== undefined);
+}
+
 /** Whether a system task waits for an evaluation it asked for. */
 export function awaitingEvaluation(task: TaskState): boolean {
   return task.status === "IN_PROGRESS" && task.leaseExpiresAt > 0 && SYSTEM_TASKS[task.type]?.onEvaluated !== undefined && !isWorkerTask(task.type);
@@ -88,8 +93,8 @@ export function evaluated(d: DecisionContext, event: Extract<RunEvent, { kind: "
     d.applied = false;
     return;
   }
-  // A paused run starts no loop iteration: the loop asks again when the run resumes.
-  if (d.run.status === "PAUSED" && task.type === "DO_WHILE") {
+  // A paused run starts no loop iteration, nor more of a fork's branches: the task asks again when the run resumes.
+  if (d.run.status === "PAUSED" && goesOnInSteps(task)) {
     d.applied = false;
     return;
   }

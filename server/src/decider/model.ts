@@ -184,7 +184,11 @@ export interface TaskMarks {
   dynamicJoin?: string;
   /** A DO_WHILE: the iteration of the loop around it (its own `iteration` counts its own iterations). */
   outerIteration?: number;
-  /** A DO_WHILE whose decision ran out of iterations: the iteration it starts in the next event. */
+  /**
+   * A DO_WHILE whose decision ran out of iterations: the iteration it starts in
+   * the next event. A FORK_JOIN_DYNAMIC whose decision ran out of tasks: the
+   * place in its list of the branch it starts next.
+   */
   continueAt?: number;
   /** A WAIT: when it ends (absent: it waits for a signal). */
   waitUntil?: number;

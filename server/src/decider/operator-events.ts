@@ -6,7 +6,7 @@ import { shortened } from "@baton/json";
 import { iterationRef } from "@baton/sdk";
 import { Refusal, type RunEvent } from "./contract.js";
 import type { DecisionContext } from "./decision-context.js";
-import { askAgain, awaitingEvaluation, awaitingInput, requestInput } from "./evaluation-lease.js";
+import { askAgain, awaitingEvaluation, awaitingInput, goesOnInSteps, requestInput } from "./evaluation-lease.js";
 import { createRetry, newTask, schedule, scheduleOrJump } from "./flow.js";
 import { SUCCESSFUL_TASK, TERMINAL_TASK, TERMINAL_WORKFLOW, type JsonObject, type RunState, type TaskState, type WorkflowStatus } from "./model.js";
 import { variablesOverLimit } from "../rules/variables.js";
@@ -34,9 +34,9 @@ export function resume(d: DecisionContext): void {
   // Admitted while paused (see admit): it has not started, or not run again, yet.
   if (d.run.marks.admission === undefined && d.run.marks.revival) return d.reviveHeld();
   if (d.tasks.length === 0 && d.run.marks.admission === undefined) return d.start();
-  // A loop's answer, or a task's input, that came while paused was set aside: ask again now.
+  // A loop's or a fork's answer, or a task's input, that came while paused was set aside: ask again now.
   for (const task of d.tasks) {
-    if (task.type === "DO_WHILE" && awaitingEvaluation(task)) askAgain(d, task);
+    if (goesOnInSteps(task) && awaitingEvaluation(task)) askAgain(d, task);
     else if (awaitingInput(task)) requestInput(d, task);
   }
   d.reconcile();
@@ -63,7 +63,9 @@ export function reopenFailed(d: DecisionContext, resumeSubworkflowTasks: boolean
   let retried = 0;
   for (const task of [...d.latestByRef().values()]) {
     if (task === except || !["FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED"].includes(task.status)) continue;
-    if (task.type === "SUB_WORKFLOW" && task.subWorkflowId && resumeSubworkflowTasks) {
+    if (forking(task)) {
+      forkAgain(d, task);
+    } else if (task.type === "SUB_WORKFLOW" && task.subWorkflowId && resumeSubworkflowTasks) {
       // The child resumes where it failed and reports back to this task.
       reopen(d, task);
       d.effects.push({ kind: "retryRun", runId: task.subWorkflowId, resumeSubworkflowTasks });
@@ -76,6 +78,22 @@ export function reopenFailed(d: DecisionContext, resumeSubworkflowTasks: boolean
     retried++;
   }
   return retried;
+}
+
+/** A dynamic fork the run ended in while it was starting its branches (over several events, see fork.ts). */
+function forking(task: TaskState): boolean {
+  return task.type === "FORK_JOIN_DYNAMIC" && task.marks.continueAt !== undefined && TERMINAL_TASK.has(task.status);
+}
+
+/** The fork waits again, and starts the branches its run lacks (from the first) in the next event. */
+function forkAgain(d: DecisionContext, fork: TaskState): void {
+  const refs = fork.input["forkedTasks"] as string[];
+  const latest = d.latestByRef();
+  let next = 0;
+  while (next < refs.length && latest.has(refs[next]!)) next++;
+  fork.marks.continueAt = next;
+  reopen(d, fork);
+  askAgain(d, fork);
 }
 
 /** The same task instance waits again (a join, a loop, a resumed child). */
@@ -179,6 +197,10 @@ export function rerun(d: DecisionContext, event: Extract<RunEvent, { kind: "reru
   schedule(d, wt, { iteration: target.iteration, ...(event.taskInput ? { input: event.taskInput } : {}) });
   // Parallel paths cut off by the removal (a fork's other branches, what followed their tasks) resume.
   for (const task of [...d.tasks]) {
+    if (forking(task)) {
+      forkAgain(d, task);
+      continue;
+    }
     if (!SUCCESSFUL_TASK.has(task.status) || !task.handled || task === target) continue;
     if (task.type === "FORK_JOIN") {
       for (const branch of d.workflowTaskOf(task)?.forkTasks ?? []) {

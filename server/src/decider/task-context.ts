@@ -32,6 +32,8 @@ export interface TaskContext {
   touch(task: TaskState): void;
   ownOutput(task: TaskState): JsonObject;
   spendIteration(): boolean;
+  /** Tasks this decision may still create before a dynamic fork leaves the rest of its branches to the next event (TASK_BUDGET). */
+  tasksLeft(): number;
   requestEvaluation(task: TaskState, request: EvaluationRequest): void;
   endRun(status: WorkflowStatus, reason: string, output?: JsonObject): void;
 }
