@@ -72,8 +72,12 @@ export type RunEvent =
   | { kind: "childRevived"; taskId: string; childId: string }
   /** A START_WORKFLOW task's run was started (error empty) or could not be (`terminal`: as childEnded's). */
   | { kind: "runStarted"; taskId: string; childId: string; error: string; terminal?: boolean }
-  /** Variables set from outside (an event handler's update_workflow_variables); with appendArray, lists grow instead of being replaced. */
-  | { kind: "updateVariables"; variables: JsonObject; appendArray: boolean }
+  /**
+   * Variables set from outside (an event handler's update_workflow_variables); with appendArray, lists grow instead of
+   * being replaced. `once`: the event's action, applied at most once to the run (recorded in its marks, with the
+   * records of events since handled, `finished`, dropped).
+   */
+  | { kind: "updateVariables"; variables: JsonObject; appendArray: boolean; once?: { event: number; action: string; finished: number[] } }
   /** The outcome of an evaluation a task asked for (see evaluation.ts), or the run's ending when `taskId` is empty (run-end.ts); `leaseToken` names the request. */
   | { kind: "evaluated"; taskId: string; leaseToken: string; outcome: EvaluationOutcome };
 

@@ -132,6 +132,13 @@ export interface RunMarks {
    * names none. Kept apart so that a restart, which starts the marks afresh, keys the run as its start did.
    */
   inheritedFair?: { key: string; weight: number };
+  /**
+   * The event handler actions applied to the run (update_workflow_variables), by event id and `<handler>#<index>`:
+   * an event taken again after its consumer died is not applied twice (an append would append twice). A record goes
+   * once its event has left the bus (at the run's next such update), so these are at most the actions of events
+   * still waiting, and of those handled since the last update.
+   */
+  eventActions?: { event: number; action: string }[];
   /** The concurrency key whose slot the run holds (concurrency/admission.ts; a trigger frees the slot when the run ends). */
   concurrencyKey?: string;
   /** Over its key's limit: waiting for a slot, or refused (ended at once). */

@@ -279,6 +279,11 @@ export function updateVariables(d: DecisionContext, event: Extract<RunEvent, { k
   if (TERMINAL_WORKFLOW.has(run.status)) {
     throw new Refusal("FAILED_PRECONDITION", `run ${run.id} has ended (${run.status}); its variables stay as they were`);
   }
+  const once = event.once;
+  const applied = once ? (run.marks.eventActions ?? []).filter((a) => !once.finished.includes(a.event)) : [];
+  if (once && applied.some((a) => a.event === once.event && a.action === once.action)) {
+    throw new Refusal("FAILED_PRECONDITION", `event ${once.event}'s action ${shortened(once.action)} was applied to run ${run.id} already`);
+  }
   const variables: JsonObject = { ...run.variables };
   for (const [key, value] of Object.entries(event.variables)) {
     const current = variables[key];
@@ -287,5 +292,9 @@ export function updateVariables(d: DecisionContext, event: Extract<RunEvent, { k
   const over = variablesOverLimit(variables, d.services?.maxVariablesBytes);
   if (over) throw new Refusal("INVALID_ARGUMENT", over);
   run.variables = variables;
+  if (once) {
+    applied.push({ event: once.event, action: once.action });
+    run.marks.eventActions = applied;
+  }
   d.reconcile();
 }

@@ -16,7 +16,7 @@ export interface ActionContext {
   /** Actions are events on runs, or starts. */
   engine: Pick<Engine, "handle" | "start">;
   /** Finding the task an action names. */
-  store: Pick<Store, "getRun" | "runIdOfTask">;
+  store: Pick<Store, "getRun" | "runIdOfTask" | "finishedEventsOf">;
   eventId: number;
   eventName: string;
   /** The run tree whose EVENT task published the event: a run an action starts joins it (a loop through events is bounded as one through START_WORKFLOW). */
@@ -146,8 +146,11 @@ async function updateVariables(ctx: ActionContext, details: Record<string, unkno
   const variables = resolved["variables"];
   if (variables === null || typeof variables !== "object" || Array.isArray(variables))
     throw new Error("update_workflow_variables needs an object of variables");
+  // Applied once: an event taken again after its consumer died mid-event would append twice. The run records the
+  // action in the transaction that applies it; records of events handled since go (gone from the bus for good).
+  const once = { event: ctx.eventId, action: `${ctx.handlerName}#${ctx.index}`, finished: await ctx.store.finishedEventsOf(workflowId) };
   try {
-    await ctx.engine.handle(workflowId, { kind: "updateVariables", variables, appendArray: resolved["appendArray"] === true });
+    await ctx.engine.handle(workflowId, { kind: "updateVariables", variables, appendArray: resolved["appendArray"] === true, once });
   } catch (error) {
     if (error instanceof Refusal && error.code === "FAILED_PRECONDITION") return { ignored: error.message };
     throw error;

@@ -6,7 +6,8 @@
 // time, each event cost its own reads, deletion and transactions, however
 // many waited. A process that dies mid-batch leaves its events to be taken
 // again once the lease runs out (actions tolerate that: an ended task ignores
-// a second completion, a start is keyed by event, handler and action). It
+// a second completion, a start is keyed by event, handler and action, a
+// variables update is recorded in its run as it is applied). It
 // wakes on NOTIFY baton_events, when the clock is moved, and every `pollMs`
 // otherwise.
 import { parseJson } from "@baton/json";
@@ -41,7 +42,7 @@ export interface EventConsumerOptions {
 
 /** What the consumer needs: the bus and handlers from the store, the engine for actions, the sandbox for conditions. */
 export interface EventConsumerDeps {
-  store: Pick<Store, "takeEvents" | "finishEvents" | "activeEventHandlers" | "getRun" | "runIdOfTask">;
+  store: Pick<Store, "takeEvents" | "finishEvents" | "activeEventHandlers" | "getRun" | "runIdOfTask" | "finishedEventsOf">;
   engine: Pick<Engine, "handle" | "start">;
   /** Runs a handler's `javascript` condition in the sandbox. */
   evaluateScript: Parameters<typeof conditionHolds>[3];

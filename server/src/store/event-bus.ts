@@ -192,3 +192,17 @@ export async function finishEvents(pool: pg.Pool, events: Pick<TakenEvent, "id" 
     await tx.query(finish, [ids]);
   });
 }
+
+/**
+ * Of the events whose actions a run's marks record as applied to it
+ * (RunMarks.eventActions), those no longer on the bus: handled or given up
+ * on, never to be taken again (ids are not reused), so their records may go.
+ */
+export async function finishedEventsOf(q: Queryable, runId: string): Promise<number[]> {
+  const { rows } = await q.query(
+    `SELECT DISTINCT (a->>'event')::bigint AS id FROM baton.runs r, jsonb_array_elements(r.extra->'eventActions') a
+     WHERE r.id = $1 AND NOT EXISTS (SELECT 1 FROM baton.events e WHERE e.id = (a->>'event')::bigint)`,
+    [runId],
+  );
+  return rows.map((r) => Number(r.id));
+}

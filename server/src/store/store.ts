@@ -256,6 +256,8 @@ export interface Store {
   publishEvent(name: string, payloadJson: string, now: number, publisher: string, maxWaiting: number): Promise<{ id: number; activeHandlers: number }>;
   takeEvents(now: number, leaseMs: number, limit: number): Promise<eventBus.TakenEvent[]>;
   finishEvents(events: Pick<eventBus.TakenEvent, "id" | "publisher">[]): Promise<void>;
+  /** The events a run's marks record actions of (eventActions) that have since been handled: gone from the bus for good. */
+  finishedEventsOf(runId: string): Promise<number[]>;
 
   // ---- API keys
   insertApiKey(key: Omit<apiKeys.ApiKeyRow, "revokedAt">): Promise<apiKeys.ApiKeyRow>;
@@ -481,6 +483,7 @@ class PgStore implements Store {
     eventBus.publishEvent(this.pool, name, payloadJson, now, publisher, maxWaiting);
   takeEvents = (now: number, leaseMs: number, limit: number) => eventBus.takeEvents(this.pool, now, leaseMs, limit);
   finishEvents = (events: Pick<eventBus.TakenEvent, "id" | "publisher">[]) => eventBus.finishEvents(this.pool, events);
+  finishedEventsOf = (runId: string) => eventBus.finishedEventsOf(this.pool, runId);
 
   insertApiKey = (key: Omit<apiKeys.ApiKeyRow, "revokedAt">) => apiKeys.insertApiKey(this.pool, key);
   listApiKeys = (includeRevoked: boolean) => apiKeys.listApiKeys(this.pool, includeRevoked);
