@@ -59,6 +59,7 @@ import { Timers } from "./runtime/timers.js";
 import { ScheduleFirer } from "./schedules/firer.js";
 import { scheduleService } from "./schedules/service.js";
 import { createServices } from "./service/index.js";
+import { publishLine } from "./service/publish-budgets.js";
 import { routeService } from "./service/routes.js";
 import { sessionService } from "./service/session.js";
 import { NotificationListener } from "./store/notifications.js";
@@ -297,6 +298,8 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     observe: (method: string, code: grpc.status, seconds: number) => metrics.observeRpc(method, grpc.status[code] ?? String(code), seconds),
     log,
   };
+  // Publishes' requests to the queries pool, over every door, wait in one line: one of its threads at most.
+  const publishes = publishLine();
   const impls = createServices({
     engine,
     store,
@@ -308,6 +311,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     workers,
     everyReplica: replicas,
     eventPublished: () => void eventHandlers.drain(),
+    publishes,
   });
   // The gated handlers, served over gRPC here and over Connect on the console port.
   const services = [
@@ -366,6 +370,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
         taskTypeOf: gate.taskTypeOf,
         inlineDefinitions: gate.inlineDefinitions,
         queries: engineServices.queries,
+        publishes,
       })
     : undefined;
   let consoleServer: ConsoleServer | undefined;

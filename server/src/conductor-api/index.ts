@@ -10,7 +10,8 @@ import type { Principal } from "../auth/policy.js";
 import type { Services as ServiceImpls } from "../service/index.js";
 import type { Store } from "../store/store.js";
 import type { Queries } from "../sandbox/queries.js";
-import { publishLine } from "../service/publish-budgets.js";
+import { publishLine, type PoolLine } from "../service/publish-budgets.js";
+import type { BodyViewName } from "./body-views.js";
 import { Admission } from "./admission.js";
 import { toHttpError } from "./errors.js";
 import { eventRoutes } from "./event-routes.js";
@@ -43,6 +44,8 @@ export interface ConductorApiOptions {
   taskTypeOf: (taskId: string) => Promise<string | undefined>;
   /** Where large bodies are read (the queries pool); none: on the serving thread. */
   queries?: Pick<Queries, "readBody">;
+  /** The line publishes' requests to the queries pool wait in (the metadata service's): publishes' bodies are read in it. */
+  publishes?: PoolLine;
 }
 
 /** Conductor endpoints Baton knows and does not serve, with why. */
@@ -92,9 +95,13 @@ export async function startConductorApi(options: ConductorApiOptions): Promise<H
     taskTypeOf: options.taskTypeOf,
     inlineDefinitions: options.inlineDefinitions ?? false,
   });
-  // Bodies are read on one of the pool's threads at a time, as publishes are checked: runs' filters and schemas keep one.
+  // A publish's body is read in the line its definition is then checked in, other bodies in one of their own: each
+  // takes one of the pool's threads at most, so a flood of publishes holds back neither runs' results and starts nor
+  // (when the other line is idle) runs' filters and schemas.
   const { queries } = options;
   const bodyLine = publishLine();
+  const publishes = options.publishes ?? publishLine();
+  const lineOf = (view: BodyViewName): PoolLine => (view === "definition" || view === "definitions" ? publishes : bodyLine);
   const open: Route[] = [
     { method: "GET", path: "/health", rights: "", public: true, handle: async () => ({ json: { healthy: true } }) },
     {
@@ -125,7 +132,7 @@ export async function startConductorApi(options: ConductorApiOptions): Promise<H
     ...(options.answers ? { answers: options.answers } : {}),
     ...(options.requests ? { requests: options.requests } : {}),
     ...(options.connections ? { connections: options.connections } : {}),
-    ...(queries ? { readBody: (view, text, params) => bodyLine(() => queries.readBody(view, text, params)) } : {}),
+    ...(queries ? { readBody: (view, text, params) => lineOf(view)(() => queries.readBody(view, text, params)) } : {}),
   });
 }
 

@@ -13,6 +13,7 @@ import type { Engine } from "../runtime/engine.js";
 import { eventService } from "./events.js";
 import { metadataService } from "./metadata.js";
 import { taskService } from "./tasks.js";
+import type { PoolLine } from "./publish-budgets.js";
 import { SearchLane } from "./search-lane.js";
 import { workflowService } from "./workflows.js";
 
@@ -37,6 +38,8 @@ export interface ServiceDeps {
   everyReplica?: Pick<ReplicaView, "workersEverywhere">;
   /** An event was published here: this replica's consumer looks at once. */
   eventPublished?: () => void;
+  /** The line publishes' requests to the queries pool wait in (metadata.ts). */
+  publishes?: PoolLine;
 }
 
 export interface Services {
@@ -46,7 +49,19 @@ export interface Services {
   events: ServiceImpl<typeof EventService>;
 }
 
-export function createServices({ engine, store, dispatcher, waiters, clock, limits, changes, workers, everyReplica, eventPublished }: ServiceDeps): Services {
+export function createServices({
+  engine,
+  store,
+  dispatcher,
+  waiters,
+  clock,
+  limits,
+  changes,
+  workers,
+  everyReplica,
+  eventPublished,
+  publishes,
+}: ServiceDeps): Services {
   // One lane for every read that costs what its caller's filter touches: runs searched and counted, queues counted.
   const searches = new SearchLane(store.searchConnections, limits.searchMs / 1000);
   return {
@@ -60,6 +75,7 @@ export function createServices({ engine, store, dispatcher, waiters, clock, limi
         taskDefs: () => engine.taskDefsChanged(),
         runsAdmitted: (count) => engine.admitQueued(count),
       },
+      ...(publishes ? { publishes } : {}),
     }),
     workflows: workflowService({
       engine,

@@ -10,7 +10,7 @@ import type { Limits } from "../limits.js";
 import { defSummary, type DefSummary, type LatestVersion, type WorkflowDefListing } from "../store/definitions.js";
 import { VersionRouted, type Store } from "../store/store.js";
 import { definitionProblems } from "./definition-checks.js";
-import { inTurn, PublishBudgets, publishLine } from "./publish-budgets.js";
+import { inTurn, PublishBudgets, publishLine, type PoolLine } from "./publish-budgets.js";
 import type { Queries } from "../sandbox/queries.js";
 import { invalid, notFound, parsePayload, rpc } from "./errors.js";
 import { BODY_READ, LIST_PAGE_BYTES, listPage, pageOfItems, pageWithinBytes } from "./list-pages.js";
@@ -43,12 +43,14 @@ export interface MetadataServiceDeps {
   /** Where a definition's inputSchema is compiled. */
   queries: Pick<Queries, "schemaProblem" | "pathProblems" | "checkDefinition" | "storedAs" | "limits">;
   changed: { workflowDef(name: string): void; taskDefs(): void; runsAdmitted?(count: number): Promise<void> };
+  /** The line publishes' requests to the queries pool wait in (Conductor's REST port reads publish bodies in it too). */
+  publishes?: PoolLine;
 }
 
-export function metadataService({ store, clock, limits, queries, changed: forget }: MetadataServiceDeps): ServiceImpl<typeof MetadataService> {
+export function metadataService({ store, clock, limits, queries, changed: forget, publishes }: MetadataServiceDeps): ServiceImpl<typeof MetadataService> {
   const budgets = new PublishBudgets(clock, queries.limits.publishMs);
   // Publishes' requests take one of the pool's threads at most: runs' filters and schemas find the other.
-  const line = publishLine();
+  const line = publishes ?? publishLine();
   const checks = inTurn(queries, line);
   /**
    * The definition `text` holds, read and checked in the queries pool

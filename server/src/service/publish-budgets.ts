@@ -81,8 +81,11 @@ export class PublishBudgets {
 /** Requests of all publishes together in the queries pool at once (a definition's check, its paths' checks): one of its threads, so runs' filters and schemas always find the other. */
 export const PUBLISH_CHECKS_AT_ONCE = 1;
 
+/** A line of requests to the queries pool: at most a number run at once, the others wait their turn, first come first served. */
+export type PoolLine = <T>(request: () => Promise<T>) => Promise<T>;
+
 /** A line for publishes' requests to the queries pool: at most `atOnce` run at once, the others wait their turn, first come first served. */
-export function publishLine(atOnce = PUBLISH_CHECKS_AT_ONCE): <T>(request: () => Promise<T>) => Promise<T> {
+export function publishLine(atOnce = PUBLISH_CHECKS_AT_ONCE): PoolLine {
   let running = 0;
   const waiting: (() => void)[] = [];
   return async (request) => {
