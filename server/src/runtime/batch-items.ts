@@ -9,6 +9,8 @@ import type { ResolvedDefinition } from "./definitions.js";
 export interface EventItem {
   kind: "event";
   lane: string;
+  /** Its run's fairness key, when the run is kept in memory (see BatchQueue). */
+  key: string | undefined;
   target: RunTarget;
   event: RunEvent;
   skipLocked: boolean;
@@ -21,6 +23,8 @@ export interface EventItem {
 export interface StartItem {
   kind: "start";
   lane: string;
+  /** The fairness key of the run it starts (see BatchQueue). */
+  key: string;
   options: StartOptions;
   resolved: ResolvedDefinition;
   resolve(result: { runId: string; created: boolean }): void;

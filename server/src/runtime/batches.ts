@@ -5,11 +5,22 @@
 // A lane may be given fewer batches in flight than the whole (a long loop's
 // continuations): its items then wait for their own lane's batches, and the
 // others' go on past them.
+//
+// A quiet fairness key's items (its run's key, with few items here) never
+// share a batch with a flooding key's, and go first: under one key's flood
+// of results a quiet key's start shared a transaction with hundreds of the
+// flood's runs, locked, read, decided and written before it committed. While
+// a key floods and every slot is taken, one more batch of quiet items may go.
 
 export interface Batchable {
   /** Events in one lane only are batched together (e.g. skip-locked ticks apart from the rest). */
   readonly lane: string;
+  /** The fairness key of the item's run ("" for none), when known before its transaction. */
+  readonly key?: string | undefined;
 }
+
+/** A key with more items than this waiting or being written is flooding; its items go in batches of their own, after the others'. */
+export const QUIET_ITEMS = 16;
 
 export class BatchQueue<T extends Batchable> {
   private pending: T[] = [];
@@ -19,6 +30,10 @@ export class BatchQueue<T extends Batchable> {
   private scheduled = false;
   /** Runs with events in a batch being written. */
   private readonly busy = new Set<string>();
+  /** Items waiting or being written, by fairness key (items of unknown key count as one key). */
+  private readonly perKey = new Map<string | undefined, number>();
+  /** Keys with more than QUIET_ITEMS items waiting or being written. */
+  private flooding = 0;
 
   constructor(
     /** Writes one batch; must not reject. Resolves when the batch's transaction has ended. */
@@ -35,6 +50,9 @@ export class BatchQueue<T extends Batchable> {
 
   push(item: T): void {
     this.pending.push(item);
+    const count = (this.perKey.get(item.key) ?? 0) + 1;
+    this.perKey.set(item.key, count);
+    if (count === QUIET_ITEMS + 1) this.flooding++;
     // Items pushed in the same turn (the results of one UpdateTasks call,
     // one sweep's ticks) go in one batch: pump once they are all in.
     if (this.scheduled) return;
@@ -50,8 +68,11 @@ export class BatchQueue<T extends Batchable> {
   }
 
   private pump(): void {
-    while (this.inFlight < this.limits.maxInFlight && this.pending.length > 0) {
-      const { batch, runs } = this.take();
+    while (this.pending.length > 0) {
+      // Past the limit, one batch of quiet keys' items may go while a key floods.
+      const quietOnly = this.inFlight >= this.limits.maxInFlight;
+      if (quietOnly && (this.inFlight > this.limits.maxInFlight || this.flooding === 0)) return;
+      const { batch, runs } = this.take(quietOnly);
       if (batch.length === 0) return;
       const lane = batch[0]!.lane;
       this.inFlight++;
@@ -61,6 +82,12 @@ export class BatchQueue<T extends Batchable> {
         this.inFlight--;
         this.laneInFlight.set(lane, this.laneInFlight.get(lane)! - 1);
         for (const run of runs) this.busy.delete(run);
+        for (const item of batch) {
+          const left = this.perKey.get(item.key)! - 1;
+          if (left === QUIET_ITEMS) this.flooding--;
+          if (left === 0) this.perKey.delete(item.key);
+          else this.perKey.set(item.key, left);
+        }
         this.pump();
       });
     }
@@ -71,16 +98,31 @@ export class BatchQueue<T extends Batchable> {
     return max === undefined || (this.laneInFlight.get(lane) ?? 0) < max;
   }
 
-  /** The oldest items of one lane with room, up to the limit, skipping runs already being written. */
-  private take(): { batch: T[]; runs: Set<string> } {
+  /**
+   * The oldest items of one lane with room, up to the limit, skipping runs
+   * already being written: quiet keys' items when any can go (`quietOnly`:
+   * only those), else flooding keys'.
+   */
+  private take(quietOnly: boolean): { batch: T[]; runs: Set<string> } {
+    const free = (item: T) => {
+      const run = this.runOf(item);
+      return run === undefined || !this.busy.has(run);
+    };
+    const quiet = (item: T) => this.perKey.get(item.key)! <= QUIET_ITEMS;
+    const flood = !this.pending.some((item) => quiet(item) && free(item) && this.laneHasRoom(item.lane));
+    if (flood && quietOnly) return { batch: [], runs: new Set() };
     const batch: T[] = [];
     const runs = new Set<string>();
     const rest: T[] = [];
     let lane: string | undefined;
     for (const item of this.pending) {
       const run = this.runOf(item);
-      const free = run === undefined || !this.busy.has(run);
-      if (free && batch.length < this.limits.maxItems && (lane === undefined ? this.laneHasRoom(item.lane) : item.lane === lane)) {
+      if (
+        quiet(item) !== flood &&
+        free(item) &&
+        batch.length < this.limits.maxItems &&
+        (lane === undefined ? this.laneHasRoom(item.lane) : item.lane === lane)
+      ) {
         lane = item.lane;
         batch.push(item);
         if (run !== undefined) runs.add(run);

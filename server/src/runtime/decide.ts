@@ -101,10 +101,17 @@ export function decideStart(
 }
 
 /** A start's input: the definition's template under the request's (with no template, a copy with the same text). */
-export function startInput({ options, resolved }: StartItem): RunState["input"] {
+export function startInput({ options, resolved }: Pick<StartItem, "options" | "resolved">): RunState["input"] {
   const template = resolved.def.inputTemplate ?? {};
   const input = { ...template, ...options.input };
   return Object.keys(template).length === 0 ? sameText(input, options.input) : input;
+}
+
+/** The fairness key of the run a start makes: its workflow's, or (naming none) the key of the run of its tree that started it. */
+export function startFairKey(item: Pick<StartItem, "options" | "resolved">): string {
+  const { options, resolved } = item;
+  const input = resolved.def["fairnessKey"] === undefined ? {} : startInput(item);
+  return fairMarksOf(resolved.def, input, options.correlationId ?? "", options.fairShare).fairKey ?? "";
 }
 
 function newRun(item: StartItem, runId: string, now: number): RunState {

@@ -9,6 +9,7 @@ import type { Effect, RunEvent } from "../decider/decider.js";
 import type { Graph } from "../decider/graph.js";
 import type { Clock } from "../clock.js";
 import { hasRunLimit } from "../concurrency/limit.js";
+import { fairShareOfRun } from "../fairness/key.js";
 import type { Logger } from "../logger.js";
 import { isConnectionError, type LoadedRuns, type RunTarget, type Store } from "../store/store.js";
 import { afterCommit, type AfterCommitDeps, type FollowUps } from "./after-commit.js";
@@ -22,6 +23,7 @@ import type { HandOff } from "./hand-off.js";
 import { Loader } from "./load.js";
 import { Outbox, type OutboxDeps } from "./outbox.js";
 import { NotFromMemory, runBatch, StartConflict, type BatchDone, type PipelineDeps } from "./pipeline.js";
+import { startFairKey } from "./decide.js";
 import { KEEP_MIN_TASKS, RunMemory } from "./run-memory.js";
 import type { EngineServices } from "./services.js";
 import type { Queries } from "../sandbox/queries.js";
@@ -196,6 +198,7 @@ export class Engine {
       this.queue.push({
         kind: "event",
         lane: options.skipLocked ? "skip-locked" : options.continuation ? CONTINUE_LANE : "wait",
+        key: this.fairKeyOf(target),
         target,
         event,
         skipLocked: Boolean(options.skipLocked),
@@ -219,11 +222,26 @@ export class Engine {
       const resolved = await this.definitions.forStart(options);
       await options.admit?.(resolved.def);
       return await new Promise((resolve, reject) => {
-        this.queue.push({ kind: "start", lane: options.tree ? TREE_LANE : "wait", options, resolved, resolve, reject });
+        this.queue.push({
+          kind: "start",
+          lane: options.tree ? TREE_LANE : "wait",
+          key: startFairKey({ options, resolved }),
+          options,
+          resolved,
+          resolve,
+          reject,
+        });
       });
     } finally {
       if (!child) this.starts.release(key);
     }
+  }
+
+  /** The fairness key of an event's run, when the run is kept in memory (see BatchQueue: a quiet key's events go apart from a flood's). */
+  private fairKeyOf(target: RunTarget): string | undefined {
+    const runId = typeof target === "string" ? target : this.memory.runOf(target.taskId);
+    const kept = runId === undefined ? undefined : this.memory.peek(runId);
+    return kept && fairShareOfRun(kept.run, this.definitions.cached(kept.run.defHash)).key;
   }
 
   /**

@@ -7,12 +7,13 @@
 // the order is played, not timed.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { BatchQueue } from "../../src/runtime/batches.js";
+import { BatchQueue, QUIET_ITEMS } from "../../src/runtime/batches.js";
 
 interface Item {
   lane: string;
   run: string;
   name: string;
+  key?: string;
 }
 
 function heldQueue() {
@@ -30,7 +31,7 @@ function heldQueue() {
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-describe("the batch queue's lanes", () => {
+describe("the batch queue's lanes and keys", () => {
   it("a capped lane's items never share a batch with others, and wait for its own batch in flight while others go past", async () => {
     const { queue, batches } = heldQueue();
     queue.push({ lane: "wait", run: "p1", name: "polite 1" });
@@ -74,5 +75,57 @@ describe("the batch queue's lanes", () => {
     batches[0]!.end();
     await turn();
     assert.deepEqual(batches[1]!.names, ["event 1", "event 2", "event 3", "event 4", "event 5"]);
+  });
+
+  it("a quiet key's items go in a batch of their own, first, and one more past the limit while a flood's batches hold every slot", async () => {
+    const { queue, batches } = heldQueue();
+    // A flood: its results come more than QUIET_ITEMS at a time, each lot in the next slot, until all four are held.
+    const floodLot = (slot: number) => {
+      for (let i = 0; i <= QUIET_ITEMS; i++) queue.push({ lane: "wait", run: `f${slot}.${i}`, key: "big", name: `flood ${slot}.${i}` });
+    };
+    for (let slot = 0; slot < 4; slot++) {
+      floodLot(slot);
+      await turn();
+    }
+    assert.equal(batches.length, 4);
+    // More of the flood and a quiet key's start, in one turn.
+    queue.push({ lane: "wait", run: "g1", key: "big", name: "flood waits" });
+    queue.push({ lane: "wait", run: "s1", key: "small", name: "small 1" });
+    queue.push({ lane: "wait", run: "g2", key: "big", name: "flood waits too" });
+    await turn();
+    assert.deepEqual(batches[4]?.names, ["small 1"], "the quiet key's item goes alone, in a fifth batch");
+    // Another quiet item waits for a slot: one batch past the limit at most.
+    queue.push({ lane: "wait", run: "s2", key: "small", name: "small 2" });
+    await turn();
+    assert.equal(batches.length, 5);
+    // A flood's batch ends: the quiet item goes first, alone, and the flood's wait for the next slot.
+    batches[0]!.end();
+    await turn();
+    assert.deepEqual(
+      batches.slice(5).map((b) => b.names),
+      [["small 2"]],
+    );
+    // Five in flight: the flood's next batch goes once two have ended.
+    batches[4]!.end();
+    await turn();
+    assert.equal(batches.length, 6);
+    batches[1]!.end();
+    await turn();
+    assert.deepEqual(
+      batches.slice(6).map((b) => b.names),
+      [["flood waits", "flood waits too"]],
+    );
+  });
+
+  it("keys with few items share batches as before", async () => {
+    const { queue, batches } = heldQueue();
+    queue.push({ lane: "wait", run: "a", key: "a", name: "a" });
+    queue.push({ lane: "wait", run: "b", key: "b", name: "b" });
+    queue.push({ lane: "wait", run: "c", name: "unknown key" });
+    await turn();
+    assert.deepEqual(
+      batches.map((b) => b.names),
+      [["a", "b", "unknown key"]],
+    );
   });
 });
