@@ -1,4 +1,5 @@
 // Locking and loading the runs a batch of events targets, in one round trip.
+import { Slices } from "@baton/protocol";
 import type pg from "pg";
 import type { RunState, TaskState } from "../decider/model.js";
 import { isUuid } from "../rules/ids.js";
@@ -84,11 +85,14 @@ export async function inRunBatch<T>(
           noteStored(run);
           loaded.runs.set(id, { run, rev: Number(row.rev), tasks: [], fresh: [] });
         }
+        // A wide run's thousands of rows (a terminate reads every task) are made tasks in slices that yield.
+        const slices = new Slices();
         for (const [index, field] of [
           [2, "tasks"],
           [3, "fresh"],
         ] as const) {
           for (const row of results[index]!.rows) {
+            if (slices.due()) await slices.yield();
             const entry = loaded.runs.get(row.run_id as string);
             if (!entry) continue; // skipped: another transaction holds it
             const task = rowToTask(row);
