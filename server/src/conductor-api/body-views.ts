@@ -9,7 +9,7 @@ import { nestsDeeperThan, NOTE_CHARS, parseJson, shortened, stringifyJson, usesM
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { BODY_TOO_DEEP, BODY_TOO_MANY_NAMES, MAX_BODY_DEPTH, MAX_JSON_KEY_NAMES } from "../service/json-checks.js";
 import type { ValidationError } from "./errors.js";
-import { INPUT, START_WORKFLOW_REQUEST, TASK_RESULT, WORKFLOW_DEF, WORKFLOW_DEFS } from "./schemas.js";
+import { INPUT, START_WORKFLOW_REQUEST, TASK_DEF, TASK_DEFS, TASK_RESULT, WORKFLOW_DEF, WORKFLOW_DEFS } from "./schemas.js";
 
 /** Why a body was refused (a 400 naming each field that is wrong). */
 export interface BodyRefusal {
@@ -150,6 +150,16 @@ const VIEWS = {
   definitions: {
     schema: WORKFLOW_DEFS,
     view: (body: unknown): DefinitionView[] => (body as Def[]).map((def) => definitionOf(def, stringifyJson(def))),
+  },
+  /** Task definitions (POST /api/metadata/taskdefs): each one's JSON text. */
+  taskDefs: {
+    schema: TASK_DEFS,
+    view: (body: unknown): { texts: string[] } => ({ texts: (body as unknown[]).map((def) => stringifyJson(def)) }),
+  },
+  /** One task definition (PUT /api/metadata/taskdefs), as a list of one. */
+  taskDef: {
+    schema: TASK_DEF,
+    view: (body: unknown): { texts: string[] } => ({ texts: [stringifyJson(body)] }),
   },
   /** A start request (POST /api/workflow). */
   start: { schema: START_WORKFLOW_REQUEST, view: startView },

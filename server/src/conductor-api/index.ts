@@ -48,6 +48,9 @@ export interface ConductorApiOptions {
   publishes?: PoolLine;
 }
 
+/** The bodies of publishes: definitions and task definitions. */
+const PUBLISH_VIEWS = new Set<BodyViewName>(["definition", "definitions", "taskDefs", "taskDef"]);
+
 /** Conductor endpoints Baton knows and does not serve, with why. */
 const UNSERVED: Unserved[] = [
   { method: "*", path: "/api/tasks/queue/polldata", reason: "Baton keeps no poll data; see the metrics port for queue waits" },
@@ -101,7 +104,7 @@ export async function startConductorApi(options: ConductorApiOptions): Promise<H
   const { queries } = options;
   const bodyLine = publishLine();
   const publishes = options.publishes ?? publishLine();
-  const lineOf = (view: BodyViewName): PoolLine => (view === "definition" || view === "definitions" ? publishes : bodyLine);
+  const lineOf = (view: BodyViewName): PoolLine => (PUBLISH_VIEWS.has(view) ? publishes : bodyLine);
   const open: Route[] = [
     { method: "GET", path: "/health", rights: "", public: true, handle: async () => ({ json: { healthy: true } }) },
     {

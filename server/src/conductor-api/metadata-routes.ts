@@ -14,7 +14,6 @@ import {
   grpc,
   parseJson,
   RpcError,
-  stringifyJson,
 } from "@baton/protocol";
 import { LIST_PAGE_MAX } from "../service/list-pages.js";
 import { wholeList } from "./whole-lists.js";
@@ -22,7 +21,6 @@ import type { Principal } from "../auth/policy.js";
 import { badRequest, HttpError } from "./errors.js";
 import type { Route } from "./http.js";
 import type { DefinitionView } from "./body-views.js";
-import { TASK_DEF, TASK_DEFS } from "./schemas.js";
 import { boolParam, callOf, intParam, type Services } from "./services.js";
 
 const META = "baton.v1.MetadataService";
@@ -58,8 +56,9 @@ export function metadataRoutes(s: Services): Route[] {
   const register = (definitionJson: string, signal: AbortSignal, principal: Principal) =>
     s.metadata.registerWorkflowDef(create(RegisterWorkflowDefRequestSchema, { definitionJson }), callOf(signal, principal));
 
-  const registerTaskDefs = (defs: unknown[], signal: AbortSignal) =>
-    s.metadata.registerTaskDefs(create(RegisterTaskDefsRequestSchema, { taskDefJson: defs.map((d) => stringifyJson(d)) }), callOf(signal));
+  /** Task definitions as the body was read into (body-views.ts): each one's JSON text. */
+  const registerTaskDefs = (body: unknown, signal: AbortSignal) =>
+    s.metadata.registerTaskDefs(create(RegisterTaskDefsRequestSchema, { taskDefJson: (body as { texts: string[] }).texts }), callOf(signal));
 
   return [
     {
@@ -139,9 +138,9 @@ export function metadataRoutes(s: Services): Route[] {
       method: "POST",
       path: "/api/metadata/taskdefs",
       rights: `${META}/RegisterTaskDefs`,
-      schema: TASK_DEFS,
+      view: "taskDefs",
       handle: async (r) => {
-        await registerTaskDefs(r.body as unknown[], r.signal);
+        await registerTaskDefs(r.body, r.signal);
         return undefined;
       },
     },
@@ -149,9 +148,9 @@ export function metadataRoutes(s: Services): Route[] {
       method: "PUT",
       path: "/api/metadata/taskdefs",
       rights: `${META}/RegisterTaskDefs`,
-      schema: TASK_DEF,
+      view: "taskDef",
       handle: async (r) => {
-        await registerTaskDefs([r.body], r.signal);
+        await registerTaskDefs(r.body, r.signal);
         return undefined;
       },
     },

@@ -12,7 +12,8 @@ import { VersionRouted, type Store } from "../store/store.js";
 import { definitionProblems } from "./definition-checks.js";
 import { inTurn, PublishBudgets, publishLine, type PoolLine } from "./publish-budgets.js";
 import type { Queries } from "../sandbox/queries.js";
-import { invalid, notFound, parsePayload, rpc } from "./errors.js";
+import { notePayloadText } from "../payload-text.js";
+import { invalid, LARGE_STEP_BYTES, notFound, parseLargePayload, rpc } from "./errors.js";
 import { BODY_READ, LIST_PAGE_BYTES, listPage, pageOfItems, pageWithinBytes } from "./list-pages.js";
 
 /** Tries at registering a version whose latest moved between hashing and writing (each a registration of the name in between). */
@@ -188,11 +189,14 @@ export function metadataService({ store, clock, limits, queries, changed: forget
     registerTaskDefs: rpc(async (req) => {
       const defs: TaskDef[] = [];
       const problems: ValidationIssue[] = [];
-      req.taskDefJson.forEach((text, i) => {
-        const def = parsePayload(`task_def_json[${i}]`, text, limits.definitionBytes) as unknown as TaskDef;
+      // Each may be as large as a definition: a large one is read a step per turn, in line with other large payloads.
+      for (const [i, text] of req.taskDefJson.entries()) {
+        const def = (await parseLargePayload(`task_def_json[${i}]`, text, limits.definitionBytes, LARGE_STEP_BYTES)) as unknown as TaskDef;
+        // Written as its text, not written out again.
+        notePayloadText(def, text);
         for (const e of validateTaskDef(def)) problems.push({ path: `task_def_json[${i}] ${e.path || "/"}`, message: e.message });
         defs.push(def);
-      });
+      }
       if (problems.length > 0) throw invalid(`invalid task definition: ${describeIssues(problems)}`);
       const changed = await store.putTaskDefs(defs, clock.now());
       if (changed.length > 0) forget.taskDefs();

@@ -242,7 +242,7 @@ export async function putTaskDefs(pool: pg.Pool, defs: TaskDef[], now: number): 
       const { rowCount } = await tx.query(
         `INSERT INTO baton.task_defs (name, body, updated_at) VALUES ($1, $2, $3)
          ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at WHERE baton.task_defs.body <> excluded.body`,
-        [def.name, stringifyJson(def), now],
+        [def.name, payloadText(def) ?? stringifyJson(def), now],
       );
       if ((rowCount ?? 0) > 0) changed.push(def.name);
     }
