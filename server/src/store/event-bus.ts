@@ -6,10 +6,13 @@
 // first overall, one key's 20,000 events made another key's event wait 55 s.
 // A publisher may leave at most so many published events waiting: rows per
 // publisher count them, raised by the publishing statement and lowered by the
-// one that deletes them, so a publish never counts the table. An event counts
-// in one of its publisher's COUNT_SHARDS rows (its id's remainder): on one
-// row, each of a key's publishes held it through its commit, and 32 at once
-// waited for each other (9.7 ms a statement on the loaded machine).
+// one that deletes them, so a publish never counts the table. The count is
+// spread over COUNT_SHARDS rows per publisher, each holding its share of the
+// bound: on one row, each of a key's publishes held it through its commit,
+// and 32 at once waited for each other (9.7 ms a statement on the loaded
+// machine). A publish takes a place in a row with room, under that row's
+// lock, so the check and the count are one step and publishes at the same
+// instant cannot pass the bound together.
 import type pg from "pg";
 import { transaction, type Queryable } from "./db.js";
 import { notifySql } from "./notifications.js";
@@ -30,6 +33,8 @@ export interface TakenEvent {
   root: string | null;
   /** The key that published it ("" for EVENT tasks and callers without keys). */
   publisher: string;
+  /** The row of its publisher's count it counts in (uncounted EVENT tasks' events have one too, unused). */
+  shard: number;
   /** The fairness key and weight of the run whose EVENT task published it (absent: none, or published by a caller). */
   fairShare?: { key: string; weight: number };
 }
@@ -80,8 +85,21 @@ export const EVENT_FAIR_KEY_MIGRATION = {
   `,
 };
 
+export const EVENT_COUNT_SHARD_MIGRATION = {
+  name: "a published event remembers the row of its publisher's count it took a place in",
+  sql: `
+    -- NULL: counted in the row of its id % 16, as events published before were.
+    ALTER TABLE baton.events ADD COLUMN count_shard int;
+  `,
+  olderReplicasStop:
+    "an earlier server lowers a handled event's count in the row of its id's remainder, not the row it took a place in, and its publishers' counts would drift",
+};
+
 /** Rows each publisher's count is spread over (the migration's 16). */
 const COUNT_SHARDS = 16;
+
+/** The row an event counts in: the one it took a place in, or (published before rows had shares of the bound) its id's remainder. */
+const SHARD_OF = `coalesce(count_shard, (id % ${COUNT_SHARDS})::int)`;
 
 /** Why an event was not stored: its publisher has as many events waiting as it may. */
 export class TooManyEventsWaiting extends Error {
@@ -94,11 +112,35 @@ export class TooManyEventsWaiting extends Error {
 const PUBLISHERS_PER_TAKE = 256;
 
 /**
- * Stores an event and wakes every replica's consumer, in one statement.
- * `publisher`: the key's id ("" without one). Throws TooManyEventsWaiting,
- * storing nothing, when the publisher has `maxWaiting` events not yet handled
- * (as the statement's snapshot sees them: publishes of one key at the same
- * instant may each take the last place).
+ * Takes a place in a row of the publisher's count with room for it ($5 the
+ * bound, each row holding its share: 16 rows of a bound of 20 hold 2, 2, 2, 2,
+ * 1, ...), stores the event there and wakes every replica's consumer, in one
+ * statement. The row is locked before it is counted. `skip`: a row another
+ * publish holds is passed over (no wait while a row with room is free); else
+ * a publish waiting for another's row sees that one's count once it commits,
+ * and moves on to the next row with room if it has none left. $6: the row to
+ * try first (spreads a key's publishes over its rows).
+ */
+const publishSql = (skip: boolean) => `WITH place AS (
+     SELECT shard FROM baton.event_publishers
+     WHERE publisher = $4 AND waiting < $5::int / ${COUNT_SHARDS} + CASE WHEN shard < $5::int % ${COUNT_SHARDS} THEN 1 ELSE 0 END
+     ORDER BY (shard + ${COUNT_SHARDS} - $6::int) % ${COUNT_SHARDS} LIMIT 1 FOR UPDATE${skip ? " SKIP LOCKED" : ""}),
+   counted AS (
+     UPDATE baton.event_publishers c SET waiting = c.waiting + 1 FROM place WHERE c.publisher = $4 AND c.shard = place.shard RETURNING c.shard),
+   inserted AS (
+     INSERT INTO baton.events (name, sink, payload, created_at, publisher, count_shard)
+     SELECT $1, $1, $2::jsonb, $3, $4, shard FROM counted RETURNING id),
+   notified AS (${notifySql("eventPublished")} FROM inserted)
+   SELECT (SELECT id FROM inserted) AS id,
+          (SELECT count(*) FROM notified)::int AS notified,
+          (SELECT count(*) FROM baton.event_publishers WHERE publisher = $4)::int AS rows,
+          (SELECT count(*) FROM baton.event_handlers WHERE event = $1 AND active)::int AS handlers`;
+
+/**
+ * Stores an event and wakes every replica's consumer. `publisher`: the key's
+ * id ("" without one). Throws TooManyEventsWaiting, storing nothing, when the
+ * publisher has `maxWaiting` events not yet handled: never more, however many
+ * of its publishes come at once.
  */
 export async function publishEvent(
   q: Queryable,
@@ -108,20 +150,20 @@ export async function publishEvent(
   publisher: string,
   maxWaiting: number,
 ): Promise<{ id: number; activeHandlers: number }> {
-  const { rows } = await q.query(
-    `WITH room AS (SELECT coalesce(sum(waiting), 0) < $5 AS has_room FROM baton.event_publishers WHERE publisher = $4),
-     inserted AS (
-       INSERT INTO baton.events (name, sink, payload, created_at, publisher) SELECT $1, $1, $2::jsonb, $3, $4 FROM room WHERE has_room RETURNING id),
-     counted AS (
-       INSERT INTO baton.event_publishers AS c (publisher, shard, waiting) SELECT $4, (id % ${COUNT_SHARDS})::int, 1 FROM inserted
-       ON CONFLICT (publisher, shard) DO UPDATE SET waiting = c.waiting + 1),
-     notified AS (${notifySql("eventPublished")} FROM inserted)
-     SELECT (SELECT id FROM inserted) AS id,
-            (SELECT count(*) FROM notified)::int AS notified,
-            (SELECT count(*) FROM baton.event_handlers WHERE event = $1 AND active)::int AS handlers`,
-    [name, payloadJson, now, publisher, maxWaiting],
-  );
-  const row = rows[0] as { id: string | null; handlers: number };
+  const params = [name, payloadJson, now, publisher, maxWaiting, Math.floor(Math.random() * COUNT_SHARDS)];
+  const publish = async (skip: boolean) => (await q.query(publishSql(skip), params)).rows[0] as { id: string | null; rows: number; handlers: number };
+  let row = await publish(true);
+  if (row.id === null && row.rows < COUNT_SHARDS) {
+    // A publisher's first event (or one counted before each had all its rows): its rows are made, empty, once.
+    await q.query(
+      `INSERT INTO baton.event_publishers (publisher, shard, waiting) SELECT $1, s, 0 FROM generate_series(0, ${COUNT_SHARDS - 1}) s
+       ON CONFLICT (publisher, shard) DO NOTHING`,
+      [publisher],
+    );
+    row = await publish(true);
+  }
+  // Every row with room held by other publishes (or none with room as this one saw them): wait for them, and see.
+  if (row.id === null) row = await publish(false);
   if (row.id === null) throw new TooManyEventsWaiting(maxWaiting);
   return { id: Number(row.id), activeHandlers: row.handlers };
 }
@@ -148,7 +190,8 @@ export async function takeEvents(q: Queryable, now: number, leaseMs: number, lim
      )
      UPDATE baton.events e SET taken_until = $1 + $2::bigint, attempts = e.attempts + 1
      FROM due WHERE e.id = due.id
-     RETURNING e.id, e.name, e.sink, e.payload::text AS payload, e.created_at, e.attempts, e.root_id, e.publisher, e.fair_key, e.fair_weight`,
+     RETURNING e.id, e.name, e.sink, e.payload::text AS payload, e.created_at, e.attempts, e.root_id, e.publisher, e.fair_key, e.fair_weight,
+       coalesce(e.count_shard, (e.id % ${COUNT_SHARDS})::int) AS shard`,
     [now, leaseMs, limit],
   );
   return rows
@@ -161,6 +204,7 @@ export async function takeEvents(q: Queryable, now: number, leaseMs: number, lim
       attempts: r.attempts,
       root: r.root_id,
       publisher: r.publisher,
+      shard: r.shard,
       ...(r.fair_key ? { fairShare: { key: r.fair_key as string, weight: r.fair_weight as number } } : {}),
     }))
     .sort((a, b) => a.id - b.id);
@@ -171,14 +215,14 @@ export async function takeEvents(q: Queryable, now: number, leaseMs: number, lim
  * lowered. Events counted in several rows lock the rows in order first, so two
  * replicas finishing events of the same publishers cannot deadlock.
  */
-export async function finishEvents(pool: pg.Pool, events: Pick<TakenEvent, "id" | "publisher">[]): Promise<void> {
+export async function finishEvents(pool: pg.Pool, events: Pick<TakenEvent, "id" | "publisher" | "shard">[]): Promise<void> {
   if (events.length === 0) return;
-  const finish = `WITH gone AS (DELETE FROM baton.events WHERE id = ANY($1::bigint[]) RETURNING id, publisher, root_id),
-     counted AS (SELECT publisher, (id % ${COUNT_SHARDS})::int AS shard, count(*)::int AS n FROM gone WHERE root_id IS NULL GROUP BY 1, 2)
+  const finish = `WITH gone AS (DELETE FROM baton.events WHERE id = ANY($1::bigint[]) RETURNING publisher, root_id, ${SHARD_OF} AS shard),
+     counted AS (SELECT publisher, shard, count(*)::int AS n FROM gone WHERE root_id IS NULL GROUP BY 1, 2)
      UPDATE baton.event_publishers c SET waiting = greatest(c.waiting - counted.n, 0) FROM counted
      WHERE c.publisher = counted.publisher AND c.shard = counted.shard`;
   const ids = events.map((e) => e.id);
-  const rows = new Map(events.map((e) => [`${e.id % COUNT_SHARDS} ${e.publisher}`, { publisher: e.publisher, shard: e.id % COUNT_SHARDS }]));
+  const rows = new Map(events.map((e) => [`${e.shard} ${e.publisher}`, { publisher: e.publisher, shard: e.shard }]));
   if (rows.size === 1) {
     await pool.query(finish, [ids]);
     return;

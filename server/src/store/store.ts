@@ -255,7 +255,7 @@ export interface Store {
    */
   publishEvent(name: string, payloadJson: string, now: number, publisher: string, maxWaiting: number): Promise<{ id: number; activeHandlers: number }>;
   takeEvents(now: number, leaseMs: number, limit: number): Promise<eventBus.TakenEvent[]>;
-  finishEvents(events: Pick<eventBus.TakenEvent, "id" | "publisher">[]): Promise<void>;
+  finishEvents(events: Pick<eventBus.TakenEvent, "id" | "publisher" | "shard">[]): Promise<void>;
   /** The events a run's marks record actions of (eventActions) that have since been handled: gone from the bus for good. */
   finishedEventsOf(runId: string): Promise<number[]>;
 
@@ -482,7 +482,7 @@ class PgStore implements Store {
   publishEvent = (name: string, payloadJson: string, now: number, publisher: string, maxWaiting: number) =>
     eventBus.publishEvent(this.pool, name, payloadJson, now, publisher, maxWaiting);
   takeEvents = (now: number, leaseMs: number, limit: number) => eventBus.takeEvents(this.pool, now, leaseMs, limit);
-  finishEvents = (events: Pick<eventBus.TakenEvent, "id" | "publisher">[]) => eventBus.finishEvents(this.pool, events);
+  finishEvents = (events: Pick<eventBus.TakenEvent, "id" | "publisher" | "shard">[]) => eventBus.finishEvents(this.pool, events);
   finishedEventsOf = (runId: string) => eventBus.finishedEventsOf(this.pool, runId);
 
   insertApiKey = (key: Omit<apiKeys.ApiKeyRow, "revokedAt">) => apiKeys.insertApiKey(this.pool, key);
