@@ -29,6 +29,13 @@ before(async () => {
     fairnessKey: "${workflow.input.tenant}",
     fairnessWeights: { big: 3 },
   });
+  await h.client.registerWorkflowDef({ ...flowOf("restart_fair_limited", [work]), rateLimitConfig: { rateLimitKey: "one", concurrentExecLimit: 1 } });
+  await h.client.registerWorkflowDef({
+    ...flowOf("restart_fair_limited_parent", [
+      { name: "child", taskReferenceName: "child", type: "SUB_WORKFLOW", subWorkflowParam: { name: "restart_fair_limited" } },
+    ]),
+    fairnessKey: "${workflow.input.tenant}",
+  });
   await h.client.registerWorkflowDef({
     ...flowOf("restart_fair_starter", [
       {
@@ -89,6 +96,19 @@ describe("an inherited fairness key, started again", () => {
     await h.client.terminateWorkflow(childId, "test");
     await h.client.rerunWorkflow(childId, { taskReferenceName: "work" });
     assert.deepEqual(await keyOf(childId), inherited, "rerun from its task");
+  });
+
+  it("a child restarted while its concurrency key is at its limit keeps the key once a slot frees", async () => {
+    const parentId = await h.client.startWorkflow("restart_fair_limited_parent", { tenant: "held" });
+    const childId = await childOf(parentId);
+    assert.deepEqual(await keyOf(childId), { queued: "held", weight: 1, marked: "held" });
+    await h.client.terminateWorkflow(childId, "test");
+    // Another run takes the key's one slot; the restart waits for it, and runs again once it ends.
+    const other = await h.client.startWorkflow("restart_fair_limited", {});
+    await h.client.restartWorkflow(childId);
+    assert.match((await h.client.getWorkflow(childId)).reasonForIncompletion ?? "", /queued: /);
+    await h.client.terminateWorkflow(other, "test");
+    assert.deepEqual(await keyOf(childId), { queued: "held", weight: 1, marked: "held" }, "admitted: restarted with the parent's key");
   });
 
   it("a keyed run's START_WORKFLOW run keeps its key when restarted", async () => {
