@@ -9,7 +9,8 @@ import { nestsDeeperThan, NOTE_CHARS, parseJson, shortened, stringifyJson, usesM
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { BODY_TOO_DEEP, BODY_TOO_MANY_NAMES, MAX_BODY_DEPTH, MAX_JSON_KEY_NAMES } from "../service/json-checks.js";
 import type { ValidationError } from "./errors.js";
-import { INPUT, START_WORKFLOW_REQUEST, TASK_DEF, TASK_DEFS, TASK_RESULT, WORKFLOW_DEF, WORKFLOW_DEFS } from "./schemas.js";
+import { EVENT_HANDLER, INPUT, START_WORKFLOW_REQUEST, TASK_DEF, TASK_DEFS, TASK_RESULT, WORKFLOW_DEF, WORKFLOW_DEFS } from "./schemas.js";
+import { eventHandlerRights } from "../auth/policy.js";
 
 /** Why a body was refused (a 400 naming each field that is wrong). */
 export interface BodyRefusal {
@@ -75,6 +76,14 @@ export interface TaskResultView {
   extendLease: boolean;
   /** Its outputData as JSON text; "" when it has none. */
   outputJson: string;
+}
+
+/** An event handler as its handler passes it on. */
+export interface EventHandlerView {
+  name: string;
+  /** What its actions need beside registering it (auth/policy.ts). */
+  rights: string[];
+  text: string;
 }
 
 type Def = { name: string; version?: number | null };
@@ -160,6 +169,11 @@ const VIEWS = {
   taskDef: {
     schema: TASK_DEF,
     view: (body: unknown): { texts: string[] } => ({ texts: [stringifyJson(body)] }),
+  },
+  /** An event handler (POST and PUT /api/event): its name, the rights its actions need, its JSON text. */
+  eventHandler: {
+    schema: EVENT_HANDLER,
+    view: (body: unknown): EventHandlerView => ({ name: (body as { name: string }).name, rights: eventHandlerRights(body), text: stringifyJson(body) }),
   },
   /** A start request (POST /api/workflow). */
   start: { schema: START_WORKFLOW_REQUEST, view: startView },

@@ -1,7 +1,7 @@
 // /api/event: Conductor's event handlers, through the same event service
 // (and validation) as `baton handlers put`.
 import { shortened } from "@baton/json";
-import { eventHandlerRights, type Principal } from "../auth/policy.js";
+import type { Principal } from "../auth/policy.js";
 import { create } from "@bufbuild/protobuf";
 import {
   DeleteEventHandlerRequestSchema,
@@ -11,13 +11,12 @@ import {
   grpc,
   parseJson,
   RpcError,
-  stringifyJson,
 } from "@baton/protocol";
 import { LIST_PAGE_MAX } from "../service/list-pages.js";
 import { wholeList } from "./whole-lists.js";
 import { HttpError } from "./errors.js";
 import type { Route } from "./http.js";
-import { EVENT_HANDLER } from "./schemas.js";
+import type { EventHandlerView } from "./body-views.js";
 import { boolParam, callOf, type Services } from "./services.js";
 
 const EVENTS = "baton.v1.EventService";
@@ -33,8 +32,8 @@ export function eventRoutes(s: Services): Route[] {
     }
   };
   // The caller's key becomes the handler's owner: its actions run with that key's rights.
-  const put = (handler: unknown, signal: AbortSignal, principal: Principal) =>
-    s.events.registerEventHandler(create(RegisterEventHandlerRequestSchema, { handlerJson: stringifyJson(handler) }), callOf(signal, principal));
+  const put = (handlerJson: string, signal: AbortSignal, principal: Principal) =>
+    s.events.registerEventHandler(create(RegisterEventHandlerRequestSchema, { handlerJson }), callOf(signal, principal));
   // Conductor answers the whole list at once: read it page by page.
   const list = async (event: string, activeOnly: boolean, signal: AbortSignal) => {
     const handlers = await wholeList(
@@ -57,14 +56,14 @@ export function eventRoutes(s: Services): Route[] {
     method,
     path: "/api/event",
     rights: `${EVENTS}/RegisterEventHandler`,
-    touches: (r) => ({ also: eventHandlerRights(r.body) }),
-    schema: EVENT_HANDLER,
+    touches: (r) => ({ also: (r.body as EventHandlerView).rights }),
+    view: "eventHandler",
     handle: async (r) => {
-      const { name } = r.body as { name: string };
+      const { name, text } = r.body as EventHandlerView;
       const found = await exists(name, r.signal);
       if (method === "POST" && found) throw new HttpError(409, `EventHandler with name ${shortened(name)} already exists!`);
       if (method === "PUT" && !found) throw new HttpError(404, `EventHandler with name ${shortened(name)} not found!`);
-      await put(r.body, r.signal, r.principal);
+      await put(text, r.signal, r.principal);
       return undefined;
     },
   });

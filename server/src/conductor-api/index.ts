@@ -48,8 +48,8 @@ export interface ConductorApiOptions {
   publishes?: PoolLine;
 }
 
-/** The bodies of publishes: definitions and task definitions. */
-const PUBLISH_VIEWS = new Set<BodyViewName>(["definition", "definitions", "taskDefs", "taskDef"]);
+/** The bodies of publishes: definitions, task definitions and event handlers. */
+const PUBLISH_VIEWS = new Set<BodyViewName>(["definition", "definitions", "taskDefs", "taskDef", "eventHandler"]);
 
 /** Conductor endpoints Baton knows and does not serve, with why. */
 const UNSERVED: Unserved[] = [

@@ -9,7 +9,8 @@ import type { Limits } from "../limits.js";
 import { TooManyEventsWaiting } from "../store/event-bus.js";
 import { HANDLERS_PER_EVENT, TooManyHandlers } from "../store/event-handlers.js";
 import type { Store } from "../store/store.js";
-import { invalid, notFound, parsePayload, rpc } from "./errors.js";
+import { notePayloadText, payloadText } from "../payload-text.js";
+import { invalid, LARGE_STEP_BYTES, notFound, parseLargePayload, rpc } from "./errors.js";
 import { listPage, pageWithinBytes } from "./list-pages.js";
 
 /** What the event service needs: handlers and the bus are store operations; `published` wakes this replica's consumer at once. */
@@ -24,14 +25,23 @@ export function eventService({ store, clock, limits, published: onPublished }: E
   return {
     registerEventHandler: rpc(async (req, call) => {
       if (req.handlerJson.trim() === "") throw invalid("handler_json is required");
-      const handler = parsePayload("handler_json", req.handlerJson, limits.definitionBytes) as unknown as EventHandler;
+      // As large as a definition may be: a large one is read a step per turn, in line with other large payloads.
+      const handler = (await parseLargePayload("handler_json", req.handlerJson, limits.definitionBytes, LARGE_STEP_BYTES)) as unknown as EventHandler;
+      // Written as its text, not written out again.
+      notePayloadText(handler, req.handlerJson);
       const { errors, warnings } = validateEventHandler(handler);
       if (errors.length > 0) throw invalid(`invalid event handler (${errors.length} error${errors.length > 1 ? "s" : ""}): ${describeIssues(errors)}`);
       let changed: boolean;
       try {
         changed = await store.putEventHandler(
           // Its actions run with the rights of the key that registered it, checked when each runs (event-handlers/owner.ts).
-          { name: handler.name, event: handler.event, active: handler.active === true, body: stringifyJson(handler), owner: keyIdOfCall(call) },
+          {
+            name: handler.name,
+            event: handler.event,
+            active: handler.active === true,
+            body: payloadText(handler) ?? stringifyJson(handler),
+            owner: keyIdOfCall(call),
+          },
           clock.now(),
           HANDLERS_PER_EVENT,
         );
@@ -71,11 +81,18 @@ export function eventService({ store, clock, limits, published: onPublished }: E
     publishEvent: rpc(async (req, call) => {
       if (req.event.trim() === "") throw invalid("event is required");
       if (Buffer.byteLength(req.event) > 1024) throw invalid("event names are at most 1024 bytes");
-      const payload = parsePayload("payload_json", req.payloadJson, limits.payloadBytes);
+      const payload = await parseLargePayload("payload_json", req.payloadJson, limits.payloadBytes, LARGE_STEP_BYTES);
+      notePayloadText(payload, req.payloadJson);
       // Taken in turn by its key, and bounded per key (event-bus.ts).
       let published: { id: number; activeHandlers: number };
       try {
-        published = await store.publishEvent(req.event, stringifyJson(payload), clock.now(), keyIdOfCall(call), limits.waitingEventsPerKey);
+        published = await store.publishEvent(
+          req.event,
+          payloadText(payload) ?? stringifyJson(payload),
+          clock.now(),
+          keyIdOfCall(call),
+          limits.waitingEventsPerKey,
+        );
       } catch (error) {
         if (!(error instanceof TooManyEventsWaiting)) throw error;
         throw new RpcError(
