@@ -6,20 +6,24 @@
 // continuations): its items then wait for their own lane's batches, and the
 // others' go on past them.
 //
-// A quiet fairness key's items (its run's key, with few items here) never
-// share a batch with a flooding key's, and go first: under one key's flood
-// of results a quiet key's start shared a transaction with hundreds of the
-// flood's runs, locked, read, decided and written before it committed. While
-// a key floods and every slot is taken, one more batch of quiet items may go.
+// A quiet fairness key's items never share a batch with a flooding key's,
+// and go first: under one key's flood of results a quiet key's start shared
+// a transaction with hundreds of the flood's runs, locked, read, decided and
+// written before it committed. The flooding key is the one with the most
+// items here, past a few; every other key is quiet, however many items it
+// has (a small key's 8 starts at a time and their results came to 30 and
+// more while a flood's batches were written); items of unknown key are not
+// quiet while a key floods. While a key floods and every slot is taken, one
+// more batch of quiet items may go.
 
 export interface Batchable {
   /** Events in one lane only are batched together (e.g. skip-locked ticks apart from the rest). */
   readonly lane: string;
-  /** The fairness key of the item's run ("" for none), when known before its transaction. */
+  /** The fairness key of the item's run ("" for none), when known before its transaction (items of unknown key count as one key). */
   readonly key?: string | undefined;
 }
 
-/** A key with more items than this waiting or being written is flooding; its items go in batches of their own, after the others'. */
+/** The key with the most items waiting or being written floods past this many: its items go in batches of their own, after the others'. */
 export const QUIET_ITEMS = 16;
 
 export class BatchQueue<T extends Batchable> {
@@ -32,8 +36,6 @@ export class BatchQueue<T extends Batchable> {
   private readonly busy = new Set<string>();
   /** Items waiting or being written, by fairness key (items of unknown key count as one key). */
   private readonly perKey = new Map<string | undefined, number>();
-  /** Keys with more than QUIET_ITEMS items waiting or being written. */
-  private flooding = 0;
 
   constructor(
     /** Writes one batch; must not reject. Resolves when the batch's transaction has ended. */
@@ -50,9 +52,7 @@ export class BatchQueue<T extends Batchable> {
 
   push(item: T): void {
     this.pending.push(item);
-    const count = (this.perKey.get(item.key) ?? 0) + 1;
-    this.perKey.set(item.key, count);
-    if (count === QUIET_ITEMS + 1) this.flooding++;
+    this.perKey.set(item.key, (this.perKey.get(item.key) ?? 0) + 1);
     // Items pushed in the same turn (the results of one UpdateTasks call,
     // one sweep's ticks) go in one batch: pump once they are all in.
     if (this.scheduled) return;
@@ -71,7 +71,7 @@ export class BatchQueue<T extends Batchable> {
     while (this.pending.length > 0) {
       // Past the limit, one batch of quiet keys' items may go while a key floods.
       const quietOnly = this.inFlight >= this.limits.maxInFlight;
-      if (quietOnly && (this.inFlight > this.limits.maxInFlight || this.flooding === 0)) return;
+      if (quietOnly && this.inFlight > this.limits.maxInFlight) return;
       const { batch, runs } = this.take(quietOnly);
       if (batch.length === 0) return;
       const lane = batch[0]!.lane;
@@ -84,7 +84,6 @@ export class BatchQueue<T extends Batchable> {
         for (const run of runs) this.busy.delete(run);
         for (const item of batch) {
           const left = this.perKey.get(item.key)! - 1;
-          if (left === QUIET_ITEMS) this.flooding--;
           if (left === 0) this.perKey.delete(item.key);
           else this.perKey.set(item.key, left);
         }
@@ -108,7 +107,11 @@ export class BatchQueue<T extends Batchable> {
       const run = this.runOf(item);
       return run === undefined || !this.busy.has(run);
     };
-    const quiet = (item: T) => this.perKey.get(item.key)! <= QUIET_ITEMS;
+    const flooding = this.floodingKey();
+    // An item of unknown key may be the flood's: it is not quiet while a key floods.
+    const quiet = (item: T) => flooding === null || (item.key !== undefined && item.key !== flooding.key);
+    // Past the limit only while a key floods, and only for quiet keys' items.
+    if (quietOnly && flooding === null) return { batch: [], runs: new Set() };
     const flood = !this.pending.some((item) => quiet(item) && free(item) && this.laneHasRoom(item.lane));
     if (flood && quietOnly) return { batch: [], runs: new Set() };
     const batch: T[] = [];
@@ -132,5 +135,12 @@ export class BatchQueue<T extends Batchable> {
     }
     this.pending = rest;
     return { batch, runs };
+  }
+
+  /** The key with the most items waiting or being written, when it has more than QUIET_ITEMS (null: none floods). */
+  private floodingKey(): { key: string | undefined } | null {
+    let most: { key: string | undefined; count: number } | null = null;
+    for (const [key, count] of this.perKey) if (count > QUIET_ITEMS && (most === null || count > most.count)) most = { key, count };
+    return most;
   }
 }

@@ -117,6 +117,24 @@ describe("the batch queue's lanes and keys", () => {
     );
   });
 
+  it("only the key with the most items floods: another with more than QUIET_ITEMS still goes apart from it, first", async () => {
+    const { queue, batches } = heldQueue();
+    for (let slot = 0; slot < 4; slot++) {
+      for (let i = 0; i < 3 * QUIET_ITEMS; i++) queue.push({ lane: "wait", run: `f${slot}.${i}`, key: "big", name: `flood ${slot}.${i}` });
+      await turn();
+    }
+    assert.equal(batches.length, 4);
+    const small = Array.from({ length: QUIET_ITEMS + 4 }, (_, i) => `small ${i}`);
+    queue.push({ lane: "wait", run: "g", key: "big", name: "flood waits" });
+    for (const name of small) queue.push({ lane: "wait", run: name, key: "small", name });
+    queue.push({ lane: "wait", run: "u", name: "unknown key waits" });
+    await turn();
+    assert.deepEqual(
+      batches.slice(4).map((b) => b.names),
+      [small],
+    );
+  });
+
   it("keys with few items share batches as before", async () => {
     const { queue, batches } = heldQueue();
     queue.push({ lane: "wait", run: "a", key: "a", name: "a" });
