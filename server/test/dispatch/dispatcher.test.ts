@@ -95,4 +95,38 @@ describe("dispatcher credits", () => {
     assert.equal(waiter.credits, 0);
     assert.deepEqual(requeued.sort(), ["y1", "y2"]);
   });
+
+  it("a quiet key's task reserved in place of a held one takes a slot freed before its commit, when the stream holds none to give up any more", async () => {
+    const { store, claims, requeued } = heldStore();
+    const dispatcher = new Dispatcher(store as never, new ManualClock(), createLogger("silent"));
+    let holding = true;
+    const got: string[] = [];
+    const waiter: Waiter = {
+      taskTypes: ["t"],
+      workerId: "w1",
+      credits: 0,
+      stream: true,
+      deliver: (tasks) => got.push(...tasks.map((t) => t.id)),
+      yields: () => holding,
+      swap: (t) => holding && got.push(t.id) > 0,
+    };
+    dispatcher.add(waiter);
+    await settle();
+    const reservation = dispatcher.reserve("t", "quiet", "small");
+    assert.ok(reservation, "reserved in place of a task the stream holds");
+
+    // Before the commit, the stream writes what it held and its worker frees a slot (a claim goes out for it).
+    holding = false;
+    dispatcher.credit(waiter, 1);
+    await settle();
+    assert.ok(reservation.deliver(task("quiet", "t")), "handed over, not back to the queue");
+    assert.deepEqual(got, ["quiet"]);
+    assert.equal(waiter.credits, 0);
+
+    claims.at(-1)!.answer([task("a", "t")]);
+    await settle();
+    await settle();
+    assert.deepEqual(got, ["quiet"], "the claim brings back nothing beyond the credits left");
+    assert.deepEqual(requeued, ["a"]);
+  });
 });
