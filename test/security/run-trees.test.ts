@@ -50,6 +50,8 @@ before(async () => {
   await h.client.registerWorkflowDef(flowOf("self_start", [start("again", "self_start")]));
   await h.client.registerWorkflowDef(forkOfListedTasks("wide"));
   await h.client.registerWorkflowDef(flowOf("family", [sub("child", "leaf"), start("sibling", "leaf")]));
+  await h.client.registerWorkflowDef(flowOf("nest_child", [sub("grandchild", "idle")]));
+  await h.client.registerWorkflowDef(flowOf("nest", [sub("child", "nest_child")]));
   // Each run's EVENT task has a handler start another run of it.
   await h.client.registerWorkflowDef(flowOf("echo", [{ name: "ping", taskReferenceName: "ping", type: "EVENT", sink: "conductor" }]));
   await h.client.registerEventHandler({
@@ -188,6 +190,35 @@ describe("a run tree's bound", () => {
         ["leaf", "COMPLETED"],
         ["leaf", "COMPLETED"],
       ],
+    );
+  });
+
+  it("a child restarted stays in its root's tree at its depth: the runs it starts count there, and its nesting goes on", async () => {
+    const root = await h.client.startWorkflow("nest", {});
+    await h.settle();
+    const child = await eventually(
+      async () => (await treeRuns(root)).find((r) => r.name === "nest_child")?.id ?? "",
+      (id) => id !== "",
+    );
+    const marks = async () =>
+      (await db.query("SELECT extra->>'root' AS root, (extra->>'depth')::int AS depth FROM baton.runs WHERE id = $1", [child])).rows[0] as {
+        root: string | null;
+        depth: number | null;
+      };
+    assert.deepEqual(await marks(), { root, depth: 1 });
+    await h.client.terminateWorkflow(child, "test");
+    await h.client.restartWorkflow(child);
+    await h.settle();
+    assert.deepEqual(await marks(), { root, depth: 1 }, "restarted: still in the tree, one level down");
+    // Its own child (started again by the restart) joins the same tree, two levels down.
+    const grandchildren = await eventually(
+      async () => (await treeRuns(root)).filter((r) => r.name === "idle"),
+      (runs) => runs.length === 2,
+    );
+    const depths = await db.query("SELECT (extra->>'depth')::int AS depth FROM baton.runs WHERE id = ANY($1) ORDER BY 1", [grandchildren.map((r) => r.id)]);
+    assert.deepEqual(
+      depths.rows.map((r) => r.depth),
+      [2, 2],
     );
   });
 

@@ -153,8 +153,13 @@ export function restart(d: DecisionContext, latest: Extract<RunEvent, { kind: "r
     createdAt: d.now,
     endedAt: 0,
     nextSeq: 1,
-    // Keyed again as a start would key it (on the definition it now runs), the key its starter gave it kept.
-    marks: fairMarksOf(d.def, run.input, run.correlationId, run.marks.inheritedFair),
+    // Keyed again as a start would key it (on the definition it now runs), the key its starter gave it kept;
+    // still in its tree, at its depth: the runs it starts count against its root's bound, its nesting goes on.
+    marks: {
+      ...fairMarksOf(d.def, run.input, run.correlationId, run.marks.inheritedFair),
+      ...(run.marks.root !== undefined ? { root: run.marks.root } : {}),
+      ...(run.marks.depth !== undefined ? { depth: run.marks.depth } : {}),
+    },
   } satisfies Partial<RunState>);
   d.start();
 }
