@@ -70,8 +70,10 @@ export function reopenFailed(d: DecisionContext, resumeSubworkflowTasks: boolean
       reopen(d, task);
       d.effects.push({ kind: "retryRun", runId: task.subWorkflowId, resumeSubworkflowTasks });
     } else if (SYSTEM_TASKS[task.type]?.reopen) {
-      // Joins and loops wait again instead of being copied.
+      // Joins and loops wait again instead of being copied; a loop that ended waiting to go on past its last
+      // decision's budget asks again, as nothing else would wake it.
       reopen(d, task);
+      if (task.marks.continueAt !== undefined) askAgain(d, task);
     } else {
       createRetry(d, task, { countsAsRetry: false });
     }

@@ -248,4 +248,22 @@ describe("a decision's budget", () => {
     assert.ok(m.decisions >= Math.ceil((n * perIteration) / (TASK_BUDGET + perIteration)), `${m.decisions} decisions`);
     assert.equal(m.tasks[0]!.output["iteration"], n);
   });
+
+  it("a loop terminated while it waited to go on, then retried, goes on from where it stopped", () => {
+    const n = 250;
+    const m = itemsLoop(n, [{ name: "n", taskReferenceName: "n", type: "NOOP" }]);
+    const [pending] = m.asked();
+    assert.deepEqual(pending?.request, { kind: "continue" });
+    m.apply({ kind: "terminate", reason: "enough" });
+    assert.equal(m.run.status, "TERMINATED");
+    assert.equal(m.answerEvaluation(pending!, true).applied, false, "the answer to the old wait changes nothing");
+    m.apply({ kind: "retry", resumeSubworkflowTasks: false });
+    assert.equal(m.run.status, "RUNNING");
+    const [again] = m.asked();
+    assert.deepEqual(again?.request, { kind: "continue" }, "the retried loop asks to go on");
+    for (let asked = [again!]; asked.length > 0; asked = m.asked()) m.answerEvaluation(asked[0]!, true);
+    assert.equal(m.run.status, "COMPLETED");
+    assert.equal(m.tasks[0]!.output["iteration"], n);
+    assert.equal(m.tasks.filter((t) => t.ref.startsWith("n__")).length, n, "each iteration made once");
+  });
 });
