@@ -144,8 +144,12 @@ describe("error text built from user data is short", () => {
     const handler = await refusal(h.client.registerEventHandler({ name: "h", event: "e", actions: [{ action: "a".repeat(BIG) }] }));
     assert.match(handler, /unknown action "a{200}"… \(999800 more\); expected one of/);
     assert.ok(handler.length < SHORT, `${handler.length} characters`);
-    const schedule = await refusal(h.client.createSchedule({ name: "s", cronExpression: `0 ${"1".repeat(BIG)} * * * *`, startWorkflowRequest: { name: "w" } }));
-    assert.match(schedule, /invalid cron expression "0 1{198}"… \(999810 more\)/);
+    // A cron expression is at most 1,000 characters: a longer one is refused for its length, quoting none of it.
+    const long = await refusal(h.client.createSchedule({ name: "s", cronExpression: `0 ${"1".repeat(BIG)} * * * *`, startWorkflowRequest: { name: "w" } }));
+    assert.match(long, /cronExpression is 1000010 characters long, over the 1000/);
+    assert.ok(long.length < SHORT, `${long.length} characters`);
+    const schedule = await refusal(h.client.createSchedule({ name: "s", cronExpression: `0 ${"1".repeat(900)} * * * *`, startWorkflowRequest: { name: "w" } }));
+    assert.match(schedule, /invalid cron expression "0 1{198}"… \(710 more\)/);
     assert.ok(schedule.length < SHORT, `${schedule.length} characters`);
   });
 });
