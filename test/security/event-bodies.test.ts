@@ -66,6 +66,20 @@ describe("large event handlers and events", () => {
     assert.deepEqual((unnamed.json as { validationErrors: unknown }).validationErrors, [{ path: "name", message: "is required" }]);
   });
 
+  it("a handler registered over gRPC is parsed once, by the service, which checks its actions' rights", async () => {
+    const handler = {
+      name: "large_grpc_handler",
+      event: "large:grpc",
+      active: false,
+      actions: [{ action: "start_workflow", start_workflow: { name: "nothing", input: { items: items("grpc") } } }],
+    };
+    const text = JSON.stringify(handler);
+    // Before, the guard parsed it too, in one turn, to find the rights its actions need.
+    const { parsedIn } = await jsonDuring(text, () => s.grpc.events.registerEventHandler({ handlerJson: text }));
+    assert.equal(parsedIn.length, 1, `parsed in turns ${parsedIn.join(", ")}`);
+    assert.deepEqual(JSON.parse((await s.grpc.events.getEventHandler({ name: "large_grpc_handler" })).handlerJson), handler);
+  });
+
   it("events published at once are read one at a time, other work running between them", async () => {
     const payload = { items: items("event") };
     const text = JSON.stringify(payload);

@@ -10,7 +10,7 @@ import type { Logger } from "../logger.js";
 import { AuthError } from "./authenticator.js";
 import { checkRole, checkTaskTypes, checkTouches, type Touches } from "./call-check.js";
 import type { OpenCalls } from "./open-calls.js";
-import { ANONYMOUS, carriesDefinition, extraRights, scopeOf, type Principal } from "./policy.js";
+import { ANONYMOUS, carriesDefinition, scopeOf, type Principal } from "./policy.js";
 
 export interface MethodInfo {
   /** Key in the grpc-js handler table. */
@@ -82,7 +82,6 @@ function touchesOf(method: string, principal: Principal, request: unknown): Touc
   const scope = scopeOf(principal, method);
   return {
     definition: carriesDefinition(method, request),
-    also: extraRights(method, request),
     taskTypes: scope === "request" ? taskTypesOf(request) : [],
     taskIds: scope === "task" ? taskIdsOf(method, request) : [],
   };

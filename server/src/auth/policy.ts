@@ -194,16 +194,6 @@ export function eventHandlerRights(handler: unknown): string[] {
   return [...out];
 }
 
-/** The rights a request needs beyond its method's (a RegisterEventHandler's actions). */
-export function extraRights(method: string, request: unknown): string[] {
-  if (method !== "baton.v1.EventService/RegisterEventHandler") return [];
-  try {
-    return eventHandlerRights(JSON.parse((request as { handlerJson?: string }).handlerJson ?? ""));
-  } catch {
-    return [];
-  }
-}
-
 export function lacksRights(principal: Principal, methods: string[]): string | undefined {
   const missing = methods.filter((m) => !mayCall(principal, m));
   return missing.length === 0

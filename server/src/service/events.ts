@@ -3,7 +3,8 @@
 import { quoted, shortened } from "@baton/json";
 import { EventService, grpc, RpcError, stringifyJson, type ServiceImpl } from "@baton/protocol";
 import { describeIssues, validateEventHandler, type EventHandler } from "@baton/sdk";
-import { keyIdOfCall } from "../auth/guard.js";
+import { keyIdOfCall, principalOfCall } from "../auth/guard.js";
+import { eventHandlerRights, lacksRights } from "../auth/policy.js";
 import type { Clock } from "../clock.js";
 import type { Limits } from "../limits.js";
 import { TooManyEventsWaiting } from "../store/event-bus.js";
@@ -29,6 +30,11 @@ export function eventService({ store, clock, limits, published: onPublished }: E
       const handler = (await parseLargePayload("handler_json", req.handlerJson, limits.definitionBytes, LARGE_STEP_BYTES)) as unknown as EventHandler;
       // Written as its text, not written out again.
       notePayloadText(handler, req.handlerJson);
+      // Its actions may change runs: registering it needs their rights too. Checked here, for every door, once its
+      // text is read a step per turn (the guard parsed a 4 MiB handler in one turn only to find them).
+      const principal = principalOfCall(call);
+      const lacking = principal ? lacksRights(principal, eventHandlerRights(handler)) : undefined;
+      if (lacking) throw new RpcError(grpc.status.PERMISSION_DENIED, lacking);
       const { errors, warnings } = validateEventHandler(handler);
       if (errors.length > 0) throw invalid(`invalid event handler (${errors.length} error${errors.length > 1 ? "s" : ""}): ${describeIssues(errors)}`);
       let changed: boolean;
