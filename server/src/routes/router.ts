@@ -5,6 +5,7 @@
 // cached route, so it follows either the old or the new route, never a mix.
 import { randomInt } from "node:crypto";
 import type { RouteChoice } from "../decider/model.js";
+import { SharedReads } from "../store/coalesced-read.js";
 import type { Store } from "../store/store.js";
 import { keyPoint, routedVersions, stickyKeyOf, versionAt, type Route } from "./route.js";
 
@@ -20,6 +21,8 @@ export interface RoutedStart {
 export class VersionRouter {
   private readonly cache = new Map<string, { route: Route | undefined; at: number }>();
   private generation = 0;
+  /** Starts of a name that miss the cache together share one read (one begun before a change answers none after it). */
+  private readonly reads = new SharedReads<Route | undefined>();
 
   constructor(private readonly routes: Pick<Store, "route" | "stickyVersion">) {}
 
@@ -44,7 +47,7 @@ export class VersionRouter {
     const cached = this.cache.get(name);
     if (cached && Date.now() - cached.at < MAX_AGE_MS) return cached.route;
     const generation = this.generation;
-    const route = await this.routes.route(name);
+    const route = await this.reads.get(`${generation}\u0000${name}`, () => this.routes.route(name));
     // A change announced while we read may not be in what we read: don't keep it.
     if (generation === this.generation) {
       if (this.cache.size >= MAX_CACHED) this.cache.clear();

@@ -14,6 +14,7 @@ import type { StartOptions, VersionChooser } from "./contract.js";
 import { definitionProblems } from "../service/definition-checks.js";
 import { payloadText } from "../payload-text.js";
 import { byteCache, jsonCharge } from "../byte-caches.js";
+import { SharedReads } from "../store/coalesced-read.js";
 import type { Queries } from "../sandbox/queries.js";
 
 export type DefinitionStore = Pick<Store, "defByHash" | "taskDefs" | "workflowDef" | "findWorkflowDef">;
@@ -58,6 +59,11 @@ export class Definitions {
     sizeOf: (found) => jsonCharge(found.def),
   });
   private workflowDefGeneration = 0;
+  /**
+   * Reads that starts arriving together share: of the latest version (by name) and of a version (by
+   * `name\u0000version`), each under the generation it began in, so none begun before a change answers a start after it.
+   */
+  private readonly reads = new SharedReads<Latest | undefined>();
   private taskDefGeneration = 0;
 
   constructor(
@@ -136,7 +142,7 @@ export class Definitions {
     const cached = this.latestDefs.get(name);
     if (cached) return cached;
     const generation = this.workflowDefGeneration;
-    const found = await this.store.findWorkflowDef(name);
+    const found = await this.reads.get(`${generation}\u0000${name}`, () => this.store.findWorkflowDef(name));
     if (found && generation === this.workflowDefGeneration) this.latestDefs.set(name, found);
     return found;
   }
@@ -150,7 +156,7 @@ export class Definitions {
     const cached = this.versionDefs.get(key);
     if (cached) return cached;
     const generation = this.workflowDefGeneration;
-    const found = await this.store.findWorkflowDef(name, version);
+    const found = await this.reads.get(`${generation}\u0000${key}`, () => this.store.findWorkflowDef(name, version));
     if (found && generation === this.workflowDefGeneration) this.versionDefs.set(key, found);
     return found;
   }

@@ -50,3 +50,25 @@ export class CoalescedReads<T> {
     return answer;
   }
 }
+
+/**
+ * Reads by key that callers asking while one runs share, for filling a cache:
+ * any answer current when they asked will do. A burst of starts just after a
+ * definition changed (its cache entry dropped) made one query each, answered
+ * over many turns; sharing one, they go on together (and share a batch).
+ */
+export class SharedReads<T> {
+  private readonly running = new Map<string, Promise<T>>();
+
+  get(key: string, read: () => Promise<T>): Promise<T> {
+    const running = this.running.get(key);
+    if (running) return running;
+    const reading = read();
+    this.running.set(key, reading);
+    const done = () => {
+      if (this.running.get(key) === reading) this.running.delete(key);
+    };
+    reading.then(done, done);
+    return reading;
+  }
+}
