@@ -272,6 +272,26 @@ describe("idempotent start", () => {
     const { workflows } = await h.client.searchWorkflows({ name });
     assert.equal(workflows.length, 1);
   });
+
+  it("starts with one key, or one run id, in one batch make one run: the first's, which the others are answered with", { timeout: 60_000 }, async () => {
+    const name = await register("simple_workflow_1_integration_test.json");
+    // The definition read first: the starts below are made in one turn, into one batch. Written together, the
+    // batch inserted the first and skipped the rest; their keys then looked taken by no run once it rolled back,
+    // and the batch was decided again for ever (its CPU spinning, the callers never answered).
+    await h.server.engine.start({ name, input: {} });
+    const byKey = await Promise.all(Array.from({ length: 10 }, () => h.server.engine.start({ name, input: {}, idempotencyKey: "one-batch" })));
+    assert.equal(new Set(byKey.map((r) => r.runId)).size, 1);
+    assert.deepEqual(
+      byKey.map((r) => r.created),
+      [true, ...Array.from({ length: 9 }, () => false)],
+    );
+    const runId = "6b1f3f0e-1111-4a4a-9b9b-00000000002a";
+    const byId = await Promise.all(Array.from({ length: 5 }, () => h.server.engine.start({ name, input: {}, runId })));
+    assert.deepEqual(
+      byId.map((r) => [r.runId, r.created]),
+      [[runId, true], ...Array.from({ length: 4 }, () => [runId, false])],
+    );
+  });
 });
 
 describe("start and wait", () => {

@@ -40,3 +40,50 @@ export type BatchResults = Map<BatchItem, EventOutcome | { runId: string; create
 export function runIdOf(item: EventItem, runOfTask: (taskId: string) => string | undefined): string | undefined {
   return typeof item.target === "string" ? item.target : runOfTask(item.target.taskId);
 }
+
+/**
+ * The items with each start that names the idempotency key or the run id of a
+ * start before it in the batch left out, that start answering it as it is
+ * answered: with its run, as one that existed (or with its error). Written
+ * together, the batch's statement inserted the first and skipped the rest,
+ * whose keys then looked taken by no run once the batch rolled back, and the
+ * batch was decided again for ever.
+ */
+export function withoutRepeatedStarts(items: BatchItem[]): BatchItem[] {
+  const firsts = new Map<string, StartItem>();
+  const repeats = new Map<StartItem, StartItem[]>();
+  const kept: BatchItem[] = [];
+  for (const item of items) {
+    if (item.kind !== "start") {
+      kept.push(item);
+      continue;
+    }
+    const names = [item.options.idempotencyKey ? `key:${item.options.idempotencyKey}` : "", item.options.runId ? `id:${item.options.runId}` : ""].filter(
+      Boolean,
+    );
+    const first = names.map((name) => firsts.get(name)).find((found) => found !== undefined);
+    if (first) {
+      repeats.get(first)!.push(item);
+      continue;
+    }
+    for (const name of names) firsts.set(name, item);
+    repeats.set(item, []);
+    kept.push(item);
+  }
+  if (kept.length === items.length) return items;
+  return kept.map((item) => {
+    const same = item.kind === "start" ? repeats.get(item) : undefined;
+    if (!same || same.length === 0 || item.kind !== "start") return item;
+    return {
+      ...item,
+      resolve: (result) => {
+        item.resolve(result);
+        for (const repeat of same) repeat.resolve({ runId: result.runId, created: false });
+      },
+      reject: (error) => {
+        item.reject(error);
+        for (const repeat of same) repeat.reject(error);
+      },
+    } satisfies StartItem;
+  });
+}

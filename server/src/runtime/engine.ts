@@ -13,7 +13,7 @@ import { fairShareOfRun } from "../fairness/key.js";
 import type { Logger } from "../logger.js";
 import { isConnectionError, type LoadedRuns, type RunTarget, type Store } from "../store/store.js";
 import { afterCommit, type AfterCommitDeps, type FollowUps } from "./after-commit.js";
-import { runIdOf, type BatchItem, type BatchResults, type EventItem, type StartItem } from "./batch-items.js";
+import { runIdOf, withoutRepeatedStarts, type BatchItem, type BatchResults, type EventItem, type StartItem } from "./batch-items.js";
 import { BatchQueue } from "./batches.js";
 import { StartShares } from "./start-shares.js";
 import { Overloaded, type EngineHooks, type EventOutcome, type StartOptions, type VersionChooser } from "./contract.js";
@@ -283,7 +283,8 @@ export class Engine {
   }
 
   /** Decides and writes a batch: from memory when it can, else in one transaction (retried when it lost a race). */
-  private async decideBatch(items: BatchItem[]): Promise<Settled> {
+  private async decideBatch(batch: BatchItem[]): Promise<Settled> {
+    const items = withoutRepeatedStarts(batch);
     const starts = items.filter((i): i is StartItem => i.kind === "start");
     const events = items.filter((i): i is EventItem => i.kind === "event");
     const fromMemory = await this.decideFromMemory(events, starts);
