@@ -8,28 +8,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { call, startRestServer, type RestServer } from "./support.js";
 import { flowOf, holdingItems } from "../support/flows.js";
+import { jsonDuring, textsOfAtLeast } from "../support/turns.js";
 
 const ITEMS = 20_000;
-
-/** The JSON texts of `min` or more characters this thread parsed and wrote while `fn` ran. */
-async function jsonDuring<T>(min: number, fn: () => Promise<T>): Promise<{ result: T; parses: number; writes: number }> {
-  const { parse, stringify } = JSON;
-  let [parses, writes] = [0, 0];
-  JSON.parse = ((text: string, reviver?: Parameters<typeof parse>[1]) => {
-    if (typeof text === "string" && text.length >= min) parses++;
-    return parse(text, reviver);
-  }) as typeof JSON.parse;
-  JSON.stringify = ((...args: Parameters<typeof stringify>) => {
-    const text = stringify(...args);
-    if (typeof text === "string" && text.length >= min) writes++;
-    return text;
-  }) as typeof JSON.stringify;
-  try {
-    return { result: await fn(), parses, writes };
-  } finally {
-    [JSON.parse, JSON.stringify] = [parse, stringify];
-  }
-}
 
 let s: RestServer;
 before(async () => {
@@ -41,9 +22,9 @@ describe("a large REST body", () => {
   it("published is read in the pool, and stored as sent", async () => {
     const def = holdingItems("rest_large_publish", ITEMS);
     const text = JSON.stringify(def);
-    const { result, parses, writes } = await jsonDuring(text.length / 2, () => call(s.base, "POST", "/api/metadata/workflow", text));
+    const { result, parsedIn, writes } = await jsonDuring(textsOfAtLeast(text.length / 2), () => call(s.base, "POST", "/api/metadata/workflow", text));
     assert.equal(result.status, 200, result.text);
-    assert.deepEqual({ parses, writes }, { parses: 0, writes: 0 }, "the body was parsed or written out on the serving thread");
+    assert.deepEqual({ parses: parsedIn.length, writes }, { parses: 0, writes: 0 }, "the body was parsed or written out on the serving thread");
     const stored = await call(s.base, "GET", "/api/metadata/workflow/rest_large_publish?version=1");
     assert.equal(stored.status, 200, stored.text);
     assert.deepEqual((stored.json as { tasks: unknown }).tasks, def.tasks);
@@ -51,9 +32,13 @@ describe("a large REST body", () => {
     // Written with white space, as a list: each definition is written out compactly in the pool.
     const defs = [holdingItems("rest_large_list_a", ITEMS / 2), holdingItems("rest_large_list_b", ITEMS / 2)];
     const pretty = JSON.stringify(defs, undefined, 2);
-    const listed = await jsonDuring(text.length / 4, () => call(s.base, "PUT", "/api/metadata/workflow", pretty));
+    const listed = await jsonDuring(textsOfAtLeast(text.length / 4), () => call(s.base, "PUT", "/api/metadata/workflow", pretty));
     assert.equal(listed.result.status, 200, listed.result.text);
-    assert.deepEqual({ parses: listed.parses, writes: listed.writes }, { parses: 0, writes: 0 }, "the list was parsed or written out on the serving thread");
+    assert.deepEqual(
+      { parses: listed.parsedIn.length, writes: listed.writes },
+      { parses: 0, writes: 0 },
+      "the list was parsed or written out on the serving thread",
+    );
     for (const d of defs) {
       const got = await call(s.base, "GET", `/api/metadata/workflow/${d.name}?version=1`);
       assert.deepEqual((got.json as { tasks: unknown }).tasks, d.tasks);
@@ -65,9 +50,9 @@ describe("a large REST body", () => {
     const input = { rows: Array.from({ length: ITEMS }, (_, i) => ({ id: i, label: `row ${i}` })) };
     const body = JSON.stringify({ name: "rest_large_start", correlationId: "large", input });
     // Texts as long as the body: its input alone is shorter.
-    const { result, parses, writes } = await jsonDuring(body.length, () => call(s.base, "POST", "/api/workflow", body));
+    const { result, parsedIn, writes } = await jsonDuring(textsOfAtLeast(body.length), () => call(s.base, "POST", "/api/workflow", body));
     assert.equal(result.status, 200, result.text);
-    assert.deepEqual({ parses, writes }, { parses: 0, writes: 0 }, "the body was parsed or written out on the serving thread");
+    assert.deepEqual({ parses: parsedIn.length, writes }, { parses: 0, writes: 0 }, "the body was parsed or written out on the serving thread");
     const run = await s.grpc.getWorkflow(result.text);
     assert.equal(run.correlationId, "large");
     assert.deepEqual(run.input, input);
@@ -97,9 +82,9 @@ describe("a large REST body", () => {
         logs: [{ log: "done" }],
       });
       // Texts as long as the body (its output alone is shorter); written: as long as its output.
-      const parsed = await jsonDuring(body.length, () => call(s.base, "POST", path, body));
+      const parsed = await jsonDuring(textsOfAtLeast(body.length), () => call(s.base, "POST", path, body));
       assert.ok(parsed.result.status === 200 || parsed.result.status === 204, parsed.result.text);
-      assert.equal(parsed.parses, 0, `${path}: the body was parsed on the serving thread`);
+      assert.equal(parsed.parsedIn.length, 0, `${path}: the body was parsed on the serving thread`);
       const run = await s.grpc.getWorkflow(id);
       assert.equal(run.status, "COMPLETED");
       assert.deepEqual(run.tasks[0]!.outputData, output);
@@ -114,9 +99,9 @@ describe("a large REST body", () => {
     await s.grpc.registerWorkflowDef(flowOf("rest_large_signal", [{ name: "wait", taskReferenceName: "wait", type: "WAIT" }]));
     const waiting = await s.grpc.startWorkflow("rest_large_signal", {});
     const body = JSON.stringify(output);
-    const { result, parses } = await jsonDuring(body.length, () => call(s.base, "POST", `/api/tasks/${waiting}/wait/COMPLETED`, body));
+    const { result, parsedIn } = await jsonDuring(textsOfAtLeast(body.length), () => call(s.base, "POST", `/api/tasks/${waiting}/wait/COMPLETED`, body));
     assert.equal(result.status, 200, result.text);
-    assert.equal(parses, 1, "the body was parsed on the serving thread before its output");
+    assert.equal(parsedIn.length, 1, "the body was parsed on the serving thread before its output");
     assert.deepEqual((await s.grpc.getWorkflow(waiting)).tasks[0]!.outputData, output);
   });
 

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { call, startRestServer, type RestServer } from "../conductor/support.js";
-import { countTurns } from "../support/turns.js";
+import { jsonDuring, type JsonTexts } from "../support/turns.js";
 
 let s: RestServer;
 before(async () => {
@@ -19,30 +19,10 @@ after(() => s.close());
 const items = (tag: string) => Array.from({ length: 10_000 }, (_, i) => ({ id: i, label: `item ${i} ${tag}` }));
 
 /**
- * This thread's parses of `text` (the turn of each) and its writes of JSON texts as long while `fn` ran. Only that
- * very text: the event consumer reads events' rows meanwhile, whose payloads PostgreSQL sends written its own way.
+ * That very text parsed, and JSON texts as long written: the event consumer reads events' rows meanwhile, whose
+ * payloads PostgreSQL sends written its own way.
  */
-async function jsonDuring<T>(text: string, fn: () => Promise<T>): Promise<{ result: T; parsedIn: number[]; writes: number }> {
-  const { parse, stringify } = JSON;
-  const turns = countTurns();
-  const parsedIn: number[] = [];
-  let writes = 0;
-  JSON.parse = ((source: string, reviver?: Parameters<typeof parse>[1]) => {
-    if (source === text) parsedIn.push(turns.now);
-    return parse(source, reviver);
-  }) as typeof JSON.parse;
-  JSON.stringify = ((...args: Parameters<typeof stringify>) => {
-    const written = stringify(...args);
-    if (typeof written === "string" && written.length >= text.length) writes++;
-    return written;
-  }) as typeof JSON.stringify;
-  try {
-    return { result: await fn(), parsedIn, writes };
-  } finally {
-    [JSON.parse, JSON.stringify] = [parse, stringify];
-    turns.stop();
-  }
-}
+const only = (text: string): JsonTexts => ({ parsed: (source) => source === text, written: (written) => written.length >= text.length });
 
 describe("large event handlers and events", () => {
   it("a handler registered over REST is read in the pool, and stored as the text it came as", async () => {
@@ -53,7 +33,7 @@ describe("large event handlers and events", () => {
       actions: [{ action: "start_workflow", start_workflow: { name: "nothing", input: { items: items("rest") } } }],
     };
     const text = JSON.stringify(handler);
-    const posted = await jsonDuring(text, () => call(s.base, "POST", "/api/event", text));
+    const posted = await jsonDuring(only(text), () => call(s.base, "POST", "/api/event", text));
     assert.ok(posted.result.status === 200 || posted.result.status === 204, posted.result.text);
     // The service's parse of the handler's text alone; before, the body's too, and two writes of it.
     assert.deepEqual({ parses: posted.parsedIn.length, writes: posted.writes }, { parses: 1, writes: 0 });
@@ -75,7 +55,7 @@ describe("large event handlers and events", () => {
     };
     const text = JSON.stringify(handler);
     // Before, the guard parsed it too, in one turn, to find the rights its actions need.
-    const { parsedIn } = await jsonDuring(text, () => s.grpc.events.registerEventHandler({ handlerJson: text }));
+    const { parsedIn } = await jsonDuring(only(text), () => s.grpc.events.registerEventHandler({ handlerJson: text }));
     assert.equal(parsedIn.length, 1, `parsed in turns ${parsedIn.join(", ")}`);
     assert.deepEqual(JSON.parse((await s.grpc.events.getEventHandler({ name: "large_grpc_handler" })).handlerJson), handler);
   });
@@ -83,7 +63,7 @@ describe("large event handlers and events", () => {
   it("events published at once are read one at a time, other work running between them", async () => {
     const payload = { items: items("event") };
     const text = JSON.stringify(payload);
-    const { parsedIn } = await jsonDuring(text, () =>
+    const { parsedIn } = await jsonDuring(only(text), () =>
       Promise.all(Array.from({ length: 6 }, () => s.grpc.events.publishEvent({ event: "large:nobody", payloadJson: text }))),
     );
     assert.equal(parsedIn.length, 6, `each payload parsed once: ${parsedIn.join(", ")}`);

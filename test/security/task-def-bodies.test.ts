@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { call, startRestServer, type RestServer } from "../conductor/support.js";
-import { countTurns } from "../support/turns.js";
+import { jsonDuring, textsOfAtLeast } from "../support/turns.js";
 
 let s: RestServer;
 before(async () => {
@@ -19,34 +19,11 @@ after(() => s.close());
 
 const template = (tag: string) => ({ items: Array.from({ length: 10_000 }, (_, i) => ({ id: i, label: `item ${i} ${tag}` })) });
 
-/** The JSON texts of `min` or more characters this thread parsed and wrote while `fn` ran, and the turns of the parses. */
-async function jsonDuring<T>(min: number, fn: () => Promise<T>): Promise<{ result: T; parsedIn: number[]; writes: number }> {
-  const { parse, stringify } = JSON;
-  const turns = countTurns();
-  const parsedIn: number[] = [];
-  let writes = 0;
-  JSON.parse = ((text: string, reviver?: Parameters<typeof parse>[1]) => {
-    if (typeof text === "string" && text.length >= min) parsedIn.push(turns.now);
-    return parse(text, reviver);
-  }) as typeof JSON.parse;
-  JSON.stringify = ((...args: Parameters<typeof stringify>) => {
-    const text = stringify(...args);
-    if (typeof text === "string" && text.length >= min) writes++;
-    return text;
-  }) as typeof JSON.stringify;
-  try {
-    return { result: await fn(), parsedIn, writes };
-  } finally {
-    [JSON.parse, JSON.stringify] = [parse, stringify];
-    turns.stop();
-  }
-}
-
 describe("large task definitions", () => {
   it("registered in one gRPC call are read one at a time, other work running between them", async () => {
     const defs = ["a", "b", "c", "d"].map((tag) => ({ name: `large_task_def_${tag}`, inputTemplate: template(tag) }));
     const texts = defs.map((def) => JSON.stringify(def));
-    const { parsedIn } = await jsonDuring(texts[0]!.length, () => s.grpc.metadata.registerTaskDefs({ taskDefJson: texts }));
+    const { parsedIn } = await jsonDuring(textsOfAtLeast(texts[0]!.length), () => s.grpc.metadata.registerTaskDefs({ taskDefJson: texts }));
     assert.equal(parsedIn.length, 4, `each definition parsed once: ${parsedIn.join(", ")}`);
     for (let i = 1; i < parsedIn.length; i++)
       assert.ok(parsedIn[i]! > parsedIn[i - 1]! + 1, `parses in turns ${parsedIn.join(", ")}: two with no turn between them`);
@@ -58,7 +35,7 @@ describe("large task definitions", () => {
     const def = { name: "large_task_def_rest", inputTemplate: template("rest") };
     const text = JSON.stringify(def);
     // Texts as long as the definition: the body's parse, or the definition written out (by the route or the store).
-    const posted = await jsonDuring(text.length, () => call(s.base, "POST", "/api/metadata/taskdefs", `[${text}]`));
+    const posted = await jsonDuring(textsOfAtLeast(text.length), () => call(s.base, "POST", "/api/metadata/taskdefs", `[${text}]`));
     assert.ok(posted.result.status === 200 || posted.result.status === 204, posted.result.text);
     assert.deepEqual(
       { parses: posted.parsedIn.length, writes: posted.writes },
@@ -66,7 +43,7 @@ describe("large task definitions", () => {
       "parsed or written out more than the service's parse",
     );
     const putText = JSON.stringify({ ...def, inputTemplate: template("rest put") });
-    const put = await jsonDuring(text.length, () => call(s.base, "PUT", "/api/metadata/taskdefs", putText));
+    const put = await jsonDuring(textsOfAtLeast(text.length), () => call(s.base, "PUT", "/api/metadata/taskdefs", putText));
     assert.ok(put.result.status === 200 || put.result.status === 204, put.result.text);
     assert.deepEqual({ parses: put.parsedIn.length, writes: put.writes }, { parses: 1, writes: 0 }, "parsed or written out more than the service's parse");
     const stored = await call(s.base, "GET", "/api/metadata/taskdefs/large_task_def_rest");
