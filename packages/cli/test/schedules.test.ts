@@ -116,6 +116,12 @@ describe("baton schedules", () => {
     );
     assert.deepEqual([purged.runs, purged.dryRun], [0, true], "nothing ended yet");
     for (const id of [triggered.runId, ...backfill.runIds]) await s.cli(["terminate", id]);
+    // A bare duration is that long ago, as in the help: runs that ended a moment ago are not 30 days old.
+    const monthOld = json<{ runs: number; before: string }>(
+      (await s.cli(["runs", "purge", "--before", "30d", "--workflow", "cli_sched_report", "--dry-run", "-o", "json"])).stdout,
+    );
+    assert.equal(monthOld.runs, 0, `--before 30d counted runs that ended before ${monthOld.before}`);
+    assert.ok(Date.parse(monthOld.before) < Date.now() - 29 * 86_400_000, monthOld.before);
     const removed = await s.cli(["runs", "purge", "--before", "+1m", "--workflow", "cli_sched_report"]);
     assert.equal(removed.code, 0, removed.stderr);
     assert.match(removed.stdout, /^removed 5 runs \(5 tasks\) ended before /m);

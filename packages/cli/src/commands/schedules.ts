@@ -14,10 +14,13 @@ import { emptyLoad, loadFile } from "../defs/load.js";
 import { parseSince } from "./search.js";
 import { withGlobalOptions } from "../cli/subcommand.js";
 
-/** An ISO time, "now", or a duration from now: -2h (ago), +15m or 15m (ahead). */
+/**
+ * An ISO time, "now", or a duration from now: 30d or -30d ago (as --since reads it), +15m ahead. A bare duration is
+ * never ahead: `runs purge --before 30d` read as 30 days ahead would remove every ended run.
+ */
 export function parseTime(flag: string, text: string, now = Date.now()): number {
   if (text === "now") return now;
-  const ahead = /^\+?(\d+(?:\.\d+)?[smhd])$/.exec(text);
+  const ahead = /^\+(\d+(?:\.\d+)?[smhd])$/.exec(text);
   if (ahead) return 2 * now - parseSince(flag, ahead[1]!, now);
   if (text.startsWith("-")) return parseSince(flag, text.slice(1), now);
   return parseSince(flag, text, now);
@@ -156,7 +159,7 @@ export function schedulesCommand(program: Command): void {
       .description("the next fire times of a stored schedule, or of a schedule JSON file (not stored)")
       .argument("<name-or-file>", "schedule name, or a .json file")
       .option("-n, --count <n>", "how many (default 10)", intArg("--count", 1, 1000), 10)
-      .option("--from <time>", "from this instant (default now)"),
+      .option("--from <time>", "from this instant: ISO time, a duration ago (2h) or ahead (+7d); default now"),
   ).action(
     action(async (ctx, target: string, opts: { count: number; from?: string }) => {
       let subject: string | object = target;
