@@ -59,6 +59,7 @@ import { Timers } from "./runtime/timers.js";
 import { ScheduleFirer } from "./schedules/firer.js";
 import { scheduleService } from "./schedules/service.js";
 import { createServices } from "./service/index.js";
+import { SearchLane } from "./service/search-lane.js";
 import { publishLine } from "./service/publish-budgets.js";
 import { routeService } from "./service/routes.js";
 import { sessionService } from "./service/session.js";
@@ -300,6 +301,8 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
   };
   // Publishes' requests to the queries pool, over every door, wait in one line: one of its threads at most.
   const publishes = publishLine();
+  // One lane for every read that costs what its caller's filter touches: runs searched and counted, queues counted, a purge's dry run.
+  const searches = new SearchLane(store.searchConnections, limits.searchMs / 1000);
   const impls = createServices({
     engine,
     store,
@@ -312,6 +315,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     everyReplica: replicas,
     eventPublished: () => void eventHandlers.drain(),
     publishes,
+    searches,
   });
   // The gated handlers, served over gRPC here and over Connect on the console port.
   const services = [
@@ -325,7 +329,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     },
     {
       service: RetentionService,
-      handlers: guard(methodsOf(RetentionService), serviceHandlers(RetentionService, retentionService(store, reaper), onError), gate),
+      handlers: guard(methodsOf(RetentionService), serviceHandlers(RetentionService, retentionService(store, reaper, searches), onError), gate),
     },
     { service: RouteService, handlers: guard(methodsOf(RouteService), serviceHandlers(RouteService, routeService(routeControl), onError), gate) },
     {

@@ -178,4 +178,25 @@ describe("a search past the time limit", () => {
     const { queues } = await reader.tasks.listQueues({ pageSize: 10 });
     assert.ok(Array.isArray(queues), "unlocked, the page is answered");
   });
+
+  it("counts a purge's dry run in the lane too: it is stopped, and its caller told to narrow it", async () => {
+    // A dry run counts every ended run before the time and their tasks (240,000 runs of two tasks: 2.5 s), on the pool of
+    // the server's own reads: twenty at once held it, and another key's GetWorkflow waited 10 s.
+    const admin = new BatonClient({ address: limited.address, token: (await s.registry.create({ role: "admin", name: "purger" })).key, tls: false });
+    await db.query("BEGIN");
+    await db.query("LOCK TABLE baton.tasks IN ACCESS EXCLUSIVE MODE");
+    const counted = admin.purgeRuns(s.clock.now() + 1, { dryRun: true }).then(
+      () => undefined,
+      (e: Error & { code?: number }) => e,
+    );
+    const error = await Promise.race([counted, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000).unref())]);
+    await db.query("COMMIT");
+    await counted;
+    assert.ok(error, "the dry run was answered, or still waited after 10 s");
+    assert.equal(error.code, 8, error.message); // RESOURCE_EXHAUSTED
+    assert.match(error.message, /ran longer than 0\.1 s and was stopped; narrow it \(a workflow name, an earlier time\).*BATON_SEARCH_SECONDS/);
+    const dry = await admin.purgeRuns(1, { dryRun: true });
+    assert.equal(dry.runs, 0, "unlocked, the dry run is answered");
+    admin.close();
+  });
 });

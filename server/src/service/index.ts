@@ -14,7 +14,7 @@ import { eventService } from "./events.js";
 import { metadataService } from "./metadata.js";
 import { taskService } from "./tasks.js";
 import type { PoolLine } from "./publish-budgets.js";
-import { SearchLane } from "./search-lane.js";
+import type { SearchLane } from "./search-lane.js";
 import { workflowService } from "./workflows.js";
 
 export interface ServiceDeps {
@@ -22,10 +22,7 @@ export interface ServiceDeps {
   store: Parameters<typeof metadataService>[0]["store"] &
     Parameters<typeof workflowService>[0]["store"] &
     Parameters<typeof taskService>[0]["store"] &
-    Parameters<typeof eventService>[0]["store"] & {
-      /** How many searches of runs the store runs at once (the search lane's width). */
-      readonly searchConnections: number;
-    };
+    Parameters<typeof eventService>[0]["store"];
   dispatcher: Pick<Dispatcher, "add" | "remove" | "credit" | "release" | "fair">;
   waiters: Pick<RunWaiters, "wait">;
   clock: Clock;
@@ -38,6 +35,8 @@ export interface ServiceDeps {
   everyReplica?: Pick<ReplicaView, "workersEverywhere">;
   /** An event was published here: this replica's consumer looks at once. */
   eventPublished?: () => void;
+  /** Where reads that cost what their caller's filter touches wait their key's turn (runs searched and counted, queues counted). */
+  searches: SearchLane;
   /** The line publishes' requests to the queries pool wait in (metadata.ts). */
   publishes?: PoolLine;
 }
@@ -61,9 +60,8 @@ export function createServices({
   everyReplica,
   eventPublished,
   publishes,
+  searches,
 }: ServiceDeps): Services {
-  // One lane for every read that costs what its caller's filter touches: runs searched and counted, queues counted.
-  const searches = new SearchLane(store.searchConnections, limits.searchMs / 1000);
   return {
     metadata: metadataService({
       store,

@@ -1,7 +1,8 @@
 // Searches and counts of runs cost however many rows a caller's filter
 // touches: a version filter over a million runs of one name read them all
 // (2.3 s a count); so do a page of queue sizes, which counts every task
-// queued of its types (a million of one type: 1.8 s). They run on connections of their own (the store's
+// queued of its types (a million of one type: 1.8 s), and a purge's dry run,
+// which counts every ended run before its time and their tasks. They run on connections of their own (the store's
 // search pool, where PostgreSQL stops a statement past a time limit), taken
 // in turn by the keys that ask: a key runs at most half of them at once, and
 // keys waiting are served round robin. Before, a reader's twenty

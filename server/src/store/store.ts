@@ -467,7 +467,8 @@ class PgStore implements Store {
     schedules.fireDueSchedules(this.pool, now, limit, fire, failed);
 
   removeEndedRuns: Store["removeEndedRuns"] = (f, limit, keep) => retention.removeEndedRuns(this.pool, f, limit, keep);
-  countEndedRuns = (f: retention.PurgeFilter) => retention.countEndedRuns(this.pool, f);
+  /** On the search pool: it counts every ended run before the time, and their tasks. */
+  countEndedRuns = (f: retention.PurgeFilter) => retention.countEndedRuns(this.searchPool, f);
   oldestEndedRun = () => retention.oldestEndedRun(this.pool);
   retentionOverrides = () => retention.retentionOverrides(this.pool);
 
