@@ -301,6 +301,15 @@ describe("schedules", () => {
       [{ name: "bad6", intervalSeconds: 60, overlapPolicy: "SOMETIMES", startWorkflowRequest: { name: wf } }, /\/overlapPolicy/],
       [{ name: "bad7", startWorkflowRequest: { name: wf } }, /cronExpression or intervalSeconds/],
       [{ name: "bad8", intervalSeconds: 60, scheduleStartTime: 10, scheduleEndTime: 5, startWorkflowRequest: { name: wf } }, /\/scheduleEndTime/],
+      // A field the schedule does not read would be dropped in silence: this one would fire in UTC.
+      [
+        { name: "bad9", cronExpression: "0 2 * * *", timeZone: "Europe/Paris", startWorkflowRequest: { name: wf } },
+        /\/timeZone: unknown field; did you mean zoneId\?/,
+      ],
+      [
+        { name: "bad10", intervalSeconds: 60, startWorkflowRequest: { name: wf, inputs: { a: 1 } } },
+        /\/startWorkflowRequest\/inputs: unknown field; did you mean input\?/,
+      ],
     ];
     for (const [s, message] of cases) {
       const refused = await code(h.client.createSchedule(s));

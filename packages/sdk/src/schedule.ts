@@ -8,6 +8,7 @@
 import { NOTE_CHARS, quoted, shortened } from "@baton/json";
 import { Cron } from "croner";
 import type { ValidationIssue, ValidationResult } from "./validation/issue.js";
+import { pointer } from "./validation/pointer.js";
 import { isObj } from "./validation/tree.js";
 import { charsOverNameLimit, MAX_NAME_CHARS } from "./names.js";
 
@@ -50,6 +51,46 @@ export interface WorkflowSchedule {
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+
+/** The fields a schedule reads, Conductor's and Baton's. */
+const FIELDS = [
+  "name",
+  "description",
+  "cronExpression",
+  "intervalSeconds",
+  "zoneId",
+  "startWorkflowRequest",
+  "paused",
+  "runCatchupScheduleInstances",
+  "catchupWindowSeconds",
+  "scheduleStartTime",
+  "scheduleEndTime",
+  "jitterSeconds",
+  "overlapPolicy",
+];
+/** Conductor's (Orkes') bookkeeping fields, in its exported schedules: kept, not read. */
+const CONDUCTOR_BOOKKEEPING = ["createTime", "createdBy", "updatedTime", "updatedBy", "pausedReason", "tags"];
+const REQUEST_FIELDS = ["name", "version", "input", "correlationId", "priority"];
+/** Accepted and ignored, as on a start (Baton has no task domains). */
+const REQUEST_IGNORED = ["taskToDomain"];
+/** Other names a field is written with: the TypeScript option `timeZone`, and a few guesses. */
+const ALIASES: Record<string, string> = { timezone: "zoneId", tz: "zoneId", zone: "zoneId", cron: "cronExpression", inputs: "input" };
+
+/**
+ * A field a schedule does not read is refused rather than dropped: a `timeZone` where `zoneId` belongs would have the
+ * schedule fire in UTC without a word.
+ */
+function unknownFields(o: Record<string, unknown>, at: string, known: string[], kept: string[], err: (path: string, message: string) => void): void {
+  for (const key of Object.keys(o)) {
+    if (known.includes(key) || kept.includes(key)) continue;
+    const lower = key.toLowerCase();
+    const guess = known.find((k) => k.toLowerCase() === lower) ?? (ALIASES[lower] !== undefined && known.includes(ALIASES[lower]) ? ALIASES[lower] : undefined);
+    err(
+      pointer(at, key),
+      guess ? `unknown field; did you mean ${guess}?` : `unknown field; ${at === "" ? "a schedule" : "startWorkflowRequest"} has ${known.join(", ")}`,
+    );
+  }
+}
 const MAX_JITTER_SECONDS = 24 * 3600;
 /** A fire later than this is "missed" (a server was down), not merely a slow sweep. */
 export const ON_TIME_MS = 60_000;
@@ -88,6 +129,7 @@ export function validateSchedule(value: unknown): ValidationResult {
     return { errors, warnings };
   }
   const s = value as Record<string, unknown>;
+  unknownFields(s, "", FIELDS, CONDUCTOR_BOOKKEEPING, err);
   if (typeof s["name"] !== "string" || !NAME.test(s["name"])) err("/name", "name is required: 1-128 letters, digits, '_', '.' or '-'");
 
   const cron = s["cronExpression"];
@@ -127,6 +169,7 @@ export function validateSchedule(value: unknown): ValidationResult {
   if (!isObj(request)) err("/startWorkflowRequest", "startWorkflowRequest is required: {name, version?, input?, correlationId?, priority?}");
   else {
     const r = request as Record<string, unknown>;
+    unknownFields(r, "/startWorkflowRequest", REQUEST_FIELDS, REQUEST_IGNORED, err);
     if (typeof r["name"] !== "string" || r["name"].trim() === "") err("/startWorkflowRequest/name", "the workflow's name is required");
     if (r["version"] !== undefined && (!isNonNegativeInt(r["version"]) || r["version"] < 1))
       err("/startWorkflowRequest/version", "version must be a positive whole number (absent: the latest)");
