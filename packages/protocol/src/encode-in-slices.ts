@@ -113,7 +113,29 @@ async function encode(schema: DescMessage, message: Fields, slices: Slices): Pro
  * fields are its encoding, made in slices. Such a message is only for a
  * binary codec (JSON leaves unknown fields out).
  */
-export async function encodedInSlices<Desc extends DescMessage>(schema: Desc, message: MessageInitShape<Desc>): Promise<MessageShape<Desc>> {
+export function encodedInSlices<Desc extends DescMessage>(schema: Desc, message: MessageInitShape<Desc>): Promise<MessageShape<Desc>> {
+  if (!sharedReplies.has(message)) return encodeInSlices(schema, message);
+  let encoding = sharedReplies.get(message) as Promise<MessageShape<Desc>> | undefined;
+  if (!encoding) {
+    encoding = encodeInSlices(schema, message);
+    sharedReplies.set(message, encoding);
+  }
+  return encoding;
+}
+
+/**
+ * Replies given as they are to several callers (a run read by many at once), and
+ * their encoding once begun: made once for all of them, each sends its bytes.
+ */
+const sharedReplies = new WeakMap<object, Promise<unknown> | undefined>();
+
+/** Marks `message` as a reply several calls may send: encodedInSlices encodes it once. It must not change once sent. */
+export function sharedReply<T extends object>(message: T): T {
+  if (!sharedReplies.has(message)) sharedReplies.set(message, undefined);
+  return message;
+}
+
+async function encodeInSlices<Desc extends DescMessage>(schema: Desc, message: MessageInitShape<Desc>): Promise<MessageShape<Desc>> {
   const fields = create(schema, message) as unknown as Fields;
   if (listedItems(schema, fields) < SLICED_ITEMS) return fields as unknown as MessageShape<Desc>;
   const bytes = joinBytes(await encode(schema, fields, new Slices()));

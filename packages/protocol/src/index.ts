@@ -9,7 +9,7 @@ export * from "./gen/baton/v1/retention_service_pb.js";
 export * from "./gen/baton/v1/route_service_pb.js";
 export * from "./grpc.js";
 export * from "./slices.js";
-export { encodedInSlices } from "./encode-in-slices.js";
+export { encodedInSlices, sharedReply } from "./encode-in-slices.js";
 export { jsonEncodedInSlices, slicedJsonEncoder } from "./json-in-slices.js";
 export * from "./run-orders.js";
 export { everyPage, everyPageOfNames, type ListPageOf } from "./pages.js";

@@ -36,7 +36,7 @@ export interface Request {
  * sent in slices so a large answer does not hold the event loop), text/plain,
  * or nothing (200 with no body, or 204).
  */
-export type Reply = { json: unknown; status?: number } | { jsonPieces: string[] } | { text: string } | { status: 200 | 204 } | undefined;
+export type Reply = { json: unknown; status?: number } | { jsonPieces: (string | Buffer)[] } | { text: string } | { status: 200 | 204 } | undefined;
 
 export interface Route {
   method: HttpMethod;
@@ -174,7 +174,7 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
     } else if ("json" in reply) {
       await answer(req, res, reply.status ?? 200, "application/json", [stringifyJson(reply.json)]);
     } else if ("jsonPieces" in reply) {
-      const chunks = await mapInSlices(reply.jsonPieces, (piece) => Buffer.from(piece));
+      const chunks = await mapInSlices(reply.jsonPieces, (piece) => (typeof piece === "string" ? Buffer.from(piece) : piece));
       if (res.destroyed) return;
       await answer(req, res, 200, "application/json", chunks);
     } else if ("text" in reply) {

@@ -135,6 +135,20 @@ export async function workflowJson(workflow: Workflow, extra: ConductorShape = {
   return pieces;
 }
 
+/** workflowJson's bytes of each run given to several callers at once (GetWorkflow's shared replies): made once for them. */
+const runBytes = new WeakMap<Workflow, Promise<Buffer[]>>();
+
+/** workflowJson(workflow) as bytes, made in slices once for every caller given this same `workflow`; it must not change. */
+export function workflowBytes(workflow: Workflow): Promise<Buffer[]> {
+  let bytes = runBytes.get(workflow);
+  if (!bytes) {
+    const slices = new Slices();
+    bytes = workflowJson(workflow, {}, slices).then((pieces) => mapInSlices(pieces, (piece) => Buffer.from(piece), slices));
+    runBytes.set(workflow, bytes);
+  }
+  return bytes;
+}
+
 /** stringifyJson(items.map(...)) in pieces: each item's text as `write` makes it, on one clock of slices. */
 export async function listJson<T>(items: T[], write: (item: T, slices: Slices) => string[] | Promise<string[]>, slices = new Slices()): Promise<string[]> {
   const pieces = ["["];

@@ -25,7 +25,7 @@ import type { Reply, Request, Route } from "./http.js";
 import { parseSort, parseWorkflowQuery, runComparator, type WorkflowQuery } from "./query.js";
 import { IDS, RERUN_REQUEST, SKIP_REQUEST } from "./schemas.js";
 import { boolParam, callOf, intParam, type Services } from "./services.js";
-import { listJson, toWorkflow, toWorkflowSummary, workflowJson, workflowListJson } from "./shapes.js";
+import { listJson, toWorkflow, toWorkflowSummary, workflowBytes, workflowJson, workflowListJson } from "./shapes.js";
 import { runsWithinBytes } from "./whole-lists.js";
 import { isUuid } from "../rules/ids.js";
 
@@ -322,7 +322,8 @@ export function workflowRoutes(s: Services): Route[] {
       method: "GET",
       path: "/api/workflow/:workflowId",
       rights: `${WF}/GetWorkflow`,
-      handle: async (r) => ({ jsonPieces: await workflowJson(await get(r.params["workflowId"] ?? "", boolParam(r.query, "includeTasks", true), r.signal)) }),
+      // Readers of one run at once are given one reply by the service, written out once for them all.
+      handle: async (r) => ({ jsonPieces: await workflowBytes(await get(r.params["workflowId"] ?? "", boolParam(r.query, "includeTasks", true), r.signal)) }),
     },
     {
       method: "GET",

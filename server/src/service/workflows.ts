@@ -1,6 +1,16 @@
 // WorkflowService: start, observe and operate runs. Each operation is one event.
 import { shortened } from "@baton/json";
-import { mapInSlices, WorkflowService, WorkflowStatus, type ServiceImpl, type StartWorkflowRequest } from "@baton/protocol";
+import { create } from "@bufbuild/protobuf";
+import {
+  GetWorkflowResponseSchema,
+  mapInSlices,
+  sharedReply,
+  WorkflowService,
+  WorkflowStatus,
+  type GetWorkflowResponse,
+  type ServiceImpl,
+  type StartWorkflowRequest,
+} from "@baton/protocol";
 import type { WorkflowDef } from "@baton/sdk";
 import { notePayloadText } from "../payload-text.js";
 import type { RunEvent } from "../decider/decider.js";
@@ -19,6 +29,7 @@ import { checkRunFilter, runState, STATUS_NAMES, storeFilter, WATCH_RECHECK_MS }
 import { checkRunInput } from "./run-input.js";
 import { LIST_PAGE_BYTES } from "./list-pages.js";
 import { pageCursor, pageToken, runSort } from "./run-pages.js";
+import { RunReplies } from "./run-replies.js";
 
 /** What the workflow service needs: operations are events on the engine; reads come from the store. */
 export interface WorkflowServiceDeps {
@@ -63,6 +74,9 @@ export function workflowService({
       caller: keyIdOfCall(call),
     });
   };
+
+  /** GetWorkflow's replies with tasks, by run. */
+  const wholeRuns = new RunReplies<GetWorkflowResponse>();
 
   const sharedReads = new CoalescedReads<Awaited<ReturnType<Store["getRun"]>>>();
 
@@ -139,10 +153,19 @@ export function workflowService({
       // Readers of one run at once share its read (it may hold 10,000 tasks); its payloads go out as the text PostgreSQL
       // sends, never parsed and written again (for 10,000 tasks, most of the read's CPU).
       requireId("run", req.workflowId);
-      const found = req.includeTasks ? await store.runToView(req.workflowId) : await load(req.workflowId, false, true);
-      if (!found) throw notFound(`no run ${req.workflowId}`);
-      const def = await engine.definition(found.run.defHash);
-      return { workflow: await toWorkflowWithTasks(found.run, found.tasks, def.def) };
+      if (!req.includeTasks) {
+        const found = await load(req.workflowId, false, true);
+        const def = await engine.definition(found.run.defHash);
+        return { workflow: toWorkflow(found.run, def.def) };
+      }
+      const view = await store.runToView(req.workflowId);
+      if (!view) throw notFound(`no run ${req.workflowId}`);
+      // Those whose reads found the same run share one reply, converted and encoded once: it holds nothing of
+      // the caller (whose rights were checked before), and the request's only other field is the run's id.
+      return wholeRuns.get(req.workflowId, view, async () => {
+        const def = await engine.definition(view.run.defHash);
+        return sharedReply(create(GetWorkflowResponseSchema, { workflow: await toWorkflowWithTasks(view.run, view.tasks, def.def) }));
+      });
     }),
 
     searchWorkflows: rpc(async (req, call) => {

@@ -62,13 +62,20 @@ function withText<S>(state: S, row: Record<string, unknown>, text: string[]): As
   return Object.assign(state as object, { json: Object.fromEntries(text.map((n) => [n, row[`text_${n}`] as string])) }) as AsText<S>;
 }
 
+/** A run and its tasks to be shown; `revision`: the run row's, which with each task's `rev` says what was read. */
+export interface RunView {
+  run: AsText<RunState>;
+  tasks: AsText<TaskState>[];
+  revision: number;
+}
+
 /**
  * A run and its tasks to be shown, not decided on: their JSON payloads come
  * as text and go out as such, never parsed (parsing 10,000 tasks' inputs and
  * outputs was most of a large run's read). Tasks' `extra` is not read.
  */
-export async function runToView(q: Queryable, runId: string): Promise<{ run: AsText<RunState>; tasks: AsText<TaskState>[] } | undefined> {
-  const { rows } = await q.query(`SELECT ${selectAsText(runRows.names, RUN_TEXT)} FROM baton.runs WHERE id = $1`, [runId]);
+export async function runToView(q: Queryable, runId: string): Promise<RunView | undefined> {
+  const { rows } = await q.query(`SELECT ${selectAsText(runRows.names, RUN_TEXT)}, rev AS run_rev FROM baton.runs WHERE id = $1`, [runId]);
   if (!rows[0]) return undefined;
   const taskValue = (name: string) => (name === "output" ? taskOutputSql("t") : `t.${name}`);
   const tasks = await q.query(`SELECT ${selectAsText(taskRows.names, TASK_TEXT, ["extra"], taskValue)} FROM baton.tasks t WHERE t.run_id = $1 ORDER BY t.seq`, [
@@ -77,6 +84,7 @@ export async function runToView(q: Queryable, runId: string): Promise<{ run: AsT
   return {
     run: withText(rowToRun(rows[0]), rows[0], RUN_TEXT),
     tasks: await mapInSlices(tasks.rows, (r) => withText({ ...rowToTask(r), marks: {} }, r, TASK_TEXT)),
+    revision: Number(rows[0]["run_rev"]),
   };
 }
 

@@ -120,7 +120,7 @@ export interface Store {
   // ---- runs and tasks
   getRun(runId: string, withTasks: boolean, q?: Queryable): Promise<Run | undefined>;
   /** A run and its tasks to show (the console's watch): JSON payloads as the database's text, unparsed. */
-  runToView(runId: string): Promise<{ run: runs.AsText<RunState>; tasks: runs.AsText<TaskState>[] } | undefined>;
+  runToView(runId: string): Promise<runs.RunView | undefined>;
   runIdByIdempotencyKey(key: string): Promise<string | undefined>;
   /** A run's status; undefined when it is gone or `runId` is empty. `q`: the transaction it is read in. */
   runStatus(runId: string, q?: Queryable): Promise<string | undefined>;
