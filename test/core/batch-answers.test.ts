@@ -112,15 +112,19 @@ const turn = () => new Promise<void>((resolve) => setTimeout(resolve, 1));
  */
 async function inOneBatch(items: number, push: () => void): Promise<void> {
   const blocker = (await engine.start({ name: polite.name, definition: polite, input: {} })).runId;
+  const queue = (engine as unknown as { queue: { size: number } }).queue;
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
   try {
     await db.query("BEGIN");
     await db.query("SELECT 1 FROM baton.runs WHERE id = $1 FOR UPDATE", [blocker]);
     const blocked = engine.handle(blocker, { kind: "tick" });
+    // The tick's batch takes the slot before anything is pushed: pushed in the same turn, the items
+    // went in the tick's batch, and a start (which resolves its definition first) in one of its own.
+    while (queue.size > 0) await turn();
     push();
     // The starts resolve their definitions first: wait until every item is in the queue.
-    while ((engine as unknown as { queue: { size: number } }).queue.size < items) await turn();
+    while (queue.size < items) await turn();
     await db.query("COMMIT");
     await blocked;
   } finally {
