@@ -61,6 +61,18 @@ async function countsInDatabase(n: number, like = "%"): Promise<void> {
   }
 }
 
+/** Waits until PostgreSQL runs (or holds waiting on a lock) at least `n` counts of named task types' queues. */
+async function queueCountsInDatabase(n: number): Promise<void> {
+  for (;;) {
+    await db.query("SELECT pg_stat_clear_snapshot()");
+    const { rows } = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%unnest($4::text[])%' AND pid <> pg_backend_pid()",
+    );
+    if (rows[0]!.n >= n) return;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
 describe("searches of runs take their key's turn on connections of their own", () => {
   it("a key's slow counts hold neither the server's reads nor another key's search", async () => {
     const greedy = await s.clientWithNewKey({ role: "reader", name: "greedy" });
@@ -198,5 +210,53 @@ describe("a search past the time limit", () => {
     const dry = await admin.purgeRuns(1, { dryRun: true });
     assert.equal(dry.runs, 0, "unlocked, the dry run is answered");
     admin.close();
+  });
+});
+
+describe("Conductor's queue sizes", () => {
+  let rest: BatonServer;
+  before(async () => {
+    // A replica with Conductor's REST port; its statements are not stopped while the test holds its lock.
+    rest = await startServer({
+      databaseUrl: s.databaseUrl,
+      port: 0,
+      auth: { mode: "required" },
+      logger: createLogger("silent"),
+      conductor: { port: 0 },
+      limits: { searchMs: 60_000 },
+    });
+  });
+  after(() => rest.close());
+
+  it("are counted in the lane as their caller's key: it holds its share, and another key's count is not refused", async () => {
+    // They were counted as no key's, as callers without keys are: every REST caller shared it, and it may take the whole lane.
+    const greedy = (await s.registry.create({ role: "reader", name: "rest-greedy" })).key;
+    const other = (await s.registry.create({ role: "reader", name: "rest-other" })).key;
+    const sizes = (key: string, type: string) =>
+      fetch(`http://${rest.conductorAddress}/api/tasks/queue/sizes?taskType=${type}`, { headers: { authorization: `Bearer ${key}` } }).then(async (r) => {
+        await r.text();
+        return r.status;
+      });
+    await db.query("BEGIN");
+    await db.query("LOCK TABLE baton.queue IN ACCESS EXCLUSIVE MODE");
+    let greedyAnswers: Promise<number>[] = [];
+    let otherAnswer: Promise<number> | undefined;
+    try {
+      // Each asks for another type (calls for the same page share one count). Held by the lock, a key's share of the lane
+      // runs, 64 more wait, and the rest are refused at once.
+      greedyAnswers = Array.from({ length: 67 }, (_, i) => sizes(greedy, `greedy_${i}`));
+      const refusals = async () =>
+        (await Promise.all(greedyAnswers.map((a) => Promise.race([a, Promise.resolve(0)])))).filter((status) => status === 429).length;
+      for (let polls = 0; polls < 2_000 && (await refusals()) === 0; polls++) await new Promise((resolve) => setTimeout(resolve, 5));
+      otherAnswer = sizes(other, "other_type");
+      // The other key's count takes the lane's other connection and waits on the lock too.
+      await Promise.race([queueCountsInDatabase(2), otherAnswer, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+    } finally {
+      await db.query("COMMIT");
+    }
+    assert.equal(await otherAnswer, 200, "another key's queue size was refused for the greedy key's waiting counts");
+    const statuses = await Promise.all(greedyAnswers);
+    // Two connections: the key's share is one.
+    assert.equal(statuses.filter((status) => status === 429).length, 2, `the greedy key's answers: ${statuses.join(", ")}`);
   });
 });

@@ -25,7 +25,7 @@ import { requireId } from "../service/errors.js";
 import { LIST_PAGE_MAX } from "../service/list-pages.js";
 import { badRequest, notFound } from "./errors.js";
 import type { TaskResultView } from "./body-views.js";
-import type { Reply, Route } from "./http.js";
+import type { Reply, Request, Route } from "./http.js";
 import { callOf, intParam, type Services } from "./services.js";
 import { wholeList } from "./whole-lists.js";
 import { leasedToTask, listJson, toTask, toTaskLog, workflowJson } from "./shapes.js";
@@ -41,6 +41,9 @@ const SINGLE_POLL_MS = 100;
 const NEXT_TASK_NOW = 0;
 
 const TASK = "baton.v1.TaskService";
+
+/** Who asks, and when they went away. */
+type Caller = Pick<Request, "signal" | "principal">;
 
 export function taskRoutes(s: Services): Route[] {
   /** Tasks handed out that will not reach their worker: back to the queue now (or, failing that, when their lease runs out). */
@@ -128,23 +131,24 @@ export function taskRoutes(s: Services): Route[] {
     return taskId;
   };
 
-  const queuePage = (signal: AbortSignal, taskTypes: string[], pageToken: string) =>
+  // As its key: queue sizes are counted in the search lane, where a key holds its share (search-lane.ts).
+  const queuePage = (by: Caller, taskTypes: string[], pageToken: string) =>
     s.tasks
-      .listQueues(create(ListQueuesRequestSchema, { taskTypes, pageSize: LIST_PAGE_MAX, pageToken }), callOf(signal))
+      .listQueues(create(ListQueuesRequestSchema, { taskTypes, pageSize: LIST_PAGE_MAX, pageToken }), callOf(by.signal, by.principal))
       .then((page) => ({ items: page.queues, nextPageToken: page.nextPageToken }));
   // Conductor answers every queue at once: read page by page, bounded as its other whole lists are. Types
   // named in the URL are asked for a page's worth a call.
-  const queues = (signal: AbortSignal, taskTypes: string[] = []): Promise<QueueDepth[]> =>
+  const queues = (by: Caller, taskTypes: string[] = []): Promise<QueueDepth[]> =>
     taskTypes.length === 0
       ? wholeList(
           "task queues",
-          (token) => queuePage(signal, [], token),
+          (token) => queuePage(by, [], token),
           (q) => q.taskType.length + 64,
           "gRPC ListQueues with page_token, or `baton tasks`",
         )
-      : everyPageOfNames(taskTypes, LIST_PAGE_MAX, (some, token) => queuePage(signal, some, token));
-  const queueSizes = async (signal: AbortSignal, taskTypes?: string[]): Promise<Map<string, number>> =>
-    new Map((await queues(signal, taskTypes)).map((q) => [q.taskType, Number(q.ready)]));
+      : everyPageOfNames(taskTypes, LIST_PAGE_MAX, (some, token) => queuePage(by, some, token));
+  const queueSizes = async (by: Caller, taskTypes?: string[]): Promise<Map<string, number>> =>
+    new Map((await queues(by, taskTypes)).map((q) => [q.taskType, Number(q.ready)]));
 
   return [
     {
@@ -295,7 +299,7 @@ export function taskRoutes(s: Services): Route[] {
               .filter((t) => t !== ""),
           ),
         ];
-        const sizes = await queueSizes(r.signal, types);
+        const sizes = await queueSizes(r, types);
         return { json: Object.fromEntries((types.length > 0 ? types : [...sizes.keys()]).map((t) => [t, sizes.get(t) ?? 0])) };
       },
     },
@@ -306,21 +310,21 @@ export function taskRoutes(s: Services): Route[] {
       handle: async (r) => {
         const type = r.query.get("taskType");
         if (!type) throw badRequest("query parameter taskType is required");
-        return { json: (await queueSizes(r.signal, [type])).get(type) ?? 0 };
+        return { json: (await queueSizes(r, [type])).get(type) ?? 0 };
       },
     },
     {
       method: "GET",
       path: "/api/tasks/queue/all",
       rights: `${TASK}/ListQueues`,
-      handle: async (r) => ({ json: Object.fromEntries(await queueSizes(r.signal)) }),
+      handle: async (r) => ({ json: Object.fromEntries(await queueSizes(r)) }),
     },
     {
       method: "GET",
       path: "/api/tasks/queue/all/verbose",
       rights: `${TASK}/ListQueues`,
       handle: async (r) => {
-        return { json: Object.fromEntries((await queues(r.signal)).map((q) => [q.taskType, { a: { size: Number(q.ready), uacked: Number(q.inProgress) } }])) };
+        return { json: Object.fromEntries((await queues(r)).map((q) => [q.taskType, { a: { size: Number(q.ready), uacked: Number(q.inProgress) } }])) };
       },
     },
   ];
