@@ -84,11 +84,43 @@ describe("schedules", () => {
       spring.fireTimes.map((t) => new Date(t).toISOString()),
       ["2030-03-30T01:30:00.000Z", "2030-03-31T01:30:00.000Z", "2030-04-01T00:30:00.000Z"],
     );
-    // 2030-10-27: 02:30 happens twice (03:00 -> 02:00): it fires once.
+    // 2030-10-27: 02:30 happens twice (03:00 -> 02:00): it fires once, the first time (as cron does, and Java's zoned times).
     const autumn = await h.client.previewSchedule(berlin, { count: 3, from: Date.UTC(2030, 9, 25, 12) });
     assert.deepEqual(
       autumn.fireTimes.map((t) => new Date(t).toISOString()),
-      ["2030-10-26T00:30:00.000Z", "2030-10-27T01:30:00.000Z", "2030-10-28T01:30:00.000Z"],
+      ["2030-10-26T00:30:00.000Z", "2030-10-27T00:30:00.000Z", "2030-10-28T01:30:00.000Z"],
+    );
+    // A schedule for every hour (its hour field * or a step) fires in both of the hours the clock shows twice, as cron
+    // does: each of them is an hour of real time.
+    const hourly = async (zoneId: string, from: number, count: number) =>
+      (await h.client.previewSchedule({ ...berlin, name: "hourly", cronExpression: "0 */1 * * *", zoneId }, { count, from })).fireTimes.map((t) =>
+        new Date(t).toISOString().slice(11, 16),
+      );
+    assert.deepEqual(await hourly("Europe/Berlin", Date.UTC(2030, 9, 26, 22, 30), 5), ["23:00", "00:00", "01:00", "02:00", "03:00"]);
+    assert.deepEqual(await hourly("America/New_York", Date.UTC(2030, 10, 3, 3, 30), 5), ["04:00", "05:00", "06:00", "07:00", "08:00"]);
+    // Taken up in the hour shown twice, the next fire times are those of real time still.
+    assert.deepEqual(await hourly("Europe/Berlin", Date.UTC(2030, 9, 27, 0, 30), 3), ["01:00", "02:00", "03:00"]);
+    assert.deepEqual(await hourly("Europe/Berlin", Date.UTC(2030, 9, 27, 1, 30), 2), ["02:00", "03:00"]);
+    const quarter = await h.client.previewSchedule(
+      { ...berlin, name: "quarter", cronExpression: "0 */15 * * * *", zoneId: "Europe/Berlin" },
+      { count: 9, from: Date.UTC(2030, 9, 26, 23, 50) },
+    );
+    assert.deepEqual(
+      quarter.fireTimes.map((t) => (t - Date.UTC(2030, 9, 27)) / 60_000),
+      [0, 15, 30, 45, 60, 75, 90, 105, 120],
+      "every quarter of an hour of real time",
+    );
+    // A fixed hour in the twice-shown hour fires once, the first time, whichever of the two a search starts in.
+    const twoAm = { ...berlin, name: "two", cronExpression: "0 2 * * *" };
+    const fromFirst = await h.client.previewSchedule(twoAm, { count: 2, from: Date.UTC(2030, 9, 26, 23, 30) });
+    assert.deepEqual(
+      fromFirst.fireTimes.map((t) => new Date(t).toISOString()),
+      ["2030-10-27T00:00:00.000Z", "2030-10-28T01:00:00.000Z"],
+    );
+    const fromSecond = await h.client.previewSchedule(twoAm, { count: 1, from: Date.UTC(2030, 9, 27, 0, 30) });
+    assert.deepEqual(
+      fromSecond.fireTimes.map((t) => new Date(t).toISOString()),
+      ["2030-10-28T01:00:00.000Z"],
     );
     // New York, 9:00 on weekdays, seconds field first.
     const ny = await h.client.previewSchedule(

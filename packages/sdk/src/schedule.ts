@@ -4,13 +4,14 @@
 // scheduleStartTime, scheduleEndTime) plus Baton's optional fields
 // (intervalSeconds, jitterSeconds, overlapPolicy, catchupWindowSeconds).
 // Validation names every bad field with its JSON pointer and never throws;
-// fire times come from croner (time zones and daylight saving included).
+// fire times come from croner, in their time zone as zoned-cron.ts reads it.
 import { NOTE_CHARS, quoted, shortened } from "@baton/json";
 import { Cron } from "croner";
 import type { ValidationIssue, ValidationResult } from "./validation/issue.js";
 import { pointer } from "./validation/pointer.js";
 import { isObj } from "./validation/tree.js";
 import { charsOverNameLimit, MAX_NAME_CHARS } from "./names.js";
+import { ZonedCron } from "./zoned-cron.js";
 
 export const OVERLAP_POLICIES = ["ALLOW_ALL", "SKIP", "BUFFER_ONE", "TERMINATE_PREVIOUS"] as const;
 export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
@@ -217,7 +218,7 @@ function nextOf(cron: Cron, from: Date): number | undefined {
 
 /** The fire times of one (valid) schedule. Keeps its timing fields only, not the start request. */
 export class FireTimes {
-  private readonly cron: Cron | undefined;
+  private readonly cron: ZonedCron | undefined;
   private readonly stepMs: number;
   private readonly startMs: number;
   private readonly endMs: number;
@@ -227,7 +228,7 @@ export class FireTimes {
   constructor(schedule: WorkflowSchedule) {
     this.name = schedule.name;
     this.jitterMs = (schedule.jitterSeconds ?? 0) * 1000;
-    this.cron = schedule.cronExpression !== undefined ? new Cron(schedule.cronExpression, { paused: true, timezone: schedule.zoneId ?? "UTC" }) : undefined;
+    this.cron = schedule.cronExpression !== undefined ? new ZonedCron(schedule.cronExpression, schedule.zoneId ?? "UTC") : undefined;
     this.stepMs = (schedule.intervalSeconds ?? 0) * 1000;
     this.startMs = schedule.scheduleStartTime ?? 0;
     this.endMs = schedule.scheduleEndTime ?? Number.MAX_SAFE_INTEGER;
@@ -238,7 +239,7 @@ export class FireTimes {
     let next: number | undefined;
     if (this.cron) {
       const from = Math.max(afterMs, this.startMs - 1);
-      next = nextOf(this.cron, new Date(from));
+      next = this.cron.after(from);
     } else if (afterMs < this.startMs) {
       next = this.startMs;
     } else {
