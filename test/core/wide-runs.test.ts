@@ -107,6 +107,46 @@ describe("a wide run kept in memory", () => {
   });
 });
 
+describe("a wide run terminated", () => {
+  // A task type of their own: the runs above leave branches open to claim.
+  const startEnded = async () => {
+    await a.client.registerWorkflowDef(forkOverItems("wide_ended", "wide_ended_branch"));
+    return a.client.startWorkflow("wide_ended", { items: Array.from({ length: WIDTH }, (_, i) => ({ i })) });
+  };
+  const branches = (run: { tasks: { taskType: string; status: string }[] }, status: string) =>
+    run.tasks.filter((t) => t.taskType === "wide_ended_branch" && t.status === status).length;
+
+  it("is terminated from memory: its tasks are not read again", async () => {
+    const id = await startEnded();
+    await a.settle();
+    const reads = await runLockReadsDuring(() => a.client.terminateWorkflow(id, "from memory"));
+    // Before: every task of the run (102 rows) read and indexed again in the turn that decided it.
+    assert.deepEqual(
+      reads.map((results) => results[2]?.rows.length ?? 0),
+      [0],
+    );
+    const run = await a.client.getWorkflow(id, { includeTasks: true });
+    assert.equal(run.status, "TERMINATED");
+    assert.equal(branches(run, "CANCELED"), WIDTH);
+  });
+
+  it("cancels branches claimed after the run was last written, which memory did not see", async () => {
+    const id = await startEnded();
+    await a.settle();
+    const claimed = await pollMany(a, 30, "wide_ended_branch");
+    const reads = await runLockReadsDuring(() => a.client.terminateWorkflow(id, "claimed since"));
+    // Decided from memory, the write found the claimed rows moved; decided again from the run read whole.
+    assert.deepEqual(
+      reads.map((results) => results[2]?.rows.length ?? 0),
+      [0, WIDTH + 2],
+    );
+    const run = await a.client.getWorkflow(id, { includeTasks: true });
+    assert.equal(run.status, "TERMINATED");
+    assert.equal(branches(run, "CANCELED"), WIDTH);
+    assert.equal(await answer(a, claimed[0]!, "COMPLETED"), false);
+  });
+});
+
 /** Bytes of JSON of the run rows each run-locking batch read while `fn` ran. */
 async function lockedRunBytesDuring(fn: () => Promise<unknown>): Promise<number[]> {
   return (await runLockReadsDuring(fn)).map((results) => JSON.stringify(results[1]?.rows ?? []).length);

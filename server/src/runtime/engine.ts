@@ -414,6 +414,9 @@ export class Engine {
    * child's end names a SUB_WORKFLOW task, which only the run's own events change). A parent of 10,000 children
    * was read whole, 10,000 task rows parsed, for each batch of its children's ends: in the subworkflows bench's
    * tree leg 2,207 such reads, 35 s of PostgreSQL's time, and the serving thread's largest cost.
+   * And terminates: a terminate writes every open task, each against the revision memory holds, so one claimed
+   * or extended since (which memory did not see) fails the write and the batch reads the run again; a terminate
+   * of a 5,000-task fork read every row and indexed them afresh, most of the turn that decided it.
    */
   private cachedRunsFor(events: EventItem[]): string[] {
     const eligible = new Map<string, boolean>();
@@ -421,7 +424,8 @@ export class Engine {
       const runId = runIdOf(item, (taskId) => this.memory.runOf(taskId));
       if (runId === undefined || !this.memory.has(runId)) continue;
       const { kind } = item.event;
-      eligible.set(runId, (eligible.get(runId) ?? true) && (kind === "taskResult" || kind === "evaluated" || kind === "childEnded"));
+      const fromMemory = kind === "taskResult" || kind === "evaluated" || kind === "childEnded" || kind === "terminate";
+      eligible.set(runId, (eligible.get(runId) ?? true) && fromMemory);
     }
     return [...eligible].filter(([, ok]) => ok).map(([id]) => id);
   }
