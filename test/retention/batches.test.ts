@@ -176,6 +176,7 @@ function recordedReaper(
     },
     oldestEndedRun: () => store.oldestEndedRun(),
     retentionOverrides: () => store.retentionOverrides(),
+    removeIdleConcurrencyKeys: (limit: number) => store.removeIdleConcurrencyKeys(limit),
   };
   return { batches, reaper: new Reaper(recorded, h.clock, createLogger("silent"), options, new Registry()) };
 }

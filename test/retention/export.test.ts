@@ -127,7 +127,7 @@ describe("retention export", () => {
     const sizeBefore = statSync(file()).size;
     // The server's own store, its export cut off after the first page: the batch's connection is ended under it.
     const store = h.server.store;
-    const cutting: Pick<Store, "removeEndedRuns" | "oldestEndedRun" | "retentionOverrides"> = {
+    const cutting: Pick<Store, "removeEndedRuns" | "oldestEndedRun" | "retentionOverrides" | "removeIdleConcurrencyKeys"> = {
       removeEndedRuns: (f, limit, keep) =>
         store.removeEndedRuns(f, limit, async (lines) => {
           await keep!(
@@ -144,6 +144,7 @@ describe("retention export", () => {
         }),
       oldestEndedRun: () => store.oldestEndedRun(),
       retentionOverrides: () => store.retentionOverrides(),
+      removeIdleConcurrencyKeys: (limit) => store.removeIdleConcurrencyKeys(limit),
     };
     const reaper = new Reaper(cutting, h.clock, createLogger("silent"), { exportDir }, new Registry());
     await assert.rejects(reaper.purge({ before: h.clock.now() + 1, workflow: "ret_export_def" }));

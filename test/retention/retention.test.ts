@@ -169,6 +169,37 @@ describe("retention", () => {
     );
   });
 
+  it("removes the count of a concurrency key no run holds or waits for, and the key counts afresh at its next start", async () => {
+    // A key per order: without this, a row per run ever started, past the run's own removal.
+    await h.client.registerWorkflowDef({
+      ...waitFlow("ret_keyed"),
+      rateLimitConfig: { rateLimitKey: "${workflow.input.orderId}", concurrentExecLimit: 1 },
+    });
+    const keyRows = async () =>
+      (await db.query("SELECT key, running FROM baton.concurrency_keys WHERE workflow = 'ret_keyed' ORDER BY key")).rows as { key: string; running: number }[];
+    const ended = await Promise.all(["o1", "o2", "o3"].map((orderId) => h.client.startWorkflow("ret_keyed", { orderId })));
+    for (const id of ended) await h.client.terminateWorkflow(id, "done");
+    const held = await h.client.startWorkflow("ret_keyed", { orderId: "o4" });
+    const waiting = await h.client.startWorkflow("ret_keyed", { orderId: "o4" });
+    assert.equal((await keyRows()).length, 4);
+
+    await h.advance(1000); // a reaper pass
+    await waitFor(async () => (await keyRows()).length === 1);
+    assert.deepEqual(await keyRows(), [{ key: "o4", running: 1 }], "the key a run holds stays, with the run waiting for it");
+
+    // o1 starts afresh, its limit whole: a second run of it waits (RUNNING with no task), until the first ends.
+    const admitted = async (id: string) => (await h.client.getWorkflow(id, { includeTasks: true })).tasks.length > 0;
+    const again = await h.client.startWorkflow("ret_keyed", { orderId: "o1" });
+    const over = await h.client.startWorkflow("ret_keyed", { orderId: "o1" });
+    assert.deepEqual([await admitted(again), await admitted(over)], [true, false]);
+    assert.match((await h.client.getWorkflow(over)).reasonForIncompletion ?? "", /^queued: 1 runs of ret_keyed with key "o1" are running \(limit 1\)/);
+    assert.equal(await admitted(waiting), false);
+    await h.client.terminateWorkflow(held, "done");
+    await h.settle();
+    await waitFor(() => admitted(waiting));
+    for (const id of [again, over, waiting]) await h.client.terminateWorkflow(id, "done");
+  });
+
   it("keeps the tables bounded under sustained load with time moving, and never removes a running run", async () => {
     await h.client.registerWorkflowDef(quickFlow("ret_load"));
     await h.client.registerWorkflowDef(waitFlow("ret_load_wait"));

@@ -52,7 +52,7 @@ export class Reaper {
   private readonly ticker: Ticker;
 
   constructor(
-    private readonly store: Pick<Store, "removeEndedRuns" | "oldestEndedRun" | "retentionOverrides">,
+    private readonly store: Pick<Store, "removeEndedRuns" | "oldestEndedRun" | "retentionOverrides" | "removeIdleConcurrencyKeys">,
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly options: RetentionOptions,
@@ -108,6 +108,11 @@ export class Reaper {
     const overrides = await this.store.retentionOverrides();
     for (const [workflow, seconds] of overrides) await this.purge({ before: now - seconds * 1000, workflow });
     if (this.options.defaultSeconds) await this.purge({ before: now - this.options.defaultSeconds * 1000, except: [...overrides.keys()] });
+    // What runs leave behind that their removal does not reach: counts of concurrency keys no run holds or waits for.
+    if (this.options.defaultSeconds || overrides.size > 0) {
+      const batch = this.options.batch ?? 500;
+      while (!this.ticker.stopped && (await this.store.removeIdleConcurrencyKeys(batch)) === batch) await new Promise((r) => setImmediate(r));
+    }
   }
 
   /** Removes everything `f` matches, batch by batch; returns the totals. */

@@ -50,6 +50,24 @@ export async function setLimit(tx: Queryable, workflow: string, limit: number | 
   return Number(rows[0]?.admitted ?? 0);
 }
 
+/**
+ * Removes up to `limit` key rows that count no running run and have none waiting: a key's row would otherwise stay
+ * for ever, one per value a key ever took (a key per order: a row per run, past the run's own removal). A start of
+ * the key makes its row again, with its workflow's limit. A row another transaction holds is passed over; one that
+ * took a run meanwhile is seen running when locked, and stays. Returns how many went.
+ */
+export async function removeIdleKeys(q: Queryable, limit: number): Promise<number> {
+  const { rowCount } = await q.query({
+    name: "baton-concurrency-remove-idle",
+    text: `DELETE FROM baton.concurrency_keys c
+           USING (SELECT workflow, key FROM baton.concurrency_keys WHERE running = 0 LIMIT $1 FOR UPDATE SKIP LOCKED) idle
+           WHERE c.workflow = idle.workflow AND c.key = idle.key AND c.running = 0
+             AND NOT EXISTS (SELECT 1 FROM baton.concurrency_slots s WHERE s.workflow = c.workflow AND s.key = c.key)`,
+    values: [limit],
+  });
+  return rowCount ?? 0;
+}
+
 export const CONCURRENCY_LIMIT_MIGRATION = {
   name: "a workflow's new limit of running runs applies to runs already waiting",
   sql: `

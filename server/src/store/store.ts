@@ -236,6 +236,8 @@ export interface Store {
   oldestEndedRun(): Promise<number>;
   /** Workflows whose latest version sets its own retention (seconds). */
   retentionOverrides(): Promise<Map<string, number>>;
+  /** Removes up to `limit` concurrency key rows with no run running or waiting; how many went. */
+  removeIdleConcurrencyKeys(limit: number): Promise<number>;
 
   // ---- task logs
   addTaskLogs(taskId: string, messages: string[], now: number, cap: taskLogs.TaskLogCap): Promise<number>;
@@ -471,6 +473,7 @@ class PgStore implements Store {
   countEndedRuns = (f: retention.PurgeFilter) => retention.countEndedRuns(this.searchPool, f);
   oldestEndedRun = () => retention.oldestEndedRun(this.pool);
   retentionOverrides = () => retention.retentionOverrides(this.pool);
+  removeIdleConcurrencyKeys = (limit: number) => concurrency.removeIdleKeys(this.pool, limit);
 
   addTaskLogs = (taskId: string, messages: string[], now: number, cap: taskLogs.TaskLogCap) => taskLogs.addTaskLogs(this.pool, taskId, messages, now, cap);
   taskLogPage = (taskId: string, after: number, limit: number, maxBytes: number) => taskLogs.taskLogPage(this.pool, taskId, after, limit, maxBytes);
