@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { grpc } from "@baton/protocol";
 import { createLogger, startServer } from "@baton/server";
-import { startHarness, type Harness } from "../support/harness.js";
+import { metricValue, startHarness, type Harness } from "../support/harness.js";
 import { freshDatabase } from "../support/database.js";
 import { answer, mustPoll } from "../support/worker.js";
 import { flowOf } from "../support/flows.js";
@@ -111,8 +111,14 @@ describe("retention", () => {
     const dry = await h.client.purgeRuns(endedBy, { workflow: "ret_quick_a", dryRun: true });
     assert.equal(dry.runs, 5);
     assert.equal(await count("SELECT count(*) AS n FROM baton.runs WHERE name = 'ret_quick_a'"), 5, "a dry run removes nothing");
+    const tasksBefore = await metricValue(h.server, "baton_retention_tasks_removed_total");
     const done = await h.client.purgeRuns(endedBy, { workflow: "ret_quick_a" });
     assert.deepEqual([done.runs, done.tasks], [5, 5]);
+    assert.equal(await metricValue(h.server, "baton_retention_tasks_removed_total"), tasksBefore + 5);
+    // The oldest ended run left, as PurgeRuns answers it and /metrics shows it (seconds).
+    const oldest = await count("SELECT min(ended_at) AS n FROM baton.runs WHERE ended_at > 0");
+    assert.equal(done.oldestEndedTime, oldest);
+    assert.equal(await metricValue(h.server, "baton_oldest_ended_run_timestamp_seconds"), oldest / 1000);
     assert.equal(await count("SELECT count(*) AS n FROM baton.runs WHERE name = 'ret_quick_b'"), 2, "another workflow's runs stay");
     assert.equal((await h.client.purgeRuns(h.clock.now() - DAY)).runs, 0, "nothing ended that long ago");
     const refused = await h.client.purgeRuns(0).catch((e: { code: number; details: string }) => e);
