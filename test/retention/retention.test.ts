@@ -61,12 +61,14 @@ describe("retention", () => {
   it("removes ended runs past their period with their tasks and logs, exports them first, and keeps running runs", async () => {
     await h.client.registerWorkflowDef(workFlow("ret_default"));
     await h.client.registerWorkflowDef(workFlow("ret_short", { retentionSeconds: 7200 }));
+    await h.client.registerWorkflowDef(workFlow("ret_long", { retentionSeconds: (3 * DAY) / 1000 }));
     await h.client.registerWorkflowDef(waitFlow("ret_wait"));
     const kept = await Promise.all([1, 2].map(() => h.client.startWorkflow("ret_wait", {})));
     const ended: string[] = [];
     for (let i = 0; i < 4; i++) ended.push(await runToEnd("ret_default"));
     const short: string[] = [];
     for (let i = 0; i < 4; i++) short.push(await runToEnd("ret_short"));
+    const long = await runToEnd("ret_long");
     const ids = [...ended, ...short];
     assert.equal(await count("SELECT count(*) AS n FROM baton.task_logs l JOIN baton.tasks t ON t.id = l.task_id WHERE t.run_id = ANY($1::uuid[])", [ids]), 8);
 
@@ -80,12 +82,16 @@ describe("retention", () => {
     // A day on: the rest of the ended runs go; the running ones stay.
     await h.advance(DAY);
     await waitFor(async () => (await count("SELECT count(*) AS n FROM baton.runs WHERE name = 'ret_default'")) === 0);
-    assert.equal(await count("SELECT count(*) AS n FROM baton.task_logs l WHERE l.message = 'working'"), 0, "logs gone");
+    assert.equal(await count("SELECT count(*) AS n FROM baton.task_logs l WHERE l.message = 'working'"), 1, "logs gone, but for the run kept longer");
     assert.deepEqual(
       (await Promise.all(kept.map((id) => h.client.getWorkflow(id)))).map((r) => r.status),
       ["RUNNING", "RUNNING"],
     );
     await assert.rejects(h.client.getWorkflow(ended[0]!), { code: grpc.status.NOT_FOUND });
+    // A workflow's own period longer than the default holds its runs past the default's.
+    assert.equal((await h.client.getWorkflow(long)).status, "COMPLETED");
+    await h.advance(2 * DAY);
+    await waitFor(async () => (await count("SELECT count(*) AS n FROM baton.runs WHERE id = $1", [long])) === 0);
 
     // Each removed run was written to the export, with its tasks, before it went.
     const lines = readdirSync(exportDir)
