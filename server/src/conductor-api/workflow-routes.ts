@@ -98,6 +98,7 @@ export function workflowRoutes(s: Services): Route[] {
               pageSize: Math.min(limit - out.length, 1000),
               pageToken,
               order,
+              withoutPayloads: !payloads,
             }),
             // As its key: searches wait their key's turn (search-lane.ts).
             callOf(signal, by.principal),

@@ -183,6 +183,7 @@ export function workflowService({
             ...(req.workflowId ? { id: req.workflowId } : {}),
             limit,
             bytes: LIST_PAGE_BYTES,
+            ...(req.withoutPayloads ? { payloads: false as const } : {}),
             sort,
             ...(after ? { after } : {}),
           }),

@@ -19,6 +19,8 @@ export interface SearchQuery {
   limit: number;
   /** The page also ends once its runs' input, output and variables pass this many bytes (always at least one run). */
   bytes: number;
+  /** false: the runs' input, output and variables are not read (their texts are empty), and weigh nothing. */
+  payloads?: false;
   /** The order; newest first when not given. */
   sort?: RunSort;
   /** Continue after this position in `sort` (see run-order.ts). */
@@ -143,9 +145,14 @@ async function measuredRuns(
   });
   if (order.where) where.push(order.where);
   params.push(limit);
-  const sql = `SELECT * FROM baton.runs ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY ${order.orderBy} LIMIT $${params.length}`;
+  const filtered = `FROM baton.runs ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY ${order.orderBy} LIMIT $${params.length}`;
+  if (query.payloads === false) {
+    // A list of ids read every run's payloads before (up to 6 MiB a run), only to leave them out.
+    const sql = `SELECT ${selectAsText(runRows.names, RUN_TEXT, [], () => "''")} ${filtered}`;
+    return measuredRows(q, { sql, params, bytes: "0", orderBy: order.orderBy }, room, (row) => withText(rowToRun(row), row, RUN_TEXT));
+  }
   const bytes = "octet_length(p.input::text) + octet_length(p.output::text) + octet_length(p.variables::text)";
-  return measuredRows(q, { sql, params, bytes, orderBy: order.orderBy }, room, rowToRun);
+  return measuredRows(q, { sql: `SELECT * ${filtered}`, params, bytes, orderBy: order.orderBy }, room, rowToRun);
 }
 
 /** Runs not yet ended, by status (RUNNING, PAUSED), in the whole database. */

@@ -581,9 +581,13 @@ type SearchWorkflowsRequest struct {
 	// The list's order; unset: by start time, newest first (or oldest_first).
 	// Ties are broken in the same direction by start time (name and status
 	// orders), then run id, so a page token continues exactly after its page.
-	Order         RunOrder `protobuf:"varint,11,opt,name=order,proto3,enum=baton.v1.RunOrder" json:"order,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Order RunOrder `protobuf:"varint,11,opt,name=order,proto3,enum=baton.v1.RunOrder" json:"order,omitempty"`
+	// Runs without their input, output and variables (their JSON fields left
+	// empty): a list of run ids reads none of them, and a page is not cut
+	// short by their bytes.
+	WithoutPayloads bool `protobuf:"varint,12,opt,name=without_payloads,json=withoutPayloads,proto3" json:"without_payloads,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *SearchWorkflowsRequest) Reset() {
@@ -691,6 +695,13 @@ func (x *SearchWorkflowsRequest) GetOrder() RunOrder {
 		return x.Order
 	}
 	return RunOrder_RUN_ORDER_UNSPECIFIED
+}
+
+func (x *SearchWorkflowsRequest) GetWithoutPayloads() bool {
+	if x != nil {
+		return x.WithoutPayloads
+	}
+	return false
 }
 
 type SearchWorkflowsResponse struct {
@@ -2063,7 +2074,7 @@ const file_baton_v1_workflow_service_proto_rawDesc = "" +
 	"workflowId\x12#\n" +
 	"\rinclude_tasks\x18\x02 \x01(\bR\fincludeTasks\"E\n" +
 	"\x13GetWorkflowResponse\x12.\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x12.baton.v1.WorkflowR\bworkflow\"\xb4\x03\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x12.baton.v1.WorkflowR\bworkflow\"\xdf\x03\n" +
 	"\x16SearchWorkflowsRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
 	"\bstatuses\x18\x02 \x03(\x0e2\x18.baton.v1.WorkflowStatusR\bstatuses\x12%\n" +
@@ -2078,7 +2089,8 @@ const file_baton_v1_workflow_service_proto_rawDesc = "" +
 	"workflowId\x12!\n" +
 	"\foldest_first\x18\n" +
 	" \x01(\bR\voldestFirst\x12(\n" +
-	"\x05order\x18\v \x01(\x0e2\x12.baton.v1.RunOrderR\x05orderB\n" +
+	"\x05order\x18\v \x01(\x0e2\x12.baton.v1.RunOrderR\x05order\x12)\n" +
+	"\x10without_payloads\x18\f \x01(\bR\x0fwithoutPayloadsB\n" +
 	"\n" +
 	"\b_version\"s\n" +
 	"\x17SearchWorkflowsResponse\x120\n" +
