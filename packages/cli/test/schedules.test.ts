@@ -148,4 +148,15 @@ describe("baton schedules", () => {
       removeDir(bad);
     }
   });
+
+  test("preview of a file holding several schedules names them rather than showing the first's fire times as the file's", async () => {
+    const two = tempProject({ "two.json": pretty([hourly(3600), { ...hourly(60), name: "cli_minutely" }]) });
+    try {
+      const r = await s.cli(["schedules", "preview", path.join(two, "two.json")], { cwd: two });
+      assert.equal(r.code, 2, r.stdout);
+      assert.match(r.stderr, /two\.json holds 2 schedules \(cli_hourly, cli_minutely\): preview one at a time/);
+    } finally {
+      removeDir(two);
+    }
+  });
 });

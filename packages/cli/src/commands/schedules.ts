@@ -166,7 +166,14 @@ export function schedulesCommand(program: Command): void {
       if (target.endsWith(".json")) {
         const loaded = emptyLoad();
         loadFile(target, true, loaded);
-        const first = [...loaded.schedules, ...loaded.workflows, ...loaded.taskDefs, ...loaded.eventHandlers][0];
+        const items = [...loaded.schedules, ...loaded.workflows, ...loaded.taskDefs, ...loaded.eventHandlers];
+        if (items.length > 1) {
+          const names = items.map((e) => String(e.def["name"]));
+          throw usage(
+            `${target} holds ${items.length} schedules (${names.slice(0, 5).join(", ")}${names.length > 5 ? ", ..." : ""}): preview one at a time, by name once stored (baton schedules put) or from a file of its own`,
+          );
+        }
+        const first = items[0];
         const problems = [
           ...loaded.problems,
           ...(first ? validateSchedule(first.def).errors.map((i) => ({ file: first.file, path: first.pointer + i.path, message: i.message })) : []),
