@@ -22,6 +22,17 @@ before(async () => {
   });
   classpath = `${path.join(project, "target/classes")}:${readFileSync(path.join(project, "target/cp.txt"), "utf8").trim()}`;
   s = await startRestServer();
+  // Baton's optional fields on a definition the Java client reads back (issue 19: stored as fields Conductor's readers ignore).
+  await s.grpc.registerWorkflowDef({
+    name: "java_baton_fields",
+    version: 1,
+    schemaVersion: 2,
+    tasks: [{ name: "java_baton_wait", taskReferenceName: "wait", type: "WAIT" }],
+    fairnessKey: "${workflow.input.customerId}",
+    fairnessWeights: { gold: 3 },
+    retentionSeconds: 86_400,
+    rateLimitConfig: { rateLimitKey: "${workflow.input.customerId}", concurrentExecLimit: 2, strategy: "CANCEL_OLDEST" },
+  });
 });
 after(() => s.close());
 
@@ -42,5 +53,6 @@ test("the Java client's workers and workflow client run a Conductor fixture flow
   assert.equal(seen.removed.latest, 1);
   assert.equal(seen.removed.run, "RUNNING");
   assert.match(seen.removed.refused, /404|no task definition/i);
+  assert.deepEqual(seen.batonFields, { name: "java_baton_fields", rateLimitKey: "${workflow.input.customerId}", concurrentExecLimit: 2, tasks: 1 });
   assert.deepEqual(seen.operate, { paused: "PAUSED", resumed: "RUNNING", ended: "TERMINATED", reason: "stopped by the java client", retried: "RUNNING" });
 });

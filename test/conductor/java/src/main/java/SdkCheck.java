@@ -177,6 +177,14 @@ public class SdkCheck {
             "refused", refused,
             "run", workflows.getWorkflow(removedRun, false).getStatus().name()));
         workflows.terminateWorkflow(removedRun, "done");
+        // A definition carrying Baton's own fields (fairnessKey, fairnessWeights, retentionSeconds, rateLimitConfig.strategy),
+        // registered by the test: Conductor's reader takes it, ignoring what it does not know.
+        WorkflowDef keyed = metadata.getWorkflowDef("java_baton_fields", null);
+        seen.put("batonFields", Map.of(
+            "name", keyed.getName(),
+            "rateLimitKey", keyed.getRateLimitConfig().getRateLimitKey(),
+            "concurrentExecLimit", keyed.getRateLimitConfig().getConcurrentExecLimit(),
+            "tasks", keyed.getTasks().size()));
         System.out.println("RESULT " + json.writeValueAsString(seen));
         client.shutdown();
         System.exit(0);
