@@ -370,7 +370,7 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
         requests,
         connections,
         log,
-        ...(gate.authenticate ? { authenticate: gate.authenticate } : {}),
+        ...(gate.authenticate ? { authenticate: gate.authenticate, calls } : {}),
         taskTypeOf: gate.taskTypeOf,
         inlineDefinitions: gate.inlineDefinitions,
         queries: engineServices.queries,

@@ -54,7 +54,14 @@ async function workerKey(name: string): Promise<string> {
 
 before(async () => {
   a = await startSecureServer();
-  b = await startServer({ databaseUrl: a.databaseUrl, port: 0, clock: a.clock, logger: createLogger("silent"), auth: { mode: "required" } });
+  b = await startServer({
+    databaseUrl: a.databaseUrl,
+    port: 0,
+    clock: a.clock,
+    logger: createLogger("silent"),
+    auth: { mode: "required" },
+    conductor: { port: 0 },
+  });
   admin = (await a.registry.create({ role: "admin", name: "admin" })).key;
   operator = a.client((await a.registry.create({ role: "operator", name: "operator" })).key);
   await a.client(admin).registerTaskDefs([{ name: "secret_work", retryCount: 0, responseTimeoutSeconds: 3600 }]);
@@ -91,6 +98,21 @@ describe("revoking a key", () => {
     assert.equal(await again.ended, "UNAUTHENTICATED");
     assert.equal(open.tasks.length, 1);
     assert.equal(JSON.parse(open.tasks[0]!.task!.inputJson).secret, "before");
+  });
+
+  it("ends its long poll on Conductor's REST port on another replica", BOUNDED, async () => {
+    // It waited out its timeout (up to 5 minutes) and could be handed a task meanwhile.
+    const key = (await a.registry.create({ role: "worker", taskTypes: ["rest_work"], name: "rest-to-revoke" })).key;
+    const polled = fetch(`http://${b.conductorAddress}/api/tasks/poll/batch/rest_work?workerid=rest-revoked&count=1&timeout=60000`, {
+      headers: { authorization: `Bearer ${key}` },
+    }).then(async (r) => `${r.status} ${await r.text()}`);
+    // Admitted and waiting: the replica lists the long poller with its slot.
+    await eventually(
+      async () => (await clientOfB(admin).tasks.listWorkers({})).workers.some((w) => w.workerId === "rest-revoked" && w.freeSlots > 0n),
+      (waiting) => waiting,
+    );
+    await revokeThroughA(key);
+    assert.match(await polled, /^401 /);
   });
 
   it("ends the stream at its next message when the key was revoked without a notification", BOUNDED, async () => {

@@ -5,11 +5,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import Router from "find-my-way";
 import type { ValidateFunction } from "ajv";
-import { mapInSlices, stringifyJson } from "@baton/protocol";
+import { mapInSlices, stringifyJson, type RpcError } from "@baton/protocol";
 import { listen, type Listening } from "../http-listen.js";
 import type { Logger } from "../logger.js";
 import type { Principal } from "../auth/policy.js";
 import type { Touches } from "../auth/call-check.js";
+import type { OpenCalls } from "../auth/open-calls.js";
 import type { Admission } from "./admission.js";
 import { declaredBodyBytes, type RequestBytes, type RequestCall } from "../request-bytes.js";
 import { AnswerRefused, type AnswerCall, type UnsentAnswers } from "../unsent-answers.js";
@@ -82,6 +83,8 @@ export interface HttpApiOptions {
   requests?: RequestBytes;
   /** The limits on the port's connections (none: unbounded). */
   connections?: Connections;
+  /** Where a request admitted with a key is registered while it is served, so revoking the key ends it (none: keys off). */
+  calls?: OpenCalls;
   /** Where a large body of a route with a view is read (the queries pool); none: on the serving thread. */
   readBody?: (view: BodyViewName, text: string, params: Record<string, string>) => Promise<BodyRead>;
 }
@@ -167,7 +170,31 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
     });
     const partial = { params, query: url.searchParams, body, text, signal: controller.signal };
     if (!route.public) await options.admission.check(principal, route.rights, route.touches?.(partial));
-    const reply = await route.handle({ ...partial, principal });
+    // A long poll or an execute's wait ends when its key is revoked, answered as any call of a revoked key is.
+    let revoked: RpcError | undefined;
+    const forget =
+      options.calls && !route.public
+        ? options.calls.open({
+            keyId: principal.id,
+            streaming: false,
+            end: (error) => {
+              revoked = error;
+              controller.abort();
+            },
+          })
+        : undefined;
+    const reply = await route.handle({ ...partial, principal }).then(
+      (answered) => {
+        forget?.();
+        return answered;
+      },
+      (error: unknown) => {
+        forget?.();
+        throw revoked ? toHttpError(revoked) : error;
+      },
+    );
+    // Whatever the handler made of its ended wait (none, or an error), the caller is told its key was revoked.
+    if (revoked) throw toHttpError(revoked);
     if (res.destroyed) return;
     if (reply === undefined) {
       res.writeHead(200, { "content-length": 0 }).end();

@@ -6,6 +6,7 @@ import type { Logger } from "../logger.js";
 import type { RequestBytes } from "../request-bytes.js";
 import type { UnsentAnswers } from "../unsent-answers.js";
 import type { Connections } from "../connections.js";
+import type { OpenCalls } from "../auth/open-calls.js";
 import type { Principal } from "../auth/policy.js";
 import type { Services as ServiceImpls } from "../service/index.js";
 import type { Store } from "../store/store.js";
@@ -39,6 +40,8 @@ export interface ConductorApiOptions {
   log: Logger;
   /** Undefined when authentication is disabled. */
   authenticate?: (metadata: grpc.Metadata) => Promise<Principal>;
+  /** Where calls admitted with a key are registered, so revoking the key ends them (with authenticate). */
+  calls?: OpenCalls;
   /** Whether operators may run definitions sent with the request. */
   inlineDefinitions?: boolean;
   taskTypeOf: (taskId: string) => Promise<string | undefined>;
@@ -135,6 +138,7 @@ export async function startConductorApi(options: ConductorApiOptions): Promise<H
     ...(options.answers ? { answers: options.answers } : {}),
     ...(options.requests ? { requests: options.requests } : {}),
     ...(options.connections ? { connections: options.connections } : {}),
+    ...(options.authenticate && options.calls ? { calls: options.calls } : {}),
     ...(queries ? { readBody: (view, text, params) => lineOf(view)(() => queries.readBody(view, text, params)) } : {}),
   });
 }
