@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { TaskStatus } from "@baton/protocol";
 import pg from "pg";
 import { startHarness, type Harness } from "../support/harness.js";
-import { countTurns } from "../support/turns.js";
+import { countTurns, jsonDuring, textsOfAtLeast } from "../support/turns.js";
 
 let h: Harness;
 
@@ -26,6 +26,9 @@ before(async () => {
   });
 });
 after(() => h.close());
+
+/** About 1.1 MB of JSON: an output under the 2 MiB limit. */
+const largeOutputText = () => JSON.stringify({ rows: Array.from({ length: 10_000 }, (_, i) => ({ id: i, note: "z".repeat(100) })) });
 
 /** Counts the characters of each JSON text of `min` or more characters the process writes meanwhile. */
 async function largeTextsWritten<T>(min: number, fn: () => Promise<T>): Promise<{ result: T; texts: number[] }> {
@@ -207,6 +210,54 @@ describe("a worker's large output", () => {
       await db.end();
     }
   });
+  it("a signal's large output is written as the text it came in, for its task and the run it ends", async () => {
+    await h.client.registerWorkflowDef({
+      name: "large_signal",
+      version: 1,
+      schemaVersion: 2,
+      tasks: [{ name: "gate", taskReferenceName: "gate", type: "HUMAN" }],
+    });
+    const text = largeOutputText();
+    const id = await h.client.startWorkflow("large_signal", {});
+    await h.settle();
+    const { writes } = await jsonDuring(textsOfAtLeast(text.length / 2), () =>
+      h.client.workflows.signalTask({ workflowId: id, taskReferenceName: "gate", status: TaskStatus.COMPLETED, outputJson: text, reason: "" }),
+    );
+    // Before: 4 (measured against the limit and written, as the task's output and again as the run's).
+    assert.equal(writes, 0);
+    const run = await h.client.getWorkflow(id);
+    assert.equal(run.status, "COMPLETED");
+    assert.deepEqual(run.tasks[0]!.outputData, JSON.parse(text));
+    assert.deepEqual(run.output, JSON.parse(text));
+  });
+
+  it("a skip's large output is written as the text it came in", async () => {
+    await h.client.registerWorkflowDef({
+      name: "large_skip",
+      version: 1,
+      schemaVersion: 2,
+      tasks: [
+        { name: "gate", taskReferenceName: "gate", type: "HUMAN" },
+        { name: "later", taskReferenceName: "later", type: "HUMAN" },
+      ],
+    });
+    const text = largeOutputText();
+    const id = await h.client.startWorkflow("large_skip", {});
+    await h.settle();
+    const large = textsOfAtLeast(text.length / 2);
+    const skipped = await jsonDuring(large, () => h.client.workflows.skipTask({ workflowId: id, taskReferenceName: "later", outputJson: text }));
+    // Before: 1, the skipped task's row.
+    assert.equal(skipped.writes, 0);
+    // The flow reaches the skipped task (the run read again, its tasks' payloads parsed) and writes its row again.
+    const signaled = await jsonDuring(large, () =>
+      h.client.workflows.signalTask({ workflowId: id, taskReferenceName: "gate", status: TaskStatus.COMPLETED, outputJson: "{}", reason: "" }),
+    );
+    assert.equal(signaled.writes, 1);
+    const run = await h.client.getWorkflow(id);
+    assert.equal(run.status, "COMPLETED");
+    assert.deepEqual(run.tasks.find((t) => t.referenceTaskName === "later")?.outputData, JSON.parse(text));
+  });
+
   it("as a run's large input: stored as the text it came in", async () => {
     const rows = Array.from({ length: 10_000 }, (_, i) => ({ id: i, note: `"${i}" ${"y".repeat(60)}` }));
     const text = `{ "big" : 98765432109876543210, "rows" : ${JSON.stringify(rows, null, 1)} }`;

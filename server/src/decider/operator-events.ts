@@ -12,6 +12,7 @@ import { SUCCESSFUL_TASK, TERMINAL_TASK, TERMINAL_WORKFLOW, type JsonObject, typ
 import { variablesOverLimit } from "../rules/variables.js";
 import { fairMarksOf } from "../fairness/key.js";
 import { endRun } from "./run-end.js";
+import { sameText } from "../payload-text.js";
 import { SYSTEM_TASKS, isWorkerTask } from "./system-tasks/index.js";
 
 function requireStatus(d: DecisionContext, allowed: WorkflowStatus[], action: string): void {
@@ -275,7 +276,9 @@ export function signal(d: DecisionContext, event: Extract<RunEvent, { kind: "sig
   if (!["COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "COMPLETED_WITH_ERRORS"].includes(event.status)) {
     throw new Refusal("INVALID_ARGUMENT", `a signal sets COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR, not ${event.status}`);
   }
-  task.output = { ...task.output, ...event.output };
+  // Added to what the task had: with nothing there, the signal's output as it came, and the text it came in.
+  const output = { ...task.output, ...event.output };
+  task.output = Object.keys(task.output).length === 0 ? sameText(output, event.output) : output;
   d.endTask(task, event.status, event.reason);
   d.effects.push({ kind: "dequeue", taskId: task.id });
   d.reconcile();

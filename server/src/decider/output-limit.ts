@@ -6,7 +6,7 @@
 // and stops before its output would pass the limit.
 import { stringifyJson } from "@baton/json";
 import { DEFAULT_LIMITS } from "../limits.js";
-import { knownJsonBytes } from "../payload-text.js";
+import { knownJsonBytes, notePayloadText } from "../payload-text.js";
 import { loopOutputBytes } from "./loop-output.js";
 import type { Json, TaskState } from "./model.js";
 
@@ -20,6 +20,19 @@ export function jsonBytes(value: Json): number {
   return knownJsonBytes(value) ?? Buffer.byteLength(stringifyJson(value));
 }
 
+/**
+ * jsonBytes of a payload this decision writes: a text made to measure it is
+ * the one its batch writes (../payload-text.ts), not made again. Only for
+ * such a payload: the text is kept until its batch is written.
+ */
+export function writtenJsonBytes(value: Json): number {
+  const known = knownJsonBytes(value);
+  if (known !== undefined) return known;
+  const text = stringifyJson(value);
+  if (typeof value === "object" && value !== null) notePayloadText(value, text);
+  return Buffer.byteLength(text);
+}
+
 export function overLimitReason(task: Pick<TaskState, "type">, bytes: number, limit: number): string {
   const fix = task.type === "DO_WHILE" ? "keep fewer iterations (keepLastN) or make each return less" : "make it return less, or pass large data by reference";
   return `${task.type} output would be ${bytes} bytes, over the ${limit}-byte payload limit; ${fix}`;
@@ -31,7 +44,7 @@ export function overLimitReason(task: Pick<TaskState, "type">, bytes: number, li
  * applies: retries, optional, the run failing). Returns whether it acted.
  */
 export function enforceOutputLimit(task: TaskState, limit: number): boolean {
-  const bytes = task.type === "DO_WHILE" ? loopOutputBytes(task.output) : jsonBytes(task.output);
+  const bytes = task.type === "DO_WHILE" ? loopOutputBytes(task.output) : writtenJsonBytes(task.output);
   if (bytes <= limit) return false;
   const reason = overLimitReason(task, bytes, limit);
   task.output = { error: reason };

@@ -5,7 +5,7 @@
 // run that was completing fails with that reason (a run ending otherwise keeps
 // its status and says why its output is missing).
 import type { JsonObject, WorkflowStatus } from "./model.js";
-import { jsonBytes } from "./output-limit.js";
+import { writtenJsonBytes } from "./output-limit.js";
 
 export interface RunEnding {
   status: WorkflowStatus;
@@ -15,7 +15,7 @@ export interface RunEnding {
 
 /** The ending to store instead of `ending`, when its output is over `limit` bytes of JSON; undefined when it is within. */
 export function limitRunOutput(ending: RunEnding, limit: number): RunEnding | undefined {
-  const bytes = jsonBytes(ending.output);
+  const bytes = writtenJsonBytes(ending.output);
   if (bytes <= limit) return undefined;
   const why = `the workflow's output would be ${bytes} bytes, over the ${limit}-byte payload limit; make its outputParameters gather less, or pass large data by reference`;
   if (ending.status === "COMPLETED") return { status: "FAILED", reason: why, output: { error: why } };

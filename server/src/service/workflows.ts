@@ -272,6 +272,8 @@ export function workflowService({
     skipTask: rpc(async (req) => {
       if (!req.taskReferenceName) throw invalid("task_reference_name is required");
       const output = (await parseLargePayload("output_json", req.outputJson, limits.payloadBytes, LARGE_STEP_BYTES)) as JsonObject;
+      // Measured and written as its text, not written out again.
+      notePayloadText(output, req.outputJson);
       await engine.handle(req.workflowId, { kind: "skip", ref: req.taskReferenceName, output });
       return {};
     }),
@@ -281,6 +283,7 @@ export function workflowService({
       const task = await findTaskDeep(req.workflowId, req.taskReferenceName, req.taskId);
       if (!task) throw notFound(`no task ${shortened(req.taskId || req.taskReferenceName)} in run ${req.workflowId} or its sub-workflows`);
       const output = (await parseLargePayload("output_json", req.outputJson, limits.payloadBytes, LARGE_STEP_BYTES)) as JsonObject;
+      notePayloadText(output, req.outputJson);
       const { taskStatusName } = await import("./convert.js");
       await engine.handle(task.runId, { kind: "signal", taskId: task.id, status: taskStatusName(req.status) ?? "COMPLETED", output, reason: req.reason });
       return { taskId: task.id };
