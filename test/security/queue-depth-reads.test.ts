@@ -66,6 +66,34 @@ describe("queue depths", () => {
     for (const answer of answers) assert.equal(answer.queues.find((q) => q.taskType === TYPE)?.ready, 3n);
   });
 
+  it("a scrape's counts are stopped once the scrape stops waiting for them, not left on a connection", async () => {
+    // The metrics' sample waits 2 s for the counts of runs in flight and of every queued task; a count that took longer
+    // (a lock, a queue of millions) went on holding a connection of the server's reads after the scrape gave up.
+    const db = new pg.Client({ connectionString: h.databaseUrl });
+    await db.connect();
+    await db.query("BEGIN");
+    await db.query("LOCK TABLE baton.queue IN ACCESS EXCLUSIVE MODE");
+    let left = -1;
+    try {
+      await h.server.metrics.text();
+      for (let polls = 0; polls < 1_000 && left !== 0; polls++) {
+        // Outside a transaction's snapshot: pg_stat_activity read afresh.
+        const other = new pg.Client({ connectionString: h.databaseUrl });
+        await other.connect();
+        const { rows } = await other.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%FROM baton.queue GROUP BY task_type%' AND pid <> pg_backend_pid()",
+        );
+        await other.end();
+        left = rows[0]!.n;
+        if (left !== 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    } finally {
+      await db.query("COMMIT");
+      await db.end();
+    }
+    assert.equal(left, 0, "the scrape's count of the queue still waited on the lock");
+  });
+
   it("a call made after a count ended reads again: it sees a task queued since", async () => {
     await h.client.tasks.listQueues({});
     await h.client.startWorkflow("depth_reads_flow", {});

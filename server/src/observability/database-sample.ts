@@ -5,7 +5,8 @@ import type { Store } from "../store/store.js";
 import type { DatabaseSample } from "./metrics.js";
 
 export async function sampleDatabase(store: Pick<Store, "runsInFlight" | "queueDepths">, clock: Clock, timeoutMs = 2000): Promise<DatabaseSample> {
-  const work = (async () => ({ runs: await store.runsInFlight(), queues: await store.queueDepths(clock.now()) }))();
+  // PostgreSQL stops each count past the time the scrape waits: none goes on holding a connection after it gave up.
+  const work = (async () => ({ runs: await store.runsInFlight(timeoutMs), queues: await store.queueDepths(clock.now(), timeoutMs) }))();
   work.catch(() => {});
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {

@@ -125,7 +125,8 @@ export interface Store {
   /** A run's status; undefined when it is gone or `runId` is empty. `q`: the transaction it is read in. */
   runStatus(runId: string, q?: Queryable): Promise<string | undefined>;
   search(query: runs.SearchQuery): Promise<{ runs: RunState[]; more: boolean }>;
-  runsInFlight(): Promise<{ status: WorkflowStatus; count: number }[]>;
+  /** Stopped by PostgreSQL past `limitMs` (as queueDepths): a scrape waits no longer for it. */
+  runsInFlight(limitMs: number): Promise<{ status: WorkflowStatus; count: number }[]>;
   /** What a run and its sub-workflow runs wait for (timers, queued and running tasks, the outbox): for test drivers. */
   runTreeSnapshot(runId: string): Promise<RunTreeSnapshot>;
   /** Runs per status for a filter, each count stopping at `cap` (cheap where the filter's runs are found by an index). */
@@ -170,7 +171,7 @@ export interface Store {
   requeue(taskId: string, token: string): Promise<void>;
   /** The new deadline; undefined when the token is stale. */
   extendLease(taskId: string, token: string, seconds: number, now: number): Promise<number | undefined>;
-  queueDepths(now: number): Promise<queue.QueueDepth[]>;
+  queueDepths(now: number, limitMs: number): Promise<queue.QueueDepth[]>;
   /** A page of queue depths in task type order; `next` to read the page after it, when one follows. */
   queueDepthPage(now: number, page: queue.QueueDepthPage): Promise<{ depths: queue.QueueDepth[]; next?: string }>;
   /** The task types (of `among`, or all) with a task ready in the queue at `now` (the dispatcher's sweep). */
@@ -408,7 +409,17 @@ class PgStore implements Store {
   runIdByIdempotencyKey = (key: string) => runs.runIdByIdempotencyKey(this.pool, key);
   runStatus = (runId: string, q: Queryable = this.pool) => runs.runStatus(q, runId);
   search = (query: runs.SearchQuery) => runs.searchRuns(this.searchPool, query);
-  runsInFlight = () => runs.runsInFlight(this.pool);
+  runsInFlight = (limitMs: number) => this.limited(limitMs, (tx) => runs.runsInFlight(tx));
+  /**
+   * `read` in a transaction whose statements PostgreSQL stops past `limitMs`: the gauges' counts read every run in flight
+   * and every queued task, and a scrape that stopped waiting for one left it running on a connection of the reads pool.
+   */
+  private limited<T>(limitMs: number, read: (tx: Tx) => Promise<T>): Promise<T> {
+    return transaction(this.pool, async (tx) => {
+      await tx.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.round(limitMs))}`);
+      return read(tx);
+    });
+  }
   runTreeSnapshot = (runId: string) => runTreeSnapshot(this.pool, runId);
   countRunsByStatus = (statuses: string[], filter: CountFilter, cap: number) => countRunsByStatus(this.searchPool, statuses, filter, cap);
   runIdOfTask = (taskId: string) => tasks.runIdOfTask(this.pool, taskId);
@@ -436,7 +447,7 @@ class PgStore implements Store {
   extendLease = (taskId: string, token: string, seconds: number, now: number) => queue.extendLease(this.writePool, taskId, token, seconds, now);
   /** Counts every queued task: concurrent callers (ListQueues, a scrape) share one read, so callers cannot hold a connection each with it. */
   private readonly depths = new CoalescedRead<queue.QueueDepth[]>();
-  queueDepths = (now: number) => this.depths.get(() => queue.queueDepths(this.pool, now));
+  queueDepths = (now: number, limitMs: number) => this.depths.get(() => this.limited(limitMs, (tx) => queue.queueDepths(tx, now)));
   /** On the search pool: it counts every task queued of its types, as a search reads every run its filter touches. */
   queueDepthPage = (now: number, page: queue.QueueDepthPage) => queue.queueDepthPage(this.searchPool, now, page);
   readyTaskTypes = (now: number, among?: readonly string[]) => queue.readyTaskTypes(this.pool, now, among);
