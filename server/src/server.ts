@@ -325,7 +325,11 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
     { service: EventService, handlers: guard(methodsOf(EventService), serviceHandlers(EventService, impls.events, onError), gate) },
     {
       service: ScheduleService,
-      handlers: guard(methodsOf(ScheduleService), serviceHandlers(ScheduleService, scheduleService(store, schedules, clock, limits), onError), gate),
+      handlers: guard(
+        methodsOf(ScheduleService),
+        serviceHandlers(ScheduleService, scheduleService(store, schedules, clock, limits, engineServices.queries), onError),
+        gate,
+      ),
     },
     {
       service: RetentionService,

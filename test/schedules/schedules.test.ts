@@ -321,6 +321,12 @@ describe("schedules", () => {
 
   it("refuse bad input with the field named, storing nothing", async () => {
     const wf = await flow();
+    // A workflow that requires an input: a schedule without it would have every fire refused, counted as skipped.
+    const needsDay = `${wf}_needs_day`;
+    await h.client.registerWorkflowDef({
+      ...waitFlow(needsDay),
+      inputSchema: { name: "needs_day", type: "JSON", version: 1, data: { type: "object", required: ["day"] } },
+    });
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ name: "bad1", cronExpression: "61 * * * *", startWorkflowRequest: { name: wf } }, /\/cronExpression: invalid cron expression/],
       [{ name: "bad2", cronExpression: "every day", startWorkflowRequest: { name: wf } }, /\/cronExpression/],
@@ -341,6 +347,10 @@ describe("schedules", () => {
       [
         { name: "bad10", intervalSeconds: 60, startWorkflowRequest: { name: wf, inputs: { a: 1 } } },
         /\/startWorkflowRequest\/inputs: unknown field; did you mean input\?/,
+      ],
+      [
+        { name: "bad11", intervalSeconds: 60, startWorkflowRequest: { name: needsDay, input: { region: "eu" } } },
+        /\/startWorkflowRequest\/input: .* refused the input: missing required input: day/,
       ],
     ];
     for (const [s, message] of cases) {

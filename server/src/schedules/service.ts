@@ -9,6 +9,9 @@ import type { Limits } from "../limits.js";
 import type { ScheduleRow, Store } from "../store/store.js";
 import { invalid, LARGE_STEP_BYTES, notFound, parseLargePayload, rpc } from "../service/errors.js";
 import { listPage, pageWithinBytes } from "../service/list-pages.js";
+import type { JsonObject } from "../decider/model.js";
+import type { Queries } from "../sandbox/queries.js";
+import { checkRunInput } from "../service/run-input.js";
 import { fireTimesBetween, fireTimesOf } from "./fire-times.js";
 import { idempotencyKeyOf, type ScheduleFirer } from "./firer.js";
 
@@ -42,6 +45,7 @@ export function scheduleService(
   firer: ScheduleFirer,
   clock: Clock,
   limits: Limits,
+  queries: Pick<Queries, "checkInput">,
 ): ServiceImpl<typeof ScheduleService> {
   /**
    * The schedule `json` holds: a large one (its start's input) is read a step per turn of the event loop, in line
@@ -56,11 +60,18 @@ export function scheduleService(
     if (errors.length > 0) throw invalid(`invalid schedule (${errors.length} error${errors.length > 1 ? "s" : ""}): ${describeIssues(errors)}`);
     const s = value as unknown as WorkflowSchedule;
     const request = s.startWorkflowRequest;
-    if (!(await store.findWorkflowDef(request.name, request.version))) {
+    const found = await store.findWorkflowDef(request.name, request.version);
+    if (!found) {
       throw invalid(
         `/startWorkflowRequest/name: no workflow ${JSON.stringify(request.name)}${request.version !== undefined ? ` version ${request.version}` : ""} is registered; register it first (baton publish)`,
       );
     }
+    // An input the workflow refuses would have every fire refused, each counted as skipped: refused here instead (as
+    // its fires' runs get it, with the scheduled time), against the version the schedule names or the latest.
+    const input = { ...(request.input ?? {}), _scheduledTime: 0, _executedTime: 0, _scheduleName: s.name } as JsonObject;
+    await checkRunInput(found.def, input, queries).catch((error: unknown) => {
+      throw error instanceof RpcError ? invalid(`/startWorkflowRequest/input: ${error.message}`) : error;
+    });
     return s;
   };
   const existing = async (name: string): Promise<ScheduleRow> => {
