@@ -21,8 +21,14 @@ export type EvaluationRequest =
   | ({ kind: "resolve" } & Resolution)
   /** A jq filter; the value is `{result, resultList}`. */
   | { kind: "jq"; filter: string; input: Json }
-  /** No code: the decision's budget ran out, and the engine answers at once so the run goes on in a new event. */
-  | { kind: "continue" };
+  /**
+   * No code: the decision's budget ran out, and the engine answers at once so the run goes on in a new event;
+   * `of`: what goes on, a loop's iterations or a dynamic fork's branches (each goes on in a batch lane of its own).
+   */
+  | { kind: "continue"; of: Continued };
+
+/** What a `continue` evaluation goes on with. */
+export type Continued = "loop" | "fork";
 
 /** The value, or why there is none (the message the task's reason is made of). */
 export type EvaluationOutcome = { ok: true; value: Json } | { ok: false; message: string };

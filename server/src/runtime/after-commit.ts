@@ -6,6 +6,7 @@
 // outbox items) is returned by run: a caller waits for its own run's only,
 // never for another run's in the same batch, nor for the admitted runs.
 import type { RunEvent } from "../decider/decider.js";
+import type { Continued } from "../decider/evaluation.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { RunTarget, Store } from "../store/store.js";
@@ -30,7 +31,7 @@ export interface AfterCommitDeps {
   evaluator: Evaluator;
   outbox: Outbox;
   /** Where an evaluation's answer goes: an event on the task's run (or the run's, for its ending). */
-  handle(target: RunTarget, event: RunEvent, options?: { continuation?: boolean }): Promise<unknown>;
+  handle(target: RunTarget, event: RunEvent, options?: { continuation?: Continued }): Promise<unknown>;
 }
 
 /** What each run's decision started after commit: its evaluations (each resolves once its answer was decided, or could not be) and its outbox items (once carried out). */

@@ -6,6 +6,7 @@
 import { charsOverNameLimit, MAX_NAME_CHARS, type WorkflowDef } from "@baton/sdk";
 import { Refusal } from "../decider/contract.js";
 import type { Effect, RunEvent } from "../decider/decider.js";
+import type { Continued } from "../decider/evaluation.js";
 import type { Graph } from "../decider/graph.js";
 import type { Clock } from "../clock.js";
 import { hasRunLimit } from "../concurrency/limit.js";
@@ -33,8 +34,12 @@ export { Overloaded, type EngineHooks, type EventOutcome, type Reservation, type
 export type { Effect };
 
 const RETRYABLE_PG_CODES = new Set(["40001", "40P01"]);
-/** The batch lane of a loop's continuations (see `handle`). */
-const CONTINUE_LANE = "continue";
+/**
+ * The batch lanes of continuations (see `handle`): a loop's next iterations, and a dynamic fork's next branches,
+ * apart. In one lane, a fork's next 1,000 branches waited for a long loop's batch to be written, and then shared
+ * the next with it.
+ */
+const CONTINUE_LANES: Record<Continued, string> = { loop: "continue-loop", fork: "continue-fork" };
 /**
  * The batch lane of the runs other runs start (see `start`): a fork's
  * children come 64 at a time (after-commit.ts), each locking its tree's count
@@ -137,10 +142,10 @@ export class Engine {
       {
         maxInFlight: this.limits.maxBatchesInFlight ?? 4,
         maxItems: this.limits.maxBatchEvents ?? 500,
-        // Long loops going on past their decision's budget share one batch at a time, and so do the runs
-        // other runs start: the other slots stay for every other event and start, which never wait behind
-        // a loop's next 100 iterations or share a transaction with a fork's children.
-        laneMaxInFlight: { [CONTINUE_LANE]: 1, [TREE_LANE]: 1 },
+        // Long loops going on past their decision's budget share one batch at a time, wide forks' next branches
+        // another, and the runs other runs start another: the other slots stay for every other event and start,
+        // which never wait behind a loop's next 100 iterations or share a transaction with a fork's children.
+        laneMaxInFlight: { [CONTINUE_LANES.loop]: 1, [CONTINUE_LANES.fork]: 1, [TREE_LANE]: 1 },
       },
     );
   }
@@ -186,18 +191,18 @@ export class Engine {
    * are decided and written together (see BatchQueue); each is still all or
    * nothing, and a refused one changes nothing. Undefined with skipLocked
    * when another transaction holds the run. `continuation`: the event goes on
-   * with a run's loop after its last decision's budget ran out (see BatchQueue's lanes).
+   * with a run's loop, or its dynamic fork's branches, after its last decision's budget ran out (see BatchQueue's lanes).
    * `answerAtCommit`: answered once written, not once the evaluations it started are decided too.
    */
   handle(
     target: RunTarget,
     event: RunEvent,
-    options: { skipLocked?: boolean; continuation?: boolean; answerAtCommit?: boolean } = {},
+    options: { skipLocked?: boolean; continuation?: Continued; answerAtCommit?: boolean } = {},
   ): Promise<EventOutcome | undefined> {
     return new Promise((resolve, reject) => {
       this.queue.push({
         kind: "event",
-        lane: options.skipLocked ? "skip-locked" : options.continuation ? CONTINUE_LANE : "wait",
+        lane: options.skipLocked ? "skip-locked" : options.continuation ? CONTINUE_LANES[options.continuation] : "wait",
         key: this.fairKeyOf(target),
         target,
         event,
@@ -271,7 +276,7 @@ export class Engine {
       hooks: this.hooks,
       evaluator: this.services.evaluator,
       outbox: this.outbox,
-      handle: (target: RunTarget, event: RunEvent, options?: { continuation?: boolean }) => this.handle(target, event, options),
+      handle: (target: RunTarget, event: RunEvent, options?: { continuation?: Continued }) => this.handle(target, event, options),
     };
     void afterCommit(done.after, deps).then(
       (followUps) => done.settle(followUps),

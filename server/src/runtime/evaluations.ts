@@ -3,7 +3,7 @@
 // the run as an `evaluated` event, decided in a transaction of its own. If this
 // process dies first, the task's lease runs out and any replica's timer asks again.
 import type { RunEvent } from "../decider/decider.js";
-import type { EvaluationRequest } from "../decider/evaluation.js";
+import type { Continued, EvaluationRequest } from "../decider/evaluation.js";
 import type { Logger } from "../logger.js";
 import type { RunTarget } from "../store/store.js";
 import type { Evaluator } from "./services.js";
@@ -23,13 +23,15 @@ export interface Evaluation {
 export function carryOut(
   evaluation: Evaluation,
   evaluator: Evaluator,
-  handle: (target: RunTarget, event: RunEvent, options?: { continuation?: boolean }) => Promise<unknown>,
+  handle: (target: RunTarget, event: RunEvent, options?: { continuation?: Continued }) => Promise<unknown>,
   log: Logger,
 ): Promise<void> {
   const { runId, taskId, leaseToken, request } = evaluation;
   return evaluator
     .evaluate(request)
-    .then((outcome) => handle(taskId ? { taskId } : runId, { kind: "evaluated", taskId, leaseToken, outcome }, { continuation: request.kind === "continue" }))
+    .then((outcome) =>
+      handle(taskId ? { taskId } : runId, { kind: "evaluated", taskId, leaseToken, outcome }, request.kind === "continue" ? { continuation: request.of } : {}),
+    )
     .then(
       () => undefined,
       (error: unknown) => log.debug({ err: error, runId, taskId }, "evaluation answer not applied; its lease will run out and it is asked again"),

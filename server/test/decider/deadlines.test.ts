@@ -60,7 +60,7 @@ describe("deadlines", () => {
     assert.equal(retryAt(T0, { name: "t", retryDelaySeconds: 4 }, 0, true), T0 + 4_000);
     assert.equal(retryAt(T0, { name: "t", retryDelaySeconds: 4 }, 0, false), T0);
     assert.equal(retryAt(T0, undefined, 0, true), T0);
-    assert.equal(evaluationLeaseAt(T0, { kind: "continue" }), T0 + CONTINUE_LEASE_MS);
+    assert.equal(evaluationLeaseAt(T0, { kind: "continue", of: "loop" }), T0 + CONTINUE_LEASE_MS);
     assert.equal(evaluationLeaseAt(T0, { kind: "jq", filter: ".", input: null }), T0 + EVALUATION_LEASE_MS);
   });
 

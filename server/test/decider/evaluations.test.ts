@@ -209,7 +209,7 @@ describe("a decision's budget", () => {
     for (let asked = m.asked(); asked.length > 0; asked = m.asked()) {
       assert.deepEqual(
         asked.map((e) => e.request),
-        [{ kind: "continue" }],
+        [{ kind: "continue", of: "loop" }],
       );
       const before = m.tasks.length;
       m.answerEvaluation(asked[0]!, true);
@@ -253,14 +253,14 @@ describe("a decision's budget", () => {
     const n = 250;
     const m = itemsLoop(n, [{ name: "n", taskReferenceName: "n", type: "NOOP" }]);
     const [pending] = m.asked();
-    assert.deepEqual(pending?.request, { kind: "continue" });
+    assert.deepEqual(pending?.request, { kind: "continue", of: "loop" });
     m.apply({ kind: "terminate", reason: "enough" });
     assert.equal(m.run.status, "TERMINATED");
     assert.equal(m.answerEvaluation(pending!, true).applied, false, "the answer to the old wait changes nothing");
     m.apply({ kind: "retry", resumeSubworkflowTasks: false });
     assert.equal(m.run.status, "RUNNING");
     const [again] = m.asked();
-    assert.deepEqual(again?.request, { kind: "continue" }, "the retried loop asks to go on");
+    assert.deepEqual(again?.request, { kind: "continue", of: "loop" }, "the retried loop asks to go on");
     for (let asked = [again!]; asked.length > 0; asked = m.asked()) m.answerEvaluation(asked[0]!, true);
     assert.equal(m.run.status, "COMPLETED");
     assert.equal(m.tasks[0]!.output["iteration"], n);

@@ -120,7 +120,7 @@ export const dynamicFork: SystemTask = {
     task.input = { ...task.input, forkedTasks: refs, forkedTaskDefs: tasks as unknown as Json };
     startBranches(d, task, 0);
   },
-  evaluation: () => ({ kind: "continue" }),
+  evaluation: () => ({ kind: "continue", of: "fork" }),
   onEvaluated(d, task) {
     startBranches(d, task, task.marks.continueAt ?? 0);
   },
@@ -153,7 +153,7 @@ function startBranches(d: TaskContext, task: TaskState, from: number): void {
   }
   if (all) return scheduleJoinAfter(d, task, task.input["forkedTasks"] as string[]);
   task.marks.continueAt = end;
-  d.requestEvaluation(task, { kind: "continue" });
+  d.requestEvaluation(task, { kind: "continue", of: "fork" });
 }
 
 /** How a dynamic fork's branch finds its input: by its reference name in the inputs given, or by its place in forkTaskInputs. */

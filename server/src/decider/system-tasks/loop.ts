@@ -47,7 +47,7 @@ export const doWhile: SystemTask = {
     else d.endTask(task, "COMPLETED", "");
   },
   evaluation(d, task) {
-    return task.marks.continueAt !== undefined ? { kind: "continue" } : loopCondition(d, task);
+    return task.marks.continueAt !== undefined ? { kind: "continue", of: "loop" } : loopCondition(d, task);
   },
   onEvaluated(d, task, outcome) {
     const continueAt = task.marks.continueAt;
@@ -120,7 +120,7 @@ function fieldsOf(output: JsonObject, fields: string[] | undefined): JsonObject 
 function nextIteration(d: TaskContext, task: TaskState, n: number): void {
   if (d.spendIteration()) return startIteration(d, task, n);
   task.marks.continueAt = n;
-  d.requestEvaluation(task, { kind: "continue" });
+  d.requestEvaluation(task, { kind: "continue", of: "loop" });
 }
 
 function startIteration(d: TaskContext, task: TaskState, n: number): void {
