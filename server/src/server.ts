@@ -335,7 +335,10 @@ export async function startServer(options: ServerOptions): Promise<BatonServer> 
       service: RetentionService,
       handlers: guard(methodsOf(RetentionService), serviceHandlers(RetentionService, retentionService(store, reaper, searches), onError), gate),
     },
-    { service: RouteService, handlers: guard(methodsOf(RouteService), serviceHandlers(RouteService, routeService(routeControl), onError), gate) },
+    {
+      service: RouteService,
+      handlers: guard(methodsOf(RouteService), serviceHandlers(RouteService, routeService(routeControl, searches, store.searchedVersionCounts), onError), gate),
+    },
     {
       service: SessionService,
       handlers: guard(methodsOf(SessionService), serviceHandlers(SessionService, sessionService(authMode === "required"), onError), gate),

@@ -191,6 +191,25 @@ describe("a search past the time limit", () => {
     assert.ok(Array.isArray(queues), "unlocked, the page is answered");
   });
 
+  it("counts a route's version health in the lane too: it is stopped, and its caller told to shorten the window", async () => {
+    // GetRouteStatus counts every run of the name in its window and sorts their durations (300,000 runs: 0.7 s), on the
+    // pool of the server's own reads: a reader's twenty at once made another key's GetWorkflow wait 2.2 s.
+    await db.query("BEGIN");
+    await db.query("LOCK TABLE baton.runs IN ACCESS EXCLUSIVE MODE");
+    const counted = reader.routes.getRouteStatus({ workflowName: "many", windowSeconds: 315_360_000 }).then(
+      () => undefined,
+      (e: Error & { code?: number }) => e,
+    );
+    const error = await Promise.race([counted, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000).unref())]);
+    await db.query("COMMIT");
+    await counted;
+    assert.ok(error, "the route status was answered, or still waited after 10 s");
+    assert.equal(error.code, 8, error.message); // RESOURCE_EXHAUSTED
+    assert.match(error.message, /ran longer than 0\.1 s and was stopped; narrow it \(a shorter window \(window_seconds\)\).*BATON_SEARCH_SECONDS/);
+    const status = await reader.routes.getRouteStatus({ workflowName: "none", windowSeconds: 60 });
+    assert.deepEqual(status.versions, [], "unlocked, a status is answered");
+  });
+
   it("counts a purge's dry run in the lane too: it is stopped, and its caller told to narrow it", async () => {
     // A dry run counts every ended run before the time and their tasks (240,000 runs of two tasks: 2.5 s), on the pool of
     // the server's own reads: twenty at once held it, and another key's GetWorkflow waited 10 s.

@@ -115,16 +115,23 @@ export class RouteControl {
     return this.routes.routeHistory(name, Math.min(Math.max(limit || 50, 1), 1000));
   }
 
-  /** Health of every version of `name` started in the window (the route's versions first appear even with no run). */
-  async status(name: string, windowSeconds: number): Promise<{ route: Route | undefined; versions: VersionHealth[]; since: number }> {
+  /**
+   * Health of every version of `name` started in the window (the route's versions first appear even with no run);
+   * `count`: where the runs are counted (a caller's status counts in the search lane).
+   */
+  async status(
+    name: string,
+    windowSeconds: number,
+    count: RouteStore["versionCounts"] = this.routes.versionCounts,
+  ): Promise<{ route: Route | undefined; versions: VersionHealth[]; since: number }> {
     requireName(name);
     const route = await this.routes.route(name);
     const since = this.clock.now() - (windowSeconds > 0 ? windowSeconds : 3600) * 1000;
-    return { route, versions: await this.health(name, route, since), since };
+    return { route, versions: await this.health(name, route, since, count), since };
   }
 
-  private async health(name: string, route: Route | undefined, since: number): Promise<VersionHealth[]> {
-    const counts = await this.routes.versionCounts(name, since);
+  private async health(name: string, route: Route | undefined, since: number, count: RouteStore["versionCounts"]): Promise<VersionHealth[]> {
+    const counts = await count(name, since);
     for (const w of route?.weights ?? []) {
       if (!counts.some((c) => c.version === w.version)) {
         counts.push({ version: w.version, started: 0, running: 0, completed: 0, failed: 0, timedOut: 0, terminated: 0, p50: 0, p99: 0 });
@@ -156,7 +163,7 @@ export class RouteControl {
       const canaries = routedVersions(route).filter((v) => v !== route.stableVersion);
       if (canaries.length === 0) continue;
       const since = guard.windowSeconds > 0 ? Math.max(route.updatedAt, this.clock.now() - guard.windowSeconds * 1000) : route.updatedAt;
-      const health = await this.health(route.name, route, since);
+      const health = await this.health(route.name, route, since, this.routes.versionCounts);
       const stable = health.find((h) => h.version === route.stableVersion);
       const stableRate = stable?.failureRate ?? 0;
       const failing = health.find(

@@ -3,13 +3,18 @@
 import { shortened } from "@baton/json";
 import { create } from "@bufbuild/protobuf";
 import { grpc, RouteSchema, RpcError, RouteService, type RouteGuard as RouteGuardMessage, type ServiceImpl } from "@baton/protocol";
-import { principalOfCall } from "../auth/guard.js";
+import { keyIdOfCall, principalOfCall } from "../auth/guard.js";
 import type { RouteControl } from "../routes/control.js";
 import type { Route, RouteGuard } from "../routes/route.js";
-import { RevisionMoved } from "../store/store.js";
+import { RevisionMoved, type Store } from "../store/store.js";
 import { rpc } from "./errors.js";
+import type { SearchLane } from "./search-lane.js";
 
-export function routeService(control: RouteControl): ServiceImpl<typeof RouteService> {
+/**
+ * `searches`: where a caller's version health is counted, in turn by key; `counts`: the count there (on the store's search
+ * connections: it reads every run of the name in the window, and sorts their durations).
+ */
+export function routeService(control: RouteControl, searches: SearchLane, counts: Store["versionCounts"]): ServiceImpl<typeof RouteService> {
   const actorOf = (call: unknown) => {
     const principal = principalOfCall(call as object);
     return principal ? principal.name || principal.id : "anonymous";
@@ -63,8 +68,13 @@ export function routeService(control: RouteControl): ServiceImpl<typeof RouteSer
       };
     }),
 
-    getRouteStatus: rpc(async (req) => {
-      const { route, versions, since } = await control.status(req.workflowName, req.windowSeconds);
+    getRouteStatus: rpc(async (req, call) => {
+      const { route, versions, since } = await searches.run(
+        keyIdOfCall(call),
+        () => control.status(req.workflowName, req.windowSeconds, counts),
+        undefined,
+        "a shorter window (window_seconds)",
+      );
       return {
         ...(route ? { route: toMessage(route) } : {}),
         windowStartMs: BigInt(since),
