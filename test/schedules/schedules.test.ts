@@ -359,6 +359,9 @@ describe("schedules", () => {
       assert.match(refused.details, message);
       assert.equal((await code(h.client.getSchedule(String(s["name"])))).code, grpc.status.NOT_FOUND, "nothing stored");
     }
+    // An editor's JSON Schema reference is no field of the schedule's: kept, as a workflow's unknown fields are.
+    await h.client.createSchedule({ $schema: "./schedule.schema.json", name: "with_schema", intervalSeconds: 60, startWorkflowRequest: { name: wf } });
+    await h.client.deleteSchedule("with_schema");
   });
 
   it("start exactly one run per fire time when two replicas sweep together", async () => {

@@ -69,8 +69,8 @@ const FIELDS = [
   "jitterSeconds",
   "overlapPolicy",
 ];
-/** Conductor's (Orkes') bookkeeping fields, in its exported schedules: kept, not read. */
-const CONDUCTOR_BOOKKEEPING = ["createTime", "createdBy", "updatedTime", "updatedBy", "pausedReason", "tags"];
+/** Conductor's (Orkes') bookkeeping fields, in its exported schedules, and an editor's `$schema`: kept, not read. */
+const CONDUCTOR_BOOKKEEPING = ["createTime", "createdBy", "updatedTime", "updatedBy", "pausedReason", "tags", "$schema"];
 const REQUEST_FIELDS = ["name", "version", "input", "correlationId", "priority"];
 /** Accepted and ignored, as on a start (Baton has no task domains). */
 const REQUEST_IGNORED = ["taskToDomain"];
