@@ -94,6 +94,45 @@ describe("queue depths", () => {
     assert.equal(left, 0, "the scrape's count of the queue still waited on the lock");
   });
 
+  it("a scrape while the routes' health is read waits for that read rather than begin another", async () => {
+    // Each read counts every route's runs of the last hour, one statement a route; a read longer than a second (a lock,
+    // thousands of routes) had the next scrape begin another beside it, and the next, on the pool of the server's reads.
+    await h.client.setRoute("depth_reads_flow", { weights: [{ version: 1, weight: 100 }] });
+    const db = new pg.Client({ connectionString: h.databaseUrl });
+    await db.connect();
+    await db.query("BEGIN");
+    await db.query("LOCK TABLE baton.runs IN ACCESS EXCLUSIVE MODE");
+    const counting = async () => {
+      const other = new pg.Client({ connectionString: h.databaseUrl });
+      await other.connect();
+      const { rows } = await other.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%percentile_cont(0.5)%' AND pid <> pg_backend_pid()",
+      );
+      await other.end();
+      return rows[0]!.n;
+    };
+    const scrapes: Promise<string>[] = [];
+    let counts = 0;
+    try {
+      scrapes.push(h.server.metrics.text());
+      while ((await counting()) < 1) await new Promise((resolve) => setTimeout(resolve, 10));
+      // A sample is fresh for a second: the next scrape comes after it.
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      scrapes.push(h.server.metrics.text());
+      // Before, the second scrape's count reached PostgreSQL within these 5 s, however busy the machine.
+      for (let polls = 0; polls < 50; polls++) {
+        counts = Math.max(counts, await counting());
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      await db.query("COMMIT");
+      await db.end();
+    }
+    const texts = await Promise.all(scrapes);
+    assert.equal(counts, 1, "a second count of the route's runs began beside the first");
+    assert.match(texts[1]!, /workflow="depth_reads_flow",version="1"/);
+  });
+
   it("a call made after a count ended reads again: it sees a task queued since", async () => {
     await h.client.tasks.listQueues({});
     await h.client.startWorkflow("depth_reads_flow", {});

@@ -13,11 +13,14 @@ export function registerRouteMetrics(registry: Registry, list: () => Promise<Rou
   const registers = [registry];
   let sample: Promise<{ route: Route; versions: VersionHealth[] }[]> | undefined;
   let sampledAt = -Infinity;
+  /** A sample is being read: scrapes meanwhile wait for it rather than begin another beside it (a count per route each). */
+  let reading = false;
   const fresh = () => {
-    if (!sample || performance.now() - sampledAt > 1000) {
+    if (!sample || (!reading && performance.now() - sampledAt > 1000)) {
       sampledAt = performance.now();
+      reading = true;
       sample = list().then((routes) => Promise.all(routes.map(async (route) => ({ route, versions: (await control.status(route.name, 3600)).versions }))));
-      sample.catch(() => {});
+      sample.catch(() => {}).finally(() => (reading = false));
     }
     return sample.catch(() => []);
   };
