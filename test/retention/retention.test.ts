@@ -10,7 +10,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { grpc } from "@baton/protocol";
-import { createLogger, startServer } from "@baton/server";
+import { createLogger, serverOptionsFromEnv, startServer } from "@baton/server";
 import { metricValue, startHarness, type Harness } from "../support/harness.js";
 import { freshDatabase } from "../support/database.js";
 import { answer, mustPoll } from "../support/worker.js";
@@ -179,6 +179,12 @@ describe("retention", () => {
       startServer({ databaseUrl: await freshDatabase(), port: 0, logger: createLogger("silent"), retention: { defaultSeconds: 60 } }),
       /default retention must be .* at least 3600/,
     );
+    // The setting read as written, a duration: what it came to and what to write instead.
+    assert.throws(
+      () => serverOptionsFromEnv({ BATON_RETENTION: "5m" }),
+      /^Error: BATON_RETENTION is 5m \(300 s\), under the shortest allowed, one hour: use 1h or more/,
+    );
+    assert.equal(serverOptionsFromEnv({ BATON_RETENTION: "1h" }).retention?.defaultSeconds, 3600);
   });
 
   it("removes the count of a concurrency key no run holds or waits for, and the key counts afresh at its next start", async () => {

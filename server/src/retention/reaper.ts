@@ -42,7 +42,8 @@ export function parseRetention(text: string): number | undefined {
   if (!m) throw new Error(`BATON_RETENTION must be a duration such as "30d", "12h" or "3600" (seconds), or "off"; got "${text}"`);
   const unit = { "": 1, s: 1, m: 60, h: 3600, d: 86_400 }[m[2]!.toLowerCase() as "" | "s" | "m" | "h" | "d"];
   const seconds = Number(m[1]) * unit;
-  checkRetention(seconds, "BATON_RETENTION");
+  if (!Number.isSafeInteger(seconds) || seconds < MIN_RETENTION_SECONDS)
+    throw new Error(`BATON_RETENTION is ${text} (${seconds} s), under the shortest allowed, one hour: use 1h or more, or "off" to keep every run`);
   return seconds;
 }
 
