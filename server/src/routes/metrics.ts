@@ -9,20 +9,34 @@ export interface RouteMetrics {
   rollbacks: Counter<"workflow">;
 }
 
+/** How long a scrape waits for the routes' health (as for the database sample). */
+const ROUTES_SAMPLE_MS = 2000;
+
 export function registerRouteMetrics(registry: Registry, list: () => Promise<Route[]>, control: RouteControl): RouteMetrics {
   const registers = [registry];
   let sample: Promise<{ route: Route; versions: VersionHealth[] }[]> | undefined;
   let sampledAt = -Infinity;
   /** A sample is being read: scrapes meanwhile wait for it rather than begin another beside it (a count per route each). */
   let reading = false;
+  /** The last sample read whole: a scrape that cannot wait for the one being read is answered with it. */
+  let last: { route: Route; versions: VersionHealth[] }[] = [];
   const fresh = () => {
     if (!sample || (!reading && performance.now() - sampledAt > 1000)) {
       sampledAt = performance.now();
       reading = true;
       sample = list().then((routes) => Promise.all(routes.map(async (route) => ({ route, versions: (await control.status(route.name, 3600)).versions }))));
-      sample.catch(() => {}).finally(() => (reading = false));
+      sample
+        .then((read) => (last = read))
+        .catch(() => {})
+        .finally(() => (reading = false));
     }
-    return sample.catch(() => []);
+    // Waited for as long as the database sample is (2 s): a lock on the runs held every scrape until it went.
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<typeof last>((resolve) => {
+      timer = setTimeout(() => resolve(last), ROUTES_SAMPLE_MS);
+      timer.unref();
+    });
+    return Promise.race([sample.catch(() => last), waited]).finally(() => clearTimeout(timer));
   };
   const gauge = (name: string, help: string, value: (v: VersionHealth) => number) =>
     new Gauge({
