@@ -111,10 +111,13 @@ describe("baton schedules", () => {
     const twice = await s.cli(["schedules", "backfill", "cli_hourly", "--from", "2026-01-01T00:00:00Z", "--to", "2026-01-01T02:00:00Z"]);
     assert.match(twice.stdout, /started 0 runs; 4 fire times had one already/);
 
-    const purged = json<{ runs: number; dryRun: boolean }>(
-      (await s.cli(["runs", "purge", "--before", "now", "--workflow", "cli_sched_report", "--dry-run", "-o", "json"])).stdout,
-    );
+    const dry = await s.cli(["runs", "purge", "--before", "now", "--workflow", "cli_sched_report", "--dry-run", "-o", "json"]);
+    const purged = json<{ runs: number; dryRun: boolean }>(dry.stdout);
     assert.deepEqual([purged.runs, purged.dryRun], [0, true], "nothing ended yet");
+    assert.doesNotMatch(dry.stderr, /warning/, "a registered workflow with nothing to purge is no typo");
+    const typo = await s.cli(["runs", "purge", "--before", "now", "--workflow", "cli_sched_reprot", "--dry-run"]);
+    assert.equal(typo.code, 0, typo.stderr);
+    assert.match(typo.stderr, /^warning: no workflow "cli_sched_reprot" is registered: check the name/m);
     for (const id of [triggered.runId, ...backfill.runIds]) await s.cli(["terminate", id]);
     // A bare duration is that long ago, as in the help: runs that ended a moment ago are not 30 days old.
     const monthOld = json<{ runs: number; before: string }>(

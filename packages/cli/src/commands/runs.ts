@@ -22,6 +22,18 @@ export function runsCommand(program: Command): void {
       action(async (ctx, opts: { before: string; workflow?: string; dryRun?: boolean }) => {
         const before = parseTime("--before", opts.before);
         const r = await ctx.call((c) => c.purgeRuns(before, { ...(opts.workflow ? { workflow: opts.workflow } : {}), dryRun: opts.dryRun === true }));
+        // Nothing found for a name no workflow has is more likely a typo than an empty history: say so.
+        const name = opts.workflow;
+        if (r.runs === 0 && name) {
+          const known = await ctx
+            .call((c) => c.getWorkflowDef(name))
+            .then(
+              () => true,
+              (e: unknown) => !/^not found/.test((e as Error).message),
+            );
+          if (!known)
+            ctx.out.warn(`no workflow ${JSON.stringify(name)} is registered: check the name (a removed workflow's runs are purged by its name all the same)`);
+        }
         ctx.out.emit(
           { ...r, before: new Date(before).toISOString(), dryRun: opts.dryRun === true },
           () =>
