@@ -244,8 +244,10 @@ describe("retention", () => {
       sizes.slice(-4).every((n) => n === sizes.at(-1)),
       `steady: ${sizes.join(", ")}`,
     );
+    // Kept whole, the last days' tables would be three times the first days' and more. Lazy vacuum skips
+    // a page another backend has pinned, so a busy cluster leaves a few pages more: bounded, not byte-exact.
     assert.ok(
-      Math.max(...bytes.slice(-4)) <= Math.max(...bytes.slice(0, -4)),
+      Math.max(...bytes.slice(-4)) <= 1.5 * Math.max(...bytes.slice(0, 4)),
       `the tables' size (bytes, after each day's vacuum) stops growing: ${bytes.join(", ")}`,
     );
     assert.equal(
