@@ -133,14 +133,15 @@ describe("retention batches", () => {
         await new Promise((r) => setTimeout(r, 50));
         after = await stats();
       }
-      assert.equal(after["task_logs"]!.del, before["task_logs"]!.del + 60, "the batch's own lines removed");
+      assert.equal(Number((await db.query(`SELECT count(*) AS n FROM baton.task_logs WHERE message = 'mine'`)).rows[0].n), 0, "the batch's own lines removed");
       // The batch's 60 tasks have 60 lines and no entries, and each is looked up a few times: nowhere near the 100,000 beside
-      // (before: the whole of loop_iterations, 99,503 rows, read through its primary key).
+      // (before: the whole of loop_iterations, 99,503 rows, read through its primary key). An idle backend may report its
+      // counters up to 10 s late, so the earlier tests' reads (a few hundred rows in all) can still land in this window.
       const read = {
         task_logs: after["task_logs"]!.read - before["task_logs"]!.read,
         loop_iterations: after["loop_iterations"]!.read - before["loop_iterations"]!.read,
       };
-      assert.ok(read.task_logs <= 300 && read.loop_iterations <= 300, `rows read: ${JSON.stringify(read)}`);
+      assert.ok(read.task_logs <= 2_000 && read.loop_iterations <= 2_000, `rows read: ${JSON.stringify(read)}`);
       assert.equal(Number((await db.query(`SELECT count(*) AS n FROM baton.task_logs WHERE message = 'other'`)).rows[0].n), 100_000, "other lines kept");
     } finally {
       await db.end();
