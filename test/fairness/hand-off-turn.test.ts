@@ -6,9 +6,10 @@
 // claims at the door (the real claim runs once they are let go): the moment
 // lasts as long as the test needs. Only a stream of 32 slots or more keeps
 // one free of the claims, for a key with nothing queued: its task is handed
-// over at commit, though a flood's handlers hold every other slot; and a
-// key's task that found that slot taken is claimed into it once it is free,
-// not after a slot of the flood's. Real server, PostgreSQL and worker.
+// over at commit, though a flood's handlers hold every other slot; a key's
+// tasks that found that slot taken are owed the worker's next free slots (up
+// to half its slots); and one past those is claimed into the slot once it is
+// free, not after a slot of the flood's. Real server, PostgreSQL and worker.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Worker } from "@baton/client";
@@ -128,21 +129,30 @@ describe("a quiet key's task that found the room taken", () => {
 
       const one = await h.client.startWorkflow("turn_fair", { tenant: "calm", n: 1 });
       assert.equal(await status(one), "IN_PROGRESS", "handed over at commit to the slot kept for quiet keys");
-      const two = await h.client.startWorkflow("turn_fair", { tenant: "calm", n: 2 });
-      assert.equal(await status(two), "SCHEDULED", "the room was taken (by its first task): queued");
+      // The stream owes up to half its slots: its next 16 free ones.
+      for (let n = 2; n <= 17; n++) {
+        const owed = await h.client.startWorkflow("turn_fair", { tenant: "calm", n });
+        assert.equal(await status(owed), "IN_PROGRESS", "handed over at commit, owed one of the worker's next free slots");
+      }
+      const queued = await h.client.startWorkflow("turn_fair", { tenant: "calm", n: 18 });
+      assert.equal(await status(queued), "SCHEDULED", "the room was taken (by its first task) and as many slots owed as the stream may: queued");
 
       letFirstGo();
-      await eventually(async () => received.includes("calm:2"), Boolean);
-      assert.equal(floodHeld(), 31, "claimed into the room the first task left, the flood's slots still held");
+      await eventually(async () => received.includes("calm:18"), Boolean);
+      assert.equal(
+        floodHeld(),
+        31,
+        "the owed one took the slot the first task left, and the queued one was claimed into it after, the flood's slots still held",
+      );
 
       // Once the room's slot is free again (the worker credited it back), the key has nothing queued: its next task goes at commit.
       await eventually(
         async () => (await h.client.tasks.listWorkers({ taskType: TYPE })).workers.find((w) => w.workerId === "room-worker")?.freeSlots,
         (n) => n === 1n,
       );
-      const three = await h.client.startWorkflow("turn_fair", { tenant: "calm", n: 3 });
-      assert.notEqual(await status(three), "SCHEDULED", "handed over at commit: its key left the claim's turns when its last queued task was claimed");
-      await eventually(async () => received.includes("calm:3"), Boolean);
+      const next = await h.client.startWorkflow("turn_fair", { tenant: "calm", n: 19 });
+      assert.notEqual(await status(next), "SCHEDULED", "handed over at commit: its key left the claim's turns when its last queued task was claimed");
+      await eventually(async () => received.includes("calm:19"), Boolean);
       assert.equal(floodHeld(), 31);
     } finally {
       letFirstGo();
