@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { DispatchResponse } from "@baton/protocol";
 import { eventually, startHarness, type Harness } from "../support/harness.js";
+import { registerTenantFlow } from "./lib/tenant-flow.js";
 
 const FLOOD = 80;
 /** The stream's slots: it keeps 64 / 32 = 2 of them for quiet keys while keyed tasks are queued, and owes up to 32. */
@@ -25,17 +26,6 @@ before(async () => {
   h = await startHarness();
 });
 after(() => h.close());
-
-async function registerFlow(type: string): Promise<void> {
-  await h.client.registerTaskDefs([{ name: type, retryCount: 0, responseTimeoutSeconds: 3600 }]);
-  await h.client.registerWorkflowDef({
-    name: type,
-    version: 1,
-    schemaVersion: 2,
-    fairnessKey: "${workflow.input.tenant}",
-    tasks: [{ name: type, taskReferenceName: "work", type: "SIMPLE", inputParameters: { tenant: "${workflow.input.tenant}", n: "${workflow.input.n}" } }],
-  });
-}
 
 const depth = async (type: string) => (await h.client.tasks.listQueues({})).queues.find((q) => q.taskType === type);
 const taskOf = async (runId: string) => (await h.client.getWorkflow(runId, { includeTasks: true })).tasks[0]!;
@@ -71,7 +61,7 @@ async function floodedStream(type: string) {
 describe("a quiet key's task with every slot of the stream written to its worker", () => {
   it("is handed over at commit and takes the worker's next free slot, ahead of the flood, highest priority first", async () => {
     const type = "owed_next";
-    await registerFlow(type);
+    await registerTenantFlow(h.client, type, ["n"]);
     const { stream, received } = await floodedStream(type);
     try {
       const low = await h.client.startWorkflow(type, { tenant: "quiet", n: 10 });
@@ -108,7 +98,7 @@ describe("a quiet key's task with every slot of the stream written to its worker
 
   it("goes back to the queue when no slot comes free for a second, or the stream ends", async () => {
     const type = "owed_back";
-    await registerFlow(type);
+    await registerTenantFlow(h.client, type, ["n"]);
     const first = await floodedStream(type);
     let runs: string[] = [];
     try {

@@ -18,6 +18,7 @@ import { after, before, describe, it } from "node:test";
 import { BatonClient, Worker } from "@baton/client";
 import type { DispatchResponse } from "@baton/protocol";
 import { eventually, startHarness, type Harness } from "../support/harness.js";
+import { registerTenantFlow } from "./lib/tenant-flow.js";
 import { relay } from "../support/relay.js";
 
 const FLOOD = 60;
@@ -29,25 +30,13 @@ const BLOB = "b".repeat(128 * 1024);
 
 let h: Harness;
 
-/** A flow of one task of type `type`, its runs keyed by tenant, the task's input the run's (tenant and blob). */
-async function registerFlow(type: string): Promise<void> {
-  await h.client.registerTaskDefs([{ name: type, retryCount: 0, responseTimeoutSeconds: 3600 }]);
-  await h.client.registerWorkflowDef({
-    name: type,
-    version: 1,
-    schemaVersion: 2,
-    fairnessKey: "${workflow.input.tenant}",
-    tasks: [{ name: type, taskReferenceName: "work", type: "SIMPLE", inputParameters: { tenant: "${workflow.input.tenant}", blob: "${workflow.input.blob}" } }],
-  });
-}
-
 before(async () => {
   h = await startHarness({ manualClock: true });
-  await registerFlow("held_order");
-  await registerFlow("held_release");
-  await registerFlow("held_swap");
-  await registerFlow("held_noted");
-  await registerFlow("held_claimed");
+  await registerTenantFlow(h.client, "held_order", ["blob"]);
+  await registerTenantFlow(h.client, "held_release", ["blob"]);
+  await registerTenantFlow(h.client, "held_swap", ["blob"]);
+  await registerTenantFlow(h.client, "held_noted", ["blob"]);
+  await registerTenantFlow(h.client, "held_claimed", ["blob"]);
 });
 after(() => h.close());
 
