@@ -5,13 +5,11 @@
 // freed slots admitted. What each run's decision started (its evaluations, its
 // outbox items) is returned by run: a caller waits for its own run's only,
 // never for another run's in the same batch, nor for the admitted runs.
-import type { RunEvent } from "../decider/decider.js";
-import type { Continued } from "../decider/evaluation.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
-import type { RunTarget, Store } from "../store/store.js";
+import type { Store } from "../store/store.js";
 import type { EngineHooks } from "./contract.js";
-import { carryOut } from "./evaluations.js";
+import { carryOut, type AnswerEvent } from "./evaluations.js";
 import type { Outbox } from "./outbox.js";
 import type { Evaluator } from "./services.js";
 import type { AfterCommit } from "./write-plan.js";
@@ -31,7 +29,7 @@ export interface AfterCommitDeps {
   evaluator: Evaluator;
   outbox: Outbox;
   /** Where an evaluation's answer goes: an event on the task's run (or the run's, for its ending). */
-  handle(target: RunTarget, event: RunEvent, options?: { continuation?: Continued }): Promise<unknown>;
+  handle: AnswerEvent;
 }
 
 /** What each run's decision started after commit: its evaluations (each resolves once its answer was decided, or could not be) and its outbox items (once carried out). */

@@ -269,14 +269,14 @@ export class Engine {
       }
       return;
     }
-    const deps = {
+    const deps: AfterCommitDeps = {
       store: this.store,
       clock: this.clock,
       log: this.log,
       hooks: this.hooks,
       evaluator: this.services.evaluator,
       outbox: this.outbox,
-      handle: (target: RunTarget, event: RunEvent, options?: { continuation?: Continued }) => this.handle(target, event, options),
+      handle: (target, event, options) => this.handle(target, event, options),
     };
     void afterCommit(done.after, deps).then(
       (followUps) => done.settle(followUps),

@@ -8,6 +8,9 @@ import type { Logger } from "../logger.js";
 import type { RunTarget } from "../store/store.js";
 import type { Evaluator } from "./services.js";
 
+/** Where an evaluation's answer goes: an event on the task's run (or the run's), a continuation in its own batch lane. */
+export type AnswerEvent = (target: RunTarget, event: RunEvent, options?: { continuation?: Continued }) => Promise<unknown>;
+
 export interface Evaluation {
   runId: string;
   /** Empty: the run's ending asked (run-end.ts). */
@@ -20,12 +23,7 @@ export interface Evaluation {
  * Resolves once the outcome was decided (or could not be: the lease then runs out and any replica asks again). Never rejects.
  * `handle` takes the task the answer is for (the engine finds its run, from memory when it holds it), or the run for its ending.
  */
-export function carryOut(
-  evaluation: Evaluation,
-  evaluator: Evaluator,
-  handle: (target: RunTarget, event: RunEvent, options?: { continuation?: Continued }) => Promise<unknown>,
-  log: Logger,
-): Promise<void> {
+export function carryOut(evaluation: Evaluation, evaluator: Evaluator, handle: AnswerEvent, log: Logger): Promise<void> {
   const { runId, taskId, leaseToken, request } = evaluation;
   return evaluator
     .evaluate(request)
