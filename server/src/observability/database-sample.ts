@@ -3,19 +3,13 @@
 import type { Clock } from "../clock.js";
 import type { Store } from "../store/store.js";
 import type { DatabaseSample } from "./metrics.js";
+import { within } from "./within.js";
 
 export async function sampleDatabase(store: Pick<Store, "runsInFlight" | "queueDepths">, clock: Clock, timeoutMs = 2000): Promise<DatabaseSample> {
   // PostgreSQL stops each count past the time the scrape waits: none goes on holding a connection after it gave up.
   const work = (async () => ({ runs: await store.runsInFlight(timeoutMs), queues: await store.queueDepths(clock.now(), timeoutMs) }))();
   work.catch(() => {});
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("database sample timed out")), timeoutMs);
-    timer.unref();
+  return within(work, timeoutMs, () => {
+    throw new Error("database sample timed out");
   });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -2,6 +2,7 @@
 // in force and each version's health over the last hour, read from the
 // database when scraped (at most once a second), and the guard's rollbacks.
 import { Counter, Gauge, type Registry } from "prom-client";
+import { within } from "../observability/within.js";
 import type { RouteControl, VersionHealth } from "./control.js";
 import type { Route } from "./route.js";
 
@@ -31,12 +32,11 @@ export function registerRouteMetrics(registry: Registry, list: () => Promise<Rou
         .finally(() => (reading = false));
     }
     // Waited for as long as the database sample is (2 s): a lock on the runs held every scrape until it went.
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<typeof last>((resolve) => {
-      timer = setTimeout(() => resolve(last), ROUTES_SAMPLE_MS);
-      timer.unref();
-    });
-    return Promise.race([sample.catch(() => last), waited]).finally(() => clearTimeout(timer));
+    return within(
+      sample.catch(() => last),
+      ROUTES_SAMPLE_MS,
+      () => last,
+    );
   };
   const gauge = (name: string, help: string, value: (v: VersionHealth) => number) =>
     new Gauge({
