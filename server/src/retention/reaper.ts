@@ -7,6 +7,7 @@ import { open } from "node:fs/promises";
 import path from "node:path";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Clock } from "../clock.js";
+import { within } from "../observability/within.js";
 import type { Logger } from "../logger.js";
 import type { PurgeFilter, Store } from "../store/store.js";
 import { Ticker } from "../ticker.js";
@@ -29,8 +30,11 @@ export interface RetentionOptions {
   intervalMs?: number;
 }
 
+/** Whether a period of `seconds` may be a retention: a whole number of seconds, at least the shortest. */
+const allowedRetention = (seconds: number) => Number.isSafeInteger(seconds) && seconds >= MIN_RETENTION_SECONDS;
+
 export function checkRetention(seconds: number, what: string): void {
-  if (!Number.isSafeInteger(seconds) || seconds < MIN_RETENTION_SECONDS) {
+  if (!allowedRetention(seconds)) {
     throw new Error(`${what} must be a whole number of seconds, at least ${MIN_RETENTION_SECONDS} (one hour); got ${seconds}`);
   }
 }
@@ -42,7 +46,7 @@ export function parseRetention(text: string): number | undefined {
   if (!m) throw new Error(`BATON_RETENTION must be a duration such as "30d", "12h" or "3600" (seconds), or "off"; got "${text}"`);
   const unit = { "": 1, s: 1, m: 60, h: 3600, d: 86_400 }[m[2]!.toLowerCase() as "" | "s" | "m" | "h" | "d"];
   const seconds = Number(m[1]) * unit;
-  if (!Number.isSafeInteger(seconds) || seconds < MIN_RETENTION_SECONDS)
+  if (!allowedRetention(seconds))
     throw new Error(`BATON_RETENTION is ${text} (${seconds} s), under the shortest allowed, one hour: use 1h or more, or "off" to keep every run`);
   return seconds;
 }
@@ -79,13 +83,11 @@ export class Reaper {
       registers,
       // Read when scraped, bounded in time; a database that is down keeps the last value (and /metrics still answers).
       collect: async function (this: Gauge) {
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<undefined>((resolve) => {
-          timer = setTimeout(() => resolve(undefined), 2000);
-          timer.unref();
-        });
-        const oldest = await Promise.race([store.oldestEndedRun().catch(() => undefined), timeout]);
-        clearTimeout(timer);
+        const oldest = await within(
+          store.oldestEndedRun().catch(() => undefined),
+          2000,
+          () => undefined,
+        );
         if (oldest !== undefined) this.set(oldest / 1000);
       },
     });
