@@ -2,7 +2,8 @@
 // past the server's default or their workflow's own period are removed with
 // their tasks and logs, exported first when asked; running runs never go;
 // `PurgeRuns` for operators; bad retention refused; and under sustained load
-// with time moving, the tables stay bounded.
+// with time moving, the tables stay bounded (dispatch beside the reaper:
+// beside-dispatch.test.ts).
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";

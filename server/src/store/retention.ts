@@ -43,6 +43,9 @@ function where(f: PurgeFilter, params: unknown[]): string {
   return parts.join(" AND ");
 }
 
+/** The application_name of a batch's connection while its transaction is open (back to the pool's at its end). */
+export const RETENTION_APPLICATION = "baton-retention";
+
 /** The most one batch removes: runs, their tasks together (a run with more tasks goes alone), and their log lines. */
 export interface BatchLimit {
   runs: number;
@@ -64,8 +67,9 @@ export async function removeEndedRuns(
   const filter = where(f, params);
   params.push(limit.runs, limit.tasks);
   return transaction(pool, async (tx) => {
-    // Nothing may wait long on this transaction: a lock it cannot get at once is an error, not a queue.
-    await tx.query("SET LOCAL lock_timeout = '2s'");
+    // Nothing may wait long on this transaction: a lock it cannot get at once is an error, not a queue. Named while it is open
+    // (pg_stat_activity, the server's open transactions): who holds a lock or waits is seen to be retention, not the engine.
+    await tx.query(`SELECT set_config('lock_timeout', '2s', true), set_config('application_name', '${RETENTION_APPLICATION}', true)`);
     const picked = await tx.query<{ candidates: number; victims: string[]; sizes: number[] }>(
       // A run's tasks are taken as its sequence counter says (every task it made took a number; nothing is counted).
       `WITH candidates AS (
