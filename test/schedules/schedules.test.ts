@@ -78,11 +78,12 @@ describe("schedules", () => {
   it("read cron expressions (with seconds) in their time zone, across daylight saving", async () => {
     const wf = await flow();
     const berlin = { name: "berlin", cronExpression: "30 2 * * *", zoneId: "Europe/Berlin", startWorkflowRequest: { name: wf } };
-    // 2030-03-31: 02:30 does not exist in Berlin (clocks jump 02:00 -> 03:00): that day fires once, after the gap.
+    // 2030-03-31: 02:30 does not exist in Berlin (clocks jump 02:00 -> 03:00): that day fires once, at the end of the
+    // gap (03:00), as cron runs the fixed times the clock skipped when it has jumped.
     const spring = await h.client.previewSchedule(berlin, { count: 3, from: Date.UTC(2030, 2, 29, 12) });
     assert.deepEqual(
       spring.fireTimes.map((t) => new Date(t).toISOString()),
-      ["2030-03-30T01:30:00.000Z", "2030-03-31T01:30:00.000Z", "2030-04-01T00:30:00.000Z"],
+      ["2030-03-30T01:30:00.000Z", "2030-03-31T01:00:00.000Z", "2030-04-01T00:30:00.000Z"],
     );
     // 2030-10-27: 02:30 happens twice (03:00 -> 02:00): it fires once, the first time (as cron does, and Java's zoned times).
     const autumn = await h.client.previewSchedule(berlin, { count: 3, from: Date.UTC(2030, 9, 25, 12) });
@@ -130,6 +131,51 @@ describe("schedules", () => {
     assert.deepEqual(
       ny.fireTimes.map((t) => new Date(t).toISOString()),
       ["2030-03-08T14:00:15.000Z", "2030-03-11T13:00:15.000Z"],
+    );
+  });
+
+  it("follow cron across daylight saving when the clock moves by half an hour, at midnight, or within the minutes", async () => {
+    const wf = await flow();
+    const at = async (cronExpression: string, zoneId: string, from: number, count: number) =>
+      (await h.client.previewSchedule({ name: "dst", cronExpression, zoneId, startWorkflowRequest: { name: wf } }, { count, from })).fireTimes.map((t) =>
+        new Date(t).toISOString().slice(5, 16),
+      );
+    // Lord Howe, 2030-10-06: 02:00 -> 02:30 (+10:30 -> +11). An hourly schedule has no 02:00 that day, as in cron: it
+    // fired at 02:30 too, half an hour before 03:00.
+    assert.deepEqual(await at("0 * * * *", "Australia/Lord_Howe", Date.UTC(2030, 9, 5, 13), 4), ["10-05T13:30", "10-05T14:30", "10-05T16:00", "10-05T17:00"]);
+    // A fixed time in the gap fires at its end (02:30), not half an hour after it.
+    assert.deepEqual(await at("15 2 * * *", "Australia/Lord_Howe", Date.UTC(2030, 9, 5, 12), 2), ["10-05T15:30", "10-06T15:15"]);
+    // 2030-04-07: 02:00 -> 01:30. No whole hour is shown twice, so an hourly schedule's 01:00 and 02:00 are 90 minutes
+    // apart, as in cron (cronie runs what matches the clock); every quarter of an hour fires in both showings of 01:30-02:00.
+    assert.deepEqual(await at("0 * * * *", "Australia/Lord_Howe", Date.UTC(2030, 3, 6, 13, 30), 3), ["04-06T14:00", "04-06T15:30", "04-06T16:30"]);
+    assert.deepEqual(await at("*/15 * * * *", "Australia/Lord_Howe", Date.UTC(2030, 3, 6, 14, 40), 5), [
+      "04-06T14:45",
+      "04-06T15:00",
+      "04-06T15:15",
+      "04-06T15:30",
+      "04-06T15:45",
+    ]);
+    // Santiago, 2030-09-08: midnight is skipped (24:00 -> 01:00): 00:30 fires at 01:00.
+    assert.deepEqual(await at("30 0 * * *", "America/Santiago", Date.UTC(2030, 8, 7, 12), 2), ["09-08T04:00", "09-09T03:30"]);
+    // An expression every quarter of hour 2 is not a fixed time (its minutes are a step): in Berlin it fires in both
+    // showings of 02:00-03:00 on 2030-10-27, as cron does; before, only in the first.
+    assert.deepEqual(await at("*/15 2 * * *", "Europe/Berlin", Date.UTC(2030, 9, 26, 12), 8), [
+      "10-27T00:00",
+      "10-27T00:15",
+      "10-27T00:30",
+      "10-27T00:45",
+      "10-27T01:00",
+      "10-27T01:15",
+      "10-27T01:30",
+      "10-27T01:45",
+    ]);
+    // Quartz's `?` (Conductor's schedules use it) is any day: every Monday, and no other day. Before, it stood for the
+    // day of the month the server read the expression on.
+    const mondays = await at("0 0 12 ? * MON", "UTC", Date.UTC(2030, 0, 1), 10);
+    assert.deepEqual(
+      mondays.map((t) => new Date(`2030-${t}Z`).getUTCDay()),
+      mondays.map(() => 1),
+      mondays.join(", "),
     );
   });
 

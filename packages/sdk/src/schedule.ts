@@ -4,14 +4,14 @@
 // scheduleStartTime, scheduleEndTime) plus Baton's optional fields
 // (intervalSeconds, jitterSeconds, overlapPolicy, catchupWindowSeconds).
 // Validation names every bad field with its JSON pointer and never throws;
-// fire times come from croner, in their time zone as zoned-cron.ts reads it.
+// fire times come from croner, in their time zone, across daylight saving as
+// cron does it (cronOf).
 import { NOTE_CHARS, quoted, shortened } from "@baton/json";
 import { Cron } from "croner";
 import type { ValidationIssue, ValidationResult } from "./validation/issue.js";
 import { pointer } from "./validation/pointer.js";
 import { isObj } from "./validation/tree.js";
 import { charsOverNameLimit, MAX_NAME_CHARS } from "./names.js";
-import { ZonedCron } from "./zoned-cron.js";
 
 export const OVERLAP_POLICIES = ["ALLOW_ALL", "SKIP", "BUFFER_ONE", "TERMINATE_PREVIOUS"] as const;
 export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
@@ -120,6 +120,18 @@ function isNonNegativeInt(v: unknown): v is number {
  */
 export const MAX_CRON_CHARS = 1000;
 
+/**
+ * A cron expression as every schedule reads it, in IANA time zone `zone`. Across daylight saving croner follows
+ * Vixie cron: a fixed-time expression (no `*` or step in its seconds, minutes and hours, e.g. `30 2 * * *` or
+ * `0 9,17 * * *`) fires at the end of a gap the clock skips its time in, and once, the first time, when the clock shows
+ * its time twice; any other fires at each time the clock shows, in both showings of an hour shown twice and never in
+ * a skipped one. `fixedTimeRule: "no-wildcard"` makes lists and ranges fixed times, as in cron (croner's default
+ * counts only single values); `sloppyRanges` keeps accepting Quartz's `0/15`, common in Conductor's schedules.
+ */
+function cronOf(expression: string, zone: string): Cron {
+  return new Cron(expression, { paused: true, timezone: zone, fixedTimeRule: "no-wildcard", sloppyRanges: true });
+}
+
 /** Every problem with a schedule, each with its JSON pointer. Never throws. */
 export function validateSchedule(value: unknown): ValidationResult {
   const errors: ValidationIssue[] = [];
@@ -151,14 +163,14 @@ export function validateSchedule(value: unknown): ValidationResult {
     else {
       let parsed: Cron | undefined;
       try {
-        parsed = new Cron(cron, { paused: true });
+        parsed = cronOf(cron, typeof zone === "string" && isTimeZone(zone) ? zone : "UTC");
       } catch (error) {
         err(
           "/cronExpression",
           `invalid cron expression ${quoted(cron)}: ${shortened((error as Error).message.replace(/^CronPattern: /, ""), NOTE_CHARS)} (five fields, or six with seconds first)`,
         );
       }
-      if (parsed && nextOf(parsed, new Date()) === undefined) {
+      if (parsed && parsed.nextRun() === null) {
         err("/cronExpression", `cron expression ${quoted(cron)} matches no date (such as the 31st of a 30-day month): check its day and month fields`);
       }
     }
@@ -203,22 +215,9 @@ export function validateSchedule(value: unknown): ValidationResult {
   return { errors, warnings };
 }
 
-/**
- * The cron's first match after `from` (epoch ms), or undefined when it matches none. croner searches a pattern
- * that matches no date (April 31) by recursion and may overflow the stack: that is "no match" too.
- */
-function nextOf(cron: Cron, from: Date): number | undefined {
-  try {
-    return cron.nextRun(from)?.getTime();
-  } catch (error) {
-    if (error instanceof RangeError) return undefined;
-    throw error;
-  }
-}
-
 /** The fire times of one (valid) schedule. Keeps its timing fields only, not the start request. */
 export class FireTimes {
-  private readonly cron: ZonedCron | undefined;
+  private readonly cron: Cron | undefined;
   private readonly stepMs: number;
   private readonly startMs: number;
   private readonly endMs: number;
@@ -228,7 +227,7 @@ export class FireTimes {
   constructor(schedule: WorkflowSchedule) {
     this.name = schedule.name;
     this.jitterMs = (schedule.jitterSeconds ?? 0) * 1000;
-    this.cron = schedule.cronExpression !== undefined ? new ZonedCron(schedule.cronExpression, schedule.zoneId ?? "UTC") : undefined;
+    this.cron = schedule.cronExpression !== undefined ? cronOf(schedule.cronExpression, schedule.zoneId ?? "UTC") : undefined;
     this.stepMs = (schedule.intervalSeconds ?? 0) * 1000;
     this.startMs = schedule.scheduleStartTime ?? 0;
     this.endMs = schedule.scheduleEndTime ?? Number.MAX_SAFE_INTEGER;
@@ -239,7 +238,7 @@ export class FireTimes {
     let next: number | undefined;
     if (this.cron) {
       const from = Math.max(afterMs, this.startMs - 1);
-      next = this.cron.after(from);
+      next = this.cron.nextRun(new Date(from))?.getTime();
     } else if (afterMs < this.startMs) {
       next = this.startMs;
     } else {
