@@ -83,6 +83,8 @@ interface Lane {
   running: number;
   stream: grpc.ClientDuplexStream<MessageInitShape<typeof DispatchRequestSchema>, DispatchResponse> | undefined;
   backoffMs: number;
+  /** The next connect while the server is away: it keeps the process alive, as an open stream does. */
+  retry: NodeJS.Timeout | undefined;
   /** Slots freed since credits were last sent. */
   owed: number;
   /** Results being delivered, and credits held back until fewer are. */
@@ -126,6 +128,7 @@ export class Worker {
       running: 0,
       stream: undefined,
       backoffMs: this.options.minBackoffMs ?? 100,
+      retry: undefined,
       owed: 0,
       reporting: 0,
       withheld: 0,
@@ -147,6 +150,7 @@ export class Worker {
     if (this.draining) return;
     this.draining = true;
     this.running = false;
+    for (const lane of this.lanes.values()) clearTimeout(lane.retry);
     // Half-close each stream; the server ends its side once it has stopped
     // pushing, so a task already on the wire still arrives and is run.
     await Promise.all(
@@ -191,7 +195,10 @@ export class Worker {
       if (!this.running || this.draining) return;
       const delay = lane.backoffMs * (0.5 + Math.random());
       lane.backoffMs = Math.min(lane.backoffMs * 2, this.options.maxBackoffMs ?? 5000);
-      setTimeout(() => this.connect(lane), delay).unref();
+      lane.retry = setTimeout(() => {
+        lane.retry = undefined;
+        this.connect(lane);
+      }, delay);
     };
     stream.on("error", (error) => reconnect(error));
     stream.on("end", () => reconnect());
