@@ -58,7 +58,7 @@ export function describeError(error: unknown, address: string): CliError {
     case grpc.status.INVALID_ARGUMENT:
       return new CliError(`the server refused the request: ${details}`);
     case grpc.status.FAILED_PRECONDITION:
-      return new CliError(`not possible in the run's current state: ${details}`);
+      return new CliError(`not possible now: ${details}`);
     case grpc.status.ALREADY_EXISTS:
       return new CliError(`already exists: ${details}`);
     case grpc.status.UNAVAILABLE: {
