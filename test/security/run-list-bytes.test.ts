@@ -101,6 +101,43 @@ describe("lists of runs are bounded by bytes", () => {
     assert.deepEqual(new Set(page.workflows.flatMap((w) => [w.inputJson, w.outputJson, w.variablesJson])), new Set([""]));
   });
 
+  it("the running ids of one version are found by the search's statement: those behind 10,000 newer runs of another version are listed", async () => {
+    // The version was filtered after reading up to 10,000 ids, newest first: a version's runs older than 10,000 of another's were
+    // missed (none listed here), and every other version's run was read to be dropped.
+    const versioned = (version: number) => ({ ...flowOf("versioned", [{ name: "hold", taskReferenceName: "hold", type: "WAIT" }]), version });
+    await h.client.registerWorkflowDef(versioned(1));
+    await h.client.registerWorkflowDef(versioned(2));
+    const second = await h.client.startWorkflow("versioned", {}, { version: 2 });
+    await copiesOf(second, 2);
+    const first = await h.client.startWorkflow("versioned", {}, { version: 1 });
+    // 10,000 runs of version 1, each a millisecond newer than the last.
+    await db.query(
+      `INSERT INTO baton.runs (id, name, version, def_hash, status, correlation_id, priority, input, output, variables, created_at, updated_at, next_seq)
+       SELECT gen_random_uuid(), name, version, def_hash, status, correlation_id, priority, input, output, variables, created_at + g, updated_at, next_seq
+       FROM baton.runs, generate_series(1, 10_000) g WHERE id = $1`,
+      [first],
+    );
+    const rows: Promise<number>[] = [];
+    let ids: string[] = [];
+    await statementsDuring(
+      async () => {
+        ids = (await (await fetch(`${h.rest}/api/workflow/running/versioned?version=2`)).json()) as string[];
+      },
+      (_args, results) => rows.push(results.then((r) => (r as pg.QueryResult).rows?.length ?? 0).catch(() => 0)),
+    );
+    const expected = (await db.query<{ id: string }>("SELECT id FROM baton.runs WHERE name = 'versioned' AND version = 2 ORDER BY created_at DESC")).rows;
+    assert.deepEqual(
+      ids,
+      expected.map((r) => r.id),
+      "version 2's three runs, newest first",
+    );
+    const read = (await Promise.all(rows)).reduce((a, b) => a + b, 0);
+    assert.ok(read < 100, `${read} rows read for 3 run ids`);
+    const refused = await fetch(`${h.rest}/api/workflow/running/versioned?version=-1`);
+    assert.equal(refused.status, 400);
+    assert.match(await refused.text(), /version must be 1 or more/);
+  });
+
   it("the runs of a correlation id are refused past 64 MiB", async () => {
     const res = await fetch(`${h.rest}/api/workflow/big_inputs/correlated/big?includeClosed=true`);
     assert.equal(res.status, 400);

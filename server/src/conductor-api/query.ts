@@ -16,6 +16,8 @@ export interface WorkflowQuery {
   /** Inclusive lower and exclusive upper bound on the start time (ms). */
   from?: number;
   to?: number;
+  /** Only runs of this version (with one name). */
+  version?: number;
 }
 
 const TOKEN = /\s*(?:(\()|(\))|(,)|(>=|<=|!=|=|>|<)|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|([^\s(),=<>!'"]+))/y;

@@ -97,6 +97,7 @@ export function workflowRoutes(s: Services): Route[] {
               startTimeToMs: BigInt(q.to === undefined || !Number.isFinite(q.to) ? 0 : q.to),
               pageSize: Math.min(limit - out.length, 1000),
               pageToken,
+              ...(q.version !== undefined ? { version: q.version } : {}),
               order,
               withoutPayloads: !payloads,
             }),
@@ -285,14 +286,23 @@ export function workflowRoutes(s: Services): Route[] {
         const version = intParam(r.query, "version", 0);
         const from = intParam(r.query, "startTime", 0);
         const to = intParam(r.query, "endTime", 0);
+        // The version is the search's (a statement's condition): filtered after, runs of it behind 10,000 newer ones of another were missed.
         const runs = await find(
-          { names: [r.params["name"] ?? ""], statuses: ["RUNNING"], correlationIds: [], workflowIds: [], ...(from ? { from } : {}), ...(to ? { to } : {}) },
+          {
+            names: [r.params["name"] ?? ""],
+            statuses: ["RUNNING"],
+            correlationIds: [],
+            workflowIds: [],
+            ...(from ? { from } : {}),
+            ...(to ? { to } : {}),
+            ...(version ? { version } : {}),
+          },
           RunOrder.START_DESC,
           10_000,
           r,
           false,
         );
-        return { json: runs.filter((w) => !version || w.workflowVersion === version).map((w) => w.workflowId) };
+        return { json: runs.map((w) => w.workflowId) };
       },
     },
     {
@@ -416,6 +426,7 @@ function matches(run: Workflow, q: WorkflowQuery, statuses: WorkflowStatus[]): b
     (statuses.length === 0 || statuses.includes(run.status)) &&
     (q.correlationIds.length === 0 || q.correlationIds.includes(run.correlationId)) &&
     (q.from === undefined || created >= q.from) &&
-    (q.to === undefined || created < q.to)
+    (q.to === undefined || created < q.to) &&
+    (q.version === undefined || run.workflowVersion === q.version)
   );
 }
