@@ -125,7 +125,7 @@ describe("baton schedules", () => {
     );
     assert.equal(monthOld.runs, 0, `--before 30d counted runs that ended before ${monthOld.before}`);
     assert.ok(Date.parse(monthOld.before) < Date.now() - 29 * 86_400_000, monthOld.before);
-    const removed = await s.cli(["runs", "purge", "--before", "+1m", "--workflow", "cli_sched_report"]);
+    const removed = await s.cli(["runs", "purge", "--before", "+1m", "--workflow", "cli_sched_report", "--yes"]);
     assert.equal(removed.code, 0, removed.stderr);
     assert.match(removed.stdout, /^removed 5 runs \(5 tasks\) ended before /m);
 
