@@ -1,6 +1,9 @@
 // With -o json, a failure is one JSON object on stderr ({"error":{message,
 // exitCode}}) and the exit code is the documented one; text mode is unchanged.
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { test } from "node:test";
 import { baton, ensureBuilt } from "./support.js";
 
@@ -38,4 +41,27 @@ test("usage errors (commander's and our own) are JSON with exit 2", async () => 
   const badNumber = await baton(["search", "--limit", "abc", "-o", "json"]);
   assert.equal(badNumber.code, 2);
   assert.equal(parse(badNumber.stderr).message, '--limit must be a whole number between 1 and 10000, not "abc"');
+});
+
+test("a definition or flow that does not validate: the report on stdout, the failure on stderr, exit 4", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "baton-json-errors-"));
+  try {
+    const bad = path.join(dir, "bad.json");
+    writeFileSync(bad, JSON.stringify({ name: "bad", tasks: [{ type: "SIMPLE" }] }));
+    const publish = await baton(["publish", bad, "-o", "json"], { env: { BATON_ADDRESS: "127.0.0.1:1" } });
+    assert.equal(publish.code, 4);
+    assert.equal((JSON.parse(publish.stdout) as { ok: boolean }).ok, false);
+    assert.deepEqual(parse(publish.stderr), { message: "2 errors; nothing was sent to the server", exitCode: 4 });
+
+    const flow = path.join(dir, "broken.ts");
+    writeFileSync(flow, "export const x = ;\n");
+    for (const flag of ["-o", "--json"]) {
+      const compile = await baton(["compile", flow, ...(flag === "-o" ? ["-o", "json"] : ["--json"])], { cwd: dir });
+      assert.equal(compile.code, 4);
+      assert.equal((JSON.parse(compile.stdout) as { ok: boolean }).ok, false);
+      assert.deepEqual(parse(compile.stderr), { message: "1 error; nothing written", exitCode: 4 });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -5,6 +5,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { action } from "../cli/action.js";
 import { Exit } from "../cli/exit.js";
+import { writeFailure } from "../cli/output.js";
 import { formatCompileDiagnostic, relative, type CompileDiagnostic } from "../compiler/diagnostic.js";
 import { expand, isFlowSource } from "../compiler/files.js";
 
@@ -23,6 +24,11 @@ export function compileExitCode(diagnostics: CompileDiagnostic[]): number {
   const errors = diagnostics.filter((d) => d.severity === "error");
   if (errors.length === 0) return Exit.OK;
   return errors.some((d) => d.code === "BATON001") ? Exit.ERROR : Exit.VALIDATION;
+}
+
+function failed(diagnostics: CompileDiagnostic[]): string {
+  const n = diagnostics.filter((d) => d.severity === "error").length;
+  return `${n} error${n === 1 ? "" : "s"}; nothing written`;
 }
 
 export function compileCommand(program: Command): void {
@@ -56,12 +62,13 @@ export function compileCommand(program: Command): void {
             taskDefs: result.taskDefs.map((t) => t.name),
             ...(written?.taskDefs ? { taskDefsOutput: relative(written.taskDefs) } : {}),
           });
+          // The report is the result; the failure is on stderr as every command's is.
+          if (code !== Exit.OK) writeFailure(process.stderr, true, { message: failed(result.diagnostics), exitCode: code });
           return code as 0 | 1 | 4;
         }
         for (const d of result.diagnostics) process.stderr.write(formatCompileDiagnostic(d) + "\n");
         if (code !== Exit.OK) {
-          const n = result.diagnostics.filter((d) => d.severity === "error").length;
-          ctx.out.progress(`${n} error${n === 1 ? "" : "s"}; nothing written`);
+          ctx.out.progress(failed(result.diagnostics));
           return code as 1 | 4;
         }
         if (result.flows.length === 0) ctx.out.warn(`no exported flows found in ${paths.length ? paths.join(", ") : defaultFlowPaths().join(", ")}`);

@@ -66,19 +66,23 @@ function report(ctx: Context, found: Collected): ExitCode | undefined {
     for (const d of found.compileDiagnostics) process.stderr.write(formatCompileDiagnostic(d) + "\n");
     return undefined;
   }
+  const code = compileCode === Exit.ERROR ? Exit.ERROR : Exit.VALIDATION;
+  const n = found.problems.length + found.compileDiagnostics.filter((d) => d.severity === "error").length;
+  const summary = `${n} error${n === 1 ? "" : "s"}; nothing was sent to the server`;
   if (ctx.out.json) {
     ctx.out.value({
       ok: false,
       errors: found.problems,
       diagnostics: found.compileDiagnostics.map((d) => ({ ...d, ...(d.file ? { file: relative(d.file) } : {}) })),
     });
+    // The report is the result; the failure is on stderr as every command's is.
+    ctx.out.failure({ message: summary, exitCode: code });
   } else {
     for (const d of found.compileDiagnostics) process.stderr.write(formatCompileDiagnostic(d) + "\n");
     for (const p of found.problems) process.stderr.write(`${where(p)}: ${p.path || "/"}: ${p.message}\n`);
-    const n = found.problems.length + found.compileDiagnostics.filter((d) => d.severity === "error").length;
-    ctx.out.progress(`${n} error${n === 1 ? "" : "s"}; nothing was sent to the server`);
+    ctx.out.progress(summary);
   }
-  return compileCode === Exit.ERROR ? Exit.ERROR : Exit.VALIDATION;
+  return code;
 }
 
 async function dryRun(ctx: Context, found: Collected): Promise<boolean> {
