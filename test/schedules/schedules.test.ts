@@ -177,6 +177,8 @@ describe("schedules", () => {
       mondays.map(() => 1),
       mondays.join(", "),
     );
+    // Quartz's `0/15` (from minute 0, every 15), common in Conductor's schedules, is accepted as croner 9 accepted it.
+    assert.deepEqual(await at("0 0/15 * * * ?", "UTC", Date.UTC(2030, 0, 1), 3), ["01-01T00:15", "01-01T00:30", "01-01T00:45"]);
   });
 
   it("start each run after its jitter, the same delay on every replica, and keep to the start and end dates", async () => {

@@ -28,7 +28,7 @@ export interface ScheduleStartRequest {
 
 export interface WorkflowSchedule {
   name: string;
-  /** Cron, five fields or six with seconds first (`0 30 2 * * *`), or a nickname (`@daily`). */
+  /** Cron, five fields, six with seconds first (`0 30 2 * * *`) or seven with a year last, or a nickname (`@daily`). */
   cronExpression?: string;
   /** A fixed interval instead of cron: fire times are scheduleStartTime (or the epoch) plus multiples of it. */
   intervalSeconds?: number;
@@ -167,7 +167,7 @@ export function validateSchedule(value: unknown): ValidationResult {
       } catch (error) {
         err(
           "/cronExpression",
-          `invalid cron expression ${quoted(cron)}: ${shortened((error as Error).message.replace(/^CronPattern: /, ""), NOTE_CHARS)} (five fields, or six with seconds first)`,
+          `invalid cron expression ${quoted(cron)}: ${shortened((error as Error).message.replace(/^CronPattern: /, ""), NOTE_CHARS)} (five fields; six with seconds first; seven with a year last)`,
         );
       }
       if (parsed && parsed.nextRun() === null) {
