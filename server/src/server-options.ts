@@ -89,6 +89,12 @@ export interface ServerOptions {
   retention?: RetentionOptions;
 }
 
+/** A port setting's number (0 picks a free port), or an error naming the setting: "abc" listened on NaN and threw a stack trace. */
+function portSetting(name: string, text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) > 65535) throw new Error(`${name} must be a port number (0-65535; 0 picks a free port), not "${text}"`);
+  return Number(text);
+}
+
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost", "[::1]"]);
 
 export function isLoopback(host: string): boolean {
@@ -118,7 +124,7 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit
   const host = get("BATON_HOST");
   if (host) options.host = host;
   const port = get("BATON_PORT");
-  if (port) options.port = Number(port);
+  if (port) options.port = portSetting("BATON_PORT", port);
   const cert = get("BATON_TLS_CERT");
   const key = get("BATON_TLS_KEY");
   const ca = get("BATON_TLS_CA");
@@ -129,18 +135,17 @@ export function serverOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Omit
   const metricsPort = get("BATON_METRICS_PORT");
   if (metricsPort) {
     const metricsHost = get("BATON_METRICS_HOST");
-    options.metrics = { port: Number(metricsPort), ...(metricsHost ? { host: metricsHost } : {}) };
+    options.metrics = { port: portSetting("BATON_METRICS_PORT", metricsPort), ...(metricsHost ? { host: metricsHost } : {}) };
   }
   const conductorPort = get("BATON_CONDUCTOR_PORT");
   if (conductorPort) {
     const conductorHost = get("BATON_CONDUCTOR_HOST");
-    options.conductor = { port: Number(conductorPort), ...(conductorHost ? { host: conductorHost } : {}) };
+    options.conductor = { port: portSetting("BATON_CONDUCTOR_PORT", conductorPort), ...(conductorHost ? { host: conductorHost } : {}) };
   }
   const consolePort = get("BATON_CONSOLE_PORT");
   if (consolePort) {
-    if (!/^\d+$/.test(consolePort) || Number(consolePort) > 65535) throw new Error(`BATON_CONSOLE_PORT must be a port number (0-65535), not "${consolePort}"`);
     const consoleHost = get("BATON_CONSOLE_HOST");
-    options.console = { port: Number(consolePort), ...(consoleHost ? { host: consoleHost } : {}) };
+    options.console = { port: portSetting("BATON_CONSOLE_PORT", consolePort), ...(consoleHost ? { host: consoleHost } : {}) };
   }
   const retention = parseRetention(get("BATON_RETENTION") ?? "30d");
   const exportDir = get("BATON_RETENTION_EXPORT_DIR");
