@@ -8,6 +8,7 @@ import { ManualClock, type BatonServer } from "@baton/server";
 import { eventually } from "../support/harness.js";
 import { startTwoReplicas, type TwoReplicas } from "../support/replicas.js";
 import { flowOf } from "../support/flows.js";
+import { statementsDuring } from "../support/statements.js";
 
 /** A flow that ends at once, COMPLETED or (with fail) FAILED, tagged with its version. */
 function flow(name: string, version: number, fail = false) {
@@ -284,5 +285,45 @@ describe("routes", () => {
     // Setting exactly what is there records nothing.
     assert.equal((await ca.setRoute("strict", { weights: [{ version: 1, weight: 100 }] })).changed, false);
     assert.equal((await ca.routeHistory("strict")).length, 1);
+  });
+
+  it("counts every route's versions for a metrics scrape in one statement, not a statement (and a route's read) a route", async () => {
+    const names = ["scraped_a", "scraped_b", "scraped_c", "scraped_d"];
+    for (const name of names) {
+      await register(name, [1, 2]);
+      await ca.setRoute(name, {
+        weights: [
+          { version: 1, weight: 50 },
+          { version: 2, weight: 50 },
+        ],
+      });
+      await startMany(name, 4);
+    }
+    // A scrape reads the routes' series again once the last read is a second old.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const statements: string[] = [];
+    let text = "";
+    await statementsDuring(
+      async () => {
+        text = await a.metrics.text();
+      },
+      (args) => {
+        const first = args[0] as string | { text: string; values?: unknown[] };
+        const sql = typeof first === "string" ? first : first.text;
+        const values = (Array.isArray(args[1]) ? args[1] : typeof first === "string" ? [] : (first.values ?? [])) as unknown[];
+        // The scrape's, of these routes (a guard's pass may count its own route meanwhile).
+        if (names.some((name) => JSON.stringify(values).includes(`"${name}"`))) statements.push(sql.replace(/\s+/g, " ").slice(0, 60));
+      },
+    );
+    assert.equal(statements.length, 1, `statements naming the routes: ${JSON.stringify(statements)}`);
+    assert.match(statements[0]!, /count\(\*\)/);
+    for (const name of names) {
+      const runs = [...text.matchAll(new RegExp(`baton_route_version_runs\\{workflow="${name}",version="\\d",status="COMPLETED"\\} (\\d+)`, "g"))];
+      assert.equal(
+        runs.reduce((n, m) => n + Number(m[1]), 0),
+        4,
+        `${name}'s four runs, by version: ${runs.map((m) => m[0]).join(", ")}`,
+      );
+    }
   });
 });

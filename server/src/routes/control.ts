@@ -24,7 +24,10 @@ export interface RouteHooks {
 }
 
 /** The store operations route control uses. */
-export type RouteStore = Pick<Store, "route" | "guardedRoutes" | "changeRoute" | "deleteRoute" | "routeHistory" | "workflowVersions" | "versionCounts">;
+export type RouteStore = Pick<
+  Store,
+  "route" | "guardedRoutes" | "changeRoute" | "deleteRoute" | "routeHistory" | "workflowVersions" | "versionCounts" | "versionCountsOf"
+>;
 
 export class RouteControl {
   constructor(
@@ -130,24 +133,18 @@ export class RouteControl {
     return { route, versions: await this.health(name, route, since, count), since };
   }
 
+  /** Each route's versions' health over the last `windowSeconds`, counted in one statement for all of them (a metrics scrape). */
+  async statusOf(routes: readonly Route[], windowSeconds: number): Promise<{ route: Route; versions: VersionHealth[] }[]> {
+    const since = this.clock.now() - windowSeconds * 1000;
+    const counts = await this.routes.versionCountsOf(
+      routes.map((r) => r.name),
+      since,
+    );
+    return routes.map((route) => ({ route, versions: healthOf(route, counts.get(route.name) ?? []) }));
+  }
+
   private async health(name: string, route: Route | undefined, since: number, count: RouteStore["versionCounts"]): Promise<VersionHealth[]> {
-    const counts = await count(name, since);
-    for (const w of route?.weights ?? []) {
-      if (!counts.some((c) => c.version === w.version)) {
-        counts.push({ version: w.version, started: 0, running: 0, completed: 0, failed: 0, timedOut: 0, terminated: 0, p50: 0, p99: 0 });
-      }
-    }
-    return counts
-      .sort((a, b) => a.version - b.version)
-      .map((c) => {
-        const ended = c.completed + c.failed + c.timedOut;
-        return {
-          ...c,
-          weight: route?.weights.find((w) => w.version === c.version)?.weight ?? 0,
-          ended,
-          failureRate: ended > 0 ? (c.failed + c.timedOut) / ended : 0,
-        };
-      });
+    return healthOf(route, await count(name, since));
   }
 
   /**
@@ -184,6 +181,26 @@ export class RouteControl {
       this.hooks.rolledBack?.(route.name, failing.version, route.stableVersion);
     }
   }
+}
+
+/** A route's versions' health from their counts: each routed version, with no runs or some, and its share of the starts. */
+function healthOf(route: Route | undefined, counts: VersionCounts[]): VersionHealth[] {
+  for (const w of route?.weights ?? []) {
+    if (!counts.some((c) => c.version === w.version)) {
+      counts.push({ version: w.version, started: 0, running: 0, completed: 0, failed: 0, timedOut: 0, terminated: 0, p50: 0, p99: 0 });
+    }
+  }
+  return counts
+    .sort((a, b) => a.version - b.version)
+    .map((c) => {
+      const ended = c.completed + c.failed + c.timedOut;
+      return {
+        ...c,
+        weight: route?.weights.find((w) => w.version === c.version)?.weight ?? 0,
+        ended,
+        failureRate: ended > 0 ? (c.failed + c.timedOut) / ended : 0,
+      };
+    });
 }
 
 /** Where a rollback goes: the stable version of a split route; else the last different stable version in the history. */

@@ -17,7 +17,7 @@ export function registerRouteMetrics(registry: Registry, list: () => Promise<Rou
   const registers = [registry];
   let sample: Promise<{ route: Route; versions: VersionHealth[] }[]> | undefined;
   let sampledAt = -Infinity;
-  /** A sample is being read: scrapes meanwhile wait for it rather than begin another beside it (a count per route each). */
+  /** A sample is being read: scrapes meanwhile wait for it rather than begin another beside it. */
   let reading = false;
   /** The last sample read whole: a scrape that cannot wait for the one being read is answered with it. */
   let last: { route: Route; versions: VersionHealth[] }[] = [];
@@ -25,7 +25,8 @@ export function registerRouteMetrics(registry: Registry, list: () => Promise<Rou
     if (!sample || (!reading && performance.now() - sampledAt > 1000)) {
       sampledAt = performance.now();
       reading = true;
-      sample = list().then((routes) => Promise.all(routes.map(async (route) => ({ route, versions: (await control.status(route.name, 3600)).versions }))));
+      // The routes, then every route's counts in one statement (a statement a route, thousands of routes a publisher set, before).
+      sample = list().then((routes) => control.statusOf(routes, 3600));
       sample
         .then((read) => (last = read))
         .catch(() => {})

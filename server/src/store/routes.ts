@@ -172,8 +172,15 @@ export async function stickyVersion(q: Queryable, name: string, keyHash: string,
 
 /** Per version, the runs of `name` started at or after `since`: counts by status and ended runs' duration percentiles. */
 export async function versionCounts(q: Queryable, name: string, since: number): Promise<VersionCounts[]> {
+  return (await versionCountsOf(q, [name], since)).get(name) ?? [];
+}
+
+/** versionCounts of each of `names`, in one statement (a metrics scrape's every route): by name, versions in order. */
+export async function versionCountsOf(q: Queryable, names: readonly string[], since: number): Promise<Map<string, VersionCounts[]>> {
+  const out = new Map<string, VersionCounts[]>();
+  if (names.length === 0) return out;
   const { rows } = await q.query(
-    `SELECT version,
+    `SELECT name, version,
             count(*)::int AS started,
             count(*) FILTER (WHERE status IN ('RUNNING', 'PAUSED'))::int AS running,
             count(*) FILTER (WHERE status = 'COMPLETED')::int AS completed,
@@ -182,21 +189,26 @@ export async function versionCounts(q: Queryable, name: string, since: number): 
             count(*) FILTER (WHERE status = 'TERMINATED')::int AS terminated,
             coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY ended_at - created_at) FILTER (WHERE ended_at > 0), 0) AS p50,
             coalesce(percentile_cont(0.99) WITHIN GROUP (ORDER BY ended_at - created_at) FILTER (WHERE ended_at > 0), 0) AS p99
-       FROM baton.runs WHERE name = $1 AND created_at >= $2
-      GROUP BY version ORDER BY version`,
-    [name, since],
+       FROM baton.runs WHERE name = ANY($1::text[]) AND created_at >= $2
+      GROUP BY name, version ORDER BY name, version`,
+    [names, since],
   );
-  return rows.map((r) => ({
-    version: r["version"] as number,
-    started: r["started"] as number,
-    running: r["running"] as number,
-    completed: r["completed"] as number,
-    failed: r["failed"] as number,
-    timedOut: r["timed_out"] as number,
-    terminated: r["terminated"] as number,
-    p50: Number(r["p50"]),
-    p99: Number(r["p99"]),
-  }));
+  for (const r of rows) {
+    const name = r["name"] as string;
+    if (!out.has(name)) out.set(name, []);
+    out.get(name)!.push({
+      version: r["version"] as number,
+      started: r["started"] as number,
+      running: r["running"] as number,
+      completed: r["completed"] as number,
+      failed: r["failed"] as number,
+      timedOut: r["timed_out"] as number,
+      terminated: r["terminated"] as number,
+      p50: Number(r["p50"]),
+      p99: Number(r["p99"]),
+    });
+  }
+  return out;
 }
 
 /** A change asked for a revision the route has moved past. */

@@ -212,6 +212,8 @@ export interface Store {
   stickyVersion(name: string, keyHash: string, proposed: number, routed: readonly number[]): Promise<number>;
   /** Runs of `name` started since `since`, per version: counts by status and duration percentiles. */
   versionCounts(name: string, since: number): Promise<routes.VersionCounts[]>;
+  /** The same counts for each of `names`, in one statement. */
+  versionCountsOf(names: readonly string[], since: number): Promise<Map<string, routes.VersionCounts[]>>;
   /** The same counts on the connections of searches (where PostgreSQL stops a statement past the search limit). */
   searchedVersionCounts(name: string, since: number): Promise<routes.VersionCounts[]>;
 
@@ -472,6 +474,7 @@ class PgStore implements Store {
   stickyVersion = (name: string, keyHash: string, proposed: number, routed: readonly number[]) =>
     routes.stickyVersion(this.pool, name, keyHash, proposed, routed);
   versionCounts = (name: string, since: number) => routes.versionCounts(this.pool, name, since);
+  versionCountsOf = (names: readonly string[], since: number) => routes.versionCountsOf(this.pool, names, since);
   /** On the search pool: a caller's window may hold every run of the name. */
   searchedVersionCounts = (name: string, since: number) => routes.versionCounts(this.searchPool, name, since);
 
