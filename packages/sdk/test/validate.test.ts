@@ -26,6 +26,19 @@ test("shape: a value that is not an object is one error at the root", () => {
   assert.deepEqual(validateWorkflowDef(42).errors, [{ path: "", message: "must be object" }]);
 });
 
+test("shape: a key expression of the wrong form says in words what it takes, not the pattern", () => {
+  const r = validateWorkflowDef(
+    wf([simple("a")], { fairnessKey: "${customerId}", rateLimitConfig: { rateLimitKey: "${workflow.input}", concurrentExecLimit: 1 } }),
+  );
+  assert.deepEqual(r.errors, [
+    {
+      path: "/rateLimitConfig/rateLimitKey",
+      message: 'must be a constant, or one plain ${workflow.input.<path>} or ${workflow.correlationId}, not "${workflow.input}"',
+    },
+    { path: "/fairnessKey", message: 'must be one plain ${workflow.input.<path>} or ${workflow.correlationId}, not "${customerId}"' },
+  ]);
+});
+
 test("shape: the Java-model fields the schema lacks are accepted", () => {
   const def = wf([{ ...simple("a"), joinMode: "SYNC", items: ["x"], taskDefinition: { name: "t", maxRetryDelaySeconds: 5 } }], { failureWorkflowVersion: 2 });
   assert.deepEqual(validateWorkflowDef(def).errors, []);

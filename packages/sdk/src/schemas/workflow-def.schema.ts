@@ -166,6 +166,7 @@ export const workflowDefSchema: SchemaObject = {
     fairnessKey: {
       type: "string",
       pattern: "^\\$\\{workflow\\.(correlationId|input(\\.[A-Za-z_$][\\w$-]*)+)\\}$",
+      patternText: "one plain ${workflow.input.<path>} or ${workflow.correlationId}",
       description:
         "baton: ${workflow.input.<path>} or ${workflow.correlationId}; the tasks of this workflow's runs are claimed round-robin across the values of this key",
     },
@@ -605,6 +606,7 @@ export const workflowDefSchema: SchemaObject = {
         rateLimitKey: {
           type: "string",
           pattern: "^(?:[^$]*|\\$\\{workflow\\.(correlationId|input(\\.[A-Za-z_$][\\w$-]*)+)\\})$",
+          patternText: "a constant, or one plain ${workflow.input.<path>} or ${workflow.correlationId}",
           description: "Rate limit key; baton: a constant, ${workflow.input.<path>} or ${workflow.correlationId}",
         },
         concurrentExecLimit: {

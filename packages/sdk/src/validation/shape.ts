@@ -16,7 +16,8 @@ let compiled: Validators | undefined;
 // Compiled once, on first use: compiling costs far more than validating.
 function validators(): Validators {
   if (compiled) return compiled;
-  const ajv = new Ajv({ allErrors: true, strict: false });
+  // verbose: an error carries its schema node, where a pattern's patternText says in words what the pattern takes.
+  const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
   addFormats.default(ajv);
   compiled = { workflowDef: ajv.compile(workflowDefSchema), taskDef: ajv.compile(taskDefSchema) };
   return compiled;
@@ -31,6 +32,8 @@ function toIssue(e: ErrorObject): ValidationIssue {
   if (e.keyword === "enum" && Array.isArray(params["allowedValues"])) {
     message += `: ${params["allowedValues"].map((v) => JSON.stringify(v)).join(", ")}`;
   }
+  const patternText = (e.parentSchema as { patternText?: unknown } | undefined)?.patternText;
+  if (e.keyword === "pattern" && typeof patternText === "string") message = `must be ${patternText}, not ${JSON.stringify(e.data)}`;
   return { path: e.instancePath, message };
 }
 
