@@ -222,7 +222,18 @@ describe("runs from the command line", () => {
 
     const unknown = await s.cli(["start", "cli_no_such_flow"]);
     assert.equal(unknown.code, 1);
-    assert.match(unknown.stderr, /not found/);
+    // Says where the registered ones are, and how one gets there.
+    assert.equal(
+      unknown.stderr,
+      "error: not found: no workflow definition cli_no_such_flow: `baton defs` lists the registered workflows, `baton publish` registers one\n",
+    );
+    // A search by a name no workflow has found nothing: a typo, most likely.
+    const typo = await s.cli(["search", "--name", "cli_no_such_flow"]);
+    assert.equal(typo.code, 0);
+    assert.equal(typo.stdout, "no runs found\n");
+    assert.equal(typo.stderr, 'warning: no workflow "cli_no_such_flow" is registered: check the name (`baton defs` lists them)\n');
+    const known = await s.cli(["search", "--name", "cli_greet", "--status", "PAUSED", "--since", "1s"]);
+    assert.equal(known.stderr, "", "a registered workflow with no runs found: no warning");
 
     const badInput = await s.cli(["start", "cli_greet", "--input", "{bad"]);
     assert.equal(badInput.code, 2);

@@ -7,6 +7,7 @@ import { action } from "../cli/action.js";
 import { canAsk, confirm } from "../cli/confirm.js";
 import { CliError, Exit, usage } from "../cli/exit.js";
 import { time } from "../cli/output.js";
+import { warnUnregistered } from "../cli/registered.js";
 import { parseTime } from "./schedules.js";
 
 export function runsCommand(program: Command): void {
@@ -41,18 +42,7 @@ export function runsCommand(program: Command): void {
           if (!yes) throw new CliError("not confirmed: nothing removed", Exit.ERROR);
           r = await ctx.call((c) => c.purgeRuns(before, which));
         }
-        // Nothing found for a name no workflow has is more likely a typo than an empty history: say so.
-        const name = opts.workflow;
-        if (r.runs === 0 && name) {
-          const known = await ctx
-            .call((c) => c.getWorkflowDef(name))
-            .then(
-              () => true,
-              (e: unknown) => !/^not found/.test((e as Error).message),
-            );
-          if (!known)
-            ctx.out.warn(`no workflow ${JSON.stringify(name)} is registered: check the name (a removed workflow's runs are purged by its name all the same)`);
-        }
+        if (r.runs === 0 && opts.workflow) await warnUnregistered(ctx, opts.workflow, "; a removed workflow's runs are purged by its name all the same");
         ctx.out.emit(
           { ...r, before: new Date(before).toISOString(), dryRun: opts.dryRun === true },
           () =>

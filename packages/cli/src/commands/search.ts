@@ -6,6 +6,7 @@ import { action } from "../cli/action.js";
 import { intArg } from "../cli/context.js";
 import { usage } from "../cli/exit.js";
 import { duration, table, time } from "../cli/output.js";
+import { warnUnregistered } from "../cli/registered.js";
 import { RUN_STATUSES, isEnded, runDuration } from "../runs/render.js";
 
 interface SearchFlags {
@@ -72,6 +73,7 @@ export function searchCommand(program: Command): void {
           pageToken = page.nextPageToken;
         } while (pageToken && runs.length < opts.limit);
         const results = runs.slice(0, opts.limit).map(({ tasks: _tasks, ...run }) => run);
+        if (results.length === 0 && opts.name !== undefined) await warnUnregistered(ctx, opts.name);
         ctx.out.emit({ totalHits: results.length, results }, () =>
           results.length === 0
             ? "no runs found"

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { action } from "../cli/action.js";
 import { intArg, jsonObjectArg, secondsArg } from "../cli/context.js";
-import { Exit } from "../cli/exit.js";
+import { CliError, Exit } from "../cli/exit.js";
 import { duration } from "../cli/output.js";
 import { headline, runDuration } from "../runs/render.js";
 import { waitForEnd } from "../runs/wait.js";
@@ -34,14 +34,21 @@ export function startCommand(program: Command): void {
     .action(
       action(async (ctx, name: string, opts: StartOptions) => {
         const input = opts.input !== undefined ? jsonObjectArg("--input", opts.input) : {};
-        const id = await ctx.call((c) =>
-          c.startWorkflow(name, input, {
-            ...(opts.version !== undefined ? { version: opts.version } : {}),
-            ...(opts.correlationId !== undefined ? { correlationId: opts.correlationId } : {}),
-            ...(opts.idempotencyKey !== undefined ? { idempotencyKey: opts.idempotencyKey } : {}),
-            ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
-          }),
-        );
+        const id = await ctx
+          .call((c) =>
+            c.startWorkflow(name, input, {
+              ...(opts.version !== undefined ? { version: opts.version } : {}),
+              ...(opts.correlationId !== undefined ? { correlationId: opts.correlationId } : {}),
+              ...(opts.idempotencyKey !== undefined ? { idempotencyKey: opts.idempotencyKey } : {}),
+              ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
+            }),
+          )
+          .catch((error: unknown) => {
+            // Say where the registered ones are and how one gets there.
+            if (error instanceof CliError && error.message.startsWith("not found: no workflow definition"))
+              throw new CliError(`${error.message}: \`baton defs\` lists the registered workflows, \`baton publish\` registers one`);
+            throw error;
+          });
         if (!opts.wait) {
           ctx.out.emit({ workflowId: id }, () => id);
           ctx.out.progress(`console: ${runConsoleLink(ctx.address, id)}`);
