@@ -124,7 +124,8 @@ describe("baton dev", () => {
     }
 
     // The hint names where the console is (a free port here), so the CLI's run links point at it.
-    const hint = await dev.waitFor(/^try: .*\(BATON_ADDRESS=(\S+) BATON_CONSOLE_URL=(\S+)\)$/m);
+    // `npx baton`: in a checkout or a project, baton is not on the PATH.
+    const hint = await dev.waitFor(/^try: npx baton start baton_demo .*\(BATON_ADDRESS=(\S+) BATON_CONSOLE_URL=(\S+)\)$/m);
     assert.equal(hint[2], consoleUrl);
     const runId = runPage.split("/").pop() ?? "";
     const got = await baton(["get", runId], { env: { BATON_ADDRESS: hint[1] ?? "", BATON_CONSOLE_URL: hint[2] ?? "" } });

@@ -313,7 +313,7 @@ async function dev(ctx: Context, opts: DevOptions): Promise<ExitCode> {
     }
     // The CLI finds the console at 7234 on the server's host unless told: say where it is when it is elsewhere.
     const consoleEnv = server.consoleUrl && server.consoleUrl !== consoleUrl(server.address, {}) ? ` BATON_CONSOLE_URL=${server.consoleUrl}` : "";
-    if (!opts.exit) ctx.out.progress(`try: baton start baton_demo --input '{"name":"you"}' --wait   (BATON_ADDRESS=${server.address}${consoleEnv})`);
+    if (!opts.exit) ctx.out.progress(`try: npx baton start baton_demo --input '{"name":"you"}' --wait   (BATON_ADDRESS=${server.address}${consoleEnv})`);
   }
   if (opts.demo && opts.exit) {
     await shutdown();
