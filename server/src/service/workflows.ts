@@ -34,7 +34,7 @@ import { RunReplies } from "./run-replies.js";
 /** What the workflow service needs: operations are events on the engine; reads come from the store. */
 export interface WorkflowServiceDeps {
   engine: Pick<Engine, "start" | "handle" | "definition" | "queries">;
-  store: Pick<Store, "getRun" | "runToView" | "search" | "countRunsByStatus" | "runTask">;
+  store: Pick<Store, "getRun" | "runToView" | "runStamp" | "search" | "countRunsByStatus" | "runTask">;
   waiters: Pick<RunWaiters, "wait">;
   limits: Limits;
   /** Where searches and counts of runs wait their key's turn for a connection. */
@@ -212,16 +212,33 @@ export function workflowService({
 
     // Long poll: read, compare with what the caller has, else wait for this
     // replica to move the run (rechecking now and then for other replicas).
+    // The run is read whole again only when its stamp moved: a run that did
+    // not change costs a recheck the stamp's read, not the run's.
     watchWorkflow: rpc(async (req, call) => {
       requireId("run", req.workflowId);
       const signal = abortOnCancel(call);
       const deadline = Date.now() + Math.min(Math.max(Number(req.waitMs), 0), limits.maxWaitMs);
+      const over = () => Date.now() >= deadline || signal.aborted;
+      /** The run's stamp when it was last read whole (and its state was the caller's). */
+      let readAt: string | undefined;
       for (;;) {
         const wait = changes.wait(req.workflowId, Math.min(WATCH_RECHECK_MS, deadline - Date.now()), signal);
+        // Read before the run: a change between the two is in the run read, or moves the stamp for the next recheck.
+        const stamp = await store.runStamp(req.workflowId);
+        if (stamp === undefined) throw notFound(`no run ${req.workflowId}`);
+        if (stamp === readAt) {
+          if (over()) {
+            wait.cancel();
+            return { state: req.knownState, changed: false };
+          }
+          await wait.promise;
+          continue;
+        }
         const found = await store.runToView(req.workflowId);
         if (!found) throw notFound(`no run ${req.workflowId}`);
         const state = runState(found.run, found.tasks);
-        if (state !== req.knownState || Date.now() >= deadline || signal.aborted) {
+        readAt = stamp;
+        if (state !== req.knownState || over()) {
           wait.cancel();
           if (state === req.knownState) return { state, changed: false };
           const def = await engine.definition(found.run.defHash);

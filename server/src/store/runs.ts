@@ -90,6 +90,21 @@ export async function runToView(q: Queryable, runId: string): Promise<RunView | 
   };
 }
 
+/**
+ * What moves whenever anything of a run a viewer sees moves, read without its payloads: the run's revision and its tasks'
+ * count and revisions summed (every write of a run or a task adds one to its revision; a removed task takes one from the
+ * count). Undefined when the run is gone. A watch compares it to learn whether to read the run whole again.
+ */
+export async function runStamp(q: Queryable, runId: string): Promise<string | undefined> {
+  const { rows } = await q.query<{ stamp: string }>(
+    `SELECT r.rev || ':' || t.n || ':' || t.revs AS stamp
+     FROM baton.runs r, LATERAL (SELECT count(*) AS n, coalesce(sum(rev), 0) AS revs FROM baton.tasks WHERE run_id = r.id) t
+     WHERE r.id = $1`,
+    [runId],
+  );
+  return rows[0]?.stamp;
+}
+
 /** Runs a page reads per statement: PostgreSQL measures each run read (its payloads as the JSON text it sends), so a statement measures at most this many. */
 const RUNS_MEASURED = 32;
 

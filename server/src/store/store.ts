@@ -121,6 +121,8 @@ export interface Store {
   getRun(runId: string, withTasks: boolean, q?: Queryable): Promise<Run | undefined>;
   /** A run and its tasks to show (the console's watch): JSON payloads as the database's text, unparsed. */
   runToView(runId: string): Promise<runs.RunView | undefined>;
+  /** A stamp that moves whenever the run or any of its tasks is written; undefined when the run is gone (runs.ts). */
+  runStamp(runId: string): Promise<string | undefined>;
   runIdByIdempotencyKey(key: string): Promise<string | undefined>;
   /** A run's status; undefined when it is gone or `runId` is empty. `q`: the transaction it is read in. */
   runStatus(runId: string, q?: Queryable): Promise<string | undefined>;
@@ -410,6 +412,7 @@ class PgStore implements Store {
   /** Callers viewing one run at once (watchers, readers of a run of thousands of tasks) share one read of it. */
   private readonly views = new CoalescedReads<Awaited<ReturnType<typeof runs.runToView>>>();
   runToView = (runId: string) => this.views.get(runId, () => runs.runToView(this.pool, runId));
+  runStamp = (runId: string) => runs.runStamp(this.pool, runId);
   runIdByIdempotencyKey = (key: string) => runs.runIdByIdempotencyKey(this.pool, key);
   runStatus = (runId: string, q: Queryable = this.pool) => runs.runStatus(q, runId);
   search = (query: runs.SearchQuery) => runs.searchRuns(this.searchPool, query);
