@@ -135,6 +135,9 @@ describe("roles", () => {
     assert.equal(await codeOf(poll(clients["reader"]!, "encode", 10)), "PERMISSION_DENIED");
     assert.equal(await codeOf(poll(clients["operator"]!, "encode", 10)), "PERMISSION_DENIED");
     await clients["operator"]!.terminateWorkflow(id, "test done");
+    // The refusal names the roles that may, so the caller knows which key to use.
+    const refusal = await clients["reader"]!.startWorkflow(flow.name, {}).catch((e: { details?: string }) => e.details);
+    assert.equal(refusal, "role reader may not call baton.v1.WorkflowService/StartWorkflow: a key of role operator or admin may");
   });
 
   it("keeps key management to admin keys", async () => {

@@ -4,7 +4,7 @@
 // needs are held, and a scoped worker key touches only its task types.
 import { grpc, RpcError } from "@baton/protocol";
 import { MAX_RESULTS_PER_UPDATE, tooManyResults } from "../limits.js";
-import { INLINE_DEFINITION_DENIED, inScope, lacksRights, mayCall, mayRunInlineDefinition, scopeOf, type Principal } from "./policy.js";
+import { INLINE_DEFINITION_DENIED, inScope, lacksRights, mayCall, mayRunInlineDefinition, rolesThatMayCall, scopeOf, type Principal } from "./policy.js";
 
 /** What a request touches, for the checks beyond the role. */
 export interface Touches {
@@ -31,7 +31,7 @@ export function denied(message: string): RpcError {
 
 /** Refuses unless the principal's role may call `method`. */
 export function checkRole(principal: Principal, method: string): void {
-  if (!mayCall(principal, method)) throw denied(`role ${principal.role} may not call ${method}`);
+  if (!mayCall(principal, method)) throw denied(`role ${principal.role} may not call ${method}: a key of role ${rolesThatMayCall(method)} may`);
 }
 
 /** Refuses the task types outside the principal's scope. */

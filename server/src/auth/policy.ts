@@ -127,6 +127,12 @@ export function mayCall(principal: Principal, method: string): boolean {
   return RULES[method]?.roles.includes(principal.role) ?? false;
 }
 
+/** The roles whose keys may call `method` (admin's may call every method), in words: "publisher or admin". */
+export function rolesThatMayCall(method: string): string {
+  const roles = [...new Set([...(RULES[method]?.roles ?? []), "admin"])];
+  return roles.length === 1 ? roles[0]! : `${roles.slice(0, -1).join(", ")} or ${roles[roles.length - 1]!}`;
+}
+
 /** The scope check a method needs for this principal, if any. */
 export function scopeOf(principal: Principal, method: string): Scope | undefined {
   if (principal.role !== "worker" || principal.taskTypes.includes("*")) return undefined;
