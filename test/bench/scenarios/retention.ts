@@ -55,8 +55,10 @@ const RETENTION_S = 3600;
 const PERIODS = 6;
 const PERIOD_S = 30;
 const RELATIONS = ["runs", "tasks", "queue", "task_logs"] as const;
-/** server/src/store/retention.ts's statements, as pg_stat_activity and pg_stat_statements show them: a batch's first picks its runs. */
+/** server/src/store/retention.ts's statements, as pg_stat_statements shows them: a batch's first picks its runs. */
 const REAPER_STATEMENTS = ["WITH candidates AS%", "DELETE FROM baton.task_logs WHERE ctid%", "WITH tasks_gone AS%"];
+/** A reaper batch's application_name while its transaction is open (server/src/store/retention.ts). */
+const RETENTION_APPLICATION = "baton-retention";
 /** Tasks of each large run removed by a purge at the end of the last leg with the reaper on. */
 const LARGE_RUN_TASKS = 300;
 
@@ -122,9 +124,10 @@ async function sampleTables(c: pg.Client, t: number): Promise<TableSample> {
 }
 
 /**
- * Every 25 ms: the reaper's open transaction (its statement is the backend's
- * last; idle in transaction counts) and every backend waiting on a lock, with
- * whether a reaper blocks it. Returns the stop function with what it saw.
+ * Every 25 ms: the reaper's open transaction (named by its application_name
+ * while open; idle in transaction counts, as while it writes an export) and
+ * every backend waiting on a lock, with whether a reaper blocks it. Returns
+ * the stop function with what it saw.
  */
 async function sampleReaper(url: string) {
   const c = new pg.Client({ connectionString: url, application_name: "bench-sampler" });
@@ -144,12 +147,12 @@ async function sampleReaper(url: string) {
     running = true;
     const at = nowMs();
     c.query<{ pid: number; reaper: boolean; xact_ms: number | null; waiting: boolean; blockers: number[] | null; query: string }>(
-      `SELECT a.pid, a.query LIKE ANY($1::text[]) AS reaper, extract(epoch FROM clock_timestamp() - a.xact_start) * 1000 AS xact_ms,
+      `SELECT a.pid, a.application_name = $1 AS reaper, extract(epoch FROM clock_timestamp() - a.xact_start) * 1000 AS xact_ms,
               a.wait_event_type = 'Lock' AS waiting, CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) END AS blockers,
               left(regexp_replace(a.query, '\\s+', ' ', 'g'), 80) AS query
        FROM pg_stat_activity a
        WHERE a.datname = current_database() AND a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() AND a.state <> 'idle'`,
-      [REAPER_STATEMENTS],
+      [RETENTION_APPLICATION],
     )
       .then(({ rows }) => {
         samples++;
