@@ -17,6 +17,9 @@ export function describeWorkerError(error: unknown, address: string): string {
     case grpc.status.PERMISSION_DENIED:
       return `the Baton server at ${address} refused this worker (${details}): use a key whose role and task types allow it`;
     default:
+      // A server that stops (Ctrl-C on `baton dev`, a rolling restart) resets its streams: grpc-js reads that as INTERNAL.
+      if (/RST_STREAM|Call ended without gRPC status/.test(details))
+        return `the Baton server at ${address} ended the connection (stopped or restarting?); reconnecting`;
       return `Baton server at ${address}: ${details}`;
   }
 }
