@@ -143,5 +143,10 @@ describe("baton route", () => {
     const none = await s.cli(["route", "get", "no_such_flow"]);
     assert.equal(none.code, 0);
     assert.match(none.stdout, /no_such_flow has no route: starts without a version get the latest version/);
+    // A name no workflow has: a typo, most likely, and said so.
+    assert.equal(none.stderr, 'warning: no workflow "no_such_flow" is registered: check the name (`baton defs` lists them)\n');
+    const noStatus = await s.cli(["route", "status", "no_such_flow"]);
+    assert.equal(noStatus.code, 0);
+    assert.equal(noStatus.stderr, 'warning: no workflow "no_such_flow" is registered: check the name (`baton defs` lists them)\n');
   });
 });

@@ -9,6 +9,7 @@ import type { Context } from "../cli/context.js";
 import { intArg } from "../cli/context.js";
 import { usage } from "../cli/exit.js";
 import { duration, table, time } from "../cli/output.js";
+import { warnUnregistered } from "../cli/registered.js";
 import { withGlobalOptions } from "../cli/subcommand.js";
 
 /** `3=90 4=10` (also `v3=90`, `3:90`) into weights. */
@@ -56,6 +57,7 @@ export function routeCommand(program: Command): void {
     action(async (ctx, name: string) => {
       const found = await ctx.call((c) => c.getRoute(name));
       if (!found) {
+        await warnUnregistered(ctx, name);
         ctx.out.emit({ workflowName: name, route: null }, () => `${name} has no route: starts without a version get the latest version`);
         return;
       }
@@ -163,6 +165,7 @@ export function routeCommand(program: Command): void {
   ).action(
     action(async (ctx, name: string, opts: { window: number }) => {
       const status = await ctx.call((c) => c.routeStatus(name, opts.window));
+      if (!status.route && status.versions.length === 0) await warnUnregistered(ctx, name);
       ctx.out.emit(status, () => [
         ...(status.route ? describeRoute(status.route).slice(0, 1) : [`${name} has no route`]),
         ...table(
