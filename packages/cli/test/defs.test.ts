@@ -48,6 +48,11 @@ describe("baton defs delete", () => {
     const last = await s.cli(["defs", "delete", "cli_removed", "1", "-o", "json"]);
     assert.equal(last.code, 0, last.stderr);
     assert.deepEqual(json(last.stdout), { ok: true, deleted: { name: "cli_removed", version: 1 }, latestVersion: 0 });
+    // With no version left the name is not found, as one version of it is (it listed nothing and exited 0).
+    const gone = await s.cli(["defs", "cli_removed", "-o", "json"]);
+    assert.equal(gone.code, 1, gone.stdout);
+    assert.equal(gone.stdout, "");
+    assert.match(json<{ error: { message: string } }>(gone.stderr).error.message, /not found: no workflow definition named cli_removed/);
 
     const task = await s.cli(["defs", "delete-task", "cli_removed_task", "-o", "json"]);
     assert.equal(task.code, 0, task.stderr);

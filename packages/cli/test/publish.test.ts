@@ -163,7 +163,8 @@ describe("baton publish", () => {
 
     for (const name of ["cli_bad", "cli_fine"]) {
       const listed = await s.cli(["defs", name]);
-      assert.match(listed.stdout, new RegExp(`no definition named ${name}`));
+      assert.equal(listed.code, 1, listed.stdout);
+      assert.match(listed.stderr, new RegExp(`not found: no workflow definition named ${name}`));
     }
 
     writeFile(bad, "broken.json", '{"name": "x", "tasks": [');

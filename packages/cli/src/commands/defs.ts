@@ -6,7 +6,7 @@ import { parseJson } from "@baton/protocol";
 import type { Command } from "commander";
 import { action } from "../cli/action.js";
 import { intArg } from "../cli/context.js";
-import { usage } from "../cli/exit.js";
+import { CliError, usage } from "../cli/exit.js";
 import { table, time } from "../cli/output.js";
 import { withGlobalOptions } from "../cli/subcommand.js";
 
@@ -26,12 +26,15 @@ export function defsCommand(program: Command): void {
         }
         const definitions = await ctx.call((c) => c.listWorkflowDefs({ name: name ?? "", allVersions: name !== undefined, withDefinitions: ctx.out.json }));
         const sorted = [...definitions].sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version);
+        // One workflow's versions is a read of one thing: a name with none is not found (exit 1), as --version's is.
+        if (name !== undefined && sorted.length === 0)
+          throw new CliError(`not found: no workflow definition named ${name} (baton defs lists the registered ones)`);
         if (ctx.out.json) {
           ctx.out.value(sorted.map((d) => parseJson(d.definitionJson)));
           return;
         }
         if (sorted.length === 0) {
-          ctx.out.line(name ? `no definition named ${name}` : "no workflow definitions");
+          ctx.out.line("no workflow definitions");
           return;
         }
         ctx.out.emit(null, () =>
