@@ -3,24 +3,12 @@
 // database it cannot reach.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { test } from "node:test";
-
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../server/dist/main.js");
-
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+import { freePort, serverMain } from "../faults/lib/server.js";
 
 function serverWith(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   const { BATON_DATABASE_URL: _url, BATON_LOG_LEVEL: _level, ...inherited } = process.env;
-  const child = spawn(process.execPath, [MAIN], { env: { ...inherited, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, [serverMain], { env: { ...inherited, ...env }, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve) => child.on("close", (code) => resolve({ code, stderr })));
@@ -35,7 +23,7 @@ test("a port setting that is not a port is refused, naming it", async () => {
 });
 
 test("a database it cannot reach: one line naming BATON_DATABASE_URL, exit 1", async () => {
-  const port = await closedPort();
+  const port = await freePort();
   const r = await serverWith({ BATON_DATABASE_URL: `postgresql://baton:secret@127.0.0.1:${port}/baton` });
   assert.equal(r.stderr, `baton-server: cannot start: connect ECONNREFUSED 127.0.0.1:${port} (PostgreSQL, at BATON_DATABASE_URL)\n`);
   assert.equal(r.code, 1);

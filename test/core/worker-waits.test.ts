@@ -3,28 +3,20 @@
 // nothing else need keep the process alive.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, test } from "node:test";
 import { BatonClient } from "@baton/client";
 import { createLogger, startServer, type BatonServer } from "@baton/server";
+import { freePort } from "../faults/lib/server.js";
 import { freshDatabase, stopCluster } from "../support/database.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
 after(() => stopCluster());
 
 test("a worker started before its server waits for it, then takes its tasks", async () => {
-  const port = await closedPort();
+  const port = await freePort();
   // Only the worker: no timer or handle of the script's own keeps this process alive.
   const script = `
     import { Worker } from "@baton/client";
