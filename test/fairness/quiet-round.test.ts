@@ -12,6 +12,7 @@ import { after, before, describe, it } from "node:test";
 import type { DispatchResponse } from "@baton/protocol";
 import { eventually, startHarness, type Harness } from "../support/harness.js";
 import { registerTenantFlow } from "./lib/tenant-flow.js";
+import { queueDepth } from "./lib/queue-depth.js";
 
 const FLOOD = 300;
 /** The stream's slots: it keeps 64 / 32 = 2 of them for quiet keys while keyed tasks are queued. */
@@ -27,7 +28,7 @@ before(async () => {
 });
 after(() => h.close());
 
-const depth = async (type: string) => (await h.client.tasks.listQueues({})).queues.find((q) => q.taskType === type);
+const depth = (type: string) => queueDepth(h.client, type);
 const ready = async (type: string) => Number((await depth(type))?.ready ?? 0n);
 const taskOf = async (runId: string) => (await h.client.getWorkflow(runId, { includeTasks: true })).tasks[0]!;
 

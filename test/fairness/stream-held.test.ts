@@ -20,6 +20,7 @@ import type { DispatchResponse } from "@baton/protocol";
 import { eventually, startHarness, type Harness } from "../support/harness.js";
 import { registerTenantFlow } from "./lib/tenant-flow.js";
 import { relay } from "../support/relay.js";
+import { queueDepth } from "./lib/queue-depth.js";
 
 const FLOOD = 60;
 const CREDITS = 40;
@@ -40,7 +41,7 @@ before(async () => {
 });
 after(() => h.close());
 
-const depth = async (type: string) => (await h.client.tasks.listQueues({})).queues.find((q) => q.taskType === type);
+const depth = (type: string) => queueDepth(h.client, type);
 
 /** A stream of a worker behind a stalled relay, granted CREDITS, once they are leased to it: the tasks leased. */
 async function stalledStream(type: string, link: Awaited<ReturnType<typeof relay>>, queued = FLOOD) {
